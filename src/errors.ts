@@ -1,0 +1,75 @@
+/**
+ * The one registry of error codes. Codecs return them inside a DecodeError value; runtime code throws
+ * GatewayError. The README's error table is kept in step with this list by tests/unit/errors.test.ts.
+ */
+export const ERROR_CODES = {
+  // framing
+  FRAME_NOISE: 'Bytes before a frame start were discarded.',
+  FRAME_OVERSIZE: 'A frame grew past the input\'s maximum frame size and was discarded.',
+  FRAME_IDLE_TIMEOUT: 'A partial frame was discarded after the connection stayed idle.',
+  // input text
+  INPUT_ESCAPE_INVALID: 'A CLI frame argument has a malformed \\xNN escape or odd hex digit count.',
+  INPUT_EMPTY: 'No frame was given.',
+  // SIA DC-09
+  DC09_FORMAT_INVALID: 'The bytes are not a DC-09 frame (missing LF/CR, header, ID token or brackets).',
+  DC09_CRC_MISMATCH: 'The DC-09 CRC-16/ARC does not match the frame body.',
+  DC09_LENGTH_MISMATCH: 'The DC-09 length field does not match the body length.',
+  DC09_ID_UNSUPPORTED: 'The DC-09 ID token is not SIA-DCS, ADM-CID or NULL (or their encrypted forms).',
+  DC09_KEY_MISSING: 'An encrypted DC-09 frame arrived for an account without a configured key.',
+  DC09_DECRYPT_FAILED: 'An encrypted DC-09 frame did not decrypt to a valid plaintext with the configured key.',
+  DC09_TIMESTAMP_INVALID: 'The DC-09 timestamp is malformed or missing where it is required.',
+  DC09_TIMESTAMP_OUT_OF_WINDOW: 'The encrypted frame\'s timestamp is outside the receiver\'s accept window.',
+  DC09_ACCOUNT_UNKNOWN: 'The frame\'s account is not in the input\'s allowlist.',
+  DC09_DATA_INVALID: 'The DC-09 data block does not parse as SIA-DCS or ADM-CID content.',
+  DC09_QUIRK_REJECTED: 'A tolerated field quirk was found while --strict was set.',
+  // Contact ID
+  CID_FORMAT_INVALID: 'The Contact ID message is not 16 (or 15 without check digit) valid digits.',
+  CID_CHECKSUM_INVALID: 'The Contact ID check digit does not make the digit sum a multiple of 15.',
+  CID_MESSAGE_TYPE_UNSUPPORTED: 'The message type is not Contact ID (18 or 98).',
+  CID_QUALIFIER_INVALID: 'The Contact ID event qualifier is not 1, 3 or 6.',
+  // SIA DC-03
+  SIA03_FORMAT_INVALID: 'The SIA DC-03 block or data does not parse.',
+  SIA03_PARITY: 'The SIA DC-03 block parity byte is wrong.',
+  // Sur-Gard
+  SURGARD_FORMAT_INVALID: 'The Sur-Gard automation packet does not parse.',
+  SURGARD_PROTOCOL_UNSUPPORTED: 'The Sur-Gard packet uses a protocol identifier this gateway does not decode.',
+  // access-control XML
+  XML_MALFORMED: 'The XML body is not well-formed.',
+  XML_TOO_LARGE: 'The XML body exceeds the input\'s size limit.',
+  XML_ENTITY_REJECTED: 'The XML body declares a DTD or entities, which are refused.',
+  XML_MAPPING_FAILED: 'The XML document does not match any configured mapping.',
+  XML_UNAUTHORIZED: 'The request did not carry the access input\'s shared secret.',
+  // configuration
+  CONFIG_INVALID: 'The configuration file does not validate.',
+  CONFIG_READ_FAILED: 'The configuration file could not be read or parsed as YAML.',
+  CONFIG_KEY_INVALID: 'An AES key does not fit its declared encoding and length.',
+  // outbox and outputs
+  OUTBOX_WRITE_FAILED: 'The durable outbox could not store an event (disk full, I/O error); the frame is NAKed.',
+  OUTBOX_BACKLOG_FULL: 'The outbox backlog limit is reached; frames are NAKed until it drains.',
+  OUTPUT_DELIVERY_FAILED: 'An output could not deliver an event (retryable).',
+  OUTPUT_DELIVERY_REJECTED: 'An output refused an event permanently; it became a dead letter.',
+  // serial
+  SERIAL_PORT_FAILED: 'The serial port could not be opened or was lost.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, value);
+}
+
+/** Thrown for environment failures and bugs; expected bad input is a DecodeError value instead. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly context: unknown;
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; context?: unknown } = {}) {
+    super(`${message} (${code})`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.context = options.context;
+  }
+}
+
+export function isGatewayError(value: unknown): value is GatewayError {
+  return value instanceof GatewayError;
+}

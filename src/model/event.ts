@@ -1,0 +1,85 @@
+import { z } from 'zod';
+
+/** The published event, schema v1: the product's public contract. Field names never change within v1. */
+export const EVENT_SCHEMA_ID = 'panelbridge.event/1';
+
+export const CATEGORIES = [
+  'duress', 'holdup', 'panic', 'medical', 'fire', 'burglary', 'tamper', 'trouble', 'supervisory', 'test',
+  'heartbeat', 'opening', 'closing', 'bypass', 'access', 'status', 'unrecognized',
+] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+/** Categories that mean a person is under threat: these events are duress-labelled and stay silent. */
+export const DURESS_CATEGORIES: ReadonlySet<Category> = new Set(['duress', 'holdup']);
+
+export const PROTOCOLS = ['sia-dcs', 'adm-cid', 'contact-id', 'sia-dc03', 'surgard', 'null', 'access-xml'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+export const TRANSPORTS = ['tcp', 'udp', 'serial', 'http', 'replay', 'cli'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+const numbered = z
+  .object({ number: z.number().int().nonnegative(), name: z.string().optional() })
+  .catchall(z.unknown());
+
+export const eventSchema = z
+  .object({
+    schema: z.literal(EVENT_SCHEMA_ID),
+    id: z.string().describe('Unique and time-sortable (UUIDv7).'),
+    receivedAt: z.string().describe('ISO-8601 UTC time the gateway received the frame.'),
+    occurredAt: z.string().nullable().describe('Panel time when known (DC-09 [H] or timestamp, DC-03 da/ti), else null.'),
+    source: z.object({
+      input: z.string().describe('Name of the input in the configuration.'),
+      transport: z.enum(TRANSPORTS),
+      peer: z.string().optional().describe('Remote address:port or device path.'),
+    }),
+    protocol: z.enum(PROTOCOLS).nullable(),
+    account: z.string().nullable().describe('Account as sent; for DC-09 the header #acct when present.'),
+    receiver: z.string().nullable(),
+    line: z.string().nullable(),
+    code: z
+      .object({
+        scheme: z.enum(['contact-id', 'sia']),
+        value: z.string(),
+        description: z.string(),
+      })
+      .nullable(),
+    qualifier: z.enum(['new', 'restore', 'status']),
+    category: z.enum(CATEGORIES),
+    duress: z.boolean().describe('True exactly when category is duress or holdup.'),
+    silent: z.boolean(),
+    partition: numbered.nullable(),
+    zone: numbered.nullable(),
+    user: numbered.nullable(),
+    site: z
+      .object({
+        id: z.string(),
+        name: z.string().optional(),
+        address: z.string().optional(),
+        response: z.string().optional(),
+      })
+      .nullable()
+      .optional()
+      .describe('Responder context from the configured site, when the account belongs to one.'),
+    door: z
+      .object({ id: z.string(), name: z.string().optional() })
+      .nullable()
+      .optional()
+      .describe('Access point, for access-control events.'),
+    incident: z.string().nullable().optional().describe('Open duress incident this event belongs to.'),
+    devices: z.array(z.unknown()).optional().describe('Devices a supervisory event is about.'),
+    test: z.boolean(),
+    reasons: z.array(z.string()).describe('Why this category.'),
+    quirks: z.array(z.string()).describe('Tolerated deviations from the protocol.'),
+    extended: z.record(z.string(), z.string()).describe('DC-09 extended data by letter.'),
+    text: z.string().nullable().optional().describe('Free text carried by the message (SIA ^…^ or A block).'),
+    raw: z.string().describe('The frame as received: escaped text, or hex for binary.'),
+  })
+  .describe('panelbridge normalized event, schema v1');
+
+export type NormalizedEvent = z.infer<typeof eventSchema>;
+
+/** The JSON Schema published as config/event.schema.json; a test regenerates and compares it. */
+export function eventJsonSchema(): unknown {
+  return z.toJSONSchema(eventSchema, { target: 'draft-2020-12' });
+}

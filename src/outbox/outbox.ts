@@ -1,0 +1,50 @@
+import type { NormalizedEvent } from '../model/event.js';
+
+export interface OutboxEntry {
+  /** Monotonic storage sequence number (insertion order). */
+  seq: number;
+  event: NormalizedEvent;
+}
+
+export interface AppendResult {
+  /** True when `dedupeKey` was already stored inside the dedupe window: nothing new was written. */
+  duplicate: boolean;
+  /** The stored events (the earlier copies when duplicate). */
+  entries: OutboxEntry[];
+}
+
+export interface DeadLetter {
+  output: string;
+  seq: number;
+  reason: string;
+  at: number;
+  event: NormalizedEvent;
+}
+
+/**
+ * The durable store between acknowledgement and delivery. `append` resolves only after the events are on
+ * disk (group commit: appends arriving together share one fsync). Each output keeps its own cursor.
+ */
+export interface Outbox {
+  append(events: NormalizedEvent[], options?: { dedupeKey?: string }): Promise<AppendResult>;
+  /** Declares the outputs that exist; an output seen for the first time starts at the current head. */
+  registerOutputs(names: readonly string[]): void;
+  /**
+   * Up to `limit` undelivered entries for `output`: duress/hold-up entries first, each preceded by the
+   * earlier pending entries of its account (per-account order), then the rest in seq order.
+   * Entries whose seq is in `exclude` (in flight) are skipped.
+   */
+  pending(output: string, limit: number, exclude?: ReadonlySet<number>): OutboxEntry[];
+  markDelivered(output: string, seqs: readonly number[]): void;
+  markDead(output: string, seq: number, reason: string): void;
+  deadLetters(output?: string): DeadLetter[];
+  /** Undelivered entries for the output (dead letters excluded). */
+  backlog(output: string): number;
+  /** Largest backlog over all outputs; the ingest NAKs when it passes the configured limit. */
+  maxBacklog(): number;
+  /** receivedAt (ms) of the oldest undelivered entry for the output, or null. */
+  oldestPendingAt(output: string): number | null;
+  /** Called after every successful append (to wake the dispatcher). Returns an unsubscribe function. */
+  onAppend(listener: () => void): () => void;
+  close(): void;
+}

@@ -1,0 +1,47 @@
+/** Time source; injected everywhere so tests and replays are deterministic. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Minimal structured logger shape (pino-compatible); the instance is injected by the adapters. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silentLogger;
+  },
+};
+
+/** Result of one delivery attempt by an output. */
+export type DeliveryResult = { ok: true } | { ok: false; retryable: boolean; error: string };
+
+export type Audience = 'central' | 'local';
+
+export interface AdapterHealth {
+  state: 'up' | 'degraded' | 'down';
+  detail?: string;
+}
+
+/** An output endpoint (stdout, MQTT, webhook). The dispatcher feeds it from the durable outbox. */
+export interface OutputAdapter {
+  readonly name: string;
+  readonly kind: string;
+  /** `local` outputs (siren bridge, keypad, owner's phone) never receive duress or hold-up events. */
+  readonly audience: Audience;
+  start(): Promise<void>;
+  deliver(event: import('./model/event.js').NormalizedEvent): Promise<DeliveryResult>;
+  stop(): Promise<void>;
+  health(): AdapterHealth;
+}
