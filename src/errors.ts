@@ -23,7 +23,7 @@ export const ERROR_CODES = {
   DC09_DATA_INVALID: 'The DC-09 data block does not parse as SIA-DCS or ADM-CID content.',
   DC09_QUIRK_REJECTED: 'A tolerated field quirk was found while --strict was set.',
   // Contact ID
-  CID_FORMAT_INVALID: 'The Contact ID message is not 16 (or 15 without check digit) valid digits.',
+  CID_FORMAT_INVALID: 'The Contact ID message is not 16 valid digits (account, type, qualifier, code, group, zone/user, check digit).',
   CID_CHECKSUM_INVALID: 'The Contact ID check digit does not make the digit sum a multiple of 15.',
   CID_MESSAGE_TYPE_UNSUPPORTED: 'The message type is not Contact ID (18 or 98).',
   CID_QUALIFIER_INVALID: 'The Contact ID event qualifier is not 1, 3 or 6.',
@@ -45,9 +45,11 @@ export const ERROR_CODES = {
   CONFIG_KEY_INVALID: 'An AES key does not fit its declared encoding and length.',
   // outbox and outputs
   OUTBOX_WRITE_FAILED: 'The durable outbox could not store an event (disk full, I/O error); the frame is NAKed.',
+  OUTBOX_OPEN_FAILED: 'The outbox database could not be opened, or its schema is newer than this version knows.',
   OUTBOX_BACKLOG_FULL: 'The outbox backlog limit is reached; frames are NAKed until it drains.',
   OUTPUT_DELIVERY_FAILED: 'An output could not deliver an event (retryable).',
   OUTPUT_DELIVERY_REJECTED: 'An output refused an event permanently; it became a dead letter.',
+  OUTPUT_BROKER_START_FAILED: 'The embedded MQTT broker could not listen (port in use or not permitted).',
   // serial
   SERIAL_PORT_FAILED: 'The serial port could not be opened or was lost.',
 } as const;

@@ -1,0 +1,39 @@
+import { Command } from 'commander';
+import { lintSettings } from '../../../src/settings/lint.js';
+import { EXIT_CONFIG, loadConfigFile, printIssues, readSecret } from '../config.js';
+
+/** `panelbridge check`: validate and lint a configuration. Exit 0 clean, 1 warnings only, 78 errors. */
+export function checkCommand(): Command {
+  return new Command('check')
+    .description('validate and lint a configuration file (exit 0 clean, 1 warnings, 78 errors)')
+    .requiredOption('-c, --config <file>', 'configuration file (YAML or JSON)')
+    .action((options: { config: string }) => {
+      const out = (line: string) => process.stdout.write(line + '\n');
+      const loaded = loadConfigFile(options.config);
+      if (!loaded.ok) {
+        printIssues(loaded.issues, out);
+        process.exitCode = EXIT_CONFIG;
+        return;
+      }
+      const resolvedKeys = new Map<string, string>();
+      const findings = [];
+      loaded.settings.inputs.forEach((input, i) => {
+        if (input.type !== 'dc09') return;
+        input.accounts?.forEach((a, j) => {
+          if (a.key !== undefined) return;
+          try {
+            const text = readSecret({ ...(a.keyFile === undefined ? {} : { file: a.keyFile }), ...(a.keyEnv === undefined ? {} : { env: a.keyEnv }) });
+            if (text !== undefined) resolvedKeys.set(`inputs[${i}].accounts[${j}]`, text);
+          } catch (error) {
+            findings.push({ severity: 'error' as const, path: `inputs[${i}].accounts[${j}]`, message: (error as Error).message });
+          }
+        });
+      });
+      findings.push(...lintSettings(loaded.settings, { fileIsWorldReadable: loaded.worldReadable, resolvedKeys }));
+      for (const f of findings) out(`${f.severity} ${f.path}: ${f.message}`);
+      const errors = findings.filter((f) => f.severity === 'error').length;
+      const warnings = findings.length - errors;
+      out(`${options.config}: ${errors} error(s), ${warnings} warning(s)`);
+      process.exitCode = errors > 0 ? EXIT_CONFIG : warnings > 0 ? 1 : 0;
+    });
+}

@@ -1,0 +1,76 @@
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { parseSettings, type Settings, type SettingsIssue } from '../../src/settings/settings.js';
+import { decodeKey } from '../../src/settings/keys.js';
+import type { Dc09Account } from '../../src/pipeline/dc09-receiver.js';
+
+/** Exit status for a bad configuration (EX_CONFIG); systemd's RestartPreventExitStatus names it. */
+export const EXIT_CONFIG = 78;
+
+export type LoadedConfig =
+  | { ok: true; settings: Settings; file: string; worldReadable: boolean }
+  | { ok: false; issues: SettingsIssue[] };
+
+export function loadConfigFile(file: string): LoadedConfig {
+  let text: string;
+  let worldReadable = false;
+  try {
+    text = readFileSync(file, 'utf8');
+    worldReadable = (statSync(file).mode & 0o004) !== 0;
+  } catch (error) {
+    return { ok: false, issues: [{ path: '(file)', message: `cannot read ${file}: ${(error as Error).message}` }] };
+  }
+  const parsed = parseSettings(text);
+  if (!parsed.ok) return parsed;
+  // Relative paths are relative to the working directory, as with any command-line tool (the unit sets it).
+  const settings = { ...parsed.settings, dataDir: path.resolve(parsed.settings.dataDir) };
+  return { ok: true, settings, file, worldReadable };
+}
+
+export function printIssues(issues: readonly SettingsIssue[], write: (line: string) => void): void {
+  for (const issue of issues) write(`error ${issue.path}: ${issue.message}`);
+}
+
+/** Reads secret text from a file (trailing newline dropped) or an environment variable. */
+export function readSecret(source: { value?: string; file?: string; env?: string }): string | undefined {
+  if (source.value !== undefined) return source.value;
+  if (source.file !== undefined) return readFileSync(source.file, 'utf8').replace(/\r?\n$/, '');
+  if (source.env !== undefined) {
+    const value = process.env[source.env];
+    if (value === undefined) throw new Error(`environment variable ${source.env} is not set`);
+    return value;
+  }
+  return undefined;
+}
+
+/** The DC-09 allowlist with key bytes resolved; every failure is listed with its config path. */
+export function resolveDc09Accounts(
+  accounts: Settings['inputs'][number] & { type: 'dc09' },
+  inputIndex: number,
+): { accounts: Dc09Account[] | null; issues: SettingsIssue[] } {
+  if (accounts.accounts === undefined) return { accounts: null, issues: [] };
+  const issues: SettingsIssue[] = [];
+  const resolved: Dc09Account[] = [];
+  accounts.accounts.forEach((a, j) => {
+    const path = `inputs[${inputIndex}].accounts[${j}]`;
+    let text: string | undefined;
+    try {
+      text = readSecret({
+        ...(a.key === undefined ? {} : { value: a.key }),
+        ...(a.keyFile === undefined ? {} : { file: a.keyFile }),
+        ...(a.keyEnv === undefined ? {} : { env: a.keyEnv }),
+      });
+    } catch (error) {
+      issues.push({ path, message: (error as Error).message });
+      return;
+    }
+    if (text === undefined || a.keyEncoding === undefined) {
+      resolved.push({ account: a.account });
+      return;
+    }
+    const key = decodeKey(text, a.keyEncoding);
+    if (key.ok) resolved.push({ account: a.account, key: key.bytes });
+    else issues.push({ path: `${path}.key`, message: key.message });
+  });
+  return { accounts: resolved, issues };
+}

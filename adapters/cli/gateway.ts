@@ -1,0 +1,193 @@
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import type { Logger as PinoLogger } from 'pino';
+import type { Settings, SettingsIssue } from '../../src/settings/settings.js';
+import type { Site } from '../../src/settings/sites.js';
+import { SqliteOutbox } from '../../src/outbox/sqlite-outbox.js';
+import { Dispatcher } from '../../src/pipeline/dispatcher.js';
+import { Recorder, type EventHook } from '../../src/pipeline/recorder.js';
+import { Dc09Receiver } from '../../src/pipeline/dc09-receiver.js';
+import { Counters } from '../../src/observability/counters.js';
+import { createIdSource } from '../../src/model/ids.js';
+import type { Clock, Logger, OutputAdapter } from '../../src/ports.js';
+import { Dc09Listener } from '../inputs/dc09.js';
+import { StdoutOutput } from '../outputs/stdout.js';
+import { MqttOutput } from '../outputs/mqtt.js';
+import { WebhookOutput } from '../outputs/webhook.js';
+import { ApiServer } from '../api/server.js';
+import { resolveDc09Accounts } from './config.js';
+import { packageVersion } from './version.js';
+
+export interface RunningInput {
+  name: string;
+  stop(): Promise<void>;
+  health(): { state: string; detail?: string };
+}
+
+export interface GatewayOptions {
+  settings: Settings;
+  logger: PinoLogger;
+  clock: Clock;
+  /** JSONL capture of every raw frame received (`run --capture`). */
+  captureFile?: string;
+}
+
+/**
+ * The running gateway: outputs and dispatcher first, then the API, then the inputs (so nothing is ACKed before
+ * it can be stored and delivered); stop runs in the reverse order and drains in-flight frames.
+ */
+export class Gateway {
+  readonly counters = new Counters();
+  readonly id: string;
+  readonly version = packageVersion();
+  readonly outbox: SqliteOutbox;
+  readonly outputs: OutputAdapter[];
+  readonly dispatcher: Dispatcher;
+  readonly recorder: Recorder;
+  readonly hooks: EventHook[] = [];
+  readonly inputs: RunningInput[] = [];
+  readonly api: ApiServer | undefined;
+  private sites: readonly Site[];
+  private readonly logger: Logger;
+  private readonly startedAt: number;
+
+  private constructor(private readonly options: GatewayOptions) {
+    const { settings, clock } = options;
+    this.logger = options.logger as unknown as Logger;
+    this.startedAt = clock.now();
+    this.id = settings.gateway?.id ?? os.hostname();
+    this.sites = settings.sites;
+    this.outbox = SqliteOutbox.open({ dataDir: settings.dataDir, dedupeWindowMs: settings.dedupeWindow, clock });
+    this.outputs = settings.outputs.map((o) => this.createOutput(o));
+    this.dispatcher = new Dispatcher({ outbox: this.outbox, outputs: this.outputs, clock, logger: this.logger });
+    this.recorder = new Recorder({
+      outbox: this.outbox,
+      counters: this.counters,
+      logger: this.logger.child({ component: 'recorder' }),
+      backlogLimit: settings.backlogLimit,
+      hooks: this.hooks,
+    });
+    this.api =
+      settings.api === undefined
+        ? undefined
+        : new ApiServer({ host: settings.api.host, port: settings.api.port, logger: this.logger.child({ component: 'api' }) });
+  }
+
+  static async start(options: GatewayOptions): Promise<{ gateway: Gateway } | { issues: SettingsIssue[] }> {
+    const gateway = new Gateway(options);
+    const issues = await gateway.startAll();
+    return issues.length === 0 ? { gateway } : { issues };
+  }
+
+  get builder() {
+    return { ids: createIdSource(this.options.clock), sites: () => this.sites };
+  }
+
+  /** SIGHUP: new sites take effect for the next frame; connections stay open. */
+  reloadSites(sites: readonly Site[]): void {
+    this.sites = sites;
+    this.logger.info({ sites: sites.length }, 'sites reloaded');
+  }
+
+  health(): { status: 'ok' | 'degraded'; body: Record<string, unknown> } {
+    const now = this.options.clock.now();
+    const outputs = this.outputs.map((o) => {
+      const oldest = this.outbox.oldestPendingAt(o.name);
+      return { name: o.name, kind: o.kind, ...o.health(), backlog: this.outbox.backlog(o.name), oldestPendingAgeMs: oldest === null ? null : now - oldest };
+    });
+    const inputs = this.inputs.map((i) => ({ name: i.name, ...i.health() }));
+    const degraded = [...outputs, ...inputs].some((x) => x.state !== 'up');
+    return {
+      status: degraded ? 'degraded' : 'ok',
+      body: { status: degraded ? 'degraded' : 'ok', gateway: this.id, version: this.version, uptimeMs: now - this.startedAt, inputs, outputs },
+    };
+  }
+
+  async stop(): Promise<void> {
+    for (const input of [...this.inputs].reverse()) await input.stop();
+    await this.api?.stop();
+    await this.dispatcher.stop();
+    for (const output of this.outputs) await output.stop();
+    this.outbox.close();
+  }
+
+  private async startAll(): Promise<SettingsIssue[]> {
+    const { settings } = this.options;
+    for (const output of this.outputs) await output.start();
+    this.dispatcher.start();
+    if (this.api !== undefined) {
+      this.api.route('GET', '/healthz', () => {
+        const h = this.health();
+        return { status: h.status === 'ok' ? 200 : 503, body: h.body };
+      });
+      await this.api.start();
+    }
+    const issues: SettingsIssue[] = [];
+    for (const [index, input] of settings.inputs.entries()) {
+      if (input.type !== 'dc09') continue;
+      const resolved = resolveDc09Accounts(input, index);
+      if (resolved.issues.length > 0) {
+        issues.push(...resolved.issues);
+        continue;
+      }
+      const logger = this.logger.child({ component: 'input', kind: 'dc09', name: input.name });
+      const receiver = new Dc09Receiver({
+        input: input.name,
+        accounts: resolved.accounts,
+        window: input.timestampWindow ?? settings.timestampWindow,
+        strict: input.strict,
+        clock: this.options.clock,
+        random: randomBytes,
+        recorder: this.recorder,
+        builder: this.builder,
+        counters: this.counters,
+        logger,
+      });
+      const listener = new Dc09Listener({
+        name: input.name,
+        host: input.host,
+        port: input.port,
+        tcp: input.tcp,
+        udp: input.udp,
+        maxFrameBytes: input.maxFrameBytes,
+        idleTimeoutMs: input.idleTimeout,
+        maxConnections: input.maxConnections,
+        receiver,
+        logger,
+        counters: this.counters,
+        ...this.captureHook(input.name),
+      });
+      await listener.start();
+      this.inputs.push({ name: input.name, stop: () => listener.stop(), health: () => listener.health() });
+    }
+    return issues;
+  }
+
+  private captureHook(input: string): { onFrame?: (frame: Uint8Array, transport: string, peer: string) => void } {
+    const file = this.options.captureFile;
+    if (file === undefined) return {};
+    return {
+      onFrame: (frame, transport, peer) => {
+        const line = { t: new Date(this.options.clock.now()).toISOString(), input, transport, peer, hex: Buffer.from(frame).toString('hex') };
+        appendFileSync(file, JSON.stringify(line) + '\n');
+      },
+    };
+  }
+
+  private createOutput(output: Settings['outputs'][number]): OutputAdapter {
+    const { clock } = this.options;
+    switch (output.type) {
+      case 'stdout':
+        return new StdoutOutput({ name: output.name, audience: output.audience });
+      case 'mqtt': {
+        const { type: _type, ...options } = output;
+        return new MqttOutput(options, { clock, logger: this.logger, gateway: { id: this.id, version: this.version } });
+      }
+      case 'webhook': {
+        const { type: _type, ...options } = output;
+        return new WebhookOutput(options, { clock });
+      }
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
+
+/** Paths whose values never reach a log line: AES keys, passwords, webhook secrets, auth headers. */
+export const REDACT_PATHS = [
+  'key',
+  '*.key',
+  '*.*.key',
+  'keys',
+  'password',
+  '*.password',
+  'secret',
+  '*.secret',
+  '*.*.secret',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'settings.inputs[*].accounts[*].key',
+  'settings.outputs[*].password',
+  'settings.outputs[*].secret',
+];
+
+/**
+ * The single root logger: JSON lines on stdout for journald, pretty when stdout is a terminal.
+ * `destination` lets tests capture the output.
+ */
+export function createRootLogger(options: {
+  level?: LevelWithSilent;
+  gateway?: string;
+  destination?: NodeJS.WritableStream;
+  pretty?: boolean;
+}): PinoLogger {
+  const pretty = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true);
+  const base = { service: 'panelbridge', ...(options.gateway === undefined ? {} : { gateway: options.gateway }) };
+  const config = { level: options.level ?? 'info', base, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  if (pretty) {
+    return pino({ ...config, transport: { target: 'pino-pretty', options: { colorize: true, destination: 1 } } });
+  }
+  return pino(config, options.destination ?? pino.destination({ dest: 1, sync: true }));
+}

@@ -1,0 +1,531 @@
+import { GatewayError } from '../errors.js';
+import type { Protocol } from '../model/event.js';
+import { emptySignal } from '../model/signal.js';
+import type { Signal } from '../model/signal.js';
+import { escapeBytes, fail, ok } from './result.js';
+import type { DecodeResult } from './result.js';
+
+/**
+ * SIA DC-03 (protocols.md §2): binary blocks `[header][function code][data][parity]` on telephone/serial links,
+ * and the block *data* (`#acct|Nri1/BA01^text^|Atext`) that DC-09 SIA-DCS, Sur-Gard protocol S and panel
+ * serial lines carry as text.
+ *
+ * Decisions (the standard is paywalled; these follow the public implementations):
+ * - Addresses, `id` and `ri` are read as DECIMAL. The standard says base 16, but Galaxy (openGalaxy) and DSC send
+ *   decimal and every public vector is decimal. A hex letter in an address is therefore a format error.
+ * - `da`+`ti` become `occurredAt` as if the panel clock were UTC (the block carries no zone); two-digit years
+ *   70-99 are 19xx, 00-69 are 20xx. A per-account time zone belongs to enrichment. Raw `da`/`ti` stay in `extended`.
+ * - Modifiers without a Signal field of their own (pi, ai, ph, lv, va, pt, rg, ss, da, ti, unknown ones) and a
+ *   packet's `*units` go to `extended` under their lowercase name (`units`, `unitType`); DC-09 extended fields use
+ *   single uppercase letters, so the keys cannot collide.
+ * - Tolerated deviations are listed in `quirks` (on the result and on every signal); `strict` rejects them.
+ */
+
+export interface SiaData {
+  /** The first `#acct` block (or digit-only account block) of the data, else null. */
+  account: string | null;
+  /** One signal per event packet, in order: a block with several packets yields several signals. */
+  events: Signal[];
+  /** Every `^text^` and `A` block of the data, joined by a space; null when there is none. */
+  text: string | null;
+  quirks: string[];
+}
+
+export interface SiaOptions {
+  /** Reject the tolerated quirks instead of labelling them. */
+  strict?: boolean;
+  /** Protocol stamped on the signals: 'sia-dc03' by default, 'sia-dcs' inside DC-09, 'surgard' for protocol S. */
+  protocol?: Protocol;
+}
+
+export interface SiaBlock {
+  functionCode: string;
+  /** Data bytes as Latin-1 text. */
+  data: string;
+  /** Header bit 6: the sender waits for an acknowledge block. */
+  ackRequested: boolean;
+  /** Header bit 7: the sender offers the reverse channel. */
+  reverseChannel: boolean;
+}
+
+/** Function codes of openGalaxy's `enum FunctionCode`, plus the alternative acknowledge/reject 0x08/0x09. */
+const FUNCTION_CODES: ReadonlySet<string> = new Set([...'0123456789CENOP@?#&AXLVvI', '\x08', '\x09']);
+/** Information and special blocks a data string may carry that this gateway does not interpret. */
+const IGNORED_DATA_BLOCKS: ReadonlySet<string> = new Set([...'CEPX@?&LVvI']);
+
+const HEADER_LENGTH_MASK = 0x3f;
+const HEADER_ACK_REQUEST = 0x40;
+const HEADER_REVERSE_CHANNEL = 0x80;
+const MAX_BLOCK_DATA = 63;
+const BLOCK_OVERHEAD = 3;
+const MAX_ADDRESS_DIGITS = 4;
+/** Longest digit string read as a number (partition, user, address): beyond it a value is garbage, not a number. */
+const MAX_NUMBER_DIGITS = 9;
+
+/** Value syntax of each modifier (openGalaxy `Sia.cpp`; Galaxy GX manual). */
+const MODIFIER_VALUE: Readonly<Record<string, RegExp>> = {
+  da: /\d{2}-\d{2}-\d{2}/y,
+  ti: /\d{2}:\d{2}(?::\d{2})?/y,
+  id: /\d+/y,
+  ri: /\d+/y,
+  pi: /\d+/y,
+  ai: /\d+/y,
+  ph: /\d+/y,
+  lv: /\d+/y,
+  va: /\d+/y,
+  pt: /\d+/y,
+  rg: /\d+/y,
+  ss: /\d+/y,
+};
+const UNKNOWN_MODIFIER_VALUE = /[0-9:.-]*/y;
+const ADDRESS = /\d+/y;
+const UNITS = /\*(\d{1,6})([A-Za-z]{1,2})?/y;
+const MODIFIER_NAME = /^[a-z]{2}$/;
+const EVENT_CODE = /^[A-Z]{2}$/;
+const ACCOUNT = /^[0-9A-Za-z]{1,16}$/;
+/** An account written without '#' (ioBroker.sia's example `1234|NFA129`, the NorthLat `12345A|NFA129`). */
+const BARE_ACCOUNT = /^[0-9][0-9A-Fa-f]{2,15}$/;
+
+/**
+ * Modifiers whose upper-case spelling is not a SIA event code, so a rendered line may write them in any case
+ * (`N Ri01 BA 01`). `da`, `ph`, `pt` and `ss` collide with the codes DA, PH, PT and SS and stay lowercase-only.
+ */
+export const CASE_INSENSITIVE_MODIFIERS: readonly string[] = ['ri', 'id', 'ti', 'pi', 'ai', 'lv', 'va', 'rg'];
+
+/** A syntax error inside the parser; parseSiaData turns it into a DecodeError value. */
+class SiaSyntaxError extends Error {}
+
+/** Collects quirks in order, once each; in strict mode the first one is an error. */
+class QuirkLog {
+  readonly list: string[] = [];
+  constructor(private readonly strict: boolean) {}
+
+  add(quirk: string, detail: string): void {
+    if (this.strict) throw new SiaSyntaxError(`tolerated quirk '${quirk}' rejected in strict mode: ${detail}`);
+    if (!this.list.includes(quirk)) this.list.push(quirk);
+  }
+}
+
+interface ParsedEvent {
+  signal: Signal;
+  texts: string[];
+  /** Ordinal of the N/O block the packet came from: an `A` block right after it describes its events. */
+  block: number;
+}
+
+/** Recursive-descent reader over one data string; one instance per call. */
+class SiaDataParser {
+  private pos = 0;
+  private account: string | null = null;
+  private firstAccount: string | null = null;
+  private readonly events: ParsedEvent[] = [];
+  private readonly texts: string[] = [];
+  private blockCount = 0;
+
+  constructor(
+    private readonly data: string,
+    private readonly quirks: QuirkLog,
+    private readonly protocol: Protocol,
+  ) {}
+
+  parse(): SiaData {
+    // Every block reader stops at the next '|' or at the end of the data.
+    this.parseBlock(true);
+    while (this.data[this.pos] === '|') {
+      this.pos++;
+      if (this.pos === this.data.length) {
+        this.quirks.add('empty-block', 'data ends with "|"');
+        break;
+      }
+      this.parseBlock(false);
+    }
+    const quirks = this.quirks.list;
+    return {
+      account: this.firstAccount,
+      events: this.events.map(({ signal, texts }) => ({
+        ...signal,
+        text: texts.length === 0 ? null : texts.join(' '),
+        quirks: [...quirks],
+      })),
+      text: this.texts.length === 0 ? null : this.texts.join(' '),
+      quirks: [...quirks],
+    };
+  }
+
+  private parseBlock(first: boolean): void {
+    const start = this.pos;
+    const fn = this.data[start];
+    if (fn === undefined || fn === '|') {
+      // A leading '|' ends the DC-09 pad (`[|Nri1/CL501]`); an empty block elsewhere is a sender slip.
+      if (!first) this.quirks.add('empty-block', `empty block at offset ${start}`);
+      return;
+    }
+    if (fn === 'N' || fn === 'O') {
+      this.pos++;
+      this.parseEventBlock(fn);
+      return;
+    }
+    const content = this.readToBlockEnd();
+    if (fn === '#') {
+      this.setAccount(content.slice(1), start);
+    } else if (fn === 'A') {
+      this.addAsciiBlock(content.slice(1));
+    } else if (first && this.data[this.pos] === '|' && BARE_ACCOUNT.test(content)) {
+      this.quirks.add('account-without-hash', `account block "${content}" has no '#'`);
+      this.setAccount(content, start);
+    } else if (IGNORED_DATA_BLOCKS.has(fn)) {
+      this.quirks.add('ignored-block', `'${fn}' block at offset ${start} is not interpreted`);
+    } else {
+      throw new SiaSyntaxError(`unknown block function code "${printable(fn)}" at offset ${start}`);
+    }
+  }
+
+  private readToBlockEnd(): string {
+    const end = this.data.indexOf('|', this.pos);
+    const stop = end === -1 ? this.data.length : end;
+    const content = this.data.slice(this.pos, stop);
+    this.pos = stop;
+    return content;
+  }
+
+  private setAccount(account: string, offset: number): void {
+    if (!ACCOUNT.test(account)) {
+      throw new SiaSyntaxError(`account block at offset ${offset} is not 1-16 letters or digits: "${printable(account)}"`);
+    }
+    this.account = account;
+    this.firstAccount ??= account;
+  }
+
+  /** An `A` block describes the events of the N/O block just before it (Galaxy levels 3-4). */
+  private addAsciiBlock(raw: string): void {
+    const text = raw.trim();
+    if (text === '') return;
+    this.texts.push(text);
+    for (const event of this.events) if (event.block === this.blockCount) event.texts.push(text);
+  }
+
+  /** `N`/`O` block: modifiers, event packets `TTAAAA[*units]`, `^text^`, with or without '/' between them. */
+  private parseEventBlock(fn: 'N' | 'O'): void {
+    this.blockCount++;
+    const blockStart = this.pos - 1;
+    const modifiers: Record<string, string> = {};
+    const blockEvents: ParsedEvent[] = [];
+    let pendingTexts: string[] = [];
+    let separated = true;
+    let modifierAfterLastEvent = false;
+
+    while (this.pos < this.data.length && this.data[this.pos] !== '|') {
+      const c = this.data[this.pos];
+      if (c === '/') {
+        this.pos++;
+        separated = true;
+        continue;
+      }
+      if (c === ' ') {
+        this.quirks.add('space-separator', `space at offset ${this.pos} in the ${fn} block`);
+        this.pos++;
+        separated = true;
+        continue;
+      }
+      if (c === '^') {
+        const text = this.readCaretText();
+        const last = blockEvents.at(-1);
+        if (text !== '') {
+          this.texts.push(text);
+          if (last === undefined) pendingTexts.push(text);
+          else last.texts.push(text);
+        }
+        separated = true;
+        continue;
+      }
+      const pair = this.data.slice(this.pos, this.pos + 2);
+      if (MODIFIER_NAME.test(pair)) {
+        this.pos += 2;
+        this.readModifier(pair, modifiers);
+        modifierAfterLastEvent = blockEvents.length > 0;
+      } else if (EVENT_CODE.test(pair)) {
+        if (!separated) this.quirks.add('no-slash-before-code', `code ${pair} at offset ${this.pos} follows without '/'`);
+        this.pos += 2;
+        const event = this.readPacket(pair, fn, modifiers);
+        event.texts.push(...pendingTexts);
+        pendingTexts = [];
+        blockEvents.push(event);
+        modifierAfterLastEvent = false;
+      } else {
+        throw new SiaSyntaxError(
+          `expected a modifier, a two-letter event code, '/' or '^' at offset ${this.pos} of the ${fn} block, got "${printable(pair)}"`,
+        );
+      }
+      separated = false;
+    }
+
+    if (blockEvents.length === 0) {
+      throw new SiaSyntaxError(`the ${fn} block at offset ${blockStart} carries no event code`);
+    }
+    if (modifierAfterLastEvent) this.quirks.add('modifier-after-last-event', `the ${fn} block ends with a modifier`);
+    this.events.push(...blockEvents);
+  }
+
+  private readCaretText(): string {
+    const open = this.pos;
+    const close = this.data.indexOf('^', open + 1);
+    if (close === -1) {
+      this.quirks.add('unterminated-text', `'^' at offset ${open} has no closing '^'`);
+      const end = this.data.indexOf('|', open);
+      this.pos = end === -1 ? this.data.length : end;
+      return this.data.slice(open + 1, this.pos).trim();
+    }
+    this.pos = close + 1;
+    return this.data.slice(open + 1, close).trim();
+  }
+
+  private readModifier(name: string, modifiers: Record<string, string>): void {
+    const known = MODIFIER_VALUE[name];
+    if (known === undefined) this.quirks.add('unknown-modifier', `modifier '${name}' at offset ${this.pos - 2}`);
+    const value = this.match(known ?? UNKNOWN_MODIFIER_VALUE);
+    if (known !== undefined && value === null) {
+      throw new SiaSyntaxError(`modifier '${name}' at offset ${this.pos - 2} has no valid value (${describeModifier(name)})`);
+    }
+    modifiers[name] = value ?? '';
+  }
+
+  private readPacket(code: string, fn: 'N' | 'O', modifiers: Readonly<Record<string, string>>): ParsedEvent {
+    const packetStart = this.pos - 2;
+    const address = this.match(ADDRESS);
+    if (address !== null && address.length > MAX_ADDRESS_DIGITS) {
+      this.quirks.add('long-address', `address "${address}" of ${code} at offset ${packetStart} has more than 4 digits`);
+    }
+    const signal = emptySignal(this.protocol);
+    signal.account = this.account;
+    signal.code = { scheme: 'sia', value: code };
+    signal.qualifier = fn === 'O' ? 'status' : null;
+    signal.address = decimal(address ?? undefined, `address of ${code}`);
+    signal.partition = decimal(modifiers['ri'], "modifier 'ri'");
+    signal.user = decimal(modifiers['id'], "modifier 'id'");
+    signal.occurredAt = this.occurredAt(modifiers['da'], modifiers['ti']);
+    for (const [name, value] of Object.entries(modifiers)) {
+      if (name !== 'ri' && name !== 'id') signal.extended[name] = value;
+    }
+    UNITS.lastIndex = this.pos;
+    const units = UNITS.exec(this.data);
+    if (units !== null) {
+      this.pos = UNITS.lastIndex;
+      signal.extended['units'] = units[1] ?? '';
+      if (units[2] !== undefined) signal.extended['unitType'] = units[2];
+    } else if (this.data[this.pos] === '*') {
+      throw new SiaSyntaxError(`'*' after ${code} at offset ${this.pos} is not followed by a units number`);
+    }
+    return { signal, texts: [], block: this.blockCount };
+  }
+
+  private occurredAt(date: string | undefined, time: string | undefined): string | null {
+    if (date === undefined || time === undefined) return null;
+    const [month, day, year] = date.split('-').map(Number) as [number, number, number];
+    // Month 00 means "day is a weekday" (DC-03): no calendar date to build.
+    if (month === 0) return null;
+    const [hour, minute, second = 0] = time.split(':').map(Number) as [number, number, number?];
+    const fullYear = year >= 70 ? 1900 + year : 2000 + year;
+    const ms = Date.UTC(fullYear, month - 1, day, hour, minute, second);
+    const back = new Date(ms);
+    const valid =
+      back.getUTCMonth() === month - 1 && back.getUTCDate() === day && hour < 24 && minute < 60 && second < 60;
+    if (!valid) {
+      this.quirks.add('invalid-timestamp', `da${date} ti${time} is not a calendar date and time`);
+      return null;
+    }
+    return back.toISOString();
+  }
+
+  private match(pattern: RegExp): string | null {
+    pattern.lastIndex = this.pos;
+    const found = pattern.exec(this.data);
+    if (found === null || found[0] === '') return null;
+    this.pos = pattern.lastIndex;
+    return found[0];
+  }
+}
+
+function decimal(digits: string | undefined, what: string): number | null {
+  if (digits === undefined) return null;
+  if (digits.length > MAX_NUMBER_DIGITS) throw new SiaSyntaxError(`${what} has more than ${MAX_NUMBER_DIGITS} digits`);
+  return Number(digits);
+}
+
+function describeModifier(name: string): string {
+  if (name === 'da') return 'MM-DD-YY';
+  if (name === 'ti') return 'HH:MM or HH:MM:SS';
+  return 'decimal digits';
+}
+
+/** Input quoted in an error message: log-safe and bounded. */
+function printable(text: string): string {
+  const bounded = text.length > 32 ? text.slice(0, 32) + '…' : text;
+  return escapeBytes(Buffer.from(bounded, 'latin1'));
+}
+
+function parseWithQuirks(data: string, quirks: QuirkLog, protocol: Protocol): DecodeResult<SiaData> {
+  try {
+    return ok(new SiaDataParser(data, quirks, protocol).parse());
+  } catch (error) {
+    if (error instanceof SiaSyntaxError) return fail('SIA03_FORMAT_INVALID', error.message, data);
+    throw error;
+  }
+}
+
+/**
+ * DC-03 data as carried by DC-09 SIA-DCS, Sur-Gard protocol S and serial SIA lines: optional `#acct|`, function
+ * letter N (new) / O (old, published with qualifier 'status'), modifiers before the codes, '/' separators
+ * (their absence is tolerated as quirk `no-slash-before-code`), one or more event packets `TTAAAA`, `^text^` and
+ * `|Atext` ASCII blocks. Every packet becomes a signal: parsing never stops after the first code. The empty string
+ * gives no events (a DC-09 `[]` link test). An unknown two-letter code is not an error; the catalogue decides.
+ */
+export function parseSiaData(data: string, options: SiaOptions = {}): DecodeResult<SiaData> {
+  return parseWithQuirks(data, new QuirkLog(options.strict ?? false), options.protocol ?? 'sia-dc03');
+}
+
+/** Words of a rendered block, split on spaces and '/' outside `^…^`, so free text stays whole. */
+function splitWords(segment: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inText = false;
+  for (const c of segment) {
+    if (c === '^') inText = !inText;
+    if (!inText && (c === '/' || /\s/.test(c))) {
+      if (word !== '') words.push(word);
+      word = '';
+    } else {
+      word += c;
+    }
+  }
+  if (word !== '') words.push(word);
+  return words;
+}
+
+/** The end of the first N/O block: the first '|' outside `^…^`. */
+function blockEnd(text: string): number {
+  let inText = false;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '^') inText = !inText;
+    else if (text[i] === '|' && !inText) return i;
+  }
+  return text.length;
+}
+
+/**
+ * Rewrites a rendered event block (`N Ri01 BA 01`, `NRI01/BA01`) into wire form (`Nri01/BA01`): words are split
+ * on spaces and '/', case-insensitive modifiers are lower-cased, a code word followed by a digit word is joined.
+ */
+function normaliseEventBlock(block: string, quirks: QuirkLog): string {
+  const fn = block[0] ?? '';
+  const words = splitWords(block.slice(1));
+  const modifierStart = new RegExp(`^(${CASE_INSENSITIVE_MODIFIERS.join('|')})`, 'i');
+  const joined: string[] = [];
+  for (const word of words) {
+    const previous = joined.at(-1);
+    if (previous !== undefined && EVENT_CODE.test(previous) && /^\d/.test(word)) {
+      joined[joined.length - 1] = previous + word;
+      continue;
+    }
+    const modifier = modifierStart.exec(word)?.[1];
+    if (modifier !== undefined && modifier !== modifier.toLowerCase()) {
+      quirks.add('uppercase-modifier', `modifier "${modifier}" written in upper case`);
+      joined.push(modifier.toLowerCase() + word.slice(2));
+    } else {
+      joined.push(word);
+    }
+  }
+  return fn + joined.join('/');
+}
+
+/**
+ * One SIA message per line from a panel serial port or printer output. Accepted, besides the wire data form of
+ * parseSiaData: surrounding CR/LF and spaces; surrounding `[...]`; `#acct` followed by spaces instead of '|'
+ * (Galaxy levels 0-1, `#1234 NBA0001`); spaces between the words of the first N/O block (`N Ri01 BA 01`,
+ * DSC rendering), with a code and its address in separate words; upper-case `RI`, `ID`, `TI`, `PI`, `AI`, `LV`,
+ * `VA`, `RG` modifiers. Rendering fixes are labelled `spaced-rendering` / `uppercase-modifier`.
+ */
+export function decodeSiaLine(text: string, options: SiaOptions = {}): DecodeResult<SiaData> {
+  const quirks = new QuirkLog(options.strict ?? false);
+  try {
+    let line = text.trim();
+    if (line.startsWith('[') && line.endsWith(']')) line = line.slice(1, -1).trim();
+    const account = /^#([0-9A-Za-z]+)(\s+|\|)/.exec(line);
+    let prefix = '';
+    if (account !== null) {
+      if (account[2] !== '|') quirks.add('spaced-rendering', 'account followed by spaces instead of "|"');
+      prefix = `#${account[1] ?? ''}|`;
+      line = line.slice(account[0].length);
+    }
+    if (line[0] === 'N' || line[0] === 'O') {
+      const end = blockEnd(line);
+      const block = line.slice(0, end);
+      if (/\s/.test(block.replace(/\^[^^]*(\^|$)/g, ''))) quirks.add('spaced-rendering', 'spaces between block words');
+      line = normaliseEventBlock(block, quirks) + line.slice(end);
+    }
+    return parseWithQuirks(prefix + line, quirks, options.protocol ?? 'sia-dc03');
+  } catch (error) {
+    if (error instanceof SiaSyntaxError) return fail('SIA03_FORMAT_INVALID', error.message, text);
+    throw error;
+  }
+}
+
+function blockParity(bytes: Uint8Array, end: number): number {
+  let parity = 0xff;
+  for (let i = 0; i < end; i++) parity ^= bytes[i] ?? 0;
+  return parity;
+}
+
+function hexByte(value: number): string {
+  return '0x' + value.toString(16).padStart(2, '0');
+}
+
+/**
+ * One binary DC-03 block: header (bits 0-5 data length, bit 6 acknowledge request, bit 7 reverse channel),
+ * function code, 0-63 data bytes, parity = 0xFF XOR every preceding byte (openGalaxy `Siablock.hpp`).
+ * The bytes must be exactly one block; the stream framer cuts them.
+ */
+export function decodeSiaBlock(bytes: Uint8Array): DecodeResult<SiaBlock> {
+  if (bytes.length < BLOCK_OVERHEAD) {
+    return fail('SIA03_FORMAT_INVALID', `a SIA block has at least ${BLOCK_OVERHEAD} bytes, got ${bytes.length}`, bytes);
+  }
+  const header = bytes[0] ?? 0;
+  const dataLength = header & HEADER_LENGTH_MASK;
+  if (bytes.length !== dataLength + BLOCK_OVERHEAD) {
+    return fail(
+      'SIA03_FORMAT_INVALID',
+      `the header announces ${dataLength} data bytes (a ${dataLength + BLOCK_OVERHEAD}-byte block), got ${bytes.length} bytes`,
+      bytes,
+    );
+  }
+  const expected = blockParity(bytes, bytes.length - 1);
+  const sent = bytes[bytes.length - 1] ?? 0;
+  if (sent !== expected) {
+    return fail('SIA03_PARITY', `parity byte is ${hexByte(sent)}, the block needs ${hexByte(expected)}`, bytes);
+  }
+  const functionCode = String.fromCharCode(bytes[1] ?? 0);
+  if (!FUNCTION_CODES.has(functionCode)) {
+    return fail('SIA03_FORMAT_INVALID', `unknown function code ${hexByte(bytes[1] ?? 0)}`, bytes);
+  }
+  return ok({
+    functionCode,
+    data: Buffer.from(bytes.subarray(2, 2 + dataLength)).toString('latin1'),
+    ackRequested: (header & HEADER_ACK_REQUEST) !== 0,
+    reverseChannel: (header & HEADER_REVERSE_CHANNEL) !== 0,
+  });
+}
+
+/** Builds one DC-03 block; a bad function code or data over 63 Latin-1 bytes is a caller bug and throws. */
+export function encodeSiaBlock(functionCode: string, data: string, ackRequested = false): Uint8Array {
+  if (!FUNCTION_CODES.has(functionCode)) {
+    throw new GatewayError('SIA03_FORMAT_INVALID', `"${functionCode}" is not a SIA function code`);
+  }
+  if (data.length > MAX_BLOCK_DATA || /[^\x00-\xff]/.test(data)) {
+    throw new GatewayError('SIA03_FORMAT_INVALID', `block data must be at most ${MAX_BLOCK_DATA} Latin-1 characters`);
+  }
+  const block = new Uint8Array(data.length + BLOCK_OVERHEAD);
+  block[0] = data.length | (ackRequested ? HEADER_ACK_REQUEST : 0);
+  block[1] = functionCode.charCodeAt(0);
+  block.set(Buffer.from(data, 'latin1'), 2);
+  block[block.length - 1] = blockParity(block, block.length - 1);
+  return block;
+}

@@ -1,0 +1,213 @@
+import { GatewayError } from '../errors.js';
+import { emptySignal } from '../model/signal.js';
+import type { Signal } from '../model/signal.js';
+import { checkContactIdFields, contactIdSignal } from './contact-id.js';
+import type { CodecOptions, ContactIdFields, ContactIdQualifier } from './contact-id.js';
+import { fail, ok } from './result.js';
+import type { DecodeResult } from './result.js';
+import { parseSiaData } from './sia-dc03.js';
+
+/**
+ * Sur-Gard "SG Automation Output" packets (MLR2/MLR2-E/System III family, protocols.md §4.1, SGAUTO).
+ * Every packet is `<protocol id><RR receiver><line>…` and ends with DC4; the automation answers ACK or NAK.
+ * The line number is 3 digits (LLL) in SGAUTO and 1 digit in the older MLR2 manuals; both are accepted.
+ */
+
+export const SURGARD_ACK = 0x06;
+export const SURGARD_NAK = 0x15;
+export const SURGARD_TERMINATOR = 0x14;
+
+export type SurgardPacket =
+  | { kind: 'heartbeat'; receiver: string; line: string }
+  | {
+      kind: 'event';
+      protocolId: string;
+      receiver: string;
+      line: string;
+      account: string;
+      signals: Signal[];
+      quirks: string[];
+    };
+
+export type SurgardEventPacket = Extract<SurgardPacket, { kind: 'event' }>;
+
+const TERMINATOR = String.fromCharCode(SURGARD_TERMINATOR);
+const HEX = /^[0-9A-F]+$/;
+/** 11 spaces, `@`, 4 spaces: the heartbeat body after `1RR000` (or `1RRL` on the older MLR2). */
+const HEARTBEAT_BODY = ' '.repeat(11) + '@' + ' '.repeat(4);
+
+/** Sur-Gard writes the Contact ID qualifier as a letter (SGAUTO p.19). */
+const QUALIFIER_LETTERS: Readonly<Record<string, ContactIdQualifier>> = { E: '1', R: '3', P: '6' };
+const LETTER_OF_QUALIFIER: Readonly<Record<ContactIdQualifier, string>> = { '1': 'E', '3': 'R', '6': 'P' };
+
+/**
+ * SG 4/3 event letters (SGAUTO p.15 "recommended event code table") as SIA codes. Letters the table
+ * gives no SIA meaning for (6 service, 8 message, Z/space common event) stay as sent, so they classify
+ * as unrecognized.
+ */
+const SG43_EVENT_TO_SIA: Readonly<Record<string, string>> = {
+  '0': 'RP', // automatic test
+  '1': 'FA', // fire alarm
+  '2': 'PA', // panic alarm
+  '3': 'BA', // burglary alarm
+  '4': 'CL', // arming by user
+  '5': 'OP', // disarming by user
+  '7': 'MA', // medical emergency
+  '9': 'UR', // restore
+  A: 'UA', // alarm
+  B: 'UB', // bypass
+  C: 'CL', // arming by user
+  F: 'OC', // cancel
+  H: 'UU', // unbypass
+  O: 'OP', // disarming by user
+  R: 'UR', // restore
+  T: 'UT', // trouble
+};
+
+interface Header {
+  receiver: string;
+  line: string;
+  body: string;
+}
+
+/** Splits `<id>RR<line>` off a fixed-length packet; the body length decides between LLL and the older L. */
+function splitHeader(text: string, bodyLength: number): Header | null {
+  const lineWidth = text.length - 3 - bodyLength;
+  if (lineWidth !== 3 && lineWidth !== 1) return null;
+  const receiver = text.slice(1, 3);
+  const line = text.slice(3, 3 + lineWidth);
+  if (!HEX.test(receiver) || !HEX.test(line)) return null;
+  return { receiver, line, body: text.slice(3 + lineWidth) };
+}
+
+function formatError(protocolId: string, layout: string, raw: string): DecodeResult<never> {
+  return fail('SURGARD_FORMAT_INVALID', `Sur-Gard protocol ${protocolId} packet is not ${layout}`, raw);
+}
+
+/** Protocol 1: the heartbeat, or a basic SG 4/3 event `1RRLLLssssAAAAAAsXGYYY`. */
+function decodeBasic(text: string, raw: string): DecodeResult<SurgardPacket> {
+  const layout = '"1RRLLLssssAAAAAAsXGYYY" or the heartbeat "1RR000sssssssssss@ssss"';
+  const header = splitHeader(text, HEARTBEAT_BODY.length);
+  if (!header) return formatError('1', layout, raw);
+  const { receiver, line, body } = header;
+  if (body === HEARTBEAT_BODY) return ok({ kind: 'heartbeat', receiver, line });
+  const account = body.slice(4, 10).trim();
+  const eventLetter = body.slice(11, 12);
+  const area = body.slice(12, 13);
+  const alarmCode = body.slice(13, 16).trim();
+  const wellFormed = body.startsWith('    ') && body[10] === ' ' && HEX.test(account);
+  if (!wellFormed || !/^[0-9A-Z ]$/.test(eventLetter) || !/^[0-9A-F ]$/.test(area)) {
+    return formatError('1', layout, raw);
+  }
+  const signal: Signal = {
+    ...emptySignal('surgard'),
+    account,
+    receiver,
+    line,
+    code: { scheme: 'sia', value: SG43_EVENT_TO_SIA[eventLetter] ?? eventLetter },
+    partition: area === ' ' || area === '0' ? null : Number.parseInt(area, 16),
+    address: /^\d+$/.test(alarmCode) && Number(alarmCode) > 0 ? Number(alarmCode) : null,
+  };
+  return ok({ kind: 'event', protocolId: '1', receiver, line, account, signals: [signal], quirks: [] });
+}
+
+/** Protocols 5 (`5RRLLLs18AAAAQXYZGGCCC`) and Q (`QRRLLLs58AAAAAAAAAAQXYZGGCCC`): Contact ID without check digit. */
+function decodeCidPacket(text: string, raw: string, protocolId: '5' | 'Q'): DecodeResult<SurgardPacket> {
+  const accountLength = protocolId === '5' ? 4 : 10;
+  const layout = protocolId === '5' ? '"5RRLLLs18AAAAQXYZGGCCC"' : '"QRRLLLs58AAAAAAAAAAQXYZGGCCC"';
+  const header = splitHeader(text, 3 + accountLength + 9);
+  if (!header || header.body[0] !== ' ') return formatError(protocolId, layout, raw);
+  const { receiver, line, body } = header;
+  const messageType = body.slice(1, 3);
+  const allowedTypes = protocolId === '5' ? ['18', '98'] : ['58'];
+  if (!allowedTypes.includes(messageType)) {
+    return fail('CID_MESSAGE_TYPE_UNSUPPORTED', `Sur-Gard protocol ${protocolId} carries message type ${messageType}, not ${allowedTypes.join('/')}`, raw);
+  }
+  const account = body.slice(3, 3 + accountLength);
+  if (!HEX.test(account)) return formatError(protocolId, layout, raw);
+  const event = body.slice(3 + accountLength);
+  const letter = event.slice(0, 1);
+  const qualifier = QUALIFIER_LETTERS[letter];
+  if (qualifier === undefined) {
+    return fail('CID_QUALIFIER_INVALID', `Sur-Gard Contact ID qualifier "${letter}" is not E, R or P`, raw);
+  }
+  const fields = checkContactIdFields(
+    { qualifier, event: event.slice(1, 4), group: event.slice(4, 6), ccc: event.slice(6, 9) },
+    raw,
+  );
+  if (!fields.ok) return fields;
+  const signal = contactIdSignal(fields.value, { protocol: 'surgard', account, receiver, line });
+  return ok({ kind: 'event', protocolId, receiver, line, account, signals: [signal], quirks: [] });
+}
+
+/** Protocol S: `SRRLLL[#AAAA|<DC-03 data>]`, the panel's SIA data passed through (SGAUTO p.18). */
+function decodeSiaPacket(text: string, raw: string, options: CodecOptions | undefined): DecodeResult<SurgardPacket> {
+  const layout = '"SRRLLL[#AAAA|<SIA data>]"';
+  const open = text.indexOf('[');
+  const receiver = text.slice(1, 3);
+  const line = text.slice(3, open);
+  const bracketed = open >= 0 && text.endsWith(']');
+  if (!bracketed || (line.length !== 3 && line.length !== 1) || !HEX.test(receiver) || !HEX.test(line)) {
+    return formatError('S', layout, raw);
+  }
+  const parsed = parseSiaData(text.slice(open + 1, -1), { strict: options?.strict ?? false, protocol: 'surgard' });
+  if (!parsed.ok) return parsed;
+  const { account, events, quirks } = parsed.value;
+  if (account === null) return formatError('S', `${layout} (no #account)`, raw);
+  const signals = events.map((signal) => ({ ...signal, account: signal.account ?? account, receiver, line }));
+  return ok({ kind: 'event', protocolId: 'S', receiver, line, account, signals, quirks });
+}
+
+/**
+ * Decodes one automation packet, with or without its DC4 terminator. Protocol ids other than 1, 5, Q and S
+ * are SURGARD_PROTOCOL_UNSUPPORTED. `options.strict` reaches the SIA data of protocol S; the fixed layouts of
+ * 1, 5 and Q tolerate nothing.
+ */
+export function decodeSurgard(packet: Uint8Array | string, options?: CodecOptions): DecodeResult<SurgardPacket> {
+  const raw = typeof packet === 'string' ? packet : Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength).toString('latin1');
+  const text = raw.endsWith(TERMINATOR) ? raw.slice(0, -1) : raw;
+  const protocolId = text.slice(0, 1);
+  switch (protocolId) {
+    case '1':
+      return decodeBasic(text, raw);
+    case '5':
+    case 'Q':
+      return decodeCidPacket(text, raw, protocolId);
+    case 'S':
+      return decodeSiaPacket(text, raw, options);
+    case '':
+      return fail('SURGARD_FORMAT_INVALID', 'empty Sur-Gard packet', raw);
+    default:
+      return fail('SURGARD_PROTOCOL_UNSUPPORTED', `Sur-Gard protocol id "${protocolId}" is not decoded (1, 5, Q, S)`, raw);
+  }
+}
+
+export interface SurgardContactIdInput {
+  receiver: string;
+  line: string;
+  /** 4 digits → protocol 5; 10 digits → protocol Q. */
+  account: string;
+  fields: ContactIdFields;
+}
+
+/** Encodes a Contact ID event as a protocol 5 or Q packet, DC4 included. Throws GatewayError on bad fields. */
+export function encodeSurgardContactId(input: SurgardContactIdInput): string {
+  const { receiver, line, account, fields } = input;
+  const checked = checkContactIdFields(fields, '');
+  if (!checked.ok) throw new GatewayError(checked.error.code, checked.error.message);
+  if (!/^[0-9A-F]{2}$/.test(receiver) || !/^[0-9A-F]{3}$/.test(line)) {
+    throw new GatewayError('SURGARD_FORMAT_INVALID', `receiver "${receiver}" must be 2 and line "${line}" 3 digits`);
+  }
+  if (!HEX.test(account) || (account.length !== 4 && account.length !== 10)) {
+    throw new GatewayError('SURGARD_FORMAT_INVALID', `account "${account}" must be 4 (protocol 5) or 10 (protocol Q) digits`);
+  }
+  const [protocolId, messageType] = account.length === 4 ? ['5', '18'] : ['Q', '58'];
+  const event = `${LETTER_OF_QUALIFIER[fields.qualifier]}${fields.event}${fields.group}${fields.ccc}`;
+  return `${protocolId}${receiver}${line} ${messageType}${account}${event}${TERMINATOR}`;
+}
+
+/** The idle heartbeat `1RR000` + 11 spaces + `@` + 4 spaces + DC4 (SGAUTO p.15). */
+export function encodeSurgardHeartbeat(receiver: string): string {
+  if (!/^[0-9A-F]{2}$/.test(receiver)) throw new GatewayError('SURGARD_FORMAT_INVALID', `receiver "${receiver}" must be 2 digits`);
+  return `1${receiver}000${HEARTBEAT_BODY}${TERMINATOR}`;
+}

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../ports.js';
+
+export type RandomBytes = (size: number) => Uint8Array;
+
+export interface IdSource {
+  next(): string;
+}
+
+/**
+ * UUIDv7 (RFC 9562): 48-bit millisecond time then random bits, so ids sort by time. Within one millisecond a
+ * counter in the random field keeps them strictly increasing.
+ */
+export function createIdSource(clock: Clock, random: RandomBytes = randomBytes): IdSource {
+  let lastMs = -1;
+  let counter = 0;
+  return {
+    next() {
+      let ms = Math.max(clock.now(), lastMs);
+      counter = ms === lastMs ? counter + 1 : 0;
+      if (counter > 0xfff) {
+        // 4096 ids in one millisecond: borrow the next millisecond rather than break the ordering.
+        ms += 1;
+        counter = 0;
+      }
+      lastMs = ms;
+      const bytes = Buffer.from(random(16));
+      bytes.writeUIntBE(ms, 0, 6);
+      bytes[6] = 0x70 | ((counter >> 8) & 0x0f);
+      bytes[7] = counter & 0xff;
+      bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f);
+      const hex = bytes.toString('hex');
+      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    },
+  };
+}
+
+/** Deterministic random source (xorshift32) for replays and tests. */
+export function seededRandom(seed: number): RandomBytes {
+  let state = seed >>> 0 || 0x9e3779b9;
+  return (size) => {
+    const out = new Uint8Array(size);
+    for (let i = 0; i < size; i++) {
+      state ^= state << 13;
+      state >>>= 0;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      state >>>= 0;
+      out[i] = state & 0xff;
+    }
+    return out;
+  };
+}

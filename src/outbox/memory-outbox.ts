@@ -1,0 +1,113 @@
+import type { NormalizedEvent } from '../model/event.js';
+import { systemClock, type Clock } from '../ports.js';
+import type { AppendResult, DeadLetter, Outbox, OutboxEntry } from './outbox.js';
+import {
+  AppendListeners,
+  compareDeadLetters,
+  DEFAULT_DEDUPE_WINDOW_MS,
+  outboxWriteFailed,
+  serializeEvents,
+} from './outbox-shared.js';
+import { describeEntry, PendingIndex } from './pending-index.js';
+
+export interface MemoryOutboxOptions {
+  dedupeWindowMs?: number;
+  clock?: Clock;
+}
+
+/**
+ * The Outbox without disk, for `decode`, `replay --dry-run` and tests. Same ordering, cursor and dedupe rules
+ * as SqliteOutbox (both use PendingIndex); entries are kept for the object's lifetime.
+ */
+export class MemoryOutbox implements Outbox {
+  private readonly entries = new Map<number, OutboxEntry>();
+  private readonly storedByKey = new Map<string, { at: number; entries: OutboxEntry[] }>();
+  private readonly index = new PendingIndex();
+  private readonly deadByOutput = new Map<string, DeadLetter[]>();
+  private readonly listeners = new AppendListeners();
+  private readonly dedupeWindowMs: number;
+  private readonly clock: Clock;
+  private head = 0;
+  private closed = false;
+
+  constructor(options: MemoryOutboxOptions = {}) {
+    this.dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async append(events: NormalizedEvent[], options: { dedupeKey?: string } = {}): Promise<AppendResult> {
+    if (this.closed) throw outboxWriteFailed('outbox is closed');
+    // A JSON round trip, so callers see exactly what a disk-backed store would give back.
+    const copies = serializeEvents(events).map((json) => JSON.parse(json) as NormalizedEvent);
+    const now = this.clock.now();
+    const { dedupeKey } = options;
+    if (dedupeKey !== undefined) {
+      const stored = this.storedByKey.get(dedupeKey);
+      if (stored !== undefined && now - stored.at < this.dedupeWindowMs) {
+        return { duplicate: true, entries: stored.entries };
+      }
+    }
+    const entries = copies.map((event) => ({ seq: ++this.head, event }));
+    for (const entry of entries) {
+      this.entries.set(entry.seq, entry);
+      this.index.add({ seq: entry.seq, ...describeEntry(entry.event, now) });
+    }
+    // An empty append stores nothing, so (as on disk) it leaves nothing to be a duplicate of.
+    if (entries.length === 0) return { duplicate: false, entries };
+    if (dedupeKey !== undefined) this.storedByKey.set(dedupeKey, { at: now, entries });
+    this.listeners.notify();
+    return { duplicate: false, entries };
+  }
+
+  registerOutputs(names: readonly string[]): void {
+    for (const name of names) {
+      if (!this.index.has(name)) this.index.track(name, []);
+    }
+  }
+
+  pending(output: string, limit: number, exclude?: ReadonlySet<number>): OutboxEntry[] {
+    return this.index.select(output, limit, exclude).map((seq) => this.entry(seq));
+  }
+
+  markDelivered(output: string, seqs: readonly number[]): void {
+    for (const seq of seqs) this.index.complete(output, seq);
+  }
+
+  markDead(output: string, seq: number, reason: string): void {
+    if (!this.index.complete(output, seq)) return;
+    const letters = this.deadByOutput.get(output) ?? [];
+    letters.push({ output, seq, reason, at: this.clock.now(), event: this.entry(seq).event });
+    this.deadByOutput.set(output, letters);
+  }
+
+  deadLetters(output?: string): DeadLetter[] {
+    const letters = output === undefined ? [...this.deadByOutput.values()].flat() : (this.deadByOutput.get(output) ?? []);
+    return [...letters].sort(compareDeadLetters);
+  }
+
+  backlog(output: string): number {
+    return this.index.backlog(output);
+  }
+
+  maxBacklog(): number {
+    return this.index.maxBacklog();
+  }
+
+  oldestPendingAt(output: string): number | null {
+    return this.index.oldestPendingAt(output);
+  }
+
+  onAppend(listener: () => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private entry(seq: number): OutboxEntry {
+    const entry = this.entries.get(seq);
+    if (entry === undefined) throw new Error(`outbox entry ${seq} is missing`);
+    return entry;
+  }
+}

@@ -1,0 +1,51 @@
+import { GatewayError } from '../errors.js';
+import type { NormalizedEvent } from '../model/event.js';
+import type { DeadLetter } from './outbox.js';
+
+/** A DC-09 panel retransmits within seconds to minutes; ten minutes covers its whole retry schedule. */
+export const DEFAULT_DEDUPE_WINDOW_MS = 10 * 60_000;
+
+export function outboxWriteFailed(message: string, cause?: unknown): GatewayError {
+  return new GatewayError('OUTBOX_WRITE_FAILED', message, { cause });
+}
+
+/** Serialises up front, so an unserialisable event rejects its own append instead of failing a whole batch. */
+export function serializeEvents(events: readonly NormalizedEvent[]): string[] {
+  try {
+    return events.map((event) => JSON.stringify(event));
+  } catch (cause) {
+    throw outboxWriteFailed('event is not serialisable', cause);
+  }
+}
+
+/** Dead letters are listed by seq, then output, in every implementation. */
+export function compareDeadLetters(a: DeadLetter, b: DeadLetter): number {
+  if (a.seq !== b.seq) return a.seq - b.seq;
+  return a.output < b.output ? -1 : a.output > b.output ? 1 : 0;
+}
+
+/** onAppend subscribers. A throwing listener is a bug elsewhere: it surfaces as an uncaught error, never as a failed append. */
+export class AppendListeners {
+  private readonly listeners = new Set<() => void>();
+
+  add(listener: () => void): () => void {
+    // A fresh wrapper per subscription: the same function subscribed twice unsubscribes independently.
+    const subscription = (): void => listener();
+    this.listeners.add(subscription);
+    return () => {
+      this.listeners.delete(subscription);
+    };
+  }
+
+  notify(): void {
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}

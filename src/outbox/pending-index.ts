@@ -1,0 +1,176 @@
+import type { NormalizedEvent } from '../model/event.js';
+
+/** What delivery ordering needs to know about a stored entry; kept in memory while it is pending anywhere. */
+export interface EntryMeta {
+  seq: number;
+  account: string | null;
+  duress: boolean;
+  /** ms since the epoch. */
+  receivedAt: number;
+}
+
+/** `receivedAt` is the event's own ISO time; the store time stands in when it does not parse. */
+export function describeEntry(event: NormalizedEvent, storedAt: number): Omit<EntryMeta, 'seq'> {
+  const receivedAt = Date.parse(event.receivedAt);
+  return {
+    account: event.account,
+    duress: event.duress,
+    receivedAt: Number.isNaN(receivedAt) ? storedAt : receivedAt,
+  };
+}
+
+/**
+ * Pending seqs of one output. JS Sets iterate in insertion order and seqs are only ever added in increasing
+ * order, so every set below is sorted by seq and deletion is O(1).
+ */
+class OutputQueue {
+  readonly all = new Set<number>();
+  readonly duress = new Set<number>();
+  readonly byAccount = new Map<string, Set<number>>();
+}
+
+/**
+ * The in-memory delivery state shared by every Outbox implementation: which entries each output still has to
+ * deliver, and in which order. Implementations own storage; this owns ordering and counting.
+ */
+export class PendingIndex {
+  private readonly metas = new Map<number, { meta: EntryMeta; holders: number }>();
+  private readonly queues = new Map<string, OutputQueue>();
+  /** Highest seq ever added, to keep the sorted-set invariant honest. */
+  private lastSeq = 0;
+
+  has(output: string): boolean {
+    return this.queues.has(output);
+  }
+
+  outputs(): string[] {
+    return [...this.queues.keys()];
+  }
+
+  /** Starts tracking `output` with the entries it still has to deliver, in ascending seq order. */
+  track(output: string, pending: Iterable<EntryMeta>): void {
+    if (this.queues.has(output)) throw new Error(`output ${output} is already tracked`);
+    const queue = new OutputQueue();
+    this.queues.set(output, queue);
+    let previous = 0;
+    for (const meta of pending) {
+      if (meta.seq <= previous) throw new Error(`pending entries of ${output} are not in ascending seq order`);
+      previous = meta.seq;
+      this.enqueue(queue, this.retain(meta));
+    }
+    this.lastSeq = Math.max(this.lastSeq, previous);
+  }
+
+  /** A newly stored entry: pending for every tracked output. */
+  add(meta: EntryMeta): void {
+    if (meta.seq <= this.lastSeq) throw new Error(`seq ${meta.seq} is not above ${this.lastSeq}`);
+    this.lastSeq = meta.seq;
+    if (this.queues.size === 0) return;
+    const held = { meta, holders: 0 };
+    this.metas.set(meta.seq, held);
+    for (const queue of this.queues.values()) {
+      held.holders += 1;
+      this.enqueue(queue, meta);
+    }
+  }
+
+  /** Removes `seq` from the output's pending entries; false when it was not pending there. */
+  complete(output: string, seq: number): boolean {
+    const queue = this.queues.get(output);
+    const held = this.metas.get(seq);
+    if (queue === undefined || held === undefined || !queue.all.delete(seq)) return false;
+    queue.duress.delete(seq);
+    const { account } = held.meta;
+    if (account !== null) {
+      const ofAccount = queue.byAccount.get(account);
+      ofAccount?.delete(seq);
+      if (ofAccount?.size === 0) queue.byAccount.delete(account);
+    }
+    held.holders -= 1;
+    if (held.holders === 0) this.metas.delete(seq);
+    return true;
+  }
+
+  /**
+   * Up to `limit` pending seqs in delivery order: each duress entry preceded by the earlier pending entries of
+   * its account, then everything else by seq. Entries without an account have no account order to keep.
+   */
+  select(output: string, limit: number, exclude?: ReadonlySet<number>): number[] {
+    const queue = this.queues.get(output);
+    if (queue === undefined || limit <= 0) return [];
+    const chosen = new Set<number>();
+    const take = (seq: number): boolean => {
+      if (!chosen.has(seq) && exclude?.has(seq) !== true) chosen.add(seq);
+      return chosen.size < limit;
+    };
+    for (const duressSeq of queue.duress) {
+      if (exclude?.has(duressSeq) === true) continue;
+      const account = this.meta(duressSeq).account;
+      const ofAccount = account === null ? undefined : queue.byAccount.get(account);
+      for (const seq of ofAccount ?? []) {
+        if (seq >= duressSeq) break;
+        if (!take(seq)) return [...chosen];
+      }
+      if (!take(duressSeq)) return [...chosen];
+    }
+    for (const seq of queue.all) {
+      if (!take(seq)) break;
+    }
+    return [...chosen];
+  }
+
+  backlog(output: string): number {
+    return this.queues.get(output)?.all.size ?? 0;
+  }
+
+  maxBacklog(): number {
+    let max = 0;
+    for (const queue of this.queues.values()) max = Math.max(max, queue.all.size);
+    return max;
+  }
+
+  /** Lowest pending seq of the output (its resume point), or undefined when it is caught up. */
+  lowestPending(output: string): number | undefined {
+    const queue = this.queues.get(output);
+    if (queue === undefined) return undefined;
+    for (const seq of queue.all) return seq;
+    return undefined;
+  }
+
+  /** receivedAt of the output's first pending entry in storage order. */
+  oldestPendingAt(output: string): number | null {
+    const seq = this.lowestPending(output);
+    return seq === undefined ? null : this.meta(seq).receivedAt;
+  }
+
+  clear(): void {
+    this.metas.clear();
+    this.queues.clear();
+  }
+
+  private retain(meta: EntryMeta): EntryMeta {
+    const held = this.metas.get(meta.seq);
+    if (held === undefined) {
+      this.metas.set(meta.seq, { meta, holders: 1 });
+      return meta;
+    }
+    held.holders += 1;
+    return held.meta;
+  }
+
+  private enqueue(queue: OutputQueue, meta: EntryMeta): void {
+    queue.all.add(meta.seq);
+    if (meta.duress) queue.duress.add(meta.seq);
+    if (meta.account !== null) {
+      const ofAccount = queue.byAccount.get(meta.account);
+      if (ofAccount === undefined) queue.byAccount.set(meta.account, new Set([meta.seq]));
+      else ofAccount.add(meta.seq);
+    }
+  }
+
+  private meta(seq: number): EntryMeta {
+    const held = this.metas.get(seq);
+    if (held === undefined) throw new Error(`pending seq ${seq} has no metadata`);
+    return held.meta;
+  }
+}

@@ -1,0 +1,389 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { GatewayError, isGatewayError } from '../errors.js';
+import type { NormalizedEvent } from '../model/event.js';
+import { systemClock, type Clock } from '../ports.js';
+import type { AppendResult, DeadLetter, Outbox, OutboxEntry } from './outbox.js';
+import {
+  AppendListeners,
+  DEFAULT_DEDUPE_WINDOW_MS,
+  outboxWriteFailed,
+  serializeEvents,
+} from './outbox-shared.js';
+import { describeEntry, PendingIndex, type EntryMeta } from './pending-index.js';
+
+export interface SqliteOutboxOptions {
+  /** Created when missing; holds `outbox.sqlite` and its WAL. */
+  dataDir: string;
+  dedupeWindowMs?: number;
+  clock?: Clock;
+  /**
+   * When set, entries delivered (or dead) for every registered output and stored longer ago than this are
+   * deleted. Entries with a dead letter are kept. Unset: nothing is ever deleted.
+   */
+  retentionMs?: number;
+}
+
+export const OUTBOX_FILE_NAME = 'outbox.sqlite';
+
+/** Retention pruning runs at most this often (clock time), inside a write transaction that happens anyway. */
+const PRUNE_INTERVAL_MS = 60_000;
+
+/** Migration N (0-based) moves the schema from user_version N to N + 1. Append only; never edit a shipped step. */
+const MIGRATIONS: readonly string[] = [
+  `
+  -- AUTOINCREMENT: seqs are never reused, even after retention deletes the newest rows, so cursors stay valid.
+  CREATE TABLE entry (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT,
+    duress INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    stored_at INTEGER NOT NULL,
+    dedupe_key TEXT,
+    event TEXT NOT NULL
+  );
+  CREATE INDEX entry_dedupe ON entry (dedupe_key, stored_at) WHERE dedupe_key IS NOT NULL;
+  -- Everything at or below the watermark is finished for that output.
+  CREATE TABLE output_cursor (output TEXT PRIMARY KEY, watermark INTEGER NOT NULL) WITHOUT ROWID;
+  -- Finished (delivered or dead) seqs above the watermark; deleted as the watermark passes them.
+  CREATE TABLE output_done (output TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (output, seq)) WITHOUT ROWID;
+  CREATE TABLE dead_letter (
+    output TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (output, seq)
+  ) WITHOUT ROWID;
+  `,
+];
+
+interface QueuedAppend {
+  events: Array<{ event: NormalizedEvent; json: string }>;
+  dedupeKey: string | undefined;
+  at: number;
+  resolve: (result: AppendResult) => void;
+  reject: (error: GatewayError) => void;
+}
+
+interface QueuedMark {
+  output: string;
+  seq: number;
+  dead?: { reason: string; at: number };
+}
+
+interface CommittedBatch {
+  results: AppendResult[];
+  stored: EntryMeta[];
+}
+
+function openDatabase(file: string): Database.Database {
+  const db = new Database(file);
+  try {
+    if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') throw new Error('WAL journal mode unavailable');
+    // In WAL mode NORMAL syncs only at checkpoints, so a commit can vanish on power loss; FULL fsyncs the WAL on
+    // every commit, which makes a resolved append survive power loss as well as a process crash.
+    db.pragma('synchronous = FULL');
+    migrate(db);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length) {
+    throw new GatewayError('OUTBOX_OPEN_FAILED', `outbox schema version ${version} is newer than this build knows`);
+  }
+  db.transaction(() => {
+    for (const step of MIGRATIONS.slice(version)) db.exec(step);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    head: db.prepare<[], number>(`SELECT seq FROM sqlite_sequence WHERE name = 'entry'`).pluck(),
+    insertEntry: db.prepare<[string | null, number, number, number, string | null, string]>(
+      `INSERT INTO entry (account, duress, received_at, stored_at, dedupe_key, event) VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    storedByKey: db.prepare<[string, number], { seq: number; event: string }>(
+      `SELECT seq, event FROM entry WHERE dedupe_key = ? AND stored_at > ? ORDER BY seq`,
+    ),
+    event: db.prepare<[number], string>(`SELECT event FROM entry WHERE seq = ?`).pluck(),
+    cursor: db.prepare<[string], number>(`SELECT watermark FROM output_cursor WHERE output = ?`).pluck(),
+    insertCursor: db.prepare<[string, number]>(`INSERT INTO output_cursor (output, watermark) VALUES (?, ?)`),
+    updateCursor: db.prepare<[number, string]>(`UPDATE output_cursor SET watermark = ? WHERE output = ?`),
+    pendingOf: db.prepare<[number, string], { seq: number; account: string | null; duress: number; received_at: number }>(
+      `SELECT e.seq, e.account, e.duress, e.received_at FROM entry e
+       WHERE e.seq > ? AND NOT EXISTS (SELECT 1 FROM output_done d WHERE d.output = ? AND d.seq = e.seq)
+       ORDER BY e.seq`,
+    ),
+    insertDone: db.prepare<[string, number]>(`INSERT OR IGNORE INTO output_done (output, seq) VALUES (?, ?)`),
+    compactDone: db.prepare<[string, number]>(`DELETE FROM output_done WHERE output = ? AND seq <= ?`),
+    insertDead: db.prepare<[string, number, string, number]>(
+      `INSERT OR REPLACE INTO dead_letter (output, seq, reason, at) VALUES (?, ?, ?, ?)`,
+    ),
+    deadLetters: db.prepare<[{ output: string | null }], { output: string; seq: number; reason: string; at: number; event: string }>(
+      `SELECT d.output, d.seq, d.reason, d.at, e.event FROM dead_letter d JOIN entry e ON e.seq = d.seq
+       WHERE @output IS NULL OR d.output = @output ORDER BY d.seq, d.output`,
+    ),
+    prune: db.prepare<[number, number]>(
+      `DELETE FROM entry WHERE seq <= ? AND stored_at <= ? AND seq NOT IN (SELECT seq FROM dead_letter)`,
+    ),
+  };
+}
+
+/**
+ * The durable Outbox on SQLite (WAL, synchronous=FULL).
+ *
+ * - Group commit: every append queued in the same macrotask is written in one transaction (one fsync) on
+ *   `setImmediate`; all their promises then resolve, or all reject with OUTBOX_WRITE_FAILED.
+ * - Marks are lazy: markDelivered/markDead take effect in memory at once and reach disk in the next write
+ *   transaction, scheduled the same way (so within one macrotask, sharing the appends' fsync). A mark lost to a
+ *   crash only means a redelivery, which at-least-once allows; a mark that failed to write is retried.
+ * - Outputs are tracked from `registerOutputs` on (their pending index is rebuilt from disk then), so an output
+ *   removed from the configuration keeps its cursor on disk but no longer holds `maxBacklog` or retention.
+ */
+export class SqliteOutbox implements Outbox {
+  static open(options: SqliteOutboxOptions): SqliteOutbox {
+    let db: Database.Database;
+    try {
+      fs.mkdirSync(options.dataDir, { recursive: true });
+      db = openDatabase(path.join(options.dataDir, OUTBOX_FILE_NAME));
+    } catch (cause) {
+      if (isGatewayError(cause)) throw cause;
+      throw new GatewayError('OUTBOX_OPEN_FAILED', `cannot open the outbox in ${options.dataDir}`, { cause });
+    }
+    return new SqliteOutbox(db, options);
+  }
+
+  private readonly index = new PendingIndex();
+  private readonly listeners = new AppendListeners();
+  private readonly clock: Clock;
+  private readonly dedupeWindowMs: number;
+  private readonly retentionMs: number | undefined;
+  private appends: QueuedAppend[] = [];
+  private marks: QueuedMark[] = [];
+  private scheduled: NodeJS.Immediate | undefined;
+  /** Highest committed seq. */
+  private head: number;
+  private lastPruneAt = Number.NEGATIVE_INFINITY;
+  private closed = false;
+
+  private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly writeBatch: Database.Transaction<(appends: QueuedAppend[], marks: QueuedMark[]) => CommittedBatch>;
+
+  private constructor(
+    private readonly db: Database.Database,
+    options: SqliteOutboxOptions,
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
+    this.retentionMs = options.retentionMs;
+    this.statements = prepareStatements(db);
+    this.head = this.statements.head.get() ?? 0;
+    this.writeBatch = db.transaction((appends: QueuedAppend[], marks: QueuedMark[]) => {
+      // Marks go first: their watermarks are computed against the head committed before this batch's inserts.
+      this.writeMarks(marks);
+      this.pruneIfDue();
+      return this.writeAppends(appends);
+    });
+  }
+
+  append(events: NormalizedEvent[], options: { dedupeKey?: string } = {}): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(outboxWriteFailed('outbox is closed'));
+    let serialized: QueuedAppend['events'];
+    try {
+      serialized = serializeEvents(events).map((json, i) => ({ event: events[i] as NormalizedEvent, json }));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.appends.push({ events: serialized, dedupeKey: options.dedupeKey, at: this.clock.now(), resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  registerOutputs(names: readonly string[]): void {
+    for (const name of names) {
+      if (this.index.has(name)) continue;
+      const watermark = this.statements.cursor.get(name);
+      if (watermark === undefined) {
+        this.statements.insertCursor.run(name, this.head);
+        this.index.track(name, []);
+      } else {
+        this.index.track(name, this.loadPending(name, watermark));
+      }
+    }
+  }
+
+  pending(output: string, limit: number, exclude?: ReadonlySet<number>): OutboxEntry[] {
+    return this.index.select(output, limit, exclude).map((seq) => ({ seq, event: this.readEvent(seq) }));
+  }
+
+  markDelivered(output: string, seqs: readonly number[]): void {
+    for (const seq of seqs) {
+      if (this.index.complete(output, seq)) this.marks.push({ output, seq });
+    }
+    this.scheduleFlush();
+  }
+
+  markDead(output: string, seq: number, reason: string): void {
+    if (!this.index.complete(output, seq)) return;
+    this.marks.push({ output, seq, dead: { reason, at: this.clock.now() } });
+    this.scheduleFlush();
+  }
+
+  deadLetters(output?: string): DeadLetter[] {
+    // Write queued marks first, so a dead letter is listed as soon as it is marked.
+    this.flush();
+    return this.statements.deadLetters.all({ output: output ?? null }).map((row) => ({
+      output: row.output,
+      seq: row.seq,
+      reason: row.reason,
+      at: row.at,
+      event: JSON.parse(row.event) as NormalizedEvent,
+    }));
+  }
+
+  backlog(output: string): number {
+    return this.index.backlog(output);
+  }
+
+  maxBacklog(): number {
+    return this.index.maxBacklog();
+  }
+
+  oldestPendingAt(output: string): number | null {
+    return this.index.oldestPendingAt(output);
+  }
+
+  onAppend(listener: () => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  /** Writes whatever is queued (resolving or rejecting those appends), then closes the database. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.index.clear();
+    this.db.close();
+  }
+
+  private scheduleFlush(): void {
+    if (this.scheduled === undefined && (this.appends.length > 0 || this.marks.length > 0)) {
+      this.scheduled = setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    const appends = this.appends;
+    const marks = this.marks;
+    if (appends.length === 0 && marks.length === 0) return;
+    this.appends = [];
+    this.marks = [];
+    let committed: CommittedBatch;
+    try {
+      committed = this.writeBatch.immediate(appends, marks);
+    } catch (cause) {
+      this.marks = marks.concat(this.marks);
+      for (const append of appends) append.reject(outboxWriteFailed('the outbox transaction failed', cause));
+      return;
+    }
+    for (const meta of committed.stored) {
+      this.index.add(meta);
+      this.head = meta.seq;
+    }
+    committed.results.forEach((result, i) => appends[i]?.resolve(result));
+    if (committed.stored.length > 0) this.listeners.notify();
+  }
+
+  private writeAppends(appends: QueuedAppend[]): CommittedBatch {
+    const results: AppendResult[] = [];
+    const stored: EntryMeta[] = [];
+    const storedInBatch = new Map<string, OutboxEntry[]>();
+    for (const append of appends) {
+      const { dedupeKey } = append;
+      const earlier = dedupeKey === undefined ? undefined : (storedInBatch.get(dedupeKey) ?? this.storedWithin(dedupeKey, append.at));
+      if (earlier !== undefined) {
+        results.push({ duplicate: true, entries: earlier });
+        continue;
+      }
+      const entries = append.events.map(({ event, json }) => {
+        const described = describeEntry(event, append.at);
+        const { lastInsertRowid } = this.statements.insertEntry.run(
+          described.account,
+          described.duress ? 1 : 0,
+          described.receivedAt,
+          append.at,
+          dedupeKey ?? null,
+          json,
+        );
+        const seq = Number(lastInsertRowid);
+        stored.push({ seq, ...described });
+        return { seq, event };
+      });
+      if (dedupeKey !== undefined && entries.length > 0) storedInBatch.set(dedupeKey, entries);
+      results.push({ duplicate: false, entries });
+    }
+    return { results, stored };
+  }
+
+  private storedWithin(dedupeKey: string, at: number): OutboxEntry[] | undefined {
+    const rows = this.statements.storedByKey.all(dedupeKey, at - this.dedupeWindowMs);
+    if (rows.length === 0) return undefined;
+    return rows.map((row) => ({ seq: row.seq, event: JSON.parse(row.event) as NormalizedEvent }));
+  }
+
+  private writeMarks(marks: QueuedMark[]): void {
+    const touched = new Set<string>();
+    for (const mark of marks) {
+      this.statements.insertDone.run(mark.output, mark.seq);
+      if (mark.dead !== undefined) this.statements.insertDead.run(mark.output, mark.seq, mark.dead.reason, mark.dead.at);
+      touched.add(mark.output);
+    }
+    for (const output of touched) {
+      const watermark = this.watermarkOf(output);
+      this.statements.updateCursor.run(watermark, output);
+      this.statements.compactDone.run(output, watermark);
+    }
+  }
+
+  /** Everything below the output's lowest pending seq is finished; with nothing pending, everything committed is. */
+  private watermarkOf(output: string): number {
+    const lowest = this.index.lowestPending(output);
+    return lowest === undefined ? this.head : lowest - 1;
+  }
+
+  private pruneIfDue(): void {
+    const now = this.clock.now();
+    if (this.retentionMs === undefined || now - this.lastPruneAt < PRUNE_INTERVAL_MS) return;
+    const outputs = this.index.outputs();
+    if (outputs.length === 0) return;
+    this.lastPruneAt = now;
+    const finishedEverywhere = Math.min(...outputs.map((output) => this.watermarkOf(output)));
+    // Never prune inside the dedupe window: a retransmit must still find its earlier copy.
+    this.statements.prune.run(finishedEverywhere, now - Math.max(this.retentionMs, this.dedupeWindowMs));
+  }
+
+  private loadPending(output: string, watermark: number): EntryMeta[] {
+    return this.statements.pendingOf.all(watermark, output).map((row) => ({
+      seq: row.seq,
+      account: row.account,
+      duress: row.duress === 1,
+      receivedAt: row.received_at,
+    }));
+  }
+
+  private readEvent(seq: number): NormalizedEvent {
+    const json = this.statements.event.get(seq);
+    if (json === undefined) throw new Error(`outbox entry ${seq} is missing`);
+    return JSON.parse(json) as NormalizedEvent;
+  }
+}

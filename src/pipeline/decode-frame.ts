@@ -1,0 +1,126 @@
+import { decodeDc09Frame, type Dc09Message } from '../codecs/dc09/frame.js';
+import { contactIdSignal, decodeContactId, parseAdmCidData } from '../codecs/contact-id.js';
+import { decodeSurgard } from '../codecs/surgard.js';
+import { decodeSiaLine, parseSiaData } from '../codecs/sia-dc03.js';
+import { fail, ok, type DecodeResult } from '../codecs/result.js';
+import { emptySignal, type Signal } from '../model/signal.js';
+
+export type FrameProtocol = 'dc09' | 'contact-id' | 'surgard' | 'sia-dc03';
+
+export interface DecodeFrameOptions {
+  strict?: boolean;
+  keyFor?(account: string | null): Uint8Array | undefined;
+  /** Network receivers require the DC-09 CRC/length header; the CLI also takes a bare body. */
+  requireHeader?: boolean;
+  /** Skip detection when the input's protocol is known. */
+  protocol?: FrameProtocol;
+}
+
+export interface DecodedFrame {
+  protocol: FrameProtocol;
+  signals: Signal[];
+  /** The DC-09 envelope, when the frame was DC-09 (for answers and dedupe). */
+  dc09?: Dc09Message;
+}
+
+const DC4 = 0x14;
+
+/** Which codec a frame is for, from its shape (used by `decode` and plain-log replays). */
+export function detectProtocol(bytes: Uint8Array): FrameProtocol {
+  const text = Buffer.from(bytes).toString('latin1').trim();
+  if (bytes[0] === 0x0a || /^[^\s]{0,10}"/.test(text) || /^SR\d{4}L\d{4}/.test(text)) return 'dc09';
+  if (bytes.includes(DC4)) return 'surgard';
+  if (/^[0-9A-Fa-f]{15,16}$/.test(text)) return 'contact-id';
+  if (/^[#NO]/.test(text) || /^\[/.test(text)) return 'sia-dc03';
+  return 'surgard';
+}
+
+/** One frame of any supported protocol → its signals (a NULL or heartbeat gives one signal without a code). */
+export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}): DecodeResult<DecodedFrame> {
+  const strict = options.strict ?? false;
+  const protocol = options.protocol ?? detectProtocol(bytes);
+  const text = Buffer.from(bytes).toString('latin1');
+  switch (protocol) {
+    case 'dc09': {
+      const decoded = decodeDc09Frame(bytes, {
+        strict,
+        requireHeader: options.requireHeader ?? true,
+        ...(options.keyFor === undefined ? {} : { keyFor: options.keyFor }),
+      });
+      if (!decoded.ok) return decoded;
+      return ok({ protocol, signals: dc09Signals(decoded.value, strict), dc09: decoded.value });
+    }
+    case 'contact-id': {
+      const decoded = decodeContactId(text.trim(), { strict });
+      if (!decoded.ok) return decoded;
+      const m = decoded.value;
+      return ok({
+        protocol,
+        signals: [contactIdSignal(m, { protocol: 'contact-id', account: m.account, receiver: null, line: null, quirks: m.quirks })],
+      });
+    }
+    case 'surgard': {
+      const decoded = decodeSurgard(bytes, { strict });
+      if (!decoded.ok) return decoded;
+      const p = decoded.value;
+      if (p.kind === 'heartbeat') {
+        const signal = emptySignal('surgard');
+        signal.receiver = p.receiver;
+        signal.line = p.line;
+        return ok({ protocol, signals: [signal] });
+      }
+      return ok({ protocol, signals: p.signals });
+    }
+    case 'sia-dc03': {
+      const decoded = decodeSiaLine(text.trim(), { strict });
+      if (!decoded.ok) return decoded;
+      if (decoded.value.events.length === 0) return fail('SIA03_FORMAT_INVALID', 'the SIA line carries no event', bytes);
+      return ok({ protocol, signals: decoded.value.events.map((s) => ({ ...s, account: s.account ?? decoded.value.account })) });
+    }
+  }
+}
+
+/** DC-09 envelope → signals; content that does not parse still yields one signal, classified `unrecognized`. */
+export function dc09Signals(msg: Dc09Message, strict: boolean): Signal[] {
+  const account = msg.account ?? msg.dataAccount;
+  const frameTime = msg.timestamp === null ? null : new Date(msg.timestamp).toISOString();
+  const occurredAt = (msg.extended['H'] === undefined ? null : parsePanelTime(msg.extended['H'])) ?? frameTime;
+  const withFrame = (signal: Signal): Signal => ({
+    ...signal,
+    account,
+    receiver: msg.receiver,
+    line: msg.line,
+    occurredAt: signal.occurredAt ?? occurredAt,
+    // DC-03 modifiers without a field of their own (pi, ai, …) stay beside the frame's extended data.
+    extended: { ...signal.extended, ...msg.extended },
+    quirks: [...msg.quirks, ...signal.quirks],
+  });
+  if (msg.token === 'NULL' || msg.token === 'OH') return [withFrame(emptySignal('null'))];
+  if (msg.token === 'ADM-CID') {
+    const fields = parseAdmCidData(msg.data, { strict });
+    if (fields.ok)
+      return [withFrame(contactIdSignal(fields.value, { protocol: 'adm-cid', account, receiver: msg.receiver, line: msg.line, quirks: fields.value.quirks }))];
+    return [withFrame(unparsedSignal('adm-cid', msg.data, fields.error.message))];
+  }
+  const data = parseSiaData(msg.data, { strict, protocol: 'sia-dcs' });
+  if (data.ok && data.value.events.length > 0) return data.value.events.map(withFrame);
+  return [withFrame(unparsedSignal('sia-dcs', msg.data, data.ok ? 'empty data block' : data.error.message))];
+}
+
+/** Content that decoded at the frame level but not inside: kept, with the text, for an `unrecognized` event. */
+function unparsedSignal(protocol: 'sia-dcs' | 'adm-cid', data: string, why: string): Signal {
+  const signal = emptySignal(protocol);
+  signal.code = { scheme: protocol === 'adm-cid' ? 'contact-id' : 'sia', value: data.slice(0, 32) };
+  signal.text = data;
+  signal.quirks = [`content-unparsed: ${why}`];
+  return signal;
+}
+
+/** DC-09 [H] extended field: time of occurrence, written like the frame timestamp (HH:MM:SS,MM-DD-YYYY). */
+function parsePanelTime(text: string): string | null {
+  const m = /^(\d{2}):(\d{2}):(\d{2}),(\d{2})-(\d{2})-(\d{4})$/.exec(text.trim());
+  if (m === null) return null;
+  const [, hh, mi, ss, mo, dd, yyyy] = m;
+  const ms = Date.UTC(Number(yyyy), Number(mo) - 1, Number(dd), Number(hh), Number(mi), Number(ss));
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}

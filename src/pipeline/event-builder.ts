@@ -1,0 +1,121 @@
+import { EVENT_SCHEMA_ID, type NormalizedEvent, type Transport } from '../model/event.js';
+import type { Signal } from '../model/signal.js';
+import type { IdSource } from '../model/ids.js';
+import type { Site } from '../settings/sites.js';
+import { classify, siteForAccount } from '../classify/classify.js';
+import { escapeBytes } from '../codecs/result.js';
+
+/** Where and when a frame came in; shared by every event the frame yields. */
+export interface FrameOrigin {
+  input: string;
+  transport: Transport;
+  peer?: string;
+  receivedAt: number;
+  raw: Uint8Array;
+}
+
+/** Escaped text when the frame is text, hex when it carries binary bytes (binary CRC, DC-03 blocks). */
+export function formatRaw(bytes: Uint8Array): string {
+  const binary = bytes.some((b) => (b < 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x14) || b > 0x7e);
+  return binary ? Buffer.from(bytes).toString('hex') : escapeBytes(bytes);
+}
+
+export interface EventBuilderDeps {
+  ids: IdSource;
+  sites: () => readonly Site[];
+}
+
+function sourceOf(origin: FrameOrigin): NormalizedEvent['source'] {
+  return origin.peer === undefined
+    ? { input: origin.input, transport: origin.transport }
+    : { input: origin.input, transport: origin.transport, peer: origin.peer };
+}
+
+/** Decoded signal → classified, enriched, schema-v1 event. */
+export function eventFromSignal(signal: Signal, origin: FrameOrigin, deps: EventBuilderDeps): NormalizedEvent {
+  const site = siteForAccount(deps.sites(), signal.account);
+  const c = classify(signal, site === undefined ? {} : { site });
+  return {
+    schema: EVENT_SCHEMA_ID,
+    id: deps.ids.next(),
+    receivedAt: new Date(origin.receivedAt).toISOString(),
+    occurredAt: signal.occurredAt,
+    source: sourceOf(origin),
+    protocol: signal.protocol,
+    account: signal.account,
+    receiver: signal.receiver,
+    line: signal.line,
+    code: c.code,
+    qualifier: c.qualifier,
+    category: c.category,
+    duress: c.duress,
+    silent: c.silent,
+    partition: c.partition,
+    zone: c.zone,
+    user: c.user,
+    site: c.site ?? null,
+    ...(c.door === undefined ? {} : { door: c.door }),
+    test: c.test,
+    reasons: c.reasons,
+    quirks: signal.quirks,
+    extended: signal.extended,
+    text: signal.text,
+    raw: formatRaw(origin.raw),
+  };
+}
+
+/**
+ * An event the gateway itself raises (unknown account, lost link, test window closed, overdue device):
+ * always published, never silently dropped.
+ */
+export function gatewayEvent(
+  fields: {
+    category: NormalizedEvent['category'];
+    account: string | null;
+    reasons: string[];
+    qualifier?: NormalizedEvent['qualifier'];
+    protocol?: NormalizedEvent['protocol'];
+    devices?: unknown[];
+    receiver?: string | null;
+    line?: string | null;
+  },
+  origin: FrameOrigin,
+  deps: EventBuilderDeps,
+): NormalizedEvent {
+  const site = siteForAccount(deps.sites(), fields.account);
+  return {
+    schema: EVENT_SCHEMA_ID,
+    id: deps.ids.next(),
+    receivedAt: new Date(origin.receivedAt).toISOString(),
+    occurredAt: null,
+    source: sourceOf(origin),
+    protocol: fields.protocol ?? null,
+    account: fields.account,
+    receiver: fields.receiver ?? null,
+    line: fields.line ?? null,
+    code: null,
+    qualifier: fields.qualifier ?? 'new',
+    category: fields.category,
+    duress: fields.category === 'duress' || fields.category === 'holdup',
+    silent: false,
+    partition: null,
+    zone: null,
+    user: null,
+    site: site === undefined ? null : siteContext(site),
+    ...(fields.devices === undefined ? {} : { devices: fields.devices }),
+    test: false,
+    reasons: fields.reasons,
+    quirks: [],
+    extended: {},
+    raw: formatRaw(origin.raw),
+  };
+}
+
+export function siteContext(site: Site): NonNullable<NormalizedEvent['site']> {
+  return {
+    id: site.id,
+    ...(site.name === undefined ? {} : { name: site.name }),
+    ...(site.address === undefined ? {} : { address: site.address }),
+    ...(site.response === undefined ? {} : { response: site.response }),
+  };
+}

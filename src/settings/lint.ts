@@ -1,0 +1,83 @@
+import type { Settings } from './settings.js';
+import { decodeKey } from './keys.js';
+
+export interface LintFinding {
+  severity: 'error' | 'warning';
+  path: string;
+  message: string;
+}
+
+const DURESS_ZONE_TYPES = new Set(['holdup', 'panic', 'duress']);
+
+/**
+ * Problems a valid configuration can still have. `fileIsWorldReadable` is read by the caller (I/O stays out).
+ * Keys named in `resolvedKeys` were loaded from files or the environment and are checked here too.
+ */
+export function lintSettings(
+  settings: Settings,
+  context: { fileIsWorldReadable: boolean; resolvedKeys?: ReadonlyMap<string, string> },
+): LintFinding[] {
+  const findings: LintFinding[] = [];
+  const centralOutputs = settings.outputs.filter((o) => o.audience !== 'local');
+
+  settings.inputs.forEach((input, i) => {
+    if (input.type !== 'dc09') return;
+    if (input.accounts === undefined)
+      findings.push({ severity: 'warning', path: `inputs[${i}].accounts`, message: 'no account allowlist: every unencrypted account is accepted' });
+    input.accounts?.forEach((account, j) => {
+      const path = `inputs[${i}].accounts[${j}]`;
+      const keyText = account.key ?? context.resolvedKeys?.get(path);
+      if (keyText !== undefined && account.keyEncoding !== undefined) {
+        const key = decodeKey(keyText, account.keyEncoding);
+        if (!key.ok) findings.push({ severity: 'error', path: `${path}.key`, message: key.message });
+      }
+      if (account.key !== undefined && context.fileIsWorldReadable)
+        findings.push({
+          severity: 'warning',
+          path: `${path}.key`,
+          message: 'AES key inline in a world-readable file: use keyFile or keyEnv, or chmod 600 the config',
+        });
+    });
+  });
+  settings.outputs.forEach((output, i) => {
+    const inlineSecret = output.type === 'webhook' ? output.secret : output.type === 'mqtt' ? output.password : undefined;
+    if (inlineSecret !== undefined && context.fileIsWorldReadable)
+      findings.push({ severity: 'warning', path: `outputs[${i}]`, message: 'secret inline in a world-readable file: use secretFile/passwordFile' });
+  });
+
+  const siteOfAccount = new Map<string, string>();
+  settings.sites.forEach((site, i) => {
+    site.accounts.forEach((account, j) => {
+      const other = siteOfAccount.get(account.toUpperCase());
+      if (other !== undefined)
+        findings.push({ severity: 'error', path: `sites[${i}].accounts[${j}]`, message: `account ${account} also belongs to site ${other}` });
+      siteOfAccount.set(account.toUpperCase(), site.id);
+    });
+    let duressDevices = 0;
+    site.zones?.forEach((zone, j) => {
+      if (!DURESS_ZONE_TYPES.has(zone.type)) return;
+      duressDevices++;
+      if (zone.testEvery === undefined)
+        findings.push({ severity: 'warning', path: `sites[${i}].zones[${j}].testEvery`, message: `${zone.type} zone ${zone.number} has no test schedule` });
+    });
+    site.users?.forEach((user, j) => {
+      if (user.duress !== true) return;
+      duressDevices++;
+      if (user.testEvery === undefined)
+        findings.push({ severity: 'warning', path: `sites[${i}].users[${j}].testEvery`, message: `duress user ${user.number} has no test schedule` });
+    });
+    site.doors?.forEach((door, j) => {
+      if (door.duress !== true) return;
+      duressDevices++;
+      if (door.testEvery === undefined)
+        findings.push({ severity: 'warning', path: `sites[${i}].doors[${j}].testEvery`, message: `duress door ${door.id} has no test schedule` });
+    });
+    if (duressDevices > 0 && centralOutputs.length === 0)
+      findings.push({
+        severity: 'error',
+        path: `sites[${i}]`,
+        message: `site ${site.id} has duress devices but no output receives duress (every output is audience: local)`,
+      });
+  });
+  return findings;
+}

@@ -1,0 +1,226 @@
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { durationSchema, sitesSchema } from './sites.js';
+
+/**
+ * The configuration file's schema. Keys named in the issues are the public contract: extend, never rename.
+ * Durations are text such as `40s`, `5m`, `1d` and arrive here as milliseconds.
+ */
+const name = z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "." or "-"');
+const port = z.number().int().min(0).max(65535);
+
+const keyEncoding = z.enum(['hex', 'ascii']);
+
+export const dc09AccountSchema = z
+  .object({
+    account: z.string().regex(/^[0-9A-Fa-f]{3,16}$/, 'an account is 3-16 hex digits'),
+    key: z.string().optional(),
+    keyFile: z.string().optional(),
+    keyEnv: z.string().optional(),
+    keyEncoding: keyEncoding.optional(),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    const sources = [a.key, a.keyFile, a.keyEnv].filter((s) => s !== undefined).length;
+    if (sources > 1) ctx.addIssue({ code: 'custom', message: 'give only one of key, keyFile, keyEnv' });
+    if (sources === 1 && a.keyEncoding === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['keyEncoding'],
+        message: 'keyEncoding (hex or ascii) is required with a key: a 32-character key is ambiguous',
+      });
+  });
+
+const windowSchema = z.object({ past: durationSchema, future: durationSchema }).strict();
+
+export const dc09InputSchema = z
+  .object({
+    type: z.literal('dc09'),
+    name,
+    host: z.string().default('0.0.0.0'),
+    port,
+    tcp: z.boolean().default(true),
+    udp: z.boolean().default(true),
+    timestampWindow: windowSchema.optional(),
+    accounts: z.array(dc09AccountSchema).optional(),
+    strict: z.boolean().default(false),
+    maxFrameBytes: z.number().int().min(64).max(65536).default(4096),
+    idleTimeout: durationSchema.default(120_000),
+    maxConnections: z.number().int().min(1).default(2000),
+  })
+  .strict();
+
+export const serialInputSchema = z
+  .object({
+    type: z.literal('serial'),
+    name,
+    path: z.string().min(1),
+    baudRate: z.number().int().positive().default(19200),
+    dataBits: z.union([z.literal(5), z.literal(6), z.literal(7), z.literal(8)]).default(8),
+    parity: z.enum(['none', 'even', 'odd', 'mark', 'space']).default('none'),
+    stopBits: z.union([z.literal(1), z.literal(1.5), z.literal(2)]).default(1),
+    protocol: z.enum(['surgard', 'contact-id-lines', 'sia-dc03-lines']),
+    account: z.string().optional(),
+    maxFrameBytes: z.number().int().min(16).max(65536).default(1024),
+    reconnect: z.object({ initial: durationSchema, max: durationSchema }).strict().optional(),
+    downAlarmAfter: durationSchema.default(60_000),
+  })
+  .strict();
+
+export const accessXmlInputSchema = z
+  .object({
+    type: z.literal('access-xml'),
+    name,
+    host: z.string().default('127.0.0.1'),
+    port,
+    path: z.string().default('/access'),
+    maxBodyBytes: z.number().int().min(256).default(65536),
+    secret: z.string().optional(),
+    secretFile: z.string().optional(),
+    tls: z.object({ cert: z.string(), key: z.string(), ca: z.string().optional() }).strict().optional(),
+    site: z.string().optional(),
+    account: z.string().optional(),
+    mappings: z
+      .array(
+        z
+          .object({
+            name,
+            match: z.string().describe('Path whose presence selects this mapping, e.g. "Event.Type"'),
+            eventType: z.string(),
+            account: z.string().optional(),
+            site: z.string().optional(),
+            door: z.string().optional(),
+            doorName: z.string().optional(),
+            user: z.string().optional(),
+            holder: z.string().optional(),
+            time: z.string().optional(),
+            duressValues: z.array(z.string()).default([]),
+            grantedValues: z.array(z.string()).default([]),
+            deniedValues: z.array(z.string()).default([]),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
+
+export const inputSchema = z.discriminatedUnion('type', [dc09InputSchema, serialInputSchema, accessXmlInputSchema]);
+
+const audience = z.enum(['central', 'local']).default('central');
+
+export const stdoutOutputSchema = z.object({ type: z.literal('stdout'), name, audience }).strict();
+
+export const mqttOutputSchema = z
+  .object({
+    type: z.literal('mqtt'),
+    name,
+    url: z.string().min(1).describe('mqtt://, mqtts://, or "embedded" for the in-process broker'),
+    topicPrefix: z.string().min(1).default('panelbridge'),
+    audience,
+    username: z.string().optional(),
+    password: z.string().optional(),
+    passwordFile: z.string().optional(),
+    ca: z.string().optional(),
+    cert: z.string().optional(),
+    key: z.string().optional(),
+    clientId: z.string().optional(),
+    embeddedPort: port.default(1884),
+  })
+  .strict();
+
+export const webhookOutputSchema = z
+  .object({
+    type: z.literal('webhook'),
+    name,
+    url: z.url(),
+    secret: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'a secret looks like whsec_<base64>').optional(),
+    secretFile: z.string().optional(),
+    timeout: durationSchema.default(5_000),
+    audience,
+  })
+  .strict();
+
+export const outputSchema = z.discriminatedUnion('type', [stdoutOutputSchema, mqttOutputSchema, webhookOutputSchema]);
+
+export const settingsSchema = z
+  .object({
+    gateway: z.object({ id: z.string().min(1).optional() }).strict().optional(),
+    dataDir: z.string().min(1).default('./var'),
+    api: z.object({ host: z.string().default('127.0.0.1'), port }).strict().optional(),
+    timestampWindow: windowSchema.default({ past: 40_000, future: 20_000 }),
+    backlogLimit: z.number().int().positive().default(1_000_000),
+    dedupeWindow: durationSchema.default(600_000),
+    duressDeadline: durationSchema.default(10_000),
+    supervision: durationSchema.optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    inputs: z.array(inputSchema),
+    outputs: z.array(outputSchema),
+    sites: sitesSchema.default([]),
+  })
+  .strict();
+
+export type Settings = z.infer<typeof settingsSchema>;
+export type InputSettings = z.infer<typeof inputSchema>;
+export type Dc09InputSettings = z.infer<typeof dc09InputSchema>;
+export type SerialInputSettings = z.infer<typeof serialInputSchema>;
+export type AccessXmlInputSettings = z.infer<typeof accessXmlInputSchema>;
+export type OutputSettings = z.infer<typeof outputSchema>;
+export type MqttOutputSettings = z.infer<typeof mqttOutputSchema>;
+export type WebhookOutputSettings = z.infer<typeof webhookOutputSchema>;
+
+export interface SettingsIssue {
+  path: string;
+  message: string;
+}
+
+export type SettingsResult = { ok: true; settings: Settings } | { ok: false; issues: SettingsIssue[] };
+
+function pathText(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc === '' ? String(key) : `${acc}.${String(key)}`),
+    '',
+  );
+}
+
+/** YAML (or JSON) text → validated settings, or every problem with its path. Pure: no file access. */
+export function parseSettings(text: string): SettingsResult {
+  let data: unknown;
+  try {
+    data = parseYaml(text, { prettyErrors: true });
+  } catch (error) {
+    return { ok: false, issues: [{ path: '', message: `not valid YAML: ${(error as Error).message}` }] };
+  }
+  const parsed = settingsSchema.safeParse(data ?? {});
+  if (!parsed.success) {
+    return {
+      ok: false,
+      issues: parsed.error.issues.map((issue) => ({ path: pathText(issue.path) || '(top level)', message: issue.message })),
+    };
+  }
+  const issues = crossCheck(parsed.data);
+  return issues.length === 0 ? { ok: true, settings: parsed.data } : { ok: false, issues };
+}
+
+/** Rules that span several keys: unique names, site references. */
+function crossCheck(settings: Settings): SettingsIssue[] {
+  const issues: SettingsIssue[] = [];
+  const unique = (items: readonly { name: string }[], where: string) => {
+    const seen = new Set<string>();
+    items.forEach((item, i) => {
+      if (seen.has(item.name)) issues.push({ path: `${where}[${i}].name`, message: `duplicate name "${item.name}"` });
+      seen.add(item.name);
+    });
+  };
+  unique(settings.inputs, 'inputs');
+  unique(settings.outputs, 'outputs');
+  const siteIds = new Set<string>();
+  settings.sites.forEach((site, i) => {
+    if (siteIds.has(site.id)) issues.push({ path: `sites[${i}].id`, message: `duplicate site id "${site.id}"` });
+    siteIds.add(site.id);
+  });
+  settings.inputs.forEach((input, i) => {
+    if (input.type === 'access-xml' && input.site !== undefined && !siteIds.has(input.site))
+      issues.push({ path: `inputs[${i}].site`, message: `no site with id "${input.site}"` });
+  });
+  return issues;
+}

@@ -1,0 +1,185 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Dc09Listener } from '../../adapters/inputs/dc09.js';
+import { Dc09Receiver, type Dc09Account } from '../../src/pipeline/dc09-receiver.js';
+import { Recorder } from '../../src/pipeline/recorder.js';
+import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
+import { Counters } from '../../src/observability/counters.js';
+import { createIdSource } from '../../src/model/ids.js';
+import { silentLogger, systemClock } from '../../src/ports.js';
+import { randomBytes } from 'node:crypto';
+import { TcpPanel, panelFrame, parseAnswer, udpSend, wrap } from '../helpers/panel.js';
+import type { Site } from '../../src/settings/sites.js';
+
+const KEY_HEX_128 = Buffer.from('00112233445566778899AABBCCDDEEFF', 'hex');
+const KEY_HEX_256 = Buffer.from('00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF', 'hex');
+const KEY_ASCII_128 = Buffer.from('0123456789ABCDEF', 'latin1');
+
+const ACCOUNTS: Dc09Account[] = [
+  { account: '1234' },
+  { account: '4567', key: KEY_HEX_128 },
+  { account: '7890', key: KEY_HEX_256 },
+  { account: 'ABCD', key: KEY_ASCII_128 },
+];
+
+const SITES: Site[] = [
+  {
+    id: 'branch-12',
+    name: 'Branch 12',
+    accounts: ['1234'],
+    profile: 'generic',
+    zones: [{ number: 5, name: 'Teller 3 hold-up button', type: 'holdup' }],
+    users: [],
+    doors: [],
+  } as unknown as Site,
+];
+
+describe('DC-09 listener over real loopback sockets', () => {
+  let listener: Dc09Listener;
+  let outbox: MemoryOutbox;
+  let counters: Counters;
+  let port: number;
+
+  beforeEach(async () => {
+    outbox = new MemoryOutbox();
+    counters = new Counters();
+    const receiver = new Dc09Receiver({
+      input: 'ip-receiver',
+      accounts: ACCOUNTS,
+      window: { past: 40_000, future: 20_000 },
+      strict: false,
+      clock: systemClock,
+      random: randomBytes,
+      recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
+      builder: { ids: createIdSource(systemClock), sites: () => SITES },
+      counters,
+      logger: silentLogger,
+    });
+    listener = new Dc09Listener({
+      name: 'ip-receiver',
+      host: '127.0.0.1',
+      port: 0,
+      tcp: true,
+      udp: true,
+      maxFrameBytes: 1024,
+      idleTimeoutMs: 5000,
+      maxConnections: 100,
+      receiver,
+      logger: silentLogger,
+      counters,
+    });
+    await listener.start();
+    port = listener.address.tcp!.port;
+  });
+
+  afterEach(async () => {
+    await listener.stop();
+  });
+
+  const stored = () => outbox.pending('probe', 1000).map((e) => e.event);
+
+  beforeEach(() => outbox.registerOutputs(['probe']));
+
+  it('ACKs a plain hold-up only after storing it, with a CRC-valid echo of seq, R, L and account', async () => {
+    const panel = await TcpPanel.connect(port);
+    const answer = await panel.send(panelFrame({ token: 'SIA-DCS', seq: '0042', receiver: '12', line: '3', account: '1234', data: '#1234|Nri1/HA05', time: Date.now() }));
+    panel.close();
+    expect(answer).not.toBeNull();
+    const parsed = parseAnswer(answer!);
+    expect(parsed.token).toBe('ACK');
+    expect(parsed.crcValid).toBe(true);
+    expect(parsed.body.startsWith('"ACK"0042R12L3#1234[]')).toBe(true);
+    const events = stored();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ account: '1234', category: 'holdup', duress: true, protocol: 'sia-dcs', source: { transport: 'tcp' } });
+    expect(events[0]!.zone?.name).toBe('Teller 3 hold-up button');
+  });
+
+  it.each([
+    ['AES-128 hex key', '4567', KEY_HEX_128],
+    ['AES-256 hex key', '7890', KEY_HEX_256],
+    ['AES-128 ascii key', 'ABCD', KEY_ASCII_128],
+  ])('answers an encrypted frame (%s) with *ACK under the same key', async (_name, account, key) => {
+    const panel = await TcpPanel.connect(port);
+    const answer = await panel.send(panelFrame({ token: 'ADM-CID', seq: '0007', account, data: `#${account}|1121 01 012`, key, time: Date.now() }));
+    panel.close();
+    const parsed = parseAnswer(answer!, key);
+    expect(parsed.token).toBe('*ACK');
+    expect(parsed.crcValid).toBe(true);
+    expect(parsed.plaintext).toMatch(/\|\]_\d{2}:\d{2}:\d{2},\d{2}-\d{2}-\d{4}$/);
+    expect(stored()[0]).toMatchObject({ account, category: 'duress', duress: true, code: { value: '121' } });
+  });
+
+  it('NAKs an encrypted frame whose timestamp is outside the window, carrying the receiver time, and stores nothing', async () => {
+    const panel = await TcpPanel.connect(port);
+    const answer = await panel.send(panelFrame({ token: 'SIA-DCS', seq: '0008', account: '4567', data: '#4567|Nri1/BA01', key: KEY_HEX_128, time: Date.now() - 3_600_000 }));
+    panel.close();
+    const parsed = parseAnswer(answer!);
+    expect(parsed.token).toBe('NAK');
+    expect(parsed.crcValid).toBe(true);
+    expect(parsed.body).toMatch(/^"NAK"0000R0L0A0\[\]_\d{2}:\d{2}:\d{2},\d{2}-\d{2}-\d{4}$/);
+    expect(stored()).toHaveLength(0);
+  });
+
+  it('gives no answer to a bad CRC', async () => {
+    const good = panelFrame({ token: 'SIA-DCS', seq: '0009', account: '1234', data: '#1234|Nri1/BA01' });
+    const bad = Buffer.from(good);
+    bad[1] = bad[1] === 0x30 ? 0x31 : 0x30;
+    const panel = await TcpPanel.connect(port);
+    expect(await panel.send(bad, 500)).toBeNull();
+    panel.close();
+    expect(counters.get('frames_rejected_total', { code: 'DC09_CRC_MISMATCH' })).toBe(1);
+  });
+
+  it('NAKs an unknown account and publishes it as a supervisory event naming the cause', async () => {
+    const answer = await udpSend(port, panelFrame({ token: 'SIA-DCS', seq: '0010', account: '9999', data: '#9999|Nri1/BA01' }));
+    expect(parseAnswer(answer!).token).toBe('NAK');
+    const events = stored();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ category: 'supervisory', account: '9999' });
+    expect(events[0]!.reasons.join(' ')).toMatch(/9999.*allowlist/);
+    expect(events[0]!.raw).toContain('#9999');
+  });
+
+  it('ACKs NULL over UDP to the sender port without publishing an event', async () => {
+    const answer = await udpSend(port, panelFrame({ token: 'NULL', seq: '0000', account: '1234', data: '' }));
+    expect(parseAnswer(answer!)).toMatchObject({ token: 'ACK', crcValid: true });
+    expect(stored()).toHaveLength(0);
+  });
+
+  it('ACKs a retransmit again but stores it once', async () => {
+    const frame = panelFrame({ token: 'ADM-CID', seq: '0100', account: '1234', data: '#1234|1122 01 005' });
+    const panel = await TcpPanel.connect(port);
+    expect(parseAnswer((await panel.send(frame))!).token).toBe('ACK');
+    expect(parseAnswer((await panel.send(frame))!).token).toBe('ACK');
+    panel.close();
+    expect(stored()).toHaveLength(1);
+  });
+
+  it('ACKs a frame whose code is unknown and publishes it as unrecognized', async () => {
+    const panel = await TcpPanel.connect(port);
+    const answer = await panel.send(panelFrame({ token: 'ADM-CID', seq: '0101', account: '1234', data: '#1234|1999 01 003' }));
+    panel.close();
+    expect(parseAnswer(answer!).token).toBe('ACK');
+    expect(stored()[0]).toMatchObject({ category: 'unrecognized', code: { value: '999' } });
+  });
+
+  it('handles coalesced and split frames on one persistent connection, answering each in order', async () => {
+    const frames = ['0201', '0202', '0203'].map((seq) => panelFrame({ token: 'SIA-DCS', seq, account: '1234', data: '#1234|Nri1/BA0' + seq.slice(3) }));
+    const panel = await TcpPanel.connect(port);
+    const answers = [panel.answer(), panel.answer(), panel.answer()];
+    panel.write(Buffer.concat([frames[0]!, frames[1]!.subarray(0, 10)]));
+    await new Promise((r) => setTimeout(r, 30));
+    panel.write(Buffer.concat([frames[1]!.subarray(10), frames[2]!]));
+    const got = (await Promise.all(answers)).map((a) => parseAnswer(a!).seq);
+    panel.close();
+    expect(got).toEqual(['0201', '0202', '0203']);
+    expect(stored()).toHaveLength(3);
+  });
+
+  it('publishes both events of a SIA block with two codes', async () => {
+    const panel = await TcpPanel.connect(port);
+    await panel.send(wrap(`"SIA-DCS"0300L0#1234[#1234|Nid22/CL/PA31]`));
+    panel.close();
+    expect(stored().map((e) => e.category)).toEqual(['closing', 'panic']);
+  });
+});
