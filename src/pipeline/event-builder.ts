@@ -2,7 +2,7 @@ import { EVENT_SCHEMA_ID, type NormalizedEvent, type Transport } from '../model/
 import type { Signal } from '../model/signal.js';
 import type { IdSource } from '../model/ids.js';
 import type { Site } from '../settings/sites.js';
-import { classify, siteForAccount } from '../classify/classify.js';
+import { classify, siteContext, siteForAccount } from '../classify/classify.js';
 import { escapeBytes } from '../codecs/result.js';
 
 /** Where and when a frame came in; shared by every event the frame yields. */
@@ -108,14 +108,5 @@ export function gatewayEvent(
     quirks: [],
     extended: {},
     raw: formatRaw(origin.raw),
-  };
-}
-
-export function siteContext(site: Site): NonNullable<NormalizedEvent['site']> {
-  return {
-    id: site.id,
-    ...(site.name === undefined ? {} : { name: site.name }),
-    ...(site.address === undefined ? {} : { address: site.address }),
-    ...(site.response === undefined ? {} : { response: site.response }),
   };
 }

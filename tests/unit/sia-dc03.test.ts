@@ -52,7 +52,7 @@ describe('SIA code catalogue (src/catalog/sia.json)', () => {
     expect(catalog['HA']?.qualifier).toBeUndefined();
     for (const code of ['HH', 'HR']) expect(catalog[code]).toMatchObject({ category: 'holdup', qualifier: 'restore', silent: true });
     const silent = Object.entries(catalog).filter(([, entry]) => entry.silent === true).map(([code]) => code);
-    expect(silent.sort()).toEqual(['HA', 'HH', 'HR']);
+    expect(silent.sort()).toEqual(['HA', 'HH', 'HR', 'ND']);
   });
 
   it('classifies panic, medical and their restores', () => {
@@ -78,7 +78,7 @@ describe('SIA code catalogue (src/catalog/sia.json)', () => {
     }
     for (const code of ['YN', 'YO']) expect(catalog[code]?.category).toBe('unrecognized');
     expect(catalog['DU']?.category).toBe('status');
-    expect(catalog['ND']?.category).toBe('opening');
+    expect(catalog['ND']).toMatchObject({ category: 'duress', address: 'user', silent: true });
     expect(catalog['JA']?.category).toBe('tamper');
   });
 

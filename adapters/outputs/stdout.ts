@@ -1,0 +1,43 @@
+import type { Writable } from 'node:stream';
+import type { NormalizedEvent } from '../../src/model/event.js';
+import type { AdapterHealth, Audience, DeliveryResult, OutputAdapter } from '../../src/ports.js';
+
+export interface StdoutOutputOptions {
+  name: string;
+  audience?: Audience;
+  /** Where the lines go; process.stdout by default. */
+  stream?: Writable;
+}
+
+/** One JSON event per line (JSON Lines), for piping into jq, a log shipper or a test. */
+export class StdoutOutput implements OutputAdapter {
+  readonly kind = 'stdout';
+  readonly name: string;
+  readonly audience: Audience;
+  private readonly stream: Writable;
+  private lastError: string | undefined;
+
+  constructor(options: StdoutOutputOptions) {
+    this.name = options.name;
+    this.audience = options.audience ?? 'central';
+    this.stream = options.stream ?? process.stdout;
+  }
+
+  async start(): Promise<void> {}
+
+  /** Resolves when the stream has taken the line, so a slow reader holds the dispatcher back (backpressure). */
+  deliver(event: NormalizedEvent): Promise<DeliveryResult> {
+    return new Promise((resolve) => {
+      this.stream.write(`${JSON.stringify(event)}\n`, (error) => {
+        this.lastError = error?.message;
+        resolve(error ? { ok: false, retryable: true, error: error.message } : { ok: true });
+      });
+    });
+  }
+
+  async stop(): Promise<void> {}
+
+  health(): AdapterHealth {
+    return this.lastError === undefined ? { state: 'up' } : { state: 'degraded', detail: this.lastError };
+  }
+}

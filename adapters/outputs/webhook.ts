@@ -1,0 +1,103 @@
+import { createHmac } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { NormalizedEvent } from '../../src/model/event.js';
+import type { AdapterHealth, Audience, Clock, DeliveryResult, OutputAdapter } from '../../src/ports.js';
+import type { WebhookOutputSettings } from '../../src/settings/settings.js';
+import { GatewayError } from '../../src/errors.js';
+
+export type WebhookOutputOptions = Omit<WebhookOutputSettings, 'type'>;
+
+export interface WebhookOutputDeps {
+  clock: Clock;
+}
+
+const SECRET_PREFIX = 'whsec_';
+
+/** The HMAC key of a Standard Webhooks secret: the base64 part of `whsec_<base64>`. */
+export function webhookSigningKey(secret: string): Buffer {
+  const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
+  const key = Buffer.from(encoded, 'base64');
+  if (key.length === 0) throw new GatewayError('CONFIG_INVALID', 'webhook secret must look like whsec_<base64> with a non-empty key');
+  return key;
+}
+
+/** Standard Webhooks `webhook-signature` value: `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`. */
+export function signWebhook(key: Buffer, id: string, timestampSeconds: number, body: string): string {
+  const mac = createHmac('sha256', key).update(`${id}.${timestampSeconds}.${body}`).digest('base64');
+  return `v1,${mac}`;
+}
+
+/** 2xx delivered; 408, 429 and 5xx are worth retrying; any other status (4xx, 3xx) will not change on a retry. */
+export function classifyStatus(status: number, statusText: string): DeliveryResult {
+  if (status >= 200 && status < 300) return { ok: true };
+  const retryable = status === 408 || status === 429 || status >= 500;
+  return { ok: false, retryable, error: `HTTP ${status}${statusText ? ` ${statusText}` : ''}` };
+}
+
+function errorText(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  // fetch wraps the socket error ("fetch failed"); the cause says what actually went wrong.
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.message}${cause}`;
+}
+
+/** POSTs each event as JSON, signed per Standard Webhooks (webhook-id / webhook-timestamp / webhook-signature). */
+export class WebhookOutput implements OutputAdapter {
+  readonly kind = 'webhook';
+  readonly name: string;
+  readonly audience: Audience;
+  private readonly options: WebhookOutputOptions;
+  private readonly deps: WebhookOutputDeps;
+  private key: Buffer | undefined;
+  private lastFailure: string | undefined;
+
+  constructor(options: WebhookOutputOptions, deps: WebhookOutputDeps) {
+    this.options = options;
+    this.deps = deps;
+    this.name = options.name;
+    this.audience = options.audience;
+  }
+
+  async start(): Promise<void> {
+    const { secret, secretFile } = this.options;
+    const text = secret ?? (secretFile === undefined ? undefined : (await readFile(secretFile, 'utf8')).replace(/\r?\n$/, ''));
+    if (text === undefined) throw new GatewayError('CONFIG_INVALID', `webhook output "${this.name}" needs secret or secretFile`);
+    this.key = webhookSigningKey(text);
+  }
+
+  async deliver(event: NormalizedEvent): Promise<DeliveryResult> {
+    if (this.key === undefined) return { ok: false, retryable: true, error: 'webhook output not started' };
+    const body = JSON.stringify(event);
+    const timestamp = Math.floor(this.deps.clock.now() / 1000);
+    let result: DeliveryResult;
+    try {
+      const response = await fetch(this.options.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': event.id,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': signWebhook(this.key, event.id, timestamp, body),
+        },
+        body,
+        // A redirect would turn the POST into a GET; report it instead (3xx counts as a refusal).
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.options.timeout),
+      });
+      // The body is not needed; cancelling it frees the connection for reuse.
+      await response.body?.cancel();
+      result = classifyStatus(response.status, response.statusText);
+    } catch (error) {
+      const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
+      result = { ok: false, retryable: true, error: timedOut ? `no response within ${this.options.timeout} ms` : errorText(error) };
+    }
+    this.lastFailure = result.ok ? undefined : result.error;
+    return result;
+  }
+
+  async stop(): Promise<void> {}
+
+  health(): AdapterHealth {
+    return this.lastFailure === undefined ? { state: 'up' } : { state: 'degraded', detail: this.lastFailure };
+  }
+}

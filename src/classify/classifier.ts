@@ -1,0 +1,266 @@
+import { DURESS_CATEGORIES, type Category } from '../model/event.js';
+import type { Signal } from '../model/signal.js';
+import type { CodeEntry } from '../catalog/types.js';
+import type { Site, SiteDoor, SiteZone, ZoneType } from '../settings/sites.js';
+import { profileRules, ruleMatches } from './profiles.js';
+
+export type CodeScheme = 'contact-id' | 'sia';
+export type Qualifier = 'new' | 'restore' | 'status';
+export type CodeLookup = (scheme: CodeScheme, value: string) => CodeEntry | undefined;
+
+export interface ClassifyContext {
+  site?: Site;
+  /** Epoch ms of classification; test windows will use it. */
+  now?: number;
+}
+
+/** The classified part of a NormalizedEvent; every field is named as in the event. */
+export interface Classification {
+  category: Category;
+  duress: boolean;
+  silent: boolean;
+  qualifier: Qualifier;
+  code: { scheme: CodeScheme; value: string; description: string } | null;
+  partition: { number: number } | null;
+  zone: { number: number; name?: string; type?: ZoneType; location?: string; holder?: string } | null;
+  user: { number: number; name?: string } | null;
+  door?: { id: string; name?: string };
+  test: boolean;
+  reasons: string[];
+  site?: { id: string; name?: string; address?: string; response?: string };
+}
+
+const SCHEME_NAMES: Record<CodeScheme, string> = { 'contact-id': 'Contact ID', sia: 'SIA' };
+
+/** Categories of an alarm: on a typed duress/medical zone these take the zone's category. */
+const ALARM_CATEGORIES: ReadonlySet<Category> = new Set(['duress', 'holdup', 'panic', 'medical', 'fire', 'burglary']);
+
+/**
+ * An alarm from a zone, whatever the panel's zone programming made of it. Contact ID puts every alarm in 1xx
+ * (DC-05 Appendix C), including 150/160 "24 hour non-burglary", a generic 24-hour zone that may well be a
+ * hold-up button (protocols.md §1.5); tamper and supervision reports are device health, not alarms.
+ */
+function isZoneAlarm(code: Signal['code'], category: Category): boolean {
+  if (category === 'tamper' || category === 'supervisory') return false;
+  return ALARM_CATEGORIES.has(category) || (code?.scheme === 'contact-id' && /^1\d\d$/.test(code.value));
+}
+
+const ZONE_TYPE_CATEGORY: Partial<Record<ZoneType, Category>> = {
+  holdup: 'holdup',
+  panic: 'panic',
+  duress: 'duress',
+  medical: 'medical',
+};
+
+/** Zone types whose device only exists to call for help: an unknown code from one is a call for help. */
+const DURESS_DEVICE_TYPES: ReadonlySet<ZoneType> = new Set(['holdup', 'panic', 'duress']);
+
+/** Codes whose address is an access point (door). */
+const DOOR_CODES: ReadonlySet<string> = new Set(['contact-id:124', 'contact-id:125']);
+
+interface Baseline {
+  category: Category;
+  qualifier: Qualifier;
+  entry: CodeEntry | undefined;
+  code: Classification['code'];
+  reasons: string[];
+}
+
+/** A link heartbeat is no one's event: no site, vendor, zone or user rule applies to it. */
+function heartbeat(signal: Signal, site: Site | undefined): Classification {
+  return {
+    category: 'heartbeat',
+    duress: false,
+    silent: false,
+    qualifier: signal.qualifier ?? 'new',
+    code: null,
+    partition: null,
+    zone: null,
+    user: null,
+    test: false,
+    reasons: ['heartbeat: the message carries no event code (link supervision)'],
+    ...(site === undefined ? {} : { site: siteContext(site) }),
+  };
+}
+
+function baselineOf(signal: Signal, lookup: CodeLookup): Baseline {
+  if (signal.code === null) {
+    // Only access-control signals reach here (heartbeats are handled before): keep them, the door rules still apply.
+    return {
+      category: 'access',
+      qualifier: signal.qualifier ?? 'new',
+      entry: undefined,
+      code: null,
+      reasons: ['access-control event without an event code'],
+    };
+  }
+  const { scheme, value } = signal.code;
+  const named = `${SCHEME_NAMES[scheme]} ${value}`;
+  const entry = lookup(scheme, value);
+  if (entry === undefined) {
+    return {
+      category: 'unrecognized',
+      qualifier: signal.qualifier ?? 'new',
+      entry,
+      code: { scheme, value, description: `Not in the ${SCHEME_NAMES[scheme]} code table` },
+      reasons: [`unknown ${SCHEME_NAMES[scheme]} code ${value}`],
+    };
+  }
+  const code = { scheme, value, description: entry.description };
+  // An old/status report (DC-03 'O' block, Contact ID 6) stays a status whatever the code implies.
+  const qualifier: Qualifier = signal.qualifier === 'status' ? 'status' : (entry.qualifier ?? signal.qualifier ?? 'new');
+  if (entry.openClose === true && qualifier !== 'status') {
+    const category = qualifier === 'restore' ? 'closing' : 'opening';
+    const how = qualifier === 'restore' ? 'qualifier 3 = closing (armed)' : 'qualifier 1 = opening (disarmed)';
+    return { category, qualifier: 'new', entry, code, reasons: [`${named} "${entry.description}": ${how}`] };
+  }
+  const reasons = [`${named} "${entry.description}": ${entry.category}`];
+  if (qualifier === 'restore') reasons.push('restore of the condition; its category is kept');
+  if (qualifier === 'status') reasons.push('status report of a condition already reported: no new incident');
+  return { category: entry.category, qualifier, entry, code, reasons };
+}
+
+function deviceLabel(type: ZoneType): string {
+  return DURESS_DEVICE_TYPES.has(type) ? `a duress device (${type})` : `a ${type} device`;
+}
+
+function zoneLabel(zone: SiteZone): string {
+  return `zone ${zone.number} "${zone.name}"`;
+}
+
+/** What the address names when the code is unknown: whatever the site lists under that number, else a zone. */
+function addressKindForUnknownCode(address: number | null, site: Site | undefined): 'zone' | 'user' {
+  if (address === null || site?.zones?.some((z) => z.number === address)) return 'zone';
+  return site?.users?.some((u) => u.number === address) ? 'user' : 'zone';
+}
+
+/**
+ * Builds the classifier over a code lookup. Every rule after the baseline goes through `escalate`, which can
+ * add a duress label but never replace a duress or hold-up category: site and vendor rules cannot remove duress.
+ */
+export function createClassifier(lookup: CodeLookup) {
+  return function classify(signal: Signal, context: ClassifyContext): Classification {
+    const { site } = context;
+    if (signal.code === null && signal.access === undefined) return heartbeat(signal, site);
+    const baseline = baselineOf(signal, lookup);
+    const reasons = [...baseline.reasons];
+    let category = baseline.category;
+    const { qualifier } = baseline;
+
+    const escalate = (target: Category, reason: string): void => {
+      if (DURESS_CATEGORIES.has(category) && !DURESS_CATEGORIES.has(target)) {
+        reasons.push(`${reason}; ${category} is kept: site and vendor rules never remove a duress label`);
+        return;
+      }
+      category = target;
+      reasons.push(`${reason} → ${target}`);
+    };
+
+    // Address → zone or user, as the code table says (or as the site lists it when the code is unknown).
+    const addressKind =
+      baseline.entry?.address ?? (baseline.code === null ? 'none' : addressKindForUnknownCode(signal.address, site));
+    if (baseline.entry === undefined && baseline.code !== null && signal.address !== null)
+      reasons.push(`the code is unknown, so address ${signal.address} is read as a ${addressKind}`);
+    let zoneNumber = addressKind === 'zone' ? signal.address : null;
+    // CCC 000 names no zone (a panel-level event) unless the site lists a zone 0.
+    if (zoneNumber === 0 && !site?.zones?.some((z) => z.number === 0)) zoneNumber = null;
+    const userNumbers = [...new Set([signal.user, addressKind === 'user' ? signal.address : null])].filter(
+      (n): n is number => n !== null,
+    );
+
+    const siteZone = zoneNumber === null ? undefined : site?.zones?.find((z) => z.number === zoneNumber);
+    const zoneIsADoor = site?.doors?.some((d) => d.zone === zoneNumber) === true;
+    const listsZones = site?.zones !== undefined && site.zones.length > 0;
+    if (zoneNumber !== null && siteZone === undefined && !zoneIsADoor && listsZones)
+      reasons.push(`zone ${zoneNumber} is not listed for site ${site.id}`);
+    const siteUsers = userNumbers.map((number) => ({ number, listed: site?.users?.find((u) => u.number === number) }));
+    for (const { number, listed } of siteUsers)
+      if (listed === undefined && site?.users !== undefined && site.users.length > 0)
+        reasons.push(`user ${number} is not listed for site ${site.id}`);
+
+    // Vendor conventions (the generic base applies with no site too).
+    const profile = site?.profile ?? 'generic';
+    const facts = { code: signal.code, qualifier, address: signal.address, users: userNumbers };
+    for (const { profile: origin, rule } of profileRules(profile))
+      if (ruleMatches(rule, facts)) escalate(rule.category, `${origin} profile: ${rule.reason}`);
+
+    // Typed zones: the site knows what the device is for.
+    const zoneCategory = siteZone === undefined ? undefined : ZONE_TYPE_CATEGORY[siteZone.type];
+    if (siteZone !== undefined && zoneCategory !== undefined) {
+      const device = `${zoneLabel(siteZone)} is ${deviceLabel(siteZone.type)}`;
+      if (category === 'unrecognized' && DURESS_DEVICE_TYPES.has(siteZone.type))
+        escalate(zoneCategory, `unknown code on a duress device: ${device}`);
+      else if (isZoneAlarm(signal.code, category) && qualifier !== 'restore')
+        escalate(zoneCategory, `alarm on ${zoneLabel(siteZone)}, ${deviceLabel(siteZone.type)}`);
+      else reasons.push(`${device}; this ${qualifier === 'restore' ? 'restore' : category} event keeps its category`);
+    }
+
+    // Duress users (Paradox-style duress codes, dedicated duress users).
+    for (const { number, listed } of siteUsers)
+      if (listed?.duress === true)
+        escalate('duress', `user ${number} "${listed.name}" is a duress user: every event by this user is duress`);
+
+    // Doors: Contact ID 124/125 name the access point in the address; access-control signals name it directly.
+    let door: Classification['door'];
+    let siteDoor: SiteDoor | undefined;
+    if (signal.access?.door !== undefined) {
+      const doorId = signal.access.door;
+      siteDoor = site?.doors?.find((d) => d.id === doorId);
+      const name = siteDoor?.name ?? signal.access.doorName;
+      door = name === undefined ? { id: doorId } : { id: doorId, name };
+    } else if (signal.code !== null && signal.address !== null && DOOR_CODES.has(`${signal.code.scheme}:${signal.code.value}`)) {
+      const point = signal.address;
+      siteDoor = site?.doors?.find((d) => d.zone === point);
+      door = siteDoor === undefined ? { id: String(point) } : { id: siteDoor.id, name: siteDoor.name };
+    }
+    if (door !== undefined && siteDoor === undefined && site?.doors !== undefined && site.doors.length > 0)
+      reasons.push(`door ${door.id} is not listed for site ${site.id}`);
+    if (siteDoor?.duress === true && category === 'unrecognized')
+      escalate('duress', `unknown code on a duress device: door ${siteDoor.id} "${siteDoor.name}" takes duress PINs`);
+    const accessEvent = signal.access?.eventType;
+    if (accessEvent !== undefined && /duress/i.test(accessEvent))
+      escalate('duress', `the access controller reports "${accessEvent}"`);
+
+    const duress = DURESS_CATEGORIES.has(category);
+    const primaryUser = siteUsers[0];
+    return {
+      category,
+      duress,
+      silent: baseline.entry?.silent === true || duress,
+      qualifier,
+      code: baseline.code,
+      partition: signal.partition === null ? null : { number: signal.partition },
+      zone: zoneNumber === null ? null : zoneContext(zoneNumber, siteZone),
+      user:
+        primaryUser === undefined
+          ? null
+          : { number: primaryUser.number, ...(primaryUser.listed === undefined ? {} : { name: primaryUser.listed.name }) },
+      ...(door === undefined ? {} : { door }),
+      // Test windows (a later stage) set this; a test code alone is category `test`.
+      test: false,
+      reasons,
+      ...(site === undefined ? {} : { site: siteContext(site) }),
+    };
+  };
+}
+
+function zoneContext(number: number, zone: SiteZone | undefined): NonNullable<Classification['zone']> {
+  if (zone === undefined) return { number };
+  return {
+    number,
+    name: zone.name,
+    type: zone.type,
+    ...(zone.location === undefined ? {} : { location: zone.location }),
+    ...(zone.holder === undefined ? {} : { holder: zone.holder }),
+  };
+}
+
+/** Responder context: only the fields the site configures. */
+export function siteContext(site: Site): NonNullable<Classification['site']> {
+  return {
+    id: site.id,
+    ...(site.name === undefined ? {} : { name: site.name }),
+    ...(site.address === undefined ? {} : { address: site.address }),
+    ...(site.response === undefined ? {} : { response: site.response }),
+  };
+}

@@ -1,0 +1,466 @@
+import { GatewayError } from '../../errors.js';
+import type { ErrorCode } from '../../errors.js';
+import { fail, ok, previewOf } from '../result.js';
+import type { DecodeResult } from '../result.js';
+import { aesCbcName, decryptDc09, encryptDc09 } from './cipher.js';
+import { crc16, hex4 } from './crc16.js';
+import { formatDc09Timestamp, parseDc09Timestamp } from './timestamp.js';
+
+/** DC-09 ID tokens (protocols.md §3.4), plus 'OH' for the Osborne-Hoffman heartbeat line seen on the same ports. */
+export type Dc09Token = 'SIA-DCS' | 'ADM-CID' | 'NULL' | 'ACK' | 'NAK' | 'DUH' | 'RSP' | 'OH';
+export type Dc09CrcForm = 'ascii' | 'binary';
+
+export interface Dc09Message {
+  token: Dc09Token;
+  /** "*SIA-DCS" → token SIA-DCS, encrypted true. */
+  encrypted: boolean;
+  /** 4 digits as sent ('0000' for an Osborne-Hoffman line, which has none). */
+  seq: string;
+  /** Hex digits after R, null when there is no R field. */
+  receiver: string | null;
+  /** Hex digits after L ('' for a bare L), null when absent. */
+  line: string | null;
+  /** Header account without '#', null when absent. */
+  account: string | null;
+  /** Account at the start of the data block ('#acct|'), without '#', null when absent. */
+  dataAccount: string | null;
+  /** Data block content after decryption and pad removal, without the leading account/'|' and the brackets. */
+  data: string;
+  /** [X…] extended fields by letter. */
+  extended: Record<string, string>;
+  /** `_HH:MM:SS,MM-DD-YYYY` as epoch ms UTC; null when absent (or malformed on an unencrypted frame). */
+  timestamp: number | null;
+  /** The sender's CRC form; answers echo it. */
+  crcForm: Dc09CrcForm;
+  /** ELDES quirk: CRC and length computed over body + CR. */
+  crcOverCr: boolean;
+  /** Kebab-case names of tolerated deviations. */
+  quirks: string[];
+}
+
+export interface Dc09DecodeOptions {
+  /** AES key bytes (16/24/32) for encrypted frames. */
+  keyFor?(account: string | null): Uint8Array | undefined;
+  /** Reject every quirk (DC09_QUIRK_REJECTED naming it; DC09_LENGTH_MISMATCH for a wrong length field). */
+  strict?: boolean;
+  /** Default true; false lets the CLI decode a bare body ('"SIA-DCS"0002R1L232#…') with quirk 'no-crc-header'. */
+  requireHeader?: boolean;
+}
+
+export interface Dc09EncodeInput {
+  token: Exclude<Dc09Token, 'OH'>;
+  encrypted?: boolean;
+  seq: string;
+  receiver?: string | null;
+  line?: string | null;
+  account?: string | null;
+  /** Written as '#acct|' at the start of the data block; without it a non-empty block is written '[|data]'. */
+  dataAccount?: string | null;
+  data: string;
+  extended?: Record<string, string>;
+  timestamp?: number | null;
+  /** Required when encrypted. */
+  key?: Uint8Array;
+  /** Source of pad bytes, required when encrypted. */
+  random?: (n: number) => Uint8Array;
+  crcForm?: Dc09CrcForm;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const HASH = 0x23;
+const ASTERISK = 0x2a;
+const OPEN_BRACKET = 0x5b;
+const UNDERSCORE = 0x5f;
+const BAR = 0x7c;
+const CR_ONLY = Uint8Array.of(CR);
+const MAX_BODY_LENGTH = 0xfff;
+
+const DC09_TOKENS: ReadonlySet<string> = new Set(['SIA-DCS', 'ADM-CID', 'NULL', 'ACK', 'NAK', 'DUH', 'RSP']);
+/** The receiver's NAK writes its fixed ID fields as `R0L0A0`, an 'A' account that a hex L field would swallow. */
+const NAK_ID_FIELDS = /^R([0-9A-Fa-f]{1,6})L([0-9A-Fa-f]{1,6}?)(A[0-9A-Fa-f]{1,16})$/;
+/** PYSIA OH_MATCHER shape: `SR0001L0001    006969XX    [ID00000000]`. */
+const OSBORNE_HOFFMAN_LINE = /^SR(\d{4})L(\d{4})\s+(\w+)\s+\[(\w*)\]$/;
+
+function isHexCode(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66);
+}
+
+function isHexBytes(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (!isHexCode(bytes[i]!)) return false;
+  return true;
+}
+
+function hexRunEnd(text: string, from: number, to: number): number {
+  let i = from;
+  while (i < to && isHexCode(text.charCodeAt(i))) i++;
+  return i;
+}
+
+function hasLowercaseHex(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x61 && code <= 0x66) return true;
+  }
+  return false;
+}
+
+function isPrintableAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e) return false;
+  }
+  return true;
+}
+
+/** Extended fields may carry Windows-1252 text, so only control characters are implausible there. */
+function isPrintableText(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return false;
+  }
+  return true;
+}
+
+/** A short, escaped excerpt of frame text for an error message. */
+function clip(text: string): string {
+  return text.length > 24 ? previewOf(text.slice(0, 24)) + '…' : previewOf(text);
+}
+
+/**
+ * Which header precedes the body at `start`: 4 ASCII CRC chars + 0LLL, 2 binary CRC bytes + 0LLL, or none (a bare
+ * body). The positions cannot collide: in the ASCII form byte 6 is a length digit, in the binary form byte 8 is
+ * inside the ID token.
+ */
+function headerForm(bytes: Uint8Array, start: number, end: number): Dc09CrcForm | 'none' | undefined {
+  if (end - start > 8 && bytes[start + 8] === QUOTE && isHexBytes(bytes, start + 4, start + 8)) return 'ascii';
+  if (end - start > 6 && bytes[start + 6] === QUOTE && isHexBytes(bytes, start + 2, start + 6)) return 'binary';
+  if (end > start && bytes[start] === QUOTE) return 'none';
+  return undefined;
+}
+
+/** Deviations found while decoding; strict mode turns the first one into the error. */
+class QuirkLog {
+  readonly names: string[] = [];
+  private firstDetail = '';
+
+  add(name: string, detail: string): void {
+    if (this.names.length === 0) this.firstDetail = detail;
+    if (!this.names.includes(name)) this.names.push(name);
+  }
+
+  strictRejection(frame: Uint8Array): DecodeResult<never> | undefined {
+    const first = this.names[0];
+    if (first === undefined) return undefined;
+    const code: ErrorCode = first === 'length-mismatch' ? 'DC09_LENGTH_MISMATCH' : 'DC09_QUIRK_REJECTED';
+    return fail(code, `${this.firstDetail} (quirk ${first}, rejected in strict mode)`, frame);
+  }
+}
+
+interface DecodeContext {
+  frame: Uint8Array;
+  options: Dc09DecodeOptions;
+  quirks: QuirkLog;
+  crcForm: Dc09CrcForm;
+  crcOverCr: boolean;
+}
+
+interface IdFields {
+  receiver: string | null;
+  line: string | null;
+  account: string | null;
+}
+
+interface Content {
+  dataAccount: string | null;
+  data: string;
+  extended: Record<string, string>;
+  timestamp: number | null;
+}
+
+export function decodeDc09Frame(frame: Uint8Array, options: Dc09DecodeOptions = {}): DecodeResult<Dc09Message> {
+  const end = frame.length > 0 && frame[frame.length - 1] === CR ? frame.length - 1 : frame.length;
+  let start = frame[0] === LF ? 1 : 0;
+  let form = headerForm(frame, start, end);
+  // A binary CRC whose first byte is 0x0A, sent without the framing LF.
+  if (form === undefined && start === 1 && headerForm(frame, 0, end) === 'binary') {
+    start = 0;
+    form = 'binary';
+  }
+  const text = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (form === undefined) {
+    const heartbeat = OSBORNE_HOFFMAN_LINE.exec(text.toString('latin1', start, end));
+    if (heartbeat === null) {
+      return fail('DC09_FORMAT_INVALID', 'no DC-09 header (<crc><0LLL>"ID") and not an Osborne-Hoffman line', frame);
+    }
+    return ok({
+      token: 'OH', encrypted: false, seq: '0000', receiver: heartbeat[1]!, line: heartbeat[2]!, account: heartbeat[3]!,
+      dataAccount: null, data: heartbeat[4]!, extended: {}, timestamp: null, crcForm: 'ascii', crcOverCr: false, quirks: [],
+    });
+  }
+
+  const quirks = new QuirkLog();
+  const context: DecodeContext = { frame, options, quirks, crcForm: form === 'binary' ? 'binary' : 'ascii', crcOverCr: false };
+  let bodyStart = start;
+  if (form === 'none') {
+    if (options.requireHeader !== false) return fail('DC09_FORMAT_INVALID', 'frame has no CRC and length header', frame);
+    quirks.add('no-crc-header', 'frame has no CRC and length header');
+  } else {
+    const crcText = form === 'ascii' ? text.toString('latin1', start, start + 4) : '';
+    if (form === 'ascii' && !isHexBytes(frame, start, start + 4)) {
+      return fail('DC09_FORMAT_INVALID', `CRC field "${clip(crcText)}" is not 4 hex digits`, frame);
+    }
+    const crcSent = form === 'ascii' ? parseInt(crcText, 16) : (frame[start]! << 8) | frame[start + 1]!;
+    if (form === 'binary') quirks.add('binary-crc', `CRC ${hex4(crcSent)} sent as 2 binary bytes`);
+    bodyStart = start + (form === 'ascii' ? 8 : 6);
+    const lengthText = text.toString('latin1', bodyStart - 4, bodyStart);
+    if (hasLowercaseHex(crcText + lengthText)) quirks.add('lowercase-hex', `lowercase hex in header "${crcText}${lengthText}"`);
+
+    const computed = crc16(frame, bodyStart, end);
+    if (computed !== crcSent) {
+      if (crc16(CR_ONLY, 0, 1, computed) !== crcSent) {
+        return fail('DC09_CRC_MISMATCH', `CRC ${hex4(crcSent)} sent, ${hex4(computed)} computed`, frame);
+      }
+      context.crcOverCr = true;
+      quirks.add('crc-over-cr', `CRC ${hex4(crcSent)} covers the body plus CR`);
+    }
+    const counted = end - bodyStart + (context.crcOverCr ? 1 : 0);
+    if (parseInt(lengthText, 16) !== counted) {
+      if (/^\d{4}$/.test(lengthText) && parseInt(lengthText, 10) === counted) {
+        quirks.add('decimal-length', `length ${lengthText} is written in decimal`);
+      } else {
+        quirks.add('length-mismatch', `length ${lengthText} sent, ${hex4(counted)} counted`);
+      }
+    }
+  }
+  const decoded = decodeBody(text.toString('latin1', bodyStart, end), context);
+  if (!decoded.ok) return decoded;
+  const rejection = options.strict === true ? quirks.strictRejection(frame) : undefined;
+  return rejection ?? decoded;
+}
+
+function decodeBody(body: string, context: DecodeContext): DecodeResult<Dc09Message> {
+  const { frame, quirks } = context;
+  const idEnd = body.indexOf('"', 1);
+  if (idEnd < 0) return fail('DC09_FORMAT_INVALID', 'ID token has no closing quote', frame);
+  const id = body.slice(1, idEnd);
+  const encrypted = id.charCodeAt(0) === ASTERISK;
+  const token = encrypted ? id.slice(1) : id;
+  if (!isHeaderToken(token) || (encrypted && token === 'NAK')) {
+    return fail('DC09_ID_UNSUPPORTED', `ID token "${clip(id)}" is not supported`, frame);
+  }
+  const seq = body.slice(idEnd + 1, idEnd + 5);
+  if (!/^\d{4}$/.test(seq)) return fail('DC09_FORMAT_INVALID', `sequence "${clip(seq)}" is not 4 digits`, frame);
+  const open = body.indexOf('[', idEnd + 5);
+  if (open < 0) return fail('DC09_FORMAT_INVALID', 'no data block "["', frame);
+  const ids = parseIdFields(body, idEnd + 5, open, token);
+  if (typeof ids === 'string') return fail('DC09_FORMAT_INVALID', ids, frame);
+  if (hasLowercaseHex((ids.receiver ?? '') + (ids.line ?? '') + (ids.account ?? ''))) {
+    quirks.add('lowercase-hex', 'lowercase hex in the R/L/#acct fields');
+  }
+  if (ids.line === '') quirks.add('bare-line', 'L field has no digits');
+  if (ids.account === null) quirks.add('no-header-account', 'header has no #acct');
+
+  const content = encrypted ? decryptContent(body.slice(open + 1), ids.account, context) : parseContent(body, open + 1, false, context);
+  if (!content.ok) return content;
+  const { dataAccount } = content.value;
+  if (dataAccount !== null && ids.account !== null && dataAccount.toUpperCase() !== ids.account.toUpperCase()) {
+    quirks.add('data-account-differs', `data block account ${dataAccount} differs from header account ${ids.account}`);
+  }
+  return ok({
+    token, encrypted, seq, ...ids, ...content.value,
+    crcForm: context.crcForm, crcOverCr: context.crcOverCr, quirks: quirks.names,
+  });
+}
+
+function isHeaderToken(token: string): token is Exclude<Dc09Token, 'OH'> {
+  return DC09_TOKENS.has(token);
+}
+
+/** `[R<1-6 hex>][L<0-6 hex>][#<3-16 hex>]` between the sequence number and '['. Returns an error text when malformed. */
+function parseIdFields(body: string, from: number, to: number, token: string): IdFields | string {
+  if (token === 'NAK') {
+    const nak = NAK_ID_FIELDS.exec(body.slice(from, to));
+    if (nak !== null) return { receiver: nak[1]!, line: nak[2]!, account: nak[3]! };
+  }
+  const fields: IdFields = { receiver: null, line: null, account: null };
+  let i = from;
+  if (body[i] === 'R' && i < to) {
+    const runEnd = hexRunEnd(body, i + 1, to);
+    if (runEnd === i + 1 || runEnd - i - 1 > 6) return 'R field needs 1-6 hex digits';
+    fields.receiver = body.slice(i + 1, runEnd);
+    i = runEnd;
+  }
+  if (body[i] === 'L' && i < to) {
+    const runEnd = hexRunEnd(body, i + 1, to);
+    if (runEnd - i - 1 > 6) return 'L field has more than 6 hex digits';
+    fields.line = body.slice(i + 1, runEnd);
+    i = runEnd;
+  }
+  if (body.charCodeAt(i) === HASH && i < to) {
+    const runEnd = hexRunEnd(body, i + 1, to);
+    if (runEnd - i - 1 < 3 || runEnd - i - 1 > 16) return '#acct needs 3-16 hex digits';
+    fields.account = body.slice(i + 1, runEnd);
+    i = runEnd;
+  }
+  if (i !== to) return `unexpected "${clip(body.slice(i, to))}" in the ID fields`;
+  return fields;
+}
+
+function decryptContent(hex: string, account: string | null, context: DecodeContext): DecodeResult<Content> {
+  const { frame } = context;
+  if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9A-Fa-f]+$/.test(hex)) {
+    return fail('DC09_FORMAT_INVALID', 'encrypted data is not hex', frame);
+  }
+  if (hex.length % 32 !== 0) {
+    return fail('DC09_DECRYPT_FAILED', `ciphertext is ${hex.length / 2} bytes, not whole 16-byte blocks`, frame);
+  }
+  const key = context.options.keyFor?.(account);
+  if (key === undefined) return fail('DC09_KEY_MISSING', `no AES key for account ${account ?? '(none)'}`, frame);
+  const algorithm = aesCbcName(key);
+  if (algorithm === undefined) {
+    return fail('CONFIG_KEY_INVALID', `AES key is ${key.length} bytes; DC-09 needs 16, 24 or 32`, frame);
+  }
+  const plaintext = decryptDc09(key, Buffer.from(hex, 'hex'), algorithm).toString('latin1');
+  let contentStart = plaintext.indexOf('|') + 1;
+  if (contentStart === 0) {
+    contentStart = dataStartWithoutPadTerminator(plaintext);
+    if (contentStart < 0) return fail('DC09_DECRYPT_FAILED', 'plaintext has no "|" after the pad and no recognisable data', frame);
+    context.quirks.add('no-pad-terminator', 'plaintext has no "|" after the pad');
+  }
+  return parseContent(plaintext, contentStart, true, context);
+}
+
+/**
+ * protocols.md §3.6 fallback for senders that omit the '|' after the pad (Hikvision pads with 'p', PYSIA with '0'):
+ * skip the run of repeated pad bytes, then start at the first '#', 'N', 'O', digit or ']'.
+ */
+function dataStartWithoutPadTerminator(plaintext: string): number {
+  const padByte = plaintext.charCodeAt(0);
+  let i = 1;
+  while (i < plaintext.length && plaintext.charCodeAt(i) === padByte) i++;
+  for (; i < plaintext.length; i++) {
+    const code = plaintext.charCodeAt(i);
+    if (code === HASH || code === 0x4e || code === 0x4f || code === 0x5d || (code >= 0x30 && code <= 0x39)) return i;
+  }
+  return -1;
+}
+
+/**
+ * `data]` `[Xvalue]`* `_timestamp`? from `from` to the end of text. In decrypted text a structural failure means a
+ * wrong key (DC09_DECRYPT_FAILED) and the timestamp is required.
+ */
+function parseContent(text: string, from: number, encrypted: boolean, context: DecodeContext): DecodeResult<Content> {
+  const { frame, quirks } = context;
+  const malformed: ErrorCode = encrypted ? 'DC09_DECRYPT_FAILED' : 'DC09_FORMAT_INVALID';
+  const where = encrypted ? 'decrypted data' : 'data block';
+  // Decrypted text is not echoed: with a wrong key it is noise, with the right one it is the protected content.
+  const excerpt = (at: number): string => (encrypted ? '' : ` "${clip(text.slice(at))}"`);
+  const close = text.indexOf(']', from);
+  if (close < 0) return fail(malformed, `${where} has no closing "]"`, frame);
+  const block = text.slice(from, close);
+  if (encrypted && !isPrintableAscii(block)) return fail(malformed, `${where} is not printable text`, frame);
+  const { dataAccount, data } = splitDataAccount(block, quirks);
+
+  const extended: Record<string, string> = {};
+  let i = close + 1;
+  while (text.charCodeAt(i) === OPEN_BRACKET) {
+    const fieldEnd = text.indexOf(']', i + 1);
+    const letter = text[i + 1] ?? '';
+    if (fieldEnd < 0 || !/^[A-Za-z]$/.test(letter)) return fail(malformed, `malformed extended field${excerpt(i)}`, frame);
+    const value = text.slice(i + 2, fieldEnd);
+    if (encrypted && !isPrintableText(value)) return fail(malformed, `${where} is not printable text`, frame);
+    extended[letter] = value;
+    i = fieldEnd + 1;
+  }
+
+  let timestamp: number | null = null;
+  if (i < text.length) {
+    if (text.charCodeAt(i) !== UNDERSCORE) return fail(malformed, `unexpected text${excerpt(i)} after the ${where}`, frame);
+    timestamp = parseDc09Timestamp(text, i + 1);
+    if (timestamp === null) {
+      const detail = `timestamp${excerpt(i)} is not _HH:MM:SS,MM-DD-YYYY`;
+      if (encrypted) return fail('DC09_TIMESTAMP_INVALID', detail, frame);
+      quirks.add('timestamp-malformed', detail);
+    }
+  } else if (encrypted) {
+    return fail('DC09_TIMESTAMP_INVALID', 'encrypted frame has no timestamp', frame);
+  }
+  return ok({ dataAccount, data, extended, timestamp });
+}
+
+/** `#acct|data`, `|data`, plain `data`, or (quirk) `acct|data` without the '#'. */
+function splitDataAccount(block: string, quirks: QuirkLog): { dataAccount: string | null; data: string } {
+  const first = block.charCodeAt(0);
+  if (first === BAR) return { dataAccount: null, data: block.slice(1) };
+  const accountStart = first === HASH ? 1 : 0;
+  const accountEnd = hexRunEnd(block, accountStart, block.length);
+  const digits = accountEnd - accountStart;
+  if (digits < 3 || digits > 16 || block.charCodeAt(accountEnd) !== BAR) return { dataAccount: null, data: block };
+  const dataAccount = block.slice(accountStart, accountEnd);
+  if (accountStart === 0) quirks.add('data-account-no-hash', `data block account ${dataAccount} has no '#'`);
+  return { dataAccount, data: block.slice(accountEnd + 1) };
+}
+
+/** Pad bytes are random but never '|', '[' or ']' (protocols.md §3.6); flipping the low bit avoids all three. */
+function padFrom(random: Uint8Array): Buffer {
+  const pad = Buffer.from(random);
+  for (let i = 0; i < pad.length; i++) {
+    const byte = pad[i]!;
+    if (byte === BAR || byte === OPEN_BRACKET || byte === 0x5d) pad[i] = byte ^ 1;
+  }
+  return pad;
+}
+
+/** LF + CRC + 0LLL + body + CR, with the CRC as 4 hex chars or 2 binary bytes. */
+export function wrapDc09Body(body: Uint8Array, crcForm: Dc09CrcForm = 'ascii'): Uint8Array {
+  if (body.length > MAX_BODY_LENGTH) {
+    throw new GatewayError('DC09_FORMAT_INVALID', `DC-09 body is ${body.length} bytes; the length field allows ${MAX_BODY_LENGTH}`);
+  }
+  const crc = crc16(body);
+  const headerLength = crcForm === 'binary' ? 6 : 8;
+  const out = Buffer.allocUnsafe(headerLength + body.length + 2);
+  out[0] = LF;
+  if (crcForm === 'binary') {
+    out[1] = crc >>> 8;
+    out[2] = crc & 0xff;
+    out.write(hex4(body.length), 3, 'latin1');
+  } else {
+    out.write(hex4(crc) + hex4(body.length), 1, 'latin1');
+  }
+  out.set(body, headerLength + 1);
+  out[out.length - 1] = CR;
+  return out;
+}
+
+/** Builds a whole frame (LF…CR) for the simulator, round-trip tests and receiver answers. */
+export function encodeDc09Frame(input: Dc09EncodeInput): Uint8Array {
+  const encrypted = input.encrypted === true;
+  const header =
+    `"${encrypted ? '*' : ''}${input.token}"${input.seq}` +
+    (input.receiver == null ? '' : `R${input.receiver}`) +
+    (input.line == null ? '' : `L${input.line}`) +
+    (input.account == null ? '' : `#${input.account}`) +
+    '[';
+  let tail = ']';
+  for (const [letter, value] of Object.entries(input.extended ?? {})) tail += `[${letter}${value}]`;
+  if (input.timestamp != null) tail += '_' + formatDc09Timestamp(input.timestamp);
+
+  if (!encrypted) {
+    const block = input.dataAccount != null ? `#${input.dataAccount}|${input.data}` : input.data === '' ? '' : `|${input.data}`;
+    return wrapDc09Body(Buffer.from(header + block + tail, 'latin1'), input.crcForm);
+  }
+  const { key, random } = input;
+  if (key === undefined || random === undefined) {
+    throw new GatewayError('DC09_KEY_MISSING', 'an encrypted DC-09 frame needs a key and a random source');
+  }
+  const algorithm = aesCbcName(key);
+  if (algorithm === undefined) throw new GatewayError('CONFIG_KEY_INVALID', `AES key is ${key.length} bytes; DC-09 needs 16, 24 or 32`);
+  const block = input.dataAccount != null ? `#${input.dataAccount}|${input.data}` : input.data;
+  const content = Buffer.from('|' + block + tail, 'latin1');
+  // A content length that is already a multiple of 16 still gets 16 pad bytes.
+  const pad = padFrom(random(16 - (content.length % 16)));
+  const ciphertext = encryptDc09(key, Buffer.concat([pad, content]), algorithm);
+  return wrapDc09Body(Buffer.from(header + ciphertext.toString('hex').toUpperCase(), 'latin1'), input.crcForm);
+}

@@ -1,0 +1,177 @@
+import type { Framer, FramerOutput } from '../framing.js';
+
+/** The length field allows 0xFFF, but real frames stay far below 1 KiB; the headroom covers LF, header and CR. */
+export const DEFAULT_DC09_MAX_FRAME_BYTES = 1024 + 64;
+
+export interface Dc09FramerOptions {
+  /** Largest frame (LF…CR inclusive) accepted; longer partial frames are discarded as FRAME_OVERSIZE. */
+  maxFrameBytes?: number;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const EMPTY = new Uint8Array(0);
+/** Enough bytes after the LF to tell the ASCII header (LF + 4 CRC + 4 length + '"') from the binary one. */
+const HEADER_PROBE = 10;
+/** Below this not even a bare NULL frame fits. */
+const MIN_FRAME_LIMIT = 16;
+
+type HuntReason = 'FRAME_NOISE' | 'FRAME_OVERSIZE';
+
+function isHexCode(code: number | undefined): boolean {
+  return code !== undefined && ((code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66));
+}
+
+function isHexRange(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (!isHexCode(bytes[i])) return false;
+  return true;
+}
+
+/**
+ * Where the body of the frame starting with LF at 0 begins, i.e. where scanning for its CR may start: binary CRC
+ * bytes (positions 1-2) may be 0x0A/0x0D, nothing after them may. -1 while too few bytes are buffered to tell.
+ */
+function bodyOffset(pending: Uint8Array): number {
+  if (pending.length >= HEADER_PROBE) {
+    if (pending[9] === QUOTE && isHexRange(pending, 5, 9)) return 9;
+    if (pending[7] === QUOTE && isHexRange(pending, 3, 7)) return 7;
+    return 1;
+  }
+  for (let i = 3; i < pending.length; i++) if (pending[i] === CR || pending[i] === LF) return 1;
+  return -1;
+}
+
+/** A CR-terminated line without the LF still counts as a frame when it opens with `<4 hex CRC><0LLL>"` or `SR` (OH). */
+function isFrameWithoutLf(line: Uint8Array): boolean {
+  return (line[8] === QUOTE && isHexRange(line, 0, 8)) || (line[0] === 0x53 && line[1] === 0x52);
+}
+
+/**
+ * Splits a DC-09 TCP byte stream into LF…CR frames. The CR is the first one after the header: the body is printable
+ * text or hex, so a CR inside it cannot be told from the terminator without waiting for the declared length, and
+ * waiting would stall frames whose length field is wrong (ELDES decimal lengths, PYSIA-style captures).
+ */
+export class Dc09Framer implements Framer {
+  private readonly maxFrameBytes: number;
+  private pending: Uint8Array = EMPTY;
+  /** pending[0] is the LF of a frame (otherwise it holds bytes outside any frame). */
+  private inFrame = false;
+  private bodyStart = -1;
+  /** pending bytes already searched for a terminator. */
+  private scanned = 0;
+  /** What bytes outside a frame are: noise, or the tail of a frame that was discarded as oversize. */
+  private huntReason: HuntReason = 'FRAME_NOISE';
+
+  constructor(options: Dc09FramerOptions = {}) {
+    this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_DC09_MAX_FRAME_BYTES;
+    if (!Number.isInteger(this.maxFrameBytes) || this.maxFrameBytes < MIN_FRAME_LIMIT) {
+      throw new RangeError(`"maxFrameBytes" must be an integer of at least ${MIN_FRAME_LIMIT}, got ${this.maxFrameBytes}`);
+    }
+  }
+
+  push(chunk: Uint8Array): FramerOutput[] {
+    this.pending = this.pending.length === 0 ? chunk : concat(this.pending, chunk);
+    const out: FramerOutput[] = [];
+    let progressed = true;
+    while (progressed) progressed = this.inFrame ? this.cutFrame(out) : this.hunt(out);
+    // Keep no view into the caller's chunk.
+    if (this.pending.length > 0 && this.pending.buffer === chunk.buffer) this.pending = copyOf(this.pending, 0, this.pending.length);
+    return out;
+  }
+
+  flush(): FramerOutput[] {
+    const out: FramerOutput[] = [];
+    if (this.pending.length > 0) {
+      out.push({ kind: 'discarded', bytes: this.pending, reason: this.inFrame ? 'FRAME_IDLE_TIMEOUT' : this.huntReason });
+    }
+    this.pending = EMPTY;
+    this.inFrame = false;
+    this.bodyStart = -1;
+    this.scanned = 0;
+    this.huntReason = 'FRAME_NOISE';
+    return out;
+  }
+
+  /** Outside a frame: look for the next LF (frame start) or a CR ending an LF-less frame or noise. */
+  private hunt(out: FramerOutput[]): boolean {
+    const pending = this.pending;
+    for (let i = this.scanned; i < pending.length; i++) {
+      const byte = pending[i];
+      if (byte === LF) {
+        if (i > 0) out.push({ kind: 'discarded', bytes: copyOf(pending, 0, i), reason: this.huntReason });
+        this.huntReason = 'FRAME_NOISE';
+        this.take(i);
+        this.inFrame = true;
+        return true;
+      }
+      if (byte === CR) {
+        const line = copyOf(pending, 0, i + 1);
+        const isFrame = this.huntReason === 'FRAME_NOISE' && isFrameWithoutLf(line);
+        out.push(isFrame ? { kind: 'frame', bytes: line } : { kind: 'discarded', bytes: line, reason: this.huntReason });
+        this.huntReason = 'FRAME_NOISE';
+        this.take(i + 1);
+        return true;
+      }
+    }
+    if (pending.length >= this.maxFrameBytes) {
+      out.push({ kind: 'discarded', bytes: copyOf(pending, 0, pending.length), reason: this.huntReason });
+      this.take(pending.length);
+      return false;
+    }
+    this.scanned = pending.length;
+    return false;
+  }
+
+  /** Inside a frame: cut at the CR, restart at a stray LF, or give up at maxFrameBytes. */
+  private cutFrame(out: FramerOutput[]): boolean {
+    const pending = this.pending;
+    if (this.bodyStart < 0) {
+      this.bodyStart = bodyOffset(pending);
+      if (this.bodyStart < 0) return false;
+      this.scanned = this.bodyStart;
+    }
+    for (let i = this.scanned; i < pending.length; i++) {
+      const byte = pending[i];
+      if (byte === CR) {
+        out.push({ kind: 'frame', bytes: copyOf(pending, 0, i + 1) });
+        this.take(i + 1);
+        this.inFrame = false;
+        return true;
+      }
+      if (byte === LF) {
+        out.push({ kind: 'discarded', bytes: copyOf(pending, 0, i), reason: 'FRAME_NOISE' });
+        this.take(i);
+        return true;
+      }
+      if (i + 1 >= this.maxFrameBytes) {
+        out.push({ kind: 'discarded', bytes: copyOf(pending, 0, i + 1), reason: 'FRAME_OVERSIZE' });
+        this.take(i + 1);
+        this.inFrame = false;
+        this.huntReason = 'FRAME_OVERSIZE';
+        return true;
+      }
+    }
+    this.scanned = pending.length;
+    return false;
+  }
+
+  /** Drops the first `count` pending bytes and restarts scanning. */
+  private take(count: number): void {
+    this.pending = this.pending.subarray(count);
+    this.scanned = 0;
+    this.bodyStart = -1;
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a, 0);
+  joined.set(b, a.length);
+  return joined;
+}
+
+/** A copy, never a view: Buffer#slice would share memory with the caller's chunk. */
+function copyOf(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(bytes.subarray(start, end));
+}

@@ -1,0 +1,63 @@
+import { GatewayError } from '../../errors.js';
+import { encodeDc09Frame, wrapDc09Body } from './frame.js';
+import type { Dc09CrcForm, Dc09Message } from './frame.js';
+import { formatDc09Timestamp } from './timestamp.js';
+
+export { formatDc09Timestamp };
+
+export interface AckOptions {
+  /** Receiver time (epoch ms) for the encrypted ACK's timestamp. */
+  now: number;
+  /** The request's key; required when the request was encrypted. */
+  key?: Uint8Array;
+  /** Pad bytes for the encrypted ACK. */
+  random: (n: number) => Uint8Array;
+}
+
+/** PYSIA answers an Osborne-Hoffman heartbeat with the bare token, no CRC header or framing. */
+function bareAnswer(token: 'ACK' | 'DUH'): Uint8Array {
+  return Buffer.from(`"${token}"`, 'latin1');
+}
+
+/**
+ * `"ACK"<seq>R…L…#acct[]` echoing the request's ID fields, or `"*ACK"` with pad|]_timestamp encrypted under the
+ * request's key when the request was encrypted (protocols.md §3.7). Answers in the request's CRC form.
+ */
+export function encodeAck(req: Dc09Message, opts: AckOptions): Uint8Array {
+  if (req.token === 'OH') return bareAnswer('ACK');
+  if (req.encrypted && opts.key === undefined) {
+    throw new GatewayError('DC09_KEY_MISSING', 'an ACK to an encrypted request must be encrypted with its key');
+  }
+  return encodeDc09Frame({
+    token: 'ACK',
+    encrypted: req.encrypted,
+    seq: req.seq,
+    receiver: req.receiver,
+    line: req.line,
+    account: req.account,
+    data: '',
+    timestamp: req.encrypted ? opts.now : null,
+    key: opts.key,
+    random: opts.random,
+    crcForm: req.crcForm,
+  });
+}
+
+/** `"NAK"0000R0L0A0[]_HH:MM:SS,MM-DD-YYYY` with the receiver's time, never encrypted (DC09-2013 p.21). */
+export function encodeNak(now: number, crcForm: Dc09CrcForm = 'ascii'): Uint8Array {
+  return wrapDc09Body(Buffer.from(`"NAK"0000R0L0A0[]_${formatDc09Timestamp(now)}`, 'latin1'), crcForm);
+}
+
+/** `"DUH"<seq>R…L…#acct[]`: received correctly but cannot be processed; unencrypted, as PYSIA sends it. */
+export function encodeDuh(req: Dc09Message): Uint8Array {
+  if (req.token === 'OH') return bareAnswer('DUH');
+  return encodeDc09Frame({
+    token: 'DUH',
+    seq: req.seq,
+    receiver: req.receiver,
+    line: req.line,
+    account: req.account,
+    data: '',
+    crcForm: req.crcForm,
+  });
+}

@@ -1,0 +1,328 @@
+import { DURESS_CATEGORIES, type NormalizedEvent } from '../model/event.js';
+import type { Outbox, OutboxEntry } from '../outbox/outbox.js';
+import type { Clock, DeliveryResult, Logger, OutputAdapter } from '../ports.js';
+
+export interface BackoffPolicy {
+  initialMs: number;
+  maxMs: number;
+  factor: number;
+  /** Fraction of the delay added or removed at random (0.2 → ±20 %). */
+  jitter: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 60_000, factor: 2, jitter: 0.2 };
+
+export interface DispatcherOptions {
+  outbox: Outbox;
+  outputs: readonly OutputAdapter[];
+  clock: Clock;
+  logger: Logger;
+  /** Uniform [0, 1) source for the backoff jitter. */
+  random?: () => number;
+  backoff?: Partial<BackoffPolicy>;
+  /** Entries read from the outbox per scan. */
+  batch?: number;
+  /** Deliveries in flight per output (different accounts in parallel; one at a time per account). */
+  maxInFlight?: number;
+  /** How long stop() waits for in-flight deliveries before giving up on them (they are redelivered later). */
+  stopTimeoutMs?: number;
+  /** Called once per event after an output delivered it and the outbox recorded that. */
+  onDelivered?: (output: string, event: NormalizedEvent) => void;
+}
+
+export interface OutputCounters {
+  delivered: number;
+  /** Retryable failures (each attempt counts). */
+  failed: number;
+  /** Entries refused permanently and kept as dead letters. */
+  dead: number;
+  /** Duress/hold-up entries withheld from a `local` output. */
+  skippedCovert: number;
+}
+
+export interface OutputDispatchStats extends OutputCounters {
+  inFlight: number;
+  /** Accounts (or account-less entries) whose head entry failed and is waiting out its backoff. */
+  waiting: number;
+  backlog: number;
+}
+
+/** Delay before retry number `attempt` (1-based): initial × factor^(attempt−1), capped, then jittered. */
+export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () => number): number {
+  const base = Math.min(policy.maxMs, policy.initialMs * policy.factor ** (attempt - 1));
+  return Math.round(base * (1 + policy.jitter * (2 * random() - 1)));
+}
+
+/** A `local` output (siren bridge, keypad, owner's phone) must never learn that a duress or hold-up happened. */
+function isCovertFor(output: OutputAdapter, event: NormalizedEvent): boolean {
+  // Both fields are checked so a mislabelled event still cannot leak.
+  return output.audience === 'local' && (event.duress || DURESS_CATEGORIES.has(event.category));
+}
+
+
+/**
+ * Entries with the same key are delivered one at a time, in order: the account's entries share one key.
+ * An entry without an account has no order to keep (as in the outbox's own ordering) and gets a key of its own.
+ */
+function orderKeyOf(entry: OutboxEntry): string {
+  return entry.event.account === null ? `seq:${entry.seq}` : `account:${entry.event.account}`;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+type DispatcherState = 'idle' | 'running' | 'stopping' | 'stopped';
+
+interface Shared {
+  outbox: Outbox;
+  clock: Clock;
+  random: () => number;
+  backoff: BackoffPolicy;
+  batch: number;
+  maxInFlight: number;
+  onDelivered: ((output: string, event: NormalizedEvent) => void) | undefined;
+  state: () => DispatcherState;
+}
+
+/** How many entries one scan may look past while the accounts ahead of them wait out a backoff. */
+const LOOKAHEAD_BATCHES = 4;
+
+/** The delivery loop of one output: its in-flight set, waiting accounts and counters. */
+class OutputLane {
+  readonly counters: OutputCounters = { delivered: 0, failed: 0, dead: 0, skippedCovert: 0 };
+  /** Seqs being delivered, plus delivered ones not yet recorded in the outbox. */
+  private readonly inFlight = new Set<number>();
+  /** Order keys (see orderKeyOf) with a delivery in flight. */
+  private readonly busy = new Set<string>();
+  /** Order keys whose head entry failed and waits out its backoff, with the retry timer. */
+  private readonly waiting = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly failedAttempts = new Map<number, number>();
+  private readonly deliveredUnrecorded: OutboxEntry[] = [];
+  private readonly running = new Set<Promise<void>>();
+  private pumpScheduled = false;
+
+  constructor(
+    private readonly output: OutputAdapter,
+    private readonly shared: Shared,
+    private readonly logger: Logger,
+  ) {}
+
+  stats(): OutputDispatchStats {
+    return {
+      ...this.counters,
+      inFlight: this.inFlight.size,
+      waiting: this.waiting.size,
+      backlog: this.shared.outbox.backlog(this.output.name),
+    };
+  }
+
+  /** Coalesces wake-ups (appends, completions, timers) into one scan per turn of the event loop. */
+  schedulePump(): void {
+    if (this.pumpScheduled || this.shared.state() !== 'running') return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.shared.state() !== 'running') return;
+    try {
+      this.recordDelivered();
+      this.startDeliveries();
+    } catch (error) {
+      // The outbox failed (disk error): try again after the initial backoff rather than spin.
+      this.logger.error({ err: errorText(error) }, 'dispatch scan failed');
+      setTimeout(() => this.schedulePump(), this.shared.backoff.initialMs);
+    }
+  }
+
+  private startDeliveries(): void {
+    const { outbox, batch, maxInFlight } = this.shared;
+    const name = this.output.name;
+    let exclude: ReadonlySet<number> = this.inFlight;
+    for (let scanned = 0; this.inFlight.size < maxInFlight && scanned < batch * LOOKAHEAD_BATCHES; ) {
+      const entries = outbox.pending(name, batch, exclude);
+      scanned += entries.length;
+      const covert: number[] = [];
+      let passedWaiting = false;
+      for (const entry of entries) {
+        if (this.inFlight.size >= maxInFlight) break;
+        if (isCovertFor(this.output, entry.event)) {
+          covert.push(entry.seq);
+          continue;
+        }
+        const key = orderKeyOf(entry);
+        if (this.waiting.has(key)) passedWaiting = true;
+        else if (!this.busy.has(key)) this.start(entry, key);
+      }
+      if (covert.length > 0) this.skipCovert(covert);
+      // Look further only past accounts held back by a failure; a busy account frees up on its own soon.
+      if (entries.length < batch || !passedWaiting) break;
+      const seen = new Set(exclude);
+      for (const entry of entries) seen.add(entry.seq);
+      exclude = seen;
+    }
+  }
+
+  private skipCovert(seqs: number[]): void {
+    this.shared.outbox.markDelivered(this.output.name, seqs);
+    this.counters.skippedCovert += seqs.length;
+    this.logger.debug({ seqs }, 'duress entries withheld from local-audience output');
+  }
+
+  private start(entry: OutboxEntry, key: string): void {
+    this.inFlight.add(entry.seq);
+    this.busy.add(key);
+    const delivery = this.attempt(entry.event).then((result) => this.settle(entry, key, result));
+    this.running.add(delivery);
+    void delivery.finally(() => this.running.delete(delivery));
+  }
+
+  private async attempt(event: NormalizedEvent): Promise<DeliveryResult> {
+    try {
+      return await this.output.deliver(event);
+    } catch (error) {
+      return { ok: false, retryable: true, error: `deliver threw: ${errorText(error)}` };
+    }
+  }
+
+  private settle(entry: OutboxEntry, key: string, result: DeliveryResult): void {
+    if (this.shared.state() === 'stopped') return; // stop() gave up on this delivery; it stays pending in the outbox
+    this.busy.delete(key);
+    if (result.ok) {
+      this.failedAttempts.delete(entry.seq);
+      this.deliveredUnrecorded.push(entry);
+      this.counters.delivered++;
+    } else {
+      this.inFlight.delete(entry.seq);
+      if (result.retryable) this.retryLater(entry, key, result.error);
+      else this.bury(entry, result.error);
+    }
+    this.schedulePump();
+  }
+
+  private retryLater(entry: OutboxEntry, key: string, error: string): void {
+    const attempt = (this.failedAttempts.get(entry.seq) ?? 0) + 1;
+    this.failedAttempts.set(entry.seq, attempt);
+    this.counters.failed++;
+    const delayMs = backoffDelay(this.shared.backoff, attempt, this.shared.random);
+    // The account's later entries wait behind this one; other accounts carry on.
+    const timer = setTimeout(() => {
+      this.waiting.delete(key);
+      this.schedulePump();
+    }, delayMs);
+    this.waiting.set(key, timer);
+    this.logger.warn(
+      { seq: entry.seq, eventId: entry.event.id, attempt, retryAt: new Date(this.shared.clock.now() + delayMs).toISOString(), error },
+      'delivery failed; will retry',
+    );
+  }
+
+  private bury(entry: OutboxEntry, reason: string): void {
+    this.failedAttempts.delete(entry.seq);
+    this.shared.outbox.markDead(this.output.name, entry.seq, reason);
+    this.counters.dead++;
+    this.logger.error({ seq: entry.seq, eventId: entry.event.id, reason }, 'delivery refused; kept as dead letter');
+  }
+
+  /** Records completed deliveries in one outbox call (group commit), then tells the hook. */
+  recordDelivered(): void {
+    if (this.deliveredUnrecorded.length === 0) return;
+    const entries = [...this.deliveredUnrecorded];
+    this.shared.outbox.markDelivered(this.output.name, entries.map((entry) => entry.seq));
+    this.deliveredUnrecorded.length = 0;
+    for (const entry of entries) {
+      this.inFlight.delete(entry.seq);
+      this.notifyDelivered(entry.event);
+    }
+  }
+
+  private notifyDelivered(event: NormalizedEvent): void {
+    if (this.shared.onDelivered === undefined) return;
+    try {
+      this.shared.onDelivered(this.output.name, event);
+    } catch (error) {
+      this.logger.error({ eventId: event.id, err: errorText(error) }, 'onDelivered hook threw');
+    }
+  }
+
+  cancelRetryTimers(): void {
+    for (const timer of this.waiting.values()) clearTimeout(timer);
+    this.waiting.clear();
+  }
+
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+  }
+}
+
+/**
+ * Moves events from the durable outbox to the outputs, at least once. Each output has its own loop and
+ * cursor: deliveries are pipelined across accounts and kept in order within an account; a retryable
+ * failure holds that account back with exponential backoff; a permanent one becomes a dead letter.
+ */
+export class Dispatcher {
+  private readonly lanes: Map<string, OutputLane>;
+  private readonly options: DispatcherOptions;
+  private state: DispatcherState = 'idle';
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(options: DispatcherOptions) {
+    this.options = options;
+    const shared: Shared = {
+      outbox: options.outbox,
+      clock: options.clock,
+      random: options.random ?? Math.random,
+      backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+      batch: options.batch ?? 256,
+      maxInFlight: options.maxInFlight ?? 256,
+      onDelivered: options.onDelivered,
+      state: () => this.state,
+    };
+    this.lanes = new Map(
+      options.outputs.map((output) => [
+        output.name,
+        new OutputLane(output, shared, options.logger.child({ component: 'dispatcher', output: output.name })),
+      ]),
+    );
+  }
+
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    this.options.outbox.registerOutputs([...this.lanes.keys()]);
+    this.unsubscribe = this.options.outbox.onAppend(() => this.wake());
+    this.wake();
+  }
+
+  /** Stops starting deliveries, waits (bounded) for those in flight and records the ones that succeeded. */
+  async stop(): Promise<void> {
+    if (this.state !== 'running') {
+      this.state = 'stopped';
+      return;
+    }
+    this.state = 'stopping';
+    this.unsubscribe?.();
+    const lanes = [...this.lanes.values()];
+    for (const lane of lanes) lane.cancelRetryTimers();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.stopTimeoutMs ?? 5_000);
+    });
+    await Promise.race([Promise.all(lanes.map((lane) => lane.drain())), timeout]);
+    clearTimeout(timer);
+    for (const lane of lanes) lane.recordDelivered();
+    this.state = 'stopped';
+  }
+
+  stats(): Record<string, OutputDispatchStats> {
+    return Object.fromEntries([...this.lanes].map(([name, lane]) => [name, lane.stats()]));
+  }
+
+  private wake(): void {
+    for (const lane of this.lanes.values()) lane.schedulePump();
+  }
+}

@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { PROFILE_NAMES } from '../classify/profiles.js';
+
+const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+const DURATION_PATTERN = /^(\d+)\s*(ms|s|m|h|d|w)$/;
+const DURATION_HINT = 'a whole number and a unit (ms, s, m, h, d, w), e.g. 90s, 30m, 1d, 7d';
+
+/** `90s`, `30m`, `12h`, `1d`, `7d`, `2w`, `500ms` → milliseconds; anything else → null. */
+export function parseDuration(text: string): number | null {
+  const match = DURATION_PATTERN.exec(text.trim());
+  if (match === null) return null;
+  const [, amount, unit] = match;
+  const ms = Number(amount) * DURATION_UNITS_MS[unit as keyof typeof DURATION_UNITS_MS];
+  return Number.isSafeInteger(ms) ? ms : null;
+}
+
+/** A duration written as text in the configuration; parses to milliseconds. */
+export const durationSchema = z
+  .string({ error: `expected a duration: ${DURATION_HINT}` })
+  .transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === null) {
+      ctx.issues.push({ code: 'custom', input: text, message: `"${text}" is not a duration: use ${DURATION_HINT}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const testEvery = durationSchema
+  .refine((ms) => ms > 0, 'testEvery must be longer than zero')
+  .describe('How often this duress device must be tested; an overdue device is reported.');
+
+const number = z.number({ error: 'expected a whole number' }).int('expected a whole number').nonnegative();
+
+export const ZONE_TYPES = ['holdup', 'panic', 'duress', 'medical', 'fire', 'burglary', 'other'] as const;
+export type ZoneType = (typeof ZONE_TYPES)[number];
+
+export const siteZoneSchema = z.strictObject({
+  number,
+  name: z.string().min(1),
+  type: z.enum(ZONE_TYPES, { error: `type must be one of ${ZONE_TYPES.join(', ')}` }),
+  location: z.string().min(1).optional(),
+  holder: z.string().min(1).optional().describe('Who carries the device (pendants).'),
+  testEvery: testEvery.optional(),
+});
+
+export const siteUserSchema = z.strictObject({
+  number,
+  name: z.string().min(1),
+  duress: z.boolean().optional().describe('Every event by this user (arming and disarming included) is duress.'),
+  testEvery: testEvery.optional(),
+});
+
+export const siteDoorSchema = z.strictObject({
+  id: z.string().min(1).describe('The access point id the controller reports (ONVIF AccessPointToken, feed door id).'),
+  name: z.string().min(1),
+  location: z.string().min(1).optional(),
+  zone: number.optional().describe('The zone/point number a panel reports for this door (Contact ID 124/125).'),
+  duress: z.boolean().optional().describe('The door takes duress PINs: an unknown event at it is treated as duress.'),
+  testEvery: testEvery.optional(),
+});
+
+const account = z.string({
+  error: (issue) =>
+    typeof issue.input === 'number'
+      ? 'write the account in quotes ("0123"): YAML reads an unquoted number and drops leading zeros'
+      : 'expected an account as text',
+}).min(1, 'an account cannot be empty');
+
+function requireUnique<T>(
+  items: readonly T[] | undefined,
+  key: (item: T) => string | number | undefined,
+  what: string,
+  ctx: z.RefinementCtx,
+  path: (index: number) => PropertyKey[],
+) {
+  const seen = new Set<string | number>();
+  items?.forEach((item, index) => {
+    const value = key(item);
+    if (value === undefined) return;
+    if (seen.has(value)) ctx.addIssue({ code: 'custom', path: path(index), message: `${what} ${value} is listed twice` });
+    seen.add(value);
+  });
+}
+
+export const siteSchema = z
+  .strictObject({
+    id: z.string().min(1, 'a site needs an id'),
+    name: z.string().min(1).optional(),
+    address: z.string().min(1).optional(),
+    accounts: z.array(account).min(1, 'a site needs at least one account'),
+    profile: z
+      .enum(PROFILE_NAMES, { error: `profile must be one of ${PROFILE_NAMES.join(', ')}` })
+      .default('generic')
+      .describe('Vendor conventions of the panel (src/catalog/profiles).'),
+    response: z.string().min(1).optional().describe('What responders must do; published with every event.'),
+    zones: z.array(siteZoneSchema).optional(),
+    users: z.array(siteUserSchema).optional(),
+    doors: z.array(siteDoorSchema).optional(),
+  })
+  .superRefine((site, ctx) => {
+    requireUnique(site.zones, (zone) => zone.number, 'zone', ctx, (i) => ['zones', i]);
+    requireUnique(site.users, (user) => user.number, 'user', ctx, (i) => ['users', i]);
+    requireUnique(site.doors, (door) => door.id, 'door', ctx, (i) => ['doors', i]);
+    requireUnique(site.doors, (door) => door.zone, 'door zone', ctx, (i) => ['doors', i, 'zone']);
+  });
+
+export const sitesSchema = z.array(siteSchema);
+
+export type Site = z.output<typeof siteSchema>;
+export type SiteZone = z.output<typeof siteZoneSchema>;
+export type SiteUser = z.output<typeof siteUserSchema>;
+export type SiteDoor = z.output<typeof siteDoorSchema>;
+/** A site as written in the configuration (durations as text, profile optional). */
+export type SiteConfig = z.input<typeof siteSchema>;

@@ -1,0 +1,123 @@
+import net from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { connectAsync, type MqttClient } from 'mqtt';
+import { startEmbeddedBroker } from '../../adapters/outputs/embedded-broker.js';
+
+export interface TestBroker {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The broker named by MQTT_URL (e.g. the machine's Mosquitto), else an in-process aedes on a free port. */
+export async function getTestBroker(): Promise<TestBroker> {
+  const external = process.env.MQTT_URL;
+  if (external !== undefined && external !== '') return { url: external, close: async () => {} };
+  const broker = await startEmbeddedBroker({ port: 0 });
+  return { url: broker.url, close: () => broker.close() };
+}
+
+/** A topic prefix no other test (or earlier run against a shared broker) uses. */
+export function uniquePrefix(label: string): string {
+  return `pbtest-${label}-${randomUUID().slice(0, 8)}`;
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface ReceivedMessage {
+  topic: string;
+  payload: string;
+  retain: boolean;
+}
+
+/** A subscriber that keeps everything it receives, to assert on what reached the broker. */
+export class MessageLog {
+  readonly messages: ReceivedMessage[] = [];
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(private readonly client: MqttClient) {
+    client.on('message', (topic, payload, packet) => {
+      this.messages.push({ topic, payload: payload.toString(), retain: packet.retain });
+      for (const wake of this.waiters) wake();
+    });
+  }
+
+  static async subscribe(url: string, filter: string): Promise<MessageLog> {
+    const client = await connectAsync(url, { reconnectPeriod: 0, clientId: `pbtest-sub-${randomUUID().slice(0, 8)}` });
+    const log = new MessageLog(client);
+    await client.subscribeAsync(filter, { qos: 1 });
+    return log;
+  }
+
+  /** Resolves with the first message (received so far or later) that matches, or rejects after `timeoutMs`. */
+  waitFor(match: (message: ReceivedMessage) => boolean, timeoutMs = 5_000): Promise<ReceivedMessage> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = this.messages.find(match);
+        if (found === undefined) return;
+        cleanup();
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages)}`));
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.client.endAsync();
+  }
+}
+
+/**
+ * A TCP relay in front of a broker. Cutting its connections drops the client without an MQTT DISCONNECT,
+ * as a crash or a pulled cable would, so the broker publishes the client's last will.
+ */
+export async function startTcpProxy(targetUrl: string): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
+  const target = new URL(targetUrl);
+  const pairs = new Set<[net.Socket, net.Socket]>();
+  const server = net.createServer((inbound) => {
+    const outbound = net.connect(Number(target.port || 1883), target.hostname);
+    const pair: [net.Socket, net.Socket] = [inbound, outbound];
+    pairs.add(pair);
+    inbound.pipe(outbound).pipe(inbound);
+    const drop = (): void => {
+      inbound.destroy();
+      outbound.destroy();
+      pairs.delete(pair);
+    };
+    inbound.on('error', drop).on('close', drop);
+    outbound.on('error', drop).on('close', drop);
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const cut = (): void => {
+    for (const [inbound, outbound] of pairs) {
+      inbound.destroy();
+      outbound.destroy();
+    }
+    pairs.clear();
+  };
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    cut,
+    async close() {
+      cut();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

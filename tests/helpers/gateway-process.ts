@@ -1,0 +1,62 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+
+export const CLI = new URL('../../dist/adapters/cli/main.js', import.meta.url).pathname;
+
+export function tempDir(label: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), `panelbridge-${label}-`));
+}
+
+export function writeConfig(dir: string, config: unknown): string {
+  const file = path.join(dir, 'panelbridge.yaml');
+  writeFileSync(file, stringify(config), { mode: 0o600 });
+  return file;
+}
+
+/** A `panelbridge run` child process; `ready` resolves on the "gateway ready" log line. */
+export class GatewayProcess {
+  readonly stdout: string[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly ready: Promise<void>;
+
+  private constructor(readonly child: ChildProcess) {
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.ready = new Promise((resolve, reject) => {
+      const onLine = (line: string) => {
+        if (line.includes('"gateway ready"')) resolve();
+      };
+      lines(child.stdout!, (l) => (this.stdout.push(l), onLine(l)));
+      lines(child.stderr!, (l) => (this.stderr.push(l), onLine(l)));
+      void this.exited.then(({ code }) => reject(new Error(`gateway exited (${code}) before ready:\n${this.stderr.join('\n')}`)));
+    });
+  }
+
+  static spawn(configFile: string, extraArgs: string[] = [], cwd?: string): GatewayProcess {
+    return new GatewayProcess(
+      spawn(process.execPath, [CLI, 'run', '--config', configFile, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) }),
+    );
+  }
+
+  /** Events printed by a stdout output (JSON lines with a schema field). */
+  events(): Array<Record<string, unknown>> {
+    return this.stdout.filter((l) => l.includes('"schema":"panelbridge.event/1"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+}
+
+function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let rest = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const parts = (rest + chunk).split('\n');
+    rest = parts.pop() ?? '';
+    for (const part of parts) onLine(part);
+  });
+}

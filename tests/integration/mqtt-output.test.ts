@@ -1,0 +1,214 @@
+import net from 'node:net';
+import { connectAsync } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedBroker } from '../../adapters/outputs/embedded-broker.js';
+import { eventTopic, MqttOutput, topicMatches, type MqttOutputOptions } from '../../adapters/outputs/mqtt.js';
+import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
+import { Dispatcher } from '../../src/pipeline/dispatcher.js';
+import { silentLogger, systemClock } from '../../src/ports.js';
+import { freePort, getTestBroker, MessageLog, startTcpProxy, uniquePrefix, type TestBroker } from '../helpers/broker.js';
+import { testEvent } from '../helpers/output-events.js';
+
+const gateway = { id: 'gw-test', version: '9.9.9-test' };
+
+function mqttOutput(url: string, topicPrefix: string, extra: Partial<MqttOutputOptions> = {}, reconnectPeriodMs = 100): MqttOutput {
+  return new MqttOutput(
+    { name: 'broker', url, topicPrefix, audience: 'central', embeddedPort: 1884, ...extra },
+    { clock: systemClock, logger: silentLogger, gateway, reconnectPeriodMs, connectTimeoutMs: 2_000 },
+  );
+}
+
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('topics', () => {
+  it('puts an event under its site, else its account, else "unknown", with wildcard characters neutralised', () => {
+    expect(eventTopic('pb', testEvent({ account: '1234', category: 'duress', siteId: 'bank-7' }))).toBe('pb/events/bank-7/duress');
+    expect(eventTopic('pb', testEvent({ account: '12/+#4', category: 'fire' }))).toBe('pb/events/12___4/fire');
+    expect(eventTopic('pb', testEvent({ account: null, category: 'unrecognized' }))).toBe('pb/events/unknown/unrecognized');
+  });
+
+  it('matches MQTT topic filters', () => {
+    expect(topicMatches('a/+/c', 'a/b/c')).toBe(true);
+    expect(topicMatches('a/#', 'a/b/c')).toBe(true);
+    expect(topicMatches('a/+', 'a/b/c')).toBe(false);
+    expect(topicMatches('a/b', 'a/b/c')).toBe(false);
+    expect(topicMatches('a/b/c', 'a/b')).toBe(false);
+  });
+});
+
+describe('MQTT output against a broker (MQTT_URL or in-process aedes)', () => {
+  let broker: TestBroker;
+  const cleanups: Array<() => Promise<unknown>> = [];
+
+  beforeAll(async () => {
+    broker = await getTestBroker();
+  });
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  afterAll(async () => {
+    await broker.close();
+  });
+
+  async function subscriber(filter: string): Promise<MessageLog> {
+    const log = await MessageLog.subscribe(broker.url, filter);
+    cleanups.push(() => log.close());
+    return log;
+  }
+
+  /** Removes the retained status so a shared broker does not keep test leftovers. */
+  function clearRetainedStatus(prefix: string): void {
+    cleanups.push(async () => {
+      const client = await connectAsync(broker.url, { reconnectPeriod: 0 });
+      await client.publishAsync(`${prefix}/status`, '', { qos: 1, retain: true });
+      await client.endAsync();
+    });
+  }
+
+  async function startedOutput(url: string, prefix: string): Promise<MqttOutput> {
+    const output = mqttOutput(url, prefix);
+    clearRetainedStatus(prefix);
+    await output.start();
+    cleanups.push(() => output.stop());
+    return output;
+  }
+
+  it('publishes a duress event once, QoS 1, to {prefix}/events/{site}/duress via the dispatcher', async () => {
+    const prefix = uniquePrefix('duress');
+    const duressFeed = await subscriber('+/events/+/duress');
+    const everything = await subscriber(`${prefix}/events/#`);
+    const output = await startedOutput(broker.url, prefix);
+    const outbox = new MemoryOutbox();
+    const dispatcher = new Dispatcher({ outbox, outputs: [output], clock: systemClock, logger: silentLogger });
+    dispatcher.start();
+    cleanups.push(() => dispatcher.stop());
+
+    const duress = testEvent({ account: '1234', category: 'duress', siteId: 'branch-9' });
+    const later = testEvent({ account: '1234', category: 'opening', siteId: 'branch-9' });
+    await outbox.append([duress]);
+    const received = await duressFeed.waitFor((m) => m.topic === `${prefix}/events/branch-9/duress`);
+    expect(JSON.parse(received.payload)).toEqual(duress);
+
+    await outbox.append([later]);
+    await everything.waitFor((m) => m.topic === `${prefix}/events/branch-9/opening`);
+    expect(everything.messages.filter((m) => JSON.parse(m.payload).id === duress.id)).toHaveLength(1);
+    await until(() => outbox.backlog('broker') === 0);
+  });
+
+  it('keeps a retained online status with the gateway id and version, and leaves offline on a clean stop', async () => {
+    const prefix = uniquePrefix('status');
+    const output = mqttOutput(broker.url, prefix);
+    clearRetainedStatus(prefix);
+    await output.start();
+
+    const whileRunning = await subscriber(`${prefix}/status`);
+    const online = await whileRunning.waitFor((m) => m.retain);
+    expect(JSON.parse(online.payload)).toMatchObject({ state: 'online', gateway: 'gw-test', version: '9.9.9-test' });
+    expect(Number.isNaN(Date.parse(JSON.parse(online.payload).since))).toBe(false);
+
+    await output.stop();
+    const afterStop = await subscriber(`${prefix}/status`);
+    const offline = await afterStop.waitFor((m) => m.retain);
+    expect(JSON.parse(offline.payload)).toMatchObject({ state: 'offline', gateway: 'gw-test', version: '9.9.9-test' });
+  });
+
+  it('has the broker publish the offline last will when the connection dies, then comes back online', async () => {
+    const prefix = uniquePrefix('will');
+    const proxy = await startTcpProxy(broker.url);
+    cleanups.push(() => proxy.close());
+    const output = await startedOutput(proxy.url, prefix);
+    const status = await subscriber(`${prefix}/status`);
+    await status.waitFor((m) => JSON.parse(m.payload).state === 'online');
+
+    proxy.cut();
+    const will = await status.waitFor((m) => JSON.parse(m.payload).state === 'offline');
+    expect(JSON.parse(will.payload)).toMatchObject({ gateway: 'gw-test', version: '9.9.9-test' });
+
+    const willAt = status.messages.indexOf(will);
+    await status.waitFor((m) => status.messages.indexOf(m) > willAt && JSON.parse(m.payload).state === 'online');
+    await until(() => output.health().state === 'up');
+  });
+
+  it('publishes retained messages under the prefix and hands subscribed messages to their handler', async () => {
+    const prefix = uniquePrefix('extras');
+    const output = await startedOutput(broker.url, prefix);
+    const received: string[] = [];
+    const unsubscribe = await output.subscribe('incidents/+/ack', (topic, payload) => received.push(`${topic}=${payload.toString()}`));
+
+    const operator = await connectAsync(broker.url, { reconnectPeriod: 0 });
+    cleanups.push(() => operator.endAsync());
+    await operator.publishAsync(`${prefix}/incidents/inc-1/ack`, 'ok', { qos: 1 });
+    await until(() => received.length === 1);
+    expect(received).toEqual([`${prefix}/incidents/inc-1/ack=ok`]);
+
+    await output.publishRetained('devices/pendant-3', { state: 'tested' });
+    cleanups.push(() => operator.publishAsync(`${prefix}/devices/pendant-3`, '', { qos: 1, retain: true }));
+    const devices = await subscriber(`${prefix}/devices/#`);
+    const retained = await devices.waitFor((m) => m.retain);
+    expect(JSON.parse(retained.payload)).toEqual({ state: 'tested' });
+
+    await unsubscribe();
+    await operator.publishAsync(`${prefix}/incidents/inc-2/ack`, 'ok', { qos: 1 });
+    await output.publishRetained('devices/pendant-4', 'x'); // a round trip after the publish above
+    cleanups.push(() => operator.publishAsync(`${prefix}/devices/pendant-4`, '', { qos: 1, retain: true }));
+    expect(received).toHaveLength(1);
+  });
+});
+
+describe('MQTT output when the broker goes away (aedes on a fixed port)', () => {
+  it('fails deliveries fast while the broker is down, keeps nothing back for later, and delivers once it is back', async () => {
+    const port = await freePort();
+    let broker = await startEmbeddedBroker({ port });
+    const prefix = uniquePrefix('outage');
+    // Slow enough reconnects that the test's subscriber is in place before the output returns.
+    const output = mqttOutput(broker.url, prefix, {}, 500);
+    await output.start();
+    try {
+      expect(await output.deliver(testEvent())).toEqual({ ok: true });
+
+      await broker.close();
+      await until(() => output.health().state === 'down');
+      const refused = testEvent({ account: '5678', category: 'burglary' });
+      expect(await output.deliver(refused)).toMatchObject({ ok: false, retryable: true });
+
+      broker = await startEmbeddedBroker({ port });
+      const feed = await MessageLog.subscribe(broker.url, `${prefix}/events/#`);
+      await until(() => output.health().state === 'up');
+      const event = testEvent({ account: '5678', category: 'panic' });
+      expect(await output.deliver(event)).toEqual({ ok: true });
+      const received = await feed.waitFor((m) => m.topic === `${prefix}/events/5678/panic`);
+      expect(JSON.parse(received.payload).id).toBe(event.id);
+      // The refused event stays the outbox's business: mqtt.js must not have queued it and sent it on reconnect.
+      expect(feed.messages.map((m) => JSON.parse(m.payload).id)).toEqual([event.id]);
+      await feed.close();
+    } finally {
+      await output.stop();
+      await broker.close();
+    }
+  });
+
+  it('runs its own broker for url "embedded" and names the setting to change when the port is taken', async () => {
+    const port = await freePort();
+    const output = mqttOutput('embedded', uniquePrefix('embedded'), { embeddedPort: port });
+    await output.start();
+    try {
+      expect(output.health().state).toBe('up');
+      expect(await output.deliver(testEvent())).toEqual({ ok: true });
+      await expect(startEmbeddedBroker({ port, configKey: 'outputs[0].embeddedPort' })).rejects.toThrow(
+        new RegExp(`port ${port} .*already in use.*outputs\\[0\\]\\.embeddedPort`),
+      );
+    } finally {
+      await output.stop();
+    }
+    // The output's broker is gone with it: the port is free again.
+    const probe = net.createServer().listen(port, '127.0.0.1');
+    await new Promise((resolve) => probe.once('listening', resolve));
+    await new Promise((resolve) => probe.close(resolve));
+  });
+});
