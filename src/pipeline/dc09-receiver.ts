@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { decodeDc09Frame, type Dc09Message } from '../codecs/dc09/frame.js';
+import { decodeDc09Frame, encodeDc09Frame, type Dc09Message } from '../codecs/dc09/frame.js';
 import { encodeAck, encodeNak } from '../codecs/dc09/responses.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { NormalizedEvent, Transport } from '../model/event.js';
@@ -63,7 +63,7 @@ export class Dc09Receiver {
       strict: this.options.strict,
       keyFor: (account) => (account === null ? undefined : this.accounts?.get(account.toUpperCase())?.key),
     });
-    if (!decoded.ok) return this.rejected(decoded.error, now, peer);
+    if (!decoded.ok) return this.rejected(frame, decoded.error, now, peer);
     const msg = decoded.value;
     counters.inc('frames_total', { input, protocol: msg.token, result: 'decoded' });
 
@@ -126,7 +126,7 @@ export class Dc09Receiver {
     };
   }
 
-  private rejected(error: DecodeError, now: number, peer: string | undefined): Dc09Outcome {
+  private rejected(frame: Uint8Array, error: DecodeError, now: number, peer: string | undefined): Dc09Outcome {
     const { counters, logger, input } = this.options;
     counters.inc('frames_rejected_total', { input, code: error.code });
     logger.warn({ code: error.code, detail: error.message, raw: error.rawPreview, peer }, 'frame rejected');
@@ -136,8 +136,9 @@ export class Dc09Receiver {
       case 'DC09_FORMAT_INVALID':
       case 'DC09_LENGTH_MISMATCH':
         return { answer: 'none', reply: null, events: [], duplicate: false, error };
+      // A CRC-valid message of a type we do not handle (DC-07 tokens, RSP): DUH, so the panel does not repeat it.
       case 'DC09_ID_UNSUPPORTED':
-        return { answer: 'duh', reply: null, events: [], duplicate: false, error };
+        return { answer: 'duh', reply: duhFor(frame), events: [], duplicate: false, error };
       default:
         return { answer: 'nak', reply: encodeNak(now), events: [], duplicate: false, error };
     }
@@ -164,4 +165,18 @@ export class Dc09Receiver {
       .digest('base64');
     return `dc09|${this.options.input}|${msg.account ?? msg.dataAccount}|${msg.seq}|${content}`;
   }
+}
+
+/** DUH echoes seq, R, L and account of a message whose ID token we do not handle (read from its text). */
+function duhFor(frame: Uint8Array): Uint8Array {
+  const text = Buffer.from(frame).toString('latin1');
+  const m = /"[^"]*"(\d{4})(?:R([0-9A-Fa-f]{1,6}))?(?:L([0-9A-Fa-f]{0,6}))?(?:#([0-9A-Fa-f]{3,16}))?\[/.exec(text);
+  return encodeDc09Frame({
+    token: 'DUH',
+    seq: m?.[1] ?? '0000',
+    receiver: m?.[2] ?? null,
+    line: m?.[3] ?? null,
+    account: m?.[4] ?? null,
+    data: '',
+  });
 }

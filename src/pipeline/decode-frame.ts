@@ -29,10 +29,11 @@ const DC4 = 0x14;
 export function detectProtocol(bytes: Uint8Array): FrameProtocol {
   const text = Buffer.from(bytes).toString('latin1').trim();
   if (bytes[0] === 0x0a || /^[^\s]{0,10}"/.test(text) || /^SR\d{4}L\d{4}/.test(text)) return 'dc09';
-  if (bytes.includes(DC4)) return 'surgard';
   if (/^[0-9A-Fa-f]{15,16}$/.test(text)) return 'contact-id';
+  // Sur-Gard packets end in DC4 and start with a protocol id and a two-digit receiver number.
+  if (bytes.includes(DC4) || /^[135QS6]\d{2}/.test(text)) return 'surgard';
   if (/^[#NO]/.test(text) || /^\[/.test(text)) return 'sia-dc03';
-  return 'surgard';
+  return 'dc09';
 }
 
 /** One frame of any supported protocol → its signals (a NULL or heartbeat gives one signal without a code). */

@@ -87,6 +87,8 @@ interface Shared {
 
 /** How many entries one scan may look past while the accounts ahead of them wait out a backoff. */
 const LOOKAHEAD_BATCHES = 4;
+/** The smallest slice a scan reads; slices double up to `batch` while every entry read can start. */
+const FIRST_SLICE = 8;
 
 /** The delivery loop of one output: its in-flight set, waiting accounts and counters. */
 class OutputLane {
@@ -101,6 +103,8 @@ class OutputLane {
   private readonly deliveredUnrecorded: OutboxEntry[] = [];
   private readonly running = new Set<Promise<void>>();
   private pumpScheduled = false;
+  /** Where the next scan's first slice starts: large while slices get used in full, small once accounts are busy. */
+  private sliceHint = FIRST_SLICE;
 
   constructor(
     private readonly output: OutputAdapter,
@@ -139,14 +143,20 @@ class OutputLane {
     }
   }
 
+  /**
+   * Reads pending entries in growing slices (reading one can cost a disk read, wasted when its account is
+   * busy) and starts every one whose account is free, until the in-flight window is full.
+   */
   private startDeliveries(): void {
     const { outbox, batch, maxInFlight } = this.shared;
     const name = this.output.name;
     let exclude: ReadonlySet<number> = this.inFlight;
+    let limit = Math.min(this.sliceHint, batch);
     for (let scanned = 0; this.inFlight.size < maxInFlight && scanned < batch * LOOKAHEAD_BATCHES; ) {
-      const entries = outbox.pending(name, batch, exclude);
+      const entries = outbox.pending(name, limit, exclude);
       scanned += entries.length;
       const covert: number[] = [];
+      let heldBack = false;
       let passedWaiting = false;
       for (const entry of entries) {
         if (this.inFlight.size >= maxInFlight) break;
@@ -156,14 +166,23 @@ class OutputLane {
         }
         const key = orderKeyOf(entry);
         if (this.waiting.has(key)) passedWaiting = true;
-        else if (!this.busy.has(key)) this.start(entry, key);
+        else if (this.busy.has(key)) heldBack = true;
+        else this.start(entry, key);
       }
       if (covert.length > 0) this.skipCovert(covert);
-      // Look further only past accounts held back by a failure; a busy account frees up on its own soon.
-      if (entries.length < batch || !passedWaiting) break;
-      const seen = new Set(exclude);
-      for (const entry of entries) seen.add(entry.seq);
-      exclude = seen;
+      if (entries.length < limit) break; // nothing more is pending
+      // Look past accounts held back by a failure; a busy account frees up on its own soon.
+      if (heldBack && !passedWaiting) {
+        this.sliceHint = FIRST_SLICE;
+        break;
+      }
+      if (passedWaiting) {
+        const seen = new Set(exclude);
+        for (const entry of entries) seen.add(entry.seq);
+        exclude = seen;
+      }
+      limit = Math.min(limit * 2, batch);
+      this.sliceHint = limit;
     }
   }
 
@@ -215,10 +234,10 @@ class OutputLane {
       this.schedulePump();
     }, delayMs);
     this.waiting.set(key, timer);
-    this.logger.warn(
-      { seq: entry.seq, eventId: entry.event.id, attempt, retryAt: new Date(this.shared.clock.now() + delayMs).toISOString(), error },
-      'delivery failed; will retry',
-    );
+    const retryAt = new Date(this.shared.clock.now() + delayMs).toISOString();
+    // One warning per entry; the repeats of a long outage go to debug (the counters keep the total).
+    const log = attempt === 1 ? this.logger.warn : this.logger.debug;
+    log.call(this.logger, { seq: entry.seq, eventId: entry.event.id, attempt, retryAt, error }, 'delivery failed; will retry');
   }
 
   private bury(entry: OutboxEntry, reason: string): void {

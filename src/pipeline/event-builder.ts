@@ -31,9 +31,13 @@ function sourceOf(origin: FrameOrigin): NormalizedEvent['source'] {
     : { input: origin.input, transport: origin.transport, peer: origin.peer };
 }
 
-/** Decoded signal → classified, enriched, schema-v1 event. */
-export function eventFromSignal(signal: Signal, origin: FrameOrigin, deps: EventBuilderDeps): NormalizedEvent {
-  const site = siteForAccount(deps.sites(), signal.account);
+/** Decoded signal → classified, enriched, schema-v1 event. `site` overrides the account's site (access feeds name one). */
+export function eventFromSignal(
+  signal: Signal,
+  origin: FrameOrigin,
+  deps: EventBuilderDeps,
+  site: Site | undefined = siteForAccount(deps.sites(), signal.account),
+): NormalizedEvent {
   const c = classify(signal, site === undefined ? {} : { site });
   return {
     schema: EVENT_SCHEMA_ID,

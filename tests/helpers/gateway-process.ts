@@ -4,7 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 
-export const CLI = new URL('../../dist/adapters/cli/main.js', import.meta.url).pathname;
+// From tests/helpers under vitest, or from dist/tests/helpers when compiled (npm run bench).
+export const CLI = new URL(
+  import.meta.url.includes('/dist/tests/') ? '../../adapters/cli/main.js' : '../../dist/adapters/cli/main.js',
+  import.meta.url,
+).pathname;
 
 export function tempDir(label: string): string {
   return mkdtempSync(path.join(os.tmpdir(), `panelbridge-${label}-`));

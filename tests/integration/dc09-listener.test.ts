@@ -182,4 +182,22 @@ describe('DC-09 listener over real loopback sockets', () => {
     panel.close();
     expect(stored().map((e) => e.category)).toEqual(['closing', 'panic']);
   });
+
+  it('answers DUH, echoing seq and account, to a CRC-valid message type it does not handle', async () => {
+    const answer = await udpSend(port, wrap('"XYZ-DC07"0400L0#1234[#1234|ABC]'));
+    const parsed = parseAnswer(answer!);
+    expect(parsed).toMatchObject({ token: 'DUH', seq: '0400', crcValid: true });
+    expect(parsed.body).toContain('#1234[]');
+    expect(stored()).toHaveLength(0);
+  });
+
+  it('bounds a connection that sends noise without a frame end', async () => {
+    const panel = await TcpPanel.connect(port);
+    panel.write(Buffer.alloc(5000, 0x41));
+    const answer = await panel.send(panelFrame({ token: 'SIA-DCS', seq: '0500', account: '1234', data: '#1234|Nri1/BA01' }));
+    panel.close();
+    expect(parseAnswer(answer!).token).toBe('ACK');
+    expect(counters.get('frames_discarded_total')).toBeGreaterThan(0);
+  });
 });
+

@@ -1,0 +1,170 @@
+import { SURGARD_ACK, SURGARD_NAK, decodeSurgard } from '../codecs/surgard.js';
+import type { DecodeError } from '../codecs/result.js';
+import type { NormalizedEvent, Protocol } from '../model/event.js';
+import type { Signal } from '../model/signal.js';
+import type { Counters } from '../observability/counters.js';
+import type { Clock, Logger } from '../ports.js';
+import { decodeFrame } from './decode-frame.js';
+import { eventFromSignal, gatewayEvent, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
+import type { RecordOutcome, Recorder } from './recorder.js';
+
+export type SerialProtocol = 'surgard' | 'contact-id-lines' | 'sia-dc03-lines';
+
+export interface SerialReceiverOptions {
+  input: string;
+  protocol: SerialProtocol;
+  /** Account for messages that carry none and for the port's own supervisory events. */
+  account: string | null;
+  /** Sur-Gard: how often the same undecodable packet is NAKed before it is stored as unrecognized and ACKed. */
+  maxNaks: number;
+  /** Sur-Gard: the same packet within this many ms of its previous copy is a retransmit. */
+  retransmitWindow: number;
+  clock: Clock;
+  recorder: Recorder;
+  builder: EventBuilderDeps;
+  counters: Counters;
+  logger: Logger;
+}
+
+export interface SerialOutcome {
+  /** Bytes to write back (Sur-Gard ACK/NAK); null on one-way line protocols. */
+  reply: Uint8Array | null;
+  events: NormalizedEvent[];
+  duplicate: boolean;
+  error?: DecodeError | { code: string; message: string };
+}
+
+/** One run of identical packets: the receiver repeats a packet until it is ACKed. */
+interface Streak {
+  text: string;
+  firstAt: number;
+  lastAt: number;
+  naks: number;
+}
+
+const ACK = Uint8Array.of(SURGARD_ACK);
+const NAK = Uint8Array.of(SURGARD_NAK);
+
+const LINE_CODEC = { 'contact-id-lines': 'contact-id', 'sia-dc03-lines': 'sia-dc03' } as const;
+
+/**
+ * Decides what each serial frame gets (protocols.md §4.1, design.md §3.4). Sur-Gard: ACK only after the event is
+ * stored; heartbeats ACKed without an event; NAK for an undecodable packet (the receiver retransmits) or a failed
+ * store. A packet NAKed `maxNaks` times and sent again unchanged is not line noise: it is stored as
+ * `unrecognized` and ACKed, because a receiver that keeps getting NAKs gives up or drops to manual mode.
+ * Line protocols cannot be answered, so a line that does not decode is stored as `unrecognized` with its text.
+ */
+export class SerialReceiver {
+  private streak: Streak | null = null;
+
+  constructor(private readonly options: SerialReceiverOptions) {}
+
+  async handlePacket(packet: Uint8Array, peer: string): Promise<SerialOutcome> {
+    const origin: FrameOrigin = { input: this.options.input, transport: 'serial', peer, receivedAt: this.options.clock.now(), raw: packet };
+    return this.options.protocol === 'surgard' ? this.surgard(packet, origin) : this.line(packet, origin, this.options.protocol);
+  }
+
+  /** The port has been down since `since` for longer than the alarm delay: one supervisory event. */
+  portDown(peer: string, since: number): Promise<RecordOutcome> {
+    return this.supervisory(peer, 'new', `serial port ${peer} down since ${new Date(since).toISOString()}`);
+  }
+
+  /** The port is open again after a down event was raised. */
+  portRestored(peer: string, downSince: number): Promise<RecordOutcome> {
+    return this.supervisory(peer, 'restore', `serial port ${peer} is back (down since ${new Date(downSince).toISOString()})`);
+  }
+
+  private async surgard(packet: Uint8Array, origin: FrameOrigin): Promise<SerialOutcome> {
+    const { counters, logger, input } = this.options;
+    const streak = this.streakOf(Buffer.from(packet).toString('latin1'), origin.receivedAt);
+    const decoded = decodeSurgard(packet);
+    if (!decoded.ok) {
+      this.rejected(decoded.error, origin.peer);
+      if (streak.naks < this.options.maxNaks) {
+        streak.naks += 1;
+        return { reply: NAK, events: [], duplicate: false, error: decoded.error };
+      }
+      const unreadable = this.unrecognized(decoded.error, 'surgard', origin, `NAKed ${streak.naks} times and sent again unchanged`);
+      return this.store([unreadable], origin, streak, decoded.error);
+    }
+    counters.inc('frames_total', { input, protocol: 'surgard', result: 'decoded' });
+    const packetValue = decoded.value;
+    if (packetValue.kind === 'heartbeat') {
+      counters.inc('heartbeats_total', { input });
+      logger.debug({ receiver: packetValue.receiver }, 'Sur-Gard heartbeat');
+      return { reply: ACK, events: [], duplicate: false };
+    }
+    const events =
+      packetValue.signals.length === 0
+        ? [this.unrecognized({ code: 'SURGARD_FORMAT_INVALID', message: 'the packet carries no event' }, 'surgard', origin)]
+        : packetValue.signals.map((signal) => this.eventOf(signal, origin));
+    return this.store(events, origin, streak);
+  }
+
+  private async store(events: NormalizedEvent[], origin: FrameOrigin, streak: Streak, error?: DecodeError): Promise<SerialOutcome> {
+    // Every copy in one streak shares the key: a retransmit after a lost ACK is ACKed again, stored once.
+    const recorded = await this.options.recorder.record(events, `surgard|${this.options.input}|${streak.firstAt}|${streak.text}`);
+    if (!recorded.ok) return { reply: NAK, events: [], duplicate: false, error: { code: recorded.error.code, message: recorded.error.message } };
+    return { reply: ACK, events: recorded.events, duplicate: recorded.duplicate, ...(error === undefined ? {} : { error }) };
+  }
+
+  private async line(bytes: Uint8Array, origin: FrameOrigin, protocol: keyof typeof LINE_CODEC): Promise<SerialOutcome> {
+    const { counters, logger, input } = this.options;
+    if (Buffer.from(bytes).toString('latin1').trim() === '') {
+      counters.inc('frames_discarded_total', { input, reason: 'FRAME_NOISE' });
+      return { reply: null, events: [], duplicate: false };
+    }
+    const codec = LINE_CODEC[protocol];
+    const decoded = decodeFrame(bytes, { protocol: codec });
+    let events: NormalizedEvent[];
+    if (decoded.ok) {
+      counters.inc('frames_total', { input, protocol: codec, result: 'decoded' });
+      events = decoded.value.signals.map((signal) => this.eventOf(signal, origin));
+    } else {
+      this.rejected(decoded.error, origin.peer);
+      events = [this.unrecognized(decoded.error, codec, origin, 'a one-way line cannot be asked again')];
+    }
+    const recorded = await this.options.recorder.record(events);
+    if (!recorded.ok) {
+      // Nothing can ask the panel to send it again; the Recorder has logged and counted the failure.
+      logger.error({ raw: origin.raw.length, code: recorded.error.code }, 'serial line lost: the store failed');
+      return { reply: null, events: [], duplicate: false, error: { code: recorded.error.code, message: recorded.error.message } };
+    }
+    return { reply: null, events: recorded.events, duplicate: false, ...(decoded.ok ? {} : { error: decoded.error }) };
+  }
+
+  private eventOf(signal: Signal, origin: FrameOrigin): NormalizedEvent {
+    const account = signal.account ?? this.options.account;
+    return eventFromSignal({ ...signal, account }, origin, this.options.builder);
+  }
+
+  private unrecognized(error: DecodeError, protocol: Protocol, origin: FrameOrigin, why?: string): NormalizedEvent {
+    const stored = why === undefined ? '' : `; stored as unrecognized: ${why}`;
+    return gatewayEvent(
+      { category: 'unrecognized', account: this.options.account, protocol, reasons: [`${error.message} (${error.code})${stored}`] },
+      origin,
+      this.options.builder,
+    );
+  }
+
+  private async supervisory(peer: string, qualifier: 'new' | 'restore', reason: string): Promise<RecordOutcome> {
+    const origin: FrameOrigin = { input: this.options.input, transport: 'serial', peer, receivedAt: this.options.clock.now(), raw: new Uint8Array(0) };
+    const event = gatewayEvent({ category: 'supervisory', account: this.options.account, qualifier, reasons: [reason] }, origin, this.options.builder);
+    return this.options.recorder.record([event]);
+  }
+
+  private streakOf(text: string, now: number): Streak {
+    const last = this.streak;
+    if (last !== null && last.text === text && now - last.lastAt <= this.options.retransmitWindow) {
+      last.lastAt = now;
+      return last;
+    }
+    this.streak = { text, firstAt: now, lastAt: now, naks: 0 };
+    return this.streak;
+  }
+
+  private rejected(error: DecodeError, peer: string | undefined): void {
+    this.options.counters.inc('frames_rejected_total', { input: this.options.input, code: error.code });
+    this.options.logger.warn({ code: error.code, detail: error.message, raw: error.rawPreview, peer }, 'serial frame rejected');
+  }
+}

@@ -1,0 +1,120 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { CLI } from '../helpers/gateway-process.js';
+import { eventSchema } from '../../src/model/event.js';
+
+const run = promisify(execFile);
+
+interface GoldenLine {
+  name: string;
+  input?: string;
+  inputHex?: string;
+  key?: { value: string; encoding: 'hex' | 'ascii' };
+  strict?: boolean;
+  options?: { strict?: boolean };
+  requireHeader?: boolean;
+  expectError?: { code: string } | string;
+}
+
+/**
+ * Golden lines with a frame to feed. The CLI decodes a bare DC-09 body (like `requireHeader: false`), so the
+ * receiver-only case "refused without a header" does not apply to it.
+ */
+function golden(file: string): GoldenLine[] {
+  const lines = readFileSync(new URL(`../golden/${file}`, import.meta.url), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as GoldenLine)
+    .filter((l) => l.input !== undefined || l.inputHex !== undefined);
+  const headerless = new Set(lines.filter((l) => l.requireHeader === false).map((l) => l.input));
+  return lines.filter((l) => l.requireHeader === false || !headerless.has(l.input));
+}
+
+function errorCode(line: GoldenLine): string | undefined {
+  return typeof line.expectError === 'string' ? line.expectError : line.expectError?.code;
+}
+
+async function decode(args: string[]): Promise<{ code: number; lines: Array<Record<string, unknown>> }> {
+  try {
+    const { stdout } = await run(process.execPath, [CLI, 'decode', ...args]);
+    return { code: 0, lines: stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) };
+  } catch (error) {
+    const e = error as { code: number; stdout: string };
+    return { code: e.code, lines: e.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  }
+}
+
+function argsFor(line: GoldenLine): string[] {
+  // Golden `input` is escaped text (\\n, \\xNN), exactly what the CLI takes; `inputHex` is raw bytes.
+  return [
+    ...(line.inputHex === undefined ? [line.input!] : ['--hex', line.inputHex]),
+    ...(line.key === undefined ? [] : ['--key', line.key.value, '--key-encoding', line.key.encoding]),
+    ...(line.strict === true || line.options?.strict === true ? ['--strict'] : []),
+  ];
+}
+
+/** The real binary against every public vector in the golden files: valid ones decode, invalid ones are refused. */
+describe('panelbridge decode on the public vectors', () => {
+  for (const file of ['dc09.jsonl', 'contact-id.jsonl', 'surgard.jsonl']) {
+    describe(file, () => {
+      it.concurrent.each(golden(file).map((l) => [l.name, l] as const))('%s', async (_name, line) => {
+        const { code, lines } = await decode(argsFor(line));
+        if (line.expectError !== undefined) {
+          expect(code).toBe(1);
+          expect(lines[0]).toMatchObject({ error: { code: errorCode(line) } });
+        } else {
+          expect(code).toBe(0);
+          expect(lines.length).toBeGreaterThan(0);
+          for (const event of lines) expect(eventSchema.safeParse(event).success).toBe(true);
+        }
+      });
+    });
+  }
+});
+
+describe('panelbridge decode', () => {
+  it('prints one event per code of a SIA block with two codes', async () => {
+    const { code, lines } = await decode(['"SIA-DCS"0002L0#1234[#1234|Nid22/CL/PA31]']);
+    expect(code).toBe(0);
+    expect(lines.map((l) => l['category'])).toEqual(['closing', 'panic']);
+  });
+
+  it('labels a keypad duress (Contact ID 121) duress and names the user', async () => {
+    const { lines } = await decode(['1234181121010014']);
+    expect(lines[0]).toMatchObject({ category: 'duress', duress: true, user: { number: 1 }, code: { value: '121' } });
+  });
+
+  it('shows a NULL as a heartbeat event', async () => {
+    const { code, lines } = await decode(['\\nFE2E0013"NULL"0000L0#8312[]\\r']);
+    expect(code).toBe(0);
+    expect(lines[0]).toMatchObject({ category: 'heartbeat', protocol: 'null', account: '8312' });
+  });
+
+  it('reads frames from standard input, one per line, and fails with a typed error on garbage', async () => {
+    const child = execFile(process.execPath, [CLI, 'decode']);
+    child.stdin!.end('1234181131010158\nthis is not a parsable event\n');
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    const exit = await new Promise<number | null>((r) => child.on('exit', r));
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(exit).toBe(1);
+    expect(lines[0]).toMatchObject({ category: 'burglary', zone: { number: 15 } });
+    expect(lines[1]).toHaveProperty('error.code');
+  });
+
+  it('decrypts with an ASCII key given on the command line', async () => {
+    const frame =
+      '"*SIA-DCS"9876R579BDFL789ABC#12345A[209c9d400b655df7a26aecb6a887e7ee6ed8103217079aae7cbd9dd7551e96823263460f7ef0514864897ae9789534f1';
+    const { code, lines } = await decode([frame, '--key', '0123456789ABCDEF0123456789ABCDEF', '--key-encoding', 'hex']);
+    expect(code).toBe(0);
+    expect(lines[0]).toMatchObject({ account: '12345A', category: 'fire', code: { value: 'FA' } });
+  });
+
+  it('refuses a key that does not fit its encoding', async () => {
+    const { code, lines } = await decode(['1234181131010158', '--key', 'ABC', '--key-encoding', 'ascii']);
+    expect(code).toBe(1);
+    expect(lines[0]).toMatchObject({ error: { code: 'CONFIG_KEY_INVALID' } });
+  });
+});
