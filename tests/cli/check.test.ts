@@ -1,0 +1,76 @@
+import { execFile } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { CLI, tempDir } from '../helpers/gateway-process.js';
+
+const run = promisify(execFile);
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function configFile(text: string, mode = 0o600): string {
+  const file = path.join(tempDir('check'), 'panelbridge.yaml');
+  writeFileSync(file, text);
+  chmodSync(file, mode);
+  return file;
+}
+
+const clean = `
+inputs: [{ type: dc09, name: ip, port: 12000, accounts: [{ account: "1234" }] }]
+outputs: [{ type: stdout, name: console }]
+`;
+
+describe('panelbridge check', () => {
+  it('exits 0 on a clean configuration', async () => {
+    expect((await cli(['check', '--config', configFile(clean)])).code).toBe(0);
+  });
+
+  it('exits 1 on warnings only, naming the config path', async () => {
+    const file = configFile(`
+inputs: [{ type: dc09, name: ip, port: 12000, accounts: [{ account: "1234", key: "0123456789ABCDEF", keyEncoding: ascii }] }]
+outputs: [{ type: stdout, name: console }]
+`, 0o644);
+    const result = await cli(['check', '--config', file]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('warning inputs[0].accounts[0].key');
+    expect(result.stdout).not.toContain('0123456789ABCDEF');
+  });
+
+  it('exits 78 with every problem and its path on an invalid configuration', async () => {
+    const result = await cli(['check', '--config', configFile('inputs: [{ type: dc09, name: ip }]\noutputs: []\nbogus: 1\n')]);
+    expect(result.code).toBe(78);
+    expect(result.stdout).toContain('inputs[0].port');
+    expect(result.stdout).toContain('bogus');
+  });
+
+  it('exits 78 when a key file cannot be read', async () => {
+    const result = await cli([
+      'check',
+      '--config',
+      configFile(`
+inputs: [{ type: dc09, name: ip, port: 12000, accounts: [{ account: "1234", keyFile: /nonexistent/key, keyEncoding: hex }] }]
+outputs: [{ type: stdout, name: console }]
+`),
+    ]);
+    expect(result.code).toBe(78);
+    expect(result.stdout).toContain('inputs[0].accounts[0]');
+  });
+});
+
+describe('panelbridge run', () => {
+  it('exits 78 on a bad configuration, listing the problems', async () => {
+    const result = await cli(['run', '--config', configFile('inputs: 3\n')]);
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain('inputs');
+    expect(result.stderr).toContain('outputs');
+  });
+});
