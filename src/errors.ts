@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   // input text
   INPUT_ESCAPE_INVALID: 'A CLI frame argument has a malformed \\xNN escape or odd hex digit count.',
   INPUT_EMPTY: 'No frame was given.',
+  REPLAY_LINE_MALFORMED: 'A replay file line is neither a capture record nor a frame; it is skipped and counted.',
   // SIA DC-09
   DC09_FORMAT_INVALID: 'The bytes are not a DC-09 frame (missing LF/CR, header, ID token or brackets).',
   DC09_CRC_MISMATCH: 'The DC-09 CRC-16/ARC does not match the frame body.',
@@ -50,6 +51,8 @@ export const ERROR_CODES = {
   OUTPUT_DELIVERY_FAILED: 'An output could not deliver an event (retryable).',
   OUTPUT_DELIVERY_REJECTED: 'An output refused an event permanently; it became a dead letter.',
   OUTPUT_BROKER_START_FAILED: 'The embedded MQTT broker could not listen (port in use or not permitted).',
+  // duress assurance
+  ASSURANCE_STORE_FAILED: 'The duress assurance store (device ledger, test windows, incidents) could not be opened or is newer than this version.',
   // serial
   SERIAL_PORT_FAILED: 'The serial port could not be opened or was lost.',
 } as const;

@@ -40,6 +40,8 @@ export interface OutputAdapter {
   readonly kind: string;
   /** `local` outputs (siren bridge, keypad, owner's phone) never receive duress or hold-up events. */
   readonly audience: Audience;
+  /** Deliveries it takes at once (MQTT pipelines cheaply, HTTP does not); the dispatcher's default otherwise. */
+  readonly maxInFlight?: number;
   start(): Promise<void>;
   deliver(event: import('./model/event.js').NormalizedEvent): Promise<DeliveryResult>;
   stop(): Promise<void>;

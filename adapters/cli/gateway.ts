@@ -9,14 +9,19 @@ import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { Recorder, type EventHook } from '../../src/pipeline/recorder.js';
 import { Dc09Receiver } from '../../src/pipeline/dc09-receiver.js';
 import { Counters } from '../../src/observability/counters.js';
-import { createIdSource } from '../../src/model/ids.js';
+import { createIdSource, type RandomBytes } from '../../src/model/ids.js';
+import type { NormalizedEvent, Transport } from '../../src/model/event.js';
+import type { Outbox } from '../../src/outbox/outbox.js';
+import { captureLine } from '../../src/replay/capture.js';
 import type { Clock, Logger, OutputAdapter } from '../../src/ports.js';
 import { Dc09Listener } from '../inputs/dc09.js';
 import { StdoutOutput } from '../outputs/stdout.js';
 import { MqttOutput } from '../outputs/mqtt.js';
 import { WebhookOutput } from '../outputs/webhook.js';
 import { ApiServer } from '../api/server.js';
+import { GatewayMetrics } from '../system/metrics.js';
 import { resolveDc09Accounts } from './config.js';
+import { wireAssurance, type AssuranceWiring } from './assurance-wiring.js';
 import { packageVersion } from './version.js';
 
 export interface RunningInput {
@@ -31,7 +36,18 @@ export interface GatewayOptions {
   clock: Clock;
   /** JSONL capture of every raw frame received (`run --capture`). */
   captureFile?: string;
+  /** `replay --dry-run`: an outbox other than the one in dataDir. */
+  outbox?: Outbox;
+  /** Event ids and DC-09 ACK pads; seeded by `replay` so a replay is reproducible. */
+  random?: RandomBytes;
+  /** False for `replay`: inputs get no listeners and are fed through `frameHandlers`. */
+  listen?: boolean;
+  /** Outputs' clock when the pipeline's is not the wall clock (`replay`): webhook signatures must be fresh. */
+  outputClock?: Clock;
 }
+
+/** What an input does with one raw frame (decode, store, decide the answer); `replay` feeds captures to it. */
+export type FrameHandler = (frame: Uint8Array, transport: Transport, peer?: string) => Promise<unknown>;
 
 /**
  * The running gateway: outputs and dispatcher first, then the API, then the inputs (so nothing is ACKed before
@@ -41,16 +57,23 @@ export class Gateway {
   readonly counters = new Counters();
   readonly id: string;
   readonly version = packageVersion();
-  readonly outbox: SqliteOutbox;
+  readonly outbox: Outbox;
   readonly outputs: OutputAdapter[];
   readonly dispatcher: Dispatcher;
   readonly recorder: Recorder;
   readonly hooks: EventHook[] = [];
+  /** Told about every event an output delivered (duress delivery deadline). */
+  readonly deliveryListeners: Array<(output: string, event: NormalizedEvent) => void> = [];
+  /** Told about every frame from an account, heartbeats included (link supervision). */
+  readonly trafficListeners: Array<(account: string, at: number) => void> = [];
   readonly inputs: RunningInput[] = [];
+  readonly frameHandlers = new Map<string, FrameHandler>();
   readonly api: ApiServer | undefined;
+  readonly metrics: GatewayMetrics;
   private sites: readonly Site[];
   private readonly logger: Logger;
   private readonly startedAt: number;
+  private assurance: AssuranceWiring | undefined;
 
   private constructor(private readonly options: GatewayOptions) {
     const { settings, clock } = options;
@@ -58,9 +81,18 @@ export class Gateway {
     this.startedAt = clock.now();
     this.id = settings.gateway?.id ?? os.hostname();
     this.sites = settings.sites;
-    this.outbox = SqliteOutbox.open({ dataDir: settings.dataDir, dedupeWindowMs: settings.dedupeWindow, clock });
+    this.outbox = options.outbox ?? SqliteOutbox.open({ dataDir: settings.dataDir, dedupeWindowMs: settings.dedupeWindow, clock });
     this.outputs = settings.outputs.map((o) => this.createOutput(o));
-    this.dispatcher = new Dispatcher({ outbox: this.outbox, outputs: this.outputs, clock, logger: this.logger });
+    this.dispatcher = new Dispatcher({
+      outbox: this.outbox,
+      outputs: this.outputs,
+      clock,
+      logger: this.logger,
+      onDelivered: (output, event) => {
+        for (const listener of this.deliveryListeners) listener(output, event);
+      },
+    });
+    this.metrics = new GatewayMetrics({ counters: this.counters, dispatcher: this.dispatcher, outbox: this.outbox, clock });
     this.recorder = new Recorder({
       outbox: this.outbox,
       counters: this.counters,
@@ -81,7 +113,7 @@ export class Gateway {
   }
 
   get builder() {
-    return { ids: createIdSource(this.options.clock), sites: () => this.sites };
+    return { ids: createIdSource(this.options.clock, this.options.random), sites: () => this.sites };
   }
 
   /** SIGHUP: new sites take effect for the next frame; connections stay open. */
@@ -97,16 +129,26 @@ export class Gateway {
       return { name: o.name, kind: o.kind, ...o.health(), backlog: this.outbox.backlog(o.name), oldestPendingAgeMs: oldest === null ? null : now - oldest };
     });
     const inputs = this.inputs.map((i) => ({ name: i.name, ...i.health() }));
-    const degraded = [...outputs, ...inputs].some((x) => x.state !== 'up');
+    const assurance = this.assurance?.health();
+    const degraded = [...outputs, ...inputs].some((x) => x.state !== 'up') || assurance?.state === 'degraded';
     return {
       status: degraded ? 'degraded' : 'ok',
-      body: { status: degraded ? 'degraded' : 'ok', gateway: this.id, version: this.version, uptimeMs: now - this.startedAt, inputs, outputs },
+      body: {
+        status: degraded ? 'degraded' : 'ok',
+        gateway: this.id,
+        version: this.version,
+        uptimeMs: now - this.startedAt,
+        inputs,
+        outputs,
+        ...(assurance === undefined ? {} : { assurance }),
+      },
     };
   }
 
   async stop(): Promise<void> {
     for (const input of [...this.inputs].reverse()) await input.stop();
     await this.api?.stop();
+    await this.assurance?.stop();
     await this.dispatcher.stop();
     for (const output of this.outputs) await output.stop();
     this.outbox.close();
@@ -116,11 +158,15 @@ export class Gateway {
     const { settings } = this.options;
     for (const output of this.outputs) await output.start();
     this.dispatcher.start();
+    // Live runs only: a replay must not mark devices tested or open incidents from old captures.
+    if (this.options.listen !== false)
+      this.assurance = wireAssurance(this, settings, { clock: this.options.clock, logger: this.logger.child({ component: 'assurance' }) });
     if (this.api !== undefined) {
       this.api.route('GET', '/healthz', () => {
         const h = this.health();
         return { status: h.status === 'ok' ? 200 : 503, body: h.body };
       });
+      this.api.route('GET', '/metrics', async () => ({ status: 200, text: await this.metrics.render(), contentType: this.metrics.contentType }));
       await this.api.start();
     }
     const issues: SettingsIssue[] = [];
@@ -138,12 +184,18 @@ export class Gateway {
         window: input.timestampWindow ?? settings.timestampWindow,
         strict: input.strict,
         clock: this.options.clock,
-        random: randomBytes,
+        random: this.options.random ?? randomBytes,
         recorder: this.recorder,
         builder: this.builder,
         counters: this.counters,
         logger,
+        onAnswered: (answer, latencyMs) => this.metrics.observeAnswer(answer, latencyMs),
+        onTraffic: (account, at) => {
+          for (const listener of this.trafficListeners) listener(account, at);
+        },
       });
+      this.frameHandlers.set(input.name, (frame, transport, peer) => receiver.handleFrame(frame, transport, peer));
+      if (this.options.listen === false) continue;
       const listener = new Dc09Listener({
         name: input.name,
         host: input.host,
@@ -169,14 +221,13 @@ export class Gateway {
     if (file === undefined) return {};
     return {
       onFrame: (frame, transport, peer) => {
-        const line = { t: new Date(this.options.clock.now()).toISOString(), input, transport, peer, hex: Buffer.from(frame).toString('hex') };
-        appendFileSync(file, JSON.stringify(line) + '\n');
+        appendFileSync(file, captureLine(frame, this.options.clock.now(), input, transport, peer) + '\n');
       },
     };
   }
 
   private createOutput(output: Settings['outputs'][number]): OutputAdapter {
-    const { clock } = this.options;
+    const clock = this.options.outputClock ?? this.options.clock;
     switch (output.type) {
       case 'stdout':
         return new StdoutOutput({ name: output.name, audience: output.audience });

@@ -4,6 +4,10 @@ import { decodeCommand } from './commands/decode.js';
 import { checkCommand } from './commands/check.js';
 import { schemaCommand } from './commands/schema.js';
 import { runCommand } from './commands/run.js';
+import { replayCommand } from './commands/replay.js';
+import { simulateCommand } from './commands/simulate.js';
+import { testCommand } from './commands/test.js';
+import { devicesCommand } from './commands/devices.js';
 import { packageVersion } from './version.js';
 
 const program = new Command('panelbridge')
@@ -11,8 +15,12 @@ const program = new Command('panelbridge')
   .version(packageVersion());
 
 program.addCommand(runCommand());
+program.addCommand(replayCommand());
 program.addCommand(decodeCommand());
 program.addCommand(checkCommand());
 program.addCommand(schemaCommand());
+program.addCommand(simulateCommand());
+program.addCommand(testCommand());
+program.addCommand(devicesCommand());
 
 await program.parseAsync(process.argv);

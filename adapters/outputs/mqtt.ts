@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { connect, Store, type IClientOptions, type MqttClient } from 'mqtt';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import type { AdapterHealth, Audience, Clock, DeliveryResult, Logger, OutputAdapter } from '../../src/ports.js';
 import type { MqttOutputSettings } from '../../src/settings/settings.js';
@@ -75,19 +75,6 @@ function firstConnectAttempt(client: MqttClient): Promise<string> {
   });
 }
 
-/** Settles when the connection it was made for closes, so a publish waiting for its PUBACK can give up. */
-class ConnectionLoss {
-  readonly lost: Promise<'lost'>;
-  readonly signal: () => void;
-  constructor() {
-    let signal!: () => void;
-    this.lost = new Promise((resolve) => {
-      signal = () => resolve('lost');
-    });
-    this.signal = signal;
-  }
-}
-
 const STOP_STEP_TIMEOUT_MS = 2_000;
 
 /**
@@ -97,6 +84,8 @@ const STOP_STEP_TIMEOUT_MS = 2_000;
  */
 export class MqttOutput implements OutputAdapter {
   readonly kind = 'mqtt';
+  /** QoS 1 publishes pipeline on one connection and the broker acknowledges them in order. */
+  readonly maxInFlight = 512;
   readonly name: string;
   readonly audience: Audience;
   readonly topicPrefix: string;
@@ -106,9 +95,9 @@ export class MqttOutput implements OutputAdapter {
   private readonly subscriptions = new Map<string, Set<MessageHandler>>();
   private client: MqttClient | undefined;
   private embedded: EmbeddedBroker | undefined;
-  private connection = new ConnectionLoss();
+  /** Gives up on the publishes waiting for a PUBACK when their connection closes. */
+  private readonly awaitingAck = new Set<() => void>();
   private lastError: string | undefined;
-  private offlinePayload = '';
 
   constructor(options: MqttOutputOptions, deps: MqttOutputDeps) {
     this.options = options;
@@ -126,15 +115,15 @@ export class MqttOutput implements OutputAdapter {
   async start(): Promise<void> {
     if (this.client !== undefined) return;
     const url = await this.brokerUrl();
-    // The will cannot know when the connection will drop; it says when this run started.
-    this.offlinePayload = this.statusPayload('offline');
+    // The will cannot know when the connection will drop; its `since` is when this run started.
+    const will = this.statusPayload('offline');
     const client = connect(url, {
       ...(await this.connectionOptions()),
-      will: { topic: this.statusTopic, payload: Buffer.from(this.offlinePayload), qos: 1, retain: true },
+      will: { topic: this.statusTopic, payload: Buffer.from(will), qos: 1, retain: true },
     });
     this.client = client;
     client.on('connect', () => this.onConnect(client));
-    client.on('close', () => this.onClose());
+    client.on('close', () => this.onClose(client));
     client.on('error', (error) => this.onError(error));
     client.on('message', (topic, payload) => this.dispatchMessage(topic, payload));
     const firstAttempt = await bounded(firstConnectAttempt(client), this.deps.connectTimeoutMs ?? 5_000);
@@ -149,14 +138,17 @@ export class MqttOutput implements OutputAdapter {
     if (client === undefined || !client.connected) {
       return { ok: false, retryable: true, error: `not connected to the MQTT broker${this.lastError ? `: ${this.lastError}` : ''}` };
     }
-    const { lost } = this.connection;
-    try {
-      const published = client.publishAsync(eventTopic(this.topicPrefix, event), JSON.stringify(event), { qos: 1 });
-      const outcome = await Promise.race([published.then(() => 'acked' as const), lost]);
-      return outcome === 'acked' ? { ok: true } : { ok: false, retryable: true, error: 'connection lost before PUBACK' };
-    } catch (error) {
-      return { ok: false, retryable: true, error: errorText(error) };
-    }
+    return new Promise((resolve) => {
+      const giveUp = (): void => resolve({ ok: false, retryable: true, error: 'connection lost before PUBACK' });
+      this.awaitingAck.add(giveUp);
+      client
+        .publishAsync(eventTopic(this.topicPrefix, event), JSON.stringify(event), { qos: 1 })
+        .then(
+          () => resolve({ ok: true }),
+          (error: unknown) => resolve({ ok: false, retryable: true, error: errorText(error) }),
+        )
+        .finally(() => this.awaitingAck.delete(giveUp));
+    });
   }
 
   /** Publishes a retained message under the prefix (`{prefix}/{subtopic}`), QoS 1; rejects when disconnected. */
@@ -246,7 +238,6 @@ export class MqttOutput implements OutputAdapter {
   }
 
   private onConnect(client: MqttClient): void {
-    this.connection = new ConnectionLoss();
     // Without this, Nagle's algorithm holds each PUBLISH back until the previous segment is acknowledged.
     if (client.stream instanceof net.Socket) client.stream.setNoDelay(true);
     this.logger.info({ reconnected: this.lastError !== undefined }, 'connected to MQTT broker');
@@ -261,8 +252,12 @@ export class MqttOutput implements OutputAdapter {
     }
   }
 
-  private onClose(): void {
-    this.connection.signal();
+  private onClose(client: MqttClient): void {
+    // The dispatcher retries unacknowledged events from the outbox; an emptied store stops mqtt.js from
+    // resending them too after the reconnect (a duplicate on the wire for every event in flight).
+    for (const giveUp of this.awaitingAck) giveUp();
+    this.awaitingAck.clear();
+    client.outgoingStore = new Store();
     if (this.client !== undefined && this.lastError === undefined) {
       this.lastError = 'connection closed';
       this.logger.warn({}, 'MQTT connection lost; reconnecting');

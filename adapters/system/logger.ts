@@ -15,6 +15,8 @@ export const REDACT_PATHS = [
   '*.authorization',
   'headers.authorization',
   'settings.inputs[*].accounts[*].key',
+  'settings.inputs[*].secret',
+  '*.accounts[*].key',
   'settings.outputs[*].password',
   'settings.outputs[*].secret',
 ];

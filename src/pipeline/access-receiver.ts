@@ -51,6 +51,11 @@ export class AccessReceiver {
     this.secretDigest = options.secret === null ? null : digest(options.secret);
   }
 
+  /** Largest body the input accepts; a listener reads at most one byte more. */
+  get maxBytes(): number {
+    return this.options.maxBytes;
+  }
+
   /** null when the request may go on; otherwise the 401 to send (before the body is read). */
   authorize(presented: PresentedSecret): AccessOutcome | null {
     if (this.secretDigest === null) return null;

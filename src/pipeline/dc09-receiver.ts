@@ -29,6 +29,8 @@ export interface Dc09ReceiverOptions {
   logger: Logger;
   /** Called for every frame that decoded, heartbeats included (link supervision, last-seen). */
   onTraffic?(account: string, at: number): void;
+  /** Called once per frame with its answer and the time from arrival to the answer being decided (metrics). */
+  onAnswered?(answer: Dc09Answer, latencyMs: number): void;
 }
 
 export type Dc09Answer = 'ack' | 'nak' | 'duh' | 'none';
@@ -56,6 +58,13 @@ export class Dc09Receiver {
   }
 
   async handleFrame(frame: Uint8Array, transport: Transport, peer?: string): Promise<Dc09Outcome> {
+    const started = this.options.clock.now();
+    const outcome = await this.decide(frame, transport, peer);
+    this.options.onAnswered?.(outcome.answer, this.options.clock.now() - started);
+    return outcome;
+  }
+
+  private async decide(frame: Uint8Array, transport: Transport, peer?: string): Promise<Dc09Outcome> {
     const { clock, counters, logger, input } = this.options;
     const now = clock.now();
     const origin: FrameOrigin = { input, transport, receivedAt: now, raw: frame, ...(peer === undefined ? {} : { peer }) };

@@ -10,6 +10,8 @@ export interface BackoffPolicy {
   jitter: number;
 }
 
+export const DEFAULT_MAX_IN_FLIGHT = 64;
+
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 60_000, factor: 2, jitter: 0.2 };
 
 export interface DispatcherOptions {
@@ -22,7 +24,10 @@ export interface DispatcherOptions {
   backoff?: Partial<BackoffPolicy>;
   /** Entries read from the outbox per scan. */
   batch?: number;
-  /** Deliveries in flight per output (different accounts in parallel; one at a time per account). */
+  /**
+   * Deliveries in flight per output (different accounts in parallel; one at a time per account), for outputs
+   * that do not declare their own `maxInFlight`.
+   */
   maxInFlight?: number;
   /** How long stop() waits for in-flight deliveries before giving up on them (they are redelivered later). */
   stopTimeoutMs?: number;
@@ -80,7 +85,6 @@ interface Shared {
   random: () => number;
   backoff: BackoffPolicy;
   batch: number;
-  maxInFlight: number;
   onDelivered: ((output: string, event: NormalizedEvent) => void) | undefined;
   state: () => DispatcherState;
 }
@@ -110,6 +114,7 @@ class OutputLane {
     private readonly output: OutputAdapter,
     private readonly shared: Shared,
     private readonly logger: Logger,
+    private readonly maxInFlight: number,
   ) {}
 
   stats(): OutputDispatchStats {
@@ -148,7 +153,8 @@ class OutputLane {
    * busy) and starts every one whose account is free, until the in-flight window is full.
    */
   private startDeliveries(): void {
-    const { outbox, batch, maxInFlight } = this.shared;
+    const { outbox, batch } = this.shared;
+    const { maxInFlight } = this;
     const name = this.output.name;
     let exclude: ReadonlySet<number> = this.inFlight;
     let limit = Math.min(this.sliceHint, batch);
@@ -297,14 +303,18 @@ export class Dispatcher {
       random: options.random ?? Math.random,
       backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
       batch: options.batch ?? 256,
-      maxInFlight: options.maxInFlight ?? 256,
       onDelivered: options.onDelivered,
       state: () => this.state,
     };
     this.lanes = new Map(
       options.outputs.map((output) => [
         output.name,
-        new OutputLane(output, shared, options.logger.child({ component: 'dispatcher', output: output.name })),
+        new OutputLane(
+          output,
+          shared,
+          options.logger.child({ component: 'dispatcher', output: output.name }),
+          output.maxInFlight ?? options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+        ),
       ]),
     );
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { durationSchema, sitesSchema } from './sites.js';
+import { durationSchema, sitesSchema, supervisionSchema } from './sites.js';
 
 /**
  * The configuration file's schema. Keys named in the issues are the public contract: extend, never rename.
@@ -18,6 +18,7 @@ export const dc09AccountSchema = z
     keyFile: z.string().optional(),
     keyEnv: z.string().optional(),
     keyEncoding: keyEncoding.optional(),
+    supervision: supervisionSchema.optional(),
   })
   .strict()
   .superRefine((a, ctx) => {
@@ -64,6 +65,16 @@ export const serialInputSchema = z
     maxFrameBytes: z.number().int().min(16).max(65536).default(1024),
     reconnect: z.object({ initial: durationSchema, max: durationSchema }).strict().optional(),
     downAlarmAfter: durationSchema.default(60_000),
+    maxNaks: z
+      .number()
+      .int()
+      .min(0)
+      .max(20)
+      .default(2)
+      .describe('Sur-Gard: an undecodable packet is NAKed this often; the next identical copy is stored as unrecognized and ACKed.'),
+    retransmitWindow: durationSchema
+      .default(30_000)
+      .describe('Sur-Gard: the same packet again within this time of its last copy is a retransmit, stored once.'),
   })
   .strict();
 
@@ -77,7 +88,16 @@ export const accessXmlInputSchema = z
     maxBodyBytes: z.number().int().min(256).default(65536),
     secret: z.string().optional(),
     secretFile: z.string().optional(),
-    tls: z.object({ cert: z.string(), key: z.string(), ca: z.string().optional() }).strict().optional(),
+    tls: z
+      .object({
+        cert: z.string(),
+        key: z.string(),
+        ca: z.string().optional(),
+        requestCert: z.boolean().default(false).describe('Ask clients for a certificate (mutual TLS, checked against ca).'),
+        rejectUnauthorized: z.boolean().default(true),
+      })
+      .strict()
+      .optional(),
     site: z.string().optional(),
     account: z.string().optional(),
     mappings: z
@@ -151,7 +171,7 @@ export const settingsSchema = z
     backlogLimit: z.number().int().positive().default(1_000_000),
     dedupeWindow: durationSchema.default(600_000),
     duressDeadline: durationSchema.default(10_000),
-    supervision: durationSchema.optional(),
+    supervision: supervisionSchema.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
     inputs: z.array(inputSchema),
     outputs: z.array(outputSchema),

@@ -34,6 +34,12 @@ const number = z.number({ error: 'expected a whole number' }).int('expected a wh
 
 export const ZONE_TYPES = ['holdup', 'panic', 'duress', 'medical', 'fire', 'burglary', 'other'] as const;
 export type ZoneType = (typeof ZONE_TYPES)[number];
+/** Zone types whose device exists only to call for help: each is a duress device with a test ledger entry. */
+export const DURESS_ZONE_TYPES: ReadonlySet<ZoneType> = new Set(['holdup', 'panic', 'duress']);
+
+export const supervisionSchema = durationSchema
+  .refine((ms) => ms > 0, 'supervision must be longer than zero')
+  .describe('Longest silence (no NULL, heartbeat or event) before the link is reported lost.');
 
 export const siteZoneSchema = z.strictObject({
   number,
@@ -94,6 +100,7 @@ export const siteSchema = z
       .default('generic')
       .describe('Vendor conventions of the panel (src/catalog/profiles).'),
     response: z.string().min(1).optional().describe('What responders must do; published with every event.'),
+    supervision: supervisionSchema.optional(),
     zones: z.array(siteZoneSchema).optional(),
     users: z.array(siteUserSchema).optional(),
     doors: z.array(siteDoorSchema).optional(),

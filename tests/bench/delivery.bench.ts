@@ -25,8 +25,6 @@ const SINGLE_ACCOUNT_BACKLOG = 2_000;
 const APPEND_CHUNK = 1_000;
 const STEADY_RATE_PER_S = 1_000;
 const STEADY_MS = 2_000;
-const MAX_IN_FLIGHT = 512;
-const BATCH = 512;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -62,8 +60,6 @@ async function rig(brokerUrl: string, kind: OutboxKind, label: string): Promise<
         outputs: [output],
         clock: systemClock,
         logger: silentLogger,
-        batch: BATCH,
-        maxInFlight: MAX_IN_FLIGHT,
         onDelivered: (_name, event) => delivered(event),
       });
       dispatchers.push(dispatcher);

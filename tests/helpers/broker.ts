@@ -86,7 +86,16 @@ export class MessageLog {
  * A TCP relay in front of a broker. Cutting its connections drops the client without an MQTT DISCONNECT,
  * as a crash or a pulled cable would, so the broker publishes the client's last will.
  */
-export async function startTcpProxy(targetUrl: string): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
+export interface TcpProxy {
+  url: string;
+  /** Stops passing the client's bytes on (to the current connections), as a stalled network would. */
+  holdUpstream(): void;
+  /** Drops every current connection abruptly. */
+  cut(): void;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
   const target = new URL(targetUrl);
   const pairs = new Set<[net.Socket, net.Socket]>();
   const server = net.createServer((inbound) => {
@@ -114,6 +123,9 @@ export async function startTcpProxy(targetUrl: string): Promise<{ url: string; c
   };
   return {
     url: `mqtt://127.0.0.1:${port}`,
+    holdUpstream() {
+      for (const [inbound, outbound] of pairs) inbound.unpipe(outbound);
+    },
     cut,
     async close() {
       cut();

@@ -135,6 +135,26 @@ describe('MQTT output against a broker (MQTT_URL or in-process aedes)', () => {
     await until(() => output.health().state === 'up');
   });
 
+  it('gives up on a publish whose connection drops before the PUBACK, and does not resend it itself', async () => {
+    const prefix = uniquePrefix('inflight');
+    const proxy = await startTcpProxy(broker.url);
+    cleanups.push(() => proxy.close());
+    const output = await startedOutput(proxy.url, prefix);
+    const feed = await subscriber(`${prefix}/events/#`);
+
+    proxy.holdUpstream();
+    const lostEvent = testEvent({ account: 'acct-lost' });
+    const delivery = output.deliver(lostEvent);
+    proxy.cut();
+    expect(await delivery).toEqual({ ok: false, retryable: true, error: 'connection lost before PUBACK' });
+
+    await until(() => output.health().state === 'up');
+    const sentinel = testEvent({ account: 'acct-sentinel' });
+    expect(await output.deliver(sentinel)).toEqual({ ok: true });
+    await feed.waitFor((m) => m.topic === `${prefix}/events/acct-sentinel/burglary`);
+    expect(feed.messages.map((m) => JSON.parse(m.payload).id)).toEqual([sentinel.id]);
+  });
+
   it('publishes retained messages under the prefix and hands subscribed messages to their handler', async () => {
     const prefix = uniquePrefix('extras');
     const output = await startedOutput(broker.url, prefix);

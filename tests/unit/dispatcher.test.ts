@@ -1,4 +1,6 @@
+import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { StdoutOutput } from '../../adapters/outputs/stdout.js';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import {
@@ -18,7 +20,7 @@ class ScriptedOutput implements OutputAdapter {
   readonly calls: NormalizedEvent[] = [];
   readonly delivered: NormalizedEvent[] = [];
   inFlight = 0;
-  maxInFlight = 0;
+  peakInFlight = 0;
   private readonly attempts = new Map<string, number>();
 
   constructor(
@@ -38,7 +40,7 @@ class ScriptedOutput implements OutputAdapter {
     this.attempts.set(event.id, attempt);
     this.calls.push(event);
     this.inFlight++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
     try {
       const result = await this.respond(event, attempt);
       if (result.ok) this.delivered.push(event);
@@ -260,12 +262,27 @@ describe('Dispatcher', () => {
       await settle();
     }
 
-    expect(output.maxInFlight).toBe(3);
+    expect(output.peakInFlight).toBe(3);
     expect(sameAccountOverlap).toBe(false);
     for (const account of ['A', 'B', 'C']) {
       const order = output.delivered.filter((e) => e.account === account).map((e) => e.id);
       expect(order).toEqual(events.filter((e) => e.account === account).map((e) => e.id));
     }
+  });
+
+  it('keeps no more deliveries in flight than the output declares it takes', async () => {
+    const gate = new Gate();
+    const output = Object.assign(new ScriptedOutput('out', gate.responder), { maxInFlight: 2 });
+    const d = prepare([output], { maxInFlight: 8 });
+    await outbox.append(['A', 'B', 'C', 'D', 'E'].map((account) => testEvent({ account })));
+    d.start();
+    await settle();
+    while (gate.pending > 0) {
+      gate.releaseOne();
+      await settle();
+    }
+    expect(output.delivered).toHaveLength(5);
+    expect(output.peakInFlight).toBe(2);
   });
 
   it('sends a duress event ahead of the backlog that was queued before it', async () => {
@@ -349,6 +366,30 @@ describe('Dispatcher', () => {
     await stopping;
     expect(stopped).toBe(true);
     expect(outbox.backlog('out')).toBe(1);
+  });
+});
+
+describe('Dispatcher with the stdout output', () => {
+  it('writes each event as one JSON line, and treats a failed write as retryable', async () => {
+    const lines = new PassThrough();
+    const written: string[] = [];
+    lines.setEncoding('utf8').on('data', (chunk: string) => written.push(chunk));
+    const output = new StdoutOutput({ name: 'console', stream: lines });
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['console']);
+    const dispatcher = newDispatcher(outbox, [output]);
+    const events = [testEvent({ account: 'A' }), testEvent({ account: 'B', category: 'duress' })];
+    await outbox.append(events);
+    dispatcher.start();
+    await vi.waitFor(() => expect(outbox.backlog('console')).toBe(0));
+    await dispatcher.stop();
+
+    const parsed = written.join('').trimEnd().split('\n').map((line) => JSON.parse(line) as NormalizedEvent);
+    expect(parsed.map((e) => e.id).sort()).toEqual(events.map((e) => e.id).sort());
+
+    lines.destroy();
+    expect(await output.deliver(testEvent())).toMatchObject({ ok: false, retryable: true });
+    expect(output.health().state).toBe('degraded');
   });
 });
 

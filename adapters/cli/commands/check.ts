@@ -7,7 +7,8 @@ export function checkCommand(): Command {
   return new Command('check')
     .description('validate and lint a configuration file (exit 0 clean, 1 warnings, 78 errors)')
     .requiredOption('-c, --config <file>', 'configuration file (YAML or JSON)')
-    .action((options: { config: string }) => {
+    .option('--errors-only', 'exit 0 when there are only warnings (still printed); for systemd ExecStartPre')
+    .action((options: { config: string; errorsOnly?: boolean }) => {
       const out = (line: string) => process.stdout.write(line + '\n');
       const loaded = loadConfigFile(options.config);
       if (!loaded.ok) {
@@ -34,6 +35,6 @@ export function checkCommand(): Command {
       const errors = findings.filter((f) => f.severity === 'error').length;
       const warnings = findings.length - errors;
       out(`${options.config}: ${errors} error(s), ${warnings} warning(s)`);
-      process.exitCode = errors > 0 ? EXIT_CONFIG : warnings > 0 ? 1 : 0;
+      process.exitCode = errors > 0 ? EXIT_CONFIG : warnings > 0 && options.errorsOnly !== true ? 1 : 0;
     });
 }

@@ -1,0 +1,253 @@
+import { Assurance, type AssuranceHealth, type AcknowledgeOutcome } from '../../src/assurance/assurance.js';
+import { filterDevices, type DeviceStatus } from '../../src/assurance/ledger.js';
+import { AssuranceStore } from '../../src/assurance/store.js';
+import { supervisionPolicy } from '../../src/assurance/supervision.js';
+import type { NormalizedEvent } from '../../src/model/event.js';
+import type { Outbox } from '../../src/outbox/outbox.js';
+import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
+import type { EventHook, Recorder } from '../../src/pipeline/recorder.js';
+import type { Clock, Logger, OutputAdapter } from '../../src/ports.js';
+import type { Settings } from '../../src/settings/settings.js';
+import { ApiError, type ApiRequest, type ApiServer } from '../api/server.js';
+import { MqttOutput, topicSegment } from '../outputs/mqtt.js';
+
+/** What the assurance needs from the running gateway (Gateway has all of it). */
+export interface AssuranceHost {
+  hooks: EventHook[];
+  recorder: Pick<Recorder, 'record'>;
+  api: ApiServer | undefined;
+  outputs: readonly OutputAdapter[];
+  outbox: Pick<Outbox, 'pending'>;
+  builder: EventBuilderDeps;
+  /** Called by the dispatcher after an output delivered an event. */
+  deliveryListeners: Array<(output: string, event: NormalizedEvent) => void>;
+  /** Called by the inputs for every frame from an account, heartbeats included. */
+  trafficListeners: Array<(account: string, at: number) => void>;
+}
+
+export interface AssuranceWiringOptions {
+  clock: Clock;
+  logger: Logger;
+  /** How often time-driven checks run (window expiry, overdue, supervision, deadline); default 1 s. */
+  tickMs?: number;
+  /** An already-open store (tests); default `dataDir/assurance.sqlite`. */
+  store?: AssuranceStore;
+}
+
+export interface AssuranceWiring {
+  readonly assurance: Assurance;
+  health(): AssuranceHealth;
+  /** Runs the time-driven checks and the MQTT state publication now (the timer does this every tick). */
+  tick(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Duress events are recovered at start-up from the outbox up to this many per central output. */
+const RECOVERY_SCAN_LIMIT = 1_000;
+
+function remove<T>(list: T[], item: T): void {
+  const index = list.indexOf(item);
+  if (index >= 0) list.splice(index, 1);
+}
+
+function flag(req: ApiRequest, name: string): boolean {
+  const value = req.query.get(name);
+  return value === '1' || value === 'true';
+}
+
+function optionalText(body: Record<string, unknown>, key: string, maxLength: number): string | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.length > maxLength) throw new ApiError(400, `${key} must be text of at most ${maxLength} characters`);
+  return value;
+}
+
+function objectBody(req: ApiRequest): Record<string, unknown> {
+  const body = req.json<unknown>();
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+function acknowledgement(outcome: AcknowledgeOutcome, id: string) {
+  if (outcome.ok) return { status: 200, body: { incident: outcome.incident } };
+  if (outcome.reason === 'unknown') throw new ApiError(404, `no incident ${id}`, 'INCIDENT_NOT_FOUND');
+  throw new ApiError(409, `incident ${id} was already acknowledged by ${outcome.incident?.ackedBy ?? 'someone'}`, 'ALREADY_ACKNOWLEDGED');
+}
+
+/**
+ * Creates the duress assurance for a gateway: its store in dataDir, the event hook, the API routes, the
+ * dispatcher and input listeners, the timer, retained device states and incident acknowledgements over MQTT.
+ * Only `central` MQTT outputs get device states and take acknowledgements: a device state shows when a duress
+ * happened, which a local audience must never learn, and a local keypad or phone must not clear a duress.
+ */
+export function wireAssurance(host: AssuranceHost, settings: Settings, options: AssuranceWiringOptions): AssuranceWiring {
+  const { clock, logger } = options;
+  const store = options.store ?? AssuranceStore.openIn(settings.dataDir);
+  const central = host.outputs.filter((o) => o.audience === 'central');
+  const dc09Accounts = settings.inputs.flatMap((input) => (input.type === 'dc09' ? (input.accounts ?? []) : []));
+  const assurance = new Assurance({
+    store,
+    sites: host.builder.sites,
+    clock,
+    builder: host.builder,
+    record: (events) => host.recorder.record(events),
+    logger,
+    duressDeadlineMs: settings.duressDeadline,
+    supervision: supervisionPolicy(settings.supervision, dc09Accounts, host.builder.sites),
+    centralOutputs: new Set(central.map((o) => o.name)),
+  });
+  recoverUndelivered(assurance, host.outbox, central);
+
+  const onDelivered = (output: string, event: NormalizedEvent) => assurance.delivered(output, event);
+  const onTraffic = (account: string, at: number) => assurance.traffic(account, at);
+  host.hooks.push(assurance);
+  host.deliveryListeners.push(onDelivered);
+  host.trafficListeners.push(onTraffic);
+  if (host.api !== undefined) registerRoutes(host.api, assurance);
+
+  const mqtt = central.filter((o): o is MqttOutput => o instanceof MqttOutput);
+  const states = mqtt.map((output) => new DeviceStatePublisher(output, logger));
+  const unsubscribes = mqtt.map((output) =>
+    output
+      .subscribe('incidents/+/ack', (topic, payload) => acknowledgeFromMqtt(assurance, output.name, topic, payload, logger))
+      .catch((error: unknown) => {
+        logger.error({ output: output.name, err: error }, 'cannot subscribe to incident acknowledgements');
+        return undefined;
+      }),
+  );
+
+  let ticking: Promise<void> | undefined;
+  const tick = async (): Promise<void> => {
+    assurance.tick();
+    const devices = assurance.deviceReport().devices;
+    await Promise.all(states.map((s) => s.sync(devices)));
+  };
+  const timer = setInterval(() => {
+    if (ticking !== undefined) return;
+    ticking = tick()
+      .catch((error: unknown) => logger.error({ err: error }, 'assurance check failed'))
+      .finally(() => (ticking = undefined));
+  }, options.tickMs ?? 1_000);
+  timer.unref();
+
+  return {
+    assurance,
+    health: () => assurance.health(),
+    tick,
+    async stop() {
+      clearInterval(timer);
+      await ticking;
+      remove(host.hooks, assurance);
+      remove(host.deliveryListeners, onDelivered);
+      remove(host.trafficListeners, onTraffic);
+      for (const unsubscribe of await Promise.all(unsubscribes)) await unsubscribe?.().catch(() => undefined);
+      await assurance.flush();
+      store.close();
+    },
+  };
+}
+
+/**
+ * Duress events stored before a restart and still unconfirmed: those pending for every central output (a
+ * delivery to any one of them confirms). Their deadline counts from when they were received.
+ */
+function recoverUndelivered(assurance: Assurance, outbox: Pick<Outbox, 'pending'>, central: readonly OutputAdapter[]): void {
+  if (central.length === 0) return;
+  const pendingPerOutput = central.map(
+    (o) => new Map(outbox.pending(o.name, RECOVERY_SCAN_LIMIT).filter((e) => e.event.duress).map((e) => [e.event.id, e.event])),
+  );
+  const [first, ...rest] = pendingPerOutput;
+  for (const [id, event] of first ?? [])
+    if (rest.every((pending) => pending.has(id))) assurance.deadline.track(event, Date.parse(event.receivedAt));
+}
+
+function registerRoutes(api: ApiServer, assurance: Assurance): void {
+  api.route('POST', '/test-windows', (req) => {
+    const body = objectBody(req);
+    const { site, minutes, devices } = body;
+    if (typeof site !== 'string') throw new ApiError(400, 'site must be a site id');
+    if (typeof minutes !== 'number') throw new ApiError(400, 'minutes must be a number');
+    if (devices !== undefined && (!Array.isArray(devices) || !devices.every((d) => typeof d === 'string')))
+      throw new ApiError(400, 'devices must be a list of device names such as "zone-5", "user-12", "door-lobby"');
+    const result = assurance.startWindow({ site, minutes, ...(devices === undefined ? {} : { devices: devices as string[] }) });
+    if (!result.ok) throw result.reason === 'unknown-site' ? new ApiError(404, result.message, 'SITE_NOT_FOUND') : new ApiError(400, result.message);
+    return { status: 201, body: assurance.windowView(result.window) };
+  });
+  api.route('GET', '/test-windows', (req) => ({ status: 200, body: { windows: assurance.windowViews(flag(req, 'all')) } }));
+  api.route('DELETE', '/test-windows/{id}', (req) => {
+    const closed = assurance.stopWindow(req.params.id ?? '');
+    if (closed === undefined) throw new ApiError(404, `no open test window ${req.params.id}`, 'WINDOW_NOT_FOUND');
+    return { status: 200, body: closed };
+  });
+  api.route('GET', '/incidents', (req) => ({ status: 200, body: { incidents: assurance.incidentViews(flag(req, 'all')) } }));
+  api.route('POST', '/incidents/{id}/ack', (req) => {
+    const body = req.body.length === 0 ? {} : objectBody(req);
+    const id = req.params.id ?? '';
+    const by = optionalText(body, 'by', 200) ?? 'api';
+    return acknowledgement(assurance.acknowledge(id, by, optionalText(body, 'note', 2_000) ?? null), id);
+  });
+  api.route('GET', '/devices', (req) => {
+    const report = assurance.deviceReport();
+    const site = req.query.get('site');
+    const devices = filterDevices(report.devices, {
+      ...(site === null ? {} : { site }),
+      overdue: flag(req, 'overdue'),
+      neverTested: flag(req, 'neverTested'),
+    });
+    return { status: 200, body: { devices, panels: report.panels } };
+  });
+}
+
+/** `{prefix}/incidents/{id}/ack` with an empty payload, a JSON `{by, note}`, or plain text taken as the note. */
+function acknowledgeFromMqtt(assurance: Assurance, output: string, topic: string, payload: Buffer, logger: Logger): void {
+  const id = topic.split('/').at(-2) ?? '';
+  const text = payload.toString('utf8').trim();
+  let by = `mqtt:${output}`;
+  let note: string | null = text === '' ? null : text;
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed === 'object' && parsed !== null) {
+      const fields = parsed as Record<string, unknown>;
+      if (typeof fields.by === 'string') by = fields.by;
+      note = typeof fields.note === 'string' ? fields.note : null;
+    }
+  } catch {
+    // Not JSON: the text is the note.
+  }
+  const outcome = assurance.acknowledge(id, by, note);
+  if (!outcome.ok) logger.warn({ incident: id, topic, reason: outcome.reason }, 'incident acknowledgement over MQTT refused');
+}
+
+/**
+ * Keeps `{prefix}/devices/{site}/{device}` retained on one MQTT output: publishes what changed since the last
+ * successful publication, republishes everything after a reconnect, and clears devices no longer configured.
+ */
+class DeviceStatePublisher {
+  private readonly published = new Map<string, string>();
+  private wasUp = false;
+
+  constructor(
+    private readonly output: MqttOutput,
+    private readonly logger: Logger,
+  ) {}
+
+  async sync(devices: readonly DeviceStatus[]): Promise<void> {
+    const up = this.output.health().state === 'up';
+    if (up && !this.wasUp) this.published.clear(); // the broker may have lost its retained messages
+    this.wasUp = up;
+    if (!up) return;
+    const wanted = new Map(devices.map((d) => [`devices/${topicSegment(d.site)}/${topicSegment(d.device)}`, JSON.stringify(d)]));
+    for (const topic of this.published.keys()) if (!wanted.has(topic)) wanted.set(topic, '');
+    for (const [topic, payload] of wanted) {
+      if (this.published.get(topic) === payload) continue;
+      try {
+        await this.output.publishRetained(topic, payload);
+        if (payload === '') this.published.delete(topic);
+        else this.published.set(topic, payload);
+      } catch (error) {
+        this.logger.warn({ output: this.output.name, topic, err: (error as Error).message }, 'device state not published; will retry');
+        return;
+      }
+    }
+  }
+}

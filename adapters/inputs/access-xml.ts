@@ -1,0 +1,207 @@
+import http from 'node:http';
+import https from 'node:https';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { AccessReceiver } from '../../src/pipeline/access-receiver.js';
+import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
+import type { Recorder } from '../../src/pipeline/recorder.js';
+import type { AccessXmlInputSettings } from '../../src/settings/settings.js';
+import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
+import type { Counters } from '../../src/observability/counters.js';
+
+export interface AccessXmlTls {
+  /** File paths (PEM). */
+  cert: string;
+  key: string;
+  ca?: string | undefined;
+  /** Ask the client for a certificate signed by `ca` (mutual TLS). */
+  requestCert: boolean;
+  rejectUnauthorized: boolean;
+}
+
+export interface AccessXmlListenerOptions {
+  name: string;
+  host: string;
+  port: number;
+  /** The one path that takes POSTs, e.g. `/access`. */
+  path: string;
+  tls?: AccessXmlTls | undefined;
+  receiver: AccessReceiver;
+  logger: Logger;
+  counters: Counters;
+  /** Called with every body before decoding (capture files). */
+  onFrame?(body: Uint8Array, transport: 'http', peer: string): void;
+}
+
+/** Reads the shared secret from the settings (`secret`, or the first line of `secretFile`); null when neither is set. */
+export async function readAccessSecret(settings: { secret?: string | undefined; secretFile?: string | undefined }): Promise<string | null> {
+  if (settings.secret !== undefined) return settings.secret;
+  if (settings.secretFile === undefined) return null;
+  return (await readFile(settings.secretFile, 'utf8')).split(/\r?\n/)[0]?.trim() ?? '';
+}
+
+/** Slow or stalled senders are cut off; a controller posts one small document at a time. */
+const REQUEST_TIMEOUT_MS = 15_000;
+
+/**
+ * The access-control XML input: its own HTTP(S) listener that carries request bodies to the AccessReceiver and
+ * writes back the status and JSON the receiver decided. Bodies are read up to one byte past the limit and the rest
+ * is drained unread, so an oversized post costs no memory and still gets its answer.
+ */
+export class AccessXmlListener {
+  private server: http.Server | https.Server | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopping = false;
+
+  constructor(private readonly options: AccessXmlListenerOptions) {}
+
+  get address(): AddressInfo | undefined {
+    const address = this.server?.address();
+    return address !== null && typeof address === 'object' ? address : undefined;
+  }
+
+  async start(): Promise<void> {
+    const { host, port, tls, logger, path } = this.options;
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.track(this.handle(req, res));
+    const server =
+      tls === undefined
+        ? http.createServer(handler)
+        : https.createServer(
+            {
+              cert: await readFile(tls.cert),
+              key: await readFile(tls.key),
+              ...(tls.ca === undefined ? {} : { ca: await readFile(tls.ca) }),
+              requestCert: tls.requestCert,
+              rejectUnauthorized: tls.rejectUnauthorized,
+            },
+            handler,
+          );
+    server.requestTimeout = REQUEST_TIMEOUT_MS;
+    server.headersTimeout = REQUEST_TIMEOUT_MS;
+    server.listen(port, host);
+    await once(server, 'listening');
+    this.server = server;
+    logger.info({ host, port: this.address?.port, path, tls: tls !== undefined }, 'access-xml input listening');
+  }
+
+  /** Stops accepting, lets in-flight posts finish (their answers are written), then closes connections. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === undefined || this.stopping) return;
+    this.stopping = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    await Promise.allSettled([...this.inFlight]);
+    server.closeAllConnections();
+    await closed;
+    this.server = undefined;
+  }
+
+  health(): AdapterHealth {
+    if (this.server === undefined) return { state: 'down', detail: this.stopping ? 'stopped' : 'not started' };
+    return { state: 'up', detail: `listening on ${this.address?.port ?? '?'}` };
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const { path, receiver } = this.options;
+    const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (url.pathname !== path) return answerEarly(req, res, errorAnswer(404, 'NOT_FOUND', `only ${path} takes access events`));
+      if (req.method !== 'POST') {
+        return answerEarly(req, res, errorAnswer(405, 'METHOD_NOT_ALLOWED', `${req.method ?? '?'} not allowed; use POST`), { allow: 'POST' });
+      }
+      const denied = receiver.authorize({ authorization: req.headers.authorization, secretHeader: firstHeader(req.headers['x-panelbridge-secret']) });
+      if (denied !== null) return answerEarly(req, res, denied);
+      // One byte past the limit is enough for the receiver to answer XML_TOO_LARGE.
+      const body = await readBounded(req, receiver.maxBytes + 1);
+      this.options.onFrame?.(body, 'http', peer);
+      send(res, await receiver.handleBody(body, peer));
+    } catch (error) {
+      // A bug or an aborted request must not take the listener down; the controller may retry.
+      this.options.counters.inc('input_errors_total', { input: this.options.name });
+      this.options.logger.error({ err: error, peer }, 'access request handling failed');
+      if (!res.headersSent && !res.destroyed) send(res, errorAnswer(500, 'INTERNAL', 'internal error'));
+    }
+  }
+
+  private track(work: Promise<void>): void {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+}
+
+function errorAnswer(status: number, code: string, message: string): Answer {
+  return { status, body: { error: { code, message } } };
+}
+
+/** Answers before the body is read; the body is drained so the client still receives the answer. */
+function answerEarly(req: http.IncomingMessage, res: http.ServerResponse, answer: Answer, headers: http.OutgoingHttpHeaders = {}): void {
+  req.resume();
+  send(res, answer, headers);
+}
+
+function send(res: http.ServerResponse, answer: Answer, headers: http.OutgoingHttpHeaders = {}): void {
+  res.writeHead(answer.status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(answer.body));
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Up to `limit` bytes of the body; whatever follows is read and thrown away. */
+async function readBounded(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    if (kept >= limit) continue;
+    const part = chunk.subarray(0, limit - kept);
+    chunks.push(part);
+    kept += part.length;
+  }
+  return Buffer.concat(chunks);
+}
+
+export interface AccessXmlInputDeps {
+  clock: Clock;
+  recorder: Recorder;
+  builder: EventBuilderDeps;
+  counters: Counters;
+  logger: Logger;
+  onFrame?: AccessXmlListenerOptions['onFrame'];
+}
+
+/** A `type: access-xml` input from its settings (reads the secret file): the receiver core and its listener. */
+export async function createAccessXmlInput(settings: AccessXmlInputSettings, deps: AccessXmlInputDeps): Promise<AccessXmlListener> {
+  const { clock, recorder, builder, counters } = deps;
+  const logger = deps.logger.child({ component: 'input', kind: 'access-xml', name: settings.name });
+  const receiver = new AccessReceiver({
+    input: settings.name,
+    maxBytes: settings.maxBodyBytes,
+    mappings: settings.mappings,
+    defaults: { account: settings.account, site: settings.site },
+    secret: await readAccessSecret(settings),
+    clock,
+    recorder,
+    builder,
+    counters,
+    logger,
+  });
+  return new AccessXmlListener({
+    name: settings.name,
+    host: settings.host,
+    port: settings.port,
+    path: settings.path,
+    tls: settings.tls,
+    receiver,
+    logger,
+    counters,
+    ...(deps.onFrame === undefined ? {} : { onFrame: deps.onFrame }),
+  });
+}

@@ -1,0 +1,255 @@
+import { SerialPortStream, type OpenOptions } from '@serialport/stream';
+import { SerialPort } from 'serialport';
+import { SURGARD_TERMINATOR } from '../../src/codecs/surgard.js';
+import { DelimitedFramer } from '../../src/codecs/delimited-framer.js';
+import { SerialReceiver, type SerialProtocol } from '../../src/pipeline/serial-receiver.js';
+import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
+import type { Recorder } from '../../src/pipeline/recorder.js';
+import type { SerialInputSettings } from '../../src/settings/settings.js';
+import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
+import type { Counters } from '../../src/observability/counters.js';
+
+/** How the port is reached: the OS binding in production, `MockBinding` (@serialport/binding-mock) in tests. */
+export type SerialBinding = OpenOptions['binding'];
+
+export interface SerialInputOptions {
+  name: string;
+  path: string;
+  baudRate: number;
+  dataBits: 5 | 6 | 7 | 8;
+  parity: 'none' | 'even' | 'odd' | 'mark' | 'space';
+  stopBits: 1 | 1.5 | 2;
+  protocol: SerialProtocol;
+  maxFrameBytes: number;
+  /** Reopen delays after the port is lost: doubles from `initial` up to `max` (ms). */
+  reconnect: { initial: number; max: number };
+  /** A port down this long (ms) raises one supervisory event; its return raises a restore. */
+  downAlarmAfter: number;
+  receiver: SerialReceiver;
+  clock: Clock;
+  logger: Logger;
+  counters: Counters;
+  binding?: SerialBinding;
+  /** Frames waiting for the store; more are discarded (a Sur-Gard receiver waits for each ACK anyway). */
+  maxQueuedFrames?: number;
+  /** Called with every raw frame before decoding (capture files). */
+  onFrame?(frame: Uint8Array, transport: 'serial', peer: string): void;
+}
+
+export const DEFAULT_RECONNECT = { initial: 1_000, max: 30_000 } as const;
+const DEFAULT_MAX_QUEUED_FRAMES = 64;
+const LINE_TERMINATORS = [0x0d, 0x0a];
+
+/**
+ * A serial receiver or panel port. It carries bytes only: the SerialReceiver decides every answer, written on
+ * the same port as soon as the receiver says so (after the store). Frames are handled one at a time in arrival
+ * order. A lost port (unplugged USB adapter, close, error) is reopened with exponential backoff.
+ */
+export class SerialInput {
+  private readonly binding: SerialBinding;
+  private stream: SerialPortStream | undefined;
+  private framer: DelimitedFramer | undefined;
+  /** Serializes frame handling and supervisory events, so answers and down/restore stay in order. */
+  private chain: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private attempts = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private alarmTimer: NodeJS.Timeout | undefined;
+  private downSince: number | null = null;
+  private alarmRaised = false;
+  private stopped = true;
+
+  constructor(private readonly options: SerialInputOptions) {
+    this.binding = options.binding ?? SerialPort.binding;
+  }
+
+  /** Opens the port once; when that fails the input keeps retrying in the background and reports down. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.markDown(new Error('not opened yet'));
+    await this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.alarmTimer);
+    this.downSince = null;
+    this.alarmRaised = false;
+    await this.chain;
+    const stream = this.stream;
+    this.stream = undefined;
+    if (stream?.isOpen) await new Promise<void>((resolve) => stream.close(() => resolve()));
+  }
+
+  health(): AdapterHealth {
+    if (this.stopped) return { state: 'down', detail: 'stopped' };
+    if (this.downSince !== null) return { state: 'down', detail: `${this.options.path} down since ${new Date(this.downSince).toISOString()}` };
+    return { state: 'up', detail: `${this.options.path} open` };
+  }
+
+  private async connect(): Promise<void> {
+    const { path, baudRate, dataBits, parity, stopBits, logger } = this.options;
+    const stream = new SerialPortStream({ binding: this.binding, path, baudRate, dataBits, parity, stopBits, autoOpen: false });
+    const opened = await new Promise<Error | null>((resolve) => stream.open((error) => resolve(error)));
+    if (this.stopped) {
+      if (opened === null) stream.close(() => undefined);
+      return;
+    }
+    if (opened !== null) {
+      logger.debug({ err: opened, path, attempt: this.attempts }, 'serial port open failed');
+      this.scheduleReconnect();
+      return;
+    }
+    this.attach(stream);
+  }
+
+  private attach(stream: SerialPortStream): void {
+    const { path, logger, protocol, maxFrameBytes } = this.options;
+    this.stream = stream;
+    this.attempts = 0;
+    this.framer = new DelimitedFramer(
+      protocol === 'surgard'
+        ? { terminators: [SURGARD_TERMINATOR], maxFrameBytes, keepTerminator: true }
+        : { terminators: LINE_TERMINATORS, maxFrameBytes },
+    );
+    stream.on('data', (chunk: Buffer) => this.received(stream, chunk));
+    stream.on('error', (error: Error) => {
+      logger.warn({ err: error, path }, 'serial port error');
+      if (this.stream === stream && stream.isOpen) stream.close();
+    });
+    stream.on('close', (error: Error | null) => {
+      if (this.stream !== stream) return;
+      this.stream = undefined;
+      for (const out of this.framer?.flush() ?? []) if (out.kind === 'discarded') this.discarded(out.reason, out.bytes);
+      if (this.stopped) return;
+      logger.warn({ err: error, path }, 'serial port lost');
+      this.markDown(error ?? new Error('closed'));
+      this.scheduleReconnect();
+    });
+    logger.info({ path, protocol }, 'serial port open');
+    this.markUp();
+  }
+
+  private received(stream: SerialPortStream, chunk: Buffer): void {
+    const framer = this.framer;
+    if (framer === undefined || this.stream !== stream) return;
+    const maxQueued = this.options.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES;
+    for (const out of framer.push(chunk)) {
+      if (out.kind === 'discarded') this.discarded(out.reason, out.bytes);
+      else if (this.queued >= maxQueued) this.discarded('QUEUE_FULL', out.bytes);
+      else {
+        this.queued += 1;
+        this.enqueue(() => this.handle(stream, out.bytes).finally(() => (this.queued -= 1)));
+      }
+    }
+  }
+
+  private async handle(stream: SerialPortStream, frame: Uint8Array): Promise<void> {
+    const { path, receiver } = this.options;
+    this.options.onFrame?.(frame, 'serial', path);
+    const outcome = await receiver.handlePacket(frame, path);
+    // An answer for a port that has since been lost is dropped: the receiver resends to the new port.
+    if (outcome.reply !== null && this.stream === stream && stream.isOpen) stream.write(Buffer.from(outcome.reply));
+  }
+
+  private markUp(): void {
+    clearTimeout(this.alarmTimer);
+    const since = this.downSince;
+    this.downSince = null;
+    if (this.alarmRaised && since !== null) {
+      this.alarmRaised = false;
+      this.enqueue(() => this.supervisory(this.options.receiver.portRestored(this.options.path, since), 'restore'));
+    }
+  }
+
+  private markDown(reason: Error): void {
+    if (this.downSince !== null) return;
+    const since = this.options.clock.now();
+    this.downSince = since;
+    this.alarmTimer = setTimeout(() => {
+      if (this.stopped || this.downSince !== since) return;
+      this.alarmRaised = true;
+      this.options.logger.error({ path: this.options.path, reason: reason.message, since }, 'serial port down');
+      this.enqueue(() => this.supervisory(this.options.receiver.portDown(this.options.path, since), 'down'));
+    }, this.options.downAlarmAfter);
+  }
+
+  private async supervisory(recording: Promise<{ ok: boolean }>, what: string): Promise<void> {
+    const recorded = await recording;
+    if (!recorded.ok) this.options.logger.error({ path: this.options.path }, `serial port ${what} event could not be stored`);
+  }
+
+  private scheduleReconnect(): void {
+    const { initial, max } = this.options.reconnect;
+    const delay = Math.min(initial * 2 ** this.attempts, max);
+    this.attempts += 1;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => {
+      this.connect().catch((error: unknown) => {
+        this.options.logger.error({ err: error, path: this.options.path }, 'serial port reopen failed');
+        this.scheduleReconnect();
+      });
+    }, delay);
+  }
+
+  /** Runs after everything queued before it; a failure is logged and never stops the queue. */
+  private enqueue(work: () => Promise<void>): void {
+    this.chain = this.chain.then(work).catch((error: unknown) => {
+      this.options.counters.inc('input_errors_total', { input: this.options.name });
+      this.options.logger.error({ err: error, path: this.options.path }, 'serial frame handling failed');
+    });
+  }
+
+  /** Noise, an oversize frame, a partial frame at close, or a frame beyond the queue bound: counted and logged. */
+  private discarded(reason: string, bytes: Uint8Array): void {
+    this.options.counters.inc('frames_discarded_total', { input: this.options.name, reason });
+    this.options.logger.warn({ reason, bytes: bytes.length, path: this.options.path }, 'serial bytes discarded');
+  }
+}
+
+export interface SerialInputDeps {
+  clock: Clock;
+  recorder: Recorder;
+  builder: EventBuilderDeps;
+  counters: Counters;
+  logger: Logger;
+  binding?: SerialBinding;
+  onFrame?: SerialInputOptions['onFrame'];
+}
+
+/** A `type: serial` input from its settings: the receiver core and the port adapter around it. */
+export function createSerialInput(settings: SerialInputSettings, deps: SerialInputDeps): SerialInput {
+  const { clock, recorder, builder, counters } = deps;
+  const logger = deps.logger.child({ component: 'input', kind: 'serial', name: settings.name });
+  const receiver = new SerialReceiver({
+    input: settings.name,
+    protocol: settings.protocol,
+    account: settings.account ?? null,
+    maxNaks: settings.maxNaks,
+    retransmitWindow: settings.retransmitWindow,
+    clock,
+    recorder,
+    builder,
+    counters,
+    logger,
+  });
+  return new SerialInput({
+    name: settings.name,
+    path: settings.path,
+    baudRate: settings.baudRate,
+    dataBits: settings.dataBits,
+    parity: settings.parity,
+    stopBits: settings.stopBits,
+    protocol: settings.protocol,
+    maxFrameBytes: settings.maxFrameBytes,
+    reconnect: settings.reconnect ?? DEFAULT_RECONNECT,
+    downAlarmAfter: settings.downAlarmAfter,
+    receiver,
+    clock,
+    logger,
+    counters,
+    ...(deps.binding === undefined ? {} : { binding: deps.binding }),
+    ...(deps.onFrame === undefined ? {} : { onFrame: deps.onFrame }),
+  });
+}

@@ -1,0 +1,163 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Counters, Labels } from '../../src/observability/counters.js';
+import type { Outbox } from '../../src/outbox/outbox.js';
+import type { OutputDispatchStats } from '../../src/pipeline/dispatcher.js';
+import type { Dc09Answer } from '../../src/pipeline/dc09-receiver.js';
+import type { Clock } from '../../src/ports.js';
+
+export const METRIC_PREFIX = 'panelbridge_';
+
+export interface MetricsSources {
+  counters: Counters;
+  dispatcher: { stats(): Record<string, OutputDispatchStats> };
+  outbox: Pick<Outbox, 'oldestPendingAt' | 'deadLetters'>;
+  clock: Clock;
+  /** Node's process metrics (CPU, memory, event-loop lag, GC); off in tests that compare output. */
+  processMetrics?: boolean;
+}
+
+/** Seconds; DC-09 answers wait for the outbox fsync, so most land in the low milliseconds. */
+const ANSWER_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+const DELIVERY_RESULTS = {
+  delivered: 'delivered',
+  failed: 'failed',
+  dead: 'dead',
+  skippedCovert: 'skipped_covert',
+} as const satisfies Record<keyof Pick<OutputDispatchStats, 'delivered' | 'failed' | 'dead' | 'skippedCovert'>, string>;
+
+const DURESS_CATEGORIES = ['duress', 'holdup'] as const;
+
+/** Help text of the counters the gateway increments (`Counters.inc` call sites). */
+const COUNTER_HELP: Readonly<Record<string, string>> = {
+  frames_total: 'Frames decoded, by input, protocol and result',
+  frames_rejected_total: 'Frames refused, by input and error code',
+  frames_discarded_total: 'Byte runs the framer discarded (noise, oversize, idle timeout), by input and reason',
+  events_total: 'Events stored in the outbox, by category and input',
+  events_duplicate_total: 'Retransmitted frames acknowledged again but stored once',
+  heartbeats_total: 'Link tests (DC-09 NULL) acknowledged, by input',
+  outbox_rejections_total: 'Frames refused because the outbox could not store them, by error code',
+  connections_total: 'TCP connections accepted, by input',
+  input_errors_total: 'Frames whose handling failed unexpectedly, by input',
+};
+
+/**
+ * The Prometheus view of a running gateway, on its own registry. Every `Counters` increment is mirrored into a
+ * prom-client counter of the same name (prefixed), created on first use with that increment's label names;
+ * outbox and delivery figures are read when scraped.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly mirrored = new Map<string, { counter: Counter<string>; labelNames: readonly string[] }>();
+  private readonly answerLatency: Histogram<'answer'>;
+
+  constructor(sources: MetricsSources) {
+    const { counters, dispatcher, outbox, clock } = sources;
+    const registers = [this.registry];
+    for (const sample of counters.snapshot()) this.mirror(sample.name, sample.labels, sample.value);
+    counters.onIncrement((name, labels, by) => this.mirror(name, labels, by));
+
+    this.answerLatency = new Histogram({
+      name: `${METRIC_PREFIX}dc09_answer_latency_seconds`,
+      help: 'Time from a DC-09 frame arriving to its answer (ack, nak, duh, none) being decided, ACKs after the outbox stored the event',
+      labelNames: ['answer'],
+      buckets: ANSWER_LATENCY_BUCKETS,
+      registers,
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}outbox_backlog`,
+      help: 'Events stored but not yet delivered, per output',
+      labelNames: ['output'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [output, stats] of Object.entries(dispatcher.stats())) this.set({ output }, stats.backlog);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}outbox_oldest_pending_age_seconds`,
+      help: 'Age of the oldest undelivered event per output (0 when none is waiting)',
+      labelNames: ['output'],
+      registers,
+      collect() {
+        this.reset();
+        const now = clock.now();
+        for (const output of Object.keys(dispatcher.stats())) {
+          const oldest = outbox.oldestPendingAt(output);
+          this.set({ output }, oldest === null ? 0 : Math.max(0, now - oldest) / 1000);
+        }
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}dead_letters`,
+      help: 'Events an output refused permanently, kept as dead letters',
+      labelNames: ['output'],
+      registers,
+      collect() {
+        this.reset();
+        for (const output of Object.keys(dispatcher.stats())) this.set({ output }, outbox.deadLetters(output).length);
+      },
+    });
+    new Counter({
+      name: `${METRIC_PREFIX}deliveries_total`,
+      help: 'Delivery outcomes per output since start (failed counts every retryable attempt)',
+      labelNames: ['output', 'result'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [output, stats] of Object.entries(dispatcher.stats())) {
+          for (const [field, result] of Object.entries(DELIVERY_RESULTS)) {
+            this.inc({ output, result }, stats[field as keyof typeof DELIVERY_RESULTS]);
+          }
+        }
+      },
+    });
+    new Counter({
+      name: `${METRIC_PREFIX}duress_events_total`,
+      help: 'Duress and hold-up events stored since start (a person under threat)',
+      labelNames: ['category'],
+      registers,
+      collect() {
+        this.reset();
+        for (const category of DURESS_CATEGORIES) this.inc({ category }, counters.get('events_total', { category }));
+      },
+    });
+    if (sources.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Wired to `Dc09ReceiverOptions.onAnswered`. */
+  observeAnswer(answer: Dc09Answer, latencyMs: number): void {
+    this.answerLatency.observe({ answer }, latencyMs / 1000);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The text exposition format (version 0.0.4). */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /**
+   * Label names are fixed when a counter is first incremented: a later increment's extra labels are dropped and
+   * missing ones are empty, because a metrics listener must never throw inside the frame path.
+   */
+  private mirror(name: string, labels: Labels, by: number): void {
+    let entry = this.mirrored.get(name);
+    if (entry === undefined) {
+      const labelNames = Object.keys(labels).sort();
+      entry = {
+        labelNames,
+        counter: new Counter({
+          name: METRIC_PREFIX + name,
+          help: COUNTER_HELP[name] ?? name.replaceAll('_', ' '),
+          labelNames,
+          registers: [this.registry],
+        }),
+      };
+      this.mirrored.set(name, entry);
+    }
+    entry.counter.inc(Object.fromEntries(entry.labelNames.map((label) => [label, labels[label] ?? ''])), by);
+  }
+}

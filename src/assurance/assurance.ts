@@ -1,0 +1,395 @@
+import type { NormalizedEvent } from '../model/event.js';
+import type { Clock, Logger } from '../ports.js';
+import type { Site } from '../settings/sites.js';
+import { gatewayEvent, type EventBuilderDeps, type FrameOrigin } from '../pipeline/event-builder.js';
+import type { EventHook, RecordOutcome } from '../pipeline/recorder.js';
+import { DeliveryDeadline, type UndeliveredDuress } from './delivery-deadline.js';
+import { DeviceDirectory, isGatewayRaised, isPanelTest, isPointTest, provesDevice, type DuressDevice } from './devices.js';
+import { describeSpan, formatDuration } from './format.js';
+import { Incidents } from './incidents.js';
+import { DeviceLedger, type DeviceStatus, type PanelTestStatus } from './ledger.js';
+import type { AssuranceStore, IncidentRecord, WindowRecord } from './store.js';
+import { Supervision, type LinkChange, type SupervisionPolicy } from './supervision.js';
+import { TestWindows, type OpenWindowResult, type WindowOutcome, type WindowRequest } from './test-windows.js';
+
+export interface AssuranceOptions {
+  store: AssuranceStore;
+  sites: () => readonly Site[];
+  clock: Clock;
+  /** Ids for the events, windows and incidents this raises, and the sites for their responder context. */
+  builder: EventBuilderDeps;
+  /** Stores the supervisory events this raises (the gateway's Recorder). */
+  record: (events: NormalizedEvent[]) => Promise<RecordOutcome>;
+  logger: Logger;
+  duressDeadlineMs: number;
+  supervision: SupervisionPolicy;
+  /** Outputs of audience `central`: only their deliveries confirm a duress. */
+  centralOutputs: ReadonlySet<string>;
+}
+
+export interface WindowView {
+  id: string;
+  site: string;
+  startedAt: string;
+  endsAt: string;
+  /** The devices under test. */
+  devices: string[];
+  exercised: string[];
+  notExercised: string[];
+  closedAt: string | null;
+  closeReason: 'expired' | 'stopped' | null;
+}
+
+export interface IncidentView {
+  id: string;
+  site: string | null;
+  account: string | null;
+  category: string;
+  openedAt: string;
+  openingEventId: string;
+  lastEventAt: string;
+  eventCount: number;
+  acknowledged: boolean;
+  ackedAt: string | null;
+  ackedBy: string | null;
+  note: string | null;
+}
+
+export interface AssuranceHealth {
+  state: 'up' | 'degraded';
+  detail?: string;
+  undeliveredDuress: Array<{ eventId: string; account: string | null; site: string | null; category: string; receivedAt: string; ageMs: number }>;
+  lostLinks: Array<{ account: string; since: string }>;
+  openIncidents: number;
+  overdueDevices: number;
+  neverTestedDevices: number;
+  testWindows: number;
+}
+
+export type AcknowledgeOutcome =
+  | { ok: true; incident: IncidentView }
+  | { ok: false; reason: 'unknown' | 'already-acknowledged'; incident?: IncidentView };
+
+/** Where the events this raises say they come from (no panel frame behind them). */
+export const ASSURANCE_INPUT = 'assurance';
+
+const RECENT_LIMIT = 500;
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function receivedAtOf(event: NormalizedEvent, fallback: number): number {
+  const at = Date.parse(event.receivedAt);
+  return Number.isNaN(at) ? fallback : at;
+}
+
+/** How a supervisory event names a device in its `devices` field. */
+function deviceRef(device: DuressDevice | DeviceStatus): Record<string, unknown> {
+  const { site, device: name, kind, number } = device;
+  return {
+    site,
+    device: name,
+    kind,
+    number,
+    name: device.name,
+    ...(device.type === undefined ? {} : { type: device.type }),
+    ...(device.door === undefined ? {} : { door: device.door }),
+  };
+}
+
+function labelOf(device: DuressDevice): string {
+  return `${device.device} "${device.name}"`;
+}
+
+function incidentView(incident: IncidentRecord): IncidentView {
+  return {
+    id: incident.id,
+    site: incident.site,
+    account: incident.account,
+    category: incident.category,
+    openedAt: iso(incident.openedAt),
+    openingEventId: incident.openingEventId,
+    lastEventAt: iso(incident.lastEventAt),
+    eventCount: incident.eventCount,
+    acknowledged: incident.ackedAt !== null,
+    ackedAt: incident.ackedAt === null ? null : iso(incident.ackedAt),
+    ackedBy: incident.ackedBy,
+    note: incident.note,
+  };
+}
+
+/**
+ * Duress assurance: the device test ledger, test windows, link supervision, the duress latch and the delivery
+ * deadline, behind one EventHook. `annotate` marks tests and incident ids before an event is stored; `stored`
+ * updates the ledger, windows, supervision and deadlines once it is durable; `tick` does what time alone decides.
+ * What it finds is published as `supervisory` events through the same recorder as every panel event.
+ */
+export class Assurance implements EventHook {
+  readonly directory: DeviceDirectory;
+  readonly ledger: DeviceLedger;
+  readonly windows: TestWindows;
+  readonly incidents: Incidents;
+  readonly supervision: Supervision;
+  readonly deadline: DeliveryDeadline;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly options: AssuranceOptions) {
+    const { store, sites, clock, builder } = options;
+    const now = clock.now();
+    this.directory = new DeviceDirectory(sites);
+    this.ledger = new DeviceLedger(store, this.directory);
+    this.windows = new TestWindows(store, this.directory, builder.ids);
+    this.incidents = new Incidents(store, builder.ids);
+    this.supervision = new Supervision(store, options.supervision, now);
+    this.deadline = new DeliveryDeadline(options.duressDeadlineMs);
+    this.ledger.enroll(now);
+  }
+
+  annotate(event: NormalizedEvent): void {
+    const at = receivedAtOf(event, this.options.clock.now());
+    if (!isGatewayRaised(event) && !event.test) {
+      const windows = this.windows.covering(event, this.directory.namedBy(event), at);
+      if (windows.length > 0) {
+        event.test = true;
+        event.reasons.push(`test window ${windows.map((w) => w.id).join(', ')} is open for site ${windows[0]!.site}`);
+      }
+    }
+    const opened = this.incidents.annotate(event, at);
+    if (opened !== undefined)
+      this.options.logger.warn(
+        { incident: opened.id, site: opened.site, account: opened.account, eventId: event.id, category: event.category },
+        'duress incident opened; it stays open until acknowledged',
+      );
+  }
+
+  stored(events: readonly NormalizedEvent[]): void {
+    for (const event of events) {
+      const at = receivedAtOf(event, this.options.clock.now());
+      if (!isGatewayRaised(event) && event.account !== null) this.traffic(event.account, at);
+      const named = this.directory.namedBy(event);
+      if (named.length > 0 && provesDevice(event)) {
+        if (event.test) this.windows.recordExercise(event, named, at);
+        if (event.test || isPointTest(event)) this.ledger.recordTest(named, event, at);
+        else this.ledger.recordActivation(named, event, at);
+      }
+      if (isPanelTest(event)) this.ledger.recordPanelTest(event, at);
+      this.deadline.track(event, at);
+    }
+  }
+
+  /** Any message from an account, heartbeats included (Dc09Receiver's onTraffic, and every stored event). */
+  traffic(account: string, at: number): void {
+    const restored = this.supervision.traffic(account, at);
+    if (restored !== undefined) this.linkChanged(restored, at);
+  }
+
+  /** The dispatcher's onDelivered: a central output's delivery confirms a duress in time (or clears the alert). */
+  delivered(output: string, event: NormalizedEvent): void {
+    if (!this.options.centralOutputs.has(output)) return;
+    const late = this.deadline.confirm(event.id);
+    if (late === undefined) return;
+    const now = this.options.clock.now();
+    this.options.logger.info({ eventId: late.eventId, output, lateByMs: now - late.receivedAt }, 'undelivered duress now delivered');
+    this.raise(
+      {
+        category: 'supervisory',
+        qualifier: 'restore',
+        account: late.account,
+        reasons: [
+          `${late.category} event ${late.eventId} was delivered to central output ${output} ${describeSpan(now - late.receivedAt)} after it was received`,
+        ],
+      },
+      now,
+      late.incident,
+    );
+  }
+
+  /** What time alone decides: windows expire, devices fall overdue, links fall silent, deadlines pass. */
+  tick(): void {
+    const now = this.options.clock.now();
+    for (const outcome of this.windows.expire(now)) this.windowClosed(outcome, now);
+    this.ledger.enroll(now);
+    for (const status of this.ledger.newlyOverdue(now)) this.deviceOverdue(status, now);
+    for (const change of this.supervision.check(now)) this.linkChanged(change, now);
+    for (const missed of this.deadline.due(now)) this.deliveryMissed(missed, now);
+  }
+
+  startWindow(request: WindowRequest): OpenWindowResult {
+    const result = this.windows.start(request, this.options.clock.now());
+    if (result.ok) {
+      const { id, site, endsAt, devices } = result.window;
+      this.options.logger.info({ window: id, site, endsAt: iso(endsAt), devices: devices ?? 'all' }, 'test window opened');
+    }
+    return result;
+  }
+
+  /** Closes a window now and publishes its outcome; undefined when no open window has this id. */
+  stopWindow(id: string): WindowView | undefined {
+    const now = this.options.clock.now();
+    const outcome = this.windows.stop(id, now);
+    if (outcome === undefined) return undefined;
+    this.windowClosed(outcome, now);
+    return this.windowView(outcome.window);
+  }
+
+  /** Open windows; with `all`, recently closed ones too (newest first). */
+  windowViews(all = false): WindowView[] {
+    const windows = all ? this.options.store.recentWindows(RECENT_LIMIT) : this.windows.list();
+    return windows.map((w) => this.windowView(w));
+  }
+
+  windowView(window: WindowRecord): WindowView {
+    const { covered, exercised, notExercised } = this.windows.statusOf(window);
+    const names = (devices: DuressDevice[]) => devices.map((d) => d.device);
+    return {
+      id: window.id,
+      site: window.site,
+      startedAt: iso(window.startedAt),
+      endsAt: iso(window.endsAt),
+      devices: names(covered),
+      exercised: names(exercised),
+      notExercised: names(notExercised),
+      closedAt: window.closedAt === null ? null : iso(window.closedAt),
+      closeReason: window.closeReason,
+    };
+  }
+
+  acknowledge(id: string, by: string, note: string | null): AcknowledgeOutcome {
+    const result = this.incidents.acknowledge(id, by, note, this.options.clock.now());
+    if (!result.ok) return result.incident === undefined ? { ok: false, reason: result.reason } : { ok: false, reason: result.reason, incident: incidentView(result.incident) };
+    this.options.logger.info({ incident: id, by, note }, 'duress incident acknowledged');
+    return { ok: true, incident: incidentView(result.incident) };
+  }
+
+  /** Open incidents; with `all`, acknowledged ones too (newest first). */
+  incidentViews(all = false): IncidentView[] {
+    return (all ? this.incidents.recent(RECENT_LIMIT) : this.incidents.open()).map(incidentView);
+  }
+
+  deviceReport(): { devices: DeviceStatus[]; panels: PanelTestStatus[] } {
+    return { devices: this.ledger.list(this.options.clock.now()), panels: this.ledger.panelTests() };
+  }
+
+  health(): AssuranceHealth {
+    const now = this.options.clock.now();
+    const undelivered = this.deadline.alerts();
+    const devices = this.ledger.list(now);
+    return {
+      state: undelivered.length > 0 ? 'degraded' : 'up',
+      ...(undelivered.length > 0 ? { detail: `${undelivered.length} duress event(s) not confirmed by a central output` } : {}),
+      undeliveredDuress: undelivered.map((u) => ({
+        eventId: u.eventId,
+        account: u.account,
+        site: u.site,
+        category: u.category,
+        receivedAt: iso(u.receivedAt),
+        ageMs: now - u.receivedAt,
+      })),
+      lostLinks: this.supervision.lost().map((l) => ({ account: l.account, since: iso(l.since) })),
+      openIncidents: this.incidents.open().length,
+      overdueDevices: devices.filter((d) => d.overdue).length,
+      neverTestedDevices: devices.filter((d) => d.neverTested).length,
+      testWindows: this.windows.list().length,
+    };
+  }
+
+  /** Resolves once every event raised so far has been recorded. */
+  async flush(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private windowClosed(outcome: WindowOutcome, now: number): void {
+    const { window, covered, exercised, notExercised } = outcome;
+    const site = this.directory.site(window.site);
+    this.options.logger.info(
+      { window: window.id, site: window.site, exercised: exercised.map((d) => d.device), notExercised: notExercised.map((d) => d.device) },
+      'test window closed',
+    );
+    this.raise(
+      {
+        category: 'supervisory',
+        account: site?.accounts[0] ?? null,
+        devices: notExercised.map(deviceRef),
+        reasons: [
+          `test window ${window.id} for site ${window.site} ${window.closeReason === 'expired' ? 'expired' : 'was stopped'}: ${exercised.length} of ${covered.length} duress device(s) reported`,
+          notExercised.length === 0
+            ? 'every device under test reported'
+            : `not exercised: ${notExercised.map(labelOf).join(', ')}`,
+        ],
+      },
+      now,
+    );
+  }
+
+  private deviceOverdue(status: DeviceStatus, now: number): void {
+    this.options.logger.warn({ site: status.site, device: status.device, dueAt: status.dueAt }, 'duress device overdue for its test');
+    const last = status.lastTestedAt === null ? 'never tested' : `last tested ${status.lastTestedAt}`;
+    this.raise(
+      {
+        category: 'supervisory',
+        account: this.directory.site(status.site)?.accounts[0] ?? null,
+        devices: [deviceRef(status)],
+        reasons: [
+          `duress device ${status.device} "${status.name}" at site ${status.site} is overdue for its test: ${last}, due ${status.dueAt} (testEvery ${formatDuration(status.testEvery ?? 0)})`,
+        ],
+      },
+      now,
+    );
+  }
+
+  private linkChanged(change: LinkChange, now: number): void {
+    const { account, intervalMs, silentMs } = change;
+    if (change.change === 'lost') this.options.logger.warn({ account, silentMs, intervalMs }, 'communication lost');
+    else this.options.logger.info({ account, silentMs }, 'communication restored');
+    this.raise(
+      {
+        category: 'supervisory',
+        qualifier: change.change === 'lost' ? 'new' : 'restore',
+        account,
+        reasons: [
+          change.change === 'lost'
+            ? `communication lost: no message from account ${account} for ${describeSpan(silentMs)} (supervision ${formatDuration(intervalMs)})`
+            : `communication restored: account ${account} reported again after ${describeSpan(silentMs)} of silence`,
+        ],
+      },
+      now,
+    );
+  }
+
+  private deliveryMissed(missed: UndeliveredDuress, now: number): void {
+    const { eventId, category, account, incident } = missed;
+    this.options.logger.error(
+      { eventId, category, account, site: missed.site, ageMs: now - missed.receivedAt },
+      'duress event not confirmed by any central output in time',
+    );
+    this.raise(
+      {
+        category: 'supervisory',
+        account,
+        reasons: [
+          `${category}${missed.test ? ' test' : ''} event ${eventId} from account ${account ?? '(none)'} was not confirmed by any central output within ${formatDuration(this.options.duressDeadlineMs)}: responders may not know`,
+        ],
+      },
+      now,
+      incident,
+    );
+  }
+
+  private raise(fields: Parameters<typeof gatewayEvent>[0], now: number, incident: string | null = null): void {
+    const origin: FrameOrigin = { input: ASSURANCE_INPUT, transport: 'cli', receivedAt: now, raw: new Uint8Array() };
+    const event = gatewayEvent(fields, origin, this.options.builder);
+    if (incident !== null) event.incident = incident;
+    const recording = this.options
+      .record([event])
+      .then(
+        (outcome) => (outcome.ok ? undefined : outcome.error),
+        (error: unknown) => error,
+      )
+      .then((error) => {
+        if (error !== undefined) this.options.logger.error({ err: error, reasons: event.reasons }, 'supervisory event not stored');
+      })
+      .finally(() => this.inFlight.delete(recording));
+    this.inFlight.add(recording);
+  }
+}

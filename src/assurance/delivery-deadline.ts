@@ -1,0 +1,57 @@
+import type { NormalizedEvent } from '../model/event.js';
+import { isDuress } from './devices.js';
+
+export interface UndeliveredDuress {
+  eventId: string;
+  account: string | null;
+  site: string | null;
+  category: NormalizedEvent['category'];
+  incident: string | null;
+  test: boolean;
+  receivedAt: number;
+  /** When the missed deadline was reported; null while it has not passed. */
+  alertedAt: number | null;
+}
+
+/**
+ * Every duress or hold-up event must be confirmed by an output of audience `central` within the deadline. One
+ * that is not is reported once (`due`); its confirmation after that clears the report (`confirm`).
+ */
+export class DeliveryDeadline {
+  private readonly waiting = new Map<string, UndeliveredDuress>();
+
+  constructor(private readonly deadlineMs: number) {}
+
+  track(event: NormalizedEvent, receivedAt: number): void {
+    if (!isDuress(event) || this.waiting.has(event.id)) return;
+    this.waiting.set(event.id, {
+      eventId: event.id,
+      account: event.account,
+      site: event.site?.id ?? null,
+      category: event.category,
+      incident: event.incident ?? null,
+      test: event.test,
+      receivedAt,
+      alertedAt: null,
+    });
+  }
+
+  /** A central output delivered the event. Returns it when its deadline had been reported missed. */
+  confirm(eventId: string): UndeliveredDuress | undefined {
+    const entry = this.waiting.get(eventId);
+    this.waiting.delete(eventId);
+    return entry?.alertedAt == null ? undefined : entry;
+  }
+
+  /** Events whose deadline passed since the last call. */
+  due(now: number): UndeliveredDuress[] {
+    const missed = [...this.waiting.values()].filter((e) => e.alertedAt === null && now - e.receivedAt > this.deadlineMs);
+    for (const entry of missed) entry.alertedAt = now;
+    return missed;
+  }
+
+  /** Events past their deadline and still unconfirmed. */
+  alerts(): UndeliveredDuress[] {
+    return [...this.waiting.values()].filter((e) => e.alertedAt !== null);
+  }
+}

@@ -1,0 +1,83 @@
+import type { NormalizedEvent } from '../model/event.js';
+import type { IdSource } from '../model/ids.js';
+import { isDuress } from './devices.js';
+import type { AssuranceStore, IncidentRecord } from './store.js';
+
+export type AcknowledgeResult =
+  | { ok: true; incident: IncidentRecord }
+  | { ok: false; reason: 'unknown' | 'already-acknowledged'; incident?: IncidentRecord };
+
+/** One open incident per site, or per account when the account belongs to no site. */
+function incidentKey(event: NormalizedEvent): string {
+  return event.site == null ? `account:${(event.account ?? '').toUpperCase()}` : `site:${event.site.id}`;
+}
+
+/**
+ * The duress latch. A real duress or hold-up opens an incident for its site; every later event from the site
+ * carries the incident id; nothing the panel sends (an opening, a disarm, a restore) closes it: only a person's
+ * acknowledgement does. A status report (Contact ID qualifier 6) or a restore never opens one.
+ */
+export class Incidents {
+  private readonly openByKey: Map<string, IncidentRecord>;
+
+  constructor(
+    private readonly store: AssuranceStore,
+    private readonly ids: IdSource,
+  ) {
+    this.openByKey = new Map(store.openIncidents().map((incident) => [incident.key, incident]));
+  }
+
+  /** Sets `event.incident`; returns the incident when this event opened it. */
+  annotate(event: NormalizedEvent, at: number): IncidentRecord | undefined {
+    if (event.incident != null) return undefined; // raised by the gateway about a given incident
+    const key = incidentKey(event);
+    const current = this.openByKey.get(key);
+    if (current !== undefined) {
+      event.incident = current.id;
+      this.save({ ...current, lastEventAt: Math.max(current.lastEventAt, at), eventCount: current.eventCount + 1 });
+      return undefined;
+    }
+    if (!isDuress(event) || event.test || event.qualifier !== 'new') return undefined;
+    const opened: IncidentRecord = {
+      id: this.ids.next(),
+      key,
+      site: event.site?.id ?? null,
+      account: event.account,
+      category: event.category,
+      openedAt: at,
+      openingEventId: event.id,
+      lastEventAt: at,
+      eventCount: 1,
+      ackedAt: null,
+      ackedBy: null,
+      note: null,
+    };
+    this.save(opened);
+    event.incident = opened.id;
+    return opened;
+  }
+
+  acknowledge(id: string, by: string, note: string | null, now: number): AcknowledgeResult {
+    const incident = this.store.incident(id);
+    if (incident === undefined) return { ok: false, reason: 'unknown' };
+    if (incident.ackedAt !== null) return { ok: false, reason: 'already-acknowledged', incident };
+    const acked: IncidentRecord = { ...incident, ackedAt: now, ackedBy: by, note };
+    this.openByKey.delete(incident.key);
+    this.store.putIncident(acked);
+    return { ok: true, incident: acked };
+  }
+
+  open(): IncidentRecord[] {
+    return [...this.openByKey.values()];
+  }
+
+  /** Open and acknowledged incidents, newest first. */
+  recent(limit: number): IncidentRecord[] {
+    return this.store.recentIncidents(limit);
+  }
+
+  private save(incident: IncidentRecord): void {
+    this.openByKey.set(incident.key, incident);
+    this.store.putIncident(incident);
+  }
+}

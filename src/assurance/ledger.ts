@@ -1,0 +1,186 @@
+import type { NormalizedEvent } from '../model/event.js';
+import type { DeviceDirectory, DeviceKind, DuressDevice } from './devices.js';
+import type { AssuranceStore, DeviceRecord, PanelTestRecord } from './store.js';
+
+/** One device as `GET /devices`, `panelbridge devices` and the retained MQTT state show it. */
+export interface DeviceStatus {
+  site: string;
+  device: string;
+  kind: DeviceKind;
+  number: number | null;
+  name: string;
+  type?: string;
+  door?: string;
+  lastTestedAt: string | null;
+  /** Last real use (a call for help outside any test window). */
+  lastActivatedAt: string | null;
+  testCount: number;
+  neverTested: boolean;
+  overdue: boolean;
+  /** When the next test is due (null without a schedule). */
+  dueAt: string | null;
+  lastEventId: string | null;
+  /** Test schedule in milliseconds, or null. */
+  testEvery: number | null;
+}
+
+export interface PanelTestStatus {
+  site: string | null;
+  account: string | null;
+  lastTestedAt: string;
+  lastEventId: string;
+  testCount: number;
+}
+
+export interface DeviceFilter {
+  site?: string;
+  overdue?: boolean;
+  neverTested?: boolean;
+}
+
+/** Devices of one site and/or needing attention; `overdue` and `neverTested` together select either kind. */
+export function filterDevices(devices: readonly DeviceStatus[], filter: DeviceFilter): DeviceStatus[] {
+  const attention = filter.overdue === true || filter.neverTested === true;
+  return devices.filter(
+    (d) =>
+      (filter.site === undefined || d.site === filter.site) &&
+      (!attention || (filter.overdue === true && d.overdue) || (filter.neverTested === true && d.neverTested)),
+  );
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function recordKey(site: string, device: string): string {
+  return `${site}\u0000${device}`;
+}
+
+/** Last time the device was proven to work: a real activation proves it as much as a test does. */
+function lastProof(record: DeviceRecord): number | null {
+  const times = [record.lastTestedAt, record.lastActivatedAt].filter((t): t is number => t !== null);
+  return times.length === 0 ? null : Math.max(...times);
+}
+
+/**
+ * When each configured duress device was last tested or used, persisted in the assurance store. A device is
+ * overdue when neither happened within `testEvery` of the previous proof (or of when the ledger first knew it).
+ */
+export class DeviceLedger {
+  private readonly records: Map<string, DeviceRecord>;
+  private readonly panels: Map<string, PanelTestRecord>;
+
+  constructor(
+    private readonly store: AssuranceStore,
+    private readonly directory: DeviceDirectory,
+  ) {
+    this.records = new Map(store.devices().map((r) => [recordKey(r.site, r.device), r]));
+    this.panels = new Map(store.panelTests().map((r) => [r.scope, r]));
+  }
+
+  /** Starts the test interval of every configured device the ledger has not seen before. */
+  enroll(now: number): void {
+    for (const device of this.directory.all()) this.recordOf(device, now);
+  }
+
+  recordTest(devices: readonly DuressDevice[], event: NormalizedEvent, at: number): void {
+    for (const device of devices) {
+      const record = this.recordOf(device, at);
+      this.save({ ...record, lastTestedAt: at, testCount: record.testCount + 1, lastEventId: event.id, overdueReportedAt: null });
+    }
+  }
+
+  recordActivation(devices: readonly DuressDevice[], event: NormalizedEvent, at: number): void {
+    for (const device of devices)
+      this.save({ ...this.recordOf(device, at), lastActivatedAt: at, lastEventId: event.id, overdueReportedAt: null });
+  }
+
+  /** A panel-level test report (Contact ID 601/602, SIA RP): proves the communicator, not any device. */
+  recordPanelTest(event: NormalizedEvent, at: number): void {
+    const site = event.site?.id ?? null;
+    const scope = site === null ? `account:${event.account ?? ''}` : `site:${site}`;
+    const previous = this.panels.get(scope);
+    const record: PanelTestRecord = {
+      scope,
+      site,
+      account: site === null ? event.account : null,
+      lastTestedAt: at,
+      lastEventId: event.id,
+      testCount: (previous?.testCount ?? 0) + 1,
+    };
+    this.panels.set(scope, record);
+    this.store.putPanelTest(record);
+  }
+
+  /** Every configured duress device with its ledger entry (a device not yet enrolled starts its interval now). */
+  list(now: number): DeviceStatus[] {
+    return this.directory.all().map((device) => this.status(device, this.records.get(recordKey(device.site, device.device)), now));
+  }
+
+  /** Devices overdue now that were not reported yet; each is reported once until its next test or use. */
+  newlyOverdue(now: number): DeviceStatus[] {
+    const reported: DeviceStatus[] = [];
+    for (const device of this.directory.all()) {
+      const record = this.recordOf(device, now);
+      const status = this.status(device, record, now);
+      if (!status.overdue || record.overdueReportedAt !== null) continue;
+      this.save({ ...record, overdueReportedAt: now });
+      reported.push(status);
+    }
+    return reported;
+  }
+
+  panelTests(): PanelTestStatus[] {
+    return [...this.panels.values()].map(({ site, account, lastTestedAt, lastEventId, testCount }) => ({
+      site,
+      account,
+      lastTestedAt: new Date(lastTestedAt).toISOString(),
+      lastEventId,
+      testCount,
+    }));
+  }
+
+  private status(device: DuressDevice, record: DeviceRecord | undefined, now: number): DeviceStatus {
+    const proof = record === undefined ? null : lastProof(record);
+    const dueAt = device.testEvery === null ? null : (proof ?? record?.since ?? now) + device.testEvery;
+    return {
+      site: device.site,
+      device: device.device,
+      kind: device.kind,
+      number: device.number,
+      name: device.name,
+      ...(device.type === undefined ? {} : { type: device.type }),
+      ...(device.door === undefined ? {} : { door: device.door }),
+      lastTestedAt: iso(record?.lastTestedAt ?? null),
+      lastActivatedAt: iso(record?.lastActivatedAt ?? null),
+      testCount: record?.testCount ?? 0,
+      neverTested: (record?.lastTestedAt ?? null) === null,
+      overdue: dueAt !== null && now > dueAt,
+      dueAt: iso(dueAt),
+      lastEventId: record?.lastEventId ?? null,
+      testEvery: device.testEvery,
+    };
+  }
+
+  private recordOf(device: DuressDevice, now: number): DeviceRecord {
+    const existing = this.records.get(recordKey(device.site, device.device));
+    if (existing !== undefined) return existing;
+    const record: DeviceRecord = {
+      site: device.site,
+      device: device.device,
+      since: now,
+      lastTestedAt: null,
+      lastActivatedAt: null,
+      testCount: 0,
+      lastEventId: null,
+      overdueReportedAt: null,
+    };
+    this.save(record);
+    return record;
+  }
+
+  private save(record: DeviceRecord): void {
+    this.records.set(recordKey(record.site, record.device), record);
+    this.store.putDevice(record);
+  }
+}

@@ -1,0 +1,302 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { GatewayError } from '../errors.js';
+
+/**
+ * Why SQLite rather than a JSON file: the ledger changes one row at a time (a test, an activation, an incident),
+ * and SQLite writes just that row, atomically and fsynced, where a JSON file would be rewritten whole on every
+ * change. WAL lets `panelbridge devices` read the file while the gateway writes it.
+ */
+export const ASSURANCE_FILE_NAME = 'assurance.sqlite';
+
+export interface DeviceRecord {
+  site: string;
+  device: string;
+  /** When the ledger first knew the device: the start of its first test interval. */
+  since: number;
+  lastTestedAt: number | null;
+  lastActivatedAt: number | null;
+  testCount: number;
+  lastEventId: string | null;
+  /** Set when the device was reported overdue; cleared by its next test or activation. */
+  overdueReportedAt: number | null;
+}
+
+export interface PanelTestRecord {
+  /** `site:{id}`, or `account:{account}` for an account that belongs to no site. */
+  scope: string;
+  site: string | null;
+  account: string | null;
+  lastTestedAt: number;
+  lastEventId: string;
+  testCount: number;
+}
+
+export interface WindowRecord {
+  id: string;
+  site: string;
+  startedAt: number;
+  endsAt: number;
+  /** The devices under test, or null for every duress device of the site. */
+  devices: string[] | null;
+  exercised: string[];
+  closedAt: number | null;
+  closeReason: 'expired' | 'stopped' | null;
+}
+
+export interface IncidentRecord {
+  id: string;
+  /** `site:{id}` or `account:{ACCOUNT}`: one open incident per key. */
+  key: string;
+  site: string | null;
+  account: string | null;
+  category: string;
+  openedAt: number;
+  openingEventId: string;
+  lastEventAt: number;
+  eventCount: number;
+  ackedAt: number | null;
+  ackedBy: string | null;
+  note: string | null;
+}
+
+export interface LostLinkRecord {
+  account: string;
+  lostAt: number;
+}
+
+/** Migration N (0-based) moves the schema from user_version N to N + 1. Append only; never edit a shipped step. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE device (
+    site TEXT NOT NULL,
+    device TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    last_tested_at INTEGER,
+    last_activated_at INTEGER,
+    test_count INTEGER NOT NULL,
+    last_event_id TEXT,
+    overdue_reported_at INTEGER,
+    PRIMARY KEY (site, device)
+  ) WITHOUT ROWID;
+  CREATE TABLE panel_test (
+    scope TEXT PRIMARY KEY,
+    site TEXT,
+    account TEXT,
+    last_tested_at INTEGER NOT NULL,
+    last_event_id TEXT NOT NULL,
+    test_count INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE test_window (
+    id TEXT PRIMARY KEY,
+    site TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ends_at INTEGER NOT NULL,
+    devices TEXT,
+    exercised TEXT NOT NULL,
+    closed_at INTEGER,
+    close_reason TEXT
+  ) WITHOUT ROWID;
+  CREATE TABLE incident (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    site TEXT,
+    account TEXT,
+    category TEXT NOT NULL,
+    opened_at INTEGER NOT NULL,
+    opening_event_id TEXT NOT NULL,
+    last_event_at INTEGER NOT NULL,
+    event_count INTEGER NOT NULL,
+    acked_at INTEGER,
+    acked_by TEXT,
+    note TEXT
+  ) WITHOUT ROWID;
+  CREATE INDEX incident_open ON incident (key) WHERE acked_at IS NULL;
+  CREATE INDEX incident_opened ON incident (opened_at);
+  CREATE TABLE lost_link (account TEXT PRIMARY KEY, lost_at INTEGER NOT NULL) WITHOUT ROWID;
+  `,
+];
+
+type Row = Record<string, unknown>;
+
+const DEVICE_COLUMNS = {
+  site: 'site', device: 'device', since: 'since', lastTestedAt: 'last_tested_at', lastActivatedAt: 'last_activated_at',
+  testCount: 'test_count', lastEventId: 'last_event_id', overdueReportedAt: 'overdue_reported_at',
+} as const;
+const PANEL_TEST_COLUMNS = {
+  scope: 'scope', site: 'site', account: 'account', lastTestedAt: 'last_tested_at', lastEventId: 'last_event_id',
+  testCount: 'test_count',
+} as const;
+const INCIDENT_COLUMNS = {
+  id: 'id', key: 'key', site: 'site', account: 'account', category: 'category', openedAt: 'opened_at',
+  openingEventId: 'opening_event_id', lastEventAt: 'last_event_at', eventCount: 'event_count', ackedAt: 'acked_at',
+  ackedBy: 'acked_by', note: 'note',
+} as const;
+
+/** `INSERT OR REPLACE` of a record whose fields map one-to-one onto columns. */
+function upsertSql(table: string, columns: Record<string, string>): string {
+  const names = Object.values(columns);
+  return `INSERT OR REPLACE INTO ${table} (${names.join(', ')}) VALUES (${Object.keys(columns).map((k) => `@${k}`).join(', ')})`;
+}
+
+function fromRow<T>(row: Row, columns: Record<string, string>): T {
+  return Object.fromEntries(Object.entries(columns).map(([field, column]) => [field, row[column]])) as T;
+}
+
+function windowFromRow(row: Row): WindowRecord {
+  return {
+    id: row.id as string,
+    site: row.site as string,
+    startedAt: row.started_at as number,
+    endsAt: row.ends_at as number,
+    devices: row.devices === null ? null : (JSON.parse(row.devices as string) as string[]),
+    exercised: JSON.parse(row.exercised as string) as string[],
+    closedAt: row.closed_at as number | null,
+    closeReason: row.close_reason as WindowRecord['closeReason'],
+  };
+}
+
+function storeFailed(file: string, error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  return new GatewayError('ASSURANCE_STORE_FAILED', `cannot open ${file}: ${(error as Error).message}`, { cause: error });
+}
+
+/** The persisted state of duress assurance: device ledger, panel tests, test windows, incidents, lost links. */
+export class AssuranceStore {
+  private readonly statements;
+
+  private constructor(private readonly db: Database.Database) {
+    this.statements = {
+      devices: db.prepare<[], Row>(`SELECT * FROM device`),
+      putDevice: db.prepare(upsertSql('device', DEVICE_COLUMNS)),
+      panelTests: db.prepare<[], Row>(`SELECT * FROM panel_test ORDER BY scope`),
+      putPanelTest: db.prepare(upsertSql('panel_test', PANEL_TEST_COLUMNS)),
+      openWindows: db.prepare<[], Row>(`SELECT * FROM test_window WHERE closed_at IS NULL ORDER BY started_at`),
+      recentWindows: db.prepare<[number], Row>(`SELECT * FROM test_window ORDER BY started_at DESC LIMIT ?`),
+      putWindow: db.prepare(
+        `INSERT OR REPLACE INTO test_window (id, site, started_at, ends_at, devices, exercised, closed_at, close_reason)
+         VALUES (@id, @site, @startedAt, @endsAt, @devices, @exercised, @closedAt, @closeReason)`,
+      ),
+      openIncidents: db.prepare<[], Row>(`SELECT * FROM incident WHERE acked_at IS NULL ORDER BY opened_at`),
+      recentIncidents: db.prepare<[number], Row>(`SELECT * FROM incident ORDER BY opened_at DESC LIMIT ?`),
+      incident: db.prepare<[string], Row>(`SELECT * FROM incident WHERE id = ?`),
+      putIncident: db.prepare(upsertSql('incident', INCIDENT_COLUMNS)),
+      lostLinks: db.prepare<[], LostLinkRecord>(`SELECT account, lost_at AS lostAt FROM lost_link`),
+      putLostLink: db.prepare<[string, number]>(`INSERT OR REPLACE INTO lost_link (account, lost_at) VALUES (?, ?)`),
+      deleteLostLink: db.prepare<[string]>(`DELETE FROM lost_link WHERE account = ?`),
+    };
+  }
+
+  /** Opens (creating and migrating) `dataDir/assurance.sqlite`. */
+  static openIn(dataDir: string): AssuranceStore {
+    fs.mkdirSync(dataDir, { recursive: true });
+    return AssuranceStore.open(path.join(dataDir, ASSURANCE_FILE_NAME));
+  }
+
+  /** `:memory:` gives a throwaway store (tests, a CLI run with no ledger yet). */
+  static open(file: string): AssuranceStore {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file);
+      if (file !== ':memory:' && db.pragma('journal_mode = WAL', { simple: true }) !== 'wal')
+        throw new Error('WAL journal mode unavailable');
+      // FULL: an incident opened or a test recorded survives power loss, like the outbox entry it belongs to.
+      db.pragma('synchronous = FULL');
+      migrate(db);
+      return new AssuranceStore(db);
+    } catch (error) {
+      db?.close();
+      throw storeFailed(file, error);
+    }
+  }
+
+  /** Read-only view of a store another process (the running gateway) may be writing. */
+  static openReadOnly(file: string): AssuranceStore {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file, { readonly: true, fileMustExist: true });
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version !== MIGRATIONS.length)
+        throw new GatewayError('ASSURANCE_STORE_FAILED', `${file} has schema version ${version}; this build reads ${MIGRATIONS.length}`);
+      return new AssuranceStore(db);
+    } catch (error) {
+      db?.close();
+      throw storeFailed(file, error);
+    }
+  }
+
+  devices(): DeviceRecord[] {
+    return this.statements.devices.all().map((row) => fromRow<DeviceRecord>(row, DEVICE_COLUMNS));
+  }
+
+  putDevice(record: DeviceRecord): void {
+    this.statements.putDevice.run(record);
+  }
+
+  panelTests(): PanelTestRecord[] {
+    return this.statements.panelTests.all().map((row) => fromRow<PanelTestRecord>(row, PANEL_TEST_COLUMNS));
+  }
+
+  putPanelTest(record: PanelTestRecord): void {
+    this.statements.putPanelTest.run(record);
+  }
+
+  openWindows(): WindowRecord[] {
+    return this.statements.openWindows.all().map(windowFromRow);
+  }
+
+  /** The most recent windows, open or closed, newest first. */
+  recentWindows(limit: number): WindowRecord[] {
+    return this.statements.recentWindows.all(limit).map(windowFromRow);
+  }
+
+  putWindow(record: WindowRecord): void {
+    this.statements.putWindow.run({
+      ...record,
+      devices: record.devices === null ? null : JSON.stringify(record.devices),
+      exercised: JSON.stringify(record.exercised),
+    });
+  }
+
+  openIncidents(): IncidentRecord[] {
+    return this.statements.openIncidents.all().map((row) => fromRow<IncidentRecord>(row, INCIDENT_COLUMNS));
+  }
+
+  /** The most recent incidents, open or acknowledged, newest first. */
+  recentIncidents(limit: number): IncidentRecord[] {
+    return this.statements.recentIncidents.all(limit).map((row) => fromRow<IncidentRecord>(row, INCIDENT_COLUMNS));
+  }
+
+  incident(id: string): IncidentRecord | undefined {
+    const row = this.statements.incident.get(id);
+    return row === undefined ? undefined : fromRow<IncidentRecord>(row, INCIDENT_COLUMNS);
+  }
+
+  putIncident(record: IncidentRecord): void {
+    this.statements.putIncident.run(record);
+  }
+
+  lostLinks(): LostLinkRecord[] {
+    return this.statements.lostLinks.all();
+  }
+
+  setLinkLost(account: string, lostAt: number | null): void {
+    if (lostAt === null) this.statements.deleteLostLink.run(account);
+    else this.statements.putLostLink.run(account, lostAt);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length)
+    throw new GatewayError('ASSURANCE_STORE_FAILED', `assurance schema version ${version} is newer than this build knows`);
+  db.transaction(() => {
+    for (const step of MIGRATIONS.slice(version)) db.exec(step);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}

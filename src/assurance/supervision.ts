@@ -1,0 +1,104 @@
+import { siteForAccount } from '../classify/classify.js';
+import type { Site } from '../settings/sites.js';
+import type { AssuranceStore } from './store.js';
+
+/** Which accounts are supervised and how long each may stay silent. */
+export interface SupervisionPolicy {
+  /** Accounts supervised from the start, whether or not they have reported yet. */
+  accounts(): readonly string[];
+  /** The account's interval in ms, or undefined when it is not supervised. */
+  intervalFor(account: string): number | undefined;
+}
+
+export interface LinkChange {
+  account: string;
+  change: 'lost' | 'restored';
+  intervalMs: number;
+  /** Silence so far (lost) or in all (restored), measured from the last traffic or the gateway's start. */
+  silentMs: number;
+}
+
+interface LinkState {
+  account: string;
+  lastSeenAt: number | undefined;
+  lostAt: number | null;
+}
+
+/**
+ * Per-account link supervision (DC-09 §5.5.2: every message restarts the timer). Silence past the interval is
+ * reported once as lost; the first traffic after that is reported as restored. Only the lost state persists: after
+ * a restart every account gets a full interval from the start before it can be reported lost again.
+ */
+export class Supervision {
+  private readonly links = new Map<string, LinkState>();
+
+  constructor(
+    private readonly store: AssuranceStore,
+    private readonly policy: SupervisionPolicy,
+    private readonly startedAt: number,
+  ) {
+    for (const { account, lostAt } of store.lostLinks()) this.links.set(account.toUpperCase(), { account, lastSeenAt: undefined, lostAt });
+  }
+
+  /** Any message from the account (NULL, heartbeat, event). Returns the restore when the link was lost. */
+  traffic(account: string, at: number): LinkChange | undefined {
+    const key = account.toUpperCase();
+    const link = this.links.get(key);
+    const silentMs = at - (link?.lastSeenAt ?? this.startedAt);
+    this.links.set(key, { account: link?.account ?? account, lastSeenAt: Math.max(at, link?.lastSeenAt ?? at), lostAt: null });
+    if (link === undefined || link.lostAt === null) return undefined;
+    this.store.setLinkLost(link.account, null);
+    return { account: link.account, change: 'restored', intervalMs: this.policy.intervalFor(link.account) ?? 0, silentMs };
+  }
+
+  /** Accounts whose silence passed their interval since the last check. */
+  check(now: number): LinkChange[] {
+    const changes: LinkChange[] = [];
+    const configured = this.policy.accounts().filter((a) => !this.links.has(a.toUpperCase()));
+    for (const account of configured) this.links.set(account.toUpperCase(), { account, lastSeenAt: undefined, lostAt: null });
+    for (const link of this.links.values()) {
+      const intervalMs = this.policy.intervalFor(link.account);
+      if (intervalMs === undefined || link.lostAt !== null) continue;
+      const silentMs = now - (link.lastSeenAt ?? this.startedAt);
+      if (silentMs <= intervalMs) continue;
+      link.lostAt = now;
+      this.store.setLinkLost(link.account, now);
+      changes.push({ account: link.account, change: 'lost', intervalMs, silentMs });
+    }
+    return changes;
+  }
+
+  lost(): Array<{ account: string; since: number }> {
+    return [...this.links.values()].filter((l) => l.lostAt !== null).map((l) => ({ account: l.account, since: l.lostAt! }));
+  }
+}
+
+/** The configured accounts that can carry a `supervision` interval of their own. */
+export interface SupervisedAccountSettings {
+  account: string;
+  supervision?: number;
+}
+
+/**
+ * Interval per account: its own (DC-09 account entry), else its site's, else the global `supervision`.
+ * Accounts with an interval are supervised from the start; others that report are supervised once they do.
+ */
+export function supervisionPolicy(
+  global: number | undefined,
+  accounts: readonly SupervisedAccountSettings[],
+  sites: () => readonly Site[],
+): SupervisionPolicy {
+  const own = new Map<string, number>();
+  for (const a of accounts) if (a.supervision !== undefined) own.set(a.account.toUpperCase(), a.supervision);
+  const intervalFor = (account: string): number | undefined =>
+    own.get(account.toUpperCase()) ?? siteForAccount(sites(), account)?.supervision ?? global;
+  return {
+    intervalFor,
+    accounts() {
+      const all = new Map<string, string>();
+      for (const account of [...accounts.map((a) => a.account), ...sites().flatMap((s) => s.accounts)])
+        if (!all.has(account.toUpperCase()) && intervalFor(account) !== undefined) all.set(account.toUpperCase(), account);
+      return [...all.values()];
+    },
+  };
+}

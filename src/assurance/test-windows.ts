@@ -1,0 +1,135 @@
+import type { NormalizedEvent } from '../model/event.js';
+import type { IdSource } from '../model/ids.js';
+import { isDuress, type DeviceDirectory, type DuressDevice } from './devices.js';
+import type { AssuranceStore, WindowRecord } from './store.js';
+
+/** Longest test window: a forgotten window must not mask real alarms for days. */
+export const MAX_WINDOW_MINUTES = 24 * 60;
+
+export interface WindowRequest {
+  site: string;
+  minutes: number;
+  /** Device names (`zone-5`, `user-12`, `door-lobby-2`); absent: every duress device of the site. */
+  devices?: readonly string[];
+}
+
+export type OpenWindowResult =
+  | { ok: true; window: WindowRecord }
+  | { ok: false; reason: 'unknown-site' | 'invalid-request'; message: string };
+
+/** What a window found, reported once when it closes. */
+export interface WindowOutcome {
+  window: WindowRecord;
+  /** The duress devices the window covered. */
+  covered: DuressDevice[];
+  exercised: DuressDevice[];
+  notExercised: DuressDevice[];
+}
+
+function windowScope(window: WindowRecord, named: readonly DuressDevice[]): DuressDevice[] {
+  return window.devices === null ? [...named] : named.filter((d) => window.devices!.includes(d.device));
+}
+
+/**
+ * Time-boxed test windows per site. An event from the site inside a window is a test; with a device list, only
+ * events naming a listed device are. A duress or hold-up is a test only when it names a device under test: a
+ * real duress from any other device (or from no configured device) is never mistaken for one.
+ */
+export class TestWindows {
+  private readonly open = new Map<string, WindowRecord>();
+
+  constructor(
+    private readonly store: AssuranceStore,
+    private readonly directory: DeviceDirectory,
+    private readonly ids: IdSource,
+  ) {
+    for (const window of store.openWindows()) this.open.set(window.id, window);
+  }
+
+  start(request: WindowRequest, now: number): OpenWindowResult {
+    const { site, minutes, devices } = request;
+    if (this.directory.site(site) === undefined) return { ok: false, reason: 'unknown-site', message: `no site with id "${site}"` };
+    if (!Number.isFinite(minutes) || minutes <= 0 || minutes > MAX_WINDOW_MINUTES)
+      return { ok: false, reason: 'invalid-request', message: `minutes must be more than 0 and at most ${MAX_WINDOW_MINUTES}` };
+    let listed: string[] | null = null;
+    if (devices !== undefined) {
+      const known = this.directory.devicesOf(site).map((d) => d.device);
+      const unknown = devices.filter((d) => !known.includes(d));
+      if (devices.length === 0 || unknown.length > 0)
+        return {
+          ok: false,
+          reason: 'invalid-request',
+          message: `${devices.length === 0 ? 'the device list is empty' : `not a duress device of site ${site}: ${unknown.join(', ')}`}; devices of ${site}: ${known.join(', ') || '(none)'}`,
+        };
+      listed = [...new Set(devices)];
+    }
+    const window: WindowRecord = {
+      id: this.ids.next(),
+      site,
+      startedAt: now,
+      endsAt: now + Math.round(minutes * 60_000),
+      devices: listed,
+      exercised: [],
+      closedAt: null,
+      closeReason: null,
+    };
+    this.open.set(window.id, window);
+    this.store.putWindow(window);
+    return { ok: true, window };
+  }
+
+  /** Closes a window early. Undefined when no open window has this id. */
+  stop(id: string, now: number): WindowOutcome | undefined {
+    const window = this.open.get(id);
+    return window === undefined ? undefined : this.close(window, now, 'stopped');
+  }
+
+  /** Closes every window whose time is up. */
+  expire(now: number): WindowOutcome[] {
+    return [...this.open.values()].filter((w) => now >= w.endsAt).map((w) => this.close(w, w.endsAt, 'expired'));
+  }
+
+  list(): WindowRecord[] {
+    return [...this.open.values()];
+  }
+
+  /** The open windows the event falls in: same site, received inside the window, naming a device under test. */
+  covering(event: NormalizedEvent, named: readonly DuressDevice[], at: number): WindowRecord[] {
+    const site = event.site?.id;
+    if (site === undefined) return [];
+    return [...this.open.values()].filter((window) => {
+      if (window.site !== site || at < window.startedAt || at >= window.endsAt) return false;
+      if (windowScope(window, named).length > 0) return true;
+      // Naming no device under test: only a whole-site window covers it, and never when it is a duress.
+      return window.devices === null && !isDuress(event);
+    });
+  }
+
+  /** Notes the devices a test event exercised in the windows it falls in. */
+  recordExercise(event: NormalizedEvent, named: readonly DuressDevice[], at: number): void {
+    for (const window of this.covering(event, named, at)) {
+      const added = windowScope(window, named).map((d) => d.device).filter((d) => !window.exercised.includes(d));
+      if (added.length === 0) continue;
+      window.exercised.push(...added);
+      this.store.putWindow(window);
+    }
+  }
+
+  /** Every device a window covers, exercised or not. */
+  statusOf(window: WindowRecord): Omit<WindowOutcome, 'window'> {
+    const all = this.directory.devicesOf(window.site);
+    const covered = window.devices === null ? all : all.filter((d) => window.devices!.includes(d.device));
+    return {
+      covered,
+      exercised: covered.filter((d) => window.exercised.includes(d.device)),
+      notExercised: covered.filter((d) => !window.exercised.includes(d.device)),
+    };
+  }
+
+  private close(window: WindowRecord, at: number, reason: 'expired' | 'stopped'): WindowOutcome {
+    const closed: WindowRecord = { ...window, closedAt: at, closeReason: reason };
+    this.open.delete(window.id);
+    this.store.putWindow(closed);
+    return { window: closed, ...this.statusOf(closed) };
+  }
+}

@@ -1,0 +1,76 @@
+import { parseFrameText } from '../codecs/escapes.js';
+import { fail, ok, type DecodeResult } from '../codecs/result.js';
+import { TRANSPORTS, type Transport } from '../model/event.js';
+
+/**
+ * One frame to replay. A capture record (`run --capture`) knows when, where and from whom it came; a plain-log
+ * line knows only its bytes, so those fields are null.
+ */
+export interface ReplayFrame {
+  /** Recorded receive time (ms since the epoch). */
+  t: number | null;
+  input: string | null;
+  transport: Transport | null;
+  peer: string | null;
+  bytes: Uint8Array;
+}
+
+/** The capture line `run --capture` writes and `replay` reads (also the golden tests' frame format). */
+export interface CaptureRecord {
+  t: string;
+  input: string;
+  transport: string;
+  peer?: string;
+  hex: string;
+}
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const HEX = /^(?:[0-9A-Fa-f]{2})+$/;
+
+/** The capture line for a frame, as `run --capture` appends it. */
+export function captureLine(frame: Uint8Array, at: number, input: string, transport: string, peer: string): string {
+  const record: CaptureRecord = { t: new Date(at).toISOString(), input, transport, peer, hex: Buffer.from(frame).toString('hex') };
+  return JSON.stringify(record);
+}
+
+/**
+ * One line of a replay file → the frame it holds; null for a blank line. A line starting with `{` is a capture
+ * record; any other line is a plain-log frame written with `\n \r \t \\ \xNN` escapes (no frame starts with `{`).
+ */
+export function parseReplayLine(line: string): DecodeResult<ReplayFrame> | null {
+  const text = line.replace(/\r$/, '');
+  if (text.trim() === '') return null;
+  if (text.trimStart().startsWith('{')) return parseCaptureRecord(text);
+  const bytes = parseFrameText(text);
+  if (!bytes.ok) return bytes;
+  return ok({ t: null, input: null, transport: null, peer: null, bytes: bytes.value });
+}
+
+function parseCaptureRecord(text: string): DecodeResult<ReplayFrame> {
+  // Text starting with `{` parses to an object or not at all.
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    return malformed(`not valid JSON: ${(error as Error).message}`, text);
+  }
+  const { t, input, transport, peer, hex } = record;
+  if (typeof t !== 'string' || !ISO_TIME.test(t) || Number.isNaN(Date.parse(t))) {
+    return malformed('"t" must be an ISO-8601 time such as 2024-05-01T12:00:00.000Z', text);
+  }
+  if (typeof input !== 'string' || input === '') return malformed('"input" must be the name of an input', text);
+  if (typeof transport !== 'string' || !isTransport(transport)) {
+    return malformed(`"transport" must be one of ${TRANSPORTS.join(', ')}`, text);
+  }
+  if (peer !== undefined && typeof peer !== 'string') return malformed('"peer" must be a string when present', text);
+  if (typeof hex !== 'string' || !HEX.test(hex)) return malformed('"hex" must be a non-empty, even number of hex digits', text);
+  return ok({ t: Date.parse(t), input, transport, peer: peer ?? null, bytes: Uint8Array.from(Buffer.from(hex, 'hex')) });
+}
+
+function isTransport(value: string): value is Transport {
+  return (TRANSPORTS as readonly string[]).includes(value);
+}
+
+function malformed(message: string, text: string): DecodeResult<never> {
+  return fail('REPLAY_LINE_MALFORMED', message, text);
+}

@@ -1,0 +1,39 @@
+import { decodeFrame, type FrameProtocol } from '../pipeline/decode-frame.js';
+import { eventFromSignal, type EventBuilderDeps, type FrameOrigin } from '../pipeline/event-builder.js';
+import type { Recorder } from '../pipeline/recorder.js';
+import type { Counters } from '../observability/counters.js';
+import type { NormalizedEvent } from '../model/event.js';
+
+export interface DecodedInputDeps {
+  recorder: Recorder;
+  builder: EventBuilderDeps;
+  counters: Counters;
+}
+
+export type DecodedOutcome = { ok: true; events: NormalizedEvent[] } | { ok: false; code: string; message: string };
+
+/**
+ * The generic path for a replayed frame whose input has no frame handler of its own: decode (detecting the
+ * protocol when it is not given), build the events, store them through the recorder. As on the DC-09 input,
+ * a link heartbeat is not stored, and a refused frame is counted under its error code.
+ */
+export async function recordDecodedFrame(
+  origin: FrameOrigin,
+  options: { protocol?: FrameProtocol | undefined; strict: boolean },
+  deps: DecodedInputDeps,
+): Promise<DecodedOutcome> {
+  const { counters, recorder, builder } = deps;
+  const decoded = decodeFrame(origin.raw, { strict: options.strict, ...(options.protocol === undefined ? {} : { protocol: options.protocol }) });
+  if (!decoded.ok) {
+    counters.inc('frames_rejected_total', { input: origin.input, code: decoded.error.code });
+    return { ok: false, code: decoded.error.code, message: decoded.error.message };
+  }
+  counters.inc('frames_total', { input: origin.input, protocol: decoded.value.protocol, result: 'decoded' });
+  const signals = decoded.value.signals.filter((s) => s.code !== null || s.access !== undefined);
+  if (signals.length === 0) {
+    counters.inc('heartbeats_total', { input: origin.input });
+    return { ok: true, events: [] };
+  }
+  const recorded = await recorder.record(signals.map((signal) => eventFromSignal(signal, origin, builder)));
+  return recorded.ok ? { ok: true, events: recorded.events } : { ok: false, code: recorded.error.code, message: recorded.error.message };
+}

@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { freePort, uniquePrefix } from '../helpers/broker.js';
+import { GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
+import { TcpPanel } from '../helpers/panel.js';
+
+export interface BenchFigure {
+  name: string;
+  value: number;
+  unit: string;
+}
+
+export interface BenchGateway {
+  process: GatewayProcess;
+  pid: number;
+  /** The DC-09 input's TCP port. */
+  port: number;
+  /** Which broker the gateway's MQTT output points at, for figure names. */
+  brokerLabel: string;
+  /** From spawning the process to its "gateway ready" log line. */
+  readyMs: number;
+  stop(): Promise<void>;
+}
+
+export interface BenchGatewayOptions {
+  /** MQTT broker for the output; without one the output points at a closed port (the outbox still stores). */
+  brokerUrl?: string;
+  maxConnections?: number;
+}
+
+const STOP_GRACE_MS = 10_000;
+/** USER_HZ: 100 on every Linux architecture Node supports. */
+const CLOCK_TICKS_PER_S = 100;
+
+/**
+ * A production `panelbridge run` child: DC-09 input on a free port, SQLite outbox in a temp dataDir, the API,
+ * and one MQTT output. Resolves once the "gateway ready" line is logged.
+ */
+export async function startBenchGateway(options: BenchGatewayOptions = {}): Promise<BenchGateway> {
+  const dir = tempDir('bench');
+  const port = await freePort();
+  const brokerUrl = options.brokerUrl ?? `mqtt://127.0.0.1:${await freePort()}`;
+  const config = writeConfig(dir, {
+    dataDir: path.join(dir, 'var'),
+    api: { host: '127.0.0.1', port: await freePort() },
+    logLevel: 'info',
+    inputs: [
+      {
+        type: 'dc09',
+        name: 'bench-receiver',
+        host: '127.0.0.1',
+        port,
+        maxConnections: options.maxConnections ?? 2000,
+      },
+    ],
+    outputs: [{ type: 'mqtt', name: 'broker', url: brokerUrl, topicPrefix: uniquePrefix('bench') }],
+  });
+  const spawnedAt = performance.now();
+  const gateway = GatewayProcess.spawn(config);
+  const stop = async (): Promise<void> => {
+    gateway.kill('SIGTERM');
+    const timer = setTimeout(() => gateway.kill('SIGKILL'), STOP_GRACE_MS);
+    await gateway.exited;
+    clearTimeout(timer);
+    await rm(dir, { recursive: true, force: true });
+  };
+  let readyMs: number;
+  try {
+    await gateway.ready;
+    readyMs = performance.now() - spawnedAt;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    process: gateway,
+    pid: gateway.child.pid ?? Number.NaN,
+    port,
+    brokerLabel: options.brokerUrl === undefined ? 'broker unreachable' : 'delivering to MQTT',
+    readyMs,
+    stop,
+  };
+}
+
+/** Resident set size of a process in MB, from /proc/<pid>/status (Linux). */
+export function rssMb(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (match?.[1] === undefined) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) / 1024;
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat (Linux). */
+export function cpuSeconds(pid: number): number {
+  // Fields after the ")" that ends the command name; utime and stime are the 12th and 13th, in clock ticks.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+}
+
+/** A process's soft open-files limit (Linux; Node raises it to the hard limit at start), or null if unknown. */
+export function openFilesLimit(pid: number | 'self'): number | null {
+  const match = /^Max open files\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+  return match?.[1] === undefined ? null : Number(match[1]);
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/**
+ * Opens up to `count` panel connections, `batch` connects at a time; stops at the first batch that cannot be
+ * fully opened (an fd or port limit) and returns what it has.
+ */
+export async function openPanels(port: number, count: number, batch = 500): Promise<{ panels: TcpPanel[]; error?: string }> {
+  const panels: TcpPanel[] = [];
+  while (panels.length < count) {
+    const size = Math.min(batch, count - panels.length);
+    const attempts = await Promise.allSettled(Array.from({ length: size }, () => TcpPanel.connect(port)));
+    for (const attempt of attempts) if (attempt.status === 'fulfilled') panels.push(attempt.value);
+    const failed = attempts.find((a): a is PromiseRejectedResult => a.status === 'rejected');
+    if (failed !== undefined) return { panels, error: String((failed.reason as Error).message ?? failed.reason) };
+  }
+  return { panels };
+}

@@ -1,0 +1,126 @@
+/**
+ * `npm run bench`: every bench module in turn, then one table of figures against the targets from the issues,
+ * and a JSON summary line. Figures are reported, never asserted: a missed target is marked, the exit code stays 0.
+ * MQTT_URL (e.g. mqtt://127.0.0.1:1883) points the delivery, receiver and footprint benches at a real broker.
+ * The footprint bench holds 10,000 connections: one descriptor each here and in the gateway child. Node raises its
+ * soft open-files limit to the hard one at start, so the hard limit is what counts (printed in the summary).
+ */
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { openFilesLimit, type BenchFigure } from './bench-gateway.js';
+import { benchContactId } from './contact-id.bench.js';
+import { benchDc09 } from './dc09.bench.js';
+import { benchDelivery } from './delivery.bench.js';
+import { benchFootprint } from './footprint.bench.js';
+import { benchOutbox } from './outbox.bench.js';
+import { benchReceiver } from './receiver.bench.js';
+import { benchSiaDc03 } from './sia-dc03.bench.js';
+
+interface Target {
+  /** Which figures the target applies to, by name. */
+  figure: RegExp;
+  atLeast?: number;
+  atMost?: number;
+  unit: string;
+}
+
+const TARGETS: readonly Target[] = [
+  { figure: /^dc09 decode plain /, atLeast: 200_000, unit: 'frames/s' },
+  { figure: /^dc09 decode AES-128 /, atLeast: 50_000, unit: 'frames/s' },
+  { figure: /^receiver ACK throughput, 1000 connections/, atLeast: 20_000, unit: 'frames/s' },
+  { figure: /^receiver ACK latency p99 @1000\/s/, atMost: 10, unit: 'ms' },
+  { figure: /PUBACK latency p99/, atMost: 5, unit: 'ms' },
+  { figure: /^delivery drain .*100000 events/, atLeast: 20_000, unit: 'events/s' },
+  { figure: /^gateway RSS idle/, atMost: 80, unit: 'MB' },
+  { figure: /^gateway RSS with 10000 connections/, atMost: 150, unit: 'MB' },
+  { figure: /^gateway start → "gateway ready"/, atMost: 1_000, unit: 'ms' },
+];
+
+const mqttUrl = process.env.MQTT_URL === '' ? undefined : process.env.MQTT_URL;
+
+const MODULES: ReadonlyArray<{ name: string; run: () => Promise<BenchFigure[]> }> = [
+  { name: 'dc09', run: () => benchDc09() },
+  { name: 'contact-id', run: () => benchContactId() },
+  { name: 'sia-dc03', run: () => benchSiaDc03() },
+  { name: 'outbox', run: () => benchOutbox() },
+  { name: 'delivery', run: () => benchDelivery(mqttUrl) },
+  { name: 'receiver', run: () => benchReceiver(mqttUrl) },
+  { name: 'footprint', run: () => benchFootprint(mqttUrl) },
+];
+
+interface Row extends BenchFigure {
+  target: string;
+  ok: boolean | null;
+}
+
+function judge(figure: BenchFigure): Row {
+  const target = TARGETS.find((t) => t.figure.test(figure.name));
+  if (target === undefined) return { ...figure, target: '', ok: null };
+  const bound = target.atLeast === undefined ? `≤ ${formatValue(target.atMost ?? Number.NaN)}` : `≥ ${formatValue(target.atLeast)}`;
+  const ok =
+    figure.unit === target.unit &&
+    (target.atLeast === undefined || figure.value >= target.atLeast) &&
+    (target.atMost === undefined || figure.value <= target.atMost);
+  return { ...figure, target: `${bound} ${target.unit}`, ok };
+}
+
+function formatValue(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  return Math.abs(value) >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(2);
+}
+
+function printTable(rows: readonly Row[]): void {
+  const cells = rows.map((r) => [r.name, formatValue(r.value), r.unit, r.target, r.ok === null ? '' : r.ok ? 'yes' : 'MISSED']);
+  const header = ['name', 'value', 'unit', 'target', 'ok?'];
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+  const line = (c: readonly string[]): string =>
+    c.map((text, i) => (i === 1 ? text.padStart(widths[i] ?? 0) : text.padEnd(widths[i] ?? 0))).join(' | ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const c of cells) console.log(line(c));
+}
+
+async function main(): Promise<void> {
+  const context = {
+    node: process.version,
+    cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`,
+    loadAverageAtStart: os.loadavg().map((l) => Number(l.toFixed(2))),
+    openFilesLimit: openFilesLimit('self'),
+    mqttUrl: mqttUrl ?? null,
+  };
+  const rows: Row[] = [];
+  const failures: Array<{ module: string; error: string }> = [];
+  const started = performance.now();
+  for (const module of MODULES) {
+    const moduleStarted = performance.now();
+    process.stderr.write(`bench ${module.name} …`);
+    try {
+      rows.push(...(await module.run()).map(judge));
+      process.stderr.write(` ${((performance.now() - moduleStarted) / 1000).toFixed(1)} s\n`);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      failures.push({ module: module.name, error: message });
+      process.stderr.write(` FAILED: ${message}\n`);
+    }
+  }
+  const targetsWithoutFigure = TARGETS.filter((t) => !rows.some((r) => t.figure.test(r.name))).map((t) => t.figure.source);
+
+  console.log(`\npanelbridge bench: node ${context.node}, ${context.cpus}, load average ${context.loadAverageAtStart.join(' ')}`);
+  console.log(`broker: ${mqttUrl ?? 'none (in-process aedes for delivery; gateway benches point at a closed port)'}\n`);
+  printTable(rows);
+  for (const failure of failures) console.log(`FAILED module ${failure.module}: ${failure.error}`);
+  for (const source of targetsWithoutFigure) console.log(`no figure for target /${source}/`);
+  const missed = rows.filter((r) => r.ok === false).length;
+  console.log(`\n${rows.length} figures, ${missed} targets missed, ${failures.length} modules failed, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  console.log(
+    JSON.stringify({
+      summary: 'panelbridge-bench',
+      context: { ...context, loadAverageAtEnd: os.loadavg().map((l) => Number(l.toFixed(2))) },
+      figures: rows,
+      failures,
+      targetsWithoutFigure,
+    }),
+  );
+}
+
+await main();

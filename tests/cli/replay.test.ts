@@ -1,0 +1,227 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
+import { freePort } from '../helpers/broker.js';
+import { TcpPanel, panelFrame, parseAnswer, udpSend } from '../helpers/panel.js';
+import { escapeBytes } from '../../src/codecs/result.js';
+import { eventSchema } from '../../src/model/event.js';
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function replay(args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, 'replay', ...args], { maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : Number((error as { code?: number }).code ?? -1), stdout, stderr });
+    });
+  });
+}
+
+type Event = Record<string, unknown> & { id: string; receivedAt: string; raw: string };
+
+function eventsOf(stdout: string): Event[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => eventSchema.parse(JSON.parse(l)) as Event);
+}
+
+const KEY_HEX = '0123456789ABCDEF0123456789ABCDEF';
+const ACCOUNTS = [{ account: '1234' }, { account: '5678', key: KEY_HEX, keyEncoding: 'hex' }];
+
+/** The golden capture (tests/golden/replay/capture.jsonl: its lines name their sources) and its configuration. */
+const GOLDEN_CAPTURE = new URL('../golden/replay/capture.jsonl', import.meta.url).pathname;
+const GOLDEN_EXPECTED = new URL('../golden/replay/expected.jsonl', import.meta.url).pathname;
+const goldenConfig = (dir: string) =>
+  writeConfig(dir, {
+    dataDir: path.join(dir, 'var'),
+    inputs: [{ type: 'dc09', name: 'panels', port: 0, accounts: [{ account: 'AAA' }, { account: '1111' }, { account: 'AAAB' }, ACCOUNTS[1]] }],
+    outputs: [{ type: 'stdout', name: 'out' }],
+  });
+
+describe('panelbridge replay: the golden capture', () => {
+  const dir = tempDir('replay-golden');
+  const config = goldenConfig(dir);
+
+  it('gives exactly the expected events (--expect exits 0) and touches no dataDir in a dry run', async () => {
+    const result = await replay([GOLDEN_CAPTURE, '--config', config, '--dry-run', '--fast', '--expect', GOLDEN_EXPECTED]);
+    expect(result.stderr).toContain('all 6 event(s) match');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(readFileSync(GOLDEN_EXPECTED, 'utf8'));
+    expect(existsSync(path.join(dir, 'var'))).toBe(false);
+  });
+
+  it('exits 1 with a diff naming the event and the field when an expected event differs', async () => {
+    const lines = readFileSync(GOLDEN_EXPECTED, 'utf8').trimEnd().split('\n');
+    const changed = JSON.parse(lines[4]!) as { category: string; user: { number: number } };
+    changed.category = 'holdup';
+    changed.user.number = 4;
+    lines[4] = JSON.stringify(changed);
+    const modified = path.join(dir, 'modified.jsonl');
+    writeFileSync(modified, lines.join('\n') + '\n');
+    const result = await replay([GOLDEN_CAPTURE, '--config', config, '--dry-run', '--fast', '--expect', modified]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('event 5: category: expected "holdup", got "duress"');
+    expect(result.stderr).toContain('event 5: user.number: expected 4, got 3');
+  });
+
+  it('reports a missing event, and leaves out --ignore fields', async () => {
+    const lines = readFileSync(GOLDEN_EXPECTED, 'utf8').trimEnd().split('\n');
+    const withOtherIds = lines.map((l) => JSON.stringify({ ...(JSON.parse(l) as object), id: 'recorded-live' }));
+    const file = path.join(dir, 'other-ids.jsonl');
+    writeFileSync(file, [...withOtherIds, lines[0]].join('\n') + '\n');
+    const ignoring = await replay([GOLDEN_CAPTURE, '--config', config, '--dry-run', '--fast', '--expect', file, '--ignore', 'id']);
+    expect(ignoring.code).toBe(1);
+    expect(ignoring.stderr).not.toContain(': id:');
+    expect(ignoring.stderr).toMatch(/event 7: missing from the replay, expected \{"receivedAt":"2024-05-01T08:00:00.120Z"/);
+  });
+
+  it('reports a malformed line by number, replays the rest and exits 2', async () => {
+    const lines = readFileSync(GOLDEN_CAPTURE, 'utf8').trimEnd().split('\n');
+    lines.splice(2, 0, '{"t":"2024-05-01T08:00:01Z","input":"panels","transport":"tcp","hex":"0a41"');
+    const file = path.join(dir, 'damaged.jsonl');
+    writeFileSync(file, lines.join('\n') + '\n');
+    const result = await replay([file, '--config', config, '--dry-run', '--fast']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('line 3: REPLAY_LINE_MALFORMED: not valid JSON');
+    expect(result.stderr).toContain('1 malformed line(s): 3');
+    expect(result.stdout).toBe(readFileSync(GOLDEN_EXPECTED, 'utf8'));
+  });
+
+  it('exits 66 for a file it cannot read and 78 for a bad configuration', async () => {
+    expect((await replay([path.join(dir, 'absent.jsonl'), '--config', config, '--dry-run'])).code).toBe(66);
+    const bad = path.join(dir, 'bad.yaml');
+    writeFileSync(bad, 'inputs: 7\n');
+    expect((await replay([GOLDEN_CAPTURE, '--config', bad, '--dry-run'])).code).toBe(78);
+  });
+});
+
+describe('panelbridge replay: a capture made by `run --capture`', () => {
+  const dir = tempDir('replay-live');
+  const capture = path.join(dir, 'capture.jsonl');
+  let config: string;
+  let live: Event[] = [];
+  let gateway: GatewayProcess | undefined;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    config = writeConfig(dir, {
+      dataDir: path.join(dir, 'var'),
+      inputs: [{ type: 'dc09', name: 'panels', host: '127.0.0.1', port, accounts: ACCOUNTS }],
+      outputs: [{ type: 'stdout', name: 'out' }],
+    });
+    gateway = GatewayProcess.spawn(config, ['--capture', capture]);
+    await gateway.ready;
+    const panel = await TcpPanel.connect(port);
+    const key = Buffer.from(KEY_HEX, 'hex');
+    const burglary = panelFrame({ token: 'SIA-DCS', seq: '0001', account: '1234', data: '#1234|Nri1/BA005' });
+    const answers = [
+      await panel.send(burglary),
+      await panel.send(burglary), // a retransmit: ACKed, stored once
+      await panel.send(panelFrame({ token: 'ADM-CID', seq: '0002', account: '1234', data: '#1234|1121 01 003' })),
+      await panel.send(panelFrame({ token: 'NULL', seq: '0003', account: '1234', data: '' })),
+      await panel.send(panelFrame({ token: 'SIA-DCS', seq: '0004', account: '5678', data: '#5678|Nri2/PA012', key, time: Date.now() })),
+      await panel.send(panelFrame({ token: 'SIA-DCS', seq: '0005', account: '9999', data: '#9999|Nri1/FA001' })),
+    ];
+    await sleep(120); // recorded gaps for --speed to scale
+    answers.push(await udpSend(port, panelFrame({ token: 'ADM-CID', seq: '0006', account: '1234', data: '#1234|1130 01 015' })));
+    panel.close();
+    expect(answers.map((a) => (a === null ? null : parseAnswer(a, key).token))).toEqual(['ACK', 'ACK', 'ACK', 'ACK', '*ACK', 'NAK', 'ACK']);
+    for (let waited = 0; gateway.events().length < 5 && waited < 5_000; waited += 50) await sleep(50);
+    live = gateway.events() as Event[];
+    gateway.kill('SIGTERM');
+    await gateway.exited;
+  });
+  afterAll(() => gateway?.kill('SIGKILL'));
+
+  it('recorded every frame received', () => {
+    const records = readFileSync(capture, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records).toHaveLength(7);
+    expect(records.map((r) => r['transport'])).toEqual(['tcp', 'tcp', 'tcp', 'tcp', 'tcp', 'tcp', 'udp']);
+    expect(live).toHaveLength(5);
+  });
+
+  it('gives byte-identical output on two dry runs', async () => {
+    const [first, second] = await Promise.all([
+      replay([capture, '--config', config, '--dry-run', '--fast']),
+      replay([capture, '--config', config, '--dry-run', '--fast']),
+    ]);
+    expect(first.code).toBe(0);
+    expect(eventsOf(first.stdout)).toHaveLength(5);
+    expect(second.stdout).toBe(first.stdout);
+  });
+
+  // Ids aside; receivedAt within the millisecond between the capture's stamp and the receiver's; incident ids
+  // aside, because a replay leaves the duress assurance (incidents, test windows, ledger) out.
+  it('gives the events the live gateway published', async () => {
+    const replayed = eventsOf((await replay([capture, '--config', config, '--dry-run', '--fast'])).stdout);
+    const byRaw = (a: Event, b: Event) => a.raw.localeCompare(b.raw);
+    const strip = ({ id: _id, receivedAt: _at, incident: _incident, ...rest }: Event) => rest;
+    const [sortedLive, sortedReplay] = [[...live].sort(byRaw), [...replayed].sort(byRaw)];
+    expect(sortedReplay.map(strip)).toEqual(sortedLive.map(strip));
+    sortedReplay.forEach((event, i) => {
+      expect(Math.abs(Date.parse(event.receivedAt) - Date.parse(sortedLive[i]!.receivedAt))).toBeLessThanOrEqual(1);
+    });
+  });
+
+  it('gives the same events at --speed 100 as with --fast', async () => {
+    const [paced, fast] = await Promise.all([
+      replay([capture, '--config', config, '--dry-run', '--speed', '100']),
+      replay([capture, '--config', config, '--dry-run', '--fast']),
+    ]);
+    expect(paced.code).toBe(0);
+    expect(paced.stdout).toBe(fast.stdout);
+  });
+
+  it('without --dry-run, stores in dataDir and delivers through the configured outputs', async () => {
+    const target = tempDir('replay-deliver');
+    const deliverConfig = writeConfig(target, {
+      dataDir: path.join(target, 'var'),
+      inputs: [{ type: 'dc09', name: 'panels', port: 0, accounts: ACCOUNTS }],
+      outputs: [{ type: 'stdout', name: 'out' }],
+    });
+    const [delivered, dry] = await Promise.all([
+      replay([capture, '--config', deliverConfig, '--fast']),
+      replay([capture, '--config', config, '--dry-run', '--fast']),
+    ]);
+    expect(delivered.code).toBe(0);
+    expect(existsSync(path.join(target, 'var'))).toBe(true);
+    const lines = (stdout: string) => stdout.trimEnd().split('\n').sort();
+    expect(lines(delivered.stdout)).toEqual(lines(dry.stdout));
+  });
+});
+
+describe('panelbridge replay: a plain log, one frame per line', () => {
+  it('routes each frame by its detected protocol, on the --start clock, with transport "replay"', async () => {
+    const dir = tempDir('replay-plain');
+    const config = writeConfig(dir, {
+      dataDir: path.join(dir, 'var'),
+      inputs: [{ type: 'dc09', name: 'panels', port: 0, accounts: ACCOUNTS }],
+      outputs: [{ type: 'stdout', name: 'out' }],
+    });
+    const log = path.join(dir, 'panel.log');
+    writeFileSync(
+      log,
+      [
+        escapeBytes(panelFrame({ token: 'ADM-CID', seq: '0007', account: '1234', data: '#1234|1121 01 003' })),
+        '1234181131010158', // public vector 43 (spandsp): Contact ID perimeter burglary
+        'N Ri01 BA 01', // public vector 54: SIA DC-03 burglary, area 01 zone 01
+        '',
+      ].join('\n'),
+    );
+    const result = await replay([log, '--config', config, '--dry-run', '--fast', '--start', '2024-05-01T00:00:00Z']);
+    expect(result.code).toBe(0);
+    const events = eventsOf(result.stdout);
+    expect(events.map((e) => [e['source'], e['protocol'], (e['code'] as { value: string }).value, e['receivedAt']])).toEqual([
+      [{ input: 'panels', transport: 'replay' }, 'adm-cid', '121', '2024-05-01T00:00:00.000Z'],
+      [{ input: 'replay', transport: 'replay' }, 'contact-id', '131', '2024-05-01T00:00:00.000Z'],
+      [{ input: 'replay', transport: 'replay' }, 'sia-dc03', 'BA', '2024-05-01T00:00:00.000Z'],
+    ]);
+  });
+});

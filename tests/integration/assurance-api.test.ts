@@ -1,0 +1,312 @@
+import { connectAsync } from 'mqtt';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ApiServer } from '../../adapters/api/server.js';
+import { wireAssurance, type AssuranceHost } from '../../adapters/cli/assurance-wiring.js';
+import { testCommand } from '../../adapters/cli/commands/test.js';
+import { MqttOutput } from '../../adapters/outputs/mqtt.js';
+import { AssuranceStore } from '../../src/assurance/store.js';
+import { createIdSource, seededRandom } from '../../src/model/ids.js';
+import type { NormalizedEvent } from '../../src/model/event.js';
+import { Counters } from '../../src/observability/counters.js';
+import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
+import { Dispatcher } from '../../src/pipeline/dispatcher.js';
+import { eventFromSignal } from '../../src/pipeline/event-builder.js';
+import { Recorder, type EventHook } from '../../src/pipeline/recorder.js';
+import { silentLogger, type AdapterHealth, type Audience, type DeliveryResult, type OutputAdapter } from '../../src/ports.js';
+import { settingsSchema } from '../../src/settings/settings.js';
+import { getTestBroker, MessageLog, uniquePrefix, type TestBroker } from '../helpers/broker.js';
+import { cid, FakeClock, MINUTE } from '../unit/assurance/harness.js';
+
+/** An output that keeps what it delivered; `failing` makes every attempt fail (retryable). */
+class RecordingOutput implements OutputAdapter {
+  readonly kind = 'recording';
+  readonly delivered: NormalizedEvent[] = [];
+  failing = false;
+  constructor(
+    readonly name: string,
+    readonly audience: Audience,
+  ) {}
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  health(): AdapterHealth {
+    return { state: 'up' };
+  }
+  async deliver(event: NormalizedEvent): Promise<DeliveryResult> {
+    if (this.failing) return { ok: false, retryable: true, error: 'central station unreachable' };
+    this.delivered.push(event);
+    return { ok: true };
+  }
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const SETTINGS = settingsSchema.parse({
+  dataDir: '/nonexistent-not-used',
+  duressDeadline: '10s',
+  inputs: [],
+  outputs: [{ type: 'stdout', name: 'unused' }],
+  sites: [
+    {
+      id: 'bank-1',
+      accounts: ['1234'],
+      zones: [
+        { number: 5, name: 'Teller 1 hold-up button', type: 'holdup', testEvery: '7d' },
+        { number: 6, name: 'Teller 2 hold-up button', type: 'holdup', testEvery: '7d' },
+      ],
+      users: [
+        { number: 4, name: 'Cleaner' },
+        { number: 12, name: 'Manager duress code', duress: true, testEvery: '30d' },
+      ],
+    },
+  ],
+});
+
+/** A gateway core on the real ApiServer, Recorder, Dispatcher and assurance wiring, with a fake clock. */
+async function startGateway(outputs: OutputAdapter[]) {
+  const clock = new FakeClock();
+  const outbox = new MemoryOutbox({ clock });
+  const hooks: EventHook[] = [];
+  const deliveryListeners: AssuranceHost['deliveryListeners'] = [];
+  const builder = { ids: createIdSource(clock, seededRandom(3)), sites: () => SETTINGS.sites };
+  const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 10_000, hooks });
+  const dispatcher = new Dispatcher({
+    outbox,
+    outputs,
+    clock,
+    logger: silentLogger,
+    backoff: { initialMs: 5, maxMs: 20, jitter: 0 },
+    onDelivered: (output, event) => deliveryListeners.forEach((listener) => listener(output, event)),
+  });
+  const api = new ApiServer({ host: '127.0.0.1', port: 0, logger: silentLogger });
+  for (const output of outputs) await output.start();
+  dispatcher.start();
+  const wiring = wireAssurance(
+    { hooks, recorder, api, outputs, outbox, builder, deliveryListeners, trafficListeners: [] },
+    SETTINGS,
+    { clock, logger: silentLogger, store: AssuranceStore.open(':memory:'), tickMs: 3_600_000 },
+  );
+  await api.start();
+  const base = `http://127.0.0.1:${api.address!.port}`;
+
+  async function receive(signal: Parameters<typeof eventFromSignal>[0]): Promise<NormalizedEvent> {
+    const event = eventFromSignal(signal, { input: 'panel', transport: 'tcp', receivedAt: clock.now(), raw: new Uint8Array([0x31]) }, builder);
+    const outcome = await recorder.record([event]);
+    if (!outcome.ok) throw outcome.error;
+    return outcome.events[0]!;
+  }
+
+  async function request(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+  }
+
+  async function stop(): Promise<void> {
+    await api.stop();
+    await wiring.stop();
+    await dispatcher.stop();
+    for (const output of outputs) await output.stop();
+  }
+
+  return { clock, wiring, base, receive, request, stop };
+}
+
+/** Runs `panelbridge test …` in-process against the API; returns what it printed and the exit status. */
+async function runTestCommand(args: string[]): Promise<{ out: string; err: string; exitCode: number }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
+  process.exitCode = 0;
+  try {
+    await testCommand().exitOverride().parseAsync(args, { from: 'user' });
+  } finally {
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+  const exitCode = Number(process.exitCode ?? 0);
+  process.exitCode = 0;
+  return { out: out.join(''), err: err.join(''), exitCode };
+}
+
+describe('duress assurance through the API', () => {
+  let central: RecordingOutput;
+  let gateway: Awaited<ReturnType<typeof startGateway>>;
+
+  beforeEach(async () => {
+    central = new RecordingOutput('cms', 'central');
+    gateway = await startGateway([central, new RecordingOutput('keypad', 'local')]);
+  });
+  afterEach(async () => {
+    await gateway.stop();
+  });
+
+  it('lets an installer open a window, press the buttons, and see which reported and which did not', async () => {
+    const opened = await gateway.request('POST', '/test-windows', { site: 'bank-1', minutes: 30, devices: ['zone-5', 'zone-6', 'user-12'] });
+    expect(opened.status).toBe(201);
+    expect(opened.body).toMatchObject({ id: expect.any(String), endsAt: new Date(gateway.clock.now() + 30 * MINUTE).toISOString() });
+    const { id } = opened.body as { id: string };
+
+    const press = await gateway.receive(cid('130', 5));
+    expect(press.test).toBe(true);
+    await until(() => central.delivered.some((e) => e.id === press.id), 'the test event to be published');
+
+    const listed = await runTestCommand(['list', '--api', gateway.base]);
+    expect(listed.exitCode).toBe(0);
+    expect(listed.out).toContain(`test window ${id} for site bank-1: open until`);
+    expect(listed.out).toContain('reported (1/3): zone-5');
+    expect(listed.out).toContain('not reported: zone-6, user-12');
+
+    gateway.clock.advance(30 * MINUTE);
+    await gateway.wiring.tick();
+    await gateway.wiring.assurance.flush();
+    expect((await gateway.request('GET', '/test-windows')).body).toEqual({ windows: [] });
+    await until(() => central.delivered.some((e) => e.category === 'supervisory'), 'the window summary to be published');
+    const summaries = central.delivered.filter((e) => e.category === 'supervisory');
+    expect(summaries).toHaveLength(1);
+    expect((summaries[0]!.devices as Array<{ device: string }>).map((d) => d.device)).toEqual(['zone-6', 'user-12']);
+    expect((await gateway.request('GET', '/test-windows?all=1')).body.windows[0]).toMatchObject({ id, closeReason: 'expired', exercised: ['zone-5'] });
+  });
+
+  it('opens and stops windows from the CLI and explains refusals', async () => {
+    const started = await runTestCommand(['start', '--site', 'bank-1', '--minutes', '15', '--device', 'zone-5,zone-6', '--api', gateway.base, '--json']);
+    expect(started.exitCode).toBe(0);
+    const window = JSON.parse(started.out) as { id: string; devices: string[] };
+    expect(window.devices).toEqual(['zone-5', 'zone-6']);
+    await gateway.receive(cid('130', 6));
+
+    const stopped = await runTestCommand(['stop', window.id, '--api', gateway.base]);
+    expect(stopped.out).toMatch(/closed .* \(stopped\)\n {2}reported \(1\/2\): zone-6\n {2}not reported: zone-5\n$/);
+
+    const again = await runTestCommand(['stop', window.id, '--api', gateway.base]);
+    expect(again).toMatchObject({ exitCode: 1, err: `error WINDOW_NOT_FOUND: no open test window ${window.id}\n` });
+    expect((await gateway.request('POST', '/test-windows', { site: 'mars', minutes: 5 })).body.error.code).toBe('SITE_NOT_FOUND');
+    const bad = await gateway.request('POST', '/test-windows', { site: 'bank-1', minutes: 'ten' });
+    expect(bad).toMatchObject({ status: 400, body: { error: { code: 'BAD_REQUEST', message: 'minutes must be a number' } } });
+    const unknownDevice = await gateway.request('POST', '/test-windows', { site: 'bank-1', minutes: 5, devices: ['zone-3'] });
+    expect(unknownDevice.status).toBe(400);
+  });
+
+  it('keeps a real duress incident open through a disarm until it is acknowledged', async () => {
+    const duress = await gateway.receive(cid('121', 12));
+    gateway.clock.advance(MINUTE);
+    const disarm = await gateway.receive(cid('401', 4));
+    expect(disarm.incident).toBe(duress.incident);
+    const open = await gateway.request('GET', '/incidents');
+    expect(open.body.incidents).toEqual([expect.objectContaining({ id: duress.incident, category: 'duress', acknowledged: false, eventCount: 2 })]);
+
+    const ack = await gateway.request('POST', `/incidents/${duress.incident}/ack`, { by: 'operator 7', note: 'police attended' });
+    expect(ack).toMatchObject({ status: 200, body: { incident: { acknowledged: true, ackedBy: 'operator 7', note: 'police attended' } } });
+    expect((await gateway.request('GET', '/incidents')).body).toEqual({ incidents: [] });
+    expect((await gateway.request('GET', '/incidents?all=1')).body.incidents).toHaveLength(1);
+    expect((await gateway.request('POST', `/incidents/${duress.incident}/ack`)).status).toBe(409);
+    expect((await gateway.request('POST', '/incidents/nope/ack', { by: 7 })).status).toBe(400);
+    expect((await gateway.request('POST', '/incidents/nope/ack')).body.error.code).toBe('INCIDENT_NOT_FOUND');
+  });
+
+  it('serves the device ledger, filtered', async () => {
+    await gateway.receive(cid('615', 5));
+    gateway.clock.advance(8 * 24 * 60 * MINUTE);
+    const all = await gateway.request('GET', '/devices');
+    expect(all.body.devices.map((d: { device: string }) => d.device)).toEqual(['zone-5', 'zone-6', 'user-12']);
+    expect(all.body.devices[0]).toMatchObject({ site: 'bank-1', kind: 'zone', number: 5, testCount: 1, neverTested: false, overdue: true, testEvery: 7 * 24 * 60 * MINUTE });
+    const neverTested = await gateway.request('GET', '/devices?neverTested=1');
+    expect(neverTested.body.devices.map((d: { device: string }) => d.device)).toEqual(['zone-6', 'user-12']);
+  });
+
+  it('alarms when the central output has not confirmed a duress in time, and clears when it has', async () => {
+    central.failing = true;
+    const holdup = await gateway.receive(cid('122', 5));
+    gateway.clock.advance(10_001);
+    await gateway.wiring.tick();
+    expect(gateway.wiring.health()).toMatchObject({ state: 'degraded', undeliveredDuress: [{ eventId: holdup.id }] });
+    central.failing = false;
+    await until(() => central.delivered.some((e) => e.id === holdup.id), 'the hold-up to be delivered');
+    await until(() => gateway.wiring.health().state === 'up', 'the alert to clear');
+    await until(() => central.delivered.filter((e) => e.category === 'supervisory').length === 2, 'the alert and its restore');
+    expect(central.delivered.filter((e) => e.category === 'supervisory').map((e) => e.qualifier)).toEqual(['new', 'restore']);
+  });
+});
+
+describe('duress assurance after a restart', () => {
+  it('picks up duress events still waiting for every central output and holds them to the deadline', async () => {
+    const clock = new FakeClock();
+    const outbox = new MemoryOutbox({ clock });
+    const builder = { ids: createIdSource(clock, seededRandom(5)), sites: () => SETTINGS.sites };
+    outbox.registerOutputs(['cms', 'cms-backup', 'keypad']);
+    const origin = { input: 'panel', transport: 'tcp' as const, receivedAt: clock.now(), raw: new Uint8Array([0x31]) };
+    const [confirmed, waiting] = (await outbox.append([eventFromSignal(cid('122', 5), origin, builder), eventFromSignal(cid('122', 6), origin, builder)])).entries;
+    outbox.markDelivered('cms-backup', [confirmed!.seq]); // one central output has it: confirmed before the restart
+    const outputs = [new RecordingOutput('cms', 'central'), new RecordingOutput('cms-backup', 'central'), new RecordingOutput('keypad', 'local')];
+    const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 10_000, hooks: [] });
+    const wiring = wireAssurance(
+      { hooks: [], recorder, api: undefined, outputs, outbox, builder, deliveryListeners: [], trafficListeners: [] },
+      SETTINGS,
+      { clock, logger: silentLogger, store: AssuranceStore.open(':memory:'), tickMs: 3_600_000 },
+    );
+    try {
+      clock.advance(10_001);
+      await wiring.tick();
+      expect(wiring.health().undeliveredDuress.map((u) => u.eventId)).toEqual([waiting!.event.id]);
+    } finally {
+      await wiring.stop();
+    }
+  });
+});
+
+describe('duress assurance over MQTT', () => {
+  let broker: TestBroker;
+  beforeAll(async () => {
+    broker = await getTestBroker();
+  });
+  afterAll(async () => {
+    await broker.close();
+  });
+
+  function mqttOutput(name: string, prefix: string, audience: Audience): MqttOutput {
+    return new MqttOutput(
+      { name, url: broker.url, topicPrefix: prefix, audience, embeddedPort: 1884 },
+      { clock: new FakeClock(), logger: silentLogger, gateway: { id: 'gw-test', version: 'test' }, reconnectPeriodMs: 100, connectTimeoutMs: 2_000 },
+    );
+  }
+
+  it('keeps a retained state per device on central outputs only, and takes acknowledgements there', async () => {
+    const prefix = uniquePrefix('assurance');
+    const localPrefix = uniquePrefix('assurance-local');
+    const gateway = await startGateway([mqttOutput('cms', prefix, 'central'), mqttOutput('owner-phone', localPrefix, 'local')]);
+    const states = await MessageLog.subscribe(broker.url, `${prefix}/devices/#`);
+    const local = await MessageLog.subscribe(broker.url, `${localPrefix}/#`);
+    try {
+      const press = await gateway.receive(cid('130', 5));
+      await gateway.wiring.tick();
+      const zone5 = await states.waitFor((m) => m.topic === `${prefix}/devices/bank-1/zone-5` && m.payload.includes(press.id));
+      expect(JSON.parse(zone5.payload)).toMatchObject({ site: 'bank-1', device: 'zone-5', lastActivatedAt: press.receivedAt });
+      await states.waitFor((m) => m.topic === `${prefix}/devices/bank-1/user-12`);
+      const retained = await MessageLog.subscribe(broker.url, `${prefix}/devices/bank-1/zone-5`);
+      expect((await retained.waitFor(() => true)).retain).toBe(true);
+      await retained.close();
+      expect(local.messages.filter((m) => m.topic.includes('/devices/'))).toEqual([]);
+
+      const client = await connectAsync(broker.url, { reconnectPeriod: 0 });
+      // The owner's phone (local) tries first: a local audience must never clear a duress.
+      await client.publishAsync(`${localPrefix}/incidents/${press.incident}/ack`, '', { qos: 1 });
+      await client.publishAsync(`${prefix}/incidents/${press.incident}/ack`, JSON.stringify({ by: 'cms operator', note: 'false alarm' }), { qos: 1 });
+      await client.endAsync();
+      await until(() => gateway.wiring.assurance.incidentViews().length === 0, 'the MQTT acknowledgement');
+      expect(gateway.wiring.assurance.incidentViews(true)[0]).toMatchObject({ ackedBy: 'cms operator', note: 'false alarm' });
+    } finally {
+      await states.close();
+      await local.close();
+      await gateway.stop();
+    }
+  });
+});

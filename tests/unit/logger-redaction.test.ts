@@ -1,0 +1,75 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createRootLogger } from '../../adapters/system/logger.js';
+import { parseSettings, type Settings } from '../../src/settings/settings.js';
+
+const AES_KEY = '00112233445566778899AABBCCDDEEFF';
+const WEBHOOK_SECRET = 'whsec_dGhpcy1pcy10aGUtd2ViaG9vay1zZWNyZXQ=';
+const MQTT_PASSWORD = 'mqtt-password-Zq81';
+const ACCESS_SECRET = 'access-shared-secret-77';
+const BEARER = 'Bearer eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.sig';
+const SECRETS = [AES_KEY, WEBHOOK_SECRET, MQTT_PASSWORD, ACCESS_SECRET, BEARER];
+
+function capture() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+      done();
+    },
+  });
+  const logger = createRootLogger({ level: 'trace', destination, pretty: false, gateway: 'test' });
+  return { logger, text: () => lines.join('\n'), lines };
+}
+
+function settingsWithSecrets(): Settings {
+  const parsed = parseSettings(`
+inputs:
+  - { type: dc09, name: ip, port: 12000, accounts: [{ account: "4567", key: "${AES_KEY}", keyEncoding: hex }] }
+  - { type: access-xml, name: doors, port: 8781, secret: "${ACCESS_SECRET}" }
+outputs:
+  - { type: mqtt, name: broker, url: "mqtt://127.0.0.1:1883", username: bridge, password: "${MQTT_PASSWORD}" }
+  - { type: webhook, name: hook, url: "http://127.0.0.1:9000/events", secret: "${WEBHOOK_SECRET}" }
+`);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  return parsed.settings;
+}
+
+describe('root logger redaction', () => {
+  it('never writes a key, password, secret or authorization header, whatever object carries it', () => {
+    const { logger, text, lines } = capture();
+    const settings = settingsWithSecrets();
+    const [dc09, access] = settings.inputs;
+    const [mqtt, webhook] = settings.outputs;
+    logger.info({ settings }, 'configuration loaded');
+    logger.info({ input: dc09 }, 'input starting');
+    logger.info({ input: access }, 'input starting');
+    logger.info({ output: mqtt }, 'output starting');
+    logger.info({ output: webhook }, 'output starting');
+    logger.info({ account: { account: '4567', key: AES_KEY } }, 'account');
+    logger.info({ key: AES_KEY, password: MQTT_PASSWORD, secret: WEBHOOK_SECRET, authorization: BEARER }, 'flat');
+    logger.warn({ headers: { authorization: BEARER } }, 'request refused');
+    logger.child({ component: 'output' }).error({ options: { password: MQTT_PASSWORD } }, 'connect failed');
+    expect(lines).toHaveLength(9);
+    for (const secret of SECRETS) expect(text(), secret).not.toContain(secret);
+    // Redacted, not dropped: the field is still there so the log shows that a secret was configured.
+    expect(text()).toContain('[redacted]');
+    const first = JSON.parse(lines[0]!) as { settings: { inputs: Array<{ accounts?: Array<{ account: string; key: string }> }> } };
+    expect(first.settings.inputs[0]!.accounts).toEqual([{ account: '4567', key: '[redacted]', keyEncoding: 'hex' }]);
+  });
+
+  it('keeps everything that is not a secret', () => {
+    const { logger, lines } = capture();
+    logger.warn({ account: '4567', seq: '0001', peer: '127.0.0.1:5000', keyEncoding: 'hex' }, 'unknown account: NAK');
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 40,
+      service: 'panelbridge',
+      gateway: 'test',
+      account: '4567',
+      seq: '0001',
+      peer: '127.0.0.1:5000',
+      keyEncoding: 'hex',
+      msg: 'unknown account: NAK',
+    });
+  });
+});
