@@ -2,7 +2,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import type { Logger as PinoLogger } from 'pino';
-import type { Settings, SettingsIssue } from '../../src/settings/settings.js';
+import type { AccessXmlInputSettings, SerialInputSettings, Settings, SettingsIssue } from '../../src/settings/settings.js';
 import type { Site } from '../../src/settings/sites.js';
 import { SqliteOutbox } from '../../src/outbox/sqlite-outbox.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
@@ -15,6 +15,8 @@ import type { Outbox } from '../../src/outbox/outbox.js';
 import { captureLine } from '../../src/replay/capture.js';
 import type { Clock, Logger, OutputAdapter } from '../../src/ports.js';
 import { Dc09Listener } from '../inputs/dc09.js';
+import { createSerialInput } from '../inputs/serial.js';
+import { createAccessXmlInput } from '../inputs/access-xml.js';
 import { StdoutOutput } from '../outputs/stdout.js';
 import { MqttOutput } from '../outputs/mqtt.js';
 import { WebhookOutput } from '../outputs/webhook.js';
@@ -171,7 +173,11 @@ export class Gateway {
     }
     const issues: SettingsIssue[] = [];
     for (const [index, input] of settings.inputs.entries()) {
-      if (input.type !== 'dc09') continue;
+      if (input.type !== 'dc09') {
+        // Replays feed serial and access-XML captures through the generic decode path instead.
+        if (this.options.listen !== false) await this.startOtherInput(input);
+        continue;
+      }
       const resolved = resolveDc09Accounts(input, index);
       if (resolved.issues.length > 0) {
         issues.push(...resolved.issues);
@@ -214,6 +220,20 @@ export class Gateway {
       this.inputs.push({ name: input.name, stop: () => listener.stop(), health: () => listener.health() });
     }
     return issues;
+  }
+
+  private async startOtherInput(input: SerialInputSettings | AccessXmlInputSettings): Promise<void> {
+    const deps = {
+      clock: this.options.clock,
+      recorder: this.recorder,
+      builder: this.builder,
+      counters: this.counters,
+      logger: this.logger,
+      ...this.captureHook(input.name),
+    };
+    const adapter = input.type === 'serial' ? createSerialInput(input, deps) : await createAccessXmlInput(input, deps);
+    await adapter.start();
+    this.inputs.push({ name: input.name, stop: () => adapter.stop(), health: () => adapter.health() });
   }
 
   private captureHook(input: string): { onFrame?: (frame: Uint8Array, transport: string, peer: string) => void } {

@@ -24,7 +24,7 @@ export interface Classification {
   partition: { number: number } | null;
   zone: { number: number; name?: string; type?: ZoneType; location?: string; holder?: string } | null;
   user: { number: number; name?: string } | null;
-  door?: { id: string; name?: string };
+  door?: { id: string; name?: string; location?: string; credential?: string; holder?: string };
   test: boolean;
   reasons: string[];
   site?: { id: string; name?: string; address?: string; response?: string };
@@ -206,8 +206,16 @@ export function createClassifier(lookup: CodeLookup) {
     if (signal.access?.door !== undefined) {
       const doorId = signal.access.door;
       siteDoor = site?.doors?.find((d) => d.id === doorId);
+      const { credential, holder } = signal.access;
       const name = siteDoor?.name ?? signal.access.doorName;
-      door = name === undefined ? { id: doorId } : { id: doorId, name };
+      // Who presented the credential travels with the door: a responder needs both.
+      door = {
+        id: doorId,
+        ...(name === undefined ? {} : { name }),
+        ...(siteDoor?.location === undefined ? {} : { location: siteDoor.location }),
+        ...(credential === undefined ? {} : { credential }),
+        ...(holder === undefined ? {} : { holder }),
+      };
     } else if (signal.code !== null && signal.address !== null && DOOR_CODES.has(`${signal.code.scheme}:${signal.code.value}`)) {
       const point = signal.address;
       siteDoor = site?.doors?.find((d) => d.zone === point);

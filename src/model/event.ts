@@ -62,10 +62,16 @@ export const eventSchema = z
       .optional()
       .describe('Responder context from the configured site, when the account belongs to one.'),
     door: z
-      .object({ id: z.string(), name: z.string().optional() })
+      .object({
+        id: z.string(),
+        name: z.string().optional(),
+        location: z.string().optional(),
+        credential: z.string().optional().describe('Credential token presented at the door.'),
+        holder: z.string().optional().describe('Name of the credential holder.'),
+      })
       .nullable()
       .optional()
-      .describe('Access point, for access-control events.'),
+      .describe('Access point, with the credential and its holder, for access-control events.'),
     incident: z.string().nullable().optional().describe('Open duress incident this event belongs to.'),
     devices: z.array(z.unknown()).optional().describe('Devices a supervisory event is about.'),
     test: z.boolean(),
