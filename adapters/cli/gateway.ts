@@ -128,7 +128,7 @@ export class Gateway {
     const now = this.options.clock.now();
     const outputs = this.outputs.map((o) => {
       const oldest = this.outbox.oldestPendingAt(o.name);
-      return { name: o.name, kind: o.kind, ...o.health(), backlog: this.outbox.backlog(o.name), oldestPendingAgeMs: oldest === null ? null : now - oldest };
+      return { name: o.name, kind: o.kind, ...o.health(), backlog: this.outbox.backlog(o.name), deadLetters: this.outbox.deadLetters(o.name).length, oldestPendingAgeMs: oldest === null ? null : now - oldest };
     });
     const inputs = this.inputs.map((i) => ({ name: i.name, ...i.health() }));
     const assurance = this.assurance?.health();
@@ -167,6 +167,11 @@ export class Gateway {
       this.api.route('GET', '/healthz', () => {
         const h = this.health();
         return { status: h.status === 'ok' ? 200 : 503, body: h.body };
+      });
+      // Events an output refused for good are kept, not dropped: this is where an operator finds them.
+      this.api.route('GET', '/dead-letters', (req) => {
+        const output = req.query.get('output') ?? undefined;
+        return { status: 200, body: { deadLetters: this.outbox.deadLetters(output) } };
       });
       this.api.route('GET', '/metrics', async () => ({ status: 200, text: await this.metrics.render(), contentType: this.metrics.contentType }));
       await this.api.start();
