@@ -32,9 +32,10 @@ export interface Outbox {
   /**
    * Up to `limit` undelivered entries for `output`: duress/hold-up entries first, each preceded by the
    * earlier pending entries of its account (per-account order), then the rest in seq order.
-   * Entries whose seq is in `exclude` (in flight) are skipped.
+   * Entries whose seq is in `exclude` (in flight) are skipped, and so are the entries of the accounts in
+   * `skipAccounts` (waiting out a retry), without reading them from storage.
    */
-  pending(output: string, limit: number, exclude?: ReadonlySet<number>): OutboxEntry[];
+  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>): OutboxEntry[];
   markDelivered(output: string, seqs: readonly number[]): void;
   markDead(output: string, seq: number, reason: string): void;
   deadLetters(output?: string): DeadLetter[];

@@ -95,16 +95,22 @@ export class PendingIndex {
    * Up to `limit` pending seqs in delivery order: each duress entry preceded by the earlier pending entries of
    * its account, then everything else by seq. Entries without an account have no account order to keep.
    */
-  select(output: string, limit: number, exclude?: ReadonlySet<number>): number[] {
+  select(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>): number[] {
     const queue = this.queues.get(output);
     if (queue === undefined || limit <= 0) return [];
     const chosen = new Set<number>();
+    const skipped = (seq: number): boolean => {
+      if (exclude?.has(seq) === true) return true;
+      if (skipAccounts === undefined || skipAccounts.size === 0) return false;
+      const account = this.meta(seq).account;
+      return account !== null && skipAccounts.has(account);
+    };
     const take = (seq: number): boolean => {
-      if (!chosen.has(seq) && exclude?.has(seq) !== true) chosen.add(seq);
+      if (!chosen.has(seq) && !skipped(seq)) chosen.add(seq);
       return chosen.size < limit;
     };
     for (const duressSeq of queue.duress) {
-      if (exclude?.has(duressSeq) === true) continue;
+      if (skipped(duressSeq)) continue;
       const account = this.meta(duressSeq).account;
       const ofAccount = account === null ? undefined : queue.byAccount.get(account);
       for (const seq of ofAccount ?? []) {

@@ -27,6 +27,9 @@ export interface SqliteOutboxOptions {
 
 export const OUTBOX_FILE_NAME = 'outbox.sqlite';
 
+/** Events kept in memory after their commit: enough for a burst in flight, small against the RSS budget. */
+const RECENT_EVENTS = 4096;
+
 /** Retention pruning runs at most this often (clock time), inside a write transaction that happens anyway. */
 const PRUNE_INTERVAL_MS = 60_000;
 
@@ -174,6 +177,8 @@ export class SqliteOutbox implements Outbox {
   private closed = false;
 
   private readonly statements: ReturnType<typeof prepareStatements>;
+  /** Recently stored events by seq, oldest first (insertion order), bounded by RECENT_EVENTS. */
+  private readonly recent = new Map<number, NormalizedEvent>();
   private readonly writeBatch: Database.Transaction<(appends: QueuedAppend[], marks: QueuedMark[]) => CommittedBatch>;
 
   private constructor(
@@ -220,8 +225,8 @@ export class SqliteOutbox implements Outbox {
     }
   }
 
-  pending(output: string, limit: number, exclude?: ReadonlySet<number>): OutboxEntry[] {
-    return this.index.select(output, limit, exclude).map((seq) => ({ seq, event: this.readEvent(seq) }));
+  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>): OutboxEntry[] {
+    return this.index.select(output, limit, exclude, skipAccounts).map((seq) => ({ seq, event: this.readEvent(seq) }));
   }
 
   markDelivered(output: string, seqs: readonly number[]): void {
@@ -299,6 +304,9 @@ export class SqliteOutbox implements Outbox {
     for (const meta of committed.stored) {
       this.index.add(meta);
       this.head = meta.seq;
+    }
+    for (const result of committed.results) {
+      if (!result.duplicate) for (const entry of result.entries) this.remember(entry);
     }
     committed.results.forEach((result, i) => appends[i]?.resolve(result));
     if (committed.stored.length > 0) this.listeners.notify();
@@ -381,7 +389,15 @@ export class SqliteOutbox implements Outbox {
     }));
   }
 
+  /** Keeps just-stored events so the dispatcher does not read back and re-parse what it was handed a moment ago. */
+  private remember(entry: OutboxEntry): void {
+    this.recent.set(entry.seq, entry.event);
+    if (this.recent.size > RECENT_EVENTS) this.recent.delete(this.recent.keys().next().value!);
+  }
+
   private readEvent(seq: number): NormalizedEvent {
+    const recent = this.recent.get(seq);
+    if (recent !== undefined) return recent;
     const json = this.statements.event.get(seq);
     if (json === undefined) throw new Error(`outbox entry ${seq} is missing`);
     return JSON.parse(json) as NormalizedEvent;

@@ -103,10 +103,16 @@ class OutputLane {
   private readonly busy = new Set<string>();
   /** Order keys whose head entry failed and waits out its backoff, with the retry timer. */
   private readonly waiting = new Map<string, ReturnType<typeof setTimeout>>();
+  /** The accounts behind `waiting`, so a scan skips their entries without reading them from the outbox. */
+  private readonly waitingAccounts = new Set<string>();
   private readonly failedAttempts = new Map<number, number>();
   private readonly deliveredUnrecorded: OutboxEntry[] = [];
   private readonly running = new Set<Promise<void>>();
   private pumpScheduled = false;
+  /** The last attempt failed and none has succeeded since: the output is probably down (broker, endpoint). */
+  private failing = false;
+  /** Whether a failure may still trigger one scan (reset by a success or a retry timer). */
+  private probeAllowed = true;
   /** Where the next scan's first slice starts: large while slices get used in full, small once accounts are busy. */
   private sliceHint = FIRST_SLICE;
 
@@ -124,6 +130,14 @@ class OutputLane {
       waiting: this.waiting.size,
       backlog: this.shared.outbox.backlog(this.output.name),
     };
+  }
+
+  /**
+   * A new entry was stored. While the output is failing, new entries wait for the next retry timer instead:
+   * scanning on every append during an outage would spend the event loop the inputs need to store and ACK.
+   */
+  onAppend(): void {
+    if (!this.failing) this.schedulePump();
   }
 
   /** Coalesces wake-ups (appends, completions, timers) into one scan per turn of the event loop. */
@@ -159,7 +173,7 @@ class OutputLane {
     let exclude: ReadonlySet<number> = this.inFlight;
     let limit = Math.min(this.sliceHint, batch);
     for (let scanned = 0; this.inFlight.size < maxInFlight && scanned < batch * LOOKAHEAD_BATCHES; ) {
-      const entries = outbox.pending(name, limit, exclude);
+      const entries = outbox.pending(name, limit, exclude, this.waitingAccounts);
       scanned += entries.length;
       const covert: number[] = [];
       let heldBack = false;
@@ -217,6 +231,7 @@ class OutputLane {
   private settle(entry: OutboxEntry, key: string, result: DeliveryResult): void {
     if (this.shared.state() === 'stopped') return; // stop() gave up on this delivery; it stays pending in the outbox
     this.busy.delete(key);
+    this.failing = !result.ok && result.retryable;
     if (result.ok) {
       this.failedAttempts.delete(entry.seq);
       this.deliveredUnrecorded.push(entry);
@@ -226,7 +241,10 @@ class OutputLane {
       if (result.retryable) this.retryLater(entry, key, result.error);
       else this.bury(entry, result.error);
     }
-    this.schedulePump();
+    // After a retryable failure, one more scan lets other accounts go ahead; if they fail too, the output is down
+    // and only the retry timers wake the lane, so an outage does not turn every append into a scan.
+    if (!this.failing || this.probeAllowed) this.schedulePump();
+    this.probeAllowed = !this.failing;
   }
 
   private retryLater(entry: OutboxEntry, key: string, error: string): void {
@@ -235,11 +253,15 @@ class OutputLane {
     this.counters.failed++;
     const delayMs = backoffDelay(this.shared.backoff, attempt, this.shared.random);
     // The account's later entries wait behind this one; other accounts carry on.
+    const account = entry.event.account;
     const timer = setTimeout(() => {
       this.waiting.delete(key);
+      this.probeAllowed = true;
+      if (account !== null) this.waitingAccounts.delete(account);
       this.schedulePump();
     }, delayMs);
     this.waiting.set(key, timer);
+    if (account !== null) this.waitingAccounts.add(account);
     const retryAt = new Date(this.shared.clock.now() + delayMs).toISOString();
     // One warning per entry; the repeats of a long outage go to debug (the counters keep the total).
     const log = attempt === 1 ? this.logger.warn : this.logger.debug;
@@ -277,6 +299,7 @@ class OutputLane {
   cancelRetryTimers(): void {
     for (const timer of this.waiting.values()) clearTimeout(timer);
     this.waiting.clear();
+    this.waitingAccounts.clear();
   }
 
   async drain(): Promise<void> {
@@ -323,7 +346,9 @@ export class Dispatcher {
     if (this.state !== 'idle') return;
     this.state = 'running';
     this.options.outbox.registerOutputs([...this.lanes.keys()]);
-    this.unsubscribe = this.options.outbox.onAppend(() => this.wake());
+    this.unsubscribe = this.options.outbox.onAppend(() => {
+      for (const lane of this.lanes.values()) lane.onAppend();
+    });
     this.wake();
   }
 
