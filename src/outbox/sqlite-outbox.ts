@@ -294,12 +294,18 @@ export class SqliteOutbox implements Outbox {
     this.appends = [];
     this.marks = [];
     let committed: CommittedBatch;
+    // A batch of delivery marks only needs no fsync of its own: losing one in a power cut means a redelivery,
+    // which at-least-once allows; the next append's commit syncs the WAL, marks included.
+    const marksOnly = appends.length === 0;
     try {
+      if (marksOnly) this.db.pragma('synchronous = NORMAL');
       committed = this.writeBatch.immediate(appends, marks);
     } catch (cause) {
       this.marks = marks.concat(this.marks);
       for (const append of appends) append.reject(outboxWriteFailed('the outbox transaction failed', cause));
       return;
+    } finally {
+      if (marksOnly) this.db.pragma('synchronous = FULL');
     }
     for (const meta of committed.stored) {
       this.index.add(meta);
