@@ -6,12 +6,6 @@ import { freePort, uniquePrefix } from '../helpers/broker.js';
 import { GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
 import { TcpPanel } from '../helpers/panel.js';
 
-export interface BenchFigure {
-  name: string;
-  value: number;
-  unit: string;
-}
-
 export interface BenchGateway {
   process: GatewayProcess;
   pid: number;
@@ -102,10 +96,6 @@ export function cpuSeconds(pid: number): number {
 export function openFilesLimit(pid: number | 'self'): number | null {
   const match = /^Max open files\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
   return match?.[1] === undefined ? null : Number(match[1]);
-}
-
-export function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 /**

@@ -1,11 +1,6 @@
 import { decodeDc09Frame, encodeDc09Frame } from '../../src/codecs/dc09/frame.js';
 import type { Dc09DecodeOptions } from '../../src/codecs/dc09/frame.js';
-
-export interface BenchFigure {
-  name: string;
-  value: number;
-  unit: string;
-}
+import { type BenchFigure } from './figures.js';
 
 const latin1 = (text: string): Buffer => Buffer.from(text, 'latin1');
 const AES_128_KEY = latin1('0123456789ABCDEF');

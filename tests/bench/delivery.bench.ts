@@ -11,12 +11,7 @@ import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
 import { getTestBroker, uniquePrefix } from '../helpers/broker.js';
 import { testEvent } from '../helpers/output-events.js';
-
-export interface BenchFigure {
-  name: string;
-  value: number;
-  unit: string;
-}
+import { type BenchFigure, percentile } from './figures.js';
 
 const BACKLOG = 100_000;
 /** A central-station receiver line carries many accounts; the dispatcher pipelines across them. */
@@ -25,10 +20,6 @@ const SINGLE_ACCOUNT_BACKLOG = 2_000;
 const APPEND_CHUNK = 1_000;
 const STEADY_RATE_PER_S = 1_000;
 const STEADY_MS = 2_000;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
 
 /** sqlite: the production store, each commit fsynced. memory: the dispatcher and MQTT path alone. */
 type OutboxKind = 'sqlite' | 'memory';

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { panelFrame, parseAnswer, type TcpPanel } from '../helpers/panel.js';
-import { openFilesLimit, openPanels, percentile, rssMb, startBenchGateway, type BenchFigure } from './bench-gateway.js';
+import { openFilesLimit, openPanels, rssMb, startBenchGateway } from './bench-gateway.js';
+import { percentile, type BenchFigure } from './figures.js';
 
 const READY_RUNS = 3;
 const SETTLE_MS = 1_000;

@@ -6,12 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import { SqliteOutbox } from '../../src/outbox/sqlite-outbox.js';
 import { outboxTestEvent } from '../contract/fixtures/outbox-events.js';
-
-export interface BenchFigure {
-  name: string;
-  value: number;
-  unit: string;
-}
+import { type BenchFigure, percentile } from './figures.js';
 
 const CONCURRENT_APPENDERS = 1_000;
 const THROUGHPUT_MS = 1_000;
@@ -79,10 +74,6 @@ async function concurrentThroughput(append: DurableAppend): Promise<number> {
   };
   await Promise.all(Array.from({ length: CONCURRENT_APPENDERS }, appender));
   return completed / ((performance.now() - started) / 1_000);
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 /** Latency of appends issued on a steady schedule (catching up on timer jitter), measured from issue to resolve. */

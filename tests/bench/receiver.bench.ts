@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { panelFrame, parseAnswer, type TcpPanel } from '../helpers/panel.js';
-import { cpuSeconds, openPanels, percentile, startBenchGateway, type BenchFigure } from './bench-gateway.js';
+import { cpuSeconds, openPanels, startBenchGateway } from './bench-gateway.js';
+import { percentile, type BenchFigure } from './figures.js';
 
 const THROUGHPUT_CONNECTIONS = 1_000;
 const LATENCY_CONNECTIONS = 50;

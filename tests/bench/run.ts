@@ -7,7 +7,8 @@
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { openFilesLimit, type BenchFigure } from './bench-gateway.js';
+import { openFilesLimit } from './bench-gateway.js';
+import type { BenchFigure } from './figures.js';
 import { benchContactId } from './contact-id.bench.js';
 import { benchDc09 } from './dc09.bench.js';
 import { benchDelivery } from './delivery.bench.js';
