@@ -1,13 +1,12 @@
 import type { Settings } from './settings.js';
 import { decodeKey } from './keys.js';
+import { DURESS_ZONE_TYPES } from './sites.js';
 
 export interface LintFinding {
   severity: 'error' | 'warning';
   path: string;
   message: string;
 }
-
-const DURESS_ZONE_TYPES = new Set(['holdup', 'panic', 'duress']);
 
 /**
  * Problems a valid configuration can still have. `fileIsWorldReadable` is read by the caller (I/O stays out).
