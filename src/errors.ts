@@ -52,7 +52,7 @@ export const ERROR_CODES = {
   OUTPUT_DELIVERY_REJECTED: 'An output refused an event permanently; it became a dead letter.',
   OUTPUT_BROKER_START_FAILED: 'The embedded MQTT broker could not listen (port in use or not permitted).',
   // duress assurance
-  ASSURANCE_STORE_FAILED: 'The duress assurance store (device ledger, test windows, incidents) could not be opened or is newer than this version.',
+  ASSURANCE_STORE_FAILED: 'The duress assurance store (device ledger, test windows, incidents) could not be opened, is newer than this version, or could not be written.',
   // serial
   SERIAL_PORT_FAILED: 'The serial port could not be opened or was lost.',
 } as const;

@@ -15,8 +15,6 @@ import type { Outbox } from '../../src/outbox/outbox.js';
 import { captureLine } from '../../src/replay/capture.js';
 import type { Clock, Logger, OutputAdapter } from '../../src/ports.js';
 import { Dc09Listener } from '../inputs/dc09.js';
-import { createSerialInput } from '../inputs/serial.js';
-import { createAccessXmlInput } from '../inputs/access-xml.js';
 import { StdoutOutput } from '../outputs/stdout.js';
 import { MqttOutput } from '../outputs/mqtt.js';
 import { WebhookOutput } from '../outputs/webhook.js';
@@ -236,7 +234,11 @@ export class Gateway {
       logger: this.logger,
       ...this.captureHook(input.name),
     };
-    const adapter = input.type === 'serial' ? createSerialInput(input, deps) : await createAccessXmlInput(input, deps);
+    // Imported only when configured: serialport and the XML parser cost memory every other gateway would carry.
+    const adapter =
+      input.type === 'serial'
+        ? (await import('../inputs/serial.js')).createSerialInput(input, deps)
+        : await (await import('../inputs/access-xml.js')).createAccessXmlInput(input, deps);
     await adapter.start();
     this.inputs.push({ name: input.name, stop: () => adapter.stop(), health: () => adapter.health() });
   }

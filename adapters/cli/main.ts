@@ -10,6 +10,8 @@ import { testCommand } from './commands/test.js';
 import { devicesCommand } from './commands/devices.js';
 import { packageVersion } from './version.js';
 
+// Each command module holds only its definition (so `--help` is complete); its action imports what it runs
+// (the gateway, the ledger, the simulator …) when invoked, so no command pays for the others' modules.
 const program = new Command('panelbridge')
   .description('Alarm and access-control panel gateway with duress identification')
   .version(packageVersion());

@@ -5,7 +5,7 @@ import type { NormalizedEvent } from '../../src/model/event.js';
 import type { AdapterHealth, Audience, Clock, DeliveryResult, Logger, OutputAdapter } from '../../src/ports.js';
 import type { MqttOutputSettings } from '../../src/settings/settings.js';
 import { GatewayError } from '../../src/errors.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
+import type { EmbeddedBroker } from './embedded-broker.js';
 
 export type MqttOutputOptions = Omit<MqttOutputSettings, 'type'>;
 
@@ -204,6 +204,8 @@ export class MqttOutput implements OutputAdapter {
 
   private async brokerUrl(): Promise<string> {
     if (this.options.url !== 'embedded') return this.options.url;
+    // Loaded only here: the broker (aedes) costs memory a gateway pointed at an external broker should not pay.
+    const { startEmbeddedBroker } = await import('./embedded-broker.js');
     this.embedded = await startEmbeddedBroker({
       port: this.options.embeddedPort,
       configKey: `embeddedPort of output "${this.name}"`,
@@ -222,6 +224,8 @@ export class MqttOutput implements OutputAdapter {
       reconnectPeriod: this.deps.reconnectPeriodMs ?? 1_000,
       connectTimeout: this.deps.connectTimeoutMs ?? 5_000,
       queueQoSZero: false,
+      // mqtt-packet would otherwise build a 65,536-entry cache of packet-id buffers (~6 MB of heap) at connect.
+      writeCache: false,
       // Subscriptions are renewed in onConnect, so ones made while offline are not lost.
       resubscribe: false,
       ...(username === undefined ? {} : { username }),

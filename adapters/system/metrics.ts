@@ -42,20 +42,21 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
 };
 
 /**
- * The Prometheus view of a running gateway, on its own registry. Every `Counters` increment is mirrored into a
+ * The Prometheus view of a running gateway, on its own registry. Every `Counters` name is mirrored by a
  * prom-client counter of the same name (prefixed), created on first use with that increment's label names;
- * outbox and delivery figures are read when scraped.
+ * its values, like the outbox and delivery figures, are read when scraped.
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  private readonly mirrored = new Map<string, { counter: Counter<string>; labelNames: readonly string[] }>();
+  /** Names of the `Counters` already mirrored. */
+  private readonly mirrored = new Set<string>();
   private readonly answerLatency: Histogram<'answer'>;
 
   constructor(sources: MetricsSources) {
     const { counters, dispatcher, outbox, clock } = sources;
     const registers = [this.registry];
-    for (const sample of counters.snapshot()) this.mirror(sample.name, sample.labels, sample.value);
-    counters.onIncrement((name, labels, by) => this.mirror(name, labels, by));
+    for (const sample of counters.snapshot()) this.mirror(counters, sample.name, sample.labels);
+    counters.onIncrement((name, labels) => this.mirror(counters, name, labels));
 
     this.answerLatency = new Histogram({
       name: `${METRIC_PREFIX}dc09_answer_latency_seconds`,
@@ -140,24 +141,26 @@ export class GatewayMetrics {
   }
 
   /**
-   * Label names are fixed when a counter is first incremented: a later increment's extra labels are dropped and
-   * missing ones are empty, because a metrics listener must never throw inside the frame path.
+   * A prom-client counter that reads the `Counters` samples of `name` when scraped, so an increment on the frame
+   * path costs nothing here. Label names are fixed when a counter is first incremented: a later increment's extra
+   * labels are dropped and missing ones are empty, because a metrics listener must never throw inside the frame path.
    */
-  private mirror(name: string, labels: Labels, by: number): void {
-    let entry = this.mirrored.get(name);
-    if (entry === undefined) {
-      const labelNames = Object.keys(labels).sort();
-      entry = {
-        labelNames,
-        counter: new Counter({
-          name: METRIC_PREFIX + name,
-          help: COUNTER_HELP[name] ?? name.replaceAll('_', ' '),
-          labelNames,
-          registers: [this.registry],
-        }),
-      };
-      this.mirrored.set(name, entry);
-    }
-    entry.counter.inc(Object.fromEntries(entry.labelNames.map((label) => [label, labels[label] ?? ''])), by);
+  private mirror(counters: Counters, name: string, labels: Labels): void {
+    if (this.mirrored.has(name)) return;
+    const labelNames = Object.keys(labels).sort();
+    this.mirrored.add(name);
+    new Counter({
+      name: METRIC_PREFIX + name,
+      help: COUNTER_HELP[name] ?? name.replaceAll('_', ' '),
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const sample of counters.snapshot()) {
+          if (sample.name !== name) continue;
+          this.inc(Object.fromEntries(labelNames.map((label) => [label, sample.labels[label] ?? ''])), sample.value);
+        }
+      },
+    });
   }
 }

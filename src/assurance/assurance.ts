@@ -144,6 +144,7 @@ export class Assurance implements EventHook {
     this.supervision = new Supervision(store, options.supervision, now);
     this.deadline = new DeliveryDeadline(options.duressDeadlineMs);
     this.ledger.enroll(now);
+    store.onWriteError((error) => options.logger.error({ err: error }, 'assurance ledger not written yet; retrying'));
   }
 
   annotate(event: NormalizedEvent): void {

@@ -5,7 +5,7 @@ import { GatewayError } from '../errors.js';
 
 /**
  * Why SQLite rather than a JSON file: the ledger changes one row at a time (a test, an activation, an incident),
- * and SQLite writes just that row, atomically and fsynced, where a JSON file would be rewritten whole on every
+ * and SQLite writes just those rows, atomically and fsynced, where a JSON file would be rewritten whole on every
  * change. WAL lets `panelbridge devices` read the file while the gateway writes it.
  */
 export const ASSURANCE_FILE_NAME = 'assurance.sqlite';
@@ -120,6 +120,11 @@ const MIGRATIONS: readonly string[] = [
 
 type Row = Record<string, unknown>;
 
+/** Ledger changes are written at most this often: one transaction and one fsync for everything changed since. */
+export const LEDGER_WRITE_INTERVAL_MS = 5;
+/** How long a failed background write waits before it is tried again. */
+const WRITE_RETRY_MS = 1_000;
+
 const DEVICE_COLUMNS = {
   site: 'site', device: 'device', since: 'since', lastTestedAt: 'last_tested_at', lastActivatedAt: 'last_activated_at',
   testCount: 'test_count', lastEventId: 'last_event_id', overdueReportedAt: 'overdue_reported_at',
@@ -162,9 +167,23 @@ function storeFailed(file: string, error: unknown): GatewayError {
   return new GatewayError('ASSURANCE_STORE_FAILED', `cannot open ${file}: ${(error as Error).message}`, { cause: error });
 }
 
-/** The persisted state of duress assurance: device ledger, panel tests, test windows, incidents, lost links. */
+/**
+ * The persisted state of duress assurance: device ledger, panel tests, test windows, incidents, lost links.
+ *
+ * Writes are batched: a `put…` is queued and written with every other row changed meanwhile, in one transaction and
+ * one fsync, on the next turn of the event loop but at most once per LEDGER_WRITE_INTERVAL_MS (a hold-up button
+ * that keeps sending must not cost an fsync per frame on the event loop). Only the latest state of a row is
+ * written. Reads flush first, so they see every write; a crash loses at most the last few milliseconds of
+ * changes. A batch that fails stays queued and is retried.
+ */
 export class AssuranceStore {
   private readonly statements;
+  /** Row key → its latest write, in first-write order. */
+  private readonly pending = new Map<string, () => void>();
+  /** The background write (or retry) due next. */
+  private scheduled: NodeJS.Timeout | undefined;
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
+  private readonly writeErrorListeners: Array<(error: GatewayError) => void> = [];
 
   private constructor(private readonly db: Database.Database) {
     this.statements = {
@@ -227,67 +246,120 @@ export class AssuranceStore {
   }
 
   devices(): DeviceRecord[] {
+    this.flush();
     return this.statements.devices.all().map((row) => fromRow<DeviceRecord>(row, DEVICE_COLUMNS));
   }
 
   putDevice(record: DeviceRecord): void {
-    this.statements.putDevice.run(record);
+    this.defer(`device\u0000${record.site}\u0000${record.device}`, () => this.statements.putDevice.run(record));
   }
 
   panelTests(): PanelTestRecord[] {
+    this.flush();
     return this.statements.panelTests.all().map((row) => fromRow<PanelTestRecord>(row, PANEL_TEST_COLUMNS));
   }
 
   putPanelTest(record: PanelTestRecord): void {
-    this.statements.putPanelTest.run(record);
+    this.defer(`panel_test\u0000${record.scope}`, () => this.statements.putPanelTest.run(record));
   }
 
   openWindows(): WindowRecord[] {
+    this.flush();
     return this.statements.openWindows.all().map(windowFromRow);
   }
 
   /** The most recent windows, open or closed, newest first. */
   recentWindows(limit: number): WindowRecord[] {
+    this.flush();
     return this.statements.recentWindows.all(limit).map(windowFromRow);
   }
 
   putWindow(record: WindowRecord): void {
-    this.statements.putWindow.run({
+    const row = {
       ...record,
       devices: record.devices === null ? null : JSON.stringify(record.devices),
       exercised: JSON.stringify(record.exercised),
-    });
+    };
+    this.defer(`test_window\u0000${record.id}`, () => this.statements.putWindow.run(row));
   }
 
   openIncidents(): IncidentRecord[] {
+    this.flush();
     return this.statements.openIncidents.all().map((row) => fromRow<IncidentRecord>(row, INCIDENT_COLUMNS));
   }
 
   /** The most recent incidents, open or acknowledged, newest first. */
   recentIncidents(limit: number): IncidentRecord[] {
+    this.flush();
     return this.statements.recentIncidents.all(limit).map((row) => fromRow<IncidentRecord>(row, INCIDENT_COLUMNS));
   }
 
   incident(id: string): IncidentRecord | undefined {
+    this.flush();
     const row = this.statements.incident.get(id);
     return row === undefined ? undefined : fromRow<IncidentRecord>(row, INCIDENT_COLUMNS);
   }
 
   putIncident(record: IncidentRecord): void {
-    this.statements.putIncident.run(record);
+    this.defer(`incident\u0000${record.id}`, () => this.statements.putIncident.run(record));
   }
 
   lostLinks(): LostLinkRecord[] {
+    this.flush();
     return this.statements.lostLinks.all();
   }
 
   setLinkLost(account: string, lostAt: number | null): void {
-    if (lostAt === null) this.statements.deleteLostLink.run(account);
-    else this.statements.putLostLink.run(account, lostAt);
+    this.defer(`lost_link\u0000${account}`, () => {
+      if (lostAt === null) this.statements.deleteLostLink.run(account);
+      else this.statements.putLostLink.run(account, lostAt);
+    });
   }
 
+  /** Writes the queued rows now, in one transaction. Throws ASSURANCE_STORE_FAILED; the rows stay queued. */
+  flush(): void {
+    clearTimeout(this.scheduled);
+    this.scheduled = undefined;
+    if (this.pending.size === 0) return;
+    try {
+      this.db.transaction(() => {
+        for (const write of this.pending.values()) write();
+      })();
+      this.lastWriteAt = performance.now();
+    } catch (error) {
+      throw new GatewayError('ASSURANCE_STORE_FAILED', `cannot write the assurance ledger: ${(error as Error).message}`, { cause: error });
+    }
+    this.pending.clear();
+  }
+
+  /** Told about each failed background write; its rows are retried WRITE_RETRY_MS later. */
+  onWriteError(listener: (error: GatewayError) => void): void {
+    this.writeErrorListeners.push(listener);
+  }
+
+  /** Writes what is queued, then closes; the file is closed even when that write fails. */
   close(): void {
-    if (this.db.open) this.db.close();
+    try {
+      if (this.db.open) this.flush();
+    } finally {
+      if (this.db.open) this.db.close();
+    }
+  }
+
+  private defer(row: string, write: () => void): void {
+    this.pending.set(row, write);
+    if (this.scheduled !== undefined) return;
+    const wait = Math.max(0, this.lastWriteAt + LEDGER_WRITE_INTERVAL_MS - performance.now());
+    this.scheduled = setTimeout(() => this.writeInBackground(), wait);
+  }
+
+  private writeInBackground(): void {
+    try {
+      this.flush();
+    } catch (error) {
+      for (const listener of this.writeErrorListeners) listener(error as GatewayError);
+      this.scheduled ??= setTimeout(() => this.writeInBackground(), WRITE_RETRY_MS).unref();
+    }
   }
 }
 

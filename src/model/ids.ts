@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { Clock } from '../ports.js';
 
 export type RandomBytes = (size: number) => Uint8Array;
@@ -7,13 +7,37 @@ export interface IdSource {
   next(): string;
 }
 
+const ID_RANDOM_BYTES = 16;
+/** Random bytes drawn from the system at a time: one call per 256 ids rather than one per id. */
+const RANDOM_POOL_BYTES = 4096;
+
+/**
+ * Cryptographic random bytes served from a pool refilled `poolBytes` at a time. Each refill takes a fresh
+ * buffer, so a slice handed out earlier is never overwritten.
+ */
+export function pooledRandomBytes(poolBytes = RANDOM_POOL_BYTES): RandomBytes {
+  let pool = Buffer.alloc(0);
+  let offset = 0;
+  return (size) => {
+    if (size > poolBytes) return randomFillSync(Buffer.allocUnsafe(size));
+    if (offset + size > pool.length) {
+      pool = randomFillSync(Buffer.allocUnsafe(poolBytes));
+      offset = 0;
+    }
+    offset += size;
+    return pool.subarray(offset - size, offset);
+  };
+}
+
 /**
  * UUIDv7 (RFC 9562): 48-bit millisecond time then random bits, so ids sort by time. Within one millisecond a
- * counter in the random field keeps them strictly increasing.
+ * counter in the random field keeps them strictly increasing. `random` defaults to a pooled system source;
+ * replays and tests pass a seeded one, which is asked for 16 bytes per id.
  */
-export function createIdSource(clock: Clock, random: RandomBytes = randomBytes): IdSource {
+export function createIdSource(clock: Clock, random: RandomBytes = pooledRandomBytes()): IdSource {
   let lastMs = -1;
   let counter = 0;
+  const bytes = Buffer.alloc(ID_RANDOM_BYTES);
   return {
     next() {
       let ms = Math.max(clock.now(), lastMs);
@@ -24,11 +48,11 @@ export function createIdSource(clock: Clock, random: RandomBytes = randomBytes):
         counter = 0;
       }
       lastMs = ms;
-      const bytes = Buffer.from(random(16));
+      bytes.set(random(ID_RANDOM_BYTES).subarray(0, ID_RANDOM_BYTES));
       bytes.writeUIntBE(ms, 0, 6);
       bytes[6] = 0x70 | ((counter >> 8) & 0x0f);
       bytes[7] = counter & 0xff;
-      bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f);
+      bytes[8] = 0x80 | (bytes[8]! & 0x3f);
       const hex = bytes.toString('hex');
       return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
     },

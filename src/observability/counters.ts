@@ -7,12 +7,32 @@ export interface CounterSample {
   value: number;
 }
 
+/**
+ * One string per name and label set, whatever order the labels were written in. Lengths prefix each part, so
+ * no name or value can run into the next; label names are sorted only when a call site lists them unsorted.
+ */
+function sampleKey(name: string, labels: Labels): string {
+  let names = Object.keys(labels);
+  for (let i = 1; i < names.length; i++) {
+    if (names[i - 1]! > names[i]!) {
+      names = names.sort();
+      break;
+    }
+  }
+  let key = `${name.length}:${name}`;
+  for (const label of names) {
+    const value = labels[label]!;
+    key += `${label.length}:${label}${value.length}:${value}`;
+  }
+  return key;
+}
+
 export class Counters {
   private readonly values = new Map<string, CounterSample>();
   private readonly listeners: Array<(name: string, labels: Labels, by: number) => void> = [];
 
   inc(name: string, labels: Labels = {}, by = 1): void {
-    const key = name + JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
+    const key = sampleKey(name, labels);
     const sample = this.values.get(key);
     if (sample === undefined) this.values.set(key, { name, labels, value: by });
     else sample.value += by;

@@ -6,6 +6,9 @@ import { freePort, uniquePrefix } from '../helpers/broker.js';
 import { GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
 import { TcpPanel } from '../helpers/panel.js';
 
+/** `Environment=NODE_OPTIONS=…` in systemd/panelbridge.service. */
+const DEPLOYED_NODE_OPTIONS = '--max-semi-space-size=2';
+
 export interface BenchGateway {
   process: GatewayProcess;
   pid: number;
@@ -51,8 +54,11 @@ export async function startBenchGateway(options: BenchGatewayOptions = {}): Prom
     ],
     outputs: [{ type: 'mqtt', name: 'broker', url: brokerUrl, topicPrefix: uniquePrefix('bench') }],
   });
+  // Measured as deployed: the systemd unit sets the same Node option.
+  process.env['NODE_OPTIONS'] = DEPLOYED_NODE_OPTIONS;
   const spawnedAt = performance.now();
   const gateway = GatewayProcess.spawn(config);
+  delete process.env['NODE_OPTIONS'];
   const stop = async (): Promise<void> => {
     gateway.kill('SIGTERM');
     const timer = setTimeout(() => gateway.kill('SIGKILL'), STOP_GRACE_MS);

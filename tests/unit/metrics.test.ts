@@ -56,6 +56,18 @@ describe('GatewayMetrics', () => {
     expect(await metrics.render()).toContain('# HELP panelbridge_frames_rejected_total Frames refused, by input and error code');
   });
 
+  it('mirrors a counter whose label sets were all incremented before it existed, and scrapes current totals', async () => {
+    const counters = new Counters();
+    counters.inc('events_total', { category: 'holdup', input: 'ip' });
+    counters.inc('events_total', { category: 'burglary', input: 'ip' });
+    const metrics = new GatewayMetrics({ counters, dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetters: () => [] }, clock: { now: () => 0 }, processMetrics: false });
+    expect(samples(await metrics.render()).get('panelbridge_events_total{category="holdup",input="ip"}')).toBe(1);
+    counters.inc('events_total', { input: 'ip', category: 'holdup' }, 4);
+    const scraped = samples(await metrics.render());
+    expect(scraped.get('panelbridge_events_total{category="holdup",input="ip"}')).toBe(5);
+    expect(scraped.get('panelbridge_events_total{category="burglary",input="ip"}')).toBe(1);
+  });
+
   it('keeps the first label names of a counter and never throws on a different set', async () => {
     const { counters, scrape } = fixture();
     counters.inc('connections_total', { input: 'ip' });

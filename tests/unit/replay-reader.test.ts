@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readReplayFile, type ReplayLine } from '../../adapters/inputs/replay.js';
-import { formatProgress } from '../../adapters/cli/commands/replay.js';
+import { formatProgress } from '../../adapters/cli/commands/replay-action.js';
 import { captureLine } from '../../src/replay/capture.js';
 import type { Pacing } from '../../src/replay/clock.js';
 

@@ -2,8 +2,6 @@ import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parseFrameText, parseHex } from '../../../src/codecs/escapes.js';
 import { decodeKey } from '../../../src/settings/keys.js';
-import { decodeFrame } from '../../../src/pipeline/decode-frame.js';
-import { eventFromSignal } from '../../../src/pipeline/event-builder.js';
 import { createIdSource } from '../../../src/model/ids.js';
 import { systemClock } from '../../../src/ports.js';
 import type { DecodeError } from '../../../src/codecs/result.js';
@@ -24,7 +22,12 @@ export function decodeCommand(): Command {
     .option('--key <key>', 'AES key for encrypted DC-09 frames')
     .addOption(new Option('--key-encoding <encoding>', 'how --key is written').choices(['hex', 'ascii']).default('hex'))
     .option('--strict', 'reject tolerated field quirks')
-    .action((frame: string | undefined, options: DecodeOptions) => {
+    .action(async (frame: string | undefined, options: DecodeOptions) => {
+      // Imported when a frame is decoded, not with every command's definition: codecs, catalogs, classification.
+      const [{ decodeFrame }, { eventFromSignal }] = await Promise.all([
+        import('../../../src/pipeline/decode-frame.js'),
+        import('../../../src/pipeline/event-builder.js'),
+      ]);
       const inputs = frame !== undefined ? [frame] : stdinFrames(options.hex === true);
       let failed = inputs.length === 0;
       if (inputs.length === 0) printError({ code: 'INPUT_EMPTY', message: 'no frame given' });

@@ -1,8 +1,6 @@
 import { Command } from 'commander';
 import type { LevelWithSilent } from 'pino';
-import { createRootLogger } from '../../system/logger.js';
 import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
-import { Gateway } from '../gateway.js';
 import { systemClock } from '../../../src/ports.js';
 
 /** `panelbridge run`: the daemon. Exit 78 on a bad configuration (systemd does not restart on it). */
@@ -19,6 +17,8 @@ export function runCommand(): Command {
         return;
       }
       const { settings } = loaded;
+      // Imported when the gateway runs, not with every command's definition.
+      const [{ createRootLogger }, { Gateway }] = await Promise.all([import('../../system/logger.js'), import('../gateway.js')]);
       // Events on stdout must stay a clean JSON-lines stream: logs move to stderr then.
       const eventsOnStdout = settings.outputs.some((o) => o.type === 'stdout');
       const logger = createRootLogger({

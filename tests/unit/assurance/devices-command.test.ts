@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { readDeviceReport, renderDeviceTable } from '../../../adapters/cli/commands/devices.js';
+import { readDeviceReport, renderDeviceTable } from '../../../adapters/cli/commands/devices-action.js';
 import { apiTarget, DEFAULT_API_URL } from '../../../adapters/cli/commands/test.js';
 import { AssuranceStore } from '../../../src/assurance/store.js';
 import { settingsSchema } from '../../../src/settings/settings.js';
@@ -45,6 +45,7 @@ describe('panelbridge devices', () => {
     const clock = new FakeClock();
     const gateway = harness({ clock, store: AssuranceStore.openIn(dir), sites: SITES });
     await gateway.receive(cid('615', 5)); // walk test of the hold-up button
+    gateway.store.flush(); // the batched write the gateway makes a few milliseconds later
     clock.advance(31 * DAY);
 
     const report = readDeviceReport(settingsFor(dir), clock.now());
@@ -56,6 +57,7 @@ describe('panelbridge devices', () => {
     expect(readDeviceReport(settingsFor(dir), clock.now(), { overdue: true }).devices.map((d) => d.device)).toEqual(['zone-5', 'zone-9']);
 
     await gateway.receive(cid('615', 9)); // the gateway keeps writing while the reader is closed again
+    gateway.store.flush();
     expect(readDeviceReport(settingsFor(dir), clock.now()).devices[1]!.testCount).toBe(1);
     gateway.store.close();
   });

@@ -1,0 +1,115 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ASSURANCE_FILE_NAME, AssuranceStore, type DeviceRecord, type IncidentRecord } from '../../../src/assurance/store.js';
+import type { GatewayError } from '../../../src/errors.js';
+
+const dirs: string[] = [];
+const stores: AssuranceStore[] = [];
+afterEach(() => {
+  for (const store of stores.splice(0)) store.close();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A writable store in a fresh dataDir, and a second connection reading the same file (as `panelbridge devices`). */
+function openStore(): { store: AssuranceStore; readRows: () => { incidents: IncidentRecord[]; devices: DeviceRecord[] }; dir: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pb-store-'));
+  dirs.push(dir);
+  const store = AssuranceStore.openIn(dir);
+  stores.push(store);
+  const readRows = () => {
+    const reader = AssuranceStore.openReadOnly(path.join(dir, ASSURANCE_FILE_NAME));
+    try {
+      return { incidents: reader.recentIncidents(100), devices: reader.devices() };
+    } finally {
+      reader.close();
+    }
+  };
+  return { store, readRows, dir };
+}
+
+function incident(eventCount: number, fields: Partial<IncidentRecord> = {}): IncidentRecord {
+  return {
+    id: 'inc-1',
+    key: 'site:bank-1',
+    site: 'bank-1',
+    account: '1234',
+    category: 'holdup',
+    openedAt: 1_000,
+    openingEventId: 'ev-1',
+    lastEventAt: 1_000 + eventCount,
+    eventCount,
+    ackedAt: null,
+    ackedBy: null,
+    note: null,
+    ...fields,
+  };
+}
+
+const device: DeviceRecord = {
+  site: 'bank-1',
+  device: 'zone-5',
+  since: 0,
+  lastTestedAt: null,
+  lastActivatedAt: 5_000,
+  testCount: 0,
+  lastEventId: 'ev-1',
+  overdueReportedAt: null,
+};
+
+describe('AssuranceStore write batching', () => {
+  it('writes the rows changed since the last write together, each in its latest state', () => {
+    const { store, readRows } = openStore();
+    for (let count = 1; count <= 50; count++) store.putIncident(incident(count));
+    store.putDevice(device);
+    expect(readRows()).toEqual({ incidents: [], devices: [] }); // queued, not yet written
+    store.flush();
+    const rows = readRows();
+    expect(rows.incidents).toEqual([incident(50)]);
+    expect(rows.devices).toEqual([device]);
+  });
+
+  it('writes queued rows in the background without being asked', async () => {
+    const { store, readRows } = openStore();
+    store.putIncident(incident(1));
+    await vi.waitFor(() => expect(readRows().incidents).toHaveLength(1), { timeout: 2_000, interval: 5 });
+  });
+
+  it('lets its own reads see queued writes', () => {
+    const { store } = openStore();
+    store.putIncident(incident(3));
+    expect(store.incident('inc-1')).toEqual(incident(3));
+    expect(store.openIncidents()).toEqual([incident(3)]);
+  });
+
+  it('writes what is queued when closed, so a restart finds it', () => {
+    const { store, dir } = openStore();
+    store.putIncident(incident(2));
+    store.setLinkLost('1234', 7_000);
+    store.close();
+    const reopened = AssuranceStore.openIn(dir);
+    stores.push(reopened);
+    expect(reopened.openIncidents()).toEqual([incident(2)]);
+    expect(reopened.lostLinks()).toEqual([{ account: '1234', lostAt: 7_000 }]);
+  });
+
+  it('keeps a batch that failed queued, writes none of it, and reports background failures', async () => {
+    const { store, readRows } = openStore();
+    const failures: GatewayError[] = [];
+    store.onWriteError((error) => failures.push(error));
+    store.putDevice(device);
+    // category is NOT NULL: SQLite refuses the row, and with it the whole transaction.
+    store.putIncident(incident(1, { category: null as unknown as string }));
+    expect(() => store.flush()).toThrow(/cannot write the assurance ledger/);
+    expect(readRows()).toEqual({ incidents: [], devices: [] });
+
+    store.putDevice({ ...device, testCount: 1 });
+    await vi.waitFor(() => expect(failures.length).toBeGreaterThan(0), { timeout: 2_000, interval: 5 });
+    expect(failures[0]!.code).toBe('ASSURANCE_STORE_FAILED');
+
+    store.putIncident(incident(2)); // the corrected row replaces the refused one
+    store.flush();
+    expect(readRows()).toEqual({ incidents: [incident(2)], devices: [{ ...device, testCount: 1 }] });
+  });
+});
