@@ -15,6 +15,7 @@ import { createIdSource } from '../../src/model/ids.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
 import { siteSchema } from '../../src/settings/sites.js';
 import type { AccessMapping } from '../../src/codecs/access-xml.js';
+import { gateAppends } from '../helpers/gated-outbox.js';
 
 const DURESS = `<?xml version="1.0" encoding="UTF-8"?>
 <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema">
@@ -126,16 +127,7 @@ describe('access-control XML input over loopback HTTP', () => {
 
   it('answers only after the store resolved', async () => {
     const outbox = new MemoryOutbox();
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let appendCalled!: () => void;
-    const appending = new Promise<void>((resolve) => (appendCalled = resolve));
-    const append = outbox.append.bind(outbox);
-    outbox.append = async (events, options) => {
-      appendCalled();
-      await gate;
-      return append(events, options);
-    };
+    const { appending, release } = gateAppends(outbox);
     const { url } = await startInput({ outbox });
     let answered = false;
     const reply = post(url, DURESS).then((r) => ((answered = true), r));

@@ -8,6 +8,7 @@ import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Counters } from '../../src/observability/counters.js';
 import { createIdSource } from '../../src/model/ids.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
+import { gateAppends } from '../helpers/gated-outbox.js';
 
 /**
  * MockBinding of @serialport/binding-mock, reached through serialport's re-export: the package's own ESM entry
@@ -142,16 +143,7 @@ describe('serial input: Sur-Gard automation output over MockBinding', () => {
 
   it('stores a duress packet and only then writes ACK 0x06', async () => {
     const outbox = new MemoryOutbox();
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let appendCalled!: () => void;
-    const appending = new Promise<void>((resolve) => (appendCalled = resolve));
-    const append = outbox.append.bind(outbox);
-    outbox.append = async (events, options) => {
-      appendCalled();
-      await gate;
-      return append(events, options);
-    };
+    const { appending, release } = gateAppends(outbox);
     const { mock, stored, written } = await startSerial({ outbox });
     mock.port.emitData(Buffer.from(DURESS_PACKET, 'latin1'));
     await appending;
