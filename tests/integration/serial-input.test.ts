@@ -2,13 +2,14 @@ import { SerialPortMock } from 'serialport';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SerialInput, createSerialInput, type SerialBinding } from '../../adapters/inputs/serial.js';
 import { parseSettings } from '../../src/settings/settings.js';
-import { SerialReceiver, type SerialProtocol } from '../../src/pipeline/serial-receiver.js';
+import type { SerialProtocol } from '../../src/pipeline/serial-receiver.js';
 import { Recorder } from '../../src/pipeline/recorder.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Counters } from '../../src/observability/counters.js';
 import { createIdSource } from '../../src/model/ids.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
 import { gateAppends } from '../helpers/gated-outbox.js';
+import { serialReceiver } from '../helpers/serial-receiver.js';
 
 /**
  * MockBinding of @serialport/binding-mock, reached through serialport's re-export: the package's own ESM entry
@@ -92,17 +93,11 @@ async function startSerial(setup: Setup = {}) {
   const outbox = setup.outbox ?? new MemoryOutbox();
   outbox.registerOutputs(['probe']);
   const counters = new Counters();
-  const receiver = new SerialReceiver({
-    input: 'receiver',
-    protocol: setup.protocol ?? 'surgard',
-    account: '9000',
-    maxNaks: setup.maxNaks ?? 2,
-    retransmitWindow: 30_000,
-    clock: systemClock,
-    recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
-    builder: { ids: createIdSource(systemClock), sites: () => [] },
+  const receiver = serialReceiver(outbox, {
     counters,
-    logger: silentLogger,
+    account: '9000',
+    ...(setup.protocol === undefined ? {} : { protocol: setup.protocol }),
+    ...(setup.maxNaks === undefined ? {} : { maxNaks: setup.maxNaks }),
   });
   const input = new SerialInput({
     name: 'receiver',
@@ -230,18 +225,7 @@ describe('SerialReceiver (the core, without a port)', () => {
   function core(outbox: MemoryOutbox) {
     let now = Date.parse('2025-03-01T09:00:00Z');
     const counters = new Counters();
-    const receiver = new SerialReceiver({
-      input: 'receiver',
-      protocol: 'surgard',
-      account: null,
-      maxNaks: 2,
-      retransmitWindow: 30_000,
-      clock: { now: () => now },
-      recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
-      builder: { ids: createIdSource(systemClock), sites: () => [] },
-      counters,
-      logger: silentLogger,
-    });
+    const receiver = serialReceiver(outbox, { clock: { now: () => now }, counters });
     const packet = (text: string) => receiver.handlePacket(Buffer.from(text, 'latin1'), PATH);
     return { packet, advance: (ms: number) => (now += ms) };
   }
@@ -380,18 +364,7 @@ describe('serial input: a lost port', () => {
   it('keeps retrying a port that is missing at start and reports it down meanwhile', async () => {
     MockBinding.reset();
     const mock = unpluggableMockBinding();
-    const receiver = new SerialReceiver({
-      input: 'receiver',
-      protocol: 'surgard',
-      account: null,
-      maxNaks: 2,
-      retransmitWindow: 30_000,
-      clock: systemClock,
-      recorder: new Recorder({ outbox: new MemoryOutbox(), counters: new Counters(), logger: silentLogger, backlogLimit: 1000 }),
-      builder: { ids: createIdSource(systemClock), sites: () => [] },
-      counters: new Counters(),
-      logger: silentLogger,
-    });
+    const receiver = serialReceiver(new MemoryOutbox());
     const input = new SerialInput({
       name: 'receiver', path: PATH, baudRate: 19200, dataBits: 7, parity: 'even', stopBits: 1, protocol: 'surgard',
       maxFrameBytes: 256, reconnect: { initial: 10, max: 20 }, downAlarmAfter: 60_000, receiver, clock: systemClock,

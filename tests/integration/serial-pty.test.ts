@@ -2,12 +2,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { SerialPort } from 'serialport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialInput } from '../../adapters/inputs/serial.js';
-import { SerialReceiver } from '../../src/pipeline/serial-receiver.js';
-import { Recorder } from '../../src/pipeline/recorder.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Counters } from '../../src/observability/counters.js';
-import { createIdSource } from '../../src/model/ids.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
+import { serialReceiver } from '../helpers/serial-receiver.js';
 
 const hasSocat = spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0;
 if (!hasSocat) console.warn('serial-pty.test.ts skipped: socat is not installed (apt-get install socat; CI installs it)');
@@ -88,18 +86,7 @@ describe.skipIf(!hasSocat)('serial input on a real pseudo-terminal pair (socat)'
     const pair = await ptyPair();
     socat = pair.socat;
     const counters = new Counters();
-    const receiver = new SerialReceiver({
-      input: 'receiver',
-      protocol: 'surgard',
-      account: null,
-      maxNaks: 2,
-      retransmitWindow: 30_000,
-      clock: systemClock,
-      recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
-      builder: { ids: createIdSource(systemClock), sites: () => [] },
-      counters,
-      logger: silentLogger,
-    });
+    const receiver = serialReceiver(outbox, { counters });
     // No binding option: the OS binding that production uses.
     input = new SerialInput({
       name: 'receiver', path: pair.ends[0], baudRate: 19200, dataBits: 7, parity: 'even', stopBits: 1, protocol: 'surgard',
