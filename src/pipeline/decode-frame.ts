@@ -1,4 +1,5 @@
 import { decodeDc09Frame, type Dc09Message } from '../codecs/dc09/frame.js';
+import { parseDc09Timestamp } from '../codecs/dc09/timestamp.js';
 import { contactIdSignal, decodeContactId, parseAdmCidData } from '../codecs/contact-id.js';
 import { decodeSurgard } from '../codecs/surgard.js';
 import { decodeSiaLine, parseSiaData } from '../codecs/sia-dc03.js';
@@ -85,7 +86,9 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
 export function dc09Signals(msg: Dc09Message, strict: boolean): Signal[] {
   const account = msg.account ?? msg.dataAccount;
   const frameTime = msg.timestamp === null ? null : new Date(msg.timestamp).toISOString();
-  const occurredAt = (msg.extended['H'] === undefined ? null : parsePanelTime(msg.extended['H'])) ?? frameTime;
+  // [H], the time of occurrence, is written like the frame timestamp and wins over it (protocols.md §3.9).
+  const occurrence = msg.extended['H'] === undefined ? null : parseDc09Timestamp(msg.extended['H'].trim(), 0);
+  const occurredAt = occurrence === null ? frameTime : new Date(occurrence).toISOString();
   const withFrame = (signal: Signal): Signal => ({
     ...signal,
     account,
@@ -115,13 +118,4 @@ function unparsedSignal(protocol: 'sia-dcs' | 'adm-cid', data: string, why: stri
   signal.text = data;
   signal.quirks = [`content-unparsed: ${why}`];
   return signal;
-}
-
-/** DC-09 [H] extended field: time of occurrence, written like the frame timestamp (HH:MM:SS,MM-DD-YYYY). */
-function parsePanelTime(text: string): string | null {
-  const m = /^(\d{2}):(\d{2}):(\d{2}),(\d{2})-(\d{2})-(\d{4})$/.exec(text.trim());
-  if (m === null) return null;
-  const [, hh, mi, ss, mo, dd, yyyy] = m;
-  const ms = Date.UTC(Number(yyyy), Number(mo) - 1, Number(dd), Number(hh), Number(mi), Number(ss));
-  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }

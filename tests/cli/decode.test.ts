@@ -86,6 +86,11 @@ describe('panelbridge decode', () => {
     expect(lines[0]).toMatchObject({ category: 'duress', duress: true, user: { number: 1 }, code: { value: '121' } });
   });
 
+  it('takes the time of occurrence from the [H] extended field over the frame timestamp', async () => {
+    const { lines } = await decode(['"SIA-DCS"0003L0#1234[#1234|NBA01][H10:00:05,03-01-2025]_10:00:30,03-01-2025']);
+    expect(lines[0]).toMatchObject({ occurredAt: '2025-03-01T10:00:05.000Z', extended: { H: '10:00:05,03-01-2025' } });
+  });
+
   it('shows a NULL as a heartbeat event', async () => {
     const { code, lines } = await decode(['\\nFE2E0013"NULL"0000L0#8312[]\\r']);
     expect(code).toBe(0);
