@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseSettings, type Settings, type SettingsIssue } from '../../src/settings/settings.js';
 import { decodeKey } from '../../src/settings/keys.js';
+import { readSecret } from '../system/secrets.js';
 import type { Dc09Account } from '../../src/pipeline/dc09-receiver.js';
 
 /** Exit status for a bad configuration (EX_CONFIG); systemd's RestartPreventExitStatus names it. */
@@ -31,17 +32,6 @@ export function printIssues(issues: readonly SettingsIssue[], write: (line: stri
   for (const issue of issues) write(`error ${issue.path}: ${issue.message}`);
 }
 
-/** Reads secret text from a file (trailing newline dropped) or an environment variable. */
-export function readSecret(source: { value?: string; file?: string; env?: string }): string | undefined {
-  if (source.value !== undefined) return source.value;
-  if (source.file !== undefined) return readFileSync(source.file, 'utf8').replace(/\r?\n$/, '');
-  if (source.env !== undefined) {
-    const value = process.env[source.env];
-    if (value === undefined) throw new Error(`environment variable ${source.env} is not set`);
-    return value;
-  }
-  return undefined;
-}
 
 /** The DC-09 allowlist with key bytes resolved; every failure is listed with its config path. */
 export function resolveDc09Accounts(

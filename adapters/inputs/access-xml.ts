@@ -9,6 +9,7 @@ import type { Recorder } from '../../src/pipeline/recorder.js';
 import type { AccessXmlInputSettings } from '../../src/settings/settings.js';
 import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
+import { readSecret } from '../system/secrets.js';
 
 export interface AccessXmlTls {
   /** File paths (PEM). */
@@ -36,9 +37,7 @@ export interface AccessXmlListenerOptions {
 
 /** Reads the shared secret from the settings (`secret`, or the first line of `secretFile`); null when neither is set. */
 export async function readAccessSecret(settings: { secret?: string | undefined; secretFile?: string | undefined }): Promise<string | null> {
-  if (settings.secret !== undefined) return settings.secret;
-  if (settings.secretFile === undefined) return null;
-  return (await readFile(settings.secretFile, 'utf8')).split(/\r?\n/)[0]?.trim() ?? '';
+  return readSecret({ value: settings.secret, file: settings.secretFile }) ?? null;
 }
 
 /** Slow or stalled senders are cut off; a controller posts one small document at a time. */

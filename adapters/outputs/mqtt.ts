@@ -6,6 +6,7 @@ import type { AdapterHealth, Audience, Clock, DeliveryResult, Logger, OutputAdap
 import type { MqttOutputSettings } from '../../src/settings/settings.js';
 import { GatewayError } from '../../src/errors.js';
 import type { EmbeddedBroker } from './embedded-broker.js';
+import { readSecret } from '../system/secrets.js';
 
 export type MqttOutputOptions = Omit<MqttOutputSettings, 'type'>;
 
@@ -216,7 +217,7 @@ export class MqttOutput implements OutputAdapter {
 
   private async connectionOptions(): Promise<IClientOptions> {
     const { username, password, passwordFile, ca, cert, key, clientId } = this.options;
-    const secret = password ?? (passwordFile === undefined ? undefined : (await readFile(passwordFile, 'utf8')).replace(/\r?\n$/, ''));
+    const secret = readSecret({ value: password, file: passwordFile });
     return {
       clientId: clientId ?? `panelbridge-${this.deps.gateway.id}-${this.name}`,
       clean: true,

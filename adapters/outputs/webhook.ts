@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import type { AdapterHealth, Audience, Clock, DeliveryResult, OutputAdapter } from '../../src/ports.js';
 import type { WebhookOutputSettings } from '../../src/settings/settings.js';
 import { GatewayError } from '../../src/errors.js';
+import { readSecret } from '../system/secrets.js';
 
 export type WebhookOutputOptions = Omit<WebhookOutputSettings, 'type'>;
 
@@ -62,7 +62,7 @@ export class WebhookOutput implements OutputAdapter {
 
   async start(): Promise<void> {
     const { secret, secretFile } = this.options;
-    const text = secret ?? (secretFile === undefined ? undefined : (await readFile(secretFile, 'utf8')).replace(/\r?\n$/, ''));
+    const text = readSecret({ value: secret, file: secretFile });
     if (text === undefined) throw new GatewayError('CONFIG_INVALID', `webhook output "${this.name}" needs secret or secretFile`);
     this.key = webhookSigningKey(text);
   }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { lintSettings } from '../../../src/settings/lint.js';
-import { EXIT_CONFIG, loadConfigFile, printIssues, readSecret } from '../config.js';
+import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
+import { readSecret } from '../../system/secrets.js';
 
 /** `panelbridge check`: validate and lint a configuration. Exit 0 clean, 1 warnings only, 78 errors. */
 export function checkCommand(): Command {

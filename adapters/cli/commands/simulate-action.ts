@@ -29,7 +29,7 @@ import {
   type LoadReport,
 } from '../../../src/simulate/report.js';
 import { parseScenario, type Scenario } from '../../../src/simulate/scenario.js';
-import { readSecret } from '../config.js';
+import { readSecret } from '../../system/secrets.js';
 import type { SimulateOptions } from './simulate.js';
 
 /** A problem with the options or the target: printed as one line, exit 2. */
