@@ -23,6 +23,7 @@ import { GatewayMetrics } from '../system/metrics.js';
 import { resolveDc09Accounts } from './config.js';
 import { wireAssurance, type AssuranceWiring } from './assurance-wiring.js';
 import { packageVersion } from './version.js';
+import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
 
 export interface RunningInput {
   name: string;
@@ -70,6 +71,8 @@ export class Gateway {
   readonly frameHandlers = new Map<string, FrameHandler>();
   readonly api: ApiServer | undefined;
   readonly metrics: GatewayMetrics;
+  /** One id source for every event of this gateway, so ids stay strictly time-ordered. */
+  readonly builder: EventBuilderDeps;
   private sites: readonly Site[];
   private readonly logger: Logger;
   private readonly startedAt: number;
@@ -81,6 +84,7 @@ export class Gateway {
     this.startedAt = clock.now();
     this.id = settings.gateway?.id ?? os.hostname();
     this.sites = settings.sites;
+    this.builder = { ids: createIdSource(clock, options.random), sites: () => this.sites };
     this.outbox = options.outbox ?? SqliteOutbox.open({ dataDir: settings.dataDir, dedupeWindowMs: settings.dedupeWindow, clock });
     this.outputs = settings.outputs.map((o) => this.createOutput(o));
     this.dispatcher = new Dispatcher({
@@ -112,9 +116,6 @@ export class Gateway {
     return issues.length === 0 ? { gateway } : { issues };
   }
 
-  get builder() {
-    return { ids: createIdSource(this.options.clock, this.options.random), sites: () => this.sites };
-  }
 
   /** SIGHUP: new sites take effect for the next frame; connections stay open. */
   reloadSites(sites: readonly Site[]): void {
