@@ -54,10 +54,12 @@ export async function startBenchGateway(options: BenchGatewayOptions = {}): Prom
     ],
     outputs: [{ type: 'mqtt', name: 'broker', url: brokerUrl, topicPrefix: uniquePrefix('bench') }],
   });
-  // Measured as deployed: the systemd unit sets the same Node option.
+  // Measured as deployed: the systemd unit sets the same Node option. BENCH_GATEWAY_NODE_ARGS adds node
+  // arguments (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the gateway under the bench's load).
   process.env['NODE_OPTIONS'] = DEPLOYED_NODE_OPTIONS;
   const spawnedAt = performance.now();
-  const gateway = GatewayProcess.spawn(config);
+  const nodeArgs = (process.env['BENCH_GATEWAY_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  const gateway = GatewayProcess.spawn(config, [], undefined, nodeArgs);
   delete process.env['NODE_OPTIONS'];
   const stop = async (): Promise<void> => {
     gateway.kill('SIGTERM');

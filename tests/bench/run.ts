@@ -4,6 +4,7 @@
  * MQTT_URL (e.g. mqtt://127.0.0.1:1883) points the delivery, receiver and footprint benches at a real broker.
  * The footprint bench holds 10,000 connections: one descriptor each here and in the gateway child. Node raises its
  * soft open-files limit to the hard one at start, so the hard limit is what counts (printed in the summary).
+ * Module names as arguments (`npm run bench -- receiver`) run only those.
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -89,10 +90,14 @@ async function main(): Promise<void> {
     openFilesLimit: openFilesLimit('self'),
     mqttUrl: mqttUrl ?? null,
   };
+  const only = process.argv.slice(2);
+  const unknown = only.filter((name) => !MODULES.some((m) => m.name === name));
+  if (unknown.length > 0) throw new Error(`no bench module ${unknown.join(', ')}; modules: ${MODULES.map((m) => m.name).join(', ')}`);
+  const selected = only.length === 0 ? MODULES : MODULES.filter((m) => only.includes(m.name));
   const rows: Row[] = [];
   const failures: Array<{ module: string; error: string }> = [];
   const started = performance.now();
-  for (const module of MODULES) {
+  for (const module of selected) {
     const moduleStarted = performance.now();
     process.stderr.write(`bench ${module.name} …`);
     try {
@@ -104,7 +109,7 @@ async function main(): Promise<void> {
       process.stderr.write(` FAILED: ${message}\n`);
     }
   }
-  const targetsWithoutFigure = TARGETS.filter((t) => !rows.some((r) => t.figure.test(r.name))).map((t) => t.figure.source);
+  const targetsWithoutFigure = only.length > 0 ? [] : TARGETS.filter((t) => !rows.some((r) => t.figure.test(r.name))).map((t) => t.figure.source);
 
   console.log(`\npanelbridge bench: node ${context.node}, ${context.cpus}, load average ${context.loadAverageAtStart.join(' ')}`);
   console.log(`broker: ${mqttUrl ?? 'none (in-process aedes for delivery; gateway benches point at a closed port)'}\n`);

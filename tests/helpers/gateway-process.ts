@@ -39,9 +39,10 @@ export class GatewayProcess {
     });
   }
 
-  static spawn(configFile: string, extraArgs: string[] = [], cwd?: string): GatewayProcess {
+  /** `nodeArgs` go to node itself, before the script (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+  static spawn(configFile: string, extraArgs: string[] = [], cwd?: string, nodeArgs: string[] = []): GatewayProcess {
     return new GatewayProcess(
-      spawn(process.execPath, [CLI, 'run', '--config', configFile, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) }),
+      spawn(process.execPath, [...nodeArgs, CLI, 'run', '--config', configFile, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) }),
     );
   }
 
