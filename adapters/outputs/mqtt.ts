@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { connect, Store, type IClientOptions, type MqttClient } from 'mqtt';
 import type { NormalizedEvent } from '../../src/model/event.js';
+import { eventJson } from '../../src/model/event-json.js';
 import type { AdapterHealth, Audience, Clock, DeliveryResult, Logger, OutputAdapter } from '../../src/ports.js';
 import type { MqttOutputSettings } from '../../src/settings/settings.js';
 import { GatewayError } from '../../src/errors.js';
@@ -143,7 +144,7 @@ export class MqttOutput implements OutputAdapter {
       const giveUp = (): void => resolve({ ok: false, retryable: true, error: 'connection lost before PUBACK' });
       this.awaitingAck.add(giveUp);
       client
-        .publishAsync(eventTopic(this.topicPrefix, event), JSON.stringify(event), { qos: 1 })
+        .publishAsync(eventTopic(this.topicPrefix, event), eventJson(event), { qos: 1 })
         .then(
           () => resolve({ ok: true }),
           (error: unknown) => resolve({ ok: false, retryable: true, error: errorText(error) }),

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { NormalizedEvent } from '../../src/model/event.js';
+import { eventJson } from '../../src/model/event-json.js';
 import type { AdapterHealth, Audience, DeliveryResult, OutputAdapter } from '../../src/ports.js';
 
 export interface StdoutOutputOptions {
@@ -28,7 +29,7 @@ export class StdoutOutput implements OutputAdapter {
   /** Resolves when the stream has taken the line, so a slow reader holds the dispatcher back (backpressure). */
   deliver(event: NormalizedEvent): Promise<DeliveryResult> {
     return new Promise((resolve) => {
-      this.stream.write(`${JSON.stringify(event)}\n`, (error) => {
+      this.stream.write(`${eventJson(event)}\n`, (error) => {
         this.lastError = error?.message;
         resolve(error ? { ok: false, retryable: true, error: error.message } : { ok: true });
       });

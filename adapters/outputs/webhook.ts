@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { NormalizedEvent } from '../../src/model/event.js';
+import { eventJson } from '../../src/model/event-json.js';
 import type { AdapterHealth, Audience, Clock, DeliveryResult, OutputAdapter } from '../../src/ports.js';
 import type { WebhookOutputSettings } from '../../src/settings/settings.js';
 import { GatewayError } from '../../src/errors.js';
@@ -69,7 +70,7 @@ export class WebhookOutput implements OutputAdapter {
 
   async deliver(event: NormalizedEvent): Promise<DeliveryResult> {
     if (this.key === undefined) return { ok: false, retryable: true, error: 'webhook output not started' };
-    const body = JSON.stringify(event);
+    const body = eventJson(event);
     const timestamp = Math.floor(this.deps.clock.now() / 1000);
     let result: DeliveryResult;
     try {

@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors.js';
 import type { NormalizedEvent } from '../model/event.js';
+import { eventJson } from '../model/event-json.js';
 import type { DeadLetter } from './outbox.js';
 
 /** A DC-09 panel retransmits within seconds to minutes; ten minutes covers its whole retry schedule. */
@@ -12,7 +13,7 @@ export function outboxWriteFailed(message: string, cause?: unknown): GatewayErro
 /** Serialises up front, so an unserialisable event rejects its own append instead of failing a whole batch. */
 export function serializeEvents(events: readonly NormalizedEvent[]): string[] {
   try {
-    return events.map((event) => JSON.stringify(event));
+    return events.map(eventJson);
   } catch (cause) {
     throw outboxWriteFailed('event is not serialisable', cause);
   }

@@ -1,0 +1,16 @@
+import type { NormalizedEvent } from './event.js';
+
+/**
+ * Every event is serialised once: the outbox stores this text and the outputs send the same text. Events are
+ * only changed before they are stored (the recorder's annotate hooks), never after, so the text stays true.
+ */
+const texts = new WeakMap<NormalizedEvent, string>();
+
+export function eventJson(event: NormalizedEvent): string {
+  let text = texts.get(event);
+  if (text === undefined) {
+    text = JSON.stringify(event);
+    texts.set(event, text);
+  }
+  return text;
+}
