@@ -107,17 +107,23 @@ export function openFilesLimit(pid: number | 'self'): number | null {
 }
 
 /**
- * Opens up to `count` panel connections, `batch` connects at a time; stops at the first batch that cannot be
+ * Opens up to `count` connections with `connect`, `batch` at a time; stops at the first batch that cannot be
  * fully opened (an fd or port limit) and returns what it has.
  */
-export async function openPanels(port: number, count: number, batch = 500): Promise<{ panels: TcpPanel[]; error?: string }> {
-  const panels: TcpPanel[] = [];
-  while (panels.length < count) {
-    const size = Math.min(batch, count - panels.length);
-    const attempts = await Promise.allSettled(Array.from({ length: size }, () => TcpPanel.connect(port)));
-    for (const attempt of attempts) if (attempt.status === 'fulfilled') panels.push(attempt.value);
+export async function openConnections<T>(count: number, connect: () => Promise<T>, batch = 500): Promise<{ opened: T[]; error?: string }> {
+  const opened: T[] = [];
+  while (opened.length < count) {
+    const size = Math.min(batch, count - opened.length);
+    const attempts = await Promise.allSettled(Array.from({ length: size }, connect));
+    for (const attempt of attempts) if (attempt.status === 'fulfilled') opened.push(attempt.value);
     const failed = attempts.find((a): a is PromiseRejectedResult => a.status === 'rejected');
-    if (failed !== undefined) return { panels, error: String((failed.reason as Error).message ?? failed.reason) };
+    if (failed !== undefined) return { opened, error: String((failed.reason as Error).message ?? failed.reason) };
   }
-  return { panels };
+  return { opened };
+}
+
+/** Panel connections (tests/helpers/panel.ts) to the gateway's DC-09 port. */
+export async function openPanels(port: number, count: number): Promise<{ panels: TcpPanel[]; error?: string }> {
+  const { opened, error } = await openConnections(count, () => TcpPanel.connect(port));
+  return error === undefined ? { panels: opened } : { panels: opened, error };
 }

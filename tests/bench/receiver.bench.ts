@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { panelFrame, parseAnswer, type TcpPanel } from '../helpers/panel.js';
-import { cpuSeconds, openPanels, startBenchGateway } from './bench-gateway.js';
+import { cpuSeconds, openConnections, openPanels, startBenchGateway } from './bench-gateway.js';
 import { percentile, type BenchFigure } from './figures.js';
+import { ackFrame, runLoad } from './load-client.js';
 
 const THROUGHPUT_CONNECTIONS = 1_000;
 const LATENCY_CONNECTIONS = 50;
@@ -54,7 +57,7 @@ function closePanels(panels: readonly BenchPanel[]): void {
 interface Snapshot {
   acked: number;
   at: number;
-  gatewayCpuS: number;
+  serverCpuS: number;
   clientCpuS: number;
 }
 
@@ -63,47 +66,93 @@ interface ThroughputResult {
   /** Frames answered with something else than ACK, or not within ANSWER_TIMEOUT_MS (whole run). */
   notAcked: number;
   /** Share of one core each side used while measuring (above 100 % = more than one thread busy). */
-  gatewayCpuPercent: number;
+  serverCpuPercent: number;
   clientCpuPercent: number;
-  gatewayCpuUsPerFrame: number;
+  serverCpuUsPerFrame: number;
+  clientCpuUsPerFrame: number;
 }
 
-/** Every panel sends, waits for the answer, sends again; ACKs and CPU counted from the end of warm-up to the end. */
-async function ackThroughput(panels: readonly BenchPanel[], gatewayPid: number): Promise<ThroughputResult> {
+async function connectSockets(port: number, count: number): Promise<net.Socket[]> {
+  const { opened, error } = await openConnections(count, async () => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    socket.setNoDelay(true);
+    return socket;
+  });
+  if (error !== undefined) {
+    for (const socket of opened) socket.destroy();
+    throw new Error(`opened only ${opened.length} of ${count} connections: ${error}`);
+  }
+  return opened;
+}
+
+/**
+ * Every connection sends, waits for the answer, sends again (tests/bench/load-client.ts); ACKs and the CPU of
+ * the server process and of this one counted from the end of warm-up to the end.
+ */
+async function ackThroughput(port: number, serverPid: number): Promise<ThroughputResult> {
+  const sockets = await connectSockets(port, THROUGHPUT_CONNECTIONS);
   let acked = 0;
-  let notAcked = 0;
   const snapshot = (): Snapshot => {
     const own = process.cpuUsage();
-    return { acked, at: performance.now(), gatewayCpuS: cpuSeconds(gatewayPid), clientCpuS: (own.user + own.system) / 1e6 };
+    return { acked, at: performance.now(), serverCpuS: cpuSeconds(serverPid), clientCpuS: (own.user + own.system) / 1e6 };
   };
   const deadline = performance.now() + WARMUP_MS + MEASURE_MS;
   let first: Snapshot | undefined;
   let last: Snapshot | undefined;
   const warmupTimer = setTimeout(() => (first = snapshot()), WARMUP_MS);
   const deadlineTimer = setTimeout(() => (last = snapshot()), WARMUP_MS + MEASURE_MS);
-  await Promise.all(
-    panels.map(async (panel) => {
-      while (!panel.broken && performance.now() < deadline) {
-        if (await panel.alarm()) acked += 1;
-        else notAcked += 1;
-      }
-    }),
-  );
+  const load = await runLoad(sockets, 100_000, {
+    until: () => performance.now() >= deadline,
+    answerTimeoutMs: ANSWER_TIMEOUT_MS,
+    onAck: () => (acked += 1),
+  }).finally(() => {
+    for (const socket of sockets) socket.destroy();
+  });
   clearTimeout(warmupTimer);
   clearTimeout(deadlineTimer);
-  // Every panel broken before the deadline: the window ends where the last answer came.
+  // Every connection stopped before the deadline: the window ends where the last answer came.
   first ??= snapshot();
   last ??= snapshot();
   const seconds = (last.at - first.at) / 1000;
   const frames = last.acked - first.acked;
-  const gatewayCpuS = last.gatewayCpuS - first.gatewayCpuS;
+  const serverCpuS = last.serverCpuS - first.serverCpuS;
+  const clientCpuS = last.clientCpuS - first.clientCpuS;
   return {
     framesPerS: frames / seconds,
-    notAcked,
-    gatewayCpuPercent: (gatewayCpuS / seconds) * 100,
-    clientCpuPercent: ((last.clientCpuS - first.clientCpuS) / seconds) * 100,
-    gatewayCpuUsPerFrame: (gatewayCpuS / frames) * 1e6,
+    notAcked: load.notAcked,
+    serverCpuPercent: (serverCpuS / seconds) * 100,
+    clientCpuPercent: (clientCpuS / seconds) * 100,
+    serverCpuUsPerFrame: (serverCpuS / frames) * 1e6,
+    clientCpuUsPerFrame: (clientCpuS / frames) * 1e6,
   };
+}
+
+/** The calibration server: answers every frame with the ACK given in hex (no decode, no store, no output). */
+const BARE_ACK_SERVER = `
+const net = require('node:net');
+const ack = Buffer.from(process.argv[1], 'hex');
+net.createServer((socket) => {
+  socket.setNoDelay(true);
+  socket.on('data', () => socket.write(ack));
+}).listen(0, '127.0.0.1', function () { process.send(this.address().port); });
+`;
+
+/**
+ * The same load against a bare Node ACK server in its own process: how fast this machine can carry the load
+ * generator and 1,000 connections at all, so the gateway's figure can be read as a share of that ceiling.
+ */
+async function bareServerThroughput(): Promise<ThroughputResult> {
+  const server = spawn(process.execPath, ['-e', BARE_ACK_SERVER, ackFrame().toString('hex')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      server.once('message', (message) => resolve(Number(message)));
+      server.once('exit', (code) => reject(new Error(`bare ACK server exited (${code})`)));
+    });
+    return await ackThroughput(port, server.pid ?? Number.NaN);
+  } finally {
+    server.kill();
+  }
 }
 
 /**
@@ -166,11 +215,12 @@ export async function benchReceiver(brokerUrl?: string): Promise<BenchFigure[]> 
     } finally {
       closePanels(paced);
     }
-    const busy = await connectPanels(gateway.port, THROUGHPUT_CONNECTIONS, 100_000);
-    const throughput = await ackThroughput(busy, gateway.pid).finally(() => closePanels(busy));
+    const throughput = await ackThroughput(gateway.port, gateway.pid);
+    const bare = await bareServerThroughput();
 
     const at = `@${PACED_RATE_PER_S}/s over ${LATENCY_CONNECTIONS} connections (${label})`;
     const load = `${THROUGHPUT_CONNECTIONS} connections (${label})`;
+    const bareLoad = `${THROUGHPUT_CONNECTIONS} connections, bare ACK server`;
     return [
       { name: `receiver ACK latency p50 ${at}`, value: percentile(latency.latencies, 50), unit: 'ms' },
       { name: `receiver ACK latency p99 ${at}`, value: percentile(latency.latencies, 99), unit: 'ms' },
@@ -178,9 +228,13 @@ export async function benchReceiver(brokerUrl?: string): Promise<BenchFigure[]> 
       { name: `receiver frames not ACKed ${at}`, value: latency.notAcked, unit: 'frames' },
       { name: `receiver ACK throughput, ${load}`, value: throughput.framesPerS, unit: 'frames/s' },
       { name: `receiver frames not ACKed in the throughput run, ${load}`, value: throughput.notAcked, unit: 'frames' },
-      { name: `receiver gateway CPU during ACK throughput, ${load}`, value: throughput.gatewayCpuPercent, unit: '% of a core' },
-      { name: `receiver gateway CPU per ACKed frame, ${load}`, value: throughput.gatewayCpuUsPerFrame, unit: 'µs' },
-      { name: `receiver bench client CPU during ACK throughput, ${load}`, value: throughput.clientCpuPercent, unit: '% of a core' },
+      { name: `receiver gateway CPU during ACK throughput, ${load}`, value: throughput.serverCpuPercent, unit: '% of a core' },
+      { name: `receiver gateway CPU per ACKed frame, ${load}`, value: throughput.serverCpuUsPerFrame, unit: 'µs' },
+      { name: `receiver load client CPU per ACKed frame, ${load}`, value: throughput.clientCpuUsPerFrame, unit: 'µs' },
+      { name: `calibration: ACK throughput, ${bareLoad}`, value: bare.framesPerS, unit: 'frames/s' },
+      { name: `calibration: server CPU per ACKed frame, ${bareLoad}`, value: bare.serverCpuUsPerFrame, unit: 'µs' },
+      { name: `calibration: load client CPU per ACKed frame, ${bareLoad}`, value: bare.clientCpuUsPerFrame, unit: 'µs' },
+      { name: `receiver ACK throughput as a share of the bare ACK server's`, value: throughput.framesPerS / bare.framesPerS, unit: 'x' },
     ];
   } finally {
     await gateway.stop();
