@@ -226,6 +226,9 @@ export class MqttOutput implements OutputAdapter {
       reconnectPeriod: this.deps.reconnectPeriodMs ?? 1_000,
       connectTimeout: this.deps.connectTimeoutMs ?? 5_000,
       queueQoSZero: false,
+      // mqtt.js logs through `debug` a dozen times per publish, and each call allocates even when disabled (about
+      // 1.5 kB per event, measured); DEBUG=mqttjs* still turns its own logging on.
+      ...(process.env['DEBUG'] === undefined ? { log: () => {} } : {}),
       // mqtt-packet would otherwise build a 65,536-entry cache of packet-id buffers (~6 MB of heap) at connect.
       writeCache: false,
       // Subscriptions are renewed in onConnect, so ones made while offline are not lost.
