@@ -14,6 +14,7 @@ import { benchContactId } from './contact-id.bench.js';
 import { benchDc09 } from './dc09.bench.js';
 import { benchDelivery } from './delivery.bench.js';
 import { benchFootprint } from './footprint.bench.js';
+import { benchIngest } from './ingest.bench.js';
 import { benchOutbox } from './outbox.bench.js';
 import { benchReceiver } from './receiver.bench.js';
 import { benchSiaDc03 } from './sia-dc03.bench.js';
@@ -46,6 +47,7 @@ const MODULES: ReadonlyArray<{ name: string; run: () => Promise<BenchFigure[]> }
   { name: 'sia-dc03', run: () => benchSiaDc03() },
   { name: 'outbox', run: () => benchOutbox() },
   { name: 'delivery', run: () => benchDelivery(mqttUrl) },
+  { name: 'ingest', run: () => benchIngest(mqttUrl) },
   { name: 'receiver', run: () => benchReceiver(mqttUrl) },
   { name: 'footprint', run: () => benchFootprint(mqttUrl) },
 ];
