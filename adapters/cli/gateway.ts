@@ -200,6 +200,7 @@ export class Gateway {
         counters: this.counters,
         logger,
         onAnswered: (answer, latencyMs) => this.metrics.observeAnswer(answer, latencyMs),
+        ...this.captureHook(input.name),
         onTraffic: (account, at) => {
           for (const listener of this.trafficListeners) listener(account, at);
         },
@@ -218,7 +219,6 @@ export class Gateway {
         receiver,
         logger,
         counters: this.counters,
-        ...this.captureHook(input.name),
       });
       await listener.start();
       this.inputs.push({ name: input.name, stop: () => listener.stop(), health: () => listener.health() });
@@ -244,12 +244,13 @@ export class Gateway {
     this.inputs.push({ name: input.name, stop: () => adapter.stop(), health: () => adapter.health() });
   }
 
-  private captureHook(input: string): { onFrame?: (frame: Uint8Array, transport: string, peer: string) => void } {
+  /** `run --capture`: every raw frame as a capture line, stamped `at` (the frame's receivedAt) or now. */
+  private captureHook(input: string): { onFrame?: (frame: Uint8Array, transport: string, peer?: string, at?: number) => void } {
     const file = this.options.captureFile;
     if (file === undefined) return {};
     return {
-      onFrame: (frame, transport, peer) => {
-        appendFileSync(file, captureLine(frame, this.options.clock.now(), input, transport, peer) + '\n');
+      onFrame: (frame, transport, peer = '', at = this.options.clock.now()) => {
+        appendFileSync(file, captureLine(frame, at, input, transport, peer) + '\n');
       },
     };
   }

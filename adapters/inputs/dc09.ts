@@ -19,8 +19,6 @@ export interface Dc09ListenerOptions {
   receiver: Dc09Receiver;
   logger: Logger;
   counters: Counters;
-  /** Called with every raw frame before decoding (capture files). */
-  onFrame?(frame: Uint8Array, transport: 'tcp' | 'udp', peer: string): void;
 }
 
 /**
@@ -113,7 +111,6 @@ export class Dc09Listener {
   }
 
   private async handle(frame: Uint8Array, transport: 'tcp' | 'udp', peer: string, write: (reply: Uint8Array) => unknown): Promise<void> {
-    this.options.onFrame?.(frame, transport, peer);
     const work = this.options.receiver.handleFrame(frame, transport, peer).then(
       (outcome) => {
         if (outcome.reply !== null) write(outcome.reply);

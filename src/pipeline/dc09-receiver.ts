@@ -29,6 +29,11 @@ export interface Dc09ReceiverOptions {
   logger: Logger;
   /** Called for every frame that decoded, heartbeats included (link supervision, last-seen). */
   onTraffic?(account: string, at: number): void;
+  /**
+   * Called with every raw frame before it is decoded, with the same arrival time its events get as receivedAt
+   * (capture files: a replay then reproduces receivedAt exactly).
+   */
+  onFrame?(frame: Uint8Array, transport: Transport, peer: string | undefined, at: number): void;
   /** Called once per frame with its answer and the time from arrival to the answer being decided (metrics). */
   onAnswered?(answer: Dc09Answer, latencyMs: number): void;
 }
@@ -67,6 +72,7 @@ export class Dc09Receiver {
   private async decide(frame: Uint8Array, transport: Transport, peer?: string): Promise<Dc09Outcome> {
     const { clock, counters, logger, input } = this.options;
     const now = clock.now();
+    this.options.onFrame?.(frame, transport, peer, now);
     const origin: FrameOrigin = { input, transport, receivedAt: now, raw: frame, ...(peer === undefined ? {} : { peer }) };
     const decoded = decodeDc09Frame(frame, {
       strict: this.options.strict,
