@@ -11,6 +11,7 @@ import {
   outboxWriteFailed,
   serializeEvents,
 } from './outbox-shared.js';
+import { DedupeIndex } from './dedupe-index.js';
 import { describeEntry, PendingIndex, type EntryMeta } from './pending-index.js';
 
 export interface SqliteOutboxOptions {
@@ -23,12 +24,17 @@ export interface SqliteOutboxOptions {
    * deleted. Entries with a dead letter are kept. Unset: nothing is ever deleted.
    */
   retentionMs?: number;
+  /** Hash of dedupe keys in memory; tests pass a colliding one to show a hit is confirmed against the stored key. */
+  dedupeHash?: (key: string) => number;
 }
 
 export const OUTBOX_FILE_NAME = 'outbox.sqlite';
 
 /** Events kept in memory after their commit: enough for a burst in flight, small against the RSS budget. */
 const RECENT_EVENTS = 4096;
+
+/** Keyed appends remembered for dedupe: ten minutes of 160 frames/s (about 12 MB at most). */
+const DEDUPE_CAPACITY = 100_000;
 
 /** Retention pruning runs at most this often (clock time), inside a write transaction that happens anyway. */
 const PRUNE_INTERVAL_MS = 60_000;
@@ -59,6 +65,8 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (output, seq)
   ) WITHOUT ROWID;
   `,
+  // Dedupe moved to memory (DedupeIndex): this index made every commit write pages all over the file.
+  `DROP INDEX entry_dedupe;`,
 ];
 
 interface QueuedAppend {
@@ -112,8 +120,11 @@ function prepareStatements(db: Database.Database) {
     insertEntry: db.prepare<[string | null, number, number, number, string | null, string]>(
       `INSERT INTO entry (account, duress, received_at, stored_at, dedupe_key, event) VALUES (?, ?, ?, ?, ?, ?)`,
     ),
-    storedByKey: db.prepare<[string, number], { seq: number; event: string }>(
-      `SELECT seq, event FROM entry WHERE dedupe_key = ? AND stored_at > ? ORDER BY seq`,
+    appendRows: db.prepare<[number, number], { seq: number; dedupe_key: string | null; stored_at: number; event: string }>(
+      `SELECT seq, dedupe_key, stored_at, event FROM entry WHERE seq >= ? ORDER BY seq LIMIT ?`,
+    ),
+    keyedNewestFirst: db.prepare<[], { seq: number; dedupe_key: string; stored_at: number }>(
+      `SELECT seq, dedupe_key, stored_at FROM entry WHERE dedupe_key IS NOT NULL ORDER BY seq DESC`,
     ),
     event: db.prepare<[number], string>(`SELECT event FROM entry WHERE seq = ?`).pluck(),
     cursor: db.prepare<[string], number>(`SELECT watermark FROM output_cursor WHERE output = ?`).pluck(),
@@ -164,6 +175,7 @@ export class SqliteOutbox implements Outbox {
   }
 
   private readonly index = new PendingIndex();
+  private readonly dedupe: DedupeIndex;
   private readonly listeners = new AppendListeners();
   private readonly clock: Clock;
   private readonly dedupeWindowMs: number;
@@ -190,6 +202,8 @@ export class SqliteOutbox implements Outbox {
     this.retentionMs = options.retentionMs;
     this.statements = prepareStatements(db);
     this.head = this.statements.head.get() ?? 0;
+    this.dedupe = new DedupeIndex(this.dedupeWindowMs, DEDUPE_CAPACITY, options.dedupeHash);
+    this.loadDedupe();
     this.writeBatch = db.transaction((appends: QueuedAppend[], marks: QueuedMark[]) => {
       // Marks go first: their watermarks are computed against the head committed before this batch's inserts.
       this.writeMarks(marks);
@@ -311,9 +325,15 @@ export class SqliteOutbox implements Outbox {
       this.index.add(meta);
       this.head = meta.seq;
     }
-    for (const result of committed.results) {
-      if (!result.duplicate) for (const entry of result.entries) this.remember(entry);
-    }
+    committed.results.forEach((result, i) => {
+      if (result.duplicate) return;
+      for (const entry of result.entries) this.remember(entry);
+      const append = appends[i];
+      const first = result.entries[0];
+      if (append?.dedupeKey !== undefined && first !== undefined) {
+        this.dedupe.add(append.dedupeKey, { firstSeq: first.seq, count: result.entries.length, at: append.at });
+      }
+    });
     committed.results.forEach((result, i) => appends[i]?.resolve(result));
     if (committed.stored.length > 0) this.listeners.notify();
   }
@@ -349,10 +369,35 @@ export class SqliteOutbox implements Outbox {
     return { results, stored };
   }
 
+  /** The committed append stored under `dedupeKey` within the window, confirmed against the stored rows. */
   private storedWithin(dedupeKey: string, at: number): OutboxEntry[] | undefined {
-    const rows = this.statements.storedByKey.all(dedupeKey, at - this.dedupeWindowMs);
-    if (rows.length === 0) return undefined;
-    return rows.map((row) => ({ seq: row.seq, event: JSON.parse(row.event) as NormalizedEvent }));
+    for (const candidate of this.dedupe.candidates(dedupeKey, at)) {
+      const rows = this.statements.appendRows.all(candidate.firstSeq, candidate.count);
+      const same = rows.length === candidate.count && rows.every((row) => row.dedupe_key === dedupeKey && row.stored_at > at - this.dedupeWindowMs);
+      if (same) return rows.map((row) => ({ seq: row.seq, event: this.recent.get(row.seq) ?? (JSON.parse(row.event) as NormalizedEvent) }));
+    }
+    return undefined;
+  }
+
+  /**
+   * Rebuilds the dedupe index from the newest keyed rows back to the start of the window (seq order is store
+   * order); the rows of one append are consecutive and share their key.
+   */
+  private loadDedupe(): void {
+    const since = this.clock.now() - this.dedupeWindowMs;
+    const appends: Array<{ key: string; firstSeq: number; count: number; at: number }> = [];
+    for (const row of this.statements.keyedNewestFirst.iterate()) {
+      if (row.stored_at <= since) break;
+      const newest = appends.at(-1);
+      if (newest !== undefined && newest.key === row.dedupe_key && newest.firstSeq === row.seq + 1 && newest.at === row.stored_at) {
+        newest.firstSeq = row.seq;
+        newest.count += 1;
+        continue;
+      }
+      if (appends.length === DEDUPE_CAPACITY) break;
+      appends.push({ key: row.dedupe_key, firstSeq: row.seq, count: 1, at: row.stored_at });
+    }
+    for (const append of appends.reverse()) this.dedupe.add(append.key, append);
   }
 
   private writeMarks(marks: QueuedMark[]): void {

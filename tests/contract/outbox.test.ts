@@ -74,7 +74,58 @@ describe('SqliteOutbox storage', () => {
       userVersion: db.pragma('user_version', { simple: true }),
     }));
     expect(journalMode).toBe('wal');
-    expect(userVersion).toBe(1);
+    expect(userVersion).toBe(2);
+  });
+
+  it('upgrades a schema-1 store (with the on-disk dedupe index) in place, keeping its entries and dedupe', async () => {
+    let outbox = SqliteOutbox.open({ dataDir, clock });
+    outbox.registerOutputs(['mqtt']);
+    const first = await outbox.append([event('a'), event('b')], { dedupeKey: 'frame-1' });
+    outbox.close();
+    const db = new Database(path.join(dataDir, OUTBOX_FILE_NAME));
+    db.exec('CREATE INDEX entry_dedupe ON entry (dedupe_key, stored_at) WHERE dedupe_key IS NOT NULL');
+    db.pragma('user_version = 1');
+    db.close();
+
+    outbox = SqliteOutbox.open({ dataDir, clock });
+    outbox.registerOutputs(['mqtt']);
+    const indexes = inspect(dataDir, (d) => d.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'entry_dedupe'`).all());
+    expect(indexes).toEqual([]);
+    expect(inspect(dataDir, (d) => d.pragma('user_version', { simple: true }))).toBe(2);
+    expect(outbox.pending('mqtt', 10).map((e) => e.event.id)).toEqual(['a', 'b']);
+    expect(await outbox.append([event('a-again')], { dedupeKey: 'frame-1' })).toEqual({ duplicate: true, entries: first.entries });
+    outbox.close();
+  });
+
+  it('confirms an in-memory dedupe hit against the stored key: colliding keys are both stored', async () => {
+    const outbox = SqliteOutbox.open({ dataDir, clock, dedupeHash: () => 7 });
+    outbox.registerOutputs(['mqtt']);
+    const first = await outbox.append([event('a')], { dedupeKey: 'frame-1' });
+    const other = await outbox.append([event('b')], { dedupeKey: 'frame-2' });
+    const retransmit = await outbox.append([event('a-again')], { dedupeKey: 'frame-1' });
+    const later = await outbox.append([event('b-again')], { dedupeKey: 'frame-2' });
+
+    expect(other.duplicate).toBe(false);
+    expect(retransmit).toEqual({ duplicate: true, entries: first.entries });
+    expect(later).toEqual({ duplicate: true, entries: other.entries });
+    expect(outbox.pending('mqtt', 10).map((e) => e.event.id)).toEqual(['a', 'b']);
+    outbox.close();
+  });
+
+  it('after a restart still recognises retransmits of appends stored within the window, and only those', async () => {
+    let outbox = SqliteOutbox.open({ dataDir, clock, dedupeWindowMs: 60_000 });
+    const old = await outbox.append([event('old')], { dedupeKey: 'old' });
+    clock.advance(50_000);
+    const recent = await outbox.append([event('r1'), event('r2'), event('r3')], { dedupeKey: 'recent' });
+    outbox.close();
+    clock.advance(20_000);
+
+    outbox = SqliteOutbox.open({ dataDir, clock, dedupeWindowMs: 60_000 });
+    expect(await outbox.append([event('recent-again')], { dedupeKey: 'recent' })).toEqual({ duplicate: true, entries: recent.entries });
+    const oldAgain = await outbox.append([event('old-again')], { dedupeKey: 'old' });
+    expect(oldAgain.duplicate).toBe(false);
+    expect(oldAgain.entries[0]!.seq).toBeGreaterThan(old.entries[0]!.seq);
+    outbox.close();
   });
 
   it('refuses a database written by a newer schema version', () => {

@@ -1,0 +1,89 @@
+/** One append stored under a dedupe key: its events have the consecutive seqs firstSeq … firstSeq + count − 1. */
+export interface StoredAppend {
+  firstSeq: number;
+  count: number;
+  /** Store time (ms). */
+  at: number;
+}
+
+interface Slot extends StoredAppend {
+  hash: number;
+}
+
+/**
+ * 53-bit hash of a dedupe key (two 32-bit FNV-1a lanes with different offsets). Not collision-free: a hit is a
+ * candidate the outbox confirms against the stored key.
+ */
+export function dedupeHash(key: string): number {
+  let low = 0x811c9dc5;
+  let high = 0x050c5d1f;
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    low = Math.imul(low ^ code, 0x01000193);
+    high = Math.imul(high ^ code, 0x01000193);
+  }
+  return (high >>> 11) * 0x1_0000_0000 + (low >>> 0);
+}
+
+/**
+ * The appends the SQLite outbox stored with a dedupe key within the dedupe window, by key hash, oldest first.
+ * It replaces an on-disk index on the key: random keys made every group commit rewrite index pages all over the
+ * file, which cost a fifth of the receiver's CPU per frame and grew with the table. Bounded by the window and by
+ * `capacity` appends; past the capacity the oldest are dropped early, so under a sustained flood a very late
+ * retransmit may be stored a second time (a duplicate, never a loss).
+ */
+export class DedupeIndex {
+  private readonly byHash = new Map<number, Slot[]>();
+  /** Oldest first; `head` is the first live slot (shifting a long array on every eviction would be quadratic). */
+  private slots: Slot[] = [];
+  private head = 0;
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly capacity: number,
+    private readonly hash: (key: string) => number = dedupeHash,
+  ) {}
+
+  get size(): number {
+    return this.slots.length - this.head;
+  }
+
+  /** Records a committed append. Appends arrive in store order (`at` not decreasing, save for clock steps). */
+  add(key: string, append: StoredAppend): void {
+    const slot: Slot = { ...append, hash: this.hash(key) };
+    this.slots.push(slot);
+    const sameHash = this.byHash.get(slot.hash);
+    if (sameHash === undefined) this.byHash.set(slot.hash, [slot]);
+    else sameHash.push(slot);
+    if (this.size > this.capacity) this.evictOldest();
+  }
+
+  /** Appends stored within the window before `now` whose key has the same hash as `key`, oldest first. */
+  candidates(key: string, now: number): StoredAppend[] {
+    this.evictExpired(now);
+    const sameHash = this.byHash.get(this.hash(key));
+    if (sameHash === undefined) return [];
+    return sameHash.filter((slot) => slot.at > now - this.windowMs).map(({ firstSeq, count, at }) => ({ firstSeq, count, at }));
+  }
+
+  private evictExpired(now: number): void {
+    for (let slot = this.slots[this.head]; slot !== undefined && slot.at <= now - this.windowMs; slot = this.slots[this.head]) {
+      this.evictOldest();
+    }
+  }
+
+  private evictOldest(): void {
+    const slot = this.slots[this.head];
+    if (slot === undefined) return;
+    this.head += 1;
+    const sameHash = this.byHash.get(slot.hash);
+    const rest = sameHash?.filter((other) => other !== slot) ?? [];
+    if (rest.length === 0) this.byHash.delete(slot.hash);
+    else this.byHash.set(slot.hash, rest);
+    // Compact once the dead prefix is as long as the live part: amortised O(1) per eviction.
+    if (this.head > 1024 && this.head * 2 > this.slots.length) {
+      this.slots = this.slots.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
