@@ -7,7 +7,7 @@ import { GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process
 import { TcpPanel } from '../helpers/panel.js';
 
 /** `Environment=NODE_OPTIONS=…` in systemd/panelbridge.service. */
-const DEPLOYED_NODE_OPTIONS = '--max-semi-space-size=2';
+const DEPLOYED_NODE_OPTIONS = '--max-semi-space-size=16';
 
 export interface BenchGateway {
   process: GatewayProcess;
