@@ -6,6 +6,13 @@ import type { NormalizedEvent } from './event.js';
  */
 const texts = new WeakMap<NormalizedEvent, string>();
 
+/** An event read back from its stored text: the outputs then send that text instead of serialising it again. */
+export function parsedEvent(text: string): NormalizedEvent {
+  const event = JSON.parse(text) as NormalizedEvent;
+  texts.set(event, text);
+  return event;
+}
+
 export function eventJson(event: NormalizedEvent): string {
   let text = texts.get(event);
   if (text === undefined) {

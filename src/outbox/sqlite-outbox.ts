@@ -11,6 +11,7 @@ import {
   outboxWriteFailed,
   serializeEvents,
 } from './outbox-shared.js';
+import { parsedEvent } from '../model/event-json.js';
 import { DedupeIndex } from './dedupe-index.js';
 import { describeEntry, PendingIndex, type EntryMeta } from './pending-index.js';
 
@@ -264,7 +265,7 @@ export class SqliteOutbox implements Outbox {
       seq: row.seq,
       reason: row.reason,
       at: row.at,
-      event: JSON.parse(row.event) as NormalizedEvent,
+      event: parsedEvent(row.event),
     }));
   }
 
@@ -374,7 +375,7 @@ export class SqliteOutbox implements Outbox {
     for (const candidate of this.dedupe.candidates(dedupeKey, at)) {
       const rows = this.statements.appendRows.all(candidate.firstSeq, candidate.count);
       const same = rows.length === candidate.count && rows.every((row) => row.dedupe_key === dedupeKey && row.stored_at > at - this.dedupeWindowMs);
-      if (same) return rows.map((row) => ({ seq: row.seq, event: this.recent.get(row.seq) ?? (JSON.parse(row.event) as NormalizedEvent) }));
+      if (same) return rows.map((row) => ({ seq: row.seq, event: this.recent.get(row.seq) ?? parsedEvent(row.event) }));
     }
     return undefined;
   }
@@ -451,6 +452,6 @@ export class SqliteOutbox implements Outbox {
     if (recent !== undefined) return recent;
     const json = this.statements.event.get(seq);
     if (json === undefined) throw new Error(`outbox entry ${seq} is missing`);
-    return JSON.parse(json) as NormalizedEvent;
+    return parsedEvent(json);
   }
 }
