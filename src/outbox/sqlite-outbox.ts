@@ -124,8 +124,9 @@ function prepareStatements(db: Database.Database) {
     appendRows: db.prepare<[number, number], { seq: number; dedupe_key: string | null; stored_at: number; event: string }>(
       `SELECT seq, dedupe_key, stored_at, event FROM entry WHERE seq >= ? ORDER BY seq LIMIT ?`,
     ),
-    keyedNewestFirst: db.prepare<[], { seq: number; dedupe_key: string; stored_at: number }>(
-      `SELECT seq, dedupe_key, stored_at FROM entry WHERE dedupe_key IS NOT NULL ORDER BY seq DESC`,
+    // Every row, not only keyed ones: the walk must stop at the window's start, whatever the rows before it hold.
+    newestFirst: db.prepare<[], { seq: number; dedupe_key: string | null; stored_at: number }>(
+      `SELECT seq, dedupe_key, stored_at FROM entry ORDER BY seq DESC`,
     ),
     event: db.prepare<[number], string>(`SELECT event FROM entry WHERE seq = ?`).pluck(),
     cursor: db.prepare<[string], number>(`SELECT watermark FROM output_cursor WHERE output = ?`).pluck(),
@@ -387,8 +388,9 @@ export class SqliteOutbox implements Outbox {
   private loadDedupe(): void {
     const since = this.clock.now() - this.dedupeWindowMs;
     const appends: Array<{ key: string; firstSeq: number; count: number; at: number }> = [];
-    for (const row of this.statements.keyedNewestFirst.iterate()) {
+    for (const row of this.statements.newestFirst.iterate()) {
       if (row.stored_at <= since) break;
+      if (row.dedupe_key === null) continue;
       const newest = appends.at(-1);
       if (newest !== undefined && newest.key === row.dedupe_key && newest.firstSeq === row.seq + 1 && newest.at === row.stored_at) {
         newest.firstSeq = row.seq;
