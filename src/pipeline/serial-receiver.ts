@@ -85,7 +85,7 @@ export class SerialReceiver {
         return { reply: NAK, events: [], duplicate: false, error: decoded.error };
       }
       const unreadable = this.unrecognized(decoded.error, 'surgard', origin, `NAKed ${streak.naks} times and sent again unchanged`);
-      return this.store([unreadable], origin, streak, decoded.error);
+      return this.store([unreadable], streak, decoded.error);
     }
     counters.inc('frames_total', { input, protocol: 'surgard', result: 'decoded' });
     const packetValue = decoded.value;
@@ -98,10 +98,10 @@ export class SerialReceiver {
       packetValue.signals.length === 0
         ? [this.unrecognized({ code: 'SURGARD_FORMAT_INVALID', message: 'the packet carries no event' }, 'surgard', origin)]
         : packetValue.signals.map((signal) => this.eventOf(signal, origin));
-    return this.store(events, origin, streak);
+    return this.store(events, streak);
   }
 
-  private async store(events: NormalizedEvent[], origin: FrameOrigin, streak: Streak, error?: DecodeError): Promise<SerialOutcome> {
+  private async store(events: NormalizedEvent[], streak: Streak, error?: DecodeError): Promise<SerialOutcome> {
     // Every copy in one streak shares the key: a retransmit after a lost ACK is ACKed again, stored once.
     const recorded = await this.options.recorder.record(events, `surgard|${this.options.input}|${streak.firstAt}|${streak.text}`);
     if (!recorded.ok) return { reply: NAK, events: [], duplicate: false, error: { code: recorded.error.code, message: recorded.error.message } };
