@@ -2,13 +2,13 @@ import type { NormalizedEvent } from '../model/event.js';
 import { systemClock, type Clock } from '../ports.js';
 import type { AppendResult, DeadLetter, Outbox, OutboxEntry } from './outbox.js';
 import {
-  AppendListeners,
+  IndexedOutbox,
   compareDeadLetters,
   DEFAULT_DEDUPE_WINDOW_MS,
   outboxWriteFailed,
   serializeEvents,
 } from './outbox-shared.js';
-import { describeEntry, PendingIndex } from './pending-index.js';
+import { describeEntry } from './pending-index.js';
 
 export interface MemoryOutboxOptions {
   dedupeWindowMs?: number;
@@ -19,18 +19,17 @@ export interface MemoryOutboxOptions {
  * The Outbox without disk, for `decode`, `replay --dry-run` and tests. Same ordering, cursor and dedupe rules
  * as SqliteOutbox (both use PendingIndex); entries are kept for the object's lifetime.
  */
-export class MemoryOutbox implements Outbox {
+export class MemoryOutbox extends IndexedOutbox implements Outbox {
   private readonly entries = new Map<number, OutboxEntry>();
   private readonly storedByKey = new Map<string, { at: number; entries: OutboxEntry[] }>();
-  private readonly index = new PendingIndex();
   private readonly deadByOutput = new Map<string, DeadLetter[]>();
-  private readonly listeners = new AppendListeners();
   private readonly dedupeWindowMs: number;
   private readonly clock: Clock;
   private head = 0;
   private closed = false;
 
   constructor(options: MemoryOutboxOptions = {}) {
+    super();
     this.dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
     this.clock = options.clock ?? systemClock;
   }
@@ -83,22 +82,6 @@ export class MemoryOutbox implements Outbox {
   deadLetters(output?: string): DeadLetter[] {
     const letters = output === undefined ? [...this.deadByOutput.values()].flat() : (this.deadByOutput.get(output) ?? []);
     return [...letters].sort(compareDeadLetters);
-  }
-
-  backlog(output: string): number {
-    return this.index.backlog(output);
-  }
-
-  maxBacklog(): number {
-    return this.index.maxBacklog();
-  }
-
-  oldestPendingAt(output: string): number | null {
-    return this.index.oldestPendingAt(output);
-  }
-
-  onAppend(listener: () => void): () => void {
-    return this.listeners.add(listener);
   }
 
   close(): void {

@@ -2,6 +2,7 @@ import { GatewayError } from '../errors.js';
 import type { NormalizedEvent } from '../model/event.js';
 import { eventJson } from '../model/event-json.js';
 import type { DeadLetter } from './outbox.js';
+import { PendingIndex } from './pending-index.js';
 
 /** A DC-09 panel retransmits within seconds to minutes; ten minutes covers its whole retry schedule. */
 export const DEFAULT_DEDUPE_WINDOW_MS = 10 * 60_000;
@@ -48,5 +49,30 @@ export class AppendListeners {
         });
       }
     }
+  }
+}
+
+/**
+ * What every Outbox answers from memory: backlog figures from its PendingIndex (delivery order and counts) and
+ * the onAppend subscribers. Implementations own storage, dedupe and dead letters.
+ */
+export abstract class IndexedOutbox {
+  protected readonly index = new PendingIndex();
+  protected readonly listeners = new AppendListeners();
+
+  backlog(output: string): number {
+    return this.index.backlog(output);
+  }
+
+  maxBacklog(): number {
+    return this.index.maxBacklog();
+  }
+
+  oldestPendingAt(output: string): number | null {
+    return this.index.oldestPendingAt(output);
+  }
+
+  onAppend(listener: () => void): () => void {
+    return this.listeners.add(listener);
   }
 }

@@ -6,14 +6,14 @@ import type { NormalizedEvent } from '../model/event.js';
 import { systemClock, type Clock } from '../ports.js';
 import type { AppendResult, DeadLetter, Outbox, OutboxEntry } from './outbox.js';
 import {
-  AppendListeners,
+  IndexedOutbox,
   DEFAULT_DEDUPE_WINDOW_MS,
   outboxWriteFailed,
   serializeEvents,
 } from './outbox-shared.js';
 import { parsedEvent } from '../model/event-json.js';
 import { DedupeIndex } from './dedupe-index.js';
-import { describeEntry, PendingIndex, type EntryMeta } from './pending-index.js';
+import { describeEntry, type EntryMeta } from './pending-index.js';
 
 export interface SqliteOutboxOptions {
   /** Created when missing; holds `outbox.sqlite` and its WAL. */
@@ -163,7 +163,7 @@ function prepareStatements(db: Database.Database) {
  * - Outputs are tracked from `registerOutputs` on (their pending index is rebuilt from disk then), so an output
  *   removed from the configuration keeps its cursor on disk but no longer holds `maxBacklog` or retention.
  */
-export class SqliteOutbox implements Outbox {
+export class SqliteOutbox extends IndexedOutbox implements Outbox {
   static open(options: SqliteOutboxOptions): SqliteOutbox {
     let db: Database.Database;
     try {
@@ -176,9 +176,7 @@ export class SqliteOutbox implements Outbox {
     return new SqliteOutbox(db, options);
   }
 
-  private readonly index = new PendingIndex();
   private readonly dedupe: DedupeIndex;
-  private readonly listeners = new AppendListeners();
   private readonly clock: Clock;
   private readonly dedupeWindowMs: number;
   private readonly retentionMs: number | undefined;
@@ -199,6 +197,7 @@ export class SqliteOutbox implements Outbox {
     private readonly db: Database.Database,
     options: SqliteOutboxOptions,
   ) {
+    super();
     this.clock = options.clock ?? systemClock;
     this.dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
     this.retentionMs = options.retentionMs;
@@ -268,22 +267,6 @@ export class SqliteOutbox implements Outbox {
       at: row.at,
       event: parsedEvent(row.event),
     }));
-  }
-
-  backlog(output: string): number {
-    return this.index.backlog(output);
-  }
-
-  maxBacklog(): number {
-    return this.index.maxBacklog();
-  }
-
-  oldestPendingAt(output: string): number | null {
-    return this.index.oldestPendingAt(output);
-  }
-
-  onAppend(listener: () => void): () => void {
-    return this.listeners.add(listener);
   }
 
   /** Writes whatever is queued (resolving or rejecting those appends), then closes the database. */
