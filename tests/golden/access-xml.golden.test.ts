@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { decodeAccessXml, type AccessMapping, type AccessXmlOptions } from '../../src/codecs/access-xml.js';
 import { eventFromSignal } from '../../src/pipeline/event-builder.js';
 import { createIdSource } from '../../src/model/ids.js';
 import { siteSchema } from '../../src/settings/sites.js';
+import { expectCitedCases, readGolden } from './golden-file.js';
 
 /** One golden line: a cited XML document, the expected (partial) signals and classified events, or an error code. */
 interface GoldenCase {
@@ -17,10 +17,7 @@ interface GoldenCase {
   note?: string;
 }
 
-const cases = readFileSync(new URL('./access-xml.jsonl', import.meta.url), 'utf8')
-  .split('\n')
-  .filter((line) => line.trim() !== '')
-  .map((line) => JSON.parse(line) as GoldenCase);
+const cases = readGolden<GoldenCase>('./access-xml.jsonl');
 
 /** The site the vectors' account 4321 belongs to (door and user names come from here, not from the feed). */
 const SITES = [
@@ -35,13 +32,7 @@ const builder = { ids: createIdSource({ now: () => 0 }), sites: () => SITES };
 const origin = { input: 'access', transport: 'http' as const, receivedAt: 0, raw: new Uint8Array(0) };
 
 describe('access-xml.jsonl', () => {
-  test('every line names its source and exactly one expectation', () => {
-    expect(cases.length).toBeGreaterThan(0);
-    for (const c of cases) {
-      expect(c.source, c.name).toMatch(/\S/);
-      expect((c.expect === undefined) !== (c.expectError === undefined), c.name).toBe(true);
-    }
-  });
+  test('every line names its source and exactly one expectation', () => expectCitedCases(cases));
 
   test.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const result = decodeAccessXml(c.input, {

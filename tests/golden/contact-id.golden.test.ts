@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { decodeContactId } from '../../src/codecs/contact-id.js';
 import { decodeSurgard } from '../../src/codecs/surgard.js';
 import type { DecodeResult } from '../../src/codecs/result.js';
+import { expectCitedCases, readGolden } from './golden-file.js';
 
 /** One golden line: a cited input and either the expected (partial) value or the expected error code. */
 interface GoldenCase {
@@ -15,14 +15,6 @@ interface GoldenCase {
   note?: string;
 }
 
-function readCases(file: string): GoldenCase[] {
-  const text = readFileSync(new URL(file, import.meta.url), 'utf8');
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as GoldenCase);
-}
-
 const suites: Array<{ file: string; decode: (c: GoldenCase) => DecodeResult<unknown> }> = [
   { file: './contact-id.jsonl', decode: (c) => decodeContactId(c.input, c.options) },
   // Sur-Gard packets arrive as bytes from the serial framer.
@@ -30,16 +22,10 @@ const suites: Array<{ file: string; decode: (c: GoldenCase) => DecodeResult<unkn
 ];
 
 for (const { file, decode } of suites) {
-  const cases = readCases(file);
+  const cases = readGolden<GoldenCase>(file);
 
   describe(file, () => {
-    test('every line names its source and exactly one expectation', () => {
-      expect(cases.length).toBeGreaterThan(0);
-      for (const c of cases) {
-        expect(c.source, c.name).toMatch(/\S/);
-        expect((c.expect === undefined) !== (c.expectError === undefined), c.name).toBe(true);
-      }
-    });
+    test('every line names its source and exactly one expectation', () => expectCitedCases(cases));
 
     test.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
       const result = decode(c);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseFrameText, parseHex } from '../../src/codecs/escapes.js';
 import { decodeDc09Frame, encodeDc09Frame } from '../../src/codecs/dc09/frame.js';
 import type { Dc09Message } from '../../src/codecs/dc09/frame.js';
+import { readGolden } from './golden-file.js';
 
 /** One line of dc09.jsonl: a public vector (see `source`) and what decoding it must give. */
 interface GoldenLine {
@@ -21,10 +22,7 @@ interface GoldenLine {
   expectError?: { code: string; messageContains?: string };
 }
 
-const lines: GoldenLine[] = readFileSync(new URL('./dc09.jsonl', import.meta.url), 'utf8')
-  .split('\n')
-  .filter((line) => line.trim() !== '')
-  .map((line) => JSON.parse(line) as GoldenLine);
+const lines = readGolden<GoldenLine>('./dc09.jsonl');
 
 function inputBytes(line: GoldenLine): Uint8Array {
   const parsed = line.inputHex !== undefined ? parseHex(line.inputHex) : parseFrameText(line.input ?? '');

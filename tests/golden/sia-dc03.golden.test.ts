@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeSiaLine, parseSiaData } from '../../src/codecs/sia-dc03.js';
 import type { SiaData, SiaOptions } from '../../src/codecs/sia-dc03.js';
+import { readGolden } from './golden-file.js';
 
 /**
  * Golden SIA DC-03 data blocks: every SIA-DCS data block of the public vectors (DC-09 frames, decrypted
@@ -18,10 +18,7 @@ interface GoldenCase {
   expectError?: string;
 }
 
-const cases: GoldenCase[] = readFileSync(new URL('./sia-dc03.jsonl', import.meta.url), 'utf8')
-  .split('\n')
-  .filter((line) => line.trim() !== '')
-  .map((line) => JSON.parse(line) as GoldenCase);
+const cases = readGolden<GoldenCase>('./sia-dc03.jsonl');
 
 /** The fields a golden line pins down: what classification and publishing read. */
 function project(data: SiaData): unknown {
