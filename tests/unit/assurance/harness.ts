@@ -8,21 +8,18 @@ import { Counters } from '../../../src/observability/counters.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { eventFromSignal } from '../../../src/pipeline/event-builder.js';
 import { Recorder, type EventHook } from '../../../src/pipeline/recorder.js';
-import { silentLogger, type Clock, type Logger } from '../../../src/ports.js';
+import { silentLogger, type Logger } from '../../../src/ports.js';
 import { sitesSchema, type Site } from '../../../src/settings/sites.js';
+import { FakeClock as BaseFakeClock } from '../../helpers/fake-clock.js';
 
 export const MINUTE = 60_000;
 export const DAY = 86_400_000;
 export const WEEK = 7 * DAY;
 
-/** Time that moves only when the test says so: weeks pass in a statement. */
-export class FakeClock implements Clock {
-  constructor(public t = Date.UTC(2024, 0, 1, 9, 0, 0)) {}
-  now(): number {
-    return this.t;
-  }
-  advance(ms: number): void {
-    this.t += ms;
+/** The shared fake clock, starting on a Monday morning: weeks pass in a statement. */
+export class FakeClock extends BaseFakeClock {
+  constructor(start = Date.UTC(2024, 0, 1, 9, 0, 0)) {
+    super(start);
   }
 }
 
