@@ -41,16 +41,17 @@ export class DedupeIndex {
   constructor(
     private readonly windowMs: number,
     private readonly capacity: number,
-    private readonly hash: (key: string) => number = dedupeHash,
+    /** Callers hash each key once with this and pass the hash to `add` and `candidates`. */
+    readonly hash: (key: string) => number = dedupeHash,
   ) {}
 
   get size(): number {
     return this.slots.length - this.head;
   }
 
-  /** Records a committed append. Appends arrive in store order (`at` not decreasing, save for clock steps). */
-  add(key: string, append: StoredAppend): void {
-    const slot: Slot = { ...append, hash: this.hash(key) };
+  /** Records a committed append (its key's `hash`). Appends arrive in store order (`at` not decreasing, save for clock steps). */
+  add(hash: number, append: StoredAppend): void {
+    const slot: Slot = { firstSeq: append.firstSeq, count: append.count, at: append.at, hash };
     this.slots.push(slot);
     const sameHash = this.byHash.get(slot.hash);
     if (sameHash === undefined) this.byHash.set(slot.hash, [slot]);
@@ -58,10 +59,10 @@ export class DedupeIndex {
     if (this.size > this.capacity) this.evictOldest();
   }
 
-  /** Appends stored within the window before `now` whose key has the same hash as `key`, oldest first. */
-  candidates(key: string, now: number): StoredAppend[] {
+  /** Appends stored within the window before `now` whose key has this `hash`, oldest first. */
+  candidates(hash: number, now: number): StoredAppend[] {
     this.evictExpired(now);
-    const sameHash = this.byHash.get(this.hash(key));
+    const sameHash = this.byHash.get(hash);
     if (sameHash === undefined) return [];
     return sameHash.filter((slot) => slot.at > now - this.windowMs).map(({ firstSeq, count, at }) => ({ firstSeq, count, at }));
   }

@@ -72,7 +72,7 @@ const MIGRATIONS: readonly string[] = [
 
 interface QueuedAppend {
   events: Array<{ event: NormalizedEvent; json: string }>;
-  dedupeKey: string | undefined;
+  dedupe: { key: string; hash: number } | undefined;
   at: number;
   resolve: (result: AppendResult) => void;
   reject: (error: GatewayError) => void;
@@ -222,7 +222,9 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
       return Promise.reject(error);
     }
     return new Promise<AppendResult>((resolve, reject) => {
-      this.appends.push({ events: serialized, dedupeKey: options.dedupeKey, at: this.clock.now(), resolve, reject });
+      const { dedupeKey } = options;
+      const dedupe = dedupeKey === undefined ? undefined : { key: dedupeKey, hash: this.dedupe.hash(dedupeKey) };
+      this.appends.push({ events: serialized, dedupe, at: this.clock.now(), resolve, reject });
       this.scheduleFlush();
     });
   }
@@ -315,8 +317,8 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
       for (const entry of result.entries) this.remember(entry);
       const append = appends[i];
       const first = result.entries[0];
-      if (append?.dedupeKey !== undefined && first !== undefined) {
-        this.dedupe.add(append.dedupeKey, { firstSeq: first.seq, count: result.entries.length, at: append.at });
+      if (append?.dedupe !== undefined && first !== undefined) {
+        this.dedupe.add(append.dedupe.hash, { firstSeq: first.seq, count: result.entries.length, at: append.at });
       }
     });
     committed.results.forEach((result, i) => appends[i]?.resolve(result));
@@ -328,8 +330,9 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     const stored: EntryMeta[] = [];
     const storedInBatch = new Map<string, OutboxEntry[]>();
     for (const append of appends) {
-      const { dedupeKey } = append;
-      const earlier = dedupeKey === undefined ? undefined : (storedInBatch.get(dedupeKey) ?? this.storedWithin(dedupeKey, append.at));
+      const { dedupe } = append;
+      const dedupeKey = dedupe?.key;
+      const earlier = dedupe === undefined ? undefined : (storedInBatch.get(dedupe.key) ?? this.storedWithin(dedupe, append.at));
       if (earlier !== undefined) {
         results.push({ duplicate: true, entries: earlier });
         continue;
@@ -354,11 +357,11 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     return { results, stored };
   }
 
-  /** The committed append stored under `dedupeKey` within the window, confirmed against the stored rows. */
-  private storedWithin(dedupeKey: string, at: number): OutboxEntry[] | undefined {
-    for (const candidate of this.dedupe.candidates(dedupeKey, at)) {
+  /** The committed append stored under this dedupe key within the window, confirmed against the stored rows. */
+  private storedWithin(dedupe: { key: string; hash: number }, at: number): OutboxEntry[] | undefined {
+    for (const candidate of this.dedupe.candidates(dedupe.hash, at)) {
       const rows = this.statements.appendRows.all(candidate.firstSeq, candidate.count);
-      const same = rows.length === candidate.count && rows.every((row) => row.dedupe_key === dedupeKey && row.stored_at > at - this.dedupeWindowMs);
+      const same = rows.length === candidate.count && rows.every((row) => row.dedupe_key === dedupe.key && row.stored_at > at - this.dedupeWindowMs);
       if (same) return rows.map((row) => ({ seq: row.seq, event: this.recent.get(row.seq) ?? parsedEvent(row.event) }));
     }
     return undefined;
@@ -383,7 +386,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
       if (appends.length === DEDUPE_CAPACITY) break;
       appends.push({ key: row.dedupe_key, firstSeq: row.seq, count: 1, at: row.stored_at });
     }
-    for (const append of appends.reverse()) this.dedupe.add(append.key, append);
+    for (const append of appends.reverse()) this.dedupe.add(this.dedupe.hash(append.key), append);
   }
 
   private writeMarks(marks: QueuedMark[]): void {

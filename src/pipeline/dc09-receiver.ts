@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { decodeDc09Frame, encodeDc09Frame, type Dc09Message } from '../codecs/dc09/frame.js';
 import { encodeAck, encodeNak } from '../codecs/dc09/responses.js';
 import type { DecodeError } from '../codecs/result.js';
@@ -173,11 +172,13 @@ export class Dc09Receiver {
     return timestamp >= now - this.options.window.past && timestamp <= now + this.options.window.future;
   }
 
-  /** Same account, sequence and content = a retransmit: ACKed again, stored once. */
+  /**
+   * Same account, sequence and content = a retransmit: ACKed again, stored once. The content is kept whole (the
+   * data block length-prefixed, so no field can run into the next): the outbox confirms a hit against this exact
+   * key, and a digest would cost more per frame than the few bytes it saves.
+   */
   private dedupeKey(msg: Dc09Message): string {
-    const content = createHash('sha1')
-      .update(`${msg.token}|${msg.receiver}|${msg.line}|${msg.data}|${JSON.stringify(msg.extended)}`)
-      .digest('base64');
+    const content = `${msg.token}|${msg.receiver}|${msg.line}|${msg.data.length}:${msg.data}|${JSON.stringify(msg.extended)}`;
     return `dc09|${this.options.input}|${msg.account ?? msg.dataAccount}|${msg.seq}|${content}`;
   }
 }

@@ -155,6 +155,25 @@ describe('DC-09 listener over real loopback sockets', () => {
     expect(stored()).toHaveLength(1);
   });
 
+  it('stores an encrypted retransmit once, though the panel re-encrypted it with a later timestamp', async () => {
+    const at = Date.now();
+    const frame = (time: number) => panelFrame({ token: 'SIA-DCS', seq: '0103', account: '4567', data: '#4567|Nri1/HA05', key: KEY_HEX_128, time });
+    const panel = await TcpPanel.connect(port);
+    expect(parseAnswer((await panel.send(frame(at - 2_000)))!, KEY_HEX_128).token).toBe('*ACK');
+    expect(parseAnswer((await panel.send(frame(at)))!, KEY_HEX_128).token).toBe('*ACK');
+    panel.close();
+    expect(stored()).toHaveLength(1);
+  });
+
+  it('stores both frames when a sequence number comes again with other content (a new event, not a retransmit)', async () => {
+    const panel = await TcpPanel.connect(port);
+    for (const data of ['#1234|Nri1/BA05', '#1234|Nri1/BA06', '#1234|Nri1/BA05][X10E05']) {
+      expect(parseAnswer((await panel.send(panelFrame({ token: 'SIA-DCS', seq: '0104', account: '1234', data })))!).token).toBe('ACK');
+    }
+    panel.close();
+    expect(stored().map((e) => e.zone?.number)).toEqual([5, 6, 5]);
+  });
+
   it('ACKs a frame whose code is unknown and publishes it as unrecognized', async () => {
     const panel = await TcpPanel.connect(port);
     const answer = await panel.send(panelFrame({ token: 'ADM-CID', seq: '0101', account: '1234', data: '#1234|1999 01 003' }));
