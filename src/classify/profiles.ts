@@ -50,10 +50,25 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.fromEntri
   PROFILE_NAMES.map((name) => [name, loadProfile(name)]),
 ) as Record<ProfileName, Profile>;
 
-/** The rules a site's profile applies, each with the profile it comes from: the generic base first, then the vendor's own. */
-export function profileRules(name: ProfileName): ReadonlyArray<{ profile: ProfileName; rule: ProfileRule }> {
-  const names: ProfileName[] = name === 'generic' ? ['generic'] : ['generic', name];
-  return names.flatMap((profile) => PROFILES[profile].rules.map((rule) => ({ profile, rule })));
+/** A rule with the profile it comes from. */
+export interface SourcedRule {
+  profile: ProfileName;
+  rule: ProfileRule;
+}
+
+const RULES_BY_PROFILE = new Map<ProfileName, readonly SourcedRule[]>(
+  PROFILE_NAMES.map((name) => {
+    const names: ProfileName[] = name === 'generic' ? ['generic'] : ['generic', name];
+    return [name, names.flatMap((profile) => PROFILES[profile].rules.map((rule) => ({ profile, rule })))];
+  }),
+);
+
+/**
+ * The rules a site's profile applies, each with the profile it comes from: the generic base first, then the
+ * vendor's own. Built once per profile: every event is classified against them.
+ */
+export function profileRules(name: ProfileName): readonly SourcedRule[] {
+  return RULES_BY_PROFILE.get(name)!;
 }
 
 /** What a rule can match on, taken from the signal after the code table resolved it. */
