@@ -34,6 +34,26 @@ export const OUTBOX_FILE_NAME = 'outbox.sqlite';
 /** Events kept in memory after their commit: enough for a burst in flight, small against the RSS budget. */
 const RECENT_EVENTS = 4096;
 
+/**
+ * The last RECENT_EVENTS stored events by seq. Seqs are handed out one after another, so slot `seq % size`
+ * holds the newest event of its residue class and a lookup is one array read, with no per-event map churn.
+ */
+class RecentEvents {
+  private readonly seqs = new Float64Array(RECENT_EVENTS).fill(-1);
+  private readonly events: Array<NormalizedEvent | undefined> = new Array<NormalizedEvent | undefined>(RECENT_EVENTS);
+
+  set(seq: number, event: NormalizedEvent): void {
+    const slot = seq % RECENT_EVENTS;
+    this.seqs[slot] = seq;
+    this.events[slot] = event;
+  }
+
+  get(seq: number): NormalizedEvent | undefined {
+    const slot = seq % RECENT_EVENTS;
+    return this.seqs[slot] === seq ? this.events[slot] : undefined;
+  }
+}
+
 /** Keyed appends remembered for dedupe: ten minutes of 160 frames/s (about 12 MB at most). */
 const DEDUPE_CAPACITY = 100_000;
 
@@ -189,8 +209,8 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   private closed = false;
 
   private readonly statements: ReturnType<typeof prepareStatements>;
-  /** Recently stored events by seq, oldest first (insertion order), bounded by RECENT_EVENTS. */
-  private readonly recent = new Map<number, NormalizedEvent>();
+  /** The events stored last, by seq. */
+  private readonly recent = new RecentEvents();
   private readonly writeBatch: Database.Transaction<(appends: QueuedAppend[], marks: QueuedMark[]) => CommittedBatch>;
 
   private constructor(
@@ -432,7 +452,6 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   /** Keeps just-stored events so the dispatcher does not read back and re-parse what it was handed a moment ago. */
   private remember(entry: OutboxEntry): void {
     this.recent.set(entry.seq, entry.event);
-    if (this.recent.size > RECENT_EVENTS) this.recent.delete(this.recent.keys().next().value!);
   }
 
   private readEvent(seq: number): NormalizedEvent {
