@@ -87,7 +87,15 @@ export class Dc09Listener {
     this.sockets.add(socket);
     counters.inc('connections_total', { input: name });
     const framer = new Dc09Framer({ maxFrameBytes: this.options.maxFrameBytes });
-    let chain: Promise<void> = Promise.resolve();
+    const write = (reply: Uint8Array): unknown => socket.writable && socket.write(reply);
+    // Frames of one connection are handled one after another: the next starts when the previous is answered.
+    const queued: Uint8Array[] = [];
+    let handling = false;
+    const next = (): void => {
+      const frame = queued.shift();
+      handling = frame !== undefined;
+      if (frame !== undefined) void this.handle(frame, 'tcp', peer, write).then(next);
+    };
     socket.setNoDelay(true);
     socket.setTimeout(idleTimeoutMs);
     socket.on('timeout', () => {
@@ -97,8 +105,9 @@ export class Dc09Listener {
     socket.on('data', (chunk) => {
       for (const out of framer.push(chunk)) {
         if (out.kind === 'discarded') this.discarded([out], peer);
-        else chain = chain.then(() => this.handle(out.bytes, 'tcp', peer, (reply) => socket.writable && socket.write(reply)));
+        else queued.push(out.bytes);
       }
+      if (!handling) next();
     });
     socket.on('error', (error) => logger.debug({ err: error, peer }, 'tcp connection error'));
     socket.on('close', () => this.sockets.delete(socket));
@@ -110,20 +119,22 @@ export class Dc09Listener {
     void this.handle(msg, 'udp', peer, (reply) => socket.send(reply, rinfo.port, rinfo.address));
   }
 
-  private async handle(frame: Uint8Array, transport: 'tcp' | 'udp', peer: string, write: (reply: Uint8Array) => unknown): Promise<void> {
+  /** Settles once the frame's answer is written (or its handling failed, which is logged); never rejects. */
+  private handle(frame: Uint8Array, transport: 'tcp' | 'udp', peer: string, write: (reply: Uint8Array) => unknown): Promise<void> {
     const work = this.options.receiver.handleFrame(frame, transport, peer).then(
       (outcome) => {
+        this.inFlight.delete(work);
         if (outcome.reply !== null) write(outcome.reply);
       },
       (error: unknown) => {
+        this.inFlight.delete(work);
         // A bug must not take the listener down; the panel gets no answer and retries.
         this.options.counters.inc('input_errors_total', { input: this.options.name });
         this.options.logger.error({ err: error, peer }, 'frame handling failed');
       },
     );
     this.inFlight.add(work);
-    await work;
-    this.inFlight.delete(work);
+    return work;
   }
 
   private discarded(outputs: FramerOutput[], peer: string): void {

@@ -61,14 +61,22 @@ export class Dc09Receiver {
       options.accounts === null ? null : new Map(options.accounts.map((a) => [a.account.toUpperCase(), a]));
   }
 
-  async handleFrame(frame: Uint8Array, transport: Transport, peer?: string): Promise<Dc09Outcome> {
+  handleFrame(frame: Uint8Array, transport: Transport, peer?: string): Promise<Dc09Outcome> {
     const started = this.options.clock.now();
-    const outcome = await this.decide(frame, transport, peer);
-    this.options.onAnswered?.(outcome.answer, this.options.clock.now() - started);
-    return outcome;
+    const answered = (outcome: Dc09Outcome): Dc09Outcome => {
+      this.options.onAnswered?.(outcome.answer, this.options.clock.now() - started);
+      return outcome;
+    };
+    try {
+      const decided = this.decide(frame, transport, peer);
+      // Only frames that store something wait for the outbox; the rest are answered without a promise per step.
+      return decided instanceof Promise ? decided.then(answered) : Promise.resolve(answered(decided));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  private async decide(frame: Uint8Array, transport: Transport, peer?: string): Promise<Dc09Outcome> {
+  private decide(frame: Uint8Array, transport: Transport, peer?: string): Dc09Outcome | Promise<Dc09Outcome> {
     const { clock, counters, logger, input } = this.options;
     const now = clock.now();
     this.options.onFrame?.(frame, transport, peer, now);
@@ -104,11 +112,12 @@ export class Dc09Receiver {
     }
 
     const events = dc09Signals(msg, this.options.strict).map((signal) => eventFromSignal(signal, origin, this.options.builder));
-    const recorded = await this.options.recorder.record(events, this.dedupeKey(msg));
-    if (!recorded.ok) {
-      return this.refuse('nak', encodeNak(now, msg.crcForm), { code: recorded.error.code, message: recorded.error.message });
-    }
-    return { answer: 'ack', reply: this.ack(msg, now), events: recorded.events, duplicate: recorded.duplicate };
+    return this.options.recorder.record(events, this.dedupeKey(msg)).then((recorded): Dc09Outcome => {
+      if (!recorded.ok) {
+        return this.refuse('nak', encodeNak(now, msg.crcForm), { code: recorded.error.code, message: recorded.error.message });
+      }
+      return { answer: 'ack', reply: this.ack(msg, now), events: recorded.events, duplicate: recorded.duplicate };
+    });
   }
 
   private async unknownAccount(msg: Dc09Message, account: string | null, origin: FrameOrigin): Promise<Dc09Outcome> {
