@@ -410,14 +410,16 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   }
 
   private writeMarks(marks: QueuedMark[]): void {
-    const touched = new Set<string>();
+    // The in-memory index already reflects these marks, so each output's new watermark is known up front; only
+    // marks above it need a row of their own (in-order delivery, the usual case, writes none).
+    const watermarks = new Map<string, number>();
     for (const mark of marks) {
-      this.statements.insertDone.run(mark.output, mark.seq);
+      let watermark = watermarks.get(mark.output);
+      if (watermark === undefined) watermarks.set(mark.output, (watermark = this.watermarkOf(mark.output)));
+      if (mark.seq > watermark) this.statements.insertDone.run(mark.output, mark.seq);
       if (mark.dead !== undefined) this.statements.insertDead.run(mark.output, mark.seq, mark.dead.reason, mark.dead.at);
-      touched.add(mark.output);
     }
-    for (const output of touched) {
-      const watermark = this.watermarkOf(output);
+    for (const [output, watermark] of watermarks) {
       this.statements.updateCursor.run(watermark, output);
       this.statements.compactDone.run(output, watermark);
     }
