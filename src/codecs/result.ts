@@ -24,14 +24,16 @@ const PREVIEW_LIMIT = 256;
 
 /** Printable ASCII stays as is; everything else becomes \xNN, so previews are log-safe. */
 export function escapeBytes(bytes: Uint8Array): string {
-  let out = '';
-  for (const b of bytes) {
-    if (b === 0x0a) out += '\\n';
-    else if (b === 0x0d) out += '\\r';
-    else if (b >= 0x20 && b < 0x7f && b !== 0x5c) out += String.fromCharCode(b);
-    else out += '\\x' + b.toString(16).padStart(2, '0');
-  }
-  return out;
+  // One latin1 decode and a replace of the few bytes that need it: every event carries its raw frame this way.
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1').replace(NOT_PRINTABLE, escapeChar);
+}
+
+const NOT_PRINTABLE = /[^\x20-\x5b\x5d-\x7e]/g;
+
+function escapeChar(char: string): string {
+  if (char === '\n') return '\\n';
+  if (char === '\r') return '\\r';
+  return '\\x' + char.charCodeAt(0).toString(16).padStart(2, '0');
 }
 
 export function previewOf(raw: string | Uint8Array): string {
