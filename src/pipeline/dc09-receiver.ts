@@ -1,4 +1,4 @@
-import { decodeDc09Frame, encodeDc09Frame, type Dc09Message } from '../codecs/dc09/frame.js';
+import { decodeDc09Frame, encodeDc09Frame, type Dc09DecodeOptions, type Dc09Message } from '../codecs/dc09/frame.js';
 import { encodeAck, encodeNak } from '../codecs/dc09/responses.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { NormalizedEvent, Transport } from '../model/event.js';
@@ -55,10 +55,15 @@ export interface Dc09Outcome {
  */
 export class Dc09Receiver {
   private readonly accounts: Map<string, Dc09Account> | null;
+  private readonly decodeOptions: Dc09DecodeOptions;
 
   constructor(private readonly options: Dc09ReceiverOptions) {
     this.accounts =
       options.accounts === null ? null : new Map(options.accounts.map((a) => [a.account.toUpperCase(), a]));
+    this.decodeOptions = {
+      strict: options.strict,
+      keyFor: (account) => (account === null ? undefined : this.accounts?.get(account.toUpperCase())?.key),
+    };
   }
 
   handleFrame(frame: Uint8Array, transport: Transport, peer?: string): Promise<Dc09Outcome> {
@@ -81,10 +86,7 @@ export class Dc09Receiver {
     const now = clock.now();
     this.options.onFrame?.(frame, transport, peer, now);
     const origin: FrameOrigin = { input, transport, receivedAt: now, raw: frame, ...(peer === undefined ? {} : { peer }) };
-    const decoded = decodeDc09Frame(frame, {
-      strict: this.options.strict,
-      keyFor: (account) => (account === null ? undefined : this.accounts?.get(account.toUpperCase())?.key),
-    });
+    const decoded = decodeDc09Frame(frame, this.decodeOptions);
     if (!decoded.ok) return this.rejected(frame, decoded.error, now, peer);
     const msg = decoded.value;
     counters.inc('frames_total', { input, protocol: msg.token, result: 'decoded' });
