@@ -21,7 +21,9 @@ export function crc16(bytes: Uint8Array, start = 0, end = bytes.length, initial 
   return crc;
 }
 
-/** Four uppercase hex digits, the DC-09 spelling of a CRC or length. */
+const HEX_PAIRS = Array.from({ length: 256 }, (_, byte) => byte.toString(16).toUpperCase().padStart(2, '0'));
+
+/** Four uppercase hex digits, the DC-09 spelling of a CRC or length (0 … 0xFFFF). */
 export function hex4(value: number): string {
-  return value.toString(16).toUpperCase().padStart(4, '0');
+  return HEX_PAIRS[(value >>> 8) & 0xff]! + HEX_PAIRS[value & 0xff]!;
 }

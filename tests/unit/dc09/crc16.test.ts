@@ -30,4 +30,14 @@ describe('crc16 (CRC-16/ARC)', () => {
     expect(hex4(crc16(Uint8Array.of(0x0d), 0, 1, crc16(body)))).toBe('58DE');
     expect(crc16(Uint8Array.of(0x0d), 0, 1, crc16(body))).toBe(crc16(ascii('"ADM-CID"0061L9999#9999[#9999|1602 00 001]\r')));
   });
+
+  it.each([
+    [0, '0000'],
+    [0x0abc, '0ABC'],
+    [0x00ff, '00FF'],
+    [0xff00, 'FF00'],
+    [0xffff, 'FFFF'],
+  ])('spells %i as the four uppercase hex digits %s', (value, text) => {
+    expect(hex4(value)).toBe(text);
+  });
 });
