@@ -1,4 +1,4 @@
-import type { NormalizedEvent } from '../model/event.js';
+import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import type { Clock, Logger } from '../ports.js';
 import type { Site } from '../settings/sites.js';
 import { gatewayEvent, type EventBuilderDeps, type FrameOrigin } from '../pipeline/event-builder.js';
@@ -79,11 +79,6 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-function receivedAtOf(event: NormalizedEvent, fallback: number): number {
-  const at = Date.parse(event.receivedAt);
-  return Number.isNaN(at) ? fallback : at;
-}
-
 /** How a supervisory event names a device in its `devices` field. */
 function deviceRef(device: DuressDevice | DeviceStatus): Record<string, unknown> {
   const { site, device: name, kind, number } = device;
@@ -148,7 +143,7 @@ export class Assurance implements EventHook {
   }
 
   annotate(event: NormalizedEvent): void {
-    const at = receivedAtOf(event, this.options.clock.now());
+    const at = receivedAtMs(event, this.options.clock.now());
     if (!isGatewayRaised(event) && !event.test) {
       const windows = this.windows.covering(event, this.directory.namedBy(event), at);
       if (windows.length > 0) {
@@ -166,7 +161,7 @@ export class Assurance implements EventHook {
 
   stored(events: readonly NormalizedEvent[]): void {
     for (const event of events) {
-      const at = receivedAtOf(event, this.options.clock.now());
+      const at = receivedAtMs(event, this.options.clock.now());
       if (!isGatewayRaised(event) && event.account !== null) this.traffic(event.account, at);
       const named = this.directory.namedBy(event);
       if (named.length > 0 && provesDevice(event)) {

@@ -89,3 +89,18 @@ export type NormalizedEvent = z.infer<typeof eventSchema>;
 export function eventJsonSchema(): unknown {
   return z.toJSONSchema(eventSchema, { target: 'draft-2020-12' });
 }
+
+let lastReceivedAtText = '';
+let lastReceivedAtMs = Number.NaN;
+
+/**
+ * An event's `receivedAt` in ms since the epoch, or `fallback` when it does not parse. Events come in bursts
+ * that share a millisecond, so the last text parsed is remembered.
+ */
+export function receivedAtMs(event: Pick<NormalizedEvent, 'receivedAt'>, fallback: number): number {
+  if (event.receivedAt !== lastReceivedAtText) {
+    lastReceivedAtText = event.receivedAt;
+    lastReceivedAtMs = Date.parse(event.receivedAt);
+  }
+  return Number.isNaN(lastReceivedAtMs) ? fallback : lastReceivedAtMs;
+}

@@ -1,4 +1,4 @@
-import type { NormalizedEvent } from '../model/event.js';
+import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 
 /** What delivery ordering needs to know about a stored entry; kept in memory while it is pending anywhere. */
 export interface EntryMeta {
@@ -11,12 +11,7 @@ export interface EntryMeta {
 
 /** `receivedAt` is the event's own ISO time; the store time stands in when it does not parse. */
 export function describeEntry(event: NormalizedEvent, storedAt: number): Omit<EntryMeta, 'seq'> {
-  const receivedAt = Date.parse(event.receivedAt);
-  return {
-    account: event.account,
-    duress: event.duress,
-    receivedAt: Number.isNaN(receivedAt) ? storedAt : receivedAt,
-  };
+  return { account: event.account, duress: event.duress, receivedAt: receivedAtMs(event, storedAt) };
 }
 
 /**
