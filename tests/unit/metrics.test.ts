@@ -114,9 +114,13 @@ describe('GatewayMetrics', () => {
     metrics.observeAnswer('ack', 3);
     metrics.observeAnswer('ack', 40);
     metrics.observeAnswer('nak', 1);
+    metrics.observeAnswer('ack', 5_000);
     const scraped = await scrape();
-    expect(scraped.get('panelbridge_dc09_answer_latency_seconds_count{answer="ack"}')).toBe(2);
-    expect(scraped.get('panelbridge_dc09_answer_latency_seconds_sum{answer="ack"}')).toBeCloseTo(0.043);
+    expect(await metrics.render()).toContain('# TYPE panelbridge_dc09_answer_latency_seconds histogram');
+    expect(scraped.get('panelbridge_dc09_answer_latency_seconds_count{answer="ack"}')).toBe(3);
+    expect(scraped.get('panelbridge_dc09_answer_latency_seconds_bucket{le="2.5",answer="ack"}')).toBe(2);
+    expect(scraped.get('panelbridge_dc09_answer_latency_seconds_bucket{le="+Inf",answer="ack"}')).toBe(3);
+    expect(scraped.get('panelbridge_dc09_answer_latency_seconds_sum{answer="ack"}')).toBeCloseTo(5.043);
     expect(scraped.get('panelbridge_dc09_answer_latency_seconds_bucket{le="0.005",answer="ack"}')).toBe(1);
     expect(scraped.get('panelbridge_dc09_answer_latency_seconds_bucket{le="0.05",answer="ack"}')).toBe(2);
     expect(scraped.get('panelbridge_dc09_answer_latency_seconds_count{answer="nak"}')).toBe(1);
