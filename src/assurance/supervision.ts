@@ -44,9 +44,15 @@ export class Supervision {
   traffic(account: string, at: number): LinkChange | undefined {
     const key = account.toUpperCase();
     const link = this.links.get(key);
-    const silentMs = at - (link?.lastSeenAt ?? this.startedAt);
-    this.links.set(key, { account: link?.account ?? account, lastSeenAt: Math.max(at, link?.lastSeenAt ?? at), lostAt: null });
-    if (link === undefined || link.lostAt === null) return undefined;
+    if (link === undefined) {
+      this.links.set(key, { account, lastSeenAt: at, lostAt: null });
+      return undefined;
+    }
+    // Updated in place: this runs for every frame, and a fresh object per frame would only feed the GC.
+    const silentMs = at - (link.lastSeenAt ?? this.startedAt);
+    link.lastSeenAt = Math.max(at, link.lastSeenAt ?? at);
+    if (link.lostAt === null) return undefined;
+    link.lostAt = null;
     this.store.setLinkLost(link.account, null);
     return { account: link.account, change: 'restored', intervalMs: this.policy.intervalFor(link.account) ?? 0, silentMs };
   }
