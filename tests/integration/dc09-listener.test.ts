@@ -7,6 +7,9 @@ import { Counters } from '../../src/observability/counters.js';
 import { createIdSource } from '../../src/model/ids.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import net from 'node:net';
+import type { Worker } from 'node:worker_threads';
 import { TcpPanel, panelFrame, parseAnswer, udpSend, wrap } from '../helpers/panel.js';
 import type { Site } from '../../src/settings/sites.js';
 
@@ -220,3 +223,119 @@ describe('DC-09 listener over real loopback sockets', () => {
   });
 });
 
+
+describe('DC-09 listener: TCP limits and its socket worker', () => {
+  let listener: Dc09Listener;
+  let counters: Counters;
+  let outbox: MemoryOutbox;
+  let port: number;
+
+  beforeEach(async () => {
+    outbox = new MemoryOutbox();
+    outbox.registerOutputs(['probe']);
+    counters = new Counters();
+    const receiver = new Dc09Receiver({
+      input: 'ip-receiver',
+      accounts: null,
+      window: { past: 40_000, future: 20_000 },
+      strict: false,
+      clock: systemClock,
+      random: randomBytes,
+      recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
+      builder: { ids: createIdSource(systemClock), sites: () => [] },
+      counters,
+      logger: silentLogger,
+    });
+    listener = new Dc09Listener({
+      name: 'ip-receiver',
+      host: '127.0.0.1',
+      port: 0,
+      tcp: true,
+      udp: false,
+      maxFrameBytes: 1024,
+      idleTimeoutMs: 300,
+      maxConnections: 2,
+      receiver,
+      logger: silentLogger,
+      counters,
+    });
+    await listener.start();
+    port = listener.address.tcp!.port;
+  });
+
+  afterEach(async () => {
+    await listener.stop();
+  });
+
+  const frame = (seq: string) => panelFrame({ token: 'SIA-DCS', seq, account: '1234', data: '#1234|Nri1/BA01' });
+  const rawConnect = async () => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    await once(socket, 'connect');
+    const closed = once(socket, 'close').then(() => true);
+    return { socket, closed };
+  };
+  const within = <T>(promise: Promise<T>, ms: number) =>
+    Promise.race([promise, new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms))]);
+
+  it('counts the connections it accepts and reports the open ones in its health', async () => {
+    const panels = [await TcpPanel.connect(port), await TcpPanel.connect(port)];
+    // Each connection answers once it is known on the main thread as well.
+    for (const [i, panel] of panels.entries()) expect(parseAnswer((await panel.send(frame(`070${i}`)))!).token).toBe('ACK');
+    expect(listener.health()).toEqual({ state: 'up', detail: '2 connections' });
+    expect(counters.get('connections_total', { input: 'ip-receiver' })).toBe(2);
+    for (const panel of panels) panel.close();
+  });
+
+  it('closes connections beyond maxConnections at once and keeps the others', async () => {
+    const first = await rawConnect();
+    const second = await rawConnect();
+    const third = await rawConnect();
+    expect(await within(third.closed, 1_000)).toBe(true);
+    expect(await within(first.closed, 100)).toBe('pending');
+    expect(await within(second.closed, 0)).toBe('pending');
+    first.socket.destroy();
+    second.socket.destroy();
+  });
+
+  it('closes a connection idle past the timeout and counts its unfinished frame as discarded', async () => {
+    const { socket, closed } = await rawConnect();
+    socket.write(frame('0710').subarray(0, 20));
+    expect(await within(closed, 2_000)).toBe(true);
+    // The worker reports the discard in its next batch, a moment after the close.
+    const discarded = () => counters.get('frames_discarded_total', { input: 'ip-receiver', reason: 'FRAME_IDLE_TIMEOUT' });
+    for (let tries = 0; discarded() === 0 && tries < 50; tries++) await new Promise((r) => setTimeout(r, 10));
+    expect(discarded()).toBe(1);
+  });
+
+  it('answers, in order, frames a panel sends without waiting for each answer', async () => {
+    const panel = await TcpPanel.connect(port);
+    const answers = [panel.answer(), panel.answer(), panel.answer()];
+    panel.write(Buffer.concat(['0720', '0721', '0722'].map(frame)));
+    expect((await Promise.all(answers)).map((a) => parseAnswer(a!).seq)).toEqual(['0720', '0721', '0722']);
+    panel.close();
+  });
+
+  it('starts its socket worker again when it dies, on the same port', async () => {
+    const worker = (listener as unknown as { worker: Worker }).worker;
+    await worker.terminate();
+    expect(listener.health().state).toBe('down');
+    const deadline = Date.now() + 5_000;
+    while (listener.health().state !== 'up' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(listener.health().state).toBe('up');
+    const panel = await TcpPanel.connect(port);
+    expect(parseAnswer((await panel.send(frame('0730')))!).token).toBe('ACK');
+    panel.close();
+  });
+
+  it('answers the frames in flight before it closes on stop', async () => {
+    const panel = await TcpPanel.connect(port);
+    const answer = panel.answer();
+    panel.write(frame('0740'));
+    // The frame reaches the main thread within a turn of the worker's loop; stop right after.
+    await new Promise((r) => setTimeout(r, 20));
+    await listener.stop();
+    expect(parseAnswer((await answer)!).token).toBe('ACK');
+    expect(outbox.pending('probe', 10)).toHaveLength(1);
+    panel.close();
+  });
+});

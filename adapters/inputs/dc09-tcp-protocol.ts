@@ -1,0 +1,93 @@
+/**
+ * Messages between the DC-09 listener (main thread: decode, store, answer) and its TCP worker (sockets and
+ * framing). Frames and answers cross in packed batches, one message per turn of either event loop: one buffer
+ * of bytes, transferred rather than copied, with the connection id and end offset of each entry.
+ */
+
+export interface TcpWorkerSettings {
+  host: string;
+  port: number;
+  maxFrameBytes: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+}
+
+export interface PackedBatch {
+  ids: Int32Array;
+  /** ends[i] is where entry i's bytes end in `bytes`; it starts where entry i − 1 ended. */
+  ends: Int32Array;
+  bytes: Uint8Array;
+}
+
+export interface Discard {
+  connection: number;
+  reason: string;
+  bytes: number;
+}
+
+export type FromTcpWorker =
+  | { kind: 'listening'; port: number; address: string; family: string }
+  | { kind: 'listen-failed'; message: string; code: string | undefined }
+  /** Connections opened (id, peer) come before the frames in the same batch; closed ones after. */
+  | { kind: 'batch'; opened: Array<[number, string]>; frames: PackedBatch; discarded: Discard[]; closed: number[] }
+  | { kind: 'connections-closed' };
+
+export type ToTcpWorker =
+  /**
+   * Every frame of the last batch is answered (sent just before those answers). The worker has one batch at a time
+   * with the main thread and gathers what arrives meanwhile into the next: each batch is then stored in one
+   * group commit and answered while the next is read, rather than all connections waiting on one commit.
+   */
+  | { kind: 'ready' }
+  /** One answer per frame sent, in any order across connections; empty bytes mean "no answer" (bad CRC). */
+  | { kind: 'answers'; answers: PackedBatch }
+  | { kind: 'stop-accepting' }
+  | { kind: 'close-connections' };
+
+const EMPTY = new Uint8Array(0);
+
+/** Collects (connection, bytes) entries until taken as one PackedBatch. */
+export class BatchBuilder {
+  private ids: number[] = [];
+  private ends: number[] = [];
+  private chunks: Uint8Array[] = [];
+  private length = 0;
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  add(connection: number, bytes: Uint8Array | null): void {
+    const chunk = bytes ?? EMPTY;
+    this.ids.push(connection);
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+    this.ends.push(this.length);
+  }
+
+  /** The batch so far, and the buffers to transfer with it; the builder starts empty again. */
+  take(): { batch: PackedBatch; transfer: ArrayBuffer[] } {
+    const bytes = new Uint8Array(this.length);
+    let offset = 0;
+    for (const chunk of this.chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    const batch = { ids: Int32Array.from(this.ids), ends: Int32Array.from(this.ends), bytes };
+    this.ids = [];
+    this.ends = [];
+    this.chunks = [];
+    this.length = 0;
+    return { batch, transfer: [batch.ids.buffer, batch.ends.buffer, bytes.buffer] };
+  }
+}
+
+/** Calls `each` with every entry of a batch, in order, its bytes as a Buffer view (no copy). */
+export function forEachEntry(batch: PackedBatch, each: (connection: number, bytes: Buffer) => void): void {
+  let start = 0;
+  for (let i = 0; i < batch.ids.length; i++) {
+    const end = batch.ends[i]!;
+    each(batch.ids[i]!, Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset + start, end - start));
+    start = end;
+  }
+}
