@@ -15,7 +15,7 @@ interface Connection {
   socket: net.Socket;
   framer: Dc09Framer;
   waiting: Uint8Array[];
-  /** A frame of this connection is with the main thread. */
+  /** A frame of this connection is with the main thread, or in (or waiting for room in) the next batch. */
   busy: boolean;
 }
 
@@ -23,7 +23,15 @@ const port = parentPort;
 if (port === null) throw new Error('dc09-tcp-worker runs as a worker thread');
 const settings = workerData as TcpWorkerSettings;
 
+/**
+ * Frames per batch at most. A burst from thousands of connections at once (all of them reconnecting, say) would
+ * otherwise reach the main thread as one batch, held in memory all at once while it is decoded and stored.
+ */
+const MAX_BATCH_FRAMES = 1024;
+
 const connections = new Map<number, Connection>();
+/** Connections whose next frame waits for room in a batch, in arrival order. */
+let deferred: number[] = [];
 let nextId = 1;
 let opened: Array<[number, string]> = [];
 let discarded: Discard[] = [];
@@ -55,14 +63,29 @@ function flush(): void {
   opened = [];
   discarded = [];
   closed = [];
+  // Start the next batch with the frames that found no room in this one.
+  const waitingForRoom = deferred;
+  deferred = [];
+  for (const id of waitingForRoom) {
+    const connection = connections.get(id);
+    if (connection !== undefined) addFrame(id, connection);
+  }
 }
 
-function sendNext(id: number, connection: Connection): void {
-  const frame = connection.waiting.shift();
-  connection.busy = frame !== undefined;
-  if (frame === undefined) return;
-  frames.add(id, frame);
+/** Puts the connection's next frame in the batch being gathered, or defers it when the batch is full. */
+function addFrame(id: number, connection: Connection): void {
+  if (frames.size >= MAX_BATCH_FRAMES) {
+    deferred.push(id);
+    return;
+  }
+  frames.add(id, connection.waiting.shift()!);
   scheduleFlush();
+}
+
+/** The connection's previous frame is answered (or there was none): its next one, if any, goes on. */
+function sendNext(id: number, connection: Connection): void {
+  connection.busy = connection.waiting.length > 0;
+  if (connection.busy) addFrame(id, connection);
 }
 
 function noteDiscards(id: number, outputs: FramerOutput[]): void {

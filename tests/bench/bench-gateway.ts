@@ -6,8 +6,6 @@ import { freePort, uniquePrefix } from '../helpers/broker.js';
 import { GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
 import { TcpPanel } from '../helpers/panel.js';
 
-/** `Environment=NODE_OPTIONS=…` in systemd/panelbridge.service. */
-const DEPLOYED_NODE_OPTIONS = '--max-semi-space-size=16';
 
 export interface BenchGateway {
   process: GatewayProcess;
@@ -54,13 +52,11 @@ export async function startBenchGateway(options: BenchGatewayOptions = {}): Prom
     ],
     outputs: [{ type: 'mqtt', name: 'broker', url: brokerUrl, topicPrefix: uniquePrefix('bench') }],
   });
-  // Measured as deployed: the systemd unit sets the same Node option. BENCH_GATEWAY_NODE_ARGS adds node
+  // Measured as deployed: the systemd unit passes Node no options. BENCH_GATEWAY_NODE_ARGS adds node
   // arguments (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the gateway under the bench's load).
-  process.env['NODE_OPTIONS'] = DEPLOYED_NODE_OPTIONS;
   const spawnedAt = performance.now();
   const nodeArgs = (process.env['BENCH_GATEWAY_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
   const gateway = GatewayProcess.spawn(config, [], undefined, nodeArgs);
-  delete process.env['NODE_OPTIONS'];
   const stop = async (): Promise<void> => {
     gateway.kill('SIGTERM');
     const timer = setTimeout(() => gateway.kill('SIGKILL'), STOP_GRACE_MS);

@@ -315,6 +315,11 @@ describe('DC-09 listener: TCP limits and its socket worker', () => {
     panel.close();
   });
 
+  it('gives its socket worker a small young generation of its own', () => {
+    const worker = (listener as unknown as { worker: Worker }).worker;
+    expect(worker.resourceLimits?.maxYoungGenerationSizeMb).toBe(4);
+  });
+
   it('starts its socket worker again when it dies, on the same port', async () => {
     const worker = (listener as unknown as { worker: Worker }).worker;
     await worker.terminate();

@@ -90,6 +90,11 @@ describe('systemd/panelbridge.service', () => {
     expect(one('ExecReload')).toBe('/bin/kill -HUP $MAINPID');
   });
 
+  it('passes Node no --max-semi-space-size, which would override the DC-09 TCP worker’s own young generation', () => {
+    const environment = unit.get('Service')?.get('Environment') ?? [];
+    expect(environment.filter((line) => line.includes('semi-space'))).toEqual([]);
+  });
+
   it('runs as its own user with dialout, and the default dataDir lands in its StateDirectory', () => {
     expect(one('User')).toBe('panelbridge');
     expect(one('Group')).toBe('panelbridge');
