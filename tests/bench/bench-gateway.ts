@@ -7,6 +7,9 @@ import { GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process
 import { TcpPanel } from '../helpers/panel.js';
 
 
+/** `Environment=MALLOC_ARENA_MAX=…` in systemd/panelbridge.service. */
+const DEPLOYED_MALLOC_ARENA_MAX = '2';
+
 export interface BenchGateway {
   process: GatewayProcess;
   pid: number;
@@ -52,11 +55,16 @@ export async function startBenchGateway(options: BenchGatewayOptions = {}): Prom
     ],
     outputs: [{ type: 'mqtt', name: 'broker', url: brokerUrl, topicPrefix: uniquePrefix('bench') }],
   });
-  // Measured as deployed: the systemd unit passes Node no options. BENCH_GATEWAY_NODE_ARGS adds node
-  // arguments (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the gateway under the bench's load).
+  // Measured as deployed: with the environment systemd/panelbridge.service sets, and no Node options.
+  // BENCH_GATEWAY_NODE_ARGS adds node arguments (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the
+  // gateway under the bench's load).
+  const inherited = process.env['MALLOC_ARENA_MAX'];
+  process.env['MALLOC_ARENA_MAX'] = DEPLOYED_MALLOC_ARENA_MAX;
   const spawnedAt = performance.now();
   const nodeArgs = (process.env['BENCH_GATEWAY_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
   const gateway = GatewayProcess.spawn(config, [], undefined, nodeArgs);
+  if (inherited === undefined) delete process.env['MALLOC_ARENA_MAX'];
+  else process.env['MALLOC_ARENA_MAX'] = inherited;
   const stop = async (): Promise<void> => {
     gateway.kill('SIGTERM');
     const timer = setTimeout(() => gateway.kill('SIGKILL'), STOP_GRACE_MS);

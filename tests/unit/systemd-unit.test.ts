@@ -90,9 +90,10 @@ describe('systemd/panelbridge.service', () => {
     expect(one('ExecReload')).toBe('/bin/kill -HUP $MAINPID');
   });
 
-  it('passes Node no --max-semi-space-size, which would override the DC-09 TCP worker’s own young generation', () => {
+  it('passes Node no --max-semi-space-size (it would override the DC-09 TCP worker’s young generation) and caps malloc arenas', () => {
     const environment = unit.get('Service')?.get('Environment') ?? [];
     expect(environment.filter((line) => line.includes('semi-space'))).toEqual([]);
+    expect(environment).toContain('MALLOC_ARENA_MAX=2');
   });
 
   it('runs as its own user with dialout, and the default dataDir lands in its StateDirectory', () => {
