@@ -36,6 +36,46 @@ const SITES: Site[] = [
   } as unknown as Site,
 ];
 
+/** A started listener on a free loopback port over a memory outbox (output `probe` registered). */
+async function startListener(options: {
+  accounts: Dc09Account[] | null;
+  sites: Site[];
+  udp: boolean;
+  idleTimeoutMs: number;
+  maxConnections: number;
+}): Promise<{ listener: Dc09Listener; outbox: MemoryOutbox; counters: Counters; port: number }> {
+  const outbox = new MemoryOutbox();
+  outbox.registerOutputs(['probe']);
+  const counters = new Counters();
+  const receiver = new Dc09Receiver({
+    input: 'ip-receiver',
+    accounts: options.accounts,
+    window: { past: 40_000, future: 20_000 },
+    strict: false,
+    clock: systemClock,
+    random: randomBytes,
+    recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
+    builder: { ids: createIdSource(systemClock), sites: () => options.sites },
+    counters,
+    logger: silentLogger,
+  });
+  const listener = new Dc09Listener({
+    name: 'ip-receiver',
+    host: '127.0.0.1',
+    port: 0,
+    tcp: true,
+    udp: options.udp,
+    maxFrameBytes: 1024,
+    idleTimeoutMs: options.idleTimeoutMs,
+    maxConnections: options.maxConnections,
+    receiver,
+    logger: silentLogger,
+    counters,
+  });
+  await listener.start();
+  return { listener, outbox, counters, port: listener.address.tcp!.port };
+}
+
 describe('DC-09 listener over real loopback sockets', () => {
   let listener: Dc09Listener;
   let outbox: MemoryOutbox;
@@ -43,35 +83,7 @@ describe('DC-09 listener over real loopback sockets', () => {
   let port: number;
 
   beforeEach(async () => {
-    outbox = new MemoryOutbox();
-    counters = new Counters();
-    const receiver = new Dc09Receiver({
-      input: 'ip-receiver',
-      accounts: ACCOUNTS,
-      window: { past: 40_000, future: 20_000 },
-      strict: false,
-      clock: systemClock,
-      random: randomBytes,
-      recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
-      builder: { ids: createIdSource(systemClock), sites: () => SITES },
-      counters,
-      logger: silentLogger,
-    });
-    listener = new Dc09Listener({
-      name: 'ip-receiver',
-      host: '127.0.0.1',
-      port: 0,
-      tcp: true,
-      udp: true,
-      maxFrameBytes: 1024,
-      idleTimeoutMs: 5000,
-      maxConnections: 100,
-      receiver,
-      logger: silentLogger,
-      counters,
-    });
-    await listener.start();
-    port = listener.address.tcp!.port;
+    ({ listener, outbox, counters, port } = await startListener({ accounts: ACCOUNTS, sites: SITES, udp: true, idleTimeoutMs: 5000, maxConnections: 100 }));
   });
 
   afterEach(async () => {
@@ -79,8 +91,6 @@ describe('DC-09 listener over real loopback sockets', () => {
   });
 
   const stored = () => outbox.pending('probe', 1000).map((e) => e.event);
-
-  beforeEach(() => outbox.registerOutputs(['probe']));
 
   it('ACKs a plain hold-up only after storing it, with a CRC-valid echo of seq, R, L and account', async () => {
     const panel = await TcpPanel.connect(port);
@@ -223,7 +233,6 @@ describe('DC-09 listener over real loopback sockets', () => {
   });
 });
 
-
 describe('DC-09 listener: TCP limits and its socket worker', () => {
   let listener: Dc09Listener;
   let counters: Counters;
@@ -231,36 +240,7 @@ describe('DC-09 listener: TCP limits and its socket worker', () => {
   let port: number;
 
   beforeEach(async () => {
-    outbox = new MemoryOutbox();
-    outbox.registerOutputs(['probe']);
-    counters = new Counters();
-    const receiver = new Dc09Receiver({
-      input: 'ip-receiver',
-      accounts: null,
-      window: { past: 40_000, future: 20_000 },
-      strict: false,
-      clock: systemClock,
-      random: randomBytes,
-      recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
-      builder: { ids: createIdSource(systemClock), sites: () => [] },
-      counters,
-      logger: silentLogger,
-    });
-    listener = new Dc09Listener({
-      name: 'ip-receiver',
-      host: '127.0.0.1',
-      port: 0,
-      tcp: true,
-      udp: false,
-      maxFrameBytes: 1024,
-      idleTimeoutMs: 300,
-      maxConnections: 2,
-      receiver,
-      logger: silentLogger,
-      counters,
-    });
-    await listener.start();
-    port = listener.address.tcp!.port;
+    ({ listener, outbox, counters, port } = await startListener({ accounts: null, sites: [], udp: false, idleTimeoutMs: 300, maxConnections: 2 }));
   });
 
   afterEach(async () => {
