@@ -34,9 +34,8 @@ export type FromTcpWorker =
 
 export type ToTcpWorker =
   /**
-   * Every frame of the last batch is answered (sent just before those answers). The worker has one batch at a time
-   * with the main thread and gathers what arrives meanwhile into the next: each batch is then stored in one
-   * group commit and answered while the next is read, rather than all connections waiting on one commit.
+   * The main thread has taken the last batch. The worker has one batch at a time on its way and gathers what
+   * arrives meanwhile into the next, so a busy main thread gets a few large batches, not one per socket read.
    */
   | { kind: 'ready' }
   /** One answer per frame sent, in any order across connections; empty bytes mean "no answer" (bad CRC). */

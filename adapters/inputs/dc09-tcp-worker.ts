@@ -38,14 +38,14 @@ let discarded: Discard[] = [];
 let closed: number[] = [];
 const frames = new BatchBuilder();
 let flushScheduled = false;
-/** A batch was sent and the main thread has not answered all of it yet. */
+/** A batch was sent and the main thread has not taken it yet. */
 let batchOutstanding = false;
 
 function post(message: FromTcpWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer);
 }
 
-/** At most one batch per turn of this loop, and none while the main thread is still answering the last one. */
+/** At most one batch per turn of this loop, and none while the main thread has not taken the last one. */
 function scheduleFlush(): void {
   if (flushScheduled || batchOutstanding) return;
   flushScheduled = true;
@@ -140,8 +140,6 @@ server.listen({ host: settings.host, port: settings.port, backlog: 4096 }, () =>
 port.on('message', (message: ToTcpWorker) => {
   switch (message.kind) {
     case 'ready':
-      // Sent before the answers it goes with: what waited meanwhile goes to the main thread first, then the
-      // answers are written, so the main thread does not wait for thousands of socket writes.
       batchOutstanding = false;
       flush();
       break;

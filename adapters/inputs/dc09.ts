@@ -52,8 +52,6 @@ export class Dc09Listener {
   private readonly peers = new Map<number, string>();
   private answers = new BatchBuilder();
   private answersScheduled = false;
-  /** The worker's current batch is fully answered: tell it (ahead of the answers), so it sends the next. */
-  private batchAnswered = false;
   private workerDown: string | undefined;
   private udpSocket: dgram.Socket | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -164,16 +162,15 @@ export class Dc09Listener {
       counters.inc('connections_total', { input: name });
     }
     for (const discard of batch.discarded) this.discarded(discard);
-    let unanswered = batch.frames.ids.length;
     forEachEntry(batch.frames, (id, frame) => {
-      void this.handle(frame, 'tcp', this.peers.get(id) ?? 'unknown').then((answer) => {
-        this.queueAnswer(worker, id, answer);
-        unanswered -= 1;
-        if (unanswered === 0 && worker === this.worker) this.batchAnswered = true;
-      });
+      void this.handle(frame, 'tcp', this.peers.get(id) ?? 'unknown').then((answer) => this.queueAnswer(worker, id, answer));
     });
     for (const id of batch.closed) this.peers.delete(id);
-    if (unanswered === 0) this.post({ kind: 'ready' });
+    // The worker may send the next batch now: it queues behind this one. This batch is committed here, not at
+    // the end of the loop's turn, so its answers go out before the next batch is read: batches that come in
+    // while one is stored form the next group commit, and no connection waits for a commit it was not in.
+    this.post({ kind: 'ready' });
+    this.options.receiver.commitQueued();
   }
 
   /**
@@ -190,12 +187,9 @@ export class Dc09Listener {
 
   private sendAnswers(): void {
     this.answersScheduled = false;
-    if (this.batchAnswered) this.post({ kind: 'ready' });
-    this.batchAnswered = false;
-    if (this.answers.size > 0) {
-      const { batch, transfer } = this.answers.take();
-      this.post({ kind: 'answers', answers: batch }, transfer);
-    }
+    if (this.answers.size === 0) return;
+    const { batch, transfer } = this.answers.take();
+    this.post({ kind: 'answers', answers: batch }, transfer);
   }
 
   private post(message: ToTcpWorker, transfer: ArrayBuffer[] = []): void {

@@ -84,6 +84,9 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     return [...letters].sort(compareDeadLetters);
   }
 
+  /** Every append is stored as it comes: nothing waits for a commit. */
+  commitQueued(): void {}
+
   close(): void {
     this.closed = true;
   }

@@ -45,6 +45,12 @@ export interface Outbox {
   maxBacklog(): number;
   /** receivedAt (ms) of the oldest undelivered entry for the output, or null. */
   oldestPendingAt(output: string): number | null;
+  /**
+   * Commits the appends queued so far now, in one transaction, instead of at the end of this turn of the event
+   * loop. An input that hands over frames in batches calls it after each batch, so that batch is answered
+   * before the next is read. A no-op for a store that writes every append at once.
+   */
+  commitQueued(): void;
   /** Called after every successful append (to wake the dispatcher). Returns an unsubscribe function. */
   onAppend(listener: () => void): () => void;
   close(): void;

@@ -291,6 +291,10 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     }));
   }
 
+  commitQueued(): void {
+    this.flush();
+  }
+
   /** Writes whatever is queued (resolving or rejecting those appends), then closes the database. */
   close(): void {
     if (this.closed) return;

@@ -29,6 +29,11 @@ export interface RecorderDeps {
 export class Recorder {
   constructor(private readonly deps: RecorderDeps) {}
 
+  /** Stores what `record` calls have queued so far now (Outbox.commitQueued). */
+  commitQueued(): void {
+    this.deps.outbox.commitQueued();
+  }
+
   async record(events: NormalizedEvent[], dedupeKey?: string): Promise<RecordOutcome> {
     const { outbox, counters, logger, backlogLimit, hooks = [] } = this.deps;
     if (outbox.maxBacklog() >= backlogLimit) {

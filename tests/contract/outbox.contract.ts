@@ -59,6 +59,18 @@ export function outboxContract(name: string, build: (options: OutboxBuildOptions
       expect(pending[1]!.event).toEqual(event('e2', '5678'));
     });
 
+    it('stores what is queued when told to commit, without waiting for the end of the turn', async () => {
+      outbox.registerOutputs(['mqtt']);
+      const settled: string[] = [];
+      const appends = ['c1', 'c2'].map((id) => outbox.append([event(id)]).then(() => settled.push(id)));
+      outbox.commitQueued();
+      // Microtasks only: a commit left to the end of the turn (setImmediate) would not have run yet.
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+      expect(settled).toEqual(['c1', 'c2']);
+      expect(outbox.backlog('mqtt')).toBe(2);
+      await Promise.all(appends);
+    });
+
     it('starts a newly registered output at the current head and ignores unknown outputs', async () => {
       outbox.registerOutputs(['mqtt']);
       await outbox.append([event('before')]);
