@@ -1,0 +1,54 @@
+import { fc, test } from '@fast-check/vitest';
+import { describe, expect } from 'vitest';
+import { catalogedDuressCodes } from '../../src/catalog/index.js';
+import { classify } from '../../src/classify/classify.js';
+import { encodeDc09Frame } from '../../src/codecs/dc09/frame.js';
+import { decodeFrame } from '../../src/pipeline/decode-frame.js';
+
+/** Free text as panels put it in an XSIA tail: printable, without the quote that closes it, '|' or ']'. */
+const tailText = (quote: string) =>
+  fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)).filter((c) => !`|[]'"^`.includes(c) && c !== quote), maxLength: 24 });
+const xsiaTail = fc.oneof(
+  fc.constant(''),
+  fc.constantFrom("'", '"').chain((quote) =>
+    fc.tuple(tailText(quote), fc.constantFrom('NM', '')).map(([text, tag]) => `*${quote}${text}${quote}${tag}`),
+  ),
+);
+const siaDuressCodes = catalogedDuressCodes().filter((c) => c.scheme === 'sia').map((c) => c.value);
+const cidDuressCodes = catalogedDuressCodes().filter((c) => c.scheme === 'contact-id').map((c) => c.value);
+
+describe('every catalogued duress or hold-up code yields duress: true', () => {
+  test.prop(
+    [
+      fc.constantFrom(...siaDuressCodes),
+      fc.integer({ min: 0, max: 999 }),
+      fc.option(fc.integer({ min: 0, max: 99 }), { nil: undefined }),
+      xsiaTail,
+      fc.constantFrom('', '0|', '00|'),
+      fc.boolean(),
+    ],
+    { numRuns: 300 },
+  )('SIA-DCS with XSIA text tails and extra fields', (code, address, area, tail, extraField, repeatAccount) => {
+    const block = `${extraField}N${area === undefined ? '' : `ri${area}/`}${code}${address}${tail}`;
+    const frame = encodeDc09Frame({ token: 'SIA-DCS', seq: '0001', line: '0', account: '1234', data: block, ...(repeatAccount ? { dataAccount: '1234' } : {}) });
+    const decoded = decodeFrame(frame);
+    expect(decoded.ok).toBe(true);
+    if (!decoded.ok) return;
+    expect(decoded.value.signals.length).toBeGreaterThan(0);
+    for (const signal of decoded.value.signals) {
+      expect(signal.code?.value).toBe(code);
+      expect(classify(signal, {}).duress).toBe(true);
+    }
+  });
+
+  test.prop([fc.constantFrom(...cidDuressCodes), fc.constantFrom('1', '3', '6'), fc.integer({ min: 0, max: 999 }), fc.string({ maxLength: 20 }).filter((t) => !/[[\]]/.test(t))], {
+    numRuns: 200,
+  })('ADM-CID with an extended text field', (code, qualifier, ccc, text) => {
+    const data = `${qualifier}${code} 01 ${String(ccc).padStart(3, '0')}`;
+    const frame = encodeDc09Frame({ token: 'ADM-CID', seq: '0002', line: '0', account: '1234', dataAccount: '1234', data, extended: { I: text } });
+    const decoded = decodeFrame(frame);
+    expect(decoded.ok).toBe(true);
+    if (!decoded.ok) return;
+    for (const signal of decoded.value.signals) expect(classify(signal, {}).duress).toBe(true);
+  });
+});
