@@ -265,7 +265,7 @@ describe('src/catalog/contact-id.json', () => {
 
   test('open/close codes are flagged and start as openings', () => {
     const openClose = Object.keys(table).filter((code) => table[code]?.openClose);
-    for (const code of ['400', '401', '409', '441', '442', '450', '459', '463']) expect(openClose).toContain(code);
+    for (const code of ['400', '401', '409', '441', '442', '450', '459']) expect(openClose).toContain(code);
     for (const code of openClose) expect(table[code]?.category, code).toBe('opening');
   });
 });
