@@ -62,6 +62,7 @@ export class Dc09Receiver {
       options.accounts === null ? null : new Map(options.accounts.map((a) => [a.account.toUpperCase(), a]));
     this.decodeOptions = {
       strict: options.strict,
+      network: true,
       keyFor: (account) => (account === null ? undefined : this.accounts?.get(account.toUpperCase())?.key),
     };
   }

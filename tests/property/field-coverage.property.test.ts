@@ -2,7 +2,8 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import { catalogedDuressCodes } from '../../src/catalog/index.js';
 import { classify } from '../../src/classify/classify.js';
-import { encodeDc09Frame } from '../../src/codecs/dc09/frame.js';
+import { decodeDc09Frame, encodeDc09Frame } from '../../src/codecs/dc09/frame.js';
+import { Dc09Framer } from '../../src/codecs/dc09/framer.js';
 import { decodeFrame } from '../../src/pipeline/decode-frame.js';
 
 /** Free text as panels put it in an XSIA tail: printable, without the quote that closes it, '|' or ']'. */
@@ -51,4 +52,34 @@ describe('every catalogued duress or hold-up code yields duress: true', () => {
     if (!decoded.ok) return;
     for (const signal of decoded.value.signals) expect(classify(signal, {}).duress).toBe(true);
   });
+});
+
+describe('DC-09 over TCP without LF and CR', () => {
+  const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)).filter((c) => !'[]'.includes(c)), maxLength: 40 });
+  const frameArb = fc.record({
+    seq: fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')),
+    data: printable.map((rest) => `Nri1/BA${rest.replace(/[^0-9]/g, '').slice(0, 3)}`),
+    timestamp: fc.option(fc.integer({ min: Date.UTC(2020, 0, 1) / 1000, max: Date.UTC(2030, 0, 1) / 1000 }).map((s) => s * 1000), { nil: null }),
+  });
+
+  test.prop([fc.array(frameArb, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 8 })], { numRuns: 200 })(
+    'frames sent back to back are cut by their length field, however the reads split them',
+    (frames, cuts) => {
+      const bare = frames.map((f) => {
+        const wrapped = encodeDc09Frame({ token: 'SIA-DCS', seq: f.seq, line: '0', account: '1234', data: f.data, timestamp: f.timestamp });
+        return Buffer.from(wrapped.subarray(1, wrapped.length - 1));
+      });
+      const stream = Buffer.concat(bare);
+      const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+      const framer = new Dc09Framer();
+      const out = [0, ...points].flatMap((from, i) => framer.push(stream.subarray(from, points[i] ?? stream.length)));
+      expect(out.map((o) => (o.kind === 'frame' ? Buffer.from(o.bytes).toString('latin1') : `discarded:${o.reason}`))).toEqual(
+        bare.map((b) => b.toString('latin1')),
+      );
+      for (const o of out) {
+        const decoded = decodeDc09Frame(o.bytes, { network: true });
+        expect(decoded.ok && decoded.value.quirks).toEqual(['no-lf-cr']);
+      }
+    },
+  );
 });

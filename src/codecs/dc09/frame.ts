@@ -45,6 +45,11 @@ export interface Dc09DecodeOptions {
   strict?: boolean;
   /** Default true; false lets the CLI decode a bare body ('"SIA-DCS"0002R1L232#…') with quirk 'no-crc-header'. */
   requireHeader?: boolean;
+  /**
+   * The bytes came off a socket as one frame: a missing LF or CR is then a sender quirk and named
+   * ('no-lf', 'no-cr', 'no-lf-cr'); printed vectors and CLI arguments are routinely written without them.
+   */
+  network?: boolean;
 }
 
 export interface Dc09EncodeInput {
@@ -66,6 +71,7 @@ export interface Dc09EncodeInput {
   crcForm?: Dc09CrcForm;
 }
 
+const NUL = 0x00;
 const LF = 0x0a;
 const CR = 0x0d;
 const QUOTE = 0x22;
@@ -180,7 +186,10 @@ interface Content {
 }
 
 export function decodeDc09Frame(frame: Uint8Array, options: Dc09DecodeOptions = {}): DecodeResult<Dc09Message> {
-  const end = frame.length > 0 && frame[frame.length - 1] === CR ? frame.length - 1 : frame.length;
+  // Some UDP senders put a NUL after the CR; it is padding, not part of the frame.
+  let last = frame.length;
+  while (last > 0 && frame[last - 1] === NUL) last--;
+  const end = last > 0 && frame[last - 1] === CR ? last - 1 : last;
   let start = frame[0] === LF ? 1 : 0;
   let form = headerForm(frame, start, end);
   // A binary CRC whose first byte is 0x0A, sent without the framing LF.
@@ -201,6 +210,11 @@ export function decodeDc09Frame(frame: Uint8Array, options: Dc09DecodeOptions = 
   }
 
   const quirks = new QuirkLog();
+  if (last < frame.length) quirks.add('trailing-nul', `${frame.length - last} NUL byte(s) after the frame`);
+  if (options.network === true) {
+    const framing = (start === 1 ? '' : 'lf') + (end < last ? '' : 'cr');
+    if (framing !== '') quirks.add(framing === 'lfcr' ? 'no-lf-cr' : `no-${framing}`, `frame sent without ${framing === 'lfcr' ? 'LF and CR' : framing.toUpperCase()}`);
+  }
   const context: DecodeContext = { frame, options, quirks, crcForm: form === 'binary' ? 'binary' : 'ascii', crcOverCr: false };
   let bodyStart = start;
   if (form === 'none') {
