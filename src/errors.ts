@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   INPUT_ESCAPE_INVALID: 'A CLI frame argument has a malformed \\xNN escape or odd hex digit count.',
   INPUT_EMPTY: 'No frame was given.',
   REPLAY_LINE_MALFORMED: 'A replay file line is neither a capture record nor a frame; it is skipped and counted.',
+  // any input
+  FORMAT_UNKNOWN: 'The bytes match no protocol the input reads; the message names every format that was tried.',
   // SIA DC-09
   DC09_FORMAT_INVALID: 'The bytes are not a DC-09 frame (missing LF/CR, header, ID token or brackets).',
   DC09_CRC_MISMATCH: 'The DC-09 CRC-16/ARC does not match the frame body.',

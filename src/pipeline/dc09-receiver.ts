@@ -168,6 +168,7 @@ export class Dc09Receiver {
       // The panel must not believe a corrupted frame arrived; it retries (DC09-2007 C.2.3.5).
       case 'DC09_CRC_MISMATCH':
       case 'DC09_FORMAT_INVALID':
+      case 'FORMAT_UNKNOWN':
       case 'DC09_LENGTH_MISMATCH':
         return { answer: 'none', reply: null, events: [], duplicate: false, error };
       // A CRC-valid message of a type we do not handle (DC-07 tokens, RSP): DUH, so the panel does not repeat it.

@@ -201,7 +201,11 @@ export function decodeDc09Frame(frame: Uint8Array, options: Dc09DecodeOptions = 
   if (form === undefined) {
     const heartbeat = OSBORNE_HOFFMAN_LINE.exec(text.toString('latin1', start, end));
     if (heartbeat === null) {
-      return fail('DC09_FORMAT_INVALID', 'no DC-09 header (<crc><0LLL>"ID") and not an Osborne-Hoffman line', frame);
+      return fail(
+        'FORMAT_UNKNOWN',
+        'matches no format of a DC-09 input: tried DC-09 (<crc><0LLL>"ID" header, ASCII or binary CRC, with or without LF/CR) and the Osborne-Hoffman heartbeat (SR<receiver>L<line> <account>)',
+        frame,
+      );
     }
     return ok({
       token: 'OH', encrypted: false, seq: '0000', receiver: heartbeat[1]!, line: heartbeat[2]!, account: heartbeat[3]!,
