@@ -52,6 +52,8 @@ export interface SiaBlock {
 const FUNCTION_CODES: ReadonlySet<string> = new Set([...'0123456789CENOP@?#&AXLVvI', '\x08', '\x09']);
 /** Information and special blocks a data string may carry that this gateway does not interpret. */
 const IGNORED_DATA_BLOCKS: ReadonlySet<string> = new Set([...'CEPX@?&LVvI']);
+/** `L90` inside an event block: listen-in, the panel stays on line 90 s (Sur-Gard MLR2-DG manual p.40). */
+const LISTEN_IN = /L(\d{1,3})/y;
 
 const HEADER_LENGTH_MASK = 0x3f;
 const HEADER_ACK_REQUEST = 0x40;
@@ -180,6 +182,7 @@ class SiaDataParser {
       this.parseEventBlock(fn);
       return;
     }
+    if (fn === 'L' && this.parseListenInBlock()) return;
     const content = this.readToBlockEnd();
     if (fn === '#') {
       this.setAccount(content.slice(1), start);
@@ -195,6 +198,26 @@ class SiaDataParser {
       this.quirks.add('ignored-block', `'${fn}' block at offset ${start} is not interpreted`);
     } else {
       throw new SiaSyntaxError(`unknown block function code "${printable(fn)}" at offset ${start}`);
+    }
+  }
+
+  /**
+   * A listen-in block that carries the event (`Lri1BA01`, Sur-Gard MLR2-DG manual p.40) is read as a new-event
+   * block; one without an event code stays an ignored block. Returns whether it was read.
+   */
+  private parseListenInBlock(): boolean {
+    const start = this.pos;
+    const blocks = this.blockCount;
+    try {
+      this.pos++;
+      this.parseEventBlock('N');
+      this.quirks.note('listen-in-block');
+      return true;
+    } catch (error) {
+      if (!(error instanceof SiaSyntaxError)) throw error;
+      this.pos = start;
+      this.blockCount = blocks;
+      return false;
     }
   }
 
@@ -257,7 +280,13 @@ class SiaDataParser {
         continue;
       }
       const pair = this.data.slice(this.pos, this.pos + 2);
-      if (MODIFIER_NAME.test(pair)) {
+      LISTEN_IN.lastIndex = this.pos;
+      const listenIn = blockEvents.length > 0 ? LISTEN_IN.exec(this.data) : null;
+      if (listenIn !== null) {
+        this.pos = LISTEN_IN.lastIndex;
+        blockEvents.at(-1)!.signal.extended['listenIn'] = listenIn[1] ?? '';
+        this.quirks.note('listen-in');
+      } else if (MODIFIER_NAME.test(pair)) {
         this.pos += 2;
         this.readModifier(pair, modifiers);
         modifierAfterLastEvent = blockEvents.length > 0;
