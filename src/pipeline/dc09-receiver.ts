@@ -1,5 +1,5 @@
 import { decodeDc09Frame, encodeDc09Frame, type Dc09DecodeOptions, type Dc09Message } from '../codecs/dc09/frame.js';
-import { encodeAck, encodeNak } from '../codecs/dc09/responses.js';
+import { encodeAck, encodeNak, osborneHoffmanAnswer } from '../codecs/dc09/responses.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { NormalizedEvent, Transport } from '../model/event.js';
 import type { RandomBytes } from '../model/ids.js';
@@ -20,6 +20,8 @@ export interface Dc09ReceiverOptions {
   accounts: readonly Dc09Account[] | null;
   window: { past: number; future: number };
   strict: boolean;
+  /** Accept Osborne-Hoffman framing (fixed CRC 0101, OH heartbeat) from the allowed accounts; off by default. */
+  osborneHoffman?: boolean;
   clock: Clock;
   random: RandomBytes;
   recorder: Recorder;
@@ -105,6 +107,8 @@ export class Dc09Receiver {
       return this.refuse('none', null, { code: 'DC09_ID_UNSUPPORTED', message: `unexpected ${msg.token} from a panel` });
     }
     const account = msg.account ?? msg.dataAccount;
+    const ohRefusal = msg.osborneHoffman ? this.osborneHoffmanRefusal(account) : null;
+    if (ohRefusal !== null) return this.osborneHoffmanRefused(msg, account, origin, ohRefusal);
     if (this.accounts !== null && (account === null || !this.accounts.has(account.toUpperCase()))) {
       return this.unknownAccount(msg, account, origin);
     }
@@ -125,10 +129,45 @@ export class Dc09Receiver {
     const events = dc09Signals(msg, this.options.strict).map((signal) => eventFromSignal(signal, origin, this.options.builder));
     return this.options.recorder.record(events, this.dedupeKey(msg)).then((recorded): Dc09Outcome => {
       if (!recorded.ok) {
-        return this.refuse('nak', encodeNak(now, msg.crcForm), { code: recorded.error.code, message: recorded.error.message });
+        return this.refuse('nak', this.nak(msg, now), { code: recorded.error.code, message: recorded.error.message });
       }
       return { answer: 'ack', reply: this.ack(msg, now), events: recorded.events, duplicate: recorded.duplicate };
     });
+  }
+
+  /**
+   * Why an Osborne-Hoffman line is not taken, or null when it is: nothing authenticates OH framing (a fixed CRC,
+   * no key), so the input must allow it and, with an allowlist, the account must be on it.
+   */
+  private osborneHoffmanRefusal(account: string | null): string | null {
+    if (this.options.osborneHoffman !== true) return `input ${this.options.input} does not allow Osborne-Hoffman framing (osborneHoffman: false)`;
+    if (this.accounts !== null && (account === null || !this.accounts.has(account.toUpperCase()))) {
+      return `account ${account ?? '(none)'} is not in the allowlist of input ${this.options.input}`;
+    }
+    return null;
+  }
+
+  /**
+   * An Osborne-Hoffman line the input does not take: NAK as an OH receiver answers, no supervision credit, and
+   * its content still decoded, classified and published, marked osborne-hoffman-not-allowed in its reasons.
+   * This is the seam for the `verified` field: such events are `verified: false`,
+   * `unverifiedReason: "osborne-hoffman-not-allowed"` (protocol agreement between branches).
+   */
+  private async osborneHoffmanRefused(msg: Dc09Message, account: string | null, origin: FrameOrigin, why: string): Promise<Dc09Outcome> {
+    const { counters, logger, input } = this.options;
+    counters.inc('frames_rejected_total', { input, code: 'DC09_OH_NOT_ALLOWED' });
+    logger.warn({ account, seq: msg.seq, peer: origin.peer }, `Osborne-Hoffman line refused: ${why}: NAK`);
+    const error = { code: 'DC09_OH_NOT_ALLOWED', message: why };
+    const reply = osborneHoffmanAnswer('NAK');
+    if (msg.token === 'OH') return { answer: 'nak', reply, events: [], duplicate: false, error };
+    const events = dc09Signals(msg, this.options.strict).map((signal) => eventFromSignal(signal, origin, this.options.builder));
+    for (const event of events) event.reasons.push(`unverified (osborne-hoffman-not-allowed): ${why}; the frame was NAKed`);
+    const recorded = await this.options.recorder.record(events, `unverified|${this.dedupeKey(msg)}`);
+    return { answer: 'nak', reply, events: recorded.ok ? recorded.events : [], duplicate: recorded.ok && recorded.duplicate, error };
+  }
+
+  private nak(msg: Dc09Message, now: number): Uint8Array {
+    return msg.osborneHoffman ? osborneHoffmanAnswer('NAK') : encodeNak(now, msg.crcForm);
   }
 
   private async unknownAccount(msg: Dc09Message, account: string | null, origin: FrameOrigin): Promise<Dc09Outcome> {
