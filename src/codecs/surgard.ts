@@ -70,6 +70,15 @@ interface Header {
   body: string;
 }
 
+/** A signal of a fixed-layout packet that names a SIA code. */
+function siaCodeSignal(
+  origin: { account: string; receiver: string; line: string },
+  code: string,
+  numbers: Pick<Signal, 'address'> & Partial<Pick<Signal, 'partition'>>,
+): Signal {
+  return { ...emptySignal('surgard'), ...origin, code: { scheme: 'sia', value: code }, ...numbers };
+}
+
 /** Splits `<id>RR<line>` off a fixed-length packet; the body length decides between LLL and the older L. */
 function splitHeader(text: string, bodyLength: number): Header | null {
   const lineWidth = text.length - 3 - bodyLength;
@@ -99,15 +108,10 @@ function decodeBasic(text: string, raw: string): DecodeResult<SurgardPacket> {
   if (!wellFormed || !/^[0-9A-Z ]$/.test(eventLetter) || !/^[0-9A-F ]$/.test(area)) {
     return formatError('1', layout, raw);
   }
-  const signal: Signal = {
-    ...emptySignal('surgard'),
-    account,
-    receiver,
-    line,
-    code: { scheme: 'sia', value: SG43_EVENT_TO_SIA[eventLetter] ?? eventLetter },
+  const signal = siaCodeSignal({ account, receiver, line }, SG43_EVENT_TO_SIA[eventLetter] ?? eventLetter, {
     partition: area === ' ' || area === '0' ? null : Number.parseInt(area, 16),
     address: /^\d+$/.test(alarmCode) && Number(alarmCode) > 0 ? Number(alarmCode) : null,
-  };
+  });
   return ok({ kind: 'event', protocolId: '1', receiver, line, account, signals: [signal], quirks: [] });
 }
 
@@ -188,14 +192,7 @@ function decodeSiaProtocol1(text: string, raw: string): DecodeResult<SurgardPack
   if (!body.startsWith('    ') || !HEX.test(account) || !/^[A-Z]{2}$/.test(code) || !/^\d*$/.test(address)) {
     return formatError('3', layout, raw);
   }
-  const signal: Signal = {
-    ...emptySignal('surgard'),
-    account,
-    receiver,
-    line,
-    code: { scheme: 'sia', value: code },
-    address: address === '' ? null : Number(address),
-  };
+  const signal = siaCodeSignal({ account, receiver, line }, code, { address: address === '' ? null : Number(address) });
   return ok({ kind: 'event', protocolId: '3', receiver, line, account, signals: [signal], quirks: [] });
 }
 
