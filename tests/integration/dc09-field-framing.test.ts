@@ -1,12 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dc09Listener } from '../../adapters/inputs/dc09.js';
-import { Dc09Receiver } from '../../src/pipeline/dc09-receiver.js';
-import { Recorder } from '../../src/pipeline/recorder.js';
-import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
-import { Counters } from '../../src/observability/counters.js';
-import { createIdSource } from '../../src/model/ids.js';
-import { silentLogger, systemClock } from '../../src/ports.js';
+import { silentLogger } from '../../src/ports.js';
+import { testDc09Receiver } from '../helpers/dc09-receiver.js';
 import { TcpPanel, parseAnswer, udpSend } from '../helpers/panel.js';
 import { readGolden } from '../golden/golden-file.js';
 
@@ -18,26 +13,15 @@ const golden = readGolden<{ name: string; chunks: string[] }>('./dc09-stream.jso
 const chunksOf = (prefix: string) => golden.find((c) => c.name.startsWith(prefix))!.chunks.map((c) => Buffer.from(c, 'latin1'));
 
 describe('DC-09 field framings on a live listener', () => {
-  const outbox = new MemoryOutbox();
-  outbox.registerOutputs(['probe']);
-  const counters = new Counters();
+  const { receiver, outbox, counters } = testDc09Receiver({
+    input: 'field',
+    accounts: [{ account: 'AAA' }, { account: '001465' }, { account: '1234' }],
+    osborneHoffman: true,
+  });
   let listener: Dc09Listener;
   let port: number;
 
   beforeAll(async () => {
-    const receiver = new Dc09Receiver({
-      input: 'field',
-      accounts: [{ account: 'AAA' }, { account: '001465' }, { account: '1234' }],
-      window: { past: 40_000, future: 20_000 },
-      strict: false,
-      osborneHoffman: true,
-      clock: systemClock,
-      random: randomBytes,
-      recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
-      builder: { ids: createIdSource(systemClock), sites: () => [] },
-      counters,
-      logger: silentLogger,
-    });
     listener = new Dc09Listener({
       name: 'field', host: '127.0.0.1', port: 0, tcp: true, udp: true, maxFrameBytes: 1024, idleTimeoutMs: 5000,
       maxConnections: 10, receiver, logger: silentLogger, counters,

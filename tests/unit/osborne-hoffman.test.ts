@@ -1,11 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Dc09Receiver } from '../../src/pipeline/dc09-receiver.js';
-import { Recorder } from '../../src/pipeline/recorder.js';
-import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
-import { Counters } from '../../src/observability/counters.js';
-import { createIdSource } from '../../src/model/ids.js';
-import { silentLogger, systemClock } from '../../src/ports.js';
+import { testDc09Receiver } from '../helpers/dc09-receiver.js';
 
 /**
  * Osborne-Hoffman framing as Aritech/ATS panels send it (pysiaalarm PR #44 and issue #49): a fixed CRC 0101, the
@@ -16,22 +10,8 @@ const HOLDUP = Buffer.from(`\n01010053"SIA-DCS"0007R0075L0001[#001465|Nri1/HA7*'
 const HEARTBEAT = Buffer.from('\nSR0001L0001 001465XX \r', 'latin1');
 
 function receiver(osborneHoffman: boolean | undefined, accounts: Array<{ account: string }> | null = [{ account: '001465' }]) {
-  const counters = new Counters();
-  const outbox = new MemoryOutbox();
-  const r = new Dc09Receiver({
-    input: 'ats',
-    accounts,
-    window: { past: 40_000, future: 20_000 },
-    strict: false,
-    ...(osborneHoffman === undefined ? {} : { osborneHoffman }),
-    clock: systemClock,
-    random: randomBytes,
-    recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
-    builder: { ids: createIdSource(systemClock), sites: () => [] },
-    counters,
-    logger: silentLogger,
-  });
-  return { r, counters, outbox };
+  const { receiver: r, counters } = testDc09Receiver({ input: 'ats', accounts, ...(osborneHoffman === undefined ? {} : { osborneHoffman }) });
+  return { r, counters };
 }
 
 const text = (bytes: Uint8Array | null) => (bytes === null ? null : Buffer.from(bytes).toString('latin1'));
