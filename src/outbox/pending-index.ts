@@ -120,6 +120,18 @@ export class PendingIndex {
     return [...chosen];
   }
 
+  /** Up to `limit` pending seqs of the output in seq order, skipping `exclude`. */
+  oldest(output: string, limit: number, exclude?: ReadonlySet<number>): number[] {
+    const queue = this.queues.get(output);
+    const seqs: number[] = [];
+    if (queue === undefined) return seqs;
+    for (const seq of queue.all) {
+      if (seqs.length >= limit) break;
+      if (exclude?.has(seq) !== true) seqs.push(seq);
+    }
+    return seqs;
+  }
+
   backlog(output: string): number {
     return this.queues.get(output)?.all.size ?? 0;
   }

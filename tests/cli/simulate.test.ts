@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialPort } from 'serialport';
 import { decodeFrame } from '../../src/pipeline/decode-frame.js';
-import { eventFromSignal } from '../../src/pipeline/event-builder.js';
+import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
 import { createIdSource } from '../../src/model/ids.js';
 import { systemClock } from '../../src/ports.js';
 import { frameContent, parseSimEvent, SIM_EVENT_NAMES, type SimEvent, type SimFormat } from '../../src/simulate/events.js';
@@ -44,7 +44,7 @@ function categoryOf(event: SimEvent, format: SimFormat): string {
   const decoded = decodeFrame(frame, {});
   if (!decoded.ok) throw new Error(decoded.error.message);
   const builder = { ids: createIdSource(systemClock), sites: () => [] };
-  const origin = { input: 'test', transport: 'cli' as const, receivedAt: Date.now(), raw: frame };
+  const origin = { input: 'test', transport: 'cli' as const, receivedAt: Date.now(), raw: frame, trust: VERIFIED };
   return decoded.value.signals.map((s) => eventFromSignal(s, origin, builder).category).join(',');
 }
 

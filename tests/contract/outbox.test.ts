@@ -208,6 +208,7 @@ describe('SqliteOutbox storage', () => {
     expect(outbox.deadLetters()).toHaveLength(1);
     clock.advance(60_000);
     await outbox.append([event('new')]);
+    outbox.prune();
 
     expect(outbox.deadLetters().map((letter) => letter.event.id)).toEqual(['dead']);
     expect(outbox.pending('mqtt', 10).map((entry) => entry.event.id)).toEqual(['waiting', 'new']);

@@ -10,7 +10,7 @@ import type { NormalizedEvent } from '../../src/model/event.js';
 import { Counters } from '../../src/observability/counters.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
-import { eventFromSignal } from '../../src/pipeline/event-builder.js';
+import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
 import { Recorder, type EventHook } from '../../src/pipeline/recorder.js';
 import { silentLogger, type AdapterHealth, type Audience, type DeliveryResult, type OutputAdapter } from '../../src/ports.js';
 import { settingsSchema } from '../../src/settings/settings.js';
@@ -95,7 +95,7 @@ async function startGateway(outputs: OutputAdapter[]) {
   const base = `http://127.0.0.1:${api.address!.port}`;
 
   async function receive(signal: Parameters<typeof eventFromSignal>[0]): Promise<NormalizedEvent> {
-    const event = eventFromSignal(signal, { input: 'panel', transport: 'tcp', receivedAt: clock.now(), raw: new Uint8Array([0x31]) }, builder);
+    const event = eventFromSignal(signal, { input: 'panel', transport: 'tcp', receivedAt: clock.now(), raw: new Uint8Array([0x31]), trust: VERIFIED }, builder);
     const outcome = await recorder.record([event]);
     if (!outcome.ok) throw outcome.error;
     return outcome.events[0]!;
@@ -243,7 +243,7 @@ describe('duress assurance after a restart', () => {
     const outbox = new MemoryOutbox({ clock });
     const builder = { ids: createIdSource(clock, seededRandom(5)), sites: () => SETTINGS.sites };
     outbox.registerOutputs(['cms', 'cms-backup', 'keypad']);
-    const origin = { input: 'panel', transport: 'tcp' as const, receivedAt: clock.now(), raw: new Uint8Array([0x31]) };
+    const origin = { input: 'panel', transport: 'tcp' as const, receivedAt: clock.now(), raw: new Uint8Array([0x31]), trust: VERIFIED };
     const [confirmed, waiting] = (await outbox.append([eventFromSignal(cid('122', 5), origin, builder), eventFromSignal(cid('122', 6), origin, builder)])).entries;
     outbox.markDelivered('cms-backup', [confirmed!.seq]); // one central output has it: confirmed before the restart
     const outputs = [new RecordingOutput('cms', 'central'), new RecordingOutput('cms-backup', 'central'), new RecordingOutput('keypad', 'local')];
