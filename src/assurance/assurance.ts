@@ -201,7 +201,6 @@ export class Assurance implements EventHook {
         ],
       },
       now,
-      true,
       late.incident,
     );
   }
@@ -320,7 +319,6 @@ export class Assurance implements EventHook {
         ],
       },
       now,
-      true,
     );
   }
 
@@ -337,7 +335,6 @@ export class Assurance implements EventHook {
         ],
       },
       now,
-      true,
     );
   }
 
@@ -357,7 +354,6 @@ export class Assurance implements EventHook {
         ],
       },
       now,
-      false,
     );
   }
 
@@ -376,20 +372,19 @@ export class Assurance implements EventHook {
         ],
       },
       now,
-      true,
       incident,
     );
   }
 
   /**
-   * Stores a supervisory event. `aboutDuress`: it concerns duress devices or a duress event (overdue devices,
-   * test-window results, delivery deadlines), so it is `covert` and no `local` output receives it: when and how
-   * those change would tell one that a duress happened.
+   * Stores a supervisory event, `covert`: no `local` output receives it. Each may depend on a duress (device
+   * results, delivery deadlines, a link restored by a duress frame, since a panel's traffic includes its duress
+   * signals), and when and how those change would tell a local output that a duress happened.
    */
-  private raise(fields: Parameters<typeof gatewayEvent>[0], now: number, aboutDuress: boolean, incident: string | null = null): void {
+  private raise(fields: Parameters<typeof gatewayEvent>[0], now: number, incident: string | null = null): void {
     const origin: FrameOrigin = { input: ASSURANCE_INPUT, transport: 'cli', receivedAt: now, raw: new Uint8Array(), trust: VERIFIED };
     const event = gatewayEvent(fields, origin, this.options.builder);
-    if (aboutDuress) event.covert = true;
+    event.covert = true;
     if (incident !== null) event.incident = incident;
     const recording = this.options
       .record([event])

@@ -66,7 +66,7 @@ export const eventSchema = z
     covert: z
       .literal(true)
       .optional()
-      .describe('About a duress (a delivery-deadline alert or its restore): withheld from `local` outputs like the duress itself.'),
+      .describe('Withheld from `local` outputs like a duress: set on the supervisory events the gateway raises (device tests, delivery deadlines, links, panel clocks), since when they happen can depend on a duress.'),
     protocol: z.enum(PROTOCOLS).nullable(),
     account: z.string().nullable().describe('Account as sent; for DC-09 the header #acct when present.'),
     receiver: z.string().nullable(),

@@ -164,7 +164,7 @@ export class Dc09Receiver {
     const error = { code, message: `account ${account ?? '(none)'}: ${why}` };
     const events = this.eventsOf(msg, origin);
     const remedy = remedyText.replaceAll('{input}', input);
-    for (const event of events) event.reasons.push(`frame NAKed (${code}): ${why}; ${remedy}`);
+    for (const event of events) event.reasons.push(`frame from account ${account ?? '(none)'} NAKed (${code}): ${why}; ${remedy}`);
     let admitted: { store: true; count: number } | undefined;
     if (!events.some((event) => event.duress)) {
       const admit = this.unverifiedFrames.admit(originKey, origin.receivedAt);
@@ -186,8 +186,9 @@ export class Dc09Receiver {
    * duress and hold-up content is published unverified rather than refused forever, and one supervisory event
    * per account says how far off its clock is.
    */
-  private async outOfWindow(msg: Dc09Message, account: string | null, origin: FrameOrigin): Promise<Dc09Outcome> {
+  private async outOfWindow(msg: Dc09Message, account: string | null, received: FrameOrigin): Promise<Dc09Outcome> {
     const { counters, logger, input } = this.options;
+    const origin: FrameOrigin = { ...received, trust: unverified('timestamp-out-of-window') };
     const now = origin.receivedAt;
     counters.inc('frames_rejected_total', { input, code: 'DC09_TIMESTAMP_OUT_OF_WINDOW' });
     const reply = encodeNak(now, msg.crcForm);
@@ -218,6 +219,7 @@ export class Dc09Receiver {
         origin,
         this.options.builder,
       );
+      event.covert = true; // raised by whichever frame came second, a duress among them: not for local outputs
       void this.options.recorder.record([event]);
     }
     const duress = this.eventsOf(msg, origin).filter((event) => event.duress);

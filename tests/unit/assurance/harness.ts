@@ -144,7 +144,7 @@ export function harness(options: HarnessOptions = {}) {
     return events.filter((e) => e.category === 'supervisory' && e.source.input === 'assurance');
   }
 
-  return { clock, store, assurance, events, logs, receive, tick, supervisory, builder };
+  return { clock, store, assurance, events, logs, receive, tick, supervisory, builder, recorder, outbox };
 }
 
 /** Reasons joined, for matching text without caring which reason line holds it. */
