@@ -100,6 +100,20 @@ describe('GatewayMetrics', () => {
     expect((await scrape()).get('panelbridge_deliveries_total{output="broker",result="delivered"}')).toBe(40);
   });
 
+  it('reads the outbox size, the age of its oldest kept event and local-output overflow skips at scrape time', async () => {
+    const { dispatcherStats, storage, scrape, advance } = fixture();
+    expect((await scrape()).get('panelbridge_outbox_entries')).toBe(0);
+    expect((await scrape()).get('panelbridge_outbox_oldest_entry_age_seconds')).toBe(0);
+    storage.entries = 12_345;
+    storage.oldestStoredAt = 1_000_000;
+    dispatcherStats.hook = stats({ skippedOverflow: 9 });
+    advance(86_400_000);
+    const scraped = await scrape();
+    expect(scraped.get('panelbridge_outbox_entries')).toBe(12_345);
+    expect(scraped.get('panelbridge_outbox_oldest_entry_age_seconds')).toBe(86_400);
+    expect(scraped.get('panelbridge_deliveries_total{output="hook",result="skipped_overflow"}')).toBe(9);
+  });
+
   it('counts duress and hold-up events from events_total', async () => {
     const { counters, scrape } = fixture();
     counters.inc('events_total', { category: 'duress', input: 'ip' });
