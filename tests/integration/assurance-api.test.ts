@@ -12,31 +12,11 @@ import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
 import { Recorder, type EventHook } from '../../src/pipeline/recorder.js';
-import { silentLogger, type AdapterHealth, type Audience, type DeliveryResult, type OutputAdapter } from '../../src/ports.js';
+import { silentLogger, type Audience, type OutputAdapter } from '../../src/ports.js';
 import { settingsSchema } from '../../src/settings/settings.js';
 import { getTestBroker, MessageLog, uniquePrefix, type TestBroker } from '../helpers/broker.js';
 import { cid, FakeClock, MINUTE } from '../unit/assurance/harness.js';
-
-/** An output that keeps what it delivered; `failing` makes every attempt fail (retryable). */
-class RecordingOutput implements OutputAdapter {
-  readonly kind = 'recording';
-  readonly delivered: NormalizedEvent[] = [];
-  failing = false;
-  constructor(
-    readonly name: string,
-    readonly audience: Audience,
-  ) {}
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  health(): AdapterHealth {
-    return { state: 'up' };
-  }
-  async deliver(event: NormalizedEvent): Promise<DeliveryResult> {
-    if (this.failing) return { ok: false, retryable: true, error: 'central station unreachable' };
-    this.delivered.push(event);
-    return { ok: true };
-  }
-}
+import { RecordingOutput } from '../helpers/recording-output.js';
 
 async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

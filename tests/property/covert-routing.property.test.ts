@@ -1,29 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { NormalizedEvent } from '../../src/model/event.js';
 import type { Signal } from '../../src/model/signal.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
-import { silentLogger, type AdapterHealth, type Audience, type DeliveryResult, type OutputAdapter } from '../../src/ports.js';
+import { silentLogger } from '../../src/ports.js';
+import { RecordingOutput } from '../helpers/recording-output.js';
 import { cid, FakeClock, harness, MINUTE } from '../unit/assurance/harness.js';
-
-/** Keeps what it was sent. */
-class RecordingOutput implements OutputAdapter {
-  readonly kind = 'recording';
-  readonly received: NormalizedEvent[] = [];
-  constructor(
-    readonly name: string,
-    readonly audience: Audience,
-  ) {}
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  health(): AdapterHealth {
-    return { state: 'up' };
-  }
-  async deliver(event: NormalizedEvent): Promise<DeliveryResult> {
-    this.received.push(event);
-    return { ok: true };
-  }
-}
 
 type Step = { kind: 'signal'; signal: Signal } | { kind: 'wait'; ms: number };
 
@@ -69,7 +50,7 @@ async function localView(steps: readonly Step[]): Promise<Record<string, string[
   expect(h.outbox.backlog('keypad')).toBe(0);
   // Ids are random per event; order is kept per account (deliveries of different accounts run in parallel).
   const byAccount: Record<string, string[]> = {};
-  for (const { id: _id, ...event } of keypad.received) (byAccount[event.account ?? '-'] ??= []).push(JSON.stringify(event));
+  for (const { id: _id, ...event } of keypad.delivered) (byAccount[event.account ?? '-'] ??= []).push(JSON.stringify(event));
   return byAccount;
 }
 
