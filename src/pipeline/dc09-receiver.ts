@@ -52,8 +52,9 @@ export interface Dc09Outcome {
 
 /**
  * Decides what a DC-09 frame gets back, per protocols.md §3.7: ACK only after the event is stored; NAK with the
- * receiver's time for a stale encrypted timestamp, an unknown account, a failed store; nothing for a bad CRC;
- * DUH only for message types we do not handle. Content that decodes but cannot be classified is ACKed and
+ * receiver's time for a stale encrypted timestamp, a frame nothing in the configuration vouches for (its content
+ * still published, unverified: README "Duress integrity"), a failed store; nothing for a bad CRC; DUH only for
+ * message types we do not handle. Content that decodes but cannot be classified is ACKed and
  * published as `unrecognized` (README: "Why unclassifiable frames get ACK, not DUH").
  */
 export class Dc09Receiver {
@@ -157,7 +158,8 @@ export class Dc09Receiver {
     const { counters, logger, input } = this.options;
     const { code, why, remedy: remedyText } = REFUSALS[reason];
     counters.inc('frames_rejected_total', { input, code });
-    const originKey = `${input}|${account?.toUpperCase() ?? `peer:${peerHost(origin.peer)}`}`;
+    const host = peerHost(origin.peer);
+    const originKey = `${input}|${account?.toUpperCase() ?? `peer:${host}`}`;
     if (this.logLimiter.allow(`${code}|${originKey}`, origin.receivedAt))
       logger.warn({ account, seq: msg.seq, peer: origin.peer, code }, `${why}: NAK (further lines for this origin within a minute are not logged)`);
     const reply = encodeNak(origin.receivedAt, msg.crcForm);
@@ -165,18 +167,18 @@ export class Dc09Receiver {
     const events = this.eventsOf(msg, origin);
     const remedy = remedyText.replaceAll('{input}', input);
     for (const event of events) event.reasons.push(`frame from account ${account ?? '(none)'} NAKed (${code}): ${why}; ${remedy}`);
-    let admitted: { store: true; count: number } | undefined;
-    if (!events.some((event) => event.duress)) {
-      const admit = this.unverifiedFrames.admit(originKey, origin.receivedAt);
+    // Duress and hold-up content is always stored; the rest is folded per origin and per peer.
+    const folds = !events.some((event) => event.duress);
+    if (folds) {
+      const admit = this.unverifiedFrames.admit(originKey, host, origin.receivedAt);
       if (!admit.store) {
         counters.inc('unverified_frames_folded_total', { input });
         return { answer: 'nak', reply, events: [], duplicate: false, error };
       }
-      admitted = admit;
       for (const event of events) event.unverifiedCount = admit.count;
     }
     const recorded = await this.options.recorder.record(events, `unverified|${this.retransmitKey(msg, account)}`);
-    if (admitted !== undefined && recorded.ok && !recorded.duplicate) this.unverifiedFrames.stored(originKey, origin.receivedAt);
+    if (folds && recorded.ok && !recorded.duplicate) this.unverifiedFrames.stored(originKey, host, origin.receivedAt);
     return { answer: 'nak', reply, events: recorded.ok ? recorded.events : [], duplicate: recorded.ok && recorded.duplicate, error };
   }
 

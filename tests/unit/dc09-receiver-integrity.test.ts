@@ -5,7 +5,7 @@ import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Counters } from '../../src/observability/counters.js';
 import { createIdSource, seededRandom } from '../../src/model/ids.js';
 import { silentLogger } from '../../src/ports.js';
-import { UNVERIFIED_AGGREGATION_MS } from '../../src/pipeline/unverified-frames.js';
+import { UNVERIFIED_AGGREGATION_MS, UNVERIFIED_EVENTS_PER_PEER } from '../../src/pipeline/unverified-frames.js';
 import { gateAppends } from '../helpers/gated-outbox.js';
 import { panelFrame, parseAnswer, wrap } from '../helpers/panel.js';
 import { FakeClock, harness, SITES } from './assurance/harness.js';
@@ -168,6 +168,24 @@ describe('unverified frames: NAK, no trust earned, content published', () => {
     t.clock.advance(UNVERIFIED_AGGREGATION_MS);
     await t.send(panelFrame({ token: 'ADM-CID', seq: '0060', account: '9999', data: '#9999|1130 01 060' }));
     expect(t.panelEvents().at(-1)).toMatchObject({ category: 'burglary', unverifiedCount: 50, verified: false });
+  });
+
+  it('bounds the non-duress events one peer host stores a minute, however many accounts it invents, and no duress', async () => {
+    const t = setup();
+    for (let n = 0; n < 40; n++) {
+      const account = String(7000 + n);
+      await t.send(panelFrame({ token: 'ADM-CID', seq: '0001', account, data: `#${account}|1130 01 001` }), `10.9.9.9:${5000 + n}`);
+    }
+    await t.send(holdup('0002', undefined, '7999'), '10.9.9.9:6000');
+    await t.send(panelFrame({ token: 'ADM-CID', seq: '0001', account: '8000', data: '#8000|1130 01 001' }), '10.8.8.8:5000');
+    const fromFlooder = t.panelEvents().filter((e) => e.source.peer?.startsWith('10.9.9.9:'));
+    expect(fromFlooder.filter((e) => !e.duress)).toHaveLength(UNVERIFIED_EVENTS_PER_PEER);
+    expect(fromFlooder.filter((e) => e.duress)).toHaveLength(1);
+    expect(t.panelEvents().filter((e) => e.source.peer === '10.8.8.8:5000')).toHaveLength(1);
+    // A folded account's next stored event counts the frame it folded.
+    t.clock.advance(UNVERIFIED_AGGREGATION_MS);
+    await t.send(panelFrame({ token: 'ADM-CID', seq: '0003', account: '7039', data: '#7039|1130 01 001' }), '10.9.9.9:7000');
+    expect(t.panelEvents().at(-1)).toMatchObject({ account: '7039', unverifiedCount: 2 });
   });
 
   it('folds frames without an account by their peer host', async () => {
