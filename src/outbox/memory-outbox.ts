@@ -65,8 +65,8 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     }
   }
 
-  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>): OutboxEntry[] {
-    return this.index.select(output, limit, exclude, skipAccounts).map((seq) => this.entry(seq));
+  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>, duressFirst = true): OutboxEntry[] {
+    return this.index.select(output, limit, exclude, skipAccounts, duressFirst).map((seq) => this.entry(seq));
   }
 
   markDelivered(output: string, seqs: readonly number[]): void {

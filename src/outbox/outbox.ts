@@ -38,9 +38,10 @@ export interface Outbox {
    * Up to `limit` undelivered entries for `output`: duress/hold-up entries first, each preceded by the
    * earlier pending entries of its account (per-account order), then the rest in seq order.
    * Entries whose seq is in `exclude` (in flight) are skipped, and so are the entries of the accounts in
-   * `skipAccounts` (waiting out a retry), without reading them from storage.
+   * `skipAccounts` (waiting out a retry), without reading them from storage. `duressFirst: false` gives plain seq
+   * order (a `local` output: pulling a duress's account forward would show it that one is pending).
    */
-  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>): OutboxEntry[];
+  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>, duressFirst?: boolean): OutboxEntry[];
   /** Seqs of up to `limit` of the output's oldest undelivered entries (storage order), skipping `exclude`. */
   oldestPending(output: string, limit: number, exclude?: ReadonlySet<number>): number[];
   markDelivered(output: string, seqs: readonly number[]): void;

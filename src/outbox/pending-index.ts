@@ -90,7 +90,7 @@ export class PendingIndex {
    * Up to `limit` pending seqs in delivery order: each duress entry preceded by the earlier pending entries of
    * its account, then everything else by seq. Entries without an account have no account order to keep.
    */
-  select(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>): number[] {
+  select(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>, duressFirst = true): number[] {
     const queue = this.queues.get(output);
     if (queue === undefined || limit <= 0) return [];
     const chosen = new Set<number>();
@@ -104,7 +104,7 @@ export class PendingIndex {
       if (!chosen.has(seq) && !skipped(seq)) chosen.add(seq);
       return chosen.size < limit;
     };
-    for (const duressSeq of queue.duress) {
+    for (const duressSeq of duressFirst ? queue.duress : []) {
       if (skipped(duressSeq)) continue;
       const account = this.meta(duressSeq).account;
       const ofAccount = account === null ? undefined : queue.byAccount.get(account);

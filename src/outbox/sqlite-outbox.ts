@@ -324,8 +324,8 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     }
   }
 
-  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>): OutboxEntry[] {
-    return this.index.select(output, limit, exclude, skipAccounts).map((seq) => ({ seq, event: this.readEvent(seq) }));
+  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>, duressFirst = true): OutboxEntry[] {
+    return this.index.select(output, limit, exclude, skipAccounts, duressFirst).map((seq) => ({ seq, event: this.readEvent(seq) }));
   }
 
   markDelivered(output: string, seqs: readonly number[]): void {

@@ -210,7 +210,7 @@ class OutputLane {
     let exclude: ReadonlySet<number> = this.inFlight;
     let limit = Math.min(this.sliceHint, batch);
     for (let scanned = 0; this.inFlight.size < maxInFlight && scanned < batch * LOOKAHEAD_BATCHES; ) {
-      const entries = outbox.pending(name, limit, exclude, this.waitingAccounts);
+      const entries = outbox.pending(name, limit, exclude, this.waitingAccounts, this.output.audience !== 'local');
       scanned += entries.length;
       const covert: number[] = [];
       let heldBack = false;

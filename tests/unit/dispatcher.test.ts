@@ -343,6 +343,21 @@ describe('Dispatcher', () => {
     expect(d.stats().keypad).toMatchObject({ delivered: 1, skippedCovert: 2 });
   });
 
+  it('delivers to a local output in storage order: a pending duress pulls no account forward', async () => {
+    const central = new ScriptedOutput('central');
+    const local = new ScriptedOutput('keypad', undefined, 'local');
+    const d = prepare([central, local], { maxInFlight: 1 });
+    const opening = testEvent({ account: 'B', category: 'opening' });
+    const burglary = testEvent({ account: 'A' });
+    const holdup = testEvent({ account: 'A', category: 'holdup' });
+    await outbox.append([opening, burglary, holdup]);
+    d.start();
+    await settle();
+
+    expect(central.calls.map((e) => e.id)).toEqual([burglary.id, holdup.id, opening.id]);
+    expect(local.calls.map((e) => e.id)).toEqual([opening.id, burglary.id]);
+  });
+
   it('skips the oldest undelivered events of a local output past its maxBacklog, counting them, and keeps the outbox for central', async () => {
     const central = new ScriptedOutput('central');
     const local = new ScriptedOutput('keypad', () => ({ ok: false, retryable: true, error: 'down' }), 'local');
