@@ -57,13 +57,20 @@ export class Recorder {
   }
 
   record(events: NormalizedEvent[], dedupeKey?: string): Promise<RecordOutcome> {
-    if (dedupeKey === undefined) return this.store(events);
-    const storing = this.storing.get(dedupeKey);
-    if (storing !== undefined) return storing.then((first) => (first.ok ? this.retransmit(first.events) : this.record(events, dedupeKey)));
-    const earlier = this.deps.outbox.storedUnder(dedupeKey);
-    if (earlier !== undefined) return Promise.resolve(this.retransmit(earlier.map((entry) => entry.event)));
-    const stored = this.store(events, dedupeKey).finally(() => this.storing.delete(dedupeKey));
-    this.storing.set(dedupeKey, stored);
+    if (dedupeKey !== undefined) {
+      const storing = this.storing.get(dedupeKey);
+      if (storing !== undefined) return storing.then((first) => (first.ok ? this.retransmit(first.events) : this.record(events, dedupeKey)));
+      const earlier = this.deps.outbox.storedUnder(dedupeKey);
+      if (earlier !== undefined) return Promise.resolve(this.retransmit(earlier.map((entry) => entry.event)));
+    }
+    const refused = this.overLimit(events);
+    if (refused !== undefined) return Promise.resolve(refused);
+    const stored = this.store(events, dedupeKey);
+    if (dedupeKey !== undefined) {
+      this.storing.set(dedupeKey, stored);
+      // A side branch: the caller's answer does not wait for it.
+      void stored.then(() => this.storing.delete(dedupeKey));
+    }
     return stored;
   }
 
@@ -72,16 +79,20 @@ export class Recorder {
     return { ok: true, duplicate: true, events };
   }
 
+  /** Over the limit only what is not a duress waits: a person under threat is never refused for a backlog. */
+  private overLimit(events: readonly NormalizedEvent[]): RecordOutcome | undefined {
+    const { counters, logger, backlogLimit } = this.deps;
+    if (events.some((event) => event.duress) || this.backlog() < backlogLimit) return undefined;
+    counters.inc('outbox_rejections_total', { code: 'OUTBOX_BACKLOG_FULL' });
+    logger.error({ backlog: this.backlog(), backlogLimit }, 'outbox backlog limit reached');
+    return { ok: false, error: new GatewayError('OUTBOX_BACKLOG_FULL', `backlog limit ${backlogLimit} reached`) };
+  }
+
+  /** Never rejects: a failure (the outbox's, or a hook's) is an outcome the input answers with NAK. */
   private async store(events: NormalizedEvent[], dedupeKey?: string): Promise<RecordOutcome> {
-    const { outbox, counters, logger, backlogLimit, hooks = [] } = this.deps;
-    // Over the limit only what is not a duress waits: a person under threat is never refused for a backlog.
-    if (!events.some((event) => event.duress) && this.backlog() >= backlogLimit) {
-      counters.inc('outbox_rejections_total', { code: 'OUTBOX_BACKLOG_FULL' });
-      logger.error({ backlog: this.backlog(), backlogLimit }, 'outbox backlog limit reached');
-      return { ok: false, error: new GatewayError('OUTBOX_BACKLOG_FULL', `backlog limit ${backlogLimit} reached`) };
-    }
-    for (const event of events) for (const hook of hooks) hook.annotate?.(event);
+    const { outbox, counters, logger, hooks = [] } = this.deps;
     try {
+      for (const event of events) for (const hook of hooks) hook.annotate?.(event);
       const result = await outbox.append(events, dedupeKey === undefined ? undefined : { dedupeKey });
       const stored = result.entries.map((e) => e.event);
       if (result.duplicate) counters.inc('events_duplicate_total');
