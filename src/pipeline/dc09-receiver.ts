@@ -62,8 +62,11 @@ export class Dc09Receiver {
   private readonly decodeOptions: Dc09DecodeOptions;
   private readonly unverifiedFrames = new UnverifiedFrames();
   private readonly logLimiter = new LogLimiter();
-  /** Keyed accounts NAKed for their timestamp, until one of their frames is in the window again. */
-  private readonly clockOff = new Map<string, { nakedAt: number; reported: boolean }>();
+  /**
+   * Keyed accounts NAKed for their timestamp, until one of their frames is in the window again, with whether
+   * their clock was reported off.
+   */
+  private readonly clockOff = new Map<string, { reported: boolean }>();
 
   constructor(private readonly options: Dc09ReceiverOptions) {
     this.accounts =
@@ -201,7 +204,7 @@ export class Dc09Receiver {
     if (this.logLimiter.allow(`window|${input}|${key}`, now))
       logger.warn({ account, seq: msg.seq, panelTime: msg.timestamp, peer: origin.peer }, 'timestamp outside the window: NAK with the receiver time');
     if (state === undefined) {
-      this.clockOff.set(key, { nakedAt: now, reported: false });
+      this.clockOff.set(key, { reported: false });
       return { answer: 'nak', reply, events: [], duplicate: false, error };
     }
     if (!state.reported && msg.timestamp !== null) {
