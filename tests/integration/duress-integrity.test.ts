@@ -88,7 +88,8 @@ async function startGateway(label: string, options: { webhookUrl: string; backlo
   ));
   await gateway.ready;
   const healthz = async () => (await (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).json()) as Record<string, any>;
-  return { gateway, port, healthz };
+  const metrics = async () => (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+  return { gateway, port, healthz, metrics };
 }
 
 describe('duress integrity against a running gateway (TCP and UDP)', () => {
@@ -180,10 +181,11 @@ describe('a flood of unknown-account frames with the local output down', () => {
   let gateway: GatewayProcess;
   let port: number;
   let healthz: () => Promise<Record<string, any>>;
+  let metrics: () => Promise<string>;
 
   beforeAll(async () => {
     const deadPort = await freePort(); // nothing listens: the local webhook is down
-    ({ gateway, port, healthz } = await startGateway('flood', { webhookUrl: `http://127.0.0.1:${deadPort}/hook`, backlogLimit: 1_000 }));
+    ({ gateway, port, healthz, metrics } = await startGateway('flood', { webhookUrl: `http://127.0.0.1:${deadPort}/hook`, backlogLimit: 1_000 }));
   });
 
   it('ACKs a real hold-up (TCP and UDP) while 10,000 unknown-account frames arrive', { timeout: 90_000 }, async () => {
@@ -233,6 +235,13 @@ describe('a flood of unknown-account frames with the local output down', () => {
     // The flood was folded: a handful of stored events, not ten thousand.
     expect(gateway.events().filter((e) => e.account === '9999').length).toBeLessThanOrEqual(2);
     const body = await healthz();
+    expect(body.outbox).toMatchObject({ entries: expect.any(Number), oldestStoredAt: expect.any(String), retention: { deliveredMs: 30 * 86_400_000 } });
     expect(body.outbox.entries).toBeLessThan(50);
+    const text = await metrics();
+    const entries = Number(/^panelbridge_outbox_entries (\d+)$/m.exec(text)?.[1]);
+    expect(entries).toBeGreaterThanOrEqual(body.outbox.entries); // a supervisory event may have been stored since
+    expect(entries).toBeLessThan(50);
+    expect(text).toMatch(/^panelbridge_outbox_oldest_entry_age_seconds \d/m);
+    expect(text).toMatch(/^panelbridge_unverified_frames_folded_total\{input="ip"\} \d+/m);
   });
 });
