@@ -165,7 +165,7 @@ class OutputLane {
   }
 
   /** A local output past its maxBacklog skips its oldest undelivered entries (not those in flight). */
-  private shedOverflow(): void {
+  shedOverflow(): void {
     if (this.maxBacklog === undefined) return;
     const { outbox } = this.shared;
     const excess = outbox.backlog(this.output.name) - this.maxBacklog;
@@ -415,6 +415,9 @@ export class Dispatcher {
   }
 
   private wake(): void {
-    for (const lane of this.lanes.values()) lane.schedulePump();
+    for (const lane of this.lanes.values()) {
+      lane.shedOverflow(); // a local output may have fallen behind before a restart
+      lane.schedulePump();
+    }
   }
 }

@@ -374,6 +374,17 @@ describe('Dispatcher', () => {
     expect(outbox.pending('keypad', 10).map((e) => e.event.id)).toEqual(events.slice(-outbox.backlog('keypad')).map((e) => e.id));
   });
 
+  it('sheds what a local output fell behind by before it started (a restart)', async () => {
+    outbox.registerOutputs(['keypad']);
+    await outbox.append(Array.from({ length: 6 }, () => testEvent({ account: null })));
+    const local = new ScriptedOutput('keypad', () => ({ ok: false, retryable: true, error: 'down' }), 'local');
+    const d = prepare([local], { localMaxBacklog: new Map([['keypad', 2]]) });
+    d.start();
+    await settle();
+    expect(outbox.backlog('keypad')).toBeLessThanOrEqual(2);
+    expect(d.stats().keypad!.skippedOverflow).toBeGreaterThanOrEqual(4);
+  });
+
   it('holds a local output to the default maxBacklog when none is configured', async () => {
     const local = new ScriptedOutput('keypad', () => ({ ok: false, retryable: true, error: 'down' }), 'local');
     const d = prepare([local]);
