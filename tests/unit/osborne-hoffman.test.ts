@@ -23,7 +23,7 @@ describe('Osborne-Hoffman lines on a DC-09 input', () => {
     expect(outcome.answer).toBe('ack');
     expect(text(outcome.reply)).toBe('ACK\r');
     expect(outcome.events).toHaveLength(1);
-    expect(outcome.events[0]).toMatchObject({ account: '001465', category: 'holdup', duress: true, text: 'TELLER 3', zone: { number: 7 } });
+    expect(outcome.events[0]).toMatchObject({ account: '001465', category: 'holdup', duress: true, verified: true, text: 'TELLER 3', zone: { number: 7 } });
     expect(outcome.events[0]!.quirks).toEqual(expect.arrayContaining(['osborne-hoffman', 'trailing-nul', 'xsia-text']));
     expect(outcome.events[0]!.extended['ohTail']).toBe('7C9677F21948CC12|#001465');
   });
@@ -32,23 +32,23 @@ describe('Osborne-Hoffman lines on a DC-09 input', () => {
     ['off by default', undefined, [{ account: '001465' }]],
     ['turned off', false, [{ account: '001465' }]],
     ['allowed, but the account is not on the allowlist', true, [{ account: '9999' }]],
-  ] as const)('%s: NAK, and the hold-up is still decoded and published, marked unverified', async (_name, allowed, accounts) => {
+  ] as const)('%s: NAK, and the hold-up is still decoded and published, verified: false', async (_name, allowed, accounts) => {
     const { r, counters } = receiver(allowed, [...accounts]);
     const outcome = await r.handleFrame(HOLDUP, 'tcp');
     expect(outcome.answer).toBe('nak');
     expect(text(outcome.reply)).toBe('NAK\r');
     expect(outcome.error?.code).toBe('DC09_OH_NOT_ALLOWED');
     expect(outcome.events).toHaveLength(1);
-    expect(outcome.events[0]).toMatchObject({ category: 'holdup', duress: true });
-    expect(outcome.events[0]!.reasons.join('\n')).toMatch(/unverified \(osborne-hoffman-not-allowed\)/);
+    expect(outcome.events[0]).toMatchObject({ category: 'holdup', duress: true, verified: false, unverifiedReason: 'osborne-hoffman-not-allowed' });
     expect(counters.get('frames_rejected_total', { input: 'ats', code: 'DC09_OH_NOT_ALLOWED' })).toBe(1);
   });
 
-  it('the OH heartbeat is ACKed when allowed, NAKed without an event when not', async () => {
+  it('the OH heartbeat is ACKed when allowed; when not, NAKed and anything published from it is unverified', async () => {
     const allowed = await receiver(true, [{ account: '001465XX' }]).r.handleFrame(HEARTBEAT, 'tcp');
     expect({ answer: allowed.answer, reply: text(allowed.reply), events: allowed.events.length }).toEqual({ answer: 'ack', reply: 'ACK\r', events: 0 });
     const refused = await receiver(false).r.handleFrame(HEARTBEAT, 'tcp');
-    expect({ answer: refused.answer, reply: text(refused.reply), events: refused.events.length }).toEqual({ answer: 'nak', reply: 'NAK\r', events: 0 });
+    expect({ answer: refused.answer, reply: text(refused.reply) }).toEqual({ answer: 'nak', reply: 'NAK\r' });
+    for (const event of refused.events) expect(event).toMatchObject({ verified: false, unverifiedReason: 'osborne-hoffman-not-allowed' });
   });
 
   it('a DC-09 frame with a wrong CRC that is not 0101 is still refused without an answer', async () => {
