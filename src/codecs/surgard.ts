@@ -144,8 +144,11 @@ function decodeCidPacket(text: string, raw: string, protocolId: '5' | 'Q'): Deco
   return ok({ kind: 'event', protocolId, receiver, line, account, signals: [signal], quirks: [] });
 }
 
-/** The receiver's own text in a protocol 0 line, `*…*` after the event (`NYC*…*`): read as DC-03 `^…^` text. */
-const RECEIVER_TEXT = /\*([^*|\]]*)\*/g;
+/**
+ * The receiver's own text in a protocol 0 line, `*…*` after the event (`NYC*…*`): read as DC-03 `^…^` text. A
+ * quote after the `*` opens an XSIA text tail instead, which the SIA parser reads.
+ */
+const RECEIVER_TEXT = /\*(?!['"])([^*|\]]*)\*/g;
 
 /**
  * Protocol S: `SRRLLL[#AAAA|<DC-03 data>]`, the panel's SIA data passed through (SGAUTO p.18); protocol 0: the

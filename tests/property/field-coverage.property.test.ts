@@ -42,6 +42,17 @@ describe('every catalogued duress or hold-up code yields duress: true', () => {
     }
   });
 
+  test.prop([fc.constantFrom(...siaDuressCodes), fc.integer({ min: 0, max: 999 }), xsiaTail, fc.constantFrom('S', '0')], { numRuns: 200 })(
+    'Sur-Gard protocol S and 0 lines with XSIA text tails',
+    (code, address, tail, protocolId) => {
+      const line = `${protocolId}01001[#001465|Nri1/${code}${address}${tail}]\x14`;
+      const decoded = decodeFrame(Buffer.from(line, 'latin1'));
+      expect(decoded.ok).toBe(true);
+      if (!decoded.ok) return;
+      for (const signal of decoded.value.signals) expect(classify(signal, {}).duress).toBe(true);
+    },
+  );
+
   test.prop([fc.constantFrom(...cidDuressCodes), fc.constantFrom('1', '3', '6'), fc.integer({ min: 0, max: 999 }), fc.string({ maxLength: 20 }).filter((t) => !/[[\]]/.test(t))], {
     numRuns: 200,
   })('ADM-CID with an extended text field', (code, qualifier, ccc, text) => {
