@@ -10,6 +10,7 @@ import type { AccessXmlInputSettings } from '../../src/settings/settings.js';
 import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
 import { readSecret } from '../system/secrets.js';
+import { answerEarly, applyLimits, errorAnswer, firstHeader, readBounded, sendJson } from '../api/http.js';
 
 export interface AccessXmlTls {
   /** File paths (PEM). */
@@ -28,6 +29,8 @@ export interface AccessXmlListenerOptions {
   /** The one path that takes POSTs, e.g. `/access`. */
   path: string;
   tls?: AccessXmlTls | undefined;
+  /** Connections open at once; default 64. */
+  maxConnections?: number;
   receiver: AccessReceiver;
   logger: Logger;
   counters: Counters;
@@ -42,6 +45,7 @@ export async function readAccessSecret(settings: { secret?: string | undefined; 
 
 /** Slow or stalled senders are cut off; a controller posts one small document at a time. */
 const REQUEST_TIMEOUT_MS = 15_000;
+const HEADERS_TIMEOUT_MS = 10_000;
 
 /**
  * The access-control XML input: its own HTTP(S) listener that carries request bodies to the AccessReceiver and
@@ -76,8 +80,7 @@ export class AccessXmlListener {
             },
             handler,
           );
-    server.requestTimeout = REQUEST_TIMEOUT_MS;
-    server.headersTimeout = REQUEST_TIMEOUT_MS;
+    applyLimits(server, { maxConnections: this.options.maxConnections ?? 64, headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS });
     server.listen(port, host);
     await once(server, 'listening');
     this.server = server;
@@ -115,12 +118,12 @@ export class AccessXmlListener {
       // One byte past the limit is enough for the receiver to answer XML_TOO_LARGE.
       const body = await readBounded(req, receiver.maxBytes + 1);
       this.options.onFrame?.(body, 'http', peer);
-      send(res, await receiver.handleBody(body, peer));
+      sendJson(res, await receiver.handleBody(body, peer));
     } catch (error) {
       // A bug or an aborted request must not take the listener down; the controller may retry.
       this.options.counters.inc('input_errors_total', { input: this.options.name });
       this.options.logger.error({ err: error, peer }, 'access request handling failed');
-      if (!res.headersSent && !res.destroyed) send(res, errorAnswer(500, 'INTERNAL', 'internal error'));
+      if (!res.headersSent && !res.destroyed) sendJson(res, errorAnswer(500, 'INTERNAL', 'internal error'));
     }
   }
 
@@ -128,43 +131,6 @@ export class AccessXmlListener {
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
   }
-}
-
-interface Answer {
-  status: number;
-  body: unknown;
-}
-
-function errorAnswer(status: number, code: string, message: string): Answer {
-  return { status, body: { error: { code, message } } };
-}
-
-/** Answers before the body is read; the body is drained so the client still receives the answer. */
-function answerEarly(req: http.IncomingMessage, res: http.ServerResponse, answer: Answer, headers: http.OutgoingHttpHeaders = {}): void {
-  req.resume();
-  send(res, answer, headers);
-}
-
-function send(res: http.ServerResponse, answer: Answer, headers: http.OutgoingHttpHeaders = {}): void {
-  res.writeHead(answer.status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(answer.body));
-}
-
-function firstHeader(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** Up to `limit` bytes of the body; whatever follows is read and thrown away. */
-async function readBounded(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let kept = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    if (kept >= limit) continue;
-    const part = chunk.subarray(0, limit - kept);
-    chunks.push(part);
-    kept += part.length;
-  }
-  return Buffer.concat(chunks);
 }
 
 export interface AccessXmlInputDeps {
@@ -198,6 +164,7 @@ export async function createAccessXmlInput(settings: AccessXmlInputSettings, dep
     port: settings.port,
     path: settings.path,
     tls: settings.tls,
+    maxConnections: settings.maxConnections,
     receiver,
     logger,
     counters,

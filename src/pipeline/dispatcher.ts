@@ -58,10 +58,13 @@ export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () 
   return Math.round(base * (1 + policy.jitter * (2 * random() - 1)));
 }
 
-/** A `local` output (siren bridge, keypad, owner's phone) must never learn that a duress or hold-up happened. */
+/**
+ * A `local` output (siren bridge, keypad, owner's phone) must never learn that a duress or hold-up happened, nor
+ * see a control action (an acknowledgement tells that there was an incident; control goes to central only).
+ */
 function isCovertFor(output: OutputAdapter, event: NormalizedEvent): boolean {
   // Both fields are checked so a mislabelled event still cannot leak.
-  return output.audience === 'local' && (event.duress || DURESS_CATEGORIES.has(event.category));
+  return output.audience === 'local' && (event.duress || DURESS_CATEGORIES.has(event.category) || event.control != null);
 }
 
 
