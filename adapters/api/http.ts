@@ -1,5 +1,6 @@
-import type http from 'node:http';
-import type https from 'node:https';
+import http from 'node:http';
+import https from 'node:https';
+import { readFile } from 'node:fs/promises';
 
 /** What one HTTP request is answered with: a status and a JSON body. */
 export interface JsonAnswer {
@@ -63,13 +64,47 @@ export interface ListenerLimits {
   requestTimeoutMs: number;
 }
 
-/** One home for the caps every HTTP listener (API, access-xml input) puts on slow or numerous clients. */
-export function applyLimits(server: http.Server | https.Server, limits: ListenerLimits): void {
+export interface ListenerTls {
+  /** File paths (PEM). */
+  cert: string;
+  key: string;
+  ca?: string | undefined;
+  /** Ask the client for a certificate signed by `ca` (mutual TLS). */
+  requestCert: boolean;
+  rejectUnauthorized: boolean;
+}
+
+/**
+ * An HTTP(S) server with the caps every listener (API, access-xml input) puts on slow or numerous clients: the
+ * connection count, the time to send headers and the whole request (checked every second, not Node's default 30 s),
+ * and idle keep-alive connections.
+ */
+export async function createLimitedServer(
+  handler: http.RequestListener,
+  limits: ListenerLimits,
+  tls: ListenerTls | undefined,
+): Promise<http.Server | https.Server> {
+  const options: http.ServerOptions = {
+    requestTimeout: limits.requestTimeoutMs,
+    // Node requires headersTimeout ≤ requestTimeout.
+    headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+    keepAliveTimeout: 5_000,
+    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+  };
+  const server =
+    tls === undefined
+      ? http.createServer(options, handler)
+      : https.createServer(
+          {
+            ...options,
+            cert: await readFile(tls.cert),
+            key: await readFile(tls.key),
+            ...(tls.ca === undefined ? {} : { ca: await readFile(tls.ca) }),
+            requestCert: tls.requestCert,
+            rejectUnauthorized: tls.rejectUnauthorized,
+          },
+          handler,
+        );
   server.maxConnections = limits.maxConnections;
-  server.requestTimeout = limits.requestTimeoutMs;
-  // Node requires headersTimeout ≤ requestTimeout.
-  server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
-  // A client that keeps a connection open without sending anything is cut off too.
-  server.keepAliveTimeout = 5_000;
-  server.timeout = limits.requestTimeoutMs;
+  return server;
 }

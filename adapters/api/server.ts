@@ -1,15 +1,14 @@
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type https from 'node:https';
 import os from 'node:os';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { z } from 'zod';
 import { API_HTTP_STATUS, type ApiErrorCode } from '../../src/errors.js';
 import type { Counters } from '../../src/observability/counters.js';
 import type { Logger } from '../../src/ports.js';
 import { isLoopbackHost } from '../../src/settings/settings.js';
-import { answerEarly, applyLimits, errorAnswer, firstHeader, hasBody, readBounded, sendJson, sendText, type ListenerLimits } from './http.js';
+import { answerEarly, createLimitedServer, errorAnswer, firstHeader, hasBody, readBounded, sendJson, sendText, type ListenerLimits } from './http.js';
 import { mayDo, type ApiIdentity, type Permission, type TokenRegistry } from './tokens.js';
 
 export interface ApiRequest {
@@ -132,21 +131,11 @@ export class ApiServer {
 
   async start(): Promise<void> {
     const { tls } = this.options;
-    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
-    const server =
-      tls === undefined
-        ? http.createServer(handler)
-        : https.createServer(
-            {
-              cert: await readFile(tls.cert),
-              key: await readFile(tls.key),
-              ...(tls.ca === undefined ? {} : { ca: await readFile(tls.ca) }),
-              requestCert: tls.requestCert,
-              rejectUnauthorized: tls.requestCert,
-            },
-            handler,
-          );
-    applyLimits(server, { ...DEFAULT_LIMITS, ...this.options.limits });
+    const server = await createLimitedServer(
+      (req, res) => void this.handle(req, res),
+      { ...DEFAULT_LIMITS, ...this.options.limits },
+      tls === undefined ? undefined : { ...tls, rejectUnauthorized: tls.requestCert },
+    );
     server.listen(this.options.port, this.options.host);
     await once(server, 'listening');
     this.server = server;

@@ -1,7 +1,6 @@
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type https from 'node:https';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { AccessReceiver } from '../../src/pipeline/access-receiver.js';
 import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
@@ -10,17 +9,9 @@ import type { AccessXmlInputSettings } from '../../src/settings/settings.js';
 import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
 import { readSecret } from '../system/secrets.js';
-import { answerEarly, applyLimits, errorAnswer, firstHeader, readBounded, sendJson } from '../api/http.js';
+import { answerEarly, createLimitedServer, errorAnswer, firstHeader, readBounded, sendJson, type ListenerTls } from '../api/http.js';
 
-export interface AccessXmlTls {
-  /** File paths (PEM). */
-  cert: string;
-  key: string;
-  ca?: string | undefined;
-  /** Ask the client for a certificate signed by `ca` (mutual TLS). */
-  requestCert: boolean;
-  rejectUnauthorized: boolean;
-}
+export type AccessXmlTls = ListenerTls;
 
 export interface AccessXmlListenerOptions {
   name: string;
@@ -66,21 +57,11 @@ export class AccessXmlListener {
 
   async start(): Promise<void> {
     const { host, port, tls, logger, path } = this.options;
-    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.track(this.handle(req, res));
-    const server =
-      tls === undefined
-        ? http.createServer(handler)
-        : https.createServer(
-            {
-              cert: await readFile(tls.cert),
-              key: await readFile(tls.key),
-              ...(tls.ca === undefined ? {} : { ca: await readFile(tls.ca) }),
-              requestCert: tls.requestCert,
-              rejectUnauthorized: tls.rejectUnauthorized,
-            },
-            handler,
-          );
-    applyLimits(server, { maxConnections: this.options.maxConnections ?? 64, headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+    const server = await createLimitedServer(
+      (req, res) => this.track(this.handle(req, res)),
+      { maxConnections: this.options.maxConnections ?? 64, headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS },
+      tls,
+    );
     server.listen(port, host);
     await once(server, 'listening');
     this.server = server;
