@@ -57,9 +57,10 @@ export function testCommand(): Command {
     withApiOptions(new Command('stop'))
       .description('close a test window now and show which devices reported')
       .argument('<id>', 'the window id printed by `test start`')
+      .option('--note <text>', 'why it is closed (published to central and kept in the audit log)')
       .action(
-        apiAction(async (call, out, id: string, options: ApiOptions) => {
-          const window = (await call('DELETE', `/test-windows/${encodeURIComponent(id)}`)) as WindowView;
+        apiAction(async (call, out, id: string, options: ApiOptions & { note?: string }) => {
+          const window = (await call('DELETE', `/test-windows/${encodeURIComponent(id)}`, options.note === undefined ? undefined : { note: options.note })) as WindowView;
           if (options.json === true) return out(JSON.stringify(window));
           for (const line of describeWindow(window)) out(line);
         }),
