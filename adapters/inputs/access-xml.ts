@@ -9,7 +9,7 @@ import type { AccessXmlInputSettings } from '../../src/settings/settings.js';
 import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
 import { readSecret } from '../system/secrets.js';
-import { answerEarly, createLimitedServer, errorAnswer, firstHeader, readBounded, sendJson, type ListenerTls } from '../api/http.js';
+import { answerEarly, createLimitedServer, errorAnswer, firstHeader, readBounded, sendJson, type ListenerLimits, type ListenerTls } from '../api/http.js';
 
 export type AccessXmlTls = ListenerTls;
 
@@ -20,8 +20,8 @@ export interface AccessXmlListenerOptions {
   /** The one path that takes POSTs, e.g. `/access`. */
   path: string;
   tls?: AccessXmlTls | undefined;
-  /** Connections open at once; default 64. */
-  maxConnections?: number;
+  /** Connections open at once (default 64), time for the headers (10 s) and the whole post (15 s). */
+  limits?: Partial<ListenerLimits>;
   receiver: AccessReceiver;
   logger: Logger;
   counters: Counters;
@@ -35,8 +35,7 @@ export async function readAccessSecret(settings: { secret?: string | undefined; 
 }
 
 /** Slow or stalled senders are cut off; a controller posts one small document at a time. */
-const REQUEST_TIMEOUT_MS = 15_000;
-const HEADERS_TIMEOUT_MS = 10_000;
+const DEFAULT_LIMITS: ListenerLimits = { maxConnections: 64, headersTimeoutMs: 10_000, requestTimeoutMs: 15_000 };
 
 /**
  * The access-control XML input: its own HTTP(S) listener that carries request bodies to the AccessReceiver and
@@ -59,7 +58,7 @@ export class AccessXmlListener {
     const { host, port, tls, logger, path } = this.options;
     const server = await createLimitedServer(
       (req, res) => this.track(this.handle(req, res)),
-      { maxConnections: this.options.maxConnections ?? 64, headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS },
+      { ...DEFAULT_LIMITS, ...this.options.limits },
       tls,
     );
     server.listen(port, host);
@@ -145,7 +144,7 @@ export async function createAccessXmlInput(settings: AccessXmlInputSettings, dep
     port: settings.port,
     path: settings.path,
     tls: settings.tls,
-    maxConnections: settings.maxConnections,
+    limits: { maxConnections: settings.maxConnections },
     receiver,
     logger,
     counters,

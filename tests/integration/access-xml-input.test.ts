@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AccessXmlListener, createAccessXmlInput, readAccessSecret, type AccessXmlTls } from '../../adapters/inputs/access-xml.js';
+import { AccessXmlListener, createAccessXmlInput, readAccessSecret, type AccessXmlListenerOptions, type AccessXmlTls } from '../../adapters/inputs/access-xml.js';
 import { parseSettings } from '../../src/settings/settings.js';
 import { AccessReceiver } from '../../src/pipeline/access-receiver.js';
 import { Recorder } from '../../src/pipeline/recorder.js';
@@ -47,6 +48,7 @@ interface Setup {
   maxBytes?: number;
   tls?: AccessXmlTls;
   outbox?: MemoryOutbox;
+  limits?: AccessXmlListenerOptions['limits'];
 }
 
 const running: AccessXmlListener[] = [];
@@ -67,7 +69,17 @@ async function startInput(setup: Setup = {}): Promise<Harness> {
     counters,
     logger: silentLogger,
   });
-  const listener = new AccessXmlListener({ name: 'doors', host: '127.0.0.1', port: 0, path: '/access', tls: setup.tls, receiver, logger: silentLogger, counters });
+  const listener = new AccessXmlListener({
+    name: 'doors',
+    host: '127.0.0.1',
+    port: 0,
+    path: '/access',
+    tls: setup.tls,
+    ...(setup.limits === undefined ? {} : { limits: setup.limits }),
+    receiver,
+    logger: silentLogger,
+    counters,
+  });
   await listener.start();
   running.push(listener);
   const scheme = setup.tls === undefined ? 'http' : 'https';
@@ -214,6 +226,35 @@ describe('access-control XML input over loopback HTTP', () => {
     const get = await post(url, '', { method: 'GET' });
     expect(get.status).toBe(405);
     expect((await post(url.replace('/access', '/other'), DURESS)).status).toBe(404);
+  });
+
+  it('caps its connections and cuts off senders that stall in their headers', async () => {
+    const { url } = await startInput({ limits: { maxConnections: 3, headersTimeoutMs: 300 } });
+    const port = Number(new URL(url).port);
+    let open = 0;
+    let refused = 0;
+    let timedOut = 0;
+    const sockets: net.Socket[] = [];
+    for (let i = 0; i < 6; i++) {
+      const socket = net.connect(port, '127.0.0.1');
+      let answer = '';
+      open += 1;
+      socket.on('data', (chunk) => (answer += chunk));
+      socket.on('error', () => undefined);
+      socket.once('close', () => {
+        open -= 1;
+        if (answer === '') refused += 1;
+        else if (answer.startsWith('HTTP/1.1 408')) timedOut += 1;
+      });
+      socket.write('POST /access HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      sockets.push(socket);
+    }
+    const deadline = Date.now() + 5_000;
+    while (open > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const socket of sockets) socket.destroy();
+    expect({ refused, timedOut }).toEqual({ refused: 3, timedOut: 3 });
+    // The listener still takes a duress afterwards.
+    expect((await post(url, DURESS)).status).toBe(200);
   });
 
   it('answers 503 when the store fails, so the controller retries', async () => {
