@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { silentLogger, systemClock } from '../../src/ports.js';
 import { siteSchema } from '../../src/settings/sites.js';
 import type { AccessMapping } from '../../src/codecs/access-xml.js';
 import { gateAppends } from '../helpers/gated-outbox.js';
+import { stallClients } from '../helpers/stalled-clients.js';
 
 const DURESS = `<?xml version="1.0" encoding="UTF-8"?>
 <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema">
@@ -230,29 +230,8 @@ describe('access-control XML input over loopback HTTP', () => {
 
   it('caps its connections and cuts off senders that stall in their headers', async () => {
     const { url } = await startInput({ limits: { maxConnections: 3, headersTimeoutMs: 300 } });
-    const port = Number(new URL(url).port);
-    let open = 0;
-    let refused = 0;
-    let timedOut = 0;
-    const sockets: net.Socket[] = [];
-    for (let i = 0; i < 6; i++) {
-      const socket = net.connect(port, '127.0.0.1');
-      let answer = '';
-      open += 1;
-      socket.on('data', (chunk) => (answer += chunk));
-      socket.on('error', () => undefined);
-      socket.once('close', () => {
-        open -= 1;
-        if (answer === '') refused += 1;
-        else if (answer.startsWith('HTTP/1.1 408')) timedOut += 1;
-      });
-      socket.write('POST /access HTTP/1.1\r\nHost: 127.0.0.1\r\n');
-      sockets.push(socket);
-    }
-    const deadline = Date.now() + 5_000;
-    while (open > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    for (const socket of sockets) socket.destroy();
-    expect({ refused, timedOut }).toEqual({ refused: 3, timedOut: 3 });
+    const tally = await stallClients(Number(new URL(url).port), 6, 'POST /access HTTP/1.1');
+    expect(tally).toEqual({ refused: 3, timedOut: 3, open: 0 });
     // The listener still takes a duress afterwards.
     expect((await post(url, DURESS)).status).toBe(200);
   });
