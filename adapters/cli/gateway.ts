@@ -248,6 +248,7 @@ export class Gateway {
       const { line, seq, reason } = audit.broken;
       this.logger.error({ line, seq, reason }, 'audit log chain is broken (run `panelbridge audit verify`); new records continue after it');
     }
+    audit.onWriteError((error) => this.logger.error({ err: error }, 'audit records not written yet; retrying'));
     this.audit = audit;
     return audit;
   }

@@ -81,3 +81,20 @@ describe('the audit log file', () => {
     expect(verifyChain(readFileSync(auditFile(dir), 'utf8').split('\n'))).toMatchObject({ ok: false, line: 2 });
   });
 });
+
+describe('when audit records reach the disk', () => {
+  it("writes a person's action at once and the gateway's own records together on the next turn", async () => {
+    const dir = tempDir('audit-batch');
+    const log = AuditLog.open(dir, new FakeClock(1_700_000_000_000));
+    const onDisk = () => readAuditLines(auditFile(dir)).filter((l) => l !== '').length;
+    for (let i = 0; i < 50; i++) log.append({ action: 'duress-stored', actor: GATEWAY_ACTOR, details: { n: i } });
+    expect(onDisk()).toBe(0);
+    log.append({ action: 'incident-acknowledged', actor: installer, details: {} });
+    expect(onDisk()).toBe(51);
+    log.append({ action: 'duress-delivered', actor: GATEWAY_ACTOR, details: {} });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(onDisk()).toBe(52);
+    log.close();
+    expect(verifyChain(readAuditLines(auditFile(dir)))).toMatchObject({ ok: true, records: 52 });
+  });
+});
