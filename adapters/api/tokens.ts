@@ -1,13 +1,16 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ApiRole, ApiSettings } from '../../src/settings/settings.js';
+import type { ApiRole, ApiSettings, SettingsIssue } from '../../src/settings/settings.js';
 import { readSecret } from '../system/secrets.js';
 
 /** The admin token the gateway creates at first start when `api.tokens` is not configured (mode 0600). */
 export const ADMIN_TOKEN_FILE = 'api-token';
 /** Tokens made by `panelbridge token create` (or `POST /tokens`): names, roles and SHA-256 hashes only. */
 export const CREATED_TOKENS_FILE = 'api-tokens.json';
+
+/** Shorter configured tokens are refused: a token is all that stands between a caller and a duress. */
+export const MIN_TOKEN_LENGTH = 16;
 
 export interface ApiIdentity {
   name: string;
@@ -98,17 +101,27 @@ export class TokenRegistry {
     this.reloadCreated();
   }
 
-  /** Configured tokens (read from their files or environment), else the auto-created admin token, plus created ones. */
-  static load(api: ApiSettings, dataDir: string): TokenRegistry {
-    const configured: StoredToken[] =
-      api.tokens === undefined
-        ? [{ name: 'admin', role: 'admin', sha256: sha256(ensureAdminToken(dataDir)).toString('hex') }]
-        : api.tokens.map((t) => {
-            const token = readSecret({ value: t.token, file: t.tokenFile, env: t.tokenEnv });
-            if (token === undefined || token.length < 16) throw new Error(`api token "${t.name}" is shorter than 16 characters`);
-            return { name: t.name, role: t.role, sha256: sha256(token).toString('hex') };
-          });
-    return new TokenRegistry(configured, path.join(dataDir, CREATED_TOKENS_FILE));
+  /**
+   * Configured tokens (read from their files or environment), else the auto-created admin token, plus created
+   * ones. A token that cannot be read, or is too short to resist guessing, is a configuration issue.
+   */
+  static load(api: ApiSettings, dataDir: string): { ok: true; registry: TokenRegistry } | { ok: false; issues: SettingsIssue[] } {
+    const issues: SettingsIssue[] = [];
+    const configured: StoredToken[] = [];
+    if (api.tokens === undefined) configured.push({ name: 'admin', role: 'admin', sha256: sha256(ensureAdminToken(dataDir)).toString('hex') });
+    api.tokens?.forEach((t, i) => {
+      let token: string | undefined;
+      try {
+        token = readSecret({ value: t.token, file: t.tokenFile, env: t.tokenEnv });
+      } catch (error) {
+        issues.push({ path: `api.tokens[${i}]`, message: `token "${t.name}": ${(error as Error).message}` });
+        return;
+      }
+      if (token === undefined || token.length < MIN_TOKEN_LENGTH)
+        issues.push({ path: `api.tokens[${i}]`, message: `token "${t.name}" is shorter than ${MIN_TOKEN_LENGTH} characters` });
+      else configured.push({ name: t.name, role: t.role, sha256: sha256(token).toString('hex') });
+    });
+    return issues.length > 0 ? { ok: false, issues } : { ok: true, registry: new TokenRegistry(configured, path.join(dataDir, CREATED_TOKENS_FILE)) };
   }
 
   authenticate(presented: string): ApiIdentity | undefined {

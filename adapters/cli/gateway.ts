@@ -83,7 +83,10 @@ export class Gateway {
   private assurance: AssuranceWiring | undefined;
   private audit: AuditLog | undefined;
 
-  private constructor(private readonly options: GatewayOptions) {
+  private constructor(
+    private readonly options: GatewayOptions,
+    tokens: TokenRegistry | undefined,
+  ) {
     const { settings, clock } = options;
     this.logger = options.logger as unknown as Logger;
     this.startedAt = clock.now();
@@ -111,13 +114,13 @@ export class Gateway {
     });
     const api = settings.api;
     this.api =
-      api === undefined
+      api === undefined || tokens === undefined
         ? undefined
         : new ApiServer({
             host: api.host,
             port: api.port,
             logger: this.logger.child({ component: 'api' }),
-            tokens: TokenRegistry.load(api, settings.dataDir),
+            tokens,
             counters: this.counters,
             allowedOrigins: api.allowedOrigins,
             maxBodyBytes: api.maxBodyBytes,
@@ -127,7 +130,10 @@ export class Gateway {
   }
 
   static async start(options: GatewayOptions): Promise<{ gateway: Gateway } | { issues: SettingsIssue[] }> {
-    const gateway = new Gateway(options);
+    const { api, dataDir } = options.settings;
+    const tokens = api === undefined ? undefined : TokenRegistry.load(api, dataDir);
+    if (tokens?.ok === false) return { issues: tokens.issues };
+    const gateway = new Gateway(options, tokens?.registry);
     const issues = await gateway.startAll();
     return issues.length === 0 ? { gateway } : { issues };
   }

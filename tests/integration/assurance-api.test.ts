@@ -80,7 +80,9 @@ type Role = keyof typeof ROLE_TOKENS;
 
 function roleTokens(): TokenRegistry {
   const tokens = Object.entries(ROLE_TOKENS).map(([role, token]) => ({ name: `${role}-1`, role, token }));
-  return TokenRegistry.load(apiSchema.parse({ port: 0, tokens }), '/nonexistent-not-used');
+  const loaded = TokenRegistry.load(apiSchema.parse({ port: 0, tokens }), '/nonexistent-not-used');
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
+  return loaded.registry;
 }
 
 /** A gateway core on the real ApiServer, Recorder, Dispatcher and assurance wiring, with a fake clock. */

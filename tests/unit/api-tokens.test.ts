@@ -19,16 +19,22 @@ describe('API roles', () => {
   });
 });
 
+function loaded(api: unknown, dir: string): TokenRegistry {
+  const result = TokenRegistry.load(apiSchema.parse(api), dir);
+  if (!result.ok) throw new Error(JSON.stringify(result.issues));
+  return result.registry;
+}
+
 describe('API tokens', () => {
   it('creates an admin token at first start when none is configured, and keeps it across restarts', () => {
     const dir = tempDir('tokens');
-    const registry = TokenRegistry.load(apiSchema.parse({ port: 0 }), dir);
+    const registry = loaded({ port: 0 }, dir);
     const file = path.join(dir, ADMIN_TOKEN_FILE);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const token = readFileSync(file, 'utf8').trim();
     expect(registry.authenticate(token)).toEqual({ name: 'admin', role: 'admin' });
     expect(registry.authenticate(token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A'))).toBeUndefined();
-    expect(TokenRegistry.load(apiSchema.parse({ port: 0 }), dir).authenticate(token)).toEqual({ name: 'admin', role: 'admin' });
+    expect(loaded({ port: 0 }, dir).authenticate(token)).toEqual({ name: 'admin', role: 'admin' });
   });
 
   it('uses configured tokens (inline, file or environment) and then creates none', () => {
@@ -36,15 +42,15 @@ describe('API tokens', () => {
     writeFileSync(path.join(dir, 'ops.token'), 'operator-token-from-a-file\n', { mode: 0o600 });
     process.env.PB_TEST_INSTALLER_TOKEN = 'installer-token-from-the-env';
     try {
-      const registry = TokenRegistry.load(
-        apiSchema.parse({
+      const registry = loaded(
+        {
           port: 0,
           tokens: [
             { name: 'ops', role: 'operator', tokenFile: path.join(dir, 'ops.token') },
             { name: 'field', role: 'installer', tokenEnv: 'PB_TEST_INSTALLER_TOKEN' },
             { name: 'grafana', role: 'viewer', token: 'viewer-token-inline-0000' },
           ],
-        }),
+        },
         dir,
       );
       expect(registry.authenticate('operator-token-from-a-file')).toEqual({ name: 'ops', role: 'operator' });
@@ -59,7 +65,7 @@ describe('API tokens', () => {
 
   it('stores created tokens as SHA-256 only and takes them without a restart; a damaged file loses none already known', () => {
     const dir = tempDir('tokens-created');
-    const registry = TokenRegistry.load(apiSchema.parse({ port: 0 }), dir);
+    const registry = loaded({ port: 0 }, dir);
     const first = createToken(dir, { name: 'wallboard', role: 'viewer' });
     expect(registry.authenticate(first)).toEqual({ name: 'wallboard', role: 'viewer' });
     const file = path.join(dir, CREATED_TOKENS_FILE);
@@ -68,6 +74,22 @@ describe('API tokens', () => {
     writeFileSync(file, '{"tokens": [');
     expect(registry.authenticate('pbt_unknown')).toBeUndefined();
     expect(registry.authenticate(first)).toEqual({ name: 'wallboard', role: 'viewer' });
+  });
+
+  it('names a token it cannot read, or one too short to resist guessing, as a configuration issue', () => {
+    const dir = tempDir('tokens-bad');
+    writeFileSync(path.join(dir, 'short.token'), 'abc\n');
+    const result = TokenRegistry.load(
+      apiSchema.parse({ port: 0, tokens: [{ name: 'a', role: 'admin', tokenEnv: 'PB_TEST_NOT_SET' }, { name: 'b', role: 'viewer', tokenFile: path.join(dir, 'short.token') }] }),
+      dir,
+    );
+    expect(result).toEqual({
+      ok: false,
+      issues: [
+        { path: 'api.tokens[0]', message: 'token "a": environment variable PB_TEST_NOT_SET is not set' },
+        { path: 'api.tokens[1]', message: 'token "b" is shorter than 16 characters' },
+      ],
+    });
   });
 
   it('is a configuration error to expose the API beyond loopback without tokens or client certificates', () => {
