@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -17,6 +16,7 @@ import { siteSchema } from '../../src/settings/sites.js';
 import type { AccessMapping } from '../../src/codecs/access-xml.js';
 import { gateAppends } from '../helpers/gated-outbox.js';
 import { stallClients } from '../helpers/stalled-clients.js';
+import { hasOpenssl, makeTestCertificates } from '../helpers/test-certs.js';
 
 const DURESS = `<?xml version="1.0" encoding="UTF-8"?>
 <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema">
@@ -311,32 +311,12 @@ describe('readAccessSecret', () => {
   });
 });
 
-const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 describe.skipIf(!hasOpenssl)('access-control XML input over mutual TLS (needs openssl to make test certificates)', () => {
   let dir: string;
-  const file = (name: string) => join(dir, name);
+  let file: ReturnType<typeof makeTestCertificates>['file'];
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'pb-tls-'));
-    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-    openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=test-ca', '-days', '1');
-    for (const [name, extra] of [
-      ['server', 'subjectAltName=IP:127.0.0.1'],
-      ['client', 'extendedKeyUsage=clientAuth'],
-    ] as const) {
-      openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-      writeFileSync(file(`${name}.ext`), `${extra}\n`);
-      openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`);
-    }
+    ({ dir, file } = makeTestCertificates());
   });
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
