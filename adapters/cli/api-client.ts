@@ -2,11 +2,9 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { readAdminToken } from '../api/tokens.js';
-import { EXIT_CONFIG, loadConfigFile, printIssues } from './config.js';
+import { DEFAULT_DATA_DIR, EXIT_CONFIG, loadConfigFile, printIssues } from './config.js';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8780';
-/** The schema's default dataDir, where `npm start` keeps the admin token it creates. */
-const DEFAULT_DATA_DIR = './var';
 export const TOKEN_ENV = 'PANELBRIDGE_TOKEN';
 
 export interface ApiOptions {

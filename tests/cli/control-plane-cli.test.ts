@@ -114,11 +114,15 @@ describe('one box, no token configured by hand', () => {
     });
     expect(post.status).toBe(403);
     expect((await cli(['token', 'create', '--role', 'superuser', '--name', 'x', '--config', config], dir)).code).not.toBe(0);
+    // Without --config, in the gateway's directory: the default dataDir.
+    const second = (await cli(['token', 'create', '--role', 'operator', '--name', 'desk'], dir)).stdout.trim();
+    expect((await fetch(`http://127.0.0.1:${apiPort}/incidents`, { headers: { authorization: `Bearer ${second}` } })).status).toBe(200);
   });
 
   it('verifies the audit chain, lists it, and names the first record an edit broke', async () => {
     const verified = await cli(['audit', 'verify', '--config', config], dir);
     expect(verified).toMatchObject({ code: 0, stdout: expect.stringMatching(/\d+ record\(s\), chain intact/) });
+    expect((await cli(['audit', 'verify'], dir)).code).toBe(0);
     const shown = (await cli(['audit', 'show', '--config', config], dir)).stdout;
     expect(shown).toMatch(/test-window-opened {2}by admin \(admin, api\) .*note=walk test/);
     expect(shown).toMatch(/duress-stored {2}by gateway/);

@@ -1,13 +1,5 @@
 import { Command } from 'commander';
-import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
-
-function dataDirOf(config: string): string | undefined {
-  const loaded = loadConfigFile(config);
-  if (loaded.ok) return loaded.settings.dataDir;
-  printIssues(loaded.issues, (line) => process.stderr.write(line + '\n'));
-  process.exitCode = EXIT_CONFIG;
-  return undefined;
-}
+import { dataDirOf } from '../config.js';
 
 /** `panelbridge audit verify|show`: the hash-chained audit log in dataDir. */
 export function auditCommand(): Command {
@@ -15,8 +7,8 @@ export function auditCommand(): Command {
   audit.addCommand(
     new Command('verify')
       .description('check the hash chain: exit 0 when intact, 1 naming the first broken record')
-      .requiredOption('-c, --config <file>', "the gateway's configuration (the log is in its dataDir)")
-      .action(async (options: { config: string }) => {
+      .option('-c, --config <file>', "the gateway's configuration (the log is in its dataDir; default ./var)")
+      .action(async (options: { config?: string }) => {
         const dataDir = dataDirOf(options.config);
         if (dataDir === undefined) return;
         const [{ auditFile, readAuditLines }, { verifyChain }] = await Promise.all([import('../../system/audit-log.js'), import('../../../src/assurance/audit-chain.js')]);
@@ -35,9 +27,9 @@ export function auditCommand(): Command {
   audit.addCommand(
     new Command('show')
       .description('list the audit records, oldest first')
-      .requiredOption('-c, --config <file>', "the gateway's configuration (the log is in its dataDir)")
+      .option('-c, --config <file>', "the gateway's configuration (the log is in its dataDir; default ./var)")
       .option('--json', 'print each record as its JSON line')
-      .action(async (options: { config: string; json?: boolean }) => {
+      .action(async (options: { config?: string; json?: boolean }) => {
         const dataDir = dataDirOf(options.config);
         if (dataDir === undefined) return;
         const { auditFile, readAuditLines } = await import('../../system/audit-log.js');

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { API_ROLES, tokenNameSchema, type ApiRole } from '../../../src/settings/settings.js';
-import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
+import { dataDirOf } from '../config.js';
 
 /** `panelbridge token create`: a new API token, stored hashed in the gateway's dataDir and printed once. */
 export function tokenCommand(): Command {
@@ -8,16 +8,12 @@ export function tokenCommand(): Command {
   token.addCommand(
     new Command('create')
       .description('create an API token (printed once; the gateway keeps only its SHA-256, and takes it without a restart)')
-      .requiredOption('-c, --config <file>', "the gateway's configuration (the token is stored in its dataDir)")
+      .option('-c, --config <file>', "the gateway's configuration (the token is stored in its dataDir; default ./var)")
       .addOption(new Option('--role <role>', 'viewer reads, operator acknowledges incidents, installer runs test windows, admin all').choices(API_ROLES).makeOptionMandatory())
       .requiredOption('--name <name>', 'who or what holds the token (named in every action it takes)')
-      .action(async (options: { config: string; role: ApiRole; name: string }) => {
-        const loaded = loadConfigFile(options.config);
-        if (!loaded.ok) {
-          printIssues(loaded.issues, (line) => process.stderr.write(line + '\n'));
-          process.exitCode = EXIT_CONFIG;
-          return;
-        }
+      .action(async (options: { config?: string; role: ApiRole; name: string }) => {
+        const dataDir = dataDirOf(options.config);
+        if (dataDir === undefined) return;
         const name = tokenNameSchema.safeParse(options.name);
         if (!name.success) {
           process.stderr.write(`error --name: ${name.error.issues[0]?.message ?? 'invalid'}\n`);
@@ -25,7 +21,7 @@ export function tokenCommand(): Command {
           return;
         }
         const { createToken } = await import('../../api/tokens.js');
-        const created = createToken(loaded.settings.dataDir, { name: options.name, role: options.role });
+        const created = createToken(dataDir, { name: options.name, role: options.role });
         process.stdout.write(created + '\n');
         process.stderr.write(`token "${options.name}" (${options.role}) created; it is shown only this once\n`);
       }),
