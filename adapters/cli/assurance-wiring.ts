@@ -83,7 +83,8 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
     supervision: supervisionPolicy(settings.supervision, dc09Accounts, host.builder.sites),
     centralOutputs: new Set(central.map((o) => o.name)),
     ...(options.audit === undefined ? {} : { audit: options.audit }),
-    onIncidentsChanged: () => void publishStates(),
+    // After the frame's own work: the publication reads the ledger, which must not delay the duress's ACK.
+    onIncidentsChanged: () => void setImmediate(() => void publishStates()),
   });
   recoverUndelivered(assurance, host.outbox, central);
 
@@ -115,6 +116,7 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
     );
 
   async function publishStates(): Promise<void> {
+    if (publishers.length === 0) return;
     if (publishing !== undefined) {
       again = true;
       return publishing;
