@@ -34,8 +34,11 @@ export interface AdapterHealth {
   detail?: string;
 }
 
-/** An output endpoint (stdout, MQTT, webhook). The dispatcher feeds it from the durable outbox. */
-export interface OutputAdapter {
+/**
+ * An output endpoint (stdout, MQTT, webhook). The dispatcher feeds it from the durable outbox. Generic in the event
+ * it delivers so that the ports stay below the model (the dispatcher fixes it to the normalized event).
+ */
+export interface OutputAdapter<Event = unknown> {
   readonly name: string;
   readonly kind: string;
   /** `local` outputs (siren bridge, keypad, owner's phone) never receive duress or hold-up events. */
@@ -43,7 +46,7 @@ export interface OutputAdapter {
   /** Deliveries it takes at once (MQTT pipelines cheaply, HTTP does not); the dispatcher's default otherwise. */
   readonly maxInFlight?: number;
   start(): Promise<void>;
-  deliver(event: import('./model/event.js').NormalizedEvent): Promise<DeliveryResult>;
+  deliver(event: Event): Promise<DeliveryResult>;
   stop(): Promise<void>;
   health(): AdapterHealth;
 }

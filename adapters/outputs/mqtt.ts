@@ -85,7 +85,7 @@ const STOP_STEP_TIMEOUT_MS = 2_000;
  * Keeps a retained `{prefix}/status` (online while connected, offline on clean stop and as the last will).
  * Never queues in mqtt.js memory: while disconnected deliver() fails fast and the outbox keeps the event.
  */
-export class MqttOutput implements OutputAdapter {
+export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   readonly kind = 'mqtt';
   /** QoS 1 publishes pipeline on one connection and the broker acknowledges them in order. */
   readonly maxInFlight = 512;

@@ -11,7 +11,7 @@ export interface StdoutOutputOptions {
 }
 
 /** One JSON event per line (JSON Lines), for piping into jq, a log shipper or a test. */
-export class StdoutOutput implements OutputAdapter {
+export class StdoutOutput implements OutputAdapter<NormalizedEvent> {
   readonly kind = 'stdout';
   readonly name: string;
   readonly audience: Audience;

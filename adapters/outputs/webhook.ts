@@ -43,7 +43,7 @@ function errorText(error: unknown): string {
 }
 
 /** POSTs each event as JSON, signed per Standard Webhooks (webhook-id / webhook-timestamp / webhook-signature). */
-export class WebhookOutput implements OutputAdapter {
+export class WebhookOutput implements OutputAdapter<NormalizedEvent> {
   readonly kind = 'webhook';
   /** Concurrent POSTs to one receiver; more would mostly queue in its connection pool or trip its rate limit. */
   readonly maxInFlight = 16;

@@ -5,9 +5,8 @@ import dsc from '../catalog/profiles/dsc.json' with { type: 'json' };
 import bosch from '../catalog/profiles/bosch.json' with { type: 'json' };
 import lupus from '../catalog/profiles/lupus.json' with { type: 'json' };
 import paradox from '../catalog/profiles/paradox.json' with { type: 'json' };
+import { PROFILE_NAMES, type ProfileName } from '../catalog/profile-names.js';
 
-export const PROFILE_NAMES = ['generic', 'ajax', 'dsc', 'bosch', 'lupus', 'paradox'] as const;
-export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 const ruleSchema = z.strictObject({
   match: z

@@ -16,7 +16,7 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 60_000, f
 
 export interface DispatcherOptions {
   outbox: Outbox;
-  outputs: readonly OutputAdapter[];
+  outputs: readonly OutputAdapter<NormalizedEvent>[];
   clock: Clock;
   logger: Logger;
   /** Uniform [0, 1) source for the backoff jitter. */
@@ -70,13 +70,13 @@ export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () 
  * A `local` output (siren bridge, keypad, owner's phone) must receive exactly what it would have received had no
  * duress happened: no duress or hold-up event, no event about one (`covert`: deadline alerts, device results).
  */
-function isCovertFor(output: OutputAdapter, event: NormalizedEvent): boolean {
+function isCovertFor(output: OutputAdapter<NormalizedEvent>, event: NormalizedEvent): boolean {
   // Both fields are checked so a mislabelled event still cannot leak.
   return output.audience === 'local' && (event.duress || DURESS_CATEGORIES.has(event.category) || event.covert === true || event.control != null);
 }
 
 /** What an output is sent: for a `local` one, without the incident id a later event of the site carries. */
-function deliverable(output: OutputAdapter, event: NormalizedEvent): NormalizedEvent {
+function deliverable(output: OutputAdapter<NormalizedEvent>, event: NormalizedEvent): NormalizedEvent {
   if (output.audience !== 'local' || event.incident === undefined) return event;
   const { incident: _incident, ...withoutIncident } = event;
   return withoutIncident;
@@ -138,7 +138,7 @@ class OutputLane {
   private sliceHint = FIRST_SLICE;
 
   constructor(
-    private readonly output: OutputAdapter,
+    private readonly output: OutputAdapter<NormalizedEvent>,
     private readonly shared: Shared,
     private readonly logger: Logger,
     private readonly maxInFlight: number,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PROFILE_NAMES } from '../classify/profiles.js';
+import { PROFILE_NAMES } from '../catalog/profile-names.js';
 
 const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 const DURATION_PATTERN = /^(\d+)\s*(ms|s|m|h|d|w)$/;

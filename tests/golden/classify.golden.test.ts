@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { classify } from '../../src/classify/classify.js';
 import { CATEGORIES, PROTOCOLS } from '../../src/model/event.js';
 import { emptySignal, type Signal } from '../../src/model/signal.js';
-import { PROFILE_NAMES } from '../../src/classify/profiles.js';
+import { PROFILE_NAMES } from '../../src/catalog/profile-names.js';
 import { siteSchema } from '../../src/settings/sites.js';
 
 /**

@@ -2,7 +2,7 @@ import type { NormalizedEvent } from '../../src/model/event.js';
 import type { AdapterHealth, Audience, DeliveryResult, OutputAdapter } from '../../src/ports.js';
 
 /** An output that keeps what it delivered; `failing` makes every attempt fail (retryable). */
-export class RecordingOutput implements OutputAdapter {
+export class RecordingOutput implements OutputAdapter<NormalizedEvent> {
   readonly kind = 'recording';
   readonly delivered: NormalizedEvent[] = [];
   failing = false;

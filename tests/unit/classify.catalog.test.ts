@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { catalogedDuressCodes, lookupCode } from '../../src/catalog/index.js';
-import { PROFILE_NAMES, PROFILES, profileRules, ruleMatches, type ProfileRule, type RuleFacts } from '../../src/classify/profiles.js';
+import { PROFILE_NAMES } from '../../src/catalog/profile-names.js';
+import { PROFILES, profileRules, ruleMatches, type ProfileRule, type RuleFacts } from '../../src/classify/profiles.js';
 
 describe('lookupCode', () => {
   it('finds Contact ID and SIA rows', () => {

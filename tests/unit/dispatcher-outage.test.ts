@@ -3,6 +3,7 @@ import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { silentLogger, type DeliveryResult, type OutputAdapter } from '../../src/ports.js';
 import { testEvent } from '../helpers/output-events.js';
+import type { NormalizedEvent } from '../../src/model/event.js';
 
 /**
  * During an outage the inputs must keep storing and ACKing: the dispatcher must not rescan the backlog on every
@@ -14,7 +15,7 @@ describe('dispatcher during an output outage', () => {
     try {
       let up = false;
       const delivered: string[] = [];
-      const output: OutputAdapter = {
+      const output: OutputAdapter<NormalizedEvent> = {
         name: 'broker',
         kind: 'test',
         audience: 'central',

@@ -16,7 +16,7 @@ import { testEvent } from '../helpers/output-events.js';
 type Responder = (event: NormalizedEvent, attempt: number) => DeliveryResult | Promise<DeliveryResult>;
 
 /** An output whose answers the test scripts; it records every call and how many ran at once. */
-class ScriptedOutput implements OutputAdapter {
+class ScriptedOutput implements OutputAdapter<NormalizedEvent> {
   readonly kind = 'scripted';
   readonly calls: NormalizedEvent[] = [];
   readonly delivered: NormalizedEvent[] = [];

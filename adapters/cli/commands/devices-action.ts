@@ -7,7 +7,14 @@ import { ASSURANCE_FILE_NAME, AssuranceStore } from '../../../src/assurance/stor
 import { systemClock } from '../../../src/ports.js';
 import type { Settings } from '../../../src/settings/settings.js';
 import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
-import type { DevicesOptions } from './devices.js';
+
+export interface DevicesOptions {
+  config: string;
+  json?: boolean;
+  site?: string;
+  overdue?: boolean;
+  neverTested?: boolean;
+}
 
 export interface DeviceReport {
   devices: DeviceStatus[];

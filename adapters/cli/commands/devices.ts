@@ -1,12 +1,5 @@
 import { Command } from 'commander';
-
-export interface DevicesOptions {
-  config: string;
-  json?: boolean;
-  site?: string;
-  overdue?: boolean;
-  neverTested?: boolean;
-}
+import type { DevicesOptions } from './devices-action.js';
 
 /** `panelbridge devices`: the duress device test ledger, as a table or as JSON. */
 export function devicesCommand(): Command {

@@ -1,3 +1,4 @@
+import type { LevelWithSilent } from 'pino';
 import { readFileSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRootLogger } from '../../system/logger.js';
@@ -17,7 +18,28 @@ import { recordDecodedFrame } from '../../../src/replay/decoded-input.js';
 import { unverified, VERIFIED, type Trust } from '../../../src/pipeline/event-builder.js';
 import type { InputSettings } from '../../../src/settings/settings.js';
 import { routeFrame } from '../../../src/replay/route.js';
-import { EXIT_MALFORMED, EXIT_MISMATCH, EXIT_NOINPUT, EXIT_SOFTWARE, EXIT_UNDELIVERED, type ReplayOptions } from './replay.js';
+
+/** Exit statuses of `replay` (README "Capture and replay"); a bad configuration exits with EXIT_CONFIG (78). */
+export const EXIT_MISMATCH = 1;
+export const EXIT_MALFORMED = 2;
+export const EXIT_UNDELIVERED = 3;
+/** EX_NOINPUT: the replay file or the expected file cannot be read. */
+export const EXIT_NOINPUT = 66;
+/** EX_SOFTWARE: the pipeline could not start (e.g. the outbox in dataDir cannot be opened). */
+export const EXIT_SOFTWARE = 70;
+
+export interface ReplayOptions {
+  config: string;
+  speed: number;
+  fast?: boolean;
+  dryRun?: boolean;
+  expect?: string;
+  ignore?: string[];
+  start: number;
+  drainTimeout: number;
+  logLevel: LevelWithSilent;
+  progress: boolean;
+}
 
 /** Files smaller than this finish before a progress bar would tell anyone anything. */
 const PROGRESS_MIN_BYTES = 1 << 20;

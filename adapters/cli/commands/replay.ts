@@ -1,28 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { LevelWithSilent } from 'pino';
+import type { ReplayOptions } from './replay-action.js';
 import { parseDuration } from '../../../src/settings/sites.js';
-
-/** Exit statuses of `replay` (README "Capture and replay"); a bad configuration exits with EXIT_CONFIG (78). */
-export const EXIT_MISMATCH = 1;
-export const EXIT_MALFORMED = 2;
-export const EXIT_UNDELIVERED = 3;
-/** EX_NOINPUT: the replay file or the expected file cannot be read. */
-export const EXIT_NOINPUT = 66;
-/** EX_SOFTWARE: the pipeline could not start (e.g. the outbox in dataDir cannot be opened). */
-export const EXIT_SOFTWARE = 70;
-
-export interface ReplayOptions {
-  config: string;
-  speed: number;
-  fast?: boolean;
-  dryRun?: boolean;
-  expect?: string;
-  ignore?: string[];
-  start: number;
-  drainTimeout: number;
-  logLevel: LevelWithSilent;
-  progress: boolean;
-}
 
 /** `panelbridge replay`: a capture (or plain log) through the whole pipeline, on the recorded clock. */
 export function replayCommand(): Command {

@@ -30,7 +30,7 @@ import {
 } from '../../../src/simulate/report.js';
 import { parseScenario, type Scenario } from '../../../src/simulate/scenario.js';
 import { readSecret } from '../../system/secrets.js';
-import type { SimulateOptions } from './simulate.js';
+import type { SimulateOptions } from './simulate-options.js';
 
 /** A problem with the options or the target: printed as one line, exit 2. */
 export class SimulateError extends Error {}

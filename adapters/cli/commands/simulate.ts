@@ -1,34 +1,10 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isGatewayError } from '../../../src/errors.js';
+import type { SimulateOptions } from './simulate-options.js';
 import { MAX_ADDRESS } from '../../../src/simulate/events.js';
 
 /** Exit status when the simulator could not run at all (bad options, unreachable target); 1 means a frame got no ACK. */
 export const EXIT_SIMULATE_FAILED = 2;
-
-export interface SimulateOptions {
-  to?: string;
-  account?: string;
-  key?: string;
-  keyFile?: string;
-  keyEnv?: string;
-  keyEncoding: 'hex' | 'ascii';
-  event?: string;
-  zone?: number;
-  user?: number;
-  format: 'adm-cid' | 'sia';
-  receiver?: string;
-  line?: string;
-  count: number;
-  rate?: number;
-  connections: number;
-  timeout: number;
-  json?: boolean;
-  quiet?: boolean;
-  scenario?: string;
-  serial?: string;
-  protocol?: 'surgard';
-  baudRate: number;
-}
 
 function integer(min: number, max: number) {
   return (text: string): number => {
