@@ -1,5 +1,5 @@
-import { decodeDc09Frame, encodeDc09Frame, type Dc09DecodeOptions, type Dc09Message } from '../codecs/dc09/frame.js';
-import { encodeAck, encodeNak, osborneHoffmanAnswer } from '../codecs/dc09/responses.js';
+import { decodeDc09Frame, type Dc09DecodeOptions, type Dc09Message } from '../codecs/dc09/frame.js';
+import { encodeAck, encodeDuhForFrame, encodeNak, osborneHoffmanAnswer } from '../codecs/dc09/responses.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { ErrorCode } from '../errors.js';
 import type { NormalizedEvent, Transport, UnverifiedReason } from '../model/event.js';
@@ -257,7 +257,7 @@ export class Dc09Receiver {
         return { answer: 'none', reply: null, events: [], duplicate: false, error };
       // A CRC-valid message of a type we do not handle (DC-07 tokens, RSP): DUH, so the panel does not repeat it.
       case 'DC09_ID_UNSUPPORTED':
-        return { answer: 'duh', reply: duhFor(frame), events: [], duplicate: false, error };
+        return { answer: 'duh', reply: encodeDuhForFrame(frame), events: [], duplicate: false, error };
       default:
         return { answer: 'nak', reply: encodeNak(now), events: [], duplicate: false, error };
     }
@@ -320,18 +320,4 @@ const REFUSALS: Record<RefusedReason, { code: ErrorCode; why: string; remedy: st
 
 function isRefused(reason: UnverifiedReason): reason is RefusedReason {
   return reason in REFUSALS;
-}
-
-/** DUH echoes seq, R, L and account of a message whose ID token we do not handle (read from its text). */
-function duhFor(frame: Uint8Array): Uint8Array {
-  const text = Buffer.from(frame).toString('latin1');
-  const m = /"[^"]*"(\d{4})(?:R([0-9A-Fa-f]{1,6}))?(?:L([0-9A-Fa-f]{0,6}))?(?:#([0-9A-Fa-f]{3,16}))?\[/.exec(text);
-  return encodeDc09Frame({
-    token: 'DUH',
-    seq: m?.[1] ?? '0000',
-    receiver: m?.[2] ?? null,
-    line: m?.[3] ?? null,
-    account: m?.[4] ?? null,
-    data: '',
-  });
 }

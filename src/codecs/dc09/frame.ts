@@ -201,6 +201,12 @@ interface Content {
   timestamp: number | null;
 }
 
+/** The CRC form of a frame's header (ASCII when it has none or cannot be read), so an answer can echo it. */
+export function dc09CrcFormOf(frame: Uint8Array): Dc09CrcForm {
+  const start = frame[0] === LF ? 1 : 0;
+  return headerForm(frame, start, frame.length) === 'binary' || (start === 1 && headerForm(frame, 0, frame.length) === 'binary') ? 'binary' : 'ascii';
+}
+
 export function decodeDc09Frame(frame: Uint8Array, options: Dc09DecodeOptions = {}): DecodeResult<Dc09Message> {
   // Some UDP senders put a NUL after the CR; it is padding, not part of the frame.
   let last = frame.length;

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors.js';
-import { encodeDc09Frame, wrapDc09Body } from './frame.js';
+import { dc09CrcFormOf, encodeDc09Frame, wrapDc09Body } from './frame.js';
 import type { Dc09CrcForm, Dc09Message } from './frame.js';
 import { formatDc09Timestamp } from './timestamp.js';
 
@@ -51,8 +51,11 @@ export function encodeNak(now: number, crcForm: Dc09CrcForm = 'ascii'): Uint8Arr
   return wrapDc09Body(Buffer.from(`"NAK"0000R0L0A0[]_${formatDc09Timestamp(now)}`, 'latin1'), crcForm);
 }
 
+/** The fields a DUH echoes from the message it answers. */
+export type DuhEcho = Pick<Dc09Message, 'seq' | 'receiver' | 'line' | 'account' | 'crcForm' | 'osborneHoffman'>;
+
 /** `"DUH"<seq>R…L…#acct[]`: received correctly but cannot be processed; unencrypted, as PYSIA sends it. */
-export function encodeDuh(req: Dc09Message): Uint8Array {
+export function encodeDuh(req: DuhEcho): Uint8Array {
   if (req.osborneHoffman) return osborneHoffmanAnswer('DUH');
   return encodeDc09Frame({
     token: 'DUH',
@@ -62,5 +65,22 @@ export function encodeDuh(req: Dc09Message): Uint8Array {
     account: req.account,
     data: '',
     crcForm: req.crcForm,
+  });
+}
+
+/**
+ * The DUH for a CRC-valid frame whose ID token the decoder does not handle (so there is no decoded message): seq, R,
+ * L and account read from its text, in its CRC form.
+ */
+export function encodeDuhForFrame(frame: Uint8Array): Uint8Array {
+  const text = Buffer.from(frame).toString('latin1');
+  const m = /"[^"]*"(\d{4})(?:R([0-9A-Fa-f]{1,6}))?(?:L([0-9A-Fa-f]{0,6}))?(?:#([0-9A-Fa-f]{3,16}))?\[/.exec(text);
+  return encodeDuh({
+    seq: m?.[1] ?? '0000',
+    receiver: m?.[2] ?? null,
+    line: m?.[3] ?? null,
+    account: m?.[4] ?? null,
+    crcForm: dc09CrcFormOf(frame),
+    osborneHoffman: false,
   });
 }

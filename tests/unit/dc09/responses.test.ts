@@ -1,8 +1,8 @@
 import { createDecipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decodeDc09Frame } from '../../../src/codecs/dc09/frame.js';
+import { decodeDc09Frame, wrapDc09Body } from '../../../src/codecs/dc09/frame.js';
 import type { Dc09Message } from '../../../src/codecs/dc09/frame.js';
-import { encodeAck, encodeDuh, encodeNak, formatDc09Timestamp } from '../../../src/codecs/dc09/responses.js';
+import { encodeAck, encodeDuh, encodeDuhForFrame, encodeNak, formatDc09Timestamp } from '../../../src/codecs/dc09/responses.js';
 
 const latin1 = (text: string): Buffer => Buffer.from(text, 'latin1');
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');
@@ -100,5 +100,15 @@ describe('encodeDuh', () => {
   it('answers in the request\'s CRC form', () => {
     const request = decoded(Buffer.concat([Buffer.of(0xd1, 0x4b), latin1('0029"NULL"0000R1L1#9413[]_23:05:28,08-30-2023')]));
     expect(decoded(encodeDuh(request)).crcForm).toBe('binary');
+  });
+});
+
+describe('encodeDuhForFrame', () => {
+  it('echoes seq, R, L and account of a frame with a token the decoder does not handle, in its CRC form', () => {
+    const body = latin1('"NEW-TOKEN"0400R1L2#1234[]');
+    for (const crcForm of ['ascii', 'binary'] as const) {
+      const duh = decoded(encodeDuhForFrame(wrapDc09Body(body, crcForm)));
+      expect(duh).toMatchObject({ token: 'DUH', seq: '0400', receiver: '1', line: '2', account: '1234', crcForm });
+    }
   });
 });
