@@ -6,7 +6,7 @@ import { gatewayEvent, VERIFIED, type EventBuilderDeps, type FrameOrigin } from 
 import type { EventHook, RecordOutcome } from '../pipeline/recorder.js';
 import { DeliveryDeadline, type UndeliveredDuress } from './delivery-deadline.js';
 import { DeviceDirectory, isGatewayRaised, isPanelTest, isPointTest, provesDevice, type DuressDevice } from './devices.js';
-import { describeSpan, formatDuration } from './format.js';
+import { describeSpan, formatDuration } from '../settings/duration.js';
 import { Incidents } from './incidents.js';
 import { DeviceLedger, type DeviceStatus, type PanelTestStatus } from './ledger.js';
 import type { AssuranceStore, IncidentRecord, WindowRecord } from './store.js';

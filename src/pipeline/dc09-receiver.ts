@@ -8,7 +8,7 @@ import type { Clock, Logger } from '../ports.js';
 import type { Counters } from '../observability/counters.js';
 import { eventFromSignal, gatewayEvent, unverified, VERIFIED, type EventBuilderDeps, type FrameOrigin, type Trust } from './event-builder.js';
 import { LogLimiter, UnverifiedFrames } from './unverified-frames.js';
-import { formatDuration } from '../assurance/format.js';
+import { formatDuration } from '../settings/duration.js';
 import type { Recorder } from './recorder.js';
 import { dc09Signals } from './decode-frame.js';
 

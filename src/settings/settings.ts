@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { durationSchema, sitesSchema, supervisionSchema } from './sites.js';
+import { durationSchema } from './duration.js';
+import { sitesSchema, supervisionSchema } from './sites.js';
 
 /**
  * The configuration file's schema. Keys named in the issues are the public contract: extend, never rename.

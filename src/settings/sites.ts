@@ -1,30 +1,6 @@
 import { z } from 'zod';
 import { PROFILE_NAMES } from '../catalog/profile-names.js';
-
-const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
-const DURATION_PATTERN = /^(\d+)\s*(ms|s|m|h|d|w)$/;
-const DURATION_HINT = 'a whole number and a unit (ms, s, m, h, d, w), e.g. 90s, 30m, 1d, 7d';
-
-/** `90s`, `30m`, `12h`, `1d`, `7d`, `2w`, `500ms` → milliseconds; anything else → null. */
-export function parseDuration(text: string): number | null {
-  const match = DURATION_PATTERN.exec(text.trim());
-  if (match === null) return null;
-  const [, amount, unit] = match;
-  const ms = Number(amount) * DURATION_UNITS_MS[unit as keyof typeof DURATION_UNITS_MS];
-  return Number.isSafeInteger(ms) ? ms : null;
-}
-
-/** A duration written as text in the configuration; parses to milliseconds. */
-export const durationSchema = z
-  .string({ error: `expected a duration: ${DURATION_HINT}` })
-  .transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === null) {
-      ctx.issues.push({ code: 'custom', input: text, message: `"${text}" is not a duration: use ${DURATION_HINT}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+import { durationSchema } from './duration.js';
 
 const testEvery = durationSchema
   .refine((ms) => ms > 0, 'testEvery must be longer than zero')

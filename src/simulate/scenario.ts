@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { durationSchema } from '../settings/sites.js';
+import { durationSchema } from '../settings/duration.js';
 import { MAX_ADDRESS, parseSimEvent } from './events.js';
 
 /**

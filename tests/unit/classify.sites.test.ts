@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { durationSchema, parseDuration, siteSchema, sitesSchema } from '../../src/settings/sites.js';
+import { durationSchema, formatDuration, parseDuration } from '../../src/settings/duration.js';
+import { siteSchema, sitesSchema } from '../../src/settings/sites.js';
 import { siteForAccount } from '../../src/classify/classify.js';
 
 const EXAMPLE = `
@@ -47,6 +48,15 @@ describe('parseDuration', () => {
 
   it.each(['', '10', '1.5h', '-1s', 'h', '1y', '1d2h', 'one day', '99999999999999999999d'])('%j is not a duration', (text) => {
     expect(parseDuration(text)).toBeNull();
+  });
+});
+
+describe('formatDuration', () => {
+  it('writes a duration back in the largest exact unit up to days, which parseDuration reads again', () => {
+    for (const [ms, text] of [[90_000, '90s'], [1_800_000, '30m'], [7 * 86_400_000, '7d'], [1_500, '1500ms'], [0, '0ms']] as const) {
+      expect(formatDuration(ms)).toBe(text);
+      expect(parseDuration(text)).toBe(ms);
+    }
   });
 });
 

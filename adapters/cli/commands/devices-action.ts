@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DeviceDirectory } from '../../../src/assurance/devices.js';
-import { formatDuration } from '../../../src/assurance/format.js';
+import { formatDuration } from '../../../src/settings/duration.js';
 import { DeviceLedger, filterDevices, type DeviceFilter, type DeviceStatus, type PanelTestStatus } from '../../../src/assurance/ledger.js';
 import { ASSURANCE_FILE_NAME, AssuranceStore } from '../../../src/assurance/store.js';
 import { systemClock } from '../../../src/ports.js';

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ReplayOptions } from './replay-action.js';
-import { parseDuration } from '../../../src/settings/sites.js';
+import { parseDuration } from '../../../src/settings/duration.js';
 
 /** `panelbridge replay`: a capture (or plain log) through the whole pipeline, on the recorded clock. */
 export function replayCommand(): Command {
