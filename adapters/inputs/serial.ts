@@ -8,6 +8,7 @@ import type { Recorder } from '../../src/pipeline/recorder.js';
 import type { SerialInputSettings } from '../../src/settings/settings.js';
 import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
+import { backoffDelay } from '../../src/backoff.js';
 
 /** How the port is reached: the OS binding in production, `MockBinding` (@serialport/binding-mock) in tests. */
 export type SerialBinding = OpenOptions['binding'];
@@ -21,7 +22,7 @@ export interface SerialInputOptions {
   stopBits: 1 | 1.5 | 2;
   protocol: SerialProtocol;
   maxFrameBytes: number;
-  /** Reopen delays after the port is lost: doubles from `initial` up to `max` (ms). */
+  /** Reopen delays after the port is lost: doubles from `initial` up to `max` (ms), ±20 % jitter. */
   reconnect: { initial: number; max: number };
   /** A port down this long (ms) raises one supervisory event; its return raises a restore. */
   downAlarmAfter: number;
@@ -37,6 +38,7 @@ export interface SerialInputOptions {
 }
 
 export const DEFAULT_RECONNECT = { initial: 1_000, max: 30_000 } as const;
+const RECONNECT_JITTER = 0.2;
 const DEFAULT_MAX_QUEUED_FRAMES = 64;
 const LINE_TERMINATORS = [0x0d, 0x0a];
 
@@ -182,8 +184,8 @@ export class SerialInput {
 
   private scheduleReconnect(): void {
     const { initial, max } = this.options.reconnect;
-    const delay = Math.min(initial * 2 ** this.attempts, max);
     this.attempts += 1;
+    const delay = backoffDelay({ initialMs: initial, maxMs: max, factor: 2, jitter: RECONNECT_JITTER }, this.attempts, Math.random);
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => {
       this.connect().catch((error: unknown) => {

@@ -6,7 +6,8 @@ import type { NormalizedEvent } from '../../src/model/event.js';
 import { eventJson } from '../../src/model/event-json.js';
 import type { AdapterHealth, Audience, Clock, DeliveryResult, Logger, OutputAdapter } from '../../src/ports.js';
 import type { MqttOutputSettings } from '../../src/settings/settings.js';
-import { GatewayError } from '../../src/errors.js';
+import { errorText, GatewayError } from '../../src/errors.js';
+import { withTimeout } from '../../src/timeout.js';
 import type { EmbeddedBroker } from './embedded-broker.js';
 import { readSecret } from '../system/secrets.js';
 
@@ -45,22 +46,6 @@ export function topicMatches(filter: string, topic: string): boolean {
     if (i >= topicLevels.length || (level !== '+' && level !== topicLevels[i])) return false;
   }
   return filterLevels.length === topicLevels.length;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-async function bounded<T>(work: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Resolves with 'connected', or with the error text of the first failed attempt. */
@@ -132,7 +117,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     client.on('close', () => this.onClose(client));
     client.on('error', (error) => this.onError(error));
     client.on('message', (topic, payload) => this.dispatchMessage(topic, payload));
-    const firstAttempt = await bounded(firstConnectAttempt(client), this.deps.connectTimeoutMs ?? 5_000);
+    const firstAttempt = await withTimeout(firstConnectAttempt(client), this.deps.connectTimeoutMs ?? 5_000);
     if (firstAttempt !== 'connected') {
       // Events stay in the outbox until the broker is reachable; a down broker must not stop the gateway.
       this.logger.warn({ url, err: firstAttempt }, 'MQTT broker not reachable yet; retrying in the background');
@@ -192,11 +177,11 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
         () => 'acked',
         (error: unknown) => errorText(error),
       );
-      const outcome = await bounded(published, STOP_STEP_TIMEOUT_MS);
+      const outcome = await withTimeout(published, STOP_STEP_TIMEOUT_MS);
       if (outcome !== 'acked') this.logger.warn({ err: outcome }, 'offline status not acknowledged');
     }
     // A clean DISCONNECT, so the broker discards the will: the offline status above is the last word.
-    if ((await bounded(client.endAsync(), STOP_STEP_TIMEOUT_MS)) === 'timeout') await client.endAsync(true);
+    if ((await withTimeout(client.endAsync(), STOP_STEP_TIMEOUT_MS)) === 'timeout') await client.endAsync(true);
     await this.embedded?.close();
     this.embedded = undefined;
   }

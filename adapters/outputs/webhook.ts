@@ -3,7 +3,7 @@ import type { NormalizedEvent } from '../../src/model/event.js';
 import { eventJson } from '../../src/model/event-json.js';
 import type { AdapterHealth, Audience, Clock, DeliveryResult, OutputAdapter } from '../../src/ports.js';
 import type { WebhookOutputSettings } from '../../src/settings/settings.js';
-import { GatewayError } from '../../src/errors.js';
+import { errorText, GatewayError } from '../../src/errors.js';
 import { readSecret } from '../system/secrets.js';
 
 export type WebhookOutputOptions = Omit<WebhookOutputSettings, 'type'>;
@@ -33,13 +33,6 @@ export function classifyStatus(status: number, statusText: string): DeliveryResu
   if (status >= 200 && status < 300) return { ok: true };
   const retryable = status === 408 || status === 429 || status >= 500;
   return { ok: false, retryable, error: `HTTP ${status}${statusText ? ` ${statusText}` : ''}` };
-}
-
-function errorText(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  // fetch wraps the socket error ("fetch failed"); the cause says what actually went wrong.
-  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-  return `${error.message}${cause}`;
 }
 
 /** POSTs each event as JSON, signed per Standard Webhooks (webhook-id / webhook-timestamp / webhook-signature). */

@@ -1,14 +1,9 @@
 import { DURESS_CATEGORIES, type NormalizedEvent } from '../model/event.js';
 import type { Outbox, OutboxEntry } from '../outbox/outbox.js';
 import type { Clock, DeliveryResult, Logger, OutputAdapter } from '../ports.js';
-
-export interface BackoffPolicy {
-  initialMs: number;
-  maxMs: number;
-  factor: number;
-  /** Fraction of the delay added or removed at random (0.2 → ±20 %). */
-  jitter: number;
-}
+import { backoffDelay, type BackoffPolicy } from '../backoff.js';
+import { errorText } from '../errors.js';
+import { withTimeout } from '../timeout.js';
 
 export const DEFAULT_MAX_IN_FLIGHT = 64;
 
@@ -60,12 +55,6 @@ export interface OutputDispatchStats extends OutputCounters {
   backlog: number;
 }
 
-/** Delay before retry number `attempt` (1-based): initial × factor^(attempt−1), capped, then jittered. */
-export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () => number): number {
-  const base = Math.min(policy.maxMs, policy.initialMs * policy.factor ** (attempt - 1));
-  return Math.round(base * (1 + policy.jitter * (2 * random() - 1)));
-}
-
 /**
  * A `local` output (siren bridge, keypad, owner's phone) must receive exactly what it would have received had no
  * duress happened: no duress or hold-up event, no event about one (`covert`: deadline alerts, device results).
@@ -92,10 +81,6 @@ export const DEFAULT_LOCAL_MAX_BACKLOG = 10_000;
  */
 function orderKeyOf(entry: OutboxEntry): string {
   return entry.event.account === null ? `seq:${entry.seq}` : `account:${entry.event.account}`;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 type DispatcherState = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -400,12 +385,7 @@ export class Dispatcher {
     this.unsubscribe?.();
     const lanes = [...this.lanes.values()];
     for (const lane of lanes) lane.cancelRetryTimers();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.options.stopTimeoutMs ?? 5_000);
-    });
-    await Promise.race([Promise.all(lanes.map((lane) => lane.drain())), timeout]);
-    clearTimeout(timer);
+    await withTimeout(Promise.all(lanes.map((lane) => lane.drain())), this.options.stopTimeoutMs ?? 5_000);
     for (const lane of lanes) lane.recordDelivered();
     this.state = 'stopped';
   }

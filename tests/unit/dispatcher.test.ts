@@ -3,8 +3,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StdoutOutput } from '../../adapters/outputs/stdout.js';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
+import { backoffDelay } from '../../src/backoff.js';
 import {
-  backoffDelay,
   DEFAULT_BACKOFF,
   DEFAULT_LOCAL_MAX_BACKLOG,
   Dispatcher,
