@@ -1,8 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseSettings, type Settings, type SettingsIssue } from '../../src/settings/settings.js';
-import { decodeKey } from '../../src/settings/keys.js';
-import { readSecret } from '../system/secrets.js';
+import { resolveKey } from '../system/secrets.js';
 import type { Dc09Account } from '../../src/pipeline/dc09-receiver.js';
 
 /** Exit status for a bad configuration (EX_CONFIG); systemd's RestartPreventExitStatus names it. */
@@ -59,24 +58,9 @@ export function resolveDc09Accounts(
   const resolved: Dc09Account[] = [];
   accounts.accounts.forEach((a, j) => {
     const path = `inputs[${inputIndex}].accounts[${j}]`;
-    let text: string | undefined;
-    try {
-      text = readSecret({
-        ...(a.key === undefined ? {} : { value: a.key }),
-        ...(a.keyFile === undefined ? {} : { file: a.keyFile }),
-        ...(a.keyEnv === undefined ? {} : { env: a.keyEnv }),
-      });
-    } catch (error) {
-      issues.push({ path, message: (error as Error).message });
-      return;
-    }
-    if (text === undefined || a.keyEncoding === undefined) {
-      resolved.push({ account: a.account });
-      return;
-    }
-    const key = decodeKey(text, a.keyEncoding);
-    if (key.ok) resolved.push({ account: a.account, key: key.bytes });
-    else issues.push({ path: `${path}.key`, message: key.message });
+    const resolution = resolveKey(a, a.keyEncoding);
+    if (!resolution.ok) issues.push({ path: resolution.at === 'key' ? `${path}.key` : path, message: resolution.message });
+    else resolved.push(resolution.key === undefined ? { account: a.account } : { account: a.account, key: resolution.key });
   });
   return { accounts: resolved, issues };
 }

@@ -7,7 +7,6 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Dc09Framer } from '../../../src/codecs/dc09/framer.js';
 import { SURGARD_ACK, SURGARD_NAK } from '../../../src/codecs/surgard.js';
-import { decodeKey } from '../../../src/settings/keys.js';
 import { describeEvent, frameContent, parseSimEvent } from '../../../src/simulate/events.js';
 import type { FrameContent, SimAddress, SimEvent, SimFormat } from '../../../src/simulate/events.js';
 import {
@@ -29,7 +28,7 @@ import {
   type LoadReport,
 } from '../../../src/simulate/report.js';
 import { parseScenario, type Scenario } from '../../../src/simulate/scenario.js';
-import { readSecret } from '../../system/secrets.js';
+import { resolveKey as resolveSecretKey, type KeySource } from '../../system/secrets.js';
 import type { SimulateOptions } from './simulate-options.js';
 
 /** A problem with the options or the target: printed as one line, exit 2. */
@@ -78,20 +77,10 @@ function required(value: string | undefined, option: string): string {
 }
 
 /** Key text from --key, --key-file or --key-env (or a scenario device's key fields) → AES key bytes. */
-function resolveKey(source: { key?: string | undefined; keyFile?: string | undefined; keyEnv?: string | undefined }, encoding: 'hex' | 'ascii' | undefined, where: string): Uint8Array | undefined {
-  const given = [source.key, source.keyFile, source.keyEnv].filter((s) => s !== undefined).length;
-  if (given > 1) throw new SimulateError(`${where}: give only one of key, key file, key environment variable`);
-  let text: string | undefined;
-  try {
-    text = readSecret({ value: source.key, file: source.keyFile, env: source.keyEnv });
-  } catch (error) {
-    throw new SimulateError(`${where}: ${(error as Error).message}`);
-  }
-  if (text === undefined) return undefined;
-  if (encoding === undefined) throw new SimulateError(`${where}: keyEncoding (hex or ascii) is required with a key`);
-  const key = decodeKey(text, encoding);
-  if (!key.ok) throw new SimulateError(`${where}: ${key.message}`);
-  return key.bytes;
+function resolveKey(source: KeySource, encoding: 'hex' | 'ascii' | undefined, where: string): Uint8Array | undefined {
+  const resolution = resolveSecretKey(source, encoding);
+  if (!resolution.ok) throw new SimulateError(`${where}: ${resolution.message}`);
+  return resolution.key;
 }
 
 interface Target {
