@@ -160,7 +160,7 @@ export class Gateway {
     const now = this.options.clock.now();
     const outputs = this.outputs.map((o) => {
       const oldest = this.outbox.oldestPendingAt(o.name);
-      return { name: o.name, kind: o.kind, ...o.health(), backlog: this.outbox.backlog(o.name), deadLetters: this.outbox.deadLetters(o.name).length, oldestPendingAgeMs: oldest === null ? null : now - oldest };
+      return { name: o.name, kind: o.kind, ...o.health(), backlog: this.outbox.backlog(o.name), deadLetters: this.outbox.deadLetterCount(o.name), oldestPendingAgeMs: oldest === null ? null : now - oldest };
     });
     const inputs = this.inputs.map((i) => ({ name: i.name, ...i.health() }));
     const assurance = this.assurance?.health();

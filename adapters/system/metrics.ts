@@ -4,13 +4,14 @@ import type { Outbox } from '../../src/outbox/outbox.js';
 import type { OutputDispatchStats } from '../../src/pipeline/dispatcher.js';
 import type { Dc09Answer } from '../../src/pipeline/dc09-receiver.js';
 import type { Clock } from '../../src/ports.js';
+import { DURESS_CATEGORIES } from '../../src/model/event.js';
 
 export const METRIC_PREFIX = 'panelbridge_';
 
 export interface MetricsSources {
   counters: Counters;
   dispatcher: { stats(): Record<string, OutputDispatchStats> };
-  outbox: Pick<Outbox, 'oldestPendingAt' | 'deadLetters' | 'storage'>;
+  outbox: Pick<Outbox, 'oldestPendingAt' | 'deadLetterCount' | 'storage'>;
   clock: Clock;
   /** Node's process metrics (CPU, memory, event-loop lag, GC); off in tests that compare output. */
   processMetrics?: boolean;
@@ -26,8 +27,6 @@ const DELIVERY_RESULTS = {
   skippedCovert: 'skipped_covert',
   skippedOverflow: 'skipped_overflow',
 } as const satisfies Record<keyof Pick<OutputDispatchStats, 'delivered' | 'failed' | 'dead' | 'skippedCovert' | 'skippedOverflow'>, string>;
-
-const DURESS_CATEGORIES = ['duress', 'holdup'] as const;
 
 /** Help text of the counters the gateway increments (`Counters.inc` call sites). */
 const COUNTER_HELP: Readonly<Record<string, string>> = {
@@ -167,7 +166,7 @@ export class GatewayMetrics {
       registers,
       collect() {
         this.reset();
-        for (const output of Object.keys(dispatcher.stats())) this.set({ output }, outbox.deadLetters(output).length);
+        for (const output of Object.keys(dispatcher.stats())) this.set({ output }, outbox.deadLetterCount(output));
       },
     });
     new Counter({

@@ -85,6 +85,10 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     return [...letters].sort(compareDeadLetters);
   }
 
+  deadLetterCount(output?: string): number {
+    return output === undefined ? [...this.deadByOutput.values()].reduce((n, letters) => n + letters.length, 0) : (this.deadByOutput.get(output)?.length ?? 0);
+  }
+
   storage(): { entries: number; oldestStoredAt: number | null } {
     const first = this.entries.values().next();
     return { entries: this.entries.size, oldestStoredAt: first.done === true ? null : receivedAtMs(first.value.event, this.clock.now()) };

@@ -47,6 +47,8 @@ export interface Outbox {
   markDelivered(output: string, seqs: readonly number[]): void;
   markDead(output: string, seq: number, reason: string): void;
   deadLetters(output?: string): DeadLetter[];
+  /** How many dead letters the output has (all outputs when omitted), without reading their events. */
+  deadLetterCount(output?: string): number;
   /** Undelivered entries for the output (dead letters excluded). */
   backlog(output: string): number;
   /** Largest backlog over all outputs; the ingest NAKs when it passes the configured limit. */

@@ -171,6 +171,9 @@ function prepareStatements(db: Database.Database) {
       `SELECT d.output, d.seq, d.reason, d.at, e.event FROM dead_letter d JOIN entry e ON e.seq = d.seq
        WHERE @output IS NULL OR d.output = @output ORDER BY d.seq, d.output`,
     ),
+    deadLetterCount: db.prepare<[{ output: string | null }], number>(
+      `SELECT count(*) FROM dead_letter WHERE @output IS NULL OR output = @output`,
+    ).pluck(),
     prune: db.prepare<[number, number, number]>(
       `DELETE FROM entry WHERE seq IN (SELECT seq FROM entry WHERE seq <= ? AND stored_at <= ?
          AND seq NOT IN (SELECT seq FROM dead_letter) ORDER BY seq LIMIT ?)`,
@@ -358,6 +361,11 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
       at: row.at,
       event: parsedEvent(row.event),
     }));
+  }
+
+  deadLetterCount(output?: string): number {
+    this.flush(); // as deadLetters(): a letter counts as soon as it is marked
+    return this.statements.deadLetterCount.get({ output: output ?? null }) ?? 0;
   }
 
   commitQueued(): void {

@@ -221,6 +221,8 @@ export function outboxContract(name: string, build: (options: OutboxBuildOptions
         ['webhook', b],
         ['mqtt', c],
       ]);
+      expect([outbox.deadLetterCount('webhook'), outbox.deadLetterCount('mqtt'), outbox.deadLetterCount()]).toEqual([1, 1, 2]);
+      expect(outbox.deadLetterCount('stdout')).toBe(0);
     });
 
     it('reports backlog and the receivedAt of the oldest pending entry', async () => {

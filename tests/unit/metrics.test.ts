@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { GatewayMetrics } from '../../adapters/system/metrics.js';
 import { Counters } from '../../src/observability/counters.js';
 import type { OutputDispatchStats } from '../../src/pipeline/dispatcher.js';
-import type { DeadLetter } from '../../src/outbox/outbox.js';
 
 /** `name{labels} value` lines of the text format, keyed by everything before the value. */
 function samples(text: string): Map<string, number> {
@@ -31,7 +30,7 @@ function fixture() {
     dispatcher: { stats: () => dispatcherStats },
     outbox: {
       oldestPendingAt: (output) => oldest[output] ?? null,
-      deadLetters: (output) => Array.from({ length: dead[output ?? ''] ?? 0 }, () => ({}) as DeadLetter),
+      deadLetterCount: (output) => dead[output ?? ''] ?? 0,
       storage: () => storage,
     },
     clock: { now: () => now },
@@ -45,7 +44,7 @@ describe('GatewayMetrics', () => {
   it('mirrors every Counters increment with its labels, including increments made before it existed', async () => {
     const counters = new Counters();
     counters.inc('frames_total', { input: 'ip', protocol: 'ADM-CID', result: 'decoded' }, 2);
-    const metrics = new GatewayMetrics({ counters, dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetters: () => [], storage: () => ({ entries: 0, oldestStoredAt: null }) }, clock: { now: () => 0 }, processMetrics: false });
+    const metrics = new GatewayMetrics({ counters, dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetterCount: () => 0, storage: () => ({ entries: 0, oldestStoredAt: null }) }, clock: { now: () => 0 }, processMetrics: false });
     counters.inc('frames_total', { input: 'ip', protocol: 'ADM-CID', result: 'decoded' });
     counters.inc('frames_total', { input: 'ip', protocol: 'NULL', result: 'decoded' });
     counters.inc('frames_rejected_total', { input: 'ip', code: 'DC09_CRC_MISMATCH' });
@@ -62,7 +61,7 @@ describe('GatewayMetrics', () => {
     const counters = new Counters();
     counters.inc('events_total', { category: 'holdup', input: 'ip' });
     counters.inc('events_total', { category: 'burglary', input: 'ip' });
-    const metrics = new GatewayMetrics({ counters, dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetters: () => [], storage: () => ({ entries: 0, oldestStoredAt: null }) }, clock: { now: () => 0 }, processMetrics: false });
+    const metrics = new GatewayMetrics({ counters, dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetterCount: () => 0, storage: () => ({ entries: 0, oldestStoredAt: null }) }, clock: { now: () => 0 }, processMetrics: false });
     expect(samples(await metrics.render()).get('panelbridge_events_total{category="holdup",input="ip"}')).toBe(1);
     counters.inc('events_total', { input: 'ip', category: 'holdup' }, 4);
     const scraped = samples(await metrics.render());
@@ -145,7 +144,7 @@ describe('GatewayMetrics', () => {
   it('uses its own registry in the Prometheus text format 0.0.4, process metrics included unless turned off', async () => {
     const { metrics } = fixture();
     expect(metrics.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
-    const withProcess = new GatewayMetrics({ counters: new Counters(), dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetters: () => [], storage: () => ({ entries: 0, oldestStoredAt: null }) }, clock: { now: () => 0 } });
+    const withProcess = new GatewayMetrics({ counters: new Counters(), dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetterCount: () => 0, storage: () => ({ entries: 0, oldestStoredAt: null }) }, clock: { now: () => 0 } });
     expect(await withProcess.render()).toMatch(/^process_resident_memory_bytes /m);
     expect(await metrics.render()).not.toMatch(/^process_/m);
     expect(withProcess.registry).not.toBe(metrics.registry);
