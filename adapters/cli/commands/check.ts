@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { lintSettings, secretFiles } from '../../../src/settings/lint.js';
 import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
 import { readSecret } from '../../system/secrets.js';
+import { TokenRegistry } from '../../api/tokens.js';
 
 /** `panelbridge check`: validate and lint a configuration. Exit 0 clean, 1 warnings only, 78 errors. */
 export function checkCommand(): Command {
@@ -32,6 +33,12 @@ export function checkCommand(): Command {
           }
         });
       });
+      // Configured API tokens must be readable and long enough, as at start (without tokens nothing is read).
+      const api = loaded.settings.api;
+      if (api?.tokens !== undefined) {
+        const tokens = TokenRegistry.load(api, loaded.settings.dataDir);
+        if (!tokens.ok) findings.push(...tokens.issues.map((issue) => ({ severity: 'error' as const, ...issue })));
+      }
       const worldReadableFiles = new Set(secretFiles(loaded.settings).map((f) => f.file).filter(isWorldReadable));
       findings.push(...lintSettings(loaded.settings, { fileIsWorldReadable: loaded.worldReadable, resolvedKeys, worldReadableFiles }));
       for (const f of findings) out(`${f.severity} ${f.path}: ${f.message}`);
