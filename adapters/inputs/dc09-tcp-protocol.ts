@@ -9,7 +9,17 @@ export interface TcpWorkerSettings {
   port: number;
   maxFrameBytes: number;
   idleTimeoutMs: number;
+  firstFrameTimeoutMs: number;
   maxConnections: number;
+  maxConnectionsPerPeer: number;
+}
+
+/** Why the worker closed a connection, or refused one, on its own. */
+export type DropReason = 'max-connections' | 'peer-limit' | 'first-frame-timeout' | 'idle-timeout';
+
+export interface Drop {
+  peer: string;
+  reason: DropReason;
 }
 
 export interface PackedBatch {
@@ -29,7 +39,7 @@ export type FromTcpWorker =
   | { kind: 'listening'; port: number; address: string; family: string }
   | { kind: 'listen-failed'; message: string; code: string | undefined }
   /** Connections opened (id, peer) come before the frames in the same batch; closed ones after. */
-  | { kind: 'batch'; opened: Array<[number, string]>; frames: PackedBatch; discarded: Discard[]; closed: number[] }
+  | { kind: 'batch'; opened: Array<[number, string]>; frames: PackedBatch; discarded: Discard[]; dropped: Drop[]; closed: number[] }
   | { kind: 'connections-closed' };
 
 export type ToTcpWorker =
@@ -38,7 +48,10 @@ export type ToTcpWorker =
    * arrives meanwhile into the next, so a busy main thread gets a few large batches, not one per socket read.
    */
   | { kind: 'ready' }
-  /** One answer per frame sent, in any order across connections; empty bytes mean "no answer" (bad CRC). */
+  /**
+   * One answer per frame sent, in any order across connections; empty bytes mean "no answer" (bad CRC, noise).
+   * An answered frame is what counts as a valid frame for firstFrameTimeout and idleTimeout.
+   */
   | { kind: 'answers'; answers: PackedBatch }
   | { kind: 'stop-accepting' }
   | { kind: 'close-connections' };

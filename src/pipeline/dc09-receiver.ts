@@ -5,6 +5,7 @@ import type { NormalizedEvent, Transport } from '../model/event.js';
 import type { RandomBytes } from '../model/ids.js';
 import type { Clock, Logger } from '../ports.js';
 import type { Counters } from '../observability/counters.js';
+import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import { eventFromSignal, gatewayEvent, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
 import type { Recorder } from './recorder.js';
 import { dc09Signals } from './decode-frame.js';
@@ -56,8 +57,11 @@ export interface Dc09Outcome {
 export class Dc09Receiver {
   private readonly accounts: Map<string, Dc09Account> | null;
   private readonly decodeOptions: Dc09DecodeOptions;
+  /** Warnings a flood repeats (bad CRC, unknown account, stale timestamp): counted each time, logged sparingly. */
+  private readonly warnings: RateLimitedLog;
 
   constructor(private readonly options: Dc09ReceiverOptions) {
+    this.warnings = new RateLimitedLog({ logger: options.logger, clock: options.clock });
     this.accounts =
       options.accounts === null ? null : new Map(options.accounts.map((a) => [a.account.toUpperCase(), a]));
     this.decodeOptions = {
@@ -90,7 +94,7 @@ export class Dc09Receiver {
   }
 
   private decide(frame: Uint8Array, transport: Transport, peer?: string): Dc09Outcome | Promise<Dc09Outcome> {
-    const { clock, counters, logger, input } = this.options;
+    const { clock, counters, input } = this.options;
     const now = clock.now();
     this.options.onFrame?.(frame, transport, peer, now);
     const origin: FrameOrigin = { input, transport, receivedAt: now, raw: frame, ...(peer === undefined ? {} : { peer }) };
@@ -109,7 +113,7 @@ export class Dc09Receiver {
     }
     if (msg.encrypted && !this.timestampInWindow(msg.timestamp, now)) {
       counters.inc('frames_rejected_total', { input, code: 'DC09_TIMESTAMP_OUT_OF_WINDOW' });
-      logger.warn({ account, seq: msg.seq, panelTime: msg.timestamp, peer }, 'timestamp outside the window: NAK');
+      this.warnings.warn('DC09_TIMESTAMP_OUT_OF_WINDOW', peer, { account, seq: msg.seq, panelTime: msg.timestamp, peer }, 'timestamp outside the window: NAK');
       return this.refuse('nak', encodeNak(now, msg.crcForm), {
         code: 'DC09_TIMESTAMP_OUT_OF_WINDOW',
         message: `panel time ${msg.timestamp === null ? 'missing' : new Date(msg.timestamp).toISOString()} is outside the window`,
@@ -131,9 +135,9 @@ export class Dc09Receiver {
   }
 
   private async unknownAccount(msg: Dc09Message, account: string | null, origin: FrameOrigin): Promise<Dc09Outcome> {
-    const { counters, logger, input } = this.options;
+    const { counters, input } = this.options;
     counters.inc('frames_rejected_total', { input, code: 'DC09_ACCOUNT_UNKNOWN' });
-    logger.warn({ account, seq: msg.seq, peer: origin.peer }, 'unknown account: NAK');
+    this.warnings.warn('DC09_ACCOUNT_UNKNOWN', origin.peer, { account, seq: msg.seq, peer: origin.peer }, 'unknown account: NAK');
     const event = gatewayEvent(
       {
         category: 'supervisory',
@@ -159,10 +163,21 @@ export class Dc09Receiver {
     };
   }
 
+  /**
+   * The listener turned connections away (maxConnections reached): a supervisory event, so the operator learns
+   * that a panel may not get through, not only the log.
+   */
+  async connectionsRefused(reason: string, transport: Transport): Promise<void> {
+    const origin: FrameOrigin = { input: this.options.input, transport, receivedAt: this.options.clock.now(), raw: new Uint8Array() };
+    const event = gatewayEvent({ category: 'supervisory', account: null, reasons: [reason] }, origin, this.options.builder);
+    const recorded = await this.options.recorder.record([event]);
+    if (!recorded.ok) this.options.logger.error({ err: recorded.error, reason }, 'supervisory event not stored');
+  }
+
   private rejected(frame: Uint8Array, error: DecodeError, now: number, peer: string | undefined): Dc09Outcome {
-    const { counters, logger, input } = this.options;
+    const { counters, input } = this.options;
     counters.inc('frames_rejected_total', { input, code: error.code });
-    logger.warn({ code: error.code, detail: error.message, raw: error.rawPreview, peer }, 'frame rejected');
+    this.warnings.warn(error.code, peer, { code: error.code, detail: error.message, raw: error.rawPreview, peer }, 'frame rejected');
     switch (error.code) {
       // The panel must not believe a corrupted frame arrived; it retries (DC09-2007 C.2.3.5).
       case 'DC09_CRC_MISMATCH':

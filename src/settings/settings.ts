@@ -46,8 +46,19 @@ export const dc09InputSchema = z
     accounts: z.array(dc09AccountSchema).optional(),
     strict: z.boolean().default(false),
     maxFrameBytes: z.number().int().min(64).max(65536).default(4096),
-    idleTimeout: durationSchema.default(120_000),
+    idleTimeout: durationSchema
+      .default(120_000)
+      .describe('A TCP connection without a valid frame for this long is closed; noise and bad-CRC frames do not count.'),
+    firstFrameTimeout: durationSchema
+      .default(10_000)
+      .describe('A new TCP connection must send a valid frame within this time or is closed.'),
     maxConnections: z.number().int().min(1).default(2000),
+    maxConnectionsPerPeer: z
+      .number()
+      .int()
+      .min(1)
+      .default(64)
+      .describe('Open TCP connections one address may hold; more are closed at once, so one host cannot fill maxConnections.'),
   })
   .strict();
 
