@@ -141,6 +141,8 @@ const audience = z.enum(['central', 'local']).default('central');
 
 export const stdoutOutputSchema = z.object({ type: z.literal('stdout'), name, audience }).strict();
 
+export const DEFAULT_MQTT_MAX_ATTEMPTS = 10;
+
 export const mqttOutputSchema = z
   .object({
     type: z.literal('mqtt'),
@@ -155,6 +157,18 @@ export const mqttOutputSchema = z
     cert: z.string().optional(),
     key: z.string().optional(),
     clientId: z.string().optional(),
+    protocolVersion: z
+      .union([z.literal(4), z.literal(5)])
+      .optional()
+      .describe(
+        'MQTT 5 (default) or 4 = 3.1.1 for old brokers; with 3.1.1 a publish the broker ACL drops is still acknowledged. The embedded broker speaks 3.1.1.',
+      ),
+    maxAttempts: z
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_MQTT_MAX_ATTEMPTS)
+      .describe('A publish the broker refuses (MQTT 5 reason code 0x80 or more) this many times is kept as a dead letter.'),
     embeddedPort: port.default(1884),
   })
   .strict();

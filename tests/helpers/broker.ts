@@ -5,15 +5,25 @@ import { startEmbeddedBroker } from '../../adapters/outputs/embedded-broker.js';
 
 export interface TestBroker {
   url: string;
+  /** What the broker speaks: aedes only MQTT 3.1.1 (4); Mosquitto 5 as well. */
+  protocolVersion: 4 | 5;
   close(): Promise<void>;
 }
 
-/** The broker named by MQTT_URL (e.g. the machine's Mosquitto), else an in-process aedes on a free port. */
+/**
+ * The broker named by MQTT_URL (e.g. the machine's Mosquitto), else a Mosquitto of the test's own on a free
+ * port when one is installed, else an in-process aedes on a free port.
+ */
 export async function getTestBroker(): Promise<TestBroker> {
   const external = process.env.MQTT_URL;
-  if (external !== undefined && external !== '') return { url: external, close: async () => {} };
+  if (external !== undefined && external !== '') return { url: external, protocolVersion: 5, close: async () => {} };
+  const { mosquittoInstalled, startMosquitto } = await import('./mosquitto.js');
+  if (mosquittoInstalled) {
+    const mosquitto = await startMosquitto();
+    return { url: mosquitto.url, protocolVersion: 5, close: () => mosquitto.close() };
+  }
   const broker = await startEmbeddedBroker({ port: 0 });
-  return { url: broker.url, close: () => broker.close() };
+  return { url: broker.url, protocolVersion: 4, close: () => broker.close() };
 }
 
 /** A topic prefix no other test (or earlier run against a shared broker) uses. */
