@@ -34,9 +34,14 @@ export interface AssuranceWiringOptions {
   store?: AssuranceStore;
 }
 
+/** The assurance's health plus its timer's: how long ago the time-driven checks last ran. */
+export interface AssuranceWiringHealth extends AssuranceHealth {
+  lastTickAgeMs: number;
+}
+
 export interface AssuranceWiring {
   readonly assurance: Assurance;
-  health(): AssuranceHealth;
+  health(): AssuranceWiringHealth;
   /** Runs the time-driven checks and the MQTT state publication now (the timer does this every tick). */
   tick(): Promise<void>;
   stop(): Promise<void>;
@@ -44,6 +49,15 @@ export interface AssuranceWiring {
 
 /** Duress events are recovered at start-up from the outbox up to this many per central output. */
 const RECOVERY_SCAN_LIMIT = 1_000;
+
+/**
+ * State publishing still running after this long has overrun: the watchdog starts the next one anyway (each
+ * publish ends by itself within the output's publish timeout, so overrun runs do not pile up).
+ */
+const PUBLISH_OVERRUN_MS = 10_000;
+
+/** The checks count as stalled, and /healthz answers 503, when their last run is this many intervals old. */
+const STALLED_TICKS = 3;
 
 function remove<T>(list: T[], item: T): void {
   const index = list.indexOf(item);
@@ -116,27 +130,55 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
       }),
   );
 
-  let ticking: Promise<void> | undefined;
-  const tick = async (): Promise<void> => {
+  const tickMs = options.tickMs ?? 1_000;
+  // Wall-clock time, not `clock`: the watchdog watches the timer, which runs on real time even in a replay.
+  let lastTickAt = performance.now();
+  /** The checks: synchronous, so a stalled output cannot hold them up. */
+  const check = (): void => {
     assurance.tick();
+    lastTickAt = performance.now();
+  };
+  const publishStates = async (): Promise<void> => {
     const devices = assurance.deviceReport().devices;
     await Promise.all(states.map((s) => s.sync(devices)));
   };
+  let publishing: { run: Promise<void>; since: number } | undefined;
   const timer = setInterval(() => {
-    if (ticking !== undefined) return;
-    ticking = tick()
-      .catch((error: unknown) => logger.error({ err: error }, 'assurance check failed'))
-      .finally(() => (ticking = undefined));
-  }, options.tickMs ?? 1_000);
+    try {
+      check();
+    } catch (error) {
+      logger.error({ err: error }, 'assurance check failed');
+    }
+    if (publishing !== undefined) {
+      const runningMs = performance.now() - publishing.since;
+      if (runningMs < PUBLISH_OVERRUN_MS) return;
+      logger.warn({ runningMs }, 'assurance state publishing overran; starting it again');
+    }
+    const run: Promise<void> = publishStates()
+      .catch((error: unknown) => logger.error({ err: error }, 'assurance state publishing failed'))
+      .finally(() => {
+        if (publishing?.run === run) publishing = undefined;
+      });
+    publishing = { run, since: performance.now() };
+  }, tickMs);
   timer.unref();
 
   return {
     assurance,
-    health: () => assurance.health(),
-    tick,
+    health() {
+      const lastTickAgeMs = Math.round(performance.now() - lastTickAt);
+      const health = assurance.health();
+      if (lastTickAgeMs <= STALLED_TICKS * tickMs) return { ...health, lastTickAgeMs };
+      return { ...health, state: 'degraded', detail: `assurance checks have not run for ${lastTickAgeMs} ms (every ${tickMs} ms expected)`, lastTickAgeMs };
+    },
+    async tick() {
+      check();
+      await publishStates();
+    },
     async stop() {
       clearInterval(timer);
-      await ticking;
+      // Publishes end within the output's publish timeout; stop does not wait for an overrun one beyond that.
+      await publishing?.run;
       remove(host.hooks, assurance);
       remove(host.deliveryListeners, onDelivered);
       remove(host.trafficListeners, onTraffic);
@@ -232,7 +274,7 @@ class DeviceStatePublisher {
   ) {}
 
   async sync(devices: readonly DeviceStatus[]): Promise<void> {
-    const up = this.output.health().state === 'up';
+    const up = this.output.connected;
     if (up && !this.wasUp) this.published.clear(); // the broker may have lost its retained messages
     this.wasUp = up;
     if (!up) return;

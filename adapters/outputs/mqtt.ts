@@ -213,12 +213,14 @@ export class MqttOutput implements OutputAdapter {
     const handlers = this.subscriptions.get(fullFilter) ?? new Set();
     handlers.add(handler);
     this.subscriptions.set(fullFilter, handlers);
-    if (this.client?.connected === true) await this.client.subscribeAsync(fullFilter, { qos: 1 });
+    // Bounded like every publish: a stalled connection must not hold up start or stop. A subscription that
+    // timed out is renewed on the next connect.
+    if (this.client?.connected === true) await this.settleWithin(this.client.subscribeAsync(fullFilter, { qos: 1 }), `subscribe ${fullFilter}`);
     return async () => {
       handlers.delete(handler);
       if (handlers.size > 0) return;
       this.subscriptions.delete(fullFilter);
-      if (this.client?.connected === true) await this.client.unsubscribeAsync(fullFilter);
+      if (this.client?.connected === true) await this.settleWithin(this.client.unsubscribeAsync(fullFilter), `unsubscribe ${fullFilter}`);
     };
   }
 
@@ -241,11 +243,20 @@ export class MqttOutput implements OutputAdapter {
     this.embedded = undefined;
   }
 
+  get connected(): boolean {
+    return this.client?.connected === true;
+  }
+
   health(): AdapterHealth {
     if (this.client?.connected !== true) return this.lastError === undefined ? { state: 'down' } : { state: 'down', detail: this.lastError };
     const [refused] = this.refusedTopics.values();
     if (refused !== undefined) return { state: 'degraded', detail: `${refused}; ${this.refusedTopics.size} topic(s) refused, events kept as dead letters` };
     return { state: 'up' };
+  }
+
+  /** Waits for `work` at most STOP_STEP_TIMEOUT_MS; rejects as it does, logs a timeout and carries on. */
+  private async settleWithin(work: Promise<unknown>, what: string): Promise<void> {
+    if ((await bounded(work, STOP_STEP_TIMEOUT_MS)) === 'timeout') this.logger.warn({ what, timeoutMs: STOP_STEP_TIMEOUT_MS }, 'MQTT broker did not answer in time');
   }
 
   /** One publish on the current connection, ended by its PUBACK, the connection's loss or `timeoutMs`. */

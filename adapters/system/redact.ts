@@ -8,20 +8,22 @@ export function redactUrlCredentials(text: string): string {
 const MAX_DEPTH = 6;
 
 /**
- * A copy of a log record's fields with URL credentials redacted in every string, errors included (as plain
- * objects with type, message, code and stack). Fields without a string to change are returned as they are.
+ * A copy of a log record's fields with URL credentials redacted in every string, errors included (message,
+ * stack, cause).
  */
 export function redactUrlCredentialsIn(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactUrlCredentials(value);
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
   if (value instanceof Error) {
-    const code = (value as NodeJS.ErrnoException).code;
-    return {
-      type: value.name,
-      message: redactUrlCredentials(value.message),
-      ...(code === undefined ? {} : { code }),
-      ...(value.stack === undefined ? {} : { stack: redactUrlCredentials(value.stack) }),
-    };
+    // Same prototype, so the logger's error serializer still names its type (GatewayError, …).
+    const copy = Object.create(Object.getPrototypeOf(value) as object) as Error & { code?: unknown; cause?: unknown };
+    if (Object.hasOwn(value, 'name')) copy.name = value.name;
+    copy.message = redactUrlCredentials(value.message);
+    if (value.stack !== undefined) copy.stack = redactUrlCredentials(value.stack);
+    const { code, cause } = value as Error & { code?: unknown; cause?: unknown };
+    if (code !== undefined) copy.code = code;
+    if (cause !== undefined) copy.cause = redactUrlCredentialsIn(cause, depth + 1);
+    return copy;
   }
   if (Array.isArray(value)) return value.map((item) => redactUrlCredentialsIn(item, depth + 1));
   if (Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return value;

@@ -198,6 +198,9 @@ export const settingsSchema = z
     duressDeadline: durationSchema.default(10_000),
     supervision: supervisionSchema.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    stopTimeout: durationSchema
+      .default(20_000)
+      .describe('On SIGTERM the gateway drains and stops within this time, whatever an output is waiting for; keep it below systemd TimeoutStopSec.'),
     inputs: z.array(inputSchema),
     outputs: z.array(outputSchema),
     sites: sitesSchema.default([]),

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { lintSettings } from '../../../src/settings/lint.js';
-import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
+import { lintSettings, type LintFinding } from '../../../src/settings/lint.js';
+import { EXIT_CONFIG, loadConfigFile, printIssues, unreadableFiles } from '../config.js';
 import { readSecret } from '../../system/secrets.js';
 
 /** `panelbridge check`: validate and lint a configuration. Exit 0 clean, 1 warnings only, 78 errors. */
@@ -18,7 +18,7 @@ export function checkCommand(): Command {
         return;
       }
       const resolvedKeys = new Map<string, string>();
-      const findings = [];
+      const findings: LintFinding[] = [];
       loaded.settings.inputs.forEach((input, i) => {
         if (input.type !== 'dc09') return;
         input.accounts?.forEach((a, j) => {
@@ -31,6 +31,10 @@ export function checkCommand(): Command {
           }
         });
       });
+      // Every file the configuration names must be readable now: `run` would otherwise stop on it at start.
+      for (const issue of unreadableFiles(loaded.settings)) {
+        if (!findings.some((f) => issue.path.startsWith(f.path))) findings.push({ severity: 'error' as const, ...issue });
+      }
       findings.push(...lintSettings(loaded.settings, { fileIsWorldReadable: loaded.worldReadable, resolvedKeys }));
       for (const f of findings) out(`${f.severity} ${f.path}: ${f.message}`);
       const errors = findings.filter((f) => f.severity === 'error').length;
