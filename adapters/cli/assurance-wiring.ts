@@ -10,6 +10,7 @@ import type { Clock, Logger, OutputAdapter } from '../../src/ports.js';
 import type { Settings } from '../../src/settings/settings.js';
 import { ApiError, type ApiRequest, type ApiServer } from '../api/server.js';
 import { MqttOutput, topicSegment } from '../outputs/mqtt.js';
+import { bounded } from '../system/bounded.js';
 
 /** What the assurance needs from the running gateway (Gateway has all of it). */
 export interface AssuranceHost {
@@ -55,6 +56,9 @@ const RECOVERY_SCAN_LIMIT = 1_000;
  * publish ends by itself within the output's publish timeout, so overrun runs do not pile up).
  */
 const PUBLISH_OVERRUN_MS = 10_000;
+
+/** stop() waits this long at most for a state publication in progress; the output's own stop ends it. */
+const STOP_WAIT_MS = 2_000;
 
 /** The checks count as stalled, and /healthz answers 503, when their last run is this many intervals old. */
 const STALLED_TICKS = 3;
@@ -177,12 +181,14 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
     },
     async stop() {
       clearInterval(timer);
-      // Publishes end within the output's publish timeout; stop does not wait for an overrun one beyond that.
-      await publishing?.run;
       remove(host.hooks, assurance);
       remove(host.deliveryListeners, onDelivered);
       remove(host.trafficListeners, onTraffic);
-      for (const unsubscribe of await Promise.all(unsubscribes)) await unsubscribe?.().catch(() => undefined);
+      // Side by side, each bounded: a stalled broker costs stop a couple of seconds, not one per step.
+      await Promise.all([
+        publishing === undefined ? undefined : bounded(publishing.run, STOP_WAIT_MS),
+        ...(await Promise.all(unsubscribes)).map((unsubscribe) => unsubscribe?.().catch(() => undefined)),
+      ]);
       await assurance.flush();
       store.close();
     },

@@ -9,6 +9,7 @@ import { GatewayError } from '../../src/errors.js';
 import type { EmbeddedBroker } from './embedded-broker.js';
 import { readSecret } from '../system/secrets.js';
 import { redactUrlCredentials } from '../system/redact.js';
+import { bounded } from '../system/bounded.js';
 import { backoffDelay, type BackoffPolicy } from '../../src/pipeline/dispatcher.js';
 
 export type MqttOutputOptions = Omit<MqttOutputSettings, 'type' | 'maxAttempts'> & Partial<Pick<MqttOutputSettings, 'maxAttempts'>>;
@@ -54,18 +55,6 @@ export function topicMatches(filter: string, topic: string): boolean {
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-async function bounded<T>(work: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Resolves with 'connected', or with the error text of the first failed attempt. */
