@@ -10,6 +10,7 @@ import type { EmbeddedBroker } from './embedded-broker.js';
 import { readSecret } from '../system/secrets.js';
 import { redactUrlCredentials } from '../system/redact.js';
 import { bounded } from '../system/bounded.js';
+import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import { backoffDelay, type BackoffPolicy } from '../../src/pipeline/dispatcher.js';
 
 export type MqttOutputOptions = Omit<MqttOutputSettings, 'type' | 'maxAttempts'> & Partial<Pick<MqttOutputSettings, 'maxAttempts'>>;
@@ -124,6 +125,8 @@ export class MqttOutput implements OutputAdapter {
   private readonly refusals = new Map<string, number>();
   /** Topics whose events the broker refused for good (dead letters), with why; cleared by a later success. */
   private readonly refusedTopics = new Map<string, string>();
+  /** Refusals repeat for every event on a denied topic: logged once per topic per 10 s. */
+  private readonly warnings: RateLimitedLog;
 
   constructor(options: MqttOutputOptions, deps: MqttOutputDeps) {
     this.options = options;
@@ -133,6 +136,7 @@ export class MqttOutput implements OutputAdapter {
     this.topicPrefix = options.topicPrefix;
     this.logger = deps.logger.child({ component: 'output', kind: 'mqtt', name: options.name });
     this.protocolVersion = effectiveProtocolVersion(options);
+    this.warnings = new RateLimitedLog({ logger: this.logger, clock: deps.clock });
     this.backoff = { initialMs: deps.reconnectPeriodMs ?? 1_000, maxMs: deps.reconnectMaxMs ?? 60_000, factor: 2, jitter: 0.2 };
   }
 
@@ -174,7 +178,7 @@ export class MqttOutput implements OutputAdapter {
     const error = `broker refused the publish to ${topic}: ${outcome.error} (reason code 0x${outcome.reasonCode.toString(16)})`;
     if (attempts < (this.options.maxAttempts ?? DEFAULT_MQTT_MAX_ATTEMPTS)) {
       this.refusals.set(event.id, attempts);
-      this.logger.warn({ topic, eventId: event.id, reasonCode: outcome.reasonCode, attempts }, 'MQTT broker refused the publish; will retry');
+      this.warnings.warn('publish-refused', topic, { topic, eventId: event.id, reasonCode: outcome.reasonCode, attempts }, 'MQTT broker refused the publish; will retry');
       return { ok: false, retryable: true, error };
     }
     this.refusals.delete(event.id);

@@ -10,6 +10,9 @@ import { silentLogger, systemClock } from '../../src/ports.js';
 import { startTcpProxy } from '../helpers/broker.js';
 import { mosquittoInstalled, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { testEvent } from '../helpers/output-events.js';
+import { freePort } from '../helpers/broker.js';
+import { GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
+import { panelFrame, parseAnswer, TcpPanel } from '../helpers/panel.js';
 
 /**
  * MQTT faults against a real Mosquitto each test starts for itself (password file, ACL file, TLS with
@@ -106,6 +109,37 @@ describe.skipIf(!mosquittoInstalled)('MQTT output against a real Mosquitto with 
     expect(output.health().state).toBe('up');
     await until(() => outbox.backlog('central') === 0);
   });
+
+  it('a running gateway (panelbridge run) refused by the broker delivers once the broker is fixed with SIGHUP', async () => {
+    const mosquitto = await broker();
+    await mosquitto.reconfigure({ users: { [GATEWAY_USER]: 'another-password', [WATCHER.user]: WATCHER.password } });
+    const dir = tempDir('mqtt-sighup');
+    const port = await freePort();
+    const gateway = GatewayProcess.spawn(
+      writeConfig(dir, {
+        dataDir: `${dir}/var`,
+        inputs: [{ type: 'dc09', name: 'ip', host: '127.0.0.1', port, udp: false }],
+        outputs: [{ type: 'mqtt', name: 'cms', url: mosquitto.url, topicPrefix: PREFIX, username: GATEWAY_USER, password: GATEWAY_PASSWORD, ca: mosquitto.tls!.ca }],
+        sites: [{ id: 'allowed', accounts: ['1234'] }],
+      }),
+    );
+    cleanups.push(async () => {
+      gateway.kill('SIGKILL');
+      await gateway.exited;
+    });
+    await gateway.ready;
+    const panel = await TcpPanel.connect(port);
+    expect(parseAnswer((await panel.send(panelFrame({ token: 'SIA-DCS', seq: '0001', account: '1234', data: '#1234|Nri1/HA05' })))!).token).toBe('ACK');
+    panel.close();
+    await until(() => gateway.stdout.some((line) => /not authori[sz]ed|bad user/i.test(line)));
+
+    const feed = await watch(mosquitto, `${PREFIX}/events/#`);
+    await sleep(1_000);
+    expect(feed.packets).toHaveLength(0);
+    await mosquitto.reconfigure({ users: { [GATEWAY_USER]: GATEWAY_PASSWORD, [WATCHER.user]: WATCHER.password } });
+    await until(() => feed.packets.some((p) => p.topic === `${PREFIX}/events/allowed/holdup`), 15_000);
+    expect(gateway.child.exitCode).toBeNull();
+  }, 30_000);
 
   it('never counts an event on an ACL-denied topic as delivered: retried, then a dead letter, degraded health naming the topic', async () => {
     const mosquitto = await broker();
