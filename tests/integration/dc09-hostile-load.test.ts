@@ -2,9 +2,9 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Logger } from '../../src/ports.js';
 import { panelFrame, parseAnswer, TcpPanel, wrap } from '../helpers/panel.js';
 import { startListener, type ListenerUnderTest } from '../helpers/dc09-listener.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 
 /**
  * Attacks on the DC-09 listener from the network, each reproduced on loopback and bounded in count and time:
@@ -14,13 +14,6 @@ import { startListener, type ListenerUnderTest } from '../helpers/dc09-listener.
 
 const frame = (seq: string) => panelFrame({ token: 'SIA-DCS', seq, account: '1234', data: '#1234|Nri1/BA01' });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function recordingLogger(): { logger: Logger; lines: Array<{ level: string; fields: Record<string, unknown>; message: string | undefined }> } {
-  const lines: Array<{ level: string; fields: Record<string, unknown>; message: string | undefined }> = [];
-  const at = (level: string) => (fields: object, message?: string) => lines.push({ level, fields: fields as Record<string, unknown>, message });
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
-  return { logger, lines };
-}
 
 async function connectFrom(port: number, localAddress = '127.0.0.1'): Promise<{ socket: net.Socket; closed: Promise<true> }> {
   const socket = net.connect({ host: '127.0.0.1', port, localAddress });

@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { peerHost, RateLimitedLog } from '../../src/observability/rate-limited-log.js';
-import type { Logger } from '../../src/ports.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-
-function recordingLogger(): { logger: Logger; lines: Array<{ level: string; fields: Record<string, unknown>; message: string | undefined }> } {
-  const lines: Array<{ level: string; fields: Record<string, unknown>; message: string | undefined }> = [];
-  const at = (level: string) => (fields: object, message?: string) => lines.push({ level, fields: fields as Record<string, unknown>, message });
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
-  return { logger, lines };
-}
+import { recordingLogger } from '../helpers/recording-logger.js';
 
 describe('RateLimitedLog', () => {
   it('logs a repeated warning once per kind and peer per window, then says how many it left out', () => {
