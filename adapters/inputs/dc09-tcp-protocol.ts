@@ -17,9 +17,12 @@ export interface TcpWorkerSettings {
 /** Why the worker closed a connection, or refused one, on its own. */
 export type DropReason = 'max-connections' | 'peer-limit' | 'first-frame-timeout' | 'idle-timeout';
 
+/** Connections dropped for the same reason from the same address since the last batch, as one entry. */
 export interface Drop {
+  /** One of them (address and port). */
   peer: string;
   reason: DropReason;
+  count: number;
 }
 
 export interface PackedBatch {
@@ -29,16 +32,21 @@ export interface PackedBatch {
   bytes: Uint8Array;
 }
 
+/** Byte runs one connection's framer discarded for the same reason since the last batch, as one entry. */
 export interface Discard {
   connection: number;
   reason: string;
+  count: number;
   bytes: number;
 }
 
 export type FromTcpWorker =
   | { kind: 'listening'; port: number; address: string; family: string }
   | { kind: 'listen-failed'; message: string; code: string | undefined }
-  /** Connections opened (id, peer) come before the frames in the same batch; closed ones after. */
+  /**
+   * Connections opened (id, peer) come before the frames in the same batch; closed ones after. Discards and
+   * drops are counted per connection (or address) and reason, so a flood of them takes no more room than one.
+   */
   | { kind: 'batch'; opened: Array<[number, string]>; frames: PackedBatch; discarded: Discard[]; dropped: Drop[]; closed: number[] }
   | { kind: 'connections-closed' };
 

@@ -69,8 +69,8 @@ const connections = new Map<number, Connection>();
 let deferred: number[] = [];
 let nextId = 1;
 let opened: Array<[number, string]> = [];
-let discarded: Discard[] = [];
-let dropped: Drop[] = [];
+let discarded = new Map<string, Discard>();
+let dropped = new Map<string, Drop>();
 let closed: number[] = [];
 /** Open connections per remote address. */
 const perHost = new Map<string, number>();
@@ -94,14 +94,14 @@ function scheduleFlush(): void {
 }
 
 function flush(): void {
-  const empty = frames.size === 0 && opened.length === 0 && discarded.length === 0 && dropped.length === 0 && closed.length === 0;
+  const empty = frames.size === 0 && opened.length === 0 && discarded.size === 0 && dropped.size === 0 && closed.length === 0;
   if (batchOutstanding || empty) return;
   const { batch, transfer } = frames.take();
-  post({ kind: 'batch', opened, frames: batch, discarded, dropped, closed }, transfer);
+  post({ kind: 'batch', opened, frames: batch, discarded: [...discarded.values()], dropped: [...dropped.values()], closed }, transfer);
   batchOutstanding = true;
   opened = [];
-  discarded = [];
-  dropped = [];
+  discarded = new Map();
+  dropped = new Map();
   closed = [];
   // Start the next batch with the frames that found no room in this one.
   const waitingForRoom = deferred;
@@ -136,16 +136,26 @@ function sendNext(id: number, connection: Connection): void {
   if (connection.busy) addFrame(id, connection);
 }
 
-function drop(peer: string, reason: DropReason): void {
-  dropped.push({ peer, reason });
+function drop(host: string, peer: string, reason: DropReason): void {
+  const key = `${host}|${reason}`;
+  const entry = dropped.get(key);
+  if (entry === undefined) dropped.set(key, { peer, reason, count: 1 });
+  else entry.count += 1;
   scheduleFlush();
 }
 
 function noteDiscards(id: number, outputs: FramerOutput[]): void {
   for (const out of outputs) {
-    if (out.kind === 'discarded') discarded.push({ connection: id, reason: out.reason, bytes: out.bytes.length });
+    if (out.kind !== 'discarded') continue;
+    const key = `${id}|${out.reason}`;
+    const entry = discarded.get(key);
+    if (entry === undefined) discarded.set(key, { connection: id, reason: out.reason, count: 1, bytes: out.bytes.length });
+    else {
+      entry.count += 1;
+      entry.bytes += out.bytes.length;
+    }
   }
-  if (discarded.length > 0) scheduleFlush();
+  if (discarded.size > 0) scheduleFlush();
 }
 
 function accept(socket: net.Socket): void {
@@ -156,7 +166,7 @@ function accept(socket: net.Socket): void {
   if (open >= settings.maxConnectionsPerPeer) {
     socket.on('error', () => undefined);
     socket.destroy();
-    drop(peer, 'peer-limit');
+    drop(host, peer, 'peer-limit');
     return;
   }
   perHost.set(host, open + 1);
@@ -214,7 +224,7 @@ function closeOverdue(): void {
     if (now < deadline || connection.socket.destroyed) continue;
     if (inFlightSince !== undefined && inFlightSince < deadline && now < deadline + ANSWER_GRACE_MS) continue;
     noteDiscards(id, connection.framer.flush());
-    drop(connection.peer, connection.proven ? 'idle-timeout' : 'first-frame-timeout');
+    drop(connection.socket.remoteAddress ?? 'unknown', connection.peer, connection.proven ? 'idle-timeout' : 'first-frame-timeout');
     connection.socket.destroy();
   }
 }
@@ -235,7 +245,7 @@ function stopAccepting(): void {
 const server = net.createServer(accept);
 server.maxConnections = settings.maxConnections;
 // Node closes a connection past maxConnections itself; the main thread is told so it can raise the alarm.
-server.on('drop', (data) => drop(`${data?.remoteAddress}:${data?.remotePort}`, 'max-connections'));
+server.on('drop', (data) => drop(data?.remoteAddress ?? 'unknown', `${data?.remoteAddress}:${data?.remotePort}`, 'max-connections'));
 setInterval(closeOverdue, DEADLINE_CHECK_MS).unref();
 server.on('error', (error: NodeJS.ErrnoException) => post({ kind: 'listen-failed', message: error.message, code: error.code }));
 server.listen({ host: settings.host, port: settings.port, backlog: 4096 }, () => {

@@ -254,22 +254,22 @@ export class Dc09Listener {
   }
 
   private discarded(discard: Discard): void {
-    this.options.counters.inc('frames_discarded_total', { input: this.options.name, reason: discard.reason });
+    this.options.counters.inc('frames_discarded_total', { input: this.options.name, reason: discard.reason }, discard.count);
     const peer = this.peers.get(discard.connection);
-    this.warnings.warn(discard.reason, peer, { reason: discard.reason, bytes: discard.bytes, peer }, 'frame discarded');
+    this.warnings.warn(discard.reason, peer, { reason: discard.reason, count: discard.count, bytes: discard.bytes, peer }, 'frame discarded');
   }
 
   /** A connection the worker refused or closed on its own: counted, logged sparingly, and at capacity an alarm. */
   private dropped(drop: Drop): void {
     const { counters, name, maxConnections, maxConnectionsPerPeer } = this.options;
-    counters.inc('connections_dropped_total', { input: name, reason: drop.reason });
+    counters.inc('connections_dropped_total', { input: name, reason: drop.reason }, drop.count);
     const why: Record<Drop['reason'], string> = {
       'max-connections': `maxConnections (${maxConnections}) reached`,
       'peer-limit': `this address already holds maxConnectionsPerPeer (${maxConnectionsPerPeer}) connections`,
       'first-frame-timeout': `no valid frame within firstFrameTimeout (${this.options.firstFrameTimeoutMs} ms)`,
       'idle-timeout': `no valid frame within idleTimeout (${this.options.idleTimeoutMs} ms)`,
     };
-    this.warnings.warn(`connection-${drop.reason}`, drop.peer, { reason: drop.reason, peer: drop.peer }, `connection closed: ${why[drop.reason]}`);
+    this.warnings.warn(`connection-${drop.reason}`, drop.peer, { reason: drop.reason, count: drop.count, peer: drop.peer }, `connection closed: ${why[drop.reason]}`);
     if (drop.reason !== 'max-connections') return;
     const now = Date.now();
     this.lastRefusedAt = now;
