@@ -22,7 +22,10 @@ import {
  */
 
 interface Connection {
+  id: number;
   socket: net.Socket;
+  /** The remote address: what maxConnectionsPerPeer counts, whatever the source port. */
+  host: string;
   peer: string;
   framer: Dc09Framer;
   waiting: Uint8Array[];
@@ -74,6 +77,12 @@ let dropped = new Map<string, Drop>();
 let closed: number[] = [];
 /** Open connections per remote address. */
 const perHost = new Map<string, number>();
+/**
+ * Connections that have not sent a valid frame yet, oldest first: overall and per address. At a connection
+ * limit the oldest of them makes room for a new connection, so idle connections cannot lock a panel out.
+ */
+const unproven = new Set<Connection>();
+const unprovenByHost = new Map<string, Set<Connection>>();
 const frames = new BatchBuilder();
 let flushScheduled = false;
 /** A batch was sent and the main thread has not taken it yet. */
@@ -158,21 +167,54 @@ function noteDiscards(id: number, outputs: FramerOutput[]): void {
   if (discarded.size > 0) scheduleFlush();
 }
 
+/** Takes a connection out of the books (at its close, or when evicted); false when it already was. */
+function forget(connection: Connection): boolean {
+  if (!connections.delete(connection.id)) return false;
+  const left = (perHost.get(connection.host) ?? 1) - 1;
+  if (left > 0) perHost.set(connection.host, left);
+  else perHost.delete(connection.host);
+  unprove(connection);
+  return true;
+}
+
+function unprove(connection: Connection): void {
+  unproven.delete(connection);
+  const ofHost = unprovenByHost.get(connection.host);
+  ofHost?.delete(connection);
+  if (ofHost?.size === 0) unprovenByHost.delete(connection.host);
+}
+
+/**
+ * Closes the oldest connection among `candidates` that has not sent a valid frame, to make room at `reason`'s
+ * limit; false when there is none (every connection has proven itself: the new one is refused instead).
+ */
+function evictOldest(candidates: Set<Connection> | undefined, reason: DropReason): boolean {
+  const [oldest] = candidates ?? [];
+  if (oldest === undefined) return false;
+  forget(oldest);
+  closed.push(oldest.id);
+  noteDiscards(oldest.id, oldest.framer.flush());
+  drop(oldest.host, oldest.peer, reason);
+  oldest.socket.destroy();
+  return true;
+}
+
 function accept(socket: net.Socket): void {
-  // What maxConnectionsPerPeer counts: the address, whatever the source port.
   const host = socket.remoteAddress ?? 'unknown';
   const peer = `${host}:${socket.remotePort}`;
-  const open = perHost.get(host) ?? 0;
-  if (open >= settings.maxConnectionsPerPeer) {
+  const refuse = (reason: DropReason): void => {
     socket.on('error', () => undefined);
     socket.destroy();
-    drop(host, peer, 'peer-limit');
-    return;
-  }
-  perHost.set(host, open + 1);
+    drop(host, peer, reason);
+  };
+  if ((perHost.get(host) ?? 0) >= settings.maxConnectionsPerPeer && !evictOldest(unprovenByHost.get(host), 'peer-limit')) return refuse('peer-limit');
+  if (connections.size >= settings.maxConnections && !evictOldest(unproven, 'max-connections')) return refuse('max-connections');
+  perHost.set(host, (perHost.get(host) ?? 0) + 1);
   const id = nextId++;
   const connection: Connection = {
+    id,
     socket,
+    host,
     peer,
     framer: new Dc09Framer({ maxFrameBytes: settings.maxFrameBytes }),
     waiting: [],
@@ -184,6 +226,10 @@ function accept(socket: net.Socket): void {
     inFlightSince: undefined,
   };
   connections.set(id, connection);
+  unproven.add(connection);
+  const ofHost = unprovenByHost.get(host) ?? new Set<Connection>();
+  ofHost.add(connection);
+  unprovenByHost.set(host, ofHost);
   opened.push([id, peer]);
   scheduleFlush();
   socket.setNoDelay(true);
@@ -204,10 +250,7 @@ function accept(socket: net.Socket): void {
   // Resets and the like: the close that follows is what counts.
   socket.on('error', () => undefined);
   socket.on('close', () => {
-    connections.delete(id);
-    const left = (perHost.get(host) ?? 1) - 1;
-    if (left > 0) perHost.set(host, left);
-    else perHost.delete(host);
+    if (!forget(connection)) return; // evicted: already reported closed
     closed.push(id);
     scheduleFlush();
   });
@@ -224,13 +267,14 @@ function closeOverdue(): void {
     if (now < deadline || connection.socket.destroyed) continue;
     if (inFlightSince !== undefined && inFlightSince < deadline && now < deadline + ANSWER_GRACE_MS) continue;
     noteDiscards(id, connection.framer.flush());
-    drop(connection.socket.remoteAddress ?? 'unknown', connection.peer, connection.proven ? 'idle-timeout' : 'first-frame-timeout');
+    drop(connection.host, connection.peer, connection.proven ? 'idle-timeout' : 'first-frame-timeout');
     connection.socket.destroy();
   }
 }
 
 /** An answered frame was a valid one: the connection's deadline moves to idleTimeout from now. */
 function proven(connection: Connection): void {
+  if (!connection.proven) unprove(connection);
   connection.proven = true;
   connection.deadline = Date.now() + settings.idleTimeoutMs;
 }
@@ -242,10 +286,8 @@ function stopAccepting(): void {
   accepting = false;
 }
 
+// maxConnections is enforced in accept(), not by Node: at the limit an idle connection makes room first.
 const server = net.createServer(accept);
-server.maxConnections = settings.maxConnections;
-// Node closes a connection past maxConnections itself; the main thread is told so it can raise the alarm.
-server.on('drop', (data) => drop(data?.remoteAddress ?? 'unknown', `${data?.remoteAddress}:${data?.remotePort}`, 'max-connections'));
 setInterval(closeOverdue, DEADLINE_CHECK_MS).unref();
 server.on('error', (error: NodeJS.ErrnoException) => post({ kind: 'listen-failed', message: error.message, code: error.code }));
 server.listen({ host: settings.host, port: settings.port, backlog: 4096 }, () => {

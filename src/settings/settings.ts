@@ -58,7 +58,9 @@ export const dc09InputSchema = z
       .int()
       .min(1)
       .default(64)
-      .describe('Open TCP connections one address may hold; more are closed at once, so one host cannot fill maxConnections.'),
+      .describe(
+        'Open TCP connections one address may hold, so one host cannot fill maxConnections; at the limit its oldest connection without a valid frame makes room.',
+      ),
   })
   .strict();
 

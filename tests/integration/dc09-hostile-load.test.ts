@@ -82,20 +82,33 @@ describe('DC-09 listener under hostile load', () => {
     expect(got.filter((a) => a !== null && parseAnswer(a).token === 'ACK')).toHaveLength(count);
   }, 20_000);
 
-  it('refuses connections past maxConnectionsPerPeer from one address and still serves another', async () => {
+  it('holds at most maxConnectionsPerPeer connections from one address: idle ones make room for a panel, proven ones are kept', async () => {
     under = await startListener({ accounts: null, sites: [], udp: false, idleTimeoutMs: 60_000, maxConnections: 100, maxConnectionsPerPeer: 3 });
     const { port } = under;
-    const held = [await connectFrom(port), await connectFrom(port), await connectFrom(port)];
-    const extra = [await connectFrom(port), await connectFrom(port)];
-    for (const { closed } of extra) expect(await within(closed, 1_000)).toBe(true);
-    for (const { closed } of held) expect(await within(closed, 0)).toBe('pending');
-    // Another host (127.0.0.2 is loopback too) is not counted against the first one.
+    // 2,000 idle connections from one address, in the issue's attack; here 20, bounded.
+    const idle = [];
+    for (let i = 0; i < 20; i++) idle.push(await connectFrom(port));
+    await sleep(100);
+    expect(under.listener.health().detail).toMatch(/^3 connections/);
+    // A panel on the same address still gets in and is answered: the oldest idle connection made room.
+    const panels = [];
+    for (let i = 0; i < 3; i++) {
+      const panel = await TcpPanel.connect(port);
+      expect(parseAnswer((await panel.send(frame(`000${i}`)))!).token).toBe('ACK');
+      panels.push(panel);
+    }
+    for (const { closed } of idle) expect(await within(closed, 1_000)).toBe(true);
+    // Every connection of the address has proven itself: one more is refused at once.
+    const extra = await connectFrom(port);
+    expect(await within(extra.closed, 1_000)).toBe(true);
+    expect(panels.map((p) => p.closed)).toEqual([false, false, false]);
+    // Another address (127.0.0.2 is loopback too) is not counted against the first one.
     const other = await TcpPanel.connect(port, '127.0.0.2');
-    expect(parseAnswer((await other.send(frame('0002')))!).token).toBe('ACK');
+    expect(parseAnswer((await other.send(frame('0009')))!).token).toBe('ACK');
     other.close();
-    for (const { socket } of held) socket.destroy();
+    for (const panel of panels) panel.close();
     await sleep(50);
-    expect(under.counters.get('connections_dropped_total', { input: 'ip-receiver', reason: 'peer-limit' })).toBe(2);
+    expect(under.counters.get('connections_dropped_total', { input: 'ip-receiver', reason: 'peer-limit' })).toBe(21);
   });
 
   it('closes a connection that sends no valid frame within firstFrameTimeout', async () => {
@@ -129,26 +142,46 @@ describe('DC-09 listener under hostile load', () => {
     panel.close();
   });
 
-  it('at maxConnections raises one supervisory event and reports degraded, while the open connections are kept', async () => {
+  it('at maxConnections raises one supervisory event and reports degraded, while the panels already connected are kept', async () => {
     under = await startListener({ accounts: null, sites: [], udp: false, idleTimeoutMs: 60_000, maxConnections: 3 });
     const { port, listener, outbox } = under;
-    const held = [await connectFrom(port), await connectFrom(port), await connectFrom(port)];
-    await sleep(100);
+    const panels = [];
+    for (let i = 0; i < 3; i++) {
+      const panel = await TcpPanel.connect(port);
+      expect(parseAnswer((await panel.send(frame(`010${i}`)))!).token).toBe('ACK');
+      panels.push(panel);
+    }
     expect(listener.health().state).toBe('degraded');
     // Two bursts past the limit: counted each time, one event.
     for (let burst = 0; burst < 2; burst++) {
       const refused = await Promise.all(Array.from({ length: 5 }, () => connectFrom(port)));
       for (const { closed } of refused) expect(await within(closed, 1_000)).toBe(true);
     }
-    for (const { socket } of held) socket.destroy();
+    expect(panels.map((p) => p.closed)).toEqual([false, false, false]);
+    for (const panel of panels) panel.close();
     await sleep(150);
     expect(under.counters.get('connections_dropped_total', { reason: 'max-connections' })).toBe(10);
     // Still degraded once the connections are gone: refusals happened within the last minute.
     expect(listener.health()).toMatchObject({ state: 'degraded', detail: expect.stringContaining('maxConnections (3) reached') });
     const events = outbox.pending('probe', 100).map((e) => e.event);
-    expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ category: 'supervisory', source: { input: 'ip-receiver', transport: 'tcp' } });
-    expect(events[0]!.reasons.join(' ')).toMatch(/maxConnections \(3\) reached/);
+    const alarms = events.filter((e) => e.category === 'supervisory');
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]).toMatchObject({ source: { input: 'ip-receiver', transport: 'tcp' } });
+    expect(alarms[0]!.reasons.join(' ')).toMatch(/maxConnections \(3\) reached/);
+  });
+
+  it('at maxConnections lets a hold-up in by closing the oldest idle connection', async () => {
+    under = await startListener({ accounts: null, sites: [], udp: false, idleTimeoutMs: 60_000, maxConnections: 5, maxConnectionsPerPeer: 100 });
+    const { port, outbox } = under;
+    const idle = [];
+    for (let i = 0; i < 5; i++) idle.push(await connectFrom(port));
+    const panel = await TcpPanel.connect(port);
+    const holdup = panelFrame({ token: 'SIA-DCS', seq: '0200', account: '1234', data: '#1234|Nri1/HA05' });
+    expect(parseAnswer((await panel.send(holdup))!).token).toBe('ACK');
+    panel.close();
+    expect(await within(idle[0]!.closed, 1_000)).toBe(true);
+    expect(outbox.pending('probe', 100).map((e) => e.event.category)).toContain('holdup');
+    for (const { socket } of idle) socket.destroy();
   });
 
   it('logs a bad-CRC datagram flood a handful of times while counting every datagram', async () => {

@@ -224,15 +224,20 @@ describe('DC-09 listener: TCP limits and its socket worker', () => {
     for (const panel of panels) panel.close();
   });
 
-  it('closes connections beyond maxConnections at once and keeps the others', async () => {
-    const first = await rawConnect();
-    const second = await rawConnect();
+  it('at maxConnections closes the oldest connection without a valid frame to let a new one in, and refuses one when all have sent one', async () => {
+    const idle = await rawConnect();
+    const panel = await TcpPanel.connect(port);
+    expect(parseAnswer((await panel.send(frame('0701')))!).token).toBe('ACK');
+    const newcomer = await TcpPanel.connect(port);
+    expect(await within(idle.closed, 1_000)).toBe(true);
+    expect(parseAnswer((await newcomer.send(frame('0702')))!).token).toBe('ACK');
+    // Both open connections have proven themselves: a third is turned away at once.
     const third = await rawConnect();
     expect(await within(third.closed, 1_000)).toBe(true);
-    expect(await within(first.closed, 100)).toBe('pending');
-    expect(await within(second.closed, 0)).toBe('pending');
-    first.socket.destroy();
-    second.socket.destroy();
+    expect(panel.closed).toBe(false);
+    expect(newcomer.closed).toBe(false);
+    panel.close();
+    newcomer.close();
   });
 
   it('closes a connection idle past the timeout and counts its unfinished frame as discarded', async () => {
