@@ -275,7 +275,7 @@ export class Dc09Listener {
     this.lastRefusedAt = now;
     if (this.lastAlarmAt !== undefined && now - this.lastAlarmAt < CAPACITY_ALARM_MS) return;
     this.lastAlarmAt = now;
-    const reason = `DC-09 input ${name} refused TCP connections: maxConnections (${maxConnections}) reached, so a panel reporting now may not get through; look for a connection flood (GET /healthz lists the input) or raise inputs.${name}.maxConnections`;
+    const reason = `DC-09 input ${name} reached maxConnections (${maxConnections}): idle connections are closed to make room and, once none is left, new ones refused, so a panel reporting now may not get through; look for a connection flood (GET /healthz lists the input) or raise inputs.${name}.maxConnections`;
     const alarm = this.options.receiver.connectionsRefused(reason, 'tcp');
     this.inFlight.add(alarm);
     void alarm.finally(() => this.inFlight.delete(alarm));
