@@ -289,7 +289,11 @@ function stopAccepting(): void {
 // maxConnections is enforced in accept(), not by Node: at the limit an idle connection makes room first.
 const server = net.createServer(accept);
 setInterval(closeOverdue, DEADLINE_CHECK_MS).unref();
-server.on('error', (error: NodeJS.ErrnoException) => post({ kind: 'listen-failed', message: error.message, code: error.code }));
+server.on('error', (error: NodeJS.ErrnoException) => {
+  // Once listening, an error is a failed accept: that connection is lost, the listener and every open connection
+  // stay (the worker must not be restarted for it). libuv itself closes connections past the descriptor limit.
+  if (!server.listening) post({ kind: 'listen-failed', message: error.message, code: error.code });
+});
 server.listen({ host: settings.host, port: settings.port, backlog: 4096 }, () => {
   const address = server.address() as net.AddressInfo;
   post({ kind: 'listening', port: address.port, address: address.address, family: address.family });
