@@ -8,7 +8,7 @@ import { AssuranceStore } from '../../src/assurance/store.js';
 import { createIdSource, seededRandom } from '../../src/model/ids.js';
 import { Counters } from '../../src/observability/counters.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
-import { eventFromSignal } from '../../src/pipeline/event-builder.js';
+import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
 import { Recorder, type EventHook } from '../../src/pipeline/recorder.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
 import { settingsSchema } from '../../src/settings/settings.js';
@@ -63,7 +63,7 @@ describe('assurance timer: no stuck ticks', () => {
     });
 
     // A hold-up that no central output confirms (the broker is stalled).
-    const holdup = eventFromSignal(cid('122', 5), { input: 'panel', transport: 'tcp', receivedAt: clock.now(), raw: new Uint8Array([0x31]) }, builder);
+    const holdup = eventFromSignal(cid('122', 5), { input: 'panel', transport: 'tcp', receivedAt: clock.now(), raw: new Uint8Array([0x31]), trust: VERIFIED }, builder);
     expect((await recorder.record([holdup])).ok).toBe(true);
     for (let i = 0; i < 10; i++) {
       await sleep(100);
