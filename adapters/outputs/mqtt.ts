@@ -75,6 +75,9 @@ function firstConnectAttempt(client: MqttClient): Promise<string> {
 
 const STOP_STEP_TIMEOUT_MS = 2_000;
 
+/** How often the deadlines of publishes waiting for a PUBACK are checked (so a timeout ends up to this late). */
+const DEADLINE_SWEEP_MS = 250;
+
 /** MQTT 5 reason codes from this one up mean the broker did not take the message (MQTT 5.0 §2.4). */
 const FIRST_FAILURE_REASON = 0x80;
 
@@ -113,8 +116,12 @@ export class MqttOutput implements OutputAdapter {
   private readonly subscriptions = new Map<string, Set<MessageHandler>>();
   private client: MqttClient | undefined;
   private embedded: EmbeddedBroker | undefined;
-  /** Gives up on the publishes waiting for a PUBACK when their connection closes. */
-  private readonly awaitingAck = new Set<() => void>();
+  /**
+   * The publishes waiting for a PUBACK: how to end each (at its connection's loss or its deadline) and when it
+   * must end. One sweep checks the deadlines, rather than a timer per publish on the event path.
+   */
+  private readonly awaitingAck = new Map<(error: string) => void, { deadline: number; timeoutMs: number }>();
+  private deadlineSweep: ReturnType<typeof setInterval> | undefined;
   private lastError: string | undefined;
   private readonly protocolVersion: 4 | 5;
   private readonly backoff: BackoffPolicy;
@@ -262,15 +269,13 @@ export class MqttOutput implements OutputAdapter {
   }
 
   private publishOn(client: MqttClient, topic: string, payload: string, options: IClientPublishOptions, timeoutMs: number): Promise<PublishOutcome> {
+    this.sweepDeadlines();
     return new Promise((resolve) => {
       const settle = (outcome: PublishOutcome): void => {
-        clearTimeout(timer);
-        this.awaitingAck.delete(giveUp);
-        resolve(outcome);
+        if (this.awaitingAck.delete(giveUp)) resolve(outcome);
       };
-      const giveUp = (): void => settle({ ok: false, error: 'connection lost before PUBACK' });
-      const timer = setTimeout(() => settle({ ok: false, error: `no PUBACK within ${timeoutMs} ms` }), timeoutMs);
-      this.awaitingAck.add(giveUp);
+      const giveUp = (error: string): void => settle({ ok: false, error });
+      this.awaitingAck.set(giveUp, { deadline: performance.now() + timeoutMs, timeoutMs });
       // The callback form: one delivery is one promise, not four (publishAsync, then, finally), at every event.
       client.publish(topic, payload, options, (error) => {
         if (error === undefined || error === null) settle({ ok: true });
@@ -280,6 +285,19 @@ export class MqttOutput implements OutputAdapter {
         }
       });
     });
+  }
+
+  /** Ends publishes past their deadline, checked every DEADLINE_SWEEP_MS while any are waiting. */
+  private sweepDeadlines(): void {
+    if (this.deadlineSweep !== undefined) return;
+    this.deadlineSweep = setInterval(() => {
+      const now = performance.now();
+      for (const [giveUp, { deadline, timeoutMs }] of this.awaitingAck) if (now >= deadline) giveUp(`no PUBACK within ${timeoutMs} ms`);
+      if (this.awaitingAck.size > 0) return;
+      clearInterval(this.deadlineSweep);
+      this.deadlineSweep = undefined;
+    }, DEADLINE_SWEEP_MS);
+    this.deadlineSweep.unref();
   }
 
   /** MQTT 5 publish properties of a JSON payload (3.1.1 has none). */
@@ -364,7 +382,7 @@ export class MqttOutput implements OutputAdapter {
   private onClose(client: MqttClient): void {
     // The dispatcher retries unacknowledged events from the outbox; reconnect() starts with empty stores, so
     // mqtt.js does not resend them too after the reconnect (a duplicate on the wire for every event in flight).
-    for (const giveUp of [...this.awaitingAck]) giveUp();
+    for (const giveUp of [...this.awaitingAck.keys()]) giveUp('connection lost before PUBACK');
     if (this.client !== client) return; // stopped
     if (this.lastError === undefined) {
       this.lastError = 'connection closed';
