@@ -1,6 +1,7 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseSettings, type Settings, type SettingsIssue } from '../../src/settings/settings.js';
+import { secretFiles } from '../../src/settings/lint.js';
 import { decodeKey } from '../../src/settings/keys.js';
 import { readSecret } from '../system/secrets.js';
 import type { Dc09Account } from '../../src/pipeline/dc09-receiver.js';
@@ -33,6 +34,22 @@ export function loadConfigFile(file: string): LoadedConfig {
   const settings = { ...parsed.settings, dataDir: path.resolve(parsed.settings.dataDir) };
   return { ok: true, settings, file, worldReadable };
 }
+
+/**
+ * The dataDir of `--config`, or the default `./var` without one (commands run in the gateway's directory); undefined
+ * after printing the issues (exit 78) when the configuration does not load.
+ */
+export function dataDirOf(config: string | undefined): string | undefined {
+  if (config === undefined) return path.resolve(DEFAULT_DATA_DIR);
+  const loaded = loadConfigFile(config);
+  if (loaded.ok) return loaded.settings.dataDir;
+  printIssues(loaded.issues, (line) => process.stderr.write(line + '\n'));
+  process.exitCode = EXIT_CONFIG;
+  return undefined;
+}
+
+/** The schema's default dataDir. */
+export const DEFAULT_DATA_DIR = './var';
 
 export function printIssues(issues: readonly SettingsIssue[], write: (line: string) => void): void {
   for (const issue of issues) write(`error ${issue.path}: ${issue.message}`);
@@ -71,29 +88,26 @@ export function resolveDc09Accounts(
   return { accounts: resolved, issues };
 }
 
-/** Every file the configuration names, with its setting's path: what `check` and `run` verify is readable. */
+/**
+ * Every file the configuration names, with its setting's path: the secret ones (keys, passwords, tokens) and the
+ * certificates. What `check` and `run` verify is readable.
+ */
 export function namedFiles(settings: Settings): Array<{ path: string; file: string }> {
-  const files: Array<{ path: string; file: string }> = [];
+  const files = secretFiles(settings);
   const add = (path: string, file: string | undefined) => {
     if (file !== undefined) files.push({ path, file });
   };
+  add('api.tls.cert', settings.api?.tls?.cert);
+  add('api.tls.ca', settings.api?.tls?.ca);
   settings.inputs.forEach((input, i) => {
-    if (input.type === 'dc09') input.accounts?.forEach((a, j) => add(`inputs[${i}].accounts[${j}].keyFile`, a.keyFile));
-    if (input.type === 'access-xml') {
-      add(`inputs[${i}].secretFile`, input.secretFile);
-      add(`inputs[${i}].tls.cert`, input.tls?.cert);
-      add(`inputs[${i}].tls.key`, input.tls?.key);
-      add(`inputs[${i}].tls.ca`, input.tls?.ca);
-    }
+    if (input.type !== 'access-xml') return;
+    add(`inputs[${i}].tls.cert`, input.tls?.cert);
+    add(`inputs[${i}].tls.ca`, input.tls?.ca);
   });
   settings.outputs.forEach((output, i) => {
-    if (output.type === 'mqtt') {
-      add(`outputs[${i}].passwordFile`, output.passwordFile);
-      add(`outputs[${i}].ca`, output.ca);
-      add(`outputs[${i}].cert`, output.cert);
-      add(`outputs[${i}].key`, output.key);
-    }
-    if (output.type === 'webhook') add(`outputs[${i}].secretFile`, output.secretFile);
+    if (output.type !== 'mqtt') return;
+    add(`outputs[${i}].ca`, output.ca);
+    add(`outputs[${i}].cert`, output.cert);
   });
   return files;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { connect, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
@@ -13,7 +14,8 @@ import { bounded } from '../system/bounded.js';
 import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import { backoffDelay, type BackoffPolicy } from '../../src/pipeline/dispatcher.js';
 
-export type MqttOutputOptions = Omit<MqttOutputSettings, 'type' | 'maxAttempts'> & Partial<Pick<MqttOutputSettings, 'maxAttempts'>>;
+export type MqttOutputOptions = Omit<MqttOutputSettings, 'type' | 'incidentAcks' | 'maxAttempts'> &
+  Partial<Pick<MqttOutputSettings, 'incidentAcks' | 'maxAttempts'>>;
 
 export interface MqttOutputDeps {
   clock: Clock;
@@ -110,6 +112,8 @@ export class MqttOutput implements OutputAdapter {
   readonly name: string;
   readonly audience: Audience;
   readonly topicPrefix: string;
+  /** Takes incident acknowledgements on `{prefix}/incidents/{id}/ack` (off unless configured). */
+  readonly incidentAcks: boolean;
   private readonly options: MqttOutputOptions;
   private readonly deps: MqttOutputDeps;
   private readonly logger: Logger;
@@ -141,6 +145,7 @@ export class MqttOutput implements OutputAdapter {
     this.name = options.name;
     this.audience = options.audience;
     this.topicPrefix = options.topicPrefix;
+    this.incidentAcks = options.incidentAcks === true && options.audience === 'central';
     this.logger = deps.logger.child({ component: 'output', kind: 'mqtt', name: options.name });
     this.protocolVersion = effectiveProtocolVersion(options);
     this.warnings = new RateLimitedLog({ logger: this.logger, clock: deps.clock });
@@ -318,10 +323,14 @@ export class MqttOutput implements OutputAdapter {
   }
 
   private async connectionOptions(): Promise<IClientOptions> {
-    const { username, password, passwordFile, ca, cert, key, clientId } = this.options;
-    const secret = readSecret({ value: password, file: passwordFile });
+    const { ca, cert, key, clientId } = this.options;
+    // The embedded broker knows the gateway by credentials generated at its start; an external one by the settings'.
+    const embedded = this.embedded?.gateway;
+    const username = embedded?.username ?? this.options.username;
+    const secret = embedded?.password ?? readSecret({ value: this.options.password, file: this.options.passwordFile });
     return {
-      clientId: clientId ?? `panelbridge-${this.deps.gateway.id}-${this.name}`,
+      // Unguessable: a client that reused the gateway's id would take over its session and cut it off the broker.
+      clientId: embedded?.clientId ?? clientId ?? `panelbridge-${this.deps.gateway.id}-${this.name}-${randomBytes(8).toString('hex')}`,
       clean: true,
       keepalive: 30,
       protocolVersion: this.protocolVersion,
