@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readAdminToken } from '../../adapters/api/tokens.js';
 import { Gateway } from '../../adapters/cli/gateway.js';
 import { wireAssurance, type AssuranceHost } from '../../adapters/cli/assurance-wiring.js';
 import { createRootLogger } from '../../adapters/system/logger.js';
@@ -95,8 +96,10 @@ describe('assurance timer: no stuck ticks', () => {
     if ('issues' in started) throw new Error(JSON.stringify(started.issues));
     const { gateway } = started;
     cleanups.push(() => gateway.stop());
+    // With a token /healthz shows everything, the assurance included (the gateway made its own admin token).
+    const token = readAdminToken(settings.dataDir);
     const healthz = async () => {
-      const response = await fetch(`http://127.0.0.1:${gateway.api!.address!.port}/healthz`);
+      const response = await fetch(`http://127.0.0.1:${gateway.api!.address!.port}/healthz`, { headers: { authorization: `Bearer ${token}` } });
       return { status: response.status, body: (await response.json()) as { assurance: { lastTickAgeMs: number; detail?: string } } };
     };
     const first = await healthz();
