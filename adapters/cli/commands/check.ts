@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { statSync } from 'node:fs';
-import { lintSettings, secretFiles } from '../../../src/settings/lint.js';
-import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
+import { lintSettings, secretFiles, type LintFinding } from '../../../src/settings/lint.js';
+import { EXIT_CONFIG, loadConfigFile, printIssues, unreadableFiles } from '../config.js';
 import { readSecret } from '../../system/secrets.js';
 import { TokenRegistry } from '../../api/tokens.js';
 
@@ -20,7 +20,7 @@ export function checkCommand(): Command {
         return;
       }
       const resolvedKeys = new Map<string, string>();
-      const findings = [];
+      const findings: LintFinding[] = [];
       loaded.settings.inputs.forEach((input, i) => {
         if (input.type !== 'dc09') return;
         input.accounts?.forEach((a, j) => {
@@ -33,6 +33,10 @@ export function checkCommand(): Command {
           }
         });
       });
+      // Every file the configuration names must be readable now: `run` would otherwise stop on it at start.
+      for (const issue of unreadableFiles(loaded.settings)) {
+        if (!findings.some((f) => issue.path.startsWith(f.path))) findings.push({ severity: 'error' as const, ...issue });
+      }
       // Configured API tokens must be readable and long enough, as at start (without tokens nothing is read).
       const api = loaded.settings.api;
       if (api?.tokens !== undefined) {
