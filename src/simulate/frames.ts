@@ -1,5 +1,5 @@
-import type { PanelAnswer } from '../codecs/dc09/transmitter.js';
-import { encodeSurgardContactId, encodeSurgardHeartbeat, SURGARD_ACK, SURGARD_NAK, SURGARD_TERMINATOR } from '../codecs/surgard.js';
+import { encodeSurgardContactId, encodeSurgardHeartbeat, SURGARD_TERMINATOR } from '../codecs/surgard.js';
+export { interpretSurgardAnswer } from '../codecs/surgard.js';
 export { buildPanelFrame, interpretAnswer, SequenceCounter, type AnswerKind, type PanelAnswer, type PanelFrameInput, type SentFrame } from '../codecs/dc09/transmitter.js';
 import { contactIdFieldsFor, type SimAddress, type SimEvent } from './events.js';
 
@@ -32,11 +32,4 @@ export function buildSurgardPacket(input: SurgardPacketInput): string {
     account: input.account,
     fields: contactIdFieldsFor(event.name, input.address),
   });
-}
-
-/** The automation answers a packet with one byte: ACK 0x06 or NAK 0x15. */
-export function interpretSurgardAnswer(bytes: Uint8Array): PanelAnswer {
-  if (bytes.length === 1 && bytes[0] === SURGARD_ACK) return { kind: 'ack' };
-  if (bytes.length === 1 && bytes[0] === SURGARD_NAK) return { kind: 'nak' };
-  return { kind: 'invalid', detail: `expected 0x06 or 0x15, got ${Buffer.from(bytes).toString('hex')}` };
 }
