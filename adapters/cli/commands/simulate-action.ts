@@ -52,6 +52,7 @@ export function printer(options: SimulateOptions): Printer {
 
 /** What `panelbridge simulate` does; resolves with its exit status. */
 export async function simulate(options: SimulateOptions, print: Printer): Promise<number> {
+  if (options.receive === true) return receive(options);
   if (options.scenario !== undefined) return playScenario(options, print);
   const event = requiredEvent(options.event);
   const address: SimAddress = { ...(options.zone === undefined ? {} : { zone: options.zone }), ...(options.user === undefined ? {} : { user: options.user }) };
@@ -307,4 +308,39 @@ async function playScenario(options: SimulateOptions, print: Printer): Promise<n
   const summary = { scenario: scenario.site ?? file, sent, answers };
   process.stdout.write((options.json === true ? JSON.stringify({ summary }) : `${summary.scenario}: ${sent} event(s), ${answers.ack} ACK, ${sent - answers.ack} not ACKed`) + '\n');
   return answers.ack === sent ? 0 : 1;
+}
+
+/** `host:port`, `[v6]:port` or a bare port (on 127.0.0.1). */
+function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]:|([^:\s]+):)?(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (match === null || port > 65535) throw new SimulateError(`--listen "${text}" is not [host:]port`);
+  return { host: match[1] ?? match[2] ?? '127.0.0.1', port };
+}
+
+/** `--receive`: a DC-09 receiver printing what arrives, until SIGINT/SIGTERM; exit 0. */
+async function receive(options: SimulateOptions): Promise<number> {
+  const { startReceiver, formatReceivedRecord } = await import('./simulate-receive.js');
+  const key = resolveKey(options, options.keyEncoding, 'key');
+  if (key !== undefined && options.account === undefined) throw new SimulateError('--receive with a key needs --account (the key belongs to it)');
+  if (options.account !== undefined && !/^[0-9A-Fa-f]{3,16}$/.test(options.account)) throw new SimulateError(`--account "${options.account}" is not 3-16 hex digits`);
+  const write = (line: string) => process.stdout.write(line + '\n');
+  const json = options.json === true;
+  let running;
+  try {
+    running = await startReceiver({
+      ...parseListen(options.listen),
+      ...(options.account === undefined ? {} : { account: { account: options.account, ...(key === undefined ? {} : { key }) } }),
+      onListening: (address) => write(json ? JSON.stringify({ listening: address }) : `listening on tcp and udp ${address.host}:${address.port}`),
+      onFrame: (record) => write(json ? JSON.stringify(record) : formatReceivedRecord(record)),
+    });
+  } catch (error) {
+    throw new SimulateError(`cannot listen on ${options.listen}: ${(error as Error).message}`);
+  }
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await running.close();
+  return 0;
 }
