@@ -118,11 +118,7 @@ export class Dc09Output implements OutputAdapter {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.pollTimer);
-    await Promise.all(this.paths.map(async (path) => {
-      const link = path.link;
-      path.link = undefined;
-      await link?.close();
-    }));
+    await Promise.all(this.paths.map((path) => this.dropLink(path)));
   }
 
   health(): AdapterHealth {
@@ -160,6 +156,7 @@ export class Dc09Output implements OutputAdapter {
     const failures: string[] = [];
     for (const path of order) {
       const attempt = await this.sendOn(path, content, extended, seq, this.options.retries + 1);
+      if (this.stopped) return { ok: false, retryable: true, error: 'output stopped' };
       if (attempt.outcome === 'duh') {
         this.pathAnswered(path);
         return { ok: false, retryable: false, error: `receiver ${path.name} ${formatLinkTarget(path.target)} answered DUH: it will not process this message` };
@@ -198,6 +195,8 @@ export class Dc09Output implements OutputAdapter {
           detail = 'NAK';
           break;
         default:
+          // A connection that swallows frames (receiver restarted, NAT entry gone) is not reused: reconnect.
+          if (answer.kind === 'none') await this.dropLink(path);
           detail = answer.detail === undefined ? `${answer.kind === 'none' ? 'no answer' : answer.kind} within ${this.options.ackTimeout} ms` : `${answer.kind}: ${answer.detail}`;
           if (answer.kind === 'invalid') this.logger.warn({ path: path.name, seq, detail: answer.detail }, 'answer not accepted as an ACK');
       }
@@ -235,6 +234,12 @@ export class Dc09Output implements OutputAdapter {
     } catch (error) {
       return `cannot connect: ${(error as Error).message}`;
     }
+  }
+
+  private async dropLink(path: Path): Promise<void> {
+    const link = path.link;
+    path.link = undefined;
+    await link?.close();
   }
 
   private pathAnswered(path: Path): void {
@@ -300,6 +305,7 @@ export class Dc09Output implements OutputAdapter {
       if (path === primary && this.active !== primary) this.switchTo(primary, 'the primary path answers a NULL poll again');
       return;
     }
+    if (answer.kind === 'none') await this.dropLink(path);
     const detail = answer.kind === 'none' ? (answer.detail ?? `no answer to NULL within ${this.options.ackTimeout} ms`) : `${answer.kind} to NULL${answer.detail === undefined ? '' : `: ${answer.detail}`}`;
     this.pathSilent(path, detail);
     if (this.paths.every((p) => p.down)) this.allPathsDown();
