@@ -136,13 +136,16 @@ async function output(options: Partial<Dc09OutputOptions> & { primary: string },
 const duress = () =>
   testEvent({ category: 'duress', protocol: 'adm-cid', code: { scheme: 'contact-id', value: '121', description: 'Duress' }, user: { number: 5 }, partition: { number: 1 } });
 
+/** Both transports, both formats, plain and encrypted. */
+const WAYS = [
+  ['tcp', 'adm-cid', false],
+  ['udp', 'sia-dcs', false],
+  ['tcp', 'sia-dcs', true],
+  ['udp', 'adm-cid', true],
+] as const;
+
 describe('DC-09 output towards a receiver', () => {
-  it.each([
-    ['tcp', 'adm-cid', false],
-    ['udp', 'adm-cid', false],
-    ['tcp', 'sia-dcs', true],
-    ['udp', 'sia-dcs', true],
-  ] as const)('over %s as %s (encrypted: %s): delivered on the receiver ACK, with account, sequence and timestamp', async (transport, format, encrypted) => {
+  it.each(WAYS)('over %s as %s (encrypted: %s): delivered on the receiver ACK, with account, sequence and timestamp', async (transport, format, encrypted) => {
     const receiver = await startReceiver(() => 'ack', encrypted ? KEY : undefined);
     closers.push(() => receiver.close());
     const out = await output({ primary: `${transport}://127.0.0.1:${receiver.port}`, format, receiver: '12', ...(encrypted ? { key: KEY_HEX, keyEncoding: 'hex' } : {}) });
@@ -251,6 +254,21 @@ describe('DC-09 output towards a receiver', () => {
     expect(poll.timestamp).not.toBeNull();
   });
 
+  it('through the dispatcher: a duress goes on the wire first, and each account keeps its order', async () => {
+    const receiver = await startReceiver(() => 'ack');
+    closers.push(() => receiver.close());
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}` });
+    const outbox = new MemoryOutbox();
+    const burglary = (zone: number) => testEvent({ account: '1111', category: 'burglary', code: { scheme: 'contact-id', value: '130', description: '' }, zone: { number: zone } });
+    outbox.registerOutputs(['arc']);
+    await outbox.append([burglary(1), burglary(2), burglary(3), { ...duress(), account: '2222' }, burglary(4)]);
+    const dispatcher = new Dispatcher({ outbox, outputs: [out], clock: systemClock, logger: silentLogger });
+    dispatcher.start();
+    closers.push(() => dispatcher.stop());
+    await expect.poll(() => receiver.events().length, { timeout: 5_000 }).toBe(5);
+    expect(receiver.events().map((r) => r.msg.data)).toEqual(['1121 01 005', '1130 00 001', '1130 00 002', '1130 00 003', '1130 00 004']);
+  });
+
   it('the dispatcher keeps an event pending while no path answers, and delivers it once one does', async () => {
     let answers = false;
     const receiver = await startReceiver(() => (answers ? 'ack' : 'silent'));
@@ -307,12 +325,7 @@ describe('DC-09 output into the gateway\'s own DC-09 input (strict mode)', () =>
     testEvent({ category: 'fire', qualifier: 'restore', code: { scheme: 'sia', value: 'FR', description: '' }, zone: { number: 9 } }),
   ];
 
-  it.each([
-    ['tcp', 'adm-cid', false],
-    ['udp', 'sia-dcs', false],
-    ['tcp', 'sia-dcs', true],
-    ['udp', 'adm-cid', true],
-  ] as const)('over %s as %s (encrypted: %s): stored with the same category, zone, user and duress', async (transport, format, encrypted) => {
+  it.each(WAYS)('over %s as %s (encrypted: %s): stored with the same category, zone, user and duress', async (transport, format, encrypted) => {
     const input = await startGatewayInput([encrypted ? { account: '9876', key: KEY } : { account: '9876' }]);
     const out = await output({ primary: `${transport}://127.0.0.1:${input.port}`, format, ...(encrypted ? { key: KEY_HEX, keyEncoding: 'hex' } : {}) });
     const sent = events();
