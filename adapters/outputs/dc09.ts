@@ -82,7 +82,13 @@ export class Dc09Output implements OutputAdapter {
   private stopped = false;
 
   constructor(options: Dc09OutputOptions, deps: Dc09OutputDeps) {
-    this.options = options;
+    // Hex fields in upper case, as every capture shows them (some receivers match only [A-F0-9]).
+    this.options = {
+      ...options,
+      account: options.account.toUpperCase(),
+      line: options.line.toUpperCase(),
+      ...(options.receiver === undefined ? {} : { receiver: options.receiver.toUpperCase() }),
+    };
     this.deps = deps;
     this.name = options.name;
     this.audience = options.audience;

@@ -159,15 +159,16 @@ export function contactIdFieldsForEvent(event: NormalizedEvent): { fields: Conta
 }
 
 /**
- * SIA DC-03 event data: `N` (new) or `O` (old/status report), the `ri` area and `id` user modifiers, then the
- * code and its address when it has one, e.g. `Nri1/id012/HA`. Null for a link heartbeat.
+ * SIA DC-03 event data: `N` (new) or `O` (old/status report), the `id` user and `ri` area modifiers, then the
+ * code and its address when it has one, e.g. `Nid012/ri1/HA`. Null for a link heartbeat.
  */
 export function siaDataForEvent(event: NormalizedEvent): { data: string; notes: string[] } | null {
   const code = forwardedCode(event, 'sia');
   if (code === null) return null;
+  // `id` before `ri`: the order receivers such as pysiaalarm parse (ti, id, ri, code).
   const modifiers = [
-    ...(code.partition === null ? [] : [`ri${code.partition}`]),
     ...(code.user === null ? [] : [`id${pad(code.user, 3)}`]),
+    ...(code.partition === null ? [] : [`ri${code.partition}`]),
   ];
   const block = event.qualifier === 'status' ? 'O' : 'N';
   const data = `${block}${modifiers.map((m) => `${m}/`).join('')}${code.value}${code.address === null ? '' : pad(code.address, 3)}`;

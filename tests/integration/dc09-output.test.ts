@@ -154,7 +154,7 @@ describe('DC-09 output towards a receiver', () => {
     const [first, second] = receiver.events();
     expect(first!.msg).toMatchObject({ encrypted, account: '9876', dataAccount: '9876', receiver: '12', line: '0', seq: '0001' });
     expect(second!.msg.seq).toBe('0002');
-    expect(first!.msg.data).toBe(format === 'adm-cid' ? '1121 01 005' : 'Nri1/id005/HA');
+    expect(first!.msg.data).toBe(format === 'adm-cid' ? '1121 01 005' : 'Nid005/ri1/HA');
     expect(second!.msg.data).toBe(format === 'adm-cid' ? '1130 00 003' : 'NBA003');
     expect(Math.abs(first!.msg.timestamp! - Date.now())).toBeLessThan(5_000);
     if (encrypted) expect(first!.bytes.toString('latin1')).not.toContain('1121');

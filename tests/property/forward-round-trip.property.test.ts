@@ -139,7 +139,7 @@ describe('what the forwarding keeps exactly', () => {
   test('a Contact ID duress (121, user 5) goes to SIA as HA with the user id, and comes back a duress of user 5', () => {
     const event = contactIdEvent('121', { qualifier: '1', partition: 1, address: 5, user: null });
     const forwarded = eventFrameContent(event, 'sia-dcs', '9876');
-    expect(forwarded?.content.data).toBe('Nri1/id005/HA');
+    expect(forwarded?.content.data).toBe('Nid005/ri1/HA');
     const back = forwardDc09(event, 'sia-dcs', false).back[0]!;
     expect(back).toMatchObject({ category: 'duress', duress: true, user: { number: 5 }, zone: null });
   });
