@@ -35,6 +35,9 @@ export interface Dc09OutputDeps {
 /** NAKs with a receiver time accepted per attempt: each one corrects the clock, more mean the receiver disagrees with itself. */
 const MAX_TIME_CORRECTIONS = 2;
 
+/** How often a path that does not answer is probed with a NULL when `supervision` is off. */
+const DOWN_PATH_PROBE_MS = 30_000;
+
 type PathName = 'primary' | 'backup';
 
 interface Path {
@@ -114,11 +117,11 @@ export class Dc09Output implements OutputAdapter {
     }
     this.stopped = false;
     this.lastTrafficAt = this.deps.clock.now();
-    if (this.options.supervision > 0) {
-      // Checked more often than the interval so a poll goes out close to it; the timer never holds the process.
-      this.pollTimer = setInterval(() => void this.supervise(), Math.max(250, Math.floor(this.options.supervision / 4)));
-      this.pollTimer.unref();
-    }
+    // Checked more often than the interval so a poll goes out close to it. Without supervision, a path that is
+    // down is still probed, so the primary is taken back. The timer never holds the process.
+    const every = this.options.supervision > 0 ? this.options.supervision / 4 : DOWN_PATH_PROBE_MS;
+    this.pollTimer = setInterval(() => void this.supervise(), Math.max(250, Math.floor(every)));
+    this.pollTimer.unref();
   }
 
   async stop(): Promise<void> {
@@ -287,12 +290,13 @@ export class Dc09Output implements OutputAdapter {
 
   /**
    * The supervision schedule: a NULL poll on the active path when nothing went over it for `supervision`, and on
-   * every path that is down, so the primary is taken back as soon as it answers.
+   * every path that is down, so the primary is taken back as soon as it answers (also with supervision off).
    */
   private async supervise(): Promise<void> {
     if (this.stopped) return;
     const now = this.deps.clock.now();
-    const due = this.paths.filter((p) => p.down || (p === this.active && now - this.lastTrafficAt >= this.options.supervision));
+    const idle = this.options.supervision > 0 && now - this.lastTrafficAt >= this.options.supervision;
+    const due = this.paths.filter((p) => p.down || (p === this.active && idle));
     if (due.length === 0) return;
     await this.exclusive(async () => {
       for (const path of due) await this.poll(path);
