@@ -157,6 +157,17 @@ describe('what the forwarding keeps exactly', () => {
     expect(forwarded?.notes).toEqual(['SIA GA has no Contact ID equivalent: sent as the generic fire code Contact ID 110']);
   });
 
+  test.each([
+    ['a Contact ID closing (401, qualifier 3) → SIA CL of the user', () => contactIdEvent('401', { qualifier: '3', partition: 0, address: 3, user: null }), 'sia-dcs', 'NCL003'],
+    ['a SIA opening (OP) → Contact ID 401, qualifier 1', () => siaEvent('OP', { qualifier: '1', partition: 1, address: 4, user: null }), 'adm-cid', '1401 01 004'],
+    ['a SIA closing (CL) → Contact ID 401, qualifier 3', () => siaEvent('CL', { qualifier: '1', partition: 1, address: 4, user: null }), 'adm-cid', '3401 01 004'],
+    ['a Contact ID restore (3130) → SIA BR', () => contactIdEvent('130', { qualifier: '3', partition: 0, address: 3, user: null }), 'sia-dcs', 'NBR003'],
+    ['a Contact ID status report (6130) → an SIA O block', () => contactIdEvent('130', { qualifier: '6', partition: 0, address: 3, user: null }), 'sia-dcs', 'OBA003'],
+    ['a SIA restore (HR) → Contact ID 122, qualifier 3', () => siaEvent('HR', { qualifier: '1', partition: 0, address: 5, user: null }), 'adm-cid', '3122 00 005'],
+  ] as const)('%s', (_name, event, format, data) => {
+    expect(eventFrameContent(event(), format, '9876')?.content.data).toBe(data);
+  });
+
   test('a heartbeat is not an event to forward', () => {
     const event = eventFromSignal(emptySignal('null'), origin, builder);
     expect(eventFrameContent(event, 'adm-cid', '9876')).toBeNull();
