@@ -12,7 +12,7 @@ import {
   SURGARD_NAK,
 } from '../../src/codecs/surgard.js';
 import { AnswerQueue, exchange, type Link } from './dc09-link.js';
-import type { LinkStateReport } from './dc09.js';
+import { OneAtATime, reportLinkState, type LinkStateListener } from './link-state.js';
 
 export type AutomationOutputOptions = Omit<AutomationOutputSettings, 'type'>;
 
@@ -20,7 +20,7 @@ export interface AutomationOutputDeps {
   clock: Clock;
   logger: Logger;
   /** Raises a `supervisory` event when the automation link fails, and its restore. */
-  reportLinkState?(report: LinkStateReport): void;
+  reportLinkState?: LinkStateListener;
 }
 
 /** NAKs one packet may get before it is refused for good: SGAUTO p.56 retransmits a NAKed packet up to 20 times. */
@@ -74,7 +74,7 @@ export class AutomationOutput implements OutputAdapter {
   /** A `supervisory` event is out for the current outage. */
   private reported = false;
   private lastTrafficAt = 0;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly wire = new OneAtATime();
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private refusedConnections = 0;
 
@@ -159,7 +159,7 @@ export class AutomationOutput implements OutputAdapter {
     this.failed = false;
     this.logger.info({ peer }, 'automation connected');
     // Its first heartbeat ACK ends an outage; until then the next delivery tells.
-    void this.exclusive(() => this.heartbeat());
+    void this.wire.run(() => this.heartbeat());
   }
 
   private refuse(socket: net.Socket, peer: string, why: string): void {
@@ -179,14 +179,7 @@ export class AutomationOutput implements OutputAdapter {
     const account = surgardAccount(event.account, this.options.account, notes);
     const packet = encodeSurgardContactId({ receiver: this.options.receiver, line: this.options.line, account, fields });
     if (notes.length > 0) this.logger.info({ eventId: event.id, category: event.category, sent: packet.slice(0, -1), notes }, 'event forwarded with a substitute code');
-    return this.exclusive(() => this.transmit(Buffer.from(packet, 'latin1')));
-  }
-
-  /** One packet on the wire at a time: each waits for its ACK, as the receiver does. */
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.wire.run(() => this.transmit(Buffer.from(packet, 'latin1')));
   }
 
   private async transmit(packet: Uint8Array): Promise<DeliveryResult> {
@@ -234,7 +227,7 @@ export class AutomationOutput implements OutputAdapter {
       if (due && !this.reported) await this.unavailable('no automation connected');
       return;
     }
-    if (due) await this.exclusive(() => this.heartbeat());
+    if (due) await this.wire.run(() => this.heartbeat());
   }
 
   private answered(): void {
@@ -243,7 +236,7 @@ export class AutomationOutput implements OutputAdapter {
     this.failed = false;
     if (this.reported) {
       this.reported = false;
-      this.report('restore', `automation output ${this.name}: ${this.automation?.peer ?? 'the automation'} answers again`);
+      reportLinkState(this.deps.reportLinkState, this.logger, 'restore', `automation output ${this.name}: ${this.automation?.peer ?? 'the automation'} answers again`);
     }
   }
 
@@ -256,16 +249,8 @@ export class AutomationOutput implements OutputAdapter {
   private async unavailable(detail: string): Promise<DeliveryResult> {
     if (!this.reported) {
       this.reported = true;
-      this.report('new', `automation output ${this.name} on ${this.options.host}:${this.port()}: ${detail}; events wait in the outbox`);
+      reportLinkState(this.deps.reportLinkState, this.logger, 'new', `automation output ${this.name} on ${this.options.host}:${this.port()}: ${detail}; events wait in the outbox`);
     }
     return { ok: false, retryable: true, error: detail };
-  }
-
-  private report(qualifier: LinkStateReport['qualifier'], reason: string): void {
-    try {
-      this.deps.reportLinkState?.({ qualifier, reasons: [reason] });
-    } catch (error) {
-      this.logger.error({ err: (error as Error).message }, 'link state report failed');
-    }
   }
 }

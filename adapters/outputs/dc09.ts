@@ -14,22 +14,17 @@ import {
   type PanelAnswer,
 } from '../../src/codecs/dc09/transmitter.js';
 import { readSecret } from '../system/secrets.js';
+import { OneAtATime, reportLinkState, type LinkStateListener } from './link-state.js';
 import { exchange, formatLinkTarget, openDc09Link, parseLinkTarget, type Link, type LinkTarget } from './dc09-link.js';
 
 export type Dc09OutputOptions = Omit<Dc09OutputSettings, 'type'>;
-
-/** What the output reports about its own link: both receiver paths down, or one answering again. */
-export interface LinkStateReport {
-  qualifier: 'new' | 'restore';
-  reasons: string[];
-}
 
 export interface Dc09OutputDeps {
   clock: Clock;
   logger: Logger;
   random?: RandomBytes;
   /** Raises a `supervisory` event (stored and published like any other) when both paths are down, and its restore. */
-  reportLinkState?(report: LinkStateReport): void;
+  reportLinkState?: LinkStateListener;
 }
 
 /** NAKs with a receiver time accepted per attempt: each one corrects the clock, more mean the receiver disagrees with itself. */
@@ -80,7 +75,7 @@ export class Dc09Output implements OutputAdapter {
   /** Both paths went unanswered; reported once per outage. */
   private bothDown = false;
   private lastTrafficAt = 0;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly wire = new OneAtATime();
   private pollTimer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
 
@@ -147,14 +142,7 @@ export class Dc09Output implements OutputAdapter {
     if (forwarded.notes.length > 0) {
       this.logger.info({ eventId: event.id, category: event.category, sent: forwarded.content.data, notes: forwarded.notes }, 'event forwarded with a substitute code');
     }
-    return this.exclusive(() => this.transmit(event, forwarded.content, forwarded.extended));
-  }
-
-  /** One exchange on the wire at a time (events and polls share the sequence and the links). */
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.wire.run(() => this.transmit(event, forwarded.content, forwarded.extended));
   }
 
   private async transmit(event: NormalizedEvent, content: FrameContent, extended: Record<string, string>): Promise<DeliveryResult> {
@@ -258,7 +246,7 @@ export class Dc09Output implements OutputAdapter {
     if (wasDown) this.logger.info({ path: path.name, target: formatLinkTarget(path.target) }, 'receiver path answers again');
     if (this.bothDown) {
       this.bothDown = false;
-      this.report('restore', `the ${path.name} receiver path ${formatLinkTarget(path.target)} of DC-09 output ${this.name} answers again`);
+      reportLinkState(this.deps.reportLinkState, this.logger, 'restore', `the ${path.name} receiver path ${formatLinkTarget(path.target)} of DC-09 output ${this.name} answers again`);
     }
   }
 
@@ -277,15 +265,7 @@ export class Dc09Output implements OutputAdapter {
     if (this.bothDown) return;
     this.bothDown = true;
     const paths = this.paths.map((p) => `${p.name} ${formatLinkTarget(p.target)} (${p.lastFailure ?? 'no answer'})`).join(', ');
-    this.report('new', `DC-09 output ${this.name}: no receiver path answers: ${paths}; events wait in the outbox`);
-  }
-
-  private report(qualifier: LinkStateReport['qualifier'], reason: string): void {
-    try {
-      this.deps.reportLinkState?.({ qualifier, reasons: [reason] });
-    } catch (error) {
-      this.logger.error({ err: (error as Error).message }, 'link state report failed');
-    }
+    reportLinkState(this.deps.reportLinkState, this.logger, 'new', `DC-09 output ${this.name}: no receiver path answers: ${paths}; events wait in the outbox`);
   }
 
   /**
@@ -298,7 +278,7 @@ export class Dc09Output implements OutputAdapter {
     const idle = this.options.supervision > 0 && now - this.lastTrafficAt >= this.options.supervision;
     const due = this.paths.filter((p) => p.down || (p === this.active && idle));
     if (due.length === 0) return;
-    await this.exclusive(async () => {
+    await this.wire.run(async () => {
       for (const path of due) await this.poll(path);
     });
   }

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AutomationOutput, type AutomationOutputOptions } from '../../adapters/outputs/automation.js';
-import type { LinkStateReport } from '../../adapters/outputs/dc09.js';
+import type { LinkStateReport } from '../../adapters/outputs/link-state.js';
 import { DelimitedFramer } from '../../src/codecs/delimited-framer.js';
 import { SURGARD_NAK, SURGARD_TERMINATOR } from '../../src/codecs/surgard.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
