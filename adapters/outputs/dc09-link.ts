@@ -33,6 +33,9 @@ export function formatLinkTarget(target: LinkTarget): string {
   return `${target.transport}://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
 }
 
+/** Answers kept while nobody waits: a peer that floods the link cannot grow memory past this. */
+const MAX_QUEUED_ANSWERS = 64;
+
 /** Answers as they arrive on a link, handed to whoever waits for the next one. */
 export class AnswerQueue {
   private readonly queued: Uint8Array[] = [];
@@ -43,7 +46,7 @@ export class AnswerQueue {
     const waiter = this.waiter;
     this.waiter = undefined;
     if (waiter !== undefined) waiter(answer);
-    else this.queued.push(answer);
+    else if (this.queued.push(answer) > MAX_QUEUED_ANSWERS) this.queued.shift();
   }
 
   /** The next answer, or null when none comes within `ms` or the link closed. */

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Dc09Output, type Dc09OutputOptions } from '../../adapters/outputs/dc09.js';
 import type { LinkStateReport } from '../../adapters/outputs/link-state.js';
 import { Dc09Listener } from '../../adapters/inputs/dc09.js';
+import { AnswerQueue } from '../../adapters/outputs/dc09-link.js';
 import { Dc09Framer } from '../../src/codecs/dc09/framer.js';
 import { decodeDc09Frame, type Dc09Message } from '../../src/codecs/dc09/frame.js';
 import { encodeAck, encodeDuh, encodeNak } from '../../src/codecs/dc09/responses.js';
@@ -334,5 +335,15 @@ describe('DC-09 output into the gateway\'s own DC-09 input (strict mode)', () =>
     const stored = input.stored();
     expect(stored.map(meaning)).toEqual(sent.map(meaning));
     expect(stored.every((event) => event.account === '9876')).toBe(true);
+  });
+});
+
+describe('the transmitter link', () => {
+  it('attack: a peer flooding answers while nobody waits keeps at most 64 of them', async () => {
+    const queue = new AnswerQueue();
+    for (let i = 0; i < 10_000; i++) queue.push(Uint8Array.of(i & 0xff));
+    let kept = 0;
+    while ((await queue.next(0)) !== null) kept++;
+    expect(kept).toBe(64);
   });
 });
