@@ -52,8 +52,9 @@ type Attempt =
 /**
  * The gateway as a DC-09 transmitter (protocols.md §3): each event is sent to a monitoring centre's receiver as
  * ADM-CID or SIA-DCS, and counts as delivered only when the receiver ACKs it (an encrypted `*ACK` must decrypt
- * with the key). A NAK with the receiver's time corrects the clock and the frame goes again; DUH refuses it for
- * good (dead letter); silence is retried, then the backup path takes over until the primary answers a NULL poll.
+ * with the key). A NAK with the receiver's time corrects the clock and the frame goes again; DUH on every path
+ * refuses it for good (dead letter); silence is retried, then the backup path takes over until the primary answers
+ * a NULL poll.
  * Exchanges are one at a time, like a panel's: the dispatcher's order (duress first, each account in order) is the
  * order on the wire.
  */
@@ -69,7 +70,7 @@ export class Dc09Output implements OutputAdapter {
   private readonly paths: Path[];
   private readonly sequence = new SequenceCounter();
   private key: Uint8Array | undefined;
-  /** Receiver time minus our time, learnt from the last NAK (DC-09 §5.5.1.8: the transmitter adopts it). */
+  /** Receiver time minus our time, learnt from the last NAK; later frames carry the corrected time (protocols.md §3.5). */
   private clockOffsetMs = 0;
   private active: Path;
   /** Both paths went unanswered; reported once per outage. */
@@ -151,23 +152,28 @@ export class Dc09Output implements OutputAdapter {
     const seq = this.sequence.next();
     const order = [this.active, ...this.paths.filter((p) => p !== this.active)];
     const failures: string[] = [];
+    let refusals = 0;
     for (const path of order) {
       const attempt = await this.sendOn(path, content, extended, seq, this.options.retries + 1);
       if (this.stopped) return { ok: false, retryable: true, error: 'output stopped' };
-      if (attempt.outcome === 'duh') {
-        this.pathAnswered(path);
-        return { ok: false, retryable: false, error: `receiver ${path.name} ${formatLinkTarget(path.target)} answered DUH: it will not process this message` };
-      }
       if (attempt.outcome === 'ack') {
         if (path !== this.active) this.switchTo(path, `the ${this.active.name} path did not answer`);
         this.pathAnswered(path);
         this.logger.debug({ eventId: event.id, seq, path: path.name, data: content.data }, 'event delivered: receiver ACK');
         return { ok: true };
       }
+      // DUH is never encrypted, so one path's DUH could be forged on that path: the other path is still asked.
+      if (attempt.outcome === 'duh') {
+        this.pathAnswered(path);
+        refusals++;
+        failures.push(`${path.name} ${formatLinkTarget(path.target)}: DUH (the receiver will not process this message)`);
+        continue;
+      }
       this.pathSilent(path, attempt.detail);
       failures.push(`${path.name} ${formatLinkTarget(path.target)}: ${attempt.detail}`);
     }
-    this.allPathsDown();
+    if (refusals === order.length) return { ok: false, retryable: false, error: `refused: ${failures.join('; ')}` };
+    if (refusals === 0) this.allPathsDown();
     return { ok: false, retryable: true, error: `no ACK from the receiver (${failures.join('; ')})` };
   }
 

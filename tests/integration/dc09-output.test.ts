@@ -207,6 +207,15 @@ describe('DC-09 output towards a receiver', () => {
     expect(receiver.events()).toHaveLength(1);
   });
 
+  it('attack: a DUH on the primary (DUH is never encrypted, so it can be forged there) does not stop the backup from taking it', async () => {
+    const primary = await startReceiver(() => 'duh', KEY);
+    const backup = await startReceiver(() => 'ack', KEY);
+    closers.push(() => primary.close(), () => backup.close());
+    const out = await output({ primary: `tcp://127.0.0.1:${primary.port}`, backup: `tcp://127.0.0.1:${backup.port}`, key: KEY_HEX, keyEncoding: 'hex' });
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(backup.events()).toHaveLength(1);
+  });
+
   it('silence on the primary: retried, then the backup takes the event; the primary is taken back once it answers a NULL poll', async () => {
     let primaryAnswers = false;
     const primary = await startReceiver(() => (primaryAnswers ? 'ack' : 'silent'));
