@@ -241,6 +241,8 @@ export class AutomationOutput implements OutputAdapter {
   }
 
   private async linkFailed(automation: Automation, detail: string): Promise<DeliveryResult> {
+    // A connection replaced meanwhile says nothing about the one that took its place.
+    if (automation !== this.automation) return { ok: false, retryable: true, error: `automation ${automation.peer} disconnected` };
     if (!this.failed) this.logger.warn({ peer: automation.peer, detail }, 'automation link failed: only heartbeats until one is ACKed');
     this.failed = true;
     return this.unavailable(`automation ${automation.peer}: ${detail}`);
