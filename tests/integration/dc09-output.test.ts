@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
+import { createDecipheriv, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Dc09Output, type Dc09OutputOptions } from '../../adapters/outputs/dc09.js';
@@ -161,6 +161,26 @@ describe('DC-09 output towards a receiver', () => {
     expect(Math.abs(first!.msg.timestamp! - Date.now())).toBeLessThan(5_000);
     if (encrypted) expect(first!.bytes.toString('latin1')).not.toContain('1121');
     expect(out.health()).toEqual({ state: 'up' });
+  });
+
+  it('an encrypted frame as DC-09 lays it out, checked without the project\'s codec: header, pad, data, timestamp', async () => {
+    const receiver = await startReceiver(() => 'ack', KEY);
+    closers.push(() => receiver.close());
+    const out = await output({ primary: `udp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex', receiver: '12' });
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    const text = receiver.events()[0]!.bytes.toString('latin1');
+    const match = /^\n([0-9A-F]{4})(0[0-9A-F]{3})("\*ADM-CID"0001R12L0#9876\[([0-9A-F]+))\r$/.exec(text);
+    expect(match).not.toBeNull();
+    const [, crc, length, body, hex] = match!;
+    expect(parseInt(crc!, 16)).toBe(crcArc(body!));
+    expect(parseInt(length!, 16)).toBe(body!.length);
+    const decipher = createDecipheriv('aes-128-cbc', KEY, Buffer.alloc(16)).setAutoPadding(false);
+    const plain = Buffer.concat([decipher.update(Buffer.from(hex!, 'hex')), decipher.final()]);
+    const bar = plain.indexOf(0x7c);
+    expect(plain.length % 16).toBe(0);
+    expect(bar).toBeGreaterThan(0); // at least one pad byte, none of them | [ ]
+    for (const byte of plain.subarray(0, bar)) expect([0x7c, 0x5b, 0x5d]).not.toContain(byte);
+    expect(plain.subarray(bar).toString('latin1')).toMatch(/^\|#9876\|1121 01 005\](\[[A-Z][^\]]*\])*_\d\d:\d\d:\d\d,\d\d-\d\d-\d{4}$/);
   });
 
   it('carries the panel time and the site as extended data', async () => {
