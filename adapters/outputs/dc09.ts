@@ -105,7 +105,12 @@ export class Dc09Output implements OutputAdapter {
 
   async start(): Promise<void> {
     const { key, keyFile, keyEnv, keyEncoding } = this.options;
-    const text = readSecret({ value: key, file: keyFile, env: keyEnv });
+    let text: string | undefined;
+    try {
+      text = readSecret({ value: key, file: keyFile, env: keyEnv });
+    } catch (error) {
+      throw new GatewayError('CONFIG_INVALID', `dc09 output "${this.name}": cannot read its key: ${(error as Error).message}`);
+    }
     if (text !== undefined) {
       const decoded = decodeKey(text, keyEncoding ?? 'hex');
       if (!decoded.ok) throw new GatewayError('CONFIG_KEY_INVALID', `dc09 output "${this.name}": ${decoded.message}`);

@@ -183,6 +183,13 @@ describe('DC-09 output towards a receiver', () => {
     expect(plain.subarray(bar).toString('latin1')).toMatch(/^\|#9876\|1121 01 005\](\[[A-Z][^\]]*\])*_\d\d:\d\d:\d\d,\d\d-\d\d-\d{4}$/);
   });
 
+  it('refuses to start with a key file it cannot read or a key of the wrong size, naming the output', async () => {
+    const options = { name: 'arc', primary: 'tcp://127.0.0.1:1', account: '9876', line: '0', format: 'adm-cid', supervision: 0, ackTimeout: 300, retries: 0, audience: 'central' } as const;
+    const deps = { clock: systemClock, logger: silentLogger };
+    await expect(new Dc09Output({ ...options, keyFile: '/nonexistent/arc.key', keyEncoding: 'hex' }, deps).start()).rejects.toThrow(/dc09 output "arc": cannot read its key/);
+    await expect(new Dc09Output({ ...options, key: '0011', keyEncoding: 'hex' }, deps).start()).rejects.toThrow(/dc09 output "arc": a hex key is 32, 48 or 64 hex digits/);
+  });
+
   it('carries the panel time and the site as extended data', async () => {
     const receiver = await startReceiver(() => 'ack');
     closers.push(() => receiver.close());
