@@ -53,24 +53,22 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
+const OPTIONS: AutomationOutputOptions = {
+  name: 'automation',
+  protocol: 'surgard',
+  host: '127.0.0.1',
+  port: 0,
+  allow: ['127.0.0.1'],
+  receiver: '01',
+  line: '001',
+  heartbeat: 0,
+  ackTimeout: 300,
+  retries: 2,
+  audience: 'central',
+};
+
 async function output(options: Partial<AutomationOutputOptions> = {}, reports: LinkStateReport[] = []): Promise<AutomationOutput> {
-  const out = new AutomationOutput(
-    {
-      name: 'automation',
-      protocol: 'surgard',
-      host: '127.0.0.1',
-      port: 0,
-      allow: ['127.0.0.1'],
-      receiver: '01',
-      line: '001',
-      heartbeat: 0,
-      ackTimeout: 300,
-      retries: 2,
-      audience: 'central',
-      ...options,
-    },
-    { clock: systemClock, logger: silentLogger, reportLinkState: (report) => reports.push(report) },
-  );
+  const out = new AutomationOutput({ ...OPTIONS, ...options }, { clock: systemClock, logger: silentLogger, reportLinkState: (report) => reports.push(report) });
   await out.start();
   closers.push(() => out.stop());
   return out;
@@ -177,6 +175,12 @@ describe('Sur-Gard automation output, read by the serial Sur-Gard decoder', () =
     const automation = await connectAutomation(out.port());
     await expect.poll(() => outbox.backlog('automation'), { timeout: 5_000 }).toBe(0);
     expect(automation.stored().map((e) => e.category)).toEqual(['duress']);
+  });
+
+  it('a port already in use is a start-up error naming the output and the fix', async () => {
+    const first = await output();
+    const second = new AutomationOutput({ ...OPTIONS, name: 'second', port: first.port() }, { clock: systemClock, logger: silentLogger });
+    await expect(second.start()).rejects.toThrow(/automation output "second" cannot listen: port \d+ on 127.0.0.1 is in use/);
   });
 
   it('a heartbeat event from a panel is not forwarded as an alarm', async () => {
