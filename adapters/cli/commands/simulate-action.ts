@@ -326,10 +326,11 @@ async function receive(options: SimulateOptions): Promise<number> {
   if (options.account !== undefined && !/^[0-9A-Fa-f]{3,16}$/.test(options.account)) throw new SimulateError(`--account "${options.account}" is not 3-16 hex digits`);
   const write = (line: string) => process.stdout.write(line + '\n');
   const json = options.json === true;
+  const address = parseListen(options.listen);
   let running;
   try {
     running = await startReceiver({
-      ...parseListen(options.listen),
+      ...address,
       ...(options.account === undefined ? {} : { account: { account: options.account, ...(key === undefined ? {} : { key }) } }),
       onListening: (address) => write(json ? JSON.stringify({ listening: address }) : `listening on tcp and udp ${address.host}:${address.port}`),
       onFrame: (record) => write(json ? JSON.stringify(record) : formatReceivedRecord(record)),
