@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   DC09_TIMESTAMP_INVALID: 'The DC-09 timestamp is malformed or missing where it is required.',
   DC09_TIMESTAMP_OUT_OF_WINDOW: 'The encrypted frame\'s timestamp is outside the receiver\'s accept window.',
   DC09_ACCOUNT_UNKNOWN: 'The frame\'s account is not in the input\'s allowlist.',
+  DC09_PLAINTEXT_FOR_KEYED_ACCOUNT: 'An unencrypted DC-09 frame arrived for an account that has a key (forged, or the panel\'s encryption is off).',
+  DC09_OH_NOT_ALLOWED: 'An Osborne-Hoffman line (no CRC, no key) arrived on an input that does not allow it.',
   DC09_DATA_INVALID: 'The DC-09 data block does not parse as SIA-DCS or ADM-CID content.',
   DC09_QUIRK_REJECTED: 'A tolerated field quirk was found while --strict was set.',
   // Contact ID

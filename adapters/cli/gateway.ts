@@ -26,7 +26,7 @@ import { GatewayMetrics } from '../system/metrics.js';
 import { resolveDc09Accounts } from './config.js';
 import { wireAssurance, type AssuranceWiring } from './assurance-wiring.js';
 import { packageVersion } from './version.js';
-import { gatewayEvent, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
+import { gatewayEvent, VERIFIED, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
 
 export interface RunningInput {
   name: string;
@@ -88,13 +88,22 @@ export class Gateway {
     this.id = settings.gateway?.id ?? os.hostname();
     this.sites = settings.sites;
     this.builder = { ids: createIdSource(clock, options.random), sites: () => this.sites };
-    this.outbox = options.outbox ?? SqliteOutbox.open({ dataDir: settings.dataDir, dedupeWindowMs: settings.dedupeWindow, clock });
+    this.outbox =
+      options.outbox ??
+      SqliteOutbox.open({
+        dataDir: settings.dataDir,
+        dedupeWindowMs: settings.dedupeWindow,
+        clock,
+        retentionMs: settings.retention,
+        deadLetterRetentionMs: settings.deadLetterRetention,
+      });
     this.outputs = settings.outputs.map((o) => this.createOutput(o));
     this.dispatcher = new Dispatcher({
       outbox: this.outbox,
       outputs: this.outputs,
       clock,
       logger: this.logger,
+      localMaxBacklog: new Map(settings.outputs.flatMap((o) => (o.maxBacklog === undefined ? [] : [[o.name, o.maxBacklog] as const]))),
       onDelivered: (output, event) => {
         for (const listener of this.deliveryListeners) listener(output, event);
       },
@@ -105,6 +114,8 @@ export class Gateway {
       counters: this.counters,
       logger: this.logger.child({ component: 'recorder' }),
       backlogLimit: settings.backlogLimit,
+      // A local output that is down sheds its own oldest events; only central backlogs make the inputs NAK.
+      backlogOutputs: this.outputs.filter((o) => o.audience === 'central').map((o) => o.name),
       hooks: this.hooks,
     });
     this.api =
@@ -134,6 +145,7 @@ export class Gateway {
     });
     const inputs = this.inputs.map((i) => ({ name: i.name, ...i.health() }));
     const assurance = this.assurance?.health();
+    const storage = this.outbox.storage();
     const degraded = [...outputs, ...inputs].some((x) => x.state !== 'up') || assurance?.state === 'degraded';
     return {
       status: degraded ? 'degraded' : 'ok',
@@ -144,6 +156,11 @@ export class Gateway {
         uptimeMs: now - this.startedAt,
         inputs,
         outputs,
+        outbox: {
+          entries: storage.entries,
+          oldestStoredAt: storage.oldestStoredAt === null ? null : new Date(storage.oldestStoredAt).toISOString(),
+          retention: { deliveredMs: this.options.settings.retention, deadLettersMs: this.options.settings.deadLetterRetention },
+        },
         ...(assurance === undefined ? {} : { assurance }),
       },
     };
@@ -296,7 +313,7 @@ export class Gateway {
     const receivedAt = this.options.clock.now();
     const event = gatewayEvent(
       { category: 'supervisory', account, qualifier: report.qualifier, reasons: report.reasons },
-      { input: output, transport: 'tcp', receivedAt, raw: new Uint8Array() },
+      { input: output, transport: 'tcp', receivedAt, raw: new Uint8Array(), trust: VERIFIED },
       this.builder,
     );
     void this.recorder.record([event]).then((recorded) => {

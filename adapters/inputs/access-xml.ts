@@ -115,7 +115,9 @@ export class AccessXmlListener {
       // One byte past the limit is enough for the receiver to answer XML_TOO_LARGE.
       const body = await readBounded(req, receiver.maxBytes + 1);
       this.options.onFrame?.(body, 'http', peer);
-      send(res, await receiver.handleBody(body, peer));
+      // A client certificate checked against the configured CA authenticates the sender as the secret does.
+      const certified = 'authorized' in req.socket && req.socket.authorized === true;
+      send(res, await receiver.handleBody(body, peer, certified));
     } catch (error) {
       // A bug or an aborted request must not take the listener down; the controller may retry.
       this.options.counters.inc('input_errors_total', { input: this.options.name });

@@ -10,7 +10,7 @@ export const METRIC_PREFIX = 'panelbridge_';
 export interface MetricsSources {
   counters: Counters;
   dispatcher: { stats(): Record<string, OutputDispatchStats> };
-  outbox: Pick<Outbox, 'oldestPendingAt' | 'deadLetters'>;
+  outbox: Pick<Outbox, 'oldestPendingAt' | 'deadLetters' | 'storage'>;
   clock: Clock;
   /** Node's process metrics (CPU, memory, event-loop lag, GC); off in tests that compare output. */
   processMetrics?: boolean;
@@ -24,7 +24,8 @@ const DELIVERY_RESULTS = {
   failed: 'failed',
   dead: 'dead',
   skippedCovert: 'skipped_covert',
-} as const satisfies Record<keyof Pick<OutputDispatchStats, 'delivered' | 'failed' | 'dead' | 'skippedCovert'>, string>;
+  skippedOverflow: 'skipped_overflow',
+} as const satisfies Record<keyof Pick<OutputDispatchStats, 'delivered' | 'failed' | 'dead' | 'skippedCovert' | 'skippedOverflow'>, string>;
 
 const DURESS_CATEGORIES = ['duress', 'holdup'] as const;
 
@@ -39,6 +40,7 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
   outbox_rejections_total: 'Frames refused because the outbox could not store them, by error code',
   connections_total: 'TCP connections accepted, by input',
   input_errors_total: 'Frames whose handling failed unexpectedly, by input',
+  unverified_frames_folded_total: 'Refused non-duress frames counted into the next stored event of their origin instead of stored, by input',
 };
 
 /**
@@ -138,6 +140,23 @@ export class GatewayMetrics {
           const oldest = outbox.oldestPendingAt(output);
           this.set({ output }, oldest === null ? 0 : Math.max(0, now - oldest) / 1000);
         }
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}outbox_entries`,
+      help: 'Events kept in the outbox (undelivered, delivered within retention, dead letters)',
+      registers,
+      collect() {
+        this.set(outbox.storage().entries);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}outbox_oldest_entry_age_seconds`,
+      help: 'Age of the oldest event kept in the outbox (0 when it is empty); retention keeps it bounded',
+      registers,
+      collect() {
+        const oldest = outbox.storage().oldestStoredAt;
+        this.set(oldest === null ? 0 : Math.max(0, clock.now() - oldest) / 1000);
       },
     });
     new Gauge({

@@ -1,7 +1,7 @@
-import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
+import { earnsTrust, receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import type { Clock, Logger } from '../ports.js';
 import type { Site } from '../settings/sites.js';
-import { gatewayEvent, type EventBuilderDeps, type FrameOrigin } from '../pipeline/event-builder.js';
+import { gatewayEvent, VERIFIED, type EventBuilderDeps, type FrameOrigin } from '../pipeline/event-builder.js';
 import type { EventHook, RecordOutcome } from '../pipeline/recorder.js';
 import { DeliveryDeadline, type UndeliveredDuress } from './delivery-deadline.js';
 import { DeviceDirectory, isGatewayRaised, isPanelTest, isPointTest, provesDevice, type DuressDevice } from './devices.js';
@@ -143,6 +143,8 @@ export class Assurance implements EventHook {
   }
 
   annotate(event: NormalizedEvent): void {
+    // A refused frame's content is published, but it opens no incident and counts as no test.
+    if (!earnsTrust(event)) return;
     const at = receivedAtMs(event, this.options.clock.now());
     if (!isGatewayRaised(event) && !event.test) {
       const windows = this.windows.covering(event, this.directory.namedBy(event), at);
@@ -162,6 +164,9 @@ export class Assurance implements EventHook {
   stored(events: readonly NormalizedEvent[]): void {
     for (const event of events) {
       const at = receivedAtMs(event, this.options.clock.now());
+      // Its delivery is still watched: a duress nobody vouches for must reach central all the same.
+      this.deadline.track(event, at);
+      if (!earnsTrust(event)) continue;
       if (!isGatewayRaised(event) && event.account !== null) this.traffic(event.account, at);
       const named = this.directory.namedBy(event);
       if (named.length > 0 && provesDevice(event)) {
@@ -170,7 +175,6 @@ export class Assurance implements EventHook {
         else this.ledger.recordActivation(named, event, at);
       }
       if (isPanelTest(event)) this.ledger.recordPanelTest(event, at);
-      this.deadline.track(event, at);
     }
   }
 
@@ -372,9 +376,15 @@ export class Assurance implements EventHook {
     );
   }
 
+  /**
+   * Stores a supervisory event, `covert`: no `local` output receives it. Each may depend on a duress (device
+   * results, delivery deadlines, a link restored by a duress frame, since a panel's traffic includes its duress
+   * signals), and when and how those change would tell a local output that a duress happened.
+   */
   private raise(fields: Parameters<typeof gatewayEvent>[0], now: number, incident: string | null = null): void {
-    const origin: FrameOrigin = { input: ASSURANCE_INPUT, transport: 'cli', receivedAt: now, raw: new Uint8Array() };
+    const origin: FrameOrigin = { input: ASSURANCE_INPUT, transport: 'cli', receivedAt: now, raw: new Uint8Array(), trust: VERIFIED };
     const event = gatewayEvent(fields, origin, this.options.builder);
+    event.covert = true;
     if (incident !== null) event.incident = incident;
     const recording = this.options
       .record([event])

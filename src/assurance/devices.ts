@@ -127,6 +127,14 @@ export class DeviceDirectory {
     return this.index().get(id)?.site;
   }
 
+  /** The site with this id, else the one site whose name is exactly this (an installer types what the sign says). */
+  siteByIdOrName(idOrName: string): Site | undefined {
+    const byId = this.site(idOrName);
+    if (byId !== undefined) return byId;
+    const named = [...this.index().values()].filter((entry) => entry.site.name === idOrName);
+    return named.length === 1 ? named[0]!.site : undefined;
+  }
+
   devicesOf(siteId: string): DuressDevice[] {
     return this.index().get(siteId)?.devices ?? [];
   }

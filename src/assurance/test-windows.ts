@@ -47,8 +47,9 @@ export class TestWindows {
   }
 
   start(request: WindowRequest, now: number): OpenWindowResult {
-    const { site, minutes, devices } = request;
-    if (this.directory.site(site) === undefined) return { ok: false, reason: 'unknown-site', message: `no site with id "${site}"` };
+    const { minutes, devices } = request;
+    const site = this.directory.siteByIdOrName(request.site)?.id;
+    if (site === undefined) return { ok: false, reason: 'unknown-site', message: `no site with id or name "${request.site}"` };
     if (!Number.isFinite(minutes) || minutes <= 0 || minutes > MAX_WINDOW_MINUTES)
       return { ok: false, reason: 'invalid-request', message: `minutes must be more than 0 and at most ${MAX_WINDOW_MINUTES}` };
     let listed: string[] | null = null;

@@ -120,6 +120,7 @@ export function forwardedCode(event: NormalizedEvent, scheme: CodeScheme): Forwa
   const chosen = chooseCode(event, scheme);
   if (chosen === null) return null;
   const notes = chosen.note === null ? [] : [chosen.note];
+  if (event.verified === false) notes.push(`unverified (${event.unverifiedReason ?? 'no reason given'}): forwarded all the same`);
   let value = chosen.value;
   if (scheme === 'sia' && event.qualifier === 'restore' && lookupCode('sia', value)?.qualifier !== 'restore') {
     const restore = SIA_RESTORE[value];

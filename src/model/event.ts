@@ -15,6 +15,19 @@ export const DURESS_CATEGORIES: ReadonlySet<Category> = new Set(['duress', 'hold
 export const PROTOCOLS = ['sia-dcs', 'adm-cid', 'contact-id', 'sia-dc03', 'surgard', 'null', 'access-xml'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
+/**
+ * Why an event's origin is not authenticated by the configuration. Extend the list, never rename an entry: the
+ * values are part of the published contract.
+ */
+export const UNVERIFIED_REASONS = [
+  'unknown-account',
+  'plaintext-for-keyed-account',
+  'timestamp-out-of-window',
+  'osborne-hoffman-not-allowed',
+  'unauthenticated-source',
+] as const;
+export type UnverifiedReason = (typeof UNVERIFIED_REASONS)[number];
+
 export const TRANSPORTS = ['tcp', 'udp', 'serial', 'http', 'replay', 'cli'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
@@ -33,6 +46,27 @@ export const eventSchema = z
       transport: z.enum(TRANSPORTS),
       peer: z.string().optional().describe('Remote address:port or device path.'),
     }),
+    verified: z
+      .boolean()
+      .describe(
+        'True when the origin is authenticated by the configuration: a DC-09 account on the allowlist (with its key when it has one), a serial input, access XML with its secret or client certificate, or the gateway itself.',
+      ),
+    unverifiedReason: z
+      .enum(UNVERIFIED_REASONS)
+      .optional()
+      .describe(
+        'Present exactly when verified is false: unknown-account (not on the allowlist), plaintext-for-keyed-account, timestamp-out-of-window (encrypted, panel clock off), osborne-hoffman-not-allowed, unauthenticated-source (an input with no allowlist, secret or client certificate).',
+      ),
+    unverifiedCount: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('Refused non-duress frames from this origin this event stands for (they are stored at most once a minute); itself included.'),
+    covert: z
+      .literal(true)
+      .optional()
+      .describe('Withheld from `local` outputs like a duress: set on the supervisory events the gateway raises (device tests, delivery deadlines, links, panel clocks), since when they happen can depend on a duress.'),
     protocol: z.enum(PROTOCOLS).nullable(),
     account: z.string().nullable().describe('Account as sent; for DC-09 the header #acct when present.'),
     receiver: z.string().nullable(),
@@ -88,6 +122,15 @@ export type NormalizedEvent = z.infer<typeof eventSchema>;
 /** The JSON Schema published as config/event.schema.json; a test regenerates and compares it. */
 export function eventJsonSchema(): unknown {
   return z.toJSONSchema(eventSchema, { target: 'draft-2020-12' });
+}
+
+/**
+ * Whether an event may update what the gateway believes (supervision, device tests, incidents). A frame refused
+ * for a missing credential never does; an input configured without authentication trusts its senders as its
+ * configuration says. Events stored before `verified` existed count as verified.
+ */
+export function earnsTrust(event: Pick<NormalizedEvent, 'verified' | 'unverifiedReason'>): boolean {
+  return event.verified !== false || event.unverifiedReason === 'unauthenticated-source';
 }
 
 let lastReceivedAtText = '';

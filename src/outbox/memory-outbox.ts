@@ -1,4 +1,4 @@
-import type { NormalizedEvent } from '../model/event.js';
+import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import { systemClock, type Clock } from '../ports.js';
 import type { AppendResult, DeadLetter, Outbox, OutboxEntry } from './outbox.js';
 import {
@@ -40,12 +40,8 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     const copies = serializeEvents(events).map((json) => JSON.parse(json) as NormalizedEvent);
     const now = this.clock.now();
     const { dedupeKey } = options;
-    if (dedupeKey !== undefined) {
-      const stored = this.storedByKey.get(dedupeKey);
-      if (stored !== undefined && now - stored.at < this.dedupeWindowMs) {
-        return { duplicate: true, entries: stored.entries };
-      }
-    }
+    const earlier = dedupeKey === undefined ? undefined : this.storedUnder(dedupeKey);
+    if (earlier !== undefined) return { duplicate: true, entries: earlier };
     const entries = copies.map((event) => ({ seq: ++this.head, event }));
     for (const entry of entries) {
       this.entries.set(entry.seq, entry);
@@ -58,14 +54,19 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     return { duplicate: false, entries };
   }
 
+  storedUnder(dedupeKey: string): OutboxEntry[] | undefined {
+    const stored = this.storedByKey.get(dedupeKey);
+    return stored !== undefined && this.clock.now() - stored.at < this.dedupeWindowMs ? stored.entries : undefined;
+  }
+
   registerOutputs(names: readonly string[]): void {
     for (const name of names) {
       if (!this.index.has(name)) this.index.track(name, []);
     }
   }
 
-  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>): OutboxEntry[] {
-    return this.index.select(output, limit, exclude, skipAccounts).map((seq) => this.entry(seq));
+  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>, duressFirst = true): OutboxEntry[] {
+    return this.index.select(output, limit, exclude, skipAccounts, duressFirst).map((seq) => this.entry(seq));
   }
 
   markDelivered(output: string, seqs: readonly number[]): void {
@@ -82,6 +83,11 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
   deadLetters(output?: string): DeadLetter[] {
     const letters = output === undefined ? [...this.deadByOutput.values()].flat() : (this.deadByOutput.get(output) ?? []);
     return [...letters].sort(compareDeadLetters);
+  }
+
+  storage(): { entries: number; oldestStoredAt: number | null } {
+    const first = this.entries.values().next();
+    return { entries: this.entries.size, oldestStoredAt: first.done === true ? null : receivedAtMs(first.value.event, this.clock.now()) };
   }
 
   /** Every append is stored as it comes: nothing waits for a commit. */

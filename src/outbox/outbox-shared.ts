@@ -68,6 +68,10 @@ export abstract class IndexedOutbox {
     return this.index.maxBacklog();
   }
 
+  oldestPending(output: string, limit: number, exclude?: ReadonlySet<number>): number[] {
+    return this.index.oldest(output, limit, exclude);
+  }
+
   oldestPendingAt(output: string): number | null {
     return this.index.oldestPendingAt(output);
   }

@@ -27,15 +27,23 @@ export interface DeadLetter {
  */
 export interface Outbox {
   append(events: NormalizedEvent[], options?: { dedupeKey?: string }): Promise<AppendResult>;
+  /**
+   * The entries an earlier append stored under `dedupeKey` within the dedupe window (committed appends only), or
+   * undefined. Lets a caller tell a retransmit before it touches anything else.
+   */
+  storedUnder(dedupeKey: string): OutboxEntry[] | undefined;
   /** Declares the outputs that exist; an output seen for the first time starts at the current head. */
   registerOutputs(names: readonly string[]): void;
   /**
    * Up to `limit` undelivered entries for `output`: duress/hold-up entries first, each preceded by the
    * earlier pending entries of its account (per-account order), then the rest in seq order.
    * Entries whose seq is in `exclude` (in flight) are skipped, and so are the entries of the accounts in
-   * `skipAccounts` (waiting out a retry), without reading them from storage.
+   * `skipAccounts` (waiting out a retry), without reading them from storage. `duressFirst: false` gives plain seq
+   * order (a `local` output: pulling a duress's account forward would show it that one is pending).
    */
-  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>): OutboxEntry[];
+  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>, duressFirst?: boolean): OutboxEntry[];
+  /** Seqs of up to `limit` of the output's oldest undelivered entries (storage order), skipping `exclude`. */
+  oldestPending(output: string, limit: number, exclude?: ReadonlySet<number>): number[];
   markDelivered(output: string, seqs: readonly number[]): void;
   markDead(output: string, seq: number, reason: string): void;
   deadLetters(output?: string): DeadLetter[];
@@ -43,6 +51,8 @@ export interface Outbox {
   backlog(output: string): number;
   /** Largest backlog over all outputs; the ingest NAKs when it passes the configured limit. */
   maxBacklog(): number;
+  /** Entries kept (pending, delivered within retention, dead letters) and store time (ms) of the oldest, or null. */
+  storage(): { entries: number; oldestStoredAt: number | null };
   /** receivedAt (ms) of the oldest undelivered entry for the output, or null. */
   oldestPendingAt(output: string): number | null;
   /**

@@ -90,7 +90,7 @@ export class PendingIndex {
    * Up to `limit` pending seqs in delivery order: each duress entry preceded by the earlier pending entries of
    * its account, then everything else by seq. Entries without an account have no account order to keep.
    */
-  select(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>): number[] {
+  select(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>, duressFirst = true): number[] {
     const queue = this.queues.get(output);
     if (queue === undefined || limit <= 0) return [];
     const chosen = new Set<number>();
@@ -104,7 +104,7 @@ export class PendingIndex {
       if (!chosen.has(seq) && !skipped(seq)) chosen.add(seq);
       return chosen.size < limit;
     };
-    for (const duressSeq of queue.duress) {
+    for (const duressSeq of duressFirst ? queue.duress : []) {
       if (skipped(duressSeq)) continue;
       const account = this.meta(duressSeq).account;
       const ofAccount = account === null ? undefined : queue.byAccount.get(account);
@@ -118,6 +118,18 @@ export class PendingIndex {
       if (!take(seq)) break;
     }
     return [...chosen];
+  }
+
+  /** Up to `limit` pending seqs of the output in seq order, skipping `exclude`. */
+  oldest(output: string, limit: number, exclude?: ReadonlySet<number>): number[] {
+    const queue = this.queues.get(output);
+    const seqs: number[] = [];
+    if (queue === undefined) return seqs;
+    for (const seq of queue.all) {
+      if (seqs.length >= limit) break;
+      if (exclude?.has(seq) !== true) seqs.push(seq);
+    }
+    return seqs;
   }
 
   backlog(output: string): number {

@@ -25,6 +25,8 @@ export interface SqliteOutboxOptions {
    * deleted. Entries with a dead letter are kept. Unset: nothing is ever deleted.
    */
   retentionMs?: number;
+  /** When set, dead letters older than this are deleted (their entries then fall under `retentionMs`). */
+  deadLetterRetentionMs?: number;
   /** Hash of dedupe keys in memory; tests pass a colliding one to show a hit is confirmed against the stored key. */
   dedupeHash?: (key: string) => number;
 }
@@ -57,8 +59,11 @@ class RecentEvents {
 /** Keyed appends remembered for dedupe: ten minutes of 160 frames/s (about 12 MB at most). */
 const DEDUPE_CAPACITY = 100_000;
 
-/** Retention pruning runs at most this often (clock time), inside a write transaction that happens anyway. */
+/** Retention pruning runs this often (clock time), and at once again while it finds full batches. */
 const PRUNE_INTERVAL_MS = 60_000;
+
+/** Rows deleted per pruning transaction: small, so a commit never waits long behind one. */
+const PRUNE_BATCH = 500;
 
 /** Migration N (0-based) moves the schema from user_version N to N + 1. Append only; never edit a shipped step. */
 const MIGRATIONS: readonly string[] = [
@@ -166,9 +171,15 @@ function prepareStatements(db: Database.Database) {
       `SELECT d.output, d.seq, d.reason, d.at, e.event FROM dead_letter d JOIN entry e ON e.seq = d.seq
        WHERE @output IS NULL OR d.output = @output ORDER BY d.seq, d.output`,
     ),
-    prune: db.prepare<[number, number]>(
-      `DELETE FROM entry WHERE seq <= ? AND stored_at <= ? AND seq NOT IN (SELECT seq FROM dead_letter)`,
+    prune: db.prepare<[number, number, number]>(
+      `DELETE FROM entry WHERE seq IN (SELECT seq FROM entry WHERE seq <= ? AND stored_at <= ?
+         AND seq NOT IN (SELECT seq FROM dead_letter) ORDER BY seq LIMIT ?)`,
     ),
+    pruneDead: db.prepare<[number, number]>(
+      `DELETE FROM dead_letter WHERE (output, seq) IN (SELECT output, seq FROM dead_letter WHERE at <= ? LIMIT ?)`,
+    ),
+    count: db.prepare<[], number>(`SELECT count(*) FROM entry`).pluck(),
+    oldestStored: db.prepare<[], number>(`SELECT stored_at FROM entry ORDER BY seq LIMIT 1`).pluck(),
   };
 }
 
@@ -200,12 +211,16 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   private readonly clock: Clock;
   private readonly dedupeWindowMs: number;
   private readonly retentionMs: number | undefined;
+  private readonly deadLetterRetentionMs: number | undefined;
+  private readonly pruneTimer: NodeJS.Timeout | undefined;
+  /** Rows in the entry table. */
+  private entryCount: number;
   private appends: QueuedAppend[] = [];
   private marks: QueuedMark[] = [];
   private scheduled: NodeJS.Immediate | undefined;
+  private lastHashed: { key: string; hash: number } | undefined;
   /** Highest committed seq. */
   private head: number;
-  private lastPruneAt = Number.NEGATIVE_INFINITY;
   private closed = false;
 
   private readonly statements: ReturnType<typeof prepareStatements>;
@@ -221,16 +236,59 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     this.clock = options.clock ?? systemClock;
     this.dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
     this.retentionMs = options.retentionMs;
+    this.deadLetterRetentionMs = options.deadLetterRetentionMs;
     this.statements = prepareStatements(db);
+    this.entryCount = this.statements.count.get() ?? 0;
     this.head = this.statements.head.get() ?? 0;
     this.dedupe = new DedupeIndex(this.dedupeWindowMs, DEDUPE_CAPACITY, options.dedupeHash);
     this.loadDedupe();
     this.writeBatch = db.transaction((appends: QueuedAppend[], marks: QueuedMark[]) => {
       // Marks go first: their watermarks are computed against the head committed before this batch's inserts.
       this.writeMarks(marks);
-      this.pruneIfDue();
       return this.writeAppends(appends);
     });
+    if (this.retentionMs !== undefined || this.deadLetterRetentionMs !== undefined) {
+      this.pruneTimer = setInterval(() => this.prune(), PRUNE_INTERVAL_MS);
+      this.pruneTimer.unref();
+    }
+  }
+
+  storage(): { entries: number; oldestStoredAt: number | null } {
+    if (this.closed) return { entries: 0, oldestStoredAt: null };
+    return { entries: this.entryCount, oldestStoredAt: this.statements.oldestStored.get() ?? null };
+  }
+
+  /**
+   * Deletes one small batch of what retention allows (finished entries past `retentionMs`, dead letters past
+   * `deadLetterRetentionMs`) in a transaction of its own, after writing what is queued; while batches come back
+   * full, the next runs on the following turn of the event loop, so ingest goes on between them. Returns the rows
+   * deleted by this batch.
+   */
+  prune(): number {
+    if (this.closed) return 0;
+    this.flush();
+    const now = this.clock.now();
+    let deleted = 0;
+    try {
+      deleted = this.db.transaction(() => {
+        let rows = 0;
+        if (this.deadLetterRetentionMs !== undefined) rows += this.statements.pruneDead.run(now - this.deadLetterRetentionMs, PRUNE_BATCH).changes;
+        const outputs = this.index.outputs();
+        if (this.retentionMs !== undefined && outputs.length > 0) {
+          const finishedEverywhere = Math.min(...outputs.map((output) => this.watermarkOf(output)));
+          // Never prune inside the dedupe window: a retransmit must still find its earlier copy.
+          const entries = this.statements.prune.run(finishedEverywhere, now - Math.max(this.retentionMs, this.dedupeWindowMs), PRUNE_BATCH).changes;
+          this.entryCount -= entries;
+          rows += entries;
+        }
+        return rows;
+      }).immediate();
+    } catch {
+      this.entryCount = this.statements.count.get() ?? 0; // the rolled-back deletes were counted
+      return 0; // the next interval tries again; a failed prune loses nothing
+    }
+    if (deleted >= PRUNE_BATCH) setImmediate(() => this.prune()).unref();
+    return deleted;
   }
 
   append(events: NormalizedEvent[], options: { dedupeKey?: string } = {}): Promise<AppendResult> {
@@ -243,10 +301,21 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     }
     return new Promise<AppendResult>((resolve, reject) => {
       const { dedupeKey } = options;
-      const dedupe = dedupeKey === undefined ? undefined : { key: dedupeKey, hash: this.dedupe.hash(dedupeKey) };
+      const dedupe = dedupeKey === undefined ? undefined : { key: dedupeKey, hash: this.hashOf(dedupeKey) };
       this.appends.push({ events: serialized, dedupe, at: this.clock.now(), resolve, reject });
       this.scheduleFlush();
     });
+  }
+
+  storedUnder(dedupeKey: string): OutboxEntry[] | undefined {
+    if (this.closed) return undefined;
+    return this.storedWithin({ key: dedupeKey, hash: this.hashOf(dedupeKey) }, this.clock.now());
+  }
+
+  /** A caller asks `storedUnder(key)` and then appends under the same key: the hash is computed once for both. */
+  private hashOf(key: string): number {
+    if (this.lastHashed?.key !== key) this.lastHashed = { key, hash: this.dedupe.hash(key) };
+    return this.lastHashed.hash;
   }
 
   registerOutputs(names: readonly string[]): void {
@@ -262,8 +331,8 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     }
   }
 
-  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>): OutboxEntry[] {
-    return this.index.select(output, limit, exclude, skipAccounts).map((seq) => ({ seq, event: this.readEvent(seq) }));
+  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>, duressFirst = true): OutboxEntry[] {
+    return this.index.select(output, limit, exclude, skipAccounts, duressFirst).map((seq) => ({ seq, event: this.readEvent(seq) }));
   }
 
   markDelivered(output: string, seqs: readonly number[]): void {
@@ -300,6 +369,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer);
     this.index.clear();
     this.db.close();
   }
@@ -327,6 +397,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
       committed = this.writeBatch.immediate(appends, marks);
     } catch (cause) {
       this.marks = marks.concat(this.marks);
+      this.entryCount = this.statements.count.get() ?? 0; // the rolled-back inserts were counted
       for (const append of appends) append.reject(outboxWriteFailed('the outbox transaction failed', cause));
       return;
     } finally {
@@ -372,6 +443,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
           json,
         );
         const seq = Number(lastInsertRowid);
+        this.entryCount += 1;
         stored.push({ seq, ...described });
         return { seq, event };
       });
@@ -433,17 +505,6 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   private watermarkOf(output: string): number {
     const lowest = this.index.lowestPending(output);
     return lowest === undefined ? this.head : lowest - 1;
-  }
-
-  private pruneIfDue(): void {
-    const now = this.clock.now();
-    if (this.retentionMs === undefined || now - this.lastPruneAt < PRUNE_INTERVAL_MS) return;
-    const outputs = this.index.outputs();
-    if (outputs.length === 0) return;
-    this.lastPruneAt = now;
-    const finishedEverywhere = Math.min(...outputs.map((output) => this.watermarkOf(output)));
-    // Never prune inside the dedupe window: a retransmit must still find its earlier copy.
-    this.statements.prune.run(finishedEverywhere, now - Math.max(this.retentionMs, this.dedupeWindowMs));
   }
 
   private loadPending(output: string, watermark: number): EntryMeta[] {

@@ -5,7 +5,7 @@ import type { ErrorCode } from '../errors.js';
 import type { NormalizedEvent } from '../model/event.js';
 import type { Counters } from '../observability/counters.js';
 import type { Clock, Logger } from '../ports.js';
-import { eventFromSignal, gatewayEvent, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
+import { eventFromSignal, gatewayEvent, unverified, VERIFIED, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
 import type { Recorder } from './recorder.js';
 
 export interface AccessReceiverOptions {
@@ -67,9 +67,11 @@ export class AccessReceiver {
     return refusal(401, 'XML_UNAUTHORIZED', 'send the shared secret as "authorization: Bearer <secret>" or "x-panelbridge-secret"');
   }
 
-  async handleBody(body: Uint8Array, peer?: string): Promise<AccessOutcome> {
+  /** `certified`: the request came with a client certificate the TLS layer verified against the configured CA. */
+  async handleBody(body: Uint8Array, peer?: string, certified = false): Promise<AccessOutcome> {
     const { input, clock, counters, logger } = this.options;
-    const origin: FrameOrigin = { input, transport: 'http', receivedAt: clock.now(), raw: body, ...(peer === undefined ? {} : { peer }) };
+    const trust = this.secretDigest !== null || certified ? VERIFIED : unverified('unauthenticated-source');
+    const origin: FrameOrigin = { input, transport: 'http', receivedAt: clock.now(), raw: body, trust, ...(peer === undefined ? {} : { peer }) };
     const decoded = decodeAccessXml(body, { maxBytes: this.options.maxBytes, mappings: this.options.mappings, defaults: this.options.defaults });
     let events: NormalizedEvent[];
     if (decoded.ok) {

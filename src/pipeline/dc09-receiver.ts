@@ -1,11 +1,14 @@
 import { decodeDc09Frame, encodeDc09Frame, type Dc09DecodeOptions, type Dc09Message } from '../codecs/dc09/frame.js';
 import { encodeAck, encodeNak } from '../codecs/dc09/responses.js';
 import type { DecodeError } from '../codecs/result.js';
-import type { NormalizedEvent, Transport } from '../model/event.js';
+import type { ErrorCode } from '../errors.js';
+import type { NormalizedEvent, Transport, UnverifiedReason } from '../model/event.js';
 import type { RandomBytes } from '../model/ids.js';
 import type { Clock, Logger } from '../ports.js';
 import type { Counters } from '../observability/counters.js';
-import { eventFromSignal, gatewayEvent, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
+import { eventFromSignal, gatewayEvent, unverified, VERIFIED, type EventBuilderDeps, type FrameOrigin, type Trust } from './event-builder.js';
+import { LogLimiter, UnverifiedFrames } from './unverified-frames.js';
+import { formatDuration } from '../assurance/format.js';
 import type { Recorder } from './recorder.js';
 import { dc09Signals } from './decode-frame.js';
 
@@ -49,13 +52,21 @@ export interface Dc09Outcome {
 
 /**
  * Decides what a DC-09 frame gets back, per protocols.md §3.7: ACK only after the event is stored; NAK with the
- * receiver's time for a stale encrypted timestamp, an unknown account, a failed store; nothing for a bad CRC;
- * DUH only for message types we do not handle. Content that decodes but cannot be classified is ACKed and
+ * receiver's time for a stale encrypted timestamp, a frame nothing in the configuration vouches for (its content
+ * still published, unverified: README "Duress integrity"), a failed store; nothing for a bad CRC; DUH only for
+ * message types we do not handle. Content that decodes but cannot be classified is ACKed and
  * published as `unrecognized` (README: "Why unclassifiable frames get ACK, not DUH").
  */
 export class Dc09Receiver {
   private readonly accounts: Map<string, Dc09Account> | null;
   private readonly decodeOptions: Dc09DecodeOptions;
+  private readonly unverifiedFrames = new UnverifiedFrames();
+  private readonly logLimiter = new LogLimiter();
+  /**
+   * Keyed accounts NAKed for their timestamp, until one of their frames is in the window again, with whether
+   * their clock was reported off.
+   */
+  private readonly clockOff = new Map<string, { reported: boolean }>();
 
   constructor(private readonly options: Dc09ReceiverOptions) {
     this.accounts =
@@ -90,10 +101,9 @@ export class Dc09Receiver {
   }
 
   private decide(frame: Uint8Array, transport: Transport, peer?: string): Dc09Outcome | Promise<Dc09Outcome> {
-    const { clock, counters, logger, input } = this.options;
+    const { clock, counters, input } = this.options;
     const now = clock.now();
     this.options.onFrame?.(frame, transport, peer, now);
-    const origin: FrameOrigin = { input, transport, receivedAt: now, raw: frame, ...(peer === undefined ? {} : { peer }) };
     const decoded = decodeDc09Frame(frame, this.decodeOptions);
     if (!decoded.ok) return this.rejected(frame, decoded.error, now, peer);
     const msg = decoded.value;
@@ -104,25 +114,21 @@ export class Dc09Receiver {
       return this.refuse('none', null, { code: 'DC09_ID_UNSUPPORTED', message: `unexpected ${msg.token} from a panel` });
     }
     const account = msg.account ?? msg.dataAccount;
-    if (this.accounts !== null && (account === null || !this.accounts.has(account.toUpperCase()))) {
-      return this.unknownAccount(msg, account, origin);
+    const trust = this.trustOf(msg, account);
+    const origin: FrameOrigin = { input, transport, receivedAt: now, raw: frame, trust, ...(peer === undefined ? {} : { peer }) };
+    if (!trust.verified && isRefused(trust.reason)) return this.refused(msg, account, origin, trust.reason);
+    if (msg.encrypted && !this.timestampInWindow(msg.timestamp, now)) return this.outOfWindow(msg, account, origin);
+    if (account !== null) {
+      this.clockOff.delete(account.toUpperCase());
+      this.options.onTraffic?.(account, now);
     }
-    if (msg.encrypted && !this.timestampInWindow(msg.timestamp, now)) {
-      counters.inc('frames_rejected_total', { input, code: 'DC09_TIMESTAMP_OUT_OF_WINDOW' });
-      logger.warn({ account, seq: msg.seq, panelTime: msg.timestamp, peer }, 'timestamp outside the window: NAK');
-      return this.refuse('nak', encodeNak(now, msg.crcForm), {
-        code: 'DC09_TIMESTAMP_OUT_OF_WINDOW',
-        message: `panel time ${msg.timestamp === null ? 'missing' : new Date(msg.timestamp).toISOString()} is outside the window`,
-      });
-    }
-    if (account !== null) this.options.onTraffic?.(account, now);
     if (msg.token === 'NULL' || msg.token === 'OH') {
       counters.inc('heartbeats_total', { input });
       return { answer: 'ack', reply: this.ack(msg, now), events: [], duplicate: false };
     }
 
-    const events = dc09Signals(msg, this.options.strict).map((signal) => eventFromSignal(signal, origin, this.options.builder));
-    return this.options.recorder.record(events, this.dedupeKey(msg)).then((recorded): Dc09Outcome => {
+    const events = this.eventsOf(msg, origin);
+    return this.options.recorder.record(events, this.retransmitKey(msg, account)).then((recorded): Dc09Outcome => {
       if (!recorded.ok) {
         return this.refuse('nak', encodeNak(now, msg.crcForm), { code: recorded.error.code, message: recorded.error.message });
       }
@@ -130,33 +136,102 @@ export class Dc09Receiver {
     });
   }
 
-  private async unknownAccount(msg: Dc09Message, account: string | null, origin: FrameOrigin): Promise<Dc09Outcome> {
+  /**
+   * Trust is earned per frame: an account on the allowlist, encrypted under its key when it has one. Without an
+   * allowlist the input trusts every sender as configured, but its events say that nothing authenticated them.
+   */
+  private trustOf(msg: Dc09Message, account: string | null): Trust {
+    if (this.accounts === null) return unverified('unauthenticated-source');
+    const known = account === null ? undefined : this.accounts.get(account.toUpperCase());
+    if (known === undefined) return unverified('unknown-account');
+    if (known.key !== undefined && !msg.encrypted) return unverified('plaintext-for-keyed-account');
+    return VERIFIED;
+  }
+
+  private eventsOf(msg: Dc09Message, origin: FrameOrigin): NormalizedEvent[] {
+    return dc09Signals(msg, this.options.strict).map((signal) => eventFromSignal(signal, origin, this.options.builder));
+  }
+
+  /**
+   * A frame nothing in the configuration vouches for: NAK (so a real panel retries or fails over), no supervision
+   * credit, no test credit. Its content is still decoded and classified: duress and hold-up are always stored and
+   * published (`verified: false`); anything else at most once a minute per account (or peer), with a count.
+   */
+  private async refused(msg: Dc09Message, account: string | null, origin: FrameOrigin, reason: RefusedReason): Promise<Dc09Outcome> {
     const { counters, logger, input } = this.options;
-    counters.inc('frames_rejected_total', { input, code: 'DC09_ACCOUNT_UNKNOWN' });
-    logger.warn({ account, seq: msg.seq, peer: origin.peer }, 'unknown account: NAK');
-    const event = gatewayEvent(
-      {
-        category: 'supervisory',
-        account,
-        protocol: msg.token === 'ADM-CID' ? 'adm-cid' : msg.token === 'NULL' ? 'null' : 'sia-dcs',
-        receiver: msg.receiver,
-        line: msg.line,
-        reasons: [
-          `account ${account ?? '(none)'} is not in the allowlist of input ${input}: frame NAKed (DC09_ACCOUNT_UNKNOWN); check the panel's account or add it to inputs.${input}.accounts`,
-        ],
-      },
-      origin,
-      this.options.builder,
-    );
-    // Stored once per retransmit window so a retrying, misconfigured panel is noticed without flooding.
-    const recorded = await this.options.recorder.record([event], `unknown|${input}|${account}|${msg.seq}`);
-    return {
-      answer: 'nak',
-      reply: encodeNak(origin.receivedAt, msg.crcForm),
-      events: recorded.ok ? recorded.events : [],
-      duplicate: recorded.ok && recorded.duplicate,
-      error: { code: 'DC09_ACCOUNT_UNKNOWN', message: `account ${account ?? '(none)'} is not allowed` },
-    };
+    const { code, why, remedy: remedyText } = REFUSALS[reason];
+    counters.inc('frames_rejected_total', { input, code });
+    const host = peerHost(origin.peer);
+    const originKey = `${input}|${account?.toUpperCase() ?? `peer:${host}`}`;
+    if (this.logLimiter.allow(`${code}|${originKey}`, origin.receivedAt))
+      logger.warn({ account, seq: msg.seq, peer: origin.peer, code }, `${why}: NAK (further lines for this origin within a minute are not logged)`);
+    const reply = encodeNak(origin.receivedAt, msg.crcForm);
+    const error = { code, message: `account ${account ?? '(none)'}: ${why}` };
+    const events = this.eventsOf(msg, origin);
+    const remedy = remedyText.replaceAll('{input}', input);
+    for (const event of events) event.reasons.push(`frame from account ${account ?? '(none)'} NAKed (${code}): ${why}; ${remedy}`);
+    // Duress and hold-up content is always stored; the rest is folded per origin and per peer.
+    const folds = !events.some((event) => event.duress);
+    if (folds) {
+      const admit = this.unverifiedFrames.admit(originKey, host, origin.receivedAt);
+      if (!admit.store) {
+        counters.inc('unverified_frames_folded_total', { input });
+        return { answer: 'nak', reply, events: [], duplicate: false, error };
+      }
+      for (const event of events) event.unverifiedCount = admit.count;
+    }
+    const recorded = await this.options.recorder.record(events, `unverified|${this.retransmitKey(msg, account)}`);
+    if (folds && recorded.ok && !recorded.duplicate) this.unverifiedFrames.stored(originKey, host, origin.receivedAt);
+    return { answer: 'nak', reply, events: recorded.ok ? recorded.events : [], duplicate: recorded.ok && recorded.duplicate, error };
+  }
+
+  /**
+   * An encrypted frame outside the timestamp window gets NAK with the receiver's time (DC-09), so the panel can
+   * set its clock and resend. A panel that sends out-of-window frames again after that NAK does not adopt it: its
+   * duress and hold-up content is published unverified rather than refused forever, and one supervisory event
+   * per account says how far off its clock is.
+   */
+  private async outOfWindow(msg: Dc09Message, account: string | null, received: FrameOrigin): Promise<Dc09Outcome> {
+    const { counters, logger, input } = this.options;
+    const origin: FrameOrigin = { ...received, trust: unverified('timestamp-out-of-window') };
+    const now = origin.receivedAt;
+    counters.inc('frames_rejected_total', { input, code: 'DC09_TIMESTAMP_OUT_OF_WINDOW' });
+    const reply = encodeNak(now, msg.crcForm);
+    const panelTime = msg.timestamp === null ? 'missing' : new Date(msg.timestamp).toISOString();
+    const error = { code: 'DC09_TIMESTAMP_OUT_OF_WINDOW', message: `panel time ${panelTime} is outside the window` };
+    const key = (account ?? '').toUpperCase();
+    const state = this.clockOff.get(key);
+    if (this.logLimiter.allow(`window|${input}|${key}`, now))
+      logger.warn({ account, seq: msg.seq, panelTime: msg.timestamp, peer: origin.peer }, 'timestamp outside the window: NAK with the receiver time');
+    if (state === undefined) {
+      this.clockOff.set(key, { reported: false });
+      return { answer: 'nak', reply, events: [], duplicate: false, error };
+    }
+    if (!state.reported && msg.timestamp !== null) {
+      state.reported = true;
+      const offset = msg.timestamp - now;
+      const event = gatewayEvent(
+        {
+          category: 'supervisory',
+          account,
+          protocol: msg.token === 'ADM-CID' ? 'adm-cid' : msg.token === 'SIA-DCS' ? 'sia-dcs' : 'null',
+          receiver: msg.receiver,
+          line: msg.line,
+          reasons: [
+            `the clock of account ${account ?? '(none)'} is off by ${formatDuration(Math.abs(offset))} (${offset < 0 ? 'behind' : 'ahead'}: panel time ${panelTime}); it sent again after a NAK carrying the receiver time, so it does not adopt it. Set the panel's clock to UTC; until then its duress and hold-up frames are published unverified and everything else is NAKed`,
+          ],
+        },
+        origin,
+        this.options.builder,
+      );
+      event.covert = true; // raised by whichever frame came second, a duress among them: not for local outputs
+      void this.options.recorder.record([event]);
+    }
+    const duress = this.eventsOf(msg, origin).filter((event) => event.duress);
+    if (duress.length === 0) return { answer: 'nak', reply, events: [], duplicate: false, error };
+    for (const event of duress) event.reasons.push(`frame NAKed (DC09_TIMESTAMP_OUT_OF_WINDOW): panel time ${panelTime}; published unverified so a duress is not refused for a clock fault`);
+    const recorded = await this.options.recorder.record(duress, `unverified|${this.retransmitKey(msg, account)}`);
+    return { answer: 'nak', reply, events: recorded.ok ? recorded.events : [], duplicate: recorded.ok && recorded.duplicate, error };
   }
 
   private rejected(frame: Uint8Array, error: DecodeError, now: number, peer: string | undefined): Dc09Outcome {
@@ -192,14 +267,48 @@ export class Dc09Receiver {
   }
 
   /**
-   * Same account, sequence and content = a retransmit: ACKed again, stored once. The content is kept whole (the
-   * data block length-prefixed, so no field can run into the next): the outbox confirms a hit against this exact
-   * key, and a digest would cost more per frame than the few bytes it saves.
+   * A retransmit has the same account, sequence, content and timestamp: ACKed again, stored once. For an
+   * encrypted frame the decrypted content and its timestamp decide and the clear header (sequence, R, L) does
+   * not, so a replay with a rewritten header is recognised too. The content is kept whole (the data block
+   * length-prefixed, so no field can run into the next): the outbox confirms a hit against this exact key.
    */
-  private dedupeKey(msg: Dc09Message): string {
-    const content = `${msg.token}|${msg.receiver}|${msg.line}|${msg.data.length}:${msg.data}|${JSON.stringify(msg.extended)}`;
-    return `dc09|${this.options.input}|${msg.account ?? msg.dataAccount}|${msg.seq}|${content}`;
+  private retransmitKey(msg: Dc09Message, account: string | null): string {
+    const content = `${msg.token}|${msg.data.length}:${msg.data}|${JSON.stringify(msg.extended)}|${msg.timestamp ?? ''}`;
+    const header = msg.encrypted ? '*' : `${msg.seq}|${msg.receiver}|${msg.line}`;
+    return `dc09|${this.options.input}|${account}|${header}|${content}`;
   }
+}
+
+function peerHost(peer: string | undefined): string {
+  if (peer === undefined) return '(unknown)';
+  const colon = peer.lastIndexOf(':');
+  return colon < 0 ? peer : peer.slice(0, colon);
+}
+
+/** Causes for which a frame is answered NAK and earns no trust (an unauthenticated input's frames are ACKed). */
+export type RefusedReason = Exclude<UnverifiedReason, 'unauthenticated-source' | 'timestamp-out-of-window'>;
+
+/** The counter code, the log text and the fix of each cause for which a frame is refused. */
+const REFUSALS: Record<RefusedReason, { code: ErrorCode; why: string; remedy: string }> = {
+  'unknown-account': {
+    code: 'DC09_ACCOUNT_UNKNOWN',
+    why: 'the account is not in the allowlist',
+    remedy: "check the panel's account or add it to inputs.{input}.accounts",
+  },
+  'plaintext-for-keyed-account': {
+    code: 'DC09_PLAINTEXT_FOR_KEYED_ACCOUNT',
+    why: 'the account has a key but the frame is not encrypted',
+    remedy: "a forged frame, or a panel whose encryption is off: check the panel's key settings",
+  },
+  'osborne-hoffman-not-allowed': {
+    code: 'DC09_OH_NOT_ALLOWED',
+    why: 'an Osborne-Hoffman line (no CRC, no key) is not allowed on this input',
+    remedy: 'configure the panel for DC-09, or allow Osborne-Hoffman on inputs.{input}',
+  },
+};
+
+function isRefused(reason: UnverifiedReason): reason is RefusedReason {
+  return reason in REFUSALS;
 }
 
 /** DUH echoes seq, R, L and account of a message whose ID token we do not handle (read from its text). */

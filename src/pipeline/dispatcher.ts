@@ -31,6 +31,12 @@ export interface DispatcherOptions {
   maxInFlight?: number;
   /** How long stop() waits for in-flight deliveries before giving up on them (they are redelivered later). */
   stopTimeoutMs?: number;
+  /**
+   * Undelivered events a `local` output may fall behind by (default DEFAULT_LOCAL_MAX_BACKLOG), by output name:
+   * past it, its oldest are skipped for that output and counted, so a local output that is down never holds the
+   * outbox (central outputs are bounded by the recorder's backlogLimit instead).
+   */
+  localMaxBacklog?: ReadonlyMap<string, number>;
   /** Called once per event after an output delivered it and the outbox recorded that. */
   onDelivered?: (output: string, event: NormalizedEvent) => void;
 }
@@ -41,8 +47,10 @@ export interface OutputCounters {
   failed: number;
   /** Entries refused permanently and kept as dead letters. */
   dead: number;
-  /** Duress/hold-up entries withheld from a `local` output. */
+  /** Duress/hold-up entries (and events about them) withheld from a `local` output. */
   skippedCovert: number;
+  /** Oldest entries a `local` output skipped because its backlog passed its maxBacklog. */
+  skippedOverflow: number;
 }
 
 export interface OutputDispatchStats extends OutputCounters {
@@ -58,11 +66,24 @@ export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () 
   return Math.round(base * (1 + policy.jitter * (2 * random() - 1)));
 }
 
-/** A `local` output (siren bridge, keypad, owner's phone) must never learn that a duress or hold-up happened. */
+/**
+ * A `local` output (siren bridge, keypad, owner's phone) must receive exactly what it would have received had no
+ * duress happened: no duress or hold-up event, no event about one (`covert`: deadline alerts, device results).
+ */
 function isCovertFor(output: OutputAdapter, event: NormalizedEvent): boolean {
   // Both fields are checked so a mislabelled event still cannot leak.
-  return output.audience === 'local' && (event.duress || DURESS_CATEGORIES.has(event.category));
+  return output.audience === 'local' && (event.duress || DURESS_CATEGORIES.has(event.category) || event.covert === true);
 }
+
+/** What an output is sent: for a `local` one, without the incident id a later event of the site carries. */
+function deliverable(output: OutputAdapter, event: NormalizedEvent): NormalizedEvent {
+  if (output.audience !== 'local' || event.incident === undefined) return event;
+  const { incident: _incident, ...withoutIncident } = event;
+  return withoutIncident;
+}
+
+/** A `local` output's default bound on undelivered events, past which its oldest are skipped. */
+export const DEFAULT_LOCAL_MAX_BACKLOG = 10_000;
 
 
 /**
@@ -96,7 +117,7 @@ const FIRST_SLICE = 8;
 
 /** The delivery loop of one output: its in-flight set, waiting accounts and counters. */
 class OutputLane {
-  readonly counters: OutputCounters = { delivered: 0, failed: 0, dead: 0, skippedCovert: 0 };
+  readonly counters: OutputCounters = { delivered: 0, failed: 0, dead: 0, skippedCovert: 0, skippedOverflow: 0 };
   /** Seqs being delivered, plus delivered ones not yet recorded in the outbox. */
   private readonly inFlight = new Set<number>();
   /** Order keys (see orderKeyOf) with a delivery in flight. */
@@ -121,6 +142,8 @@ class OutputLane {
     private readonly shared: Shared,
     private readonly logger: Logger,
     private readonly maxInFlight: number,
+    /** Local outputs only: how far behind it may fall before its oldest undelivered entries are skipped. */
+    private readonly maxBacklog: number | undefined,
   ) {}
 
   stats(): OutputDispatchStats {
@@ -137,7 +160,21 @@ class OutputLane {
    * scanning on every append during an outage would spend the event loop the inputs need to store and ACK.
    */
   onAppend(): void {
+    this.shedOverflow();
     if (!this.failing) this.schedulePump();
+  }
+
+  /** A local output past its maxBacklog skips its oldest undelivered entries (not those in flight). */
+  shedOverflow(): void {
+    if (this.maxBacklog === undefined) return;
+    const { outbox } = this.shared;
+    const excess = outbox.backlog(this.output.name) - this.maxBacklog;
+    if (excess <= 0) return;
+    const oldest = outbox.oldestPending(this.output.name, excess, this.inFlight);
+    if (oldest.length === 0) return;
+    outbox.markDelivered(this.output.name, oldest);
+    if (this.counters.skippedOverflow === 0) this.logger.warn({ maxBacklog: this.maxBacklog }, 'local output fell behind its maxBacklog: skipping its oldest events');
+    this.counters.skippedOverflow += oldest.length;
   }
 
   /** Coalesces wake-ups (appends, completions, timers) into one scan per turn of the event loop. */
@@ -173,7 +210,7 @@ class OutputLane {
     let exclude: ReadonlySet<number> = this.inFlight;
     let limit = Math.min(this.sliceHint, batch);
     for (let scanned = 0; this.inFlight.size < maxInFlight && scanned < batch * LOOKAHEAD_BATCHES; ) {
-      const entries = outbox.pending(name, limit, exclude, this.waitingAccounts);
+      const entries = outbox.pending(name, limit, exclude, this.waitingAccounts, this.output.audience !== 'local');
       scanned += entries.length;
       const covert: number[] = [];
       let heldBack = false;
@@ -215,7 +252,7 @@ class OutputLane {
   private start(entry: OutboxEntry, key: string): void {
     this.inFlight.add(entry.seq);
     this.busy.add(key);
-    const delivery = this.attempt(entry.event).then((result) => this.settle(entry, key, result));
+    const delivery = this.attempt(deliverable(this.output, entry.event)).then((result) => this.settle(entry, key, result));
     this.running.add(delivery);
     void delivery.finally(() => this.running.delete(delivery));
   }
@@ -337,6 +374,7 @@ export class Dispatcher {
           shared,
           options.logger.child({ component: 'dispatcher', output: output.name }),
           output.maxInFlight ?? options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+          output.audience === 'local' ? (options.localMaxBacklog?.get(output.name) ?? DEFAULT_LOCAL_MAX_BACKLOG) : undefined,
         ),
       ]),
     );
@@ -377,6 +415,9 @@ export class Dispatcher {
   }
 
   private wake(): void {
-    for (const lane of this.lanes.values()) lane.schedulePump();
+    for (const lane of this.lanes.values()) {
+      lane.shedOverflow(); // a local output may have fallen behind before a restart
+      lane.schedulePump();
+    }
   }
 }

@@ -1,9 +1,18 @@
-import { EVENT_SCHEMA_ID, type NormalizedEvent, type Transport } from '../model/event.js';
+import { EVENT_SCHEMA_ID, type NormalizedEvent, type Transport, type UnverifiedReason } from '../model/event.js';
 import type { Signal } from '../model/signal.js';
 import type { IdSource } from '../model/ids.js';
 import type { Site } from '../settings/sites.js';
 import { classify, siteContext, siteForAccount } from '../classify/classify.js';
 import { escapeBytes } from '../codecs/result.js';
+
+/** Whether the configuration authenticates where a frame came from (the event's `verified`). */
+export type Trust = { verified: true } | { verified: false; reason: UnverifiedReason };
+
+export const VERIFIED: Trust = { verified: true };
+
+export function unverified(reason: UnverifiedReason): Trust {
+  return { verified: false, reason };
+}
 
 /** Where and when a frame came in; shared by every event the frame yields. */
 export interface FrameOrigin {
@@ -12,6 +21,11 @@ export interface FrameOrigin {
   peer?: string;
   receivedAt: number;
   raw: Uint8Array;
+  trust: Trust;
+}
+
+function trustFields(trust: Trust): Pick<NormalizedEvent, 'verified' | 'unverifiedReason'> {
+  return trust.verified ? { verified: true } : { verified: false, unverifiedReason: trust.reason };
 }
 
 /** Escaped text when the frame is text, hex when it carries binary bytes (binary CRC, DC-03 blocks). */
@@ -45,6 +59,7 @@ export function eventFromSignal(
     receivedAt: new Date(origin.receivedAt).toISOString(),
     occurredAt: signal.occurredAt,
     source: sourceOf(origin),
+    ...trustFields(origin.trust),
     protocol: signal.protocol,
     account: signal.account,
     receiver: signal.receiver,
@@ -93,6 +108,7 @@ export function gatewayEvent(
     receivedAt: new Date(origin.receivedAt).toISOString(),
     occurredAt: null,
     source: sourceOf(origin),
+    ...trustFields(origin.trust),
     protocol: fields.protocol ?? null,
     account: fields.account,
     receiver: fields.receiver ?? null,

@@ -22,11 +22,24 @@ export interface RecorderDeps {
   counters: Counters;
   logger: Logger;
   backlogLimit: number;
+  /**
+   * The outputs whose backlog counts toward `backlogLimit`: the `central` ones (a `local` output sheds its own
+   * oldest events instead). Unset: every output counts.
+   */
+  backlogOutputs?: readonly string[];
   hooks?: EventHook[];
 }
 
-/** The durable step every input shares: annotate, check the backlog limit, store. Resolves after the fsync. */
+/**
+ * The durable step every input shares: recognise a retransmit, check the backlog limit, annotate, store.
+ * Resolves after the fsync. A retransmit (an earlier append with the same dedupe key, stored or still being
+ * stored) touches nothing: no hook sees it, so it never opens an incident, counts toward one, marks a device
+ * tested or updates the ledger.
+ */
 export class Recorder {
+  /** Appends still being stored, by dedupe key: a retransmit that arrives meanwhile waits for the first. */
+  private readonly storing = new Map<string, Promise<RecordOutcome>>();
+
   constructor(private readonly deps: RecorderDeps) {}
 
   /** Stores what `record` calls have queued so far now (Outbox.commitQueued). */
@@ -34,15 +47,52 @@ export class Recorder {
     this.deps.outbox.commitQueued();
   }
 
-  async record(events: NormalizedEvent[], dedupeKey?: string): Promise<RecordOutcome> {
-    const { outbox, counters, logger, backlogLimit, hooks = [] } = this.deps;
-    if (outbox.maxBacklog() >= backlogLimit) {
-      counters.inc('outbox_rejections_total', { code: 'OUTBOX_BACKLOG_FULL' });
-      logger.error({ backlog: outbox.maxBacklog(), backlogLimit }, 'outbox backlog limit reached');
-      return { ok: false, error: new GatewayError('OUTBOX_BACKLOG_FULL', `backlog limit ${backlogLimit} reached`) };
+  /** Undelivered entries of the outputs that count toward the backlog limit (the largest of them). */
+  backlog(): number {
+    const { outbox, backlogOutputs } = this.deps;
+    if (backlogOutputs === undefined) return outbox.maxBacklog();
+    let max = 0;
+    for (const output of backlogOutputs) max = Math.max(max, outbox.backlog(output));
+    return max;
+  }
+
+  record(events: NormalizedEvent[], dedupeKey?: string): Promise<RecordOutcome> {
+    if (dedupeKey !== undefined) {
+      const storing = this.storing.get(dedupeKey);
+      if (storing !== undefined) return storing.then((first) => (first.ok ? this.retransmit(first.events) : this.record(events, dedupeKey)));
+      const earlier = this.deps.outbox.storedUnder(dedupeKey);
+      if (earlier !== undefined) return Promise.resolve(this.retransmit(earlier.map((entry) => entry.event)));
     }
-    for (const event of events) for (const hook of hooks) hook.annotate?.(event);
+    const refused = this.overLimit(events);
+    if (refused !== undefined) return Promise.resolve(refused);
+    const stored = this.store(events, dedupeKey);
+    if (dedupeKey !== undefined) {
+      this.storing.set(dedupeKey, stored);
+      // A side branch: the caller's answer does not wait for it.
+      void stored.then(() => this.storing.delete(dedupeKey));
+    }
+    return stored;
+  }
+
+  private retransmit(events: NormalizedEvent[]): RecordOutcome {
+    this.deps.counters.inc('events_duplicate_total');
+    return { ok: true, duplicate: true, events };
+  }
+
+  /** Over the limit only what is not a duress waits: a person under threat is never refused for a backlog. */
+  private overLimit(events: readonly NormalizedEvent[]): RecordOutcome | undefined {
+    const { counters, logger, backlogLimit } = this.deps;
+    if (events.some((event) => event.duress) || this.backlog() < backlogLimit) return undefined;
+    counters.inc('outbox_rejections_total', { code: 'OUTBOX_BACKLOG_FULL' });
+    logger.error({ backlog: this.backlog(), backlogLimit }, 'outbox backlog limit reached');
+    return { ok: false, error: new GatewayError('OUTBOX_BACKLOG_FULL', `backlog limit ${backlogLimit} reached`) };
+  }
+
+  /** Never rejects: a failure (the outbox's, or a hook's) is an outcome the input answers with NAK. */
+  private async store(events: NormalizedEvent[], dedupeKey?: string): Promise<RecordOutcome> {
+    const { outbox, counters, logger, hooks = [] } = this.deps;
     try {
+      for (const event of events) for (const hook of hooks) hook.annotate?.(event);
       const result = await outbox.append(events, dedupeKey === undefined ? undefined : { dedupeKey });
       const stored = result.entries.map((e) => e.event);
       if (result.duplicate) counters.inc('events_duplicate_total');

@@ -5,7 +5,7 @@ import type { Signal } from '../model/signal.js';
 import type { Counters } from '../observability/counters.js';
 import type { Clock, Logger } from '../ports.js';
 import { decodeFrame } from './decode-frame.js';
-import { eventFromSignal, gatewayEvent, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
+import { eventFromSignal, gatewayEvent, VERIFIED, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
 import type { RecordOutcome, Recorder } from './recorder.js';
 
 export type SerialProtocol = 'surgard' | 'contact-id-lines' | 'sia-dc03-lines';
@@ -60,7 +60,7 @@ export class SerialReceiver {
   constructor(private readonly options: SerialReceiverOptions) {}
 
   async handlePacket(packet: Uint8Array, peer: string): Promise<SerialOutcome> {
-    const origin: FrameOrigin = { input: this.options.input, transport: 'serial', peer, receivedAt: this.options.clock.now(), raw: packet };
+    const origin: FrameOrigin = { input: this.options.input, transport: 'serial', peer, receivedAt: this.options.clock.now(), raw: packet, trust: VERIFIED };
     return this.options.protocol === 'surgard' ? this.surgard(packet, origin) : this.line(packet, origin, this.options.protocol);
   }
 
@@ -148,7 +148,7 @@ export class SerialReceiver {
   }
 
   private async supervisory(peer: string, qualifier: 'new' | 'restore', reason: string): Promise<RecordOutcome> {
-    const origin: FrameOrigin = { input: this.options.input, transport: 'serial', peer, receivedAt: this.options.clock.now(), raw: new Uint8Array(0) };
+    const origin: FrameOrigin = { input: this.options.input, transport: 'serial', peer, receivedAt: this.options.clock.now(), raw: new Uint8Array(0), trust: VERIFIED };
     const event = gatewayEvent({ category: 'supervisory', account: this.options.account, qualifier, reasons: [reason] }, origin, this.options.builder);
     return this.options.recorder.record([event]);
   }

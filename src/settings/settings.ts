@@ -127,7 +127,15 @@ export const inputSchema = z.discriminatedUnion('type', [dc09InputSchema, serial
 
 const audience = z.enum(['central', 'local']).default('central');
 
-export const stdoutOutputSchema = z.object({ type: z.literal('stdout'), name, audience }).strict();
+/** `local` outputs only (central ones count toward backlogLimit); the default is DEFAULT_LOCAL_MAX_BACKLOG. */
+const maxBacklog = z
+  .number()
+  .int()
+  .positive()
+  .optional()
+  .describe('audience local: undelivered events this output may fall behind by (default 10000); past it its oldest are skipped for it and counted');
+
+export const stdoutOutputSchema = z.object({ type: z.literal('stdout'), name, audience, maxBacklog }).strict();
 
 export const mqttOutputSchema = z
   .object({
@@ -136,6 +144,7 @@ export const mqttOutputSchema = z
     url: z.string().min(1).describe('mqtt://, mqtts://, or "embedded" for the in-process broker'),
     topicPrefix: z.string().min(1).default('panelbridge'),
     audience,
+    maxBacklog,
     username: z.string().optional(),
     password: z.string().optional(),
     passwordFile: z.string().optional(),
@@ -156,6 +165,7 @@ export const webhookOutputSchema = z
     secretFile: z.string().optional(),
     timeout: durationSchema.default(5_000),
     audience,
+    maxBacklog,
   })
   .strict();
 
@@ -183,6 +193,7 @@ export const dc09OutputSchema = z
     ackTimeout: durationSchema.default(5_000),
     retries: z.number().int().min(0).max(10).default(2).describe('Resends on a path that does not answer before failing over.'),
     audience,
+    maxBacklog,
   })
   .strict()
   .superRefine(oneKeySource);
@@ -214,6 +225,7 @@ export const automationOutputSchema = z
     ackTimeout: durationSchema.default(4_000),
     retries: z.number().int().min(0).max(20).default(3).describe('Retransmissions of an unanswered packet before the link counts as failed.'),
     audience,
+    maxBacklog,
   })
   .strict();
 
@@ -231,7 +243,14 @@ export const settingsSchema = z
     dataDir: z.string().min(1).default('./var'),
     api: z.object({ host: z.string().default('127.0.0.1'), port }).strict().optional(),
     timestampWindow: windowSchema.default({ past: 40_000, future: 20_000 }),
-    backlogLimit: z.number().int().positive().default(1_000_000),
+    backlogLimit: z
+      .number()
+      .int()
+      .positive()
+      .default(1_000_000)
+      .describe('Undelivered events of any central output past which non-duress frames get NAK (duress and hold-up are still stored and ACKed)'),
+    retention: durationSchema.default(30 * 86_400_000).describe('Delivered events older than this are pruned from the outbox'),
+    deadLetterRetention: durationSchema.default(90 * 86_400_000).describe('Dead letters older than this are pruned'),
     dedupeWindow: durationSchema.default(600_000),
     duressDeadline: durationSchema.default(10_000),
     supervision: supervisionSchema.optional(),

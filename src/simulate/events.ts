@@ -11,6 +11,8 @@ export const SIMULATED_EVENTS = {
   panic: { cid: '120', sia: 'PA', address: 'zone' },
   burglary: { cid: '130', sia: 'BA', address: 'zone' },
   test: { cid: '601', sia: 'RX', address: 'zone' },
+  // Point tested OK / walk test point: counts as a test of that device (a panel test report does not).
+  'walk-test': { cid: '611', sia: 'TP', address: 'zone' },
 } as const satisfies Record<string, { cid: string; sia: string; address: 'zone' | 'user' }>;
 
 export type CodedEventName = keyof typeof SIMULATED_EVENTS;

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialPort } from 'serialport';
 import { decodeFrame } from '../../src/pipeline/decode-frame.js';
-import { eventFromSignal } from '../../src/pipeline/event-builder.js';
+import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
 import { createIdSource } from '../../src/model/ids.js';
 import { systemClock } from '../../src/ports.js';
 import { frameContent, parseSimEvent, SIM_EVENT_NAMES, type SimEvent, type SimFormat } from '../../src/simulate/events.js';
@@ -44,7 +44,7 @@ function categoryOf(event: SimEvent, format: SimFormat): string {
   const decoded = decodeFrame(frame, {});
   if (!decoded.ok) throw new Error(decoded.error.message);
   const builder = { ids: createIdSource(systemClock), sites: () => [] };
-  const origin = { input: 'test', transport: 'cli' as const, receivedAt: Date.now(), raw: frame };
+  const origin = { input: 'test', transport: 'cli' as const, receivedAt: Date.now(), raw: frame, trust: VERIFIED };
   return decoded.value.signals.map((s) => eventFromSignal(s, origin, builder).category).join(',');
 }
 
@@ -61,6 +61,7 @@ describe('simulator building blocks', () => {
     ['panic', 'panic'],
     ['burglary', 'burglary'],
     ['test', 'test'],
+    ['walk-test', 'test'],
   ])('%s is classified %s by the gateway, in ADM-CID and SIA-DCS', (event, category) => {
     expect(categoryOf(named(event), 'adm-cid')).toBe(category);
     expect(categoryOf(named(event), 'sia-dcs')).toBe(category);
@@ -68,9 +69,9 @@ describe('simulator building blocks', () => {
 
   it('maps events to the Contact ID codes of the brief, with the user for duress and the zone otherwise', () => {
     const data = (event: string) => frameContent(named(event), '1234', { zone: 5, user: 12 }, 'adm-cid').data;
-    expect(['duress', 'holdup', 'panic', 'burglary', 'test'].map(data)).toEqual(['1121 01 012', '1122 01 005', '1120 01 005', '1130 01 005', '1601 01 005']);
+    expect(['duress', 'holdup', 'panic', 'burglary', 'test', 'walk-test'].map(data)).toEqual(['1121 01 012', '1122 01 005', '1120 01 005', '1130 01 005', '1601 01 005', '1611 01 005']);
     expect(frameContent(named('null'), '1234', {}, 'adm-cid')).toEqual({ token: 'NULL', dataAccount: null, data: '' });
-    expect(SIM_EVENT_NAMES).toEqual(['duress', 'holdup', 'panic', 'burglary', 'test', 'null']);
+    expect(SIM_EVENT_NAMES).toEqual(['duress', 'holdup', 'panic', 'burglary', 'test', 'walk-test', 'null']);
   });
 
   it('sends a raw data block as given and refuses unknown event names', () => {
@@ -227,7 +228,7 @@ describe('panelbridge simulate against a running gateway', () => {
       '0001 ADM-CID #1234 holdup zone 5 "Branch 12: Teller 3 hold-up button"',
       '0002 ADM-CID #1234 panic zone 9 "Branch 12: Manager pendant"',
       '0003 ADM-CID #1234 duress user 12 "Branch 12: Manager duress code"',
-      '0004 ADM-CID #1234 test zone 5 "Branch 12: Teller 3 hold-up button (walk test)"',
+      '0004 ADM-CID #1234 walk-test zone 5 "Branch 12: Teller 3 hold-up button (walk test)"',
       '0001 *NULL #4567 null "Branch 12: Link test"',
       '0002 *ADM-CID #4567 holdup zone 1 "Branch 12: Safe room button"',
     ]);

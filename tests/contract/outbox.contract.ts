@@ -112,6 +112,34 @@ export function outboxContract(name: string, build: (options: OutboxBuildOptions
       expect(idsOf(outbox.pending('mqtt', 10))).toEqual(['e1', 'e3']);
     });
 
+    it('names the entries stored under a dedupe key within the window, and nothing before or after', async () => {
+      outbox.registerOutputs(['mqtt']);
+      expect(outbox.storedUnder('frame-1')).toBeUndefined();
+      const first = await outbox.append([event('e1')], { dedupeKey: 'frame-1' });
+      expect(outbox.storedUnder('frame-1')).toEqual(first.entries);
+      expect(outbox.storedUnder('frame-2')).toBeUndefined();
+      clock.advance(CONTRACT_DEDUPE_WINDOW_MS);
+      expect(outbox.storedUnder('frame-1')).toBeUndefined();
+    });
+
+    it('reports how many entries it keeps and when the oldest was stored', async () => {
+      expect(outbox.storage()).toEqual({ entries: 0, oldestStoredAt: null });
+      const storedAt = clock.now();
+      await outbox.append([event('e1'), event('e2')]);
+      clock.advance(5_000);
+      await outbox.append([event('e3')]);
+      expect(outbox.storage()).toEqual({ entries: 3, oldestStoredAt: storedAt });
+    });
+
+    it('lists the oldest pending seqs of an output in storage order, duress or not, skipping excluded ones', async () => {
+      outbox.registerOutputs(['keypad']);
+      const { entries } = await outbox.append([event('e1'), event('e2', '5678', true), event('e3'), event('e4')]);
+      const seqs = seqsOf(entries);
+      expect(outbox.oldestPending('keypad', 2)).toEqual(seqs.slice(0, 2));
+      expect(outbox.oldestPending('keypad', 2, new Set([seqs[0]!]))).toEqual(seqs.slice(1, 3));
+      expect(outbox.oldestPending('unknown', 2)).toEqual([]);
+    });
+
     it('stores a multi-event append as consecutive seqs', async () => {
       outbox.registerOutputs(['mqtt']);
       const { entries } = await outbox.append([event('a'), event('b'), event('c')]);

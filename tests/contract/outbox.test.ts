@@ -208,11 +208,54 @@ describe('SqliteOutbox storage', () => {
     expect(outbox.deadLetters()).toHaveLength(1);
     clock.advance(60_000);
     await outbox.append([event('new')]);
+    outbox.prune();
 
     expect(outbox.deadLetters().map((letter) => letter.event.id)).toEqual(['dead']);
     expect(outbox.pending('mqtt', 10).map((entry) => entry.event.id)).toEqual(['waiting', 'new']);
     outbox.close();
     expect(inspect(dataDir, (db) => db.prepare('SELECT seq FROM entry ORDER BY seq').pluck().all())).toEqual([2, 3, 4]);
+  });
+
+  it('prunes in small batches, one transaction each, until nothing expired is left', async () => {
+    const outbox = SqliteOutbox.open({ dataDir, clock, retentionMs: 1_000, dedupeWindowMs: 1_000 });
+    outbox.registerOutputs(['mqtt']);
+    const { entries } = await outbox.append(Array.from({ length: 1_200 }, (_, i) => event(`e${i}`)));
+    outbox.markDelivered('mqtt', entries.map((entry) => entry.seq));
+    clock.advance(60_000);
+    expect(outbox.prune()).toBe(500);
+    expect(outbox.storage().entries).toBe(700);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the next batches run on the following turns
+    expect(outbox.storage()).toEqual({ entries: 0, oldestStoredAt: null });
+    outbox.close();
+    expect(inspect(dataDir, (db) => db.prepare('SELECT count(*) FROM entry').pluck().get())).toBe(0);
+  });
+
+  it('prunes dead letters after deadLetterRetention, and then their entries after retention', async () => {
+    const outbox = SqliteOutbox.open({ dataDir, clock, retentionMs: 1_000, deadLetterRetentionMs: 90_000, dedupeWindowMs: 1_000 });
+    outbox.registerOutputs(['mqtt']);
+    await outbox.append([event('dead'), event('pending')]);
+    outbox.markDead('mqtt', 1, 'rejected');
+    clock.advance(60_000);
+    outbox.prune();
+    expect(outbox.deadLetters()).toHaveLength(1);
+    clock.advance(60_000);
+    outbox.prune();
+    outbox.prune();
+    expect(outbox.deadLetters()).toHaveLength(0);
+    expect(outbox.pending('mqtt', 10).map((entry) => entry.event.id)).toEqual(['pending']);
+    expect(outbox.storage().entries).toBe(1);
+    outbox.close();
+  });
+
+  it('never prunes an entry an output has not delivered, however old', async () => {
+    const outbox = SqliteOutbox.open({ dataDir, clock, retentionMs: 1_000, dedupeWindowMs: 1_000 });
+    outbox.registerOutputs(['mqtt', 'keypad']);
+    const { entries } = await outbox.append([event('a'), event('b')]);
+    outbox.markDelivered('mqtt', entries.map((entry) => entry.seq));
+    clock.advance(86_400_000);
+    expect(outbox.prune()).toBe(0);
+    expect(outbox.pending('keypad', 10)).toHaveLength(2);
+    outbox.close();
   });
 
   it('keeps every acknowledged append when the process is SIGKILLed mid-stream', async () => {

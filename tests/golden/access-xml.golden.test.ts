@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { decodeAccessXml, type AccessMapping, type AccessXmlOptions } from '../../src/codecs/access-xml.js';
-import { eventFromSignal } from '../../src/pipeline/event-builder.js';
+import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
 import { createIdSource } from '../../src/model/ids.js';
 import { siteSchema } from '../../src/settings/sites.js';
 import { expectCitedCases, readGolden } from './golden-file.js';
@@ -29,7 +29,7 @@ const SITES = [
   }),
 ];
 const builder = { ids: createIdSource({ now: () => 0 }), sites: () => SITES };
-const origin = { input: 'access', transport: 'http' as const, receivedAt: 0, raw: new Uint8Array(0) };
+const origin = { input: 'access', transport: 'http' as const, receivedAt: 0, raw: new Uint8Array(0), trust: VERIFIED };
 
 describe('access-xml.jsonl', () => {
   test('every line names its source and exactly one expectation', () => expectCitedCases(cases));

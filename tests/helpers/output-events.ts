@@ -12,6 +12,7 @@ export function testEvent(fields: { account?: string | null; category?: Category
     receivedAt: new Date(Date.UTC(2024, 0, 1, 12, 0, 0) + counter).toISOString(),
     occurredAt: null,
     source: { input: 'test', transport: 'cli' },
+    verified: true,
     protocol: 'sia-dcs',
     account,
     receiver: null,

@@ -120,6 +120,9 @@ describe('access-control XML input over loopback HTTP', () => {
       site: { id: 'hq', name: 'Head office' },
       occurredAt: '2025-03-01T09:15:02.000Z',
       source: { input: 'doors', transport: 'http' },
+      // No secret and no client certificate: nothing authenticated the sender.
+      verified: false,
+      unverifiedReason: 'unauthenticated-source',
     });
     expect(events[0]!.text).toContain('holder "Jane Roe"');
     expect(events[0]!.text).toContain('credential cred-00417');
@@ -207,6 +210,7 @@ describe('access-control XML input over loopback HTTP', () => {
     expect((await post(url, DURESS, { headers: { authorization: 'Bearer s3cret-token' } })).status).toBe(200);
     expect((await post(url, DURESS.replace('Jane', 'John'), { headers: { 'x-panelbridge-secret': 's3cret-token' } })).status).toBe(200);
     expect(stored(outbox)).toHaveLength(2);
+    expect(stored(outbox).map((e) => [e.verified, e.unverifiedReason])).toEqual([[true, undefined], [true, undefined]]);
   });
 
   it('answers 405 to other methods and 404 to other paths', async () => {
@@ -330,5 +334,7 @@ describe.skipIf(!hasOpenssl)('access-control XML input over mutual TLS (needs op
     expect(withCert.status).toBe(200);
     await expect(post(url, DURESS, { tls: { ca } })).rejects.toThrow();
     expect(stored(outbox)).toHaveLength(1);
+    expect(stored(outbox)[0]).toMatchObject({ verified: true });
+    expect(stored(outbox)[0]).not.toHaveProperty('unverifiedReason');
   });
 });

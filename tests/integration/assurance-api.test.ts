@@ -10,33 +10,13 @@ import type { NormalizedEvent } from '../../src/model/event.js';
 import { Counters } from '../../src/observability/counters.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
-import { eventFromSignal } from '../../src/pipeline/event-builder.js';
+import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
 import { Recorder, type EventHook } from '../../src/pipeline/recorder.js';
-import { silentLogger, type AdapterHealth, type Audience, type DeliveryResult, type OutputAdapter } from '../../src/ports.js';
+import { silentLogger, type Audience, type OutputAdapter } from '../../src/ports.js';
 import { settingsSchema } from '../../src/settings/settings.js';
 import { getTestBroker, MessageLog, uniquePrefix, type TestBroker } from '../helpers/broker.js';
 import { cid, FakeClock, MINUTE } from '../unit/assurance/harness.js';
-
-/** An output that keeps what it delivered; `failing` makes every attempt fail (retryable). */
-class RecordingOutput implements OutputAdapter {
-  readonly kind = 'recording';
-  readonly delivered: NormalizedEvent[] = [];
-  failing = false;
-  constructor(
-    readonly name: string,
-    readonly audience: Audience,
-  ) {}
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  health(): AdapterHealth {
-    return { state: 'up' };
-  }
-  async deliver(event: NormalizedEvent): Promise<DeliveryResult> {
-    if (this.failing) return { ok: false, retryable: true, error: 'central station unreachable' };
-    this.delivered.push(event);
-    return { ok: true };
-  }
-}
+import { RecordingOutput } from '../helpers/recording-output.js';
 
 async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -95,7 +75,7 @@ async function startGateway(outputs: OutputAdapter[]) {
   const base = `http://127.0.0.1:${api.address!.port}`;
 
   async function receive(signal: Parameters<typeof eventFromSignal>[0]): Promise<NormalizedEvent> {
-    const event = eventFromSignal(signal, { input: 'panel', transport: 'tcp', receivedAt: clock.now(), raw: new Uint8Array([0x31]) }, builder);
+    const event = eventFromSignal(signal, { input: 'panel', transport: 'tcp', receivedAt: clock.now(), raw: new Uint8Array([0x31]), trust: VERIFIED }, builder);
     const outcome = await recorder.record([event]);
     if (!outcome.ok) throw outcome.error;
     return outcome.events[0]!;
@@ -243,7 +223,7 @@ describe('duress assurance after a restart', () => {
     const outbox = new MemoryOutbox({ clock });
     const builder = { ids: createIdSource(clock, seededRandom(5)), sites: () => SETTINGS.sites };
     outbox.registerOutputs(['cms', 'cms-backup', 'keypad']);
-    const origin = { input: 'panel', transport: 'tcp' as const, receivedAt: clock.now(), raw: new Uint8Array([0x31]) };
+    const origin = { input: 'panel', transport: 'tcp' as const, receivedAt: clock.now(), raw: new Uint8Array([0x31]), trust: VERIFIED };
     const [confirmed, waiting] = (await outbox.append([eventFromSignal(cid('122', 5), origin, builder), eventFromSignal(cid('122', 6), origin, builder)])).entries;
     outbox.markDelivered('cms-backup', [confirmed!.seq]); // one central output has it: confirmed before the restart
     const outputs = [new RecordingOutput('cms', 'central'), new RecordingOutput('cms-backup', 'central'), new RecordingOutput('keypad', 'local')];

@@ -143,12 +143,12 @@ describe('DC-09 listener over real loopback sockets', () => {
     expect(counters.get('frames_rejected_total', { code: 'DC09_CRC_MISMATCH' })).toBe(1);
   });
 
-  it('NAKs an unknown account and publishes it as a supervisory event naming the cause', async () => {
+  it('NAKs an unknown account and publishes its content, unverified, naming the cause', async () => {
     const answer = await udpSend(port, panelFrame({ token: 'SIA-DCS', seq: '0010', account: '9999', data: '#9999|Nri1/BA01' }));
     expect(parseAnswer(answer!).token).toBe('NAK');
     const events = stored();
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ category: 'supervisory', account: '9999' });
+    expect(events[0]).toMatchObject({ category: 'burglary', account: '9999', verified: false, unverifiedReason: 'unknown-account', unverifiedCount: 1 });
     expect(events[0]!.reasons.join(' ')).toMatch(/9999.*allowlist/);
     expect(events[0]!.raw).toContain('#9999');
   });
@@ -168,12 +168,23 @@ describe('DC-09 listener over real loopback sockets', () => {
     expect(stored()).toHaveLength(1);
   });
 
-  it('stores an encrypted retransmit once, though the panel re-encrypted it with a later timestamp', async () => {
+  it('stores an encrypted frame again when its timestamp differs: a second press is never taken for a retransmit', async () => {
     const at = Date.now();
     const frame = (time: number) => panelFrame({ token: 'SIA-DCS', seq: '0103', account: '4567', data: '#4567|Nri1/HA05', key: KEY_HEX_128, time });
     const panel = await TcpPanel.connect(port);
     expect(parseAnswer((await panel.send(frame(at - 2_000)))!, KEY_HEX_128).token).toBe('*ACK');
     expect(parseAnswer((await panel.send(frame(at)))!, KEY_HEX_128).token).toBe('*ACK');
+    panel.close();
+    expect(stored()).toHaveLength(2);
+  });
+
+  it('stores an encrypted frame replayed with a rewritten sequence and line once, and ACKs both', async () => {
+    const time = Date.now();
+    const original = panelFrame({ token: 'SIA-DCS', seq: '0105', line: '1', account: '4567', data: '#4567|Nri1/HA05', key: KEY_HEX_128, time });
+    const rewritten = panelFrame({ token: 'SIA-DCS', seq: '0999', line: '7', account: '4567', data: '#4567|Nri1/HA05', key: KEY_HEX_128, time });
+    const panel = await TcpPanel.connect(port);
+    expect(parseAnswer((await panel.send(original))!, KEY_HEX_128).token).toBe('*ACK');
+    expect(parseAnswer((await panel.send(rewritten))!, KEY_HEX_128).token).toBe('*ACK');
     panel.close();
     expect(stored()).toHaveLength(1);
   });

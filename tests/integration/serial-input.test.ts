@@ -157,6 +157,7 @@ describe('serial input: Sur-Gard automation output over MockBinding', () => {
       code: { value: '121' },
       user: { number: 1 },
       source: { input: 'receiver', transport: 'serial', peer: PATH },
+      verified: true,
     });
   });
 

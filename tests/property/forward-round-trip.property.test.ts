@@ -11,7 +11,7 @@ import { DURESS_CATEGORIES, type NormalizedEvent } from '../../src/model/event.j
 import { createIdSource } from '../../src/model/ids.js';
 import { emptySignal, type Signal } from '../../src/model/signal.js';
 import { decodeFrame } from '../../src/pipeline/decode-frame.js';
-import { eventFromSignal, type FrameOrigin } from '../../src/pipeline/event-builder.js';
+import { eventFromSignal, VERIFIED, type FrameOrigin } from '../../src/pipeline/event-builder.js';
 import { systemClock } from '../../src/ports.js';
 
 /**
@@ -22,7 +22,7 @@ import { systemClock } from '../../src/ports.js';
  */
 
 const builder = { ids: createIdSource(systemClock), sites: () => [] };
-const origin: FrameOrigin = { input: 'panel', transport: 'tcp', receivedAt: Date.UTC(2026, 0, 1), raw: new Uint8Array() };
+const origin: FrameOrigin = { input: 'panel', transport: 'tcp', receivedAt: Date.UTC(2026, 0, 1), raw: new Uint8Array(), trust: VERIFIED };
 const KEY = Buffer.from('000102030405060708090A0B0C0D0E0F', 'hex');
 const ACCOUNT = '1234';
 
@@ -166,6 +166,15 @@ describe('what the forwarding keeps exactly', () => {
     ['a SIA restore (HR) → Contact ID 122, qualifier 3', () => siaEvent('HR', { qualifier: '1', partition: 0, address: 5, user: null }), 'adm-cid', '3122 00 005'],
   ] as const)('%s', (_name, event, format, data) => {
     expect(eventFrameContent(event(), format, '9876')?.content.data).toBe(data);
+  });
+
+  test('an unverified event is forwarded, named in the notes and marked in [I] for the operator', () => {
+    const event = { ...contactIdEvent('121', { qualifier: '1', partition: 1, address: 5, user: null }), verified: false, unverifiedReason: 'unknown-account', text: 'keypad 2' } as NormalizedEvent;
+    const forwarded = eventFrameContent(event, 'adm-cid', '9876');
+    expect(forwarded?.content.data).toBe('1121 01 005');
+    expect(forwarded?.extended['I']).toBe('UNVERIFIED unknown-account: keypad 2');
+    expect(forwarded?.notes).toEqual(['unverified (unknown-account): forwarded all the same']);
+    expect(contactIdFieldsForEvent(event)?.notes).toEqual(['unverified (unknown-account): forwarded all the same']);
   });
 
   test('a heartbeat is not an event to forward', () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Dc09Receiver } from '../../src/pipeline/dc09-receiver.js';
-import { Recorder } from '../../src/pipeline/recorder.js';
+import { Recorder, type EventHook } from '../../src/pipeline/recorder.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Counters } from '../../src/observability/counters.js';
 import { createIdSource } from '../../src/model/ids.js';
@@ -9,7 +9,7 @@ import { GatewayError } from '../../src/errors.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
 import { panelFrame, parseAnswer } from '../helpers/panel.js';
 
-function receiver(outbox: MemoryOutbox, backlogLimit = 1000) {
+function receiver(outbox: MemoryOutbox, backlogLimit = 1000, hooks: EventHook[] = []) {
   const counters = new Counters();
   return {
     counters,
@@ -20,7 +20,7 @@ function receiver(outbox: MemoryOutbox, backlogLimit = 1000) {
       strict: false,
       clock: systemClock,
       random: randomBytes,
-      recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit }),
+      recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit, hooks }),
       builder: { ids: createIdSource(systemClock), sites: () => [] },
       counters,
       logger: silentLogger,
@@ -40,6 +40,23 @@ describe('DC-09 receiver when the store cannot take the event', () => {
     expect(outcome.answer).toBe('nak');
     expect(parseAnswer(Buffer.from(outcome.reply!)).token).toBe('NAK');
     expect(counters.get('outbox_rejections_total', { code: 'OUTBOX_WRITE_FAILED' })).toBe(1);
+  });
+
+  it('answers NAK when a hook fails, stores nothing, and stores the retransmit once the hook works again', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['central']);
+    let broken = true;
+    const hook: EventHook = {
+      annotate() {
+        if (broken) throw new Error('ledger bug');
+      },
+    };
+    const { receiver: r } = receiver(outbox, 1000, [hook]);
+    expect((await r.handleFrame(HOLDUP, 'tcp')).answer).toBe('nak');
+    expect(outbox.backlog('central')).toBe(0);
+    broken = false;
+    expect((await r.handleFrame(HOLDUP, 'tcp')).answer).toBe('ack');
+    expect(outbox.backlog('central')).toBe(1);
   });
 
   it('answers NAK once the backlog limit is reached, and ACK again when it drains', async () => {

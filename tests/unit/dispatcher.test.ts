@@ -6,6 +6,7 @@ import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import {
   backoffDelay,
   DEFAULT_BACKOFF,
+  DEFAULT_LOCAL_MAX_BACKLOG,
   Dispatcher,
   type DispatcherOptions,
 } from '../../src/pipeline/dispatcher.js';
@@ -322,6 +323,76 @@ describe('Dispatcher', () => {
     expect(outbox.backlog('siren')).toBe(0);
     expect(d.stats().siren).toMatchObject({ delivered: 2, skippedCovert: 2 });
     expect(d.stats().central).toMatchObject({ delivered: 4, skippedCovert: 0 });
+  });
+
+  it('gives a local output later events of the site without their incident id, and no event about a duress', async () => {
+    const central = new ScriptedOutput('central');
+    const local = new ScriptedOutput('keypad', undefined, 'local');
+    const d = prepare([central, local]);
+    const opening = testEvent({ account: 'A', category: 'opening', incident: 'inc-1' });
+    const deadlineAlert = testEvent({ account: 'A', category: 'supervisory', covert: true, incident: 'inc-1' });
+    const overdue = testEvent({ account: 'A', category: 'supervisory', covert: true });
+    await outbox.append([opening, deadlineAlert, overdue]);
+    d.start();
+    await settle();
+
+    expect(central.delivered.map((e) => e.incident)).toEqual(['inc-1', 'inc-1', undefined]);
+    expect(local.calls).toHaveLength(1);
+    expect(local.calls[0]!.id).toBe(opening.id);
+    expect('incident' in local.calls[0]!).toBe(false);
+    expect(d.stats().keypad).toMatchObject({ delivered: 1, skippedCovert: 2 });
+  });
+
+  it('delivers to a local output in storage order: a pending duress pulls no account forward', async () => {
+    const central = new ScriptedOutput('central');
+    const local = new ScriptedOutput('keypad', undefined, 'local');
+    const d = prepare([central, local], { maxInFlight: 1 });
+    const opening = testEvent({ account: 'B', category: 'opening' });
+    const burglary = testEvent({ account: 'A' });
+    const holdup = testEvent({ account: 'A', category: 'holdup' });
+    await outbox.append([opening, burglary, holdup]);
+    d.start();
+    await settle();
+
+    expect(central.calls.map((e) => e.id)).toEqual([burglary.id, holdup.id, opening.id]);
+    expect(local.calls.map((e) => e.id)).toEqual([opening.id, burglary.id]);
+  });
+
+  it('skips the oldest undelivered events of a local output past its maxBacklog, counting them, and keeps the outbox for central', async () => {
+    const central = new ScriptedOutput('central');
+    const local = new ScriptedOutput('keypad', () => ({ ok: false, retryable: true, error: 'down' }), 'local');
+    const d = prepare([central, local], { localMaxBacklog: new Map([['keypad', 3]]) });
+    d.start();
+    const events = Array.from({ length: 8 }, (_, i) => testEvent({ account: `A${i}` }));
+    for (const event of events) await outbox.append([event]);
+    await settle();
+
+    expect(outbox.backlog('keypad')).toBeLessThanOrEqual(3);
+    expect(d.stats().keypad!.skippedOverflow).toBeGreaterThanOrEqual(5);
+    expect(central.delivered).toHaveLength(8);
+    // The newest are the ones still waiting for the local output.
+    expect(outbox.pending('keypad', 10).map((e) => e.event.id)).toEqual(events.slice(-outbox.backlog('keypad')).map((e) => e.id));
+  });
+
+  it('sheds what a local output fell behind by before it started (a restart)', async () => {
+    outbox.registerOutputs(['keypad']);
+    await outbox.append(Array.from({ length: 6 }, () => testEvent({ account: null })));
+    const local = new ScriptedOutput('keypad', () => ({ ok: false, retryable: true, error: 'down' }), 'local');
+    const d = prepare([local], { localMaxBacklog: new Map([['keypad', 2]]) });
+    d.start();
+    await settle();
+    expect(outbox.backlog('keypad')).toBeLessThanOrEqual(2);
+    expect(d.stats().keypad!.skippedOverflow).toBeGreaterThanOrEqual(4);
+  });
+
+  it('holds a local output to the default maxBacklog when none is configured', async () => {
+    const local = new ScriptedOutput('keypad', () => ({ ok: false, retryable: true, error: 'down' }), 'local');
+    const d = prepare([local]);
+    d.start();
+    await outbox.append(Array.from({ length: DEFAULT_LOCAL_MAX_BACKLOG + 5 }, () => testEvent({ account: null })));
+    await settle();
+    expect(outbox.backlog('keypad')).toBeLessThanOrEqual(DEFAULT_LOCAL_MAX_BACKLOG);
+    expect(d.stats().keypad!.skippedOverflow).toBeGreaterThanOrEqual(5);
   });
 
   it('waits for in-flight deliveries on stop, and a new dispatcher resumes from the outbox cursor', async () => {

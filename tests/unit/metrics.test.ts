@@ -16,7 +16,7 @@ function samples(text: string): Map<string, number> {
 }
 
 function stats(partial: Partial<OutputDispatchStats>): OutputDispatchStats {
-  return { delivered: 0, failed: 0, dead: 0, skippedCovert: 0, inFlight: 0, waiting: 0, backlog: 0, ...partial };
+  return { delivered: 0, failed: 0, dead: 0, skippedCovert: 0, skippedOverflow: 0, inFlight: 0, waiting: 0, backlog: 0, ...partial };
 }
 
 function fixture() {
@@ -25,25 +25,27 @@ function fixture() {
   const dispatcherStats: Record<string, OutputDispatchStats> = { broker: stats({}), hook: stats({}) };
   const oldest: Record<string, number | null> = { broker: null, hook: null };
   const dead: Record<string, number> = { broker: 0, hook: 0 };
+  const storage: { entries: number; oldestStoredAt: number | null } = { entries: 0, oldestStoredAt: null };
   const metrics = new GatewayMetrics({
     counters,
     dispatcher: { stats: () => dispatcherStats },
     outbox: {
       oldestPendingAt: (output) => oldest[output] ?? null,
       deadLetters: (output) => Array.from({ length: dead[output ?? ''] ?? 0 }, () => ({}) as DeadLetter),
+      storage: () => storage,
     },
     clock: { now: () => now },
     processMetrics: false,
   });
   const scrape = async () => samples(await metrics.render());
-  return { counters, metrics, dispatcherStats, oldest, dead, scrape, advance: (ms: number) => (now += ms) };
+  return { counters, metrics, dispatcherStats, oldest, dead, storage, scrape, advance: (ms: number) => (now += ms) };
 }
 
 describe('GatewayMetrics', () => {
   it('mirrors every Counters increment with its labels, including increments made before it existed', async () => {
     const counters = new Counters();
     counters.inc('frames_total', { input: 'ip', protocol: 'ADM-CID', result: 'decoded' }, 2);
-    const metrics = new GatewayMetrics({ counters, dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetters: () => [] }, clock: { now: () => 0 }, processMetrics: false });
+    const metrics = new GatewayMetrics({ counters, dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetters: () => [], storage: () => ({ entries: 0, oldestStoredAt: null }) }, clock: { now: () => 0 }, processMetrics: false });
     counters.inc('frames_total', { input: 'ip', protocol: 'ADM-CID', result: 'decoded' });
     counters.inc('frames_total', { input: 'ip', protocol: 'NULL', result: 'decoded' });
     counters.inc('frames_rejected_total', { input: 'ip', code: 'DC09_CRC_MISMATCH' });
@@ -60,7 +62,7 @@ describe('GatewayMetrics', () => {
     const counters = new Counters();
     counters.inc('events_total', { category: 'holdup', input: 'ip' });
     counters.inc('events_total', { category: 'burglary', input: 'ip' });
-    const metrics = new GatewayMetrics({ counters, dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetters: () => [] }, clock: { now: () => 0 }, processMetrics: false });
+    const metrics = new GatewayMetrics({ counters, dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetters: () => [], storage: () => ({ entries: 0, oldestStoredAt: null }) }, clock: { now: () => 0 }, processMetrics: false });
     expect(samples(await metrics.render()).get('panelbridge_events_total{category="holdup",input="ip"}')).toBe(1);
     counters.inc('events_total', { input: 'ip', category: 'holdup' }, 4);
     const scraped = samples(await metrics.render());
@@ -98,6 +100,20 @@ describe('GatewayMetrics', () => {
     expect((await scrape()).get('panelbridge_deliveries_total{output="broker",result="delivered"}')).toBe(40);
   });
 
+  it('reads the outbox size, the age of its oldest kept event and local-output overflow skips at scrape time', async () => {
+    const { dispatcherStats, storage, scrape, advance } = fixture();
+    expect((await scrape()).get('panelbridge_outbox_entries')).toBe(0);
+    expect((await scrape()).get('panelbridge_outbox_oldest_entry_age_seconds')).toBe(0);
+    storage.entries = 12_345;
+    storage.oldestStoredAt = 1_000_000;
+    dispatcherStats.hook = stats({ skippedOverflow: 9 });
+    advance(86_400_000);
+    const scraped = await scrape();
+    expect(scraped.get('panelbridge_outbox_entries')).toBe(12_345);
+    expect(scraped.get('panelbridge_outbox_oldest_entry_age_seconds')).toBe(86_400);
+    expect(scraped.get('panelbridge_deliveries_total{output="hook",result="skipped_overflow"}')).toBe(9);
+  });
+
   it('counts duress and hold-up events from events_total', async () => {
     const { counters, scrape } = fixture();
     counters.inc('events_total', { category: 'duress', input: 'ip' });
@@ -129,7 +145,7 @@ describe('GatewayMetrics', () => {
   it('uses its own registry in the Prometheus text format 0.0.4, process metrics included unless turned off', async () => {
     const { metrics } = fixture();
     expect(metrics.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
-    const withProcess = new GatewayMetrics({ counters: new Counters(), dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetters: () => [] }, clock: { now: () => 0 } });
+    const withProcess = new GatewayMetrics({ counters: new Counters(), dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetters: () => [], storage: () => ({ entries: 0, oldestStoredAt: null }) }, clock: { now: () => 0 } });
     expect(await withProcess.render()).toMatch(/^process_resident_memory_bytes /m);
     expect(await metrics.render()).not.toMatch(/^process_/m);
     expect(withProcess.registry).not.toBe(metrics.registry);

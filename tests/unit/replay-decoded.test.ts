@@ -5,7 +5,7 @@ import { Recorder } from '../../src/pipeline/recorder.js';
 import { Counters } from '../../src/observability/counters.js';
 import { createIdSource, seededRandom } from '../../src/model/ids.js';
 import { silentLogger } from '../../src/ports.js';
-import type { FrameOrigin } from '../../src/pipeline/event-builder.js';
+import { VERIFIED, type FrameOrigin } from '../../src/pipeline/event-builder.js';
 
 const AT = Date.UTC(2024, 4, 1, 8, 3, 0);
 
@@ -19,7 +19,7 @@ function pipeline() {
   return { outbox, counters, deps };
 }
 
-const origin = (text: string): FrameOrigin => ({ input: 'old-receiver', transport: 'serial', peer: '/dev/ttyS0', receivedAt: AT, raw: Buffer.from(text, 'latin1') });
+const origin = (text: string): FrameOrigin => ({ input: 'old-receiver', transport: 'serial', peer: '/dev/ttyS0', receivedAt: AT, raw: Buffer.from(text, 'latin1'), trust: VERIFIED });
 
 describe('recordDecodedFrame (frames without an input handler)', () => {
   it('stores the events of a frame decoded by detection, keeping the recorded source (public vector 51, Sur-Gard duress)', async () => {

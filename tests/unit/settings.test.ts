@@ -27,6 +27,17 @@ describe('configuration', () => {
     expect(settings.inputs[0]).toMatchObject({ host: '0.0.0.0', tcp: true, udp: true });
   });
 
+  it('keeps delivered events 30 days and dead letters 90 days, and takes maxBacklog on an output', () => {
+    const settings = settingsOf(minimal);
+    expect(settings.retention).toBe(30 * 86_400_000);
+    expect(settings.deadLetterRetention).toBe(90 * 86_400_000);
+    const tuned = settingsOf(`${minimal}retention: 7d\ndeadLetterRetention: 1w\n`);
+    expect([tuned.retention, tuned.deadLetterRetention]).toEqual([7 * 86_400_000, 7 * 86_400_000]);
+    const local = parseSettings('inputs: []\noutputs: [{ type: stdout, name: keypad, audience: local, maxBacklog: 500 }]\n');
+    expect(local.ok && local.settings.outputs[0]).toMatchObject({ maxBacklog: 500 });
+    expect(parseSettings('inputs: []\noutputs: [{ type: stdout, name: keypad, maxBacklog: 0 }]\n').ok).toBe(false);
+  });
+
   it('accepts JSON as YAML', () => {
     const json = JSON.stringify({ inputs: [{ type: 'dc09', name: 'ip', port: 1 }], outputs: [{ type: 'stdout', name: 'c' }] });
     expect(parseSettings(json).ok).toBe(true);

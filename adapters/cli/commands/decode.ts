@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseFrameText, parseHex } from '../../../src/codecs/escapes.js';
 import { decodeKey } from '../../../src/settings/keys.js';
 import { createIdSource } from '../../../src/model/ids.js';
+import { unverified } from '../../../src/pipeline/event-builder.js';
 import { systemClock } from '../../../src/ports.js';
 import type { DecodeError } from '../../../src/codecs/result.js';
 
@@ -59,7 +60,7 @@ export function decodeCommand(): Command {
           failed = true;
           continue;
         }
-        const origin = { input: 'cli', transport: 'cli' as const, receivedAt: systemClock.now(), raw: bytes.value };
+        const origin = { input: 'cli', transport: 'cli' as const, receivedAt: systemClock.now(), raw: bytes.value, trust: unverified('unauthenticated-source') };
         for (const signal of decoded.value.signals) {
           process.stdout.write(JSON.stringify(eventFromSignal(signal, origin, { ids, sites: () => [] })) + '\n');
         }

@@ -14,6 +14,8 @@ import type { ReplayFrame } from '../../../src/replay/capture.js';
 import { REPLAY_SEED, ReplayClock, type Pacing } from '../../../src/replay/clock.js';
 import { compareEvents, formatDifferences } from '../../../src/replay/compare.js';
 import { recordDecodedFrame } from '../../../src/replay/decoded-input.js';
+import { unverified, VERIFIED, type Trust } from '../../../src/pipeline/event-builder.js';
+import type { InputSettings } from '../../../src/settings/settings.js';
 import { routeFrame } from '../../../src/replay/route.js';
 import { EXIT_MALFORMED, EXIT_MISMATCH, EXIT_NOINPUT, EXIT_SOFTWARE, EXIT_UNDELIVERED, type ReplayOptions } from './replay.js';
 
@@ -94,7 +96,8 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
     if (route.kind === 'handler') {
       await gateway.frameHandlers.get(route.input)?.(frame.bytes, transport, peer);
     } else if (route.kind === 'decode') {
-      const origin = { input: route.input, transport, receivedAt: clock.now(), raw: frame.bytes, ...(peer === undefined ? {} : { peer }) };
+      const trust = replayTrust(settings.inputs.find((input) => input.name === route.input));
+      const origin = { input: route.input, transport, receivedAt: clock.now(), raw: frame.bytes, trust, ...(peer === undefined ? {} : { peer }) };
       await recordDecodedFrame(origin, { protocol: route.protocol, strict: route.strict }, { recorder: gateway.recorder, builder, counters: gateway.counters });
     } else {
       skipped += 1;
@@ -228,4 +231,14 @@ class ProgressBar {
     this.stream.write('\r\x1b[2K');
     this.line = '';
   }
+}
+
+/**
+ * A captured frame was taken in live only after its input's checks: a serial line is trusted, an access-XML
+ * sender was authenticated when the input had a secret or asked for client certificates.
+ */
+function replayTrust(input: InputSettings | undefined): Trust {
+  if (input?.type === 'serial') return VERIFIED;
+  const authenticated = input?.type === 'access-xml' && (input.secret !== undefined || input.secretFile !== undefined || input.tls?.requestCert === true);
+  return authenticated ? VERIFIED : unverified('unauthenticated-source');
 }

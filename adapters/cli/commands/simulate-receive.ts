@@ -22,7 +22,7 @@ export interface ReceivedRecord {
   account: string | null;
   seq: string | null;
   answer: Dc09Outcome['answer'];
-  events: Array<Pick<NormalizedEvent, 'category' | 'duress' | 'qualifier' | 'code' | 'partition' | 'zone' | 'user' | 'occurredAt' | 'extended'>>;
+  events: Array<Pick<NormalizedEvent, 'category' | 'duress' | 'qualifier' | 'code' | 'partition' | 'zone' | 'user' | 'occurredAt' | 'extended' | 'verified' | 'unverifiedReason'>>;
   error?: string;
 }
 
@@ -52,7 +52,8 @@ export function formatReceivedRecord(record: ReceivedRecord): string {
   const events = record.events.map((e) => {
     const code = e.code === null ? 'no code' : `${e.code.scheme === 'sia' ? 'SIA' : 'Contact ID'} ${e.code.value} ${e.code.description}`;
     const extended = Object.entries(e.extended).map(([letter, value]) => `[${letter}${value}]`).join('');
-    return `${e.category}${e.qualifier === 'new' ? '' : ` ${e.qualifier}`}${e.duress ? ' (DURESS)' : ''} (${code}) area ${number(e.partition)} zone ${number(e.zone)} user ${number(e.user)}${extended === '' ? '' : ` ${extended}`}`;
+    const trust = e.verified === false ? ` (unverified: ${e.unverifiedReason ?? 'unknown'})` : '';
+    return `${e.category}${e.qualifier === 'new' ? '' : ` ${e.qualifier}`}${e.duress ? ' (DURESS)' : ''}${trust} (${code}) area ${number(e.partition)} zone ${number(e.zone)} user ${number(e.user)}${extended === '' ? '' : ` ${extended}`}`;
   });
   return `${head}  ${events.join('; ')}`;
 }
@@ -93,8 +94,9 @@ export async function startReceiver(options: ReceiveOptions): Promise<RunningRec
       account: msg === undefined ? null : (msg.account ?? msg.dataAccount),
       seq: msg?.seq ?? null,
       answer: outcome.answer,
-      events: outcome.events.map(({ category, duress, qualifier, code, partition, zone, user, occurredAt, extended }) => ({
-        category, duress, qualifier, code, partition, zone, user, occurredAt, extended,
+      events: outcome.events.map(({ category, duress, qualifier, code, partition, zone, user, occurredAt, extended, verified, unverifiedReason }) => ({
+        category, duress, qualifier, code, partition, zone, user, occurredAt, extended, verified,
+        ...(unverifiedReason === undefined ? {} : { unverifiedReason }),
       })),
       ...(outcome.error === undefined ? {} : { error: `${outcome.error.code}: ${outcome.error.message}` }),
     });

@@ -111,7 +111,7 @@ export function testCommand(): Command {
   test.addCommand(
     withApiOptions(new Command('start'))
       .description('open a test window: events from the site are published with test: true until it closes')
-      .requiredOption('--site <id>', 'the site under test')
+      .requiredOption('--site <id-or-name>', "the site under test: its id or its exact name")
       .requiredOption('--minutes <n>', 'how long the window stays open', positiveNumber)
       .option('--device <name>', 'a device under test, e.g. zone-5, user-12, door-lobby (repeatable or comma-separated; default: every duress device of the site)', collect)
       .action(

@@ -161,7 +161,8 @@ function extendedText(text: string): string {
 
 /**
  * The event's context as DC-09 extended data (protocols.md §3.9): [H] the panel's time of occurrence, [S] the site,
- * [L] the location on site (the zone's or the door's), [I] the alarm text the panel sent.
+ * [L] the location on site (the zone's or the door's), [I] the alarm text the panel sent, after `UNVERIFIED <reason>`
+ * when the event is unverified.
  */
 export function eventExtendedData(event: NormalizedEvent): Record<string, string> {
   const extended: Record<string, string> = {};
@@ -169,7 +170,10 @@ export function eventExtendedData(event: NormalizedEvent): Record<string, string
   if (!Number.isNaN(occurred)) extended['H'] = formatDc09Timestamp(occurred);
   const site = event.site?.name ?? event.site?.id;
   const location = event.zone?.['location'] ?? event.door?.location;
-  for (const [letter, value] of [['S', site], ['L', location], ['I', event.text]] as const) {
+  // An unverified event (no key, unknown account, …) still goes, but the operator must see that nobody vouches for it.
+  const trust = event.verified === false ? `UNVERIFIED ${event.unverifiedReason ?? ''}`.trim() : undefined;
+  const alarmText = [trust, event.text ?? undefined].filter((part) => part !== undefined && part !== '').join(': ');
+  for (const [letter, value] of [['S', site], ['L', location], ['I', alarmText]] as const) {
     const text = typeof value === 'string' ? extendedText(value) : '';
     if (text !== '') extended[letter] = text;
   }

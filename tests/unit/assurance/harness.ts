@@ -6,7 +6,7 @@ import type { NormalizedEvent } from '../../../src/model/event.js';
 import { emptySignal, type Signal } from '../../../src/model/signal.js';
 import { Counters } from '../../../src/observability/counters.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
-import { eventFromSignal } from '../../../src/pipeline/event-builder.js';
+import { eventFromSignal, VERIFIED } from '../../../src/pipeline/event-builder.js';
 import { Recorder, type EventHook } from '../../../src/pipeline/recorder.js';
 import { silentLogger, type Logger } from '../../../src/ports.js';
 import { sitesSchema, type Site } from '../../../src/settings/sites.js';
@@ -127,7 +127,7 @@ export function harness(options: HarnessOptions = {}) {
 
   /** A panel signal received now: classified against the sites, annotated, stored. Returns the stored event. */
   async function receive(signal: Signal): Promise<NormalizedEvent> {
-    const event = eventFromSignal(signal, { input: 'panel', transport: 'tcp', receivedAt: clock.now(), raw: new Uint8Array([0x31]) }, builder);
+    const event = eventFromSignal(signal, { input: 'panel', transport: 'tcp', receivedAt: clock.now(), raw: new Uint8Array([0x31]), trust: VERIFIED }, builder);
     const outcome = await recorder.record([event]);
     if (!outcome.ok) throw outcome.error;
     return outcome.events[0]!;
@@ -144,7 +144,7 @@ export function harness(options: HarnessOptions = {}) {
     return events.filter((e) => e.category === 'supervisory' && e.source.input === 'assurance');
   }
 
-  return { clock, store, assurance, events, logs, receive, tick, supervisory, builder };
+  return { clock, store, assurance, events, logs, receive, tick, supervisory, builder, recorder, outbox };
 }
 
 /** Reasons joined, for matching text without caring which reason line holds it. */

@@ -35,6 +35,13 @@ describe('opening a test window', () => {
       notExercised: ['zone-5', 'zone-9', 'user-12', 'door-lobby-2'],
     });
   });
+  it("takes a site's exact name as well as its id, and opens the window on the site's id", () => {
+    const h = harness();
+    const window = opened(h.assurance.startWindow({ site: 'Bank branch 1', minutes: 30 }));
+    expect(window.site).toBe('bank-1');
+    expect(h.assurance.startWindow({ site: 'bank branch 1', minutes: 30 })).toMatchObject({ ok: false, reason: 'unknown-site' });
+    expect(h.assurance.startWindow({ site: 'Bank branch', minutes: 30 })).toMatchObject({ ok: false, reason: 'unknown-site' });
+  });
 });
 
 describe('events during a test window', () => {

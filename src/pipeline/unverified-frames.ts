@@ -1,0 +1,88 @@
+/** Non-duress refused frames are stored at most once per origin in this span, with a count. */
+export const UNVERIFIED_AGGREGATION_MS = 60_000;
+
+/**
+ * Non-duress refused events stored per peer host and span, whatever accounts its frames name: a peer that invents
+ * a new account for every frame is bounded too.
+ */
+export const UNVERIFIED_EVENTS_PER_PEER = 10;
+
+/** Origins (and peers) remembered at once; past this, those quiet for a whole span are forgotten first. */
+const MAX_TRACKED_ORIGINS = 10_000;
+
+interface OriginState {
+  /** When an event of this origin was last stored. */
+  storedAt: number;
+  /** Frames folded since then (not stored). */
+  folded: number;
+}
+
+/**
+ * Bounds what refused (unverified) frames cost: a flood of non-duress frames from one account (or, without an
+ * account, one peer host) stores one event per minute, which carries the number of frames it stands for, and one
+ * peer host stores at most UNVERIFIED_EVENTS_PER_PEER such events a minute. Duress and hold-up content never
+ * passes through here: it is always stored.
+ */
+export class UnverifiedFrames {
+  private readonly origins = new Map<string, OriginState>();
+  private readonly peers = new Map<string, { since: number; stored: number }>();
+
+  /**
+   * Whether a non-duress refused frame from `origin`, sent by `peerHost`, should be stored now. When it should,
+   * `count` is the number of frames the stored event stands for (itself and those folded since the last one).
+   */
+  admit(origin: string, peerHost: string, now: number): { store: true; count: number } | { store: false } {
+    const state = this.origins.get(origin);
+    if (state !== undefined && now - state.storedAt < UNVERIFIED_AGGREGATION_MS) {
+      state.folded += 1;
+      return { store: false };
+    }
+    const peer = this.peers.get(peerHost);
+    if (peer !== undefined && now - peer.since < UNVERIFIED_AGGREGATION_MS && peer.stored >= UNVERIFIED_EVENTS_PER_PEER) {
+      // Counted for the origin, so its next stored event still says how many frames it stands for.
+      if (state === undefined) this.remember(origin, { storedAt: Number.NEGATIVE_INFINITY, folded: 1 }, now);
+      else state.folded += 1;
+      return { store: false };
+    }
+    return { store: true, count: (state?.folded ?? 0) + 1 };
+  }
+
+  /** The event `admit` allowed was stored (not a retransmit of one already stored): a new span starts. */
+  stored(origin: string, peerHost: string, now: number): void {
+    this.remember(origin, { storedAt: now, folded: 0 }, now);
+    const peer = this.peers.get(peerHost);
+    if (peer !== undefined && now - peer.since < UNVERIFIED_AGGREGATION_MS) peer.stored += 1;
+    else {
+      if (this.peers.size >= MAX_TRACKED_ORIGINS) this.peers.clear();
+      this.peers.set(peerHost, { since: now, stored: 1 });
+    }
+  }
+
+  private remember(origin: string, state: OriginState, now: number): void {
+    if (this.origins.size >= MAX_TRACKED_ORIGINS && !this.origins.has(origin)) this.forgetQuiet(now);
+    this.origins.delete(origin); // re-inserted last: the map stays (roughly) in storedAt order
+    this.origins.set(origin, state);
+  }
+
+  private forgetQuiet(now: number): void {
+    for (const [origin, state] of this.origins) {
+      if (now - state.storedAt < UNVERIFIED_AGGREGATION_MS && this.origins.size < MAX_TRACKED_ORIGINS) break;
+      this.origins.delete(origin);
+    }
+  }
+}
+
+/** At most one log line per key per span (an account's or a peer's refused frames). */
+export class LogLimiter {
+  private readonly lastAt = new Map<string, number>();
+
+  constructor(private readonly spanMs: number = UNVERIFIED_AGGREGATION_MS) {}
+
+  allow(key: string, now: number): boolean {
+    const last = this.lastAt.get(key);
+    if (last !== undefined && now - last < this.spanMs) return false;
+    if (this.lastAt.size >= MAX_TRACKED_ORIGINS) this.lastAt.clear();
+    this.lastAt.set(key, now);
+    return true;
+  }
+}

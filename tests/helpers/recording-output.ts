@@ -1,0 +1,23 @@
+import type { NormalizedEvent } from '../../src/model/event.js';
+import type { AdapterHealth, Audience, DeliveryResult, OutputAdapter } from '../../src/ports.js';
+
+/** An output that keeps what it delivered; `failing` makes every attempt fail (retryable). */
+export class RecordingOutput implements OutputAdapter {
+  readonly kind = 'recording';
+  readonly delivered: NormalizedEvent[] = [];
+  failing = false;
+  constructor(
+    readonly name: string,
+    readonly audience: Audience,
+  ) {}
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  health(): AdapterHealth {
+    return { state: 'up' };
+  }
+  async deliver(event: NormalizedEvent): Promise<DeliveryResult> {
+    if (this.failing) return { ok: false, retryable: true, error: 'central station unreachable' };
+    this.delivered.push(event);
+    return { ok: true };
+  }
+}
