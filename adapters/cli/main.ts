@@ -8,6 +8,9 @@ import { replayCommand } from './commands/replay.js';
 import { simulateCommand } from './commands/simulate.js';
 import { testCommand } from './commands/test.js';
 import { devicesCommand } from './commands/devices.js';
+import { incidentsCommand } from './commands/incidents.js';
+import { tokenCommand } from './commands/token.js';
+import { auditCommand } from './commands/audit.js';
 import { packageVersion } from './version.js';
 
 // Each command module holds only its definition (so `--help` is complete); its action imports what it runs
@@ -24,5 +27,8 @@ program.addCommand(schemaCommand());
 program.addCommand(simulateCommand());
 program.addCommand(testCommand());
 program.addCommand(devicesCommand());
+program.addCommand(incidentsCommand());
+program.addCommand(tokenCommand());
+program.addCommand(auditCommand());
 
 await program.parseAsync(process.argv);
