@@ -90,22 +90,39 @@ function chooseCode(event: NormalizedEvent, scheme: CodeScheme): { value: string
 }
 
 /**
- * Puts the event's zone and user into the slots the chosen code has: its address (zone or user, per the code
- * table; null when the event has none) and, in SIA, an `id` modifier for a user. A number with no slot is named
- * in the notes.
+ * The numbers an event carries besides its area, by what they name (the code tables' address kinds): zone, user,
+ * a door given by number, and the `number` field's kind (which may be a second area).
+ */
+function numbersOf(event: NormalizedEvent): Map<string, number> {
+  const numbers = new Map<string, number>();
+  if (event.zone != null) numbers.set('zone', event.zone.number);
+  if (event.user != null) numbers.set('user', event.user.number);
+  if (event.door != null && /^\d+$/.test(event.door.id)) numbers.set('door', Number(event.door.id));
+  if (event.number !== undefined) numbers.set(event.number.kind, event.number.value);
+  return numbers;
+}
+
+/**
+ * Puts the event's numbers into the slots the chosen code has: its address (whatever the code table says it
+ * names; null when the event has no such number) and, in SIA, an `id` modifier for a user. A number with no slot
+ * is named in the notes; the area has its own (group, `ri`).
  */
 function placeNumbers(event: NormalizedEvent, scheme: CodeScheme, value: string, notes: string[]): Pick<ForwardedCode, 'address' | 'user'> {
   const kind = lookupCode(scheme, value)?.address ?? 'zone';
-  const zone = event.zone?.number ?? null;
-  const user = event.user?.number ?? null;
+  const numbers = numbersOf(event);
+  const user = numbers.get('user') ?? null;
   const name = `${scheme === 'sia' ? 'SIA' : 'Contact ID'} ${value}`;
-  const address = kind === 'zone' ? zone : kind === 'user' ? user : null;
+  // A code whose number names an area takes the event's area when no second one is named.
+  const address = kind === 'none' ? null : (numbers.get(kind) ?? (kind === 'partition' ? (event.partition?.number ?? null) : null));
   // SIA HA with a user id reads as a duress code (generic profile); a hold-up keeps its meaning without it.
   const userSlot = scheme === 'sia' && kind !== 'user' && !(value === 'HA' && event.category === 'holdup');
   const sentUser = user !== null && kind !== 'user' && userSlot ? user : null;
-  if (user !== null && kind !== 'user' && !userSlot)
-    notes.push(`user ${user} not sent: ${scheme === 'sia' ? 'SIA HA with a user id would read as duress' : `${name} carries a ${kind === 'zone' ? 'zone' : 'no number'}`}`);
-  if (zone !== null && kind !== 'zone') notes.push(`zone ${zone} not sent: ${name} carries a ${kind === 'user' ? 'user' : 'no number'}`);
+  const carries = kind === 'none' ? 'no number' : `a ${kind}`;
+  for (const [what, number] of numbers) {
+    if (what === kind || (what === 'user' && sentUser !== null)) continue;
+    const why = what === 'user' && scheme === 'sia' ? 'SIA HA with a user id would read as duress' : `${name} carries ${carries}`;
+    notes.push(`${what} ${number} not sent: ${why}`);
+  }
   // Contact ID CCC 000 names no one, so a user 0 cannot travel in it.
   if (scheme === 'contact-id' && kind === 'user' && user === 0) notes.push('user 0 not sent: Contact ID CCC 000 names no user');
   // SIA's one duress code is HA with a user id (generic profile); any other duress goes as a hold-up code.

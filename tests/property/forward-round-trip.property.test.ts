@@ -93,7 +93,7 @@ function forwardSurgard(event: NormalizedEvent): { back: NormalizedEvent[]; note
 function expectSameMeaning(sent: NormalizedEvent, result: { back: NormalizedEvent[]; notes: string[] }): void {
   expect(result.back).toHaveLength(1);
   const back = result.back[0]!;
-  const context = { sent: { code: sent.code, category: sent.category, zone: sent.zone, user: sent.user }, back: { code: back.code, category: back.category, zone: back.zone, user: back.user }, notes: result.notes };
+  const context = { sent: { code: sent.code, category: sent.category, zone: sent.zone, user: sent.user, door: sent.door, number: sent.number }, back: { code: back.code, category: back.category, zone: back.zone, user: back.user, door: back.door, number: back.number }, notes: result.notes };
   expect(back.duress, JSON.stringify(context)).toBe(sent.duress);
   if (sent.category === 'unrecognized' && back.category !== sent.category) {
     // A monitoring centre has no "unrecognized": it gets a general alarm it must look at, and the log says so.
@@ -106,6 +106,9 @@ function expectSameMeaning(sent: NormalizedEvent, result: { back: NormalizedEven
   }
   if (!result.notes.some((note) => note.includes(`zone ${sent.zone?.number}`))) expect(back.zone?.number, JSON.stringify(context)).toBe(sent.zone?.number);
   if (!result.notes.some((note) => note.includes(`user ${sent.user?.number}`))) expect(back.user?.number, JSON.stringify(context)).toBe(sent.user?.number);
+  const noted = (what: string, value: number | string | undefined) => result.notes.some((note) => note.startsWith(`${what} ${value} not sent`));
+  if (!noted('door', sent.door?.id)) expect(back.door?.id, JSON.stringify(context)).toBe(sent.door?.id);
+  if (sent.number !== undefined && !noted(sent.number.kind, sent.number.value)) expect(back.number, JSON.stringify(context)).toEqual(sent.number);
   if (result.notes.length === 0) expect(back.code?.value).toBe(sent.code?.value);
 }
 
