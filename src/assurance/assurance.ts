@@ -10,6 +10,7 @@ import { Incidents } from './incidents.js';
 import { DeviceLedger, type DeviceStatus, type PanelTestStatus } from './ledger.js';
 import type { AssuranceStore, IncidentRecord, WindowRecord } from './store.js';
 import { Supervision, type LinkChange, type SupervisionPolicy } from './supervision.js';
+import { currentSlot } from './test-schedules.js';
 import { TestWindows, type OpenWindowResult, type WindowOutcome, type WindowRequest } from './test-windows.js';
 
 export interface AssuranceOptions {
@@ -38,6 +39,8 @@ export interface WindowView {
   notExercised: string[];
   closedAt: string | null;
   closeReason: 'expired' | 'stopped' | null;
+  /** Opened by the site's testSchedule (its devices not exercised are missed tests). */
+  scheduled: boolean;
 }
 
 export interface IncidentView {
@@ -53,6 +56,8 @@ export interface IncidentView {
   ackedAt: string | null;
   ackedBy: string | null;
   note: string | null;
+  /** When a central output first confirmed the opening event. */
+  deliveredAt: string | null;
 }
 
 export interface AssuranceHealth {
@@ -111,6 +116,7 @@ function incidentView(incident: IncidentRecord): IncidentView {
     ackedAt: incident.ackedAt === null ? null : iso(incident.ackedAt),
     ackedBy: incident.ackedBy,
     note: incident.note,
+    deliveredAt: incident.deliveredAt === null ? null : iso(incident.deliveredAt),
   };
 }
 
@@ -187,6 +193,7 @@ export class Assurance implements EventHook {
   /** The dispatcher's onDelivered: a central output's delivery confirms a duress in time (or clears the alert). */
   delivered(output: string, event: NormalizedEvent): void {
     if (!this.options.centralOutputs.has(output)) return;
+    this.incidents.delivered(event, this.options.clock.now());
     const late = this.deadline.confirm(event.id);
     if (late === undefined) return;
     const now = this.options.clock.now();
@@ -205,9 +212,15 @@ export class Assurance implements EventHook {
     );
   }
 
-  /** What time alone decides: windows expire, devices fall overdue, links fall silent, deadlines pass. */
+  /** What time alone decides: scheduled windows open, windows expire, devices fall overdue, links fall silent, deadlines pass. */
   tick(): void {
     const now = this.options.clock.now();
+    for (const site of this.options.sites()) {
+      const slot = currentSlot(site, now);
+      const window = slot === undefined ? undefined : this.windows.startScheduled(slot, now);
+      if (window !== undefined)
+        this.options.logger.info({ window: window.id, site: window.site, endsAt: iso(window.endsAt), slot: window.scheduleSlot }, 'scheduled test window opened');
+    }
     for (const outcome of this.windows.expire(now)) this.windowClosed(outcome, now);
     this.ledger.enroll(now);
     for (const status of this.ledger.newlyOverdue(now)) this.deviceOverdue(status, now);
@@ -252,6 +265,7 @@ export class Assurance implements EventHook {
       notExercised: names(notExercised),
       closedAt: window.closedAt === null ? null : iso(window.closedAt),
       closeReason: window.closeReason,
+      scheduled: window.scheduleSlot !== null,
     };
   }
 
@@ -316,6 +330,24 @@ export class Assurance implements EventHook {
           notExercised.length === 0
             ? 'every device under test reported'
             : `not exercised: ${notExercised.map(labelOf).join(', ')}`,
+        ],
+      },
+      now,
+    );
+    if (window.scheduleSlot !== null) for (const device of notExercised) this.testMissed(device, window, now);
+  }
+
+  /** A device a scheduled window did not see: one missed-test event per device, and a mark in the ledger. */
+  private testMissed(device: DuressDevice, window: WindowRecord, now: number): void {
+    this.ledger.recordMissed(device, window.id, now);
+    this.options.logger.warn({ site: device.site, device: device.device, window: window.id }, 'duress device missed its scheduled test');
+    this.raise(
+      {
+        category: 'supervisory',
+        account: this.directory.site(device.site)?.accounts[0] ?? null,
+        devices: [deviceRef(device)],
+        reasons: [
+          `missed scheduled test: duress device ${labelOf(device)} at site ${device.site} did not report in scheduled test window ${window.id} (${iso(window.startedAt)} to ${iso(window.endsAt)})`,
         ],
       },
       now,
