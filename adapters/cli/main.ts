@@ -8,6 +8,7 @@ import { replayCommand } from './commands/replay.js';
 import { simulateCommand } from './commands/simulate.js';
 import { testCommand } from './commands/test.js';
 import { devicesCommand } from './commands/devices.js';
+import { reportCommand } from './commands/report.js';
 import { packageVersion } from './version.js';
 
 // Each command module holds only its definition (so `--help` is complete); its action imports what it runs
@@ -24,5 +25,6 @@ program.addCommand(schemaCommand());
 program.addCommand(simulateCommand());
 program.addCommand(testCommand());
 program.addCommand(devicesCommand());
+program.addCommand(reportCommand());
 
 await program.parseAsync(process.argv);
