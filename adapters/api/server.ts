@@ -9,6 +9,8 @@ export interface ApiRequest {
   params: Record<string, string>;
   query: URLSearchParams;
   headers: http.IncomingHttpHeaders;
+  /** The client's address (per-peer limits). */
+  peer: string;
   /** Raw body (bounded by `maxBodyBytes`). */
   body: Buffer;
   json<T = unknown>(): T;
@@ -20,6 +22,10 @@ export interface ApiResponse {
   /** Sent as is instead of JSON (e.g. Prometheus text). */
   text?: string;
   contentType?: string;
+  /** Extra response headers (cookies, caching, content security policy). */
+  headers?: Record<string, string | string[]>;
+  /** A long-lived answer (server-sent events): the head is written, then the response is handed over. */
+  stream?: (res: http.ServerResponse) => void;
 }
 
 export type ApiHandler = (req: ApiRequest) => Promise<ApiResponse> | ApiResponse;
@@ -102,6 +108,7 @@ export class ApiServer {
         params,
         query: url.searchParams,
         headers: req.headers,
+        peer: req.socket.remoteAddress ?? '',
         body,
         json<T>() {
           try {
@@ -118,11 +125,15 @@ export class ApiServer {
         answer = { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } };
       }
     }
-    if (answer.text !== undefined) {
-      res.writeHead(answer.status, { 'content-type': answer.contentType ?? 'text/plain; charset=utf-8' });
+    const headers = answer.headers ?? {};
+    if (answer.stream !== undefined) {
+      res.writeHead(answer.status, { 'content-type': answer.contentType ?? 'text/event-stream', ...headers });
+      answer.stream(res);
+    } else if (answer.text !== undefined) {
+      res.writeHead(answer.status, { 'content-type': answer.contentType ?? 'text/plain; charset=utf-8', ...headers });
       res.end(answer.text);
     } else {
-      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      res.writeHead(answer.status, { 'content-type': 'application/json', ...headers });
       res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
     }
   }

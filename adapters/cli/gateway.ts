@@ -19,6 +19,9 @@ import { StdoutOutput } from '../outputs/stdout.js';
 import { MqttOutput } from '../outputs/mqtt.js';
 import { WebhookOutput } from '../outputs/webhook.js';
 import { ApiServer } from '../api/server.js';
+import { ConsoleFeed } from '../api/console/feed.js';
+import { adminTokenAuth } from '../api/console/interim-auth.js';
+import { registerConsole } from '../api/console/routes.js';
 import { GatewayMetrics } from '../system/metrics.js';
 import { resolveDc09Accounts } from './config.js';
 import { wireAssurance, type AssuranceWiring } from './assurance-wiring.js';
@@ -77,6 +80,7 @@ export class Gateway {
   private readonly logger: Logger;
   private readonly startedAt: number;
   private assurance: AssuranceWiring | undefined;
+  private consoleFeed: ConsoleFeed | undefined;
 
   private constructor(private readonly options: GatewayOptions) {
     const { settings, clock } = options;
@@ -165,6 +169,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     for (const input of [...this.inputs].reverse()) await input.stop();
+    this.consoleFeed?.stop();
     await this.api?.stop();
     await this.assurance?.stop();
     await this.dispatcher.stop();
@@ -190,6 +195,7 @@ export class Gateway {
         return { status: 200, body: { deadLetters: this.outbox.deadLetters(output) } };
       });
       this.api.route('GET', '/metrics', async () => ({ status: 200, text: await this.metrics.render(), contentType: this.metrics.contentType }));
+      if (this.assurance !== undefined) this.startConsole(this.api, this.assurance);
       await this.api.start();
     }
     const issues: SettingsIssue[] = [];
@@ -241,6 +247,28 @@ export class Gateway {
       this.inputs.push({ name: input.name, stop: () => listener.stop(), health: () => listener.health() });
     }
     return issues;
+  }
+
+  /** The duress console at `/`: fed by every stored and delivered event. */
+  private startConsole(api: ApiServer, assurance: AssuranceWiring): void {
+    const clock = this.options.clock;
+    const feed = new ConsoleFeed(() => clock.now());
+    this.consoleFeed = feed;
+    this.hooks.push(feed);
+    this.deliveryListeners.push((output, event) => feed.delivered(output, event));
+    const logger = this.logger.child({ component: 'console' });
+    registerConsole(api, {
+      source: {
+        assurance: assurance.assurance,
+        feed,
+        sites: () => this.sites,
+        health: () => this.health(),
+        centralOutputs: this.outputs.filter((o) => o.audience === 'central').map((o) => o.name),
+      },
+      auth: adminTokenAuth(this.options.settings.dataDir),
+      now: () => clock.now(),
+      onAction: ({ by, action, target, detail }) => logger.info({ by: by.name, role: by.role, action, target, ...detail }, 'console action'),
+    });
   }
 
   private async startOtherInput(input: SerialInputSettings | AccessXmlInputSettings): Promise<void> {

@@ -6,6 +6,7 @@ import type { EventHook, RecordOutcome } from '../pipeline/recorder.js';
 import { DeliveryDeadline, type UndeliveredDuress } from './delivery-deadline.js';
 import { DeviceDirectory, isGatewayRaised, isPanelTest, isPointTest, provesDevice, type DuressDevice } from './devices.js';
 import { describeSpan, formatDuration } from './format.js';
+import { buildReport, type AssuranceReport, type ReportPeriod } from './report.js';
 import { Incidents } from './incidents.js';
 import { DeviceLedger, type DeviceStatus, type PanelTestStatus } from './ledger.js';
 import type { AssuranceStore, IncidentRecord, WindowRecord } from './store.js';
@@ -279,6 +280,12 @@ export class Assurance implements EventHook {
   /** Open incidents; with `all`, acknowledged ones too (newest first). */
   incidentViews(all = false): IncidentView[] {
     return (all ? this.incidents.recent(RECENT_LIMIT) : this.incidents.open()).map(incidentView);
+  }
+
+  /** The assurance report of a site for a period of its local days; undefined for an unknown site. */
+  report(siteId: string, period: ReportPeriod): AssuranceReport | undefined {
+    const site = this.directory.site(siteId);
+    return site === undefined ? undefined : buildReport(this.options.store, { site, period, now: this.options.clock.now() });
   }
 
   deviceReport(): { devices: DeviceStatus[]; panels: PanelTestStatus[] } {

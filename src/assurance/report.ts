@@ -196,7 +196,11 @@ export function buildReport(store: AssuranceStore, request: ReportRequest): Assu
   };
 }
 
-/** The local date of an instant in the site's time zone (for default periods). */
-export function siteDate(site: Site, at: number): string {
-  return localDate(localTime(at, site.timeZone));
+/** Without a start, a report covers this many days ending with its last day. */
+export const DEFAULT_PERIOD_DAYS = 30;
+
+/** The period asked for, its last day defaulting to the site's today and its first to 29 days before. */
+export function periodOf(site: Site, asked: Partial<ReportPeriod>, now: number): ReportPeriod {
+  const to = asked.to ?? localDate(localTime(now, site.timeZone));
+  return { from: asked.from ?? (parseLocalDate(to) === undefined ? to : shiftDate(to, 1 - DEFAULT_PERIOD_DAYS)), to };
 }

@@ -1,4 +1,4 @@
-import { buildReport, periodProblem, siteDate, type AssuranceReport, type ReportPeriod } from '../../../src/assurance/report.js';
+import { buildReport, periodOf, periodProblem, type AssuranceReport, type ReportPeriod } from '../../../src/assurance/report.js';
 import { systemClock } from '../../../src/ports.js';
 import type { Settings } from '../../../src/settings/settings.js';
 import { renderReportCsv } from '../../api/report/report-csv.js';
@@ -9,9 +9,6 @@ import type { ReportOptions } from './report.js';
 
 /** sysexits EX_USAGE: a bad site or date on the command line. */
 const EXIT_USAGE = 64;
-const DAY_MS = 86_400_000;
-/** Without --from, a report covers this many days ending with --to. */
-const DEFAULT_PERIOD_DAYS = 30;
 
 export type ReportResult = { ok: true; report: AssuranceReport } | { ok: false; message: string };
 
@@ -19,11 +16,10 @@ export type ReportResult = { ok: true; report: AssuranceReport } | { ok: false; 
 export function readReport(settings: Settings, siteId: string, period: Partial<ReportPeriod>, now: number): ReportResult {
   const site = settings.sites.find((s) => s.id === siteId);
   if (site === undefined) return { ok: false, message: `no site "${siteId}"; sites: ${settings.sites.map((s) => s.id).join(', ') || '(none)'}` };
-  const to = period.to ?? siteDate(site, now);
-  const from = period.from ?? siteDate(site, Date.parse(`${to}T12:00:00Z`) - (DEFAULT_PERIOD_DAYS - 1) * DAY_MS);
-  const problem = periodProblem({ from, to });
+  const resolved = periodOf(site, period, now);
+  const problem = periodProblem(resolved);
   if (problem !== undefined) return { ok: false, message: problem };
-  return { ok: true, report: readAssuranceStore(settings, (store) => buildReport(store, { site, period: { from, to }, now })) };
+  return { ok: true, report: readAssuranceStore(settings, (store) => buildReport(store, { site, period: resolved, now })) };
 }
 
 /** The report as aligned text: one line per device, then the incidents and the latest coverage. */
