@@ -1,5 +1,6 @@
 import type { Site } from '../../../src/settings/sites.js';
-import { escapeHtml } from '../report/report-html.js';
+import { createHash } from 'node:crypto';
+import { escapeHtml, REPORT_CSS } from '../report/report-html.js';
 import type { deviceCard } from './views.js';
 
 /**
@@ -21,8 +22,8 @@ main { padding: 1rem; max-width: 1400px; margin: 0 auto; }
 h2 { font-size: 1.35rem; margin: .2rem 0 .8rem; } h3 { font-size: 1.1rem; margin: 0 0 .4rem; }
 .grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fill, minmax(min(100%, 22rem), 1fr)); }
 .card { border: 2px solid var(--line); border-radius: .5rem; padding: .8rem 1rem; background: var(--paper); }
-.card.alarm { border-color: var(--bad); background: var(--bad-bg); } .card.ok { border-color: var(--ok); }
-.pill { display: inline-block; min-width: 6.5em; text-align: center; padding: .05rem .5rem; border-radius: 1rem; font-weight: 700; font-size: .85rem; }
+.card.wide { grid-column: 1 / -1; } .card.alarm { border-color: var(--bad); background: var(--bad-bg); } .card.ok { border-color: var(--ok); }
+.pill { display: inline-block; min-width: 4.5em; text-align: center; padding: .05rem .5rem; border-radius: 1rem; font-weight: 700; font-size: .85rem; }
 .pill.ok, .state-exercised .pill { background: var(--ok); color: #fff; } .pill.bad, .state-wrong .pill, .state-not-exercised .pill { background: var(--bad); color: #fff; }
 .pill.warn { background: var(--warn-bg); color: var(--warn); border: 1px solid var(--warn); } .pill.idle, .state-waiting .pill { background: #e6e6e6; color: #222; }
 .state-exercised { background: var(--ok-bg); } .state-wrong, .state-not-exercised { background: var(--bad-bg); }
@@ -31,7 +32,8 @@ dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem .8rem; ma
 .muted { color: var(--muted); } .guidance { font-size: 1.05rem; border-left: 4px solid var(--focus); padding-left: .6rem; margin: .4rem 0; }
 button, input, select, textarea { font: inherit; } button { padding: .45rem 1rem; border-radius: .35rem; border: 2px solid #1d2733; background: #1d2733; color: #fff; font-weight: 600; cursor: pointer; min-height: 2.75rem; }
 button.secondary { background: var(--paper); color: #1d2733; } input, select, textarea { padding: .4rem .5rem; border: 2px solid #666; border-radius: .3rem; min-height: 2.75rem; max-width: 100%; }
-label { display: block; font-weight: 600; margin: .5rem 0 .2rem; } .row { display: flex; flex-wrap: wrap; gap: .6rem; align-items: end; }
+label { display: block; font-weight: 600; margin: .5rem 0 .2rem; } label:has(> input[type=checkbox]) { display: flex; gap: .6rem; align-items: center; font-weight: 400; }
+input[type=checkbox] { width: 1.4rem; height: 1.4rem; min-height: 0; margin: 0; } .row { display: flex; flex-wrap: wrap; gap: .6rem; align-items: end; }
 ul.devices { list-style: none; padding: 0; display: grid; gap: .6rem; } .status { min-height: 1.6rem; padding: 0 1rem; } .times { font-size: .9rem; } .times span { display: inline-block; min-width: 11em; }
 .banner { padding: .6rem 1rem; border: 2px solid var(--bad); background: var(--bad-bg); border-radius: .4rem; margin: 0 0 1rem; font-weight: 600; }
 @media (min-width: 1800px) { html { font-size: 22px; } }
@@ -45,9 +47,15 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 } as const;
 
-export function pageHeaders(): Record<string, string> {
-  return { ...SECURITY_HEADERS };
+/** Headers of every console page; `inlineStyle` is a style block the page carries (allowed by its hash only). */
+export function pageHeaders(inlineStyle?: string): Record<string, string> {
+  if (inlineStyle === undefined) return { ...SECURITY_HEADERS };
+  const hash = createHash('sha256').update(inlineStyle, 'utf8').digest('base64');
+  return { ...SECURITY_HEADERS, 'content-security-policy': SECURITY_HEADERS['content-security-policy'].replace("style-src 'self'", `style-src 'self' 'sha256-${hash}'`) };
 }
+
+/** Headers of the report page, whose style sheet is inline so it prints and saves on its own. */
+export const reportPageHeaders = (): Record<string, string> => pageHeaders(REPORT_CSS);
 
 /** The console's one page: the script fills `main` from the console API. */
 export function consoleShell(): string {

@@ -4,7 +4,7 @@ import { periodOf, periodProblem } from '../../../src/assurance/report.js';
 import { renderReportCsv } from '../report/report-csv.js';
 import { renderReportHtml } from '../report/report-html.js';
 import { ApiError, type ApiRequest, type ApiResponse, type ApiServer } from '../server.js';
-import { CONSOLE_CSS, consoleShell, deviceCardPage, pageHeaders } from './pages.js';
+import { CONSOLE_CSS, consoleShell, deviceCardPage, pageHeaders, reportPageHeaders } from './pages.js';
 import { consoleMay, ConsoleSessions, type ConsoleAuth, type ConsoleIdentity, type ConsolePermission } from './sessions.js';
 import { deviceCard, incidents, overview, siteDevices, walk, type ConsoleSource } from './views.js';
 
@@ -86,6 +86,8 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
   api.route('GET', '/', () => page(consoleShell()));
   api.route('GET', '/console/console.js', () => page(script, 'text/javascript; charset=utf-8'));
   api.route('GET', '/console/console.css', () => page(CONSOLE_CSS, 'text/css; charset=utf-8'));
+  // Browsers ask for it on every page; an empty answer keeps their consoles free of 404s.
+  api.route('GET', '/favicon.ico', () => ({ status: 204, headers: { 'cache-control': 'max-age=86400' } }));
 
   api.route('POST', '/console/session', (req) => {
     requireSameOrigin(req);
@@ -190,7 +192,7 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
     const problem = periodProblem({ from, to });
     if (problem !== undefined) throw new ApiError(400, problem);
     const report = source.assurance.report(siteId, { from, to })!;
-    if (req.query.get('format') !== 'csv') return page(renderReportHtml(report));
+    if (req.query.get('format') !== 'csv') return { ...page(renderReportHtml(report)), headers: reportPageHeaders() };
     return {
       status: 200,
       text: renderReportCsv(report),

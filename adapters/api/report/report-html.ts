@@ -18,6 +18,17 @@ function minutesOrSeconds(seconds: number | null): string | null {
 
 const when = (iso: string | null) => (iso === null ? null : `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`);
 
+/** The page's only style sheet, inline so a saved or printed copy stands alone (the console allows it by hash). */
+export const REPORT_CSS = `
+@page { size: A4; margin: 15mm; }
+body { font: 11pt/1.4 system-ui, sans-serif; color: #111; background: #fff; margin: 1.5rem; }
+h1 { font-size: 16pt; margin: 0 0 .2rem; } h2 { font-size: 13pt; margin: 1.2rem 0 .4rem; }
+table { border-collapse: collapse; width: 100%; } th, td { border-bottom: 1px solid #bbb; padding: .25rem .4rem; text-align: left; vertical-align: top; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; } tr.bad td { background: #fde8e8; }
+.meta { color: #333; } .chart { width: 100%; height: auto; } .chart rect { fill: #1f6f43; } .chart .grid { stroke: #bbb; } .chart text { font-size: 10px; fill: #333; }
+@media print { body { margin: 0; } a { color: inherit; text-decoration: none; } }
+`;
+
 const CHART = { width: 720, height: 120, top: 8, bottom: 18 } as const;
 
 /** Coverage per day as an inline SVG bar chart (no script, prints as is). */
@@ -59,15 +70,7 @@ export function renderReportHtml(report: AssuranceReport): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
-<style>
-@page { size: A4; margin: 15mm; }
-body { font: 11pt/1.4 system-ui, sans-serif; color: #111; background: #fff; margin: 1.5rem; }
-h1 { font-size: 16pt; margin: 0 0 .2rem; } h2 { font-size: 13pt; margin: 1.2rem 0 .4rem; }
-table { border-collapse: collapse; width: 100%; } th, td { border-bottom: 1px solid #bbb; padding: .25rem .4rem; text-align: left; vertical-align: top; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; } tr.bad td { background: #fde8e8; }
-.meta { color: #333; } .chart { width: 100%; height: auto; } .chart rect { fill: #1f6f43; } .chart .grid { stroke: #bbb; } .chart text { font-size: 10px; fill: #333; }
-@media print { body { margin: 0; } a { color: inherit; text-decoration: none; } }
-</style></head><body>
+<style>${REPORT_CSS}</style></head><body>
 <h1>${escapeHtml(title)}</h1>
 <p class="meta">${escapeHtml(site.address ?? '')}${site.address === null ? '' : ' · '}Site ${escapeHtml(site.id)} · days in ${escapeHtml(site.timeZone)} · ${report.windows.opened} test window(s), ${report.windows.scheduled} scheduled · generated ${escapeHtml(when(report.generatedAt))}</p>
 <h2>Devices</h2>

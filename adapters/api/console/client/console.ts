@@ -46,9 +46,17 @@ async function api(path: string, method = 'GET', body?: unknown): Promise<Json> 
   return answer;
 }
 
+/** Replaces the view, keeping what was typed or ticked and where the focus was. */
 function show(...children: Child[]): void {
   const focused = document.activeElement?.id;
+  const fields = () => [...main.querySelectorAll<HTMLInputElement>('input, textarea')].map((f) => [f.id || `${f.name}=${f.value}`, f] as const);
+  const kept = new Map(fields().map(([key, f]) => [key, f.type === 'checkbox' ? f.checked : f.value]));
   main.replaceChildren(...children.filter((c): c is Node | string => c !== null && c !== undefined && c !== false));
+  for (const [key, f] of fields()) {
+    const value = kept.get(key);
+    if (typeof value === 'boolean') f.checked = value;
+    else if (value !== undefined) f.value = value;
+  }
   if (focused) document.getElementById(focused)?.focus();
 }
 
@@ -87,9 +95,9 @@ async function start(): Promise<void> {
   const who = document.getElementById('who')!;
   who.replaceChildren(`${me.name} (${me.role}) `, el('button', { class: 'secondary', type: 'button', click: signOut }, 'Sign out'));
   stream = new EventSource('/console/api/live');
-  stream.addEventListener('update', () => void refresh(false));
+  stream.addEventListener('update', () => void refresh('live'));
   if (!location.hash) location.hash = '#overview';
-  await refresh(true);
+  await refresh('navigate');
 }
 
 async function signOut(): Promise<void> {
@@ -97,27 +105,41 @@ async function signOut(): Promise<void> {
   signIn();
 }
 
-/** Re-renders the current view; a live update waits while someone is typing or choosing. */
-async function refresh(navigated: boolean): Promise<void> {
-  const active = document.activeElement;
-  if (!navigated && active && main.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) {
+type Reason = 'live' | 'user' | 'navigate';
+let queued: Reason | undefined;
+
+/**
+ * Re-renders the current view. A live update waits while someone types (it would move their caret); a render
+ * asked for while one runs follows it.
+ */
+async function refresh(reason: Reason): Promise<void> {
+  const active = document.activeElement as HTMLInputElement | null;
+  if (reason === 'live' && active && main.contains(active) && (active.tagName === 'TEXTAREA' || /^(text|password|number|date)$/.test(active.type ?? ''))) {
     say('New data arrived; it shows when you leave the field.');
-    active.addEventListener('blur', () => void refresh(false), { once: true });
+    active.addEventListener('blur', () => void refresh('live'), { once: true });
     return;
   }
-  if (refreshing) return;
+  if (refreshing) {
+    queued = queued === 'navigate' ? queued : reason;
+    return;
+  }
   refreshing = true;
   const view = VIEWS.includes(location.hash.slice(1)) ? location.hash.slice(1) : 'overview';
-  for (const link of document.querySelectorAll('#nav a')) link.toggleAttribute('aria-current', link.getAttribute('href') === `#${view}`);
-  document.querySelector('#nav a[aria-current]')?.setAttribute('aria-current', 'page');
+  for (const link of document.querySelectorAll('#nav a')) {
+    if (link.getAttribute('href') === `#${view}`) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
   try {
     await ({ overview: renderOverview, walk: renderWalk, incidents: renderIncidents, report: renderReport } as Record<string, () => Promise<void>>)[view]!();
-    if (navigated) main.focus();
+    if (reason === 'navigate') main.focus();
   } catch (error) {
     if ((error as Error).message !== 'signed out') say(`Could not load: ${(error as Error).message}`);
   } finally {
     refreshing = false;
   }
+  const next = queued;
+  queued = undefined;
+  if (next !== undefined) await refresh(next);
 }
 
 function table(head: string[], rows: Child[][]): HTMLElement {
@@ -129,7 +151,7 @@ async function renderOverview(): Promise<void> {
   const gw = data.gateway;
   const health = el(
     'section',
-    { class: `card ${gw.status === 'ok' ? 'ok' : 'alarm'}`, 'aria-labelledby': 'gw' },
+    { class: `card wide ${gw.status === 'ok' ? 'ok' : 'alarm'}`, 'aria-labelledby': 'gw' },
     el('h3', { id: 'gw' }, 'Gateway ', pill(gw.status, gw.status === 'ok' ? 'ok' : 'bad')),
     table(
       ['', 'Name', 'State', 'Backlog', 'Dead letters'],
@@ -213,7 +235,7 @@ async function act(path: string, method: string, body: unknown, done: string): P
   } catch (error) {
     say(`Refused: ${(error as Error).message}`);
   }
-  await refresh(false);
+  await refresh('user');
 }
 
 async function renderWalk(): Promise<void> {
@@ -229,7 +251,7 @@ async function renderWalk(): Promise<void> {
 
 async function walkForm(sites: Json[]): Promise<HTMLElement> {
   const chosen = (document.getElementById('walk-site') as HTMLSelectElement | null)?.value ?? sites[0]?.id;
-  const select = el('select', { id: 'walk-site', change: () => void refresh(false) }, ...sites.map((s: Json) => el('option', { value: s.id, selected: s.id === chosen }, s.name))) as HTMLSelectElement;
+  const select = el('select', { id: 'walk-site', change: () => void refresh('user') }, ...sites.map((s: Json) => el('option', { value: s.id, selected: s.id === chosen }, s.name))) as HTMLSelectElement;
   const { devices } = chosen ? await api(`/console/api/sites/${encodeURIComponent(chosen)}/devices`) : { devices: [] };
   const minutes = el('input', { id: 'walk-minutes', type: 'number', min: '1', max: '1440', value: '15' }) as HTMLInputElement;
   const boxes = devices.map((d: Json) => el('label', {}, el('input', { type: 'checkbox', name: 'device', value: d.device }), ` ${d.name} (${d.device})`));
@@ -255,7 +277,7 @@ async function walkForm(sites: Json[]): Promise<HTMLElement> {
 async function renderIncidents(): Promise<void> {
   const all = (document.getElementById('show-acked') as HTMLInputElement | null)?.checked ?? false;
   const { incidents } = await api(`/console/api/incidents${all ? '?all=1' : ''}`);
-  const toggle = el('label', {}, el('input', { type: 'checkbox', id: 'show-acked', checked: all, change: () => void refresh(false) }), ' Show acknowledged');
+  const toggle = el('label', {}, el('input', { type: 'checkbox', id: 'show-acked', checked: all, change: () => void refresh('user') }), ' Show acknowledged');
   show(el('h2', {}, 'Incidents'), toggle, incidents.length === 0 ? el('p', {}, pill('none open', 'ok')) : el('div', { class: 'grid' }, ...incidents.map(incidentView)));
 }
 
@@ -322,5 +344,5 @@ async function renderReport(): Promise<void> {
   );
 }
 
-addEventListener('hashchange', () => void refresh(true));
+addEventListener('hashchange', () => void refresh('navigate'));
 start().catch(() => signIn());
