@@ -103,14 +103,19 @@ describe('the duress console in a real browser', () => {
     await page.getByLabel('API token').fill('not-the-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').waitFor();
-    await page.getByLabel('API token').fill(token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    // By keyboard alone: the token field has the focus, Enter signs in.
+    await page.getByLabel('API token').fill('');
+    await page.keyboard.type(token);
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     await page.getByRole('heading', { name: 'Bank branch 1' }).waitFor();
     const cookies = await context.cookies(base);
     expect(cookies).toEqual([expect.objectContaining({ name: 'pb_console', httpOnly: true, sameSite: 'Strict' })]);
     expect(await page.evaluate(() => document.cookie)).toBe(''); // HttpOnly: the page's script cannot read it
     await shot('overview');
+    await page.setViewportSize({ width: 390, height: 844 }); // a phone
+    await shot('overview-phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
   }, 30_000);
 
   it('runs a guided walk: two devices report, one does not, and the result says so', async () => {
@@ -121,6 +126,8 @@ describe('the duress console in a real browser', () => {
     const device = (name: string) => page.locator(`li[data-device="${name}"]`);
     await device('zone-5').waitFor();
     await expect(device('zone-5').textContent()).resolves.toContain('Press firmly once. Hand over what is asked for');
+    const closeButton = page.getByRole('button', { name: 'Close window and show result' });
+    const before = await closeButton.boundingBox();
     await press('holdup', 5);
     await press('panic', 9);
     // Live: the page turns each device green through server-sent events, without a reload.
@@ -128,6 +135,8 @@ describe('the duress console in a real browser', () => {
     await device('zone-9').and(page.locator('.state-exercised')).waitFor({ timeout: 10_000 });
     await expect(device('zone-6').getAttribute('class')).resolves.toContain('state-waiting');
     await expect(device('zone-5').textContent()).resolves.toMatch(/stored .*→ central-station/);
+    // Signals arriving (live re-renders) move nothing on the page: the button below the devices stays put.
+    expect(await closeButton.boundingBox()).toEqual(before);
     await shot('walk-open');
     await page.getByRole('button', { name: 'Close window and show result' }).click();
     await page.locator('#walk-result').waitFor();

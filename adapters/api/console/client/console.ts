@@ -217,7 +217,8 @@ function walkView(w: Json): HTMLElement {
           el('h3', {}, pill(STATE_WORDS[d.state] ?? d.state, ''), ` ${d.name} `, el('span', { class: 'muted' }, d.device)),
           el('p', { class: 'muted' }, [d.location, d.holder].filter(Boolean).join(' · ')),
           d.guidance && el('p', { class: 'guidance' }, d.guidance),
-          ...d.arrivals.map(arrivalTimes),
+          // The slot is there before the signal, so a device turning green moves nothing on screen.
+          ...(d.arrivals.length > 0 ? d.arrivals.map(arrivalTimes) : [el('div', { class: 'times muted' }, el('span', {}, 'no signal yet'))]),
           el('a', { href: `/console/card/${encodeURIComponent(w.window.site)}/${encodeURIComponent(d.device)}`, target: '_blank' }, 'Printable card'),
         ),
       ),
