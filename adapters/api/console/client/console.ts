@@ -131,7 +131,10 @@ async function refresh(reason: Reason): Promise<void> {
   }
   try {
     await ({ overview: renderOverview, walk: renderWalk, incidents: renderIncidents, report: renderReport } as Record<string, () => Promise<void>>)[view]!();
-    if (reason === 'navigate') main.focus();
+    if (reason === 'navigate') {
+      say('');
+      main.focus();
+    }
   } catch (error) {
     if ((error as Error).message !== 'signed out') say(`Could not load: ${(error as Error).message}`);
   } finally {
@@ -143,7 +146,7 @@ async function refresh(reason: Reason): Promise<void> {
 }
 
 function table(head: string[], rows: Child[][]): HTMLElement {
-  return el('table', {}, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col' }, h)))), el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c) => el('td', {}, c))))));
+  return el('div', { class: 'scroll' }, el('table', {}, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col' }, h)))), el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c) => el('td', {}, c)))))));
 }
 
 async function renderOverview(): Promise<void> {
