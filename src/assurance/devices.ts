@@ -35,6 +35,17 @@ function peopleFields(item: { location?: string; holder?: string; guidance?: str
   };
 }
 
+/** A device as people know it: its name, kind, where it is and who carries it (null when not configured). */
+export function deviceForPeople(device: DuressDevice) {
+  return {
+    device: device.device,
+    kind: device.kind,
+    name: device.name,
+    location: device.location ?? null,
+    holder: device.holder ?? null,
+  };
+}
+
 /** The device's short name, as used in test-window device lists and MQTT topics. */
 export function deviceKey(kind: DeviceKind, id: number | string): string {
   return `${kind}-${id}`;

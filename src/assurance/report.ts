@@ -1,5 +1,5 @@
 import type { Site } from '../settings/sites.js';
-import { duressDevicesOf, type DuressDevice } from './devices.js';
+import { deviceForPeople, duressDevicesOf, type DuressDevice } from './devices.js';
 import type { AssuranceStore, DeviceHistoryRecord, DeviceRecord } from './store.js';
 import { localDate, localTime, zonedInstant } from './test-schedules.js';
 
@@ -144,11 +144,7 @@ export function buildReport(store: AssuranceStore, request: ReportRequest): Assu
     const count = (kind: DeviceHistoryRecord['kind']) => inPeriod.filter((h) => h.kind === kind).length;
     const record = records.get(device.device);
     return {
-      device: device.device,
-      kind: device.kind,
-      name: device.name,
-      location: device.location ?? null,
-      holder: device.holder ?? null,
+      ...deviceForPeople(device),
       tests: count('test'),
       uses: count('use'),
       missedTests: count('missed'),

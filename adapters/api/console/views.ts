@@ -1,5 +1,5 @@
 import type { Assurance, IncidentView, WindowView } from '../../../src/assurance/assurance.js';
-import { provesDevice, type DuressDevice } from '../../../src/assurance/devices.js';
+import { deviceForPeople, provesDevice, type DuressDevice } from '../../../src/assurance/devices.js';
 import type { NormalizedEvent } from '../../../src/model/event.js';
 import type { Site } from '../../../src/settings/sites.js';
 import type { ConsoleFeed, TracedEvent } from './feed.js';
@@ -17,16 +17,9 @@ export interface ConsoleSource {
 
 const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
 
-/** A device as people know it: name, where, who carries it, what to do after pressing. */
+/** A device as people know it, with what to do after pressing it. */
 export function deviceCard(device: DuressDevice) {
-  return {
-    device: device.device,
-    kind: device.kind,
-    name: device.name,
-    location: device.location ?? null,
-    holder: device.holder ?? null,
-    guidance: device.guidance ?? null,
-  };
+  return { ...deviceForPeople(device), guidance: device.guidance ?? null };
 }
 
 /** What arrived, in words a person checks against the device: category, zone or user or door, when. */
