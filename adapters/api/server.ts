@@ -1,19 +1,29 @@
-import http from 'node:http';
+import type http from 'node:http';
+import type https from 'node:https';
+import os from 'node:os';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import type { z } from 'zod';
+import { API_HTTP_STATUS, type ApiErrorCode } from '../../src/errors.js';
+import type { Counters } from '../../src/observability/counters.js';
 import type { Logger } from '../../src/ports.js';
+import { isLoopbackHost } from '../../src/settings/settings.js';
+import { answerEarly, createLimitedServer, errorAnswer, firstHeader, hasBody, readBounded, sendJson, sendText, type ListenerLimits } from './http.js';
+import { mayDo, type ApiIdentity, type Permission, type TokenRegistry } from './tokens.js';
 
 export interface ApiRequest {
   method: string;
   path: string;
   params: Record<string, string>;
   query: URLSearchParams;
-  headers: http.IncomingHttpHeaders;
+  /** Who sent it; undefined only on public routes (GET /healthz) called without a valid token. */
+  identity: ApiIdentity | undefined;
+  /** The parsed JSON body; undefined when the request had none. */
+  body: unknown;
   /** The client's address (per-peer limits). */
   peer: string;
-  /** Raw body (bounded by `maxBodyBytes`). */
-  body: Buffer;
-  json<T = unknown>(): T;
+  /** The Cookie header (the console's session). */
+  cookie: string | undefined;
 }
 
 export interface ApiResponse {
@@ -22,48 +32,111 @@ export interface ApiResponse {
   /** Sent as is instead of JSON (e.g. Prometheus text). */
   text?: string;
   contentType?: string;
-  /** Extra response headers (cookies, caching, content security policy). */
-  headers?: Record<string, string | string[]>;
+  /** Extra response headers (the console's cookie, content security policy, downloads). */
+  headers?: Record<string, string>;
   /** A long-lived answer (server-sent events): the head is written, then the response is handed over. */
   stream?: (res: http.ServerResponse) => void;
 }
 
+/** Browser sessions (the console): who the session cookie of a request belongs to. */
+export interface SessionSource {
+  identify(cookieHeader: string | undefined): ApiIdentity | undefined;
+}
+
 export type ApiHandler = (req: ApiRequest) => Promise<ApiResponse> | ApiResponse;
 
+/** A refusal with a code from the error registry; its HTTP status comes from there too. */
 export class ApiError extends Error {
+  readonly status: number;
   constructor(
-    readonly status: number,
+    readonly code: ApiErrorCode,
     message: string,
-    readonly code = 'BAD_REQUEST',
   ) {
     super(message);
+    this.status = API_HTTP_STATUS[code];
   }
 }
+
+/** The request body checked against a zod schema (no body counts as `{}`); 400 naming the first bad field. */
+export function parseBody<S extends z.ZodType>(schema: S, req: ApiRequest): z.infer<S> {
+  const parsed = schema.safeParse(req.body ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const where = issue.path.length === 0 ? 'body' : issue.path.join('.');
+  throw new ApiError('BAD_REQUEST', issue.message.startsWith(where) ? issue.message : `${where}: ${issue.message}`);
+}
+
+/** Who may call a route: anyone (only GET /healthz), or a token whose role has the permission. */
+export type Access = 'public' | Permission;
 
 interface Route {
   method: string;
   pattern: RegExp;
   names: string[];
+  access: Access;
   handler: ApiHandler;
 }
 
+export interface ApiServerOptions {
+  host: string;
+  port: number;
+  logger: Logger;
+  tokens: TokenRegistry;
+  counters?: Counters;
+  /** Browser origins allowed to call; their host names are also accepted in Host. */
+  allowedOrigins?: readonly string[];
+  maxBodyBytes?: number;
+  limits?: Partial<ListenerLimits>;
+  tls?: { cert: string; key: string; ca?: string | undefined; requestCert: boolean } | undefined;
+}
+
+const DEFAULT_LIMITS: ListenerLimits = { maxConnections: 64, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 };
+
+function hostOf(hostHeader: string): string {
+  // `[::1]:8780`, `example.org:8780`, `example.org`
+  const match = /^(\[[^\]]*\]|[^:]*)(?::\d*)?$/.exec(hostHeader.trim());
+  return (match?.[1] ?? hostHeader).replace(/^\[|\]$/g, '').toLowerCase();
+}
+
+function isIpLiteral(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
+}
+
 /**
- * The gateway's small HTTP API (health, metrics, test windows, incidents, devices, access-control posts).
- * Routes are `METHOD /path/{param}`; answers are JSON unless a handler returns text.
+ * The gateway's HTTP API. One gate for every route: the Host and Origin headers (DNS rebinding, cross-site
+ * requests), the bearer token and its role, and the body's content type and size; then the route's handler.
+ * Answers are JSON `{"error":{"code","message"}}` on refusal, with codes and statuses from the error registry.
  */
 export class ApiServer {
   private readonly routes: Route[] = [];
-  private server: http.Server | undefined;
+  private server: http.Server | https.Server | undefined;
+  private readonly allowedOrigins: ReadonlySet<string>;
+  private readonly allowedHosts: ReadonlySet<string>;
+  private sessions: SessionSource | undefined;
 
-  constructor(private readonly options: { host: string; port: number; logger: Logger; maxBodyBytes?: number }) {}
+  constructor(private readonly options: ApiServerOptions) {
+    const origins = (options.allowedOrigins ?? []).map((o) => o.replace(/\/+$/, '').toLowerCase());
+    this.allowedOrigins = new Set(origins);
+    const originHosts = origins.flatMap((o) => {
+      try {
+        return [new URL(o).hostname.replace(/^\[|\]$/g, '')];
+      } catch {
+        return [];
+      }
+    });
+    this.allowedHosts = new Set([options.host.toLowerCase(), os.hostname().toLowerCase(), ...originHosts]);
+  }
 
-  route(method: string, path: string, handler: ApiHandler): this {
+  route(method: string, path: string, access: Access, handler: ApiHandler): this {
     const names: string[] = [];
-    const pattern = new RegExp(
-      '^' + path.replace(/\{(\w+)\}/g, (_m, name: string) => (names.push(name), '([^/]+)')) + '/?$',
-    );
-    this.routes.push({ method, pattern, names, handler });
+    const pattern = new RegExp('^' + path.replace(/\{(\w+)\}/g, (_m, name: string) => (names.push(name), '([^/]+)')) + '/?$');
+    this.routes.push({ method, pattern, names, access, handler });
     return this;
+  }
+
+  /** Also accept the console's session cookie in place of a bearer token. */
+  acceptSessions(sessions: SessionSource): void {
+    this.sessions = sessions;
   }
 
   get address(): AddressInfo | undefined {
@@ -71,12 +144,21 @@ export class ApiServer {
     return address !== null && typeof address === 'object' ? address : undefined;
   }
 
+  get protocol(): 'http' | 'https' {
+    return this.options.tls === undefined ? 'http' : 'https';
+  }
+
   async start(): Promise<void> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
+    const { tls } = this.options;
+    const server = await createLimitedServer(
+      (req, res) => void this.handle(req, res),
+      { ...DEFAULT_LIMITS, ...this.options.limits },
+      tls === undefined ? undefined : { ...tls, rejectUnauthorized: tls.requestCert },
+    );
     server.listen(this.options.port, this.options.host);
     await once(server, 'listening');
     this.server = server;
-    this.options.logger.info({ host: this.options.host, port: this.address?.port }, 'api listening');
+    this.options.logger.info({ host: this.options.host, port: this.address?.port, tls: tls !== undefined }, 'api listening');
   }
 
   async stop(): Promise<void> {
@@ -90,69 +172,89 @@ export class ApiServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
-    const matches = this.routes.filter((r) => r.pattern.test(url.pathname));
-    const route = matches.find((r) => r.method === method);
-    let answer: ApiResponse;
+    let path = '(unparsed)';
     try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      path = url.pathname;
+      this.checkHostAndOrigin(req);
+      const matches = this.routes.filter((r) => r.pattern.test(url.pathname));
+      const route = matches.find((r) => r.method === method);
+      const identity = this.identify(req, route?.access === 'public');
       if (route === undefined) {
-        throw matches.length > 0 ? new ApiError(405, `${method} not allowed`, 'METHOD_NOT_ALLOWED') : new ApiError(404, 'not found', 'NOT_FOUND');
+        if (matches.length > 0) throw new ApiError('METHOD_NOT_ALLOWED', `${method} not allowed on ${url.pathname}`);
+        throw new ApiError('NOT_FOUND', `no route ${url.pathname}`);
       }
-      const match = route.pattern.exec(url.pathname)!;
-      const params = Object.fromEntries(route.names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]));
-      const body = await readBody(req, this.options.maxBodyBytes ?? 1_048_576);
-      answer = await route.handler({
-        method,
-        path: url.pathname,
-        params,
-        query: url.searchParams,
-        headers: req.headers,
-        peer: req.socket.remoteAddress ?? '',
-        body,
-        json<T>() {
-          try {
-            return JSON.parse(body.toString('utf8') || '{}') as T;
-          } catch {
-            throw new ApiError(400, 'body is not JSON');
-          }
-        },
-      });
+      if (route.access !== 'public' && !mayDo(identity!.role, route.access))
+        throw new ApiError('FORBIDDEN', `role ${identity!.role} may not ${method} ${url.pathname}`);
+      const params = this.params(route, url.pathname);
+      const body = await this.readJson(req);
+      const cookie = firstHeader(req.headers.cookie);
+      const request = { method, path: url.pathname, params, query: url.searchParams, identity, body, peer: req.socket.remoteAddress ?? '', cookie };
+      const answer = await route.handler(request);
+      if (answer.stream !== undefined) {
+        res.writeHead(answer.status, { 'content-type': answer.contentType ?? 'text/event-stream', 'cache-control': 'no-store', ...answer.headers });
+        answer.stream(res);
+      } else if (answer.text !== undefined) sendText(res, answer.status, answer.text, answer.contentType ?? 'text/plain; charset=utf-8', answer.headers);
+      else sendJson(res, { status: answer.status, body: answer.body }, answer.headers);
     } catch (error) {
-      if (error instanceof ApiError) answer = { status: error.status, body: { error: { code: error.code, message: error.message } } };
-      else {
-        this.options.logger.error({ err: error, path: url.pathname }, 'api handler failed');
-        answer = { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } };
-      }
-    }
-    const headers = answer.headers ?? {};
-    if (answer.stream !== undefined) {
-      res.writeHead(answer.status, { 'content-type': answer.contentType ?? 'text/event-stream', ...headers });
-      answer.stream(res);
-    } else if (answer.text !== undefined) {
-      res.writeHead(answer.status, { 'content-type': answer.contentType ?? 'text/plain; charset=utf-8', ...headers });
-      res.end(answer.text);
-    } else {
-      res.writeHead(answer.status, { 'content-type': 'application/json', ...headers });
-      res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
-    }
-  }
-}
-
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new ApiError(413, `body larger than ${limit} bytes`, 'BODY_TOO_LARGE'));
-        req.destroy();
+      if (res.headersSent) return;
+      if (error instanceof ApiError) {
+        this.options.counters?.inc('api_requests_refused_total', { code: error.code });
+        const headers = error.code === 'UNAUTHORIZED' ? { 'www-authenticate': 'Bearer realm="panelbridge"' } : {};
+        answerEarly(req, res, errorAnswer(error.status, error.code, error.message), headers);
         return;
       }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
+      this.options.logger.error({ err: error, method, path }, 'api handler failed');
+      answerEarly(req, res, errorAnswer(500, 'INTERNAL', 'internal error'));
+    }
+  }
+
+  /** DNS rebinding: a name that resolves to this host must still be one the API answers to. Cross-site: Origin. */
+  private checkHostAndOrigin(req: http.IncomingMessage): void {
+    const host = hostOf(req.headers.host ?? '');
+    // An IP literal cannot be rebound; a wildcard listener is reached through any of the machine's addresses.
+    const wildcard = this.options.host === '0.0.0.0' || this.options.host === '::';
+    if (!isLoopbackHost(host) && !this.allowedHosts.has(host) && !(wildcard && isIpLiteral(host)))
+      throw new ApiError('HOST_NOT_ALLOWED', `Host ${JSON.stringify(host)} is not an address of this API`);
+    const origin = firstHeader(req.headers.origin);
+    // The console's own page calls from the origin it was served from: same origin is never cross-site.
+    const sameOrigin = origin !== undefined && origin.toLowerCase() === `${this.protocol}://${(req.headers.host ?? '').toLowerCase()}`;
+    if (origin !== undefined && !sameOrigin && !this.allowedOrigins.has(origin.replace(/\/+$/, '').toLowerCase()))
+      throw new ApiError('ORIGIN_NOT_ALLOWED', `Origin ${JSON.stringify(origin)} is not in api.allowedOrigins`);
+  }
+
+  private identify(req: http.IncomingMessage, isPublic: boolean): ApiIdentity | undefined {
+    const header = req.headers.authorization;
+    const token = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
+    const identity =
+      token !== undefined ? this.options.tokens.authenticate(token) : header === undefined ? this.sessions?.identify(firstHeader(req.headers.cookie)) : undefined;
+    if (identity === undefined && !isPublic)
+      throw new ApiError('UNAUTHORIZED', header === undefined ? 'send Authorization: Bearer <token>' : 'unknown token');
+    return identity;
+  }
+
+  private params(route: Route, pathname: string): Record<string, string> {
+    const match = route.pattern.exec(pathname)!;
+    try {
+      return Object.fromEntries(route.names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]));
+    } catch {
+      throw new ApiError('URL_MALFORMED', 'the path holds a malformed percent escape');
+    }
+  }
+
+  private async readJson(req: http.IncomingMessage): Promise<unknown> {
+    if (!hasBody(req)) return undefined;
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'a request body must be application/json');
+    const limit = this.options.maxBodyBytes ?? 65_536;
+    const body = await readBounded(req, limit + 1);
+    if (body.length > limit) throw new ApiError('BODY_TOO_LARGE', `body larger than ${limit} bytes`);
+    if (body.length === 0) return undefined;
+    try {
+      return JSON.parse(body.toString('utf8')) as unknown;
+    } catch {
+      throw new ApiError('BAD_REQUEST', 'body is not JSON');
+    }
+  }
 }

@@ -1,5 +1,6 @@
-import { Assurance, type AssuranceHealth, type AcknowledgeOutcome } from '../../src/assurance/assurance.js';
-import { filterDevices, type DeviceStatus } from '../../src/assurance/ledger.js';
+import { Assurance, type AssuranceHealth } from '../../src/assurance/assurance.js';
+import type { AuditEntry } from '../../src/assurance/audit-chain.js';
+import type { DeviceStatus } from '../../src/assurance/ledger.js';
 import { AssuranceStore } from '../../src/assurance/store.js';
 import { supervisionPolicy } from '../../src/assurance/supervision.js';
 import type { NormalizedEvent } from '../../src/model/event.js';
@@ -8,8 +9,12 @@ import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
 import type { EventHook, Recorder } from '../../src/pipeline/recorder.js';
 import type { Clock, Logger, OutputAdapter } from '../../src/ports.js';
 import type { Settings } from '../../src/settings/settings.js';
-import { ApiError, type ApiRequest, type ApiServer } from '../api/server.js';
+import type { ApiServer } from '../api/server.js';
+import { registerDeviceRoutes } from '../api/routes/devices.js';
+import { registerIncidentRoutes } from '../api/routes/incidents.js';
+import { registerTestWindowRoutes } from '../api/routes/test-windows.js';
 import { MqttOutput, topicSegment } from '../outputs/mqtt.js';
+import { RetainedStatePublisher, type RetainedState } from '../outputs/mqtt-retained.js';
 
 /** What the assurance needs from the running gateway (Gateway has all of it). */
 export interface AssuranceHost {
@@ -32,6 +37,8 @@ export interface AssuranceWiringOptions {
   tickMs?: number;
   /** An already-open store (tests); default `dataDir/assurance.sqlite`. */
   store?: AssuranceStore;
+  /** Appends to the hash-chained audit log (the gateway's `{dataDir}/audit.jsonl`). */
+  audit?: (entry: AuditEntry) => void;
 }
 
 export interface AssuranceWiring {
@@ -50,41 +57,21 @@ function remove<T>(list: T[], item: T): void {
   if (index >= 0) list.splice(index, 1);
 }
 
-function flag(req: ApiRequest, name: string): boolean {
-  const value = req.query.get(name);
-  return value === '1' || value === 'true';
-}
-
-function optionalText(body: Record<string, unknown>, key: string, maxLength: number): string | undefined {
-  const value = body[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || value.length > maxLength) throw new ApiError(400, `${key} must be text of at most ${maxLength} characters`);
-  return value;
-}
-
-function objectBody(req: ApiRequest): Record<string, unknown> {
-  const body = req.json<unknown>();
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'body must be a JSON object');
-  return body as Record<string, unknown>;
-}
-
-function acknowledgement(outcome: AcknowledgeOutcome, id: string) {
-  if (outcome.ok) return { status: 200, body: { incident: outcome.incident } };
-  if (outcome.reason === 'unknown') throw new ApiError(404, `no incident ${id}`, 'INCIDENT_NOT_FOUND');
-  throw new ApiError(409, `incident ${id} was already acknowledged by ${outcome.incident?.ackedBy ?? 'someone'}`, 'ALREADY_ACKNOWLEDGED');
-}
-
 /**
  * Creates the duress assurance for a gateway: its store in dataDir, the event hook, the API routes, the
- * dispatcher and input listeners, the timer, retained device states and incident acknowledgements over MQTT.
- * Only `central` MQTT outputs get device states and take acknowledgements: a device state shows when a duress
- * happened, which a local audience must never learn, and a local keypad or phone must not clear a duress.
+ * dispatcher and input listeners, the timer, retained device and incident states, and incident acknowledgements
+ * over MQTT where a central output enables them (`incidentAcks`). Only `central` MQTT outputs get states and may
+ * take acknowledgements: a state shows when a duress happened, which a local audience must never learn, and a
+ * local keypad or phone must not clear a duress.
  */
 export function wireAssurance(host: AssuranceHost, settings: Settings, options: AssuranceWiringOptions): AssuranceWiring {
   const { clock, logger } = options;
   const store = options.store ?? AssuranceStore.openIn(settings.dataDir);
   const central = host.outputs.filter((o) => o.audience === 'central');
   const dc09Accounts = settings.inputs.flatMap((input) => (input.type === 'dc09' ? (input.accounts ?? []) : []));
+  // Retained states: one publication at a time; a change while one runs asks for one more pass after it.
+  let publishing: Promise<void> | undefined;
+  let again = false;
   const assurance = new Assurance({
     store,
     sites: host.builder.sites,
@@ -95,6 +82,9 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
     duressDeadlineMs: settings.duressDeadline,
     supervision: supervisionPolicy(settings.supervision, dc09Accounts, host.builder.sites),
     centralOutputs: new Set(central.map((o) => o.name)),
+    ...(options.audit === undefined ? {} : { audit: options.audit }),
+    // After the frame's own work: the publication reads the ledger, which must not delay the duress's ACK.
+    onIncidentsChanged: () => void setImmediate(() => void publishStates()),
   });
   recoverUndelivered(assurance, host.outbox, central);
 
@@ -103,24 +93,51 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
   host.hooks.push(assurance);
   host.deliveryListeners.push(onDelivered);
   host.trafficListeners.push(onTraffic);
-  if (host.api !== undefined) registerRoutes(host.api, assurance);
+  if (host.api !== undefined) {
+    registerTestWindowRoutes(host.api, assurance);
+    registerIncidentRoutes(host.api, assurance);
+    registerDeviceRoutes(host.api, assurance);
+  }
 
   const mqtt = central.filter((o): o is MqttOutput => o instanceof MqttOutput);
-  const states = mqtt.map((output) => new DeviceStatePublisher(output, logger));
-  const unsubscribes = mqtt.map((output) =>
-    output
-      .subscribe('incidents/+/ack', (topic, payload) => acknowledgeFromMqtt(assurance, output.name, topic, payload, logger))
-      .catch((error: unknown) => {
-        logger.error({ output: output.name, err: error }, 'cannot subscribe to incident acknowledgements');
-        return undefined;
-      }),
-  );
+  const publishers = mqtt.map((output) => ({
+    devices: new RetainedStatePublisher(output, logger, 'device state'),
+    incidents: new RetainedStatePublisher(output, logger, 'incident state'),
+  }));
+  const unsubscribes = mqtt
+    .filter((output) => output.incidentAcks)
+    .map((output) =>
+      output
+        .subscribe('incidents/+/ack', (topic, payload) => acknowledgeFromMqtt(assurance, output.name, topic, payload, logger))
+        .catch((error: unknown) => {
+          logger.error({ output: output.name, err: error }, 'cannot subscribe to incident acknowledgements');
+          return undefined;
+        }),
+    );
+
+  async function publishStates(): Promise<void> {
+    if (publishers.length === 0) return;
+    if (publishing !== undefined) {
+      again = true;
+      return publishing;
+    }
+    publishing = (async () => {
+      do {
+        again = false;
+        const devices = deviceStates(assurance.deviceReport().devices);
+        const incidents = incidentStates(assurance, host.builder, clock);
+        await Promise.all(publishers.map((p) => Promise.all([p.devices.sync(devices), p.incidents.sync(incidents)])));
+      } while (again);
+    })()
+      .catch((error: unknown) => logger.error({ err: error }, 'retained states not published'))
+      .finally(() => (publishing = undefined));
+    return publishing;
+  }
 
   let ticking: Promise<void> | undefined;
   const tick = async (): Promise<void> => {
     assurance.tick();
-    const devices = assurance.deviceReport().devices;
-    await Promise.all(states.map((s) => s.sync(devices)));
+    await publishStates();
   };
   const timer = setInterval(() => {
     if (ticking !== undefined) return;
@@ -137,6 +154,7 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
     async stop() {
       clearInterval(timer);
       await ticking;
+      await publishing;
       remove(host.hooks, assurance);
       remove(host.deliveryListeners, onDelivered);
       remove(host.trafficListeners, onTraffic);
@@ -161,93 +179,59 @@ function recoverUndelivered(assurance: Assurance, outbox: Pick<Outbox, 'pending'
     if (rest.every((pending) => pending.has(id))) assurance.deadline.track(event, Date.parse(event.receivedAt));
 }
 
-function registerRoutes(api: ApiServer, assurance: Assurance): void {
-  api.route('POST', '/test-windows', (req) => {
-    const body = objectBody(req);
-    const { site, minutes, devices } = body;
-    if (typeof site !== 'string') throw new ApiError(400, 'site must be a site id');
-    if (typeof minutes !== 'number') throw new ApiError(400, 'minutes must be a number');
-    if (devices !== undefined && (!Array.isArray(devices) || !devices.every((d) => typeof d === 'string')))
-      throw new ApiError(400, 'devices must be a list of device names such as "zone-5", "user-12", "door-lobby"');
-    const result = assurance.startWindow({ site, minutes, ...(devices === undefined ? {} : { devices: devices as string[] }) });
-    if (!result.ok) throw result.reason === 'unknown-site' ? new ApiError(404, result.message, 'SITE_NOT_FOUND') : new ApiError(400, result.message);
-    return { status: 201, body: assurance.windowView(result.window) };
-  });
-  api.route('GET', '/test-windows', (req) => ({ status: 200, body: { windows: assurance.windowViews(flag(req, 'all')) } }));
-  api.route('DELETE', '/test-windows/{id}', (req) => {
-    const closed = assurance.stopWindow(req.params.id ?? '');
-    if (closed === undefined) throw new ApiError(404, `no open test window ${req.params.id}`, 'WINDOW_NOT_FOUND');
-    return { status: 200, body: closed };
-  });
-  api.route('GET', '/incidents', (req) => ({ status: 200, body: { incidents: assurance.incidentViews(flag(req, 'all')) } }));
-  api.route('POST', '/incidents/{id}/ack', (req) => {
-    const body = req.body.length === 0 ? {} : objectBody(req);
-    const id = req.params.id ?? '';
-    const by = optionalText(body, 'by', 200) ?? 'api';
-    return acknowledgement(assurance.acknowledge(id, by, optionalText(body, 'note', 2_000) ?? null), id);
-  });
-  api.route('GET', '/devices', (req) => {
-    const report = assurance.deviceReport();
-    const site = req.query.get('site');
-    const devices = filterDevices(report.devices, {
-      ...(site === null ? {} : { site }),
-      overdue: flag(req, 'overdue'),
-      neverTested: flag(req, 'neverTested'),
-    });
-    return { status: 200, body: { devices, panels: report.panels } };
-  });
+/** `devices/{site}/{device}`: the `GET /devices` entry of each duress device. */
+function deviceStates(devices: readonly DeviceStatus[]): Map<string, RetainedState> {
+  return new Map(
+    devices.map((d) => {
+      const payload = JSON.stringify(d);
+      return [`devices/${topicSegment(d.site)}/${topicSegment(d.device)}`, { fingerprint: payload, payload: () => payload }];
+    }),
+  );
 }
 
-/** `{prefix}/incidents/{id}/ack` with an empty payload, a JSON `{by, note}`, or plain text taken as the note. */
+/**
+ * `incidents/{site}`: the site's open incidents, for every configured site and every site (or account without
+ * one) that had an incident since start, so an acknowledgement shows as `open: 0`.
+ */
+function incidentStates(assurance: Assurance, builder: EventBuilderDeps, clock: Clock): Map<string, RetainedState> {
+  const bySite = new Map<string, Array<{ id: string; category: string; openedAt: string }>>();
+  for (const site of builder.sites()) bySite.set(site.id, []);
+  for (const incident of assurance.incidentViews(true)) {
+    const site = incident.site ?? incident.account ?? 'unknown';
+    const list = bySite.get(site) ?? [];
+    if (!incident.acknowledged) list.push({ id: incident.id, category: incident.category, openedAt: incident.openedAt });
+    bySite.set(site, list);
+  }
+  return new Map(
+    [...bySite].map(([site, incidents]) => {
+      const fingerprint = JSON.stringify(incidents);
+      const payload = () => JSON.stringify({ site, open: incidents.length, incidents, updatedAt: new Date(clock.now()).toISOString() });
+      return [`incidents/${topicSegment(site)}`, { fingerprint, payload }];
+    }),
+  );
+}
+
+/**
+ * `{prefix}/incidents/{id}/ack` on an output with `incidentAcks: true`: payload empty, a JSON `{by, note}`, or plain
+ * text taken as the note. The broker's ACL decides who may publish there; the acknowledgement is recorded as the
+ * output's, with the `by` the message claims.
+ */
 function acknowledgeFromMqtt(assurance: Assurance, output: string, topic: string, payload: Buffer, logger: Logger): void {
   const id = topic.split('/').at(-2) ?? '';
   const text = payload.toString('utf8').trim();
-  let by = `mqtt:${output}`;
+  let claimed: string | undefined;
   let note: string | null = text === '' ? null : text;
   try {
     const parsed = JSON.parse(text) as unknown;
     if (typeof parsed === 'object' && parsed !== null) {
       const fields = parsed as Record<string, unknown>;
-      if (typeof fields.by === 'string') by = fields.by;
-      note = typeof fields.note === 'string' ? fields.note : null;
+      if (typeof fields.by === 'string') claimed = fields.by.slice(0, 200);
+      note = typeof fields.note === 'string' ? fields.note.slice(0, 2_000) : null;
     }
   } catch {
     // Not JSON: the text is the note.
   }
-  const outcome = assurance.acknowledge(id, by, note);
+  const name = claimed === undefined ? `mqtt:${output}` : `${claimed} (mqtt:${output})`;
+  const outcome = assurance.acknowledge(id, { name, role: 'operator', channel: 'mqtt' }, note);
   if (!outcome.ok) logger.warn({ incident: id, topic, reason: outcome.reason }, 'incident acknowledgement over MQTT refused');
-}
-
-/**
- * Keeps `{prefix}/devices/{site}/{device}` retained on one MQTT output: publishes what changed since the last
- * successful publication, republishes everything after a reconnect, and clears devices no longer configured.
- */
-class DeviceStatePublisher {
-  private readonly published = new Map<string, string>();
-  private wasUp = false;
-
-  constructor(
-    private readonly output: MqttOutput,
-    private readonly logger: Logger,
-  ) {}
-
-  async sync(devices: readonly DeviceStatus[]): Promise<void> {
-    const up = this.output.health().state === 'up';
-    if (up && !this.wasUp) this.published.clear(); // the broker may have lost its retained messages
-    this.wasUp = up;
-    if (!up) return;
-    const wanted = new Map(devices.map((d) => [`devices/${topicSegment(d.site)}/${topicSegment(d.device)}`, JSON.stringify(d)]));
-    for (const topic of this.published.keys()) if (!wanted.has(topic)) wanted.set(topic, '');
-    for (const [topic, payload] of wanted) {
-      if (this.published.get(topic) === payload) continue;
-      try {
-        await this.output.publishRetained(topic, payload);
-        if (payload === '') this.published.delete(topic);
-        else this.published.set(topic, payload);
-      } catch (error) {
-        this.logger.warn({ output: this.output.name, topic, err: (error as Error).message }, 'device state not published; will retry');
-        return;
-      }
-    }
-  }
 }

@@ -28,6 +28,22 @@ export function loadConfigFile(file: string): LoadedConfig {
   return { ok: true, settings, file, worldReadable };
 }
 
+/**
+ * The dataDir of `--config`, or the default `./var` without one (commands run in the gateway's directory); undefined
+ * after printing the issues (exit 78) when the configuration does not load.
+ */
+export function dataDirOf(config: string | undefined): string | undefined {
+  if (config === undefined) return path.resolve(DEFAULT_DATA_DIR);
+  const loaded = loadConfigFile(config);
+  if (loaded.ok) return loaded.settings.dataDir;
+  printIssues(loaded.issues, (line) => process.stderr.write(line + '\n'));
+  process.exitCode = EXIT_CONFIG;
+  return undefined;
+}
+
+/** The schema's default dataDir. */
+export const DEFAULT_DATA_DIR = './var';
+
 export function printIssues(issues: readonly SettingsIssue[], write: (line: string) => void): void {
   for (const issue of issues) write(`error ${issue.path}: ${issue.message}`);
 }

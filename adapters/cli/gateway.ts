@@ -19,8 +19,11 @@ import { StdoutOutput } from '../outputs/stdout.js';
 import { MqttOutput } from '../outputs/mqtt.js';
 import { WebhookOutput } from '../outputs/webhook.js';
 import { ApiServer } from '../api/server.js';
+import { TokenRegistry } from '../api/tokens.js';
+import { registerHealthRoutes, type HealthSource } from '../api/routes/health.js';
+import { registerTokenRoutes } from '../api/routes/tokens.js';
+import { AuditLog } from '../system/audit-log.js';
 import { ConsoleFeed } from '../api/console/feed.js';
-import { adminTokenAuth } from '../api/console/interim-auth.js';
 import { registerConsole } from '../api/console/routes.js';
 import { GatewayMetrics } from '../system/metrics.js';
 import { resolveDc09Accounts } from './config.js';
@@ -80,9 +83,13 @@ export class Gateway {
   private readonly logger: Logger;
   private readonly startedAt: number;
   private assurance: AssuranceWiring | undefined;
+  private audit: AuditLog | undefined;
   private consoleFeed: ConsoleFeed | undefined;
 
-  private constructor(private readonly options: GatewayOptions) {
+  private constructor(
+    private readonly options: GatewayOptions,
+    private readonly tokens: TokenRegistry | undefined,
+  ) {
     const { settings, clock } = options;
     this.logger = options.logger as unknown as Logger;
     this.startedAt = clock.now();
@@ -119,14 +126,28 @@ export class Gateway {
       backlogOutputs: this.outputs.filter((o) => o.audience === 'central').map((o) => o.name),
       hooks: this.hooks,
     });
+    const api = settings.api;
     this.api =
-      settings.api === undefined
+      api === undefined || tokens === undefined
         ? undefined
-        : new ApiServer({ host: settings.api.host, port: settings.api.port, logger: this.logger.child({ component: 'api' }) });
+        : new ApiServer({
+            host: api.host,
+            port: api.port,
+            logger: this.logger.child({ component: 'api' }),
+            tokens,
+            counters: this.counters,
+            allowedOrigins: api.allowedOrigins,
+            maxBodyBytes: api.maxBodyBytes,
+            limits: { maxConnections: api.maxConnections, headersTimeoutMs: api.headersTimeout, requestTimeoutMs: api.requestTimeout },
+            tls: api.tls,
+          });
   }
 
   static async start(options: GatewayOptions): Promise<{ gateway: Gateway } | { issues: SettingsIssue[] }> {
-    const gateway = new Gateway(options);
+    const { api, dataDir } = options.settings;
+    const tokens = api === undefined ? undefined : TokenRegistry.load(api, dataDir);
+    if (tokens?.ok === false) return { issues: tokens.issues };
+    const gateway = new Gateway(options, tokens?.registry);
     const issues = await gateway.startAll();
     return issues.length === 0 ? { gateway } : { issues };
   }
@@ -138,7 +159,7 @@ export class Gateway {
     this.logger.info({ sites: sites.length }, 'sites reloaded');
   }
 
-  health(): { status: 'ok' | 'degraded'; body: Record<string, unknown> } {
+  health(): ReturnType<HealthSource['health']> {
     const now = this.options.clock.now();
     const outputs = this.outputs.map((o) => {
       const oldest = this.outbox.oldestPendingAt(o.name);
@@ -172,6 +193,7 @@ export class Gateway {
     this.consoleFeed?.stop();
     await this.api?.stop();
     await this.assurance?.stop();
+    this.audit?.close();
     await this.dispatcher.stop();
     for (const output of this.outputs) await output.stop();
     this.outbox.close();
@@ -181,21 +203,20 @@ export class Gateway {
     const { settings } = this.options;
     for (const output of this.outputs) await output.start();
     this.dispatcher.start();
-    // Live runs only: a replay must not mark devices tested or open incidents from old captures.
-    if (this.options.listen !== false)
-      this.assurance = wireAssurance(this, settings, { clock: this.options.clock, logger: this.logger.child({ component: 'assurance' }) });
+    // Live runs only: a replay must not mark devices tested, open incidents or write audit records from old captures.
+    if (this.options.listen !== false) {
+      const audit = this.openAuditLog();
+      this.assurance = wireAssurance(this, settings, {
+        clock: this.options.clock,
+        logger: this.logger.child({ component: 'assurance' }),
+        audit: (entry) => audit.append(entry),
+      });
+    }
     if (this.api !== undefined) {
-      this.api.route('GET', '/healthz', () => {
-        const h = this.health();
-        return { status: h.status === 'ok' ? 200 : 503, body: h.body };
-      });
-      // Events an output refused for good are kept, not dropped: this is where an operator finds them.
-      this.api.route('GET', '/dead-letters', (req) => {
-        const output = req.query.get('output') ?? undefined;
-        return { status: 200, body: { deadLetters: this.outbox.deadLetters(output) } };
-      });
-      this.api.route('GET', '/metrics', async () => ({ status: 200, text: await this.metrics.render(), contentType: this.metrics.contentType }));
-      if (this.assurance !== undefined) this.startConsole(this.api, this.assurance);
+      registerHealthRoutes(this.api, { gateway: this, metrics: this.metrics, deadLetters: (output) => this.outbox.deadLetters(output) });
+      const audit = this.audit;
+      registerTokenRoutes(this.api, { dataDir: settings.dataDir, audit: audit === undefined ? undefined : (entry) => audit.append(entry) });
+      if (this.assurance !== undefined && this.tokens !== undefined) this.startConsole(this.api, this.assurance, this.tokens);
       await this.api.start();
     }
     const issues: SettingsIssue[] = [];
@@ -249,14 +270,13 @@ export class Gateway {
     return issues;
   }
 
-  /** The duress console at `/`: fed by every stored and delivered event. */
-  private startConsole(api: ApiServer, assurance: AssuranceWiring): void {
+  /** The duress console at `/`: fed by every stored and delivered event; signs in with the API's tokens. */
+  private startConsole(api: ApiServer, assurance: AssuranceWiring, tokens: TokenRegistry): void {
     const clock = this.options.clock;
     const feed = new ConsoleFeed(() => clock.now());
     this.consoleFeed = feed;
     this.hooks.push(feed);
     this.deliveryListeners.push((output, event) => feed.delivered(output, event));
-    const logger = this.logger.child({ component: 'console' });
     registerConsole(api, {
       source: {
         assurance: assurance.assurance,
@@ -265,10 +285,20 @@ export class Gateway {
         health: () => this.health(),
         centralOutputs: this.outputs.filter((o) => o.audience === 'central').map((o) => o.name),
       },
-      auth: adminTokenAuth(this.options.settings.dataDir),
+      tokens,
       now: () => clock.now(),
-      onAction: ({ by, action, target, detail }) => logger.info({ by: by.name, role: by.role, action, target, ...detail }, 'console action'),
     });
+  }
+
+  private openAuditLog(): AuditLog {
+    const audit = AuditLog.open(this.options.settings.dataDir, this.options.clock);
+    if (audit.broken !== undefined) {
+      const { line, seq, reason } = audit.broken;
+      this.logger.error({ line, seq, reason }, 'audit log chain is broken (run `panelbridge audit verify`); new records continue after it');
+    }
+    audit.onWriteError((error) => this.logger.error({ err: error }, 'audit records not written yet; retrying'));
+    this.audit = audit;
+    return audit;
   }
 
   private async startOtherInput(input: SerialInputSettings | AccessXmlInputSettings): Promise<void> {

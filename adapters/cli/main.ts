@@ -8,6 +8,9 @@ import { replayCommand } from './commands/replay.js';
 import { simulateCommand } from './commands/simulate.js';
 import { testCommand } from './commands/test.js';
 import { devicesCommand } from './commands/devices.js';
+import { incidentsCommand } from './commands/incidents.js';
+import { tokenCommand } from './commands/token.js';
+import { auditCommand } from './commands/audit.js';
 import { reportCommand } from './commands/report.js';
 import { packageVersion } from './version.js';
 
@@ -25,6 +28,9 @@ program.addCommand(schemaCommand());
 program.addCommand(simulateCommand());
 program.addCommand(testCommand());
 program.addCommand(devicesCommand());
+program.addCommand(incidentsCommand());
+program.addCommand(tokenCommand());
+program.addCommand(auditCommand());
 program.addCommand(reportCommand());
 
 await program.parseAsync(process.argv);

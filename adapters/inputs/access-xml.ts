@@ -1,7 +1,6 @@
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type https from 'node:https';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { AccessReceiver } from '../../src/pipeline/access-receiver.js';
 import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
@@ -10,16 +9,9 @@ import type { AccessXmlInputSettings } from '../../src/settings/settings.js';
 import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
 import { readSecret } from '../system/secrets.js';
+import { answerEarly, createLimitedServer, errorAnswer, firstHeader, readBounded, sendJson, type ListenerLimits, type ListenerTls } from '../api/http.js';
 
-export interface AccessXmlTls {
-  /** File paths (PEM). */
-  cert: string;
-  key: string;
-  ca?: string | undefined;
-  /** Ask the client for a certificate signed by `ca` (mutual TLS). */
-  requestCert: boolean;
-  rejectUnauthorized: boolean;
-}
+export type AccessXmlTls = ListenerTls;
 
 export interface AccessXmlListenerOptions {
   name: string;
@@ -28,6 +20,8 @@ export interface AccessXmlListenerOptions {
   /** The one path that takes POSTs, e.g. `/access`. */
   path: string;
   tls?: AccessXmlTls | undefined;
+  /** Connections open at once (default 64), time for the headers (10 s) and the whole post (15 s). */
+  limits?: Partial<ListenerLimits>;
   receiver: AccessReceiver;
   logger: Logger;
   counters: Counters;
@@ -41,7 +35,7 @@ export async function readAccessSecret(settings: { secret?: string | undefined; 
 }
 
 /** Slow or stalled senders are cut off; a controller posts one small document at a time. */
-const REQUEST_TIMEOUT_MS = 15_000;
+const DEFAULT_LIMITS: ListenerLimits = { maxConnections: 64, headersTimeoutMs: 10_000, requestTimeoutMs: 15_000 };
 
 /**
  * The access-control XML input: its own HTTP(S) listener that carries request bodies to the AccessReceiver and
@@ -62,22 +56,11 @@ export class AccessXmlListener {
 
   async start(): Promise<void> {
     const { host, port, tls, logger, path } = this.options;
-    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.track(this.handle(req, res));
-    const server =
-      tls === undefined
-        ? http.createServer(handler)
-        : https.createServer(
-            {
-              cert: await readFile(tls.cert),
-              key: await readFile(tls.key),
-              ...(tls.ca === undefined ? {} : { ca: await readFile(tls.ca) }),
-              requestCert: tls.requestCert,
-              rejectUnauthorized: tls.rejectUnauthorized,
-            },
-            handler,
-          );
-    server.requestTimeout = REQUEST_TIMEOUT_MS;
-    server.headersTimeout = REQUEST_TIMEOUT_MS;
+    const server = await createLimitedServer(
+      (req, res) => this.track(this.handle(req, res)),
+      { ...DEFAULT_LIMITS, ...this.options.limits },
+      tls,
+    );
     server.listen(port, host);
     await once(server, 'listening');
     this.server = server;
@@ -117,12 +100,12 @@ export class AccessXmlListener {
       this.options.onFrame?.(body, 'http', peer);
       // A client certificate checked against the configured CA authenticates the sender as the secret does.
       const certified = 'authorized' in req.socket && req.socket.authorized === true;
-      send(res, await receiver.handleBody(body, peer, certified));
+      sendJson(res, await receiver.handleBody(body, peer, certified));
     } catch (error) {
       // A bug or an aborted request must not take the listener down; the controller may retry.
       this.options.counters.inc('input_errors_total', { input: this.options.name });
       this.options.logger.error({ err: error, peer }, 'access request handling failed');
-      if (!res.headersSent && !res.destroyed) send(res, errorAnswer(500, 'INTERNAL', 'internal error'));
+      if (!res.headersSent && !res.destroyed) sendJson(res, errorAnswer(500, 'INTERNAL', 'internal error'));
     }
   }
 
@@ -130,43 +113,6 @@ export class AccessXmlListener {
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
   }
-}
-
-interface Answer {
-  status: number;
-  body: unknown;
-}
-
-function errorAnswer(status: number, code: string, message: string): Answer {
-  return { status, body: { error: { code, message } } };
-}
-
-/** Answers before the body is read; the body is drained so the client still receives the answer. */
-function answerEarly(req: http.IncomingMessage, res: http.ServerResponse, answer: Answer, headers: http.OutgoingHttpHeaders = {}): void {
-  req.resume();
-  send(res, answer, headers);
-}
-
-function send(res: http.ServerResponse, answer: Answer, headers: http.OutgoingHttpHeaders = {}): void {
-  res.writeHead(answer.status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(answer.body));
-}
-
-function firstHeader(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** Up to `limit` bytes of the body; whatever follows is read and thrown away. */
-async function readBounded(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let kept = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    if (kept >= limit) continue;
-    const part = chunk.subarray(0, limit - kept);
-    chunks.push(part);
-    kept += part.length;
-  }
-  return Buffer.concat(chunks);
 }
 
 export interface AccessXmlInputDeps {
@@ -200,6 +146,7 @@ export async function createAccessXmlInput(settings: AccessXmlInputSettings, dep
     port: settings.port,
     path: settings.path,
     tls: settings.tls,
+    limits: { maxConnections: settings.maxConnections },
     receiver,
     logger,
     counters,

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { once } from 'node:events';
-import { Aedes } from 'aedes';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
 import { GatewayError } from '../../src/errors.js';
 
 export interface EmbeddedBrokerOptions {
@@ -11,19 +12,68 @@ export interface EmbeddedBrokerOptions {
   configKey?: string;
 }
 
+/** What the gateway's own client presents; generated at each start, never written anywhere. */
+export interface GatewayCredentials {
+  clientId: string;
+  username: string;
+  password: string;
+}
+
 export interface EmbeddedBroker {
   url: string;
   port: number;
+  /** The only client allowed to publish. */
+  gateway: GatewayCredentials;
   close(): Promise<void>;
+}
+
+function sameSecret(given: Buffer | undefined, expected: string): boolean {
+  const wanted = Buffer.from(expected);
+  return given !== undefined && given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+/** CONNACK return code 5 (MQTT 3.1.1): not authorized. */
+function refusal(message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode: 5 as AuthenticateError['returnCode'] });
+}
+
+/**
+ * Who may do what on the embedded broker: the gateway (its random client id, user name and secret) publishes;
+ * anyone who can reach the broker (loopback by default) may subscribe, so `npx mqtt sub` works, but nobody else
+ * may publish (no forged events or acknowledgements), use the gateway's user name, or connect with the
+ * gateway's client id (which would take over its session and cut it off the broker).
+ */
+function brokerPolicy(gateway: GatewayCredentials): Pick<AedesOptions, 'authenticate' | 'authorizePublish'> {
+  const authenticated = new WeakSet<Client>();
+  return {
+    authenticate(client, username, password, done) {
+      const claimsGateway = client.id === gateway.clientId || username === gateway.username;
+      if (!claimsGateway) return done(null, true);
+      if (client.id === gateway.clientId && username === gateway.username && sameSecret(password, gateway.password)) {
+        authenticated.add(client);
+        return done(null, true);
+      }
+      done(refusal('the gateway\'s client id and user name are reserved'), false);
+    },
+    authorizePublish(client, _packet, done) {
+      // client is null for messages the broker itself publishes ($SYS).
+      done(client === null || authenticated.has(client) ? null : new Error('only the gateway publishes on this broker'));
+    },
+  };
 }
 
 export const EMBEDDED_BROKER_DEFAULT_PORT = 1884;
 
-/** An in-process MQTT broker (aedes over node:net) so a first run works without installing Mosquitto. */
+/** An in-process MQTT broker (aedes over node:net) so a first run works without installing Mosquitto; see brokerPolicy. */
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
   const host = options.host ?? '127.0.0.1';
   const requestedPort = options.port ?? EMBEDDED_BROKER_DEFAULT_PORT;
-  const broker = await Aedes.createBroker();
+  const gateway: GatewayCredentials = {
+    clientId: `panelbridge-${randomBytes(12).toString('hex')}`,
+    username: 'panelbridge-gateway',
+    password: randomBytes(32).toString('base64url'),
+  };
+  const broker = await Aedes.createBroker(brokerPolicy(gateway));
   const server = net.createServer(broker.handle);
   const sockets = new Set<net.Socket>();
   server.on('connection', (socket) => {
@@ -46,6 +96,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   return {
     url: `mqtt://${host}:${port}`,
     port,
+    gateway,
     async close() {
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));

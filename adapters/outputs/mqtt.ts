@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { connect, Store, type IClientOptions, type MqttClient } from 'mqtt';
@@ -9,7 +10,7 @@ import { GatewayError } from '../../src/errors.js';
 import type { EmbeddedBroker } from './embedded-broker.js';
 import { readSecret } from '../system/secrets.js';
 
-export type MqttOutputOptions = Omit<MqttOutputSettings, 'type'>;
+export type MqttOutputOptions = Omit<MqttOutputSettings, 'type' | 'incidentAcks'> & { incidentAcks?: boolean };
 
 export interface MqttOutputDeps {
   clock: Clock;
@@ -91,6 +92,8 @@ export class MqttOutput implements OutputAdapter {
   readonly name: string;
   readonly audience: Audience;
   readonly topicPrefix: string;
+  /** Takes incident acknowledgements on `{prefix}/incidents/{id}/ack` (off unless configured). */
+  readonly incidentAcks: boolean;
   private readonly options: MqttOutputOptions;
   private readonly deps: MqttOutputDeps;
   private readonly logger: Logger;
@@ -107,6 +110,7 @@ export class MqttOutput implements OutputAdapter {
     this.name = options.name;
     this.audience = options.audience;
     this.topicPrefix = options.topicPrefix;
+    this.incidentAcks = options.incidentAcks === true && options.audience === 'central';
     this.logger = deps.logger.child({ component: 'output', kind: 'mqtt', name: options.name });
   }
 
@@ -215,10 +219,14 @@ export class MqttOutput implements OutputAdapter {
   }
 
   private async connectionOptions(): Promise<IClientOptions> {
-    const { username, password, passwordFile, ca, cert, key, clientId } = this.options;
-    const secret = readSecret({ value: password, file: passwordFile });
+    const { ca, cert, key, clientId } = this.options;
+    // The embedded broker knows the gateway by credentials generated at its start; an external one by the settings'.
+    const embedded = this.embedded?.gateway;
+    const username = embedded?.username ?? this.options.username;
+    const secret = embedded?.password ?? readSecret({ value: this.options.password, file: this.options.passwordFile });
     return {
-      clientId: clientId ?? `panelbridge-${this.deps.gateway.id}-${this.name}`,
+      // Unguessable: a client that reused the gateway's id would take over its session and cut it off the broker.
+      clientId: embedded?.clientId ?? clientId ?? `panelbridge-${this.deps.gateway.id}-${this.name}-${randomBytes(8).toString('hex')}`,
       clean: true,
       keepalive: 30,
       reconnectPeriod: this.deps.reconnectPeriodMs ?? 1_000,

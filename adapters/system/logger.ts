@@ -1,6 +1,6 @@
 import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
 
-/** Paths whose values never reach a log line: AES keys, passwords, webhook secrets, auth headers. */
+/** Paths whose values never reach a log line: AES keys, passwords, webhook secrets, API tokens, auth headers. */
 export const REDACT_PATHS = [
   'key',
   '*.key',
@@ -11,6 +11,11 @@ export const REDACT_PATHS = [
   'secret',
   '*.secret',
   '*.*.secret',
+  'token',
+  '*.token',
+  'tokens[*].token',
+  '*.tokens[*].token',
+  'settings.api.tokens[*].token',
   'authorization',
   '*.authorization',
   'headers.authorization',

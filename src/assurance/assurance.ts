@@ -1,4 +1,5 @@
-import { earnsTrust, receivedAtMs, type NormalizedEvent } from '../model/event.js';
+import { earnsTrust, receivedAtMs, type ControlAction, type NormalizedEvent } from '../model/event.js';
+import { GATEWAY_ACTOR, type Actor, type AuditEntry } from './audit-chain.js';
 import type { Clock, Logger } from '../ports.js';
 import type { Site } from '../settings/sites.js';
 import { gatewayEvent, VERIFIED, type EventBuilderDeps, type FrameOrigin } from '../pipeline/event-builder.js';
@@ -27,6 +28,10 @@ export interface AssuranceOptions {
   supervision: SupervisionPolicy;
   /** Outputs of audience `central`: only their deliveries confirm a duress. */
   centralOutputs: ReadonlySet<string>;
+  /** The hash-chained audit log: control actions and each duress event's lifecycle. */
+  audit?: (entry: AuditEntry) => void;
+  /** Told when an incident opened or was acknowledged (retained incident states). */
+  onIncidentsChanged?: () => void;
 }
 
 export interface WindowView {
@@ -99,6 +104,23 @@ function deviceRef(device: DuressDevice | DeviceStatus): Record<string, unknown>
   };
 }
 
+function describeActor(actor: Actor): string {
+  return actor.channel === 'gateway' ? 'the gateway' : `${actor.name} (${actor.role}, ${actor.channel})`;
+}
+
+/** What the audit log keeps of a duress event: enough to find it in the outbox and the outputs. */
+function duressDetails(event: NormalizedEvent): Record<string, unknown> {
+  return {
+    eventId: event.id,
+    category: event.category,
+    account: event.account,
+    site: event.site?.id ?? null,
+    test: event.test,
+    verified: event.verified,
+    incident: event.incident ?? null,
+  };
+}
+
 function labelOf(device: DuressDevice): string {
   return `${device.device} "${device.name}"`;
 }
@@ -161,11 +183,13 @@ export class Assurance implements EventHook {
       }
     }
     const opened = this.incidents.annotate(event, at);
-    if (opened !== undefined)
+    if (opened !== undefined) {
       this.options.logger.warn(
         { incident: opened.id, site: opened.site, account: opened.account, eventId: event.id, category: event.category },
         'duress incident opened; it stays open until acknowledged',
       );
+      this.options.onIncidentsChanged?.();
+    }
   }
 
   stored(events: readonly NormalizedEvent[]): void {
@@ -173,6 +197,7 @@ export class Assurance implements EventHook {
       const at = receivedAtMs(event, this.options.clock.now());
       // Its delivery is still watched: a duress nobody vouches for must reach central all the same.
       this.deadline.track(event, at);
+      if (event.duress) this.audit('duress-stored', GATEWAY_ACTOR, duressDetails(event));
       if (!earnsTrust(event)) continue;
       if (!isGatewayRaised(event) && event.account !== null) this.traffic(event.account, at);
       const named = this.directory.namedBy(event);
@@ -193,6 +218,7 @@ export class Assurance implements EventHook {
 
   /** The dispatcher's onDelivered: a central output's delivery confirms a duress in time (or clears the alert). */
   delivered(output: string, event: NormalizedEvent): void {
+    if (event.duress) this.audit('duress-delivered', GATEWAY_ACTOR, { ...duressDetails(event), output });
     if (!this.options.centralOutputs.has(output)) return;
     this.incidents.delivered(event, this.options.clock.now());
     const late = this.deadline.confirm(event.id);
@@ -219,31 +245,43 @@ export class Assurance implements EventHook {
     for (const site of this.options.sites()) {
       const slot = currentSlot(site, now);
       const window = slot === undefined ? undefined : this.windows.startScheduled(slot, now);
-      if (window !== undefined)
-        this.options.logger.info({ window: window.id, site: window.site, endsAt: iso(window.endsAt), slot: window.scheduleSlot }, 'scheduled test window opened');
+      if (window !== undefined) this.windowOpened(window, GATEWAY_ACTOR, `testSchedule of site ${window.site}, slot ${window.scheduleSlot}`, now);
     }
-    for (const outcome of this.windows.expire(now)) this.windowClosed(outcome, now);
+    for (const outcome of this.windows.expire(now)) this.windowClosed(outcome, now, GATEWAY_ACTOR);
     this.ledger.enroll(now);
     for (const status of this.ledger.newlyOverdue(now)) this.deviceOverdue(status, now);
     for (const change of this.supervision.check(now)) this.linkChanged(change, now);
     for (const missed of this.deadline.due(now)) this.deliveryMissed(missed, now);
   }
 
-  startWindow(request: WindowRequest): OpenWindowResult {
-    const result = this.windows.start(request, this.options.clock.now());
-    if (result.ok) {
-      const { id, site, endsAt, devices } = result.window;
-      this.options.logger.info({ window: id, site, endsAt: iso(endsAt), devices: devices ?? 'all' }, 'test window opened');
-    }
+  /** Opens a test window for `actor`; published to central and audited, with the actor's note. */
+  startWindow(request: WindowRequest, actor: Actor, note: string | null = null): OpenWindowResult {
+    const now = this.options.clock.now();
+    const result = this.windows.start(request, now);
+    if (result.ok) this.windowOpened(result.window, actor, note, now);
     return result;
   }
 
-  /** Closes a window now and publishes its outcome; undefined when no open window has this id. */
-  stopWindow(id: string): WindowView | undefined {
+  /** A window opened (by a person, or by a site's testSchedule as the gateway): logged, published, audited. */
+  private windowOpened(window: WindowRecord, actor: Actor, note: string | null, now: number): void {
+    const { id, site, endsAt, devices } = window;
+    this.options.logger.info({ window: id, site, endsAt: iso(endsAt), devices: devices ?? 'all', by: actor.name, role: actor.role, note }, 'test window opened');
+    const covered = this.windows.statusOf(window).covered;
+    this.control('test-window-opened', actor, note, { window: id }, now, {
+      account: this.directory.site(site)?.accounts[0] ?? null,
+      devices: covered.map(deviceRef),
+      reasons: [
+        `test window ${id} for site ${site} opened by ${describeActor(actor)} until ${iso(endsAt)}: events from ${devices === null ? 'the site' : devices.join(', ')} are published as tests`,
+      ],
+    }, { site, endsAt: iso(endsAt), devices: devices ?? 'all' });
+  }
+
+  /** Closes a window now for `actor` and publishes its outcome; undefined when no open window has this id. */
+  stopWindow(id: string, actor: Actor, note: string | null = null): WindowView | undefined {
     const now = this.options.clock.now();
     const outcome = this.windows.stop(id, now);
     if (outcome === undefined) return undefined;
-    this.windowClosed(outcome, now);
+    this.windowClosed(outcome, now, actor, note);
     return this.windowView(outcome.window);
   }
 
@@ -270,11 +308,30 @@ export class Assurance implements EventHook {
     };
   }
 
-  acknowledge(id: string, by: string, note: string | null): AcknowledgeOutcome {
-    const result = this.incidents.acknowledge(id, by, note, this.options.clock.now());
+  /** Closes an incident for `actor`: published to central as a control action and audited. */
+  acknowledge(id: string, actor: Actor, note: string | null): AcknowledgeOutcome {
+    const now = this.options.clock.now();
+    const result = this.incidents.acknowledge(id, actor.name, note, now);
     if (!result.ok) return result.incident === undefined ? { ok: false, reason: result.reason } : { ok: false, reason: result.reason, incident: incidentView(result.incident) };
-    this.options.logger.info({ incident: id, by, note }, 'duress incident acknowledged');
-    return { ok: true, incident: incidentView(result.incident) };
+    const { incident } = result;
+    this.options.logger.info({ incident: id, by: actor.name, role: actor.role, channel: actor.channel, note }, 'duress incident acknowledged');
+    this.control(
+      'incident-acknowledged',
+      actor,
+      note,
+      { incident: id },
+      now,
+      {
+        account: incident.account,
+        reasons: [
+          `${incident.category} incident ${id}${incident.site === null ? '' : ` at site ${incident.site}`} (${incident.eventCount} event(s) since ${iso(incident.openedAt)}) acknowledged by ${describeActor(actor)}${note === null ? '' : `: ${note}`}`,
+        ],
+      },
+      { site: incident.site, account: incident.account, category: incident.category, openingEventId: incident.openingEventId },
+      id,
+    );
+    this.options.onIncidentsChanged?.();
+    return { ok: true, incident: incidentView(incident) };
   }
 
   /** Open incidents; with `all`, acknowledged ones too (newest first). */
@@ -320,26 +377,31 @@ export class Assurance implements EventHook {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  private windowClosed(outcome: WindowOutcome, now: number): void {
+  private windowClosed(outcome: WindowOutcome, now: number, actor: Actor, note: string | null = null): void {
     const { window, covered, exercised, notExercised } = outcome;
     const site = this.directory.site(window.site);
+    const expired = window.closeReason === 'expired';
     this.options.logger.info(
-      { window: window.id, site: window.site, exercised: exercised.map((d) => d.device), notExercised: notExercised.map((d) => d.device) },
+      { window: window.id, site: window.site, exercised: exercised.map((d) => d.device), notExercised: notExercised.map((d) => d.device), by: actor.name },
       'test window closed',
     );
-    this.raise(
+    this.control(
+      expired ? 'test-window-expired' : 'test-window-stopped',
+      actor,
+      note,
+      { window: window.id },
+      now,
       {
-        category: 'supervisory',
         account: site?.accounts[0] ?? null,
         devices: notExercised.map(deviceRef),
         reasons: [
-          `test window ${window.id} for site ${window.site} ${window.closeReason === 'expired' ? 'expired' : 'was stopped'}: ${exercised.length} of ${covered.length} duress device(s) reported`,
+          `test window ${window.id} for site ${window.site} ${expired ? 'expired' : `was stopped by ${describeActor(actor)}`}: ${exercised.length} of ${covered.length} duress device(s) reported`,
           notExercised.length === 0
             ? 'every device under test reported'
             : `not exercised: ${notExercised.map(labelOf).join(', ')}`,
         ],
       },
-      now,
+      { site: window.site, exercised: exercised.map((d) => d.device), notExercised: notExercised.map((d) => d.device) },
     );
     if (window.scheduleSlot !== null) for (const device of notExercised) this.testMissed(device, window, now);
   }
@@ -359,6 +421,33 @@ export class Assurance implements EventHook {
       },
       now,
     );
+  }
+
+  /** A control action: one supervisory event (central outputs only, see the dispatcher) and one audit record. */
+  private control(
+    action: ControlAction,
+    actor: Actor,
+    note: string | null,
+    subject: { window?: string; incident?: string },
+    now: number,
+    fields: Omit<Parameters<typeof gatewayEvent>[0], 'category'>,
+    details: Record<string, unknown>,
+    incident: string | null = null,
+  ): void {
+    this.audit(action, actor, { ...subject, ...details, note });
+    const control = { action, by: actor.name, role: actor.role, channel: actor.channel, note, ...subject };
+    this.raise({ category: 'supervisory', ...fields }, now, incident, control);
+  }
+
+  private audit(action: AuditEntry['action'], actor: Actor, details: Record<string, unknown>): void {
+    const audit = this.options.audit;
+    if (audit === undefined) return;
+    try {
+      audit({ action, actor, details });
+    } catch (error) {
+      // The audit file failing (disk full) must never stop an event or an acknowledgement: log it loudly.
+      this.options.logger.error({ err: error, action }, 'audit record not written');
+    }
   }
 
   private deviceOverdue(status: DeviceStatus, now: number): void {
@@ -420,11 +509,17 @@ export class Assurance implements EventHook {
    * results, delivery deadlines, a link restored by a duress frame, since a panel's traffic includes its duress
    * signals), and when and how those change would tell a local output that a duress happened.
    */
-  private raise(fields: Parameters<typeof gatewayEvent>[0], now: number, incident: string | null = null): void {
+  private raise(
+    fields: Parameters<typeof gatewayEvent>[0],
+    now: number,
+    incident: string | null = null,
+    control?: NonNullable<NormalizedEvent['control']>,
+  ): void {
     const origin: FrameOrigin = { input: ASSURANCE_INPUT, transport: 'cli', receivedAt: now, raw: new Uint8Array(), trust: VERIFIED };
     const event = gatewayEvent(fields, origin, this.options.builder);
     event.covert = true;
     if (incident !== null) event.incident = incident;
+    if (control !== undefined) event.control = control;
     const recording = this.options
       .record([event])
       .then(

@@ -12,6 +12,10 @@ export type Category = (typeof CATEGORIES)[number];
 /** Categories that mean a person is under threat: these events are duress-labelled and stay silent. */
 export const DURESS_CATEGORIES: ReadonlySet<Category> = new Set(['duress', 'holdup']);
 
+/** What a person (or the gateway's clock) did to the duress assurance; each is published and audited. */
+export const CONTROL_ACTIONS = ['test-window-opened', 'test-window-stopped', 'test-window-expired', 'incident-acknowledged'] as const;
+export type ControlAction = (typeof CONTROL_ACTIONS)[number];
+
 export const PROTOCOLS = ['sia-dcs', 'adm-cid', 'contact-id', 'sia-dc03', 'surgard', 'null', 'access-xml'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
@@ -108,6 +112,19 @@ export const eventSchema = z
       .describe('Access point, with the credential and its holder, for access-control events.'),
     incident: z.string().nullable().optional().describe('Open duress incident this event belongs to.'),
     devices: z.array(z.unknown()).optional().describe('Devices a supervisory event is about.'),
+    control: z
+      .object({
+        action: z.enum(CONTROL_ACTIONS),
+        by: z.string().describe('The API token\'s name, the MQTT output an acknowledgement came through, or "gateway".'),
+        role: z.string().describe('The token\'s role (viewer, operator, installer, admin), or "system" for the gateway.'),
+        channel: z.enum(['api', 'mqtt', 'gateway']),
+        note: z.string().nullable(),
+        window: z.string().optional().describe('The test window acted on.'),
+        incident: z.string().optional().describe('The incident acknowledged.'),
+      })
+      .nullable()
+      .optional()
+      .describe('A control action (test window opened, stopped or expired; incident acknowledged): who did it, published to central outputs only.'),
     test: z.boolean(),
     reasons: z.array(z.string()).describe('Why this category.'),
     quirks: z.array(z.string()).describe('Tolerated deviations from the protocol.'),

@@ -72,7 +72,7 @@ export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () 
  */
 function isCovertFor(output: OutputAdapter, event: NormalizedEvent): boolean {
   // Both fields are checked so a mislabelled event still cannot leak.
-  return output.audience === 'local' && (event.duress || DURESS_CATEGORIES.has(event.category) || event.covert === true);
+  return output.audience === 'local' && (event.duress || DURESS_CATEGORIES.has(event.category) || event.covert === true || event.control != null);
 }
 
 /** What an output is sent: for a `local` one, without the incident id a later event of the site carries. */

@@ -1,4 +1,4 @@
-import type { Settings } from './settings.js';
+import { isLoopbackHost, type Settings } from './settings.js';
 import { decodeKey } from './keys.js';
 import { DURESS_ZONE_TYPES } from './sites.js';
 
@@ -8,15 +8,74 @@ export interface LintFinding {
   message: string;
 }
 
+/** Every secret file the configuration names, with its path in the configuration. */
+export function secretFiles(settings: Settings): Array<{ path: string; file: string }> {
+  const files: Array<{ path: string; file: string }> = [];
+  const add = (path: string, file: string | undefined) => {
+    if (file !== undefined) files.push({ path, file });
+  };
+  settings.api?.tokens?.forEach((t, i) => add(`api.tokens[${i}].tokenFile`, t.tokenFile));
+  add('api.tls.key', settings.api?.tls?.key);
+  settings.inputs.forEach((input, i) => {
+    if (input.type === 'dc09') input.accounts?.forEach((a, j) => add(`inputs[${i}].accounts[${j}].keyFile`, a.keyFile));
+    if (input.type === 'access-xml') {
+      add(`inputs[${i}].secretFile`, input.secretFile);
+      add(`inputs[${i}].tls.key`, input.tls?.key);
+    }
+  });
+  settings.outputs.forEach((output, i) => {
+    if (output.type === 'mqtt') {
+      add(`outputs[${i}].passwordFile`, output.passwordFile);
+      add(`outputs[${i}].key`, output.key);
+    }
+    if (output.type === 'webhook') add(`outputs[${i}].secretFile`, output.secretFile);
+  });
+  return files;
+}
+
+function hasUrlCredentials(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.username !== '' || parsed.password !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Who can reach the API and the access input, and where secrets sit. */
+function lintExposure(settings: Settings, worldReadableFiles: ReadonlySet<string>, findings: LintFinding[]): void {
+  settings.inputs.forEach((input, i) => {
+    if (input.type !== 'access-xml' || isLoopbackHost(input.host)) return;
+    if (input.secret === undefined && input.secretFile === undefined && input.tls?.requestCert !== true)
+      findings.push({
+        severity: 'error',
+        path: `inputs[${i}].host`,
+        message: `access-xml input listens on ${input.host} without secret, secretFile or tls.requestCert: anyone on the network can post events`,
+      });
+  });
+  settings.outputs.forEach((output, i) => {
+    if (output.type !== 'stdout' && hasUrlCredentials(output.url))
+      findings.push({ severity: 'warning', path: `outputs[${i}].url`, message: 'credentials inside the URL: use username with passwordFile (MQTT) or a secretFile' });
+  });
+  settings.api?.tokens?.forEach((t, i) => {
+    if (t.token !== undefined)
+      findings.push({ severity: 'warning', path: `api.tokens[${i}].token`, message: `token "${t.name}" is inline in the configuration: use tokenFile or tokenEnv` });
+  });
+  for (const { path, file } of secretFiles(settings))
+    if (worldReadableFiles.has(file)) findings.push({ severity: 'warning', path, message: `${file} is readable by every user: chmod 600 it` });
+}
+
 /**
- * Problems a valid configuration can still have. `fileIsWorldReadable` is read by the caller (I/O stays out).
- * Keys named in `resolvedKeys` were loaded from files or the environment and are checked here too.
+ * Problems a valid configuration can still have. `fileIsWorldReadable` and `worldReadableFiles` (among
+ * `secretFiles`) are read by the caller (I/O stays out). Keys named in `resolvedKeys` were loaded from files or
+ * the environment and are checked here too.
  */
 export function lintSettings(
   settings: Settings,
-  context: { fileIsWorldReadable: boolean; resolvedKeys?: ReadonlyMap<string, string> },
+  context: { fileIsWorldReadable: boolean; resolvedKeys?: ReadonlyMap<string, string>; worldReadableFiles?: ReadonlySet<string> },
 ): LintFinding[] {
   const findings: LintFinding[] = [];
+  lintExposure(settings, context.worldReadableFiles ?? new Set(), findings);
   const centralOutputs = settings.outputs.filter((o) => o.audience !== 'local');
 
   settings.inputs.forEach((input, i) => {

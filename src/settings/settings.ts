@@ -88,6 +88,7 @@ export const accessXmlInputSchema = z
     maxBodyBytes: z.number().int().min(256).default(65536),
     secret: z.string().optional(),
     secretFile: z.string().optional(),
+    maxConnections: z.number().int().min(1).default(64).describe('Connections open at once; more are refused.'),
     tls: z
       .object({
         cert: z.string(),
@@ -154,6 +155,10 @@ export const mqttOutputSchema = z
     key: z.string().optional(),
     clientId: z.string().optional(),
     embeddedPort: port.default(1884),
+    incidentAcks: z
+      .boolean()
+      .default(false)
+      .describe('Take incident acknowledgements on {topicPrefix}/incidents/{id}/ack (central outputs only; restrict who may publish there with a broker ACL).'),
   })
   .strict();
 
@@ -172,11 +177,58 @@ export const webhookOutputSchema = z
 
 export const outputSchema = z.discriminatedUnion('type', [stdoutOutputSchema, mqttOutputSchema, webhookOutputSchema]);
 
+export const API_ROLES = ['viewer', 'operator', 'installer', 'admin'] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+
+/** A token's name: named in every action the token takes. */
+export const tokenNameSchema = name;
+
+export const apiTokenSchema = z
+  .object({
+    name: tokenNameSchema,
+    role: z.enum(API_ROLES),
+    token: z.string().min(16).optional().describe('Inline token (check warns): prefer tokenFile or tokenEnv.'),
+    tokenFile: z.string().optional(),
+    tokenEnv: z.string().optional(),
+  })
+  .strict()
+  .refine((t) => [t.token, t.tokenFile, t.tokenEnv].filter((s) => s !== undefined).length === 1, {
+    message: 'give exactly one of token, tokenFile, tokenEnv',
+  });
+
+export const apiSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port,
+    tokens: z.array(apiTokenSchema).optional().describe('Without tokens the gateway creates an admin token in {dataDir}/api-token.'),
+    allowedOrigins: z.array(z.string().min(1)).default([]).describe('Browser origins (scheme://host[:port]) allowed to call the API.'),
+    tls: z
+      .object({
+        cert: z.string(),
+        key: z.string(),
+        ca: z.string().optional(),
+        requestCert: z.boolean().default(false).describe('Require a client certificate signed by ca (mutual TLS).'),
+      })
+      .strict()
+      .optional(),
+    maxConnections: z.number().int().min(1).default(64),
+    maxBodyBytes: z.number().int().min(256).default(65_536),
+    headersTimeout: durationSchema.default(10_000).describe('Time a client has to send its request headers.'),
+    requestTimeout: durationSchema.default(30_000).describe('Time a client has to send its whole request.'),
+  })
+  .strict();
+
+/** Names that always mean this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare) || bare === '::ffff:127.0.0.1';
+}
+
 export const settingsSchema = z
   .object({
     gateway: z.object({ id: z.string().min(1).optional() }).strict().optional(),
     dataDir: z.string().min(1).default('./var'),
-    api: z.object({ host: z.string().default('127.0.0.1'), port }).strict().optional(),
+    api: apiSchema.optional(),
     timestampWindow: windowSchema.default({ past: 40_000, future: 20_000 }),
     backlogLimit: z
       .number()
@@ -204,6 +256,8 @@ export type AccessXmlInputSettings = z.infer<typeof accessXmlInputSchema>;
 export type OutputSettings = z.infer<typeof outputSchema>;
 export type MqttOutputSettings = z.infer<typeof mqttOutputSchema>;
 export type WebhookOutputSettings = z.infer<typeof webhookOutputSchema>;
+export type ApiSettings = z.infer<typeof apiSchema>;
+export type ApiTokenSettings = z.infer<typeof apiTokenSchema>;
 
 export interface SettingsIssue {
   path: string;
@@ -255,6 +309,12 @@ function crossCheck(settings: Settings): SettingsIssue[] {
     if (siteIds.has(site.id)) issues.push({ path: `sites[${i}].id`, message: `duplicate site id "${site.id}"` });
     siteIds.add(site.id);
   });
+  const api = settings.api;
+  if (api !== undefined && !isLoopbackHost(api.host) && api.tokens === undefined && api.tls?.requestCert !== true)
+    issues.push({
+      path: 'api.host',
+      message: `the API listens on ${api.host}, beyond this machine, without tokens or client certificates: add api.tokens or api.tls with requestCert, or use 127.0.0.1`,
+    });
   settings.inputs.forEach((input, i) => {
     if (input.type === 'access-xml' && input.site !== undefined && !siteIds.has(input.site))
       issues.push({ path: `inputs[${i}].site`, message: `no site with id "${input.site}"` });

@@ -9,7 +9,7 @@ import { parseSettings } from '../../src/settings/settings.js';
 import { frameContent } from '../../src/simulate/events.js';
 import { buildPanelFrame, SequenceCounter } from '../../src/simulate/frames.js';
 import { parseScenario } from '../../src/simulate/scenario.js';
-import { FakeClock, harness } from '../unit/assurance/harness.js';
+import { FakeClock, harness, INSTALLER } from '../unit/assurance/harness.js';
 
 const read = (file: string) => readFileSync(new URL(`../../config/${file}`, import.meta.url), 'utf8');
 
@@ -33,7 +33,7 @@ describe('config/scenario.example.yaml against config/panelbridge.example.yaml',
       recorder: h.recorder, builder: h.builder, counters, logger: silentLogger,
     });
 
-    const window = h.assurance.startWindow({ site: scenario.scenario.site!, minutes: 15 });
+    const window = h.assurance.startWindow({ site: scenario.scenario.site!, minutes: 15 }, INSTALLER);
     if (!window.ok) throw new Error(window.message);
     expect(window.window.site).toBe('branch-12');
 
@@ -51,7 +51,7 @@ describe('config/scenario.example.yaml against config/panelbridge.example.yaml',
     const panelEvents = h.events.filter((e) => e.source.input === input.name);
     expect(panelEvents.length).toBeGreaterThan(0);
     for (const event of panelEvents) expect([event.site?.id, event.test, event.verified]).toEqual(['branch-12', true, true]);
-    const stopped = h.assurance.stopWindow(window.window.id);
+    const stopped = h.assurance.stopWindow(window.window.id, INSTALLER);
     expect(stopped?.notExercised).toEqual([]);
     const devices = h.assurance.deviceReport().devices.filter((d) => d.site === 'branch-12');
     expect(devices.map((d) => [d.device, d.testCount > 0])).toEqual(devices.map((d) => [d.device, true]));

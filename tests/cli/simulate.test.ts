@@ -13,7 +13,7 @@ import { frameContent, parseSimEvent, SIM_EVENT_NAMES, type SimEvent, type SimFo
 import { buildPanelFrame, buildSurgardPacket, interpretAnswer, interpretSurgardAnswer, SequenceCounter } from '../../src/simulate/frames.js';
 import { latencySummary } from '../../src/simulate/report.js';
 import { parseScenario } from '../../src/simulate/scenario.js';
-import { CLI, GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
+import { apiFetch, CLI, GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
 import { freePort } from '../helpers/broker.js';
 import { panelFrame, parseAnswer, stamp, wrap, type PanelFrame } from '../helpers/panel.js';
 
@@ -202,7 +202,7 @@ describe('panelbridge simulate against a running gateway', () => {
   });
 
   it('load mode prints throughput and latency percentiles, and /metrics counts the ACKs', async () => {
-    const before = await ackCount(apiPort);
+    const before = await ackCount(`${dir}/var`, apiPort);
     const result = await simulate(['--to', `tcp://127.0.0.1:${port}`, '--account', '1234', '--event', 'burglary', '--count', '300', '--connections', '6', '--json', '--quiet']);
     expect(result.code).toBe(0);
     const { report } = JSON.parse(result.stdout.trim()) as { report: Record<string, any> };
@@ -210,7 +210,7 @@ describe('panelbridge simulate against a running gateway', () => {
     expect(report.throughputPerSec).toBeGreaterThan(0);
     const { p50, p90, p99, max } = report.latencyMs;
     expect(0 < p50 && p50 <= p90 && p90 <= p99 && p99 <= max).toBe(true);
-    expect((await ackCount(apiPort)) - before).toBe(300);
+    expect((await ackCount(`${dir}/var`, apiPort)) - before).toBe(300);
 
     const table = await simulate(['--to', `tcp://127.0.0.1:${port}`, '--account', '1234', '--event', 'test', '--count', '20', '--connections', '2', '--quiet']);
     expect(table.stdout).toMatch(/^frames +20 sent: 20 ACK, 0 NAK.*\nthroughput +[\d.]+ frames\/s over 2 connection\(s\).*\nlatency ms +p50 [\d.]+ +p90 [\d.]+ +p99 [\d.]+ +max [\d.]+\n$/);
@@ -257,8 +257,8 @@ describe('panelbridge simulate against a running gateway', () => {
   });
 });
 
-async function ackCount(apiPort: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+async function ackCount(dataDir: string, apiPort: number): Promise<number> {
+  const text = await (await apiFetch(dataDir, `http://127.0.0.1:${apiPort}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith('panelbridge_dc09_answer_latency_seconds_count{answer="ack"}'));
   return line === undefined ? 0 : Number(line.split(' ').at(-1));
 }

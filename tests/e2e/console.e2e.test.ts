@@ -28,6 +28,7 @@ let context: BrowserContext;
 let page: Page;
 let base: string;
 let dc09Port: number;
+let configFile: string;
 let token: string;
 const dirs: string[] = [];
 const browserErrors: string[] = [];
@@ -48,7 +49,7 @@ beforeAll(async () => {
   dirs.push(dir);
   const apiPort = await freePort();
   dc09Port = await freePort();
-  const config = writeConfig(dir, {
+  configFile = writeConfig(dir, {
     dataDir: path.join(dir, 'var'),
     api: { host: '127.0.0.1', port: apiPort },
     logLevel: 'info',
@@ -70,7 +71,7 @@ beforeAll(async () => {
       },
     ],
   });
-  gateway = GatewayProcess.spawn(config);
+  gateway = GatewayProcess.spawn(configFile);
   await gateway.ready;
   base = `http://127.0.0.1:${apiPort}`;
   token = readFileSync(path.join(dir, 'var', 'api-token'), 'utf8').trim();
@@ -164,8 +165,15 @@ describe('the duress console in a real browser', () => {
     await page.getByLabel('Show acknowledged').check();
     await page.getByText('admin: Police on site at 10:04; all staff safe.').waitFor();
     await shot('incident-acknowledged');
-    const logged = [...gateway.stdout, ...gateway.stderr].find((line) => line.includes('"console action"') && line.includes('incident.acknowledge'));
-    expect(logged).toContain('Police on site at 10:04; all staff safe.');
+    // In the tamper-evident audit log, under the token's name, with the note; the chain verifies.
+    const { stdout } = await run(process.execPath, [CLI, 'audit', 'show', '--json', '--config', configFile]);
+    const records = stdout.trim().split('\n').map((line) => JSON.parse(line) as { action: string; actor: { name: string }; details: { note?: string } });
+    expect(records.find((r) => r.action === 'incident-acknowledged')).toMatchObject({
+      actor: { name: 'admin' },
+      details: { note: 'Police on site at 10:04; all staff safe.' },
+    });
+    expect(records.filter((r) => r.action === 'test-window-opened' || r.action === 'test-window-stopped')).toHaveLength(2);
+    await run(process.execPath, [CLI, 'audit', 'verify', '--config', configFile]);
   }, 30_000);
 
   it('opens the print-ready report and its CSV', async () => {

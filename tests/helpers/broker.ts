@@ -1,7 +1,6 @@
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { startEmbeddedBroker } from '../../adapters/outputs/embedded-broker.js';
 
 export interface TestBroker {
   url: string;
@@ -12,8 +11,7 @@ export interface TestBroker {
 export async function getTestBroker(): Promise<TestBroker> {
   const external = process.env.MQTT_URL;
   if (external !== undefined && external !== '') return { url: external, close: async () => {} };
-  const broker = await startEmbeddedBroker({ port: 0 });
-  return { url: broker.url, close: () => broker.close() };
+  return startOpenBroker(0);
 }
 
 /** A topic prefix no other test (or earlier run against a shared broker) uses. */
@@ -130,6 +128,27 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
     async close() {
       cut();
       await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** An aedes broker without the embedded broker's policy (anyone may publish), on a given port: outage tests. */
+export async function startOpenBroker(port: number): Promise<TestBroker> {
+  const { Aedes } = await import('aedes');
+  const broker = await Aedes.createBroker();
+  const server = net.createServer(broker.handle);
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (socket) => (sockets.add(socket), socket.once('close', () => sockets.delete(socket))));
+  server.listen(port, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const bound = (server.address() as net.AddressInfo).port;
+  return {
+    url: `mqtt://127.0.0.1:${bound}`,
+    async close() {
+      const closed = new Promise((resolve) => server.close(resolve));
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
     },
   };
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -64,4 +64,10 @@ function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): v
     rest = parts.pop() ?? '';
     for (const part of parts) onLine(part);
   });
+}
+
+/** fetch with the admin token a gateway created in its dataDir (`{dataDir}/api-token`), as the CLI does. */
+export function apiFetch(dataDir: string, url: string, init: RequestInit = {}): Promise<Response> {
+  const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
+  return fetch(url, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${token}` } });
 }

@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AccessXmlListener, createAccessXmlInput, readAccessSecret, type AccessXmlTls } from '../../adapters/inputs/access-xml.js';
+import { AccessXmlListener, createAccessXmlInput, readAccessSecret, type AccessXmlListenerOptions, type AccessXmlTls } from '../../adapters/inputs/access-xml.js';
 import { parseSettings } from '../../src/settings/settings.js';
 import { AccessReceiver } from '../../src/pipeline/access-receiver.js';
 import { Recorder } from '../../src/pipeline/recorder.js';
@@ -16,6 +15,8 @@ import { silentLogger, systemClock } from '../../src/ports.js';
 import { siteSchema } from '../../src/settings/sites.js';
 import type { AccessMapping } from '../../src/codecs/access-xml.js';
 import { gateAppends } from '../helpers/gated-outbox.js';
+import { stallClients } from '../helpers/stalled-clients.js';
+import { hasOpenssl, makeTestCertificates } from '../helpers/test-certs.js';
 
 const DURESS = `<?xml version="1.0" encoding="UTF-8"?>
 <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema">
@@ -47,6 +48,7 @@ interface Setup {
   maxBytes?: number;
   tls?: AccessXmlTls;
   outbox?: MemoryOutbox;
+  limits?: AccessXmlListenerOptions['limits'];
 }
 
 const running: AccessXmlListener[] = [];
@@ -67,7 +69,17 @@ async function startInput(setup: Setup = {}): Promise<Harness> {
     counters,
     logger: silentLogger,
   });
-  const listener = new AccessXmlListener({ name: 'doors', host: '127.0.0.1', port: 0, path: '/access', tls: setup.tls, receiver, logger: silentLogger, counters });
+  const listener = new AccessXmlListener({
+    name: 'doors',
+    host: '127.0.0.1',
+    port: 0,
+    path: '/access',
+    tls: setup.tls,
+    ...(setup.limits === undefined ? {} : { limits: setup.limits }),
+    receiver,
+    logger: silentLogger,
+    counters,
+  });
   await listener.start();
   running.push(listener);
   const scheme = setup.tls === undefined ? 'http' : 'https';
@@ -220,6 +232,14 @@ describe('access-control XML input over loopback HTTP', () => {
     expect((await post(url.replace('/access', '/other'), DURESS)).status).toBe(404);
   });
 
+  it('caps its connections and cuts off senders that stall in their headers', async () => {
+    const { url } = await startInput({ limits: { maxConnections: 3, headersTimeoutMs: 300 } });
+    const tally = await stallClients(Number(new URL(url).port), 6, 'POST /access HTTP/1.1');
+    expect(tally).toEqual({ refused: 3, timedOut: 3, open: 0 });
+    // The listener still takes a duress afterwards.
+    expect((await post(url, DURESS)).status).toBe(200);
+  });
+
   it('answers 503 when the store fails, so the controller retries', async () => {
     const outbox = new MemoryOutbox();
     outbox.close();
@@ -295,32 +315,12 @@ describe('readAccessSecret', () => {
   });
 });
 
-const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 describe.skipIf(!hasOpenssl)('access-control XML input over mutual TLS (needs openssl to make test certificates)', () => {
   let dir: string;
-  const file = (name: string) => join(dir, name);
+  let file: ReturnType<typeof makeTestCertificates>['file'];
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'pb-tls-'));
-    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-    openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=test-ca', '-days', '1');
-    for (const [name, extra] of [
-      ['server', 'subjectAltName=IP:127.0.0.1'],
-      ['client', 'extendedKeyUsage=clientAuth'],
-    ] as const) {
-      openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-      writeFileSync(file(`${name}.ext`), `${extra}\n`);
-      openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`);
-    }
+    ({ dir, file } = makeTestCertificates());
   });
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

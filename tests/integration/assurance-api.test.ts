@@ -1,6 +1,8 @@
 import { connectAsync } from 'mqtt';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiServer } from '../../adapters/api/server.js';
+import { TokenRegistry } from '../../adapters/api/tokens.js';
+import { TOKEN_ENV } from '../../adapters/cli/api-client.js';
 import { wireAssurance, type AssuranceHost } from '../../adapters/cli/assurance-wiring.js';
 import { testCommand } from '../../adapters/cli/commands/test.js';
 import { MqttOutput } from '../../adapters/outputs/mqtt.js';
@@ -13,7 +15,7 @@ import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
 import { Recorder, type EventHook } from '../../src/pipeline/recorder.js';
 import { silentLogger, type Audience, type OutputAdapter } from '../../src/ports.js';
-import { settingsSchema } from '../../src/settings/settings.js';
+import { apiSchema, settingsSchema } from '../../src/settings/settings.js';
 import { getTestBroker, MessageLog, uniquePrefix, type TestBroker } from '../helpers/broker.js';
 import { cid, FakeClock, MINUTE } from '../unit/assurance/harness.js';
 import { RecordingOutput } from '../helpers/recording-output.js';
@@ -47,6 +49,22 @@ const SETTINGS = settingsSchema.parse({
   ],
 });
 
+/** One token per role, inline (tests only). */
+export const ROLE_TOKENS = {
+  viewer: 'viewer-token-0123456789',
+  operator: 'operator-token-0123456789',
+  installer: 'installer-token-0123456789',
+  admin: 'admin-token-0123456789',
+} as const;
+type Role = keyof typeof ROLE_TOKENS;
+
+function roleTokens(): TokenRegistry {
+  const tokens = Object.entries(ROLE_TOKENS).map(([role, token]) => ({ name: `${role}-1`, role, token }));
+  const loaded = TokenRegistry.load(apiSchema.parse({ port: 0, tokens }), '/nonexistent-not-used');
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
+  return loaded.registry;
+}
+
 /** A gateway core on the real ApiServer, Recorder, Dispatcher and assurance wiring, with a fake clock. */
 async function startGateway(outputs: OutputAdapter[]) {
   const clock = new FakeClock();
@@ -63,7 +81,7 @@ async function startGateway(outputs: OutputAdapter[]) {
     backoff: { initialMs: 5, maxMs: 20, jitter: 0 },
     onDelivered: (output, event) => deliveryListeners.forEach((listener) => listener(output, event)),
   });
-  const api = new ApiServer({ host: '127.0.0.1', port: 0, logger: silentLogger });
+  const api = new ApiServer({ host: '127.0.0.1', port: 0, logger: silentLogger, tokens: roleTokens() });
   for (const output of outputs) await output.start();
   dispatcher.start();
   const wiring = wireAssurance(
@@ -81,10 +99,11 @@ async function startGateway(outputs: OutputAdapter[]) {
     return outcome.events[0]!;
   }
 
-  async function request(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  async function request(method: string, path: string, body?: unknown, role: Role = 'admin'): Promise<{ status: number; body: any }> {
     const response = await fetch(`${base}${path}`, {
       method,
-      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      headers: { authorization: `Bearer ${ROLE_TOKENS[role]}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await response.text();
     return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
@@ -107,9 +126,11 @@ async function runTestCommand(args: string[]): Promise<{ out: string; err: strin
   const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
   const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
   process.exitCode = 0;
+  process.env[TOKEN_ENV] = ROLE_TOKENS.installer;
   try {
     await testCommand().exitOverride().parseAsync(args, { from: 'user' });
   } finally {
+    delete process.env[TOKEN_ENV];
     stdout.mockRestore();
     stderr.mockRestore();
   }
@@ -150,9 +171,10 @@ describe('duress assurance through the API', () => {
     await gateway.wiring.tick();
     await gateway.wiring.assurance.flush();
     expect((await gateway.request('GET', '/test-windows')).body).toEqual({ windows: [] });
-    await until(() => central.delivered.some((e) => e.category === 'supervisory'), 'the window summary to be published');
-    const summaries = central.delivered.filter((e) => e.category === 'supervisory');
+    await until(() => central.delivered.some((e) => e.control?.action === 'test-window-expired'), 'the window summary to be published');
+    const summaries = central.delivered.filter((e) => e.control?.action === 'test-window-expired');
     expect(summaries).toHaveLength(1);
+    expect(summaries[0]!.control).toMatchObject({ by: 'gateway', role: 'system', channel: 'gateway', window: id });
     expect((summaries[0]!.devices as Array<{ device: string }>).map((d) => d.device)).toEqual(['zone-6', 'user-12']);
     expect((await gateway.request('GET', '/test-windows?all=1')).body.windows[0]).toMatchObject({ id, closeReason: 'expired', exercised: ['zone-5'] });
   });
@@ -184,8 +206,9 @@ describe('duress assurance through the API', () => {
     const open = await gateway.request('GET', '/incidents');
     expect(open.body.incidents).toEqual([expect.objectContaining({ id: duress.incident, category: 'duress', acknowledged: false, eventCount: 2 })]);
 
-    const ack = await gateway.request('POST', `/incidents/${duress.incident}/ack`, { by: 'operator 7', note: 'police attended' });
-    expect(ack).toMatchObject({ status: 200, body: { incident: { acknowledged: true, ackedBy: 'operator 7', note: 'police attended' } } });
+    const ack = await gateway.request('POST', `/incidents/${duress.incident}/ack`, { by: 'operator 7', note: 'police attended' }, 'operator');
+    // Recorded under the token's name, whatever `by` claims.
+    expect(ack).toMatchObject({ status: 200, body: { incident: { acknowledged: true, ackedBy: 'operator-1', note: 'police attended' } } });
     expect((await gateway.request('GET', '/incidents')).body).toEqual({ incidents: [] });
     expect((await gateway.request('GET', '/incidents?all=1')).body.incidents).toHaveLength(1);
     expect((await gateway.request('POST', `/incidents/${duress.incident}/ack`)).status).toBe(409);
@@ -254,7 +277,7 @@ describe('duress assurance over MQTT', () => {
 
   function mqttOutput(name: string, prefix: string, audience: Audience): MqttOutput {
     return new MqttOutput(
-      { name, url: broker.url, topicPrefix: prefix, audience, embeddedPort: 1884 },
+      { name, url: broker.url, topicPrefix: prefix, audience, embeddedPort: 1884, incidentAcks: true },
       { clock: new FakeClock(), logger: silentLogger, gateway: { id: 'gw-test', version: 'test' }, reconnectPeriodMs: 100, connectTimeoutMs: 2_000 },
     );
   }
@@ -282,7 +305,7 @@ describe('duress assurance over MQTT', () => {
       await client.publishAsync(`${prefix}/incidents/${press.incident}/ack`, JSON.stringify({ by: 'cms operator', note: 'false alarm' }), { qos: 1 });
       await client.endAsync();
       await until(() => gateway.wiring.assurance.incidentViews().length === 0, 'the MQTT acknowledgement');
-      expect(gateway.wiring.assurance.incidentViews(true)[0]).toMatchObject({ ackedBy: 'cms operator', note: 'false alarm' });
+      expect(gateway.wiring.assurance.incidentViews(true)[0]).toMatchObject({ ackedBy: 'cms operator (mqtt:cms)', note: 'false alarm' });
     } finally {
       await states.close();
       await local.close();

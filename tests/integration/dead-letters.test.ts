@@ -2,7 +2,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
+import { apiFetch, GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
 import { freePort } from '../helpers/broker.js';
 import { TcpPanel, panelFrame, parseAnswer } from '../helpers/panel.js';
 
@@ -37,11 +37,11 @@ describe('dead letters', () => {
     let letters: Array<{ output: string; reason: string; event: { account: string } }> = [];
     for (let i = 0; i < 50 && letters.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      letters = ((await (await fetch(`http://127.0.0.1:${apiPort}/dead-letters`)).json()) as { deadLetters: typeof letters }).deadLetters;
+      letters = ((await (await apiFetch(`${dir}/var`, `http://127.0.0.1:${apiPort}/dead-letters`)).json()) as { deadLetters: typeof letters }).deadLetters;
     }
     expect(letters).toHaveLength(1);
     expect(letters[0]).toMatchObject({ output: 'hook', event: { account: '1234' } });
-    const health = (await (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).json()) as { outputs: Array<{ name: string; deadLetters: number; backlog: number }> };
+    const health = (await (await apiFetch(`${dir}/var`, `http://127.0.0.1:${apiPort}/healthz`)).json()) as { outputs: Array<{ name: string; deadLetters: number; backlog: number }> };
     expect(health.outputs.find((o) => o.name === 'hook')).toMatchObject({ deadLetters: 1, backlog: 0 });
   }, 30_000);
 });

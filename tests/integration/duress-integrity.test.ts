@@ -2,7 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/broker.js';
-import { GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
+import { apiFetch, GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
 import { panelFrame, parseAnswer, TcpPanel, udpSend } from '../helpers/panel.js';
 
 /**
@@ -87,8 +87,8 @@ async function startGateway(label: string, options: { webhookUrl: string; backlo
     }),
   ));
   await gateway.ready;
-  const healthz = async () => (await (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).json()) as Record<string, any>;
-  const metrics = async () => (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+  const healthz = async () => (await (await apiFetch(`${dir}/var`, `http://127.0.0.1:${apiPort}/healthz`)).json()) as Record<string, any>;
+  const metrics = async () => (await apiFetch(`${dir}/var`, `http://127.0.0.1:${apiPort}/metrics`)).text();
   return { gateway, port, healthz, metrics };
 }
 

@@ -6,7 +6,7 @@ import { eventTopic, MqttOutput, topicMatches, type MqttOutputOptions } from '..
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
-import { freePort, getTestBroker, MessageLog, startTcpProxy, uniquePrefix, type TestBroker } from '../helpers/broker.js';
+import { freePort, getTestBroker, MessageLog, startOpenBroker, startTcpProxy, uniquePrefix, type TestBroker } from '../helpers/broker.js';
 import { testEvent } from '../helpers/output-events.js';
 
 const gateway = { id: 'gw-test', version: '9.9.9-test' };
@@ -184,7 +184,7 @@ describe('MQTT output against a broker (MQTT_URL or in-process aedes)', () => {
 describe('MQTT output when the broker goes away (aedes on a fixed port)', () => {
   it('fails deliveries fast while the broker is down, keeps nothing back for later, and delivers once it is back', async () => {
     const port = await freePort();
-    let broker = await startEmbeddedBroker({ port });
+    let broker = await startOpenBroker(port);
     const prefix = uniquePrefix('outage');
     // Slow enough reconnects that the test's subscriber is in place before the output returns.
     const output = mqttOutput(broker.url, prefix, {}, 500);
@@ -197,7 +197,7 @@ describe('MQTT output when the broker goes away (aedes on a fixed port)', () => 
       const refused = testEvent({ account: '5678', category: 'burglary' });
       expect(await output.deliver(refused)).toMatchObject({ ok: false, retryable: true });
 
-      broker = await startEmbeddedBroker({ port });
+      broker = await startOpenBroker(port);
       const feed = await MessageLog.subscribe(broker.url, `${prefix}/events/#`);
       await until(() => output.health().state === 'up');
       const event = testEvent({ account: '5678', category: 'panic' });

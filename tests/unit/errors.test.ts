@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES } from '../../src/errors.js';
+import { API_HTTP_STATUS, ERROR_CODES } from '../../src/errors.js';
 
 /** The README's error table and the registry must list the same codes (fastify's documentation test). */
 describe('error registry ↔ README', () => {
@@ -16,5 +16,12 @@ describe('error registry ↔ README', () => {
   it('documents no code that no longer exists', () => {
     const stale = [...documented].filter((code) => !(code! in ERROR_CODES));
     expect(stale).toEqual([]);
+  });
+
+  it('gives every API error code its HTTP status, in the registry and in the table', () => {
+    for (const [code, status] of Object.entries(API_HTTP_STATUS)) {
+      expect(code in ERROR_CODES, code).toBe(true);
+      expect(section, code).toMatch(new RegExp(`^\\| \`${code}\` \\| ${status}: `, 'm'));
+    }
   });
 });

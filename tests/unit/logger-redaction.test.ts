@@ -8,7 +8,8 @@ const WEBHOOK_SECRET = 'whsec_dGhpcy1pcy10aGUtd2ViaG9vay1zZWNyZXQ=';
 const MQTT_PASSWORD = 'mqtt-password-Zq81';
 const ACCESS_SECRET = 'access-shared-secret-77';
 const BEARER = 'Bearer eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.sig';
-const SECRETS = [AES_KEY, WEBHOOK_SECRET, MQTT_PASSWORD, ACCESS_SECRET, BEARER];
+const API_TOKEN = 'pbt_api-token-from-the-settings-0001';
+const SECRETS = [AES_KEY, WEBHOOK_SECRET, MQTT_PASSWORD, ACCESS_SECRET, BEARER, API_TOKEN];
 
 function capture() {
   const lines: string[] = [];
@@ -30,6 +31,7 @@ inputs:
 outputs:
   - { type: mqtt, name: broker, url: "mqtt://127.0.0.1:1883", username: bridge, password: "${MQTT_PASSWORD}" }
   - { type: webhook, name: hook, url: "http://127.0.0.1:9000/events", secret: "${WEBHOOK_SECRET}" }
+api: { port: 8780, tokens: [{ name: ops, role: operator, token: "${API_TOKEN}" }] }
 `);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   return parsed.settings;
@@ -50,7 +52,8 @@ describe('root logger redaction', () => {
     logger.info({ key: AES_KEY, password: MQTT_PASSWORD, secret: WEBHOOK_SECRET, authorization: BEARER }, 'flat');
     logger.warn({ headers: { authorization: BEARER } }, 'request refused');
     logger.child({ component: 'output' }).error({ options: { password: MQTT_PASSWORD } }, 'connect failed');
-    expect(lines).toHaveLength(9);
+    logger.info({ api: settings.api, token: API_TOKEN }, 'api tokens');
+    expect(lines).toHaveLength(10);
     for (const secret of SECRETS) expect(text(), secret).not.toContain(secret);
     // Redacted, not dropped: the field is still there so the log shows that a secret was configured.
     expect(text()).toContain('[redacted]');

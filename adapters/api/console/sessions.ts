@@ -1,30 +1,6 @@
 import { randomBytes } from 'node:crypto';
-
-/** API roles (shared with the API's tokens): what each may do in the console. */
-export type ConsoleRole = 'viewer' | 'operator' | 'installer' | 'admin';
-export type ConsolePermission = 'read' | 'acknowledge' | 'test-windows';
-
-export interface ConsoleIdentity {
-  /** The token's name: recorded as who acknowledged or opened a window. */
-  name: string;
-  role: ConsoleRole;
-}
-
-/** Who a presented API token belongs to (the API's token registry). */
-export interface ConsoleAuth {
-  authenticate(token: string): ConsoleIdentity | undefined;
-}
-
-const PERMISSIONS: Record<ConsoleRole, ReadonlySet<ConsolePermission>> = {
-  viewer: new Set(['read']),
-  operator: new Set(['read', 'acknowledge']),
-  installer: new Set(['read', 'test-windows']),
-  admin: new Set(['read', 'acknowledge', 'test-windows']),
-};
-
-export function consoleMay(role: ConsoleRole, permission: ConsolePermission): boolean {
-  return PERMISSIONS[role].has(permission);
-}
+import type { SessionSource } from '../server.js';
+import type { ApiIdentity } from '../tokens.js';
 
 export const SESSION_COOKIE = 'pb_console';
 /** A session ends this long after sign-in, used or not (a wall screen signs in again twice a day). */
@@ -33,7 +9,7 @@ export const SESSION_LIFETIME_MS = 12 * 3_600_000;
 export const MAX_SESSIONS = 1_000;
 
 interface Session {
-  identity: ConsoleIdentity;
+  identity: ApiIdentity;
   expiresAt: number;
 }
 
@@ -47,17 +23,18 @@ function sessionIdIn(cookieHeader: string | undefined): string | undefined {
 }
 
 /**
- * Console sign-ins: a token is exchanged once for a random session id held in an HttpOnly, SameSite=Strict
- * cookie, so the token never sits in the page's storage and no other site's page can send the cookie along.
- * Kept in memory: a restart signs everyone out.
+ * Console sign-ins: an API token is exchanged once for a random session id held in an HttpOnly, SameSite=Strict
+ * cookie, so the token never sits in the page's storage and no other site's page can send the cookie along. The
+ * API server takes the cookie in place of a bearer token, with the token's name and role. Kept in memory: a
+ * restart signs everyone out.
  */
-export class ConsoleSessions {
+export class ConsoleSessions implements SessionSource {
   private readonly sessions = new Map<string, Session>();
 
   constructor(private readonly now: () => number) {}
 
   /** Starts a session; returns the Set-Cookie header value. */
-  start(identity: ConsoleIdentity, secure: boolean): string {
+  start(identity: ApiIdentity, secure: boolean): string {
     this.prune();
     while (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
     const id = randomBytes(32).toString('base64url');
@@ -65,7 +42,7 @@ export class ConsoleSessions {
     return cookie(id, SESSION_LIFETIME_MS / 1000, secure);
   }
 
-  identify(cookieHeader: string | undefined): ConsoleIdentity | undefined {
+  identify(cookieHeader: string | undefined): ApiIdentity | undefined {
     const id = sessionIdIn(cookieHeader);
     const session = id === undefined ? undefined : this.sessions.get(id);
     if (session === undefined) return undefined;

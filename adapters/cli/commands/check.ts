@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { lintSettings } from '../../../src/settings/lint.js';
+import { statSync } from 'node:fs';
+import { lintSettings, secretFiles } from '../../../src/settings/lint.js';
 import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
 import { readSecret } from '../../system/secrets.js';
 
@@ -31,11 +32,20 @@ export function checkCommand(): Command {
           }
         });
       });
-      findings.push(...lintSettings(loaded.settings, { fileIsWorldReadable: loaded.worldReadable, resolvedKeys }));
+      const worldReadableFiles = new Set(secretFiles(loaded.settings).map((f) => f.file).filter(isWorldReadable));
+      findings.push(...lintSettings(loaded.settings, { fileIsWorldReadable: loaded.worldReadable, resolvedKeys, worldReadableFiles }));
       for (const f of findings) out(`${f.severity} ${f.path}: ${f.message}`);
       const errors = findings.filter((f) => f.severity === 'error').length;
       const warnings = findings.length - errors;
       out(`${options.config}: ${errors} error(s), ${warnings} warning(s)`);
       process.exitCode = errors > 0 ? EXIT_CONFIG : warnings > 0 && options.errorsOnly !== true ? 1 : 0;
     });
+}
+
+function isWorldReadable(file: string): boolean {
+  try {
+    return (statSync(file).mode & 0o004) !== 0;
+  } catch {
+    return false; // a missing file is reported where it is read
+  }
 }

@@ -1,56 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { WindowView } from '../../../src/assurance/assurance.js';
-import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
-
-export const DEFAULT_API_URL = 'http://127.0.0.1:8780';
-
-interface ApiOptions {
-  api?: string;
-  config?: string;
-  json?: boolean;
-}
-
-export type ApiTarget = { ok: true; url: string } | { ok: false; exitCode: number; lines: string[] };
-
-/** The running gateway's API: `--api`, else the `api` section of `--config`, else the default address. */
-export function apiTarget(options: ApiOptions): ApiTarget {
-  if (options.api !== undefined) return { ok: true, url: options.api.replace(/\/+$/, '') };
-  if (options.config === undefined) return { ok: true, url: DEFAULT_API_URL };
-  const loaded = loadConfigFile(options.config);
-  if (!loaded.ok) {
-    const lines: string[] = [];
-    printIssues(loaded.issues, (line) => lines.push(line));
-    return { ok: false, exitCode: EXIT_CONFIG, lines };
-  }
-  const api = loaded.settings.api;
-  if (api === undefined) return { ok: false, exitCode: EXIT_CONFIG, lines: [`error api: ${options.config} has no api section, so the gateway has no API to talk to`] };
-  // A wildcard listen address is reached through the loopback address of the same family.
-  const host = api.host === '0.0.0.0' ? '127.0.0.1' : api.host === '::' ? '::1' : api.host;
-  return { ok: true, url: `http://${host.includes(':') ? `[${host}]` : host}:${api.port}` };
-}
-
-class CommandFailure extends Error {}
-
-async function call(base: string, method: string, path: string, body?: unknown): Promise<unknown> {
-  let response: Response;
-  try {
-    response = await fetch(`${base}${path}`, {
-      method,
-      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-    throw new CommandFailure(`cannot reach the gateway API at ${base} (${cause}): is \`panelbridge run\` running with an api section?`);
-  }
-  const text = await response.text();
-  const answer = text === '' ? {} : (JSON.parse(text) as unknown);
-  if (!response.ok) {
-    const error = (answer as { error?: { code?: string; message?: string } }).error;
-    throw new CommandFailure(`${error?.code ?? response.status}: ${error?.message ?? response.statusText}`);
-  }
-  return answer;
-}
+import { apiAction, withApiOptions, type ApiOptions } from '../api-client.js';
 
 function list(names: readonly string[]): string {
   return names.length === 0 ? '(none)' : names.join(', ');
@@ -76,34 +26,6 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((v) => v.trim()).filter((v) => v !== '')];
 }
 
-function withApiOptions(command: Command): Command {
-  return command
-    .option('--api <url>', `the running gateway's API (default ${DEFAULT_API_URL})`)
-    .option('-c, --config <file>', "read the API's host and port from this configuration file")
-    .option('--json', 'print the API answer as JSON');
-}
-
-/** Runs one API call and prints its answer; failures go to stderr with exit status 1 (78 for a bad --config). */
-function action<A extends unknown[]>(run: (base: string, out: (line: string) => void, ...args: A) => Promise<void>) {
-  return async (...args: A) => {
-    const command = args.at(-1) as Command;
-    const options = command.opts<ApiOptions>();
-    const target = apiTarget(options);
-    if (!target.ok) {
-      for (const line of target.lines) process.stderr.write(line + '\n');
-      process.exitCode = target.exitCode;
-      return;
-    }
-    try {
-      await run(target.url, (line) => process.stdout.write(line + '\n'), ...args);
-    } catch (error) {
-      if (!(error instanceof CommandFailure)) throw error;
-      process.stderr.write(`error ${error.message}\n`);
-      process.exitCode = 1;
-    }
-  };
-}
-
 /** `panelbridge test start|stop|list`: duress test windows on the running gateway, through its API. */
 export function testCommand(): Command {
   const test = new Command('test').description('open, close and list duress test windows on the running gateway');
@@ -113,12 +35,14 @@ export function testCommand(): Command {
       .description('open a test window: events from the site are published with test: true until it closes')
       .requiredOption('--site <id-or-name>', "the site under test: its id or its exact name")
       .requiredOption('--minutes <n>', 'how long the window stays open', positiveNumber)
+      .option('--note <text>', 'why the window is opened (published to central and kept in the audit log)')
       .option('--device <name>', 'a device under test, e.g. zone-5, user-12, door-lobby (repeatable or comma-separated; default: every duress device of the site)', collect)
       .action(
-        action(async (base, out, options: ApiOptions & { site: string; minutes: number; device?: string[] }) => {
-          const window = (await call(base, 'POST', '/test-windows', {
+        apiAction(async (call, out, options: ApiOptions & { site: string; minutes: number; device?: string[]; note?: string }) => {
+          const window = (await call('POST', '/test-windows', {
             site: options.site,
             minutes: options.minutes,
+            ...(options.note === undefined ? {} : { note: options.note }),
             ...(options.device === undefined ? {} : { devices: options.device }),
           })) as WindowView;
           if (options.json === true) return out(JSON.stringify(window));
@@ -133,9 +57,10 @@ export function testCommand(): Command {
     withApiOptions(new Command('stop'))
       .description('close a test window now and show which devices reported')
       .argument('<id>', 'the window id printed by `test start`')
+      .option('--note <text>', 'why it is closed (published to central and kept in the audit log)')
       .action(
-        action(async (base, out, id: string, options: ApiOptions) => {
-          const window = (await call(base, 'DELETE', `/test-windows/${encodeURIComponent(id)}`)) as WindowView;
+        apiAction(async (call, out, id: string, options: ApiOptions & { note?: string }) => {
+          const window = (await call('DELETE', `/test-windows/${encodeURIComponent(id)}`, options.note === undefined ? undefined : { note: options.note })) as WindowView;
           if (options.json === true) return out(JSON.stringify(window));
           for (const line of describeWindow(window)) out(line);
         }),
@@ -147,8 +72,8 @@ export function testCommand(): Command {
       .description('list open test windows with the devices that reported so far')
       .option('--all', 'include recently closed windows')
       .action(
-        action(async (base, out, options: ApiOptions & { all?: boolean }) => {
-          const { windows } = (await call(base, 'GET', `/test-windows${options.all === true ? '?all=1' : ''}`)) as { windows: WindowView[] };
+        apiAction(async (call, out, options: ApiOptions & { all?: boolean }) => {
+          const { windows } = (await call('GET', `/test-windows${options.all === true ? '?all=1' : ''}`)) as { windows: WindowView[] };
           if (options.json === true) return out(JSON.stringify(windows));
           if (windows.length === 0) return out(options.all === true ? 'no test windows' : 'no open test windows');
           for (const window of windows) for (const line of describeWindow(window)) out(line);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { readDeviceReport, renderDeviceTable } from '../../../adapters/cli/commands/devices-action.js';
-import { apiTarget, DEFAULT_API_URL } from '../../../adapters/cli/commands/test.js';
+import { apiTarget, DEFAULT_API_URL } from '../../../adapters/cli/api-client.js';
 import { AssuranceStore } from '../../../src/assurance/store.js';
 import { settingsSchema } from '../../../src/settings/settings.js';
 import { cid, DAY, FakeClock, harness, SITES } from './harness.js';
@@ -92,10 +92,22 @@ describe('panelbridge test: where the API is', () => {
       writeFileSync(file, stringify({ dataDir: dir, ...(api === undefined ? {} : { api }), inputs: [], outputs: [{ type: 'stdout', name: 'out' }] }));
       return file;
     };
-    expect(apiTarget({ api: 'http://127.0.0.2:9000/' })).toEqual({ ok: true, url: 'http://127.0.0.2:9000' });
-    expect(apiTarget({})).toEqual({ ok: true, url: DEFAULT_API_URL });
-    expect(apiTarget({ config: config({ host: '0.0.0.0', port: 8781 }) })).toEqual({ ok: true, url: 'http://127.0.0.1:8781' });
-    expect(apiTarget({ config: config({ host: '::', port: 8782 }) })).toEqual({ ok: true, url: 'http://[::1]:8782' });
+    const tokens = [{ name: 'ops', role: 'viewer', tokenEnv: 'PB_TEST_UNUSED' }];
+    expect(apiTarget({ api: 'http://127.0.0.2:9000/' })).toMatchObject({ ok: true, url: 'http://127.0.0.2:9000' });
+    expect(apiTarget({})).toMatchObject({ ok: true, url: DEFAULT_API_URL });
+    expect(apiTarget({ config: config({ host: '0.0.0.0', port: 8781, tokens }) })).toMatchObject({ ok: true, url: 'http://127.0.0.1:8781' });
+    expect(apiTarget({ config: config({ host: '::', port: 8782, tokens }) })).toMatchObject({ ok: true, url: 'http://[::1]:8782' });
     expect(apiTarget({ config: config(undefined) })).toMatchObject({ ok: false, exitCode: 78, lines: [expect.stringMatching(/has no api section/)] });
+  });
+
+  it("takes the token the gateway created in the configuration's dataDir, unless one is given", () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'c.yaml');
+    writeFileSync(file, stringify({ dataDir: dir, api: { port: 8783 }, inputs: [], outputs: [{ type: 'stdout', name: 'out' }] }));
+    expect(apiTarget({ config: file })).toMatchObject({ ok: true, token: undefined });
+    writeFileSync(path.join(dir, 'api-token'), 'pbt_created-by-the-gateway\n', { mode: 0o600 });
+    expect(apiTarget({ config: file })).toMatchObject({ ok: true, url: 'http://127.0.0.1:8783', token: 'pbt_created-by-the-gateway' });
+    writeFileSync(path.join(dir, 'mine'), 'pbt_mine\n');
+    expect(apiTarget({ config: file, tokenFile: path.join(dir, 'mine') })).toMatchObject({ token: 'pbt_mine' });
   });
 });

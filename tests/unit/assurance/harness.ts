@@ -1,3 +1,4 @@
+import type { Actor } from '../../../src/assurance/audit-chain.js';
 import { Assurance, type AssuranceOptions } from '../../../src/assurance/assurance.js';
 import { AssuranceStore } from '../../../src/assurance/store.js';
 import { supervisionPolicy } from '../../../src/assurance/supervision.js';
@@ -11,6 +12,12 @@ import { Recorder, type EventHook } from '../../../src/pipeline/recorder.js';
 import { silentLogger, type Logger } from '../../../src/ports.js';
 import { sitesSchema, type Site } from '../../../src/settings/sites.js';
 import { FakeClock as BaseFakeClock } from '../../helpers/fake-clock.js';
+
+/** Who opens and closes windows in these tests, and who acknowledges. */
+export const INSTALLER: Actor = { name: 'installer-1', role: 'installer', channel: 'api' };
+export function operator(name: string): Actor {
+  return { name, role: 'operator', channel: 'api' };
+}
 
 export const MINUTE = 60_000;
 export const DAY = 86_400_000;

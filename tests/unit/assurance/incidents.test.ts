@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AssuranceStore } from '../../../src/assurance/store.js';
-import { cid, DAY, FakeClock, harness, MINUTE, sia } from './harness.js';
+import { cid, DAY, FakeClock, harness, MINUTE, sia, INSTALLER, operator } from './harness.js';
 
 describe('the duress latch', () => {
   it('opens an incident on a hold-up; later events of the site, a disarm included, carry it and do not close it', async () => {
@@ -35,13 +35,13 @@ describe('the duress latch', () => {
     const h = harness();
     const first = await h.receive(cid('121', 12));
     h.clock.advance(5 * MINUTE);
-    const acked = h.assurance.acknowledge(first.incident!, 'operator 7', 'police on site, all safe');
+    const acked = h.assurance.acknowledge(first.incident!, operator('operator 7'), 'police on site, all safe');
     expect(acked).toMatchObject({
       ok: true,
       incident: { acknowledged: true, ackedBy: 'operator 7', note: 'police on site, all safe', ackedAt: new Date(h.clock.now()).toISOString() },
     });
-    expect(h.assurance.acknowledge(first.incident!, 'someone else', null)).toMatchObject({ ok: false, reason: 'already-acknowledged' });
-    expect(h.assurance.acknowledge('no-such-incident', 'x', null)).toEqual({ ok: false, reason: 'unknown' });
+    expect(h.assurance.acknowledge(first.incident!, operator('someone else'), null)).toMatchObject({ ok: false, reason: 'already-acknowledged' });
+    expect(h.assurance.acknowledge('no-such-incident', operator('x'), null)).toEqual({ ok: false, reason: 'unknown' });
     expect(h.assurance.incidentViews()).toEqual([]);
 
     const quiet = await h.receive(cid('130', 3));
@@ -60,7 +60,7 @@ describe('the duress latch', () => {
     await h.receive(cid('121', 12, { qualifier: 'status' }));
     await h.receive(cid('122', 5, { qualifier: 'restore' }));
     await h.receive(cid('120', 9)); // panic pendant: a call for help, but not duress
-    h.assurance.startWindow({ site: 'bank-1', minutes: 5 });
+    h.assurance.startWindow({ site: 'bank-1', minutes: 5 }, INSTALLER);
     const test = await h.receive(cid('122', 5));
     expect(test.test).toBe(true);
     expect(h.assurance.incidentViews(true)).toEqual([]);
@@ -86,7 +86,7 @@ describe('the duress latch', () => {
       first.store.close();
       const second = harness({ clock, store: AssuranceStore.openIn(dir) });
       expect((await second.receive(cid('401', 4))).incident).toBe(duress.incident);
-      expect(second.assurance.acknowledge(duress.incident!, 'api', null).ok).toBe(true);
+      expect(second.assurance.acknowledge(duress.incident!, operator('api'), null).ok).toBe(true);
       second.store.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

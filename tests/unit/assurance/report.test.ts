@@ -9,7 +9,7 @@ import { buildReport, periodProblem, type AssuranceReport } from '../../../src/a
 import { AssuranceStore } from '../../../src/assurance/store.js';
 import { settingsSchema } from '../../../src/settings/settings.js';
 import { sitesSchema } from '../../../src/settings/sites.js';
-import { cid, DAY, harness, MINUTE, SITES } from './harness.js';
+import { cid, DAY, harness, INSTALLER, MINUTE, operator, SITES } from './harness.js';
 
 const SECOND = 1_000;
 
@@ -19,7 +19,7 @@ const SECOND = 1_000;
  */
 async function twentyDays(store = AssuranceStore.open(':memory:')) {
   const h = harness({ store, autoDeliver: false, centralOutputs: ['cms'] });
-  const window = h.assurance.startWindow({ site: 'bank-1', minutes: 10, devices: ['zone-5'] });
+  const window = h.assurance.startWindow({ site: 'bank-1', minutes: 10, devices: ['zone-5'] }, INSTALLER);
   if (!window.ok) throw new Error(window.message);
   await h.receive(cid('130', 5));
   h.clock.advance(10 * MINUTE);
@@ -29,7 +29,7 @@ async function twentyDays(store = AssuranceStore.open(':memory:')) {
   h.clock.advance(3 * SECOND);
   h.assurance.delivered('cms', holdup);
   h.clock.advance(57 * SECOND);
-  h.assurance.acknowledge(holdup.incident!, 'duty officer', 'Police on site, all well <b>');
+  h.assurance.acknowledge(holdup.incident!, operator('duty officer'), 'Police on site, all well <b>');
   h.clock.advance(11 * DAY);
   return { h, holdup };
 }

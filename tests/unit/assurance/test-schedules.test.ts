@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AssuranceStore } from '../../../src/assurance/store.js';
 import { currentSlot, localTime, zonedInstant } from '../../../src/assurance/test-schedules.js';
 import { siteSchema, sitesSchema, type SiteConfig } from '../../../src/settings/sites.js';
-import { cid, FakeClock, harness, MINUTE, reasonText, SITES } from './harness.js';
+import { cid, FakeClock, harness, INSTALLER, MINUTE, reasonText, SITES } from './harness.js';
 
 const BANK: SiteConfig = {
   id: 'bank-1',
@@ -66,7 +66,8 @@ describe('a recurring test schedule', () => {
       endsAt: new Date(TUESDAY_0800_BERLIN + 15 * MINUTE).toISOString(),
       devices: ['zone-5', 'zone-9', 'user-12'],
     });
-    expect(h.logs.map((l) => l.msg)).toContain('scheduled test window opened');
+    const opened = h.supervisory().find((e) => e.control?.action === 'test-window-opened');
+    expect(opened?.control).toMatchObject({ by: 'gateway', channel: 'gateway', window: window!.id, note: 'testSchedule of site bank-1, slot bank-1@2024-01-02T08:00' });
 
     h.clock.advance(2 * MINUTE);
     const pressed = await h.receive(cid('122', 5));
@@ -97,7 +98,7 @@ describe('a recurring test schedule', () => {
     h.clock.advance(31 * MINUTE);
     await h.tick();
     const [first] = h.assurance.windowViews();
-    h.assurance.stopWindow(first!.id);
+    h.assurance.stopWindow(first!.id, INSTALLER);
     await h.tick();
     expect(h.assurance.windowViews()).toEqual([]);
 
@@ -126,7 +127,7 @@ describe('a recurring test schedule', () => {
 
   it('a window a person opens is never a missed test', async () => {
     const h = scheduledHarness({ ...BANK, testSchedule: undefined });
-    h.assurance.startWindow({ site: 'bank-1', minutes: 5 });
+    h.assurance.startWindow({ site: 'bank-1', minutes: 5 }, INSTALLER);
     h.clock.advance(6 * MINUTE);
     await h.tick();
     expect(h.supervisory().some((e) => reasonText(e).startsWith('missed scheduled test'))).toBe(false);

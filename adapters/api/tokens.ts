@@ -1,0 +1,161 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ApiRole, ApiSettings, SettingsIssue } from '../../src/settings/settings.js';
+import { readSecret } from '../system/secrets.js';
+
+/** The admin token the gateway creates at first start when `api.tokens` is not configured (mode 0600). */
+export const ADMIN_TOKEN_FILE = 'api-token';
+/** Tokens made by `panelbridge token create` (or `POST /tokens`): names, roles and SHA-256 hashes only. */
+export const CREATED_TOKENS_FILE = 'api-tokens.json';
+
+/** Shorter configured tokens are refused: a token is all that stands between a caller and a duress. */
+export const MIN_TOKEN_LENGTH = 16;
+
+export interface ApiIdentity {
+  name: string;
+  role: ApiRole;
+}
+
+/** What a role may do beyond reading. */
+export type Permission = 'read' | 'acknowledge' | 'test-windows' | 'admin';
+
+const PERMISSIONS: Record<ApiRole, ReadonlySet<Permission>> = {
+  viewer: new Set(['read']),
+  operator: new Set(['read', 'acknowledge']),
+  installer: new Set(['read', 'test-windows']),
+  admin: new Set(['read', 'acknowledge', 'test-windows', 'admin']),
+};
+
+export function mayDo(role: ApiRole, permission: Permission): boolean {
+  return PERMISSIONS[role].has(permission);
+}
+
+interface StoredToken extends ApiIdentity {
+  /** SHA-256 of the token, hex. */
+  sha256: string;
+  createdAt?: string;
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/** A new token: 32 random bytes, base64url, with a prefix that makes it recognisable in a leaked file. */
+export function newToken(): string {
+  return `pbt_${randomBytes(32).toString('base64url')}`;
+}
+
+/** Writes a file only its owner may read, in a directory only its owner may enter (created as needed). */
+function writePrivate(file: string, text: string): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, text, { mode: 0o600 });
+  chmodSync(file, 0o600); // writeFileSync keeps the mode of a file that already existed
+}
+
+function readCreated(file: string): StoredToken[] {
+  if (!existsSync(file)) return [];
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { tokens?: StoredToken[] };
+  return parsed.tokens ?? [];
+}
+
+/** Adds a token to `{dataDir}/api-tokens.json` (hashed) and returns it: the only time it is shown. */
+export function createToken(dataDir: string, identity: ApiIdentity, now: Date = new Date()): string {
+  const token = newToken();
+  const file = path.join(dataDir, CREATED_TOKENS_FILE);
+  const tokens = readCreated(file).filter((t) => t.name !== identity.name);
+  tokens.push({ ...identity, sha256: sha256(token).toString('hex'), createdAt: now.toISOString() });
+  writePrivate(file, JSON.stringify({ tokens }, null, 2) + '\n');
+  return token;
+}
+
+/** `{dataDir}/api-token`, created (0600) with a new admin token when missing; returns the token. */
+export function ensureAdminToken(dataDir: string): string {
+  const file = path.join(dataDir, ADMIN_TOKEN_FILE);
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = newToken();
+  writePrivate(file, token + '\n');
+  return token;
+}
+
+/** The token a CLI on the gateway's host uses: `{dataDir}/api-token` when it exists. */
+export function readAdminToken(dataDir: string): string | undefined {
+  const file = path.join(dataDir, ADMIN_TOKEN_FILE);
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+}
+
+/**
+ * Who a bearer token belongs to. Every known token is kept as its SHA-256; a presented token is hashed and
+ * compared with each of them in constant time, with no early exit, so timing tells nothing about how close a
+ * guess came. Tokens created while the gateway runs are picked up when an unknown token arrives and the file
+ * changed.
+ */
+export class TokenRegistry {
+  private created: StoredToken[] = [];
+  private createdStamp = '';
+
+  private constructor(
+    private readonly configured: readonly StoredToken[],
+    private readonly createdFile: string,
+  ) {
+    this.reloadCreated();
+  }
+
+  /**
+   * Configured tokens (read from their files or environment), else the auto-created admin token, plus created
+   * ones. A token that cannot be read, or is too short to resist guessing, is a configuration issue.
+   */
+  static load(api: ApiSettings, dataDir: string): { ok: true; registry: TokenRegistry } | { ok: false; issues: SettingsIssue[] } {
+    const issues: SettingsIssue[] = [];
+    const configured: StoredToken[] = [];
+    if (api.tokens === undefined) configured.push({ name: 'admin', role: 'admin', sha256: sha256(ensureAdminToken(dataDir)).toString('hex') });
+    api.tokens?.forEach((t, i) => {
+      let token: string | undefined;
+      try {
+        token = readSecret({ value: t.token, file: t.tokenFile, env: t.tokenEnv });
+      } catch (error) {
+        issues.push({ path: `api.tokens[${i}]`, message: `token "${t.name}": ${(error as Error).message}` });
+        return;
+      }
+      if (token === undefined || token.length < MIN_TOKEN_LENGTH)
+        issues.push({ path: `api.tokens[${i}]`, message: `token "${t.name}" is shorter than ${MIN_TOKEN_LENGTH} characters` });
+      else configured.push({ name: t.name, role: t.role, sha256: sha256(token).toString('hex') });
+    });
+    return issues.length > 0 ? { ok: false, issues } : { ok: true, registry: new TokenRegistry(configured, path.join(dataDir, CREATED_TOKENS_FILE)) };
+  }
+
+  authenticate(presented: string): ApiIdentity | undefined {
+    const found = this.find(presented);
+    if (found !== undefined || !this.reloadCreated()) return found;
+    return this.find(presented);
+  }
+
+  private find(presented: string): ApiIdentity | undefined {
+    const hash = sha256(presented);
+    let match: StoredToken | undefined;
+    for (const candidate of [...this.configured, ...this.created]) {
+      const equal = timingSafeEqual(hash, Buffer.from(candidate.sha256, 'hex'));
+      if (equal && match === undefined) match = candidate;
+    }
+    return match === undefined ? undefined : { name: match.name, role: match.role };
+  }
+
+  /** Re-reads the created-tokens file when it changed; true when it did. */
+  private reloadCreated(): boolean {
+    let stamp = '';
+    try {
+      const stat = statSync(this.createdFile);
+      stamp = `${stat.mtimeMs}:${stat.size}`;
+    } catch {
+      stamp = 'absent';
+    }
+    if (stamp === this.createdStamp) return false;
+    this.createdStamp = stamp;
+    try {
+      this.created = stamp === 'absent' ? [] : readCreated(this.createdFile).filter((t) => /^[0-9a-f]{64}$/.test(t.sha256));
+    } catch {
+      // A file being rewritten, or edited by hand into bad JSON: keep the tokens known so far.
+    }
+    return true;
+  }
+}

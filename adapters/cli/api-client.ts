@@ -1,0 +1,105 @@
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { readAdminToken } from '../api/tokens.js';
+import { DEFAULT_DATA_DIR, EXIT_CONFIG, loadConfigFile, printIssues } from './config.js';
+
+export const DEFAULT_API_URL = 'http://127.0.0.1:8780';
+export const TOKEN_ENV = 'PANELBRIDGE_TOKEN';
+
+export interface ApiOptions {
+  api?: string;
+  config?: string;
+  tokenFile?: string;
+  json?: boolean;
+}
+
+export type ApiTarget = { ok: true; url: string; token: string | undefined } | { ok: false; exitCode: number; lines: string[] };
+
+/**
+ * The running gateway's API and the token to call it with. The address: `--api`, else the `api` section of
+ * `--config`, else the default. The token: `--token-file`, else $PANELBRIDGE_TOKEN, else the admin token the
+ * gateway created in the dataDir of `--config` (or of the default `./var`).
+ */
+export function apiTarget(options: ApiOptions): ApiTarget {
+  let token = options.tokenFile === undefined ? process.env[TOKEN_ENV] : readFileSync(options.tokenFile, 'utf8').trim();
+  if (options.config === undefined) {
+    token ??= readAdminToken(path.resolve(DEFAULT_DATA_DIR));
+    return { ok: true, url: (options.api ?? DEFAULT_API_URL).replace(/\/+$/, ''), token };
+  }
+  const loaded = loadConfigFile(options.config);
+  if (!loaded.ok) {
+    const lines: string[] = [];
+    printIssues(loaded.issues, (line) => lines.push(line));
+    return { ok: false, exitCode: EXIT_CONFIG, lines };
+  }
+  token ??= readAdminToken(loaded.settings.dataDir);
+  if (options.api !== undefined) return { ok: true, url: options.api.replace(/\/+$/, ''), token };
+  const api = loaded.settings.api;
+  if (api === undefined) return { ok: false, exitCode: EXIT_CONFIG, lines: [`error api: ${options.config} has no api section, so the gateway has no API to talk to`] };
+  // A wildcard listen address is reached through the loopback address of the same family.
+  const host = api.host === '0.0.0.0' ? '127.0.0.1' : api.host === '::' ? '::1' : api.host;
+  const scheme = api.tls === undefined ? 'http' : 'https';
+  return { ok: true, url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${api.port}`, token };
+}
+
+export class CommandFailure extends Error {}
+
+export type ApiCall = (method: string, path: string, body?: unknown) => Promise<unknown>;
+
+function caller(target: { url: string; token: string | undefined }): ApiCall {
+  return async (method, path, body) => {
+    let response: Response;
+    try {
+      response = await fetch(`${target.url}${path}`, {
+        method,
+        headers: {
+          ...(target.token === undefined ? {} : { authorization: `Bearer ${target.token}` }),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+      throw new CommandFailure(`cannot reach the gateway API at ${target.url} (${cause}): is \`panelbridge run\` running with an api section?`);
+    }
+    const text = await response.text();
+    const answer = text === '' ? {} : (JSON.parse(text) as unknown);
+    if (!response.ok) {
+      const error = (answer as { error?: { code?: string; message?: string } }).error;
+      const hint =
+        response.status === 401 ? ` (give --config FILE to use the gateway's own token, --token-file, or $${TOKEN_ENV})` : '';
+      throw new CommandFailure(`${error?.code ?? response.status}: ${error?.message ?? response.statusText}${hint}`);
+    }
+    return answer;
+  };
+}
+
+export function withApiOptions(command: Command): Command {
+  return command
+    .option('--api <url>', `the running gateway's API (default ${DEFAULT_API_URL})`)
+    .option('-c, --config <file>', "read the API's address, and the token the gateway created, from this configuration")
+    .option('--token-file <file>', `a file holding the API token (else $${TOKEN_ENV}, else the gateway's own token)`)
+    .option('--json', 'print the API answer as JSON');
+}
+
+/** Runs API calls and prints their answer; failures go to stderr with exit status 1 (78 for a bad --config). */
+export function apiAction<A extends unknown[]>(run: (call: ApiCall, out: (line: string) => void, ...args: A) => Promise<void>) {
+  return async (...args: A) => {
+    const command = args.at(-1) as Command;
+    const target = apiTarget(command.opts<ApiOptions>());
+    if (!target.ok) {
+      for (const line of target.lines) process.stderr.write(line + '\n');
+      process.exitCode = target.exitCode;
+      return;
+    }
+    try {
+      await run(caller(target), (line) => process.stdout.write(line + '\n'), ...args);
+    } catch (error) {
+      if (!(error instanceof CommandFailure)) throw error;
+      process.stderr.write(`error ${error.message}\n`);
+      process.exitCode = 1;
+    }
+  };
+}

@@ -1,0 +1,56 @@
+import { Command } from 'commander';
+import { dataDirOf } from '../config.js';
+
+/** `panelbridge audit verify|show`: the hash-chained audit log in dataDir. */
+export function auditCommand(): Command {
+  const audit = new Command('audit').description('check and show the tamper-evident audit log');
+  audit.addCommand(
+    new Command('verify')
+      .description('check the hash chain: exit 0 when intact, 1 naming the first broken record')
+      .option('-c, --config <file>', "the gateway's configuration (the log is in its dataDir; default ./var)")
+      .action(async (options: { config?: string }) => {
+        const dataDir = dataDirOf(options.config);
+        if (dataDir === undefined) return;
+        const [{ auditFile, readAuditLines }, { verifyChain }] = await Promise.all([import('../../system/audit-log.js'), import('../../../src/assurance/audit-chain.js')]);
+        const file = auditFile(dataDir);
+        const verdict = verifyChain(readAuditLines(file));
+        if (verdict.ok) {
+          process.stdout.write(`${file}: ${verdict.records} record(s), chain intact\n`);
+          return;
+        }
+        process.stdout.write(
+          `${file}: chain broken at line ${verdict.line}${verdict.seq === null ? '' : ` (record seq ${verdict.seq})`}: ${verdict.reason}; ${verdict.records} record(s) before it are intact\n`,
+        );
+        process.exitCode = 1;
+      }),
+  );
+  audit.addCommand(
+    new Command('show')
+      .description('list the audit records, oldest first')
+      .option('-c, --config <file>', "the gateway's configuration (the log is in its dataDir; default ./var)")
+      .option('--json', 'print each record as its JSON line')
+      .action(async (options: { config?: string; json?: boolean }) => {
+        const dataDir = dataDirOf(options.config);
+        if (dataDir === undefined) return;
+        const { auditFile, readAuditLines } = await import('../../system/audit-log.js');
+        for (const line of readAuditLines(auditFile(dataDir))) {
+          if (line.trim() === '') continue;
+          if (options.json === true) {
+            process.stdout.write(line + '\n');
+            continue;
+          }
+          try {
+            const r = JSON.parse(line) as { seq: number; at: string; action: string; actor: { name: string; role: string; channel: string }; details: Record<string, unknown> };
+            const details = Object.entries(r.details ?? {})
+              .filter(([, v]) => v !== null && v !== undefined)
+              .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+              .join(' ');
+            process.stdout.write(`${r.seq}  ${r.at}  ${r.action}  by ${r.actor?.name} (${r.actor?.role}, ${r.actor?.channel})  ${details}\n`);
+          } catch {
+            process.stdout.write(`(not a record) ${line}\n`);
+          }
+        }
+      }),
+  );
+  return audit;
+}

@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The audit log's hash chain. Each record carries the SHA-256 of the record before it (`prev`) and its own
+ * (`hash`, over every other field), so editing, removing or reordering any record breaks the chain at that
+ * record. Pure: the file that holds the lines lives in adapters/system/audit-log.ts.
+ */
+
+/** Who acted: an API token (its name and role), an MQTT output, or the gateway itself (expiry, duress lifecycle). */
+export interface Actor {
+  name: string;
+  role: string;
+  channel: 'api' | 'mqtt' | 'gateway';
+}
+
+export const GATEWAY_ACTOR: Actor = { name: 'gateway', role: 'system', channel: 'gateway' };
+
+export type AuditAction =
+  | 'test-window-opened'
+  | 'test-window-stopped'
+  | 'test-window-expired'
+  | 'incident-acknowledged'
+  | 'duress-stored'
+  | 'duress-delivered'
+  | 'token-created';
+
+export interface AuditEntry {
+  action: AuditAction;
+  actor: Actor;
+  details: Record<string, unknown>;
+}
+
+export interface AuditRecord extends AuditEntry {
+  seq: number;
+  at: string;
+  /** SHA-256 (hex) of the previous record; GENESIS for the first. */
+  prev: string;
+  hash: string;
+}
+
+export const GENESIS = '0'.repeat(64);
+
+/** The hash of a record's content: its fields in one fixed order, `hash` left out. */
+export function recordHash(record: Omit<AuditRecord, 'hash'>): string {
+  const { seq, at, action, actor, details, prev } = record;
+  return createHash('sha256').update(JSON.stringify({ seq, at, action, actor, details, prev })).digest('hex');
+}
+
+/** The record that follows `last` (undefined: the first of the chain). */
+export function nextRecord(last: Pick<AuditRecord, 'seq' | 'hash'> | undefined, entry: AuditEntry, at: number): AuditRecord {
+  const content = { seq: (last?.seq ?? 0) + 1, at: new Date(at).toISOString(), ...entry, prev: last?.hash ?? GENESIS };
+  return { ...content, hash: recordHash(content) };
+}
+
+export type ChainVerdict =
+  | { ok: true; records: number; last: AuditRecord | undefined }
+  | { ok: false; line: number; seq: number | null; reason: string; records: number };
+
+/** Checks every line in order; the verdict names the first record (1-based line, and its seq) that breaks the chain. */
+export function verifyChain(lines: readonly string[]): ChainVerdict {
+  let last: AuditRecord | undefined;
+  let count = 0;
+  for (const [index, line] of lines.entries()) {
+    if (line.trim() === '') continue;
+    const lineNo = index + 1;
+    let record: AuditRecord;
+    try {
+      record = JSON.parse(line) as AuditRecord;
+    } catch {
+      return { ok: false, line: lineNo, seq: null, reason: 'not a JSON record', records: count };
+    }
+    const seq = typeof record.seq === 'number' ? record.seq : null;
+    const broken = (reason: string): ChainVerdict => ({ ok: false, line: lineNo, seq, reason, records: count });
+    if (seq !== (last?.seq ?? 0) + 1) return broken(`seq ${String(record.seq)} where ${(last?.seq ?? 0) + 1} was due (a record removed or reordered)`);
+    if (record.prev !== (last?.hash ?? GENESIS)) return broken('prev is not the hash of the record before it');
+    if (record.hash !== recordHash(record)) return broken('its content does not match its hash (edited)');
+    last = record;
+    count += 1;
+  }
+  return { ok: true, records: count, last };
+}

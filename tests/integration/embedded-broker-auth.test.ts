@@ -1,0 +1,76 @@
+import { connectAsync, type MqttClient } from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/outputs/embedded-broker.js';
+import { MessageLog, uniquePrefix } from '../helpers/broker.js';
+
+/** The embedded broker: only the gateway publishes; anyone on loopback subscribes; nobody takes the gateway's session. */
+describe('embedded MQTT broker', () => {
+  let broker: EmbeddedBroker | undefined;
+  const clients: MqttClient[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.endAsync(true).catch(() => undefined);
+    await broker?.close();
+    broker = undefined;
+  });
+
+  async function gatewayClient(b: EmbeddedBroker): Promise<MqttClient> {
+    const { clientId, username, password } = b.gateway;
+    const client = await connectAsync(b.url, { clientId, username, password, reconnectPeriod: 0, clean: true });
+    clients.push(client);
+    return client;
+  }
+
+  it('gives the gateway an unguessable client id and a secret of its own at every start', async () => {
+    broker = await startEmbeddedBroker({ port: 0 });
+    const other = await startEmbeddedBroker({ port: 0 });
+    try {
+      expect(broker.gateway.clientId).toMatch(/^panelbridge-[0-9a-f]{24}$/);
+      expect(broker.gateway.clientId).not.toBe(other.gateway.clientId);
+      expect(broker.gateway.password).not.toBe(other.gateway.password);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("refuses a client that reuses the gateway's client id, and the gateway stays connected", async () => {
+    broker = await startEmbeddedBroker({ port: 0 });
+    const gateway = await gatewayClient(broker);
+    let kicked = false;
+    gateway.on('close', () => (kicked = true));
+    await expect(connectAsync(broker.url, { clientId: broker.gateway.clientId, reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
+    await expect(
+      connectAsync(broker.url, { clientId: broker.gateway.clientId, username: broker.gateway.username, password: 'wrong', reconnectPeriod: 0 }),
+    ).rejects.toThrow(/Not authorized/i);
+    // The gateway's user name from any other client id is refused too.
+    await expect(connectAsync(broker.url, { username: broker.gateway.username, password: broker.gateway.password, reconnectPeriod: 0 })).rejects.toThrow(
+      /Not authorized/i,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(kicked).toBe(false);
+    expect(gateway.connected).toBe(true);
+  });
+
+  it('lets anyone subscribe, and only the gateway publish', async () => {
+    broker = await startEmbeddedBroker({ port: 0 });
+    const prefix = uniquePrefix('embedded-auth');
+    const watcher = await MessageLog.subscribe(broker.url, `${prefix}/#`);
+    try {
+      const intruder = await connectAsync(broker.url, { reconnectPeriod: 0 });
+      clients.push(intruder);
+      // A forged hold-up and a forged acknowledgement: refused (aedes drops the publisher).
+      await Promise.race([
+        intruder.publishAsync(`${prefix}/events/branch-12/holdup`, '{"forged":true}', { qos: 1 }).catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, 500)),
+      ]);
+      const second = await connectAsync(broker.url, { reconnectPeriod: 0 });
+      clients.push(second);
+      second.publish(`${prefix}/incidents/x/ack`, 'forged ack', { qos: 0 });
+      const gateway = await gatewayClient(broker);
+      await gateway.publishAsync(`${prefix}/events/branch-12/burglary`, '{"real":true}', { qos: 1 });
+      await watcher.waitFor((m) => m.payload.includes('"real"'));
+      expect(watcher.messages.map((m) => m.payload)).toEqual(['{"real":true}']);
+    } finally {
+      await watcher.close();
+    }
+  });
+});
