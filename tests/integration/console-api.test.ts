@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConsoleFeed } from '../../adapters/api/console/feed.js';
+import { ConsoleFeed, MAX_STREAMS } from '../../adapters/api/console/feed.js';
 import { consoleScript, gzippedSize, registerConsole, SCRIPT_BUDGET_BYTES, SCRIPT_BUDGET_GZIP_BYTES } from '../../adapters/api/console/routes.js';
 import { ApiServer } from '../../adapters/api/server.js';
 import { TokenRegistry } from '../../adapters/api/tokens.js';
@@ -208,6 +208,30 @@ describe('console views', () => {
     expect(csv.headers.get('content-disposition')).toBe('attachment; filename="assurance-bank-1-2024-01-01-2024-01-31.csv"');
     expect((await csv.text()).split('\r\n').filter((l) => l.startsWith('device,'))).toHaveLength(3);
     expect((await call('/console/report?site=bank-1&from=2024-02-31', { cookie })).status).toBe(400);
+  });
+});
+
+describe('console live updates', () => {
+  it('tell each open view when something changed, and refuse views beyond MAX_STREAMS', async () => {
+    const { base, signIn, receive } = await startConsole();
+    const cookie = await signIn('viewer-token-0123456789');
+    const controller = new AbortController();
+    const open = async () => {
+      const response = await fetch(`${base}/console/api/live`, { headers: { cookie }, signal: controller.signal });
+      const reader = response.body!.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      return { reader, first };
+    };
+    try {
+      const streams = [];
+      for (let i = 0; i < MAX_STREAMS; i++) streams.push(await open());
+      expect(streams.every((s) => s.first.includes('event: update'))).toBe(true);
+      expect((await open()).first).toContain('event: busy');
+      await receive(cid('130', 3));
+      expect(new TextDecoder().decode((await streams[0]!.reader.read()).value)).toMatch(/^event: update\ndata: \{"at":\d+\}/);
+    } finally {
+      controller.abort();
+    }
   });
 });
 

@@ -11,8 +11,11 @@ export interface TracedEvent {
 
 /** Recent events kept for walks and incident timelines (older ones show without per-output times). */
 export const TRACE_LIMIT = 2_000;
-/** Live views open at once; more are refused so a loop of reloads cannot pile up sockets. */
-export const MAX_STREAMS = 64;
+/**
+ * Live views open at once; more are refused, so open consoles never take the API listener's connections (64 by
+ * default, `api.maxConnections`) from API clients and from console pages loading.
+ */
+export const MAX_STREAMS = 16;
 /** Several events arriving together become one update. */
 const UPDATE_DELAY_MS = 200;
 /** A comment line this often keeps proxies from closing an idle stream. */
