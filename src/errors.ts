@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   INPUT_ESCAPE_INVALID: 'A CLI frame argument has a malformed \\xNN escape or odd hex digit count.',
   INPUT_EMPTY: 'No frame was given.',
   REPLAY_LINE_MALFORMED: 'A replay file line is neither a capture record nor a frame; it is skipped and counted.',
+  // any input
+  FORMAT_UNKNOWN: 'The bytes match no protocol the input reads; the message names every format that was tried.',
   // SIA DC-09
   DC09_FORMAT_INVALID: 'The bytes are not a DC-09 frame (missing LF/CR, header, ID token or brackets).',
   DC09_CRC_MISMATCH: 'The DC-09 CRC-16/ARC does not match the frame body.',
@@ -22,7 +24,7 @@ export const ERROR_CODES = {
   DC09_TIMESTAMP_OUT_OF_WINDOW: 'The encrypted frame\'s timestamp is outside the receiver\'s accept window.',
   DC09_ACCOUNT_UNKNOWN: 'The frame\'s account is not in the input\'s allowlist.',
   DC09_PLAINTEXT_FOR_KEYED_ACCOUNT: 'An unencrypted DC-09 frame arrived for an account that has a key (forged, or the panel\'s encryption is off).',
-  DC09_OH_NOT_ALLOWED: 'An Osborne-Hoffman line (no CRC, no key) arrived on an input that does not allow it.',
+  DC09_OH_NOT_ALLOWED: 'An Osborne-Hoffman line (no CRC, no key) arrived on an input that does not allow it, or from an account not on its allowlist.',
   DC09_DATA_INVALID: 'The DC-09 data block does not parse as SIA-DCS or ADM-CID content.',
   DC09_QUIRK_REJECTED: 'A tolerated field quirk was found while --strict was set.',
   // Contact ID

@@ -237,6 +237,7 @@ export class Gateway {
         accounts: resolved.accounts,
         window: input.timestampWindow ?? settings.timestampWindow,
         strict: input.strict,
+        osborneHoffman: input.osborneHoffman,
         clock: this.options.clock,
         random: this.options.random ?? randomBytes,
         recorder: this.recorder,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CATEGORIES, DURESS_CATEGORIES } from '../model/event.js';
-import type { CodeEntry, CodeTable } from './types.js';
+import { ADDRESS_KINDS, type CodeEntry, type CodeTable } from './types.js';
 import contactIdCodes from './contact-id.json' with { type: 'json' };
 import siaCodes from './sia.json' with { type: 'json' };
 
@@ -9,7 +9,7 @@ export type CodeScheme = 'contact-id' | 'sia';
 const codeEntrySchema = z.object({
   description: z.string().min(1),
   category: z.enum(CATEGORIES),
-  address: z.enum(['zone', 'user', 'none']),
+  address: z.enum(ADDRESS_KINDS),
   qualifier: z.enum(['new', 'restore', 'status']).optional(),
   openClose: z.boolean().optional(),
   silent: z.boolean().optional(),

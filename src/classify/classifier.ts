@@ -1,6 +1,6 @@
 import { DURESS_CATEGORIES, type Category } from '../model/event.js';
 import type { Signal } from '../model/signal.js';
-import type { CodeEntry } from '../catalog/types.js';
+import type { AddressKind, CodeEntry } from '../catalog/types.js';
 import type { Site, SiteDoor, SiteZone, ZoneType } from '../settings/sites.js';
 import { profileRules, ruleMatches } from './profiles.js';
 
@@ -25,6 +25,8 @@ export interface Classification {
   zone: { number: number; name?: string; type?: ZoneType; location?: string; holder?: string } | null;
   user: { number: number; name?: string } | null;
   door?: { id: string; name?: string; location?: string; credential?: string; holder?: string };
+  /** The code's number when it names neither a zone, a user, a partition nor a door (see otherAddress). */
+  number?: { kind: string; value: number };
   test: boolean;
   reasons: string[];
   site?: { id: string; name?: string; address?: string; response?: string };
@@ -55,8 +57,20 @@ const ZONE_TYPE_CATEGORY: Partial<Record<ZoneType, Category>> = {
 /** Zone types whose device only exists to call for help: an unknown code from one is a call for help. */
 const DURESS_DEVICE_TYPES: ReadonlySet<ZoneType> = new Set(['holdup', 'panic', 'duress']);
 
-/** Codes whose address is an access point (door). */
-const DOOR_CODES: ReadonlySet<string> = new Set(['contact-id:124', 'contact-id:125']);
+/**
+ * Where the address goes when the code table says it is not a zone or a user, so no digit is lost: an area
+ * becomes the partition (unless an `ri` modifier already named another one), every other kind is published as
+ * `number: {kind, value}`, and a non-zero number after a code the table gives no number is kind `unspecified`.
+ */
+function otherAddress(kind: AddressKind, signal: Signal): { partition: number | null; number?: { kind: string; value: number } } {
+  const { address, partition } = signal;
+  if (address === null || kind === 'zone' || kind === 'user' || kind === 'door') return { partition };
+  if (kind === 'partition') {
+    return partition === null || partition === address ? { partition: address } : { partition, number: { kind, value: address } };
+  }
+  if (kind === 'none') return address === 0 ? { partition } : { partition, number: { kind: 'unspecified', value: address } };
+  return { partition, number: { kind, value: address } };
+}
 
 interface Baseline {
   category: Category;
@@ -167,6 +181,7 @@ export function createClassifier(lookup: CodeLookup) {
     const userNumbers = [...new Set([signal.user, addressKind === 'user' ? signal.address : null])].filter(
       (n): n is number => n !== null,
     );
+    const { partition, number } = otherAddress(addressKind, signal);
 
     const siteZone = zoneNumber === null ? undefined : site?.zones?.find((z) => z.number === zoneNumber);
     const zoneIsADoor = site?.doors?.some((d) => d.zone === zoneNumber) === true;
@@ -200,7 +215,7 @@ export function createClassifier(lookup: CodeLookup) {
       if (listed?.duress === true)
         escalate('duress', `user ${number} "${listed.name}" is a duress user: every event by this user is duress`);
 
-    // Doors: Contact ID 124/125 name the access point in the address; access-control signals name it directly.
+    // Doors: codes of kind door (CID 124/125, SIA DG/DD/DF…) name the access point in the address; access-control signals name it directly.
     let door: Classification['door'];
     let siteDoor: SiteDoor | undefined;
     if (signal.access?.door !== undefined) {
@@ -216,7 +231,7 @@ export function createClassifier(lookup: CodeLookup) {
         ...(credential === undefined ? {} : { credential }),
         ...(holder === undefined ? {} : { holder }),
       };
-    } else if (signal.code !== null && signal.address !== null && DOOR_CODES.has(`${signal.code.scheme}:${signal.code.value}`)) {
+    } else if (addressKind === 'door' && signal.address !== null) {
       const point = signal.address;
       siteDoor = site?.doors?.find((d) => d.zone === point);
       door = siteDoor === undefined ? { id: String(point) } : { id: siteDoor.id, name: siteDoor.name };
@@ -237,13 +252,14 @@ export function createClassifier(lookup: CodeLookup) {
       silent: baseline.entry?.silent === true || duress,
       qualifier,
       code: baseline.code,
-      partition: signal.partition === null ? null : { number: signal.partition },
+      partition: partition === null ? null : { number: partition },
       zone: zoneNumber === null ? null : zoneContext(zoneNumber, siteZone),
       user:
         primaryUser === undefined
           ? null
           : { number: primaryUser.number, ...(primaryUser.listed === undefined ? {} : { name: primaryUser.listed.name }) },
       ...(door === undefined ? {} : { door }),
+      ...(number === undefined ? {} : { number }),
       // Test windows (a later stage) set this; a test code alone is category `test`.
       test: false,
       reasons,

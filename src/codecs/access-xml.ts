@@ -4,15 +4,19 @@ import { fail, ok, type DecodeResult } from './result.js';
 
 /**
  * Access-control events posted as XML (protocols.md §5). First-class: ONVIF event notifications (SOAP
- * `Envelope/Body/Notify`, a PullMessagesResponse, or a bare `NotificationMessage`) with the
- * `tns1:AccessControl/…` topics. Other feeds are read through configured mappings: dotted paths into the parsed
- * document (namespace prefixes removed, attributes written `@Name`, e.g. `Event.Door.@id`).
+ * `Envelope/Body/Notify` as pushed, a PullMessagesResponse as pulled, or a bare `NotificationMessage`) with the
+ * `tns1:AccessControl/…`, `tns1:Door/State/…` and `tns1:Credential/State/ApbViolation` topics (the topic tree
+ * of the ONVIF Access Control and Door Control services, as Axis door controllers list it in VAPIX "Notification
+ * topics"). Other feeds are read through configured mappings: dotted paths into the parsed document (namespace
+ * prefixes removed, attributes written `@Name`, e.g. `Event.Door.@id`).
  *
- * Code convention (Contact ID, DC-05 Appendix C, so the catalogue and classifier label them):
- * duress → 124 "Duress - access granted", granted → 422 "Access report by user", denied → 421 "Access denied".
- * Any other event type keeps its own name as the code value `access:<type>`, which no table knows, so it comes
- * out `unrecognized` (never dropped). `signal.access` carries door, credential and holder; a numeric
- * credential is also the user number.
+ * Code convention, so the catalogue and classifier label them: duress → CID 124 "Duress - access granted",
+ * granted/taken → CID 422 "Access report by user", denied (every sub-topic) → CID 421 "Access denied",
+ * request → CID 420 "Access control", anti-passback → SIA DI; door alarms → SIA DF (forced open), DL (open too
+ * long), DR (back to normal), door tamper → SIA TA/TR, door fault → SIA DT; door, lock and access-point state
+ * changes carry no code (category access). Any other topic keeps its own name as the code value
+ * `access:<type>`, which no table knows, so it comes out `unrecognized` (never dropped). `signal.access` carries
+ * door, credential and holder; a numeric credential is also the user number.
  */
 
 export const ACCESS_DURESS_CODE = '124';
@@ -52,8 +56,16 @@ export interface AccessSignal extends Signal {
 
 type AccessKind = 'duress' | 'granted' | 'denied' | 'other';
 
+/** What an event means: its code (null: an access event without a code of its own), qualifier and label. */
+interface Meaning {
+  code: Signal['code'];
+  qualifier: 'new' | 'restore' | 'status';
+  label: string;
+}
+
 interface AccessFields {
-  kind: AccessKind;
+  /** null: no known meaning, the event type becomes the code `access:<type>`. */
+  meaning: Meaning | null;
   eventType: string;
   account: string | null;
   site: string | null;
@@ -62,17 +74,68 @@ interface AccessFields {
   credential: string | null;
   holder: string | null;
   time: string | null;
+  /** Further ONVIF data items kept beside the event (Reason, Card). */
+  details: Record<string, string>;
 }
 
 const ENTITY_DECLARATION = /<!(DOCTYPE|ENTITY)/i;
-const ONVIF_TOPIC = /^(?:[\w.-]+:)?AccessControl\/(Duress|AccessGranted|AccessDenied)(?:\/|$)/;
-const ONVIF_KINDS: Readonly<Record<string, AccessKind>> = { Duress: 'duress', AccessGranted: 'granted', AccessDenied: 'denied' };
 const ONVIF_CONTAINERS = ['Envelope.Body.Notify', 'Envelope.Body.PullMessagesResponse', 'Notify', 'PullMessagesResponse', ''];
-const CODE_OF_KIND: Readonly<Record<Exclude<AccessKind, 'other'>, string>> = {
-  duress: ACCESS_DURESS_CODE,
-  granted: ACCESS_GRANTED_CODE,
-  denied: ACCESS_DENIED_CODE,
+
+const cid = (value: string, label: string): Meaning => ({ code: { scheme: 'contact-id', value }, qualifier: 'new', label });
+const sia = (value: string, label: string, qualifier: Meaning['qualifier'] = 'new'): Meaning => ({
+  code: { scheme: 'sia', value },
+  qualifier,
+  label,
+});
+const uncoded = (label: string): Meaning => ({ code: null, qualifier: 'new', label });
+
+const KIND_MEANING: Readonly<Record<Exclude<AccessKind, 'other'>, Meaning>> = {
+  duress: cid(ACCESS_DURESS_CODE, 'duress'),
+  granted: cid(ACCESS_GRANTED_CODE, 'access granted'),
+  denied: cid(ACCESS_DENIED_CODE, 'access denied'),
 };
+
+/**
+ * ONVIF access-control topics (prefixes removed), each with every sub-topic: Denied/Credential, Denied/Anonymous,
+ * Denied/CredentialNotFound/Card, Denied/Authentication/InvalidPIN… are all denials. `AccessDenied` is not an
+ * ONVIF topic but was accepted before, so it stays a denial.
+ */
+const ONVIF_ACCESS_TOPICS: ReadonlyArray<readonly [RegExp, Meaning]> = [
+  [/^AccessControl\/Duress(\/|$)/, KIND_MEANING.duress],
+  [/^AccessControl\/AccessGranted(\/|$)/, KIND_MEANING.granted],
+  [/^AccessControl\/AccessTaken(\/|$)/, cid(ACCESS_GRANTED_CODE, 'access taken')],
+  [/^AccessControl\/AccessNotTaken(\/|$)/, cid(ACCESS_GRANTED_CODE, 'access not taken')],
+  [/^AccessControl\/(Denied|AccessDenied)(\/|$)/, KIND_MEANING.denied],
+  [/^AccessControl\/Request(\/|$)/, cid('420', 'access request')],
+  [/^Credential\/State\/ApbViolation$/, sia('DI', 'access denied (anti-passback)')],
+  [/^AccessPoint\/State\/Enabled$/, uncoded('access point enabled state')],
+];
+
+/**
+ * `tns1:Door/State/<property>` by its `State` data item (ONVIF Door Control: DoorAlarm Normal/DoorForcedOpen/
+ * DoorOpenTooLong, DoorTamper NotInTamper/TamperDetected, DoorFault NotInFault/FaultDetected). A topic that names
+ * the alarm itself (`Door/State/DoorForcedOpen`) is read the same way.
+ */
+function doorStateMeaning(property: string, state: string | undefined): Meaning {
+  const alarm = property === 'DoorAlarm' ? state : property;
+  if (alarm === 'DoorForcedOpen') return sia('DF', 'door forced open');
+  if (alarm === 'DoorOpenTooLong') return sia('DL', 'door open too long');
+  if (property === 'DoorAlarm') return sia('DR', 'door alarm back to normal', 'restore');
+  if (property === 'DoorTamper') return state === 'NotInTamper' ? sia('TR', 'door tamper cleared') : sia('TA', 'door tamper');
+  if (property === 'DoorFault') return sia('DT', state === 'NotInFault' ? 'door fault cleared' : 'door fault', state === 'NotInFault' ? 'restore' : 'new');
+  return uncoded(`door state ${property}${state === undefined ? '' : ` ${state}`}`);
+}
+
+/** The meaning of an ONVIF topic, namespace prefixes removed (`tns1:`, `tnsaxis:`); null when it has none here. */
+function onvifMeaning(topic: string, items: ReadonlyMap<string, string>, initialized: boolean): Meaning | null {
+  const path = topic.trim().replace(/(^|\/)[\w.-]+:/g, '$1');
+  for (const [pattern, meaning] of ONVIF_ACCESS_TOPICS) if (pattern.test(path)) return meaning;
+  const door = /^Door\/State\/(\w+)$/.exec(path);
+  if (door === null) return null;
+  const meaning = doorStateMeaning(door[1] ?? '', items.get('State'));
+  // A property's Initialized message reports the state it already had when the subscription began.
+  return initialized ? { ...meaning, qualifier: 'status' } : meaning;
+}
 /** Bounds the code value and text built from document content. */
 const MAX_FIELD_CHARS = 128;
 
@@ -150,17 +213,23 @@ function onvifEvent(notification: unknown, defaults: AccessXmlOptions['defaults'
       if (name !== null && value !== null && !items.has(name)) items.set(name, value);
     }
   }
-  const matched = ONVIF_TOPIC.exec(topic);
+  const initialized = textOf(nodeAt(message, '@PropertyOperation')) === 'Initialized';
+  const details: Record<string, string> = {};
+  for (const name of ['Reason', 'Card']) {
+    const value = items.get(name);
+    if (value !== undefined) details[name.toLowerCase()] = value.slice(0, MAX_FIELD_CHARS);
+  }
   return {
-    kind: matched === null ? 'other' : (ONVIF_KINDS[matched[1] ?? ''] ?? 'other'),
+    meaning: onvifMeaning(topic, items, initialized),
     eventType: topic,
     account: defaults.account ?? null,
     site: defaults.site ?? null,
-    door: items.get('AccessPointToken') ?? null,
+    door: items.get('AccessPointToken') ?? items.get('DoorToken') ?? null,
     doorName: null,
     credential: items.get('CredentialToken') ?? null,
     holder: items.get('CredentialHolderName') ?? null,
     time: textOf(nodeAt(message, '@UtcTime')),
+    details,
   };
 }
 
@@ -176,7 +245,7 @@ function vendorEvent(document: unknown, mapping: AccessMapping, defaults: Access
         ? 'denied'
         : 'other';
   return {
-    kind,
+    meaning: kind === 'other' ? null : KIND_MEANING[kind],
     eventType,
     account: field(mapping.account) ?? defaults.account ?? null,
     site: field(mapping.site) ?? defaults.site ?? null,
@@ -185,6 +254,7 @@ function vendorEvent(document: unknown, mapping: AccessMapping, defaults: Access
     credential: field(mapping.user),
     holder: field(mapping.holder),
     time: field(mapping.time),
+    details: {},
   };
 }
 
@@ -192,8 +262,9 @@ function signalOf(fields: AccessFields): AccessSignal {
   const signal: AccessSignal = { ...emptySignal('access-xml'), site: fields.site };
   const eventType = fields.eventType.slice(0, MAX_FIELD_CHARS);
   signal.account = fields.account;
-  signal.code = { scheme: 'contact-id', value: fields.kind === 'other' ? `access:${eventType}` : CODE_OF_KIND[fields.kind] };
-  signal.qualifier = 'new';
+  signal.code = fields.meaning === null ? { scheme: 'contact-id', value: `access:${eventType}` } : fields.meaning.code;
+  signal.qualifier = fields.meaning?.qualifier ?? 'new';
+  signal.extended = { ...fields.details };
   if (fields.credential !== null && /^\d{1,9}$/.test(fields.credential)) signal.user = Number(fields.credential);
   if (fields.time !== null) {
     const ms = Date.parse(fields.time);
@@ -217,11 +288,12 @@ function describe(fields: AccessFields): string {
   if (fields.door !== null) parts.push(`door ${fields.doorName === null ? fields.door : `${fields.door} "${fields.doorName}"`}`);
   if (fields.credential !== null) parts.push(`credential ${fields.credential}`);
   if (fields.holder !== null) parts.push(`holder "${fields.holder}"`);
+  if (fields.details['reason'] !== undefined) parts.push(`reason ${fields.details['reason']}`);
   return parts.join(', ').slice(0, 4 * MAX_FIELD_CHARS);
 }
 
 function eventTypeLabel(fields: AccessFields): string {
-  const label = { duress: 'duress', granted: 'access granted', denied: 'access denied', other: 'access event' }[fields.kind];
+  const label = fields.meaning?.label ?? 'access event';
   return `${label} (${fields.eventType.slice(0, MAX_FIELD_CHARS) || 'no event type'})`;
 }
 

@@ -52,6 +52,8 @@ export interface SiaBlock {
 const FUNCTION_CODES: ReadonlySet<string> = new Set([...'0123456789CENOP@?#&AXLVvI', '\x08', '\x09']);
 /** Information and special blocks a data string may carry that this gateway does not interpret. */
 const IGNORED_DATA_BLOCKS: ReadonlySet<string> = new Set([...'CEPX@?&LVvI']);
+/** `L90` inside an event block: listen-in, the panel stays on line 90 s (Sur-Gard MLR2-DG manual p.40). */
+const LISTEN_IN = /L(\d{1,3})/y;
 
 const HEADER_LENGTH_MASK = 0x3f;
 const HEADER_ACK_REQUEST = 0x40;
@@ -80,6 +82,13 @@ const MODIFIER_VALUE: Readonly<Record<string, RegExp>> = {
 const UNKNOWN_MODIFIER_VALUE = /[0-9:.-]*/y;
 const ADDRESS = /\d+/y;
 const UNITS = /\*(\d{1,6})([A-Za-z]{1,2})?/y;
+/**
+ * XSIA text tail after a packet: `*'Teller 3'NM` or `*"Teller 3"NM`, the quoted text followed by a two-letter
+ * tag saying what the text names (`NM` name). Aritech/ATS and other XSIA senders append it to every event.
+ */
+const XSIA_TEXT = /\*(?:'([^'|]*)'|"([^"|]*)")([A-Z]{2})?/y;
+/** A field of digits between the account and the event block (AlphaVision style `#0001|0|NHA5`). */
+const EXTRA_FIELD = /^\d{1,4}$/;
 const MODIFIER_NAME = /^[a-z]{2}$/;
 const EVENT_CODE = /^[A-Z]{2}$/;
 const ACCOUNT = /^[0-9A-Za-z]{1,16}$/;
@@ -102,6 +111,11 @@ class QuirkLog {
 
   add(quirk: string, detail: string): void {
     if (this.strict) throw new SiaSyntaxError(`tolerated quirk '${quirk}' rejected in strict mode: ${detail}`);
+    this.note(quirk);
+  }
+
+  /** A variant the standard allows (XSIA text): named in the quirks, accepted in strict mode too. */
+  note(quirk: string): void {
     if (!this.list.includes(quirk)) this.list.push(quirk);
   }
 }
@@ -121,6 +135,8 @@ class SiaDataParser {
   private readonly events: ParsedEvent[] = [];
   private readonly texts: string[] = [];
   private blockCount = 0;
+  /** Digit-only fields before the event block, kept on every event so no digit is lost. */
+  private readonly extraFields: string[] = [];
 
   constructor(
     private readonly data: string,
@@ -144,6 +160,7 @@ class SiaDataParser {
       account: this.firstAccount,
       events: this.events.map(({ signal, texts }) => ({
         ...signal,
+        extended: this.extraFields.length === 0 ? signal.extended : { ...signal.extended, extraFields: this.extraFields.join('|') },
         text: texts.length === 0 ? null : texts.join(' '),
         quirks: [...quirks],
       })),
@@ -165,6 +182,7 @@ class SiaDataParser {
       this.parseEventBlock(fn);
       return;
     }
+    if (fn === 'L' && this.parseListenInBlock()) return;
     const content = this.readToBlockEnd();
     if (fn === '#') {
       this.setAccount(content.slice(1), start);
@@ -173,10 +191,33 @@ class SiaDataParser {
     } else if (first && this.data[this.pos] === '|' && BARE_ACCOUNT.test(content)) {
       this.quirks.add('account-without-hash', `account block "${content}" has no '#'`);
       this.setAccount(content, start);
+    } else if (EXTRA_FIELD.test(content)) {
+      this.quirks.add('extra-field', `field "${content}" at offset ${start} before the event block`);
+      this.extraFields.push(content);
     } else if (IGNORED_DATA_BLOCKS.has(fn)) {
       this.quirks.add('ignored-block', `'${fn}' block at offset ${start} is not interpreted`);
     } else {
       throw new SiaSyntaxError(`unknown block function code "${printable(fn)}" at offset ${start}`);
+    }
+  }
+
+  /**
+   * A listen-in block that carries the event (`Lri1BA01`, Sur-Gard MLR2-DG manual p.40) is read as a new-event
+   * block; one without an event code stays an ignored block. Returns whether it was read.
+   */
+  private parseListenInBlock(): boolean {
+    const start = this.pos;
+    const blocks = this.blockCount;
+    try {
+      this.pos++;
+      this.parseEventBlock('N');
+      this.quirks.note('listen-in-block');
+      return true;
+    } catch (error) {
+      if (!(error instanceof SiaSyntaxError)) throw error;
+      this.pos = start;
+      this.blockCount = blocks;
+      return false;
     }
   }
 
@@ -239,7 +280,13 @@ class SiaDataParser {
         continue;
       }
       const pair = this.data.slice(this.pos, this.pos + 2);
-      if (MODIFIER_NAME.test(pair)) {
+      LISTEN_IN.lastIndex = this.pos;
+      const listenIn = blockEvents.length > 0 ? LISTEN_IN.exec(this.data) : null;
+      if (listenIn !== null) {
+        this.pos = LISTEN_IN.lastIndex;
+        blockEvents.at(-1)!.signal.extended['listenIn'] = listenIn[1] ?? '';
+        this.quirks.note('listen-in');
+      } else if (MODIFIER_NAME.test(pair)) {
         this.pos += 2;
         this.readModifier(pair, modifiers);
         modifierAfterLastEvent = blockEvents.length > 0;
@@ -306,16 +353,28 @@ class SiaDataParser {
     for (const [name, value] of Object.entries(modifiers)) {
       if (name !== 'ri' && name !== 'id') signal.extended[name] = value;
     }
+    const texts: string[] = [];
     UNITS.lastIndex = this.pos;
+    XSIA_TEXT.lastIndex = this.pos;
     const units = UNITS.exec(this.data);
+    const xsia = units === null ? XSIA_TEXT.exec(this.data) : null;
     if (units !== null) {
       this.pos = UNITS.lastIndex;
       signal.extended['units'] = units[1] ?? '';
       if (units[2] !== undefined) signal.extended['unitType'] = units[2];
+    } else if (xsia !== null) {
+      this.pos = XSIA_TEXT.lastIndex;
+      this.quirks.note('xsia-text');
+      const text = (xsia[1] ?? xsia[2] ?? '').trim();
+      if (text !== '') {
+        texts.push(text);
+        this.texts.push(text);
+      }
+      if (xsia[3] !== undefined) signal.extended['textType'] = xsia[3];
     } else if (this.data[this.pos] === '*') {
-      throw new SiaSyntaxError(`'*' after ${code} at offset ${this.pos} is not followed by a units number`);
+      throw new SiaSyntaxError(`'*' after ${code} at offset ${this.pos} is followed by neither a units number nor XSIA text`);
     }
-    return { signal, texts: [], block: this.blockCount };
+    return { signal, texts, block: this.blockCount };
   }
 
   private occurredAt(date: string | undefined, time: string | undefined): string | null {
@@ -383,13 +442,34 @@ export function parseSiaData(data: string, options: SiaOptions = {}): DecodeResu
   return parseWithQuirks(data, new QuirkLog(options.strict ?? false), options.protocol ?? 'sia-dc03');
 }
 
+/**
+ * Tracks free text while a rendered line is read character by character: `^…^`, and the XSIA `*'…'` / `*"…"`
+ * tails. step() says whether the character is part of (or delimits) a text.
+ */
+class TextSpans {
+  private close: string | null = null;
+  private previous = '';
+
+  step(c: string): boolean {
+    const before = this.previous;
+    this.previous = c;
+    if (this.close !== null) {
+      if (c === this.close) this.close = null;
+      return true;
+    }
+    if (c === '^') this.close = '^';
+    else if ((c === '"' || c === "'") && before === '*') this.close = c;
+    return this.close !== null;
+  }
+}
+
 /** Words of a rendered block, split on spaces and '/' outside `^…^`, so free text stays whole. */
 function splitWords(segment: string): string[] {
   const words: string[] = [];
   let word = '';
-  let inText = false;
+  const text = new TextSpans();
   for (const c of segment) {
-    if (c === '^') inText = !inText;
+    const inText = text.step(c);
     if (!inText && (c === '/' || /\s/.test(c))) {
       if (word !== '') words.push(word);
       word = '';
@@ -403,10 +483,10 @@ function splitWords(segment: string): string[] {
 
 /** The end of the first N/O block: the first '|' outside `^…^`. */
 function blockEnd(text: string): number {
-  let inText = false;
+  const spans = new TextSpans();
   for (let i = 0; i < text.length; i++) {
-    if (text[i] === '^') inText = !inText;
-    else if (text[i] === '|' && !inText) return i;
+    const c = text[i] ?? '';
+    if (!spans.step(c) && c === '|') return i;
   }
   return text.length;
 }
@@ -459,7 +539,7 @@ export function decodeSiaLine(text: string, options: SiaOptions = {}): DecodeRes
     if (line[0] === 'N' || line[0] === 'O') {
       const end = blockEnd(line);
       const block = line.slice(0, end);
-      if (/\s/.test(block.replace(/\^[^^]*(\^|$)/g, ''))) quirks.add('spaced-rendering', 'spaces between block words');
+      if (/\s/.test(block.replace(/\^[^^]*(\^|$)|\*'[^']*('|$)|\*"[^"]*("|$)/g, ''))) quirks.add('spaced-rendering', 'spaces between block words');
       line = normaliseEventBlock(block, quirks) + line.slice(end);
     }
     return parseWithQuirks(prefix + line, quirks, options.protocol ?? 'sia-dc03');

@@ -70,6 +70,15 @@ interface Header {
   body: string;
 }
 
+/** A signal of a fixed-layout packet that names a SIA code. */
+function siaCodeSignal(
+  origin: { account: string; receiver: string; line: string },
+  code: string,
+  numbers: Pick<Signal, 'address'> & Partial<Pick<Signal, 'partition'>>,
+): Signal {
+  return { ...emptySignal('surgard'), ...origin, code: { scheme: 'sia', value: code }, ...numbers };
+}
+
 /** Splits `<id>RR<line>` off a fixed-length packet; the body length decides between LLL and the older L. */
 function splitHeader(text: string, bodyLength: number): Header | null {
   const lineWidth = text.length - 3 - bodyLength;
@@ -99,15 +108,10 @@ function decodeBasic(text: string, raw: string): DecodeResult<SurgardPacket> {
   if (!wellFormed || !/^[0-9A-Z ]$/.test(eventLetter) || !/^[0-9A-F ]$/.test(area)) {
     return formatError('1', layout, raw);
   }
-  const signal: Signal = {
-    ...emptySignal('surgard'),
-    account,
-    receiver,
-    line,
-    code: { scheme: 'sia', value: SG43_EVENT_TO_SIA[eventLetter] ?? eventLetter },
+  const signal = siaCodeSignal({ account, receiver, line }, SG43_EVENT_TO_SIA[eventLetter] ?? eventLetter, {
     partition: area === ' ' || area === '0' ? null : Number.parseInt(area, 16),
     address: /^\d+$/.test(alarmCode) && Number(alarmCode) > 0 ? Number(alarmCode) : null,
-  };
+  });
   return ok({ kind: 'event', protocolId: '1', receiver, line, account, signals: [signal], quirks: [] });
 }
 
@@ -140,28 +144,65 @@ function decodeCidPacket(text: string, raw: string, protocolId: '5' | 'Q'): Deco
   return ok({ kind: 'event', protocolId, receiver, line, account, signals: [signal], quirks: [] });
 }
 
-/** Protocol S: `SRRLLL[#AAAA|<DC-03 data>]`, the panel's SIA data passed through (SGAUTO p.18). */
-function decodeSiaPacket(text: string, raw: string, options: CodecOptions | undefined): DecodeResult<SurgardPacket> {
-  const layout = '"SRRLLL[#AAAA|<SIA data>]"';
+/**
+ * The receiver's own text in a protocol 0 line, `*…*` after the event (`NYC*…*`): read as DC-03 `^…^` text. A
+ * quote after the `*` opens an XSIA text tail instead, which the SIA parser reads.
+ */
+const RECEIVER_TEXT = /\*(?!['"])([^*|\]]*)\*/g;
+
+/**
+ * Protocol S: `SRRLLL[#AAAA|<DC-03 data>]`, the panel's SIA data passed through (SGAUTO p.18); protocol 0: the
+ * receiver's own status as SIA data, `0RRLLL[#<receiver account>|N<code>*<text>*]` (SG-System III/5 "SIA internal
+ * status output", System 5 manual §5.4.7; LLL 000 = the CPM itself).
+ */
+function decodeSiaPacket(text: string, raw: string, options: CodecOptions | undefined, protocolId: 'S' | '0'): DecodeResult<SurgardPacket> {
+  const layout = `"${protocolId}RRLLL[#AAAA|<SIA data>]"`;
   const open = text.indexOf('[');
   const receiver = text.slice(1, 3);
   const line = text.slice(3, open);
   const bracketed = open >= 0 && text.endsWith(']');
   if (!bracketed || (line.length !== 3 && line.length !== 1) || !HEX.test(receiver) || !HEX.test(line)) {
-    return formatError('S', layout, raw);
+    return formatError(protocolId, layout, raw);
   }
-  const parsed = parseSiaData(text.slice(open + 1, -1), { strict: options?.strict ?? false, protocol: 'surgard' });
+  let data = text.slice(open + 1, -1);
+  const packetQuirks: string[] = [];
+  const withText = protocolId === '0' ? data.replace(RECEIVER_TEXT, '^$1^') : data;
+  if (withText !== data) {
+    data = withText;
+    packetQuirks.push('receiver-text');
+  }
+  const parsed = parseSiaData(data, { strict: options?.strict ?? false, protocol: 'surgard' });
   if (!parsed.ok) return parsed;
-  const { account, events, quirks } = parsed.value;
-  if (account === null) return formatError('S', `${layout} (no #account)`, raw);
-  const signals = events.map((signal) => ({ ...signal, account: signal.account ?? account, receiver, line }));
-  return ok({ kind: 'event', protocolId: 'S', receiver, line, account, signals, quirks });
+  const { account, events } = parsed.value;
+  const quirks = [...packetQuirks, ...parsed.value.quirks];
+  if (account === null) return formatError(protocolId, `${layout} (no #account)`, raw);
+  const signals = events.map((signal) => ({ ...signal, account: signal.account ?? account, receiver, line, quirks }));
+  return ok({ kind: 'event', protocolId, receiver, line, account, signals, quirks });
 }
 
 /**
- * Decodes one automation packet, with or without its DC4 terminator. Protocol ids other than 1, 5, Q and S
- * are SURGARD_PROTOCOL_UNSUPPORTED. `options.strict` reaches the SIA data of protocol S; the fixed layouts of
- * 1, 5 and Q tolerate nothing.
+ * Protocol 3, SIA protocol 1: `3RRLssssAAAAAAXXYYYY` (MLR2-DG manual p.39; LLL on the SGAUTO receivers): a
+ * 6-character account with leading spaces, the SIA event code XX and the zone or user YYYY.
+ */
+function decodeSiaProtocol1(text: string, raw: string): DecodeResult<SurgardPacket> {
+  const layout = '"3RRLLLssssAAAAAAXXYYYY"';
+  const header = splitHeader(text, 16);
+  if (!header) return formatError('3', layout, raw);
+  const { receiver, line, body } = header;
+  const account = body.slice(4, 10).trim();
+  const code = body.slice(10, 12);
+  const address = body.slice(12, 16).trim();
+  if (!body.startsWith('    ') || !HEX.test(account) || !/^[A-Z]{2}$/.test(code) || !/^\d*$/.test(address)) {
+    return formatError('3', layout, raw);
+  }
+  const signal = siaCodeSignal({ account, receiver, line }, code, { address: address === '' ? null : Number(address) });
+  return ok({ kind: 'event', protocolId: '3', receiver, line, account, signals: [signal], quirks: [] });
+}
+
+/**
+ * Decodes one automation packet, with or without its DC4 terminator. Protocol ids other than 0, 1, 3, 5, Q and
+ * S are SURGARD_PROTOCOL_UNSUPPORTED. `options.strict` reaches the SIA data of protocols 0 and S; the fixed
+ * layouts of 1, 3, 5 and Q tolerate nothing.
  */
 export function decodeSurgard(packet: Uint8Array | string, options?: CodecOptions): DecodeResult<SurgardPacket> {
   const raw = typeof packet === 'string' ? packet : Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength).toString('latin1');
@@ -174,11 +215,14 @@ export function decodeSurgard(packet: Uint8Array | string, options?: CodecOption
     case 'Q':
       return decodeCidPacket(text, raw, protocolId);
     case 'S':
-      return decodeSiaPacket(text, raw, options);
+    case '0':
+      return decodeSiaPacket(text, raw, options, protocolId);
+    case '3':
+      return decodeSiaProtocol1(text, raw);
     case '':
       return fail('SURGARD_FORMAT_INVALID', 'empty Sur-Gard packet', raw);
     default:
-      return fail('SURGARD_PROTOCOL_UNSUPPORTED', `Sur-Gard protocol id "${protocolId}" is not decoded (1, 5, Q, S)`, raw);
+      return fail('SURGARD_PROTOCOL_UNSUPPORTED', `Sur-Gard protocol id "${protocolId}" is not decoded (0, 1, 3, 5, Q, S)`, raw);
   }
 }
 

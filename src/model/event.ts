@@ -110,6 +110,13 @@ export const eventSchema = z
       .nullable()
       .optional()
       .describe('Access point, with the credential and its holder, for access-control events.'),
+    number: z
+      .object({
+        kind: z.string().describe('What the number names per the code table: condition, relay, output, line, device, network, printer, receiver, line-card, message, custom-function, dealer, manufacturer, partition (a second area beside ri), or unspecified (a number after a code the table gives none).'),
+        value: z.number().int().nonnegative(),
+      })
+      .optional()
+      .describe('The number sent after the code when it names neither a zone, a user, a partition nor a door.'),
     incident: z.string().nullable().optional().describe('Open duress incident this event belongs to.'),
     devices: z.array(z.unknown()).optional().describe('Devices a supervisory event is about.'),
     control: z

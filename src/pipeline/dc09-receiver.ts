@@ -1,5 +1,5 @@
 import { decodeDc09Frame, encodeDc09Frame, type Dc09DecodeOptions, type Dc09Message } from '../codecs/dc09/frame.js';
-import { encodeAck, encodeNak } from '../codecs/dc09/responses.js';
+import { encodeAck, encodeNak, osborneHoffmanAnswer } from '../codecs/dc09/responses.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { ErrorCode } from '../errors.js';
 import type { NormalizedEvent, Transport, UnverifiedReason } from '../model/event.js';
@@ -23,6 +23,8 @@ export interface Dc09ReceiverOptions {
   accounts: readonly Dc09Account[] | null;
   window: { past: number; future: number };
   strict: boolean;
+  /** Accept Osborne-Hoffman framing (fixed CRC 0101, OH heartbeat) from the allowed accounts; off by default. */
+  osborneHoffman?: boolean;
   clock: Clock;
   random: RandomBytes;
   recorder: Recorder;
@@ -73,6 +75,7 @@ export class Dc09Receiver {
       options.accounts === null ? null : new Map(options.accounts.map((a) => [a.account.toUpperCase(), a]));
     this.decodeOptions = {
       strict: options.strict,
+      network: true,
       keyFor: (account) => (account === null ? undefined : this.accounts?.get(account.toUpperCase())?.key),
     };
   }
@@ -130,7 +133,7 @@ export class Dc09Receiver {
     const events = this.eventsOf(msg, origin);
     return this.options.recorder.record(events, this.retransmitKey(msg, account)).then((recorded): Dc09Outcome => {
       if (!recorded.ok) {
-        return this.refuse('nak', encodeNak(now, msg.crcForm), { code: recorded.error.code, message: recorded.error.message });
+        return this.refuse('nak', this.nak(msg, now), { code: recorded.error.code, message: recorded.error.message });
       }
       return { answer: 'ack', reply: this.ack(msg, now), events: recorded.events, duplicate: recorded.duplicate };
     });
@@ -141,11 +144,18 @@ export class Dc09Receiver {
    * allowlist the input trusts every sender as configured, but its events say that nothing authenticated them.
    */
   private trustOf(msg: Dc09Message, account: string | null): Trust {
+    // Nothing authenticates Osborne-Hoffman framing (a fixed CRC, no key): the input must allow it, and with an
+    // allowlist the account must be on it.
+    if (msg.osborneHoffman && this.options.osborneHoffman !== true) return unverified('osborne-hoffman-not-allowed');
     if (this.accounts === null) return unverified('unauthenticated-source');
     const known = account === null ? undefined : this.accounts.get(account.toUpperCase());
-    if (known === undefined) return unverified('unknown-account');
+    if (known === undefined) return unverified(msg.osborneHoffman ? 'osborne-hoffman-not-allowed' : 'unknown-account');
     if (known.key !== undefined && !msg.encrypted) return unverified('plaintext-for-keyed-account');
     return VERIFIED;
+  }
+
+  private nak(msg: Dc09Message, now: number): Uint8Array {
+    return msg.osborneHoffman ? osborneHoffmanAnswer('NAK') : encodeNak(now, msg.crcForm);
   }
 
   private eventsOf(msg: Dc09Message, origin: FrameOrigin): NormalizedEvent[] {
@@ -165,7 +175,7 @@ export class Dc09Receiver {
     const originKey = `${input}|${account?.toUpperCase() ?? `peer:${host}`}`;
     if (this.logLimiter.allow(`${code}|${originKey}`, origin.receivedAt))
       logger.warn({ account, seq: msg.seq, peer: origin.peer, code }, `${why}: NAK (further lines for this origin within a minute are not logged)`);
-    const reply = encodeNak(origin.receivedAt, msg.crcForm);
+    const reply = this.nak(msg, origin.receivedAt);
     const error = { code, message: `account ${account ?? '(none)'}: ${why}` };
     const events = this.eventsOf(msg, origin);
     const remedy = remedyText.replaceAll('{input}', input);
@@ -242,6 +252,7 @@ export class Dc09Receiver {
       // The panel must not believe a corrupted frame arrived; it retries (DC09-2007 C.2.3.5).
       case 'DC09_CRC_MISMATCH':
       case 'DC09_FORMAT_INVALID':
+      case 'FORMAT_UNKNOWN':
       case 'DC09_LENGTH_MISMATCH':
         return { answer: 'none', reply: null, events: [], duplicate: false, error };
       // A CRC-valid message of a type we do not handle (DC-07 tokens, RSP): DUH, so the panel does not repeat it.
@@ -302,8 +313,8 @@ const REFUSALS: Record<RefusedReason, { code: ErrorCode; why: string; remedy: st
   },
   'osborne-hoffman-not-allowed': {
     code: 'DC09_OH_NOT_ALLOWED',
-    why: 'an Osborne-Hoffman line (no CRC, no key) is not allowed on this input',
-    remedy: 'configure the panel for DC-09, or allow Osborne-Hoffman on inputs.{input}',
+    why: 'an Osborne-Hoffman line (no CRC, no key) is not allowed on this input or from this account',
+    remedy: 'configure the panel for DC-09, or set inputs.{input}.osborneHoffman: true and list the account in inputs.{input}.accounts',
   },
 };
 

@@ -26,21 +26,35 @@ export interface DecodedFrame {
 
 const DC4 = 0x14;
 
-/** Which codec a frame is for, from its shape (used by `decode` and plain-log replays). */
-export function detectProtocol(bytes: Uint8Array): FrameProtocol {
+/** What detection looks for, named in FORMAT_UNKNOWN. */
+const FORMATS_TRIED =
+  'DC-09 (LF or <crc><0LLL>"ID" header; Osborne-Hoffman SR<receiver>L<line> line), Contact ID (15-16 hex digits), ' +
+  'Sur-Gard automation (protocol id and 2-digit receiver, or a DC4 terminator), SIA DC-03 (#account, N/O block or [...])';
+
+/** Which codec a frame is for, from its shape; null when it looks like none. */
+function detected(bytes: Uint8Array): FrameProtocol | null {
   const text = Buffer.from(bytes).toString('latin1').trim();
   if (bytes[0] === 0x0a || /^[^\s]{0,10}"/.test(text) || /^SR\d{4}L\d{4}/.test(text)) return 'dc09';
   if (/^[0-9A-Fa-f]{15,16}$/.test(text)) return 'contact-id';
   // Sur-Gard packets end in DC4 and start with a protocol id and a two-digit receiver number.
-  if (bytes.includes(DC4) || /^[135QS6]\d{2}/.test(text)) return 'surgard';
+  if (bytes.includes(DC4) || /^[0135QS6]\d{2}/.test(text)) return 'surgard';
   if (/^[#NO]/.test(text) || /^\[/.test(text)) return 'sia-dc03';
-  return 'dc09';
+  return null;
+}
+
+/**
+ * Which codec a frame is for, from its shape (plain-log replays route by it). A frame that looks like nothing
+ * goes to DC-09, the network protocol, whose decoder then reports FORMAT_UNKNOWN.
+ */
+export function detectProtocol(bytes: Uint8Array): FrameProtocol {
+  return detected(bytes) ?? 'dc09';
 }
 
 /** One frame of any supported protocol → its signals (a NULL or heartbeat gives one signal without a code). */
 export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}): DecodeResult<DecodedFrame> {
   const strict = options.strict ?? false;
-  const protocol = options.protocol ?? detectProtocol(bytes);
+  const protocol = options.protocol ?? detected(bytes);
+  if (protocol === null) return fail('FORMAT_UNKNOWN', `matches no supported protocol: tried ${FORMATS_TRIED}`, bytes);
   const text = Buffer.from(bytes).toString('latin1');
   switch (protocol) {
     case 'dc09': {

@@ -74,6 +74,7 @@ export function eventFromSignal(
     user: c.user,
     site: c.site ?? null,
     ...(c.door === undefined ? {} : { door: c.door }),
+    ...(c.number === undefined ? {} : { number: c.number }),
     test: c.test,
     reasons: c.reasons,
     quirks: signal.quirks,

@@ -45,6 +45,8 @@ export const dc09InputSchema = z
     timestampWindow: windowSchema.optional(),
     accounts: z.array(dc09AccountSchema).optional(),
     strict: z.boolean().default(false),
+    /** Osborne-Hoffman framing (Aritech/ATS): unauthenticated, so off unless the installer turns it on. */
+    osborneHoffman: z.boolean().default(false),
     maxFrameBytes: z.number().int().min(64).max(65536).default(4096),
     idleTimeout: durationSchema.default(120_000),
     maxConnections: z.number().int().min(1).default(2000),

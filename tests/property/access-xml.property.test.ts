@@ -67,7 +67,17 @@ describe('decodeAccessXml is total', () => {
 describe('ONVIF notifications', () => {
   test('every NotificationMessage becomes one signal carrying its door and credential as sent', () => {
     const message = fc.record({
-      kind: fc.constantFrom('Duress', 'AccessGranted/Credential', 'AccessDenied/Credential', 'AccessTaken/Credential'),
+      kind: fc.constantFrom(
+        'Duress',
+        'AccessGranted/Credential',
+        'AccessDenied/Credential',
+        'AccessTaken/Credential',
+        'Denied/Credential',
+        'Denied/CredentialNotFound/Card',
+        'Denied/Authentication/InvalidPIN',
+        'Request/Timeout',
+        'NotAnOnvifTopic/Credential',
+      ),
       door: attributeText,
       credential: attributeText,
     });
@@ -87,7 +97,16 @@ describe('ONVIF notifications', () => {
         result.value.forEach((signal, i) => {
           const sent = messages[i]!;
           expect(signal.access).toMatchObject({ door: sent.door, credential: sent.credential });
-          const codes: Record<string, string> = { Duress: '124', 'AccessGranted/Credential': '422', 'AccessDenied/Credential': '421' };
+          const codes: Record<string, string> = {
+            Duress: '124',
+            'AccessGranted/Credential': '422',
+            'AccessTaken/Credential': '422',
+            'AccessDenied/Credential': '421',
+            'Denied/Credential': '421',
+            'Denied/CredentialNotFound/Card': '421',
+            'Denied/Authentication/InvalidPIN': '421',
+            'Request/Timeout': '420',
+          };
           const expectedCode = codes[sent.kind];
           expect(signal.code?.value).toBe(expectedCode ?? `access:tns1:AccessControl/${sent.kind}`);
         });

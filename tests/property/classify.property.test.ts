@@ -22,6 +22,7 @@ const classificationSchema = z.strictObject(
     zone: true,
     user: true,
     door: true,
+    number: true,
     test: true,
     reasons: true,
     site: true,

@@ -103,6 +103,7 @@ describe('encodeDc09Frame → decodeDc09Frame', () => {
       timestamp: message.timestamp,
       crcForm: message.crcForm,
       crcOverCr: false,
+      osborneHoffman: false,
       quirks: expectedQuirks(message),
     });
   });

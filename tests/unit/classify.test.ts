@@ -8,7 +8,7 @@ import { siteSchema, type SiteConfig } from '../../src/settings/sites.js';
 const TABLES: Record<CodeScheme, Record<string, CodeEntry>> = {
   'contact-id': {
     '121': { description: 'Duress', category: 'duress', address: 'user', silent: true },
-    '124': { description: 'Duress - access granted', category: 'duress', address: 'zone', silent: true },
+    '124': { description: 'Duress - access granted', category: 'duress', address: 'door', silent: true },
     '130': { description: 'Burglary', category: 'burglary', address: 'zone' },
     '137': { description: 'Tamper', category: 'tamper', address: 'zone' },
     '150': { description: '24 hour non-burglary', category: 'trouble', address: 'zone' },

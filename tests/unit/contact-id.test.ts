@@ -10,7 +10,7 @@ import type { ContactIdFields } from '../../src/codecs/contact-id.js';
 import { isGatewayError } from '../../src/errors.js';
 import catalog from '../../src/catalog/contact-id.json' with { type: 'json' };
 import { CATEGORIES } from '../../src/model/event.js';
-import type { CodeTable } from '../../src/catalog/types.js';
+import { ADDRESS_KINDS, type CodeTable } from '../../src/catalog/types.js';
 
 /** Value of a digit in the sum (0 counts 10), written out independently of the codec. */
 const VALUE: Record<string, number> = { '0': 10, B: 11, C: 12, D: 13, E: 14, F: 15 };
@@ -224,7 +224,7 @@ describe('src/catalog/contact-id.json', () => {
     for (const [code, entry] of Object.entries(table)) {
       expect(code).toMatch(/^\d{3}$/);
       expect(CATEGORIES).toContain(entry.category);
-      expect(['zone', 'user', 'none']).toContain(entry.address);
+      expect(ADDRESS_KINDS).toContain(entry.address);
       expect(entry.description).toMatch(/\S/);
     }
   });
@@ -238,8 +238,8 @@ describe('src/catalog/contact-id.json', () => {
   test('baseline classification of the codes that matter for duress', () => {
     const expected: Record<string, Partial<(typeof table)[string]>> = {
       '121': { category: 'duress', address: 'user', silent: true },
-      '124': { category: 'duress', address: 'zone', silent: true },
-      '125': { category: 'duress', address: 'zone', silent: true },
+      '124': { category: 'duress', address: 'door', silent: true },
+      '125': { category: 'duress', address: 'door', silent: true },
       '122': { category: 'holdup', silent: true },
       '126': { category: 'holdup', address: 'user', silent: true },
       '146': { category: 'burglary', silent: true },
@@ -265,7 +265,7 @@ describe('src/catalog/contact-id.json', () => {
 
   test('open/close codes are flagged and start as openings', () => {
     const openClose = Object.keys(table).filter((code) => table[code]?.openClose);
-    for (const code of ['400', '401', '409', '441', '442', '450', '459', '463']) expect(openClose).toContain(code);
+    for (const code of ['400', '401', '409', '441', '442', '450', '459']) expect(openClose).toContain(code);
     for (const code of openClose) expect(table[code]?.category, code).toBe('opening');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import sia from '../../src/catalog/sia.json' with { type: 'json' };
-import type { CodeTable } from '../../src/catalog/types.js';
+import { ADDRESS_KINDS, type CodeTable } from '../../src/catalog/types.js';
 import {
   CASE_INSENSITIVE_MODIFIERS,
   decodeSiaBlock,
@@ -41,7 +41,7 @@ describe('SIA code catalogue (src/catalog/sia.json)', () => {
   it('uses only known categories, address kinds and qualifiers', () => {
     for (const [code, entry] of Object.entries(catalog)) {
       expect(CATEGORIES, code).toContain(entry.category);
-      expect(['zone', 'user', 'none'], code).toContain(entry.address);
+      expect(ADDRESS_KINDS, code).toContain(entry.address);
       expect([undefined, 'restore'], code).toContain(entry.qualifier);
       expect(entry.description.trim(), code).not.toBe('');
     }

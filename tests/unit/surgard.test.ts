@@ -92,7 +92,7 @@ describe('decodeSurgard', () => {
     expect(decoded(packet)).toMatchObject({ kind: 'event', account: '1234', receiver: '01', line: '100' });
   });
 
-  test.each(['0', '3', '4', '6', 'e', 'J', 'L', 'N', 'u', 'U', 's', '8', 'T'])(
+  test.each(['4', '6', 'e', 'J', 'L', 'N', 'u', 'U', 's', '8', 'T'])(
     'protocol id %s is SURGARD_PROTOCOL_UNSUPPORTED',
     (protocolId) => {
       expect(errorCode(`${protocolId}011    001234BA0003\u0014`)).toBe('SURGARD_PROTOCOL_UNSUPPORTED');

@@ -34,6 +34,11 @@ export interface Dc09Message {
   crcForm: Dc09CrcForm;
   /** ELDES quirk: CRC and length computed over body + CR. */
   crcOverCr: boolean;
+  /**
+   * Osborne-Hoffman receiver framing (Aritech/ATS, Honeywell OH+SIA): the fixed `0101` where the CRC should be, or
+   * the OH heartbeat. Nothing authenticates such a line; the receiver decides whether the input allows it.
+   */
+  osborneHoffman: boolean;
   /** Kebab-case names of tolerated deviations. */
   quirks: string[];
 }
@@ -45,6 +50,11 @@ export interface Dc09DecodeOptions {
   strict?: boolean;
   /** Default true; false lets the CLI decode a bare body ('"SIA-DCS"0002R1L232#…') with quirk 'no-crc-header'. */
   requireHeader?: boolean;
+  /**
+   * The bytes came off a socket as one frame: a missing LF or CR is then a sender quirk and named
+   * ('no-lf', 'no-cr', 'no-lf-cr'); printed vectors and CLI arguments are routinely written without them.
+   */
+  network?: boolean;
 }
 
 export interface Dc09EncodeInput {
@@ -66,6 +76,7 @@ export interface Dc09EncodeInput {
   crcForm?: Dc09CrcForm;
 }
 
+const NUL = 0x00;
 const LF = 0x0a;
 const CR = 0x0d;
 const QUOTE = 0x22;
@@ -80,8 +91,18 @@ const MAX_BODY_LENGTH = 0xfff;
 const DC09_TOKENS: ReadonlySet<string> = new Set(['SIA-DCS', 'ADM-CID', 'NULL', 'ACK', 'NAK', 'DUH', 'RSP']);
 /** The receiver's NAK writes its fixed ID fields as `R0L0A0`, an 'A' account that a hex L field would swallow. */
 const NAK_ID_FIELDS = /^R([0-9A-Fa-f]{1,6})L([0-9A-Fa-f]{1,6}?)(A[0-9A-Fa-f]{1,16})$/;
-/** PYSIA OH_MATCHER shape: `SR0001L0001    006969XX    [ID00000000]`. */
-const OSBORNE_HOFFMAN_LINE = /^SR(\d{4})L(\d{4})\s+(\w+)\s+\[(\w*)\]$/;
+/**
+ * The OH heartbeat: PYSIA OH_MATCHER shape `SR0001L0001    006969XX    [ID00000000]`, and the ATS form without the
+ * `[ID…]` block, `SR0001L0001 072538XX ` (pysiaalarm issue #49).
+ */
+const OSBORNE_HOFFMAN_LINE = /^SR(\d{4})L(\d{4})\s+(\w+)\s*(?:\[(\w*)\])?\s*$/;
+/** OH receivers put a fixed `0101` where the CRC goes (pysiaalarm PR #44, "CRC is not calculated"). */
+const OSBORNE_HOFFMAN_CRC = '0101';
+/**
+ * What an OH sender appends after the data block: 16 hex digits, `|#<account>`, and on some lines `T<8 hex>`
+ * (pysiaalarm PR #44 `…NM]7C9677F21948CC12|#001465`; issue #49 `…NM]2A52238E74F405CA|#001991T65FB0F5F`).
+ */
+const OSBORNE_HOFFMAN_TAIL = /[0-9A-Fa-f]{16}\|#[0-9A-Fa-f]{3,16}(?:T[0-9A-Fa-f]{8})?/y;
 
 function isHexCode(code: number): boolean {
   return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66);
@@ -164,6 +185,7 @@ interface DecodeContext {
   quirks: QuirkLog;
   crcForm: Dc09CrcForm;
   crcOverCr: boolean;
+  osborneHoffman: boolean;
 }
 
 interface IdFields {
@@ -180,7 +202,10 @@ interface Content {
 }
 
 export function decodeDc09Frame(frame: Uint8Array, options: Dc09DecodeOptions = {}): DecodeResult<Dc09Message> {
-  const end = frame.length > 0 && frame[frame.length - 1] === CR ? frame.length - 1 : frame.length;
+  // Some UDP senders put a NUL after the CR; it is padding, not part of the frame.
+  let last = frame.length;
+  while (last > 0 && frame[last - 1] === NUL) last--;
+  const end = last > 0 && frame[last - 1] === CR ? last - 1 : last;
   let start = frame[0] === LF ? 1 : 0;
   let form = headerForm(frame, start, end);
   // A binary CRC whose first byte is 0x0A, sent without the framing LF.
@@ -192,16 +217,28 @@ export function decodeDc09Frame(frame: Uint8Array, options: Dc09DecodeOptions = 
   if (form === undefined) {
     const heartbeat = OSBORNE_HOFFMAN_LINE.exec(text.toString('latin1', start, end));
     if (heartbeat === null) {
-      return fail('DC09_FORMAT_INVALID', 'no DC-09 header (<crc><0LLL>"ID") and not an Osborne-Hoffman line', frame);
+      return fail(
+        'FORMAT_UNKNOWN',
+        'matches no format of a DC-09 input: tried DC-09 (<crc><0LLL>"ID" header, ASCII or binary CRC, with or without LF/CR) and the Osborne-Hoffman heartbeat (SR<receiver>L<line> <account>)',
+        frame,
+      );
     }
     return ok({
       token: 'OH', encrypted: false, seq: '0000', receiver: heartbeat[1]!, line: heartbeat[2]!, account: heartbeat[3]!,
-      dataAccount: null, data: heartbeat[4]!, extended: {}, timestamp: null, crcForm: 'ascii', crcOverCr: false, quirks: [],
+      dataAccount: null, data: heartbeat[4] ?? '', extended: {}, timestamp: null, crcForm: 'ascii', crcOverCr: false,
+      osborneHoffman: true, quirks: ['osborne-hoffman'],
     });
   }
 
   const quirks = new QuirkLog();
-  const context: DecodeContext = { frame, options, quirks, crcForm: form === 'binary' ? 'binary' : 'ascii', crcOverCr: false };
+  if (last < frame.length) quirks.add('trailing-nul', `${frame.length - last} NUL byte(s) after the frame`);
+  if (options.network === true) {
+    const framing = (start === 1 ? '' : 'lf') + (end < last ? '' : 'cr');
+    if (framing !== '') quirks.add(framing === 'lfcr' ? 'no-lf-cr' : `no-${framing}`, `frame sent without ${framing === 'lfcr' ? 'LF and CR' : framing.toUpperCase()}`);
+  }
+  const context: DecodeContext = {
+    frame, options, quirks, crcForm: form === 'binary' ? 'binary' : 'ascii', crcOverCr: false, osborneHoffman: false,
+  };
   let bodyStart = start;
   if (form === 'none') {
     if (options.requireHeader !== false) return fail('DC09_FORMAT_INVALID', 'frame has no CRC and length header', frame);
@@ -218,7 +255,10 @@ export function decodeDc09Frame(frame: Uint8Array, options: Dc09DecodeOptions = 
     if (hasLowercaseHex(crcText + lengthText)) quirks.add('lowercase-hex', `lowercase hex in header "${crcText}${lengthText}"`);
 
     const computed = crc16(frame, bodyStart, end);
-    if (computed !== crcSent) {
+    if (computed !== crcSent && crcText === OSBORNE_HOFFMAN_CRC) {
+      context.osborneHoffman = true;
+      quirks.add('osborne-hoffman', 'fixed CRC 0101 of Osborne-Hoffman receiver framing; CRC and length not checked');
+    } else if (computed !== crcSent) {
       if (crc16(CR_ONLY, 0, 1, computed) !== crcSent) {
         return fail('DC09_CRC_MISMATCH', `CRC ${hex4(crcSent)} sent, ${hex4(computed)} computed`, frame);
       }
@@ -226,7 +266,7 @@ export function decodeDc09Frame(frame: Uint8Array, options: Dc09DecodeOptions = 
       quirks.add('crc-over-cr', `CRC ${hex4(crcSent)} covers the body plus CR`);
     }
     const counted = end - bodyStart + (context.crcOverCr ? 1 : 0);
-    if (parseInt(lengthText, 16) !== counted) {
+    if (!context.osborneHoffman && parseInt(lengthText, 16) !== counted) {
       if (/^\d{4}$/.test(lengthText) && parseInt(lengthText, 10) === counted) {
         quirks.add('decimal-length', `length ${lengthText} is written in decimal`);
       } else {
@@ -270,7 +310,7 @@ function decodeBody(body: string, context: DecodeContext): DecodeResult<Dc09Mess
   }
   return ok({
     token, encrypted, seq, ...ids, ...content.value,
-    crcForm: context.crcForm, crcOverCr: context.crcOverCr, quirks: quirks.names,
+    crcForm: context.crcForm, crcOverCr: context.crcOverCr, osborneHoffman: context.osborneHoffman, quirks: quirks.names,
   });
 }
 
@@ -373,6 +413,14 @@ function parseContent(text: string, from: number, encrypted: boolean, context: D
     if (encrypted && !isPrintableText(value)) return fail(malformed, `${where} is not printable text`, frame);
     extended[letter] = value;
     i = fieldEnd + 1;
+  }
+
+  if (context.osborneHoffman && !encrypted) {
+    OSBORNE_HOFFMAN_TAIL.lastIndex = i;
+    if (OSBORNE_HOFFMAN_TAIL.exec(text) !== null) {
+      extended['ohTail'] = text.slice(i, OSBORNE_HOFFMAN_TAIL.lastIndex);
+      i = OSBORNE_HOFFMAN_TAIL.lastIndex;
+    }
   }
 
   let timestamp: number | null = null;

@@ -1,4 +1,5 @@
 import type { Framer, FramerOutput } from '../framing.js';
+import { crc16 } from './crc16.js';
 
 /** The length field allows 0xFFF, but real frames stay far below 1 KiB; the headroom covers LF, header and CR. */
 export const DEFAULT_DC09_MAX_FRAME_BYTES = 1024 + 64;
@@ -10,7 +11,10 @@ export interface Dc09FramerOptions {
 
 const LF = 0x0a;
 const CR = 0x0d;
+const NUL = 0x00;
 const QUOTE = 0x22;
+const ZERO = 0x30;
+const CLOSE_BRACKET = 0x5d;
 const EMPTY = new Uint8Array(0);
 /** Enough bytes after the LF to tell the ASCII header (LF + 4 CRC + 4 length + '"') from the binary one. */
 const HEADER_PROBE = 10;
@@ -42,6 +46,55 @@ function bodyOffset(pending: Uint8Array): number {
   return -1;
 }
 
+/** A byte-wise text of pending[start, end) (header fields are ASCII). */
+function ascii(pending: Uint8Array, start: number, end: number): string {
+  return String.fromCharCode(...pending.subarray(start, end));
+}
+
+/**
+ * Where a frame whose ASCII header `<4 hex CRC><0LLL>"` starts at `start` ends by its length field, or -1. Only
+ * for senders that send no CR (pysiaalarm's `tests/create_line.py` sends neither LF nor CR over TCP): a frame
+ * that has its CR is always cut at the CR. The length is read as hex (the standard), as decimal (ELDES) and as
+ * pysiaalarm writes it (the decimal length read as hex, written in decimal: 52 bytes → "0082"); the reading whose
+ * body carries the sent CRC wins. Without a CRC match only the standard reading is taken, and only when the
+ * buffered bytes end exactly there or the next frame's header follows.
+ */
+function endByLength(pending: Uint8Array, start: number): number {
+  if (pending.length < start + 9 || pending[start + 8] !== QUOTE || pending[start + 4] !== ZERO) return -1;
+  if (!isHexRange(pending, start, start + 8)) return -1;
+  const field = ascii(pending, start + 4, start + 8);
+  const decimal = /^\d{4}$/.test(field) ? Number.parseInt(field, 10) : -1;
+  const readings = [Number.parseInt(field, 16), decimal, decimal < 0 ? -1 : Number.parseInt(decimal.toString(16), 10)];
+  const crcSent = Number.parseInt(ascii(pending, start, start + 4), 16);
+  const body = start + 8;
+  for (const length of readings) {
+    if (length > 0 && body + length <= pending.length && crc16(pending, body, body + length) === crcSent) return body + length;
+  }
+  const standard = body + (readings[0] ?? 0);
+  const nextStarts = standard === pending.length || endByHeaderAt(pending, standard);
+  return standard <= pending.length && nextStarts ? standard : -1;
+}
+
+function endByHeaderAt(pending: Uint8Array, at: number): boolean {
+  return pending.length >= at + 9 && pending[at + 8] === QUOTE && isHexRange(pending, at, at + 8);
+}
+
+/** A body ends with ']' (no timestamp), a timestamp digit, or ciphertext hex: anything else is not a whole frame. */
+function endsLikeABody(pending: Uint8Array, end: number): boolean {
+  const last = pending[end - 1];
+  return last === CLOSE_BRACKET || isHexCode(last);
+}
+
+/**
+ * A frame without its CR can be cut at the end its length field gives when no LF or CR came before and the next
+ * byte, if any, is not the CR (then the CR path cuts it).
+ */
+function cutByLength(pending: Uint8Array, from: number, end: number): boolean {
+  if (end < 0 || (pending.length > end && pending[end] === CR)) return false;
+  for (let i = from; i < end; i++) if (pending[i] === CR || pending[i] === LF) return false;
+  return endsLikeABody(pending, end);
+}
+
 /** A CR-terminated line without the LF still counts as a frame when it opens with `<4 hex CRC><0LLL>"` or `SR` (OH). */
 function isFrameWithoutLf(line: Uint8Array): boolean {
   return (line[8] === QUOTE && isHexRange(line, 0, 8)) || (line[0] === 0x53 && line[1] === 0x52);
@@ -62,6 +115,11 @@ export class Dc09Framer implements Framer {
   private scanned = 0;
   /** What bytes outside a frame are: noise, or the tail of a frame that was discarded as oversize. */
   private huntReason: HuntReason = 'FRAME_NOISE';
+  /**
+   * How the last output ended: a frame with its CR, a frame cut by its length field (a CR arriving late for it is
+   * no noise), or anything else. NULs right after a frame are padding (OH-style senders), not noise.
+   */
+  private after: 'frame' | 'frame-without-cr' | 'other' = 'other';
 
   constructor(options: Dc09FramerOptions = {}) {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_DC09_MAX_FRAME_BYTES;
@@ -90,12 +148,28 @@ export class Dc09Framer implements Framer {
     this.bodyStart = -1;
     this.scanned = 0;
     this.huntReason = 'FRAME_NOISE';
+    this.after = 'other';
     return out;
   }
 
   /** Outside a frame: look for the next LF (frame start) or a CR ending an LF-less frame or noise. */
   private hunt(out: FramerOutput[]): boolean {
     const pending = this.pending;
+    // A NUL after a frame's CR (seen from OH-style senders) and the late CR of a frame cut by length are no noise.
+    if ((this.after !== 'other' && pending[0] === NUL) || (this.after === 'frame-without-cr' && pending[0] === CR)) {
+      this.take(1);
+      return true;
+    }
+    if (pending.length > 0) this.after = 'other';
+    if (this.huntReason === 'FRAME_NOISE') {
+      const end = endByLength(pending, 0);
+      if (cutByLength(pending, 0, end)) {
+        out.push({ kind: 'frame', bytes: copyOf(pending, 0, end) });
+        this.take(end);
+        this.after = 'frame-without-cr';
+        return true;
+      }
+    }
     for (let i = this.scanned; i < pending.length; i++) {
       const byte = pending[i];
       if (byte === LF) {
@@ -111,6 +185,7 @@ export class Dc09Framer implements Framer {
         out.push(isFrame ? { kind: 'frame', bytes: line } : { kind: 'discarded', bytes: line, reason: this.huntReason });
         this.huntReason = 'FRAME_NOISE';
         this.take(i + 1);
+        this.after = isFrame ? 'frame' : 'other';
         return true;
       }
     }
@@ -131,12 +206,22 @@ export class Dc09Framer implements Framer {
       if (this.bodyStart < 0) return false;
       this.scanned = this.bodyStart;
     }
+    // After an LF, a frame is cut by length only once the next frame's LF shows its CR is not coming.
+    const end = this.bodyStart === 9 ? endByLength(pending, 1) : -1;
+    if (pending[end] === LF && cutByLength(pending, this.bodyStart, end)) {
+      out.push({ kind: 'frame', bytes: copyOf(pending, 0, end) });
+      this.take(end);
+      this.inFrame = false;
+      this.after = 'frame-without-cr';
+      return true;
+    }
     for (let i = this.scanned; i < pending.length; i++) {
       const byte = pending[i];
       if (byte === CR) {
         out.push({ kind: 'frame', bytes: copyOf(pending, 0, i + 1) });
         this.take(i + 1);
         this.inFrame = false;
+        this.after = 'frame';
         return true;
       }
       if (byte === LF) {

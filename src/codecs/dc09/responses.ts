@@ -14,9 +14,12 @@ export interface AckOptions {
   random: (n: number) => Uint8Array;
 }
 
-/** PYSIA answers an Osborne-Hoffman heartbeat with the bare token, no CRC header or framing. */
-function bareAnswer(token: 'ACK' | 'DUH'): Uint8Array {
-  return Buffer.from(`"${token}"`, 'latin1');
+/**
+ * An Osborne-Hoffman receiver answers with the bare token and a CR, no quotes, CRC or length ("Response is always
+ * in the following form f'{response_type.value}\r'", pysiaalarm PR #44, from OH-NetRec and ATS panels).
+ */
+export function osborneHoffmanAnswer(token: 'ACK' | 'NAK' | 'DUH'): Uint8Array {
+  return Buffer.from(`${token}\r`, 'latin1');
 }
 
 /**
@@ -24,7 +27,7 @@ function bareAnswer(token: 'ACK' | 'DUH'): Uint8Array {
  * request's key when the request was encrypted (protocols.md §3.7). Answers in the request's CRC form.
  */
 export function encodeAck(req: Dc09Message, opts: AckOptions): Uint8Array {
-  if (req.token === 'OH') return bareAnswer('ACK');
+  if (req.osborneHoffman) return osborneHoffmanAnswer('ACK');
   if (req.encrypted && opts.key === undefined) {
     throw new GatewayError('DC09_KEY_MISSING', 'an ACK to an encrypted request must be encrypted with its key');
   }
@@ -50,7 +53,7 @@ export function encodeNak(now: number, crcForm: Dc09CrcForm = 'ascii'): Uint8Arr
 
 /** `"DUH"<seq>R…L…#acct[]`: received correctly but cannot be processed; unencrypted, as PYSIA sends it. */
 export function encodeDuh(req: Dc09Message): Uint8Array {
-  if (req.token === 'OH') return bareAnswer('DUH');
+  if (req.osborneHoffman) return osborneHoffmanAnswer('DUH');
   return encodeDc09Frame({
     token: 'DUH',
     seq: req.seq,

@@ -81,9 +81,12 @@ describe('encodeAck', () => {
     expect(() => encodeAck(request, { now: NOW, random: zeros })).toThrow(/DC09_KEY_MISSING/);
   });
 
-  it('answers an Osborne-Hoffman heartbeat with a bare "ACK" as PYSIA does', () => {
-    const request = decoded(latin1('SR0001L0001    006969XX    [ID00000000]'));
-    expect(text(encodeAck(request, { now: NOW, random: zeros }))).toBe('"ACK"');
+  it('answers Osborne-Hoffman lines as OH receivers do: the bare token and a CR (pysiaalarm PR #44)', () => {
+    const heartbeat = decoded(latin1('SR0001L0001    006969XX    [ID00000000]'));
+    expect(text(encodeAck(heartbeat, { now: NOW, random: zeros }))).toBe('ACK\r');
+    const event = decoded(latin1(`\n01010053"SIA-DCS"0007R0075L0001[#001465|NRP000*'DECKERS'NM]7C9677F21948CC12|#001465\r`));
+    expect(text(encodeAck(event, { now: NOW, random: zeros }))).toBe('ACK\r');
+    expect(text(encodeDuh(event))).toBe('DUH\r');
   });
 });
 
