@@ -85,6 +85,9 @@ export type AcknowledgeOutcome =
 export const ASSURANCE_INPUT = 'assurance';
 
 const RECENT_LIMIT = 500;
+/** Device history (tests, uses, missed tests) is kept this long: a year's report and its 90-day chart. */
+export const HISTORY_RETENTION_MS = 455 * 86_400_000;
+const HISTORY_PRUNE_EVERY_MS = 86_400_000;
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
@@ -157,6 +160,7 @@ export class Assurance implements EventHook {
   readonly supervision: Supervision;
   readonly deadline: DeliveryDeadline;
   private readonly inFlight = new Set<Promise<void>>();
+  private historyPrunedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: AssuranceOptions) {
     const { store, sites, clock, builder } = options;
@@ -252,6 +256,10 @@ export class Assurance implements EventHook {
     for (const status of this.ledger.newlyOverdue(now)) this.deviceOverdue(status, now);
     for (const change of this.supervision.check(now)) this.linkChanged(change, now);
     for (const missed of this.deadline.due(now)) this.deliveryMissed(missed, now);
+    if (now - this.historyPrunedAt >= HISTORY_PRUNE_EVERY_MS) {
+      this.options.store.pruneHistory(now - HISTORY_RETENTION_MS);
+      this.historyPrunedAt = now;
+    }
   }
 
   /** Opens a test window for `actor`; published to central and audited, with the actor's note. */

@@ -245,6 +245,7 @@ export class AssuranceStore {
         `SELECT * FROM device_history WHERE site = ? AND at >= ? AND at < ? ORDER BY at, device`,
       ),
       putHistory: db.prepare(upsertSql('device_history', HISTORY_COLUMNS)),
+      pruneHistory: db.prepare<[number]>(`DELETE FROM device_history WHERE at < ?`),
       openIncidents: db.prepare<[], Row>(`SELECT * FROM incident WHERE acked_at IS NULL ORDER BY opened_at`),
       recentIncidents: db.prepare<[number], Row>(`SELECT * FROM incident ORDER BY opened_at DESC LIMIT ?`),
       incident: db.prepare<[string], Row>(`SELECT * FROM incident WHERE id = ?`),
@@ -345,6 +346,11 @@ export class AssuranceStore {
   history(site: string, from: number, to: number): DeviceHistoryRecord[] {
     this.flush();
     return this.statements.history.all(site, from, to).map((row) => fromRow<DeviceHistoryRecord>(row, HISTORY_COLUMNS));
+  }
+
+  /** Forgets device history older than `before` (with the next batched write). */
+  pruneHistory(before: number): void {
+    this.defer('device_history prune', () => this.statements.pruneHistory.run(before));
   }
 
   addHistory(record: DeviceHistoryRecord): void {

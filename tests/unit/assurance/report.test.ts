@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { renderReportCsv } from '../../../adapters/api/report/report-csv.js';
 import { renderReportHtml } from '../../../adapters/api/report/report-html.js';
 import { readReport, renderReportText } from '../../../adapters/cli/commands/report-action.js';
+import { HISTORY_RETENTION_MS } from '../../../src/assurance/assurance.js';
 import { buildReport, periodProblem, type AssuranceReport } from '../../../src/assurance/report.js';
 import { AssuranceStore } from '../../../src/assurance/store.js';
 import { settingsSchema } from '../../../src/settings/settings.js';
@@ -86,6 +87,18 @@ describe('the assurance report', () => {
     const day = buildReport(h.store, { site: tokyo!, period: { from: '2024-01-10', to: '2024-01-10' }, now: h.clock.now() });
     expect(day.devices[0]).toMatchObject({ uses: 1 });
     expect(buildReport(h.store, { site: tokyo!, period: { from: '2024-01-11', to: '2024-01-11' }, now: h.clock.now() }).devices[0]).toMatchObject({ uses: 0 });
+  });
+
+  it('keeps device history for HISTORY_RETENTION_MS, then forgets it (a stuck button cannot fill the disk for ever)', async () => {
+    const { h } = await twentyDays();
+    await h.tick();
+    expect(h.store.history('bank-1', 0, h.clock.now())).toHaveLength(2);
+    h.clock.advance(HISTORY_RETENTION_MS - 20 * DAY);
+    await h.tick();
+    expect(h.store.history('bank-1', 0, h.clock.now()).map((r) => r.kind)).toEqual(['use']); // the test of day 1 went first
+    h.clock.advance(9 * DAY);
+    await h.tick();
+    expect(h.store.history('bank-1', 0, h.clock.now())).toEqual([]);
   });
 
   it('refuses periods that are not dates or run backwards', () => {
