@@ -18,16 +18,22 @@ import { Dc09Listener } from '../inputs/dc09.js';
 import { StdoutOutput } from '../outputs/stdout.js';
 import { MqttOutput } from '../outputs/mqtt.js';
 import { WebhookOutput } from '../outputs/webhook.js';
+import { Dc09Output } from '../outputs/dc09.js';
+import type { LinkStateReport } from '../outputs/link-state.js';
+import { AutomationOutput } from '../outputs/automation.js';
 import { ApiServer } from '../api/server.js';
 import { TokenRegistry } from '../api/tokens.js';
 import { registerHealthRoutes, type HealthSource } from '../api/routes/health.js';
 import { registerTokenRoutes } from '../api/routes/tokens.js';
 import { AuditLog } from '../system/audit-log.js';
+import { ConsoleFeed } from '../api/console/feed.js';
+import { registerConsole } from '../api/console/routes.js';
 import { GatewayMetrics } from '../system/metrics.js';
 import { resolveDc09Accounts } from './config.js';
 import { wireAssurance, type AssuranceWiring } from './assurance-wiring.js';
 import { packageVersion } from './version.js';
-import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
+import { listenFailure } from './startup.js';
+import { gatewayEvent, VERIFIED, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
 
 export interface RunningInput {
   name: string;
@@ -49,6 +55,10 @@ export interface GatewayOptions {
   listen?: boolean;
   /** Outputs' clock when the pipeline's is not the wall clock (`replay`): webhook signatures must be fresh. */
   outputClock?: Clock;
+}
+
+function inputKeys(index: number): { host: string; port: string } {
+  return { host: `inputs[${index}].host`, port: `inputs[${index}].port` };
 }
 
 /** What an input does with one raw frame (decode, store, decide the answer); `replay` feeds captures to it. */
@@ -82,10 +92,11 @@ export class Gateway {
   private readonly startedAt: number;
   private assurance: AssuranceWiring | undefined;
   private audit: AuditLog | undefined;
+  private consoleFeed: ConsoleFeed | undefined;
 
   private constructor(
     private readonly options: GatewayOptions,
-    tokens: TokenRegistry | undefined,
+    private readonly tokens: TokenRegistry | undefined,
   ) {
     const { settings, clock } = options;
     this.logger = options.logger as unknown as Logger;
@@ -187,6 +198,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     for (const input of [...this.inputs].reverse()) await input.stop();
+    this.consoleFeed?.stop();
     await this.api?.stop();
     await this.assurance?.stop();
     this.audit?.close();
@@ -212,13 +224,19 @@ export class Gateway {
       registerHealthRoutes(this.api, { gateway: this, metrics: this.metrics, deadLetters: (output) => this.outbox.deadLetters(output) });
       const audit = this.audit;
       registerTokenRoutes(this.api, { dataDir: settings.dataDir, audit: audit === undefined ? undefined : (entry) => audit.append(entry) });
-      await this.api.start();
+      if (this.assurance !== undefined && this.tokens !== undefined) this.startConsole(this.api, this.assurance, this.tokens);
+      await this.api.start().catch((error: unknown) => {
+        throw listenFailure(error, `API on ${settings.api!.host}:${settings.api!.port}`, { host: 'api.host', port: 'api.port' });
+      });
     }
     const issues: SettingsIssue[] = [];
     for (const [index, input] of settings.inputs.entries()) {
       if (input.type !== 'dc09') {
         // Replays feed serial and access-XML captures through the generic decode path instead.
-        if (this.options.listen !== false) await this.startOtherInput(input);
+        if (this.options.listen !== false)
+          await this.startOtherInput(input).catch((error: unknown) => {
+            throw input.type === 'access-xml' ? listenFailure(error, `${input.type} input "${input.name}" on ${input.host}:${input.port}`, inputKeys(index)) : error;
+          });
         continue;
       }
       const resolved = resolveDc09Accounts(input, index);
@@ -255,15 +273,39 @@ export class Gateway {
         udp: input.udp,
         maxFrameBytes: input.maxFrameBytes,
         idleTimeoutMs: input.idleTimeout,
+        firstFrameTimeoutMs: input.firstFrameTimeout,
         maxConnections: input.maxConnections,
+        maxConnectionsPerPeer: input.maxConnectionsPerPeer,
         receiver,
         logger,
         counters: this.counters,
       });
-      await listener.start();
+      await listener.start().catch((error: unknown) => {
+        throw listenFailure(error, `DC-09 input "${input.name}" on ${input.host}:${input.port}`, inputKeys(index));
+      });
       this.inputs.push({ name: input.name, stop: () => listener.stop(), health: () => listener.health() });
     }
     return issues;
+  }
+
+  /** The duress console at `/`: fed by every stored and delivered event; signs in with the API's tokens. */
+  private startConsole(api: ApiServer, assurance: AssuranceWiring, tokens: TokenRegistry): void {
+    const clock = this.options.clock;
+    const feed = new ConsoleFeed(() => clock.now());
+    this.consoleFeed = feed;
+    this.hooks.push(feed);
+    this.deliveryListeners.push((output, event) => feed.delivered(output, event));
+    registerConsole(api, {
+      source: {
+        assurance: assurance.assurance,
+        feed,
+        sites: () => this.sites,
+        health: () => this.health(),
+        centralOutputs: this.outputs.filter((o) => o.audience === 'central').map((o) => o.name),
+      },
+      tokens,
+      now: () => clock.now(),
+    });
   }
 
   private openAuditLog(): AuditLog {
@@ -319,6 +361,36 @@ export class Gateway {
         const { type: _type, ...options } = output;
         return new WebhookOutput(options, { clock });
       }
+      case 'dc09': {
+        const { type: _type, ...options } = output;
+        return new Dc09Output(options, {
+          clock,
+          logger: this.logger,
+          ...(this.options.random === undefined ? {} : { random: this.options.random }),
+          reportLinkState: (report) => this.recordOutputState(output.name, output.account, report),
+        });
+      }
+      case 'automation': {
+        const { type: _type, ...options } = output;
+        return new AutomationOutput(options, {
+          clock,
+          logger: this.logger,
+          reportLinkState: (report) => this.recordOutputState(output.name, options.account ?? null, report),
+        });
+      }
     }
+  }
+
+  /** An output's link to a monitoring centre went down or came back: a `supervisory` event, stored like any other. */
+  private recordOutputState(output: string, account: string | null, report: LinkStateReport): void {
+    const receivedAt = this.options.clock.now();
+    const event = gatewayEvent(
+      { category: 'supervisory', account, qualifier: report.qualifier, reasons: report.reasons },
+      { input: output, transport: 'tcp', receivedAt, raw: new Uint8Array(), trust: VERIFIED },
+      this.builder,
+    );
+    void this.recorder.record([event]).then((recorded) => {
+      if (!recorded.ok) this.logger.error({ output, err: recorded.error.message }, 'output link state event not stored');
+    });
   }
 }

@@ -22,4 +22,6 @@ export interface SimulateOptions {
   serial?: string;
   protocol?: 'surgard';
   baudRate: number;
+  receive?: boolean;
+  listen: string;
 }
