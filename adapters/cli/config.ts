@@ -40,8 +40,13 @@ export function loadConfigFile(file: string): LoadedConfig {
  */
 export function dataDirOf(config: string | undefined): string | undefined {
   if (config === undefined) return path.resolve(DEFAULT_DATA_DIR);
-  const loaded = loadConfigFile(config);
-  if (loaded.ok) return loaded.settings.dataDir;
+  return settingsOrExit(config)?.dataDir;
+}
+
+/** The configuration file's settings; undefined after printing its issues on stderr and setting exit status 78. */
+export function settingsOrExit(file: string): Settings | undefined {
+  const loaded = loadConfigFile(file);
+  if (loaded.ok) return loaded.settings;
   printIssues(loaded.issues, (line) => process.stderr.write(line + '\n'));
   process.exitCode = EXIT_CONFIG;
   return undefined;

@@ -6,7 +6,7 @@ import { DeviceLedger, filterDevices, type DeviceFilter, type DeviceStatus, type
 import { ASSURANCE_FILE_NAME, AssuranceStore } from '../../../src/assurance/store.js';
 import { systemClock } from '../../../src/ports.js';
 import type { Settings } from '../../../src/settings/settings.js';
-import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
+import { settingsOrExit } from '../config.js';
 
 export interface DevicesOptions {
   config: string;
@@ -81,13 +81,9 @@ export function renderDeviceTable(report: DeviceReport): string[] {
 
 /** What `panelbridge devices` does. */
 export function listDevices(options: DevicesOptions): void {
-  const loaded = loadConfigFile(options.config);
-  if (!loaded.ok) {
-    printIssues(loaded.issues, (line) => process.stderr.write(line + '\n'));
-    process.exitCode = EXIT_CONFIG;
-    return;
-  }
-  const report = readDeviceReport(loaded.settings, systemClock.now(), {
+  const settings = settingsOrExit(options.config);
+  if (settings === undefined) return;
+  const report = readDeviceReport(settings, systemClock.now(), {
     ...(options.site === undefined ? {} : { site: options.site }),
     overdue: options.overdue === true,
     neverTested: options.neverTested === true,

@@ -3,7 +3,7 @@ import { systemClock } from '../../../src/ports.js';
 import type { Settings } from '../../../src/settings/settings.js';
 import { renderReportCsv } from '../../api/report/report-csv.js';
 import { renderReportHtml } from '../../api/report/report-html.js';
-import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
+import { settingsOrExit } from '../config.js';
 import { readAssuranceStore } from './devices-action.js';
 
 export interface ReportOptions {
@@ -55,14 +55,10 @@ export function renderReportText(report: AssuranceReport): string {
 
 /** What `panelbridge report` does. */
 export function printReport(options: ReportOptions): void {
-  const loaded = loadConfigFile(options.config);
-  if (!loaded.ok) {
-    printIssues(loaded.issues, (line) => process.stderr.write(line + '\n'));
-    process.exitCode = EXIT_CONFIG;
-    return;
-  }
+  const settings = settingsOrExit(options.config);
+  if (settings === undefined) return;
   const period = { ...(options.from === undefined ? {} : { from: options.from }), ...(options.to === undefined ? {} : { to: options.to }) };
-  const result = readReport(loaded.settings, options.site, period, systemClock.now());
+  const result = readReport(settings, options.site, period, systemClock.now());
   if (!result.ok) {
     process.stderr.write(`error: ${result.message}\n`);
     process.exitCode = EXIT_USAGE;

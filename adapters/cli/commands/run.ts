@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { LevelWithSilent } from 'pino';
-import { EXIT_CONFIG, loadConfigFile, printIssues, unreadableFiles } from '../config.js';
+import { EXIT_CONFIG, loadConfigFile, printIssues, settingsOrExit, unreadableFiles } from '../config.js';
 import { systemClock } from '../../../src/ports.js';
 
 /**
@@ -14,13 +14,8 @@ export function runCommand(): Command {
     .requiredOption('-c, --config <file>', 'configuration file (YAML or JSON)')
     .option('--capture <file>', 'append every raw frame received to this JSONL capture file')
     .action(async (options: { config: string; capture?: string }) => {
-      const loaded = loadConfigFile(options.config);
-      if (!loaded.ok) {
-        printIssues(loaded.issues, (line) => process.stderr.write(line + '\n'));
-        process.exitCode = EXIT_CONFIG;
-        return;
-      }
-      const { settings } = loaded;
+      const settings = settingsOrExit(options.config);
+      if (settings === undefined) return;
       // Imported when the gateway runs, not with every command's definition.
       const [{ createRootLogger }, { Gateway }, files, { startupFailure }] = await Promise.all([
         import('../../system/logger.js'),
