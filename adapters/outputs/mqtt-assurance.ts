@@ -1,0 +1,151 @@
+import type { Assurance } from '../../src/assurance/assurance.js';
+import type { DeviceStatus } from '../../src/assurance/ledger.js';
+import type { Clock, Logger } from '../../src/ports.js';
+import type { Site } from '../../src/settings/sites.js';
+import { withTimeout } from '../../src/timeout.js';
+import { topicSegment, type MqttOutput } from './mqtt.js';
+import { RetainedStatePublisher, type RetainedState } from './mqtt-retained.js';
+
+/**
+ * A state publication still running after this long has overrun: the watchdog starts the next one anyway (each
+ * publish ends by itself within the output's publish timeout, so overrun runs do not pile up).
+ */
+const PUBLISH_OVERRUN_MS = 10_000;
+
+/** stop() waits this long at most for a state publication in progress; the output's own stop ends it. */
+const STOP_WAIT_MS = 2_000;
+
+export interface MqttAssuranceDeps {
+  assurance: Assurance;
+  /** The configured sites (each gets an incident state, `open: 0` when quiet). */
+  sites: () => readonly Site[];
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * What the duress assurance shows on the central MQTT outputs: retained device states
+ * (`{prefix}/devices/{site}/{device}`) and incident states (`{prefix}/incidents/{site}`), and, on an output with
+ * `incidentAcks: true`, acknowledgements taken from `{prefix}/incidents/{id}/ack`.
+ */
+export class MqttAssuranceStates {
+  private readonly publishers: Array<{ devices: RetainedStatePublisher; incidents: RetainedStatePublisher }>;
+  private readonly unsubscribes: Array<Promise<(() => Promise<void>) | undefined>>;
+  // One publication at a time; a change while one runs asks for one more pass after it.
+  private publishing: { run: Promise<void>; since: number } | undefined;
+  private again = false;
+
+  constructor(outputs: readonly MqttOutput[], private readonly deps: MqttAssuranceDeps) {
+    const { assurance, logger } = deps;
+    this.publishers = outputs.map((output) => ({
+      devices: new RetainedStatePublisher(output, logger, 'device state'),
+      incidents: new RetainedStatePublisher(output, logger, 'incident state'),
+    }));
+    this.unsubscribes = outputs
+      .filter((output) => output.incidentAcks)
+      .map((output) =>
+        output
+          .subscribe('incidents/+/ack', (topic, payload) => acknowledgeFromMqtt(assurance, output.name, topic, payload, logger))
+          .catch((error: unknown) => {
+            logger.error({ output: output.name, err: error }, 'cannot subscribe to incident acknowledgements');
+            return undefined;
+          }),
+      );
+  }
+
+  /** Brings every retained state up to date; resolves when the publication (and any pass it was asked for) ends. */
+  publish(): Promise<void> {
+    const { assurance, sites, clock, logger } = this.deps;
+    if (this.publishers.length === 0) return Promise.resolve();
+    if (this.publishing !== undefined) {
+      const runningMs = performance.now() - this.publishing.since;
+      if (runningMs < PUBLISH_OVERRUN_MS) {
+        this.again = true;
+        return this.publishing.run;
+      }
+      logger.warn({ runningMs }, 'retained state publication overran; starting it again');
+    }
+    const run: Promise<void> = (async () => {
+      do {
+        this.again = false;
+        const devices = deviceStates(assurance.deviceReport().devices);
+        const incidents = incidentStates(assurance, sites, clock);
+        await Promise.all(this.publishers.map((p) => Promise.all([p.devices.sync(devices), p.incidents.sync(incidents)])));
+      } while (this.again);
+    })()
+      .catch((error: unknown) => logger.error({ err: error }, 'retained states not published'))
+      .finally(() => {
+        if (this.publishing?.run === run) this.publishing = undefined;
+      });
+    this.publishing = { run, since: performance.now() };
+    return run;
+  }
+
+  /**
+   * Waits for a publication in progress and ends the acknowledgement subscriptions side by side, each bounded: a
+   * stalled broker costs stop a couple of seconds, not one per step.
+   */
+  async stop(): Promise<void> {
+    await Promise.all([
+      this.publishing === undefined ? undefined : withTimeout(this.publishing.run, STOP_WAIT_MS),
+      ...(await Promise.all(this.unsubscribes)).map((unsubscribe) => unsubscribe?.().catch(() => undefined)),
+    ]);
+  }
+}
+
+/** `devices/{site}/{device}`: the `GET /devices` entry of each duress device. */
+function deviceStates(devices: readonly DeviceStatus[]): Map<string, RetainedState> {
+  return new Map(
+    devices.map((d) => {
+      const payload = JSON.stringify(d);
+      return [`devices/${topicSegment(d.site)}/${topicSegment(d.device)}`, { fingerprint: payload, payload: () => payload }];
+    }),
+  );
+}
+
+/**
+ * `incidents/{site}`: the site's open incidents, for every configured site and every site (or account without
+ * one) that had an incident since start, so an acknowledgement shows as `open: 0`.
+ */
+function incidentStates(assurance: Assurance, sites: () => readonly Site[], clock: Clock): Map<string, RetainedState> {
+  const bySite = new Map<string, Array<{ id: string; category: string; openedAt: string }>>();
+  for (const site of sites()) bySite.set(site.id, []);
+  for (const incident of assurance.incidentViews(true)) {
+    const site = incident.site ?? incident.account ?? 'unknown';
+    const list = bySite.get(site) ?? [];
+    if (!incident.acknowledged) list.push({ id: incident.id, category: incident.category, openedAt: incident.openedAt });
+    bySite.set(site, list);
+  }
+  return new Map(
+    [...bySite].map(([site, incidents]) => {
+      const fingerprint = JSON.stringify(incidents);
+      const payload = () => JSON.stringify({ site, open: incidents.length, incidents, updatedAt: new Date(clock.now()).toISOString() });
+      return [`incidents/${topicSegment(site)}`, { fingerprint, payload }];
+    }),
+  );
+}
+
+/**
+ * `{prefix}/incidents/{id}/ack` on an output with `incidentAcks: true`: payload empty, a JSON `{by, note}`, or plain
+ * text taken as the note. The broker's ACL decides who may publish there; the acknowledgement is recorded as the
+ * output's, with the `by` the message claims.
+ */
+function acknowledgeFromMqtt(assurance: Assurance, output: string, topic: string, payload: Buffer, logger: Logger): void {
+  const id = topic.split('/').at(-2) ?? '';
+  const text = payload.toString('utf8').trim();
+  let claimed: string | undefined;
+  let note: string | null = text === '' ? null : text;
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed === 'object' && parsed !== null) {
+      const fields = parsed as Record<string, unknown>;
+      if (typeof fields.by === 'string') claimed = fields.by.slice(0, 200);
+      note = typeof fields.note === 'string' ? fields.note.slice(0, 2_000) : null;
+    }
+  } catch {
+    // Not JSON: the text is the note.
+  }
+  const name = claimed === undefined ? `mqtt:${output}` : `${claimed} (mqtt:${output})`;
+  const outcome = assurance.acknowledge(id, { name, role: 'operator', channel: 'mqtt' }, note);
+  if (!outcome.ok) logger.warn({ incident: id, topic, reason: outcome.reason }, 'incident acknowledgement over MQTT refused');
+}
