@@ -110,10 +110,10 @@ function deviceStates(devices: readonly DeviceStatus[]): Map<string, RetainedSta
 function incidentStates(assurance: Assurance, sites: () => readonly Site[], clock: Clock): Map<string, RetainedState> {
   const bySite = new Map<string, Array<{ id: string; category: string; openedAt: string }>>();
   for (const site of sites()) bySite.set(site.id, []);
-  for (const incident of assurance.incidentViews(true)) {
+  for (const incident of assurance.incidentRecords(true)) {
     const site = incident.site ?? incident.account ?? 'unknown';
     const list = bySite.get(site) ?? [];
-    if (!incident.acknowledged) list.push({ id: incident.id, category: incident.category, openedAt: incident.openedAt });
+    if (incident.ackedAt === null) list.push({ id: incident.id, category: incident.category, openedAt: new Date(incident.openedAt).toISOString() });
     bySite.set(site, list);
   }
   return new Map(

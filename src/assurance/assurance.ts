@@ -34,38 +34,6 @@ export interface AssuranceOptions {
   onIncidentsChanged?: () => void;
 }
 
-export interface WindowView {
-  id: string;
-  site: string;
-  startedAt: string;
-  endsAt: string;
-  /** The devices under test. */
-  devices: string[];
-  exercised: string[];
-  notExercised: string[];
-  closedAt: string | null;
-  closeReason: 'expired' | 'stopped' | null;
-  /** Opened by the site's testSchedule (its devices not exercised are missed tests). */
-  scheduled: boolean;
-}
-
-export interface IncidentView {
-  id: string;
-  site: string | null;
-  account: string | null;
-  category: string;
-  openedAt: string;
-  openingEventId: string;
-  lastEventAt: string;
-  eventCount: number;
-  acknowledged: boolean;
-  ackedAt: string | null;
-  ackedBy: string | null;
-  note: string | null;
-  /** When a central output first confirmed the opening event. */
-  deliveredAt: string | null;
-}
-
 export interface AssuranceHealth {
   state: 'up' | 'degraded';
   detail?: string;
@@ -78,8 +46,8 @@ export interface AssuranceHealth {
 }
 
 export type AcknowledgeOutcome =
-  | { ok: true; incident: IncidentView }
-  | { ok: false; reason: 'unknown' | 'already-acknowledged'; incident?: IncidentView };
+  | { ok: true; incident: IncidentRecord }
+  | { ok: false; reason: 'unknown' | 'already-acknowledged'; incident?: IncidentRecord };
 
 /** Where the events this raises say they come from (no panel frame behind them). */
 export const ASSURANCE_INPUT = 'assurance';
@@ -126,24 +94,6 @@ function duressDetails(event: NormalizedEvent): Record<string, unknown> {
 
 function labelOf(device: DuressDevice): string {
   return `${device.device} "${device.name}"`;
-}
-
-function incidentView(incident: IncidentRecord): IncidentView {
-  return {
-    id: incident.id,
-    site: incident.site,
-    account: incident.account,
-    category: incident.category,
-    openedAt: iso(incident.openedAt),
-    openingEventId: incident.openingEventId,
-    lastEventAt: iso(incident.lastEventAt),
-    eventCount: incident.eventCount,
-    acknowledged: incident.ackedAt !== null,
-    ackedAt: incident.ackedAt === null ? null : iso(incident.ackedAt),
-    ackedBy: incident.ackedBy,
-    note: incident.note,
-    deliveredAt: incident.deliveredAt === null ? null : iso(incident.deliveredAt),
-  };
 }
 
 /**
@@ -285,42 +235,24 @@ export class Assurance implements EventHook {
   }
 
   /** Closes a window now for `actor` and publishes its outcome; undefined when no open window has this id. */
-  stopWindow(id: string, actor: Actor, note: string | null = null): WindowView | undefined {
+  stopWindow(id: string, actor: Actor, note: string | null = null): WindowRecord | undefined {
     const now = this.options.clock.now();
     const outcome = this.windows.stop(id, now);
     if (outcome === undefined) return undefined;
     this.windowClosed(outcome, now, actor, note);
-    return this.windowView(outcome.window);
+    return outcome.window;
   }
 
   /** Open windows; with `all`, recently closed ones too (newest first). */
-  windowViews(all = false): WindowView[] {
-    const windows = all ? this.options.store.recentWindows(RECENT_LIMIT) : this.windows.list();
-    return windows.map((w) => this.windowView(w));
-  }
-
-  windowView(window: WindowRecord): WindowView {
-    const { covered, exercised, notExercised } = this.windows.statusOf(window);
-    const names = (devices: DuressDevice[]) => devices.map((d) => d.device);
-    return {
-      id: window.id,
-      site: window.site,
-      startedAt: iso(window.startedAt),
-      endsAt: iso(window.endsAt),
-      devices: names(covered),
-      exercised: names(exercised),
-      notExercised: names(notExercised),
-      closedAt: window.closedAt === null ? null : iso(window.closedAt),
-      closeReason: window.closeReason,
-      scheduled: window.scheduleSlot !== null,
-    };
+  windowRecords(all = false): WindowRecord[] {
+    return all ? this.options.store.recentWindows(RECENT_LIMIT) : this.windows.list();
   }
 
   /** Closes an incident for `actor`: published to central as a control action and audited. */
   acknowledge(id: string, actor: Actor, note: string | null): AcknowledgeOutcome {
     const now = this.options.clock.now();
     const result = this.incidents.acknowledge(id, actor.name, note, now);
-    if (!result.ok) return result.incident === undefined ? { ok: false, reason: result.reason } : { ok: false, reason: result.reason, incident: incidentView(result.incident) };
+    if (!result.ok) return result.incident === undefined ? { ok: false, reason: result.reason } : { ok: false, reason: result.reason, incident: result.incident };
     const { incident } = result;
     this.options.logger.info({ incident: id, by: actor.name, role: actor.role, channel: actor.channel, note }, 'duress incident acknowledged');
     this.control(
@@ -339,12 +271,12 @@ export class Assurance implements EventHook {
       id,
     );
     this.options.onIncidentsChanged?.();
-    return { ok: true, incident: incidentView(incident) };
+    return { ok: true, incident };
   }
 
   /** Open incidents; with `all`, acknowledged ones too (newest first). */
-  incidentViews(all = false): IncidentView[] {
-    return (all ? this.incidents.recent(RECENT_LIMIT) : this.incidents.open()).map(incidentView);
+  incidentRecords(all = false): IncidentRecord[] {
+    return all ? this.incidents.recent(RECENT_LIMIT) : this.incidents.open();
   }
 
   /** The assurance report of a site for a period of its local days; undefined for an unknown site. */

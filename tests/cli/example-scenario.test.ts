@@ -10,6 +10,7 @@ import { frameContent } from '../../src/simulate/events.js';
 import { buildPanelFrame, SequenceCounter } from '../../src/simulate/frames.js';
 import { parseScenario } from '../../src/simulate/scenario.js';
 import { FakeClock, harness, INSTALLER } from '../unit/assurance/harness.js';
+import { incidentViews, windowView } from '../../adapters/api/assurance-views.js';
 
 const read = (file: string) => readFileSync(new URL(`../../config/${file}`, import.meta.url), 'utf8');
 
@@ -52,11 +53,11 @@ describe('config/scenario.example.yaml against config/panelbridge.example.yaml',
     expect(panelEvents.length).toBeGreaterThan(0);
     for (const event of panelEvents) expect([event.site?.id, event.test, event.verified]).toEqual(['branch-12', true, true]);
     const stopped = h.assurance.stopWindow(window.window.id, INSTALLER);
-    expect(stopped?.notExercised).toEqual([]);
+    expect(windowView(h.assurance, stopped!).notExercised).toEqual([]);
     const devices = h.assurance.deviceReport().devices.filter((d) => d.site === 'branch-12');
     expect(devices.map((d) => [d.device, d.testCount > 0])).toEqual(devices.map((d) => [d.device, true]));
     // The walk test counts for its zone beside the hold-up test press (a panel test report would not).
     expect(devices.find((d) => d.device === 'zone-5')?.testCount).toBe(2);
-    expect(h.assurance.incidentViews()).toEqual([]);
+    expect(incidentViews(h.assurance)).toEqual([]);
   });
 });

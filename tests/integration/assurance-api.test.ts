@@ -19,6 +19,7 @@ import { apiSchema, settingsSchema } from '../../src/settings/settings.js';
 import { getTestBroker, MessageLog, uniquePrefix, type TestBroker } from '../helpers/broker.js';
 import { cid, FakeClock, MINUTE } from '../unit/assurance/harness.js';
 import { RecordingOutput } from '../helpers/recording-output.js';
+import { incidentViews } from '../../adapters/api/assurance-views.js';
 
 async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -304,8 +305,8 @@ describe('duress assurance over MQTT', () => {
       await client.publishAsync(`${localPrefix}/incidents/${press.incident}/ack`, '', { qos: 1 });
       await client.publishAsync(`${prefix}/incidents/${press.incident}/ack`, JSON.stringify({ by: 'cms operator', note: 'false alarm' }), { qos: 1 });
       await client.endAsync();
-      await until(() => gateway.wiring.assurance.incidentViews().length === 0, 'the MQTT acknowledgement');
-      expect(gateway.wiring.assurance.incidentViews(true)[0]).toMatchObject({ ackedBy: 'cms operator (mqtt:cms)', note: 'false alarm' });
+      await until(() => incidentViews(gateway.wiring.assurance).length === 0, 'the MQTT acknowledgement');
+      expect(incidentViews(gateway.wiring.assurance, true)[0]).toMatchObject({ ackedBy: 'cms operator (mqtt:cms)', note: 'false alarm' });
     } finally {
       await states.close();
       await local.close();

@@ -9,6 +9,7 @@ import { UNVERIFIED_AGGREGATION_MS, UNVERIFIED_EVENTS_PER_PEER } from '../../src
 import { gateAppends } from '../helpers/gated-outbox.js';
 import { panelFrame, parseAnswer, wrap } from '../helpers/panel.js';
 import { FakeClock, harness, SITES } from './assurance/harness.js';
+import { incidentViews } from '../../adapters/api/assurance-views.js';
 
 const KEY = Buffer.from('00112233445566778899AABBCCDDEEFF', 'hex');
 const ACCOUNTS: Dc09Account[] = [{ account: '1234' }, { account: '5678', key: KEY }];
@@ -106,7 +107,7 @@ describe('retransmit rule: account, sequence, content and timestamp', () => {
     await t.send(frame);
     await t.send(frame);
     await t.send(panelFrame({ token: 'ADM-CID', seq: '0005', account: '1234', data: '#1234|1401 01 004' }));
-    const [incident] = t.assurance.incidentViews();
+    const [incident] = incidentViews(t.assurance);
     expect(incident).toMatchObject({ openingEventId: t.panelEvents()[0]!.id, eventCount: 2 });
   });
 
@@ -132,7 +133,7 @@ describe('unverified frames: NAK, no trust earned, content published', () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ category: 'holdup', duress: true, verified: false, unverifiedReason: 'unknown-account', account: '9999' });
     expect(t.traffic).toEqual([]);
-    expect(t.assurance.incidentViews()).toEqual([]);
+    expect(incidentViews(t.assurance)).toEqual([]);
   });
 
   it('NAKs a plaintext frame for a keyed account: no supervision credit, no test credit, content published unverified', async () => {

@@ -10,6 +10,7 @@ import { mayDo, type TokenRegistry } from '../tokens.js';
 import { CONSOLE_CSS, consoleShell, deviceCardPage, pageHeaders, reportPageHeaders } from './pages.js';
 import { ConsoleSessions } from './sessions.js';
 import { deviceCard, incidents, overview, siteDevices, walk, type ConsoleSource } from './views.js';
+import { incidentView, windowView, windowViews } from '../assurance-views.js';
 
 /**
  * The browser script's budget: what a phone on a weak link downloads before the console works. Checked by
@@ -113,20 +114,20 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
     return json(devices);
   });
 
-  api.route('GET', '/console/api/walks', 'read', () => json({ walks: source.assurance.windowViews(true).slice(0, 20).map((w) => walk(source, w)) }));
+  api.route('GET', '/console/api/walks', 'read', () => json({ walks: windowViews(source.assurance, true).slice(0, 20).map((w) => walk(source, w)) }));
   api.route('POST', '/console/api/walks', 'test-windows', (req) => {
     const { site, minutes, devices } = parseBody(walkBody, req);
     const result = source.assurance.startWindow({ site, minutes, ...(devices === undefined ? {} : { devices }) }, actorOf(req));
     if (!result.ok) throw new ApiError(result.reason === 'unknown-site' ? 'SITE_NOT_FOUND' : 'BAD_REQUEST', result.message);
     source.feed.changed();
-    return { status: 201, body: walk(source, source.assurance.windowView(result.window)) };
+    return { status: 201, body: walk(source, windowView(source.assurance, result.window)) };
   });
   api.route('DELETE', '/console/api/walks/{id}', 'test-windows', (req) => {
     const id = req.params.id ?? '';
     const closed = source.assurance.stopWindow(id, actorOf(req));
     if (closed === undefined) throw new ApiError('WINDOW_NOT_FOUND', `no open test window ${id}`);
     source.feed.changed();
-    return json(walk(source, closed));
+    return json(walk(source, windowView(source.assurance, closed)));
   });
 
   api.route('GET', '/console/api/incidents', 'read', (req) => json({ incidents: incidents(source, req.query.get('all') === '1') }));
@@ -139,7 +140,7 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
         ? new ApiError('INCIDENT_NOT_FOUND', `no incident ${id}`)
         : new ApiError('ALREADY_ACKNOWLEDGED', `incident ${id} was already acknowledged by ${outcome.incident?.ackedBy ?? 'someone'}`);
     source.feed.changed();
-    return json({ incident: outcome.incident });
+    return json({ incident: incidentView(outcome.incident) });
   });
 
   api.route('GET', '/console/card/{site}/{device}', 'read', (req) => {

@@ -1,8 +1,9 @@
-import type { Assurance, IncidentView, WindowView } from '../../../src/assurance/assurance.js';
+import type { Assurance } from '../../../src/assurance/assurance.js';
 import { deviceForPeople, provesDevice, type DuressDevice } from '../../../src/assurance/devices.js';
 import type { NormalizedEvent } from '../../../src/model/event.js';
 import type { Site } from '../../../src/settings/sites.js';
 import type { ConsoleFeed, TracedEvent } from './feed.js';
+import { incidentViews, windowViews, type IncidentView, type WindowView } from '../assurance-views.js';
 
 /** What the console reads from the running gateway. */
 export interface ConsoleSource {
@@ -45,8 +46,8 @@ export function overview(source: ConsoleSource) {
   const { assurance } = source;
   const health = source.health().body as { status: string; inputs?: unknown[]; outputs?: unknown[]; version?: string };
   const devices = assurance.deviceReport().devices;
-  const incidents = assurance.incidentViews();
-  const windows = assurance.windowViews();
+  const incidents = incidentViews(assurance);
+  const windows = windowViews(assurance);
   return {
     gateway: { status: health.status, version: health.version ?? null, inputs: health.inputs ?? [], outputs: health.outputs ?? [] },
     sites: source.sites().map((site) => {
@@ -136,7 +137,7 @@ function inWindow(event: NormalizedEvent, start: number, end: number): boolean {
 export function incidents(source: ConsoleSource, includeAcknowledged: boolean) {
   const { assurance, feed } = source;
   const outputs = source.centralOutputs;
-  return assurance.incidentViews(includeAcknowledged).slice(0, 50).map((incident: IncidentView) => {
+  return incidentViews(assurance, includeAcknowledged).slice(0, 50).map((incident: IncidentView) => {
     const site = incident.site === null ? undefined : assurance.directory.site(incident.site);
     const opening = feed.trace(incident.openingEventId);
     const devices = opening === undefined ? [] : assurance.directory.namedBy(opening.event).map(deviceCard);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Assurance } from '../../../src/assurance/assurance.js';
 import { ApiError, parseBody, type ApiServer } from '../server.js';
 import { actorOf, flag } from './actor.js';
+import { incidentView, incidentViews } from '../assurance-views.js';
 
 /** `by` is accepted for older clients and ignored: the acknowledgement is recorded under the token's name. */
 const ackBody = z
@@ -13,12 +14,12 @@ const ackBody = z
 
 /** Incidents: listing for every role; acknowledging (closing the duress latch) for operators and admins. */
 export function registerIncidentRoutes(api: ApiServer, assurance: Assurance): void {
-  api.route('GET', '/incidents', 'read', (req) => ({ status: 200, body: { incidents: assurance.incidentViews(flag(req, 'all')) } }));
+  api.route('GET', '/incidents', 'read', (req) => ({ status: 200, body: { incidents: incidentViews(assurance, flag(req, 'all')) } }));
   api.route('POST', '/incidents/{id}/ack', 'acknowledge', (req) => {
     const { note } = parseBody(ackBody, req);
     const id = req.params.id ?? '';
     const outcome = assurance.acknowledge(id, actorOf(req), note ?? null);
-    if (outcome.ok) return { status: 200, body: { incident: outcome.incident } };
+    if (outcome.ok) return { status: 200, body: { incident: incidentView(outcome.incident) } };
     if (outcome.reason === 'unknown') throw new ApiError('INCIDENT_NOT_FOUND', `no incident ${id}`);
     throw new ApiError('ALREADY_ACKNOWLEDGED', `incident ${id} was already acknowledged by ${outcome.incident?.ackedBy ?? 'someone'}`);
   });

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { IncidentView } from '../../../src/assurance/assurance.js';
+import type { IncidentView } from '../../api/assurance-views.js';
 import { apiAction, withApiOptions, type ApiOptions } from '../api-client.js';
 
 function describeIncident(incident: IncidentView): string {

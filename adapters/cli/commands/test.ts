@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import type { WindowView } from '../../../src/assurance/assurance.js';
+import type { WindowView } from '../../api/assurance-views.js';
 import { apiAction, withApiOptions, type ApiOptions } from '../api-client.js';
 
 function list(names: readonly string[]): string {

@@ -3,6 +3,7 @@ import { AssuranceStore } from '../../../src/assurance/store.js';
 import { currentSlot, localTime, zonedInstant } from '../../../src/assurance/test-schedules.js';
 import { siteSchema, sitesSchema, type SiteConfig } from '../../../src/settings/sites.js';
 import { cid, FakeClock, harness, INSTALLER, MINUTE, reasonText, SITES } from './harness.js';
+import { windowViews } from '../../../adapters/api/assurance-views.js';
 
 const BANK: SiteConfig = {
   id: 'bank-1',
@@ -54,11 +55,11 @@ describe('a recurring test schedule', () => {
   it('opens the window by itself and reports each device not exercised as a missed test', async () => {
     const h = scheduledHarness();
     await h.tick();
-    expect(h.assurance.windowViews()).toEqual([]);
+    expect(windowViews(h.assurance)).toEqual([]);
 
     h.clock.advance(30 * MINUTE);
     await h.tick();
-    const [window] = h.assurance.windowViews();
+    const [window] = windowViews(h.assurance);
     expect(window).toMatchObject({
       site: 'bank-1',
       scheduled: true,
@@ -76,7 +77,7 @@ describe('a recurring test schedule', () => {
 
     h.clock.advance(13 * MINUTE);
     await h.tick();
-    expect(h.assurance.windowViews()).toEqual([]);
+    expect(windowViews(h.assurance)).toEqual([]);
     const missed = h.supervisory().filter((e) => reasonText(e).startsWith('missed scheduled test'));
     expect(missed.map((e) => (e.devices as Array<{ device: string }>)[0]!.device)).toEqual(['zone-9', 'user-12']);
     expect(reasonText(missed[0]!)).toBe(
@@ -97,25 +98,25 @@ describe('a recurring test schedule', () => {
     const h = scheduledHarness(BANK, store);
     h.clock.advance(31 * MINUTE);
     await h.tick();
-    const [first] = h.assurance.windowViews();
+    const [first] = windowViews(h.assurance);
     h.assurance.stopWindow(first!.id, INSTALLER);
     await h.tick();
-    expect(h.assurance.windowViews()).toEqual([]);
+    expect(windowViews(h.assurance)).toEqual([]);
 
     const restarted = harness({ sites: sitesSchema.parse([BANK]), clock: h.clock, store });
     await restarted.tick();
-    expect(restarted.assurance.windowViews()).toEqual([]);
+    expect(windowViews(restarted.assurance)).toEqual([]);
 
     h.clock.advance(86_400_000);
     await restarted.tick();
-    expect(restarted.assurance.windowViews()).toMatchObject([{ scheduled: true, startedAt: new Date(h.clock.now()).toISOString() }]);
+    expect(windowViews(restarted.assurance)).toMatchObject([{ scheduled: true, startedAt: new Date(h.clock.now()).toISOString() }]);
   });
 
   it('tests only the listed devices, and a real duress from another device in the window is a real incident', async () => {
     const h = scheduledHarness({ ...BANK, testSchedule: { days: ['tue'], from: '08:00', to: '08:15', devices: ['zone-5'] } });
     h.clock.advance(30 * MINUTE);
     await h.tick();
-    expect(h.assurance.windowViews()).toMatchObject([{ devices: ['zone-5'] }]);
+    expect(windowViews(h.assurance)).toMatchObject([{ devices: ['zone-5'] }]);
     const real = await h.receive(cid('122', 9));
     expect(real).toMatchObject({ test: false, category: 'holdup' });
     expect(real.incident).toEqual(expect.any(String));
