@@ -2,7 +2,7 @@ import { Assurance, type AssuranceHealth } from '../../src/assurance/assurance.j
 import type { AuditEntry } from '../../src/assurance/audit-chain.js';
 import { AssuranceStore } from '../../src/assurance/store.js';
 import { supervisionPolicy } from '../../src/assurance/supervision.js';
-import type { NormalizedEvent } from '../../src/model/event.js';
+import { EventBus } from '../../src/bus.js';
 import type { Outbox } from '../../src/outbox/outbox.js';
 import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
 import type { EventHook, Recorder } from '../../src/pipeline/recorder.js';
@@ -23,10 +23,8 @@ export interface AssuranceHost {
   outputs: readonly OutputAdapter[];
   outbox: Pick<Outbox, 'pending'>;
   builder: EventBuilderDeps;
-  /** Called by the dispatcher after an output delivered an event. */
-  deliveryListeners: Array<(output: string, event: NormalizedEvent) => void>;
-  /** Called by the inputs for every frame from an account, heartbeats included. */
-  trafficListeners: Array<(account: string, at: number) => void>;
+  /** Events delivered (by the dispatcher) and traffic seen (by the inputs, heartbeats included). */
+  bus: Pick<EventBus, 'onEventDelivered' | 'onTrafficSeen' | 'removeListeners'>;
 }
 
 export interface AssuranceWiringOptions {
@@ -92,11 +90,9 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
   });
   recoverUndelivered(assurance, host.outbox, central);
 
-  const onDelivered = (output: string, event: NormalizedEvent) => assurance.delivered(output, event);
-  const onTraffic = (account: string, at: number) => assurance.traffic(account, at);
   host.hooks.push(assurance);
-  host.deliveryListeners.push(onDelivered);
-  host.trafficListeners.push(onTraffic);
+  host.bus.onEventDelivered(assurance, (output, event) => assurance.delivered(output, event));
+  host.bus.onTrafficSeen(assurance, (account, at) => assurance.traffic(account, at));
   if (host.api !== undefined) {
     registerTestWindowRoutes(host.api, assurance);
     registerIncidentRoutes(host.api, assurance);
@@ -141,8 +137,7 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
     async stop() {
       clearInterval(timer);
       remove(host.hooks, assurance);
-      remove(host.deliveryListeners, onDelivered);
-      remove(host.trafficListeners, onTraffic);
+      host.bus.removeListeners(assurance);
       await mqttStates.stop();
       await assurance.flush();
       store.close();

@@ -4,6 +4,7 @@ import { appendFileSync } from 'node:fs';
 import type { Logger as PinoLogger } from 'pino';
 import type { AccessXmlInputSettings, SerialInputSettings, Settings, SettingsIssue } from '../../src/settings/settings.js';
 import type { Site } from '../../src/settings/sites.js';
+import { EventBus } from '../../src/bus.js';
 import { SqliteOutbox } from '../../src/outbox/sqlite-outbox.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { Recorder, type EventHook } from '../../src/pipeline/recorder.js';
@@ -77,10 +78,8 @@ export class Gateway {
   readonly dispatcher: Dispatcher;
   readonly recorder: Recorder;
   readonly hooks: EventHook[] = [];
-  /** Told about every event an output delivered (duress delivery deadline). */
-  readonly deliveryListeners: Array<(output: string, event: NormalizedEvent) => void> = [];
-  /** Told about every frame from an account, heartbeats included (link supervision). */
-  readonly trafficListeners: Array<(account: string, at: number) => void> = [];
+  /** Events delivered and traffic seen, for the assurance and the console. */
+  readonly bus: EventBus;
   readonly inputs: RunningInput[] = [];
   readonly frameHandlers = new Map<string, FrameHandler>();
   readonly api: ApiServer | undefined;
@@ -104,6 +103,7 @@ export class Gateway {
     this.id = settings.gateway?.id ?? os.hostname();
     this.sites = settings.sites;
     this.builder = { ids: createIdSource(clock, options.random), sites: () => this.sites };
+    this.bus = new EventBus({ logger: this.logger.child({ component: 'bus' }), counters: this.counters });
     this.outbox =
       options.outbox ??
       SqliteOutbox.open({
@@ -120,9 +120,7 @@ export class Gateway {
       clock,
       logger: this.logger,
       localMaxBacklog: new Map(settings.outputs.flatMap((o) => (o.maxBacklog === undefined ? [] : [[o.name, o.maxBacklog] as const]))),
-      onDelivered: (output, event) => {
-        for (const listener of this.deliveryListeners) listener(output, event);
-      },
+      onDelivered: (output, event) => this.bus.emitEventDelivered(output, event),
     });
     this.metrics = new GatewayMetrics({ counters: this.counters, dispatcher: this.dispatcher, outbox: this.outbox, clock });
     this.recorder = new Recorder({
@@ -259,9 +257,7 @@ export class Gateway {
         logger,
         onAnswered: (answer, latencyMs) => this.metrics.observeAnswer(answer, latencyMs),
         ...this.captureHook(input.name),
-        onTraffic: (account, at) => {
-          for (const listener of this.trafficListeners) listener(account, at);
-        },
+        onTraffic: (account, at) => this.bus.emitTrafficSeen(account, at),
       });
       this.frameHandlers.set(input.name, (frame, transport, peer) => receiver.handleFrame(frame, transport, peer));
       if (this.options.listen === false) continue;
@@ -294,7 +290,7 @@ export class Gateway {
     const feed = new ConsoleFeed(() => clock.now());
     this.consoleFeed = feed;
     this.hooks.push(feed);
-    this.deliveryListeners.push((output, event) => feed.delivered(output, event));
+    this.bus.onEventDelivered(feed, (output, event) => feed.delivered(output, event));
     registerConsole(api, {
       source: {
         assurance: assurance.assurance,

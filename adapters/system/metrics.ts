@@ -31,6 +31,7 @@ const DELIVERY_RESULTS = {
 /** Help text of the counters the gateway increments (`Counters.inc` call sites). */
 const COUNTER_HELP: Readonly<Record<string, string>> = {
   frames_total: 'Frames decoded, by input, protocol and result',
+  bus_listener_errors_total: 'Event bus listeners that threw (logged; the pipeline went on), by event and listener',
   frames_rejected_total: 'Frames refused, by input and error code',
   frames_discarded_total: 'Byte runs the framer discarded (noise, oversize, idle timeout), by input and reason',
   events_total: 'Events stored in the outbox, by category and input',

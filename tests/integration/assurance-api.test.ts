@@ -3,12 +3,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { ApiServer } from '../../adapters/api/server.js';
 import { TokenRegistry } from '../../adapters/api/tokens.js';
 import { TOKEN_ENV } from '../../adapters/cli/api-client.js';
-import { wireAssurance, type AssuranceHost } from '../../adapters/cli/assurance-wiring.js';
+import { wireAssurance } from '../../adapters/cli/assurance-wiring.js';
 import { testCommand } from '../../adapters/cli/commands/test.js';
 import { MqttOutput } from '../../adapters/outputs/mqtt.js';
 import { AssuranceStore } from '../../src/assurance/store.js';
 import { createIdSource, seededRandom } from '../../src/model/ids.js';
 import type { NormalizedEvent } from '../../src/model/event.js';
+import { EventBus } from '../../src/bus.js';
 import { Counters } from '../../src/observability/counters.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
@@ -71,7 +72,7 @@ async function startGateway(outputs: OutputAdapter[]) {
   const clock = new FakeClock();
   const outbox = new MemoryOutbox({ clock });
   const hooks: EventHook[] = [];
-  const deliveryListeners: AssuranceHost['deliveryListeners'] = [];
+  const bus = new EventBus({ logger: silentLogger });
   const builder = { ids: createIdSource(clock, seededRandom(3)), sites: () => SETTINGS.sites };
   const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 10_000, hooks });
   const dispatcher = new Dispatcher({
@@ -80,13 +81,13 @@ async function startGateway(outputs: OutputAdapter[]) {
     clock,
     logger: silentLogger,
     backoff: { initialMs: 5, maxMs: 20, jitter: 0 },
-    onDelivered: (output, event) => deliveryListeners.forEach((listener) => listener(output, event)),
+    onDelivered: (output, event) => bus.emitEventDelivered(output, event),
   });
   const api = new ApiServer({ host: '127.0.0.1', port: 0, logger: silentLogger, tokens: roleTokens() });
   for (const output of outputs) await output.start();
   dispatcher.start();
   const wiring = wireAssurance(
-    { hooks, recorder, api, outputs, outbox, builder, deliveryListeners, trafficListeners: [] },
+    { hooks, recorder, api, outputs, outbox, builder, bus },
     SETTINGS,
     { clock, logger: silentLogger, store: AssuranceStore.open(':memory:'), tickMs: 3_600_000 },
   );
@@ -253,7 +254,7 @@ describe('duress assurance after a restart', () => {
     const outputs = [new RecordingOutput('cms', 'central'), new RecordingOutput('cms-backup', 'central'), new RecordingOutput('keypad', 'local')];
     const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 10_000, hooks: [] });
     const wiring = wireAssurance(
-      { hooks: [], recorder, api: undefined, outputs, outbox, builder, deliveryListeners: [], trafficListeners: [] },
+      { hooks: [], recorder, api: undefined, outputs, outbox, builder, bus: new EventBus({ logger: silentLogger }) },
       SETTINGS,
       { clock, logger: silentLogger, store: AssuranceStore.open(':memory:'), tickMs: 3_600_000 },
     );

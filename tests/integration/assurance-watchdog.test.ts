@@ -7,6 +7,7 @@ import { createRootLogger } from '../../adapters/system/logger.js';
 import { MqttOutput } from '../../adapters/outputs/mqtt.js';
 import { AssuranceStore } from '../../src/assurance/store.js';
 import { createIdSource, seededRandom } from '../../src/model/ids.js';
+import { EventBus } from '../../src/bus.js';
 import { Counters } from '../../src/observability/counters.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
@@ -56,7 +57,7 @@ describe('assurance timer: no stuck ticks', () => {
     const hooks: EventHook[] = [];
     const builder = { ids: createIdSource(clock, seededRandom(5)), sites: () => settings.sites };
     const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 1_000, hooks });
-    const host: AssuranceHost = { hooks, recorder, api: undefined, outputs: [central], outbox, builder, deliveryListeners: [], trafficListeners: [] };
+    const host: AssuranceHost = { hooks, recorder, api: undefined, outputs: [central], outbox, builder, bus: new EventBus({ logger: silentLogger }) };
     const wiring = wireAssurance(host, settings, { clock, logger: silentLogger, store: AssuranceStore.open(':memory:'), tickMs: 100 });
     let stopped = false;
     cleanups.push(async () => {
