@@ -29,6 +29,7 @@ import { GatewayMetrics } from '../system/metrics.js';
 import { resolveDc09Accounts } from './config.js';
 import { wireAssurance, type AssuranceWiring } from './assurance-wiring.js';
 import { packageVersion } from './version.js';
+import { listenFailure } from './startup.js';
 import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
 
 export interface RunningInput {
@@ -51,6 +52,10 @@ export interface GatewayOptions {
   listen?: boolean;
   /** Outputs' clock when the pipeline's is not the wall clock (`replay`): webhook signatures must be fresh. */
   outputClock?: Clock;
+}
+
+function inputKeys(index: number): { host: string; port: string } {
+  return { host: `inputs[${index}].host`, port: `inputs[${index}].port` };
 }
 
 /** What an input does with one raw frame (decode, store, decide the answer); `replay` feeds captures to it. */
@@ -217,13 +222,18 @@ export class Gateway {
       const audit = this.audit;
       registerTokenRoutes(this.api, { dataDir: settings.dataDir, audit: audit === undefined ? undefined : (entry) => audit.append(entry) });
       if (this.assurance !== undefined && this.tokens !== undefined) this.startConsole(this.api, this.assurance, this.tokens);
-      await this.api.start();
+      await this.api.start().catch((error: unknown) => {
+        throw listenFailure(error, `API on ${settings.api!.host}:${settings.api!.port}`, { host: 'api.host', port: 'api.port' });
+      });
     }
     const issues: SettingsIssue[] = [];
     for (const [index, input] of settings.inputs.entries()) {
       if (input.type !== 'dc09') {
         // Replays feed serial and access-XML captures through the generic decode path instead.
-        if (this.options.listen !== false) await this.startOtherInput(input);
+        if (this.options.listen !== false)
+          await this.startOtherInput(input).catch((error: unknown) => {
+            throw input.type === 'access-xml' ? listenFailure(error, `${input.type} input "${input.name}" on ${input.host}:${input.port}`, inputKeys(index)) : error;
+          });
         continue;
       }
       const resolved = resolveDc09Accounts(input, index);
@@ -260,12 +270,16 @@ export class Gateway {
         udp: input.udp,
         maxFrameBytes: input.maxFrameBytes,
         idleTimeoutMs: input.idleTimeout,
+        firstFrameTimeoutMs: input.firstFrameTimeout,
         maxConnections: input.maxConnections,
+        maxConnectionsPerPeer: input.maxConnectionsPerPeer,
         receiver,
         logger,
         counters: this.counters,
       });
-      await listener.start();
+      await listener.start().catch((error: unknown) => {
+        throw listenFailure(error, `DC-09 input "${input.name}" on ${input.host}:${input.port}`, inputKeys(index));
+      });
       this.inputs.push({ name: input.name, stop: () => listener.stop(), health: () => listener.health() });
     }
     return issues;
