@@ -18,6 +18,9 @@ import { Dc09Listener } from '../inputs/dc09.js';
 import { StdoutOutput } from '../outputs/stdout.js';
 import { MqttOutput } from '../outputs/mqtt.js';
 import { WebhookOutput } from '../outputs/webhook.js';
+import { Dc09Output } from '../outputs/dc09.js';
+import type { LinkStateReport } from '../outputs/link-state.js';
+import { AutomationOutput } from '../outputs/automation.js';
 import { ApiServer } from '../api/server.js';
 import { TokenRegistry } from '../api/tokens.js';
 import { registerHealthRoutes, type HealthSource } from '../api/routes/health.js';
@@ -30,7 +33,7 @@ import { resolveDc09Accounts } from './config.js';
 import { wireAssurance, type AssuranceWiring } from './assurance-wiring.js';
 import { packageVersion } from './version.js';
 import { listenFailure } from './startup.js';
-import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
+import { gatewayEvent, VERIFIED, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
 
 export interface RunningInput {
   name: string;
@@ -358,6 +361,36 @@ export class Gateway {
         const { type: _type, ...options } = output;
         return new WebhookOutput(options, { clock });
       }
+      case 'dc09': {
+        const { type: _type, ...options } = output;
+        return new Dc09Output(options, {
+          clock,
+          logger: this.logger,
+          ...(this.options.random === undefined ? {} : { random: this.options.random }),
+          reportLinkState: (report) => this.recordOutputState(output.name, output.account, report),
+        });
+      }
+      case 'automation': {
+        const { type: _type, ...options } = output;
+        return new AutomationOutput(options, {
+          clock,
+          logger: this.logger,
+          reportLinkState: (report) => this.recordOutputState(output.name, options.account ?? null, report),
+        });
+      }
     }
+  }
+
+  /** An output's link to a monitoring centre went down or came back: a `supervisory` event, stored like any other. */
+  private recordOutputState(output: string, account: string | null, report: LinkStateReport): void {
+    const receivedAt = this.options.clock.now();
+    const event = gatewayEvent(
+      { category: 'supervisory', account, qualifier: report.qualifier, reasons: report.reasons },
+      { input: output, transport: 'tcp', receivedAt, raw: new Uint8Array(), trust: VERIFIED },
+      this.builder,
+    );
+    void this.recorder.record([event]).then((recorded) => {
+      if (!recorded.ok) this.logger.error({ output, err: recorded.error.message }, 'output link state event not stored');
+    });
   }
 }

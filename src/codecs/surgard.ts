@@ -3,6 +3,7 @@ import { emptySignal } from '../model/signal.js';
 import type { Signal } from '../model/signal.js';
 import { checkContactIdFields, contactIdSignal } from './contact-id.js';
 import type { CodecOptions, ContactIdFields, ContactIdQualifier } from './contact-id.js';
+import type { PanelAnswer } from './dc09/transmitter.js';
 import { fail, ok } from './result.js';
 import type { DecodeResult } from './result.js';
 import { parseSiaData } from './sia-dc03.js';
@@ -254,4 +255,11 @@ export function encodeSurgardContactId(input: SurgardContactIdInput): string {
 export function encodeSurgardHeartbeat(receiver: string): string {
   if (!/^[0-9A-F]{2}$/.test(receiver)) throw new GatewayError('SURGARD_FORMAT_INVALID', `receiver "${receiver}" must be 2 digits`);
   return `1${receiver}000${HEARTBEAT_BODY}${TERMINATOR}`;
+}
+
+/** The automation answers a packet with one byte: ACK 0x06 or NAK 0x15. */
+export function interpretSurgardAnswer(bytes: Uint8Array): PanelAnswer {
+  if (bytes.length === 1 && bytes[0] === SURGARD_ACK) return { kind: 'ack' };
+  if (bytes.length === 1 && bytes[0] === SURGARD_NAK) return { kind: 'nak' };
+  return { kind: 'invalid', detail: `expected 0x06 or 0x15, got ${Buffer.from(bytes).toString('hex')}` };
 }

@@ -29,6 +29,7 @@ export function secretFiles(settings: Settings): Array<{ path: string; file: str
       add(`outputs[${i}].key`, output.key);
     }
     if (output.type === 'webhook') add(`outputs[${i}].secretFile`, output.secretFile);
+    if (output.type === 'dc09') add(`outputs[${i}].keyFile`, output.keyFile);
   });
   return files;
 }
@@ -54,7 +55,7 @@ function lintExposure(settings: Settings, worldReadableFiles: ReadonlySet<string
       });
   });
   settings.outputs.forEach((output, i) => {
-    if (output.type !== 'stdout' && hasUrlCredentials(output.url))
+    if ((output.type === 'mqtt' || output.type === 'webhook') && hasUrlCredentials(output.url))
       findings.push({ severity: 'warning', path: `outputs[${i}].url`, message: 'credentials inside the URL: use username with passwordFile (MQTT) or a secretFile' });
   });
   settings.api?.tokens?.forEach((t, i) => {
@@ -107,6 +108,7 @@ export function lintSettings(
         path: `outputs[${i}].protocolVersion`,
         message: 'with MQTT 3.1.1 the broker acknowledges a publish its ACL dropped, so such an event counts as delivered: use 5 unless the broker lacks it',
       });
+    if (output.type === 'dc09' || output.type === 'automation') findings.push(...lintForwardingOutput(output, `outputs[${i}]`, context.fileIsWorldReadable));
   });
 
   const siteOfAccount = new Map<string, string>();
@@ -143,5 +145,26 @@ export function lintSettings(
         message: `site ${site.id} has duress devices but no output receives duress (every output is audience: local)`,
       });
   });
+  return findings;
+}
+
+/** A monitoring centre's output: it must see duress, and a DC-09 key must be usable and kept out of readable files. */
+function lintForwardingOutput(
+  output: Extract<Settings['outputs'][number], { type: 'dc09' | 'automation' }>,
+  path: string,
+  fileIsWorldReadable: boolean,
+): LintFinding[] {
+  const findings: LintFinding[] = [];
+  if (output.audience === 'local')
+    findings.push({ severity: 'warning', path: `${path}.audience`, message: `a ${output.type} output forwards to a monitoring centre; with audience local it never receives a duress or hold-up` });
+  if (output.type !== 'dc09') return findings;
+  if (output.key !== undefined && output.keyEncoding !== undefined) {
+    const key = decodeKey(output.key, output.keyEncoding);
+    if (!key.ok) findings.push({ severity: 'error', path: `${path}.key`, message: key.message });
+    if (fileIsWorldReadable)
+      findings.push({ severity: 'warning', path: `${path}.key`, message: 'AES key inline in a world-readable file: use keyFile or keyEnv, or chmod 600 the config' });
+  }
+  if (output.key === undefined && output.keyFile === undefined && output.keyEnv === undefined)
+    findings.push({ severity: 'warning', path, message: 'no key: events, duress included, cross the network readable and an ACK cannot be told from a forged one' });
   return findings;
 }

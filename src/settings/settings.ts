@@ -11,6 +11,14 @@ const port = z.number().int().min(0).max(65535);
 
 const keyEncoding = z.enum(['hex', 'ascii']);
 
+/** Exactly one of key, keyFile, keyEnv, and keyEncoding with it: a 32-character key is ambiguous. */
+function oneKeySource(a: { key?: string | undefined; keyFile?: string | undefined; keyEnv?: string | undefined; keyEncoding?: string | undefined }, ctx: z.RefinementCtx): void {
+  const sources = [a.key, a.keyFile, a.keyEnv].filter((s) => s !== undefined).length;
+  if (sources > 1) ctx.addIssue({ code: 'custom', message: 'give only one of key, keyFile, keyEnv' });
+  if (sources === 1 && a.keyEncoding === undefined)
+    ctx.addIssue({ code: 'custom', path: ['keyEncoding'], message: 'keyEncoding (hex or ascii) is required with a key: a 32-character key is ambiguous' });
+}
+
 export const dc09AccountSchema = z
   .object({
     account: z.string().regex(/^[0-9A-Fa-f]{3,16}$/, 'an account is 3-16 hex digits'),
@@ -21,16 +29,7 @@ export const dc09AccountSchema = z
     supervision: supervisionSchema.optional(),
   })
   .strict()
-  .superRefine((a, ctx) => {
-    const sources = [a.key, a.keyFile, a.keyEnv].filter((s) => s !== undefined).length;
-    if (sources > 1) ctx.addIssue({ code: 'custom', message: 'give only one of key, keyFile, keyEnv' });
-    if (sources === 1 && a.keyEncoding === undefined)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['keyEncoding'],
-        message: 'keyEncoding (hex or ascii) is required with a key: a 32-character key is ambiguous',
-      });
-  });
+  .superRefine(oneKeySource);
 
 const windowSchema = z.object({ past: durationSchema, future: durationSchema }).strict();
 
@@ -204,7 +203,73 @@ export const webhookOutputSchema = z
   })
   .strict();
 
-export const outputSchema = z.discriminatedUnion('type', [stdoutOutputSchema, mqttOutputSchema, webhookOutputSchema]);
+const linkUrl = z
+  .string()
+  .regex(/^(tcp|udp):\/\/(\[[0-9A-Fa-f:.]+\]|[^\s/:[\]]+):\d{1,5}$/, 'a path is tcp://HOST:PORT or udp://HOST:PORT');
+const hexField = (digits: string) => z.string().regex(new RegExp(`^[0-9A-Fa-f]{${digits}}$`), `${digits.replace(',', '-')} hex digits`);
+
+/** The gateway as a DC-09 transmitter towards a monitoring centre's receiver (issue 20). */
+export const dc09OutputSchema = z
+  .object({
+    type: z.literal('dc09'),
+    name,
+    primary: linkUrl.describe('The receiver: tcp://HOST:PORT or udp://HOST:PORT.'),
+    backup: linkUrl.optional().describe('The second receiver path, used while the primary does not answer.'),
+    account: hexField('3,16').describe('The account the monitoring centre knows this gateway by.'),
+    receiver: hexField('1,6').optional().describe('DC-09 R field.'),
+    line: hexField('1,6').default('0').describe('DC-09 L field (account prefix).'),
+    key: z.string().optional(),
+    keyFile: z.string().optional(),
+    keyEnv: z.string().optional(),
+    keyEncoding: keyEncoding.optional(),
+    format: z.enum(['adm-cid', 'sia-dcs']).default('adm-cid'),
+    supervision: durationSchema.default(90_000).describe('NULL poll after this long without traffic; 0s turns polls off.'),
+    ackTimeout: durationSchema.default(5_000),
+    retries: z.number().int().min(0).max(10).default(2).describe('Resends on a path that does not answer before failing over.'),
+    audience,
+    maxBacklog,
+  })
+  .strict()
+  .superRefine(oneKeySource);
+
+/**
+ * The gateway as a Sur-Gard MLR2/System 5 receiver towards monitoring software (issue 20): like the receiver, it
+ * listens on the automation port and the automation connects to it (SG-System 5 option [415], default 1025).
+ */
+export const automationOutputSchema = z
+  .object({
+    type: z.literal('automation'),
+    name,
+    protocol: z.literal('surgard').default('surgard'),
+    host: z.string().default('127.0.0.1'),
+    port,
+    allow: z
+      .array(z.string().min(1))
+      .min(1)
+      .default(['127.0.0.1', '::1'])
+      .describe('Addresses the automation may connect from; any other connection is closed unanswered.'),
+    receiver: z.string().regex(/^[0-9A-F]{2}$/, 'RR is 2 digits').default('01'),
+    line: z.string().regex(/^[0-9A-F]{3}$/, 'LLL is 3 digits').default('001'),
+    account: z
+      .string()
+      .regex(/^([0-9A-F]{4}|[0-9A-F]{10})$/, 'a Sur-Gard account is 4 (protocol 5) or 10 (protocol Q) digits')
+      .optional()
+      .describe('Sent for events whose own account does not fit protocol 5 or Q.'),
+    heartbeat: durationSchema.default(30_000).describe('Heartbeat after this long without traffic; 0s turns it off.'),
+    ackTimeout: durationSchema.default(4_000),
+    retries: z.number().int().min(0).max(20).default(3).describe('Retransmissions of an unanswered packet before the link counts as failed.'),
+    audience,
+    maxBacklog,
+  })
+  .strict();
+
+export const outputSchema = z.discriminatedUnion('type', [
+  stdoutOutputSchema,
+  mqttOutputSchema,
+  webhookOutputSchema,
+  dc09OutputSchema,
+  automationOutputSchema,
+]);
 
 export const API_ROLES = ['viewer', 'operator', 'installer', 'admin'] as const;
 export type ApiRole = (typeof API_ROLES)[number];
@@ -288,6 +353,8 @@ export type AccessXmlInputSettings = z.infer<typeof accessXmlInputSchema>;
 export type OutputSettings = z.infer<typeof outputSchema>;
 export type MqttOutputSettings = z.infer<typeof mqttOutputSchema>;
 export type WebhookOutputSettings = z.infer<typeof webhookOutputSchema>;
+export type Dc09OutputSettings = z.infer<typeof dc09OutputSchema>;
+export type AutomationOutputSettings = z.infer<typeof automationOutputSchema>;
 export type ApiSettings = z.infer<typeof apiSchema>;
 export type ApiTokenSettings = z.infer<typeof apiTokenSchema>;
 

@@ -1,4 +1,5 @@
 import type { ContactIdFields } from '../codecs/contact-id.js';
+import type { FrameContent } from '../codecs/dc09/transmitter.js';
 
 /**
  * What the simulator sends for an event name: the Contact ID code (ADM-CID data, Sur-Gard packets) and the SIA
@@ -29,13 +30,7 @@ export interface SimAddress {
 
 export type SimFormat = 'adm-cid' | 'sia-dcs';
 
-/** What goes inside the DC-09 frame: its ID token and its data block. */
-export interface FrameContent {
-  token: 'ADM-CID' | 'SIA-DCS' | 'NULL';
-  /** Written as `#acct|` at the start of the data block. */
-  dataAccount: string | null;
-  data: string;
-}
+export type { FrameContent } from '../codecs/dc09/transmitter.js';
 
 const RAW_PREFIX = 'raw:';
 /** The simulator speaks for a single-area panel: Contact ID group 01, SIA area `ri1`. */

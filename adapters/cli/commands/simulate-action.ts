@@ -1,11 +1,7 @@
-import net from 'node:net';
-import dgram from 'node:dgram';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Dc09Framer } from '../../../src/codecs/dc09/framer.js';
 import { SURGARD_ACK, SURGARD_NAK } from '../../../src/codecs/surgard.js';
 import { decodeKey } from '../../../src/settings/keys.js';
 import { describeEvent, frameContent, parseSimEvent } from '../../../src/simulate/events.js';
@@ -30,6 +26,7 @@ import {
 } from '../../../src/simulate/report.js';
 import { parseScenario, type Scenario } from '../../../src/simulate/scenario.js';
 import { readSecret } from '../../system/secrets.js';
+import { AnswerQueue, exchange, openDc09Link, parseLinkTarget, type Link, type LinkTarget } from '../../outputs/dc09-link.js';
 import type { SimulateOptions } from './simulate.js';
 
 /** A problem with the options or the target: printed as one line, exit 2. */
@@ -55,6 +52,7 @@ export function printer(options: SimulateOptions): Printer {
 
 /** What `panelbridge simulate` does; resolves with its exit status. */
 export async function simulate(options: SimulateOptions, print: Printer): Promise<number> {
+  if (options.receive === true) return receive(options);
   if (options.scenario !== undefined) return playScenario(options, print);
   const event = requiredEvent(options.event);
   const address: SimAddress = { ...(options.zone === undefined ? {} : { zone: options.zone }), ...(options.user === undefined ? {} : { user: options.user }) };
@@ -94,143 +92,18 @@ function resolveKey(source: { key?: string | undefined; keyFile?: string | undef
   return key.bytes;
 }
 
-interface Target {
-  transport: 'tcp' | 'udp';
-  host: string;
-  port: number;
+function parseTarget(text: string): LinkTarget {
+  const target = parseLinkTarget(text);
+  if (target === undefined) throw new SimulateError(`--to "${text}" is not tcp://HOST:PORT or udp://HOST:PORT`);
+  return target;
 }
 
-function parseTarget(text: string): Target {
-  let url: URL;
+async function openLink(target: LinkTarget): Promise<Link> {
   try {
-    url = new URL(text);
-  } catch {
-    throw new SimulateError(`--to "${text}" is not tcp://HOST:PORT or udp://HOST:PORT`);
-  }
-  const transport = url.protocol === 'tcp:' ? 'tcp' : url.protocol === 'udp:' ? 'udp' : undefined;
-  if (transport === undefined || url.port === '' || url.hostname === '') {
-    throw new SimulateError(`--to "${text}" is not tcp://HOST:PORT or udp://HOST:PORT`);
-  }
-  return { transport, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) };
-}
-
-/** Answers as they arrive on a link, handed to whoever waits for the next one. */
-class AnswerQueue {
-  private readonly queued: Uint8Array[] = [];
-  private waiter: ((answer: Uint8Array | null) => void) | undefined;
-  private closed = false;
-
-  push(answer: Uint8Array): void {
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    if (waiter !== undefined) waiter(answer);
-    else this.queued.push(answer);
-  }
-
-  /** The next answer, or null when none comes within `ms` or the link closed. */
-  next(ms: number): Promise<Uint8Array | null> {
-    const queued = this.queued.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    if (ms <= 0 || this.closed) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
-        resolve(null);
-      }, ms);
-      this.waiter = (answer) => {
-        clearTimeout(timer);
-        resolve(answer);
-      };
-    });
-  }
-
-  /** Drops answers nobody waited for (late answers to frames that already timed out). */
-  clear(): void {
-    this.queued.length = 0;
-  }
-
-  /** After a reconnect: answers may come again. */
-  reopen(): void {
-    this.closed = false;
-    this.queued.length = 0;
-  }
-
-  /** The frame waiting now gets no answer (e.g. ICMP port unreachable on UDP); later frames may. */
-  abort(): void {
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.(null);
-  }
-
-  close(): void {
-    this.closed = true;
-    this.abort();
-  }
-}
-
-/** One panel connection (TCP socket, UDP socket or serial port) and the answers coming back on it. */
-interface Link {
-  send(bytes: Uint8Array): Promise<void>;
-  answers: AnswerQueue;
-  close(): Promise<void>;
-}
-
-async function openLink(target: Target): Promise<Link> {
-  try {
-    return target.transport === 'tcp' ? await openTcpLink(target) : await openUdpLink(target);
+    return await openDc09Link(target);
   } catch (error) {
     throw new SimulateError(`cannot reach ${target.transport}://${target.host}:${target.port}: ${(error as Error).message}`);
   }
-}
-
-/** A TCP connection that is opened again when the gateway closed it (a panel reconnects for its next frame). */
-async function openTcpLink(target: Target): Promise<Link> {
-  const answers = new AnswerQueue();
-  let current: net.Socket | undefined;
-  const connect = async () => {
-    const socket = net.connect({ host: target.host, port: target.port });
-    socket.setNoDelay(true);
-    const framer = new Dc09Framer();
-    socket.on('data', (chunk) => {
-      for (const out of framer.push(chunk)) answers.push(out.bytes);
-    });
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => socket === current && answers.close());
-    await once(socket, 'connect');
-    answers.reopen();
-    current = socket;
-    return socket;
-  };
-  let socket = await connect();
-  return {
-    answers,
-    async send(bytes) {
-      if (socket.destroyed || !socket.writable) socket = await connect();
-      socket.write(bytes);
-    },
-    async close() {
-      current = undefined;
-      socket.end();
-      socket.destroy();
-    },
-  };
-}
-
-async function openUdpLink(target: Target): Promise<Link> {
-  const answers = new AnswerQueue();
-  const socket = dgram.createSocket(net.isIPv6(target.host) ? 'udp6' : 'udp4');
-  socket.on('message', (message) => answers.push(message));
-  socket.on('error', () => answers.abort());
-  socket.connect(target.port, target.host);
-  await once(socket, 'connect');
-  return {
-    answers,
-    send: (bytes) => new Promise((resolve, reject) => socket.send(bytes, (error) => (error ? reject(error) : resolve()))),
-    async close() {
-      answers.close();
-      socket.close();
-    },
-  };
 }
 
 /** The serial port a Sur-Gard receiver writes its automation packets to; every byte other than ACK/NAK is reported. */
@@ -256,26 +129,6 @@ async function openSerialLink(path: string, baudRate: number): Promise<Link> {
     send: (bytes) => new Promise((resolve, reject) => port.write(Buffer.from(bytes), (error) => (error ? reject(error) : port.drain(() => resolve())))),
     close: () => new Promise((resolve) => port.close(() => resolve())),
   };
-}
-
-/**
- * Sends one frame and waits for its answer: answers to earlier frames that arrive late (the `stale` ones) are
- * skipped, as a panel matches answers by sequence number.
- */
-async function exchange(link: Link, bytes: Uint8Array, timeoutMs: number, interpret: (answer: Uint8Array) => PanelAnswer): Promise<{ answer: PanelAnswer; latencyMs: number | null }> {
-  link.answers.clear();
-  const started = performance.now();
-  try {
-    await link.send(bytes);
-  } catch (error) {
-    return { answer: { kind: 'none', detail: `not sent: ${(error as Error).message}` }, latencyMs: null };
-  }
-  for (;;) {
-    const received = await link.answers.next(timeoutMs - (performance.now() - started));
-    if (received === null) return { answer: { kind: 'none' }, latencyMs: null };
-    const answer = interpret(received);
-    if (answer.kind !== 'stale') return { answer, latencyMs: performance.now() - started };
-  }
 }
 
 function recordOf(head: Pick<FrameRecord, 'token' | 'account' | 'event'> & Partial<FrameRecord>, outcome: { answer: PanelAnswer; latencyMs: number | null }): FrameRecord {
@@ -455,4 +308,40 @@ async function playScenario(options: SimulateOptions, print: Printer): Promise<n
   const summary = { scenario: scenario.site ?? file, sent, answers };
   process.stdout.write((options.json === true ? JSON.stringify({ summary }) : `${summary.scenario}: ${sent} event(s), ${answers.ack} ACK, ${sent - answers.ack} not ACKed`) + '\n');
   return answers.ack === sent ? 0 : 1;
+}
+
+/** `host:port`, `[v6]:port` or a bare port (on 127.0.0.1). */
+function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]:|([^:\s]+):)?(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (match === null || port > 65535) throw new SimulateError(`--listen "${text}" is not [host:]port`);
+  return { host: match[1] ?? match[2] ?? '127.0.0.1', port };
+}
+
+/** `--receive`: a DC-09 receiver printing what arrives, until SIGINT/SIGTERM; exit 0. */
+async function receive(options: SimulateOptions): Promise<number> {
+  const { startReceiver, formatReceivedRecord } = await import('./simulate-receive.js');
+  const key = resolveKey(options, options.keyEncoding, 'key');
+  if (key !== undefined && options.account === undefined) throw new SimulateError('--receive with a key needs --account (the key belongs to it)');
+  if (options.account !== undefined && !/^[0-9A-Fa-f]{3,16}$/.test(options.account)) throw new SimulateError(`--account "${options.account}" is not 3-16 hex digits`);
+  const write = (line: string) => process.stdout.write(line + '\n');
+  const json = options.json === true;
+  const address = parseListen(options.listen);
+  let running;
+  try {
+    running = await startReceiver({
+      ...address,
+      ...(options.account === undefined ? {} : { account: { account: options.account, ...(key === undefined ? {} : { key }) } }),
+      onListening: (address) => write(json ? JSON.stringify({ listening: address }) : `listening on tcp and udp ${address.host}:${address.port}`),
+      onFrame: (record) => write(json ? JSON.stringify(record) : formatReceivedRecord(record)),
+    });
+  } catch (error) {
+    throw new SimulateError(`cannot listen on ${options.listen}: ${(error as Error).message}`);
+  }
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await running.close();
+  return 0;
 }

@@ -28,6 +28,8 @@ export interface SimulateOptions {
   serial?: string;
   protocol?: 'surgard';
   baudRate: number;
+  receive?: boolean;
+  listen: string;
 }
 
 function integer(min: number, max: number) {
@@ -44,7 +46,10 @@ function positiveNumber(text: string): number {
   return value;
 }
 
-/** `panelbridge simulate`: a DC-09 panel (or a Sur-Gard receiver on a serial port) that prints every answer. */
+/**
+ * `panelbridge simulate`: a DC-09 panel (or a Sur-Gard receiver on a serial port) that prints every answer, or with
+ * `--receive` a DC-09 receiver that prints every frame.
+ */
 export function simulateCommand(): Command {
   const command = new Command('simulate')
     .description(
@@ -73,6 +78,8 @@ export function simulateCommand(): Command {
     .option('--serial <path>', 'serial port to play a Sur-Gard receiver on (with --protocol surgard)')
     .addOption(new Option('--protocol <protocol>', 'serial protocol').choices(['surgard']))
     .option('--baud-rate <n>', 'serial speed', integer(50, 4_000_000), 19_200)
+    .option('--receive', 'act as a DC-09 receiver instead: answer like the gateway and print every frame that arrives (until Ctrl-C)')
+    .option('--listen <[host:]port>', 'where --receive listens (TCP and UDP)', '127.0.0.1:9000')
     // Usage errors exit 2 like every failure to run, keeping 1 for "a frame was not ACKed".
     .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : EXIT_SIMULATE_FAILED));
   return command.action(async (options: SimulateOptions) => {

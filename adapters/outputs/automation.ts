@@ -1,0 +1,265 @@
+import net from 'node:net';
+import { once } from 'node:events';
+import { GatewayError } from '../../src/errors.js';
+import type { NormalizedEvent } from '../../src/model/event.js';
+import type { AdapterHealth, Audience, Clock, DeliveryResult, Logger, OutputAdapter } from '../../src/ports.js';
+import type { AutomationOutputSettings } from '../../src/settings/settings.js';
+import { contactIdFieldsForEvent } from '../../src/codecs/forward-codes.js';
+import {
+  encodeSurgardContactId,
+  encodeSurgardHeartbeat,
+  interpretSurgardAnswer,
+  SURGARD_ACK,
+  SURGARD_NAK,
+} from '../../src/codecs/surgard.js';
+import { AnswerQueue, exchange, type Link } from './dc09-link.js';
+import { OneAtATime, reportLinkState, type LinkStateListener } from './link-state.js';
+
+export type AutomationOutputOptions = Omit<AutomationOutputSettings, 'type'>;
+
+export interface AutomationOutputDeps {
+  clock: Clock;
+  logger: Logger;
+  /** Raises a `supervisory` event when the automation link fails, and its restore. */
+  reportLinkState?: LinkStateListener;
+}
+
+/** NAKs one packet may get before it is refused for good: SGAUTO p.56 retransmits a NAKed packet up to 20 times. */
+const MAX_NAKS = 20;
+
+/** The connected automation, as a link the DC-09 exchange helper can drive. */
+interface Automation extends Link {
+  socket: net.Socket;
+  peer: string;
+}
+
+/** `::ffff:127.0.0.1` (an IPv4 peer on a dual-stack socket) is 127.0.0.1. */
+function plainAddress(address: string | undefined): string {
+  return (address ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+}
+
+/**
+ * The account a Sur-Gard packet can carry: 4 digits (protocol 5) or 10 (protocol Q). A shorter hex account is
+ * padded with leading zeros; one that does not fit takes the configured account, named in the notes.
+ */
+function surgardAccount(account: string | null, fallback: string | undefined, notes: string[]): string {
+  const own = (account ?? '').toUpperCase();
+  if (/^[0-9A-F]{1,4}$/.test(own)) return own.padStart(4, '0');
+  if (/^[0-9A-F]{5,10}$/.test(own)) return own.padStart(10, '0');
+  const replacement = fallback ?? '0000';
+  notes.push(`account ${account ?? '(none)'} does not fit Sur-Gard protocol 5 or Q: sent as ${replacement}`);
+  return replacement;
+}
+
+/**
+ * The gateway as a Sur-Gard receiver's automation port (protocols.md §4.1): monitoring software that takes a
+ * Sur-Gard MLR2/System 5 connects, and each event goes to it as a protocol 5 (or Q) Contact ID packet ending in DC4.
+ * Delivered = the automation's ACK (0x06) within the ACK wait. A NAK gets the packet again (up to 20 times, then it
+ * is a dead letter); silence gets it again `retries` times, then the link counts as failed: only heartbeats go out
+ * until one is ACKed, as the receiver manuals describe. Only the addresses in `allow` may connect, and only one
+ * automation at a time: a second connection is refused while the first one answers.
+ */
+export class AutomationOutput implements OutputAdapter {
+  readonly kind = 'automation';
+  readonly maxInFlight = 1;
+  readonly name: string;
+  readonly audience: Audience;
+  private readonly options: AutomationOutputOptions;
+  private readonly deps: AutomationOutputDeps;
+  private readonly logger: Logger;
+  private readonly allowed: ReadonlySet<string>;
+  private server: net.Server | undefined;
+  private automation: Automation | undefined;
+  /** Unanswered after all retries: only heartbeats go out until one is ACKed. */
+  private failed = false;
+  /** A `supervisory` event is out for the current outage. */
+  private reported = false;
+  private lastTrafficAt = 0;
+  private readonly wire = new OneAtATime();
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private refusedConnections = 0;
+
+  constructor(options: AutomationOutputOptions, deps: AutomationOutputDeps) {
+    this.options = options;
+    this.deps = deps;
+    this.name = options.name;
+    this.audience = options.audience;
+    this.logger = deps.logger.child({ component: 'output', kind: 'automation', name: options.name });
+    this.allowed = new Set(options.allow.map(plainAddress));
+  }
+
+  async start(): Promise<void> {
+    const server = net.createServer((socket) => this.accept(socket));
+    server.maxConnections = 8;
+    try {
+      server.listen(this.options.port, this.options.host);
+      await once(server, 'listening');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'EADDRINUSE' ? `port ${this.options.port} on ${this.options.host} is in use; give the output another port` : (error as Error).message;
+      throw new GatewayError('CONFIG_INVALID', `automation output "${this.name}" cannot listen: ${why}`, { cause: error });
+    }
+    this.server = server;
+    this.lastTrafficAt = this.deps.clock.now();
+    if (this.options.heartbeat > 0) {
+      this.heartbeatTimer = setInterval(() => void this.supervise(), Math.max(250, Math.floor(this.options.heartbeat / 4)));
+      this.heartbeatTimer.unref();
+    }
+  }
+
+  /** The port the automation connects to (the configured one, or the one chosen for port 0). */
+  port(): number {
+    const address = this.server?.address();
+    return typeof address === 'object' && address !== null ? address.port : this.options.port;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeatTimer);
+    this.automation?.socket.destroy();
+    this.automation = undefined;
+    const server = this.server;
+    this.server = undefined;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  health(): AdapterHealth {
+    if (this.automation === undefined) return { state: 'down', detail: 'no automation connected' };
+    if (this.failed) return { state: 'down', detail: `automation ${this.automation.peer} does not answer` };
+    return { state: 'up' };
+  }
+
+  private accept(socket: net.Socket): void {
+    const address = plainAddress(socket.remoteAddress);
+    const peer = `${address}:${socket.remotePort}`;
+    // An unknown peer must neither read events (a duress) nor ACK them away from the real automation.
+    if (!this.allowed.has(address)) {
+      this.refuse(socket, peer, 'address not in allow');
+      return;
+    }
+    if (this.automation !== undefined && !this.failed && !this.automation.socket.destroyed) {
+      this.refuse(socket, peer, `automation ${this.automation.peer} is connected and answering`);
+      return;
+    }
+    this.automation?.socket.destroy();
+    const answers = new AnswerQueue();
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      // The automation answers with single bytes; automation commands are not taken.
+      for (const byte of chunk) if (byte === SURGARD_ACK || byte === SURGARD_NAK) answers.push(Uint8Array.of(byte));
+    });
+    socket.on('error', () => socket.destroy());
+    const automation: Automation = {
+      socket,
+      peer,
+      answers,
+      send: (bytes) => new Promise((resolve, reject) => socket.write(bytes, (error) => (error ? reject(error) : resolve()))),
+      close: async () => void socket.destroy(),
+    };
+    socket.on('close', () => {
+      answers.close();
+      if (this.automation === automation) {
+        this.automation = undefined;
+        this.logger.warn({ peer }, 'automation disconnected');
+      }
+    });
+    this.automation = automation;
+    this.failed = false;
+    this.logger.info({ peer }, 'automation connected');
+    // Its first heartbeat ACK ends an outage; until then the next delivery tells.
+    void this.wire.run(() => this.heartbeat());
+  }
+
+  private refuse(socket: net.Socket, peer: string, why: string): void {
+    this.refusedConnections++;
+    // One line per refusal is bounded by the listener's connection cap; repeats go to debug.
+    (this.refusedConnections <= 10 ? this.logger.warn : this.logger.debug).call(this.logger, { peer, why, refused: this.refusedConnections }, 'automation connection refused');
+    socket.destroy();
+  }
+
+  deliver(event: NormalizedEvent): Promise<DeliveryResult> {
+    const forwarded = contactIdFieldsForEvent(event);
+    if (forwarded === null) {
+      this.logger.debug({ eventId: event.id }, 'heartbeat not forwarded');
+      return Promise.resolve({ ok: true });
+    }
+    const { fields, notes } = forwarded;
+    const account = surgardAccount(event.account, this.options.account, notes);
+    const packet = encodeSurgardContactId({ receiver: this.options.receiver, line: this.options.line, account, fields });
+    if (notes.length > 0) this.logger.info({ eventId: event.id, category: event.category, sent: packet.slice(0, -1), notes }, 'event forwarded with a substitute code');
+    return this.wire.run(() => this.transmit(Buffer.from(packet, 'latin1')));
+  }
+
+  private async transmit(packet: Uint8Array): Promise<DeliveryResult> {
+    const automation = this.automation;
+    if (automation === undefined) return this.unavailable('no automation connected');
+    if (this.failed) return this.unavailable(`automation ${automation.peer} does not answer; waiting for an ACKed heartbeat`);
+    let naks = 0;
+    for (let silent = 0; silent <= this.options.retries; ) {
+      const { answer } = await exchange(automation, packet, this.options.ackTimeout, interpretSurgardAnswer);
+      if (answer.kind === 'ack') {
+        this.answered();
+        return { ok: true };
+      }
+      if (answer.kind === 'nak') {
+        this.lastTrafficAt = this.deps.clock.now();
+        if (++naks >= MAX_NAKS) return { ok: false, retryable: false, error: `automation ${automation.peer} NAKed the packet ${naks} times` };
+        continue;
+      }
+      silent++;
+    }
+    return this.linkFailed(automation, `no ACK within ${this.options.ackTimeout} ms after ${this.options.retries + 1} attempts`);
+  }
+
+  /**
+   * The heartbeat `1RR000 … @` (SGAUTO p.15) when the link was idle for `heartbeat`, or while it counts as failed:
+   * the first ACKed one resumes the link.
+   */
+  private async heartbeat(): Promise<void> {
+    const automation = this.automation;
+    if (automation === undefined) return;
+    const packet = Buffer.from(encodeSurgardHeartbeat(this.options.receiver), 'latin1');
+    for (let attempt = 0; attempt <= this.options.retries; attempt++) {
+      const { answer } = await exchange(automation, packet, this.options.ackTimeout, interpretSurgardAnswer);
+      if (answer.kind === 'ack') {
+        this.answered();
+        return;
+      }
+    }
+    await this.linkFailed(automation, 'heartbeat not ACKed');
+  }
+
+  private async supervise(): Promise<void> {
+    const due = this.failed || this.deps.clock.now() - this.lastTrafficAt >= this.options.heartbeat;
+    if (this.automation === undefined) {
+      if (due && !this.reported) await this.unavailable('no automation connected');
+      return;
+    }
+    if (due) await this.wire.run(() => this.heartbeat());
+  }
+
+  private answered(): void {
+    this.lastTrafficAt = this.deps.clock.now();
+    if (this.failed) this.logger.info({ peer: this.automation?.peer }, 'automation answers again');
+    this.failed = false;
+    if (this.reported) {
+      this.reported = false;
+      reportLinkState(this.deps.reportLinkState, this.logger, 'restore', `automation output ${this.name}: ${this.automation?.peer ?? 'the automation'} answers again`);
+    }
+  }
+
+  private async linkFailed(automation: Automation, detail: string): Promise<DeliveryResult> {
+    // A connection replaced meanwhile says nothing about the one that took its place.
+    if (automation !== this.automation) return { ok: false, retryable: true, error: `automation ${automation.peer} disconnected` };
+    if (!this.failed) this.logger.warn({ peer: automation.peer, detail }, 'automation link failed: only heartbeats until one is ACKed');
+    this.failed = true;
+    return this.unavailable(`automation ${automation.peer}: ${detail}`);
+  }
+
+  private async unavailable(detail: string): Promise<DeliveryResult> {
+    if (!this.reported) {
+      this.reported = true;
+      reportLinkState(this.deps.reportLinkState, this.logger, 'new', `automation output ${this.name} on ${this.options.host}:${this.port()}: ${detail}; events wait in the outbox`);
+    }
+    return { ok: false, retryable: true, error: detail };
+  }
+}

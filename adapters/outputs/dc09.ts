@@ -1,0 +1,318 @@
+import { randomBytes } from 'node:crypto';
+import { GatewayError } from '../../src/errors.js';
+import type { NormalizedEvent } from '../../src/model/event.js';
+import type { RandomBytes } from '../../src/model/ids.js';
+import type { AdapterHealth, Audience, Clock, DeliveryResult, Logger, OutputAdapter } from '../../src/ports.js';
+import type { Dc09OutputSettings } from '../../src/settings/settings.js';
+import { decodeKey } from '../../src/settings/keys.js';
+import {
+  buildPanelFrame,
+  eventFrameContent,
+  interpretAnswer,
+  SequenceCounter,
+  type FrameContent,
+  type PanelAnswer,
+} from '../../src/codecs/dc09/transmitter.js';
+import { readSecret } from '../system/secrets.js';
+import { OneAtATime, reportLinkState, type LinkStateListener } from './link-state.js';
+import { exchange, formatLinkTarget, openDc09Link, parseLinkTarget, type Link, type LinkTarget } from './dc09-link.js';
+
+export type Dc09OutputOptions = Omit<Dc09OutputSettings, 'type'>;
+
+export interface Dc09OutputDeps {
+  clock: Clock;
+  logger: Logger;
+  random?: RandomBytes;
+  /** Raises a `supervisory` event (stored and published like any other) when both paths are down, and its restore. */
+  reportLinkState?: LinkStateListener;
+}
+
+/** NAKs with a receiver time accepted per attempt: each one corrects the clock, more mean the receiver disagrees with itself. */
+const MAX_TIME_CORRECTIONS = 2;
+
+/** How often a path that does not answer is probed with a NULL when `supervision` is off. */
+const DOWN_PATH_PROBE_MS = 30_000;
+
+type PathName = 'primary' | 'backup';
+
+interface Path {
+  name: PathName;
+  target: LinkTarget;
+  link: Link | undefined;
+  /** The last exchange on this path went unanswered. */
+  down: boolean;
+  lastFailure: string | undefined;
+}
+
+type Attempt =
+  | { outcome: 'ack' }
+  | { outcome: 'duh' }
+  | { outcome: 'silent'; detail: string };
+
+/**
+ * The gateway as a DC-09 transmitter (protocols.md §3): each event is sent to a monitoring centre's receiver as
+ * ADM-CID or SIA-DCS, and counts as delivered only when the receiver ACKs it (an encrypted `*ACK` must decrypt
+ * with the key). A NAK with the receiver's time corrects the clock and the frame goes again; DUH on every path
+ * refuses it for good (dead letter); silence is retried, then the backup path takes over until the primary answers
+ * a NULL poll.
+ * Exchanges are one at a time, like a panel's: the dispatcher's order (duress first, each account in order) is the
+ * order on the wire.
+ */
+export class Dc09Output implements OutputAdapter {
+  readonly kind = 'dc09';
+  readonly maxInFlight = 1;
+  readonly name: string;
+  readonly audience: Audience;
+  private readonly options: Dc09OutputOptions;
+  private readonly deps: Dc09OutputDeps;
+  private readonly logger: Logger;
+  private readonly random: RandomBytes;
+  private readonly paths: Path[];
+  private readonly sequence = new SequenceCounter();
+  private key: Uint8Array | undefined;
+  /** Receiver time minus our time, learnt from the last NAK; later frames carry the corrected time (protocols.md §3.5). */
+  private clockOffsetMs = 0;
+  private active: Path;
+  /** Both paths went unanswered; reported once per outage. */
+  private bothDown = false;
+  private lastTrafficAt = 0;
+  private readonly wire = new OneAtATime();
+  private pollTimer: ReturnType<typeof setInterval> | undefined;
+  private stopped = false;
+
+  constructor(options: Dc09OutputOptions, deps: Dc09OutputDeps) {
+    // Hex fields in upper case, as every capture shows them (some receivers match only [A-F0-9]).
+    this.options = {
+      ...options,
+      account: options.account.toUpperCase(),
+      line: options.line.toUpperCase(),
+      ...(options.receiver === undefined ? {} : { receiver: options.receiver.toUpperCase() }),
+    };
+    this.deps = deps;
+    this.name = options.name;
+    this.audience = options.audience;
+    this.logger = deps.logger.child({ component: 'output', kind: 'dc09', name: options.name });
+    this.random = deps.random ?? randomBytes;
+    this.paths = [this.path('primary', options.primary), ...(options.backup === undefined ? [] : [this.path('backup', options.backup)])];
+    this.active = this.paths[0]!;
+  }
+
+  private path(name: PathName, url: string): Path {
+    const target = parseLinkTarget(url);
+    if (target === undefined) throw new GatewayError('CONFIG_INVALID', `dc09 output "${this.options.name}": ${name} "${url}" is not tcp://HOST:PORT or udp://HOST:PORT`);
+    return { name, target, link: undefined, down: false, lastFailure: undefined };
+  }
+
+  async start(): Promise<void> {
+    const { key, keyFile, keyEnv, keyEncoding } = this.options;
+    let text: string | undefined;
+    try {
+      text = readSecret({ value: key, file: keyFile, env: keyEnv });
+    } catch (error) {
+      throw new GatewayError('CONFIG_INVALID', `dc09 output "${this.name}": cannot read its key: ${(error as Error).message}`);
+    }
+    if (text !== undefined) {
+      const decoded = decodeKey(text, keyEncoding ?? 'hex');
+      if (!decoded.ok) throw new GatewayError('CONFIG_KEY_INVALID', `dc09 output "${this.name}": ${decoded.message}`);
+      this.key = decoded.bytes;
+    }
+    this.stopped = false;
+    this.lastTrafficAt = this.deps.clock.now();
+    // Checked more often than the interval so a poll goes out close to it. Without supervision, a path that is
+    // down is still probed, so the primary is taken back. The timer never holds the process.
+    const every = this.options.supervision > 0 ? this.options.supervision / 4 : DOWN_PATH_PROBE_MS;
+    this.pollTimer = setInterval(() => void this.supervise(), Math.max(250, Math.floor(every)));
+    this.pollTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.pollTimer);
+    await Promise.all(this.paths.map((path) => this.dropLink(path)));
+  }
+
+  health(): AdapterHealth {
+    if (this.bothDown) return { state: 'down', detail: `no answer on any path: ${this.paths.map((p) => `${p.name} ${p.lastFailure ?? 'down'}`).join('; ')}` };
+    const down = this.paths.filter((p) => p.down);
+    if (down.length > 0) return { state: 'degraded', detail: down.map((p) => `${p.name} ${formatLinkTarget(p.target)}: ${p.lastFailure ?? 'down'}`).join('; ') };
+    return { state: 'up' };
+  }
+
+  deliver(event: NormalizedEvent): Promise<DeliveryResult> {
+    const forwarded = eventFrameContent(event, this.options.format, this.options.account);
+    if (forwarded === null) {
+      // A panel's link heartbeat is not an alarm; this output keeps its own link supervised with NULL polls.
+      this.logger.debug({ eventId: event.id }, 'heartbeat not forwarded');
+      return Promise.resolve({ ok: true });
+    }
+    if (forwarded.notes.length > 0) {
+      this.logger.info({ eventId: event.id, category: event.category, sent: forwarded.content.data, notes: forwarded.notes }, 'event forwarded with a substitute code');
+    }
+    return this.wire.run(() => this.transmit(event, forwarded.content, forwarded.extended));
+  }
+
+  private async transmit(event: NormalizedEvent, content: FrameContent, extended: Record<string, string>): Promise<DeliveryResult> {
+    if (this.stopped) return { ok: false, retryable: true, error: 'output stopped' };
+    // Retransmissions keep the sequence number, so a receiver that got the first copy stores it once (§3.10).
+    const seq = this.sequence.next();
+    const order = [this.active, ...this.paths.filter((p) => p !== this.active)];
+    const failures: string[] = [];
+    let refusals = 0;
+    for (const path of order) {
+      const attempt = await this.sendOn(path, content, extended, seq, this.options.retries + 1);
+      if (this.stopped) return { ok: false, retryable: true, error: 'output stopped' };
+      if (attempt.outcome === 'ack') {
+        if (path !== this.active) this.switchTo(path, `the ${this.active.name} path did not answer`);
+        this.pathAnswered(path);
+        this.logger.debug({ eventId: event.id, seq, path: path.name, data: content.data }, 'event delivered: receiver ACK');
+        return { ok: true };
+      }
+      // DUH is never encrypted, so one path's DUH could be forged on that path: the other path is still asked.
+      if (attempt.outcome === 'duh') {
+        this.pathAnswered(path);
+        refusals++;
+        failures.push(`${path.name} ${formatLinkTarget(path.target)}: DUH (the receiver will not process this message)`);
+        continue;
+      }
+      this.pathSilent(path, attempt.detail);
+      failures.push(`${path.name} ${formatLinkTarget(path.target)}: ${attempt.detail}`);
+    }
+    if (refusals === order.length) return { ok: false, retryable: false, error: `refused: ${failures.join('; ')}` };
+    if (refusals === 0) this.allPathsDown();
+    return { ok: false, retryable: true, error: `no ACK from the receiver (${failures.join('; ')})` };
+  }
+
+  /** Sends on one path until it ACKs or DUHs, or `attempts` sends went unanswered. NAKs with a time do not count. */
+  private async sendOn(path: Path, content: FrameContent, extended: Record<string, string>, seq: string, attempts: number): Promise<Attempt> {
+    let detail = 'no answer';
+    let corrections = 0;
+    for (let attempt = 0; attempt < attempts && !this.stopped; ) {
+      const answer = await this.exchangeOn(path, content, extended, seq);
+      switch (answer.kind) {
+        case 'ack':
+          return { outcome: 'ack' };
+        case 'duh':
+          return { outcome: 'duh' };
+        case 'nak':
+          if (answer.receiverTime != null && corrections < MAX_TIME_CORRECTIONS) {
+            corrections++;
+            this.clockOffsetMs = answer.receiverTime - this.deps.clock.now();
+            this.logger.warn({ path: path.name, seq, offsetMs: this.clockOffsetMs }, 'receiver NAK with its time: resending with the corrected time');
+            continue;
+          }
+          detail = 'NAK';
+          break;
+        default:
+          // A connection that swallows frames (receiver restarted, NAT entry gone) is not reused: reconnect.
+          if (answer.kind === 'none') await this.dropLink(path);
+          detail = answer.detail === undefined ? `${answer.kind === 'none' ? 'no answer' : answer.kind} within ${this.options.ackTimeout} ms` : `${answer.kind}: ${answer.detail}`;
+          if (answer.kind === 'invalid') this.logger.warn({ path: path.name, seq, detail: answer.detail }, 'answer not accepted as an ACK');
+      }
+      attempt++;
+    }
+    return { outcome: 'silent', detail };
+  }
+
+  private async exchangeOn(path: Path, content: FrameContent, extended: Record<string, string>, seq: string): Promise<PanelAnswer> {
+    const link = await this.linkOf(path);
+    if (typeof link === 'string') return { kind: 'none', detail: link };
+    const bytes = buildPanelFrame({
+      content,
+      extended,
+      seq,
+      account: this.options.account,
+      receiver: this.options.receiver ?? null,
+      line: this.options.line,
+      now: this.deps.clock.now() + this.clockOffsetMs,
+      random: this.random,
+      ...(this.key === undefined ? {} : { key: this.key }),
+    });
+    const sent = { seq, encrypted: this.key !== undefined, ...(this.key === undefined ? {} : { key: this.key }) };
+    const { answer } = await exchange(link, bytes, this.options.ackTimeout, (reply) => interpretAnswer(reply, sent));
+    if (answer.kind !== 'none') this.lastTrafficAt = this.deps.clock.now();
+    return answer;
+  }
+
+  /** The path's link, opened on first use and after a failed open; an error text when it cannot be opened. */
+  private async linkOf(path: Path): Promise<Link | string> {
+    if (path.link !== undefined) return path.link;
+    try {
+      path.link = await openDc09Link(path.target, { connectTimeoutMs: this.options.ackTimeout });
+      return path.link;
+    } catch (error) {
+      return `cannot connect: ${(error as Error).message}`;
+    }
+  }
+
+  private async dropLink(path: Path): Promise<void> {
+    const link = path.link;
+    path.link = undefined;
+    await link?.close();
+  }
+
+  private pathAnswered(path: Path): void {
+    const wasDown = path.down;
+    path.down = false;
+    path.lastFailure = undefined;
+    if (wasDown) this.logger.info({ path: path.name, target: formatLinkTarget(path.target) }, 'receiver path answers again');
+    if (this.bothDown) {
+      this.bothDown = false;
+      reportLinkState(this.deps.reportLinkState, this.logger, 'restore', `the ${path.name} receiver path ${formatLinkTarget(path.target)} of DC-09 output ${this.name} answers again`);
+    }
+  }
+
+  private pathSilent(path: Path, detail: string): void {
+    if (!path.down) this.logger.warn({ path: path.name, target: formatLinkTarget(path.target), detail }, 'receiver path does not answer');
+    path.down = true;
+    path.lastFailure = detail;
+  }
+
+  private switchTo(path: Path, why: string): void {
+    this.logger.warn({ from: this.active.name, to: path.name, target: formatLinkTarget(path.target), why }, 'DC-09 output switched receiver path');
+    this.active = path;
+  }
+
+  private allPathsDown(): void {
+    if (this.bothDown) return;
+    this.bothDown = true;
+    const paths = this.paths.map((p) => `${p.name} ${formatLinkTarget(p.target)} (${p.lastFailure ?? 'no answer'})`).join(', ');
+    reportLinkState(this.deps.reportLinkState, this.logger, 'new', `DC-09 output ${this.name}: no receiver path answers: ${paths}; events wait in the outbox`);
+  }
+
+  /**
+   * The supervision schedule: a NULL poll on the active path when nothing went over it for `supervision`, and on
+   * every path that is down, so the primary is taken back as soon as it answers (also with supervision off).
+   */
+  private async supervise(): Promise<void> {
+    if (this.stopped) return;
+    const now = this.deps.clock.now();
+    const idle = this.options.supervision > 0 && now - this.lastTrafficAt >= this.options.supervision;
+    const due = this.paths.filter((p) => p.down || (p === this.active && idle));
+    if (due.length === 0) return;
+    await this.wire.run(async () => {
+      for (const path of due) await this.poll(path);
+    });
+  }
+
+  /** Sends one NULL on `path` (no retries: the next tick polls again). */
+  private async poll(path: Path): Promise<void> {
+    if (this.stopped) return;
+    const answer = await this.exchangeOn(path, { token: 'NULL', dataAccount: null, data: '' }, {}, this.sequence.next());
+    // A NAK with the receiver's time is an answer too: the clock is corrected for the next frame.
+    if (answer.kind === 'nak' && answer.receiverTime != null) this.clockOffsetMs = answer.receiverTime - this.deps.clock.now();
+    if (answer.kind === 'ack' || (answer.kind === 'nak' && answer.receiverTime != null)) {
+      this.pathAnswered(path);
+      const primary = this.paths[0]!;
+      if (path === primary && this.active !== primary) this.switchTo(primary, 'the primary path answers a NULL poll again');
+      return;
+    }
+    if (answer.kind === 'none') await this.dropLink(path);
+    const detail = answer.kind === 'none' ? (answer.detail ?? `no answer to NULL within ${this.options.ackTimeout} ms`) : `${answer.kind} to NULL${answer.detail === undefined ? '' : `: ${answer.detail}`}`;
+    this.pathSilent(path, detail);
+    if (this.paths.every((p) => p.down)) this.allPathsDown();
+    else if (path === this.active) {
+      const other = this.paths.find((p) => !p.down);
+      if (other !== undefined) this.switchTo(other, `the ${path.name} path did not answer a NULL poll`);
+    }
+  }
+}

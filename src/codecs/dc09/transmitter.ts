@@ -1,0 +1,194 @@
+import type { NormalizedEvent } from '../../model/event.js';
+import { contactIdFieldsForEvent, siaDataForEvent } from '../forward-codes.js';
+import { decodeDc09Frame, encodeDc09Frame } from './frame.js';
+import { aesCbcName, decryptDc09 } from './cipher.js';
+import { formatDc09Timestamp, parseDc09Timestamp } from './timestamp.js';
+
+/**
+ * The transmitter's side of a DC-09 exchange (a panel, the simulator, the DC-09 output): sequence numbers and
+ * what an answer from the receiver means.
+ */
+
+/** Panel sequence numbers: 0001..9999, then 0001 again (DC09-2007 C.2.3.7). */
+export class SequenceCounter {
+  private last: number;
+
+  constructor(start = 1) {
+    this.last = start - 1;
+  }
+
+  next(): string {
+    this.last = this.last >= 9999 ? 1 : this.last + 1;
+    return String(this.last).padStart(4, '0');
+  }
+}
+
+/** What goes inside a DC-09 frame: its ID token and its data block. */
+export interface FrameContent {
+  token: 'ADM-CID' | 'SIA-DCS' | 'NULL';
+  /** Written as `#acct|` at the start of the data block. */
+  dataAccount: string | null;
+  data: string;
+}
+
+export interface PanelFrameInput {
+  content: FrameContent;
+  seq: string;
+  account: string;
+  /** AES key: the frame is sent encrypted (`*ADM-CID`). */
+  key?: Uint8Array;
+  /** Panel time for the timestamp (required inside encrypted frames, sent on every frame). */
+  now: number;
+  random: (n: number) => Uint8Array;
+  receiver?: string | null;
+  line?: string | null;
+  /** [X…] extended data fields by letter (inside the encryption when encrypted). */
+  extended?: Record<string, string>;
+}
+
+export function buildPanelFrame(input: PanelFrameInput): Uint8Array {
+  const { content, key } = input;
+  return encodeDc09Frame({
+    token: content.token,
+    encrypted: key !== undefined,
+    seq: input.seq,
+    receiver: input.receiver ?? null,
+    line: input.line ?? '0',
+    account: input.account,
+    dataAccount: content.dataAccount,
+    data: content.data,
+    ...(input.extended === undefined ? {} : { extended: input.extended }),
+    timestamp: input.now,
+    random: input.random,
+    ...(key === undefined ? {} : { key }),
+  });
+}
+
+/** `stale`: an answer to an earlier frame (it arrived after that frame timed out); the panel keeps waiting. */
+export type AnswerKind = 'ack' | 'nak' | 'duh' | 'rsp' | 'invalid' | 'stale' | 'none';
+
+export interface PanelAnswer {
+  kind: AnswerKind;
+  /** The answer was encrypted (`*ACK`) and decrypted with the panel's key. */
+  encrypted?: boolean;
+  /** Receiver time a NAK (or an encrypted ACK) carries, epoch ms. */
+  receiverTime?: number | null;
+  /** Why an answer is invalid. */
+  detail?: string;
+}
+
+export interface SentFrame {
+  seq: string;
+  encrypted: boolean;
+  key?: Uint8Array;
+}
+
+/**
+ * Checks an answer as a panel would: CRC and length, the echoed sequence number, and for an encrypted request an
+ * encrypted ACK that decrypts with the same key (protocols.md §3.7). A NAK carries sequence 0000 and the
+ * receiver's time.
+ */
+export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer {
+  const decoded = decodeDc09Frame(bytes, { keyFor: () => sent.key });
+  if (!decoded.ok) {
+    // CRC and header were right (those are checked first); only the decrypted content is off the template.
+    const contentOnly = decoded.error.code === 'DC09_DECRYPT_FAILED' || decoded.error.code === 'DC09_TIMESTAMP_INVALID';
+    const tolerated = contentOnly && sent.key !== undefined ? quirkyEncryptedAck(bytes, sent.key, sent.seq) : undefined;
+    return tolerated ?? { kind: 'invalid', detail: `${decoded.error.code}: ${decoded.error.message}` };
+  }
+  const answer = decoded.value;
+  switch (answer.token) {
+    case 'NAK':
+      return { kind: 'nak', receiverTime: answer.timestamp };
+    case 'ACK':
+    case 'DUH':
+    case 'RSP': {
+      if (answer.seq !== sent.seq) return { kind: 'stale', detail: `${answer.token} for sequence ${answer.seq}, waiting for ${sent.seq}` };
+      if (answer.token === 'ACK' && answer.encrypted !== sent.encrypted) {
+        return { kind: 'invalid', detail: sent.encrypted ? 'plain ACK to an encrypted frame' : 'encrypted ACK to a plain frame' };
+      }
+      const kind = answer.token === 'ACK' ? 'ack' : answer.token === 'DUH' ? 'duh' : 'rsp';
+      return { kind, encrypted: answer.encrypted, ...(answer.encrypted ? { receiverTime: answer.timestamp } : {}) };
+    }
+    default:
+      return { kind: 'invalid', detail: `unexpected ${answer.token} from a receiver` };
+  }
+}
+
+
+/** The header and ciphertext of an encrypted ACK: `"*ACK"<seq>R…L…#acct[<hex>`. */
+const ENCRYPTED_ACK = /"\*ACK"(\d{4})[^[]*\[([0-9A-Fa-f]+)\r?$/;
+/** `]`, perhaps a space, then `_` and the receiver's time: what an *ACK's plaintext ends with. */
+const ACK_PLAINTEXT_TAIL = /\] ?_(\d\d:\d\d:\d\d,\d\d-\d\d-\d{4})/;
+
+/**
+ * An `*ACK` off the template that still proves the key: ioBroker.sia pads with 0x00, writes a space before `_` and
+ * adds PKCS#7 padding (protocols.md §3.6). It counts when it decrypts under our key to `] _<valid timestamp>`, which
+ * random bytes under another key will not.
+ */
+function quirkyEncryptedAck(bytes: Uint8Array, key: Uint8Array, seq: string): PanelAnswer | undefined {
+  const match = ENCRYPTED_ACK.exec(Buffer.from(bytes).toString('latin1'));
+  const algorithm = aesCbcName(key);
+  if (match === null || algorithm === undefined || match[2]!.length % 32 !== 0) return undefined;
+  const plaintext = decryptDc09(key, Buffer.from(match[2]!, 'hex'), algorithm).toString('latin1');
+  const tail = ACK_PLAINTEXT_TAIL.exec(plaintext);
+  const receiverTime = tail === null ? null : parseDc09Timestamp(tail[1]!, 0);
+  if (receiverTime === null) return undefined;
+  if (match[1] !== seq) return { kind: 'stale', detail: `ACK for sequence ${match[1]}, waiting for ${seq}` };
+  return { kind: 'ack', encrypted: true, receiverTime, detail: 'encrypted ACK off the template (tolerated)' };
+}
+
+export type Dc09EventFormat = 'adm-cid' | 'sia-dcs';
+
+/** What a forwarded event becomes inside a DC-09 frame; `notes` name what could not be carried as it was. */
+export interface EventFrameContent {
+  content: FrameContent;
+  extended: Record<string, string>;
+  notes: string[];
+}
+
+/** Extended fields hold at most 256 characters (protocols.md §3.9). */
+const MAX_EXTENDED_TEXT = 256;
+
+/** Text for an [X…] field: one line of Latin-1 without brackets (they end the field), at most 256 characters. */
+function extendedText(text: string): string {
+  return text
+    .replace(/[\u0000-\u001f\u007f[\]]/g, ' ')
+    .replace(/[^\u0000-\u00ff]/g, '?')
+    .trim()
+    .slice(0, MAX_EXTENDED_TEXT);
+}
+
+/**
+ * The event's context as DC-09 extended data (protocols.md §3.9): [H] the panel's time of occurrence, [S] the site,
+ * [L] the location on site (the zone's or the door's), [I] the alarm text the panel sent, after `UNVERIFIED <reason>`
+ * when the event is unverified.
+ */
+export function eventExtendedData(event: NormalizedEvent): Record<string, string> {
+  const extended: Record<string, string> = {};
+  const occurred = event.occurredAt === null ? Number.NaN : Date.parse(event.occurredAt);
+  if (!Number.isNaN(occurred)) extended['H'] = formatDc09Timestamp(occurred);
+  const site = event.site?.name ?? event.site?.id;
+  const location = event.zone?.['location'] ?? event.door?.location;
+  // An unverified event (no key, unknown account, …) still goes, but the operator must see that nobody vouches for it.
+  const trust = event.verified === false ? `UNVERIFIED ${event.unverifiedReason ?? ''}`.trim() : undefined;
+  const alarmText = [trust, event.text ?? undefined].filter((part) => part !== undefined && part !== '').join(': ');
+  for (const [letter, value] of [['S', site], ['L', location], ['I', alarmText]] as const) {
+    const text = typeof value === 'string' ? extendedText(value) : '';
+    if (text !== '') extended[letter] = text;
+  }
+  return extended;
+}
+
+/** A stored event as ADM-CID (`#acct|QXYZ GG CCC`) or SIA-DCS (`#acct|Nri1/BA003`) content; null for a heartbeat. */
+export function eventFrameContent(event: NormalizedEvent, format: Dc09EventFormat, account: string): EventFrameContent | null {
+  if (format === 'adm-cid') {
+    const cid = contactIdFieldsForEvent(event);
+    if (cid === null) return null;
+    const { qualifier, event: code, group, ccc } = cid.fields;
+    return { content: { token: 'ADM-CID', dataAccount: account, data: `${qualifier}${code} ${group} ${ccc}` }, extended: eventExtendedData(event), notes: cid.notes };
+  }
+  const sia = siaDataForEvent(event);
+  if (sia === null) return null;
+  return { content: { token: 'SIA-DCS', dataAccount: account, data: sia.data }, extended: eventExtendedData(event), notes: sia.notes };
+}

@@ -1,0 +1,193 @@
+import net from 'node:net';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AutomationOutput, type AutomationOutputOptions } from '../../adapters/outputs/automation.js';
+import type { LinkStateReport } from '../../adapters/outputs/link-state.js';
+import { DelimitedFramer } from '../../src/codecs/delimited-framer.js';
+import { SURGARD_NAK, SURGARD_TERMINATOR } from '../../src/codecs/surgard.js';
+import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
+import { Dispatcher } from '../../src/pipeline/dispatcher.js';
+import { silentLogger, systemClock } from '../../src/ports.js';
+import { serialReceiver } from '../helpers/serial-receiver.js';
+import { testEvent } from '../helpers/output-events.js';
+
+type Answer = 'decode' | 'nak' | 'silent';
+
+/**
+ * Monitoring software for the tests: it connects to the output like an automation to a Sur-Gard receiver, splits
+ * packets at DC4 and hands them to the gateway's own serial Sur-Gard decoder, whose ACK/NAK it sends back
+ * (or, as `answer` says, a NAK or nothing).
+ */
+async function connectAutomation(port: number, answer: (packet: string, index: number) => Answer = () => 'decode', localAddress?: string) {
+  const outbox = new MemoryOutbox();
+  outbox.registerOutputs(['probe']);
+  const decoder = serialReceiver(outbox);
+  const packets: string[] = [];
+  const socket = net.connect({ port, host: '127.0.0.1', ...(localAddress === undefined ? {} : { localAddress }) });
+  const framer = new DelimitedFramer({ terminators: [SURGARD_TERMINATOR], maxFrameBytes: 256, keepTerminator: true });
+  socket.on('data', (chunk) => {
+    for (const out of framer.push(chunk)) {
+      if (out.kind !== 'frame') continue;
+      const text = Buffer.from(out.bytes).toString('latin1');
+      packets.push(text);
+      const how = answer(text, packets.length - 1);
+      if (how === 'nak') socket.write(Uint8Array.of(SURGARD_NAK));
+      if (how === 'decode') void decoder.handlePacket(out.bytes, 'automation').then((outcome) => outcome.reply !== null && socket.write(outcome.reply));
+    }
+  });
+  socket.on('error', () => undefined);
+  await once(socket, 'connect');
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  closers.push(async () => void socket.destroy());
+  return {
+    socket,
+    packets,
+    closed,
+    events: () => packets.filter((p) => !p.startsWith('1')),
+    stored: () => outbox.pending('probe', 100).map((e) => e.event),
+  };
+}
+
+const closers: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+const OPTIONS: AutomationOutputOptions = {
+  name: 'automation',
+  protocol: 'surgard',
+  host: '127.0.0.1',
+  port: 0,
+  allow: ['127.0.0.1'],
+  receiver: '01',
+  line: '001',
+  heartbeat: 0,
+  ackTimeout: 300,
+  retries: 2,
+  audience: 'central',
+};
+
+async function output(options: Partial<AutomationOutputOptions> = {}, reports: LinkStateReport[] = []): Promise<AutomationOutput> {
+  const out = new AutomationOutput({ ...OPTIONS, ...options }, { clock: systemClock, logger: silentLogger, reportLinkState: (report) => reports.push(report) });
+  await out.start();
+  closers.push(() => out.stop());
+  return out;
+}
+
+const duress = (account = '1234') =>
+  testEvent({ account, category: 'duress', protocol: 'adm-cid', code: { scheme: 'contact-id', value: '121', description: 'Duress' }, user: { number: 5 }, partition: { number: 1 } });
+
+async function connected(out: AutomationOutput) {
+  await expect.poll(() => out.health().state, { timeout: 5_000 }).toBe('up');
+}
+
+describe('Sur-Gard automation output, read by the serial Sur-Gard decoder', () => {
+  it('sends protocol 5 Contact ID packets; delivered on the ACK the decoder gives after storing the event', async () => {
+    const out = await output();
+    const automation = await connectAutomation(out.port());
+    await connected(out);
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(await out.deliver(testEvent({ account: '123', category: 'burglary', code: { scheme: 'sia', value: 'BA', description: '' }, zone: { number: 3 } }))).toEqual({ ok: true });
+    expect(await out.deliver(duress('ABCDEF0123'))).toEqual({ ok: true });
+    expect(automation.packets[0]).toBe(`101000${' '.repeat(11)}@    \x14`); // the heartbeat on connect
+    expect(automation.events()).toEqual(['501001 181234E12101005\x14', '501001 180123E13000003\x14', 'Q01001 58ABCDEF0123E12101005\x14']);
+    const stored = automation.stored().sort((a, b) => (a.account ?? '').localeCompare(b.account ?? ''));
+    expect(stored.map((e) => ({ account: e.account, category: e.category, duress: e.duress, user: e.user?.number, zone: e.zone?.number }))).toEqual([
+      { account: '0123', category: 'burglary', duress: false, user: undefined, zone: 3 },
+      { account: '1234', category: 'duress', duress: true, user: 5, zone: undefined },
+      { account: 'ABCDEF0123', category: 'duress', duress: true, user: 5, zone: undefined },
+    ]);
+  });
+
+  it('a NAK gets the packet again at once; the ACK after it delivers', async () => {
+    const out = await output();
+    const automation = await connectAutomation(out.port(), (packet, index) => (packet.startsWith('5') && index < 3 ? 'nak' : 'decode'));
+    await connected(out);
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(automation.events()).toEqual(Array(3).fill('501001 181234E12101005\x14'));
+    expect(automation.stored()).toHaveLength(1);
+  });
+
+  it('a packet NAKed 20 times is refused for good (a dead letter, kept)', async () => {
+    const out = await output();
+    const automation = await connectAutomation(out.port(), (packet) => (packet.startsWith('5') ? 'nak' : 'decode'));
+    await connected(out);
+    expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: false, error: expect.stringMatching(/NAKed the packet 20 times/) });
+    expect(automation.events()).toHaveLength(20);
+  });
+
+  it('silence: retransmitted, then the link counts as failed until a heartbeat is ACKed; a supervisory report and its restore', async () => {
+    let silent = true;
+    const reports: LinkStateReport[] = [];
+    const out = await output({ heartbeat: 400 }, reports);
+    // The heartbeat on connect is answered; then nothing, until `silent` is lifted.
+    const automation = await connectAutomation(out.port(), (_packet, index) => (silent && index > 0 ? 'silent' : 'decode'));
+    await connected(out);
+    const result = await out.deliver(duress());
+    expect(result).toMatchObject({ ok: false, retryable: true });
+    expect(automation.events()).toHaveLength(3); // the first send and two retries
+    expect(out.health().state).toBe('down');
+    expect(reports.map((r) => r.qualifier)).toEqual(['new']);
+    // While failed, only heartbeats go out: a delivery does not reach the wire.
+    expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true, error: expect.stringMatching(/waiting for an ACKed heartbeat/) });
+    expect(automation.events()).toHaveLength(3);
+    silent = false;
+    await expect.poll(() => out.health().state, { timeout: 5_000 }).toBe('up');
+    expect(reports.map((r) => r.qualifier)).toEqual(['new', 'restore']);
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(automation.stored()).toHaveLength(1);
+  });
+
+  it('sends a heartbeat when idle', async () => {
+    const out = await output({ heartbeat: 300 });
+    const automation = await connectAutomation(out.port());
+    await expect.poll(() => automation.packets.filter((p) => p.startsWith('101000')).length, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
+  });
+
+  it('attack: a peer outside `allow` is disconnected unanswered: it reads no event and cannot ACK one away', async () => {
+    const out = await output();
+    const intruder = await connectAutomation(out.port(), () => 'decode', '127.0.0.2');
+    await intruder.closed;
+    expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true, error: 'no automation connected' });
+    expect(intruder.packets).toEqual([]);
+  });
+
+  it('attack: a second connection is refused while the automation answers', async () => {
+    const out = await output();
+    const automation = await connectAutomation(out.port());
+    await connected(out);
+    const second = await connectAutomation(out.port());
+    await second.closed;
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(automation.stored()).toHaveLength(1);
+    expect(second.packets).toEqual([]);
+  });
+
+  it('with the dispatcher: an event waits in the outbox until an automation connects and ACKs it', async () => {
+    const out = await output();
+    const outbox = new MemoryOutbox();
+    const dispatcher = new Dispatcher({ outbox, outputs: [out], clock: systemClock, logger: silentLogger, backoff: { initialMs: 50, maxMs: 200 } });
+    dispatcher.start();
+    closers.push(() => dispatcher.stop());
+    await outbox.append([duress()]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(outbox.backlog('automation')).toBe(1);
+    const automation = await connectAutomation(out.port());
+    await expect.poll(() => outbox.backlog('automation'), { timeout: 5_000 }).toBe(0);
+    expect(automation.stored().map((e) => e.category)).toEqual(['duress']);
+  });
+
+  it('a port already in use is a start-up error naming the output and the fix', async () => {
+    const first = await output();
+    const second = new AutomationOutput({ ...OPTIONS, name: 'second', port: first.port() }, { clock: systemClock, logger: silentLogger });
+    await expect(second.start()).rejects.toThrow(/automation output "second" cannot listen: port \d+ on 127.0.0.1 is in use/);
+  });
+
+  it('a heartbeat event from a panel is not forwarded as an alarm', async () => {
+    const out = await output();
+    const automation = await connectAutomation(out.port());
+    await connected(out);
+    expect(await out.deliver(testEvent({ category: 'heartbeat' }))).toEqual({ ok: true });
+    expect(automation.events()).toEqual([]);
+  });
+});

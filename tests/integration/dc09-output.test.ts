@@ -1,0 +1,385 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { once } from 'node:events';
+import { createDecipheriv, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Dc09Output, type Dc09OutputOptions } from '../../adapters/outputs/dc09.js';
+import type { LinkStateReport } from '../../adapters/outputs/link-state.js';
+import { Dc09Listener } from '../../adapters/inputs/dc09.js';
+import { AnswerQueue } from '../../adapters/outputs/dc09-link.js';
+import { Dc09Framer } from '../../src/codecs/dc09/framer.js';
+import { decodeDc09Frame, type Dc09Message } from '../../src/codecs/dc09/frame.js';
+import { encodeAck, encodeDuh, encodeNak } from '../../src/codecs/dc09/responses.js';
+import { Dc09Receiver, type Dc09Account } from '../../src/pipeline/dc09-receiver.js';
+import { Dispatcher } from '../../src/pipeline/dispatcher.js';
+import { Recorder } from '../../src/pipeline/recorder.js';
+import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
+import { Counters } from '../../src/observability/counters.js';
+import { createIdSource } from '../../src/model/ids.js';
+import type { NormalizedEvent } from '../../src/model/event.js';
+import { silentLogger, systemClock } from '../../src/ports.js';
+import { crcArc } from '../helpers/panel.js';
+import { testEvent } from '../helpers/output-events.js';
+
+const KEY_HEX = '000102030405060708090A0B0C0D0E0F';
+const KEY = Buffer.from(KEY_HEX, 'hex');
+const OTHER_KEY = Buffer.from('F0E0D0C0B0A090807060504030201000', 'hex');
+
+type Script = 'ack' | 'nak-ahead' | 'duh' | 'silent' | 'plain-ack' | 'wrong-key-ack';
+
+interface Received {
+  msg: Dc09Message;
+  at: number;
+  bytes: Buffer;
+}
+
+/**
+ * A monitoring centre's receiver for the tests, on TCP and UDP at once: it checks each frame's CRC with the test
+ * panel's own bitwise CRC, decodes it, and answers as `script()` says for that frame.
+ */
+async function startReceiver(script: (msg: Dc09Message, index: number) => Script, key?: Uint8Array) {
+  const received: Received[] = [];
+  const clockAheadMs = 3_600_000;
+  const answer = (frame: Uint8Array): Uint8Array | null => {
+    const body = Buffer.from(frame).toString('latin1').trim();
+    // The CRC, checked independently of the project's codec: 4 hex digits over the body after the length.
+    expect(parseInt(body.slice(0, 4), 16)).toBe(crcArc(body.slice(8)));
+    const decoded = decodeDc09Frame(frame, { keyFor: () => key });
+    if (!decoded.ok) throw new Error(`${decoded.error.code}: ${decoded.error.message}`);
+    const msg = decoded.value;
+    received.push({ msg, at: Date.now(), bytes: Buffer.from(frame) });
+    switch (script(msg, received.length - 1)) {
+      case 'ack':
+        return encodeAck(msg, { now: Date.now(), random: randomBytes, ...(key === undefined ? {} : { key }) });
+      case 'nak-ahead':
+        return encodeNak(Date.now() + clockAheadMs);
+      case 'duh':
+        return encodeDuh(msg);
+      case 'plain-ack':
+        return encodeAck({ ...msg, encrypted: false }, { now: Date.now(), random: randomBytes });
+      case 'wrong-key-ack':
+        return encodeAck(msg, { now: Date.now(), random: randomBytes, key: OTHER_KEY });
+      case 'silent':
+        return null;
+    }
+  };
+  const sockets = new Set<net.Socket>();
+  const tcp = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    const framer = new Dc09Framer();
+    socket.on('data', (chunk) => {
+      for (const out of framer.push(chunk)) {
+        if (out.kind !== 'frame') continue;
+        const reply = answer(out.bytes);
+        if (reply !== null) socket.write(reply);
+      }
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  tcp.listen(0, '127.0.0.1');
+  await once(tcp, 'listening');
+  const port = (tcp.address() as net.AddressInfo).port;
+  const udp = dgram.createSocket('udp4');
+  udp.on('message', (message, rinfo) => {
+    const reply = answer(message);
+    if (reply !== null) udp.send(reply, rinfo.port, rinfo.address);
+  });
+  udp.bind(port, '127.0.0.1');
+  await once(udp, 'listening');
+  return {
+    port,
+    received,
+    clockAheadMs,
+    events: () => received.filter((r) => r.msg.token !== 'NULL'),
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => tcp.close(resolve));
+      await new Promise<void>((resolve) => udp.close(() => resolve()));
+    },
+  };
+}
+
+/** A free loopback port nobody listens on (TCP connect is refused, UDP gets no answer). */
+async function deadPort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const closers: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+async function output(options: Partial<Dc09OutputOptions> & { primary: string }, reports: LinkStateReport[] = []): Promise<Dc09Output> {
+  const out = new Dc09Output(
+    {
+      name: 'arc',
+      account: '9876',
+      line: '0',
+      format: 'adm-cid',
+      supervision: 0,
+      ackTimeout: 300,
+      retries: 1,
+      audience: 'central',
+      ...options,
+    },
+    { clock: systemClock, logger: silentLogger, reportLinkState: (report) => reports.push(report) },
+  );
+  await out.start();
+  closers.push(() => out.stop());
+  return out;
+}
+
+const duress = () =>
+  testEvent({ category: 'duress', protocol: 'adm-cid', code: { scheme: 'contact-id', value: '121', description: 'Duress' }, user: { number: 5 }, partition: { number: 1 } });
+
+/** Both transports, both formats, plain and encrypted. */
+const WAYS = [
+  ['tcp', 'adm-cid', false],
+  ['udp', 'sia-dcs', false],
+  ['tcp', 'sia-dcs', true],
+  ['udp', 'adm-cid', true],
+] as const;
+
+describe('DC-09 output towards a receiver', () => {
+  it.each(WAYS)('over %s as %s (encrypted: %s): delivered on the receiver ACK, with account, sequence and timestamp', async (transport, format, encrypted) => {
+    const receiver = await startReceiver(() => 'ack', encrypted ? KEY : undefined);
+    closers.push(() => receiver.close());
+    const out = await output({ primary: `${transport}://127.0.0.1:${receiver.port}`, format, receiver: '12', ...(encrypted ? { key: KEY_HEX, keyEncoding: 'hex' } : {}) });
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(await out.deliver(testEvent({ category: 'burglary', code: { scheme: 'sia', value: 'BA', description: '' }, zone: { number: 3 } }))).toEqual({ ok: true });
+    const [first, second] = receiver.events();
+    expect(first!.msg).toMatchObject({ encrypted, account: '9876', dataAccount: '9876', receiver: '12', line: '0', seq: '0001' });
+    expect(second!.msg.seq).toBe('0002');
+    expect(first!.msg.data).toBe(format === 'adm-cid' ? '1121 01 005' : 'Nid005/ri1/HA');
+    expect(second!.msg.data).toBe(format === 'adm-cid' ? '1130 00 003' : 'NBA003');
+    expect(Math.abs(first!.msg.timestamp! - Date.now())).toBeLessThan(5_000);
+    if (encrypted) expect(first!.bytes.toString('latin1')).not.toContain('1121');
+    expect(out.health()).toEqual({ state: 'up' });
+  });
+
+  it('an encrypted frame as DC-09 lays it out, checked without the project\'s codec: header, pad, data, timestamp', async () => {
+    const receiver = await startReceiver(() => 'ack', KEY);
+    closers.push(() => receiver.close());
+    const out = await output({ primary: `udp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex', receiver: '12' });
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    const text = receiver.events()[0]!.bytes.toString('latin1');
+    const match = /^\n([0-9A-F]{4})(0[0-9A-F]{3})("\*ADM-CID"0001R12L0#9876\[([0-9A-F]+))\r$/.exec(text);
+    expect(match).not.toBeNull();
+    const [, crc, length, body, hex] = match!;
+    expect(parseInt(crc!, 16)).toBe(crcArc(body!));
+    expect(parseInt(length!, 16)).toBe(body!.length);
+    const decipher = createDecipheriv('aes-128-cbc', KEY, Buffer.alloc(16)).setAutoPadding(false);
+    const plain = Buffer.concat([decipher.update(Buffer.from(hex!, 'hex')), decipher.final()]);
+    const bar = plain.indexOf(0x7c);
+    expect(plain.length % 16).toBe(0);
+    expect(bar).toBeGreaterThan(0); // at least one pad byte, none of them | [ ]
+    for (const byte of plain.subarray(0, bar)) expect([0x7c, 0x5b, 0x5d]).not.toContain(byte);
+    expect(plain.subarray(bar).toString('latin1')).toMatch(/^\|#9876\|1121 01 005\](\[[A-Z][^\]]*\])*_\d\d:\d\d:\d\d,\d\d-\d\d-\d{4}$/);
+  });
+
+  it('refuses to start with a key file it cannot read or a key of the wrong size, naming the output', async () => {
+    const options = { name: 'arc', primary: 'tcp://127.0.0.1:1', account: '9876', line: '0', format: 'adm-cid', supervision: 0, ackTimeout: 300, retries: 0, audience: 'central' } as const;
+    const deps = { clock: systemClock, logger: silentLogger };
+    await expect(new Dc09Output({ ...options, keyFile: '/nonexistent/arc.key', keyEncoding: 'hex' }, deps).start()).rejects.toThrow(/dc09 output "arc": cannot read its key/);
+    await expect(new Dc09Output({ ...options, key: '0011', keyEncoding: 'hex' }, deps).start()).rejects.toThrow(/dc09 output "arc": a hex key is 32, 48 or 64 hex digits/);
+  });
+
+  it('carries the panel time and the site as extended data', async () => {
+    const receiver = await startReceiver(() => 'ack');
+    closers.push(() => receiver.close());
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}` });
+    const event = { ...duress(), occurredAt: '2026-03-04T05:06:07.000Z', site: { id: 'branch-12', name: 'Branch 12 [main]' } };
+    expect(await out.deliver(event)).toEqual({ ok: true });
+    expect(receiver.events()[0]!.msg.extended).toEqual({ H: '05:06:07,03-04-2026', S: 'Branch 12  main' });
+  });
+
+  it('attack: a forged plain ACK to an encrypted frame, or an *ACK under another key, is not a delivery', async () => {
+    for (const forged of ['plain-ack', 'wrong-key-ack'] as const) {
+      const receiver = await startReceiver(() => forged, KEY);
+      closers.push(() => receiver.close());
+      const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex' });
+      const result = await out.deliver(duress());
+      expect(result).toMatchObject({ ok: false, retryable: true });
+      expect(receiver.events().length).toBe(2); // the first try and one retry
+    }
+  });
+
+  it('NAK with the receiver time: resends at once with the corrected time, same sequence', async () => {
+    const receiver = await startReceiver((_msg, index) => (index === 0 ? 'nak-ahead' : 'ack'), KEY);
+    closers.push(() => receiver.close());
+    const out = await output({ primary: `udp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex' });
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    const [nakked, resent] = receiver.events();
+    expect(resent!.msg.seq).toBe(nakked!.msg.seq);
+    expect(Math.abs(resent!.msg.timestamp! - (resent!.at + receiver.clockAheadMs))).toBeLessThan(5_000);
+  });
+
+  it('DUH: refused for good, kept as a dead letter by the dispatcher', async () => {
+    const receiver = await startReceiver(() => 'duh');
+    closers.push(() => receiver.close());
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}` });
+    const outbox = new MemoryOutbox();
+    const dispatcher = new Dispatcher({ outbox, outputs: [out], clock: systemClock, logger: silentLogger });
+    dispatcher.start();
+    closers.push(() => dispatcher.stop());
+    await outbox.append([duress()]);
+    await expect.poll(() => outbox.deadLetters('arc').length, { timeout: 5_000 }).toBe(1);
+    expect(outbox.deadLetters('arc')[0]!.reason).toMatch(/DUH/);
+    expect(receiver.events()).toHaveLength(1);
+  });
+
+  it('attack: a DUH on the primary (DUH is never encrypted, so it can be forged there) does not stop the backup from taking it', async () => {
+    const primary = await startReceiver(() => 'duh', KEY);
+    const backup = await startReceiver(() => 'ack', KEY);
+    closers.push(() => primary.close(), () => backup.close());
+    const out = await output({ primary: `tcp://127.0.0.1:${primary.port}`, backup: `tcp://127.0.0.1:${backup.port}`, key: KEY_HEX, keyEncoding: 'hex' });
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(backup.events()).toHaveLength(1);
+  });
+
+  it('silence on the primary: retried, then the backup takes the event; the primary is taken back once it answers a NULL poll', async () => {
+    let primaryAnswers = false;
+    const primary = await startReceiver(() => (primaryAnswers ? 'ack' : 'silent'));
+    const backup = await startReceiver(() => 'ack');
+    closers.push(() => primary.close(), () => backup.close());
+    const out = await output({ primary: `tcp://127.0.0.1:${primary.port}`, backup: `udp://127.0.0.1:${backup.port}`, supervision: 400 });
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(primary.events().map((r) => r.msg.seq)).toEqual(['0001', '0001']);
+    expect(backup.events().map((r) => r.msg.seq)).toEqual(['0001']);
+    expect(out.health().state).toBe('degraded');
+    // The next event goes straight to the backup while the primary is down.
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(backup.events()).toHaveLength(2);
+    primaryAnswers = true;
+    await expect.poll(() => primary.received.some((r) => r.msg.token === 'NULL'), { timeout: 5_000 }).toBe(true);
+    await expect.poll(() => out.health().state, { timeout: 5_000 }).toBe('up');
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    // Back on the primary (the NULL polls took sequence numbers in between).
+    expect(primary.events()).toHaveLength(3);
+    expect(Number(primary.events().at(-1)!.msg.seq)).toBeGreaterThan(2);
+    expect(backup.events()).toHaveLength(2);
+  });
+
+  it('primary down (connection refused) and backup silent: not delivered, a supervisory report, and its restore', async () => {
+    let backupAnswers = false;
+    const backup = await startReceiver(() => (backupAnswers ? 'ack' : 'silent'));
+    closers.push(() => backup.close());
+    const reports: LinkStateReport[] = [];
+    const out = await output({ primary: `tcp://127.0.0.1:${await deadPort()}`, backup: `tcp://127.0.0.1:${backup.port}` }, reports);
+    const result = await out.deliver(duress());
+    expect(result).toMatchObject({ ok: false, retryable: true });
+    expect((result as { error: string }).error).toMatch(/primary .*cannot connect.*backup/);
+    expect(out.health().state).toBe('down');
+    expect(reports).toEqual([{ qualifier: 'new', reasons: [expect.stringMatching(/no receiver path answers/)] }]);
+    backupAnswers = true;
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(reports.map((r) => r.qualifier)).toEqual(['new', 'restore']);
+  });
+
+  it('sends NULL supervision polls on schedule when idle', async () => {
+    const receiver = await startReceiver(() => 'ack', KEY);
+    closers.push(() => receiver.close());
+    await output({ primary: `udp://127.0.0.1:${receiver.port}`, supervision: 300, key: KEY_HEX, keyEncoding: 'hex' });
+    await expect.poll(() => receiver.received.filter((r) => r.msg.token === 'NULL').length, { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+    const poll = receiver.received[0]!.msg;
+    expect(poll).toMatchObject({ token: 'NULL', encrypted: true, account: '9876' });
+    expect(poll.timestamp).not.toBeNull();
+  });
+
+  it('through the dispatcher: a duress goes on the wire first, and each account keeps its order', async () => {
+    const receiver = await startReceiver(() => 'ack');
+    closers.push(() => receiver.close());
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}` });
+    const outbox = new MemoryOutbox();
+    const burglary = (zone: number) => testEvent({ account: '1111', category: 'burglary', code: { scheme: 'contact-id', value: '130', description: '' }, zone: { number: zone } });
+    outbox.registerOutputs(['arc']);
+    await outbox.append([burglary(1), burglary(2), burglary(3), { ...duress(), account: '2222' }, burglary(4)]);
+    const dispatcher = new Dispatcher({ outbox, outputs: [out], clock: systemClock, logger: silentLogger });
+    dispatcher.start();
+    closers.push(() => dispatcher.stop());
+    await expect.poll(() => receiver.events().length, { timeout: 5_000 }).toBe(5);
+    expect(receiver.events().map((r) => r.msg.data)).toEqual(['1121 01 005', '1130 00 001', '1130 00 002', '1130 00 003', '1130 00 004']);
+  });
+
+  it('the dispatcher keeps an event pending while no path answers, and delivers it once one does', async () => {
+    let answers = false;
+    const receiver = await startReceiver(() => (answers ? 'ack' : 'silent'));
+    closers.push(() => receiver.close());
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, ackTimeout: 100, retries: 0 });
+    const outbox = new MemoryOutbox();
+    const dispatcher = new Dispatcher({ outbox, outputs: [out], clock: systemClock, logger: silentLogger, backoff: { initialMs: 50, maxMs: 200 } });
+    dispatcher.start();
+    closers.push(() => dispatcher.stop());
+    await outbox.append([duress()]);
+    await sleep(400);
+    expect(outbox.backlog('arc')).toBe(1);
+    answers = true;
+    await expect.poll(() => outbox.backlog('arc'), { timeout: 5_000 }).toBe(0);
+    expect(outbox.deadLetters('arc')).toEqual([]);
+  });
+});
+
+/** The gateway's own DC-09 input (listener + receiver) over a memory outbox, with the output's account keyed or not. */
+async function startGatewayInput(accounts: Dc09Account[]) {
+  const outbox = new MemoryOutbox();
+  outbox.registerOutputs(['probe']);
+  const counters = new Counters();
+  const receiver = new Dc09Receiver({
+    input: 'from-gateway',
+    accounts,
+    window: { past: 40_000, future: 20_000 },
+    strict: true,
+    clock: systemClock,
+    random: randomBytes,
+    recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
+    builder: { ids: createIdSource(systemClock), sites: () => [] },
+    counters,
+    logger: silentLogger,
+  });
+  const listener = new Dc09Listener({
+    name: 'from-gateway', host: '127.0.0.1', port: 0, tcp: true, udp: true, maxFrameBytes: 1024, idleTimeoutMs: 5_000,
+    maxConnections: 10, maxConnectionsPerPeer: 10, firstFrameTimeoutMs: 10_000, receiver, logger: silentLogger, counters,
+  });
+  await listener.start();
+  closers.push(() => listener.stop());
+  return { port: listener.address.tcp!.port, stored: () => outbox.pending('probe', 100).map((e) => e.event) };
+}
+
+function meaning(event: NormalizedEvent) {
+  return { category: event.category, duress: event.duress, zone: event.zone?.number ?? null, user: event.user?.number ?? null };
+}
+
+describe('DC-09 output into the gateway\'s own DC-09 input (strict mode)', () => {
+  const events = () => [
+    duress(),
+    testEvent({ category: 'holdup', code: { scheme: 'contact-id', value: '122', description: '' }, zone: { number: 5 } }),
+    testEvent({ category: 'burglary', code: { scheme: 'sia', value: 'BA', description: '' }, zone: { number: 3 } }),
+    testEvent({ category: 'fire', qualifier: 'restore', code: { scheme: 'sia', value: 'FR', description: '' }, zone: { number: 9 } }),
+  ];
+
+  it.each(WAYS)('over %s as %s (encrypted: %s): stored with the same category, zone, user and duress', async (transport, format, encrypted) => {
+    const input = await startGatewayInput([encrypted ? { account: '9876', key: KEY } : { account: '9876' }]);
+    const out = await output({ primary: `${transport}://127.0.0.1:${input.port}`, format, ...(encrypted ? { key: KEY_HEX, keyEncoding: 'hex' } : {}) });
+    const sent = events();
+    for (const event of sent) expect(await out.deliver(event)).toEqual({ ok: true });
+    const stored = input.stored();
+    expect(stored.map(meaning)).toEqual(sent.map(meaning));
+    expect(stored.every((event) => event.account === '9876')).toBe(true);
+  });
+});
+
+describe('the transmitter link', () => {
+  it('attack: a peer flooding answers while nobody waits keeps at most 64 of them', async () => {
+    const queue = new AnswerQueue();
+    for (let i = 0; i < 10_000; i++) queue.push(Uint8Array.of(i & 0xff));
+    let kept = 0;
+    while ((await queue.next(0)) !== null) kept++;
+    expect(kept).toBe(64);
+  });
+});
