@@ -64,7 +64,7 @@ export const ERROR_CODES = {
   URL_MALFORMED: 'The request path holds a malformed percent escape.',
   UNAUTHORIZED: 'No API token, or one the gateway does not know (answered with WWW-Authenticate: Bearer).',
   FORBIDDEN: 'The token\'s role may not do this (viewer reads, operator acknowledges, installer runs test windows, admin all).',
-  ORIGIN_NOT_ALLOWED: 'The request carries an Origin that is not in api.allowedOrigins (a cross-site request).',
+  ORIGIN_NOT_ALLOWED: 'The request carries an Origin that is neither the API\'s own nor in api.allowedOrigins (a cross-site request).',
   HOST_NOT_ALLOWED: 'The Host header is neither the API host, a loopback name nor in api.allowedOrigins (DNS rebinding).',
   UNSUPPORTED_MEDIA_TYPE: 'A request body that is not application/json.',
   NOT_FOUND: 'No such route.',

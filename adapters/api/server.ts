@@ -193,9 +193,11 @@ export class ApiServer {
     const wildcard = this.options.host === '0.0.0.0' || this.options.host === '::';
     if (!isLoopbackHost(host) && !this.allowedHosts.has(host) && !(wildcard && isIpLiteral(host)))
       throw new ApiError('HOST_NOT_ALLOWED', `Host ${JSON.stringify(host)} is not an address of this API`);
-    const origin = firstHeader(req.headers.origin);
-    if (origin !== undefined && !this.allowedOrigins.has(origin.replace(/\/+$/, '').toLowerCase()))
-      throw new ApiError('ORIGIN_NOT_ALLOWED', `Origin ${JSON.stringify(origin)} is not in api.allowedOrigins`);
+    const origin = firstHeader(req.headers.origin)?.replace(/\/+$/, '').toLowerCase();
+    // The gateway's own pages (the console) are same-origin: scheme, host and port of this very request.
+    const ownOrigin = `${this.protocol}://${(req.headers.host ?? '').toLowerCase()}`;
+    if (origin !== undefined && origin !== ownOrigin && !this.allowedOrigins.has(origin))
+      throw new ApiError('ORIGIN_NOT_ALLOWED', `Origin ${JSON.stringify(origin)} is neither this API nor in api.allowedOrigins`);
   }
 
   private identify(req: http.IncomingMessage, isPublic: boolean): ApiIdentity | undefined {

@@ -15,6 +15,7 @@ import { registerIncidentRoutes } from '../api/routes/incidents.js';
 import { registerTestWindowRoutes } from '../api/routes/test-windows.js';
 import { MqttOutput, topicSegment } from '../outputs/mqtt.js';
 import { RetainedStatePublisher, type RetainedState } from '../outputs/mqtt-retained.js';
+import { bounded } from '../system/bounded.js';
 
 /** What the assurance needs from the running gateway (Gateway has all of it). */
 export interface AssuranceHost {
@@ -41,9 +42,14 @@ export interface AssuranceWiringOptions {
   audit?: (entry: AuditEntry) => void;
 }
 
+/** The assurance's health plus its timer's: how long ago the time-driven checks last ran. */
+export interface AssuranceWiringHealth extends AssuranceHealth {
+  lastTickAgeMs: number;
+}
+
 export interface AssuranceWiring {
   readonly assurance: Assurance;
-  health(): AssuranceHealth;
+  health(): AssuranceWiringHealth;
   /** Runs the time-driven checks and the MQTT state publication now (the timer does this every tick). */
   tick(): Promise<void>;
   stop(): Promise<void>;
@@ -51,6 +57,18 @@ export interface AssuranceWiring {
 
 /** Duress events are recovered at start-up from the outbox up to this many per central output. */
 const RECOVERY_SCAN_LIMIT = 1_000;
+
+/**
+ * A state publication still running after this long has overrun: the watchdog starts the next one anyway (each
+ * publish ends by itself within the output's publish timeout, so overrun runs do not pile up).
+ */
+const PUBLISH_OVERRUN_MS = 10_000;
+
+/** stop() waits this long at most for a state publication in progress; the output's own stop ends it. */
+const STOP_WAIT_MS = 2_000;
+
+/** The checks count as stalled, and /healthz answers 503, when their last run is this many intervals old. */
+const STALLED_TICKS = 3;
 
 function remove<T>(list: T[], item: T): void {
   const index = list.indexOf(item);
@@ -70,7 +88,7 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
   const central = host.outputs.filter((o) => o.audience === 'central');
   const dc09Accounts = settings.inputs.flatMap((input) => (input.type === 'dc09' ? (input.accounts ?? []) : []));
   // Retained states: one publication at a time; a change while one runs asks for one more pass after it.
-  let publishing: Promise<void> | undefined;
+  let publishing: { run: Promise<void>; since: number } | undefined;
   let again = false;
   const assurance = new Assurance({
     store,
@@ -118,10 +136,14 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
   async function publishStates(): Promise<void> {
     if (publishers.length === 0) return;
     if (publishing !== undefined) {
-      again = true;
-      return publishing;
+      const runningMs = performance.now() - publishing.since;
+      if (runningMs < PUBLISH_OVERRUN_MS) {
+        again = true;
+        return publishing.run;
+      }
+      logger.warn({ runningMs }, 'retained state publication overran; starting it again');
     }
-    publishing = (async () => {
+    const run: Promise<void> = (async () => {
       do {
         again = false;
         const devices = deviceStates(assurance.deviceReport().devices);
@@ -130,35 +152,53 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
       } while (again);
     })()
       .catch((error: unknown) => logger.error({ err: error }, 'retained states not published'))
-      .finally(() => (publishing = undefined));
-    return publishing;
+      .finally(() => {
+        if (publishing?.run === run) publishing = undefined;
+      });
+    publishing = { run, since: performance.now() };
+    return run;
   }
 
-  let ticking: Promise<void> | undefined;
-  const tick = async (): Promise<void> => {
+  const tickMs = options.tickMs ?? 1_000;
+  // Wall-clock time, not `clock`: the watchdog watches the timer, which runs on real time even in a replay.
+  let lastTickAt = performance.now();
+  /** The checks: synchronous, so a stalled output cannot hold them up; the publication runs beside them. */
+  const check = (): void => {
     assurance.tick();
-    await publishStates();
+    lastTickAt = performance.now();
   };
   const timer = setInterval(() => {
-    if (ticking !== undefined) return;
-    ticking = tick()
-      .catch((error: unknown) => logger.error({ err: error }, 'assurance check failed'))
-      .finally(() => (ticking = undefined));
-  }, options.tickMs ?? 1_000);
+    try {
+      check();
+    } catch (error) {
+      logger.error({ err: error }, 'assurance check failed');
+    }
+    void publishStates();
+  }, tickMs);
   timer.unref();
 
   return {
     assurance,
-    health: () => assurance.health(),
-    tick,
+    health() {
+      const lastTickAgeMs = Math.round(performance.now() - lastTickAt);
+      const health = assurance.health();
+      if (lastTickAgeMs <= STALLED_TICKS * tickMs) return { ...health, lastTickAgeMs };
+      return { ...health, state: 'degraded', detail: `assurance checks have not run for ${lastTickAgeMs} ms (every ${tickMs} ms expected)`, lastTickAgeMs };
+    },
+    async tick() {
+      check();
+      await publishStates();
+    },
     async stop() {
       clearInterval(timer);
-      await ticking;
-      await publishing;
       remove(host.hooks, assurance);
       remove(host.deliveryListeners, onDelivered);
       remove(host.trafficListeners, onTraffic);
-      for (const unsubscribe of await Promise.all(unsubscribes)) await unsubscribe?.().catch(() => undefined);
+      // Side by side, each bounded: a stalled broker costs stop a couple of seconds, not one per step.
+      await Promise.all([
+        publishing === undefined ? undefined : bounded(publishing.run, STOP_WAIT_MS),
+        ...(await Promise.all(unsubscribes)).map((unsubscribe) => unsubscribe?.().catch(() => undefined)),
+      ]);
       await assurance.flush();
       store.close();
     },

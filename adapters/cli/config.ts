@@ -1,12 +1,19 @@
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseSettings, type Settings, type SettingsIssue } from '../../src/settings/settings.js';
+import { secretFiles } from '../../src/settings/lint.js';
 import { decodeKey } from '../../src/settings/keys.js';
 import { readSecret } from '../system/secrets.js';
 import type { Dc09Account } from '../../src/pipeline/dc09-receiver.js';
 
 /** Exit status for a bad configuration (EX_CONFIG); systemd's RestartPreventExitStatus names it. */
 export const EXIT_CONFIG = 78;
+/** sysexits: a service the gateway needs is unavailable (EX_UNAVAILABLE). */
+export const EXIT_UNAVAILABLE = 69;
+/** sysexits: a file or directory cannot be created (EX_CANTCREAT): dataDir. */
+export const EXIT_CANTCREAT = 73;
+/** sysexits: try again later (EX_TEMPFAIL): a port in use, a dataDir locked by another gateway. */
+export const EXIT_TEMPFAIL = 75;
 
 export type LoadedConfig =
   | { ok: true; settings: Settings; file: string; worldReadable: boolean }
@@ -79,4 +86,44 @@ export function resolveDc09Accounts(
     else issues.push({ path: `${path}.key`, message: key.message });
   });
   return { accounts: resolved, issues };
+}
+
+/**
+ * Every file the configuration names, with its setting's path: the secret ones (keys, passwords, tokens) and the
+ * certificates. What `check` and `run` verify is readable.
+ */
+export function namedFiles(settings: Settings): Array<{ path: string; file: string }> {
+  const files = secretFiles(settings);
+  const add = (path: string, file: string | undefined) => {
+    if (file !== undefined) files.push({ path, file });
+  };
+  add('api.tls.cert', settings.api?.tls?.cert);
+  add('api.tls.ca', settings.api?.tls?.ca);
+  settings.inputs.forEach((input, i) => {
+    if (input.type !== 'access-xml') return;
+    add(`inputs[${i}].tls.cert`, input.tls?.cert);
+    add(`inputs[${i}].tls.ca`, input.tls?.ca);
+  });
+  settings.outputs.forEach((output, i) => {
+    if (output.type !== 'mqtt') return;
+    add(`outputs[${i}].ca`, output.ca);
+    add(`outputs[${i}].cert`, output.cert);
+  });
+  return files;
+}
+
+/** The named files this process cannot read, each as an issue naming the setting, the file and the fix. */
+export function unreadableFiles(settings: Settings): SettingsIssue[] {
+  const issues: SettingsIssue[] = [];
+  for (const { path: where, file } of namedFiles(settings)) {
+    try {
+      if (!statSync(file).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+      accessSync(file, constants.R_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by this user' : (error as Error).message;
+      issues.push({ path: where, message: `${file} ${why}: fix the path, or the file's owner and mode (0600, owned by the gateway's user)` });
+    }
+  }
+  return issues;
 }

@@ -30,6 +30,7 @@ import { GatewayMetrics } from '../system/metrics.js';
 import { resolveDc09Accounts } from './config.js';
 import { wireAssurance, type AssuranceWiring } from './assurance-wiring.js';
 import { packageVersion } from './version.js';
+import { listenFailure } from './startup.js';
 import { gatewayEvent, VERIFIED, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
 
 export interface RunningInput {
@@ -52,6 +53,10 @@ export interface GatewayOptions {
   listen?: boolean;
   /** Outputs' clock when the pipeline's is not the wall clock (`replay`): webhook signatures must be fresh. */
   outputClock?: Clock;
+}
+
+function inputKeys(index: number): { host: string; port: string } {
+  return { host: `inputs[${index}].host`, port: `inputs[${index}].port` };
 }
 
 /** What an input does with one raw frame (decode, store, decide the answer); `replay` feeds captures to it. */
@@ -200,7 +205,16 @@ export class Gateway {
 
   private async startAll(): Promise<SettingsIssue[]> {
     const { settings } = this.options;
-    for (const output of this.outputs) await output.start();
+    for (const [index, output] of this.outputs.entries()) {
+      try {
+        await output.start();
+      } catch (error) {
+        const configured = settings.outputs[index]!;
+        if (configured.type !== 'automation') throw error;
+        const keys = { host: `outputs[${index}].host`, port: `outputs[${index}].port` };
+        throw listenFailure(error, `automation output "${configured.name}" on ${configured.host}:${configured.port}`, keys);
+      }
+    }
     this.dispatcher.start();
     // Live runs only: a replay must not mark devices tested, open incidents or write audit records from old captures.
     if (this.options.listen !== false) {
@@ -215,13 +229,18 @@ export class Gateway {
       registerHealthRoutes(this.api, { gateway: this, metrics: this.metrics, deadLetters: (output) => this.outbox.deadLetters(output) });
       const audit = this.audit;
       registerTokenRoutes(this.api, { dataDir: settings.dataDir, audit: audit === undefined ? undefined : (entry) => audit.append(entry) });
-      await this.api.start();
+      await this.api.start().catch((error: unknown) => {
+        throw listenFailure(error, `API on ${settings.api!.host}:${settings.api!.port}`, { host: 'api.host', port: 'api.port' });
+      });
     }
     const issues: SettingsIssue[] = [];
     for (const [index, input] of settings.inputs.entries()) {
       if (input.type !== 'dc09') {
         // Replays feed serial and access-XML captures through the generic decode path instead.
-        if (this.options.listen !== false) await this.startOtherInput(input);
+        if (this.options.listen !== false)
+          await this.startOtherInput(input).catch((error: unknown) => {
+            throw input.type === 'access-xml' ? listenFailure(error, `${input.type} input "${input.name}" on ${input.host}:${input.port}`, inputKeys(index)) : error;
+          });
         continue;
       }
       const resolved = resolveDc09Accounts(input, index);
@@ -258,12 +277,16 @@ export class Gateway {
         udp: input.udp,
         maxFrameBytes: input.maxFrameBytes,
         idleTimeoutMs: input.idleTimeout,
+        firstFrameTimeoutMs: input.firstFrameTimeout,
         maxConnections: input.maxConnections,
+        maxConnectionsPerPeer: input.maxConnectionsPerPeer,
         receiver,
         logger,
         counters: this.counters,
       });
-      await listener.start();
+      await listener.start().catch((error: unknown) => {
+        throw listenFailure(error, `DC-09 input "${input.name}" on ${input.host}:${input.port}`, inputKeys(index));
+      });
       this.inputs.push({ name: input.name, stop: () => listener.stop(), health: () => listener.health() });
     }
     return issues;

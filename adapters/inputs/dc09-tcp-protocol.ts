@@ -9,7 +9,20 @@ export interface TcpWorkerSettings {
   port: number;
   maxFrameBytes: number;
   idleTimeoutMs: number;
+  firstFrameTimeoutMs: number;
   maxConnections: number;
+  maxConnectionsPerPeer: number;
+}
+
+/** Why the worker closed a connection, or refused one, on its own. */
+export type DropReason = 'max-connections' | 'peer-limit' | 'first-frame-timeout' | 'idle-timeout';
+
+/** Connections dropped for the same reason from the same address since the last batch, as one entry. */
+export interface Drop {
+  /** One of them (address and port). */
+  peer: string;
+  reason: DropReason;
+  count: number;
 }
 
 export interface PackedBatch {
@@ -19,17 +32,22 @@ export interface PackedBatch {
   bytes: Uint8Array;
 }
 
+/** Byte runs one connection's framer discarded for the same reason since the last batch, as one entry. */
 export interface Discard {
   connection: number;
   reason: string;
+  count: number;
   bytes: number;
 }
 
 export type FromTcpWorker =
   | { kind: 'listening'; port: number; address: string; family: string }
   | { kind: 'listen-failed'; message: string; code: string | undefined }
-  /** Connections opened (id, peer) come before the frames in the same batch; closed ones after. */
-  | { kind: 'batch'; opened: Array<[number, string]>; frames: PackedBatch; discarded: Discard[]; closed: number[] }
+  /**
+   * Connections opened (id, peer) come before the frames in the same batch; closed ones after. Discards and
+   * drops are counted per connection (or address) and reason, so a flood of them takes no more room than one.
+   */
+  | { kind: 'batch'; opened: Array<[number, string]>; frames: PackedBatch; discarded: Discard[]; dropped: Drop[]; closed: number[] }
   | { kind: 'connections-closed' };
 
 export type ToTcpWorker =
@@ -38,7 +56,10 @@ export type ToTcpWorker =
    * arrives meanwhile into the next, so a busy main thread gets a few large batches, not one per socket read.
    */
   | { kind: 'ready' }
-  /** One answer per frame sent, in any order across connections; empty bytes mean "no answer" (bad CRC). */
+  /**
+   * One answer per frame sent, in any order across connections; empty bytes mean "no answer" (bad CRC, noise).
+   * An answered frame is what counts as a valid frame for firstFrameTimeout and idleTimeout.
+   */
   | { kind: 'answers'; answers: PackedBatch }
   | { kind: 'stop-accepting' }
   | { kind: 'close-connections' };

@@ -2,21 +2,43 @@ import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Dc09Framer } from '../../src/codecs/dc09/framer.js';
 import type { FramerOutput } from '../../src/codecs/framing.js';
-import { BatchBuilder, forEachEntry, type Discard, type FromTcpWorker, type TcpWorkerSettings, type ToTcpWorker } from './dc09-tcp-protocol.js';
+import {
+  BatchBuilder,
+  forEachEntry,
+  type Discard,
+  type Drop,
+  type DropReason,
+  type FromTcpWorker,
+  type TcpWorkerSettings,
+  type ToTcpWorker,
+} from './dc09-tcp-protocol.js';
 
 /**
  * The DC-09 listener's TCP side, on a thread of its own: accepts connections, frames their bytes and sends the
  * frames to the main thread, which decodes, stores and answers them; writes the answers back. Reading and
  * writing thousands of sockets is then off the thread that stores events. A connection has at most one frame
- * with the main thread at a time, so its answers go back in order; later frames wait here.
+ * with the main thread at a time, so its answers go back in order; later frames wait here, up to a bound: past
+ * it the socket is paused, and the TCP window pushes back on the sender until the queue has drained.
  */
 
 interface Connection {
+  id: number;
   socket: net.Socket;
+  /** The remote address: what maxConnectionsPerPeer counts, whatever the source port. */
+  host: string;
+  peer: string;
   framer: Dc09Framer;
   waiting: Uint8Array[];
+  waitingBytes: number;
   /** A frame of this connection is with the main thread, or in (or waiting for room in) the next batch. */
   busy: boolean;
+  paused: boolean;
+  /** When the connection is closed unless a valid (answered) frame comes first. */
+  deadline: number;
+  /** It has sent a valid frame: the idle timeout applies from then on, the first-frame timeout before. */
+  proven: boolean;
+  /** When its frame now with the main thread was sent there; undefined when none is. */
+  inFlightSince: number | undefined;
 }
 
 const port = parentPort;
@@ -29,13 +51,38 @@ const settings = workerData as TcpWorkerSettings;
  */
 const MAX_BATCH_FRAMES = 1024;
 
+/**
+ * Frames and bytes one connection may have waiting here. One connection streaming junk frames once grew this
+ * queue by gigabytes; a panel waits for each answer, and even a pipelining one stays far below these.
+ */
+const MAX_WAITING_FRAMES = 256;
+const MAX_WAITING_BYTES = Math.max(64 * 1024, 4 * settings.maxFrameBytes);
+
+/** How often deadlines are checked: a quarter of the shorter timeout, between 50 ms and 1 s. */
+const DEADLINE_CHECK_MS = Math.max(50, Math.min(1_000, settings.firstFrameTimeoutMs / 4, settings.idleTimeoutMs / 4));
+
+/**
+ * A frame sent to the main thread before the deadline keeps its connection open this much longer for its answer
+ * (a store slowed by load), so a panel that reports just in time is not cut off before it is answered.
+ */
+const ANSWER_GRACE_MS = 30_000;
+
 const connections = new Map<number, Connection>();
 /** Connections whose next frame waits for room in a batch, in arrival order. */
 let deferred: number[] = [];
 let nextId = 1;
 let opened: Array<[number, string]> = [];
-let discarded: Discard[] = [];
+let discarded = new Map<string, Discard>();
+let dropped = new Map<string, Drop>();
 let closed: number[] = [];
+/** Open connections per remote address. */
+const perHost = new Map<string, number>();
+/**
+ * Connections that have not sent a valid frame yet, oldest first: overall and per address. At a connection
+ * limit the oldest of them makes room for a new connection, so idle connections cannot lock a panel out.
+ */
+const unproven = new Set<Connection>();
+const unprovenByHost = new Map<string, Set<Connection>>();
 const frames = new BatchBuilder();
 let flushScheduled = false;
 /** A batch was sent and the main thread has not taken it yet. */
@@ -56,12 +103,14 @@ function scheduleFlush(): void {
 }
 
 function flush(): void {
-  if (batchOutstanding || (frames.size === 0 && opened.length === 0 && discarded.length === 0 && closed.length === 0)) return;
+  const empty = frames.size === 0 && opened.length === 0 && discarded.size === 0 && dropped.size === 0 && closed.length === 0;
+  if (batchOutstanding || empty) return;
   const { batch, transfer } = frames.take();
-  post({ kind: 'batch', opened, frames: batch, discarded, closed }, transfer);
+  post({ kind: 'batch', opened, frames: batch, discarded: [...discarded.values()], dropped: [...dropped.values()], closed }, transfer);
   batchOutstanding = true;
   opened = [];
-  discarded = [];
+  discarded = new Map();
+  dropped = new Map();
   closed = [];
   // Start the next batch with the frames that found no room in this one.
   const waitingForRoom = deferred;
@@ -78,8 +127,16 @@ function addFrame(id: number, connection: Connection): void {
     deferred.push(id);
     return;
   }
-  frames.add(id, connection.waiting.shift()!);
+  const frame = connection.waiting.shift()!;
+  connection.waitingBytes -= frame.length;
+  frames.add(id, frame);
+  connection.inFlightSince = Date.now();
   scheduleFlush();
+  // Read again once half the queue has drained, so a pipelining sender is not stopped at every frame.
+  if (connection.paused && connection.waiting.length <= MAX_WAITING_FRAMES / 2 && connection.waitingBytes <= MAX_WAITING_BYTES / 2) {
+    connection.paused = false;
+    connection.socket.resume();
+  }
 }
 
 /** The connection's previous frame is answered (or there was none): its next one, if any, goes on. */
@@ -88,38 +145,138 @@ function sendNext(id: number, connection: Connection): void {
   if (connection.busy) addFrame(id, connection);
 }
 
+function drop(host: string, peer: string, reason: DropReason): void {
+  const key = `${host}|${reason}`;
+  const entry = dropped.get(key);
+  if (entry === undefined) dropped.set(key, { peer, reason, count: 1 });
+  else entry.count += 1;
+  scheduleFlush();
+}
+
 function noteDiscards(id: number, outputs: FramerOutput[]): void {
   for (const out of outputs) {
-    if (out.kind === 'discarded') discarded.push({ connection: id, reason: out.reason, bytes: out.bytes.length });
+    if (out.kind !== 'discarded') continue;
+    const key = `${id}|${out.reason}`;
+    const entry = discarded.get(key);
+    if (entry === undefined) discarded.set(key, { connection: id, reason: out.reason, count: 1, bytes: out.bytes.length });
+    else {
+      entry.count += 1;
+      entry.bytes += out.bytes.length;
+    }
   }
-  if (discarded.length > 0) scheduleFlush();
+  if (discarded.size > 0) scheduleFlush();
+}
+
+/** Takes a connection out of the books (at its close, or when evicted); false when it already was. */
+function forget(connection: Connection): boolean {
+  if (!connections.delete(connection.id)) return false;
+  const left = (perHost.get(connection.host) ?? 1) - 1;
+  if (left > 0) perHost.set(connection.host, left);
+  else perHost.delete(connection.host);
+  unprove(connection);
+  return true;
+}
+
+function unprove(connection: Connection): void {
+  unproven.delete(connection);
+  const ofHost = unprovenByHost.get(connection.host);
+  ofHost?.delete(connection);
+  if (ofHost?.size === 0) unprovenByHost.delete(connection.host);
+}
+
+/**
+ * Closes the oldest connection among `candidates` that has not sent a valid frame, to make room at `reason`'s
+ * limit; false when there is none (every connection has proven itself: the new one is refused instead).
+ */
+function evictOldest(candidates: Set<Connection> | undefined, reason: DropReason): boolean {
+  const [oldest] = candidates ?? [];
+  if (oldest === undefined) return false;
+  forget(oldest);
+  closed.push(oldest.id);
+  noteDiscards(oldest.id, oldest.framer.flush());
+  drop(oldest.host, oldest.peer, reason);
+  oldest.socket.destroy();
+  return true;
 }
 
 function accept(socket: net.Socket): void {
+  const host = socket.remoteAddress ?? 'unknown';
+  const peer = `${host}:${socket.remotePort}`;
+  const refuse = (reason: DropReason): void => {
+    socket.on('error', () => undefined);
+    socket.destroy();
+    drop(host, peer, reason);
+  };
+  if ((perHost.get(host) ?? 0) >= settings.maxConnectionsPerPeer && !evictOldest(unprovenByHost.get(host), 'peer-limit')) return refuse('peer-limit');
+  if (connections.size >= settings.maxConnections && !evictOldest(unproven, 'max-connections')) return refuse('max-connections');
+  perHost.set(host, (perHost.get(host) ?? 0) + 1);
   const id = nextId++;
-  const connection: Connection = { socket, framer: new Dc09Framer({ maxFrameBytes: settings.maxFrameBytes }), waiting: [], busy: false };
+  const connection: Connection = {
+    id,
+    socket,
+    host,
+    peer,
+    framer: new Dc09Framer({ maxFrameBytes: settings.maxFrameBytes }),
+    waiting: [],
+    waitingBytes: 0,
+    busy: false,
+    paused: false,
+    deadline: Date.now() + settings.firstFrameTimeoutMs,
+    proven: false,
+    inFlightSince: undefined,
+  };
   connections.set(id, connection);
-  opened.push([id, `${socket.remoteAddress}:${socket.remotePort}`]);
+  unproven.add(connection);
+  const ofHost = unprovenByHost.get(host) ?? new Set<Connection>();
+  ofHost.add(connection);
+  unprovenByHost.set(host, ofHost);
+  opened.push([id, peer]);
   scheduleFlush();
   socket.setNoDelay(true);
-  socket.setTimeout(settings.idleTimeoutMs);
-  socket.on('timeout', () => {
-    noteDiscards(id, connection.framer.flush());
-    socket.end();
-  });
   socket.on('data', (chunk) => {
     const outputs = connection.framer.push(chunk);
-    for (const out of outputs) if (out.kind === 'frame') connection.waiting.push(out.bytes);
+    for (const out of outputs) {
+      if (out.kind !== 'frame') continue;
+      connection.waiting.push(out.bytes);
+      connection.waitingBytes += out.bytes.length;
+    }
     noteDiscards(id, outputs);
     if (!connection.busy) sendNext(id, connection);
+    if (connection.waiting.length >= MAX_WAITING_FRAMES || connection.waitingBytes >= MAX_WAITING_BYTES) {
+      connection.paused = true;
+      socket.pause();
+    }
   });
   // Resets and the like: the close that follows is what counts.
   socket.on('error', () => undefined);
   socket.on('close', () => {
-    connections.delete(id);
+    if (!forget(connection)) return; // evicted: already reported closed
     closed.push(id);
     scheduleFlush();
   });
+}
+
+/**
+ * Closes connections past their deadline: no valid frame within firstFrameTimeout of connecting, or within
+ * idleTimeout of the last one. Noise and bad-CRC frames do not move the deadline.
+ */
+function closeOverdue(): void {
+  const now = Date.now();
+  for (const [id, connection] of connections) {
+    const { deadline, inFlightSince } = connection;
+    if (now < deadline || connection.socket.destroyed) continue;
+    if (inFlightSince !== undefined && inFlightSince < deadline && now < deadline + ANSWER_GRACE_MS) continue;
+    noteDiscards(id, connection.framer.flush());
+    drop(connection.host, connection.peer, connection.proven ? 'idle-timeout' : 'first-frame-timeout');
+    connection.socket.destroy();
+  }
+}
+
+/** An answered frame was a valid one: the connection's deadline moves to idleTimeout from now. */
+function proven(connection: Connection): void {
+  if (!connection.proven) unprove(connection);
+  connection.proven = true;
+  connection.deadline = Date.now() + settings.idleTimeoutMs;
 }
 
 let accepting = true;
@@ -129,9 +286,14 @@ function stopAccepting(): void {
   accepting = false;
 }
 
+// maxConnections is enforced in accept(), not by Node: at the limit an idle connection makes room first.
 const server = net.createServer(accept);
-server.maxConnections = settings.maxConnections;
-server.on('error', (error: NodeJS.ErrnoException) => post({ kind: 'listen-failed', message: error.message, code: error.code }));
+setInterval(closeOverdue, DEADLINE_CHECK_MS).unref();
+server.on('error', (error: NodeJS.ErrnoException) => {
+  // Once listening, an error is a failed accept: that connection is lost, the listener and every open connection
+  // stay (the worker must not be restarted for it). libuv itself closes connections past the descriptor limit.
+  if (!server.listening) post({ kind: 'listen-failed', message: error.message, code: error.code });
+});
 server.listen({ host: settings.host, port: settings.port, backlog: 4096 }, () => {
   const address = server.address() as net.AddressInfo;
   post({ kind: 'listening', port: address.port, address: address.address, family: address.family });
@@ -147,7 +309,11 @@ port.on('message', (message: ToTcpWorker) => {
       forEachEntry(message.answers, (id, answer) => {
         const connection = connections.get(id);
         if (connection === undefined) return;
-        if (answer.length > 0 && connection.socket.writable) connection.socket.write(answer);
+        connection.inFlightSince = undefined;
+        if (answer.length > 0) {
+          proven(connection);
+          if (connection.socket.writable) connection.socket.write(answer);
+        }
         sendNext(id, connection);
       });
       break;

@@ -3,9 +3,18 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Dc09Receiver } from '../../src/pipeline/dc09-receiver.js';
-import type { AdapterHealth, Logger } from '../../src/ports.js';
+import { systemClock, type AdapterHealth, type Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
-import { BatchBuilder, forEachEntry, type Discard, type FromTcpWorker, type TcpWorkerSettings, type ToTcpWorker } from './dc09-tcp-protocol.js';
+import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
+import {
+  BatchBuilder,
+  forEachEntry,
+  type Discard,
+  type Drop,
+  type FromTcpWorker,
+  type TcpWorkerSettings,
+  type ToTcpWorker,
+} from './dc09-tcp-protocol.js';
 
 export interface Dc09ListenerOptions {
   name: string;
@@ -15,7 +24,9 @@ export interface Dc09ListenerOptions {
   udp: boolean;
   maxFrameBytes: number;
   idleTimeoutMs: number;
+  firstFrameTimeoutMs: number;
   maxConnections: number;
+  maxConnectionsPerPeer: number;
   receiver: Dc09Receiver;
   logger: Logger;
   counters: Counters;
@@ -23,6 +34,12 @@ export interface Dc09ListenerOptions {
 
 /** A TCP worker that exits on its own is started again after this long. */
 const TCP_WORKER_RESTART_MS = 1_000;
+
+/**
+ * After connections were turned away at maxConnections, the input reports degraded for this long, and raises
+ * at most one supervisory event in it: a hold-up from a panel may not be getting through.
+ */
+const CAPACITY_ALARM_MS = 60_000;
 
 /**
  * The worker's young generation. It only holds socket state and short-lived read buffers; at V8's default
@@ -56,8 +73,14 @@ export class Dc09Listener {
   private udpSocket: dgram.Socket | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
   private stopping = false;
+  /** When connections were last turned away at maxConnections (wall clock ms). */
+  private lastRefusedAt: number | undefined;
+  private lastAlarmAt: number | undefined;
+  private readonly warnings: RateLimitedLog;
 
-  constructor(private readonly options: Dc09ListenerOptions) {}
+  constructor(private readonly options: Dc09ListenerOptions) {
+    this.warnings = new RateLimitedLog({ logger: options.logger, clock: systemClock });
+  }
 
   get address(): { tcp?: net.AddressInfo; udp?: net.AddressInfo } {
     const udp = this.udpSocket?.address();
@@ -101,6 +124,10 @@ export class Dc09Listener {
   health(): AdapterHealth {
     if (this.stopping) return { state: 'down', detail: 'stopped' };
     if (this.workerDown !== undefined) return { state: 'down', detail: this.workerDown };
+    const { maxConnections } = this.options;
+    if (this.peers.size >= maxConnections || (this.lastRefusedAt !== undefined && Date.now() - this.lastRefusedAt < CAPACITY_ALARM_MS)) {
+      return { state: 'degraded', detail: `${this.peers.size} connections; maxConnections (${maxConnections}) reached: new connections are refused` };
+    }
     return { state: 'up', detail: `${this.peers.size} connections` };
   }
 
@@ -111,7 +138,9 @@ export class Dc09Listener {
       port,
       maxFrameBytes: this.options.maxFrameBytes,
       idleTimeoutMs: this.options.idleTimeoutMs,
+      firstFrameTimeoutMs: this.options.firstFrameTimeoutMs,
       maxConnections: this.options.maxConnections,
+      maxConnectionsPerPeer: this.options.maxConnectionsPerPeer,
     };
     const worker = new Worker(tcpWorkerEntry(), {
       workerData: settings,
@@ -162,6 +191,7 @@ export class Dc09Listener {
       counters.inc('connections_total', { input: name });
     }
     for (const discard of batch.discarded) this.discarded(discard);
+    for (const drop of batch.dropped) this.dropped(drop);
     forEachEntry(batch.frames, (id, frame) => {
       void this.handle(frame, 'tcp', this.peers.get(id) ?? 'unknown').then((answer) => this.queueAnswer(worker, id, answer));
     });
@@ -224,7 +254,30 @@ export class Dc09Listener {
   }
 
   private discarded(discard: Discard): void {
-    this.options.counters.inc('frames_discarded_total', { input: this.options.name, reason: discard.reason });
-    this.options.logger.warn({ reason: discard.reason, bytes: discard.bytes, peer: this.peers.get(discard.connection) }, 'frame discarded');
+    this.options.counters.inc('frames_discarded_total', { input: this.options.name, reason: discard.reason }, discard.count);
+    const peer = this.peers.get(discard.connection);
+    this.warnings.warn(discard.reason, peer, { reason: discard.reason, count: discard.count, bytes: discard.bytes, peer }, 'frame discarded');
+  }
+
+  /** A connection the worker refused or closed on its own: counted, logged sparingly, and at capacity an alarm. */
+  private dropped(drop: Drop): void {
+    const { counters, name, maxConnections, maxConnectionsPerPeer } = this.options;
+    counters.inc('connections_dropped_total', { input: name, reason: drop.reason }, drop.count);
+    const why: Record<Drop['reason'], string> = {
+      'max-connections': `maxConnections (${maxConnections}) reached`,
+      'peer-limit': `this address already holds maxConnectionsPerPeer (${maxConnectionsPerPeer}) connections`,
+      'first-frame-timeout': `no valid frame within firstFrameTimeout (${this.options.firstFrameTimeoutMs} ms)`,
+      'idle-timeout': `no valid frame within idleTimeout (${this.options.idleTimeoutMs} ms)`,
+    };
+    this.warnings.warn(`connection-${drop.reason}`, drop.peer, { reason: drop.reason, count: drop.count, peer: drop.peer }, `connection closed: ${why[drop.reason]}`);
+    if (drop.reason !== 'max-connections') return;
+    const now = Date.now();
+    this.lastRefusedAt = now;
+    if (this.lastAlarmAt !== undefined && now - this.lastAlarmAt < CAPACITY_ALARM_MS) return;
+    this.lastAlarmAt = now;
+    const reason = `DC-09 input ${name} reached maxConnections (${maxConnections}): idle connections are closed to make room and, once none is left, new ones refused, so a panel reporting now may not get through; look for a connection flood (GET /healthz lists the input) or raise inputs.${name}.maxConnections`;
+    const alarm = this.options.receiver.connectionsRefused(reason, 'tcp');
+    this.inFlight.add(alarm);
+    void alarm.finally(() => this.inFlight.delete(alarm));
   }
 }

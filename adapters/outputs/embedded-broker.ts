@@ -32,6 +32,8 @@ function sameSecret(given: Buffer | undefined, expected: string): boolean {
   return given !== undefined && given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
+const GATEWAY_CLIENT_PREFIX = 'panelbridge-';
+
 /** CONNACK return code 5 (MQTT 3.1.1): not authorized. */
 function refusal(message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode: 5 as AuthenticateError['returnCode'] });
@@ -40,14 +42,15 @@ function refusal(message: string): AuthenticateError {
 /**
  * Who may do what on the embedded broker: the gateway (its random client id, user name and secret) publishes;
  * anyone who can reach the broker (loopback by default) may subscribe, so `npx mqtt sub` works, but nobody else
- * may publish (no forged events or acknowledgements), use the gateway's user name, or connect with the
- * gateway's client id (which would take over its session and cut it off the broker).
+ * may publish (no forged events or acknowledgements), use the gateway's user name, or connect with a client id
+ * starting `panelbridge-` (the gateway's would take over its session and cut it off the broker).
  */
 function brokerPolicy(gateway: GatewayCredentials): Pick<AedesOptions, 'authenticate' | 'authorizePublish'> {
   const authenticated = new WeakSet<Client>();
   return {
     authenticate(client, username, password, done) {
-      const claimsGateway = client.id === gateway.clientId || username === gateway.username;
+      // The whole `panelbridge-` client id space is the gateway's, the ids of earlier versions included.
+      const claimsGateway = client.id.startsWith(GATEWAY_CLIENT_PREFIX) || username === gateway.username;
       if (!claimsGateway) return done(null, true);
       if (client.id === gateway.clientId && username === gateway.username && sameSecret(password, gateway.password)) {
         authenticated.add(client);
@@ -69,7 +72,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   const host = options.host ?? '127.0.0.1';
   const requestedPort = options.port ?? EMBEDDED_BROKER_DEFAULT_PORT;
   const gateway: GatewayCredentials = {
-    clientId: `panelbridge-${randomBytes(12).toString('hex')}`,
+    clientId: `${GATEWAY_CLIENT_PREFIX}${randomBytes(12).toString('hex')}`,
     username: 'panelbridge-gateway',
     password: randomBytes(32).toString('base64url'),
   };

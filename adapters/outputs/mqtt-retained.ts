@@ -23,7 +23,8 @@ export class RetainedStatePublisher {
   ) {}
 
   async sync(wanted: ReadonlyMap<string, RetainedState>): Promise<void> {
-    const up = this.output.health().state === 'up';
+    // Connected is enough: a degraded output (a topic its broker refuses) still takes retained states.
+    const up = this.output.connected;
     if (up && !this.wasUp) this.published.clear();
     this.wasUp = up;
     if (!up) return;

@@ -1,23 +1,32 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import { connect, Store, type IClientOptions, type MqttClient } from 'mqtt';
+import { connect, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import { eventJson } from '../../src/model/event-json.js';
 import type { AdapterHealth, Audience, Clock, DeliveryResult, Logger, OutputAdapter } from '../../src/ports.js';
-import type { MqttOutputSettings } from '../../src/settings/settings.js';
+import { DEFAULT_MQTT_MAX_ATTEMPTS, type MqttOutputSettings } from '../../src/settings/settings.js';
 import { GatewayError } from '../../src/errors.js';
 import type { EmbeddedBroker } from './embedded-broker.js';
 import { readSecret } from '../system/secrets.js';
+import { redactUrlCredentials } from '../system/redact.js';
+import { bounded } from '../system/bounded.js';
+import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
+import { backoffDelay, type BackoffPolicy } from '../../src/pipeline/dispatcher.js';
 
-export type MqttOutputOptions = Omit<MqttOutputSettings, 'type' | 'incidentAcks'> & { incidentAcks?: boolean };
+export type MqttOutputOptions = Omit<MqttOutputSettings, 'type' | 'incidentAcks' | 'maxAttempts'> &
+  Partial<Pick<MqttOutputSettings, 'incidentAcks' | 'maxAttempts'>>;
 
 export interface MqttOutputDeps {
   clock: Clock;
   logger: Logger;
   gateway: { id: string; version: string };
-  /** Delay between reconnect attempts; the client retries forever. */
+  /** Delay before the first reconnect attempt (default 1 s); it doubles, with jitter, up to `reconnectMaxMs`. */
   reconnectPeriodMs?: number;
+  /** The longest delay between reconnect attempts (default 60 s); the client retries forever. */
+  reconnectMaxMs?: number;
+  /** How long a publish waits for its PUBACK before it counts as failed (default 30 s). */
+  publishTimeoutMs?: number;
   /** How long start() waits for the first connection before carrying on (the client keeps trying). */
   connectTimeoutMs?: number;
 }
@@ -51,18 +60,6 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function bounded<T>(work: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Resolves with 'connected', or with the error text of the first failed attempt. */
 function firstConnectAttempt(client: MqttClient): Promise<string> {
   return new Promise((resolve) => {
@@ -80,10 +77,33 @@ function firstConnectAttempt(client: MqttClient): Promise<string> {
 
 const STOP_STEP_TIMEOUT_MS = 2_000;
 
+/** How often the deadlines of publishes waiting for a PUBACK are checked (so a timeout ends up to this late). */
+const DEADLINE_SWEEP_MS = 250;
+
+/** MQTT 5 reason codes from this one up mean the broker did not take the message (MQTT 5.0 §2.4). */
+const FIRST_FAILURE_REASON = 0x80;
+
 /**
- * Publishes each event once, QoS 1, to `{prefix}/events/{where}/{category}`; delivered means PUBACKed.
- * Keeps a retained `{prefix}/status` (online while connected, offline on clean stop and as the last will).
- * Never queues in mqtt.js memory: while disconnected deliver() fails fast and the outbox keeps the event.
+ * The protocol spoken unless `protocolVersion` says otherwise: MQTT 5, whose PUBACK says when the broker
+ * refused a message (3.1.1 acknowledges a publish its ACL dropped). The embedded broker speaks 3.1.1 only.
+ */
+export function effectiveProtocolVersion(options: Pick<MqttOutputOptions, 'url' | 'protocolVersion'>): 4 | 5 {
+  return options.protocolVersion ?? (options.url === 'embedded' ? 4 : 5);
+}
+
+type PublishOutcome = { ok: true } | { ok: false; error: string; reasonCode?: number };
+
+function reasonCodeOf(error: unknown): number | undefined {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/**
+ * Publishes each event once, QoS 1, to `{prefix}/events/{where}/{category}`; delivered means PUBACKed with
+ * success (MQTT 5: a reason code below 0x80). Keeps a retained `{prefix}/status` (online while connected,
+ * offline on clean stop and as the last will). Never queues in mqtt.js memory: while disconnected deliver()
+ * fails fast and the outbox keeps the event. Reconnects forever, refusals included, with backoff; every
+ * publish it waits for ends, with a PUBACK, a timeout or the connection's loss.
  */
 export class MqttOutput implements OutputAdapter {
   readonly kind = 'mqtt';
@@ -100,9 +120,24 @@ export class MqttOutput implements OutputAdapter {
   private readonly subscriptions = new Map<string, Set<MessageHandler>>();
   private client: MqttClient | undefined;
   private embedded: EmbeddedBroker | undefined;
-  /** Gives up on the publishes waiting for a PUBACK when their connection closes. */
-  private readonly awaitingAck = new Set<() => void>();
+  /**
+   * The publishes waiting for a PUBACK: how to end each (at its connection's loss or its deadline) and when it
+   * must end. One sweep checks the deadlines, rather than a timer per publish on the event path.
+   */
+  private readonly awaitingAck = new Map<(error: string) => void, { deadline: number; timeoutMs: number }>();
+  private deadlineSweep: ReturnType<typeof setInterval> | undefined;
   private lastError: string | undefined;
+  private readonly protocolVersion: 4 | 5;
+  private readonly backoff: BackoffPolicy;
+  /** Connection attempts that failed since the last successful one. */
+  private failedAttempts = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Broker refusals (MQTT 5 reason codes) per event id, until it is delivered or becomes a dead letter. */
+  private readonly refusals = new Map<string, number>();
+  /** Topics whose events the broker refused for good (dead letters), with why; cleared by a later success. */
+  private readonly refusedTopics = new Map<string, string>();
+  /** Refusals repeat for every event on a denied topic: logged once per topic per 10 s. */
+  private readonly warnings: RateLimitedLog;
 
   constructor(options: MqttOutputOptions, deps: MqttOutputDeps) {
     this.options = options;
@@ -112,6 +147,9 @@ export class MqttOutput implements OutputAdapter {
     this.topicPrefix = options.topicPrefix;
     this.incidentAcks = options.incidentAcks === true && options.audience === 'central';
     this.logger = deps.logger.child({ component: 'output', kind: 'mqtt', name: options.name });
+    this.protocolVersion = effectiveProtocolVersion(options);
+    this.warnings = new RateLimitedLog({ logger: this.logger, clock: deps.clock });
+    this.backoff = { initialMs: deps.reconnectPeriodMs ?? 1_000, maxMs: deps.reconnectMaxMs ?? 60_000, factor: 2, jitter: 0.2 };
   }
 
   get statusTopic(): string {
@@ -121,11 +159,9 @@ export class MqttOutput implements OutputAdapter {
   async start(): Promise<void> {
     if (this.client !== undefined) return;
     const url = await this.brokerUrl();
-    // The will cannot know when the connection will drop; its `since` is when this run started.
-    const will = this.statusPayload('offline');
     const client = connect(url, {
       ...(await this.connectionOptions()),
-      will: { topic: this.statusTopic, payload: Buffer.from(will), qos: 1, retain: true },
+      will: { topic: this.statusTopic, payload: Buffer.from(this.willPayload()), qos: 1, retain: true, ...this.jsonProperties() },
     });
     this.client = client;
     client.on('connect', () => this.onConnect(client));
@@ -135,34 +171,42 @@ export class MqttOutput implements OutputAdapter {
     const firstAttempt = await bounded(firstConnectAttempt(client), this.deps.connectTimeoutMs ?? 5_000);
     if (firstAttempt !== 'connected') {
       // Events stay in the outbox until the broker is reachable; a down broker must not stop the gateway.
-      this.logger.warn({ url, err: firstAttempt }, 'MQTT broker not reachable yet; retrying in the background');
+      this.logger.warn({ url: redactUrlCredentials(url), err: firstAttempt }, 'MQTT broker not reachable yet; retrying in the background');
     }
   }
 
   async deliver(event: NormalizedEvent): Promise<DeliveryResult> {
-    const client = this.client;
-    if (client === undefined || !client.connected) {
-      return { ok: false, retryable: true, error: `not connected to the MQTT broker${this.lastError ? `: ${this.lastError}` : ''}` };
+    const topic = eventTopic(this.topicPrefix, event);
+    const outcome = await this.publish(topic, eventJson(event), { qos: 1, ...this.jsonProperties() });
+    if (outcome.ok) {
+      this.refusals.delete(event.id);
+      this.refusedTopics.delete(topic);
+      return { ok: true };
     }
-    return new Promise((resolve) => {
-      const giveUp = (): void => resolve({ ok: false, retryable: true, error: 'connection lost before PUBACK' });
-      this.awaitingAck.add(giveUp);
-      // The callback form: one delivery is one promise, not four (publishAsync, then, finally), at every event.
-      client.publish(eventTopic(this.topicPrefix, event), eventJson(event), { qos: 1 }, (error) => {
-        this.awaitingAck.delete(giveUp);
-        resolve(error === undefined || error === null ? { ok: true } : { ok: false, retryable: true, error: errorText(error) });
-      });
-    });
+    if (outcome.reasonCode === undefined || outcome.reasonCode < FIRST_FAILURE_REASON) return { ok: false, retryable: true, error: outcome.error };
+    // The broker answered and refused (0x87 not authorized, 0x97 quota exceeded, …): not delivered. Retried with
+    // the dispatcher's backoff, as an ACL or quota may be fixed; after maxAttempts the event is a dead letter.
+    const attempts = (this.refusals.get(event.id) ?? 0) + 1;
+    const error = `broker refused the publish to ${topic}: ${outcome.error} (reason code 0x${outcome.reasonCode.toString(16)})`;
+    if (attempts < (this.options.maxAttempts ?? DEFAULT_MQTT_MAX_ATTEMPTS)) {
+      this.refusals.set(event.id, attempts);
+      this.warnings.warn('publish-refused', topic, { topic, eventId: event.id, reasonCode: outcome.reasonCode, attempts }, 'MQTT broker refused the publish; will retry');
+      return { ok: false, retryable: true, error };
+    }
+    this.refusals.delete(event.id);
+    this.refusedTopics.set(topic, error);
+    this.logger.error(
+      { topic, eventId: event.id, category: event.category, reasonCode: outcome.reasonCode, attempts },
+      `MQTT broker refused the publish to ${topic} ${attempts} times; the event is kept as a dead letter: check the broker's ACL and quotas for this client`,
+    );
+    return { ok: false, retryable: false, error: `${error}, ${attempts} times` };
   }
 
-  /** Publishes a retained message under the prefix (`{prefix}/{subtopic}`), QoS 1; rejects when disconnected. */
+  /** Publishes a retained message under the prefix (`{prefix}/{subtopic}`), QoS 1; rejects when not acknowledged. */
   async publishRetained(subtopic: string, payload: string | object): Promise<void> {
-    const client = this.client;
-    if (client === undefined || !client.connected) {
-      throw new GatewayError('OUTPUT_DELIVERY_FAILED', `cannot publish ${subtopic}: not connected to the MQTT broker`);
-    }
     const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
-    await client.publishAsync(`${this.topicPrefix}/${subtopic}`, body, { qos: 1, retain: true });
+    const outcome = await this.publish(`${this.topicPrefix}/${subtopic}`, body, { qos: 1, retain: true, ...(body === '' ? {} : this.jsonProperties()) });
+    if (!outcome.ok) throw new GatewayError('OUTPUT_DELIVERY_FAILED', `cannot publish ${subtopic}: ${outcome.error}`);
   }
 
   /**
@@ -174,12 +218,14 @@ export class MqttOutput implements OutputAdapter {
     const handlers = this.subscriptions.get(fullFilter) ?? new Set();
     handlers.add(handler);
     this.subscriptions.set(fullFilter, handlers);
-    if (this.client?.connected === true) await this.client.subscribeAsync(fullFilter, { qos: 1 });
+    // Bounded like every publish: a stalled connection must not hold up start or stop. A subscription that
+    // timed out is renewed on the next connect.
+    if (this.client?.connected === true) await this.settleWithin(this.client.subscribeAsync(fullFilter, { qos: 1 }), `subscribe ${fullFilter}`);
     return async () => {
       handlers.delete(handler);
       if (handlers.size > 0) return;
       this.subscriptions.delete(fullFilter);
-      if (this.client?.connected === true) await this.client.unsubscribeAsync(fullFilter);
+      if (this.client?.connected === true) await this.settleWithin(this.client.unsubscribeAsync(fullFilter), `unsubscribe ${fullFilter}`);
     };
   }
 
@@ -187,23 +233,81 @@ export class MqttOutput implements OutputAdapter {
     const client = this.client;
     if (client === undefined) return;
     this.client = undefined;
+    clearTimeout(this.reconnectTimer);
     if (client.connected) {
-      const published = client.publishAsync(this.statusTopic, this.statusPayload('offline'), { qos: 1, retain: true }).then(
-        () => 'acked',
-        (error: unknown) => errorText(error),
-      );
-      const outcome = await bounded(published, STOP_STEP_TIMEOUT_MS);
-      if (outcome !== 'acked') this.logger.warn({ err: outcome }, 'offline status not acknowledged');
+      const outcome = await this.publishOn(client, this.statusTopic, this.statusPayload('offline', this.deps.clock.now()), {
+        qos: 1,
+        retain: true,
+        ...this.jsonProperties(),
+      }, STOP_STEP_TIMEOUT_MS);
+      if (!outcome.ok) this.logger.warn({ err: outcome.error }, 'offline status not acknowledged');
     }
     // A clean DISCONNECT, so the broker discards the will: the offline status above is the last word.
-    if ((await bounded(client.endAsync(), STOP_STEP_TIMEOUT_MS)) === 'timeout') await client.endAsync(true);
+    if ((await bounded(client.endAsync(), STOP_STEP_TIMEOUT_MS)) === 'timeout') await bounded(client.endAsync(true), STOP_STEP_TIMEOUT_MS);
     await this.embedded?.close();
     this.embedded = undefined;
   }
 
+  get connected(): boolean {
+    return this.client?.connected === true;
+  }
+
   health(): AdapterHealth {
-    if (this.client?.connected === true) return { state: 'up' };
-    return this.lastError === undefined ? { state: 'down' } : { state: 'down', detail: this.lastError };
+    if (this.client?.connected !== true) return this.lastError === undefined ? { state: 'down' } : { state: 'down', detail: this.lastError };
+    const [refused] = this.refusedTopics.values();
+    if (refused !== undefined) return { state: 'degraded', detail: `${refused}; ${this.refusedTopics.size} topic(s) refused, events kept as dead letters` };
+    return { state: 'up' };
+  }
+
+  /** Waits for `work` at most STOP_STEP_TIMEOUT_MS; rejects as it does, logs a timeout and carries on. */
+  private async settleWithin(work: Promise<unknown>, what: string): Promise<void> {
+    if ((await bounded(work, STOP_STEP_TIMEOUT_MS)) === 'timeout') this.logger.warn({ what, timeoutMs: STOP_STEP_TIMEOUT_MS }, 'MQTT broker did not answer in time');
+  }
+
+  /** One publish on the current connection, ended by its PUBACK, the connection's loss or `timeoutMs`. */
+  private publish(topic: string, payload: string, options: IClientPublishOptions): Promise<PublishOutcome> {
+    const client = this.client;
+    if (client === undefined || !client.connected) {
+      return Promise.resolve({ ok: false, error: `not connected to the MQTT broker${this.lastError ? `: ${this.lastError}` : ''}` });
+    }
+    return this.publishOn(client, topic, payload, options, this.deps.publishTimeoutMs ?? 30_000);
+  }
+
+  private publishOn(client: MqttClient, topic: string, payload: string, options: IClientPublishOptions, timeoutMs: number): Promise<PublishOutcome> {
+    this.sweepDeadlines();
+    return new Promise((resolve) => {
+      const settle = (outcome: PublishOutcome): void => {
+        if (this.awaitingAck.delete(giveUp)) resolve(outcome);
+      };
+      const giveUp = (error: string): void => settle({ ok: false, error });
+      this.awaitingAck.set(giveUp, { deadline: performance.now() + timeoutMs, timeoutMs });
+      // The callback form: one delivery is one promise, not four (publishAsync, then, finally), at every event.
+      client.publish(topic, payload, options, (error) => {
+        if (error === undefined || error === null) settle({ ok: true });
+        else {
+          const reasonCode = reasonCodeOf(error);
+          settle({ ok: false, error: errorText(error), ...(reasonCode === undefined ? {} : { reasonCode }) });
+        }
+      });
+    });
+  }
+
+  /** Ends publishes past their deadline, checked every DEADLINE_SWEEP_MS while any are waiting. */
+  private sweepDeadlines(): void {
+    if (this.deadlineSweep !== undefined) return;
+    this.deadlineSweep = setInterval(() => {
+      const now = performance.now();
+      for (const [giveUp, { deadline, timeoutMs }] of this.awaitingAck) if (now >= deadline) giveUp(`no PUBACK within ${timeoutMs} ms`);
+      if (this.awaitingAck.size > 0) return;
+      clearInterval(this.deadlineSweep);
+      this.deadlineSweep = undefined;
+    }, DEADLINE_SWEEP_MS);
+    this.deadlineSweep.unref();
+  }
+
+  /** MQTT 5 publish properties of a JSON payload (3.1.1 has none). */
+  private jsonProperties(): Pick<IClientPublishOptions, 'properties'> {
+    return this.protocolVersion === 5 ? { properties: { contentType: 'application/json' } } : {};
   }
 
   private async brokerUrl(): Promise<string> {
@@ -229,7 +333,12 @@ export class MqttOutput implements OutputAdapter {
       clientId: embedded?.clientId ?? clientId ?? `panelbridge-${this.deps.gateway.id}-${this.name}-${randomBytes(8).toString('hex')}`,
       clean: true,
       keepalive: 30,
-      reconnectPeriod: this.deps.reconnectPeriodMs ?? 1_000,
+      protocolVersion: this.protocolVersion,
+      // Reconnects are this output's own (onClose), with backoff; mqtt.js would retry at a fixed period.
+      reconnectPeriod: 0,
+      // mqtt.js gives up for good after a CONNACK refusal (bad credentials) unless told otherwise; a fixed broker
+      // must find the gateway trying again.
+      reconnectOnConnackError: true,
       connectTimeout: this.deps.connectTimeoutMs ?? 5_000,
       queueQoSZero: false,
       // mqtt.js logs through `debug` a dozen times per publish, and each call allocates even when disabled (about
@@ -247,19 +356,31 @@ export class MqttOutput implements OutputAdapter {
     };
   }
 
-  private statusPayload(state: 'online' | 'offline'): string {
+  /** The retained status: `since` is when this state began (the connection was made, or the clean stop). */
+  private statusPayload(state: 'online' | 'offline', since: number): string {
     const { id, version } = this.deps.gateway;
-    return JSON.stringify({ state, gateway: id, version, since: new Date(this.deps.clock.now()).toISOString() });
+    return JSON.stringify({ state, gateway: id, version, since: new Date(since).toISOString() });
+  }
+
+  /**
+   * The last will, set anew before every connection attempt. The broker publishes it when the connection
+   * drops, a moment nobody can write down in advance: `since` is null and `connectedAt` says when the
+   * connection that was lost began (or was attempted).
+   */
+  private willPayload(): string {
+    const { id, version } = this.deps.gateway;
+    return JSON.stringify({ state: 'offline', gateway: id, version, since: null, connectedAt: new Date(this.deps.clock.now()).toISOString() });
   }
 
   private onConnect(client: MqttClient): void {
     // Without this, Nagle's algorithm holds each PUBLISH back until the previous segment is acknowledged.
     if (client.stream instanceof net.Socket) client.stream.setNoDelay(true);
-    this.logger.info({ reconnected: this.lastError !== undefined }, 'connected to MQTT broker');
+    this.logger.info({ reconnected: this.lastError !== undefined, protocolVersion: this.protocolVersion }, 'connected to MQTT broker');
     this.lastError = undefined;
-    client
-      .publishAsync(this.statusTopic, this.statusPayload('online'), { qos: 1, retain: true })
-      .catch((error: unknown) => this.logger.warn({ err: errorText(error) }, 'online status not published'));
+    this.failedAttempts = 0;
+    void this.publish(this.statusTopic, this.statusPayload('online', this.deps.clock.now()), { qos: 1, retain: true, ...this.jsonProperties() }).then((outcome) => {
+      if (!outcome.ok) this.logger.warn({ err: outcome.error }, 'online status not published');
+    });
     for (const filter of this.subscriptions.keys()) {
       client.subscribeAsync(filter, { qos: 1 }).catch((error: unknown) => {
         this.logger.warn({ filter, err: errorText(error) }, 'subscription not renewed');
@@ -268,21 +389,30 @@ export class MqttOutput implements OutputAdapter {
   }
 
   private onClose(client: MqttClient): void {
-    // The dispatcher retries unacknowledged events from the outbox; an emptied store stops mqtt.js from
-    // resending them too after the reconnect (a duplicate on the wire for every event in flight).
-    for (const giveUp of this.awaitingAck) giveUp();
-    this.awaitingAck.clear();
-    client.outgoingStore = new Store();
-    if (this.client !== undefined && this.lastError === undefined) {
+    // The dispatcher retries unacknowledged events from the outbox; reconnect() starts with empty stores, so
+    // mqtt.js does not resend them too after the reconnect (a duplicate on the wire for every event in flight).
+    for (const giveUp of [...this.awaitingAck.keys()]) giveUp('connection lost before PUBACK');
+    if (this.client !== client) return; // stopped
+    if (this.lastError === undefined) {
       this.lastError = 'connection closed';
       this.logger.warn({}, 'MQTT connection lost; reconnecting');
     }
+    if (this.reconnectTimer !== undefined) return;
+    this.failedAttempts += 1;
+    const delayMs = backoffDelay(this.backoff, this.failedAttempts, Math.random);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.client !== client) return;
+      if (client.options.will !== undefined) client.options.will.payload = Buffer.from(this.willPayload());
+      client.reconnect();
+    }, delayMs);
   }
 
   private onError(error: Error): void {
     // Each reconnect attempt fails the same way while the broker is down: log the change, not the repetition.
-    if (error.message !== this.lastError) this.logger.warn({ err: error.message }, 'MQTT client error');
-    this.lastError = error.message;
+    const message = redactUrlCredentials(error.message);
+    if (message !== this.lastError) this.logger.warn({ err: message }, 'MQTT client error');
+    this.lastError = message;
   }
 
   private dispatchMessage(topic: string, payload: Buffer): void {

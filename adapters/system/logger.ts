@@ -1,4 +1,5 @@
 import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
+import { redactUrlCredentials, redactUrlCredentialsIn } from './redact.js';
 
 /** Paths whose values never reach a log line: AES keys, passwords, webhook secrets, API tokens, auth headers. */
 export const REDACT_PATHS = [
@@ -27,7 +28,8 @@ export const REDACT_PATHS = [
 ];
 
 /**
- * The single root logger: JSON lines on stdout for journald, pretty when stdout is a terminal.
+ * The single root logger: JSON lines on stdout for journald, pretty when stdout is a terminal. Keys, passwords and
+ * secrets are redacted by path, credentials in URLs wherever they appear.
  * `destination` lets tests capture the output.
  */
 export function createRootLogger(options: {
@@ -38,7 +40,18 @@ export function createRootLogger(options: {
 }): PinoLogger {
   const pretty = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true);
   const base = { service: 'panelbridge', ...(options.gateway === undefined ? {} : { gateway: options.gateway }) };
-  const config = { level: options.level ?? 'info', base, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  const config = {
+    level: options.level ?? 'info',
+    base,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    // Credentials written into a URL (mqtt://user:pass@host) may sit in any string, an error message included.
+    formatters: { log: (fields: Record<string, unknown>) => redactUrlCredentialsIn(fields) as Record<string, unknown> },
+    hooks: {
+      logMethod(this: PinoLogger, args: Parameters<PinoLogger['info']>, method: (...args: unknown[]) => void) {
+        method.apply(this, args.map((arg) => (typeof arg === 'string' ? redactUrlCredentials(arg) : arg)));
+      },
+    },
+  };
   if (pretty) {
     return pino({ ...config, transport: { target: 'pino-pretty', options: { colorize: true, destination: 1 } } });
   }

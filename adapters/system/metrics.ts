@@ -39,6 +39,8 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
   heartbeats_total: 'Link tests (DC-09 NULL) acknowledged, by input',
   outbox_rejections_total: 'Frames refused because the outbox could not store them, by error code',
   connections_total: 'TCP connections accepted, by input',
+  connections_dropped_total:
+    'TCP connections refused or closed by the listener, by input and reason (max-connections, peer-limit, first-frame-timeout, idle-timeout)',
   input_errors_total: 'Frames whose handling failed unexpectedly, by input',
   api_requests_refused_total: 'API requests refused, by error code (no token, role, origin, host, content type)',
   unverified_frames_folded_total: 'Refused non-duress frames counted into the next stored event of their origin instead of stored, by input',

@@ -209,7 +209,7 @@ export class AssuranceStore {
 
   /** Opens (creating and migrating) `dataDir/assurance.sqlite`. */
   static openIn(dataDir: string): AssuranceStore {
-    fs.mkdirSync(dataDir, { recursive: true });
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     return AssuranceStore.open(path.join(dataDir, ASSURANCE_FILE_NAME));
   }
 

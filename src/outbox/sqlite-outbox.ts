@@ -198,7 +198,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   static open(options: SqliteOutboxOptions): SqliteOutbox {
     let db: Database.Database;
     try {
-      fs.mkdirSync(options.dataDir, { recursive: true });
+      fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
       db = openDatabase(path.join(options.dataDir, OUTBOX_FILE_NAME));
     } catch (cause) {
       if (isGatewayError(cause)) throw cause;

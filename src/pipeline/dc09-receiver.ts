@@ -8,6 +8,7 @@ import type { Clock, Logger } from '../ports.js';
 import type { Counters } from '../observability/counters.js';
 import { eventFromSignal, gatewayEvent, unverified, VERIFIED, type EventBuilderDeps, type FrameOrigin, type Trust } from './event-builder.js';
 import { LogLimiter, UnverifiedFrames } from './unverified-frames.js';
+import { peerHost, RateLimitedLog } from '../observability/rate-limited-log.js';
 import { formatDuration } from '../assurance/format.js';
 import type { Recorder } from './recorder.js';
 import { dc09Signals } from './decode-frame.js';
@@ -64,6 +65,8 @@ export class Dc09Receiver {
   private readonly decodeOptions: Dc09DecodeOptions;
   private readonly unverifiedFrames = new UnverifiedFrames();
   private readonly logLimiter = new LogLimiter();
+  /** Rejections a flood repeats (bad CRC, bad format): counted each time, logged once per kind and peer per 10 s. */
+  private readonly warnings: RateLimitedLog;
   /**
    * Keyed accounts NAKed for their timestamp, until one of their frames is in the window again, with whether
    * their clock was reported off.
@@ -71,6 +74,7 @@ export class Dc09Receiver {
   private readonly clockOff = new Map<string, { reported: boolean }>();
 
   constructor(private readonly options: Dc09ReceiverOptions) {
+    this.warnings = new RateLimitedLog({ logger: options.logger, clock: options.clock });
     this.accounts =
       options.accounts === null ? null : new Map(options.accounts.map((a) => [a.account.toUpperCase(), a]));
     this.decodeOptions = {
@@ -244,10 +248,21 @@ export class Dc09Receiver {
     return { answer: 'nak', reply, events: recorded.ok ? recorded.events : [], duplicate: recorded.ok && recorded.duplicate, error };
   }
 
+  /**
+   * The listener turned connections away (maxConnections reached): a supervisory event, so the operator learns
+   * that a panel may not get through, not only the log.
+   */
+  async connectionsRefused(reason: string, transport: Transport): Promise<void> {
+    const origin: FrameOrigin = { input: this.options.input, transport, receivedAt: this.options.clock.now(), raw: new Uint8Array(), trust: VERIFIED };
+    const event = gatewayEvent({ category: 'supervisory', account: null, reasons: [reason] }, origin, this.options.builder);
+    const recorded = await this.options.recorder.record([event]);
+    if (!recorded.ok) this.options.logger.error({ err: recorded.error, reason }, 'supervisory event not stored');
+  }
+
   private rejected(frame: Uint8Array, error: DecodeError, now: number, peer: string | undefined): Dc09Outcome {
-    const { counters, logger, input } = this.options;
+    const { counters, input } = this.options;
     counters.inc('frames_rejected_total', { input, code: error.code });
-    logger.warn({ code: error.code, detail: error.message, raw: error.rawPreview, peer }, 'frame rejected');
+    this.warnings.warn(error.code, peer, { code: error.code, detail: error.message, raw: error.rawPreview, peer }, 'frame rejected');
     switch (error.code) {
       // The panel must not believe a corrupted frame arrived; it retries (DC09-2007 C.2.3.5).
       case 'DC09_CRC_MISMATCH':
@@ -288,12 +303,6 @@ export class Dc09Receiver {
     const header = msg.encrypted ? '*' : `${msg.seq}|${msg.receiver}|${msg.line}`;
     return `dc09|${this.options.input}|${account}|${header}|${content}`;
   }
-}
-
-function peerHost(peer: string | undefined): string {
-  if (peer === undefined) return '(unknown)';
-  const colon = peer.lastIndexOf(':');
-  return colon < 0 ? peer : peer.slice(0, colon);
 }
 
 /** Causes for which a frame is answered NAK and earns no trust (an unauthenticated input's frames are ACKed). */

@@ -103,6 +103,12 @@ export function lintSettings(
     if (inlineSecret !== undefined && context.fileIsWorldReadable)
       findings.push({ severity: 'warning', path: `outputs[${i}]`, message: 'secret inline in a world-readable file: use secretFile/passwordFile' });
     if (output.type === 'dc09' || output.type === 'automation') findings.push(...lintForwardingOutput(output, `outputs[${i}]`, context.fileIsWorldReadable));
+    if (output.type === 'mqtt' && output.protocolVersion === 4 && output.url !== 'embedded')
+      findings.push({
+        severity: 'warning',
+        path: `outputs[${i}].protocolVersion`,
+        message: 'with MQTT 3.1.1 the broker acknowledges a publish its ACL dropped, so such an event counts as delivered: use 5 unless the broker lacks it',
+      });
   });
 
   const siteOfAccount = new Map<string, string>();

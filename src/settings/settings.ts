@@ -47,8 +47,21 @@ export const dc09InputSchema = z
     /** Osborne-Hoffman framing (Aritech/ATS): unauthenticated, so off unless the installer turns it on. */
     osborneHoffman: z.boolean().default(false),
     maxFrameBytes: z.number().int().min(64).max(65536).default(4096),
-    idleTimeout: durationSchema.default(120_000),
+    idleTimeout: durationSchema
+      .default(120_000)
+      .describe('A TCP connection without a valid frame for this long is closed; noise and bad-CRC frames do not count.'),
+    firstFrameTimeout: durationSchema
+      .default(10_000)
+      .describe('A new TCP connection must send a valid frame within this time or is closed.'),
     maxConnections: z.number().int().min(1).default(2000),
+    maxConnectionsPerPeer: z
+      .number()
+      .int()
+      .min(1)
+      .default(64)
+      .describe(
+        'Open TCP connections one address may hold, so one host cannot fill maxConnections; at the limit its oldest connection without a valid frame makes room.',
+      ),
   })
   .strict();
 
@@ -140,6 +153,8 @@ const maxBacklog = z
 
 export const stdoutOutputSchema = z.object({ type: z.literal('stdout'), name, audience, maxBacklog }).strict();
 
+export const DEFAULT_MQTT_MAX_ATTEMPTS = 10;
+
 export const mqttOutputSchema = z
   .object({
     type: z.literal('mqtt'),
@@ -155,6 +170,18 @@ export const mqttOutputSchema = z
     cert: z.string().optional(),
     key: z.string().optional(),
     clientId: z.string().optional(),
+    protocolVersion: z
+      .union([z.literal(4), z.literal(5)])
+      .optional()
+      .describe(
+        'MQTT 5 (default) or 4 = 3.1.1 for old brokers; with 3.1.1 a publish the broker ACL drops is still acknowledged. The embedded broker speaks 3.1.1.',
+      ),
+    maxAttempts: z
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_MQTT_MAX_ATTEMPTS)
+      .describe('A publish the broker refuses (MQTT 5 reason code 0x80 or more) this many times is kept as a dead letter.'),
     embeddedPort: port.default(1884),
     incidentAcks: z
       .boolean()
@@ -309,6 +336,9 @@ export const settingsSchema = z
     duressDeadline: durationSchema.default(10_000),
     supervision: supervisionSchema.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    stopTimeout: durationSchema
+      .default(20_000)
+      .describe('On SIGTERM the gateway drains and stops within this time, whatever an output is waiting for; keep it below systemd TimeoutStopSec.'),
     inputs: z.array(inputSchema),
     outputs: z.array(outputSchema),
     sites: sitesSchema.default([]),

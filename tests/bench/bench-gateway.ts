@@ -51,6 +51,10 @@ export async function startBenchGateway(options: BenchGatewayOptions = {}): Prom
         host: '127.0.0.1',
         port,
         maxConnections: options.maxConnections ?? 2000,
+        // Every bench connection comes from 127.0.0.1, and opening thousands takes longer than the default
+        // first-frame timeout: neither limit is what these figures measure.
+        maxConnectionsPerPeer: options.maxConnections ?? 2000,
+        firstFrameTimeout: '5m',
       },
     ],
     outputs: [{ type: 'mqtt', name: 'broker', url: brokerUrl, topicPrefix: uniquePrefix('bench') }],

@@ -13,6 +13,7 @@ import type { BenchFigure } from './figures.js';
 import { benchContactId } from './contact-id.bench.js';
 import { benchDc09 } from './dc09.bench.js';
 import { benchDelivery } from './delivery.bench.js';
+import { benchFlood } from './flood.bench.js';
 import { benchFootprint } from './footprint.bench.js';
 import { benchIngest } from './ingest.bench.js';
 import { benchOutbox } from './outbox.bench.js';
@@ -37,6 +38,9 @@ const TARGETS: readonly Target[] = [
   { figure: /^gateway RSS idle/, atMost: 80, unit: 'MB' },
   { figure: /^gateway RSS with 10000 connections/, atMost: 150, unit: 'MB' },
   { figure: /^gateway start → "gateway ready"/, atMost: 1_000, unit: 'ms' },
+  { figure: /^flood: gateway peak RSS/, atMost: 250, unit: 'MB' },
+  { figure: /^flood: heartbeat answer latency .*, max/, atMost: 1_000, unit: 'ms' },
+  { figure: /^flood: heartbeats without an answer/, atMost: 0, unit: 'heartbeats' },
 ];
 
 const mqttUrl = process.env.MQTT_URL === '' ? undefined : process.env.MQTT_URL;
@@ -50,6 +54,7 @@ const MODULES: ReadonlyArray<{ name: string; run: () => Promise<BenchFigure[]> }
   { name: 'ingest', run: () => benchIngest(mqttUrl) },
   { name: 'receiver', run: () => benchReceiver(mqttUrl) },
   { name: 'footprint', run: () => benchFootprint(mqttUrl) },
+  { name: 'flood', run: () => benchFlood(mqttUrl) },
 ];
 
 interface Row extends BenchFigure {

@@ -168,6 +168,7 @@ describe('configuration refused or warned about', () => {
         tokens: [
           { name: 'ops', role: 'operator', tokenFile },
           { name: 'inline', role: 'viewer', token: 'inline-token-0123456789' },
+          { name: 'missing', role: 'viewer', tokenEnv: 'PB_TEST_TOKEN_NOT_SET' },
         ],
       },
       inputs: [{ type: 'access-xml', name: 'doors', host: '0.0.0.0', port: 8090 }],
@@ -180,6 +181,7 @@ describe('configuration refused or warned about', () => {
     expect(checked.stdout).toContain('warning outputs[0].url: credentials inside the URL');
     expect(checked.stdout).toContain('warning api.tokens[1].token: token "inline" is inline in the configuration');
     expect(checked.stdout).toContain(`warning api.tokens[0].tokenFile: ${tokenFile} is readable by every user`);
+    expect(checked.stdout).toContain('error api.tokens[2]: token "missing": environment variable PB_TEST_TOKEN_NOT_SET is not set');
     expect(checked.stdout).not.toContain('hunter2');
 
     writeFileSync(file, stringify({ ...settings, inputs: [{ ...settings.inputs[0], secretFile: tokenFile }] }), { mode: 0o600 });

@@ -4,13 +4,23 @@ import { connectAsync, type MqttClient } from 'mqtt';
 
 export interface TestBroker {
   url: string;
+  /** What the broker speaks: aedes only MQTT 3.1.1 (4); Mosquitto 5 as well. */
+  protocolVersion: 4 | 5;
   close(): Promise<void>;
 }
 
-/** The broker named by MQTT_URL (e.g. the machine's Mosquitto), else an in-process aedes on a free port. */
+/**
+ * The broker named by MQTT_URL (e.g. the machine's Mosquitto), else a Mosquitto of the test's own on a free
+ * port when one is installed, else an in-process aedes on a free port.
+ */
 export async function getTestBroker(): Promise<TestBroker> {
   const external = process.env.MQTT_URL;
-  if (external !== undefined && external !== '') return { url: external, close: async () => {} };
+  if (external !== undefined && external !== '') return { url: external, protocolVersion: 5, close: async () => {} };
+  const { mosquittoInstalled, startMosquitto } = await import('./mosquitto.js');
+  if (mosquittoInstalled) {
+    const mosquitto = await startMosquitto();
+    return { url: mosquitto.url, protocolVersion: 5, close: () => mosquitto.close() };
+  }
   return startOpenBroker(0);
 }
 
@@ -144,6 +154,7 @@ export async function startOpenBroker(port: number): Promise<TestBroker> {
   const bound = (server.address() as net.AddressInfo).port;
   return {
     url: `mqtt://127.0.0.1:${bound}`,
+    protocolVersion: 4,
     async close() {
       const closed = new Promise((resolve) => server.close(resolve));
       await new Promise<void>((resolve) => broker.close(() => resolve()));

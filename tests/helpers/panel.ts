@@ -96,8 +96,9 @@ export class TcpPanel {
     });
   }
 
-  static async connect(port: number): Promise<TcpPanel> {
-    const socket = net.connect({ host: '127.0.0.1', port });
+  /** `localAddress`: another loopback address (127.0.0.2 …) to appear as another host. */
+  static async connect(port: number, localAddress?: string): Promise<TcpPanel> {
+    const socket = net.connect({ host: '127.0.0.1', port, ...(localAddress === undefined ? {} : { localAddress }) });
     await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     return new TcpPanel(socket);
   }
@@ -125,6 +126,11 @@ export class TcpPanel {
     const answer = this.answer(ms);
     this.write(bytes);
     return answer;
+  }
+
+  /** The receiver closed the connection (or this side did). */
+  get closed(): boolean {
+    return this.socket.destroyed || this.socket.readableEnded;
   }
 
   close(): void {

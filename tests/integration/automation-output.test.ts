@@ -177,10 +177,10 @@ describe('Sur-Gard automation output, read by the serial Sur-Gard decoder', () =
     expect(automation.stored().map((e) => e.category)).toEqual(['duress']);
   });
 
-  it('a port already in use is a start-up error naming the output and the fix', async () => {
+  it('a port already in use fails the start with its errno, for the gateway to name the setting', async () => {
     const first = await output();
     const second = new AutomationOutput({ ...OPTIONS, name: 'second', port: first.port() }, { clock: systemClock, logger: silentLogger });
-    await expect(second.start()).rejects.toThrow(/automation output "second" cannot listen: port \d+ on 127.0.0.1 is in use/);
+    await expect(second.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
   });
 
   it('a heartbeat event from a panel is not forwarded as an alarm', async () => {

@@ -247,9 +247,12 @@ describe('control plane of a running gateway', () => {
     expect(plain).toMatchObject({ status: 415, body: { error: { code: 'UNSUPPORTED_MEDIA_TYPE' } } });
     const form = await request('POST', '/incidents/x/ack', { role: 'operator', raw: 'note=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect(form.status).toBe(415);
-    // The console's own origin is allowed.
+    // An allowed origin, and the API's own (a page the gateway serves), are accepted; the same host on another port is not.
     const fromConsole = await request('GET', '/incidents', { role: 'viewer', headers: { origin: CONSOLE_ORIGIN } });
     expect(fromConsole.status).toBe(200);
+    expect((await request('POST', '/incidents/x/ack', { role: 'operator', body: {}, headers: { origin: base } })).status).toBe(404);
+    const otherPort = await request('POST', '/incidents/x/ack', { role: 'operator', body: {}, headers: { origin: 'http://127.0.0.1:1' } });
+    expect(otherPort).toMatchObject({ status: 403, body: { error: { code: 'ORIGIN_NOT_ALLOWED' } } });
   });
 
   it('answers a malformed URL escape and a malformed body with 400, not 500', async () => {

@@ -1,17 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Dc09Listener } from '../../adapters/inputs/dc09.js';
-import { Dc09Receiver, type Dc09Account } from '../../src/pipeline/dc09-receiver.js';
-import { Recorder } from '../../src/pipeline/recorder.js';
-import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
-import { Counters } from '../../src/observability/counters.js';
-import { createIdSource } from '../../src/model/ids.js';
-import { silentLogger, systemClock } from '../../src/ports.js';
-import { randomBytes } from 'node:crypto';
+import type { Dc09Listener } from '../../adapters/inputs/dc09.js';
+import type { Dc09Account } from '../../src/pipeline/dc09-receiver.js';
+import type { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
+import type { Counters } from '../../src/observability/counters.js';
 import { once } from 'node:events';
 import net from 'node:net';
 import type { Worker } from 'node:worker_threads';
 import { TcpPanel, panelFrame, parseAnswer, udpSend, wrap } from '../helpers/panel.js';
 import type { Site } from '../../src/settings/sites.js';
+import { startListener } from '../helpers/dc09-listener.js';
 
 const KEY_HEX_128 = Buffer.from('00112233445566778899AABBCCDDEEFF', 'hex');
 const KEY_HEX_256 = Buffer.from('00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF', 'hex');
@@ -35,46 +32,6 @@ const SITES: Site[] = [
     doors: [],
   } as unknown as Site,
 ];
-
-/** A started listener on a free loopback port over a memory outbox (output `probe` registered). */
-async function startListener(options: {
-  accounts: Dc09Account[] | null;
-  sites: Site[];
-  udp: boolean;
-  idleTimeoutMs: number;
-  maxConnections: number;
-}): Promise<{ listener: Dc09Listener; outbox: MemoryOutbox; counters: Counters; port: number }> {
-  const outbox = new MemoryOutbox();
-  outbox.registerOutputs(['probe']);
-  const counters = new Counters();
-  const receiver = new Dc09Receiver({
-    input: 'ip-receiver',
-    accounts: options.accounts,
-    window: { past: 40_000, future: 20_000 },
-    strict: false,
-    clock: systemClock,
-    random: randomBytes,
-    recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
-    builder: { ids: createIdSource(systemClock), sites: () => options.sites },
-    counters,
-    logger: silentLogger,
-  });
-  const listener = new Dc09Listener({
-    name: 'ip-receiver',
-    host: '127.0.0.1',
-    port: 0,
-    tcp: true,
-    udp: options.udp,
-    maxFrameBytes: 1024,
-    idleTimeoutMs: options.idleTimeoutMs,
-    maxConnections: options.maxConnections,
-    receiver,
-    logger: silentLogger,
-    counters,
-  });
-  await listener.start();
-  return { listener, outbox, counters, port: listener.address.tcp!.port };
-}
 
 describe('DC-09 listener over real loopback sockets', () => {
   let listener: Dc09Listener;
@@ -272,20 +229,26 @@ describe('DC-09 listener: TCP limits and its socket worker', () => {
     const panels = [await TcpPanel.connect(port), await TcpPanel.connect(port)];
     // Each connection answers once it is known on the main thread as well.
     for (const [i, panel] of panels.entries()) expect(parseAnswer((await panel.send(frame(`070${i}`)))!).token).toBe('ACK');
-    expect(listener.health()).toEqual({ state: 'up', detail: '2 connections' });
+    // Two is this listener's maxConnections: full, so degraded (a third panel would be turned away).
+    expect(listener.health()).toMatchObject({ state: 'degraded', detail: expect.stringMatching(/^2 connections; maxConnections \(2\) reached/) });
     expect(counters.get('connections_total', { input: 'ip-receiver' })).toBe(2);
     for (const panel of panels) panel.close();
   });
 
-  it('closes connections beyond maxConnections at once and keeps the others', async () => {
-    const first = await rawConnect();
-    const second = await rawConnect();
+  it('at maxConnections closes the oldest connection without a valid frame to let a new one in, and refuses one when all have sent one', async () => {
+    const idle = await rawConnect();
+    const panel = await TcpPanel.connect(port);
+    expect(parseAnswer((await panel.send(frame('0701')))!).token).toBe('ACK');
+    const newcomer = await TcpPanel.connect(port);
+    expect(await within(idle.closed, 1_000)).toBe(true);
+    expect(parseAnswer((await newcomer.send(frame('0702')))!).token).toBe('ACK');
+    // Both open connections have proven themselves: a third is turned away at once.
     const third = await rawConnect();
     expect(await within(third.closed, 1_000)).toBe(true);
-    expect(await within(first.closed, 100)).toBe('pending');
-    expect(await within(second.closed, 0)).toBe('pending');
-    first.socket.destroy();
-    second.socket.destroy();
+    expect(panel.closed).toBe(false);
+    expect(newcomer.closed).toBe(false);
+    panel.close();
+    newcomer.close();
   });
 
   it('closes a connection idle past the timeout and counts its unfinished frame as discarded', async () => {

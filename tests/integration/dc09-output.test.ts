@@ -6,20 +6,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Dc09Output, type Dc09OutputOptions } from '../../adapters/outputs/dc09.js';
 import type { LinkStateReport } from '../../adapters/outputs/link-state.js';
-import { Dc09Listener } from '../../adapters/inputs/dc09.js';
 import { AnswerQueue } from '../../adapters/outputs/dc09-link.js';
 import { Dc09Framer } from '../../src/codecs/dc09/framer.js';
 import { decodeDc09Frame, type Dc09Message } from '../../src/codecs/dc09/frame.js';
 import { encodeAck, encodeDuh, encodeNak } from '../../src/codecs/dc09/responses.js';
-import { Dc09Receiver, type Dc09Account } from '../../src/pipeline/dc09-receiver.js';
+import type { Dc09Account } from '../../src/pipeline/dc09-receiver.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
-import { Recorder } from '../../src/pipeline/recorder.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
-import { Counters } from '../../src/observability/counters.js';
-import { createIdSource } from '../../src/model/ids.js';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
 import { crcArc } from '../helpers/panel.js';
+import { startListener } from '../helpers/dc09-listener.js';
 import { testEvent } from '../helpers/output-events.js';
 
 const KEY_HEX = '000102030405060708090A0B0C0D0E0F';
@@ -325,30 +322,11 @@ describe('DC-09 output towards a receiver', () => {
   });
 });
 
-/** The gateway's own DC-09 input (listener + receiver) over a memory outbox, with the output's account keyed or not. */
+/** The gateway's own DC-09 input (listener + receiver, strict) over a memory outbox, the output's account keyed or not. */
 async function startGatewayInput(accounts: Dc09Account[]) {
-  const outbox = new MemoryOutbox();
-  outbox.registerOutputs(['probe']);
-  const counters = new Counters();
-  const receiver = new Dc09Receiver({
-    input: 'from-gateway',
-    accounts,
-    window: { past: 40_000, future: 20_000 },
-    strict: true,
-    clock: systemClock,
-    random: randomBytes,
-    recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
-    builder: { ids: createIdSource(systemClock), sites: () => [] },
-    counters,
-    logger: silentLogger,
-  });
-  const listener = new Dc09Listener({
-    name: 'from-gateway', host: '127.0.0.1', port: 0, tcp: true, udp: true, maxFrameBytes: 1024, idleTimeoutMs: 5_000,
-    maxConnections: 10, receiver, logger: silentLogger, counters,
-  });
-  await listener.start();
+  const { listener, outbox, port } = await startListener({ accounts, sites: [], udp: true, idleTimeoutMs: 5_000, maxConnections: 10, strict: true });
   closers.push(() => listener.stop());
-  return { port: listener.address.tcp!.port, stored: () => outbox.pending('probe', 100).map((e) => e.event) };
+  return { port, stored: () => outbox.pending('probe', 100).map((e) => e.event) };
 }
 
 function meaning(event: NormalizedEvent) {

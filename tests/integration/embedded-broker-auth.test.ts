@@ -38,6 +38,8 @@ describe('embedded MQTT broker', () => {
     let kicked = false;
     gateway.on('close', () => (kicked = true));
     await expect(connectAsync(broker.url, { clientId: broker.gateway.clientId, reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
+    // The predictable id of earlier versions (`panelbridge-{gateway}-{output}`) is refused as well.
+    await expect(connectAsync(broker.url, { clientId: 'panelbridge-gw-1-broker', reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
     await expect(
       connectAsync(broker.url, { clientId: broker.gateway.clientId, username: broker.gateway.username, password: 'wrong', reconnectPeriod: 0 }),
     ).rejects.toThrow(/Not authorized/i);

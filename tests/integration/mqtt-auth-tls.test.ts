@@ -74,7 +74,8 @@ async function startAuthBroker(transport: 'tcp' | 'tls', clientCa?: string): Pro
 
 function output(url: string, extra: Partial<MqttOutputOptions>): MqttOutput {
   return new MqttOutput(
-    { name: 'central', url, topicPrefix: 'pbauth', audience: 'central', embeddedPort: 1884, ...extra },
+    // aedes speaks MQTT 3.1.1 only.
+    { name: 'central', url, topicPrefix: 'pbauth', audience: 'central', embeddedPort: 1884, protocolVersion: 4, ...extra },
     { clock: systemClock, logger: silentLogger, gateway: { id: 'gw-auth', version: '0' }, reconnectPeriodMs: 200, connectTimeoutMs: 2_000 },
   );
 }

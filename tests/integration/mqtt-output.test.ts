@@ -187,7 +187,7 @@ describe('MQTT output when the broker goes away (aedes on a fixed port)', () => 
     let broker = await startOpenBroker(port);
     const prefix = uniquePrefix('outage');
     // Slow enough reconnects that the test's subscriber is in place before the output returns.
-    const output = mqttOutput(broker.url, prefix, {}, 500);
+    const output = mqttOutput(broker.url, prefix, { protocolVersion: 4 }, 500);
     await output.start();
     try {
       expect(await output.deliver(testEvent())).toEqual({ ok: true });

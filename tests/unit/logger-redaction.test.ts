@@ -75,4 +75,17 @@ describe('root logger redaction', () => {
       msg: 'unknown account: NAK',
     });
   });
+
+  it('redacts credentials written into a URL wherever they appear: fields, nested objects, errors, the message', () => {
+    const { logger, text, lines } = capture();
+    const url = 'mqtts://bridge:Url-Pa55@broker.example:8883';
+    logger.warn({ url }, 'MQTT broker not reachable yet');
+    logger.error({ err: new Error(`connect to ${url} failed`) }, 'output failed');
+    logger.info({ output: { url: 'https://hook:Hook-Pa55@cms.example/events' } }, `using ${url}`);
+    expect(lines).toHaveLength(3);
+    expect(text()).not.toMatch(/Url-Pa55|Hook-Pa55|bridge:|hook:/);
+    expect(JSON.parse(lines[0]!).url).toBe('mqtts://[redacted]@broker.example:8883');
+    expect(JSON.parse(lines[1]!).err).toMatchObject({ type: 'Error', message: 'connect to mqtts://[redacted]@broker.example:8883 failed' });
+    expect(JSON.parse(lines[2]!).msg).toBe('using mqtts://[redacted]@broker.example:8883');
+  });
 });

@@ -155,4 +155,16 @@ sites:
       expect.objectContaining({ severity: 'error', path: 'sites[0]', message: expect.stringContaining('no output receives duress') }),
     ]);
   });
+
+  it('warns that MQTT 3.1.1 cannot tell an ACL-dropped publish from a delivered one', () => {
+    const settings = settingsOf(`
+inputs: [{ type: dc09, name: ip, port: 1, accounts: [{ account: "1234" }] }]
+outputs:
+  - { type: mqtt, name: old, url: "mqtt://127.0.0.1:1883", protocolVersion: 4 }
+  - { type: mqtt, name: new, url: "mqtt://127.0.0.1:1883" }
+`);
+    expect(lintSettings(settings, { fileIsWorldReadable: false })).toEqual([
+      expect.objectContaining({ severity: 'warning', path: 'outputs[0].protocolVersion', message: expect.stringContaining('counts as delivered') }),
+    ]);
+  });
 });

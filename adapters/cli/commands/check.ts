@@ -1,8 +1,9 @@
 import { Command } from 'commander';
 import { statSync } from 'node:fs';
-import { lintSettings, secretFiles } from '../../../src/settings/lint.js';
-import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
+import { lintSettings, secretFiles, type LintFinding } from '../../../src/settings/lint.js';
+import { EXIT_CONFIG, loadConfigFile, printIssues, unreadableFiles } from '../config.js';
 import { readSecret } from '../../system/secrets.js';
+import { TokenRegistry } from '../../api/tokens.js';
 
 /** `panelbridge check`: validate and lint a configuration. Exit 0 clean, 1 warnings only, 78 errors. */
 export function checkCommand(): Command {
@@ -19,7 +20,7 @@ export function checkCommand(): Command {
         return;
       }
       const resolvedKeys = new Map<string, string>();
-      const findings = [];
+      const findings: LintFinding[] = [];
       loaded.settings.inputs.forEach((input, i) => {
         if (input.type !== 'dc09') return;
         input.accounts?.forEach((a, j) => {
@@ -32,6 +33,16 @@ export function checkCommand(): Command {
           }
         });
       });
+      // Every file the configuration names must be readable now: `run` would otherwise stop on it at start.
+      for (const issue of unreadableFiles(loaded.settings)) {
+        if (!findings.some((f) => issue.path.startsWith(f.path))) findings.push({ severity: 'error' as const, ...issue });
+      }
+      // Configured API tokens must be readable and long enough, as at start (without tokens nothing is read).
+      const api = loaded.settings.api;
+      if (api?.tokens !== undefined) {
+        const tokens = TokenRegistry.load(api, loaded.settings.dataDir);
+        if (!tokens.ok) findings.push(...tokens.issues.map((issue) => ({ severity: 'error' as const, ...issue })));
+      }
       const worldReadableFiles = new Set(secretFiles(loaded.settings).map((f) => f.file).filter(isWorldReadable));
       findings.push(...lintSettings(loaded.settings, { fileIsWorldReadable: loaded.worldReadable, resolvedKeys, worldReadableFiles }));
       for (const f of findings) out(`${f.severity} ${f.path}: ${f.message}`);

@@ -2,6 +2,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRootLogger } from '../../system/logger.js';
 import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
+import { prepareDataDir, restrictFileModes } from '../../system/files.js';
+import { startupFailure } from '../startup.js';
 import { Gateway } from '../gateway.js';
 import { readReplayFile } from '../../inputs/replay.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
@@ -49,6 +51,17 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
   // Not a service: no API. A dry run starts no outputs and keeps its outbox in memory, away from dataDir.
   const replaySettings: Settings = { ...settings, api: undefined, outputs: dryRun ? [] : settings.outputs };
   const logger = createRootLogger({ level: options.logLevel, destination: process.stderr, pretty: false });
+  if (!dryRun) {
+    // Into dataDir as `run` would: files 0600, and not beside a running gateway. The lock lasts until this process exits.
+    restrictFileModes();
+    try {
+      prepareDataDir(settings.dataDir);
+    } catch (error) {
+      const failure = startupFailure(error);
+      note(`replay: ${failure.message}`);
+      return failure.exitCode;
+    }
+  }
   let started: Awaited<ReturnType<typeof Gateway.start>>;
   try {
     started = await Gateway.start({

@@ -1,9 +1,13 @@
 import { Command } from 'commander';
 import type { LevelWithSilent } from 'pino';
-import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
+import { EXIT_CONFIG, loadConfigFile, printIssues, unreadableFiles } from '../config.js';
 import { systemClock } from '../../../src/ports.js';
 
-/** `panelbridge run`: the daemon. Exit 78 on a bad configuration (systemd does not restart on it). */
+/**
+ * `panelbridge run`: the daemon. A start-up it cannot complete ends with one log line and one stderr line naming
+ * the problem and its fix, and a sysexits status: 78 configuration (systemd does not restart on it), 73 dataDir
+ * cannot be created, 75 try again later (a port in use, dataDir locked by another gateway), 69 anything else.
+ */
 export function runCommand(): Command {
   return new Command('run')
     .description('run the gateway')
@@ -18,7 +22,12 @@ export function runCommand(): Command {
       }
       const { settings } = loaded;
       // Imported when the gateway runs, not with every command's definition.
-      const [{ createRootLogger }, { Gateway }] = await Promise.all([import('../../system/logger.js'), import('../gateway.js')]);
+      const [{ createRootLogger }, { Gateway }, files, { startupFailure }] = await Promise.all([
+        import('../../system/logger.js'),
+        import('../gateway.js'),
+        import('../../system/files.js'),
+        import('../startup.js'),
+      ]);
       // Events on stdout must stay a clean JSON-lines stream: logs move to stderr then.
       const eventsOnStdout = settings.outputs.some((o) => o.type === 'stdout');
       const logger = createRootLogger({
@@ -26,7 +35,25 @@ export function runCommand(): Command {
         ...(settings.gateway?.id === undefined ? {} : { gateway: settings.gateway.id }),
         ...(eventsOnStdout ? { destination: process.stderr, pretty: false } : {}),
       });
-      const started = await Gateway.start({ settings, logger, clock: systemClock, ...(options.capture === undefined ? {} : { captureFile: options.capture }) });
+      const fail = (exitCode: number, message: string): never => {
+        logger.error({ exitCode }, message);
+        logger.flush();
+        process.stderr.write(`panelbridge: ${message}\n`);
+        process.exit(exitCode);
+      };
+
+      const unreadable = unreadableFiles(settings);
+      if (unreadable.length > 0) fail(EXIT_CONFIG, unreadable.map((issue) => `${issue.path}: ${issue.message}`).join('; '));
+      files.restrictFileModes();
+      let started: Awaited<ReturnType<typeof Gateway.start>>;
+      let lock: ReturnType<typeof files.prepareDataDir>;
+      try {
+        lock = files.prepareDataDir(settings.dataDir);
+        started = await Gateway.start({ settings, logger, clock: systemClock, ...(options.capture === undefined ? {} : { captureFile: options.capture }) });
+      } catch (error) {
+        const failure = startupFailure(error);
+        return fail(failure.exitCode, failure.message);
+      }
       if ('issues' in started) {
         printIssues(started.issues, (line) => process.stderr.write(line + '\n'));
         process.exit(EXIT_CONFIG);
@@ -38,8 +65,16 @@ export function runCommand(): Command {
       const stop = async (signal: string) => {
         if (stopping) return;
         stopping = true;
-        logger.info({ signal }, 'stopping');
+        logger.info({ signal, stopTimeoutMs: settings.stopTimeout }, 'stopping');
+        // Whatever an output or input is waiting for, the process ends within stopTimeout: every ACKed event is
+        // already in the outbox, and what was not delivered yet is delivered after the restart.
+        setTimeout(() => {
+          logger.warn({ stopTimeoutMs: settings.stopTimeout }, 'stop did not finish within stopTimeout; exiting now (undelivered events stay in the outbox)');
+          logger.flush();
+          process.exit(0);
+        }, settings.stopTimeout).unref();
         await gateway.stop();
+        lock.release();
         logger.info({}, 'stopped');
         logger.flush();
         process.exit(0);

@@ -1,0 +1,55 @@
+import { isGatewayError } from '../../src/errors.js';
+import { DataDirError } from '../system/files.js';
+import { redactUrlCredentials } from '../system/redact.js';
+import { EXIT_CANTCREAT, EXIT_CONFIG, EXIT_TEMPFAIL, EXIT_UNAVAILABLE } from './config.js';
+
+/** A start-up problem the operator can fix: what failed and how to fix it, with the sysexits status to exit with. */
+export class StartupFailure extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StartupFailure';
+  }
+}
+
+function errnoOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * A listener that could not start (`what`, e.g. `DC-09 input "ip" on 0.0.0.0:9999`), as a StartupFailure that
+ * names the settings to change; other errors are returned as they are.
+ */
+export function listenFailure(error: unknown, what: string, keys: { host: string; port: string }): unknown {
+  switch (errnoOf(error)) {
+    case 'EADDRINUSE':
+      return new StartupFailure(EXIT_TEMPFAIL, `${what}: the port is already in use: stop the program holding it, or set ${keys.port} to a free port`);
+    case 'EACCES':
+      return new StartupFailure(
+        EXIT_CONFIG,
+        `${what}: permission denied (ports below 1024 need CAP_NET_BIND_SERVICE): set ${keys.port} to a port above 1023, or grant the capability`,
+      );
+    case 'EADDRNOTAVAIL':
+      return new StartupFailure(EXIT_CONFIG, `${what}: the address is not on this machine: set ${keys.host} to one of its addresses (or 0.0.0.0)`);
+    default:
+      return error;
+  }
+}
+
+/** Any error out of start-up as a StartupFailure: a known cause gets its own status and fix, the rest 69. */
+export function startupFailure(error: unknown): StartupFailure {
+  if (error instanceof StartupFailure) return error;
+  if (error instanceof DataDirError) return new StartupFailure(error.reason === 'locked' ? EXIT_TEMPFAIL : EXIT_CANTCREAT, error.message);
+  if (isGatewayError(error)) {
+    const cause = errnoOf(error.cause);
+    if (error.code === 'CONFIG_INVALID') return new StartupFailure(EXIT_CONFIG, error.message);
+    if (error.code === 'OUTBOX_OPEN_FAILED') return new StartupFailure(EXIT_CANTCREAT, `${error.message}: make dataDir writable for the gateway's user`);
+    if (cause === 'EADDRINUSE') return new StartupFailure(EXIT_TEMPFAIL, error.message);
+    return new StartupFailure(EXIT_UNAVAILABLE, `cannot start: ${redactUrlCredentials(error.message)}`);
+  }
+  const text = error instanceof Error ? error.message : String(error);
+  return new StartupFailure(EXIT_UNAVAILABLE, `cannot start: ${redactUrlCredentials(text)}`);
+}

@@ -1,0 +1,73 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+/** The permissions of what the gateway creates: its dataDir (0700) and every file in it (0600), whatever the umask. */
+export const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
+
+/** Every file the gateway writes (outbox, ledger, audit, captures, tokens) is created 0600 and directories 0700. */
+export function restrictFileModes(): void {
+  process.umask(0o077);
+}
+
+export const LOCK_FILE_NAME = 'gateway.lock';
+
+/** Why dataDir cannot be used, with what to do about it. */
+export class DataDirError extends Error {
+  constructor(
+    readonly reason: 'cannot-create' | 'locked',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DataDirError';
+  }
+}
+
+export interface DataDirLock {
+  release(): void;
+}
+
+/**
+ * Creates dataDir (0700; an existing one open to others is narrowed to 0700), checks that files can be created
+ * in it, and locks it for this process: a second gateway on the same dataDir would share its outbox and ledger.
+ * The lock is an exclusive SQLite lock on `gateway.lock`, held by the operating system for as long as the
+ * process lives: a crash cannot leave a stale lock behind.
+ */
+export function prepareDataDir(dataDir: string): DataDirLock {
+  try {
+    fs.mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    const stat = fs.statSync(dataDir);
+    if (!stat.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    if ((stat.mode & 0o077) !== 0 && stat.uid === process.getuid?.()) fs.chmodSync(dataDir, PRIVATE_DIR_MODE);
+    fs.accessSync(dataDir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new DataDirError(
+      'cannot-create',
+      `dataDir ${dataDir} cannot be created or written (${code}): create it writable for the user running the gateway, or set dataDir to a directory it owns`,
+    );
+  }
+  const file = path.join(dataDir, LOCK_FILE_NAME);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { timeout: 0 });
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE');
+  } catch (error) {
+    db?.close();
+    const code = (error as { code?: string }).code ?? '';
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')
+      throw new DataDirError(
+        'locked',
+        `dataDir ${dataDir} is in use by another running gateway (lock ${file}): stop that gateway, or give this one a dataDir of its own`,
+      );
+    throw new DataDirError('cannot-create', `dataDir ${dataDir}: cannot create the lock ${file} (${(error as Error).message}): make dataDir writable for the gateway`);
+  }
+  const held = db;
+  return {
+    release() {
+      held.close();
+    },
+  };
+}

@@ -1,0 +1,205 @@
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { panelFrame, parseAnswer, TcpPanel, wrap } from '../helpers/panel.js';
+import { startListener, type ListenerUnderTest } from '../helpers/dc09-listener.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
+
+/**
+ * Attacks on the DC-09 listener from the network, each reproduced on loopback and bounded in count and time:
+ * one connection streaming junk, many idle connections from one host, noise that keeps a connection alive,
+ * a connection flood up to maxConnections, and a bad-CRC datagram flood against the log.
+ */
+
+const frame = (seq: string) => panelFrame({ token: 'SIA-DCS', seq, account: '1234', data: '#1234|Nri1/BA01' });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function connectFrom(port: number, localAddress = '127.0.0.1'): Promise<{ socket: net.Socket; closed: Promise<true> }> {
+  const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+  socket.on('error', () => undefined);
+  await once(socket, 'connect');
+  return { socket, closed: once(socket, 'close').then(() => true as const) };
+}
+
+const within = <T>(promise: Promise<T>, ms: number) => Promise.race([promise, sleep(ms).then(() => 'pending' as const)]);
+
+describe('DC-09 listener under hostile load', () => {
+  let under: ListenerUnderTest | undefined;
+  afterEach(async () => {
+    await under?.listener.stop();
+    under = undefined;
+  });
+
+  it('pauses a connection that streams junk frames: what it may queue is bounded, and another panel is answered within 1 s', async () => {
+    under = await startListener({ accounts: null, sites: [], udp: false, idleTimeoutMs: 60_000, maxConnections: 100 });
+    const { port } = under;
+    // 12-byte frames that frame but never decode: the worst case per byte for the listener's queue.
+    const junk = Buffer.concat(Array.from({ length: 64 * 1024 / 12 }, () => Buffer.from('\n0000000Axx\r', 'latin1')));
+    const flooder = await connectFrom(port);
+    const FLOOD_MS = 4_000;
+    const LIMIT_BYTES = 256 * 1024 * 1024;
+    let accepted = 0;
+    const flooding = (async () => {
+      const until = Date.now() + FLOOD_MS;
+      // Writes only when the kernel takes more, so this side holds no backlog of its own.
+      while (Date.now() < until && accepted < LIMIT_BYTES && !flooder.socket.destroyed) {
+        if (flooder.socket.write(junk)) accepted += junk.length;
+        else {
+          accepted += junk.length;
+          await within(once(flooder.socket, 'drain'), 250);
+        }
+      }
+    })();
+    await sleep(1_000);
+    const acceptedAfterOneSecond = accepted;
+    const panel = await TcpPanel.connect(port);
+    const asked = Date.now();
+    const answer = await panel.send(frame('0001'), 1_000);
+    const latencyMs = Date.now() - asked;
+    panel.close();
+    await flooding;
+    flooder.socket.destroy();
+
+    expect(answer).not.toBeNull();
+    expect(parseAnswer(answer!).token).toBe('ACK');
+    expect(latencyMs).toBeLessThan(1_000);
+    // Paused: after the first second the sender gets (almost) nothing more in. Without the bound the listener
+    // read on at tens of MB a second and queued every frame.
+    expect(accepted - acceptedAfterOneSecond).toBeLessThan(8 * 1024 * 1024);
+    expect(under.counters.get('frames_rejected_total')).toBeGreaterThan(0);
+  }, 15_000);
+
+  it('keeps serving a paused connection once its queue drains: no frame is lost', async () => {
+    under = await startListener({ accounts: null, sites: [], udp: false, idleTimeoutMs: 60_000, maxConnections: 100 });
+    const panel = await TcpPanel.connect(under.port);
+    const count = 2_000;
+    const answers = Array.from({ length: count }, () => panel.answer(10_000));
+    // Link tests: answered without being stored, so the test outbox's backlog limit does not come into it.
+    panel.write(Buffer.concat(Array.from({ length: count }, () => panelFrame({ token: 'NULL', seq: '0000', account: '1234', data: '' }))));
+    const got = await Promise.all(answers);
+    panel.close();
+    expect(got.filter((a) => a !== null && parseAnswer(a).token === 'ACK')).toHaveLength(count);
+  }, 20_000);
+
+  it('holds at most maxConnectionsPerPeer connections from one address: idle ones make room for a panel, proven ones are kept', async () => {
+    under = await startListener({ accounts: null, sites: [], udp: false, idleTimeoutMs: 60_000, maxConnections: 100, maxConnectionsPerPeer: 3 });
+    const { port } = under;
+    // 2,000 idle connections from one address, in the issue's attack; here 20, bounded.
+    const idle = [];
+    for (let i = 0; i < 20; i++) idle.push(await connectFrom(port));
+    await sleep(100);
+    expect(under.listener.health().detail).toMatch(/^3 connections/);
+    // A panel on the same address still gets in and is answered: the oldest idle connection made room.
+    const panels = [];
+    for (let i = 0; i < 3; i++) {
+      const panel = await TcpPanel.connect(port);
+      expect(parseAnswer((await panel.send(frame(`000${i}`)))!).token).toBe('ACK');
+      panels.push(panel);
+    }
+    for (const { closed } of idle) expect(await within(closed, 1_000)).toBe(true);
+    // Every connection of the address has proven itself: one more is refused at once.
+    const extra = await connectFrom(port);
+    expect(await within(extra.closed, 1_000)).toBe(true);
+    expect(panels.map((p) => p.closed)).toEqual([false, false, false]);
+    // Another address (127.0.0.2 is loopback too) is not counted against the first one.
+    const other = await TcpPanel.connect(port, '127.0.0.2');
+    expect(parseAnswer((await other.send(frame('0009')))!).token).toBe('ACK');
+    other.close();
+    for (const panel of panels) panel.close();
+    await sleep(50);
+    expect(under.counters.get('connections_dropped_total', { input: 'ip-receiver', reason: 'peer-limit' })).toBe(21);
+  });
+
+  it('closes a connection that sends no valid frame within firstFrameTimeout', async () => {
+    under = await startListener({ accounts: null, sites: [], udp: false, idleTimeoutMs: 60_000, firstFrameTimeoutMs: 300, maxConnections: 100 });
+    const silent = await connectFrom(under.port);
+    const started = Date.now();
+    expect(await within(silent.closed, 2_000)).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    await sleep(50);
+    expect(under.counters.get('connections_dropped_total', { reason: 'first-frame-timeout' })).toBe(1);
+  });
+
+  it('does not let noise or bad-CRC frames reset the idle timeout; valid frames do', async () => {
+    under = await startListener({ accounts: null, sites: [], udp: false, idleTimeoutMs: 600, firstFrameTimeoutMs: 600, maxConnections: 100 });
+    const { port } = under;
+    const noisy = await connectFrom(port);
+    const badCrc = Buffer.from(frame('0003'));
+    badCrc[1] = badCrc[1] === 0x30 ? 0x31 : 0x30;
+    const panel = await TcpPanel.connect(port);
+    const started = Date.now();
+    // For 1.5 s: a noise byte and a bad-CRC frame every 150 ms on one, a valid heartbeat every 200 ms on the other.
+    let tick = 0;
+    while (Date.now() - started < 1_500) {
+      if (!noisy.socket.destroyed) noisy.socket.write(tick % 2 === 0 ? Buffer.from('Z') : badCrc);
+      if (tick % 4 === 0) expect(parseAnswer((await panel.send(panelFrame({ token: 'NULL', seq: '0000', account: '1234', data: '' })))!).token).toBe('ACK');
+      tick += 1;
+      await sleep(50);
+    }
+    expect(await within(noisy.closed, 0)).toBe(true);
+    expect(panel.closed).toBe(false);
+    panel.close();
+  });
+
+  it('at maxConnections raises one supervisory event and reports degraded, while the panels already connected are kept', async () => {
+    under = await startListener({ accounts: null, sites: [], udp: false, idleTimeoutMs: 60_000, maxConnections: 3 });
+    const { port, listener, outbox } = under;
+    const panels = [];
+    for (let i = 0; i < 3; i++) {
+      const panel = await TcpPanel.connect(port);
+      expect(parseAnswer((await panel.send(frame(`010${i}`)))!).token).toBe('ACK');
+      panels.push(panel);
+    }
+    expect(listener.health().state).toBe('degraded');
+    // Two bursts past the limit: counted each time, one event.
+    for (let burst = 0; burst < 2; burst++) {
+      const refused = await Promise.all(Array.from({ length: 5 }, () => connectFrom(port)));
+      for (const { closed } of refused) expect(await within(closed, 1_000)).toBe(true);
+    }
+    expect(panels.map((p) => p.closed)).toEqual([false, false, false]);
+    for (const panel of panels) panel.close();
+    await sleep(150);
+    expect(under.counters.get('connections_dropped_total', { reason: 'max-connections' })).toBe(10);
+    // Still degraded once the connections are gone: refusals happened within the last minute.
+    expect(listener.health()).toMatchObject({ state: 'degraded', detail: expect.stringContaining('maxConnections (3) reached') });
+    const events = outbox.pending('probe', 100).map((e) => e.event);
+    const alarms = events.filter((e) => e.category === 'supervisory');
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]).toMatchObject({ source: { input: 'ip-receiver', transport: 'tcp' } });
+    expect(alarms[0]!.reasons.join(' ')).toMatch(/reached maxConnections \(3\)/);
+  });
+
+  it('at maxConnections lets a hold-up in by closing the oldest idle connection', async () => {
+    under = await startListener({ accounts: null, sites: [], udp: false, idleTimeoutMs: 60_000, maxConnections: 5, maxConnectionsPerPeer: 100 });
+    const { port, outbox } = under;
+    const idle = [];
+    for (let i = 0; i < 5; i++) idle.push(await connectFrom(port));
+    const panel = await TcpPanel.connect(port);
+    const holdup = panelFrame({ token: 'SIA-DCS', seq: '0200', account: '1234', data: '#1234|Nri1/HA05' });
+    expect(parseAnswer((await panel.send(holdup))!).token).toBe('ACK');
+    panel.close();
+    expect(await within(idle[0]!.closed, 1_000)).toBe(true);
+    expect(outbox.pending('probe', 100).map((e) => e.event.category)).toContain('holdup');
+    for (const { socket } of idle) socket.destroy();
+  });
+
+  it('logs a bad-CRC datagram flood a handful of times while counting every datagram', async () => {
+    const { logger, lines } = recordingLogger();
+    under = await startListener({ accounts: null, sites: [], udp: true, idleTimeoutMs: 60_000, maxConnections: 100, logger });
+    const bad = Buffer.from(wrap('"SIA-DCS"0004L0#1234[#1234|Nri1/BA01]'));
+    bad[1] = bad[1] === 0x30 ? 0x31 : 0x30;
+    const socket = dgram.createSocket('udp4');
+    const total = 3_000;
+    for (let i = 0; i < total; i++) {
+      socket.send(bad, under.port, '127.0.0.1');
+      // Paced so the kernel's receive buffer drops none of them: the count below is then exact.
+      if (i % 50 === 49) await sleep(5);
+    }
+    const deadline = Date.now() + 5_000;
+    while (under.counters.get('frames_rejected_total', { code: 'DC09_CRC_MISMATCH' }) < total && Date.now() < deadline) await sleep(20);
+    socket.close();
+    expect(under.counters.get('frames_rejected_total', { code: 'DC09_CRC_MISMATCH' })).toBe(total);
+    expect(lines.filter((l) => l.message === 'frame rejected')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,163 @@
+import { execFile } from 'node:child_process';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/broker.js';
+import { CLI, GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
+import { panelFrame, parseAnswer, TcpPanel } from '../helpers/panel.js';
+
+const execFileAsync = promisify(execFile);
+
+interface Outcome {
+  code: number;
+  stdout: string[];
+  stderr: string[];
+}
+
+async function cli(args: string[], timeoutMs = 15_000): Promise<Outcome> {
+  const split = (text: string) => text.split('\n').filter((line) => line !== '');
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, [CLI, ...args], { timeout: timeoutMs });
+    return { code: 0, stdout: split(stdout), stderr: split(stderr) };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: split(e.stdout), stderr: split(e.stderr) };
+  }
+}
+
+/** A configuration that logs to stdout (no stdout output): its log lines and its stderr lines are apart. */
+async function baseConfig(dir: string, extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  return {
+    dataDir: path.join(dir, 'var'),
+    inputs: [{ type: 'dc09', name: 'ip', host: '127.0.0.1', port: await freePort(), udp: false }],
+    outputs: [{ type: 'webhook', name: 'hook', url: `http://127.0.0.1:${await freePort()}/events`, secret: 'whsec_c2VjcmV0LWZvci10ZXN0cw==' }],
+    ...extra,
+  };
+}
+
+/** One error log line on stdout, one line on stderr, both naming `what`, no stack trace anywhere. */
+function expectCleanFailure(outcome: Outcome, exitCode: number, what: RegExp): void {
+  expect(outcome.code).toBe(exitCode);
+  const errors = outcome.stdout.filter((line) => line.includes('"level":50'));
+  expect(errors).toHaveLength(1);
+  expect(JSON.parse(errors[0]!).msg).toMatch(what);
+  expect(outcome.stderr).toHaveLength(1);
+  expect(outcome.stderr[0]).toMatch(what);
+  for (const line of [...outcome.stdout, ...outcome.stderr]) expect(line).not.toMatch(/\n\s+at |^\s+at |"stack"/);
+}
+
+describe('start-up failures: one line naming the problem and the fix, a sysexits status, no stack trace', () => {
+  const running: GatewayProcess[] = [];
+  afterEach(async () => {
+    for (const gateway of running.splice(0)) {
+      gateway.kill('SIGKILL');
+      await gateway.exited;
+    }
+  });
+
+  it('a DC-09 port in use: 75, naming inputs[0].port', async () => {
+    const dir = tempDir('port-in-use');
+    const holder = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => holder.once('listening', resolve));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const config = await baseConfig(dir, { inputs: [{ type: 'dc09', name: 'ip', host: '127.0.0.1', port, udp: false }] });
+      expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config)]), 75, /DC-09 input "ip" on 127.0.0.1:\d+: the port is already in use: .*set inputs\[0\]\.port to a free port/);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('an automation output port in use: 75, naming outputs[0].port', async () => {
+    const dir = tempDir('automation-port');
+    const holder = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => holder.once('listening', resolve));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const config = await baseConfig(dir, { outputs: [{ type: 'automation', name: 'mas', host: '127.0.0.1', port }] });
+      expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config)]), 75, /automation output "mas" on 127.0.0.1:\d+: the port is already in use: .*set outputs\[0\]\.port to a free port/);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('a dc09 output whose keyFile is missing: check and run both stop with 78, naming the file', async () => {
+    const dir = tempDir('dc09-key');
+    const config = await baseConfig(dir, {
+      outputs: [{ type: 'dc09', name: 'arc', primary: `tcp://127.0.0.1:${await freePort()}`, account: '9876', keyFile: '/nonexistent/arc.key', keyEncoding: 'hex' }],
+    });
+    const file = writeConfig(dir, config);
+    const checked = await cli(['check', '--config', file]);
+    expect(checked.code).toBe(78);
+    expect(checked.stdout.join('\n')).toMatch(/error outputs\[0\]\.keyFile: \/nonexistent\/arc\.key does not exist/);
+    expectCleanFailure(await cli(['run', '--config', file]), 78, /\/nonexistent\/arc\.key/);
+  });
+
+  it('a dataDir that cannot be created: 73, naming dataDir', async () => {
+    const dir = tempDir('datadir');
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, 'not a directory');
+    const config = await baseConfig(dir, { dataDir: path.join(file, 'var') });
+    expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config)]), 73, /dataDir .*cannot be created/);
+  });
+
+  it('a missing MQTT passwordFile or ca: check reports it (78) and run stops with 78 before starting anything', async () => {
+    const dir = tempDir('missing-files');
+    const config = await baseConfig(dir, {
+      outputs: [{ type: 'mqtt', name: 'broker', url: `mqtts://127.0.0.1:${await freePort()}`, username: 'bridge', passwordFile: '/nonexistent/mqtt-password', ca: '/nonexistent/ca.crt' }],
+    });
+    const file = writeConfig(dir, config);
+    const checked = await cli(['check', '--config', file]);
+    expect(checked.code).toBe(78);
+    expect(checked.stdout.join('\n')).toMatch(/error outputs\[0\]\.passwordFile: \/nonexistent\/mqtt-password does not exist/);
+    expect(checked.stdout.join('\n')).toMatch(/error outputs\[0\]\.ca: \/nonexistent\/ca\.crt does not exist/);
+
+    expectCleanFailure(await cli(['run', '--config', file]), 78, /outputs\[0\]\.passwordFile.*outputs\[0\]\.ca/);
+    expect(existsSync(path.join(dir, 'var'))).toBe(false);
+  });
+
+  it('a second gateway on the same dataDir refuses to start (75) while the first keeps running', async () => {
+    const dir = tempDir('locked');
+    const first = GatewayProcess.spawn(writeConfig(dir, await baseConfig(dir)));
+    running.push(first);
+    await first.ready;
+    const secondDir = tempDir('locked-second');
+    const second = await baseConfig(secondDir, { dataDir: path.join(dir, 'var') });
+    expectCleanFailure(await cli(['run', '--config', writeConfig(secondDir, second)]), 75, /in use by another running gateway/);
+    expect(first.child.exitCode).toBeNull();
+  });
+});
+
+describe('files and secrets of a running gateway', () => {
+  it('creates dataDir 0700 and every file it writes 0600; never logs URL credentials', async () => {
+    const dir = tempDir('modes');
+    const port = await freePort();
+    const capture = path.join(dir, 'capture.jsonl');
+    const config = {
+      dataDir: path.join(dir, 'var'),
+      inputs: [{ type: 'dc09', name: 'ip', host: '127.0.0.1', port, udp: false }],
+      outputs: [{ type: 'mqtt', name: 'broker', url: `mqtt://bridge:Url-Pa55-in-the-clear@127.0.0.1:${await freePort()}` }],
+    };
+    const gateway = GatewayProcess.spawn(writeConfig(dir, config), ['--capture', capture]);
+    try {
+      await gateway.ready;
+      const panel = await TcpPanel.connect(port);
+      expect(parseAnswer((await panel.send(panelFrame({ token: 'SIA-DCS', seq: '0001', account: '1234', data: '#1234|Nri1/BA01' })))!).token).toBe('ACK');
+      panel.close();
+      // The MQTT client has failed to connect (logged) by now.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+    } finally {
+      gateway.kill('SIGTERM');
+      await gateway.exited;
+    }
+    const mode = (file: string) => statSync(file).mode & 0o777;
+    expect(mode(path.join(dir, 'var'))).toBe(0o700);
+    for (const file of ['outbox.sqlite', 'assurance.sqlite', 'gateway.lock']) expect([file, mode(path.join(dir, 'var', file))]).toEqual([file, 0o600]);
+    expect(mode(capture)).toBe(0o600);
+    const output = [...gateway.stdout, ...gateway.stderr].join('\n');
+    expect(output).toMatch(/broker not reachable|MQTT client error/);
+    expect(output).not.toContain('Url-Pa55-in-the-clear');
+  });
+});
