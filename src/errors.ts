@@ -64,7 +64,7 @@ export const ERROR_CODES = {
   URL_MALFORMED: 'The request path holds a malformed percent escape.',
   UNAUTHORIZED: 'No API token, or one the gateway does not know (answered with WWW-Authenticate: Bearer).',
   FORBIDDEN: 'The token\'s role may not do this (viewer reads, operator acknowledges, installer runs test windows, admin all).',
-  ORIGIN_NOT_ALLOWED: 'The request carries an Origin that is neither the API\'s own nor in api.allowedOrigins (a cross-site request).',
+  ORIGIN_NOT_ALLOWED: 'The request carries an Origin that is neither the API\'s own (the console) nor in api.allowedOrigins (a cross-site request).',
   HOST_NOT_ALLOWED: 'The Host header is neither the API host, a loopback name nor in api.allowedOrigins (DNS rebinding).',
   UNSUPPORTED_MEDIA_TYPE: 'A request body that is not application/json.',
   NOT_FOUND: 'No such route.',
@@ -73,7 +73,9 @@ export const ERROR_CODES = {
   SITE_NOT_FOUND: 'No configured site has this id.',
   WINDOW_NOT_FOUND: 'No open test window has this id.',
   INCIDENT_NOT_FOUND: 'No incident has this id.',
+  DEVICE_NOT_FOUND: 'The site has no duress device with this name.',
   ALREADY_ACKNOWLEDGED: 'The incident was acknowledged before.',
+  TOO_MANY_REQUESTS: 'Too many failed console sign-ins from this address in the last minute.',
   INTERNAL: 'The API handler failed unexpectedly (logged with its cause).',
   // audit log
   AUDIT_CHAIN_BROKEN: 'An audit log record does not carry the SHA-256 of the record before it, or its own hash does not match.',
@@ -93,10 +95,12 @@ export const API_HTTP_STATUS = {
   SITE_NOT_FOUND: 404,
   WINDOW_NOT_FOUND: 404,
   INCIDENT_NOT_FOUND: 404,
+  DEVICE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   ALREADY_ACKNOWLEDGED: 409,
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  TOO_MANY_REQUESTS: 429,
   INTERNAL: 500,
 } as const satisfies Partial<Record<ErrorCode, number>>;
 

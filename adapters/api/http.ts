@@ -21,8 +21,8 @@ export function sendJson(res: http.ServerResponse, answer: JsonAnswer, headers: 
   res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
 }
 
-export function sendText(res: http.ServerResponse, status: number, text: string, contentType: string): void {
-  res.writeHead(status, { 'content-type': contentType, ...COMMON_HEADERS });
+export function sendText(res: http.ServerResponse, status: number, text: string, contentType: string, headers: http.OutgoingHttpHeaders = {}): void {
+  res.writeHead(status, { 'content-type': contentType, ...COMMON_HEADERS, ...headers });
   res.end(text);
 }
 

@@ -20,6 +20,10 @@ export interface ApiRequest {
   identity: ApiIdentity | undefined;
   /** The parsed JSON body; undefined when the request had none. */
   body: unknown;
+  /** The client's address (per-peer limits). */
+  peer: string;
+  /** The Cookie header (the console's session). */
+  cookie: string | undefined;
 }
 
 export interface ApiResponse {
@@ -28,6 +32,15 @@ export interface ApiResponse {
   /** Sent as is instead of JSON (e.g. Prometheus text). */
   text?: string;
   contentType?: string;
+  /** Extra response headers (the console's cookie, content security policy, downloads). */
+  headers?: Record<string, string>;
+  /** A long-lived answer (server-sent events): the head is written, then the response is handed over. */
+  stream?: (res: http.ServerResponse) => void;
+}
+
+/** Browser sessions (the console): who the session cookie of a request belongs to. */
+export interface SessionSource {
+  identify(cookieHeader: string | undefined): ApiIdentity | undefined;
 }
 
 export type ApiHandler = (req: ApiRequest) => Promise<ApiResponse> | ApiResponse;
@@ -99,6 +112,7 @@ export class ApiServer {
   private server: http.Server | https.Server | undefined;
   private readonly allowedOrigins: ReadonlySet<string>;
   private readonly allowedHosts: ReadonlySet<string>;
+  private sessions: SessionSource | undefined;
 
   constructor(private readonly options: ApiServerOptions) {
     const origins = (options.allowedOrigins ?? []).map((o) => o.replace(/\/+$/, '').toLowerCase());
@@ -118,6 +132,11 @@ export class ApiServer {
     const pattern = new RegExp('^' + path.replace(/\{(\w+)\}/g, (_m, name: string) => (names.push(name), '([^/]+)')) + '/?$');
     this.routes.push({ method, pattern, names, access, handler });
     return this;
+  }
+
+  /** Also accept the console's session cookie in place of a bearer token. */
+  acceptSessions(sessions: SessionSource): void {
+    this.sessions = sessions;
   }
 
   get address(): AddressInfo | undefined {
@@ -170,9 +189,14 @@ export class ApiServer {
         throw new ApiError('FORBIDDEN', `role ${identity!.role} may not ${method} ${url.pathname}`);
       const params = this.params(route, url.pathname);
       const body = await this.readJson(req);
-      const answer = await route.handler({ method, path: url.pathname, params, query: url.searchParams, identity, body });
-      if (answer.text !== undefined) sendText(res, answer.status, answer.text, answer.contentType ?? 'text/plain; charset=utf-8');
-      else sendJson(res, { status: answer.status, body: answer.body });
+      const cookie = firstHeader(req.headers.cookie);
+      const request = { method, path: url.pathname, params, query: url.searchParams, identity, body, peer: req.socket.remoteAddress ?? '', cookie };
+      const answer = await route.handler(request);
+      if (answer.stream !== undefined) {
+        res.writeHead(answer.status, { 'content-type': answer.contentType ?? 'text/event-stream', 'cache-control': 'no-store', ...answer.headers });
+        answer.stream(res);
+      } else if (answer.text !== undefined) sendText(res, answer.status, answer.text, answer.contentType ?? 'text/plain; charset=utf-8', answer.headers);
+      else sendJson(res, { status: answer.status, body: answer.body }, answer.headers);
     } catch (error) {
       if (res.headersSent) return;
       if (error instanceof ApiError) {
@@ -203,7 +227,8 @@ export class ApiServer {
   private identify(req: http.IncomingMessage, isPublic: boolean): ApiIdentity | undefined {
     const header = req.headers.authorization;
     const token = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
-    const identity = token === undefined ? undefined : this.options.tokens.authenticate(token);
+    const identity =
+      token !== undefined ? this.options.tokens.authenticate(token) : header === undefined ? this.sessions?.identify(firstHeader(req.headers.cookie)) : undefined;
     if (identity === undefined && !isPublic)
       throw new ApiError('UNAUTHORIZED', header === undefined ? 'send Authorization: Bearer <token>' : 'unknown token');
     return identity;

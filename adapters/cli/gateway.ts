@@ -26,6 +26,8 @@ import { TokenRegistry } from '../api/tokens.js';
 import { registerHealthRoutes, type HealthSource } from '../api/routes/health.js';
 import { registerTokenRoutes } from '../api/routes/tokens.js';
 import { AuditLog } from '../system/audit-log.js';
+import { ConsoleFeed } from '../api/console/feed.js';
+import { registerConsole } from '../api/console/routes.js';
 import { GatewayMetrics } from '../system/metrics.js';
 import { resolveDc09Accounts } from './config.js';
 import { wireAssurance, type AssuranceWiring } from './assurance-wiring.js';
@@ -90,10 +92,11 @@ export class Gateway {
   private readonly startedAt: number;
   private assurance: AssuranceWiring | undefined;
   private audit: AuditLog | undefined;
+  private consoleFeed: ConsoleFeed | undefined;
 
   private constructor(
     private readonly options: GatewayOptions,
-    tokens: TokenRegistry | undefined,
+    private readonly tokens: TokenRegistry | undefined,
   ) {
     const { settings, clock } = options;
     this.logger = options.logger as unknown as Logger;
@@ -195,6 +198,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     for (const input of [...this.inputs].reverse()) await input.stop();
+    this.consoleFeed?.stop();
     await this.api?.stop();
     await this.assurance?.stop();
     this.audit?.close();
@@ -229,6 +233,7 @@ export class Gateway {
       registerHealthRoutes(this.api, { gateway: this, metrics: this.metrics, deadLetters: (output) => this.outbox.deadLetters(output) });
       const audit = this.audit;
       registerTokenRoutes(this.api, { dataDir: settings.dataDir, audit: audit === undefined ? undefined : (entry) => audit.append(entry) });
+      if (this.assurance !== undefined && this.tokens !== undefined) this.startConsole(this.api, this.assurance, this.tokens);
       await this.api.start().catch((error: unknown) => {
         throw listenFailure(error, `API on ${settings.api!.host}:${settings.api!.port}`, { host: 'api.host', port: 'api.port' });
       });
@@ -290,6 +295,26 @@ export class Gateway {
       this.inputs.push({ name: input.name, stop: () => listener.stop(), health: () => listener.health() });
     }
     return issues;
+  }
+
+  /** The duress console at `/`: fed by every stored and delivered event; signs in with the API's tokens. */
+  private startConsole(api: ApiServer, assurance: AssuranceWiring, tokens: TokenRegistry): void {
+    const clock = this.options.clock;
+    const feed = new ConsoleFeed(() => clock.now());
+    this.consoleFeed = feed;
+    this.hooks.push(feed);
+    this.deliveryListeners.push((output, event) => feed.delivered(output, event));
+    registerConsole(api, {
+      source: {
+        assurance: assurance.assurance,
+        feed,
+        sites: () => this.sites,
+        health: () => this.health(),
+        centralOutputs: this.outputs.filter((o) => o.audience === 'central').map((o) => o.name),
+      },
+      tokens,
+      now: () => clock.now(),
+    });
   }
 
   private openAuditLog(): AuditLog {

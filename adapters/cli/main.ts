@@ -11,6 +11,7 @@ import { devicesCommand } from './commands/devices.js';
 import { incidentsCommand } from './commands/incidents.js';
 import { tokenCommand } from './commands/token.js';
 import { auditCommand } from './commands/audit.js';
+import { reportCommand } from './commands/report.js';
 import { packageVersion } from './version.js';
 
 // Each command module holds only its definition (so `--help` is complete); its action imports what it runs
@@ -30,5 +31,6 @@ program.addCommand(devicesCommand());
 program.addCommand(incidentsCommand());
 program.addCommand(tokenCommand());
 program.addCommand(auditCommand());
+program.addCommand(reportCommand());
 
 await program.parseAsync(process.argv);

@@ -7,10 +7,12 @@ import type { EventHook, RecordOutcome } from '../pipeline/recorder.js';
 import { DeliveryDeadline, type UndeliveredDuress } from './delivery-deadline.js';
 import { DeviceDirectory, isGatewayRaised, isPanelTest, isPointTest, provesDevice, type DuressDevice } from './devices.js';
 import { describeSpan, formatDuration } from './format.js';
+import { buildReport, type AssuranceReport, type ReportPeriod } from './report.js';
 import { Incidents } from './incidents.js';
 import { DeviceLedger, type DeviceStatus, type PanelTestStatus } from './ledger.js';
 import type { AssuranceStore, IncidentRecord, WindowRecord } from './store.js';
 import { Supervision, type LinkChange, type SupervisionPolicy } from './supervision.js';
+import { currentSlot } from './test-schedules.js';
 import { TestWindows, type OpenWindowResult, type WindowOutcome, type WindowRequest } from './test-windows.js';
 
 export interface AssuranceOptions {
@@ -43,6 +45,8 @@ export interface WindowView {
   notExercised: string[];
   closedAt: string | null;
   closeReason: 'expired' | 'stopped' | null;
+  /** Opened by the site's testSchedule (its devices not exercised are missed tests). */
+  scheduled: boolean;
 }
 
 export interface IncidentView {
@@ -58,6 +62,8 @@ export interface IncidentView {
   ackedAt: string | null;
   ackedBy: string | null;
   note: string | null;
+  /** When a central output first confirmed the opening event. */
+  deliveredAt: string | null;
 }
 
 export interface AssuranceHealth {
@@ -79,6 +85,9 @@ export type AcknowledgeOutcome =
 export const ASSURANCE_INPUT = 'assurance';
 
 const RECENT_LIMIT = 500;
+/** Device history (tests, uses, missed tests) is kept this long: a year's report and its 90-day chart. */
+export const HISTORY_RETENTION_MS = 455 * 86_400_000;
+const HISTORY_PRUNE_EVERY_MS = 86_400_000;
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
@@ -133,6 +142,7 @@ function incidentView(incident: IncidentRecord): IncidentView {
     ackedAt: incident.ackedAt === null ? null : iso(incident.ackedAt),
     ackedBy: incident.ackedBy,
     note: incident.note,
+    deliveredAt: incident.deliveredAt === null ? null : iso(incident.deliveredAt),
   };
 }
 
@@ -150,6 +160,7 @@ export class Assurance implements EventHook {
   readonly supervision: Supervision;
   readonly deadline: DeliveryDeadline;
   private readonly inFlight = new Set<Promise<void>>();
+  private historyPrunedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: AssuranceOptions) {
     const { store, sites, clock, builder } = options;
@@ -213,6 +224,7 @@ export class Assurance implements EventHook {
   delivered(output: string, event: NormalizedEvent): void {
     if (event.duress) this.audit('duress-delivered', GATEWAY_ACTOR, { ...duressDetails(event), output });
     if (!this.options.centralOutputs.has(output)) return;
+    this.incidents.delivered(event, this.options.clock.now());
     const late = this.deadline.confirm(event.id);
     if (late === undefined) return;
     const now = this.options.clock.now();
@@ -231,33 +243,45 @@ export class Assurance implements EventHook {
     );
   }
 
-  /** What time alone decides: windows expire, devices fall overdue, links fall silent, deadlines pass. */
+  /** What time alone decides: scheduled windows open, windows expire, devices fall overdue, links fall silent, deadlines pass. */
   tick(): void {
     const now = this.options.clock.now();
+    for (const site of this.options.sites()) {
+      const slot = currentSlot(site, now);
+      const window = slot === undefined ? undefined : this.windows.startScheduled(slot, now);
+      if (window !== undefined) this.windowOpened(window, GATEWAY_ACTOR, `testSchedule of site ${window.site}, slot ${window.scheduleSlot}`, now);
+    }
     for (const outcome of this.windows.expire(now)) this.windowClosed(outcome, now, GATEWAY_ACTOR);
     this.ledger.enroll(now);
     for (const status of this.ledger.newlyOverdue(now)) this.deviceOverdue(status, now);
     for (const change of this.supervision.check(now)) this.linkChanged(change, now);
     for (const missed of this.deadline.due(now)) this.deliveryMissed(missed, now);
+    if (now - this.historyPrunedAt >= HISTORY_PRUNE_EVERY_MS) {
+      this.options.store.pruneHistory(now - HISTORY_RETENTION_MS);
+      this.historyPrunedAt = now;
+    }
   }
 
   /** Opens a test window for `actor`; published to central and audited, with the actor's note. */
   startWindow(request: WindowRequest, actor: Actor, note: string | null = null): OpenWindowResult {
     const now = this.options.clock.now();
     const result = this.windows.start(request, now);
-    if (result.ok) {
-      const { id, site, endsAt, devices } = result.window;
-      this.options.logger.info({ window: id, site, endsAt: iso(endsAt), devices: devices ?? 'all', by: actor.name, role: actor.role }, 'test window opened');
-      const covered = this.windows.statusOf(result.window).covered;
-      this.control('test-window-opened', actor, note, { window: id }, now, {
-        account: this.directory.site(site)?.accounts[0] ?? null,
-        devices: covered.map(deviceRef),
-        reasons: [
-          `test window ${id} for site ${site} opened by ${describeActor(actor)} until ${iso(endsAt)}: events from ${devices === null ? 'the site' : devices.join(', ')} are published as tests`,
-        ],
-      }, { site, endsAt: iso(endsAt), devices: devices ?? 'all' });
-    }
+    if (result.ok) this.windowOpened(result.window, actor, note, now);
     return result;
+  }
+
+  /** A window opened (by a person, or by a site's testSchedule as the gateway): logged, published, audited. */
+  private windowOpened(window: WindowRecord, actor: Actor, note: string | null, now: number): void {
+    const { id, site, endsAt, devices } = window;
+    this.options.logger.info({ window: id, site, endsAt: iso(endsAt), devices: devices ?? 'all', by: actor.name, role: actor.role, note }, 'test window opened');
+    const covered = this.windows.statusOf(window).covered;
+    this.control('test-window-opened', actor, note, { window: id }, now, {
+      account: this.directory.site(site)?.accounts[0] ?? null,
+      devices: covered.map(deviceRef),
+      reasons: [
+        `test window ${id} for site ${site} opened by ${describeActor(actor)} until ${iso(endsAt)}: events from ${devices === null ? 'the site' : devices.join(', ')} are published as tests`,
+      ],
+    }, { site, endsAt: iso(endsAt), devices: devices ?? 'all' });
   }
 
   /** Closes a window now for `actor` and publishes its outcome; undefined when no open window has this id. */
@@ -288,6 +312,7 @@ export class Assurance implements EventHook {
       notExercised: names(notExercised),
       closedAt: window.closedAt === null ? null : iso(window.closedAt),
       closeReason: window.closeReason,
+      scheduled: window.scheduleSlot !== null,
     };
   }
 
@@ -320,6 +345,12 @@ export class Assurance implements EventHook {
   /** Open incidents; with `all`, acknowledged ones too (newest first). */
   incidentViews(all = false): IncidentView[] {
     return (all ? this.incidents.recent(RECENT_LIMIT) : this.incidents.open()).map(incidentView);
+  }
+
+  /** The assurance report of a site for a period of its local days; undefined for an unknown site. */
+  report(siteId: string, period: ReportPeriod): AssuranceReport | undefined {
+    const site = this.directory.site(siteId);
+    return site === undefined ? undefined : buildReport(this.options.store, { site, period, now: this.options.clock.now() });
   }
 
   deviceReport(): { devices: DeviceStatus[]; panels: PanelTestStatus[] } {
@@ -379,6 +410,24 @@ export class Assurance implements EventHook {
         ],
       },
       { site: window.site, exercised: exercised.map((d) => d.device), notExercised: notExercised.map((d) => d.device) },
+    );
+    if (window.scheduleSlot !== null) for (const device of notExercised) this.testMissed(device, window, now);
+  }
+
+  /** A device a scheduled window did not see: one missed-test event per device, and a mark in the ledger. */
+  private testMissed(device: DuressDevice, window: WindowRecord, now: number): void {
+    this.ledger.recordMissed(device, window.id, now);
+    this.options.logger.warn({ site: device.site, device: device.device, window: window.id }, 'duress device missed its scheduled test');
+    this.raise(
+      {
+        category: 'supervisory',
+        account: this.directory.site(device.site)?.accounts[0] ?? null,
+        devices: [deviceRef(device)],
+        reasons: [
+          `missed scheduled test: duress device ${labelOf(device)} at site ${device.site} did not report in scheduled test window ${window.id} (${iso(window.startedAt)} to ${iso(window.endsAt)})`,
+        ],
+      },
+      now,
     );
   }
 

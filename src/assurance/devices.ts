@@ -18,6 +18,32 @@ export interface DuressDevice {
   door?: string;
   /** How often it must be tested (ms), or null when the site sets no schedule. */
   testEvery: number | null;
+  /** Where it is (zones, doors). */
+  location?: string;
+  /** Who carries it (pendants). */
+  holder?: string;
+  /** What the person should do after pressing. */
+  guidance?: string;
+}
+
+/** The optional people-facing fields of a configured zone, user or door, only those that are set. */
+function peopleFields(item: { location?: string; holder?: string; guidance?: string }): Pick<DuressDevice, 'location' | 'holder' | 'guidance'> {
+  return {
+    ...(item.location === undefined ? {} : { location: item.location }),
+    ...(item.holder === undefined ? {} : { holder: item.holder }),
+    ...(item.guidance === undefined ? {} : { guidance: item.guidance }),
+  };
+}
+
+/** A device as people know it: its name, kind, where it is and who carries it (null when not configured). */
+export function deviceForPeople(device: DuressDevice) {
+  return {
+    device: device.device,
+    kind: device.kind,
+    name: device.name,
+    location: device.location ?? null,
+    holder: device.holder ?? null,
+  };
 }
 
 /** The device's short name, as used in test-window device lists and MQTT topics. */
@@ -37,6 +63,7 @@ export function duressDevicesOf(site: Site): DuressDevice[] {
         name: zone.name,
         type: zone.type,
         testEvery: zone.testEvery ?? null,
+        ...peopleFields(zone),
       });
   for (const user of site.users ?? [])
     if (user.duress === true)
@@ -47,6 +74,7 @@ export function duressDevicesOf(site: Site): DuressDevice[] {
         number: user.number,
         name: user.name,
         testEvery: user.testEvery ?? null,
+        ...peopleFields(user),
       });
   for (const door of site.doors ?? [])
     if (door.duress === true)
@@ -58,6 +86,7 @@ export function duressDevicesOf(site: Site): DuressDevice[] {
         name: door.name,
         door: door.id,
         testEvery: door.testEvery ?? null,
+        ...peopleFields(door),
       });
   return devices;
 }

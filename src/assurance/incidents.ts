@@ -51,6 +51,7 @@ export class Incidents {
       ackedAt: null,
       ackedBy: null,
       note: null,
+      deliveredAt: null,
     };
     this.save(opened);
     event.incident = opened.id;
@@ -65,6 +66,16 @@ export class Incidents {
     this.openByKey.delete(incident.key);
     this.store.putIncident(acked);
     return { ok: true, incident: acked };
+  }
+
+  /** A central output delivered this event: the first delivery of an incident's opening event is its time to delivery. */
+  delivered(event: NormalizedEvent, at: number): void {
+    if (event.incident == null) return;
+    const incident = [...this.openByKey.values()].find((i) => i.id === event.incident) ?? this.store.incident(event.incident);
+    if (incident === undefined || incident.openingEventId !== event.id || incident.deliveredAt !== null) return;
+    const delivered = { ...incident, deliveredAt: at };
+    if (delivered.ackedAt === null) this.openByKey.set(delivered.key, delivered);
+    this.store.putIncident(delivered);
   }
 
   open(): IncidentRecord[] {

@@ -22,6 +22,9 @@ export interface DeviceStatus {
   lastEventId: string | null;
   /** Test schedule in milliseconds, or null. */
   testEvery: number | null;
+  /** Scheduled test windows (sites[].testSchedule) that closed without it. */
+  missedTests: number;
+  lastMissedAt: string | null;
 }
 
 export interface PanelTestStatus {
@@ -87,12 +90,22 @@ export class DeviceLedger {
     for (const device of devices) {
       const record = this.recordOf(device, at);
       this.save({ ...record, lastTestedAt: at, testCount: record.testCount + 1, lastEventId: event.id, overdueReportedAt: null });
+      this.store.addHistory({ site: device.site, device: device.device, at, kind: 'test', ref: event.id });
     }
   }
 
   recordActivation(devices: readonly DuressDevice[], event: NormalizedEvent, at: number): void {
-    for (const device of devices)
+    for (const device of devices) {
       this.save({ ...this.recordOf(device, at), lastActivatedAt: at, lastEventId: event.id, overdueReportedAt: null });
+      this.store.addHistory({ site: device.site, device: device.device, at, kind: 'use', ref: event.id });
+    }
+  }
+
+  /** A scheduled test window closed without this device: a missed test (it does not move when the device is due). */
+  recordMissed(device: DuressDevice, window: string, at: number): void {
+    const record = this.recordOf(device, at);
+    this.save({ ...record, missedCount: record.missedCount + 1, lastMissedAt: at });
+    this.store.addHistory({ site: device.site, device: device.device, at, kind: 'missed', ref: window });
   }
 
   /** A panel-level test report (Contact ID 601/602, SIA RP): proves the communicator, not any device. */
@@ -159,6 +172,8 @@ export class DeviceLedger {
       dueAt: iso(dueAt),
       lastEventId: record?.lastEventId ?? null,
       testEvery: device.testEvery,
+      missedTests: record?.missedCount ?? 0,
+      lastMissedAt: iso(record?.lastMissedAt ?? null),
     };
   }
 
@@ -174,6 +189,8 @@ export class DeviceLedger {
       testCount: 0,
       lastEventId: null,
       overdueReportedAt: null,
+      missedCount: 0,
+      lastMissedAt: null,
     };
     this.save(record);
     return record;

@@ -21,6 +21,21 @@ export interface DeviceRecord {
   lastEventId: string | null;
   /** Set when the device was reported overdue; cleared by its next test or activation. */
   overdueReportedAt: number | null;
+  /** Scheduled test windows that closed without it. */
+  missedCount: number;
+  lastMissedAt: number | null;
+}
+
+/** What happened to a device once: the report's raw material. */
+export type DeviceHistoryKind = 'test' | 'use' | 'missed';
+
+export interface DeviceHistoryRecord {
+  site: string;
+  device: string;
+  at: number;
+  kind: DeviceHistoryKind;
+  /** The event (test, use) or the window (missed) behind it. */
+  ref: string;
 }
 
 export interface PanelTestRecord {
@@ -43,6 +58,8 @@ export interface WindowRecord {
   exercised: string[];
   closedAt: number | null;
   closeReason: 'expired' | 'stopped' | null;
+  /** `{site}@{local date}T{from}` for a window the site's testSchedule opened; null for one a person opened. */
+  scheduleSlot: string | null;
 }
 
 export interface IncidentRecord {
@@ -59,6 +76,8 @@ export interface IncidentRecord {
   ackedAt: number | null;
   ackedBy: string | null;
   note: string | null;
+  /** When a central output first confirmed the opening event. */
+  deliveredAt: number | null;
 }
 
 export interface LostLinkRecord {
@@ -116,6 +135,21 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX incident_opened ON incident (opened_at);
   CREATE TABLE lost_link (account TEXT PRIMARY KEY, lost_at INTEGER NOT NULL) WITHOUT ROWID;
   `,
+  `
+  ALTER TABLE device ADD COLUMN missed_count INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE device ADD COLUMN last_missed_at INTEGER;
+  ALTER TABLE test_window ADD COLUMN schedule_slot TEXT;
+  CREATE UNIQUE INDEX test_window_slot ON test_window (schedule_slot) WHERE schedule_slot IS NOT NULL;
+  ALTER TABLE incident ADD COLUMN delivered_at INTEGER;
+  CREATE TABLE device_history (
+    site TEXT NOT NULL,
+    device TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    PRIMARY KEY (site, at, device, kind)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 type Row = Record<string, unknown>;
@@ -128,7 +162,9 @@ const WRITE_RETRY_MS = 1_000;
 const DEVICE_COLUMNS = {
   site: 'site', device: 'device', since: 'since', lastTestedAt: 'last_tested_at', lastActivatedAt: 'last_activated_at',
   testCount: 'test_count', lastEventId: 'last_event_id', overdueReportedAt: 'overdue_reported_at',
+  missedCount: 'missed_count', lastMissedAt: 'last_missed_at',
 } as const;
+const HISTORY_COLUMNS = { site: 'site', device: 'device', at: 'at', kind: 'kind', ref: 'ref' } as const;
 const PANEL_TEST_COLUMNS = {
   scope: 'scope', site: 'site', account: 'account', lastTestedAt: 'last_tested_at', lastEventId: 'last_event_id',
   testCount: 'test_count',
@@ -136,7 +172,7 @@ const PANEL_TEST_COLUMNS = {
 const INCIDENT_COLUMNS = {
   id: 'id', key: 'key', site: 'site', account: 'account', category: 'category', openedAt: 'opened_at',
   openingEventId: 'opening_event_id', lastEventAt: 'last_event_at', eventCount: 'event_count', ackedAt: 'acked_at',
-  ackedBy: 'acked_by', note: 'note',
+  ackedBy: 'acked_by', note: 'note', deliveredAt: 'delivered_at',
 } as const;
 
 /** `INSERT OR REPLACE` of a record whose fields map one-to-one onto columns. */
@@ -159,6 +195,7 @@ function windowFromRow(row: Row): WindowRecord {
     exercised: JSON.parse(row.exercised as string) as string[],
     closedAt: row.closed_at as number | null,
     closeReason: row.close_reason as WindowRecord['closeReason'],
+    scheduleSlot: row.schedule_slot as string | null,
   };
 }
 
@@ -194,9 +231,21 @@ export class AssuranceStore {
       openWindows: db.prepare<[], Row>(`SELECT * FROM test_window WHERE closed_at IS NULL ORDER BY started_at`),
       recentWindows: db.prepare<[number], Row>(`SELECT * FROM test_window ORDER BY started_at DESC LIMIT ?`),
       putWindow: db.prepare(
-        `INSERT OR REPLACE INTO test_window (id, site, started_at, ends_at, devices, exercised, closed_at, close_reason)
-         VALUES (@id, @site, @startedAt, @endsAt, @devices, @exercised, @closedAt, @closeReason)`,
+        `INSERT OR REPLACE INTO test_window (id, site, started_at, ends_at, devices, exercised, closed_at, close_reason, schedule_slot)
+         VALUES (@id, @site, @startedAt, @endsAt, @devices, @exercised, @closedAt, @closeReason, @scheduleSlot)`,
       ),
+      windowOfSlot: db.prepare<[string], Row>(`SELECT * FROM test_window WHERE schedule_slot = ?`),
+      windowsBetween: db.prepare<[string, number, number], Row>(
+        `SELECT * FROM test_window WHERE site = ? AND started_at >= ? AND started_at < ? ORDER BY started_at`,
+      ),
+      incidentsBetween: db.prepare<[string, number, number], Row>(
+        `SELECT * FROM incident WHERE site = ? AND opened_at >= ? AND opened_at < ? ORDER BY opened_at`,
+      ),
+      history: db.prepare<[string, number, number], Row>(
+        `SELECT * FROM device_history WHERE site = ? AND at >= ? AND at < ? ORDER BY at, device`,
+      ),
+      putHistory: db.prepare(upsertSql('device_history', HISTORY_COLUMNS)),
+      pruneHistory: db.prepare<[number]>(`DELETE FROM device_history WHERE at < ?`),
       openIncidents: db.prepare<[], Row>(`SELECT * FROM incident WHERE acked_at IS NULL ORDER BY opened_at`),
       recentIncidents: db.prepare<[number], Row>(`SELECT * FROM incident ORDER BY opened_at DESC LIMIT ?`),
       incident: db.prepare<[string], Row>(`SELECT * FROM incident WHERE id = ?`),
@@ -272,6 +321,42 @@ export class AssuranceStore {
   recentWindows(limit: number): WindowRecord[] {
     this.flush();
     return this.statements.recentWindows.all(limit).map(windowFromRow);
+  }
+
+  /** The window a test schedule opened for this slot, if it did. */
+  windowOfSlot(slot: string): WindowRecord | undefined {
+    this.flush();
+    const row = this.statements.windowOfSlot.get(slot);
+    return row === undefined ? undefined : windowFromRow(row);
+  }
+
+  /** Windows of a site started in [from, to), oldest first. */
+  windowsBetween(site: string, from: number, to: number): WindowRecord[] {
+    this.flush();
+    return this.statements.windowsBetween.all(site, from, to).map(windowFromRow);
+  }
+
+  /** Incidents of a site opened in [from, to), oldest first. */
+  incidentsBetween(site: string, from: number, to: number): IncidentRecord[] {
+    this.flush();
+    return this.statements.incidentsBetween.all(site, from, to).map((row) => fromRow<IncidentRecord>(row, INCIDENT_COLUMNS));
+  }
+
+  /** Tests, uses and missed tests of a site's devices in [from, to), oldest first. */
+  history(site: string, from: number, to: number): DeviceHistoryRecord[] {
+    this.flush();
+    return this.statements.history.all(site, from, to).map((row) => fromRow<DeviceHistoryRecord>(row, HISTORY_COLUMNS));
+  }
+
+  /** Forgets device history older than `before` (with the next batched write). */
+  pruneHistory(before: number): void {
+    this.defer('device_history prune', () => this.statements.pruneHistory.run(before));
+  }
+
+  addHistory(record: DeviceHistoryRecord): void {
+    this.defer(`device_history\u0000${record.site}\u0000${record.at}\u0000${record.device}\u0000${record.kind}`, () =>
+      this.statements.putHistory.run(record),
+    );
   }
 
   putWindow(record: WindowRecord): void {

@@ -74,6 +74,12 @@ export class Supervision {
     return changes;
   }
 
+  /** One account's link: its interval (undefined when not supervised), last traffic and when it was lost. */
+  linkOf(account: string): { intervalMs: number | undefined; lastSeenAt: number | null; lostAt: number | null } {
+    const link = this.links.get(account.toUpperCase());
+    return { intervalMs: this.policy.intervalFor(account), lastSeenAt: link?.lastSeenAt ?? null, lostAt: link?.lostAt ?? null };
+  }
+
   lost(): Array<{ account: string; since: number }> {
     return [...this.links.values()].filter((l) => l.lostAt !== null).map((l) => ({ account: l.account, since: l.lostAt! }));
   }

@@ -2,6 +2,7 @@ import type { NormalizedEvent } from '../model/event.js';
 import type { IdSource } from '../model/ids.js';
 import { isDuress, type DeviceDirectory, type DuressDevice } from './devices.js';
 import type { AssuranceStore, WindowRecord } from './store.js';
+import type { ScheduledSlot } from './test-schedules.js';
 
 /** Longest test window: a forgotten window must not mask real alarms for days. */
 export const MAX_WINDOW_MINUTES = 24 * 60;
@@ -26,6 +27,9 @@ export interface WindowOutcome {
   notExercised: DuressDevice[];
 }
 
+/** Slots remembered before the memory is cleared (each costs one store read more afterwards). */
+const KNOWN_SLOTS_LIMIT = 10_000;
+
 function windowScope(window: WindowRecord, named: readonly DuressDevice[]): DuressDevice[] {
   return window.devices === null ? [...named] : named.filter((d) => window.devices!.includes(d.device));
 }
@@ -37,6 +41,8 @@ function windowScope(window: WindowRecord, named: readonly DuressDevice[]): Dure
  */
 export class TestWindows {
   private readonly open = new Map<string, WindowRecord>();
+  /** Schedule slots already looked up or opened, so a slot costs one store read. */
+  private readonly knownSlots = new Set<string>();
 
   constructor(
     private readonly store: AssuranceStore,
@@ -73,10 +79,37 @@ export class TestWindows {
       exercised: [],
       closedAt: null,
       closeReason: null,
+      scheduleSlot: null,
     };
     this.open.set(window.id, window);
     this.store.putWindow(window);
     return { ok: true, window };
+  }
+
+  /**
+   * Opens the window of a schedule slot unless the slot already had one (open, stopped early, or from before a
+   * restart). Returns the new window, or undefined.
+   */
+  startScheduled(slot: ScheduledSlot, now: number): WindowRecord | undefined {
+    if (this.knownSlots.has(slot.key)) return undefined;
+    if (this.knownSlots.size >= KNOWN_SLOTS_LIMIT) this.knownSlots.clear();
+    this.knownSlots.add(slot.key);
+    if (this.store.windowOfSlot(slot.key) !== undefined) return undefined;
+    const known = new Set(this.directory.devicesOf(slot.site).map((d) => d.device));
+    const window: WindowRecord = {
+      id: this.ids.next(),
+      site: slot.site,
+      startedAt: now,
+      endsAt: slot.endsAt,
+      devices: slot.devices === undefined ? null : slot.devices.filter((d) => known.has(d)),
+      exercised: [],
+      closedAt: null,
+      closeReason: null,
+      scheduleSlot: slot.key,
+    };
+    this.open.set(window.id, window);
+    this.store.putWindow(window);
+    return window;
   }
 
   /** Closes a window early. Undefined when no open window has this id. */

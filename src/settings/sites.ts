@@ -32,6 +32,57 @@ const testEvery = durationSchema
 
 const number = z.number({ error: 'expected a whole number' }).int('expected a whole number').nonnegative();
 
+const guidance = z
+  .string()
+  .min(1)
+  .describe('What the person should do after pressing or entering it (shown in the test walk and on the printed card).');
+
+export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+const DAY_SETS: Record<string, readonly Weekday[]> = {
+  daily: WEEKDAYS,
+  weekdays: ['mon', 'tue', 'wed', 'thu', 'fri'],
+  weekends: ['sat', 'sun'],
+};
+
+/** `08:15` → minutes after midnight. */
+const timeOfDay = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time of day as HH:MM (00:00 to 23:59)')
+  .transform((text) => Number(text.slice(0, 2)) * 60 + Number(text.slice(3, 5)));
+
+export const timeZoneSchema = z
+  .string()
+  .refine((zone) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'expected an IANA time zone such as Europe/Berlin or America/New_York')
+  .describe('IANA time zone of the site: test schedules and report days are in it (default UTC).');
+
+export const testScheduleSchema = z
+  .strictObject({
+    days: z
+      .union([
+        z.enum(['daily', 'weekdays', 'weekends']).transform((set) => [...DAY_SETS[set]!]),
+        z.array(z.enum(WEEKDAYS, { error: `a day is one of ${WEEKDAYS.join(', ')}` })).min(1),
+      ])
+      .describe('daily, weekdays, weekends, or a list of days (mon, tue, …).'),
+    from: timeOfDay.describe('When the window opens, HH:MM in the site time zone.'),
+    to: timeOfDay.describe('When it closes, HH:MM, later the same day.'),
+    devices: z.array(z.string().min(1)).min(1).optional().describe('Devices to test (zone-5, user-12, door-lobby); default every duress device of the site.'),
+  })
+  .refine((schedule) => schedule.from < schedule.to, {
+    message: 'to must be later than from on the same day',
+    path: ['to'],
+    when: (payload) => payload.issues.length === 0,
+  })
+  .describe('Recurring test window: opens by itself; a device not exercised in it is reported as a missed test.');
+export type TestSchedule = z.output<typeof testScheduleSchema>;
+
 export const ZONE_TYPES = ['holdup', 'panic', 'duress', 'medical', 'fire', 'burglary', 'other'] as const;
 export type ZoneType = (typeof ZONE_TYPES)[number];
 /** Zone types whose device exists only to call for help: each is a duress device with a test ledger entry. */
@@ -48,6 +99,7 @@ export const siteZoneSchema = z.strictObject({
   location: z.string().min(1).optional(),
   holder: z.string().min(1).optional().describe('Who carries the device (pendants).'),
   testEvery: testEvery.optional(),
+  guidance: guidance.optional(),
 });
 
 export const siteUserSchema = z.strictObject({
@@ -55,6 +107,7 @@ export const siteUserSchema = z.strictObject({
   name: z.string().min(1),
   duress: z.boolean().optional().describe('Every event by this user (arming and disarming included) is duress.'),
   testEvery: testEvery.optional(),
+  guidance: guidance.optional(),
 });
 
 export const siteDoorSchema = z.strictObject({
@@ -64,6 +117,7 @@ export const siteDoorSchema = z.strictObject({
   zone: number.optional().describe('The zone/point number a panel reports for this door (Contact ID 124/125).'),
   duress: z.boolean().optional().describe('The door takes duress PINs: an unknown event at it is treated as duress.'),
   testEvery: testEvery.optional(),
+  guidance: guidance.optional(),
 });
 
 const account = z.string({
@@ -101,6 +155,8 @@ export const siteSchema = z
       .describe('Vendor conventions of the panel (src/catalog/profiles).'),
     response: z.string().min(1).optional().describe('What responders must do; published with every event.'),
     supervision: supervisionSchema.optional(),
+    timeZone: timeZoneSchema.default('UTC'),
+    testSchedule: testScheduleSchema.optional(),
     zones: z.array(siteZoneSchema).optional(),
     users: z.array(siteUserSchema).optional(),
     doors: z.array(siteDoorSchema).optional(),
@@ -110,6 +166,20 @@ export const siteSchema = z
     requireUnique(site.users, (user) => user.number, 'user', ctx, (i) => ['users', i]);
     requireUnique(site.doors, (door) => door.id, 'door', ctx, (i) => ['doors', i]);
     requireUnique(site.doors, (door) => door.zone, 'door zone', ctx, (i) => ['doors', i, 'zone']);
+    const scheduled = site.testSchedule?.devices ?? [];
+    const known = new Set([
+      ...(site.zones ?? []).filter((zone) => DURESS_ZONE_TYPES.has(zone.type)).map((zone) => `zone-${zone.number}`),
+      ...(site.users ?? []).filter((user) => user.duress === true).map((user) => `user-${user.number}`),
+      ...(site.doors ?? []).filter((door) => door.duress === true).map((door) => `door-${door.id}`),
+    ]);
+    scheduled.forEach((device, i) => {
+      if (!known.has(device))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['testSchedule', 'devices', i],
+          message: `${device} is not a duress device of this site; its duress devices: ${[...known].join(', ') || '(none)'}`,
+        });
+    });
   });
 
 export const sitesSchema = z.array(siteSchema);

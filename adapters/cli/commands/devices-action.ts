@@ -19,11 +19,18 @@ export interface DeviceReport {
  * read-only, so this works while the gateway runs; with no store yet every device is listed as never tested.
  */
 export function readDeviceReport(settings: Settings, now: number, filter: DeviceFilter = {}): DeviceReport {
+  return readAssuranceStore(settings, (store) => {
+    const ledger = new DeviceLedger(store, new DeviceDirectory(() => settings.sites));
+    return { devices: filterDevices(ledger.list(now), filter), panels: ledger.panelTests() };
+  });
+}
+
+/** Runs `read` on the gateway's assurance store opened read-only (an empty one when the gateway never ran). */
+export function readAssuranceStore<T>(settings: Settings, read: (store: AssuranceStore) => T): T {
   const file = path.join(settings.dataDir, ASSURANCE_FILE_NAME);
   const store = existsSync(file) ? AssuranceStore.openReadOnly(file) : AssuranceStore.open(':memory:');
   try {
-    const ledger = new DeviceLedger(store, new DeviceDirectory(() => settings.sites));
-    return { devices: filterDevices(ledger.list(now), filter), panels: ledger.panelTests() };
+    return read(store);
   } finally {
     store.close();
   }

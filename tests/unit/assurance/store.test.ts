@@ -43,6 +43,7 @@ function incident(eventCount: number, fields: Partial<IncidentRecord> = {}): Inc
     ackedAt: null,
     ackedBy: null,
     note: null,
+    deliveredAt: null,
     ...fields,
   };
 }
@@ -56,6 +57,8 @@ const device: DeviceRecord = {
   testCount: 0,
   lastEventId: 'ev-1',
   overdueReportedAt: null,
+  missedCount: 0,
+  lastMissedAt: null,
 };
 
 describe('AssuranceStore write batching', () => {

@@ -1,0 +1,352 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The console's browser script: no framework, no dependency, text set only through textContent (never HTML).
+// Built by tsc beside the gateway; its size is budgeted in routes.ts (SCRIPT_BUDGET_BYTES).
+
+/** Answers of the console API; their shapes are built in views.ts. */
+type Json = any;
+type Child = Node | string | null | undefined | false;
+
+const main = document.getElementById('main')!;
+const live = document.getElementById('live')!;
+const VIEWS = ['overview', 'walk', 'incidents', 'report'];
+let me: Json;
+let stream: EventSource | undefined;
+let refreshing = false;
+
+function el(tag: string, attrs: Record<string, string | boolean | ((e: Event) => void)> = {}, ...children: Child[]): HTMLElement {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (typeof value === 'function') node.addEventListener(name, value);
+    else if (value === true) node.setAttribute(name, '');
+    else if (value !== false) node.setAttribute(name, value);
+  }
+  for (const child of children) if (child !== null && child !== undefined && child !== false) node.append(child);
+  return node;
+}
+
+const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '–');
+const time = (iso: string | null) => (iso ? new Date(iso).toLocaleTimeString() : '–');
+const pill = (text: string, kind: string) => el('span', { class: `pill ${kind}` }, text);
+const say = (text: string) => (live.textContent = text);
+
+async function api(path: string, method = 'GET', body?: unknown): Promise<Json> {
+  const response = await fetch(path, {
+    method,
+    credentials: 'same-origin',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (response.status === 401 && path !== '/console/session') {
+    signIn();
+    throw new Error('signed out');
+  }
+  const answer = response.status === 204 ? {} : await response.json();
+  if (!response.ok) throw new Error(answer.error?.message ?? response.statusText);
+  return answer;
+}
+
+/** Replaces the view, keeping what was typed or ticked and where the focus was. */
+function show(...children: Child[]): void {
+  const focused = document.activeElement?.id;
+  const fields = () => [...main.querySelectorAll<HTMLInputElement>('input, textarea')].map((f) => [f.id || `${f.name}=${f.value}`, f] as const);
+  const kept = new Map(fields().map(([key, f]) => [key, f.type === 'checkbox' ? f.checked : f.value]));
+  main.replaceChildren(...children.filter((c): c is Node | string => c !== null && c !== undefined && c !== false));
+  for (const [key, f] of fields()) {
+    const value = kept.get(key);
+    if (typeof value === 'boolean') f.checked = value;
+    else if (value !== undefined) f.value = value;
+  }
+  if (focused) document.getElementById(focused)?.focus();
+}
+
+function signIn(message = ''): void {
+  stream?.close();
+  stream = undefined;
+  document.getElementById('nav')!.hidden = true;
+  document.getElementById('who')!.textContent = '';
+  const input = el('input', { id: 'token', type: 'password', autocomplete: 'current-password', required: true }) as HTMLInputElement;
+  const form = el(
+    'form',
+    {
+      submit: async (e) => {
+        e.preventDefault();
+        try {
+          await api('/console/session', 'POST', { token: input.value });
+          await start();
+        } catch (error) {
+          signIn((error as Error).message);
+        }
+      },
+    },
+    el('h2', {}, 'Sign in'),
+    el('label', { for: 'token' }, 'API token'),
+    el('div', { class: 'row' }, input, el('button', { type: 'submit' }, 'Sign in')),
+    el('p', { class: 'muted' }, 'The token is exchanged for a session cookie; it is not kept in this browser.'),
+    message && el('p', { class: 'banner', role: 'alert' }, message),
+  );
+  show(form);
+  input.focus();
+}
+
+async function start(): Promise<void> {
+  me = await api('/console/api/me');
+  document.getElementById('nav')!.hidden = false;
+  const who = document.getElementById('who')!;
+  who.replaceChildren(`${me.name} (${me.role}) `, el('button', { class: 'secondary', type: 'button', click: signOut }, 'Sign out'));
+  stream = new EventSource('/console/api/live');
+  stream.addEventListener('update', () => void refresh('live'));
+  if (!location.hash) location.hash = '#overview';
+  await refresh('navigate');
+}
+
+async function signOut(): Promise<void> {
+  await api('/console/session', 'DELETE');
+  signIn();
+}
+
+type Reason = 'live' | 'user' | 'navigate';
+let queued: Reason | undefined;
+
+/**
+ * Re-renders the current view. A live update waits while someone types (it would move their caret); a render
+ * asked for while one runs follows it.
+ */
+async function refresh(reason: Reason): Promise<void> {
+  const active = document.activeElement as HTMLInputElement | null;
+  if (reason === 'live' && active && main.contains(active) && (active.tagName === 'TEXTAREA' || /^(text|password|number|date)$/.test(active.type ?? ''))) {
+    say('New data arrived; it shows when you leave the field.');
+    active.addEventListener('blur', () => void refresh('live'), { once: true });
+    return;
+  }
+  if (refreshing) {
+    queued = queued === 'navigate' ? queued : reason;
+    return;
+  }
+  refreshing = true;
+  const view = VIEWS.includes(location.hash.slice(1)) ? location.hash.slice(1) : 'overview';
+  for (const link of document.querySelectorAll('#nav a')) {
+    if (link.getAttribute('href') === `#${view}`) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  try {
+    await ({ overview: renderOverview, walk: renderWalk, incidents: renderIncidents, report: renderReport } as Record<string, () => Promise<void>>)[view]!();
+    if (reason === 'navigate') {
+      say('');
+      main.focus();
+    }
+  } catch (error) {
+    if ((error as Error).message !== 'signed out') say(`Could not load: ${(error as Error).message}`);
+  } finally {
+    refreshing = false;
+  }
+  const next = queued;
+  queued = undefined;
+  if (next !== undefined) await refresh(next);
+}
+
+function table(head: string[], rows: Child[][]): HTMLElement {
+  return el('div', { class: 'scroll' }, el('table', {}, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col' }, h)))), el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c) => el('td', {}, c)))))));
+}
+
+async function renderOverview(): Promise<void> {
+  const data = await api('/console/api/overview');
+  const gw = data.gateway;
+  const health = el(
+    'section',
+    { class: `card wide ${gw.status === 'ok' ? 'ok' : 'alarm'}`, 'aria-labelledby': 'gw' },
+    el('h3', { id: 'gw' }, 'Gateway ', pill(gw.status, gw.status === 'ok' ? 'ok' : 'bad')),
+    table(
+      ['', 'Name', 'State', 'Backlog', 'Dead letters'],
+      [
+        ...gw.inputs.map((i: Json) => ['input', i.name, pill(i.state, i.state === 'up' ? 'ok' : 'bad'), '', '']),
+        ...gw.outputs.map((o: Json) => ['output', o.name, pill(o.state, o.state === 'up' ? 'ok' : 'bad'), String(o.backlog), String(o.deadLetters)]),
+      ],
+    ),
+  );
+  const sites = data.sites.map((s: Json) =>
+    el(
+      'section',
+      { class: `card ${s.openIncidents.length > 0 ? 'alarm' : ''}`, 'aria-labelledby': `site-${s.id}` },
+      el('h3', { id: `site-${s.id}` }, s.name),
+      s.address && el('p', { class: 'muted' }, s.address),
+      el(
+        'dl',
+        {},
+        el('dt', {}, 'Incidents'),
+        el('dd', {}, s.openIncidents.length === 0 ? pill('none open', 'ok') : el('a', { href: '#incidents' }, pill(`${s.openIncidents.length} open`, 'bad'), ` ${s.openIncidents.map((i: Json) => i.category).join(', ')}`)),
+        el('dt', {}, 'Overdue'),
+        el('dd', {}, s.overdue.length === 0 ? pill('none', 'ok') : pill(`${s.overdue.length}`, 'warn'), ' ', s.overdue.map((d: Json) => d.name).join(', ')),
+        el('dt', {}, 'Never tested'),
+        el('dd', {}, s.neverTested.length === 0 ? pill('none', 'ok') : pill(`${s.neverTested.length} of ${s.devices}`, 'warn'), ' ', s.neverTested.map((d: Json) => d.name).join(', ')),
+        el('dt', {}, 'Links'),
+        el('dd', {}, ...s.links.map((l: Json) => el('span', {}, pill(l.state, l.state === 'lost' ? 'bad' : l.state === 'up' ? 'ok' : 'idle'), ` ${l.account} `))),
+        el('dt', {}, 'Test window'),
+        el('dd', {}, s.testWindow ? el('a', { href: '#walk' }, pill('open', 'warn')) : pill('closed', 'idle')),
+      ),
+    ),
+  );
+  show(el('h2', {}, 'Overview'), el('div', { class: 'grid' }, health, ...sites));
+}
+
+function arrivalTimes(a: Json): HTMLElement {
+  return el(
+    'div',
+    { class: 'times' },
+    el('span', {}, `${a.category}${a.zone === null ? '' : ` zone ${a.zone}`}${a.user === null ? '' : ` user ${a.user}`}${a.door === null ? '' : ` door ${a.door}`}`),
+    el('span', {}, `pressed ${time(a.pressedAt)}`),
+    el('span', {}, `stored ${time(a.storedAt)}`),
+    ...a.delivered.map((d: Json) => el('span', {}, `→ ${d.output} ${time(d.at)}`)),
+  );
+}
+
+const STATE_WORDS: Record<string, string> = { waiting: 'waiting', exercised: 'reported', wrong: 'wrong signal', 'not-exercised': 'not exercised' };
+
+function walkView(w: Json): HTMLElement {
+  const open = w.window.closedAt === null;
+  return el(
+    'section',
+    { class: 'card', 'aria-labelledby': `walk-${w.window.id}` },
+    el('h3', { id: `walk-${w.window.id}` }, `${open ? 'Test window open' : 'Result'}: ${w.window.site}`, w.window.scheduled ? ' (scheduled)' : ''),
+    el('p', { class: 'muted' }, open ? `Until ${time(w.window.endsAt)}` : `Closed ${when(w.window.closedAt)}`),
+    w.result && el('p', { class: w.result.notExercised.length + w.result.wrong.length === 0 ? '' : 'banner', id: 'walk-result' }, `${w.result.exercised.length} reported, ${w.result.notExercised.length} not exercised, ${w.result.wrong.length} wrong`),
+    el(
+      'ul',
+      { class: 'devices' },
+      ...w.devices.map((d: Json) =>
+        el(
+          'li',
+          { class: `card state-${d.state}`, 'data-device': d.device },
+          el('h3', {}, pill(STATE_WORDS[d.state] ?? d.state, ''), ` ${d.name} `, el('span', { class: 'muted' }, d.device)),
+          el('p', { class: 'muted' }, [d.location, d.holder].filter(Boolean).join(' · ')),
+          d.guidance && el('p', { class: 'guidance' }, d.guidance),
+          // The slot is there before the signal, so a device turning green moves nothing on screen.
+          ...(d.arrivals.length > 0 ? d.arrivals.map(arrivalTimes) : [el('div', { class: 'times muted' }, el('span', {}, 'no signal yet'))]),
+          el('a', { href: `/console/card/${encodeURIComponent(w.window.site)}/${encodeURIComponent(d.device)}`, target: '_blank' }, 'Printable card'),
+        ),
+      ),
+    ),
+    w.unexpected.length > 0 && el('div', { class: 'banner' }, 'Also arrived (no device under test): ', ...w.unexpected.map(arrivalTimes)),
+    w.realIncidents.length > 0 && el('div', { class: 'banner', role: 'alert' }, 'REAL incident during the walk (not a test): ', ...w.realIncidents.map(arrivalTimes)),
+    open && me.may.testWindows && el('button', { type: 'button', id: `close-${w.window.id}`, click: () => act(`/console/api/walks/${w.window.id}`, 'DELETE', undefined, 'Window closed.') }, 'Close window and show result'),
+  );
+}
+
+async function act(path: string, method: string, body: unknown, done: string): Promise<void> {
+  try {
+    await api(path, method, body);
+    say(done);
+  } catch (error) {
+    say(`Refused: ${(error as Error).message}`);
+  }
+  await refresh('user');
+}
+
+async function renderWalk(): Promise<void> {
+  const [{ walks }, overview] = await Promise.all([api('/console/api/walks'), api('/console/api/overview')]);
+  const open = walks.filter((w: Json) => w.window.closedAt === null);
+  const last = walks.find((w: Json) => w.window.closedAt !== null);
+  const parts: Child[] = [el('h2', {}, 'Guided test walk'), ...open.map(walkView)];
+  if (me.may.testWindows) parts.push(await walkForm(overview.sites));
+  else parts.push(el('p', { class: 'muted' }, 'Only an installer can start a test window.'));
+  if (last) parts.push(walkView(last));
+  show(...parts);
+}
+
+async function walkForm(sites: Json[]): Promise<HTMLElement> {
+  const chosen = (document.getElementById('walk-site') as HTMLSelectElement | null)?.value ?? sites[0]?.id;
+  const select = el('select', { id: 'walk-site', change: () => void refresh('user') }, ...sites.map((s: Json) => el('option', { value: s.id, selected: s.id === chosen }, s.name))) as HTMLSelectElement;
+  const { devices } = chosen ? await api(`/console/api/sites/${encodeURIComponent(chosen)}/devices`) : { devices: [] };
+  const minutes = el('input', { id: 'walk-minutes', type: 'number', min: '1', max: '1440', value: '15' }) as HTMLInputElement;
+  const boxes = devices.map((d: Json) => el('label', {}, el('input', { type: 'checkbox', name: 'device', value: d.device }), ` ${d.name} (${d.device})`));
+  return el(
+    'form',
+    {
+      class: 'card',
+      submit: (e) => {
+        e.preventDefault();
+        const picked = [...main.querySelectorAll<HTMLInputElement>('input[name=device]:checked')].map((b) => b.value);
+        void act('/console/api/walks', 'POST', { site: select.value, minutes: Number(minutes.value), ...(picked.length ? { devices: picked } : {}) }, 'Test window open: press each device now.');
+      },
+    },
+    el('h3', {}, 'Start a test window'),
+    el('label', { for: 'walk-site' }, 'Site'),
+    select,
+    el('fieldset', {}, el('legend', {}, 'Devices (none ticked: all)'), ...boxes),
+    el('label', { for: 'walk-minutes' }, 'Minutes'),
+    el('div', { class: 'row' }, minutes, el('button', { type: 'submit', id: 'walk-start' }, 'Start test window')),
+  );
+}
+
+async function renderIncidents(): Promise<void> {
+  const all = (document.getElementById('show-acked') as HTMLInputElement | null)?.checked ?? false;
+  const { incidents } = await api(`/console/api/incidents${all ? '?all=1' : ''}`);
+  const toggle = el('label', {}, el('input', { type: 'checkbox', id: 'show-acked', checked: all, change: () => void refresh('user') }), ' Show acknowledged');
+  show(el('h2', {}, 'Incidents'), toggle, incidents.length === 0 ? el('p', {}, pill('none open', 'ok')) : el('div', { class: 'grid' }, ...incidents.map(incidentView)));
+}
+
+function incidentView(i: Json): HTMLElement {
+  const c = i.context;
+  const note = el('textarea', { id: `note-${i.id}`, rows: '2', required: true, maxlength: '2000' }) as HTMLTextAreaElement;
+  return el(
+    'section',
+    { class: `card ${i.acknowledged ? '' : 'alarm'}`, 'aria-labelledby': `inc-${i.id}`, 'data-incident': i.id },
+    el('h3', { id: `inc-${i.id}` }, pill(i.acknowledged ? 'acknowledged' : 'OPEN', i.acknowledged ? 'ok' : 'bad'), ` ${i.category.toUpperCase()} · ${c.site?.name ?? i.account}`),
+    el(
+      'dl',
+      {},
+      c.site?.address && el('dt', {}, 'Address'),
+      c.site?.address && el('dd', {}, c.site.address),
+      ...c.devices.flatMap((d: Json) => [el('dt', {}, 'Device'), el('dd', {}, [d.name, d.location, d.holder].filter(Boolean).join(' · '))]),
+      c.door && el('dt', {}, 'Door'),
+      c.door && el('dd', {}, [c.door.name ?? c.door.id, c.door.location, c.door.holder].filter(Boolean).join(' · ')),
+      c.site?.response && el('dt', {}, 'Response'),
+      c.site?.response && el('dd', { class: 'guidance' }, c.site.response),
+    ),
+    el('h3', {}, 'Timeline'),
+    table(['Step', 'Time', ''], i.timeline.map((t: Json) => [t.step, when(t.at), t.by ? `${t.by}: ${t.note ?? ''}` : ''])),
+    i.later.length > 0 && el('details', {}, el('summary', {}, `${i.later.length} later event(s) from the site`), ...i.later.map(arrivalTimes)),
+    !i.acknowledged &&
+      me.may.acknowledge &&
+      el(
+        'form',
+        {
+          submit: (e) => {
+            e.preventDefault();
+            void act(`/console/api/incidents/${i.id}/ack`, 'POST', { note: note.value }, 'Incident acknowledged.');
+          },
+        },
+        el('label', { for: `note-${i.id}` }, 'Note (what was done)'),
+        note,
+        el('div', {}, el('button', { type: 'submit', id: `ack-${i.id}` }, 'Acknowledge')),
+      ),
+  );
+}
+
+async function renderReport(): Promise<void> {
+  const { sites } = await api('/console/api/overview');
+  const today = new Date().toISOString().slice(0, 10);
+  const monthAgo = new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10);
+  const site = el('select', { id: 'report-site' }, ...sites.map((s: Json) => el('option', { value: s.id }, s.name))) as HTMLSelectElement;
+  const from = el('input', { id: 'report-from', type: 'date', value: monthAgo }) as HTMLInputElement;
+  const to = el('input', { id: 'report-to', type: 'date', value: today }) as HTMLInputElement;
+  const link = (csv: boolean) => `/console/report?site=${encodeURIComponent(site.value)}&from=${from.value}&to=${to.value}${csv ? '&format=csv' : ''}`;
+  const open = (csv: boolean) => (e: Event) => {
+    e.preventDefault();
+    window.open(link(csv), csv ? '_self' : '_blank');
+  };
+  show(
+    el('h2', {}, 'Assurance report'),
+    el(
+      'form',
+      { class: 'card', submit: open(false) },
+      el('label', { for: 'report-site' }, 'Site'),
+      site,
+      el('div', { class: 'row' }, el('div', {}, el('label', { for: 'report-from' }, 'From'), from), el('div', {}, el('label', { for: 'report-to' }, 'To'), to)),
+      el('p', { class: 'row' }, el('button', { type: 'submit', id: 'report-open' }, 'Open print-ready report'), el('button', { type: 'button', class: 'secondary', id: 'report-csv', click: open(true) }, 'Download CSV')),
+    ),
+  );
+}
+
+addEventListener('hashchange', () => void refresh('navigate'));
+start().catch(() => signIn());

@@ -1,0 +1,174 @@
+import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { periodOf, periodProblem } from '../../../src/assurance/report.js';
+import { renderReportCsv } from '../report/report-csv.js';
+import { renderReportHtml } from '../report/report-html.js';
+import { z } from 'zod';
+import { ApiError, parseBody, type ApiResponse, type ApiServer } from '../server.js';
+import { actorOf } from '../routes/actor.js';
+import { mayDo, type TokenRegistry } from '../tokens.js';
+import { CONSOLE_CSS, consoleShell, deviceCardPage, pageHeaders, reportPageHeaders } from './pages.js';
+import { ConsoleSessions } from './sessions.js';
+import { deviceCard, incidents, overview, siteDevices, walk, type ConsoleSource } from './views.js';
+
+/**
+ * The browser script's budget: what a phone on a weak link downloads before the console works. Checked by
+ * tests/integration/console-api.test.ts against the file the gateway serves.
+ */
+export const SCRIPT_BUDGET_BYTES = 20 * 1024;
+export const SCRIPT_BUDGET_GZIP_BYTES = 6 * 1024;
+
+/** Failed sign-ins one peer may make per minute; more are refused without checking the token. */
+const SIGN_IN_FAILURES_PER_MINUTE = 10;
+const NOTE_MAX = 2_000;
+
+/**
+ * The compiled browser script beside this module. The test runner loads the TypeScript sources; it gets the
+ * compiled copy in dist/ (`npm test` builds first), as the DC-09 TCP worker does.
+ */
+function scriptFile(): URL {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../../../dist/adapters/api/console/client/console.js', here) : new URL('./client/console.js', here);
+}
+
+export function consoleScript(): string {
+  // The compiler's source-map comment points at a file the gateway does not serve.
+  return readFileSync(scriptFile(), 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
+}
+
+export interface ConsoleOptions {
+  source: ConsoleSource;
+  /** The API's tokens: a console sign-in presents one of them. */
+  tokens: Pick<TokenRegistry, 'authenticate'>;
+  now: () => number;
+}
+
+const signInBody = z.object({ token: z.string({ error: 'token must be text' }).min(1).max(512) }).strict();
+const walkBody = z
+  .object({
+    site: z.string({ error: 'site must be a site id' }).min(1),
+    minutes: z.number({ error: 'minutes must be a number' }),
+    devices: z.array(z.string(), { error: 'devices must be a list of device names' }).min(1).optional(),
+  })
+  .strict();
+const ackBody = z
+  .object({ note: z.string({ error: 'a note is required' }).trim().min(1, 'a note is required: what was done').max(NOTE_MAX) })
+  .strict();
+
+
+/**
+ * The console: its page and assets at `/` and `/console/…`, sign-in and sign-out, and the JSON it reads under
+ * `/console/api/…`. Identity, roles, Host and Origin are the API server's (the session cookie stands in for the
+ * bearer token); control actions go through the assurance like the API's, so they are published and audited.
+ */
+export function registerConsole(api: ApiServer, options: ConsoleOptions): ConsoleSessions {
+  const { source, tokens, now } = options;
+  const sessions = new ConsoleSessions(now);
+  api.acceptSessions(sessions);
+  const secure = api.protocol === 'https';
+  const failures = new Map<string, { count: number; since: number }>();
+  const script = consoleScript();
+
+  const json = (body: unknown): ApiResponse => ({ status: 200, body });
+  const page = (text: string, contentType = 'text/html; charset=utf-8'): ApiResponse => ({ status: 200, text, contentType, headers: pageHeaders() });
+
+  api.route('GET', '/', 'public', () => page(consoleShell()));
+  api.route('GET', '/console/console.js', 'public', () => page(script, 'text/javascript; charset=utf-8'));
+  api.route('GET', '/console/console.css', 'public', () => page(CONSOLE_CSS, 'text/css; charset=utf-8'));
+  // Browsers ask for it on every page; an empty answer keeps their consoles free of 404s.
+  api.route('GET', '/favicon.ico', 'public', () => ({ status: 204 }));
+
+  api.route('POST', '/console/session', 'public', (req) => {
+    const recent = failures.get(req.peer);
+    const minuteAgo = now() - 60_000;
+    if (recent !== undefined && recent.since > minuteAgo && recent.count >= SIGN_IN_FAILURES_PER_MINUTE)
+      throw new ApiError('TOO_MANY_REQUESTS', 'too many failed sign-ins; wait a minute');
+    const { token } = parseBody(signInBody, req);
+    const identity = tokens.authenticate(token.trim());
+    if (identity === undefined) {
+      const counted = recent === undefined || recent.since <= minuteAgo ? { count: 0, since: now() } : recent;
+      failures.set(req.peer, { ...counted, count: counted.count + 1 });
+      if (failures.size > 10_000) failures.clear();
+      throw new ApiError('UNAUTHORIZED', 'that token is not valid');
+    }
+    return { status: 200, body: identity, headers: { 'set-cookie': sessions.start(identity, secure) } };
+  });
+  api.route('DELETE', '/console/session', 'public', (req) => ({ status: 204, headers: { 'set-cookie': sessions.end(req.cookie, secure) } }));
+  api.route('GET', '/console/api/me', 'read', (req) => {
+    const { name, role } = req.identity!;
+    return json({ name, role, may: { acknowledge: mayDo(role, 'acknowledge'), testWindows: mayDo(role, 'test-windows') } });
+  });
+  api.route('GET', '/console/api/overview', 'read', () => json(overview(source)));
+  api.route('GET', '/console/api/live', 'read', () => ({
+    status: 200,
+    contentType: 'text/event-stream',
+    headers: { 'x-accel-buffering': 'no' },
+    stream: (res) => {
+      if (!source.feed.subscribe(res)) res.end('event: busy\ndata: {}\n\n');
+    },
+  }));
+  api.route('GET', '/console/api/sites/{site}/devices', 'read', (req) => {
+    const devices = siteDevices(source, req.params.site ?? '');
+    if (devices === undefined) throw new ApiError('SITE_NOT_FOUND', `no site ${req.params.site}`);
+    return json(devices);
+  });
+
+  api.route('GET', '/console/api/walks', 'read', () => json({ walks: source.assurance.windowViews(true).slice(0, 20).map((w) => walk(source, w)) }));
+  api.route('POST', '/console/api/walks', 'test-windows', (req) => {
+    const { site, minutes, devices } = parseBody(walkBody, req);
+    const result = source.assurance.startWindow({ site, minutes, ...(devices === undefined ? {} : { devices }) }, actorOf(req));
+    if (!result.ok) throw new ApiError(result.reason === 'unknown-site' ? 'SITE_NOT_FOUND' : 'BAD_REQUEST', result.message);
+    source.feed.changed();
+    return { status: 201, body: walk(source, source.assurance.windowView(result.window)) };
+  });
+  api.route('DELETE', '/console/api/walks/{id}', 'test-windows', (req) => {
+    const id = req.params.id ?? '';
+    const closed = source.assurance.stopWindow(id, actorOf(req));
+    if (closed === undefined) throw new ApiError('WINDOW_NOT_FOUND', `no open test window ${id}`);
+    source.feed.changed();
+    return json(walk(source, closed));
+  });
+
+  api.route('GET', '/console/api/incidents', 'read', (req) => json({ incidents: incidents(source, req.query.get('all') === '1') }));
+  api.route('POST', '/console/api/incidents/{id}/ack', 'acknowledge', (req) => {
+    const id = req.params.id ?? '';
+    const { note } = parseBody(ackBody, req);
+    const outcome = source.assurance.acknowledge(id, actorOf(req), note);
+    if (!outcome.ok)
+      throw outcome.reason === 'unknown'
+        ? new ApiError('INCIDENT_NOT_FOUND', `no incident ${id}`)
+        : new ApiError('ALREADY_ACKNOWLEDGED', `incident ${id} was already acknowledged by ${outcome.incident?.ackedBy ?? 'someone'}`);
+    source.feed.changed();
+    return json({ incident: outcome.incident });
+  });
+
+  api.route('GET', '/console/card/{site}/{device}', 'read', (req) => {
+    const site = source.assurance.directory.site(req.params.site ?? '');
+    const device = site === undefined ? undefined : source.assurance.directory.devicesOf(site.id).find((d) => d.device === req.params.device);
+    if (site === undefined || device === undefined) throw new ApiError('DEVICE_NOT_FOUND', 'no such duress device');
+    return page(deviceCardPage(site, deviceCard(device)));
+  });
+  api.route('GET', '/console/report', 'read', (req) => {
+    const siteId = req.query.get('site') ?? '';
+    const site = source.assurance.directory.site(siteId);
+    if (site === undefined) throw new ApiError('SITE_NOT_FOUND', `no site ${siteId}`);
+    const asked = { from: req.query.get('from') || undefined, to: req.query.get('to') || undefined };
+    const { from, to } = periodOf(site, Object.fromEntries(Object.entries(asked).filter(([, v]) => v !== undefined)), now());
+    const problem = periodProblem({ from, to });
+    if (problem !== undefined) throw new ApiError('BAD_REQUEST', problem);
+    const report = source.assurance.report(siteId, { from, to })!;
+    if (req.query.get('format') !== 'csv') return { ...page(renderReportHtml(report)), headers: reportPageHeaders() };
+    return {
+      status: 200,
+      text: renderReportCsv(report),
+      contentType: 'text/csv; charset=utf-8',
+      headers: { ...pageHeaders(), 'content-disposition': `attachment; filename="assurance-${site.id.replace(/[^A-Za-z0-9_.-]/g, '_')}-${from}-${to}.csv"` },
+    };
+  });
+  return sessions;
+}
+
+/** The compressed size of the console script (the budget's second figure). */
+export function gzippedSize(text: string): number {
+  return gzipSync(text).length;
+}

@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import type { SessionSource } from '../server.js';
+import type { ApiIdentity } from '../tokens.js';
+
+export const SESSION_COOKIE = 'pb_console';
+/** A session ends this long after sign-in, used or not (a wall screen signs in again twice a day). */
+export const SESSION_LIFETIME_MS = 12 * 3_600_000;
+/** Sessions kept at once; the oldest is ended first. */
+export const MAX_SESSIONS = 1_000;
+
+interface Session {
+  identity: ApiIdentity;
+  expiresAt: number;
+}
+
+/** The session id in a Cookie header, if it names one. */
+function sessionIdIn(cookieHeader: string | undefined): string | undefined {
+  for (const part of (cookieHeader ?? '').split(';')) {
+    const [name, ...value] = part.trim().split('=');
+    if (name === SESSION_COOKIE) return value.join('=');
+  }
+  return undefined;
+}
+
+/**
+ * Console sign-ins: an API token is exchanged once for a random session id held in an HttpOnly, SameSite=Strict
+ * cookie, so the token never sits in the page's storage and no other site's page can send the cookie along. The
+ * API server takes the cookie in place of a bearer token, with the token's name and role. Kept in memory: a
+ * restart signs everyone out.
+ */
+export class ConsoleSessions implements SessionSource {
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(private readonly now: () => number) {}
+
+  /** Starts a session; returns the Set-Cookie header value. */
+  start(identity: ApiIdentity, secure: boolean): string {
+    this.prune();
+    while (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
+    const id = randomBytes(32).toString('base64url');
+    this.sessions.set(id, { identity, expiresAt: this.now() + SESSION_LIFETIME_MS });
+    return cookie(id, SESSION_LIFETIME_MS / 1000, secure);
+  }
+
+  identify(cookieHeader: string | undefined): ApiIdentity | undefined {
+    const id = sessionIdIn(cookieHeader);
+    const session = id === undefined ? undefined : this.sessions.get(id);
+    if (session === undefined) return undefined;
+    if (session.expiresAt <= this.now()) {
+      this.sessions.delete(id!);
+      return undefined;
+    }
+    return session.identity;
+  }
+
+  /** Ends the session the cookie names; returns the Set-Cookie header value that clears it. */
+  end(cookieHeader: string | undefined, secure: boolean): string {
+    const id = sessionIdIn(cookieHeader);
+    if (id !== undefined) this.sessions.delete(id);
+    return cookie('', 0, secure);
+  }
+
+  private prune(): void {
+    const now = this.now();
+    for (const [id, session] of this.sessions) if (session.expiresAt <= now) this.sessions.delete(id);
+  }
+}
+
+function cookie(value: string, maxAgeSeconds: number, secure: boolean): string {
+  return `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
+}

@@ -1,0 +1,166 @@
+import type { Assurance, IncidentView, WindowView } from '../../../src/assurance/assurance.js';
+import { deviceForPeople, provesDevice, type DuressDevice } from '../../../src/assurance/devices.js';
+import type { NormalizedEvent } from '../../../src/model/event.js';
+import type { Site } from '../../../src/settings/sites.js';
+import type { ConsoleFeed, TracedEvent } from './feed.js';
+
+/** What the console reads from the running gateway. */
+export interface ConsoleSource {
+  assurance: Assurance;
+  feed: ConsoleFeed;
+  sites(): readonly Site[];
+  /** The `/healthz` body: inputs, outputs with backlog and dead letters. */
+  health(): { status: string; body: Record<string, unknown> };
+  /** Names of the `central` outputs, whose deliveries a walk shows. */
+  centralOutputs: readonly string[];
+}
+
+const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
+
+/** A device as people know it, with what to do after pressing it. */
+export function deviceCard(device: DuressDevice) {
+  return { ...deviceForPeople(device), guidance: device.guidance ?? null };
+}
+
+/** What arrived, in words a person checks against the device: category, zone or user or door, when. */
+function arrival(trace: TracedEvent, outputs: readonly string[]) {
+  const { event } = trace;
+  return {
+    eventId: event.id,
+    category: event.category,
+    qualifier: event.qualifier,
+    zone: event.zone?.number ?? null,
+    user: event.user?.number ?? null,
+    door: event.door?.id ?? null,
+    test: event.test,
+    incident: event.incident ?? null,
+    pressedAt: event.occurredAt,
+    receivedAt: event.receivedAt,
+    storedAt: iso(trace.storedAt),
+    delivered: outputs.map((output) => ({ output, at: iso(trace.delivered[output]) })),
+  };
+}
+
+export function overview(source: ConsoleSource) {
+  const { assurance } = source;
+  const health = source.health().body as { status: string; inputs?: unknown[]; outputs?: unknown[]; version?: string };
+  const devices = assurance.deviceReport().devices;
+  const incidents = assurance.incidentViews();
+  const windows = assurance.windowViews();
+  return {
+    gateway: { status: health.status, version: health.version ?? null, inputs: health.inputs ?? [], outputs: health.outputs ?? [] },
+    sites: source.sites().map((site) => {
+      const own = devices.filter((d) => d.site === site.id);
+      return {
+        id: site.id,
+        name: site.name ?? site.id,
+        address: site.address ?? null,
+        devices: own.length,
+        openIncidents: incidents.filter((i) => i.site === site.id).map((i) => ({ id: i.id, category: i.category, openedAt: i.openedAt })),
+        overdue: own.filter((d) => d.overdue).map((d) => ({ device: d.device, name: d.name, dueAt: d.dueAt })),
+        neverTested: own.filter((d) => d.neverTested).map((d) => ({ device: d.device, name: d.name })),
+        links: site.accounts.map((account) => {
+          const link = assurance.supervision.linkOf(account);
+          const state = link.lostAt !== null ? 'lost' : link.intervalMs === undefined ? 'unsupervised' : 'up';
+          return { account, state, lastSeenAt: iso(link.lastSeenAt), lostAt: iso(link.lostAt) };
+        }),
+        testWindow: windows.find((w) => w.site === site.id)?.id ?? null,
+      };
+    }),
+  };
+}
+
+/** Each duress device of a site, with what people need to press it. */
+export function siteDevices(source: ConsoleSource, siteId: string) {
+  const site = source.assurance.directory.site(siteId);
+  if (site === undefined) return undefined;
+  return { site: { id: site.id, name: site.name ?? site.id }, devices: source.assurance.directory.devicesOf(siteId).map(deviceCard) };
+}
+
+type DeviceState = 'waiting' | 'exercised' | 'wrong' | 'not-exercised';
+
+/**
+ * A test walk: the window with each device under test, what arrived from it and when (pressed, stored,
+ * delivered to each central output), and anything else the site sent meanwhile. A device is green once the
+ * assurance counted it; a device that only sent something else (another category) is red; events naming no
+ * device under test are listed as unexpected; a real incident during the walk is listed as such.
+ */
+export function walk(source: ConsoleSource, window: WindowView) {
+  const { assurance, feed, centralOutputs } = source;
+  const start = Date.parse(window.startedAt);
+  const end = Date.parse(window.closedAt ?? window.endsAt);
+  const underTest = new Set(window.devices);
+  const during = feed.select(
+    (e) => e.site?.id === window.site && e.source.input !== 'assurance' && inWindow(e, start, end),
+  );
+  const byDevice = new Map<string, TracedEvent[]>();
+  const unexpected: TracedEvent[] = [];
+  for (const trace of during) {
+    const named = assurance.directory.namedBy(trace.event).filter((d) => underTest.has(d.device));
+    if (named.length === 0) unexpected.push(trace);
+    for (const device of named) byDevice.set(device.device, [...(byDevice.get(device.device) ?? []), trace]);
+  }
+  const closed = window.closedAt !== null;
+  const devices = assurance.directory.devicesOf(window.site).filter((d) => underTest.has(d.device)).map((device) => {
+    const arrivals = byDevice.get(device.device) ?? [];
+    const exercised = window.exercised.includes(device.device);
+    const wrong = !exercised && arrivals.some((t) => !provesDevice(t.event));
+    const state: DeviceState = exercised ? 'exercised' : wrong ? 'wrong' : closed ? 'not-exercised' : 'waiting';
+    return { ...deviceCard(device), state, arrivals: arrivals.map((t) => arrival(t, centralOutputs)) };
+  });
+  return {
+    window,
+    devices,
+    unexpected: unexpected.map((t) => arrival(t, centralOutputs)),
+    realIncidents: during.filter((t) => !t.event.test && t.event.incident != null).map((t) => arrival(t, centralOutputs)),
+    result: closed
+      ? {
+          exercised: devices.filter((d) => d.state === 'exercised').map((d) => d.device),
+          notExercised: devices.filter((d) => d.state === 'not-exercised').map((d) => d.device),
+          wrong: devices.filter((d) => d.state === 'wrong').map((d) => d.device),
+        }
+      : null,
+  };
+}
+
+function inWindow(event: NormalizedEvent, start: number, end: number): boolean {
+  const at = Date.parse(event.receivedAt);
+  return at >= start && at <= end;
+}
+
+/**
+ * Open (and recently acknowledged) incidents with what a responder needs: the site's address and response
+ * instructions, the device or door with its location and holder, the timeline of the opening event (received,
+ * stored, delivered per output, acknowledged by whom) and the site's later events.
+ */
+export function incidents(source: ConsoleSource, includeAcknowledged: boolean) {
+  const { assurance, feed } = source;
+  const outputs = source.centralOutputs;
+  return assurance.incidentViews(includeAcknowledged).slice(0, 50).map((incident: IncidentView) => {
+    const site = incident.site === null ? undefined : assurance.directory.site(incident.site);
+    const opening = feed.trace(incident.openingEventId);
+    const devices = opening === undefined ? [] : assurance.directory.namedBy(opening.event).map(deviceCard);
+    const later = feed.select((e) => e.incident === incident.id && e.id !== incident.openingEventId).slice(-20);
+    return {
+      ...incident,
+      context: {
+        site: site === undefined ? null : { id: site.id, name: site.name ?? site.id, address: site.address ?? null, response: site.response ?? null },
+        devices,
+        zone: opening?.event.zone ?? null,
+        door: opening?.event.door ?? null,
+        user: opening?.event.user ?? null,
+      },
+      timeline: [
+        { step: 'pressed', at: opening?.event.occurredAt ?? null },
+        { step: 'received', at: opening?.event.receivedAt ?? incident.openedAt },
+        { step: 'stored', at: iso(opening?.storedAt) },
+        // Per output while the opening event is still traced; the first central delivery is kept for good.
+        ...(opening === undefined
+          ? [{ step: 'delivered to central', at: incident.deliveredAt }]
+          : outputs.map((output) => ({ step: `delivered to ${output}`, at: iso(opening.delivered[output]) }))),
+        { step: 'acknowledged', at: incident.ackedAt, by: incident.ackedBy, note: incident.note },
+      ],
+      later: later.map((t) => arrival(t, outputs)),
+    };
+  });
+}

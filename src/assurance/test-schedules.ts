@@ -1,0 +1,98 @@
+import { WEEKDAYS, type Site, type Weekday } from '../settings/sites.js';
+
+/** One occurrence of a site's `testSchedule`: the window it opens. */
+export interface ScheduledSlot {
+  site: string;
+  /** `{site}@{local date}T{HH:MM}`: the same slot after a restart has the same key. */
+  key: string;
+  startsAt: number;
+  endsAt: number;
+  devices?: readonly string[];
+}
+
+/** A wall-clock date and time in some time zone. */
+export interface LocalTime {
+  year: number;
+  month: number;
+  day: number;
+  weekday: Weekday;
+  /** Minutes after local midnight. */
+  minutes: number;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let format = formatters.get(timeZone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(timeZone, format);
+  }
+  return format;
+}
+
+function partsOf(ms: number, timeZone: string): Record<string, number> {
+  const parts: Record<string, number> = {};
+  for (const part of formatter(timeZone).formatToParts(ms)) if (part.type !== 'literal') parts[part.type] = Number(part.value);
+  return parts;
+}
+
+/** The wall clock in `timeZone` at instant `ms`. */
+export function localTime(ms: number, timeZone: string): LocalTime {
+  const p = partsOf(ms, timeZone);
+  const weekday = WEEKDAYS[new Date(Date.UTC(p.year!, p.month! - 1, p.day!)).getUTCDay()]!;
+  return { year: p.year!, month: p.month!, day: p.day!, weekday, minutes: p.hour! * 60 + p.minute! };
+}
+
+/** How far `timeZone`'s wall clock is ahead of UTC at instant `ms`. */
+function offsetMs(ms: number, timeZone: string): number {
+  const p = partsOf(ms, timeZone);
+  return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - Math.floor(ms / 1000) * 1000;
+}
+
+/**
+ * The instant a wall-clock time occurs in `timeZone` (month 1-12, minutes after midnight; the day may overflow).
+ * Across a DST change the offset is taken a second time at the candidate instant; a time skipped by the change
+ * lands just after it.
+ */
+export function zonedInstant(year: number, month: number, day: number, minutes: number, timeZone: string): number {
+  const wall = Date.UTC(year, month - 1, day, 0, minutes);
+  const guess = wall - offsetMs(wall, timeZone);
+  return wall - offsetMs(guess, timeZone);
+}
+
+/** `YYYY-MM-DD` of a local date. */
+export function localDate(time: Pick<LocalTime, 'year' | 'month' | 'day'>): string {
+  return `${time.year}-${String(time.month).padStart(2, '0')}-${String(time.day).padStart(2, '0')}`;
+}
+
+function hhmm(minutes: number): string {
+  return `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+}
+
+/** The slot of the site's test schedule that is running at `now`, if one is. */
+export function currentSlot(site: Site, now: number): ScheduledSlot | undefined {
+  const schedule = site.testSchedule;
+  if (schedule === undefined) return undefined;
+  const local = localTime(now, site.timeZone);
+  if (!schedule.days.includes(local.weekday) || local.minutes < schedule.from || local.minutes >= schedule.to) return undefined;
+  const { year, month, day } = local;
+  const startsAt = zonedInstant(year, month, day, schedule.from, site.timeZone);
+  const endsAt = zonedInstant(year, month, day, schedule.to, site.timeZone);
+  return {
+    site: site.id,
+    key: `${site.id}@${localDate(local)}T${hhmm(schedule.from)}`,
+    startsAt,
+    endsAt,
+    ...(schedule.devices === undefined ? {} : { devices: schedule.devices }),
+  };
+}

@@ -1,0 +1,251 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConsoleFeed, MAX_STREAMS } from '../../adapters/api/console/feed.js';
+import { consoleScript, gzippedSize, registerConsole, SCRIPT_BUDGET_BYTES, SCRIPT_BUDGET_GZIP_BYTES } from '../../adapters/api/console/routes.js';
+import { ApiServer } from '../../adapters/api/server.js';
+import { TokenRegistry } from '../../adapters/api/tokens.js';
+import { apiSchema } from '../../src/settings/settings.js';
+import { silentLogger } from '../../src/ports.js';
+import { sitesSchema } from '../../src/settings/sites.js';
+import { cid, harness } from '../unit/assurance/harness.js';
+
+const SITES = sitesSchema.parse([
+  {
+    id: 'bank-1',
+    name: 'Bank branch 1',
+    address: '1 High Street',
+    response: 'Silent alarm. Do not phone the branch.',
+    accounts: ['1234'],
+    zones: [
+      { number: 3, name: 'Back door', type: 'burglary' },
+      { number: 5, name: 'Teller 1 hold-up button', type: 'holdup', location: 'Counter 1', guidance: 'Press, then step back from the counter.' },
+      { number: 9, name: 'Manager pendant', type: 'panic', holder: 'A. Manager' },
+    ],
+    users: [{ number: 12, name: 'Manager duress code', duress: true }],
+  },
+]);
+
+const TOKENS = [
+  { name: 'wall-screen', role: 'viewer', token: 'viewer-token-0123456789' },
+  { name: 'duty-officer', role: 'operator', token: 'operator-token-0123456789' },
+  { name: 'installer', role: 'installer', token: 'installer-token-0123456789' },
+];
+
+function tokens(): TokenRegistry {
+  const loaded = TokenRegistry.load(apiSchema.parse({ port: 0, tokens: TOKENS }), '/nonexistent-not-used');
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
+  return loaded.registry;
+}
+
+const servers: ApiServer[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) await server.stop();
+});
+
+async function startConsole() {
+  const h = harness({ sites: SITES, centralOutputs: ['central'] });
+  const feed = new ConsoleFeed(() => h.clock.now());
+  h.assurance.ledger.enroll(h.clock.now());
+  const registry = tokens();
+  const api = new ApiServer({ host: '127.0.0.1', port: 0, logger: silentLogger, tokens: registry });
+  registerConsole(api, {
+    source: {
+      assurance: h.assurance,
+      feed,
+      sites: () => SITES,
+      health: () => ({ status: 'ok', body: { status: 'ok', inputs: [], outputs: [{ name: 'central', state: 'up', backlog: 0, deadLetters: 0 }] } }),
+      centralOutputs: ['central'],
+    },
+    tokens: registry,
+    now: () => h.clock.now(),
+  });
+  await api.start();
+  servers.push(api);
+  const base = `http://127.0.0.1:${api.address!.port}`;
+  const origin = base;
+  /** A panel event, stored and traced as the gateway does (the feed is one of the recorder's hooks). */
+  const receive = async (signal: Parameters<typeof h.receive>[0]) => {
+    const event = await h.receive(signal);
+    feed.stored([event]);
+    feed.delivered('central', event);
+    return event;
+  };
+  const call = (path: string, init: { method?: string; cookie?: string; body?: unknown; origin?: string | null; type?: string } = {}) =>
+    fetch(base + path, {
+      method: init.method ?? 'GET',
+      headers: {
+        ...(init.cookie === undefined ? {} : { cookie: init.cookie }),
+        ...(init.origin === null ? {} : { origin: init.origin ?? origin }),
+        ...(init.body === undefined ? {} : { 'content-type': init.type ?? 'application/json' }),
+      },
+      ...(init.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
+    });
+  const signIn = async (token: string) => {
+    const response = await call('/console/session', { method: 'POST', body: { token } });
+    expect(response.status).toBe(200);
+    return response.headers.get('set-cookie')!.split(';')[0]!;
+  };
+  return { h, feed, base, call, signIn, receive };
+}
+
+describe('console sign-in', () => {
+  it('exchanges a valid token for an HttpOnly, SameSite=Strict session cookie, and refuses every data route without one', async () => {
+    const { call } = await startConsole();
+    for (const path of ['/console/api/me', '/console/api/overview', '/console/api/incidents', '/console/api/walks', '/console/api/live', '/console/card/bank-1/zone-5', '/console/report?site=bank-1'])
+      expect([path, (await call(path)).status]).toEqual([path, 401]);
+    expect((await call('/console/api/overview', { cookie: 'pb_console=forged' })).status).toBe(401);
+    const response = await call('/console/session', { method: 'POST', body: { token: 'viewer-token-0123456789' } });
+    expect(response.status).toBe(200);
+    const cookie = response.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^pb_console=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200$/);
+    expect(await response.json()).toEqual({ name: 'wall-screen', role: 'viewer' });
+    const me = await call('/console/api/me', { cookie: cookie.split(';')[0]! });
+    expect(await me.json()).toMatchObject({ role: 'viewer', may: { acknowledge: false, testWindows: false } });
+  });
+
+  it('refuses a wrong token, then every attempt from that peer for a minute after ten failures', async () => {
+    const { call, h } = await startConsole();
+    for (let i = 0; i < 10; i++) expect((await call('/console/session', { method: 'POST', body: { token: `guess-${i}` } })).status).toBe(401);
+    expect((await call('/console/session', { method: 'POST', body: { token: 'operator-token-0123456789' } })).status).toBe(429);
+    h.clock.advance(60_001);
+    expect((await call('/console/session', { method: 'POST', body: { token: 'operator-token-0123456789' } })).status).toBe(200);
+  });
+
+  it('ends the session on sign-out', async () => {
+    const { call, signIn } = await startConsole();
+    const cookie = await signIn('viewer-token-0123456789');
+    const out = await call('/console/session', { method: 'DELETE', cookie });
+    expect(out.headers.get('set-cookie')).toContain('Max-Age=0');
+    expect((await call('/console/api/me', { cookie })).status).toBe(401);
+  });
+});
+
+describe('console actions', () => {
+  it('refuse a foreign Origin and a body that is not JSON, even with a valid session', async () => {
+    const { call, signIn, receive } = await startConsole();
+    const cookie = await signIn('operator-token-0123456789');
+    const holdup = await receive(cid('122', 5));
+    const ack = (init: Parameters<typeof call>[1]) => call(`/console/api/incidents/${holdup.incident}/ack`, { method: 'POST', cookie, body: { note: 'x' }, ...init });
+    expect((await ack({ origin: 'http://evil.example' })).status).toBe(403);
+    expect((await ack({ type: 'text/plain', body: '{"note":"x"}' })).status).toBe(415);
+    expect((await call('/console/session', { method: 'POST', body: { token: 'operator-token-0123456789' }, origin: 'http://evil.example' })).status).toBe(403);
+  });
+
+  it('follow the roles: a viewer reads only, an operator acknowledges, an installer opens test windows', async () => {
+    const { call, signIn, receive, h } = await startConsole();
+    const holdup = await receive(cid('122', 5));
+    const viewer = await signIn('viewer-token-0123456789');
+    const operator = await signIn('operator-token-0123456789');
+    const installer = await signIn('installer-token-0123456789');
+    const ack = (cookie: string, note: unknown) => call(`/console/api/incidents/${holdup.incident}/ack`, { method: 'POST', cookie, body: { note } });
+    const walk = (cookie: string) => call('/console/api/walks', { method: 'POST', cookie, body: { site: 'bank-1', minutes: 10 } });
+    expect((await ack(viewer, 'seen')).status).toBe(403);
+    expect((await ack(installer, 'seen')).status).toBe(403);
+    expect((await walk(viewer)).status).toBe(403);
+    expect((await walk(operator)).status).toBe(403);
+    expect((await ack(operator, '  ')).status).toBe(400);
+    const acked = await ack(operator, 'Police on site; all safe.');
+    expect(acked.status).toBe(200);
+    expect(await acked.json()).toMatchObject({ incident: { acknowledged: true, ackedBy: 'duty-officer', note: 'Police on site; all safe.' } });
+    expect((await ack(operator, 'again')).status).toBe(409);
+    expect((await walk(installer)).status).toBe(201);
+    // Published to central and audited like the API's own control actions, under the token's name.
+    await h.assurance.flush();
+    expect(h.supervisory().flatMap((e) => (e.control == null ? [] : [[e.control.action, e.control.by, e.control.note]]))).toEqual([
+      ['incident-acknowledged', 'duty-officer', 'Police on site; all safe.'],
+      ['test-window-opened', 'installer', null],
+    ]);
+  });
+});
+
+describe('console views', () => {
+  it('incidents carry the responder context and the opening event\'s timeline', async () => {
+    const { call, signIn, receive } = await startConsole();
+    const holdup = await receive(cid('122', 5));
+    const { incidents } = (await (await call('/console/api/incidents', { cookie: await signIn('viewer-token-0123456789') })).json()) as { incidents: Array<Record<string, any>> };
+    expect(incidents).toHaveLength(1);
+    expect(incidents[0]!.context).toMatchObject({
+      site: { name: 'Bank branch 1', address: '1 High Street', response: 'Silent alarm. Do not phone the branch.' },
+      devices: [{ device: 'zone-5', location: 'Counter 1', guidance: 'Press, then step back from the counter.' }],
+    });
+    expect(incidents[0]!.timeline.map((t: { step: string }) => t.step)).toEqual(['pressed', 'received', 'stored', 'delivered to central', 'acknowledged']);
+    expect(incidents[0]!.timeline[1].at).toBe(holdup.receivedAt);
+  });
+
+  it('a walk shows each device green when counted, red when it sent something else, and a real duress from another device as real', async () => {
+    const { call, signIn, receive, h } = await startConsole();
+    const cookie = await signIn('installer-token-0123456789');
+    const opened = await call('/console/api/walks', { method: 'POST', cookie, body: { site: 'bank-1', minutes: 10, devices: ['zone-5', 'zone-9'] } });
+    const { window } = (await opened.json()) as { window: { id: string } };
+    h.clock.advance(1_000);
+    await receive(cid('122', 5)); // zone-5 as it should
+    await receive(cid('383', 9)); // zone-9 sends a sensor tamper: not a call for help
+    const real = await receive({ ...cid('121', 12), address: 12 }); // the manager's duress code: not under test
+    expect(real.test).toBe(false);
+    h.clock.advance(1_000);
+    const closed = await call(`/console/api/walks/${window.id}`, { method: 'DELETE', cookie });
+    const view = (await closed.json()) as Record<string, any>;
+    expect(view.devices.map((d: { device: string; state: string }) => [d.device, d.state])).toEqual([
+      ['zone-5', 'exercised'],
+      ['zone-9', 'wrong'],
+    ]);
+    expect(view.devices[0].arrivals[0]).toMatchObject({ category: 'holdup', zone: 5, delivered: [{ output: 'central', at: expect.any(String) }] });
+    expect(view.devices[0].guidance).toBe('Press, then step back from the counter.');
+    expect(view.result).toEqual({ exercised: ['zone-5'], notExercised: [], wrong: ['zone-9'] });
+    expect(view.realIncidents.map((a: { eventId: string }) => a.eventId)).toEqual([real.id]);
+  });
+
+  it('serves the printable card and the report (HTML and CSV) to a signed-in viewer', async () => {
+    const { call, signIn } = await startConsole();
+    const cookie = await signIn('viewer-token-0123456789');
+    const card = await call('/console/card/bank-1/zone-5', { cookie });
+    expect(card.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await card.text()).toContain('Press, then step back from the counter.');
+    expect((await call('/console/card/bank-1/zone-3', { cookie })).status).toBe(404); // a burglary zone is no duress device
+    const html = await call('/console/report?site=bank-1&from=2024-01-01&to=2024-01-31', { cookie });
+    expect(await html.text()).toContain('Duress assurance report: Bank branch 1, 2024-01-01 to 2024-01-31');
+    const csv = await call('/console/report?site=bank-1&from=2024-01-01&to=2024-01-31&format=csv', { cookie });
+    expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(csv.headers.get('content-disposition')).toBe('attachment; filename="assurance-bank-1-2024-01-01-2024-01-31.csv"');
+    expect((await csv.text()).split('\r\n').filter((l) => l.startsWith('device,'))).toHaveLength(3);
+    expect((await call('/console/report?site=bank-1&from=2024-02-31', { cookie })).status).toBe(400);
+  });
+});
+
+describe('console live updates', () => {
+  it('tell each open view when something changed, and refuse views beyond MAX_STREAMS', async () => {
+    const { base, signIn, receive } = await startConsole();
+    const cookie = await signIn('viewer-token-0123456789');
+    const controller = new AbortController();
+    const open = async () => {
+      const response = await fetch(`${base}/console/api/live`, { headers: { cookie }, signal: controller.signal });
+      const reader = response.body!.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      return { reader, first };
+    };
+    try {
+      const streams = [];
+      for (let i = 0; i < MAX_STREAMS; i++) streams.push(await open());
+      expect(streams.every((s) => s.first.includes('event: update'))).toBe(true);
+      expect((await open()).first).toContain('event: busy');
+      await receive(cid('130', 3));
+      expect(new TextDecoder().decode((await streams[0]!.reader.read()).value)).toMatch(/^event: update\ndata: \{"at":\d+\}/);
+    } finally {
+      controller.abort();
+    }
+  });
+});
+
+describe('console page and script', () => {
+  it('stay within the script budget and load nothing from elsewhere', async () => {
+    const { call } = await startConsole();
+    const script = await (await call('/console/console.js')).text();
+    expect(script).toBe(consoleScript());
+    expect(script.length).toBeLessThanOrEqual(SCRIPT_BUDGET_BYTES);
+    expect(gzippedSize(script)).toBeLessThanOrEqual(SCRIPT_BUDGET_GZIP_BYTES);
+    const shell = await call('/');
+    expect(shell.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self'/);
+    const page = await shell.text();
+    for (const text of [page, script, await (await call('/console/console.css')).text()]) expect(text).not.toMatch(/https?:\/\//);
+    expect(script).not.toMatch(/innerHTML|insertAdjacentHTML|eval\(|new Function/);
+  });
+});
