@@ -62,7 +62,8 @@ const OPTIONS: AutomationOutputOptions = {
   receiver: '01',
   line: '001',
   heartbeat: 0,
-  ackTimeout: 300,
+  // Long enough for an ACK on a loaded machine; the test of silence sets its own.
+  ackTimeout: 2_000,
   retries: 2,
   audience: 'central',
 };
@@ -119,7 +120,7 @@ describe('Sur-Gard automation output, read by the serial Sur-Gard decoder', () =
   it('silence: retransmitted, then the link counts as failed until a heartbeat is ACKed; a supervisory report and its restore', async () => {
     let silent = true;
     const reports: LinkStateReport[] = [];
-    const out = await output({ heartbeat: 400 }, reports);
+    const out = await output({ heartbeat: 400, ackTimeout: 300 }, reports);
     // The heartbeat on connect is answered; then nothing, until `silent` is lifted.
     const automation = await connectAutomation(out.port(), (_packet, index) => (silent && index > 0 ? 'silent' : 'decode'));
     await connected(out);
