@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import type { z } from 'zod';
 import { API_HTTP_STATUS, type ApiErrorCode } from '../../src/errors.js';
 import type { Counters } from '../../src/observability/counters.js';
-import type { Logger } from '../../src/ports.js';
+import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
+import { systemClock, type Logger } from '../../src/ports.js';
 import { isLoopbackHost } from '../../src/settings/settings.js';
 import { answerEarly, createLimitedServer, errorAnswer, firstHeader, hasBody, readBounded, sendJson, sendText, type ListenerLimits } from './http.js';
 import { mayDo, type ApiIdentity, type Permission, type TokenRegistry } from './tokens.js';
@@ -90,6 +91,9 @@ export interface ApiServerOptions {
   tls?: { cert: string; key: string; ca?: string | undefined; requestCert: boolean } | undefined;
 }
 
+/** Refusals that say someone without the right token, or a foreign page, tried: logged (rate-limited). */
+const REFUSALS_LOGGED: ReadonlySet<ApiErrorCode> = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'ORIGIN_NOT_ALLOWED', 'HOST_NOT_ALLOWED', 'UNSUPPORTED_MEDIA_TYPE']);
+
 const DEFAULT_LIMITS: ListenerLimits = { maxConnections: 64, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 };
 
 function hostOf(hostHeader: string): string {
@@ -114,7 +118,11 @@ export class ApiServer {
   private readonly allowedHosts: ReadonlySet<string>;
   private sessions: SessionSource | undefined;
 
+  /** Refusals logged at most once per code and peer host every 10 s (the counter has them all). */
+  private readonly refusals: RateLimitedLog;
+
   constructor(private readonly options: ApiServerOptions) {
+    this.refusals = new RateLimitedLog({ logger: options.logger, clock: systemClock });
     const origins = (options.allowedOrigins ?? []).map((o) => o.replace(/\/+$/, '').toLowerCase());
     this.allowedOrigins = new Set(origins);
     const originHosts = origins.flatMap((o) => {
@@ -201,6 +209,9 @@ export class ApiServer {
       if (res.headersSent) return;
       if (error instanceof ApiError) {
         this.options.counters?.inc('api_requests_refused_total', { code: error.code });
+        // Who is knocking (no token, a wrong one, a foreign page) is worth a line; a flood of it is not.
+        if (REFUSALS_LOGGED.has(error.code))
+          this.refusals.warn(error.code, req.socket.remoteAddress, { method, path, code: error.code, peer: req.socket.remoteAddress }, 'api request refused');
         const headers = error.code === 'UNAUTHORIZED' ? { 'www-authenticate': 'Bearer realm="panelbridge"' } : {};
         answerEarly(req, res, errorAnswer(error.status, error.code, error.message), headers);
         return;

@@ -207,7 +207,16 @@ export class Gateway {
 
   private async startAll(): Promise<SettingsIssue[]> {
     const { settings } = this.options;
-    for (const output of this.outputs) await output.start();
+    for (const [index, output] of this.outputs.entries()) {
+      try {
+        await output.start();
+      } catch (error) {
+        const configured = settings.outputs[index]!;
+        if (configured.type !== 'automation') throw error;
+        const keys = { host: `outputs[${index}].host`, port: `outputs[${index}].port` };
+        throw listenFailure(error, `automation output "${configured.name}" on ${configured.host}:${configured.port}`, keys);
+      }
+    }
     this.dispatcher.start();
     // Live runs only: a replay must not mark devices tested, open incidents or write audit records from old captures.
     if (this.options.listen !== false) {

@@ -1,6 +1,5 @@
 import net from 'node:net';
 import { once } from 'node:events';
-import { GatewayError } from '../../src/errors.js';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import type { AdapterHealth, Audience, Clock, DeliveryResult, Logger, OutputAdapter } from '../../src/ports.js';
 import type { AutomationOutputSettings } from '../../src/settings/settings.js';
@@ -91,14 +90,9 @@ export class AutomationOutput implements OutputAdapter<NormalizedEvent> {
   async start(): Promise<void> {
     const server = net.createServer((socket) => this.accept(socket));
     server.maxConnections = 8;
-    try {
-      server.listen(this.options.port, this.options.host);
-      await once(server, 'listening');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const why = code === 'EADDRINUSE' ? `port ${this.options.port} on ${this.options.host} is in use; give the output another port` : (error as Error).message;
-      throw new GatewayError('CONFIG_INVALID', `automation output "${this.name}" cannot listen: ${why}`, { cause: error });
-    }
+    // A listen error (EADDRINUSE, …) goes to the caller as it is; the gateway names the setting to change.
+    server.listen(this.options.port, this.options.host);
+    await once(server, 'listening');
     this.server = server;
     this.lastTrafficAt = this.deps.clock.now();
     if (this.options.heartbeat > 0) {

@@ -102,13 +102,13 @@ export function lintSettings(
     const inlineSecret = output.type === 'webhook' ? output.secret : output.type === 'mqtt' ? output.password : undefined;
     if (inlineSecret !== undefined && context.fileIsWorldReadable)
       findings.push({ severity: 'warning', path: `outputs[${i}]`, message: 'secret inline in a world-readable file: use secretFile/passwordFile' });
+    if (output.type === 'dc09' || output.type === 'automation') findings.push(...lintForwardingOutput(output, `outputs[${i}]`, context.fileIsWorldReadable));
     if (output.type === 'mqtt' && output.protocolVersion === 4 && output.url !== 'embedded')
       findings.push({
         severity: 'warning',
         path: `outputs[${i}].protocolVersion`,
         message: 'with MQTT 3.1.1 the broker acknowledges a publish its ACL dropped, so such an event counts as delivered: use 5 unless the broker lacks it',
       });
-    if (output.type === 'dc09' || output.type === 'automation') findings.push(...lintForwardingOutput(output, `outputs[${i}]`, context.fileIsWorldReadable));
   });
 
   const siteOfAccount = new Map<string, string>();

@@ -26,6 +26,8 @@ export async function startListener(options: {
   firstFrameTimeoutMs?: number;
   maxConnectionsPerPeer?: number;
   logger?: Logger;
+  /** Reject every tolerated quirk (default false). */
+  strict?: boolean;
 }): Promise<ListenerUnderTest> {
   const logger = options.logger ?? silentLogger;
   const outbox = new MemoryOutbox();
@@ -35,7 +37,7 @@ export async function startListener(options: {
     input: 'ip-receiver',
     accounts: options.accounts,
     window: { past: 40_000, future: 20_000 },
-    strict: false,
+    strict: options.strict ?? false,
     clock: systemClock,
     random: randomBytes,
     recorder: new Recorder({ outbox, counters, logger, backlogLimit: 1000 }),

@@ -290,8 +290,9 @@ describe('DC-09 listener: TCP limits and its socket worker', () => {
     const panel = await TcpPanel.connect(port);
     const answer = panel.answer();
     panel.write(frame('0740'));
-    // The frame reaches the main thread within a turn of the worker's loop; stop right after.
-    await new Promise((r) => setTimeout(r, 20));
+    // Stop as soon as the frame is with the main thread (a turn of the worker's loop; longer on a loaded machine).
+    const inFlight = (listener as unknown as { inFlight: Set<unknown> }).inFlight;
+    for (let tries = 0; inFlight.size === 0 && outbox.pending('probe', 10).length === 0 && tries < 400; tries++) await new Promise((r) => setTimeout(r, 5));
     await listener.stop();
     expect(parseAnswer((await answer)!).token).toBe('ACK');
     expect(outbox.pending('probe', 10)).toHaveLength(1);

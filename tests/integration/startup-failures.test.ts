@@ -70,6 +70,31 @@ describe('start-up failures: one line naming the problem and the fix, a sysexits
     }
   });
 
+  it('an automation output port in use: 75, naming outputs[0].port', async () => {
+    const dir = tempDir('automation-port');
+    const holder = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => holder.once('listening', resolve));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const config = await baseConfig(dir, { outputs: [{ type: 'automation', name: 'mas', host: '127.0.0.1', port }] });
+      expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config)]), 75, /automation output "mas" on 127.0.0.1:\d+: the port is already in use: .*set outputs\[0\]\.port to a free port/);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('a dc09 output whose keyFile is missing: check and run both stop with 78, naming the file', async () => {
+    const dir = tempDir('dc09-key');
+    const config = await baseConfig(dir, {
+      outputs: [{ type: 'dc09', name: 'arc', primary: `tcp://127.0.0.1:${await freePort()}`, account: '9876', keyFile: '/nonexistent/arc.key', keyEncoding: 'hex' }],
+    });
+    const file = writeConfig(dir, config);
+    const checked = await cli(['check', '--config', file]);
+    expect(checked.code).toBe(78);
+    expect(checked.stdout.join('\n')).toMatch(/error outputs\[0\]\.keyFile: \/nonexistent\/arc\.key does not exist/);
+    expectCleanFailure(await cli(['run', '--config', file]), 78, /\/nonexistent\/arc\.key/);
+  });
+
   it('a dataDir that cannot be created: 73, naming dataDir', async () => {
     const dir = tempDir('datadir');
     const file = path.join(dir, 'a-file');

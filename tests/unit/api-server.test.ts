@@ -2,17 +2,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ApiServer } from '../../adapters/api/server.js';
 import { TokenRegistry } from '../../adapters/api/tokens.js';
 import { Counters } from '../../src/observability/counters.js';
-import { silentLogger } from '../../src/ports.js';
+import { silentLogger, type Logger } from '../../src/ports.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 import { apiSchema } from '../../src/settings/settings.js';
 
 const TOKEN = 'viewer-token-for-the-server-test';
 const servers: ApiServer[] = [];
 
-async function server(): Promise<{ base: string; counters: Counters }> {
+async function server(logger: Logger = silentLogger): Promise<{ base: string; counters: Counters }> {
   const loaded = TokenRegistry.load(apiSchema.parse({ port: 0, tokens: [{ name: 'v', role: 'viewer', token: TOKEN }] }), '/nonexistent-not-used');
   if (!loaded.ok) throw new Error('tokens');
   const counters = new Counters();
-  const api = new ApiServer({ host: '127.0.0.1', port: 0, logger: silentLogger, tokens: loaded.registry, counters, maxBodyBytes: 1_024 });
+  const api = new ApiServer({ host: '127.0.0.1', port: 0, logger, tokens: loaded.registry, counters, maxBodyBytes: 1_024 });
   api.route('GET', '/healthz', 'public', (req) => ({ status: 200, body: { who: req.identity?.name ?? null } }));
   api.route('GET', '/boom', 'read', () => {
     throw new Error('a bug');
@@ -50,5 +51,17 @@ describe('the API server gate', () => {
     await fetch(`${base}/echo`, { method: 'POST' });
     expect(counters.get('api_requests_refused_total', { code: 'UNAUTHORIZED' })).toBe(1);
     expect(counters.get('api_requests_refused_total', { code: 'BODY_TOO_LARGE' })).toBe(1);
+  });
+
+  it('logs refused requests at most once per code and peer in a while, never with the token', async () => {
+    const { logger, lines } = recordingLogger();
+    const { base, counters } = await server(logger);
+    for (let i = 0; i < 20; i++) await fetch(`${base}/boom`, { headers: { authorization: 'Bearer a-guess-0123456789' } });
+    await fetch(`${base}/echo`, { method: 'POST', headers: { ...auth, origin: 'http://evil.example' } });
+    expect(counters.get('api_requests_refused_total', { code: 'UNAUTHORIZED' })).toBe(20);
+    const refused = lines.filter((l) => l.message === 'api request refused');
+    expect(refused.map((l) => l.fields.code)).toEqual(['UNAUTHORIZED', 'ORIGIN_NOT_ALLOWED']);
+    expect(JSON.stringify(lines)).not.toContain('a-guess-0123456789');
+    expect(JSON.stringify(lines)).not.toContain(TOKEN);
   });
 });
