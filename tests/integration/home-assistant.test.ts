@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { Gateway } from '../../adapters/cli/gateway.js';
 import { createRootLogger } from '../../adapters/system/logger.js';
 import { systemClock } from '../../src/ports.js';
@@ -71,17 +71,12 @@ const SITES = [
 describe('Home Assistant discovery against the broker', () => {
   let broker: TestBroker;
   let dir: string;
-  const cleanups: Array<() => Promise<unknown> | void> = [];
-
   beforeAll(async () => {
     broker = await getTestBroker();
   });
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-  afterAll(async () => {
-    await broker.close();
-  });
+  afterAll(() => broker.close());
+  // Run after the test, last registered first (vitest's default order for after-hooks).
+  const cleanups = { push: (cleanup: () => Promise<unknown> | void) => onTestFinished(async () => void (await cleanup())) };
 
   async function startGateway(outputs: unknown[]): Promise<Gateway> {
     dir = mkdtempSync(path.join(os.tmpdir(), 'pb-ha-'));
