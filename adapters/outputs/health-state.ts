@@ -1,5 +1,6 @@
 import type { Clock, Logger } from '../../src/ports.js';
 import type { MqttOutput } from './mqtt.js';
+import { RetainedStatePublisher } from './mqtt-retained.js';
 
 /** The retained `{topicPrefix}/health` message (the agreed shape; Home Assistant's health sensors read it). */
 export interface HealthState {
@@ -47,68 +48,42 @@ export interface HealthStatePublisherDeps {
  */
 export class HealthStatePublisher {
   private timer: ReturnType<typeof setInterval> | undefined;
-  private lastBody = '';
-  private lastPublishedAt = Number.NEGATIVE_INFINITY;
-  private publishing: Promise<void> | undefined;
-  private readonly removeConnectListeners: Array<() => void>;
+  private syncing: Promise<void> | undefined;
+  private readonly publishers: RetainedStatePublisher[];
 
   constructor(
-    private readonly outputs: readonly MqttOutput[],
+    outputs: readonly MqttOutput[],
     private readonly deps: HealthStatePublisherDeps,
   ) {
     for (const output of outputs)
       if (output.audience !== 'central') throw new Error(`health state is for central outputs; "${output.name}" is local`);
-    // A reconnect may follow a broker restart that lost retained messages: publish again at once.
-    this.removeConnectListeners = outputs.map((o) =>
-      o.onConnected(() => void this.publishOn(o, healthState(this.deps.report(), this.deps.clock.now()))),
-    );
+    this.publishers = outputs.map((o) => new RetainedStatePublisher(o, deps.logger, 'health state'));
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.publish(false), this.deps.intervalMs ?? 5_000);
+    this.timer = setInterval(() => void this.sync(), this.deps.intervalMs ?? 5_000);
     this.timer.unref();
-    void this.publish(true);
+    void this.sync();
   }
 
-  /** Publishes on every output now when `force`, else only when the state changed or the heartbeat is due. */
-  async publish(force: boolean): Promise<void> {
-    if (this.publishing !== undefined) return this.publishing;
-    const now = this.deps.clock.now();
-    const state = healthState(this.deps.report(), now);
-    const { updatedAt: _updatedAt, ...body } = state;
-    const bodyText = JSON.stringify(body);
-    const due = now - this.lastPublishedAt >= (this.deps.heartbeatMs ?? 60_000);
-    if (!force && !due && bodyText === this.lastBody) return;
-    this.publishing = this.publishAll(state).then((ok) => {
-      if (!ok) return;
-      this.lastBody = bodyText;
-      this.lastPublishedAt = now;
-    });
-    try {
-      await this.publishing;
-    } finally {
-      this.publishing = undefined;
-    }
+  /** Publishes where the state changed, its heartbeat is due, or the output reconnected; one sync at a time. */
+  sync(): Promise<void> {
+    this.syncing ??= this.syncAll().finally(() => (this.syncing = undefined));
+    return this.syncing;
   }
 
   async stop(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
-    for (const remove of this.removeConnectListeners) remove();
-    await this.publishing;
+    await this.syncing;
   }
 
-  private async publishAll(state: HealthState): Promise<boolean> {
-    const results = await Promise.all(this.outputs.filter((o) => o.health().state === 'up').map((o) => this.publishOn(o, state)));
-    return results.length > 0 && results.every(Boolean);
-  }
-
-  private publishOn(output: MqttOutput, state: HealthState): Promise<boolean> {
-    return output.publishRetained('health', state).then(
-      () => true,
-      (error: unknown) => {
-        this.deps.logger.warn({ output: output.name, err: (error as Error).message }, 'health state not published');
-        return false;
-      },
-    );
+  private async syncAll(): Promise<void> {
+    const now = this.deps.clock.now();
+    const state = healthState(this.deps.report(), now);
+    const { updatedAt: _updatedAt, ...body } = state;
+    // The heartbeat slot in the fingerprint republishes an unchanged state once per heartbeat.
+    const slot = Math.floor(now / (this.deps.heartbeatMs ?? 60_000));
+    const wanted = new Map([['health', { fingerprint: `${slot} ${JSON.stringify(body)}`, payload: () => JSON.stringify(state) }]]);
+    await Promise.all(this.publishers.map((p) => p.sync(wanted)));
   }
 }

@@ -112,7 +112,12 @@ describe('Home Assistant discovery against the broker', () => {
     await until(async () => {
       configs = await retained(broker.url, `${discovery}/#`);
       states = await retained(broker.url, `${prefix}/#`);
-      return configs.size > 0 && states.has(`${prefix}/health`) && states.has(`${prefix}/devices/bank-1/zone-5`);
+      return (
+        configs.size > 0 &&
+        states.has(`${prefix}/health`) &&
+        states.has(`${prefix}/devices/bank-1/zone-5`) &&
+        states.has(`${prefix}/incidents/bank-1`)
+      );
     }, 'discovery and states retained');
 
     expect([...configs.keys()]).toEqual([`${discovery}/device/panelbridge_gw_ha_test_central/config`]);
@@ -137,6 +142,7 @@ describe('Home Assistant discovery against the broker', () => {
     expect(health).toMatchObject({ status: expect.stringMatching(/^(ok|degraded|down)$/), backlog: 0, oldestPendingAgeSeconds: null, deadLetters: 0 });
     expect(Date.parse(health.updatedAt)).not.toBeNaN();
     expect(JSON.parse(states.get(`${prefix}/devices/bank-1/zone-5`)!)).toHaveProperty('overdue');
+    expect(JSON.parse(states.get(`${prefix}/incidents/bank-1`)!)).toMatchObject({ site: 'bank-1', open: 0 });
   });
 
   it('publishes the discovery again when Home Assistant announces online on its status topic', async () => {
