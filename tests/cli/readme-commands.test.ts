@@ -65,6 +65,8 @@ function subcommands(helpText: string): Set<string> {
 
 async function problems(command: string): Promise<string[]> {
   const [, ...rest] = words(command);
+  // `npx panelbridge …` in prose names the command, it is not an example.
+  if (rest.every((w) => w === '…' || w === '...')) return [];
   const verbs: string[] = [];
   for (const word of rest) {
     // `start|stop|list` in a table names several subcommands: the first is checked, the others below.
