@@ -22,6 +22,8 @@ import { WebhookOutput } from '../outputs/webhook.js';
 import { Dc09Output } from '../outputs/dc09.js';
 import type { LinkStateReport } from '../outputs/link-state.js';
 import { AutomationOutput } from '../outputs/automation.js';
+import { discoveryPrefixOf, HomeAssistantDiscovery } from '../outputs/home-assistant.js';
+import { HealthStatePublisher, type HealthReport } from '../outputs/health-state.js';
 import { ApiServer } from '../api/server.js';
 import { TokenRegistry } from '../api/tokens.js';
 import { registerHealthRoutes, type HealthSource } from '../api/routes/health.js';
@@ -92,6 +94,8 @@ export class Gateway {
   private assurance: AssuranceWiring | undefined;
   private audit: AuditLog | undefined;
   private consoleFeed: ConsoleFeed | undefined;
+  private readonly discoveries: HomeAssistantDiscovery[] = [];
+  private healthState: HealthStatePublisher | undefined;
 
   private constructor(
     private readonly options: GatewayOptions,
@@ -162,6 +166,7 @@ export class Gateway {
   /** SIGHUP: new sites take effect for the next frame; connections stay open. */
   reloadSites(sites: readonly Site[]): void {
     this.sites = sites;
+    for (const discovery of this.discoveries) void discovery.publish();
     this.logger.info({ sites: sites.length }, 'sites reloaded');
   }
 
@@ -200,6 +205,8 @@ export class Gateway {
     await this.api?.stop();
     await this.assurance?.stop();
     this.audit?.close();
+    for (const discovery of this.discoveries) await discovery.stop();
+    await this.healthState?.stop();
     await this.dispatcher.stop();
     for (const output of this.outputs) await output.stop();
     this.outbox.close();
@@ -226,6 +233,7 @@ export class Gateway {
         logger: this.logger.child({ component: 'assurance' }),
         audit: (entry) => audit.append(entry),
       });
+      await this.startMqttStates();
     }
     if (this.api !== undefined) {
       registerHealthRoutes(this.api, { gateway: this, metrics: this.metrics, deadLetters: (output) => this.outbox.deadLetters(output) });
@@ -322,6 +330,34 @@ export class Gateway {
     audit.onWriteError((error) => this.logger.error({ err: error }, 'audit records not written yet; retrying'));
     this.audit = audit;
     return audit;
+  }
+
+  /** Retained `{prefix}/health` on central MQTT outputs, and Home Assistant discovery where it is asked for. */
+  private async startMqttStates(): Promise<void> {
+    const mqtt = this.outputs.flatMap((output, index) => {
+      const setting = this.options.settings.outputs[index];
+      return output instanceof MqttOutput && setting?.type === 'mqtt' ? [{ output, discoveryPrefix: discoveryPrefixOf(setting.homeAssistant) }] : [];
+    });
+    const central = mqtt.filter(({ output }) => output.audience === 'central').map(({ output }) => output);
+    if (central.length > 0) {
+      this.healthState = new HealthStatePublisher(central, {
+        report: () => this.health().body as unknown as HealthReport,
+        clock: this.options.clock,
+        logger: this.logger.child({ component: 'health-state' }),
+      });
+      this.healthState.start();
+    }
+    for (const { output, discoveryPrefix } of mqtt) {
+      if (discoveryPrefix === undefined) continue;
+      const discovery = new HomeAssistantDiscovery(output, {
+        gateway: { id: this.id, version: this.version },
+        sites: () => this.sites,
+        logger: this.logger,
+        discoveryPrefix,
+      });
+      await discovery.start();
+      this.discoveries.push(discovery);
+    }
   }
 
   private async startOtherInput(input: SerialInputSettings | AccessXmlInputSettings): Promise<void> {

@@ -114,6 +114,8 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   private readonly deps: MqttOutputDeps;
   private readonly logger: Logger;
   private readonly subscriptions = new Map<string, Set<MessageHandler>>();
+  /** Told after every (re)connect, when retained states may need publishing again. */
+  private readonly connectListeners = new Set<() => void>();
   private client: MqttClient | undefined;
   private embedded: EmbeddedBroker | undefined;
   /**
@@ -200,9 +202,20 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
 
   /** Publishes a retained message under the prefix (`{prefix}/{subtopic}`), QoS 1; rejects when not acknowledged. */
   async publishRetained(subtopic: string, payload: string | object): Promise<void> {
+    await this.publishRetainedTo(`${this.topicPrefix}/${subtopic}`, payload);
+  }
+
+  /** Publishes a retained message to a topic outside the prefix (Home Assistant discovery), QoS 1. */
+  async publishRetainedTo(topic: string, payload: string | object): Promise<void> {
     const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
-    const outcome = await this.publish(`${this.topicPrefix}/${subtopic}`, body, { qos: 1, retain: true, ...(body === '' ? {} : this.jsonProperties()) });
-    if (!outcome.ok) throw new GatewayError('OUTPUT_DELIVERY_FAILED', `cannot publish ${subtopic}: ${outcome.error}`);
+    const outcome = await this.publish(topic, body, { qos: 1, retain: true, ...(body === '' ? {} : this.jsonProperties()) });
+    if (!outcome.ok) throw new GatewayError('OUTPUT_DELIVERY_FAILED', `cannot publish ${topic}: ${outcome.error}`);
+  }
+
+  /** Calls `listener` after every connect and reconnect; returns a function that removes it. */
+  onConnected(listener: () => void): () => void {
+    this.connectListeners.add(listener);
+    return () => this.connectListeners.delete(listener);
   }
 
   /**
@@ -210,7 +223,11 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
    * every reconnect. Returns an unsubscribe function.
    */
   async subscribe(filter: string, handler: MessageHandler): Promise<() => Promise<void>> {
-    const fullFilter = `${this.topicPrefix}/${filter}`;
+    return this.subscribeTo(`${this.topicPrefix}/${filter}`, handler);
+  }
+
+  /** As subscribe(), for a filter outside the prefix (Home Assistant's `homeassistant/status`). */
+  async subscribeTo(fullFilter: string, handler: MessageHandler): Promise<() => Promise<void>> {
     const handlers = this.subscriptions.get(fullFilter) ?? new Set();
     handlers.add(handler);
     this.subscriptions.set(fullFilter, handlers);
@@ -381,6 +398,13 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
       client.subscribeAsync(filter, { qos: 1 }).catch((error: unknown) => {
         this.logger.warn({ filter, err: errorText(error) }, 'subscription not renewed');
       });
+    }
+    for (const listener of this.connectListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.logger.error({ err: errorText(error) }, 'MQTT connect listener threw');
+      }
     }
   }
 

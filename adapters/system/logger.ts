@@ -28,9 +28,9 @@ export const REDACT_PATHS = [
 ];
 
 /**
- * The single root logger: JSON lines on stdout for journald, pretty when stdout is a terminal. Keys, passwords and
- * secrets are redacted by path, credentials in URLs wherever they appear.
- * `destination` lets tests capture the output.
+ * The single root logger: JSON lines on stdout for journald; on a terminal (stderr is a TTY), pretty lines on
+ * stderr, so stdout carries only events (`panelbridge run | jq` works). Keys, passwords and secrets are redacted by
+ * path, credentials in URLs wherever they appear. `destination` lets tests capture the output.
  */
 export function createRootLogger(options: {
   level?: LevelWithSilent;
@@ -38,7 +38,7 @@ export function createRootLogger(options: {
   destination?: NodeJS.WritableStream;
   pretty?: boolean;
 }): PinoLogger {
-  const pretty = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true);
+  const pretty = options.pretty ?? (options.destination === undefined && process.stderr.isTTY === true);
   const base = { service: 'panelbridge', ...(options.gateway === undefined ? {} : { gateway: options.gateway }) };
   const config = {
     level: options.level ?? 'info',
@@ -53,7 +53,7 @@ export function createRootLogger(options: {
     },
   };
   if (pretty) {
-    return pino({ ...config, transport: { target: 'pino-pretty', options: { colorize: true, destination: 1 } } });
+    return pino({ ...config, transport: { target: 'pino-pretty', options: { colorize: true, destination: 2 } } });
   }
   return pino(config, options.destination ?? pino.destination({ dest: 1, sync: true }));
 }

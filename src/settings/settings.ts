@@ -188,6 +188,13 @@ export const mqttOutputSchema = z
       .boolean()
       .default(false)
       .describe('Take incident acknowledgements on {topicPrefix}/incidents/{id}/ack (central outputs only; restrict who may publish there with a broker ACL).'),
+    homeAssistant: z
+      .union([
+        z.boolean(),
+        z.object({ discoveryPrefix: z.string().min(1).regex(/^[^+#]+$/, 'no MQTT wildcards').default('homeassistant') }).strict(),
+      ])
+      .optional()
+      .describe('Publish Home Assistant MQTT discovery (true, or { discoveryPrefix }; the default prefix is "homeassistant").'),
   })
   .strict();
 

@@ -19,6 +19,7 @@ import { benchIngest } from './ingest.bench.js';
 import { benchOutbox } from './outbox.bench.js';
 import { benchReceiver } from './receiver.bench.js';
 import { benchSiaDc03 } from './sia-dc03.bench.js';
+import { benchSqliteEngines } from './sqlite-engines.bench.js';
 
 interface Target {
   /** Which figures the target applies to, by name. */
@@ -50,6 +51,7 @@ const MODULES: ReadonlyArray<{ name: string; run: () => Promise<BenchFigure[]> }
   { name: 'contact-id', run: () => benchContactId() },
   { name: 'sia-dc03', run: () => benchSiaDc03() },
   { name: 'outbox', run: () => benchOutbox() },
+  { name: 'sqlite-engines', run: () => benchSqliteEngines() },
   { name: 'delivery', run: () => benchDelivery(mqttUrl) },
   { name: 'ingest', run: () => benchIngest(mqttUrl) },
   { name: 'receiver', run: () => benchReceiver(mqttUrl) },

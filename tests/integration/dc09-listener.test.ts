@@ -292,7 +292,7 @@ describe('DC-09 listener: TCP limits and its socket worker', () => {
     panel.write(frame('0740'));
     // Stop as soon as the frame is with the main thread (a turn of the worker's loop; longer on a loaded machine).
     const inFlight = (listener as unknown as { inFlight: Set<unknown> }).inFlight;
-    for (let tries = 0; inFlight.size === 0 && outbox.pending('probe', 10).length === 0 && tries < 400; tries++) await new Promise((r) => setTimeout(r, 5));
+    for (let tries = 0; inFlight.size === 0 && outbox.pending('probe', 10).length === 0 && tries < 2000; tries++) await new Promise((r) => setTimeout(r, 5));
     await listener.stop();
     expect(parseAnswer((await answer)!).token).toBe('ACK');
     expect(outbox.pending('probe', 10)).toHaveLength(1);

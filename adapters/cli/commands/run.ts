@@ -28,7 +28,7 @@ export function runCommand(): Command {
       const logger = createRootLogger({
         level: settings.logLevel as LevelWithSilent,
         ...(settings.gateway?.id === undefined ? {} : { gateway: settings.gateway.id }),
-        ...(eventsOnStdout ? { destination: process.stderr, pretty: false } : {}),
+        ...(eventsOnStdout ? { destination: process.stderr, pretty: process.stderr.isTTY === true } : {}),
       });
       const fail = (exitCode: number, message: string): never => {
         logger.error({ exitCode }, message);
