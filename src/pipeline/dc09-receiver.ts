@@ -7,7 +7,7 @@ import type { RandomBytes } from '../model/ids.js';
 import type { Clock, Logger } from '../ports.js';
 import type { Counters } from '../observability/counters.js';
 import { eventFromSignal, gatewayEvent, unverified, VERIFIED, type EventBuilderDeps, type FrameOrigin, type Trust } from './event-builder.js';
-import { LogLimiter, UnverifiedFrames } from './unverified-frames.js';
+import { UnverifiedFrames } from './unverified-frames.js';
 import { peerHost, RateLimitedLog } from '../observability/rate-limited-log.js';
 import { formatDuration } from '../settings/duration.js';
 import type { Recorder } from './recorder.js';
@@ -64,7 +64,6 @@ export class Dc09Receiver {
   private readonly accounts: Map<string, Dc09Account> | null;
   private readonly decodeOptions: Dc09DecodeOptions;
   private readonly unverifiedFrames = new UnverifiedFrames();
-  private readonly logLimiter = new LogLimiter();
   /** Rejections a flood repeats (bad CRC, bad format): counted each time, logged once per kind and peer per 10 s. */
   private readonly warnings: RateLimitedLog;
   /**
@@ -172,13 +171,12 @@ export class Dc09Receiver {
    * published (`verified: false`); anything else at most once a minute per account (or peer), with a count.
    */
   private async refused(msg: Dc09Message, account: string | null, origin: FrameOrigin, reason: RefusedReason): Promise<Dc09Outcome> {
-    const { counters, logger, input } = this.options;
+    const { counters, input } = this.options;
     const { code, why, remedy: remedyText } = REFUSALS[reason];
     counters.inc('frames_rejected_total', { input, code });
     const host = peerHost(origin.peer);
     const originKey = `${input}|${account?.toUpperCase() ?? `peer:${host}`}`;
-    if (this.logLimiter.allow(`${code}|${originKey}`, origin.receivedAt))
-      logger.warn({ account, seq: msg.seq, peer: origin.peer, code }, `${why}: NAK (further lines for this origin within a minute are not logged)`);
+    this.warnings.warn(`${code}|${originKey}`, origin.peer, { account, seq: msg.seq, peer: origin.peer, code }, `${why}: NAK`);
     const reply = this.nak(msg, origin.receivedAt);
     const error = { code, message: `account ${account ?? '(none)'}: ${why}` };
     const events = this.eventsOf(msg, origin);
@@ -206,7 +204,7 @@ export class Dc09Receiver {
    * per account says how far off its clock is.
    */
   private async outOfWindow(msg: Dc09Message, account: string | null, received: FrameOrigin): Promise<Dc09Outcome> {
-    const { counters, logger, input } = this.options;
+    const { counters, input } = this.options;
     const origin: FrameOrigin = { ...received, trust: unverified('timestamp-out-of-window') };
     const now = origin.receivedAt;
     counters.inc('frames_rejected_total', { input, code: 'DC09_TIMESTAMP_OUT_OF_WINDOW' });
@@ -215,8 +213,7 @@ export class Dc09Receiver {
     const error = { code: 'DC09_TIMESTAMP_OUT_OF_WINDOW', message: `panel time ${panelTime} is outside the window` };
     const key = (account ?? '').toUpperCase();
     const state = this.clockOff.get(key);
-    if (this.logLimiter.allow(`window|${input}|${key}`, now))
-      logger.warn({ account, seq: msg.seq, panelTime: msg.timestamp, peer: origin.peer }, 'timestamp outside the window: NAK with the receiver time');
+    this.warnings.warn(`window|${input}|${key}`, origin.peer, { account, seq: msg.seq, panelTime: msg.timestamp, peer: origin.peer }, 'timestamp outside the window: NAK with the receiver time');
     if (state === undefined) {
       this.clockOff.set(key, { reported: false });
       return { answer: 'nak', reply, events: [], duplicate: false, error };

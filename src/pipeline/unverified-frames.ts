@@ -71,18 +71,3 @@ export class UnverifiedFrames {
     }
   }
 }
-
-/** At most one log line per key per span (an account's or a peer's refused frames). */
-export class LogLimiter {
-  private readonly lastAt = new Map<string, number>();
-
-  constructor(private readonly spanMs: number = UNVERIFIED_AGGREGATION_MS) {}
-
-  allow(key: string, now: number): boolean {
-    const last = this.lastAt.get(key);
-    if (last !== undefined && now - last < this.spanMs) return false;
-    if (this.lastAt.size >= MAX_TRACKED_ORIGINS) this.lastAt.clear();
-    this.lastAt.set(key, now);
-    return true;
-  }
-}
