@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readReplayFile, type ReplayLine } from '../../../adapters/inputs/replay.js';
-import { formatProgress } from '../../../adapters/cli/commands/replay-action.js';
 import { captureLine } from '../../../src/replay/capture.js';
 import type { Pacing } from '../../../src/replay/clock.js';
 
@@ -57,12 +56,5 @@ describe('readReplayFile', () => {
     const second = lines[1]!.parsed;
     if (!second.ok) return expect.unreachable(second.error.message);
     expect([...second.value.bytes]).toEqual([0x31, 0x32, 0xe9]);
-  });
-});
-
-describe('formatProgress', () => {
-  it('draws the share of bytes read', () => {
-    expect(formatProgress(3 << 20, 12 << 20, 1500, 8)).toBe('[##------]  25.0%  3.0/12.0 MiB  1500 frames');
-    expect(formatProgress(13 << 20, 12 << 20, 9, 4)).toBe('[####] 100.0%  12.0/12.0 MiB  9 frames');
   });
 });
