@@ -35,7 +35,7 @@ function eventsOf(stdout: string): Event[] {
 const KEY_HEX = '0123456789ABCDEF0123456789ABCDEF';
 const ACCOUNTS = [{ account: '1234' }, { account: '5678', key: KEY_HEX, keyEncoding: 'hex' }];
 
-/** The golden capture (tests/golden/replay/capture.jsonl: its lines name their sources) and its configuration. */
+/** The golden capture (tests/cli/replay/capture.jsonl: its lines name their sources) and its configuration. */
 const GOLDEN_CAPTURE = new URL('./replay/capture.jsonl', import.meta.url).pathname;
 const GOLDEN_EXPECTED = new URL('./replay/expected.jsonl', import.meta.url).pathname;
 const goldenConfig = (dir: string) =>
