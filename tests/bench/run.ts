@@ -4,9 +4,9 @@
  * MQTT_URL (e.g. mqtt://127.0.0.1:1883) points the delivery, receiver and footprint benches at a real broker.
  * The footprint bench holds 10,000 connections: one descriptor each here and in the gateway child. Node raises its
  * soft open-files limit to the hard one at start, so the hard limit is what counts (printed in the summary).
- * Module names as arguments (`npm run bench -- receiver`) run only those. `--profile` (alone, or with module
- * names) also profiles the gateway under the ACK-throughput load and prints µs per ACKed frame by stage, beside
- * the breakdown recorded in docs/bench-profile-before.json (the ACK path before issue 21's work).
+ * Module names as arguments (`npm run bench -- receiver`) run only those. The whole run, and `--profile` (alone
+ * or with module names), also profiles the gateway under the ACK-throughput load and prints µs per ACKed frame
+ * by stage, beside the breakdown recorded in docs/bench-profile-before.json (the ACK path before issue 21's work).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -149,11 +149,12 @@ async function main(): Promise<void> {
     mqttUrl: mqttUrl ?? null,
   };
   const args = process.argv.slice(2);
-  const profile = args.includes(PROFILE_FLAG);
+  // The whole run profiles too: its breakdown is one of the figures the issues ask for.
+  const profile = args.includes(PROFILE_FLAG) || args.length === 0;
   const only = args.filter((arg) => arg !== PROFILE_FLAG);
   const unknown = only.filter((name) => !MODULES.some((m) => m.name === name));
   if (unknown.length > 0) throw new Error(`no bench module ${unknown.join(', ')}; modules: ${MODULES.map((m) => m.name).join(', ')}`);
-  const selected = only.length === 0 && !profile ? MODULES : MODULES.filter((m) => only.includes(m.name));
+  const selected = args.length === 0 ? MODULES : MODULES.filter((m) => only.includes(m.name));
   const rows: Row[] = [];
   const failures: Array<{ module: string; error: string }> = [];
   const started = performance.now();
@@ -177,7 +178,7 @@ async function main(): Promise<void> {
     breakdown = result.breakdown;
     process.stderr.write(` profiles in ${result.profileDir}\n`);
   }
-  const targetsWithoutFigure = only.length > 0 || profile ? [] : TARGETS.filter((t) => !rows.some((r) => t.figure.test(r.name))).map((t) => t.figure.source);
+  const targetsWithoutFigure = args.length > 0 ? [] : TARGETS.filter((t) => !rows.some((r) => t.figure.test(r.name))).map((t) => t.figure.source);
 
   console.log(`\npanelbridge bench: node ${context.node}, ${context.cpus}, load average ${context.loadAverageAtStart.join(' ')}`);
   console.log(`broker: ${mqttUrl ?? 'none (in-process aedes for delivery; gateway benches point at a closed port)'}\n`);
