@@ -28,6 +28,11 @@ export interface SimAddress {
   user?: number;
 }
 
+/** The zone and user given on the command line or in a scenario entry, leaving out what was not given. */
+export function simAddress(given: { zone?: number | undefined; user?: number | undefined }): SimAddress {
+  return { ...(given.zone === undefined ? {} : { zone: given.zone }), ...(given.user === undefined ? {} : { user: given.user }) };
+}
+
 export type SimFormat = 'adm-cid' | 'sia-dcs';
 
 export type { FrameContent } from '../codecs/dc09/transmitter.js';
