@@ -19,8 +19,8 @@ export async function openNetworkLink(target: LinkTarget): Promise<Link> {
 export async function openSerialLink(path: string, baudRate: number): Promise<Link> {
   const answers = new AnswerQueue();
   // Loaded here: the native binding costs every other CLI verb startup time.
-  const { SerialPort } = await import('serialport');
-  const port = new SerialPort({ path, baudRate, autoOpen: false });
+  const [{ SerialPortStream }, { autoDetect }] = await Promise.all([import('@serialport/stream'), import('@serialport/bindings-cpp')]);
+  const port = new SerialPortStream({ binding: autoDetect(), path, baudRate, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(new SimulateError(`cannot open ${path}: ${error.message}`)) : resolve())));
   port.on('data', (chunk: Buffer) => {
     let other: number[] = [];
