@@ -1,4 +1,4 @@
-import { parseSimEvent, type SimEvent, type SimFormat } from '../../src/simulate/events.js';
+import { ACCOUNT_PATTERN, parseSimEvent, type SimEvent, type SimFormat } from '../../src/simulate/events.js';
 import { resolveKey as resolveSecretKey, type KeySource } from '../system/secrets.js';
 import { parseLinkTarget, type LinkTarget } from '../outputs/dc09-link.js';
 
@@ -45,9 +45,8 @@ export function requiredEvent(text: string | undefined): SimEvent {
   return parsed.event;
 }
 
-/** A DC-09 account is 3-16 hex digits (protocols.md §3.1). */
 export function checkedAccount(account: string): string {
-  if (!/^[0-9A-Fa-f]{3,16}$/.test(account)) throw new SimulateError(`--account "${account}" is not 3-16 hex digits`);
+  if (!ACCOUNT_PATTERN.test(account)) throw new SimulateError(`--account "${account}" is not 3-16 hex digits`);
   return account;
 }
 

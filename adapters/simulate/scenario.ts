@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errorText } from '../../src/errors.js';
 import { describeEvent, frameContent, simAddress } from '../../src/simulate/events.js';
 import { SequenceCounter } from '../../src/simulate/frames.js';
 import { emptyAnswerCounts, scenarioSummary } from '../../src/simulate/report.js';
@@ -14,7 +15,7 @@ function readScenario(file: string): Scenario {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new SimulateError(`cannot read ${file}: ${(error as Error).message}`);
+    throw new SimulateError(`cannot read ${file}: ${errorText(error)}`);
   }
   const parsed = parseScenario(text);
   if (!parsed.ok) throw new SimulateError(`${file}: ${parsed.issues.join('; ')}`);

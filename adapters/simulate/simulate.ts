@@ -1,3 +1,4 @@
+import { errorText } from '../../src/errors.js';
 import { simAddress } from '../../src/simulate/events.js';
 import { checkedAccount, parseListen, requiredEvent, resolveKey, SimulateError, type SimulateOptions } from './options.js';
 import { dc09Players, runPlayers, surgardPlayer } from './panel.js';
@@ -37,7 +38,7 @@ async function receive(options: SimulateOptions, print: Printer): Promise<number
       onFrame: (record) => print.received(record),
     });
   } catch (error) {
-    throw new SimulateError(`cannot listen on ${options.listen}: ${(error as Error).message}`);
+    throw new SimulateError(`cannot listen on ${options.listen}: ${errorText(error)}`);
   }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

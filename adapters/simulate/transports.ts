@@ -1,3 +1,4 @@
+import { errorText } from '../../src/errors.js';
 import { SURGARD_ACK, SURGARD_NAK } from '../../src/codecs/surgard.js';
 import { AnswerQueue, openDc09Link, type Link, type LinkTarget } from '../outputs/dc09-link.js';
 import { SimulateError } from './options.js';
@@ -11,7 +12,7 @@ export async function openNetworkLink(target: LinkTarget): Promise<Link> {
   try {
     return await openDc09Link(target);
   } catch (error) {
-    throw new SimulateError(`cannot reach ${target.transport}://${target.host}:${target.port}: ${(error as Error).message}`);
+    throw new SimulateError(`cannot reach ${target.transport}://${target.host}:${target.port}: ${errorText(error)}`);
   }
 }
 

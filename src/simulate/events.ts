@@ -42,6 +42,8 @@ const RAW_PREFIX = 'raw:';
 const GROUP = '01';
 const AREA = '1';
 export const MAX_ADDRESS = 999;
+/** A DC-09 account: 3-16 hex digits (protocols.md §3.1). */
+export const ACCOUNT_PATTERN = /^[0-9A-Fa-f]{3,16}$/;
 
 export function parseSimEvent(text: string): { ok: true; event: SimEvent } | { ok: false; message: string } {
   if (text.startsWith(RAW_PREFIX)) {
