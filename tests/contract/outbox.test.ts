@@ -137,6 +137,41 @@ describe('SqliteOutbox storage', () => {
     expect(() => SqliteOutbox.open({ dataDir, clock })).toThrow(expect.objectContaining({ code: 'OUTBOX_OPEN_FAILED' }));
   });
 
+  it('resolves an append only after the write-ahead log holding it is synced, with later commits sharing the next sync', async () => {
+    const syncs: Array<(error: Error | null) => void> = [];
+    const outbox = SqliteOutbox.open({ dataDir, clock, walSync: (done) => syncs.push(done) });
+    const settled: string[] = [];
+    const first = outbox.append([event('first')]).then(() => settled.push('first'));
+    outbox.commitQueued();
+    const second = outbox.append([event('second')]).then(() => settled.push('second'));
+    const third = outbox.append([event('third')]).then(() => settled.push('third'));
+    outbox.commitQueued();
+    await new Promise((resolve) => setImmediate(resolve));
+    // Committed (delivery may read them) but not acknowledged: one sync runs, covering only the first commit.
+    expect(settled).toEqual([]);
+    expect(syncs).toHaveLength(1);
+    syncs[0]!(null);
+    await first;
+    expect(settled).toEqual(['first']);
+    expect(syncs).toHaveLength(2);
+    syncs[1]!(null);
+    await Promise.all([second, third]);
+    expect(settled).toEqual(['first', 'second', 'third']);
+    outbox.close();
+  });
+
+  it('rejects the appends a failed sync covered with OUTBOX_WRITE_FAILED, and syncs the rest at close', async () => {
+    const syncs: Array<(error: Error | null) => void> = [];
+    const outbox = SqliteOutbox.open({ dataDir, clock, walSync: (done) => syncs.push(done) });
+    const failed = outbox.append([event('lost-sync')]);
+    outbox.commitQueued();
+    const pendingAtClose = outbox.append([event('closing')]);
+    syncs[0]!(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await expect(failed).rejects.toMatchObject({ code: 'OUTBOX_WRITE_FAILED' });
+    outbox.close();
+    await expect(pendingAtClose).resolves.toMatchObject({ duplicate: false });
+  });
+
   it('commits appends made in the same macrotask as one batch (group commit)', async () => {
     const outbox = SqliteOutbox.open({ dataDir, clock });
     const committedBatches = vi.fn();
