@@ -29,14 +29,7 @@ export interface SqliteOutboxOptions {
   deadLetterRetentionMs?: number;
   /** Hash of dedupe keys in memory; tests pass a colliding one to show a hit is confirmed against the stored key. */
   dedupeHash?: (key: string) => number;
-  /**
-   * Makes every committed WAL frame durable, then calls `done`. Default: fdatasync of the WAL file on libuv's
-   * thread pool. Tests pass one they can hold or fail.
-   */
-  walSync?: WalSync;
 }
-
-export type WalSync = (done: (error: Error | null) => void) => void;
 
 export const OUTBOX_FILE_NAME = 'outbox.sqlite';
 
@@ -116,40 +109,20 @@ interface QueuedMark {
   dead?: { reason: string; at: number };
 }
 
-/** A committed append and what it resolves with once the WAL holding it is synced. */
-interface SyncWaiter {
-  append: QueuedAppend;
-  result: AppendResult;
-}
-
 interface CommittedBatch {
   results: AppendResult[];
   stored: EntryMeta[];
 }
 
-/**
- * Resolves each waiter, or rejects them all when the sync failed: their rows are committed but may not be on
- * disk, so the panel must not be told they are (it retransmits; the retransmit finds them stored).
- */
-function settle(waiters: readonly SyncWaiter[], error: Error | null): void {
-  for (const { append, result } of waiters) {
-    if (error === null) append.resolve(result);
-    else append.reject(outboxWriteFailed('the outbox could not sync its write-ahead log', error));
-  }
-}
-
-function openDatabase(file: string): { db: Database.Database; walFd: number } {
+function openDatabase(file: string): Database.Database {
   const db = new Database(file);
   try {
     if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') throw new Error('WAL journal mode unavailable');
-    // NORMAL: a commit writes the WAL without syncing it (SQLite still syncs around checkpoints, so a checkpoint
-    // never outruns the WAL). The outbox syncs the WAL itself, off the event loop, before an append resolves:
-    // durable across power loss as FULL would be, without blocking ingest for every fsync.
-    db.pragma('synchronous = NORMAL');
+    // In WAL mode NORMAL syncs only at checkpoints, so a commit can vanish on power loss; FULL fsyncs the WAL on
+    // every commit, which makes a resolved append survive power loss as well as a process crash.
+    db.pragma('synchronous = FULL');
     migrate(db);
-    // The WAL lives as long as this connection (SQLite removes it at the last close); syncing any descriptor of
-    // it flushes what SQLite wrote through its own.
-    return { db, walFd: fs.openSync(`${file}-wal`, 'a', 0o600) };
+    return db;
   } catch (error) {
     db.close();
     throw error;
@@ -226,15 +199,15 @@ function prepareStatements(db: Database.Database) {
  */
 export class SqliteOutbox extends IndexedOutbox implements Outbox {
   static open(options: SqliteOutboxOptions): SqliteOutbox {
-    let opened: ReturnType<typeof openDatabase>;
+    let db: Database.Database;
     try {
       fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-      opened = openDatabase(path.join(options.dataDir, OUTBOX_FILE_NAME));
+      db = openDatabase(path.join(options.dataDir, OUTBOX_FILE_NAME));
     } catch (cause) {
       if (isGatewayError(cause)) throw cause;
       throw new GatewayError('OUTBOX_OPEN_FAILED', `cannot open the outbox in ${options.dataDir}`, { cause });
     }
-    return new SqliteOutbox(opened.db, opened.walFd, options);
+    return new SqliteOutbox(db, options);
   }
 
   private readonly dedupe: DedupeIndex;
@@ -257,19 +230,12 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   /** The events stored last, by seq. */
   private readonly recent = new RecentEvents();
   private readonly writeBatch: Database.Transaction<(appends: QueuedAppend[], marks: QueuedMark[]) => CommittedBatch>;
-  private readonly walSync: WalSync;
-  /** Committed appends waiting for the next WAL sync to resolve. */
-  private unsynced: SyncWaiter[] = [];
-  /** Committed appends the WAL sync now running covers; undefined when none runs. */
-  private syncing: SyncWaiter[] | undefined;
 
   private constructor(
     private readonly db: Database.Database,
-    private readonly walFd: number,
     options: SqliteOutboxOptions,
   ) {
     super();
-    this.walSync = options.walSync ?? ((done) => fs.fdatasync(walFd, done));
     this.clock = options.clock ?? systemClock;
     this.dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
     this.retentionMs = options.retentionMs;
@@ -406,24 +372,13 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     this.flush();
   }
 
-  /** Writes and syncs whatever is queued (resolving or rejecting those appends), then closes the database. */
+  /** Writes whatever is queued (resolving or rejecting those appends), then closes the database. */
   close(): void {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    const waiting = [...(this.syncing ?? []), ...this.unsynced];
-    this.syncing = undefined;
-    this.unsynced = [];
-    let error: Error | null = null;
-    try {
-      fs.fdatasyncSync(this.walFd);
-    } catch (cause) {
-      error = cause as Error;
-    }
-    settle(waiting, error);
     if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer);
     this.index.clear();
-    fs.closeSync(this.walFd);
     this.db.close();
   }
 
@@ -442,13 +397,19 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     this.appends = [];
     this.marks = [];
     let committed: CommittedBatch;
+    // A batch of delivery marks only needs no fsync of its own: losing one in a power cut means a redelivery,
+    // which at-least-once allows; the next append's commit syncs the WAL, marks included.
+    const marksOnly = appends.length === 0;
     try {
+      if (marksOnly) this.db.pragma('synchronous = NORMAL');
       committed = this.writeBatch.immediate(appends, marks);
     } catch (cause) {
       this.marks = marks.concat(this.marks);
       this.entryCount = this.statements.count.get() ?? 0; // the rolled-back inserts were counted
       for (const append of appends) append.reject(outboxWriteFailed('the outbox transaction failed', cause));
       return;
+    } finally {
+      if (marksOnly) this.db.pragma('synchronous = FULL');
     }
     for (const meta of committed.stored) {
       this.index.add(meta);
@@ -463,29 +424,8 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
         this.dedupe.add(append.dedupe.hash, { firstSeq: first.seq, count: result.entries.length, at: append.at });
       }
     });
-    // The events are in the database now (delivery may start); their appends resolve once the WAL is synced. A
-    // batch of delivery marks only needs no sync: losing one in a power cut means a redelivery, which
-    // at-least-once allows, and the next append's sync covers it.
-    committed.results.forEach((result, i) => this.unsynced.push({ append: appends[i]!, result }));
-    this.syncWal();
+    committed.results.forEach((result, i) => appends[i]?.resolve(result));
     if (committed.stored.length > 0) this.listeners.notify();
-  }
-
-  /**
-   * One WAL sync at a time, covering every commit before it started: commits made while it runs wait for the
-   * next one, so a burst shares few syncs, and the event loop goes on deciding frames during each.
-   */
-  private syncWal(): void {
-    if (this.syncing !== undefined || this.unsynced.length === 0) return;
-    const covered = this.unsynced;
-    this.syncing = covered;
-    this.unsynced = [];
-    this.walSync((error) => {
-      if (this.syncing !== covered) return; // close() synced and settled them
-      this.syncing = undefined;
-      settle(covered, error);
-      this.syncWal();
-    });
   }
 
   private writeAppends(appends: QueuedAppend[]): CommittedBatch {
