@@ -29,24 +29,31 @@ export async function* readReplayFile(file: string, options: ReplayFileOptions):
   let lineNumber = 0;
   let bytesRead = 0;
   let rest = '';
-
-  async function* emit(line: string): AsyncGenerator<ReplayLine> {
-    lineNumber += 1;
-    bytesRead += line.length + 1;
-    const parsed = parseReplayLine(line);
-    if (parsed === null) return;
-    if (parsed.ok) {
-      const delay = pacingDelay(previousTime, parsed.value.t, options.pacing);
-      if (delay > 0) await sleep(delay);
-      previousTime = parsed.value.t ?? previousTime;
+  let ended = false;
+  const chunks = createReadStream(file, { encoding: 'latin1', highWaterMark: 1 << 20 })[Symbol.asyncIterator]();
+  while (!ended) {
+    const next = await chunks.next();
+    let lines: string[];
+    if (next.done === true) {
+      ended = true;
+      if (rest === '') break;
+      lines = [rest];
+    } else {
+      lines = (rest + (next.value as string)).split('\n');
+      rest = lines.pop() ?? '';
     }
-    yield { lineNumber, parsed, bytesRead };
+    // One generator for the whole file, lines handled in place: a generator per line cost more than the parse.
+    for (const line of lines) {
+      lineNumber += 1;
+      bytesRead += line.length + 1;
+      const parsed = parseReplayLine(line);
+      if (parsed === null) continue;
+      if (parsed.ok) {
+        const delay = pacingDelay(previousTime, parsed.value.t, options.pacing);
+        if (delay > 0) await sleep(delay);
+        previousTime = parsed.value.t ?? previousTime;
+      }
+      yield { lineNumber, parsed, bytesRead };
+    }
   }
-
-  for await (const chunk of createReadStream(file, { encoding: 'latin1' })) {
-    const lines = (rest + (chunk as string)).split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) yield* emit(line);
-  }
-  if (rest !== '') yield* emit(rest);
 }

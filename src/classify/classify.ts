@@ -17,6 +17,21 @@ export const classify = createClassifier(lookupCode);
  */
 export function siteForAccount(sites: readonly Site[], account: string | null): Site | undefined {
   if (account === null) return undefined;
-  const wanted = account.toUpperCase();
-  return sites.find((site) => site.accounts.some((a) => a.toUpperCase() === wanted));
+  return accountIndex(sites).get(account.toUpperCase());
+}
+
+/**
+ * Sites by upper-cased account, built once per sites list (a reload brings a new list): every frame looks its
+ * account up, and a monitoring centre's configuration lists thousands. The first site listing an account wins.
+ */
+const accountIndexes = new WeakMap<readonly Site[], ReadonlyMap<string, Site>>();
+
+function accountIndex(sites: readonly Site[]): ReadonlyMap<string, Site> {
+  let index = accountIndexes.get(sites);
+  if (index === undefined) {
+    const built = new Map<string, Site>();
+    for (const site of sites) for (const account of site.accounts) if (!built.has(account.toUpperCase())) built.set(account.toUpperCase(), site);
+    accountIndexes.set(sites, (index = built));
+  }
+  return index;
 }

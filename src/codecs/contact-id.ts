@@ -208,29 +208,31 @@ export function encodeContactId(msg: Omit<ContactIdMessage, 'checkDigit' | 'quir
   return body + contactIdCheckDigit(body);
 }
 
+/** `QXYZ GG CCC` in hex digits, with both spaces or neither (\3 repeats the first separator). */
+const ADM_CID_DATA = /^([0-9A-Fa-f])([0-9A-Fa-f]{3})( ?)([0-9A-Fa-f]{2})\3([0-9A-Fa-f]{3})$/;
+
 /**
  * Parses DC-09 ADM-CID data, `QXYZ GG CCC` (e.g. `3401 01 057`). Surrounding whitespace is ignored;
  * the digits without their spaces are tolerated as `adm-cid-no-spaces`.
  */
+
 export function parseAdmCidData(
   data: string,
   options?: CodecOptions,
 ): DecodeResult<ContactIdFields & { quirks: string[] }> {
   const trimmed = data.trim();
-  const spaced = /^(\w)(\w{3}) (\w{2}) (\w{3})$/.exec(trimmed);
-  const packed = spaced ? null : /^(\w)(\w{3})(\w{2})(\w{3})$/.exec(trimmed);
-  const match = spaced ?? packed;
-  if (!match || !HEX_TEXT.test(trimmed.replaceAll(' ', ''))) {
+  const match = ADM_CID_DATA.exec(trimmed);
+  if (!match) {
     return fail('CID_FORMAT_INVALID', 'ADM-CID data is not "QXYZ GG CCC"', data);
   }
   const quirks: string[] = [];
-  if (packed) {
+  if (match[3] === '') {
     const rejected = tolerate('adm-cid-no-spaces', quirks, options, 'CID_FORMAT_INVALID', data);
     if (rejected) return rejected;
   }
   const cased = upperCaseHex(trimmed, quirks, options);
   if (!cased.ok) return cased.result;
-  const [, qualifier = '', event = '', group = '', ccc = ''] = match.map((part) => part.toUpperCase());
+  const [, qualifier = '', event = '', , group = '', ccc = ''] = match.map((part) => part.toUpperCase());
   const fields = checkContactIdFields({ qualifier, event, group, ccc }, data);
   return fields.ok ? ok({ ...fields.value, quirks }) : fields;
 }

@@ -171,3 +171,15 @@ export function receivedAtMs(event: Pick<NormalizedEvent, 'receivedAt'>, fallbac
   }
   return Number.isNaN(lastReceivedAtMs) ? fallback : lastReceivedAtMs;
 }
+
+let lastIsoMs = Number.NaN;
+let lastIsoText = '';
+
+/** ms since the epoch as an event's ISO-8601 time; the frames of a burst share a millisecond, so the last is kept. */
+export function isoTime(ms: number): string {
+  if (ms !== lastIsoMs) {
+    lastIsoText = new Date(ms).toISOString();
+    lastIsoMs = ms;
+  }
+  return lastIsoText;
+}

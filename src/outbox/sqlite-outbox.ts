@@ -440,25 +440,30 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
         results.push({ duplicate: true, entries: earlier });
         continue;
       }
-      const entries = append.events.map(({ event, json }) => {
-        const described = describeEntry(event, append.at);
-        const { lastInsertRowid } = this.statements.insertEntry.run(
-          described.account,
-          described.duress ? 1 : 0,
-          described.receivedAt,
-          append.at,
-          dedupeKey ?? null,
-          json,
-        );
-        const seq = Number(lastInsertRowid);
-        this.entryCount += 1;
-        stored.push({ seq, ...described });
-        return { seq, event };
-      });
+      const entries = this.insertEntries(append, stored);
       if (dedupeKey !== undefined && entries.length > 0) storedInBatch.set(dedupeKey, entries);
       results.push({ duplicate: false, entries });
     }
     return { results, stored };
+  }
+
+  /** Inserts an append's events as rows, adding what the pending index needs of each to `stored`. */
+  private insertEntries(append: QueuedAppend, stored: EntryMeta[]): OutboxEntry[] {
+    return append.events.map(({ event, json }) => {
+      const described = describeEntry(event, append.at);
+      const { lastInsertRowid } = this.statements.insertEntry.run(
+        described.account,
+        described.duress ? 1 : 0,
+        described.receivedAt,
+        append.at,
+        append.dedupe?.key ?? null,
+        json,
+      );
+      const seq = Number(lastInsertRowid);
+      this.entryCount += 1;
+      stored.push({ seq, ...described });
+      return { seq, event };
+    });
   }
 
   /** The committed append stored under this dedupe key within the window, confirmed against the stored rows. */

@@ -1,4 +1,4 @@
-import { EVENT_SCHEMA_ID, type NormalizedEvent, type Transport, type UnverifiedReason } from '../model/event.js';
+import { EVENT_SCHEMA_ID, isoTime, type NormalizedEvent, type Transport, type UnverifiedReason } from '../model/event.js';
 import type { Signal } from '../model/signal.js';
 import type { IdSource } from '../model/ids.js';
 import type { Site } from '../settings/sites.js';
@@ -56,7 +56,7 @@ export function eventFromSignal(
   return {
     schema: EVENT_SCHEMA_ID,
     id: deps.ids.next(),
-    receivedAt: new Date(origin.receivedAt).toISOString(),
+    receivedAt: isoTime(origin.receivedAt),
     occurredAt: signal.occurredAt,
     source: sourceOf(origin),
     ...trustFields(origin.trust),
@@ -106,7 +106,7 @@ export function gatewayEvent(
   return {
     schema: EVENT_SCHEMA_ID,
     id: deps.ids.next(),
-    receivedAt: new Date(origin.receivedAt).toISOString(),
+    receivedAt: isoTime(origin.receivedAt),
     occurredAt: null,
     source: sourceOf(origin),
     ...trustFields(origin.trust),

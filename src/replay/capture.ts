@@ -25,7 +25,6 @@ export interface CaptureRecord {
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-const HEX = /^(?:[0-9A-Fa-f]{2})+$/;
 
 /** The capture line for a frame, as `run --capture` appends it. */
 export function captureLine(frame: Uint8Array, at: number, input: string, transport: string, peer: string): string {
@@ -63,8 +62,14 @@ function parseCaptureRecord(text: string): DecodeResult<ReplayFrame> {
     return malformed(`"transport" must be one of ${TRANSPORTS.join(', ')}`, text);
   }
   if (peer !== undefined && typeof peer !== 'string') return malformed('"peer" must be a string when present', text);
-  if (typeof hex !== 'string' || !HEX.test(hex)) return malformed('"hex" must be a non-empty, even number of hex digits', text);
-  return ok({ t: Date.parse(t), input, transport, peer: peer ?? null, bytes: Uint8Array.from(Buffer.from(hex, 'hex')) });
+  // Node's hex decoder stops at the first pair that is not hex: the whole text was hex exactly when every pair
+  // came out as a byte.
+  const decoded = typeof hex === 'string' ? Buffer.from(hex, 'hex') : undefined;
+  if (decoded === undefined || decoded.length === 0 || decoded.length * 2 !== (hex as string).length) {
+    return malformed('"hex" must be a non-empty, even number of hex digits', text);
+  }
+  // A copy of its own: the decoded Buffer may be a slice of Node's shared pool.
+  return ok({ t: Date.parse(t), input, transport, peer: peer ?? null, bytes: new Uint8Array(decoded) });
 }
 
 function isTransport(value: string): value is Transport {

@@ -38,11 +38,12 @@ const IDLE = 'idle';
 
 /** First match wins for a frame; the innermost frame with a match names the sample's stage. */
 const STAGE_RULES: ReadonlyArray<{ stage: string; matches: (frame: CallFrame) => boolean }> = [
-  { stage: 'outbox commit (transaction, WAL sync)', matches: (f) => f.functionName === 'sqliteTransaction' || /^(flush|syncWal|fdatasync)$/.test(f.functionName) },
-  { stage: 'outbox insert', matches: (f) => /^(writeAppends|writeMarks|run)$/.test(f.functionName) && /outbox|better-sqlite3/.test(f.url) },
+  { stage: 'outbox commit (transaction, fsync)', matches: (f) => f.functionName === 'sqliteTransaction' || (f.functionName === 'flush' && /\/src\/outbox\//.test(f.url)) },
+  { stage: 'outbox insert', matches: (f) => /^(insertEntries|writeMarks)$/.test(f.functionName) },
   { stage: 'delivery read-back (outbox → event)', matches: (f) => /^(readEvent|parsedEvent)$/.test(f.functionName) },
   { stage: 'event JSON', matches: (f) => /^(eventJson|serializeEvents)$/.test(f.functionName) },
   { stage: 'outbox queue, dedupe, index', matches: (f) => /\/src\/outbox\//.test(f.url) },
+  { stage: 'replay file (read, capture lines)', matches: (f) => /\/src\/replay\/|adapters\/inputs\/replay/.test(f.url) },
   { stage: 'answer (ACK encode, hand back)', matches: (f) => /codecs\/dc09\/responses/.test(f.url) || /^(queueAnswer|sendAnswers)$/.test(f.functionName) },
   { stage: 'framing', matches: (f) => /codecs\/dc09\/framer|codecs\/framing/.test(f.url) },
   { stage: 'decode', matches: (f) => /\/src\/codecs\/|decode-frame/.test(f.url) },
