@@ -1,5 +1,5 @@
 import { SerialPortStream, type OpenOptions } from '@serialport/stream';
-import { SerialPort } from 'serialport';
+import { autoDetect } from '@serialport/bindings-cpp';
 import { SURGARD_TERMINATOR } from '../../src/codecs/surgard.js';
 import { DelimitedFramer } from '../../src/codecs/delimited-framer.js';
 import { SerialReceiver, type SerialProtocol } from '../../src/pipeline/serial-receiver.js';
@@ -10,7 +10,7 @@ import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
 import { backoffDelay } from '../../src/backoff.js';
 
-/** How the port is reached: the OS binding in production, `MockBinding` (@serialport/binding-mock) in tests. */
+/** How the port is reached: the OS binding (`autoDetect` of @serialport/bindings-cpp) in production, `MockBinding` in tests. */
 export type SerialBinding = OpenOptions['binding'];
 
 export interface SerialInputOptions {
@@ -62,7 +62,7 @@ export class SerialInput {
   private stopped = true;
 
   constructor(private readonly options: SerialInputOptions) {
-    this.binding = options.binding ?? SerialPort.binding;
+    this.binding = options.binding ?? autoDetect();
   }
 
   /** Opens the port once; when that fails the input keeps retrying in the background and reports down. */

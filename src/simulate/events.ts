@@ -28,6 +28,11 @@ export interface SimAddress {
   user?: number;
 }
 
+/** The zone and user given on the command line or in a scenario entry, leaving out what was not given. */
+export function simAddress(given: { zone?: number | undefined; user?: number | undefined }): SimAddress {
+  return { ...(given.zone === undefined ? {} : { zone: given.zone }), ...(given.user === undefined ? {} : { user: given.user }) };
+}
+
 export type SimFormat = 'adm-cid' | 'sia-dcs';
 
 export type { FrameContent } from '../codecs/dc09/transmitter.js';
@@ -37,6 +42,8 @@ const RAW_PREFIX = 'raw:';
 const GROUP = '01';
 const AREA = '1';
 export const MAX_ADDRESS = 999;
+/** A DC-09 account: 3-16 hex digits (protocols.md §3.1). */
+export const ACCOUNT_PATTERN = /^[0-9A-Fa-f]{3,16}$/;
 
 export function parseSimEvent(text: string): { ok: true; event: SimEvent } | { ok: false; message: string } {
   if (text.startsWith(RAW_PREFIX)) {

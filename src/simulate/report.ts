@@ -1,4 +1,4 @@
-import type { AnswerKind } from './frames.js';
+import type { AnswerKind, PanelAnswer } from './frames.js';
 
 export interface LatencySummary {
   p50: number;
@@ -21,6 +21,11 @@ export function emptyAnswerCounts(): AnswerCounts {
   return { ack: 0, nak: 0, duh: 0, rsp: 0, invalid: 0, none: 0 };
 }
 
+/** Every frame sent gets exactly one answer kind, `none` included. */
+function sentCount(answers: AnswerCounts): number {
+  return Object.values(answers).reduce((a, b) => a + b, 0);
+}
+
 export interface LoadReport {
   sent: number;
   answers: AnswerCounts;
@@ -38,7 +43,7 @@ export function loadReport(input: {
   connections: number;
   elapsedMs: number;
 }): LoadReport {
-  const sent = Object.values(input.answers).reduce((a, b) => a + b, 0);
+  const sent = sentCount(input.answers);
   const answered = sent - input.answers.none;
   return {
     sent,
@@ -106,4 +111,35 @@ export function formatFrameRecord(record: FrameRecord): string {
   const latency = record.latencyMs === null ? '' : ` ${roundMs(record.latencyMs)} ms`;
   const notes = [record.receiverTime === undefined ? undefined : `receiver time ${record.receiverTime}`, record.detail].filter((n) => n !== undefined);
   return `${head} -> ${ANSWER_TEXT[record.answer]}${latency}${notes.length === 0 ? '' : ` (${notes.join('; ')})`}`;
+}
+
+/** The record of one frame: how the output names it (`head`) and what came back, a stale answer counted invalid. */
+export function frameRecord(
+  head: Pick<FrameRecord, 'token' | 'account' | 'event'> & Partial<FrameRecord>,
+  outcome: { answer: PanelAnswer; latencyMs: number | null },
+): FrameRecord {
+  const { answer, latencyMs } = outcome;
+  return {
+    ...head,
+    answer: answer.kind === 'stale' ? 'invalid' : answer.kind,
+    latencyMs: latencyMs === null ? null : roundMs(latencyMs),
+    ...(answer.receiverTime == null ? {} : { receiverTime: new Date(answer.receiverTime).toISOString() }),
+    ...(answer.detail === undefined ? {} : { detail: answer.detail }),
+  };
+}
+
+/** What a scenario run ends with: the site (or file) and how its events were answered. */
+export interface ScenarioSummary {
+  scenario: string;
+  sent: number;
+  answers: AnswerCounts;
+}
+
+export function scenarioSummary(scenario: string, answers: AnswerCounts): ScenarioSummary {
+  return { scenario, sent: sentCount(answers), answers: { ...answers } };
+}
+
+/** `Branch 12: 4 event(s), 4 ACK, 0 not ACKed`. */
+export function formatScenarioSummary(summary: ScenarioSummary): string {
+  return `${summary.scenario}: ${summary.sent} event(s), ${summary.answers.ack} ACK, ${summary.sent - summary.answers.ack} not ACKed`;
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { durationSchema } from '../settings/duration.js';
-import { MAX_ADDRESS, parseSimEvent } from './events.js';
+import { ACCOUNT_PATTERN, MAX_ADDRESS, parseSimEvent } from './events.js';
 
 /**
  * A scenario file: every device of a site, played in order against a running gateway so an installer can see each
@@ -26,7 +26,7 @@ const scenarioEventSchema = z
 
 const scenarioDeviceSchema = z
   .object({
-    account: z.string().regex(/^[0-9A-Fa-f]{3,16}$/, 'an account is 3-16 hex digits (quote it: "0123")'),
+    account: z.string().regex(ACCOUNT_PATTERN, 'an account is 3-16 hex digits (quote it: "0123")'),
     key: z.string().optional(),
     keyFile: z.string().optional(),
     keyEnv: z.string().optional(),

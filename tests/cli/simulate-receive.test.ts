@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ReceivedRecord } from '../../adapters/cli/commands/simulate-receive.js';
+import type { ReceivedRecord } from '../../src/simulate/received-record.js';
 import { CLI, GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
 import { freePort } from '../helpers/broker.js';
 

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isGatewayError } from '../../../src/errors.js';
-import type { SimulateOptions } from './simulate-options.js';
+import type { SimulateOptions } from '../../simulate/options.js';
 import { MAX_ADDRESS } from '../../../src/simulate/events.js';
 
 /** Exit status when the simulator could not run at all (bad options, unreachable target); 1 means a frame got no ACK. */
@@ -58,7 +58,11 @@ export function simulateCommand(): Command {
     .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : EXIT_SIMULATE_FAILED));
   return command.action(async (options: SimulateOptions) => {
     // Imported when the simulator runs, not with every command's definition.
-    const { printer, simulate, SimulateError } = await import('./simulate-action.js');
+    const [{ simulate }, { printer }, { SimulateError }] = await Promise.all([
+      import('../../simulate/simulate.js'),
+      import('../../simulate/printing.js'),
+      import('../../simulate/options.js'),
+    ]);
     try {
       process.exitCode = await simulate(options, printer(options));
     } catch (error) {

@@ -3,7 +3,7 @@ import { decodeFrame } from '../../../src/pipeline/decode-frame.js';
 import { eventFromSignal, VERIFIED } from '../../../src/pipeline/event-builder.js';
 import { createIdSource } from '../../../src/model/ids.js';
 import { systemClock } from '../../../src/ports.js';
-import { frameContent, parseSimEvent, SIM_EVENT_NAMES, type SimEvent, type SimFormat } from '../../../src/simulate/events.js';
+import { frameContent, parseSimEvent, simAddress, SIM_EVENT_NAMES, type SimEvent, type SimFormat } from '../../../src/simulate/events.js';
 import { buildPanelFrame } from '../../../src/simulate/frames.js';
 
 function named(text: string): SimEvent {
@@ -46,5 +46,11 @@ describe('simulator building blocks', () => {
     expect(frameContent(named('raw:#1234|Nri1/PA501'), '1234', {}, 'sia-dcs')).toEqual({ token: 'SIA-DCS', dataAccount: '1234', data: 'Nri1/PA501' });
     expect(parseSimEvent('fire')).toMatchObject({ ok: false });
     expect(parseSimEvent('raw:')).toMatchObject({ ok: false });
+  });
+
+  it('takes only the zone and user that were given (an absent one falls back to 1 in the frame)', () => {
+    expect(simAddress({ zone: 5, user: undefined })).toEqual({ zone: 5 });
+    expect(simAddress({ user: 0 })).toEqual({ user: 0 });
+    expect(simAddress({})).toEqual({});
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatReceivedRecord } from '../../../../adapters/cli/commands/simulate-receive.js';
+import { formatReceivedRecord } from '../../../src/simulate/received-record.js';
 
 describe('the printed line', () => {
   it('names the answer, the event and its numbers', () => {
