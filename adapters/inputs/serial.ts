@@ -3,12 +3,12 @@ import { SerialPort } from 'serialport';
 import { SURGARD_TERMINATOR } from '../../src/codecs/surgard.js';
 import { DelimitedFramer } from '../../src/codecs/delimited-framer.js';
 import { SerialReceiver, type SerialProtocol } from '../../src/pipeline/serial-receiver.js';
-import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
-import type { Recorder } from '../../src/pipeline/recorder.js';
 import type { SerialInputSettings } from '../../src/settings/settings.js';
 import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
 import { backoffDelay } from '../../src/backoff.js';
+import type { Transport } from '../../src/model/event.js';
+import type { Input, InputDeps } from './input.js';
 
 /** How the port is reached: the OS binding in production, `MockBinding` (@serialport/binding-mock) in tests. */
 export type SerialBinding = OpenOptions['binding'];
@@ -47,7 +47,7 @@ const LINE_TERMINATORS = [0x0d, 0x0a];
  * the same port as soon as the receiver says so (after the store). Frames are handled one at a time in arrival
  * order. A lost port (unplugged USB adapter, close, error) is reopened with exponential backoff.
  */
-export class SerialInput {
+export class SerialInput implements Input {
   private readonly binding: SerialBinding;
   private stream: SerialPortStream | undefined;
   private framer: DelimitedFramer | undefined;
@@ -64,6 +64,14 @@ export class SerialInput {
   constructor(private readonly options: SerialInputOptions) {
     this.binding = options.binding ?? SerialPort.binding;
   }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  /** The receiver alone, no port (replay): a frame without a recorded peer came, as live, from the configured path. */
+  handleFrame = (frame: Uint8Array, transport: Transport, peer?: string): Promise<unknown> =>
+    this.options.receiver.handlePacket(frame, peer ?? this.options.path, transport);
 
   /** Opens the port once; when that fails the input keeps retrying in the background and reports down. */
   async start(): Promise<void> {
@@ -210,14 +218,8 @@ export class SerialInput {
   }
 }
 
-export interface SerialInputDeps {
-  clock: Clock;
-  recorder: Recorder;
-  builder: EventBuilderDeps;
-  counters: Counters;
-  logger: Logger;
+export interface SerialInputDeps extends InputDeps {
   binding?: SerialBinding;
-  onFrame?: SerialInputOptions['onFrame'];
 }
 
 /** A `type: serial` input from its settings: the receiver core and the port adapter around it. */

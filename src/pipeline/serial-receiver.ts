@@ -1,6 +1,6 @@
 import { SURGARD_ACK, SURGARD_NAK, decodeSurgard } from '../codecs/surgard.js';
 import type { DecodeError } from '../codecs/result.js';
-import type { NormalizedEvent, Protocol } from '../model/event.js';
+import type { NormalizedEvent, Protocol, Transport } from '../model/event.js';
 import type { Signal } from '../model/signal.js';
 import type { Counters } from '../observability/counters.js';
 import type { Clock, Logger } from '../ports.js';
@@ -59,8 +59,9 @@ export class SerialReceiver {
 
   constructor(private readonly options: SerialReceiverOptions) {}
 
-  async handlePacket(packet: Uint8Array, peer: string): Promise<SerialOutcome> {
-    const origin: FrameOrigin = { input: this.options.input, transport: 'serial', peer, receivedAt: this.options.clock.now(), raw: packet, trust: VERIFIED };
+  /** `transport`: `serial` but in a replay of a plain log, which records none (`replay`). */
+  async handlePacket(packet: Uint8Array, peer: string, transport: Transport = 'serial'): Promise<SerialOutcome> {
+    const origin: FrameOrigin = { input: this.options.input, transport, peer, receivedAt: this.options.clock.now(), raw: packet, trust: VERIFIED };
     return this.options.protocol === 'surgard' ? this.surgard(packet, origin) : this.line(packet, origin, this.options.protocol);
   }
 

@@ -43,7 +43,7 @@ export async function benchIngest(brokerUrl?: string): Promise<BenchFigure[]> {
   const { gateway } = started;
   const label = brokerUrl === undefined ? 'broker unreachable' : 'delivering to MQTT';
   try {
-    const handle = gateway.frameHandlers.get('bench');
+    const handle = gateway.frameHandler('bench');
     if (handle === undefined) throw new Error('no frame handler for the bench input');
     let decided = 0;
     let notAcked = 0;
