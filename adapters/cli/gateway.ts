@@ -14,7 +14,7 @@ import type { Outbox } from '../../src/outbox/outbox.js';
 import { captureLine } from '../../src/replay/capture.js';
 import type { Clock, Logger, OutputAdapter } from '../../src/ports.js';
 import { createInput, describeInput } from '../inputs/index.js';
-import type { CaptureFrame, FrameHandler, Input } from '../inputs/input.js';
+import type { CaptureFrame, Input } from '../inputs/input.js';
 import { StdoutOutput } from '../outputs/stdout.js';
 import { MqttOutput } from '../outputs/mqtt.js';
 import { WebhookOutput } from '../outputs/webhook.js';
@@ -45,7 +45,7 @@ export interface GatewayOptions {
   outbox?: Outbox;
   /** Event ids and DC-09 ACK pads; seeded by `replay` so a replay is reproducible. */
   random?: RandomBytes;
-  /** False for `replay`: inputs are created but open nothing; replay feeds each frame to its input's `frameHandler`. */
+  /** False for `replay`: inputs are created but open nothing; replay feeds each frame to its input's `handleFrame`. */
   listen?: boolean;
   /** Outputs' clock when the pipeline's is not the wall clock (`replay`): webhook signatures must be fresh. */
   outputClock?: Clock;
@@ -70,7 +70,7 @@ export class Gateway {
   /** One id source for every event of this gateway, so ids stay strictly time-ordered. */
   readonly builder: EventBuilderDeps;
   private sites: readonly Site[];
-  private readonly inputs: Input[] = [];
+  private readonly createdInputs: Input[] = [];
   private readonly logger: Logger;
   private readonly startedAt: number;
   private assurance: AssuranceWiring | undefined;
@@ -146,9 +146,9 @@ export class Gateway {
   }
 
 
-  /** The frame handler of a configured input (replay); undefined for a name the configuration does not have. */
-  frameHandler(input: string): FrameHandler | undefined {
-    return this.inputs.find((i) => i.name === input)?.handleFrame;
+  /** The configured inputs (their frame handlers are what `replay` drives). */
+  get inputs(): readonly Input[] {
+    return this.createdInputs;
   }
 
   /** SIGHUP: new sites take effect for the next frame; connections stay open. */
@@ -254,7 +254,7 @@ export class Gateway {
         issues.push(...created.issues);
         continue;
       }
-      this.inputs.push(created.input);
+      this.createdInputs.push(created.input);
       if (this.options.listen === false) continue;
       await created.input.start().catch((error: unknown) => {
         if (!('port' in configured)) throw error;

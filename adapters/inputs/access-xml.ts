@@ -49,6 +49,9 @@ export class AccessXmlListener implements Input {
 
   constructor(private readonly options: AccessXmlListenerOptions) {}
 
+  /** Plain-log lines of XML are not routed here: a document without its input cannot be told from others. */
+  readonly protocol = undefined;
+
   get name(): string {
     return this.options.name;
   }

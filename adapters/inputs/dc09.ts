@@ -86,6 +86,8 @@ export class Dc09Listener implements Input {
     this.warnings = new RateLimitedLog({ logger: options.logger, clock: systemClock });
   }
 
+  readonly protocol = 'dc09';
+
   get name(): string {
     return this.options.name;
   }

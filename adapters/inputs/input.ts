@@ -1,5 +1,6 @@
 import type { EventBus } from '../../src/bus.js';
 import type { Transport } from '../../src/model/event.js';
+import type { FrameProtocol } from '../../src/pipeline/decode-frame.js';
 import type { RandomBytes } from '../../src/model/ids.js';
 import type { Counters } from '../../src/observability/counters.js';
 import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
@@ -18,6 +19,8 @@ export type FrameHandler = (frame: Uint8Array, transport: Transport, peer?: stri
  */
 export interface Input {
   readonly name: string;
+  /** The protocol its frames are in, by which `replay` routes plain-log lines; undefined: none detection knows. */
+  readonly protocol: FrameProtocol | undefined;
   start(): Promise<void>;
   /** Stops taking frames, lets those in flight finish (their answers are written), then closes. */
   stop(): Promise<void>;

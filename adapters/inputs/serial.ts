@@ -8,6 +8,7 @@ import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
 import { backoffDelay } from '../../src/backoff.js';
 import type { Transport } from '../../src/model/event.js';
+import type { FrameProtocol } from '../../src/pipeline/decode-frame.js';
 import type { Input, InputDeps } from './input.js';
 
 /** How the port is reached: the OS binding in production, `MockBinding` (@serialport/binding-mock) in tests. */
@@ -69,9 +70,12 @@ export class SerialInput implements Input {
     return this.options.name;
   }
 
-  /** The receiver alone, no port (replay): a frame without a recorded peer came, as live, from the configured path. */
-  handleFrame = (frame: Uint8Array, transport: Transport, peer?: string): Promise<unknown> =>
-    this.options.receiver.handlePacket(frame, peer ?? this.options.path, transport);
+  get protocol(): FrameProtocol {
+    return this.options.receiver.frameProtocol;
+  }
+
+  /** The receiver alone, no port (replay). */
+  handleFrame = (frame: Uint8Array, transport: Transport, peer?: string): Promise<unknown> => this.options.receiver.handlePacket(frame, peer, transport);
 
   /** Opens the port once; when that fails the input keeps retrying in the background and reports down. */
   async start(): Promise<void> {

@@ -1,9 +1,14 @@
 import { detectProtocol, type FrameProtocol } from '../pipeline/decode-frame.js';
-import type { InputSettings, SerialInputSettings } from '../settings/settings.js';
 import type { ReplayFrame } from './capture.js';
 
 /** Input name of plain-log frames that no configured input speaks the protocol of. */
 export const SYNTHETIC_INPUT = 'replay';
+
+/** A configured input as routing sees it: its name and the protocol its frames are in (undefined: none detectable). */
+export interface RouteTarget {
+  name: string;
+  protocol: FrameProtocol | undefined;
+}
 
 /**
  * Where a replayed frame goes. `input`: the configured input's own receiver (allowlist, keys, window, retransmits,
@@ -12,26 +17,14 @@ export const SYNTHETIC_INPUT = 'replay';
  */
 export type ReplayRoute = { kind: 'input'; input: string } | { kind: 'decode'; input: string; protocol?: FrameProtocol };
 
-const SERIAL_PROTOCOLS: Readonly<Record<SerialInputSettings['protocol'], FrameProtocol>> = {
-  surgard: 'surgard',
-  'contact-id-lines': 'contact-id',
-  'sia-dc03-lines': 'sia-dc03',
-};
-
-function protocolOf(input: InputSettings): FrameProtocol | undefined {
-  if (input.type === 'dc09') return 'dc09';
-  if (input.type === 'serial') return SERIAL_PROTOCOLS[input.protocol];
-  return undefined;
-}
-
 /**
  * A capture record goes to the input it names. A plain-log line names none: it goes to the first input that
  * speaks its (detected) protocol, else to the synthetic `replay` input.
  */
-export function routeFrame(frame: ReplayFrame, inputs: readonly InputSettings[]): ReplayRoute {
+export function routeFrame(frame: ReplayFrame, inputs: readonly RouteTarget[]): ReplayRoute {
   if (frame.input === null) {
     const protocol = detectProtocol(frame.bytes);
-    const input = inputs.find((i) => protocolOf(i) === protocol);
+    const input = inputs.find((i) => i.protocol === protocol);
     return input === undefined ? { kind: 'decode', input: SYNTHETIC_INPUT, protocol } : { kind: 'input', input: input.name };
   }
   // An input no longer configured: its frames still decode, by detection.

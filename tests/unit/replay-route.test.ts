@@ -1,23 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { routeFrame } from '../../src/replay/route.js';
 import type { ReplayFrame } from '../../src/replay/capture.js';
-import { parseSettings, type InputSettings } from '../../src/settings/settings.js';
+import type { RouteTarget } from '../../src/replay/route.js';
 
-function inputs(): InputSettings[] {
-  const parsed = parseSettings(
-    JSON.stringify({
-      inputs: [
-        { type: 'access-xml', name: 'doors', port: 8088 },
-        { type: 'serial', name: 'line1', path: '/dev/ttyUSB0', protocol: 'surgard' },
-        { type: 'serial', name: 'printer', path: '/dev/ttyUSB1', protocol: 'contact-id-lines' },
-        { type: 'dc09', name: 'panels', port: 12000, strict: true },
-        { type: 'dc09', name: 'panels-b', port: 12001 },
-      ],
-      outputs: [],
-    }),
-  );
-  if (!parsed.ok) return expect.unreachable(JSON.stringify(parsed.issues));
-  return parsed.settings.inputs;
+function inputs(): RouteTarget[] {
+  return [
+    { name: 'doors', protocol: undefined },
+    { name: 'line1', protocol: 'surgard' },
+    { name: 'printer', protocol: 'contact-id' },
+    { name: 'panels', protocol: 'dc09' },
+    { name: 'panels-b', protocol: 'dc09' },
+  ];
 }
 
 const frame = (text: string, input: string | null = null): ReplayFrame => ({

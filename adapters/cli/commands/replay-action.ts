@@ -121,10 +121,10 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
     // The recorded transport stays in source.transport (as live); a plain-log line has none: `replay`.
     const transport = frame.transport ?? 'replay';
     const peer = frame.peer ?? undefined;
-    const route = routeFrame(frame, settings.inputs);
-    const handleFrame = route.kind === 'input' ? gateway.frameHandler(route.input) : undefined;
-    if (handleFrame !== undefined) {
-      await handleFrame(frame.bytes, transport, peer);
+    const route = routeFrame(frame, gateway.inputs);
+    const input = route.kind === 'input' ? gateway.inputs.find((i) => i.name === route.input) : undefined;
+    if (input !== undefined) {
+      await input.handleFrame(frame.bytes, transport, peer);
       return;
     }
     // Nothing vouches for a source the configuration does not have.

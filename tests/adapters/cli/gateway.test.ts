@@ -58,8 +58,11 @@ describe('Gateway', () => {
       },
       false,
     );
-    expect(['panels', 'line1', 'doors'].map((name) => typeof gateway.frameHandler(name))).toEqual(['function', 'function', 'function']);
-    expect(gateway.frameHandler('old-receiver')).toBeUndefined();
+    expect(gateway.inputs.map((input) => [input.name, input.protocol, typeof input.handleFrame])).toEqual([
+      ['panels', 'dc09', 'function'],
+      ['line1', 'surgard', 'function'],
+      ['doors', undefined, 'function'],
+    ]);
     for (const port of [dc09Port, accessPort]) {
       const server = net.createServer().listen(port, '127.0.0.1');
       await once(server, 'listening');
