@@ -43,14 +43,13 @@ const DEFAULT_LIMITS: ListenerLimits = { maxConnections: 64, headersTimeoutMs: 1
  * is drained unread, so an oversized post costs no memory and still gets its answer.
  */
 export class AccessXmlListener implements Input {
+  /** Plain-log lines of XML are not routed here: a document without its input cannot be told from others. */
+  readonly protocol = undefined;
   private server: http.Server | https.Server | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private stopping = false;
 
   constructor(private readonly options: AccessXmlListenerOptions) {}
-
-  /** Plain-log lines of XML are not routed here: a document without its input cannot be told from others. */
-  readonly protocol = undefined;
 
   get name(): string {
     return this.options.name;

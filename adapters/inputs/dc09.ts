@@ -67,6 +67,7 @@ function tcpWorkerEntry(): URL {
  * answers them. A connection's frames are handled in arrival order so answers go back in order.
  */
 export class Dc09Listener implements Input {
+  readonly protocol = 'dc09';
   private worker: Worker | undefined;
   private tcpAddress: net.AddressInfo | undefined;
   /** Open TCP connections of the current worker, by id, with their peer address. */
@@ -85,8 +86,6 @@ export class Dc09Listener implements Input {
   constructor(private readonly options: Dc09ListenerOptions) {
     this.warnings = new RateLimitedLog({ logger: options.logger, clock: systemClock });
   }
-
-  readonly protocol = 'dc09';
 
   get name(): string {
     return this.options.name;

@@ -6,7 +6,7 @@ import type { Counters } from '../../src/observability/counters.js';
 import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
 import type { Recorder } from '../../src/pipeline/recorder.js';
 import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
-import type { SettingsIssue } from '../../src/settings/settings.js';
+import type { Settings, SettingsIssue } from '../../src/settings/settings.js';
 import type { GatewayMetrics } from '../system/metrics.js';
 
 /** What an input does with one raw frame (decode, store, decide the answer); `replay` feeds captures to it. */
@@ -52,7 +52,7 @@ export interface InputContext extends InputDeps {
   /** Answers and how long they took to decide. */
   metrics: Pick<GatewayMetrics, 'observeAnswer'>;
   /** Top-level settings an input falls back to. */
-  defaults: { timestampWindow: { past: number; future: number } };
+  defaults: Pick<Settings, 'timestampWindow'>;
 }
 
 /** A factory's result: the input, or what is wrong with its settings (an unreadable key file, …). */
