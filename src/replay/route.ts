@@ -15,19 +15,19 @@ export interface RouteTarget {
  * NAKs, answers), exactly as when it was received. `decode`: the generic path (decodeFrame → event builder →
  * recorder) for input names the configuration does not have and for plain-log frames no input speaks.
  */
-export type ReplayRoute = { kind: 'input'; input: string } | { kind: 'decode'; input: string; protocol?: FrameProtocol };
+export type ReplayRoute<T extends RouteTarget> = { kind: 'input'; input: T } | { kind: 'decode'; input: string; protocol?: FrameProtocol };
 
 /**
  * A capture record goes to the input it names. A plain-log line names none: it goes to the first input that
  * speaks its (detected) protocol, else to the synthetic `replay` input.
  */
-export function routeFrame(frame: ReplayFrame, inputs: readonly RouteTarget[]): ReplayRoute {
+export function routeFrame<T extends RouteTarget>(frame: ReplayFrame, inputs: readonly T[]): ReplayRoute<T> {
   if (frame.input === null) {
     const protocol = detectProtocol(frame.bytes);
     const input = inputs.find((i) => i.protocol === protocol);
-    return input === undefined ? { kind: 'decode', input: SYNTHETIC_INPUT, protocol } : { kind: 'input', input: input.name };
+    return input === undefined ? { kind: 'decode', input: SYNTHETIC_INPUT, protocol } : { kind: 'input', input };
   }
+  const input = inputs.find((i) => i.name === frame.input);
   // An input no longer configured: its frames still decode, by detection.
-  if (!inputs.some((i) => i.name === frame.input)) return { kind: 'decode', input: frame.input };
-  return { kind: 'input', input: frame.input };
+  return input === undefined ? { kind: 'decode', input: frame.input } : { kind: 'input', input };
 }

@@ -13,6 +13,8 @@ function inputs(): RouteTarget[] {
   ];
 }
 
+const target = (name: string) => inputs().find((i) => i.name === name);
+
 const frame = (text: string, input: string | null = null): ReplayFrame => ({
   t: input === null ? null : 0,
   input,
@@ -29,9 +31,9 @@ const SIA_DC03 = 'N Ri01 BA 01';
 
 describe('routeFrame', () => {
   it('sends a capture record to the receiver of the input it names, whatever its type', () => {
-    expect(routeFrame(frame(DC09, 'panels-b'), inputs())).toEqual({ kind: 'input', input: 'panels-b' });
-    expect(routeFrame(frame(SURGARD, 'line1'), inputs())).toEqual({ kind: 'input', input: 'line1' });
-    expect(routeFrame(frame('<Event/>', 'doors'), inputs())).toEqual({ kind: 'input', input: 'doors' });
+    expect(routeFrame(frame(DC09, 'panels-b'), inputs())).toEqual({ kind: 'input', input: target('panels-b') });
+    expect(routeFrame(frame(SURGARD, 'line1'), inputs())).toEqual({ kind: 'input', input: target('line1') });
+    expect(routeFrame(frame('<Event/>', 'doors'), inputs())).toEqual({ kind: 'input', input: target('doors') });
   });
 
   it('decodes by detection for an input the configuration no longer has, under the recorded name', () => {
@@ -39,9 +41,9 @@ describe('routeFrame', () => {
   });
 
   it('sends a plain-log line to the first input speaking its protocol', () => {
-    expect(routeFrame(frame(DC09), inputs())).toEqual({ kind: 'input', input: 'panels' });
-    expect(routeFrame(frame(SURGARD), inputs())).toEqual({ kind: 'input', input: 'line1' });
-    expect(routeFrame(frame(CONTACT_ID), inputs())).toEqual({ kind: 'input', input: 'printer' });
+    expect(routeFrame(frame(DC09), inputs())).toEqual({ kind: 'input', input: target('panels') });
+    expect(routeFrame(frame(SURGARD), inputs())).toEqual({ kind: 'input', input: target('line1') });
+    expect(routeFrame(frame(CONTACT_ID), inputs())).toEqual({ kind: 'input', input: target('printer') });
   });
 
   it('gives a plain-log line no configured input speaks to the synthetic replay input', () => {

@@ -122,15 +122,13 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
     const transport = frame.transport ?? 'replay';
     const peer = frame.peer ?? undefined;
     const route = routeFrame(frame, gateway.inputs);
-    const input = route.kind === 'input' ? gateway.inputs.find((i) => i.name === route.input) : undefined;
-    if (input !== undefined) {
-      await input.handleFrame(frame.bytes, transport, peer);
+    if (route.kind === 'input') {
+      await route.input.handleFrame(frame.bytes, transport, peer);
       return;
     }
     // Nothing vouches for a source the configuration does not have.
     const origin = { input: route.input, transport, receivedAt: clock.now(), raw: frame.bytes, trust: unverified('unauthenticated-source'), ...(peer === undefined ? {} : { peer }) };
-    const protocol = route.kind === 'decode' ? route.protocol : undefined;
-    await recordDecodedFrame(origin, { protocol, strict: false }, { recorder: gateway.recorder, builder: gateway.builder, counters: gateway.counters });
+    await recordDecodedFrame(origin, route.protocol, { recorder: gateway.recorder, builder: gateway.builder, counters: gateway.counters });
   };
 
   const pacing: Pacing = options.fast === true ? 'fast' : { speed: options.speed };
