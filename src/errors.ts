@@ -1,6 +1,6 @@
 /**
  * The one registry of error codes. Codecs return them inside a DecodeError value; runtime code throws
- * GatewayError. The README's error table is kept in step with this list by tests/unit/errors.test.ts.
+ * GatewayError. The README's error table is kept in step with this list by tests/src/errors.test.ts.
  */
 export const ERROR_CODES = {
   // framing

@@ -1,4 +1,5 @@
 import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
+import { eventJson, parsedEvent } from '../model/event-json.js';
 import { systemClock, type Clock } from '../ports.js';
 import type { AppendResult, DeadLetter, Outbox, OutboxEntry } from './outbox.js';
 import {
@@ -17,15 +18,24 @@ export interface MemoryOutboxOptions {
 
 /**
  * The Outbox without disk, for `decode`, `replay --dry-run` and tests. Same ordering, cursor and dedupe rules
- * as SqliteOutbox (both use PendingIndex); entries are kept for the object's lifetime.
+ * as SqliteOutbox (both use PendingIndex). An entry is held only while an output still has it to deliver, and a
+ * dedupe key only for the dedupe window, so a replay of a day of traffic does not keep the day in memory.
  */
 export class MemoryOutbox extends IndexedOutbox implements Outbox {
+  /** Entries some registered output still has to deliver. */
   private readonly entries = new Map<number, OutboxEntry>();
-  private readonly storedByKey = new Map<string, { at: number; entries: OutboxEntry[] }>();
+  /**
+   * By dedupe key, in store order (oldest first), for the dedupe window: each entry's seq and stored text, read
+   * back only on a hit, so the window holds flat strings rather than event objects the GC has to walk.
+   */
+  private readonly storedByKey = new Map<string, { at: number; entries: Array<{ seq: number; text: string }> }>();
   private readonly deadByOutput = new Map<string, DeadLetter[]>();
   private readonly dedupeWindowMs: number;
   private readonly clock: Clock;
   private head = 0;
+  /** Entries ever stored: nothing is deleted by retention here. */
+  private storedCount = 0;
+  private oldestStoredAt: number | null = null;
   private closed = false;
 
   constructor(options: MemoryOutboxOptions = {}) {
@@ -36,27 +46,32 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
 
   async append(events: NormalizedEvent[], options: { dedupeKey?: string } = {}): Promise<AppendResult> {
     if (this.closed) throw outboxWriteFailed('outbox is closed');
-    // A JSON round trip, so callers see exactly what a disk-backed store would give back.
-    const copies = serializeEvents(events).map((json) => JSON.parse(json) as NormalizedEvent);
+    // Serialised as a disk-backed store would (an unserialisable event fails its append); the text is kept
+    // with the event, so an output sends exactly what was stored.
+    serializeEvents(events);
     const now = this.clock.now();
     const { dedupeKey } = options;
     const earlier = dedupeKey === undefined ? undefined : this.storedUnder(dedupeKey);
     if (earlier !== undefined) return { duplicate: true, entries: earlier };
-    const entries = copies.map((event) => ({ seq: ++this.head, event }));
+    const entries = events.map((event) => ({ seq: ++this.head, event }));
+    const tracked = this.index.outputs().length > 0;
     for (const entry of entries) {
-      this.entries.set(entry.seq, entry);
+      this.oldestStoredAt ??= receivedAtMs(entry.event, now);
+      if (tracked) this.entries.set(entry.seq, entry);
       this.index.add({ seq: entry.seq, ...describeEntry(entry.event, now) });
     }
+    this.storedCount += entries.length;
     // An empty append stores nothing, so (as on disk) it leaves nothing to be a duplicate of.
     if (entries.length === 0) return { duplicate: false, entries };
-    if (dedupeKey !== undefined) this.storedByKey.set(dedupeKey, { at: now, entries });
+    if (dedupeKey !== undefined) this.remember(dedupeKey, now, entries);
     this.listeners.notify();
     return { duplicate: false, entries };
   }
 
   storedUnder(dedupeKey: string): OutboxEntry[] | undefined {
     const stored = this.storedByKey.get(dedupeKey);
-    return stored !== undefined && this.clock.now() - stored.at < this.dedupeWindowMs ? stored.entries : undefined;
+    if (stored === undefined || this.clock.now() - stored.at >= this.dedupeWindowMs) return undefined;
+    return stored.entries.map(({ seq, text }) => ({ seq, event: parsedEvent(text) }));
   }
 
   registerOutputs(names: readonly string[]): void {
@@ -70,13 +85,15 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
   }
 
   markDelivered(output: string, seqs: readonly number[]): void {
-    for (const seq of seqs) this.index.complete(output, seq);
+    for (const seq of seqs) if (this.index.complete(output, seq)) this.release(seq);
   }
 
   markDead(output: string, seq: number, reason: string): void {
-    if (!this.index.complete(output, seq)) return;
+    const entry = this.entries.get(seq);
+    if (entry === undefined || !this.index.complete(output, seq)) return;
+    this.release(seq);
     const letters = this.deadByOutput.get(output) ?? [];
-    letters.push({ output, seq, reason, at: this.clock.now(), event: this.entry(seq).event });
+    letters.push({ output, seq, reason, at: this.clock.now(), event: entry.event });
     this.deadByOutput.set(output, letters);
   }
 
@@ -90,8 +107,7 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
   }
 
   storage(): { entries: number; oldestStoredAt: number | null } {
-    const first = this.entries.values().next();
-    return { entries: this.entries.size, oldestStoredAt: first.done === true ? null : receivedAtMs(first.value.event, this.clock.now()) };
+    return { entries: this.storedCount, oldestStoredAt: this.oldestStoredAt };
   }
 
   /** Every append is stored as it comes: nothing waits for a commit. */
@@ -99,6 +115,21 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
 
   close(): void {
     this.closed = true;
+  }
+
+  /** Keeps an append's entries under its key for the window; keys past it are dropped, oldest first. */
+  private remember(dedupeKey: string, now: number, entries: OutboxEntry[]): void {
+    this.storedByKey.delete(dedupeKey); // stored again after its window: it moves to the end of the store order
+    this.storedByKey.set(dedupeKey, { at: now, entries: entries.map(({ seq, event }) => ({ seq, text: eventJson(event) })) });
+    for (const [key, stored] of this.storedByKey) {
+      if (now - stored.at < this.dedupeWindowMs) break;
+      this.storedByKey.delete(key);
+    }
+  }
+
+  /** An entry no output has to deliver any more is not needed here. */
+  private release(seq: number): void {
+    if (!this.index.isPending(seq)) this.entries.delete(seq);
   }
 
   private entry(seq: number): OutboxEntry {

@@ -69,6 +69,11 @@ export class PendingIndex {
     }
   }
 
+  /** Whether any tracked output still has `seq` to deliver. */
+  isPending(seq: number): boolean {
+    return this.metas.has(seq);
+  }
+
   /** Removes `seq` from the output's pending entries; false when it was not pending there. */
   complete(output: string, seq: number): boolean {
     const queue = this.queues.get(output);

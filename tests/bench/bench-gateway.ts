@@ -26,6 +26,8 @@ export interface BenchGatewayOptions {
   /** MQTT broker for the output; without one the output points at a closed port (the outbox still stores). */
   brokerUrl?: string;
   maxConnections?: number;
+  /** Node arguments for the gateway child, before those of BENCH_GATEWAY_NODE_ARGS. */
+  nodeArgs?: string[];
 }
 
 const STOP_GRACE_MS = 10_000;
@@ -65,7 +67,7 @@ export async function startBenchGateway(options: BenchGatewayOptions = {}): Prom
   const inherited = process.env['MALLOC_ARENA_MAX'];
   process.env['MALLOC_ARENA_MAX'] = DEPLOYED_MALLOC_ARENA_MAX;
   const spawnedAt = performance.now();
-  const nodeArgs = (process.env['BENCH_GATEWAY_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  const nodeArgs = [...(options.nodeArgs ?? []), ...(process.env['BENCH_GATEWAY_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '')];
   const gateway = GatewayProcess.spawn(config, [], undefined, nodeArgs);
   if (inherited === undefined) delete process.env['MALLOC_ARENA_MAX'];
   else process.env['MALLOC_ARENA_MAX'] = inherited;

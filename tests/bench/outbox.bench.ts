@@ -5,7 +5,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import { SqliteOutbox } from '../../src/outbox/sqlite-outbox.js';
-import { outboxTestEvent } from '../contract/fixtures/outbox-events.js';
+import { outboxTestEvent } from '../helpers/outbox-events.js';
 import { type BenchFigure, percentile } from './figures.js';
 
 const CONCURRENT_APPENDERS = 1_000;

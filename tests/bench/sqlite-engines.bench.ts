@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { outboxTestEvent } from '../contract/fixtures/outbox-events.js';
+import { outboxTestEvent } from '../helpers/outbox-events.js';
 import { type BenchFigure, percentile } from './figures.js';
 
 /** What both drivers offer alike: run SQL, and prepared statements with run/all. */

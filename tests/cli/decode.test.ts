@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/gateway-process.js';
@@ -22,8 +23,8 @@ interface GoldenLine {
  * Golden lines with a frame to feed. The CLI decodes a bare DC-09 body (like `requireHeader: false`), so the
  * receiver-only case "refused without a header" does not apply to it.
  */
-function golden(file: string): GoldenLine[] {
-  const lines = readFileSync(new URL(`../golden/${file}`, import.meta.url), 'utf8')
+function golden(file: URL): GoldenLine[] {
+  const lines = readFileSync(file, 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as GoldenLine)
@@ -57,9 +58,9 @@ function argsFor(line: GoldenLine): string[] {
 
 /** The real binary against every public vector in the golden files: valid ones decode, invalid ones are refused. */
 describe('panelbridge decode on the public vectors', () => {
-  for (const file of ['dc09.jsonl', 'contact-id.jsonl', 'surgard.jsonl']) {
-    describe(file, () => {
-      it.concurrent.each(golden(file).map((l) => [l.name, l] as const))('%s', async (_name, line) => {
+  for (const file of ['dc09/dc09.jsonl', 'contact-id.jsonl', 'surgard.jsonl']) {
+    describe(path.basename(file), () => {
+      it.concurrent.each(golden(new URL(`../src/codecs/${file}`, import.meta.url)).map((l) => [l.name, l] as const))('%s', async (_name, line) => {
         const { code, lines } = await decode(argsFor(line));
         if (line.expectError !== undefined) {
           expect(code).toBe(1);

@@ -35,9 +35,9 @@ function eventsOf(stdout: string): Event[] {
 const KEY_HEX = '0123456789ABCDEF0123456789ABCDEF';
 const ACCOUNTS = [{ account: '1234' }, { account: '5678', key: KEY_HEX, keyEncoding: 'hex' }];
 
-/** The golden capture (tests/golden/replay/capture.jsonl: its lines name their sources) and its configuration. */
-const GOLDEN_CAPTURE = new URL('../golden/replay/capture.jsonl', import.meta.url).pathname;
-const GOLDEN_EXPECTED = new URL('../golden/replay/expected.jsonl', import.meta.url).pathname;
+/** The golden capture (tests/cli/replay/capture.jsonl: its lines name their sources) and its configuration. */
+const GOLDEN_CAPTURE = new URL('./replay/capture.jsonl', import.meta.url).pathname;
+const GOLDEN_EXPECTED = new URL('./replay/expected.jsonl', import.meta.url).pathname;
 const goldenConfig = (dir: string) =>
   writeConfig(dir, {
     dataDir: path.join(dir, 'var'),

@@ -5,21 +5,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialPort } from 'serialport';
-import { decodeFrame } from '../../src/pipeline/decode-frame.js';
-import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
-import { createIdSource } from '../../src/model/ids.js';
-import { systemClock } from '../../src/ports.js';
-import { frameContent, parseSimEvent, SIM_EVENT_NAMES, type SimEvent, type SimFormat } from '../../src/simulate/events.js';
-import { buildPanelFrame, buildSurgardPacket, interpretAnswer, interpretSurgardAnswer, SequenceCounter } from '../../src/simulate/frames.js';
-import { latencySummary } from '../../src/simulate/report.js';
-import { parseScenario } from '../../src/simulate/scenario.js';
 import { apiFetch, CLI, GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
 import { freePort } from '../helpers/broker.js';
-import { panelFrame, parseAnswer, stamp, wrap, type PanelFrame } from '../helpers/panel.js';
 
 const execFileAsync = promisify(execFile);
 const KEY_HEX = '00112233445566778899AABBCCDDEEFF';
-const KEY = Buffer.from(KEY_HEX, 'hex');
 const EXAMPLE_SCENARIO = new URL('../../config/scenario.example.yaml', import.meta.url).pathname;
 
 async function simulate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -31,112 +21,6 @@ async function simulate(args: string[]): Promise<{ code: number; stdout: string;
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
 }
-
-function named(text: string): SimEvent {
-  const parsed = parseSimEvent(text);
-  if (!parsed.ok) throw new Error(parsed.message);
-  return parsed.event;
-}
-
-/** The category the gateway's own decoder and classifier give a simulated frame. */
-function categoryOf(event: SimEvent, format: SimFormat): string {
-  const frame = buildPanelFrame({ content: frameContent(event, '1234', { zone: 5, user: 12 }, format), seq: '0001', account: '1234', now: Date.now(), random: (n) => Buffer.alloc(n, 0x41) });
-  const decoded = decodeFrame(frame, {});
-  if (!decoded.ok) throw new Error(decoded.error.message);
-  const builder = { ids: createIdSource(systemClock), sites: () => [] };
-  const origin = { input: 'test', transport: 'cli' as const, receivedAt: Date.now(), raw: frame, trust: VERIFIED };
-  return decoded.value.signals.map((s) => eventFromSignal(s, origin, builder).category).join(',');
-}
-
-describe('simulator building blocks', () => {
-  it('numbers frames 0001..9999 and wraps to 0001', () => {
-    const sequence = new SequenceCounter(9998);
-    expect([sequence.next(), sequence.next(), sequence.next()]).toEqual(['9998', '9999', '0001']);
-    expect(new SequenceCounter().next()).toBe('0001');
-  });
-
-  it.each([
-    ['duress', 'duress'],
-    ['holdup', 'holdup'],
-    ['panic', 'panic'],
-    ['burglary', 'burglary'],
-    ['test', 'test'],
-    ['walk-test', 'test'],
-  ])('%s is classified %s by the gateway, in ADM-CID and SIA-DCS', (event, category) => {
-    expect(categoryOf(named(event), 'adm-cid')).toBe(category);
-    expect(categoryOf(named(event), 'sia-dcs')).toBe(category);
-  });
-
-  it('maps events to the Contact ID codes of the brief, with the user for duress and the zone otherwise', () => {
-    const data = (event: string) => frameContent(named(event), '1234', { zone: 5, user: 12 }, 'adm-cid').data;
-    expect(['duress', 'holdup', 'panic', 'burglary', 'test', 'walk-test'].map(data)).toEqual(['1121 01 012', '1122 01 005', '1120 01 005', '1130 01 005', '1601 01 005', '1611 01 005']);
-    expect(frameContent(named('null'), '1234', {}, 'adm-cid')).toEqual({ token: 'NULL', dataAccount: null, data: '' });
-    expect(SIM_EVENT_NAMES).toEqual(['duress', 'holdup', 'panic', 'burglary', 'test', 'walk-test', 'null']);
-  });
-
-  it('sends a raw data block as given and refuses unknown event names', () => {
-    expect(frameContent(named('raw:#1234|Nri1/PA501'), '1234', {}, 'sia-dcs')).toEqual({ token: 'SIA-DCS', dataAccount: '1234', data: 'Nri1/PA501' });
-    expect(parseSimEvent('fire')).toMatchObject({ ok: false });
-    expect(parseSimEvent('raw:')).toMatchObject({ ok: false });
-  });
-
-  it('builds frames the independent test panel accepts (CRC, length) and, encrypted, decrypts', () => {
-    const content = frameContent(named('holdup'), '4567', { zone: 5 }, 'adm-cid');
-    const plain = parseAnswer(Buffer.from(buildPanelFrame({ content, seq: '0042', account: '4567', now: Date.UTC(2024, 0, 2, 3, 4, 5), random: (n) => Buffer.alloc(n, 0x41) })));
-    expect(plain).toMatchObject({ crcValid: true, token: 'ADM-CID', seq: '0042' });
-    expect(plain.body).toBe('"ADM-CID"0042L0#4567[#4567|1122 01 005]_03:04:05,01-02-2024');
-    const sealed = parseAnswer(Buffer.from(buildPanelFrame({ content, seq: '0043', account: '4567', key: KEY, now: Date.UTC(2024, 0, 2, 3, 4, 5), random: (n) => Buffer.alloc(n, 0x41) })), KEY);
-    expect(sealed).toMatchObject({ crcValid: true, token: '*ADM-CID', seq: '0043' });
-    expect(sealed.plaintext).toMatch(/\|#4567\|1122 01 005\]_03:04:05,01-02-2024$/);
-  });
-
-  it('reads answers as a panel: ACK by sequence, stale ACKs skipped, NAK with receiver time, bad CRC invalid', () => {
-    const sent = { seq: '0007', encrypted: false };
-    expect(interpretAnswer(wrap('"ACK"0007L0#1234[]'), sent)).toMatchObject({ kind: 'ack' });
-    expect(interpretAnswer(wrap('"ACK"0006L0#1234[]'), sent)).toMatchObject({ kind: 'stale' });
-    expect(interpretAnswer(wrap('"DUH"0007L0#1234[]'), sent)).toMatchObject({ kind: 'duh' });
-    expect(interpretAnswer(wrap(`"NAK"0000R0L0A0[]${stamp(Date.UTC(2024, 0, 2, 12))}`), sent)).toEqual({ kind: 'nak', receiverTime: Date.UTC(2024, 0, 2, 12) });
-    const corrupted = Buffer.from(wrap('"ACK"0007L0#1234[]'));
-    corrupted[1] = corrupted[1] === 0x30 ? 0x31 : 0x30;
-    expect(interpretAnswer(corrupted, sent)).toMatchObject({ kind: 'invalid' });
-  });
-
-  it('decrypts an encrypted ACK with the key and refuses a plain ACK to an encrypted frame', () => {
-    const sent = { seq: '0009', encrypted: true, key: KEY };
-    const time = Date.UTC(2024, 5, 6, 7, 8, 9);
-    const encryptedAck = panelFrame({ token: 'ACK' as PanelFrame['token'], seq: '0009', account: '4567', data: '', key: KEY, time });
-    expect(interpretAnswer(encryptedAck, sent)).toEqual({ kind: 'ack', encrypted: true, receiverTime: time });
-    expect(interpretAnswer(wrap('"ACK"0009L0#4567[]'), sent)).toMatchObject({ kind: 'invalid', detail: 'plain ACK to an encrypted frame' });
-  });
-
-  it('plays Sur-Gard packets as in SGAUTO p.19 and reads 0x06/0x15', () => {
-    // protocols.md §4.1: `501100 181234E12101001` + DC4 is duress, group 01, user 001, receiver 01, line 100.
-    expect(buildSurgardPacket({ event: named('duress'), account: '1234', address: { user: 1 }, receiver: '01', line: '100' })).toBe('501100 181234E12101001\x14');
-    expect(buildSurgardPacket({ event: named('null'), account: '', address: {}, receiver: '01', line: '001' })).toBe('101000' + ' '.repeat(11) + '@    \x14');
-    expect(buildSurgardPacket({ event: named('raw:S011[#1234|NPA501]'), account: '', address: {}, receiver: '01', line: '001' })).toBe('S011[#1234|NPA501]\x14');
-    expect([0x06, 0x15, 0x41].map((b) => interpretSurgardAnswer(Uint8Array.of(b)).kind)).toEqual(['ack', 'nak', 'invalid']);
-  });
-
-  it('computes nearest-rank percentiles', () => {
-    const samples = Array.from({ length: 100 }, (_, i) => 100 - i);
-    expect(latencySummary(samples)).toEqual({ p50: 50, p90: 90, p99: 99, max: 100 });
-    expect(latencySummary([7])).toEqual({ p50: 7, p90: 7, p99: 7, max: 7 });
-    expect(latencySummary([])).toBeNull();
-  });
-
-  it('parses the example scenario and names what is wrong in a bad one', () => {
-    const example = parseScenario(readFileSync(EXAMPLE_SCENARIO, 'utf8'));
-    expect(example.ok && example.scenario.devices.map((d) => [d.account, d.events.length])).toEqual([['1234', 4], ['4567', 2]]);
-    const issuesOf = (text: string) => {
-      const parsed = parseScenario(text);
-      return parsed.ok ? '' : parsed.issues.join('\n');
-    };
-    const bad = issuesOf('devices:\n  - account: 1234\n    events: [{ event: fire, zone: 5 }]\n');
-    expect(bad).toMatch(/^devices\.0\.account: /m);
-    expect(bad).toMatch(/^devices\.0\.events\.0\.event: unknown event "fire"/m);
-    expect(issuesOf('devices:\n  - account: "1234"\n    key: "00"\n    events: [{ event: test }]\n')).toMatch(/^devices\.0\.keyEncoding: /m);
-  });
-});
 
 describe('panelbridge simulate against a running gateway', () => {
   let gateway: GatewayProcess;

@@ -18,7 +18,7 @@ import { Recorder } from '../../src/pipeline/recorder.js';
 import { silentLogger, type Audience, type OutputAdapter } from '../../src/ports.js';
 import { apiSchema, settingsSchema } from '../../src/settings/settings.js';
 import { getTestBroker, MessageLog, uniquePrefix, type TestBroker } from '../helpers/broker.js';
-import { cid, FakeClock, MINUTE } from '../unit/assurance/harness.js';
+import { cid, FakeClock, MINUTE } from '../helpers/assurance-harness.js';
 import { RecordingOutput } from '../helpers/recording-output.js';
 import { incidentViews } from '../../adapters/api/assurance-views.js';
 

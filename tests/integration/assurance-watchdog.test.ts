@@ -17,7 +17,7 @@ import { settingsSchema } from '../../src/settings/settings.js';
 import { freePort, getTestBroker, startTcpProxy } from '../helpers/broker.js';
 import { GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
 import { panelFrame, parseAnswer, TcpPanel } from '../helpers/panel.js';
-import { cid, FakeClock } from '../unit/assurance/harness.js';
+import { cid, FakeClock } from '../helpers/assurance-harness.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -6,7 +6,7 @@ import { TokenRegistry } from '../../adapters/api/tokens.js';
 import { apiSchema } from '../../src/settings/settings.js';
 import { silentLogger } from '../../src/ports.js';
 import { sitesSchema } from '../../src/settings/sites.js';
-import { cid, harness } from '../unit/assurance/harness.js';
+import { cid, harness } from '../helpers/assurance-harness.js';
 
 const SITES = sitesSchema.parse([
   {

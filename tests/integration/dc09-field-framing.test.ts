@@ -3,13 +3,13 @@ import { Dc09Listener } from '../../adapters/inputs/dc09.js';
 import { silentLogger } from '../../src/ports.js';
 import { testDc09Receiver } from '../helpers/dc09-receiver.js';
 import { TcpPanel, parseAnswer, udpSend } from '../helpers/panel.js';
-import { readGolden } from '../golden/golden-file.js';
+import { readGolden } from '../helpers/golden-file.js';
 
 /**
  * Field framings end to end on a real listener (TCP through the worker's framer, UDP datagrams): the frames of
- * tests/golden/dc09-stream.jsonl as senders put them on the wire, answered and stored.
+ * tests/src/codecs/dc09/dc09-stream.jsonl as senders put them on the wire, answered and stored.
  */
-const golden = readGolden<{ name: string; chunks: string[] }>('./dc09-stream.jsonl');
+const golden = readGolden<{ name: string; chunks: string[] }>(new URL('../src/codecs/dc09/dc09-stream.jsonl', import.meta.url));
 const chunksOf = (prefix: string) => golden.find((c) => c.name.startsWith(prefix))!.chunks.map((c) => Buffer.from(c, 'latin1'));
 
 describe('DC-09 field framings on a live listener', () => {

@@ -12,6 +12,7 @@ import { isGatewayError } from '../../../src/errors.js';
 import { systemClock } from '../../../src/ports.js';
 import { seededRandom } from '../../../src/model/ids.js';
 import type { NormalizedEvent } from '../../../src/model/event.js';
+import { eventJson } from '../../../src/model/event-json.js';
 import type { Settings } from '../../../src/settings/settings.js';
 import type { ReplayFrame } from '../../../src/replay/capture.js';
 import { REPLAY_SEED, ReplayClock, type Pacing } from '../../../src/replay/clock.js';
@@ -109,10 +110,11 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
   // Kept only for --expect: a day of events need not stay in memory otherwise.
   const replayed: NormalizedEvent[] = [];
   let stored = 0;
+  const printed = new BufferedLines(process.stdout);
   gateway.bus.onFrameStored(new ReplayOutput(), (events) => {
     stored += events.length;
     for (const event of events) {
-      if (dryRun) process.stdout.write(`${JSON.stringify(event)}\n`);
+      if (dryRun) printed.add(eventJson(event));
       if (expected !== undefined) replayed.push(event);
     }
   });
@@ -156,11 +158,13 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
     }
   } catch (error) {
     bar?.finish();
+    printed.flush();
     note(`replay: reading ${file} failed after line ${lines}: ${(error as Error).message}`);
     await gateway.stop();
     return EXIT_NOINPUT;
   }
   bar?.finish();
+  printed.flush();
 
   const left = dryRun ? [] : await drain(gateway, options.drainTimeout);
   await gateway.stop();
@@ -255,5 +259,26 @@ class ProgressBar {
   finish(): void {
     this.stream.write('\r\x1b[2K');
     this.line = '';
+  }
+}
+
+/**
+ * JSON lines written in chunks: stdout to a file or a pipe is a synchronous write on Linux, one system call per
+ * write, which a replay of a million events would otherwise pay per event.
+ */
+class BufferedLines {
+  private pending = '';
+
+  constructor(private readonly out: NodeJS.WritableStream) {}
+
+  add(line: string): void {
+    this.pending += `${line}\n`;
+    if (this.pending.length >= 1 << 16) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending === '') return;
+    this.out.write(this.pending);
+    this.pending = '';
   }
 }

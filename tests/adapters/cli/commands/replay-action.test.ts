@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { replay } from '../../../../adapters/cli/commands/replay-action.js';
+import { formatProgress, replay } from '../../../../adapters/cli/commands/replay-action.js';
 import { captureLine } from '../../../../src/replay/capture.js';
 import { tempDir, writeConfig } from '../../../helpers/gateway-process.js';
 
@@ -74,6 +74,13 @@ describe('replay drives each input through its own receiver', () => {
       source: { input: 'doors', transport: 'http' },
     });
     expect(notes).toContain('1 retransmit(s) stored once');
+  });
+});
+
+describe('formatProgress', () => {
+  it('draws the share of bytes read', () => {
+    expect(formatProgress(3 << 20, 12 << 20, 1500, 8)).toBe('[##------]  25.0%  3.0/12.0 MiB  1500 frames');
+    expect(formatProgress(13 << 20, 12 << 20, 9, 4)).toBe('[####] 100.0%  12.0/12.0 MiB  9 frames');
   });
 });
 

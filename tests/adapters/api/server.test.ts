@@ -1,0 +1,67 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ApiServer } from '../../../adapters/api/server.js';
+import { TokenRegistry } from '../../../adapters/api/tokens.js';
+import { Counters } from '../../../src/observability/counters.js';
+import { silentLogger, type Logger } from '../../../src/ports.js';
+import { recordingLogger } from '../../helpers/recording-logger.js';
+import { apiSchema } from '../../../src/settings/settings.js';
+
+const TOKEN = 'viewer-token-for-the-server-test';
+const servers: ApiServer[] = [];
+
+async function server(logger: Logger = silentLogger): Promise<{ base: string; counters: Counters }> {
+  const loaded = TokenRegistry.load(apiSchema.parse({ port: 0, tokens: [{ name: 'v', role: 'viewer', token: TOKEN }] }), '/nonexistent-not-used');
+  if (!loaded.ok) throw new Error('tokens');
+  const counters = new Counters();
+  const api = new ApiServer({ host: '127.0.0.1', port: 0, logger, tokens: loaded.registry, counters, maxBodyBytes: 1_024 });
+  api.route('GET', '/healthz', 'public', (req) => ({ status: 200, body: { who: req.identity?.name ?? null } }));
+  api.route('GET', '/boom', 'read', () => {
+    throw new Error('a bug');
+  });
+  api.route('POST', '/echo', 'read', (req) => ({ status: 200, body: { got: req.body ?? null } }));
+  await api.start();
+  servers.push(api);
+  return { base: `http://127.0.0.1:${api.address!.port}`, counters };
+}
+
+afterEach(async () => {
+  for (const api of servers.splice(0)) await api.stop();
+});
+
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+describe('the API server gate', () => {
+  it('identifies a token on a public route and treats a wrong one as anonymous there', async () => {
+    const { base } = await server();
+    expect(await (await fetch(`${base}/healthz`, { headers: auth })).json()).toEqual({ who: 'v' });
+    expect(await (await fetch(`${base}/healthz`, { headers: { authorization: 'Bearer wrong' } })).json()).toEqual({ who: null });
+  });
+
+  it('answers a failing handler 500 INTERNAL, another method 405, an oversized body 413, and counts refusals', async () => {
+    const { base, counters } = await server();
+    const boom = await fetch(`${base}/boom`, { headers: auth });
+    expect(boom.status).toBe(500);
+    expect(await boom.json()).toEqual({ error: { code: 'INTERNAL', message: 'internal error' } });
+    expect((await fetch(`${base}/boom`, { method: 'DELETE', headers: auth })).status).toBe(405);
+    const big = await fetch(`${base}/echo`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ x: 'y'.repeat(2_000) }) });
+    expect(big.status).toBe(413);
+    const ok = await fetch(`${base}/echo`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json; charset=utf-8' }, body: '{"a":1}' });
+    expect(await ok.json()).toEqual({ got: { a: 1 } });
+    expect(ok.headers.get('cache-control')).toBe('no-store');
+    await fetch(`${base}/echo`, { method: 'POST' });
+    expect(counters.get('api_requests_refused_total', { code: 'UNAUTHORIZED' })).toBe(1);
+    expect(counters.get('api_requests_refused_total', { code: 'BODY_TOO_LARGE' })).toBe(1);
+  });
+
+  it('logs refused requests at most once per code and peer in a while, never with the token', async () => {
+    const { logger, lines } = recordingLogger();
+    const { base, counters } = await server(logger);
+    for (let i = 0; i < 20; i++) await fetch(`${base}/boom`, { headers: { authorization: 'Bearer a-guess-0123456789' } });
+    await fetch(`${base}/echo`, { method: 'POST', headers: { ...auth, origin: 'http://evil.example' } });
+    expect(counters.get('api_requests_refused_total', { code: 'UNAUTHORIZED' })).toBe(20);
+    const refused = lines.filter((l) => l.message === 'api request refused');
+    expect(refused.map((l) => l.fields.code)).toEqual(['UNAUTHORIZED', 'ORIGIN_NOT_ALLOWED']);
+    expect(JSON.stringify(lines)).not.toContain('a-guess-0123456789');
+    expect(JSON.stringify(lines)).not.toContain(TOKEN);
+  });
+});

@@ -1,0 +1,106 @@
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN_FILE, CREATED_TOKENS_FILE, createToken, mayDo, TokenRegistry, type Permission } from '../../../adapters/api/tokens.js';
+import { API_ROLES, apiSchema, parseSettings } from '../../../src/settings/settings.js';
+import { tempDir } from '../../helpers/gateway-process.js';
+
+describe('API roles', () => {
+  it('lets viewers read, operators acknowledge, installers run test windows, admins do all', () => {
+    const matrix = Object.fromEntries(
+      API_ROLES.map((role) => [role, (['read', 'acknowledge', 'test-windows', 'admin'] as Permission[]).filter((p) => mayDo(role, p))]),
+    );
+    expect(matrix).toEqual({
+      viewer: ['read'],
+      operator: ['read', 'acknowledge'],
+      installer: ['read', 'test-windows'],
+      admin: ['read', 'acknowledge', 'test-windows', 'admin'],
+    });
+  });
+});
+
+function loaded(api: unknown, dir: string): TokenRegistry {
+  const result = TokenRegistry.load(apiSchema.parse(api), dir);
+  if (!result.ok) throw new Error(JSON.stringify(result.issues));
+  return result.registry;
+}
+
+describe('API tokens', () => {
+  it('creates an admin token at first start when none is configured, and keeps it across restarts', () => {
+    const dir = tempDir('tokens');
+    const registry = loaded({ port: 0 }, dir);
+    const file = path.join(dir, ADMIN_TOKEN_FILE);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const token = readFileSync(file, 'utf8').trim();
+    expect(registry.authenticate(token)).toEqual({ name: 'admin', role: 'admin' });
+    expect(registry.authenticate(token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A'))).toBeUndefined();
+    expect(loaded({ port: 0 }, dir).authenticate(token)).toEqual({ name: 'admin', role: 'admin' });
+  });
+
+  it('uses configured tokens (inline, file or environment) and then creates none', () => {
+    const dir = tempDir('tokens-configured');
+    writeFileSync(path.join(dir, 'ops.token'), 'operator-token-from-a-file\n', { mode: 0o600 });
+    process.env.PB_TEST_INSTALLER_TOKEN = 'installer-token-from-the-env';
+    try {
+      const registry = loaded(
+        {
+          port: 0,
+          tokens: [
+            { name: 'ops', role: 'operator', tokenFile: path.join(dir, 'ops.token') },
+            { name: 'field', role: 'installer', tokenEnv: 'PB_TEST_INSTALLER_TOKEN' },
+            { name: 'grafana', role: 'viewer', token: 'viewer-token-inline-0000' },
+          ],
+        },
+        dir,
+      );
+      expect(registry.authenticate('operator-token-from-a-file')).toEqual({ name: 'ops', role: 'operator' });
+      expect(registry.authenticate('installer-token-from-the-env')).toEqual({ name: 'field', role: 'installer' });
+      expect(registry.authenticate('viewer-token-inline-0000')).toEqual({ name: 'grafana', role: 'viewer' });
+      expect(registry.authenticate('')).toBeUndefined();
+      expect(existsSync(path.join(dir, ADMIN_TOKEN_FILE))).toBe(false);
+    } finally {
+      delete process.env.PB_TEST_INSTALLER_TOKEN;
+    }
+  });
+
+  it('stores created tokens as SHA-256 only and takes them without a restart; a damaged file loses none already known', () => {
+    const dir = tempDir('tokens-created');
+    const registry = loaded({ port: 0 }, dir);
+    const first = createToken(dir, { name: 'wallboard', role: 'viewer' });
+    expect(registry.authenticate(first)).toEqual({ name: 'wallboard', role: 'viewer' });
+    const file = path.join(dir, CREATED_TOKENS_FILE);
+    expect(readFileSync(file, 'utf8')).not.toContain(first);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    writeFileSync(file, '{"tokens": [');
+    expect(registry.authenticate('pbt_unknown')).toBeUndefined();
+    expect(registry.authenticate(first)).toEqual({ name: 'wallboard', role: 'viewer' });
+  });
+
+  it('names a token it cannot read, or one too short to resist guessing, as a configuration issue', () => {
+    const dir = tempDir('tokens-bad');
+    writeFileSync(path.join(dir, 'short.token'), 'abc\n');
+    const result = TokenRegistry.load(
+      apiSchema.parse({ port: 0, tokens: [{ name: 'a', role: 'admin', tokenEnv: 'PB_TEST_NOT_SET' }, { name: 'b', role: 'viewer', tokenFile: path.join(dir, 'short.token') }] }),
+      dir,
+    );
+    expect(result).toEqual({
+      ok: false,
+      issues: [
+        { path: 'api.tokens[0]', message: 'token "a": environment variable PB_TEST_NOT_SET is not set' },
+        { path: 'api.tokens[1]', message: 'token "b" is shorter than 16 characters' },
+      ],
+    });
+  });
+
+  it('is a configuration error to expose the API beyond loopback without tokens or client certificates', () => {
+    const base = 'inputs: []\noutputs: [{ type: stdout, name: c }]\n';
+    expect(parseSettings(`${base}api: { host: 0.0.0.0, port: 8780 }`)).toMatchObject({ ok: false, issues: [{ path: 'api.host' }] });
+    expect(parseSettings(`${base}api: { host: 192.168.1.10, port: 8780 }`)).toMatchObject({ ok: false });
+    expect(parseSettings(`${base}api: { host: 127.0.0.1, port: 8780 }`)).toMatchObject({ ok: true });
+    expect(parseSettings(`${base}api: { host: "::1", port: 8780 }`)).toMatchObject({ ok: true });
+    expect(parseSettings(`${base}api: { host: 0.0.0.0, port: 8780, tokens: [{ name: a, role: admin, tokenEnv: X }] }`)).toMatchObject({ ok: true });
+    expect(parseSettings(`${base}api: { host: 0.0.0.0, port: 8780, tls: { cert: c, key: k, ca: a, requestCert: true } }`)).toMatchObject({ ok: true });
+    expect(parseSettings(`${base}api: { port: 8780, tokens: [{ name: a, role: admin, token: short }] }`)).toMatchObject({ ok: false });
+    expect(parseSettings(`${base}api: { port: 8780, tokens: [{ name: a, role: root, tokenEnv: X }] }`)).toMatchObject({ ok: false });
+  });
+});

@@ -1,0 +1,50 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startBenchGateway } from './bench-gateway.js';
+import { perFrame, readProfiles, type StageTime } from './cpu-profile.js';
+import type { BenchFigure } from './figures.js';
+import { ackThroughput } from './receiver.bench.js';
+
+export interface ProfileRow {
+  thread: StageTime['thread'];
+  stage: string;
+  usPerFrame: number;
+}
+
+export interface ProfileResult {
+  figures: BenchFigure[];
+  /** µs per ACKed frame by thread and stage, idle left out. */
+  breakdown: ProfileRow[];
+  /** Where the .cpuprofile files were kept (open them in Chrome DevTools or speedscope). */
+  profileDir: string;
+}
+
+/**
+ * The ACK path under the throughput load (1,000 connections, each sending its next frame when the last is
+ * answered), in a gateway child run with `--cpu-prof`: each thread's profile is split into stages and divided by
+ * the frames ACKed while the gateway ran. Profiling slows the gateway a little; the split is what counts here,
+ * the throughput figures come from the unprofiled run.
+ */
+export async function benchProfile(brokerUrl?: string): Promise<ProfileResult> {
+  const profileDir = await mkdtemp(path.join(tmpdir(), 'panelbridge-profile-'));
+  const gateway = await startBenchGateway({ ...(brokerUrl === undefined ? {} : { brokerUrl }), nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] });
+  let acked: number;
+  try {
+    ({ acked } = await ackThroughput(gateway.port, gateway.pid));
+  } finally {
+    // The profiles are written as the process exits.
+    await gateway.stop();
+  }
+  const breakdown = perFrame(readProfiles(profileDir), acked).map(({ thread, stage, usPerFrame }) => ({ thread, stage, usPerFrame }));
+  const total = (thread: ProfileRow['thread']): number => breakdown.filter((row) => row.thread === thread).reduce((sum, row) => sum + row.usPerFrame, 0);
+  return {
+    profileDir,
+    breakdown,
+    figures: [
+      { name: `profile: main thread busy per ACKed frame (${gateway.brokerLabel})`, value: total('main'), unit: 'µs' },
+      { name: `profile: TCP worker busy per ACKed frame (${gateway.brokerLabel})`, value: total('tcp worker'), unit: 'µs' },
+      { name: 'profile: frames ACKed in the profiled run', value: acked, unit: 'frames' },
+    ],
+  };
+}

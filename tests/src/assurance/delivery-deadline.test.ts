@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { cid, harness, reasonText } from '../../helpers/assurance-harness.js';
+
+const SECOND = 1_000;
+
+describe('duress delivery deadline', () => {
+  it('raises a supervisory alert, an error log and a degraded health when no central output confirmed a duress in time', async () => {
+    const h = harness({ autoDeliver: false, duressDeadlineMs: 10 * SECOND, centralOutputs: ['cms'] });
+    const holdup = await h.receive(cid('122', 5));
+    h.clock.advance(10 * SECOND);
+    await h.tick();
+    expect(h.supervisory()).toEqual([]);
+    expect(h.assurance.health().state).toBe('up');
+
+    h.clock.advance(1);
+    await h.tick();
+    await h.tick();
+    const alerts = h.supervisory();
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ category: 'supervisory', qualifier: 'new', account: '1234', incident: holdup.incident, duress: false });
+    expect(reasonText(alerts[0]!)).toBe(
+      `holdup event ${holdup.id} from account 1234 was not confirmed by any central output within 10s: responders may not know`,
+    );
+    expect(h.logs.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(['duress event not confirmed by any central output in time']);
+    expect(h.assurance.health()).toMatchObject({
+      state: 'degraded',
+      undeliveredDuress: [{ eventId: holdup.id, category: 'holdup', account: '1234', site: 'bank-1', ageMs: 10 * SECOND + 1 }],
+    });
+
+    h.assurance.delivered('siren-bridge', holdup); // not a central output: confirms nothing
+    expect(h.assurance.health().state).toBe('degraded');
+    h.clock.advance(20 * SECOND);
+    h.assurance.delivered('cms', holdup);
+    await h.assurance.flush();
+    const cleared = h.supervisory()[1]!;
+    expect(cleared).toMatchObject({ category: 'supervisory', qualifier: 'restore', incident: holdup.incident });
+    expect(reasonText(cleared)).toBe(`holdup event ${holdup.id} was delivered to central output cms 30 s after it was received`);
+    expect(h.assurance.health()).toMatchObject({ state: 'up', undeliveredDuress: [] });
+  });
+
+  it('stays quiet when a central output confirms in time, and ignores non-duress events', async () => {
+    const h = harness({ autoDeliver: false, centralOutputs: ['cms'] });
+    const duress = await h.receive(cid('121', 12));
+    await h.receive(cid('130', 3)); // burglary: no deadline
+    h.clock.advance(9 * SECOND);
+    h.assurance.delivered('cms', duress);
+    h.clock.advance(60 * SECOND);
+    await h.tick();
+    expect(h.supervisory()).toEqual([]);
+    expect(h.assurance.health().state).toBe('up');
+  });
+
+  it('alerts when there is no central output at all', async () => {
+    const h = harness({ autoDeliver: false, centralOutputs: [] });
+    await h.receive(cid('124', 20));
+    h.clock.advance(11 * SECOND);
+    await h.tick();
+    expect(h.supervisory()).toHaveLength(1);
+  });
+});

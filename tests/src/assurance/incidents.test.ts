@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AssuranceStore } from '../../../src/assurance/store.js';
+import { cid, DAY, FakeClock, harness, MINUTE, sia, INSTALLER, operator } from '../../helpers/assurance-harness.js';
+import { incidentView, incidentViews } from '../../../adapters/api/assurance-views.js';
+
+describe('the duress latch', () => {
+  it('opens an incident on a hold-up; later events of the site, a disarm included, carry it and do not close it', async () => {
+    const h = harness();
+    const holdup = await h.receive(cid('122', 5));
+    h.clock.advance(MINUTE);
+    const disarm = await h.receive(cid('401', 4)); // the cleaner disarms: opening
+    const restore = await h.receive(cid('122', 5, { qualifier: 'restore' }));
+    h.clock.advance(DAY);
+    const nextDay = await h.receive(cid('130', 3));
+    expect(disarm.category).toBe('opening');
+    expect(holdup.incident).toEqual(expect.any(String));
+    for (const later of [disarm, restore, nextDay]) expect(later.incident).toBe(holdup.incident);
+
+    const [incident] = incidentViews(h.assurance);
+    expect(incident).toMatchObject({
+      id: holdup.incident,
+      site: 'bank-1',
+      account: '1234',
+      category: 'holdup',
+      openingEventId: holdup.id,
+      eventCount: 4,
+      acknowledged: false,
+      lastEventAt: nextDay.receivedAt,
+    });
+  });
+
+  it('stays open until a person acknowledges it; the next duress then opens a new one', async () => {
+    const h = harness();
+    const first = await h.receive(cid('121', 12));
+    h.clock.advance(5 * MINUTE);
+    const acked = h.assurance.acknowledge(first.incident!, operator('operator 7'), 'police on site, all safe');
+    expect(acked.ok && { ok: true, incident: incidentView(acked.incident) }).toMatchObject({
+      ok: true,
+      incident: { acknowledged: true, ackedBy: 'operator 7', note: 'police on site, all safe', ackedAt: new Date(h.clock.now()).toISOString() },
+    });
+    expect(h.assurance.acknowledge(first.incident!, operator('someone else'), null)).toMatchObject({ ok: false, reason: 'already-acknowledged' });
+    expect(h.assurance.acknowledge('no-such-incident', operator('x'), null)).toEqual({ ok: false, reason: 'unknown' });
+    expect(incidentViews(h.assurance)).toEqual([]);
+
+    const quiet = await h.receive(cid('130', 3));
+    expect(quiet.incident ?? null).toBeNull();
+    const second = await h.receive(cid('122', 5));
+    expect(second.incident).toEqual(expect.any(String));
+    expect(second.incident).not.toBe(first.incident);
+    expect(incidentViews(h.assurance, true).map((i) => [i.id, i.acknowledged])).toEqual([
+      [second.incident, false],
+      [first.incident, true],
+    ]);
+  });
+
+  it('is not opened by a status report (qualifier 6), a restore, a test or a panic', async () => {
+    const h = harness();
+    await h.receive(cid('121', 12, { qualifier: 'status' }));
+    await h.receive(cid('122', 5, { qualifier: 'restore' }));
+    await h.receive(cid('120', 9)); // panic pendant: a call for help, but not duress
+    h.assurance.startWindow({ site: 'bank-1', minutes: 5 }, INSTALLER);
+    const test = await h.receive(cid('122', 5));
+    expect(test.test).toBe(true);
+    expect(incidentViews(h.assurance, true)).toEqual([]);
+  });
+
+  it('is kept per account when the account belongs to no site', async () => {
+    const h = harness();
+    const a = await h.receive(cid('121', 1, { account: '9a9a' }));
+    const b = await h.receive(sia('OP', 2, '9A9A'));
+    const other = await h.receive(cid('130', 1, { account: '7777' }));
+    expect(a.incident).toEqual(expect.any(String));
+    expect(b.incident).toBe(a.incident);
+    expect(other.incident ?? null).toBeNull();
+    expect(incidentViews(h.assurance)[0]).toMatchObject({ site: null, account: '9a9a' });
+  });
+
+  it('survives a restart', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pb-incidents-'));
+    try {
+      const clock = new FakeClock();
+      const first = harness({ clock, store: AssuranceStore.openIn(dir) });
+      const duress = await first.receive(cid('124', 20));
+      first.store.close();
+      const second = harness({ clock, store: AssuranceStore.openIn(dir) });
+      expect((await second.receive(cid('401', 4))).incident).toBe(duress.incident);
+      expect(second.assurance.acknowledge(duress.incident!, operator('api'), null).ok).toBe(true);
+      second.store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,121 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AssuranceStore } from '../../../src/assurance/store.js';
+import { supervisionPolicy } from '../../../src/assurance/supervision.js';
+import { sitesSchema } from '../../../src/settings/sites.js';
+import { parseSettings } from '../../../src/settings/settings.js';
+import { cid, FakeClock, harness, reasonText, SITES } from '../../helpers/assurance-harness.js';
+
+const SECOND = 1_000;
+
+describe('supervision settings', () => {
+  it('accept `supervision` per DC-09 account, per site and globally', () => {
+    const parsed = parseSettings(`
+supervision: 1h
+inputs:
+  - { type: dc09, name: rx, port: 0, accounts: [{ account: "1234", supervision: 90s }] }
+outputs: [{ type: stdout, name: out }]
+sites: [{ id: s1, accounts: ["5678"], supervision: 5m }]
+`);
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    const input = parsed.settings.inputs[0]!;
+    expect(input.type === 'dc09' && input.accounts?.[0]?.supervision).toBe(90_000);
+    expect(parsed.settings.sites[0]!.supervision).toBe(300_000);
+    expect(parsed.settings.supervision).toBe(3_600_000);
+    const zero = parseSettings('supervision: 0s\ninputs: []\noutputs: []');
+    expect(zero.ok).toBe(false);
+  });
+
+  it('take the account\'s own interval, else its site\'s, else the global one', () => {
+    const sites = sitesSchema.parse([{ id: 's1', accounts: ['5678', 'AB12'], supervision: '5m' }]);
+    const policy = supervisionPolicy(3_600_000, [{ account: '1234', supervision: 90_000 }, { account: 'ab12', supervision: 30_000 }, { account: '4444' }], () => sites);
+    expect(policy.intervalFor('1234')).toBe(90_000);
+    expect(policy.intervalFor('AB12')).toBe(30_000);
+    expect(policy.intervalFor('5678')).toBe(300_000);
+    expect(policy.intervalFor('9999')).toBe(3_600_000);
+    expect(policy.accounts()).toEqual(['1234', 'ab12', '4444', '5678']);
+    const none = supervisionPolicy(undefined, [{ account: '4444' }], () => sites);
+    expect(none.intervalFor('4444')).toBeUndefined();
+    expect(none.accounts()).toEqual(['5678', 'AB12']);
+  });
+});
+
+describe('link supervision', () => {
+  const ninetySeconds = { accounts: [{ account: '1234', supervision: 90 * SECOND }] };
+
+  it('reports silence past the interval once, and the restore when traffic returns', async () => {
+    const h = harness({ supervision: ninetySeconds });
+    h.clock.advance(60 * SECOND);
+    h.assurance.traffic('1234', h.clock.now()); // a DC-09 NULL
+    h.clock.advance(90 * SECOND);
+    await h.tick();
+    expect(h.supervisory()).toEqual([]);
+    h.clock.advance(1);
+    await h.tick();
+    h.clock.advance(10 * 60 * SECOND);
+    await h.tick();
+    const [lost] = h.supervisory();
+    expect(h.supervisory()).toHaveLength(1);
+    expect(lost).toMatchObject({ category: 'supervisory', qualifier: 'new', account: '1234', site: { id: 'bank-1' } });
+    expect(reasonText(lost!)).toBe('communication lost: no message from account 1234 for 90 s (supervision 90s)');
+    expect(h.assurance.health().lostLinks).toEqual([{ account: '1234', since: new Date(h.clock.now() - 10 * 60 * SECOND).toISOString() }]);
+
+    await h.receive(cid('602', 0)); // any event resets it
+    await h.assurance.flush();
+    const restored = h.supervisory()[1]!;
+    expect(restored).toMatchObject({ category: 'supervisory', qualifier: 'restore', account: '1234' });
+    expect(reasonText(restored)).toMatch(/communication restored: account 1234 reported again after 690 s of silence/);
+    expect(h.assurance.health().lostLinks).toEqual([]);
+  });
+
+  it('starts the clock at start-up for configured accounts that never reported', async () => {
+    const h = harness({ supervision: ninetySeconds });
+    h.clock.advance(91 * SECOND);
+    await h.tick();
+    expect(h.supervisory().map((e) => e.account)).toEqual(['1234']);
+  });
+
+  it('supervises an account that is not configured once it reports, under the global interval', async () => {
+    const h = harness({ supervision: { global: 5 * 60 * SECOND } });
+    await h.receive(cid('130', 1, { account: '7777' }));
+    h.clock.advance(5 * 60 * SECOND + 1);
+    await h.tick();
+    // 1234 and 5678 belong to sites (configured); 7777 reported once.
+    expect(h.supervisory().map((e) => e.account).sort()).toEqual(['1234', '5678', '7777']);
+  });
+
+  it('does not count its own supervisory events as traffic from the account', async () => {
+    const h = harness({ supervision: ninetySeconds, sites: SITES });
+    h.clock.advance(91 * SECOND);
+    await h.tick(); // lost: a supervisory event for account 1234 is stored
+    h.clock.advance(SECOND);
+    await h.tick();
+    expect(h.supervisory().map((e) => e.qualifier)).toEqual(['new']);
+  });
+
+  it('keeps a lost link lost across a restart: no second loss, one restore', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pb-supervision-'));
+    try {
+      const clock = new FakeClock();
+      const first = harness({ clock, store: AssuranceStore.openIn(dir), supervision: ninetySeconds });
+      clock.advance(100 * SECOND);
+      await first.tick();
+      expect(first.supervisory()).toHaveLength(1);
+      first.store.close();
+
+      clock.advance(100 * SECOND);
+      const second = harness({ clock, store: AssuranceStore.openIn(dir), supervision: ninetySeconds });
+      await second.tick();
+      expect(second.supervisory()).toEqual([]);
+      second.assurance.traffic('1234', clock.now());
+      await second.assurance.flush();
+      expect(second.supervisory().map((e) => e.qualifier)).toEqual(['restore']);
+      second.store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

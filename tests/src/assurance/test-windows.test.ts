@@ -1,0 +1,182 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AssuranceStore } from '../../../src/assurance/store.js';
+import { cid, FakeClock, harness, MINUTE, reasonText, sia, INSTALLER } from '../../helpers/assurance-harness.js';
+import { incidentViews, windowView, windowViews } from '../../../adapters/api/assurance-views.js';
+
+/** The supervisory events other than the one announcing that a window opened. */
+function closings(h: ReturnType<typeof harness>) {
+  return h.supervisory().filter((e) => e.control?.action !== 'test-window-opened');
+}
+
+function opened(result: ReturnType<ReturnType<typeof harness>['assurance']['startWindow']>) {
+  if (!result.ok) throw new Error(result.message);
+  return result.window;
+}
+
+describe('opening a test window', () => {
+  it('refuses an unknown site, a bad duration and devices the site does not have', () => {
+    const { assurance } = harness();
+    expect(assurance.startWindow({ site: 'nowhere', minutes: 10 }, INSTALLER)).toMatchObject({ ok: false, reason: 'unknown-site' });
+    for (const minutes of [0, -5, Number.NaN, 24 * 60 + 1])
+      expect(assurance.startWindow({ site: 'bank-1', minutes }, INSTALLER)).toMatchObject({ ok: false, reason: 'invalid-request' });
+    const unknown = assurance.startWindow({ site: 'bank-1', minutes: 10, devices: ['zone-5', 'zone-3'] }, INSTALLER);
+    expect(unknown).toMatchObject({ ok: false, reason: 'invalid-request' });
+    expect(!unknown.ok && unknown.message).toMatch(/not a duress device of site bank-1: zone-3; devices of bank-1: zone-5, zone-9, user-12, door-lobby-2/);
+    expect(assurance.startWindow({ site: 'bank-1', minutes: 10, devices: [] }, INSTALLER)).toMatchObject({ ok: false, reason: 'invalid-request' });
+    expect(windowViews(assurance)).toEqual([]);
+  });
+
+  it('returns the window id and when it ends', () => {
+    const h = harness();
+    const window = opened(h.assurance.startWindow({ site: 'bank-1', minutes: 30 }, INSTALLER));
+    expect(windowView(h.assurance, window)).toMatchObject({
+      id: window.id,
+      site: 'bank-1',
+      endsAt: new Date(h.clock.now() + 30 * MINUTE).toISOString(),
+      devices: ['zone-5', 'zone-9', 'user-12', 'door-lobby-2'],
+      exercised: [],
+      notExercised: ['zone-5', 'zone-9', 'user-12', 'door-lobby-2'],
+    });
+  });
+  it("takes a site's exact name as well as its id, and opens the window on the site's id", () => {
+    const h = harness();
+    const window = opened(h.assurance.startWindow({ site: 'Bank branch 1', minutes: 30 }, INSTALLER));
+    expect(window.site).toBe('bank-1');
+    expect(h.assurance.startWindow({ site: 'bank branch 1', minutes: 30 }, INSTALLER)).toMatchObject({ ok: false, reason: 'unknown-site' });
+    expect(h.assurance.startWindow({ site: 'Bank branch', minutes: 30 }, INSTALLER)).toMatchObject({ ok: false, reason: 'unknown-site' });
+  });
+});
+
+describe('events during a test window', () => {
+  it('are marked test, still stored for publication, and count as tests of their devices', async () => {
+    const h = harness();
+    const window = opened(h.assurance.startWindow({ site: 'bank-1', minutes: 30 }, INSTALLER));
+    h.clock.advance(MINUTE);
+    const holdup = await h.receive(cid('130', 5));
+    const burglary = await h.receive(cid('130', 3)); // not a duress device: still a test in a whole-site window
+    const elsewhere = await h.receive(cid('122', 1, { account: '5678' })); // another site: real
+    expect(holdup).toMatchObject({ category: 'holdup', duress: true, test: true });
+    expect(reasonText(holdup)).toContain(`test window ${window.id} is open for site bank-1`);
+    expect(burglary.test).toBe(true);
+    expect(elsewhere.test).toBe(false);
+    expect(h.events.map((e) => e.id)).toEqual(expect.arrayContaining([holdup.id, burglary.id, elsewhere.id]));
+    const zone5 = h.assurance.deviceReport().devices.find((d) => d.device === 'zone-5')!;
+    expect(zone5).toMatchObject({ testCount: 1, neverTested: false, lastActivatedAt: null, lastEventId: holdup.id });
+  });
+
+  it('never marks a real duress from a device outside the window\'s device list as a test', async () => {
+    const h = harness();
+    opened(h.assurance.startWindow({ site: 'bank-1', minutes: 30, devices: ['zone-5'] }, INSTALLER));
+    const tested = await h.receive(cid('130', 5));
+    const realDuress = await h.receive(cid('121', 12)); // the manager's duress code: not under test
+    const burglary = await h.receive(cid('130', 3)); // no listed device named: not a test
+    expect(tested.test).toBe(true);
+    expect(realDuress).toMatchObject({ category: 'duress', test: false });
+    expect(realDuress.incident).toEqual(expect.any(String));
+    expect(burglary.test).toBe(false);
+    expect(h.assurance.deviceReport().devices.find((d) => d.device === 'user-12')).toMatchObject({ testCount: 0, lastActivatedAt: realDuress.receivedAt });
+  });
+
+  it('never marks a duress from no configured device as a test, even in a whole-site window', async () => {
+    const h = harness();
+    opened(h.assurance.startWindow({ site: 'bank-1', minutes: 30 }, INSTALLER));
+    const unknownUser = await h.receive(cid('121', 7));
+    expect(unknownUser).toMatchObject({ category: 'duress', test: false });
+    expect(incidentViews(h.assurance)).toHaveLength(1);
+  });
+
+  it('are exercised only by a call for help: not by a panel test report, a tamper or a restore', async () => {
+    const h = harness();
+    const window = opened(h.assurance.startWindow({ site: 'bank-1', minutes: 30, devices: ['zone-5'] }, INSTALLER));
+    await h.receive(cid('601', 5));
+    const tamper = await h.receive(cid('383', 5)); // sensor tamper on the hold-up button
+    const restore = await h.receive(cid('122', 5, { qualifier: 'restore' }));
+    expect([tamper.category, tamper.test, restore.test]).toEqual(['tamper', true, true]);
+    expect(windowView(h.assurance, window).exercised).toEqual([]);
+    expect(h.assurance.deviceReport().devices[0]).toMatchObject({ device: 'zone-5', testCount: 0 });
+  });
+
+  it('are not tests once the window has ended', async () => {
+    const h = harness();
+    opened(h.assurance.startWindow({ site: 'bank-1', minutes: 10 }, INSTALLER));
+    h.clock.advance(10 * MINUTE);
+    const after = await h.receive(cid('130', 5));
+    expect(after.test).toBe(false);
+    expect(after.incident).toEqual(expect.any(String));
+  });
+});
+
+describe('who opened a test window', () => {
+  it('is published as a control action naming the token, its role and the note', async () => {
+    const h = harness();
+    const window = opened(h.assurance.startWindow({ site: 'bank-1', minutes: 15, devices: ['zone-5'] }, INSTALLER, 'quarterly test'));
+    await h.assurance.flush();
+    const [announced] = h.supervisory();
+    expect(announced!.control).toEqual({ action: 'test-window-opened', by: 'installer-1', role: 'installer', channel: 'api', note: 'quarterly test', window: window.id });
+    expect(reasonText(announced!)).toMatch(/opened by installer-1 \(installer, api\)/);
+    expect((announced!.devices as Array<{ device: string }>).map((d) => d.device)).toEqual(['zone-5']);
+  });
+});
+
+describe('closing a test window', () => {
+  it('expires by itself and publishes ONE supervisory event listing the devices not exercised', async () => {
+    const h = harness();
+    const window = opened(h.assurance.startWindow({ site: 'bank-1', minutes: 20 }, INSTALLER));
+    await h.receive(cid('130', 5));
+    await h.receive(cid('130', 5, { qualifier: 'restore' }));
+    await h.receive(cid('124', 20)); // duress PIN at the lobby door
+    h.clock.advance(19 * MINUTE);
+    await h.tick();
+    expect(closings(h)).toEqual([]);
+    h.clock.advance(MINUTE);
+    await h.tick();
+    await h.tick();
+    const closed = closings(h);
+    expect(closed).toHaveLength(1);
+    expect(closed[0]!.control).toEqual({ action: 'test-window-expired', by: 'gateway', role: 'system', channel: 'gateway', note: null, window: window.id });
+    expect(closed[0]).toMatchObject({ category: 'supervisory', test: false, account: '1234', site: { id: 'bank-1' } });
+    expect((closed[0]!.devices as Array<{ device: string }>).map((d) => d.device)).toEqual(['zone-9', 'user-12']);
+    expect(reasonText(closed[0]!)).toMatch(/expired: 2 of 4 duress device\(s\) reported.*not exercised: zone-9 "Manager pendant", user-12 "Manager duress code"/);
+    expect(windowViews(h.assurance)).toEqual([]);
+    expect(windowViews(h.assurance, true)[0]).toMatchObject({ id: window.id, closeReason: 'expired', exercised: ['zone-5', 'door-lobby-2'] });
+  });
+
+  it('can be stopped early; the summary names only the listed devices', async () => {
+    const h = harness();
+    const window = opened(h.assurance.startWindow({ site: 'bank-1', minutes: 60, devices: ['zone-5', 'zone-9'] }, INSTALLER));
+    await h.receive(cid('130', 9));
+    const stopped = h.assurance.stopWindow(window.id, INSTALLER);
+    const view = stopped === undefined ? undefined : windowView(h.assurance, stopped);
+    expect(view).toMatchObject({ closeReason: 'stopped', exercised: ['zone-9'], notExercised: ['zone-5'] });
+    expect(h.assurance.stopWindow(window.id, INSTALLER)).toBeUndefined();
+    await h.assurance.flush();
+    expect(closings(h)).toHaveLength(1);
+    expect(closings(h)[0]!.control).toMatchObject({ action: 'test-window-stopped', by: 'installer-1', role: 'installer', channel: 'api' });
+    expect(closings(h)[0]!.devices).toEqual([{ site: 'bank-1', device: 'zone-5', kind: 'zone', number: 5, name: 'Teller 1 hold-up button', type: 'holdup' }]);
+  });
+
+  it('still expires after a restart, with what was exercised before it', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pb-windows-'));
+    try {
+      const clock = new FakeClock();
+      const first = harness({ clock, store: AssuranceStore.openIn(dir) });
+      opened(first.assurance.startWindow({ site: 'bank-1', minutes: 15, devices: ['zone-5', 'user-12'] }, INSTALLER));
+      await first.receive(cid('121', 12));
+      first.store.close();
+
+      const second = harness({ clock, store: AssuranceStore.openIn(dir) });
+      expect(windowViews(second.assurance)).toHaveLength(1);
+      expect((await second.receive(sia('PA', 5))).test).toBe(true);
+      clock.advance(15 * MINUTE);
+      await second.tick();
+      expect(second.supervisory()).toHaveLength(1);
+      expect(reasonText(second.supervisory()[0]!)).toMatch(/2 of 2 duress device\(s\) reported \| every device under test reported/);
+      second.store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

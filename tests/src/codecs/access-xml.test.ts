@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { decodeAccessXml, type AccessMapping, type AccessXmlOptions } from '../../../src/codecs/access-xml.js';
+
+const DURESS_NOTIFICATION = `<NotificationMessage><Topic>tns1:AccessControl/Duress</Topic><Message><Message UtcTime="2025-03-01T09:15:02Z">
+  <Source><SimpleItem Name="AccessPointToken" Value="door-lobby-2"/></Source></Message></Message></NotificationMessage>`;
+
+const options = (overrides: Partial<AccessXmlOptions> = {}): AccessXmlOptions => ({ maxBytes: 65_536, mappings: [], defaults: {}, ...overrides });
+
+const mapping = (overrides: Partial<AccessMapping>): AccessMapping => ({
+  name: 'feed',
+  match: 'Event',
+  eventType: 'Event.Type',
+  duressValues: ['DURESS'],
+  grantedValues: [],
+  deniedValues: [],
+  ...overrides,
+});
+
+function decodeOk(body: string | Uint8Array, opts = options()) {
+  const result = decodeAccessXml(body, opts);
+  if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
+  return result.value;
+}
+
+function errorOf(body: string | Uint8Array, opts = options()) {
+  const result = decodeAccessXml(body, opts);
+  return result.ok ? undefined : result.error;
+}
+
+describe('decodeAccessXml', () => {
+  it('reads bytes as UTF-8 and ignores a byte order mark', () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(DURESS_NOTIFICATION.replace('door-lobby-2', 'Tür-2'))]);
+    expect(decodeOk(bytes)[0]?.access?.door).toBe('Tür-2');
+    expect(decodeOk('\ufeff' + DURESS_NOTIFICATION)).toHaveLength(1);
+  });
+
+  it('refuses bytes that are not UTF-8 as malformed', () => {
+    expect(errorOf(Uint8Array.of(0x3c, 0x61, 0x3e, 0xff, 0xfe, 0x3c, 0x2f, 0x61, 0x3e))?.code).toBe('XML_MALFORMED');
+  });
+
+  it('counts the limit in bytes, not characters', () => {
+    const body = `<Event><Type>DURESS</Type><Note>${'é'.repeat(40)}</Note></Event>`;
+    const size = Buffer.byteLength(body);
+    expect(body.length).toBeLessThan(size);
+    const opts = { mappings: [mapping({})] };
+    expect(errorOf(body, options({ ...opts, maxBytes: size - 1 }))?.code).toBe('XML_TOO_LARGE');
+    expect(decodeOk(body, options({ ...opts, maxBytes: size }))).toHaveLength(1);
+  });
+
+  it('refuses DOCTYPE and ENTITY declarations in any letter case, even without entity use', () => {
+    expect(errorOf('<!doctype html><Event/>')?.code).toBe('XML_ENTITY_REJECTED');
+    expect(errorOf('<Event><![CDATA[<!ENTITY x "y">]]></Event>')?.code).toBe('XML_ENTITY_REJECTED');
+  });
+
+  it('turns a prototype-polluting element name into XML_MALFORMED instead of throwing', () => {
+    expect(errorOf('<Event><__proto__><polluted>1</polluted></__proto__></Event>')?.code).toBe('XML_MALFORMED');
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it('turns nesting past the parser limit into XML_MALFORMED', () => {
+    const deep = '<a>'.repeat(500) + '</a>'.repeat(500);
+    expect(errorOf(deep)?.code).toBe('XML_MALFORMED');
+  });
+
+  it('bounds the raw preview of a refused body', () => {
+    const error = errorOf(`<a>${'x'.repeat(10_000)}`);
+    expect(error?.code).toBe('XML_MALFORMED');
+    expect(error?.rawPreview?.length).toBeLessThanOrEqual(257);
+  });
+
+  it('names the mappings it tried when none matches', () => {
+    const error = errorOf('<Other/>', options({ mappings: [mapping({ name: 'acme' }), mapping({ name: 'bacnet', match: 'AccessEvent' })] }));
+    expect(error?.code).toBe('XML_MAPPING_FAILED');
+    expect(error?.message).toContain('ONVIF or acme, bacnet');
+  });
+
+  it('tries configured mappings before the built-in ONVIF reading, in order', () => {
+    const envelope = `<Envelope><Body><Notify>${DURESS_NOTIFICATION}</Notify></Body></Envelope>`;
+    const takesOver = mapping({ match: 'Envelope.Body.Notify', eventType: 'Envelope.Body.Notify.NotificationMessage.Topic', duressValues: [] });
+    const [signal] = decodeOk(envelope, options({ mappings: [mapping({ match: 'Missing' }), takesOver] }));
+    // The configured mapping read the topic but lists no value for it: unrecognized, not ONVIF's duress.
+    expect(signal?.code?.value).toBe('access:tns1:AccessControl/Duress');
+    expect(decodeOk(envelope)[0]?.code?.value).toBe('124');
+  });
+
+  it('follows numeric path segments into repeated elements and otherwise reads the first occurrence', () => {
+    const body = '<Batch><Event><Type>GRANTED</Type><Door>d1</Door></Event><Event><Type>DURESS</Type><Door>d2</Door></Event></Batch>';
+    const second = mapping({ match: 'Batch.Event.1', eventType: 'Batch.Event.1.Type', door: 'Batch.Event.1.Door' });
+    expect(decodeOk(body, options({ mappings: [second] }))[0]).toMatchObject({ code: { value: '124' }, access: { door: 'd2' } });
+    const first = mapping({ match: 'Batch.Event', eventType: 'Batch.Event.Type', door: 'Batch.Event.Door', grantedValues: ['GRANTED'] });
+    expect(decodeOk(body, options({ mappings: [first] }))[0]).toMatchObject({ code: { value: '422' }, access: { door: 'd1' } });
+  });
+
+  it('does not follow inherited properties in a mapping path', () => {
+    const result = decodeAccessXml('<Event><Type>DURESS</Type></Event>', options({ mappings: [mapping({ match: 'Event.constructor' })] }));
+    expect(result.ok ? 'matched' : result.error.code).toBe('XML_MAPPING_FAILED');
+  });
+
+  it('takes account and site from the document first, then from the input defaults', () => {
+    const feed = mapping({ account: 'Event.Account', site: 'Event.Site' });
+    const defaults = { account: '9999', site: 'default-site' };
+    const fromDocument = decodeOk('<Event><Type>DURESS</Type><Account>0042</Account><Site>branch-7</Site></Event>', options({ mappings: [feed], defaults }));
+    expect(fromDocument[0]).toMatchObject({ account: '0042', site: 'branch-7' });
+    const fromDefaults = decodeOk('<Event><Type>DURESS</Type></Event>', options({ mappings: [feed], defaults }));
+    expect(fromDefaults[0]).toMatchObject({ account: '9999', site: 'default-site' });
+    expect(decodeOk(DURESS_NOTIFICATION)[0]).toMatchObject({ account: null, site: null });
+  });
+
+  it('keeps a non-numeric or over-long credential as text only', () => {
+    const feed = mapping({ user: 'Event.Card' });
+    const read = (card: string) => decodeOk(`<Event><Type>DURESS</Type><Card>${card}</Card></Event>`, options({ mappings: [feed] }))[0];
+    expect(read('0042')).toMatchObject({ user: 42, access: { credential: '0042' } });
+    expect(read('A-42')).toMatchObject({ user: null, access: { credential: 'A-42' } });
+    expect(read('12345678901')).toMatchObject({ user: null, access: { credential: '12345678901' } });
+  });
+
+  it('keeps a notification without a topic as unrecognized rather than dropping it', () => {
+    const [signal] = decodeOk('<NotificationMessage><Message><Message/></Message></NotificationMessage>');
+    expect(signal?.code?.value).toBe('access:');
+    expect(signal?.text).toBe('access event (no event type)');
+  });
+
+  it('bounds the code value built from a long event type', () => {
+    const [signal] = decodeOk(`<Event><Type>${'X'.repeat(5_000)}</Type></Event>`, options({ mappings: [mapping({})] }));
+    expect(signal?.code?.value.length).toBeLessThanOrEqual('access:'.length + 128);
+  });
+});

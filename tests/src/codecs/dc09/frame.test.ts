@@ -1,0 +1,240 @@
+import { createCipheriv } from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
+import { crc16 } from '../../../../src/codecs/dc09/crc16.js';
+import { decodeDc09Frame, encodeDc09Frame, wrapDc09Body } from '../../../../src/codecs/dc09/frame.js';
+import type { Dc09DecodeOptions, Dc09Message } from '../../../../src/codecs/dc09/frame.js';
+import type { DecodeResult } from '../../../../src/codecs/result.js';
+
+const latin1 = (text: string): Buffer => Buffer.from(text, 'latin1');
+const frameOf = (body: string, crcForm: 'ascii' | 'binary' = 'ascii'): Uint8Array => wrapDc09Body(latin1(body), crcForm);
+const codeOf = (result: DecodeResult<unknown>): string => (result.ok ? 'ok' : result.error.code);
+
+function decoded(frame: Uint8Array, options?: Dc09DecodeOptions): Dc09Message {
+  const result = decodeDc09Frame(frame, options);
+  if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
+  return result.value;
+}
+
+const KEY_128 = latin1('0123456789ABCDEF');
+const keyFor = (): Uint8Array => KEY_128;
+
+/**
+ * An encrypted frame built straight with node:crypto, independent of encodeDc09Frame: `pad` (repeated) fills the
+ * plaintext in front of `content` up to whole 16-byte blocks.
+ */
+function encryptedFrame(content: string, pad = 'p'): Uint8Array {
+  const plaintext = pad.repeat(16).slice(0, 16 - (content.length % 16)) + content;
+  const cipher = createCipheriv('aes-128-cbc', KEY_128, Buffer.alloc(16)).setAutoPadding(false);
+  const hex = Buffer.concat([cipher.update(latin1(plaintext)), cipher.final()]).toString('hex').toUpperCase();
+  return frameOf(`"*SIA-DCS"0042L0#1234[${hex}`);
+}
+
+/** The first NULL sequence number whose CRC satisfies `pick`, to reach CRC bytes that look like LF or CR. */
+function nullBodyWithCrc(pick: (crc: number) => boolean): string {
+  for (let seq = 0; seq < 10_000; seq++) {
+    const body = `"NULL"${String(seq).padStart(4, '0')}L0#1234[]`;
+    if (pick(crc16(latin1(body)))) return body;
+  }
+  throw new Error('no sequence number gives such a CRC');
+}
+
+// home-assistant/core#88474 (Ajax periodic test)
+const AJAX_BODY = '"SIA-DCS"0006L0#AAA[#AAA|Nri0/RP0000]_09:12:30,02-20-2023';
+
+describe('decodeDc09Frame: framing and header', () => {
+  it('decodes the same message with or without LF and CR', () => {
+    const framed = decoded(latin1(`\n14AB0039${AJAX_BODY}\r`));
+    expect(decoded(latin1(`14AB0039${AJAX_BODY}`))).toEqual(framed);
+    expect(decoded(latin1(`\n14AB0039${AJAX_BODY}`))).toEqual(framed);
+    expect(framed).toMatchObject({ token: 'SIA-DCS', seq: '0006', account: 'AAA', data: 'Nri0/RP0000', quirks: [] });
+  });
+
+  it('names the sent and computed CRC when they differ, in tolerant mode too', () => {
+    const frame = latin1(`\n14AB0039${AJAX_BODY.replace('RP', 'RR')}\r`);
+    const result = decodeDc09Frame(frame);
+    expect(codeOf(result)).toBe('DC09_CRC_MISMATCH');
+    if (!result.ok) expect(result.error.message).toBe(`CRC 14AB sent, ${crc16(frame, 9, frame.length - 1).toString(16).toUpperCase()} computed`);
+  });
+
+  it('requires the CRC/length header unless requireHeader is false', () => {
+    expect(codeOf(decodeDc09Frame(latin1(AJAX_BODY)))).toBe('DC09_FORMAT_INVALID');
+    expect(decoded(latin1(AJAX_BODY), { requireHeader: false }).quirks).toEqual(['no-crc-header']);
+  });
+
+  it.each([0x0a, 0x0d])('reads a binary CRC whose high byte is 0x%s, with or without the framing LF', (byte) => {
+    const frame = frameOf(nullBodyWithCrc((crc) => crc >>> 8 === byte), 'binary');
+    expect(frame[1]).toBe(byte);
+    expect(decoded(frame)).toMatchObject({ token: 'NULL', crcForm: 'binary', quirks: ['binary-crc'] });
+    expect(decoded(frame.subarray(1))).toMatchObject({ token: 'NULL', crcForm: 'binary' });
+  });
+
+  it('reads a binary CRC whose low byte is 0x0D', () => {
+    const frame = frameOf(nullBodyWithCrc((crc) => (crc & 0xff) === 0x0d), 'binary');
+    expect(decoded(frame).crcForm).toBe('binary');
+  });
+
+  it.each([
+    ['"NULL"01L0#1234[]', 'sequence'],
+    ['"NULL"0001L0#1234', 'no data block'],
+    ['"NULL"0001R1234567L0#1234[]', 'R field'],
+    ['"NULL"0001L1234567#1234[]', 'L field'],
+    ['"NULL"0001L0#12[]', '#acct'],
+    ['"NULL"0001L0#1234X[]', 'ID fields'],
+    ['"NULL"0001L0#1234[', 'closing "]"'],
+    ['"NULL"0001L0#1234[]junk', 'after the data block'],
+    ['"NULL"0001L0#1234[][1x]', 'extended field'],
+    ['"NULL"0001L0#1234[][Ix', 'extended field'],
+    ['"NULL0001L0#1234[]', 'closing quote'],
+  ])('rejects %s as DC09_FORMAT_INVALID (%s)', (body, message) => {
+    const result = decodeDc09Frame(frameOf(body));
+    expect(codeOf(result)).toBe('DC09_FORMAT_INVALID');
+    if (!result.ok) expect(result.error.message).toContain(message);
+  });
+
+  it.each(['"SIA-XYZ"0001L0#1234[]', '"*NAK"0000R0L0A0[]', '"ADM-CID "0001L0#1234[]'])('rejects the ID token of %s', (body) => {
+    const result = decodeDc09Frame(frameOf(body));
+    expect(codeOf(result)).toBe('DC09_ID_UNSUPPORTED');
+  });
+
+  it('never throws on an empty or truncated frame', () => {
+    const frame = latin1(`\n14AB0039${AJAX_BODY}\r`);
+    for (let end = 0; end < frame.length - 1; end++) {
+      expect(codeOf(decodeDc09Frame(frame.subarray(0, end)))).not.toBe('ok');
+    }
+  });
+});
+
+describe('decodeDc09Frame: data block, extended fields, timestamp', () => {
+  it('keeps Windows-1252 bytes of extended fields as latin1 characters', () => {
+    const message = decoded(frameOf('"SIA-DCS"0001L0#1234[#1234|NBA01][Ialarme d\xe9clench\xe9e][Rcuisine]'));
+    expect(message.extended).toEqual({ I: 'alarme déclenchée', R: 'cuisine' });
+  });
+
+  it('reads "[|data]", "[data]" and "[#acct|data]"', () => {
+    expect(decoded(frameOf('"SIA-DCS"0001L0#1234[|Nri1/CL501]'))).toMatchObject({ dataAccount: null, data: 'Nri1/CL501' });
+    expect(decoded(frameOf('"SIA-DCS"0001L0#1234[Nri1/WA000]'))).toMatchObject({ dataAccount: null, data: 'Nri1/WA000' });
+    expect(decoded(frameOf('"SIA-DCS"0001L0#1234[#1234|NRR|Atest]'))).toMatchObject({ dataAccount: '1234', data: 'NRR|Atest' });
+  });
+
+  it('reads the timestamp as UTC', () => {
+    expect(decoded(frameOf('"NULL"0001L0#1234[]_23:59:58,02-29-2024')).timestamp).toBe(Date.UTC(2024, 1, 29, 23, 59, 58));
+  });
+});
+
+describe('decodeDc09Frame: quirks, tolerated and in strict mode', () => {
+  const cases: Array<{ quirk: string; frame: () => Uint8Array; expect: Partial<Dc09Message> }> = [
+    {
+      quirk: 'lowercase-hex',
+      // fioletoven/dc09 to_string_test with its CRC F4D2 written in lowercase
+      frame: () => latin1('\nf4d20029"SIA-DCS"0001RF3L77#1234[#1234|NRR|Atest]\r'),
+      expect: { receiver: 'F3', line: '77' },
+    },
+    { quirk: 'lowercase-hex', frame: () => frameOf('"NULL"0001Rab#1234[]'), expect: { receiver: 'ab' } },
+    { quirk: 'bare-line', frame: () => frameOf('"NULL"0001L#1234[]'), expect: { line: '' } },
+    { quirk: 'no-header-account', frame: () => frameOf('"SIA-DCS"4738R0001L0001[#006969|Nri04/OP001NM]'), expect: { account: null, dataAccount: '006969' } },
+    { quirk: 'timestamp-malformed', frame: () => frameOf('"NULL"0001L0#1234[]_24:00:00,01-01-2024'), expect: { timestamp: null } },
+    { quirk: 'timestamp-malformed', frame: () => frameOf('"NULL"0001L0#1234[]_12:00:00,02-30-2024'), expect: { timestamp: null } },
+    { quirk: 'data-account-no-hash', frame: () => frameOf('"SIA-DCS"0001L0#1234[1234|NRP]'), expect: { dataAccount: '1234', data: 'NRP' } },
+    { quirk: 'no-pad-terminator', frame: () => encryptedFrame(']_12:00:00,01-01-2024', '0'), expect: { data: '', dataAccount: null } },
+  ];
+
+  it.each(cases)('tolerates $quirk', ({ quirk, frame, expect: fields }) => {
+    const message = decoded(frame(), { keyFor });
+    expect(message).toMatchObject(fields);
+    expect(message.quirks).toEqual([quirk]);
+  });
+
+  it.each(cases)('rejects $quirk in strict mode, naming it', ({ quirk, frame }) => {
+    const result = decodeDc09Frame(frame(), { keyFor, strict: true });
+    expect(codeOf(result)).toBe('DC09_QUIRK_REJECTED');
+    if (!result.ok) expect(result.error.message).toContain(quirk);
+  });
+
+  it('accepts a clean frame in strict mode', () => {
+    expect(decoded(latin1(`\n14AB0039${AJAX_BODY}\r`), { strict: true }).quirks).toEqual([]);
+  });
+
+  it('lists every quirk a frame has, once each', () => {
+    const message = decoded(frameOf('"NULL"0001RabLcd[1234|x]', 'binary'));
+    expect(message.quirks).toEqual(['binary-crc', 'lowercase-hex', 'no-header-account', 'data-account-no-hash']);
+  });
+});
+
+describe('decodeDc09Frame: encryption', () => {
+  it('asks keyFor for the header account', () => {
+    const lookup = vi.fn(keyFor);
+    decoded(encryptedFrame('|#1234|Nri1/BA01]_12:00:00,01-01-2024'), { keyFor: lookup });
+    expect(lookup).toHaveBeenCalledWith('1234');
+  });
+
+  it('drops the pad up to the first "|" and reads data, extended fields and timestamp', () => {
+    const message = decoded(encryptedFrame('|#1234|Nri1/BA01][M0026B9E4268B]_12:00:00,01-01-2024', '\x01\xfe\x00'), { keyFor });
+    expect(message).toMatchObject({
+      token: 'SIA-DCS', encrypted: true, dataAccount: '1234', data: 'Nri1/BA01', extended: { M: '0026B9E4268B' },
+      timestamp: Date.UTC(2024, 0, 1, 12), quirks: [],
+    });
+  });
+
+  it.each([
+    ['no timestamp', '|#1234|Nri1/BA01]', 'DC09_TIMESTAMP_INVALID'],
+    ['a malformed timestamp', '|#1234|Nri1/BA01]_12:00:00,13-01-2024', 'DC09_TIMESTAMP_INVALID'],
+    ['control bytes in the data', '|#1234|N\x01\x02]_12:00:00,01-01-2024', 'DC09_DECRYPT_FAILED'],
+    ['no closing bracket', '|#1234|Nri1/BA01', 'DC09_DECRYPT_FAILED'],
+  ])('rejects a plaintext with %s', (_case, plaintext, code) => {
+    expect(codeOf(decodeDc09Frame(encryptedFrame(plaintext), { keyFor }))).toBe(code);
+  });
+
+  it('fails to decrypt with the wrong key', () => {
+    const frame = encryptedFrame('|#1234|Nri1/BA01]_12:00:00,01-01-2024');
+    expect(codeOf(decodeDc09Frame(frame, { keyFor: () => latin1('FEDCBA9876543210') }))).toBe('DC09_DECRYPT_FAILED');
+  });
+
+  it('needs a key, a valid key size, whole blocks and hex', () => {
+    const frame = encryptedFrame('|#1234|Nri1/BA01]_12:00:00,01-01-2024');
+    expect(codeOf(decodeDc09Frame(frame))).toBe('DC09_KEY_MISSING');
+    expect(codeOf(decodeDc09Frame(frame, { keyFor: () => new Uint8Array(10) }))).toBe('CONFIG_KEY_INVALID');
+    expect(codeOf(decodeDc09Frame(frameOf('"*NULL"0001L0#1234[0123456789ABCDEF'), { keyFor }))).toBe('DC09_DECRYPT_FAILED');
+    expect(codeOf(decodeDc09Frame(frameOf('"*NULL"0001L0#1234[0123456789ABCDEG0123456789ABCDEF'), { keyFor }))).toBe('DC09_FORMAT_INVALID');
+  });
+
+  it('does not echo decrypted text in error messages', () => {
+    const result = decodeDc09Frame(encryptedFrame('|#1234|secret]garbage'), { keyFor });
+    expect(codeOf(result)).toBe('DC09_DECRYPT_FAILED');
+    if (!result.ok) expect(result.error.message).not.toContain('garbage');
+  });
+});
+
+describe('decodeDc09Frame: Osborne-Hoffman heartbeat', () => {
+  it('decodes the OH line with LF/CR framing (pysiaalarm case_oh)', () => {
+    expect(decoded(latin1('\nSR0001L0001    006969XX    [ID00000000]\r'))).toMatchObject({
+      token: 'OH', receiver: '0001', line: '0001', account: '006969XX', data: 'ID00000000', osborneHoffman: true, quirks: ['osborne-hoffman'],
+    });
+  });
+});
+
+describe('encodeDc09Frame', () => {
+  it('writes a frame that matches a captured one byte for byte (fioletoven/dc09 to_string_test)', () => {
+    const frame = encodeDc09Frame({ token: 'SIA-DCS', seq: '0001', receiver: 'F3', line: '77', account: '1234', dataAccount: '1234', data: 'NRR|Atest' });
+    expect(Buffer.from(frame).toString('latin1')).toBe('\nF4D20029"SIA-DCS"0001RF3L77#1234[#1234|NRR|Atest]\r');
+  });
+
+  it('writes data without an account as "[|data]"', () => {
+    const frame = encodeDc09Frame({ token: 'SIA-DCS', seq: '0001', line: '0', account: '1234', data: 'NRP' });
+    expect(Buffer.from(frame).toString('latin1')).toContain('#1234[|NRP]');
+  });
+
+  it('pads encrypted content to whole blocks with 1-16 bytes that are never "|", "[" or "]"', () => {
+    for (const data of ['', 'N', 'Nri1/BA01', 'Nri1/BA01 0123456789ABCDEF']) {
+      const frame = encodeDc09Frame({
+        token: 'SIA-DCS', encrypted: true, seq: '0001', line: '0', account: '1234', data, timestamp: 0, key: KEY_128,
+        random: (n) => new Uint8Array(n).fill(0x7c),
+      });
+      const message = decoded(frame, { keyFor });
+      expect(message).toMatchObject({ data, timestamp: 0, quirks: [] });
+    }
+  });
+
+  it('refuses to encrypt without a key', () => {
+    expect(() => encodeDc09Frame({ token: 'NULL', encrypted: true, seq: '0001', data: '' })).toThrow(/DC09_KEY_MISSING/);
+  });
+});

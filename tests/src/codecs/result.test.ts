@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { escapeBytes } from '../../../src/codecs/result.js';
+
+describe('escapeBytes', () => {
+  it('keeps printable ASCII but the backslash, names LF and CR, and writes every other byte as \\xNN', () => {
+    expect(escapeBytes(Buffer.from('"SIA-DCS"0001L0#1234[#1234|Nri1/BA01]'))).toBe('"SIA-DCS"0001L0#1234[#1234|Nri1/BA01]');
+    expect(escapeBytes(Uint8Array.from([0x0a, 0x0d, 0x5c, 0x00, 0x14, 0x1f, 0x7f, 0x80, 0xff, 0x20, 0x7e]))).toBe(
+      '\\n\\r\\x5c\\x00\\x14\\x1f\\x7f\\x80\\xff ~',
+    );
+  });
+
+  it('escapes exactly the 161 bytes outside printable ASCII, plus the backslash', () => {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const escaped = escapeBytes(all);
+    const kept = escaped.replace(/\\(x[0-9a-f]{2}|n|r)/g, '');
+    expect(kept).toBe(Array.from({ length: 95 }, (_, i) => String.fromCharCode(0x20 + i)).join('').replace('\\', ''));
+    expect(escaped.match(/\\(x[0-9a-f]{2}|n|r)/g)).toHaveLength(256 - 94);
+  });
+
+  it('reads only the bytes of a view into a larger buffer', () => {
+    const frame = Buffer.from('xx\nABC\ryy');
+    expect(escapeBytes(frame.subarray(2, 7))).toBe('\\nABC\\r');
+  });
+});

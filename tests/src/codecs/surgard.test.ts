@@ -1,0 +1,148 @@
+import { describe, expect, test } from 'vitest';
+import {
+  SURGARD_ACK,
+  SURGARD_NAK,
+  SURGARD_TERMINATOR,
+  decodeSurgard,
+  encodeSurgardContactId,
+  encodeSurgardHeartbeat,
+} from '../../../src/codecs/surgard.js';
+import type { SurgardPacket } from '../../../src/codecs/surgard.js';
+import { isGatewayError } from '../../../src/errors.js';
+
+function decoded(packet: string | Uint8Array): SurgardPacket {
+  const result = decodeSurgard(packet);
+  if (!result.ok) expect.unreachable(`${result.error.code}: ${result.error.message}`);
+  return result.value;
+}
+
+function errorCode(packet: string | Uint8Array, options?: { strict?: boolean }): string | undefined {
+  const result = decodeSurgard(packet, options);
+  return result.ok ? undefined : result.error.code;
+}
+
+test('control bytes of the SG automation link (SGAUTO p.15/56)', () => {
+  expect([SURGARD_ACK, SURGARD_NAK, SURGARD_TERMINATOR]).toEqual([0x06, 0x15, 0x14]);
+});
+
+describe('encodeSurgardContactId', () => {
+  test('writes the SGAUTO p.19 duress example exactly (vector 51)', () => {
+    const packet = encodeSurgardContactId({
+      receiver: '01',
+      line: '100',
+      account: '1234',
+      fields: { qualifier: '1', event: '121', group: '01', ccc: '001' },
+    });
+    expect(packet).toBe('501100 181234E12101001\u0014');
+  });
+
+  test('qualifiers 1/3/6 become E/R/P and decode back', () => {
+    const expected = { '1': ['E', 'new'], '3': ['R', 'restore'], '6': ['P', 'status'] } as const;
+    for (const [qualifier, [letter, meaning]] of Object.entries(expected)) {
+      const fields = { qualifier: qualifier as '1' | '3' | '6', event: '122', group: '02', ccc: '017' };
+      const packet = encodeSurgardContactId({ receiver: '02', line: '003', account: '9876', fields });
+      expect(packet.slice(13, 14)).toBe(letter);
+      const value = decoded(packet);
+      expect(value.kind === 'event' && value.signals[0]?.qualifier).toBe(meaning);
+    }
+  });
+
+  test('a 10-digit account selects protocol Q with format 58', () => {
+    const fields = { qualifier: '1', event: '124', group: '00', ccc: '003' } as const;
+    const packet = encodeSurgardContactId({ receiver: '07', line: '012', account: '0012345678', fields });
+    expect(packet).toBe('Q07012 580012345678E12400003\u0014');
+    expect(decoded(packet)).toMatchObject({ kind: 'event', protocolId: 'Q', account: '0012345678' });
+  });
+
+  test('refuses fields it cannot send, with a coded GatewayError', () => {
+    const fields = { qualifier: '1', event: '121', group: '01', ccc: '001' } as const;
+    const bad: Array<[Parameters<typeof encodeSurgardContactId>[0], string]> = [
+      [{ receiver: '01', line: '100', account: '12345', fields }, 'SURGARD_FORMAT_INVALID'],
+      [{ receiver: '1', line: '100', account: '1234', fields }, 'SURGARD_FORMAT_INVALID'],
+      [{ receiver: '01', line: '100', account: '1234', fields: { ...fields, event: '12' } }, 'CID_FORMAT_INVALID'],
+    ];
+    for (const [input, code] of bad) {
+      let thrown: unknown;
+      try {
+        encodeSurgardContactId(input);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isGatewayError(thrown) && thrown.code).toBe(code);
+    }
+  });
+});
+
+describe('heartbeat', () => {
+  test('encodeSurgardHeartbeat writes 1RR000 + 11 spaces + @ + 4 spaces + DC4 (SGAUTO p.15)', () => {
+    const packet = encodeSurgardHeartbeat('03');
+    expect(packet).toBe(`103000${' '.repeat(11)}@${' '.repeat(4)}\u0014`);
+    expect(decoded(packet)).toEqual({ kind: 'heartbeat', receiver: '03', line: '000' });
+  });
+
+  test('a heartbeat with its spaces trimmed is not a heartbeat', () => {
+    expect(errorCode('101000           @\u0014')).toBe('SURGARD_FORMAT_INVALID');
+  });
+});
+
+describe('decodeSurgard', () => {
+  test('reads bytes from a larger buffer (a framer subarray) without touching the rest', () => {
+    const stream = Buffer.from('xx501100 181234E12101001\u0014yy', 'latin1');
+    const packet = new Uint8Array(stream.buffer, stream.byteOffset + 2, stream.length - 4);
+    expect(decoded(packet)).toMatchObject({ kind: 'event', account: '1234', receiver: '01', line: '100' });
+  });
+
+  test.each(['4', '6', 'e', 'J', 'L', 'N', 'u', 'U', 's', '8', 'T'])(
+    'protocol id %s is SURGARD_PROTOCOL_UNSUPPORTED',
+    (protocolId) => {
+      expect(errorCode(`${protocolId}011    001234BA0003\u0014`)).toBe('SURGARD_PROTOCOL_UNSUPPORTED');
+    },
+  );
+
+  test('an empty packet (a lone DC4) is SURGARD_FORMAT_INVALID', () => {
+    expect(errorCode('\u0014')).toBe('SURGARD_FORMAT_INVALID');
+    expect(errorCode(new Uint8Array())).toBe('SURGARD_FORMAT_INVALID');
+  });
+
+  test('protocol 1 event letters map to the SIA code of the same meaning (SGAUTO p.15 table)', () => {
+    const table: Record<string, string> = {
+      '0': 'RP', '1': 'FA', '2': 'PA', '3': 'BA', '4': 'CL', '5': 'OP', '7': 'MA', '9': 'UR',
+      A: 'UA', B: 'UB', C: 'CL', F: 'OC', H: 'UU', O: 'OP', R: 'UR', T: 'UT',
+      // no SIA meaning: kept as sent
+      '6': '6', '8': '8', Z: 'Z',
+    };
+    for (const [letter, code] of Object.entries(table)) {
+      const value = decoded(`101100      1234 ${letter}2005\u0014`);
+      expect(value.kind === 'event' && value.signals[0], letter).toMatchObject({
+        code: { scheme: 'sia', value: code },
+        partition: 2,
+        address: 5,
+      });
+    }
+  });
+
+  test('protocol 1 area is a hex digit (1-F)', () => {
+    const value = decoded('101100      1234 3F012\u0014');
+    expect(value.kind === 'event' && value.signals[0]?.partition).toBe(15);
+  });
+
+  test.each([
+    ['lost space before the format', '501100181234E12101001\u0014', 'SURGARD_FORMAT_INVALID'],
+    ['non-hex account', '501100 1812x4E12101001\u0014', 'SURGARD_FORMAT_INVALID'],
+    ['hex A in the event code', '501100 181234E12A01001\u0014', 'CID_FORMAT_INVALID'],
+    ['protocol 1 without the account padding', '1011001234  1234 21003\u0014', 'SURGARD_FORMAT_INVALID'],
+    ['protocol 1 with a control character as event', '101100      1234 \u000121003\u0014', 'SURGARD_FORMAT_INVALID'],
+    ['protocol S without brackets', 'S01100#1234|NBA01\u0014', 'SURGARD_FORMAT_INVALID'],
+    ['protocol S with a 2-digit line', 'S0110[#1234|NBA01]\u0014', 'SURGARD_FORMAT_INVALID'],
+    ['protocol S closing bracket only', 'S01100]\u0014', 'SURGARD_FORMAT_INVALID'],
+  ])('%s', (_name, packet, code) => {
+    expect(errorCode(packet)).toBe(code);
+  });
+
+  test('protocol S hands the data to the DC-03 parser, strict mode included', () => {
+    const tolerant = decoded('S011[#1234|]\u0014');
+    expect(tolerant).toMatchObject({ kind: 'event', protocolId: 'S', line: '1', account: '1234', signals: [] });
+    expect(tolerant.kind === 'event' && tolerant.quirks.length).toBeGreaterThan(0);
+    expect(errorCode('S011[#1234|]\u0014', { strict: true })).toMatch(/^SIA03_/);
+  });
+});

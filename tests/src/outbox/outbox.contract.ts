@@ -1,0 +1,307 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { isGatewayError } from '../../../src/errors.js';
+import type { Outbox, OutboxEntry } from '../../../src/outbox/outbox.js';
+import { FakeClock, outboxTestEvent } from '../../helpers/outbox-events.js';
+
+export const CONTRACT_DEDUPE_WINDOW_MS = 60_000;
+
+export interface OutboxBuildOptions {
+  clock: FakeClock;
+  dedupeWindowMs: number;
+}
+
+export interface OutboxUnderTest {
+  outbox: Outbox;
+  /** Closes the outbox and opens the same store again (durable implementations only). */
+  reopen?: () => Promise<Outbox>;
+  /** Makes every write fail until the returned restore function runs (implementations with a failing medium). */
+  breakWrites?: () => () => void;
+  /** Releases temp files; the suite has already closed the outbox. */
+  dispose?: () => Promise<void>;
+}
+
+const seqsOf = (entries: readonly OutboxEntry[]): number[] => entries.map((entry) => entry.seq);
+const idsOf = (entries: readonly OutboxEntry[]): string[] => entries.map((entry) => entry.event.id);
+
+/**
+ * The behaviour every Outbox must have (after MQTT.js's abstract_store.ts): run it once per implementation.
+ * `build` gets the clock and dedupe window to use, so windows can be crossed without waiting.
+ */
+export function outboxContract(name: string, build: (options: OutboxBuildOptions) => Promise<OutboxUnderTest>): void {
+  describe(`Outbox contract: ${name}`, () => {
+    let clock: FakeClock;
+    let subject: OutboxUnderTest;
+    let outbox: Outbox;
+
+    const event = (id: string, account: string | null = '1234', duress = false) =>
+      outboxTestEvent({ id, account, duress, receivedAt: clock.now() });
+
+    beforeEach(async () => {
+      clock = new FakeClock();
+      subject = await build({ clock, dedupeWindowMs: CONTRACT_DEDUPE_WINDOW_MS });
+      outbox = subject.outbox;
+    });
+
+    afterEach(async () => {
+      outbox.close();
+      await subject.dispose?.();
+    });
+
+    it('stores appended events and lists them as pending in seq order', async () => {
+      outbox.registerOutputs(['mqtt']);
+      const first = await outbox.append([event('e1')]);
+      const second = await outbox.append([event('e2', '5678')]);
+
+      expect(first.duplicate).toBe(false);
+      expect(second.entries[0]!.seq).toBeGreaterThan(first.entries[0]!.seq);
+      const pending = outbox.pending('mqtt', 10);
+      expect(pending).toEqual([...first.entries, ...second.entries]);
+      expect(pending[1]!.event).toEqual(event('e2', '5678'));
+    });
+
+    it('stores what is queued when told to commit, without waiting for the end of the turn', async () => {
+      outbox.registerOutputs(['mqtt']);
+      const settled: string[] = [];
+      const appends = ['c1', 'c2'].map((id) => outbox.append([event(id)]).then(() => settled.push(id)));
+      outbox.commitQueued();
+      // Microtasks only: a commit left to the end of the turn (setImmediate) would not have run yet.
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+      expect(settled).toEqual(['c1', 'c2']);
+      expect(outbox.backlog('mqtt')).toBe(2);
+      await Promise.all(appends);
+    });
+
+    it('starts a newly registered output at the current head and ignores unknown outputs', async () => {
+      outbox.registerOutputs(['mqtt']);
+      await outbox.append([event('before')]);
+      outbox.registerOutputs(['mqtt', 'webhook']);
+      const after = await outbox.append([event('after')]);
+
+      expect(idsOf(outbox.pending('mqtt', 10))).toEqual(['before', 'after']);
+      expect(outbox.pending('webhook', 10)).toEqual(after.entries);
+      expect(outbox.pending('never-registered', 10)).toEqual([]);
+      expect(outbox.backlog('never-registered')).toBe(0);
+    });
+
+    it('stores a retransmit once inside the dedupe window and again after it', async () => {
+      outbox.registerOutputs(['mqtt']);
+      const original = await outbox.append([event('e1'), event('e2')], { dedupeKey: 'rcv1/L1/1234/0042' });
+      clock.advance(CONTRACT_DEDUPE_WINDOW_MS - 1);
+      const retransmit = await outbox.append([event('e1-again'), event('e2-again')], { dedupeKey: 'rcv1/L1/1234/0042' });
+
+      expect(retransmit).toEqual({ duplicate: true, entries: original.entries });
+      expect(outbox.backlog('mqtt')).toBe(2);
+
+      clock.advance(1);
+      const late = await outbox.append([event('e1-late')], { dedupeKey: 'rcv1/L1/1234/0042' });
+      expect(late.duplicate).toBe(false);
+      expect(idsOf(outbox.pending('mqtt', 10))).toEqual(['e1', 'e2', 'e1-late']);
+    });
+
+    it('dedupes retransmits that arrive together, before either is stored', async () => {
+      outbox.registerOutputs(['mqtt']);
+      const [first, second, other] = await Promise.all([
+        outbox.append([event('e1')], { dedupeKey: 'k' }),
+        outbox.append([event('e1-again')], { dedupeKey: 'k' }),
+        outbox.append([event('e3')], { dedupeKey: 'other' }),
+      ]);
+
+      expect(first.duplicate).toBe(false);
+      expect(second).toEqual({ duplicate: true, entries: first.entries });
+      expect(other.duplicate).toBe(false);
+      expect(idsOf(outbox.pending('mqtt', 10))).toEqual(['e1', 'e3']);
+    });
+
+    it('names the entries stored under a dedupe key within the window, and nothing before or after', async () => {
+      outbox.registerOutputs(['mqtt']);
+      expect(outbox.storedUnder('frame-1')).toBeUndefined();
+      const first = await outbox.append([event('e1')], { dedupeKey: 'frame-1' });
+      expect(outbox.storedUnder('frame-1')).toEqual(first.entries);
+      expect(outbox.storedUnder('frame-2')).toBeUndefined();
+      clock.advance(CONTRACT_DEDUPE_WINDOW_MS);
+      expect(outbox.storedUnder('frame-1')).toBeUndefined();
+    });
+
+    it('reports how many entries it keeps and when the oldest was stored', async () => {
+      expect(outbox.storage()).toEqual({ entries: 0, oldestStoredAt: null });
+      const storedAt = clock.now();
+      await outbox.append([event('e1'), event('e2')]);
+      clock.advance(5_000);
+      await outbox.append([event('e3')]);
+      expect(outbox.storage()).toEqual({ entries: 3, oldestStoredAt: storedAt });
+    });
+
+    it('lists the oldest pending seqs of an output in storage order, duress or not, skipping excluded ones', async () => {
+      outbox.registerOutputs(['keypad']);
+      const { entries } = await outbox.append([event('e1'), event('e2', '5678', true), event('e3'), event('e4')]);
+      const seqs = seqsOf(entries);
+      expect(outbox.oldestPending('keypad', 2)).toEqual(seqs.slice(0, 2));
+      expect(outbox.oldestPending('keypad', 2, new Set([seqs[0]!]))).toEqual(seqs.slice(1, 3));
+      expect(outbox.oldestPending('unknown', 2)).toEqual([]);
+    });
+
+    it('stores a multi-event append as consecutive seqs', async () => {
+      outbox.registerOutputs(['mqtt']);
+      const { entries } = await outbox.append([event('a'), event('b'), event('c')]);
+
+      expect(idsOf(entries)).toEqual(['a', 'b', 'c']);
+      const [first] = seqsOf(entries);
+      expect(seqsOf(entries)).toEqual([first, first! + 1, first! + 2]);
+      expect(outbox.pending('mqtt', 10)).toEqual(entries);
+    });
+
+    it('keeps an independent cursor per output', async () => {
+      outbox.registerOutputs(['mqtt', 'webhook']);
+      const { entries } = await outbox.append([event('a'), event('b'), event('c')]);
+      const [a, b, c] = seqsOf(entries);
+      outbox.markDelivered('mqtt', [a!, b!]);
+
+      expect(seqsOf(outbox.pending('mqtt', 10))).toEqual([c]);
+      expect(seqsOf(outbox.pending('webhook', 10))).toEqual([a, b, c]);
+      expect(outbox.backlog('mqtt')).toBe(1);
+      expect(outbox.backlog('webhook')).toBe(3);
+      expect(outbox.maxBacklog()).toBe(3);
+    });
+
+    describe('duress-first ordering', () => {
+      // seq order: A1, B1, C1, A2, B-duress, A-duress, B2, N-duress (no account)
+      let seq: Record<string, number>;
+      beforeEach(async () => {
+        outbox.registerOutputs(['mqtt']);
+        const { entries } = await outbox.append([
+          event('A1', '1001'),
+          event('B1', '1002'),
+          event('C1', '1003'),
+          event('A2', '1001'),
+          event('B-duress', '1002', true),
+          event('A-duress', '1001', true),
+          event('B2', '1002'),
+          event('N-duress', null, true),
+        ]);
+        seq = Object.fromEntries(entries.map((entry) => [entry.event.id, entry.seq]));
+      });
+
+      it('puts each duress entry first, preceded by the earlier entries of its account', () => {
+        expect(idsOf(outbox.pending('mqtt', 10))).toEqual([
+          'B1', 'B-duress', 'A1', 'A2', 'A-duress', 'N-duress', 'C1', 'B2',
+        ]);
+      });
+
+      it('cuts the same order at the limit', () => {
+        expect(idsOf(outbox.pending('mqtt', 3))).toEqual(['B1', 'B-duress', 'A1']);
+      });
+
+      it('skips excluded (in-flight) entries', () => {
+        const exclude = new Set([seq['B1']!, seq['A-duress']!]);
+        expect(idsOf(outbox.pending('mqtt', 10, exclude))).toEqual(['B-duress', 'N-duress', 'A1', 'C1', 'A2', 'B2']);
+      });
+
+      it('falls back to seq order once the duress entries are delivered', () => {
+        outbox.markDelivered('mqtt', [seq['B-duress']!, seq['A-duress']!, seq['N-duress']!]);
+        expect(idsOf(outbox.pending('mqtt', 10))).toEqual(['A1', 'B1', 'C1', 'A2', 'B2']);
+      });
+    });
+
+    it('removes delivered and dead entries, and lists dead letters with reason and time', async () => {
+      outbox.registerOutputs(['mqtt', 'webhook']);
+      const { entries } = await outbox.append([event('a'), event('b'), event('c')]);
+      const [a, b, c] = seqsOf(entries);
+      outbox.markDelivered('webhook', [a!]);
+      clock.advance(5_000);
+      outbox.markDead('webhook', b!, 'HTTP 400 Bad Request');
+      outbox.markDead('mqtt', c!, 'payload too large');
+      outbox.markDead('webhook', a!, 'already delivered: ignored');
+
+      expect(seqsOf(outbox.pending('webhook', 10))).toEqual([c]);
+      expect(outbox.backlog('webhook')).toBe(1);
+      expect(outbox.deadLetters('webhook')).toEqual([
+        { output: 'webhook', seq: b, reason: 'HTTP 400 Bad Request', at: clock.now(), event: entries[1]!.event },
+      ]);
+      expect(outbox.deadLetters().map((letter) => [letter.output, letter.seq])).toEqual([
+        ['webhook', b],
+        ['mqtt', c],
+      ]);
+      expect([outbox.deadLetterCount('webhook'), outbox.deadLetterCount('mqtt'), outbox.deadLetterCount()]).toEqual([1, 1, 2]);
+      expect(outbox.deadLetterCount('stdout')).toBe(0);
+    });
+
+    it('reports backlog and the receivedAt of the oldest pending entry', async () => {
+      outbox.registerOutputs(['mqtt']);
+      expect(outbox.oldestPendingAt('mqtt')).toBeNull();
+      const firstAt = clock.now();
+      const first = await outbox.append([event('a')]);
+      clock.advance(1_000);
+      await outbox.append([event('b')]);
+
+      expect(outbox.backlog('mqtt')).toBe(2);
+      expect(outbox.oldestPendingAt('mqtt')).toBe(firstAt);
+      outbox.markDelivered('mqtt', seqsOf(first.entries));
+      expect(outbox.oldestPendingAt('mqtt')).toBe(firstAt + 1_000);
+      expect(outbox.maxBacklog()).toBe(1);
+    });
+
+    it('calls onAppend listeners after new entries are stored, not for duplicates or after unsubscribe', async () => {
+      const listener = vi.fn();
+      const unsubscribe = outbox.onAppend(listener);
+      await outbox.append([event('a')], { dedupeKey: 'k' });
+      expect(listener).toHaveBeenCalledTimes(1);
+      await outbox.append([event('a-again')], { dedupeKey: 'k' });
+      expect(listener).toHaveBeenCalledTimes(1);
+      unsubscribe();
+      await outbox.append([event('b')]);
+      expect(listener).toHaveBeenCalledTimes(1);
+    });
+
+    it('rejects appends after close with OUTBOX_WRITE_FAILED', async () => {
+      outbox.close();
+      await expect(outbox.append([event('late')])).rejects.toMatchObject({ code: 'OUTBOX_WRITE_FAILED' });
+    });
+
+    it('resumes every output where it stopped after a reopen', async (context) => {
+      if (subject.reopen === undefined) return context.skip();
+      outbox.registerOutputs(['mqtt', 'webhook']);
+      const { entries } = await outbox.append([event('a'), event('b', '1001', true), event('c'), event('d')], {
+        dedupeKey: 'frame-1',
+      });
+      const [a, b, c] = seqsOf(entries);
+      outbox.markDelivered('mqtt', [a!, c!]);
+      outbox.markDead('webhook', b!, 'rejected');
+      const pendingBefore = { mqtt: outbox.pending('mqtt', 10), webhook: outbox.pending('webhook', 10) };
+      const deadBefore = outbox.deadLetters();
+
+      outbox = await subject.reopen();
+      outbox.registerOutputs(['mqtt', 'webhook']);
+
+      expect(outbox.pending('mqtt', 10)).toEqual(pendingBefore.mqtt);
+      expect(outbox.pending('webhook', 10)).toEqual(pendingBefore.webhook);
+      expect(outbox.deadLetters()).toEqual(deadBefore);
+      expect(outbox.oldestPendingAt('mqtt')).toBe(clock.now());
+      const retransmit = await outbox.append([event('a-again')], { dedupeKey: 'frame-1' });
+      expect(retransmit).toEqual({ duplicate: true, entries });
+      const next = await outbox.append([event('e')]);
+      expect(next.entries[0]!.seq).toBeGreaterThan(Math.max(...seqsOf(entries)));
+    });
+
+    it('rejects every waiting append with OUTBOX_WRITE_FAILED when the store fails, and stores none of them', async (context) => {
+      if (subject.breakWrites === undefined) return context.skip();
+      outbox.registerOutputs(['mqtt']);
+      const restore = subject.breakWrites();
+      const outcomes = await Promise.allSettled([
+        outbox.append([event('a')]),
+        outbox.append([event('b'), event('c')], { dedupeKey: 'k' }),
+      ]);
+      restore();
+
+      for (const outcome of outcomes) {
+        expect(outcome.status).toBe('rejected');
+        const reason: unknown = outcome.status === 'rejected' ? outcome.reason : undefined;
+        expect(isGatewayError(reason) && reason.code).toBe('OUTBOX_WRITE_FAILED');
+        expect((reason as Error).cause).toBeDefined();
+      }
+      expect(outbox.backlog('mqtt')).toBe(0);
+      const retry = await outbox.append([event('b'), event('c')], { dedupeKey: 'k' });
+      expect(retry.duplicate).toBe(false);
+      expect(idsOf(outbox.pending('mqtt', 10))).toEqual(['b', 'c']);
+    });
+  });
+}

@@ -1,0 +1,297 @@
+import { describe, expect, it } from 'vitest';
+import { Dc09Receiver, type Dc09Account } from '../../../src/pipeline/dc09-receiver.js';
+import { Recorder } from '../../../src/pipeline/recorder.js';
+import { EventBus } from '../../../src/bus.js';
+import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
+import { Counters } from '../../../src/observability/counters.js';
+import { createIdSource, seededRandom } from '../../../src/model/ids.js';
+import { silentLogger } from '../../../src/ports.js';
+import { UNVERIFIED_AGGREGATION_MS, UNVERIFIED_EVENTS_PER_PEER } from '../../../src/pipeline/unverified-frames.js';
+import { gateAppends } from '../../helpers/gated-outbox.js';
+import { panelFrame, parseAnswer, wrap } from '../../helpers/panel.js';
+import { FakeClock, harness, SITES } from '../../helpers/assurance-harness.js';
+import { incidentViews } from '../../../adapters/api/assurance-views.js';
+
+const KEY = Buffer.from('00112233445566778899AABBCCDDEEFF', 'hex');
+const ACCOUNTS: Dc09Account[] = [{ account: '1234' }, { account: '5678', key: KEY }];
+
+/** A receiver over the real Recorder and assurance (incidents, ledger, supervision) of the test harness. */
+function setup(options: { accounts?: Dc09Account[] | null; supervision?: number } = {}) {
+  const clock = new FakeClock(Date.UTC(2024, 0, 1, 9, 0, 0));
+  const h = harness({ clock, ...(options.supervision === undefined ? {} : { supervision: { global: options.supervision } }) });
+  const counters = new Counters();
+  const traffic: string[] = [];
+  const receiver = new Dc09Receiver({
+    input: 'ip',
+    accounts: options.accounts === undefined ? ACCOUNTS : options.accounts,
+    window: { past: 40_000, future: 20_000 },
+    strict: false,
+    clock,
+    random: seededRandom(1),
+    recorder: h.recorder,
+    builder: h.builder,
+    counters,
+    logger: silentLogger,
+    onTraffic: (account, at) => {
+      traffic.push(account);
+      h.assurance.traffic(account, at);
+    },
+  });
+  const send = async (frame: Buffer, peer = '10.0.0.9:4000') => receiver.handleFrame(frame, 'tcp', peer);
+  const panelEvents = () => h.events.filter((e) => e.source.input === 'ip');
+  return { ...h, counters, traffic, receiver, send, panelEvents };
+}
+
+/** Contact ID 122 silent hold-up, zone 5 of site bank-1 (account 1234). */
+const holdup = (seq: string, time?: number, account = '1234') =>
+  panelFrame({ token: 'ADM-CID', seq, account, data: `#${account}|1122 01 005`, ...(time === undefined ? {} : { time }) });
+
+describe('retransmit rule: account, sequence, content and timestamp', () => {
+  it('stores two presses with the same sequence and different panel timestamps, and ACKs both', async () => {
+    const t = setup();
+    const first = await t.send(holdup('0001', t.clock.now() - 30_000));
+    const second = await t.send(holdup('0001', t.clock.now()));
+    expect([first.answer, second.answer]).toEqual(['ack', 'ack']);
+    expect(t.panelEvents().map((e) => e.category)).toEqual(['holdup', 'holdup']);
+    expect(t.counters.get('events_duplicate_total')).toBe(0);
+  });
+
+  it('stores the exact same bytes once and ACKs both', async () => {
+    const t = setup();
+    const frame = holdup('0002', t.clock.now());
+    expect((await t.send(frame)).answer).toBe('ack');
+    const again = await t.send(frame);
+    expect(again).toMatchObject({ answer: 'ack', duplicate: true });
+    expect(parseAnswer(Buffer.from(again.reply!)).token).toBe('ACK');
+    expect(t.panelEvents()).toHaveLength(1);
+  });
+
+  it('recognises an encrypted replay with a rewritten sequence, receiver and line by its decrypted content and timestamp', async () => {
+    const t = setup();
+    const time = t.clock.now();
+    const frame = (seq: string, receiver: string, line: string) =>
+      panelFrame({ token: 'ADM-CID', seq, receiver, line, account: '5678', data: '#5678|1122 01 001', key: KEY, time });
+    expect((await t.send(frame('0010', '1', '1'))).answer).toBe('ack');
+    expect((await t.send(frame('0011', '2', '9'))).answer).toBe('ack');
+    expect(t.panelEvents()).toHaveLength(1);
+  });
+
+  it('lets no retransmit reach the annotator or frameStored, even one that arrives while the first copy is still being stored', async () => {
+    const outbox = new MemoryOutbox();
+    const seen: string[] = [];
+    const bus = new EventBus({ logger: silentLogger });
+    bus.onFrameStored(seen, (es) => void seen.push(`stored ${es.length}`));
+    const counters = new Counters();
+    const clock = new FakeClock();
+    const recorder = new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000, bus });
+    recorder.setAnnotator({ annotate: (e) => void seen.push(`annotate ${e.id}`) });
+    const receiver = new Dc09Receiver({
+      input: 'ip', accounts: ACCOUNTS, window: { past: 40_000, future: 20_000 }, strict: false, clock, random: seededRandom(2),
+      recorder,
+      builder: { ids: createIdSource(clock), sites: () => SITES }, counters, logger: silentLogger,
+    });
+    const gate = gateAppends(outbox);
+    const frame = holdup('0003', clock.now());
+    const first = receiver.handleFrame(frame, 'tcp');
+    const second = receiver.handleFrame(frame, 'udp');
+    await gate.appending;
+    gate.release();
+    const outcomes = await Promise.all([first, second]);
+    expect(outcomes.map((o) => o.answer)).toEqual(['ack', 'ack']);
+    expect(outcomes[1]!.events[0]!.id).toBe(outcomes[0]!.events[0]!.id);
+    expect(seen).toHaveLength(2); // one annotate, one stored: the first copy only
+    expect((await receiver.handleFrame(frame, 'tcp')).duplicate).toBe(true);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('opens an incident on the press that was stored, and counts no retransmit toward it', async () => {
+    const t = setup();
+    const frame = holdup('0004', t.clock.now());
+    await t.send(frame);
+    await t.send(frame);
+    await t.send(frame);
+    await t.send(panelFrame({ token: 'ADM-CID', seq: '0005', account: '1234', data: '#1234|1401 01 004' }));
+    const [incident] = incidentViews(t.assurance);
+    expect(incident).toMatchObject({ openingEventId: t.panelEvents()[0]!.id, eventCount: 2 });
+  });
+
+  it('marks a device tested once for a retransmitted walk test', async () => {
+    const t = setup();
+    const walk = panelFrame({ token: 'ADM-CID', seq: '0006', account: '1234', data: '#1234|1611 01 005' });
+    await t.send(walk);
+    await t.send(walk);
+    const device = t.assurance.deviceReport().devices.find((d) => d.site === 'bank-1' && d.device === 'zone-5');
+    expect(device?.testCount).toBe(1);
+  });
+});
+
+describe('unverified frames: NAK, no trust earned, content published', () => {
+  it('NAKs a hold-up from an unknown account and publishes it once as a hold-up, duress and unverified', async () => {
+    const t = setup();
+    const frame = holdup('0001', undefined, '9999');
+    const outcome = await t.send(frame);
+    expect(outcome.answer).toBe('nak');
+    expect(parseAnswer(Buffer.from(outcome.reply!)).token).toBe('NAK');
+    expect((await t.send(frame)).answer).toBe('nak');
+    const events = t.panelEvents();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ category: 'holdup', duress: true, verified: false, unverifiedReason: 'unknown-account', account: '9999' });
+    expect(t.traffic).toEqual([]);
+    expect(incidentViews(t.assurance)).toEqual([]);
+  });
+
+  it('NAKs a plaintext frame for a keyed account: no supervision credit, no test credit, content published unverified', async () => {
+    const t = setup({ supervision: 60_000 });
+    t.clock.advance(30_000);
+    const plainNull = panelFrame({ token: 'NULL', seq: '0000', account: '5678', data: '' });
+    const plainWalk = panelFrame({ token: 'ADM-CID', seq: '0007', account: '5678', data: '#5678|1611 01 001' });
+    const plainHoldup = panelFrame({ token: 'ADM-CID', seq: '0008', account: '5678', data: '#5678|1122 01 001' });
+    for (const frame of [plainNull, plainWalk, plainHoldup]) expect((await t.send(frame)).answer).toBe('nak');
+    expect(t.traffic).toEqual([]);
+    const devices = t.assurance.deviceReport().devices.filter((d) => d.site === 'shop-2');
+    expect(devices.every((d) => d.testCount === 0)).toBe(true);
+    const holdups = t.panelEvents().filter((e) => e.duress);
+    expect(holdups).toHaveLength(1);
+    expect(holdups[0]).toMatchObject({ category: 'holdup', verified: false, unverifiedReason: 'plaintext-for-keyed-account', test: false });
+    expect(holdups[0]!.incident).toBeUndefined();
+    // The link stays lost: plaintext NULLs hide no cut line.
+    t.clock.advance(60_000);
+    await t.tick();
+    expect(t.assurance.health().lostLinks.map((l) => l.account)).toContain('5678');
+  });
+
+  it('stores at most one non-duress event per account a minute, with the count, and every duress', async () => {
+    const t = setup();
+    for (let seq = 1; seq <= 50; seq++) {
+      const frame = panelFrame({ token: 'ADM-CID', seq: String(seq).padStart(4, '0'), account: '9999', data: `#9999|1130 01 ${String(seq).padStart(3, '0')}` });
+      expect((await t.send(frame)).answer).toBe('nak');
+    }
+    expect((await t.send(holdup('0051', undefined, '9999'))).answer).toBe('nak');
+    expect((await t.send(holdup('0052', undefined, '9999'))).answer).toBe('nak');
+    expect(t.panelEvents().map((e) => [e.category, e.unverifiedCount])).toEqual([['burglary', 1], ['holdup', undefined], ['holdup', undefined]]);
+    expect(t.counters.get('unverified_frames_folded_total', { input: 'ip' })).toBe(49);
+    t.clock.advance(UNVERIFIED_AGGREGATION_MS);
+    await t.send(panelFrame({ token: 'ADM-CID', seq: '0060', account: '9999', data: '#9999|1130 01 060' }));
+    expect(t.panelEvents().at(-1)).toMatchObject({ category: 'burglary', unverifiedCount: 50, verified: false });
+  });
+
+  it('bounds the non-duress events one peer host stores a minute, however many accounts it invents, and no duress', async () => {
+    const t = setup();
+    for (let n = 0; n < 40; n++) {
+      const account = String(7000 + n);
+      await t.send(panelFrame({ token: 'ADM-CID', seq: '0001', account, data: `#${account}|1130 01 001` }), `10.9.9.9:${5000 + n}`);
+    }
+    await t.send(holdup('0002', undefined, '7999'), '10.9.9.9:6000');
+    await t.send(panelFrame({ token: 'ADM-CID', seq: '0001', account: '8000', data: '#8000|1130 01 001' }), '10.8.8.8:5000');
+    const fromFlooder = t.panelEvents().filter((e) => e.source.peer?.startsWith('10.9.9.9:'));
+    expect(fromFlooder.filter((e) => !e.duress)).toHaveLength(UNVERIFIED_EVENTS_PER_PEER);
+    expect(fromFlooder.filter((e) => e.duress)).toHaveLength(1);
+    expect(t.panelEvents().filter((e) => e.source.peer === '10.8.8.8:5000')).toHaveLength(1);
+    // A folded account's next stored event counts the frame it folded.
+    t.clock.advance(UNVERIFIED_AGGREGATION_MS);
+    await t.send(panelFrame({ token: 'ADM-CID', seq: '0003', account: '7039', data: '#7039|1130 01 001' }), '10.9.9.9:7000');
+    expect(t.panelEvents().at(-1)).toMatchObject({ account: '7039', unverifiedCount: 2 });
+  });
+
+  it('folds frames without an account by their peer host', async () => {
+    const t = setup();
+    const noAccount = (seq: string) => wrap(`"SIA-DCS"${seq}L0[Nri1/BA01]`);
+    for (const [seq, peer] of [['0001', '10.1.1.1:5000'], ['0002', '10.1.1.1:5001'], ['0003', '10.2.2.2:5000']] as const) {
+      expect((await t.send(noAccount(seq), peer)).answer).toBe('nak');
+    }
+    expect(t.panelEvents().map((e) => [e.source.peer, e.unverifiedReason])).toEqual([
+      ['10.1.1.1:5000', 'unknown-account'],
+      ['10.2.2.2:5000', 'unknown-account'],
+    ]);
+  });
+
+  it('publishes the events of an input without an allowlist, ACKed, as unauthenticated', async () => {
+    const t = setup({ accounts: null });
+    expect((await t.send(holdup('0001'))).answer).toBe('ack');
+    expect(t.panelEvents()[0]).toMatchObject({ verified: false, unverifiedReason: 'unauthenticated-source', category: 'holdup' });
+    expect(t.traffic).toEqual(['1234']);
+  });
+
+  it('marks the events of an allowlisted account verified', async () => {
+    const t = setup();
+    await t.send(holdup('0001'));
+    await t.send(panelFrame({ token: 'ADM-CID', seq: '0002', account: '5678', data: '#5678|1122 01 001', key: KEY, time: t.clock.now() }));
+    expect(t.panelEvents().map((e) => [e.verified, e.unverifiedReason])).toEqual([[true, undefined], [true, undefined]]);
+  });
+});
+
+describe('encrypted frames outside the timestamp window', () => {
+  const offHour = 3_600_000;
+  const encrypted = (t: ReturnType<typeof setup>, seq: string, code: string, offset = -offHour) =>
+    panelFrame({ token: 'ADM-CID', seq, account: '5678', data: `#5678|1${code} 01 001`, key: KEY, time: t.clock.now() + offset });
+
+  it('NAKs the first with the receiver time and stores nothing', async () => {
+    const t = setup();
+    const outcome = await t.send(encrypted(t, '0001', '122'));
+    expect(outcome.answer).toBe('nak');
+    expect(parseAnswer(Buffer.from(outcome.reply!)).body).toMatch(/_\d{2}:\d{2}:\d{2},\d{2}-\d{2}-\d{4}$/);
+    expect(t.events).toHaveLength(0);
+  });
+
+  it('after that NAK, publishes duress content unverified and says once that the clock is off, and by how much', async () => {
+    const t = setup();
+    await t.send(encrypted(t, '0001', '130'));
+    expect((await t.send(encrypted(t, '0002', '130'))).answer).toBe('nak');
+    expect((await t.send(encrypted(t, '0003', '122'))).answer).toBe('nak');
+    expect((await t.send(encrypted(t, '0004', '122'))).answer).toBe('nak');
+    const panel = t.panelEvents();
+    const clockOff = panel.filter((e) => e.category === 'supervisory');
+    expect(clockOff).toHaveLength(1);
+    expect(clockOff[0]!.reasons.join(' ')).toMatch(/clock of account 5678 is off by 1h/);
+    const duress = panel.filter((e) => e.duress);
+    expect(duress).toHaveLength(2);
+    expect(duress.map((e) => [e.verified, e.unverifiedReason])).toEqual([[false, 'timestamp-out-of-window'], [false, 'timestamp-out-of-window']]);
+    expect(panel.some((e) => e.category === 'burglary')).toBe(false);
+    expect(t.traffic).toEqual([]);
+  });
+
+  it('reports a clock again after it was right in between', async () => {
+    const t = setup();
+    await t.send(encrypted(t, '0001', '130'));
+    await t.send(encrypted(t, '0002', '130'));
+    await t.send(encrypted(t, '0003', '130', 0));
+    await t.send(encrypted(t, '0004', '130'));
+    await t.send(encrypted(t, '0005', '130'));
+    expect(t.panelEvents().filter((e) => e.category === 'supervisory')).toHaveLength(2);
+  });
+});
+
+describe('back-pressure never NAKs a duress for a backlog', () => {
+  function receiverWith(outbox: MemoryOutbox, backlogOutputs: string[]) {
+    const counters = new Counters();
+    const clock = new FakeClock();
+    return new Dc09Receiver({
+      input: 'ip', accounts: ACCOUNTS, window: { past: 40_000, future: 20_000 }, strict: false, clock, random: seededRandom(3),
+      recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 2, backlogOutputs }),
+      builder: { ids: createIdSource(clock), sites: () => SITES }, counters, logger: silentLogger,
+    });
+  }
+  const burglary = (seq: number) => panelFrame({ token: 'ADM-CID', seq: String(seq).padStart(4, '0'), account: '1234', data: `#1234|1130 01 00${seq}` });
+
+  it('over the central limit, NAKs other frames but stores and ACKs a hold-up', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['central']);
+    const receiver = receiverWith(outbox, ['central']);
+    expect((await receiver.handleFrame(burglary(1), 'tcp')).answer).toBe('ack');
+    expect((await receiver.handleFrame(burglary(2), 'tcp')).answer).toBe('ack');
+    expect((await receiver.handleFrame(burglary(3), 'tcp')).answer).toBe('nak');
+    expect((await receiver.handleFrame(holdup('0004'), 'tcp')).answer).toBe('ack');
+    expect(outbox.backlog('central')).toBe(3);
+  });
+
+  it('does not count a local output toward the limit', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['central', 'keypad']);
+    const receiver = receiverWith(outbox, ['central']);
+    for (let seq = 1; seq <= 5; seq++) {
+      expect((await receiver.handleFrame(burglary(seq), 'tcp')).answer).toBe('ack');
+      outbox.markDelivered('central', outbox.pending('central', 10).map((e) => e.seq));
+    }
+    expect(outbox.backlog('keypad')).toBe(5);
+  });
+});

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { Dc09Receiver } from '../../../src/pipeline/dc09-receiver.js';
+import { Recorder, type EventAnnotator } from '../../../src/pipeline/recorder.js';
+import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
+import { Counters } from '../../../src/observability/counters.js';
+import { createIdSource } from '../../../src/model/ids.js';
+import { GatewayError } from '../../../src/errors.js';
+import { silentLogger, systemClock } from '../../../src/ports.js';
+import { panelFrame, parseAnswer } from '../../helpers/panel.js';
+
+function receiver(outbox: MemoryOutbox, backlogLimit = 1000, annotator?: EventAnnotator) {
+  const counters = new Counters();
+  const recorder = new Recorder({ outbox, counters, logger: silentLogger, backlogLimit });
+  recorder.setAnnotator(annotator);
+  return {
+    counters,
+    receiver: new Dc09Receiver({
+      input: 'ip',
+      accounts: [{ account: '1234' }],
+      window: { past: 40_000, future: 20_000 },
+      strict: false,
+      clock: systemClock,
+      random: randomBytes,
+      recorder,
+      builder: { ids: createIdSource(systemClock), sites: () => [] },
+      counters,
+      logger: silentLogger,
+    }),
+  };
+}
+
+const HOLDUP = panelFrame({ token: 'ADM-CID', seq: '0001', account: '1234', data: '#1234|1122 01 005' });
+
+/** Never a false ACK: when the event cannot be stored, the panel is told to retry. */
+describe('DC-09 receiver when the store cannot take the event', () => {
+  it('answers NAK when the outbox write fails (disk full, I/O error)', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.append = () => Promise.reject(new GatewayError('OUTBOX_WRITE_FAILED', 'disk full'));
+    const { receiver: r, counters } = receiver(outbox);
+    const outcome = await r.handleFrame(HOLDUP, 'tcp');
+    expect(outcome.answer).toBe('nak');
+    expect(parseAnswer(Buffer.from(outcome.reply!)).token).toBe('NAK');
+    expect(counters.get('outbox_rejections_total', { code: 'OUTBOX_WRITE_FAILED' })).toBe(1);
+  });
+
+  it('answers NAK when the annotator fails, stores nothing, and stores the retransmit once the annotator works again', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['central']);
+    let broken = true;
+    const annotator: EventAnnotator = {
+      annotate() {
+        if (broken) throw new Error('ledger bug');
+      },
+    };
+    const { receiver: r } = receiver(outbox, 1000, annotator);
+    expect((await r.handleFrame(HOLDUP, 'tcp')).answer).toBe('nak');
+    expect(outbox.backlog('central')).toBe(0);
+    broken = false;
+    expect((await r.handleFrame(HOLDUP, 'tcp')).answer).toBe('ack');
+    expect(outbox.backlog('central')).toBe(1);
+  });
+
+  it('answers NAK once the backlog limit is reached, and ACK again when it drains', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['slow']);
+    const { receiver: r } = receiver(outbox, 1);
+    expect((await r.handleFrame(HOLDUP, 'tcp')).answer).toBe('ack');
+    const second = panelFrame({ token: 'ADM-CID', seq: '0002', account: '1234', data: '#1234|1130 01 006' });
+    expect((await r.handleFrame(second, 'tcp')).answer).toBe('nak');
+    outbox.markDelivered('slow', outbox.pending('slow', 10).map((e) => e.seq));
+    expect((await r.handleFrame(second, 'tcp')).answer).toBe('ack');
+  });
+});

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { captureLine, parseReplayLine, type ReplayFrame } from '../../../src/replay/capture.js';
+
+// Public vector 43 (spandsp Contact ID report) and vector 21 (DC-09 frame with LF…CR framing).
+const CONTACT_ID = '1234181131010158';
+const DC09_FRAME = '\n' + 'F4D20029"SIA-DCS"0001RF3L77#1234[#1234|NRR|Atest]' + '\r';
+
+function frameOf(line: string): ReplayFrame {
+  const parsed = parseReplayLine(line);
+  if (parsed === null || !parsed.ok) return expect.unreachable(`not a frame: ${JSON.stringify(parsed)}`);
+  return parsed.value;
+}
+
+function errorOf(line: string): { code: string; message: string } {
+  const parsed = parseReplayLine(line);
+  if (parsed === null || parsed.ok) return expect.unreachable(`accepted: ${line}`);
+  return parsed.error;
+}
+
+describe('capture records', () => {
+  it('reads back exactly what `run --capture` writes', () => {
+    const bytes = Buffer.from(DC09_FRAME, 'latin1');
+    const at = Date.UTC(2024, 4, 1, 12, 0, 0, 250);
+    const frame = frameOf(captureLine(bytes, at, 'panels', 'tcp', '10.0.0.7:40112'));
+    expect(frame).toEqual({ t: at, input: 'panels', transport: 'tcp', peer: '10.0.0.7:40112', bytes: Uint8Array.from(bytes) });
+  });
+
+  it('writes the documented fields in order', () => {
+    const line = captureLine(Uint8Array.of(0x0a, 0x41, 0x0d), 0, 'ip', 'udp', '127.0.0.1:9');
+    expect(line).toBe('{"t":"1970-01-01T00:00:00.000Z","input":"ip","transport":"udp","peer":"127.0.0.1:9","hex":"0a410d"}');
+  });
+
+  it('accepts a record without a peer and ignores extra fields (a golden note)', () => {
+    const frame = frameOf('{"t":"2024-05-01T12:00:00+02:00","input":"line1","transport":"serial","hex":"4142","note":"vector 51"}');
+    expect(frame.peer).toBeNull();
+    expect(frame.t).toBe(Date.UTC(2024, 4, 1, 10, 0, 0));
+    expect(Buffer.from(frame.bytes).toString('latin1')).toBe('AB');
+  });
+
+  it.each([
+    ['{"t":"2024-05-01T12:00:00Z","input":"ip","transport":"tcp","hex":"4', 'not valid JSON'],
+    ['{"input":"ip","transport":"tcp","hex":"41"}', '"t"'],
+    ['{"t":"yesterday","input":"ip","transport":"tcp","hex":"41"}', '"t"'],
+    ['{"t":"2024-13-45T99:00:00Z","input":"ip","transport":"tcp","hex":"41"}', '"t"'],
+    ['{"t":"2024-05-01T12:00:00Z","input":"","transport":"tcp","hex":"41"}', '"input"'],
+    ['{"t":"2024-05-01T12:00:00Z","input":"ip","transport":"carrier-pigeon","hex":"41"}', '"transport"'],
+    ['{"t":"2024-05-01T12:00:00Z","input":"ip","transport":"tcp","peer":7,"hex":"41"}', '"peer"'],
+    ['{"t":"2024-05-01T12:00:00Z","input":"ip","transport":"tcp","hex":"414"}', '"hex"'],
+    ['{"t":"2024-05-01T12:00:00Z","input":"ip","transport":"tcp","hex":""}', '"hex"'],
+    ['{"t":"2024-05-01T12:00:00Z","input":"ip","transport":"tcp","hex":"zz"}', '"hex"'],
+  ])('refuses %s naming %s', (line, naming) => {
+    const error = errorOf(line);
+    expect(error.code).toBe('REPLAY_LINE_MALFORMED');
+    expect(error.message).toContain(naming);
+  });
+});
+
+describe('plain-log lines', () => {
+  it('takes a frame written with escapes, without time, input or transport', () => {
+    const frame = frameOf('\\n' + 'F4D20029"SIA-DCS"0001RF3L77#1234[#1234|NRR|Atest]' + '\\r');
+    expect(frame).toMatchObject({ t: null, input: null, transport: null, peer: null });
+    expect(Buffer.from(frame.bytes).toString('latin1')).toBe(DC09_FRAME);
+  });
+
+  it('drops the CR of a CRLF line ending but keeps the bytes of the frame', () => {
+    expect(Buffer.from(frameOf(`${CONTACT_ID}\r`).bytes).toString('latin1')).toBe(CONTACT_ID);
+    expect(Buffer.from(frameOf('501100 181234E12101001\\x14').bytes).toString('latin1')).toBe('501100 181234E12101001\u0014');
+  });
+
+  it('skips blank lines', () => {
+    expect(parseReplayLine('')).toBeNull();
+    expect(parseReplayLine('   \r')).toBeNull();
+  });
+
+  it('refuses a broken escape with the escape error', () => {
+    expect(errorOf('N Ri01 BA 01 \\q').code).toBe('INPUT_ESCAPE_INVALID');
+  });
+});

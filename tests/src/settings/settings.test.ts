@@ -1,0 +1,170 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseSettings } from '../../../src/settings/settings.js';
+import { lintSettings } from '../../../src/settings/lint.js';
+import { decodeKey } from '../../../src/settings/keys.js';
+
+const minimal = `
+inputs:
+  - { type: dc09, name: ip, port: 12000 }
+outputs:
+  - { type: stdout, name: console }
+`;
+
+function settingsOf(text: string) {
+  const parsed = parseSettings(text);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  return parsed.settings;
+}
+
+describe('configuration', () => {
+  it('needs only inputs and outputs; the rest has defaults', () => {
+    const settings = settingsOf(minimal);
+    expect(settings.dataDir).toBe('./var');
+    expect(settings.api).toBeUndefined();
+    expect(settings.timestampWindow).toEqual({ past: 40_000, future: 20_000 });
+    expect(settings.duressDeadline).toBe(10_000);
+    expect(settings.inputs[0]).toMatchObject({ host: '0.0.0.0', tcp: true, udp: true });
+  });
+
+  it('keeps delivered events 30 days and dead letters 90 days, and takes maxBacklog on an output', () => {
+    const settings = settingsOf(minimal);
+    expect(settings.retention).toBe(30 * 86_400_000);
+    expect(settings.deadLetterRetention).toBe(90 * 86_400_000);
+    const tuned = settingsOf(`${minimal}retention: 7d\ndeadLetterRetention: 1w\n`);
+    expect([tuned.retention, tuned.deadLetterRetention]).toEqual([7 * 86_400_000, 7 * 86_400_000]);
+    const local = parseSettings('inputs: []\noutputs: [{ type: stdout, name: keypad, audience: local, maxBacklog: 500 }]\n');
+    expect(local.ok && local.settings.outputs[0]).toMatchObject({ maxBacklog: 500 });
+    expect(parseSettings('inputs: []\noutputs: [{ type: stdout, name: keypad, maxBacklog: 0 }]\n').ok).toBe(false);
+  });
+
+  it('accepts JSON as YAML', () => {
+    const json = JSON.stringify({ inputs: [{ type: 'dc09', name: 'ip', port: 1 }], outputs: [{ type: 'stdout', name: 'c' }] });
+    expect(parseSettings(json).ok).toBe(true);
+  });
+
+  it('lists every problem with its path', () => {
+    const parsed = parseSettings(`
+dataDir: 5
+timestampWindow: { past: soon, future: 20s }
+inputs:
+  - { type: dc09, name: ip, port: 99999, accounts: [{ account: "12", key: "00" }] }
+  - { type: pigeon, name: x }
+outputs:
+  - { type: webhook, name: hook, url: not-a-url }
+`);
+    expect(parsed.ok).toBe(false);
+    const paths = parsed.ok ? [] : parsed.issues.map((i) => i.path);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'dataDir',
+        'timestampWindow.past',
+        'inputs[0].port',
+        'inputs[0].accounts[0].account',
+        'inputs[0].accounts[0].keyEncoding',
+        'inputs[1].type',
+        'outputs[0].url',
+      ]),
+    );
+  });
+
+  it('refuses duplicate input and output names', () => {
+    const parsed = parseSettings(`
+inputs: [{ type: dc09, name: a, port: 1 }, { type: dc09, name: a, port: 2 }]
+outputs: [{ type: stdout, name: o }, { type: stdout, name: o }]
+`);
+    expect(parsed.ok ? [] : parsed.issues.map((i) => i.path)).toEqual(['inputs[1].name', 'outputs[1].name']);
+  });
+
+  it('reports YAML syntax errors instead of throwing', () => {
+    const parsed = parseSettings('inputs: [\n  - oops');
+    expect(parsed.ok).toBe(false);
+  });
+
+  it('validates every example configuration in config/', () => {
+    const dir = new URL('../../../config/', import.meta.url);
+    const examples = readdirSync(dir).filter((f) => /^panelbridge.*\.ya?ml$/.test(f));
+    expect(examples.length).toBeGreaterThan(0);
+    for (const file of examples) {
+      const parsed = parseSettings(readFileSync(new URL(file, dir), 'utf8'));
+      expect(parsed.ok ? [] : parsed.issues, file).toEqual([]);
+    }
+  });
+});
+
+describe('AES keys', () => {
+  it.each([
+    ['00112233445566778899AABBCCDDEEFF', 'hex', 16],
+    ['00112233445566778899AABBCCDDEEFF0011223344556677', 'hex', 24],
+    ['00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF', 'hex', 32],
+    ['0123456789ABCDEF', 'ascii', 16],
+    ['00112233445566778899AABBCCDDEEFF', 'ascii', 32],
+  ] as const)('%s as %s is %i bytes', (text, encoding, size) => {
+    const key = decodeKey(text, encoding);
+    expect(key.ok && key.bytes.length).toBe(size);
+  });
+
+  it.each([
+    ['0011', 'hex'],
+    ['XYZ0112233445566778899AABBCCDDEE', 'hex'],
+    ['short', 'ascii'],
+  ] as const)('refuses %s as %s', (text, encoding) => {
+    expect(decodeKey(text, encoding).ok).toBe(false);
+  });
+});
+
+describe('lint', () => {
+  const site = `
+sites:
+  - id: s1
+    accounts: ["1234"]
+    zones: [{ number: 5, name: Teller button, type: holdup }]
+    users: [{ number: 12, name: Duress code, duress: true, testEvery: 30d }]
+  - id: s2
+    accounts: ["1234"]
+`;
+  it('finds untested duress devices, shared accounts, bad keys, inline keys in world-readable files', () => {
+    const settings = settingsOf(`
+inputs:
+  - { type: dc09, name: ip, port: 1, accounts: [{ account: "1234", key: "0011", keyEncoding: hex }] }
+outputs:
+  - { type: stdout, name: console }
+${site}`);
+    const findings = lintSettings(settings, { fileIsWorldReadable: true });
+    expect(findings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ severity: 'warning', path: 'sites[0].zones[0].testEvery' }),
+        expect.objectContaining({ severity: 'error', path: 'sites[1].accounts[0]' }),
+        expect.objectContaining({ severity: 'error', path: 'inputs[0].accounts[0].key' }),
+        expect.objectContaining({ severity: 'warning', path: 'inputs[0].accounts[0].key', message: expect.stringContaining('world-readable') }),
+      ]),
+    );
+    expect(findings.some((f) => f.path === 'sites[0].users[0].testEvery')).toBe(false);
+  });
+
+  it('is an error when a site has duress devices and every output is local', () => {
+    const settings = settingsOf(`
+inputs: [{ type: dc09, name: ip, port: 1, accounts: [{ account: "1234" }] }]
+outputs: [{ type: stdout, name: keypad, audience: local }]
+sites:
+  - id: s1
+    accounts: ["1234"]
+    zones: [{ number: 5, name: Teller button, type: holdup, testEvery: 1d }]
+`);
+    expect(lintSettings(settings, { fileIsWorldReadable: false })).toEqual([
+      expect.objectContaining({ severity: 'error', path: 'sites[0]', message: expect.stringContaining('no output receives duress') }),
+    ]);
+  });
+
+  it('warns that MQTT 3.1.1 cannot tell an ACL-dropped publish from a delivered one', () => {
+    const settings = settingsOf(`
+inputs: [{ type: dc09, name: ip, port: 1, accounts: [{ account: "1234" }] }]
+outputs:
+  - { type: mqtt, name: old, url: "mqtt://127.0.0.1:1883", protocolVersion: 4 }
+  - { type: mqtt, name: new, url: "mqtt://127.0.0.1:1883" }
+`);
+    expect(lintSettings(settings, { fileIsWorldReadable: false })).toEqual([
+      expect.objectContaining({ severity: 'warning', path: 'outputs[0].protocolVersion', message: expect.stringContaining('counts as delivered') }),
+    ]);
+  });
+});
