@@ -2,12 +2,25 @@ import type { NormalizedEvent } from './model/event.js';
 import type { Counters } from './observability/counters.js';
 import type { Logger } from './ports.js';
 
+/** An output's own link to a monitoring centre went down (`new`) or came back (`restore`). */
+export interface OutputStateChange {
+  output: string;
+  /** The account the output reports as at the centre; null when it has none. */
+  account: string | null;
+  qualifier: 'new' | 'restore';
+  reasons: string[];
+}
+
 /** What happens in the gateway that parts other than the pipeline want to hear about. */
 export interface BusEvents {
+  /** The events of one frame are durable (not a retransmit): device ledger, supervision, console, replay output. */
+  frameStored: [events: readonly NormalizedEvent[]];
   /** An output confirmed an event (duress delivery deadline, console). */
   eventDelivered: [output: string, event: NormalizedEvent];
   /** A frame from an account arrived, heartbeats included (link supervision). */
   trafficSeen: [account: string, at: number];
+  /** An output's link to a monitoring centre changed (the gateway stores it as a `supervisory` event). */
+  outputStateChanged: [change: OutputStateChange];
 }
 
 type BusListener<K extends keyof BusEvents> = (...args: BusEvents[K]) => void;
@@ -20,9 +33,17 @@ type Registrations = { [K in keyof BusEvents]: Array<{ owner: object; listener: 
  * that emitted, nor the listeners after it.
  */
 export class EventBus {
-  private readonly registrations: Registrations = { eventDelivered: [], trafficSeen: [] };
+  private registrations: Registrations = { frameStored: [], eventDelivered: [], trafficSeen: [], outputStateChanged: [] };
 
   constructor(private readonly deps: { logger: Logger; counters?: Counters }) {}
+
+  onFrameStored(owner: object, listener: BusListener<'frameStored'>): void {
+    this.on('frameStored', owner, listener);
+  }
+
+  emitFrameStored(events: readonly NormalizedEvent[]): void {
+    this.emit('frameStored', events);
+  }
 
   onEventDelivered(owner: object, listener: BusListener<'eventDelivered'>): void {
     this.on('eventDelivered', owner, listener);
@@ -40,10 +61,23 @@ export class EventBus {
     this.emit('trafficSeen', account, at);
   }
 
+  onOutputStateChanged(owner: object, listener: BusListener<'outputStateChanged'>): void {
+    this.on('outputStateChanged', owner, listener);
+  }
+
+  emitOutputStateChanged(change: OutputStateChange): void {
+    this.emit('outputStateChanged', change);
+  }
+
   /** Every listener `owner` registered, on every event. */
   removeListeners(owner: object): void {
-    this.registrations.eventDelivered = this.registrations.eventDelivered.filter((r) => r.owner !== owner);
-    this.registrations.trafficSeen = this.registrations.trafficSeen.filter((r) => r.owner !== owner);
+    const kept = <K extends keyof BusEvents>(name: K) => this.registrations[name].filter((r) => r.owner !== owner) as Registrations[K];
+    this.registrations = {
+      frameStored: kept('frameStored'),
+      eventDelivered: kept('eventDelivered'),
+      trafficSeen: kept('trafficSeen'),
+      outputStateChanged: kept('outputStateChanged'),
+    };
   }
 
   private on<K extends keyof BusEvents>(name: K, owner: object, listener: BusListener<K>): void {

@@ -5,7 +5,7 @@ import { supervisionPolicy } from '../../src/assurance/supervision.js';
 import { EventBus } from '../../src/bus.js';
 import type { Outbox } from '../../src/outbox/outbox.js';
 import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
-import type { EventHook, Recorder } from '../../src/pipeline/recorder.js';
+import type { Recorder } from '../../src/pipeline/recorder.js';
 import type { Clock, Logger, OutputAdapter } from '../../src/ports.js';
 import type { Settings } from '../../src/settings/settings.js';
 import type { ApiServer } from '../api/server.js';
@@ -17,14 +17,14 @@ import { MqttAssuranceStates } from '../outputs/mqtt-assurance.js';
 
 /** What the assurance needs from the running gateway (Gateway has all of it). */
 export interface AssuranceHost {
-  hooks: EventHook[];
-  recorder: Pick<Recorder, 'record'>;
+  /** Stores the assurance's own events; the assurance annotates every event before it is stored. */
+  recorder: Pick<Recorder, 'record' | 'setAnnotator'>;
   api: ApiServer | undefined;
   outputs: readonly OutputAdapter[];
   outbox: Pick<Outbox, 'pending'>;
   builder: EventBuilderDeps;
-  /** Events delivered (by the dispatcher) and traffic seen (by the inputs, heartbeats included). */
-  bus: Pick<EventBus, 'onEventDelivered' | 'onTrafficSeen' | 'removeListeners'>;
+  /** Frames stored (by the recorder), events delivered (by the dispatcher), traffic seen (by the inputs, heartbeats included). */
+  bus: Pick<EventBus, 'onFrameStored' | 'onEventDelivered' | 'onTrafficSeen' | 'removeListeners'>;
 }
 
 export interface AssuranceWiringOptions {
@@ -57,14 +57,9 @@ const RECOVERY_SCAN_LIMIT = 1_000;
 /** The checks count as stalled, and /healthz answers 503, when their last run is this many intervals old. */
 const STALLED_TICKS = 3;
 
-function remove<T>(list: T[], item: T): void {
-  const index = list.indexOf(item);
-  if (index >= 0) list.splice(index, 1);
-}
-
 /**
- * Creates the duress assurance for a gateway: its store in dataDir, the event hook, the API routes, the
- * dispatcher and input listeners, the timer, retained device and incident states, and incident acknowledgements
+ * Creates the duress assurance for a gateway: its store in dataDir, the recorder's annotator, its bus listeners,
+ * the API routes, the timer, retained device and incident states, and incident acknowledgements
  * over MQTT where a central output enables them (`incidentAcks`). Only `central` MQTT outputs get states and may
  * take acknowledgements: a state shows when a duress happened, which a local audience must never learn, and a
  * local keypad or phone must not clear a duress.
@@ -90,7 +85,8 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
   });
   recoverUndelivered(assurance, host.outbox, central);
 
-  host.hooks.push(assurance);
+  host.recorder.setAnnotator(assurance);
+  host.bus.onFrameStored(assurance, (events) => assurance.stored(events));
   host.bus.onEventDelivered(assurance, (output, event) => assurance.delivered(output, event));
   host.bus.onTrafficSeen(assurance, (account, at) => assurance.traffic(account, at));
   if (host.api !== undefined) {
@@ -136,7 +132,7 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
     },
     async stop() {
       clearInterval(timer);
-      remove(host.hooks, assurance);
+      host.recorder.setAnnotator(undefined);
       host.bus.removeListeners(assurance);
       await mqttStates.stop();
       await assurance.flush();

@@ -2,25 +2,23 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import type { Logger as PinoLogger } from 'pino';
-import type { AccessXmlInputSettings, SerialInputSettings, Settings, SettingsIssue } from '../../src/settings/settings.js';
+import type { Settings, SettingsIssue } from '../../src/settings/settings.js';
 import type { Site } from '../../src/settings/sites.js';
-import { EventBus } from '../../src/bus.js';
+import { EventBus, type OutputStateChange } from '../../src/bus.js';
 import { SqliteOutbox } from '../../src/outbox/sqlite-outbox.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
-import { Recorder, type EventHook } from '../../src/pipeline/recorder.js';
-import { Dc09Receiver } from '../../src/pipeline/dc09-receiver.js';
+import { Recorder } from '../../src/pipeline/recorder.js';
 import { Counters } from '../../src/observability/counters.js';
 import { createIdSource, type RandomBytes } from '../../src/model/ids.js';
-import type { NormalizedEvent, Transport } from '../../src/model/event.js';
 import type { Outbox } from '../../src/outbox/outbox.js';
 import { captureLine } from '../../src/replay/capture.js';
 import type { Clock, Logger, OutputAdapter } from '../../src/ports.js';
-import { Dc09Listener } from '../inputs/dc09.js';
+import { createInput, describeInput } from '../inputs/index.js';
+import type { CaptureFrame, Input } from '../inputs/input.js';
 import { StdoutOutput } from '../outputs/stdout.js';
 import { MqttOutput } from '../outputs/mqtt.js';
 import { WebhookOutput } from '../outputs/webhook.js';
 import { Dc09Output } from '../outputs/dc09.js';
-import type { LinkStateReport } from '../outputs/link-state.js';
 import { AutomationOutput } from '../outputs/automation.js';
 import { discoveryPrefixOf, HomeAssistantDiscovery } from '../outputs/home-assistant.js';
 import { HealthStatePublisher, type HealthReport } from '../outputs/health-state.js';
@@ -32,17 +30,10 @@ import { AuditLog } from '../system/audit-log.js';
 import { ConsoleFeed } from '../api/console/feed.js';
 import { registerConsole } from '../api/console/routes.js';
 import { GatewayMetrics } from '../system/metrics.js';
-import { resolveDc09Accounts } from './config.js';
 import { wireAssurance, type AssuranceWiring } from './assurance-wiring.js';
 import { packageVersion } from './version.js';
 import { listenFailure } from './startup.js';
 import { gatewayEvent, VERIFIED, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
-
-export interface RunningInput {
-  name: string;
-  stop(): Promise<void>;
-  health(): { state: string; detail?: string };
-}
 
 export interface GatewayOptions {
   settings: Settings;
@@ -54,18 +45,11 @@ export interface GatewayOptions {
   outbox?: Outbox;
   /** Event ids and DC-09 ACK pads; seeded by `replay` so a replay is reproducible. */
   random?: RandomBytes;
-  /** False for `replay`: inputs get no listeners and are fed through `frameHandlers`. */
+  /** False for `replay`: inputs are created but open nothing; replay feeds each frame to its input's `handleFrame`. */
   listen?: boolean;
   /** Outputs' clock when the pipeline's is not the wall clock (`replay`): webhook signatures must be fresh. */
   outputClock?: Clock;
 }
-
-function inputKeys(index: number): { host: string; port: string } {
-  return { host: `inputs[${index}].host`, port: `inputs[${index}].port` };
-}
-
-/** What an input does with one raw frame (decode, store, decide the answer); `replay` feeds captures to it. */
-export type FrameHandler = (frame: Uint8Array, transport: Transport, peer?: string) => Promise<unknown>;
 
 /**
  * The running gateway: outputs and dispatcher first, then the API, then the inputs (so nothing is ACKed before
@@ -79,16 +63,14 @@ export class Gateway {
   readonly outputs: OutputAdapter[];
   readonly dispatcher: Dispatcher;
   readonly recorder: Recorder;
-  readonly hooks: EventHook[] = [];
-  /** Events delivered and traffic seen, for the assurance and the console. */
+  /** Frames stored, events delivered, traffic seen, output states changed: for the assurance, the console, replay. */
   readonly bus: EventBus;
-  readonly inputs: RunningInput[] = [];
-  readonly frameHandlers = new Map<string, FrameHandler>();
   readonly api: ApiServer | undefined;
   readonly metrics: GatewayMetrics;
   /** One id source for every event of this gateway, so ids stay strictly time-ordered. */
   readonly builder: EventBuilderDeps;
   private sites: readonly Site[];
+  private readonly createdInputs: Input[] = [];
   private readonly logger: Logger;
   private readonly startedAt: number;
   private assurance: AssuranceWiring | undefined;
@@ -134,8 +116,9 @@ export class Gateway {
       backlogLimit: settings.backlogLimit,
       // A local output that is down sheds its own oldest events; only central backlogs make the inputs NAK.
       backlogOutputs: this.outputs.filter((o) => o.audience === 'central').map((o) => o.name),
-      hooks: this.hooks,
+      bus: this.bus,
     });
+    this.bus.onOutputStateChanged(this, (change) => this.recordOutputState(change));
     const api = settings.api;
     this.api =
       api === undefined || tokens === undefined
@@ -162,6 +145,11 @@ export class Gateway {
     return issues.length === 0 ? { gateway } : { issues };
   }
 
+
+  /** The configured inputs (their frame handlers are what `replay` drives). */
+  get inputs(): readonly Input[] {
+    return this.createdInputs;
+  }
 
   /** SIGHUP: new sites take effect for the next frame; connections stay open. */
   reloadSites(sites: readonly Site[]): void {
@@ -201,7 +189,10 @@ export class Gateway {
 
   async stop(): Promise<void> {
     for (const input of [...this.inputs].reverse()) await input.stop();
-    this.consoleFeed?.stop();
+    if (this.consoleFeed !== undefined) {
+      this.bus.removeListeners(this.consoleFeed);
+      this.consoleFeed.stop();
+    }
     await this.api?.stop();
     await this.assurance?.stop();
     this.audit?.close();
@@ -245,58 +236,31 @@ export class Gateway {
       });
     }
     const issues: SettingsIssue[] = [];
-    for (const [index, input] of settings.inputs.entries()) {
-      if (input.type !== 'dc09') {
-        // Replays feed serial and access-XML captures through the generic decode path instead.
-        if (this.options.listen !== false)
-          await this.startOtherInput(input).catch((error: unknown) => {
-            throw input.type === 'access-xml' ? listenFailure(error, `${input.type} input "${input.name}" on ${input.host}:${input.port}`, inputKeys(index)) : error;
-          });
-        continue;
-      }
-      const resolved = resolveDc09Accounts(input, index);
-      if (resolved.issues.length > 0) {
-        issues.push(...resolved.issues);
-        continue;
-      }
-      const logger = this.logger.child({ component: 'input', kind: 'dc09', name: input.name });
-      const receiver = new Dc09Receiver({
-        input: input.name,
-        accounts: resolved.accounts,
-        window: input.timestampWindow ?? settings.timestampWindow,
-        strict: input.strict,
-        osborneHoffman: input.osborneHoffman,
+    for (const [index, configured] of settings.inputs.entries()) {
+      const created = await createInput(configured, {
+        index,
         clock: this.options.clock,
         random: this.options.random ?? randomBytes,
         recorder: this.recorder,
         builder: this.builder,
         counters: this.counters,
-        logger,
-        onAnswered: (answer, latencyMs) => this.metrics.observeAnswer(answer, latencyMs),
-        ...this.captureHook(input.name),
-        onTraffic: (account, at) => this.bus.emitTrafficSeen(account, at),
+        logger: this.logger,
+        bus: this.bus,
+        metrics: this.metrics,
+        defaults: { timestampWindow: settings.timestampWindow },
+        ...this.captureHook(configured.name),
       });
-      this.frameHandlers.set(input.name, (frame, transport, peer) => receiver.handleFrame(frame, transport, peer));
+      if (!created.ok) {
+        issues.push(...created.issues);
+        continue;
+      }
+      this.createdInputs.push(created.input);
       if (this.options.listen === false) continue;
-      const listener = new Dc09Listener({
-        name: input.name,
-        host: input.host,
-        port: input.port,
-        tcp: input.tcp,
-        udp: input.udp,
-        maxFrameBytes: input.maxFrameBytes,
-        idleTimeoutMs: input.idleTimeout,
-        firstFrameTimeoutMs: input.firstFrameTimeout,
-        maxConnections: input.maxConnections,
-        maxConnectionsPerPeer: input.maxConnectionsPerPeer,
-        receiver,
-        logger,
-        counters: this.counters,
+      await created.input.start().catch((error: unknown) => {
+        if (!('port' in configured)) throw error;
+        const keys = { host: `inputs[${index}].host`, port: `inputs[${index}].port` };
+        throw listenFailure(error, `${describeInput(configured)} on ${configured.host}:${configured.port}`, keys);
       });
-      await listener.start().catch((error: unknown) => {
-        throw listenFailure(error, `DC-09 input "${input.name}" on ${input.host}:${input.port}`, inputKeys(index));
-      });
-      this.inputs.push({ name: input.name, stop: () => listener.stop(), health: () => listener.health() });
     }
     return issues;
   }
@@ -306,7 +270,7 @@ export class Gateway {
     const clock = this.options.clock;
     const feed = new ConsoleFeed(() => clock.now());
     this.consoleFeed = feed;
-    this.hooks.push(feed);
+    this.bus.onFrameStored(feed, (events) => feed.stored(events));
     this.bus.onEventDelivered(feed, (output, event) => feed.delivered(output, event));
     registerConsole(api, {
       source: {
@@ -360,26 +324,8 @@ export class Gateway {
     }
   }
 
-  private async startOtherInput(input: SerialInputSettings | AccessXmlInputSettings): Promise<void> {
-    const deps = {
-      clock: this.options.clock,
-      recorder: this.recorder,
-      builder: this.builder,
-      counters: this.counters,
-      logger: this.logger,
-      ...this.captureHook(input.name),
-    };
-    // Imported only when configured: serialport and the XML parser cost memory every other gateway would carry.
-    const adapter =
-      input.type === 'serial'
-        ? (await import('../inputs/serial.js')).createSerialInput(input, deps)
-        : await (await import('../inputs/access-xml.js')).createAccessXmlInput(input, deps);
-    await adapter.start();
-    this.inputs.push({ name: input.name, stop: () => adapter.stop(), health: () => adapter.health() });
-  }
-
   /** `run --capture`: every raw frame as a capture line, stamped `at` (the frame's receivedAt) or now. */
-  private captureHook(input: string): { onFrame?: (frame: Uint8Array, transport: string, peer?: string, at?: number) => void } {
+  private captureHook(input: string): { onFrame?: CaptureFrame } {
     const file = this.options.captureFile;
     if (file === undefined) return {};
     return {
@@ -408,7 +354,7 @@ export class Gateway {
           clock,
           logger: this.logger,
           ...(this.options.random === undefined ? {} : { random: this.options.random }),
-          reportLinkState: (report) => this.recordOutputState(output.name, output.account, report),
+          reportLinkState: (report) => this.bus.emitOutputStateChanged({ output: output.name, account: output.account, ...report }),
         });
       }
       case 'automation': {
@@ -416,17 +362,17 @@ export class Gateway {
         return new AutomationOutput(options, {
           clock,
           logger: this.logger,
-          reportLinkState: (report) => this.recordOutputState(output.name, options.account ?? null, report),
+          reportLinkState: (report) => this.bus.emitOutputStateChanged({ output: output.name, account: options.account ?? null, ...report }),
         });
       }
     }
   }
 
   /** An output's link to a monitoring centre went down or came back: a `supervisory` event, stored like any other. */
-  private recordOutputState(output: string, account: string | null, report: LinkStateReport): void {
+  private recordOutputState({ output, account, qualifier, reasons }: OutputStateChange): void {
     const receivedAt = this.options.clock.now();
     const event = gatewayEvent(
-      { category: 'supervisory', account, qualifier: report.qualifier, reasons: report.reasons },
+      { category: 'supervisory', account, qualifier, reasons },
       { input: output, transport: 'tcp', receivedAt, raw: new Uint8Array(), trust: VERIFIED },
       this.builder,
     );

@@ -3,12 +3,12 @@ import type https from 'node:https';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { AccessReceiver } from '../../src/pipeline/access-receiver.js';
-import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
-import type { Recorder } from '../../src/pipeline/recorder.js';
 import type { AccessXmlInputSettings } from '../../src/settings/settings.js';
-import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
+import type { AdapterHealth, Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
+import type { Transport } from '../../src/model/event.js';
 import { readSecret } from '../system/secrets.js';
+import type { Input, InputDeps } from './input.js';
 import { answerEarly, createLimitedServer, errorAnswer, firstHeader, readBounded, sendJson, type ListenerLimits, type ListenerTls } from '../api/http.js';
 
 export type AccessXmlTls = ListenerTls;
@@ -42,12 +42,25 @@ const DEFAULT_LIMITS: ListenerLimits = { maxConnections: 64, headersTimeoutMs: 1
  * writes back the status and JSON the receiver decided. Bodies are read up to one byte past the limit and the rest
  * is drained unread, so an oversized post costs no memory and still gets its answer.
  */
-export class AccessXmlListener {
+export class AccessXmlListener implements Input {
+  /** Plain-log lines of XML are not routed here: a document without its input cannot be told from others. */
+  readonly protocol = undefined;
   private server: http.Server | https.Server | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private stopping = false;
 
   constructor(private readonly options: AccessXmlListenerOptions) {}
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  /**
+   * The receiver alone, no listener (replay). A body was captured only after the secret was checked; whether a
+   * client certificate verified is not captured, so with certificates requested the sender counts as certified.
+   */
+  handleFrame = (body: Uint8Array, transport: Transport, peer?: string): Promise<unknown> =>
+    this.options.receiver.handleBody(body, { peer, transport, certified: this.options.tls?.requestCert === true });
 
   get address(): AddressInfo | undefined {
     const address = this.server?.address();
@@ -100,7 +113,7 @@ export class AccessXmlListener {
       this.options.onFrame?.(body, 'http', peer);
       // A client certificate checked against the configured CA authenticates the sender as the secret does.
       const certified = 'authorized' in req.socket && req.socket.authorized === true;
-      sendJson(res, await receiver.handleBody(body, peer, certified));
+      sendJson(res, await receiver.handleBody(body, { peer, certified }));
     } catch (error) {
       // A bug or an aborted request must not take the listener down; the controller may retry.
       this.options.counters.inc('input_errors_total', { input: this.options.name });
@@ -115,17 +128,8 @@ export class AccessXmlListener {
   }
 }
 
-export interface AccessXmlInputDeps {
-  clock: Clock;
-  recorder: Recorder;
-  builder: EventBuilderDeps;
-  counters: Counters;
-  logger: Logger;
-  onFrame?: AccessXmlListenerOptions['onFrame'];
-}
-
 /** A `type: access-xml` input from its settings (reads the secret file): the receiver core and its listener. */
-export async function createAccessXmlInput(settings: AccessXmlInputSettings, deps: AccessXmlInputDeps): Promise<AccessXmlListener> {
+export async function createAccessXmlInput(settings: AccessXmlInputSettings, deps: InputDeps): Promise<AccessXmlListener> {
   const { clock, recorder, builder, counters } = deps;
   const logger = deps.logger.child({ component: 'input', kind: 'access-xml', name: settings.name });
   const receiver = new AccessReceiver({

@@ -2,7 +2,9 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
-import type { Dc09Receiver } from '../../src/pipeline/dc09-receiver.js';
+import { Dc09Receiver } from '../../src/pipeline/dc09-receiver.js';
+import type { Transport } from '../../src/model/event.js';
+import type { Dc09InputSettings } from '../../src/settings/settings.js';
 import { systemClock, type AdapterHealth, type Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
 import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
@@ -15,6 +17,8 @@ import {
   type TcpWorkerSettings,
   type ToTcpWorker,
 } from './dc09-tcp-protocol.js';
+import type { Input, InputContext, InputCreated } from './input.js';
+import { resolveDc09Accounts } from '../cli/config.js';
 
 export interface Dc09ListenerOptions {
   name: string;
@@ -62,7 +66,8 @@ function tcpWorkerEntry(): URL {
  * on a worker thread (dc09-tcp-worker.ts), which sends frames over in batches; this thread decodes, stores and
  * answers them. A connection's frames are handled in arrival order so answers go back in order.
  */
-export class Dc09Listener {
+export class Dc09Listener implements Input {
+  readonly protocol = 'dc09';
   private worker: Worker | undefined;
   private tcpAddress: net.AddressInfo | undefined;
   /** Open TCP connections of the current worker, by id, with their peer address. */
@@ -81,6 +86,13 @@ export class Dc09Listener {
   constructor(private readonly options: Dc09ListenerOptions) {
     this.warnings = new RateLimitedLog({ logger: options.logger, clock: systemClock });
   }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  /** The receiver alone, no socket (replay). */
+  handleFrame = (frame: Uint8Array, transport: Transport, peer?: string): Promise<unknown> => this.options.receiver.handleFrame(frame, transport, peer);
 
   get address(): { tcp?: net.AddressInfo; udp?: net.AddressInfo } {
     const udp = this.udpSocket?.address();
@@ -280,4 +292,44 @@ export class Dc09Listener {
     this.inFlight.add(alarm);
     void alarm.finally(() => this.inFlight.delete(alarm));
   }
+}
+
+/** A `type: dc09` input from its settings: the account allowlist with its keys resolved, the receiver, its listener. */
+export function createDc09Input(settings: Dc09InputSettings, context: InputContext): InputCreated {
+  const resolved = resolveDc09Accounts(settings, context.index);
+  if (resolved.issues.length > 0) return { ok: false, issues: resolved.issues };
+  const { clock, recorder, builder, counters, bus, onFrame } = context;
+  const logger = context.logger.child({ component: 'input', kind: 'dc09', name: settings.name });
+  const receiver = new Dc09Receiver({
+    input: settings.name,
+    accounts: resolved.accounts,
+    window: settings.timestampWindow ?? context.defaults.timestampWindow,
+    strict: settings.strict,
+    osborneHoffman: settings.osborneHoffman,
+    clock,
+    random: context.random,
+    recorder,
+    builder,
+    counters,
+    logger,
+    onAnswered: (answer, latencyMs) => context.metrics.observeAnswer(answer, latencyMs),
+    onTraffic: (account, at) => bus.emitTrafficSeen(account, at),
+    ...(onFrame === undefined ? {} : { onFrame }),
+  });
+  const listener = new Dc09Listener({
+    name: settings.name,
+    host: settings.host,
+    port: settings.port,
+    tcp: settings.tcp,
+    udp: settings.udp,
+    maxFrameBytes: settings.maxFrameBytes,
+    idleTimeoutMs: settings.idleTimeout,
+    firstFrameTimeoutMs: settings.firstFrameTimeout,
+    maxConnections: settings.maxConnections,
+    maxConnectionsPerPeer: settings.maxConnectionsPerPeer,
+    receiver,
+    logger,
+    counters,
+  });
+  return { ok: true, input: listener };
 }

@@ -3,12 +3,13 @@ import { autoDetect } from '@serialport/bindings-cpp';
 import { SURGARD_TERMINATOR } from '../../src/codecs/surgard.js';
 import { DelimitedFramer } from '../../src/codecs/delimited-framer.js';
 import { SerialReceiver, type SerialProtocol } from '../../src/pipeline/serial-receiver.js';
-import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
-import type { Recorder } from '../../src/pipeline/recorder.js';
 import type { SerialInputSettings } from '../../src/settings/settings.js';
 import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
 import { backoffDelay } from '../../src/backoff.js';
+import type { Transport } from '../../src/model/event.js';
+import type { FrameProtocol } from '../../src/pipeline/decode-frame.js';
+import type { Input, InputDeps } from './input.js';
 
 /** How the port is reached: the OS binding (`autoDetect` of @serialport/bindings-cpp) in production, `MockBinding` in tests. */
 export type SerialBinding = OpenOptions['binding'];
@@ -47,7 +48,7 @@ const LINE_TERMINATORS = [0x0d, 0x0a];
  * the same port as soon as the receiver says so (after the store). Frames are handled one at a time in arrival
  * order. A lost port (unplugged USB adapter, close, error) is reopened with exponential backoff.
  */
-export class SerialInput {
+export class SerialInput implements Input {
   private readonly binding: SerialBinding;
   private stream: SerialPortStream | undefined;
   private framer: DelimitedFramer | undefined;
@@ -64,6 +65,17 @@ export class SerialInput {
   constructor(private readonly options: SerialInputOptions) {
     this.binding = options.binding ?? autoDetect();
   }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get protocol(): FrameProtocol {
+    return this.options.receiver.frameProtocol;
+  }
+
+  /** The receiver alone, no port (replay). */
+  handleFrame = (frame: Uint8Array, transport: Transport, peer?: string): Promise<unknown> => this.options.receiver.handlePacket(frame, peer, transport);
 
   /** Opens the port once; when that fails the input keeps retrying in the background and reports down. */
   async start(): Promise<void> {
@@ -210,14 +222,8 @@ export class SerialInput {
   }
 }
 
-export interface SerialInputDeps {
-  clock: Clock;
-  recorder: Recorder;
-  builder: EventBuilderDeps;
-  counters: Counters;
-  logger: Logger;
+export interface SerialInputDeps extends InputDeps {
   binding?: SerialBinding;
-  onFrame?: SerialInputOptions['onFrame'];
 }
 
 /** A `type: serial` input from its settings: the receiver core and the port adapter around it. */

@@ -3,7 +3,7 @@ import { GATEWAY_ACTOR, type Actor, type AuditEntry } from './audit-chain.js';
 import type { Clock, Logger } from '../ports.js';
 import type { Site } from '../settings/sites.js';
 import { gatewayEvent, VERIFIED, type EventBuilderDeps, type FrameOrigin } from '../pipeline/event-builder.js';
-import type { EventHook, RecordOutcome } from '../pipeline/recorder.js';
+import type { EventAnnotator, RecordOutcome } from '../pipeline/recorder.js';
 import { DeliveryDeadline, type UndeliveredDuress } from './delivery-deadline.js';
 import { DeviceDirectory, isGatewayRaised, isPanelTest, isPointTest, provesDevice, type DuressDevice } from './devices.js';
 import { describeSpan, formatDuration } from '../settings/duration.js';
@@ -98,11 +98,11 @@ function labelOf(device: DuressDevice): string {
 
 /**
  * Duress assurance: the device test ledger, test windows, link supervision, the duress latch and the delivery
- * deadline, behind one EventHook. `annotate` marks tests and incident ids before an event is stored; `stored`
- * updates the ledger, windows, supervision and deadlines once it is durable; `tick` does what time alone decides.
+ * deadline. `annotate` (the recorder's annotator) marks tests and incident ids before an event is stored; `stored`
+ * (on the bus's frameStored) updates the ledger, windows, supervision and deadlines once it is durable; `tick` does what time alone decides.
  * What it finds is published as `supervisory` events through the same recorder as every panel event.
  */
-export class Assurance implements EventHook {
+export class Assurance implements EventAnnotator {
   readonly directory: DeviceDirectory;
   readonly ledger: DeviceLedger;
   readonly windows: TestWindows;

@@ -2,7 +2,7 @@ import type { NormalizedEvent } from './event.js';
 
 /**
  * Every event is serialised once: the outbox stores this text and the outputs send the same text. Events are
- * only changed before they are stored (the recorder's annotate hooks), never after, so the text stays true.
+ * only changed before they are stored (the recorder's annotator), never after, so the text stays true.
  */
 const texts = new WeakMap<NormalizedEvent, string>();
 

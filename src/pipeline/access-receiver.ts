@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { decodeAccessXml, type AccessMapping, type AccessSignal } from '../codecs/access-xml.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { ErrorCode } from '../errors.js';
-import type { NormalizedEvent } from '../model/event.js';
+import type { NormalizedEvent, Transport } from '../model/event.js';
 import type { Counters } from '../observability/counters.js';
 import type { Clock, Logger } from '../ports.js';
 import { eventFromSignal, gatewayEvent, unverified, VERIFIED, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
@@ -38,6 +38,14 @@ export interface PresentedSecret {
   secretHeader?: string | undefined;
 }
 
+/** Where a body came from. `certified`: with a client certificate the TLS layer verified against the configured CA. */
+export interface AccessSender {
+  peer?: string | undefined;
+  certified?: boolean;
+  /** `http` but in a replay of a plain log, which records none (`replay`). */
+  transport?: Transport;
+}
+
 /**
  * Decides every answer of the access-control XML input: 200 with the event ids only after they are stored;
  * 400 (413 when too large) for XML that is malformed or declares entities; 401 without the secret; 503 when the
@@ -67,11 +75,11 @@ export class AccessReceiver {
     return refusal(401, 'XML_UNAUTHORIZED', 'send the shared secret as "authorization: Bearer <secret>" or "x-panelbridge-secret"');
   }
 
-  /** `certified`: the request came with a client certificate the TLS layer verified against the configured CA. */
-  async handleBody(body: Uint8Array, peer?: string, certified = false): Promise<AccessOutcome> {
+  async handleBody(body: Uint8Array, sender: AccessSender = {}): Promise<AccessOutcome> {
     const { input, clock, counters, logger } = this.options;
+    const { peer, certified = false, transport = 'http' } = sender;
     const trust = this.secretDigest !== null || certified ? VERIFIED : unverified('unauthenticated-source');
-    const origin: FrameOrigin = { input, transport: 'http', receivedAt: clock.now(), raw: body, trust, ...(peer === undefined ? {} : { peer }) };
+    const origin: FrameOrigin = { input, transport, receivedAt: clock.now(), raw: body, trust, ...(peer === undefined ? {} : { peer }) };
     const decoded = decodeAccessXml(body, { maxBytes: this.options.maxBytes, mappings: this.options.mappings, defaults: this.options.defaults });
     let events: NormalizedEvent[];
     if (decoded.ok) {

@@ -1,3 +1,4 @@
+import type { EventBus } from '../bus.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { NormalizedEvent } from '../model/event.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -5,12 +6,11 @@ import type { Counters } from '../observability/counters.js';
 import type { Logger } from '../ports.js';
 
 /**
- * Sees every event on its way into the outbox: `annotate` may add to it (test window, incident id) before it is
- * stored; `stored` learns about it once it is durable (device ledger, supervision).
+ * Adds to every event on its way into the outbox, before it is stored (the duress assurance: test window,
+ * incident id). Part of the store: when it throws, the store fails and the input answers NAK.
  */
-export interface EventHook {
-  annotate?(event: NormalizedEvent): void;
-  stored?(events: readonly NormalizedEvent[]): void;
+export interface EventAnnotator {
+  annotate(event: NormalizedEvent): void;
 }
 
 export type RecordOutcome =
@@ -27,20 +27,27 @@ export interface RecorderDeps {
    * oldest events instead). Unset: every output counts.
    */
   backlogOutputs?: readonly string[];
-  hooks?: EventHook[];
+  /** Told `frameStored` once a frame's events are durable; its listeners cannot fail the store. */
+  bus?: Pick<EventBus, 'emitFrameStored'>;
 }
 
 /**
  * The durable step every input shares: recognise a retransmit, check the backlog limit, annotate, store.
  * Resolves after the fsync. A retransmit (an earlier append with the same dedupe key, stored or still being
- * stored) touches nothing: no hook sees it, so it never opens an incident, counts toward one, marks a device
- * tested or updates the ledger.
+ * stored) touches nothing: neither the annotator nor `frameStored` sees it, so it never opens an incident, counts
+ * toward one, marks a device tested or updates the ledger.
  */
 export class Recorder {
   /** Appends still being stored, by dedupe key: a retransmit that arrives meanwhile waits for the first. */
   private readonly storing = new Map<string, Promise<RecordOutcome>>();
+  private annotator: EventAnnotator | undefined;
 
   constructor(private readonly deps: RecorderDeps) {}
+
+  /** The one part that adds to events before they are stored; undefined: none (a replay, or once it stops). */
+  setAnnotator(annotator: EventAnnotator | undefined): void {
+    this.annotator = annotator;
+  }
 
   /** Stores what `record` calls have queued so far now (Outbox.commitQueued). */
   commitQueued(): void {
@@ -88,11 +95,12 @@ export class Recorder {
     return { ok: false, error: new GatewayError('OUTBOX_BACKLOG_FULL', `backlog limit ${backlogLimit} reached`) };
   }
 
-  /** Never rejects: a failure (the outbox's, or a hook's) is an outcome the input answers with NAK. */
+  /** Never rejects: a failure (the outbox's, or the annotator's) is an outcome the input answers with NAK. */
   private async store(events: NormalizedEvent[], dedupeKey?: string): Promise<RecordOutcome> {
-    const { outbox, counters, logger, hooks = [] } = this.deps;
+    const { outbox, counters, logger } = this.deps;
     try {
-      for (const event of events) for (const hook of hooks) hook.annotate?.(event);
+      const annotator = this.annotator;
+      if (annotator !== undefined) for (const event of events) annotator.annotate(event);
       const result = await outbox.append(events, dedupeKey === undefined ? undefined : { dedupeKey });
       const stored = result.entries.map((e) => e.event);
       if (result.duplicate) counters.inc('events_duplicate_total');
@@ -101,7 +109,7 @@ export class Recorder {
           counters.inc('events_total', { category: event.category, input: event.source.input });
           if (event.duress) logger.warn({ eventId: event.id, category: event.category, account: event.account }, 'duress event stored');
         }
-        for (const hook of hooks) hook.stored?.(stored);
+        this.deps.bus?.emitFrameStored(stored);
       }
       return { ok: true, duplicate: result.duplicate, events: stored };
     } catch (error) {

@@ -1,10 +1,10 @@
 import { SURGARD_ACK, SURGARD_NAK, decodeSurgard } from '../codecs/surgard.js';
 import type { DecodeError } from '../codecs/result.js';
-import type { NormalizedEvent, Protocol } from '../model/event.js';
+import type { NormalizedEvent, Protocol, Transport } from '../model/event.js';
 import type { Signal } from '../model/signal.js';
 import type { Counters } from '../observability/counters.js';
 import type { Clock, Logger } from '../ports.js';
-import { decodeFrame } from './decode-frame.js';
+import { decodeFrame, type FrameProtocol } from './decode-frame.js';
 import { eventFromSignal, gatewayEvent, VERIFIED, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
 import type { RecordOutcome, Recorder } from './recorder.js';
 
@@ -59,8 +59,14 @@ export class SerialReceiver {
 
   constructor(private readonly options: SerialReceiverOptions) {}
 
-  async handlePacket(packet: Uint8Array, peer: string): Promise<SerialOutcome> {
-    const origin: FrameOrigin = { input: this.options.input, transport: 'serial', peer, receivedAt: this.options.clock.now(), raw: packet, trust: VERIFIED };
+  /** The protocol of its frames as decodeFrame names it. */
+  get frameProtocol(): FrameProtocol {
+    return this.options.protocol === 'surgard' ? 'surgard' : LINE_CODEC[this.options.protocol];
+  }
+
+  /** `peer` (the port's path) and `transport`: as received, but a replayed plain-log line has no peer and `replay`. */
+  async handlePacket(packet: Uint8Array, peer?: string, transport: Transport = 'serial'): Promise<SerialOutcome> {
+    const origin: FrameOrigin = { input: this.options.input, transport, receivedAt: this.options.clock.now(), raw: packet, trust: VERIFIED, ...(peer === undefined ? {} : { peer }) };
     return this.options.protocol === 'surgard' ? this.surgard(packet, origin) : this.line(packet, origin, this.options.protocol);
   }
 

@@ -13,17 +13,17 @@ export interface DecodedInputDeps {
 export type DecodedOutcome = { ok: true; events: NormalizedEvent[] } | { ok: false; code: string; message: string };
 
 /**
- * The generic path for a replayed frame whose input has no frame handler of its own: decode (detecting the
- * protocol when it is not given), build the events, store them through the recorder. As on the DC-09 input,
+ * The generic path for a replayed frame no configured input takes (an input since removed, a plain-log line no input
+ * speaks): decode (detecting the protocol when it is not given), build the events, store them through the recorder. As on the DC-09 input,
  * a link heartbeat is not stored, and a refused frame is counted under its error code.
  */
 export async function recordDecodedFrame(
   origin: FrameOrigin,
-  options: { protocol?: FrameProtocol | undefined; strict: boolean },
+  protocol: FrameProtocol | undefined,
   deps: DecodedInputDeps,
 ): Promise<DecodedOutcome> {
   const { counters, recorder, builder } = deps;
-  const decoded = decodeFrame(origin.raw, { strict: options.strict, ...(options.protocol === undefined ? {} : { protocol: options.protocol }) });
+  const decoded = decodeFrame(origin.raw, protocol === undefined ? {} : { protocol });
   if (!decoded.ok) {
     counters.inc('frames_rejected_total', { input: origin.input, code: decoded.error.code });
     return { ok: false, code: decoded.error.code, message: decoded.error.message };

@@ -43,8 +43,8 @@ export async function benchIngest(brokerUrl?: string): Promise<BenchFigure[]> {
   const { gateway } = started;
   const label = brokerUrl === undefined ? 'broker unreachable' : 'delivering to MQTT';
   try {
-    const handle = gateway.frameHandlers.get('bench');
-    if (handle === undefined) throw new Error('no frame handler for the bench input');
+    const handle = gateway.inputs.find((input) => input.name === 'bench')?.handleFrame;
+    if (handle === undefined) throw new Error('no bench input');
     let decided = 0;
     let notAcked = 0;
     const deadline = performance.now() + WARMUP_MS + MEASURE_MS;

@@ -8,7 +8,8 @@ import { emptySignal, type Signal } from '../../src/model/signal.js';
 import { Counters } from '../../src/observability/counters.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
-import { Recorder, type EventHook } from '../../src/pipeline/recorder.js';
+import { Recorder } from '../../src/pipeline/recorder.js';
+import { EventBus } from '../../src/bus.js';
 import { silentLogger, type Logger } from '../../src/ports.js';
 import { sitesSchema, type Site } from '../../src/settings/sites.js';
 import { FakeClock as BaseFakeClock } from './fake-clock.js';
@@ -121,15 +122,15 @@ export function harness(options: HarnessOptions = {}) {
     supervision: supervisionPolicy(options.supervision?.global, options.supervision?.accounts ?? [], () => sites),
     centralOutputs: new Set(options.centralOutputs ?? ['central']),
   };
-  const hooks: EventHook[] = [];
-  const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 1_000_000, hooks });
+  const bus = new EventBus({ logger: silentLogger });
+  const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 1_000_000, bus });
   const assurance = new Assurance({ ...assuranceOptions, record: (batch) => recorder.record(batch) });
   const autoDeliver = options.autoDeliver ?? true;
-  hooks.push(assurance, {
-    stored(stored) {
-      events.push(...stored);
-      if (autoDeliver) for (const event of stored) assurance.delivered('central', event);
-    },
+  recorder.setAnnotator(assurance);
+  bus.onFrameStored(assurance, (stored) => {
+    assurance.stored(stored);
+    events.push(...stored);
+    if (autoDeliver) for (const event of stored) assurance.delivered('central', event);
   });
 
   /** A panel signal received now: classified against the sites, annotated, stored. Returns the stored event. */

@@ -14,7 +14,7 @@ import { Counters } from '../../src/observability/counters.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
-import { Recorder, type EventHook } from '../../src/pipeline/recorder.js';
+import { Recorder } from '../../src/pipeline/recorder.js';
 import { silentLogger, type Audience, type OutputAdapter } from '../../src/ports.js';
 import { apiSchema, settingsSchema } from '../../src/settings/settings.js';
 import { getTestBroker, MessageLog, uniquePrefix, type TestBroker } from '../helpers/broker.js';
@@ -71,10 +71,9 @@ function roleTokens(): TokenRegistry {
 async function startGateway(outputs: OutputAdapter[]) {
   const clock = new FakeClock();
   const outbox = new MemoryOutbox({ clock });
-  const hooks: EventHook[] = [];
   const bus = new EventBus({ logger: silentLogger });
   const builder = { ids: createIdSource(clock, seededRandom(3)), sites: () => SETTINGS.sites };
-  const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 10_000, hooks });
+  const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 10_000, bus });
   const dispatcher = new Dispatcher({
     outbox,
     outputs,
@@ -87,7 +86,7 @@ async function startGateway(outputs: OutputAdapter[]) {
   for (const output of outputs) await output.start();
   dispatcher.start();
   const wiring = wireAssurance(
-    { hooks, recorder, api, outputs, outbox, builder, bus },
+    { recorder, api, outputs, outbox, builder, bus },
     SETTINGS,
     { clock, logger: silentLogger, store: AssuranceStore.open(':memory:'), tickMs: 3_600_000 },
   );
@@ -252,9 +251,10 @@ describe('duress assurance after a restart', () => {
     const [confirmed, waiting] = (await outbox.append([eventFromSignal(cid('122', 5), origin, builder), eventFromSignal(cid('122', 6), origin, builder)])).entries;
     outbox.markDelivered('cms-backup', [confirmed!.seq]); // one central output has it: confirmed before the restart
     const outputs = [new RecordingOutput('cms', 'central'), new RecordingOutput('cms-backup', 'central'), new RecordingOutput('keypad', 'local')];
-    const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 10_000, hooks: [] });
+    const bus = new EventBus({ logger: silentLogger });
+    const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 10_000, bus });
     const wiring = wireAssurance(
-      { hooks: [], recorder, api: undefined, outputs, outbox, builder, bus: new EventBus({ logger: silentLogger }) },
+      { recorder, api: undefined, outputs, outbox, builder, bus },
       SETTINGS,
       { clock, logger: silentLogger, store: AssuranceStore.open(':memory:'), tickMs: 3_600_000 },
     );

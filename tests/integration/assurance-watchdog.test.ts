@@ -11,7 +11,7 @@ import { EventBus } from '../../src/bus.js';
 import { Counters } from '../../src/observability/counters.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
-import { Recorder, type EventHook } from '../../src/pipeline/recorder.js';
+import { Recorder } from '../../src/pipeline/recorder.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
 import { settingsSchema } from '../../src/settings/settings.js';
 import { freePort, getTestBroker, startTcpProxy } from '../helpers/broker.js';
@@ -54,10 +54,10 @@ describe('assurance timer: no stuck ticks', () => {
     const clock = new FakeClock();
     const outbox = new MemoryOutbox({ clock });
     outbox.registerOutputs(['cms']);
-    const hooks: EventHook[] = [];
+    const bus = new EventBus({ logger: silentLogger });
     const builder = { ids: createIdSource(clock, seededRandom(5)), sites: () => settings.sites };
-    const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 1_000, hooks });
-    const host: AssuranceHost = { hooks, recorder, api: undefined, outputs: [central], outbox, builder, bus: new EventBus({ logger: silentLogger }) };
+    const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 1_000, bus });
+    const host: AssuranceHost = { recorder, api: undefined, outputs: [central], outbox, builder, bus };
     const wiring = wireAssurance(host, settings, { clock, logger: silentLogger, store: AssuranceStore.open(':memory:'), tickMs: 100 });
     let stopped = false;
     cleanups.push(async () => {

@@ -62,7 +62,7 @@ async function startConsole() {
   servers.push(api);
   const base = `http://127.0.0.1:${api.address!.port}`;
   const origin = base;
-  /** A panel event, stored and traced as the gateway does (the feed is one of the recorder's hooks). */
+  /** A panel event, stored and traced as the gateway does (the feed listens to frameStored on the bus). */
   const receive = async (signal: Parameters<typeof h.receive>[0]) => {
     const event = await h.receive(signal);
     feed.stored([event]);

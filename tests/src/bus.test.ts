@@ -52,10 +52,14 @@ describe('EventBus', () => {
     const staying = new Listener();
     bus.onTrafficSeen(leaving, (account) => leaving.heard.push(account));
     bus.onEventDelivered(leaving, (output) => leaving.heard.push(output));
+    bus.onFrameStored(leaving, (events) => leaving.heard.push(`${events.length} stored`));
+    bus.onOutputStateChanged(leaving, (change) => leaving.heard.push(change.output));
     bus.onTrafficSeen(staying, (account) => staying.heard.push(account));
     bus.removeListeners(leaving);
     bus.emitTrafficSeen('1234', 1);
     bus.emitEventDelivered('cms', testEvent());
+    bus.emitFrameStored([testEvent()]);
+    bus.emitOutputStateChanged({ output: 'cms', account: null, qualifier: 'new', reasons: [] });
     expect(leaving.heard).toEqual([]);
     expect(staying.heard).toEqual(['1234']);
   });

@@ -1,6 +1,5 @@
 import type http from 'node:http';
 import type { NormalizedEvent } from '../../../src/model/event.js';
-import type { EventHook } from '../../../src/pipeline/recorder.js';
 
 /** An event the gateway stored recently, with when it was stored and delivered to each output. */
 export interface TracedEvent {
@@ -25,7 +24,7 @@ const KEEPALIVE_MS = 15_000;
  * What the console shows live: a bounded trace of recently stored events and their deliveries, and the
  * server-sent-event streams told when something changed (they then fetch what they show).
  */
-export class ConsoleFeed implements EventHook {
+export class ConsoleFeed {
   private readonly traces = new Map<string, TracedEvent>();
   private readonly streams = new Set<http.ServerResponse>();
   private pending: NodeJS.Timeout | undefined;

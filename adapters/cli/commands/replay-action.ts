@@ -18,8 +18,7 @@ import type { ReplayFrame } from '../../../src/replay/capture.js';
 import { REPLAY_SEED, ReplayClock, type Pacing } from '../../../src/replay/clock.js';
 import { compareEvents, formatDifferences } from '../../../src/replay/compare.js';
 import { recordDecodedFrame } from '../../../src/replay/decoded-input.js';
-import { unverified, VERIFIED, type Trust } from '../../../src/pipeline/event-builder.js';
-import type { InputSettings } from '../../../src/settings/settings.js';
+import { unverified } from '../../../src/pipeline/event-builder.js';
 import { routeFrame } from '../../../src/replay/route.js';
 
 /** Exit statuses of `replay` (README "Capture and replay"); a bad configuration exits with EXIT_CONFIG (78). */
@@ -112,37 +111,26 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
   const replayed: NormalizedEvent[] = [];
   let stored = 0;
   const printed = new BufferedLines(process.stdout);
-  gateway.hooks.push({
-    stored(events) {
-      stored += events.length;
-      for (const event of events) {
-        if (dryRun) printed.add(eventJson(event));
-        if (expected !== undefined) replayed.push(event);
-      }
-    },
+  gateway.bus.onFrameStored(new ReplayOutput(), (events) => {
+    stored += events.length;
+    for (const event of events) {
+      if (dryRun) printed.add(eventJson(event));
+      if (expected !== undefined) replayed.push(event);
+    }
   });
 
-  const builder = gateway.builder;
-  const unsupportedInputs = new Set<string>();
-  let skipped = 0;
   const feed = async (frame: ReplayFrame): Promise<void> => {
     // The recorded transport stays in source.transport (as live); a plain-log line has none: `replay`.
     const transport = frame.transport ?? 'replay';
     const peer = frame.peer ?? undefined;
-    const route = routeFrame(frame, settings.inputs, (input) => gateway.frameHandlers.has(input));
-    if (route.kind === 'handler') {
-      await gateway.frameHandlers.get(route.input)?.(frame.bytes, transport, peer);
-    } else if (route.kind === 'decode') {
-      const trust = replayTrust(settings.inputs.find((input) => input.name === route.input));
-      const origin = { input: route.input, transport, receivedAt: clock.now(), raw: frame.bytes, trust, ...(peer === undefined ? {} : { peer }) };
-      await recordDecodedFrame(origin, { protocol: route.protocol, strict: route.strict }, { recorder: gateway.recorder, builder, counters: gateway.counters });
-    } else {
-      skipped += 1;
-      if (!unsupportedInputs.has(route.input)) {
-        unsupportedInputs.add(route.input);
-        report(`replay: skipping frames of input ${route.input}: ${route.reason}`);
-      }
+    const route = routeFrame(frame, gateway.inputs);
+    if (route.kind === 'input') {
+      await route.input.handleFrame(frame.bytes, transport, peer);
+      return;
     }
+    // Nothing vouches for a source the configuration does not have.
+    const origin = { input: route.input, transport, receivedAt: clock.now(), raw: frame.bytes, trust: unverified('unauthenticated-source'), ...(peer === undefined ? {} : { peer }) };
+    await recordDecodedFrame(origin, route.protocol, { recorder: gateway.recorder, builder: gateway.builder, counters: gateway.counters });
   };
 
   const pacing: Pacing = options.fast === true ? 'fast' : { speed: options.speed };
@@ -186,7 +174,6 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
   if (rejected.length > 0) note(`replay: frames refused by the pipeline: ${rejected.map((s) => `${s.labels['code']} ×${s.value} (${s.labels['input']})`).join(', ')}`);
   const duplicates = gateway.counters.get('events_duplicate_total');
   if (duplicates > 0) note(`replay: ${duplicates} retransmit(s) stored once`);
-  if (skipped > 0) note(`replay: ${skipped} frame(s) skipped (inputs ${[...unsupportedInputs].join(', ')})`);
   if (malformedLines.length > 0) note(`replay: ${malformedLines.length} malformed line(s): ${listLines(malformedLines)}`);
   if (failedLines.length > 0) note(`replay: the pipeline failed on ${failedLines.length} line(s): ${listLines(failedLines)}`);
   for (const output of left) note(`replay: output ${output.name} still has ${output.backlog} event(s) to deliver after ${options.drainTimeout} ms`);
@@ -203,6 +190,9 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
   if (malformedLines.length > 0 || failedLines.length > 0) return EXIT_MALFORMED;
   return left.length > 0 ? EXIT_UNDELIVERED : 0;
 }
+
+/** The bus owner of what replay prints and compares (named so in a listener failure's log line). */
+class ReplayOutput {}
 
 /** Waits until every output has delivered its backlog, or the timeout; returns the outputs with events left. */
 async function drain(gateway: Gateway, timeoutMs: number): Promise<Array<{ name: string; backlog: number }>> {
@@ -270,16 +260,6 @@ class ProgressBar {
     this.stream.write('\r\x1b[2K');
     this.line = '';
   }
-}
-
-/**
- * A captured frame was taken in live only after its input's checks: a serial line is trusted, an access-XML
- * sender was authenticated when the input had a secret or asked for client certificates.
- */
-function replayTrust(input: InputSettings | undefined): Trust {
-  if (input?.type === 'serial') return VERIFIED;
-  const authenticated = input?.type === 'access-xml' && (input.secret !== undefined || input.secretFile !== undefined || input.tls?.requestCert === true);
-  return authenticated ? VERIFIED : unverified('unauthenticated-source');
 }
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Dc09Receiver, type Dc09Account } from '../../../src/pipeline/dc09-receiver.js';
-import { Recorder, type EventHook } from '../../../src/pipeline/recorder.js';
+import { Recorder } from '../../../src/pipeline/recorder.js';
+import { EventBus } from '../../../src/bus.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Counters } from '../../../src/observability/counters.js';
 import { createIdSource, seededRandom } from '../../../src/model/ids.js';
@@ -75,15 +76,18 @@ describe('retransmit rule: account, sequence, content and timestamp', () => {
     expect(t.panelEvents()).toHaveLength(1);
   });
 
-  it('lets no retransmit reach a hook, even one that arrives while the first copy is still being stored', async () => {
+  it('lets no retransmit reach the annotator or frameStored, even one that arrives while the first copy is still being stored', async () => {
     const outbox = new MemoryOutbox();
     const seen: string[] = [];
-    const hook: EventHook = { annotate: (e) => void seen.push(`annotate ${e.id}`), stored: (es) => void seen.push(`stored ${es.length}`) };
+    const bus = new EventBus({ logger: silentLogger });
+    bus.onFrameStored(seen, (es) => void seen.push(`stored ${es.length}`));
     const counters = new Counters();
     const clock = new FakeClock();
+    const recorder = new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000, bus });
+    recorder.setAnnotator({ annotate: (e) => void seen.push(`annotate ${e.id}`) });
     const receiver = new Dc09Receiver({
       input: 'ip', accounts: ACCOUNTS, window: { past: 40_000, future: 20_000 }, strict: false, clock, random: seededRandom(2),
-      recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000, hooks: [hook] }),
+      recorder,
       builder: { ids: createIdSource(clock), sites: () => SITES }, counters, logger: silentLogger,
     });
     const gate = gateAppends(outbox);

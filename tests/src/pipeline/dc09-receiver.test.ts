@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Dc09Receiver } from '../../../src/pipeline/dc09-receiver.js';
-import { Recorder, type EventHook } from '../../../src/pipeline/recorder.js';
+import { Recorder, type EventAnnotator } from '../../../src/pipeline/recorder.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Counters } from '../../../src/observability/counters.js';
 import { createIdSource } from '../../../src/model/ids.js';
@@ -9,8 +9,10 @@ import { GatewayError } from '../../../src/errors.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
 import { panelFrame, parseAnswer } from '../../helpers/panel.js';
 
-function receiver(outbox: MemoryOutbox, backlogLimit = 1000, hooks: EventHook[] = []) {
+function receiver(outbox: MemoryOutbox, backlogLimit = 1000, annotator?: EventAnnotator) {
   const counters = new Counters();
+  const recorder = new Recorder({ outbox, counters, logger: silentLogger, backlogLimit });
+  recorder.setAnnotator(annotator);
   return {
     counters,
     receiver: new Dc09Receiver({
@@ -20,7 +22,7 @@ function receiver(outbox: MemoryOutbox, backlogLimit = 1000, hooks: EventHook[] 
       strict: false,
       clock: systemClock,
       random: randomBytes,
-      recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit, hooks }),
+      recorder,
       builder: { ids: createIdSource(systemClock), sites: () => [] },
       counters,
       logger: silentLogger,
@@ -42,16 +44,16 @@ describe('DC-09 receiver when the store cannot take the event', () => {
     expect(counters.get('outbox_rejections_total', { code: 'OUTBOX_WRITE_FAILED' })).toBe(1);
   });
 
-  it('answers NAK when a hook fails, stores nothing, and stores the retransmit once the hook works again', async () => {
+  it('answers NAK when the annotator fails, stores nothing, and stores the retransmit once the annotator works again', async () => {
     const outbox = new MemoryOutbox();
     outbox.registerOutputs(['central']);
     let broken = true;
-    const hook: EventHook = {
+    const annotator: EventAnnotator = {
       annotate() {
         if (broken) throw new Error('ledger bug');
       },
     };
-    const { receiver: r } = receiver(outbox, 1000, [hook]);
+    const { receiver: r } = receiver(outbox, 1000, annotator);
     expect((await r.handleFrame(HOLDUP, 'tcp')).answer).toBe('nak');
     expect(outbox.backlog('central')).toBe(0);
     broken = false;

@@ -21,10 +21,10 @@ function pipeline() {
 
 const origin = (text: string): FrameOrigin => ({ input: 'old-receiver', transport: 'serial', peer: '/dev/ttyS0', receivedAt: AT, raw: Buffer.from(text, 'latin1'), trust: VERIFIED });
 
-describe('recordDecodedFrame (frames without an input handler)', () => {
+describe('recordDecodedFrame (frames no configured input takes)', () => {
   it('stores the events of a frame decoded by detection, keeping the recorded source (public vector 51, Sur-Gard duress)', async () => {
     const { outbox, deps } = pipeline();
-    const outcome = await recordDecodedFrame(origin('501100 181234E12101001\u0014'), { strict: false }, deps);
+    const outcome = await recordDecodedFrame(origin('501100 181234E12101001\u0014'), undefined, deps);
     if (!outcome.ok) return expect.unreachable(outcome.message);
     expect(outcome.events.map((e) => [e.category, e.account, e.source, e.receivedAt])).toEqual([
       ['duress', '1234', { input: 'old-receiver', transport: 'serial', peer: '/dev/ttyS0' }, '2024-05-01T08:03:00.000Z'],
@@ -34,7 +34,7 @@ describe('recordDecodedFrame (frames without an input handler)', () => {
 
   it('does not store a link heartbeat, as the DC-09 input does not (public vector 52)', async () => {
     const { outbox, counters, deps } = pipeline();
-    const outcome = await recordDecodedFrame(origin('1011           @    \u0014'), { protocol: 'surgard', strict: false }, deps);
+    const outcome = await recordDecodedFrame(origin('1011           @    \u0014'), 'surgard', deps);
     expect(outcome).toEqual({ ok: true, events: [] });
     expect(outbox.backlog('out')).toBe(0);
     expect(counters.get('heartbeats_total', { input: 'old-receiver' })).toBe(1);
@@ -43,7 +43,7 @@ describe('recordDecodedFrame (frames without an input handler)', () => {
   it('counts a frame that does not decode under its error code and stores nothing', async () => {
     const { outbox, counters, deps } = pipeline();
     // Public vector 43 with its check digit changed.
-    const outcome = await recordDecodedFrame(origin('1234181131010159'), { protocol: 'contact-id', strict: false }, deps);
+    const outcome = await recordDecodedFrame(origin('1234181131010159'), 'contact-id', deps);
     expect(outcome).toMatchObject({ ok: false, code: 'CID_CHECKSUM_INVALID' });
     expect(counters.get('frames_rejected_total', { input: 'old-receiver', code: 'CID_CHECKSUM_INVALID' })).toBe(1);
     expect(outbox.backlog('out')).toBe(0);

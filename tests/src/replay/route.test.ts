@@ -1,24 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { routeFrame } from '../../../src/replay/route.js';
 import type { ReplayFrame } from '../../../src/replay/capture.js';
-import { parseSettings, type InputSettings } from '../../../src/settings/settings.js';
+import type { RouteTarget } from '../../../src/replay/route.js';
 
-function inputs(): InputSettings[] {
-  const parsed = parseSettings(
-    JSON.stringify({
-      inputs: [
-        { type: 'access-xml', name: 'doors', port: 8088 },
-        { type: 'serial', name: 'line1', path: '/dev/ttyUSB0', protocol: 'surgard' },
-        { type: 'serial', name: 'printer', path: '/dev/ttyUSB1', protocol: 'contact-id-lines' },
-        { type: 'dc09', name: 'panels', port: 12000, strict: true },
-        { type: 'dc09', name: 'panels-b', port: 12001 },
-      ],
-      outputs: [],
-    }),
-  );
-  if (!parsed.ok) return expect.unreachable(JSON.stringify(parsed.issues));
-  return parsed.settings.inputs;
+function inputs(): RouteTarget[] {
+  return [
+    { name: 'doors', protocol: undefined },
+    { name: 'line1', protocol: 'surgard' },
+    { name: 'printer', protocol: 'contact-id' },
+    { name: 'panels', protocol: 'dc09' },
+    { name: 'panels-b', protocol: 'dc09' },
+  ];
 }
+
+const target = (name: string) => inputs().find((i) => i.name === name);
 
 const frame = (text: string, input: string | null = null): ReplayFrame => ({
   t: input === null ? null : 0,
@@ -35,34 +30,24 @@ const SURGARD = '501100 181234E12101001\u0014';
 const SIA_DC03 = 'N Ri01 BA 01';
 
 describe('routeFrame', () => {
-  const withHandlers = (...names: string[]) => (input: string) => names.includes(input);
-
-  it('sends a capture record to the handler of the input it names', () => {
-    expect(routeFrame(frame(DC09, 'panels-b'), inputs(), withHandlers('panels', 'panels-b'))).toEqual({ kind: 'handler', input: 'panels-b' });
-  });
-
-  it('decodes with the configured protocol when the input has no handler', () => {
-    expect(routeFrame(frame(SURGARD, 'line1'), inputs(), withHandlers('panels'))).toEqual({ kind: 'decode', input: 'line1', protocol: 'surgard', strict: false });
-    expect(routeFrame(frame(DC09, 'panels'), inputs(), withHandlers())).toEqual({ kind: 'decode', input: 'panels', protocol: 'dc09', strict: true });
+  it('sends a capture record to the receiver of the input it names, whatever its type', () => {
+    expect(routeFrame(frame(DC09, 'panels-b'), inputs())).toEqual({ kind: 'input', input: target('panels-b') });
+    expect(routeFrame(frame(SURGARD, 'line1'), inputs())).toEqual({ kind: 'input', input: target('line1') });
+    expect(routeFrame(frame('<Event/>', 'doors'), inputs())).toEqual({ kind: 'input', input: target('doors') });
   });
 
   it('decodes by detection for an input the configuration no longer has, under the recorded name', () => {
-    expect(routeFrame(frame(CONTACT_ID, 'old-receiver'), inputs(), withHandlers('panels'))).toEqual({ kind: 'decode', input: 'old-receiver', strict: false });
-  });
-
-  it('skips, with a reason, frames of an input that only its own handler can read', () => {
-    const route = routeFrame(frame('<Event/>', 'doors'), inputs(), withHandlers('panels'));
-    expect(route).toMatchObject({ kind: 'unsupported', input: 'doors' });
+    expect(routeFrame(frame(CONTACT_ID, 'old-receiver'), inputs())).toEqual({ kind: 'decode', input: 'old-receiver' });
   });
 
   it('sends a plain-log line to the first input speaking its protocol', () => {
-    expect(routeFrame(frame(DC09), inputs(), withHandlers('panels', 'panels-b'))).toEqual({ kind: 'handler', input: 'panels' });
-    expect(routeFrame(frame(SURGARD), inputs(), withHandlers('panels'))).toEqual({ kind: 'decode', input: 'line1', protocol: 'surgard', strict: false });
-    expect(routeFrame(frame(CONTACT_ID), inputs(), withHandlers('panels'))).toEqual({ kind: 'decode', input: 'printer', protocol: 'contact-id', strict: false });
+    expect(routeFrame(frame(DC09), inputs())).toEqual({ kind: 'input', input: target('panels') });
+    expect(routeFrame(frame(SURGARD), inputs())).toEqual({ kind: 'input', input: target('line1') });
+    expect(routeFrame(frame(CONTACT_ID), inputs())).toEqual({ kind: 'input', input: target('printer') });
   });
 
   it('gives a plain-log line no configured input speaks to the synthetic replay input', () => {
-    expect(routeFrame(frame(SIA_DC03), inputs(), withHandlers('panels'))).toEqual({ kind: 'decode', input: 'replay', protocol: 'sia-dc03', strict: false });
-    expect(routeFrame(frame(DC09), [], withHandlers())).toEqual({ kind: 'decode', input: 'replay', protocol: 'dc09', strict: false });
+    expect(routeFrame(frame(SIA_DC03), inputs())).toEqual({ kind: 'decode', input: 'replay', protocol: 'sia-dc03' });
+    expect(routeFrame(frame(DC09), [])).toEqual({ kind: 'decode', input: 'replay', protocol: 'dc09' });
   });
 });

@@ -1,5 +1,81 @@
-import { describe, expect, it } from 'vitest';
-import { formatProgress } from '../../../../adapters/cli/commands/replay-action.js';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { formatProgress, replay } from '../../../../adapters/cli/commands/replay-action.js';
+import { captureLine } from '../../../../src/replay/capture.js';
+import { tempDir, writeConfig } from '../../../helpers/gateway-process.js';
+
+const AT = Date.parse('2024-05-01T08:00:00.000Z');
+// Public vector 51: a Sur-Gard MLR2 duress packet; and a packet no Sur-Gard decoder reads.
+const DURESS = '501100 181234E12101001\u0014';
+const GARBAGE = '5011?? garbage\u0014';
+
+/** Runs `replay --dry-run --fast` in this process: the events it prints and its notes. */
+async function replayCapture(inputs: unknown[], frames: Array<{ at: number; input: string; transport: string; text: string }>, sites: unknown[] = []) {
+  const dir = tempDir('replay-receivers');
+  // The device does not exist: a replay must not open it.
+  const config = writeConfig(dir, { dataDir: path.join(dir, 'var'), inputs, outputs: [{ type: 'stdout', name: 'out' }], sites });
+  const file = path.join(dir, 'capture.jsonl');
+  writeFileSync(file, frames.map((f) => captureLine(Buffer.from(f.text, 'latin1'), f.at, f.input, f.transport, '/dev/panelbridge-none')).join('\n') + '\n');
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (stdout.push(String(chunk)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+  const code = await replay(file, { config, speed: 1, fast: true, dryRun: true, start: AT, drainTimeout: 1_000, logLevel: 'silent', progress: false });
+  vi.restoreAllMocks();
+  const events = stdout.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { code, events, notes: stderr.join('') };
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('replay drives each input through its own receiver', () => {
+  it("applies a Sur-Gard serial input's retransmit and NAK rules: a retransmit is stored once, a packet NAKed maxNaks times is stored as unrecognized", async () => {
+    const serial = { type: 'serial', name: 'line1', path: '/dev/panelbridge-none', protocol: 'surgard', maxNaks: 2, retransmitWindow: '30s' };
+    const { code, events, notes } = await replayCapture(
+      [serial],
+      [
+        { at: AT, input: 'line1', transport: 'serial', text: DURESS },
+        { at: AT + 2_000, input: 'line1', transport: 'serial', text: DURESS }, // the ACK was lost: sent again
+        { at: AT + 4_000, input: 'line1', transport: 'serial', text: GARBAGE }, // NAK
+        { at: AT + 5_000, input: 'line1', transport: 'serial', text: GARBAGE }, // NAK
+        { at: AT + 6_000, input: 'line1', transport: 'serial', text: GARBAGE }, // not line noise: stored and ACKed
+      ],
+    );
+    expect(code).toBe(0);
+    expect(events.map((e) => [e['category'], e['source']])).toEqual([
+      ['duress', { input: 'line1', transport: 'serial', peer: '/dev/panelbridge-none' }],
+      ['unrecognized', { input: 'line1', transport: 'serial', peer: '/dev/panelbridge-none' }],
+    ]);
+    expect((events[1]!['reasons'] as string[])[0]).toContain('NAKed 2 times and sent again unchanged');
+    expect(notes).toContain('1 retransmit(s) stored once');
+  });
+
+  it("replays an access-control XML input's posts through its receiver: its site and trust, a post sent again stored once", async () => {
+    const access = { type: 'access-xml', name: 'doors', port: 0, site: 'hq', secret: 'door-secret' };
+    const sites = [{ id: 'hq', accounts: ['1234'], doors: [{ id: 'door-lobby-2', name: 'Lobby door 2' }] }];
+    const { code, events, notes } = await replayCapture(
+      [access],
+      [
+        { at: AT, input: 'doors', transport: 'http', text: ONVIF_DURESS },
+        { at: AT + 1_000, input: 'doors', transport: 'http', text: ONVIF_DURESS }, // the controller timed out and posted again
+      ],
+      sites,
+    );
+    expect(code).toBe(0);
+    expect(notes).not.toContain('skipping');
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      protocol: 'access-xml',
+      category: 'duress',
+      verified: true,
+      site: { id: 'hq' },
+      door: { id: 'door-lobby-2', name: 'Lobby door 2' },
+      source: { input: 'doors', transport: 'http' },
+    });
+    expect(notes).toContain('1 retransmit(s) stored once');
+  });
+});
 
 describe('formatProgress', () => {
   it('draws the share of bytes read', () => {
@@ -7,3 +83,13 @@ describe('formatProgress', () => {
     expect(formatProgress(13 << 20, 12 << 20, 9, 4)).toBe('[####] 100.0%  12.0/12.0 MiB  9 frames');
   });
 });
+
+const ONVIF_DURESS = `<?xml version="1.0"?>
+<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema">
+ <s:Body><wsnt:Notify><wsnt:NotificationMessage>
+  <wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">tns1:AccessControl/Duress</wsnt:Topic>
+  <wsnt:Message><tt:Message UtcTime="2025-03-01T09:15:02Z">
+   <tt:Source><tt:SimpleItem Name="AccessPointToken" Value="door-lobby-2"/></tt:Source>
+   <tt:Data><tt:SimpleItem Name="CredentialToken" Value="cred-00417"/></tt:Data>
+  </tt:Message></wsnt:Message>
+ </wsnt:NotificationMessage></wsnt:Notify></s:Body></s:Envelope>`;

@@ -1,0 +1,72 @@
+import net from 'node:net';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Gateway } from '../../../adapters/cli/gateway.js';
+import { createRootLogger } from '../../../adapters/system/logger.js';
+import type { NormalizedEvent } from '../../../src/model/event.js';
+import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
+import { systemClock } from '../../../src/ports.js';
+import { parseSettings } from '../../../src/settings/settings.js';
+import { freePort } from '../../helpers/broker.js';
+import { tempDir } from '../../helpers/gateway-process.js';
+
+const running: Gateway[] = [];
+afterEach(async () => {
+  for (const gateway of running.splice(0)) await gateway.stop();
+});
+
+async function startGateway(config: object, listen: boolean): Promise<Gateway> {
+  const parsed = parseSettings(JSON.stringify({ dataDir: tempDir('gateway'), outputs: [], ...config }));
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  const started = await Gateway.start({
+    settings: parsed.settings,
+    logger: createRootLogger({ level: 'silent' }),
+    clock: systemClock,
+    listen,
+    outbox: new MemoryOutbox(),
+  });
+  if (!('gateway' in started)) throw new Error(JSON.stringify(started.issues));
+  running.push(started.gateway);
+  return started.gateway;
+}
+
+class Probe {
+  readonly stored: NormalizedEvent[] = [];
+}
+
+describe('Gateway', () => {
+  it('stores an output\'s link state change from the bus as a supervisory event', async () => {
+    const gateway = await startGateway({ inputs: [] }, false);
+    const probe = new Probe();
+    gateway.bus.onFrameStored(probe, (events) => probe.stored.push(...events));
+    gateway.bus.emitOutputStateChanged({ output: 'cms', account: '9000', qualifier: 'new', reasons: ['no answer from 192.0.2.1:12000'] });
+    for (let waited = 0; probe.stored.length === 0 && waited < 2_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    expect(probe.stored).toMatchObject([
+      { category: 'supervisory', account: '9000', source: { input: 'cms' }, reasons: ['no answer from 192.0.2.1:12000'] },
+    ]);
+  });
+
+  it('without listening (replay), gives every configured input a frame handler and opens nothing', async () => {
+    const [dc09Port, accessPort] = [await freePort(), await freePort()];
+    const gateway = await startGateway(
+      {
+        inputs: [
+          { type: 'dc09', name: 'panels', host: '127.0.0.1', port: dc09Port },
+          { type: 'serial', name: 'line1', path: '/dev/panelbridge-none', protocol: 'surgard' },
+          { type: 'access-xml', name: 'doors', host: '127.0.0.1', port: accessPort },
+        ],
+      },
+      false,
+    );
+    expect(gateway.inputs.map((input) => [input.name, input.protocol, typeof input.handleFrame])).toEqual([
+      ['panels', 'dc09', 'function'],
+      ['line1', 'surgard', 'function'],
+      ['doors', undefined, 'function'],
+    ]);
+    for (const port of [dc09Port, accessPort]) {
+      const server = net.createServer().listen(port, '127.0.0.1');
+      await once(server, 'listening');
+      server.close();
+    }
+  });
+});

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { EventBus } from '../../../src/bus.js';
+import type { NormalizedEvent } from '../../../src/model/event.js';
+import { Counters } from '../../../src/observability/counters.js';
+import { silentLogger } from '../../../src/ports.js';
+import { testDc09Receiver } from '../../helpers/dc09-receiver.js';
+import { panelFrame, parseAnswer } from '../../helpers/panel.js';
+
+class BrokenConsole {}
+class Ledger {
+  readonly heard: NormalizedEvent[] = [];
+}
+
+describe('Recorder: frameStored on the bus', () => {
+  it('stores and ACKs a frame when a frameStored listener throws; the failure is counted and later listeners still hear it', async () => {
+    const busCounters = new Counters();
+    const bus = new EventBus({ logger: silentLogger, counters: busCounters });
+    const ledger = new Ledger();
+    bus.onFrameStored(new BrokenConsole(), () => {
+      throw new Error('console bug');
+    });
+    bus.onFrameStored(ledger, (events) => ledger.heard.push(...events));
+    const { receiver, outbox } = testDc09Receiver({ input: 'ip', accounts: [{ account: '1234' }] }, { bus });
+
+    const outcome = await receiver.handleFrame(panelFrame({ token: 'ADM-CID', seq: '0001', account: '1234', data: '#1234|1122 01 005' }), 'tcp');
+
+    expect(outcome.answer).toBe('ack');
+    expect(parseAnswer(Buffer.from(outcome.reply!)).token).toBe('ACK');
+    expect(outbox.backlog('probe')).toBe(1);
+    expect(ledger.heard.map((e) => e.id)).toEqual(outcome.events.map((e) => e.id));
+    expect(busCounters.get('bus_listener_errors_total', { event: 'frameStored', listener: 'BrokenConsole' })).toBe(1);
+  });
+});
