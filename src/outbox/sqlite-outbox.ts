@@ -449,7 +449,8 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
 
   /** Inserts an append's events as rows, adding what the pending index needs of each to `stored`. */
   private insertEntries(append: QueuedAppend, stored: EntryMeta[]): OutboxEntry[] {
-    return append.events.map(({ event, json }) => {
+    const entries: OutboxEntry[] = [];
+    for (const { event, json } of append.events) {
       const described = describeEntry(event, append.at);
       const { lastInsertRowid } = this.statements.insertEntry.run(
         described.account,
@@ -462,8 +463,9 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
       const seq = Number(lastInsertRowid);
       this.entryCount += 1;
       stored.push({ seq, ...described });
-      return { seq, event };
-    });
+      entries.push({ seq, event });
+    }
+    return entries;
   }
 
   /** The committed append stored under this dedupe key within the window, confirmed against the stored rows. */

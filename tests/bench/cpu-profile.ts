@@ -1,8 +1,9 @@
 /**
  * Reads V8 CPU profiles (`node --cpu-prof`) of the gateway and says where its time went, by stage of a frame's
- * path. Each sample goes to the stage of the innermost function on its stack that a rule below names, so time
- * spent in a library or in native code counts toward the gateway step that called it (an insert's native
- * SQLite work is "outbox insert", a JSON.stringify inside the event serialiser is "event JSON").
+ * path. A sample goes to the first rule below that names any function on its stack, so the rules run from the
+ * most specific step to the most general: an insert's native SQLite work is "outbox insert" though it runs
+ * inside the commit's transaction, an ACK's frame encoding is "answer" though it uses the codec, and whatever
+ * the main thread does for a frame under the listener's batch handler and no more specific step is "hand-off".
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -36,46 +37,51 @@ export interface StageTime {
 
 const IDLE = 'idle';
 
-/** First match wins for a frame; the innermost frame with a match names the sample's stage. */
+const STARTUP = 'start-up (module loading)';
+
+/** In order of precedence: a sample goes to the first rule matching any frame of its stack. */
 const STAGE_RULES: ReadonlyArray<{ stage: string; matches: (frame: CallFrame) => boolean }> = [
-  { stage: 'outbox commit (transaction, fsync)', matches: (f) => f.functionName === 'sqliteTransaction' || (f.functionName === 'flush' && /\/src\/outbox\//.test(f.url)) },
-  { stage: 'outbox insert', matches: (f) => /^(insertEntries|writeMarks)$/.test(f.functionName) },
-  { stage: 'delivery read-back (outbox → event)', matches: (f) => /^(readEvent|parsedEvent)$/.test(f.functionName) },
-  { stage: 'event JSON', matches: (f) => /^(eventJson|serializeEvents)$/.test(f.functionName) },
-  { stage: 'outbox queue, dedupe, index', matches: (f) => /\/src\/outbox\//.test(f.url) },
-  { stage: 'replay file (read, capture lines)', matches: (f) => /\/src\/replay\/|adapters\/inputs\/replay/.test(f.url) },
+  { stage: STARTUP, matches: (f) => /^node:internal\/modules/.test(f.url) },
   { stage: 'answer (ACK encode, hand back)', matches: (f) => /codecs\/dc09\/responses/.test(f.url) || /^(queueAnswer|sendAnswers)$/.test(f.functionName) },
-  { stage: 'framing', matches: (f) => /codecs\/dc09\/framer|codecs\/framing/.test(f.url) },
-  { stage: 'decode', matches: (f) => /\/src\/codecs\/|decode-frame/.test(f.url) },
+  { stage: 'event JSON', matches: (f) => /^(eventJson|serializeEvents)$/.test(f.functionName) },
+  { stage: 'outbox insert', matches: (f) => /^(insertEntries|writeMarks)$/.test(f.functionName) },
+  { stage: 'outbox commit (transaction, fsync)', matches: (f) => f.functionName === 'sqliteTransaction' || (f.functionName === 'flush' && /\/src\/outbox\//.test(f.url)) },
+  { stage: 'delivery read-back (outbox → event)', matches: (f) => /^(readEvent|parsedEvent)$/.test(f.functionName) },
+  { stage: 'outbox queue, dedupe, index', matches: (f) => /\/src\/outbox\//.test(f.url) },
+  { stage: 'metrics, logs', matches: (f) => /observability|system\/metrics|pino|sonic-boom/.test(f.url) },
   { stage: 'classify', matches: (f) => /\/src\/classify\/|\/src\/catalog\//.test(f.url) },
   { stage: 'event build', matches: (f) => /event-builder|\/src\/model\//.test(f.url) },
+  { stage: 'decode', matches: (f) => (/\/src\/codecs\/|decode-frame/.test(f.url) && !/framer|framing/.test(f.url)) },
   { stage: 'recorder, assurance, console', matches: (f) => /pipeline\/recorder|\/src\/assurance\/|api\/console|assurance-wiring|\/src\/bus/.test(f.url) },
   { stage: 'receiver (trust, retransmit key, limits)', matches: (f) => /pipeline\/dc09-receiver|unverified-frames/.test(f.url) },
   { stage: 'delivery (dispatcher, MQTT output)', matches: (f) => /pipeline\/dispatcher|adapters\/outputs\/|node_modules\/(mqtt|mqtt-packet|bl|readable-stream|number-allocator)\//.test(f.url) },
-  { stage: 'worker hand-off', matches: (f) => /dc09-tcp-protocol|adapters\/inputs\/dc09\.js/.test(f.url) || f.functionName === 'postMessage' || /messageport|worker/.test(f.url) },
-  { stage: 'sockets', matches: (f) => /^node:(net|stream|_stream|internal\/stream|internal\/streams|internal\/net)/.test(f.url) || /^(writeBuffer|writev|writeUtf8String|close)$/.test(f.functionName) || /dc09-tcp-worker/.test(f.url) },
-  { stage: 'metrics, logs', matches: (f) => /observability|system\/metrics|pino|sonic-boom/.test(f.url) },
-  { stage: 'start-up (module loading)', matches: (f) => /^node:internal\/modules/.test(f.url) },
+  { stage: 'replay file (read, capture lines)', matches: (f) => /\/src\/replay\/|adapters\/inputs\/replay/.test(f.url) },
+  { stage: 'framing', matches: (f) => /codecs\/dc09\/framer|codecs\/framing/.test(f.url) },
+  { stage: 'sockets', matches: (f) => /^node:(net|stream|_stream|internal\/stream|internal\/streams|internal\/net)/.test(f.url) || /^(writeBuffer|writev|writeUtf8String)$/.test(f.functionName) },
+  { stage: 'worker hand-off', matches: (f) => /dc09-tcp-protocol|adapters\/inputs\/dc09\.js/.test(f.url) || f.functionName === 'postMessage' || /messageport|internal\/worker/.test(f.url) },
 ];
 
 function stageOfSample(profile: CpuProfile): (id: number) => string {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-  const cache = new Map<number, string>();
+  /** Index of the first rule matching any frame from the root down to this node (RULES.length: none). */
+  const best = new Map<number, number>();
+  const bestOf = (id: number): number => {
+    const known = best.get(id);
+    if (known !== undefined) return known;
+    const up = parent.get(id);
+    const own = STAGE_RULES.findIndex((rule) => rule.matches(byId.get(id)!.callFrame));
+    const index = Math.min(up === undefined ? STAGE_RULES.length : bestOf(up), own < 0 ? STAGE_RULES.length : own);
+    best.set(id, index);
+    return index;
+  };
   return (id) => {
-    const cached = cache.get(id);
-    if (cached !== undefined) return cached;
     const leaf = byId.get(id)!.callFrame.functionName;
-    let stage: string | undefined =
-      leaf === '(idle)' ? IDLE : leaf === '(garbage collector)' ? 'garbage collection' : leaf === '(program)' ? 'V8 and libuv (program)' : undefined;
-    for (let node: number | undefined = id; stage === undefined && node !== undefined; node = parent.get(node)) {
-      const frame = byId.get(node)!.callFrame;
-      stage = STAGE_RULES.find((rule) => rule.matches(frame))?.stage;
-    }
-    stage ??= 'other';
-    cache.set(id, stage);
-    return stage;
+    if (leaf === '(idle)') return IDLE;
+    if (leaf === '(garbage collector)') return 'garbage collection';
+    if (leaf === '(program)') return 'V8 and libuv (program)';
+    return STAGE_RULES[bestOf(id)]?.stage ?? 'other';
   };
 }
 
@@ -103,10 +109,15 @@ export function readProfiles(dir: string): StageTime[] {
     });
 }
 
-/** Busy time (idle left out) per stage and thread, in µs per frame, largest first. */
+/** Start-up time (module loading), once per process rather than per frame. */
+export function startupMs(times: readonly StageTime[]): number {
+  return times.filter((t) => t.stage === STARTUP).reduce((sum, t) => sum + t.ms, 0);
+}
+
+/** Busy time per stage and thread, in µs per frame, largest first (idle and start-up left out). */
 export function perFrame(times: readonly StageTime[], frames: number): Array<StageTime & { usPerFrame: number }> {
   return times
-    .filter((t) => t.stage !== IDLE)
+    .filter((t) => t.stage !== IDLE && t.stage !== STARTUP)
     .map((t) => ({ ...t, usPerFrame: (t.ms * 1000) / frames }))
     .sort((a, b) => (a.thread === b.thread ? b.usPerFrame - a.usPerFrame : a.thread === 'main' ? -1 : 1));
 }

@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startBenchGateway } from './bench-gateway.js';
-import { perFrame, readProfiles, type StageTime } from './cpu-profile.js';
+import { perFrame, readProfiles, startupMs, type StageTime } from './cpu-profile.js';
 import type { BenchFigure } from './figures.js';
 import { ackThroughput } from './receiver.bench.js';
 
@@ -36,7 +36,8 @@ export async function benchProfile(brokerUrl?: string): Promise<ProfileResult> {
     // The profiles are written as the process exits.
     await gateway.stop();
   }
-  const breakdown = perFrame(readProfiles(profileDir), acked).map(({ thread, stage, usPerFrame }) => ({ thread, stage, usPerFrame }));
+  const times = readProfiles(profileDir);
+  const breakdown = perFrame(times, acked).map(({ thread, stage, usPerFrame }) => ({ thread, stage, usPerFrame }));
   const total = (thread: ProfileRow['thread']): number => breakdown.filter((row) => row.thread === thread).reduce((sum, row) => sum + row.usPerFrame, 0);
   return {
     profileDir,
@@ -45,6 +46,7 @@ export async function benchProfile(brokerUrl?: string): Promise<ProfileResult> {
       { name: `profile: main thread busy per ACKed frame (${gateway.brokerLabel})`, value: total('main'), unit: 'µs' },
       { name: `profile: TCP worker busy per ACKed frame (${gateway.brokerLabel})`, value: total('tcp worker'), unit: 'µs' },
       { name: 'profile: frames ACKed in the profiled run', value: acked, unit: 'frames' },
+      { name: 'profile: start-up (module loading, both threads; not in the per-frame figures)', value: startupMs(times), unit: 'ms' },
     ],
   };
 }
