@@ -32,6 +32,11 @@ export interface Dc09ListenerOptions {
   maxConnections: number;
   maxConnectionsPerPeer: number;
   receiver: Dc09Receiver;
+  /**
+   * Stores what the frames handed over so far have queued, now rather than at the end of the loop's turn
+   * (Recorder.commitQueued): the listener gets TCP frames in batches and commits at each batch's end.
+   */
+  commitQueued: () => void;
   logger: Logger;
   counters: Counters;
 }
@@ -212,7 +217,7 @@ export class Dc09Listener implements Input {
     // the end of the loop's turn, so its answers go out before the next batch is read: batches that come in
     // while one is stored form the next group commit, and no connection waits for a commit it was not in.
     this.post({ kind: 'ready' });
-    this.options.receiver.commitQueued();
+    this.options.commitQueued();
   }
 
   /**
@@ -328,6 +333,7 @@ export function createDc09Input(settings: Dc09InputSettings, context: InputConte
     maxConnections: settings.maxConnections,
     maxConnectionsPerPeer: settings.maxConnectionsPerPeer,
     receiver,
+    commitQueued: () => recorder.commitQueued(),
     logger,
     counters,
   });

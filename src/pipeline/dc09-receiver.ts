@@ -83,14 +83,6 @@ export class Dc09Receiver {
     };
   }
 
-  /**
-   * Stores the events of the frames handled so far now, so they are answered without waiting for the end of
-   * this turn of the event loop (a listener that gets frames in batches calls it after each batch).
-   */
-  commitQueued(): void {
-    this.options.recorder.commitQueued();
-  }
-
   handleFrame(frame: Uint8Array, transport: Transport, peer?: string): Promise<Dc09Outcome> {
     const started = this.options.clock.now();
     const answered = (outcome: Dc09Outcome): Dc09Outcome => {

@@ -33,6 +33,7 @@ export async function startListener(options: {
   const outbox = new MemoryOutbox();
   outbox.registerOutputs(['probe']);
   const counters = new Counters();
+  const recorder = new Recorder({ outbox, counters, logger, backlogLimit: 1000 });
   const receiver = new Dc09Receiver({
     input: 'ip-receiver',
     accounts: options.accounts,
@@ -40,7 +41,7 @@ export async function startListener(options: {
     strict: options.strict ?? false,
     clock: systemClock,
     random: randomBytes,
-    recorder: new Recorder({ outbox, counters, logger, backlogLimit: 1000 }),
+    recorder,
     builder: { ids: createIdSource(systemClock), sites: () => options.sites },
     counters,
     logger,
@@ -57,6 +58,7 @@ export async function startListener(options: {
     maxConnections: options.maxConnections,
     maxConnectionsPerPeer: options.maxConnectionsPerPeer ?? 64,
     receiver,
+    commitQueued: () => recorder.commitQueued(),
     logger,
     counters,
   });

@@ -24,7 +24,7 @@ describe('DC-09 field framings on a live listener', () => {
   beforeAll(async () => {
     listener = new Dc09Listener({
       name: 'field', host: '127.0.0.1', port: 0, tcp: true, udp: true, maxFrameBytes: 1024, idleTimeoutMs: 5000, firstFrameTimeoutMs: 5000,
-      maxConnections: 10, maxConnectionsPerPeer: 10, receiver, logger: silentLogger, counters,
+      maxConnections: 10, maxConnectionsPerPeer: 10, receiver, commitQueued: () => outbox.commitQueued(), logger: silentLogger, counters,
     });
     await listener.start();
     port = listener.address.tcp!.port;
