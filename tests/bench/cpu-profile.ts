@@ -44,7 +44,7 @@ const STAGE_RULES: ReadonlyArray<{ stage: string; matches: (frame: CallFrame) =>
   { stage: STARTUP, matches: (f) => /^node:internal\/modules/.test(f.url) },
   { stage: 'answer (ACK encode, hand back)', matches: (f) => /codecs\/dc09\/responses/.test(f.url) || /^(queueAnswer|sendAnswers)$/.test(f.functionName) },
   { stage: 'event JSON', matches: (f) => /^(eventJson|serializeEvents)$/.test(f.functionName) },
-  { stage: 'outbox insert', matches: (f) => /^(insertEntries|writeMarks)$/.test(f.functionName) },
+  { stage: 'outbox insert', matches: (f) => /^(writeAppends|insertEntries|writeMarks)$/.test(f.functionName) },
   { stage: 'outbox commit (transaction, fsync)', matches: (f) => f.functionName === 'sqliteTransaction' || (f.functionName === 'flush' && /\/src\/outbox\//.test(f.url)) },
   { stage: 'delivery read-back (outbox → event)', matches: (f) => /^(readEvent|parsedEvent)$/.test(f.functionName) },
   { stage: 'outbox queue, dedupe, index', matches: (f) => /\/src\/outbox\//.test(f.url) },
