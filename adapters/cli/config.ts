@@ -2,8 +2,6 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseSettings, type Settings, type SettingsIssue } from '../../src/settings/settings.js';
 import { secretFiles } from '../../src/settings/lint.js';
-import { resolveKey } from '../system/secrets.js';
-import type { Dc09Account } from '../../src/pipeline/dc09-receiver.js';
 
 /** Exit status for a bad configuration (EX_CONFIG); systemd's RestartPreventExitStatus names it. */
 export const EXIT_CONFIG = 78;
@@ -59,23 +57,6 @@ export function printIssues(issues: readonly SettingsIssue[], write: (line: stri
   for (const issue of issues) write(`error ${issue.path}: ${issue.message}`);
 }
 
-
-/** The DC-09 allowlist with key bytes resolved; every failure is listed with its config path. */
-export function resolveDc09Accounts(
-  accounts: Settings['inputs'][number] & { type: 'dc09' },
-  inputIndex: number,
-): { accounts: Dc09Account[] | null; issues: SettingsIssue[] } {
-  if (accounts.accounts === undefined) return { accounts: null, issues: [] };
-  const issues: SettingsIssue[] = [];
-  const resolved: Dc09Account[] = [];
-  accounts.accounts.forEach((a, j) => {
-    const path = `inputs[${inputIndex}].accounts[${j}]`;
-    const resolution = resolveKey(a, a.keyEncoding);
-    if (!resolution.ok) issues.push({ path: resolution.at === 'key' ? `${path}.key` : path, message: resolution.message });
-    else resolved.push(resolution.key === undefined ? { account: a.account } : { account: a.account, key: resolution.key });
-  });
-  return { accounts: resolved, issues };
-}
 
 /**
  * Every file the configuration names, with its setting's path: the secret ones (keys, passwords, tokens) and the

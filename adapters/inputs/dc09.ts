@@ -2,9 +2,9 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
-import { Dc09Receiver } from '../../src/pipeline/dc09-receiver.js';
+import { Dc09Receiver, type Dc09Account } from '../../src/pipeline/dc09-receiver.js';
 import type { Transport } from '../../src/model/event.js';
-import type { Dc09InputSettings } from '../../src/settings/settings.js';
+import type { Dc09InputSettings, SettingsIssue } from '../../src/settings/settings.js';
 import { systemClock, type AdapterHealth, type Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
 import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
@@ -18,7 +18,7 @@ import {
   type ToTcpWorker,
 } from './dc09-tcp-protocol.js';
 import type { Input, InputContext, InputCreated } from './input.js';
-import { resolveDc09Accounts } from '../cli/config.js';
+import { resolveKey } from '../system/secrets.js';
 
 export interface Dc09ListenerOptions {
   name: string;
@@ -297,6 +297,23 @@ export class Dc09Listener implements Input {
     this.inFlight.add(alarm);
     void alarm.finally(() => this.inFlight.delete(alarm));
   }
+}
+
+/** The DC-09 allowlist with key bytes resolved; every failure is listed with its config path. */
+export function resolveDc09Accounts(
+  accounts: Dc09InputSettings,
+  inputIndex: number,
+): { accounts: Dc09Account[] | null; issues: SettingsIssue[] } {
+  if (accounts.accounts === undefined) return { accounts: null, issues: [] };
+  const issues: SettingsIssue[] = [];
+  const resolved: Dc09Account[] = [];
+  accounts.accounts.forEach((a, j) => {
+    const path = `inputs[${inputIndex}].accounts[${j}]`;
+    const resolution = resolveKey(a, a.keyEncoding);
+    if (!resolution.ok) issues.push({ path: resolution.at === 'key' ? `${path}.key` : path, message: resolution.message });
+    else resolved.push(resolution.key === undefined ? { account: a.account } : { account: a.account, key: resolution.key });
+  });
+  return { accounts: resolved, issues };
 }
 
 /** A `type: dc09` input from its settings: the account allowlist with its keys resolved, the receiver, its listener. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { resolveDc09Accounts } from '../../../adapters/cli/config.js';
+import { resolveDc09Accounts } from '../../../adapters/inputs/dc09.js';
 import { seededRandom } from '../../../src/model/ids.js';
 import { Dc09Receiver } from '../../../src/pipeline/dc09-receiver.js';
 import { Counters } from '../../../src/observability/counters.js';
