@@ -26,6 +26,9 @@ const KEEPALIVE_MS = 15_000;
  */
 export class ConsoleFeed {
   private readonly traces = new Map<string, TracedEvent>();
+  /** The traced ids in store order, as a ring of TRACE_LIMIT slots; `next` is the oldest. */
+  private readonly order: Array<string | undefined> = new Array<string | undefined>(TRACE_LIMIT);
+  private next = 0;
   private readonly streams = new Set<http.ServerResponse>();
   private pending: NodeJS.Timeout | undefined;
   private readonly keepalive: NodeJS.Timeout;
@@ -39,8 +42,13 @@ export class ConsoleFeed {
   stored(events: readonly NormalizedEvent[]): void {
     const at = this.now();
     for (const event of events) {
+      // The id stored TRACE_LIMIT events ago gives up its place: a ring, because finding a Map's first key after
+      // many deletions at its front walks past their holes on every event.
+      const evicted = this.order[this.next];
+      if (evicted !== undefined) this.traces.delete(evicted);
+      this.order[this.next] = event.id;
+      this.next = (this.next + 1) % TRACE_LIMIT;
       this.traces.set(event.id, { event, storedAt: at, delivered: {} });
-      if (this.traces.size > TRACE_LIMIT) this.traces.delete(this.traces.keys().next().value!);
     }
     this.changed();
   }
