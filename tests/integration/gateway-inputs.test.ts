@@ -3,6 +3,7 @@ import { SerialPort } from 'serialport';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
 import { freePort } from '../helpers/broker.js';
+import { onvifDuress } from '../helpers/onvif.js';
 
 const hasSocat = spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0;
 
@@ -22,15 +23,7 @@ async function ptyPair(): Promise<{ socat: ChildProcess; ends: string[] }> {
   return { socat, ends: [...notices.matchAll(/PTY is (\S+)/g)].map((m) => m[1]!) };
 }
 
-const ONVIF_DURESS = `<?xml version="1.0"?>
-<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema">
- <s:Body><wsnt:Notify><wsnt:NotificationMessage>
-  <wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">tns1:AccessControl/Duress</wsnt:Topic>
-  <wsnt:Message><tt:Message UtcTime="2025-03-01T09:15:02Z">
-   <tt:Source><tt:SimpleItem Name="AccessPointToken" Value="door-lobby-2"/></tt:Source>
-   <tt:Data><tt:SimpleItem Name="CredentialToken" Value="cred-00417"/><tt:SimpleItem Name="CredentialHolderName" Value="Jane Roe"/></tt:Data>
-  </tt:Message></wsnt:Message>
- </wsnt:NotificationMessage></wsnt:Notify></s:Body></s:Envelope>`;
+const ONVIF_DURESS = onvifDuress('Jane Roe');
 
 /** The whole daemon with its non-DC-09 inputs: a Sur-Gard receiver on a real pseudo-terminal and an access-control feed. */
 describe('gateway with serial and access-XML inputs', () => {

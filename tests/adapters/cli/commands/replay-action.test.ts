@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { formatProgress, replay } from '../../../../adapters/cli/commands/replay-action.js';
 import { captureLine } from '../../../../src/replay/capture.js';
 import { tempDir, writeConfig } from '../../../helpers/gateway-process.js';
+import { onvifDuress } from '../../../helpers/onvif.js';
 
 const AT = Date.parse('2024-05-01T08:00:00.000Z');
 // Public vector 51: a Sur-Gard MLR2 duress packet; and a packet no Sur-Gard decoder reads.
@@ -84,12 +85,4 @@ describe('formatProgress', () => {
   });
 });
 
-const ONVIF_DURESS = `<?xml version="1.0"?>
-<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema">
- <s:Body><wsnt:Notify><wsnt:NotificationMessage>
-  <wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">tns1:AccessControl/Duress</wsnt:Topic>
-  <wsnt:Message><tt:Message UtcTime="2025-03-01T09:15:02Z">
-   <tt:Source><tt:SimpleItem Name="AccessPointToken" Value="door-lobby-2"/></tt:Source>
-   <tt:Data><tt:SimpleItem Name="CredentialToken" Value="cred-00417"/></tt:Data>
-  </tt:Message></wsnt:Message>
- </wsnt:NotificationMessage></wsnt:Notify></s:Body></s:Envelope>`;
+const ONVIF_DURESS = onvifDuress();
