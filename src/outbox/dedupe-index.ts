@@ -43,6 +43,8 @@ export class DedupeIndex {
     private readonly capacity: number,
     /** Callers hash each key once with this and pass the hash to `add` and `candidates`. */
     readonly hash: (key: string) => number = dedupeHash,
+    /** Told of each append the index forgets (window passed or capacity reached), so a caller can drop what it keeps for it. */
+    private readonly onEvict?: (append: StoredAppend) => void,
   ) {}
 
   get size(): number {
@@ -81,6 +83,7 @@ export class DedupeIndex {
     const rest = sameHash?.filter((other) => other !== slot) ?? [];
     if (rest.length === 0) this.byHash.delete(slot.hash);
     else this.byHash.set(slot.hash, rest);
+    this.onEvict?.(slot);
     // Compact once the dead prefix is as long as the live part: amortised O(1) per eviction.
     if (this.head > 1024 && this.head * 2 > this.slots.length) {
       this.slots = this.slots.slice(this.head);
