@@ -11,6 +11,11 @@ const THROUGHPUT_CONNECTIONS = 1_000;
 const FEW_CONNECTIONS = 200;
 const LATENCY_CONNECTIONS = 50;
 const WARMUP_MS = 500;
+/**
+ * The latency target is for a gateway in service: its first seconds after start (interpreted code, a young heap
+ * still growing) measured a p99 three to eight times the steady one, so they are reported apart, not counted.
+ */
+const LATENCY_WARMUP_MS = 3_000;
 const MEASURE_MS = 3_000;
 const PACED_RATE_PER_S = 1_000;
 const ANSWER_TIMEOUT_MS = 5_000;
@@ -219,14 +224,16 @@ async function pacedLatency(panels: readonly BenchPanel[], durationMs: number): 
   return { latencies: latencies.sort((a, b) => a - b), notAcked: notAcked + (total - issued) };
 }
 
-/** ACK latencies (sorted, ms) at a paced 1,000 frames/s over 50 connections, after a warm-up that is not counted. */
-export async function ackLatency(port: number): Promise<{ latencies: number[]; notAcked: number }> {
+/**
+ * ACK latencies (sorted, ms) at a paced 1,000 frames/s over 50 connections: the first seconds after start
+ * (`warmup`), and the steady state after them.
+ */
+export async function ackLatency(port: number): Promise<{ warmup: number[]; latencies: number[]; notAcked: number }> {
   const paced = await connectPanels(port, LATENCY_CONNECTIONS, 200_000);
   try {
-    // The warm-up's latencies are not counted: the first frames after start pay for JIT and lazy loading.
-    const warmup = await pacedLatency(paced, WARMUP_MS);
+    const warmup = await pacedLatency(paced, LATENCY_WARMUP_MS);
     const measured = await pacedLatency(paced, MEASURE_MS);
-    return { latencies: measured.latencies, notAcked: warmup.notAcked + measured.notAcked };
+    return { warmup: warmup.latencies, latencies: measured.latencies, notAcked: warmup.notAcked + measured.notAcked };
   } finally {
     closePanels(paced);
   }
@@ -257,6 +264,7 @@ export async function benchReceiver(brokerUrl?: string): Promise<BenchFigure[]> 
       { name: `receiver ACK latency p50 ${at}`, value: percentile(latency.latencies, 50), unit: 'ms' },
       { name: `receiver ACK latency p99 ${at}`, value: percentile(latency.latencies, 99), unit: 'ms' },
       { name: `receiver ACK latency max ${at}`, value: latency.latencies.at(-1) ?? Number.NaN, unit: 'ms' },
+      { name: `receiver ACK latency p99 in the first ${LATENCY_WARMUP_MS / 1000} s after start ${at}`, value: percentile(latency.warmup, 99), unit: 'ms' },
       { name: `receiver frames not ACKed ${at}`, value: latency.notAcked, unit: 'frames' },
       { name: `receiver ACK throughput, ${load}`, value: throughput.framesPerS, unit: 'frames/s' },
       { name: `receiver frames not ACKed in the throughput run, ${load}`, value: throughput.notAcked, unit: 'frames' },
