@@ -32,6 +32,11 @@ export interface AssuranceOptions {
   audit?: (entry: AuditEntry) => void;
   /** Told when an incident opened or was acknowledged (retained incident states). */
   onIncidentsChanged?: () => void;
+  /**
+   * Inputs that report every frame's traffic themselves (`traffic`, from the bus's trafficSeen) before its events
+   * are stored, with the time the events carry: their stored events are not reported to supervision again.
+   */
+  trafficReportingInputs?: ReadonlySet<string>;
 }
 
 export interface AssuranceHealth {
@@ -147,13 +152,23 @@ export class Assurance implements EventAnnotator {
   }
 
   stored(events: readonly NormalizedEvent[]): void {
+    const now = this.options.clock.now();
+    const reportedBy = this.options.trafficReportingInputs;
+    // A frame's events share their account and time: its traffic is reported once, not once per event.
+    let reportedAccount: string | null = null;
+    let reportedAt = Number.NaN;
     for (const event of events) {
-      const at = receivedAtMs(event, this.options.clock.now());
+      const at = receivedAtMs(event, now);
       // Its delivery is still watched: a duress nobody vouches for must reach central all the same.
       this.deadline.track(event, at);
       if (event.duress) this.audit('duress-stored', GATEWAY_ACTOR, duressDetails(event));
       if (!earnsTrust(event)) continue;
-      if (!isGatewayRaised(event) && event.account !== null) this.traffic(event.account, at);
+      const { account } = event;
+      if (account !== null && !isGatewayRaised(event) && reportedBy?.has(event.source.input) !== true && (account !== reportedAccount || at !== reportedAt)) {
+        this.traffic(account, at);
+        reportedAccount = account;
+        reportedAt = at;
+      }
       const named = this.directory.namedBy(event);
       if (named.length > 0 && provesDevice(event)) {
         if (event.test) this.windows.recordExercise(event, named, at);

@@ -130,7 +130,8 @@ export class TestWindows {
   /** The open windows the event falls in: same site, received inside the window, naming a device under test. */
   covering(event: NormalizedEvent, named: readonly DuressDevice[], at: number): WindowRecord[] {
     const site = event.site?.id;
-    if (site === undefined) return [];
+    // Asked for every event: with no window open (nearly always) the answer needs no array of the windows.
+    if (site === undefined || this.open.size === 0) return [];
     return [...this.open.values()].filter((window) => {
       if (window.site !== site || at < window.startedAt || at >= window.endsAt) return false;
       if (windowScope(window, named).length > 0) return true;
