@@ -136,6 +136,8 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   private readonly refusedTopics = new Map<string, string>();
   /** Refusals repeat for every event on a denied topic: logged once per topic per 10 s. */
   private readonly warnings: RateLimitedLog;
+  /** Every event's publish options, built once (mqtt.js copies them and only reads the properties). */
+  private readonly eventOptions: IClientPublishOptions;
 
   constructor(options: MqttOutputOptions, deps: MqttOutputDeps) {
     this.options = options;
@@ -148,6 +150,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     this.protocolVersion = effectiveProtocolVersion(options);
     this.warnings = new RateLimitedLog({ logger: this.logger, clock: deps.clock });
     this.backoff = { initialMs: deps.reconnectPeriodMs ?? 1_000, maxMs: deps.reconnectMaxMs ?? 60_000, factor: 2, jitter: 0.2 };
+    this.eventOptions = { qos: 1, ...this.jsonProperties() };
   }
 
   get statusTopic(): string {
@@ -173,9 +176,13 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     }
   }
 
-  async deliver(event: NormalizedEvent): Promise<DeliveryResult> {
+  deliver(event: NormalizedEvent): Promise<DeliveryResult> {
     const topic = eventTopic(this.topicPrefix, event);
-    const outcome = await this.publish(topic, eventJson(event), { qos: 1, ...this.jsonProperties() });
+    return this.publish(topic, eventJson(event), this.eventOptions).then((outcome) => this.resultOf(event, topic, outcome));
+  }
+
+  /** What a publish outcome means for the event: delivered, retried, or a dead letter after maxAttempts refusals. */
+  private resultOf(event: NormalizedEvent, topic: string, outcome: PublishOutcome): DeliveryResult {
     if (outcome.ok) {
       this.refusals.delete(event.id);
       this.refusedTopics.delete(topic);

@@ -234,20 +234,26 @@ class OutputLane {
     this.logger.debug({ seqs }, 'duress entries withheld from local-audience output');
   }
 
+  /** One delivery is one promise here beyond the output's own: this runs for every event and output. */
   private start(entry: OutboxEntry, key: string): void {
     this.inFlight.add(entry.seq);
     this.busy.add(key);
-    const delivery = this.attempt(deliverable(this.output, entry.event)).then((result) => this.settle(entry, key, result));
+    let attempt: Promise<DeliveryResult>;
+    try {
+      attempt = Promise.resolve(this.output.deliver(deliverable(this.output, entry.event)));
+    } catch (error) {
+      attempt = Promise.reject(error);
+    }
+    const delivery: Promise<void> = attempt.then(
+      (result) => this.settled(delivery, entry, key, result),
+      (error: unknown) => this.settled(delivery, entry, key, { ok: false, retryable: true, error: `deliver threw: ${errorText(error)}` }),
+    );
     this.running.add(delivery);
-    void delivery.finally(() => this.running.delete(delivery));
   }
 
-  private async attempt(event: NormalizedEvent): Promise<DeliveryResult> {
-    try {
-      return await this.output.deliver(event);
-    } catch (error) {
-      return { ok: false, retryable: true, error: `deliver threw: ${errorText(error)}` };
-    }
+  private settled(delivery: Promise<void>, entry: OutboxEntry, key: string, result: DeliveryResult): void {
+    this.running.delete(delivery);
+    this.settle(entry, key, result);
   }
 
   private settle(entry: OutboxEntry, key: string, result: DeliveryResult): void {
