@@ -58,6 +58,8 @@ export type AcknowledgeOutcome =
 export const ASSURANCE_INPUT = 'assurance';
 
 const RECENT_LIMIT = 500;
+
+const NO_DEVICES: readonly DuressDevice[] = [];
 /** Device history (tests, uses, missed tests) is kept this long: a year's report and its 90-day chart. */
 export const HISTORY_RETENTION_MS = 455 * 86_400_000;
 const HISTORY_PRUNE_EVERY_MS = 86_400_000;
@@ -134,7 +136,7 @@ export class Assurance implements EventAnnotator {
     // A refused frame's content is published, but it opens no incident and counts as no test.
     if (!earnsTrust(event)) return;
     const at = receivedAtMs(event, this.options.clock.now());
-    if (!isGatewayRaised(event) && !event.test) {
+    if (!isGatewayRaised(event) && !event.test && this.windows.anyOpen()) {
       const windows = this.windows.covering(event, this.directory.namedBy(event), at);
       if (windows.length > 0) {
         event.test = true;
@@ -169,8 +171,9 @@ export class Assurance implements EventAnnotator {
         reportedAccount = account;
         reportedAt = at;
       }
-      const named = this.directory.namedBy(event);
-      if (named.length > 0 && provesDevice(event)) {
+      // The devices named are looked up (a filter of the site's devices) only for an event that proves some.
+      const named = provesDevice(event) ? this.directory.namedBy(event) : NO_DEVICES;
+      if (named.length > 0) {
         if (event.test) this.windows.recordExercise(event, named, at);
         if (event.test || isPointTest(event)) this.ledger.recordTest(named, event, at);
         else this.ledger.recordActivation(named, event, at);

@@ -127,11 +127,14 @@ export class TestWindows {
     return [...this.open.values()];
   }
 
+  anyOpen(): boolean {
+    return this.open.size > 0;
+  }
+
   /** The open windows the event falls in: same site, received inside the window, naming a device under test. */
   covering(event: NormalizedEvent, named: readonly DuressDevice[], at: number): WindowRecord[] {
     const site = event.site?.id;
-    // Asked for every event: with no window open (nearly always) the answer needs no array of the windows.
-    if (site === undefined || this.open.size === 0) return [];
+    if (site === undefined) return [];
     return [...this.open.values()].filter((window) => {
       if (window.site !== site || at < window.startedAt || at >= window.endsAt) return false;
       if (windowScope(window, named).length > 0) return true;
