@@ -213,8 +213,9 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   /** What a publish outcome means for the event: delivered, retried, or a dead letter after maxAttempts refusals. */
   private resultOf(event: NormalizedEvent, topic: string, outcome: PublishOutcome): DeliveryResult {
     if (outcome.ok) {
-      this.refusals.delete(event.id);
-      this.refusedTopics.delete(topic);
+      // Nearly always both are empty: then neither the id nor the topic (a string just concatenated) is hashed.
+      if (this.refusals.size > 0) this.refusals.delete(event.id);
+      if (this.refusedTopics.size > 0) this.refusedTopics.delete(topic);
       return { ok: true };
     }
     if (outcome.reasonCode === undefined || outcome.reasonCode < FIRST_FAILURE_REASON) return { ok: false, retryable: true, error: outcome.error };
