@@ -219,6 +219,19 @@ async function pacedLatency(panels: readonly BenchPanel[], durationMs: number): 
   return { latencies: latencies.sort((a, b) => a - b), notAcked: notAcked + (total - issued) };
 }
 
+/** ACK latencies (sorted, ms) at a paced 1,000 frames/s over 50 connections, after a warm-up that is not counted. */
+export async function ackLatency(port: number): Promise<{ latencies: number[]; notAcked: number }> {
+  const paced = await connectPanels(port, LATENCY_CONNECTIONS, 200_000);
+  try {
+    // The warm-up's latencies are not counted: the first frames after start pay for JIT and lazy loading.
+    const warmup = await pacedLatency(paced, WARMUP_MS);
+    const measured = await pacedLatency(paced, MEASURE_MS);
+    return { latencies: measured.latencies, notAcked: warmup.notAcked + measured.notAcked };
+  } finally {
+    closePanels(paced);
+  }
+}
+
 /**
  * A production gateway child (SQLite outbox, each ACK after the fsync) driven over TCP from this process:
  * ACK latency at a paced 1,000 frames/s over 50 connections (target p99 ≤ 5 ms), and ACK throughput with
@@ -231,16 +244,7 @@ export async function benchReceiver(brokerUrl?: string): Promise<BenchFigure[]> 
   const label = gateway.brokerLabel;
   try {
     // Latency first, on a fresh gateway: after the throughput run a delivery backlog would still be draining.
-    const paced = await connectPanels(gateway.port, LATENCY_CONNECTIONS, 200_000);
-    let latency: { latencies: number[]; notAcked: number };
-    try {
-      // The warm-up's latencies are not counted: the first frames after start pay for JIT and lazy loading.
-      const warmup = await pacedLatency(paced, WARMUP_MS);
-      const measured = await pacedLatency(paced, MEASURE_MS);
-      latency = { latencies: measured.latencies, notAcked: warmup.notAcked + measured.notAcked };
-    } finally {
-      closePanels(paced);
-    }
+    const latency = await ackLatency(gateway.port);
     const many = await pairedThroughput(gateway.port, gateway.pid, THROUGHPUT_CONNECTIONS);
     const { gateway: throughput, bare } = many;
     const paired = await pairedThroughput(gateway.port, gateway.pid, FEW_CONNECTIONS);
