@@ -5,8 +5,8 @@ import { freePort } from '../../helpers/broker.js';
 import { apiFetch, GatewayProcess, tempDir, writeConfig } from '../../helpers/gateway-process.js';
 
 /**
- * A preload for the gateway child: on SIGUSR2 it writes every module URL the process has resolved (ESM, through a
- * resolve hook) and every CommonJS file it has loaded (require.cache) to `out`, one a line.
+ * A preload for the gateway child: on SIGUSR2 it writes to `out`, one a line, every module URL the process has
+ * resolved from an ESM import (`esm <url>`, through a resolve hook) and every CommonJS file loaded (`cjs <path>`).
  */
 function loadedModulesPreload(dir: string, out: string): string {
   const hooks = path.join(dir, 'hooks.mjs');
@@ -22,7 +22,7 @@ function loadedModulesPreload(dir: string, out: string): string {
       'port1.on("message", (url) => urls.add(url));',
       'port1.unref();',
       `register(${JSON.stringify(new URL(`file://${hooks}`).href)}, { data: { port: port2 }, transferList: [port2] });`,
-      `process.on('SIGUSR2', () => writeFileSync(${JSON.stringify(out)}, [...urls, ...Object.keys(createRequire(import.meta.url).cache)].join('\\n')));`,
+      `process.on('SIGUSR2', () => writeFileSync(${JSON.stringify(out)}, [...[...urls].map((u) => 'esm ' + u), ...Object.keys(createRequire(import.meta.url).cache).map((f) => 'cjs ' + f)].join('\\n')));`,
     ].join('\n'),
   );
   return preload;
@@ -51,11 +51,13 @@ describe('gateway footprint (real process)', () => {
     running.push(gateway);
     await gateway.ready;
 
-    const loaded = async (): Promise<string[]> => {
+    const loaded = async (kind?: 'esm'): Promise<string[]> => {
       rmSync(out, { force: true });
       gateway.kill('SIGUSR2');
       for (let i = 0; i < 250 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 20));
-      return readFileSync(out, 'utf8').split('\n');
+      return readFileSync(out, 'utf8')
+        .split('\n')
+        .filter((line) => kind === undefined || line.startsWith(`${kind} `));
     };
     const packages = (files: string[]) => new Set(files.flatMap((file) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1] ?? []));
 
@@ -65,6 +67,8 @@ describe('gateway footprint (real process)', () => {
     expect(atStart).toContain('better-sqlite3');
     // Embedded broker, access-control XML input, serial input, terminal log formatting, Prometheus registry.
     for (const unused of ['aedes', 'fast-xml-parser', '@serialport/stream', 'pino-pretty', 'prom-client']) expect(atStart).not.toContain(unused);
+    // mqtt is required, not imported: an ESM import has Node scan the package's files for export names (~8 MB).
+    expect(packages(await loaded('esm'))).not.toContain('mqtt');
 
     const scrape = await apiFetch(path.join(dir, 'var'), `http://127.0.0.1:${apiPort}/metrics`);
     expect(scrape.status).toBe(200);
