@@ -6,9 +6,7 @@ export interface StoredAppend {
   at: number;
 }
 
-interface Slot extends StoredAppend {
-  hash: number;
-}
+const NONE: readonly StoredAppend[] = [];
 
 /**
  * 53-bit hash of a dedupe key (two 32-bit FNV-1a lanes with different offsets). Not collision-free: a hit is a
@@ -33,9 +31,11 @@ export function dedupeHash(key: string): number {
  * retransmit may be stored a second time (a duplicate, never a loss).
  */
 export class DedupeIndex {
-  private readonly byHash = new Map<number, Slot[]>();
+  private readonly byHash = new Map<number, StoredAppend[]>();
   /** Oldest first; `head` is the first live slot (shifting a long array on every eviction would be quadratic). */
-  private slots: Slot[] = [];
+  private slots: StoredAppend[] = [];
+  /** Each slot's key hash, at the slot's index. */
+  private hashes: number[] = [];
   private head = 0;
 
   constructor(
@@ -43,6 +43,8 @@ export class DedupeIndex {
     private readonly capacity: number,
     /** Callers hash each key once with this and pass the hash to `add` and `candidates`. */
     readonly hash: (key: string) => number = dedupeHash,
+    /** Told of each append the index forgets (window passed or capacity reached), so a caller can drop what it keeps for it. */
+    private readonly onEvict?: (append: StoredAppend) => void,
   ) {}
 
   get size(): number {
@@ -51,20 +53,24 @@ export class DedupeIndex {
 
   /** Records a committed append (its key's `hash`). Appends arrive in store order (`at` not decreasing, save for clock steps). */
   add(hash: number, append: StoredAppend): void {
-    const slot: Slot = { firstSeq: append.firstSeq, count: append.count, at: append.at, hash };
+    const slot: StoredAppend = { firstSeq: append.firstSeq, count: append.count, at: append.at };
     this.slots.push(slot);
-    const sameHash = this.byHash.get(slot.hash);
-    if (sameHash === undefined) this.byHash.set(slot.hash, [slot]);
+    this.hashes.push(hash);
+    const sameHash = this.byHash.get(hash);
+    if (sameHash === undefined) this.byHash.set(hash, [slot]);
     else sameHash.push(slot);
     if (this.size > this.capacity) this.evictOldest();
   }
 
   /** Appends stored within the window before `now` whose key has this `hash`, oldest first. */
-  candidates(hash: number, now: number): StoredAppend[] {
+  candidates(hash: number, now: number): readonly StoredAppend[] {
     this.evictExpired(now);
     const sameHash = this.byHash.get(hash);
-    if (sameHash === undefined) return [];
-    return sameHash.filter((slot) => slot.at > now - this.windowMs).map(({ firstSeq, count, at }) => ({ firstSeq, count, at }));
+    // Asked once per keyed append and nearly always a miss or one slot: no copies on that path.
+    if (sameHash === undefined) return NONE;
+    const since = now - this.windowMs;
+    if (sameHash.length === 1) return sameHash[0]!.at > since ? sameHash : NONE;
+    return sameHash.filter((slot) => slot.at > since);
   }
 
   private evictExpired(now: number): void {
@@ -75,15 +81,18 @@ export class DedupeIndex {
 
   private evictOldest(): void {
     const slot = this.slots[this.head];
+    const hash = this.hashes[this.head]!;
     if (slot === undefined) return;
     this.head += 1;
-    const sameHash = this.byHash.get(slot.hash);
-    const rest = sameHash?.filter((other) => other !== slot) ?? [];
-    if (rest.length === 0) this.byHash.delete(slot.hash);
-    else this.byHash.set(slot.hash, rest);
+    const sameHash = this.byHash.get(hash);
+    const rest = sameHash === undefined || sameHash.length === 1 ? NONE : sameHash.filter((other) => other !== slot);
+    if (rest.length === 0) this.byHash.delete(hash);
+    else this.byHash.set(hash, rest as StoredAppend[]);
+    this.onEvict?.(slot);
     // Compact once the dead prefix is as long as the live part: amortised O(1) per eviction.
     if (this.head > 1024 && this.head * 2 > this.slots.length) {
       this.slots = this.slots.slice(this.head);
+      this.hashes = this.hashes.slice(this.head);
       this.head = 0;
     }
   }

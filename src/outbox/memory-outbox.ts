@@ -5,11 +5,13 @@ import type { AppendResult, DeadLetter, Outbox, OutboxEntry } from './outbox.js'
 import {
   IndexedOutbox,
   compareDeadLetters,
+  DEDUPE_CAPACITY,
   DEFAULT_DEDUPE_WINDOW_MS,
   outboxWriteFailed,
   serializeEvents,
 } from './outbox-shared.js';
 import { describeEntry } from './pending-index.js';
+import { DedupeIndex, type StoredAppend } from './dedupe-index.js';
 
 export interface MemoryOutboxOptions {
   dedupeWindowMs?: number;
@@ -19,16 +21,19 @@ export interface MemoryOutboxOptions {
 /**
  * The Outbox without disk, for `decode`, `replay --dry-run` and tests. Same ordering, cursor and dedupe rules
  * as SqliteOutbox (both use PendingIndex). An entry is held only while an output still has it to deliver, and a
- * dedupe key only for the dedupe window, so a replay of a day of traffic does not keep the day in memory.
+ * dedupe key only for the dedupe window and the last DEDUPE_CAPACITY keyed appends (as on disk), so a replay of
+ * a day of traffic does not keep the day in memory.
  */
 export class MemoryOutbox extends IndexedOutbox implements Outbox {
   /** Entries some registered output still has to deliver. */
   private readonly entries = new Map<number, OutboxEntry>();
+  /** Keyed appends within the dedupe window, as SqliteOutbox keeps them; their texts are in `keyedTexts`. */
+  private readonly dedupe: DedupeIndex;
   /**
-   * By dedupe key, in store order (oldest first), for the dedupe window: each entry's seq and stored text, read
-   * back only on a hit, so the window holds flat strings rather than event objects the GC has to walk.
+   * The stored text and key of each entry the dedupe index still remembers, by seq: read back only on a hit, so
+   * the window holds strings rather than event objects the GC has to walk.
    */
-  private readonly storedByKey = new Map<string, { at: number; entries: Array<{ seq: number; text: string }> }>();
+  private readonly keyedTexts = new Map<number, { key: string; text: string }>();
   private readonly deadByOutput = new Map<string, DeadLetter[]>();
   private readonly dedupeWindowMs: number;
   private readonly clock: Clock;
@@ -42,6 +47,7 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     super();
     this.dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
     this.clock = options.clock ?? systemClock;
+    this.dedupe = new DedupeIndex(this.dedupeWindowMs, DEDUPE_CAPACITY, undefined, (append) => this.forget(append));
   }
 
   async append(events: NormalizedEvent[], options: { dedupeKey?: string } = {}): Promise<AppendResult> {
@@ -69,9 +75,16 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
   }
 
   storedUnder(dedupeKey: string): OutboxEntry[] | undefined {
-    const stored = this.storedByKey.get(dedupeKey);
-    if (stored === undefined || this.clock.now() - stored.at >= this.dedupeWindowMs) return undefined;
-    return stored.entries.map(({ seq, text }) => ({ seq, event: parsedEvent(text) }));
+    for (const candidate of this.dedupe.candidates(this.dedupe.hash(dedupeKey), this.clock.now())) {
+      const entries: OutboxEntry[] = [];
+      for (let seq = candidate.firstSeq; seq < candidate.firstSeq + candidate.count; seq++) {
+        const kept = this.keyedTexts.get(seq);
+        if (kept?.key !== dedupeKey) break;
+        entries.push({ seq, event: parsedEvent(kept.text) });
+      }
+      if (entries.length === candidate.count) return entries;
+    }
+    return undefined;
   }
 
   registerOutputs(names: readonly string[]): void {
@@ -117,14 +130,14 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     this.closed = true;
   }
 
-  /** Keeps an append's entries under its key for the window; keys past it are dropped, oldest first. */
+  /** Keeps an append's entries under its key while the dedupe index remembers it (the window, the capacity). */
   private remember(dedupeKey: string, now: number, entries: OutboxEntry[]): void {
-    this.storedByKey.delete(dedupeKey); // stored again after its window: it moves to the end of the store order
-    this.storedByKey.set(dedupeKey, { at: now, entries: entries.map(({ seq, event }) => ({ seq, text: eventJson(event) })) });
-    for (const [key, stored] of this.storedByKey) {
-      if (now - stored.at < this.dedupeWindowMs) break;
-      this.storedByKey.delete(key);
-    }
+    for (const { seq, event } of entries) this.keyedTexts.set(seq, { key: dedupeKey, text: eventJson(event) });
+    this.dedupe.add(this.dedupe.hash(dedupeKey), { firstSeq: entries[0]!.seq, count: entries.length, at: now });
+  }
+
+  private forget(append: StoredAppend): void {
+    for (let seq = append.firstSeq; seq < append.firstSeq + append.count; seq++) this.keyedTexts.delete(seq);
   }
 
   /** An entry no output has to deliver any more is not needed here. */

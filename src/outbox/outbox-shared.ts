@@ -7,6 +7,13 @@ import { PendingIndex } from './pending-index.js';
 /** A DC-09 panel retransmits within seconds to minutes; ten minutes covers its whole retry schedule. */
 export const DEFAULT_DEDUPE_WINDOW_MS = 10 * 60_000;
 
+/**
+ * Keyed appends remembered for dedupe, at most: ten minutes of 160 frames/s. Past it the oldest are forgotten
+ * early, so under a sustained flood (or a replay at full speed) a very late retransmit may be stored a second
+ * time: a duplicate, never a loss, and memory stays bounded.
+ */
+export const DEDUPE_CAPACITY = 100_000;
+
 export function outboxWriteFailed(message: string, cause?: unknown): GatewayError {
   return new GatewayError('OUTBOX_WRITE_FAILED', message, { cause });
 }

@@ -7,6 +7,7 @@ import { systemClock, type Clock } from '../ports.js';
 import type { AppendResult, DeadLetter, Outbox, OutboxEntry } from './outbox.js';
 import {
   IndexedOutbox,
+  DEDUPE_CAPACITY,
   DEFAULT_DEDUPE_WINDOW_MS,
   outboxWriteFailed,
   serializeEvents,
@@ -55,9 +56,6 @@ class RecentEvents {
     return this.seqs[slot] === seq ? this.events[slot] : undefined;
   }
 }
-
-/** Keyed appends remembered for dedupe: ten minutes of 160 frames/s (about 12 MB at most). */
-const DEDUPE_CAPACITY = 100_000;
 
 /** Retention pruning runs this often (clock time), and at once again while it finds full batches. */
 const PRUNE_INTERVAL_MS = 60_000;

@@ -30,8 +30,16 @@ function trustFields(trust: Trust): Pick<NormalizedEvent, 'verified' | 'unverifi
 
 /** Escaped text when the frame is text, hex when it carries binary bytes (binary CRC, DC-03 blocks). */
 export function formatRaw(bytes: Uint8Array): string {
-  const binary = bytes.some((b) => (b < 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x14) || b > 0x7e);
-  return binary ? Buffer.from(bytes).toString('hex') : escapeBytes(bytes);
+  return isBinary(bytes) ? Buffer.from(bytes).toString('hex') : escapeBytes(bytes);
+}
+
+/** A plain loop: every event's raw frame is checked, and a callback per byte cost a tenth of building the event. */
+function isBinary(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if ((b < 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x14) || b > 0x7e) return true;
+  }
+  return false;
 }
 
 export interface EventBuilderDeps {

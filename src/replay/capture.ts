@@ -24,6 +24,8 @@ export interface CaptureRecord {
   hex: string;
 }
 
+const OPEN_BRACE = 0x7b;
+
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** The capture line for a frame, as `run --capture` appends it. */
@@ -37,7 +39,9 @@ export function captureLine(frame: Uint8Array, at: number, input: string, transp
  * record; any other line is a plain-log frame written with `\n \r \t \\ \xNN` escapes (no frame starts with `{`).
  */
 export function parseReplayLine(line: string): DecodeResult<ReplayFrame> | null {
-  const text = line.replace(/\r$/, '');
+  const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+  // A capture line starts with its `{`: one character look before any trimming (a million lines a replay).
+  if (text.charCodeAt(0) === OPEN_BRACE) return parseCaptureRecord(text);
   if (text.trim() === '') return null;
   if (text.trimStart().startsWith('{')) return parseCaptureRecord(text);
   const bytes = parseFrameText(text);
@@ -64,12 +68,15 @@ function parseCaptureRecord(text: string): DecodeResult<ReplayFrame> {
   if (peer !== undefined && typeof peer !== 'string') return malformed('"peer" must be a string when present', text);
   // Node's hex decoder stops at the first pair that is not hex: the whole text was hex exactly when every pair
   // came out as a byte.
-  const decoded = typeof hex === 'string' ? Buffer.from(hex, 'hex') : undefined;
-  if (decoded === undefined || decoded.length === 0 || decoded.length * 2 !== (hex as string).length) {
-    return malformed('"hex" must be a non-empty, even number of hex digits', text);
-  }
-  // A copy of its own: the decoded Buffer may be a slice of Node's shared pool.
-  return ok({ t: Date.parse(t), input, transport, peer: peer ?? null, bytes: new Uint8Array(decoded) });
+  if (typeof hex !== 'string' || hex.length === 0 || hex.length % 2 !== 0) return badHex(text);
+  // Memory of its own (Buffer.from would take a slice of Node's shared pool and keep the pool alive), decoded in place.
+  const bytes = new Uint8Array(hex.length / 2);
+  if (Buffer.from(bytes.buffer).write(hex, 'hex') !== bytes.length) return badHex(text);
+  return ok({ t: Date.parse(t), input, transport, peer: peer ?? null, bytes });
+}
+
+function badHex(text: string): DecodeResult<never> {
+  return malformed('"hex" must be a non-empty, even number of hex digits', text);
 }
 
 function isTransport(value: string): value is Transport {

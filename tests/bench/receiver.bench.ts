@@ -11,6 +11,11 @@ const THROUGHPUT_CONNECTIONS = 1_000;
 const FEW_CONNECTIONS = 200;
 const LATENCY_CONNECTIONS = 50;
 const WARMUP_MS = 500;
+/**
+ * The latency target is for a gateway in service: its first seconds after start (interpreted code, a young heap
+ * still growing) measured a p99 three to eight times the steady one, so they are reported apart, not counted.
+ */
+const LATENCY_WARMUP_MS = 3_000;
 const MEASURE_MS = 3_000;
 const PACED_RATE_PER_S = 1_000;
 const ANSWER_TIMEOUT_MS = 5_000;
@@ -220,6 +225,21 @@ async function pacedLatency(panels: readonly BenchPanel[], durationMs: number): 
 }
 
 /**
+ * ACK latencies (sorted, ms) at a paced 1,000 frames/s over 50 connections: the first seconds after start
+ * (`warmup`), and the steady state after them.
+ */
+export async function ackLatency(port: number): Promise<{ warmup: number[]; latencies: number[]; notAcked: number }> {
+  const paced = await connectPanels(port, LATENCY_CONNECTIONS, 200_000);
+  try {
+    const warmup = await pacedLatency(paced, LATENCY_WARMUP_MS);
+    const measured = await pacedLatency(paced, MEASURE_MS);
+    return { warmup: warmup.latencies, latencies: measured.latencies, notAcked: warmup.notAcked + measured.notAcked };
+  } finally {
+    closePanels(paced);
+  }
+}
+
+/**
  * A production gateway child (SQLite outbox, each ACK after the fsync) driven over TCP from this process:
  * ACK latency at a paced 1,000 frames/s over 50 connections (target p99 ≤ 5 ms), and ACK throughput with
  * 1,000 and with 200 persistent connections each sending frame after frame, with the CPU both sides used and
@@ -231,16 +251,7 @@ export async function benchReceiver(brokerUrl?: string): Promise<BenchFigure[]> 
   const label = gateway.brokerLabel;
   try {
     // Latency first, on a fresh gateway: after the throughput run a delivery backlog would still be draining.
-    const paced = await connectPanels(gateway.port, LATENCY_CONNECTIONS, 200_000);
-    let latency: { latencies: number[]; notAcked: number };
-    try {
-      // The warm-up's latencies are not counted: the first frames after start pay for JIT and lazy loading.
-      const warmup = await pacedLatency(paced, WARMUP_MS);
-      const measured = await pacedLatency(paced, MEASURE_MS);
-      latency = { latencies: measured.latencies, notAcked: warmup.notAcked + measured.notAcked };
-    } finally {
-      closePanels(paced);
-    }
+    const latency = await ackLatency(gateway.port);
     const many = await pairedThroughput(gateway.port, gateway.pid, THROUGHPUT_CONNECTIONS);
     const { gateway: throughput, bare } = many;
     const paired = await pairedThroughput(gateway.port, gateway.pid, FEW_CONNECTIONS);
@@ -253,6 +264,7 @@ export async function benchReceiver(brokerUrl?: string): Promise<BenchFigure[]> 
       { name: `receiver ACK latency p50 ${at}`, value: percentile(latency.latencies, 50), unit: 'ms' },
       { name: `receiver ACK latency p99 ${at}`, value: percentile(latency.latencies, 99), unit: 'ms' },
       { name: `receiver ACK latency max ${at}`, value: latency.latencies.at(-1) ?? Number.NaN, unit: 'ms' },
+      { name: `receiver ACK latency p99 in the first ${LATENCY_WARMUP_MS / 1000} s after start ${at}`, value: percentile(latency.warmup, 99), unit: 'ms' },
       { name: `receiver frames not ACKed ${at}`, value: latency.notAcked, unit: 'frames' },
       { name: `receiver ACK throughput, ${load}`, value: throughput.framesPerS, unit: 'frames/s' },
       { name: `receiver frames not ACKed in the throughput run, ${load}`, value: throughput.notAcked, unit: 'frames' },

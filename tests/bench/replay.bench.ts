@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { captureLine } from '../../src/replay/capture.js';
 import { tempDir, writeConfig } from '../helpers/gateway-process.js';
+import { cpuSeconds, rssMb } from './bench-gateway.js';
 import { panelFrame } from '../helpers/panel.js';
 import type { BenchFigure } from './figures.js';
 
@@ -71,7 +72,17 @@ export async function benchReplay(): Promise<BenchFigure[]> {
     });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // Peak RSS and CPU time only grow: the last reading before the exit is within a poll of the final figure.
+    let usage = { peakRss: Number.NaN, cpu: Number.NaN };
+    const poll = setInterval(() => {
+      try {
+        usage = { peakRss: rssMb(child.pid!, 'VmHWM'), cpu: cpuSeconds(child.pid!) };
+      } catch {
+        // exited between the tick and the read
+      }
+    }, 100);
     const [code] = (await once(child, 'exit')) as [number | null];
+    clearInterval(poll);
     const seconds = (performance.now() - started) / 1000;
     if (code !== 0) throw new Error(`replay exited ${code}: ${stderr.slice(-500)}`);
     const frames = Number(/replay: (\d+) frame\(s\)/.exec(stderr)?.[1] ?? Number.NaN);
@@ -80,6 +91,8 @@ export async function benchReplay(): Promise<BenchFigure[]> {
       { name: `replay --dry-run --fast, ${LINES}-line capture, frames per second`, value: frames / seconds, unit: 'frames/s' },
       { name: `replay --dry-run --fast, ${LINES}-line capture, events stored`, value: events, unit: 'events' },
       { name: `replay --dry-run --fast, ${LINES}-line capture, wall time`, value: seconds, unit: 's' },
+      { name: `replay --dry-run --fast, ${LINES}-line capture, CPU per frame (all threads, to the last poll)`, value: (usage.cpu * 1e6) / frames, unit: 'µs' },
+      { name: `replay --dry-run --fast, ${LINES}-line capture, peak RSS`, value: usage.peakRss, unit: 'MB' },
     ];
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isGatewayError } from '../../../src/errors.js';
 import type { Outbox, OutboxEntry } from '../../../src/outbox/outbox.js';
+import { DEDUPE_CAPACITY } from '../../../src/outbox/outbox-shared.js';
 import { FakeClock, outboxTestEvent } from '../../helpers/outbox-events.js';
 
 export const CONTRACT_DEDUPE_WINDOW_MS = 60_000;
@@ -120,6 +121,14 @@ export function outboxContract(name: string, build: (options: OutboxBuildOptions
       expect(outbox.storedUnder('frame-2')).toBeUndefined();
       clock.advance(CONTRACT_DEDUPE_WINDOW_MS);
       expect(outbox.storedUnder('frame-1')).toBeUndefined();
+    });
+
+    it(`remembers at most ${DEDUPE_CAPACITY} keyed appends within the window, forgetting the oldest first`, async () => {
+      const appends = Array.from({ length: DEDUPE_CAPACITY + 1 }, (_, i) => outbox.append([event(`e${i}`)], { dedupeKey: `frame-${i}` }));
+      await Promise.all(appends);
+      expect(outbox.storedUnder('frame-0')).toBeUndefined();
+      expect(idsOf(outbox.storedUnder('frame-1') ?? [])).toEqual(['e1']);
+      expect(idsOf(outbox.storedUnder(`frame-${DEDUPE_CAPACITY}`) ?? [])).toEqual([`e${DEDUPE_CAPACITY}`]);
     });
 
     it('reports how many entries it keeps and when the oldest was stored', async () => {
