@@ -80,6 +80,8 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
     supervision: supervisionPolicy(settings.supervision, dc09Accounts, host.builder.sites),
     centralOutputs: new Set(central.map((o) => o.name)),
     ...(options.audit === undefined ? {} : { audit: options.audit }),
+    // A DC-09 input's receiver reports each frame's traffic on the bus (trafficSeen) before storing its events.
+    trafficReportingInputs: new Set(settings.inputs.flatMap((input) => (input.type === 'dc09' ? [input.name] : []))),
     // After the frame's own work: the publication reads the ledger, which must not delay the duress's ACK.
     onIncidentsChanged: () => void setImmediate(() => void mqttStates.publish()),
   });

@@ -99,6 +99,35 @@ function reasonCodeOf(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/** Shared by every successful publish: nothing reads an outcome but to branch on it. */
+const PUBLISHED: PublishOutcome = Object.freeze({ ok: true });
+
+function refusal(error: Error): PublishOutcome {
+  const reasonCode = reasonCodeOf(error);
+  return { ok: false, error: errorText(error), ...(reasonCode === undefined ? {} : { reasonCode }) };
+}
+
+/**
+ * A publish waiting for its PUBACK, in the output's `awaitingAck` until it ends: by the PUBACK, the connection's
+ * loss or its deadline, whichever comes first (the others then do nothing).
+ */
+class AwaitedAck {
+  constructor(
+    private readonly awaiting: Set<AwaitedAck>,
+    private readonly resolve: (outcome: PublishOutcome) => void,
+    readonly deadline: number,
+    readonly timeoutMs: number,
+  ) {}
+
+  end(outcome: PublishOutcome): void {
+    if (this.awaiting.delete(this)) this.resolve(outcome);
+  }
+
+  giveUp(error: string): void {
+    this.end({ ok: false, error });
+  }
+}
+
 /**
  * Publishes each event once, QoS 1, to `{prefix}/events/{where}/{category}`; delivered means PUBACKed with
  * success (MQTT 5: a reason code below 0x80). Keeps a retained `{prefix}/status` (online while connected,
@@ -124,10 +153,10 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   private client: MqttClient | undefined;
   private embedded: EmbeddedBroker | undefined;
   /**
-   * The publishes waiting for a PUBACK: how to end each (at its connection's loss or its deadline) and when it
-   * must end. One sweep checks the deadlines, rather than a timer per publish on the event path.
+   * The publishes waiting for a PUBACK, each with its deadline. One sweep checks the deadlines, rather than a
+   * timer per publish on the event path.
    */
-  private readonly awaitingAck = new Map<(error: string) => void, { deadline: number; timeoutMs: number }>();
+  private readonly awaitingAck = new Set<AwaitedAck>();
   private deadlineSweep: ReturnType<typeof setInterval> | undefined;
   private lastError: string | undefined;
   private readonly protocolVersion: 4 | 5;
@@ -141,6 +170,8 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   private readonly refusedTopics = new Map<string, string>();
   /** Refusals repeat for every event on a denied topic: logged once per topic per 10 s. */
   private readonly warnings: RateLimitedLog;
+  /** Every event's publish options, built once (mqtt.js copies them and only reads the properties). */
+  private readonly eventOptions: IClientPublishOptions;
 
   constructor(options: MqttOutputOptions, deps: MqttOutputDeps) {
     this.options = options;
@@ -153,6 +184,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     this.protocolVersion = effectiveProtocolVersion(options);
     this.warnings = new RateLimitedLog({ logger: this.logger, clock: deps.clock });
     this.backoff = { initialMs: deps.reconnectPeriodMs ?? 1_000, maxMs: deps.reconnectMaxMs ?? 60_000, factor: 2, jitter: 0.2 };
+    this.eventOptions = { qos: 1, ...this.jsonProperties() };
   }
 
   get statusTopic(): string {
@@ -178,12 +210,17 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     }
   }
 
-  async deliver(event: NormalizedEvent): Promise<DeliveryResult> {
+  deliver(event: NormalizedEvent): Promise<DeliveryResult> {
     const topic = eventTopic(this.topicPrefix, event);
-    const outcome = await this.publish(topic, eventJson(event), { qos: 1, ...this.jsonProperties() });
+    return this.publish(topic, eventJson(event), this.eventOptions).then((outcome) => this.resultOf(event, topic, outcome));
+  }
+
+  /** What a publish outcome means for the event: delivered, retried, or a dead letter after maxAttempts refusals. */
+  private resultOf(event: NormalizedEvent, topic: string, outcome: PublishOutcome): DeliveryResult {
     if (outcome.ok) {
-      this.refusals.delete(event.id);
-      this.refusedTopics.delete(topic);
+      // Nearly always both are empty: then neither the id nor the topic (a string just concatenated) is hashed.
+      if (this.refusals.size > 0) this.refusals.delete(event.id);
+      if (this.refusedTopics.size > 0) this.refusedTopics.delete(topic);
       return { ok: true };
     }
     if (outcome.reasonCode === undefined || outcome.reasonCode < FIRST_FAILURE_REASON) return { ok: false, retryable: true, error: outcome.error };
@@ -294,19 +331,10 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   private publishOn(client: MqttClient, topic: string, payload: string, options: IClientPublishOptions, timeoutMs: number): Promise<PublishOutcome> {
     this.sweepDeadlines();
     return new Promise((resolve) => {
-      const settle = (outcome: PublishOutcome): void => {
-        if (this.awaitingAck.delete(giveUp)) resolve(outcome);
-      };
-      const giveUp = (error: string): void => settle({ ok: false, error });
-      this.awaitingAck.set(giveUp, { deadline: performance.now() + timeoutMs, timeoutMs });
+      const awaited = new AwaitedAck(this.awaitingAck, resolve, performance.now() + timeoutMs, timeoutMs);
+      this.awaitingAck.add(awaited);
       // The callback form: one delivery is one promise, not four (publishAsync, then, finally), at every event.
-      client.publish(topic, payload, options, (error) => {
-        if (error === undefined || error === null) settle({ ok: true });
-        else {
-          const reasonCode = reasonCodeOf(error);
-          settle({ ok: false, error: errorText(error), ...(reasonCode === undefined ? {} : { reasonCode }) });
-        }
-      });
+      client.publish(topic, payload, options, (error) => awaited.end(error === undefined || error === null ? PUBLISHED : refusal(error)));
     });
   }
 
@@ -315,7 +343,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     if (this.deadlineSweep !== undefined) return;
     this.deadlineSweep = setInterval(() => {
       const now = performance.now();
-      for (const [giveUp, { deadline, timeoutMs }] of this.awaitingAck) if (now >= deadline) giveUp(`no PUBACK within ${timeoutMs} ms`);
+      for (const awaited of this.awaitingAck) if (now >= awaited.deadline) awaited.giveUp(`no PUBACK within ${awaited.timeoutMs} ms`);
       if (this.awaitingAck.size > 0) return;
       clearInterval(this.deadlineSweep);
       this.deadlineSweep = undefined;
@@ -416,7 +444,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   private onClose(client: MqttClient): void {
     // The dispatcher retries unacknowledged events from the outbox; reconnect() starts with empty stores, so
     // mqtt.js does not resend them too after the reconnect (a duplicate on the wire for every event in flight).
-    for (const giveUp of [...this.awaitingAck.keys()]) giveUp('connection lost before PUBACK');
+    for (const awaited of [...this.awaitingAck]) awaited.giveUp('connection lost before PUBACK');
     if (this.client !== client) return; // stopped
     if (this.lastError === undefined) {
       this.lastError = 'connection closed';

@@ -32,6 +32,11 @@ export interface AssuranceOptions {
   audit?: (entry: AuditEntry) => void;
   /** Told when an incident opened or was acknowledged (retained incident states). */
   onIncidentsChanged?: () => void;
+  /**
+   * Inputs that report every frame's traffic themselves (`traffic`, from the bus's trafficSeen) before its events
+   * are stored, with the time the events carry: their stored events are not reported to supervision again.
+   */
+  trafficReportingInputs?: ReadonlySet<string>;
 }
 
 export interface AssuranceHealth {
@@ -53,6 +58,8 @@ export type AcknowledgeOutcome =
 export const ASSURANCE_INPUT = 'assurance';
 
 const RECENT_LIMIT = 500;
+
+const NO_DEVICES: readonly DuressDevice[] = [];
 /** Device history (tests, uses, missed tests) is kept this long: a year's report and its 90-day chart. */
 export const HISTORY_RETENTION_MS = 455 * 86_400_000;
 const HISTORY_PRUNE_EVERY_MS = 86_400_000;
@@ -129,7 +136,7 @@ export class Assurance implements EventAnnotator {
     // A refused frame's content is published, but it opens no incident and counts as no test.
     if (!earnsTrust(event)) return;
     const at = receivedAtMs(event, this.options.clock.now());
-    if (!isGatewayRaised(event) && !event.test) {
+    if (!isGatewayRaised(event) && !event.test && this.windows.anyOpen()) {
       const windows = this.windows.covering(event, this.directory.namedBy(event), at);
       if (windows.length > 0) {
         event.test = true;
@@ -147,15 +154,26 @@ export class Assurance implements EventAnnotator {
   }
 
   stored(events: readonly NormalizedEvent[]): void {
+    const now = this.options.clock.now();
+    const reportedBy = this.options.trafficReportingInputs;
+    // A frame's events share their account and time: its traffic is reported once, not once per event.
+    let reportedAccount: string | null = null;
+    let reportedAt = Number.NaN;
     for (const event of events) {
-      const at = receivedAtMs(event, this.options.clock.now());
+      const at = receivedAtMs(event, now);
       // Its delivery is still watched: a duress nobody vouches for must reach central all the same.
       this.deadline.track(event, at);
       if (event.duress) this.audit('duress-stored', GATEWAY_ACTOR, duressDetails(event));
       if (!earnsTrust(event)) continue;
-      if (!isGatewayRaised(event) && event.account !== null) this.traffic(event.account, at);
-      const named = this.directory.namedBy(event);
-      if (named.length > 0 && provesDevice(event)) {
+      const { account } = event;
+      if (account !== null && !isGatewayRaised(event) && reportedBy?.has(event.source.input) !== true && (account !== reportedAccount || at !== reportedAt)) {
+        this.traffic(account, at);
+        reportedAccount = account;
+        reportedAt = at;
+      }
+      // The devices named are looked up (a filter of the site's devices) only for an event that proves some.
+      const named = provesDevice(event) ? this.directory.namedBy(event) : NO_DEVICES;
+      if (named.length > 0) {
         if (event.test) this.windows.recordExercise(event, named, at);
         if (event.test || isPointTest(event)) this.ledger.recordTest(named, event, at);
         else this.ledger.recordActivation(named, event, at);

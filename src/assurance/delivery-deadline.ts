@@ -38,6 +38,8 @@ export class DeliveryDeadline {
 
   /** A central output delivered the event. Returns it when its deadline had been reported missed. */
   confirm(eventId: string): UndeliveredDuress | undefined {
+    // Every central delivery asks; with no duress waiting (nearly always) the id need not be hashed.
+    if (this.waiting.size === 0) return undefined;
     const entry = this.waiting.get(eventId);
     this.waiting.delete(eventId);
     return entry?.alertedAt == null ? undefined : entry;

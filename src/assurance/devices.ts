@@ -109,18 +109,19 @@ const POINT_TEST_CODES: ReadonlySet<string> = new Set(['contact-id:611', 'contac
 /** Categories of a device doing what it is for: calling for help. */
 const CALL_FOR_HELP: ReadonlySet<Category> = new Set(['duress', 'holdup', 'panic']);
 
-function codeKey(event: NormalizedEvent): string | undefined {
-  return event.code === null ? undefined : `${event.code.scheme}:${event.code.value}`;
+/** The event's code as `scheme:value`; asked only of test events (it builds a string, and every event is asked). */
+function testCodeKey(event: NormalizedEvent): string | undefined {
+  return event.category !== 'test' || event.code === null ? undefined : `${event.code.scheme}:${event.code.value}`;
 }
 
 export function isPanelTest(event: NormalizedEvent): boolean {
-  const key = codeKey(event);
-  return event.category === 'test' && key !== undefined && PANEL_TEST_CODES.has(key);
+  const key = testCodeKey(event);
+  return key !== undefined && PANEL_TEST_CODES.has(key);
 }
 
 export function isPointTest(event: NormalizedEvent): boolean {
-  const key = codeKey(event);
-  return event.category === 'test' && key !== undefined && POINT_TEST_CODES.has(key);
+  const key = testCodeKey(event);
+  return key !== undefined && POINT_TEST_CODES.has(key);
 }
 
 /** The event proves its devices work: a new call for help (real or test) or a walk-test report of the point. */
@@ -140,6 +141,8 @@ export function isDuress(event: NormalizedEvent): boolean {
 export function isGatewayRaised(event: NormalizedEvent): boolean {
   return event.code === null && event.category === 'supervisory';
 }
+
+const NONE: readonly DuressDevice[] = Object.freeze([]);
 
 /** The configured duress devices of the current sites, indexed for event lookups. */
 export class DeviceDirectory {
@@ -169,8 +172,9 @@ export class DeviceDirectory {
   }
 
   /** The configured duress devices the event names by zone, user or door; none for a panel-level test report. */
-  namedBy(event: NormalizedEvent): DuressDevice[] {
-    if (event.site == null || isPanelTest(event)) return [];
+  namedBy(event: NormalizedEvent): readonly DuressDevice[] {
+    // Most events come from no site: one shared empty answer rather than an array each.
+    if (event.site == null || isPanelTest(event)) return NONE;
     const { zone, user, door } = event;
     return this.devicesOf(event.site.id).filter(
       (d) =>

@@ -30,17 +30,19 @@ export class Incidents {
   /** Sets `event.incident`; returns the incident when this event opened it. */
   annotate(event: NormalizedEvent, at: number): IncidentRecord | undefined {
     if (event.incident != null) return undefined; // raised by the gateway about a given incident
-    const key = incidentKey(event);
-    const current = this.openByKey.get(key);
-    if (current !== undefined) {
-      event.incident = current.id;
-      this.save({ ...current, lastEventAt: Math.max(current.lastEventAt, at), eventCount: current.eventCount + 1 });
-      return undefined;
+    // The key is a new string: built only when an incident is open or this event may open one (rarely, per event).
+    if (this.openByKey.size > 0) {
+      const current = this.openByKey.get(incidentKey(event));
+      if (current !== undefined) {
+        event.incident = current.id;
+        this.save({ ...current, lastEventAt: Math.max(current.lastEventAt, at), eventCount: current.eventCount + 1 });
+        return undefined;
+      }
     }
     if (!isDuress(event) || event.test || event.qualifier !== 'new') return undefined;
     const opened: IncidentRecord = {
       id: this.ids.next(),
-      key,
+      key: incidentKey(event),
       site: event.site?.id ?? null,
       account: event.account,
       category: event.category,

@@ -127,6 +127,10 @@ export class TestWindows {
     return [...this.open.values()];
   }
 
+  anyOpen(): boolean {
+    return this.open.size > 0;
+  }
+
   /** The open windows the event falls in: same site, received inside the window, naming a device under test. */
   covering(event: NormalizedEvent, named: readonly DuressDevice[], at: number): WindowRecord[] {
     const site = event.site?.id;

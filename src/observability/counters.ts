@@ -7,26 +7,6 @@ export interface CounterSample {
   value: number;
 }
 
-/** FNV-1a of a string, continuing from `hash`. */
-function fnv(hash: number, text: string): number {
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return hash;
-}
-
-/**
- * Hash of a name and label set that ignores the order labels are written in (each pair is hashed on its own and
- * the pairs are summed), computed without building strings: counters are bumped on every frame. Equal hashes are
- * confirmed by comparing the labels.
- */
-function sampleHash(name: string, labels: Labels): number {
-  let hash = fnv(0x811c9dc5, name);
-  for (const label in labels) {
-    // The separator keeps a pair's name and value from running into each other ("a"+"bc" vs "ab"+"c").
-    hash = (hash + fnv(fnv(fnv(0x050c5d1f, label), '\u0000'), labels[label]!)) | 0;
-  }
-  return hash;
-}
-
 function sameLabels(a: Labels, b: Labels): boolean {
   let count = 0;
   for (const label in a) {
@@ -37,26 +17,31 @@ function sameLabels(a: Labels, b: Labels): boolean {
   return count === 0;
 }
 
+const NO_LABELS: Labels = Object.freeze({});
+
+/**
+ * Where a name's labels, in the order one call site writes them, lead: the sample of exactly these labels, and
+ * the nodes of longer label lists. Counters are bumped several times a frame; following a few Map lookups by the
+ * label names and values as given costs neither a string built nor a hash of the text.
+ */
+interface LabelNode {
+  sample: CounterSample | undefined;
+  next: Map<string, Map<string, LabelNode>> | undefined;
+}
+
+function labelNode(): LabelNode {
+  return { sample: undefined, next: undefined };
+}
+
 export class Counters {
-  /** Samples by sampleHash; a bucket holds more than one only when hashes collide. In creation order overall. */
-  private readonly buckets = new Map<number, CounterSample[]>();
+  /** Per name, the label tree. A label set written in another order has its own path to the same sample. */
+  private readonly roots = new Map<string, LabelNode>();
+  /** Every sample, in creation order. */
   private readonly values: CounterSample[] = [];
   private readonly listeners: Array<(name: string, labels: Labels, by: number) => void> = [];
 
-  inc(name: string, labels: Labels = {}, by = 1): void {
-    const hash = sampleHash(name, labels);
-    const bucket = this.buckets.get(hash);
-    let sample: CounterSample | undefined;
-    for (const candidate of bucket ?? []) {
-      if (candidate.name === name && sameLabels(candidate.labels, labels)) sample = candidate;
-    }
-    if (sample !== undefined) sample.value += by;
-    else {
-      const created = { name, labels: { ...labels }, value: by };
-      this.values.push(created);
-      if (bucket === undefined) this.buckets.set(hash, [created]);
-      else bucket.push(created);
-    }
+  inc(name: string, labels: Labels = NO_LABELS, by = 1): void {
+    this.sampleOf(name, labels).value += by;
     for (const listener of this.listeners) listener(name, labels, by);
   }
 
@@ -74,5 +59,28 @@ export class Counters {
   /** Mirrors every increment elsewhere (e.g. prom-client). */
   onIncrement(listener: (name: string, labels: Labels, by: number) => void): void {
     this.listeners.push(listener);
+  }
+
+  private sampleOf(name: string, labels: Labels): CounterSample {
+    let node = this.roots.get(name);
+    if (node === undefined) this.roots.set(name, (node = labelNode()));
+    for (const label in labels) {
+      const value = labels[label]!;
+      node.next ??= new Map();
+      let byValue = node.next.get(label);
+      if (byValue === undefined) node.next.set(label, (byValue = new Map()));
+      let child = byValue.get(value);
+      if (child === undefined) byValue.set(value, (child = labelNode()));
+      node = child;
+    }
+    // First time this path is taken: the same labels written in another order may have a sample already.
+    node.sample ??= this.values.find((s) => s.name === name && sameLabels(s.labels, labels)) ?? this.created(name, labels);
+    return node.sample;
+  }
+
+  private created(name: string, labels: Labels): CounterSample {
+    const sample = { name, labels: { ...labels }, value: 0 };
+    this.values.push(sample);
+    return sample;
   }
 }

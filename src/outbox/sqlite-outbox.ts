@@ -60,6 +60,13 @@ class RecentEvents {
 /** Retention pruning runs this often (clock time), and at once again while it finds full batches. */
 const PRUNE_INTERVAL_MS = 60_000;
 
+/**
+ * How long delivery marks wait for an append's transaction to ride in before they get one of their own. At a
+ * steady 1,000 frames/s each PUBACK's mark had its own transaction, as many as the appends', on the thread that
+ * answers panels.
+ */
+const MARKS_WRITE_DELAY_MS = 100;
+
 /** Rows deleted per pruning transaction: small, so a commit never waits long behind one. */
 const PRUNE_BATCH = 500;
 
@@ -189,9 +196,9 @@ function prepareStatements(db: Database.Database) {
  *
  * - Group commit: every append queued in the same macrotask is written in one transaction (one fsync) on
  *   `setImmediate`; all their promises then resolve, or all reject with OUTBOX_WRITE_FAILED.
- * - Marks are lazy: markDelivered/markDead take effect in memory at once and reach disk in the next write
- *   transaction, scheduled the same way (so within one macrotask, sharing the appends' fsync). A mark lost to a
- *   crash only means a redelivery, which at-least-once allows; a mark that failed to write is retried.
+ * - Marks are lazy: markDelivered/markDead take effect in memory at once and reach disk with the next appends'
+ *   transaction, or within MARKS_WRITE_DELAY_MS when no append comes. A mark lost to a crash only means a
+ *   redelivery, which at-least-once allows; a mark that failed to write is retried.
  * - Outputs are tracked from `registerOutputs` on (their pending index is rebuilt from disk then), so an output
  *   removed from the configuration keeps its cursor on disk but no longer holds `maxBacklog` or retention.
  */
@@ -219,6 +226,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   private appends: QueuedAppend[] = [];
   private marks: QueuedMark[] = [];
   private scheduled: NodeJS.Immediate | undefined;
+  private marksTimer: NodeJS.Timeout | undefined;
   private lastHashed: { key: string; hash: number } | undefined;
   /** Highest committed seq. */
   private head: number;
@@ -381,14 +389,20 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   }
 
   private scheduleFlush(): void {
-    if (this.scheduled === undefined && (this.appends.length > 0 || this.marks.length > 0)) {
-      this.scheduled = setImmediate(() => this.flush());
+    if (this.scheduled !== undefined) return;
+    if (this.appends.length > 0) this.scheduled = setImmediate(() => this.flush());
+    else if (this.marks.length > 0 && this.marksTimer === undefined) {
+      this.marksTimer = setTimeout(() => this.flush(), MARKS_WRITE_DELAY_MS);
+      // Not a reason to keep a finished process alive: close() writes what is left.
+      this.marksTimer.unref();
     }
   }
 
   private flush(): void {
     if (this.scheduled !== undefined) clearImmediate(this.scheduled);
     this.scheduled = undefined;
+    if (this.marksTimer !== undefined) clearTimeout(this.marksTimer);
+    this.marksTimer = undefined;
     const appends = this.appends;
     const marks = this.marks;
     if (appends.length === 0 && marks.length === 0) return;

@@ -76,11 +76,14 @@ export const DEFAULT_LOCAL_MAX_BACKLOG = 10_000;
 
 
 /**
- * Entries with the same key are delivered one at a time, in order: the account's entries share one key.
- * An entry without an account has no order to keep (as in the outbox's own ordering) and gets a key of its own.
+ * Entries with the same key are delivered one at a time, in order: the account's entries share one key, the
+ * account itself. An entry without an account has no order to keep (as in the outbox's own ordering) and gets a
+ * key of its own, its seq (a number never equals an account). No string is built: this runs for every delivery.
  */
-function orderKeyOf(entry: OutboxEntry): string {
-  return entry.event.account === null ? `seq:${entry.seq}` : `account:${entry.event.account}`;
+type OrderKey = string | number;
+
+function orderKeyOf(entry: OutboxEntry): OrderKey {
+  return entry.event.account ?? entry.seq;
 }
 
 type DispatcherState = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -106,9 +109,9 @@ class OutputLane {
   /** Seqs being delivered, plus delivered ones not yet recorded in the outbox. */
   private readonly inFlight = new Set<number>();
   /** Order keys (see orderKeyOf) with a delivery in flight. */
-  private readonly busy = new Set<string>();
+  private readonly busy = new Set<OrderKey>();
   /** Order keys whose head entry failed and waits out its backoff, with the retry timer. */
-  private readonly waiting = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly waiting = new Map<OrderKey, ReturnType<typeof setTimeout>>();
   /** The accounts behind `waiting`, so a scan skips their entries without reading them from the outbox. */
   private readonly waitingAccounts = new Set<string>();
   private readonly failedAttempts = new Map<number, number>();
@@ -234,23 +237,29 @@ class OutputLane {
     this.logger.debug({ seqs }, 'duress entries withheld from local-audience output');
   }
 
-  private start(entry: OutboxEntry, key: string): void {
+  /** One delivery is one promise here beyond the output's own: this runs for every event and output. */
+  private start(entry: OutboxEntry, key: OrderKey): void {
     this.inFlight.add(entry.seq);
     this.busy.add(key);
-    const delivery = this.attempt(deliverable(this.output, entry.event)).then((result) => this.settle(entry, key, result));
-    this.running.add(delivery);
-    void delivery.finally(() => this.running.delete(delivery));
-  }
-
-  private async attempt(event: NormalizedEvent): Promise<DeliveryResult> {
+    let attempt: Promise<DeliveryResult>;
     try {
-      return await this.output.deliver(event);
+      attempt = Promise.resolve(this.output.deliver(deliverable(this.output, entry.event)));
     } catch (error) {
-      return { ok: false, retryable: true, error: `deliver threw: ${errorText(error)}` };
+      attempt = Promise.reject(error);
     }
+    const delivery: Promise<void> = attempt.then(
+      (result) => this.settled(delivery, entry, key, result),
+      (error: unknown) => this.settled(delivery, entry, key, { ok: false, retryable: true, error: `deliver threw: ${errorText(error)}` }),
+    );
+    this.running.add(delivery);
   }
 
-  private settle(entry: OutboxEntry, key: string, result: DeliveryResult): void {
+  private settled(delivery: Promise<void>, entry: OutboxEntry, key: OrderKey, result: DeliveryResult): void {
+    this.running.delete(delivery);
+    this.settle(entry, key, result);
+  }
+
+  private settle(entry: OutboxEntry, key: OrderKey, result: DeliveryResult): void {
     if (this.shared.state() === 'stopped') return; // stop() gave up on this delivery; it stays pending in the outbox
     this.busy.delete(key);
     this.failing = !result.ok && result.retryable;
@@ -269,7 +278,7 @@ class OutputLane {
     this.probeAllowed = !this.failing;
   }
 
-  private retryLater(entry: OutboxEntry, key: string, error: string): void {
+  private retryLater(entry: OutboxEntry, key: OrderKey, error: string): void {
     const attempt = (this.failedAttempts.get(entry.seq) ?? 0) + 1;
     this.failedAttempts.set(entry.seq, attempt);
     this.counters.failed++;

@@ -25,9 +25,18 @@ const KEEPALIVE_MS = 15_000;
  * server-sent-event streams told when something changed (they then fetch what they show).
  */
 export class ConsoleFeed {
-  private readonly traces = new Map<string, TracedEvent>();
-  /** The traced ids in store order, as a ring of TRACE_LIMIT slots; `next` is the oldest. */
-  private readonly order: Array<string | undefined> = new Array<string | undefined>(TRACE_LIMIT);
+  /**
+   * The trace, as a ring of TRACE_LIMIT slots (`next` is the oldest) in parallel arrays: an object per event,
+   * living for thousands of events, would be copied out of the young generation only to die in the old one.
+   * `slots` finds an id's slot: a ring, because finding a Map's first key after many deletions at its front walks
+   * past their holes on every event.
+   */
+  private readonly ids: Array<string | undefined> = new Array<string | undefined>(TRACE_LIMIT);
+  private readonly events: Array<NormalizedEvent | undefined> = new Array<NormalizedEvent | undefined>(TRACE_LIMIT);
+  private readonly storedAt = new Float64Array(TRACE_LIMIT);
+  /** Per slot, when each output delivered the event; undefined until the first delivery. */
+  private readonly deliveredAt: Array<Record<string, number> | undefined> = new Array<Record<string, number> | undefined>(TRACE_LIMIT);
+  private readonly slots = new Map<string, number>();
   private next = 0;
   private readonly streams = new Set<http.ServerResponse>();
   private pending: NodeJS.Timeout | undefined;
@@ -42,31 +51,48 @@ export class ConsoleFeed {
   stored(events: readonly NormalizedEvent[]): void {
     const at = this.now();
     for (const event of events) {
-      // The id stored TRACE_LIMIT events ago gives up its place: a ring, because finding a Map's first key after
-      // many deletions at its front walks past their holes on every event.
-      const evicted = this.order[this.next];
-      if (evicted !== undefined) this.traces.delete(evicted);
-      this.order[this.next] = event.id;
-      this.next = (this.next + 1) % TRACE_LIMIT;
-      this.traces.set(event.id, { event, storedAt: at, delivered: {} });
+      const slot = this.next;
+      // The id stored TRACE_LIMIT events ago gives up its place.
+      const evicted = this.ids[slot];
+      if (evicted !== undefined && this.slots.get(evicted) === slot) this.slots.delete(evicted);
+      this.ids[slot] = event.id;
+      this.events[slot] = event;
+      this.storedAt[slot] = at;
+      this.deliveredAt[slot] = undefined;
+      this.slots.set(event.id, slot);
+      this.next = (slot + 1) % TRACE_LIMIT;
     }
     this.changed();
   }
 
   delivered(output: string, event: NormalizedEvent): void {
-    const trace = this.traces.get(event.id);
-    if (trace === undefined || trace.delivered[output] !== undefined) return;
-    trace.delivered[output] = this.now();
+    const slot = this.slots.get(event.id);
+    if (slot === undefined) return;
+    let delivered = this.deliveredAt[slot];
+    if (delivered === undefined) this.deliveredAt[slot] = delivered = {};
+    else if (delivered[output] !== undefined) return;
+    delivered[output] = this.now();
     this.changed();
   }
 
   trace(id: string): TracedEvent | undefined {
-    return this.traces.get(id);
+    const slot = this.slots.get(id);
+    return slot === undefined ? undefined : this.traceAt(slot);
   }
 
   /** Traced events, oldest first, that pass the filter. */
   select(filter: (event: NormalizedEvent) => boolean): TracedEvent[] {
-    return [...this.traces.values()].filter((t) => filter(t.event));
+    const selected: TracedEvent[] = [];
+    for (let i = 0; i < TRACE_LIMIT; i++) {
+      const slot = (this.next + i) % TRACE_LIMIT;
+      const event = this.events[slot];
+      if (event !== undefined && this.slots.get(event.id) === slot && filter(event)) selected.push(this.traceAt(slot));
+    }
+    return selected;
+  }
+
+  private traceAt(slot: number): TracedEvent {
+    return { event: this.events[slot]!, storedAt: this.storedAt[slot]!, delivered: { ...this.deliveredAt[slot] } };
   }
 
   /** Takes a response as a live stream; false when too many are open. */

@@ -27,6 +27,24 @@ describe('Counters', () => {
     expect(counters.snapshot().map((s) => s.value)).toEqual(lookalikes.map(() => 1));
   });
 
+  it('keeps a label set apart from its prefixes and extensions, in any order and interleaving', () => {
+    const counters = new Counters();
+    counters.inc('x', { a: '1', b: '2' });
+    counters.inc('x', { a: '1' });
+    counters.inc('x');
+    counters.inc('x', { b: '2', a: '1' }, 2);
+    counters.inc('x', { a: '1', b: '2', c: '3' });
+    counters.inc('x', { a: '1' }, 4);
+    counters.inc('x', { a: '2', b: '2' });
+    expect(counters.snapshot()).toEqual([
+      { name: 'x', labels: { a: '1', b: '2' }, value: 3 },
+      { name: 'x', labels: { a: '1' }, value: 5 },
+      { name: 'x', labels: {}, value: 1 },
+      { name: 'x', labels: { a: '1', b: '2', c: '3' }, value: 1 },
+      { name: 'x', labels: { a: '2', b: '2' }, value: 1 },
+    ]);
+  });
+
   it('sums the samples matching a partial label set', () => {
     const counters = new Counters();
     counters.inc('events_total', { category: 'holdup', input: 'ip' }, 2);

@@ -271,6 +271,22 @@ describe('Dispatcher', () => {
     }
   });
 
+  it('delivers account-less entries side by side, never held back by an account that looks like their seq', async () => {
+    const gate = new Gate();
+    const output = new ScriptedOutput('out', gate.responder);
+    const d = prepare([output], { maxInFlight: 8 });
+    // The MemoryOutbox numbers entries from 1: the account '1' and the account-less entry with seq 1 are unrelated.
+    const events = [testEvent({ account: null }), testEvent({ account: '1' }), testEvent({ account: null }), testEvent({ account: '1' })];
+    await outbox.append(events);
+    d.start();
+    await settle();
+    expect(output.calls.map((e) => e.id)).toEqual([events[0]!.id, events[1]!.id, events[2]!.id]);
+    gate.releaseOne();
+    gate.releaseOne();
+    await settle();
+    expect(output.calls.map((e) => e.id)).toEqual(events.map((e) => e.id));
+  });
+
   it('keeps no more deliveries in flight than the output declares it takes', async () => {
     const gate = new Gate();
     const output = Object.assign(new ScriptedOutput('out', gate.responder), { maxInFlight: 2 });

@@ -16,4 +16,22 @@ describe('ConsoleFeed trace', () => {
     expect(feed.trace('e5')?.event.id).toBe('e5');
     feed.stop();
   });
+
+  it('keeps each output\'s first delivery time of a traced event, and none for an event no longer traced', () => {
+    let now = 100;
+    const feed = new ConsoleFeed(() => now);
+    feed.stored([event('a'), event('b')]);
+    now = 150;
+    feed.delivered('cms', event('a'));
+    now = 170;
+    feed.delivered('cms', event('a'));
+    feed.delivered('siren', event('a'));
+    expect(feed.trace('a')).toEqual({ event: event('a'), storedAt: 100, delivered: { cms: 150, siren: 170 } });
+    expect(feed.trace('b')).toEqual({ event: event('b'), storedAt: 100, delivered: {} });
+    feed.stored(Array.from({ length: TRACE_LIMIT }, (_, i) => event(`later-${i}`)));
+    feed.delivered('cms', event('b'));
+    expect(feed.trace('b')).toBeUndefined();
+    expect(feed.select((e) => e.id === 'later-0')).toEqual([{ event: event('later-0'), storedAt: 170, delivered: {} }]);
+    feed.stop();
+  });
 });
