@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import type { Metric, Registry } from 'prom-client';
 import type { Counters, Labels } from '../../src/observability/counters.js';
 import type { Outbox } from '../../src/outbox/outbox.js';
 import type { OutputDispatchStats } from '../../src/pipeline/dispatcher.js';
@@ -103,30 +103,74 @@ class AnswerLatencyHistogram {
   }
 }
 
+/** The text exposition format 0.0.4, prom-client's `Registry.PROMETHEUS_CONTENT_TYPE`. */
+const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
 /**
  * The Prometheus view of a running gateway, on its own registry. Every `Counters` name is mirrored by a
  * prom-client counter of the same name (prefixed), created on first use with that increment's label names;
  * its values, like the outbox and delivery figures, are read when scraped.
+ *
+ * prom-client and its registry are loaded at the first scrape, not at start: a gateway nobody scrapes does not
+ * hold them (nor the event-loop-delay sampler and GC observer of the process metrics, which count from then on).
  */
 export class GatewayMetrics {
-  readonly registry = new Registry();
-  /** Names of the `Counters` already mirrored. */
-  private readonly mirrored = new Set<string>();
-  private readonly answerLatency: AnswerLatencyHistogram;
+  readonly contentType = CONTENT_TYPE;
+  private registry: Promise<Registry> | undefined;
+  private readonly answerLatency = new AnswerLatencyHistogram(
+    `${METRIC_PREFIX}dc09_answer_latency_seconds`,
+    'Time from a DC-09 frame arriving to its answer (ack, nak, duh, none) being decided, ACKs after the outbox stored the event',
+    ANSWER_LATENCY_BUCKETS,
+  );
 
-  constructor(sources: MetricsSources) {
-    const { counters, dispatcher, outbox, clock } = sources;
-    const registers = [this.registry];
-    for (const sample of counters.snapshot()) this.mirror(counters, sample.name, sample.labels);
-    counters.onIncrement((name, labels) => this.mirror(counters, name, labels));
+  constructor(private readonly sources: MetricsSources) {}
 
-    this.answerLatency = new AnswerLatencyHistogram(
-      `${METRIC_PREFIX}dc09_answer_latency_seconds`,
-      'Time from a DC-09 frame arriving to its answer (ack, nak, duh, none) being decided, ACKs after the outbox stored the event',
-      ANSWER_LATENCY_BUCKETS,
-    );
+  /** Wired to `Dc09ReceiverOptions.onAnswered`. */
+  observeAnswer(answer: Dc09Answer, latencyMs: number): void {
+    this.answerLatency.observe(answer, latencyMs / 1000);
+  }
+
+  /** The text exposition format (version 0.0.4). */
+  async render(): Promise<string> {
+    this.registry ??= this.createRegistry();
+    return (await this.registry).metrics();
+  }
+
+  private async createRegistry(): Promise<Registry> {
+    const { collectDefaultMetrics, Counter, Gauge, Registry } = await import('prom-client');
+    const { counters, dispatcher, outbox, clock } = this.sources;
+    const registry = new Registry();
+    const registers = [registry];
+    const mirrored = new Set<string>();
+    /**
+     * A prom-client counter that reads the `Counters` samples of `name` when scraped, so an increment on the frame
+     * path costs nothing here. Label names are fixed by the first increment of `name`: a later increment's extra
+     * labels are dropped and missing ones are empty, because a metrics listener must never throw inside the frame path.
+     */
+    const mirror = (name: string, labels: Labels): void => {
+      if (mirrored.has(name)) return;
+      const labelNames = Object.keys(labels).sort();
+      mirrored.add(name);
+      new Counter({
+        name: METRIC_PREFIX + name,
+        help: COUNTER_HELP[name] ?? name.replaceAll('_', ' '),
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const sample of counters.snapshot()) {
+            if (sample.name !== name) continue;
+            this.inc(Object.fromEntries(labelNames.map((label) => [label, sample.labels[label] ?? ''])), sample.value);
+          }
+        },
+      });
+    };
+    // The snapshot lists names in first-increment order, with the labels of that first increment.
+    for (const sample of counters.snapshot()) mirror(sample.name, sample.labels);
+    counters.onIncrement((name, labels) => mirror(name, labels));
+
     // The registry only reads name, help, type and get() (and reset() on resetMetrics) from a metric.
-    this.registry.registerMetric(this.answerLatency as unknown as Metric);
+    registry.registerMetric(this.answerLatency as unknown as Metric);
     new Gauge({
       name: `${METRIC_PREFIX}outbox_backlog`,
       help: 'Events stored but not yet delivered, per output',
@@ -202,44 +246,7 @@ export class GatewayMetrics {
         for (const category of DURESS_CATEGORIES) this.inc({ category }, counters.get('events_total', { category }));
       },
     });
-    if (sources.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
-  }
-
-  /** Wired to `Dc09ReceiverOptions.onAnswered`. */
-  observeAnswer(answer: Dc09Answer, latencyMs: number): void {
-    this.answerLatency.observe(answer, latencyMs / 1000);
-  }
-
-  get contentType(): string {
-    return this.registry.contentType;
-  }
-
-  /** The text exposition format (version 0.0.4). */
-  render(): Promise<string> {
-    return this.registry.metrics();
-  }
-
-  /**
-   * A prom-client counter that reads the `Counters` samples of `name` when scraped, so an increment on the frame
-   * path costs nothing here. Label names are fixed when a counter is first incremented: a later increment's extra
-   * labels are dropped and missing ones are empty, because a metrics listener must never throw inside the frame path.
-   */
-  private mirror(counters: Counters, name: string, labels: Labels): void {
-    if (this.mirrored.has(name)) return;
-    const labelNames = Object.keys(labels).sort();
-    this.mirrored.add(name);
-    new Counter({
-      name: METRIC_PREFIX + name,
-      help: COUNTER_HELP[name] ?? name.replaceAll('_', ' '),
-      labelNames,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const sample of counters.snapshot()) {
-          if (sample.name !== name) continue;
-          this.inc(Object.fromEntries(labelNames.map((label) => [label, sample.labels[label] ?? ''])), sample.value);
-        }
-      },
-    });
+    if (this.sources.processMetrics !== false) collectDefaultMetrics({ register: registry });
+    return registry;
   }
 }
