@@ -96,8 +96,11 @@ export async function startBenchGateway(options: BenchGatewayOptions = {}): Prom
   };
 }
 
-/** Resident set size of a process in MB (VmHWM: the peak so far), from /proc/<pid>/status (Linux). */
-export function rssMb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+/**
+ * Resident set size of a process in MB, from /proc/<pid>/status (Linux): VmHWM is the peak so far, RssAnon the
+ * process's own memory (heaps, stacks), RssFile the pages of the node binary and libraries it has touched.
+ */
+export function rssMb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile' = 'VmRSS'): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (match?.[1] === undefined) throw new Error(`no ${field} for pid ${pid}`);
   return Number(match[1]) / 1024;

@@ -45,6 +45,8 @@ export async function benchFootprint(brokerUrl?: string): Promise<BenchFigure[]>
     const startupRss = rssMb(gateway.pid);
     await sleep(IDLE_SETTLE_MS - SETTLE_MS);
     const idleRss = rssMb(gateway.pid);
+    const idleAnon = rssMb(gateway.pid, 'RssAnon');
+    const idleFile = rssMb(gateway.pid, 'RssFile');
 
     // Both ends hold one descriptor per connection; a lower limit caps what can be measured (reported below).
     const { panels, error } = await openPanels(gateway.port, CONNECTIONS);
@@ -66,6 +68,9 @@ export async function benchFootprint(brokerUrl?: string): Promise<BenchFigure[]>
       { name: `gateway start → "gateway ready", median of ${READY_RUNS} (${label})`, value: percentile(readyMs, 50), unit: 'ms' },
       { name: `gateway RSS after start-up, ready + ${SETTLE_MS / 1000} s (${label})`, value: startupRss, unit: 'MB' },
       { name: `gateway RSS idle, ready + ${IDLE_SETTLE_MS / 1000} s (${label})`, value: idleRss, unit: 'MB' },
+      // Node 24's binary alone keeps more file pages resident than Node 20's: the split says whose memory it is.
+      { name: `gateway idle memory, anonymous part (heaps, stacks), node ${process.versions.node}`, value: idleAnon, unit: 'MB' },
+      { name: `gateway idle memory, file-backed part (node binary, libraries), node ${process.versions.node}`, value: idleFile, unit: 'MB' },
       { name: `gateway RSS with ${CONNECTIONS} connections open (${label})`, value: loadedRss, unit: 'MB' },
       { name: `connections open and heartbeat-ACKed for the RSS figure (of ${CONNECTIONS})`, value: acked, unit: 'connections' },
     ];
