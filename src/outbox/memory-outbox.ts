@@ -35,7 +35,6 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
    */
   private readonly keyedTexts = new Map<number, { key: string; text: string }>();
   private readonly deadByOutput = new Map<string, DeadLetter[]>();
-  private readonly dedupeWindowMs: number;
   private readonly clock: Clock;
   private head = 0;
   /** Entries ever stored: nothing is deleted by retention here. */
@@ -45,9 +44,9 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
 
   constructor(options: MemoryOutboxOptions = {}) {
     super();
-    this.dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
     this.clock = options.clock ?? systemClock;
-    this.dedupe = new DedupeIndex(this.dedupeWindowMs, DEDUPE_CAPACITY, undefined, (append) => this.forget(append));
+    const windowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
+    this.dedupe = new DedupeIndex(windowMs, DEDUPE_CAPACITY, undefined, (append) => this.forget(append));
   }
 
   async append(events: NormalizedEvent[], options: { dedupeKey?: string } = {}): Promise<AppendResult> {
