@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
+import { reduceMemoryAfterStartup } from '../system/memory.js';
 import { Dc09Framer } from '../../src/codecs/dc09/framer.js';
 import type { FramerOutput } from '../../src/codecs/framing.js';
 import {
@@ -295,6 +296,7 @@ server.on('error', (error: NodeJS.ErrnoException) => {
   if (!server.listening) post({ kind: 'listen-failed', message: error.message, code: error.code });
 });
 server.listen({ host: settings.host, port: settings.port, backlog: 4096 }, () => {
+  reduceMemoryAfterStartup();
   const address = server.address() as net.AddressInfo;
   post({ kind: 'listening', port: address.port, address: address.address, family: address.family });
 });

@@ -17,11 +17,12 @@ export function runCommand(): Command {
       const settings = settingsOrExit(options.config);
       if (settings === undefined) return;
       // Imported when the gateway runs, not with every command's definition.
-      const [{ createRootLogger }, { Gateway }, files, { startupFailure }] = await Promise.all([
+      const [{ createRootLogger }, { Gateway }, files, { startupFailure }, { reduceMemoryAfterStartup }] = await Promise.all([
         import('../../system/logger.js'),
         import('../gateway.js'),
         import('../../system/files.js'),
         import('../startup.js'),
+        import('../../system/memory.js'),
       ]);
       // Events on stdout must stay a clean JSON-lines stream: logs move to stderr then.
       const eventsOnStdout = settings.outputs.some((o) => o.type === 'stdout');
@@ -55,6 +56,7 @@ export function runCommand(): Command {
       }
       const { gateway } = started;
       logger.info({ gateway: gateway.id, version: gateway.version, inputs: settings.inputs.length, outputs: settings.outputs.length }, 'gateway ready');
+      reduceMemoryAfterStartup();
 
       let stopping = false;
       const stop = async (signal: string) => {
