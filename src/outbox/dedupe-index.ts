@@ -81,13 +81,12 @@ export class DedupeIndex {
 
   private evictOldest(): void {
     const slot = this.slots[this.head];
-    const hash = this.hashes[this.head]!;
     if (slot === undefined) return;
+    const hash = this.hashes[this.head]!;
     this.head += 1;
     const sameHash = this.byHash.get(hash);
-    const rest = sameHash === undefined || sameHash.length === 1 ? NONE : sameHash.filter((other) => other !== slot);
-    if (rest.length === 0) this.byHash.delete(hash);
-    else this.byHash.set(hash, rest as StoredAppend[]);
+    if (sameHash === undefined || sameHash.length === 1) this.byHash.delete(hash);
+    else this.byHash.set(hash, sameHash.filter((other) => other !== slot));
     this.onEvict?.(slot);
     // Compact once the dead prefix is as long as the live part: amortised O(1) per eviction.
     if (this.head > 1024 && this.head * 2 > this.slots.length) {
