@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { GatewayError, isGatewayError } from '../errors.js';
-import type { NormalizedEvent } from '../model/event.js';
+import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import { systemClock, type Clock } from '../ports.js';
 import type { AppendResult, DeadLetter, Outbox, OutboxEntry } from './outbox.js';
 import {
@@ -14,7 +14,7 @@ import {
 } from './outbox-shared.js';
 import { parsedEvent } from '../model/event-json.js';
 import { DedupeIndex } from './dedupe-index.js';
-import { describeEntry, type EntryMeta } from './pending-index.js';
+import { entryMeta, type EntryMeta } from './pending-index.js';
 
 export interface SqliteOutboxOptions {
   /** Created when missing; holds `outbox.sqlite` and its WAL. */
@@ -105,11 +105,6 @@ interface QueuedMark {
   output: string;
   seq: number;
   dead?: { reason: string; at: number };
-}
-
-interface CommittedBatch {
-  results: AppendResult[];
-  stored: EntryMeta[];
 }
 
 function openDatabase(file: string): Database.Database {
@@ -227,7 +222,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   private readonly statements: ReturnType<typeof prepareStatements>;
   /** The events stored last, by seq. */
   private readonly recent = new RecentEvents();
-  private readonly writeBatch: Database.Transaction<(appends: QueuedAppend[], marks: QueuedMark[]) => CommittedBatch>;
+  private readonly writeBatch: Database.Transaction<(appends: QueuedAppend[], marks: QueuedMark[]) => AppendResult[]>;
 
   private constructor(
     private readonly db: Database.Database,
@@ -394,13 +389,13 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     if (appends.length === 0 && marks.length === 0) return;
     this.appends = [];
     this.marks = [];
-    let committed: CommittedBatch;
+    let results: AppendResult[];
     // A batch of delivery marks only needs no fsync of its own: losing one in a power cut means a redelivery,
     // which at-least-once allows; the next append's commit syncs the WAL, marks included.
     const marksOnly = appends.length === 0;
     try {
       if (marksOnly) this.db.pragma('synchronous = NORMAL');
-      committed = this.writeBatch.immediate(appends, marks);
+      results = this.writeBatch.immediate(appends, marks);
     } catch (cause) {
       this.marks = marks.concat(this.marks);
       this.entryCount = this.statements.count.get() ?? 0; // the rolled-back inserts were counted
@@ -409,26 +404,26 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     } finally {
       if (marksOnly) this.db.pragma('synchronous = FULL');
     }
-    for (const meta of committed.stored) {
-      this.index.add(meta);
-      this.head = meta.seq;
-    }
-    committed.results.forEach((result, i) => {
-      if (result.duplicate) return;
-      for (const entry of result.entries) this.remember(entry);
-      const append = appends[i];
-      const first = result.entries[0];
-      if (append?.dedupe !== undefined && first !== undefined) {
-        this.dedupe.add(append.dedupe.hash, { firstSeq: first.seq, count: result.entries.length, at: append.at });
+    // The pending index learns of the entries only now: a rolled-back batch must leave nothing pending.
+    const head = this.head;
+    for (let i = 0; i < results.length; i++) {
+      const { duplicate, entries } = results[i]!;
+      if (duplicate) continue;
+      const { at, dedupe } = appends[i]!;
+      for (const entry of entries) {
+        this.index.add(entryMeta(entry.seq, entry.event, at));
+        this.remember(entry);
+        this.head = entry.seq;
       }
-    });
-    committed.results.forEach((result, i) => appends[i]?.resolve(result));
-    if (committed.stored.length > 0) this.listeners.notify();
+      const first = entries[0];
+      if (dedupe !== undefined && first !== undefined) this.dedupe.add(dedupe.hash, { firstSeq: first.seq, count: entries.length, at });
+    }
+    for (let i = 0; i < results.length; i++) appends[i]!.resolve(results[i]!);
+    if (this.head !== head) this.listeners.notify();
   }
 
-  private writeAppends(appends: QueuedAppend[]): CommittedBatch {
+  private writeAppends(appends: QueuedAppend[]): AppendResult[] {
     const results: AppendResult[] = [];
-    const stored: EntryMeta[] = [];
     const storedInBatch = new Map<string, OutboxEntry[]>();
     for (const append of appends) {
       const { dedupe } = append;
@@ -438,29 +433,27 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
         results.push({ duplicate: true, entries: earlier });
         continue;
       }
-      const entries = this.insertEntries(append, stored);
+      const entries = this.insertEntries(append);
       if (dedupeKey !== undefined && entries.length > 0) storedInBatch.set(dedupeKey, entries);
       results.push({ duplicate: false, entries });
     }
-    return { results, stored };
+    return results;
   }
 
-  /** Inserts an append's events as rows, adding what the pending index needs of each to `stored`. */
-  private insertEntries(append: QueuedAppend, stored: EntryMeta[]): OutboxEntry[] {
+  /** Inserts an append's events as rows. */
+  private insertEntries(append: QueuedAppend): OutboxEntry[] {
     const entries: OutboxEntry[] = [];
     for (const { event, json } of append.events) {
-      const described = describeEntry(event, append.at);
       const { lastInsertRowid } = this.statements.insertEntry.run(
-        described.account,
-        described.duress ? 1 : 0,
-        described.receivedAt,
+        event.account,
+        event.duress ? 1 : 0,
+        receivedAtMs(event, append.at),
         append.at,
         append.dedupe?.key ?? null,
         json,
       );
       const seq = Number(lastInsertRowid);
       this.entryCount += 1;
-      stored.push({ seq, ...described });
       entries.push({ seq, event });
     }
     return entries;
