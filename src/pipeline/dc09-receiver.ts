@@ -116,11 +116,12 @@ export class Dc09Receiver {
     }
     const account = msg.account ?? msg.dataAccount;
     const trust = this.trustOf(msg, account);
-    const origin: FrameOrigin = { input, transport, receivedAt: now, raw: frame, trust, ...(peer === undefined ? {} : { peer }) };
+    const origin: FrameOrigin =
+      peer === undefined ? { input, transport, receivedAt: now, raw: frame, trust } : { input, transport, receivedAt: now, raw: frame, trust, peer };
     if (!trust.verified && isRefused(trust.reason)) return this.refused(msg, account, origin, trust.reason).then((outcome) => this.answered(outcome, now));
     if (msg.encrypted && !this.timestampInWindow(msg.timestamp, now)) return this.outOfWindow(msg, account, origin).then((outcome) => this.answered(outcome, now));
     if (account !== null) {
-      this.clockOff.delete(account.toUpperCase());
+      if (this.clockOff.size > 0) this.clockOff.delete(account.toUpperCase());
       this.options.onTraffic?.(account, now);
     }
     if (msg.token === 'NULL' || msg.token === 'OH') {
@@ -276,7 +277,7 @@ export class Dc09Receiver {
 
   private ack(msg: Dc09Message, now: number): Uint8Array {
     const key = msg.encrypted ? this.accounts?.get((msg.account ?? msg.dataAccount ?? '').toUpperCase())?.key : undefined;
-    return encodeAck(msg, { now, random: this.options.random, ...(key === undefined ? {} : { key }) });
+    return encodeAck(msg, key === undefined ? { now, random: this.options.random } : { now, random: this.options.random, key });
   }
 
   private timestampInWindow(timestamp: number | null, now: number): boolean {
@@ -291,10 +292,16 @@ export class Dc09Receiver {
    * length-prefixed, so no field can run into the next): the outbox confirms a hit against this exact key.
    */
   private retransmitKey(msg: Dc09Message, account: string | null): string {
-    const content = `${msg.token}|${msg.data.length}:${msg.data}|${JSON.stringify(msg.extended)}|${msg.timestamp ?? ''}`;
+    const content = `${msg.token}|${msg.data.length}:${msg.data}|${extendedJson(msg.extended)}|${msg.timestamp ?? ''}`;
     const header = msg.encrypted ? '*' : `${msg.seq}|${msg.receiver}|${msg.line}`;
     return `dc09|${this.options.input}|${account}|${header}|${content}`;
   }
+}
+
+/** JSON of a frame's extended fields, as in its retransmit key; nearly every frame has none. */
+function extendedJson(extended: Record<string, string>): string {
+  for (const _ in extended) return JSON.stringify(extended);
+  return '{}';
 }
 
 /** Causes for which a frame is answered NAK and earns no trust (an unauthenticated input's frames are ACKed). */
