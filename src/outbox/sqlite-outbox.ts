@@ -93,9 +93,14 @@ const MIGRATIONS: readonly string[] = [
   `DROP INDEX entry_dedupe;`,
 ];
 
+/** Flat, with the caller's events array beside their texts: it lives until the group commit, one per frame. */
 interface QueuedAppend {
-  events: Array<{ event: NormalizedEvent; json: string }>;
-  dedupe: { key: string; hash: number } | undefined;
+  events: readonly NormalizedEvent[];
+  /** Each event's text, by index. */
+  jsons: string[];
+  dedupeKey: string | undefined;
+  /** The dedupe key's hash (unused without a key). */
+  hash: number;
   at: number;
   resolve: (result: AppendResult) => void;
   reject: (error: GatewayError) => void;
@@ -214,7 +219,9 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   private appends: QueuedAppend[] = [];
   private marks: QueuedMark[] = [];
   private scheduled: NodeJS.Immediate | undefined;
-  private lastHashed: { key: string; hash: number } | undefined;
+  /** The key hashed last, and its hash. */
+  private lastHashedKey: string | undefined;
+  private lastHash = 0;
   /** Highest committed seq. */
   private head: number;
   private closed = false;
@@ -289,29 +296,32 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
 
   append(events: NormalizedEvent[], options: { dedupeKey?: string } = {}): Promise<AppendResult> {
     if (this.closed) return Promise.reject(outboxWriteFailed('outbox is closed'));
-    let serialized: QueuedAppend['events'];
+    let jsons: string[];
     try {
-      serialized = serializeEvents(events).map((json, i) => ({ event: events[i] as NormalizedEvent, json }));
+      jsons = serializeEvents(events);
     } catch (error) {
       return Promise.reject(error);
     }
     return new Promise<AppendResult>((resolve, reject) => {
       const { dedupeKey } = options;
-      const dedupe = dedupeKey === undefined ? undefined : { key: dedupeKey, hash: this.hashOf(dedupeKey) };
-      this.appends.push({ events: serialized, dedupe, at: this.clock.now(), resolve, reject });
+      const hash = dedupeKey === undefined ? 0 : this.hashOf(dedupeKey);
+      this.appends.push({ events, jsons, dedupeKey, hash, at: this.clock.now(), resolve, reject });
       this.scheduleFlush();
     });
   }
 
   storedUnder(dedupeKey: string): OutboxEntry[] | undefined {
     if (this.closed) return undefined;
-    return this.storedWithin({ key: dedupeKey, hash: this.hashOf(dedupeKey) }, this.clock.now());
+    return this.storedWithin(dedupeKey, this.hashOf(dedupeKey), this.clock.now());
   }
 
   /** A caller asks `storedUnder(key)` and then appends under the same key: the hash is computed once for both. */
   private hashOf(key: string): number {
-    if (this.lastHashed?.key !== key) this.lastHashed = { key, hash: this.dedupe.hash(key) };
-    return this.lastHashed.hash;
+    if (this.lastHashedKey !== key) {
+      this.lastHashedKey = key;
+      this.lastHash = this.dedupe.hash(key);
+    }
+    return this.lastHash;
   }
 
   registerOutputs(names: readonly string[]): void {
@@ -409,14 +419,14 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     for (let i = 0; i < results.length; i++) {
       const { duplicate, entries } = results[i]!;
       if (duplicate) continue;
-      const { at, dedupe } = appends[i]!;
+      const { at, dedupeKey, hash } = appends[i]!;
       for (const entry of entries) {
         this.index.add(entryMeta(entry.seq, entry.event, at));
         this.remember(entry);
         this.head = entry.seq;
       }
       const first = entries[0];
-      if (dedupe !== undefined && first !== undefined) this.dedupe.add(dedupe.hash, { firstSeq: first.seq, count: entries.length, at });
+      if (dedupeKey !== undefined && first !== undefined) this.dedupe.add(hash, { firstSeq: first.seq, count: entries.length, at });
     }
     for (let i = 0; i < results.length; i++) appends[i]!.resolve(results[i]!);
     if (this.head !== head) this.listeners.notify();
@@ -426,9 +436,8 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     const results: AppendResult[] = [];
     const storedInBatch = new Map<string, OutboxEntry[]>();
     for (const append of appends) {
-      const { dedupe } = append;
-      const dedupeKey = dedupe?.key;
-      const earlier = dedupe === undefined ? undefined : (storedInBatch.get(dedupe.key) ?? this.storedWithin(dedupe, append.at));
+      const { dedupeKey } = append;
+      const earlier = dedupeKey === undefined ? undefined : (storedInBatch.get(dedupeKey) ?? this.storedWithin(dedupeKey, append.hash, append.at));
       if (earlier !== undefined) {
         results.push({ duplicate: true, entries: earlier });
         continue;
@@ -442,28 +451,31 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
 
   /** Inserts an append's events as rows. */
   private insertEntries(append: QueuedAppend): OutboxEntry[] {
-    const entries: OutboxEntry[] = [];
-    for (const { event, json } of append.events) {
+    const { events, jsons } = append;
+    // Sized up front: a first push would give a one-event append room for seventeen.
+    const entries = new Array<OutboxEntry>(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
       const { lastInsertRowid } = this.statements.insertEntry.run(
         event.account,
         event.duress ? 1 : 0,
         receivedAtMs(event, append.at),
         append.at,
-        append.dedupe?.key ?? null,
-        json,
+        append.dedupeKey ?? null,
+        jsons[i]!,
       );
       const seq = Number(lastInsertRowid);
       this.entryCount += 1;
-      entries.push({ seq, event });
+      entries[i] = { seq, event };
     }
     return entries;
   }
 
   /** The committed append stored under this dedupe key within the window, confirmed against the stored rows. */
-  private storedWithin(dedupe: { key: string; hash: number }, at: number): OutboxEntry[] | undefined {
-    for (const candidate of this.dedupe.candidates(dedupe.hash, at)) {
+  private storedWithin(dedupeKey: string, hash: number, at: number): OutboxEntry[] | undefined {
+    for (const candidate of this.dedupe.candidates(hash, at)) {
       const rows = this.statements.appendRows.all(candidate.firstSeq, candidate.count);
-      const same = rows.length === candidate.count && rows.every((row) => row.dedupe_key === dedupe.key && row.stored_at > at - this.dedupeWindowMs);
+      const same = rows.length === candidate.count && rows.every((row) => row.dedupe_key === dedupeKey && row.stored_at > at - this.dedupeWindowMs);
       if (same) return rows.map((row) => ({ seq: row.seq, event: this.recent.get(row.seq) ?? parsedEvent(row.event) }));
     }
     return undefined;
