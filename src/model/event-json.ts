@@ -25,3 +25,8 @@ export function eventJson(event: NormalizedEvent): string {
   }
   return text;
 }
+
+/** Drops an event's text: this event object will not be sent (its entry is read back from storage for that). */
+export function forgetJson(event: NormalizedEvent): void {
+  texts.delete(event);
+}

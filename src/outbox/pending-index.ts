@@ -150,6 +150,13 @@ export class PendingIndex {
     return this.queues.get(output)?.all.size ?? 0;
   }
 
+  /** Smallest backlog over the tracked outputs (0 with none tracked). */
+  minBacklog(): number {
+    let min = Number.POSITIVE_INFINITY;
+    for (const queue of this.queues.values()) min = Math.min(min, queue.all.size);
+    return min === Number.POSITIVE_INFINITY ? 0 : min;
+  }
+
   maxBacklog(): number {
     let max = 0;
     for (const queue of this.queues.values()) max = Math.max(max, queue.all.size);

@@ -12,7 +12,7 @@ import {
   outboxWriteFailed,
   serializeEvents,
 } from './outbox-shared.js';
-import { parsedEvent } from '../model/event-json.js';
+import { forgetJson, parsedEvent } from '../model/event-json.js';
 import { DedupeIndex } from './dedupe-index.js';
 import { entryMeta, type EntryMeta } from './pending-index.js';
 
@@ -45,7 +45,8 @@ class RecentEvents {
   private readonly seqs = new Float64Array(RECENT_EVENTS).fill(-1);
   private readonly events: Array<NormalizedEvent | undefined> = new Array<NormalizedEvent | undefined>(RECENT_EVENTS);
 
-  set(seq: number, event: NormalizedEvent): void {
+  /** `event` undefined: the slot keeps nothing (not the event `RECENT_EVENTS` seqs older either). */
+  set(seq: number, event: NormalizedEvent | undefined): void {
     const slot = seq % RECENT_EVENTS;
     this.seqs[slot] = seq;
     this.events[slot] = event;
@@ -416,13 +417,14 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     }
     // The pending index learns of the entries only now: a rolled-back batch must leave nothing pending.
     const head = this.head;
+    const deepBacklog = this.index.minBacklog() >= RECENT_EVENTS;
     for (let i = 0; i < results.length; i++) {
       const { duplicate, entries } = results[i]!;
       if (duplicate) continue;
       const { at, dedupeKey, hash } = appends[i]!;
       for (const entry of entries) {
         this.index.add(entryMeta(entry.seq, entry.event, at));
-        this.remember(entry);
+        this.remember(entry, deepBacklog);
         this.head = entry.seq;
       }
       const first = entries[0];
@@ -534,9 +536,18 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     }));
   }
 
-  /** Keeps just-stored events so the dispatcher does not read back and re-parse what it was handed a moment ago. */
-  private remember(entry: OutboxEntry): void {
-    this.recent.set(entry.seq, entry.event);
+  /**
+   * Keeps just-stored events so the dispatcher does not read back and re-parse what it was handed a moment ago.
+   * Behind a backlog deeper than the ring, every output reaches the entry only after the ring has let it go (they
+   * read oldest first; a duress goes first, so it is kept): then neither the event nor its text is kept, as both
+   * would only be promoted to the old generation to die there.
+   */
+  private remember(entry: OutboxEntry, deepBacklog: boolean): void {
+    const { seq, event } = entry;
+    if (deepBacklog && !event.duress) {
+      this.recent.set(seq, undefined);
+      forgetJson(event);
+    } else this.recent.set(seq, event);
   }
 
   private readEvent(seq: number): NormalizedEvent {
