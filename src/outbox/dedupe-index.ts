@@ -37,15 +37,29 @@ export class DedupeIndex {
   /** Each slot's key hash, at the slot's index. */
   private hashes: number[] = [];
   private head = 0;
+  /**
+   * Callers hash each key with this and pass the hash to `add` and `candidates`. The last key's hash is kept: a
+   * frame's key is looked up before it is stored, and stored under right after.
+   */
+  readonly hash: (key: string) => number;
 
   constructor(
     private readonly windowMs: number,
     private readonly capacity: number,
-    /** Callers hash each key once with this and pass the hash to `add` and `candidates`. */
-    readonly hash: (key: string) => number = dedupeHash,
+    hashKey: (key: string) => number = dedupeHash,
     /** Told of each append the index forgets (window passed or capacity reached), so a caller can drop what it keeps for it. */
     private readonly onEvict?: (append: StoredAppend) => void,
-  ) {}
+  ) {
+    let lastKey: string | undefined;
+    let lastHash = 0;
+    this.hash = (key) => {
+      if (key !== lastKey) {
+        lastHash = hashKey(key);
+        lastKey = key;
+      }
+      return lastHash;
+    };
+  }
 
   get size(): number {
     return this.slots.length - this.head;

@@ -219,7 +219,6 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   private appends: QueuedAppend[] = [];
   private marks: QueuedMark[] = [];
   private scheduled: NodeJS.Immediate | undefined;
-  private lastHashed: { key: string; hash: number } | undefined;
   /** Highest committed seq. */
   private head: number;
   private closed = false;
@@ -302,7 +301,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     }
     return new Promise<AppendResult>((resolve, reject) => {
       const { dedupeKey } = options;
-      const dedupe = dedupeKey === undefined ? undefined : { key: dedupeKey, hash: this.hashOf(dedupeKey) };
+      const dedupe = dedupeKey === undefined ? undefined : { key: dedupeKey, hash: this.dedupe.hash(dedupeKey) };
       this.appends.push({ events: serialized, dedupe, at: this.clock.now(), resolve, reject });
       this.scheduleFlush();
     });
@@ -310,13 +309,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
 
   storedUnder(dedupeKey: string): OutboxEntry[] | undefined {
     if (this.closed) return undefined;
-    return this.storedWithin({ key: dedupeKey, hash: this.hashOf(dedupeKey) }, this.clock.now());
-  }
-
-  /** A caller asks `storedUnder(key)` and then appends under the same key: the hash is computed once for both. */
-  private hashOf(key: string): number {
-    if (this.lastHashed?.key !== key) this.lastHashed = { key, hash: this.dedupe.hash(key) };
-    return this.lastHashed.hash;
+    return this.storedWithin({ key: dedupeKey, hash: this.dedupe.hash(dedupeKey) }, this.clock.now());
   }
 
   registerOutputs(names: readonly string[]): void {

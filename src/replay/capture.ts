@@ -49,7 +49,18 @@ export function parseReplayLine(line: string): DecodeResult<ReplayFrame> | null 
   return ok({ t: null, input: null, transport: null, peer: null, bytes: bytes.value });
 }
 
+/**
+ * A line exactly as captureLine writes it, with no escape or control character in any value: its fields are
+ * the JSON's without JSON.parse, which was a third of reading a replay line. Anything else goes through JSON.parse.
+ */
+const PLAIN_STRING = String.raw`"([^"\\\x00-\x1f]*)"`;
+const WRITTEN_RECORD = new RegExp(
+  String.raw`^\{"t":${PLAIN_STRING},"input":${PLAIN_STRING},"transport":${PLAIN_STRING}(?:,"peer":${PLAIN_STRING})?,"hex":${PLAIN_STRING}\}$`,
+);
+
 function parseCaptureRecord(text: string): DecodeResult<ReplayFrame> {
+  const written = WRITTEN_RECORD.exec(text);
+  if (written !== null) return checkedRecord({ t: written[1], input: written[2], transport: written[3], peer: written[4], hex: written[5] }, text);
   // Text starting with `{` parses to an object or not at all.
   let record: Record<string, unknown>;
   try {
@@ -57,6 +68,10 @@ function parseCaptureRecord(text: string): DecodeResult<ReplayFrame> {
   } catch (error) {
     return malformed(`not valid JSON: ${(error as Error).message}`, text);
   }
+  return checkedRecord(record, text);
+}
+
+function checkedRecord(record: Record<string, unknown>, text: string): DecodeResult<ReplayFrame> {
   const { t, input, transport, peer, hex } = record;
   if (typeof t !== 'string' || !ISO_TIME.test(t) || Number.isNaN(Date.parse(t))) {
     return malformed('"t" must be an ISO-8601 time such as 2024-05-01T12:00:00.000Z', text);
