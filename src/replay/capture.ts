@@ -1,6 +1,6 @@
 import { parseFrameText } from '../codecs/escapes.js';
 import { fail, ok, type DecodeResult } from '../codecs/result.js';
-import { TRANSPORTS, type Transport } from '../model/event.js';
+import { isoTimeMs, TRANSPORTS, type Transport } from '../model/event.js';
 
 /**
  * One frame to replay. A capture record (`run --capture`) knows when, where and from whom it came; a plain-log
@@ -73,7 +73,8 @@ function parseCaptureRecord(text: string): DecodeResult<ReplayFrame> {
 
 function checkedRecord(record: Record<string, unknown>, text: string): DecodeResult<ReplayFrame> {
   const { t, input, transport, peer, hex } = record;
-  if (typeof t !== 'string' || !ISO_TIME.test(t) || Number.isNaN(Date.parse(t))) {
+  const at = typeof t === 'string' && ISO_TIME.test(t) ? isoTimeMs(t) : Number.NaN;
+  if (typeof t !== 'string' || Number.isNaN(at)) {
     return malformed('"t" must be an ISO-8601 time such as 2024-05-01T12:00:00.000Z', text);
   }
   if (typeof input !== 'string' || input === '') return malformed('"input" must be the name of an input', text);
@@ -87,7 +88,7 @@ function checkedRecord(record: Record<string, unknown>, text: string): DecodeRes
   // Memory of its own (Buffer.from would take a slice of Node's shared pool and keep the pool alive), decoded in place.
   const bytes = new Uint8Array(hex.length / 2);
   if (Buffer.from(bytes.buffer).write(hex, 'hex') !== bytes.length) return badHex(text);
-  return ok({ t: Date.parse(t), input, transport, peer: peer ?? null, bytes });
+  return ok({ t: at, input, transport, peer: peer ?? null, bytes });
 }
 
 function badHex(text: string): DecodeResult<never> {
