@@ -288,10 +288,16 @@ export class Dc09Receiver {
    * length-prefixed, so no field can run into the next): the outbox confirms a hit against this exact key.
    */
   private retransmitKey(msg: Dc09Message, account: string | null): string {
-    const content = `${msg.token}|${msg.data.length}:${msg.data}|${JSON.stringify(msg.extended)}|${msg.timestamp ?? ''}`;
+    const content = `${msg.token}|${msg.data.length}:${msg.data}|${extendedText(msg.extended)}|${msg.timestamp ?? ''}`;
     const header = msg.encrypted ? '*' : `${msg.seq}|${msg.receiver}|${msg.line}`;
     return `dc09|${this.options.input}|${account}|${header}|${content}`;
   }
+}
+
+/** The extended fields as JSON. Most frames have none, and each JSON.stringify call has a fixed cost of its own. */
+function extendedText(extended: Record<string, string>): string {
+  for (const letter in extended) if (Object.hasOwn(extended, letter)) return JSON.stringify(extended);
+  return '{}';
 }
 
 /** Causes for which a frame is answered NAK and earns no trust (an unauthenticated input's frames are ACKed). */
