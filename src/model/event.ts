@@ -157,19 +157,47 @@ export function earnsTrust(event: Pick<NormalizedEvent, 'verified' | 'unverified
   return event.verified !== false || event.unverifiedReason === 'unauthenticated-source';
 }
 
-let lastReceivedAtText = '';
-let lastReceivedAtMs = Number.NaN;
+/** An event's `receivedAt` in ms since the epoch, or `fallback` when it does not parse. */
+export function receivedAtMs(event: Pick<NormalizedEvent, 'receivedAt'>, fallback: number): number {
+  const ms = isoTimeMs(event.receivedAt);
+  return Number.isNaN(ms) ? fallback : ms;
+}
+
+/** The second last read by isoTimeMs in the form isoTime writes, up to and including its '.', and its first ms. */
+let parsedSecondPrefix = '';
+let parsedSecondMs = Number.NaN;
+const ISO_MS_START = 20;
+const ISO_LENGTH = 24;
+/** The form isoTime writes for the years 0000–9999. */
+const CANONICAL_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /**
- * An event's `receivedAt` in ms since the epoch, or `fallback` when it does not parse. Events come in bursts
- * that share a millisecond, so the last text parsed is remembered.
+ * An ISO-8601 time as ms since the epoch, exactly as Date.parse reads it (NaN when it does not parse). Times in
+ * the form isoTime writes that fall in the second last read are read from their milliseconds alone: events and
+ * capture lines come in runs within one second, and Date.parse was several of a replayed frame's steps.
  */
-export function receivedAtMs(event: Pick<NormalizedEvent, 'receivedAt'>, fallback: number): number {
-  if (event.receivedAt !== lastReceivedAtText) {
-    lastReceivedAtText = event.receivedAt;
-    lastReceivedAtMs = Date.parse(event.receivedAt);
+export function isoTimeMs(text: string): number {
+  if (text.length === ISO_LENGTH && text.charCodeAt(ISO_LENGTH - 1) === 0x5a && text.startsWith(parsedSecondPrefix) && parsedSecondPrefix !== '') {
+    const ms = threeDigits(text, ISO_MS_START);
+    if (ms >= 0) return parsedSecondMs + ms;
   }
-  return Number.isNaN(lastReceivedAtMs) ? fallback : lastReceivedAtMs;
+  const ms = Date.parse(text);
+  if (!Number.isNaN(ms) && CANONICAL_ISO.test(text)) {
+    parsedSecondPrefix = text.slice(0, ISO_MS_START);
+    parsedSecondMs = ms - threeDigits(text, ISO_MS_START);
+  }
+  return ms;
+}
+
+/** The number the three decimal digits at `at` write, or -1 when they are not three digits. */
+function threeDigits(text: string, at: number): number {
+  let value = 0;
+  for (let i = at; i < at + 3; i++) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 let lastIsoMs = Number.NaN;
@@ -191,9 +219,9 @@ export function isoTime(ms: number): string {
   } else {
     lastIsoText = new Date(ms).toISOString();
     // Years outside 0000–9999 are written with six digits and a sign: never cached by prefix.
-    if (lastIsoText.length === 24) {
+    if (lastIsoText.length === ISO_LENGTH) {
       secondStartMs = ms - (((ms % 1000) + 1000) % 1000);
-      secondPrefix = lastIsoText.slice(0, 20);
+      secondPrefix = lastIsoText.slice(0, ISO_MS_START);
     }
   }
   lastIsoMs = ms;

@@ -49,12 +49,16 @@ export class DedupeIndex {
   /** Serial of the oldest live append; `next` is the serial the next append gets. */
   private oldest = 0;
   private next = 0;
+  /**
+   * Callers hash each key with this and pass the hash to `add` and `candidates`. The last key's hash is kept: a
+   * frame's key is looked up before it is stored, and stored under right after.
+   */
+  readonly hash: (key: string) => number;
 
   constructor(
     private readonly windowMs: number,
     private readonly capacity: number,
-    /** Callers hash each key once with this and pass the hash to `add` and `candidates`. */
-    readonly hash: (key: string) => number = dedupeHash,
+    hashKey: (key: string) => number = dedupeHash,
     /** Told of each append the index forgets (window passed or capacity reached), so a caller can drop what it keeps for it. */
     private readonly onEvict?: (append: StoredAppend) => void,
   ) {
@@ -66,6 +70,15 @@ export class DedupeIndex {
     const bucketCount = 2 ** Math.ceil(Math.log2(Math.max(capacity, 2)));
     this.buckets = new Float64Array(bucketCount);
     this.bucketMask = bucketCount - 1;
+    let lastKey: string | undefined;
+    let lastHash = 0;
+    this.hash = (key) => {
+      if (key !== lastKey) {
+        lastHash = hashKey(key);
+        lastKey = key;
+      }
+      return lastHash;
+    };
   }
 
   get size(): number {

@@ -220,9 +220,6 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   private appends: QueuedAppend[] = [];
   private marks: QueuedMark[] = [];
   private scheduled: NodeJS.Immediate | undefined;
-  /** The key hashed last, and its hash. */
-  private lastHashedKey: string | undefined;
-  private lastHash = 0;
   /** Highest committed seq. */
   private head: number;
   private closed = false;
@@ -305,7 +302,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     }
     return new Promise<AppendResult>((resolve, reject) => {
       const { dedupeKey } = options;
-      const hash = dedupeKey === undefined ? 0 : this.hashOf(dedupeKey);
+      const hash = dedupeKey === undefined ? 0 : this.dedupe.hash(dedupeKey);
       this.appends.push({ events, jsons, dedupeKey, hash, at: this.clock.now(), resolve, reject });
       this.scheduleFlush();
     });
@@ -313,16 +310,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
 
   storedUnder(dedupeKey: string): OutboxEntry[] | undefined {
     if (this.closed) return undefined;
-    return this.storedWithin(dedupeKey, this.hashOf(dedupeKey), this.clock.now());
-  }
-
-  /** A caller asks `storedUnder(key)` and then appends under the same key: the hash is computed once for both. */
-  private hashOf(key: string): number {
-    if (this.lastHashedKey !== key) {
-      this.lastHashedKey = key;
-      this.lastHash = this.dedupe.hash(key);
-    }
-    return this.lastHash;
+    return this.storedWithin(dedupeKey, this.dedupe.hash(dedupeKey), this.clock.now());
   }
 
   registerOutputs(names: readonly string[]): void {

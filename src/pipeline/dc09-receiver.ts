@@ -292,15 +292,15 @@ export class Dc09Receiver {
    * length-prefixed, so no field can run into the next): the outbox confirms a hit against this exact key.
    */
   private retransmitKey(msg: Dc09Message, account: string | null): string {
-    const content = `${msg.token}|${msg.data.length}:${msg.data}|${extendedJson(msg.extended)}|${msg.timestamp ?? ''}`;
+    const content = `${msg.token}|${msg.data.length}:${msg.data}|${extendedText(msg.extended)}|${msg.timestamp ?? ''}`;
     const header = msg.encrypted ? '*' : `${msg.seq}|${msg.receiver}|${msg.line}`;
     return `dc09|${this.options.input}|${account}|${header}|${content}`;
   }
 }
 
-/** JSON of a frame's extended fields, as in its retransmit key; nearly every frame has none. */
-function extendedJson(extended: Record<string, string>): string {
-  for (const _ in extended) return JSON.stringify(extended);
+/** The extended fields as JSON. Most frames have none, and each JSON.stringify call has a fixed cost of its own. */
+function extendedText(extended: Record<string, string>): string {
+  for (const letter in extended) if (Object.hasOwn(extended, letter)) return JSON.stringify(extended);
   return '{}';
 }
 

@@ -95,6 +95,15 @@ function cutByLength(pending: Uint8Array, from: number, end: number): boolean {
   return endsLikeABody(pending, end);
 }
 
+/** The first CR or LF at or after `from`, or -1 when there is none. */
+function firstLineBreak(pending: Uint8Array, from: number): number {
+  for (let i = from; i < pending.length; i++) {
+    const byte = pending[i]!;
+    if (byte === CR || byte === LF) return byte;
+  }
+  return -1;
+}
+
 /** A CR-terminated line without the LF still counts as a frame when it opens with `<4 hex CRC><0LLL>"` or `SR` (OH). */
 function isFrameWithoutLf(line: Uint8Array): boolean {
   return (line[8] === QUOTE && isHexRange(line, 0, 8)) || (line[0] === 0x53 && line[1] === 0x52);
@@ -206,8 +215,9 @@ export class Dc09Framer implements Framer {
       if (this.bodyStart < 0) return false;
       this.scanned = this.bodyStart;
     }
-    // After an LF, a frame is cut by length only once the next frame's LF shows its CR is not coming.
-    const end = this.bodyStart === 9 ? endByLength(pending, 1) : -1;
+    // After an LF, a frame is cut by length only once the next frame's LF shows its CR is not coming: never when
+    // a CR comes first, as in every frame with its CR, so only then are its length field and CRC read here.
+    const end = this.bodyStart === 9 && firstLineBreak(pending, this.bodyStart) !== CR ? endByLength(pending, 1) : -1;
     if (pending[end] === LF && cutByLength(pending, this.bodyStart, end)) {
       out.push({ kind: 'frame', bytes: copyOf(pending, 0, end) });
       this.take(end);

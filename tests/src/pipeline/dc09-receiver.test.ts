@@ -72,3 +72,19 @@ describe('DC-09 receiver when the store cannot take the event', () => {
     expect((await r.handleFrame(second, 'tcp')).answer).toBe('ack');
   });
 });
+
+describe('DC-09 receiver retransmits with extended data', () => {
+  it('stores a frame once per content: the same extended fields are a retransmit, other ones a new frame', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['central']);
+    const { receiver: r } = receiver(outbox);
+    const located = (x: string) => panelFrame({ token: 'ADM-CID', seq: '0003', account: '1234', data: `#1234|1122 01 005][X${x}` });
+    const first = await r.handleFrame(located('E100W200'), 'tcp');
+    expect(first.events[0]!.extended).toEqual({ X: 'E100W200' });
+    expect((await r.handleFrame(located('E100W200'), 'tcp')).duplicate).toBe(true);
+    expect((await r.handleFrame(located('E100W201'), 'tcp')).duplicate).toBe(false);
+    expect((await r.handleFrame(HOLDUP, 'tcp')).duplicate).toBe(false);
+    expect((await r.handleFrame(HOLDUP, 'tcp')).duplicate).toBe(true);
+    expect(outbox.backlog('central')).toBe(3);
+  });
+});

@@ -37,6 +37,18 @@ describe('capture records', () => {
     expect(Buffer.from(frame.bytes).toString('latin1')).toBe('AB');
   });
 
+  it('reads a record written with escapes or in another key order as JSON, the same as the written form', () => {
+    const written = frameOf('{"t":"2024-05-01T12:00:00.000Z","input":"ip","transport":"tcp","peer":"10.0.0.7:1","hex":"0a41"}');
+    expect(frameOf('{"t":"2024-05-01T12:00:00.000Z","input":"\\u0069p","transport":"tcp","peer":"10.0.0.7:1","hex":"0a41"}')).toEqual(written);
+    expect(frameOf('{"hex":"0a41","peer":"10.0.0.7:1","transport":"tcp","input":"ip","t":"2024-05-01T12:00:00.000Z"}')).toEqual(written);
+    expect(frameOf('{ "t": "2024-05-01T12:00:00.000Z", "input": "ip", "transport": "tcp", "peer": "10.0.0.7:1", "hex": "0a41" }')).toEqual(written);
+  });
+
+  it('refuses a raw control character inside a value, as JSON does, in the written form too', () => {
+    expect(errorOf('{"t":"2024-05-01T12:00:00Z","input":"i\tp","transport":"tcp","hex":"41"}').message).toContain('not valid JSON');
+    expect(errorOf('{"t":"2024-05-01T12:00:00Z","input":"ip","transport":"tcp","peer":"a\u0000","hex":"41"}').message).toContain('not valid JSON');
+  });
+
   it.each([
     ['{"t":"2024-05-01T12:00:00Z","input":"ip","transport":"tcp","hex":"4', 'not valid JSON'],
     ['{"input":"ip","transport":"tcp","hex":"41"}', '"t"'],
