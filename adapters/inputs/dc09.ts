@@ -292,7 +292,6 @@ export class Dc09Listener implements Input {
     );
   }
 
-
   private discarded(discard: Discard): void {
     this.options.counters.inc('frames_discarded_total', { input: this.options.name, reason: discard.reason }, discard.count);
     const peer = this.peers.get(discard.connection);

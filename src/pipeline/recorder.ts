@@ -103,17 +103,13 @@ export class Recorder {
     } catch (error) {
       return Promise.resolve(this.failed(error));
     }
-    if (dedupeKey === undefined) return appended.then(this.storedUnkeyed, this.failedUnkeyed);
     const stored = appended.then(
       (result) => this.stored(result, dedupeKey),
       (error: unknown) => this.failed(error, dedupeKey),
     );
-    this.storing.set(dedupeKey, stored);
+    if (dedupeKey !== undefined) this.storing.set(dedupeKey, stored);
     return stored;
   }
-
-  private readonly storedUnkeyed = (result: AppendResult): RecordOutcome => this.stored(result);
-  private readonly failedUnkeyed = (error: unknown): RecordOutcome => this.failed(error);
 
   private stored(result: AppendResult, dedupeKey?: string): RecordOutcome {
     if (dedupeKey !== undefined) this.storing.delete(dedupeKey);
