@@ -66,6 +66,28 @@ function tcpWorkerEntry(): URL {
   return here.endsWith('.ts') ? new URL('../../dist/adapters/inputs/dc09-tcp-worker.js', here) : new URL('./dc09-tcp-worker.js', here);
 }
 
+/** Work under way, counted rather than kept: a set entry per frame lived until its group commit. */
+class InFlight {
+  size = 0;
+  private whenDrained: (() => void) | undefined;
+
+  add(): void {
+    this.size += 1;
+  }
+
+  done(): void {
+    this.size -= 1;
+    if (this.size > 0) return;
+    this.whenDrained?.();
+    this.whenDrained = undefined;
+  }
+
+  /** Resolves once nothing is under way. */
+  drained(): Promise<void> {
+    return this.size === 0 ? Promise.resolve() : new Promise((resolve) => (this.whenDrained = resolve));
+  }
+}
+
 /**
  * DC-09 over TCP and UDP on one port. It carries bytes only: the receiver decides every answer. TCP sockets live
  * on a worker thread (dc09-tcp-worker.ts), which sends frames over in batches; this thread decodes, stores and
@@ -81,7 +103,8 @@ export class Dc09Listener implements Input {
   private answersScheduled = false;
   private workerDown: string | undefined;
   private udpSocket: dgram.Socket | undefined;
-  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Frames (and capacity alarms) being handled, which stop() lets finish. */
+  private readonly inFlight = new InFlight();
   private stopping = false;
   /** When connections were last turned away at maxConnections (wall clock ms). */
   private lastRefusedAt: number | undefined;
@@ -128,7 +151,7 @@ export class Dc09Listener implements Input {
     this.stopping = true;
     const worker = this.worker;
     this.post({ kind: 'stop-accepting' });
-    await Promise.allSettled([...this.inFlight]);
+    await this.inFlight.drained();
     this.sendAnswers();
     if (worker !== undefined) {
       const exited = once(worker, 'exit');
@@ -210,7 +233,7 @@ export class Dc09Listener implements Input {
     for (const discard of batch.discarded) this.discarded(discard);
     for (const drop of batch.dropped) this.dropped(drop);
     forEachEntry(batch.frames, (id, frame) => {
-      void this.handle(frame, 'tcp', this.peers.get(id) ?? 'unknown').then((answer) => this.queueAnswer(worker, id, answer));
+      this.handle(frame, 'tcp', this.peers.get(id) ?? 'unknown', (answer) => this.queueAnswer(worker, id, answer));
     });
     for (const id of batch.closed) this.peers.delete(id);
     // The worker may send the next batch now: it queues behind this one. This batch is committed here, not at
@@ -246,28 +269,27 @@ export class Dc09Listener implements Input {
   private datagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const peer = `${rinfo.address}:${rinfo.port}`;
     if (this.stopping) return;
-    void this.handle(msg, 'udp', peer).then((answer) => {
+    this.handle(msg, 'udp', peer, (answer) => {
       if (answer !== null) socket.send(answer, rinfo.port, rinfo.address);
     });
   }
 
-  /** The frame's answer (null: none); a failure is logged and counted and gets no answer. Never rejects. */
-  private handle(frame: Uint8Array, transport: 'tcp' | 'udp', peer: string): Promise<Uint8Array | null> {
-    const work = this.options.receiver.handleFrame(frame, transport, peer).then(
+  /** Gives `answer` the frame's answer (null: none); a failure is logged and counted and gets no answer. */
+  private handle(frame: Uint8Array, transport: 'tcp' | 'udp', peer: string, answer: (reply: Uint8Array | null) => void): void {
+    this.inFlight.add();
+    void this.options.receiver.handleFrame(frame, transport, peer).then(
       (outcome) => {
-        this.inFlight.delete(work);
-        return outcome.reply;
+        this.inFlight.done();
+        answer(outcome.reply);
       },
       (error: unknown) => {
-        this.inFlight.delete(work);
+        this.inFlight.done();
         // A bug must not take the listener down; the panel gets no answer and retries.
         this.options.counters.inc('input_errors_total', { input: this.options.name });
         this.options.logger.error({ err: error, peer }, 'frame handling failed');
-        return null;
+        answer(null);
       },
     );
-    this.inFlight.add(work);
-    return work;
   }
 
   private discarded(discard: Discard): void {
@@ -293,9 +315,8 @@ export class Dc09Listener implements Input {
     if (this.lastAlarmAt !== undefined && now - this.lastAlarmAt < CAPACITY_ALARM_MS) return;
     this.lastAlarmAt = now;
     const reason = `DC-09 input ${name} reached maxConnections (${maxConnections}): idle connections are closed to make room and, once none is left, new ones refused, so a panel reporting now may not get through; look for a connection flood (GET /healthz lists the input) or raise inputs.${name}.maxConnections`;
-    const alarm = this.options.receiver.connectionsRefused(reason, 'tcp');
-    this.inFlight.add(alarm);
-    void alarm.finally(() => this.inFlight.delete(alarm));
+    this.inFlight.add();
+    void this.options.receiver.connectionsRefused(reason, 'tcp').finally(() => this.inFlight.done());
   }
 }
 

@@ -17,7 +17,16 @@ export function eventJson(event: NormalizedEvent): string {
   let text = texts.get(event);
   if (text === undefined) {
     text = JSON.stringify(event);
+    // JSON.stringify hands its text back in pieces (a cons string), joined only when something reads it whole (the
+    // outbox's insert, a batch later). Reading a character joins them now, so the pieces die young instead of being
+    // copied out of the young generation with the batch still in flight.
+    text.charCodeAt(0);
     texts.set(event, text);
   }
   return text;
+}
+
+/** Drops an event's text: this event object will not be sent (its entry is read back from storage for that). */
+export function forgetJson(event: NormalizedEvent): void {
+  texts.delete(event);
 }

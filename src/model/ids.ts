@@ -38,6 +38,7 @@ export function createIdSource(clock: Clock, random: RandomBytes = pooledRandomB
   let lastMs = -1;
   let counter = 0;
   const bytes = Buffer.alloc(ID_RANDOM_BYTES);
+  const text = Buffer.from('00000000-0000-0000-0000-000000000000', 'latin1');
   return {
     next() {
       let ms = Math.max(clock.now(), lastMs);
@@ -48,15 +49,32 @@ export function createIdSource(clock: Clock, random: RandomBytes = pooledRandomB
         counter = 0;
       }
       lastMs = ms;
-      bytes.set(random(ID_RANDOM_BYTES).subarray(0, ID_RANDOM_BYTES));
+      bytes.set(random(ID_RANDOM_BYTES));
       bytes.writeUIntBE(ms, 0, 6);
       bytes[6] = 0x70 | ((counter >> 8) & 0x0f);
       bytes[7] = counter & 0xff;
       bytes[8] = 0x80 | (bytes[8]! & 0x3f);
-      const hex = bytes.toString('hex');
-      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+      return formatUuid(bytes, text);
     },
   };
+}
+
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+/** Where each of the 16 bytes' two hex digits go in `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`. */
+const UUID_OFFSETS = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
+/**
+ * The bytes written as hex into `text` (whose hyphens are in place), read out as one flat string: ids live as
+ * long as their event, and slicing and joining a hex string left five pieces and the joins behind each one.
+ */
+function formatUuid(bytes: Uint8Array, text: Buffer): string {
+  for (let i = 0; i < 16; i++) {
+    const byte = bytes[i]!;
+    const at = UUID_OFFSETS[i]!;
+    text[at] = HEX_DIGITS[byte >> 4]!;
+    text[at + 1] = HEX_DIGITS[byte & 0x0f]!;
+  }
+  return text.toString('latin1');
 }
 
 /** Deterministic random source (xorshift32) for replays and tests. */

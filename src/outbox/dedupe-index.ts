@@ -29,14 +29,26 @@ export function dedupeHash(key: string): number {
  * file, which cost a fifth of the receiver's CPU per frame and grew with the table. Bounded by the window and by
  * `capacity` appends; past the capacity the oldest are dropped early, so under a sustained flood a very late
  * retransmit may be stored a second time (a duplicate, never a loss).
+ *
+ * Held in typed arrays, not an object and a map entry per append: those lived for the window, so every one was
+ * promoted to the old generation, and under load they were a tenth of what the gateway promoted per frame.
+ * Appends are numbered in store order (their serial); serial s lives in ring slot s % capacity while it is at or
+ * above `oldest`. Each append links to the next older one in its hash bucket, so a bucket's chain runs newest
+ * first and ends at the first link below `oldest`: evicting is only moving `oldest` on.
  */
 export class DedupeIndex {
-  private readonly byHash = new Map<number, StoredAppend[]>();
-  /** Oldest first; `head` is the first live slot (shifting a long array on every eviction would be quadratic). */
-  private slots: StoredAppend[] = [];
-  /** Each slot's key hash, at the slot's index. */
-  private hashes: number[] = [];
-  private head = 0;
+  private readonly hashes: Float64Array;
+  private readonly firstSeqs: Float64Array;
+  private readonly counts: Float64Array;
+  private readonly ats: Float64Array;
+  /** Links hold serial + 1, so that 0 (a fresh array) means none: per slot, the next older append in its bucket. */
+  private readonly olderInBucket: Float64Array;
+  /** Per bucket (low bits of the hash), a link to its newest append. */
+  private readonly buckets: Float64Array;
+  private readonly bucketMask: number;
+  /** Serial of the oldest live append; `next` is the serial the next append gets. */
+  private oldest = 0;
+  private next = 0;
   /**
    * Callers hash each key with this and pass the hash to `add` and `candidates`. The last key's hash is kept: a
    * frame's key is looked up before it is stored, and stored under right after.
@@ -50,6 +62,14 @@ export class DedupeIndex {
     /** Told of each append the index forgets (window passed or capacity reached), so a caller can drop what it keeps for it. */
     private readonly onEvict?: (append: StoredAppend) => void,
   ) {
+    this.hashes = new Float64Array(capacity);
+    this.firstSeqs = new Float64Array(capacity);
+    this.counts = new Float64Array(capacity);
+    this.ats = new Float64Array(capacity);
+    this.olderInBucket = new Float64Array(capacity);
+    const bucketCount = 2 ** Math.ceil(Math.log2(Math.max(capacity, 2)));
+    this.buckets = new Float64Array(bucketCount);
+    this.bucketMask = bucketCount - 1;
     let lastKey: string | undefined;
     let lastHash = 0;
     this.hash = (key) => {
@@ -62,51 +82,53 @@ export class DedupeIndex {
   }
 
   get size(): number {
-    return this.slots.length - this.head;
+    return this.next - this.oldest;
   }
 
   /** Records a committed append (its key's `hash`). Appends arrive in store order (`at` not decreasing, save for clock steps). */
   add(hash: number, append: StoredAppend): void {
-    const slot: StoredAppend = { firstSeq: append.firstSeq, count: append.count, at: append.at };
-    this.slots.push(slot);
-    this.hashes.push(hash);
-    const sameHash = this.byHash.get(hash);
-    if (sameHash === undefined) this.byHash.set(hash, [slot]);
-    else sameHash.push(slot);
-    if (this.size > this.capacity) this.evictOldest();
+    if (this.size >= this.capacity) this.evictOldest();
+    const serial = this.next++;
+    const slot = serial % this.capacity;
+    this.hashes[slot] = hash;
+    this.firstSeqs[slot] = append.firstSeq;
+    this.counts[slot] = append.count;
+    this.ats[slot] = append.at;
+    const bucket = this.bucketOf(hash);
+    this.olderInBucket[slot] = this.buckets[bucket]!;
+    this.buckets[bucket] = serial + 1;
   }
 
   /** Appends stored within the window before `now` whose key has this `hash`, oldest first. */
   candidates(hash: number, now: number): readonly StoredAppend[] {
     this.evictExpired(now);
-    const sameHash = this.byHash.get(hash);
-    // Asked once per keyed append and nearly always a miss or one slot: no copies on that path.
-    if (sameHash === undefined) return NONE;
     const since = now - this.windowMs;
-    if (sameHash.length === 1) return sameHash[0]!.at > since ? sameHash : NONE;
-    return sameHash.filter((slot) => slot.at > since);
+    // Asked once per keyed append and nearly always a miss: nothing is allocated then.
+    let found: StoredAppend[] | undefined;
+    for (let link = this.buckets[this.bucketOf(hash)]!; link > this.oldest; ) {
+      const slot = (link - 1) % this.capacity;
+      if (this.hashes[slot] === hash && this.ats[slot]! > since) (found ??= []).push(this.appendAt(slot));
+      link = this.olderInBucket[slot]!;
+    }
+    return found === undefined ? NONE : found.reverse();
+  }
+
+  private bucketOf(hash: number): number {
+    return (hash >>> 0) & this.bucketMask;
+  }
+
+  private appendAt(slot: number): StoredAppend {
+    return { firstSeq: this.firstSeqs[slot]!, count: this.counts[slot]!, at: this.ats[slot]! };
   }
 
   private evictExpired(now: number): void {
-    for (let slot = this.slots[this.head]; slot !== undefined && slot.at <= now - this.windowMs; slot = this.slots[this.head]) {
-      this.evictOldest();
-    }
+    while (this.size > 0 && this.ats[this.oldest % this.capacity]! <= now - this.windowMs) this.evictOldest();
   }
 
   private evictOldest(): void {
-    const slot = this.slots[this.head];
-    if (slot === undefined) return;
-    const hash = this.hashes[this.head]!;
-    this.head += 1;
-    const sameHash = this.byHash.get(hash);
-    if (sameHash === undefined || sameHash.length === 1) this.byHash.delete(hash);
-    else this.byHash.set(hash, sameHash.filter((other) => other !== slot));
-    this.onEvict?.(slot);
-    // Compact once the dead prefix is as long as the live part: amortised O(1) per eviction.
-    if (this.head > 1024 && this.head * 2 > this.slots.length) {
-      this.slots = this.slots.slice(this.head);
-      this.hashes = this.hashes.slice(this.head);
-      this.head = 0;
-    }
+    if (this.size === 0) return;
+    const slot = this.oldest % this.capacity;
+    this.oldest += 1;
+    this.onEvict?.(this.appendAt(slot));
   }
 }

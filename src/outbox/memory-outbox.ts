@@ -10,7 +10,7 @@ import {
   outboxWriteFailed,
   serializeEvents,
 } from './outbox-shared.js';
-import { describeEntry } from './pending-index.js';
+import { entryMeta } from './pending-index.js';
 import { DedupeIndex, type StoredAppend } from './dedupe-index.js';
 
 export interface MemoryOutboxOptions {
@@ -63,7 +63,7 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     for (const entry of entries) {
       this.oldestStoredAt ??= receivedAtMs(entry.event, now);
       if (tracked) this.entries.set(entry.seq, entry);
-      this.index.add({ seq: entry.seq, ...describeEntry(entry.event, now) });
+      this.index.add(entryMeta(entry.seq, entry.event, now));
     }
     this.storedCount += entries.length;
     // An empty append stores nothing, so (as on disk) it leaves nothing to be a duplicate of.

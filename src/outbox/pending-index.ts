@@ -10,8 +10,20 @@ export interface EntryMeta {
 }
 
 /** `receivedAt` is the event's own ISO time; the store time stands in when it does not parse. */
-export function describeEntry(event: NormalizedEvent, storedAt: number): Omit<EntryMeta, 'seq'> {
-  return { account: event.account, duress: event.duress, receivedAt: receivedAtMs(event, storedAt) };
+export function entryMeta(seq: number, event: NormalizedEvent, storedAt: number): EntryMeta {
+  return { seq, account: event.account, duress: event.duress, receivedAt: receivedAtMs(event, storedAt) };
+}
+
+/**
+ * An entry pending somewhere, with how many outputs still hold it. One object per pending entry (not the
+ * caller's meta wrapped in another): under a backlog these live until delivery, in the old generation.
+ */
+interface HeldEntry extends EntryMeta {
+  holders: number;
+}
+
+function held(meta: EntryMeta, holders: number): HeldEntry {
+  return { seq: meta.seq, account: meta.account, duress: meta.duress, receivedAt: meta.receivedAt, holders };
 }
 
 /**
@@ -29,7 +41,7 @@ class OutputQueue {
  * deliver, and in which order. Implementations own storage; this owns ordering and counting.
  */
 export class PendingIndex {
-  private readonly metas = new Map<number, { meta: EntryMeta; holders: number }>();
+  private readonly metas = new Map<number, HeldEntry>();
   private readonly queues = new Map<string, OutputQueue>();
   /** Highest seq ever added, to keep the sorted-set invariant honest. */
   private lastSeq = 0;
@@ -61,12 +73,9 @@ export class PendingIndex {
     if (meta.seq <= this.lastSeq) throw new Error(`seq ${meta.seq} is not above ${this.lastSeq}`);
     this.lastSeq = meta.seq;
     if (this.queues.size === 0) return;
-    const held = { meta, holders: 0 };
-    this.metas.set(meta.seq, held);
-    for (const queue of this.queues.values()) {
-      held.holders += 1;
-      this.enqueue(queue, meta);
-    }
+    const entry = held(meta, this.queues.size);
+    this.metas.set(meta.seq, entry);
+    for (const queue of this.queues.values()) this.enqueue(queue, entry);
   }
 
   /** Whether any tracked output still has `seq` to deliver. */
@@ -77,17 +86,17 @@ export class PendingIndex {
   /** Removes `seq` from the output's pending entries; false when it was not pending there. */
   complete(output: string, seq: number): boolean {
     const queue = this.queues.get(output);
-    const held = this.metas.get(seq);
-    if (queue === undefined || held === undefined || !queue.all.delete(seq)) return false;
+    const entry = this.metas.get(seq);
+    if (queue === undefined || entry === undefined || !queue.all.delete(seq)) return false;
     queue.duress.delete(seq);
-    const { account } = held.meta;
+    const { account } = entry;
     if (account !== null) {
       const ofAccount = queue.byAccount.get(account);
       ofAccount?.delete(seq);
       if (ofAccount?.size === 0) queue.byAccount.delete(account);
     }
-    held.holders -= 1;
-    if (held.holders === 0) this.metas.delete(seq);
+    entry.holders -= 1;
+    if (entry.holders === 0) this.metas.delete(seq);
     return true;
   }
 
@@ -141,6 +150,13 @@ export class PendingIndex {
     return this.queues.get(output)?.all.size ?? 0;
   }
 
+  /** Smallest backlog over the tracked outputs (0 with none tracked). */
+  minBacklog(): number {
+    let min = Number.POSITIVE_INFINITY;
+    for (const queue of this.queues.values()) min = Math.min(min, queue.all.size);
+    return min === Number.POSITIVE_INFINITY ? 0 : min;
+  }
+
   maxBacklog(): number {
     let max = 0;
     for (const queue of this.queues.values()) max = Math.max(max, queue.all.size);
@@ -167,28 +183,29 @@ export class PendingIndex {
   }
 
   private retain(meta: EntryMeta): EntryMeta {
-    const held = this.metas.get(meta.seq);
-    if (held === undefined) {
-      this.metas.set(meta.seq, { meta, holders: 1 });
-      return meta;
+    const entry = this.metas.get(meta.seq);
+    if (entry === undefined) {
+      const first = held(meta, 1);
+      this.metas.set(meta.seq, first);
+      return first;
     }
-    held.holders += 1;
-    return held.meta;
+    entry.holders += 1;
+    return entry;
   }
 
   private enqueue(queue: OutputQueue, meta: EntryMeta): void {
     queue.all.add(meta.seq);
     if (meta.duress) queue.duress.add(meta.seq);
     if (meta.account !== null) {
-      const ofAccount = queue.byAccount.get(meta.account);
-      if (ofAccount === undefined) queue.byAccount.set(meta.account, new Set([meta.seq]));
-      else ofAccount.add(meta.seq);
+      let ofAccount = queue.byAccount.get(meta.account);
+      if (ofAccount === undefined) queue.byAccount.set(meta.account, (ofAccount = new Set()));
+      ofAccount.add(meta.seq);
     }
   }
 
   private meta(seq: number): EntryMeta {
-    const held = this.metas.get(seq);
-    if (held === undefined) throw new Error(`pending seq ${seq} has no metadata`);
-    return held.meta;
+    const entry = this.metas.get(seq);
+    if (entry === undefined) throw new Error(`pending seq ${seq} has no metadata`);
+    return entry;
   }
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { GatewayError, isGatewayError } from '../errors.js';
-import type { NormalizedEvent } from '../model/event.js';
+import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import { systemClock, type Clock } from '../ports.js';
 import type { AppendResult, DeadLetter, Outbox, OutboxEntry } from './outbox.js';
 import {
@@ -12,9 +12,9 @@ import {
   outboxWriteFailed,
   serializeEvents,
 } from './outbox-shared.js';
-import { parsedEvent } from '../model/event-json.js';
+import { forgetJson, parsedEvent } from '../model/event-json.js';
 import { DedupeIndex } from './dedupe-index.js';
-import { describeEntry, type EntryMeta } from './pending-index.js';
+import { entryMeta, type EntryMeta } from './pending-index.js';
 
 export interface SqliteOutboxOptions {
   /** Created when missing; holds `outbox.sqlite` and its WAL. */
@@ -45,7 +45,8 @@ class RecentEvents {
   private readonly seqs = new Float64Array(RECENT_EVENTS).fill(-1);
   private readonly events: Array<NormalizedEvent | undefined> = new Array<NormalizedEvent | undefined>(RECENT_EVENTS);
 
-  set(seq: number, event: NormalizedEvent): void {
+  /** `event` undefined: the slot keeps nothing (not the event `RECENT_EVENTS` seqs older either). */
+  set(seq: number, event: NormalizedEvent | undefined): void {
     const slot = seq % RECENT_EVENTS;
     this.seqs[slot] = seq;
     this.events[slot] = event;
@@ -93,9 +94,14 @@ const MIGRATIONS: readonly string[] = [
   `DROP INDEX entry_dedupe;`,
 ];
 
+/** Flat, with the caller's events array beside their texts: it lives until the group commit, one per frame. */
 interface QueuedAppend {
-  events: Array<{ event: NormalizedEvent; json: string }>;
-  dedupe: { key: string; hash: number } | undefined;
+  events: readonly NormalizedEvent[];
+  /** Each event's text, by index. */
+  jsons: string[];
+  dedupeKey: string | undefined;
+  /** The dedupe key's hash (unused without a key). */
+  hash: number;
   at: number;
   resolve: (result: AppendResult) => void;
   reject: (error: GatewayError) => void;
@@ -105,11 +111,6 @@ interface QueuedMark {
   output: string;
   seq: number;
   dead?: { reason: string; at: number };
-}
-
-interface CommittedBatch {
-  results: AppendResult[];
-  stored: EntryMeta[];
 }
 
 function openDatabase(file: string): Database.Database {
@@ -226,7 +227,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   private readonly statements: ReturnType<typeof prepareStatements>;
   /** The events stored last, by seq. */
   private readonly recent = new RecentEvents();
-  private readonly writeBatch: Database.Transaction<(appends: QueuedAppend[], marks: QueuedMark[]) => CommittedBatch>;
+  private readonly writeBatch: Database.Transaction<(appends: QueuedAppend[], marks: QueuedMark[]) => AppendResult[]>;
 
   private constructor(
     private readonly db: Database.Database,
@@ -293,23 +294,23 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
 
   append(events: NormalizedEvent[], options: { dedupeKey?: string } = {}): Promise<AppendResult> {
     if (this.closed) return Promise.reject(outboxWriteFailed('outbox is closed'));
-    let serialized: QueuedAppend['events'];
+    let jsons: string[];
     try {
-      serialized = serializeEvents(events).map((json, i) => ({ event: events[i] as NormalizedEvent, json }));
+      jsons = serializeEvents(events);
     } catch (error) {
       return Promise.reject(error);
     }
     return new Promise<AppendResult>((resolve, reject) => {
       const { dedupeKey } = options;
-      const dedupe = dedupeKey === undefined ? undefined : { key: dedupeKey, hash: this.dedupe.hash(dedupeKey) };
-      this.appends.push({ events: serialized, dedupe, at: this.clock.now(), resolve, reject });
+      const hash = dedupeKey === undefined ? 0 : this.dedupe.hash(dedupeKey);
+      this.appends.push({ events, jsons, dedupeKey, hash, at: this.clock.now(), resolve, reject });
       this.scheduleFlush();
     });
   }
 
   storedUnder(dedupeKey: string): OutboxEntry[] | undefined {
     if (this.closed) return undefined;
-    return this.storedWithin({ key: dedupeKey, hash: this.dedupe.hash(dedupeKey) }, this.clock.now());
+    return this.storedWithin(dedupeKey, this.dedupe.hash(dedupeKey), this.clock.now());
   }
 
   registerOutputs(names: readonly string[]): void {
@@ -387,13 +388,13 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     if (appends.length === 0 && marks.length === 0) return;
     this.appends = [];
     this.marks = [];
-    let committed: CommittedBatch;
+    let results: AppendResult[];
     // A batch of delivery marks only needs no fsync of its own: losing one in a power cut means a redelivery,
     // which at-least-once allows; the next append's commit syncs the WAL, marks included.
     const marksOnly = appends.length === 0;
     try {
       if (marksOnly) this.db.pragma('synchronous = NORMAL');
-      committed = this.writeBatch.immediate(appends, marks);
+      results = this.writeBatch.immediate(appends, marks);
     } catch (cause) {
       this.marks = marks.concat(this.marks);
       this.entryCount = this.statements.count.get() ?? 0; // the rolled-back inserts were counted
@@ -402,68 +403,69 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     } finally {
       if (marksOnly) this.db.pragma('synchronous = FULL');
     }
-    for (const meta of committed.stored) {
-      this.index.add(meta);
-      this.head = meta.seq;
-    }
-    committed.results.forEach((result, i) => {
-      if (result.duplicate) return;
-      for (const entry of result.entries) this.remember(entry);
-      const append = appends[i];
-      const first = result.entries[0];
-      if (append?.dedupe !== undefined && first !== undefined) {
-        this.dedupe.add(append.dedupe.hash, { firstSeq: first.seq, count: result.entries.length, at: append.at });
+    // The pending index learns of the entries only now: a rolled-back batch must leave nothing pending.
+    const head = this.head;
+    const deepBacklog = this.index.minBacklog() >= RECENT_EVENTS;
+    for (let i = 0; i < results.length; i++) {
+      const { duplicate, entries } = results[i]!;
+      if (duplicate) continue;
+      const { at, dedupeKey, hash } = appends[i]!;
+      for (const entry of entries) {
+        this.index.add(entryMeta(entry.seq, entry.event, at));
+        this.remember(entry, deepBacklog);
+        this.head = entry.seq;
       }
-    });
-    committed.results.forEach((result, i) => appends[i]?.resolve(result));
-    if (committed.stored.length > 0) this.listeners.notify();
+      const first = entries[0];
+      if (dedupeKey !== undefined && first !== undefined) this.dedupe.add(hash, { firstSeq: first.seq, count: entries.length, at });
+    }
+    for (let i = 0; i < results.length; i++) appends[i]!.resolve(results[i]!);
+    if (this.head !== head) this.listeners.notify();
   }
 
-  private writeAppends(appends: QueuedAppend[]): CommittedBatch {
+  private writeAppends(appends: QueuedAppend[]): AppendResult[] {
     const results: AppendResult[] = [];
-    const stored: EntryMeta[] = [];
     const storedInBatch = new Map<string, OutboxEntry[]>();
     for (const append of appends) {
-      const { dedupe } = append;
-      const dedupeKey = dedupe?.key;
-      const earlier = dedupe === undefined ? undefined : (storedInBatch.get(dedupe.key) ?? this.storedWithin(dedupe, append.at));
+      const { dedupeKey } = append;
+      const earlier = dedupeKey === undefined ? undefined : (storedInBatch.get(dedupeKey) ?? this.storedWithin(dedupeKey, append.hash, append.at));
       if (earlier !== undefined) {
         results.push({ duplicate: true, entries: earlier });
         continue;
       }
-      const entries = this.insertEntries(append, stored);
+      const entries = this.insertEntries(append);
       if (dedupeKey !== undefined && entries.length > 0) storedInBatch.set(dedupeKey, entries);
       results.push({ duplicate: false, entries });
     }
-    return { results, stored };
+    return results;
   }
 
-  /** Inserts an append's events as rows, adding what the pending index needs of each to `stored`. */
-  private insertEntries(append: QueuedAppend, stored: EntryMeta[]): OutboxEntry[] {
-    const entries: OutboxEntry[] = [];
-    for (const { event, json } of append.events) {
-      const described = describeEntry(event, append.at);
+  /** Inserts an append's events as rows. */
+  private insertEntries(append: QueuedAppend): OutboxEntry[] {
+    const { events, jsons } = append;
+    // Sized up front: a first push would give a one-event append room for seventeen.
+    const entries = new Array<OutboxEntry>(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
       const { lastInsertRowid } = this.statements.insertEntry.run(
-        described.account,
-        described.duress ? 1 : 0,
-        described.receivedAt,
+        event.account,
+        event.duress ? 1 : 0,
+        receivedAtMs(event, append.at),
         append.at,
-        append.dedupe?.key ?? null,
-        json,
+        append.dedupeKey ?? null,
+        jsons[i]!,
       );
       const seq = Number(lastInsertRowid);
       this.entryCount += 1;
-      stored.push({ seq, ...described });
-      entries.push({ seq, event });
+      entries[i] = { seq, event };
     }
     return entries;
   }
 
   /** The committed append stored under this dedupe key within the window, confirmed against the stored rows. */
-  private storedWithin(dedupe: { key: string; hash: number }, at: number): OutboxEntry[] | undefined {
-    for (const candidate of this.dedupe.candidates(dedupe.hash, at)) {
+  private storedWithin(dedupeKey: string, hash: number, at: number): OutboxEntry[] | undefined {
+    for (const candidate of this.dedupe.candidates(hash, at)) {
       const rows = this.statements.appendRows.all(candidate.firstSeq, candidate.count);
-      const same = rows.length === candidate.count && rows.every((row) => row.dedupe_key === dedupe.key && row.stored_at > at - this.dedupeWindowMs);
+      const same = rows.length === candidate.count && rows.every((row) => row.dedupe_key === dedupeKey && row.stored_at > at - this.dedupeWindowMs);
       if (same) return rows.map((row) => ({ seq: row.seq, event: this.recent.get(row.seq) ?? parsedEvent(row.event) }));
     }
     return undefined;
@@ -522,9 +524,18 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     }));
   }
 
-  /** Keeps just-stored events so the dispatcher does not read back and re-parse what it was handed a moment ago. */
-  private remember(entry: OutboxEntry): void {
-    this.recent.set(entry.seq, entry.event);
+  /**
+   * Keeps just-stored events so the dispatcher does not read back and re-parse what it was handed a moment ago.
+   * Behind a backlog deeper than the ring, every output reaches the entry only after the ring has let it go (they
+   * read oldest first; a duress goes first, so it is kept): then neither the event nor its text is kept, as both
+   * would only be promoted to the old generation to die there.
+   */
+  private remember(entry: OutboxEntry, deepBacklog: boolean): void {
+    const { seq, event } = entry;
+    if (deepBacklog && !event.duress) {
+      this.recent.set(seq, undefined);
+      forgetJson(event);
+    } else this.recent.set(seq, event);
   }
 
   private readEvent(seq: number): NormalizedEvent {

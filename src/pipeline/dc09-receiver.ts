@@ -84,23 +84,26 @@ export class Dc09Receiver {
   }
 
   handleFrame(frame: Uint8Array, transport: Transport, peer?: string): Promise<Dc09Outcome> {
-    const started = this.options.clock.now();
-    const answered = (outcome: Dc09Outcome): Dc09Outcome => {
-      this.options.onAnswered?.(outcome.answer, this.options.clock.now() - started);
-      return outcome;
-    };
+    const now = this.options.clock.now();
     try {
-      const decided = this.decide(frame, transport, peer);
-      // Only frames that store something wait for the outbox; the rest are answered without a promise per step.
-      return decided instanceof Promise ? decided.then(answered) : Promise.resolve(answered(decided));
+      const decided = this.decide(frame, transport, peer, now);
+      // Only frames that store something wait for the outbox (and are told answered when stored); the rest are
+      // answered without a promise per step.
+      return decided instanceof Promise ? decided : Promise.resolve(this.answered(decided, now));
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  private decide(frame: Uint8Array, transport: Transport, peer?: string): Dc09Outcome | Promise<Dc09Outcome> {
-    const { clock, counters, input } = this.options;
-    const now = clock.now();
+  /** Reports the answer and how long since the frame arrived (`now` when it was handed over). */
+  private answered(outcome: Dc09Outcome, arrivedAt: number): Dc09Outcome {
+    this.options.onAnswered?.(outcome.answer, this.options.clock.now() - arrivedAt);
+    return outcome;
+  }
+
+  /** The outcome, or a promise of it that reports itself answered. */
+  private decide(frame: Uint8Array, transport: Transport, peer: string | undefined, now: number): Dc09Outcome | Promise<Dc09Outcome> {
+    const { counters, input } = this.options;
     this.options.onFrame?.(frame, transport, peer, now);
     const decoded = decodeDc09Frame(frame, this.decodeOptions);
     if (!decoded.ok) return this.rejected(frame, decoded.error, now, peer);
@@ -113,11 +116,12 @@ export class Dc09Receiver {
     }
     const account = msg.account ?? msg.dataAccount;
     const trust = this.trustOf(msg, account);
-    const origin: FrameOrigin = { input, transport, receivedAt: now, raw: frame, trust, ...(peer === undefined ? {} : { peer }) };
-    if (!trust.verified && isRefused(trust.reason)) return this.refused(msg, account, origin, trust.reason);
-    if (msg.encrypted && !this.timestampInWindow(msg.timestamp, now)) return this.outOfWindow(msg, account, origin);
+    const origin: FrameOrigin =
+      peer === undefined ? { input, transport, receivedAt: now, raw: frame, trust } : { input, transport, receivedAt: now, raw: frame, trust, peer };
+    if (!trust.verified && isRefused(trust.reason)) return this.refused(msg, account, origin, trust.reason).then((outcome) => this.answered(outcome, now));
+    if (msg.encrypted && !this.timestampInWindow(msg.timestamp, now)) return this.outOfWindow(msg, account, origin).then((outcome) => this.answered(outcome, now));
     if (account !== null) {
-      this.clockOff.delete(account.toUpperCase());
+      if (this.clockOff.size > 0) this.clockOff.delete(account.toUpperCase());
       this.options.onTraffic?.(account, now);
     }
     if (msg.token === 'NULL' || msg.token === 'OH') {
@@ -128,9 +132,9 @@ export class Dc09Receiver {
     const events = this.eventsOf(msg, origin);
     return this.options.recorder.record(events, this.retransmitKey(msg, account)).then((recorded): Dc09Outcome => {
       if (!recorded.ok) {
-        return this.refuse('nak', this.nak(msg, now), { code: recorded.error.code, message: recorded.error.message });
+        return this.answered(this.refuse('nak', this.nak(msg, now), { code: recorded.error.code, message: recorded.error.message }), now);
       }
-      return { answer: 'ack', reply: this.ack(msg, now), events: recorded.events, duplicate: recorded.duplicate };
+      return this.answered({ answer: 'ack', reply: this.ack(msg, now), events: recorded.events, duplicate: recorded.duplicate }, now);
     });
   }
 
@@ -273,7 +277,7 @@ export class Dc09Receiver {
 
   private ack(msg: Dc09Message, now: number): Uint8Array {
     const key = msg.encrypted ? this.accounts?.get((msg.account ?? msg.dataAccount ?? '').toUpperCase())?.key : undefined;
-    return encodeAck(msg, { now, random: this.options.random, ...(key === undefined ? {} : { key }) });
+    return encodeAck(msg, key === undefined ? { now, random: this.options.random } : { now, random: this.options.random, key });
   }
 
   private timestampInWindow(timestamp: number | null, now: number): boolean {

@@ -1,4 +1,4 @@
-import { EVENT_SCHEMA_ID, isoTime, type NormalizedEvent, type Transport, type UnverifiedReason } from '../model/event.js';
+import { EVENT_SCHEMA_ID, isoTime, UNVERIFIED_REASONS, type NormalizedEvent, type Transport, type UnverifiedReason } from '../model/event.js';
 import type { Signal } from '../model/signal.js';
 import type { IdSource } from '../model/ids.js';
 import type { Site } from '../settings/sites.js';
@@ -10,8 +10,11 @@ export type Trust = { verified: true } | { verified: false; reason: UnverifiedRe
 
 export const VERIFIED: Trust = { verified: true };
 
+/** One Trust per reason, shared: an input without an allowlist asks for one with every frame. */
+const UNVERIFIED = Object.fromEntries(UNVERIFIED_REASONS.map((reason) => [reason, Object.freeze({ verified: false, reason })])) as Record<UnverifiedReason, Trust>;
+
 export function unverified(reason: UnverifiedReason): Trust {
-  return { verified: false, reason };
+  return UNVERIFIED[reason];
 }
 
 /** Where and when a frame came in; shared by every event the frame yields. */

@@ -1,7 +1,7 @@
 import type { EventBus } from '../bus.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { NormalizedEvent } from '../model/event.js';
-import type { Outbox } from '../outbox/outbox.js';
+import type { AppendResult, Outbox } from '../outbox/outbox.js';
 import type { Counters } from '../observability/counters.js';
 import type { Logger } from '../ports.js';
 
@@ -72,13 +72,7 @@ export class Recorder {
     }
     const refused = this.overLimit(events);
     if (refused !== undefined) return Promise.resolve(refused);
-    const stored = this.store(events, dedupeKey);
-    if (dedupeKey !== undefined) {
-      this.storing.set(dedupeKey, stored);
-      // A side branch: the caller's answer does not wait for it.
-      void stored.then(() => this.storing.delete(dedupeKey));
-    }
-    return stored;
+    return this.store(events, dedupeKey);
   }
 
   private retransmit(events: NormalizedEvent[]): RecordOutcome {
@@ -95,13 +89,32 @@ export class Recorder {
     return { ok: false, error: new GatewayError('OUTBOX_BACKLOG_FULL', `backlog limit ${backlogLimit} reached`) };
   }
 
-  /** Never rejects: a failure (the outbox's, or the annotator's) is an outcome the input answers with NAK. */
-  private async store(events: NormalizedEvent[], dedupeKey?: string): Promise<RecordOutcome> {
-    const { outbox, counters, logger } = this.deps;
+  /**
+   * Never rejects: a failure (the outbox's, or the annotator's) is an outcome the input answers with NAK. A keyed
+   * append is in `storing` until its outcome is known. One promise step per frame, not an async function's: their
+   * state lives until the group commit, long enough under load to be copied out of the young generation.
+   */
+  private store(events: NormalizedEvent[], dedupeKey: string | undefined): Promise<RecordOutcome> {
+    let appended: Promise<AppendResult>;
     try {
       const annotator = this.annotator;
       if (annotator !== undefined) for (const event of events) annotator.annotate(event);
-      const result = await outbox.append(events, dedupeKey === undefined ? undefined : { dedupeKey });
+      appended = this.deps.outbox.append(events, dedupeKey === undefined ? undefined : { dedupeKey });
+    } catch (error) {
+      return Promise.resolve(this.failed(error));
+    }
+    const stored = appended.then(
+      (result) => this.stored(result, dedupeKey),
+      (error: unknown) => this.failed(error, dedupeKey),
+    );
+    if (dedupeKey !== undefined) this.storing.set(dedupeKey, stored);
+    return stored;
+  }
+
+  private stored(result: AppendResult, dedupeKey?: string): RecordOutcome {
+    if (dedupeKey !== undefined) this.storing.delete(dedupeKey);
+    const { counters, logger } = this.deps;
+    try {
       const stored = result.entries.map((e) => e.event);
       if (result.duplicate) counters.inc('events_duplicate_total');
       else {
@@ -113,12 +126,18 @@ export class Recorder {
       }
       return { ok: true, duplicate: result.duplicate, events: stored };
     } catch (error) {
-      const gatewayError = isGatewayError(error)
-        ? error
-        : new GatewayError('OUTBOX_WRITE_FAILED', 'outbox write failed', { cause: error });
-      counters.inc('outbox_rejections_total', { code: gatewayError.code });
-      logger.error({ err: gatewayError }, 'outbox write failed');
-      return { ok: false, error: gatewayError };
+      return this.failed(error);
     }
+  }
+
+  private failed(error: unknown, dedupeKey?: string): RecordOutcome {
+    if (dedupeKey !== undefined) this.storing.delete(dedupeKey);
+    const { counters, logger } = this.deps;
+    const gatewayError = isGatewayError(error)
+      ? error
+      : new GatewayError('OUTBOX_WRITE_FAILED', 'outbox write failed', { cause: error });
+    counters.inc('outbox_rejections_total', { code: gatewayError.code });
+    logger.error({ err: gatewayError }, 'outbox write failed');
+    return { ok: false, error: gatewayError };
   }
 }
