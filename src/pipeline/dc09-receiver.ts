@@ -189,7 +189,7 @@ export class Dc09Receiver {
       for (const event of events) event.unverifiedCount = admit.count;
     }
     const recorded = await this.options.recorder.record(events, `unverified|${this.retransmitKey(msg, account)}`);
-    if (folds && recorded.ok && !recorded.duplicate) this.unverifiedFrames.stored(originKey, host, origin.receivedAt);
+    if (folds) this.unverifiedFrames.settled(originKey, host, origin.receivedAt, recorded.ok && !recorded.duplicate);
     return { answer: 'nak', reply, events: recorded.ok ? recorded.events : [], duplicate: recorded.ok && recorded.duplicate, error };
   }
 

@@ -15,47 +15,72 @@ interface OriginState {
   storedAt: number;
   /** Frames folded since then (not stored). */
   folded: number;
+  /** When the event admitted last began to be stored; undefined once settled. */
+  storingSince: number | undefined;
+}
+
+interface PeerState {
+  since: number;
+  stored: number;
+  /** Admitted events not settled yet: they count toward the limit, or frames arriving together all pass. */
+  storing: number;
 }
 
 /**
  * Bounds what refused (unverified) frames cost: a flood of non-duress frames from one account (or, without an
  * account, one peer host) stores one event per minute, which carries the number of frames it stands for, and one
  * peer host stores at most UNVERIFIED_EVENTS_PER_PEER such events a minute. Duress and hold-up content never
- * passes through here: it is always stored.
+ * passes through here: it is always stored. An admitted event holds its origin's place until it is settled: the
+ * frames that arrive while it is being stored (a whole group commit of them, in a flood) are folded too.
  */
 export class UnverifiedFrames {
   private readonly origins = new Map<string, OriginState>();
-  private readonly peers = new Map<string, { since: number; stored: number }>();
+  private readonly peers = new Map<string, PeerState>();
 
   /**
    * Whether a non-duress refused frame from `origin`, sent by `peerHost`, should be stored now. When it should,
-   * `count` is the number of frames the stored event stands for (itself and those folded since the last one).
+   * `count` is the number of frames the stored event stands for (itself and those folded since the last one), and
+   * `settled` must follow once the store has an outcome.
    */
   admit(origin: string, peerHost: string, now: number): { store: true; count: number } | { store: false } {
     const state = this.origins.get(origin);
-    if (state !== undefined && now - state.storedAt < UNVERIFIED_AGGREGATION_MS) {
+    if (state !== undefined && (within(state.storedAt, now) || (state.storingSince !== undefined && within(state.storingSince, now)))) {
       state.folded += 1;
       return { store: false };
     }
     const peer = this.peers.get(peerHost);
-    if (peer !== undefined && now - peer.since < UNVERIFIED_AGGREGATION_MS && peer.stored >= UNVERIFIED_EVENTS_PER_PEER) {
+    const peerInSpan = peer !== undefined && within(peer.since, now);
+    if (peerInSpan && peer.stored + peer.storing >= UNVERIFIED_EVENTS_PER_PEER) {
       // Counted for the origin, so its next stored event still says how many frames it stands for.
-      if (state === undefined) this.remember(origin, { storedAt: Number.NEGATIVE_INFINITY, folded: 1 }, now);
+      if (state === undefined) this.remember(origin, { storedAt: Number.NEGATIVE_INFINITY, folded: 1, storingSince: undefined }, now);
       else state.folded += 1;
       return { store: false };
     }
-    return { store: true, count: (state?.folded ?? 0) + 1 };
-  }
-
-  /** The event `admit` allowed was stored (not a retransmit of one already stored): a new span starts. */
-  stored(origin: string, peerHost: string, now: number): void {
-    this.remember(origin, { storedAt: now, folded: 0 }, now);
-    const peer = this.peers.get(peerHost);
-    if (peer !== undefined && now - peer.since < UNVERIFIED_AGGREGATION_MS) peer.stored += 1;
+    const count = (state?.folded ?? 0) + 1;
+    this.remember(origin, { storedAt: state?.storedAt ?? Number.NEGATIVE_INFINITY, folded: 0, storingSince: now }, now);
+    if (peerInSpan) peer.storing += 1;
     else {
       if (this.peers.size >= MAX_TRACKED_ORIGINS) this.peers.clear();
-      this.peers.set(peerHost, { since: now, stored: 1 });
+      this.peers.set(peerHost, { since: now, stored: 0, storing: 1 });
     }
+    return { store: true, count };
+  }
+
+  /**
+   * The event `admit` allowed has an outcome. Stored (not a retransmit of one already stored): a new span starts.
+   * Not stored: the frame counts as folded, and the next frame may be stored.
+   */
+  settled(origin: string, peerHost: string, now: number, stored: boolean): void {
+    const state = this.origins.get(origin);
+    if (state !== undefined) {
+      state.storingSince = undefined;
+      if (stored) this.remember(origin, { ...state, storedAt: now }, now);
+      else state.folded += 1;
+    }
+    const peer = this.peers.get(peerHost);
+    if (peer === undefined) return;
+    peer.storing = Math.max(0, peer.storing - 1);
+    if (stored) peer.stored += 1;
   }
 
   private remember(origin: string, state: OriginState, now: number): void {
@@ -70,4 +95,9 @@ export class UnverifiedFrames {
       this.origins.delete(origin);
     }
   }
+}
+
+/** Whether `since` is less than one span before `now`. */
+function within(since: number, now: number): boolean {
+  return now - since < UNVERIFIED_AGGREGATION_MS;
 }

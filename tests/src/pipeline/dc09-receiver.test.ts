@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Dc09Receiver } from '../../../src/pipeline/dc09-receiver.js';
+import { UNVERIFIED_EVENTS_PER_PEER } from '../../../src/pipeline/unverified-frames.js';
 import { Recorder, type EventAnnotator } from '../../../src/pipeline/recorder.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Counters } from '../../../src/observability/counters.js';
@@ -86,5 +87,33 @@ describe('DC-09 receiver retransmits with extended data', () => {
     expect((await r.handleFrame(HOLDUP, 'tcp')).duplicate).toBe(false);
     expect((await r.handleFrame(HOLDUP, 'tcp')).duplicate).toBe(true);
     expect(outbox.backlog('central')).toBe(3);
+  });
+});
+
+describe('DC-09 receiver folding a flood of refused frames', () => {
+  it('stores one event for an unknown account whose frames arrive together, before the first is stored', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['central']);
+    const { receiver: r } = receiver(outbox);
+    const frames = Array.from({ length: 20 }, (_, i) =>
+      panelFrame({ token: 'ADM-CID', seq: String(i + 1).padStart(4, '0'), account: '9999', data: `#9999|1130 01 ${String(i + 1).padStart(3, '0')}` }),
+    );
+    const outcomes = await Promise.all(frames.map((frame) => r.handleFrame(frame, 'tcp', '10.0.0.9:4000')));
+    expect(outcomes.every((outcome) => outcome.answer === 'nak')).toBe(true);
+    const stored = outbox.pending('central', 100).map((entry) => entry.event);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]!.unverifiedCount).toBe(1);
+    // The frames folded meanwhile are counted in the next event the account's frames store, a span later.
+  });
+
+  it('stores at most UNVERIFIED_EVENTS_PER_PEER events for a peer naming a new account in every frame, all at once', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['central']);
+    const { receiver: r } = receiver(outbox);
+    const frames = Array.from({ length: 3 * UNVERIFIED_EVENTS_PER_PEER }, (_, i) =>
+      panelFrame({ token: 'ADM-CID', seq: '0001', account: String(5000 + i), data: `#${5000 + i}|1130 01 001` }),
+    );
+    await Promise.all(frames.map((frame) => r.handleFrame(frame, 'tcp', '10.0.0.9:4000')));
+    expect(outbox.backlog('central')).toBe(UNVERIFIED_EVENTS_PER_PEER);
   });
 });
