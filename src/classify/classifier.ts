@@ -1,7 +1,7 @@
 import { DURESS_CATEGORIES, type Category } from '../model/event.js';
 import type { Signal } from '../model/signal.js';
 import type { AddressKind, CodeEntry } from '../catalog/types.js';
-import type { Site, SiteDoor, SiteZone, ZoneType } from '../settings/sites.js';
+import type { Site, SiteDoor, SiteUser, SiteZone, ZoneType } from '../settings/sites.js';
 import { profileRules, ruleMatches } from './profiles.js';
 
 export type CodeScheme = 'contact-id' | 'sia';
@@ -77,7 +77,7 @@ interface Baseline {
   qualifier: Qualifier;
   entry: CodeEntry | undefined;
   code: Classification['code'];
-  reasons: string[];
+  reasons: readonly string[];
 }
 
 /** A link heartbeat is no one's event: no site, vendor, zone or user rule applies to it. */
@@ -91,11 +91,19 @@ function heartbeat(signal: Signal, site: Site | undefined): Classification {
     partition: null,
     zone: null,
     user: null,
+    door: undefined,
+    number: undefined,
     test: false,
     reasons: ['heartbeat: the message carries no event code (link supervision)'],
-    ...(site === undefined ? {} : { site: siteContext(site) }),
+    site: site === undefined ? undefined : siteContext(site),
   };
 }
+
+/**
+ * Baselines of known codes, per code table row, for each code as sent (SIA codes in any case) and qualifier as
+ * sent: at most a few each. Every frame needs one, and its description and reason text are the same every time.
+ */
+const knownBaselines = new WeakMap<CodeEntry, Array<{ value: string; sent: Signal['qualifier']; baseline: Baseline }>>();
 
 function baselineOf(signal: Signal, lookup: CodeLookup): Baseline {
   if (signal.code === null) {
@@ -109,7 +117,6 @@ function baselineOf(signal: Signal, lookup: CodeLookup): Baseline {
     };
   }
   const { scheme, value } = signal.code;
-  const named = `${SCHEME_NAMES[scheme]} ${value}`;
   const entry = lookup(scheme, value);
   if (entry === undefined) {
     return {
@@ -120,18 +127,31 @@ function baselineOf(signal: Signal, lookup: CodeLookup): Baseline {
       reasons: [`unknown ${SCHEME_NAMES[scheme]} code ${value}`],
     };
   }
-  const code = { scheme, value, description: entry.description };
+  let kept = knownBaselines.get(entry);
+  if (kept === undefined) knownBaselines.set(entry, (kept = []));
+  const sent = signal.qualifier;
+  const found = kept.find((known) => known.value === value && known.sent === sent);
+  if (found !== undefined) return found.baseline;
+  const baseline = knownBaseline(scheme, value, entry, sent);
+  kept.push({ value, sent, baseline });
+  return baseline;
+}
+
+/** Frozen: events share its code object (and the serialiser keeps that object's JSON). */
+function knownBaseline(scheme: CodeScheme, value: string, entry: CodeEntry, sent: Signal['qualifier']): Baseline {
+  const named = `${SCHEME_NAMES[scheme]} ${value}`;
+  const code = Object.freeze({ scheme, value, description: entry.description });
   // An old/status report (DC-03 'O' block, Contact ID 6) stays a status whatever the code implies.
-  const qualifier: Qualifier = signal.qualifier === 'status' ? 'status' : (entry.qualifier ?? signal.qualifier ?? 'new');
+  const qualifier: Qualifier = sent === 'status' ? 'status' : (entry.qualifier ?? sent ?? 'new');
   if (entry.openClose === true && qualifier !== 'status') {
     const category = qualifier === 'restore' ? 'closing' : 'opening';
     const how = qualifier === 'restore' ? 'qualifier 3 = closing (armed)' : 'qualifier 1 = opening (disarmed)';
-    return { category, qualifier: 'new', entry, code, reasons: [`${named} "${entry.description}": ${how}`] };
+    return Object.freeze({ category, qualifier: 'new', entry, code, reasons: Object.freeze([`${named} "${entry.description}": ${how}`]) });
   }
   const reasons = [`${named} "${entry.description}": ${entry.category}`];
   if (qualifier === 'restore') reasons.push('restore of the condition; its category is kept');
   if (qualifier === 'status') reasons.push('status report of a condition already reported: no new incident');
-  return { category: entry.category, qualifier, entry, code, reasons };
+  return Object.freeze({ category: entry.category, qualifier, entry, code, reasons: Object.freeze(reasons) });
 }
 
 function deviceLabel(type: ZoneType): string {
@@ -252,39 +272,66 @@ export function createClassifier(lookup: CodeLookup) {
       silent: baseline.entry?.silent === true || duress,
       qualifier,
       code: baseline.code,
-      partition: partition === null ? null : { number: partition },
-      zone: zoneNumber === null ? null : zoneContext(zoneNumber, siteZone),
-      user:
-        primaryUser === undefined
-          ? null
-          : { number: primaryUser.number, ...(primaryUser.listed === undefined ? {} : { name: primaryUser.listed.name }) },
-      ...(door === undefined ? {} : { door }),
-      ...(number === undefined ? {} : { number }),
+      partition: partition === null ? null : numbered(partition),
+      zone: zoneNumber === null ? null : siteZone === undefined ? numbered(zoneNumber) : zoneContext(siteZone),
+      user: primaryUser === undefined ? null : primaryUser.listed === undefined ? numbered(primaryUser.number) : userContext(primaryUser.listed),
+      door,
+      number,
       // Test windows (a later stage) set this; a test code alone is category `test`.
       test: false,
       reasons,
-      ...(site === undefined ? {} : { site: siteContext(site) }),
+      site: site === undefined ? undefined : siteContext(site),
     };
   };
 }
 
-function zoneContext(number: number, zone: SiteZone | undefined): NonNullable<Classification['zone']> {
-  if (zone === undefined) return { number };
-  return {
-    number,
-    name: zone.name,
-    type: zone.type,
-    ...(zone.location === undefined ? {} : { location: zone.location }),
-    ...(zone.holder === undefined ? {} : { holder: zone.holder }),
-  };
+/*
+ * The partition, zone, user and site objects of a classification are frozen and shared: one per number (below a
+ * bound, against a sender making up numbers) and one per configured zone, user and site. They cost no allocation
+ * per event, and the serialiser keeps each frozen object's JSON.
+ */
+const SHARED_NUMBERS = 10_000;
+const numberedObjects: Array<{ readonly number: number }> = [];
+
+function numbered(number: number): { readonly number: number } {
+  if (number >= SHARED_NUMBERS || !Number.isInteger(number) || number < 0) return { number };
+  return (numberedObjects[number] ??= Object.freeze({ number }));
 }
+
+const zoneContexts = new WeakMap<SiteZone, NonNullable<Classification['zone']>>();
+
+function zoneContext(zone: SiteZone): NonNullable<Classification['zone']> {
+  let context = zoneContexts.get(zone);
+  if (context === undefined) {
+    const { number, name, type, location, holder } = zone;
+    context = Object.freeze({ number, name, type, ...(location === undefined ? {} : { location }), ...(holder === undefined ? {} : { holder }) });
+    zoneContexts.set(zone, context);
+  }
+  return context;
+}
+
+const userContexts = new WeakMap<SiteUser, NonNullable<Classification['user']>>();
+
+function userContext(user: SiteUser): NonNullable<Classification['user']> {
+  let context = userContexts.get(user);
+  if (context === undefined) userContexts.set(user, (context = Object.freeze({ number: user.number, name: user.name })));
+  return context;
+}
+
+const siteContexts = new WeakMap<Site, NonNullable<Classification['site']>>();
 
 /** Responder context: only the fields the site configures. */
 export function siteContext(site: Site): NonNullable<Classification['site']> {
-  return {
-    id: site.id,
-    ...(site.name === undefined ? {} : { name: site.name }),
-    ...(site.address === undefined ? {} : { address: site.address }),
-    ...(site.response === undefined ? {} : { response: site.response }),
-  };
+  let context = siteContexts.get(site);
+  if (context === undefined) {
+    const { id, name, address, response } = site;
+    context = Object.freeze({
+      id,
+      ...(name === undefined ? {} : { name }),
+      ...(address === undefined ? {} : { address }),
+      ...(response === undefined ? {} : { response }),
+    });
+    siteContexts.set(site, context);
+  }
+  return context;
 }
