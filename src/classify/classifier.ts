@@ -130,8 +130,7 @@ function baselineOf(signal: Signal, lookup: CodeLookup): Baseline {
   let kept = knownBaselines.get(entry);
   if (kept === undefined) knownBaselines.set(entry, (kept = []));
   const sent = signal.qualifier;
-  const found = kept.find((known) => known.value === value && known.sent === sent);
-  if (found !== undefined) return found.baseline;
+  for (const known of kept) if (known.value === value && known.sent === sent) return known.baseline;
   const baseline = knownBaseline(scheme, value, entry, sent);
   kept.push({ value, sent, baseline });
   return baseline;
@@ -291,7 +290,7 @@ export function createClassifier(lookup: CodeLookup) {
  * per event, and the serialiser keeps each frozen object's JSON.
  */
 const SHARED_NUMBERS = 10_000;
-const numberedObjects: Array<{ readonly number: number }> = [];
+const numberedObjects = new Array<{ readonly number: number } | undefined>(SHARED_NUMBERS);
 
 function numbered(number: number): { readonly number: number } {
   if (number >= SHARED_NUMBERS || !Number.isInteger(number) || number < 0) return { number };

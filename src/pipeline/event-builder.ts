@@ -50,21 +50,10 @@ export interface EventBuilderDeps {
   sites: () => readonly Site[];
 }
 
-/**
- * One frozen source per peer, shared by the events of its frames: no allocation per event, and the serialiser
- * keeps a frozen object's JSON. Peers come and go with their ports, so the map is emptied when it is full.
- */
-const sources = new Map<string | undefined, NormalizedEvent['source']>();
-const SOURCES_KEPT = 4096;
-
-function sourceOf({ input, transport, peer }: FrameOrigin): NormalizedEvent['source'] {
-  let source = sources.get(peer);
-  if (source === undefined || source.input !== input || source.transport !== transport) {
-    source = Object.freeze(peer === undefined ? { input, transport } : { input, transport, peer });
-    if (sources.size >= SOURCES_KEPT) sources.clear();
-    sources.set(peer, source);
-  }
-  return source;
+function sourceOf(origin: FrameOrigin): NormalizedEvent['source'] {
+  return origin.peer === undefined
+    ? { input: origin.input, transport: origin.transport }
+    : { input: origin.input, transport: origin.transport, peer: origin.peer };
 }
 
 /** Decoded signal → classified, enriched, schema-v1 event. `site` overrides the account's site (access feeds name one). */

@@ -1,6 +1,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
-import { eventJson, jsonText } from '../../../src/model/event-json.js';
+import { eventJson } from '../../../src/model/event-json.js';
+import { jsonText } from '../../../src/model/json-text.js';
 import { CATEGORIES, CONTROL_ACTIONS, EVENT_SCHEMA_ID, PROTOCOLS, TRANSPORTS, UNVERIFIED_REASONS } from '../../../src/model/event.js';
 import { createIdSource, seededRandom } from '../../../src/model/ids.js';
 import type { Signal } from '../../../src/model/signal.js';
