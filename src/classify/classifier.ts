@@ -136,7 +136,7 @@ function baselineOf(signal: Signal, lookup: CodeLookup): Baseline {
   return baseline;
 }
 
-/** Frozen: events share its code object (and the serialiser keeps that object's JSON). */
+/** Frozen: every event of the code shares its code object and reason texts. */
 function knownBaseline(scheme: CodeScheme, value: string, entry: CodeEntry, sent: Signal['qualifier']): Baseline {
   const named = `${SCHEME_NAMES[scheme]} ${value}`;
   const code = Object.freeze({ scheme, value, description: entry.description });
@@ -286,8 +286,8 @@ export function createClassifier(lookup: CodeLookup) {
 
 /*
  * The partition, zone, user and site objects of a classification are frozen and shared: one per number (below a
- * bound, against a sender making up numbers) and one per configured zone, user and site. They cost no allocation
- * per event, and the serialiser keeps each frozen object's JSON.
+ * bound, against a sender making up numbers) and one per configured zone, user and site. Every frame needs them,
+ * and none is changed after the event is built.
  */
 const SHARED_NUMBERS = 10_000;
 const numberedObjects = new Array<{ readonly number: number } | undefined>(SHARED_NUMBERS);

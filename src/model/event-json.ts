@@ -1,5 +1,4 @@
 import type { NormalizedEvent } from './event.js';
-import { jsonText } from './json-text.js';
 
 /**
  * Every event is serialised once: the outbox stores this text and the outputs send the same text. Events are
@@ -42,8 +41,8 @@ export function parsedEvent(text: string): NormalizedEvent {
 export function eventJson(event: NormalizedEvent): string {
   let text = EventText.of(event);
   if (text === undefined) {
-    text = jsonText(event);
-    // Concatenation hands its text back in pieces (a cons string), joined only when something reads it whole (the
+    text = JSON.stringify(event);
+    // JSON.stringify hands its text back in pieces (a cons string), joined only when something reads it whole (the
     // outbox's insert, a batch later). Reading a character joins them now, so the pieces die young instead of being
     // copied out of the young generation with the batch still in flight.
     text.charCodeAt(0);
