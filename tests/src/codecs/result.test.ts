@@ -1,3 +1,4 @@
+import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { escapeBytes } from '../../../src/codecs/result.js';
 
@@ -20,5 +21,14 @@ describe('escapeBytes', () => {
   it('reads only the bytes of a view into a larger buffer', () => {
     const frame = Buffer.from('xx\nABC\ryy');
     expect(escapeBytes(frame.subarray(2, 7))).toBe('\\nABC\\r');
+  });
+
+  test.prop([fc.uint8Array({ maxLength: 64 }), fc.nat({ max: 8 })])('escapes any bytes, in a view or a Buffer, one byte at a time', (bytes, offset) => {
+    const byByte = Array.from(bytes, (b) => escapeBytes(Uint8Array.of(b))).join('');
+    const view = new Uint8Array(bytes.length + offset + 3);
+    view.set(bytes, offset);
+    expect(escapeBytes(bytes)).toBe(byByte);
+    expect(escapeBytes(view.subarray(offset, offset + bytes.length))).toBe(byByte);
+    expect(escapeBytes(Buffer.from(bytes))).toBe(byByte);
   });
 });
