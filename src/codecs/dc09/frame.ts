@@ -467,14 +467,20 @@ function padFrom(random: Uint8Array): Buffer {
   return pad;
 }
 
-/** LF + CRC + 0LLL + body + CR, with the CRC as 4 hex chars or 2 binary bytes. */
-export function wrapDc09Body(body: Uint8Array, crcForm: Dc09CrcForm = 'ascii'): Uint8Array {
+/**
+ * LF + CRC + 0LLL + body + CR, with the CRC as 4 hex chars or 2 binary bytes. A body given as text (latin1) is
+ * written straight into the frame: every answer the receiver sends is built here.
+ */
+export function wrapDc09Body(body: Uint8Array | string, crcForm: Dc09CrcForm = 'ascii'): Uint8Array {
   if (body.length > MAX_BODY_LENGTH) {
     throw new GatewayError('DC09_FORMAT_INVALID', `DC-09 body is ${body.length} bytes; the length field allows ${MAX_BODY_LENGTH}`);
   }
-  const crc = crc16(body);
   const headerLength = crcForm === 'binary' ? 6 : 8;
-  const out = Buffer.allocUnsafe(headerLength + body.length + 2);
+  const bodyStart = headerLength + 1;
+  const out = Buffer.allocUnsafe(bodyStart + body.length + 1);
+  if (typeof body === 'string') out.write(body, bodyStart, 'latin1');
+  else out.set(body, bodyStart);
+  const crc = crc16(out, bodyStart, bodyStart + body.length);
   out[0] = LF;
   if (crcForm === 'binary') {
     out[1] = crc >>> 8;
@@ -483,7 +489,6 @@ export function wrapDc09Body(body: Uint8Array, crcForm: Dc09CrcForm = 'ascii'): 
   } else {
     out.write(hex4(crc) + hex4(body.length), 1, 'latin1');
   }
-  out.set(body, headerLength + 1);
   out[out.length - 1] = CR;
   return out;
 }
@@ -503,7 +508,7 @@ export function encodeDc09Frame(input: Dc09EncodeInput): Uint8Array {
 
   if (!encrypted) {
     const block = input.dataAccount != null ? `#${input.dataAccount}|${input.data}` : input.data === '' ? '' : `|${input.data}`;
-    return wrapDc09Body(Buffer.from(header + block + tail, 'latin1'), input.crcForm);
+    return wrapDc09Body(header + block + tail, input.crcForm);
   }
   const { key, random } = input;
   if (key === undefined || random === undefined) {
@@ -516,5 +521,5 @@ export function encodeDc09Frame(input: Dc09EncodeInput): Uint8Array {
   // A content length that is already a multiple of 16 still gets 16 pad bytes.
   const pad = padFrom(random(16 - (content.length % 16)));
   const ciphertext = encryptDc09(key, Buffer.concat([pad, content]), algorithm);
-  return wrapDc09Body(Buffer.from(header + ciphertext.toString('hex').toUpperCase(), 'latin1'), input.crcForm);
+  return wrapDc09Body(header + ciphertext.toString('hex').toUpperCase(), input.crcForm);
 }
