@@ -1,5 +1,5 @@
 import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
-import { eventJson, parsedEvent } from '../model/event-json.js';
+import { parsedEvent } from '../model/event-json.js';
 import { systemClock, type Clock } from '../ports.js';
 import type { AppendResult, DeadLetter, Outbox, OutboxEntry } from './outbox.js';
 import {
@@ -29,11 +29,8 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
   private readonly entries = new Map<number, OutboxEntry>();
   /** Keyed appends within the dedupe window, as SqliteOutbox keeps them; their texts are in `keyedTexts`. */
   private readonly dedupe: DedupeIndex;
-  /**
-   * The stored text and key of each entry the dedupe index still remembers, by seq: read back only on a hit, so
-   * the window holds strings rather than event objects the GC has to walk.
-   */
-  private readonly keyedTexts = new Map<number, { key: string; text: string }>();
+  /** The key and stored texts of each append the dedupe index still remembers. */
+  private readonly kept = new KeptAppends(DEDUPE_CAPACITY);
   private readonly deadByOutput = new Map<string, DeadLetter[]>();
   private readonly clock: Clock;
   private head = 0;
@@ -53,7 +50,7 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     if (this.closed) throw outboxWriteFailed('outbox is closed');
     // Serialised as a disk-backed store would (an unserialisable event fails its append); the text is kept
     // with the event, so an output sends exactly what was stored.
-    serializeEvents(events);
+    const texts = serializeEvents(events);
     const now = this.clock.now();
     const { dedupeKey } = options;
     const earlier = dedupeKey === undefined ? undefined : this.storedUnder(dedupeKey);
@@ -68,20 +65,17 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     this.storedCount += entries.length;
     // An empty append stores nothing, so (as on disk) it leaves nothing to be a duplicate of.
     if (entries.length === 0) return { duplicate: false, entries };
-    if (dedupeKey !== undefined) this.remember(dedupeKey, now, entries);
+    if (dedupeKey !== undefined) this.remember(dedupeKey, now, entries[0]!.seq, texts);
     this.listeners.notify();
     return { duplicate: false, entries };
   }
 
   storedUnder(dedupeKey: string): OutboxEntry[] | undefined {
     for (const candidate of this.dedupe.candidates(this.dedupe.hash(dedupeKey), this.clock.now())) {
-      const entries: OutboxEntry[] = [];
-      for (let seq = candidate.firstSeq; seq < candidate.firstSeq + candidate.count; seq++) {
-        const kept = this.keyedTexts.get(seq);
-        if (kept?.key !== dedupeKey) break;
-        entries.push({ seq, event: parsedEvent(kept.text) });
+      const kept = this.kept.at(candidate.firstSeq);
+      if (kept?.key === dedupeKey && kept.texts.length === candidate.count) {
+        return kept.texts.map((text, i) => ({ seq: candidate.firstSeq + i, event: parsedEvent(text) }));
       }
-      if (entries.length === candidate.count) return entries;
     }
     return undefined;
   }
@@ -129,14 +123,15 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     this.closed = true;
   }
 
-  /** Keeps an append's entries under its key while the dedupe index remembers it (the window, the capacity). */
-  private remember(dedupeKey: string, now: number, entries: OutboxEntry[]): void {
-    for (const { seq, event } of entries) this.keyedTexts.set(seq, { key: dedupeKey, text: eventJson(event) });
-    this.dedupe.add(this.dedupe.hash(dedupeKey), { firstSeq: entries[0]!.seq, count: entries.length, at: now });
+  /** Keeps an append's texts under its key while the dedupe index remembers it (the window, the capacity). */
+  private remember(dedupeKey: string, now: number, firstSeq: number, texts: string[]): void {
+    // Added to the index first: at capacity it forgets its oldest append, which frees that append's place here.
+    this.dedupe.add(this.dedupe.hash(dedupeKey), { firstSeq, count: texts.length, at: now });
+    this.kept.push(firstSeq, dedupeKey, texts);
   }
 
   private forget(append: StoredAppend): void {
-    for (let seq = append.firstSeq; seq < append.firstSeq + append.count; seq++) this.keyedTexts.delete(seq);
+    this.kept.dropOldest(append.firstSeq);
   }
 
   /** An entry no output has to deliver any more is not needed here. */
@@ -148,5 +143,57 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     const entry = this.entries.get(seq);
     if (entry === undefined) throw new Error(`outbox entry ${seq} is missing`);
     return entry;
+  }
+}
+
+/**
+ * What the memory outbox keeps of each append the dedupe index remembers: its key and its texts, read back only on
+ * a hit, so the window holds strings rather than event objects the GC has to walk. The index forgets appends in
+ * the order they were stored, so they sit in a ring in store order (ascending first seq), found by binary search:
+ * a Map entry per seq, set and deleted on every keyed append, keeps the Map rehashing as it churns.
+ */
+class KeptAppends {
+  private readonly firstSeqs: Float64Array;
+  private readonly keys: Array<string | undefined>;
+  private readonly texts: Array<string[] | undefined>;
+  /** Ordinal of the oldest append kept; `next` is the ordinal the next one gets (slot: ordinal % capacity). */
+  private oldest = 0;
+  private next = 0;
+
+  constructor(private readonly capacity: number) {
+    this.firstSeqs = new Float64Array(capacity);
+    this.keys = new Array<string | undefined>(capacity).fill(undefined);
+    this.texts = new Array<string[] | undefined>(capacity).fill(undefined);
+  }
+
+  push(firstSeq: number, key: string, texts: string[]): void {
+    if (this.next - this.oldest === this.capacity) throw new Error('kept appends: over capacity (the dedupe index did not forget its oldest)');
+    const slot = this.next++ % this.capacity;
+    this.firstSeqs[slot] = firstSeq;
+    this.keys[slot] = key;
+    this.texts[slot] = texts;
+  }
+
+  /** The oldest kept append, which the index has just forgotten. */
+  dropOldest(firstSeq: number): void {
+    const slot = this.oldest % this.capacity;
+    if (this.oldest === this.next || this.firstSeqs[slot] !== firstSeq) throw new Error(`kept appends: seq ${firstSeq} forgotten out of order`);
+    this.keys[slot] = undefined;
+    this.texts[slot] = undefined;
+    this.oldest += 1;
+  }
+
+  at(firstSeq: number): { key: string; texts: string[] } | undefined {
+    let low = this.oldest;
+    let high = this.next - 1;
+    while (low <= high) {
+      const middle = low + Math.floor((high - low) / 2);
+      const slot = middle % this.capacity;
+      const seq = this.firstSeqs[slot]!;
+      if (seq === firstSeq) return { key: this.keys[slot]!, texts: this.texts[slot]! };
+      if (seq < firstSeq) low = middle + 1;
+      else high = middle - 1;
+    }
+    return undefined;
   }
 }
