@@ -1,3 +1,4 @@
+import type { MessagePort } from 'node:worker_threads';
 import type { DecodeError, DecodeResult } from '../../src/codecs/result.js';
 import type { Transport } from '../../src/model/event.js';
 import type { ReplayFrame } from '../../src/replay/capture.js';
@@ -9,6 +10,8 @@ export interface ReplayReaderSettings {
   chunkBytes: number;
   /** Batches posted and not yet taken by the main thread, at most: the worker waits for a credit before the next. */
   batchesAhead: number;
+  /** Where the worker posts its batches and receives its credits. */
+  port: MessagePort;
 }
 
 /**

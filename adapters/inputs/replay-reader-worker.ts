@@ -9,9 +9,9 @@ import { Credits, LinesBatchBuilder, type FromReplayReader, type ReplayReaderSet
  * pipeline on the batch before. At most `batchesAhead` batches are out at a time.
  */
 
-const port = parentPort;
-if (port === null) throw new Error('replay-reader-worker runs as a worker thread');
+if (parentPort === null) throw new Error('replay-reader-worker runs as a worker thread');
 const settings = workerData as ReplayReaderSettings;
+const { port } = settings;
 const credits = new Credits(settings.batchesAhead);
 port.on('message', (message: ToReplayReader) => {
   if (message.kind === 'credit') credits.give();

@@ -1,7 +1,7 @@
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { pacingDelay, type Pacing } from '../../src/replay/clock.js';
-import { batchLines, type FromReplayReader, type LinesBatch, type ReplayLine, type ReplayReaderSettings } from './replay-reader-protocol.js';
+import { batchLines, type FromReplayReader, type LinesBatch, type ReplayLine, type ReplayReaderSettings, type ToReplayReader } from './replay-reader-protocol.js';
 
 export type { ReplayLine };
 
@@ -49,53 +49,68 @@ export async function* readReplayFile(file: string, options: ReplayFileOptions):
   }
 }
 
-/** The worker's batches, in the order it posts them; each one taken returns a credit to the worker. */
+/**
+ * The worker's batches, in the order it posts them; each one taken returns a credit to the worker. A batch already
+ * posted is taken at once (receiveMessageOnPort): the pipeline runs in promise callbacks and may not give the event
+ * loop a turn to deliver it between two batches.
+ */
 class ReplayReader {
   private readonly worker: Worker;
-  private readonly batches: LinesBatch[] = [];
+  private readonly port: MessagePort;
   private ended = false;
   private failure: Error | undefined;
-  private wake: (() => void) | undefined;
+  private wake: ((message: FromReplayReader | undefined) => void) | undefined;
 
-  constructor(settings: ReplayReaderSettings) {
-    this.worker = new Worker(readerEntry(), { workerData: settings });
-    this.worker.on('message', (message: FromReplayReader) => {
-      if (message.kind === 'lines') this.batches.push(message);
-      else if (message.kind === 'end') this.ended = true;
-      else this.failure = new Error(message.message);
-      this.woken();
-    });
-    this.worker.on('error', (error) => {
-      this.failure = error;
-      this.woken();
-    });
-    this.worker.on('exit', () => {
-      this.failure ??= this.ended ? undefined : new Error('the replay reader stopped');
-      this.woken();
-    });
+  constructor(settings: Omit<ReplayReaderSettings, 'port'>) {
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.worker = new Worker(readerEntry(), { workerData: { ...settings, port: port2 }, transferList: [port2] });
+    this.worker.on('error', (error) => this.failed(error));
+    // The worker waits for credits until it is closed: an exit before its last batch is a failure.
+    this.worker.on('exit', () => this.failed(new Error('the replay reader stopped')));
   }
 
   /** The next batch; null after the last. Rejects with the read's failure (after the batches before it). */
   async next(): Promise<LinesBatch | null> {
-    for (;;) {
-      const batch = this.batches.shift();
-      if (batch !== undefined) {
-        this.worker.postMessage({ kind: 'credit' });
-        return batch;
-      }
-      if (this.failure !== undefined) throw this.failure;
-      if (this.ended) return null;
-      await new Promise<void>((resolve) => (this.wake = resolve));
+    if (this.ended) return null;
+    const message = (receiveMessageOnPort(this.port)?.message as FromReplayReader | undefined) ?? (await this.nextMessage());
+    if (message === undefined) throw this.failure;
+    if (message.kind === 'failed') throw new Error(message.message);
+    if (message.kind === 'end') {
+      this.ended = true;
+      return null;
     }
+    this.port.postMessage({ kind: 'credit' } satisfies ToReplayReader);
+    return message;
   }
 
   close(): void {
+    this.ended = true;
+    this.port.close();
     void this.worker.terminate();
   }
 
-  private woken(): void {
+  /** The worker's next message; undefined when the worker failed instead. */
+  private nextMessage(): Promise<FromReplayReader | undefined> {
+    if (this.failure !== undefined) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const delivered = (message: FromReplayReader) => {
+        this.wake = undefined;
+        resolve(message);
+      };
+      this.wake = (message) => {
+        this.port.off('message', delivered);
+        resolve(message);
+      };
+      this.port.once('message', delivered);
+    });
+  }
+
+  private failed(error: Error): void {
+    if (this.ended) return;
+    this.failure ??= error;
     const wake = this.wake;
     this.wake = undefined;
-    wake?.();
+    wake?.(undefined);
   }
 }
