@@ -314,8 +314,10 @@ function decodeBody(body: string, context: DecodeContext): DecodeResult<Dc09Mess
   if (dataAccount !== null && ids.account !== null && dataAccount.toUpperCase() !== ids.account.toUpperCase()) {
     quirks.add('data-account-differs', `data block account ${dataAccount} differs from header account ${ids.account}`);
   }
+  // Spelled out rather than spread: spreads in the middle of a literal copy property by property at run time.
+  const { data, extended, timestamp } = content.value;
   return ok({
-    token, encrypted, seq, ...ids, ...content.value,
+    token, encrypted, seq, receiver: ids.receiver, line: ids.line, account: ids.account, dataAccount, data, extended, timestamp,
     crcForm: context.crcForm, crcOverCr: context.crcOverCr, osborneHoffman: context.osborneHoffman, quirks: quirks.names,
   });
 }
