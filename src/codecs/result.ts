@@ -25,7 +25,21 @@ const PREVIEW_LIMIT = 256;
 /** Printable ASCII stays as is; everything else becomes \xNN, so previews are log-safe. */
 export function escapeBytes(bytes: Uint8Array): string {
   // One latin1 decode and a replace of the few bytes that need it: every event carries its raw frame this way.
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1').replace(NOT_PRINTABLE, escapeChar);
+  return latin1Reader(bytes).toString('latin1', 0, bytes.length).replace(NOT_PRINTABLE, escapeChar);
+}
+
+let scratch = Buffer.allocUnsafeSlow(1024);
+
+/**
+ * A Buffer holding `bytes` from offset 0, for latin1 reads, valid until the next call: `bytes` itself when it is
+ * a Buffer, else a copy in one reused Buffer. Frames arrive as plain Uint8Arrays, and making a Buffer view of
+ * each one costs more than copying it.
+ */
+export function latin1Reader(bytes: Uint8Array): Buffer {
+  if (bytes instanceof Buffer) return bytes;
+  if (bytes.length > scratch.length) scratch = Buffer.allocUnsafeSlow(2 * bytes.length);
+  scratch.set(bytes);
+  return scratch;
 }
 
 const NOT_PRINTABLE = /[^\x20-\x5b\x5d-\x7e]/g;

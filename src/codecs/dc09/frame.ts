@@ -1,6 +1,6 @@
 import { GatewayError } from '../../errors.js';
 import type { ErrorCode } from '../../errors.js';
-import { fail, ok, previewOf } from '../result.js';
+import { fail, latin1Reader, ok, previewOf } from '../result.js';
 import type { DecodeResult } from '../result.js';
 import { aesCbcName, decryptDc09, encryptDc09 } from './cipher.js';
 import { crc16, hex4 } from './crc16.js';
@@ -219,7 +219,8 @@ export function decodeDc09Frame(frame: Uint8Array, options: Dc09DecodeOptions = 
     start = 0;
     form = 'binary';
   }
-  const text = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  // Read only until decodeBody gets its text: the reader is reused by the next decode.
+  const text = latin1Reader(frame);
   if (form === undefined) {
     const heartbeat = OSBORNE_HOFFMAN_LINE.exec(text.toString('latin1', start, end));
     if (heartbeat === null) {
