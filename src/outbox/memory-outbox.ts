@@ -146,41 +146,88 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
   }
 }
 
+/** Bytes of one chunk of the text arena; an append longer than this gets a chunk of its own size. */
+const ARENA_CHUNK_BYTES = 4 << 20;
+
+/** One chunk of the arena, with the ordinal of the last append written into it. */
+interface ArenaChunk {
+  bytes: Buffer;
+  lastOrdinal: number;
+}
+
 /**
  * What the memory outbox keeps of each append the dedupe index remembers: its key and its texts, read back only on
- * a hit, so the window holds strings rather than event objects the GC has to walk. The index forgets appends in
- * the order they were stored, so they sit in a ring in store order (ascending first seq), found by binary search:
- * a Map entry per seq, set and deleted on every keyed append, keeps the Map rehashing as it churns.
+ * a hit. They are written into large buffers outside the JavaScript heap: kept on the heap, every event's text
+ * outlived the young generation (the window holds a hundred thousand appends), so the collector copied each one
+ * twice and then marked it until it was forgotten. The index forgets appends in the order they were stored, so
+ * they sit in a ring in store order (ascending first seq), found by binary search, and a chunk is reused once
+ * every append in it is forgotten.
  */
 class KeptAppends {
   private readonly firstSeqs: Float64Array;
-  private readonly keys: Array<string | undefined>;
-  private readonly texts: Array<string[] | undefined>;
+  /** Per slot: the texts' count, and where the key starts, where it ends (the texts follow) and where the texts end. */
+  private readonly counts: Float64Array;
+  private readonly chunkSerials: Float64Array;
+  private readonly starts: Float64Array;
+  private readonly keyEnds: Float64Array;
+  private readonly ends: Float64Array;
+  /** Chunks in use, oldest first; the first has serial `firstChunkSerial`, the last is written to at `used`. */
+  private readonly chunks: ArenaChunk[] = [];
+  private firstChunkSerial = 0;
+  private used = 0;
+  /** A released chunk of the usual size, kept for the next one needed. */
+  private spare: Buffer | undefined;
   /** Ordinal of the oldest append kept; `next` is the ordinal the next one gets (slot: ordinal % capacity). */
   private oldest = 0;
   private next = 0;
 
   constructor(private readonly capacity: number) {
     this.firstSeqs = new Float64Array(capacity);
-    this.keys = new Array<string | undefined>(capacity).fill(undefined);
-    this.texts = new Array<string[] | undefined>(capacity).fill(undefined);
+    this.counts = new Float64Array(capacity);
+    this.chunkSerials = new Float64Array(capacity);
+    this.starts = new Float64Array(capacity);
+    this.keyEnds = new Float64Array(capacity);
+    this.ends = new Float64Array(capacity);
   }
 
-  push(firstSeq: number, key: string, texts: string[]): void {
+  push(firstSeq: number, key: string, texts: readonly string[]): void {
     if (this.next - this.oldest === this.capacity) throw new Error('kept appends: over capacity (the dedupe index did not forget its oldest)');
-    const slot = this.next++ % this.capacity;
+    // The key as UTF-16, which gives back any string exactly; the texts (JSON.stringify's, so well-formed) as UTF-8,
+    // three bytes at most per UTF-16 unit, with a separator each.
+    let most = 2 * key.length;
+    for (const text of texts) most += 3 * text.length + 1;
+    const chunk = this.chunkWithRoom(most);
+    const start = this.used;
+    let at = start + chunk.bytes.write(key, start, 'utf16le');
+    const keyEnd = at;
+    for (const [i, text] of texts.entries()) {
+      // A JSON text has no raw LF: it separates the texts.
+      if (i > 0) chunk.bytes[at++] = LF;
+      at += chunk.bytes.write(text, at, 'utf8');
+    }
+    this.used = at;
+    const ordinal = this.next++;
+    chunk.lastOrdinal = ordinal;
+    const slot = ordinal % this.capacity;
     this.firstSeqs[slot] = firstSeq;
-    this.keys[slot] = key;
-    this.texts[slot] = texts;
+    this.counts[slot] = texts.length;
+    this.chunkSerials[slot] = this.firstChunkSerial + this.chunks.length - 1;
+    this.starts[slot] = start;
+    this.keyEnds[slot] = keyEnd;
+    this.ends[slot] = at;
   }
 
-  /** The oldest kept append, which the index has just forgotten. */
+  /** The oldest kept append, which the index has just forgotten; frees the chunks that held only older ones. */
   dropOldest(firstSeq: number): void {
-    const slot = this.oldest % this.capacity;
-    if (this.oldest === this.next || this.firstSeqs[slot] !== firstSeq) throw new Error(`kept appends: seq ${firstSeq} forgotten out of order`);
-    this.keys[slot] = undefined;
-    this.texts[slot] = undefined;
+    if (this.oldest === this.next || this.firstSeqs[this.oldest % this.capacity] !== firstSeq) {
+      throw new Error(`kept appends: seq ${firstSeq} forgotten out of order`);
+    }
     this.oldest += 1;
+    while (this.chunks.length > 1 && this.chunks[0]!.lastOrdinal < this.oldest) {
+      const released = this.chunks.shift()!;
+      this.firstChunkSerial += 1;
+      if (released.bytes.length === ARENA_CHUNK_BYTES) this.spare = released.bytes;
+    }
   }
 
   at(firstSeq: number): { key: string; texts: string[] } | undefined {
@@ -190,10 +237,33 @@ class KeptAppends {
       const middle = low + Math.floor((high - low) / 2);
       const slot = middle % this.capacity;
       const seq = this.firstSeqs[slot]!;
-      if (seq === firstSeq) return { key: this.keys[slot]!, texts: this.texts[slot]! };
+      if (seq === firstSeq) {
+        const { bytes } = this.chunks[this.chunkSerials[slot]! - this.firstChunkSerial]!;
+        const key = bytes.toString('utf16le', this.starts[slot], this.keyEnds[slot]);
+        const texts = bytes.toString('utf8', this.keyEnds[slot], this.ends[slot]);
+        return { key, texts: this.counts[slot] === 1 ? [texts] : texts.split('\n') };
+      }
       if (seq < firstSeq) low = middle + 1;
       else high = middle - 1;
     }
     return undefined;
   }
+
+  /** The newest chunk when `bytes` more fit in it, else a new one. */
+  private chunkWithRoom(bytes: number): ArenaChunk {
+    const newest = this.chunks[this.chunks.length - 1];
+    if (newest !== undefined && this.used + bytes <= newest.bytes.length) return newest;
+    let buffer: Buffer;
+    if (bytes > ARENA_CHUNK_BYTES) buffer = Buffer.allocUnsafeSlow(bytes);
+    else {
+      buffer = this.spare ?? Buffer.allocUnsafeSlow(ARENA_CHUNK_BYTES);
+      this.spare = undefined;
+    }
+    const chunk = { bytes: buffer, lastOrdinal: -1 };
+    this.chunks.push(chunk);
+    this.used = 0;
+    return chunk;
+  }
 }
+
+const LF = 0x0a;
