@@ -24,9 +24,31 @@ const PREVIEW_LIMIT = 256;
 
 /** Printable ASCII stays as is; everything else becomes \xNN, so previews are log-safe. */
 export function escapeBytes(bytes: Uint8Array): string {
-  // One latin1 decode and a replace of the few bytes that need it: every event carries its raw frame this way.
-  return latin1Reader(bytes).toString('latin1', 0, bytes.length).replace(NOT_PRINTABLE, escapeChar);
+  // Every event carries its raw frame this way: written escaped into one reused Buffer and read out as one string,
+  // cheaper than a regular expression calling back for each byte it escapes.
+  if (4 * bytes.length > escaped.length) escaped = Buffer.allocUnsafeSlow(8 * bytes.length);
+  const out = escaped;
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (byte >= 0x20 && byte <= 0x7e && byte !== BACKSLASH) out[n++] = byte;
+    else {
+      out[n++] = BACKSLASH;
+      if (byte === 0x0a) out[n++] = 0x6e; // n
+      else if (byte === 0x0d) out[n++] = 0x72; // r
+      else {
+        out[n++] = 0x78; // x
+        out[n++] = HEX_DIGITS[byte >> 4]!;
+        out[n++] = HEX_DIGITS[byte & 0x0f]!;
+      }
+    }
+  }
+  return out.toString('latin1', 0, n);
 }
+
+const BACKSLASH = 0x5c;
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+let escaped = Buffer.allocUnsafeSlow(4096);
 
 let scratch = Buffer.allocUnsafeSlow(1024);
 
@@ -40,14 +62,6 @@ export function latin1Reader(bytes: Uint8Array): Buffer {
   if (bytes.length > scratch.length) scratch = Buffer.allocUnsafeSlow(2 * bytes.length);
   scratch.set(bytes);
   return scratch;
-}
-
-const NOT_PRINTABLE = /[^\x20-\x5b\x5d-\x7e]/g;
-
-function escapeChar(char: string): string {
-  if (char === '\n') return '\\n';
-  if (char === '\r') return '\\r';
-  return '\\x' + char.charCodeAt(0).toString(16).padStart(2, '0');
 }
 
 export function previewOf(raw: string | Uint8Array): string {
