@@ -125,7 +125,7 @@ export class LinesBatchBuilder {
 const EMPTY = new Uint8Array(0);
 
 /**
- * The lines of a batch, in order, as readReplayFile yields them. Each frame gets memory of its own: a frame kept
+ * The lines of a batch, in order, as ReplayFile yields them. Each frame gets memory of its own: a frame kept
  * by the pipeline must not keep its whole batch alive.
  */
 export function* batchLines(batch: LinesBatch): Generator<ReplayLine> {

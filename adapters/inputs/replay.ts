@@ -27,25 +27,42 @@ function readerEntry(): URL {
  * A capture or plain log, read as a stream (a day of traffic need not fit in memory), one line at a time. Before
  * each frame it waits the recorded gap to the previous frame divided by the speed. Reading and parsing the lines
  * runs on a worker thread, a few batches ahead of the caller, so a replay's pipeline has the main thread to itself.
+ * The thread starts when the ReplayFile is made, so it loads and reads while the caller starts its pipeline: read
+ * `lines()` once, or `close()` it when the lines are not wanted after all.
  */
-export async function* readReplayFile(file: string, options: ReplayFileOptions): AsyncGenerator<ReplayLine> {
-  const sleep = options.sleep ?? ((ms: number) => sleepFor(ms));
-  let previousTime: number | null = null;
-  const reader = new ReplayReader({ file, chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK_BYTES, batchesAhead: options.batchesAhead ?? DEFAULT_BATCHES_AHEAD });
-  try {
-    for (let batch = await reader.next(); batch !== null; batch = await reader.next()) {
-      // One generator for the whole file, lines handled in place: a generator per line cost more than the parse.
-      for (const line of batchLines(batch)) {
-        if (line.parsed.ok) {
-          const delay = pacingDelay(previousTime, line.parsed.value.t, options.pacing);
-          if (delay > 0) await sleep(delay);
-          previousTime = line.parsed.value.t ?? previousTime;
+export class ReplayFile {
+  private readonly reader: ReplayReader;
+
+  constructor(
+    file: string,
+    private readonly options: ReplayFileOptions,
+  ) {
+    this.reader = new ReplayReader({ file, chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK_BYTES, batchesAhead: options.batchesAhead ?? DEFAULT_BATCHES_AHEAD });
+  }
+
+  async *lines(): AsyncGenerator<ReplayLine> {
+    const { options, reader } = this;
+    const sleep = options.sleep ?? ((ms: number) => sleepFor(ms));
+    let previousTime: number | null = null;
+    try {
+      for (let batch = await reader.next(); batch !== null; batch = await reader.next()) {
+        // One generator for the whole file, lines handled in place: a generator per line cost more than the parse.
+        for (const line of batchLines(batch)) {
+          if (line.parsed.ok) {
+            const delay = pacingDelay(previousTime, line.parsed.value.t, options.pacing);
+            if (delay > 0) await sleep(delay);
+            previousTime = line.parsed.value.t ?? previousTime;
+          }
+          yield line;
         }
-        yield line;
       }
+    } finally {
+      reader.close();
     }
-  } finally {
-    reader.close();
+  }
+
+  close(): void {
+    this.reader.close();
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readReplayFile, type ReplayLine } from '../../../adapters/inputs/replay.js';
+import { ReplayFile, type ReplayLine } from '../../../adapters/inputs/replay.js';
 import { Credits } from '../../../adapters/inputs/replay-reader-protocol.js';
 import { captureLine } from '../../../src/replay/capture.js';
 import type { Pacing } from '../../../src/replay/clock.js';
@@ -18,14 +18,14 @@ function writeFile(content: string | Buffer): string {
 async function readAll(file: string, pacing: Pacing): Promise<{ lines: ReplayLine[]; waits: number[] }> {
   const waits: number[] = [];
   const lines: ReplayLine[] = [];
-  for await (const line of readReplayFile(file, { pacing, sleep: async (ms) => void waits.push(ms) })) lines.push(line);
+  for await (const line of new ReplayFile(file, { pacing, sleep: async (ms) => void waits.push(ms) }).lines()) lines.push(line);
   return { lines, waits };
 }
 
 // Public vector 43 (Contact ID) as the frame bytes.
 const frameAt = (offsetMs: number) => captureLine(Buffer.from('1234181131010158'), T0 + offsetMs, 'panels', 'tcp', '10.0.0.7:4000');
 
-describe('readReplayFile', () => {
+describe('ReplayFile', () => {
   it('waits the recorded gaps divided by the speed, and never with --fast', async () => {
     const file = writeFile([frameAt(0), frameAt(2_000), frameAt(2_000), frameAt(62_000)].join('\n') + '\n');
     expect((await readAll(file, { speed: 100 })).waits).toEqual([20, 600]);
@@ -60,14 +60,14 @@ describe('readReplayFile', () => {
   });
 });
 
-describe('readReplayFile on its reader thread', () => {
+describe('ReplayFile on its reader thread', () => {
   it('keeps file order and line numbers across many batches, malformed and blank lines among them', async () => {
     const lines: string[] = [];
     for (let i = 0; i < 500; i++) lines.push(i % 37 === 5 ? '{"t": broken' : i % 41 === 7 ? '' : frameAt(i));
     const file = writeFile(lines.join('\n') + '\n');
     const read: ReplayLine[] = [];
     // 64-byte reads: every batch holds at most a line, and most lines are split across reads.
-    for await (const line of readReplayFile(file, { pacing: 'fast', chunkBytes: 64, batchesAhead: 2 })) read.push(line);
+    for await (const line of new ReplayFile(file, { pacing: 'fast', chunkBytes: 64, batchesAhead: 2 }).lines()) read.push(line);
     const expected = lines.flatMap((text, i) => (text === '' ? [] : [[i + 1, text !== '{"t": broken'] as const]));
     expect(read.map((l) => [l.lineNumber, l.parsed.ok])).toEqual(expected);
     expect(read.filter((l) => l.parsed.ok).map((l) => (l.parsed.ok ? l.parsed.value.t! - T0 : -1))).toEqual(
