@@ -108,10 +108,6 @@ function upperCaseHex(
   return { ok: true, text: upper };
 }
 
-/**
- * Checks the `Q XYZ GG CCC` part common to every Contact ID carrier (upper-case input).
- * Digits B-F are legal Contact ID digits; hex A is not.
- */
 /** Each `Q XYZ GG CCC` field: its name in an error, its key, its length in digits. */
 const CID_FIELD_SHAPES = [
   ['qualifier', 'qualifier', 1],
@@ -120,6 +116,10 @@ const CID_FIELD_SHAPES = [
   ['zone/user', 'ccc', 3],
 ] as const;
 
+/**
+ * Checks the `Q XYZ GG CCC` part common to every Contact ID carrier (upper-case input).
+ * Digits B-F are legal Contact ID digits; hex A is not.
+ */
 export function checkContactIdFields(
   fields: { qualifier: string; event: string; group: string; ccc: string },
   raw: string,
