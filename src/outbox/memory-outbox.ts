@@ -27,7 +27,7 @@ export interface MemoryOutboxOptions {
 export class MemoryOutbox extends IndexedOutbox implements Outbox {
   /** Entries some registered output still has to deliver. */
   private readonly entries = new Map<number, OutboxEntry>();
-  /** Keyed appends within the dedupe window, as SqliteOutbox keeps them; their texts are in `keyedTexts`. */
+  /** Keyed appends within the dedupe window, as SqliteOutbox keeps them; their keys and texts are in `kept`. */
   private readonly dedupe: DedupeIndex;
   /** The key and stored texts of each append the dedupe index still remembers. */
   private readonly kept = new KeptAppends(DEDUPE_CAPACITY);
