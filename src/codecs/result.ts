@@ -22,28 +22,46 @@ export function fail<T = never>(code: ErrorCode, message: string, raw?: string |
 
 const PREVIEW_LIMIT = 256;
 
-/** The escape of each byte value, undefined for the printable ones (a backslash is escaped: it starts escapes). */
-const ESCAPES: ReadonlyArray<string | undefined> = Array.from({ length: 256 }, (_, byte) => {
-  if (byte >= 0x20 && byte <= 0x7e && byte !== 0x5c) return undefined;
-  if (byte === 0x0a) return '\\n';
-  if (byte === 0x0d) return '\\r';
-  return `\\x${byte.toString(16).padStart(2, '0')}`;
-});
-
 /** Printable ASCII stays as is; everything else becomes \xNN, so previews are log-safe. */
 export function escapeBytes(bytes: Uint8Array): string {
-  // One latin1 decode, and the runs between the few bytes that need escaping joined with their escapes: every
-  // event carries its raw frame this way, and a DC-09 frame has two (its LF and CR).
-  const text = (bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('latin1');
-  let escaped = '';
-  let from = 0;
+  // Every event carries its raw frame this way: written escaped into one reused Buffer and read out as one string,
+  // cheaper than a regular expression calling back for each byte it escapes.
+  if (4 * bytes.length > escaped.length) escaped = Buffer.allocUnsafeSlow(8 * bytes.length);
+  const out = escaped;
+  let n = 0;
   for (let i = 0; i < bytes.length; i++) {
-    const escape = ESCAPES[bytes[i]!];
-    if (escape === undefined) continue;
-    escaped += text.slice(from, i) + escape;
-    from = i + 1;
+    const byte = bytes[i]!;
+    if (byte >= 0x20 && byte <= 0x7e && byte !== BACKSLASH) out[n++] = byte;
+    else {
+      out[n++] = BACKSLASH;
+      if (byte === 0x0a) out[n++] = 0x6e; // n
+      else if (byte === 0x0d) out[n++] = 0x72; // r
+      else {
+        out[n++] = 0x78; // x
+        out[n++] = HEX_DIGITS[byte >> 4]!;
+        out[n++] = HEX_DIGITS[byte & 0x0f]!;
+      }
+    }
   }
-  return from === 0 ? text : escaped + text.slice(from);
+  return out.toString('latin1', 0, n);
+}
+
+const BACKSLASH = 0x5c;
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+let escaped = Buffer.allocUnsafeSlow(4096);
+
+let scratch = Buffer.allocUnsafeSlow(1024);
+
+/**
+ * A Buffer holding `bytes` from offset 0, for latin1 reads, valid until the next call: `bytes` itself when it is
+ * a Buffer, else a copy in one reused Buffer. Frames arrive as plain Uint8Arrays, and making a Buffer view of
+ * each one costs more than copying it.
+ */
+export function latin1Reader(bytes: Uint8Array): Buffer {
+  if (bytes instanceof Buffer) return bytes;
+  if (bytes.length > scratch.length) scratch = Buffer.allocUnsafeSlow(2 * bytes.length);
+  scratch.set(bytes);
+  return scratch;
 }
 
 export function previewOf(raw: string | Uint8Array): string {
