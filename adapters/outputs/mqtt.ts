@@ -164,12 +164,8 @@ class AwaitedAck {
  */
 export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   readonly kind = 'mqtt';
-  /**
-   * QoS 1 publishes pipeline on one connection and the broker acknowledges them in order. A PUBACK is read a turn
-   * of the event loop after its publish, and a turn can store a frame from every connection: below about one
-   * event per account in flight, delivery falls behind ingest.
-   */
-  readonly maxInFlight = 2_048;
+  /** QoS 1 publishes pipeline on one connection and the broker acknowledges them in order. */
+  readonly maxInFlight = 512;
   readonly name: string;
   readonly audience: Audience;
   readonly topicPrefix: string;
