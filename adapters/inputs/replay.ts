@@ -1,59 +1,133 @@
-import { createReadStream } from 'node:fs';
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import type { DecodeResult } from '../../src/codecs/result.js';
-import { parseReplayLine, type ReplayFrame } from '../../src/replay/capture.js';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { pacingDelay, type Pacing } from '../../src/replay/clock.js';
+import { batchLines, type FromReplayReader, type LinesBatch, type ReplayLine, type ReplayReaderSettings, type ToReplayReader } from './replay-reader-protocol.js';
 
-/** One non-blank line of a replay file, parsed, with how far into the file it ends. */
-export interface ReplayLine {
-  lineNumber: number;
-  parsed: DecodeResult<ReplayFrame>;
-  /** Bytes of the file up to the end of this line (for the progress bar). */
-  bytesRead: number;
-}
+export type { ReplayLine };
 
 export interface ReplayFileOptions {
   pacing: Pacing;
   /** Real-time wait between frames; replaceable so pacing can be observed without waiting. */
   sleep?: (ms: number) => Promise<void>;
+  /** Bytes read at a time (a batch of lines each); smaller in tests, to cross many batch boundaries. */
+  chunkBytes?: number;
+  /** Batches the reader may have parsed ahead of the pipeline. */
+  batchesAhead?: number;
+}
+
+const DEFAULT_CHUNK_BYTES = 1 << 20;
+const DEFAULT_BATCHES_AHEAD = 4;
+
+function readerEntry(): URL {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../../dist/adapters/inputs/replay-reader-worker.js', here) : new URL('./replay-reader-worker.js', here);
 }
 
 /**
  * A capture or plain log, read as a stream (a day of traffic need not fit in memory), one line at a time. Before
- * each frame it waits the recorded gap to the previous frame divided by the speed. Lines split on LF only, so a
- * raw CR inside a plain-log frame stays part of it; latin1 keeps every byte of a plain log as one character.
+ * each frame it waits the recorded gap to the previous frame divided by the speed. Reading and parsing the lines
+ * runs on a worker thread, a few batches ahead of the caller, so a replay's pipeline has the main thread to itself.
+ * The thread starts when the ReplayFile is made, so it loads and reads while the caller starts its pipeline: read
+ * `lines()` once, or `close()` it when the lines are not wanted after all.
  */
-export async function* readReplayFile(file: string, options: ReplayFileOptions): AsyncGenerator<ReplayLine> {
-  const sleep = options.sleep ?? ((ms: number) => sleepFor(ms));
-  let previousTime: number | null = null;
-  let lineNumber = 0;
-  let bytesRead = 0;
-  let rest = '';
-  let ended = false;
-  const chunks = createReadStream(file, { encoding: 'latin1', highWaterMark: 1 << 20 })[Symbol.asyncIterator]();
-  while (!ended) {
-    const next = await chunks.next();
-    let lines: string[];
-    if (next.done === true) {
-      ended = true;
-      if (rest === '') break;
-      lines = [rest];
-    } else {
-      lines = (rest + (next.value as string)).split('\n');
-      rest = lines.pop() ?? '';
-    }
-    // One generator for the whole file, lines handled in place: a generator per line cost more than the parse.
-    for (const line of lines) {
-      lineNumber += 1;
-      bytesRead += line.length + 1;
-      const parsed = parseReplayLine(line);
-      if (parsed === null) continue;
-      if (parsed.ok) {
-        const delay = pacingDelay(previousTime, parsed.value.t, options.pacing);
-        if (delay > 0) await sleep(delay);
-        previousTime = parsed.value.t ?? previousTime;
+export class ReplayFile {
+  private readonly reader: ReplayReader;
+
+  constructor(
+    file: string,
+    private readonly options: ReplayFileOptions,
+  ) {
+    this.reader = new ReplayReader({ file, chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK_BYTES, batchesAhead: options.batchesAhead ?? DEFAULT_BATCHES_AHEAD });
+  }
+
+  async *lines(): AsyncGenerator<ReplayLine> {
+    const { options, reader } = this;
+    const sleep = options.sleep ?? ((ms: number) => sleepFor(ms));
+    let previousTime: number | null = null;
+    try {
+      for (let batch = await reader.next(); batch !== null; batch = await reader.next()) {
+        // One generator for the whole file, lines handled in place: a generator per line cost more than the parse.
+        for (const line of batchLines(batch)) {
+          if (line.parsed.ok) {
+            const delay = pacingDelay(previousTime, line.parsed.value.t, options.pacing);
+            if (delay > 0) await sleep(delay);
+            previousTime = line.parsed.value.t ?? previousTime;
+          }
+          yield line;
+        }
       }
-      yield { lineNumber, parsed, bytesRead };
+    } finally {
+      reader.close();
     }
+  }
+
+  close(): void {
+    this.reader.close();
+  }
+}
+
+/**
+ * The worker's batches, in the order it posts them; each one taken returns a credit to the worker. A batch already
+ * posted is taken at once (receiveMessageOnPort): the pipeline runs in promise callbacks and may not give the event
+ * loop a turn to deliver it between two batches.
+ */
+class ReplayReader {
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private ended = false;
+  private failure: Error | undefined;
+  private wake: ((message: FromReplayReader | undefined) => void) | undefined;
+
+  constructor(settings: Omit<ReplayReaderSettings, 'port'>) {
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.worker = new Worker(readerEntry(), { workerData: { ...settings, port: port2 }, transferList: [port2] });
+    this.worker.on('error', (error) => this.failed(error));
+    // The worker waits for credits until it is closed: an exit before its last batch is a failure.
+    this.worker.on('exit', () => this.failed(new Error('the replay reader stopped')));
+  }
+
+  /** The next batch; null after the last. Rejects with the read's failure (after the batches before it). */
+  async next(): Promise<LinesBatch | null> {
+    if (this.ended) return null;
+    const message = (receiveMessageOnPort(this.port)?.message as FromReplayReader | undefined) ?? (await this.nextMessage());
+    if (message === undefined) throw this.failure;
+    if (message.kind === 'failed') throw new Error(message.message);
+    if (message.kind === 'end') {
+      this.ended = true;
+      return null;
+    }
+    this.port.postMessage({ kind: 'credit' } satisfies ToReplayReader);
+    return message;
+  }
+
+  close(): void {
+    this.ended = true;
+    this.port.close();
+    void this.worker.terminate();
+  }
+
+  /** The worker's next message; undefined when the worker failed instead. */
+  private nextMessage(): Promise<FromReplayReader | undefined> {
+    if (this.failure !== undefined) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const delivered = (message: FromReplayReader) => {
+        this.wake = undefined;
+        resolve(message);
+      };
+      this.wake = (message) => {
+        this.port.off('message', delivered);
+        resolve(message);
+      };
+      this.port.once('message', delivered);
+    });
+  }
+
+  private failed(error: Error): void {
+    if (this.ended) return;
+    this.failure ??= error;
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.(undefined);
   }
 }

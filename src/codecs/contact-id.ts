@@ -108,6 +108,14 @@ function upperCaseHex(
   return { ok: true, text: upper };
 }
 
+/** Each `Q XYZ GG CCC` field: its name in an error, its key, its length in digits. */
+const CID_FIELD_SHAPES = [
+  ['qualifier', 'qualifier', 1],
+  ['event code', 'event', 3],
+  ['group', 'group', 2],
+  ['zone/user', 'ccc', 3],
+] as const;
+
 /**
  * Checks the `Q XYZ GG CCC` part common to every Contact ID carrier (upper-case input).
  * Digits B-F are legal Contact ID digits; hex A is not.
@@ -117,13 +125,8 @@ export function checkContactIdFields(
   raw: string,
 ): DecodeResult<ContactIdFields> {
   const { qualifier, event, group, ccc } = fields;
-  const shapes: Array<[string, string, number]> = [
-    ['qualifier', qualifier, 1],
-    ['event code', event, 3],
-    ['group', group, 2],
-    ['zone/user', ccc, 3],
-  ];
-  for (const [name, value, length] of shapes) {
+  for (const [name, key, length] of CID_FIELD_SHAPES) {
+    const value = fields[key];
     if (value.length !== length || !CID_DIGITS.test(value)) {
       const why = value.includes('A') ? ' (hex A is not a Contact ID digit)' : '';
       return fail('CID_FORMAT_INVALID', `Contact ID ${name} "${value}" is not ${length} digit(s)${why}`, raw);
@@ -232,9 +235,14 @@ export function parseAdmCidData(
   }
   const cased = upperCaseHex(trimmed, quirks, options);
   if (!cased.ok) return cased.result;
-  const [, qualifier = '', event = '', , group = '', ccc = ''] = match.map((part) => part.toUpperCase());
-  const fields = checkContactIdFields({ qualifier, event, group, ccc }, data);
-  return fields.ok ? ok({ ...fields.value, quirks }) : fields;
+  const fields = checkContactIdFields({ qualifier: upper(match[1]), event: upper(match[2]), group: upper(match[4]), ccc: upper(match[5]) }, data);
+  if (!fields.ok) return fields;
+  const { qualifier, event, group, ccc } = fields.value;
+  return ok({ qualifier, event, group, ccc, quirks });
+}
+
+function upper(part: string | undefined): string {
+  return (part ?? '').toUpperCase();
 }
 
 export interface ContactIdSignalBase {

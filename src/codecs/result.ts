@@ -24,16 +24,44 @@ const PREVIEW_LIMIT = 256;
 
 /** Printable ASCII stays as is; everything else becomes \xNN, so previews are log-safe. */
 export function escapeBytes(bytes: Uint8Array): string {
-  // One latin1 decode and a replace of the few bytes that need it: every event carries its raw frame this way.
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1').replace(NOT_PRINTABLE, escapeChar);
+  // Every event carries its raw frame this way: written escaped into one reused Buffer and read out as one string,
+  // cheaper than a regular expression calling back for each byte it escapes.
+  if (4 * bytes.length > escaped.length) escaped = Buffer.allocUnsafeSlow(8 * bytes.length);
+  const out = escaped;
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (byte >= 0x20 && byte <= 0x7e && byte !== BACKSLASH) out[n++] = byte;
+    else {
+      out[n++] = BACKSLASH;
+      if (byte === 0x0a) out[n++] = 0x6e; // n
+      else if (byte === 0x0d) out[n++] = 0x72; // r
+      else {
+        out[n++] = 0x78; // x
+        out[n++] = HEX_DIGITS[byte >> 4]!;
+        out[n++] = HEX_DIGITS[byte & 0x0f]!;
+      }
+    }
+  }
+  return out.toString('latin1', 0, n);
 }
 
-const NOT_PRINTABLE = /[^\x20-\x5b\x5d-\x7e]/g;
+const BACKSLASH = 0x5c;
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+let escaped = Buffer.allocUnsafeSlow(4096);
 
-function escapeChar(char: string): string {
-  if (char === '\n') return '\\n';
-  if (char === '\r') return '\\r';
-  return '\\x' + char.charCodeAt(0).toString(16).padStart(2, '0');
+let scratch = Buffer.allocUnsafeSlow(1024);
+
+/**
+ * A Buffer holding `bytes` from offset 0, for latin1 reads, valid until the next call: `bytes` itself when it is
+ * a Buffer, else a copy in one reused Buffer. Frames arrive as plain Uint8Arrays, and making a Buffer view of
+ * each one costs more than copying it.
+ */
+export function latin1Reader(bytes: Uint8Array): Buffer {
+  if (bytes instanceof Buffer) return bytes;
+  if (bytes.length > scratch.length) scratch = Buffer.allocUnsafeSlow(2 * bytes.length);
+  scratch.set(bytes);
+  return scratch;
 }
 
 export function previewOf(raw: string | Uint8Array): string {

@@ -1,5 +1,5 @@
 import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
-import { eventJson, parsedEvent } from '../model/event-json.js';
+import { parsedEvent } from '../model/event-json.js';
 import { systemClock, type Clock } from '../ports.js';
 import type { AppendResult, DeadLetter, Outbox, OutboxEntry } from './outbox.js';
 import {
@@ -27,13 +27,10 @@ export interface MemoryOutboxOptions {
 export class MemoryOutbox extends IndexedOutbox implements Outbox {
   /** Entries some registered output still has to deliver. */
   private readonly entries = new Map<number, OutboxEntry>();
-  /** Keyed appends within the dedupe window, as SqliteOutbox keeps them; their texts are in `keyedTexts`. */
+  /** Keyed appends within the dedupe window, as SqliteOutbox keeps them; their keys and texts are in `kept`. */
   private readonly dedupe: DedupeIndex;
-  /**
-   * The stored text and key of each entry the dedupe index still remembers, by seq: read back only on a hit, so
-   * the window holds strings rather than event objects the GC has to walk.
-   */
-  private readonly keyedTexts = new Map<number, { key: string; text: string }>();
+  /** The key and stored texts of each append the dedupe index still remembers. */
+  private readonly kept = new KeptAppends(DEDUPE_CAPACITY);
   private readonly deadByOutput = new Map<string, DeadLetter[]>();
   private readonly clock: Clock;
   private head = 0;
@@ -53,7 +50,7 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     if (this.closed) throw outboxWriteFailed('outbox is closed');
     // Serialised as a disk-backed store would (an unserialisable event fails its append); the text is kept
     // with the event, so an output sends exactly what was stored.
-    serializeEvents(events);
+    const texts = serializeEvents(events);
     const now = this.clock.now();
     const { dedupeKey } = options;
     const earlier = dedupeKey === undefined ? undefined : this.storedUnder(dedupeKey);
@@ -68,20 +65,17 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     this.storedCount += entries.length;
     // An empty append stores nothing, so (as on disk) it leaves nothing to be a duplicate of.
     if (entries.length === 0) return { duplicate: false, entries };
-    if (dedupeKey !== undefined) this.remember(dedupeKey, now, entries);
+    if (dedupeKey !== undefined) this.remember(dedupeKey, now, entries[0]!.seq, texts);
     this.listeners.notify();
     return { duplicate: false, entries };
   }
 
   storedUnder(dedupeKey: string): OutboxEntry[] | undefined {
     for (const candidate of this.dedupe.candidates(this.dedupe.hash(dedupeKey), this.clock.now())) {
-      const entries: OutboxEntry[] = [];
-      for (let seq = candidate.firstSeq; seq < candidate.firstSeq + candidate.count; seq++) {
-        const kept = this.keyedTexts.get(seq);
-        if (kept?.key !== dedupeKey) break;
-        entries.push({ seq, event: parsedEvent(kept.text) });
+      const kept = this.kept.at(candidate.firstSeq);
+      if (kept?.key === dedupeKey && kept.texts.length === candidate.count) {
+        return kept.texts.map((text, i) => ({ seq: candidate.firstSeq + i, event: parsedEvent(text) }));
       }
-      if (entries.length === candidate.count) return entries;
     }
     return undefined;
   }
@@ -129,14 +123,15 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     this.closed = true;
   }
 
-  /** Keeps an append's entries under its key while the dedupe index remembers it (the window, the capacity). */
-  private remember(dedupeKey: string, now: number, entries: OutboxEntry[]): void {
-    for (const { seq, event } of entries) this.keyedTexts.set(seq, { key: dedupeKey, text: eventJson(event) });
-    this.dedupe.add(this.dedupe.hash(dedupeKey), { firstSeq: entries[0]!.seq, count: entries.length, at: now });
+  /** Keeps an append's texts under its key while the dedupe index remembers it (the window, the capacity). */
+  private remember(dedupeKey: string, now: number, firstSeq: number, texts: string[]): void {
+    // Added to the index first: at capacity it forgets its oldest append, which frees that append's place here.
+    this.dedupe.add(this.dedupe.hash(dedupeKey), { firstSeq, count: texts.length, at: now });
+    this.kept.push(firstSeq, dedupeKey, texts);
   }
 
   private forget(append: StoredAppend): void {
-    for (let seq = append.firstSeq; seq < append.firstSeq + append.count; seq++) this.keyedTexts.delete(seq);
+    this.kept.dropOldest(append.firstSeq);
   }
 
   /** An entry no output has to deliver any more is not needed here. */
@@ -150,3 +145,125 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     return entry;
   }
 }
+
+/** Bytes of one chunk of the text arena; an append longer than this gets a chunk of its own size. */
+const ARENA_CHUNK_BYTES = 4 << 20;
+
+/** One chunk of the arena, with the ordinal of the last append written into it. */
+interface ArenaChunk {
+  bytes: Buffer;
+  lastOrdinal: number;
+}
+
+/**
+ * What the memory outbox keeps of each append the dedupe index remembers: its key and its texts, read back only on
+ * a hit. They are written into large buffers outside the JavaScript heap: kept on the heap, every event's text
+ * outlived the young generation (the window holds a hundred thousand appends), so the collector copied each one
+ * twice and then marked it until it was forgotten. The index forgets appends in the order they were stored, so
+ * they sit in a ring in store order (ascending first seq), found by binary search, and a chunk is reused once
+ * every append in it is forgotten.
+ */
+class KeptAppends {
+  private readonly firstSeqs: Float64Array;
+  /** Per slot: the texts' count, and where the key starts, where it ends (the texts follow) and where the texts end. */
+  private readonly counts: Float64Array;
+  private readonly chunkSerials: Float64Array;
+  private readonly starts: Float64Array;
+  private readonly keyEnds: Float64Array;
+  private readonly ends: Float64Array;
+  /** Chunks in use, oldest first; the first has serial `firstChunkSerial`, the last is written to at `used`. */
+  private readonly chunks: ArenaChunk[] = [];
+  private firstChunkSerial = 0;
+  private used = 0;
+  /** A released chunk of the usual size, kept for the next one needed. */
+  private spare: Buffer | undefined;
+  /** Ordinal of the oldest append kept; `next` is the ordinal the next one gets (slot: ordinal % capacity). */
+  private oldest = 0;
+  private next = 0;
+
+  constructor(private readonly capacity: number) {
+    this.firstSeqs = new Float64Array(capacity);
+    this.counts = new Float64Array(capacity);
+    this.chunkSerials = new Float64Array(capacity);
+    this.starts = new Float64Array(capacity);
+    this.keyEnds = new Float64Array(capacity);
+    this.ends = new Float64Array(capacity);
+  }
+
+  push(firstSeq: number, key: string, texts: readonly string[]): void {
+    if (this.next - this.oldest === this.capacity) throw new Error('kept appends: over capacity (the dedupe index did not forget its oldest)');
+    // The key as UTF-16, which gives back any string exactly; the texts (JSON.stringify's, so well-formed) as UTF-8,
+    // three bytes at most per UTF-16 unit, with a separator each.
+    let most = 2 * key.length;
+    for (const text of texts) most += 3 * text.length + 1;
+    const chunk = this.chunkWithRoom(most);
+    const start = this.used;
+    let at = start + chunk.bytes.write(key, start, 'utf16le');
+    const keyEnd = at;
+    for (const [i, text] of texts.entries()) {
+      // A JSON text has no raw LF: it separates the texts.
+      if (i > 0) chunk.bytes[at++] = LF;
+      at += chunk.bytes.write(text, at, 'utf8');
+    }
+    this.used = at;
+    const ordinal = this.next++;
+    chunk.lastOrdinal = ordinal;
+    const slot = ordinal % this.capacity;
+    this.firstSeqs[slot] = firstSeq;
+    this.counts[slot] = texts.length;
+    this.chunkSerials[slot] = this.firstChunkSerial + this.chunks.length - 1;
+    this.starts[slot] = start;
+    this.keyEnds[slot] = keyEnd;
+    this.ends[slot] = at;
+  }
+
+  /** The oldest kept append, which the index has just forgotten; frees the chunks that held only older ones. */
+  dropOldest(firstSeq: number): void {
+    if (this.oldest === this.next || this.firstSeqs[this.oldest % this.capacity] !== firstSeq) {
+      throw new Error(`kept appends: seq ${firstSeq} forgotten out of order`);
+    }
+    this.oldest += 1;
+    while (this.chunks.length > 1 && this.chunks[0]!.lastOrdinal < this.oldest) {
+      const released = this.chunks.shift()!;
+      this.firstChunkSerial += 1;
+      if (released.bytes.length === ARENA_CHUNK_BYTES) this.spare = released.bytes;
+    }
+  }
+
+  at(firstSeq: number): { key: string; texts: string[] } | undefined {
+    let low = this.oldest;
+    let high = this.next - 1;
+    while (low <= high) {
+      const middle = low + Math.floor((high - low) / 2);
+      const slot = middle % this.capacity;
+      const seq = this.firstSeqs[slot]!;
+      if (seq === firstSeq) {
+        const { bytes } = this.chunks[this.chunkSerials[slot]! - this.firstChunkSerial]!;
+        const key = bytes.toString('utf16le', this.starts[slot], this.keyEnds[slot]);
+        const texts = bytes.toString('utf8', this.keyEnds[slot], this.ends[slot]);
+        return { key, texts: this.counts[slot] === 1 ? [texts] : texts.split('\n') };
+      }
+      if (seq < firstSeq) low = middle + 1;
+      else high = middle - 1;
+    }
+    return undefined;
+  }
+
+  /** The newest chunk when `bytes` more fit in it, else a new one. */
+  private chunkWithRoom(bytes: number): ArenaChunk {
+    const newest = this.chunks[this.chunks.length - 1];
+    if (newest !== undefined && this.used + bytes <= newest.bytes.length) return newest;
+    let buffer: Buffer;
+    if (bytes > ARENA_CHUNK_BYTES) buffer = Buffer.allocUnsafeSlow(bytes);
+    else {
+      buffer = this.spare ?? Buffer.allocUnsafeSlow(ARENA_CHUNK_BYTES);
+      this.spare = undefined;
+    }
+    const chunk = { bytes: buffer, lastOrdinal: -1 };
+    this.chunks.push(chunk);
+    this.used = 0;
+    return chunk;
+  }
+}
+
+const LF = 0x0a;

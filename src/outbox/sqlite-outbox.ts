@@ -56,6 +56,12 @@ class RecentEvents {
     const slot = seq % RECENT_EVENTS;
     return this.seqs[slot] === seq ? this.events[slot] : undefined;
   }
+
+  /** Lets `seq`'s event go, if the ring still holds it. */
+  release(seq: number): void {
+    const slot = seq % RECENT_EVENTS;
+    if (this.seqs[slot] === seq) this.events[slot] = undefined;
+  }
 }
 
 /** Retention pruning runs this often (clock time), and at once again while it finds full batches. */
@@ -352,15 +358,26 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
 
   markDelivered(output: string, seqs: readonly number[]): void {
     for (const seq of seqs) {
-      if (this.index.complete(output, seq)) this.marks.push({ output, seq });
+      if (this.complete(output, seq)) this.marks.push({ output, seq });
     }
     this.scheduleFlush();
   }
 
   markDead(output: string, seq: number, reason: string): void {
-    if (!this.index.complete(output, seq)) return;
+    if (!this.complete(output, seq)) return;
     this.marks.push({ output, seq, dead: { reason, at: this.clock.now() } });
     this.scheduleFlush();
+  }
+
+  /**
+   * Takes `seq` off the output's pending entries. Once no output has it left to deliver, the ring lets its event
+   * go: kept for the seconds the ring lasts, every event would be copied out of the young generation (each
+   * scavenge's pause grows with what it copies, and at a steady rate that pause is the ACK latency's tail).
+   */
+  private complete(output: string, seq: number): boolean {
+    if (!this.index.complete(output, seq)) return false;
+    if (!this.index.isPending(seq)) this.recent.release(seq);
+    return true;
   }
 
   deadLetters(output?: string): DeadLetter[] {

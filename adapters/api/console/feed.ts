@@ -10,6 +10,14 @@ export interface TracedEvent {
 
 /** Recent events kept for walks and incident timelines (older ones show without per-output times). */
 export const TRACE_LIMIT = 2_000;
+
+/**
+ * What the console can show: a walk lists a site's events, an incident timeline its incident's. Any other event
+ * is not traced: held by the trace, it would outlive the young generation for nothing.
+ */
+export function shownByConsole(event: NormalizedEvent): boolean {
+  return event.site !== null || event.incident != null;
+}
 /**
  * Live views open at once; more are refused, so open consoles never take the API listener's connections (64 by
  * default, `api.maxConnections`) from API clients and from console pages loading.
@@ -51,6 +59,7 @@ export class ConsoleFeed {
   stored(events: readonly NormalizedEvent[]): void {
     const at = this.now();
     for (const event of events) {
+      if (!shownByConsole(event)) continue;
       const slot = this.next;
       // The id stored TRACE_LIMIT events ago gives up its place.
       const evicted = this.ids[slot];

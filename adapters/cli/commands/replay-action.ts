@@ -6,7 +6,7 @@ import { EXIT_CONFIG, loadConfigFile, printIssues } from '../config.js';
 import { prepareDataDir, restrictFileModes } from '../../system/files.js';
 import { startupFailure } from '../startup.js';
 import { Gateway } from '../gateway.js';
-import { readReplayFile } from '../../inputs/replay.js';
+import { ReplayFile } from '../../inputs/replay.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { isGatewayError } from '../../../src/errors.js';
 import { systemClock } from '../../../src/ports.js';
@@ -84,6 +84,9 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
       return failure.exitCode;
     }
   }
+  const pacing: Pacing = options.fast === true ? 'fast' : { speed: options.speed };
+  // Its reader thread starts now and reads while the pipeline starts.
+  const source = new ReplayFile(file, { pacing });
   let started: Awaited<ReturnType<typeof Gateway.start>>;
   try {
     started = await Gateway.start({
@@ -96,10 +99,12 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
       ...(dryRun ? { outbox: new MemoryOutbox({ dedupeWindowMs: settings.dedupeWindow, clock }) } : {}),
     });
   } catch (error) {
+    source.close();
     note(`replay: the pipeline cannot start: ${(error as Error).message}`);
     return isGatewayError(error) && error.code.startsWith('CONFIG_') ? EXIT_CONFIG : EXIT_SOFTWARE;
   }
   if ('issues' in started) {
+    source.close();
     printIssues(started.issues, note);
     return EXIT_CONFIG;
   }
@@ -133,13 +138,12 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
     await recordDecodedFrame(origin, route.protocol, { recorder: gateway.recorder, builder: gateway.builder, counters: gateway.counters });
   };
 
-  const pacing: Pacing = options.fast === true ? 'fast' : { speed: options.speed };
   const malformedLines: number[] = [];
   const failedLines: number[] = [];
   let lines = 0;
   let frames = 0;
   try {
-    for await (const line of readReplayFile(file, { pacing })) {
+    for await (const line of source.lines()) {
       lines = line.lineNumber;
       bar?.update(line.bytesRead, frames);
       if (!line.parsed.ok) {

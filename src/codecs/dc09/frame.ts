@@ -1,6 +1,6 @@
 import { GatewayError } from '../../errors.js';
 import type { ErrorCode } from '../../errors.js';
-import { fail, ok, previewOf } from '../result.js';
+import { fail, latin1Reader, ok, previewOf } from '../result.js';
 import type { DecodeResult } from '../result.js';
 import { aesCbcName, decryptDc09, encryptDc09 } from './cipher.js';
 import { crc16, hex4 } from './crc16.js';
@@ -219,7 +219,8 @@ export function decodeDc09Frame(frame: Uint8Array, options: Dc09DecodeOptions = 
     start = 0;
     form = 'binary';
   }
-  const text = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  // Read only until decodeBody gets its text: the reader is reused by the next decode.
+  const text = latin1Reader(frame);
   if (form === undefined) {
     const heartbeat = OSBORNE_HOFFMAN_LINE.exec(text.toString('latin1', start, end));
     if (heartbeat === null) {
@@ -314,8 +315,10 @@ function decodeBody(body: string, context: DecodeContext): DecodeResult<Dc09Mess
   if (dataAccount !== null && ids.account !== null && dataAccount.toUpperCase() !== ids.account.toUpperCase()) {
     quirks.add('data-account-differs', `data block account ${dataAccount} differs from header account ${ids.account}`);
   }
+  // Spelled out rather than spread: spreads in the middle of a literal copy property by property at run time.
+  const { data, extended, timestamp } = content.value;
   return ok({
-    token, encrypted, seq, ...ids, ...content.value,
+    token, encrypted, seq, receiver: ids.receiver, line: ids.line, account: ids.account, dataAccount, data, extended, timestamp,
     crcForm: context.crcForm, crcOverCr: context.crcOverCr, osborneHoffman: context.osborneHoffman, quirks: quirks.names,
   });
 }
@@ -467,14 +470,20 @@ function padFrom(random: Uint8Array): Buffer {
   return pad;
 }
 
-/** LF + CRC + 0LLL + body + CR, with the CRC as 4 hex chars or 2 binary bytes. */
-export function wrapDc09Body(body: Uint8Array, crcForm: Dc09CrcForm = 'ascii'): Uint8Array {
+/**
+ * LF + CRC + 0LLL + body + CR, with the CRC as 4 hex chars or 2 binary bytes. A body given as text (latin1) is
+ * written straight into the frame: every answer the receiver sends is built here.
+ */
+export function wrapDc09Body(body: Uint8Array | string, crcForm: Dc09CrcForm = 'ascii'): Uint8Array {
   if (body.length > MAX_BODY_LENGTH) {
     throw new GatewayError('DC09_FORMAT_INVALID', `DC-09 body is ${body.length} bytes; the length field allows ${MAX_BODY_LENGTH}`);
   }
-  const crc = crc16(body);
   const headerLength = crcForm === 'binary' ? 6 : 8;
-  const out = Buffer.allocUnsafe(headerLength + body.length + 2);
+  const bodyStart = headerLength + 1;
+  const out = Buffer.allocUnsafe(bodyStart + body.length + 1);
+  if (typeof body === 'string') out.write(body, bodyStart, 'latin1');
+  else out.set(body, bodyStart);
+  const crc = crc16(out, bodyStart, bodyStart + body.length);
   out[0] = LF;
   if (crcForm === 'binary') {
     out[1] = crc >>> 8;
@@ -483,7 +492,6 @@ export function wrapDc09Body(body: Uint8Array, crcForm: Dc09CrcForm = 'ascii'): 
   } else {
     out.write(hex4(crc) + hex4(body.length), 1, 'latin1');
   }
-  out.set(body, headerLength + 1);
   out[out.length - 1] = CR;
   return out;
 }
@@ -503,7 +511,7 @@ export function encodeDc09Frame(input: Dc09EncodeInput): Uint8Array {
 
   if (!encrypted) {
     const block = input.dataAccount != null ? `#${input.dataAccount}|${input.data}` : input.data === '' ? '' : `|${input.data}`;
-    return wrapDc09Body(Buffer.from(header + block + tail, 'latin1'), input.crcForm);
+    return wrapDc09Body(header + block + tail, input.crcForm);
   }
   const { key, random } = input;
   if (key === undefined || random === undefined) {
@@ -516,5 +524,5 @@ export function encodeDc09Frame(input: Dc09EncodeInput): Uint8Array {
   // A content length that is already a multiple of 16 still gets 16 pad bytes.
   const pad = padFrom(random(16 - (content.length % 16)));
   const ciphertext = encryptDc09(key, Buffer.concat([pad, content]), algorithm);
-  return wrapDc09Body(Buffer.from(header + ciphertext.toString('hex').toUpperCase(), 'latin1'), input.crcForm);
+  return wrapDc09Body(header + ciphertext.toString('hex').toUpperCase(), input.crcForm);
 }

@@ -48,7 +48,7 @@ export function encodeAck(req: Dc09Message, opts: AckOptions): Uint8Array {
 
 /** `"NAK"0000R0L0A0[]_HH:MM:SS,MM-DD-YYYY` with the receiver's time, never encrypted (DC09-2013 p.21). */
 export function encodeNak(now: number, crcForm: Dc09CrcForm = 'ascii'): Uint8Array {
-  return wrapDc09Body(Buffer.from(`"NAK"0000R0L0A0[]_${formatDc09Timestamp(now)}`, 'latin1'), crcForm);
+  return wrapDc09Body(`"NAK"0000R0L0A0[]_${formatDc09Timestamp(now)}`, crcForm);
 }
 
 /** The fields a DUH echoes from the message it answers. */

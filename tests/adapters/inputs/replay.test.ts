@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readReplayFile, type ReplayLine } from '../../../adapters/inputs/replay.js';
+import { ReplayFile, type ReplayLine } from '../../../adapters/inputs/replay.js';
+import { Credits } from '../../../adapters/inputs/replay-reader-protocol.js';
 import { captureLine } from '../../../src/replay/capture.js';
 import type { Pacing } from '../../../src/replay/clock.js';
 
@@ -17,14 +18,14 @@ function writeFile(content: string | Buffer): string {
 async function readAll(file: string, pacing: Pacing): Promise<{ lines: ReplayLine[]; waits: number[] }> {
   const waits: number[] = [];
   const lines: ReplayLine[] = [];
-  for await (const line of readReplayFile(file, { pacing, sleep: async (ms) => void waits.push(ms) })) lines.push(line);
+  for await (const line of new ReplayFile(file, { pacing, sleep: async (ms) => void waits.push(ms) }).lines()) lines.push(line);
   return { lines, waits };
 }
 
 // Public vector 43 (Contact ID) as the frame bytes.
 const frameAt = (offsetMs: number) => captureLine(Buffer.from('1234181131010158'), T0 + offsetMs, 'panels', 'tcp', '10.0.0.7:4000');
 
-describe('readReplayFile', () => {
+describe('ReplayFile', () => {
   it('waits the recorded gaps divided by the speed, and never with --fast', async () => {
     const file = writeFile([frameAt(0), frameAt(2_000), frameAt(2_000), frameAt(62_000)].join('\n') + '\n');
     expect((await readAll(file, { speed: 100 })).waits).toEqual([20, 600]);
@@ -56,5 +57,56 @@ describe('readReplayFile', () => {
     const second = lines[1]!.parsed;
     if (!second.ok) return expect.unreachable(second.error.message);
     expect([...second.value.bytes]).toEqual([0x31, 0x32, 0xe9]);
+  });
+});
+
+describe('ReplayFile on its reader thread', () => {
+  it('keeps file order and line numbers across many batches, malformed and blank lines among them', async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 500; i++) lines.push(i % 37 === 5 ? '{"t": broken' : i % 41 === 7 ? '' : frameAt(i));
+    const file = writeFile(lines.join('\n') + '\n');
+    const read: ReplayLine[] = [];
+    // 64-byte reads: every batch holds at most a line, and most lines are split across reads.
+    for await (const line of new ReplayFile(file, { pacing: 'fast', chunkBytes: 64, batchesAhead: 2 }).lines()) read.push(line);
+    const expected = lines.flatMap((text, i) => (text === '' ? [] : [[i + 1, text !== '{"t": broken'] as const]));
+    expect(read.map((l) => [l.lineNumber, l.parsed.ok])).toEqual(expected);
+    expect(read.filter((l) => l.parsed.ok).map((l) => (l.parsed.ok ? l.parsed.value.t! - T0 : -1))).toEqual(
+      lines.flatMap((text, i) => (text === '' || text === '{"t": broken' ? [] : [i])),
+    );
+    const failed = read.find((l) => !l.parsed.ok)!.parsed;
+    expect(failed.ok ? undefined : failed.error.code).toBe('REPLAY_LINE_MALFORMED');
+  });
+
+  it('gives each frame bytes of its own, with its recorded input, transport and peer', async () => {
+    const file = writeFile([frameAt(0), captureLine(Buffer.from('N Ri01 BA 01'), T0, 'line1', 'serial', '/dev/ttyS0')].join('\n'));
+    const { lines } = await readAll(file, 'fast');
+    const frames = lines.map((l) => (l.parsed.ok ? l.parsed.value : expect.unreachable()));
+    expect(frames.map((f) => [f.input, f.transport, f.peer, Buffer.from(f.bytes).toString('latin1')])).toEqual([
+      ['panels', 'tcp', '10.0.0.7:4000', '1234181131010158'],
+      ['line1', 'serial', '/dev/ttyS0', 'N Ri01 BA 01'],
+    ]);
+    expect(frames.map((f) => [f.bytes.byteOffset, f.bytes.buffer.byteLength])).toEqual([
+      [0, 16],
+      [0, 12],
+    ]);
+  });
+
+  it('fails as the read fails, after the lines before it', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'panelbridge-replay-reader-'));
+    await expect(readAll(dir, 'fast')).rejects.toThrow(/EISDIR/);
+  });
+});
+
+describe('Credits', () => {
+  it('lets at most the limit out, and one more for each given back', async () => {
+    const credits = new Credits(2);
+    const taken: number[] = [];
+    for (let i = 0; i < 4; i++) void credits.take().then(() => taken.push(i));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(taken).toEqual([0, 1]);
+    credits.give();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(taken).toEqual([0, 1, 2]);
   });
 });

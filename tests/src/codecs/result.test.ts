@@ -21,4 +21,12 @@ describe('escapeBytes', () => {
     const frame = Buffer.from('xx\nABC\ryy');
     expect(escapeBytes(frame.subarray(2, 7))).toBe('\\nABC\\r');
   });
+
+  it('reads plain Uint8Arrays of any size and offset, a shorter one after a longer one included', () => {
+    const long = Uint8Array.from({ length: 3000 }, (_, i) => 0x41 + (i % 26));
+    expect(escapeBytes(long)).toBe(Buffer.from(long).toString('latin1'));
+    const view = Uint8Array.from(Buffer.from('xxAB\rCyy')).subarray(2, 6);
+    expect(escapeBytes(view)).toBe('AB\\rC');
+    expect(escapeBytes(new Uint8Array([0x5a]))).toBe('Z');
+  });
 });

@@ -4,12 +4,22 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { OUTBOX_FILE_NAME, SqliteOutbox } from '../../../src/outbox/sqlite-outbox.js';
 import { FakeClock, outboxTestEvent } from '../../helpers/outbox-events.js';
 import { outboxContract, type OutboxBuildOptions, type OutboxUnderTest } from './outbox.contract.js';
+
+/** A full garbage collection, from a context that alone sees `gc`. */
+function fullCollection(): void {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  v8.setFlagsFromString('--no-expose-gc');
+  gc();
+}
 
 const tempDir = (): Promise<string> => mkdtemp(path.join(tmpdir(), 'panelbridge-outbox-'));
 
@@ -94,6 +104,25 @@ describe('SqliteOutbox storage', () => {
     expect(inspect(dataDir, (d) => d.pragma('user_version', { simple: true }))).toBe(2);
     expect(outbox.pending('mqtt', 10).map((e) => e.event.id)).toEqual(['a', 'b']);
     expect(await outbox.append([event('a-again')], { dedupeKey: 'frame-1' })).toEqual({ duplicate: true, entries: first.entries });
+    outbox.close();
+  });
+
+  it('lets a stored event go once no output has it left to deliver, and not before', async () => {
+    const outbox = SqliteOutbox.open({ dataDir, clock });
+    outbox.registerOutputs(['mqtt', 'webhook']);
+    // The event is referenced only weakly here: what keeps it alive is the outbox.
+    const { seq, stored } = await outbox.append([event('a')]).then(({ entries }) => ({ seq: entries[0]!.seq, stored: new WeakRef(entries[0]!.event) }));
+    const collected = async (): Promise<boolean> => {
+      await new Promise((resolve) => setImmediate(resolve)); // a WeakRef's target is kept until the job that made or read it ends
+      fullCollection();
+      return stored.deref() === undefined;
+    };
+
+    outbox.markDelivered('mqtt', [seq]);
+    expect(await collected()).toBe(false);
+    outbox.markDead('webhook', seq, 'refused');
+    expect(await collected()).toBe(true);
+    expect(outbox.deadLetters('webhook').map((letter) => letter.event.id)).toEqual(['a']);
     outbox.close();
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConsoleFeed, TRACE_LIMIT } from '../../../../adapters/api/console/feed.js';
 import type { NormalizedEvent } from '../../../../src/model/event.js';
 
-const event = (id: string) => ({ id }) as NormalizedEvent;
+const event = (id: string) => ({ id, site: { id: 'hq' } }) as NormalizedEvent;
 
 describe('ConsoleFeed trace', () => {
   it('keeps the last TRACE_LIMIT stored events, oldest first, and forgets the ones before them', () => {
@@ -32,6 +32,16 @@ describe('ConsoleFeed trace', () => {
     feed.delivered('cms', event('b'));
     expect(feed.trace('b')).toBeUndefined();
     expect(feed.select((e) => e.id === 'later-0')).toEqual([{ event: event('later-0'), storedAt: 170, delivered: {} }]);
+    feed.stop();
+  });
+
+  it('traces only events the console shows: those of a site or of an incident', () => {
+    const feed = new ConsoleFeed(() => 0);
+    const siteless = { id: 'no-site', site: null } as NormalizedEvent;
+    const ofIncident = { id: 'incident', site: null, incident: 'inc-1' } as NormalizedEvent;
+    feed.stored([event('site'), siteless, ofIncident]);
+    expect(feed.select(() => true).map((t) => t.event.id)).toEqual(['site', 'incident']);
+    expect(feed.trace('no-site')).toBeUndefined();
     feed.stop();
   });
 });

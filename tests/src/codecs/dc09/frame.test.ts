@@ -234,6 +234,14 @@ describe('encodeDc09Frame', () => {
     }
   });
 
+  it('wraps a body given as latin1 text exactly as the same body given as bytes, in both CRC forms', () => {
+    for (const crcForm of ['ascii', 'binary'] as const) {
+      const text = Buffer.from(wrapDc09Body(`${AJAX_BODY}\u00e9`, crcForm)).toString('latin1');
+      expect(text).toBe(Buffer.from(wrapDc09Body(latin1(`${AJAX_BODY}\u00e9`), crcForm)).toString('latin1'));
+    }
+    expect(Buffer.from(wrapDc09Body('"NULL"0000L0#1234[]')).toString('latin1')).toBe(`\n${crc16(latin1('"NULL"0000L0#1234[]')).toString(16).toUpperCase().padStart(4, '0')}0013"NULL"0000L0#1234[]\r`);
+  });
+
   it('refuses to encrypt without a key', () => {
     expect(() => encodeDc09Frame({ token: 'NULL', encrypted: true, seq: '0001', data: '' })).toThrow(/DC09_KEY_MISSING/);
   });
