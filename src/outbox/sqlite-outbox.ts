@@ -159,6 +159,8 @@ function prepareStatements(db: Database.Database) {
       `SELECT seq, dedupe_key, stored_at FROM entry ORDER BY seq DESC`,
     ),
     event: db.prepare<[number], string>(`SELECT event FROM entry WHERE seq = ?`).pluck(),
+    // The seqs come as one JSON array: one statement step per row instead of one statement per row.
+    events: db.prepare<[string], { seq: number; event: string }>(`SELECT seq, event FROM entry WHERE seq IN (SELECT value FROM json_each(?))`),
     cursor: db.prepare<[string], number>(`SELECT watermark FROM output_cursor WHERE output = ?`).pluck(),
     insertCursor: db.prepare<[string, number]>(`INSERT INTO output_cursor (output, watermark) VALUES (?, ?)`),
     updateCursor: db.prepare<[number, string]>(`UPDATE output_cursor SET watermark = ? WHERE output = ?`),
@@ -333,7 +335,25 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   }
 
   pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>, duressFirst = true): OutboxEntry[] {
-    return this.index.select(output, limit, exclude, skipAccounts, duressFirst).map((seq) => ({ seq, event: this.readEvent(seq) }));
+    const seqs = this.index.select(output, limit, exclude, skipAccounts, duressFirst);
+    const entries = new Array<OutboxEntry>(seqs.length);
+    const notRecent: number[] = [];
+    for (let i = 0; i < seqs.length; i++) {
+      const seq = seqs[i]!;
+      const event = this.recent.get(seq);
+      if (event === undefined) notRecent.push(seq);
+      else entries[i] = { seq, event };
+    }
+    if (notRecent.length === 0) return entries;
+    const texts = this.storedTexts(notRecent);
+    for (let i = 0; i < seqs.length; i++) {
+      if (entries[i] !== undefined) continue;
+      const seq = seqs[i]!;
+      const text = texts.get(seq);
+      if (text === undefined) throw new Error(`outbox entry ${seq} is missing`);
+      entries[i] = { seq, event: parsedEvent(text) };
+    }
+    return entries;
   }
 
   markDelivered(output: string, seqs: readonly number[]): void {
@@ -555,11 +575,15 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     } else this.recent.set(seq, event);
   }
 
-  private readEvent(seq: number): NormalizedEvent {
-    const recent = this.recent.get(seq);
-    if (recent !== undefined) return recent;
-    const json = this.statements.event.get(seq);
-    if (json === undefined) throw new Error(`outbox entry ${seq} is missing`);
-    return parsedEvent(json);
+  /** The stored texts of these entries, by seq (read in one statement when there are several). */
+  private storedTexts(seqs: readonly number[]): Map<number, string> {
+    const texts = new Map<number, string>();
+    if (seqs.length === 1) {
+      const text = this.statements.event.get(seqs[0]!);
+      if (text !== undefined) texts.set(seqs[0]!, text);
+    } else {
+      for (const row of this.statements.events.all(JSON.stringify(seqs))) texts.set(row.seq, row.event);
+    }
+    return texts;
   }
 }

@@ -115,7 +115,7 @@ class OutputLane {
   /** The accounts behind `waiting`, so a scan skips their entries without reading them from the outbox. */
   private readonly waitingAccounts = new Set<string>();
   private readonly failedAttempts = new Map<number, number>();
-  private readonly deliveredUnrecorded: OutboxEntry[] = [];
+  private deliveredUnrecorded: OutboxEntry[] = [];
   private readonly running = new Set<Promise<void>>();
   private pumpScheduled = false;
   /** The last attempt failed and none has succeeded since: the output is probably down (broker, endpoint). */
@@ -189,7 +189,8 @@ class OutputLane {
 
   /**
    * Reads pending entries in growing slices (reading one can cost a disk read, wasted when its account is
-   * busy) and starts every one whose account is free, until the in-flight window is full.
+   * busy), never more than the in-flight window has room for, and starts every one whose account is free, until
+   * the window is full.
    */
   private startDeliveries(): void {
     const { outbox, batch } = this.shared;
@@ -198,7 +199,8 @@ class OutputLane {
     let exclude: ReadonlySet<number> = this.inFlight;
     let limit = Math.min(this.sliceHint, batch);
     for (let scanned = 0; this.inFlight.size < maxInFlight && scanned < batch * LOOKAHEAD_BATCHES; ) {
-      const entries = outbox.pending(name, limit, exclude, this.waitingAccounts, this.output.audience !== 'local');
+      const wanted = Math.min(limit, maxInFlight - this.inFlight.size);
+      const entries = outbox.pending(name, wanted, exclude, this.waitingAccounts, this.output.audience !== 'local');
       scanned += entries.length;
       const covert: number[] = [];
       let heldBack = false;
@@ -215,7 +217,7 @@ class OutputLane {
         else this.start(entry, key);
       }
       if (covert.length > 0) this.skipCovert(covert);
-      if (entries.length < limit) break; // nothing more is pending
+      if (entries.length < wanted) break; // nothing more is pending
       // Look past accounts held back by a failure; a busy account frees up on its own soon.
       if (heldBack && !passedWaiting) {
         this.sliceHint = FIRST_SLICE;
@@ -308,10 +310,10 @@ class OutputLane {
 
   /** Records completed deliveries in one outbox call (group commit), then tells the hook. */
   recordDelivered(): void {
-    if (this.deliveredUnrecorded.length === 0) return;
-    const entries = [...this.deliveredUnrecorded];
+    const entries = this.deliveredUnrecorded;
+    if (entries.length === 0) return;
     this.shared.outbox.markDelivered(this.output.name, entries.map((entry) => entry.seq));
-    this.deliveredUnrecorded.length = 0;
+    this.deliveredUnrecorded = []; // only once recorded: a failed markDelivered leaves them for the next pump
     for (const entry of entries) {
       this.inFlight.delete(entry.seq);
       this.notifyDelivered(entry.event);

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { connectAsync } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker } from '../../adapters/outputs/embedded-broker.js';
-import { eventTopic, MqttOutput, topicMatches, type MqttOutputOptions } from '../../adapters/outputs/mqtt.js';
+import { eventTopic, joinWrites, MqttOutput, topicMatches, type MqttOutputOptions } from '../../adapters/outputs/mqtt.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
@@ -39,6 +39,43 @@ describe('topics', () => {
     expect(topicMatches('a/+', 'a/b/c')).toBe(false);
     expect(topicMatches('a/b', 'a/b/c')).toBe(false);
     expect(topicMatches('a/b/c', 'a/b')).toBe(false);
+  });
+});
+
+describe('socket writes', () => {
+  it('sends a burst of small chunks, strings in their encodings and buffers, as one write of the same bytes', async () => {
+    const received: Buffer[] = [];
+    const server = net.createServer((socket) => socket.on('data', (data: Buffer) => received.push(data)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    joinWrites(socket);
+    const writes: Buffer[] = [];
+    const write = socket._write.bind(socket);
+    socket._write = (chunk: Buffer, encoding, callback) => {
+      writes.push(chunk);
+      write(chunk, encoding, callback);
+    };
+    // More chunks than one writev system call takes (IOV_MAX, 1,024), as a burst of publishes is.
+    const expected: Buffer[] = [];
+    socket.cork();
+    for (let i = 0; i < 3_000; i++) {
+      const text = `{"n":${i},"zone":"Tür ${i} €"}`;
+      if (i % 2 === 0) {
+        socket.write(text, 'utf8');
+        expected.push(Buffer.from(text, 'utf8'));
+      } else {
+        socket.write(Buffer.from(text, 'latin1'));
+        expected.push(Buffer.from(text, 'latin1'));
+      }
+    }
+    socket.uncork();
+    const total = Buffer.concat(expected);
+    await until(() => received.reduce((sum, data) => sum + data.length, 0) >= total.length);
+    socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+    expect(writes).toHaveLength(1);
+    expect(Buffer.concat(received).equals(total)).toBe(true);
   });
 });
 
