@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import vm from 'node:vm';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
-import { OUTBOX_FILE_NAME, SqliteOutbox } from '../../../src/outbox/sqlite-outbox.js';
+import { OUTBOX_FILE_NAME, PAGE_SIZE, SqliteOutbox } from '../../../src/outbox/sqlite-outbox.js';
 import { FakeClock, outboxTestEvent } from '../../helpers/outbox-events.js';
 import { outboxContract, type OutboxBuildOptions, type OutboxUnderTest } from './outbox.contract.js';
 
@@ -85,6 +86,20 @@ describe('SqliteOutbox storage', () => {
     }));
     expect(journalMode).toBe('wal');
     expect(userVersion).toBe(2);
+  });
+
+  it('gives a new database 16 KB pages and leaves an existing database its own', () => {
+    SqliteOutbox.open({ dataDir, clock }).close();
+    expect(inspect(dataDir, (db) => db.pragma('page_size', { simple: true }))).toBe(PAGE_SIZE);
+
+    const older = path.join(path.dirname(dataDir), 'older');
+    mkdirSync(older, { recursive: true });
+    const db = new Database(path.join(older, OUTBOX_FILE_NAME));
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE placeholder (x)');
+    db.close();
+    SqliteOutbox.open({ dataDir: older, clock }).close();
+    expect(inspect(older, (d) => d.pragma('page_size', { simple: true }))).toBe(4096);
   });
 
   it('upgrades a schema-1 store (with the on-disk dedupe index) in place, keeping its entries and dedupe', async () => {
