@@ -4,6 +4,8 @@
  * of bytes, transferred rather than copied, with the connection id and end offset of each entry.
  */
 
+import { PackedBytesBuilder } from './packed-bytes.js';
+
 export interface TcpWorkerSettings {
   host: string;
   port: number;
@@ -69,35 +71,22 @@ const EMPTY = new Uint8Array(0);
 /** Collects (connection, bytes) entries until taken as one PackedBatch. */
 export class BatchBuilder {
   private ids: number[] = [];
-  private ends: number[] = [];
-  private chunks: Uint8Array[] = [];
-  private length = 0;
+  private readonly entries = new PackedBytesBuilder();
 
   get size(): number {
     return this.ids.length;
   }
 
   add(connection: number, bytes: Uint8Array | null): void {
-    const chunk = bytes ?? EMPTY;
     this.ids.push(connection);
-    this.chunks.push(chunk);
-    this.length += chunk.length;
-    this.ends.push(this.length);
+    this.entries.add(bytes ?? EMPTY);
   }
 
   /** The batch so far, and the buffers to transfer with it; the builder starts empty again. */
   take(): { batch: PackedBatch; transfer: ArrayBuffer[] } {
-    const bytes = new Uint8Array(this.length);
-    let offset = 0;
-    for (const chunk of this.chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.length;
-    }
-    const batch = { ids: Int32Array.from(this.ids), ends: Int32Array.from(this.ends), bytes };
+    const { bytes, ends } = this.entries.take();
+    const batch = { ids: Int32Array.from(this.ids), ends, bytes };
     this.ids = [];
-    this.ends = [];
-    this.chunks = [];
-    this.length = 0;
     return { batch, transfer: [batch.ids.buffer, batch.ends.buffer, bytes.buffer] };
   }
 }

@@ -2,6 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { DecodeError, DecodeResult } from '../../src/codecs/result.js';
 import type { Transport } from '../../src/model/event.js';
 import type { ReplayFrame } from '../../src/replay/capture.js';
+import { PackedBytesBuilder } from './packed-bytes.js';
 
 /** What the replay reader's worker is started with. */
 export interface ReplayReaderSettings {
@@ -29,7 +30,7 @@ export interface LinesBatch {
   fields: Int32Array;
   strings: string[];
   /** Where each line's frame ends in `frames`; it starts where the line before ends. */
-  frameEnds: Float64Array;
+  frameEnds: Int32Array;
   frames: Uint8Array;
   /** The lines that did not parse, by index in this batch, ascending. */
   failures: Array<[number, DecodeError]>;
@@ -54,8 +55,7 @@ export class LinesBatchBuilder {
   private fields: number[] = [];
   private strings: string[] = [];
   private stringIndex = new Map<string, number>();
-  private frames: Uint8Array[] = [];
-  private frameBytes = 0;
+  private readonly frames = new PackedBytesBuilder();
   private failures: Array<[number, DecodeError]> = [];
 
   get count(): number {
@@ -70,22 +70,12 @@ export class LinesBatchBuilder {
     const frame = parsed.ok ? parsed.value : null;
     this.times.push(frame?.t ?? Number.NaN);
     this.fields.push(this.indexOf(frame?.input ?? null), this.indexOf(frame?.transport ?? null), this.indexOf(frame?.peer ?? null));
-    if (frame !== null) {
-      this.frames.push(frame.bytes);
-      this.frameBytes += frame.bytes.length;
-    } else this.frames.push(EMPTY);
+    this.frames.add(frame?.bytes ?? EMPTY);
   }
 
   /** The batch so far, with the buffers to transfer; the builder starts empty again. */
   take(): { batch: LinesBatch; transfer: ArrayBuffer[] } {
-    const frames = new Uint8Array(this.frameBytes);
-    const frameEnds = new Float64Array(this.count);
-    let end = 0;
-    for (const [i, bytes] of this.frames.entries()) {
-      frames.set(bytes, end);
-      end += bytes.length;
-      frameEnds[i] = end;
-    }
+    const { bytes: frames, ends: frameEnds } = this.frames.take();
     const batch: LinesBatch = {
       kind: 'lines',
       count: this.count,
@@ -104,8 +94,6 @@ export class LinesBatchBuilder {
     this.fields = [];
     this.strings = [];
     this.stringIndex = new Map();
-    this.frames = [];
-    this.frameBytes = 0;
     this.failures = [];
     const transfer = [batch.lineNumbers, batch.bytesRead, batch.times, batch.fields, batch.frameEnds, batch.frames].map((a) => a.buffer as ArrayBuffer);
     return { batch, transfer };
