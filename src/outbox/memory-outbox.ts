@@ -71,13 +71,14 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
   }
 
   storedUnder(dedupeKey: string): OutboxEntry[] | undefined {
-    for (const candidate of this.dedupe.candidates(this.dedupe.hash(dedupeKey), this.clock.now())) {
-      const kept = this.kept.at(candidate.firstSeq);
-      if (kept?.key === dedupeKey && kept.texts.length === candidate.count) {
-        return kept.texts.map((text, i) => ({ seq: candidate.firstSeq + i, event: parsedEvent(text) }));
-      }
-    }
-    return undefined;
+    const slot = this.keptSlotOf(dedupeKey);
+    if (slot === undefined) return undefined;
+    const firstSeq = this.kept.firstSeqAt(slot);
+    return this.kept.textsAt(slot).map((text, i) => ({ seq: firstSeq + i, event: parsedEvent(text) }));
+  }
+
+  hasStored(dedupeKey: string): boolean {
+    return this.keptSlotOf(dedupeKey) !== undefined;
   }
 
   registerOutputs(names: readonly string[]): void {
@@ -128,6 +129,15 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     // Added to the index first: at capacity it forgets its oldest append, which frees that append's place here.
     this.dedupe.add(this.dedupe.hash(dedupeKey), { firstSeq, count: texts.length, at: now });
     this.kept.push(firstSeq, dedupeKey, texts);
+  }
+
+  /** Where `kept` holds the append stored under `dedupeKey` within the window, or undefined. */
+  private keptSlotOf(dedupeKey: string): number | undefined {
+    for (const candidate of this.dedupe.candidates(this.dedupe.hash(dedupeKey), this.clock.now())) {
+      const slot = this.kept.slotOf(candidate.firstSeq);
+      if (slot !== undefined && this.kept.countAt(slot) === candidate.count && this.kept.keyAt(slot) === dedupeKey) return slot;
+    }
+    return undefined;
   }
 
   private forget(append: StoredAppend): void {
@@ -230,23 +240,40 @@ class KeptAppends {
     }
   }
 
-  at(firstSeq: number): { key: string; texts: string[] } | undefined {
+  /** The slot of the kept append whose first seq is `firstSeq`, or undefined. */
+  slotOf(firstSeq: number): number | undefined {
     let low = this.oldest;
     let high = this.next - 1;
     while (low <= high) {
       const middle = low + Math.floor((high - low) / 2);
       const slot = middle % this.capacity;
       const seq = this.firstSeqs[slot]!;
-      if (seq === firstSeq) {
-        const { bytes } = this.chunks[this.chunkSerials[slot]! - this.firstChunkSerial]!;
-        const key = bytes.toString('utf16le', this.starts[slot], this.keyEnds[slot]);
-        const texts = bytes.toString('utf8', this.keyEnds[slot], this.ends[slot]);
-        return { key, texts: this.counts[slot] === 1 ? [texts] : texts.split('\n') };
-      }
+      if (seq === firstSeq) return slot;
       if (seq < firstSeq) low = middle + 1;
       else high = middle - 1;
     }
     return undefined;
+  }
+
+  firstSeqAt(slot: number): number {
+    return this.firstSeqs[slot]!;
+  }
+
+  countAt(slot: number): number {
+    return this.counts[slot]!;
+  }
+
+  keyAt(slot: number): string {
+    return this.chunkAt(slot).toString('utf16le', this.starts[slot], this.keyEnds[slot]);
+  }
+
+  textsAt(slot: number): string[] {
+    const texts = this.chunkAt(slot).toString('utf8', this.keyEnds[slot], this.ends[slot]);
+    return this.counts[slot] === 1 ? [texts] : texts.split('\n');
+  }
+
+  private chunkAt(slot: number): Buffer {
+    return this.chunks[this.chunkSerials[slot]! - this.firstChunkSerial]!.bytes;
   }
 
   /** The newest chunk when `bytes` more fit in it, else a new one. */

@@ -32,6 +32,8 @@ export interface Outbox {
    * undefined. Lets a caller tell a retransmit before it touches anything else.
    */
   storedUnder(dedupeKey: string): OutboxEntry[] | undefined;
+  /** Whether `storedUnder(dedupeKey)` would name entries, without reading them back. */
+  hasStored(dedupeKey: string): boolean;
   /** Declares the outputs that exist; an output seen for the first time starts at the current head. */
   registerOutputs(names: readonly string[]): void;
   /**

@@ -327,6 +327,10 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     return this.storedWithin(dedupeKey, this.dedupe.hash(dedupeKey), this.clock.now());
   }
 
+  hasStored(dedupeKey: string): boolean {
+    return !this.closed && this.rowsStoredWithin(dedupeKey, this.dedupe.hash(dedupeKey), this.clock.now()) !== undefined;
+  }
+
   registerOutputs(names: readonly string[]): void {
     for (const name of names) {
       if (this.index.has(name)) continue;
@@ -506,10 +510,14 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
 
   /** The committed append stored under this dedupe key within the window, confirmed against the stored rows. */
   private storedWithin(dedupeKey: string, hash: number, at: number): OutboxEntry[] | undefined {
+    return this.rowsStoredWithin(dedupeKey, hash, at)?.map((row) => ({ seq: row.seq, event: this.recent.get(row.seq) ?? parsedEvent(row.event) }));
+  }
+
+  /** The rows of the append stored under `dedupeKey` within the window before `at`, or undefined. */
+  private rowsStoredWithin(dedupeKey: string, hash: number, at: number) {
     for (const candidate of this.dedupe.candidates(hash, at)) {
       const rows = this.statements.appendRows.all(candidate.firstSeq, candidate.count);
-      const same = rows.length === candidate.count && rows.every((row) => row.dedupe_key === dedupeKey && row.stored_at > at - this.dedupeWindowMs);
-      if (same) return rows.map((row) => ({ seq: row.seq, event: this.recent.get(row.seq) ?? parsedEvent(row.event) }));
+      if (rows.length === candidate.count && rows.every((row) => row.dedupe_key === dedupeKey && row.stored_at > at - this.dedupeWindowMs)) return rows;
     }
     return undefined;
   }

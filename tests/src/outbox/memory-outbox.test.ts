@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { eventJson } from '../../../src/model/event-json.js';
 import { DEDUPE_CAPACITY } from '../../../src/outbox/outbox-shared.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
@@ -20,6 +20,19 @@ describe('MemoryOutbox: what it keeps for dedupe', () => {
     expect(again?.map((entry) => entry.seq)).toEqual(stored.entries.map((entry) => entry.seq));
     expect(again?.map((entry) => eventJson(entry.event))).toEqual([eventJson(first), eventJson(second)]);
     expect(outbox.storedUnder('dc09|panels|1234|\ufffd|é')?.map((entry) => entry.event.id)).toEqual(['e3']);
+    expect([outbox.hasStored(key), outbox.hasStored('dc09|panels|1234|\ufffd|é'), outbox.hasStored('dc09|panels|1234|\ufffe|é')]).toEqual([true, true, false]);
+  });
+
+  it('tells a stored key without reading its texts back', async () => {
+    const outbox = new MemoryOutbox({ clock: new FakeClock(T0) });
+    await outbox.append([outboxTestEvent({ id: 'e1', account: '1234', receivedAt: T0 })], { dedupeKey: 'frame-1' });
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      expect(outbox.hasStored('frame-1')).toBe(true);
+      expect(parse).not.toHaveBeenCalled();
+    } finally {
+      parse.mockRestore();
+    }
   });
 
   it('keeps finding appends across many arena chunks, one larger than a chunk among them, freed and written again as the capacity forgets them', async () => {

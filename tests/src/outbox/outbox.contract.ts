@@ -123,10 +123,24 @@ export function outboxContract(name: string, build: (options: OutboxBuildOptions
       expect(outbox.storedUnder('frame-1')).toBeUndefined();
     });
 
+    it('says whether entries are stored under a dedupe key exactly when storedUnder names them', async () => {
+      expect(outbox.hasStored('frame-1')).toBe(false);
+      await outbox.append([event('e1'), event('e2')], { dedupeKey: 'frame-1' });
+      await outbox.append([event('e3')], { dedupeKey: 'frame-3' });
+      expect(outbox.hasStored('frame-1')).toBe(true);
+      expect(outbox.hasStored('frame-3')).toBe(true);
+      expect(outbox.hasStored('frame-2')).toBe(false);
+      clock.advance(CONTRACT_DEDUPE_WINDOW_MS);
+      expect(outbox.hasStored('frame-1')).toBe(false);
+      expect(outbox.storedUnder('frame-1')).toBeUndefined();
+    });
+
     it(`remembers at most ${DEDUPE_CAPACITY} keyed appends within the window, forgetting the oldest first`, async () => {
       const appends = Array.from({ length: DEDUPE_CAPACITY + 1 }, (_, i) => outbox.append([event(`e${i}`)], { dedupeKey: `frame-${i}` }));
       await Promise.all(appends);
       expect(outbox.storedUnder('frame-0')).toBeUndefined();
+      expect(outbox.hasStored('frame-0')).toBe(false);
+      expect(outbox.hasStored('frame-1')).toBe(true);
       expect(idsOf(outbox.storedUnder('frame-1') ?? [])).toEqual(['e1']);
       expect(idsOf(outbox.storedUnder(`frame-${DEDUPE_CAPACITY}`) ?? [])).toEqual([`e${DEDUPE_CAPACITY}`]);
     });
