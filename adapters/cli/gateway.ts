@@ -47,6 +47,8 @@ export interface GatewayOptions {
   random?: RandomBytes;
   /** False for `replay`: inputs are created but open nothing; replay feeds each frame to its input's `handleFrame`. */
   listen?: boolean;
+  /** False for `replay`: no sender is answered, so no ACK's bytes are built and no retransmit's events read back. */
+  answersSent?: boolean;
   /** Outputs' clock when the pipeline's is not the wall clock (`replay`): webhook signatures must be fresh. */
   outputClock?: Clock;
 }
@@ -117,6 +119,7 @@ export class Gateway {
       // A local output that is down sheds its own oldest events; only central backlogs make the inputs NAK.
       backlogOutputs: this.outputs.filter((o) => o.audience === 'central').map((o) => o.name),
       bus: this.bus,
+      ...(this.options.answersSent === undefined ? {} : { answersSent: this.options.answersSent }),
     });
     this.bus.onOutputStateChanged(this, (change) => this.recordOutputState(change));
     const api = settings.api;
@@ -241,6 +244,7 @@ export class Gateway {
         index,
         clock: this.options.clock,
         random: this.options.random ?? randomBytes,
+        ...(this.options.answersSent === undefined ? {} : { answersSent: this.options.answersSent }),
         recorder: this.recorder,
         builder: this.builder,
         counters: this.counters,

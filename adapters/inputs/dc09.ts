@@ -351,6 +351,7 @@ export function createDc09Input(settings: Dc09InputSettings, context: InputConte
     osborneHoffman: settings.osborneHoffman,
     clock,
     random: context.random,
+    ...(context.answersSent === undefined ? {} : { answersSent: context.answersSent }),
     recorder,
     builder,
     counters,

@@ -47,6 +47,8 @@ export interface InputContext extends InputDeps {
   index: number;
   /** Answer pads (DC-09); seeded by `replay` so a replay is reproducible. */
   random: RandomBytes;
+  /** False for `replay`: the answers go nowhere, so an input need not build them. Unset: true. */
+  answersSent?: boolean;
   /** Traffic seen goes on the bus (link supervision). */
   bus: Pick<EventBus, 'emitTrafficSeen'>;
   /** Answers and how long they took to decide. */

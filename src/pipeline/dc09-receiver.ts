@@ -41,6 +41,11 @@ export interface Dc09ReceiverOptions {
   onFrame?(frame: Uint8Array, transport: Transport, peer: string | undefined, at: number): void;
   /** Called once per frame with its answer and the time from arrival to the answer being decided (metrics). */
   onAnswered?(answer: Dc09Answer, latencyMs: number): void;
+  /**
+   * False when nothing sends this receiver's answers (`replay`): an ACK is decided but its bytes are not built
+   * (reply null). Unset: true.
+   */
+  answersSent?: boolean;
 }
 
 export type Dc09Answer = 'ack' | 'nak' | 'duh' | 'none';
@@ -275,7 +280,12 @@ export class Dc09Receiver {
     return { answer, reply, events: [], duplicate: false, error };
   }
 
-  private ack(msg: Dc09Message, now: number): Uint8Array {
+  /**
+   * An encrypted ACK is built even when no one sends it: its pad draws from the random source the event ids come
+   * from, so leaving it out would change a replay's ids.
+   */
+  private ack(msg: Dc09Message, now: number): Uint8Array | null {
+    if (this.options.answersSent === false && !msg.encrypted) return null;
     const key = msg.encrypted ? this.accounts?.get((msg.account ?? msg.dataAccount ?? '').toUpperCase())?.key : undefined;
     return encodeAck(msg, key === undefined ? { now, random: this.options.random } : { now, random: this.options.random, key });
   }

@@ -14,6 +14,10 @@ export interface EventAnnotator {
 }
 
 export type RecordOutcome =
+  /**
+   * `events`: those stored, or a retransmit's earlier ones; with `answersSent: false`, earlier events already
+   * stored are not read back, and a retransmit's outcome may have none.
+   */
   | { ok: true; duplicate: boolean; events: NormalizedEvent[] }
   | { ok: false; error: GatewayError };
 
@@ -29,6 +33,11 @@ export interface RecorderDeps {
   backlogOutputs?: readonly string[];
   /** Told `frameStored` once a frame's events are durable; its listeners cannot fail the store. */
   bus?: Pick<EventBus, 'emitFrameStored'>;
+  /**
+   * False when no sender is ever answered (`replay`): nothing shows a retransmit's earlier events, so they are not
+   * read back from the outbox. Unset: true.
+   */
+  answersSent?: boolean;
 }
 
 /**
@@ -67,12 +76,19 @@ export class Recorder {
     if (dedupeKey !== undefined) {
       const storing = this.storing.get(dedupeKey);
       if (storing !== undefined) return storing.then((first) => (first.ok ? this.retransmit(first.events) : this.record(events, dedupeKey)));
-      const earlier = this.deps.outbox.storedUnder(dedupeKey);
-      if (earlier !== undefined) return Promise.resolve(this.retransmit(earlier.map((entry) => entry.event)));
+      const earlier = this.earlierEvents(dedupeKey);
+      if (earlier !== undefined) return Promise.resolve(this.retransmit(earlier));
     }
     const refused = this.overLimit(events);
     if (refused !== undefined) return Promise.resolve(refused);
     return this.store(events, dedupeKey);
+  }
+
+  /** The events stored under `dedupeKey` (none read back when no answer shows them), or undefined: not a retransmit. */
+  private earlierEvents(dedupeKey: string): NormalizedEvent[] | undefined {
+    const { outbox, answersSent } = this.deps;
+    if (answersSent === false) return outbox.hasStored(dedupeKey) ? [] : undefined;
+    return outbox.storedUnder(dedupeKey)?.map((entry) => entry.event);
   }
 
   private retransmit(events: NormalizedEvent[]): RecordOutcome {

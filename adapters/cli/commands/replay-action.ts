@@ -95,6 +95,7 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
       clock,
       random: seededRandom(REPLAY_SEED),
       listen: false,
+      answersSent: false,
       outputClock: systemClock,
       ...(dryRun ? { outbox: new MemoryOutbox({ dedupeWindowMs: settings.dedupeWindow, clock }) } : {}),
     });

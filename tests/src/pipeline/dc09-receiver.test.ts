@@ -5,10 +5,12 @@ import { UNVERIFIED_EVENTS_PER_PEER } from '../../../src/pipeline/unverified-fra
 import { Recorder, type EventAnnotator } from '../../../src/pipeline/recorder.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Counters } from '../../../src/observability/counters.js';
-import { createIdSource } from '../../../src/model/ids.js';
+import { createIdSource, seededRandom } from '../../../src/model/ids.js';
+import { eventJson } from '../../../src/model/event-json.js';
 import { GatewayError } from '../../../src/errors.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
 import { panelFrame, parseAnswer } from '../../helpers/panel.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 
 function receiver(outbox: MemoryOutbox, backlogLimit = 1000, annotator?: EventAnnotator) {
   const counters = new Counters();
@@ -115,5 +117,64 @@ describe('DC-09 receiver folding a flood of refused frames', () => {
     );
     await Promise.all(frames.map((frame) => r.handleFrame(frame, 'tcp', '10.0.0.9:4000')));
     expect(outbox.backlog('central')).toBe(UNVERIFIED_EVENTS_PER_PEER);
+  });
+});
+
+describe('DC-09 receiver whose answers nobody sends (replay)', () => {
+  const KEY = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
+
+  /** The same frames through a receiver that sends its answers and one that does not, on one clock and seed each. */
+  async function bothWays() {
+    const run = async (answersSent: boolean) => {
+      const clock = new FakeClock();
+      const random = seededRandom(7);
+      const outbox = new MemoryOutbox({ clock });
+      outbox.registerOutputs(['central']);
+      const counters = new Counters();
+      const r = new Dc09Receiver({
+        input: 'ip',
+        accounts: [{ account: '1234' }, { account: '5678', key: KEY }],
+        window: { past: 40_000, future: 20_000 },
+        strict: false,
+        clock,
+        random,
+        recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000, answersSent }),
+        builder: { ids: createIdSource(clock, random), sites: () => [] },
+        counters,
+        logger: silentLogger,
+        answersSent,
+      });
+      const frames = [
+        HOLDUP,
+        panelFrame({ token: 'NULL', seq: '0002', account: '1234', data: '' }),
+        panelFrame({ token: 'ADM-CID', seq: '0003', account: '5678', data: '#5678|1130 01 004', key: KEY, time: clock.now() }),
+        HOLDUP,
+        panelFrame({ token: 'SIA-DCS', seq: '0004', account: '1234', data: '#1234|Nri1/BA05' }),
+      ];
+      const outcomes = [];
+      for (const frame of frames) {
+        outcomes.push(await r.handleFrame(frame, 'tcp'));
+        clock.advance(1_000);
+      }
+      return { outcomes, stored: outbox.pending('central', 10).map((entry) => eventJson(entry.event)), duplicates: counters.get('events_duplicate_total') };
+    };
+    return { sent: await run(true), discarded: await run(false) };
+  }
+
+  it('decides the same answers and stores the same events, ids included, building only the encrypted ACK', async () => {
+    const { sent, discarded } = await bothWays();
+    expect(discarded.outcomes.map((o) => o.answer)).toEqual(['ack', 'ack', 'ack', 'ack', 'ack']);
+    expect(discarded.outcomes.map((o) => o.answer)).toEqual(sent.outcomes.map((o) => o.answer));
+    expect(discarded.outcomes.map((o) => o.reply === null)).toEqual([true, true, false, true, true]);
+    expect(parseAnswer(Buffer.from(discarded.outcomes[2]!.reply!), KEY).token).toBe('*ACK');
+    expect(discarded.stored).toHaveLength(3);
+    expect(discarded.stored).toEqual(sent.stored);
+  });
+
+  it('recognises a retransmit without reading its earlier events back', async () => {
+    const { sent, discarded } = await bothWays();
+    expect(discarded.outcomes[3]).toMatchObject({ answer: 'ack', duplicate: true, events: [] });
+    expect(sent.outcomes[3]!.events.map((e) => e.id)).toEqual(sent.outcomes[0]!.events.map((e) => e.id));
+    expect(discarded.duplicates).toBe(1);
   });
 });

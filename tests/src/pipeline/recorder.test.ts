@@ -1,8 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { EventBus } from '../../../src/bus.js';
 import type { NormalizedEvent } from '../../../src/model/event.js';
 import { Counters } from '../../../src/observability/counters.js';
+import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
+import { Recorder } from '../../../src/pipeline/recorder.js';
 import { silentLogger } from '../../../src/ports.js';
+import { outboxTestEvent } from '../../helpers/outbox-events.js';
 import { testDc09Receiver } from '../../helpers/dc09-receiver.js';
 import { panelFrame, parseAnswer } from '../../helpers/panel.js';
 
@@ -29,5 +32,31 @@ describe('Recorder: frameStored on the bus', () => {
     expect(outbox.backlog('probe')).toBe(1);
     expect(ledger.heard.map((e) => e.id)).toEqual(outcome.events.map((e) => e.id));
     expect(busCounters.get('bus_listener_errors_total', { event: 'frameStored', listener: 'BrokenConsole' })).toBe(1);
+  });
+});
+
+describe('Recorder whose answers nobody sends (replay)', () => {
+  const event = (id: string) => outboxTestEvent({ id, account: '1234', receivedAt: Date.now() });
+
+  it('stores a retransmit once and answers it without reading the earlier events back from the outbox', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['central']);
+    const counters = new Counters();
+    const recorder = new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000, answersSent: false });
+
+    const first = await recorder.record([event('e1')], 'frame-1');
+    // The stored texts are read back by parsing them.
+    const parse = vi.spyOn(JSON, 'parse');
+    let parsed: number;
+    const again = await recorder.record([event('e1-again')], 'frame-1').finally(() => {
+      parsed = parse.mock.calls.length;
+      parse.mockRestore();
+    });
+
+    expect(first).toMatchObject({ ok: true, duplicate: false });
+    expect(again).toEqual({ ok: true, duplicate: true, events: [] });
+    expect(parsed!).toBe(0);
+    expect(outbox.pending('central', 10).map((entry) => entry.event.id)).toEqual(['e1']);
+    expect(counters.get('events_duplicate_total')).toBe(1);
   });
 });
