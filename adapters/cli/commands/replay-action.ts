@@ -269,21 +269,36 @@ class ProgressBar {
 
 /**
  * JSON lines written in chunks: stdout to a file or a pipe is a synchronous write on Linux, one system call per
- * write, which a replay of a million events would otherwise pay per event.
+ * write, which a replay of a million events would otherwise pay per event. Each line is encoded straight into the
+ * chunk rather than joined into one string first; a chunk handed to write is never reused (a stream may hold it).
  */
-class BufferedLines {
-  private pending = '';
+export class BufferedLines {
+  private chunk = Buffer.allocUnsafe(LINES_CHUNK_BYTES);
+  private used = 0;
 
   constructor(private readonly out: NodeJS.WritableStream) {}
 
   add(line: string): void {
-    this.pending += `${line}\n`;
-    if (this.pending.length >= 1 << 16) this.flush();
+    // UTF-8 takes at most three bytes per UTF-16 unit.
+    const most = 3 * line.length + 1;
+    if (this.used + most > this.chunk.length) {
+      this.flush();
+      if (most > this.chunk.length) {
+        this.out.write(`${line}\n`);
+        return;
+      }
+    }
+    this.used += this.chunk.write(line, this.used, 'utf8');
+    this.chunk[this.used++] = LF;
   }
 
   flush(): void {
-    if (this.pending === '') return;
-    this.out.write(this.pending);
-    this.pending = '';
+    if (this.used === 0) return;
+    this.out.write(this.chunk.subarray(0, this.used));
+    this.chunk = Buffer.allocUnsafe(LINES_CHUNK_BYTES);
+    this.used = 0;
   }
 }
+
+const LINES_CHUNK_BYTES = 1 << 16;
+const LF = 0x0a;

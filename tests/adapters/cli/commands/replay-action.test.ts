@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { formatProgress, replay } from '../../../../adapters/cli/commands/replay-action.js';
+import { BufferedLines, formatProgress, replay } from '../../../../adapters/cli/commands/replay-action.js';
 import { captureLine } from '../../../../src/replay/capture.js';
 import { tempDir, writeConfig } from '../../../helpers/gateway-process.js';
 import { onvifDuress } from '../../../helpers/onvif.js';
@@ -86,3 +86,24 @@ describe('formatProgress', () => {
 });
 
 const ONVIF_DURESS = onvifDuress();
+
+describe('replay: the printed lines', () => {
+  it('writes every line whole and in order, in chunks never changed once written, any character and a line longer than a chunk included', () => {
+    const written: Array<{ chunk: string | Uint8Array; copy: Buffer }> = [];
+    const out = {
+      write: (chunk: string | Uint8Array) => {
+        written.push({ chunk, copy: Buffer.from(chunk) });
+        return true;
+      },
+    } as unknown as NodeJS.WritableStream;
+    const lines = Array.from({ length: 3_000 }, (_, i) => `{"n":${i},"site":"Büro 東京 \ud83d\udea8","pad":"${'x'.repeat(i % 97)}"}`);
+    lines.splice(1_500, 0, `{"reasons":["${'é'.repeat(40_000)}"]}`);
+    const printed = new BufferedLines(out);
+    for (const line of lines) printed.add(line);
+    printed.flush();
+
+    expect(Buffer.concat(written.map((w) => Buffer.from(w.chunk))).toString('utf8')).toBe(lines.map((line) => `${line}\n`).join(''));
+    expect(written.length).toBeGreaterThan(4);
+    expect(written.every((w) => Buffer.from(w.chunk).equals(w.copy))).toBe(true);
+  });
+});
