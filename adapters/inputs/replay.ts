@@ -40,29 +40,62 @@ export class ReplayFile {
     this.reader = new ReplayReader({ file, chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK_BYTES, batchesAhead: options.batchesAhead ?? DEFAULT_BATCHES_AHEAD });
   }
 
-  async *lines(): AsyncGenerator<ReplayLine> {
-    const { options, reader } = this;
-    const sleep = options.sleep ?? ((ms: number) => sleepFor(ms));
-    let previousTime: number | null = null;
-    try {
-      for (let batch = await reader.next(); batch !== null; batch = await reader.next()) {
-        // One generator for the whole file, lines handled in place: a generator per line cost more than the parse.
-        for (const line of batchLines(batch)) {
-          if (line.parsed.ok) {
-            const delay = pacingDelay(previousTime, line.parsed.value.t, options.pacing);
-            if (delay > 0) await sleep(delay);
-            previousTime = line.parsed.value.t ?? previousTime;
-          }
-          yield line;
-        }
-      }
-    } finally {
-      reader.close();
-    }
+  /** The lines in file order, each after its pacing wait. Leaving the loop early closes the reader. */
+  lines(): AsyncIterableIterator<ReplayLine> {
+    return new PacedLines(this.reader, this.options.pacing, this.options.sleep ?? ((ms: number) => sleepFor(ms)));
   }
 
   close(): void {
     this.reader.close();
+  }
+}
+
+/**
+ * The lines of the reader's batches, one `next` each: a line ready without a wait is one resolved promise. As an
+ * async generator each line took several promise steps, more than the rest of the replay's loop around a frame.
+ */
+class PacedLines implements AsyncIterableIterator<ReplayLine> {
+  private batch: Iterator<ReplayLine> | undefined;
+  private previousTime: number | null = null;
+
+  constructor(
+    private readonly reader: ReplayReader,
+    private readonly pacing: Pacing,
+    private readonly sleep: (ms: number) => Promise<void>,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<ReplayLine>> {
+    const next = this.batch?.next();
+    if (next === undefined || next.done === true) return this.nextBatch();
+    const { parsed } = next.value;
+    if (parsed.ok) {
+      const delay = pacingDelay(this.previousTime, parsed.value.t, this.pacing);
+      this.previousTime = parsed.value.t ?? this.previousTime;
+      if (delay > 0) return this.sleep(delay).then(() => next);
+    }
+    return Promise.resolve(next);
+  }
+
+  return(): Promise<IteratorResult<ReplayLine>> {
+    this.reader.close();
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  private async nextBatch(): Promise<IteratorResult<ReplayLine>> {
+    let batch: LinesBatch | null;
+    try {
+      batch = await this.reader.next();
+    } catch (error) {
+      this.reader.close();
+      throw error;
+    }
+    if (batch === null) return this.return();
+    this.batch = batchLines(batch);
+    return this.next();
   }
 }
 

@@ -125,18 +125,16 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
     }
   });
 
-  const feed = async (frame: ReplayFrame): Promise<void> => {
+  // Not an async function: that would add a promise step to every frame.
+  const feed = (frame: ReplayFrame): Promise<unknown> => {
     // The recorded transport stays in source.transport (as live); a plain-log line has none: `replay`.
     const transport = frame.transport ?? 'replay';
     const peer = frame.peer ?? undefined;
     const route = routeFrame(frame, gateway.inputs);
-    if (route.kind === 'input') {
-      await route.input.handleFrame(frame.bytes, transport, peer);
-      return;
-    }
+    if (route.kind === 'input') return route.input.handleFrame(frame.bytes, transport, peer);
     // Nothing vouches for a source the configuration does not have.
     const origin = { input: route.input, transport, receivedAt: clock.now(), raw: frame.bytes, trust: unverified('unauthenticated-source'), ...(peer === undefined ? {} : { peer }) };
-    await recordDecodedFrame(origin, route.protocol, { recorder: gateway.recorder, builder: gateway.builder, counters: gateway.counters });
+    return recordDecodedFrame(origin, route.protocol, { recorder: gateway.recorder, builder: gateway.builder, counters: gateway.counters });
   };
 
   const malformedLines: number[] = [];

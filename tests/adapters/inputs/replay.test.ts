@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it, vi } from 'vitest';
 import { ReplayFile, type ReplayLine } from '../../../adapters/inputs/replay.js';
 import { Credits } from '../../../adapters/inputs/replay-reader-protocol.js';
 import { captureLine } from '../../../src/replay/capture.js';
@@ -89,6 +90,22 @@ describe('ReplayFile on its reader thread', () => {
       [0, 16],
       [0, 12],
     ]);
+  });
+
+  it('stops its reader thread when the lines end, when the loop is left early and when the read fails', async () => {
+    const terminate = vi.spyOn(Worker.prototype, 'terminate');
+    try {
+      const file = writeFile(Array.from({ length: 200 }, (_, i) => frameAt(i)).join('\n') + '\n');
+      expect((await readAll(file, 'fast')).lines).toHaveLength(200);
+      expect(terminate).toHaveBeenCalledTimes(1);
+      let read = 0;
+      for await (const _ of new ReplayFile(file, { pacing: 'fast', chunkBytes: 256 }).lines()) if (++read === 3) break;
+      expect(terminate).toHaveBeenCalledTimes(2);
+      await expect(readAll(mkdtempSync(path.join(os.tmpdir(), 'panelbridge-replay-reader-')), 'fast')).rejects.toThrow(/EISDIR/);
+      expect(terminate).toHaveBeenCalledTimes(3);
+    } finally {
+      terminate.mockRestore();
+    }
   });
 
   it('fails as the read fails, after the lines before it', async () => {
