@@ -77,19 +77,24 @@ function formatUuid(bytes: Uint8Array, text: Buffer): string {
   return text.toString('latin1');
 }
 
-/** Deterministic random source (xorshift32) for replays and tests. */
+/**
+ * Deterministic random source (xorshift32) for replays and tests. The state is stepped in a local and stored back
+ * once a call: a uint32 above 2^30 is not a small integer, so every store to the closure's variable allocated.
+ */
 export function seededRandom(seed: number): RandomBytes {
   let state = seed >>> 0 || 0x9e3779b9;
   return (size) => {
     const out = new Uint8Array(size);
+    let x = state;
     for (let i = 0; i < size; i++) {
-      state ^= state << 13;
-      state >>>= 0;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      state >>>= 0;
-      out[i] = state & 0xff;
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      out[i] = x & 0xff;
     }
+    state = x;
     return out;
   };
 }
