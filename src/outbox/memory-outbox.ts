@@ -34,6 +34,7 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
   private readonly deadByOutput = new Map<string, DeadLetter[]>();
   private readonly clock: Clock;
   private head = 0;
+  private tracksOutputs = false;
   /** Entries ever stored: nothing is deleted by retention here. */
   private storedCount = 0;
   private oldestStoredAt: number | null = null;
@@ -56,10 +57,11 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     const earlier = dedupeKey === undefined ? undefined : this.storedUnder(dedupeKey);
     if (earlier !== undefined) return { duplicate: true, entries: earlier };
     const entries = events.map((event) => ({ seq: ++this.head, event }));
-    const tracked = this.index.outputs().length > 0;
     for (const entry of entries) {
       this.oldestStoredAt ??= receivedAtMs(entry.event, now);
-      if (tracked) this.entries.set(entry.seq, entry);
+      // No output registered (a dry run): the entry is pending nowhere.
+      if (!this.tracksOutputs) continue;
+      this.entries.set(entry.seq, entry);
       this.index.add(entryMeta(entry.seq, entry.event, now));
     }
     this.storedCount += entries.length;
@@ -83,7 +85,9 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
 
   registerOutputs(names: readonly string[]): void {
     for (const name of names) {
-      if (!this.index.has(name)) this.index.track(name, []);
+      if (this.index.has(name)) continue;
+      this.index.track(name, []);
+      this.tracksOutputs = true;
     }
   }
 

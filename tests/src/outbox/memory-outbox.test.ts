@@ -56,3 +56,21 @@ describe('MemoryOutbox: what it keeps for dedupe', () => {
     }
   });
 });
+
+describe('MemoryOutbox with no output registered (a dry run)', () => {
+  it('stores and dedupes with nothing pending, and an output registered later starts at the head', async () => {
+    const outbox = new MemoryOutbox({ clock: new FakeClock(T0) });
+    const event = (id: string) => outboxTestEvent({ id, account: '1234', receivedAt: T0 });
+    const first = await outbox.append([event('e1'), event('e2')], { dedupeKey: 'frame-1' });
+    expect(first.entries.map((entry) => entry.seq)).toEqual([1, 2]);
+    expect(await outbox.append([event('e1-again')], { dedupeKey: 'frame-1' })).toEqual({ duplicate: true, entries: first.entries });
+    expect(outbox.storage()).toEqual({ entries: 2, oldestStoredAt: T0 });
+    expect(outbox.maxBacklog()).toBe(0);
+
+    outbox.registerOutputs(['late']);
+    const later = await outbox.append([event('e3')]);
+    expect(later.entries.map((entry) => entry.seq)).toEqual([3]);
+    expect(outbox.pending('late', 10)).toEqual(later.entries);
+    expect(outbox.backlog('late')).toBe(1);
+  });
+});
