@@ -34,6 +34,56 @@ class OutputQueue {
   readonly all = new Set<number>();
   readonly duress = new Set<number>();
   readonly byAccount = new Map<string, Set<number>>();
+  /** Entries without an account (in `all` but in no `byAccount` set). */
+  readonly withoutAccount = new Set<number>();
+}
+
+/** One account's pending seqs, read in order during a merge: its next seq and the rest. */
+interface MergeHead {
+  seq: number;
+  rest: Iterator<number>;
+}
+
+/** Moves `heads[at]` down the binary min-heap (by seq) to its place. */
+function siftDown(heads: MergeHead[], at: number): void {
+  const head = heads[at]!;
+  for (;;) {
+    let least = 2 * at + 1;
+    if (least >= heads.length) break;
+    if (least + 1 < heads.length && heads[least + 1]!.seq < heads[least]!.seq) least += 1;
+    if (heads[least]!.seq >= head.seq) break;
+    heads[at] = heads[least]!;
+    at = least;
+  }
+  heads[at] = head;
+}
+
+/**
+ * The output's pending seqs in seq order, leaving out the accounts in `skipAccounts`: a merge of the other
+ * accounts' sets (and of the entries without an account), so its cost follows the accounts and the seqs taken,
+ * not the skipped accounts' backlog.
+ */
+function* pendingOutside(queue: OutputQueue, skipAccounts: ReadonlySet<string>): Generator<number, void, undefined> {
+  const heads: MergeHead[] = [];
+  const addHead = (seqs: Set<number>): void => {
+    const rest = seqs.values();
+    const first = rest.next();
+    if (first.done !== true) heads.push({ seq: first.value, rest });
+  };
+  for (const [account, seqs] of queue.byAccount) if (!skipAccounts.has(account)) addHead(seqs);
+  addHead(queue.withoutAccount);
+  for (let at = (heads.length >> 1) - 1; at >= 0; at--) siftDown(heads, at);
+  while (heads.length > 0) {
+    const least = heads[0]!;
+    yield least.seq;
+    const next = least.rest.next();
+    if (next.done === true) {
+      const last = heads.pop()!;
+      if (heads.length === 0) break;
+      heads[0] = last;
+    } else least.seq = next.value;
+    siftDown(heads, 0);
+  }
 }
 
 /**
@@ -90,7 +140,8 @@ export class PendingIndex {
     if (queue === undefined || entry === undefined || !queue.all.delete(seq)) return false;
     queue.duress.delete(seq);
     const { account } = entry;
-    if (account !== null) {
+    if (account === null) queue.withoutAccount.delete(seq);
+    else {
       const ofAccount = queue.byAccount.get(account);
       ofAccount?.delete(seq);
       if (ofAccount?.size === 0) queue.byAccount.delete(account);
@@ -128,10 +179,21 @@ export class PendingIndex {
       }
       if (!take(duressSeq)) return [...chosen];
     }
-    for (const seq of queue.all) {
+    const inOrder = skipAccounts !== undefined && this.skipsMoreThanMerging(queue, skipAccounts, limit) ? pendingOutside(queue, skipAccounts) : queue.all;
+    for (const seq of inOrder) {
       if (!take(seq)) break;
     }
     return [...chosen];
+  }
+
+  /**
+   * Whether walking every pending seq would pass over more skipped entries than a merge of the other accounts
+   * costs: in an outage every account waits out a retry, and each retry's scan would otherwise walk the backlog.
+   */
+  private skipsMoreThanMerging(queue: OutputQueue, skipAccounts: ReadonlySet<string>, limit: number): boolean {
+    let skippedEntries = 0;
+    for (const account of skipAccounts) skippedEntries += queue.byAccount.get(account)?.size ?? 0;
+    return skippedEntries > limit + queue.byAccount.size;
   }
 
   /** Up to `limit` pending seqs of the output in seq order, skipping `exclude`. */
@@ -196,7 +258,8 @@ export class PendingIndex {
   private enqueue(queue: OutputQueue, meta: EntryMeta): void {
     queue.all.add(meta.seq);
     if (meta.duress) queue.duress.add(meta.seq);
-    if (meta.account !== null) {
+    if (meta.account === null) queue.withoutAccount.add(meta.seq);
+    else {
       let ofAccount = queue.byAccount.get(meta.account);
       if (ofAccount === undefined) queue.byAccount.set(meta.account, (ofAccount = new Set()));
       ofAccount.add(meta.seq);

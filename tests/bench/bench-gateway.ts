@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freePort, uniquePrefix } from '../helpers/broker.js';
-import { GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
+import { apiFetch, GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
 import { TcpPanel } from '../helpers/panel.js';
 
 
@@ -19,6 +19,8 @@ export interface BenchGateway {
   brokerLabel: string;
   /** From spawning the process to its "gateway ready" log line. */
   readyMs: number;
+  /** Events stored but not yet delivered by the MQTT output (its `outbox_backlog` metric). */
+  backlog(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -41,10 +43,12 @@ const CLOCK_TICKS_PER_S = 100;
 export async function startBenchGateway(options: BenchGatewayOptions = {}): Promise<BenchGateway> {
   const dir = tempDir('bench');
   const port = await freePort();
+  const apiPort = await freePort();
+  const dataDir = path.join(dir, 'var');
   const brokerUrl = options.brokerUrl ?? `mqtt://127.0.0.1:${await freePort()}`;
   const config = writeConfig(dir, {
-    dataDir: path.join(dir, 'var'),
-    api: { host: '127.0.0.1', port: await freePort() },
+    dataDir,
+    api: { host: '127.0.0.1', port: apiPort },
     logLevel: 'info',
     inputs: [
       {
@@ -92,6 +96,12 @@ export async function startBenchGateway(options: BenchGatewayOptions = {}): Prom
     port,
     brokerLabel: options.brokerUrl === undefined ? 'broker unreachable' : 'delivering to MQTT',
     readyMs,
+    backlog: async () => {
+      const metrics = await (await apiFetch(dataDir, `http://127.0.0.1:${apiPort}/metrics`)).text();
+      const line = /^panelbridge_outbox_backlog\{output="broker"\} (\d+)$/m.exec(metrics);
+      if (line === null) throw new Error('the gateway reports no backlog for its output');
+      return Number(line[1]);
+    },
     stop,
   };
 }

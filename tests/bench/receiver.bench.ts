@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { panelFrame, parseAnswer, type TcpPanel } from '../helpers/panel.js';
-import { cpuSeconds, openConnections, openPanels, startBenchGateway } from './bench-gateway.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { cpuSeconds, openConnections, openPanels, startBenchGateway, type BenchGateway } from './bench-gateway.js';
 import { percentile, type BenchFigure } from './figures.js';
 import { ackFrame, runLoad } from './load-client.js';
 
@@ -176,17 +177,46 @@ export async function bareServerThroughput(connections = THROUGHPUT_CONNECTIONS)
  */
 const PAIRS = 3;
 
-async function pairedThroughput(port: number, pid: number, connections: number): Promise<{ gateway: ThroughputResult; bare: ThroughputResult; share: number }> {
+const DRAIN_POLL_MS = 100;
+const DRAIN_TIMEOUT_MS = 60_000;
+
+/** What the MQTT output had left to deliver when a throughput run ended, and how long it took to deliver it. */
+interface Drain {
+  backlog: number;
+  seconds: number;
+}
+
+/** Polls the gateway's backlog until its output has delivered everything stored. */
+async function untilDelivered(gateway: BenchGateway): Promise<Drain> {
+  const started = performance.now();
+  const backlog = await gateway.backlog();
+  for (let left = backlog; left > 0; left = await gateway.backlog()) {
+    if (performance.now() - started > DRAIN_TIMEOUT_MS) throw new Error(`the output still had ${left} events to deliver after ${DRAIN_TIMEOUT_MS / 1000} s`);
+    await delay(DRAIN_POLL_MS);
+  }
+  return { backlog, seconds: (performance.now() - started) / 1000 };
+}
+
+const medianOf = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * With a broker to deliver to, every gateway run starts with the output caught up (as a load test against a
+ * gateway in service would), not still delivering the run before it; the drain is reported as a figure of its own.
+ */
+async function pairedThroughput(gateway: BenchGateway, connections: number, delivering: boolean): Promise<{ gateway: ThroughputResult; bare: ThroughputResult; share: number; drain: Drain | undefined }> {
   const gatewayRuns: ThroughputResult[] = [];
   const bareRuns: ThroughputResult[] = [];
+  const drains: Drain[] = [];
   for (let pair = 0; pair < PAIRS; pair++) {
-    gatewayRuns.push(await ackThroughput(port, pid, connections));
+    gatewayRuns.push(await ackThroughput(gateway.port, gateway.pid, connections));
+    if (delivering) drains.push(await untilDelivered(gateway));
     bareRuns.push(await bareServerThroughput(connections));
   }
-  const shares = gatewayRuns.map((run, i) => run.framesPerS / bareRuns[i]!.framesPerS).sort((a, b) => a - b);
+  const shares = gatewayRuns.map((run, i) => run.framesPerS / bareRuns[i]!.framesPerS);
   const median = (runs: ThroughputResult[]): ThroughputResult => [...runs].sort((a, b) => a.framesPerS - b.framesPerS)[Math.floor(runs.length / 2)]!;
   const notAcked = gatewayRuns.reduce((sum, run) => sum + run.notAcked, 0);
-  return { gateway: { ...median(gatewayRuns), notAcked }, bare: median(bareRuns), share: shares[Math.floor(shares.length / 2)]! };
+  const drain = drains.length === 0 ? undefined : { backlog: medianOf(drains.map((d) => d.backlog)), seconds: medianOf(drains.map((d) => d.seconds)) };
+  return { gateway: { ...median(gatewayRuns), notAcked }, bare: median(bareRuns), share: medianOf(shares), drain };
 }
 
 /**
@@ -257,10 +287,18 @@ export async function benchReceiver(brokerUrl?: string): Promise<BenchFigure[]> 
   try {
     // Latency first, on a fresh gateway: after the throughput run a delivery backlog would still be draining.
     const latency = await ackLatency(gateway.port);
-    const many = await pairedThroughput(gateway.port, gateway.pid, THROUGHPUT_CONNECTIONS);
+    const delivering = brokerUrl !== undefined;
+    const many = await pairedThroughput(gateway, THROUGHPUT_CONNECTIONS, delivering);
     const { gateway: throughput, bare } = many;
-    const paired = await pairedThroughput(gateway.port, gateway.pid, FEW_CONNECTIONS);
+    const paired = await pairedThroughput(gateway, FEW_CONNECTIONS, delivering);
     const { gateway: few, bare: bareFew } = paired;
+    const drainFigures = (drain: Drain | undefined, connections: number): BenchFigure[] =>
+      drain === undefined
+        ? []
+        : [
+            { name: `receiver MQTT backlog left when a throughput run ends, ${connections} connections (${label})`, value: drain.backlog, unit: 'events' },
+            { name: `receiver time to deliver that backlog, ${connections} connections (${label})`, value: drain.seconds, unit: 's' },
+          ];
 
     const at = `@${PACED_RATE_PER_S}/s over ${LATENCY_CONNECTIONS} connections (${label})`;
     const load = `${THROUGHPUT_CONNECTIONS} connections (${label})`;
@@ -280,11 +318,13 @@ export async function benchReceiver(brokerUrl?: string): Promise<BenchFigure[]> 
       { name: `calibration: server CPU per ACKed frame, ${bareLoad}`, value: bare.serverCpuUsPerFrame, unit: 'µs' },
       { name: `calibration: load client CPU per ACKed frame, ${bareLoad}`, value: bare.clientCpuUsPerFrame, unit: 'µs' },
       { name: `receiver ACK throughput as a share of the bare ACK server's, ${THROUGHPUT_CONNECTIONS} connections`, value: many.share, unit: 'x' },
+      ...drainFigures(many.drain, THROUGHPUT_CONNECTIONS),
       { name: `receiver ACK throughput, ${FEW_CONNECTIONS} connections (${label})`, value: few.framesPerS, unit: 'frames/s' },
       { name: `receiver frames not ACKed in the throughput run, ${FEW_CONNECTIONS} connections (${label})`, value: few.notAcked, unit: 'frames' },
       { name: `receiver gateway CPU per ACKed frame, ${FEW_CONNECTIONS} connections (${label})`, value: few.serverCpuUsPerFrame, unit: 'µs' },
       { name: `calibration: ACK throughput, ${FEW_CONNECTIONS} connections, bare ACK server`, value: bareFew.framesPerS, unit: 'frames/s' },
       { name: `receiver ACK throughput as a share of the bare ACK server's, ${FEW_CONNECTIONS} connections`, value: paired.share, unit: 'x' },
+      ...drainFigures(paired.drain, FEW_CONNECTIONS),
     ];
   } finally {
     await gateway.stop();
