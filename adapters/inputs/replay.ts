@@ -51,8 +51,8 @@ export class ReplayFile {
 }
 
 /**
- * The lines of the reader's batches, one `next` each: a line ready without a wait is one resolved promise. As an
- * async generator each line took several promise steps, more than the rest of the replay's loop around a frame.
+ * The lines of the reader's batches, one `next` each. Written out rather than as an async generator, which takes
+ * several promise steps a line: here a line ready without a wait is one resolved promise.
  */
 class PacedLines implements AsyncIterableIterator<ReplayLine> {
   private batch: Iterator<ReplayLine> | undefined;
