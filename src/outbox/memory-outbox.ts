@@ -34,7 +34,6 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
   private readonly deadByOutput = new Map<string, DeadLetter[]>();
   private readonly clock: Clock;
   private head = 0;
-  private tracksOutputs = false;
   /** Entries ever stored: nothing is deleted by retention here. */
   private storedCount = 0;
   private oldestStoredAt: number | null = null;
@@ -60,7 +59,7 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     for (const entry of entries) {
       this.oldestStoredAt ??= receivedAtMs(entry.event, now);
       // No output registered (a dry run): the entry is pending nowhere.
-      if (!this.tracksOutputs) continue;
+      if (!this.index.tracksAny()) continue;
       this.entries.set(entry.seq, entry);
       this.index.add(entryMeta(entry.seq, entry.event, now));
     }
@@ -87,7 +86,6 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     for (const name of names) {
       if (this.index.has(name)) continue;
       this.index.track(name, []);
-      this.tracksOutputs = true;
     }
   }
 

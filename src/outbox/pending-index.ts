@@ -100,6 +100,11 @@ export class PendingIndex {
     return this.queues.has(output);
   }
 
+  /** Whether any output is tracked (with none, a stored entry is pending nowhere). */
+  tracksAny(): boolean {
+    return this.queues.size > 0;
+  }
+
   outputs(): string[] {
     return [...this.queues.keys()];
   }
