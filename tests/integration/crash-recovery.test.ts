@@ -90,6 +90,6 @@ describe('crash recovery (SIGKILL) with every output down', () => {
     const duressTopics = log.messages.filter((m) => m.topic.endsWith('/duress'));
     expect(duressTopics).toHaveLength(10);
     second.kill('SIGTERM');
-    expect((await second.exited).code).toBe(0);
+    expect(await second.exited).toEqual({ code: 0, signal: null });
   }, 60_000);
 });

@@ -39,6 +39,24 @@ describe('gateway lifecycle (real process)', () => {
   const cid = (account: string, seq: number, code = '130', zone = seq) =>
     panelFrame({ token: 'ADM-CID', seq: String(seq).padStart(4, '0'), account, data: `#${account}|1${code} 01 ${String(zone % 1000).padStart(3, '0')}` });
 
+  it('is ready only once it stops gracefully on SIGTERM: a supervisor may send it as soon as it reads the line', async () => {
+    const dir = tempDir('ready-sigterm');
+    const probe = path.join(import.meta.dirname, '../helpers/ready-probe.cjs');
+    const gateway = GatewayProcess.spawn(
+      writeConfig(dir, { dataDir: `${dir}/var`, inputs: [{ type: 'dc09', name: 'ip', host: '127.0.0.1', port: await freePort() }], outputs: [] }),
+      [],
+      undefined,
+      ['--require', probe],
+    );
+    running.push(gateway);
+    await gateway.ready;
+    // Written before the ready line, but on stderr: another pipe, read in its own time.
+    const probed = await waitFor(() => gateway.stderr.find((line) => line.startsWith('ready-probe:')), 'the ready probe');
+    expect(probed).toBe('ready-probe: 1 SIGTERM listeners');
+    gateway.kill('SIGTERM');
+    expect(await gateway.exited).toEqual({ code: 0, signal: null });
+  });
+
   it('SIGTERM during traffic: exit 0, and every ACKed frame is in the outbox', async () => {
     const dir = tempDir('sigterm');
     const port = await freePort();

@@ -55,8 +55,6 @@ export function runCommand(): Command {
         process.exit(EXIT_CONFIG);
       }
       const { gateway } = started;
-      logger.info({ gateway: gateway.id, version: gateway.version, inputs: settings.inputs.length, outputs: settings.outputs.length }, 'gateway ready');
-      reduceMemoryAfterStartup();
 
       let stopping = false;
       const stop = async (signal: string) => {
@@ -86,5 +84,9 @@ export function runCommand(): Command {
         }
         gateway.reloadSites(reloaded.settings.sites);
       });
+      // Only with the handlers above in place: a supervisor that stops the gateway as soon as it reads this line
+      // must get a graceful stop, not the signal's default action.
+      logger.info({ gateway: gateway.id, version: gateway.version, inputs: settings.inputs.length, outputs: settings.outputs.length }, 'gateway ready');
+      reduceMemoryAfterStartup();
     });
 }
