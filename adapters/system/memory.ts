@@ -1,5 +1,6 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { performance } from 'node:perf_hooks';
 
 /** V8's own options for a collection (V8 12 and later; Node 22 and later). */
 interface CollectionOptions {
@@ -37,13 +38,41 @@ export function memoryReducingCollection(): (() => void) | undefined {
 /** When start-up's work (API, broker connections, the first supervision pass) is done, with time to spare. */
 const AFTER_STARTUP_MS = 10_000;
 
+/** How long the event loop is watched before the collection, and the share of it that may be busy. */
+const IDLE_WATCH_MS = 1_000;
+const IDLE_UTILIZATION = 0.02;
+
+/** Starts watching the event loop; the function returned gives the share of time it was busy since. */
+export type LoopMeter = () => () => number;
+
+const eventLoopMeter: LoopMeter = () => {
+  const start = performance.eventLoopUtilization();
+  return () => performance.eventLoopUtilization(start).utilization;
+};
+
+/**
+ * Runs `task` once the event loop has been idle for a whole watch, first looking `afterMs` from now and again
+ * every `afterMs` while it is busy.
+ */
+export function runWhenIdle(task: () => void, afterMs: number, meter: LoopMeter = eventLoopMeter): void {
+  const look = (): void => {
+    const busyShare = meter();
+    setTimeout(() => {
+      if (busyShare() <= IDLE_UTILIZATION) task();
+      else setTimeout(look, afterMs).unref();
+    }, IDLE_WATCH_MS).unref();
+  };
+  setTimeout(look, afterMs).unref();
+}
+
 /**
  * Once start-up's garbage is all that fills the heap, gives its pages back. Node 24's V8 judges an idle gateway's
  * allocation rate high and never runs its own memory reducer, so the heap (main thread and TCP worker alike)
  * would stay as start-up left it, about 17 MB more resident for good. One collection of a small heap, a few
- * milliseconds, on each thread that calls this.
+ * milliseconds, on each thread that calls this; but only on an idle event loop: on a heap a burst is filling it
+ * takes tens of milliseconds, every frame waits for it, and it would give back nothing the burst keeps.
  */
 export function reduceMemoryAfterStartup(): void {
   const collect = memoryReducingCollection();
-  if (collect !== undefined) setTimeout(collect, AFTER_STARTUP_MS).unref();
+  if (collect !== undefined) runWhenIdle(collect, AFTER_STARTUP_MS);
 }
