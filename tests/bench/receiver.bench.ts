@@ -197,7 +197,7 @@ async function untilDelivered(gateway: BenchGateway): Promise<Drain> {
   return { backlog, seconds: (performance.now() - started) / 1000 };
 }
 
-const medianOf = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const medianOf = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 50);
 
 /**
  * With a broker to deliver to, every gateway run starts with the output caught up (as a load test against a
