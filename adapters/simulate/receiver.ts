@@ -44,6 +44,8 @@ export async function startReceiver(options: ReceiveOptions): Promise<RunningRec
     clock: systemClock,
     random: randomBytes,
     recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: Number.MAX_SAFE_INTEGER }),
+    // Its printout shows what a retransmit's ACK stands for.
+    retransmitEvents: true,
     builder: { ids: createIdSource(systemClock), sites: () => [] },
     counters,
     logger: silentLogger,

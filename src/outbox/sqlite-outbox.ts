@@ -160,6 +160,10 @@ function prepareStatements(db: Database.Database) {
     appendRows: db.prepare<[number, number], { seq: number; dedupe_key: string | null; stored_at: number; event: string }>(
       `SELECT seq, dedupe_key, stored_at, event FROM entry WHERE seq >= ? ORDER BY seq LIMIT ?`,
     ),
+    // The same rows without their events: enough to confirm a retransmit (hasStored).
+    appendKeys: db.prepare<[number, number], { seq: number; dedupe_key: string | null; stored_at: number }>(
+      `SELECT seq, dedupe_key, stored_at FROM entry WHERE seq >= ? ORDER BY seq LIMIT ?`,
+    ),
     // Every row, not only keyed ones: the walk must stop at the window's start, whatever the rows before it hold.
     newestFirst: db.prepare<[], { seq: number; dedupe_key: string | null; stored_at: number }>(
       `SELECT seq, dedupe_key, stored_at FROM entry ORDER BY seq DESC`,
@@ -328,7 +332,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   }
 
   hasStored(dedupeKey: string): boolean {
-    return !this.closed && this.rowsStoredWithin(dedupeKey, this.dedupe.hash(dedupeKey), this.clock.now()) !== undefined;
+    return !this.closed && this.rowsStoredWithin(dedupeKey, this.dedupe.hash(dedupeKey), this.clock.now(), this.statements.appendKeys) !== undefined;
   }
 
   registerOutputs(names: readonly string[]): void {
@@ -510,13 +514,21 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
 
   /** The committed append stored under this dedupe key within the window, confirmed against the stored rows. */
   private storedWithin(dedupeKey: string, hash: number, at: number): OutboxEntry[] | undefined {
-    return this.rowsStoredWithin(dedupeKey, hash, at)?.map((row) => ({ seq: row.seq, event: this.recent.get(row.seq) ?? parsedEvent(row.event) }));
+    return this.rowsStoredWithin(dedupeKey, hash, at, this.statements.appendRows)?.map((row) => ({ seq: row.seq, event: this.recent.get(row.seq) ?? parsedEvent(row.event) }));
   }
 
-  /** The rows of the append stored under `dedupeKey` within the window before `at`, or undefined. */
-  private rowsStoredWithin(dedupeKey: string, hash: number, at: number) {
+  /**
+   * The rows of the append stored under `dedupeKey` within the window before `at`, or undefined; read by `read`
+   * (with their events, or without when only the answer matters).
+   */
+  private rowsStoredWithin<Row extends { dedupe_key: string | null; stored_at: number }>(
+    dedupeKey: string,
+    hash: number,
+    at: number,
+    read: Database.Statement<[number, number], Row>,
+  ): Row[] | undefined {
     for (const candidate of this.dedupe.candidates(hash, at)) {
-      const rows = this.statements.appendRows.all(candidate.firstSeq, candidate.count);
+      const rows = read.all(candidate.firstSeq, candidate.count);
       if (rows.length === candidate.count && rows.every((row) => row.dedupe_key === dedupeKey && row.stored_at > at - this.dedupeWindowMs)) return rows;
     }
     return undefined;

@@ -10,7 +10,7 @@ import { eventFromSignal, gatewayEvent, unverified, VERIFIED, type EventBuilderD
 import { UnverifiedFrames } from './unverified-frames.js';
 import { peerHost, RateLimitedLog } from '../observability/rate-limited-log.js';
 import { formatDuration } from '../settings/duration.js';
-import type { Recorder } from './recorder.js';
+import type { Recorder, RecordOptions } from './recorder.js';
 import { dc09Signals } from './decode-frame.js';
 
 export interface Dc09Account {
@@ -46,6 +46,11 @@ export interface Dc09ReceiverOptions {
    * (reply null). Unset: true.
    */
   answersSent?: boolean;
+  /**
+   * True when the outcome of a retransmit must carry the events stored for it the first time (the simulator's
+   * receiver prints them). Unset: false, and a retransmit's ACK is decided without reading them back.
+   */
+  retransmitEvents?: boolean;
 }
 
 export type Dc09Answer = 'ack' | 'nak' | 'duh' | 'none';
@@ -76,9 +81,11 @@ export class Dc09Receiver {
    * their clock was reported off.
    */
   private readonly clockOff = new Map<string, { reported: boolean }>();
+  private readonly recordOptions: RecordOptions;
 
   constructor(private readonly options: Dc09ReceiverOptions) {
     this.warnings = new RateLimitedLog({ logger: options.logger, clock: options.clock });
+    this.recordOptions = { earlierEvents: options.retransmitEvents === true };
     this.accounts =
       options.accounts === null ? null : new Map(options.accounts.map((a) => [a.account.toUpperCase(), a]));
     this.decodeOptions = {
@@ -135,7 +142,7 @@ export class Dc09Receiver {
     }
 
     const events = this.eventsOf(msg, origin);
-    return this.options.recorder.record(events, this.retransmitKey(msg, account)).then((recorded): Dc09Outcome => {
+    return this.options.recorder.record(events, this.retransmitKey(msg, account), this.recordOptions).then((recorded): Dc09Outcome => {
       if (!recorded.ok) {
         return this.answered(this.refuse('nak', this.nak(msg, now), { code: recorded.error.code, message: recorded.error.message }), now);
       }

@@ -15,11 +15,21 @@ export interface EventAnnotator {
 
 export type RecordOutcome =
   /**
-   * `events`: those stored, or a retransmit's earlier ones; with `answersSent: false`, earlier events already
-   * stored are not read back, and a retransmit's outcome may have none.
+   * `events`: those stored, or a retransmit's earlier ones; with `answersSent: false` or `earlierEvents: false`,
+   * earlier events already stored are not read back, and a retransmit's outcome may have none.
    */
   | { ok: true; duplicate: boolean; events: NormalizedEvent[] }
   | { ok: false; error: GatewayError };
+
+export interface RecordOptions {
+  /**
+   * False when the caller's answer does not show a retransmit's earlier events (a DC-09 ACK is the same either
+   * way): the outbox confirms the retransmit without reading them back and parsing them. Unset: true.
+   */
+  earlierEvents?: boolean;
+}
+
+const READ_BACK: RecordOptions = {};
 
 export interface RecorderDeps {
   outbox: Outbox;
@@ -72,11 +82,11 @@ export class Recorder {
     return max;
   }
 
-  record(events: NormalizedEvent[], dedupeKey?: string): Promise<RecordOutcome> {
+  record(events: NormalizedEvent[], dedupeKey?: string, options: RecordOptions = READ_BACK): Promise<RecordOutcome> {
     if (dedupeKey !== undefined) {
       const storing = this.storing.get(dedupeKey);
-      if (storing !== undefined) return storing.then((first) => (first.ok ? this.retransmit(first.events) : this.record(events, dedupeKey)));
-      const earlier = this.earlierEvents(dedupeKey);
+      if (storing !== undefined) return storing.then((first) => (first.ok ? this.retransmit(first.events) : this.record(events, dedupeKey, options)));
+      const earlier = this.earlierEvents(dedupeKey, options.earlierEvents !== false);
       if (earlier !== undefined) return Promise.resolve(this.retransmit(earlier));
     }
     const refused = this.overLimit(events);
@@ -85,9 +95,9 @@ export class Recorder {
   }
 
   /** The events stored under `dedupeKey` (none read back when no answer shows them), or undefined: not a retransmit. */
-  private earlierEvents(dedupeKey: string): NormalizedEvent[] | undefined {
+  private earlierEvents(dedupeKey: string, wanted: boolean): NormalizedEvent[] | undefined {
     const { outbox, answersSent } = this.deps;
-    if (answersSent === false) return outbox.hasStored(dedupeKey) ? [] : undefined;
+    if (answersSent === false || !wanted) return outbox.hasStored(dedupeKey) ? [] : undefined;
     return outbox.storedUnder(dedupeKey)?.map((entry) => entry.event);
   }
 
