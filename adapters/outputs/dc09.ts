@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { GatewayError } from '../../src/errors.js';
 import type { NormalizedEvent } from '../../src/model/event.js';
-import type { RandomBytes } from '../../src/model/ids.js';
+import { pooledRandomBytes, type RandomBytes } from '../../src/model/ids.js';
 import type { AdapterHealth, Audience, Clock, DeliveryResult, Logger, OutputAdapter } from '../../src/ports.js';
 import type { Dc09OutputSettings } from '../../src/settings/settings.js';
 import { decodeKey } from '../../src/settings/keys.js';
@@ -92,7 +91,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     this.name = options.name;
     this.audience = options.audience;
     this.logger = deps.logger.child({ component: 'output', kind: 'dc09', name: options.name });
-    this.random = deps.random ?? randomBytes;
+    this.random = deps.random ?? pooledRandomBytes();
     this.paths = [this.path('primary', options.primary), ...(options.backup === undefined ? [] : [this.path('backup', options.backup)])];
     this.active = this.paths[0]!;
   }
