@@ -30,6 +30,8 @@ export interface BenchGatewayOptions {
   maxConnections?: number;
   /** Node arguments for the gateway child, before those of BENCH_GATEWAY_NODE_ARGS. */
   nodeArgs?: string[];
+  /** The DC-09 input's allowlist, each account with its AES key in hex; unset: no allowlist. */
+  accounts?: ReadonlyArray<{ account: string; key: string }>;
 }
 
 const STOP_GRACE_MS = 10_000;
@@ -61,6 +63,7 @@ export async function startBenchGateway(options: BenchGatewayOptions = {}): Prom
         // first-frame timeout: neither limit is what these figures measure.
         maxConnectionsPerPeer: options.maxConnections ?? 2000,
         firstFrameTimeout: '5m',
+        ...(options.accounts === undefined ? {} : { accounts: options.accounts.map(({ account, key }) => ({ account, key, keyEncoding: 'hex' })) }),
       },
     ],
     outputs: [{ type: 'mqtt', name: 'broker', url: brokerUrl, topicPrefix: uniquePrefix('bench') }],

@@ -42,15 +42,28 @@ export function ackFrame(): Buffer {
 }
 
 const ACK_TOKEN = Buffer.from('"ACK"', 'latin1');
+const ENCRYPTED_ACK_TOKEN = Buffer.from('"*ACK"', 'latin1');
 
-/** True for a whole answer frame (LF … CR) with a valid CRC and length whose token is ACK. */
-export function isAck(answer: Uint8Array): boolean {
+/**
+ * True for a whole answer frame (LF … CR) with a valid CRC and length whose token is ACK (`*ACK` when `encrypted`:
+ * the answer to an encrypted frame, not decrypted here).
+ */
+export function isAck(answer: Uint8Array, encrypted = false): boolean {
   if (answer.length < 10 || answer[0] !== 0x0a || answer[answer.length - 1] !== 0x0d) return false;
   const text = Buffer.from(answer.buffer, answer.byteOffset, answer.length);
   const crc = Number.parseInt(text.toString('latin1', 1, 5), 16);
   const length = Number.parseInt(text.toString('latin1', 5, 9), 16);
-  return length === answer.length - 10 && crc === crcArc(answer, 9, answer.length - 1) && text.indexOf(ACK_TOKEN, 9) === 9;
+  const token = encrypted ? ENCRYPTED_ACK_TOKEN : ACK_TOKEN;
+  return length === answer.length - 10 && crc === crcArc(answer, 9, answer.length - 1) && text.indexOf(token, 9) === 9;
 }
+
+/** What each connection sends: its account's next frame by sequence number, and whether answers come encrypted. */
+export interface LoadFrames {
+  frame: (account: string, seq: number) => Buffer;
+  encrypted: boolean;
+}
+
+const PLAIN_FRAMES: LoadFrames = { frame: loadFrame, encrypted: false };
 
 export interface LoadResult {
   acked: number;
@@ -72,7 +85,12 @@ interface Connection {
  * Runs `connections` (already connected sockets) until `until()` is true; `onAck` is told about every ACK.
  * Resolves when every connection has its last answer (or timed out).
  */
-export function runLoad(sockets: readonly net.Socket[], firstAccount: number, options: { until: () => boolean; answerTimeoutMs: number; onAck?: () => void }): Promise<LoadResult> {
+export function runLoad(
+  sockets: readonly net.Socket[],
+  firstAccount: number,
+  options: { until: () => boolean; answerTimeoutMs: number; onAck?: () => void; frames?: LoadFrames },
+): Promise<LoadResult> {
+  const { frame, encrypted } = options.frames ?? PLAIN_FRAMES;
   const result: LoadResult = { acked: 0, notAcked: 0 };
   return new Promise((resolve) => {
     let active = sockets.length;
@@ -90,7 +108,7 @@ export function runLoad(sockets: readonly net.Socket[], firstAccount: number, op
       connection.seq = (connection.seq % 9999) + 1;
       connection.waiting = true;
       connection.sentAt = Date.now();
-      connection.socket.write(loadFrame(connection.account, connection.seq));
+      connection.socket.write(frame(connection.account, connection.seq));
     };
     const connections = sockets.map((socket, i): Connection => {
       const connection: Connection = { socket, account: String(firstAccount + i), seq: 0, sentAt: 0, waiting: false, stopped: false, partial: undefined };
@@ -100,7 +118,7 @@ export function runLoad(sockets: readonly net.Socket[], firstAccount: number, op
           const answer = bytes.subarray(0, end + 1);
           bytes = bytes.subarray(end + 1);
           connection.waiting = false;
-          if (isAck(answer)) {
+          if (isAck(answer, encrypted)) {
             result.acked += 1;
             options.onAck?.();
           } else result.notAcked += 1;

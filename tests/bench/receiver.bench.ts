@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -5,7 +6,7 @@ import { panelFrame, parseAnswer, type TcpPanel } from '../helpers/panel.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { cpuSeconds, openConnections, openPanels, startBenchGateway, type BenchGateway } from './bench-gateway.js';
 import { percentile, type BenchFigure } from './figures.js';
-import { ackFrame, runLoad } from './load-client.js';
+import { ackFrame, runLoad, type LoadFrames } from './load-client.js';
 
 const THROUGHPUT_CONNECTIONS = 1_000;
 /** The issue's second load shape: one load client with 200 connections, as an independent tool would open. */
@@ -111,7 +112,13 @@ let nextAccount = 100_000;
  * the server process and of this one counted from the end of warm-up to the end. Every frame is new to the
  * server (see `nextAccount`).
  */
-export async function ackThroughput(port: number, serverPid: number, connections = THROUGHPUT_CONNECTIONS): Promise<ThroughputResult & { acked: number }> {
+export async function ackThroughput(
+  port: number,
+  serverPid: number,
+  connections = THROUGHPUT_CONNECTIONS,
+  /** Other frames than plain SIA-DCS, on accounts from `firstAccount` (the caller keeps them new to the server). */
+  load?: { firstAccount: number; frames: LoadFrames },
+): Promise<ThroughputResult & { acked: number }> {
   const sockets = await connectSockets(port, connections);
   let acked = 0;
   const snapshot = (): Snapshot => {
@@ -123,12 +130,16 @@ export async function ackThroughput(port: number, serverPid: number, connections
   let last: Snapshot | undefined;
   const warmupTimer = setTimeout(() => (first = snapshot()), WARMUP_MS);
   const deadlineTimer = setTimeout(() => (last = snapshot()), WARMUP_MS + MEASURE_MS);
-  const firstAccount = nextAccount;
-  nextAccount += connections;
-  const load = await runLoad(sockets, firstAccount, {
+  let firstAccount = load?.firstAccount;
+  if (firstAccount === undefined) {
+    firstAccount = nextAccount;
+    nextAccount += connections;
+  }
+  const ran = await runLoad(sockets, firstAccount, {
     until: () => performance.now() >= deadline,
     answerTimeoutMs: ANSWER_TIMEOUT_MS,
     onAck: () => (acked += 1),
+    ...(load === undefined ? {} : { frames: load.frames }),
   }).finally(() => {
     for (const socket of sockets) socket.destroy();
   });
@@ -144,7 +155,7 @@ export async function ackThroughput(port: number, serverPid: number, connections
   return {
     acked,
     framesPerS: frames / seconds,
-    notAcked: load.notAcked,
+    notAcked: ran.notAcked,
     serverCpuPercent: (serverCpuS / seconds) * 100,
     clientCpuPercent: (clientCpuS / seconds) * 100,
     serverCpuUsPerFrame: (serverCpuS / frames) * 1e6,
@@ -284,14 +295,57 @@ export async function ackLatency(port: number): Promise<{ warmup: number[]; late
   }
 }
 
+/** Accounts of the encrypted run: a first run warms the gateway on half of them, the measured run uses the rest. */
+const ENCRYPTED_FIRST_ACCOUNT = 700_000;
+
+/**
+ * The throughput load with AES-128 frames (`*SIA-DCS` with a timestamp, as keyed panels send them), every account
+ * with a key of its own, on a gateway of its own whose allowlist holds them: the decryption, the timestamp check
+ * and the encrypted ACK are in the gateway's CPU per frame. The client encrypts with tests/helpers/panel.ts.
+ */
+async function encryptedThroughput(brokerUrl: string | undefined): Promise<{ label: string; result: ThroughputResult }> {
+  const accounts = Array.from({ length: 2 * THROUGHPUT_CONNECTIONS }, (_, i) => String(ENCRYPTED_FIRST_ACCOUNT + i));
+  const keys = new Map(accounts.map((account) => [account, createHash('sha256').update(`bench key ${account}`).digest().subarray(0, 16)]));
+  const gateway = await startBenchGateway({
+    ...(brokerUrl === undefined ? {} : { brokerUrl }),
+    accounts: accounts.map((account) => ({ account, key: keys.get(account)!.toString('hex') })),
+  });
+  const frames: LoadFrames = {
+    encrypted: true,
+    frame: (account, seq) =>
+      panelFrame({ token: 'SIA-DCS', seq: String(seq).padStart(4, '0'), account, data: `#${account}|Nri1/BA${String(seq % 100).padStart(2, '0')}`, key: keys.get(account)! }),
+  };
+  try {
+    await ackThroughput(gateway.port, gateway.pid, THROUGHPUT_CONNECTIONS, { firstAccount: ENCRYPTED_FIRST_ACCOUNT, frames });
+    if (brokerUrl !== undefined) await untilDelivered(gateway);
+    const result = await ackThroughput(gateway.port, gateway.pid, THROUGHPUT_CONNECTIONS, { firstAccount: ENCRYPTED_FIRST_ACCOUNT + THROUGHPUT_CONNECTIONS, frames });
+    return { label: gateway.brokerLabel, result };
+  } finally {
+    await gateway.stop();
+  }
+}
+
 /**
  * A production gateway child (SQLite outbox, each ACK after the fsync) driven over TCP from this process:
  * ACK latency at a paced 1,000 frames/s over 50 connections (target p99 ≤ 5 ms), and ACK throughput with
  * 1,000 and with 200 persistent connections each sending frame after frame, with the CPU both sides used and
  * beside a bare Node ACK server's figure under the same load, in alternating pairs (targets: 0.6 of it at 1,000;
- * 45,000/s at 200).
+ * 45,000/s at 200); then the 1,000-connection load with AES-128 frames, on a gateway of its own.
  */
 export async function benchReceiver(brokerUrl?: string): Promise<BenchFigure[]> {
+  const plain = await plainReceiverFigures(brokerUrl);
+  const { label, result } = await encryptedThroughput(brokerUrl);
+  const load = `${THROUGHPUT_CONNECTIONS} connections (${label})`;
+  return [
+    ...plain,
+    { name: `receiver ACK throughput with AES-128 frames, ${load}`, value: result.framesPerS, unit: 'frames/s' },
+    { name: `receiver frames not ACKed with AES-128 frames, ${load}`, value: result.notAcked, unit: 'frames' },
+    { name: `receiver gateway CPU per ACKed AES-128 frame, ${load}`, value: result.serverCpuUsPerFrame, unit: 'µs' },
+    { name: `receiver load client CPU per ACKed AES-128 frame, ${load}`, value: result.clientCpuUsPerFrame, unit: 'µs' },
+  ];
+}
+
+async function plainReceiverFigures(brokerUrl: string | undefined): Promise<BenchFigure[]> {
   const gateway = await startBenchGateway(brokerUrl === undefined ? {} : { brokerUrl });
   const label = gateway.brokerLabel;
   try {
