@@ -359,7 +359,9 @@ function parseIdFields(body: string, from: number, to: number, token: string): I
 
 function decryptContent(hex: string, account: string | null, context: DecodeContext): DecodeResult<Content> {
   const { frame } = context;
-  if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9A-Fa-f]+$/.test(hex)) {
+  // Hex decoding stops at the first pair that is not hex, so a whole decode is a check of every character.
+  const ciphertext = Buffer.from(hex, 'hex');
+  if (hex.length === 0 || ciphertext.length * 2 !== hex.length) {
     return fail('DC09_FORMAT_INVALID', 'encrypted data is not hex', frame);
   }
   if (hex.length % 32 !== 0) {
@@ -371,7 +373,7 @@ function decryptContent(hex: string, account: string | null, context: DecodeCont
   if (algorithm === undefined) {
     return fail('CONFIG_KEY_INVALID', `AES key is ${key.length} bytes; DC-09 needs 16, 24 or 32`, frame);
   }
-  const plaintext = decryptDc09(key, Buffer.from(hex, 'hex'), algorithm).toString('latin1');
+  const plaintext = decryptDc09(key, ciphertext, algorithm).toString('latin1');
   let contentStart = plaintext.indexOf('|') + 1;
   if (contentStart === 0) {
     contentStart = dataStartWithoutPadTerminator(plaintext);
