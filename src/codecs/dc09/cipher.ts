@@ -58,7 +58,7 @@ class ChainedCbc {
 const MAX_KEPT_KEYS = 1024;
 const contexts = new Map<Uint8Array, ChainedCbc>();
 
-/** The kept context of `key`; a throw while it works leaves its chain unknown, so the caller drops it. */
+/** The kept context of `key`, made on first use. */
 function contextOf(key: Uint8Array, algorithm: string): ChainedCbc {
   let context = contexts.get(key);
   if (context === undefined) {
@@ -69,28 +69,23 @@ function contextOf(key: Uint8Array, algorithm: string): ChainedCbc {
   return context;
 }
 
-function wholeBlocks(bytes: Uint8Array): void {
+/** Runs `work` on the kept context of `key`; a throw leaves its chain unknown, so the context is dropped. */
+function inContext(key: Uint8Array, algorithm: string, bytes: Uint8Array, work: (context: ChainedCbc, bytes: Uint8Array) => Buffer): Buffer {
   // A partial block would stay inside the context and shift the chain of every later message under the key.
   if (bytes.length === 0 || bytes.length % BLOCK !== 0) throw new RangeError(`AES-CBC data must be whole 16-byte blocks, not ${bytes.length} bytes`);
+  try {
+    return work(contextOf(key, algorithm), bytes);
+  } catch (error) {
+    contexts.delete(key);
+    throw error;
+  }
 }
 
 /** Decrypts whole 16-byte blocks; DC-09 pads itself, so no PKCS#7 removal. The caller checks the key's size. */
 export function decryptDc09(key: Uint8Array, ciphertext: Uint8Array, algorithm: string): Buffer {
-  wholeBlocks(ciphertext);
-  try {
-    return contextOf(key, algorithm).decrypt(ciphertext);
-  } catch (error) {
-    contexts.delete(key);
-    throw error;
-  }
+  return inContext(key, algorithm, ciphertext, (context, bytes) => context.decrypt(bytes));
 }
 
 export function encryptDc09(key: Uint8Array, plaintext: Uint8Array, algorithm: string): Buffer {
-  wholeBlocks(plaintext);
-  try {
-    return contextOf(key, algorithm).encrypt(plaintext);
-  } catch (error) {
-    contexts.delete(key);
-    throw error;
-  }
+  return inContext(key, algorithm, plaintext, (context, bytes) => context.encrypt(bytes));
 }
