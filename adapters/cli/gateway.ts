@@ -238,7 +238,7 @@ export class Gateway {
       });
     }
     const issues: SettingsIssue[] = [];
-    // An encrypted answer's pad: one system call per pool, not one per answer (about 3.8 µs each).
+    // An encrypted answer's pad: one system call per pool of random bytes, not one per answer.
     const random = this.options.random ?? pooledRandomBytes();
     for (const [index, configured] of settings.inputs.entries()) {
       const created = await createInput(configured, {
