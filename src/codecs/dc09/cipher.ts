@@ -81,11 +81,14 @@ function inContext(key: Uint8Array, algorithm: string, bytes: Uint8Array, work: 
   }
 }
 
+const decrypt = (context: ChainedCbc, bytes: Uint8Array): Buffer => context.decrypt(bytes);
+const encrypt = (context: ChainedCbc, bytes: Uint8Array): Buffer => context.encrypt(bytes);
+
 /** Decrypts whole 16-byte blocks; DC-09 pads itself, so no PKCS#7 removal. The caller checks the key's size. */
 export function decryptDc09(key: Uint8Array, ciphertext: Uint8Array, algorithm: string): Buffer {
-  return inContext(key, algorithm, ciphertext, (context, bytes) => context.decrypt(bytes));
+  return inContext(key, algorithm, ciphertext, decrypt);
 }
 
 export function encryptDc09(key: Uint8Array, plaintext: Uint8Array, algorithm: string): Buffer {
-  return inContext(key, algorithm, plaintext, (context, bytes) => context.encrypt(bytes));
+  return inContext(key, algorithm, plaintext, encrypt);
 }
