@@ -1,4 +1,3 @@
-import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
@@ -13,10 +12,11 @@ import {
   forEachEntry,
   type Discard,
   type Drop,
-  type FromTcpWorker,
-  type TcpWorkerSettings,
-  type ToTcpWorker,
-} from './dc09-tcp-protocol.js';
+  type FromSocketWorker,
+  type ListeningAddress,
+  type SocketWorkerSettings,
+  type ToSocketWorker,
+} from './dc09-socket-protocol.js';
 import type { Input, InputContext, InputCreated } from './input.js';
 import { resolveKey } from '../system/secrets.js';
 
@@ -31,18 +31,26 @@ export interface Dc09ListenerOptions {
   firstFrameTimeoutMs: number;
   maxConnections: number;
   maxConnectionsPerPeer: number;
+  /** Datagrams waiting for an answer, at most (default MAX_DATAGRAMS_IN_FLIGHT); past it new ones are discarded. */
+  maxDatagramsInFlight?: number;
   receiver: Dc09Receiver;
   /**
    * Stores what the frames handed over so far have queued, now rather than at the end of the loop's turn
-   * (Recorder.commitQueued): the listener gets TCP frames in batches and commits at each batch's end.
+   * (Recorder.commitQueued): the listener gets frames in batches and commits at each batch's end.
    */
   commitQueued: () => void;
   logger: Logger;
   counters: Counters;
 }
 
-/** A TCP worker that exits on its own is started again after this long. */
-const TCP_WORKER_RESTART_MS = 1_000;
+/** A socket worker that exits on its own is started again after this long. */
+const SOCKET_WORKER_RESTART_MS = 1_000;
+
+/**
+ * Datagrams waiting for an answer, at most: four full batches. A panel waits for each answer, so only a flood
+ * (or thousands of panels reporting in the same instant) reaches it; what it holds is a few hundred kilobytes.
+ */
+export const MAX_DATAGRAMS_IN_FLIGHT = 4096;
 
 /**
  * After connections were turned away at maxConnections, the input reports degraded for this long, and raises
@@ -55,15 +63,15 @@ const CAPACITY_ALARM_MS = 60_000;
  * (16 MB semi-spaces on a 64-bit server) a burst of 10,000 connections grew it by about 30 MB of RSS.
  * This limit is ignored when `--max-semi-space-size` is given to the process, which is why the systemd unit sets none.
  */
-const TCP_WORKER_YOUNG_GENERATION_MB = 4;
+const SOCKET_WORKER_YOUNG_GENERATION_MB = 4;
 
 /**
  * The compiled worker beside this module. The test runner loads the TypeScript sources, which cannot run as a
  * worker; it gets the compiled copy in dist/ (`npm test` builds first).
  */
-function tcpWorkerEntry(): URL {
+function socketWorkerEntry(): URL {
   const here = import.meta.url;
-  return here.endsWith('.ts') ? new URL('../../dist/adapters/inputs/dc09-tcp-worker.js', here) : new URL('./dc09-tcp-worker.js', here);
+  return here.endsWith('.ts') ? new URL('../../dist/adapters/inputs/dc09-socket-worker.js', here) : new URL('./dc09-socket-worker.js', here);
 }
 
 /** Work under way, counted rather than kept: a set entry per frame lived until its group commit. */
@@ -89,20 +97,19 @@ class InFlight {
 }
 
 /**
- * DC-09 over TCP and UDP on one port. It carries bytes only: the receiver decides every answer. TCP sockets live
- * on a worker thread (dc09-tcp-worker.ts), which sends frames over in batches; this thread decodes, stores and
- * answers them. A connection's frames are handled in arrival order so answers go back in order.
+ * DC-09 over TCP and UDP on one port. It carries bytes only: the receiver decides every answer. The sockets live
+ * on a worker thread (dc09-socket-worker.ts), which sends frames and datagrams over in batches; this thread
+ * decodes, stores and answers them. A connection's frames are handled in arrival order so answers go back in order.
  */
 export class Dc09Listener implements Input {
   readonly protocol = 'dc09';
   private worker: Worker | undefined;
-  private tcpAddress: net.AddressInfo | undefined;
+  private bound: { tcp?: ListeningAddress; udp?: ListeningAddress } = {};
   /** Open TCP connections of the current worker, by id, with their peer address. */
   private readonly peers = new Map<number, string>();
   private answers = new BatchBuilder();
   private answersScheduled = false;
   private workerDown: string | undefined;
-  private udpSocket: dgram.Socket | undefined;
   /** Frames (and capacity alarms) being handled, which stop() lets finish. */
   private readonly inFlight = new InFlight();
   private stopping = false;
@@ -123,26 +130,13 @@ export class Dc09Listener implements Input {
   handleFrame = (frame: Uint8Array, transport: Transport, peer?: string): Promise<unknown> => this.options.receiver.handleFrame(frame, transport, peer);
 
   get address(): { tcp?: net.AddressInfo; udp?: net.AddressInfo } {
-    const udp = this.udpSocket?.address();
-    return {
-      ...(this.tcpAddress === undefined ? {} : { tcp: this.tcpAddress }),
-      ...(udp === undefined ? {} : { udp }),
-    };
+    return this.bound;
   }
 
   async start(): Promise<void> {
-    const { host, port } = this.options;
-    if (this.options.tcp) this.tcpAddress = await this.startWorker(port);
-    if (this.options.udp) {
-      const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
-      socket.on('message', (msg, rinfo) => this.datagram(socket, msg, rinfo));
-      socket.on('error', (error) => this.options.logger.error({ err: error }, 'udp socket error'));
-      // Same port as TCP so panels need one setting; with port 0 (tests) take the port TCP got.
-      socket.bind(port === 0 && this.tcpAddress !== undefined ? this.tcpAddress.port : port, host);
-      await once(socket, 'listening');
-      this.udpSocket = socket;
-    }
-    this.options.logger.info({ host, port, tcp: this.options.tcp, udp: this.options.udp }, 'dc09 input listening');
+    const { host, port, tcp, udp } = this.options;
+    if (tcp || udp) this.bound = await this.startWorker(port);
+    this.options.logger.info({ host, port, tcp, udp }, 'dc09 input listening');
   }
 
   /** Stops accepting, lets in-flight frames finish (their answers are written), then closes connections. */
@@ -158,7 +152,6 @@ export class Dc09Listener implements Input {
       this.post({ kind: 'close-connections' });
       await exited;
     }
-    this.udpSocket?.close();
   }
 
   health(): AdapterHealth {
@@ -171,60 +164,64 @@ export class Dc09Listener implements Input {
     return { state: 'up', detail: `${this.peers.size} connections` };
   }
 
-  /** Resolves with the address the worker listens on; rejects as `listen` would (EADDRINUSE, …). */
-  private startWorker(port: number): Promise<net.AddressInfo> {
-    const settings: TcpWorkerSettings = {
+  /** Resolves with the addresses the worker listens on; rejects as `listen` or `bind` would (EADDRINUSE, …). */
+  private startWorker(port: number): Promise<{ tcp?: ListeningAddress; udp?: ListeningAddress }> {
+    const settings: SocketWorkerSettings = {
       host: this.options.host,
       port,
+      tcp: this.options.tcp,
+      udp: this.options.udp,
       maxFrameBytes: this.options.maxFrameBytes,
       idleTimeoutMs: this.options.idleTimeoutMs,
       firstFrameTimeoutMs: this.options.firstFrameTimeoutMs,
       maxConnections: this.options.maxConnections,
       maxConnectionsPerPeer: this.options.maxConnectionsPerPeer,
+      maxDatagramsInFlight: this.options.maxDatagramsInFlight ?? MAX_DATAGRAMS_IN_FLIGHT,
     };
-    const worker = new Worker(tcpWorkerEntry(), {
+    const worker = new Worker(socketWorkerEntry(), {
       workerData: settings,
-      resourceLimits: { maxYoungGenerationSizeMb: TCP_WORKER_YOUNG_GENERATION_MB },
+      resourceLimits: { maxYoungGenerationSizeMb: SOCKET_WORKER_YOUNG_GENERATION_MB },
     });
     this.worker = worker;
     return new Promise((resolve, reject) => {
-      worker.on('message', (message: FromTcpWorker) => {
-        if (message.kind === 'listening') resolve({ port: message.port, address: message.address, family: message.family });
+      worker.on('message', (message: FromSocketWorker) => {
+        if (message.kind === 'listening') resolve({ ...(message.tcp === undefined ? {} : { tcp: message.tcp }), ...(message.udp === undefined ? {} : { udp: message.udp }) });
         else if (message.kind === 'listen-failed') {
           reject(Object.assign(new Error(message.message), { code: message.code }));
           void worker.terminate();
         } else if (message.kind === 'batch') this.received(worker, message);
+        else if (message.kind === 'udp-error') this.warnings.warn('udp-error', message.code, { code: message.code, message: message.message }, 'udp socket error');
       });
       worker.on('error', (error) => {
-        this.options.logger.error({ err: error }, 'dc09 tcp worker failed');
+        this.options.logger.error({ err: error }, 'dc09 socket worker failed');
         reject(error);
       });
       worker.on('exit', (code) => this.workerExited(worker, code));
     });
   }
 
-  /** An exit not asked for by stop(): the TCP side is down until a new worker listens again. */
+  /** An exit not asked for by stop(): the sockets are down until a new worker listens again. */
   private workerExited(worker: Worker, code: number): void {
-    if (this.worker !== worker || this.stopping || this.tcpAddress === undefined) return;
+    const port = (this.bound.tcp ?? this.bound.udp)?.port;
+    if (this.worker !== worker || this.stopping || port === undefined) return;
     this.worker = undefined;
     this.peers.clear();
     this.answers = new BatchBuilder();
-    this.workerDown = `tcp worker exited (${code}); restarting`;
-    this.options.logger.error({ code }, 'dc09 tcp worker exited; restarting it');
-    const port = this.tcpAddress.port;
+    this.workerDown = `socket worker exited (${code}); restarting`;
+    this.options.logger.error({ code }, 'dc09 socket worker exited; restarting it');
     setTimeout(() => {
       if (this.stopping) return;
       this.startWorker(port).then(
         () => (this.workerDown = undefined),
         (error: unknown) => {
-          this.workerDown = `tcp listener failed: ${String(error)}`;
-          this.options.logger.error({ err: error }, 'dc09 tcp worker could not listen again');
+          this.workerDown = `listener failed: ${String(error)}`;
+          this.options.logger.error({ err: error }, 'dc09 socket worker could not listen again');
         },
       );
-    }, TCP_WORKER_RESTART_MS);
+    }, SOCKET_WORKER_RESTART_MS);
   }
 
-  private received(worker: Worker, batch: Extract<FromTcpWorker, { kind: 'batch' }>): void {
+  private received(worker: Worker, batch: Extract<FromSocketWorker, { kind: 'batch' }>): void {
     const { counters, name } = this.options;
     for (const [id, peer] of batch.opened) {
       this.peers.set(id, peer);
@@ -232,8 +229,11 @@ export class Dc09Listener implements Input {
     }
     for (const discard of batch.discarded) this.discarded(discard);
     for (const drop of batch.dropped) this.dropped(drop);
+    const senders = batch.datagrams.length === 0 ? undefined : new Map(batch.datagrams);
     forEachEntry(batch.frames, (id, frame) => {
-      this.handle(frame, 'tcp', this.peers.get(id) ?? 'unknown', (answer) => this.queueAnswer(worker, id, answer));
+      const answer = (reply: Uint8Array | null): void => this.queueAnswer(worker, id, reply);
+      if (id < 0) this.handle(frame, 'udp', senders?.get(id) ?? 'unknown', answer);
+      else this.handle(frame, 'tcp', this.peers.get(id) ?? 'unknown', answer);
     });
     for (const id of batch.closed) this.peers.delete(id);
     // The worker may send the next batch now: it queues behind this one. This batch is committed here, not at
@@ -262,16 +262,8 @@ export class Dc09Listener implements Input {
     this.post({ kind: 'answers', answers: batch }, transfer);
   }
 
-  private post(message: ToTcpWorker, transfer: ArrayBuffer[] = []): void {
+  private post(message: ToSocketWorker, transfer: ArrayBuffer[] = []): void {
     this.worker?.postMessage(message, transfer);
-  }
-
-  private datagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const peer = `${rinfo.address}:${rinfo.port}`;
-    if (this.stopping) return;
-    this.handle(msg, 'udp', peer, (answer) => {
-      if (answer !== null) socket.send(answer, rinfo.port, rinfo.address);
-    });
   }
 
   /** Gives `answer` the frame's answer (null: none); a failure is logged and counted and gets no answer. */
@@ -294,7 +286,7 @@ export class Dc09Listener implements Input {
 
   private discarded(discard: Discard): void {
     this.options.counters.inc('frames_discarded_total', { input: this.options.name, reason: discard.reason }, discard.count);
-    const peer = this.peers.get(discard.connection);
+    const peer = discard.peer ?? this.peers.get(discard.connection);
     this.warnings.warn(discard.reason, peer, { reason: discard.reason, count: discard.count, bytes: discard.bytes, peer }, 'frame discarded');
   }
 

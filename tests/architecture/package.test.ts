@@ -42,7 +42,7 @@ describe('the npm package', () => {
     expect(files.filter((f) => f.endsWith('.map') || f.endsWith('.d.ts') || f.endsWith('.ts'))).toEqual([]);
     expect(files).toContain(pkg.bin['panelbridge']);
     expect(files).toContain('npm-shrinkwrap.json');
-    expect(files).toContain('dist/adapters/inputs/dc09-tcp-worker.js');
+    expect(files).toContain('dist/adapters/inputs/dc09-socket-worker.js');
     expect(files).toContain('config/panelbridge.example.yaml');
   }, 60_000);
 

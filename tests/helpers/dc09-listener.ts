@@ -15,10 +15,12 @@ export interface ListenerUnderTest {
   port: number;
 }
 
-/** A started listener on a free loopback port over a memory outbox (output `probe` registered). */
+/** A started listener on a free loopback port (TCP and, when asked, UDP) over a memory outbox (output `probe` registered). */
 export async function startListener(options: {
   accounts: Dc09Account[] | null;
   sites: Site[];
+  /** Default true. */
+  tcp?: boolean;
   udp: boolean;
   idleTimeoutMs: number;
   maxConnections: number;
@@ -28,6 +30,7 @@ export async function startListener(options: {
   logger?: Logger;
   /** Reject every tolerated quirk (default false). */
   strict?: boolean;
+  maxDatagramsInFlight?: number;
 }): Promise<ListenerUnderTest> {
   const logger = options.logger ?? silentLogger;
   const outbox = new MemoryOutbox();
@@ -50,18 +53,19 @@ export async function startListener(options: {
     name: 'ip-receiver',
     host: '127.0.0.1',
     port: 0,
-    tcp: true,
+    tcp: options.tcp ?? true,
     udp: options.udp,
     maxFrameBytes: 1024,
     idleTimeoutMs: options.idleTimeoutMs,
     firstFrameTimeoutMs: options.firstFrameTimeoutMs ?? options.idleTimeoutMs,
     maxConnections: options.maxConnections,
     maxConnectionsPerPeer: options.maxConnectionsPerPeer ?? 64,
+    ...(options.maxDatagramsInFlight === undefined ? {} : { maxDatagramsInFlight: options.maxDatagramsInFlight }),
     receiver,
     commitQueued: () => recorder.commitQueued(),
     logger,
     counters,
   });
   await listener.start();
-  return { listener, outbox, counters, port: listener.address.tcp!.port };
+  return { listener, outbox, counters, port: (listener.address.tcp ?? listener.address.udp)!.port };
 }

@@ -9,7 +9,8 @@ import { recordingLogger } from '../helpers/recording-logger.js';
 /**
  * Attacks on the DC-09 listener from the network, each reproduced on loopback and bounded in count and time:
  * one connection streaming junk, many idle connections from one host, noise that keeps a connection alive,
- * a connection flood up to maxConnections, and a bad-CRC datagram flood against the log.
+ * a connection flood up to maxConnections, a bad-CRC datagram flood against the log, and a datagram flood past
+ * what the listener holds.
  */
 
 const frame = (seq: string) => panelFrame({ token: 'SIA-DCS', seq, account: '1234', data: '#1234|Nri1/BA01' });
@@ -183,6 +184,33 @@ describe('DC-09 listener under hostile load', () => {
     expect(await within(idle[0]!.closed, 1_000)).toBe(true);
     expect(outbox.pending('probe', 100).map((e) => e.event.category)).toContain('holdup');
     for (const { socket } of idle) socket.destroy();
+  });
+
+  it('discards datagrams past maxDatagramsInFlight unread, counts every one, and answers a panel after the flood', async () => {
+    const { logger, lines } = recordingLogger();
+    under = await startListener({ accounts: null, sites: [], udp: true, idleTimeoutMs: 60_000, maxConnections: 100, logger, maxDatagramsInFlight: 4 });
+    const flooder = dgram.createSocket('udp4');
+    let answered = 0;
+    flooder.on('message', () => (answered += 1));
+    await new Promise<void>((resolve) => flooder.bind(0, '127.0.0.1', resolve));
+    // Fewer than the kernel's default receive buffer holds, sent at once: every one reaches the listener's worker.
+    const total = 100;
+    for (let i = 0; i < total; i++) flooder.send(panelFrame({ token: 'SIA-DCS', seq: String(i).padStart(4, '0'), account: '1234', data: '#1234|Nri1/BA01' }), under.port, '127.0.0.1');
+    const discarded = () => under!.counters.get('frames_discarded_total', { input: 'ip-receiver', reason: 'FRAME_DATAGRAM_OVERLOAD' });
+    const deadline = Date.now() + 5_000;
+    while (answered + discarded() < total && Date.now() < deadline) await sleep(20);
+    flooder.close();
+    expect(discarded()).toBeGreaterThan(0);
+    // Nothing silent: each datagram was either answered or counted as discarded.
+    expect(answered + discarded()).toBe(total);
+    expect(under.outbox.pending('probe', total)).toHaveLength(answered);
+    expect(lines.filter((l) => l.message === 'frame discarded').length).toBeLessThanOrEqual(2);
+    // Nothing is left holding the listener's room: a hold-up sent after the flood is answered.
+    const panel = dgram.createSocket('udp4');
+    const answer = new Promise<Buffer>((resolve) => panel.once('message', resolve));
+    panel.send(panelFrame({ token: 'SIA-DCS', seq: '0500', account: '5678', data: '#5678|Nri1/HA05' }), under.port, '127.0.0.1');
+    expect(parseAnswer(await answer).token).toBe('ACK');
+    panel.close();
   });
 
   it('logs a bad-CRC datagram flood a handful of times while counting every datagram', async () => {

@@ -3,12 +3,13 @@ import type { Dc09Listener } from '../../adapters/inputs/dc09.js';
 import type { Dc09Account } from '../../src/pipeline/dc09-receiver.js';
 import type { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import type { Counters } from '../../src/observability/counters.js';
+import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
 import type { Worker } from 'node:worker_threads';
 import { TcpPanel, panelFrame, parseAnswer, udpSend, wrap } from '../helpers/panel.js';
 import type { Site } from '../../src/settings/sites.js';
-import { startListener } from '../helpers/dc09-listener.js';
+import { startListener, type ListenerUnderTest } from '../helpers/dc09-listener.js';
 
 const KEY_HEX_128 = Buffer.from('00112233445566778899AABBCCDDEEFF', 'hex');
 const KEY_HEX_256 = Buffer.from('00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF', 'hex');
@@ -297,5 +298,75 @@ describe('DC-09 listener: TCP limits and its socket worker', () => {
     expect(parseAnswer((await answer)!).token).toBe('ACK');
     expect(outbox.pending('probe', 10)).toHaveLength(1);
     panel.close();
+  });
+});
+
+describe('DC-09 listener: UDP on its socket worker', () => {
+  let under: ListenerUnderTest | undefined;
+
+  afterEach(async () => {
+    await under?.listener.stop();
+    under = undefined;
+  });
+
+  const frame = (seq: string, data = '#1234|Nri1/BA01') => panelFrame({ token: 'SIA-DCS', seq, account: '1234', data });
+
+  /** A panel's UDP socket, bound so its address is known before it sends. */
+  async function udpPanel(): Promise<{ socket: dgram.Socket; port: number; answer: () => Promise<Buffer> }> {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    return { socket, port: socket.address().port, answer: () => new Promise((resolve) => socket.once('message', resolve)) };
+  }
+
+  it('serves datagrams with TCP off, naming the sender as the peer and udp as the transport', async () => {
+    under = await startListener({ accounts: null, sites: [], tcp: false, udp: true, idleTimeoutMs: 5_000, maxConnections: 10 });
+    expect(under.listener.address.tcp).toBeUndefined();
+    const panel = await udpPanel();
+    const answer = panel.answer();
+    panel.socket.send(frame('0801', '#1234|Nri1/HA05'), under.port, '127.0.0.1');
+    expect(parseAnswer(await answer)).toMatchObject({ token: 'ACK', seq: '0801' });
+    panel.socket.close();
+    const [entry] = under.outbox.pending('probe', 10);
+    expect(entry?.event).toMatchObject({ category: 'holdup', duress: true, source: { transport: 'udp', peer: `127.0.0.1:${panel.port}` } });
+  });
+
+  it('answers both transports on one port, from one group of frames', async () => {
+    under = await startListener({ accounts: null, sites: [], udp: true, idleTimeoutMs: 5_000, maxConnections: 10 });
+    expect(under.listener.address.udp?.port).toBe(under.listener.address.tcp?.port);
+    const tcp = await TcpPanel.connect(under.port);
+    const udp = await udpPanel();
+    const udpAnswer = udp.answer();
+    udp.socket.send(frame('0811'), under.port, '127.0.0.1');
+    const tcpAnswer = tcp.send(frame('0812'));
+    expect(parseAnswer(await udpAnswer).seq).toBe('0811');
+    expect(parseAnswer((await tcpAnswer)!).seq).toBe('0812');
+    tcp.close();
+    udp.socket.close();
+    expect(under.outbox.pending('probe', 10).map((e) => e.event.source.transport).sort()).toEqual(['tcp', 'udp']);
+  });
+
+  it('starts its socket worker again when it dies, UDP on the same port', async () => {
+    under = await startListener({ accounts: null, sites: [], tcp: false, udp: true, idleTimeoutMs: 5_000, maxConnections: 10 });
+    const port = under.port;
+    await (under.listener as unknown as { worker: Worker }).worker.terminate();
+    const deadline = Date.now() + 5_000;
+    while (under.listener.health().state !== 'up' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(under.listener.health().state).toBe('up');
+    expect(under.listener.address.udp?.port).toBe(port);
+    const answer = await udpSend(port, frame('0821'));
+    expect(parseAnswer(answer!).token).toBe('ACK');
+  });
+
+  it('answers a datagram in flight before it closes on stop', async () => {
+    under = await startListener({ accounts: null, sites: [], udp: true, idleTimeoutMs: 5_000, maxConnections: 10 });
+    const panel = await udpPanel();
+    const answer = panel.answer();
+    panel.socket.send(frame('0831'), under.port, '127.0.0.1');
+    const inFlight = (under.listener as unknown as { inFlight: { size: number } }).inFlight;
+    for (let tries = 0; inFlight.size === 0 && under.outbox.pending('probe', 10).length === 0 && tries < 2000; tries++) await new Promise((r) => setTimeout(r, 5));
+    await under.listener.stop();
+    expect(parseAnswer(await answer).token).toBe('ACK');
+    expect(under.outbox.pending('probe', 10)).toHaveLength(1);
+    panel.socket.close();
   });
 });

@@ -1,19 +1,31 @@
 /**
- * Messages between the DC-09 listener (main thread: decode, store, answer) and its TCP worker (sockets and
- * framing). Frames and answers cross in packed batches, one message per turn of either event loop: one buffer
- * of bytes, transferred rather than copied, with the connection id and end offset of each entry.
+ * Messages between the DC-09 listener (main thread: decode, store, answer) and its socket worker (TCP sockets and
+ * framing, the UDP socket). Frames and answers cross in packed batches, one message per turn of either event
+ * loop: one buffer of bytes, transferred rather than copied, with the id and end offset of each entry. An id is a
+ * TCP connection's (positive) or one datagram's (negative).
  */
 
 import { PackedBytesBuilder } from './packed-bytes.js';
 
-export interface TcpWorkerSettings {
+export interface SocketWorkerSettings {
   host: string;
   port: number;
+  tcp: boolean;
+  udp: boolean;
   maxFrameBytes: number;
   idleTimeoutMs: number;
   firstFrameTimeoutMs: number;
   maxConnections: number;
   maxConnectionsPerPeer: number;
+  /** Datagrams with the main thread or waiting for room in a batch, at most; past it new ones are discarded. */
+  maxDatagramsInFlight: number;
+}
+
+/** Where the worker listens; `port` 0 asked: the port the system gave (UDP takes TCP's). */
+export interface ListeningAddress {
+  port: number;
+  address: string;
+  family: string;
 }
 
 /** Why the worker closed a connection, or refused one, on its own. */
@@ -34,25 +46,40 @@ export interface PackedBatch {
   bytes: Uint8Array;
 }
 
-/** Byte runs one connection's framer discarded for the same reason since the last batch, as one entry. */
+/**
+ * Byte runs one connection's framer discarded for the same reason since the last batch, as one entry; or
+ * datagrams from one address the worker had no room for (`connection` 0, `peer` one of them).
+ */
 export interface Discard {
   connection: number;
+  peer?: string;
   reason: string;
   count: number;
   bytes: number;
 }
 
-export type FromTcpWorker =
-  | { kind: 'listening'; port: number; address: string; family: string }
+export type FromSocketWorker =
+  | { kind: 'listening'; tcp?: ListeningAddress; udp?: ListeningAddress }
   | { kind: 'listen-failed'; message: string; code: string | undefined }
   /**
-   * Connections opened (id, peer) come before the frames in the same batch; closed ones after. Discards and
-   * drops are counted per connection (or address) and reason, so a flood of them takes no more room than one.
+   * Connections opened (id, peer) come before the frames in the same batch; closed ones after. `datagrams` names
+   * the sender (address and port) of each datagram entry by its id. Discards and drops are counted per connection
+   * (or address) and reason, so a flood of them takes no more room than one.
    */
-  | { kind: 'batch'; opened: Array<[number, string]>; frames: PackedBatch; discarded: Discard[]; dropped: Drop[]; closed: number[] }
+  | {
+      kind: 'batch';
+      opened: Array<[number, string]>;
+      datagrams: Array<[number, string]>;
+      frames: PackedBatch;
+      discarded: Discard[];
+      dropped: Drop[];
+      closed: number[];
+    }
+  /** The UDP socket failed after it was bound (a failed send, say); it stays open. */
+  | { kind: 'udp-error'; message: string; code: string | undefined }
   | { kind: 'connections-closed' };
 
-export type ToTcpWorker =
+export type ToSocketWorker =
   /**
    * The main thread has taken the last batch. The worker has one batch at a time on its way and gathers what
    * arrives meanwhile into the next, so a busy main thread gets a few large batches, not one per socket read.
@@ -60,7 +87,8 @@ export type ToTcpWorker =
   | { kind: 'ready' }
   /**
    * One answer per frame sent, in any order across connections; empty bytes mean "no answer" (bad CRC, noise).
-   * An answered frame is what counts as a valid frame for firstFrameTimeout and idleTimeout.
+   * An answered frame is what counts as a valid frame for firstFrameTimeout and idleTimeout. A datagram's answer
+   * goes back to its sender.
    */
   | { kind: 'answers'; answers: PackedBatch }
   | { kind: 'stop-accepting' }

@@ -1,3 +1,4 @@
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { reduceMemoryAfterStartup } from '../system/memory.js';
@@ -9,17 +10,20 @@ import {
   type Discard,
   type Drop,
   type DropReason,
-  type FromTcpWorker,
-  type TcpWorkerSettings,
-  type ToTcpWorker,
-} from './dc09-tcp-protocol.js';
+  type FromSocketWorker,
+  type SocketWorkerSettings,
+  type ToSocketWorker,
+} from './dc09-socket-protocol.js';
 
 /**
- * The DC-09 listener's TCP side, on a thread of its own: accepts connections, frames their bytes and sends the
- * frames to the main thread, which decodes, stores and answers them; writes the answers back. Reading and
- * writing thousands of sockets is then off the thread that stores events. A connection has at most one frame
- * with the main thread at a time, so its answers go back in order; later frames wait here, up to a bound: past
- * it the socket is paused, and the TCP window pushes back on the sender until the queue has drained.
+ * The DC-09 listener's sockets, on a thread of their own: accepts TCP connections, frames their bytes, receives
+ * datagrams, and sends the frames to the main thread in batches; the main thread decodes, stores and answers
+ * them, and the answers are written back from here. Reading and writing thousands of sockets, and a datagram
+ * flood, are then off the thread that stores events, and frames from both transports share its group commits.
+ * A connection has at most one frame with the main thread at a time, so its answers go back in order; later
+ * frames wait here, up to a bound: past it the socket is paused, and the TCP window pushes back on the sender
+ * until the queue has drained. Datagrams have no such back-pressure: past `maxDatagramsInFlight` they are
+ * discarded unread and counted, and the panel sends again when no answer comes.
  */
 
 interface Connection {
@@ -43,8 +47,8 @@ interface Connection {
 }
 
 const port = parentPort;
-if (port === null) throw new Error('dc09-tcp-worker runs as a worker thread');
-const settings = workerData as TcpWorkerSettings;
+if (port === null) throw new Error('dc09-socket-worker runs as a worker thread');
+const settings = workerData as SocketWorkerSettings;
 
 /**
  * Frames per batch at most. A burst from thousands of connections at once (all of them reconnecting, say) would
@@ -85,11 +89,19 @@ const perHost = new Map<string, number>();
 const unproven = new Set<Connection>();
 const unprovenByHost = new Map<string, Set<Connection>>();
 const frames = new BatchBuilder();
+/** Where each datagram with the main thread, or waiting for room in a batch, is answered: by its (negative) id. */
+const datagramSenders = new Map<number, { address: string; port: number }>();
+/** The id, sender (address and port) and bytes of each datagram waiting for room in a batch, in arrival order. */
+let deferredDatagrams: Array<[number, string, Uint8Array]> = [];
+/** The sender of each datagram in the batch being gathered. */
+let datagramPeers: Array<[number, string]> = [];
+let lastDatagramId = 0;
+let udp: dgram.Socket | undefined;
 let flushScheduled = false;
 /** A batch was sent and the main thread has not taken it yet. */
 let batchOutstanding = false;
 
-function post(message: FromTcpWorker, transfer: ArrayBuffer[] = []): void {
+function post(message: FromSocketWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer);
 }
 
@@ -107,9 +119,10 @@ function flush(): void {
   const empty = frames.size === 0 && opened.length === 0 && discarded.size === 0 && dropped.size === 0 && closed.length === 0;
   if (batchOutstanding || empty) return;
   const { batch, transfer } = frames.take();
-  post({ kind: 'batch', opened, frames: batch, discarded: [...discarded.values()], dropped: [...dropped.values()], closed }, transfer);
+  post({ kind: 'batch', opened, datagrams: datagramPeers, frames: batch, discarded: [...discarded.values()], dropped: [...dropped.values()], closed }, transfer);
   batchOutstanding = true;
   opened = [];
+  datagramPeers = [];
   discarded = new Map();
   dropped = new Map();
   closed = [];
@@ -120,6 +133,9 @@ function flush(): void {
     const connection = connections.get(id);
     if (connection !== undefined) addFrame(id, connection);
   }
+  const datagramsWaiting = deferredDatagrams;
+  deferredDatagrams = [];
+  for (const [id, peer, bytes] of datagramsWaiting) addDatagram(id, peer, bytes);
 }
 
 /** Puts the connection's next frame in the batch being gathered, or defers it when the batch is full. */
@@ -140,6 +156,46 @@ function addFrame(id: number, connection: Connection): void {
   }
 }
 
+/** Puts a datagram in the batch being gathered, or defers it when the batch is full. */
+function addDatagram(id: number, peer: string, bytes: Uint8Array): void {
+  if (frames.size >= MAX_BATCH_FRAMES) {
+    deferredDatagrams.push([id, peer, bytes]);
+    return;
+  }
+  datagramPeers.push([id, peer]);
+  frames.add(id, bytes);
+  scheduleFlush();
+}
+
+/**
+ * Ids count down from -1, apart from connection ids; they wrap long before an Int32Array entry would overflow,
+ * and no id can still be in use by then (at most maxDatagramsInFlight are).
+ */
+function nextDatagramId(): number {
+  lastDatagramId = lastDatagramId <= -0x3fff_ffff ? -1 : lastDatagramId - 1;
+  return lastDatagramId;
+}
+
+function received(bytes: Buffer, sender: dgram.RemoteInfo): void {
+  if (!accepting) return;
+  const peer = `${sender.address}:${sender.port}`;
+  if (datagramSenders.size >= settings.maxDatagramsInFlight) {
+    noteDiscard(`udp|${sender.address}`, { connection: 0, peer, reason: 'FRAME_DATAGRAM_OVERLOAD', count: 0, bytes: 0 }, bytes.length);
+    return;
+  }
+  const id = nextDatagramId();
+  datagramSenders.set(id, { address: sender.address, port: sender.port });
+  addDatagram(id, peer, bytes);
+}
+
+/** The main thread's answer to a datagram goes back to its sender; no answer (noise, bad CRC) sends nothing. */
+function answerDatagram(id: number, answer: Uint8Array): void {
+  const sender = datagramSenders.get(id);
+  if (sender === undefined) return;
+  datagramSenders.delete(id);
+  if (answer.length > 0) udp?.send(answer, sender.port, sender.address);
+}
+
 /** The connection's previous frame is answered (or there was none): its next one, if any, goes on. */
 function sendNext(id: number, connection: Connection): void {
   connection.busy = connection.waiting.length > 0;
@@ -156,16 +212,17 @@ function drop(host: string, peer: string, reason: DropReason): void {
 
 function noteDiscards(id: number, outputs: FramerOutput[]): void {
   for (const out of outputs) {
-    if (out.kind !== 'discarded') continue;
-    const key = `${id}|${out.reason}`;
-    const entry = discarded.get(key);
-    if (entry === undefined) discarded.set(key, { connection: id, reason: out.reason, count: 1, bytes: out.bytes.length });
-    else {
-      entry.count += 1;
-      entry.bytes += out.bytes.length;
-    }
+    if (out.kind === 'discarded') noteDiscard(`${id}|${out.reason}`, { connection: id, reason: out.reason, count: 0, bytes: 0 }, out.bytes.length);
   }
-  if (discarded.size > 0) scheduleFlush();
+}
+
+/** Counts one discarded run of `bytes` bytes into the entry kept under `key` (`first` when there is none yet). */
+function noteDiscard(key: string, first: Discard, bytes: number): void {
+  let entry = discarded.get(key);
+  if (entry === undefined) discarded.set(key, (entry = first));
+  entry.count += 1;
+  entry.bytes += bytes;
+  scheduleFlush();
 }
 
 /** Takes a connection out of the books (at its close, or when evicted); false when it already was. */
@@ -282,26 +339,53 @@ function proven(connection: Connection): void {
 
 let accepting = true;
 
+/** New connections are refused and new datagrams ignored; frames already here are still answered. */
 function stopAccepting(): void {
-  if (accepting) server.close();
+  if (accepting) server?.close();
   accepting = false;
 }
 
-// maxConnections is enforced in accept(), not by Node: at the limit an idle connection makes room first.
-const server = net.createServer(accept);
-setInterval(closeOverdue, DEADLINE_CHECK_MS).unref();
-server.on('error', (error: NodeJS.ErrnoException) => {
-  // Once listening, an error is a failed accept: that connection is lost, the listener and every open connection
-  // stay (the worker must not be restarted for it). libuv itself closes connections past the descriptor limit.
-  if (!server.listening) post({ kind: 'listen-failed', message: error.message, code: error.code });
-});
-server.listen({ host: settings.host, port: settings.port, backlog: 4096 }, () => {
-  reduceMemoryAfterStartup();
-  const address = server.address() as net.AddressInfo;
-  post({ kind: 'listening', port: address.port, address: address.address, family: address.family });
-});
+function listenFailed(error: NodeJS.ErrnoException): void {
+  post({ kind: 'listen-failed', message: error.message, code: error.code });
+}
 
-port.on('message', (message: ToTcpWorker) => {
+function listening(): void {
+  reduceMemoryAfterStartup();
+  const tcp = server?.address() as net.AddressInfo | undefined;
+  const bound = udp?.address();
+  post({ kind: 'listening', ...(tcp === undefined ? {} : { tcp }), ...(bound === undefined ? {} : { udp: bound }) });
+}
+
+function bindUdp(udpPort: number): void {
+  const socket = dgram.createSocket(net.isIPv6(settings.host) ? 'udp6' : 'udp4');
+  socket.on('message', received);
+  socket.once('error', listenFailed);
+  socket.bind(udpPort, settings.host, () => {
+    socket.off('error', listenFailed);
+    // Once bound, an error is a failed send: that answer is lost (the panel sends again), the socket stays.
+    socket.on('error', (error: NodeJS.ErrnoException) => post({ kind: 'udp-error', message: error.message, code: error.code }));
+    udp = socket;
+    listening();
+  });
+}
+
+// maxConnections is enforced in accept(), not by Node: at the limit an idle connection makes room first.
+const server = settings.tcp ? net.createServer(accept) : undefined;
+setInterval(closeOverdue, DEADLINE_CHECK_MS).unref();
+if (server !== undefined) {
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    // Once listening, an error is a failed accept: that connection is lost, the listener and every open connection
+    // stay (the worker must not be restarted for it). libuv itself closes connections past the descriptor limit.
+    if (!server.listening) listenFailed(error);
+  });
+  server.listen({ host: settings.host, port: settings.port, backlog: 4096 }, () => {
+    // Same port for UDP, so panels need one setting; with port 0 (tests) the port TCP got.
+    if (settings.udp) bindUdp((server.address() as net.AddressInfo).port);
+    else listening();
+  });
+} else if (settings.udp) bindUdp(settings.port);
+
+port.on('message', (message: ToSocketWorker) => {
   switch (message.kind) {
     case 'ready':
       batchOutstanding = false;
@@ -309,6 +393,7 @@ port.on('message', (message: ToTcpWorker) => {
       break;
     case 'answers':
       forEachEntry(message.answers, (id, answer) => {
+        if (id < 0) return answerDatagram(id, answer);
         const connection = connections.get(id);
         if (connection === undefined) return;
         connection.inFlightSince = undefined;
@@ -326,6 +411,7 @@ port.on('message', (message: ToTcpWorker) => {
       stopAccepting();
       for (const { socket } of connections.values()) socket.end();
       for (const { socket } of connections.values()) socket.destroy();
+      udp?.close();
       post({ kind: 'connections-closed' });
       port.close();
       break;
