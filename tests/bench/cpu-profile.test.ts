@@ -33,7 +33,7 @@ describe('CPU profile stages', () => {
     { frames: [LISTENER, RECEIVER, ['encodeAck', 'file:///app/dist/src/codecs/dc09/responses.js'], ['encodeDc09Frame', 'file:///app/dist/src/codecs/dc09/frame.js']], us: 2_000 },
     // Decoding under the receiver is decode, not the receiver or the hand-off.
     { frames: [LISTENER, RECEIVER, ['decodeDc09Frame', 'file:///app/dist/src/codecs/dc09/frame.js']], us: 1_000 },
-    { frames: [LISTENER, ['forEachEntry', 'file:///app/dist/adapters/inputs/dc09-tcp-protocol.js']], us: 500 },
+    { frames: [LISTENER, ['forEachEntry', 'file:///app/dist/adapters/inputs/dc09-socket-protocol.js']], us: 500 },
     { frames: [['(idle)', '']], us: 9_000 },
     { frames: [['(garbage collector)', '']], us: 1_500 },
     { frames: [['compileSourceTextModule', 'node:internal/modules/esm/utils']], us: 7_000 },

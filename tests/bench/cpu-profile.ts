@@ -26,7 +26,7 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-export type Thread = 'main' | 'tcp worker';
+export type Thread = 'main' | 'socket worker';
 
 /** A stage's time in one thread's profile, in ms. */
 export interface StageTime {
@@ -58,7 +58,7 @@ const STAGE_RULES: ReadonlyArray<{ stage: string; matches: (frame: CallFrame) =>
   { stage: 'replay file (read, capture lines)', matches: (f) => /\/src\/replay\/|adapters\/inputs\/replay/.test(f.url) },
   { stage: 'framing', matches: (f) => /codecs\/dc09\/framer|codecs\/framing/.test(f.url) },
   { stage: 'sockets', matches: (f) => /^node:(net|stream|_stream|internal\/stream|internal\/streams|internal\/net)/.test(f.url) || /^(writeBuffer|writev|writeUtf8String)$/.test(f.functionName) },
-  { stage: 'worker hand-off', matches: (f) => /dc09-tcp-protocol|adapters\/inputs\/dc09\.js/.test(f.url) || f.functionName === 'postMessage' || /messageport|internal\/worker/.test(f.url) },
+  { stage: 'worker hand-off', matches: (f) => /dc09-socket-protocol|adapters\/inputs\/dc09\.js/.test(f.url) || f.functionName === 'postMessage' || /messageport|internal\/worker/.test(f.url) },
 ];
 
 function stageOfSample(profile: CpuProfile): (id: number) => string {
@@ -98,13 +98,13 @@ export function stageTimes(profile: CpuProfile, thread: Thread): StageTime[] {
 
 /**
  * Every profile `--cpu-prof-dir` holds for one process. Node names them CPU.<date>.<time>.<pid>.<thread>.<n>:
- * thread 0 is the main thread; the DC-09 input's TCP worker is the only other thread.
+ * thread 0 is the main thread; the DC-09 input's socket worker is the only other thread.
  */
 export function readProfiles(dir: string): StageTime[] {
   return readdirSync(dir)
     .filter((name) => name.endsWith('.cpuprofile'))
     .flatMap((name) => {
-      const thread: Thread = name.split('.')[4] === '0' ? 'main' : 'tcp worker';
+      const thread: Thread = name.split('.')[4] === '0' ? 'main' : 'socket worker';
       return stageTimes(JSON.parse(readFileSync(path.join(dir, name), 'utf8')) as CpuProfile, thread);
     });
 }

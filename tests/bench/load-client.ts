@@ -1,10 +1,12 @@
 /**
- * The load side of the ACK-throughput figure: many persistent DC-09 connections, each sending its next frame as
- * soon as the previous one is answered, as a panel does. It shares two cores with the gateway and the broker, so
- * it is kept lean: event-driven (no promise or timer per frame), a table CRC, answers checked in place. Like
- * tests/helpers/panel.ts it is written from protocols.md §3, not with the project's codec.
+ * The load side of the ACK-throughput figures: many panels, each over a persistent DC-09 connection or a UDP socket
+ * of its own, each sending its next frame as soon as the previous one is answered, as a panel does. It shares two
+ * cores with the gateway and the broker, so it is kept lean: event-driven (no promise or timer per frame), a table
+ * CRC, answers checked in place. Like tests/helpers/panel.ts it is written from protocols.md §3, not with the
+ * project's codec.
  */
-import net from 'node:net';
+import type dgram from 'node:dgram';
+import type net from 'node:net';
 
 const CRC_TABLE = (() => {
   const table = new Uint16Array(256);
@@ -71,29 +73,65 @@ export interface LoadResult {
   notAcked: number;
 }
 
+/** One panel's way to the server: where its frames go, and where its answers come back. */
+export interface LoadLink {
+  send(frame: Buffer): void;
+  /** `answer` is called with each whole answer; `closed` once, when the link can carry no more. */
+  listen(answer: (bytes: Buffer) => void, closed: () => void): void;
+}
+
+/** A link per connected socket: answers are split from the byte stream at their CR. */
+export function tcpLinks(sockets: readonly net.Socket[]): LoadLink[] {
+  return sockets.map((socket) => ({
+    send: (frame) => socket.write(frame),
+    listen(answer, closed) {
+      let partial: Buffer | undefined;
+      socket.on('data', (chunk: Buffer) => {
+        let bytes = partial === undefined ? chunk : Buffer.concat([partial, chunk]);
+        for (let end = bytes.indexOf(0x0d); end >= 0; end = bytes.indexOf(0x0d)) {
+          answer(bytes.subarray(0, end + 1));
+          bytes = bytes.subarray(end + 1);
+        }
+        partial = bytes.length > 0 ? bytes : undefined;
+      });
+      socket.on('close', closed);
+    },
+  }));
+}
+
+/** A link per bound UDP socket, sending to the server's `port` on loopback: each datagram is one answer. */
+export function udpLinks(sockets: readonly dgram.Socket[], port: number): LoadLink[] {
+  return sockets.map((socket) => ({
+    send: (frame) => socket.send(frame, port, '127.0.0.1'),
+    listen(answer, closed) {
+      socket.on('message', answer);
+      socket.on('close', closed);
+    },
+  }));
+}
+
 interface Connection {
-  socket: net.Socket;
+  link: LoadLink;
   account: string;
   seq: number;
   sentAt: number;
   waiting: boolean;
   stopped: boolean;
-  partial: Buffer | undefined;
 }
 
 /**
- * Runs `connections` (already connected sockets) until `until()` is true; `onAck` is told about every ACK.
- * Resolves when every connection has its last answer (or timed out).
+ * Runs one panel per link until `until()` is true; `onAck` is told about every ACK. Resolves when every panel has
+ * its last answer (or timed out).
  */
 export function runLoad(
-  sockets: readonly net.Socket[],
+  links: readonly LoadLink[],
   firstAccount: number,
   options: { until: () => boolean; answerTimeoutMs: number; onAck?: () => void; frames?: LoadFrames },
 ): Promise<LoadResult> {
   const { frame, encrypted } = options.frames ?? PLAIN_FRAMES;
   const result: LoadResult = { acked: 0, notAcked: 0 };
   return new Promise((resolve) => {
-    let active = sockets.length;
+    let active = links.length;
     const finish = (connection: Connection): void => {
       if (connection.stopped) return;
       connection.stopped = true;
@@ -108,29 +146,27 @@ export function runLoad(
       connection.seq = (connection.seq % 9999) + 1;
       connection.waiting = true;
       connection.sentAt = Date.now();
-      connection.socket.write(frame(connection.account, connection.seq));
+      connection.link.send(frame(connection.account, connection.seq));
     };
-    const connections = sockets.map((socket, i): Connection => {
-      const connection: Connection = { socket, account: String(firstAccount + i), seq: 0, sentAt: 0, waiting: false, stopped: false, partial: undefined };
-      socket.on('data', (chunk: Buffer) => {
-        let bytes = connection.partial === undefined ? chunk : Buffer.concat([connection.partial, chunk]);
-        for (let end = bytes.indexOf(0x0d); end >= 0 && !connection.stopped; end = bytes.indexOf(0x0d)) {
-          const answer = bytes.subarray(0, end + 1);
-          bytes = bytes.subarray(end + 1);
+    const connections = links.map((link, i): Connection => {
+      const connection: Connection = { link, account: String(firstAccount + i), seq: 0, sentAt: 0, waiting: false, stopped: false };
+      link.listen(
+        (answer) => {
+          // After a timeout: a late answer, not one to the frame the panel would send next.
+          if (connection.stopped || !connection.waiting) return;
           connection.waiting = false;
           if (isAck(answer, encrypted)) {
             result.acked += 1;
             options.onAck?.();
           } else result.notAcked += 1;
           send(connection);
-        }
-        connection.partial = bytes.length > 0 ? bytes : undefined;
-      });
-      socket.on('close', () => {
-        if (connection.waiting) result.notAcked += 1;
-        connection.waiting = false;
-        finish(connection);
-      });
+        },
+        () => {
+          if (connection.waiting) result.notAcked += 1;
+          connection.waiting = false;
+          finish(connection);
+        },
+      );
       return connection;
     });
     // One timer for all connections: an answer overdue by answerTimeoutMs stops its connection (a late answer would

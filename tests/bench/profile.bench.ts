@@ -44,7 +44,7 @@ export async function benchProfile(brokerUrl?: string): Promise<ProfileResult> {
     breakdown,
     figures: [
       { name: `profile: main thread busy per ACKed frame (${gateway.brokerLabel})`, value: total('main'), unit: 'µs' },
-      { name: `profile: TCP worker busy per ACKed frame (${gateway.brokerLabel})`, value: total('tcp worker'), unit: 'µs' },
+      { name: `profile: socket worker busy per ACKed frame (${gateway.brokerLabel})`, value: total('socket worker'), unit: 'µs' },
       { name: 'profile: frames ACKed in the profiled run', value: acked, unit: 'frames' },
       { name: 'profile: start-up (module loading, both threads; not in the per-frame figures)', value: startupMs(times), unit: 'ms' },
     ],

@@ -1,16 +1,19 @@
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { panelFrame, parseAnswer, type TcpPanel } from '../helpers/panel.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { cpuSeconds, openConnections, openPanels, startBenchGateway, type BenchGateway } from './bench-gateway.js';
 import { percentile, type BenchFigure } from './figures.js';
-import { ackFrame, runLoad, type LoadFrames } from './load-client.js';
+import { ackFrame, runLoad, tcpLinks, udpLinks, type LoadFrames, type LoadLink } from './load-client.js';
 
 const THROUGHPUT_CONNECTIONS = 1_000;
 /** The issue's second load shape: one load client with 200 connections, as an independent tool would open. */
 const FEW_CONNECTIONS = 200;
+/** Panels reporting over UDP, each from a socket of its own. */
+const UDP_PANELS = 200;
 const LATENCY_CONNECTIONS = 50;
 const WARMUP_MS = 500;
 /**
@@ -107,6 +110,13 @@ async function connectSockets(port: number, count: number): Promise<net.Socket[]
  */
 let nextAccount = 100_000;
 
+/** The first of `count` accounts no throughput run has used yet. */
+function newAccounts(count: number): number {
+  const first = nextAccount;
+  nextAccount += count;
+  return first;
+}
+
 /**
  * Every connection sends, waits for the answer, sends again (tests/bench/load-client.ts); ACKs and the CPU of
  * the server process and of this one counted from the end of warm-up to the end. Every frame is new to the
@@ -120,6 +130,30 @@ export async function ackThroughput(
   load?: { firstAccount: number; frames: LoadFrames },
 ): Promise<ThroughputResult & { acked: number }> {
   const sockets = await connectSockets(port, connections);
+  try {
+    return await measureThroughput(tcpLinks(sockets), serverPid, load?.firstAccount ?? newAccounts(connections), load?.frames);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+}
+
+/** The same closed loop with `panels` panels over UDP, each from a socket of its own. */
+export async function udpAckThroughput(port: number, serverPid: number, panels = UDP_PANELS): Promise<ThroughputResult & { acked: number }> {
+  const sockets = await Promise.all(
+    Array.from({ length: panels }, async () => {
+      const socket = dgram.createSocket('udp4');
+      await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+      return socket;
+    }),
+  );
+  try {
+    return await measureThroughput(udpLinks(sockets, port), serverPid, newAccounts(panels));
+  } finally {
+    for (const socket of sockets) socket.close();
+  }
+}
+
+async function measureThroughput(links: readonly LoadLink[], serverPid: number, firstAccount: number, loadFrames?: LoadFrames): Promise<ThroughputResult & { acked: number }> {
   let acked = 0;
   const snapshot = (): Snapshot => {
     const own = process.cpuUsage();
@@ -130,18 +164,11 @@ export async function ackThroughput(
   let last: Snapshot | undefined;
   const warmupTimer = setTimeout(() => (first = snapshot()), WARMUP_MS);
   const deadlineTimer = setTimeout(() => (last = snapshot()), WARMUP_MS + MEASURE_MS);
-  let firstAccount = load?.firstAccount;
-  if (firstAccount === undefined) {
-    firstAccount = nextAccount;
-    nextAccount += connections;
-  }
-  const ran = await runLoad(sockets, firstAccount, {
+  const ran = await runLoad(links, firstAccount, {
     until: () => performance.now() >= deadline,
     answerTimeoutMs: ANSWER_TIMEOUT_MS,
     onAck: () => (acked += 1),
-    ...(load === undefined ? {} : { frames: load.frames }),
-  }).finally(() => {
-    for (const socket of sockets) socket.destroy();
+    ...(loadFrames === undefined ? {} : { frames: loadFrames }),
   });
   clearTimeout(warmupTimer);
   clearTimeout(deadlineTimer);
@@ -163,31 +190,45 @@ export async function ackThroughput(
   };
 }
 
-/** The calibration server: answers every frame with the ACK given in hex (no decode, no store, no output). */
-const BARE_ACK_SERVER = `
+/** The calibration servers: answer every frame with the ACK given in hex (no decode, no store, no output). */
+const BARE_ACK_SERVER = {
+  tcp: `
 const net = require('node:net');
 const ack = Buffer.from(process.argv[1], 'hex');
 net.createServer((socket) => {
   socket.setNoDelay(true);
   socket.on('data', () => socket.write(ack));
 }).listen(0, '127.0.0.1', function () { process.send(this.address().port); });
-`;
+`,
+  udp: `
+const dgram = require('node:dgram');
+const ack = Buffer.from(process.argv[1], 'hex');
+const socket = dgram.createSocket('udp4');
+socket.on('message', (frame, sender) => socket.send(ack, sender.port, sender.address));
+socket.bind(0, '127.0.0.1', () => process.send(socket.address().port));
+`,
+};
 
-/**
- * The same load against a bare Node ACK server in its own process: how fast this machine can carry the load
- * generator and 1,000 connections at all, so the gateway's figure can be read as a share of that ceiling.
- */
-export async function bareServerThroughput(connections = THROUGHPUT_CONNECTIONS): Promise<ThroughputResult> {
-  const server = spawn(process.execPath, ['-e', BARE_ACK_SERVER, ackFrame().toString('hex')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+/** Runs `load` against a bare ACK server of the transport's kind, in its own process. */
+async function withBareServer<T>(transport: keyof typeof BARE_ACK_SERVER, load: (port: number, pid: number) => Promise<T>): Promise<T> {
+  const server = spawn(process.execPath, ['-e', BARE_ACK_SERVER[transport], ackFrame().toString('hex')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       server.once('message', (message) => resolve(Number(message)));
       server.once('exit', (code) => reject(new Error(`bare ACK server exited (${code})`)));
     });
-    return await ackThroughput(port, server.pid ?? Number.NaN, connections);
+    return await load(port, server.pid ?? Number.NaN);
   } finally {
     server.kill();
   }
+}
+
+/**
+ * The same load against a bare Node ACK server in its own process: how fast this machine can carry the load
+ * generator and 1,000 connections at all, so the gateway's figure can be read as a share of that ceiling.
+ */
+export function bareServerThroughput(connections = THROUGHPUT_CONNECTIONS): Promise<ThroughputResult> {
+  return withBareServer('tcp', (port, pid) => ackThroughput(port, pid, connections));
 }
 
 /**
@@ -330,7 +371,8 @@ async function encryptedThroughput(brokerUrl: string | undefined): Promise<{ lab
  * ACK latency at a paced 1,000 frames/s over 50 connections (target p99 ≤ 5 ms), and ACK throughput with
  * 1,000 and with 200 persistent connections each sending frame after frame, with the CPU both sides used and
  * beside a bare Node ACK server's figure under the same load, in alternating pairs (targets: 0.6 of it at 1,000;
- * 45,000/s at 200); then the 1,000-connection load with AES-128 frames, on a gateway of its own.
+ * 45,000/s at 200); the same closed loop from 200 panels over UDP, beside a bare UDP ACK server; then the
+ * 1,000-connection load with AES-128 frames, on a gateway of its own.
  */
 export async function benchReceiver(brokerUrl?: string): Promise<BenchFigure[]> {
   const plain = await plainReceiverFigures(brokerUrl);
@@ -356,6 +398,8 @@ async function plainReceiverFigures(brokerUrl: string | undefined): Promise<Benc
     const { gateway: throughput, bare } = many;
     const paired = await pairedThroughput(gateway, FEW_CONNECTIONS, delivering);
     const { gateway: few, bare: bareFew } = paired;
+    const udp = await udpAckThroughput(gateway.port, gateway.pid);
+    const bareUdp = await withBareServer('udp', (port, pid) => udpAckThroughput(port, pid));
     const drainFigures = (drain: Drain | undefined, connections: number): BenchFigure[] =>
       drain === undefined
         ? []
@@ -389,6 +433,10 @@ async function plainReceiverFigures(brokerUrl: string | undefined): Promise<Benc
       { name: `calibration: ACK throughput, ${FEW_CONNECTIONS} connections, bare ACK server`, value: bareFew.framesPerS, unit: 'frames/s' },
       { name: `receiver ACK throughput as a share of the bare ACK server's, ${FEW_CONNECTIONS} connections`, value: paired.share, unit: 'x' },
       ...drainFigures(paired.drain, FEW_CONNECTIONS),
+      { name: `receiver ACK throughput over UDP, ${UDP_PANELS} panels (${label})`, value: udp.framesPerS, unit: 'frames/s' },
+      { name: `receiver frames not ACKed over UDP, ${UDP_PANELS} panels (${label})`, value: udp.notAcked, unit: 'frames' },
+      { name: `receiver gateway CPU per ACKed frame over UDP, ${UDP_PANELS} panels (${label})`, value: udp.serverCpuUsPerFrame, unit: 'µs' },
+      { name: `calibration: ACK throughput over UDP, ${UDP_PANELS} panels, bare ACK server`, value: bareUdp.framesPerS, unit: 'frames/s' },
     ];
   } finally {
     await gateway.stop();

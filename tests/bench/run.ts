@@ -128,7 +128,7 @@ function printBreakdown(rows: readonly ProfileRow[], baseline: ProfileBaseline |
   for (const row of baseline?.rows ?? []) if (!rows.some((r) => r.thread === row.thread && r.stage === row.stage)) stages.push([row.thread, row.stage]);
   const now = (thread: string, stage: string): string => rows.find((r) => r.thread === thread && r.stage === stage)?.usPerFrame.toFixed(1) ?? '';
   const cells = stages.map(([thread, stage]) => [thread, stage, now(thread, stage), before(thread, stage)]);
-  for (const thread of ['main', 'tcp worker'] as const) {
+  for (const thread of ['main', 'socket worker'] as const) {
     const sum = (list: readonly ProfileRow[]): string => list.filter((r) => r.thread === thread).reduce((total, r) => total + r.usPerFrame, 0).toFixed(1);
     cells.push([thread, 'total', sum(rows), baseline === undefined ? '' : sum(baseline.rows)]);
   }
