@@ -59,7 +59,8 @@ export interface Discard {
 }
 
 export type FromSocketWorker =
-  | { kind: 'listening'; tcp?: ListeningAddress; udp?: ListeningAddress }
+  /** `udpReceiveBufferBytes`: the UDP socket's receive buffer as the kernel granted it. */
+  | { kind: 'listening'; tcp?: ListeningAddress; udp?: ListeningAddress; udpReceiveBufferBytes?: number }
   | { kind: 'listen-failed'; message: string; code: string | undefined }
   /**
    * Connections opened (id, peer) come before the frames in the same batch; closed ones after. `datagrams` names

@@ -72,6 +72,13 @@ const DEADLINE_CHECK_MS = Math.max(50, Math.min(1_000, settings.firstFrameTimeou
  */
 const ANSWER_GRACE_MS = 30_000;
 
+/**
+ * The UDP receive buffer asked for. Panels that lost power together report together, and a burst past the buffer
+ * is dropped by the kernel before this thread can read it: Linux's default (208 KB) holds about 256 small
+ * datagrams. The kernel grants at most `net.core.rmem_max`; what it granted is logged at start.
+ */
+const UDP_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 const connections = new Map<number, Connection>();
 /** Connections whose next frame waits for room in a batch, in arrival order. */
 let deferred: number[] = [];
@@ -353,11 +360,15 @@ function listening(): void {
   reduceMemoryAfterStartup();
   const tcp = server?.address() as net.AddressInfo | undefined;
   const bound = udp?.address();
-  post({ kind: 'listening', ...(tcp === undefined ? {} : { tcp }), ...(bound === undefined ? {} : { udp: bound }) });
+  post({
+    kind: 'listening',
+    ...(tcp === undefined ? {} : { tcp }),
+    ...(bound === undefined ? {} : { udp: bound, udpReceiveBufferBytes: udp!.getRecvBufferSize() }),
+  });
 }
 
 function bindUdp(udpPort: number): void {
-  const socket = dgram.createSocket(net.isIPv6(settings.host) ? 'udp6' : 'udp4');
+  const socket = dgram.createSocket({ type: net.isIPv6(settings.host) ? 'udp6' : 'udp4', recvBufferSize: UDP_RECEIVE_BUFFER_BYTES });
   socket.on('message', received);
   socket.once('error', listenFailed);
   socket.bind(udpPort, settings.host, () => {

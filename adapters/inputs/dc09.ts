@@ -74,6 +74,9 @@ function socketWorkerEntry(): URL {
   return here.endsWith('.ts') ? new URL('../../dist/adapters/inputs/dc09-socket-worker.js', here) : new URL('./dc09-socket-worker.js', here);
 }
 
+/** Where the socket worker listens, and the UDP receive buffer the kernel granted it. */
+type Listening = Omit<Extract<FromSocketWorker, { kind: 'listening' }>, 'kind'>;
+
 /** Work under way, counted rather than kept: a set entry per frame lived until its group commit. */
 class InFlight {
   size = 0;
@@ -104,7 +107,7 @@ class InFlight {
 export class Dc09Listener implements Input {
   readonly protocol = 'dc09';
   private worker: Worker | undefined;
-  private bound: { tcp?: ListeningAddress; udp?: ListeningAddress } = {};
+  private bound: Listening = {};
   /** Open TCP connections of the current worker, by id, with their peer address. */
   private readonly peers = new Map<number, string>();
   private answers = new BatchBuilder();
@@ -130,13 +133,15 @@ export class Dc09Listener implements Input {
   handleFrame = (frame: Uint8Array, transport: Transport, peer?: string): Promise<unknown> => this.options.receiver.handleFrame(frame, transport, peer);
 
   get address(): { tcp?: net.AddressInfo; udp?: net.AddressInfo } {
-    return this.bound;
+    const { tcp, udp } = this.bound;
+    return { ...(tcp === undefined ? {} : { tcp }), ...(udp === undefined ? {} : { udp }) };
   }
 
   async start(): Promise<void> {
     const { host, port, tcp, udp } = this.options;
     if (tcp || udp) this.bound = await this.startWorker(port);
-    this.options.logger.info({ host, port, tcp, udp }, 'dc09 input listening');
+    const { udpReceiveBufferBytes } = this.bound;
+    this.options.logger.info({ host, port, tcp, udp, ...(udpReceiveBufferBytes === undefined ? {} : { udpReceiveBufferBytes }) }, 'dc09 input listening');
   }
 
   /** Stops accepting, lets in-flight frames finish (their answers are written), then closes connections. */
@@ -165,7 +170,7 @@ export class Dc09Listener implements Input {
   }
 
   /** Resolves with the addresses the worker listens on; rejects as `listen` or `bind` would (EADDRINUSE, …). */
-  private startWorker(port: number): Promise<{ tcp?: ListeningAddress; udp?: ListeningAddress }> {
+  private startWorker(port: number): Promise<Listening> {
     const settings: SocketWorkerSettings = {
       host: this.options.host,
       port,
@@ -185,7 +190,10 @@ export class Dc09Listener implements Input {
     this.worker = worker;
     return new Promise((resolve, reject) => {
       worker.on('message', (message: FromSocketWorker) => {
-        if (message.kind === 'listening') resolve({ ...(message.tcp === undefined ? {} : { tcp: message.tcp }), ...(message.udp === undefined ? {} : { udp: message.udp }) });
+        if (message.kind === 'listening') {
+          const { kind: _, ...listening } = message;
+          resolve(listening);
+        }
         else if (message.kind === 'listen-failed') {
           reject(Object.assign(new Error(message.message), { code: message.code }));
           void worker.terminate();

@@ -4,12 +4,14 @@ import type { Dc09Account } from '../../src/pipeline/dc09-receiver.js';
 import type { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import type { Counters } from '../../src/observability/counters.js';
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import net from 'node:net';
 import type { Worker } from 'node:worker_threads';
 import { TcpPanel, panelFrame, parseAnswer, udpSend, wrap } from '../helpers/panel.js';
 import type { Site } from '../../src/settings/sites.js';
 import { startListener, type ListenerUnderTest } from '../helpers/dc09-listener.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 
 const KEY_HEX_128 = Buffer.from('00112233445566778899AABBCCDDEEFF', 'hex');
 const KEY_HEX_256 = Buffer.from('00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF', 'hex');
@@ -343,6 +345,16 @@ describe('DC-09 listener: UDP on its socket worker', () => {
     tcp.close();
     udp.socket.close();
     expect(under.outbox.pending('probe', 10).map((e) => e.event.source.transport).sort()).toEqual(['tcp', 'udp']);
+  });
+
+  it('asks for a UDP receive buffer above the system default, for bursts, and logs what the kernel granted', async () => {
+    const { logger, lines } = recordingLogger();
+    under = await startListener({ accounts: null, sites: [], tcp: false, udp: true, idleTimeoutMs: 5_000, maxConnections: 10, logger });
+    const granted = lines.find((l) => l.message === 'dc09 input listening')?.fields['udpReceiveBufferBytes'];
+    expect(granted).toEqual(expect.any(Number));
+    const sysctl = (name: string) => Number(readFileSync(`/proc/sys/net/core/${name}`, 'utf8'));
+    // Linux grants up to rmem_max (and reports twice what it set); where that is above the default, more is granted.
+    if (sysctl('rmem_max') > sysctl('rmem_default')) expect(granted as number).toBeGreaterThan(2 * sysctl('rmem_default'));
   });
 
   it('starts its socket worker again when it dies, UDP on the same port', async () => {
