@@ -20,18 +20,9 @@ import {
 import type { Input, InputContext, InputCreated } from './input.js';
 import { resolveKey } from '../system/secrets.js';
 
-export interface Dc09ListenerOptions {
+/** The socket worker's settings, but `maxDatagramsInFlight` defaults to MAX_DATAGRAMS_IN_FLIGHT. */
+export interface Dc09ListenerOptions extends Omit<SocketWorkerSettings, 'maxDatagramsInFlight'> {
   name: string;
-  host: string;
-  port: number;
-  tcp: boolean;
-  udp: boolean;
-  maxFrameBytes: number;
-  idleTimeoutMs: number;
-  firstFrameTimeoutMs: number;
-  maxConnections: number;
-  maxConnectionsPerPeer: number;
-  /** Datagrams waiting for an answer, at most (default MAX_DATAGRAMS_IN_FLIGHT); past it new ones are discarded. */
   maxDatagramsInFlight?: number;
   receiver: Dc09Receiver;
   /**
