@@ -17,7 +17,10 @@ export interface SocketWorkerSettings {
   firstFrameTimeoutMs: number;
   maxConnections: number;
   maxConnectionsPerPeer: number;
-  /** Datagrams with the main thread or waiting for room in a batch, at most; past it new ones are discarded. */
+  /**
+   * Datagrams with the main thread or waiting for room in a batch, at most, and a quarter of that from one address;
+   * past either, new ones are discarded.
+   */
   maxDatagramsInFlight: number;
 }
 

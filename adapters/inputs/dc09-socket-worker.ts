@@ -22,8 +22,8 @@ import {
  * flood, are then off the thread that stores events, and frames from both transports share its group commits.
  * A connection has at most one frame with the main thread at a time, so its answers go back in order; later
  * frames wait here, up to a bound: past it the socket is paused, and the TCP window pushes back on the sender
- * until the queue has drained. Datagrams have no such back-pressure: past `maxDatagramsInFlight` they are
- * discarded unread and counted, and the panel sends again when no answer comes.
+ * until the queue has drained. Datagrams have no such back-pressure: past `maxDatagramsInFlight` (or a quarter
+ * of it from one address) they are discarded unread and counted, and the panel sends again when no answer comes.
  */
 
 interface Connection {
@@ -98,6 +98,10 @@ const unprovenByHost = new Map<string, Set<Connection>>();
 const frames = new BatchBuilder();
 /** Where each datagram with the main thread, or waiting for room in a batch, is answered: by its (negative) id. */
 const datagramSenders = new Map<number, { address: string; port: number }>();
+/** Those datagrams per sending address (whatever the port). */
+const datagramsByAddress = new Map<string, number>();
+/** Datagrams one address may have waiting: a quarter of the room, so one flooding address cannot take it all. */
+const MAX_DATAGRAMS_PER_ADDRESS = Math.max(1, Math.floor(settings.maxDatagramsInFlight / 4));
 /** The id, sender (address and port) and bytes of each datagram waiting for room in a batch, in arrival order. */
 let deferredDatagrams: Array<[number, string, Uint8Array]> = [];
 /** The sender of each datagram in the batch being gathered. */
@@ -186,12 +190,14 @@ function nextDatagramId(): number {
 function received(bytes: Buffer, sender: dgram.RemoteInfo): void {
   if (!accepting) return;
   const peer = `${sender.address}:${sender.port}`;
-  if (datagramSenders.size >= settings.maxDatagramsInFlight) {
+  const ofAddress = datagramsByAddress.get(sender.address) ?? 0;
+  if (datagramSenders.size >= settings.maxDatagramsInFlight || ofAddress >= MAX_DATAGRAMS_PER_ADDRESS) {
     noteDiscard(`udp|${sender.address}`, { connection: 0, peer, reason: 'FRAME_DATAGRAM_OVERLOAD', count: 0, bytes: 0 }, bytes.length);
     return;
   }
   const id = nextDatagramId();
   datagramSenders.set(id, { address: sender.address, port: sender.port });
+  datagramsByAddress.set(sender.address, ofAddress + 1);
   addDatagram(id, peer, bytes);
 }
 
@@ -200,6 +206,9 @@ function answerDatagram(id: number, answer: Uint8Array): void {
   const sender = datagramSenders.get(id);
   if (sender === undefined) return;
   datagramSenders.delete(id);
+  const left = (datagramsByAddress.get(sender.address) ?? 1) - 1;
+  if (left > 0) datagramsByAddress.set(sender.address, left);
+  else datagramsByAddress.delete(sender.address);
   if (answer.length > 0) udp?.send(answer, sender.port, sender.address);
 }
 

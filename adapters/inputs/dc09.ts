@@ -38,8 +38,9 @@ export interface Dc09ListenerOptions extends Omit<SocketWorkerSettings, 'maxData
 const SOCKET_WORKER_RESTART_MS = 1_000;
 
 /**
- * Datagrams waiting for an answer, at most: four full batches. A panel waits for each answer, so only a flood
- * (or thousands of panels reporting in the same instant) reaches it; what it holds is a few hundred kilobytes.
+ * Datagrams waiting for an answer, at most: four full batches (a quarter of it from one address). A panel waits
+ * for each answer, so only a flood (or thousands of panels reporting in the same instant) reaches it; what it holds
+ * is a few hundred kilobytes.
  */
 export const MAX_DATAGRAMS_IN_FLIGHT = 4096;
 

@@ -213,6 +213,27 @@ describe('DC-09 listener under hostile load', () => {
     panel.close();
   });
 
+  it("answers a panel's datagram sent during another address's datagram flood: one address holds a quarter of the room", async () => {
+    under = await startListener({ accounts: null, sites: [], udp: true, idleTimeoutMs: 60_000, maxConnections: 100, maxDatagramsInFlight: 8 });
+    const flooder = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => flooder.bind(0, '127.0.0.1', resolve));
+    const panel = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => panel.bind(0, '127.0.0.2', resolve));
+    const answer = new Promise<Buffer | null>((resolve) => {
+      panel.once('message', resolve);
+      setTimeout(() => resolve(null), 2_000);
+    });
+    for (let i = 0; i < 100; i++) flooder.send(panelFrame({ token: 'SIA-DCS', seq: String(i).padStart(4, '0'), account: '1234', data: '#1234|Nri1/BA01' }), under.port, '127.0.0.1');
+    // Behind the whole flood in the socket's queue: the flooder's datagrams are waiting for answers when it is read.
+    panel.send(panelFrame({ token: 'SIA-DCS', seq: '0600', account: '5678', data: '#5678|Nri1/HA05' }), under.port, '127.0.0.1');
+    const answered = await answer;
+    flooder.close();
+    panel.close();
+    expect(answered).not.toBeNull();
+    expect(parseAnswer(answered!).token).toBe('ACK');
+    expect(under.counters.get('frames_discarded_total', { input: 'ip-receiver', reason: 'FRAME_DATAGRAM_OVERLOAD' })).toBeGreaterThan(0);
+  });
+
   it('logs a bad-CRC datagram flood a handful of times while counting every datagram', async () => {
     const { logger, lines } = recordingLogger();
     under = await startListener({ accounts: null, sites: [], udp: true, idleTimeoutMs: 60_000, maxConnections: 100, logger });
