@@ -206,9 +206,7 @@ function answerDatagram(id: number, answer: Uint8Array): void {
   const sender = datagramSenders.get(id);
   if (sender === undefined) return;
   datagramSenders.delete(id);
-  const left = (datagramsByAddress.get(sender.address) ?? 1) - 1;
-  if (left > 0) datagramsByAddress.set(sender.address, left);
-  else datagramsByAddress.delete(sender.address);
+  countDown(datagramsByAddress, sender.address);
   if (answer.length > 0) udp?.send(answer, sender.port, sender.address);
 }
 
@@ -244,11 +242,16 @@ function noteDiscard(key: string, first: Discard, bytes: number): void {
 /** Takes a connection out of the books (at its close, or when evicted); false when it already was. */
 function forget(connection: Connection): boolean {
   if (!connections.delete(connection.id)) return false;
-  const left = (perHost.get(connection.host) ?? 1) - 1;
-  if (left > 0) perHost.set(connection.host, left);
-  else perHost.delete(connection.host);
+  countDown(perHost, connection.host);
   unprove(connection);
   return true;
+}
+
+/** One fewer under `address`; an address with none left is dropped from the map. */
+function countDown(counts: Map<string, number>, address: string): void {
+  const left = (counts.get(address) ?? 1) - 1;
+  if (left > 0) counts.set(address, left);
+  else counts.delete(address);
 }
 
 function unprove(connection: Connection): void {
