@@ -7,7 +7,8 @@ export const ERROR_CODES = {
   FRAME_NOISE: 'Bytes before a frame start were discarded.',
   FRAME_OVERSIZE: 'A frame grew past the input\'s maximum frame size and was discarded.',
   FRAME_IDLE_TIMEOUT: 'A partial frame was discarded after the connection stayed idle.',
-  FRAME_DATAGRAM_OVERLOAD: 'A DC-09 datagram was discarded unread: the input already held its most datagrams waiting for an answer, in all or from that address.',
+  FRAME_DATAGRAM_OVERLOAD: 'A DC-09 datagram was discarded unread: the input already held its most datagrams waiting for an answer.',
+  FRAME_DATAGRAM_PEER_LIMIT: 'A DC-09 datagram was discarded unread: its address already held its share (a quarter) of the datagrams the input holds waiting for an answer.',
   // input text
   INPUT_ESCAPE_INVALID: 'A CLI frame argument has a malformed \\xNN escape or odd hex digit count.',
   INPUT_EMPTY: 'No frame was given.',

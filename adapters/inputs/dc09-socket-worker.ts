@@ -191,8 +191,9 @@ function received(bytes: Buffer, sender: dgram.RemoteInfo): void {
   if (!accepting) return;
   const peer = `${sender.address}:${sender.port}`;
   const ofAddress = datagramsByAddress.get(sender.address) ?? 0;
-  if (datagramSenders.size >= settings.maxDatagramsInFlight || ofAddress >= MAX_DATAGRAMS_PER_ADDRESS) {
-    noteDiscard(`udp|${sender.address}`, { connection: 0, peer, reason: 'FRAME_DATAGRAM_OVERLOAD', count: 0, bytes: 0 }, bytes.length);
+  const full = ofAddress >= MAX_DATAGRAMS_PER_ADDRESS ? 'FRAME_DATAGRAM_PEER_LIMIT' : datagramSenders.size >= settings.maxDatagramsInFlight ? 'FRAME_DATAGRAM_OVERLOAD' : undefined;
+  if (full !== undefined) {
+    noteDiscard(`udp|${sender.address}|${full}`, { connection: 0, peer, reason: full, count: 0, bytes: 0 }, bytes.length);
     return;
   }
   const id = nextDatagramId();

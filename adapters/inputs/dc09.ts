@@ -45,8 +45,9 @@ const SOCKET_WORKER_RESTART_MS = 1_000;
 export const MAX_DATAGRAMS_IN_FLIGHT = 4096;
 
 /**
- * After connections were turned away at maxConnections, the input reports degraded for this long, and raises
- * at most one supervisory event in it: a hold-up from a panel may not be getting through.
+ * After connections were turned away at maxConnections (or datagrams discarded at the input's limit), the input
+ * reports degraded for this long, and raises at most one supervisory event in it: a hold-up from a panel may not
+ * be getting through.
  */
 const CAPACITY_ALARM_MS = 60_000;
 
@@ -65,6 +66,9 @@ function socketWorkerEntry(): URL {
   const here = import.meta.url;
   return here.endsWith('.ts') ? new URL('../../dist/adapters/inputs/dc09-socket-worker.js', here) : new URL('./dc09-socket-worker.js', here);
 }
+
+/** The input's limits that make it degraded when reached: maxConnections, and the datagrams it holds. */
+type CapacityLimit = 'connections' | 'datagrams';
 
 /** Where the socket worker listens, and the UDP receive buffer the kernel granted it. */
 type Listening = Omit<Extract<FromSocketWorker, { kind: 'listening' }>, 'kind'>;
@@ -108,8 +112,8 @@ export class Dc09Listener implements Input {
   /** Frames (and capacity alarms) being handled, which stop() lets finish. */
   private readonly inFlight = new InFlight();
   private stopping = false;
-  /** When connections were last turned away at maxConnections (wall clock ms). */
-  private lastRefusedAt: number | undefined;
+  /** When connections were last turned away at maxConnections, and datagrams at the input's limit (wall clock ms). */
+  private readonly lastFullAt: Partial<Record<CapacityLimit, number>> = {};
   private lastAlarmAt: number | undefined;
   private readonly warnings: RateLimitedLog;
 
@@ -155,8 +159,12 @@ export class Dc09Listener implements Input {
     if (this.stopping) return { state: 'down', detail: 'stopped' };
     if (this.workerDown !== undefined) return { state: 'down', detail: this.workerDown };
     const { maxConnections } = this.options;
-    if (this.peers.size >= maxConnections || (this.lastRefusedAt !== undefined && Date.now() - this.lastRefusedAt < CAPACITY_ALARM_MS)) {
+    const lately = (at: number | undefined): boolean => at !== undefined && Date.now() - at < CAPACITY_ALARM_MS;
+    if (this.peers.size >= maxConnections || lately(this.lastFullAt.connections)) {
       return { state: 'degraded', detail: `${this.peers.size} connections; maxConnections (${maxConnections}) reached: new connections are refused` };
+    }
+    if (lately(this.lastFullAt.datagrams)) {
+      return { state: 'degraded', detail: `${this.peers.size} connections; datagrams discarded: ${this.maxDatagramsInFlight} were waiting for an answer` };
     }
     return { state: 'up', detail: `${this.peers.size} connections` };
   }
@@ -173,7 +181,7 @@ export class Dc09Listener implements Input {
       firstFrameTimeoutMs: this.options.firstFrameTimeoutMs,
       maxConnections: this.options.maxConnections,
       maxConnectionsPerPeer: this.options.maxConnectionsPerPeer,
-      maxDatagramsInFlight: this.options.maxDatagramsInFlight ?? MAX_DATAGRAMS_IN_FLIGHT,
+      maxDatagramsInFlight: this.maxDatagramsInFlight,
     };
     const worker = new Worker(socketWorkerEntry(), {
       workerData: settings,
@@ -284,10 +292,21 @@ export class Dc09Listener implements Input {
     );
   }
 
+  private get maxDatagramsInFlight(): number {
+    return this.options.maxDatagramsInFlight ?? MAX_DATAGRAMS_IN_FLIGHT;
+  }
+
   private discarded(discard: Discard): void {
-    this.options.counters.inc('frames_discarded_total', { input: this.options.name, reason: discard.reason }, discard.count);
+    const { counters, name } = this.options;
+    counters.inc('frames_discarded_total', { input: name, reason: discard.reason }, discard.count);
     const peer = discard.peer ?? this.peers.get(discard.connection);
     this.warnings.warn(discard.reason, peer, { reason: discard.reason, count: discard.count, bytes: discard.bytes, peer }, 'frame discarded');
+    if (discard.reason !== 'FRAME_DATAGRAM_OVERLOAD') return;
+    this.capacityReached(
+      'datagrams',
+      `DC-09 input ${name} discarded datagrams unread: ${this.maxDatagramsInFlight} were waiting for an answer, so a panel reporting over UDP now may not get through until it sends again; look for a datagram flood (GET /healthz lists the input)`,
+      'udp',
+    );
   }
 
   /** A connection the worker refused or closed on its own: counted, logged sparingly, and at capacity an alarm. */
@@ -302,13 +321,21 @@ export class Dc09Listener implements Input {
     };
     this.warnings.warn(`connection-${drop.reason}`, drop.peer, { reason: drop.reason, count: drop.count, peer: drop.peer }, `connection closed: ${why[drop.reason]}`);
     if (drop.reason !== 'max-connections') return;
+    this.capacityReached(
+      'connections',
+      `DC-09 input ${name} reached maxConnections (${maxConnections}): idle connections are closed to make room and, once none is left, new ones refused, so a panel reporting now may not get through; look for a connection flood (GET /healthz lists the input) or raise inputs.${name}.maxConnections`,
+      'tcp',
+    );
+  }
+
+  /** At a limit of the whole input: degraded for a while, and at most one supervisory event in that while. */
+  private capacityReached(limit: CapacityLimit, reason: string, transport: Transport): void {
     const now = Date.now();
-    this.lastRefusedAt = now;
+    this.lastFullAt[limit] = now;
     if (this.lastAlarmAt !== undefined && now - this.lastAlarmAt < CAPACITY_ALARM_MS) return;
     this.lastAlarmAt = now;
-    const reason = `DC-09 input ${name} reached maxConnections (${maxConnections}): idle connections are closed to make room and, once none is left, new ones refused, so a panel reporting now may not get through; look for a connection flood (GET /healthz lists the input) or raise inputs.${name}.maxConnections`;
     this.inFlight.add();
-    void this.options.receiver.connectionsRefused(reason, 'tcp').finally(() => this.inFlight.done());
+    void this.options.receiver.capacityAlarm(reason, transport).finally(() => this.inFlight.done());
   }
 }
 

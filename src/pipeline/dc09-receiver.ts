@@ -254,10 +254,10 @@ export class Dc09Receiver {
   }
 
   /**
-   * The listener turned connections away (maxConnections reached): a supervisory event, so the operator learns
-   * that a panel may not get through, not only the log.
+   * The listener turned connections away (maxConnections reached) or discarded datagrams (as many as it holds were
+   * waiting): a supervisory event, so the operator learns that a panel may not get through, not only the log.
    */
-  async connectionsRefused(reason: string, transport: Transport): Promise<void> {
+  async capacityAlarm(reason: string, transport: Transport): Promise<void> {
     const origin: FrameOrigin = { input: this.options.input, transport, receivedAt: this.options.clock.now(), raw: new Uint8Array(), trust: VERIFIED };
     const event = gatewayEvent({ category: 'supervisory', account: null, reasons: [reason] }, origin, this.options.builder);
     const recorded = await this.options.recorder.record([event]);

@@ -186,25 +186,45 @@ describe('DC-09 listener under hostile load', () => {
     for (const { socket } of idle) socket.destroy();
   });
 
-  it('discards datagrams past maxDatagramsInFlight unread, counts every one, and answers a panel after the flood', async () => {
+  it('discards datagrams past maxDatagramsInFlight unread, counts every one, raises the alarm and answers a panel after the flood', async () => {
     const { logger, lines } = recordingLogger();
-    under = await startListener({ accounts: null, sites: [], udp: true, idleTimeoutMs: 60_000, maxConnections: 100, logger, maxDatagramsInFlight: 4 });
-    const flooder = dgram.createSocket('udp4');
+    under = await startListener({ accounts: null, sites: [], udp: true, idleTimeoutMs: 60_000, maxConnections: 100, logger, maxDatagramsInFlight: 8 });
+    // Eight addresses, so the input's limit (8) is reached before any one address's share (2) holds them all back.
+    const flooders = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const socket = dgram.createSocket('udp4');
+        await new Promise<void>((resolve) => socket.bind(0, `127.0.0.${i + 1}`, resolve));
+        return socket;
+      }),
+    );
     let answered = 0;
-    flooder.on('message', () => (answered += 1));
-    await new Promise<void>((resolve) => flooder.bind(0, '127.0.0.1', resolve));
-    // Fewer than the kernel's default receive buffer holds, sent at once: every one reaches the listener's worker.
-    const total = 100;
-    for (let i = 0; i < total; i++) flooder.send(panelFrame({ token: 'SIA-DCS', seq: String(i).padStart(4, '0'), account: '1234', data: '#1234|Nri1/BA01' }), under.port, '127.0.0.1');
-    const discarded = () => under!.counters.get('frames_discarded_total', { input: 'ip-receiver', reason: 'FRAME_DATAGRAM_OVERLOAD' });
+    for (const flooder of flooders) flooder.on('message', () => (answered += 1));
+    // Fewer than the kernel's default receive buffer holds, sent at once, in turns: every one reaches the worker.
+    const rounds = 12;
+    const total = rounds * flooders.length;
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, flooder] of flooders.entries()) {
+        flooder.send(panelFrame({ token: 'SIA-DCS', seq: String(round).padStart(4, '0'), account: String(1000 + i), data: `#${1000 + i}|Nri1/BA01` }), under.port, '127.0.0.1');
+      }
+    }
+    const discarded = (reason: string) => under!.counters.get('frames_discarded_total', { input: 'ip-receiver', reason });
+    const allDiscarded = () => discarded('FRAME_DATAGRAM_OVERLOAD') + discarded('FRAME_DATAGRAM_PEER_LIMIT');
     const deadline = Date.now() + 5_000;
-    while (answered + discarded() < total && Date.now() < deadline) await sleep(20);
-    flooder.close();
-    expect(discarded()).toBeGreaterThan(0);
+    while (answered + allDiscarded() < total && Date.now() < deadline) await sleep(20);
+    for (const flooder of flooders) flooder.close();
+    expect(discarded('FRAME_DATAGRAM_OVERLOAD')).toBeGreaterThan(0);
     // Nothing silent: each datagram was either answered or counted as discarded.
-    expect(answered + discarded()).toBe(total);
-    expect(under.outbox.pending('probe', total)).toHaveLength(answered);
-    expect(lines.filter((l) => l.message === 'frame discarded').length).toBeLessThanOrEqual(2);
+    expect(answered + allDiscarded()).toBe(total);
+    const storedOf = () => under!.outbox.pending('probe', total + 10).map((e) => e.event);
+    expect(storedOf().filter((e) => e.category === 'burglary')).toHaveLength(answered);
+    expect(lines.filter((l) => l.message === 'frame discarded').length).toBeLessThanOrEqual(2 * flooders.length);
+    // As at maxConnections: the input says it is full, and one supervisory event says a report may be lost.
+    expect(under.listener.health()).toMatchObject({ state: 'degraded', detail: expect.stringMatching(/datagrams discarded/) });
+    for (let tries = 0; !storedOf().some((e) => e.category === 'supervisory') && tries < 100; tries++) await sleep(10);
+    const alarms = storedOf().filter((e) => e.category === 'supervisory');
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]).toMatchObject({ source: { transport: 'udp' } });
+    expect(alarms[0]!.reasons.join(' ')).toMatch(/discarded datagrams/);
     // Nothing is left holding the listener's room: a hold-up sent after the flood is answered.
     const panel = dgram.createSocket('udp4');
     const answer = new Promise<Buffer>((resolve) => panel.once('message', resolve));
@@ -231,7 +251,9 @@ describe('DC-09 listener under hostile load', () => {
     panel.close();
     expect(answered).not.toBeNull();
     expect(parseAnswer(answered!).token).toBe('ACK');
-    expect(under.counters.get('frames_discarded_total', { input: 'ip-receiver', reason: 'FRAME_DATAGRAM_OVERLOAD' })).toBeGreaterThan(0);
+    expect(under.counters.get('frames_discarded_total', { input: 'ip-receiver', reason: 'FRAME_DATAGRAM_PEER_LIMIT' })).toBeGreaterThan(0);
+    // One address over its share is that address's problem, as at maxConnectionsPerPeer: the input stays up.
+    expect(under.listener.health().state).toBe('up');
   });
 
   it('logs a bad-CRC datagram flood a handful of times while counting every datagram', async () => {
