@@ -20,10 +20,8 @@ import {
 import type { Input, InputContext, InputCreated } from './input.js';
 import { resolveKey } from '../system/secrets.js';
 
-/** The socket worker's settings, but `maxDatagramsInFlight` defaults to MAX_DATAGRAMS_IN_FLIGHT. */
-export interface Dc09ListenerOptions extends Omit<SocketWorkerSettings, 'maxDatagramsInFlight'> {
+export interface Dc09ListenerOptions extends SocketWorkerSettings {
   name: string;
-  maxDatagramsInFlight?: number;
   receiver: Dc09Receiver;
   /**
    * Stores what the frames handed over so far have queued, now rather than at the end of the loop's turn
@@ -37,12 +35,6 @@ export interface Dc09ListenerOptions extends Omit<SocketWorkerSettings, 'maxData
 /** A socket worker that exits on its own is started again after this long. */
 const SOCKET_WORKER_RESTART_MS = 1_000;
 
-/**
- * Datagrams waiting for an answer, at most: four full batches (a quarter of it from one address). A panel waits
- * for each answer, so only a flood (or thousands of panels reporting in the same instant) reaches it; what it holds
- * is a few hundred kilobytes.
- */
-export const MAX_DATAGRAMS_IN_FLIGHT = 4096;
 
 /**
  * After connections were turned away at maxConnections (or datagrams discarded at the input's limit), the input
@@ -164,7 +156,7 @@ export class Dc09Listener implements Input {
       return { state: 'degraded', detail: `${this.peers.size} connections; maxConnections (${maxConnections}) reached: new connections are refused` };
     }
     if (lately(this.lastFullAt.datagrams)) {
-      return { state: 'degraded', detail: `${this.peers.size} connections; datagrams discarded: ${this.maxDatagramsInFlight} were waiting for an answer` };
+      return { state: 'degraded', detail: `${this.peers.size} connections; datagrams discarded: ${this.options.maxDatagramsInFlight} were waiting for an answer` };
     }
     return { state: 'up', detail: `${this.peers.size} connections` };
   }
@@ -181,7 +173,7 @@ export class Dc09Listener implements Input {
       firstFrameTimeoutMs: this.options.firstFrameTimeoutMs,
       maxConnections: this.options.maxConnections,
       maxConnectionsPerPeer: this.options.maxConnectionsPerPeer,
-      maxDatagramsInFlight: this.maxDatagramsInFlight,
+      maxDatagramsInFlight: this.options.maxDatagramsInFlight,
     };
     const worker = new Worker(socketWorkerEntry(), {
       workerData: settings,
@@ -292,10 +284,6 @@ export class Dc09Listener implements Input {
     );
   }
 
-  private get maxDatagramsInFlight(): number {
-    return this.options.maxDatagramsInFlight ?? MAX_DATAGRAMS_IN_FLIGHT;
-  }
-
   private discarded(discard: Discard): void {
     const { counters, name } = this.options;
     counters.inc('frames_discarded_total', { input: name, reason: discard.reason }, discard.count);
@@ -304,7 +292,7 @@ export class Dc09Listener implements Input {
     if (discard.reason !== 'FRAME_DATAGRAM_OVERLOAD') return;
     this.capacityReached(
       'datagrams',
-      `DC-09 input ${name} discarded datagrams unread: ${this.maxDatagramsInFlight} were waiting for an answer, so a panel reporting over UDP now may not get through until it sends again; look for a datagram flood (GET /healthz lists the input)`,
+      `DC-09 input ${name} discarded datagrams unread: ${this.options.maxDatagramsInFlight} were waiting for an answer, so a panel reporting over UDP now may not get through until it sends again; look for a datagram flood (GET /healthz lists the input)`,
       'udp',
     );
   }
@@ -390,6 +378,7 @@ export function createDc09Input(settings: Dc09InputSettings, context: InputConte
     firstFrameTimeoutMs: settings.firstFrameTimeout,
     maxConnections: settings.maxConnections,
     maxConnectionsPerPeer: settings.maxConnectionsPerPeer,
+    maxDatagramsInFlight: settings.maxDatagrams,
     receiver,
     commitQueued: () => recorder.commitQueued(),
     logger,

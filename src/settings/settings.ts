@@ -34,6 +34,13 @@ export const dc09AccountSchema = z
 
 const windowSchema = z.object({ past: durationSchema, future: durationSchema }).strict();
 
+/**
+ * A DC-09 input's datagrams waiting for an answer, by default: four full batches of its socket worker. A panel
+ * waits for each answer, so only a flood (or thousands of panels reporting in the same instant) reaches it; what
+ * it holds is a few hundred kilobytes.
+ */
+export const DEFAULT_MAX_DATAGRAMS = 4096;
+
 export const dc09InputSchema = z
   .object({
     type: z.literal('dc09'),
@@ -62,6 +69,14 @@ export const dc09InputSchema = z
       .default(64)
       .describe(
         'Open TCP connections one address may hold, so one host cannot fill maxConnections; at the limit its oldest connection without a valid frame makes room.',
+      ),
+    maxDatagrams: z
+      .number()
+      .int()
+      .min(4)
+      .default(DEFAULT_MAX_DATAGRAMS)
+      .describe(
+        'UDP datagrams waiting for an answer, at most, and a quarter of that from one address; past either a datagram is discarded unread and counted (the panel sends it again).',
       ),
   })
   .strict();

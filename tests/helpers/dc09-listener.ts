@@ -7,6 +7,7 @@ import { Counters } from '../../src/observability/counters.js';
 import { createIdSource } from '../../src/model/ids.js';
 import { silentLogger, systemClock, type Logger } from '../../src/ports.js';
 import type { Site } from '../../src/settings/sites.js';
+import { DEFAULT_MAX_DATAGRAMS } from '../../src/settings/settings.js';
 
 export interface ListenerUnderTest {
   listener: Dc09Listener;
@@ -60,7 +61,7 @@ export async function startListener(options: {
     firstFrameTimeoutMs: options.firstFrameTimeoutMs ?? options.idleTimeoutMs,
     maxConnections: options.maxConnections,
     maxConnectionsPerPeer: options.maxConnectionsPerPeer ?? 64,
-    ...(options.maxDatagramsInFlight === undefined ? {} : { maxDatagramsInFlight: options.maxDatagramsInFlight }),
+    maxDatagramsInFlight: options.maxDatagramsInFlight ?? DEFAULT_MAX_DATAGRAMS,
     receiver,
     commitQueued: () => recorder.commitQueued(),
     logger,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dc09Listener } from '../../adapters/inputs/dc09.js';
+import { DEFAULT_MAX_DATAGRAMS } from '../../src/settings/settings.js';
 import { silentLogger } from '../../src/ports.js';
 import { testDc09Receiver } from '../helpers/dc09-receiver.js';
 import { TcpPanel, parseAnswer, udpSend } from '../helpers/panel.js';
@@ -24,7 +25,7 @@ describe('DC-09 field framings on a live listener', () => {
   beforeAll(async () => {
     listener = new Dc09Listener({
       name: 'field', host: '127.0.0.1', port: 0, tcp: true, udp: true, maxFrameBytes: 1024, idleTimeoutMs: 5000, firstFrameTimeoutMs: 5000,
-      maxConnections: 10, maxConnectionsPerPeer: 10, receiver, commitQueued: () => outbox.commitQueued(), logger: silentLogger, counters,
+      maxConnections: 10, maxConnectionsPerPeer: 10, maxDatagramsInFlight: DEFAULT_MAX_DATAGRAMS, receiver, commitQueued: () => outbox.commitQueued(), logger: silentLogger, counters,
     });
     await listener.start();
     port = listener.address.tcp!.port;

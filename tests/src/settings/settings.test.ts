@@ -38,6 +38,13 @@ describe('configuration', () => {
     expect(parseSettings('inputs: []\noutputs: [{ type: stdout, name: keypad, maxBacklog: 0 }]\n').ok).toBe(false);
   });
 
+  it('holds 4,096 datagrams a DC-09 input waits to answer unless maxDatagrams says otherwise, at least 4', () => {
+    expect(settingsOf(minimal).inputs[0]).toMatchObject({ maxDatagrams: 4096 });
+    const tuned = settingsOf(minimal.replace('port: 12000', 'port: 12000, maxDatagrams: 20000'));
+    expect(tuned.inputs[0]).toMatchObject({ maxDatagrams: 20_000 });
+    expect(parseSettings(minimal.replace('port: 12000', 'port: 12000, maxDatagrams: 2')).ok).toBe(false);
+  });
+
   it('accepts JSON as YAML', () => {
     const json = JSON.stringify({ inputs: [{ type: 'dc09', name: 'ip', port: 1 }], outputs: [{ type: 'stdout', name: 'c' }] });
     expect(parseSettings(json).ok).toBe(true);
