@@ -23,7 +23,8 @@ import {
  * A connection has at most one frame with the main thread at a time, so its answers go back in order; later
  * frames wait here, up to a bound: past it the socket is paused, and the TCP window pushes back on the sender
  * until the queue has drained. Datagrams have no such back-pressure: past `maxDatagramsInFlight` (or a quarter
- * of it from one address) they are discarded unread and counted, and the panel sends again when no answer comes.
+ * of it from one address), or larger than `maxFrameBytes`, they are discarded unread and counted, and the panel
+ * sends again when no answer comes.
  */
 
 interface Connection {
@@ -191,9 +192,17 @@ function received(bytes: Buffer, sender: dgram.RemoteInfo): void {
   if (!accepting) return;
   const peer = `${sender.address}:${sender.port}`;
   const ofAddress = datagramsByAddress.get(sender.address) ?? 0;
-  const full = ofAddress >= MAX_DATAGRAMS_PER_ADDRESS ? 'FRAME_DATAGRAM_PEER_LIMIT' : datagramSenders.size >= settings.maxDatagramsInFlight ? 'FRAME_DATAGRAM_OVERLOAD' : undefined;
-  if (full !== undefined) {
-    noteDiscard(`udp|${sender.address}|${full}`, { connection: 0, peer, reason: full, count: 0, bytes: 0 }, bytes.length);
+  // Larger than any frame the input takes (as on TCP): what the waiting datagrams hold stays maxFrameBytes each.
+  const refused =
+    bytes.length > settings.maxFrameBytes
+      ? 'FRAME_OVERSIZE'
+      : ofAddress >= MAX_DATAGRAMS_PER_ADDRESS
+        ? 'FRAME_DATAGRAM_PEER_LIMIT'
+        : datagramSenders.size >= settings.maxDatagramsInFlight
+          ? 'FRAME_DATAGRAM_OVERLOAD'
+          : undefined;
+  if (refused !== undefined) {
+    noteDiscard(`udp|${sender.address}|${refused}`, { connection: 0, peer, reason: refused, count: 0, bytes: 0 }, bytes.length);
     return;
   }
   const id = nextDatagramId();

@@ -256,6 +256,19 @@ describe('DC-09 listener under hostile load', () => {
     expect(under.listener.health().state).toBe('up');
   });
 
+  it('discards a datagram larger than maxFrameBytes unread, so what the input holds stays small', async () => {
+    under = await startListener({ accounts: null, sites: [], udp: true, idleTimeoutMs: 60_000, maxConnections: 100 });
+    const socket = dgram.createSocket('udp4');
+    const huge = Buffer.concat([Buffer.from(frame('0700')), Buffer.alloc(60_000, 0x41)]);
+    for (let i = 0; i < 20; i++) socket.send(huge, under.port, '127.0.0.1');
+    const oversize = () => under!.counters.get('frames_discarded_total', { input: 'ip-receiver', reason: 'FRAME_OVERSIZE' });
+    for (let tries = 0; oversize() < 20 && tries < 250; tries++) await sleep(20);
+    socket.close();
+    expect(oversize()).toBe(20);
+    // Not handed over to be decoded: the main thread never saw them.
+    expect(under.counters.get('frames_rejected_total')).toBe(0);
+  });
+
   it('logs a bad-CRC datagram flood a handful of times while counting every datagram', async () => {
     const { logger, lines } = recordingLogger();
     under = await startListener({ accounts: null, sites: [], udp: true, idleTimeoutMs: 60_000, maxConnections: 100, logger });
