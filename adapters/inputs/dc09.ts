@@ -35,7 +35,6 @@ export interface Dc09ListenerOptions extends SocketWorkerSettings {
 /** A socket worker that exits on its own is started again after this long. */
 const SOCKET_WORKER_RESTART_MS = 1_000;
 
-
 /**
  * After connections were turned away at maxConnections (or datagrams discarded at the input's limit), the input
  * reports degraded for this long, and raises at most one supervisory event in it: a hold-up from a panel may not
@@ -185,8 +184,7 @@ export class Dc09Listener implements Input {
         if (message.kind === 'listening') {
           const { kind: _, ...listening } = message;
           resolve(listening);
-        }
-        else if (message.kind === 'listen-failed') {
+        } else if (message.kind === 'listen-failed') {
           reject(Object.assign(new Error(message.message), { code: message.code }));
           void worker.terminate();
         } else if (message.kind === 'batch') this.received(worker, message);
@@ -212,7 +210,10 @@ export class Dc09Listener implements Input {
     setTimeout(() => {
       if (this.stopping) return;
       this.startWorker(port).then(
-        () => (this.workerDown = undefined),
+        (listening) => {
+          this.bound = listening;
+          this.workerDown = undefined;
+        },
         (error: unknown) => {
           this.workerDown = `listener failed: ${String(error)}`;
           this.options.logger.error({ err: error }, 'dc09 socket worker could not listen again');
