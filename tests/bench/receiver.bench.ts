@@ -203,7 +203,8 @@ net.createServer((socket) => {
   udp: `
 const dgram = require('node:dgram');
 const ack = Buffer.from(process.argv[1], 'hex');
-const socket = dgram.createSocket('udp4');
+// The receive buffer the gateway asks for, so a burst of first frames is not lost here and kept there.
+const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
 socket.on('message', (frame, sender) => socket.send(ack, sender.port, sender.address));
 socket.bind(0, '127.0.0.1', () => process.send(socket.address().port));
 `,
