@@ -162,18 +162,9 @@ export class Dc09Listener implements Input {
 
   /** Resolves with the addresses the worker listens on; rejects as `listen` or `bind` would (EADDRINUSE, …). */
   private startWorker(port: number): Promise<Listening> {
-    const settings: SocketWorkerSettings = {
-      host: this.options.host,
-      port,
-      tcp: this.options.tcp,
-      udp: this.options.udp,
-      maxFrameBytes: this.options.maxFrameBytes,
-      idleTimeoutMs: this.options.idleTimeoutMs,
-      firstFrameTimeoutMs: this.options.firstFrameTimeoutMs,
-      maxConnections: this.options.maxConnections,
-      maxConnectionsPerPeer: this.options.maxConnectionsPerPeer,
-      maxDatagramsInFlight: this.options.maxDatagramsInFlight,
-    };
+    // The worker's settings are the options without what lives on this thread (the options extend them).
+    const { name: _name, receiver: _receiver, commitQueued: _commitQueued, logger: _logger, counters: _counters, ...options } = this.options;
+    const settings: SocketWorkerSettings = { ...options, port };
     const worker = new Worker(socketWorkerEntry(), {
       workerData: settings,
       resourceLimits: { maxYoungGenerationSizeMb: SOCKET_WORKER_YOUNG_GENERATION_MB },
