@@ -1,13 +1,23 @@
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
+import { rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createIdSource } from '../../src/model/ids.js';
+import { eventJson } from '../../src/model/event-json.js';
+import { PAGE_SIZE } from '../../src/outbox/sqlite-outbox.js';
+import { decodeFrame } from '../../src/pipeline/decode-frame.js';
+import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
+import { systemClock } from '../../src/ports.js';
+import { tempDir } from '../helpers/gateway-process.js';
 import { panelFrame, parseAnswer, type TcpPanel } from '../helpers/panel.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { cpuSeconds, openConnections, openPanels, startBenchGateway, type BenchGateway } from './bench-gateway.js';
 import { percentile, type BenchFigure } from './figures.js';
-import { ackFrame, runLoad, tcpLinks, udpLinks, type LoadFrames, type LoadLink } from './load-client.js';
+import { ackFrame, loadFrame, runLoad, tcpLinks, udpLinks, type LoadFrames, type LoadLink } from './load-client.js';
 
 const THROUGHPUT_CONNECTIONS = 1_000;
 /** The issue's second load shape: one load client with 200 connections, as an independent tool would open. */
@@ -190,7 +200,13 @@ async function measureThroughput(links: readonly LoadLink[], serverPid: number, 
   };
 }
 
-/** The calibration servers: answer every frame with the ACK given in hex (no decode, no store, no output). */
+/**
+ * The calibration servers: answer every frame with the ACK given in hex (no decode, no store, no output). `stored`
+ * is the TCP one storing each frame before it answers, as the gateway's outbox does (SQLite, WAL,
+ * synchronous = FULL, the outbox's page size; the frames read in one turn of the loop stored in one transaction,
+ * one fsync), each as a row as long as the event the gateway stores for it; nothing decoded, classified or
+ * delivered. Between the two, what a durable ACK costs; beyond `stored`, what the gateway's handling of a frame does.
+ */
 const BARE_ACK_SERVER = {
   tcp: `
 const net = require('node:net');
@@ -208,11 +224,56 @@ const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 102
 socket.on('message', (frame, sender) => socket.send(ack, sender.port, sender.address));
 socket.bind(0, '127.0.0.1', () => process.send(socket.address().port));
 `,
+  stored: `
+const net = require('node:net');
+const [, ackHex, sqliteModule, file, pageSize, eventBytes] = process.argv;
+const ack = Buffer.from(ackHex, 'hex');
+const Database = require(sqliteModule);
+const db = new Database(file);
+db.pragma('page_size = ' + pageSize);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.exec('CREATE TABLE entry (seq INTEGER PRIMARY KEY AUTOINCREMENT, stored_at INTEGER NOT NULL, event TEXT NOT NULL)');
+const insert = db.prepare('INSERT INTO entry (stored_at, event) VALUES (?, ?)');
+const store = db.transaction((rows) => { for (const row of rows) insert.run(row.at, row.text); });
+let queued = [];
+function commit() {
+  const batch = queued;
+  queued = [];
+  store(batch);
+  for (const row of batch) row.socket.write(ack);
+}
+net.createServer((socket) => {
+  socket.setNoDelay(true);
+  socket.on('data', (frame) => {
+    const raw = JSON.stringify(frame.toString('latin1'));
+    const text = '{"raw":' + raw + ',"pad":"' + 'x'.repeat(Math.max(0, eventBytes - raw.length - 16)) + '"}';
+    if (queued.push({ socket, at: Date.now(), text }) === 1) setImmediate(commit);
+  });
+}).listen(0, '127.0.0.1', function () { process.send(this.address().port); });
+`,
 };
 
+/** Bytes of the event text the gateway stores for a frame of the throughput load. */
+function loadEventBytes(): number {
+  const frame = loadFrame('1234', 1);
+  const decoded = decodeFrame(frame, { protocol: 'dc09', requireHeader: true });
+  if (!decoded.ok) throw new Error(`the load frame does not decode: ${decoded.error.message}`);
+  const origin = { input: 'bench-receiver', transport: 'tcp' as const, receivedAt: systemClock.now(), raw: frame, trust: VERIFIED, peer: '127.0.0.1:1' };
+  return Buffer.byteLength(eventJson(eventFromSignal(decoded.value.signals[0]!, origin, { ids: createIdSource(systemClock), sites: () => [] })));
+}
+
+/** What the storing calibration server is started with after the ACK: its SQLite driver, file, page size, row size. */
+function storedServerArgs(dir: string): string[] {
+  return [createRequire(import.meta.url).resolve('better-sqlite3'), path.join(dir, 'entries.sqlite'), String(PAGE_SIZE), String(loadEventBytes())];
+}
+
 /** Runs `load` against a bare ACK server of the transport's kind, in its own process. */
-async function withBareServer<T>(transport: keyof typeof BARE_ACK_SERVER, load: (port: number, pid: number) => Promise<T>): Promise<T> {
-  const server = spawn(process.execPath, ['-e', BARE_ACK_SERVER[transport], ackFrame().toString('hex')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+async function withBareServer<T>(kind: keyof typeof BARE_ACK_SERVER, load: (port: number, pid: number) => Promise<T>): Promise<T> {
+  // A run of the storing server writes a few hundred MB: its directory goes with it.
+  const dir = kind === 'stored' ? tempDir('bench-stored') : undefined;
+  const args = dir === undefined ? [] : storedServerArgs(dir);
+  const server = spawn(process.execPath, ['-e', BARE_ACK_SERVER[kind], ackFrame().toString('hex'), ...args], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       server.once('message', (message) => resolve(Number(message)));
@@ -220,8 +281,16 @@ async function withBareServer<T>(transport: keyof typeof BARE_ACK_SERVER, load: 
     });
     return await load(port, server.pid ?? Number.NaN);
   } finally {
+    const exited = server.exitCode !== null || server.signalCode !== null ? Promise.resolve() : new Promise((resolve) => server.once('exit', resolve));
     server.kill();
+    await exited;
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The storing calibration server (`BARE_ACK_SERVER.stored`) under the throughput load. */
+function storedServerThroughput(connections: number): Promise<ThroughputResult> {
+  return withBareServer('stored', (port, pid) => ackThroughput(port, pid, connections));
 }
 
 /**
@@ -262,24 +331,38 @@ async function untilDelivered(gateway: BenchGateway): Promise<Drain> {
 
 const medianOf = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 50);
 
+/** The runs of one calibration server beside the gateway's: the median run and the median of the pairs' shares. */
+interface Beside {
+  run: ThroughputResult;
+  share: number;
+}
+
 /**
  * With a broker to deliver to, every gateway run starts with the output caught up (as a load test against a
  * gateway in service would), not still delivering the run before it; the drain is reported as a figure of its own.
+ * With `withStored`, the storing calibration server takes a turn in each pair too.
  */
-async function pairedThroughput(gateway: BenchGateway, connections: number, delivering: boolean): Promise<{ gateway: ThroughputResult; bare: ThroughputResult; share: number; drain: Drain | undefined }> {
+async function pairedThroughput(
+  gateway: BenchGateway,
+  connections: number,
+  delivering: boolean,
+  withStored = false,
+): Promise<{ gateway: ThroughputResult; bare: Beside; stored: Beside | undefined; drain: Drain | undefined }> {
   const gatewayRuns: ThroughputResult[] = [];
   const bareRuns: ThroughputResult[] = [];
+  const storedRuns: ThroughputResult[] = [];
   const drains: Drain[] = [];
   for (let pair = 0; pair < PAIRS; pair++) {
     gatewayRuns.push(await ackThroughput(gateway.port, gateway.pid, connections));
     if (delivering) drains.push(await untilDelivered(gateway));
     bareRuns.push(await bareServerThroughput(connections));
+    if (withStored) storedRuns.push(await storedServerThroughput(connections));
   }
-  const shares = gatewayRuns.map((run, i) => run.framesPerS / bareRuns[i]!.framesPerS);
   const median = (runs: ThroughputResult[]): ThroughputResult => [...runs].sort((a, b) => a.framesPerS - b.framesPerS)[Math.floor(runs.length / 2)]!;
+  const beside = (runs: ThroughputResult[]): Beside => ({ run: median(runs), share: medianOf(gatewayRuns.map((run, i) => run.framesPerS / runs[i]!.framesPerS)) });
   const notAcked = gatewayRuns.reduce((sum, run) => sum + run.notAcked, 0);
   const drain = drains.length === 0 ? undefined : { backlog: medianOf(drains.map((d) => d.backlog)), seconds: medianOf(drains.map((d) => d.seconds)) };
-  return { gateway: { ...median(gatewayRuns), notAcked }, bare: median(bareRuns), share: medianOf(shares), drain };
+  return { gateway: { ...median(gatewayRuns), notAcked }, bare: beside(bareRuns), stored: withStored ? beside(storedRuns) : undefined, drain };
 }
 
 /**
@@ -395,8 +478,8 @@ async function plainReceiverFigures(brokerUrl: string | undefined): Promise<Benc
     // Latency first, on a fresh gateway: after the throughput run a delivery backlog would still be draining.
     const latency = await ackLatency(gateway.port);
     const delivering = brokerUrl !== undefined;
-    const many = await pairedThroughput(gateway, THROUGHPUT_CONNECTIONS, delivering);
-    const { gateway: throughput, bare } = many;
+    const many = await pairedThroughput(gateway, THROUGHPUT_CONNECTIONS, delivering, true);
+    const { gateway: throughput, bare, stored } = many;
     const paired = await pairedThroughput(gateway, FEW_CONNECTIONS, delivering);
     const { gateway: few, bare: bareFew } = paired;
     const udp = await udpAckThroughput(gateway.port, gateway.pid);
@@ -412,6 +495,7 @@ async function plainReceiverFigures(brokerUrl: string | undefined): Promise<Benc
     const at = `@${PACED_RATE_PER_S}/s over ${LATENCY_CONNECTIONS} connections (${label})`;
     const load = `${THROUGHPUT_CONNECTIONS} connections (${label})`;
     const bareLoad = `${THROUGHPUT_CONNECTIONS} connections, bare ACK server`;
+    const storedLoad = `${THROUGHPUT_CONNECTIONS} connections, bare ACK server storing each frame first (SQLite, fsync)`;
     return [
       { name: `receiver ACK latency p50 ${at}`, value: percentile(latency.latencies, 50), unit: 'ms' },
       { name: `receiver ACK latency p99 ${at}`, value: percentile(latency.latencies, 99), unit: 'ms' },
@@ -423,16 +507,19 @@ async function plainReceiverFigures(brokerUrl: string | undefined): Promise<Benc
       { name: `receiver gateway CPU during ACK throughput, ${load}`, value: throughput.serverCpuPercent, unit: '% of a core' },
       { name: `receiver gateway CPU per ACKed frame, ${load}`, value: throughput.serverCpuUsPerFrame, unit: 'µs' },
       { name: `receiver load client CPU per ACKed frame, ${load}`, value: throughput.clientCpuUsPerFrame, unit: 'µs' },
-      { name: `calibration: ACK throughput, ${bareLoad}`, value: bare.framesPerS, unit: 'frames/s' },
-      { name: `calibration: server CPU per ACKed frame, ${bareLoad}`, value: bare.serverCpuUsPerFrame, unit: 'µs' },
-      { name: `calibration: load client CPU per ACKed frame, ${bareLoad}`, value: bare.clientCpuUsPerFrame, unit: 'µs' },
-      { name: `receiver ACK throughput as a share of the bare ACK server's, ${THROUGHPUT_CONNECTIONS} connections`, value: many.share, unit: 'x' },
+      { name: `calibration: ACK throughput, ${bareLoad}`, value: bare.run.framesPerS, unit: 'frames/s' },
+      { name: `calibration: server CPU per ACKed frame, ${bareLoad}`, value: bare.run.serverCpuUsPerFrame, unit: 'µs' },
+      { name: `calibration: load client CPU per ACKed frame, ${bareLoad}`, value: bare.run.clientCpuUsPerFrame, unit: 'µs' },
+      { name: `receiver ACK throughput as a share of the bare ACK server's, ${THROUGHPUT_CONNECTIONS} connections`, value: bare.share, unit: 'x' },
+      { name: `calibration: ACK throughput, ${storedLoad}`, value: stored!.run.framesPerS, unit: 'frames/s' },
+      { name: `calibration: server CPU per ACKed frame, ${storedLoad}`, value: stored!.run.serverCpuUsPerFrame, unit: 'µs' },
+      { name: `receiver ACK throughput as a share of the storing bare server's, ${THROUGHPUT_CONNECTIONS} connections`, value: stored!.share, unit: 'x' },
       ...drainFigures(many.drain, THROUGHPUT_CONNECTIONS),
       { name: `receiver ACK throughput, ${FEW_CONNECTIONS} connections (${label})`, value: few.framesPerS, unit: 'frames/s' },
       { name: `receiver frames not ACKed in the throughput run, ${FEW_CONNECTIONS} connections (${label})`, value: few.notAcked, unit: 'frames' },
       { name: `receiver gateway CPU per ACKed frame, ${FEW_CONNECTIONS} connections (${label})`, value: few.serverCpuUsPerFrame, unit: 'µs' },
-      { name: `calibration: ACK throughput, ${FEW_CONNECTIONS} connections, bare ACK server`, value: bareFew.framesPerS, unit: 'frames/s' },
-      { name: `receiver ACK throughput as a share of the bare ACK server's, ${FEW_CONNECTIONS} connections`, value: paired.share, unit: 'x' },
+      { name: `calibration: ACK throughput, ${FEW_CONNECTIONS} connections, bare ACK server`, value: bareFew.run.framesPerS, unit: 'frames/s' },
+      { name: `receiver ACK throughput as a share of the bare ACK server's, ${FEW_CONNECTIONS} connections`, value: bareFew.share, unit: 'x' },
       ...drainFigures(paired.drain, FEW_CONNECTIONS),
       { name: `receiver ACK throughput over UDP, ${UDP_PANELS} panels (${label})`, value: udp.framesPerS, unit: 'frames/s' },
       { name: `receiver frames not ACKed over UDP, ${UDP_PANELS} panels (${label})`, value: udp.notAcked, unit: 'frames' },
