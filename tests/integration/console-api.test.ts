@@ -6,7 +6,8 @@ import { TokenRegistry } from '../../adapters/api/tokens.js';
 import { apiSchema } from '../../src/settings/settings.js';
 import { silentLogger } from '../../src/ports.js';
 import { sitesSchema } from '../../src/settings/sites.js';
-import { cid, harness } from '../helpers/assurance-harness.js';
+import { cid, FakeClock, harness } from '../helpers/assurance-harness.js';
+import type { Site } from '../../src/settings/sites.js';
 
 const SITES = sitesSchema.parse([
   {
@@ -41,8 +42,8 @@ afterEach(async () => {
   for (const server of servers.splice(0)) await server.stop();
 });
 
-async function startConsole() {
-  const h = harness({ sites: SITES, centralOutputs: ['central'] });
+async function startConsole(sites: readonly Site[] = SITES, clock?: FakeClock) {
+  const h = harness({ sites, centralOutputs: ['central'], ...(clock === undefined ? {} : { clock }) });
   const feed = new ConsoleFeed(() => h.clock.now());
   h.assurance.ledger.enroll(h.clock.now());
   const registry = tokens();
@@ -51,7 +52,7 @@ async function startConsole() {
     source: {
       assurance: h.assurance,
       feed,
-      sites: () => SITES,
+      sites: () => sites,
       health: () => ({ status: 'ok', body: { status: 'ok', inputs: [], outputs: [{ name: 'central', state: 'up', backlog: 0, deadLetters: 0 }] } }),
       centralOutputs: ['central'],
     },
@@ -208,6 +209,18 @@ describe('console views', () => {
     expect(csv.headers.get('content-disposition')).toBe('attachment; filename="assurance-bank-1-2024-01-01-2024-01-31.csv"');
     expect((await csv.text()).split('\r\n').filter((l) => l.startsWith('device,'))).toHaveLength(3);
     expect((await call('/console/report?site=bank-1&from=2024-02-31', { cookie })).status).toBe(400);
+  });
+
+  it("offers each site's report over the site's own last 30 days, whatever the date in UTC", async () => {
+    // 23:30 UTC on 6 December is already 7 December in Berlin: a test pressed now belongs to the report's last day.
+    const berlin = sitesSchema.parse([{ ...SITES[0]!, timeZone: 'Europe/Berlin' }]);
+    const { call, signIn, receive } = await startConsole(berlin, new FakeClock(Date.UTC(2026, 11, 6, 23, 30)));
+    const cookie = await signIn('viewer-token-0123456789');
+    await receive(cid('122', 5));
+    const { sites } = (await (await call('/console/api/overview', { cookie })).json()) as { sites: Array<{ id: string; reportPeriod: { from: string; to: string } }> };
+    expect(sites.find((site) => site.id === 'bank-1')?.reportPeriod).toEqual({ from: '2026-11-08', to: '2026-12-07' });
+    const csv = await call('/console/report?site=bank-1&from=2026-11-08&to=2026-12-07&format=csv', { cookie });
+    expect((await csv.text()).split('\r\n').find((l) => l.startsWith('device,zone-5,'))).toMatch(/,0,1,0,0,/);
   });
 });
 

@@ -99,7 +99,7 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
     const { name, role } = req.identity!;
     return json({ name, role, may: { acknowledge: mayDo(role, 'acknowledge'), testWindows: mayDo(role, 'test-windows') } });
   });
-  api.route('GET', '/console/api/overview', 'read', () => json(overview(source)));
+  api.route('GET', '/console/api/overview', 'read', () => json(overview(source, now())));
   api.route('GET', '/console/api/live', 'read', () => ({
     status: 200,
     contentType: 'text/event-stream',

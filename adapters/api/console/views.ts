@@ -1,5 +1,6 @@
 import type { Assurance } from '../../../src/assurance/assurance.js';
 import { deviceForPeople, provesDevice, type DuressDevice } from '../../../src/assurance/devices.js';
+import { periodOf } from '../../../src/assurance/report.js';
 import type { NormalizedEvent } from '../../../src/model/event.js';
 import type { Site } from '../../../src/settings/sites.js';
 import type { ConsoleFeed, TracedEvent } from './feed.js';
@@ -42,7 +43,7 @@ function arrival(trace: TracedEvent, outputs: readonly string[]) {
   };
 }
 
-export function overview(source: ConsoleSource) {
+export function overview(source: ConsoleSource, now: number) {
   const { assurance } = source;
   const health = source.health().body as { status: string; inputs?: unknown[]; outputs?: unknown[]; version?: string };
   const devices = assurance.deviceReport().devices;
@@ -66,6 +67,8 @@ export function overview(source: ConsoleSource) {
           return { account, state, lastSeenAt: iso(link.lastSeenAt), lostAt: iso(link.lostAt) };
         }),
         testWindow: windows.find((w) => w.site === site.id)?.id ?? null,
+        // The report form starts from this: the days are the site's, which a browser elsewhere cannot know.
+        reportPeriod: periodOf(site, {}, now),
       };
     }),
   };

@@ -325,11 +325,17 @@ function incidentView(i: Json): HTMLElement {
 
 async function renderReport(): Promise<void> {
   const { sites } = await api('/console/api/overview');
-  const today = new Date().toISOString().slice(0, 10);
-  const monthAgo = new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10);
-  const site = el('select', { id: 'report-site' }, ...sites.map((s: Json) => el('option', { value: s.id }, s.name))) as HTMLSelectElement;
-  const from = el('input', { id: 'report-from', type: 'date', value: monthAgo }) as HTMLInputElement;
-  const to = el('input', { id: 'report-to', type: 'date', value: today }) as HTMLInputElement;
+  const from = el('input', { id: 'report-from', type: 'date' }) as HTMLInputElement;
+  const to = el('input', { id: 'report-to', type: 'date' }) as HTMLInputElement;
+  // Each site's own last 30 days, as the gateway counts them in the site's time zone.
+  const showPeriodOf = (id: string) => {
+    const period = sites.find((s: Json) => s.id === id)?.reportPeriod;
+    if (period === undefined) return;
+    from.value = period.from;
+    to.value = period.to;
+  };
+  const site = el('select', { id: 'report-site', change: () => showPeriodOf(site.value) }, ...sites.map((s: Json) => el('option', { value: s.id }, s.name))) as HTMLSelectElement;
+  showPeriodOf(site.value);
   const link = (csv: boolean) => `/console/report?site=${encodeURIComponent(site.value)}&from=${from.value}&to=${to.value}${csv ? '&format=csv' : ''}`;
   const open = (csv: boolean) => (e: Event) => {
     e.preventDefault();
