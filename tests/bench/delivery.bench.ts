@@ -19,7 +19,11 @@ const BACKLOG_ACCOUNTS = 1_000;
 const SINGLE_ACCOUNT_BACKLOG = 2_000;
 const APPEND_CHUNK = 1_000;
 const STEADY_RATE_PER_S = 1_000;
-const STEADY_MS = 2_000;
+/**
+ * Two seconds put the p99 on its 20 slowest deliveries, a couple of slow fsyncs on this VM: runs of the same code
+ * swung between 4.4 and 5.7 ms. Ten seconds put 100 there, as the receiver's latency figure does.
+ */
+const STEADY_MS = 10_000;
 
 /** sqlite: the production store, each commit fsynced. memory: the dispatcher and MQTT path alone. */
 type OutboxKind = 'sqlite' | 'memory';
