@@ -201,7 +201,9 @@ async function measureThroughput(links: readonly LoadLink[], serverPid: number, 
 }
 
 /**
- * The calibration servers: answer every frame with the ACK given in hex (no decode, no store, no output). `stored`
+ * The calibration servers, each in its own process under the gateway's load: how fast this machine carries the load
+ * generator and its connections at all, so the gateway's figure can be read as a share of that ceiling. They
+ * answer every frame with the ACK given in hex (no decode, no store, no output). `stored`
  * is the TCP one storing each frame before it answers, as the gateway's outbox does (SQLite, WAL,
  * synchronous = FULL, the outbox's page size; the frames read in one turn of the loop stored in one transaction,
  * one fsync), each as a row as long as the event the gateway stores for it; nothing decoded, classified or
@@ -288,19 +290,6 @@ async function withBareServer<T>(kind: keyof typeof BARE_ACK_SERVER, load: (port
   }
 }
 
-/** The storing calibration server (`BARE_ACK_SERVER.stored`) under the throughput load. */
-function storedServerThroughput(connections: number): Promise<ThroughputResult> {
-  return withBareServer('stored', (port, pid) => ackThroughput(port, pid, connections));
-}
-
-/**
- * The same load against a bare Node ACK server in its own process: how fast this machine can carry the load
- * generator and 1,000 connections at all, so the gateway's figure can be read as a share of that ceiling.
- */
-export function bareServerThroughput(connections = THROUGHPUT_CONNECTIONS): Promise<ThroughputResult> {
-  return withBareServer('tcp', (port, pid) => ackThroughput(port, pid, connections));
-}
-
 /**
  * The VM's speed drifts from one run to the next (the calibration alone has moved ×2.8 within an hour), so the
  * gateway and the bare server take turns, PAIRS times: each gateway run is set against the calibration run beside
@@ -340,29 +329,31 @@ interface Beside {
 /**
  * With a broker to deliver to, every gateway run starts with the output caught up (as a load test against a
  * gateway in service would), not still delivering the run before it; the drain is reported as a figure of its own.
- * With `withStored`, the storing calibration server takes a turn in each pair too.
+ * Each pair is the gateway's run and one run of each of the calibration servers `kinds`.
  */
-async function pairedThroughput(
+async function pairedThroughput<Kind extends 'tcp' | 'stored'>(
   gateway: BenchGateway,
   connections: number,
   delivering: boolean,
-  withStored = false,
-): Promise<{ gateway: ThroughputResult; bare: Beside; stored: Beside | undefined; drain: Drain | undefined }> {
+  kinds: readonly Kind[],
+): Promise<{ gateway: ThroughputResult; beside: Record<Kind, Beside>; drain: Drain | undefined }> {
   const gatewayRuns: ThroughputResult[] = [];
-  const bareRuns: ThroughputResult[] = [];
-  const storedRuns: ThroughputResult[] = [];
+  const calibrationRuns = new Map<Kind, ThroughputResult[]>(kinds.map((kind) => [kind, []]));
   const drains: Drain[] = [];
   for (let pair = 0; pair < PAIRS; pair++) {
     gatewayRuns.push(await ackThroughput(gateway.port, gateway.pid, connections));
     if (delivering) drains.push(await untilDelivered(gateway));
-    bareRuns.push(await bareServerThroughput(connections));
-    if (withStored) storedRuns.push(await storedServerThroughput(connections));
+    for (const kind of kinds) calibrationRuns.get(kind)!.push(await withBareServer(kind, (port, pid) => ackThroughput(port, pid, connections)));
   }
   const median = (runs: ThroughputResult[]): ThroughputResult => [...runs].sort((a, b) => a.framesPerS - b.framesPerS)[Math.floor(runs.length / 2)]!;
   const beside = (runs: ThroughputResult[]): Beside => ({ run: median(runs), share: medianOf(gatewayRuns.map((run, i) => run.framesPerS / runs[i]!.framesPerS)) });
   const notAcked = gatewayRuns.reduce((sum, run) => sum + run.notAcked, 0);
   const drain = drains.length === 0 ? undefined : { backlog: medianOf(drains.map((d) => d.backlog)), seconds: medianOf(drains.map((d) => d.seconds)) };
-  return { gateway: { ...median(gatewayRuns), notAcked }, bare: beside(bareRuns), stored: withStored ? beside(storedRuns) : undefined, drain };
+  return {
+    gateway: { ...median(gatewayRuns), notAcked },
+    beside: Object.fromEntries(kinds.map((kind) => [kind, beside(calibrationRuns.get(kind)!)])) as Record<Kind, Beside>,
+    drain,
+  };
 }
 
 /**
@@ -478,10 +469,10 @@ async function plainReceiverFigures(brokerUrl: string | undefined): Promise<Benc
     // Latency first, on a fresh gateway: after the throughput run a delivery backlog would still be draining.
     const latency = await ackLatency(gateway.port);
     const delivering = brokerUrl !== undefined;
-    const many = await pairedThroughput(gateway, THROUGHPUT_CONNECTIONS, delivering, true);
-    const { gateway: throughput, bare, stored } = many;
-    const paired = await pairedThroughput(gateway, FEW_CONNECTIONS, delivering);
-    const { gateway: few, bare: bareFew } = paired;
+    const many = await pairedThroughput(gateway, THROUGHPUT_CONNECTIONS, delivering, ['tcp', 'stored']);
+    const { gateway: throughput, beside: { tcp: bare, stored } } = many;
+    const paired = await pairedThroughput(gateway, FEW_CONNECTIONS, delivering, ['tcp']);
+    const { gateway: few, beside: { tcp: bareFew } } = paired;
     const udp = await udpAckThroughput(gateway.port, gateway.pid);
     const bareUdp = await withBareServer('udp', (port, pid) => udpAckThroughput(port, pid));
     const drainFigures = (drain: Drain | undefined, connections: number): BenchFigure[] =>
@@ -511,9 +502,9 @@ async function plainReceiverFigures(brokerUrl: string | undefined): Promise<Benc
       { name: `calibration: server CPU per ACKed frame, ${bareLoad}`, value: bare.run.serverCpuUsPerFrame, unit: 'µs' },
       { name: `calibration: load client CPU per ACKed frame, ${bareLoad}`, value: bare.run.clientCpuUsPerFrame, unit: 'µs' },
       { name: `receiver ACK throughput as a share of the bare ACK server's, ${THROUGHPUT_CONNECTIONS} connections`, value: bare.share, unit: 'x' },
-      { name: `calibration: ACK throughput, ${storedLoad}`, value: stored!.run.framesPerS, unit: 'frames/s' },
-      { name: `calibration: server CPU per ACKed frame, ${storedLoad}`, value: stored!.run.serverCpuUsPerFrame, unit: 'µs' },
-      { name: `receiver ACK throughput as a share of the storing bare server's, ${THROUGHPUT_CONNECTIONS} connections`, value: stored!.share, unit: 'x' },
+      { name: `calibration: ACK throughput, ${storedLoad}`, value: stored.run.framesPerS, unit: 'frames/s' },
+      { name: `calibration: server CPU per ACKed frame, ${storedLoad}`, value: stored.run.serverCpuUsPerFrame, unit: 'µs' },
+      { name: `receiver ACK throughput as a share of the storing bare server's, ${THROUGHPUT_CONNECTIONS} connections`, value: stored.share, unit: 'x' },
       ...drainFigures(many.drain, THROUGHPUT_CONNECTIONS),
       { name: `receiver ACK throughput, ${FEW_CONNECTIONS} connections (${label})`, value: few.framesPerS, unit: 'frames/s' },
       { name: `receiver frames not ACKed in the throughput run, ${FEW_CONNECTIONS} connections (${label})`, value: few.notAcked, unit: 'frames' },
