@@ -24,6 +24,13 @@ export interface SocketWorkerSettings {
   maxDatagramsInFlight: number;
 }
 
+/**
+ * The UDP receive buffer the worker asks for. Panels that lost power together report together, and a burst past the
+ * buffer is dropped by the kernel before the worker can read it: Linux's default (208 KB) holds about 256 small
+ * datagrams. The kernel grants at most `net.core.rmem_max`; what it granted is logged at start.
+ */
+export const UDP_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** Where the worker listens; `port` 0 asked: the port the system gave (UDP takes TCP's). */
 export interface ListeningAddress {
   port: number;

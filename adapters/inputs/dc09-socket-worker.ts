@@ -13,6 +13,7 @@ import {
   type FromSocketWorker,
   type SocketWorkerSettings,
   type ToSocketWorker,
+  UDP_RECEIVE_BUFFER_BYTES,
 } from './dc09-socket-protocol.js';
 
 /**
@@ -72,13 +73,6 @@ const DEADLINE_CHECK_MS = Math.max(50, Math.min(1_000, settings.firstFrameTimeou
  * (a store slowed by load), so a panel that reports just in time is not cut off before it is answered.
  */
 const ANSWER_GRACE_MS = 30_000;
-
-/**
- * The UDP receive buffer asked for. Panels that lost power together report together, and a burst past the buffer
- * is dropped by the kernel before this thread can read it: Linux's default (208 KB) holds about 256 small
- * datagrams. The kernel grants at most `net.core.rmem_max`; what it granted is logged at start.
- */
-const UDP_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 const connections = new Map<number, Connection>();
 /** Connections whose next frame waits for room in a batch, in arrival order. */

@@ -13,7 +13,6 @@ import {
   type Discard,
   type Drop,
   type FromSocketWorker,
-  type ListeningAddress,
   type SocketWorkerSettings,
   type ToSocketWorker,
 } from './dc09-socket-protocol.js';

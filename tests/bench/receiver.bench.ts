@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { UDP_RECEIVE_BUFFER_BYTES } from '../../adapters/inputs/dc09-socket-protocol.js';
 import { createIdSource } from '../../src/model/ids.js';
 import { eventJson } from '../../src/model/event-json.js';
 import { PAGE_SIZE } from '../../src/outbox/sqlite-outbox.js';
@@ -220,9 +221,10 @@ net.createServer((socket) => {
 `,
   udp: `
 const dgram = require('node:dgram');
-const ack = Buffer.from(process.argv[1], 'hex');
+const [, ackHex, receiveBufferBytes] = process.argv;
+const ack = Buffer.from(ackHex, 'hex');
 // The receive buffer the gateway asks for, so a burst of first frames is not lost here and kept there.
-const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
+const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: Number(receiveBufferBytes) });
 socket.on('message', (frame, sender) => socket.send(ack, sender.port, sender.address));
 socket.bind(0, '127.0.0.1', () => process.send(socket.address().port));
 `,
@@ -274,7 +276,7 @@ function storedServerArgs(dir: string): string[] {
 async function withBareServer<T>(kind: keyof typeof BARE_ACK_SERVER, load: (port: number, pid: number) => Promise<T>): Promise<T> {
   // A run of the storing server writes a few hundred MB: its directory goes with it.
   const dir = kind === 'stored' ? tempDir('bench-stored') : undefined;
-  const args = dir === undefined ? [] : storedServerArgs(dir);
+  const args = dir !== undefined ? storedServerArgs(dir) : kind === 'udp' ? [String(UDP_RECEIVE_BUFFER_BYTES)] : [];
   const server = spawn(process.execPath, ['-e', BARE_ACK_SERVER[kind], ackFrame().toString('hex'), ...args], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   try {
     const port = await new Promise<number>((resolve, reject) => {
