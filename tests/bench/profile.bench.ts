@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startBenchGateway } from './bench-gateway.js';
 import { perFrame, readProfiles, startupMs, type StageTime } from './cpu-profile.js';
+import { garbagePerFrame } from './gc-trace.js';
 import type { BenchFigure } from './figures.js';
 import { ackThroughput } from './receiver.bench.js';
 
@@ -24,11 +25,13 @@ export interface ProfileResult {
  * The ACK path under the throughput load (1,000 connections, each sending its next frame when the last is
  * answered), in a gateway child run with `--cpu-prof`: each thread's profile is split into stages and divided by
  * the frames ACKed while the gateway ran. Profiling slows the gateway a little; the split is what counts here,
- * the throughput figures come from the unprofiled run.
+ * the throughput figures come from the unprofiled run. The same child traces its scavenges (`--trace-gc-nvp`, on
+ * stdout): what a frame leaves to the collector, summed over its threads for the scavenges under the load.
  */
 export async function benchProfile(brokerUrl?: string): Promise<ProfileResult> {
   const profileDir = await mkdtemp(path.join(tmpdir(), 'panelbridge-profile-'));
-  const gateway = await startBenchGateway({ ...(brokerUrl === undefined ? {} : { brokerUrl }), nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] });
+  const gateway = await startBenchGateway({ ...(brokerUrl === undefined ? {} : { brokerUrl }), nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--trace-gc-nvp'] });
+  const startupLines = gateway.process.stdout.length;
   let acked: number;
   try {
     ({ acked } = await ackThroughput(gateway.port, gateway.pid));
@@ -39,6 +42,8 @@ export async function benchProfile(brokerUrl?: string): Promise<ProfileResult> {
   const times = readProfiles(profileDir);
   const breakdown = perFrame(times, acked).map(({ thread, stage, usPerFrame }) => ({ thread, stage, usPerFrame }));
   const total = (thread: ProfileRow['thread']): number => breakdown.filter((row) => row.thread === thread).reduce((sum, row) => sum + row.usPerFrame, 0);
+  const garbage = garbagePerFrame(gateway.process.stdout.slice(startupLines), acked);
+  const garbageTotal = (key: 'allocatedBytes' | 'survivedBytes' | 'promotedBytes' | 'scavengeUs'): number => garbage.reduce((sum, thread) => sum + thread[key], 0);
   return {
     profileDir,
     breakdown,
@@ -46,6 +51,10 @@ export async function benchProfile(brokerUrl?: string): Promise<ProfileResult> {
       { name: `profile: main thread busy per ACKed frame (${gateway.brokerLabel})`, value: total('main'), unit: 'µs' },
       { name: `profile: socket worker busy per ACKed frame (${gateway.brokerLabel})`, value: total('socket worker'), unit: 'µs' },
       { name: 'profile: frames ACKed in the profiled run', value: acked, unit: 'frames' },
+      { name: 'profile: heap allocated per ACKed frame (both threads)', value: garbageTotal('allocatedBytes'), unit: 'bytes' },
+      { name: '… of it still alive at the next scavenge (copied once)', value: garbageTotal('survivedBytes'), unit: 'bytes' },
+      { name: '… promoted to the old generation (copied twice, marked there later)', value: garbageTotal('promotedBytes'), unit: 'bytes' },
+      { name: 'profile: scavenges per ACKed frame (pauses and helper threads)', value: garbageTotal('scavengeUs'), unit: 'µs' },
       { name: 'profile: start-up (module loading, both threads; not in the per-frame figures)', value: startupMs(times), unit: 'ms' },
     ],
   };
