@@ -2,14 +2,12 @@
  * Reads the young-generation collections (scavenges) a gateway child prints with `node --trace-gc-nvp` and says
  * what each ACKed frame leaves to the collector: bytes allocated, bytes still alive at the next scavenge (copied
  * once), bytes promoted to the old generation (copied again, and later marked and compacted there), and the
- * scavenges' pause on the thread that allocated. Unlike CPU time on a shared two-vCPU machine these change little
- * from run to run, so a change to what a frame allocates or keeps can be measured directly.
+ * scavenges' time (the allocating thread's pause and the helper threads' work). They depend less on the VM's speed
+ * than CPU time does, though they grow with how far delivery lags (events read back are parsed again).
  */
 
 /** One scavenge as V8 reports it; sizes in bytes, times in ms. */
 export interface Scavenge {
-  /** The isolate's address: one per thread (the main thread, the socket worker). */
-  isolate: string;
   /** The allocating thread's pause. */
   pauseMs: number;
   /** The helper threads' share of the same scavenge. */
@@ -22,8 +20,6 @@ export interface Scavenge {
   promoted: number;
 }
 
-const PREFIX = /^\[\d+:(0x[0-9a-f]+)[\]:]/;
-
 function field(line: string, name: string): number | undefined {
   const match = new RegExp(`(?:^|\\s)${name.replaceAll('.', '\\.')}=([\\d.]+)`).exec(line);
   return match === null ? undefined : Number(match[1]);
@@ -31,51 +27,39 @@ function field(line: string, name: string): number | undefined {
 
 /** The scavenge a `--trace-gc-nvp` line reports, or undefined for any other line (other collections included). */
 export function parseScavenge(line: string): Scavenge | undefined {
-  if (!/\sgc=s\s/.test(line)) return undefined;
-  const isolate = PREFIX.exec(line)?.[1];
+  if (!/^\[\d+:0x[0-9a-f]+[\]:]/.test(line) || !/\sgc=s\s/.test(line)) return undefined;
   const pauseMs = field(line, 'pause');
   const allocated = field(line, 'allocated');
   const survived = field(line, 'new_space_survived');
   const promoted = field(line, 'promoted');
-  if (isolate === undefined || pauseMs === undefined || allocated === undefined || survived === undefined || promoted === undefined) return undefined;
-  return { isolate, pauseMs, backgroundMs: field(line, 'background.scavenge.parallel') ?? 0, allocated, survived, promoted };
+  if (pauseMs === undefined || allocated === undefined || survived === undefined || promoted === undefined) return undefined;
+  return { pauseMs, backgroundMs: field(line, 'background.scavenge.parallel') ?? 0, allocated, survived, promoted };
 }
 
-/** Per ACKed frame, one thread's scavenges. */
+/** Per ACKed frame, the scavenges of every thread (each isolate prints its own). */
 export interface FrameGarbage {
-  isolate: string;
-  scavenges: number;
   allocatedBytes: number;
   survivedBytes: number;
   promotedBytes: number;
-  /** The allocating thread's scavenge pauses plus the helper threads' work, µs. */
+  /** The allocating threads' scavenge pauses plus the helper threads' work, µs. */
   scavengeUs: number;
 }
 
-/** Each thread's scavenges among `lines`, divided by `frames`; the thread allocating most first. */
-export function garbagePerFrame(lines: readonly string[], frames: number): FrameGarbage[] {
-  const byIsolate = new Map<string, FrameGarbage>();
+/** The scavenges among `lines`, divided by `frames`. */
+export function garbagePerFrame(lines: readonly string[], frames: number): FrameGarbage {
+  const sum: FrameGarbage = { allocatedBytes: 0, survivedBytes: 0, promotedBytes: 0, scavengeUs: 0 };
   for (const line of lines) {
     const scavenge = parseScavenge(line);
     if (scavenge === undefined) continue;
-    let sum = byIsolate.get(scavenge.isolate);
-    if (sum === undefined) {
-      sum = { isolate: scavenge.isolate, scavenges: 0, allocatedBytes: 0, survivedBytes: 0, promotedBytes: 0, scavengeUs: 0 };
-      byIsolate.set(scavenge.isolate, sum);
-    }
-    sum.scavenges += 1;
     sum.allocatedBytes += scavenge.allocated;
     sum.survivedBytes += scavenge.survived;
     sum.promotedBytes += scavenge.promoted;
     sum.scavengeUs += (scavenge.pauseMs + scavenge.backgroundMs) * 1000;
   }
-  return [...byIsolate.values()]
-    .map((sum) => ({
-      ...sum,
-      allocatedBytes: sum.allocatedBytes / frames,
-      survivedBytes: sum.survivedBytes / frames,
-      promotedBytes: sum.promotedBytes / frames,
-      scavengeUs: sum.scavengeUs / frames,
-    }))
-    .sort((a, b) => b.allocatedBytes - a.allocatedBytes);
+  return {
+    allocatedBytes: sum.allocatedBytes / frames,
+    survivedBytes: sum.survivedBytes / frames,
+    promotedBytes: sum.promotedBytes / frames,
+    scavengeUs: sum.scavengeUs / frames,
+  };
 }

@@ -43,7 +43,6 @@ export async function benchProfile(brokerUrl?: string): Promise<ProfileResult> {
   const breakdown = perFrame(times, acked).map(({ thread, stage, usPerFrame }) => ({ thread, stage, usPerFrame }));
   const total = (thread: ProfileRow['thread']): number => breakdown.filter((row) => row.thread === thread).reduce((sum, row) => sum + row.usPerFrame, 0);
   const garbage = garbagePerFrame(gateway.process.stdout.slice(startupLines), acked);
-  const garbageTotal = (key: 'allocatedBytes' | 'survivedBytes' | 'promotedBytes' | 'scavengeUs'): number => garbage.reduce((sum, thread) => sum + thread[key], 0);
   return {
     profileDir,
     breakdown,
@@ -51,10 +50,10 @@ export async function benchProfile(brokerUrl?: string): Promise<ProfileResult> {
       { name: `profile: main thread busy per ACKed frame (${gateway.brokerLabel})`, value: total('main'), unit: 'µs' },
       { name: `profile: socket worker busy per ACKed frame (${gateway.brokerLabel})`, value: total('socket worker'), unit: 'µs' },
       { name: 'profile: frames ACKed in the profiled run', value: acked, unit: 'frames' },
-      { name: 'profile: heap allocated per ACKed frame (both threads)', value: garbageTotal('allocatedBytes'), unit: 'bytes' },
-      { name: '… of it still alive at the next scavenge (copied once)', value: garbageTotal('survivedBytes'), unit: 'bytes' },
-      { name: '… promoted to the old generation (copied twice, marked there later)', value: garbageTotal('promotedBytes'), unit: 'bytes' },
-      { name: 'profile: scavenges per ACKed frame (pauses and helper threads)', value: garbageTotal('scavengeUs'), unit: 'µs' },
+      { name: 'profile: heap allocated per ACKed frame (both threads)', value: garbage.allocatedBytes, unit: 'bytes' },
+      { name: '… of it still alive at the next scavenge (copied once)', value: garbage.survivedBytes, unit: 'bytes' },
+      { name: '… promoted to the old generation (copied twice, marked there later)', value: garbage.promotedBytes, unit: 'bytes' },
+      { name: 'profile: scavenges per ACKed frame (pauses and helper threads)', value: garbage.scavengeUs, unit: 'µs' },
       { name: 'profile: start-up (module loading, both threads; not in the per-frame figures)', value: startupMs(times), unit: 'ms' },
     ],
   };
