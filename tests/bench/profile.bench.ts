@@ -26,7 +26,8 @@ export interface ProfileResult {
  * answered), in a gateway child run with `--cpu-prof`: each thread's profile is split into stages and divided by
  * the frames ACKed while the gateway ran. Profiling slows the gateway a little; the split is what counts here,
  * the throughput figures come from the unprofiled run. The same child traces its scavenges (`--trace-gc-nvp`, on
- * stdout): what a frame leaves to the collector, summed over its threads for the scavenges under the load.
+ * stdout): what a frame leaves to the collector, summed over its threads from the load's start to the child's exit,
+ * as the CPU profile counts (the delivery of what the load left behind included).
  */
 export async function benchProfile(brokerUrl?: string): Promise<ProfileResult> {
   const profileDir = await mkdtemp(path.join(tmpdir(), 'panelbridge-profile-'));
