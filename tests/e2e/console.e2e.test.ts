@@ -179,7 +179,7 @@ describe('the duress console in a real browser', () => {
   it('opens the print-ready report and its CSV', async () => {
     await page.getByRole('link', { name: 'Report' }).click();
     await page.getByRole('heading', { name: 'Assurance report' }).waitFor();
-    // The form offers the site's own last 30 days: in Berlin's evening hours of UTC that is already tomorrow.
+    // The form offers the site's own last 30 days: between Berlin's midnight and UTC's, its today is the UTC date's next day.
     const berlinToday = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Berlin', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
     expect(await page.locator('#report-to').inputValue()).toBe(berlinToday);
     const [report] = await Promise.all([context.waitForEvent('page'), page.getByRole('button', { name: 'Open print-ready report' }).click()]);
