@@ -1,4 +1,4 @@
-import { decodeDc09Frame, type Dc09DecodeOptions, type Dc09Message } from '../codecs/dc09/frame.js';
+import { dc09CrcFormOf, decodeDc09Frame, type Dc09DecodeOptions, type Dc09Message } from '../codecs/dc09/frame.js';
 import { encodeAck, encodeDuhForFrame, encodeNak, osborneHoffmanAnswer } from '../codecs/dc09/responses.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { ErrorCode } from '../errors.js';
@@ -206,27 +206,26 @@ export class Dc09Receiver {
   }
 
   /**
-   * An encrypted frame outside the timestamp window gets NAK with the receiver's time (DC-09), so the panel can
-   * set its clock and resend. A panel that sends out-of-window frames again after that NAK does not adopt it: its
-   * duress and hold-up content is published unverified rather than refused forever, and one supervisory event
-   * per account says how far off its clock is.
+   * An encrypted frame outside the timestamp window (or without a valid timestamp) gets NAK with the receiver's
+   * time (DC-09), so the panel can set its clock and resend. The window is a defence against replays, so its
+   * duress and hold-up content is published unverified at once, never held back for the resend. A panel that
+   * sends out-of-window frames again after that NAK does not adopt it: one supervisory event per account says how
+   * far off its clock is.
    */
   private async outOfWindow(msg: Dc09Message, account: string | null, received: FrameOrigin): Promise<Dc09Outcome> {
     const { counters, input } = this.options;
     const origin: FrameOrigin = { ...received, trust: unverified('timestamp-out-of-window') };
     const now = origin.receivedAt;
-    counters.inc('frames_rejected_total', { input, code: 'DC09_TIMESTAMP_OUT_OF_WINDOW' });
+    const code = msg.timestamp === null ? 'DC09_TIMESTAMP_INVALID' : 'DC09_TIMESTAMP_OUT_OF_WINDOW';
+    counters.inc('frames_rejected_total', { input, code });
     const reply = encodeNak(now, msg.crcForm);
     const panelTime = msg.timestamp === null ? 'missing' : new Date(msg.timestamp).toISOString();
-    const error = { code: 'DC09_TIMESTAMP_OUT_OF_WINDOW', message: `panel time ${panelTime} is outside the window` };
+    const error = { code, message: msg.timestamp === null ? 'encrypted frame has no valid timestamp' : `panel time ${panelTime} is outside the window` };
     const key = (account ?? '').toUpperCase();
     const state = this.clockOff.get(key);
-    this.warnings.warn(`window|${input}|${key}`, origin.peer, { account, seq: msg.seq, panelTime: msg.timestamp, peer: origin.peer }, 'timestamp outside the window: NAK with the receiver time');
-    if (state === undefined) {
-      this.clockOff.set(key, { reported: false });
-      return { answer: 'nak', reply, events: [], duplicate: false, error };
-    }
-    if (!state.reported && msg.timestamp !== null) {
+    this.warnings.warn(`window|${input}|${key}`, origin.peer, { account, seq: msg.seq, panelTime: msg.timestamp, peer: origin.peer, code }, 'timestamp outside the window or missing: NAK with the receiver time');
+    if (state === undefined) this.clockOff.set(key, { reported: false });
+    else if (!state.reported && msg.timestamp !== null) {
       state.reported = true;
       const offset = msg.timestamp - now;
       const event = gatewayEvent(
@@ -248,7 +247,7 @@ export class Dc09Receiver {
     }
     const duress = this.eventsOf(msg, origin).filter((event) => event.duress);
     if (duress.length === 0) return { answer: 'nak', reply, events: [], duplicate: false, error };
-    for (const event of duress) event.reasons.push(`frame NAKed (DC09_TIMESTAMP_OUT_OF_WINDOW): panel time ${panelTime}; published unverified so a duress is not refused for a clock fault`);
+    for (const event of duress) event.reasons.push(`frame NAKed (${code}): panel time ${panelTime}; published unverified so a duress is not refused for a clock fault`);
     const recorded = await this.options.recorder.record(duress, `unverified|${this.retransmitKey(msg, account)}`);
     return { answer: 'nak', reply, events: recorded.ok ? recorded.events : [], duplicate: recorded.ok && recorded.duplicate, error };
   }
@@ -279,7 +278,7 @@ export class Dc09Receiver {
       case 'DC09_ID_UNSUPPORTED':
         return { answer: 'duh', reply: encodeDuhForFrame(frame), events: [], duplicate: false, error };
       default:
-        return { answer: 'nak', reply: encodeNak(now), events: [], duplicate: false, error };
+        return { answer: 'nak', reply: encodeNak(now, dc09CrcFormOf(frame)), events: [], duplicate: false, error };
     }
   }
 

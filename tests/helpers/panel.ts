@@ -33,7 +33,8 @@ export interface PanelFrame {
   account: string;
   data: string; // without brackets, e.g. "#1234|Nri1/HA05"
   key?: Buffer;
-  time?: number;
+  /** The panel's time stamp; unset: none on a plain frame, now on an encrypted one; null: none at all. */
+  time?: number | null;
   receiver?: string;
   line?: string;
 }
@@ -41,10 +42,10 @@ export interface PanelFrame {
 export function panelFrame(f: PanelFrame): Buffer {
   const header = `${f.seq}${f.receiver === undefined ? '' : 'R' + f.receiver}L${f.line ?? '0'}#${f.account}`;
   if (f.key === undefined) {
-    const ts = f.time === undefined ? '' : stamp(f.time);
+    const ts = f.time === undefined || f.time === null ? '' : stamp(f.time);
     return wrap(`"${f.token}"${header}[${f.data}]${ts}`);
   }
-  const plain = `|${f.data}]${stamp(f.time ?? Date.now())}`;
+  const plain = `|${f.data}]${f.time === null ? '' : stamp(f.time ?? Date.now())}`;
   // pad..timestamp fills whole blocks; an exact fit still gets a full block of pad (§3.6).
   const pad = Buffer.alloc(16 - (plain.length % 16), 0x41);
   const cipher = createCipheriv(`aes-${f.key.length * 8}-cbc`, f.key, Buffer.alloc(16));

@@ -127,15 +127,10 @@ function hasLowercaseHex(text: string): boolean {
   return false;
 }
 
-function isPrintableAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x20 || code > 0x7e) return false;
-  }
-  return true;
-}
-
-/** Extended fields may carry Windows-1252 text, so only control characters are implausible there. */
+/**
+ * Decrypted data and extended fields may carry Latin-1 or Windows-1252 text (a plain frame's may), so only control
+ * characters are implausible there.
+ */
 function isPrintableText(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
@@ -379,6 +374,8 @@ function decryptContent(hex: string, account: string | null, context: DecodeCont
     contentStart = dataStartWithoutPadTerminator(plaintext);
     if (contentStart < 0) return fail('DC09_DECRYPT_FAILED', 'plaintext has no "|" after the pad and no recognisable data', frame);
     context.quirks.add('no-pad-terminator', 'plaintext has no "|" after the pad');
+    // This fallback finds a start in almost any noise: without the "|", only a valid timestamp tells the right key.
+    return parseContent(plaintext, contentStart, true, context, true);
   }
   return parseContent(plaintext, contentStart, true, context);
 }
@@ -400,9 +397,11 @@ function dataStartWithoutPadTerminator(plaintext: string): number {
 
 /**
  * `data]` `[Xvalue]`* `_timestamp`? from `from` to the end of text. In decrypted text a structural failure means a
- * wrong key (DC09_DECRYPT_FAILED) and the timestamp is required.
+ * wrong key (DC09_DECRYPT_FAILED). A decrypted text without a valid timestamp is decoded (quirk: the receiver NAKs
+ * it as outside the window, so its duress content is still published), unless `timestampRequired`: then it is
+ * the only evidence left that the key was right.
  */
-function parseContent(text: string, from: number, encrypted: boolean, context: DecodeContext): DecodeResult<Content> {
+function parseContent(text: string, from: number, encrypted: boolean, context: DecodeContext, timestampRequired = false): DecodeResult<Content> {
   const { frame, quirks } = context;
   const malformed: ErrorCode = encrypted ? 'DC09_DECRYPT_FAILED' : 'DC09_FORMAT_INVALID';
   const where = encrypted ? 'decrypted data' : 'data block';
@@ -411,7 +410,7 @@ function parseContent(text: string, from: number, encrypted: boolean, context: D
   const close = text.indexOf(']', from);
   if (close < 0) return fail(malformed, `${where} has no closing "]"`, frame);
   const block = text.slice(from, close);
-  if (encrypted && !isPrintableAscii(block)) return fail(malformed, `${where} is not printable text`, frame);
+  if (encrypted && !isPrintableText(block)) return fail(malformed, `${where} is not printable text`, frame);
   const { dataAccount, data } = splitDataAccount(block, quirks);
 
   const extended: Record<string, string> = {};
@@ -440,11 +439,12 @@ function parseContent(text: string, from: number, encrypted: boolean, context: D
     timestamp = parseDc09Timestamp(text, i + 1);
     if (timestamp === null) {
       const detail = `timestamp${excerpt(i)} is not _HH:MM:SS,MM-DD-YYYY`;
-      if (encrypted) return fail('DC09_TIMESTAMP_INVALID', detail, frame);
+      if (encrypted && timestampRequired) return fail('DC09_TIMESTAMP_INVALID', detail, frame);
       quirks.add('timestamp-malformed', detail);
     }
   } else if (encrypted) {
-    return fail('DC09_TIMESTAMP_INVALID', 'encrypted frame has no timestamp', frame);
+    if (timestampRequired) return fail('DC09_TIMESTAMP_INVALID', 'encrypted frame has no timestamp', frame);
+    quirks.add('timestamp-missing', 'encrypted frame has no timestamp');
   }
   return ok({ dataAccount, data, extended, timestamp });
 }

@@ -225,12 +225,31 @@ describe('encrypted frames outside the timestamp window', () => {
   const encrypted = (t: ReturnType<typeof setup>, seq: string, code: string, offset = -offHour) =>
     panelFrame({ token: 'ADM-CID', seq, account: '5678', data: `#5678|1${code} 01 001`, key: KEY, time: t.clock.now() + offset });
 
-  it('NAKs the first with the receiver time and stores nothing', async () => {
+  it('NAKs the first with the receiver time and stores nothing but its duress content', async () => {
     const t = setup();
-    const outcome = await t.send(encrypted(t, '0001', '122'));
+    const outcome = await t.send(encrypted(t, '0001', '401'));
     expect(outcome.answer).toBe('nak');
     expect(parseAnswer(Buffer.from(outcome.reply!)).body).toMatch(/_\d{2}:\d{2}:\d{2},\d{2}-\d{2}-\d{4}$/);
     expect(t.events).toHaveLength(0);
+  });
+
+  // The window stops replays; a duress is published at once, unverified, not only once the panel has resent.
+  it('publishes the duress of the very first out-of-window frame, unverified, and NAKs it', async () => {
+    const t = setup();
+    const outcome = await t.send(encrypted(t, '0001', '122'));
+    expect(outcome.answer).toBe('nak');
+    expect(t.panelEvents().map((e) => [e.category, e.verified, e.unverifiedReason])).toEqual([['holdup', false, 'timestamp-out-of-window']]);
+    expect(t.counters.get('frames_rejected_total', { input: 'ip', code: 'DC09_TIMESTAMP_OUT_OF_WINDOW' })).toBe(1);
+  });
+
+  it('publishes the duress of an encrypted frame without a timestamp, unverified, and NAKs it', async () => {
+    const t = setup();
+    const outcome = await t.send(panelFrame({ token: 'ADM-CID', seq: '0001', account: '5678', data: '#5678|1122 01 001', key: KEY, time: null }));
+    expect(outcome).toMatchObject({ answer: 'nak', error: { code: 'DC09_TIMESTAMP_INVALID' } });
+    expect(parseAnswer(Buffer.from(outcome.reply!)).token).toBe('NAK');
+    expect(t.panelEvents().map((e) => [e.category, e.verified, e.quirks])).toEqual([['holdup', false, ['timestamp-missing']]]);
+    expect(t.counters.get('frames_rejected_total', { input: 'ip', code: 'DC09_TIMESTAMP_INVALID' })).toBe(1);
+    expect(t.traffic).toEqual([]);
   });
 
   it('after that NAK, publishes duress content unverified and says once that the clock is off, and by how much', async () => {

@@ -10,6 +10,8 @@ import { eventJson } from '../../../src/model/event-json.js';
 import { GatewayError } from '../../../src/errors.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
 import { panelFrame, parseAnswer } from '../../helpers/panel.js';
+import { decodeDc09Frame } from '../../../src/codecs/dc09/frame.js';
+import { crc16 } from '../../../src/codecs/dc09/crc16.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 
 function receiver(outbox: MemoryOutbox, backlogLimit = 1000, annotator?: EventAnnotator, retransmitEvents?: boolean) {
@@ -34,7 +36,22 @@ function receiver(outbox: MemoryOutbox, backlogLimit = 1000, annotator?: EventAn
   };
 }
 
+const hex3 = (n: number): string => n.toString(16).toUpperCase().padStart(3, '0');
+
 const HOLDUP = panelFrame({ token: 'ADM-CID', seq: '0001', account: '1234', data: '#1234|1122 01 005' });
+
+describe('DC-09 receiver answering in the sender\'s CRC form', () => {
+  it('NAKs a binary-CRC frame it cannot decrypt with a binary CRC, as it would ACK one', async () => {
+    const body = `"*ADM-CID"0001L0#1234[${'00'.repeat(32)}`;
+    const crc = crc16(Buffer.from(body, 'latin1'));
+    const frame = Buffer.concat([Buffer.from([0x0a, crc >> 8, crc & 0xff]), Buffer.from(`0${hex3(body.length)}${body}\r`, 'latin1')]);
+    const { receiver: r } = receiver(new MemoryOutbox()); // account 1234 has no key
+    const outcome = await r.handleFrame(frame, 'tcp');
+    expect(outcome).toMatchObject({ answer: 'nak', error: { code: 'DC09_KEY_MISSING' } });
+    const answer = decodeDc09Frame(outcome.reply!);
+    expect(answer.ok && [answer.value.token, answer.value.crcForm]).toEqual(['NAK', 'binary']);
+  });
+});
 
 /** Never a false ACK: when the event cannot be stored, the panel is told to retry. */
 describe('DC-09 receiver when the store cannot take the event', () => {

@@ -136,6 +136,10 @@ describe('decodeDc09Frame: quirks, tolerated and in strict mode', () => {
     { quirk: 'timestamp-malformed', frame: () => frameOf('"NULL"0001L0#1234[]_12:00:00,02-30-2024'), expect: { timestamp: null } },
     { quirk: 'data-account-no-hash', frame: () => frameOf('"SIA-DCS"0001L0#1234[1234|NRP]'), expect: { dataAccount: '1234', data: 'NRP' } },
     { quirk: 'no-pad-terminator', frame: () => encryptedFrame(']_12:00:00,01-01-2024', '0'), expect: { data: '', dataAccount: null } },
+    // Decrypted under the account's key, so decoded: the receiver NAKs it as outside the window, and its duress
+    // content is still published.
+    { quirk: 'timestamp-missing', frame: () => encryptedFrame('|#1234|Nri1/HA01]'), expect: { data: 'Nri1/HA01', timestamp: null } },
+    { quirk: 'timestamp-malformed', frame: () => encryptedFrame('|#1234|Nri1/HA01]_12:00:00,13-01-2024'), expect: { data: 'Nri1/HA01', timestamp: null } },
   ];
 
   it.each(cases)('tolerates $quirk', ({ quirk, frame, expect: fields }) => {
@@ -176,12 +180,18 @@ describe('decodeDc09Frame: encryption', () => {
   });
 
   it.each([
-    ['no timestamp', '|#1234|Nri1/BA01]', 'DC09_TIMESTAMP_INVALID'],
-    ['a malformed timestamp', '|#1234|Nri1/BA01]_12:00:00,13-01-2024', 'DC09_TIMESTAMP_INVALID'],
     ['control bytes in the data', '|#1234|N\x01\x02]_12:00:00,01-01-2024', 'DC09_DECRYPT_FAILED'],
     ['no closing bracket', '|#1234|Nri1/BA01', 'DC09_DECRYPT_FAILED'],
+    // Without the "|" after the pad, the timestamp is all that tells decrypted data from noise.
+    ['neither a "|" after the pad nor a timestamp', 'Nri1/BA01]', 'DC09_TIMESTAMP_INVALID'],
+    ['neither a "|" after the pad nor a valid timestamp', 'Nri1/BA01]_12:00:00,13-01-2024', 'DC09_TIMESTAMP_INVALID'],
   ])('rejects a plaintext with %s', (_case, plaintext, code) => {
     expect(codeOf(decodeDc09Frame(encryptedFrame(plaintext), { keyFor }))).toBe(code);
+  });
+
+  it('reads Latin-1 text in decrypted data, as in a plain frame', () => {
+    const message = decoded(encryptedFrame('|#1234|Nri1/HA05^Kass\xe9^]_12:00:00,01-01-2024'), { keyFor });
+    expect(message).toMatchObject({ data: 'Nri1/HA05^Kass\xe9^', quirks: [] });
   });
 
   it('fails to decrypt with the wrong key', () => {
