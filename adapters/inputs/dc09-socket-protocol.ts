@@ -98,10 +98,11 @@ export type ToSocketWorker =
   | { kind: 'ready' }
   /**
    * One answer per frame sent, in any order across connections; empty bytes mean "no answer" (bad CRC, noise).
-   * An answered frame is what counts as a valid frame for firstFrameTimeout and idleTimeout. A datagram's answer
-   * goes back to its sender.
+   * `accepted` names the connections whose frame was ACKed: only such a frame counts as a valid one for
+   * firstFrameTimeout, idleTimeout and eviction (a NAK or DUH can be had for any frame with a correct CRC, which
+   * anyone can compute). A datagram's answer goes back to its sender.
    */
-  | { kind: 'answers'; answers: PackedBatch }
+  | { kind: 'answers'; answers: PackedBatch; accepted: number[] }
   | { kind: 'stop-accepting' }
   | { kind: 'close-connections' };
 

@@ -40,7 +40,7 @@ interface Connection {
   /** A frame of this connection is with the main thread, or in (or waiting for room in) the next batch. */
   busy: boolean;
   paused: boolean;
-  /** When the connection is closed unless a valid (answered) frame comes first. */
+  /** When the connection is closed unless a valid (ACKed) frame comes first. */
   deadline: number;
   /** It has sent a valid frame: the idle timeout applies from then on, the first-frame timeout before. */
   proven: boolean;
@@ -267,10 +267,19 @@ function unprove(connection: Connection): void {
 
 /**
  * Closes the oldest connection among `candidates` that has not sent a valid frame, to make room at `reason`'s
- * limit; false when there is none (every connection has proven itself: the new one is refused instead).
+ * limit; false when there is none (every connection has proven itself: the new one is refused instead). One whose
+ * first frame is being decided (a panel's first report, waiting for a store slowed by load) is passed over while
+ * any other is idle: closing it would lose the panel its answer.
  */
 function evictOldest(candidates: Set<Connection> | undefined, reason: DropReason): boolean {
-  const [oldest] = candidates ?? [];
+  let oldest: Connection | undefined;
+  for (const candidate of candidates ?? []) {
+    oldest ??= candidate;
+    if (candidate.inFlightSince === undefined) {
+      oldest = candidate;
+      break;
+    }
+  }
   if (oldest === undefined) return false;
   forget(oldest);
   closed.push(oldest.id);
@@ -353,7 +362,7 @@ function closeOverdue(): void {
   }
 }
 
-/** An answered frame was a valid one: the connection's deadline moves to idleTimeout from now. */
+/** An ACKed frame was a valid one: the connection's deadline moves to idleTimeout from now. */
 function proven(connection: Connection): void {
   if (!connection.proven) unprove(connection);
   connection.proven = true;
@@ -418,19 +427,19 @@ port.on('message', (message: ToSocketWorker) => {
       batchOutstanding = false;
       flush();
       break;
-    case 'answers':
+    case 'answers': {
+      const accepted = message.accepted.length === 0 ? undefined : new Set(message.accepted);
       forEachEntry(message.answers, (id, answer) => {
         if (id < 0) return answerDatagram(id, answer);
         const connection = connections.get(id);
         if (connection === undefined) return;
         connection.inFlightSince = undefined;
-        if (answer.length > 0) {
-          proven(connection);
-          if (connection.socket.writable) connection.socket.write(answer);
-        }
+        if (accepted?.has(id) === true) proven(connection);
+        if (answer.length > 0 && connection.socket.writable) connection.socket.write(answer);
         sendNext(id, connection);
       });
       break;
+    }
     case 'stop-accepting':
       stopAccepting();
       break;

@@ -97,6 +97,8 @@ export class Dc09Listener implements Input {
   /** Open TCP connections of the current worker, by id, with their peer address. */
   private readonly peers = new Map<number, string>();
   private answers = new BatchBuilder();
+  /** The connections among `answers` whose frame was ACKed. */
+  private accepted: number[] = [];
   private answersScheduled = false;
   private workerDown: string | undefined;
   /** Frames (and capacity alarms) being handled, which stop() lets finish. */
@@ -195,6 +197,7 @@ export class Dc09Listener implements Input {
     this.worker = undefined;
     this.peers.clear();
     this.answers = new BatchBuilder();
+    this.accepted = [];
     this.workerDown = `socket worker exited (${code}); restarting`;
     this.options.logger.error({ code }, 'dc09 socket worker exited; restarting it');
     setTimeout(() => {
@@ -222,7 +225,7 @@ export class Dc09Listener implements Input {
     for (const drop of batch.dropped) this.dropped(drop);
     const senders = batch.datagrams.length === 0 ? undefined : new Map(batch.datagrams);
     forEachEntry(batch.frames, (id, frame) => {
-      const answer = (reply: Uint8Array | null): void => this.queueAnswer(worker, id, reply);
+      const answer = (reply: Uint8Array | null, accepted: boolean): void => this.queueAnswer(worker, id, reply, accepted);
       if (id < 0) this.handle(frame, 'udp', senders?.get(id) ?? 'unknown', answer);
       else this.handle(frame, 'tcp', this.peers.get(id) ?? 'unknown', answer);
     });
@@ -238,9 +241,10 @@ export class Dc09Listener implements Input {
    * Answers go back in one message per burst: after the microtasks that settled them, so every frame a group
    * commit stored is answered in the same batch.
    */
-  private queueAnswer(worker: Worker, id: number, answer: Uint8Array | null): void {
+  private queueAnswer(worker: Worker, id: number, answer: Uint8Array | null, accepted: boolean): void {
     if (worker !== this.worker) return; // an earlier worker's connection: it is gone
     this.answers.add(id, answer);
+    if (accepted && id > 0) this.accepted.push(id);
     if (this.answersScheduled) return;
     this.answersScheduled = true;
     process.nextTick(() => this.sendAnswers());
@@ -250,27 +254,31 @@ export class Dc09Listener implements Input {
     this.answersScheduled = false;
     if (this.answers.size === 0) return;
     const { batch, transfer } = this.answers.take();
-    this.post({ kind: 'answers', answers: batch }, transfer);
+    this.post({ kind: 'answers', answers: batch, accepted: this.accepted }, transfer);
+    this.accepted = [];
   }
 
   private post(message: ToSocketWorker, transfer: ArrayBuffer[] = []): void {
     this.worker?.postMessage(message, transfer);
   }
 
-  /** Gives `answer` the frame's answer (null: none); a failure is logged and counted and gets no answer. */
-  private handle(frame: Uint8Array, transport: 'tcp' | 'udp', peer: string, answer: (reply: Uint8Array | null) => void): void {
+  /**
+   * Gives `answer` the frame's answer (null: none) and whether it was an ACK; a failure is logged and counted and
+   * gets no answer.
+   */
+  private handle(frame: Uint8Array, transport: 'tcp' | 'udp', peer: string, answer: (reply: Uint8Array | null, accepted: boolean) => void): void {
     this.inFlight.add();
     void this.options.receiver.handleFrame(frame, transport, peer).then(
       (outcome) => {
         this.inFlight.done();
-        answer(outcome.reply);
+        answer(outcome.reply, outcome.answer === 'ack');
       },
       (error: unknown) => {
         this.inFlight.done();
         // A bug must not take the listener down; the panel gets no answer and retries.
         this.options.counters.inc('input_errors_total', { input: this.options.name });
         this.options.logger.error({ err: error, peer }, 'frame handling failed');
-        answer(null);
+        answer(null, false);
       },
     );
   }

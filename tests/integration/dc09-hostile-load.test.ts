@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { panelFrame, parseAnswer, TcpPanel, wrap } from '../helpers/panel.js';
 import { startListener, type ListenerUnderTest } from '../helpers/dc09-listener.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
+import { gateAppends } from '../helpers/gated-outbox.js';
 
 /**
  * Attacks on the DC-09 listener from the network, each reproduced on loopback and bounded in count and time:
@@ -183,6 +184,45 @@ describe('DC-09 listener under hostile load', () => {
     panel.close();
     expect(await within(idle[0]!.closed, 1_000)).toBe(true);
     expect(outbox.pending('probe', 100).map((e) => e.event.category)).toContain('holdup');
+    for (const { socket } of idle) socket.destroy();
+  });
+
+  it('at maxConnections, connections whose forged frames were NAKed still make room for a hold-up', async () => {
+    under = await startListener({ accounts: [{ account: '1234' }], sites: [], udp: false, idleTimeoutMs: 60_000, maxConnections: 5, maxConnectionsPerPeer: 100 });
+    const { port, outbox } = under;
+    const attackers = [];
+    for (let i = 0; i < 5; i++) {
+      const attacker = await TcpPanel.connect(port);
+      // No key needed: the CRC is public and the account unknown, so the answer is NAK.
+      expect(parseAnswer((await attacker.send(panelFrame({ token: 'NULL', seq: '0000', account: `99${i}9`, data: '' })))!).token).toBe('NAK');
+      attackers.push(attacker);
+    }
+    const panel = await TcpPanel.connect(port);
+    const holdup = panelFrame({ token: 'SIA-DCS', seq: '0200', account: '1234', data: '#1234|Nri1/HA05' });
+    expect(parseAnswer((await panel.send(holdup))!).token).toBe('ACK');
+    expect(outbox.pending('probe', 100).some((e) => e.event.category === 'holdup' && e.event.verified)).toBe(true);
+    await sleep(50);
+    expect(attackers.filter((a) => a.closed)).toHaveLength(1);
+    for (const connection of [panel, ...attackers]) connection.close();
+  });
+
+  it('at maxConnections does not close the connection whose first frame is being stored', async () => {
+    under = await startListener({ accounts: [{ account: '1234' }], sites: [], udp: false, idleTimeoutMs: 60_000, maxConnections: 3, maxConnectionsPerPeer: 100 });
+    const { port, outbox } = under;
+    const store = gateAppends(outbox); // a store slowed by load: the hold-up waits for its fsync
+    const panel = await TcpPanel.connect(port);
+    const answer = panel.answer(3_000);
+    panel.write(panelFrame({ token: 'SIA-DCS', seq: '0200', account: '1234', data: '#1234|Nri1/HA05' }));
+    await store.appending;
+    const idle = [];
+    for (let i = 0; i < 3; i++) idle.push(await connectFrom(port));
+    await sleep(200);
+    store.release();
+    expect(parseAnswer((await answer)!).token).toBe('ACK');
+    expect(panel.closed).toBe(false);
+    // The idle ones made room for each other instead.
+    expect(idle.filter(({ socket }) => socket.destroyed)).toHaveLength(1);
+    panel.close();
     for (const { socket } of idle) socket.destroy();
   });
 
