@@ -114,12 +114,19 @@ class OutputLane {
   private readonly waiting = new Map<OrderKey, ReturnType<typeof setTimeout>>();
   /** The accounts behind `waiting`, so a scan skips their entries without reading them from the outbox. */
   private readonly waitingAccounts = new Set<string>();
+  /** Keys in `waiting` that the next success releases at once (see releaseWaiting). */
+  private readonly releasable = new Set<OrderKey>();
+  /** Keys released early whose head entry has not settled yet: if it fails again, it waits out its whole backoff. */
+  private readonly released = new Set<OrderKey>();
   private readonly failedAttempts = new Map<number, number>();
   private deliveredUnrecorded: OutboxEntry[] = [];
   private readonly running = new Set<Promise<void>>();
   private pumpScheduled = false;
-  /** The last attempt failed and none has succeeded since: the output is probably down (broker, endpoint). */
-  private failing = false;
+  /**
+   * Retryable failures in a row, ended by any other result: from the first the output is probably down (broker,
+   * endpoint); from the second, when the deliveries beside or after the first failed too, it is taken as down.
+   */
+  private failuresInARow = 0;
   /** Whether a failure may still trigger one scan (reset by a success or a retry timer). */
   private probeAllowed = true;
   /** Where the next scan's first slice starts: large while slices get used in full, small once accounts are busy. */
@@ -149,7 +156,7 @@ class OutputLane {
    */
   onAppend(): void {
     this.shedOverflow();
-    if (!this.failing) this.schedulePump();
+    if (this.failuresInARow === 0) this.schedulePump();
   }
 
   /** A local output past its maxBacklog skips its oldest undelivered entries (not those in flight). */
@@ -264,23 +271,27 @@ class OutputLane {
   private settle(entry: OutboxEntry, key: OrderKey, result: DeliveryResult): void {
     if (this.shared.state() === 'stopped') return; // stop() gave up on this delivery; it stays pending in the outbox
     this.busy.delete(key);
-    this.failing = !result.ok && result.retryable;
+    const earlyRetry = this.released.delete(key);
+    const outageEnded = result.ok && this.failuresInARow >= 2;
+    this.failuresInARow = !result.ok && result.retryable ? this.failuresInARow + 1 : 0;
+    const failing = this.failuresInARow > 0;
     if (result.ok) {
       this.failedAttempts.delete(entry.seq);
       this.deliveredUnrecorded.push(entry);
       this.counters.delivered++;
+      if (outageEnded) this.releaseWaiting();
     } else {
       this.inFlight.delete(entry.seq);
-      if (result.retryable) this.retryLater(entry, key, result.error);
+      if (result.retryable) this.retryLater(entry, key, result.error, earlyRetry);
       else this.bury(entry, result.error);
     }
     // After a retryable failure, one more scan lets other accounts go ahead; if they fail too, the output is down
     // and only the retry timers wake the lane, so an outage does not turn every append into a scan.
-    if (!this.failing || this.probeAllowed) this.schedulePump();
-    this.probeAllowed = !this.failing;
+    if (!failing || this.probeAllowed) this.schedulePump();
+    this.probeAllowed = !failing;
   }
 
-  private retryLater(entry: OutboxEntry, key: OrderKey, error: string): void {
+  private retryLater(entry: OutboxEntry, key: OrderKey, error: string, earlyRetry: boolean): void {
     const attempt = (this.failedAttempts.get(entry.seq) ?? 0) + 1;
     this.failedAttempts.set(entry.seq, attempt);
     this.counters.failed++;
@@ -289,16 +300,35 @@ class OutputLane {
     const account = entry.event.account;
     const timer = setTimeout(() => {
       this.waiting.delete(key);
+      this.releasable.delete(key);
       this.probeAllowed = true;
       if (account !== null) this.waitingAccounts.delete(account);
       this.schedulePump();
     }, delayMs);
     this.waiting.set(key, timer);
+    if (!earlyRetry) this.releasable.add(key);
     if (account !== null) this.waitingAccounts.add(account);
     const retryAt = new Date(this.shared.clock.now() + delayMs).toISOString();
     // One warning per entry; the repeats of a long outage go to debug (the counters keep the total).
     const log = attempt === 1 ? this.logger.warn : this.logger.debug;
     log.call(this.logger, { seq: entry.seq, eventId: entry.event.id, attempt, retryAt, error }, 'delivery failed; will retry');
+  }
+
+  /**
+   * A delivery succeeded after the output was down, so it is up again: the keys waiting out a backoff are retried
+   * at once, and the scan's order sends a pending duress first instead of leaving it behind a timer of up to a
+   * minute. A released entry that fails again waits out its whole backoff before a success may release it again,
+   * so an output that flaps, or accounts that keep failing beside healthy ones, are tried at most twice per
+   * backoff, never in a loop paced by the successes.
+   */
+  private releaseWaiting(): void {
+    for (const key of this.releasable) {
+      clearTimeout(this.waiting.get(key));
+      this.waiting.delete(key);
+      if (typeof key === 'string') this.waitingAccounts.delete(key); // an account's key is the account
+      this.released.add(key);
+    }
+    this.releasable.clear();
   }
 
   private bury(entry: OutboxEntry, reason: string): void {
@@ -333,6 +363,8 @@ class OutputLane {
     for (const timer of this.waiting.values()) clearTimeout(timer);
     this.waiting.clear();
     this.waitingAccounts.clear();
+    this.releasable.clear();
+    this.released.clear();
   }
 
   async drain(): Promise<void> {

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
+import { backoffDelay } from '../../../src/backoff.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
-import { Dispatcher } from '../../../src/pipeline/dispatcher.js';
+import { DEFAULT_BACKOFF, Dispatcher } from '../../../src/pipeline/dispatcher.js';
 import { silentLogger, type DeliveryResult, type OutputAdapter } from '../../../src/ports.js';
 import { testEvent } from '../../helpers/output-events.js';
 import type { NormalizedEvent } from '../../../src/model/event.js';
@@ -59,5 +60,84 @@ describe('dispatcher during an output outage', () => {
     await outbox.append([testEvent({ account: 'A' }), testEvent({ account: 'B' }), testEvent({ account: 'A' })]);
     const picked = outbox.pending('o', 10, undefined, new Set(['A'])).map((e) => e.event.account);
     expect(picked).toEqual(['B']);
+  });
+});
+
+/** Moves fake time on in 100 ms steps, letting the dispatcher's scans (real setImmediate) run in between. */
+async function advance(ms: number): Promise<void> {
+  for (let t = 0; t < ms; t += 100) {
+    await vi.advanceTimersByTimeAsync(100);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** An output whose `deliver` the test decides; one delivery at a time by default, like the DC-09 output. */
+function scriptedOutput(deliver: OutputAdapter<NormalizedEvent>['deliver'], maxInFlight = 1): OutputAdapter<NormalizedEvent> {
+  return { name: 'arc', kind: 'test', audience: 'central', maxInFlight, start: async () => {}, stop: async () => {}, health: () => ({ state: 'up' }), deliver };
+}
+
+describe('dispatcher when an output comes back', () => {
+  it('sends a pending duress first, not behind the backoff timers of the accounts that failed before it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      let up = false;
+      const delivered: Array<{ category: string }> = [];
+      const output = scriptedOutput(async (event) => {
+        if (!up) return { ok: false, retryable: true, error: 'receiver down' };
+        delivered.push({ category: event.category });
+        return { ok: true };
+      });
+      let seed = 7; // deterministic jitter, so the timers of the 30 accounts fall apart as in real outages
+      const random = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+      const outbox = new MemoryOutbox();
+      const dispatcher = new Dispatcher({ outbox, outputs: [output], clock: { now: () => Date.now() }, logger: silentLogger, random });
+      dispatcher.start();
+      for (let i = 0; i < 30; i++) await outbox.append([testEvent({ account: String(1000 + i), category: 'burglary' })]);
+      await advance(5 * 60_000);
+      await outbox.append([testEvent({ account: '9999', category: 'duress' })]);
+      await advance(5 * 60_000); // every account, the duress's too, now waits up to a minute between tries
+
+      up = true;
+      await advance(90_000);
+      expect(delivered).toHaveLength(31);
+      // The first delivery is whichever retry timer fired first: it proves the output up, and the duress goes next.
+      expect(delivered.findIndex((d) => d.category === 'duress')).toBeLessThanOrEqual(1);
+      await dispatcher.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('retries accounts that keep failing beside healthy ones at most twice per backoff, however often others succeed', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      let refusedAttempts = 0;
+      // Deliveries overlap (20 ms each, up to 16 at once), so healthy ones keep succeeding right after refused ones
+      // failed: were every such success to release the refused accounts, they would be retried at its pace.
+      const output = scriptedOutput(async (event) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        if (!event.account!.startsWith('REFUSED')) return { ok: true };
+        refusedAttempts++;
+        return { ok: false, retryable: true, error: 'HTTP 503' };
+      }, 16);
+      const outbox = new MemoryOutbox();
+      const dispatcher = new Dispatcher({ outbox, outputs: [output], clock: { now: () => Date.now() }, logger: silentLogger, random: () => 0.5 });
+      dispatcher.start();
+      await outbox.append([testEvent({ account: 'REFUSED-1' }), testEvent({ account: 'REFUSED-2' })]);
+      const minutes = 5;
+      for (let second = 0; second < minutes * 60; second++) {
+        await outbox.append(Array.from({ length: 10 }, (_, i) => testEvent({ account: `HEALTHY-${i}` })));
+        await advance(1_000);
+      }
+
+      // What one account gets from its own retry timers alone: the first try and one retry per backoff.
+      let timerOnlyAttempts = 1;
+      for (let at = 0, attempt = 1; (at += backoffDelay(DEFAULT_BACKOFF, attempt, () => 0.5)) <= minutes * 60_000; attempt++) timerOnlyAttempts++;
+      expect(refusedAttempts).toBeGreaterThan(2);
+      expect(refusedAttempts).toBeLessThanOrEqual(2 * 2 * timerOnlyAttempts);
+      await dispatcher.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
