@@ -43,6 +43,30 @@ interface Path {
   lastFailure: string | undefined;
 }
 
+/**
+ * One message as it goes on the wire, built once: every resend and the other path get the same bytes, so a receiver
+ * that deduplicates on content and timestamp (§3.10; panelbridge's own does) stores it once. Only a NAK with the
+ * receiver's time has it rebuilt, with the corrected timestamp. The random pad is drawn per encryption: under the
+ * all-zero IV it is what makes two encryptions differ (§3.6). A resend is the same message, as its clear sequence
+ * number says anyway, so sending the same ciphertext again reveals nothing, and a receiver comparing raw frames
+ * sees the repeat too.
+ */
+class OutgoingFrame {
+  bytes: Uint8Array;
+
+  constructor(
+    readonly seq: string,
+    private readonly build: () => Uint8Array,
+  ) {
+    this.bytes = build();
+  }
+
+  /** After a clock correction: the same message with the corrected timestamp (and a fresh pad). */
+  retime(): void {
+    this.bytes = this.build();
+  }
+}
+
 type Attempt =
   | { outcome: 'ack' }
   | { outcome: 'duh' }
@@ -152,18 +176,18 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
 
   private async transmit(event: NormalizedEvent, content: FrameContent, extended: Record<string, string>): Promise<DeliveryResult> {
     if (this.stopped) return { ok: false, retryable: true, error: 'output stopped' };
-    // Retransmissions keep the sequence number, so a receiver that got the first copy stores it once (§3.10).
-    const seq = this.sequence.next();
+    // One frame for every resend and both paths: the receiver that got the first copy stores it once (§3.10).
+    const frame = this.frame(content, extended);
     const order = [this.active, ...this.paths.filter((p) => p !== this.active)];
     const failures: string[] = [];
     let refusals = 0;
     for (const path of order) {
-      const attempt = await this.sendOn(path, content, extended, seq, this.options.retries + 1);
+      const attempt = await this.sendOn(path, frame, this.options.retries + 1);
       if (this.stopped) return { ok: false, retryable: true, error: 'output stopped' };
       if (attempt.outcome === 'ack') {
         if (path !== this.active) this.switchTo(path, `the ${this.active.name} path did not answer`);
         this.pathAnswered(path);
-        this.logger.debug({ eventId: event.id, seq, path: path.name, data: content.data }, 'event delivered: receiver ACK');
+        this.logger.debug({ eventId: event.id, seq: frame.seq, path: path.name, data: content.data }, 'event delivered: receiver ACK');
         return { ok: true };
       }
       // DUH is never encrypted, so one path's DUH could be forged on that path: the other path is still asked.
@@ -182,11 +206,12 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   }
 
   /** Sends on one path until it ACKs or DUHs, or `attempts` sends went unanswered. NAKs with a time do not count. */
-  private async sendOn(path: Path, content: FrameContent, extended: Record<string, string>, seq: string, attempts: number): Promise<Attempt> {
+  private async sendOn(path: Path, frame: OutgoingFrame, attempts: number): Promise<Attempt> {
+    const { seq } = frame;
     let detail = 'no answer';
     let corrections = 0;
     for (let attempt = 0; attempt < attempts && !this.stopped; ) {
-      const answer = await this.exchangeOn(path, content, extended, seq);
+      const answer = await this.exchangeOn(path, frame);
       switch (answer.kind) {
         case 'ack':
           return { outcome: 'ack' };
@@ -196,6 +221,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
           if (answer.receiverTime != null && corrections < MAX_TIME_CORRECTIONS) {
             corrections++;
             this.clockOffsetMs = answer.receiverTime - this.deps.clock.now();
+            frame.retime();
             this.logger.warn({ path: path.name, seq, offsetMs: this.clockOffsetMs }, 'receiver NAK with its time: resending with the corrected time');
             continue;
           }
@@ -212,22 +238,29 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     return { outcome: 'silent', detail };
   }
 
-  private async exchangeOn(path: Path, content: FrameContent, extended: Record<string, string>, seq: string): Promise<PanelAnswer> {
+  /** A new message (the next sequence number) timestamped now, on the receiver's clock as far as a NAK told it. */
+  private frame(content: FrameContent, extended: Record<string, string>): OutgoingFrame {
+    const seq = this.sequence.next();
+    return new OutgoingFrame(seq, () =>
+      buildPanelFrame({
+        content,
+        extended,
+        seq,
+        account: this.options.account,
+        receiver: this.options.receiver ?? null,
+        line: this.options.line,
+        now: this.deps.clock.now() + this.clockOffsetMs,
+        random: this.random,
+        ...(this.key === undefined ? {} : { key: this.key }),
+      }),
+    );
+  }
+
+  private async exchangeOn(path: Path, frame: OutgoingFrame): Promise<PanelAnswer> {
     const link = await this.linkOf(path);
     if (typeof link === 'string') return { kind: 'none', detail: link };
-    const bytes = buildPanelFrame({
-      content,
-      extended,
-      seq,
-      account: this.options.account,
-      receiver: this.options.receiver ?? null,
-      line: this.options.line,
-      now: this.deps.clock.now() + this.clockOffsetMs,
-      random: this.random,
-      ...(this.key === undefined ? {} : { key: this.key }),
-    });
-    const sent = { seq, encrypted: this.key !== undefined, ...(this.key === undefined ? {} : { key: this.key }) };
-    const { answer } = await exchange(link, bytes, this.options.ackTimeout, (reply) => interpretAnswer(reply, sent));
+    const sent = { seq: frame.seq, encrypted: this.key !== undefined, ...(this.key === undefined ? {} : { key: this.key }) };
+    const { answer } = await exchange(link, frame.bytes, this.options.ackTimeout, (reply) => interpretAnswer(reply, sent));
     if (answer.kind !== 'none') this.lastTrafficAt = this.deps.clock.now();
     return answer;
   }
@@ -296,7 +329,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   /** Sends one NULL on `path` (no retries: the next tick polls again). */
   private async poll(path: Path): Promise<void> {
     if (this.stopped) return;
-    const answer = await this.exchangeOn(path, { token: 'NULL', dataAccount: null, data: '' }, {}, this.sequence.next());
+    const answer = await this.exchangeOn(path, this.frame({ token: 'NULL', dataAccount: null, data: '' }, {}));
     // A NAK with the receiver's time is an answer too: the clock is corrected for the next frame.
     if (answer.kind === 'nak' && answer.receiverTime != null) this.clockOffsetMs = answer.receiverTime - this.deps.clock.now();
     if (answer.kind === 'ack' || (answer.kind === 'nak' && answer.receiverTime != null)) {

@@ -17,6 +17,7 @@ import type { NormalizedEvent } from '../../src/model/event.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
 import { crcArc } from '../helpers/panel.js';
 import { startListener } from '../helpers/dc09-listener.js';
+import { testDc09Receiver } from '../helpers/dc09-receiver.js';
 import { testEvent } from '../helpers/output-events.js';
 
 const KEY_HEX = '000102030405060708090A0B0C0D0E0F';
@@ -250,8 +251,10 @@ describe('DC-09 output towards a receiver', () => {
     const seqs = (receiver: { events(): Received[] }) => receiver.events().map((r) => r.msg.seq);
     expect(await out.deliver(duress())).toEqual({ ok: true });
     expect(seqs(primary)).toEqual(['0001', '0001']);
-    // Every copy on either path has the same sequence number (a slow ACK may have cost the backup a resend).
+    // Every copy on either path has the same sequence number (a slow ACK may have cost the backup a resend) and the
+    // same timestamp, seconds apart as they went out.
     expect(new Set(seqs(backup))).toEqual(new Set(['0001']));
+    expect(new Set([...primary.events(), ...backup.events()].map((r) => r.msg.timestamp)).size).toBe(1);
     expect(out.health().state).toBe('degraded');
     // The next event goes straight to the backup while the primary is down.
     expect(await out.deliver(duress())).toEqual({ ok: true });
@@ -353,6 +356,43 @@ describe('DC-09 output into the gateway\'s own DC-09 input (strict mode)', () =>
     const stored = input.stored();
     expect(stored.map(meaning)).toEqual(sent.map(meaning));
     expect(stored.every((event) => event.account === '9876')).toBe(true);
+  });
+
+  it.each([false, true])('a resend after a lost ACK is stored once (encrypted: %s)', async (encrypted) => {
+    const { receiver, outbox } = testDc09Receiver({ input: 'arc', strict: true, accounts: [encrypted ? { account: '9876', key: KEY } : { account: '9876' }] });
+    const seqs: string[] = [];
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      const framer = new Dc09Framer();
+      socket.on('data', (chunk) => {
+        for (const out of framer.push(chunk)) {
+          if (out.kind !== 'frame') continue;
+          const first = seqs.push(/"\*?ADM-CID"(\d{4})/.exec(Buffer.from(out.bytes).toString('latin1'))?.[1] ?? '?') === 1;
+          // The first ACK is lost on the way back (a dropped segment, a NAT hiccup), so the output resends.
+          void receiver.handleFrame(out.bytes, 'tcp', 'arc').then((outcome) => {
+            if (!first && outcome.reply !== null) socket.write(outcome.reply);
+          });
+        }
+      });
+      socket.on('error', () => socket.destroy());
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    closers.push(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    // An ACK timeout of a second or more puts the resend in a later second of the frame's timestamp.
+    const out = await output({
+      primary: `tcp://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+      ackTimeout: 1_000,
+      ...(encrypted ? { key: KEY_HEX, keyEncoding: 'hex' } : {}),
+    });
+
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(seqs).toEqual(['0001', '0001']);
+    expect(outbox.backlog('probe')).toBe(1);
   });
 });
 
