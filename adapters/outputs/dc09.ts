@@ -41,6 +41,8 @@ interface Path {
   /** The last exchange on this path went unanswered. */
   down: boolean;
   lastFailure: string | undefined;
+  /** A supervisory report names this path's silence as why a refused event could not be offered to it; restored when it answers. */
+  reportedSilent: boolean;
 }
 
 /**
@@ -75,9 +77,9 @@ type Attempt =
 /**
  * The gateway as a DC-09 transmitter (protocols.md §3): each event is sent to a monitoring centre's receiver as
  * ADM-CID or SIA-DCS, and counts as delivered only when the receiver ACKs it (an encrypted `*ACK` must decrypt
- * with the key). A NAK with the receiver's time corrects the clock and the frame goes again; DUH on every path
- * refuses it for good (dead letter); silence is retried, then the backup path takes over until the primary answers
- * a NULL poll.
+ * with the key). A NAK with the receiver's time corrects the clock and the frame goes again; a DUH has the other
+ * path asked, and when no path ACKs it (each answered DUH or nothing) it is refused for good (dead letter); silence
+ * on every path is retried, and the backup path takes over until the primary answers a NULL poll.
  * Exchanges are one at a time, like a panel's: the dispatcher's order (duress first, each account in order) is the
  * order on the wire.
  */
@@ -123,7 +125,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   private path(name: PathName, url: string): Path {
     const target = parseLinkTarget(url);
     if (target === undefined) throw new GatewayError('CONFIG_INVALID', `dc09 output "${this.options.name}": ${name} "${url}" is not tcp://HOST:PORT or udp://HOST:PORT`);
-    return { name, target, link: undefined, down: false, lastFailure: undefined };
+    return { name, target, link: undefined, down: false, lastFailure: undefined, reportedSilent: false };
   }
 
   async start(): Promise<void> {
@@ -180,7 +182,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     const frame = this.frame(content, extended);
     const order = [this.active, ...this.paths.filter((p) => p !== this.active)];
     const failures: string[] = [];
-    let refusals = 0;
+    const silent: Path[] = [];
     for (const path of order) {
       const attempt = await this.sendOn(path, frame, this.options.retries + 1);
       if (this.stopped) return { ok: false, retryable: true, error: 'output stopped' };
@@ -193,16 +195,23 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
       // DUH is never encrypted, so one path's DUH could be forged on that path: the other path is still asked.
       if (attempt.outcome === 'duh') {
         this.pathAnswered(path);
-        refusals++;
         failures.push(`${path.name} ${formatLinkTarget(path.target)}: DUH (the receiver will not process this message)`);
         continue;
       }
       this.pathSilent(path, attempt.detail);
+      silent.push(path);
       failures.push(`${path.name} ${formatLinkTarget(path.target)}: ${attempt.detail}`);
     }
-    if (refusals === order.length) return { ok: false, retryable: false, error: `refused: ${failures.join('; ')}` };
-    if (refusals === 0) this.allPathsDown();
-    return { ok: false, retryable: true, error: `no ACK from the receiver (${failures.join('; ')})` };
+    if (silent.length === order.length) {
+      this.allPathsDown();
+      return { ok: false, retryable: true, error: `no ACK from the receiver (${failures.join('; ')})` };
+    }
+    // A path answered DUH to this message, so it must not get it again (§3.10: no repeat after DUH), and waiting for
+    // a silent path would hold back the account's later events, a duress too, that the answering path takes: it is
+    // a dead letter (a duress no central output delivers still raises the missed-deadline alarm). The silent path
+    // decided that, so it is reported.
+    for (const path of silent) this.reportRefusedForSilence(path, event);
+    return { ok: false, retryable: false, error: `refused: ${failures.join('; ')}` };
   }
 
   /** Sends on one path until it ACKs or DUHs, or `attempts` sends went unanswered. NAKs with a time do not count. */
@@ -287,9 +296,14 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     path.down = false;
     path.lastFailure = undefined;
     if (wasDown) this.logger.info({ path: path.name, target: formatLinkTarget(path.target) }, 'receiver path answers again');
+    const answersAgain = `the ${path.name} receiver path ${formatLinkTarget(path.target)} of DC-09 output ${this.name} answers again`;
     if (this.bothDown) {
       this.bothDown = false;
-      reportLinkState(this.deps.reportLinkState, this.logger, 'restore', `the ${path.name} receiver path ${formatLinkTarget(path.target)} of DC-09 output ${this.name} answers again`);
+      reportLinkState(this.deps.reportLinkState, this.logger, 'restore', answersAgain);
+    }
+    if (path.reportedSilent) {
+      path.reportedSilent = false;
+      reportLinkState(this.deps.reportLinkState, this.logger, 'restore', answersAgain);
     }
   }
 
@@ -302,6 +316,18 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   private switchTo(path: Path, why: string): void {
     this.logger.warn({ from: this.active.name, to: path.name, target: formatLinkTarget(path.target), why }, 'DC-09 output switched receiver path');
     this.active = path;
+  }
+
+  /** One report per silence of the path, raised when it left an event that the other path refused undeliverable. */
+  private reportRefusedForSilence(path: Path, event: NormalizedEvent): void {
+    if (path.reportedSilent) return;
+    path.reportedSilent = true;
+    reportLinkState(
+      this.deps.reportLinkState,
+      this.logger,
+      'new',
+      `DC-09 output ${this.name}: the ${path.name} receiver path ${formatLinkTarget(path.target)} does not answer (${path.lastFailure ?? 'no answer'}); event ${event.id}, refused (DUH) on the other path, is a dead letter`,
+    );
   }
 
   private allPathsDown(): void {

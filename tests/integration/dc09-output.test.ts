@@ -242,6 +242,30 @@ describe('DC-09 output towards a receiver', () => {
     expect(backup.events()).toHaveLength(1);
   });
 
+  it('DUH on the primary while the backup does not answer: a dead letter at once, the backup reported, and the account\'s next event, a duress, goes', async () => {
+    let backupAnswers = false;
+    // The centre's receiver will not process Contact ID 570 (bypass) and takes everything else.
+    const primary = await startReceiver((msg) => (msg.data.startsWith('1570') ? 'duh' : 'ack'));
+    const backup = await startReceiver(() => (backupAnswers ? 'ack' : 'silent'));
+    closers.push(() => primary.close(), () => backup.close());
+    const reports: LinkStateReport[] = [];
+    const out = await output({ primary: `tcp://127.0.0.1:${primary.port}`, backup: `tcp://127.0.0.1:${backup.port}`, supervision: 400, ackTimeout: 300, retries: 0 }, reports);
+    const outbox = new MemoryOutbox();
+    const dispatcher = new Dispatcher({ outbox, outputs: [out], clock: systemClock, logger: silentLogger });
+    dispatcher.start();
+    closers.push(() => dispatcher.stop());
+    const bypass = testEvent({ account: '1234', category: 'bypass', code: { scheme: 'contact-id', value: '570', description: 'Bypass' }, zone: { number: 3 } });
+    await outbox.append([bypass, { ...duress(), account: '1234' }]);
+
+    await expect.poll(() => primary.events().map((r) => r.msg.data), { timeout: 5_000 }).toContain('1121 01 005');
+    expect(outbox.deadLetters('arc').map((d) => d.reason)).toEqual([expect.stringMatching(/primary .*DUH.*; backup .*no answer/)]);
+    // The primary never gets a message again that it answered DUH to.
+    expect(primary.events().filter((r) => r.msg.data.startsWith('1570'))).toHaveLength(1);
+    expect(reports).toEqual([{ qualifier: 'new', reasons: [expect.stringMatching(new RegExp(`backup receiver path .* does not answer.*event ${bypass.id}`))] }]);
+    backupAnswers = true;
+    await expect.poll(() => reports.map((r) => r.qualifier), { timeout: 5_000 }).toEqual(['new', 'restore']);
+  });
+
   it('silence on the primary: retried, then the backup takes the event; the primary is taken back once it answers a NULL poll', async () => {
     let primaryAnswers = false;
     const primary = await startReceiver(() => (primaryAnswers ? 'ack' : 'silent'));
