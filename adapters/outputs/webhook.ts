@@ -5,6 +5,7 @@ import type { AdapterHealth, Audience, Clock, DeliveryResult, OutputAdapter } fr
 import type { WebhookOutputSettings } from '../../src/settings/settings.js';
 import { errorText, GatewayError } from '../../src/errors.js';
 import { readSecret } from '../system/secrets.js';
+import { redactUrlCredentials } from '../system/redact.js';
 
 export type WebhookOutputOptions = Omit<WebhookOutputSettings, 'type'>;
 
@@ -28,6 +29,35 @@ export function signWebhook(key: Buffer, id: string, timestampSeconds: number, b
   return `v1,${mac}`;
 }
 
+/** Where a webhook POSTs: the URL fetch is given, and the `authorization` header its credentials became. */
+export interface WebhookTarget {
+  url: string;
+  authorization: string | undefined;
+}
+
+/** Percent-decoded userinfo; as written when it is not valid percent-encoding (a bare `%` in a password). */
+function decodeUserinfo(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * `https://user:password@host/…`, the way an endpoint behind basic auth is configured, as fetch takes it: the URL
+ * without its userinfo (fetch refuses a URL with credentials) and the `authorization: Basic` value they stand for
+ * (the userinfo is percent-encoded in a URL, Basic takes it decoded).
+ */
+export function webhookTarget(url: string): WebhookTarget {
+  const parsed = new URL(url);
+  if (parsed.username === '' && parsed.password === '') return { url, authorization: undefined };
+  const credentials = `${decodeUserinfo(parsed.username)}:${decodeUserinfo(parsed.password)}`;
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.href, authorization: `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}` };
+}
+
 /** 2xx delivered; 408, 429 and 5xx are worth retrying; any other status (4xx, 3xx) will not change on a retry. */
 export function classifyStatus(status: number, statusText: string): DeliveryResult {
   if (status >= 200 && status < 300) return { ok: true };
@@ -44,12 +74,14 @@ export class WebhookOutput implements OutputAdapter<NormalizedEvent> {
   readonly audience: Audience;
   private readonly options: WebhookOutputOptions;
   private readonly deps: WebhookOutputDeps;
+  private readonly target: WebhookTarget;
   private key: Buffer | undefined;
   private lastFailure: string | undefined;
 
   constructor(options: WebhookOutputOptions, deps: WebhookOutputDeps) {
     this.options = options;
     this.deps = deps;
+    this.target = webhookTarget(options.url);
     this.name = options.name;
     this.audience = options.audience;
   }
@@ -67,9 +99,10 @@ export class WebhookOutput implements OutputAdapter<NormalizedEvent> {
     const timestamp = Math.floor(this.deps.clock.now() / 1000);
     let result: DeliveryResult;
     try {
-      const response = await fetch(this.options.url, {
+      const response = await fetch(this.target.url, {
         method: 'POST',
         headers: {
+          ...(this.target.authorization === undefined ? {} : { authorization: this.target.authorization }),
           'content-type': 'application/json',
           'webhook-id': event.id,
           'webhook-timestamp': String(timestamp),
@@ -85,7 +118,8 @@ export class WebhookOutput implements OutputAdapter<NormalizedEvent> {
       result = classifyStatus(response.status, response.statusText);
     } catch (error) {
       const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
-      result = { ok: false, retryable: true, error: timedOut ? `no response within ${this.options.timeout} ms` : errorText(error) };
+      // The text is shown on /healthz: no URL credentials in it, whatever the error quotes (security.md rule 7).
+      result = { ok: false, retryable: true, error: timedOut ? `no response within ${this.options.timeout} ms` : redactUrlCredentials(errorText(error)) };
     }
     this.lastFailure = result.ok ? undefined : result.error;
     return result;

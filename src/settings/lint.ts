@@ -34,12 +34,13 @@ export function secretFiles(settings: Settings): Array<{ path: string; file: str
   return files;
 }
 
-function hasUrlCredentials(url: string): boolean {
+/** The URL when it carries `user:password@`, else undefined. */
+function withCredentials(url: string): URL | undefined {
   try {
     const parsed = new URL(url);
-    return parsed.username !== '' || parsed.password !== '';
+    return parsed.username !== '' || parsed.password !== '' ? parsed : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -55,8 +56,8 @@ function lintExposure(settings: Settings, worldReadableFiles: ReadonlySet<string
       });
   });
   settings.outputs.forEach((output, i) => {
-    if ((output.type === 'mqtt' || output.type === 'webhook') && hasUrlCredentials(output.url))
-      findings.push({ severity: 'warning', path: `outputs[${i}].url`, message: 'credentials inside the URL: use username with passwordFile (MQTT) or a secretFile' });
+    if (output.type === 'mqtt' && withCredentials(output.url) !== undefined)
+      findings.push({ severity: 'warning', path: `outputs[${i}].url`, message: 'credentials inside the URL: use username with passwordFile' });
   });
   settings.api?.tokens?.forEach((t, i) => {
     if (t.token !== undefined)
@@ -102,6 +103,12 @@ export function lintSettings(
     const inlineSecret = output.type === 'webhook' ? output.secret : output.type === 'mqtt' ? output.password : undefined;
     if (inlineSecret !== undefined && context.fileIsWorldReadable)
       findings.push({ severity: 'warning', path: `outputs[${i}]`, message: 'secret inline in a world-readable file: use secretFile/passwordFile' });
+    // A webhook endpoint behind basic auth has no other place for its credentials: they go as `authorization: Basic`.
+    const basicAuth = output.type === 'webhook' ? withCredentials(output.url) : undefined;
+    if (basicAuth?.protocol === 'http:' && !isLoopbackHost(basicAuth.hostname))
+      findings.push({ severity: 'warning', path: `outputs[${i}].url`, message: 'credentials inside the URL go as basic auth over plain http, readable on the network: use https' });
+    if (basicAuth !== undefined && context.fileIsWorldReadable)
+      findings.push({ severity: 'warning', path: `outputs[${i}].url`, message: 'basic-auth password inside the URL in a world-readable file: chmod 600 the config' });
     if (output.type === 'dc09' || output.type === 'automation') findings.push(...lintForwardingOutput(output, `outputs[${i}]`, context.fileIsWorldReadable));
     if (output.type === 'mqtt' && output.protocolVersion === 4 && output.url !== 'embedded')
       findings.push({

@@ -15,6 +15,7 @@ const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 interface ReceivedRequest {
   method: string;
+  url: string;
   headers: http.IncomingHttpHeaders;
   body: string;
 }
@@ -27,7 +28,7 @@ async function startReceiver(script: Array<number | 'hang'>): Promise<{ url: str
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
-      requests.push({ method: req.method ?? '', headers: req.headers, body });
+      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
       const answer = script[Math.min(requests.length - 1, script.length - 1)] ?? 200;
       if (answer !== 'hang') res.writeHead(answer).end();
     });
@@ -162,6 +163,26 @@ describe('webhook output against a local HTTP receiver', () => {
     expect(outbox.deadLetters('cloud')[0]).toMatchObject({ reason: 'HTTP 422 Unprocessable Entity', event: { id: event.id } });
     expect(server.requests).toHaveLength(1);
     expect(dispatcher.stats().cloud).toMatchObject({ dead: 1, delivered: 0 });
+  });
+
+  it('sends the credentials of a user:password@ URL as basic auth, the rest of the URL as it is', async () => {
+    const server = await receiver([200]);
+    // Percent-encoded in the URL, as a password with ':' or '@' must be; basic auth carries it decoded.
+    const output = webhook(server.url.replace('http://', 'http://alarm:S3cret%3Apw@') + '?site=12');
+    await output.start();
+    expect(await output.deliver(testEvent({ category: 'duress' }))).toEqual({ ok: true });
+    expect(server.requests).toHaveLength(1);
+    expect(server.requests[0]!.url).toBe('/hook?site=12');
+    expect(server.requests[0]!.headers.authorization).toBe(`Basic ${Buffer.from('alarm:S3cret:pw').toString('base64')}`);
+  });
+
+  it('never shows the password of a user:password@ URL in a failure', async () => {
+    const output = webhook(`http://alarm:S3cretPw@127.0.0.1:${await freePort()}/hook`);
+    await output.start();
+    const result = await output.deliver(testEvent());
+    expect(result).toMatchObject({ ok: false, retryable: true });
+    expect(output.health().state).toBe('degraded');
+    expect(JSON.stringify([result, output.health()])).not.toContain('S3cretPw');
   });
 
   it('gives up on a receiver that never answers and reports it as retryable', async () => {

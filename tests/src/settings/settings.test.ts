@@ -163,6 +163,23 @@ sites:
     ]);
   });
 
+  it('warns about basic-auth credentials in a webhook URL only where they show: over plain http off the host, or in a world-readable file', () => {
+    const settings = settingsOf(`
+inputs: [{ type: dc09, name: ip, port: 1, accounts: [{ account: "1234" }] }]
+outputs:
+  - { type: webhook, name: tls, url: "https://alarm:pw@soc.example.net/hook", secretFile: /etc/pb/whsec }
+  - { type: webhook, name: plain, url: "http://alarm:pw@soc.example.net/hook", secretFile: /etc/pb/whsec }
+  - { type: webhook, name: local, url: "http://alarm:pw@127.0.0.1:8080/hook", secretFile: /etc/pb/whsec }
+  - { type: mqtt, name: broker, url: "mqtt://alarm:pw@broker.example.net:1883" }
+`);
+    const urlFindings = (fileIsWorldReadable: boolean) => lintSettings(settings, { fileIsWorldReadable }).filter((f) => f.path.endsWith('.url'));
+    expect(urlFindings(false)).toEqual([
+      expect.objectContaining({ severity: 'warning', path: 'outputs[3].url', message: expect.stringContaining('use username with passwordFile') }),
+      expect.objectContaining({ severity: 'warning', path: 'outputs[1].url', message: expect.stringContaining('over plain http') }),
+    ]);
+    expect(urlFindings(true).filter((f) => f.message.includes('world-readable')).map((f) => f.path)).toEqual(['outputs[0].url', 'outputs[1].url', 'outputs[2].url']);
+  });
+
   it('warns that MQTT 3.1.1 cannot tell an ACL-dropped publish from a delivered one', () => {
     const settings = settingsOf(`
 inputs: [{ type: dc09, name: ip, port: 1, accounts: [{ account: "1234" }] }]
