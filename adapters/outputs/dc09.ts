@@ -100,6 +100,11 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   private active: Path;
   /** Both paths went unanswered; reported once per outage. */
   private bothDown = false;
+  /**
+   * Duress events a path refused (DUH) while another path did not answer, with the paths that refused them: they
+   * wait for a path that has not refused them, never going again to one that has.
+   */
+  private readonly duressRefusedBy = new Map<string, Set<PathName>>();
   private lastTrafficAt = 0;
   private readonly wire = new OneAtATime();
   private pollTimer: ReturnType<typeof setInterval> | undefined;
@@ -180,8 +185,9 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     if (this.stopped) return { ok: false, retryable: true, error: 'output stopped' };
     // One frame for every resend and both paths: the receiver that got the first copy stores it once (§3.10).
     const frame = this.frame(content, extended);
-    const order = [this.active, ...this.paths.filter((p) => p !== this.active)];
-    const failures: string[] = [];
+    const refusedBy = this.duressRefusedBy.get(event.id) ?? new Set<PathName>();
+    const order = [this.active, ...this.paths.filter((p) => p !== this.active)].filter((p) => !refusedBy.has(p.name));
+    const failures: string[] = [...refusedBy].map((name) => `${name}: DUH (the receiver will not process this message)`);
     const silent: Path[] = [];
     for (const path of order) {
       const attempt = await this.sendOn(path, frame, this.options.retries + 1);
@@ -189,12 +195,14 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
       if (attempt.outcome === 'ack') {
         if (path !== this.active) this.switchTo(path, `the ${this.active.name} path did not answer`);
         this.pathAnswered(path);
+        this.duressRefusedBy.delete(event.id);
         this.logger.debug({ eventId: event.id, seq: frame.seq, path: path.name, data: content.data }, 'event delivered: receiver ACK');
         return { ok: true };
       }
       // DUH is never encrypted, so one path's DUH could be forged on that path: the other path is still asked.
       if (attempt.outcome === 'duh') {
         this.pathAnswered(path);
+        refusedBy.add(path.name);
         failures.push(`${path.name} ${formatLinkTarget(path.target)}: DUH (the receiver will not process this message)`);
         continue;
       }
@@ -202,15 +210,20 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
       silent.push(path);
       failures.push(`${path.name} ${formatLinkTarget(path.target)}: ${attempt.detail}`);
     }
-    if (silent.length === order.length) {
+    if (refusedBy.size === 0) {
       this.allPathsDown();
       return { ok: false, retryable: true, error: `no ACK from the receiver (${failures.join('; ')})` };
     }
-    // A path answered DUH to this message, so it must not get it again (§3.10: no repeat after DUH), and waiting for
-    // a silent path would hold back the account's later events, a duress too, that the answering path takes: it is
-    // a dead letter (a duress no central output delivers still raises the missed-deadline alarm). The silent path
-    // decided that, so it is reported.
+    // A path answered DUH to this message, so it must not get it again (§3.10: no repeat after DUH). A duress waits
+    // for a silent path to answer (a DUH is never encrypted, so it may be forged on its path); anything else would
+    // hold back the account's later events, a duress too, that the answering path takes: it is a dead letter. The
+    // silent path decided that, so it is reported.
     for (const path of silent) this.reportRefusedForSilence(path, event);
+    if (event.duress && silent.length > 0) {
+      this.duressRefusedBy.set(event.id, refusedBy);
+      return { ok: false, retryable: true, error: `no ACK from the receiver (${failures.join('; ')})` };
+    }
+    this.duressRefusedBy.delete(event.id);
     return { ok: false, retryable: false, error: `refused: ${failures.join('; ')}` };
   }
 
@@ -326,7 +339,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
       this.deps.reportLinkState,
       this.logger,
       'new',
-      `DC-09 output ${this.name}: the ${path.name} receiver path ${formatLinkTarget(path.target)} does not answer (${path.lastFailure ?? 'no answer'}); event ${event.id}, refused (DUH) on the other path, is a dead letter`,
+      `DC-09 output ${this.name}: the ${path.name} receiver path ${formatLinkTarget(path.target)} does not answer (${path.lastFailure ?? 'no answer'}); event ${event.id}, refused (DUH) on the other path, ${event.duress ? 'waits for it' : 'is a dead letter'}`,
     );
   }
 

@@ -266,6 +266,29 @@ describe('DC-09 output towards a receiver', () => {
     await expect.poll(() => reports.map((r) => r.qualifier), { timeout: 5_000 }).toEqual(['new', 'restore']);
   });
 
+  it('a duress DUH\'d on the primary while the backup does not answer waits for the backup, and never goes to the primary again', async () => {
+    let backupAnswers = false;
+    const primary = await startReceiver(() => 'duh');
+    const backup = await startReceiver(() => (backupAnswers ? 'ack' : 'silent'));
+    closers.push(() => primary.close(), () => backup.close());
+    const reports: LinkStateReport[] = [];
+    const out = await output({ primary: `tcp://127.0.0.1:${primary.port}`, backup: `tcp://127.0.0.1:${backup.port}`, ackTimeout: 300, retries: 0 }, reports);
+    const outbox = new MemoryOutbox();
+    const dispatcher = new Dispatcher({ outbox, outputs: [out], clock: systemClock, logger: silentLogger });
+    dispatcher.start();
+    closers.push(() => dispatcher.stop());
+    const event = duress();
+    await outbox.append([event]);
+    // Retried on the backup alone, and not a dead letter: a DUH is never encrypted, so it may be forged.
+    await expect.poll(() => backup.events().length, { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+    expect(outbox.deadLetters('arc')).toEqual([]);
+    expect(reports).toEqual([{ qualifier: 'new', reasons: [expect.stringMatching(new RegExp(`backup receiver path .* does not answer.*event ${event.id}.* waits for it`))] }]);
+    backupAnswers = true;
+    await expect.poll(() => outbox.backlog('arc'), { timeout: 5_000 }).toBe(0);
+    expect(outbox.deadLetters('arc')).toEqual([]);
+    expect(primary.events()).toHaveLength(1);
+  });
+
   it('silence on the primary: retried, then the backup takes the event; the primary is taken back once it answers a NULL poll', async () => {
     let primaryAnswers = false;
     const primary = await startReceiver(() => (primaryAnswers ? 'ack' : 'silent'));
