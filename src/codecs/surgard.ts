@@ -11,7 +11,10 @@ import { parseSiaData } from './sia-dc03.js';
 /**
  * Sur-Gard "SG Automation Output" packets (MLR2/MLR2-E/System III family, protocols.md §4.1, SGAUTO).
  * Every packet is `<protocol id><RR receiver><line>…` and ends with DC4; the automation answers ACK or NAK.
- * The line number is 3 digits (LLL) in SGAUTO and 1 digit in the older MLR2 manuals; both are accepted.
+ * The line number's width is the receiver's setting: 3 digits (LLL) in SGAUTO, 1 in the older MLR2 manuals, 1-3 on
+ * the SG-System III (DRL3 option 02 "Line Card Number Length") and 1-7 on the System 5 (option [409] "Output RRLLL
+ * Digits", RRL to RRLLLLLLL). Every width is accepted where the packet tells it: by the fixed length of the body
+ * after the line, or by the `[` that opens the SIA data.
  */
 
 export const SURGARD_ACK = 0x06;
@@ -34,6 +37,8 @@ export type SurgardEventPacket = Extract<SurgardPacket, { kind: 'event' }>;
 
 const TERMINATOR = String.fromCharCode(SURGARD_TERMINATOR);
 const HEX = /^[0-9A-F]+$/;
+/** The line number, 1 to 7 hex digits (see above). */
+const LINE = /^[0-9A-F]{1,7}$/;
 /** 11 spaces, `@`, 4 spaces: the heartbeat body after `1RR000` (or `1RRL` on the older MLR2). */
 const HEARTBEAT_BODY = ' '.repeat(11) + '@' + ' '.repeat(4);
 
@@ -80,14 +85,14 @@ function siaCodeSignal(
   return { ...emptySignal('surgard'), ...origin, code: { scheme: 'sia', value: code }, ...numbers };
 }
 
-/** Splits `<id>RR<line>` off a fixed-length packet; the body length decides between LLL and the older L. */
+/** Splits `<id>RR<line>` off a fixed-length packet: what the body leaves after `<id>RR` is the line. */
 function splitHeader(text: string, bodyLength: number): Header | null {
-  const lineWidth = text.length - 3 - bodyLength;
-  if (lineWidth !== 3 && lineWidth !== 1) return null;
+  const lineEnd = text.length - bodyLength;
+  if (lineEnd < 3) return null;
   const receiver = text.slice(1, 3);
-  const line = text.slice(3, 3 + lineWidth);
-  if (!HEX.test(receiver) || !HEX.test(line)) return null;
-  return { receiver, line, body: text.slice(3 + lineWidth) };
+  const line = text.slice(3, lineEnd);
+  if (!HEX.test(receiver) || !LINE.test(line)) return null;
+  return { receiver, line, body: text.slice(lineEnd) };
 }
 
 function formatError(protocolId: string, layout: string, raw: string): DecodeResult<never> {
@@ -162,7 +167,7 @@ function decodeSiaPacket(text: string, raw: string, options: CodecOptions | unde
   const receiver = text.slice(1, 3);
   const line = text.slice(3, open);
   const bracketed = open >= 0 && text.endsWith(']');
-  if (!bracketed || (line.length !== 3 && line.length !== 1) || !HEX.test(receiver) || !HEX.test(line)) {
+  if (!bracketed || !HEX.test(receiver) || !LINE.test(line)) {
     return formatError(protocolId, layout, raw);
   }
   let data = text.slice(open + 1, -1);

@@ -133,10 +133,33 @@ describe('decodeSurgard', () => {
     ['protocol 1 without the account padding', '1011001234  1234 21003\u0014', 'SURGARD_FORMAT_INVALID'],
     ['protocol 1 with a control character as event', '101100      1234 \u000121003\u0014', 'SURGARD_FORMAT_INVALID'],
     ['protocol S without brackets', 'S01100#1234|NBA01\u0014', 'SURGARD_FORMAT_INVALID'],
-    ['protocol S with a 2-digit line', 'S0110[#1234|NBA01]\u0014', 'SURGARD_FORMAT_INVALID'],
+    ['protocol S with an 8-digit line', 'S0112345678[#1234|NBA01]\u0014', 'SURGARD_FORMAT_INVALID'],
+    ['protocol 5 with an 8-digit line', '50112345678 181234E12101001\u0014', 'SURGARD_FORMAT_INVALID'],
+    ['protocol 5 with no line', '501 181234E12101001\u0014', 'SURGARD_FORMAT_INVALID'],
     ['protocol S closing bracket only', 'S01100]\u0014', 'SURGARD_FORMAT_INVALID'],
   ])('%s', (_name, packet, code) => {
     expect(errorCode(packet)).toBe(code);
+  });
+
+  /**
+   * The receiver's setting decides the line's width: SG-System III DRL3 option 02 "Line Card Number Length" (1-3
+   * hex digits), SG-System 5 option [409] "Output RRLLL Digits" (RRL to RRLLLLLLL, 1-7 line digits).
+   */
+  test.each([1, 2, 3, 4, 5, 6, 7])('reads a %i-digit line in every layout', (width) => {
+    const line = '1234567'.slice(-width);
+    const packets = {
+      heartbeat: `101${'0'.repeat(width)}${' '.repeat(11)}@    \u0014`,
+      '1': `101${line}      1234 21003\u0014`,
+      '3': `301${line}    001234BA0003\u0014`,
+      '5': `501${line} 181234E12101001\u0014`,
+      Q: `Q01${line} 581234567890E12101001\u0014`,
+      S: `S01${line}[#1234|Nri1/HA05]\u0014`,
+      '0': `001${line}[#0000000007|NYC]\u0014`,
+    };
+    for (const [layout, packet] of Object.entries(packets)) {
+      const expected = layout === 'heartbeat' ? { kind: 'heartbeat', line: '0'.repeat(width) } : { kind: 'event', line, receiver: '01' };
+      expect(decoded(packet), layout).toMatchObject(expected);
+    }
   });
 
   test('protocol S hands the data to the DC-03 parser, strict mode included', () => {

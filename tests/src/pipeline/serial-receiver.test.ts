@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { SURGARD_ACK } from '../../../src/codecs/surgard.js';
+import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
+import { serialReceiver } from '../../helpers/serial-receiver.js';
+
+const DC4 = '\u0014';
+
+/** A Sur-Gard receiver with two NAKs before acceptance: what `packet` got as its first answer, and what was stored. */
+async function receive(packet: string, options: { account?: string } = {}) {
+  const outbox = new MemoryOutbox();
+  outbox.registerOutputs(['probe']);
+  const receiver = serialReceiver(outbox, { maxNaks: 2, ...options });
+  const outcome = await receiver.handlePacket(Buffer.from(packet, 'latin1'), '/dev/ttyS0');
+  return { answer: outcome.reply?.[0], stored: outbox.pending('probe', 10).map((e) => e.event) };
+}
+
+describe('SerialReceiver: Sur-Gard packets a receiver may send as configured', () => {
+  // Were they refused, the receiver would be NAKed twice and the third copy stored as `unrecognized`.
+  it('stores a duress whose header carries a 2-digit line (RRLL) at the first copy', async () => {
+    const { answer, stored } = await receive(`50110 181234E12101001${DC4}`);
+    expect(answer).toBe(SURGARD_ACK);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({ category: 'duress', duress: true, code: { value: '121' }, line: '10' });
+  });
+});
