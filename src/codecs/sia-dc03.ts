@@ -79,6 +79,8 @@ const MODIFIER_VALUE: Readonly<Record<string, RegExp>> = {
   rg: /\d+/y,
   ss: /\d+/y,
 };
+/** The modifiers that cannot go without a value, and what the value looks like: a date or time is never "none". */
+const DATE_TIME_MODIFIER_FORMAT: Readonly<Record<string, string>> = { da: 'MM-DD-YY', ti: 'HH:MM or HH:MM:SS' };
 const UNKNOWN_MODIFIER_VALUE = /[0-9:.-]*/y;
 const ADDRESS = /\d+/y;
 const UNITS = /\*(\d{1,6})([A-Za-z]{1,2})?/y;
@@ -331,7 +333,11 @@ class SiaDataParser {
     if (known === undefined) this.quirks.add('unknown-modifier', `modifier '${name}' at offset ${this.pos - 2}`);
     const value = this.match(known ?? UNKNOWN_MODIFIER_VALUE);
     if (known !== undefined && value === null) {
-      throw new SiaSyntaxError(`modifier '${name}' at offset ${this.pos - 2} has no valid value (${describeModifier(name)})`);
+      const format = DATE_TIME_MODIFIER_FORMAT[name];
+      if (format !== undefined) throw new SiaSyntaxError(`modifier '${name}' at offset ${this.pos - 2} has no valid value (${format})`);
+      // `NriBA`: a panel that sends no area number, passed through as is by a Sur-Gard receiver unless its "Force
+      // SIA Zone Number" option (off by default) adds 00. The number stays unknown (null), the event is read.
+      this.quirks.add('empty-modifier', `modifier '${name}' at offset ${this.pos - 2} carries no digits`);
     }
     modifiers[name] = value ?? '';
   }
@@ -404,16 +410,11 @@ class SiaDataParser {
   }
 }
 
+/** null for a number that was not sent: no modifier, or one without digits (`empty-modifier`). */
 function decimal(digits: string | undefined, what: string): number | null {
-  if (digits === undefined) return null;
+  if (digits === undefined || digits === '') return null;
   if (digits.length > MAX_NUMBER_DIGITS) throw new SiaSyntaxError(`${what} has more than ${MAX_NUMBER_DIGITS} digits`);
   return Number(digits);
-}
-
-function describeModifier(name: string): string {
-  if (name === 'da') return 'MM-DD-YY';
-  if (name === 'ti') return 'HH:MM or HH:MM:SS';
-  return 'decimal digits';
 }
 
 /** Input quoted in an error message: log-safe and bounded. */

@@ -195,8 +195,24 @@ describe('parseSiaData: modifiers', () => {
   it('names the modifier whose value is malformed', () => {
     expect(errorOf(parseSiaData('Nda2021-01-01/BA1')).message).toContain("'da'");
     expect(errorOf(parseSiaData('Nti1:5/BA1')).message).toContain("'ti'");
-    expect(errorOf(parseSiaData('Nri/BA1')).message).toContain("'ri'");
+    expect(errorOf(parseSiaData('Nda/BA1')).message).toContain("'da' at offset 1 has no valid value (MM-DD-YY)");
     expect(errorOf(parseSiaData('Nri1234567890/BA1')).message).toContain("'ri' has more than 9 digits");
+  });
+
+  // SG-System III manual, DRL3 option 72 "Force SIA Zone Number" (off by default): "[#1234|NriBA] becomes
+  // [#1234|NriBA00]" only when on. pysiaalarm reads `ri` and `id` with `\d*` too.
+  it('reads a numeric modifier without digits as no number, with a quirk, and refuses it when strict', () => {
+    expect(parsed('#1234|NriHA').events[0]).toMatchObject({ code: { value: 'HA' }, partition: null });
+    const data = parsed('Nri1/BA1/ri/id/BA2/pi/HA3');
+    expect(data.events.map((event) => [event.code?.value, event.partition, event.user])).toEqual([
+      ['BA', 1, null],
+      ['BA', null, null],
+      ['HA', null, null],
+    ]);
+    expect(data.events[2]?.extended).toEqual({ pi: '' });
+    expect(data.quirks).toEqual(['empty-modifier']);
+    expect(errorOf(parseSiaData('NriBA', { strict: true })).message).toContain('empty-modifier');
+    expect(errorOf(parseSiaData('NtiBA')).message).toContain("'ti' at offset 1 has no valid value (HH:MM or HH:MM:SS)");
   });
 
   it('keeps an unknown lowercase modifier with a quirk', () => {

@@ -22,4 +22,11 @@ describe('SerialReceiver: Sur-Gard packets a receiver may send as configured', (
     expect(stored).toHaveLength(1);
     expect(stored[0]).toMatchObject({ category: 'duress', duress: true, code: { value: '121' }, line: '10' });
   });
+
+  // Sur-Gard's "Force SIA Zone Number" is off by default: a panel's `NriHA` reaches the automation as sent.
+  it('stores a hold-up whose SIA data has an ri without digits at the first copy', async () => {
+    const { answer, stored } = await receive(`S01001[#1234|NriHA]${DC4}`);
+    expect(answer).toBe(SURGARD_ACK);
+    expect(stored[0]).toMatchObject({ category: 'holdup', duress: true, code: { value: 'HA' }, quirks: ['empty-modifier', 'no-slash-before-code'] });
+  });
 });
