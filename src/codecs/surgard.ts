@@ -28,7 +28,8 @@ export type SurgardPacket =
       protocolId: string;
       receiver: string;
       line: string;
-      account: string;
+      /** null: a protocol S packet without an account block (quirk `no-account`). */
+      account: string | null;
       signals: Signal[];
       quirks: string[];
     };
@@ -159,7 +160,9 @@ const RECEIVER_TEXT = /\*(?!['"])([^*|\]]*)\*/g;
 /**
  * Protocol S: `SRRLLL[#AAAA|<DC-03 data>]`, the panel's SIA data passed through (SGAUTO p.18); protocol 0: the
  * receiver's own status as SIA data, `0RRLLL[#<receiver account>|N<code>*<text>*]` (SG-System III/5 "SIA internal
- * status output", System 5 manual §5.4.7; LLL 000 = the CPM itself).
+ * status output", System 5 manual §5.4.7; LLL 000 = the CPM itself). A protocol S packet may lack the account
+ * block (Bosch D6600 Computer Interface Manual §3.1.22, `h S r r L [ data ] t`): read with account null and the
+ * quirk `no-account`, so the input's configured account stands in. Protocol 0 always names the receiver's account.
  */
 function decodeSiaPacket(text: string, raw: string, options: CodecOptions | undefined, protocolId: 'S' | '0'): DecodeResult<SurgardPacket> {
   const layout = `"${protocolId}RRLLL[#AAAA|<SIA data>]"`;
@@ -177,11 +180,15 @@ function decodeSiaPacket(text: string, raw: string, options: CodecOptions | unde
     data = withText;
     packetQuirks.push('receiver-text');
   }
-  const parsed = parseSiaData(data, { strict: options?.strict ?? false, protocol: 'surgard' });
+  const strict = options?.strict ?? false;
+  const parsed = parseSiaData(data, { strict, protocol: 'surgard' });
   if (!parsed.ok) return parsed;
   const { account, events } = parsed.value;
+  if (account === null) {
+    if (protocolId === '0' || strict) return formatError(protocolId, `${layout} (no #account${strict ? ', refused in strict mode' : ''})`, raw);
+    packetQuirks.push('no-account');
+  }
   const quirks = [...packetQuirks, ...parsed.value.quirks];
-  if (account === null) return formatError(protocolId, `${layout} (no #account)`, raw);
   const signals = events.map((signal) => ({ ...signal, account: signal.account ?? account, receiver, line, quirks }));
   return ok({ kind: 'event', protocolId, receiver, line, account, signals, quirks });
 }

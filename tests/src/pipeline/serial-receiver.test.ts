@@ -29,4 +29,11 @@ describe('SerialReceiver: Sur-Gard packets a receiver may send as configured', (
     expect(answer).toBe(SURGARD_ACK);
     expect(stored[0]).toMatchObject({ category: 'holdup', duress: true, code: { value: 'HA' }, quirks: ['empty-modifier', 'no-slash-before-code'] });
   });
+
+  // Bosch D6600 Computer Interface Manual §3.1.22: `h S r r L [ data ] t`, an S packet without an account block.
+  it('stores a hold-up from an S packet without an account block under the account configured for the port', async () => {
+    const { answer, stored } = await receive(`S011[Nri1/HA05]${DC4}`, { account: '9000' });
+    expect(answer).toBe(SURGARD_ACK);
+    expect(stored[0]).toMatchObject({ category: 'holdup', duress: true, code: { value: 'HA' }, account: '9000', quirks: ['no-account'] });
+  });
 });
