@@ -7,6 +7,7 @@ import type { SerialInputSettings } from '../../src/settings/settings.js';
 import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
 import { backoffDelay } from '../../src/backoff.js';
+import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import type { Transport } from '../../src/model/event.js';
 import type { FrameProtocol } from '../../src/pipeline/decode-frame.js';
 import type { Input, InputDeps } from './input.js';
@@ -32,7 +33,10 @@ export interface SerialInputOptions {
   logger: Logger;
   counters: Counters;
   binding?: SerialBinding;
-  /** Frames waiting for the store; more are discarded (a Sur-Gard receiver waits for each ACK anyway). */
+  /**
+   * Frames waiting for the store; more are discarded (a Sur-Gard receiver waits for each ACK anyway), except a
+   * duress or hold-up, which waits in an allowance of its own (MAX_DURESS_FRAMES_OVER_QUEUE).
+   */
   maxQueuedFrames?: number;
   /** Called with every raw frame before decoding (capture files). */
   onFrame?(frame: Uint8Array, transport: 'serial', peer: string): void;
@@ -41,6 +45,15 @@ export interface SerialInputOptions {
 export const DEFAULT_RECONNECT = { initial: 1_000, max: 30_000 } as const;
 const RECONNECT_JITTER = 0.2;
 const DEFAULT_MAX_QUEUED_FRAMES = 64;
+/**
+ * Duress and hold-up frames that may wait beyond `maxQueuedFrames`: security.md rule 1, over-limit traffic is still
+ * decoded and its duress stored, and a one-way line cannot be asked to send a discarded line again. The bound keeps
+ * a flood of forged duress lines from growing memory past this many frames of at most `maxFrameBytes` each (1 MiB
+ * at the largest setting), and it is safe for real ones: a panel sends one line per activation, so no site raises
+ * this many while one store is waiting on the disk, and the allowance frees as the store drains. Past it a duress
+ * frame is discarded, counted and logged as an error.
+ */
+export const MAX_DURESS_FRAMES_OVER_QUEUE = 16;
 const LINE_TERMINATORS = [0x0d, 0x0a];
 
 /**
@@ -55,15 +68,19 @@ export class SerialInput implements Input {
   /** Serializes frame handling and supervisory events, so answers and down/restore stay in order. */
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
+  /** Duress frames waiting beyond the queue bound (MAX_DURESS_FRAMES_OVER_QUEUE). */
+  private duressOverQueue = 0;
   private attempts = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private alarmTimer: NodeJS.Timeout | undefined;
   private downSince: number | null = null;
   private alarmRaised = false;
   private stopped = true;
+  private readonly warnings: RateLimitedLog;
 
   constructor(private readonly options: SerialInputOptions) {
     this.binding = options.binding ?? autoDetect();
+    this.warnings = new RateLimitedLog({ logger: options.logger, clock: options.clock });
   }
 
   get name(): string {
@@ -151,12 +168,31 @@ export class SerialInput implements Input {
     const maxQueued = this.options.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES;
     for (const out of framer.push(chunk)) {
       if (out.kind === 'discarded') this.discarded(out.reason, out.bytes);
-      else if (this.queued >= maxQueued) this.discarded('QUEUE_FULL', out.bytes);
-      else {
+      else if (this.queued < maxQueued) {
         this.queued += 1;
-        this.enqueue(() => this.handle(stream, out.bytes).finally(() => (this.queued -= 1)));
-      }
+        this.handleInTurn(stream, out.bytes, () => (this.queued -= 1));
+      } else this.overQueue(stream, out.bytes);
     }
+  }
+
+  /** A frame beyond the queue bound: kept only when it is a duress or hold-up, within the allowance for those. */
+  private overQueue(stream: SerialPortStream, frame: Uint8Array): void {
+    const { counters, name, path, receiver } = this.options;
+    if (!receiver.carriesDuress(frame)) return this.discarded('QUEUE_FULL', frame);
+    if (this.duressOverQueue >= MAX_DURESS_FRAMES_OVER_QUEUE) {
+      counters.inc('frames_discarded_total', { input: name, reason: 'DURESS_QUEUE_FULL' });
+      this.warnings.error('DURESS_QUEUE_FULL', path, { bytes: frame.length, path }, 'serial duress frame discarded: the queue and the duress allowance beyond it are full');
+      return;
+    }
+    this.duressOverQueue += 1;
+    counters.inc('duress_frames_over_queue_total', { input: name });
+    this.warnings.warn('duress-over-queue', path, { path }, 'serial duress frame queued beyond the full frame queue');
+    this.handleInTurn(stream, frame, () => (this.duressOverQueue -= 1));
+  }
+
+  /** Handles the frame after every frame queued before it; `done` runs once it is answered or has failed. */
+  private handleInTurn(stream: SerialPortStream, frame: Uint8Array, done: () => void): void {
+    this.enqueue(() => this.handle(stream, frame).finally(done));
   }
 
   private async handle(stream: SerialPortStream, frame: Uint8Array): Promise<void> {
@@ -215,10 +251,14 @@ export class SerialInput implements Input {
     });
   }
 
-  /** Noise, an oversize frame, a partial frame at close, or a frame beyond the queue bound: counted and logged. */
+  /**
+   * Noise, an oversize frame, a partial frame at close, or a frame beyond the queue bound: every one counted, the
+   * log thinned to a line per reason every 10 s (a line streaming junk would otherwise write a log line a frame).
+   */
   private discarded(reason: string, bytes: Uint8Array): void {
-    this.options.counters.inc('frames_discarded_total', { input: this.options.name, reason });
-    this.options.logger.warn({ reason, bytes: bytes.length, path: this.options.path }, 'serial bytes discarded');
+    const { counters, name, path } = this.options;
+    counters.inc('frames_discarded_total', { input: name, reason });
+    this.warnings.warn(reason, path, { reason, bytes: bytes.length, path }, 'serial bytes discarded');
   }
 }
 

@@ -33,7 +33,7 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
   frames_total: 'Frames decoded, by input, protocol and result',
   bus_listener_errors_total: 'Event bus listeners that threw (logged; the pipeline went on), by event and listener',
   frames_rejected_total: 'Frames refused, by input and error code',
-  frames_discarded_total: 'Byte runs the framer discarded (noise, oversize, idle timeout), by input and reason',
+  frames_discarded_total: 'Byte runs the framer discarded (noise, oversize, idle timeout) and frames an input had no room to queue, by input and reason',
   events_total: 'Events stored in the outbox, by category and input',
   events_duplicate_total: 'Retransmitted frames acknowledged again but stored once',
   heartbeats_total: 'Link tests (DC-09 NULL) acknowledged, by input',
@@ -42,6 +42,7 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
   connections_dropped_total:
     'TCP connections refused or closed by the listener, by input and reason (max-connections, peer-limit, first-frame-timeout, idle-timeout)',
   input_errors_total: 'Frames whose handling failed unexpectedly, by input',
+  duress_frames_over_queue_total: 'Duress and hold-up frames a serial input queued beyond its full frame queue, by input',
   api_requests_refused_total: 'API requests refused, by error code (no token, role, origin, host, content type)',
   unverified_frames_folded_total: 'Refused non-duress frames counted into the next stored event of their origin instead of stored, by input',
 };

@@ -2,7 +2,7 @@ import { EVENT_SCHEMA_ID, isoTime, UNVERIFIED_REASONS, type NormalizedEvent, typ
 import type { Signal } from '../model/signal.js';
 import type { IdSource } from '../model/ids.js';
 import type { Site } from '../settings/sites.js';
-import { classify, siteContext, siteForAccount } from '../classify/classify.js';
+import { classify, siteContext, siteForAccount, type Classification } from '../classify/classify.js';
 import { escapeBytes } from '../codecs/result.js';
 
 /** Whether the configuration authenticates where a frame came from (the event's `verified`). */
@@ -63,7 +63,7 @@ export function eventFromSignal(
   deps: EventBuilderDeps,
   site: Site | undefined = siteForAccount(deps.sites(), signal.account),
 ): NormalizedEvent {
-  const c = classify(signal, site === undefined ? {} : { site });
+  const c = classifyAt(signal, site);
   return {
     schema: EVENT_SCHEMA_ID,
     id: deps.ids.next(),
@@ -93,6 +93,15 @@ export function eventFromSignal(
     text: signal.text,
     raw: formatRaw(origin.raw),
   };
+}
+
+/** Whether eventFromSignal would label the signal duress or hold-up, without building the event. */
+export function signalIsDuress(signal: Signal, deps: EventBuilderDeps): boolean {
+  return classifyAt(signal, siteForAccount(deps.sites(), signal.account)).duress;
+}
+
+function classifyAt(signal: Signal, site: Site | undefined): Classification {
+  return classify(signal, site === undefined ? {} : { site });
 }
 
 /**

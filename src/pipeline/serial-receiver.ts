@@ -5,7 +5,7 @@ import type { Signal } from '../model/signal.js';
 import type { Counters } from '../observability/counters.js';
 import type { Clock, Logger } from '../ports.js';
 import { decodeFrame, type FrameProtocol } from './decode-frame.js';
-import { eventFromSignal, gatewayEvent, VERIFIED, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
+import { eventFromSignal, gatewayEvent, signalIsDuress, VERIFIED, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
 import type { RecordOutcome, Recorder } from './recorder.js';
 
 export type SerialProtocol = 'surgard' | 'contact-id-lines' | 'sia-dc03-lines';
@@ -68,6 +68,15 @@ export class SerialReceiver {
   async handlePacket(packet: Uint8Array, peer?: string, transport: Transport = 'serial'): Promise<SerialOutcome> {
     const origin: FrameOrigin = { input: this.options.input, transport, receivedAt: this.options.clock.now(), raw: packet, trust: VERIFIED, ...(peer === undefined ? {} : { peer }) };
     return this.options.protocol === 'surgard' ? this.surgard(packet, origin) : this.line(packet, origin, this.options.protocol);
+  }
+
+  /**
+   * Whether the frame's content is a duress or hold-up, decoded and classified as handlePacket would, with nothing
+   * built, stored, counted or answered: the input asks it of the frames it has no room to queue.
+   */
+  carriesDuress(packet: Uint8Array): boolean {
+    const decoded = decodeFrame(packet, { protocol: this.frameProtocol });
+    return decoded.ok && decoded.value.signals.some((signal) => signalIsDuress(this.withFallbackAccount(signal), this.options.builder));
   }
 
   /** The port has been down since `since` for longer than the alarm delay: one supervisory event. */
@@ -140,8 +149,12 @@ export class SerialReceiver {
   }
 
   private eventOf(signal: Signal, origin: FrameOrigin): NormalizedEvent {
-    const account = signal.account ?? this.options.account;
-    return eventFromSignal({ ...signal, account }, origin, this.options.builder);
+    return eventFromSignal(this.withFallbackAccount(signal), origin, this.options.builder);
+  }
+
+  /** The port's configured account for a message that carries none. */
+  private withFallbackAccount(signal: Signal): Signal {
+    return signal.account === null ? { ...signal, account: this.options.account } : signal;
   }
 
   private unrecognized(error: DecodeError, protocol: Protocol, origin: FrameOrigin, why?: string): NormalizedEvent {

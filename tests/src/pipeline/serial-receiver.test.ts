@@ -37,3 +37,16 @@ describe('SerialReceiver: Sur-Gard packets a receiver may send as configured', (
     expect(stored[0]).toMatchObject({ category: 'holdup', duress: true, code: { value: 'HA' }, account: '9000', quirks: ['no-account'] });
   });
 });
+
+describe('SerialReceiver.carriesDuress', () => {
+  it('tells a duress or hold-up frame from others by decoding and classifying it, storing nothing', () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['probe']);
+    const lines = serialReceiver(outbox, { protocol: 'contact-id-lines' });
+    const carries = (text: string) => lines.carriesDuress(Buffer.from(text, 'latin1'));
+    // DC-05 lines (protocols.md §1.2): 121 duress, 131 perimeter burglary.
+    expect([carries('1234181121010014'), carries('1234181131010158'), carries('not a line')]).toEqual([true, false, false]);
+    expect(serialReceiver(outbox).carriesDuress(Buffer.from(`S011[Nri1/HA05]${DC4}`, 'latin1'))).toBe(true);
+    expect(outbox.pending('probe', 10)).toEqual([]);
+  });
+});
