@@ -4,6 +4,7 @@ import type { DecodeError } from '../codecs/result.js';
 import type { ErrorCode } from '../errors.js';
 import type { NormalizedEvent, Transport } from '../model/event.js';
 import type { Counters } from '../observability/counters.js';
+import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import type { Clock, Logger } from '../ports.js';
 import { eventFromSignal, gatewayEvent, unverified, VERIFIED, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
 import type { Recorder } from './recorder.js';
@@ -54,9 +55,12 @@ export interface AccessSender {
  */
 export class AccessReceiver {
   private readonly secretDigest: Buffer | null;
+  /** Refusals are counted one by one; their log lines, one per code and peer host every 10 s. */
+  private readonly warnings: RateLimitedLog;
 
   constructor(private readonly options: AccessReceiverOptions) {
     this.secretDigest = options.secret === null ? null : digest(options.secret);
+    this.warnings = new RateLimitedLog({ logger: options.logger, clock: options.clock });
   }
 
   /** Largest body the input accepts; a listener reads at most one byte more. */
@@ -71,7 +75,7 @@ export class AccessReceiver {
     const candidates = [bearer, presented.secretHeader].filter((c): c is string => c !== undefined);
     if (candidates.some((c) => timingSafeEqual(digest(c.trim()), this.secretDigest!))) return null;
     this.count('XML_UNAUTHORIZED');
-    this.options.logger.warn({ code: 'XML_UNAUTHORIZED' }, 'access request without the shared secret');
+    this.warnings.warn('XML_UNAUTHORIZED', undefined, { code: 'XML_UNAUTHORIZED' }, 'access request without the shared secret');
     return refusal(401, 'XML_UNAUTHORIZED', 'send the shared secret as "authorization: Bearer <secret>" or "x-panelbridge-secret"');
   }
 
@@ -124,7 +128,7 @@ export class AccessReceiver {
 
   private rejected(error: DecodeError, peer: string | undefined): void {
     this.count(error.code);
-    this.options.logger.warn({ code: error.code, detail: error.message, raw: error.rawPreview, peer }, 'access document rejected');
+    this.warnings.warn(error.code, peer, { code: error.code, detail: error.message, raw: error.rawPreview, peer }, 'access document rejected');
   }
 
   private count(code: ErrorCode): void {
