@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   XML_TOO_LARGE: 'The XML body exceeds the input\'s size limit.',
   XML_ENTITY_REJECTED: 'The XML body declares a DTD or entities, which are refused.',
   XML_MAPPING_FAILED: 'The XML document does not match any configured mapping.',
+  XML_TOO_MANY_EVENTS: 'The XML document carries more than 256 events; it is refused (413), its duress and hold-up events stored.',
   XML_UNAUTHORIZED: 'The request did not carry the access input\'s shared secret.',
   // configuration
   CONFIG_INVALID: 'The configuration file does not validate.',

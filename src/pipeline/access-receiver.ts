@@ -6,8 +6,17 @@ import type { NormalizedEvent, Transport } from '../model/event.js';
 import type { Counters } from '../observability/counters.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import type { Clock, Logger } from '../ports.js';
-import { eventFromSignal, gatewayEvent, unverified, VERIFIED, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
+import type { Site } from '../settings/sites.js';
+import { eventFromSignal, gatewayEvent, signalIsDuress, unverified, VERIFIED, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
 import type { Recorder } from './recorder.js';
+
+/**
+ * Events one document may carry. Every event keeps the whole document as its `raw`, so a document costs its events
+ * times its size, in memory and in the outbox: at most 256 × 64 KiB (the default maxBodyBytes) = 16 MiB, where a
+ * 64 KiB post of thousands of tiny elements would cost gigabytes. A real access event is rarely under 256 bytes of
+ * XML, so at the default body limit only such a document reaches the bound. (A DC-09 connection may hold 256 frames.)
+ */
+export const MAX_EVENTS_PER_DOCUMENT = 256;
 
 export interface AccessReceiverOptions {
   input: string;
@@ -51,7 +60,9 @@ export interface AccessSender {
  * Decides every answer of the access-control XML input: 200 with the event ids only after they are stored;
  * 400 (413 when too large) for XML that is malformed or declares entities; 401 without the secret; 503 when the
  * store fails, so the controller retries. Well-formed XML that no mapping reads is stored as `unrecognized` with
- * its raw text rather than refused: it may be a duress report in a format nobody mapped yet.
+ * its raw text rather than refused: it may be a duress report in a format nobody mapped yet. A document of more
+ * than MAX_EVENTS_PER_DOCUMENT events gets 413 XML_TOO_MANY_EVENTS; its duress and hold-up events are stored all
+ * the same (security.md rule 1), at most that many of them.
  */
 export class AccessReceiver {
   private readonly secretDigest: Buffer | null;
@@ -85,6 +96,7 @@ export class AccessReceiver {
     const trust = this.secretDigest !== null || certified ? VERIFIED : unverified('unauthenticated-source');
     const origin: FrameOrigin = { input, transport, receivedAt: clock.now(), raw: body, trust, ...(peer === undefined ? {} : { peer }) };
     const decoded = decodeAccessXml(body, { maxBytes: this.options.maxBytes, mappings: this.options.mappings, defaults: this.options.defaults });
+    if (decoded.ok && decoded.value.length > MAX_EVENTS_PER_DOCUMENT) return this.tooManyEvents(decoded.value, origin, body);
     let events: NormalizedEvent[];
     if (decoded.ok) {
       counters.inc('frames_total', { input, protocol: 'access-xml', result: 'decoded' });
@@ -96,21 +108,57 @@ export class AccessReceiver {
       this.rejected(decoded.error, peer);
       return refusal(decoded.error.code === 'XML_TOO_LARGE' ? 413 : 400, decoded.error.code, decoded.error.message);
     }
-    // A controller that timed out and posts the same document again gets the same ids, stored once.
-    const recorded = await this.options.recorder.record(events, `access|${input}|${digest(body).toString('base64')}`);
+    const recorded = await this.options.recorder.record(events, this.documentKey(body));
     if (!recorded.ok) return refusal(503, recorded.error.code, recorded.error.message);
     if (recorded.duplicate) logger.debug({ peer }, 'access document already stored: same ids again');
     return { status: 200, body: { events: recorded.events.map((e) => e.id) }, events: recorded.events, duplicate: recorded.duplicate };
   }
 
+  /**
+   * Refuses a document over the bound, keeping what rule 1 protects: its duress and hold-up events are classified
+   * (no event is built for the others) and stored under the document's key, so the controller's retries of the
+   * same document store them once.
+   */
+  private async tooManyEvents(signals: readonly AccessSignal[], origin: FrameOrigin, body: Uint8Array): Promise<AccessOutcome> {
+    const duress = signals.filter((signal) => this.isDuress(signal)).slice(0, MAX_EVENTS_PER_DOCUMENT);
+    const message =
+      `the document carries ${signals.length} events, more than the ${MAX_EVENTS_PER_DOCUMENT} one document may; ` +
+      `its ${duress.length} duress and hold-up events are stored, the others are not: post fewer events at a time`;
+    this.rejected({ code: 'XML_TOO_MANY_EVENTS', message }, origin.peer);
+    const refused = refusal(413, 'XML_TOO_MANY_EVENTS', message);
+    if (duress.length === 0) return refused;
+    const events = duress.map((signal) => {
+      const event = this.eventOf(signal, origin);
+      event.reasons.push('its document was refused (XML_TOO_MANY_EVENTS); stored because a duress is never dropped');
+      return event;
+    });
+    const recorded = await this.options.recorder.record(events, this.documentKey(body));
+    if (!recorded.ok) return refusal(503, recorded.error.code, recorded.error.message);
+    return { ...refused, events: recorded.events, duplicate: recorded.duplicate };
+  }
+
+  /** A controller that timed out and posts the same document again gets the same ids, stored once. */
+  private documentKey(body: Uint8Array): string {
+    return `access|${this.options.input}|${digest(body).toString('base64')}`;
+  }
+
   /** The document's site (or the input's) when it is configured, else the account's. */
   private eventOf(signal: AccessSignal, origin: FrameOrigin): NormalizedEvent {
-    const { builder } = this.options;
     const { site: siteId, ...plain } = signal;
-    const named = siteId === null ? undefined : builder.sites().find((s) => s.id === siteId);
-    const event = named === undefined ? eventFromSignal(plain, origin, builder) : eventFromSignal(plain, origin, builder, named);
+    const named = this.namedSite(siteId);
+    const event = eventFromSignal(plain, origin, this.options.builder, named);
     if (siteId !== null && named === undefined) event.reasons.push(`site "${siteId}" named for this event is not configured`);
     return event;
+  }
+
+  private isDuress(signal: AccessSignal): boolean {
+    const { site: siteId, ...plain } = signal;
+    return signalIsDuress(plain, this.options.builder, this.namedSite(siteId));
+  }
+
+  /** The configured site a document names for its event; undefined: none, so the account's. */
+  private namedSite(siteId: string | null): Site | undefined {
+    return siteId === null ? undefined : this.options.builder.sites().find((s) => s.id === siteId);
   }
 
   private unmappedEvent(error: DecodeError, origin: FrameOrigin): NormalizedEvent {

@@ -96,8 +96,12 @@ export function eventFromSignal(
 }
 
 /** Whether eventFromSignal would label the signal duress or hold-up, without building the event. */
-export function signalIsDuress(signal: Signal, deps: EventBuilderDeps): boolean {
-  return classifyAt(signal, siteForAccount(deps.sites(), signal.account)).duress;
+export function signalIsDuress(
+  signal: Signal,
+  deps: EventBuilderDeps,
+  site: Site | undefined = siteForAccount(deps.sites(), signal.account),
+): boolean {
+  return classifyAt(signal, site).duress;
 }
 
 function classifyAt(signal: Signal, site: Site | undefined): Classification {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AccessReceiver } from '../../../src/pipeline/access-receiver.js';
+import { AccessReceiver, MAX_EVENTS_PER_DOCUMENT } from '../../../src/pipeline/access-receiver.js';
 import { Recorder } from '../../../src/pipeline/recorder.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Counters } from '../../../src/observability/counters.js';
@@ -28,7 +28,38 @@ function accessReceiver(logger: Logger = silentLogger) {
   return { post, counters, stored: () => outbox.pending('probe', 10_000).map((e) => e.event) };
 }
 
+/** A pushed ONVIF notification of one message per topic. */
+function notify(topics: string[]): string {
+  const messages = topics.map((topic) => `<NotificationMessage><Topic>tns1:AccessControl/${topic}</Topic></NotificationMessage>`);
+  return `<Notify>${messages.join('')}</Notify>`;
+}
+const granted = (count: number) => Array.from({ length: count }, () => 'AccessGranted');
+
 describe('AccessReceiver', () => {
+  it(`stores a document of ${MAX_EVENTS_PER_DOCUMENT} events`, async () => {
+    const { post, stored } = accessReceiver();
+    expect((await post(notify(granted(MAX_EVENTS_PER_DOCUMENT)))).status).toBe(200);
+    expect(stored()).toHaveLength(MAX_EVENTS_PER_DOCUMENT);
+  });
+
+  // Every event carries the document as raw: unbounded, a 64 KiB post of tiny events would cost gigabytes.
+  it('refuses a document of more events with 413, storing its duress events only, once however often it comes', async () => {
+    const { post, stored, counters } = accessReceiver();
+    const document = notify([...granted(MAX_EVENTS_PER_DOCUMENT), 'Duress']);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const outcome = await post(document);
+      expect(outcome.status).toBe(413);
+      expect(outcome.body).toMatchObject({ error: { code: 'XML_TOO_MANY_EVENTS' } });
+      expect(outcome.events.map((e) => e.code?.value)).toEqual(['124']);
+    }
+    expect(stored()).toMatchObject([{ category: 'duress', duress: true }]);
+    expect(stored()[0]?.reasons.at(-1)).toContain('XML_TOO_MANY_EVENTS');
+    expect(counters.get('frames_rejected_total', { input: 'doors', code: 'XML_TOO_MANY_EVENTS' })).toBe(2);
+    expect((await post(notify(granted(MAX_EVENTS_PER_DOCUMENT + 1)))).status).toBe(413);
+    expect(stored()).toHaveLength(1);
+  });
+
+
   it('counts every refused document but logs one line per code and peer in a burst', async () => {
     const { logger, lines } = recordingLogger();
     const { post, counters } = accessReceiver(logger);
