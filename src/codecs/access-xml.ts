@@ -8,7 +8,9 @@ import { fail, ok, type DecodeResult } from './result.js';
  * `tns1:AccessControl/…`, `tns1:Door/State/…` and `tns1:Credential/State/ApbViolation` topics (the topic tree
  * of the ONVIF Access Control and Door Control services, as Axis door controllers list it in VAPIX "Notification
  * topics"). Other feeds are read through configured mappings: dotted paths into the parsed document (namespace
- * prefixes removed, attributes written `@Name`, e.g. `Event.Door.@id`).
+ * prefixes removed, attributes written `@Name`, e.g. `Event.Door.@id`). A mapping yields one event per element at
+ * its `match` path (a batch `<Events><Event/><Event/></Events>` with `match: Events.Event` yields two); paths under
+ * `match` are read inside each element, other paths once from the document.
  *
  * Code convention, so the catalogue and classifier label them: duress → CID 124 "Duress - access granted",
  * granted/taken → CID 422 "Access report by user", denied (every sub-topic) → CID 421 "Access denied",
@@ -179,25 +181,23 @@ export function decodeAccessXml(body: string | Uint8Array, options: AccessXmlOpt
     // The parser refuses what the validator lets through (nesting depth, reserved names such as __proto__).
     return fail('XML_MALFORMED', `the XML could not be parsed: ${(error as Error).message}`, text);
   }
-  const events = eventsOf(document, options);
-  if (events === null) {
-    const names = options.mappings.map((m) => m.name);
-    const tried = names.length === 0 ? 'ONVIF' : `ONVIF or ${names.join(', ')}`;
-    return fail('XML_MAPPING_FAILED', `the document matches no mapping (tried ${tried})`, text);
-  }
-  return ok(events.map(signalOf));
+  const events = eventsOf(document, options, text);
+  return events.ok ? ok(events.value.map(signalOf)) : events;
 }
 
 /** Configured mappings first (the installer knows the feed), then the built-in ONVIF reading. */
-function eventsOf(document: unknown, options: AccessXmlOptions): AccessFields[] | null {
+function eventsOf(document: unknown, options: AccessXmlOptions, text: string): DecodeResult<AccessFields[]> {
   for (const mapping of options.mappings) {
-    if (nodeAt(document, mapping.match) !== undefined) return [vendorEvent(document, mapping, options.defaults)];
+    const elements = nodesAt(document, mapping.match);
+    if (elements.length > 0) return vendorEvents(document, elements, mapping, options.defaults, text);
   }
   for (const container of ONVIF_CONTAINERS) {
-    const messages = nodeAt(document, container === '' ? 'NotificationMessage' : `${container}.NotificationMessage`);
-    if (messages !== undefined) return asArray(messages).map((message) => onvifEvent(message, options.defaults));
+    const messages = nodesAt(document, container === '' ? 'NotificationMessage' : `${container}.NotificationMessage`);
+    if (messages.length > 0) return ok(messages.map((message) => onvifEvent(message, options.defaults)));
   }
-  return null;
+  const names = options.mappings.map((m) => m.name);
+  const tried = names.length === 0 ? 'ONVIF' : `ONVIF or ${names.join(', ')}`;
+  return fail('XML_MAPPING_FAILED', `the document matches no mapping (tried ${tried})`, text);
 }
 
 function onvifEvent(notification: unknown, defaults: AccessXmlOptions['defaults']): AccessFields {
@@ -207,7 +207,7 @@ function onvifEvent(notification: unknown, defaults: AccessXmlOptions['defaults'
   const message = nodeAt(outer, 'Message') ?? outer;
   const items = new Map<string, string>();
   for (const section of ['Source', 'Key', 'Data']) {
-    for (const item of asArray(nodeAt(message, `${section}.SimpleItem`))) {
+    for (const item of nodesAt(message, `${section}.SimpleItem`)) {
       const name = textOf(nodeAt(item, '@Name'));
       const value = textOf(nodeAt(item, '@Value'));
       if (name !== null && value !== null && !items.has(name)) items.set(name, value);
@@ -233,8 +233,45 @@ function onvifEvent(notification: unknown, defaults: AccessXmlOptions['defaults'
   };
 }
 
-function vendorEvent(document: unknown, mapping: AccessMapping, defaults: AccessXmlOptions['defaults']): AccessFields {
-  const field = (path: string | undefined): string | null => (path === undefined ? null : textOf(nodeAt(document, path)));
+/**
+ * One event per element at the mapping's `match`. An element whose event type path finds several values holds
+ * several events the mapping cannot tell apart (`match` names their container): the document is refused rather
+ * than read as its first event, and the receiver keeps it as `unrecognized` with its raw XML.
+ */
+function vendorEvents(
+  document: unknown,
+  elements: readonly unknown[],
+  mapping: AccessMapping,
+  defaults: AccessXmlOptions['defaults'],
+  text: string,
+): DecodeResult<AccessFields[]> {
+  const eventTypeInside = pathInside(mapping.match, mapping.eventType);
+  if (eventTypeInside !== null) {
+    const crowded = elements.find((element) => nodesAt(element, eventTypeInside).length > 1);
+    if (crowded !== undefined) {
+      const count = nodesAt(crowded, eventTypeInside).length;
+      return fail('XML_MAPPING_FAILED', `mapping ${mapping.name}: one element at "${mapping.match}" holds ${count} values of "${mapping.eventType}"; set match to the repeated event element`, text);
+    }
+  }
+  return ok(
+    elements.map((element) =>
+      vendorEvent(mapping, defaults, (path) => {
+        const inside = pathInside(mapping.match, path);
+        return textOf(inside === null ? nodeAt(document, path) : nodeAt(element, inside));
+      }),
+    ),
+  );
+}
+
+/** `path` relative to the element at `match` (`''`: the element itself), or null when it lies outside it. */
+function pathInside(match: string, path: string): string | null {
+  if (path === match) return '';
+  return path.startsWith(`${match}.`) ? path.slice(match.length + 1) : null;
+}
+
+/** The fields of one event; `read` finds the text at a mapping path for this event. */
+function vendorEvent(mapping: AccessMapping, defaults: AccessXmlOptions['defaults'], read: (path: string) => string | null): AccessFields {
+  const field = (path: string | undefined): string | null => (path === undefined ? null : read(path));
   const eventType = field(mapping.eventType) ?? '';
   const is = (values: readonly string[]) => values.some((v) => v.toLowerCase() === eventType.toLowerCase());
   const kind: AccessKind = is(mapping.duressValues)
@@ -298,21 +335,32 @@ function eventTypeLabel(fields: AccessFields): string {
 }
 
 /**
- * The node at a dotted path (`''` is the node itself). A numeric segment indexes a repeated element; any
- * other segment on a repeated element reads its first occurrence. Only own properties are followed.
+ * Every node at a dotted path (`''` is the node itself), in document order: a repeated element stands for each
+ * of its occurrences, and a numeric segment picks one occurrence of it. Only own properties are followed.
  */
-function nodeAt(node: unknown, path: string): unknown {
-  let current = node;
+function nodesAt(node: unknown, path: string): unknown[] {
+  let current: unknown[] = [node];
   for (const segment of path === '' ? [] : path.split('.')) {
-    if (Array.isArray(current) && /^\d+$/.test(segment)) {
-      current = current[Number(segment)];
-      continue;
+    const next: unknown[] = [];
+    for (const value of current) {
+      if (Array.isArray(value) && /^\d+$/.test(segment)) {
+        if (Number(segment) < value.length) next.push(value[Number(segment)]);
+        continue;
+      }
+      for (const occurrence of asArray(value)) {
+        if (typeof occurrence === 'object' && occurrence !== null && Object.hasOwn(occurrence, segment)) {
+          next.push((occurrence as Record<string, unknown>)[segment]);
+        }
+      }
     }
-    if (Array.isArray(current)) current = current[0];
-    if (typeof current !== 'object' || current === null || !Object.hasOwn(current, segment)) return undefined;
-    current = (current as Record<string, unknown>)[segment];
+    current = next;
   }
-  return current;
+  return current.flatMap(asArray);
+}
+
+/** The first node at a dotted path, or undefined. */
+function nodeAt(node: unknown, path: string): unknown {
+  return nodesAt(node, path)[0];
 }
 
 /** Text of a leaf, an element's text beside attributes, or the first of repeated leaves; entities decoded. */

@@ -83,12 +83,40 @@ describe('decodeAccessXml', () => {
     expect(decodeOk(envelope)[0]?.code?.value).toBe('124');
   });
 
-  it('follows numeric path segments into repeated elements and otherwise reads the first occurrence', () => {
+  it('follows a numeric path segment to one occurrence of a repeated element', () => {
     const body = '<Batch><Event><Type>GRANTED</Type><Door>d1</Door></Event><Event><Type>DURESS</Type><Door>d2</Door></Event></Batch>';
     const second = mapping({ match: 'Batch.Event.1', eventType: 'Batch.Event.1.Type', door: 'Batch.Event.1.Door' });
-    expect(decodeOk(body, options({ mappings: [second] }))[0]).toMatchObject({ code: { value: '124' }, access: { door: 'd2' } });
-    const first = mapping({ match: 'Batch.Event', eventType: 'Batch.Event.Type', door: 'Batch.Event.Door', grantedValues: ['GRANTED'] });
-    expect(decodeOk(body, options({ mappings: [first] }))[0]).toMatchObject({ code: { value: '422' }, access: { door: 'd1' } });
+    expect(decodeOk(body, options({ mappings: [second] }))).toMatchObject([{ code: { value: '124' }, access: { door: 'd2' } }]);
+  });
+
+  // A batch a controller flushed after an outage, or two card reads in one post: the duress must not be lost.
+  it('reads one event per element at match, its paths inside that element and the others from the document', () => {
+    const feed = mapping({
+      match: 'Events.Event',
+      eventType: 'Events.Event.Type',
+      door: 'Events.Event.Door',
+      user: 'Events.Event.Card',
+      site: 'Events.@site',
+      grantedValues: ['GRANTED'],
+    });
+    const body =
+      '<Events site="branch-7">' +
+      '<Event><Type>GRANTED</Type><Door>lobby</Door><Card>17</Card></Event>' +
+      '<Event><Type>DURESS</Type><Door>vault</Door></Event>' +
+      '</Events>';
+    expect(decodeOk(body, options({ mappings: [feed] }))).toMatchObject([
+      { code: { value: '422' }, site: 'branch-7', user: 17, access: { door: 'lobby', credential: '17' } },
+      { code: { value: '124' }, site: 'branch-7', user: null, access: { door: 'vault' } },
+    ]);
+    // One event, as before: the element itself at match.
+    expect(decodeOk('<Event><Type>DURESS</Type></Event>', options({ mappings: [mapping({})] }))).toHaveLength(1);
+  });
+
+  it('refuses a document whose match element holds several event types rather than reading only the first', () => {
+    const container = mapping({ match: 'Events', eventType: 'Events.Event.Type' });
+    const error = errorOf('<Events><Event><Type>GRANTED</Type></Event><Event><Type>DURESS</Type></Event></Events>', options({ mappings: [container] }));
+    expect(error?.code).toBe('XML_MAPPING_FAILED');
+    expect(error?.message).toContain('one element at "Events" holds 2 values of "Events.Event.Type"');
   });
 
   it('does not follow inherited properties in a mapping path', () => {
