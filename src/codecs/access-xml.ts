@@ -363,12 +363,11 @@ function nodeAt(node: unknown, path: string): unknown {
   return nodesAt(node, path)[0];
 }
 
-/** Text of a leaf, an element's text beside attributes, or the first of repeated leaves; entities decoded. */
+/** Text of a leaf, or an element's text beside attributes; entities decoded. (nodeAt gives one occurrence.) */
 function textOf(node: unknown): string | null {
-  const value = Array.isArray(node) ? node[0] : node;
-  if (typeof value === 'string') return decodeEntities(value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (typeof value === 'object' && value !== null && Object.hasOwn(value, '#text')) return textOf((value as Record<string, unknown>)['#text']);
+  if (typeof node === 'string') return decodeEntities(node);
+  if (typeof node === 'number' || typeof node === 'boolean') return String(node);
+  if (typeof node === 'object' && node !== null && Object.hasOwn(node, '#text')) return textOf((node as Record<string, unknown>)['#text']);
   return null;
 }
 
