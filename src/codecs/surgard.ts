@@ -185,7 +185,8 @@ function decodeSiaPacket(text: string, raw: string, options: CodecOptions | unde
   if (!parsed.ok) return parsed;
   const { account, events } = parsed.value;
   if (account === null) {
-    if (protocolId === '0' || strict) return formatError(protocolId, `${layout} (no #account${strict ? ', refused in strict mode' : ''})`, raw);
+    if (protocolId === '0') return formatError(protocolId, `${layout} (no #account)`, raw);
+    if (strict) return formatError(protocolId, `${layout} (no #account: quirk no-account refused in strict mode)`, raw);
     packetQuirks.push('no-account');
   }
   const quirks = [...packetQuirks, ...parsed.value.quirks];
