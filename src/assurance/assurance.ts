@@ -174,9 +174,12 @@ export class Assurance implements EventAnnotator {
       // The devices named are looked up (a filter of the site's devices) only for an event that proves some.
       const named = provesDevice(event) ? this.directory.namedBy(event) : NO_DEVICES;
       if (named.length > 0) {
-        if (event.test) this.windows.recordExercise(event, named, at);
-        if (event.test || isPointTest(event)) this.ledger.recordTest(named, event, at);
-        else this.ledger.recordActivation(named, event, at);
+        const exercised = event.test ? this.windows.recordExercise(event, named, at) : NO_DEVICES;
+        // A walk-test report tests its point in or out of a window; a call for help tests only the devices under
+        // test, and is a real use of any other it names.
+        const tested = isPointTest(event) ? named : exercised;
+        this.ledger.recordTest(tested, event, at);
+        this.ledger.recordActivation(named.filter((d) => !tested.includes(d)), event, at);
       }
       if (isPanelTest(event)) this.ledger.recordPanelTest(event, at);
     }

@@ -36,8 +36,8 @@ function windowScope(window: WindowRecord, named: readonly DuressDevice[]): Dure
 
 /**
  * Time-boxed test windows per site. An event from the site inside a window is a test; with a device list, only
- * events naming a listed device are. A duress or hold-up is a test only when it names a device under test: a
- * real duress from any other device (or from no configured device) is never mistaken for one.
+ * events naming a listed device are. A duress or hold-up is a test only when every duress device it names is under
+ * test: a real duress from any other device (or from no configured device) is never mistaken for one.
  */
 export class TestWindows {
   private readonly open = new Map<string, WindowRecord>();
@@ -131,26 +131,39 @@ export class TestWindows {
     return this.open.size > 0;
   }
 
-  /** The open windows the event falls in: same site, received inside the window, naming a device under test. */
+  /**
+   * The open windows the event falls in: same site, received inside the window, naming a device under test. A
+   * duress or hold-up must have every duress device it names under test: one not under test may be calling for
+   * help for real (a hold-up zone under test reported with a duress user's code).
+   */
   covering(event: NormalizedEvent, named: readonly DuressDevice[], at: number): WindowRecord[] {
     const site = event.site?.id;
     if (site === undefined) return [];
+    const duress = isDuress(event);
     return [...this.open.values()].filter((window) => {
       if (window.site !== site || at < window.startedAt || at >= window.endsAt) return false;
-      if (windowScope(window, named).length > 0) return true;
-      // Naming no device under test: only a whole-site window covers it, and never when it is a duress.
-      return window.devices === null && !isDuress(event);
+      const underTest = windowScope(window, named).length;
+      // Naming no duress device, a duress is never a test (not even in a whole-site window).
+      if (duress) return underTest > 0 && underTest === named.length;
+      return underTest > 0 || window.devices === null;
     });
   }
 
-  /** Notes the devices a test event exercised in the windows it falls in. */
-  recordExercise(event: NormalizedEvent, named: readonly DuressDevice[], at: number): void {
+  /**
+   * Notes the devices a test event exercised in the windows it falls in. Returns them: the named devices under
+   * test, which the event tested (any other it names, it used for real).
+   */
+  recordExercise(event: NormalizedEvent, named: readonly DuressDevice[], at: number): DuressDevice[] {
+    const exercised = new Set<DuressDevice>();
     for (const window of this.covering(event, named, at)) {
-      const added = windowScope(window, named).map((d) => d.device).filter((d) => !window.exercised.includes(d));
+      const underTest = windowScope(window, named);
+      for (const device of underTest) exercised.add(device);
+      const added = underTest.map((d) => d.device).filter((d) => !window.exercised.includes(d));
       if (added.length === 0) continue;
       window.exercised.push(...added);
       this.store.putWindow(window);
     }
+    return named.filter((d) => exercised.has(d));
   }
 
   /** Every device a window covers, exercised or not. */

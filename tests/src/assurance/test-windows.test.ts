@@ -80,6 +80,45 @@ describe('events during a test window', () => {
     expect(h.assurance.deviceReport().devices.find((d) => d.device === 'user-12')).toMatchObject({ testCount: 0, lastActivatedAt: realDuress.receivedAt });
   });
 
+  it('never marks a duress naming a device under test and a duress device not under test as a test', async () => {
+    const h = harness();
+    const window = opened(h.assurance.startWindow({ site: 'bank-1', minutes: 30, devices: ['zone-5'] }, INSTALLER));
+    // SIA HA (hold-up) on zone 5 with the `id` modifier naming user 12, the manager's duress code.
+    const holdup = await h.receive({ ...sia('HA', 5), user: 12 });
+    expect(holdup).toMatchObject({ duress: true, test: false, zone: { number: 5 }, user: { number: 12 } });
+    expect(holdup.incident).toEqual(expect.any(String));
+    expect(windowView(h.assurance, window).exercised).toEqual([]);
+    const devices = Object.fromEntries(h.assurance.deviceReport().devices.map((d) => [d.device, d]));
+    expect(devices['user-12']).toMatchObject({ testCount: 0, lastActivatedAt: holdup.receivedAt });
+    expect(devices['zone-5']).toMatchObject({ testCount: 0, lastActivatedAt: holdup.receivedAt });
+  });
+
+  it('are tests when every duress device they name is under test, whatever other devices they name', async () => {
+    const h = harness();
+    const window = opened(h.assurance.startWindow({ site: 'bank-1', minutes: 30, devices: ['zone-5', 'user-12'] }, INSTALLER));
+    const both = await h.receive({ ...sia('HA', 5), user: 12 });
+    const cleanerAtTheButton = await h.receive({ ...sia('HA', 5), user: 4 }); // user 4 is no duress device
+    const codeAtTheBackDoor = await h.receive({ ...sia('HA', 3), user: 12 }); // zone 3 is no duress device
+    for (const event of [both, cleanerAtTheButton, codeAtTheBackDoor]) expect(event).toMatchObject({ duress: true, test: true });
+    expect(incidentViews(h.assurance)).toEqual([]);
+    expect(windowView(h.assurance, window).exercised).toEqual(['zone-5', 'user-12']);
+    const devices = Object.fromEntries(h.assurance.deviceReport().devices.map((d) => [d.device, d]));
+    expect(devices['zone-5']).toMatchObject({ testCount: 2, lastActivatedAt: null });
+    expect(devices['user-12']).toMatchObject({ testCount: 2, lastActivatedAt: null });
+  });
+
+  it('count as tests only of the devices under test: another device a call for help names was used for real', async () => {
+    const h = harness();
+    const window = opened(h.assurance.startWindow({ site: 'bank-1', minutes: 30, devices: ['zone-9'] }, INSTALLER));
+    // The manager's pendant (zone 9, a panic zone) reported with the lobby door, a duress door not under test.
+    const panic = await h.receive({ ...sia('PA', 9), access: { door: 'lobby-2' } });
+    expect(panic).toMatchObject({ category: 'panic', duress: false, test: true, door: { id: 'lobby-2' } });
+    expect(windowView(h.assurance, window).exercised).toEqual(['zone-9']);
+    const devices = Object.fromEntries(h.assurance.deviceReport().devices.map((d) => [d.device, d]));
+    expect(devices['zone-9']).toMatchObject({ testCount: 1, lastActivatedAt: null });
+    expect(devices['door-lobby-2']).toMatchObject({ testCount: 0, lastActivatedAt: panic.receivedAt });
+  });
+
   it('never marks a duress from no configured device as a test, even in a whole-site window', async () => {
     const h = harness();
     opened(h.assurance.startWindow({ site: 'bank-1', minutes: 30 }, INSTALLER));
