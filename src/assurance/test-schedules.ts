@@ -59,15 +59,36 @@ function offsetMs(ms: number, timeZone: string): number {
   return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - Math.floor(ms / 1000) * 1000;
 }
 
+const DAY_MS = 86_400_000;
+
+/** The first instant at which `timeZone`'s offset is no longer the one it has at `before` (at most `after`), to the second. */
+function changeBetween(before: number, after: number, timeZone: string): number {
+  const offset = offsetMs(before, timeZone);
+  let [low, high] = [before, after];
+  while (high - low > 1_000) {
+    const middle = low + Math.floor((high - low) / 2_000) * 1_000;
+    if (offsetMs(middle, timeZone) === offset) low = middle;
+    else high = middle;
+  }
+  return high;
+}
+
 /**
- * The instant a wall-clock time occurs in `timeZone` (month 1-12, minutes after midnight; the day may overflow).
- * Across a DST change the offset is taken a second time at the candidate instant; a time skipped by the change
- * lands just after it.
+ * The instants at which `timeZone`'s wall clock reaches a time (month 1-12, minutes after midnight; the day may
+ * overflow), earliest first: usually one; two on the night the clocks go back over it; where they go forward past
+ * it, the instant they jump.
  */
-export function zonedInstant(year: number, month: number, day: number, minutes: number, timeZone: string): number {
+export function zonedInstants(year: number, month: number, day: number, minutes: number, timeZone: string): number[] {
   const wall = Date.UTC(year, month - 1, day, 0, minutes);
-  const guess = wall - offsetMs(wall, timeZone);
-  return wall - offsetMs(guess, timeZone);
+  // The offsets a day either side: they differ when a DST change falls in between.
+  const [before, after] = [offsetMs(wall - DAY_MS, timeZone), offsetMs(wall + DAY_MS, timeZone)];
+  const reading = [...new Set([wall - before, wall - after])].filter((at) => at + offsetMs(at, timeZone) === wall);
+  return reading.length > 0 ? reading.sort((a, b) => a - b) : [changeBetween(wall - after, wall - before, timeZone)];
+}
+
+/** The first instant at which `timeZone`'s wall clock reaches a time (see zonedInstants). */
+export function zonedInstant(year: number, month: number, day: number, minutes: number, timeZone: string): number {
+  return zonedInstants(year, month, day, minutes, timeZone)[0]!;
 }
 
 /** `YYYY-MM-DD` of a local date. */
@@ -79,7 +100,11 @@ function hhmm(minutes: number): string {
   return `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
 }
 
-/** The slot of the site's test schedule that is running at `now`, if one is. */
+/**
+ * The slot of the site's test schedule that is running at `now`, if one is: it ends the first time the wall clock
+ * reaches `to` after `now`. On the night the clocks go back the slot's hours may come twice (one slot, one key); on
+ * the night they go forward over them, they do not come.
+ */
 export function currentSlot(site: Site, now: number): ScheduledSlot | undefined {
   const schedule = site.testSchedule;
   if (schedule === undefined) return undefined;
@@ -87,7 +112,9 @@ export function currentSlot(site: Site, now: number): ScheduledSlot | undefined 
   if (!schedule.days.includes(local.weekday) || local.minutes < schedule.from || local.minutes >= schedule.to) return undefined;
   const { year, month, day } = local;
   const startsAt = zonedInstant(year, month, day, schedule.from, site.timeZone);
-  const endsAt = zonedInstant(year, month, day, schedule.to, site.timeZone);
+  const endsAt = zonedInstants(year, month, day, schedule.to, site.timeZone).find((at) => at > now);
+  // The wall clock reads less than `to` now, so it reaches it later; a slot without an end is never opened.
+  if (endsAt === undefined) return undefined;
   return {
     site: site.id,
     key: `${site.id}@${localDate(local)}T${hhmm(schedule.from)}`,

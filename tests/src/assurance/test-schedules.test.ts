@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AssuranceStore } from '../../../src/assurance/store.js';
-import { currentSlot, localTime, zonedInstant } from '../../../src/assurance/test-schedules.js';
+import { currentSlot, localTime, zonedInstant, zonedInstants } from '../../../src/assurance/test-schedules.js';
 import { siteSchema, sitesSchema, type SiteConfig } from '../../../src/settings/sites.js';
 import { cid, FakeClock, harness, INSTALLER, MINUTE, reasonText, SITES } from '../../helpers/assurance-harness.js';
 import { windowViews } from '../../../adapters/api/assurance-views.js';
@@ -32,6 +32,15 @@ describe('site time zones', () => {
     expect(zonedInstant(2024, 7, 2, 8 * 60, 'Europe/Berlin')).toBe(Date.UTC(2024, 6, 2, 6, 0)); // summer: UTC+2
     expect(zonedInstant(2024, 3, 11, 8 * 60, 'America/New_York')).toBe(Date.UTC(2024, 2, 11, 12, 0)); // the day after the change
     expect(zonedInstant(2024, 1, 2, 8 * 60, 'UTC')).toBe(Date.UTC(2024, 0, 2, 8, 0));
+  });
+
+  it('reach a time twice on the night the clocks go back over it, and once, as they jump, on the night they skip it', () => {
+    // Berlin: on 2024-10-27 03:00 CEST (01:00Z) becomes 02:00 CET; on 2024-03-31 02:00 CET (01:00Z) becomes 03:00 CEST.
+    expect(zonedInstants(2024, 10, 27, 2 * 60 + 30, 'Europe/Berlin')).toEqual([Date.UTC(2024, 9, 27, 0, 30), Date.UTC(2024, 9, 27, 1, 30)]);
+    expect(zonedInstant(2024, 10, 27, 2 * 60 + 30, 'Europe/Berlin')).toBe(Date.UTC(2024, 9, 27, 0, 30));
+    expect(zonedInstants(2024, 3, 31, 2 * 60 + 30, 'Europe/Berlin')).toEqual([Date.UTC(2024, 2, 31, 1, 0)]);
+    expect(zonedInstants(2024, 10, 6, 2 * 60 + 15, 'Australia/Lord_Howe')).toEqual([Date.UTC(2024, 9, 5, 15, 30)]); // half an hour forward
+    expect(zonedInstant(2024, 9, 8, 0, 'America/Santiago')).toBe(Date.UTC(2024, 8, 8, 4, 0)); // midnight skipped: the day starts at 01:00
   });
 
   it('decide which slot of the schedule runs now, and none on other days or hours', () => {
@@ -133,6 +142,52 @@ describe('a recurring test schedule', () => {
     await h.tick();
     expect(h.supervisory().some((e) => reasonText(e).startsWith('missed scheduled test'))).toBe(false);
     expect(h.assurance.deviceReport().devices.every((d) => d.missedTests === 0)).toBe(true);
+  });
+});
+
+describe('a test schedule on the nights the clocks change', () => {
+  /** A Berlin branch tested daily from `from` to `to`. */
+  function nightly(from: string, to: string) {
+    return sitesSchema.parse([{ ...BANK, testSchedule: { days: 'daily', from, to } }])[0]!;
+  }
+  // 2024-10-27: 02:00-03:00 comes twice, first in CEST (00:00Z-01:00Z), then in CET (01:00Z-02:00Z).
+  const FALL_BACK_0200_CEST = Date.UTC(2024, 9, 27, 0, 0);
+  // 2024-03-31: at 02:00 CET (01:00Z) the clocks jump to 03:00 CEST.
+  const SPRING_FORWARD = Date.UTC(2024, 2, 31, 1, 0);
+
+  it('end the first time the wall clock reaches `to` after the slot opened', () => {
+    expect(currentSlot(nightly('02:00', '02:30'), FALL_BACK_0200_CEST)).toMatchObject({ startsAt: FALL_BACK_0200_CEST, endsAt: FALL_BACK_0200_CEST + 30 * MINUTE });
+    // Running in the hour's second coming (02:10 CET), the slot keeps its key and ends at 02:30 CET.
+    expect(currentSlot(nightly('02:00', '02:30'), FALL_BACK_0200_CEST + 70 * MINUTE)).toMatchObject({
+      key: 'bank-1@2024-10-27T02:00',
+      endsAt: FALL_BACK_0200_CEST + 90 * MINUTE,
+    });
+    // 03:30 comes once, after 02:00-03:00 came twice.
+    expect(currentSlot(nightly('02:00', '03:30'), FALL_BACK_0200_CEST)?.endsAt).toBe(FALL_BACK_0200_CEST + 150 * MINUTE);
+    // The clocks jump from 02:00 over 02:30: the slot ends as they do.
+    expect(currentSlot(nightly('01:30', '02:30'), SPRING_FORWARD - 30 * MINUTE)).toMatchObject({ startsAt: SPRING_FORWARD - 30 * MINUTE, endsAt: SPRING_FORWARD });
+    // From 02:30 is reached as the clocks jump to 03:00.
+    expect(currentSlot(nightly('02:30', '03:15'), SPRING_FORWARD)).toMatchObject({ startsAt: SPRING_FORWARD, endsAt: SPRING_FORWARD + 15 * MINUTE });
+    // The clocks skip all of 02:00-02:30: no slot that night.
+    for (const at of [SPRING_FORWARD - MINUTE, SPRING_FORWARD, SPRING_FORWARD + 30 * MINUTE]) expect(currentSlot(nightly('02:00', '02:30'), at)).toBeUndefined();
+  });
+
+  it('open one window when the clocks go back, and a real hold-up after `to` is not a test, not even when the hours come again', async () => {
+    const h = harness({ sites: [nightly('02:00', '02:30')], clock: new FakeClock(FALL_BACK_0200_CEST) });
+    await h.tick();
+    const [window] = windowViews(h.assurance);
+    expect(window).toMatchObject({ startedAt: new Date(FALL_BACK_0200_CEST).toISOString(), endsAt: new Date(FALL_BACK_0200_CEST + 30 * MINUTE).toISOString() });
+
+    h.clock.advance(45 * MINUTE); // 02:45 CEST
+    await h.tick();
+    expect(windowViews(h.assurance)).toEqual([]);
+    const afterTheSlot = await h.receive(cid('122', 5));
+    expect(afterTheSlot).toMatchObject({ duress: true, test: false, incident: expect.any(String) });
+
+    h.clock.advance(25 * MINUTE); // 02:10 CET
+    await h.tick();
+    expect(windowViews(h.assurance)).toEqual([]);
+    expect((await h.receive(cid('122', 5))).test).toBe(false);
   });
 });
 
