@@ -1,9 +1,14 @@
 /** Time source; injected everywhere so tests and replays are deterministic. */
 export interface Clock {
   now(): number;
+  /**
+   * Milliseconds on a clock nobody steps (performance.now): tells when `now` was stepped, as NTP steps a clock that
+   * ran fast. Absent where `now` is the only time there is (a replay follows recorded times, backwards too).
+   */
+  monotonic?(): number;
 }
 
-export const systemClock: Clock = { now: () => Date.now() };
+export const systemClock: Clock = { now: () => Date.now(), monotonic: () => performance.now() };
 
 /** Minimal structured logger shape (pino-compatible); the instance is injected by the adapters. */
 export interface Logger {

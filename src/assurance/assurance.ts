@@ -124,7 +124,7 @@ export class Assurance implements EventAnnotator {
     const now = clock.now();
     this.directory = new DeviceDirectory(sites);
     this.ledger = new DeviceLedger(store, this.directory);
-    this.windows = new TestWindows(store, this.directory, builder.ids);
+    this.windows = new TestWindows(store, this.directory, builder.ids, clock, options.logger);
     this.incidents = new Incidents(store, builder.ids);
     this.supervision = new Supervision(store, options.supervision, now);
     this.deadline = new DeliveryDeadline(options.duressDeadlineMs);
@@ -223,6 +223,8 @@ export class Assurance implements EventAnnotator {
       if (window !== undefined) this.windowOpened(window, GATEWAY_ACTOR, `testSchedule of site ${window.site}, slot ${window.scheduleSlot}`, now);
     }
     for (const outcome of this.windows.expire(now)) this.windowClosed(outcome, now, GATEWAY_ACTOR);
+    for (const outcome of this.windows.stopAheadOfClock(now))
+      this.windowClosed(outcome, now, GATEWAY_ACTOR, "the host clock went back past the window's opening");
     this.ledger.enroll(now);
     for (const status of this.ledger.newlyOverdue(now)) this.deviceOverdue(status, now);
     for (const change of this.supervision.check(now)) this.linkChanged(change, now);

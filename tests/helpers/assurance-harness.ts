@@ -24,10 +24,24 @@ export const MINUTE = 60_000;
 export const DAY = 86_400_000;
 export const WEEK = 7 * DAY;
 
-/** The shared fake clock, starting on a Monday morning: weeks pass in a statement. */
+/**
+ * The shared fake clock, starting on a Monday morning: weeks pass in a statement. `step` moves the wall clock alone,
+ * as NTP steps a clock that ran fast; its monotonic reading goes on unmoved.
+ */
 export class FakeClock extends BaseFakeClock {
+  private stepped = 0;
+
   constructor(start = Date.UTC(2024, 0, 1, 9, 0, 0)) {
     super(start);
+  }
+
+  monotonic(): number {
+    return this.now() - this.stepped;
+  }
+
+  step(ms: number): void {
+    this.advance(ms);
+    this.stepped += ms;
   }
 }
 

@@ -219,3 +219,70 @@ describe('closing a test window', () => {
     }
   });
 });
+
+describe('a test window when the host clock is stepped', () => {
+  const HOUR = 60 * MINUTE;
+
+  it('moves back with the clock: it covers the time it was opened for, not an hour later', async () => {
+    const h = harness();
+    h.clock.step(HOUR); // the host clock runs an hour fast (a bad RTC at boot)
+    const window = opened(h.assurance.startWindow({ site: 'bank-1', minutes: 30 }, INSTALLER));
+    const reallyOpenedAt = h.clock.now() - HOUR;
+    h.clock.step(-HOUR); // NTP steps it back
+    h.clock.advance(5 * MINUTE);
+    expect((await h.receive(cid('130', 5))).test).toBe(true); // the installer goes on testing
+    expect(windowView(h.assurance, window).endsAt).toBe(new Date(reallyOpenedAt + 30 * MINUTE).toISOString());
+
+    h.clock.advance(65 * MINUTE); // 70 minutes after it was opened for 30, a teller presses the hold-up button
+    await h.tick();
+    expect(closings(h).map((e) => e.control?.action)).toEqual(['test-window-expired']);
+    const holdup = await h.receive(cid('122', 5));
+    expect(holdup).toMatchObject({ duress: true, test: false, incident: expect.any(String) });
+  });
+
+  it('covers no more than its minutes after it opened when the clock is stepped back by less than that', async () => {
+    const h = harness();
+    opened(h.assurance.startWindow({ site: 'bank-1', minutes: 30 }, INSTALLER));
+    h.clock.advance(25 * MINUTE);
+    h.clock.step(-10 * MINUTE);
+    h.clock.advance(6 * MINUTE); // 31 minutes after it opened, 21 by the wall clock
+    expect((await h.receive(cid('122', 5))).test).toBe(false);
+  });
+
+  it('ends by the wall clock after a step forward (or a suspend): sooner, never later', async () => {
+    const h = harness();
+    opened(h.assurance.startWindow({ site: 'bank-1', minutes: 30 }, INSTALLER));
+    h.clock.advance(5 * MINUTE);
+    h.clock.step(25 * MINUTE);
+    await h.tick();
+    expect(closings(h).map((e) => e.control?.action)).toEqual(['test-window-expired']);
+    expect((await h.receive(cid('122', 5))).test).toBe(false);
+  });
+
+  it('is stopped by the gateway when, after a restart, it starts ahead of the clock', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pb-windows-'));
+    try {
+      const clock = new FakeClock();
+      clock.step(HOUR);
+      const first = harness({ clock, store: AssuranceStore.openIn(dir) });
+      const window = opened(first.assurance.startWindow({ site: 'bank-1', minutes: 30 }, INSTALLER));
+      first.store.close();
+
+      clock.step(-HOUR); // while the gateway was down: the step cannot be followed
+      const second = harness({ clock, store: AssuranceStore.openIn(dir) });
+      await second.tick();
+      expect(windowViews(second.assurance)).toEqual([]);
+      expect(second.supervisory()[0]!.control).toMatchObject({
+        action: 'test-window-stopped',
+        by: 'gateway',
+        note: "the host clock went back past the window's opening",
+        window: window.id,
+      });
+      clock.advance(70 * MINUTE);
+      expect((await second.receive(cid('122', 5))).test).toBe(false);
+      second.store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
