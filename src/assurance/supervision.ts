@@ -35,7 +35,7 @@ export class Supervision {
   constructor(
     private readonly store: AssuranceStore,
     private readonly policy: SupervisionPolicy,
-    private readonly startedAt: number,
+    private startedAt: number,
   ) {
     for (const { account, lostAt } of store.lostLinks()) this.links.set(account.toUpperCase(), { account, lastSeenAt: undefined, lostAt });
   }
@@ -62,9 +62,13 @@ export class Supervision {
     const changes: LinkChange[] = [];
     const configured = this.policy.accounts().filter((a) => !this.links.has(a.toUpperCase()));
     for (const account of configured) this.links.set(account.toUpperCase(), { account, lastSeenAt: undefined, lostAt: null });
+    // A start or traffic ahead of the clock: the clock was stepped back since (NTP correcting a clock that ran fast).
+    // Silence counts from now, or a cut line would go unreported until the clock caught up.
+    this.startedAt = Math.min(this.startedAt, now);
     for (const link of this.links.values()) {
       const intervalMs = this.policy.intervalFor(link.account);
       if (intervalMs === undefined || link.lostAt !== null) continue;
+      if (link.lastSeenAt !== undefined && link.lastSeenAt > now) link.lastSeenAt = now;
       const silentMs = now - (link.lastSeenAt ?? this.startedAt);
       if (silentMs <= intervalMs) continue;
       link.lostAt = now;

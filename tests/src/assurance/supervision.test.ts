@@ -9,6 +9,7 @@ import { parseSettings } from '../../../src/settings/settings.js';
 import { cid, FakeClock, harness, reasonText, SITES } from '../../helpers/assurance-harness.js';
 
 const SECOND = 1_000;
+const HOUR = 3_600 * SECOND;
 
 describe('supervision settings', () => {
   it('accept `supervision` per DC-09 account, per site and globally', () => {
@@ -94,6 +95,46 @@ describe('link supervision', () => {
     h.clock.advance(SECOND);
     await h.tick();
     expect(h.supervisory().map((e) => e.qualifier)).toEqual(['new']);
+  });
+
+  /** Account 1234 reported while the host clock ran an hour fast; then NTP stepped the clock back. */
+  function trafficAheadOfTheClock() {
+    const h = harness({ supervision: ninetySeconds });
+    h.clock.step(HOUR);
+    h.assurance.traffic('1234', h.clock.now());
+    h.clock.step(-HOUR);
+    return h;
+  }
+
+  it('reports a line cut after the clock was stepped back past the last traffic', async () => {
+    const h = trafficAheadOfTheClock();
+    for (let poll = 0; poll < 10; poll++) {
+      h.clock.advance(30 * SECOND);
+      h.assurance.traffic('1234', h.clock.now());
+      await h.tick();
+    }
+    h.clock.advance(91 * SECOND);
+    await h.tick();
+    expect(h.assurance.health().lostLinks.map((l) => l.account)).toEqual(['1234']);
+  });
+
+  it('reports a line cut as the clock was stepped back one interval later, not an hour', async () => {
+    const h = trafficAheadOfTheClock();
+    await h.tick();
+    h.clock.advance(91 * SECOND);
+    await h.tick();
+    expect(h.assurance.health().lostLinks.map((l) => l.account)).toEqual(['1234']);
+  });
+
+  it('reports an account that never reported after the clock was stepped back past the start', async () => {
+    const clock = new FakeClock();
+    clock.step(HOUR); // the gateway starts on a clock an hour fast
+    const h = harness({ clock, supervision: ninetySeconds });
+    clock.step(-HOUR);
+    await h.tick();
+    clock.advance(91 * SECOND);
+    await h.tick();
+    expect(h.supervisory().map((e) => e.account)).toEqual(['1234']);
   });
 
   it('keeps a lost link lost across a restart: no second loss, one restore', async () => {
