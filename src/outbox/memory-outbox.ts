@@ -89,10 +89,6 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     }
   }
 
-  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>, duressFirst = true): OutboxEntry[] {
-    return this.index.select(output, limit, exclude, skipAccounts, duressFirst).map((seq) => this.entry(seq));
-  }
-
   markDelivered(output: string, seqs: readonly number[]): void {
     for (const seq of seqs) if (this.index.complete(output, seq)) this.release(seq);
   }
@@ -151,10 +147,12 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     if (!this.index.isPending(seq)) this.entries.delete(seq);
   }
 
-  private entry(seq: number): OutboxEntry {
-    const entry = this.entries.get(seq);
-    if (entry === undefined) throw new Error(`outbox entry ${seq} is missing`);
-    return entry;
+  protected entriesOf(seqs: readonly number[]): OutboxEntry[] {
+    return seqs.map((seq) => {
+      const entry = this.entries.get(seq);
+      if (entry === undefined) throw new Error(`outbox entry ${seq} is missing`);
+      return entry;
+    });
   }
 }
 

@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors.js';
 import type { NormalizedEvent } from '../model/event.js';
 import { eventJson } from '../model/event-json.js';
-import type { DeadLetter } from './outbox.js';
+import type { DeadLetter, OutboxEntry } from './outbox.js';
 import { PendingIndex } from './pending-index.js';
 
 /** A DC-09 panel retransmits within seconds to minutes; ten minutes covers its whole retry schedule. */
@@ -60,12 +60,20 @@ export class AppendListeners {
 }
 
 /**
- * What every Outbox answers from memory: backlog figures from its PendingIndex (delivery order and counts) and
- * the onAppend subscribers. Implementations own storage, dedupe and dead letters.
+ * What every Outbox answers from memory: the pending entries' order and backlog figures from its PendingIndex, and
+ * the onAppend subscribers. Implementations own storage (reading an entry back), dedupe and dead letters.
  */
 export abstract class IndexedOutbox {
   protected readonly index = new PendingIndex();
   protected readonly listeners = new AppendListeners();
+
+  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>, duressFirst = true): OutboxEntry[] {
+    return this.entriesOf(this.index.select(output, limit, exclude, skipAccounts, duressFirst));
+  }
+
+  pendingDuress(output: string, limit: number): OutboxEntry[] {
+    return this.entriesOf(this.index.duress(output, limit));
+  }
 
   backlog(output: string): number {
     return this.index.backlog(output);
@@ -86,4 +94,7 @@ export abstract class IndexedOutbox {
   onAppend(listener: () => void): () => void {
     return this.listeners.add(listener);
   }
+
+  /** The stored entries of pending seqs, in the order given. */
+  protected abstract entriesOf(seqs: readonly number[]): OutboxEntry[];
 }

@@ -44,6 +44,11 @@ export interface Outbox {
    * order (a `local` output: pulling a duress's account forward would show it that one is pending).
    */
   pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>, duressFirst?: boolean): OutboxEntry[];
+  /**
+   * Up to `limit` of the output's undelivered duress/hold-up entries in seq order, without the earlier entries of
+   * their accounts that `pending` puts before each (a restart's backlog must not hide one).
+   */
+  pendingDuress(output: string, limit: number): OutboxEntry[];
   /** Seqs of up to `limit` of the output's oldest undelivered entries (storage order), skipping `exclude`. */
   oldestPending(output: string, limit: number, exclude?: ReadonlySet<number>): number[];
   markDelivered(output: string, seqs: readonly number[]): void;

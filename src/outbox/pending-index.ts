@@ -86,6 +86,16 @@ function* pendingOutside(queue: OutputQueue, skipAccounts: ReadonlySet<string>):
   }
 }
 
+/** Up to `limit` of `seqs`, in their order, skipping `exclude`. */
+function firstOf(seqs: Iterable<number>, limit: number, exclude?: ReadonlySet<number>): number[] {
+  const first: number[] = [];
+  for (const seq of seqs) {
+    if (first.length >= limit) break;
+    if (exclude?.has(seq) !== true) first.push(seq);
+  }
+  return first;
+}
+
 /**
  * The in-memory delivery state shared by every Outbox implementation: which entries each output still has to
  * deliver, and in which order. Implementations own storage; this owns ordering and counting.
@@ -203,14 +213,12 @@ export class PendingIndex {
 
   /** Up to `limit` pending seqs of the output in seq order, skipping `exclude`. */
   oldest(output: string, limit: number, exclude?: ReadonlySet<number>): number[] {
-    const queue = this.queues.get(output);
-    const seqs: number[] = [];
-    if (queue === undefined) return seqs;
-    for (const seq of queue.all) {
-      if (seqs.length >= limit) break;
-      if (exclude?.has(seq) !== true) seqs.push(seq);
-    }
-    return seqs;
+    return firstOf(this.queues.get(output)?.all ?? [], limit, exclude);
+  }
+
+  /** Up to `limit` pending duress seqs of the output in seq order, whatever else of their accounts waits. */
+  duress(output: string, limit: number): number[] {
+    return firstOf(this.queues.get(output)?.duress ?? [], limit);
   }
 
   backlog(output: string): number {

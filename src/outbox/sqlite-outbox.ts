@@ -348,8 +348,8 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     }
   }
 
-  pending(output: string, limit: number, exclude?: ReadonlySet<number>, skipAccounts?: ReadonlySet<string>, duressFirst = true): OutboxEntry[] {
-    const seqs = this.index.select(output, limit, exclude, skipAccounts, duressFirst);
+  /** From the ring of recent events where it still holds them, else read back from disk in one query. */
+  protected entriesOf(seqs: readonly number[]): OutboxEntry[] {
     const entries = new Array<OutboxEntry>(seqs.length);
     const notRecent: number[] = [];
     for (let i = 0; i < seqs.length; i++) {

@@ -219,6 +219,14 @@ export function outboxContract(name: string, build: (options: OutboxBuildOptions
         expect(idsOf(outbox.pending('mqtt', 10, exclude))).toEqual(['B-duress', 'N-duress', 'A1', 'C1', 'A2', 'B2']);
       });
 
+      it('lists the duress entries alone by seq, with none of the entries of their accounts', () => {
+        expect(idsOf(outbox.pendingDuress('mqtt', 10))).toEqual(['B-duress', 'A-duress', 'N-duress']);
+        expect(idsOf(outbox.pendingDuress('mqtt', 2))).toEqual(['B-duress', 'A-duress']);
+        outbox.markDelivered('mqtt', [seq['A-duress']!]);
+        expect(idsOf(outbox.pendingDuress('mqtt', 10))).toEqual(['B-duress', 'N-duress']);
+        expect(outbox.pendingDuress('unknown', 10)).toEqual([]);
+      });
+
       it('falls back to seq order once the duress entries are delivered', () => {
         outbox.markDelivered('mqtt', [seq['B-duress']!, seq['A-duress']!, seq['N-duress']!]);
         expect(idsOf(outbox.pending('mqtt', 10))).toEqual(['A1', 'B1', 'C1', 'A2', 'B2']);
@@ -297,6 +305,8 @@ export function outboxContract(name: string, build: (options: OutboxBuildOptions
 
       expect(outbox.pending('mqtt', 10)).toEqual(pendingBefore.mqtt);
       expect(outbox.pending('webhook', 10)).toEqual(pendingBefore.webhook);
+      expect(idsOf(outbox.pendingDuress('mqtt', 10))).toEqual(['b']);
+      expect(outbox.pendingDuress('webhook', 10)).toEqual([]);
       expect(outbox.deadLetters()).toEqual(deadBefore);
       expect(outbox.oldestPendingAt('mqtt')).toBe(clock.now());
       const retransmit = await outbox.append([event('a-again')], { dedupeKey: 'frame-1' });
