@@ -21,7 +21,7 @@ export interface AssuranceHost {
   recorder: Pick<Recorder, 'record' | 'setAnnotator'>;
   api: ApiServer | undefined;
   outputs: readonly OutputAdapter[];
-  outbox: Pick<Outbox, 'pending'>;
+  outbox: Pick<Outbox, 'pendingDuress'>;
   builder: EventBuilderDeps;
   /** Frames stored (by the recorder), events delivered (by the dispatcher), traffic seen (by the inputs, heartbeats included). */
   bus: Pick<EventBus, 'onFrameStored' | 'onEventDelivered' | 'onTrafficSeen' | 'removeListeners'>;
@@ -51,7 +51,7 @@ export interface AssuranceWiring {
   stop(): Promise<void>;
 }
 
-/** Duress events are recovered at start-up from the outbox up to this many per central output. */
+/** Undelivered duress events are recovered at start-up from the outbox up to this many per central output. */
 const RECOVERY_SCAN_LIMIT = 1_000;
 
 /** The checks count as stalled, and /healthz answers 503, when their last run is this many intervals old. */
@@ -147,11 +147,9 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
  * Duress events stored before a restart and still unconfirmed: those pending for every central output (a
  * delivery to any one of them confirms). Their deadline counts from when they were received.
  */
-function recoverUndelivered(assurance: Assurance, outbox: Pick<Outbox, 'pending'>, central: readonly OutputAdapter[]): void {
+function recoverUndelivered(assurance: Assurance, outbox: Pick<Outbox, 'pendingDuress'>, central: readonly OutputAdapter[]): void {
   if (central.length === 0) return;
-  const pendingPerOutput = central.map(
-    (o) => new Map(outbox.pending(o.name, RECOVERY_SCAN_LIMIT).filter((e) => e.event.duress).map((e) => [e.event.id, e.event])),
-  );
+  const pendingPerOutput = central.map((o) => new Map(outbox.pendingDuress(o.name, RECOVERY_SCAN_LIMIT).map((e) => [e.event.id, e.event])));
   const [first, ...rest] = pendingPerOutput;
   for (const [id, event] of first ?? [])
     if (rest.every((pending) => pending.has(id))) assurance.deadline.track(event, Date.parse(event.receivedAt));
