@@ -32,7 +32,7 @@ import { GatewayMetrics } from '../system/metrics.js';
 import { wireAssurance, type AssuranceWiring } from './assurance-wiring.js';
 import { packageVersion } from './version.js';
 import { listenFailure } from './startup.js';
-import { gatewayEvent, VERIFIED, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
+import { outputLinkEvent, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
 
 export interface GatewayOptions {
   settings: Settings;
@@ -373,16 +373,11 @@ export class Gateway {
     }
   }
 
-  /** An output's link to a monitoring centre went down or came back: a `supervisory` event, stored like any other. */
-  private recordOutputState({ output, account, qualifier, reasons }: OutputStateChange): void {
-    const receivedAt = this.options.clock.now();
-    const event = gatewayEvent(
-      { category: 'supervisory', account, qualifier, reasons },
-      { input: output, transport: 'tcp', receivedAt, raw: new Uint8Array(), trust: VERIFIED },
-      this.builder,
-    );
+  /** An output's link to a monitoring centre went down or came back: a covert `supervisory` event, stored like any other. */
+  private recordOutputState(change: OutputStateChange): void {
+    const event = outputLinkEvent(change, this.options.clock.now(), this.builder);
     void this.recorder.record([event]).then((recorded) => {
-      if (!recorded.ok) this.logger.error({ output, err: recorded.error.message }, 'output link state event not stored');
+      if (!recorded.ok) this.logger.error({ output: change.output, err: recorded.error.message }, 'output link state event not stored');
     });
   }
 }

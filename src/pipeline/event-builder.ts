@@ -1,3 +1,4 @@
+import type { OutputStateChange } from '../bus.js';
 import { EVENT_SCHEMA_ID, isoTime, UNVERIFIED_REASONS, type NormalizedEvent, type Transport, type UnverifiedReason } from '../model/event.js';
 import type { Signal } from '../model/signal.js';
 import type { IdSource } from '../model/ids.js';
@@ -154,4 +155,20 @@ export function gatewayEvent(
     extended: {},
     raw: formatRaw(origin.raw),
   };
+}
+
+/**
+ * An output's own link to a monitoring centre went down or came back: a `supervisory` event from that output,
+ * `covert` like the assurance's. A quiet site sends the centre nothing, so the link is often found down only when a
+ * duress is forwarded, and a local output must not learn when that was.
+ */
+export function outputLinkEvent(change: OutputStateChange, receivedAt: number, deps: EventBuilderDeps): NormalizedEvent {
+  const { output, account, qualifier, reasons } = change;
+  const event = gatewayEvent(
+    { category: 'supervisory', account, qualifier, reasons },
+    { input: output, transport: 'tcp', receivedAt, raw: new Uint8Array(), trust: VERIFIED },
+    deps,
+  );
+  event.covert = true;
+  return event;
 }

@@ -35,14 +35,14 @@ class Probe {
 }
 
 describe('Gateway', () => {
-  it('stores an output\'s link state change from the bus as a supervisory event', async () => {
+  it('stores an output\'s link state change from the bus as a covert supervisory event (no local output gets it)', async () => {
     const gateway = await startGateway({ inputs: [] }, false);
     const probe = new Probe();
     gateway.bus.onFrameStored(probe, (events) => probe.stored.push(...events));
     gateway.bus.emitOutputStateChanged({ output: 'cms', account: '9000', qualifier: 'new', reasons: ['no answer from 192.0.2.1:12000'] });
     for (let waited = 0; probe.stored.length === 0 && waited < 2_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
     expect(probe.stored).toMatchObject([
-      { category: 'supervisory', account: '9000', source: { input: 'cms' }, reasons: ['no answer from 192.0.2.1:12000'] },
+      { category: 'supervisory', account: '9000', source: { input: 'cms' }, reasons: ['no answer from 192.0.2.1:12000'], covert: true },
     ]);
   });
 

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { NormalizedEvent } from '../../../src/model/event.js';
 import type { Signal } from '../../../src/model/signal.js';
 import { Dispatcher } from '../../../src/pipeline/dispatcher.js';
+import { outputLinkEvent } from '../../../src/pipeline/event-builder.js';
 import { silentLogger } from '../../../src/ports.js';
 import { RecordingOutput } from '../../helpers/recording-output.js';
 import { cid, FakeClock, harness, MINUTE } from '../../helpers/assurance-harness.js';
@@ -25,16 +27,40 @@ const duress: fc.Arbitrary<Step> = fc
   .map((signal): Step => ({ kind: 'signal', signal }));
 
 /**
+ * A forwarder to a centre that does not answer. Like a DC-09 output on a quiet site, it finds its link down only
+ * when it first has something to send, and reports it as the gateway does: the first send may be a duress.
+ */
+class UnreachableCentre extends RecordingOutput {
+  private reported = false;
+  constructor(private readonly reportLinkDown: () => void) {
+    super('arc', 'central');
+    this.failing = true;
+  }
+  override async deliver(event: NormalizedEvent) {
+    if (!this.reported) {
+      this.reported = true;
+      this.reportLinkDown();
+    }
+    return super.deliver(event);
+  }
+}
+
+/**
  * What a local output receives for a sequence: the assurance (incidents, deadlines, supervision, ledger) and the
- * dispatcher as the gateway wires them, a central output that never confirms in time (so deadline alerts fire).
+ * dispatcher as the gateway wires them, a central output that never confirms in time (so deadline alerts fire)
+ * and a forwarder whose centre is unreachable.
  */
 async function localView(steps: readonly Step[]): Promise<Record<string, string[]>> {
   const clock = new FakeClock();
   const h = harness({ clock, autoDeliver: false, supervision: { global: 10 * MINUTE }, duressDeadlineMs: 10_000 });
   const central = new RecordingOutput('central', 'central');
   const keypad = new RecordingOutput('keypad', 'local');
-  h.outbox.registerOutputs(['central', 'keypad']);
-  const dispatcher = new Dispatcher({ outbox: h.outbox, outputs: [central, keypad], clock, logger: silentLogger });
+  const forwarder = new UnreachableCentre(() => {
+    const down = { output: 'arc', account: '9999', qualifier: 'new' as const, reasons: ['DC-09 output arc: no receiver path answers'] };
+    void h.recorder.record([outputLinkEvent(down, clock.now(), h.builder)]);
+  });
+  h.outbox.registerOutputs(['central', 'keypad', 'arc']);
+  const dispatcher = new Dispatcher({ outbox: h.outbox, outputs: [central, keypad, forwarder], clock, logger: silentLogger });
   dispatcher.start();
   for (const step of steps) {
     if (step.kind === 'signal') await h.receive(step.signal);
@@ -67,7 +93,8 @@ describe('covert routing (property)', () => {
           expect(await localView(withDuress)).toEqual(await localView(steps));
         },
       ),
-      { numRuns: 40 },
+      // A quiet site and one hold-up: only the duress makes the forwarder find its link down.
+      { numRuns: 40, examples: [[[{ kind: 'wait', ms: MINUTE }], [{ kind: 'signal', signal: cid('122', 5) }], 0]] },
     );
   });
 });
