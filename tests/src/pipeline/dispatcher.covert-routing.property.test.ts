@@ -74,9 +74,12 @@ async function localView(steps: readonly Step[]): Promise<Record<string, string[
   }
   await dispatcher.stop();
   expect(h.outbox.backlog('keypad')).toBe(0);
-  // Ids are random per event; order is kept per account (deliveries of different accounts run in parallel).
+  // Delivery order is kept per account only (deliveries of different accounts run in parallel), but the ids tell
+  // the storage order across accounts, and each its millisecond; the rest of an id is random.
+  const rankOf = new Map([...keypad.delivered].map((e) => e.id).sort().map((id, rank) => [id, rank]));
   const byAccount: Record<string, string[]> = {};
-  for (const { id: _id, ...event } of keypad.delivered) (byAccount[event.account ?? '-'] ??= []).push(JSON.stringify(event));
+  for (const { id, ...event } of keypad.delivered)
+    (byAccount[event.account ?? '-'] ??= []).push(JSON.stringify({ idTime: id.slice(0, 13), idRank: rankOf.get(id), ...event }));
   return byAccount;
 }
 
