@@ -18,7 +18,7 @@ import { MqttAssuranceStates } from '../outputs/mqtt-assurance.js';
 /** What the assurance needs from the running gateway (Gateway has all of it). */
 export interface AssuranceHost {
   /** Stores the assurance's own events; the assurance annotates every event before it is stored. */
-  recorder: Pick<Recorder, 'record' | 'setAnnotator'>;
+  recorder: Pick<Recorder, 'recordRaised' | 'setAnnotator'>;
   api: ApiServer | undefined;
   outputs: readonly OutputAdapter[];
   outbox: Pick<Outbox, 'pendingDuress'>;
@@ -74,7 +74,7 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
     sites: host.builder.sites,
     clock,
     builder: host.builder,
-    record: (events) => host.recorder.record(events),
+    record: (events) => host.recorder.recordRaised(events),
     logger,
     duressDeadlineMs: settings.duressDeadline,
     supervision: supervisionPolicy(settings.supervision, dc09Accounts, host.builder.sites),

@@ -376,7 +376,7 @@ export class Gateway {
   /** An output's link to a monitoring centre went down or came back: a covert `supervisory` event, stored like any other. */
   private recordOutputState(change: OutputStateChange): void {
     const event = outputLinkEvent(change, this.options.clock.now(), this.builder);
-    void this.recorder.record([event]).then((recorded) => {
+    void this.recorder.recordRaised([event]).then((recorded) => {
       if (!recorded.ok) this.logger.error({ output: change.output, err: recorded.error.message }, 'output link state event not stored');
     });
   }

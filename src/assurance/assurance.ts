@@ -21,7 +21,7 @@ export interface AssuranceOptions {
   clock: Clock;
   /** Ids for the events, windows and incidents this raises, and the sites for their responder context. */
   builder: EventBuilderDeps;
-  /** Stores the supervisory events this raises (the gateway's Recorder). */
+  /** Stores the supervisory events this raises (the gateway's Recorder.recordRaised: never refused for a backlog). */
   record: (events: NormalizedEvent[]) => Promise<RecordOutcome>;
   logger: Logger;
   duressDeadlineMs: number;

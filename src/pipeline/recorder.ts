@@ -94,6 +94,15 @@ export class Recorder {
     return this.store(events, dedupeKey);
   }
 
+  /**
+   * Stores events the gateway raises itself (the assurance's supervisory and control events, an output's link
+   * state), past the backlog limit too: that limit bounds panel traffic, and these are few (one per window, device,
+   * link or duress they report) and must reach central whatever the backlog (a control action, a deadline alert).
+   */
+  recordRaised(events: NormalizedEvent[]): Promise<RecordOutcome> {
+    return this.store(events, undefined);
+  }
+
   /** The events stored under `dedupeKey` (none read back when no answer shows them), or undefined: not a retransmit. */
   private earlierEvents(dedupeKey: string, wanted: boolean): NormalizedEvent[] | undefined {
     const { outbox, answersSent } = this.deps;
@@ -106,7 +115,10 @@ export class Recorder {
     return { ok: true, duplicate: true, events };
   }
 
-  /** Over the limit only what is not a duress waits: a person under threat is never refused for a backlog. */
+  /**
+   * Over the limit only what is not a duress waits: a person under threat is never refused for a backlog (nor is
+   * what the gateway raises itself, see recordRaised).
+   */
   private overLimit(events: readonly NormalizedEvent[]): RecordOutcome | undefined {
     const { counters, logger, backlogLimit } = this.deps;
     if (events.some((event) => event.duress) || this.backlog() < backlogLimit) return undefined;

@@ -352,7 +352,7 @@ export const settingsSchema = z
       .int()
       .positive()
       .default(1_000_000)
-      .describe('Undelivered events of any central output past which non-duress frames get NAK (duress and hold-up are still stored and ACKed)'),
+      .describe('Undelivered events of any central output past which non-duress frames get NAK (duress and hold-up are still stored and ACKed, and so are the gateway\'s own events)'),
     retention: durationSchema.default(30 * 86_400_000).describe('Delivered events older than this are pruned from the outbox'),
     deadLetterRetention: durationSchema.default(90 * 86_400_000).describe('Dead letters older than this are pruned'),
     dedupeWindow: durationSchema.default(600_000),

@@ -138,7 +138,7 @@ export function harness(options: HarnessOptions = {}) {
   };
   const bus = new EventBus({ logger: silentLogger });
   const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 1_000_000, bus });
-  const assurance = new Assurance({ ...assuranceOptions, record: (batch) => recorder.record(batch) });
+  const assurance = new Assurance({ ...assuranceOptions, record: (batch) => recorder.recordRaised(batch) });
   const autoDeliver = options.autoDeliver ?? true;
   recorder.setAnnotator(assurance);
   bus.onFrameStored(assurance, (stored) => {

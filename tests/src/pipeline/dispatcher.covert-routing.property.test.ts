@@ -57,7 +57,7 @@ async function localView(steps: readonly Step[]): Promise<Record<string, string[
   const keypad = new RecordingOutput('keypad', 'local');
   const forwarder = new UnreachableCentre(() => {
     const down = { output: 'arc', account: '9999', qualifier: 'new' as const, reasons: ['DC-09 output arc: no receiver path answers'] };
-    void h.recorder.record([outputLinkEvent(down, clock.now(), h.builder)]);
+    void h.recorder.recordRaised([outputLinkEvent(down, clock.now(), h.builder)]);
   });
   h.outbox.registerOutputs(['central', 'keypad', 'arc']);
   const dispatcher = new Dispatcher({ outbox: h.outbox, outputs: [central, keypad, forwarder], clock, logger: silentLogger });

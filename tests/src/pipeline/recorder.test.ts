@@ -60,3 +60,20 @@ describe('Recorder whose answers nobody sends (replay)', () => {
     expect(counters.get('events_duplicate_total')).toBe(1);
   });
 });
+
+describe('Recorder at the backlog limit', () => {
+  it("refuses panel traffic but stores the gateway's own events (recordRaised) and a duress", async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['central']);
+    const counters = new Counters();
+    const recorder = new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 2 });
+    const event = (id: string, duress = false) => outboxTestEvent({ id, account: '1234', duress, receivedAt: Date.now() });
+    for (const id of ['e1', 'e2']) expect(await recorder.record([event(id)])).toMatchObject({ ok: true });
+
+    expect(await recorder.record([event('e3')])).toMatchObject({ ok: false, error: { code: 'OUTBOX_BACKLOG_FULL' } });
+    expect(await recorder.recordRaised([event('control')])).toMatchObject({ ok: true });
+    expect(await recorder.record([event('duress', true)])).toMatchObject({ ok: true });
+    expect(outbox.pending('central', 10).map((entry) => entry.event.id)).toEqual(['e1', 'e2', 'control', 'duress']);
+    expect(counters.get('outbox_rejections_total', { code: 'OUTBOX_BACKLOG_FULL' })).toBe(1);
+  });
+});
