@@ -117,6 +117,8 @@ export class Assurance implements EventAnnotator {
   readonly supervision: Supervision;
   readonly deadline: DeliveryDeadline;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Raised events the outbox did not take (a failed write): stored again at each tick, so none is lost. */
+  private readonly unstored: NormalizedEvent[] = [];
   private historyPrunedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: AssuranceOptions) {
@@ -217,6 +219,7 @@ export class Assurance implements EventAnnotator {
   /** What time alone decides: scheduled windows open, windows expire, devices fall overdue, links fall silent, deadlines pass. */
   tick(): void {
     const now = this.options.clock.now();
+    for (const event of this.unstored.splice(0)) this.store(event, 'again');
     for (const site of this.options.sites()) {
       const slot = currentSlot(site, now);
       const window = slot === undefined ? undefined : this.windows.startScheduled(slot, now);
@@ -316,9 +319,13 @@ export class Assurance implements EventAnnotator {
     const now = this.options.clock.now();
     const undelivered = this.deadline.alerts();
     const devices = this.ledger.list(now);
+    const problems = [
+      ...(undelivered.length > 0 ? [`${undelivered.length} duress event(s) not confirmed by a central output`] : []),
+      ...(this.unstored.length > 0 ? [`${this.unstored.length} supervisory event(s) not stored yet (the outbox refuses writes)`] : []),
+    ];
     return {
-      state: undelivered.length > 0 ? 'degraded' : 'up',
-      ...(undelivered.length > 0 ? { detail: `${undelivered.length} duress event(s) not confirmed by a central output` } : {}),
+      state: problems.length > 0 ? 'degraded' : 'up',
+      ...(problems.length > 0 ? { detail: problems.join('; ') } : {}),
       undeliveredDuress: undelivered.map((u) => ({
         eventId: u.eventId,
         account: u.account,
@@ -483,6 +490,14 @@ export class Assurance implements EventAnnotator {
     event.covert = true;
     if (incident !== null) event.incident = incident;
     if (control !== undefined) event.control = control;
+    this.store(event, 'first');
+  }
+
+  /**
+   * Records a raised event. What it reports has happened (a window is open, a deadline passed) and must reach
+   * central: when the outbox fails the event is kept and stored again at the next tick, logged at its first failure.
+   */
+  private store(event: NormalizedEvent, attempt: 'first' | 'again'): void {
     const recording = this.options
       .record([event])
       .then(
@@ -490,7 +505,9 @@ export class Assurance implements EventAnnotator {
         (error: unknown) => error,
       )
       .then((error) => {
-        if (error !== undefined) this.options.logger.error({ err: error, reasons: event.reasons }, 'supervisory event not stored');
+        if (error === undefined) return;
+        if (attempt === 'first') this.options.logger.error({ err: error, reasons: event.reasons }, 'supervisory event not stored yet; stored again at each check');
+        this.unstored.push(event);
       })
       .finally(() => this.inFlight.delete(recording));
     this.inFlight.add(recording);

@@ -41,6 +41,22 @@ describe('opening a test window', () => {
       notExercised: ['zone-5', 'zone-9', 'user-12', 'door-lobby-2'],
     });
   });
+  it('publishes its opening although the outbox failed at first: stored again at the next check, degraded meanwhile', async () => {
+    const h = harness();
+    const append = h.outbox.append.bind(h.outbox);
+    let failures = 1;
+    h.outbox.append = (events, options) => (failures-- > 0 ? Promise.reject(new Error('disk full')) : append(events, options));
+    opened(h.assurance.startWindow({ site: 'bank-1', minutes: 30 }, INSTALLER));
+    await h.assurance.flush();
+    expect(h.supervisory()).toEqual([]);
+    expect(h.assurance.health()).toMatchObject({ state: 'degraded', detail: '1 supervisory event(s) not stored yet (the outbox refuses writes)' });
+
+    await h.tick();
+    expect(h.supervisory().filter((e) => e.control?.action === 'test-window-opened')).toHaveLength(1);
+    expect(h.assurance.health().state).toBe('up');
+    expect(h.logs.filter((line) => line.msg?.startsWith('supervisory event not stored yet'))).toHaveLength(1);
+  });
+
   it("takes a site's exact name as well as its id, and opens the window on the site's id", () => {
     const h = harness();
     const window = opened(h.assurance.startWindow({ site: 'Bank branch 1', minutes: 30 }, INSTALLER));
