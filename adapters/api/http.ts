@@ -1,6 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
+import type net from 'node:net';
 import { readFile } from 'node:fs/promises';
+import type { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 
 /** What one HTTP request is answered with: a status and a JSON body. */
 export interface JsonAnswer {
@@ -56,8 +58,10 @@ export function firstHeader(value: string | string[] | undefined): string | unde
 }
 
 export interface ListenerLimits {
-  /** Connections open at once; Node refuses (closes) the ones past it. */
+  /** Connections open at once. */
   maxConnections: number;
+  /** Connections one remote address may hold at once; default defaultMaxConnectionsPerPeer(maxConnections). */
+  maxConnectionsPerPeer?: number | undefined;
   /** Time to receive a request's headers. */
   headersTimeoutMs: number;
   /** Time to receive a whole request. */
@@ -75,14 +79,108 @@ export interface ListenerTls {
 }
 
 /**
+ * A quarter of `maxConnections`, so one address cannot take the listener, but at least 8: a browser opens up to 6
+ * connections to a host, and one it is closing still counts for a moment.
+ */
+export function defaultMaxConnectionsPerPeer(maxConnections: number): number {
+  return Math.max(8, Math.floor(maxConnections / 4));
+}
+
+/** Why a connection was closed at once: the listener's `maxConnections`, or its address's `maxConnectionsPerPeer`. */
+export type ConnectionDropReason = 'max-connections' | 'peer-limit';
+
+/** Where a listener's closed and refused connections go: its counter, and its log (rate-limited per address). */
+export interface ConnectionDrops {
+  count(reason: ConnectionDropReason): void;
+  log: RateLimitedLog;
+}
+
+interface OpenConnection {
+  socket: net.Socket;
+  host: string;
+  /** It has sent a request (its headers): a client, not an idle socket holding a place. */
+  requested: boolean;
+}
+
+/**
+ * The connection caps of one listener, in all and per remote address. At either cap the oldest connection (of that
+ * address, or of all) that has not sent a request yet is closed to make room, so idle connections cannot lock a
+ * client out (a door controller's duress post); only when every one has sent a request is the new one refused.
+ */
+class ConnectionCaps {
+  /** By remote `address:port`, oldest first. */
+  private readonly open = new Map<string, OpenConnection>();
+  private readonly perHost = new Map<string, number>();
+  private readonly maxPerPeer: number;
+
+  constructor(
+    private readonly max: number,
+    maxPerPeer: number | undefined,
+    private readonly drops: ConnectionDrops,
+  ) {
+    this.maxPerPeer = maxPerPeer ?? defaultMaxConnectionsPerPeer(max);
+  }
+
+  accept(socket: net.Socket): void {
+    const host = socket.remoteAddress ?? 'unknown';
+    const peer = `${host}:${socket.remotePort}`;
+    if ((this.perHost.get(host) ?? 0) >= this.maxPerPeer && !this.evictOldest('peer-limit', host)) return this.refuse(socket, peer, 'peer-limit');
+    if (this.open.size >= this.max && !this.evictOldest('max-connections')) return this.refuse(socket, peer, 'max-connections');
+    this.open.set(peer, { socket, host, requested: false });
+    this.perHost.set(host, (this.perHost.get(host) ?? 0) + 1);
+    socket.once('close', () => this.forget(peer, socket));
+  }
+
+  /** A request came on `socket` (over TLS, the socket wrapping the one accepted: same address and port). */
+  requested(socket: net.Socket): void {
+    const connection = this.open.get(`${socket.remoteAddress}:${socket.remotePort}`);
+    if (connection !== undefined) connection.requested = true;
+  }
+
+  private evictOldest(reason: ConnectionDropReason, host?: string): boolean {
+    for (const [peer, connection] of this.open) {
+      if (connection.requested || (host !== undefined && connection.host !== host)) continue;
+      this.forget(peer, connection.socket);
+      connection.socket.destroy();
+      this.dropped(reason, peer);
+      return true;
+    }
+    return false;
+  }
+
+  private refuse(socket: net.Socket, peer: string, reason: ConnectionDropReason): void {
+    socket.destroy();
+    this.dropped(reason, peer);
+  }
+
+  private dropped(reason: ConnectionDropReason, peer: string): void {
+    this.drops.count(reason);
+    const why = reason === 'peer-limit' ? `this address already holds maxConnectionsPerPeer (${this.maxPerPeer}) connections` : `maxConnections (${this.max}) reached`;
+    this.drops.log.warn(`connection-${reason}`, peer, { reason, peer }, `connection closed: ${why}`);
+  }
+
+  private forget(peer: string, socket: net.Socket): void {
+    const connection = this.open.get(peer);
+    // Evicted already, or the address and port reused by a later connection.
+    if (connection?.socket !== socket) return;
+    this.open.delete(peer);
+    const left = (this.perHost.get(connection.host) ?? 1) - 1;
+    if (left > 0) this.perHost.set(connection.host, left);
+    else this.perHost.delete(connection.host);
+  }
+}
+
+/**
  * An HTTP(S) server with the caps every listener (API, access-xml input) puts on slow or numerous clients: the
- * connection count, the time to send headers and the whole request (checked every second, not Node's default 30 s),
- * and idle keep-alive connections.
+ * connection count in all and per address (see ConnectionCaps; `drops` counts and logs what they close), the time
+ * to send headers and the whole request (checked every second, not Node's default 30 s), and idle keep-alive
+ * connections.
  */
 export async function createLimitedServer(
   handler: http.RequestListener,
   limits: ListenerLimits,
   tls: ListenerTls | undefined,
+  drops: ConnectionDrops,
 ): Promise<http.Server | https.Server> {
   const options: http.ServerOptions = {
     requestTimeout: limits.requestTimeoutMs,
@@ -105,6 +203,8 @@ export async function createLimitedServer(
           },
           handler,
         );
-  server.maxConnections = limits.maxConnections;
+  const caps = new ConnectionCaps(limits.maxConnections, limits.maxConnectionsPerPeer, drops);
+  server.on('connection', (socket: net.Socket) => caps.accept(socket));
+  server.on('request', (req: http.IncomingMessage) => caps.requested(req.socket));
   return server;
 }

@@ -118,7 +118,7 @@ export class ApiServer {
   private readonly allowedHosts: ReadonlySet<string>;
   private sessions: SessionSource | undefined;
 
-  /** Refusals logged at most once per code and peer host every 10 s (the counter has them all). */
+  /** Refusals (of requests and connections) logged at most once per kind and peer host every 10 s (the counters have them all). */
   private readonly refusals: RateLimitedLog;
 
   constructor(private readonly options: ApiServerOptions) {
@@ -162,6 +162,7 @@ export class ApiServer {
       (req, res) => void this.handle(req, res),
       { ...DEFAULT_LIMITS, ...this.options.limits },
       tls === undefined ? undefined : { ...tls, rejectUnauthorized: tls.requestCert },
+      { count: (reason) => this.options.counters?.inc('api_connections_dropped_total', { reason }), log: this.refusals },
     );
     server.listen(this.options.port, this.options.host);
     await once(server, 'listening');

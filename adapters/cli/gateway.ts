@@ -133,7 +133,12 @@ export class Gateway {
             counters: this.counters,
             allowedOrigins: api.allowedOrigins,
             maxBodyBytes: api.maxBodyBytes,
-            limits: { maxConnections: api.maxConnections, headersTimeoutMs: api.headersTimeout, requestTimeoutMs: api.requestTimeout },
+            limits: {
+              maxConnections: api.maxConnections,
+              maxConnectionsPerPeer: api.maxConnectionsPerPeer,
+              headersTimeoutMs: api.headersTimeout,
+              requestTimeoutMs: api.requestTimeout,
+            },
             tls: api.tls,
           });
   }

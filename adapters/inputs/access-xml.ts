@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { AccessReceiver } from '../../src/pipeline/access-receiver.js';
 import type { AccessXmlInputSettings } from '../../src/settings/settings.js';
-import type { AdapterHealth, Logger } from '../../src/ports.js';
+import { systemClock, type AdapterHealth, type Logger } from '../../src/ports.js';
+import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import type { Counters } from '../../src/observability/counters.js';
 import type { Transport } from '../../src/model/event.js';
 import { readSecret } from '../system/secrets.js';
@@ -20,7 +21,7 @@ export interface AccessXmlListenerOptions {
   /** The one path that takes POSTs, e.g. `/access`. */
   path: string;
   tls?: AccessXmlTls | undefined;
-  /** Connections open at once (default 64), time for the headers (10 s) and the whole post (15 s). */
+  /** Connections open at once (default 64) and per address (16), time for the headers (10 s) and the whole post (15 s). */
   limits?: Partial<ListenerLimits>;
   receiver: AccessReceiver;
   logger: Logger;
@@ -73,6 +74,10 @@ export class AccessXmlListener implements Input {
       (req, res) => this.track(this.handle(req, res)),
       { ...DEFAULT_LIMITS, ...this.options.limits },
       tls,
+      {
+        count: (reason) => this.options.counters.inc('connections_dropped_total', { input: this.options.name, reason }),
+        log: new RateLimitedLog({ logger, clock: systemClock }),
+      },
     );
     server.listen(port, host);
     await once(server, 'listening');
@@ -150,7 +155,7 @@ export async function createAccessXmlInput(settings: AccessXmlInputSettings, dep
     port: settings.port,
     path: settings.path,
     tls: settings.tls,
-    limits: { maxConnections: settings.maxConnections },
+    limits: { maxConnections: settings.maxConnections, maxConnectionsPerPeer: settings.maxConnectionsPerPeer },
     receiver,
     logger,
     counters,

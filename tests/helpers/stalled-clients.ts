@@ -27,3 +27,19 @@ export async function stallClients(port: number, count: number, requestLine: str
   for (const socket of sockets) socket.destroy();
   return tally;
 }
+
+/**
+ * Opens `count` connections from `localAddress` (another loopback address than the client under test) that send
+ * nothing: one peer holding its place, well inside the headers timeout. Destroy them when done.
+ */
+export async function idleConnections(port: number, count: number, localAddress: string): Promise<net.Socket[]> {
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < count; i++) {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress }).on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    sockets.push(socket);
+  }
+  // The server has taken (or closed) every one of them.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return sockets;
+}

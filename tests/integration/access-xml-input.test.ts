@@ -15,7 +15,7 @@ import { silentLogger, systemClock } from '../../src/ports.js';
 import { siteSchema } from '../../src/settings/sites.js';
 import type { AccessMapping } from '../../src/codecs/access-xml.js';
 import { gateAppends } from '../helpers/gated-outbox.js';
-import { stallClients } from '../helpers/stalled-clients.js';
+import { idleConnections, stallClients } from '../helpers/stalled-clients.js';
 import { hasOpenssl, makeTestCertificates } from '../helpers/test-certs.js';
 
 const DURESS = `<?xml version="1.0" encoding="UTF-8"?>
@@ -232,12 +232,30 @@ describe('access-control XML input over loopback HTTP', () => {
     expect((await post(url.replace('/access', '/other'), DURESS)).status).toBe(404);
   });
 
-  it('caps its connections and cuts off senders that stall in their headers', async () => {
-    const { url } = await startInput({ limits: { maxConnections: 3, headersTimeoutMs: 300 } });
+  it('caps its connections, closing the oldest that sent no request, and cuts off senders that stall in their headers', async () => {
+    const { url, counters } = await startInput({ limits: { maxConnections: 3, headersTimeoutMs: 300 } });
     const tally = await stallClients(Number(new URL(url).port), 6, 'POST /access HTTP/1.1');
     expect(tally).toEqual({ refused: 3, timedOut: 3, open: 0 });
+    expect(counters.get('connections_dropped_total', { input: 'doors', reason: 'max-connections' })).toBe(3);
     // The listener still takes a duress afterwards.
     expect((await post(url, DURESS)).status).toBe(200);
+  });
+
+  it("lets one peer hold a quarter of maxConnections: 64 idle connections from it do not keep a door controller's duress out", async () => {
+    const { url, outbox, counters } = await startInput({ site: 'hq' });
+    const idle = await idleConnections(Number(new URL(url).port), 64, '127.0.0.2');
+    try {
+      const reply = await new Promise<number | string>((resolve) => {
+        const req = http.request(url, { method: 'POST', localAddress: '127.0.0.3', agent: false, headers: { 'content-type': 'application/soap+xml' } }, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+        req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+        req.end(DURESS);
+      });
+      expect(reply).toBe(200);
+      expect(stored(outbox).map((e) => e.category)).toEqual(['duress']);
+      expect(counters.get('connections_dropped_total', { input: 'doors', reason: 'peer-limit' })).toBe(48);
+    } finally {
+      for (const socket of idle) socket.destroy();
+    }
   });
 
   it('answers 503 when the store fails, so the controller retries', async () => {

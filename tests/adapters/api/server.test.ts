@@ -1,15 +1,17 @@
+import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiServer } from '../../../adapters/api/server.js';
 import { TokenRegistry } from '../../../adapters/api/tokens.js';
 import { Counters } from '../../../src/observability/counters.js';
 import { silentLogger, type Logger } from '../../../src/ports.js';
 import { recordingLogger } from '../../helpers/recording-logger.js';
+import { idleConnections } from '../../helpers/stalled-clients.js';
 import { apiSchema } from '../../../src/settings/settings.js';
 
 const TOKEN = 'viewer-token-for-the-server-test';
 const servers: ApiServer[] = [];
 
-async function server(logger: Logger = silentLogger): Promise<{ base: string; counters: Counters }> {
+async function server(logger: Logger = silentLogger): Promise<{ base: string; port: number; counters: Counters }> {
   const loaded = TokenRegistry.load(apiSchema.parse({ port: 0, tokens: [{ name: 'v', role: 'viewer', token: TOKEN }] }), '/nonexistent-not-used');
   if (!loaded.ok) throw new Error('tokens');
   const counters = new Counters();
@@ -21,7 +23,7 @@ async function server(logger: Logger = silentLogger): Promise<{ base: string; co
   api.route('POST', '/echo', 'read', (req) => ({ status: 200, body: { got: req.body ?? null } }));
   await api.start();
   servers.push(api);
-  return { base: `http://127.0.0.1:${api.address!.port}`, counters };
+  return { base: `http://127.0.0.1:${api.address!.port}`, port: api.address!.port, counters };
 }
 
 afterEach(async () => {
@@ -63,5 +65,33 @@ describe('the API server gate', () => {
     expect(refused.map((l) => l.fields.code)).toEqual(['UNAUTHORIZED', 'ORIGIN_NOT_ALLOWED']);
     expect(JSON.stringify(lines)).not.toContain('a-guess-0123456789');
     expect(JSON.stringify(lines)).not.toContain(TOKEN);
+  });
+});
+
+/** GET /healthz from another loopback address than the idle connections': the status, or the error that ended it. */
+function healthzFrom(port: number, localAddress: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/healthz', localAddress, agent: false }, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+    req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    req.end();
+  });
+}
+
+describe('the API server connections (security.md rule 5)', () => {
+  it('lets one peer hold a quarter of maxConnections: 64 idle connections from it do not lock another peer out', async () => {
+    const { logger, lines } = recordingLogger();
+    const { port, counters } = await server(logger);
+    const idle = await idleConnections(port, 64, '127.0.0.2');
+    try {
+      expect(await healthzFrom(port, '127.0.0.3')).toBe(200);
+      // Each connection past its 16 closed its oldest idle one; the log has one line for the address.
+      expect(idle.filter((socket) => !socket.destroyed && socket.readyState === 'open')).toHaveLength(16);
+      expect(counters.get('api_connections_dropped_total', { reason: 'peer-limit' })).toBe(48);
+      expect(lines.filter((l) => l.message?.startsWith('connection closed')).map((l) => l.message)).toEqual([
+        'connection closed: this address already holds maxConnectionsPerPeer (16) connections',
+      ]);
+    } finally {
+      for (const socket of idle) socket.destroy();
+    }
   });
 });
