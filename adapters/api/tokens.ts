@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { GATEWAY_ACTOR, type Actor, type AuditEntry } from '../../src/assurance/audit-chain.js';
 import type { ApiRole, ApiSettings, SettingsIssue } from '../../src/settings/settings.js';
 import { readSecret } from '../system/secrets.js';
 
@@ -59,14 +60,45 @@ function readCreated(file: string): StoredToken[] {
   return parsed.tokens ?? [];
 }
 
-/** Adds a token to `{dataDir}/api-tokens.json` (hashed) and returns it: the only time it is shown. */
+function createdEntry(identity: ApiIdentity, token: string, now: Date): StoredToken {
+  return { ...identity, sha256: sha256(token).toString('hex'), createdAt: now.toISOString() };
+}
+
+/** Adds `entry` to the created-tokens file, in place of an earlier token of the same name. */
+function storeCreated(file: string, entry: StoredToken): void {
+  const tokens = readCreated(file).filter((t) => t.name !== entry.name);
+  tokens.push(entry);
+  writePrivate(file, JSON.stringify({ tokens }, null, 2) + '\n');
+}
+
+/**
+ * Adds a token to `{dataDir}/api-tokens.json` (hashed) and returns it: the only time it is shown. The running
+ * gateway, the audit log's only writer, chains its creation before it first accepts it (TokenRegistry).
+ */
 export function createToken(dataDir: string, identity: ApiIdentity, now: Date = new Date()): string {
   const token = newToken();
-  const file = path.join(dataDir, CREATED_TOKENS_FILE);
-  const tokens = readCreated(file).filter((t) => t.name !== identity.name);
-  tokens.push({ ...identity, sha256: sha256(token).toString('hex'), createdAt: now.toISOString() });
-  writePrivate(file, JSON.stringify({ tokens }, null, 2) + '\n');
+  storeCreated(path.join(dataDir, CREATED_TOKENS_FILE), createdEntry(identity, token, now));
   return token;
+}
+
+/** How the audit log names a token: the first 16 hex digits of its SHA-256 (the token files hold all 64). */
+function fingerprintOf(stored: StoredToken): string {
+  return stored.sha256.slice(0, 16);
+}
+
+/** The fingerprints of the tokens whose creation the audit log's lines chain. */
+function chainedFingerprints(auditLines: readonly string[]): Set<string> {
+  const chained = new Set<string>();
+  for (const line of auditLines) {
+    if (!line.includes('"token-created"')) continue;
+    try {
+      const { action, details } = JSON.parse(line) as AuditEntry;
+      if (action === 'token-created' && typeof details.fingerprint === 'string') chained.add(details.fingerprint);
+    } catch {
+      // A damaged line chains nothing: its token is chained again.
+    }
+  }
+  return chained;
 }
 
 /** `{dataDir}/api-token`, created (0600) with a new admin token when missing; returns the token. */
@@ -89,13 +121,21 @@ export function readAdminToken(dataDir: string): string | undefined {
  * compared with each of them in constant time, with no early exit, so timing tells nothing about how close a
  * guess came. Tokens created while the gateway runs are picked up when an unknown token arrives and the file
  * changed.
+ *
+ * Once `chainCreations` gave it the audit log, no token from a file in dataDir is accepted before its creation is
+ * chained there: `create` (POST /tokens) chains under the caller, and a token found in a file with no record of
+ * its fingerprint (`panelbridge token create`, the admin token made at first start, one written by hand) is
+ * chained by the gateway when the file is read. The CLI never writes the log, so the gateway stays its only writer.
  */
 export class TokenRegistry {
   private created: StoredToken[] = [];
   private createdStamp = '';
+  private creations: { audit: (entry: AuditEntry) => void; chained: Set<string> } | undefined;
 
   private constructor(
     private readonly configured: readonly StoredToken[],
+    /** Among the configured: `{dataDir}/api-token`, when the gateway made it (no tokens configured). */
+    private readonly adminToken: StoredToken | undefined,
     private readonly createdFile: string,
   ) {
     this.reloadCreated();
@@ -108,7 +148,9 @@ export class TokenRegistry {
   static load(api: ApiSettings, dataDir: string): { ok: true; registry: TokenRegistry } | { ok: false; issues: SettingsIssue[] } {
     const issues: SettingsIssue[] = [];
     const configured: StoredToken[] = [];
-    if (api.tokens === undefined) configured.push({ name: 'admin', role: 'admin', sha256: sha256(ensureAdminToken(dataDir)).toString('hex') });
+    const adminToken: StoredToken | undefined =
+      api.tokens === undefined ? { name: 'admin', role: 'admin', sha256: sha256(ensureAdminToken(dataDir)).toString('hex') } : undefined;
+    if (adminToken !== undefined) configured.push(adminToken);
     api.tokens?.forEach((t, i) => {
       let token: string | undefined;
       try {
@@ -121,7 +163,26 @@ export class TokenRegistry {
         issues.push({ path: `api.tokens[${i}]`, message: `token "${t.name}" is shorter than ${MIN_TOKEN_LENGTH} characters` });
       else configured.push({ name: t.name, role: t.role, sha256: sha256(token).toString('hex') });
     });
-    return issues.length > 0 ? { ok: false, issues } : { ok: true, registry: new TokenRegistry(configured, path.join(dataDir, CREATED_TOKENS_FILE)) };
+    return issues.length > 0 ? { ok: false, issues } : { ok: true, registry: new TokenRegistry(configured, adminToken, path.join(dataDir, CREATED_TOKENS_FILE)) };
+  }
+
+  /**
+   * From now on token creations are chained through `audit`; `auditLines` (the log so far) tell which already are.
+   * The tokens already read from dataDir whose creation is not are chained now, before the API listens.
+   */
+  chainCreations(audit: (entry: AuditEntry) => void, auditLines: readonly string[]): void {
+    this.creations = { audit, chained: chainedFingerprints(auditLines) };
+    if (this.adminToken !== undefined) this.chainFound([this.adminToken], ADMIN_TOKEN_FILE);
+    this.chainFound(this.created, CREATED_TOKENS_FILE);
+  }
+
+  /** `POST /tokens`: a new token, its creation chained under `actor` before it is stored; returned to show once. */
+  create(identity: ApiIdentity, actor: Actor): string {
+    const token = newToken();
+    const entry = createdEntry(identity, token, new Date());
+    this.chain(entry, actor, { ...identity });
+    storeCreated(this.createdFile, entry);
+    return token;
   }
 
   authenticate(presented: string): ApiIdentity | undefined {
@@ -151,11 +212,28 @@ export class TokenRegistry {
     }
     if (stamp === this.createdStamp) return false;
     this.createdStamp = stamp;
+    let created: StoredToken[];
     try {
-      this.created = stamp === 'absent' ? [] : readCreated(this.createdFile).filter((t) => /^[0-9a-f]{64}$/.test(t.sha256));
+      created = stamp === 'absent' ? [] : readCreated(this.createdFile).filter((t) => /^[0-9a-f]{64}$/.test(t.sha256));
     } catch {
       // A file being rewritten, or edited by hand into bad JSON: keep the tokens known so far.
+      return true;
     }
+    this.chainFound(created, CREATED_TOKENS_FILE);
+    this.created = created;
     return true;
+  }
+
+  /** Tokens read from `file` whose creation is not chained yet: chained by the gateway, which found them. */
+  private chainFound(tokens: readonly StoredToken[], file: string): void {
+    for (const token of tokens) this.chain(token, GATEWAY_ACTOR, { name: token.name, role: token.role, createdAt: token.createdAt ?? null, foundIn: file });
+  }
+
+  private chain(token: StoredToken, actor: Actor, details: Record<string, unknown>): void {
+    const creations = this.creations;
+    const fingerprint = fingerprintOf(token);
+    if (creations === undefined || creations.chained.has(fingerprint)) return;
+    creations.audit({ action: 'token-created', actor, details: { ...details, fingerprint } });
+    creations.chained.add(fingerprint);
   }
 }

@@ -25,7 +25,7 @@ import { ApiServer } from '../api/server.js';
 import { TokenRegistry } from '../api/tokens.js';
 import { registerHealthRoutes, type HealthSource } from '../api/routes/health.js';
 import { registerTokenRoutes } from '../api/routes/tokens.js';
-import { AuditLog } from '../system/audit-log.js';
+import { AuditLog, auditFile, readAuditLines } from '../system/audit-log.js';
 import { ConsoleFeed } from '../api/console/feed.js';
 import { registerConsole } from '../api/console/routes.js';
 import { GatewayMetrics } from '../system/metrics.js';
@@ -226,6 +226,7 @@ export class Gateway {
     // Live runs only: a replay must not mark devices tested, open incidents or write audit records from old captures.
     if (this.options.listen !== false) {
       const audit = this.openAuditLog();
+      this.tokens?.chainCreations((entry) => audit.append(entry), readAuditLines(auditFile(settings.dataDir)));
       this.assurance = wireAssurance(this, settings, {
         clock: this.options.clock,
         logger: this.logger.child({ component: 'assurance' }),
@@ -235,8 +236,7 @@ export class Gateway {
     }
     if (this.api !== undefined) {
       registerHealthRoutes(this.api, { gateway: this, metrics: this.metrics, deadLetters: (output) => this.outbox.deadLetters(output) });
-      const audit = this.audit;
-      registerTokenRoutes(this.api, { dataDir: settings.dataDir, audit: audit === undefined ? undefined : (entry) => audit.append(entry) });
+      if (this.tokens !== undefined) registerTokenRoutes(this.api, this.tokens);
       if (this.assurance !== undefined && this.tokens !== undefined) this.startConsole(this.api, this.assurance, this.tokens);
       await this.api.start().catch((error: unknown) => {
         throw listenFailure(error, `API on ${settings.api!.host}:${settings.api!.port}`, { host: 'api.host', port: 'api.port' });

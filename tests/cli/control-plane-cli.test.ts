@@ -113,6 +113,9 @@ describe('one box, no token configured by hand', () => {
       body: JSON.stringify({ site: 'branch-12', minutes: 5 }),
     });
     expect(post.status).toBe(403);
+    // The gateway chained its creation before it took it: the CLI does not write the audit log the gateway appends to.
+    const shown = (await cli(['audit', 'show', '--config', config], dir)).stdout;
+    expect(shown).toMatch(/token-created {2}by gateway \(system, gateway\) {2}name=wallboard role=viewer createdAt=\S+ foundIn=api-tokens.json fingerprint=[0-9a-f]{16}\n/);
     expect((await cli(['token', 'create', '--role', 'superuser', '--name', 'x', '--config', config], dir)).code).not.toBe(0);
     // Without --config, in the gateway's directory: the default dataDir.
     const second = (await cli(['token', 'create', '--role', 'operator', '--name', 'desk'], dir)).stdout.trim();

@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import type { AuditEntry } from '../../../src/assurance/audit-chain.js';
 import { API_ROLES, tokenNameSchema } from '../../../src/settings/settings.js';
 import { parseBody, type ApiServer } from '../server.js';
-import { createToken } from '../tokens.js';
+import type { TokenRegistry } from '../tokens.js';
 import { actorOf } from './actor.js';
 
 const createTokenBody = z
@@ -12,12 +11,11 @@ const createTokenBody = z
   })
   .strict();
 
-/** `POST /tokens {name, role}` (admin): a new token, shown once and stored hashed in dataDir. */
-export function registerTokenRoutes(api: ApiServer, deps: { dataDir: string; audit?: ((entry: AuditEntry) => void) | undefined }): void {
+/** `POST /tokens {name, role}` (admin): a new token, shown once, stored hashed in dataDir and chained in the audit log. */
+export function registerTokenRoutes(api: ApiServer, tokens: TokenRegistry): void {
   api.route('POST', '/tokens', 'admin', (req) => {
     const { name, role } = parseBody(createTokenBody, req);
-    const token = createToken(deps.dataDir, { name, role });
-    deps.audit?.({ action: 'token-created', actor: actorOf(req), details: { name, role } });
+    const token = tokens.create({ name, role }, actorOf(req));
     return { status: 201, body: { name, role, token } };
   });
 }

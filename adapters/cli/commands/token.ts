@@ -7,7 +7,7 @@ export function tokenCommand(): Command {
   const token = new Command('token').description('manage API tokens');
   token.addCommand(
     new Command('create')
-      .description('create an API token (printed once; the gateway keeps only its SHA-256, and takes it without a restart)')
+      .description('create an API token (printed once; the gateway keeps only its SHA-256, takes it without a restart and chains its creation in the audit log)')
       .option('-c, --config <file>', "the gateway's configuration (the token is stored in its dataDir; default ./var)")
       .addOption(new Option('--role <role>', 'viewer reads, operator acknowledges incidents, installer runs test windows, admin all').choices(API_ROLES).makeOptionMandatory())
       .requiredOption('--name <name>', 'who or what holds the token (named in every action it takes)')

@@ -2,7 +2,10 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN_FILE, CREATED_TOKENS_FILE, createToken, mayDo, TokenRegistry, type Permission } from '../../../adapters/api/tokens.js';
+import { AuditLog, auditFile, readAuditLines } from '../../../adapters/system/audit-log.js';
+import { verifyChain, type AuditRecord } from '../../../src/assurance/audit-chain.js';
 import { API_ROLES, apiSchema, parseSettings } from '../../../src/settings/settings.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import { tempDir } from '../../helpers/gateway-process.js';
 
 describe('API roles', () => {
@@ -74,6 +77,44 @@ describe('API tokens', () => {
     writeFileSync(file, '{"tokens": [');
     expect(registry.authenticate('pbt_unknown')).toBeUndefined();
     expect(registry.authenticate(first)).toEqual({ name: 'wallboard', role: 'viewer' });
+  });
+
+  it('chains every token creation in the audit log before it accepts the token, however the token was made (rule 4)', () => {
+    const dir = tempDir('tokens-chained');
+    /** The gateway's start: the registry, then the audit log, whose records so far say which creations are chained. */
+    const start = () => {
+      const registry = loaded({ port: 0 }, dir);
+      const log = AuditLog.open(dir, new FakeClock(1_700_000_000_000));
+      registry.chainCreations((entry) => log.append(entry), readAuditLines(auditFile(dir)));
+      return { registry, log };
+    };
+    const creations = () =>
+      readAuditLines(auditFile(dir))
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as AuditRecord)
+        .map(({ action, actor, details }) => [action, actor.name, details.name, details.foundIn ?? null]);
+
+    const whileStopped = createToken(dir, { name: 'grafana', role: 'viewer' }); // `panelbridge token create`, no gateway
+    const first = start();
+    first.log.flush();
+    // At start: the admin token the gateway made, and the one made while it was stopped.
+    expect(creations()).toEqual([
+      ['token-created', 'gateway', 'admin', 'api-token'],
+      ['token-created', 'gateway', 'grafana', 'api-tokens.json'],
+    ]);
+    const whileRunning = createToken(dir, { name: 'shadow', role: 'admin' });
+    expect(first.registry.authenticate(whileRunning)).toEqual({ name: 'shadow', role: 'admin' });
+    first.log.flush();
+    expect(creations().at(-1)).toEqual(['token-created', 'gateway', 'shadow', 'api-tokens.json']);
+    // POST /tokens chains under the caller, once.
+    const second = first.registry.create({ name: 'second', role: 'viewer' }, { name: 'shadow', role: 'admin', channel: 'api' });
+    expect(first.registry.authenticate(second)).toEqual({ name: 'second', role: 'viewer' });
+    first.log.close();
+    const restarted = start();
+    restarted.log.close();
+    expect(restarted.registry.authenticate(whileStopped)).toEqual({ name: 'grafana', role: 'viewer' });
+    expect(creations().slice(3)).toEqual([['token-created', 'shadow', 'second', null]]);
+    expect(verifyChain(readAuditLines(auditFile(dir)))).toMatchObject({ ok: true, records: 4 });
   });
 
   it('names a token it cannot read, or one too short to resist guessing, as a configuration issue', () => {
