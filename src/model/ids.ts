@@ -29,43 +29,23 @@ export function pooledRandomBytes(poolBytes = RANDOM_POOL_BYTES): RandomBytes {
   };
 }
 
-/** The bits after the version that order ids within one millisecond: rand_a (12) and the top 30 of rand_b. */
-const COUNTER_LIMIT = 2 ** 42;
-/** A millisecond's first counter is below this, so at least 2^41 of room is left for its later ids. */
-const COUNTER_SEED_LIMIT = 2 ** 41;
-const COUNTER_LOW_BITS = 2 ** 30;
-
 /**
- * UUIDv7 (RFC 9562): 48-bit millisecond time, then a 42-bit counter, then 32 random bits, so ids sort by time and
- * are strictly increasing. The counter is "monotonic random" (§6.2, method 2): seeded at random in each new
- * millisecond and stepped by a random 1 to 2^24, so an id does not tell how many ids were drawn before it in its
- * millisecond (a local output must not learn of a duress stored beside its own events). Past the counter's room
- * (at least 2^17 ids in one millisecond) the next millisecond is borrowed rather than the ordering broken.
+ * UUIDv7 (RFC 9562 §5.7): 48-bit millisecond time, then 74 random bits (rand_a and rand_b), so ids sort by time to
+ * the millisecond and say nothing else. Not the optional counter of §6.2: whatever its steps, a counter lets a local
+ * output infer from the ids it sees that ids were drawn between them in their millisecond, for a duress stored
+ * beside its own events; ids of one millisecond are ordered by their outbox seq, never by the id.
  * `random` defaults to a pooled system source; replays and tests pass a seeded one, which is asked for 16 bytes per
- * id: the seed or step comes from the 6 bytes the time then overwrites.
+ * id (the time overwrites the first 6).
  */
 export function createIdSource(clock: Clock, random: RandomBytes = pooledRandomBytes()): IdSource {
-  let lastMs = -1;
-  let counter = 0;
   const bytes = Buffer.alloc(ID_RANDOM_BYTES);
   const text = Buffer.from('00000000-0000-0000-0000-000000000000', 'latin1');
   return {
     next() {
       bytes.set(random(ID_RANDOM_BYTES));
-      let ms = Math.max(clock.now(), lastMs);
-      counter = ms === lastMs ? counter + 1 + bytes.readUIntBE(0, 3) : bytes.readUIntBE(0, 6) % COUNTER_SEED_LIMIT;
-      if (counter >= COUNTER_LIMIT) {
-        ms += 1;
-        counter = bytes.readUIntBE(0, 6) % COUNTER_SEED_LIMIT;
-      }
-      lastMs = ms;
-      const high = Math.floor(counter / COUNTER_LOW_BITS);
-      const low = counter % COUNTER_LOW_BITS;
-      bytes.writeUIntBE(ms, 0, 6);
-      bytes[6] = 0x70 | (high >> 8);
-      bytes[7] = high & 0xff;
-      bytes[8] = 0x80 | (low >>> 24);
-      bytes.writeUIntBE(low & 0xffffff, 9, 3);
+      bytes.writeUIntBE(clock.now(), 0, 6);
+      bytes[6] = 0x70 | (bytes[6]! & 0x0f);
+      bytes[8] = 0x80 | (bytes[8]! & 0x3f);
       return formatUuid(bytes, text);
     },
   };
