@@ -45,7 +45,8 @@ export function startupFailure(error: unknown): StartupFailure {
   if (error instanceof DataDirError) return new StartupFailure(error.reason === 'locked' ? EXIT_TEMPFAIL : EXIT_CANTCREAT, error.message);
   if (isGatewayError(error)) {
     const cause = errnoOf(error.cause);
-    if (error.code === 'CONFIG_INVALID') return new StartupFailure(EXIT_CONFIG, error.message);
+    // A key, URL or file the configuration names is wrong (CONFIG_INVALID, CONFIG_KEY_INVALID, …): restarting cannot help.
+    if (error.code.startsWith('CONFIG_')) return new StartupFailure(EXIT_CONFIG, error.message);
     if (error.code === 'OUTBOX_OPEN_FAILED') return new StartupFailure(EXIT_CANTCREAT, `${error.message}: make dataDir writable for the gateway's user`);
     if (cause === 'EADDRINUSE') return new StartupFailure(EXIT_TEMPFAIL, error.message);
     return new StartupFailure(EXIT_UNAVAILABLE, `cannot start: ${redactUrlCredentials(error.message)}`);

@@ -1,4 +1,4 @@
-import { isLoopbackHost, type Settings } from './settings.js';
+import { isLoopbackHost, type Dc09OutputSettings, type Settings } from './settings.js';
 import { decodeKey } from './keys.js';
 import { DURESS_ZONE_TYPES } from './sites.js';
 
@@ -17,11 +17,9 @@ export function secretFiles(settings: Settings): Array<{ path: string; file: str
   settings.api?.tokens?.forEach((t, i) => add(`api.tokens[${i}].tokenFile`, t.tokenFile));
   add('api.tls.key', settings.api?.tls?.key);
   settings.inputs.forEach((input, i) => {
-    if (input.type === 'dc09') input.accounts?.forEach((a, j) => add(`inputs[${i}].accounts[${j}].keyFile`, a.keyFile));
-    if (input.type === 'access-xml') {
-      add(`inputs[${i}].secretFile`, input.secretFile);
-      add(`inputs[${i}].tls.key`, input.tls?.key);
-    }
+    if (input.type !== 'access-xml') return;
+    add(`inputs[${i}].secretFile`, input.secretFile);
+    add(`inputs[${i}].tls.key`, input.tls?.key);
   });
   settings.outputs.forEach((output, i) => {
     if (output.type === 'mqtt') {
@@ -29,9 +27,27 @@ export function secretFiles(settings: Settings): Array<{ path: string; file: str
       add(`outputs[${i}].key`, output.key);
     }
     if (output.type === 'webhook') add(`outputs[${i}].secretFile`, output.secretFile);
-    if (output.type === 'dc09') add(`outputs[${i}].keyFile`, output.keyFile);
   });
+  for (const { path, setting } of aesKeySettings(settings)) add(`${path}.keyFile`, setting.keyFile);
   return files;
+}
+
+/** Where an AES key comes from (one of key, keyFile, keyEnv) and how its text is encoded. */
+export type AesKeySetting = Pick<Dc09OutputSettings, 'key' | 'keyFile' | 'keyEnv' | 'keyEncoding'>;
+
+/**
+ * Every setting that carries an AES key, with its path in the configuration: the DC-09 inputs' accounts and the
+ * DC-09 outputs. `check` reads each keyFile and keyEnv at these paths; lintSettings decodes every key.
+ */
+export function aesKeySettings(settings: Settings): Array<{ path: string; setting: AesKeySetting }> {
+  const keyed: Array<{ path: string; setting: AesKeySetting }> = [];
+  settings.inputs.forEach((input, i) => {
+    if (input.type === 'dc09') input.accounts?.forEach((setting, j) => keyed.push({ path: `inputs[${i}].accounts[${j}]`, setting }));
+  });
+  settings.outputs.forEach((setting, i) => {
+    if (setting.type === 'dc09') keyed.push({ path: `outputs[${i}]`, setting });
+  });
+  return keyed;
 }
 
 /** The URL when it carries `user:password@`, else undefined. */
@@ -69,8 +85,8 @@ function lintExposure(settings: Settings, worldReadableFiles: ReadonlySet<string
 
 /**
  * Problems a valid configuration can still have. `fileIsWorldReadable` and `worldReadableFiles` (among
- * `secretFiles`) are read by the caller (I/O stays out). Keys named in `resolvedKeys` were loaded from files or
- * the environment and are checked here too.
+ * `secretFiles`) are read by the caller (I/O stays out). `resolvedKeys` holds the text of keys loaded from files
+ * or the environment, by their `aesKeySettings` path, and is checked here too.
  */
 export function lintSettings(
   settings: Settings,
@@ -84,21 +100,16 @@ export function lintSettings(
     if (input.type !== 'dc09') return;
     if (input.accounts === undefined)
       findings.push({ severity: 'warning', path: `inputs[${i}].accounts`, message: 'no account allowlist: every unencrypted account is accepted' });
-    input.accounts?.forEach((account, j) => {
-      const path = `inputs[${i}].accounts[${j}]`;
-      const keyText = account.key ?? context.resolvedKeys?.get(path);
-      if (keyText !== undefined && account.keyEncoding !== undefined) {
-        const key = decodeKey(keyText, account.keyEncoding);
-        if (!key.ok) findings.push({ severity: 'error', path: `${path}.key`, message: key.message });
-      }
-      if (account.key !== undefined && context.fileIsWorldReadable)
-        findings.push({
-          severity: 'warning',
-          path: `${path}.key`,
-          message: 'AES key inline in a world-readable file: use keyFile or keyEnv, or chmod 600 the config',
-        });
-    });
   });
+  for (const { path, setting } of aesKeySettings(settings)) {
+    const keyText = setting.key ?? context.resolvedKeys?.get(path);
+    if (keyText !== undefined && setting.keyEncoding !== undefined) {
+      const key = decodeKey(keyText, setting.keyEncoding);
+      if (!key.ok) findings.push({ severity: 'error', path: `${path}.key`, message: key.message });
+    }
+    if (setting.key !== undefined && context.fileIsWorldReadable)
+      findings.push({ severity: 'warning', path: `${path}.key`, message: 'AES key inline in a world-readable file: use keyFile or keyEnv, or chmod 600 the config' });
+  }
   settings.outputs.forEach((output, i) => {
     const inlineSecret = output.type === 'webhook' ? output.secret : output.type === 'mqtt' ? output.password : undefined;
     if (inlineSecret !== undefined && context.fileIsWorldReadable)
@@ -109,7 +120,7 @@ export function lintSettings(
       findings.push({ severity: 'warning', path: `outputs[${i}].url`, message: 'credentials inside the URL go as basic auth over plain http, readable on the network: use https' });
     if (basicAuth !== undefined && context.fileIsWorldReadable)
       findings.push({ severity: 'warning', path: `outputs[${i}].url`, message: 'basic-auth password inside the URL in a world-readable file: chmod 600 the config' });
-    if (output.type === 'dc09' || output.type === 'automation') findings.push(...lintForwardingOutput(output, `outputs[${i}]`, context.fileIsWorldReadable));
+    if (output.type === 'dc09' || output.type === 'automation') findings.push(...lintForwardingOutput(output, `outputs[${i}]`));
     if (output.type === 'mqtt' && output.protocolVersion === 4 && output.url !== 'embedded')
       findings.push({
         severity: 'warning',
@@ -155,22 +166,12 @@ export function lintSettings(
   return findings;
 }
 
-/** A monitoring centre's output: it must see duress, and a DC-09 key must be usable and kept out of readable files. */
-function lintForwardingOutput(
-  output: Extract<Settings['outputs'][number], { type: 'dc09' | 'automation' }>,
-  path: string,
-  fileIsWorldReadable: boolean,
-): LintFinding[] {
+/** A monitoring centre's output: it must see duress, and a DC-09 one should have a key (checked with the others). */
+function lintForwardingOutput(output: Extract<Settings['outputs'][number], { type: 'dc09' | 'automation' }>, path: string): LintFinding[] {
   const findings: LintFinding[] = [];
   if (output.audience === 'local')
     findings.push({ severity: 'warning', path: `${path}.audience`, message: `a ${output.type} output forwards to a monitoring centre; with audience local it never receives a duress or hold-up` });
   if (output.type !== 'dc09') return findings;
-  if (output.key !== undefined && output.keyEncoding !== undefined) {
-    const key = decodeKey(output.key, output.keyEncoding);
-    if (!key.ok) findings.push({ severity: 'error', path: `${path}.key`, message: key.message });
-    if (fileIsWorldReadable)
-      findings.push({ severity: 'warning', path: `${path}.key`, message: 'AES key inline in a world-readable file: use keyFile or keyEnv, or chmod 600 the config' });
-  }
   if (output.key === undefined && output.keyFile === undefined && output.keyEnv === undefined)
     findings.push({ severity: 'warning', path, message: 'no key: events, duress included, cross the network readable and an ACK cannot be told from a forged one' });
   return findings;

@@ -64,6 +64,26 @@ outputs: [{ type: stdout, name: console }]
     expect(result.code).toBe(78);
     expect(result.stdout).toContain('inputs[0].accounts[0]');
   });
+
+  it('exits 78 when a dc09 output key file holds no usable key or its keyEnv is not set', async () => {
+    const keyFile = path.join(tempDir('check-arc-key'), 'arc.key');
+    writeFileSync(keyFile, '0011\n', { mode: 0o600 });
+    const result = await cli([
+      'check',
+      '--config',
+      configFile(`
+inputs: [{ type: dc09, name: ip, port: 12000, accounts: [{ account: "1234" }] }]
+outputs:
+  - { type: stdout, name: console }
+  - { type: dc09, name: arc, primary: "tcp://127.0.0.1:12001", account: "9876", keyFile: ${keyFile}, keyEncoding: hex }
+  - { type: dc09, name: arc2, primary: "tcp://127.0.0.1:12002", account: "9876", keyEnv: PANELBRIDGE_TEST_UNSET_KEY, keyEncoding: hex }
+`),
+    ]);
+    expect(result.code).toBe(78);
+    expect(result.stdout).toContain('error outputs[1].key: a hex key is 32, 48 or 64 hex digits');
+    expect(result.stdout).toContain('error outputs[2].keyEnv: environment variable PANELBRIDGE_TEST_UNSET_KEY is not set');
+    expect(result.stdout).not.toContain('0011');
+  });
 });
 
 describe('panelbridge run', () => {

@@ -95,6 +95,20 @@ describe('start-up failures: one line naming the problem and the fix, a sysexits
     expectCleanFailure(await cli(['run', '--config', file]), 78, /\/nonexistent\/arc\.key/);
   });
 
+  it('a dc09 output whose keyFile holds no usable key: check and run both stop with 78, naming the output', async () => {
+    const dir = tempDir('dc09-bad-key');
+    const keyFile = path.join(dir, 'arc.key');
+    writeFileSync(keyFile, '0011\n', { mode: 0o600 });
+    const config = await baseConfig(dir, {
+      outputs: [{ type: 'dc09', name: 'arc', primary: `tcp://127.0.0.1:${await freePort()}`, account: '9876', keyFile, keyEncoding: 'hex' }],
+    });
+    const file = writeConfig(dir, config);
+    const checked = await cli(['check', '--config', file]);
+    expect(checked.code).toBe(78);
+    expect(checked.stdout.join('\n')).toMatch(/error outputs\[0\]\.key: a hex key is 32, 48 or 64 hex digits/);
+    expectCleanFailure(await cli(['run', '--config', file]), 78, /dc09 output "arc": a hex key is 32, 48 or 64 hex digits/);
+  });
+
   it('a dataDir that cannot be created: 73, naming dataDir', async () => {
     const dir = tempDir('datadir');
     const file = path.join(dir, 'a-file');

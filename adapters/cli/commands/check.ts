@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { statSync } from 'node:fs';
-import { lintSettings, secretFiles, type LintFinding } from '../../../src/settings/lint.js';
+import { aesKeySettings, lintSettings, secretFiles, type LintFinding } from '../../../src/settings/lint.js';
+import { errorText } from '../../../src/errors.js';
 import { EXIT_CONFIG, loadConfigFile, printIssues, unreadableFiles } from '../config.js';
 import { readSecret } from '../../system/secrets.js';
 import { TokenRegistry } from '../../api/tokens.js';
@@ -19,23 +20,19 @@ export function checkCommand(): Command {
         process.exitCode = EXIT_CONFIG;
         return;
       }
-      const resolvedKeys = new Map<string, string>();
-      const findings: LintFinding[] = [];
-      loaded.settings.inputs.forEach((input, i) => {
-        if (input.type !== 'dc09') return;
-        input.accounts?.forEach((a, j) => {
-          if (a.key !== undefined) return;
-          try {
-            const text = readSecret({ ...(a.keyFile === undefined ? {} : { file: a.keyFile }), ...(a.keyEnv === undefined ? {} : { env: a.keyEnv }) });
-            if (text !== undefined) resolvedKeys.set(`inputs[${i}].accounts[${j}]`, text);
-          } catch (error) {
-            findings.push({ severity: 'error' as const, path: `inputs[${i}].accounts[${j}]`, message: (error as Error).message });
-          }
-        });
-      });
       // Every file the configuration names must be readable now: `run` would otherwise stop on it at start.
-      for (const issue of unreadableFiles(loaded.settings)) {
-        if (!findings.some((f) => issue.path.startsWith(f.path))) findings.push({ severity: 'error' as const, ...issue });
+      const findings: LintFinding[] = unreadableFiles(loaded.settings).map((issue) => ({ severity: 'error' as const, ...issue }));
+      // Keys in files and the environment are read as `run` reads them, so lintSettings decodes them with the inline ones.
+      const resolvedKeys = new Map<string, string>();
+      for (const { path, setting } of aesKeySettings(loaded.settings)) {
+        const source = setting.keyFile !== undefined ? `${path}.keyFile` : `${path}.keyEnv`;
+        if (setting.key !== undefined || findings.some((f) => f.path === source)) continue;
+        try {
+          const text = readSecret({ file: setting.keyFile, env: setting.keyEnv });
+          if (text !== undefined) resolvedKeys.set(path, text);
+        } catch (error) {
+          findings.push({ severity: 'error', path: source, message: errorText(error) });
+        }
       }
       // Configured API tokens must be readable and long enough, as at start (without tokens nothing is read).
       const api = loaded.settings.api;

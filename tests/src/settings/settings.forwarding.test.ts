@@ -49,12 +49,23 @@ describe('dc09 and automation output settings', () => {
     ].join('\n'));
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
     const findings = lintSettings(parsed.settings, { fileIsWorldReadable: true }).filter((f) => f.path.startsWith('outputs'));
-    expect(findings).toEqual([
-      expect.objectContaining({ severity: 'warning', path: 'outputs[0].audience' }),
-      expect.objectContaining({ severity: 'error', path: 'outputs[0].key' }),
-      expect.objectContaining({ severity: 'warning', path: 'outputs[0].key', message: expect.stringContaining('world-readable') }),
-      expect.objectContaining({ severity: 'warning', path: 'outputs[1]', message: expect.stringContaining('no key') }),
-      expect.objectContaining({ severity: 'warning', path: 'outputs[2].audience' }),
-    ]);
+    expect(findings).toHaveLength(5);
+    expect(findings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ severity: 'warning', path: 'outputs[0].audience' }),
+        expect.objectContaining({ severity: 'error', path: 'outputs[0].key' }),
+        expect.objectContaining({ severity: 'warning', path: 'outputs[0].key', message: expect.stringContaining('world-readable') }),
+        expect.objectContaining({ severity: 'warning', path: 'outputs[1]', message: expect.stringContaining('no key') }),
+        expect.objectContaining({ severity: 'warning', path: 'outputs[2].audience' }),
+      ]),
+    );
+  });
+
+  it('lint: a key read from keyFile or keyEnv is decoded like an inline one', () => {
+    const parsed = parse('  - { type: dc09, name: arc, primary: "tcp://arc:1", account: "9876", keyFile: /etc/panelbridge/arc.key, keyEncoding: hex }');
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    const lint = (keyText: string) => lintSettings(parsed.settings, { fileIsWorldReadable: false, resolvedKeys: new Map([['outputs[0]', keyText]]) });
+    expect(lint('0011')).toEqual([expect.objectContaining({ severity: 'error', path: 'outputs[0].key', message: expect.stringContaining('32, 48 or 64 hex digits') })]);
+    expect(lint('00112233445566778899AABBCCDDEEFF')).toEqual([]);
   });
 });
