@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parse as parseYaml } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { durationSchema } from './duration.js';
 import { sitesSchema, supervisionSchema } from './sites.js';
 
@@ -421,15 +421,31 @@ function pathText(path: readonly PropertyKey[]): string {
   );
 }
 
+/**
+ * A YAML document's data, or its first syntax error by code and position only: the offending line, which yaml
+ * quotes in its messages, may hold an AES key or a password, and the message reaches the journal.
+ */
+export function parseYamlText(text: string): { ok: true; data: unknown } | { ok: false; message: string } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter: lines });
+  const error = doc.errors[0];
+  if (error !== undefined) {
+    const { line, col } = lines.linePos(error.pos[0]);
+    return { ok: false, message: `not valid YAML (${error.code}) at line ${line}, column ${col}: fix the syntax there (the line is not shown: it may hold a key or a password)` };
+  }
+  try {
+    return { ok: true, data: doc.toJS() };
+  } catch (error) {
+    // An alias without its anchor, or too many aliases: the message names the alias, never the line.
+    return { ok: false, message: `not valid YAML: ${(error as Error).message}` };
+  }
+}
+
 /** YAML (or JSON) text → validated settings, or every problem with its path. Pure: no file access. */
 export function parseSettings(text: string): SettingsResult {
-  let data: unknown;
-  try {
-    data = parseYaml(text, { prettyErrors: true });
-  } catch (error) {
-    return { ok: false, issues: [{ path: '', message: `not valid YAML: ${(error as Error).message}` }] };
-  }
-  const parsed = settingsSchema.safeParse(data ?? {});
+  const yaml = parseYamlText(text);
+  if (!yaml.ok) return { ok: false, issues: [{ path: '(file)', message: yaml.message }] };
+  const parsed = settingsSchema.safeParse(yaml.data ?? {});
   if (!parsed.success) {
     return {
       ok: false,

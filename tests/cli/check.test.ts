@@ -93,4 +93,23 @@ describe('panelbridge run', () => {
     expect(result.stderr).toContain('inputs');
     expect(result.stderr).toContain('outputs');
   });
+
+  it('a YAML syntax error: check and run name its line in one line, and print neither the AES key nor the password', async () => {
+    const file = configFile(`
+inputs:
+  - type: dc09
+    name: ip
+    port: 12000
+    accounts:
+      - { account: "4567", key: "SECRETKEYSECRETKEYSECRETKEY01234", keyEncoding: ascii
+outputs:
+  - { type: mqtt, name: b, url: "mqtt://broker:1883", username: gw, password: "MQTTPASSWORD123" }
+`);
+    const check = await cli(['check', '--config', file]);
+    const run = await cli(['run', '--config', file]);
+    expect([check.code, run.code]).toEqual([78, 78]);
+    expect(check.stdout).toMatch(/^error \(file\): not valid YAML \(BAD_INDENT\) at line 8, column 1: .*\n/);
+    expect(run.stderr).toMatch(/^error \(file\): not valid YAML \(BAD_INDENT\) at line 8, column 1: [^\n]*\n$/);
+    for (const output of [check.stdout, check.stderr, run.stdout, run.stderr]) expect(output).not.toMatch(/SECRETKEY|MQTTPASSWORD/);
+  });
 });

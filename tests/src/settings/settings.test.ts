@@ -88,6 +88,18 @@ outputs: [{ type: stdout, name: o }, { type: stdout, name: o }]
     expect(parsed.ok).toBe(false);
   });
 
+  it('names a YAML syntax error by code, line and column, never quoting the line: it may hold a key', () => {
+    const parsed = parseSettings(
+      ['inputs:', '  - type: dc09', '    accounts:', '      - { account: "4567", key: "SECRETKEYSECRETKEYSECRETKEY01234", keyEncoding: ascii', 'outputs: []', ''].join('\n'),
+    );
+    expect(parsed.ok ? [] : parsed.issues).toEqual([
+      { path: '(file)', message: 'not valid YAML (BAD_INDENT) at line 5, column 1: fix the syntax there (the line is not shown: it may hold a key or a password)' },
+    ]);
+    const escape = parseSettings('outputs: [{ type: mqtt, name: b, url: "mqtt://h", password: "Pa55\\qword" }]\n');
+    expect(escape.ok ? [] : escape.issues.map((i) => i.message)).toEqual([expect.stringMatching(/^not valid YAML \(BAD_DQ_ESCAPE\) at line 1, column \d+: [^\n]*$/)]);
+    expect(JSON.stringify(escape)).not.toMatch(/Pa55|qword/);
+  });
+
   it('validates every example configuration in config/', () => {
     const dir = new URL('../../../config/', import.meta.url);
     const examples = readdirSync(dir).filter((f) => /^panelbridge.*\.ya?ml$/.test(f));
