@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { parse as parseYaml } from 'yaml';
 import { durationSchema } from '../settings/duration.js';
+import { parseYamlText } from '../settings/settings.js';
 import { ACCOUNT_PATTERN, MAX_ADDRESS, parseSimEvent } from './events.js';
 
 /**
@@ -62,13 +62,9 @@ export type ScenarioResult = { ok: true; scenario: Scenario } | { ok: false; iss
 
 /** YAML text → scenario, or every problem with its path. Pure: the caller reads the file. */
 export function parseScenario(text: string): ScenarioResult {
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch (error) {
-    return { ok: false, issues: [`not valid YAML: ${(error as Error).message}`] };
-  }
-  const parsed = scenarioSchema.safeParse(data ?? {});
+  const yaml = parseYamlText(text);
+  if (!yaml.ok) return { ok: false, issues: [yaml.message] };
+  const parsed = scenarioSchema.safeParse(yaml.data ?? {});
   if (parsed.success) return { ok: true, scenario: parsed.data };
   return {
     ok: false,

@@ -17,4 +17,10 @@ describe('simulator building blocks', () => {
     expect(bad).toMatch(/^devices\.0\.events\.0\.event: unknown event "fire"/m);
     expect(issuesOf('devices:\n  - account: "1234"\n    key: "00"\n    events: [{ event: test }]\n')).toMatch(/^devices\.0\.keyEncoding: /m);
   });
+
+  it('names a YAML syntax error by its line, never quoting it: a scenario holds keys too', () => {
+    const parsed = parseScenario('devices:\n  - { account: "1234", key: "SECRETKEYSECRETKEY", keyEncoding: ascii\n    events: [{ event: test }]\n');
+    expect(parsed.ok ? [] : parsed.issues).toEqual([expect.stringMatching(/^not valid YAML \([A-Z_]+\) at line \d+, column \d+: /)]);
+    expect(JSON.stringify(parsed)).not.toContain('SECRETKEY');
+  });
 });
