@@ -1,6 +1,6 @@
 import { isLoopbackHost, type Dc09OutputSettings, type Settings } from './settings.js';
 import { decodeKey } from './keys.js';
-import { DURESS_ZONE_TYPES } from './sites.js';
+import { DURESS_ZONE_TYPES, type Site } from './sites.js';
 
 export interface LintFinding {
   severity: 'error' | 'warning';
@@ -129,6 +129,7 @@ export function lintSettings(
       });
   });
 
+  const carried = carriedAccounts(settings);
   const siteOfAccount = new Map<string, string>();
   settings.sites.forEach((site, i) => {
     site.accounts.forEach((account, j) => {
@@ -156,12 +157,67 @@ export function lintSettings(
       if (door.testEvery === undefined)
         findings.push({ severity: 'warning', path: `sites[${i}].doors[${j}].testEvery`, message: `duress door ${door.id} has no test schedule` });
     });
+    if (carried !== undefined) findings.push(...lintSiteAccounts(site, `sites[${i}]`, carried, duressDevices > 0));
     if (duressDevices > 0 && centralOutputs.length === 0)
       findings.push({
         severity: 'error',
         path: `sites[${i}]`,
         message: `site ${site.id} has duress devices but no output receives duress (every output is audience: local)`,
       });
+  });
+  return findings;
+}
+
+interface CarriedAccounts {
+  /** Upper case: accounts compare case-insensitively. */
+  accounts: ReadonlySet<string>;
+  sitesNamed(site: string): boolean;
+}
+
+/**
+ * The accounts the inputs can deliver events for (upper case) and whether an access-xml input names a site itself;
+ * undefined when some input takes any account: a DC-09 input without an allowlist, a serial line (a receiver's
+ * automation port passes on every panel's account), an access-xml mapping that reads the account from the document.
+ */
+function carriedAccounts(settings: Settings): CarriedAccounts | undefined {
+  const accounts = new Set<string>();
+  const named = new Set<string>();
+  let anySiteNamed = false;
+  for (const input of settings.inputs) {
+    switch (input.type) {
+      case 'serial':
+        return undefined;
+      case 'dc09':
+        if (input.accounts === undefined) return undefined;
+        for (const { account } of input.accounts) accounts.add(account.toUpperCase());
+        break;
+      case 'access-xml':
+        if (input.mappings.some((mapping) => mapping.account !== undefined)) return undefined;
+        if (input.account !== undefined) accounts.add(input.account.toUpperCase());
+        if (input.site !== undefined) named.add(input.site);
+        // A mapping that reads the site from the document may name any site.
+        if (input.mappings.some((mapping) => mapping.site !== undefined)) anySiteNamed = true;
+    }
+  }
+  return { accounts, sitesNamed: (site) => anySiteNamed || named.has(site) };
+}
+
+/**
+ * A site account no input accepts is most likely a typo: the panel's events then carry no site, and its hold-up
+ * button is published as the plain alarm its code says.
+ */
+function lintSiteAccounts(site: Site, path: string, carried: CarriedAccounts, hasDuressDevices: boolean): LintFinding[] {
+  // Only a panel reports zones and users, by its account; a site an access-xml input names gets its doors' events without one.
+  const panelDevices = (site.zones?.length ?? 0) + (site.users?.length ?? 0) > 0;
+  if (!panelDevices && carried.sitesNamed(site.id)) return [];
+  const findings: LintFinding[] = [];
+  site.accounts.forEach((account, j) => {
+    if (carried.accounts.has(account.toUpperCase())) return;
+    findings.push({
+      severity: hasDuressDevices ? 'error' : 'warning',
+      path: `${path}.accounts[${j}]`,
+      message: `account ${account} is on no input's allowlist: if it is a typo, the panel's events carry no site${hasDuressDevices ? ' and its duress devices go unrecognised' : ''}; correct it, or add it to a DC-09 input's accounts`,
+    });
   });
   return findings;
 }

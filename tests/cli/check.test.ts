@@ -52,6 +52,20 @@ outputs: [{ type: stdout, name: console }]
     expect(result.stdout).toContain('bogus');
   });
 
+  it('exits 78 when a site with a hold-up button has an account no input accepts (a typo)', async () => {
+    const result = await cli([
+      'check',
+      '--config',
+      configFile(`
+inputs: [{ type: dc09, name: ip, port: 12000, accounts: [{ account: "1234" }] }]
+outputs: [{ type: stdout, name: console }]
+sites: [{ id: branch, accounts: ["1243"], zones: [{ number: 5, name: Teller, type: holdup, testEvery: 1d }] }]
+`),
+    ]);
+    expect(result.code).toBe(78);
+    expect(result.stdout).toContain("error sites[0].accounts[0]: account 1243 is on no input's allowlist");
+  });
+
   it('exits 78 when a key file cannot be read', async () => {
     const result = await cli([
       'check',

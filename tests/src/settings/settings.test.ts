@@ -192,6 +192,52 @@ outputs:
     expect(urlFindings(true).filter((f) => f.message.includes('world-readable')).map((f) => f.path)).toEqual(['outputs[0].url', 'outputs[1].url', 'outputs[2].url']);
   });
 
+  describe('a site account no input accepts (a typo sends the site\'s hold-up out as a plain alarm)', () => {
+    const holdupSite = `
+sites:
+  - id: branch
+    accounts: ["1243", "abcd"]
+    zones: [{ number: 5, name: Teller button, type: holdup, testEvery: 1d }]
+`;
+    const lint = (inputs: string, sites = holdupSite) =>
+      lintSettings(settingsOf(`inputs:\n${inputs}\noutputs: [{ type: stdout, name: console }]\n${sites}`), { fileIsWorldReadable: false }).filter((f) =>
+        f.path.startsWith('sites'),
+      );
+    const allowlist = '  - { type: dc09, name: ip, port: 1, accounts: [{ account: "1234" }, { account: "ABCD" }] }';
+
+    it('is an error when the site has duress devices, a warning when not; accounts compare case-insensitively', () => {
+      expect(lint(allowlist)).toEqual([
+        { severity: 'error', path: 'sites[0].accounts[0]', message: expect.stringMatching(/^account 1243 is on no input's allowlist: .*duress devices go unrecognised/) },
+      ]);
+      expect(lint(allowlist, 'sites: [{ id: branch, accounts: ["1243"], zones: [{ number: 3, name: Back door, type: burglary }] }]')).toEqual([
+        expect.objectContaining({ severity: 'warning', path: 'sites[0].accounts[0]' }),
+      ]);
+    });
+
+    it('counts every DC-09 allowlist and an access-xml input\'s account', () => {
+      expect(lint(`${allowlist}\n  - { type: dc09, name: ip2, port: 2, accounts: [{ account: "1243" }] }`)).toEqual([]);
+      expect(lint(`${allowlist}\n  - { type: access-xml, name: doors, port: 3, account: "1243" }`)).toEqual([]);
+    });
+
+    it('says nothing when an input may carry any account: a DC-09 input without allowlist, a serial line, an access-xml mapping reading it', () => {
+      expect(lint(`${allowlist}\n  - { type: dc09, name: open, port: 2 }`)).toEqual([]);
+      expect(lint(`${allowlist}\n  - { type: serial, name: receiver, path: /dev/ttyUSB0, protocol: surgard }`)).toEqual([]);
+      const mapping = '{ name: vendor, match: Event, eventType: Event.Type, account: Event.Panel }';
+      expect(lint(`${allowlist}\n  - { type: access-xml, name: doors, port: 3, mappings: [${mapping}] }`)).toEqual([]);
+    });
+
+    it('leaves out a site whose events come by its name from an access-xml input, unless a panel reports its zones or users', () => {
+      const doorsOnly = 'sites: [{ id: hq, accounts: ["0000"], doors: [{ id: lobby, name: Lobby, duress: true, testEvery: 30d }] }]';
+      expect(lint(`${allowlist}\n  - { type: access-xml, name: doors, port: 3, site: hq }`, doorsOnly)).toEqual([]);
+      const bySitePath = '{ name: vendor, match: Event, eventType: Event.Type, site: Event.Site }';
+      expect(lint(`${allowlist}\n  - { type: access-xml, name: doors, port: 3, mappings: [${bySitePath}] }`, doorsOnly)).toEqual([]);
+      expect(lint(allowlist, doorsOnly)).toEqual([expect.objectContaining({ severity: 'error', path: 'sites[0].accounts[0]' })]);
+      expect(lint(`${allowlist}\n  - { type: access-xml, name: doors, port: 3, site: branch }`)).toEqual([
+        expect.objectContaining({ severity: 'error', path: 'sites[0].accounts[0]' }),
+      ]);
+    });
+  });
+
   it('warns that MQTT 3.1.1 cannot tell an ACL-dropped publish from a delivered one', () => {
     const settings = settingsOf(`
 inputs: [{ type: dc09, name: ip, port: 1, accounts: [{ account: "1234" }] }]
