@@ -94,7 +94,12 @@ export function lintSettings(
 ): LintFinding[] {
   const findings: LintFinding[] = [];
   lintExposure(settings, context.worldReadableFiles ?? new Set(), findings);
-  const centralOutputs = settings.outputs.filter((o) => o.audience !== 'local');
+  if (!settings.outputs.some((o) => o.audience === 'central'))
+    findings.push({
+      severity: 'error',
+      path: 'outputs',
+      message: 'no output has audience central, so no duress or hold-up reaches anyone: add one for the monitoring centre or the responders (central is the default audience)',
+    });
 
   settings.inputs.forEach((input, i) => {
     if (input.type !== 'dc09') return;
@@ -158,12 +163,6 @@ export function lintSettings(
         findings.push({ severity: 'warning', path: `sites[${i}].doors[${j}].testEvery`, message: `duress door ${door.id} has no test schedule` });
     });
     if (carried !== undefined) findings.push(...lintSiteAccounts(site, `sites[${i}]`, carried, duressDevices > 0));
-    if (duressDevices > 0 && centralOutputs.length === 0)
-      findings.push({
-        severity: 'error',
-        path: `sites[${i}]`,
-        message: `site ${site.id} has duress devices but no output receives duress (every output is audience: local)`,
-      });
   });
   return findings;
 }

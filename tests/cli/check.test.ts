@@ -66,6 +66,15 @@ sites: [{ id: branch, accounts: ["1243"], zones: [{ number: 5, name: Teller, typ
     expect(result.stdout).toContain("error sites[0].accounts[0]: account 1243 is on no input's allowlist");
   });
 
+  it('exits 78 when no output receives a duress: every output local, or none', async () => {
+    const input = 'inputs: [{ type: dc09, name: ip, port: 12000, accounts: [{ account: "1234" }] }]';
+    for (const outputs of ['[{ type: stdout, name: keypad, audience: local }]', '[]']) {
+      const result = await cli(['check', '--config', configFile(`${input}\noutputs: ${outputs}\n`)]);
+      expect(result.code).toBe(78);
+      expect(result.stdout).toContain('error outputs: no output has audience central');
+    }
+  });
+
   it('exits 78 when a key file cannot be read', async () => {
     const result = await cli([
       'check',

@@ -161,18 +161,16 @@ ${site}`);
     expect(findings.some((f) => f.path === 'sites[0].users[0].testEvery')).toBe(false);
   });
 
-  it('is an error when a site has duress devices and every output is local', () => {
-    const settings = settingsOf(`
-inputs: [{ type: dc09, name: ip, port: 1, accounts: [{ account: "1234" }] }]
-outputs: [{ type: stdout, name: keypad, audience: local }]
-sites:
-  - id: s1
-    accounts: ["1234"]
-    zones: [{ number: 5, name: Teller button, type: holdup, testEvery: 1d }]
-`);
-    expect(lintSettings(settings, { fileIsWorldReadable: false })).toEqual([
-      expect.objectContaining({ severity: 'error', path: 'sites[0]', message: expect.stringContaining('no output receives duress') }),
-    ]);
+  it('is an error when no output receives duress: every output local, or none, with or without sites', () => {
+    const noCentral = expect.objectContaining({ severity: 'error', path: 'outputs', message: expect.stringContaining('no output has audience central') });
+    const lint = (outputs: string, sites = '') =>
+      lintSettings(settingsOf(`inputs: [{ type: dc09, name: ip, port: 1, accounts: [{ account: "1234" }] }]\noutputs: ${outputs}\n${sites}`), { fileIsWorldReadable: false });
+    const site = 'sites: [{ id: s1, accounts: ["1234"], zones: [{ number: 5, name: Teller button, type: holdup, testEvery: 1d }] }]';
+    expect(lint('[{ type: stdout, name: keypad, audience: local }]', site)).toEqual([noCentral]);
+    expect(lint('[{ type: stdout, name: keypad, audience: local }]')).toEqual([noCentral]);
+    expect(lint('[]')).toEqual([noCentral]);
+    // stdout's audience is central unless set, like every output's.
+    expect(lint('[{ type: stdout, name: console }, { type: stdout, name: keypad, audience: local }]', site)).toEqual([]);
   });
 
   it('warns about basic-auth credentials in a webhook URL only where they show: over plain http off the host, or in a world-readable file', () => {
