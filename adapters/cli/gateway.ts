@@ -1,5 +1,4 @@
 import os from 'node:os';
-import { appendFileSync } from 'node:fs';
 import type { Logger as PinoLogger } from 'pino';
 import type { Settings, SettingsIssue } from '../../src/settings/settings.js';
 import type { Site } from '../../src/settings/sites.js';
@@ -11,6 +10,7 @@ import { Counters } from '../../src/observability/counters.js';
 import { createIdSource, pooledRandomBytes, type RandomBytes } from '../../src/model/ids.js';
 import type { Outbox } from '../../src/outbox/outbox.js';
 import { captureLine } from '../../src/replay/capture.js';
+import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import type { Clock, Logger, OutputAdapter } from '../../src/ports.js';
 import { createInput, describeInput } from '../inputs/index.js';
 import type { CaptureFrame, Input } from '../inputs/input.js';
@@ -32,6 +32,7 @@ import { GatewayMetrics } from '../system/metrics.js';
 import { wireAssurance, type AssuranceWiring } from './assurance-wiring.js';
 import { packageVersion } from './version.js';
 import { listenFailure } from './startup.js';
+import type { CaptureFile } from './capture-file.js';
 import { outputLinkEvent, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
 
 export interface GatewayOptions {
@@ -39,7 +40,7 @@ export interface GatewayOptions {
   logger: PinoLogger;
   clock: Clock;
   /** JSONL capture of every raw frame received (`run --capture`). */
-  captureFile?: string;
+  capture?: CaptureFile;
   /** `replay --dry-run`: an outbox other than the one in dataDir. */
   outbox?: Outbox;
   /** Event ids and DC-09 ACK pads; seeded by `replay` so a replay is reproducible. */
@@ -334,13 +335,20 @@ export class Gateway {
     }
   }
 
-  /** `run --capture`: every raw frame as a capture line, stamped `at` (the frame's receivedAt) or now. */
+  /**
+   * `run --capture`: every raw frame as a capture line, stamped `at` (the frame's receivedAt) or now. A failed write
+   * (disk full) is counted and logged at most once a minute, and the frame is stored and answered all the same.
+   */
   private captureHook(input: string): { onFrame?: CaptureFrame } {
-    const file = this.options.captureFile;
-    if (file === undefined) return {};
+    const capture = this.options.capture;
+    if (capture === undefined) return {};
+    const failures = new RateLimitedLog({ logger: this.logger, clock: this.options.clock, windowMs: 60_000 });
     return {
       onFrame: (frame, transport, peer = '', at = this.options.clock.now()) => {
-        appendFileSync(file, captureLine(frame, at, input, transport, peer) + '\n');
+        const error = capture.append(captureLine(frame, at, input, transport, peer));
+        if (error === undefined) return;
+        this.counters.inc('capture_write_failures_total', { input });
+        failures.error('capture-write-failed', undefined, { input, file: capture.file, err: error.message }, 'frame not captured: cannot write the --capture file; it is stored and answered all the same');
       },
     };
   }

@@ -43,6 +43,7 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
     'TCP connections refused or closed by the listener, by input and reason (max-connections, peer-limit, first-frame-timeout, idle-timeout)',
   input_errors_total: 'Frames whose handling failed unexpectedly, by input',
   duress_frames_over_queue_total: 'Duress and hold-up frames a serial input queued beyond its full frame queue, by input',
+  capture_write_failures_total: 'Frames not written to the run --capture file (disk full, I/O error), by input; they were stored and answered',
   api_requests_refused_total: 'API requests refused, by error code (no token, role, origin, host, content type)',
   api_connections_dropped_total: 'API connections refused or closed by the listener, by reason (max-connections, peer-limit)',
   unverified_frames_folded_total: 'Refused non-duress frames counted into the next stored event of their origin instead of stored, by input',

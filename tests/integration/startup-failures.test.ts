@@ -117,6 +117,13 @@ describe('start-up failures: one line naming the problem and the fix, a sysexits
     expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config)]), 73, /dataDir .*cannot be created/);
   });
 
+  it('a --capture file that cannot be created: 73, naming --capture', async () => {
+    const dir = tempDir('capture-path');
+    const config = await baseConfig(dir);
+    const capture = path.join(dir, 'missing-dir', 'capture.jsonl');
+    expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config), '--capture', capture]), 73, /--capture .*capture\.jsonl cannot be created or written \(ENOENT\)/);
+  });
+
   it('a missing MQTT passwordFile or ca: check reports it (78) and run stops with 78 before starting anything', async () => {
     const dir = tempDir('missing-files');
     const config = await baseConfig(dir, {

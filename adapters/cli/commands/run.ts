@@ -6,7 +6,7 @@ import { systemClock } from '../../../src/ports.js';
 /**
  * `panelbridge run`: the daemon. A start-up it cannot complete ends with one log line and one stderr line naming
  * the problem and its fix, and a sysexits status: 78 configuration (systemd does not restart on it), 73 dataDir
- * cannot be created, 75 try again later (a port in use, dataDir locked by another gateway), 69 anything else.
+ * or the --capture file cannot be created, 75 try again later (a port in use, dataDir locked by another gateway), 69 anything else.
  */
 export function runCommand(): Command {
   return new Command('run')
@@ -17,12 +17,13 @@ export function runCommand(): Command {
       const settings = settingsOrExit(options.config);
       if (settings === undefined) return;
       // Imported when the gateway runs, not with every command's definition.
-      const [{ createRootLogger }, { Gateway }, files, { startupFailure }, { reduceMemoryAfterStartup }] = await Promise.all([
+      const [{ createRootLogger }, { Gateway }, files, { startupFailure }, { reduceMemoryAfterStartup }, { CaptureFile }] = await Promise.all([
         import('../../system/logger.js'),
         import('../gateway.js'),
         import('../../system/files.js'),
         import('../startup.js'),
         import('../../system/memory.js'),
+        import('../capture-file.js'),
       ]);
       // Events on stdout must stay a clean JSON-lines stream: logs move to stderr then.
       const eventsOnStdout = settings.outputs.some((o) => o.type === 'stdout');
@@ -43,9 +44,11 @@ export function runCommand(): Command {
       files.restrictFileModes();
       let started: Awaited<ReturnType<typeof Gateway.start>>;
       let lock: ReturnType<typeof files.prepareDataDir>;
+      let capture: ReturnType<typeof CaptureFile.open> | undefined;
       try {
         lock = files.prepareDataDir(settings.dataDir);
-        started = await Gateway.start({ settings, logger, clock: systemClock, ...(options.capture === undefined ? {} : { captureFile: options.capture }) });
+        capture = options.capture === undefined ? undefined : CaptureFile.open(options.capture);
+        started = await Gateway.start({ settings, logger, clock: systemClock, ...(capture === undefined ? {} : { capture }) });
       } catch (error) {
         const failure = startupFailure(error);
         return fail(failure.exitCode, failure.message);
@@ -69,6 +72,7 @@ export function runCommand(): Command {
           process.exit(0);
         }, settings.stopTimeout).unref();
         await gateway.stop();
+        capture?.close();
         lock.release();
         logger.info({}, 'stopped');
         logger.flush();
