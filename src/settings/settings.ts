@@ -188,7 +188,11 @@ export const mqttOutputSchema = z
   .object({
     type: z.literal('mqtt'),
     name,
-    url: z.string().min(1).describe('mqtt://, mqtts://, or "embedded" for the in-process broker'),
+    url: z
+      .string()
+      // The schemes the MQTT client speaks; anything else it refuses at start ("Missing protocol") or guesses at.
+      .regex(/^(?:embedded|(?:mqtts?|tcp|tls|ssl|wss?)(?:\+unix)?:\/\/\S+)$/, 'a broker URL is mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (or tcp, tls, ws, wss), or "embedded"')
+      .describe('mqtt://, mqtts://, or "embedded" for the in-process broker'),
     topicPrefix: z.string().min(1).default('panelbridge'),
     audience,
     maxBacklog,

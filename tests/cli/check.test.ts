@@ -117,6 +117,15 @@ describe('panelbridge run', () => {
     expect(result.stderr).toContain('outputs');
   });
 
+  it('an MQTT url that is not one: check and run exit 78, naming outputs[0].url', async () => {
+    const file = configFile('inputs: []\noutputs: [{ type: mqtt, name: broker, url: notaurl }]\n');
+    const check = await cli(['check', '--config', file]);
+    const run = await cli(['run', '--config', file]);
+    expect([check.code, run.code]).toEqual([78, 78]);
+    expect(check.stdout).toContain('error outputs[0].url: a broker URL is mqtt://HOST');
+    expect(run.stderr).toContain('error outputs[0].url: a broker URL is mqtt://HOST');
+  });
+
   it('a YAML syntax error: check and run name its line in one line, and print neither the AES key nor the password', async () => {
     const file = configFile(`
 inputs:
