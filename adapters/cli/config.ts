@@ -1,7 +1,9 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { parseSettings, type Settings, type SettingsIssue } from '../../src/settings/settings.js';
-import { secretFiles } from '../../src/settings/lint.js';
+import { secretFiles, tlsSettings, type TlsFiles } from '../../src/settings/lint.js';
 
 /** Exit status for a bad configuration (EX_CONFIG); systemd's RestartPreventExitStatus names it. */
 export const EXIT_CONFIG = 78;
@@ -67,23 +69,22 @@ export function namedFiles(settings: Settings): Array<{ path: string; file: stri
   const add = (path: string, file: string | undefined) => {
     if (file !== undefined) files.push({ path, file });
   };
-  add('api.tls.cert', settings.api?.tls?.cert);
-  add('api.tls.ca', settings.api?.tls?.ca);
-  settings.inputs.forEach((input, i) => {
-    if (input.type !== 'access-xml') return;
-    add(`inputs[${i}].tls.cert`, input.tls?.cert);
-    add(`inputs[${i}].tls.ca`, input.tls?.ca);
-  });
-  settings.outputs.forEach((output, i) => {
-    if (output.type !== 'mqtt') return;
-    add(`outputs[${i}].ca`, output.ca);
-    add(`outputs[${i}].cert`, output.cert);
-  });
+  for (const { path: where, files: tls } of tlsSettings(settings)) {
+    add(`${where}.cert`, tls.cert);
+    add(`${where}.ca`, tls.ca);
+  }
   return files;
 }
 
-/** The named files this process cannot read, each as an issue naming the setting, the file and the fix. */
-export function unreadableFiles(settings: Settings): SettingsIssue[] {
+/**
+ * The named files `run` would stop on, each as an issue naming the setting, the file and the fix: those this
+ * process cannot read, and TLS files that hold no usable certificate or key.
+ */
+export function unusableFiles(settings: Settings): SettingsIssue[] {
+  return [...unreadableFiles(settings), ...unusableTlsFiles(settings)];
+}
+
+function unreadableFiles(settings: Settings): SettingsIssue[] {
   const issues: SettingsIssue[] = [];
   for (const { path: where, file } of namedFiles(settings)) {
     try {
@@ -93,6 +94,44 @@ export function unreadableFiles(settings: Settings): SettingsIssue[] {
       const code = (error as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by this user' : (error as Error).message;
       issues.push({ path: where, message: `${file} ${why}: fix the path, or the file's owner and mode (0600, owned by the gateway's user)` });
+    }
+  }
+  return issues;
+}
+
+/**
+ * TLS files that can be read but hold no PEM certificate or private key, or a key that is not the certificate's:
+ * the listener or the MQTT client would stop on them with OpenSSL's words alone, naming no setting.
+ */
+function unusableTlsFiles(settings: Settings): SettingsIssue[] {
+  const issues: SettingsIssue[] = [];
+  for (const { path: where, files } of tlsSettings(settings)) {
+    // The PEM text of a file that parses as `what`; undefined (and an issue) when it does not, or cannot be read.
+    const usable = (key: keyof TlsFiles, what: string, parse: (pem: Buffer) => unknown): Buffer | undefined => {
+      const file = files[key];
+      if (file === undefined) return undefined;
+      let pem: Buffer;
+      try {
+        pem = readFileSync(file);
+      } catch {
+        return undefined; // unreadableFiles names it
+      }
+      try {
+        parse(pem);
+        return pem;
+      } catch {
+        issues.push({ path: `${where}.${key}`, message: `${file} holds no ${what}: give ${where}.${key} a PEM file` });
+        return undefined;
+      }
+    };
+    const cert = usable('cert', 'PEM certificate', (pem) => new X509Certificate(pem));
+    const key = usable('key', 'unencrypted PEM private key', (pem) => createPrivateKey(pem));
+    usable('ca', 'PEM certificate', (pem) => new X509Certificate(pem));
+    if (cert === undefined || key === undefined) continue;
+    try {
+      createSecureContext({ cert, key });
+    } catch {
+      issues.push({ path: `${where}.key`, message: `${files.key} is not the private key of ${files.cert}: give ${where}.cert and ${where}.key a matching pair` });
     }
   }
   return issues;

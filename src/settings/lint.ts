@@ -15,21 +15,36 @@ export function secretFiles(settings: Settings): Array<{ path: string; file: str
     if (file !== undefined) files.push({ path, file });
   };
   settings.api?.tokens?.forEach((t, i) => add(`api.tokens[${i}].tokenFile`, t.tokenFile));
-  add('api.tls.key', settings.api?.tls?.key);
   settings.inputs.forEach((input, i) => {
-    if (input.type !== 'access-xml') return;
-    add(`inputs[${i}].secretFile`, input.secretFile);
-    add(`inputs[${i}].tls.key`, input.tls?.key);
+    if (input.type === 'access-xml') add(`inputs[${i}].secretFile`, input.secretFile);
   });
   settings.outputs.forEach((output, i) => {
-    if (output.type === 'mqtt') {
-      add(`outputs[${i}].passwordFile`, output.passwordFile);
-      add(`outputs[${i}].key`, output.key);
-    }
+    if (output.type === 'mqtt') add(`outputs[${i}].passwordFile`, output.passwordFile);
     if (output.type === 'webhook') add(`outputs[${i}].secretFile`, output.secretFile);
   });
+  for (const { path, files: tls } of tlsSettings(settings)) add(`${path}.key`, tls.key);
   for (const { path, setting } of aesKeySettings(settings)) add(`${path}.keyFile`, setting.keyFile);
   return files;
+}
+
+/** The files of one TLS setting: a PEM certificate (chain), its private key, the CA certificates it trusts. */
+export interface TlsFiles {
+  cert?: string | undefined;
+  key?: string | undefined;
+  ca?: string | undefined;
+}
+
+/** Every TLS setting, with the path its cert, key and ca sit under: the API's, the access-xml inputs', the MQTT outputs'. */
+export function tlsSettings(settings: Settings): Array<{ path: string; files: TlsFiles }> {
+  const found: Array<{ path: string; files: TlsFiles }> = [];
+  if (settings.api?.tls !== undefined) found.push({ path: 'api.tls', files: settings.api.tls });
+  settings.inputs.forEach((input, i) => {
+    if (input.type === 'access-xml' && input.tls !== undefined) found.push({ path: `inputs[${i}].tls`, files: input.tls });
+  });
+  settings.outputs.forEach((output, i) => {
+    if (output.type === 'mqtt') found.push({ path: `outputs[${i}]`, files: output });
+  });
+  return found;
 }
 
 /** Where an AES key comes from (one of key, keyFile, keyEnv) and how its text is encoded. */

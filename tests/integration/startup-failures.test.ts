@@ -139,6 +139,17 @@ describe('start-up failures: one line naming the problem and the fix, a sysexits
     expect(existsSync(path.join(dir, 'var'))).toBe(false);
   });
 
+  it('an API tls.cert that holds no certificate: check reports it (78) and run stops with 78, naming api.tls.cert', async () => {
+    const dir = tempDir('tls-garbage');
+    const garbage = path.join(dir, 'garbage.pem');
+    writeFileSync(garbage, 'not a certificate\n', { mode: 0o600 });
+    const file = writeConfig(dir, await baseConfig(dir, { api: { host: '127.0.0.1', port: await freePort(), tls: { cert: garbage, key: garbage } } }));
+    const checked = await cli(['check', '--config', file]);
+    expect(checked.code).toBe(78);
+    expect(checked.stdout.join('\n')).toContain(`error api.tls.cert: ${garbage} holds no PEM certificate`);
+    expectCleanFailure(await cli(['run', '--config', file]), 78, /api\.tls\.cert: .*garbage\.pem holds no PEM certificate/);
+  });
+
   it('a second gateway on the same dataDir refuses to start (75) while the first keeps running', async () => {
     const dir = tempDir('locked');
     const first = GatewayProcess.spawn(writeConfig(dir, await baseConfig(dir)));

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { statSync } from 'node:fs';
 import { aesKeySettings, lintSettings, secretFiles, type LintFinding } from '../../../src/settings/lint.js';
 import { errorText } from '../../../src/errors.js';
-import { EXIT_CONFIG, loadConfigFile, printIssues, unreadableFiles } from '../config.js';
+import { EXIT_CONFIG, loadConfigFile, printIssues, unusableFiles } from '../config.js';
 import { readSecret } from '../../system/secrets.js';
 import { TokenRegistry } from '../../api/tokens.js';
 
@@ -20,8 +20,8 @@ export function checkCommand(): Command {
         process.exitCode = EXIT_CONFIG;
         return;
       }
-      // Every file the configuration names must be readable now: `run` would otherwise stop on it at start.
-      const findings: LintFinding[] = unreadableFiles(loaded.settings).map((issue) => ({ severity: 'error' as const, ...issue }));
+      // Every file the configuration names must be readable and usable now: `run` would otherwise stop on it at start.
+      const findings: LintFinding[] = unusableFiles(loaded.settings).map((issue) => ({ severity: 'error' as const, ...issue }));
       // Keys in files and the environment are read as `run` reads them, so lintSettings decodes them with the inline ones.
       const resolvedKeys = new Map<string, string>();
       for (const { path, setting } of aesKeySettings(loaded.settings)) {

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { LevelWithSilent } from 'pino';
-import { EXIT_CONFIG, loadConfigFile, printIssues, settingsOrExit, unreadableFiles } from '../config.js';
+import { EXIT_CONFIG, loadConfigFile, printIssues, settingsOrExit, unusableFiles } from '../config.js';
 import { systemClock } from '../../../src/ports.js';
 
 /**
@@ -39,8 +39,8 @@ export function runCommand(): Command {
         process.exit(exitCode);
       };
 
-      const unreadable = unreadableFiles(settings);
-      if (unreadable.length > 0) fail(EXIT_CONFIG, unreadable.map((issue) => `${issue.path}: ${issue.message}`).join('; '));
+      const badFiles = unusableFiles(settings);
+      if (badFiles.length > 0) fail(EXIT_CONFIG, badFiles.map((issue) => `${issue.path}: ${issue.message}`).join('; '));
       files.restrictFileModes();
       let started: Awaited<ReturnType<typeof Gateway.start>>;
       let lock: ReturnType<typeof files.prepareDataDir>;
