@@ -303,14 +303,16 @@ export class Dc09Receiver {
 
   /**
    * A retransmit has the same account, sequence, content and timestamp: ACKed again, stored once. For an
-   * encrypted frame the decrypted content and its timestamp decide and the clear header (sequence, R, L) does
-   * not, so a replay with a rewritten header is recognised too. The content is kept whole (the data block
-   * length-prefixed, so no field can run into the next): the outbox confirms a hit against this exact key.
+   * encrypted frame with a timestamp the decrypted content and its timestamp decide and the clear header
+   * (sequence, R, L, the account's letter case) does not, so a replay with a rewritten header is recognised too;
+   * without a timestamp nothing but the sequence tells a second press from a retransmit, so it counts. The content
+   * is kept whole (the data block length-prefixed, so no field can run into the next): the outbox confirms a hit
+   * against this exact key.
    */
   private retransmitKey(msg: Dc09Message, account: string | null): string {
     const content = `${msg.token}|${msg.data.length}:${msg.data}|${extendedText(msg.extended)}|${msg.timestamp ?? ''}`;
-    const header = msg.encrypted ? '*' : `${msg.seq}|${msg.receiver}|${msg.line}`;
-    return `dc09|${this.options.input}|${account}|${header}|${content}`;
+    const header = msg.encrypted && msg.timestamp !== null ? '*' : `${msg.seq}|${msg.receiver}|${msg.line}`;
+    return `dc09|${this.options.input}|${account?.toUpperCase() ?? null}|${header}|${content}`;
   }
 }
 

@@ -76,6 +76,25 @@ describe('retransmit rule: account, sequence, content and timestamp', () => {
     expect(t.panelEvents()).toHaveLength(1);
   });
 
+  it('recognises an encrypted replay whose header account differs only in letter case (the key is looked up either way)', async () => {
+    const t = setup({ accounts: [{ account: 'ABCD', key: KEY }] });
+    const time = t.clock.now();
+    const frame = (account: string) => panelFrame({ token: 'ADM-CID', seq: '0001', account, data: '#ABCD|1121 01 012', key: KEY, time });
+    expect((await t.send(frame('ABCD'))).answer).toBe('ack');
+    expect(await t.send(frame('abcd'), '203.0.113.5:4000')).toMatchObject({ answer: 'ack', duplicate: true });
+    expect(t.panelEvents()).toHaveLength(1);
+  });
+
+  it('tells a second press from a retransmit by its sequence when an encrypted frame carries no timestamp', async () => {
+    const t = setup();
+    const press = (seq: string) => panelFrame({ token: 'ADM-CID', seq, account: '5678', data: '#5678|1122 01 001', key: KEY, time: null });
+    await t.send(press('0001'));
+    t.clock.advance(5 * 60_000);
+    expect(await t.send(press('0002'))).toMatchObject({ answer: 'nak', duplicate: false });
+    expect(await t.send(press('0002'))).toMatchObject({ answer: 'nak', duplicate: true });
+    expect(t.panelEvents().map((e) => e.category)).toEqual(['holdup', 'holdup']);
+  });
+
   it('lets no retransmit reach the annotator or frameStored, even one that arrives while the first copy is still being stored', async () => {
     const outbox = new MemoryOutbox();
     const seen: string[] = [];
