@@ -7,6 +7,12 @@ export const UNVERIFIED_AGGREGATION_MS = 60_000;
  */
 export const UNVERIFIED_EVENTS_PER_PEER = 10;
 
+/**
+ * Non-duress refused events stored per input and span, whatever peers send them: a UDP source address can be forged
+ * (and an IPv6 sender holds a whole prefix), so the per-peer bound alone would let one sender store without limit.
+ */
+export const UNVERIFIED_EVENTS_PER_INPUT = 60;
+
 /** Origins (and peers) remembered at once; past this, those quiet for a whole span are forgotten first. */
 const MAX_TRACKED_ORIGINS = 10_000;
 
@@ -19,7 +25,8 @@ interface OriginState {
   storingSince: number | undefined;
 }
 
-interface PeerState {
+/** Events stored in a span, per peer host or for the whole input. */
+interface SpanState {
   since: number;
   stored: number;
   /** Admitted events not settled yet: they count toward the limit, or frames arriving together all pass. */
@@ -28,14 +35,15 @@ interface PeerState {
 
 /**
  * Bounds what refused (unverified) frames cost: a flood of non-duress frames from one account (or, without an
- * account, one peer host) stores one event per minute, which carries the number of frames it stands for, and one
- * peer host stores at most UNVERIFIED_EVENTS_PER_PEER such events a minute. Duress and hold-up content never
+ * account, one peer host) stores one event per minute, which carries the number of frames it stands for, one peer
+ * host stores at most UNVERIFIED_EVENTS_PER_PEER such events a minute, and the input UNVERIFIED_EVENTS_PER_INPUT. Duress and hold-up content never
  * passes through here: it is always stored. An admitted event holds its origin's place until it is settled: the
  * frames that arrive while it is being stored (a whole group commit of them, in a flood) are folded too.
  */
 export class UnverifiedFrames {
   private readonly origins = new Map<string, OriginState>();
-  private readonly peers = new Map<string, PeerState>();
+  private readonly peers = new Map<string, SpanState>();
+  private input: SpanState = { since: Number.NEGATIVE_INFINITY, stored: 0, storing: 0 };
 
   /**
    * Whether a non-duress refused frame from `origin`, sent by `peerHost`, should be stored now. When it should,
@@ -50,7 +58,9 @@ export class UnverifiedFrames {
     }
     const peer = this.peers.get(peerHost);
     const peerInSpan = peer !== undefined && within(peer.since, now);
-    if (peerInSpan && peer.stored + peer.storing >= UNVERIFIED_EVENTS_PER_PEER) {
+    if (!within(this.input.since, now)) this.input = { since: now, stored: 0, storing: this.input.storing };
+    const full = (span: SpanState, limit: number): boolean => span.stored + span.storing >= limit;
+    if ((peerInSpan && full(peer, UNVERIFIED_EVENTS_PER_PEER)) || full(this.input, UNVERIFIED_EVENTS_PER_INPUT)) {
       // Counted for the origin, so its next stored event still says how many frames it stands for.
       if (state === undefined) this.remember(origin, { storedAt: Number.NEGATIVE_INFINITY, folded: 1, storingSince: undefined }, now);
       else state.folded += 1;
@@ -58,6 +68,7 @@ export class UnverifiedFrames {
     }
     const count = (state?.folded ?? 0) + 1;
     this.remember(origin, { storedAt: state?.storedAt ?? Number.NEGATIVE_INFINITY, folded: 0, storingSince: now }, now);
+    this.input.storing += 1;
     if (peerInSpan) peer.storing += 1;
     else {
       if (this.peers.size >= MAX_TRACKED_ORIGINS) this.peers.clear();
@@ -77,10 +88,11 @@ export class UnverifiedFrames {
       if (stored) this.remember(origin, { ...state, storedAt: now }, now);
       else state.folded += 1;
     }
-    const peer = this.peers.get(peerHost);
-    if (peer === undefined) return;
-    peer.storing = Math.max(0, peer.storing - 1);
-    if (stored) peer.stored += 1;
+    for (const span of [this.input, this.peers.get(peerHost)]) {
+      if (span === undefined) continue;
+      span.storing = Math.max(0, span.storing - 1);
+      if (stored) span.stored += 1;
+    }
   }
 
   private remember(origin: string, state: OriginState, now: number): void {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Dc09Receiver } from '../../../src/pipeline/dc09-receiver.js';
-import { UNVERIFIED_EVENTS_PER_PEER } from '../../../src/pipeline/unverified-frames.js';
+import { UNVERIFIED_EVENTS_PER_INPUT, UNVERIFIED_EVENTS_PER_PEER } from '../../../src/pipeline/unverified-frames.js';
 import { Recorder, type EventAnnotator } from '../../../src/pipeline/recorder.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Counters } from '../../../src/observability/counters.js';
@@ -184,6 +184,24 @@ describe('DC-09 receiver folding a flood of refused frames', () => {
     );
     await Promise.all(frames.map((frame) => r.handleFrame(frame, 'tcp', '10.0.0.9:4000')));
     expect(outbox.backlog('central')).toBe(UNVERIFIED_EVENTS_PER_PEER);
+  });
+
+  it('stores at most UNVERIFIED_EVENTS_PER_INPUT such events however many peer addresses send them (UDP senders can be forged)', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['central']);
+    const { receiver: r } = receiver(outbox);
+    let n = 0;
+    for (let peer = 0; peer < 4 * (UNVERIFIED_EVENTS_PER_INPUT / UNVERIFIED_EVENTS_PER_PEER); peer++) {
+      const frames = Array.from({ length: UNVERIFIED_EVENTS_PER_PEER }, () => {
+        const account = String(10_000 + n++);
+        return panelFrame({ token: 'ADM-CID', seq: '0001', account, data: `#${account}|1130 01 001` });
+      });
+      await Promise.all(frames.map((frame) => r.handleFrame(frame, 'udp', `10.0.${peer}.1:4000`)));
+    }
+    expect(outbox.backlog('central')).toBe(UNVERIFIED_EVENTS_PER_INPUT);
+    // A duress is never held back by it.
+    await r.handleFrame(panelFrame({ token: 'ADM-CID', seq: '0001', account: '7777', data: '#7777|1122 01 005' }), 'udp', '10.9.9.9:4000');
+    expect(outbox.pending('central', 1).map((entry) => entry.event.category)).toEqual(['holdup']);
   });
 });
 
