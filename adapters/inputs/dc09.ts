@@ -226,8 +226,10 @@ export class Dc09Listener implements Input {
     const senders = batch.datagrams.length === 0 ? undefined : new Map(batch.datagrams);
     forEachEntry(batch.frames, (id, frame) => {
       const answer = (reply: Uint8Array | null, accepted: boolean): void => this.queueAnswer(worker, id, reply, accepted);
-      if (id < 0) this.handle(frame, 'udp', senders?.get(id) ?? 'unknown', answer);
-      else this.handle(frame, 'tcp', this.peers.get(id) ?? 'unknown', answer);
+      if (id < 0) {
+        const datagramBytes = frame.length;
+        this.handle(frame, 'udp', senders?.get(id) ?? 'unknown', (reply, accepted) => answer(this.reflectable(reply, accepted, datagramBytes), accepted));
+      } else this.handle(frame, 'tcp', this.peers.get(id) ?? 'unknown', answer);
     });
     for (const id of batch.closed) this.peers.delete(id);
     // The worker may send the next batch now: it queues behind this one. This batch is committed here, not at
@@ -235,6 +237,17 @@ export class Dc09Listener implements Input {
     // while one is stored form the next group commit, and no connection waits for a commit it was not in.
     this.post({ kind: 'ready' });
     this.options.commitQueued();
+  }
+
+  /**
+   * A datagram's sender address can be forged, so an answer to one is a reflection off this gateway: one that
+   * accepts nothing (NAK, DUH) and is larger than the datagram it answers is withheld, so a forged datagram is never
+   * amplified. A real panel's frames are larger than such an answer; it gets none, as for a bad CRC, and retries.
+   */
+  private reflectable(reply: Uint8Array | null, accepted: boolean, datagramBytes: number): Uint8Array | null {
+    if (reply === null || accepted || reply.length <= datagramBytes) return reply;
+    this.options.counters.inc('udp_answers_withheld_total', { input: this.options.name });
+    return null;
   }
 
   /**

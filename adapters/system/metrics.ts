@@ -42,6 +42,7 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
   connections_dropped_total:
     'TCP connections refused or closed by the listener, by input and reason (max-connections, peer-limit, first-frame-timeout, idle-timeout)',
   input_errors_total: 'Frames whose handling failed unexpectedly, by input',
+  udp_answers_withheld_total: 'NAK or DUH answers not sent to a datagram because they were larger than it (its sender address may be forged), by input',
   duress_frames_over_queue_total: 'Duress and hold-up frames a serial input queued beyond its full frame queue, by input',
   capture_write_failures_total: 'Frames not written to the run --capture file (disk full, I/O error), by input; they were stored and answered',
   api_requests_refused_total: 'API requests refused, by error code (no token, role, origin, host, content type)',

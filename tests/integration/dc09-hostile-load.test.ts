@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { panelFrame, parseAnswer, TcpPanel, wrap } from '../helpers/panel.js';
+import { crcArc, panelFrame, parseAnswer, TcpPanel, wrap } from '../helpers/panel.js';
 import { startListener, type ListenerUnderTest } from '../helpers/dc09-listener.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
 import { gateAppends } from '../helpers/gated-outbox.js';
@@ -294,6 +294,30 @@ describe('DC-09 listener under hostile load', () => {
     expect(under.counters.get('frames_discarded_total', { input: 'ip-receiver', reason: 'FRAME_DATAGRAM_PEER_LIMIT' })).toBeGreaterThan(0);
     // One address over its share is that address's problem, as at maxConnectionsPerPeer: the input stays up.
     expect(under.listener.health().state).toBe('up');
+  });
+
+  it('never answers a forged datagram with more bytes than it carried: no NAK larger than the datagram, an ACK as usual', async () => {
+    under = await startListener({ accounts: [{ account: '1234' }], sites: [], udp: true, idleTimeoutMs: 60_000, maxConnections: 100 });
+    const socket = dgram.createSocket('udp4');
+    socket.bind(0, '127.0.0.1');
+    await once(socket, 'listening');
+    const answerTo = async (datagram: Buffer): Promise<Buffer | null> => {
+      const answered = once(socket, 'message', { signal: AbortSignal.timeout(1_000) }).then(([msg]) => msg as Buffer, () => null);
+      socket.send(datagram, under!.port, '127.0.0.1');
+      return answered;
+    };
+    // 20 bytes naming no account: refused, and the 47-byte NAK would go to whatever address the datagram claims.
+    const body = '"NULL"0000[]';
+    const tiny = Buffer.from(`${crcArc(body).toString(16).toUpperCase().padStart(4, '0')}000C${body}`, 'latin1');
+    expect(await answerTo(tiny)).toBeNull();
+    // A refused frame as large as its NAK still gets it; an allowlisted panel's frame its ACK.
+    const unknown = panelFrame({ token: 'ADM-CID', seq: '0001', account: '9999', data: '#9999|1130 01 003' });
+    const nak = await answerTo(unknown);
+    expect(nak !== null && parseAnswer(nak).token).toBe('NAK');
+    expect(nak!.length).toBeLessThanOrEqual(unknown.length);
+    expect(parseAnswer((await answerTo(panelFrame({ token: 'NULL', seq: '0002', account: '1234', data: '' })))!).token).toBe('ACK');
+    socket.close();
+    expect(under.counters.get('udp_answers_withheld_total', { input: 'ip-receiver' })).toBe(1);
   });
 
   it('discards a datagram larger than maxFrameBytes unread, so what the input holds stays small', async () => {
