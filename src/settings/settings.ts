@@ -193,7 +193,12 @@ export const mqttOutputSchema = z
       // The schemes the MQTT client speaks; anything else it refuses at start ("Missing protocol") or guesses at.
       .regex(/^(?:embedded|(?:mqtts?|tcp|tls|ssl|wss?)(?:\+unix)?:\/\/\S+)$/, 'a broker URL is mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (or tcp, tls, ws, wss), or "embedded"')
       .describe('mqtt://, mqtts://, or "embedded" for the in-process broker'),
-    topicPrefix: z.string().min(1).default('panelbridge'),
+    topicPrefix: z
+      .string()
+      .min(1)
+      // Every topic starts with it: a wildcard or NUL makes each publish invalid, and `$` topics are the broker's own.
+      .regex(/^(?!\$)[^+#\u0000]+$/, 'no MQTT wildcards (+, #), NUL or leading $')
+      .default('panelbridge'),
     audience,
     maxBacklog,
     username: z.string().optional(),

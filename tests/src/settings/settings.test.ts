@@ -91,6 +91,13 @@ outputs: [{ type: stdout, name: o }, { type: stdout, name: o }]
     expect(parsed.ok ? [] : parsed.issues.map((i) => i.path)).toEqual(['inputs[1].name', 'outputs[1].name']);
   });
 
+  it('refuses an MQTT topicPrefix with a wildcard, NUL or a leading $, as the broker would refuse every publish', () => {
+    const prefixOk = (topicPrefix: string) =>
+      parseSettings(JSON.stringify({ inputs: [], outputs: [{ type: 'mqtt', name: 'cms', url: 'mqtt://broker', topicPrefix }] })).ok;
+    expect(['alarms/+', 'alarms/#', '#', 'al\u0000arms', '$SYS/alarms'].map(prefixOk)).toEqual([false, false, false, false, false]);
+    expect(['panelbridge', 'site-1/alarms', 'a$b'].map(prefixOk)).toEqual([true, true, true]);
+  });
+
   it('reports YAML syntax errors instead of throwing', () => {
     const parsed = parseSettings('inputs: [\n  - oops');
     expect(parsed.ok).toBe(false);
