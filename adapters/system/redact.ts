@@ -1,5 +1,9 @@
-/** `scheme://user:password@host` → `scheme://[redacted]@host`: credentials written into a URL never reach a log. */
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@'"]+@/gi;
+/**
+ * `scheme://user:password@host` → `scheme://[redacted]@host`: credentials written into a URL never reach a log.
+ * Up to the authority's last `@`, as a URL parser reads it (a password may hold an `@` of its own); the authority
+ * ends at `/`, `\`, `?`, `#`, or where the URL ends in the text (whitespace, a quote).
+ */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/\\?#'"]+@/gi;
 
 export function redactUrlCredentials(text: string): string {
   return text.replace(URL_CREDENTIALS, '$1[redacted]@');
