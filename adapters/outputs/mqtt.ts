@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -38,10 +38,24 @@ export interface MqttOutputDeps {
 
 export type MessageHandler = (topic: string, payload: Buffer) => void;
 
-/** `+`, `#` and `/` would change a topic's meaning when they come from panel data; NUL is illegal in topics. */
+/**
+ * What a topic level taken from panel data must not carry: `+`, `#` and `/` would change the topic's meaning; NUL,
+ * the other controls (C0, DEL, C1), lone surrogates and noncharacters make a broker refuse the topic as malformed
+ * UTF-8 (MQTT 5.0 §1.5.4) by dropping the connection, every publish in flight with it.
+ */
+const UNSAFE_IN_TOPIC = /[+#/\p{Cc}\p{Cs}\p{Noncharacter_Code_Point}]/gu;
+
+/** A longer level is cut to this many characters and a hash of the whole value, so distinct values stay distinct. */
+const MAX_SEGMENT_CHARS = 64;
+
+/** A topic level from untrusted text: unsafe characters become `_`, and its length is bounded (a topic holds 64 KiB). */
 export function topicSegment(value: string): string {
-  const cleaned = value.replace(/[+#/\u0000]/g, '_');
-  return cleaned === '' ? 'unknown' : cleaned;
+  const cleaned = value.replace(UNSAFE_IN_TOPIC, '_');
+  if (cleaned === '') return 'unknown';
+  if (cleaned.length <= MAX_SEGMENT_CHARS) return cleaned;
+  // Cut by code point, so a surrogate pair is not split into a lone (unsafe) half.
+  const kept = Array.from(cleaned).slice(0, MAX_SEGMENT_CHARS).join('');
+  return `${kept}~${createHash('sha256').update(value).digest('hex').slice(0, 12)}`;
 }
 
 /** `{prefix}/events/{site id, else account, else 'unknown'}/{category}`. */
@@ -378,7 +392,14 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
       };
       const awaited = new AwaitedAck(this.awaitingAck, settle, performance.now() + timeoutMs, timeoutMs);
       this.awaitingAck.add(awaited);
-      client.publish(topic, payload, options, (error) => awaited.end(error === undefined || error === null ? PUBLISHED : refusal(error)));
+      try {
+        client.publish(topic, payload, options, (error) => awaited.end(error === undefined || error === null ? PUBLISHED : refusal(error)));
+      } catch (error) {
+        // mqtt-packet throws mid-write (a topic over 65,535 bytes): part of the packet is on the wire and the broker
+        // would wait for the rest for good. A new connection is clean; this publish has failed.
+        awaited.giveUp(`publish not written: ${errorText(error)}`);
+        client.stream.destroy();
+      }
     });
   }
 

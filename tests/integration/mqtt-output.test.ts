@@ -2,7 +2,7 @@ import net from 'node:net';
 import { connectAsync } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker } from '../../adapters/outputs/embedded-broker.js';
-import { eventTopic, joinWrites, MqttOutput, topicMatches, type MqttOutputOptions } from '../../adapters/outputs/mqtt.js';
+import { eventTopic, joinWrites, MqttOutput, topicMatches, topicSegment, type MqttOutputOptions } from '../../adapters/outputs/mqtt.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
@@ -31,6 +31,23 @@ describe('topics', () => {
     expect(eventTopic('pb', testEvent({ account: '1234', category: 'duress', siteId: 'bank-7' }))).toBe('pb/events/bank-7/duress');
     expect(eventTopic('pb', testEvent({ account: '12/+#4', category: 'fire' }))).toBe('pb/events/12___4/fire');
     expect(eventTopic('pb', testEvent({ account: null, category: 'unrecognized' }))).toBe('pb/events/unknown/unrecognized');
+  });
+
+  it('turns what a broker refuses as malformed UTF-8 (controls, lone surrogates, noncharacters) into "_"', () => {
+    // An access-XML account `77&#1;01` decodes to a control character; Mosquitto drops the connection on such a topic.
+    expect(['77\u000101', 'a\tb\u007f\u0085', 'x\ud800y\udfff', '\ufdd0\ufffe\u{1ffff}', '\u0000'].map(topicSegment)).toEqual([
+      '77_01', 'a_b__', 'x_y_', '___', '_',
+    ]);
+    expect(['bank-7', 'Zürich Nord', '😀'].map(topicSegment)).toEqual(['bank-7', 'Zürich Nord', '😀']);
+  });
+
+  it('bounds a long level to 64 characters and a hash, so distinct long values keep distinct topics', () => {
+    const [a, b] = [`${'é'.repeat(33_000)}1`, `${'é'.repeat(33_000)}2`].map(topicSegment);
+    expect(a).toMatch(/^é{64}~[0-9a-f]{12}$/);
+    expect(b).toMatch(/^é{64}~[0-9a-f]{12}$/);
+    expect(a).not.toBe(b);
+    expect(topicSegment('😀'.repeat(65))).toMatch(/^(😀){64}~[0-9a-f]{12}$/); // not cut inside a surrogate pair
+    expect(topicSegment('7'.repeat(64))).toBe('7'.repeat(64));
   });
 
   it('matches MQTT topic filters', () => {
@@ -190,6 +207,42 @@ describe('MQTT output against a broker (MQTT_URL or in-process aedes)', () => {
     expect(await output.deliver(sentinel)).toEqual({ ok: true });
     await feed.waitFor((m) => m.topic === `${prefix}/events/acct-sentinel/burglary`);
     expect(feed.messages.map((m) => JSON.parse(m.payload).id)).toEqual([sentinel.id]);
+  });
+
+  it('delivers an event whose account holds a control character, and stays connected for every other event', async () => {
+    const prefix = uniquePrefix('ctl');
+    const status = await subscriber(`${prefix}/status`);
+    const feed = await subscriber(`${prefix}/events/#`);
+    const output = await startedOutput(broker.url, prefix);
+    const outbox = new MemoryOutbox();
+    const dispatcher = new Dispatcher({ outbox, outputs: [output], clock: systemClock, logger: silentLogger, backoff: { initialMs: 100, maxMs: 200 } });
+    dispatcher.start();
+    cleanups.push(() => dispatcher.stop());
+
+    const poisoned = testEvent({ account: '77\u000101', category: 'duress' });
+    const duress = testEvent({ account: '4321', category: 'duress' });
+    await outbox.append([poisoned, duress]);
+    await feed.waitFor((m) => m.topic === `${prefix}/events/4321/duress`);
+    await until(() => outbox.backlog('broker') === 0);
+    expect(feed.messages.map((m) => [m.topic, JSON.parse(m.payload).id])).toEqual([
+      [`${prefix}/events/77_01/duress`, poisoned.id],
+      [`${prefix}/events/4321/duress`, duress.id],
+    ]);
+    expect(status.messages.filter((m) => JSON.parse(m.payload).state === 'offline')).toEqual([]);
+  });
+
+  it('fails a publish that mqtt-packet cannot write (a topic over 65,535 bytes) and carries on on a clean connection', async () => {
+    const prefix = uniquePrefix('long');
+    const status = await subscriber(`${prefix}/status`);
+    const feed = await subscriber(`${prefix}/events/#`);
+    const output = await startedOutput(broker.url, prefix);
+    await expect(output.publishRetained('é'.repeat(33_000), 'x')).rejects.toThrow(/publish not written/);
+
+    // The half-written packet's connection is dropped and a new one made: online a second time.
+    await until(() => status.messages.filter((m) => JSON.parse(m.payload).state === 'online').length === 2 && output.connected);
+    const event = testEvent({ account: '5678' });
+    expect(await output.deliver(event)).toEqual({ ok: true });
+    expect(JSON.parse((await feed.waitFor((m) => m.topic === `${prefix}/events/5678/burglary`)).payload).id).toBe(event.id);
   });
 
   it('publishes retained messages under the prefix and hands subscribed messages to their handler', async () => {
