@@ -21,6 +21,7 @@ import { Dc09Output } from '../outputs/dc09.js';
 import { AutomationOutput } from '../outputs/automation.js';
 import { discoveryPrefixOf, HomeAssistantDiscovery } from '../outputs/home-assistant.js';
 import { HealthStatePublisher, type HealthReport } from '../outputs/health-state.js';
+import { CentralStatesCleaner } from '../outputs/mqtt-retained.js';
 import { ApiServer } from '../api/server.js';
 import { TokenRegistry } from '../api/tokens.js';
 import { registerHealthRoutes, type HealthSource } from '../api/routes/health.js';
@@ -79,6 +80,7 @@ export class Gateway {
   private audit: AuditLog | undefined;
   private consoleFeed: ConsoleFeed | undefined;
   private readonly discoveries: HomeAssistantDiscovery[] = [];
+  private readonly cleaners: CentralStatesCleaner[] = [];
   private healthState: HealthStatePublisher | undefined;
 
   private constructor(
@@ -205,6 +207,7 @@ export class Gateway {
     await this.assurance?.stop();
     this.audit?.close();
     for (const discovery of this.discoveries) await discovery.stop();
+    for (const cleaner of this.cleaners) await cleaner.stop();
     await this.healthState?.stop();
     await this.dispatcher.stop();
     for (const output of this.outputs) await output.stop();
@@ -307,7 +310,10 @@ export class Gateway {
     return audit;
   }
 
-  /** Retained `{prefix}/health` on central MQTT outputs, and Home Assistant discovery where it is asked for. */
+  /**
+   * Retained `{prefix}/health` on central MQTT outputs, central-only states cleared from local ones, and Home Assistant
+   * discovery where it is asked for.
+   */
   private async startMqttStates(): Promise<void> {
     const mqtt = this.outputs.flatMap((output, index) => {
       const setting = this.options.settings.outputs[index];
@@ -321,6 +327,12 @@ export class Gateway {
         logger: this.logger.child({ component: 'health-state' }),
       });
       this.healthState.start();
+    }
+    for (const { output } of mqtt) {
+      if (output.audience !== 'local') continue;
+      const cleaner = new CentralStatesCleaner(output, this.logger.child({ component: 'mqtt-retained' }));
+      await cleaner.start();
+      this.cleaners.push(cleaner);
     }
     for (const { output, discoveryPrefix } of mqtt) {
       if (discoveryPrefix === undefined) continue;

@@ -1,4 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorText } from '../../src/errors.js';
 import type { Logger } from '../../src/ports.js';
+import { withTimeout } from '../../src/timeout.js';
 import type { MqttOutput } from './mqtt.js';
 
 /** One retained message wanted under an output's prefix; `payload` is built only when `fingerprint` changed. */
@@ -42,5 +45,73 @@ export class RetainedStatePublisher {
         return;
       }
     }
+  }
+}
+
+/** The retained states only a central output publishes: incidents, duress devices, health (README "Home Assistant"). */
+const CENTRAL_STATE_FILTERS = ['incidents/+', 'devices/+/+', 'health'];
+
+/** How long the broker has to send the retained messages of a new subscription. */
+const RETAINED_ARRIVAL_MS = 1_000;
+
+/** Retained topics cleared per connect at most (a site has one incident state, a device state per duress device). */
+const MAX_CLEARED_PER_CONNECT = 2_000;
+
+/** stop() waits this long at most for a clearing in progress. */
+const STOP_WAIT_MS = 2_000;
+
+/**
+ * On a `local` output, at every connect, clears (empty retained payload) the central-only states retained under its
+ * prefix. An output reconfigured from central to local on the same broker and prefix would otherwise leave its
+ * incidents (with their ids), device and health states for the local audience to read (security.md rule 3).
+ */
+export class CentralStatesCleaner {
+  private removeConnectListener: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly output: MqttOutput,
+    private readonly logger: Logger,
+  ) {
+    if (output.audience !== 'local') throw new Error(`central states are cleared from local outputs; "${output.name}" is central`);
+  }
+
+  /** Clears now when connected, and after every connect from now on. */
+  async start(): Promise<void> {
+    this.removeConnectListener = this.output.onConnected(() => void this.clear());
+    if (this.output.connected) await this.clear();
+  }
+
+  async stop(): Promise<void> {
+    this.removeConnectListener?.();
+    if (this.running !== undefined) await withTimeout(this.running, STOP_WAIT_MS);
+  }
+
+  /** One clearing at a time: a reconnect while one runs has nothing more to find. */
+  private clear(): Promise<void> {
+    this.running ??= this.clearRetained()
+      .catch((error: unknown) => this.logger.warn({ output: this.output.name, err: errorText(error) }, 'central states on a local output not cleared; will retry on reconnect'))
+      .finally(() => {
+        this.running = undefined;
+      });
+    return this.running;
+  }
+
+  private async clearRetained(): Promise<void> {
+    const found = new Set<string>();
+    const collect = (topic: string, payload: Buffer, retained: boolean): void => {
+      if (retained && payload.length > 0 && found.size < MAX_CLEARED_PER_CONNECT) found.add(topic);
+    };
+    const unsubscribes = await Promise.all(CENTRAL_STATE_FILTERS.map((filter) => this.output.subscribe(filter, collect)));
+    try {
+      await sleep(RETAINED_ARRIVAL_MS);
+    } finally {
+      await Promise.all(unsubscribes.map((unsubscribe) => unsubscribe()));
+    }
+    // Side by side: each publish ends within the output's publish timeout, so the whole clearing does too.
+    const outcomes = await Promise.allSettled([...found].map((topic) => this.output.publishRetainedTo(topic, '')));
+    const failed = outcomes.filter((outcome) => outcome.status === 'rejected').length;
+    if (found.size > 0) this.logger.warn({ output: this.output.name, cleared: found.size - failed, failed }, 'cleared retained central states (incidents, devices, health) a local audience could read');
+    if (failed > 0) throw new Error(`${failed} of ${found.size} retained central states not cleared`);
   }
 }

@@ -36,7 +36,8 @@ export interface MqttOutputDeps {
   connectTimeoutMs?: number;
 }
 
-export type MessageHandler = (topic: string, payload: Buffer) => void;
+/** `retained`: the broker sent a message it kept for the topic (at a subscription), not one published just now. */
+export type MessageHandler = (topic: string, payload: Buffer, retained: boolean) => void;
 
 /**
  * What a topic level taken from panel data must not carry: `+`, `#` and `/` would change the topic's meaning; NUL,
@@ -243,7 +244,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     client.on('connect', () => this.onConnect(client));
     client.on('close', () => this.onClose(client));
     client.on('error', (error) => this.onError(error));
-    client.on('message', (topic, payload) => this.dispatchMessage(topic, payload));
+    client.on('message', (topic, payload, packet) => this.dispatchMessage(topic, payload, packet.retain));
     const firstAttempt = await withTimeout(firstConnectAttempt(client), this.deps.connectTimeoutMs ?? 5_000);
     if (firstAttempt !== 'connected') {
       // Events stay in the outbox until the broker is reachable; a down broker must not stop the gateway.
@@ -539,12 +540,12 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     this.lastError = message;
   }
 
-  private dispatchMessage(topic: string, payload: Buffer): void {
+  private dispatchMessage(topic: string, payload: Buffer, retained: boolean): void {
     for (const [filter, handlers] of this.subscriptions) {
       if (!topicMatches(filter, topic)) continue;
       for (const handler of handlers) {
         try {
-          handler(topic, payload);
+          handler(topic, payload, retained);
         } catch (error) {
           this.logger.error({ topic, err: errorText(error) }, 'MQTT message handler threw');
         }

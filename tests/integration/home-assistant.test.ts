@@ -78,6 +78,9 @@ describe('Home Assistant discovery against the broker', () => {
   // Run after the test, last registered first (vitest's default order for after-hooks).
   const cleanups = { push: (cleanup: () => Promise<unknown> | void) => onTestFinished(async () => void (await cleanup())) };
 
+  /** Gateways a test stopped itself: a gateway stops once. */
+  const stoppedByTest = new Set<Gateway>();
+
   /** Starts a gateway; after the test it is stopped, then whatever it left retained under `topicRoots` is cleared. */
   async function startGateway(outputs: unknown[], topicRoots: string[]): Promise<Gateway> {
     dir = mkdtempSync(path.join(os.tmpdir(), 'pb-ha-'));
@@ -92,7 +95,7 @@ describe('Home Assistant discovery against the broker', () => {
     const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
     const started = await Gateway.start({ settings: parsed.settings, logger: createRootLogger({ level: 'warn', destination: discard }), clock: systemClock });
     if (!('gateway' in started)) throw new Error(JSON.stringify(started.issues));
-    cleanups.push(() => started.gateway.stop());
+    cleanups.push(() => (stoppedByTest.has(started.gateway) ? undefined : started.gateway.stop()));
     return started.gateway;
   }
 
@@ -162,6 +165,24 @@ describe('Home Assistant discovery against the broker', () => {
     expect((await retained(broker.url, topic, 150)).has(topic)).toBe(false);
     await ha.publishAsync(`${discovery}/status`, 'online', { qos: 1 });
     await until(async () => (await retained(broker.url, topic, 150)).has(topic), 'discovery after the birth message');
+  });
+
+  it('clears the incident, device and health states a central output left retained when it comes back local', async () => {
+    const prefix = uniquePrefix('tolocal');
+    const output = { type: 'mqtt', name: 'home', url: broker.url, topicPrefix: prefix };
+    const central = await startGateway([output], [prefix]);
+    expect((await central.recorder.record([testEvent({ category: 'holdup', account: '1234', siteId: 'bank-1', zone: { number: 5 } as never })])).ok).toBe(true);
+    const centralStates = [`${prefix}/health`, `${prefix}/incidents/bank-1`, `${prefix}/devices/bank-1/zone-5`];
+    await until(async () => {
+      const states = await retained(broker.url, `${prefix}/#`, 150);
+      return centralStates.every((topic) => states.has(topic)) && (states.get(`${prefix}/incidents/bank-1`) ?? '').includes('"open":1');
+    }, 'central states');
+    await central.stop();
+    stoppedByTest.add(central);
+
+    // The same broker and prefix, now for a local audience (the owner's phone): no trace of the incident is left.
+    await startGateway([{ ...output, audience: 'local' }], [prefix]);
+    expect([...(await retained(broker.url, `${prefix}/#`)).keys()]).toEqual([`${prefix}/status`]);
   });
 
   it('offers a local output nothing a duress changes, and keeps what it retains there identical after one', async () => {
