@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeEvent, frameContent, type FrameContent, type SimAddress, type SimEvent } from '../../src/simulate/events.js';
-import { buildPanelFrame, buildSurgardPacket, interpretAnswer, interpretSurgardAnswer, SequenceCounter, type SentFrame } from '../../src/simulate/frames.js';
+import { buildPanelFrame, buildSurgardPacket, interpretAnswer, interpretSurgardAnswer, panelIds, SequenceCounter, type SentFrame } from '../../src/simulate/frames.js';
 import { emptyAnswerCounts, frameRecord, loadReport, type FrameRecord, type LoadReport } from '../../src/simulate/report.js';
 import { exchange, type Link } from '../outputs/dc09-link.js';
 import { checkedAccount, dc09IdFields, formatOf, parseTarget, required, resolveKey, SimulateError, type SimulateOptions } from './options.js';
@@ -47,7 +47,7 @@ export function dc09Player(link: Link, panel: Dc09Panel, planned: PlannedFrame):
         receiver: panel.receiver,
         line: panel.line,
       });
-      const sent: SentFrame = { seq, encrypted: panel.key !== undefined, ...(panel.key === undefined ? {} : { key: panel.key }) };
+      const sent: SentFrame = { seq, encrypted: panel.key !== undefined, ...(panel.key === undefined ? {} : { key: panel.key }), ...panelIds(panel) };
       const outcome = await exchange(link, bytes, panel.timeoutMs, (answer) => interpretAnswer(answer, sent));
       const token = `${sent.encrypted ? '*' : ''}${frameData.token}`;
       return frameRecord({ seq, token, account: panel.account, event, ...(label === undefined ? {} : { label }) }, outcome);

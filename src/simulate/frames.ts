@@ -1,6 +1,6 @@
 import { encodeSurgardContactId, encodeSurgardHeartbeat, SURGARD_TERMINATOR } from '../codecs/surgard.js';
 export { interpretSurgardAnswer } from '../codecs/surgard.js';
-export { buildPanelFrame, interpretAnswer, SequenceCounter, type AnswerKind, type PanelAnswer, type PanelFrameInput, type SentFrame } from '../codecs/dc09/transmitter.js';
+export { buildPanelFrame, interpretAnswer, panelIds, SequenceCounter, type AnswerKind, type PanelAnswer, type PanelFrameInput, type SentFrame } from '../codecs/dc09/transmitter.js';
 import { contactIdFieldsFor, type SimAddress, type SimEvent } from './events.js';
 
 export interface SurgardPacketInput {

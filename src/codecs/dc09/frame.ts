@@ -48,6 +48,11 @@ export interface Dc09DecodeOptions {
   keyFor?(account: string | null): Uint8Array | undefined;
   /** Reject every quirk (DC09_QUIRK_REJECTED naming it; DC09_LENGTH_MISMATCH for a wrong length field). */
   strict?: boolean;
+  /**
+   * Reject a length field that is not the hex count of the bytes (quirks length-mismatch and decimal-length) with
+   * DC09_LENGTH_MISMATCH, other quirks still tolerated: how a panel reads a receiver's answer.
+   */
+  exactLength?: boolean;
   /** Default true; false lets the CLI decode a bare body ('"SIA-DCS"0002R1L232#…') with quirk 'no-crc-header'. */
   requireHeader?: boolean;
   /**
@@ -269,6 +274,7 @@ export function decodeDc09Frame(frame: Uint8Array, options: Dc09DecodeOptions = 
     }
     const counted = end - bodyStart + (context.crcOverCr ? 1 : 0);
     if (!context.osborneHoffman && parseInt(lengthText, 16) !== counted) {
+      if (options.exactLength === true) return fail('DC09_LENGTH_MISMATCH', `length ${lengthText} sent, ${hex4(counted)} counted`, frame);
       if (/^\d{4}$/.test(lengthText) && parseInt(lengthText, 10) === counted) {
         quirks.add('decimal-length', `length ${lengthText} is written in decimal`);
       } else {

@@ -1,6 +1,6 @@
 import type { NormalizedEvent } from '../../model/event.js';
 import { contactIdFieldsForEvent, siaDataForEvent } from '../forward-codes.js';
-import { decodeDc09Frame, encodeDc09Frame } from './frame.js';
+import { decodeDc09Frame, encodeDc09Frame, type Dc09Message } from './frame.js';
 import { aesCbcName, decryptDc09 } from './cipher.js';
 import { formatDc09Timestamp, parseDc09Timestamp } from './timestamp.js';
 
@@ -46,15 +46,29 @@ export interface PanelFrameInput {
   extended?: Record<string, string>;
 }
 
+/** The R, L and account fields of a panel's frames, which an ACK or DUH to one echoes (protocols.md §3.7). */
+export interface PanelIds {
+  account: string;
+  /** null: the frames have no R field. */
+  receiver: string | null;
+  line: string;
+}
+
+/** The ID fields a panel's frames carry: no R field and `L0` unless given. */
+export function panelIds(ids: { account: string; receiver?: string | null | undefined; line?: string | null | undefined }): PanelIds {
+  return { account: ids.account, receiver: ids.receiver ?? null, line: ids.line ?? '0' };
+}
+
 export function buildPanelFrame(input: PanelFrameInput): Uint8Array {
   const { content, key } = input;
+  const { account, receiver, line } = panelIds(input);
   return encodeDc09Frame({
     token: content.token,
     encrypted: key !== undefined,
     seq: input.seq,
-    receiver: input.receiver ?? null,
-    line: input.line ?? '0',
-    account: input.account,
+    receiver,
+    line,
+    account,
     dataAccount: content.dataAccount,
     data: content.data,
     ...(input.extended === undefined ? {} : { extended: input.extended }),
@@ -77,23 +91,24 @@ export interface PanelAnswer {
   detail?: string;
 }
 
-export interface SentFrame {
+/** The frame an answer is read against: what the answer must echo, and the key to read it with. */
+export interface SentFrame extends PanelIds {
   seq: string;
   encrypted: boolean;
   key?: Uint8Array;
 }
 
 /**
- * Checks an answer as a panel would: CRC and length, the echoed sequence number, and for an encrypted request an
- * encrypted ACK that decrypts with the same key (protocols.md §3.7). A NAK carries sequence 0000 and the
- * receiver's time.
+ * Checks an answer as a panel would: CRC and length (the length field must count the bytes), the echoed sequence
+ * number, R, L and account, and for an encrypted request an encrypted ACK that decrypts with the same key
+ * (protocols.md §3.7). A NAK carries sequence 0000 and R0L0A0 whatever it answers, and the receiver's time.
  */
 export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer {
-  const decoded = decodeDc09Frame(bytes, { keyFor: () => sent.key });
+  const decoded = decodeDc09Frame(bytes, { keyFor: () => sent.key, exactLength: true });
   if (!decoded.ok) {
     // CRC and header were right (those are checked first); only the decrypted content is off the template.
     const contentOnly = decoded.error.code === 'DC09_DECRYPT_FAILED' || decoded.error.code === 'DC09_TIMESTAMP_INVALID';
-    const tolerated = contentOnly && sent.key !== undefined ? quirkyEncryptedAck(bytes, sent.key, sent.seq) : undefined;
+    const tolerated = contentOnly && sent.key !== undefined ? quirkyEncryptedAck(bytes, sent.key, sent) : undefined;
     return tolerated ?? { kind: 'invalid', detail: `${decoded.error.code}: ${decoded.error.message}` };
   }
   const answer = decoded.value;
@@ -107,6 +122,8 @@ export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer
       if (answer.token === 'ACK' && answer.encrypted !== sent.encrypted) {
         return { kind: 'invalid', detail: sent.encrypted ? 'plain ACK to an encrypted frame' : 'encrypted ACK to a plain frame' };
       }
+      const notEchoed = unechoedIds(answer, sent);
+      if (notEchoed !== undefined) return { kind: 'invalid', detail: `${answer.token} does not echo the frame's ${notEchoed}` };
       const kind = answer.token === 'ACK' ? 'ack' : answer.token === 'DUH' ? 'duh' : 'rsp';
       return { kind, encrypted: answer.encrypted, ...(answer.encrypted ? { receiverTime: answer.timestamp } : {}) };
     }
@@ -115,9 +132,16 @@ export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer
   }
 }
 
+/** The R, L and account fields an answer does not echo as the frame sent them (hex, so in either case), if any. */
+function unechoedIds(answer: Pick<Dc09Message, 'receiver' | 'line' | 'account'>, sent: PanelIds): string | undefined {
+  const fields = [['R', answer.receiver, sent.receiver], ['L', answer.line, sent.line], ['#', answer.account, sent.account]] as const;
+  const wrong = fields.filter(([, echoed, own]) => echoed?.toUpperCase() !== own?.toUpperCase());
+  if (wrong.length === 0) return undefined;
+  return wrong.map(([field, echoed, own]) => `${field}${own ?? ' (none)'} (answered ${echoed === null ? 'without it' : `${field}${echoed}`})`).join(', ');
+}
 
 /** The header and ciphertext of an encrypted ACK: `"*ACK"<seq>R…L…#acct[<hex>`. */
-const ENCRYPTED_ACK = /"\*ACK"(\d{4})[^[]*\[([0-9A-Fa-f]+)\r?$/;
+const ENCRYPTED_ACK = /"\*ACK"(\d{4})(?:R([0-9A-Fa-f]{1,6}))?(?:L([0-9A-Fa-f]{0,6}))?(?:#([0-9A-Fa-f]{3,16}))?\[([0-9A-Fa-f]+)\r?$/;
 /** `]`, perhaps a space, then `_` and the receiver's time: what an *ACK's plaintext ends with. */
 const ACK_PLAINTEXT_TAIL = /\] ?_(\d\d:\d\d:\d\d,\d\d-\d\d-\d{4})/;
 
@@ -126,15 +150,17 @@ const ACK_PLAINTEXT_TAIL = /\] ?_(\d\d:\d\d:\d\d,\d\d-\d\d-\d{4})/;
  * adds PKCS#7 padding (protocols.md §3.6). It counts when it decrypts under our key to `] _<valid timestamp>`, which
  * random bytes under another key will not.
  */
-function quirkyEncryptedAck(bytes: Uint8Array, key: Uint8Array, seq: string): PanelAnswer | undefined {
+function quirkyEncryptedAck(bytes: Uint8Array, key: Uint8Array, sent: SentFrame): PanelAnswer | undefined {
   const match = ENCRYPTED_ACK.exec(Buffer.from(bytes).toString('latin1'));
   const algorithm = aesCbcName(key);
-  if (match === null || algorithm === undefined || match[2]!.length % 32 !== 0) return undefined;
-  const plaintext = decryptDc09(key, Buffer.from(match[2]!, 'hex'), algorithm).toString('latin1');
+  if (match === null || algorithm === undefined || match[5]!.length % 32 !== 0) return undefined;
+  const plaintext = decryptDc09(key, Buffer.from(match[5]!, 'hex'), algorithm).toString('latin1');
   const tail = ACK_PLAINTEXT_TAIL.exec(plaintext);
   const receiverTime = tail === null ? null : parseDc09Timestamp(tail[1]!, 0);
   if (receiverTime === null) return undefined;
-  if (match[1] !== seq) return { kind: 'stale', detail: `ACK for sequence ${match[1]}, waiting for ${seq}` };
+  if (match[1] !== sent.seq) return { kind: 'stale', detail: `ACK for sequence ${match[1]}, waiting for ${sent.seq}` };
+  const notEchoed = unechoedIds({ receiver: match[2] ?? null, line: match[3] ?? null, account: match[4] ?? null }, sent);
+  if (notEchoed !== undefined) return { kind: 'invalid', detail: `ACK does not echo the frame's ${notEchoed}` };
   return { kind: 'ack', encrypted: true, receiverTime, detail: 'encrypted ACK off the template (tolerated)' };
 }
 

@@ -29,7 +29,7 @@ describe('simulator building blocks', () => {
   });
 
   it('reads answers as a panel: ACK by sequence, stale ACKs skipped, NAK with receiver time, bad CRC invalid', () => {
-    const sent = { seq: '0007', encrypted: false };
+    const sent = { seq: '0007', encrypted: false, account: '1234', receiver: null, line: '0' };
     expect(interpretAnswer(wrap('"ACK"0007L0#1234[]'), sent)).toMatchObject({ kind: 'ack' });
     expect(interpretAnswer(wrap('"ACK"0006L0#1234[]'), sent)).toMatchObject({ kind: 'stale' });
     expect(interpretAnswer(wrap('"DUH"0007L0#1234[]'), sent)).toMatchObject({ kind: 'duh' });
@@ -40,7 +40,7 @@ describe('simulator building blocks', () => {
   });
 
   it('decrypts an encrypted ACK with the key and refuses a plain ACK to an encrypted frame', () => {
-    const sent = { seq: '0009', encrypted: true, key: KEY };
+    const sent = { seq: '0009', encrypted: true, key: KEY, account: '4567', receiver: null, line: '0' };
     const time = Date.UTC(2024, 5, 6, 7, 8, 9);
     const encryptedAck = panelFrame({ token: 'ACK' as PanelFrame['token'], seq: '0009', account: '4567', data: '', key: KEY, time });
     expect(interpretAnswer(encryptedAck, sent)).toEqual({ kind: 'ack', encrypted: true, receiverTime: time });

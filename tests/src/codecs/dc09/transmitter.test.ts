@@ -5,13 +5,20 @@ import { stamp, wrap } from '../../../helpers/panel.js';
 
 const KEY = Buffer.from('0123456789ABCDEF', 'latin1');
 const OTHER_KEY = Buffer.from('FEDCBA9876543210', 'latin1');
-const sent = { seq: '0001', encrypted: true, key: KEY };
+const sent = { seq: '0001', encrypted: true, key: KEY, account: '9876', receiver: null, line: '0' };
 
 /** An `*ACK` whose plaintext is given, encrypted with node:crypto (PKCS#7 padding on when asked). */
-function encryptedAck(plaintext: string, key: Buffer, seq = '0001', pkcs7 = false): Buffer {
+function encryptedAck(plaintext: string, key: Buffer, seq = '0001', pkcs7 = false, ids = 'L0#9876'): Buffer {
   const cipher = createCipheriv('aes-128-cbc', key, Buffer.alloc(16)).setAutoPadding(pkcs7);
   const hex = Buffer.concat([cipher.update(Buffer.from(plaintext, 'latin1')), cipher.final()]).toString('hex');
-  return wrap(`"*ACK"${seq}L0#9876[${hex}`);
+  return wrap(`"*ACK"${seq}${ids}[${hex}`);
+}
+
+/** `wrap` with the length field rewritten, the CRC still right. */
+function withLength(frame: Buffer, length: string): Buffer {
+  const copy = Buffer.from(frame);
+  copy.write(length, 5, 'latin1'); // LF, 4 CRC characters, then the length
+  return copy;
 }
 
 describe('encrypted ACKs from receivers that stray from the template', () => {
@@ -36,5 +43,37 @@ describe('encrypted ACKs from receivers that stray from the template', () => {
 
   it('an off-template *ACK for another sequence number is stale', () => {
     expect(interpretAnswer(encryptedAck(iobPlaintext(stamp(time)), KEY, '0002', true), sent).kind).toBe('stale');
+  });
+
+  it('an off-template *ACK that echoes another account, R or L is no ACK', () => {
+    for (const ids of ['L0#9999', 'R1L0#9876', 'L1#9876', 'L#9876']) {
+      expect(interpretAnswer(encryptedAck(iobPlaintext(stamp(time)), KEY, '0001', true, ids), sent), ids).toMatchObject({ kind: 'invalid' });
+    }
+    expect(interpretAnswer(encryptedAck(iobPlaintext(stamp(time)), KEY, '0001', true, 'L0#9876'), sent).kind).toBe('ack');
+  });
+
+  it('an off-template *ACK whose length field is wrong is no ACK', () => {
+    expect(interpretAnswer(withLength(encryptedAck(iobPlaintext(stamp(time)), KEY, '0001', true), '0FFF'), sent)).toMatchObject({ kind: 'invalid' });
+  });
+});
+
+describe('answers a panel refuses (protocols.md §3.3, §3.7)', () => {
+  const plain = { seq: '0001', encrypted: false, account: '12AB', receiver: '5', line: '3' };
+
+  it('an answer whose length field does not count its bytes, in hex or in decimal, is invalid', () => {
+    const ack = wrap('"ACK"0001R5L3#12AB[]'); // 0x14 = 20 bytes
+    expect(interpretAnswer(ack, plain).kind).toBe('ack');
+    expect(interpretAnswer(withLength(ack, '0019'), plain)).toMatchObject({ kind: 'invalid', detail: expect.stringContaining('DC09_LENGTH_MISMATCH') });
+    expect(interpretAnswer(withLength(ack, '0020'), plain)).toMatchObject({ kind: 'invalid', detail: expect.stringContaining('DC09_LENGTH_MISMATCH') });
+  });
+
+  it('an ACK or DUH must echo R, L and the account (its hex in either case); a NAK carries R0L0A0 whatever it answers', () => {
+    expect(interpretAnswer(wrap('"ACK"0001R5L3#12ab[]'), plain).kind).toBe('ack');
+    expect(interpretAnswer(wrap('"DUH"0001R5L3#12AB[]'), plain).kind).toBe('duh');
+    for (const body of ['"ACK"0001R5L3#9999[]', '"ACK"0001L3#12AB[]', '"ACK"0001R6L3#12AB[]', '"ACK"0001R5L0#12AB[]', '"ACK"0001R5L3[]', '"DUH"0001R5L3#9999[]']) {
+      expect(interpretAnswer(wrap(body), plain), body).toMatchObject({ kind: 'invalid' });
+    }
+    expect(interpretAnswer(wrap('"ACK"0001R5L3#9999[]'), plain).detail).toBe("ACK does not echo the frame's #12AB (answered #9999)");
+    expect(interpretAnswer(wrap(`"NAK"0000R0L0A0[]${stamp(Date.UTC(2024, 0, 2, 12))}`), plain)).toEqual({ kind: 'nak', receiverTime: Date.UTC(2024, 0, 2, 12) });
   });
 });
