@@ -8,7 +8,6 @@ import {
   buildPanelFrame,
   eventFrameContent,
   interpretAnswer,
-  panelIds,
   SequenceCounter,
   type FrameContent,
   type PanelAnswer,
@@ -282,7 +281,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   private async exchangeOn(path: Path, frame: OutgoingFrame): Promise<PanelAnswer> {
     const link = await this.linkOf(path);
     if (typeof link === 'string') return { kind: 'none', detail: link };
-    const sent = { seq: frame.seq, encrypted: this.key !== undefined, ...(this.key === undefined ? {} : { key: this.key }), ...panelIds(this.options) };
+    const sent = { seq: frame.seq, encrypted: this.key !== undefined, ...(this.key === undefined ? {} : { key: this.key }) };
     const { answer } = await exchange(link, frame.bytes, this.options.ackTimeout, (reply) => interpretAnswer(reply, sent));
     if (answer.kind !== 'none') this.lastTrafficAt = this.deps.clock.now();
     return answer;

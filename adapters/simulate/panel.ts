@@ -47,7 +47,7 @@ export function dc09Player(link: Link, panel: Dc09Panel, planned: PlannedFrame):
         receiver: panel.receiver,
         line: panel.line,
       });
-      const sent: SentFrame = { seq, encrypted: panel.key !== undefined, ...(panel.key === undefined ? {} : { key: panel.key }), ...panelIds(panel) };
+      const sent: SentFrame = { seq, encrypted: panel.key !== undefined, ...(panel.key === undefined ? {} : { key: panel.key }), echo: panelIds(panel) };
       const outcome = await exchange(link, bytes, panel.timeoutMs, (answer) => interpretAnswer(answer, sent));
       const token = `${sent.encrypted ? '*' : ''}${frameData.token}`;
       return frameRecord({ seq, token, account: panel.account, event, ...(label === undefined ? {} : { label }) }, outcome);

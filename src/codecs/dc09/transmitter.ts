@@ -91,20 +91,27 @@ export interface PanelAnswer {
   detail?: string;
 }
 
-/** The frame an answer is read against: what the answer must echo, and the key to read it with. */
-export interface SentFrame extends PanelIds {
+/** The frame an answer is read against: its sequence number, the key to read the answer with, and what it must echo. */
+export interface SentFrame {
   seq: string;
   encrypted: boolean;
   key?: Uint8Array;
+  /**
+   * Checked as a panel checks (the simulator, which tells an installer whether a receiver answers as panels need):
+   * the R, L and account the answer must echo, and a length field that counts its bytes. Unset (the forwarding
+   * output): an answer with the right sequence number counts however it writes those, since refusing a centre's
+   * ACK for its formatting would leave a delivered duress undelivered.
+   */
+  echo?: PanelIds;
 }
 
 /**
- * Checks an answer as a panel would: CRC and length (the length field must count the bytes), the echoed sequence
- * number, R, L and account, and for an encrypted request an encrypted ACK that decrypts with the same key
- * (protocols.md §3.7). A NAK carries sequence 0000 and R0L0A0 whatever it answers, and the receiver's time.
+ * Checks an answer: CRC, the echoed sequence number, and for an encrypted request an encrypted ACK that decrypts
+ * with the same key (protocols.md §3.7); with `echo`, as a panel would, also the length and the echoed R, L and
+ * account. A NAK carries sequence 0000 and R0L0A0 whatever it answers, and the receiver's time.
  */
 export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer {
-  const decoded = decodeDc09Frame(bytes, { keyFor: () => sent.key, exactLength: true });
+  const decoded = decodeDc09Frame(bytes, { keyFor: () => sent.key, exactLength: sent.echo !== undefined });
   if (!decoded.ok) {
     // CRC and header were right (those are checked first); only the decrypted content is off the template.
     const contentOnly = decoded.error.code === 'DC09_DECRYPT_FAILED' || decoded.error.code === 'DC09_TIMESTAMP_INVALID';
@@ -122,7 +129,7 @@ export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer
       if (answer.token === 'ACK' && answer.encrypted !== sent.encrypted) {
         return { kind: 'invalid', detail: sent.encrypted ? 'plain ACK to an encrypted frame' : 'encrypted ACK to a plain frame' };
       }
-      const notEchoed = unechoedIds(answer, sent);
+      const notEchoed = sent.echo === undefined ? undefined : unechoedIds(answer, sent.echo);
       if (notEchoed !== undefined) return { kind: 'invalid', detail: `${answer.token} does not echo the frame's ${notEchoed}` };
       const kind = answer.token === 'ACK' ? 'ack' : answer.token === 'DUH' ? 'duh' : 'rsp';
       return { kind, encrypted: answer.encrypted, ...(answer.encrypted ? { receiverTime: answer.timestamp } : {}) };
@@ -159,7 +166,7 @@ function quirkyEncryptedAck(bytes: Uint8Array, key: Uint8Array, sent: SentFrame)
   const receiverTime = tail === null ? null : parseDc09Timestamp(tail[1]!, 0);
   if (receiverTime === null) return undefined;
   if (match[1] !== sent.seq) return { kind: 'stale', detail: `ACK for sequence ${match[1]}, waiting for ${sent.seq}` };
-  const notEchoed = unechoedIds({ receiver: match[2] ?? null, line: match[3] ?? null, account: match[4] ?? null }, sent);
+  const notEchoed = sent.echo === undefined ? undefined : unechoedIds({ receiver: match[2] ?? null, line: match[3] ?? null, account: match[4] ?? null }, sent.echo);
   if (notEchoed !== undefined) return { kind: 'invalid', detail: `ACK does not echo the frame's ${notEchoed}` };
   return { kind: 'ack', encrypted: true, receiverTime, detail: 'encrypted ACK off the template (tolerated)' };
 }

@@ -5,7 +5,7 @@ import { stamp, wrap } from '../../../helpers/panel.js';
 
 const KEY = Buffer.from('0123456789ABCDEF', 'latin1');
 const OTHER_KEY = Buffer.from('FEDCBA9876543210', 'latin1');
-const sent = { seq: '0001', encrypted: true, key: KEY, account: '9876', receiver: null, line: '0' };
+const sent = { seq: '0001', encrypted: true, key: KEY, echo: { account: '9876', receiver: null, line: '0' } };
 
 /** An `*ACK` whose plaintext is given, encrypted with node:crypto (PKCS#7 padding on when asked). */
 function encryptedAck(plaintext: string, key: Buffer, seq = '0001', pkcs7 = false, ids = 'L0#9876'): Buffer {
@@ -58,7 +58,7 @@ describe('encrypted ACKs from receivers that stray from the template', () => {
 });
 
 describe('answers a panel refuses (protocols.md §3.3, §3.7)', () => {
-  const plain = { seq: '0001', encrypted: false, account: '12AB', receiver: '5', line: '3' };
+  const plain = { seq: '0001', encrypted: false, echo: { account: '12AB', receiver: '5', line: '3' } };
 
   it('an answer whose length field does not count its bytes, in hex or in decimal, is invalid', () => {
     const ack = wrap('"ACK"0001R5L3#12AB[]'); // 0x14 = 20 bytes
@@ -75,5 +75,13 @@ describe('answers a panel refuses (protocols.md §3.3, §3.7)', () => {
     }
     expect(interpretAnswer(wrap('"ACK"0001R5L3#9999[]'), plain).detail).toBe("ACK does not echo the frame's #12AB (answered #9999)");
     expect(interpretAnswer(wrap(`"NAK"0000R0L0A0[]${stamp(Date.UTC(2024, 0, 2, 12))}`), plain)).toEqual({ kind: 'nak', receiverTime: Date.UTC(2024, 0, 2, 12) });
+  });
+
+  // The forwarding output: a centre's ACK for the right sequence number is a delivery, however it writes the rest.
+  it('without `echo`, an ACK for the sequence number counts whatever its length field and R, L and account say', () => {
+    const forwarded = { seq: '0001', encrypted: false };
+    expect(interpretAnswer(withLength(wrap('"ACK"0001R5L3#12AB[]'), '0020'), forwarded).kind).toBe('ack');
+    expect(interpretAnswer(wrap('"ACK"0001L0#9999[]'), forwarded).kind).toBe('ack');
+    expect(interpretAnswer(wrap('"ACK"0002R5L3#12AB[]'), forwarded).kind).toBe('stale');
   });
 });
