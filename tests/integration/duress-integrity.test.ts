@@ -151,12 +151,13 @@ describe('duress integrity against a running gateway (TCP and UDP)', () => {
     expect(ofRaw('0301', '9999')).toHaveLength(1);
   });
 
-  it('a plaintext frame for a keyed account → NAK, and no supervision credit: its link is reported lost', async () => {
+  it('a plaintext frame for a keyed account → refused, and no supervision credit: its link is reported lost', async () => {
     const started = Date.now();
     while (Date.now() - started < 3_500) {
-      const answer = await udpSend(port, panelFrame({ token: 'NULL', seq: '0000', account: '5678', data: '' }));
-      expect(parseAnswer(answer!).token).toBe('NAK');
-      await pause(400);
+      // Its NAK (47 bytes) would be larger than this datagram, whose sender may be forged: it is withheld.
+      const answer = await udpSend(port, panelFrame({ token: 'NULL', seq: '0000', account: '5678', data: '' }), 300);
+      expect(answer).toBeNull();
+      await pause(100);
     }
     const body = await healthz();
     expect(body.assurance.lostLinks.map((l: { account: string }) => l.account)).toContain('5678');
