@@ -119,8 +119,8 @@ export function readAdminToken(dataDir: string): string | undefined {
 /**
  * Who a bearer token belongs to. Every known token is kept as its SHA-256; a presented token is hashed and
  * compared with each of them in constant time, with no early exit, so timing tells nothing about how close a
- * guess came. Tokens created while the gateway runs are picked up when an unknown token arrives and the file
- * changed.
+ * guess came. Every lookup first checks the created-tokens file (a stat) and re-reads it when it changed: a token
+ * created while the gateway runs is taken, and one replaced or removed there is refused from then on.
  *
  * Once `chainCreations` gave it the audit log, no token from a file in dataDir is accepted before its creation is
  * chained there: `create` (POST /tokens) chains under the caller, and a token found in a file with no record of
@@ -186,12 +186,7 @@ export class TokenRegistry {
   }
 
   authenticate(presented: string): ApiIdentity | undefined {
-    const found = this.find(presented);
-    if (found !== undefined || !this.reloadCreated()) return found;
-    return this.find(presented);
-  }
-
-  private find(presented: string): ApiIdentity | undefined {
+    this.reloadCreated();
     const hash = sha256(presented);
     let match: StoredToken | undefined;
     for (const candidate of [...this.configured, ...this.created]) {
@@ -201,27 +196,27 @@ export class TokenRegistry {
     return match === undefined ? undefined : { name: match.name, role: match.role };
   }
 
-  /** Re-reads the created-tokens file when it changed; true when it did. */
-  private reloadCreated(): boolean {
+  /** Re-reads the created-tokens file when it changed since the last look. */
+  private reloadCreated(): void {
     let stamp = '';
     try {
-      const stat = statSync(this.createdFile);
-      stamp = `${stat.mtimeMs}:${stat.size}`;
+      // Nanoseconds and the inode: two tokens written within one millisecond still change the stamp.
+      const stat = statSync(this.createdFile, { bigint: true });
+      stamp = `${stat.ino}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.size}`;
     } catch {
       stamp = 'absent';
     }
-    if (stamp === this.createdStamp) return false;
+    if (stamp === this.createdStamp) return;
     this.createdStamp = stamp;
     let created: StoredToken[];
     try {
       created = stamp === 'absent' ? [] : readCreated(this.createdFile).filter((t) => /^[0-9a-f]{64}$/.test(t.sha256));
     } catch {
       // A file being rewritten, or edited by hand into bad JSON: keep the tokens known so far.
-      return true;
+      return;
     }
     this.chainFound(created, CREATED_TOKENS_FILE);
     this.created = created;
-    return true;
   }
 
   /** Tokens read from `file` whose creation is not chained yet: chained by the gateway, which found them. */

@@ -79,6 +79,16 @@ describe('API tokens', () => {
     expect(registry.authenticate(first)).toEqual({ name: 'wallboard', role: 'viewer' });
   });
 
+  it('refuses a token replaced in the created-tokens file from the next lookup on, though it was accepted before', () => {
+    const dir = tempDir('tokens-replaced');
+    const registry = loaded({ port: 0 }, dir);
+    const leaked = createToken(dir, { name: 'desk', role: 'operator' });
+    expect(registry.authenticate(leaked)).toEqual({ name: 'desk', role: 'operator' });
+    const replacement = createToken(dir, { name: 'desk', role: 'operator' }); // `token create --name desk` again
+    expect(registry.authenticate(leaked)).toBeUndefined();
+    expect(registry.authenticate(replacement)).toEqual({ name: 'desk', role: 'operator' });
+  });
+
   it('chains every token creation in the audit log before it accepts the token, however the token was made (rule 4)', () => {
     const dir = tempDir('tokens-chained');
     /** The gateway's start: the registry, then the audit log, whose records so far say which creations are chained. */
