@@ -18,6 +18,12 @@ export interface ApiIdentity {
   role: ApiRole;
 }
 
+/** Who a presented token belongs to, and which token it is (a console session ends when it is replaced). */
+export interface AuthenticatedToken {
+  identity: ApiIdentity;
+  fingerprint: string;
+}
+
 /** What a role may do beyond reading. */
 export type Permission = 'read' | 'acknowledge' | 'test-windows' | 'admin';
 
@@ -84,6 +90,10 @@ export function createToken(dataDir: string, identity: ApiIdentity, now: Date = 
 /** How the audit log names a token: the first 16 hex digits of its SHA-256 (the token files hold all 64). */
 function fingerprintOf(stored: StoredToken): string {
   return stored.sha256.slice(0, 16);
+}
+
+function identityOf(stored: StoredToken): ApiIdentity {
+  return { name: stored.name, role: stored.role };
 }
 
 /** The fingerprints of the tokens whose creation the audit log's lines chain. */
@@ -186,6 +196,10 @@ export class TokenRegistry {
   }
 
   authenticate(presented: string): ApiIdentity | undefined {
+    return this.authenticateToken(presented)?.identity;
+  }
+
+  authenticateToken(presented: string): AuthenticatedToken | undefined {
     this.reloadCreated();
     const hash = sha256(presented);
     let match: StoredToken | undefined;
@@ -193,7 +207,14 @@ export class TokenRegistry {
       const equal = timingSafeEqual(hash, Buffer.from(candidate.sha256, 'hex'));
       if (equal && match === undefined) match = candidate;
     }
-    return match === undefined ? undefined : { name: match.name, role: match.role };
+    return match === undefined ? undefined : { identity: identityOf(match), fingerprint: fingerprintOf(match) };
+  }
+
+  /** Who the token with this fingerprint belongs to, while it is still accepted (not replaced or removed). */
+  holderOf(fingerprint: string): ApiIdentity | undefined {
+    this.reloadCreated();
+    const match = [...this.configured, ...this.created].find((candidate) => fingerprintOf(candidate) === fingerprint);
+    return match === undefined ? undefined : identityOf(match);
   }
 
   /** Re-reads the created-tokens file when it changed since the last look. */

@@ -39,8 +39,8 @@ export function consoleScript(): string {
 
 export interface ConsoleOptions {
   source: ConsoleSource;
-  /** The API's tokens: a console sign-in presents one of them. */
-  tokens: Pick<TokenRegistry, 'authenticate'>;
+  /** The API's tokens: a console sign-in presents one of them, and its session lasts while the token does. */
+  tokens: Pick<TokenRegistry, 'authenticateToken' | 'holderOf'>;
   now: () => number;
 }
 
@@ -64,7 +64,7 @@ const ackBody = z
  */
 export function registerConsole(api: ApiServer, options: ConsoleOptions): ConsoleSessions {
   const { source, tokens, now } = options;
-  const sessions = new ConsoleSessions(now);
+  const sessions = new ConsoleSessions(now, tokens);
   api.acceptSessions(sessions);
   const secure = api.protocol === 'https';
   const failures = new Map<string, { count: number; since: number }>();
@@ -85,14 +85,14 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
     if (recent !== undefined && recent.since > minuteAgo && recent.count >= SIGN_IN_FAILURES_PER_MINUTE)
       throw new ApiError('TOO_MANY_REQUESTS', 'too many failed sign-ins; wait a minute');
     const { token } = parseBody(signInBody, req);
-    const identity = tokens.authenticate(token.trim());
-    if (identity === undefined) {
+    const signedIn = tokens.authenticateToken(token.trim());
+    if (signedIn === undefined) {
       const counted = recent === undefined || recent.since <= minuteAgo ? { count: 0, since: now() } : recent;
       failures.set(req.peer, { ...counted, count: counted.count + 1 });
       if (failures.size > 10_000) failures.clear();
       throw new ApiError('UNAUTHORIZED', 'that token is not valid');
     }
-    return { status: 200, body: identity, headers: { 'set-cookie': sessions.start(identity, secure) } };
+    return { status: 200, body: signedIn.identity, headers: { 'set-cookie': sessions.start(signedIn, secure) } };
   });
   api.route('DELETE', '/console/session', 'public', (req) => ({ status: 204, headers: { 'set-cookie': sessions.end(req.cookie, secure) } }));
   api.route('GET', '/console/api/me', 'read', (req) => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { SessionSource } from '../server.js';
-import type { ApiIdentity } from '../tokens.js';
+import type { ApiIdentity, AuthenticatedToken, TokenRegistry } from '../tokens.js';
 
 export const SESSION_COOKIE = 'pb_console';
 /** A session ends this long after sign-in, used or not (a wall screen signs in again twice a day). */
@@ -9,7 +9,9 @@ export const SESSION_LIFETIME_MS = 12 * 3_600_000;
 export const MAX_SESSIONS = 1_000;
 
 interface Session {
-  identity: ApiIdentity;
+  name: string;
+  /** The token signed in with: the session ends when the token is replaced or removed. */
+  fingerprint: string;
   expiresAt: number;
 }
 
@@ -25,20 +27,23 @@ function sessionIdIn(cookieHeader: string | undefined): string | undefined {
 /**
  * Console sign-ins: an API token is exchanged once for a random session id held in an HttpOnly, SameSite=Strict
  * cookie, so the token never sits in the page's storage and no other site's page can send the cookie along. The
- * API server takes the cookie in place of a bearer token, with the token's name and role. Kept in memory: a
- * restart signs everyone out.
+ * API server takes the cookie in place of a bearer token, with the name and role its token has now: a session
+ * ends when its token is replaced or removed. Kept in memory: a restart signs everyone out.
  */
 export class ConsoleSessions implements SessionSource {
   private readonly sessions = new Map<string, Session>();
 
-  constructor(private readonly now: () => number) {}
+  constructor(
+    private readonly now: () => number,
+    private readonly tokens: Pick<TokenRegistry, 'holderOf'>,
+  ) {}
 
   /** Starts a session; returns the Set-Cookie header value. */
-  start(identity: ApiIdentity, secure: boolean): string {
+  start(token: AuthenticatedToken, secure: boolean): string {
     this.prune();
     while (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
     const id = randomBytes(32).toString('base64url');
-    this.sessions.set(id, { identity, expiresAt: this.now() + SESSION_LIFETIME_MS });
+    this.sessions.set(id, { name: token.identity.name, fingerprint: token.fingerprint, expiresAt: this.now() + SESSION_LIFETIME_MS });
     return cookie(id, SESSION_LIFETIME_MS / 1000, secure);
   }
 
@@ -46,11 +51,12 @@ export class ConsoleSessions implements SessionSource {
     const id = sessionIdIn(cookieHeader);
     const session = id === undefined ? undefined : this.sessions.get(id);
     if (session === undefined) return undefined;
-    if (session.expiresAt <= this.now()) {
+    const holder = session.expiresAt <= this.now() ? undefined : this.tokens.holderOf(session.fingerprint);
+    if (holder === undefined || holder.name !== session.name) {
       this.sessions.delete(id!);
       return undefined;
     }
-    return session.identity;
+    return holder;
   }
 
   /** Ends the session the cookie names; returns the Set-Cookie header value that clears it. */
