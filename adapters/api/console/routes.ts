@@ -92,7 +92,9 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
       if (failures.size > 10_000) failures.clear();
       throw new ApiError('UNAUTHORIZED', 'that token is not valid');
     }
-    return { status: 200, body: signedIn.identity, headers: { 'set-cookie': sessions.start(signedIn, secure) } };
+    const cookie = sessions.start(signedIn, secure);
+    if (cookie === undefined) throw new ApiError('TOO_MANY_REQUESTS', 'every console session is taken; try again when some have ended');
+    return { status: 200, body: signedIn.identity, headers: { 'set-cookie': cookie } };
   });
   api.route('DELETE', '/console/session', 'public', (req) => ({ status: 204, headers: { 'set-cookie': sessions.end(req.cookie, secure) } }));
   api.route('GET', '/console/api/me', 'read', (req) => {

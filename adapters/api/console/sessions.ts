@@ -5,8 +5,10 @@ import type { ApiIdentity, AuthenticatedToken, TokenRegistry } from '../tokens.j
 export const SESSION_COOKIE = 'pb_console';
 /** A session ends this long after sign-in, used or not (a wall screen signs in again twice a day). */
 export const SESSION_LIFETIME_MS = 12 * 3_600_000;
-/** Sessions kept at once; the oldest is ended first. */
+/** Sessions kept at once; when all are taken, a token holding none of them is refused. */
 export const MAX_SESSIONS = 1_000;
+/** Sessions one token name may hold; another sign-in ends that name's oldest, never someone else's. */
+export const MAX_SESSIONS_PER_NAME = 32;
 
 interface Session {
   name: string;
@@ -38,12 +40,18 @@ export class ConsoleSessions implements SessionSource {
     private readonly tokens: Pick<TokenRegistry, 'holderOf'>,
   ) {}
 
-  /** Starts a session; returns the Set-Cookie header value. */
-  start(token: AuthenticatedToken, secure: boolean): string {
+  /**
+   * Starts a session; returns the Set-Cookie header value, or undefined when every session is taken by other
+   * names (signing in over and over must not sign anybody else out).
+   */
+  start(token: AuthenticatedToken, secure: boolean): string | undefined {
     this.prune();
-    while (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
+    const { name } = token.identity;
+    const own = [...this.sessions].filter(([, session]) => session.name === name); // oldest first
+    if (own.length >= MAX_SESSIONS_PER_NAME || (own.length > 0 && this.sessions.size >= MAX_SESSIONS)) this.sessions.delete(own[0]![0]);
+    else if (this.sessions.size >= MAX_SESSIONS) return undefined;
     const id = randomBytes(32).toString('base64url');
-    this.sessions.set(id, { name: token.identity.name, fingerprint: token.fingerprint, expiresAt: this.now() + SESSION_LIFETIME_MS });
+    this.sessions.set(id, { name, fingerprint: token.fingerprint, expiresAt: this.now() + SESSION_LIFETIME_MS });
     return cookie(id, SESSION_LIFETIME_MS / 1000, secure);
   }
 
