@@ -127,7 +127,7 @@ export class Assurance implements EventAnnotator {
     this.directory = new DeviceDirectory(sites);
     this.ledger = new DeviceLedger(store, this.directory);
     this.windows = new TestWindows(store, this.directory, builder.ids, clock, options.logger);
-    this.incidents = new Incidents(store, builder.ids);
+    this.incidents = new Incidents(store, builder.ids, this.directory);
     this.supervision = new Supervision(store, options.supervision, now);
     this.deadline = new DeliveryDeadline(options.duressDeadlineMs);
     this.ledger.enroll(now);

@@ -1,7 +1,7 @@
 import type { NormalizedEvent } from '../model/event.js';
 import type { IdSource } from '../model/ids.js';
-import { isDuress } from './devices.js';
-import type { AssuranceStore, IncidentRecord } from './store.js';
+import { isDuress, type DeviceDirectory } from './devices.js';
+import type { AssuranceStore, IncidentOpening, IncidentRecord } from './store.js';
 
 export type AcknowledgeResult =
   | { ok: true; incident: IncidentRecord }
@@ -23,6 +23,7 @@ export class Incidents {
   constructor(
     private readonly store: AssuranceStore,
     private readonly ids: IdSource,
+    private readonly directory: DeviceDirectory,
   ) {
     this.openByKey = new Map(store.openIncidents().map((incident) => [incident.key, incident]));
   }
@@ -54,6 +55,7 @@ export class Incidents {
       ackedBy: null,
       note: null,
       deliveredAt: null,
+      opening: this.openingOf(event),
     };
     this.save(opened);
     event.incident = opened.id;
@@ -87,6 +89,19 @@ export class Incidents {
   /** Open and acknowledged incidents, newest first. */
   recent(limit: number): IncidentRecord[] {
     return this.store.recentIncidents(limit);
+  }
+
+  /** Kept with the incident: the console's trace of recent events forgets the opening event long before it closes. */
+  private openingOf(event: NormalizedEvent): IncidentOpening {
+    return {
+      occurredAt: event.occurredAt,
+      devices: this.directory.namedBy(event).map((d) => d.device),
+      zone: event.zone,
+      user: event.user,
+      door: event.door ?? null,
+      verified: event.verified,
+      unverifiedReason: event.unverifiedReason ?? null,
+    };
   }
 
   private save(incident: IncidentRecord): void {

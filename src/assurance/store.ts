@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { GatewayError } from '../errors.js';
+import type { NormalizedEvent, UnverifiedReason } from '../model/event.js';
 
 /**
  * Why SQLite rather than a JSON file: the ledger changes one row at a time (a test, an activation, an incident),
@@ -78,6 +79,22 @@ export interface IncidentRecord {
   note: string | null;
   /** When a central output first confirmed the opening event. */
   deliveredAt: number | null;
+  /** What the opening event said; null for an incident stored before it was kept. */
+  opening: IncidentOpening | null;
+}
+
+/** What a responder needs from the event that opened an incident, kept with it for as long as the incident. */
+export interface IncidentOpening {
+  /** The panel's time of the press, when it sent one. */
+  occurredAt: string | null;
+  /** The configured duress devices it named, by their names within the site (`zone-5`, `user-12`, `door-lobby-2`). */
+  devices: string[];
+  zone: NormalizedEvent['zone'];
+  user: NormalizedEvent['user'];
+  /** The door, with the credential presented and its holder. */
+  door: NonNullable<NormalizedEvent['door']> | null;
+  verified: boolean;
+  unverifiedReason: UnverifiedReason | null;
 }
 
 export interface LostLinkRecord {
@@ -150,6 +167,9 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (site, at, device, kind)
   ) WITHOUT ROWID;
   `,
+  `
+  ALTER TABLE incident ADD COLUMN opening TEXT;
+  `,
 ];
 
 type Row = Record<string, unknown>;
@@ -172,7 +192,7 @@ const PANEL_TEST_COLUMNS = {
 const INCIDENT_COLUMNS = {
   id: 'id', key: 'key', site: 'site', account: 'account', category: 'category', openedAt: 'opened_at',
   openingEventId: 'opening_event_id', lastEventAt: 'last_event_at', eventCount: 'event_count', ackedAt: 'acked_at',
-  ackedBy: 'acked_by', note: 'note', deliveredAt: 'delivered_at',
+  ackedBy: 'acked_by', note: 'note', deliveredAt: 'delivered_at', opening: 'opening',
 } as const;
 
 /** `INSERT OR REPLACE` of a record whose fields map one-to-one onto columns. */
@@ -197,6 +217,11 @@ function windowFromRow(row: Row): WindowRecord {
     closeReason: row.close_reason as WindowRecord['closeReason'],
     scheduleSlot: row.schedule_slot as string | null,
   };
+}
+
+function incidentFromRow(row: Row): IncidentRecord {
+  const incident = fromRow<IncidentRecord>(row, INCIDENT_COLUMNS);
+  return { ...incident, opening: row.opening === null ? null : (JSON.parse(row.opening as string) as IncidentOpening) };
 }
 
 function storeFailed(file: string, error: unknown): GatewayError {
@@ -339,7 +364,7 @@ export class AssuranceStore {
   /** Incidents of a site opened in [from, to), oldest first. */
   incidentsBetween(site: string, from: number, to: number): IncidentRecord[] {
     this.flush();
-    return this.statements.incidentsBetween.all(site, from, to).map((row) => fromRow<IncidentRecord>(row, INCIDENT_COLUMNS));
+    return this.statements.incidentsBetween.all(site, from, to).map(incidentFromRow);
   }
 
   /** Tests, uses and missed tests of a site's devices in [from, to), oldest first. */
@@ -370,23 +395,24 @@ export class AssuranceStore {
 
   openIncidents(): IncidentRecord[] {
     this.flush();
-    return this.statements.openIncidents.all().map((row) => fromRow<IncidentRecord>(row, INCIDENT_COLUMNS));
+    return this.statements.openIncidents.all().map(incidentFromRow);
   }
 
   /** The most recent incidents, open or acknowledged, newest first. */
   recentIncidents(limit: number): IncidentRecord[] {
     this.flush();
-    return this.statements.recentIncidents.all(limit).map((row) => fromRow<IncidentRecord>(row, INCIDENT_COLUMNS));
+    return this.statements.recentIncidents.all(limit).map(incidentFromRow);
   }
 
   incident(id: string): IncidentRecord | undefined {
     this.flush();
     const row = this.statements.incident.get(id);
-    return row === undefined ? undefined : fromRow<IncidentRecord>(row, INCIDENT_COLUMNS);
+    return row === undefined ? undefined : incidentFromRow(row);
   }
 
   putIncident(record: IncidentRecord): void {
-    this.defer(`incident\u0000${record.id}`, () => this.statements.putIncident.run(record));
+    const row = { ...record, opening: record.opening === null ? null : JSON.stringify(record.opening) };
+    this.defer(`incident\u0000${record.id}`, () => this.statements.putIncident.run(row));
   }
 
   lostLinks(): LostLinkRecord[] {

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AssuranceStore } from '../../../src/assurance/store.js';
+import { eventFromSignal } from '../../../src/pipeline/event-builder.js';
 import { cid, DAY, FakeClock, harness, MINUTE, sia, INSTALLER, operator } from '../../helpers/assurance-harness.js';
 import { incidentView, incidentViews } from '../../../adapters/api/assurance-views.js';
 
@@ -67,6 +68,20 @@ describe('the duress latch', () => {
     expect(incidentViews(h.assurance, true)).toEqual([]);
   });
 
+  it('keeps whether the opening event was verified, and the devices it named', async () => {
+    const h = harness();
+    const trust = { verified: false, reason: 'unauthenticated-source' } as const;
+    const event = eventFromSignal(cid('121', 12), { input: 'keypads', transport: 'tcp', receivedAt: h.clock.now(), raw: new Uint8Array([0x31]), trust }, h.builder);
+    const outcome = await h.recorder.record([event]);
+    if (!outcome.ok) throw outcome.error;
+    expect(h.store.incident(outcome.events[0]!.incident!)?.opening).toMatchObject({
+      devices: ['user-12'],
+      user: { number: 12, name: 'Manager duress code' },
+      verified: false,
+      unverifiedReason: 'unauthenticated-source',
+    });
+  });
+
   it('is kept per account when the account belongs to no site', async () => {
     const h = harness();
     const a = await h.receive(cid('121', 1, { account: '9a9a' }));
@@ -87,6 +102,16 @@ describe('the duress latch', () => {
       first.store.close();
       const second = harness({ clock, store: AssuranceStore.openIn(dir) });
       expect((await second.receive(cid('401', 4))).incident).toBe(duress.incident);
+      // What the responder needs from the opening event, though no trace of it survived the restart.
+      expect(second.store.incident(duress.incident!)?.opening).toEqual({
+        occurredAt: null,
+        devices: ['door-lobby-2'],
+        zone: duress.zone,
+        user: null,
+        door: duress.door,
+        verified: true,
+        unverifiedReason: null,
+      });
       expect(second.assurance.acknowledge(duress.incident!, operator('api'), null).ok).toBe(true);
       second.store.close();
     } finally {

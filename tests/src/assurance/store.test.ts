@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ASSURANCE_FILE_NAME, AssuranceStore, type DeviceRecord, type IncidentRecord } from '../../../src/assurance/store.js';
 import type { GatewayError } from '../../../src/errors.js';
@@ -44,6 +45,7 @@ function incident(eventCount: number, fields: Partial<IncidentRecord> = {}): Inc
     ackedBy: null,
     note: null,
     deliveredAt: null,
+    opening: null,
     ...fields,
   };
 }
@@ -114,5 +116,32 @@ describe('AssuranceStore write batching', () => {
     store.putIncident(incident(2)); // the corrected row replaces the refused one
     store.flush();
     expect(readRows()).toEqual({ incidents: [incident(2)], devices: [{ ...device, testCount: 1 }] });
+  });
+});
+
+describe('AssuranceStore incidents', () => {
+  it('keep what the opening event said, and an incident stored by an earlier version reads with no opening', () => {
+    const { store, dir, readRows } = openStore();
+    const opening = {
+      occurredAt: '2024-01-01T08:59:58.000Z',
+      devices: ['door-lobby-2'],
+      zone: { number: 20 },
+      user: null,
+      door: { id: 'lobby-2', name: 'Lobby door 2', credential: '0042', holder: 'A. Manager' },
+      verified: false,
+      unverifiedReason: 'unauthenticated-source' as const,
+    };
+    store.putIncident(incident(1, { opening }));
+    store.flush();
+    expect(readRows().incidents).toEqual([incident(1, { opening })]);
+    store.close();
+    // The schema before openings were kept: a row written then has none.
+    const db = new Database(path.join(dir, ASSURANCE_FILE_NAME));
+    db.exec(`ALTER TABLE incident DROP COLUMN opening; UPDATE incident SET id = 'inc-old'`);
+    db.pragma('user_version = 2');
+    db.close();
+    const migrated = AssuranceStore.openIn(dir);
+    stores.push(migrated);
+    expect(migrated.incident('inc-old')).toEqual(incident(1, { id: 'inc-old', opening: null }));
   });
 });
