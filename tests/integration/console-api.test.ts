@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConsoleFeed, MAX_STREAMS } from '../../adapters/api/console/feed.js';
+import { ConsoleFeed, MAX_STREAMS, TRACE_LIMIT } from '../../adapters/api/console/feed.js';
 import { consoleScript, gzippedSize, registerConsole, SCRIPT_BUDGET_BYTES, SCRIPT_BUDGET_GZIP_BYTES } from '../../adapters/api/console/routes.js';
 import { ApiServer } from '../../adapters/api/server.js';
 import { TokenRegistry } from '../../adapters/api/tokens.js';
@@ -171,6 +171,22 @@ describe('console views', () => {
     });
     expect(incidents[0]!.timeline.map((t: { step: string }) => t.step)).toEqual(['pressed', 'received', 'stored', 'delivered to central', 'acknowledged']);
     expect(incidents[0]!.timeline[1].at).toBe(holdup.receivedAt);
+  });
+
+  it('incidents keep naming what was pressed, and whether its source was verified, after the trace moved on', async () => {
+    const { call, signIn, receive, feed } = await startConsole();
+    const duress = await receive({ ...cid('121', 12), address: 12 });
+    const traffic = await receive(cid('401', 4));
+    feed.stored(Array.from({ length: TRACE_LIMIT }, (_, i) => ({ ...traffic, id: `traffic-${i}` })));
+    expect(feed.trace(duress.id)).toBeUndefined();
+    const { incidents } = (await (await call('/console/api/incidents', { cookie: await signIn('viewer-token-0123456789') })).json()) as { incidents: Array<Record<string, any>> };
+    expect(incidents[0]!.context).toMatchObject({
+      devices: [{ device: 'user-12', name: 'Manager duress code' }],
+      user: { number: 12, name: 'Manager duress code' },
+      zone: null,
+      verified: true,
+      unverifiedReason: null,
+    });
   });
 
   it('a walk shows each device green when counted, red when it sent something else, and a real duress from another device as real', async () => {

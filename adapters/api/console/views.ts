@@ -4,7 +4,8 @@ import { periodOf } from '../../../src/assurance/report.js';
 import type { NormalizedEvent } from '../../../src/model/event.js';
 import type { Site } from '../../../src/settings/sites.js';
 import type { ConsoleFeed, TracedEvent } from './feed.js';
-import { incidentViews, windowViews, type IncidentView, type WindowView } from '../assurance-views.js';
+import type { IncidentRecord } from '../../../src/assurance/store.js';
+import { incidentView, incidentViews, windowViews, type WindowView } from '../assurance-views.js';
 
 /** What the console reads from the running gateway. */
 export interface ConsoleSource {
@@ -134,34 +135,40 @@ function inWindow(event: NormalizedEvent, start: number, end: number): boolean {
 
 /**
  * Open (and recently acknowledged) incidents with what a responder needs: the site's address and response
- * instructions, the device or door with its location and holder, the timeline of the opening event (received,
- * stored, delivered per output, acknowledged by whom) and the site's later events.
+ * instructions, what the opening event named (device or door with its location and holder, zone, user, whether
+ * its source was verified; kept with the incident), the timeline of the opening event (pressed, received, stored,
+ * delivered per output, acknowledged by whom) and the site's later events.
  */
 export function incidents(source: ConsoleSource, includeAcknowledged: boolean) {
   const { assurance, feed } = source;
   const outputs = source.centralOutputs;
-  return incidentViews(assurance, includeAcknowledged).slice(0, 50).map((incident: IncidentView) => {
+  return assurance.incidentRecords(includeAcknowledged).slice(0, 50).map((record: IncidentRecord) => {
+    const incident = incidentView(record);
     const site = incident.site === null ? undefined : assurance.directory.site(incident.site);
-    const opening = feed.trace(incident.openingEventId);
-    const devices = opening === undefined ? [] : assurance.directory.namedBy(opening.event).map(deviceCard);
+    const { opening } = record;
+    const devices = site === undefined || opening === null ? [] : assurance.directory.devicesOf(site.id).filter((d) => opening.devices.includes(d.device)).map(deviceCard);
+    const traced = feed.trace(incident.openingEventId);
     const later = feed.select((e) => e.incident === incident.id && e.id !== incident.openingEventId).slice(-20);
     return {
       ...incident,
       context: {
         site: site === undefined ? null : { id: site.id, name: site.name ?? site.id, address: site.address ?? null, response: site.response ?? null },
         devices,
-        zone: opening?.event.zone ?? null,
-        door: opening?.event.door ?? null,
-        user: opening?.event.user ?? null,
+        zone: opening?.zone ?? null,
+        door: opening?.door ?? null,
+        user: opening?.user ?? null,
+        // null: opened before the gateway kept this.
+        verified: opening?.verified ?? null,
+        unverifiedReason: opening?.unverifiedReason ?? null,
       },
       timeline: [
-        { step: 'pressed', at: opening?.event.occurredAt ?? null },
-        { step: 'received', at: opening?.event.receivedAt ?? incident.openedAt },
-        { step: 'stored', at: iso(opening?.storedAt) },
+        { step: 'pressed', at: opening?.occurredAt ?? null },
+        { step: 'received', at: incident.openedAt },
+        { step: 'stored', at: iso(traced?.storedAt) },
         // Per output while the opening event is still traced; the first central delivery is kept for good.
-        ...(opening === undefined
+        ...(traced === undefined
           ? [{ step: 'delivered to central', at: incident.deliveredAt }]
-          : outputs.map((output) => ({ step: `delivered to ${output}`, at: iso(opening.delivered[output]) }))),
+          : outputs.map((output) => ({ step: `delivered to ${output}`, at: iso(traced.delivered[output]) }))),
         { step: 'acknowledged', at: incident.ackedAt, by: incident.ackedBy, note: incident.note },
       ],
       later: later.map((t) => arrival(t, outputs)),
