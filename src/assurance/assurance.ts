@@ -305,6 +305,11 @@ export class Assurance implements EventAnnotator {
     return all ? this.incidents.recent(RECENT_LIMIT) : this.incidents.open();
   }
 
+  /** The most recently opened acknowledged incidents (newest first), and how many there are in all. */
+  acknowledgedIncidents(limit: number): { incidents: IncidentRecord[]; total: number } {
+    return this.options.store.acknowledgedIncidents(limit);
+  }
+
   /** The assurance report of a site for a period of its local days; undefined for an unknown site. */
   report(siteId: string, period: ReportPeriod): AssuranceReport | undefined {
     const site = this.directory.site(siteId);

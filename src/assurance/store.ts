@@ -273,6 +273,8 @@ export class AssuranceStore {
       pruneHistory: db.prepare<[number]>(`DELETE FROM device_history WHERE at < ?`),
       openIncidents: db.prepare<[], Row>(`SELECT * FROM incident WHERE acked_at IS NULL ORDER BY opened_at`),
       recentIncidents: db.prepare<[number], Row>(`SELECT * FROM incident ORDER BY opened_at DESC LIMIT ?`),
+      acknowledgedIncidents: db.prepare<[number], Row>(`SELECT * FROM incident WHERE acked_at IS NOT NULL ORDER BY opened_at DESC LIMIT ?`),
+      acknowledgedCount: db.prepare<[], { count: number }>(`SELECT count(*) AS count FROM incident WHERE acked_at IS NOT NULL`),
       incident: db.prepare<[string], Row>(`SELECT * FROM incident WHERE id = ?`),
       putIncident: db.prepare(upsertSql('incident', INCIDENT_COLUMNS)),
       lostLinks: db.prepare<[], LostLinkRecord>(`SELECT account, lost_at AS lostAt FROM lost_link`),
@@ -402,6 +404,12 @@ export class AssuranceStore {
   recentIncidents(limit: number): IncidentRecord[] {
     this.flush();
     return this.statements.recentIncidents.all(limit).map(incidentFromRow);
+  }
+
+  /** The most recently opened acknowledged incidents, newest first, and how many are stored in all. */
+  acknowledgedIncidents(limit: number): { incidents: IncidentRecord[]; total: number } {
+    this.flush();
+    return { incidents: this.statements.acknowledgedIncidents.all(limit).map(incidentFromRow), total: this.statements.acknowledgedCount.get()!.count };
   }
 
   incident(id: string): IncidentRecord | undefined {

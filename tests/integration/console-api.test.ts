@@ -1,12 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConsoleFeed, MAX_STREAMS, TRACE_LIMIT } from '../../adapters/api/console/feed.js';
+import { ACKNOWLEDGED_SHOWN } from '../../adapters/api/console/views.js';
 import { consoleScript, gzippedSize, registerConsole, SCRIPT_BUDGET_BYTES, SCRIPT_BUDGET_GZIP_BYTES } from '../../adapters/api/console/routes.js';
 import { ApiServer } from '../../adapters/api/server.js';
 import { TokenRegistry } from '../../adapters/api/tokens.js';
 import { apiSchema } from '../../src/settings/settings.js';
 import { silentLogger } from '../../src/ports.js';
 import { sitesSchema } from '../../src/settings/sites.js';
-import { cid, FakeClock, harness } from '../helpers/assurance-harness.js';
+import { cid, FakeClock, harness, operator } from '../helpers/assurance-harness.js';
 import type { Site } from '../../src/settings/sites.js';
 
 const SITES = sitesSchema.parse([
@@ -187,6 +188,25 @@ describe('console views', () => {
       verified: true,
       unverifiedReason: null,
     });
+  });
+
+  it('incidents list every open one, newest first, then at most ACKNOWLEDGED_SHOWN acknowledged ones and how many more', async () => {
+    const { call, signIn, receive, h } = await startConsole();
+    const opened: string[] = [];
+    for (let i = 0; i < ACKNOWLEDGED_SHOWN + 10; i++) {
+      h.clock.advance(1_000);
+      opened.push((await receive(cid('122', 1, { account: `${2000 + i}` }))).incident!); // one incident per account
+    }
+    const cookie = await signIn('viewer-token-0123456789');
+    const list = async (all: boolean) => (await (await call(`/console/api/incidents${all ? '?all=1' : ''}`, { cookie })).json()) as { incidents: Array<{ id: string; acknowledged: boolean }>; moreAcknowledged: number };
+    expect((await list(false)).incidents.map((i) => i.id)).toEqual([...opened].reverse());
+    for (const id of opened.slice(0, ACKNOWLEDGED_SHOWN + 5)) h.assurance.acknowledge(id, operator('desk'), 'all safe');
+    const all = await list(true);
+    expect(all.incidents.map((i) => [i.id, i.acknowledged])).toEqual([
+      ...opened.slice(-5).reverse().map((id) => [id, false]),
+      ...opened.slice(5, ACKNOWLEDGED_SHOWN + 5).reverse().map((id) => [id, true]),
+    ]);
+    expect(all.moreAcknowledged).toBe(5);
   });
 
   it('a walk shows each device green when counted, red when it sent something else, and a real duress from another device as real', async () => {

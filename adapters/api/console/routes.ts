@@ -132,7 +132,7 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
     return json(walk(source, windowView(source.assurance, closed)));
   });
 
-  api.route('GET', '/console/api/incidents', 'read', (req) => json({ incidents: incidents(source, req.query.get('all') === '1') }));
+  api.route('GET', '/console/api/incidents', 'read', (req) => json(incidents(source, req.query.get('all') === '1')));
   api.route('POST', '/console/api/incidents/{id}/ack', 'acknowledge', (req) => {
     const id = req.params.id ?? '';
     const { note } = parseBody(ackBody, req);

@@ -18,6 +18,9 @@ export interface ConsoleSource {
   centralOutputs: readonly string[];
 }
 
+/** Acknowledged incidents the incident page lists at most; it says how many more there are. */
+export const ACKNOWLEDGED_SHOWN = 50;
+
 const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
 
 /** A device as people know it, with what to do after pressing it. */
@@ -137,41 +140,57 @@ function inWindow(event: NormalizedEvent, start: number, end: number): boolean {
  * Open (and recently acknowledged) incidents with what a responder needs: the site's address and response
  * instructions, what the opening event named (device or door with its location and holder, zone, user, whether
  * its source was verified; kept with the incident), the timeline of the opening event (pressed, received, stored,
- * delivered per output, acknowledged by whom) and the site's later events.
+ * delivered per output, acknowledged by whom) and the site's later events. Every open incident is listed, newest
+ * first (a cut would hide the latest duress); acknowledged ones follow, at most ACKNOWLEDGED_SHOWN of them.
  */
 export function incidents(source: ConsoleSource, includeAcknowledged: boolean) {
+  const open = source.assurance.incidentRecords().sort((a, b) => b.openedAt - a.openedAt);
+  const acknowledged = includeAcknowledged ? source.assurance.acknowledgedIncidents(ACKNOWLEDGED_SHOWN) : { incidents: [], total: 0 };
+  // One pass over the trace for all of them: every open incident is listed, however many.
+  const traced = new Map<string, TracedEvent[]>();
+  for (const trace of source.feed.select((e) => e.incident != null)) {
+    const events = traced.get(trace.event.incident!);
+    if (events === undefined) traced.set(trace.event.incident!, [trace]);
+    else events.push(trace);
+  }
+  return {
+    incidents: [...open, ...acknowledged.incidents].map((record) => incidentPage(source, record, traced.get(record.id) ?? [])),
+    moreAcknowledged: acknowledged.total - acknowledged.incidents.length,
+  };
+}
+
+/** One incident with its responder context and timeline; `incidentEvents` are its traced events, oldest first. */
+function incidentPage(source: ConsoleSource, record: IncidentRecord, incidentEvents: readonly TracedEvent[]) {
   const { assurance, feed } = source;
   const outputs = source.centralOutputs;
-  return assurance.incidentRecords(includeAcknowledged).slice(0, 50).map((record: IncidentRecord) => {
-    const incident = incidentView(record);
-    const site = incident.site === null ? undefined : assurance.directory.site(incident.site);
-    const { opening } = record;
-    const devices = site === undefined || opening === null ? [] : assurance.directory.devicesOf(site.id).filter((d) => opening.devices.includes(d.device)).map(deviceCard);
-    const traced = feed.trace(incident.openingEventId);
-    const later = feed.select((e) => e.incident === incident.id && e.id !== incident.openingEventId).slice(-20);
-    return {
-      ...incident,
-      context: {
-        site: site === undefined ? null : { id: site.id, name: site.name ?? site.id, address: site.address ?? null, response: site.response ?? null },
-        devices,
-        zone: opening?.zone ?? null,
-        door: opening?.door ?? null,
-        user: opening?.user ?? null,
-        // null: opened before the gateway kept this.
-        verified: opening?.verified ?? null,
-        unverifiedReason: opening?.unverifiedReason ?? null,
-      },
-      timeline: [
-        { step: 'pressed', at: opening?.occurredAt ?? null },
-        { step: 'received', at: incident.openedAt },
-        { step: 'stored', at: iso(traced?.storedAt) },
-        // Per output while the opening event is still traced; the first central delivery is kept for good.
-        ...(traced === undefined
-          ? [{ step: 'delivered to central', at: incident.deliveredAt }]
-          : outputs.map((output) => ({ step: `delivered to ${output}`, at: iso(traced.delivered[output]) }))),
-        { step: 'acknowledged', at: incident.ackedAt, by: incident.ackedBy, note: incident.note },
-      ],
-      later: later.map((t) => arrival(t, outputs)),
-    };
-  });
+  const incident = incidentView(record);
+  const site = incident.site === null ? undefined : assurance.directory.site(incident.site);
+  const { opening } = record;
+  const devices = site === undefined || opening === null ? [] : assurance.directory.devicesOf(site.id).filter((d) => opening.devices.includes(d.device)).map(deviceCard);
+  const openingTrace = feed.trace(incident.openingEventId);
+  const later = incidentEvents.filter((t) => t.event.id !== incident.openingEventId).slice(-20);
+  return {
+    ...incident,
+    context: {
+      site: site === undefined ? null : { id: site.id, name: site.name ?? site.id, address: site.address ?? null, response: site.response ?? null },
+      devices,
+      zone: opening?.zone ?? null,
+      door: opening?.door ?? null,
+      user: opening?.user ?? null,
+      // null: opened before the gateway kept this.
+      verified: opening?.verified ?? null,
+      unverifiedReason: opening?.unverifiedReason ?? null,
+    },
+    timeline: [
+      { step: 'pressed', at: opening?.occurredAt ?? null },
+      { step: 'received', at: incident.openedAt },
+      { step: 'stored', at: iso(openingTrace?.storedAt) },
+      // Per output while the opening event is still traced; the first central delivery is kept for good.
+      ...(openingTrace === undefined
+        ? [{ step: 'delivered to central', at: incident.deliveredAt }]
+        : outputs.map((output) => ({ step: `delivered to ${output}`, at: iso(openingTrace.delivered[output]) }))),
+      { step: 'acknowledged', at: incident.ackedAt, by: incident.ackedBy, note: incident.note },
+    ],
+    later: later.map((t) => arrival(t, outputs)),
+  };
 }

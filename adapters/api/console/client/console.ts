@@ -280,9 +280,14 @@ async function walkForm(sites: Json[]): Promise<HTMLElement> {
 
 async function renderIncidents(): Promise<void> {
   const all = (document.getElementById('show-acked') as HTMLInputElement | null)?.checked ?? false;
-  const { incidents } = await api(`/console/api/incidents${all ? '?all=1' : ''}`);
+  const { incidents, moreAcknowledged } = await api(`/console/api/incidents${all ? '?all=1' : ''}`);
   const toggle = el('label', {}, el('input', { type: 'checkbox', id: 'show-acked', checked: all, change: () => void refresh('user') }), ' Show acknowledged');
-  show(el('h2', {}, 'Incidents'), toggle, incidents.length === 0 ? el('p', {}, pill('none open', 'ok')) : el('div', { class: 'grid' }, ...incidents.map(incidentView)));
+  show(
+    el('h2', {}, 'Incidents'),
+    toggle,
+    incidents.length === 0 ? el('p', {}, pill('none open', 'ok')) : el('div', { class: 'grid' }, ...incidents.map(incidentView)),
+    moreAcknowledged > 0 && el('p', { class: 'muted' }, `${moreAcknowledged} more acknowledged, not listed (each site's report has them).`),
+  );
 }
 
 function incidentView(i: Json): HTMLElement {
