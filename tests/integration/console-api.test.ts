@@ -209,6 +209,14 @@ describe('console views', () => {
     expect(all.moreAcknowledged).toBe(5);
   });
 
+  it('the overview counts the open incidents of accounts that belong to no configured site', async () => {
+    const { call, signIn, receive } = await startConsole();
+    await receive(cid('122', 5)); // bank-1's own
+    const orphan = await receive(cid('121', 12, { account: '7777' })); // allowlisted, but no site's account
+    const overview = (await (await call('/console/api/overview', { cookie: await signIn('viewer-token-0123456789') })).json()) as Record<string, any>;
+    expect(overview.withoutSite).toEqual([{ id: orphan.incident, category: 'duress', account: '7777', site: null, openedAt: orphan.receivedAt }]);
+  });
+
   it('a walk shows each device green when counted, red when it sent something else, and a real duress from another device as real', async () => {
     const { call, signIn, receive, h } = await startConsole();
     const cookie = await signIn('installer-token-0123456789');

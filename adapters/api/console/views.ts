@@ -53,9 +53,15 @@ export function overview(source: ConsoleSource, now: number) {
   const devices = assurance.deviceReport().devices;
   const incidents = incidentViews(assurance);
   const windows = windowViews(assurance);
+  const sites = source.sites();
+  const configured = new Set(sites.map((site) => site.id));
   return {
     gateway: { status: health.status, version: health.version ?? null, inputs: health.inputs ?? [], outputs: health.outputs ?? [] },
-    sites: source.sites().map((site) => {
+    // An account of no site (or of a site since removed) opens incidents too; no site card would show them.
+    withoutSite: incidents
+      .filter((i) => i.site === null || !configured.has(i.site))
+      .map((i) => ({ id: i.id, category: i.category, account: i.account, site: i.site, openedAt: i.openedAt })),
+    sites: sites.map((site) => {
       const own = devices.filter((d) => d.site === site.id);
       return {
         id: site.id,

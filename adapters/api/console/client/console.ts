@@ -186,7 +186,17 @@ async function renderOverview(): Promise<void> {
       ),
     ),
   );
-  show(el('h2', {}, 'Overview'), el('div', { class: 'grid' }, health, ...sites));
+  const orphans = data.withoutSite;
+  const withoutSite =
+    orphans.length > 0 &&
+    el(
+      'section',
+      { class: 'card alarm', 'aria-labelledby': 'no-site' },
+      el('h3', { id: 'no-site' }, 'No configured site'),
+      el('a', { href: '#incidents' }, pill(`${orphans.length} open`, 'bad')),
+      el('ul', {}, ...orphans.map((i: Json) => el('li', {}, `${i.category} · account ${i.account ?? '?'} · ${when(i.openedAt)}`))),
+    );
+  show(el('h2', {}, 'Overview'), el('div', { class: 'grid' }, health, withoutSite, ...sites));
 }
 
 function arrivalTimes(a: Json): HTMLElement {
