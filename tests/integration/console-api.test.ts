@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConsoleFeed, MAX_STREAMS, TRACE_LIMIT } from '../../adapters/api/console/feed.js';
-import { ACKNOWLEDGED_SHOWN } from '../../adapters/api/console/views.js';
+import { ACKNOWLEDGED_SHOWN, CLOSED_WALKS_SHOWN } from '../../adapters/api/console/views.js';
 import { consoleScript, gzippedSize, registerConsole, SCRIPT_BUDGET_BYTES, SCRIPT_BUDGET_GZIP_BYTES } from '../../adapters/api/console/routes.js';
 import { ApiServer } from '../../adapters/api/server.js';
 import { TokenRegistry } from '../../adapters/api/tokens.js';
 import { apiSchema } from '../../src/settings/settings.js';
 import { silentLogger } from '../../src/ports.js';
 import { sitesSchema } from '../../src/settings/sites.js';
-import { cid, FakeClock, harness, operator } from '../helpers/assurance-harness.js';
+import { cid, FakeClock, harness, INSTALLER, operator } from '../helpers/assurance-harness.js';
 import type { Site } from '../../src/settings/sites.js';
 
 const SITES = sitesSchema.parse([
@@ -238,6 +238,22 @@ describe('console views', () => {
     expect(view.devices[0].guidance).toBe('Press, then step back from the counter.');
     expect(view.result).toEqual({ exercised: ['zone-5'], notExercised: [], wrong: ['zone-9'] });
     expect(view.realIncidents.map((a: { eventId: string }) => a.eventId)).toEqual([real.id]);
+  });
+
+  it('the walk page keeps every open window, however many walks closed since, and the latest closed ones', async () => {
+    const twoSites = sitesSchema.parse([...SITES, { id: 'shop-2', accounts: ['5678'], zones: [{ number: 1, name: 'Till button', type: 'holdup' }] }]);
+    const { call, signIn, h } = await startConsole(twoSites);
+    const long = h.assurance.startWindow({ site: 'bank-1', minutes: 240 }, INSTALLER);
+    if (!long.ok) throw new Error(long.message);
+    const closed: string[] = [];
+    for (let i = 0; i < 20; i++) { // as many as the page once showed in all
+      h.clock.advance(60_000);
+      const short = h.assurance.startWindow({ site: 'shop-2', minutes: 5 }, INSTALLER);
+      if (!short.ok) throw new Error(short.message);
+      closed.push(h.assurance.stopWindow(short.window.id, INSTALLER)!.id);
+    }
+    const { walks } = (await (await call('/console/api/walks', { cookie: await signIn('viewer-token-0123456789') })).json()) as { walks: Array<{ window: { id: string } }> };
+    expect(walks.map((w) => w.window.id)).toEqual([long.window.id, ...closed.slice(-CLOSED_WALKS_SHOWN).reverse()]);
   });
 
   it('serves the printable card and the report (HTML and CSV) to a signed-in viewer', async () => {

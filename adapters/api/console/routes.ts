@@ -9,8 +9,8 @@ import { actorOf } from '../routes/actor.js';
 import { mayDo, type TokenRegistry } from '../tokens.js';
 import { CONSOLE_CSS, consoleShell, deviceCardPage, pageHeaders, reportPageHeaders } from './pages.js';
 import { ConsoleSessions } from './sessions.js';
-import { deviceCard, incidents, overview, siteDevices, walk, type ConsoleSource } from './views.js';
-import { incidentView, windowView, windowViews } from '../assurance-views.js';
+import { deviceCard, incidents, overview, siteDevices, walk, walks, type ConsoleSource } from './views.js';
+import { incidentView, windowView } from '../assurance-views.js';
 
 /**
  * The browser script's budget: what a phone on a weak link downloads before the console works. Checked by
@@ -116,7 +116,7 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
     return json(devices);
   });
 
-  api.route('GET', '/console/api/walks', 'read', () => json({ walks: windowViews(source.assurance, true).slice(0, 20).map((w) => walk(source, w)) }));
+  api.route('GET', '/console/api/walks', 'read', () => json({ walks: walks(source) }));
   api.route('POST', '/console/api/walks', 'test-windows', (req) => {
     const { site, minutes, devices } = parseBody(walkBody, req);
     const result = source.assurance.startWindow({ site, minutes, ...(devices === undefined ? {} : { devices }) }, actorOf(req));

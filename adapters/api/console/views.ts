@@ -91,6 +91,15 @@ export function siteDevices(source: ConsoleSource, siteId: string) {
   return { site: { id: site.id, name: site.name ?? site.id }, devices: source.assurance.directory.devicesOf(siteId).map(deviceCard) };
 }
 
+/** Closed windows the walk page gets besides every open one: the latest results, newest first. */
+export const CLOSED_WALKS_SHOWN = 10;
+
+/** Every open test window's walk (an open window is never cut off), then the most recently closed ones. */
+export function walks(source: ConsoleSource) {
+  const closed = windowViews(source.assurance, true).filter((w) => w.closedAt !== null).slice(0, CLOSED_WALKS_SHOWN);
+  return [...windowViews(source.assurance), ...closed].map((w) => walk(source, w));
+}
+
 type DeviceState = 'waiting' | 'exercised' | 'wrong' | 'not-exercised';
 
 /**
