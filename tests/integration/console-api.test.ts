@@ -240,6 +240,22 @@ describe('console views', () => {
     expect(view.realIncidents.map((a: { eventId: string }) => a.eventId)).toEqual([real.id]);
   });
 
+  it('a walk lists no event of an incident opened before it as a real incident, only a real duress during it', async () => {
+    const { call, signIn, receive, h } = await startConsole();
+    await receive(cid('122', 5)); // a hold-up not acknowledged yet: later events of the site carry its incident
+    h.clock.advance(3_600_000);
+    const cookie = await signIn('installer-token-0123456789');
+    const opened = await call('/console/api/walks', { method: 'POST', cookie, body: { site: 'bank-1', minutes: 10, devices: ['zone-9'] } });
+    const { window } = (await opened.json()) as { window: { id: string } };
+    h.clock.advance(1_000);
+    const door = await receive(cid('130', 3, { qualifier: 'restore' })); // the back door closes behind the installer
+    expect(door.incident).toEqual(expect.any(String));
+    const during = async () => ((await (await call('/console/api/walks', { cookie })).json()) as { walks: Array<Record<string, any>> }).walks.find((w) => w.window.id === window.id)!;
+    expect((await during()).realIncidents).toEqual([]);
+    const duress = await receive({ ...cid('121', 12), address: 12 }); // the manager's duress code, not under test
+    expect((await during()).realIncidents.map((a: { eventId: string }) => a.eventId)).toEqual([duress.id]);
+  });
+
   it('the walk page keeps every open window, however many walks closed since, and the latest closed ones', async () => {
     const twoSites = sitesSchema.parse([...SITES, { id: 'shop-2', accounts: ['5678'], zones: [{ number: 1, name: 'Till button', type: 'holdup' }] }]);
     const { call, signIn, h } = await startConsole(twoSites);

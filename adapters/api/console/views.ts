@@ -1,5 +1,5 @@
 import type { Assurance } from '../../../src/assurance/assurance.js';
-import { deviceForPeople, provesDevice, type DuressDevice } from '../../../src/assurance/devices.js';
+import { deviceForPeople, isDuress, provesDevice, type DuressDevice } from '../../../src/assurance/devices.js';
 import { periodOf } from '../../../src/assurance/report.js';
 import type { NormalizedEvent } from '../../../src/model/event.js';
 import type { Site } from '../../../src/settings/sites.js';
@@ -106,7 +106,8 @@ type DeviceState = 'waiting' | 'exercised' | 'wrong' | 'not-exercised';
  * A test walk: the window with each device under test, what arrived from it and when (pressed, stored,
  * delivered to each central output), and anything else the site sent meanwhile. A device is green once the
  * assurance counted it; a device that only sent something else (another category) is red; events naming no
- * device under test are listed as unexpected; a real incident during the walk is listed as such.
+ * device under test are listed as unexpected; a real (not test) duress or hold-up during the walk is listed as a
+ * real incident.
  */
 export function walk(source: ConsoleSource, window: WindowView) {
   const { assurance, feed, centralOutputs } = source;
@@ -135,7 +136,8 @@ export function walk(source: ConsoleSource, window: WindowView) {
     window,
     devices,
     unexpected: unexpected.map((t) => arrival(t, centralOutputs)),
-    realIncidents: during.filter((t) => !t.event.test && t.event.incident != null).map((t) => arrival(t, centralOutputs)),
+    // Not every event of an incident already open: a door closing behind the installer is no call for help.
+    realIncidents: during.filter((t) => isRealDuress(t.event)).map((t) => arrival(t, centralOutputs)),
     result: closed
       ? {
           exercised: devices.filter((d) => d.state === 'exercised').map((d) => d.device),
@@ -144,6 +146,11 @@ export function walk(source: ConsoleSource, window: WindowView) {
         }
       : null,
   };
+}
+
+/** A duress or hold-up that is no test: it opens an incident, or belongs to the one open. */
+function isRealDuress(event: NormalizedEvent): boolean {
+  return !event.test && event.qualifier === 'new' && isDuress(event);
 }
 
 function inWindow(event: NormalizedEvent, start: number, end: number): boolean {
