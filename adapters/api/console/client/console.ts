@@ -300,6 +300,11 @@ async function renderIncidents(): Promise<void> {
   );
 }
 
+/** "Zone 7 · Back office": a zone or user by the number the panel sent. */
+function numbered(term: string, item: Json): HTMLElement[] {
+  return item ? [el('dt', {}, term), el('dd', {}, [`${term} ${item.number}`, item.name, item.location].filter(Boolean).join(' · '))] : [];
+}
+
 function incidentView(i: Json): HTMLElement {
   const c = i.context;
   const note = el('textarea', { id: `note-${i.id}`, rows: '2', required: true, maxlength: '2000' }) as HTMLTextAreaElement;
@@ -307,14 +312,17 @@ function incidentView(i: Json): HTMLElement {
     'section',
     { class: `card ${i.acknowledged ? '' : 'alarm'}`, 'aria-labelledby': `inc-${i.id}`, 'data-incident': i.id },
     el('h3', { id: `inc-${i.id}` }, pill(i.acknowledged ? 'acknowledged' : 'OPEN', i.acknowledged ? 'ok' : 'bad'), ` ${i.category.toUpperCase()} · ${c.site?.name ?? i.account}`),
+    c.verified === false && el('p', { class: 'banner' }, `UNVERIFIED SOURCE (${c.unverifiedReason}): nothing proves which panel sent this. Treat it as real.`),
     el(
       'dl',
       {},
       c.site?.address && el('dt', {}, 'Address'),
       c.site?.address && el('dd', {}, c.site.address),
       ...c.devices.flatMap((d: Json) => [el('dt', {}, 'Device'), el('dd', {}, [d.name, d.location, d.holder].filter(Boolean).join(' · '))]),
+      // No configured device named: the numbers the panel sent are all a responder has.
+      ...(c.devices.length > 0 ? [] : [numbered('Zone', c.zone), numbered('User', c.user)].flat()),
       c.door && el('dt', {}, 'Door'),
-      c.door && el('dd', {}, [c.door.name ?? c.door.id, c.door.location, c.door.holder].filter(Boolean).join(' · ')),
+      c.door && el('dd', {}, [c.door.name ?? c.door.id, c.door.location, c.door.credential && `credential ${c.door.credential}`, c.door.holder].filter(Boolean).join(' · ')),
       c.site?.response && el('dt', {}, 'Response'),
       c.site?.response && el('dd', { class: 'guidance' }, c.site.response),
     ),

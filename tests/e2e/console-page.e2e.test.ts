@@ -1,0 +1,86 @@
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ConsoleFeed } from '../../adapters/api/console/feed.js';
+import { registerConsole } from '../../adapters/api/console/routes.js';
+import { ApiServer } from '../../adapters/api/server.js';
+import { TokenRegistry } from '../../adapters/api/tokens.js';
+import type { Signal } from '../../src/model/signal.js';
+import { eventFromSignal, VERIFIED, type Trust } from '../../src/pipeline/event-builder.js';
+import { silentLogger } from '../../src/ports.js';
+import { apiSchema } from '../../src/settings/settings.js';
+import { sitesSchema } from '../../src/settings/sites.js';
+import { cid, harness } from '../helpers/assurance-harness.js';
+
+// The console page in Debian's headless Chromium against an in-process gateway (console.e2e.test.ts drives a
+// whole gateway process): what an incident shows, and how the page stays live or says it is not.
+// The page's script is the compiled one in dist/ (`npm test` builds first).
+
+const CHROMIUM = '/usr/bin/chromium';
+const TOKEN = 'viewer-token-0123456789';
+const SITES = sitesSchema.parse([
+  { id: 'bank-1', name: 'Bank branch 1', accounts: ['1234'], zones: [{ number: 5, name: 'Teller 1 hold-up button', type: 'holdup' }] },
+  { id: 'shop-2', name: 'Shop 2', accounts: ['5678'], zones: [{ number: 1, name: 'Till button', type: 'holdup' }] },
+]);
+
+let browser: Browser;
+const cleanup: Array<() => Promise<void>> = [];
+beforeAll(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+}, 30_000);
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+afterAll(async () => browser?.close());
+
+/** A gateway's API with the console (sessions in memory, as the real one), and a way to store panel signals. */
+async function gateway(port = 0) {
+  const h = harness({ sites: SITES });
+  const feed = new ConsoleFeed(() => h.clock.now());
+  const loaded = TokenRegistry.load(apiSchema.parse({ port: 0, tokens: [{ name: 'desk', role: 'viewer', token: TOKEN }] }), '/nonexistent-not-used');
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
+  const api = new ApiServer({ host: '127.0.0.1', port, logger: silentLogger, tokens: loaded.registry, limits: { maxConnectionsPerPeer: 64 } });
+  const health = () => ({ status: 'ok', body: { status: 'ok', inputs: [], outputs: [] } });
+  registerConsole(api, { source: { assurance: h.assurance, feed, sites: () => SITES, health, centralOutputs: ['central'] }, tokens: loaded.registry, now: () => h.clock.now() });
+  await api.start();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    feed.stop();
+    await api.stop();
+  };
+  cleanup.push(stop);
+  const receive = async (signal: Signal, trust: Trust = VERIFIED) => {
+    const event = eventFromSignal(signal, { input: 'panels', transport: 'tcp', receivedAt: h.clock.now(), raw: new Uint8Array([0x31]), trust }, h.builder);
+    const outcome = await h.recorder.record([event]);
+    if (!outcome.ok) throw outcome.error;
+    feed.stored(outcome.events);
+  };
+  return { port: api.address!.port, base: `http://127.0.0.1:${api.address!.port}`, stop, receive };
+}
+
+async function signedIn(port: number, hash = ''): Promise<Page> {
+  const context = await browser.newContext();
+  context.setDefaultTimeout(10_000);
+  cleanup.push(() => context.close());
+  const page = await context.newPage();
+  await page.goto(`http://127.0.0.1:${port}/${hash}`);
+  await page.getByLabel('API token').fill(TOKEN);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#nav:not([hidden])').waitFor();
+  return page;
+}
+
+describe('the incident page', () => {
+  it('names the zone the panel sent when no configured device matches it, and marks a source nobody authenticated', async () => {
+    const gw = await gateway();
+    await gw.receive(cid('122', 7)); // bank-1 has no zone 7
+    await gw.receive(cid('122', 1, { account: '5678' }), { verified: false, reason: 'unauthenticated-source' });
+    const page = await signedIn(gw.port, '#incidents');
+    const incident = (site: string) => page.locator('section[data-incident]', { hasText: site });
+    await incident('Shop 2').waitFor();
+    expect(await incident('Bank branch 1').textContent()).toContain('Zone 7');
+    expect(await incident('Bank branch 1').textContent()).not.toContain('UNVERIFIED');
+    expect(await incident('Shop 2').textContent()).toContain('UNVERIFIED SOURCE (unauthenticated-source)');
+  }, 30_000);
+});
