@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConsoleFeed, MAX_STREAMS, TRACE_LIMIT } from '../../adapters/api/console/feed.js';
+import { ConsoleFeed, MAX_STREAMS, MAX_STREAMS_PER_NAME, TRACE_LIMIT } from '../../adapters/api/console/feed.js';
 import { ACKNOWLEDGED_SHOWN, CLOSED_WALKS_SHOWN } from '../../adapters/api/console/views.js';
 import { consoleScript, gzippedSize, registerConsole, SCRIPT_BUDGET_BYTES, SCRIPT_BUDGET_GZIP_BYTES } from '../../adapters/api/console/routes.js';
 import { ApiServer } from '../../adapters/api/server.js';
@@ -30,6 +30,8 @@ const TOKENS = [
   { name: 'wall-screen', role: 'viewer', token: 'viewer-token-0123456789' },
   { name: 'duty-officer', role: 'operator', token: 'operator-token-0123456789' },
   { name: 'installer', role: 'installer', token: 'installer-token-0123456789' },
+  // More wall screens, to fill the live views beyond what one name may hold.
+  ...['lobby', 'night-desk', 'back-office'].map((name) => ({ name, role: 'viewer', token: `${name}-viewer-token-0123456789` })),
 ];
 
 function tokens(): TokenRegistry {
@@ -302,21 +304,23 @@ describe('console views', () => {
 });
 
 describe('console live updates', () => {
-  it('tell each open view when something changed, and refuse views beyond MAX_STREAMS', async () => {
+  it('tell each open view when something changed, and refuse views beyond MAX_STREAMS_PER_NAME for a name and MAX_STREAMS in all', async () => {
     const { base, signIn, receive } = await startConsole();
-    const cookie = await signIn('viewer-token-0123456789');
     const controller = new AbortController();
-    const open = async () => {
+    const open = async (cookie: string) => {
       const response = await fetch(`${base}/console/api/live`, { headers: { cookie }, signal: controller.signal });
       const reader = response.body!.getReader();
       const first = new TextDecoder().decode((await reader.read()).value);
       return { reader, first };
     };
     try {
+      const cookies = await Promise.all(TOKENS.map((t) => signIn(t.token)));
       const streams = [];
-      for (let i = 0; i < MAX_STREAMS; i++) streams.push(await open());
+      for (let i = 0; i < MAX_STREAMS_PER_NAME; i++) streams.push(await open(cookies[0]!));
+      expect((await open(cookies[0]!)).first).toContain('event: busy'); // one wall-screen token cannot take them all
+      for (let i = 0; streams.length < MAX_STREAMS; i++) streams.push(await open(cookies[1 + (i % (cookies.length - 2))]!));
       expect(streams.every((s) => s.first.includes('event: update'))).toBe(true);
-      expect((await open()).first).toContain('event: busy');
+      expect((await open(cookies.at(-1)!)).first).toContain('event: busy'); // a name holding none: the total is reached
       await receive(cid('130', 3));
       expect(new TextDecoder().decode((await streams[0]!.reader.read()).value)).toMatch(/^event: update\ndata: \{"at":\d+\}/);
     } finally {

@@ -23,6 +23,8 @@ export function shownByConsole(event: NormalizedEvent): boolean {
  * default, `api.maxConnections`) from API clients and from console pages loading.
  */
 export const MAX_STREAMS = 16;
+/** Live views one token name may hold, so that one (a viewer's) cannot take them all; more poll instead. */
+export const MAX_STREAMS_PER_NAME = 4;
 /** Several events arriving together become one update. */
 const UPDATE_DELAY_MS = 200;
 /** A comment line this often keeps proxies from closing an idle stream. */
@@ -46,13 +48,14 @@ export class ConsoleFeed {
   private readonly deliveredAt: Array<Record<string, number> | undefined> = new Array<Record<string, number> | undefined>(TRACE_LIMIT);
   private readonly slots = new Map<string, number>();
   private next = 0;
-  private readonly streams = new Set<http.ServerResponse>();
+  /** Each open live view, with the token name that opened it. */
+  private readonly streams = new Map<http.ServerResponse, string>();
   private pending: NodeJS.Timeout | undefined;
   private readonly keepalive: NodeJS.Timeout;
 
   constructor(private readonly now: () => number) {
     this.keepalive = setInterval(() => {
-      for (const stream of this.streams) stream.write(': keepalive\n\n');
+      for (const stream of this.streams.keys()) stream.write(': keepalive\n\n');
     }, KEEPALIVE_MS).unref();
   }
 
@@ -104,10 +107,10 @@ export class ConsoleFeed {
     return { event: this.events[slot]!, storedAt: this.storedAt[slot]!, delivered: { ...this.deliveredAt[slot] } };
   }
 
-  /** Takes a response as a live stream; false when too many are open. */
-  subscribe(res: http.ServerResponse): boolean {
-    if (this.streams.size >= MAX_STREAMS) return false;
-    this.streams.add(res);
+  /** Takes a response as a live stream for token name `name`; false when too many are open, in all or for it. */
+  subscribe(res: http.ServerResponse, name: string): boolean {
+    if (this.streams.size >= MAX_STREAMS || [...this.streams.values()].filter((n) => n === name).length >= MAX_STREAMS_PER_NAME) return false;
+    this.streams.set(res, name);
     res.on('close', () => this.streams.delete(res));
     res.write('retry: 3000\n\nevent: update\ndata: {}\n\n');
     return true;
@@ -118,14 +121,14 @@ export class ConsoleFeed {
     if (this.pending !== undefined || this.streams.size === 0) return;
     this.pending = setTimeout(() => {
       this.pending = undefined;
-      for (const stream of this.streams) stream.write(`event: update\ndata: {"at":${this.now()}}\n\n`);
+      for (const stream of this.streams.keys()) stream.write(`event: update\ndata: {"at":${this.now()}}\n\n`);
     }, UPDATE_DELAY_MS);
   }
 
   stop(): void {
     clearInterval(this.keepalive);
     clearTimeout(this.pending);
-    for (const stream of this.streams) stream.end();
+    for (const stream of this.streams.keys()) stream.end();
     this.streams.clear();
   }
 }

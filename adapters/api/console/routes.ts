@@ -102,12 +102,12 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
     return json({ name, role, may: { acknowledge: mayDo(role, 'acknowledge'), testWindows: mayDo(role, 'test-windows') } });
   });
   api.route('GET', '/console/api/overview', 'read', () => json(overview(source, now())));
-  api.route('GET', '/console/api/live', 'read', () => ({
+  api.route('GET', '/console/api/live', 'read', (req) => ({
     status: 200,
     contentType: 'text/event-stream',
     headers: { 'x-accel-buffering': 'no' },
     stream: (res) => {
-      if (!source.feed.subscribe(res)) res.end('event: busy\ndata: {}\n\n');
+      if (!source.feed.subscribe(res, req.identity!.name)) res.end('event: busy\ndata: {}\n\n');
     },
   }));
   api.route('GET', '/console/api/sites/{site}/devices', 'read', (req) => {
