@@ -1,6 +1,6 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConsoleFeed } from '../../adapters/api/console/feed.js';
+import { ConsoleFeed, MAX_STREAMS_PER_NAME } from '../../adapters/api/console/feed.js';
 import { registerConsole } from '../../adapters/api/console/routes.js';
 import { ApiServer } from '../../adapters/api/server.js';
 import { TokenRegistry } from '../../adapters/api/tokens.js';
@@ -82,5 +82,35 @@ describe('the incident page', () => {
     expect(await incident('Bank branch 1').textContent()).toContain('Zone 7');
     expect(await incident('Bank branch 1').textContent()).not.toContain('UNVERIFIED');
     expect(await incident('Shop 2').textContent()).toContain('UNVERIFIED SOURCE (unauthenticated-source)');
+  }, 30_000);
+});
+
+describe('a wall screen', () => {
+  const notLive = (page: Page) => page.getByRole('alert').filter({ hasText: 'Not live' });
+
+  it('says it is not live while the gateway restarts, then asks to sign in again (sessions are in memory)', async () => {
+    const first = await gateway();
+    const page = await signedIn(first.port);
+    await page.getByText('none open').first().waitFor();
+    await first.stop();
+    await notLive(page).waitFor();
+    await gateway(first.port);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(await notLive(page).isVisible()).toBe(false);
+  }, 30_000);
+
+  it('whose live view is refused as busy says so, still shows a new duress, and goes live once a view is free', async () => {
+    const gw = await gateway();
+    const cookie = (await fetch(`${gw.base}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json', origin: gw.base }, body: JSON.stringify({ token: TOKEN }) })).headers.get('set-cookie')!.split(';')[0]!;
+    const others = new AbortController();
+    cleanup.push(async () => others.abort());
+    // Other screens with the same token hold every live view it may have.
+    for (let i = 0; i < MAX_STREAMS_PER_NAME; i++) await (await fetch(`${gw.base}/console/api/live`, { headers: { cookie }, signal: others.signal })).body!.getReader().read();
+    const page = await signedIn(gw.port);
+    await notLive(page).filter({ hasText: 'too many live screens' }).waitFor();
+    await gw.receive(cid('122', 5));
+    await page.getByText('1 open').waitFor(); // by polling
+    others.abort();
+    await notLive(page).waitFor({ state: 'hidden' });
   }, 30_000);
 });

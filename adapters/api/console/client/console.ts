@@ -10,8 +10,13 @@ type Child = Node | string | null | undefined | false;
 const main = document.getElementById('main')!;
 const live = document.getElementById('live')!;
 const VIEWS = ['overview', 'walk', 'incidents', 'report'];
+/** Not live (stream lost or busy): poll and retry this often. */
+const RETRY_MS = 3_000;
+/** Poll this often even when live: a stream can stall silently. */
+const BACKSTOP_MS = 60_000;
 let me: Json;
 let stream: EventSource | undefined;
+let retry: ReturnType<typeof setTimeout> | undefined;
 let refreshing = false;
 
 function el(tag: string, attrs: Record<string, string | boolean | ((e: Event) => void)> = {}, ...children: Child[]): HTMLElement {
@@ -61,6 +66,8 @@ function show(...children: Child[]): void {
 }
 
 function signIn(message = ''): void {
+  me = undefined;
+  notLive('');
   stream?.close();
   stream = undefined;
   document.getElementById('nav')!.hidden = true;
@@ -94,10 +101,34 @@ async function start(): Promise<void> {
   document.getElementById('nav')!.hidden = false;
   const who = document.getElementById('who')!;
   who.replaceChildren(`${me.name} (${me.role}) `, el('button', { class: 'secondary', type: 'button', click: signOut }, 'Sign out'));
-  stream = new EventSource('/console/api/live');
-  stream.addEventListener('update', () => void refresh('live'));
+  listen();
   if (!location.hash) location.hash = '#overview';
   await refresh('navigate');
+}
+
+function listen(): void {
+  stream = new EventSource('/console/api/live');
+  stream.addEventListener('update', () => {
+    notLive('');
+    void refresh('live');
+  });
+  stream.addEventListener('busy', () => notLive('Not live: too many live screens; polling.'));
+  stream.addEventListener('error', () => notLive('Not live: gateway unreachable; retrying.'));
+}
+
+/** Says why the page is not live ('' when it is); meanwhile polls and retries the stream. */
+function notLive(why: string): void {
+  const banner = document.getElementById('offline')!;
+  banner.textContent = why;
+  banner.hidden = !why;
+  clearTimeout(retry);
+  if (!why) return;
+  stream?.close();
+  stream = undefined;
+  retry = setTimeout(async () => {
+    await refresh('live'); // a session lost in a restart: sign-in
+    if (me) listen();
+  }, RETRY_MS);
 }
 
 async function signOut(): Promise<void> {
@@ -186,16 +217,8 @@ async function renderOverview(): Promise<void> {
       ),
     ),
   );
-  const orphans = data.withoutSite;
-  const withoutSite =
-    orphans.length > 0 &&
-    el(
-      'section',
-      { class: 'card alarm', 'aria-labelledby': 'no-site' },
-      el('h3', { id: 'no-site' }, 'No configured site'),
-      el('a', { href: '#incidents' }, pill(`${orphans.length} open`, 'bad')),
-      el('ul', {}, ...orphans.map((i: Json) => el('li', {}, `${i.category} · account ${i.account ?? '?'} · ${when(i.openedAt)}`))),
-    );
+  const orphans = data.withoutSite.map((i: Json) => `${i.category} (account ${i.account})`);
+  const withoutSite = orphans.length > 0 && el('section', { class: 'card alarm' }, el('h3', {}, 'No configured site'), el('a', { href: '#incidents' }, pill(`${orphans.length} open`, 'bad'), ` ${orphans.join(', ')}`));
   show(el('h2', {}, 'Overview'), el('div', { class: 'grid' }, health, withoutSite, ...sites));
 }
 
@@ -296,11 +319,11 @@ async function renderIncidents(): Promise<void> {
     el('h2', {}, 'Incidents'),
     toggle,
     incidents.length === 0 ? el('p', {}, pill('none open', 'ok')) : el('div', { class: 'grid' }, ...incidents.map(incidentView)),
-    moreAcknowledged > 0 && el('p', { class: 'muted' }, `${moreAcknowledged} more acknowledged, not listed (each site's report has them).`),
+    moreAcknowledged > 0 && el('p', { class: 'muted' }, `${moreAcknowledged} more acknowledged (see the reports)`),
   );
 }
 
-/** "Zone 7 · Back office": a zone or user by the number the panel sent. */
+/** "Zone 7 · Back office" */
 function numbered(term: string, item: Json): HTMLElement[] {
   return item ? [el('dt', {}, term), el('dd', {}, [`${term} ${item.number}`, item.name, item.location].filter(Boolean).join(' · '))] : [];
 }
@@ -312,14 +335,14 @@ function incidentView(i: Json): HTMLElement {
     'section',
     { class: `card ${i.acknowledged ? '' : 'alarm'}`, 'aria-labelledby': `inc-${i.id}`, 'data-incident': i.id },
     el('h3', { id: `inc-${i.id}` }, pill(i.acknowledged ? 'acknowledged' : 'OPEN', i.acknowledged ? 'ok' : 'bad'), ` ${i.category.toUpperCase()} · ${c.site?.name ?? i.account}`),
-    c.verified === false && el('p', { class: 'banner' }, `UNVERIFIED SOURCE (${c.unverifiedReason}): nothing proves which panel sent this. Treat it as real.`),
+    c.verified === false && el('p', { class: 'banner' }, `UNVERIFIED SOURCE (${c.unverifiedReason}): sender not proven; treat as real.`),
     el(
       'dl',
       {},
       c.site?.address && el('dt', {}, 'Address'),
       c.site?.address && el('dd', {}, c.site.address),
       ...c.devices.flatMap((d: Json) => [el('dt', {}, 'Device'), el('dd', {}, [d.name, d.location, d.holder].filter(Boolean).join(' · '))]),
-      // No configured device named: the numbers the panel sent are all a responder has.
+      // No device configured: show the numbers sent.
       ...(c.devices.length > 0 ? [] : [numbered('Zone', c.zone), numbered('User', c.user)].flat()),
       c.door && el('dt', {}, 'Door'),
       c.door && el('dd', {}, [c.door.name ?? c.door.id, c.door.location, c.door.credential && `credential ${c.door.credential}`, c.door.holder].filter(Boolean).join(' · ')),
@@ -378,4 +401,5 @@ async function renderReport(): Promise<void> {
 }
 
 addEventListener('hashchange', () => void refresh('navigate'));
+setInterval(() => stream && void refresh('live'), BACKSTOP_MS);
 start().catch(() => signIn());
