@@ -108,6 +108,24 @@ export const serialInputSchema = z
   })
   .strict();
 
+/** The connection bounds of an HTTP listener (an access-xml input, the API): every resource bounded per peer. */
+const httpConnectionLimits = {
+  maxConnections: z
+    .number()
+    .int()
+    .min(1)
+    .default(64)
+    .describe('Connections open at once; at the limit the oldest connection that has not sent a request makes room, else a new one is refused.'),
+  maxConnectionsPerPeer: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      'Open connections one address may hold (default a quarter of maxConnections, at least 8), so one host cannot fill maxConnections; at the limit its oldest connection that has not sent a request makes room. Behind a reverse proxy all clients share its address: raise this to maxConnections.',
+    ),
+};
+
 export const accessXmlInputSchema = z
   .object({
     type: z.literal('access-xml'),
@@ -118,20 +136,7 @@ export const accessXmlInputSchema = z
     maxBodyBytes: z.number().int().min(256).default(65536),
     secret: z.string().optional(),
     secretFile: z.string().optional(),
-    maxConnections: z
-      .number()
-      .int()
-      .min(1)
-      .default(64)
-      .describe('Connections open at once; at the limit the oldest connection that has not sent a request makes room, else a new one is refused.'),
-    maxConnectionsPerPeer: z
-      .number()
-      .int()
-      .min(1)
-      .optional()
-      .describe(
-        'Open connections one address may hold (default a quarter of maxConnections, at least 8), so one host cannot fill maxConnections; at the limit its oldest connection that has not sent a request makes room.',
-      ),
+    ...httpConnectionLimits,
     tls: z
       .object({
         cert: z.string(),
@@ -350,20 +355,7 @@ export const apiSchema = z
       })
       .strict()
       .optional(),
-    maxConnections: z
-      .number()
-      .int()
-      .min(1)
-      .default(64)
-      .describe('Connections open at once; at the limit the oldest connection that has not sent a request makes room, else a new one is refused.'),
-    maxConnectionsPerPeer: z
-      .number()
-      .int()
-      .min(1)
-      .optional()
-      .describe(
-        'Open connections one address may hold (default a quarter of maxConnections, at least 8), so one host cannot fill maxConnections; at the limit its oldest connection that has not sent a request makes room. Behind a reverse proxy all clients share its address: raise this to maxConnections.',
-      ),
+    ...httpConnectionLimits,
     maxBodyBytes: z.number().int().min(256).default(65_536),
     headersTimeout: durationSchema.default(10_000).describe('Time a client has to send its request headers.'),
     requestTimeout: durationSchema.default(30_000).describe('Time a client has to send its whole request.'),
