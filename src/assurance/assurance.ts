@@ -117,6 +117,11 @@ export class Assurance implements EventAnnotator {
   readonly supervision: Supervision;
   readonly deadline: DeliveryDeadline;
   private readonly inFlight = new Set<Promise<void>>();
+  /**
+   * The windows that made an event a test, from annotate() to stored(): which devices it tested is what was under
+   * test when it was marked, even if a window closes while it is being stored.
+   */
+  private readonly coveredBy = new WeakMap<NormalizedEvent, readonly WindowRecord[]>();
   /** Raised events the outbox did not take (a failed write): stored again at each tick, so none is lost. */
   private readonly unstored: NormalizedEvent[] = [];
   private historyPrunedAt = Number.NEGATIVE_INFINITY;
@@ -141,6 +146,7 @@ export class Assurance implements EventAnnotator {
     if (!isGatewayRaised(event) && !event.test && this.windows.anyOpen()) {
       const windows = this.windows.covering(event, this.directory.namedBy(event), at);
       if (windows.length > 0) {
+        this.coveredBy.set(event, windows);
         event.test = true;
         event.reasons.push(`test window ${windows.map((w) => w.id).join(', ')} is open for site ${windows[0]!.site}`);
       }
@@ -176,7 +182,7 @@ export class Assurance implements EventAnnotator {
       // The devices named are looked up (a filter of the site's devices) only for an event that proves some.
       const named = provesDevice(event) ? this.directory.namedBy(event) : NO_DEVICES;
       if (named.length > 0) {
-        const exercised = event.test ? this.windows.recordExercise(event, named, at) : NO_DEVICES;
+        const exercised = event.test ? this.windows.recordExercise(this.coveredBy.get(event) ?? [], named) : NO_DEVICES;
         // A walk-test report tests its point in or out of a window; a call for help tests only the devices under
         // test, and is a real use of any other it names.
         const tested = isPointTest(event) ? named : exercised;

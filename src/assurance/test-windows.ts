@@ -171,12 +171,13 @@ export class TestWindows {
   }
 
   /**
-   * Notes the devices a test event exercised in the windows it falls in. Returns them: the named devices under
-   * test, which the event tested (any other it names, it used for real).
+   * Notes the devices a test event exercised in `windows`, those that covered it when it was marked a test (one may
+   * have closed while the event was stored). Returns them: the named devices under test, which the event tested
+   * (any other it names, it used for real).
    */
-  recordExercise(event: NormalizedEvent, named: readonly DuressDevice[], at: number): DuressDevice[] {
+  recordExercise(windows: readonly WindowRecord[], named: readonly DuressDevice[]): DuressDevice[] {
     const exercised = new Set<DuressDevice>();
-    for (const window of this.covering(event, named, at)) {
+    for (const window of windows) {
       const underTest = windowScope(window, named);
       for (const device of underTest) exercised.add(device);
       const added = underTest.map((d) => d.device).filter((d) => !window.exercised.includes(d));

@@ -164,6 +164,32 @@ describe('events during a test window', () => {
   });
 });
 
+describe('a test press whose window closes while it is being stored', () => {
+  it('counts as a test of its device, as it was marked, not as a real use', async () => {
+    const h = harness();
+    const opened = h.assurance.startWindow({ site: 'bank-1', minutes: 30, devices: ['zone-5'] }, INSTALLER);
+    if (!opened.ok) throw new Error(opened.message);
+    await h.assurance.flush();
+    h.clock.advance(30 * MINUTE - 1);
+    // The outbox holds the press's write a moment (an fsync) while the window's time runs out.
+    const append = h.outbox.append.bind(h.outbox);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let first = true;
+    h.outbox.append = (events, options) => {
+      if (!first) return append(events, options);
+      first = false;
+      return held.then(() => append(events, options));
+    };
+    const pressed = h.receive(cid('122', 5)); // annotated now: inside the window, a test
+    h.clock.advance(1);
+    await h.tick(); // the window expires meanwhile
+    release();
+    expect(await pressed).toMatchObject({ duress: true, test: true });
+    expect(h.assurance.deviceReport().devices.find((d) => d.device === 'zone-5')).toMatchObject({ testCount: 1, lastActivatedAt: null });
+  });
+});
+
 describe('who opened a test window', () => {
   it('is published as a control action naming the token, its role and the note', async () => {
     const h = harness();
