@@ -78,6 +78,8 @@ interface AccessFields {
   time: string | null;
   /** Further ONVIF data items kept beside the event (Reason, Card). */
   details: Record<string, string>;
+  /** Tolerated deviations, named in the event's `quirks`. */
+  quirks: string[];
 }
 
 const ENTITY_DECLARATION = /<!(DOCTYPE|ENTITY)/i;
@@ -189,7 +191,7 @@ export function decodeAccessXml(body: string | Uint8Array, options: AccessXmlOpt
 function eventsOf(document: unknown, options: AccessXmlOptions, text: string): DecodeResult<AccessFields[]> {
   for (const mapping of options.mappings) {
     const elements = nodesAt(document, mapping.match);
-    if (elements.length > 0) return vendorEvents(document, elements, mapping, options.defaults, text);
+    if (elements.length > 0) return ok(vendorEvents(document, elements, mapping, options.defaults));
   }
   for (const container of ONVIF_CONTAINERS) {
     const messages = nodesAt(document, container === '' ? 'NotificationMessage' : `${container}.NotificationMessage`);
@@ -230,37 +232,35 @@ function onvifEvent(notification: unknown, defaults: AccessXmlOptions['defaults'
     holder: items.get('CredentialHolderName') ?? null,
     time: textOf(nodeAt(message, '@UtcTime')),
     details,
+    quirks: [],
   };
 }
 
 /**
- * One event per element at the mapping's `match`. An element whose event type path finds several values holds
- * several events the mapping cannot tell apart (`match` names their container): the document is refused rather
- * than read as its first event, and the receiver keeps it as `unrecognized` with its raw XML.
+ * One event per element at the mapping's `match`. When `match` names the container of several events (its element
+ * holds several values at the event type's path), each value is an event of its own, never only the first. A field
+ * beside the event type (under the same repeated element) is read by position when there are as many of it as
+ * events, and left out otherwise: it cannot be told which event it belongs to. A field of the container itself is
+ * shared. Such events name the quirk `match-is-container`, so the mapping can be corrected.
  */
-function vendorEvents(
-  document: unknown,
-  elements: readonly unknown[],
-  mapping: AccessMapping,
-  defaults: AccessXmlOptions['defaults'],
-  text: string,
-): DecodeResult<AccessFields[]> {
+function vendorEvents(document: unknown, elements: readonly unknown[], mapping: AccessMapping, defaults: AccessXmlOptions['defaults']): AccessFields[] {
   const eventTypeInside = pathInside(mapping.match, mapping.eventType);
-  if (eventTypeInside !== null) {
-    const crowded = elements.find((element) => nodesAt(element, eventTypeInside).length > 1);
-    if (crowded !== undefined) {
-      const count = nodesAt(crowded, eventTypeInside).length;
-      return fail('XML_MAPPING_FAILED', `mapping ${mapping.name}: one element at "${mapping.match}" holds ${count} values of "${mapping.eventType}"; set match to the repeated event element`, text);
-    }
-  }
-  return ok(
-    elements.map((element) =>
-      vendorEvent(mapping, defaults, (path) => {
+  const eventElement = eventTypeInside?.split('.').slice(0, -1).join('.') ?? '';
+  const ofEachEvent = (inside: string): boolean => eventElement === '' || inside === eventElement || inside.startsWith(`${eventElement}.`);
+  return elements.flatMap((element) => {
+    const events = eventTypeInside === null ? 1 : Math.max(1, nodesAt(element, eventTypeInside).length);
+    return Array.from({ length: events }, (_, index) => {
+      const fields = vendorEvent(mapping, defaults, (path) => {
         const inside = pathInside(mapping.match, path);
-        return textOf(inside === null ? nodeAt(document, path) : nodeAt(element, inside));
-      }),
-    ),
-  );
+        if (inside === null) return textOf(nodeAt(document, path));
+        const nodes = nodesAt(element, inside);
+        if (events === 1 || !ofEachEvent(inside)) return textOf(nodes[0]);
+        return nodes.length === events ? textOf(nodes[index]) : null;
+      });
+      if (events > 1) fields.quirks.push(`match-is-container: "${mapping.match}" holds ${events} events; set match to the repeated event element`);
+      return fields;
+    });
+  });
 }
 
 /** `path` relative to the element at `match` (`''`: the element itself), or null when it lies outside it. */
@@ -292,6 +292,7 @@ function vendorEvent(mapping: AccessMapping, defaults: AccessXmlOptions['default
     holder: field(mapping.holder),
     time: field(mapping.time),
     details: {},
+    quirks: [],
   };
 }
 
@@ -302,6 +303,7 @@ function signalOf(fields: AccessFields): AccessSignal {
   signal.code = fields.meaning === null ? { scheme: 'contact-id', value: `access:${eventType}` } : fields.meaning.code;
   signal.qualifier = fields.meaning?.qualifier ?? 'new';
   signal.extended = { ...fields.details };
+  signal.quirks.push(...fields.quirks);
   if (fields.credential !== null && /^\d{1,9}$/.test(fields.credential)) signal.user = Number(fields.credential);
   if (fields.time !== null) {
     const ms = Date.parse(fields.time);

@@ -112,11 +112,21 @@ describe('decodeAccessXml', () => {
     expect(decodeOk('<Event><Type>DURESS</Type></Event>', options({ mappings: [mapping({})] }))).toHaveLength(1);
   });
 
-  it('refuses a document whose match element holds several event types rather than reading only the first', () => {
-    const container = mapping({ match: 'Events', eventType: 'Events.Event.Type' });
-    const error = errorOf('<Events><Event><Type>GRANTED</Type></Event><Event><Type>DURESS</Type></Event></Events>', options({ mappings: [container] }));
-    expect(error?.code).toBe('XML_MAPPING_FAILED');
-    expect(error?.message).toContain('one element at "Events" holds 2 values of "Events.Event.Type"');
+  it('reads every event of a match element that holds several (match names their container), naming the quirk', () => {
+    const container = mapping({ match: 'Events', eventType: 'Events.Event.Type', door: 'Events.Event.Door', user: 'Events.Event.Card', site: 'Events.Site', grantedValues: ['GRANTED'] });
+    const body =
+      '<Events><Site>branch-7</Site>' +
+      '<Event><Type>GRANTED</Type><Door>lobby</Door><Card>17</Card></Event>' +
+      '<Event><Type>DURESS</Type><Door>vault</Door></Event>' +
+      '</Events>';
+    const events = decodeOk(body, options({ mappings: [container] }));
+    // Doors pair with their events by position; one card for two events belongs to neither for sure.
+    expect(events).toMatchObject([
+      { code: { value: '422' }, site: 'branch-7', user: null, access: { door: 'lobby' } },
+      { code: { value: '124' }, site: 'branch-7', user: null, access: { door: 'vault' } },
+    ]);
+    expect(events.every((event) => event.quirks.some((quirk) => quirk.startsWith('match-is-container')))).toBe(true);
+    expect(events.every((event) => event.access?.credential === undefined)).toBe(true);
   });
 
   it('does not follow inherited properties in a mapping path', () => {
