@@ -195,8 +195,9 @@ export const mqttOutputSchema = z
     name,
     url: z
       .string()
-      // The schemes the MQTT client speaks; anything else it refuses at start ("Missing protocol") or guesses at.
-      .regex(/^(?:embedded|(?:mqtts?|tcp|tls|ssl|wss?)(?:\+unix)?:\/\/\S+)$/, 'a broker URL is mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (or tcp, tls, ws, wss), or "embedded"')
+      // The schemes the MQTT client speaks, in any letter case as URL schemes are; anything else it refuses at start
+      // ("Missing protocol") or guesses at.
+      .regex(/^(?:embedded|(?:mqtts?|tcp|tls|ssl|wss?)(?:\+unix)?:\/\/\S+)$/i, 'a broker URL is mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (or tcp, tls, ssl, ws, wss), or "embedded"')
       .describe('mqtt://, mqtts://, or "embedded" for the in-process broker'),
     topicPrefix: z
       .string()

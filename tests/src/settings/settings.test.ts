@@ -77,7 +77,8 @@ outputs:
 
   it('takes an MQTT url the client speaks, or "embedded", and names anything else', () => {
     const mqtt = (url: string) => parseSettings(JSON.stringify({ inputs: [], outputs: [{ type: 'mqtt', name: 'b', url }] }));
-    for (const url of ['embedded', 'mqtt://broker:1883', 'mqtts://user:pw@broker.example', 'ws://broker/mqtt', 'wss://broker:443/mqtt', 'tcp://10.0.0.2'])
+    // A URL scheme is case-insensitive (RFC 3986 §3.1), and the client reads MQTT:// as mqtt://.
+    for (const url of ['embedded', 'mqtt://broker:1883', 'mqtts://user:pw@broker.example', 'ws://broker/mqtt', 'wss://broker:443/mqtt', 'tcp://10.0.0.2', 'MQTT://broker:1883', 'Mqtts://broker.example'])
       expect(mqtt(url).ok, url).toBe(true);
     for (const url of ['notaurl', 'broker:1883', 'http://broker', 'mqtt://'])
       expect(mqtt(url), url).toMatchObject({ ok: false, issues: [{ path: 'outputs[0].url', message: expect.stringContaining('a broker URL is mqtt://HOST') }] });
