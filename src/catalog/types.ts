@@ -7,7 +7,7 @@ import type { Category } from '../model/event.js';
  */
 export const ADDRESS_KINDS = [
   'zone', 'user', 'partition', 'door', 'condition', 'custom-function', 'device', 'line', 'message', 'network', 'output',
-  'relay', 'printer', 'receiver', 'line-card', 'dealer', 'manufacturer', 'none',
+  'relay', 'printer', 'receiver', 'line-card', 'dealer', 'manufacturer', 'downloader', 'none',
 ] as const;
 export type AddressKind = (typeof ADDRESS_KINDS)[number];
 

@@ -112,7 +112,7 @@ export const eventSchema = z
       .describe('Access point, with the credential and its holder, for access-control events.'),
     number: z
       .object({
-        kind: z.string().describe('What the number names per the code table: condition, relay, output, line, device, network, printer, receiver, line-card, message, custom-function, dealer, manufacturer, partition (a second area beside ri), or unspecified (a number after a code the table gives none).'),
+        kind: z.string().describe('What the number names per the code table: condition, relay, output, line, device, network, printer, receiver, line-card, message, custom-function, dealer, manufacturer, downloader (the downloader ID of a download session), partition (a second area beside ri), or unspecified (a number after a code the table gives none).'),
         value: z.number().int().nonnegative(),
       })
       .optional()

@@ -6,7 +6,7 @@ import { emptySignal, type Signal } from '../../../src/model/signal.js';
 /**
  * Contact ID code → its SIA equivalents for qualifier 1 (new/opening) and 3 (restore/closing), the standard
  * part of eavanvalkenburg/pysiaalarm:src/pysiaalarm/data/adm_mapping.py (the entries before its Ajax additions).
- * Codes that neither table lists (358-360, 470-473 are not in DC-05 Appendix C as protocols.md §1.5 gives it)
+ * Codes that neither table lists (359-360, 470-473 are not in DC-05 Appendix C as protocols.md §1.5 gives it)
  * are skipped by the test, which says so.
  */
 const CID_TO_SIA: ReadonlyArray<readonly [cid: string, onNew: string, onRestore: string]> = [
@@ -185,7 +185,7 @@ const pairs = CID_TO_SIA.flatMap(([cid, onNew, onRestore]) => [
 describe('one meaning per code across the Contact ID and SIA tables', () => {
   it('walks the codes both tables know (the rest is named)', () => {
     const skipped = CID_TO_SIA.filter(([cid, a, b]) => !lookupCode('contact-id', cid) || !lookupCode('sia', a) || !lookupCode('sia', b));
-    expect(skipped.map(([cid]) => cid)).toEqual(['358', '359', '360', '470', '471', '473']);
+    expect(skipped.map(([cid]) => cid)).toEqual(['359', '360', '470', '471', '473']);
     expect(pairs.length).toBeGreaterThan(220);
   });
 
@@ -208,6 +208,24 @@ describe('one meaning per code across the Contact ID and SIA tables', () => {
     expect(classify(signal('contact-id', '457', 'new'), {}).category).toBe('burglary');
     expect(classify(signal('contact-id', '150', 'new'), {}).category).toBe('burglary');
     expect(classify(signal('contact-id', '158', 'new'), {}).category).toBe('fire');
-    expect(classify({ ...signal('contact-id', '900', 'new'), address: 12 }, {}).user).toEqual({ number: 12 });
+    // 900-902 name the downloader of a download session (Ademco list, hubitat_envisalink CID table "DLID"): never a
+    // user, so a site's duress user of the same number does not make a download a duress.
+    for (const code of ['900', '901', '902']) {
+      const c = classify({ ...signal('contact-id', code, 'new'), address: 12 }, {});
+      expect([c.user, c.number], code).toEqual([null, { kind: 'downloader', value: 12 }]);
+    }
+  });
+
+  // hubitat_envisalink's CID table: "129": ["Panic Verifier", "Zone", "A confirmed Hold-up condition exists"];
+  // pysiaalarm adm_mapping.py (its Ajax block): "129": {"1": "HV"}, hold-up confirmed.
+  it('reads 129 and its Ajax SIA pair HV, a confirmed hold-up, as a hold-up of the zone', () => {
+    for (const c of [classify({ ...signal('contact-id', '129', 'new'), address: 5 }, {}), classify({ ...signal('sia', 'HV', null), address: 5 }, {})]) {
+      expect(c).toMatchObject({ category: 'holdup', duress: true, silent: true, zone: { number: 5 } });
+    }
+  });
+
+  it('knows the further codes of the public Ademco list (hubitat_envisalink CID table)', () => {
+    for (const code of ['168', '169', '316', '345', '358', '394', '443', '655', '903', '904'])
+      expect(classify(signal('contact-id', code, 'new'), {}).category, code).not.toBe('unrecognized');
   });
 });

@@ -36,7 +36,7 @@ function numberFound(c: Classification, kind: AddressKind): number | string | un
 
 describe('no digit is lost: every SIA code puts its number in the field of its kind', () => {
   it('the table has all 325 codes of SIA DC-03 plus the Ajax additions, each with a kind', () => {
-    expect(codes).toHaveLength(325);
+    expect(codes).toHaveLength(326);
   });
 
   it.each(codes)('%s', (code) => {
@@ -44,6 +44,11 @@ describe('no digit is lost: every SIA code puts its number in the field of its k
     const c = classified(`N${code}${NUMBER}`);
     const expected = kind === 'door' ? String(NUMBER) : NUMBER;
     expect(numberFound(c, kind), `${code} (${kind})`).toBe(expected);
+  });
+
+  // pysiaalarm sia_codes.py gives ND (Ajax) "Area number", as for its siblings NB, NE and NO.
+  it('reads the number after ND, a duress that ends night mode, as its area', () => {
+    expect(classified('NND2')).toMatchObject({ category: 'duress', duress: true, partition: { number: 2 }, user: null });
   });
 
   it('names the kinds SIA DC-03 gives the codes the field reports lost', () => {

@@ -242,6 +242,7 @@ describe('src/catalog/contact-id.json', () => {
       '125': { category: 'duress', address: 'door', silent: true },
       '122': { category: 'holdup', silent: true },
       '126': { category: 'holdup', address: 'user', silent: true },
+      '129': { category: 'holdup', address: 'zone', silent: true },
       '146': { category: 'burglary', silent: true },
       '120': { category: 'panic' },
       '123': { category: 'panic' },
@@ -260,7 +261,7 @@ describe('src/catalog/contact-id.json', () => {
     for (const [code, entry] of Object.entries(expected)) expect(table[code], code).toMatchObject(entry);
     expect(table['465']?.silent).toBeUndefined();
     const duressOrHoldup = Object.keys(table).filter((code) => ['duress', 'holdup'].includes(table[code]?.category ?? ''));
-    expect(duressOrHoldup.sort()).toEqual(['121', '122', '124', '125', '126']);
+    expect(duressOrHoldup.sort()).toEqual(['121', '122', '124', '125', '126', '129']);
   });
 
   test('open/close codes are flagged and start as openings', () => {

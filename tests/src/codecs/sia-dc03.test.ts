@@ -29,9 +29,10 @@ function errorOf<T>(result: DecodeResult<T>): { code: string; message: string } 
 const codes = (data: SiaData): string[] => data.events.map((event) => event.code?.value ?? '?');
 
 describe('SIA code catalogue (src/catalog/sia.json)', () => {
-  it('lists the 325 two-letter codes of pysiaalarm data/sia_codes.py, Ajax additions included', () => {
+  it('lists the 325 two-letter codes of pysiaalarm data/sia_codes.py, Ajax additions included, and HV', () => {
     const keys = Object.keys(catalog);
-    expect(keys).toHaveLength(325);
+    // HV (Ajax's confirmed hold-up) is in pysiaalarm's adm_mapping.py, as CID 129's pair, not in its sia_codes.py.
+    expect(keys).toHaveLength(326);
     for (const key of keys) expect(key).toMatch(/^[A-Z]{2}$/);
     for (const ajax of ['PC', 'PD', 'PE', 'PF', 'PG', 'PO', 'SM', 'XC', 'ZY', 'ZZ', 'AF', 'NB', 'ND', 'NE', 'NO', 'NP', 'CB', 'CC', 'OB']) {
       expect(catalog[ajax], ajax).toBeDefined();
@@ -52,7 +53,7 @@ describe('SIA code catalogue (src/catalog/sia.json)', () => {
     expect(catalog['HA']?.qualifier).toBeUndefined();
     for (const code of ['HH', 'HR']) expect(catalog[code]).toMatchObject({ category: 'holdup', qualifier: 'restore', silent: true });
     const silent = Object.entries(catalog).filter(([, entry]) => entry.silent === true).map(([code]) => code);
-    expect(silent.sort()).toEqual(['HA', 'HH', 'HR', 'ND']);
+    expect(silent.sort()).toEqual(['HA', 'HH', 'HR', 'HV', 'ND']);
   });
 
   it('classifies panic, medical and their restores', () => {
@@ -78,7 +79,7 @@ describe('SIA code catalogue (src/catalog/sia.json)', () => {
     }
     for (const code of ['YN', 'YO']) expect(catalog[code]?.category).toBe('unrecognized');
     expect(catalog['DU']?.category).toBe('status');
-    expect(catalog['ND']).toMatchObject({ category: 'duress', address: 'user', silent: true });
+    expect(catalog['ND']).toMatchObject({ category: 'duress', address: 'partition', silent: true });
     expect(catalog['JA']?.category).toBe('tamper');
   });
 
