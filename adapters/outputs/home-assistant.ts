@@ -3,7 +3,7 @@ import { duressDevicesOf } from '../../src/assurance/devices.js';
 import type { Audience, Logger } from '../../src/ports.js';
 import type { MqttOutputSettings } from '../../src/settings/settings.js';
 import type { Site } from '../../src/settings/sites.js';
-import { topicSegment, type MqttOutput } from './mqtt.js';
+import { topicSegment, valueHash, type MqttOutput } from './mqtt.js';
 
 /**
  * Home Assistant MQTT discovery, device-based (one retained `{discoveryPrefix}/device/{object id}/config` holding
@@ -28,6 +28,15 @@ export function discoveryPrefixOf(setting: MqttOutputSettings['homeAssistant']):
 function idPart(value: string): string {
   const cleaned = value.replace(/[^A-Za-z0-9_-]/g, '_');
   return cleaned === '' ? 'unknown' : cleaned;
+}
+
+/**
+ * A site's part of its components' ids. Cleaned, two site ids could read the same (`shop.1`, `shop_1`) and one
+ * site's entities would silently replace the other's, so a cleaned one carries a hash of the id as configured.
+ */
+function siteIdPart(siteId: string): string {
+  const cleaned = idPart(siteId);
+  return cleaned === siteId ? cleaned : `${cleaned}_${valueHash(siteId)}`;
 }
 
 export interface DiscoveryScope {
@@ -76,7 +85,7 @@ export function discoveryComponents(scope: DiscoveryScope): Record<string, Disco
 
   for (const site of scope.sites) {
     const siteTopic = topicSegment(site.id);
-    const siteId = idPart(site.id);
+    const siteId = siteIdPart(site.id);
     const siteName = site.name ?? site.id;
     add(`${siteId}_event`, {
       p: 'event',

@@ -56,7 +56,12 @@ export function topicSegment(value: string): string {
   if (cleaned.length <= MAX_SEGMENT_CHARS) return cleaned;
   // Cut by code point, so a surrogate pair is not split into a lone (unsafe) half.
   const kept = Array.from(cleaned).slice(0, MAX_SEGMENT_CHARS).join('');
-  return `${kept}~${createHash('sha256').update(value).digest('hex').slice(0, 12)}`;
+  return `${kept}~${valueHash(value)}`;
+}
+
+/** 12 hex digits of a value's SHA-256: what keeps a shortened or cleaned name distinct from the others. */
+export function valueHash(value: string): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 12);
 }
 
 /** `{prefix}/events/{site id, else account, else 'unknown'}/{category}`. */

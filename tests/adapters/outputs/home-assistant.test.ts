@@ -42,6 +42,21 @@ describe('Home Assistant discovery payload', () => {
   });
 });
 
+describe('Home Assistant ids from configured names', () => {
+  it('keeps two site ids apart that read the same once cleaned (shop.1, shop_1): one entity each', () => {
+    const alike = sitesSchema.parse([
+      { id: 'shop.1', accounts: ['1111'] },
+      { id: 'shop_1', accounts: ['2222'] },
+    ]);
+    const payload = discoveryPayload({ gateway, output: { name: 'central', topicPrefix: 'pb', audience: 'central' }, sites: alike });
+    const components = Object.values(payload.cmps) as Array<{ p: string; name?: string; state_topic?: string }>;
+    const incidents = components.filter((c) => c.p === 'binary_sensor' && String(c.name).includes('open incident'));
+    expect(incidents.map((c) => c.state_topic).sort()).toEqual(['pb/incidents/shop.1', 'pb/incidents/shop_1']);
+    const uniqueIds = Object.values(payload.cmps).map((c) => (c as { unique_id: string }).unique_id);
+    expect(new Set(uniqueIds).size).toBe(uniqueIds.length);
+  });
+});
+
 describe('HomeAssistantDiscovery', () => {
   it('removes the entities of a site no longer configured by sending their platform alone', async () => {
     const published: Array<{ topic: string; payload: any }> = [];
