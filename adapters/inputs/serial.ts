@@ -55,6 +55,12 @@ const DEFAULT_MAX_QUEUED_FRAMES = 64;
  */
 export const MAX_DURESS_FRAMES_OVER_QUEUE = 16;
 const LINE_TERMINATORS = [0x0d, 0x0a];
+/**
+ * A frame's bytes arrive within milliseconds of each other; a part left this long without its terminator (a panel
+ * reset mid-line, a receiver restarted mid-packet) is discarded, or it would be glued to the next frame, however
+ * much later that comes, and spoil it.
+ */
+const FRAME_IDLE_MS = 1_000;
 
 /**
  * A serial receiver or panel port. It carries bytes only: the SerialReceiver decides every answer, written on
@@ -73,6 +79,7 @@ export class SerialInput implements Input {
   private attempts = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private alarmTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   private downSince: number | null = null;
   private alarmRaised = false;
   private stopped = true;
@@ -105,6 +112,7 @@ export class SerialInput implements Input {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.alarmTimer);
+    clearTimeout(this.idleTimer);
     this.downSince = null;
     this.alarmRaised = false;
     await this.chain;
@@ -152,7 +160,7 @@ export class SerialInput implements Input {
     stream.on('close', (error: Error | null) => {
       if (this.stream !== stream) return;
       this.stream = undefined;
-      for (const out of this.framer?.flush() ?? []) if (out.kind === 'discarded') this.discarded(out.reason, out.bytes);
+      this.flushPartial();
       if (this.stopped) return;
       logger.warn({ err: error, path }, 'serial port lost');
       this.markDown(error ?? new Error('closed'));
@@ -173,6 +181,15 @@ export class SerialInput implements Input {
         this.handleInTurn(stream, out.bytes, () => (this.queued -= 1));
       } else this.overQueue(stream, out.bytes);
     }
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.flushPartial(), FRAME_IDLE_MS);
+    this.idleTimer.unref();
+  }
+
+  /** Discards (and counts) the part of a frame the framer holds without its terminator. */
+  private flushPartial(): void {
+    clearTimeout(this.idleTimer);
+    for (const out of this.framer?.flush() ?? []) if (out.kind === 'discarded') this.discarded(out.reason, out.bytes);
   }
 
   /** A frame beyond the queue bound: kept only when it is a duress or hold-up, within the allowance for those. */

@@ -91,8 +91,15 @@ export class SerialReceiver {
 
   private async surgard(packet: Uint8Array, origin: FrameOrigin): Promise<SerialOutcome> {
     const { counters, logger, input } = this.options;
-    const streak = this.streakOf(Buffer.from(packet).toString('latin1'), origin.receivedAt);
     const decoded = decodeSurgard(packet);
+    if (decoded.ok && decoded.value.kind === 'heartbeat') {
+      // Not part of any streak: after a lost port the receiver sends heartbeats until one is ACKed, then the packet
+      // it never got an ACK for, which must still count as that packet's retransmit.
+      counters.inc('heartbeats_total', { input });
+      logger.debug({ receiver: decoded.value.receiver }, 'Sur-Gard heartbeat');
+      return { reply: ACK, events: [], duplicate: false };
+    }
+    const streak = this.streakOf(Buffer.from(packet).toString('latin1'), origin.receivedAt);
     if (!decoded.ok) {
       this.rejected(decoded.error, origin.peer);
       if (streak.naks < this.options.maxNaks) {
@@ -103,16 +110,11 @@ export class SerialReceiver {
       return this.store([unreadable], streak, decoded.error);
     }
     counters.inc('frames_total', { input, protocol: 'surgard', result: 'decoded' });
-    const packetValue = decoded.value;
-    if (packetValue.kind === 'heartbeat') {
-      counters.inc('heartbeats_total', { input });
-      logger.debug({ receiver: packetValue.receiver }, 'Sur-Gard heartbeat');
-      return { reply: ACK, events: [], duplicate: false };
-    }
+    const signals = decoded.value.kind === 'heartbeat' ? [] : decoded.value.signals;
     const events =
-      packetValue.signals.length === 0
+      signals.length === 0
         ? [this.unrecognized({ code: 'SURGARD_FORMAT_INVALID', message: 'the packet carries no event' }, 'surgard', origin)]
-        : packetValue.signals.map((signal) => this.eventOf(signal, origin));
+        : signals.map((signal) => this.eventOf(signal, origin));
     return this.store(events, streak);
   }
 
@@ -123,8 +125,12 @@ export class SerialReceiver {
     return { reply: ACK, events: recorded.events, duplicate: recorded.duplicate, ...(error === undefined ? {} : { error }) };
   }
 
-  private async line(bytes: Uint8Array, origin: FrameOrigin, protocol: keyof typeof LINE_CODEC): Promise<SerialOutcome> {
+  private async line(received: Uint8Array, origin: FrameOrigin, protocol: keyof typeof LINE_CODEC): Promise<SerialOutcome> {
     const { counters, logger, input } = this.options;
+    // A line carries printable text only: a BREAK (a cable plugged in, a panel powering up) reads as 0x00, and
+    // printer outputs pad with NULs. Such bytes would make a duress line unreadable, and a one-way line cannot be
+    // asked again; the event's raw field keeps them.
+    const bytes = received.filter((byte) => byte >= 0x20 && byte !== 0x7f);
     if (Buffer.from(bytes).toString('latin1').trim() === '') {
       counters.inc('frames_discarded_total', { input, reason: 'FRAME_NOISE' });
       return { reply: null, events: [], duplicate: false };
@@ -134,7 +140,10 @@ export class SerialReceiver {
     let events: NormalizedEvent[];
     if (decoded.ok) {
       counters.inc('frames_total', { input, protocol: codec, result: 'decoded' });
-      events = decoded.value.signals.map((signal) => this.eventOf(signal, origin));
+      const dropped = bytes.length < received.length;
+      events = decoded.value.signals.map((signal) =>
+        this.eventOf(dropped ? { ...signal, quirks: [...signal.quirks, 'control-bytes-dropped'] } : signal, origin),
+      );
     } else {
       this.rejected(decoded.error, origin.peer);
       events = [this.unrecognized(decoded.error, codec, origin, 'a one-way line cannot be asked again')];
@@ -169,7 +178,7 @@ export class SerialReceiver {
   private async supervisory(peer: string, qualifier: 'new' | 'restore', reason: string): Promise<RecordOutcome> {
     const origin: FrameOrigin = { input: this.options.input, transport: 'serial', peer, receivedAt: this.options.clock.now(), raw: new Uint8Array(0), trust: VERIFIED };
     const event = gatewayEvent({ category: 'supervisory', account: this.options.account, qualifier, reasons: [reason] }, origin, this.options.builder);
-    return this.options.recorder.record([event]);
+    return this.options.recorder.recordRaised([event]);
   }
 
   private streakOf(text: string, now: number): Streak {

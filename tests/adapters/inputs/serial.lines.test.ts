@@ -1,0 +1,58 @@
+import { SerialPortMock } from 'serialport';
+import { afterEach, expect, it, vi } from 'vitest';
+import { SerialInput } from '../../../adapters/inputs/serial.js';
+import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
+import { Counters } from '../../../src/observability/counters.js';
+import { silentLogger, systemClock } from '../../../src/ports.js';
+import { serialReceiver } from '../../helpers/serial-receiver.js';
+
+const MockBinding = SerialPortMock.binding;
+let input: SerialInput | undefined;
+afterEach(async () => { await input?.stop(); MockBinding.reset(); });
+
+async function linePort(protocol: 'contact-id-lines' | 'sia-dc03-lines') {
+  MockBinding.reset();
+  MockBinding.createPort('/dev/ttyUSB-nul', { record: true });
+  let port: Awaited<ReturnType<typeof MockBinding.open>> | undefined;
+  const outbox = new MemoryOutbox();
+  outbox.registerOutputs(['probe']);
+  const counters = new Counters();
+  input = new SerialInput({ name: 'panel', path: '/dev/ttyUSB-nul', baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1,
+    protocol, maxFrameBytes: 256, reconnect: { initial: 10, max: 40 }, downAlarmAfter: 60_000,
+    receiver: serialReceiver(outbox, { counters, account: '9000', protocol }), clock: systemClock, logger: silentLogger, counters,
+    binding: { list: () => MockBinding.list(), open: async (o) => (port = await MockBinding.open(o)) } });
+  await input.start();
+  return { emit: (s: string) => port!.emitData(Buffer.from(s, 'latin1')), stored: () => outbox.pending('probe', 10).map((e) => e.event) };
+}
+
+// bindings-cpp sets c_iflag = IGNPAR only (no IGNBRK/BRKINT): a BREAK (cable plugged, panel power-up) reads as 0x00.
+it('contact-id-lines: a duress line after a 0x00 noise byte is still a duress', async () => {
+  const port = await linePort('contact-id-lines');
+  port.emit('\u00001234181121010014\r\n');
+  await vi.waitFor(() => expect(port.stored()).toHaveLength(1));
+  expect(port.stored()[0]).toMatchObject({ category: 'duress', duress: true });
+});
+
+it('sia-dc03-lines: a hold-up line after a 0x00 noise byte is still a hold-up', async () => {
+  const port = await linePort('sia-dc03-lines');
+  port.emit('\u0000#123456 NHA0012\r');
+  await vi.waitFor(() => expect(port.stored()).toHaveLength(1));
+  expect(port.stored()[0]).toMatchObject({ category: 'holdup', duress: true });
+});
+
+it('contact-id-lines: NUL padding after CR is noise, not an event', async () => {
+  const port = await linePort('contact-id-lines');
+  port.emit('1234181121010014\r\u0000\u0000\n');
+  await new Promise((r) => setTimeout(r, 100));
+  expect(port.stored().map((e) => e.category)).toEqual(['duress']);
+});
+
+// A panel reset mid-line leaves a fragment; the serial framer is never flushed on idle, so it prefixes the next line.
+it('contact-id-lines: a fragment left seconds before does not corrupt the next duress line', async () => {
+  const port = await linePort('contact-id-lines');
+  port.emit('1234181130');
+  await new Promise((r) => setTimeout(r, 1500));
+  port.emit('1234181121010014\r\n');
+  await vi.waitFor(() => expect(port.stored().length).toBeGreaterThanOrEqual(1));
+  expect(port.stored().map((e) => e.category)).toContain('duress');
+});
