@@ -243,7 +243,7 @@ export class Dc09Receiver {
         this.options.builder,
       );
       event.covert = true; // raised by whichever frame came second, a duress among them: not for local outputs
-      void this.options.recorder.record([event]);
+      void this.options.recorder.recordRaised([event]);
     }
     const duress = this.eventsOf(msg, origin).filter((event) => event.duress);
     if (duress.length === 0) return { answer: 'nak', reply, events: [], duplicate: false, error };
@@ -259,7 +259,7 @@ export class Dc09Receiver {
   async capacityAlarm(reason: string, transport: Transport): Promise<void> {
     const origin: FrameOrigin = { input: this.options.input, transport, receivedAt: this.options.clock.now(), raw: new Uint8Array(), trust: VERIFIED };
     const event = gatewayEvent({ category: 'supervisory', account: null, reasons: [reason] }, origin, this.options.builder);
-    const recorded = await this.options.recorder.record([event]);
+    const recorded = await this.options.recorder.recordRaised([event]);
     if (!recorded.ok) this.options.logger.error({ err: recorded.error, reason }, 'supervisory event not stored');
   }
 

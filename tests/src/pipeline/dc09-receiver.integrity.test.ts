@@ -322,6 +322,15 @@ describe('back-pressure never NAKs a duress for a backlog', () => {
     expect(outbox.backlog('central')).toBe(3);
   });
 
+  it('stores the input\'s own capacity alarm over the central limit: the gateway\'s events are not panel traffic', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['central']);
+    const receiver = receiverWith(outbox, ['central']);
+    for (let seq = 1; seq <= 3; seq++) await receiver.handleFrame(burglary(seq), 'tcp');
+    await receiver.capacityAlarm('maxConnections reached', 'tcp');
+    expect(outbox.pending('central', 10).map((e) => e.event.category)).toEqual(['burglary', 'burglary', 'supervisory']);
+  });
+
   it('does not count a local output toward the limit', async () => {
     const outbox = new MemoryOutbox();
     outbox.registerOutputs(['central', 'keypad']);
