@@ -44,8 +44,12 @@ const ALARM_CATEGORIES: ReadonlySet<Category> = new Set(['duress', 'holdup', 'pa
  */
 function isZoneAlarm(code: Signal['code'], category: Category): boolean {
   if (category === 'tamper' || category === 'supervisory') return false;
-  return ALARM_CATEGORIES.has(category) || (code?.scheme === 'contact-id' && /^1\d\d$/.test(code.value));
+  if (ALARM_CATEGORIES.has(category)) return true;
+  return code?.scheme === 'contact-id' ? /^1\d\d$/.test(code.value) : code?.scheme === 'sia' && SIA_ZONE_ALARMS_OF_TROUBLE.has(code.value);
 }
+
+/** SIA zone alarms the table calls troubles, whose Contact ID twins are 1xx alarms: water (154) and freeze (159). */
+const SIA_ZONE_ALARMS_OF_TROUBLE: ReadonlySet<string> = new Set(['WA', 'ZA']);
 
 const ZONE_TYPE_CATEGORY: Partial<Record<ZoneType, Category>> = {
   holdup: 'holdup',
@@ -181,7 +185,8 @@ export function createClassifier(lookup: CodeLookup) {
     const { qualifier } = baseline;
 
     const escalate = (target: Category, reason: string): void => {
-      if (DURESS_CATEGORIES.has(category) && !DURESS_CATEGORIES.has(target)) {
+      // Duress ranks above hold-up: a rule for a hold-up device does not rename a keypad duress either.
+      if (DURESS_CATEGORIES.has(category) && (!DURESS_CATEGORIES.has(target) || (category === 'duress' && target === 'holdup'))) {
         reasons.push(`${reason}; ${category} is kept: site and vendor rules never remove a duress label`);
         return;
       }
@@ -259,6 +264,15 @@ export function createClassifier(lookup: CodeLookup) {
       reasons.push(`door ${door.id} is not listed for site ${site.id}`);
     if (siteDoor?.duress === true && category === 'unrecognized')
       escalate('duress', `unknown code on a duress device: door ${siteDoor.id} "${siteDoor.name}" takes duress PINs`);
+    // An unknown code's number was read as one device, but the site may list another duress device under it: the
+    // signal may be its call for help.
+    const unknownNumber = baseline.entry === undefined && category === 'unrecognized' ? signal.address : null;
+    if (unknownNumber !== null && site !== undefined) {
+      const duressDoor = site.doors?.find((d) => d.zone === unknownNumber && d.duress === true);
+      const duressUser = site.users?.find((u) => u.number === unknownNumber && u.duress === true);
+      if (duressDoor !== undefined) escalate('duress', `unknown code on point ${unknownNumber}, the point of door ${duressDoor.id} "${duressDoor.name}", which takes duress PINs`);
+      else if (duressUser !== undefined) escalate('duress', `unknown code with number ${unknownNumber}, also duress user ${unknownNumber} "${duressUser.name}"`);
+    }
     const accessEvent = signal.access?.eventType;
     if (accessEvent !== undefined && /duress/i.test(accessEvent))
       escalate('duress', `the access controller reports "${accessEvent}"`);

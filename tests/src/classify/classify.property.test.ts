@@ -151,17 +151,19 @@ describe('classification properties', () => {
   const DURESS_DEVICE_CATEGORY: Partial<Record<ZoneType, string>> = { holdup: 'holdup', panic: 'panic', duress: 'duress' };
 
   test.prop([signalArb(unknownCode), siteArb, fc.constantFrom(...ZONE_TYPES)], { numRuns: 300 })(
-    'an unknown code is unrecognized, except on a duress device where it takes the zone category',
+    'an unknown code is unrecognized, except on a duress device where it takes the zone category (or a duress user or door under its number: duress)',
     (generated, generatedSite, type) => {
       const zoneNumber = generated.address ?? 1;
       const signal: Signal = { ...generated, address: zoneNumber, user: null, access: undefined };
       const otherZones = (generatedSite.zones ?? []).filter((z) => z.number !== zoneNumber);
       const site: Site = { ...generatedSite, zones: [...otherZones, { number: zoneNumber, name: 'device', type }] };
       const c = classify(signal, { site });
-      const expected = DURESS_DEVICE_CATEGORY[type] ?? 'unrecognized';
+      const alsoDuress =
+        site.users?.some((u) => u.number === zoneNumber && u.duress === true) === true || site.doors?.some((d) => d.zone === zoneNumber && d.duress === true) === true;
+      const expected = DURESS_DEVICE_CATEGORY[type] ?? (alsoDuress ? 'duress' : 'unrecognized');
       expect(c.category).toBe(expected);
       expect(c.zone).toMatchObject({ number: zoneNumber, type });
-      if (expected !== 'unrecognized') expect(c.reasons.join('\n')).toMatch(/unknown code on a duress device/);
+      if (DURESS_DEVICE_CATEGORY[type] !== undefined) expect(c.reasons.join('\n')).toMatch(/unknown code on a duress device/);
     },
   );
 });
