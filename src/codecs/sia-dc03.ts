@@ -503,7 +503,9 @@ function normaliseEventBlock(block: string, quirks: QuirkLog): string {
   const joined: string[] = [];
   for (const word of words) {
     const previous = joined.at(-1);
-    if (previous !== undefined && EVENT_CODE.test(previous) && /^\d/.test(word)) {
+    // A code and its number in separate words (`BA 05`), or a modifier and its value (`ID 12`).
+    const takesNumber = previous !== undefined && (EVENT_CODE.test(previous) || CASE_INSENSITIVE_MODIFIERS.includes(previous));
+    if (takesNumber && /^\d/.test(word)) {
       joined[joined.length - 1] = previous + word;
       continue;
     }

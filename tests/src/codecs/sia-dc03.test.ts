@@ -337,6 +337,14 @@ describe('decodeSiaLine: panel serial lines', () => {
     expect(data.ok && data.value.events[0]).toMatchObject({ code: { value: 'BA' }, partition: 1, address: 1 });
   });
 
+  it('joins a modifier written apart from its value ("ID 12"), so the hold-up after it keeps its code', () => {
+    const data = decodeSiaLine('N ri01 BA 05 ID 12 HA\r\n');
+    expect(data.ok && data.value.events.map((e) => [e.code?.value, e.user, e.address])).toEqual([
+      ['BA', null, 5],
+      ['HA', 12, null],
+    ]);
+  });
+
   it('accepts upper-case modifiers and a space after the account', () => {
     const upper = decodeSiaLine('#1234|NRI01/ID05/BA01');
     expect(upper.ok && upper.value.events[0]).toMatchObject({ account: '1234', partition: 1, user: 5, address: 1 });
