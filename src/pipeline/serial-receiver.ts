@@ -48,6 +48,15 @@ const NAK = Uint8Array.of(SURGARD_NAK);
 const LINE_CODEC = { 'contact-id-lines': 'contact-id', 'sia-dc03-lines': 'sia-dc03' } as const;
 
 /**
+ * A one-way line's text without control bytes: a BREAK (a cable plugged in, a panel powering up) reads as 0x00, and
+ * printer outputs pad with NULs. Such bytes would make a duress line unreadable, and the line cannot be asked again;
+ * the event's raw field keeps them.
+ */
+function printableOf(line: Uint8Array): Uint8Array {
+  return line.filter((byte) => byte >= 0x20 && byte !== 0x7f);
+}
+
+/**
  * Decides what each serial frame gets (protocols.md §4.1, design.md §3.4). Sur-Gard: ACK only after the event is
  * stored; heartbeats ACKed without an event; NAK for an undecodable packet (the receiver retransmits) or a failed
  * store. A packet NAKed `maxNaks` times and sent again unchanged is not line noise: it is stored as
@@ -75,7 +84,7 @@ export class SerialReceiver {
    * built, stored, counted or answered: the input asks it of the frames it has no room to queue.
    */
   carriesDuress(packet: Uint8Array): boolean {
-    const decoded = decodeFrame(packet, { protocol: this.frameProtocol });
+    const decoded = decodeFrame(this.options.protocol === 'surgard' ? packet : printableOf(packet), { protocol: this.frameProtocol });
     return decoded.ok && decoded.value.signals.some((signal) => signalIsDuress(this.withFallbackAccount(signal), this.options.builder));
   }
 
@@ -127,10 +136,7 @@ export class SerialReceiver {
 
   private async line(received: Uint8Array, origin: FrameOrigin, protocol: keyof typeof LINE_CODEC): Promise<SerialOutcome> {
     const { counters, logger, input } = this.options;
-    // A line carries printable text only: a BREAK (a cable plugged in, a panel powering up) reads as 0x00, and
-    // printer outputs pad with NULs. Such bytes would make a duress line unreadable, and a one-way line cannot be
-    // asked again; the event's raw field keeps them.
-    const bytes = received.filter((byte) => byte >= 0x20 && byte !== 0x7f);
+    const bytes = printableOf(received);
     if (Buffer.from(bytes).toString('latin1').trim() === '') {
       counters.inc('frames_discarded_total', { input, reason: 'FRAME_NOISE' });
       return { reply: null, events: [], duplicate: false };

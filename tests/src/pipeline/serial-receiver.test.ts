@@ -49,4 +49,9 @@ describe('SerialReceiver.carriesDuress', () => {
     expect(serialReceiver(outbox).carriesDuress(Buffer.from(`S011[Nri1/HA05]${DC4}`, 'latin1'))).toBe(true);
     expect(outbox.pending('probe', 10)).toEqual([]);
   });
+
+  it('reads a line past its control bytes, as handling it would (a BREAK reads as 0x00)', () => {
+    const lines = serialReceiver(new MemoryOutbox(), { protocol: 'contact-id-lines' });
+    expect(lines.carriesDuress(Buffer.from('\u00001234181121010014', 'latin1'))).toBe(true);
+  });
 });
