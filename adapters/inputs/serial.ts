@@ -76,6 +76,8 @@ export class SerialInput implements Input {
   private queued = 0;
   /** Duress frames waiting beyond the queue bound (MAX_DURESS_FRAMES_OVER_QUEUE). */
   private duressOverQueue = 0;
+  /** Sur-Gard packets being handled, by their bytes: the receiver's resend of one of them is not answered again. */
+  private readonly unanswered = new Map<string, number>();
   private attempts = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private alarmTimer: NodeJS.Timeout | undefined;
@@ -176,6 +178,7 @@ export class SerialInput implements Input {
     const maxQueued = this.options.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES;
     for (const out of framer.push(chunk)) {
       if (out.kind === 'discarded') this.discarded(out.reason, out.bytes);
+      else if (this.isResendOfUnanswered(out.bytes)) continue;
       else if (this.queued < maxQueued) {
         this.queued += 1;
         this.handleInTurn(stream, out.bytes, () => (this.queued -= 1));
@@ -207,9 +210,33 @@ export class SerialInput implements Input {
     this.handleInTurn(stream, frame, () => (this.duressOverQueue -= 1));
   }
 
+  /**
+   * A Sur-Gard receiver has one packet outstanding and sends it again after 4 s without an answer (protocols.md
+   * §4.1); it reads the next ACK byte as the answer to whatever it is waiting on, with no sequence number. A copy
+   * that arrives while the first is still being stored (a slow disk) must get no answer of its own: its ACK would
+   * reach the receiver after the first one, be taken for the next packet's, and that packet would be dropped from
+   * the receiver's buffer before it was stored. The first copy's answer, ACK or NAK, answers both.
+   */
+  private isResendOfUnanswered(frame: Uint8Array): boolean {
+    if (this.options.protocol !== 'surgard' || !this.unanswered.has(Buffer.from(frame).toString('latin1'))) return false;
+    const { counters, name, path } = this.options;
+    this.options.onFrame?.(frame, 'serial', path);
+    counters.inc('frames_discarded_total', { input: name, reason: 'RESENT_WHILE_UNANSWERED' });
+    this.warnings.warn('RESENT_WHILE_UNANSWERED', path, { path }, 'serial packet resent while its first copy is still being stored: answered once');
+    return true;
+  }
+
   /** Handles the frame after every frame queued before it; `done` runs once it is answered or has failed. */
   private handleInTurn(stream: SerialPortStream, frame: Uint8Array, done: () => void): void {
-    this.enqueue(() => this.handle(stream, frame).finally(done));
+    const key = Buffer.from(frame).toString('latin1');
+    this.unanswered.set(key, (this.unanswered.get(key) ?? 0) + 1);
+    const answered = (): void => {
+      const left = (this.unanswered.get(key) ?? 1) - 1;
+      if (left === 0) this.unanswered.delete(key);
+      else this.unanswered.set(key, left);
+      done();
+    };
+    this.enqueue(() => this.handle(stream, frame).finally(answered));
   }
 
   private async handle(stream: SerialPortStream, frame: Uint8Array): Promise<void> {

@@ -1,0 +1,63 @@
+import { SerialPortMock } from 'serialport';
+import { afterEach, expect, it, vi } from 'vitest';
+import { SerialInput, type SerialBinding } from '../../../adapters/inputs/serial.js';
+import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
+import { Counters } from '../../../src/observability/counters.js';
+import { silentLogger, systemClock } from '../../../src/ports.js';
+import { serialReceiver } from '../../helpers/serial-receiver.js';
+
+const MockBinding = SerialPortMock.binding;
+type Port = Awaited<ReturnType<typeof MockBinding.open>>;
+const PATH = '/dev/ttyUSB-stray-ack';
+const BURGLARY = Buffer.from('501100 181234E13001003\u0014', 'latin1');
+const DURESS = Buffer.from('501100 181234E12101001\u0014', 'latin1');
+let input: SerialInput | undefined;
+const releases: Array<() => void> = [];
+afterEach(async () => { releases.splice(0).forEach((r) => r()); await input?.stop(); MockBinding.reset(); });
+
+/** Holds each outbox append until its own release (a slow disk), so the test decides when each store completes. */
+function gateEachAppend(outbox: MemoryOutbox) {
+  const started: number[] = [];
+  const append = outbox.append.bind(outbox);
+  outbox.append = async (events, options) => {
+    started.push(events.length);
+    await new Promise<void>((resolve) => releases.push(resolve));
+    return append(events, options);
+  };
+  return { started, releaseNext: () => releases.shift()?.() };
+}
+
+// protocols.md §4.1 (SGAUTO p.56/58, MLR2-E p.42): the automation answers each packet with one ACK within 4 s;
+// silence makes the receiver send the same packet again, and the receiver takes the next ACK byte it reads as the
+// answer to the packet it is waiting on. There is no sequence number on the line.
+it('a packet resent while its first copy is still being stored gets one ACK, so no ACK answers a packet not stored', async () => {
+  MockBinding.reset();
+  MockBinding.createPort(PATH, { record: true });
+  let port: Port | undefined;
+  const binding: SerialBinding = { list: () => MockBinding.list(), open: async (options) => (port = await MockBinding.open(options)) };
+  const outbox = new MemoryOutbox();
+  outbox.registerOutputs(['probe']);
+  const gate = gateEachAppend(outbox);
+  const counters = new Counters();
+  input = new SerialInput({ name: 'receiver', path: PATH, baudRate: 19200, dataBits: 7, parity: 'even', stopBits: 1,
+    protocol: 'surgard', maxFrameBytes: 256, reconnect: { initial: 10, max: 40 }, downAlarmAfter: 60_000,
+    receiver: serialReceiver(outbox, { counters }), clock: systemClock, logger: silentLogger, counters, binding });
+  await input.start();
+  const storedCodes = () => outbox.pending('probe', 100).map((e) => e.event.code?.value);
+
+  port!.emitData(BURGLARY);
+  await vi.waitFor(() => expect(gate.started).toHaveLength(1));
+  // 4 s without an answer (the disk is slow): the receiver sends the same packet again.
+  port!.emitData(BURGLARY);
+  await new Promise((r) => setTimeout(r, 20));
+  gate.releaseNext();
+  await vi.waitFor(() => expect(port!.recording.length).toBeGreaterThanOrEqual(1));
+  // The receiver took that ACK for its packet and sends the next one: a keypad duress.
+  port!.emitData(DURESS);
+  await vi.waitFor(() => expect(gate.started).toHaveLength(2));
+  await new Promise((r) => setTimeout(r, 50));
+  // The duress is not stored yet (its append is held), so no ACK beyond the burglary's may have been written:
+  // a second ACK here is read by the receiver as the duress's ACK, and it drops the duress from its buffer.
+  expect(storedCodes()).toEqual(['130']);
+  expect([...port!.recording]).toEqual([0x06]);
+});
