@@ -38,8 +38,12 @@ export type SurgardEventPacket = Extract<SurgardPacket, { kind: 'event' }>;
 
 const TERMINATOR = String.fromCharCode(SURGARD_TERMINATOR);
 const HEX = /^[0-9A-F]+$/;
-/** The line number, 1 to 7 hex digits (see above). */
-const LINE = /^[0-9A-F]{1,7}$/;
+/**
+ * The line number, 1 to 7 hex digits (see above), or the one letter a Bosch D6600/D6100 in D6500 mode writes for
+ * lines 16 to 32 and groups (G = line 16 … W = line 32, X = group 33, Y = groups 34 and up; Conettix D6600
+ * Computer Interface Manual §3.0, Table 2).
+ */
+const LINE = /^(?:[0-9A-F]{1,7}|[G-Y])$/;
 /** 11 spaces, `@`, 4 spaces: the heartbeat body after `1RR000` (or `1RRL` on the older MLR2). */
 const HEARTBEAT_BODY = ' '.repeat(11) + '@' + ' '.repeat(4);
 
@@ -152,6 +156,27 @@ function decodeCidPacket(text: string, raw: string, protocolId: '5' | 'Q'): Deco
 }
 
 /**
+ * Bosch D6600/D6100 in D6500 mode, message type `a` (Conettix D6600 Computer Interface Manual §3.1.4):
+ * `aRRL AAAA18QXYZGGCCC`, Contact ID with the account before the format number and a numeric qualifier.
+ */
+function decodeD6500ContactId(text: string, raw: string): DecodeResult<SurgardPacket> {
+  const layout = '"aRRL AAAA18QXYZGGCCC"';
+  const header = splitHeader(text, 16);
+  if (!header || header.body[0] !== ' ') return formatError('a', layout, raw);
+  const { receiver, line, body } = header;
+  const account = body.slice(1, 5);
+  const messageType = body.slice(5, 7);
+  if (!HEX.test(account)) return formatError('a', layout, raw);
+  if (messageType !== '18') {
+    return fail('CID_MESSAGE_TYPE_UNSUPPORTED', `D6600 message type a carries Contact ID format ${messageType}, not 18`, raw);
+  }
+  const fields = checkContactIdFields({ qualifier: body.slice(7, 8), event: body.slice(8, 11), group: body.slice(11, 13), ccc: body.slice(13, 16) }, raw);
+  if (!fields.ok) return fields;
+  const signal = contactIdSignal(fields.value, { protocol: 'surgard', account, receiver, line });
+  return ok({ kind: 'event', protocolId: 'a', receiver, line, account, signals: [signal], quirks: [] });
+}
+
+/**
  * The receiver's own text in a protocol 0 line, `*…*` after the event (`NYC*…*`): read as DC-03 `^…^` text. A
  * quote after the `*` opens an XSIA text tail instead, which the SIA parser reads.
  */
@@ -214,8 +239,8 @@ function decodeSiaProtocol1(text: string, raw: string): DecodeResult<SurgardPack
 }
 
 /**
- * Decodes one automation packet, with or without its DC4 terminator. Protocol ids other than 0, 1, 3, 5, Q and
- * S are SURGARD_PROTOCOL_UNSUPPORTED. `options.strict` reaches the SIA data of protocols 0 and S; the fixed
+ * Decodes one automation packet, with or without its DC4 terminator. Protocol ids other than 0, 1, 3, 5, Q, S
+ * and the D6600's `a` are SURGARD_PROTOCOL_UNSUPPORTED. `options.strict` reaches the SIA data of protocols 0 and S; the fixed
  * layouts of 1, 3, 5 and Q tolerate nothing.
  */
 export function decodeSurgard(packet: Uint8Array | string, options?: CodecOptions): DecodeResult<SurgardPacket> {
@@ -233,10 +258,12 @@ export function decodeSurgard(packet: Uint8Array | string, options?: CodecOption
       return decodeSiaPacket(text, raw, options, protocolId);
     case '3':
       return decodeSiaProtocol1(text, raw);
+    case 'a':
+      return decodeD6500ContactId(text, raw);
     case '':
       return fail('SURGARD_FORMAT_INVALID', 'empty Sur-Gard packet', raw);
     default:
-      return fail('SURGARD_PROTOCOL_UNSUPPORTED', `Sur-Gard protocol id "${protocolId}" is not decoded (0, 1, 3, 5, Q, S)`, raw);
+      return fail('SURGARD_PROTOCOL_UNSUPPORTED', `Sur-Gard protocol id "${protocolId}" is not decoded (0, 1, 3, 5, Q, S, D6600 a)`, raw);
   }
 }
 

@@ -1,5 +1,6 @@
 import { decodeDc09Frame, type Dc09Message } from '../codecs/dc09/frame.js';
 import { parseDc09Timestamp } from '../codecs/dc09/timestamp.js';
+import { decodeAdemco685, looksLikeAdemco685 } from '../codecs/ademco-685.js';
 import { contactIdSignal, decodeContactId, parseAdmCidData } from '../codecs/contact-id.js';
 import { decodeSurgard } from '../codecs/surgard.js';
 import { decodeSiaLine, parseSiaData } from '../codecs/sia-dc03.js';
@@ -28,14 +29,14 @@ const DC4 = 0x14;
 
 /** What detection looks for, named in FORMAT_UNKNOWN. */
 const FORMATS_TRIED =
-  'DC-09 (LF or <crc><0LLL>"ID" header; Osborne-Hoffman SR<receiver>L<line> line), Contact ID (15-16 hex digits), ' +
+  'DC-09 (LF or <crc><0LLL>"ID" header; Osborne-Hoffman SR<receiver>L<line> line), Contact ID (15-16 hex digits, or the Ademco 685 line "RG AAAA 18 QXYZ GG FCCC"), ' +
   'Sur-Gard automation (protocol id and 2-digit receiver, or a DC4 terminator), SIA DC-03 (#account, N/O block or [...])';
 
 /** Which codec a frame is for, from its shape; null when it looks like none. */
 function detected(bytes: Uint8Array): FrameProtocol | null {
   const text = Buffer.from(bytes).toString('latin1').trim();
   if (bytes[0] === 0x0a || /^[^\s]{0,10}"/.test(text) || /^SR\d{4}L\d{4}/.test(text)) return 'dc09';
-  if (/^[0-9A-Fa-f]{15,16}$/.test(text)) return 'contact-id';
+  if (/^[0-9A-Fa-f]{15,16}$/.test(text) || looksLikeAdemco685(text)) return 'contact-id';
   // Sur-Gard packets end in DC4 and start with a protocol id and a two-digit receiver number.
   if (bytes.includes(DC4) || /^[0135QS6]\d{2}/.test(text)) return 'surgard';
   if (/^[#NO]/.test(text) || /^\[/.test(text)) return 'sia-dc03';
@@ -67,7 +68,14 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
       return ok({ protocol, signals: dc09Signals(decoded.value, strict), dc09: decoded.value });
     }
     case 'contact-id': {
-      const decoded = decodeContactId(text.trim(), { strict });
+      const line = text.trim();
+      if (looksLikeAdemco685(line)) {
+        const decoded = decodeAdemco685(line);
+        if (!decoded.ok) return decoded;
+        const { account, receiver, line: group } = decoded.value;
+        return ok({ protocol, signals: [contactIdSignal(decoded.value, { protocol: 'contact-id', account, receiver, line: group })] });
+      }
+      const decoded = decodeContactId(line, { strict });
       if (!decoded.ok) return decoded;
       const m = decoded.value;
       return ok({

@@ -36,6 +36,32 @@ describe('SerialReceiver: Sur-Gard packets a receiver may send as configured', (
     expect(answer).toBe(SURGARD_ACK);
     expect(stored[0]).toMatchObject({ category: 'holdup', duress: true, code: { value: 'HA' }, account: '9000', quirks: ['no-account'] });
   });
+
+  // D6600 Computer Interface Manual §3.0 Table 2: in D6500 mode lines 16-32 and groups are one letter, G to Y.
+  it.each(['H', 'Y'])('stores a hold-up from a D6600 line written %s at the first copy', async (line) => {
+    const { answer, stored } = await receive(`S01${line}[#1234|Nri1/HA05]${DC4}`);
+    expect(answer).toBe(SURGARD_ACK);
+    expect(stored[0]).toMatchObject({ category: 'holdup', duress: true, code: { value: 'HA' }, line });
+  });
+
+  // D6600 Computer Interface Manual §3.1.4: message type a, `h a r r l s a a a a 1 8 Q X Y Z G G C C C t`.
+  it('stores a D6600 Contact ID duress (message type a) at the first copy', async () => {
+    const { answer, stored } = await receive(`a011 123418112101001${DC4}`);
+    expect(answer).toBe(SURGARD_ACK);
+    expect(stored[0]).toMatchObject({ category: 'duress', duress: true, code: { value: '121' }, account: '1234' });
+  });
+});
+
+describe('SerialReceiver: lines of a one-way receiver output', () => {
+  // Honeywell MX8000 guide §8.5.4, Figure 8-4: the 685 computer output `RG AAAA 18 QXYZ GG FCCC`, no check digit.
+  it('stores an Ademco 685 Contact ID keypad duress line as a duress', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['probe']);
+    await serialReceiver(outbox, { protocol: 'contact-id-lines', account: '9000' }).handlePacket(Buffer.from('11 1234 18 E121 01 U001', 'latin1'), '/dev/ttyS0');
+    expect(outbox.pending('probe', 10).map((e) => e.event)).toEqual([
+      expect.objectContaining({ category: 'duress', duress: true, code: expect.objectContaining({ value: '121' }), account: '1234', receiver: '1', line: '1' }),
+    ]);
+  });
 });
 
 describe('SerialReceiver.carriesDuress', () => {
