@@ -177,9 +177,11 @@ export class Gateway {
     const inputs = this.inputs.map((i) => ({ name: i.name, ...i.health() }));
     const assurance = this.assurance?.health();
     const storage = this.outbox.storage();
-    const degraded = [...outputs, ...inputs].some((x) => x.state !== 'up') || assurance?.state === 'degraded';
+    const linksDegraded = [...outputs, ...inputs].some((x) => x.state !== 'up');
+    const degraded = linksDegraded || assurance?.state === 'degraded';
     return {
       status: degraded ? 'degraded' : 'ok',
+      linkStatus: linksDegraded ? 'degraded' : 'ok',
       body: {
         status: degraded ? 'degraded' : 'ok',
         gateway: this.id,
