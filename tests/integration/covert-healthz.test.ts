@@ -69,7 +69,7 @@ describe('covert routing: the public /healthz', () => {
     expect(parseAnswer((await panel.send(panelFrame({ token: 'SIA-DCS', seq: '0002', account: '4567', data: '#4567|Nri1/HA05' })))!).token).toBe('ACK');
     await sleep(3_500);
     const afterDuress = await publicHealthz();
-    expect(afterDuress.outputs).toEqual(ordinary.outputs);
+    expect(afterDuress.body.outputs).toEqual(ordinary.body.outputs);
     expect({ code: afterDuress.code, status: afterDuress.body.status }).toEqual({ code: ordinary.code, status: ordinary.body.status });
     // A caller with a token (the monitor that pages someone) still sees the missed deadline.
     expect(gateway.health().status).toBe('degraded');
