@@ -67,7 +67,7 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     // An empty append stores nothing, so (as on disk) it leaves nothing to be a duplicate of.
     if (entries.length === 0) return { duplicate: false, entries };
     if (dedupeKey !== undefined) this.remember(dedupeKey, now, entries[0]!.seq, texts);
-    this.listeners.notify();
+    this.listeners.notify(entries);
     return { duplicate: false, entries };
   }
 

@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors.js';
 import type { NormalizedEvent } from '../model/event.js';
 import { eventJson } from '../model/event-json.js';
-import type { DeadLetter, OutboxEntry } from './outbox.js';
+import type { AppendListener, DeadLetter, OutboxEntry } from './outbox.js';
 import { PendingIndex } from './pending-index.js';
 
 /** A DC-09 panel retransmits within seconds to minutes; ten minutes covers its whole retry schedule. */
@@ -35,21 +35,21 @@ export function compareDeadLetters(a: DeadLetter, b: DeadLetter): number {
 
 /** onAppend subscribers. A throwing listener is a bug elsewhere: it surfaces as an uncaught error, never as a failed append. */
 export class AppendListeners {
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<AppendListener>();
 
-  add(listener: () => void): () => void {
+  add(listener: AppendListener): () => void {
     // A fresh wrapper per subscription: the same function subscribed twice unsubscribes independently.
-    const subscription = (): void => listener();
+    const subscription: AppendListener = (entries) => listener(entries);
     this.listeners.add(subscription);
     return () => {
       this.listeners.delete(subscription);
     };
   }
 
-  notify(): void {
+  notify(entries: readonly OutboxEntry[]): void {
     for (const listener of this.listeners) {
       try {
-        listener();
+        listener(entries);
       } catch (error) {
         queueMicrotask(() => {
           throw error;
@@ -91,7 +91,7 @@ export abstract class IndexedOutbox {
     return this.index.oldestPendingAt(output);
   }
 
-  onAppend(listener: () => void): () => void {
+  onAppend(listener: AppendListener): () => void {
     return this.listeners.add(listener);
   }
 

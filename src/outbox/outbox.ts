@@ -6,6 +6,9 @@ export interface OutboxEntry {
   event: NormalizedEvent;
 }
 
+/** Told of the entries one commit stored. */
+export type AppendListener = (entries: readonly OutboxEntry[]) => void;
+
 export interface AppendResult {
   /** True when `dedupeKey` was already stored inside the dedupe window: nothing new was written. */
   duplicate: boolean;
@@ -70,7 +73,10 @@ export interface Outbox {
    * before the next is read. A no-op for a store that writes every append at once.
    */
   commitQueued(): void;
-  /** Called after every successful append (to wake the dispatcher). Returns an unsubscribe function. */
-  onAppend(listener: () => void): () => void;
+  /**
+   * Called after every successful append with the entries it stored (to wake the dispatcher), never for a
+   * duplicate. Returns an unsubscribe function.
+   */
+  onAppend(listener: AppendListener): () => void;
   close(): void;
 }

@@ -455,13 +455,14 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
       if (marksOnly) this.db.pragma('synchronous = FULL');
     }
     // The pending index learns of the entries only now: a rolled-back batch must leave nothing pending.
-    const head = this.head;
+    const stored: OutboxEntry[] = [];
     const deepBacklog = this.index.minBacklog() >= RECENT_EVENTS;
     for (let i = 0; i < results.length; i++) {
       const { duplicate, entries } = results[i]!;
       if (duplicate) continue;
       const { at, dedupeKey, hash } = appends[i]!;
       for (const entry of entries) {
+        stored.push(entry);
         this.index.add(entryMeta(entry.seq, entry.event, at));
         this.remember(entry, deepBacklog);
         this.head = entry.seq;
@@ -470,7 +471,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
       if (dedupeKey !== undefined && first !== undefined) this.dedupe.add(hash, { firstSeq: first.seq, count: entries.length, at });
     }
     for (let i = 0; i < results.length; i++) appends[i]!.resolve(results[i]!);
-    if (this.head !== head) this.listeners.notify();
+    if (stored.length > 0) this.listeners.notify(stored);
   }
 
   private writeAppends(appends: QueuedAppend[]): AppendResult[] {

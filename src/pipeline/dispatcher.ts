@@ -151,10 +151,17 @@ class OutputLane {
   }
 
   /**
-   * A new entry was stored. While the output is failing, new entries wait for the next retry timer instead:
-   * scanning on every append during an outage would spend the event loop the inputs need to store and ACK.
+   * New entries were stored. A local output passes over those it must never receive at once: left pending while
+   * it is down, they would count toward its maxBacklog and make it skip one more of its ordinary events, which
+   * it would then miss only because a duress happened. While the output is failing, new entries wait for the
+   * next retry timer instead: scanning on every append during an outage would spend the event loop the inputs
+   * need to store and ACK.
    */
-  onAppend(): void {
+  onAppend(entries: readonly OutboxEntry[]): void {
+    if (this.output.audience === 'local') {
+      const covert = entries.filter((entry) => isCovertFor(this.output, entry.event)).map((entry) => entry.seq);
+      if (covert.length > 0) this.skipCovert(covert);
+    }
     this.shedOverflow();
     if (this.failuresInARow === 0) this.schedulePump();
   }
@@ -412,8 +419,8 @@ export class Dispatcher {
     if (this.state !== 'idle') return;
     this.state = 'running';
     this.options.outbox.registerOutputs([...this.lanes.keys()]);
-    this.unsubscribe = this.options.outbox.onAppend(() => {
-      for (const lane of this.lanes.values()) lane.onAppend();
+    this.unsubscribe = this.options.outbox.onAppend((entries) => {
+      for (const lane of this.lanes.values()) lane.onAppend(entries);
     });
     this.wake();
   }
