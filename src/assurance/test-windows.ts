@@ -180,6 +180,9 @@ export class TestWindows {
     for (const window of windows) {
       const underTest = windowScope(window, named);
       for (const device of underTest) exercised.add(device);
+      // A window that closed since the event was marked keeps the record it closed with (the result its closing
+      // event reported): writing this open copy back would reopen it in the store, and the next start with it.
+      if (!this.open.has(window.id)) continue;
       const added = underTest.map((d) => d.device).filter((d) => !window.exercised.includes(d));
       if (added.length === 0) continue;
       window.exercised.push(...added);
