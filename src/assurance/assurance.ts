@@ -306,7 +306,7 @@ export class Assurance implements EventAnnotator {
     return { ok: true, incident };
   }
 
-  /** Open incidents; with `all`, acknowledged ones too (newest first). */
+  /** Open incidents; with `all`, every open one and the most recent acknowledged ones (newest first). */
   incidentRecords(all = false): IncidentRecord[] {
     return all ? this.incidents.recent(RECENT_LIMIT) : this.incidents.open();
   }

@@ -86,7 +86,7 @@ export class Incidents {
     return [...this.openByKey.values()];
   }
 
-  /** Open and acknowledged incidents, newest first. */
+  /** Every open incident and the `limit` most recent acknowledged ones, newest first. */
   recent(limit: number): IncidentRecord[] {
     return this.store.recentIncidents(limit);
   }

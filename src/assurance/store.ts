@@ -272,7 +272,6 @@ export class AssuranceStore {
       putHistory: db.prepare(upsertSql('device_history', HISTORY_COLUMNS)),
       pruneHistory: db.prepare<[number]>(`DELETE FROM device_history WHERE at < ?`),
       openIncidents: db.prepare<[], Row>(`SELECT * FROM incident WHERE acked_at IS NULL ORDER BY opened_at`),
-      recentIncidents: db.prepare<[number], Row>(`SELECT * FROM incident ORDER BY opened_at DESC LIMIT ?`),
       acknowledgedIncidents: db.prepare<[number], Row>(`SELECT * FROM incident WHERE acked_at IS NOT NULL ORDER BY opened_at DESC LIMIT ?`),
       acknowledgedCount: db.prepare<[], { count: number }>(`SELECT count(*) AS count FROM incident WHERE acked_at IS NOT NULL`),
       incident: db.prepare<[string], Row>(`SELECT * FROM incident WHERE id = ?`),
@@ -400,10 +399,16 @@ export class AssuranceStore {
     return this.statements.openIncidents.all().map(incidentFromRow);
   }
 
-  /** The most recent incidents, open or acknowledged, newest first. */
+  /**
+   * Every open incident and the `limit` most recently opened acknowledged ones, newest first. The limit applies to
+   * acknowledged ones only: a cut by age would hide an old open incident behind newer ones (at most one is open per
+   * site or account).
+   */
   recentIncidents(limit: number): IncidentRecord[] {
     this.flush();
-    return this.statements.recentIncidents.all(limit).map(incidentFromRow);
+    return [...this.statements.openIncidents.all(), ...this.statements.acknowledgedIncidents.all(limit)]
+      .map(incidentFromRow)
+      .sort((a, b) => b.openedAt - a.openedAt);
   }
 
   /** The most recently opened acknowledged incidents, newest first, and how many are stored in all. */

@@ -173,3 +173,17 @@ export function harness(options: HarnessOptions = {}) {
 export function reasonText(event: NormalizedEvent): string {
   return event.reasons.join(' | ');
 }
+
+/**
+ * A real hold-up at bank-1 left open while a busy centre opens and acknowledges `later` incidents at another site:
+ * more than the recent-incidents limit buries the open one by age. Returns the open incident's id.
+ */
+export async function openIncidentBehind(h: ReturnType<typeof harness>, later: number): Promise<string> {
+  const holdup = await h.receive(cid('122', 5));
+  for (let i = 0; i < later; i++) {
+    h.clock.advance(1_000);
+    const event = await h.receive(cid('122', 1, { account: '5678' }));
+    if (!h.assurance.acknowledge(event.incident!, operator('desk'), 'false alarm').ok) throw new Error(`incident ${event.incident} not acknowledged`);
+  }
+  return holdup.incident!;
+}
