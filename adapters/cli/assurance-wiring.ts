@@ -21,7 +21,7 @@ export interface AssuranceHost {
   recorder: Pick<Recorder, 'recordRaised' | 'setAnnotator'>;
   api: ApiServer | undefined;
   outputs: readonly OutputAdapter[];
-  outbox: Pick<Outbox, 'pendingDuress'>;
+  outbox: Pick<Outbox, 'pendingDuress' | 'deadDuress'>;
   builder: EventBuilderDeps;
   /** Frames stored (by the recorder), events delivered (by the dispatcher), traffic seen (by the inputs, heartbeats included). */
   bus: Pick<EventBus, 'onFrameStored' | 'onEventDelivered' | 'onTrafficSeen' | 'removeListeners'>;
@@ -144,13 +144,17 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
 }
 
 /**
- * Duress events stored before a restart and still unconfirmed: those pending for every central output (a
- * delivery to any one of them confirms). Their deadline counts from when they were received.
+ * Duress events stored before a restart and still unconfirmed: those no central output delivered, each still
+ * pending or a dead letter on every one of them (a delivery to any one confirms). A dead letter stays unconfirmed
+ * as it would have without the restart: until a central output delivers the event or the letter is pruned. Their
+ * deadline counts from when they were received.
  */
-function recoverUndelivered(assurance: Assurance, outbox: Pick<Outbox, 'pendingDuress'>, central: readonly OutputAdapter[]): void {
+function recoverUndelivered(assurance: Assurance, outbox: Pick<Outbox, 'pendingDuress' | 'deadDuress'>, central: readonly OutputAdapter[]): void {
   if (central.length === 0) return;
-  const pendingPerOutput = central.map((o) => new Map(outbox.pendingDuress(o.name, RECOVERY_SCAN_LIMIT).map((e) => [e.event.id, e.event])));
-  const [first, ...rest] = pendingPerOutput;
+  const undeliveredPerOutput = central.map(
+    (o) => new Map([...outbox.pendingDuress(o.name, RECOVERY_SCAN_LIMIT), ...outbox.deadDuress(o.name, RECOVERY_SCAN_LIMIT)].map((e) => [e.event.id, e.event])),
+  );
+  const [first, ...rest] = undeliveredPerOutput;
   for (const [id, event] of first ?? [])
-    if (rest.every((pending) => pending.has(id))) assurance.deadline.track(event, Date.parse(event.receivedAt));
+    if (rest.every((undelivered) => undelivered.has(id))) assurance.deadline.track(event, Date.parse(event.receivedAt));
 }

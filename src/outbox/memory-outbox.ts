@@ -107,6 +107,14 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     return [...letters].sort(compareDeadLetters);
   }
 
+  deadDuress(output: string, limit: number): OutboxEntry[] {
+    return (this.deadByOutput.get(output) ?? [])
+      .filter((letter) => letter.event.duress)
+      .sort(compareDeadLetters)
+      .slice(0, limit)
+      .map(({ seq, event }) => ({ seq, event }));
+  }
+
   deadLetterCount(output?: string): number {
     return output === undefined ? [...this.deadByOutput.values()].reduce((n, letters) => n + letters.length, 0) : (this.deadByOutput.get(output)?.length ?? 0);
   }

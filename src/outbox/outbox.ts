@@ -57,6 +57,8 @@ export interface Outbox {
   markDelivered(output: string, seqs: readonly number[]): void;
   markDead(output: string, seq: number, reason: string): void;
   deadLetters(output?: string): DeadLetter[];
+  /** Up to `limit` of the output's dead-lettered duress/hold-up entries in seq order (never delivered by it). */
+  deadDuress(output: string, limit: number): OutboxEntry[];
   /** How many dead letters the output has (all outputs when omitted), without reading their events. */
   deadLetterCount(output?: string): number;
   /** Undelivered entries for the output (dead letters excluded). */

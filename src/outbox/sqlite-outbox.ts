@@ -188,6 +188,10 @@ function prepareStatements(db: Database.Database) {
       `SELECT d.output, d.seq, d.reason, d.at, e.event FROM dead_letter d JOIN entry e ON e.seq = d.seq
        WHERE @output IS NULL OR d.output = @output ORDER BY d.seq, d.output`,
     ),
+    deadDuress: db.prepare<[string, number], { seq: number; event: string }>(
+      `SELECT e.seq, e.event FROM dead_letter d JOIN entry e ON e.seq = d.seq
+       WHERE d.output = ? AND e.duress = 1 ORDER BY d.seq LIMIT ?`,
+    ),
     deadLetterCount: db.prepare<[{ output: string | null }], number>(
       `SELECT count(*) FROM dead_letter WHERE @output IS NULL OR output = @output`,
     ).pluck(),
@@ -404,6 +408,11 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
       at: row.at,
       event: parsedEvent(row.event),
     }));
+  }
+
+  deadDuress(output: string, limit: number): OutboxEntry[] {
+    this.flush(); // as deadLetters()
+    return this.statements.deadDuress.all(output, limit).map((row) => ({ seq: row.seq, event: parsedEvent(row.event) }));
   }
 
   deadLetterCount(output?: string): number {

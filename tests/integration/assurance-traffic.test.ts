@@ -29,7 +29,7 @@ async function gateway() {
   const builder = { ids: createIdSource(clock, seededRandom(11)), sites: () => SETTINGS.sites };
   const recorder = new Recorder({ outbox: new MemoryOutbox({ clock }), counters, logger: silentLogger, backlogLimit: 10_000, bus });
   const wiring = wireAssurance(
-    { recorder, api: undefined, outputs: [], outbox: { pendingDuress: () => [] }, builder, bus },
+    { recorder, api: undefined, outputs: [], outbox: { pendingDuress: () => [], deadDuress: () => [] }, builder, bus },
     SETTINGS,
     { clock, logger: silentLogger, store: AssuranceStore.open(':memory:'), tickMs: 3_600_000 },
   );

@@ -7,7 +7,7 @@ import { EventBus } from '../../../src/bus.js';
 import { createIdSource, seededRandom } from '../../../src/model/ids.js';
 import { Counters } from '../../../src/observability/counters.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
-import { eventFromSignal, VERIFIED } from '../../../src/pipeline/event-builder.js';
+import { eventFromSignal, VERIFIED, type EventBuilderDeps } from '../../../src/pipeline/event-builder.js';
 import { Recorder } from '../../../src/pipeline/recorder.js';
 import { silentLogger, type OutputAdapter } from '../../../src/ports.js';
 import { apiSchema, settingsSchema } from '../../../src/settings/settings.js';
@@ -68,31 +68,85 @@ describe('wireAssurance', () => {
 });
 
 describe('the delivery deadline after a restart', () => {
-  it('holds a hold-up to it however many events of its account were stored before it', async () => {
-    const clock = new FakeClock();
-    const outbox = new MemoryOutbox({ clock });
-    outbox.registerOutputs(['cms']);
-    const builder = { ids: createIdSource(clock, seededRandom(5)), sites: () => SETTINGS.sites };
-    const origin = { input: 'panel', transport: 'tcp' as const, receivedAt: clock.now(), raw: new Uint8Array([0x31]), trust: VERIFIED };
-    // Before the restart, with the central output down: 1,000 periodic tests of the account, then a hold-up.
-    await outbox.append(Array.from({ length: 1_000 }, () => eventFromSignal(cid('602', 0), origin, builder)));
-    const holdup = eventFromSignal(cid('122', 5), origin, builder);
-    await outbox.append([holdup]);
+  const origin = (clock: FakeClock) => ({ input: 'panel', transport: 'tcp' as const, receivedAt: clock.now(), raw: new Uint8Array([0x31]), trust: VERIFIED });
 
+  /** The gateway (re)started on `outbox`, with these central outputs. */
+  function start(outbox: MemoryOutbox, clock: FakeClock, builder: EventBuilderDeps, centralOutputs: readonly string[]) {
     const bus = new EventBus({ logger: silentLogger });
     const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 10_000, bus });
-    const central = { name: 'cms', audience: 'central' } as OutputAdapter;
-    const wiring = wireAssurance(
-      { recorder, api: undefined, outputs: [central], outbox, builder, bus },
-      SETTINGS,
-      { clock, logger: silentLogger, store: AssuranceStore.open(':memory:'), tickMs: 3_600_000 },
-    );
-    try {
-      clock.advance(10_001);
-      await wiring.tick();
-      expect(wiring.health().undeliveredDuress.map((u) => u.eventId)).toEqual([holdup.id]);
-    } finally {
-      await wiring.stop();
-    }
+    const outputs = centralOutputs.map((name) => ({ name, audience: 'central' }) as OutputAdapter);
+    const wiring = wireAssurance({ recorder, api: undefined, outputs, outbox, builder, bus }, SETTINGS, {
+      clock,
+      logger: silentLogger,
+      store: AssuranceStore.open(':memory:'),
+      tickMs: 3_600_000,
+    });
+    stops.push(() => wiring.stop());
+    return { wiring, recorder };
+  }
+
+  /** A fresh outbox with the central outputs registered, and the event ids it will build. */
+  function outboxOf(centralOutputs: readonly string[]) {
+    const clock = new FakeClock();
+    const outbox = new MemoryOutbox({ clock });
+    outbox.registerOutputs(centralOutputs);
+    return { clock, outbox, builder: { ids: createIdSource(clock, seededRandom(5)), sites: () => SETTINGS.sites } };
+  }
+
+  /** The undelivered duress the gateway reports once the deadline has passed. */
+  async function reportedPastDeadline(wiring: ReturnType<typeof start>['wiring'], clock: FakeClock): Promise<string[]> {
+    clock.advance(10_001);
+    await wiring.tick();
+    return wiring.health().undeliveredDuress.map((u) => u.eventId);
+  }
+
+  it('holds a hold-up to it however many events of its account were stored before it', async () => {
+    const { clock, outbox, builder } = outboxOf(['cms']);
+    // Before the restart, with the central output down: 1,000 periodic tests of the account, then a hold-up.
+    await outbox.append(Array.from({ length: 1_000 }, () => eventFromSignal(cid('602', 0), origin(clock), builder)));
+    const holdup = eventFromSignal(cid('122', 5), origin(clock), builder);
+    await outbox.append([holdup]);
+
+    const { wiring } = start(outbox, clock, builder, ['cms']);
+    expect(await reportedPastDeadline(wiring, clock)).toEqual([holdup.id]);
+  });
+
+  it('holds a hold-up the only central output refused for good, as the running gateway does', async () => {
+    // Without a restart: stored, then refused for good (a dead letter) by the only central output.
+    const running = outboxOf(['cms']);
+    const { wiring: live, recorder } = start(running.outbox, running.clock, running.builder, ['cms']);
+    const recorded = await recorder.record([eventFromSignal(cid('122', 5), origin(running.clock), running.builder)]);
+    if (!recorded.ok) throw new Error('not stored');
+    const [stored] = running.outbox.pending('cms', 10);
+    running.outbox.markDead('cms', stored!.seq, 'HTTP 401 Unauthorized');
+    expect(await reportedPastDeadline(live, running.clock)).toEqual([recorded.events[0]!.id]);
+
+    // The same hold-up stored and refused before a restart.
+    const { clock, outbox, builder } = outboxOf(['cms']);
+    const holdup = eventFromSignal(cid('122', 5), origin(clock), builder);
+    const { entries } = await outbox.append([holdup]);
+    outbox.markDead('cms', entries[0]!.seq, 'HTTP 401 Unauthorized');
+    const { wiring } = start(outbox, clock, builder, ['cms']);
+    expect(await reportedPastDeadline(wiring, clock)).toEqual([holdup.id]);
+  });
+
+  it('holds a hold-up one central output refused for good and the other has not delivered yet', async () => {
+    const { clock, outbox, builder } = outboxOf(['cms-a', 'cms-b']);
+    const holdup = eventFromSignal(cid('122', 5), origin(clock), builder);
+    const { entries } = await outbox.append([holdup]);
+    outbox.markDead('cms-a', entries[0]!.seq, 'HTTP 400 from the centre');
+
+    const { wiring } = start(outbox, clock, builder, ['cms-a', 'cms-b']);
+    expect(await reportedPastDeadline(wiring, clock)).toEqual([holdup.id]);
+  });
+
+  it('lets go of a hold-up one central output delivered, whatever the other did with it', async () => {
+    const { clock, outbox, builder } = outboxOf(['cms-a', 'cms-b']);
+    const { entries } = await outbox.append([eventFromSignal(cid('122', 5), origin(clock), builder)]);
+    outbox.markDead('cms-a', entries[0]!.seq, 'HTTP 400 from the centre');
+    outbox.markDelivered('cms-b', [entries[0]!.seq]);
+
+    const { wiring } = start(outbox, clock, builder, ['cms-a', 'cms-b']);
+    expect(await reportedPastDeadline(wiring, clock)).toEqual([]);
   });
 });

@@ -227,6 +227,16 @@ export function outboxContract(name: string, build: (options: OutboxBuildOptions
         expect(outbox.pendingDuress('unknown', 10)).toEqual([]);
       });
 
+      it("lists the output's dead-lettered duress entries alone by seq, up to the limit", () => {
+        outbox.markDead('mqtt', seq['N-duress']!, 'rejected');
+        outbox.markDead('mqtt', seq['A-duress']!, 'rejected');
+        outbox.markDead('mqtt', seq['A1']!, 'rejected');
+        outbox.markDelivered('mqtt', [seq['B-duress']!]);
+        expect(idsOf(outbox.deadDuress('mqtt', 10))).toEqual(['A-duress', 'N-duress']);
+        expect(idsOf(outbox.deadDuress('mqtt', 1))).toEqual(['A-duress']);
+        expect(outbox.deadDuress('unknown', 10)).toEqual([]);
+      });
+
       it('falls back to seq order once the duress entries are delivered', () => {
         outbox.markDelivered('mqtt', [seq['B-duress']!, seq['A-duress']!, seq['N-duress']!]);
         expect(idsOf(outbox.pending('mqtt', 10))).toEqual(['A1', 'B1', 'C1', 'A2', 'B2']);
@@ -307,6 +317,7 @@ export function outboxContract(name: string, build: (options: OutboxBuildOptions
       expect(outbox.pending('webhook', 10)).toEqual(pendingBefore.webhook);
       expect(idsOf(outbox.pendingDuress('mqtt', 10))).toEqual(['b']);
       expect(outbox.pendingDuress('webhook', 10)).toEqual([]);
+      expect(idsOf(outbox.deadDuress('webhook', 10))).toEqual(['b']);
       expect(outbox.deadLetters()).toEqual(deadBefore);
       expect(outbox.oldestPendingAt('mqtt')).toBe(clock.now());
       const retransmit = await outbox.append([event('a-again')], { dedupeKey: 'frame-1' });
