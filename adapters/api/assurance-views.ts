@@ -35,6 +35,19 @@ export interface IncidentView {
   note: string | null;
   /** When a central output first confirmed the opening event. */
   deliveredAt: string | null;
+  /** Real calls for help that joined it from another device, user or door than its opening: each caller's first. */
+  calls: IncidentCallView[];
+}
+
+export interface IncidentCallView {
+  eventId: string;
+  receivedAt: string;
+  category: string;
+  /** The configured duress devices it named. */
+  devices: string[];
+  zone: number | null;
+  user: number | null;
+  door: string | null;
 }
 
 function iso(ms: number): string {
@@ -78,6 +91,15 @@ export function incidentView(incident: IncidentRecord): IncidentView {
     ackedBy: incident.ackedBy,
     note: incident.note,
     deliveredAt: incident.deliveredAt === null ? null : iso(incident.deliveredAt),
+    calls: incident.calls.map((call) => ({
+      eventId: call.eventId,
+      receivedAt: iso(call.receivedAt),
+      category: call.category,
+      devices: call.devices,
+      zone: call.zone?.number ?? null,
+      user: call.user?.number ?? null,
+      door: call.door?.id ?? null,
+    })),
   };
 }
 

@@ -1,11 +1,32 @@
 import type { NormalizedEvent } from '../model/event.js';
 import type { IdSource } from '../model/ids.js';
 import { isDuress, type DeviceDirectory } from './devices.js';
-import type { AssuranceStore, IncidentOpening, IncidentRecord } from './store.js';
+import type { AssuranceStore, IncidentCall, IncidentOpening, IncidentRecord } from './store.js';
 
 export type AcknowledgeResult =
   | { ok: true; incident: IncidentRecord }
   | { ok: false; reason: 'unknown' | 'already-acknowledged'; incident?: IncidentRecord };
+
+/**
+ * Later callers kept on an incident: enough for every duress device of a site, while a panel (or someone on its
+ * network) repeating calls under ever new numbers cannot grow the record rewritten with each event of the site.
+ */
+export const INCIDENT_CALLS_KEPT = 32;
+
+/** A real (not test) new call for help: it opens an incident, or is kept on the one open. */
+function isRealCall(event: NormalizedEvent): boolean {
+  return isDuress(event) && !event.test && event.qualifier === 'new';
+}
+
+/** Whether two calls came from the same caller: the same devices, zone, user and door. */
+function sameCaller(a: IncidentOpening, b: IncidentOpening): boolean {
+  return (
+    a.devices.join() === b.devices.join() &&
+    a.zone?.number === b.zone?.number &&
+    a.user?.number === b.user?.number &&
+    a.door?.id === b.door?.id
+  );
+}
 
 /** One open incident per site, or per account when the account belongs to no site. */
 function incidentKey(event: NormalizedEvent): string {
@@ -36,11 +57,11 @@ export class Incidents {
       const current = this.openByKey.get(incidentKey(event));
       if (current !== undefined) {
         event.incident = current.id;
-        this.save({ ...current, lastEventAt: Math.max(current.lastEventAt, at), eventCount: current.eventCount + 1 });
+        this.save({ ...current, lastEventAt: Math.max(current.lastEventAt, at), eventCount: current.eventCount + 1, calls: this.callsWith(current, event, at) });
         return undefined;
       }
     }
-    if (!isDuress(event) || event.test || event.qualifier !== 'new') return undefined;
+    if (!isRealCall(event)) return undefined;
     const opened: IncidentRecord = {
       id: this.ids.next(),
       key: incidentKey(event),
@@ -56,6 +77,7 @@ export class Incidents {
       note: null,
       deliveredAt: null,
       opening: this.openingOf(event),
+      calls: [],
     };
     this.save(opened);
     event.incident = opened.id;
@@ -102,6 +124,17 @@ export class Incidents {
       verified: event.verified,
       unverifiedReason: event.unverifiedReason ?? null,
     };
+  }
+
+  /**
+   * The incident's later calls with `event` added when it is a real call for help from a caller not on the incident
+   * yet: acknowledging the incident for its opening must not close a second person's duress unseen.
+   */
+  private callsWith(incident: IncidentRecord, event: NormalizedEvent, at: number): IncidentCall[] {
+    if (!isRealCall(event) || incident.calls.length >= INCIDENT_CALLS_KEPT) return incident.calls;
+    const call: IncidentCall = { ...this.openingOf(event), eventId: event.id, receivedAt: at, category: event.category };
+    const known = incident.opening === null ? incident.calls : [incident.opening, ...incident.calls];
+    return known.some((earlier) => sameCaller(earlier, call)) ? incident.calls : [...incident.calls, call];
   }
 
   private save(incident: IncidentRecord): void {

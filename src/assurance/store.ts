@@ -81,6 +81,11 @@ export interface IncidentRecord {
   deliveredAt: number | null;
   /** What the opening event said; null for an incident stored before it was kept. */
   opening: IncidentOpening | null;
+  /**
+   * The real calls for help that joined the incident from another caller than its opening (another device, user or
+   * door): each caller's first, oldest first, at most INCIDENT_CALLS_KEPT. Acknowledging the incident ends them too.
+   */
+  calls: IncidentCall[];
 }
 
 /** What a responder needs from the event that opened an incident, kept with it for as long as the incident. */
@@ -95,6 +100,13 @@ export interface IncidentOpening {
   door: NonNullable<NormalizedEvent['door']> | null;
   verified: boolean;
   unverifiedReason: UnverifiedReason | null;
+}
+
+/** A later call for help that joined an incident: what it named, as an opening is kept. */
+export interface IncidentCall extends IncidentOpening {
+  eventId: string;
+  receivedAt: number;
+  category: string;
 }
 
 export interface LostLinkRecord {
@@ -170,6 +182,9 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE incident ADD COLUMN opening TEXT;
   `,
+  `
+  ALTER TABLE incident ADD COLUMN calls TEXT;
+  `,
 ];
 
 type Row = Record<string, unknown>;
@@ -192,7 +207,7 @@ const PANEL_TEST_COLUMNS = {
 const INCIDENT_COLUMNS = {
   id: 'id', key: 'key', site: 'site', account: 'account', category: 'category', openedAt: 'opened_at',
   openingEventId: 'opening_event_id', lastEventAt: 'last_event_at', eventCount: 'event_count', ackedAt: 'acked_at',
-  ackedBy: 'acked_by', note: 'note', deliveredAt: 'delivered_at', opening: 'opening',
+  ackedBy: 'acked_by', note: 'note', deliveredAt: 'delivered_at', opening: 'opening', calls: 'calls',
 } as const;
 
 /** `INSERT OR REPLACE` of a record whose fields map one-to-one onto columns. */
@@ -221,7 +236,12 @@ function windowFromRow(row: Row): WindowRecord {
 
 function incidentFromRow(row: Row): IncidentRecord {
   const incident = fromRow<IncidentRecord>(row, INCIDENT_COLUMNS);
-  return { ...incident, opening: row.opening === null ? null : (JSON.parse(row.opening as string) as IncidentOpening) };
+  return {
+    ...incident,
+    opening: row.opening === null ? null : (JSON.parse(row.opening as string) as IncidentOpening),
+    // null: stored before later calls were kept.
+    calls: row.calls === null ? [] : (JSON.parse(row.calls as string) as IncidentCall[]),
+  };
 }
 
 function storeFailed(file: string, error: unknown): GatewayError {
@@ -424,7 +444,7 @@ export class AssuranceStore {
   }
 
   putIncident(record: IncidentRecord): void {
-    const row = { ...record, opening: record.opening === null ? null : JSON.stringify(record.opening) };
+    const row = { ...record, opening: record.opening === null ? null : JSON.stringify(record.opening), calls: JSON.stringify(record.calls) };
     this.defer(`incident\u0000${record.id}`, () => this.statements.putIncident.run(row));
   }
 

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { INCIDENT_CALLS_KEPT } from '../../../src/assurance/incidents.js';
 import { AssuranceStore } from '../../../src/assurance/store.js';
 import { eventFromSignal } from '../../../src/pipeline/event-builder.js';
 import { cid, DAY, FakeClock, harness, MINUTE, sia, INSTALLER, operator } from '../../helpers/assurance-harness.js';
@@ -66,6 +67,35 @@ describe('the duress latch', () => {
     const test = await h.receive(cid('122', 5));
     expect(test.test).toBe(true);
     expect(incidentViews(h.assurance, true)).toEqual([]);
+  });
+
+  it('keeps each later caller of a real call for help on the incident it joins, once, and nothing else', async () => {
+    const h = harness();
+    const holdup = await h.receive(cid('122', 5));
+    h.clock.advance(MINUTE);
+    await h.receive(cid('401', 4)); // an opening by the cleaner: no call for help
+    await h.receive(cid('122', 5)); // the hold-up button again: the caller the incident opened with
+    h.clock.advance(10 * MINUTE);
+    const duress = await h.receive(cid('121', 12)); // the manager's duress code: a second person calling
+    await h.receive(cid('121', 12)); // again: the same caller
+    await h.receive(cid('121', 12, { qualifier: 'restore' }));
+    expect(duress.incident).toBe(holdup.incident);
+
+    const [open] = h.assurance.incidentRecords();
+    expect(open!.calls).toEqual([expect.objectContaining({ eventId: duress.id, category: 'duress', devices: ['user-12'], user: expect.objectContaining({ number: 12 }) })]);
+    expect(incidentView(open!).calls).toEqual([
+      { eventId: duress.id, receivedAt: duress.receivedAt, category: 'duress', devices: ['user-12'], zone: null, user: 12, door: null },
+    ]);
+    // Stored with the incident, so a restart keeps it.
+    expect(h.store.incident(open!.id)?.calls).toEqual(open!.calls);
+  });
+
+  it(`keeps at most ${INCIDENT_CALLS_KEPT} later callers`, async () => {
+    const h = harness();
+    await h.receive(cid('122', 5));
+    for (let user = 100; user < 100 + INCIDENT_CALLS_KEPT + 5; user++) await h.receive(cid('121', user));
+    const [open] = h.assurance.incidentRecords();
+    expect(open!.calls.map((call) => call.user?.number)).toEqual(Array.from({ length: INCIDENT_CALLS_KEPT }, (_, i) => 100 + i));
   });
 
   it('keeps whether the opening event was verified, and the devices it named', async () => {

@@ -46,6 +46,7 @@ function incident(eventCount: number, fields: Partial<IncidentRecord> = {}): Inc
     note: null,
     deliveredAt: null,
     opening: null,
+    calls: [],
     ...fields,
   };
 }
@@ -120,7 +121,7 @@ describe('AssuranceStore write batching', () => {
 });
 
 describe('AssuranceStore incidents', () => {
-  it('keep what the opening event said, and an incident stored by an earlier version reads with no opening', () => {
+  it('keep what the opening event and later callers said, and an incident stored by an earlier version reads with neither', () => {
     const { store, dir, readRows } = openStore();
     const opening = {
       occurredAt: '2024-01-01T08:59:58.000Z',
@@ -131,17 +132,18 @@ describe('AssuranceStore incidents', () => {
       verified: false,
       unverifiedReason: 'unauthenticated-source' as const,
     };
-    store.putIncident(incident(1, { opening }));
+    const calls = [{ ...opening, devices: ['user-12'], zone: null, user: { number: 12 }, door: null, eventId: 'ev-2', receivedAt: 2_000, category: 'duress' }];
+    store.putIncident(incident(2, { opening, calls }));
     store.flush();
-    expect(readRows().incidents).toEqual([incident(1, { opening })]);
+    expect(readRows().incidents).toEqual([incident(2, { opening, calls })]);
     store.close();
-    // The schema before openings were kept: a row written then has none.
+    // The schema before openings and later calls were kept: a row written then has neither.
     const db = new Database(path.join(dir, ASSURANCE_FILE_NAME));
-    db.exec(`ALTER TABLE incident DROP COLUMN opening; UPDATE incident SET id = 'inc-old'`);
+    db.exec(`ALTER TABLE incident DROP COLUMN opening; ALTER TABLE incident DROP COLUMN calls; UPDATE incident SET id = 'inc-old'`);
     db.pragma('user_version = 2');
     db.close();
     const migrated = AssuranceStore.openIn(dir);
     stores.push(migrated);
-    expect(migrated.incident('inc-old')).toEqual(incident(1, { id: 'inc-old', opening: null }));
+    expect(migrated.incident('inc-old')).toEqual(incident(2, { id: 'inc-old', opening: null, calls: [] }));
   });
 });

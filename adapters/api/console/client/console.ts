@@ -346,6 +346,11 @@ function incidentView(i: Json): HTMLElement {
       ...(c.devices.length > 0 ? [] : [numbered('Zone', c.zone), numbered('User', c.user)].flat()),
       c.door && el('dt', {}, 'Door'),
       c.door && el('dd', {}, [c.door.name ?? c.door.id, c.door.location, c.door.credential && `credential ${c.door.credential}`, c.door.holder].filter(Boolean).join(' · ')),
+      // Later callers: acknowledging closes their duress too.
+      ...i.calls.flatMap((call: Json) => [
+        el('dt', {}, 'Also called'),
+        el('dd', {}, [`${call.category.toUpperCase()} ${when(call.receivedAt)}`, call.devices.join(', ') || [call.zone !== null && `zone ${call.zone}`, call.user !== null && `user ${call.user}`, call.door].filter(Boolean).join(' · ')].filter(Boolean).join(' · ')),
+      ]),
       c.site?.response && el('dt', {}, 'Response'),
       c.site?.response && el('dd', { class: 'guidance' }, c.site.response),
     ),
