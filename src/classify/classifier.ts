@@ -245,20 +245,12 @@ export function createClassifier(lookup: CodeLookup) {
     if (signal.access?.door !== undefined) {
       const doorId = signal.access.door;
       siteDoor = site?.doors?.find((d) => d.id === doorId);
-      const { credential, holder } = signal.access;
-      const name = siteDoor?.name ?? signal.access.doorName;
-      // Who presented the credential travels with the door: a responder needs both.
-      door = {
-        id: doorId,
-        ...(name === undefined ? {} : { name }),
-        ...(siteDoor?.location === undefined ? {} : { location: siteDoor.location }),
-        ...(credential === undefined ? {} : { credential }),
-        ...(holder === undefined ? {} : { holder }),
-      };
+      const { credential, holder, doorName } = signal.access;
+      door = doorContext(siteDoor, { id: doorId, name: doorName, credential, holder });
     } else if (addressKind === 'door' && signal.address !== null) {
       const point = signal.address;
       siteDoor = site?.doors?.find((d) => d.zone === point);
-      door = siteDoor === undefined ? { id: String(point) } : { id: siteDoor.id, name: siteDoor.name };
+      door = doorContext(siteDoor, { id: String(point) });
     }
     if (door !== undefined && siteDoor === undefined && site?.doors !== undefined && site.doors.length > 0)
       reasons.push(`door ${door.id} is not listed for site ${site.id}`);
@@ -321,6 +313,27 @@ function zoneContext(zone: SiteZone): NonNullable<Classification['zone']> {
     zoneContexts.set(zone, context);
   }
   return context;
+}
+
+/**
+ * The door as events name it, however it was reported (access point id or panel point): the site's door config
+ * (id, name, location) wins over what the signal says; who presented the credential travels with the door, as a
+ * responder needs both.
+ */
+function doorContext(
+  siteDoor: SiteDoor | undefined,
+  reported: { id: string; name?: string | undefined; credential?: string | undefined; holder?: string | undefined },
+): NonNullable<Classification['door']> {
+  const name = siteDoor?.name ?? reported.name;
+  const location = siteDoor?.location;
+  const { credential, holder } = reported;
+  return {
+    id: siteDoor?.id ?? reported.id,
+    ...(name === undefined ? {} : { name }),
+    ...(location === undefined ? {} : { location }),
+    ...(credential === undefined ? {} : { credential }),
+    ...(holder === undefined ? {} : { holder }),
+  };
 }
 
 const userContexts = new WeakMap<SiteUser, NonNullable<Classification['user']>>();
