@@ -3,7 +3,7 @@ import type https from 'node:https';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { AccessReceiver } from '../../src/pipeline/access-receiver.js';
-import type { AccessXmlInputSettings } from '../../src/settings/settings.js';
+import { refusesUncertifiedClients, type AccessXmlInputSettings } from '../../src/settings/settings.js';
 import { systemClock, type AdapterHealth, type Logger } from '../../src/ports.js';
 import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import type { Counters } from '../../src/observability/counters.js';
@@ -58,10 +58,11 @@ export class AccessXmlListener implements Input {
 
   /**
    * The receiver alone, no listener (replay). A body was captured only after the secret was checked; whether a
-   * client certificate verified is not captured, so with certificates requested the sender counts as certified.
+   * client certificate verified is not captured, so the sender counts as certified only when the listener refuses
+   * every client without one (an optional certificate may have been missing live).
    */
   handleFrame = (body: Uint8Array, transport: Transport, peer?: string): Promise<unknown> =>
-    this.options.receiver.handleBody(body, { peer, transport, certified: this.options.tls?.requestCert === true });
+    this.options.receiver.handleBody(body, { peer, transport, certified: refusesUncertifiedClients(this.options.tls) });
 
   get address(): AddressInfo | undefined {
     const address = this.server?.address();

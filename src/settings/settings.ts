@@ -173,6 +173,14 @@ export const accessXmlInputSchema = z
   })
   .strict();
 
+/**
+ * Whether an access-xml input's TLS lets in only clients with a certificate signed by its ca. requestCert alone
+ * asks for one but, with rejectUnauthorized: false, admits anyone: such a listener authenticates nobody by TLS.
+ */
+export function refusesUncertifiedClients(tls: { requestCert: boolean; rejectUnauthorized: boolean } | undefined): boolean {
+  return tls !== undefined && tls.requestCert && tls.rejectUnauthorized;
+}
+
 export const inputSchema = z.discriminatedUnion('type', [dc09InputSchema, serialInputSchema, accessXmlInputSchema]);
 
 const audience = z.enum(['central', 'local']).default('central');
