@@ -1,4 +1,4 @@
-import { isLoopbackHost, type Dc09OutputSettings, type Settings } from './settings.js';
+import { isLoopbackHost, refusesUncertifiedClients, type Dc09OutputSettings, type Settings } from './settings.js';
 import { decodeKey } from './keys.js';
 import { DURESS_ZONE_TYPES, type Site } from './sites.js';
 
@@ -79,11 +79,11 @@ function withCredentials(url: string): URL | undefined {
 function lintExposure(settings: Settings, worldReadableFiles: ReadonlySet<string>, findings: LintFinding[]): void {
   settings.inputs.forEach((input, i) => {
     if (input.type !== 'access-xml' || isLoopbackHost(input.host)) return;
-    if (input.secret === undefined && input.secretFile === undefined && input.tls?.requestCert !== true)
+    if (input.secret === undefined && input.secretFile === undefined && !refusesUncertifiedClients(input.tls))
       findings.push({
         severity: 'error',
         path: `inputs[${i}].host`,
-        message: `access-xml input listens on ${input.host} without secret, secretFile or tls.requestCert: anyone on the network can post events`,
+        message: `access-xml input listens on ${input.host} without secret, secretFile or tls.requestCert (with rejectUnauthorized left true): anyone on the network can post events`,
       });
   });
   settings.outputs.forEach((output, i) => {
