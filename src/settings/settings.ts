@@ -197,15 +197,27 @@ export const stdoutOutputSchema = z.object({ type: z.literal('stdout'), name, au
 
 export const DEFAULT_MQTT_MAX_ATTEMPTS = 10;
 
+/** A regular expression source matching `word` in any letter case: JSON Schema patterns carry no `i` flag. */
+const anyLetterCase = (word: string): string => word.replace(/[a-z]/g, (letter) => `[${letter}${letter.toUpperCase()}]`);
+
+/**
+ * The broker URLs the MQTT client speaks, with the scheme in any letter case as URL schemes are; anything else it
+ * refuses at start ("Missing protocol") or guesses at. Written without the `i` flag so the published JSON Schema
+ * (config/panelbridge.schema.json, for editors) accepts what the loader accepts.
+ */
+const MQTT_URL = new RegExp(
+  `^(?:${anyLetterCase('embedded')}|(?:${['mqtt', 'mqtts', 'tcp', 'tls', 'ssl', 'ws', 'wss'].map(anyLetterCase).join('|')})(?:\\+${anyLetterCase('unix')})?:\\/\\/\\S+)$`,
+);
+
 export const mqttOutputSchema = z
   .object({
     type: z.literal('mqtt'),
     name,
     url: z
       .string()
-      // The schemes the MQTT client speaks, in any letter case as URL schemes are; anything else it refuses at start
-      // ("Missing protocol") or guesses at.
-      .regex(/^(?:embedded|(?:mqtts?|tcp|tls|ssl|wss?)(?:\+unix)?:\/\/\S+)$/i, 'a broker URL is mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (or tcp, tls, ssl, ws, wss), or "embedded"')
+      .regex(MQTT_URL, 'a broker URL is mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (or tcp, tls, ssl, ws, wss), or "embedded"')
+      // The output and the MQTT client compare the scheme (and `embedded`) as written: they see one spelling.
+      .overwrite((url) => url.replace(/^[^:]+/, (scheme) => scheme.toLowerCase()))
       .describe('mqtt://, mqtts://, or "embedded" for the in-process broker'),
     topicPrefix: z
       .string()
