@@ -7,6 +7,8 @@ import { secretFiles, tlsSettings, type TlsFiles } from '../../src/settings/lint
 
 /** Exit status for a bad configuration (EX_CONFIG); systemd's RestartPreventExitStatus names it. */
 export const EXIT_CONFIG = 78;
+/** sysexits EX_USAGE: a command line that cannot be used (an unknown or missing option, a bad site or date). */
+export const EXIT_USAGE = 64;
 /** sysexits: a service the gateway needs is unavailable (EX_UNAVAILABLE). */
 export const EXIT_UNAVAILABLE = 69;
 /** sysexits: a file or directory cannot be created (EX_CANTCREAT): dataDir. */

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { EXIT_USAGE } from './config.js';
 import { decodeCommand } from './commands/decode.js';
 import { checkCommand } from './commands/check.js';
 import { schemaCommand } from './commands/schema.js';
 import { runCommand } from './commands/run.js';
 import { replayCommand } from './commands/replay.js';
-import { simulateCommand } from './commands/simulate.js';
+import { EXIT_SIMULATE_FAILED, simulateCommand } from './commands/simulate.js';
 import { testCommand } from './commands/test.js';
 import { devicesCommand } from './commands/devices.js';
 import { incidentsCommand } from './commands/incidents.js';
@@ -32,5 +33,23 @@ program.addCommand(incidentsCommand());
 program.addCommand(tokenCommand());
 program.addCommand(auditCommand());
 program.addCommand(reportCommand());
+
+/**
+ * Verbs that document their own status for "could not run", used for usage errors too: simulate keeps 1 for "a frame
+ * was not ACKed".
+ */
+const USAGE_STATUS_OF_VERB: Readonly<Record<string, number>> = { simulate: EXIT_SIMULATE_FAILED };
+
+/**
+ * A command line commander cannot parse (a missing or unknown option, a bad value, no verb) exits `status`, not
+ * commander's 1, which is a documented result (check: warnings only; replay: the events differ from --expect).
+ * Commander reports its parse errors with exit code 1 and a `commander.` code; help, version and the errors a verb
+ * raises itself keep their status. Subcommands added with addCommand do not inherit the override: each gets it.
+ */
+function exitOnUsageErrorWith(command: Command, status: number): void {
+  command.exitOverride((error) => process.exit(error.exitCode === 1 && error.code.startsWith('commander.') ? status : error.exitCode));
+  for (const subcommand of command.commands) exitOnUsageErrorWith(subcommand, USAGE_STATUS_OF_VERB[subcommand.name()] ?? status);
+}
+exitOnUsageErrorWith(program, EXIT_USAGE);
 
 await program.parseAsync(process.argv);

@@ -3,7 +3,7 @@ import { systemClock } from '../../../src/ports.js';
 import type { Settings } from '../../../src/settings/settings.js';
 import { renderReportCsv } from '../../api/report/report-csv.js';
 import { renderReportHtml } from '../../api/report/report-html.js';
-import { settingsOrExit } from '../config.js';
+import { EXIT_USAGE, settingsOrExit } from '../config.js';
 import { readAssuranceStore } from './devices-action.js';
 
 export interface ReportOptions {
@@ -14,9 +14,6 @@ export interface ReportOptions {
   csv?: boolean;
   html?: boolean;
 }
-
-/** sysexits EX_USAGE: a bad site or date on the command line. */
-const EXIT_USAGE = 64;
 
 export type ReportResult = { ok: true; report: AssuranceReport } | { ok: false; message: string };
 
