@@ -153,7 +153,37 @@ const parser = new XMLParser({
   parseTagValue: false,
   parseAttributeValue: false,
 });
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** The `encoding` of an XML declaration read as ASCII (XML 1.0 §4.3.3: its name is Latin letters, digits, ._-). */
+const DECLARED_ENCODING = /^<\?xml\s[^>]*?\bencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']/;
+
+/**
+ * The document's text in the encoding its bytes say (XML 1.0 §4.3.3 and Appendix F): a byte order mark, else the
+ * UTF-16 shape of `<?` without one, else the declaration's `encoding`, else UTF-8. Every processor must read UTF-8
+ * and UTF-16; older door controllers declare ISO-8859-1 or windows-1252, which are read as well.
+ */
+function documentText(body: Uint8Array): { ok: true; text: string } | { ok: false; why: string } {
+  const [b0, b1, b2, b3] = body;
+  let encoding = 'utf-8';
+  if (b0 === 0xff && b1 === 0xfe) encoding = 'utf-16le';
+  else if (b0 === 0xfe && b1 === 0xff) encoding = 'utf-16be';
+  else if (b0 === 0x3c && b1 === 0x00 && b2 === 0x3f && b3 === 0x00) encoding = 'utf-16le';
+  else if (b0 === 0x00 && b1 === 0x3c && b2 === 0x00 && b3 === 0x3f) encoding = 'utf-16be';
+  else if (!(b0 === 0xef && b1 === 0xbb && b2 === 0xbf)) {
+    const declared = DECLARED_ENCODING.exec(Buffer.from(body.subarray(0, 256)).toString('latin1'));
+    if (declared !== null) encoding = declared[1]!.toLowerCase();
+  }
+  let decoder: TextDecoder;
+  try {
+    decoder = new TextDecoder(encoding, { fatal: true });
+  } catch {
+    return { ok: false, why: `the declared encoding "${encoding}" is not one this gateway reads` };
+  }
+  try {
+    return { ok: true, text: decoder.decode(body) };
+  } catch {
+    return { ok: false, why: `the body is not ${decoder.encoding} text` };
+  }
+}
 
 /** Decodes one XML document into one signal per access event. Never throws. */
 export function decodeAccessXml(body: string | Uint8Array, options: AccessXmlOptions): DecodeResult<AccessSignal[]> {
@@ -162,10 +192,11 @@ export function decodeAccessXml(body: string | Uint8Array, options: AccessXmlOpt
     return fail('XML_TOO_LARGE', `the body has ${size} bytes, more than the limit of ${options.maxBytes}`);
   }
   let text: string;
-  try {
-    text = typeof body === 'string' ? body : utf8.decode(body);
-  } catch {
-    return fail('XML_MALFORMED', 'the body is not UTF-8 text', body);
+  if (typeof body === 'string') text = body;
+  else {
+    const decoded = documentText(body);
+    if (!decoded.ok) return fail('XML_MALFORMED', decoded.why, body);
+    text = decoded.text;
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (ENTITY_DECLARATION.test(text)) {

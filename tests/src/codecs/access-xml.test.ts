@@ -38,6 +38,28 @@ describe('decodeAccessXml', () => {
     expect(errorOf(Uint8Array.of(0x3c, 0x61, 0x3e, 0xff, 0xfe, 0x3c, 0x2f, 0x61, 0x3e))?.code).toBe('XML_MALFORMED');
   });
 
+  // XML 1.0 §4.3.3: "All XML processors MUST accept the UTF-8 and UTF-16 encodings"; Appendix F: the byte order mark,
+  // the UTF-16 shape of "<?" and the encoding declaration say how the entity is encoded.
+  const declared = (encoding: string) => `<?xml version="1.0" encoding="${encoding}"?>${DURESS_NOTIFICATION.replace('door-lobby-2', 'Tür-2')}`;
+
+  it.each([
+    ['UTF-16 with its byte order mark', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(declared('UTF-16'), 'utf16le')])],
+    ['UTF-16BE with its byte order mark', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(declared('UTF-16'), 'utf16le').swap16()])],
+    ['UTF-16LE without a byte order mark', Buffer.from(declared('UTF-16LE'), 'utf16le')],
+    ['ISO-8859-1 as declared', Buffer.from(declared('ISO-8859-1'), 'latin1')],
+    ['windows-1252 as declared (single quotes)', Buffer.from(declared('windows-1252').replace('"windows-1252"', "'windows-1252'"), 'latin1')],
+  ])('reads a document in %s', (_what, bytes) => {
+    expect(decodeOk(bytes)[0]).toMatchObject({ access: { door: 'Tür-2', eventType: 'tns1:AccessControl/Duress' } });
+  });
+
+  it('refuses an encoding it cannot read, naming it', () => {
+    expect(errorOf(Buffer.from(declared('x-made-up'), 'latin1'))).toMatchObject({ code: 'XML_MALFORMED', message: expect.stringContaining('x-made-up') });
+  });
+
+  it('refuses bytes that are not the declared encoding', () => {
+    expect(errorOf(Buffer.from(declared('UTF-8'), 'latin1'))?.code).toBe('XML_MALFORMED');
+  });
+
   it('counts the limit in bytes, not characters', () => {
     const body = `<Event><Type>DURESS</Type><Note>${'é'.repeat(40)}</Note></Event>`;
     const size = Buffer.byteLength(body);
