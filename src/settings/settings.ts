@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LineCounter, parseDocument } from 'yaml';
+import { DC09_ACCOUNT_PATTERN, DC09_ACCOUNT_RULE } from './dc09-account.js';
 import { durationSchema } from './duration.js';
 import { sitesSchema, supervisionSchema } from './sites.js';
 
@@ -22,7 +23,7 @@ function oneKeySource(a: { key?: string | undefined; keyFile?: string | undefine
 
 export const dc09AccountSchema = z
   .object({
-    account: z.string().regex(/^[0-9A-Fa-f]{3,16}$/, 'an account is 3-16 hex digits'),
+    account: z.string().regex(DC09_ACCOUNT_PATTERN, DC09_ACCOUNT_RULE),
     key: z.string().optional(),
     keyFile: z.string().optional(),
     keyEnv: z.string().optional(),

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors.js';
+import { DC09_ACCOUNT_PATTERN, DC09_ACCOUNT_RULE } from '../../settings/dc09-account.js';
 import type { ErrorCode } from '../../errors.js';
 import { fail, latin1Reader, ok, previewOf } from '../result.js';
 import type { DecodeResult } from '../result.js';
@@ -122,6 +123,27 @@ function hexRunEnd(text: string, from: number, to: number): number {
   let i = from;
   while (i < to && isHexCode(text.charCodeAt(i))) i++;
   return i;
+}
+
+function isAlphanumericCode(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
+}
+
+/** Where the account starting at `from` ends: its run of letters and digits (an account may hold more than hex). */
+function accountRunEnd(text: string, from: number, to: number): number {
+  let i = from;
+  while (i < to && isAlphanumericCode(text.charCodeAt(i))) i++;
+  return i;
+}
+
+function isHexText(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (!isHexCode(text.charCodeAt(i))) return false;
+  return true;
+}
+
+/** Names an account with letters beyond F: the standard's accounts are hex, some panels' are not (FOCUS FC-7688). */
+function noteNonHexAccount(account: string, where: string, quirks: QuirkLog): void {
+  if (!isHexText(account)) quirks.add('non-hex-account', `${where} account ${account} is not hex`);
 }
 
 function hasLowercaseHex(text: string): boolean {
@@ -304,9 +326,12 @@ function decodeBody(body: string, context: DecodeContext): DecodeResult<Dc09Mess
   if (open < 0) return fail('DC09_FORMAT_INVALID', 'no data block "["', frame);
   const ids = parseIdFields(body, idEnd + 5, open, token);
   if (typeof ids === 'string') return fail('DC09_FORMAT_INVALID', ids, frame);
-  if (hasLowercaseHex((ids.receiver ?? '') + (ids.line ?? '') + (ids.account ?? ''))) {
+  // A non-hex account's letter case is its own spelling, not lowercase hex.
+  const hexAccount = ids.account !== null && isHexText(ids.account) ? ids.account : '';
+  if (hasLowercaseHex((ids.receiver ?? '') + (ids.line ?? '') + hexAccount)) {
     quirks.add('lowercase-hex', 'lowercase hex in the R/L/#acct fields');
   }
+  if (ids.account !== null) noteNonHexAccount(ids.account, 'header', quirks);
   if (ids.line === '') quirks.add('bare-line', 'L field has no digits');
   if (ids.account === null) quirks.add('no-header-account', 'header has no #acct');
 
@@ -328,7 +353,9 @@ function isHeaderToken(token: string): token is Exclude<Dc09Token, 'OH'> {
   return DC09_TOKENS.has(token);
 }
 
-/** `[R<1-6 hex>][L<0-6 hex>][#<3-16 hex>]` between the sequence number and '['. Returns an error text when malformed. */
+/**
+ * `[R<1-6 hex>][L<0-6 hex>][#<account>]` between the sequence number and '['. Returns an error text when malformed.
+ */
 function parseIdFields(body: string, from: number, to: number, token: string): IdFields | string {
   if (token === 'NAK') {
     const nak = NAK_ID_FIELDS.exec(body.slice(from, to));
@@ -349,9 +376,10 @@ function parseIdFields(body: string, from: number, to: number, token: string): I
     i = runEnd;
   }
   if (body.charCodeAt(i) === HASH && i < to) {
-    const runEnd = hexRunEnd(body, i + 1, to);
-    if (runEnd - i - 1 < 3 || runEnd - i - 1 > 16) return '#acct needs 3-16 hex digits';
-    fields.account = body.slice(i + 1, runEnd);
+    const runEnd = accountRunEnd(body, i + 1, to);
+    const account = body.slice(i + 1, runEnd);
+    if (!DC09_ACCOUNT_PATTERN.test(account)) return `#acct "${clip(account)}": ${DC09_ACCOUNT_RULE}`;
+    fields.account = account;
     i = runEnd;
   }
   if (i !== to) return `unexpected "${clip(body.slice(i, to))}" in the ID fields`;
@@ -455,16 +483,20 @@ function parseContent(text: string, from: number, encrypted: boolean, context: D
   return ok({ dataAccount, data, extended, timestamp });
 }
 
-/** `#acct|data`, `|data`, plain `data`, or (quirk) `acct|data` without the '#'. */
+/**
+ * `#acct|data`, `|data`, plain `data`, or (quirk) `acct|data` without the '#'. Without the '#' only hex digits are
+ * read as an account: letters before a '|' may be event data.
+ */
 function splitDataAccount(block: string, quirks: QuirkLog): { dataAccount: string | null; data: string } {
   const first = block.charCodeAt(0);
   if (first === BAR) return { dataAccount: null, data: block.slice(1) };
-  const accountStart = first === HASH ? 1 : 0;
-  const accountEnd = hexRunEnd(block, accountStart, block.length);
-  const digits = accountEnd - accountStart;
-  if (digits < 3 || digits > 16 || block.charCodeAt(accountEnd) !== BAR) return { dataAccount: null, data: block };
+  const hashed = first === HASH;
+  const accountStart = hashed ? 1 : 0;
+  const accountEnd = hashed ? accountRunEnd(block, accountStart, block.length) : hexRunEnd(block, accountStart, block.length);
   const dataAccount = block.slice(accountStart, accountEnd);
-  if (accountStart === 0) quirks.add('data-account-no-hash', `data block account ${dataAccount} has no '#'`);
+  if (!DC09_ACCOUNT_PATTERN.test(dataAccount) || block.charCodeAt(accountEnd) !== BAR) return { dataAccount: null, data: block };
+  if (hashed) noteNonHexAccount(dataAccount, 'data block', quirks);
+  else quirks.add('data-account-no-hash', `data block account ${dataAccount} has no '#'`);
   return { dataAccount, data: block.slice(accountEnd + 1) };
 }
 

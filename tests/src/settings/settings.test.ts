@@ -50,6 +50,12 @@ describe('configuration', () => {
     expect(parseSettings(json).ok).toBe(true);
   });
 
+  it('takes a DC-09 allowlist account of 3-16 ASCII letters or digits, as panels send them (FOCUS FC-7688: foc7688)', () => {
+    const input = (account: string) => `inputs: [{ type: dc09, name: ip, port: 1, accounts: [{ account: "${account}", key: "00112233445566778899AABBCCDDEEFF", keyEncoding: hex }] }]\noutputs: []\n`;
+    for (const account of ['foc7688', 'FOC7688', '1234', 'Zz0123456789ABCD']) expect(parseSettings(input(account)).ok, account).toBe(true);
+    for (const account of ['12', 'Zz0123456789ABCDE', 'foc-7688', 'foc 7688', 'fo\u00e97688']) expect(parseSettings(input(account)).ok, account).toBe(false);
+  });
+
   it('lists every problem with its path', () => {
     const parsed = parseSettings(`
 dataDir: 5

@@ -79,7 +79,7 @@ describe('decodeDc09Frame: framing and header', () => {
     ['"NULL"0001R1234567L0#1234[]', 'R field'],
     ['"NULL"0001L1234567#1234[]', 'L field'],
     ['"NULL"0001L0#12[]', '#acct'],
-    ['"NULL"0001L0#1234X[]', 'ID fields'],
+    ['"NULL"0001L0#1234 X[]', 'ID fields'],
     ['"NULL"0001L0#1234[', 'closing "]"'],
     ['"NULL"0001L0#1234[]junk', 'after the data block'],
     ['"NULL"0001L0#1234[][1x]', 'extended field'],
@@ -135,6 +135,13 @@ describe('decodeDc09Frame: quirks, tolerated and in strict mode', () => {
     { quirk: 'timestamp-malformed', frame: () => frameOf('"NULL"0001L0#1234[]_24:00:00,01-01-2024'), expect: { timestamp: null } },
     { quirk: 'timestamp-malformed', frame: () => frameOf('"NULL"0001L0#1234[]_12:00:00,02-30-2024'), expect: { timestamp: null } },
     { quirk: 'data-account-no-hash', frame: () => frameOf('"SIA-DCS"0001L0#1234[1234|NRP]'), expect: { dataAccount: '1234', data: 'NRP' } },
+    // FOCUS FC-7688 (pysiaalarm issue #36): CRC 7A28 and length 002F as captured; the letter case is the account's own.
+    {
+      quirk: 'non-hex-account',
+      frame: () => latin1('\n7A28002F"ADM-CID"6616R0L0#foc7688[#foc7688|1351 01 000]\r'),
+      expect: { account: 'foc7688', dataAccount: 'foc7688', data: '1351 01 000' },
+    },
+    { quirk: 'non-hex-account', frame: () => frameOf('"SIA-DCS"0001L0#PANEL1[#PANEL1|NPA501]'), expect: { account: 'PANEL1', dataAccount: 'PANEL1', data: 'NPA501' } },
     { quirk: 'no-pad-terminator', frame: () => encryptedFrame(']_12:00:00,01-01-2024', '0'), expect: { data: '', dataAccount: null } },
     // Decrypted under the account's key, so decoded: the receiver NAKs it as outside the window, and its duress
     // content is still published.
@@ -152,6 +159,15 @@ describe('decodeDc09Frame: quirks, tolerated and in strict mode', () => {
     const result = decodeDc09Frame(frame(), { keyFor, strict: true });
     expect(codeOf(result)).toBe('DC09_QUIRK_REJECTED');
     if (!result.ok) expect(result.error.message).toContain(quirk);
+  });
+
+  it('reads as an account only 3-16 ASCII letters or digits', () => {
+    expect(decoded(frameOf('"NULL"0001L0#Zz0123456789ABCD[]')).account).toBe('Zz0123456789ABCD');
+    for (const account of ['Zz0123456789ABCDE', 'ab', 'foc-7688', 'foc\u00e97688']) {
+      expect(codeOf(decodeDc09Frame(frameOf(`"NULL"0001L0#${account}[]`))), account).toBe('DC09_FORMAT_INVALID');
+    }
+    // Without its '#', a data block reads only hex as an account: letters before a '|' may be event data.
+    expect(decoded(frameOf('"SIA-DCS"0001L0#1234[NPA501|x]'))).toMatchObject({ dataAccount: null, data: 'NPA501|x' });
   });
 
   it('accepts a clean frame in strict mode', () => {

@@ -111,4 +111,9 @@ describe('encodeDuhForFrame', () => {
       expect(duh).toMatchObject({ token: 'DUH', seq: '0400', receiver: '1', line: '2', account: '1234', crcForm });
     }
   });
+
+  it('echoes an account that is not hex (FOCUS FC-7688)', () => {
+    const duh = decoded(encodeDuhForFrame(wrapDc09Body(latin1('"NEW-TOKEN"0400R0L0#foc7688[]'))));
+    expect(duh).toMatchObject({ token: 'DUH', seq: '0400', account: 'foc7688' });
+  });
 });
