@@ -54,6 +54,12 @@ export interface Dc09DecodeOptions {
    * DC09_LENGTH_MISMATCH, other quirks still tolerated: how a panel reads a receiver's answer.
    */
   exactLength?: boolean;
+  /**
+   * R, L and account fields off the format are read as absent (quirk 'malformed-id-fields') instead of failing the
+   * frame: how the forwarding output reads an answer, which it matches by token and sequence number only
+   * (pysiaalarm writes a missing R field as `None`).
+   */
+  looseIdFields?: boolean;
   /** Default true; false lets the CLI decode a bare body ('"SIA-DCS"0002R1L232#…') with quirk 'no-crc-header'. */
   requireHeader?: boolean;
   /**
@@ -210,7 +216,7 @@ interface DecodeContext {
   osborneHoffman: boolean;
 }
 
-interface IdFields {
+export interface Dc09IdFields {
   receiver: string | null;
   line: string | null;
   account: string | null;
@@ -324,16 +330,11 @@ function decodeBody(body: string, context: DecodeContext): DecodeResult<Dc09Mess
   if (!/^\d{4}$/.test(seq)) return fail('DC09_FORMAT_INVALID', `sequence "${clip(seq)}" is not 4 digits`, frame);
   const open = body.indexOf('[', idEnd + 5);
   if (open < 0) return fail('DC09_FORMAT_INVALID', 'no data block "["', frame);
-  const ids = parseIdFields(body, idEnd + 5, open, token);
-  if (typeof ids === 'string') return fail('DC09_FORMAT_INVALID', ids, frame);
-  // A non-hex account's letter case is its own spelling, not lowercase hex.
-  const hexAccount = ids.account !== null && isHexText(ids.account) ? ids.account : '';
-  if (hasLowercaseHex((ids.receiver ?? '') + (ids.line ?? '') + hexAccount)) {
-    quirks.add('lowercase-hex', 'lowercase hex in the R/L/#acct fields');
-  }
-  if (ids.account !== null) noteNonHexAccount(ids.account, 'header', quirks);
-  if (ids.line === '') quirks.add('bare-line', 'L field has no digits');
-  if (ids.account === null) quirks.add('no-header-account', 'header has no #acct');
+  const parsed = parseDc09IdFields(body, idEnd + 5, open, token);
+  if (typeof parsed === 'string' && context.options.looseIdFields !== true) return fail('DC09_FORMAT_INVALID', parsed, frame);
+  const ids = typeof parsed === 'string' ? NO_ID_FIELDS : parsed;
+  if (typeof parsed === 'string') quirks.add('malformed-id-fields', `${parsed}; read as absent`);
+  else noteIdFieldQuirks(parsed, quirks);
 
   const content = encrypted ? decryptContent(body.slice(open + 1), ids.account, context) : parseContent(body, open + 1, false, context);
   if (!content.ok) return content;
@@ -349,6 +350,19 @@ function decodeBody(body: string, context: DecodeContext): DecodeResult<Dc09Mess
   });
 }
 
+const NO_ID_FIELDS: Dc09IdFields = { receiver: null, line: null, account: null };
+
+function noteIdFieldQuirks(ids: Dc09IdFields, quirks: QuirkLog): void {
+  // A non-hex account's letter case is its own spelling, not lowercase hex.
+  const hexAccount = ids.account !== null && isHexText(ids.account) ? ids.account : '';
+  if (hasLowercaseHex((ids.receiver ?? '') + (ids.line ?? '') + hexAccount)) {
+    quirks.add('lowercase-hex', 'lowercase hex in the R/L/#acct fields');
+  }
+  if (ids.account !== null) noteNonHexAccount(ids.account, 'header', quirks);
+  if (ids.line === '') quirks.add('bare-line', 'L field has no digits');
+  if (ids.account === null) quirks.add('no-header-account', 'header has no #acct');
+}
+
 function isHeaderToken(token: string): token is Exclude<Dc09Token, 'OH'> {
   return DC09_TOKENS.has(token);
 }
@@ -356,12 +370,12 @@ function isHeaderToken(token: string): token is Exclude<Dc09Token, 'OH'> {
 /**
  * `[R<1-6 hex>][L<0-6 hex>][#<account>]` between the sequence number and '['. Returns an error text when malformed.
  */
-function parseIdFields(body: string, from: number, to: number, token: string): IdFields | string {
+export function parseDc09IdFields(body: string, from: number, to: number, token: string): Dc09IdFields | string {
   if (token === 'NAK') {
     const nak = NAK_ID_FIELDS.exec(body.slice(from, to));
     if (nak !== null) return { receiver: nak[1]!, line: nak[2]!, account: nak[3]! };
   }
-  const fields: IdFields = { receiver: null, line: null, account: null };
+  const fields: Dc09IdFields = { receiver: null, line: null, account: null };
   let i = from;
   if (body[i] === 'R' && i < to) {
     const runEnd = hexRunEnd(body, i + 1, to);

@@ -1,6 +1,6 @@
 import type { NormalizedEvent } from '../../model/event.js';
 import { contactIdFieldsForEvent, siaDataForEvent } from '../forward-codes.js';
-import { decodeDc09Frame, encodeDc09Frame, type Dc09Message } from './frame.js';
+import { decodeDc09Frame, encodeDc09Frame, parseDc09IdFields, type Dc09IdFields } from './frame.js';
 import { aesCbcName, decryptDc09 } from './cipher.js';
 import { formatDc09Timestamp, parseDc09Timestamp } from './timestamp.js';
 
@@ -99,8 +99,9 @@ export interface SentFrame {
   /**
    * Checked as a panel checks (the simulator, which tells an installer whether a receiver answers as panels need):
    * the R, L and account the answer must echo, and a length field that counts its bytes. Unset (the forwarding
-   * output): an answer with the right sequence number counts however it writes those, since refusing a centre's
-   * ACK for its formatting would leave a delivered duress undelivered.
+   * output): an answer with the right sequence number counts however it writes those, even off the format
+   * (pysiaalarm, Home Assistant's receiver, writes a missing R field as `None`), since refusing a centre's ACK for
+   * its formatting would leave a delivered duress undelivered.
    */
   echo?: PanelIds;
 }
@@ -108,10 +109,12 @@ export interface SentFrame {
 /**
  * Checks an answer: CRC, the echoed sequence number, and for an encrypted request an encrypted ACK that decrypts
  * with the same key (protocols.md §3.7); with `echo`, as a panel would, also the length and the echoed R, L and
- * account. A NAK carries sequence 0000 and R0L0A0 whatever it answers, and the receiver's time.
+ * account, without it none of those. A NAK carries sequence 0000 and R0L0A0 whatever it answers, and the receiver's
+ * time.
  */
 export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer {
-  const decoded = decodeDc09Frame(bytes, { keyFor: () => sent.key, exactLength: sent.echo !== undefined });
+  const asPanel = sent.echo !== undefined;
+  const decoded = decodeDc09Frame(bytes, { keyFor: () => sent.key, exactLength: asPanel, looseIdFields: !asPanel });
   if (!decoded.ok) {
     // CRC and header were right (those are checked first); only the decrypted content is off the template.
     const contentOnly = decoded.error.code === 'DC09_DECRYPT_FAILED' || decoded.error.code === 'DC09_TIMESTAMP_INVALID';
@@ -139,16 +142,16 @@ export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer
   }
 }
 
-/** The R, L and account fields an answer does not echo as the frame sent them (hex, so in either case), if any. */
-function unechoedIds(answer: Pick<Dc09Message, 'receiver' | 'line' | 'account'>, sent: PanelIds): string | undefined {
+/** The R, L and account fields an answer does not echo as the frame sent them (in either letter case), if any. */
+function unechoedIds(answer: Dc09IdFields, sent: PanelIds): string | undefined {
   const fields = [['R', answer.receiver, sent.receiver], ['L', answer.line, sent.line], ['#', answer.account, sent.account]] as const;
   const wrong = fields.filter(([, echoed, own]) => echoed?.toUpperCase() !== own?.toUpperCase());
   if (wrong.length === 0) return undefined;
   return wrong.map(([field, echoed, own]) => `${field}${own ?? ' (none)'} (answered ${echoed === null ? 'without it' : `${field}${echoed}`})`).join(', ');
 }
 
-/** The header and ciphertext of an encrypted ACK: `"*ACK"<seq>R…L…#acct[<hex>`. */
-const ENCRYPTED_ACK = /"\*ACK"(\d{4})(?:R([0-9A-Fa-f]{1,6}))?(?:L([0-9A-Fa-f]{0,6}))?(?:#([0-9A-Fa-f]{3,16}))?\[([0-9A-Fa-f]+)\r?$/;
+/** The header and ciphertext of an encrypted ACK: `"*ACK"<seq>`, the ID fields (R…L…#acct), `[<hex>`. */
+const ENCRYPTED_ACK = /"\*ACK"(\d{4})([^"[]*)\[([0-9A-Fa-f]+)\r?$/;
 /** `]`, perhaps a space, then `_` and the receiver's time: what an *ACK's plaintext ends with. */
 const ACK_PLAINTEXT_TAIL = /\] ?_(\d\d:\d\d:\d\d,\d\d-\d\d-\d{4})/;
 
@@ -160,14 +163,18 @@ const ACK_PLAINTEXT_TAIL = /\] ?_(\d\d:\d\d:\d\d,\d\d-\d\d-\d{4})/;
 function quirkyEncryptedAck(bytes: Uint8Array, key: Uint8Array, sent: SentFrame): PanelAnswer | undefined {
   const match = ENCRYPTED_ACK.exec(Buffer.from(bytes).toString('latin1'));
   const algorithm = aesCbcName(key);
-  if (match === null || algorithm === undefined || match[5]!.length % 32 !== 0) return undefined;
-  const plaintext = decryptDc09(key, Buffer.from(match[5]!, 'hex'), algorithm).toString('latin1');
+  if (match === null || algorithm === undefined || match[3]!.length % 32 !== 0) return undefined;
+  const plaintext = decryptDc09(key, Buffer.from(match[3]!, 'hex'), algorithm).toString('latin1');
   const tail = ACK_PLAINTEXT_TAIL.exec(plaintext);
   const receiverTime = tail === null ? null : parseDc09Timestamp(tail[1]!, 0);
   if (receiverTime === null) return undefined;
   if (match[1] !== sent.seq) return { kind: 'stale', detail: `ACK for sequence ${match[1]}, waiting for ${sent.seq}` };
-  const notEchoed = sent.echo === undefined ? undefined : unechoedIds({ receiver: match[2] ?? null, line: match[3] ?? null, account: match[4] ?? null }, sent.echo);
-  if (notEchoed !== undefined) return { kind: 'invalid', detail: `ACK does not echo the frame's ${notEchoed}` };
+  if (sent.echo !== undefined) {
+    const ids = parseDc09IdFields(match[2]!, 0, match[2]!.length, 'ACK');
+    if (typeof ids === 'string') return { kind: 'invalid', detail: `ACK ID fields: ${ids}` };
+    const notEchoed = unechoedIds(ids, sent.echo);
+    if (notEchoed !== undefined) return { kind: 'invalid', detail: `ACK does not echo the frame's ${notEchoed}` };
+  }
   return { kind: 'ack', encrypted: true, receiverTime, detail: 'encrypted ACK off the template (tolerated)' };
 }
 
