@@ -46,6 +46,8 @@ interface Connection {
   proven: boolean;
   /** When its frame now with the main thread was sent there; undefined when none is. */
   inFlightSince: number | undefined;
+  /** The sender has half-closed (sent its FIN): our side ends once its frames are answered. */
+  ended: boolean;
 }
 
 const port = parentPort;
@@ -214,10 +216,14 @@ function answerDatagram(id: number, answer: Uint8Array): void {
   if (answer.length > 0) udp?.send(answer, sender.port, sender.address);
 }
 
-/** The connection's previous frame is answered (or there was none): its next one, if any, goes on. */
+/**
+ * The connection's previous frame is answered (or there was none): its next one, if any, goes on; a sender that
+ * has half-closed and has nothing left to answer gets our FIN.
+ */
 function sendNext(id: number, connection: Connection): void {
   connection.busy = connection.waiting.length > 0;
   if (connection.busy) addFrame(id, connection);
+  else if (connection.ended) connection.socket.end();
 }
 
 function drop(host: string, peer: string, reason: DropReason): void {
@@ -314,6 +320,7 @@ function accept(socket: net.Socket): void {
     deadline: Date.now() + settings.firstFrameTimeoutMs,
     proven: false,
     inFlightSince: undefined,
+    ended: false,
   };
   connections.set(id, connection);
   unproven.add(connection);
@@ -336,6 +343,11 @@ function accept(socket: net.Socket): void {
       connection.paused = true;
       socket.pause();
     }
+  });
+  // A sender that writes its frame and half-closes ("send and close") still reads the answer: end only once it is written.
+  socket.on('end', () => {
+    connection.ended = true;
+    if (!connection.busy) socket.end();
   });
   // Resets and the like: the close that follows is what counts.
   socket.on('error', () => undefined);
@@ -405,8 +417,9 @@ function bindUdp(udpPort: number): void {
   });
 }
 
-// maxConnections is enforced in accept(), not by Node: at the limit an idle connection makes room first.
-const server = settings.tcp ? net.createServer(accept) : undefined;
+// maxConnections is enforced in accept(), not by Node: at the limit an idle connection makes room first. Half-open
+// allowed: Node would otherwise end a socket at the sender's FIN, before the answers to its frames are written.
+const server = settings.tcp ? net.createServer({ allowHalfOpen: true }, accept) : undefined;
 setInterval(closeOverdue, DEADLINE_CHECK_MS).unref();
 if (server !== undefined) {
   server.on('error', (error: NodeJS.ErrnoException) => {
