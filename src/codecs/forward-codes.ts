@@ -20,6 +20,11 @@ export interface ForwardedCode {
   partition: number | null;
   /** Why the sent code or its numbers differ from the event's (substitute code, number not carried). */
   notes: string[];
+  /**
+   * How the panel's own code reads, when a code of another meaning replaced it to carry the category the site
+   * rules or a vendor profile gave the event (DC-09 shows it in [I], so the operator still sees what was sent).
+   */
+  panelCode: string | null;
 }
 
 /** The generic code of each category (protocols.md §1.5, §2.4): what an event without an equivalent is sent as. */
@@ -69,24 +74,43 @@ const CID_CODE = /^[0-9B-F]{3}$/;
 const SIA_CODE = /^[A-Z]{2}$/;
 const CCC_MAX = 999;
 
+/**
+ * Whether a receiver that knows only the standard code tables (no copy of this gateway's site rules or vendor
+ * profiles) reads `value` as `category`. Open/close codes read as an opening or a closing by their qualifier,
+ * which contactIdQualifier writes; a code missing from the table reads as unrecognized.
+ */
+function readsAs(scheme: CodeScheme, value: string, category: Category): boolean {
+  const entry = lookupCode(scheme, value);
+  if (entry === undefined) return category === 'unrecognized';
+  if (entry.openClose === true) return category === 'opening' || category === 'closing';
+  return entry.category === category;
+}
+
 /** The code to send in `scheme`, and a note when it is not the event's own. Null for a link heartbeat. */
-function chooseCode(event: NormalizedEvent, scheme: CodeScheme): { value: string; note: string | null } | null {
+function chooseCode(event: NormalizedEvent, scheme: CodeScheme): { value: string; note: string | null; reclassified?: true } | null {
   if (event.category === 'heartbeat') return null;
   const generic = GENERIC[event.category][scheme === 'contact-id' ? 'cid' : 'sia'];
   const own = event.code;
   const describe = (value: string) => `${scheme === 'sia' ? 'SIA' : 'Contact ID'} ${value}`;
-  if (own === null) return { value: generic, note: `no event code: sent as the generic ${event.category} code ${describe(generic)}` };
+  const asGeneric = (why: string) => ({ value: generic, note: `${why}: sent as the generic ${event.category} code ${describe(generic)}` });
+  if (own === null) return asGeneric('no event code');
   const ownName = `${own.scheme === 'sia' ? 'SIA' : 'Contact ID'} ${own.value}`;
+  // The site rules or a vendor profile gave the event another category than its code's (a burglary on a hold-up
+  // zone, an opening by a duress user): the receiver has no copy of them, so a code of the event's category goes.
+  if (!readsAs(own.scheme, own.value, event.category)) {
+    if (own.scheme === scheme && own.value.toUpperCase() === generic) return { value: generic, note: null };
+    return { ...asGeneric(`${ownName} is ${event.category} only by this gateway's site rules or vendor profile`), reclassified: true };
+  }
   if (own.scheme === scheme) {
     const value = own.value.toUpperCase();
     // An uncatalogued code of the right shape goes as sent: the receiver may know it.
     if ((scheme === 'sia' ? SIA_CODE : CID_CODE).test(value)) return { value, note: null };
-    return { value: generic, note: `${ownName} is not a valid code: sent as the generic ${event.category} code ${describe(generic)}` };
+    return asGeneric(`${ownName} is not a valid code`);
   }
   const equivalent = scheme === 'sia' ? CID_TO_SIA[own.value] : SIA_TO_CID[own.value.toUpperCase()];
-  if (equivalent !== undefined && lookupCode(scheme, equivalent)?.category === event.category)
+  if (equivalent !== undefined && readsAs(scheme, equivalent, event.category))
     return { value: equivalent, note: `${ownName} sent as its equivalent ${describe(equivalent)}` };
-  return { value: generic, note: `${ownName} has no ${scheme === 'sia' ? 'SIA' : 'Contact ID'} equivalent: sent as the generic ${event.category} code ${describe(generic)}` };
+  return asGeneric(`${ownName} has no ${scheme === 'sia' ? 'SIA' : 'Contact ID'} equivalent`);
 }
 
 /**
@@ -145,7 +169,10 @@ export function forwardedCode(event: NormalizedEvent, scheme: CodeScheme): Forwa
     else value = restore;
   }
   const { address, user } = placeNumbers(event, scheme, value, notes);
-  return { scheme, value, address, user, partition: event.partition?.number ?? null, notes };
+  // The classifier's first reason is how the code table reads the panel's code (e.g. `Contact ID 401 "Open/close
+  // by user": qualifier 3 = closing (armed)`).
+  const panelCode = chosen.reclassified === true ? (event.reasons[0] ?? null) : null;
+  return { scheme, value, address, user, partition: event.partition?.number ?? null, notes, panelCode };
 }
 
 function contactIdQualifier(event: NormalizedEvent, value: string): ContactIdQualifier {
@@ -159,7 +186,7 @@ function contactIdQualifier(event: NormalizedEvent, value: string): ContactIdQua
 const pad = (value: number, width: number) => String(value).padStart(width, '0');
 
 /** Contact ID `Q XYZ GG CCC` for the event (group = area, CCC = zone or user); null for a link heartbeat. */
-export function contactIdFieldsForEvent(event: NormalizedEvent): { fields: ContactIdFields; notes: string[] } | null {
+export function contactIdFieldsForEvent(event: NormalizedEvent): { fields: ContactIdFields; notes: string[]; panelCode: string | null } | null {
   const code = forwardedCode(event, 'contact-id');
   if (code === null) return null;
   const { notes } = code;
@@ -173,14 +200,14 @@ export function contactIdFieldsForEvent(event: NormalizedEvent): { fields: Conta
     notes.push(`number ${ccc} not sent: the Contact ID CCC has 3 digits`);
     ccc = 0;
   }
-  return { fields: { qualifier: contactIdQualifier(event, code.value), event: code.value, group: pad(group, 2), ccc: pad(ccc, 3) }, notes };
+  return { fields: { qualifier: contactIdQualifier(event, code.value), event: code.value, group: pad(group, 2), ccc: pad(ccc, 3) }, notes, panelCode: code.panelCode };
 }
 
 /**
  * SIA DC-03 event data: `N` (new) or `O` (old/status report), the `id` user and `ri` area modifiers, then the
  * code and its address when it has one, e.g. `Nid012/ri1/HA`. Null for a link heartbeat.
  */
-export function siaDataForEvent(event: NormalizedEvent): { data: string; notes: string[] } | null {
+export function siaDataForEvent(event: NormalizedEvent): { data: string; notes: string[]; panelCode: string | null } | null {
   const code = forwardedCode(event, 'sia');
   if (code === null) return null;
   // `id` before `ri`: the order receivers such as pysiaalarm parse (ti, id, ri, code).
@@ -190,5 +217,5 @@ export function siaDataForEvent(event: NormalizedEvent): { data: string; notes: 
   ];
   const block = event.qualifier === 'status' ? 'O' : 'N';
   const data = `${block}${modifiers.map((m) => `${m}/`).join('')}${code.value}${code.address === null ? '' : pad(code.address, 3)}`;
-  return { data, notes: code.notes };
+  return { data, notes: code.notes, panelCode: code.panelCode };
 }

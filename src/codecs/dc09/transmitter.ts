@@ -202,9 +202,9 @@ function extendedText(text: string): string {
 /**
  * The event's context as DC-09 extended data (protocols.md §3.9): [H] the panel's time of occurrence, [S] the site,
  * [L] the location on site (the zone's or the door's), [I] the alarm text the panel sent, after `UNVERIFIED <reason>`
- * when the event is unverified.
+ * when the event is unverified, then `panel code <how it reads>` when the code sent replaced the panel's own.
  */
-export function eventExtendedData(event: NormalizedEvent): Record<string, string> {
+export function eventExtendedData(event: NormalizedEvent, panelCode: string | null): Record<string, string> {
   const extended: Record<string, string> = {};
   const occurred = event.occurredAt === null ? Number.NaN : Date.parse(event.occurredAt);
   if (!Number.isNaN(occurred)) extended['H'] = formatDc09Timestamp(occurred);
@@ -212,7 +212,8 @@ export function eventExtendedData(event: NormalizedEvent): Record<string, string
   const location = event.zone?.['location'] ?? event.door?.location;
   // An unverified event (no key, unknown account, …) still goes, but the operator must see that nobody vouches for it.
   const trust = event.verified === false ? `UNVERIFIED ${event.unverifiedReason ?? ''}`.trim() : undefined;
-  const alarmText = [trust, event.text ?? undefined].filter((part) => part !== undefined && part !== '').join(': ');
+  const replaced = panelCode === null ? undefined : `panel code ${panelCode}`;
+  const alarmText = [trust, event.text ?? undefined, replaced].filter((part) => part !== undefined && part !== '').join(': ');
   for (const [letter, value] of [['S', site], ['L', location], ['I', alarmText]] as const) {
     const text = typeof value === 'string' ? extendedText(value) : '';
     if (text !== '') extended[letter] = text;
@@ -226,9 +227,9 @@ export function eventFrameContent(event: NormalizedEvent, format: Dc09EventForma
     const cid = contactIdFieldsForEvent(event);
     if (cid === null) return null;
     const { qualifier, event: code, group, ccc } = cid.fields;
-    return { content: { token: 'ADM-CID', dataAccount: account, data: `${qualifier}${code} ${group} ${ccc}` }, extended: eventExtendedData(event), notes: cid.notes };
+    return { content: { token: 'ADM-CID', dataAccount: account, data: `${qualifier}${code} ${group} ${ccc}` }, extended: eventExtendedData(event, cid.panelCode), notes: cid.notes };
   }
   const sia = siaDataForEvent(event);
   if (sia === null) return null;
-  return { content: { token: 'SIA-DCS', dataAccount: account, data: sia.data }, extended: eventExtendedData(event), notes: sia.notes };
+  return { content: { token: 'SIA-DCS', dataAccount: account, data: sia.data }, extended: eventExtendedData(event, sia.panelCode), notes: sia.notes };
 }
