@@ -229,9 +229,11 @@ export function createClassifier(lookup: CodeLookup) {
       const device = `${zoneLabel(siteZone)} is ${deviceLabel(siteZone.type)}`;
       if (category === 'unrecognized' && DURESS_DEVICE_TYPES.has(siteZone.type))
         escalate(zoneCategory, `unknown code on a duress device: ${device}`);
-      else if (isZoneAlarm(signal.code, category) && qualifier !== 'restore')
-        escalate(zoneCategory, `alarm on ${zoneLabel(siteZone)}, ${deviceLabel(siteZone.type)}`);
-      else reasons.push(`${device}; this ${qualifier === 'restore' ? 'restore' : category} event keeps its category`);
+      // A restore takes the zone's category too: the restore of a hold-up is as covert as the hold-up (a local
+      // output told "zone 5 restored" learns the teller button was pressed).
+      else if (isZoneAlarm(signal.code, category))
+        escalate(zoneCategory, `${qualifier === 'restore' ? 'restore of an alarm' : 'alarm'} on ${zoneLabel(siteZone)}, ${deviceLabel(siteZone.type)}`);
+      else reasons.push(`${device}; this ${category} event keeps its category`);
     }
 
     // Duress users (Paradox-style duress codes, dedicated duress users).

@@ -180,9 +180,15 @@ describe('typed zones', () => {
     expect(classify(cid('130', 'status', 5), { site: site() })).toMatchObject({ category: 'holdup', qualifier: 'status' });
   });
 
-  it('restore, trouble and tamper on a hold-up zone keep their category, and say it is a duress device', () => {
+  it('the restore of an alarm on a hold-up zone is a hold-up restore: as covert as the hold-up', () => {
+    const c = classify(cid('130', 'restore', 5), { site: site() });
+    expect(c).toMatchObject({ category: 'holdup', duress: true, qualifier: 'restore' });
+    expect(c.reasons.join('\n')).toMatch(/restore of an alarm on zone 5 "Teller 3 hold-up button", a duress device/);
+    expect(classify(cid('130', 'restore', 20), { site: site() })).toMatchObject({ category: 'burglary', duress: false });
+  });
+
+  it('trouble and tamper on a hold-up zone keep their category, and say it is a duress device', () => {
     for (const [code, qualifier, category] of [
-      ['130', 'restore', 'burglary'],
       ['380', 'new', 'trouble'],
       ['137', 'new', 'tamper'],
     ] as const) {
