@@ -18,7 +18,10 @@ export interface CodeEntry {
   category: Category;
   /** What the message's address (Contact ID CCC, SIA address) names for this code. */
   address: AddressKind;
-  /** SIA only: the qualifier the two-letter code implies (HR, BR… are restores). Absent means new. */
+  /**
+   * The qualifier the code implies whatever was sent (SIA HR, BR…; Contact ID 465 "panic alarm reset", which
+   * reports that a panic was reset, never a new one). Absent: the qualifier as sent, else new.
+   */
   qualifier?: 'new' | 'restore' | 'status';
   /** Contact ID open/close codes: qualifier 1 is an opening (disarm), 3 a closing (arm). */
   openClose?: boolean;
