@@ -12,7 +12,10 @@ import type { DecodeResult } from './result.js';
  *
  * Decisions (the standard is paywalled; these follow the public implementations):
  * - Addresses, `id` and `ri` are read as DECIMAL. The standard says base 16, but Galaxy (openGalaxy) and DSC send
- *   decimal and every public vector is decimal. A hex letter in an address is therefore a format error.
+ *   decimal and every public vector is decimal. An address that carries a hex letter (`HA01A`) can only be base 16,
+ *   so it is read as such (quirk `hex-address`): refusing it would refuse the whole block, a hold-up with it.
+ * - A rendered block (spaces between its words: `N Ri01 BA 01`, `Nri1/HA 05`) is read the same whether it comes
+ *   inside DC-09, from Sur-Gard or a serial line: quirk `spaced-rendering`.
  * - `da`+`ti` become `occurredAt` as if the panel clock were UTC (the block carries no zone); two-digit years
  *   70-99 are 19xx, 00-69 are 20xx. A per-account time zone belongs to enrichment. Raw `da`/`ti` stay in `extended`.
  * - Modifiers without a Signal field of their own (pi, ai, ph, lv, va, pt, rg, ss, da, ti, unknown ones) and a
@@ -83,6 +86,11 @@ const MODIFIER_VALUE: Readonly<Record<string, RegExp>> = {
 const DATE_TIME_MODIFIER_FORMAT: Readonly<Record<string, string>> = { da: 'MM-DD-YY', ti: 'HH:MM or HH:MM:SS' };
 const UNKNOWN_MODIFIER_VALUE = /[0-9:.-]*/y;
 const ADDRESS = /\d+/y;
+/**
+ * A base-16 address (a digit first, then upper-case hex digits), ending where the packet does. No two of its letters
+ * are adjacent: two adjacent capitals are the next event code written without '/' (`BA01FA02`).
+ */
+const HEX_ADDRESS = /\d(?:[0-9]|[A-F](?![A-F]))*(?=$|[/|^*\s])/y;
 const UNITS = /\*(\d{1,6})([A-Za-z]{1,2})?/y;
 /**
  * XSIA text tail after a packet: `*'Teller 3'NM` or `*"Teller 3"NM`, the quoted text followed by a two-letter
@@ -264,12 +272,6 @@ class SiaDataParser {
         separated = true;
         continue;
       }
-      if (c === ' ') {
-        this.quirks.add('space-separator', `space at offset ${this.pos} in the ${fn} block`);
-        this.pos++;
-        separated = true;
-        continue;
-      }
       if (c === '^') {
         const text = this.readCaretText();
         const last = blockEvents.at(-1);
@@ -344,7 +346,9 @@ class SiaDataParser {
 
   private readPacket(code: string, fn: 'N' | 'O', modifiers: Readonly<Record<string, string>>): ParsedEvent {
     const packetStart = this.pos - 2;
-    const address = this.match(ADDRESS);
+    const address = this.match(HEX_ADDRESS) ?? this.match(ADDRESS);
+    const base16 = address !== null && /[A-F]/.test(address);
+    if (base16) this.quirks.note('hex-address');
     if (address !== null && address.length > MAX_ADDRESS_DIGITS) {
       this.quirks.add('long-address', `address "${address}" of ${code} at offset ${packetStart} has more than 4 digits`);
     }
@@ -352,9 +356,9 @@ class SiaDataParser {
     signal.account = this.account;
     signal.code = { scheme: 'sia', value: code };
     signal.qualifier = fn === 'O' ? 'status' : null;
-    signal.address = decimal(address ?? undefined, `address of ${code}`);
-    signal.partition = decimal(modifiers['ri'], "modifier 'ri'");
-    signal.user = decimal(modifiers['id'], "modifier 'id'");
+    signal.address = numberOf(address ?? undefined, `address of ${code}`, base16 ? 16 : 10);
+    signal.partition = numberOf(modifiers['ri'], "modifier 'ri'");
+    signal.user = numberOf(modifiers['id'], "modifier 'id'");
     signal.occurredAt = this.occurredAt(modifiers['da'], modifiers['ti']);
     for (const [name, value] of Object.entries(modifiers)) {
       if (name !== 'ri' && name !== 'id') signal.extended[name] = value;
@@ -411,10 +415,10 @@ class SiaDataParser {
 }
 
 /** null for a number that was not sent: no modifier, or one without digits (`empty-modifier`). */
-function decimal(digits: string | undefined, what: string): number | null {
+function numberOf(digits: string | undefined, what: string, radix: 10 | 16 = 10): number | null {
   if (digits === undefined || digits === '') return null;
   if (digits.length > MAX_NUMBER_DIGITS) throw new SiaSyntaxError(`${what} has more than ${MAX_NUMBER_DIGITS} digits`);
-  return Number(digits);
+  return Number.parseInt(digits, radix);
 }
 
 /** Input quoted in an error message: log-safe and bounded. */
@@ -423,9 +427,37 @@ function printable(text: string): string {
   return escapeBytes(Buffer.from(bounded, 'latin1'));
 }
 
-function parseWithQuirks(data: string, quirks: QuirkLog, protocol: Protocol): DecodeResult<SiaData> {
+/**
+ * The data with its rendered N/O blocks in wire form, so a rendered block reads the same inside DC-09, from Sur-Gard
+ * or on a serial line: spaces between its words (`N Ri01 BA 01` DSC rendering, `Nri1/HA 05`, a code and its address
+ * in separate words) are labelled `spaced-rendering`, upper-case `RI`, `ID`, `TI`, `PI`, `AI`, `LV`, `VA`, `RG`
+ * modifiers `uppercase-modifier`. Only a rendered line (`line`) may write a modifier in upper case without a space:
+ * in wire data `NAIAA` is the codes AI and AA.
+ */
+function inWireForm(data: string, quirks: QuirkLog, line: boolean): string {
+  let wire = '';
+  let pos = 0;
+  while (pos < data.length) {
+    const rest = data.slice(pos);
+    const eventBlock = rest[0] === 'N' || rest[0] === 'O';
+    const bar = rest.indexOf('|');
+    const end = eventBlock ? blockEnd(rest) : bar === -1 ? rest.length : bar;
+    const block = rest.slice(0, end);
+    const spaced = eventBlock && /\s/.test(block.replace(/\^[^^]*(\^|$)|\*'[^']*('|$)|\*"[^"]*("|$)/g, ''));
+    if (spaced) quirks.add('spaced-rendering', 'spaces between block words');
+    wire += eventBlock && (spaced || line) ? normaliseEventBlock(block, quirks) : block;
+    pos += end;
+    if (pos < data.length) {
+      wire += '|';
+      pos++;
+    }
+  }
+  return wire;
+}
+
+function parseWithQuirks(data: string, quirks: QuirkLog, protocol: Protocol, line = false): DecodeResult<SiaData> {
   try {
-    return ok(new SiaDataParser(data, quirks, protocol).parse());
+    return ok(new SiaDataParser(inWireForm(data, quirks, line), quirks, protocol).parse());
   } catch (error) {
     if (error instanceof SiaSyntaxError) return fail('SIA03_FORMAT_INVALID', error.message, data);
     throw error;
@@ -464,21 +496,27 @@ class TextSpans {
   }
 }
 
-/** Words of a rendered block, split on spaces and '/' outside `^…^`, so free text stays whole. */
-function splitWords(segment: string): string[] {
-  const words: string[] = [];
+/**
+ * Words of a rendered block, split on spaces and '/' outside `^…^`, so free text stays whole; `spaced` when only
+ * spaces (no '/') separate a word from the one before.
+ */
+function splitWords(segment: string): Array<{ word: string; spaced: boolean }> {
+  const words: Array<{ word: string; spaced: boolean }> = [];
   let word = '';
+  let slash = false;
   const text = new TextSpans();
   for (const c of segment) {
     const inText = text.step(c);
     if (!inText && (c === '/' || /\s/.test(c))) {
-      if (word !== '') words.push(word);
+      if (word !== '') words.push({ word, spaced: !slash });
+      if (word !== '') slash = false;
       word = '';
+      if (c === '/') slash = true;
     } else {
       word += c;
     }
   }
-  if (word !== '') words.push(word);
+  if (word !== '') words.push({ word, spaced: !slash });
   return words;
 }
 
@@ -494,18 +532,19 @@ function blockEnd(text: string): number {
 
 /**
  * Rewrites a rendered event block (`N Ri01 BA 01`, `NRI01/BA01`) into wire form (`Nri01/BA01`): words are split
- * on spaces and '/', case-insensitive modifiers are lower-cased, a code word followed by a digit word is joined.
+ * on spaces and '/', case-insensitive modifiers are lower-cased, a code word followed by a digit word after a
+ * space (not a '/') is joined.
  */
 function normaliseEventBlock(block: string, quirks: QuirkLog): string {
   const fn = block[0] ?? '';
   const words = splitWords(block.slice(1));
   const modifierStart = new RegExp(`^(${CASE_INSENSITIVE_MODIFIERS.join('|')})`, 'i');
   const joined: string[] = [];
-  for (const word of words) {
+  for (const { word, spaced } of words) {
     const previous = joined.at(-1);
     // A code and its number in separate words (`BA 05`), or a modifier and its value (`ID 12`).
     const takesNumber = previous !== undefined && (EVENT_CODE.test(previous) || CASE_INSENSITIVE_MODIFIERS.includes(previous));
-    if (takesNumber && /^\d/.test(word)) {
+    if (takesNumber && spaced && /^\d/.test(word)) {
       joined[joined.length - 1] = previous + word;
       continue;
     }
@@ -523,9 +562,8 @@ function normaliseEventBlock(block: string, quirks: QuirkLog): string {
 /**
  * One SIA message per line from a panel serial port or printer output. Accepted, besides the wire data form of
  * parseSiaData: surrounding CR/LF and spaces; surrounding `[...]`; `#acct` followed by spaces instead of '|'
- * (Galaxy levels 0-1, `#1234 NBA0001`); spaces between the words of the first N/O block (`N Ri01 BA 01`,
- * DSC rendering), with a code and its address in separate words; upper-case `RI`, `ID`, `TI`, `PI`, `AI`, `LV`,
- * `VA`, `RG` modifiers. Rendering fixes are labelled `spaced-rendering` / `uppercase-modifier`.
+ * (Galaxy levels 0-1, `#1234 NBA0001`), labelled `spaced-rendering`. Rendered N/O blocks are read by the data
+ * parser on every path (see inWireForm).
  */
 export function decodeSiaLine(text: string, options: SiaOptions = {}): DecodeResult<SiaData> {
   const quirks = new QuirkLog(options.strict ?? false);
@@ -539,13 +577,7 @@ export function decodeSiaLine(text: string, options: SiaOptions = {}): DecodeRes
       prefix = `#${account[1] ?? ''}|`;
       line = line.slice(account[0].length);
     }
-    if (line[0] === 'N' || line[0] === 'O') {
-      const end = blockEnd(line);
-      const block = line.slice(0, end);
-      if (/\s/.test(block.replace(/\^[^^]*(\^|$)|\*'[^']*('|$)|\*"[^"]*("|$)/g, ''))) quirks.add('spaced-rendering', 'spaces between block words');
-      line = normaliseEventBlock(block, quirks) + line.slice(end);
-    }
-    return parseWithQuirks(prefix + line, quirks, options.protocol ?? 'sia-dc03');
+    return parseWithQuirks(prefix + line, quirks, options.protocol ?? 'sia-dc03', true);
   } catch (error) {
     if (error instanceof SiaSyntaxError) return fail('SIA03_FORMAT_INVALID', error.message, text);
     throw error;

@@ -1,3 +1,4 @@
+import { catalogedDuressCodes } from '../catalog/index.js';
 import { decodeDc09Frame, type Dc09Message } from '../codecs/dc09/frame.js';
 import { parseDc09Timestamp } from '../codecs/dc09/timestamp.js';
 import { decodeAdemco685, looksLikeAdemco685 } from '../codecs/ademco-685.js';
@@ -133,11 +134,51 @@ export function dc09Signals(msg: Dc09Message, strict: boolean): Signal[] {
   return [withFrame(unparsedSignal('sia-dcs', msg.data, data.ok ? 'empty data block' : data.error.message))];
 }
 
-/** Content that decoded at the frame level but not inside: kept, with the text, for an `unrecognized` event. */
+/**
+ * Content that decoded at the frame level but not inside: kept, with the text, for an `unrecognized` event; or, when
+ * a duress or hold-up code stands in it where a code would, published as that code (quirk `duress-suspected`):
+ * every signal that may be duress arrives labelled as one.
+ */
 function unparsedSignal(protocol: 'sia-dcs' | 'adm-cid', data: string, why: string): Signal {
   const signal = emptySignal(protocol);
-  signal.code = { scheme: protocol === 'adm-cid' ? 'contact-id' : 'sia', value: data.slice(0, 32) };
+  const scheme = protocol === 'adm-cid' ? 'contact-id' : 'sia';
+  const suspected = suspectedDuressCode(scheme, data);
+  signal.code = { scheme, value: suspected?.value ?? data.slice(0, 32) };
   signal.text = data;
   signal.quirks = [`content-unparsed: ${why}`];
+  if (suspected !== null) {
+    signal.qualifier = suspected.qualifier;
+    signal.quirks.push(`duress-suspected: ${scheme === 'sia' ? 'SIA' : 'Contact ID'} ${suspected.value} in the content`);
+  }
   return signal;
+}
+
+const DURESS_CODES: Readonly<Record<'contact-id' | 'sia', ReadonlySet<string>>> = {
+  'contact-id': new Set(catalogedDuressCodes().filter((c) => c.scheme === 'contact-id').map((c) => c.value)),
+  sia: new Set(catalogedDuressCodes().filter((c) => c.scheme === 'sia').map((c) => c.value)),
+};
+
+/** Free text, account and ASCII blocks of SIA data: no code stands in them (`^HAND^`, `|AHall`, `#12HA`). */
+const SIA_NOT_CODES = /\^[^^]*(\^|$)|\*'[^']*('|$)|\*"[^"]*("|$)|(^|\|)[#A][^|]*/g;
+/**
+ * Two capitals where a SIA packet's code stands: after a block's N/O letter, a '/', '|', space or a modifier's last
+ * digit, and not followed by a third letter (a word). Zero-width, so `NHA` is tried as NH and as HA.
+ */
+const SIA_CODE_PLACE = /(?<=(?:^|[|/\s])[NO]|^|[|/\s\d:-])(?=([A-Z]{2})(?![A-Za-z]{2}))/g;
+/** ADM-CID's qualifier and event code, `QXYZ`, at the start of the data. */
+const CID_EVENT_PLACE = /^\s*([136])([0-9A-Fa-f]{3})/;
+
+/** The duress or hold-up code (and the qualifier ADM-CID states) that refused content carries, else null. */
+function suspectedDuressCode(scheme: 'contact-id' | 'sia', data: string): { value: string; qualifier: Signal['qualifier'] } | null {
+  if (scheme === 'contact-id') {
+    const match = CID_EVENT_PLACE.exec(data);
+    const value = match?.[2]?.toUpperCase();
+    if (value === undefined || !DURESS_CODES['contact-id'].has(value)) return null;
+    return { value, qualifier: match?.[1] === '3' ? 'restore' : match?.[1] === '6' ? 'status' : 'new' };
+  }
+  for (const match of data.replace(SIA_NOT_CODES, '|').matchAll(SIA_CODE_PLACE)) {
+    const value = match[1] ?? '';
+    if (DURESS_CODES.sia.has(value)) return { value, qualifier: null };
+  }
+  return null;
 }

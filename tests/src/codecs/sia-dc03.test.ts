@@ -243,8 +243,14 @@ describe('parseSiaData: packets', () => {
     expect(data.quirks).toEqual(['long-address']);
   });
 
-  it('rejects a hex letter in an address (addresses are decimal)', () => {
-    expect(errorOf(parseSiaData('NBA1F')).message).toMatch(/offset 4 .*"F"/);
+  // protocols.md §2.3: addresses are base 16 per the standard (Galaxy sends base 10, read as such).
+  it('reads an address with a hex letter as base 16, and two adjacent capitals as the next code', () => {
+    const hex = parsed('Nri1/HA01A');
+    expect(hex.events.map((e) => [e.code?.value, e.address])).toEqual([['HA', 0x1a]]);
+    expect(hex.quirks).toEqual(['hex-address']);
+    expect(parsed('NBA1F').events[0]?.address).toBe(0x1f);
+    expect(parsed('NBA01FA02').events.map((e) => [e.code?.value, e.address])).toEqual([['BA', 1], ['FA', 2]]);
+    expect(parsed('Nri1/HA01A', { strict: true }).events[0]?.address).toBe(0x1a);
   });
 
   it('stamps the protocol the caller names', () => {
@@ -323,7 +329,15 @@ describe('parseSiaData: blocks and function letters', () => {
   it('labels empty blocks after the first and spaces inside a block', () => {
     expect(parsed('#1234||NBA1').quirks).toEqual(['empty-block']);
     expect(parsed('NBA1|').quirks).toEqual(['empty-block']);
-    expect(parsed('Nri1 BA1').quirks).toEqual(['space-separator']);
+    expect(parsed('Nri1 BA1').quirks).toEqual(['spaced-rendering']);
+  });
+
+  it('reads a rendered block as the serial line path does: a code and its address in separate words', () => {
+    const data = parsed('#1234|Nri1/HA 05');
+    expect(data.events.map((e) => [e.code?.value, e.partition, e.address])).toEqual([['HA', 1, 5]]);
+    expect(data.quirks).toEqual(['spaced-rendering']);
+    // Only a space joins them: a '/' before a bare number is still an error.
+    expect(errorOf(parseSiaData('NBA/01')).code).toBe('SIA03_FORMAT_INVALID');
   });
 
   it('escapes control characters quoted in error messages', () => {
