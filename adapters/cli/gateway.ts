@@ -228,7 +228,9 @@ export class Gateway {
         throw listenFailure(error, `automation output "${configured.name}" on ${configured.host}:${configured.port}`, keys);
       }
     }
-    this.dispatcher.start();
+    for (const { output, undelivered, handedTo } of this.dispatcher.start()) {
+      this.counters.inc('retired_output_events_total', { output, outcome: handedTo.length > 0 ? 'handed_over' : 'dead_letter' }, undelivered);
+    }
     // Live runs only: a replay must not mark devices tested, open incidents or write audit records from old captures.
     if (this.options.listen !== false) {
       const audit = this.openAuditLog();

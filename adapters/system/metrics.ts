@@ -47,6 +47,8 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
   capture_write_failures_total: 'Frames not written to the run --capture file (disk full, I/O error), by input; they were stored and answered',
   api_requests_refused_total: 'API requests refused, by error code (no token, role, origin, host, content type)',
   api_connections_dropped_total: 'API connections refused or closed by the listener, by reason (max-connections, peer-limit)',
+  retired_output_events_total:
+    'Events an output removed from the configuration had not delivered at start-up, by output and outcome (handed_over to the outputs added in its place, dead_letter)',
   unverified_frames_folded_total: 'Refused non-duress frames counted into the next stored event of their origin instead of stored, by input',
 };
 

@@ -1,7 +1,7 @@
 import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import { parsedEvent } from '../model/event-json.js';
 import { systemClock, type Clock } from '../ports.js';
-import type { AppendResult, DeadLetter, Outbox, OutboxEntry } from './outbox.js';
+import type { AppendResult, DeadLetter, Outbox, OutboxEntry, RetiredOutput } from './outbox.js';
 import {
   IndexedOutbox,
   compareDeadLetters,
@@ -82,11 +82,13 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     return this.keptSlotOf(dedupeKey) !== undefined;
   }
 
-  registerOutputs(names: readonly string[]): void {
+  /** Nothing outlives the process here, so no output is ever retired with events pending. */
+  registerOutputs(names: readonly string[]): RetiredOutput[] {
     for (const name of names) {
       if (this.index.has(name)) continue;
       this.index.track(name, []);
     }
+    return [];
   }
 
   markDelivered(output: string, seqs: readonly number[]): void {

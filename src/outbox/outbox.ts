@@ -1,4 +1,5 @@
 import type { NormalizedEvent } from '../model/event.js';
+import type { Audience } from '../ports.js';
 
 export interface OutboxEntry {
   /** Monotonic storage sequence number (insertion order). */
@@ -14,6 +15,21 @@ export interface AppendResult {
   duplicate: boolean;
   /** The stored events (the earlier copies when duplicate). */
   entries: OutboxEntry[];
+}
+
+/**
+ * An output that had a cursor in the outbox but is no longer configured, with the events it had not delivered. They
+ * are delivered by the outputs added in its place with the same audience (`handedTo`), or, with none, become its dead
+ * letters: either way they are not pruned before they are finished.
+ */
+export interface RetiredOutput {
+  output: string;
+  /** Events it had not delivered. */
+  undelivered: number;
+  /** How many of those are duress or hold-up events. */
+  duress: number;
+  /** The outputs added in its place that now deliver them; empty: they became its dead letters. */
+  handedTo: string[];
 }
 
 export interface DeadLetter {
@@ -37,8 +53,12 @@ export interface Outbox {
   storedUnder(dedupeKey: string): OutboxEntry[] | undefined;
   /** Whether `storedUnder(dedupeKey)` would name entries, without reading them back. */
   hasStored(dedupeKey: string): boolean;
-  /** Declares the outputs that exist; an output seen for the first time starts at the current head. */
-  registerOutputs(names: readonly string[]): void;
+  /**
+   * Declares the outputs that exist (`audiences` names the local ones; an output missing from it is central, the
+   * configuration's default). An output seen for the first time starts at the current head, unless it takes over
+   * the undelivered events of a retired output of its audience (see RetiredOutput, which lists the retired ones).
+   */
+  registerOutputs(names: readonly string[], audiences?: ReadonlyMap<string, Audience>): RetiredOutput[];
   /**
    * Up to `limit` undelivered entries for `output`: duress/hold-up entries first, each preceded by the
    * earlier pending entries of its account (per-account order), then the rest in seq order.

@@ -3,8 +3,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
-import { systemClock, type Clock } from '../ports.js';
-import type { AppendResult, DeadLetter, Outbox, OutboxEntry } from './outbox.js';
+import { systemClock, type Audience, type Clock } from '../ports.js';
+import type { AppendResult, DeadLetter, Outbox, OutboxEntry, RetiredOutput } from './outbox.js';
 import {
   IndexedOutbox,
   DEDUPE_CAPACITY,
@@ -67,6 +67,9 @@ class RecentEvents {
   }
 }
 
+/** The dead-letter reason of the events a retired output had not delivered when no output took them over. */
+const RETIRED_REASON = 'output removed from the configuration before it delivered this event';
+
 /** Retention pruning runs this often (clock time), and at once again while it finds full batches. */
 const PRUNE_INTERVAL_MS = 60_000;
 
@@ -101,6 +104,9 @@ const MIGRATIONS: readonly string[] = [
   `,
   // Dedupe moved to memory (DedupeIndex): this index made every commit write pages all over the file.
   `DROP INDEX entry_dedupe;`,
+  // An output's audience, so a retired one's undelivered events go to an output of the same audience (NULL: stored
+  // before this step, taken as central, the default).
+  `ALTER TABLE output_cursor ADD COLUMN audience TEXT;`,
 ];
 
 /** Flat, with the caller's events array beside their texts: it lives until the group commit, one per frame. */
@@ -172,7 +178,19 @@ function prepareStatements(db: Database.Database) {
     // The seqs come as one JSON array: one statement step per row instead of one statement per row.
     events: db.prepare<[string], { seq: number; event: string }>(`SELECT seq, event FROM entry WHERE seq IN (SELECT value FROM json_each(?))`),
     cursor: db.prepare<[string], number>(`SELECT watermark FROM output_cursor WHERE output = ?`).pluck(),
-    insertCursor: db.prepare<[string, number]>(`INSERT INTO output_cursor (output, watermark) VALUES (?, ?)`),
+    cursors: db.prepare<[], { output: string; watermark: number; audience: Audience | null }>(`SELECT output, watermark, audience FROM output_cursor`),
+    insertCursor: db.prepare<[string, number, Audience]>(`INSERT INTO output_cursor (output, watermark, audience) VALUES (?, ?, ?)`),
+    setAudience: db.prepare<[Audience, string]>(`UPDATE output_cursor SET audience = ? WHERE output = ?`),
+    deleteCursor: db.prepare<[string]>(`DELETE FROM output_cursor WHERE output = ?`),
+    deleteDone: db.prepare<[string]>(`DELETE FROM output_done WHERE output = ?`),
+    undelivered: db.prepare<[{ output: string; watermark: number }], { count: number; duress: number; lowest: number | null }>(
+      `SELECT count(*) AS count, coalesce(sum(e.duress), 0) AS duress, min(e.seq) AS lowest FROM entry e
+       WHERE e.seq > @watermark AND NOT EXISTS (SELECT 1 FROM output_done d WHERE d.output = @output AND d.seq = e.seq)`,
+    ),
+    deadLetterUndelivered: db.prepare<[{ output: string; watermark: number; reason: string; at: number }]>(
+      `INSERT OR REPLACE INTO dead_letter (output, seq, reason, at) SELECT @output, e.seq, @reason, @at FROM entry e
+       WHERE e.seq > @watermark AND NOT EXISTS (SELECT 1 FROM output_done d WHERE d.output = @output AND d.seq = e.seq)`,
+    ),
     updateCursor: db.prepare<[number, string]>(`UPDATE output_cursor SET watermark = ? WHERE output = ?`),
     pendingOf: db.prepare<[number, string], { seq: number; account: string | null; duress: number; received_at: number }>(
       `SELECT e.seq, e.account, e.duress, e.received_at FROM entry e
@@ -215,8 +233,9 @@ function prepareStatements(db: Database.Database) {
  * - Marks are lazy: markDelivered/markDead take effect in memory at once and reach disk in the next write
  *   transaction, scheduled the same way (so within one macrotask, sharing the appends' fsync). A mark lost to a
  *   crash only means a redelivery, which at-least-once allows; a mark that failed to write is retried.
- * - Outputs are tracked from `registerOutputs` on (their pending index is rebuilt from disk then), so an output
- *   removed from the configuration keeps its cursor on disk but no longer holds `maxBacklog` or retention.
+ * - Outputs are tracked from `registerOutputs` on (their pending index is rebuilt from disk then). An output
+ *   removed from the configuration is retired there: its undelivered events go to the outputs added in its place
+ *   (same audience) or become its dead letters, and its cursor is deleted, so retention never prunes them unseen.
  */
 export class SqliteOutbox extends IndexedOutbox implements Outbox {
   static open(options: SqliteOutboxOptions): SqliteOutbox {
@@ -339,17 +358,37 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     return !this.closed && this.rowsStoredWithin(dedupeKey, this.dedupe.hash(dedupeKey), this.clock.now(), this.statements.appendKeys) !== undefined;
   }
 
-  registerOutputs(names: readonly string[]): void {
-    for (const name of names) {
-      if (this.index.has(name)) continue;
-      const watermark = this.statements.cursor.get(name);
-      if (watermark === undefined) {
-        this.statements.insertCursor.run(name, this.head);
-        this.index.track(name, []);
-      } else {
-        this.index.track(name, this.loadPending(name, watermark));
+  registerOutputs(names: readonly string[], audiences: ReadonlyMap<string, Audience> = new Map()): RetiredOutput[] {
+    this.flush(); // the head and the cursors as committed
+    const audienceOf = (name: string): Audience => audiences.get(name) ?? 'central';
+    const configured = new Set(names);
+    const cursors = this.statements.cursors.all();
+    const known = new Set(cursors.map((cursor) => cursor.output));
+    const added = [...configured].filter((name) => !known.has(name));
+    // An output tracked by an earlier call of this process is not retired by a later one that leaves it out.
+    const retired = cursors.filter((cursor) => !configured.has(cursor.output) && !this.index.has(cursor.output));
+    const retiredReport = this.db.transaction(() => {
+      const starts = new Map(added.map((name) => [name, this.head]));
+      const report: RetiredOutput[] = [];
+      for (const { output, watermark, audience } of retired) {
+        const undelivered = this.statements.undelivered.get({ output, watermark })!;
+        if (undelivered.count > 0) {
+          const heirs = added.filter((name) => audienceOf(name) === (audience ?? 'central'));
+          for (const heir of heirs) starts.set(heir, Math.min(starts.get(heir)!, undelivered.lowest! - 1));
+          if (heirs.length === 0) this.statements.deadLetterUndelivered.run({ output, watermark, reason: RETIRED_REASON, at: this.clock.now() });
+          report.push({ output, undelivered: undelivered.count, duress: undelivered.duress, handedTo: heirs });
+        }
+        this.statements.deleteCursor.run(output);
+        this.statements.deleteDone.run(output);
       }
+      for (const [name, start] of starts) this.statements.insertCursor.run(name, start, audienceOf(name));
+      for (const name of configured) if (known.has(name)) this.statements.setAudience.run(audienceOf(name), name);
+      return report;
+    }).immediate();
+    for (const name of configured) {
+      if (!this.index.has(name)) this.index.track(name, this.loadPending(name, this.statements.cursor.get(name)!));
     }
+    return retiredReport;
   }
 
   /** From the ring of recent events where it still holds them, else read back from disk in one query. */

@@ -1,5 +1,5 @@
 import { DURESS_CATEGORIES, type NormalizedEvent } from '../model/event.js';
-import type { Outbox, OutboxEntry } from '../outbox/outbox.js';
+import type { Outbox, OutboxEntry, RetiredOutput } from '../outbox/outbox.js';
 import type { Clock, DeliveryResult, Logger, OutputAdapter } from '../ports.js';
 import { backoffDelay, type BackoffPolicy } from '../backoff.js';
 import { errorText } from '../errors.js';
@@ -415,14 +415,28 @@ export class Dispatcher {
     );
   }
 
-  start(): void {
-    if (this.state !== 'idle') return;
+  /**
+   * Registers the outputs with the outbox and starts delivering. Returns the outputs no longer configured that had
+   * events undelivered (each logged here: handed over to the outputs added in its place, or dead-lettered).
+   */
+  start(): RetiredOutput[] {
+    if (this.state !== 'idle') return [];
     this.state = 'running';
-    this.options.outbox.registerOutputs([...this.lanes.keys()]);
+    const { outbox, outputs, logger } = this.options;
+    const retired = outbox.registerOutputs(
+      [...this.lanes.keys()],
+      new Map(outputs.map((output) => [output.name, output.audience])),
+    );
+    for (const { output, undelivered, duress, handedTo } of retired) {
+      const log = logger.child({ component: 'dispatcher', output });
+      if (handedTo.length > 0) log.warn({ undelivered, duress, handedTo }, 'output removed from the configuration with events undelivered: the outputs added in its place deliver them');
+      else log.error({ undelivered, duress }, 'output removed from the configuration with events undelivered: they are its dead letters now (GET /dead-letters)');
+    }
     this.unsubscribe = this.options.outbox.onAppend((entries) => {
       for (const lane of this.lanes.values()) lane.onAppend(entries);
     });
     this.wake();
+    return retired;
   }
 
   /** Stops starting deliveries, waits (bounded) for those in flight and records the ones that succeeded. */

@@ -85,7 +85,7 @@ describe('SqliteOutbox storage', () => {
       userVersion: db.pragma('user_version', { simple: true }),
     }));
     expect(journalMode).toBe('wal');
-    expect(userVersion).toBe(2);
+    expect(userVersion).toBe(3);
   });
 
   it('gives a new database 16 KB pages and leaves an existing database its own', () => {
@@ -109,6 +109,7 @@ describe('SqliteOutbox storage', () => {
     outbox.close();
     const db = new Database(path.join(dataDir, OUTBOX_FILE_NAME));
     db.exec('CREATE INDEX entry_dedupe ON entry (dedupe_key, stored_at) WHERE dedupe_key IS NOT NULL');
+    db.exec('ALTER TABLE output_cursor DROP COLUMN audience');
     db.pragma('user_version = 1');
     db.close();
 
@@ -116,7 +117,7 @@ describe('SqliteOutbox storage', () => {
     outbox.registerOutputs(['mqtt']);
     const indexes = inspect(dataDir, (d) => d.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'entry_dedupe'`).all());
     expect(indexes).toEqual([]);
-    expect(inspect(dataDir, (d) => d.pragma('user_version', { simple: true }))).toBe(2);
+    expect(inspect(dataDir, (d) => d.pragma('user_version', { simple: true }))).toBe(3);
     expect(outbox.pending('mqtt', 10).map((e) => e.event.id)).toEqual(['a', 'b']);
     expect(await outbox.append([event('a-again')], { dedupeKey: 'frame-1' })).toEqual({ duplicate: true, entries: first.entries });
     outbox.close();
@@ -227,7 +228,7 @@ describe('SqliteOutbox storage', () => {
     expect(cursors().done.filter((row) => (row as { output: string }).output === 'mqtt')).toEqual([]);
   });
 
-  it('keeps the cursor of an output that is no longer registered, without counting its backlog', async () => {
+  it('retires an output that is no longer registered: its backlog becomes its dead letters, and the name starts afresh', async () => {
     let outbox = SqliteOutbox.open({ dataDir, clock });
     outbox.registerOutputs(['mqtt', 'retired']);
     await outbox.append([event('a')]);
@@ -238,8 +239,9 @@ describe('SqliteOutbox storage', () => {
     outbox.markDelivered('mqtt', [1]);
     await outbox.append([event('b')]);
     expect(outbox.maxBacklog()).toBe(1);
+    expect(outbox.deadLetters('retired').map((letter) => letter.event.id)).toEqual(['a']);
     outbox.registerOutputs(['retired']);
-    expect(outbox.pending('retired', 10).map((entry) => entry.event.id)).toEqual(['a', 'b']);
+    expect(outbox.pending('retired', 10).map((entry) => entry.event.id)).toEqual([]);
     outbox.close();
   });
 
