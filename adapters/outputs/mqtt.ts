@@ -138,6 +138,23 @@ export function effectiveProtocolVersion(options: Pick<MqttOutputOptions, 'url' 
 
 type PublishOutcome = { ok: true } | { ok: false; error: string; reasonCode?: number };
 
+/** Bytes of a variable byte integer (MQTT 5.0 §1.5.5) holding `value`. */
+function variableIntegerBytes(value: number): number {
+  return value < 128 ? 1 : value < 16_384 ? 2 : value < 2_097_152 ? 3 : 4;
+}
+
+/** The properties of a JSON publish on MQTT 5: their length (one byte), then Content Type (0x03) 'application/json'. */
+const JSON_PROPERTIES_BYTES = 1 + 1 + 2 + Buffer.byteLength('application/json');
+
+/**
+ * Bytes of a QoS 1 PUBLISH carrying `payloadBytes` to `topic` (MQTT 5.0 §3.3 / 3.1.1 §3.3): fixed header, topic,
+ * packet identifier, the JSON properties (MQTT 5), payload. What a broker's Maximum Packet Size is compared with.
+ */
+export function publishPacketBytes(topic: string, payloadBytes: number, protocolVersion: 4 | 5): number {
+  const remaining = 2 + Buffer.byteLength(topic) + 2 + (protocolVersion === 5 ? JSON_PROPERTIES_BYTES : 0) + payloadBytes;
+  return 1 + variableIntegerBytes(remaining) + remaining;
+}
+
 function reasonCodeOf(error: unknown): number | undefined {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'number' ? code : undefined;
@@ -219,6 +236,12 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   private readonly warnings: RateLimitedLog;
   /** Every event's publish options, built once (mqtt.js copies them and only reads the properties). */
   private readonly eventOptions: IClientPublishOptions;
+  /**
+   * The Maximum Packet Size the broker announced in its CONNACK (MQTT 5.0 §3.2.2.3.6), or undefined (none, or 3.1.1,
+   * which has no way to say it). A larger packet would make it disconnect (0x95 Packet too large) under every
+   * publish in flight, and again at every retry.
+   */
+  private brokerMaxPacketBytes: number | undefined;
 
   constructor(options: MqttOutputOptions, deps: MqttOutputDeps) {
     this.options = options;
@@ -246,7 +269,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
       will: { topic: this.statusTopic, payload: Buffer.from(this.willPayload()), qos: 1, retain: true, ...this.jsonProperties() },
     });
     this.client = client;
-    client.on('connect', () => this.onConnect(client));
+    client.on('connect', (connack) => this.onConnect(client, connack.properties?.maximumPacketSize));
     client.on('close', () => this.onClose(client));
     client.on('error', (error) => this.onError(error));
     client.on('message', (topic, payload, packet) => this.dispatchMessage(topic, payload, packet.retain));
@@ -259,7 +282,35 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
 
   deliver(event: NormalizedEvent): Promise<DeliveryResult> {
     const topic = eventTopic(this.topicPrefix, event);
-    return this.publish(topic, eventJson(event), this.eventOptions, (outcome) => this.resultOf(event, topic, outcome));
+    const payload = this.payloadWithin(event, topic);
+    if (payload === undefined) return Promise.resolve(this.tooLarge(event, topic));
+    return this.publish(topic, payload, this.eventOptions, (outcome) => this.resultOf(event, topic, outcome));
+  }
+
+  /**
+   * The event's JSON, or, when that would not fit the broker's Maximum Packet Size, the event without its `raw`
+   * frame and with `rawOmitted` (an access-control document can be 64 KiB; the decoded fields carry the duress), or
+   * undefined when even that does not fit.
+   */
+  private payloadWithin(event: NormalizedEvent, topic: string): string | undefined {
+    const json = eventJson(event);
+    const limit = this.brokerMaxPacketBytes;
+    // A UTF-16 unit is at most 3 UTF-8 bytes: most events are known to fit without counting their bytes.
+    if (limit === undefined || publishPacketBytes(topic, 3 * json.length, this.protocolVersion) <= limit) return json;
+    if (publishPacketBytes(topic, Buffer.byteLength(json), this.protocolVersion) <= limit) return json;
+    const rawBytes = Buffer.byteLength(event.raw);
+    const withoutRaw = eventJson({ ...event, raw: '', rawOmitted: rawBytes });
+    if (rawBytes === 0 || publishPacketBytes(topic, Buffer.byteLength(withoutRaw), this.protocolVersion) > limit) return undefined;
+    this.warnings.warn('raw-omitted', topic, { topic, eventId: event.id, rawBytes, maxPacketSize: limit }, 'event larger than the MQTT broker\'s Maximum Packet Size: published without its raw frame (rawOmitted)');
+    return withoutRaw;
+  }
+
+  /** An event the broker's Maximum Packet Size refuses for good: a dead letter at once, as retrying cannot help. */
+  private tooLarge(event: NormalizedEvent, topic: string): DeliveryResult {
+    const error = `event ${event.id} does not fit the MQTT broker's Maximum Packet Size of ${this.brokerMaxPacketBytes} bytes, even without its raw frame`;
+    this.refusedTopics.set(topic, error);
+    this.logger.error({ topic, eventId: event.id, category: event.category, maxPacketSize: this.brokerMaxPacketBytes }, `${error}; it is kept as a dead letter: raise the broker's max_packet_size`);
+    return { ok: false, retryable: false, error };
   }
 
   /** What a publish outcome means for the event: delivered, retried, or a dead letter after maxAttempts refusals. */
@@ -492,7 +543,8 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     return JSON.stringify({ state: 'offline', gateway: id, version, since: null, connectedAt: new Date(this.deps.clock.now()).toISOString() });
   }
 
-  private onConnect(client: MqttClient): void {
+  private onConnect(client: MqttClient, maxPacketBytes: number | undefined): void {
+    this.brokerMaxPacketBytes = maxPacketBytes;
     // Without this, Nagle's algorithm holds each PUBLISH back until the previous segment is acknowledged.
     if (client.stream instanceof net.Socket) {
       client.stream.setNoDelay(true);

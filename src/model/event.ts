@@ -138,6 +138,12 @@ export const eventSchema = z
     extended: z.record(z.string(), z.string()).describe('DC-09 extended data by letter.'),
     text: z.string().nullable().optional().describe('Free text carried by the message (SIA ^…^ or A block).'),
     raw: z.string().describe('The frame as received: escaped text, or hex for binary.'),
+    rawOmitted: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('Set by an MQTT output that left `raw` out (empty) because the event would not fit the broker\'s Maximum Packet Size: the UTF-8 bytes of the frame left out. The stored event keeps it.'),
   })
   .describe('panelbridge normalized event, schema v1');
 
