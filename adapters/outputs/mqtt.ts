@@ -232,6 +232,11 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   private readonly refusals = new Map<string, number>();
   /** Topics whose events the broker refused for good (dead letters), with why; cleared by a later success. */
   private readonly refusedTopics = new Map<string, string>();
+  /**
+   * Set when a publish got no PUBACK in time, cleared when the broker acknowledges one: a broker that keeps the
+   * connection alive (PINGRESP) but never acknowledges delivers nothing, and must not look up.
+   */
+  private unacknowledged: string | undefined;
   /** Refusals repeat for every event on a denied topic: logged once per topic per 10 s. */
   private readonly warnings: RateLimitedLog;
   /** Every event's publish options, built once (mqtt.js copies them and only reads the properties). */
@@ -407,6 +412,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
 
   health(): AdapterHealth {
     if (this.client?.connected !== true) return this.lastError === undefined ? { state: 'down' } : { state: 'down', detail: this.lastError };
+    if (this.unacknowledged !== undefined) return { state: 'degraded', detail: `${this.unacknowledged}: the broker acknowledges no publish` };
     const [refused] = this.refusedTopics.values();
     if (refused !== undefined) return { state: 'degraded', detail: `${refused}; ${this.refusedTopics.size} topic(s) refused, events kept as dead letters` };
     return { state: 'up' };
@@ -450,7 +456,12 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
       const awaited = new AwaitedAck(this.awaitingAck, settle, performance.now() + timeoutMs, timeoutMs);
       this.awaitingAck.add(awaited);
       try {
-        client.publish(topic, payload, options, (error) => awaited.end(error === undefined || error === null ? PUBLISHED : refusal(error)));
+        client.publish(topic, payload, options, (error) => {
+          const outcome = error === undefined || error === null ? PUBLISHED : refusal(error);
+          // A PUBACK, with success or a reason code, even one past its deadline: the broker acknowledges again.
+          if (outcome.ok || outcome.reasonCode !== undefined) this.unacknowledged = undefined;
+          awaited.end(outcome);
+        });
       } catch (error) {
         // mqtt-packet throws mid-write (a topic over 65,535 bytes): part of the packet is on the wire and the broker
         // would wait for the rest for good. A new connection is clean; this publish has failed.
@@ -465,7 +476,13 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     if (this.deadlineSweep !== undefined) return;
     this.deadlineSweep = setInterval(() => {
       const now = performance.now();
-      for (const awaited of this.awaitingAck) if (now >= awaited.deadline) awaited.giveUp(`no PUBACK within ${awaited.timeoutMs} ms`);
+      for (const awaited of this.awaitingAck) {
+        if (now < awaited.deadline) continue;
+        const error = `no PUBACK within ${awaited.timeoutMs} ms`;
+        if (this.unacknowledged === undefined) this.logger.warn({ timeoutMs: awaited.timeoutMs }, 'MQTT broker did not acknowledge a publish in time');
+        this.unacknowledged = error;
+        awaited.giveUp(error);
+      }
       if (this.awaitingAck.size > 0) return;
       clearInterval(this.deadlineSweep);
       this.deadlineSweep = undefined;
