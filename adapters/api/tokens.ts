@@ -97,20 +97,6 @@ function identityOf(stored: StoredToken): ApiIdentity {
 }
 
 /** The fingerprints of the tokens whose creation the audit log's lines chain. */
-function chainedFingerprints(auditLines: readonly string[]): Set<string> {
-  const chained = new Set<string>();
-  for (const line of auditLines) {
-    if (!line.includes('"token-created"')) continue;
-    try {
-      const { action, details } = JSON.parse(line) as AuditEntry;
-      if (action === 'token-created' && typeof details.fingerprint === 'string') chained.add(details.fingerprint);
-    } catch {
-      // A damaged line chains nothing: its token is chained again.
-    }
-  }
-  return chained;
-}
-
 /** `{dataDir}/api-token`, created (0600) with a new admin token when missing; returns the token. */
 export function ensureAdminToken(dataDir: string): string {
   const file = path.join(dataDir, ADMIN_TOKEN_FILE);
@@ -140,7 +126,7 @@ export function readAdminToken(dataDir: string): string | undefined {
 export class TokenRegistry {
   private created: StoredToken[] = [];
   private createdStamp = '';
-  private creations: { audit: (entry: AuditEntry) => void; chained: Set<string> } | undefined;
+  private creations: { audit: (entry: AuditEntry) => void; isChained: (fingerprint: string) => boolean } | undefined;
 
   private constructor(
     private readonly configured: readonly StoredToken[],
@@ -177,11 +163,11 @@ export class TokenRegistry {
   }
 
   /**
-   * From now on token creations are chained through `audit`; `auditLines` (the log so far) tell which already are.
+   * From now on token creations are chained through `audit`; `isChained` (asked of the audit log) tells which already are.
    * The tokens already read from dataDir whose creation is not are chained now, before the API listens.
    */
-  chainCreations(audit: (entry: AuditEntry) => void, auditLines: readonly string[]): void {
-    this.creations = { audit, chained: chainedFingerprints(auditLines) };
+  chainCreations(audit: (entry: AuditEntry) => void, isChained: (fingerprint: string) => boolean): void {
+    this.creations = { audit, isChained };
     if (this.adminToken !== undefined) this.chainFound([this.adminToken], ADMIN_TOKEN_FILE);
     this.chainFound(this.created, CREATED_TOKENS_FILE);
   }
@@ -248,8 +234,7 @@ export class TokenRegistry {
   private chain(token: StoredToken, actor: Actor, details: Record<string, unknown>): void {
     const creations = this.creations;
     const fingerprint = fingerprintOf(token);
-    if (creations === undefined || creations.chained.has(fingerprint)) return;
+    if (creations === undefined || creations.isChained(fingerprint)) return;
     creations.audit({ action: 'token-created', actor, details: { ...details, fingerprint } });
-    creations.chained.add(fingerprint);
   }
 }

@@ -26,7 +26,7 @@ import { ApiServer } from '../api/server.js';
 import { TokenRegistry } from '../api/tokens.js';
 import { registerHealthRoutes, type HealthSource } from '../api/routes/health.js';
 import { registerTokenRoutes } from '../api/routes/tokens.js';
-import { AuditLog, auditFile, readAuditLines } from '../system/audit-log.js';
+import { AuditLog } from '../system/audit-log.js';
 import { ConsoleFeed } from '../api/console/feed.js';
 import { registerConsole } from '../api/console/routes.js';
 import { GatewayMetrics } from '../system/metrics.js';
@@ -234,7 +234,7 @@ export class Gateway {
     // Live runs only: a replay must not mark devices tested, open incidents or write audit records from old captures.
     if (this.options.listen !== false) {
       const audit = this.openAuditLog();
-      this.tokens?.chainCreations((entry) => audit.append(entry), readAuditLines(auditFile(settings.dataDir)));
+      this.tokens?.chainCreations((entry) => audit.append(entry), (fingerprint) => audit.hasChainedToken(fingerprint));
       this.assurance = wireAssurance(this, settings, {
         clock: this.options.clock,
         logger: this.logger.child({ component: 'assurance' }),

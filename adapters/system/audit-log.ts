@@ -1,6 +1,6 @@
-import { closeSync, existsSync, fchmodSync, fdatasyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { nextRecord, verifyChain, type AuditEntry, type AuditRecord, type ChainVerdict } from '../../src/assurance/audit-chain.js';
+import { ChainVerifier, GATEWAY_ACTOR, nextRecord, type AuditEntry, type AuditRecord, type ChainBreak } from '../../src/assurance/audit-chain.js';
 import type { Clock } from '../../src/ports.js';
 
 export const AUDIT_FILE_NAME = 'audit.jsonl';
@@ -9,12 +9,106 @@ export function auditFile(dataDir: string): string {
   return path.join(dataDir, AUDIT_FILE_NAME);
 }
 
-export function readAuditLines(file: string): string[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n') : [];
+/** How large the log and its kept files may grow, and how much of it a start reads. */
+export interface AuditLimits {
+  /** The current file rotates once it holds this many bytes. */
+  maxFileBytes: number;
+  /** Rotated files kept (`audit.jsonl.1`, the newest, … `audit.jsonl.{keepFiles}`); the oldest beyond is deleted. */
+  keepFiles: number;
+  /** What a start reads from the end of the current file to continue (and check) the chain. */
+  tailBytes: number;
+}
+
+export const AUDIT_LIMITS: AuditLimits = { maxFileBytes: 64 * 1024 * 1024, keepFiles: 16, tailBytes: 1024 * 1024 };
+
+/** The log's files, oldest first: the rotated ones (highest number first), then the current one. */
+export function auditFiles(dataDir: string): string[] {
+  const rotated = existsSync(dataDir)
+    ? readdirSync(dataDir)
+        .flatMap((name) => {
+          const number = /^audit\.jsonl\.(\d+)$/.exec(name)?.[1];
+          return number === undefined ? [] : [{ name, number: Number(number) }];
+        })
+        .sort((a, b) => b.number - a.number)
+        .map(({ name }) => path.join(dataDir, name))
+    : [];
+  const current = auditFile(dataDir);
+  return existsSync(current) ? [...rotated, current] : rotated;
+}
+
+/** A line longer than any record is cut here (and ends in `…`, so it never parses as one). */
+const MAX_LINE_BYTES = 1024 * 1024;
+const READ_CHUNK_BYTES = 64 * 1024;
+
+/** The file's lines, read a chunk at a time: memory stays bounded however large the file is. */
+export function* auditLines(file: string): Generator<string> {
+  const fd = openSync(file, 'r');
+  const chunk = Buffer.alloc(READ_CHUNK_BYTES);
+  let parts: Buffer[] = [];
+  let partBytes = 0;
+  const line = (): string => {
+    const text = Buffer.concat(parts).toString('utf8');
+    const cut = partBytes > MAX_LINE_BYTES;
+    parts = [];
+    partBytes = 0;
+    return cut ? text + '…' : text;
+  };
+  const keep = (bytes: Buffer): void => {
+    if (partBytes <= MAX_LINE_BYTES) parts.push(Buffer.from(bytes.subarray(0, MAX_LINE_BYTES + 1 - partBytes)));
+    partBytes += bytes.length;
+  };
+  try {
+    for (let read = readSync(fd, chunk); read > 0; read = readSync(fd, chunk)) {
+      let from = 0;
+      for (let newline = chunk.indexOf(10, from); newline !== -1 && newline < read; newline = chunk.indexOf(10, from)) {
+        keep(chunk.subarray(from, newline));
+        yield line();
+        from = newline + 1;
+      }
+      keep(chunk.subarray(from, read));
+    }
+    if (partBytes > 0) yield line();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export type AuditVerdict = { ok: true; files: string[]; records: number; firstSeq: number | undefined } | (ChainBreak & { files: string[]; file: string });
+
+/**
+ * Checks the chain across every kept file, oldest first. The oldest kept file may begin with an `audit-rotated`
+ * record whose predecessor was in a file deleted by rotation: the check starts there.
+ */
+export function verifyAuditLog(dataDir: string): AuditVerdict {
+  const files = auditFiles(dataDir);
+  const verifier = new ChainVerifier((first) => first.action === 'audit-rotated');
+  let firstSeq: number | undefined;
+  for (const file of files) {
+    let lineNo = 0;
+    for (const line of auditLines(file)) {
+      const broken = verifier.check(line, ++lineNo);
+      if (broken !== undefined) return { ...broken, files, file };
+      firstSeq ??= verifier.last?.seq;
+    }
+  }
+  return { ok: true, files, records: verifier.records, firstSeq };
+}
+
+/** What a start found wrong at the end of the log: `line` is known when the part read began at the file's start. */
+export interface AuditDamage {
+  line: number | null;
+  seq: number | null;
+  reason: string;
 }
 
 /** How long a failed write waits before it is tried again. */
 const WRITE_RETRY_MS = 1_000;
+
+interface PendingLine {
+  text: string;
+  /** The first line of a new file: the current one is rotated before it is written. */
+  opensFile: boolean;
+}
 
 /**
  * `{dataDir}/audit.jsonl`: one hash-chained record per line (see src/assurance/audit-chain.ts), opened for
@@ -24,40 +118,59 @@ const WRITE_RETRY_MS = 1_000;
  * sending hold-ups must not cost an fsync per frame and output. A crash can lose at most that last turn's records,
  * whose events are in the outbox.
  *
- * A chain found broken at start is reported (`broken`), not refused: whoever can edit the file must not be able to
- * stop the gateway; new records continue from the last line, and `panelbridge audit verify` still names the
- * record where the chain broke.
+ * Bounded: once the file holds `maxFileBytes` it is renamed `audit.jsonl.1` (older ones shift up, the one past
+ * `keepFiles` is deleted) and the chain goes on in a new file whose first record (`audit-rotated`) follows the
+ * last of the old one and carries the fingerprints of the token creations chained so far. A start reads only the
+ * last `tailBytes` of the current file: never the whole log, whatever its size.
+ *
+ * A chain found broken in that tail is reported (`broken`), not refused: whoever can edit the file must not be
+ * able to stop the gateway; new records continue from the last record found, and `panelbridge audit verify` still
+ * names the record where the chain broke.
  */
 export class AuditLog {
-  private readonly pending: string[] = [];
+  private readonly pending: PendingLine[] = [];
   private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private readonly errorListeners: Array<(error: Error) => void> = [];
+  /** Fingerprints of chained token creations: read from the current file when first asked, then kept up to date. */
+  private tokens: Set<string> | undefined;
 
   private constructor(
-    private readonly fd: number,
+    private readonly file: string,
+    private fd: number,
+    /** Bytes written to the open file. */
+    private written: number,
+    /** Bytes of the current file once the pending lines meant for it are written: when it reaches the bound, it rotates. */
+    private fileBytes: number,
     private last: Pick<AuditRecord, 'seq' | 'hash'> | undefined,
     private readonly clock: Clock,
-    readonly broken: Exclude<ChainVerdict, { ok: true }> | undefined,
+    private readonly limits: AuditLimits,
+    readonly broken: AuditDamage | undefined,
   ) {}
 
-  static open(dataDir: string, clock: Clock): AuditLog {
+  static open(dataDir: string, clock: Clock, limits: Partial<AuditLimits> = {}): AuditLog {
+    const bounds = { ...AUDIT_LIMITS, ...limits };
     const file = auditFile(dataDir);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const lines = readAuditLines(file);
-    const verdict = verifyChain(lines);
-    const fd = openSync(file, 'a', 0o600);
+    const fd = openSync(file, 'a+', 0o600);
     fchmodSync(fd, 0o600);
-    return new AuditLog(fd, verdict.ok ? verdict.last : lastParsable(lines), clock, verdict.ok ? undefined : verdict);
+    const size = fstatSync(fd).size;
+    const tail = readTail(fd, size, bounds.tailBytes);
+    return new AuditLog(file, fd, size, size, tail.last, clock, bounds, tail.damage);
   }
 
   /** Chains the record now; writes it now (a person's action) or with the rest of this turn (the gateway's). */
   append(entry: AuditEntry): AuditRecord {
-    const record = nextRecord(this.last, entry, this.clock.now());
-    this.last = record;
-    this.pending.push(JSON.stringify(record) + '\n');
+    if (this.fileBytes >= this.limits.maxFileBytes)
+      this.chain({ action: 'audit-rotated', actor: GATEWAY_ACTOR, details: { maxFileBytes: this.limits.maxFileBytes, chainedTokens: [...this.chainedTokens()] } }, true);
+    const record = this.chain(entry, false);
     if (entry.actor.channel !== 'gateway') this.flush();
     else this.scheduled ??= setImmediate(() => this.writeInBackground());
     return record;
+  }
+
+  /** Whether a token's creation (by its fingerprint) is chained in the log. */
+  hasChainedToken(fingerprint: string): boolean {
+    return this.chainedTokens().has(fingerprint);
   }
 
   /** Told about each failed background write; its records are retried WRITE_RETRY_MS later. */
@@ -65,16 +178,19 @@ export class AuditLog {
     this.errorListeners.push(listener);
   }
 
-  /** Writes and fdatasyncs every pending record; throws when the disk refuses (the records stay pending). */
+  /** Writes and fdatasyncs every pending record, rotating where due; throws when the disk refuses (the rest stay pending). */
   flush(): void {
     clearImmediate(this.scheduled as NodeJS.Immediate);
     clearTimeout(this.scheduled as NodeJS.Timeout);
     this.scheduled = undefined;
-    if (this.pending.length === 0) return;
-    const text = this.pending.join('');
-    writeSync(this.fd, text);
-    this.pending.length = 0;
-    fdatasyncSync(this.fd);
+    while (this.pending.length > 0) {
+      // `written` is 0 when a rotation already happened and only the write after it failed.
+      if (this.pending[0]!.opensFile && this.written > 0) this.rotate();
+      let count = 1;
+      while (count < this.pending.length && !this.pending[count]!.opensFile) count += 1;
+      this.writeDurably(Buffer.from(this.pending.slice(0, count).map((line) => line.text).join('')));
+      this.pending.splice(0, count);
+    }
   }
 
   close(): void {
@@ -82,6 +198,69 @@ export class AuditLog {
       this.flush();
     } finally {
       closeSync(this.fd);
+    }
+  }
+
+  private chain(entry: AuditEntry, opensFile: boolean): AuditRecord {
+    const record = nextRecord(this.last, entry, this.clock.now());
+    this.last = record;
+    const text = JSON.stringify(record) + '\n';
+    this.fileBytes = (opensFile ? 0 : this.fileBytes) + Buffer.byteLength(text);
+    this.pending.push({ text, opensFile });
+    const fingerprint = tokenFingerprintOf(record);
+    if (fingerprint !== undefined) this.tokens?.add(fingerprint);
+    return record;
+  }
+
+  private chainedTokens(): Set<string> {
+    if (this.tokens !== undefined) return this.tokens;
+    const tokens = new Set<string>();
+    const noteLine = (line: string): void => {
+      if (!line.includes('"token-created"') && !line.includes('"audit-rotated"')) return;
+      try {
+        const record = JSON.parse(line) as AuditRecord;
+        const fingerprint = tokenFingerprintOf(record);
+        if (fingerprint !== undefined) tokens.add(fingerprint);
+        const carried = record.action === 'audit-rotated' ? record.details.chainedTokens : undefined;
+        if (Array.isArray(carried)) for (const f of carried) if (typeof f === 'string') tokens.add(f);
+      } catch {
+        // A damaged line chains nothing: its token is chained again.
+      }
+    };
+    for (const line of auditLines(this.file)) noteLine(line);
+    for (const line of this.pending) noteLine(line.text);
+    this.tokens = tokens;
+    return tokens;
+  }
+
+  private writeDurably(bytes: Buffer): void {
+    writeSync(this.fd, bytes);
+    fdatasyncSync(this.fd);
+    this.written += bytes.length;
+  }
+
+  private rotate(): void {
+    // Absent when an earlier rotation moved it and failed before the new file was opened.
+    if (existsSync(this.file)) {
+      for (let number = this.limits.keepFiles; number >= 1; number -= 1) {
+        const rotated = `${this.file}.${number}`;
+        if (!existsSync(rotated)) continue;
+        if (number === this.limits.keepFiles) unlinkSync(rotated);
+        else renameSync(rotated, `${this.file}.${number + 1}`);
+      }
+      renameSync(this.file, `${this.file}.1`);
+    }
+    const fd = openSync(this.file, 'a+', 0o600);
+    fchmodSync(fd, 0o600);
+    closeSync(this.fd);
+    this.fd = fd;
+    this.written = 0;
+    // The renames must survive a crash as the records after them do.
+    const dir = openSync(path.dirname(this.file), 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
     }
   }
 
@@ -93,6 +272,37 @@ export class AuditLog {
       this.scheduled ??= setTimeout(() => this.writeInBackground(), WRITE_RETRY_MS).unref();
     }
   }
+}
+
+function tokenFingerprintOf(record: AuditRecord): string | undefined {
+  const fingerprint = record.action === 'token-created' ? record.details?.fingerprint : undefined;
+  return typeof fingerprint === 'string' ? fingerprint : undefined;
+}
+
+interface Tail {
+  last: Pick<AuditRecord, 'seq' | 'hash'> | undefined;
+  damage: AuditDamage | undefined;
+}
+
+/** Reads the last `tailBytes` of the file: the record to continue from, and whether the chain holds there. */
+function readTail(fd: number, size: number, tailBytes: number): Tail {
+  const start = Math.max(0, size - tailBytes);
+  const buffer = Buffer.alloc(size - start);
+  for (let offset = 0; offset < buffer.length; ) {
+    const count = readSync(fd, buffer, offset, buffer.length - offset, start + offset);
+    if (count === 0) break;
+    offset += count;
+  }
+  const lines = buffer.toString('utf8').split('\n');
+  // Read from the middle of the file: its first line is a piece of one, and line numbers are unknown.
+  if (start > 0) lines.shift();
+  const lineOf = (index: number): number | null => (start === 0 ? index + 1 : null);
+  const verifier = new ChainVerifier(() => start > 0);
+  for (const [index, line] of lines.entries()) {
+    const broken = verifier.check(line, index + 1);
+    if (broken !== undefined) return { last: lastParsable(lines), damage: { line: lineOf(index), seq: broken.seq, reason: broken.reason } };
+  }
+  return { last: verifier.last, damage: undefined };
 }
 
 function lastParsable(lines: readonly string[]): Pick<AuditRecord, 'seq' | 'hash'> | undefined {

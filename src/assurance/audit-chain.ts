@@ -22,7 +22,9 @@ export type AuditAction =
   | 'incident-acknowledged'
   | 'duress-stored'
   | 'duress-delivered'
-  | 'token-created';
+  | 'token-created'
+  /** The first record of a new file when the log rotates; carries what a reader of that file alone needs. */
+  | 'audit-rotated';
 
 export interface AuditEntry {
   action: AuditAction;
@@ -52,30 +54,49 @@ export function nextRecord(last: Pick<AuditRecord, 'seq' | 'hash'> | undefined, 
   return { ...content, hash: recordHash(content) };
 }
 
-export type ChainVerdict =
-  | { ok: true; records: number; last: AuditRecord | undefined }
-  | { ok: false; line: number; seq: number | null; reason: string; records: number };
+export type ChainBreak = { ok: false; line: number; seq: number | null; reason: string; records: number };
+export type ChainVerdict = { ok: true; records: number; last: AuditRecord | undefined } | ChainBreak;
 
-/** Checks every line in order; the verdict names the first record (1-based line, and its seq) that breaks the chain. */
-export function verifyChain(lines: readonly string[]): ChainVerdict {
-  let last: AuditRecord | undefined;
-  let count = 0;
-  for (const [index, line] of lines.entries()) {
-    if (line.trim() === '') continue;
-    const lineNo = index + 1;
+/**
+ * Checks records one line at a time, so a log spread over files (or read in pieces) is checked without holding it.
+ * Its first record must be the chain's first (seq 1 after GENESIS) unless `startsMidChain` accepts it as where the
+ * check begins: the record before it is in a file rotated away, or before the part of the file that was read.
+ */
+export class ChainVerifier {
+  records = 0;
+  last: AuditRecord | undefined;
+
+  constructor(private readonly startsMidChain: (first: AuditRecord) => boolean = () => false) {}
+
+  /** The line's verdict: undefined while the chain holds (blank lines are skipped). */
+  check(line: string, lineNo: number): ChainBreak | undefined {
+    if (line.trim() === '') return undefined;
     let record: AuditRecord;
     try {
       record = JSON.parse(line) as AuditRecord;
     } catch {
-      return { ok: false, line: lineNo, seq: null, reason: 'not a JSON record', records: count };
+      return { ok: false, line: lineNo, seq: null, reason: 'not a JSON record', records: this.records };
     }
     const seq = typeof record.seq === 'number' ? record.seq : null;
-    const broken = (reason: string): ChainVerdict => ({ ok: false, line: lineNo, seq, reason, records: count });
-    if (seq !== (last?.seq ?? 0) + 1) return broken(`seq ${String(record.seq)} where ${(last?.seq ?? 0) + 1} was due (a record removed or reordered)`);
-    if (record.prev !== (last?.hash ?? GENESIS)) return broken('prev is not the hash of the record before it');
+    const broken = (reason: string): ChainBreak => ({ ok: false, line: lineNo, seq, reason, records: this.records });
+    const anchor = this.last === undefined && this.records === 0 && seq !== null && this.startsMidChain(record);
+    if (!anchor) {
+      if (seq !== (this.last?.seq ?? 0) + 1) return broken(`seq ${String(record.seq)} where ${(this.last?.seq ?? 0) + 1} was due (a record removed or reordered)`);
+      if (record.prev !== (this.last?.hash ?? GENESIS)) return broken('prev is not the hash of the record before it');
+    }
     if (record.hash !== recordHash(record)) return broken('its content does not match its hash (edited)');
-    last = record;
-    count += 1;
+    this.last = record;
+    this.records += 1;
+    return undefined;
   }
-  return { ok: true, records: count, last };
+}
+
+/** Checks every line in order; the verdict names the first record (1-based line, and its seq) that breaks the chain. */
+export function verifyChain(lines: readonly string[], startsMidChain?: (first: AuditRecord) => boolean): ChainVerdict {
+  const verifier = new ChainVerifier(startsMidChain);
+  for (const [index, line] of lines.entries()) {
+    const broken = verifier.check(line, index + 1);
+    if (broken !== undefined) return broken;
+  }
+  return { ok: true, records: verifier.records, last: verifier.last };
 }

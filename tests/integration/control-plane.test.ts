@@ -6,7 +6,7 @@ import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Gateway } from '../../adapters/cli/gateway.js';
 import { createRootLogger } from '../../adapters/system/logger.js';
-import { auditFile, readAuditLines } from '../../adapters/system/audit-log.js';
+import { auditFile, auditLines } from '../../adapters/system/audit-log.js';
 import { verifyChain, type AuditRecord } from '../../src/assurance/audit-chain.js';
 import { systemClock } from '../../src/ports.js';
 import { settingsSchema } from '../../src/settings/settings.js';
@@ -106,7 +106,7 @@ describe('control plane of a running gateway', () => {
   }
 
   function auditRecords(): AuditRecord[] {
-    return readAuditLines(auditFile(dataDir)).filter((l) => l !== '').map((l) => JSON.parse(l) as AuditRecord);
+    return [...auditLines(auditFile(dataDir))].filter((l) => l !== '').map((l) => JSON.parse(l) as AuditRecord);
   }
 
   beforeAll(async () => {
@@ -301,7 +301,7 @@ describe('control plane of a running gateway', () => {
       const all = auditRecords();
       return all.some((r) => r.action === 'duress-delivered') ? all : undefined;
     }, 'the duress delivery to be audited');
-    expect(verifyChain(readAuditLines(auditFile(dataDir)))).toMatchObject({ ok: true });
+    expect(verifyChain([...auditLines(auditFile(dataDir))])).toMatchObject({ ok: true });
     const actions = records.map((r) => r.action);
     for (const action of ['duress-stored', 'duress-delivered', 'test-window-opened', 'test-window-stopped', 'incident-acknowledged'])
       expect(actions, action).toContain(action);
@@ -357,12 +357,12 @@ describe('control plane of a running gateway', () => {
 
   it('detects an edited audit record', () => {
     const file = auditFile(dataDir);
-    const lines = readAuditLines(file);
+    const lines = [...auditLines(file)];
     const index = lines.findIndex((l) => l.includes('"incident-acknowledged"'));
     const copy = path.join(path.dirname(file), 'audit-copy.jsonl');
     lines[index] = lines[index]!.replace('operator-1', 'operator-2');
     writeFileSync(copy, lines.join('\n'));
-    const verdict = verifyChain(readAuditLines(copy));
+    const verdict = verifyChain([...auditLines(copy)]);
     expect(verdict).toMatchObject({ ok: false, line: index + 1, seq: index + 1 });
   });
 });

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Command } from 'commander';
 import { dataDirOf } from '../config.js';
 
@@ -11,29 +12,33 @@ export function auditCommand(): Command {
       .action(async (options: { config?: string }) => {
         const dataDir = dataDirOf(options.config);
         if (dataDir === undefined) return;
-        const [{ auditFile, readAuditLines }, { verifyChain }] = await Promise.all([import('../../system/audit-log.js'), import('../../../src/assurance/audit-chain.js')]);
-        const file = auditFile(dataDir);
-        const verdict = verifyChain(readAuditLines(file));
+        const { verifyAuditLog } = await import('../../system/audit-log.js');
+        const verdict = verifyAuditLog(dataDir);
+        const files = verdict.files.map((file) => path.basename(file)).join(', ') || `no ${path.join(dataDir, 'audit.jsonl')} yet`;
         if (verdict.ok) {
-          process.stdout.write(`${file}: ${verdict.records} record(s), chain intact\n`);
+          const rotatedOut = verdict.firstSeq !== undefined && verdict.firstSeq > 1 ? `; records before seq ${verdict.firstSeq} were rotated out` : '';
+          process.stdout.write(`${dataDir} (${files}): ${verdict.records} record(s), chain intact${rotatedOut}\n`);
           return;
         }
         process.stdout.write(
-          `${file}: chain broken at line ${verdict.line}${verdict.seq === null ? '' : ` (record seq ${verdict.seq})`}: ${verdict.reason}; ${verdict.records} record(s) before it are intact\n`,
+          `${verdict.file}: chain broken at line ${verdict.line}${verdict.seq === null ? '' : ` (record seq ${verdict.seq})`}: ${verdict.reason}; ${verdict.records} record(s) before it are intact\n`,
         );
         process.exitCode = 1;
       }),
   );
   audit.addCommand(
     new Command('show')
-      .description('list the audit records, oldest first')
+      .description('list the audit records of every kept file, oldest first')
       .option('-c, --config <file>', "the gateway's configuration (the log is in its dataDir; default ./var)")
       .option('--json', 'print each record as its JSON line')
       .action(async (options: { config?: string; json?: boolean }) => {
         const dataDir = dataDirOf(options.config);
         if (dataDir === undefined) return;
-        const { auditFile, readAuditLines } = await import('../../system/audit-log.js');
-        for (const line of readAuditLines(auditFile(dataDir))) {
+        const { auditFiles, auditLines } = await import('../../system/audit-log.js');
+        const lines = function* (): Generator<string> {
+          for (const file of auditFiles(dataDir)) yield* auditLines(file);
+        };
+        for (const line of lines()) {
           if (line.trim() === '') continue;
           if (options.json === true) {
             process.stdout.write(line + '\n');

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN_FILE, CREATED_TOKENS_FILE, createToken, mayDo, TokenRegistry, type Permission } from '../../../adapters/api/tokens.js';
-import { AuditLog, auditFile, readAuditLines } from '../../../adapters/system/audit-log.js';
+import { AuditLog, auditFile, auditLines } from '../../../adapters/system/audit-log.js';
 import { verifyChain, type AuditRecord } from '../../../src/assurance/audit-chain.js';
 import { API_ROLES, apiSchema, parseSettings } from '../../../src/settings/settings.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
@@ -95,11 +95,11 @@ describe('API tokens', () => {
     const start = () => {
       const registry = loaded({ port: 0 }, dir);
       const log = AuditLog.open(dir, new FakeClock(1_700_000_000_000));
-      registry.chainCreations((entry) => log.append(entry), readAuditLines(auditFile(dir)));
+      registry.chainCreations((entry) => log.append(entry), (fingerprint) => log.hasChainedToken(fingerprint));
       return { registry, log };
     };
     const creations = () =>
-      readAuditLines(auditFile(dir))
+      [...auditLines(auditFile(dir))]
         .filter((line) => line !== '')
         .map((line) => JSON.parse(line) as AuditRecord)
         .map(({ action, actor, details }) => [action, actor.name, details.name, details.foundIn ?? null]);
@@ -124,7 +124,7 @@ describe('API tokens', () => {
     restarted.log.close();
     expect(restarted.registry.authenticate(whileStopped)).toEqual({ name: 'grafana', role: 'viewer' });
     expect(creations().slice(3)).toEqual([['token-created', 'shadow', 'second', null]]);
-    expect(verifyChain(readAuditLines(auditFile(dir)))).toMatchObject({ ok: true, records: 4 });
+    expect(verifyChain([...auditLines(auditFile(dir))])).toMatchObject({ ok: true, records: 4 });
   });
 
   it('names a token it cannot read, or one too short to resist guessing, as a configuration issue', () => {

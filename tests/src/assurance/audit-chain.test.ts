@@ -1,6 +1,6 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AuditLog, auditFile, readAuditLines } from '../../../adapters/system/audit-log.js';
+import { AuditLog, auditFile, auditLines } from '../../../adapters/system/audit-log.js';
 import { GATEWAY_ACTOR, GENESIS, nextRecord, recordHash, verifyChain, type AuditEntry, type AuditRecord } from '../../../src/assurance/audit-chain.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { tempDir } from '../../helpers/gateway-process.js';
@@ -67,7 +67,7 @@ describe('the audit log file', () => {
     second.append({ action: 'test-window-stopped', actor: installer, details: { window: 'w1' } });
     second.close();
     expect(statSync(auditFile(dir)).mode & 0o777).toBe(0o600);
-    expect(verifyChain(readAuditLines(auditFile(dir)))).toMatchObject({ ok: true, records: 2 });
+    expect(verifyChain([...auditLines(auditFile(dir))])).toMatchObject({ ok: true, records: 2 });
   });
 
   it('keeps running on a broken chain, reports it, and verify still names where it broke', () => {
@@ -86,7 +86,7 @@ describe('when audit records reach the disk', () => {
   it("writes a person's action at once and the gateway's own records together on the next turn", async () => {
     const dir = tempDir('audit-batch');
     const log = AuditLog.open(dir, new FakeClock(1_700_000_000_000));
-    const onDisk = () => readAuditLines(auditFile(dir)).filter((l) => l !== '').length;
+    const onDisk = () => [...auditLines(auditFile(dir))].filter((l) => l !== '').length;
     for (let i = 0; i < 50; i++) log.append({ action: 'duress-stored', actor: GATEWAY_ACTOR, details: { n: i } });
     expect(onDisk()).toBe(0);
     log.append({ action: 'incident-acknowledged', actor: installer, details: {} });
@@ -95,6 +95,6 @@ describe('when audit records reach the disk', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(onDisk()).toBe(52);
     log.close();
-    expect(verifyChain(readAuditLines(auditFile(dir)))).toMatchObject({ ok: true, records: 52 });
+    expect(verifyChain([...auditLines(auditFile(dir))])).toMatchObject({ ok: true, records: 52 });
   });
 });
