@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fchmodSync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { ChainVerifier, GATEWAY_ACTOR, nextRecord, type AuditEntry, type AuditRecord, type ChainBreak } from '../../src/assurance/audit-chain.js';
 import type { Clock } from '../../src/ports.js';
@@ -125,7 +125,8 @@ interface PendingLine {
  *
  * A chain found broken in that tail is reported (`broken`), not refused: whoever can edit the file must not be
  * able to stop the gateway; new records continue from the last record found, and `panelbridge audit verify` still
- * names the record where the chain broke.
+ * names the record where the chain broke. A last line cut short by a crash is ended (so the next record starts a
+ * line of its own), reported and recorded (`audit-torn-line`).
  */
 export class AuditLog {
   private readonly pending: PendingLine[] = [];
@@ -155,7 +156,15 @@ export class AuditLog {
     fchmodSync(fd, 0o600);
     const size = fstatSync(fd).size;
     const tail = readTail(fd, size, bounds.tailBytes);
-    return new AuditLog(file, fd, size, size, tail.last, clock, bounds, tail.damage);
+    let written = size;
+    if (tail.unterminated) {
+      writeSync(fd, '\n');
+      fdatasyncSync(fd);
+      written += 1;
+    }
+    const log = new AuditLog(file, fd, written, written, tail.last, clock, bounds, tail.damage);
+    if (tail.torn !== undefined) log.append({ action: 'audit-torn-line', actor: GATEWAY_ACTOR, details: { bytes: tail.torn.bytes, line: tail.torn.line } });
+    return log;
   }
 
   /** Chains the record now; writes it now (a person's action) or with the rest of this turn (the gateway's). */
@@ -233,9 +242,24 @@ export class AuditLog {
     return tokens;
   }
 
+  /** Writes all of `bytes` (a short write is continued) and fdatasyncs; on failure the file is cut back to before them. */
   private writeDurably(bytes: Buffer): void {
-    writeSync(this.fd, bytes);
-    fdatasyncSync(this.fd);
+    try {
+      for (let offset = 0; offset < bytes.length; ) {
+        const count = writeSync(this.fd, bytes, offset);
+        if (count <= 0) throw new Error(`audit log: the disk took none of ${bytes.length - offset} byte(s)`);
+        offset += count;
+      }
+      fdatasyncSync(this.fd);
+    } catch (error) {
+      // Leaves no part of a record behind for the retry to write after.
+      try {
+        ftruncateSync(this.fd, this.written);
+      } catch {
+        // the open at the next start ends what is left as a torn line
+      }
+      throw error;
+    }
     this.written += bytes.length;
   }
 
@@ -282,6 +306,10 @@ function tokenFingerprintOf(record: AuditRecord): string | undefined {
 interface Tail {
   last: Pick<AuditRecord, 'seq' | 'hash'> | undefined;
   damage: AuditDamage | undefined;
+  /** The file does not end with a newline: one is written before the next record. */
+  unterminated: boolean;
+  /** That last line is no record of the chain. */
+  torn: { bytes: number; line: number | null } | undefined;
 }
 
 /** Reads the last `tailBytes` of the file: the record to continue from, and whether the chain holds there. */
@@ -294,15 +322,25 @@ function readTail(fd: number, size: number, tailBytes: number): Tail {
     offset += count;
   }
   const lines = buffer.toString('utf8').split('\n');
+  const unterminated = lines.pop()!;
   // Read from the middle of the file: its first line is a piece of one, and line numbers are unknown.
   if (start > 0) lines.shift();
   const lineOf = (index: number): number | null => (start === 0 ? index + 1 : null);
   const verifier = new ChainVerifier(() => start > 0);
+  let damage: AuditDamage | undefined;
   for (const [index, line] of lines.entries()) {
     const broken = verifier.check(line, index + 1);
-    if (broken !== undefined) return { last: lastParsable(lines), damage: { line: lineOf(index), seq: broken.seq, reason: broken.reason } };
+    if (broken === undefined) continue;
+    damage = { line: lineOf(index), seq: broken.seq, reason: broken.reason };
+    break;
   }
-  return { last: verifier.last, damage: undefined };
+  // A record whose newline alone was lost is whole: it stays in the chain.
+  const whole = unterminated !== '' && damage === undefined && verifier.check(unterminated, lines.length + 1) === undefined;
+  const last = damage === undefined ? verifier.last : lastParsable(lines);
+  if (unterminated === '' || whole) return { last, damage, unterminated: whole, torn: undefined };
+  const line = lineOf(lines.length);
+  damage ??= { line, seq: null, reason: 'the last line was cut short (a crash while writing it); it is ended so new records start on a line of their own' };
+  return { last, damage, unterminated: true, torn: { bytes: Buffer.byteLength(unterminated), line } };
 }
 
 function lastParsable(lines: readonly string[]): Pick<AuditRecord, 'seq' | 'hash'> | undefined {

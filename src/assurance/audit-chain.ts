@@ -24,7 +24,9 @@ export type AuditAction =
   | 'duress-delivered'
   | 'token-created'
   /** The first record of a new file when the log rotates; carries what a reader of that file alone needs. */
-  | 'audit-rotated';
+  | 'audit-rotated'
+  /** The gateway found the log's last line cut short (a crash while writing it) and ended it before going on. */
+  | 'audit-torn-line';
 
 export interface AuditEntry {
   action: AuditAction;

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { constants } from 'node:buffer';
@@ -114,5 +114,45 @@ describe('rotating the audit log', () => {
     expect(existsSync(path.join(dataDir, 'audit.jsonl.1'))).toBe(true);
     expect(verifyAuditLog(dataDir)).toMatchObject({ ok: true });
     expect(verifyChain([...auditLines(auditFile(dataDir))], (first) => first.action === 'audit-rotated')).toMatchObject({ ok: true });
+  });
+});
+
+describe('the audit log after a crash in the middle of a write', () => {
+  it('keeps the first record written after restart intact on its own line, and records the torn one', () => {
+    const dataDir = tempDir('audit-torn');
+    const first = AuditLog.open(dataDir, clock);
+    first.append(ack(1));
+    first.close();
+    // The process died while writing the next record: part of its line reached the disk, no newline.
+    appendFileSync(auditFile(dataDir), '{"seq":2,"at":"2026-12-07T10:00:00.000Z","action":"incident-ackno');
+
+    const reopened = AuditLog.open(dataDir, clock);
+    expect(reopened.broken).toMatchObject({ line: 2, seq: null, reason: expect.stringMatching(/cut short/) });
+    const written = reopened.append(ack(2));
+    reopened.close();
+
+    const lines = readFileSync(auditFile(dataDir), 'utf8').split('\n').filter((l) => l !== '');
+    const records = lines.flatMap((l) => {
+      try {
+        return [JSON.parse(l) as AuditRecord];
+      } catch {
+        return [];
+      }
+    });
+    expect(records.find((r) => r.details.incident === 'inc-2')).toMatchObject({ hash: written.hash });
+    expect(records.map((r) => r.action)).toEqual(['incident-acknowledged', 'audit-torn-line', 'incident-acknowledged']);
+    // Only the torn line is named as the break; the records after it chain on from the last whole one.
+    expect(verifyChain(lines)).toMatchObject({ ok: false, line: 2, seq: null });
+    expect(verifyChain(lines.filter((_, i) => i !== 1))).toMatchObject({ ok: true, records: 3 });
+  });
+
+  it('keeps a last record whose newline alone was lost', () => {
+    const dataDir = tempDir('audit-no-newline');
+    writeFileSync(auditFile(dataDir), chainLines(3).join('\n'), { mode: 0o600 });
+    const log = AuditLog.open(dataDir, clock);
+    expect(log.broken).toBeUndefined();
+    expect(log.append(ack(4)).seq).toBe(4);
+    log.close();
+    expect(verifyAuditLog(dataDir)).toMatchObject({ ok: true, records: 4 });
   });
 });
