@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { API_HTTP_STATUS, type ApiErrorCode } from '../../src/errors.js';
 import type { Counters } from '../../src/observability/counters.js';
 import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
-import { systemClock, type Logger } from '../../src/ports.js';
+import { systemClock, type Clock, type Logger } from '../../src/ports.js';
 import { isLoopbackHost } from '../../src/settings/settings.js';
 import { answerEarly, createLimitedServer, errorAnswer, firstHeader, hasBody, readBounded, sendJson, sendText, type ListenerLimits } from './http.js';
 import { mayDo, type ApiIdentity, type Permission, type TokenRegistry } from './tokens.js';
@@ -89,10 +89,63 @@ export interface ApiServerOptions {
   maxBodyBytes?: number;
   limits?: Partial<ListenerLimits>;
   tls?: { cert: string; key: string; ca?: string | undefined; requestCert: boolean } | undefined;
+  /** Times the token-guessing lockout; the system clock unless given. */
+  clock?: Clock;
 }
 
 /** Refusals that say someone without the right token, or a foreign page, tried: logged (rate-limited). */
-const REFUSALS_LOGGED: ReadonlySet<ApiErrorCode> = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'ORIGIN_NOT_ALLOWED', 'HOST_NOT_ALLOWED', 'UNSUPPORTED_MEDIA_TYPE']);
+const REFUSALS_LOGGED: ReadonlySet<ApiErrorCode> = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'ORIGIN_NOT_ALLOWED', 'HOST_NOT_ALLOWED', 'UNSUPPORTED_MEDIA_TYPE', 'TOO_MANY_REQUESTS']);
+
+/** Failed token checks (bearer tokens and console sign-ins together) one address may make per minute. */
+export const TOKEN_FAILURES_PER_MINUTE = 10;
+const TOKEN_FAILURE_WINDOW_MS = 60_000;
+/** Addresses whose failures are remembered; past it one is forgotten (see TokenGuessLimiter). */
+export const TOKEN_FAILURE_ADDRESSES = 10_000;
+
+/**
+ * The lockout against guessing tokens: after TOKEN_FAILURES_PER_MINUTE failed checks from one address within a
+ * minute, every token that address presents (bearer or sign-in, right or wrong) is refused unchecked until the
+ * minute is over. Memory is bounded by forgetting one address at a time, never everyone's: the least recently
+ * seen whose minute is over or that is not locked out, and only when every address is locked out, the least
+ * recently seen. An attacker cycling addresses frees no locked-out one before it has locked out 10,000 of its own.
+ */
+class TokenGuessLimiter {
+  /** Ordered by each address's latest failed or refused check, least recent first. */
+  private readonly failures = new Map<string, { count: number; since: number }>();
+
+  constructor(private readonly clock: Clock) {}
+
+  check<T>(peer: string, authenticate: () => T | undefined): T | undefined {
+    const now = this.clock.now();
+    const recent = this.failures.get(peer);
+    const current = recent !== undefined && recent.since > now - TOKEN_FAILURE_WINDOW_MS ? recent : undefined;
+    if (current !== undefined && this.lockedOut(current, now)) {
+      this.remember(peer, current);
+      throw new ApiError('TOO_MANY_REQUESTS', 'too many failed token checks from this address; wait a minute');
+    }
+    const result = authenticate();
+    if (result === undefined) this.remember(peer, { count: (current?.count ?? 0) + 1, since: current?.since ?? now });
+    return result;
+  }
+
+  private lockedOut(failures: { count: number; since: number }, now: number): boolean {
+    return failures.since > now - TOKEN_FAILURE_WINDOW_MS && failures.count >= TOKEN_FAILURES_PER_MINUTE;
+  }
+
+  private remember(peer: string, failures: { count: number; since: number }): void {
+    this.failures.delete(peer);
+    this.failures.set(peer, failures);
+    if (this.failures.size <= TOKEN_FAILURE_ADDRESSES) return;
+    const now = this.clock.now();
+    let forget = this.failures.keys().next().value!;
+    for (const [address, entry] of this.failures)
+      if (!this.lockedOut(entry, now)) {
+        forget = address;
+        break;
+      }
+    this.failures.delete(forget);
+  }
+}
 
 const DEFAULT_LIMITS: ListenerLimits = { maxConnections: 64, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 };
 
@@ -120,9 +173,11 @@ export class ApiServer {
 
   /** Refusals (of requests and connections) logged at most once per kind and peer host every 10 s (the counters have them all). */
   private readonly refusals: RateLimitedLog;
+  private readonly guesses: TokenGuessLimiter;
 
   constructor(private readonly options: ApiServerOptions) {
     this.refusals = new RateLimitedLog({ logger: options.logger, clock: systemClock });
+    this.guesses = new TokenGuessLimiter(options.clock ?? systemClock);
     const origins = (options.allowedOrigins ?? []).map((o) => o.replace(/\/+$/, '').toLowerCase());
     this.allowedOrigins = new Set(origins);
     const originHosts = origins.flatMap((o) => {
@@ -140,6 +195,14 @@ export class ApiServer {
     const pattern = new RegExp('^' + path.replace(/\{(\w+)\}/g, (_m, name: string) => (names.push(name), '([^/]+)')) + '/?$');
     this.routes.push({ method, pattern, names, access, handler });
     return this;
+  }
+
+  /**
+   * Checks a token presented by `peer` with `authenticate`, under the lockout against guessing: throws
+   * TOO_MANY_REQUESTS while the address is locked out; a token `authenticate` does not know counts as a failure.
+   */
+  checkToken<T>(peer: string, authenticate: () => T | undefined): T | undefined {
+    return this.guesses.check(peer, authenticate);
   }
 
   /** Also accept the console's session cookie in place of a bearer token. */
@@ -240,7 +303,9 @@ export class ApiServer {
     const header = req.headers.authorization;
     const token = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
     const identity =
-      token !== undefined ? this.options.tokens.authenticate(token) : header === undefined ? this.sessions?.identify(firstHeader(req.headers.cookie)) : undefined;
+      token !== undefined
+        ? this.checkToken(req.socket.remoteAddress ?? '', () => this.options.tokens.authenticate(token))
+        : header === undefined ? this.sessions?.identify(firstHeader(req.headers.cookie)) : undefined;
     if (identity === undefined && !isPublic)
       throw new ApiError('UNAUTHORIZED', header === undefined ? 'send Authorization: Bearer <token>' : 'unknown token');
     return identity;

@@ -134,6 +134,7 @@ export class Gateway {
             logger: this.logger.child({ component: 'api' }),
             tokens,
             counters: this.counters,
+            clock: this.options.clock,
             allowedOrigins: api.allowedOrigins,
             maxBodyBytes: api.maxBodyBytes,
             limits: {

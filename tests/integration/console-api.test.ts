@@ -51,7 +51,7 @@ async function startConsole(sites: readonly Site[] = SITES, clock?: FakeClock) {
   h.assurance.ledger.enroll(h.clock.now());
   const registry = tokens();
   // Every view comes from one address here, more than one browser opens (6 connections to a host): no per-address cap.
-  const api = new ApiServer({ host: '127.0.0.1', port: 0, logger: silentLogger, tokens: registry, limits: { maxConnectionsPerPeer: 64 } });
+  const api = new ApiServer({ host: '127.0.0.1', port: 0, logger: silentLogger, tokens: registry, clock: h.clock, limits: { maxConnectionsPerPeer: 64 } });
   registerConsole(api, {
     source: {
       assurance: h.assurance,

@@ -19,8 +19,6 @@ import { incidentView, windowView } from '../assurance-views.js';
 export const SCRIPT_BUDGET_BYTES = 20 * 1024;
 export const SCRIPT_BUDGET_GZIP_BYTES = 6 * 1024;
 
-/** Failed sign-ins one peer may make per minute; more are refused without checking the token. */
-const SIGN_IN_FAILURES_PER_MINUTE = 10;
 const NOTE_MAX = 2_000;
 
 /**
@@ -67,7 +65,6 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
   const sessions = new ConsoleSessions(now, tokens);
   api.acceptSessions(sessions);
   const secure = api.protocol === 'https';
-  const failures = new Map<string, { count: number; since: number }>();
   const script = consoleScript();
 
   const json = (body: unknown): ApiResponse => ({ status: 200, body });
@@ -80,18 +77,10 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
   api.route('GET', '/favicon.ico', 'public', () => ({ status: 204 }));
 
   api.route('POST', '/console/session', 'public', (req) => {
-    const recent = failures.get(req.peer);
-    const minuteAgo = now() - 60_000;
-    if (recent !== undefined && recent.since > minuteAgo && recent.count >= SIGN_IN_FAILURES_PER_MINUTE)
-      throw new ApiError('TOO_MANY_REQUESTS', 'too many failed sign-ins; wait a minute');
     const { token } = parseBody(signInBody, req);
-    const signedIn = tokens.authenticateToken(token.trim());
-    if (signedIn === undefined) {
-      const counted = recent === undefined || recent.since <= minuteAgo ? { count: 0, since: now() } : recent;
-      failures.set(req.peer, { ...counted, count: counted.count + 1 });
-      if (failures.size > 10_000) failures.clear();
-      throw new ApiError('UNAUTHORIZED', 'that token is not valid');
-    }
+    // The API's lockout against guessing: sign-ins and bearer tokens count together.
+    const signedIn = api.checkToken(req.peer, () => tokens.authenticateToken(token.trim()));
+    if (signedIn === undefined) throw new ApiError('UNAUTHORIZED', 'that token is not valid');
     const cookie = sessions.start(signedIn, secure);
     if (cookie === undefined) throw new ApiError('TOO_MANY_REQUESTS', 'every console session is taken; try again when some have ended');
     return { status: 200, body: signedIn.identity, headers: { 'set-cookie': cookie } };
