@@ -1,9 +1,10 @@
 /**
  * `scheme://user:password@host` → `scheme://[redacted]@host`: credentials written into a URL never reach a log.
- * Up to the authority's last `@`, as a URL parser reads it (a password may hold an `@` of its own); the authority
- * ends at `/`, `\`, `?`, `#`, or where the URL ends in the text (whitespace, a quote).
+ * Up to the authority's last `@`, as a URL parser reads it (a password may hold an `@`, a `'` or a `"` of its
+ * own); the authority ends at `/`, `\`, `?`, `#`, or whitespace. A quote does not end it: a URL quoted in the
+ * text and followed, with no space, by another `@` loses that text too, which is the safe side.
  */
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/\\?#'"]+@/gi;
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/\\?#]+@/gi;
 
 export function redactUrlCredentials(text: string): string {
   return text.replace(URL_CREDENTIALS, '$1[redacted]@');

@@ -21,4 +21,18 @@ describe('URL credentials', () => {
     expect(redactUrlCredentials('{"url":"mqtt://u:p@x@h:1","other":"https://a:b@c@d/e"}')).toBe('{"url":"mqtt://[redacted]@h:1","other":"https://[redacted]@d/e"}');
     expect(redactUrlCredentials('primary mqtt://u:p@q@h1, backup mqtt://h2')).toBe('primary mqtt://[redacted]@h1, backup mqtt://h2');
   });
+
+  // security.md rule 7: a URL parser takes ' and " in the userinfo (`new URL("mqtt://gw:it's@broker").password` is
+  // "it's"), and mqtt.ts logs the configured URL through redactUrlCredentials when the broker is not reachable.
+  for (const url of ["mqtt://gw:it's-s3cret@broker:1883", 'mqtts://gw:pa"ss-s3cret@broker:8883']) {
+    it(`redacts a password with a quote in it: ${url}`, () => {
+      expect(new URL(url).username).toBe('gw'); // a valid URL with credentials
+      expect(redactUrlCredentials(url)).toBe(url.replace(/\/\/.*@/, '//[redacted]@'));
+      expect(redactUrlCredentials(`broker '${url}' not reachable`)).not.toContain('s3cret');
+    });
+  }
+
+  it('leaves a quoted URL without credentials, and the text after it, alone', () => {
+    expect(redactUrlCredentials("connect to 'mqtt://broker:1883' failed; mail ops@example.com")).toBe("connect to 'mqtt://broker:1883' failed; mail ops@example.com");
+  });
 });
