@@ -25,6 +25,11 @@ export interface ApiRequest {
   peer: string;
   /** The Cookie header (the console's session). */
   cookie: string | undefined;
+  /**
+   * Who the request's token or session belongs to now: undefined once the token is replaced or removed or the
+   * session ended. A long-lived answer (the console's live stream) asks again before each write.
+   */
+  currentIdentity: () => ApiIdentity | undefined;
 }
 
 export interface ApiResponse {
@@ -252,7 +257,7 @@ export class ApiServer {
       this.checkHostAndOrigin(req);
       const matches = this.routes.filter((r) => r.pattern.test(url.pathname));
       const route = matches.find((r) => r.method === method);
-      const identity = this.identify(req, route?.access === 'public');
+      const { identity, currentIdentity } = this.identify(req, route?.access === 'public');
       if (route === undefined) {
         if (matches.length > 0) throw new ApiError('METHOD_NOT_ALLOWED', `${method} not allowed on ${url.pathname}`);
         throw new ApiError('NOT_FOUND', `no route ${url.pathname}`);
@@ -262,7 +267,7 @@ export class ApiServer {
       const params = this.params(route, url.pathname);
       const body = await this.readJson(req);
       const cookie = firstHeader(req.headers.cookie);
-      const request = { method, path: url.pathname, params, query: url.searchParams, identity, body, peer: req.socket.remoteAddress ?? '', cookie };
+      const request = { method, path: url.pathname, params, query: url.searchParams, identity, body, peer: req.socket.remoteAddress ?? '', cookie, currentIdentity };
       const answer = await route.handler(request);
       if (answer.stream !== undefined) {
         res.writeHead(answer.status, { 'content-type': answer.contentType ?? 'text/event-stream', 'cache-control': 'no-store', ...answer.headers });
@@ -299,16 +304,16 @@ export class ApiServer {
       throw new ApiError('ORIGIN_NOT_ALLOWED', `Origin ${JSON.stringify(origin)} is neither this API nor in api.allowedOrigins`);
   }
 
-  private identify(req: http.IncomingMessage, isPublic: boolean): ApiIdentity | undefined {
+  private identify(req: http.IncomingMessage, isPublic: boolean): { identity: ApiIdentity | undefined; currentIdentity: () => ApiIdentity | undefined } {
     const header = req.headers.authorization;
     const token = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
-    const identity =
-      token !== undefined
-        ? this.checkToken(req.socket.remoteAddress ?? '', () => this.options.tokens.authenticate(token))
-        : header === undefined ? this.sessions?.identify(firstHeader(req.headers.cookie)) : undefined;
+    const cookie = firstHeader(req.headers.cookie);
+    const currentIdentity =
+      token !== undefined ? () => this.options.tokens.authenticate(token) : header === undefined ? () => this.sessions?.identify(cookie) : () => undefined;
+    const identity = token !== undefined ? this.checkToken(req.socket.remoteAddress ?? '', currentIdentity) : currentIdentity();
     if (identity === undefined && !isPublic)
       throw new ApiError('UNAUTHORIZED', header === undefined ? 'send Authorization: Bearer <token>' : 'unknown token');
-    return identity;
+    return { identity, currentIdentity };
   }
 
   private params(route: Route, pathname: string): Record<string, string> {

@@ -48,15 +48,13 @@ export class ConsoleFeed {
   private readonly deliveredAt: Array<Record<string, number> | undefined> = new Array<Record<string, number> | undefined>(TRACE_LIMIT);
   private readonly slots = new Map<string, number>();
   private next = 0;
-  /** Each open live view, with the token name that opened it. */
-  private readonly streams = new Map<http.ServerResponse, string>();
+  /** Each open live view, with the token name that opened it and whether it may still listen. */
+  private readonly streams = new Map<http.ServerResponse, { name: string; authorised: () => boolean }>();
   private pending: NodeJS.Timeout | undefined;
   private readonly keepalive: NodeJS.Timeout;
 
   constructor(private readonly now: () => number) {
-    this.keepalive = setInterval(() => {
-      for (const stream of this.streams.keys()) stream.write(': keepalive\n\n');
-    }, KEEPALIVE_MS).unref();
+    this.keepalive = setInterval(() => this.tell(': keepalive\n\n'), KEEPALIVE_MS).unref();
   }
 
   stored(events: readonly NormalizedEvent[]): void {
@@ -107,10 +105,14 @@ export class ConsoleFeed {
     return { event: this.events[slot]!, storedAt: this.storedAt[slot]!, delivered: { ...this.deliveredAt[slot] } };
   }
 
-  /** Takes a response as a live stream for token name `name`; false when too many are open, in all or for it. */
-  subscribe(res: http.ServerResponse, name: string): boolean {
-    if (this.streams.size >= MAX_STREAMS || [...this.streams.values()].filter((n) => n === name).length >= MAX_STREAMS_PER_NAME) return false;
-    this.streams.set(res, name);
+  /**
+   * Takes a response as a live stream for token name `name`; false when too many are open, in all or for it.
+   * `authorised` is asked before each write: once its token is replaced or removed, or its session ended, the
+   * stream is ended instead, so it tells nothing more and frees its place.
+   */
+  subscribe(res: http.ServerResponse, name: string, authorised: () => boolean): boolean {
+    if (this.streams.size >= MAX_STREAMS || [...this.streams.values()].filter((s) => s.name === name).length >= MAX_STREAMS_PER_NAME) return false;
+    this.streams.set(res, { name, authorised });
     res.on('close', () => this.streams.delete(res));
     res.write('retry: 3000\n\nevent: update\ndata: {}\n\n');
     return true;
@@ -121,8 +123,19 @@ export class ConsoleFeed {
     if (this.pending !== undefined || this.streams.size === 0) return;
     this.pending = setTimeout(() => {
       this.pending = undefined;
-      for (const stream of this.streams.keys()) stream.write(`event: update\ndata: {"at":${this.now()}}\n\n`);
+      this.tell(`event: update\ndata: {"at":${this.now()}}\n\n`);
     }, UPDATE_DELAY_MS);
+  }
+
+  private tell(text: string): void {
+    for (const [stream, { authorised }] of this.streams) {
+      if (authorised()) {
+        stream.write(text);
+        continue;
+      }
+      this.streams.delete(stream);
+      stream.end();
+    }
   }
 
   stop(): void {

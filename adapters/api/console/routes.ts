@@ -96,7 +96,8 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
     contentType: 'text/event-stream',
     headers: { 'x-accel-buffering': 'no' },
     stream: (res) => {
-      if (!source.feed.subscribe(res, req.identity!.name)) res.end('event: busy\ndata: {}\n\n');
+      const { name } = req.identity!;
+      if (!source.feed.subscribe(res, name, () => req.currentIdentity()?.name === name)) res.end('event: busy\ndata: {}\n\n');
     },
   }));
   api.route('GET', '/console/api/sites/{site}/devices', 'read', (req) => {
