@@ -6,6 +6,7 @@ import { contactIdSignal, decodeContactId, parseAdmCidData } from '../codecs/con
 import { decodeSurgard } from '../codecs/surgard.js';
 import { decodeSiaLine, parseSiaData } from '../codecs/sia-dc03.js';
 import { fail, ok, type DecodeResult } from '../codecs/result.js';
+import type { Protocol } from '../model/event.js';
 import { emptySignal, type Signal } from '../model/signal.js';
 
 export type FrameProtocol = 'dc09' | 'contact-id' | 'surgard' | 'sia-dc03';
@@ -140,16 +141,28 @@ export function dc09Signals(msg: Dc09Message, strict: boolean): Signal[] {
  * every signal that may be duress arrives labelled as one.
  */
 function unparsedSignal(protocol: 'sia-dcs' | 'adm-cid', data: string, why: string): Signal {
-  const signal = emptySignal(protocol);
   const scheme = protocol === 'adm-cid' ? 'contact-id' : 'sia';
-  const suspected = suspectedDuressCode(scheme, data);
-  signal.code = { scheme, value: suspected?.value ?? data.slice(0, 32) };
+  const suspected = suspectedDuressSignal(protocol, scheme, data, why);
+  if (suspected !== null) return suspected;
+  const signal = emptySignal(protocol);
+  signal.code = { scheme, value: data.slice(0, 32) };
   signal.text = data;
   signal.quirks = [`content-unparsed: ${why}`];
-  if (suspected !== null) {
-    signal.qualifier = suspected.qualifier;
-    signal.quirks.push(`duress-suspected: ${scheme === 'sia' ? 'SIA' : 'Contact ID'} ${suspected.value} in the content`);
-  }
+  return signal;
+}
+
+/**
+ * Refused content (`data`: SIA data, or Contact ID's `QXYZ…`) in which a duress or hold-up code stands where a code
+ * would: a signal of that code with the text kept (quirks `content-unparsed`, `duress-suspected`), else null.
+ */
+export function suspectedDuressSignal(protocol: Protocol, scheme: 'contact-id' | 'sia', data: string, why: string): Signal | null {
+  const suspected = suspectedDuressCode(scheme, data);
+  if (suspected === null) return null;
+  const signal = emptySignal(protocol);
+  signal.code = { scheme, value: suspected.value };
+  signal.qualifier = suspected.qualifier;
+  signal.text = data;
+  signal.quirks = [`content-unparsed: ${why}`, `duress-suspected: ${scheme === 'sia' ? 'SIA' : 'Contact ID'} ${suspected.value} in the content`];
   return signal;
 }
 

@@ -4,7 +4,7 @@ import type { NormalizedEvent, Protocol, Transport } from '../model/event.js';
 import type { Signal } from '../model/signal.js';
 import type { Counters } from '../observability/counters.js';
 import type { Clock, Logger } from '../ports.js';
-import { decodeFrame, type FrameProtocol } from './decode-frame.js';
+import { decodeFrame, suspectedDuressSignal, type FrameProtocol } from './decode-frame.js';
 import { eventFromSignal, gatewayEvent, signalIsDuress, VERIFIED, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
 import type { RecordOutcome, Recorder } from './recorder.js';
 
@@ -84,8 +84,10 @@ export class SerialReceiver {
    * built, stored, counted or answered: the input asks it of the frames it has no room to queue.
    */
   carriesDuress(packet: Uint8Array): boolean {
-    const decoded = decodeFrame(this.options.protocol === 'surgard' ? packet : printableOf(packet), { protocol: this.frameProtocol });
-    return decoded.ok && decoded.value.signals.some((signal) => signalIsDuress(this.withFallbackAccount(signal), this.options.builder));
+    const bytes = this.options.protocol === 'surgard' ? packet : printableOf(packet);
+    const decoded = decodeFrame(bytes, { protocol: this.frameProtocol });
+    const signals = decoded.ok ? decoded.value.signals : [this.suspectedDuress(bytes, decoded.error)].filter((s) => s !== null);
+    return signals.some((signal) => signalIsDuress(this.withFallbackAccount(signal), this.options.builder));
   }
 
   /** The port has been down since `since` for longer than the alarm delay: one supervisory event. */
@@ -111,6 +113,8 @@ export class SerialReceiver {
     const streak = this.streakOf(Buffer.from(packet).toString('latin1'), origin.receivedAt);
     if (!decoded.ok) {
       this.rejected(decoded.error, origin.peer);
+      const suspected = this.suspectedDuress(packet, decoded.error);
+      if (suspected !== null) return this.store([this.eventOf(suspected, origin)], streak, decoded.error);
       if (streak.naks < this.options.maxNaks) {
         streak.naks += 1;
         return { reply: NAK, events: [], duplicate: false, error: decoded.error };
@@ -152,7 +156,8 @@ export class SerialReceiver {
       );
     } else {
       this.rejected(decoded.error, origin.peer);
-      events = [this.unrecognized(decoded.error, codec, origin, 'a one-way line cannot be asked again')];
+      const suspected = this.suspectedDuress(bytes, decoded.error);
+      events = [suspected !== null ? this.eventOf(suspected, origin) : this.unrecognized(decoded.error, codec, origin, 'a one-way line cannot be asked again')];
     }
     const recorded = await this.options.recorder.record(events);
     if (!recorded.ok) {
@@ -161,6 +166,26 @@ export class SerialReceiver {
       return { reply: null, events: [], duplicate: false, error: { code: recorded.error.code, message: recorded.error.message } };
     }
     return { reply: null, events: recorded.events, duplicate: false, ...(decoded.ok ? {} : { error: decoded.error }) };
+  }
+
+  /**
+   * A frame that does not decode but in which a duress or hold-up code stands where a code would: its signal (quirk
+   * `duress-suspected`). It is stored at once, neither NAKed (which delays it) nor left `unrecognized` (which local
+   * outputs receive).
+   */
+  private suspectedDuress(frame: Uint8Array, error: DecodeError): Signal | null {
+    const text = Buffer.from(frame).toString('latin1');
+    const why = `${error.message} (${error.code})`;
+    if (this.options.protocol === 'contact-id-lines') {
+      const [, account, event] = /^\s*([0-9A-Fa-f]{4})[19]8(.*)$/s.exec(text) ?? [];
+      const signal = event === undefined ? null : suspectedDuressSignal('contact-id', 'contact-id', event, why);
+      if (signal !== null) signal.account = account!.toUpperCase();
+      return signal;
+    }
+    const data = this.options.protocol === 'surgard' ? text.slice(text.indexOf('[') + 1 || text.length) : text;
+    const signal = suspectedDuressSignal(this.options.protocol === 'surgard' ? 'surgard' : 'sia-dc03', 'sia', data, why);
+    if (signal !== null) signal.account = /#([0-9A-Za-z]{3,16})\|/.exec(text)?.[1] ?? null;
+    return signal;
   }
 
   private eventOf(signal: Signal, origin: FrameOrigin): NormalizedEvent {

@@ -81,3 +81,40 @@ describe('SerialReceiver.carriesDuress', () => {
     expect(lines.carriesDuress(Buffer.from('\u00001234181121010014', 'latin1'))).toBe(true);
   });
 });
+
+describe('SerialReceiver: a frame that does not decode but names a duress or hold-up', () => {
+  async function receiveOn(protocol: 'surgard' | 'sia-dc03-lines' | 'contact-id-lines', frame: string) {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['probe']);
+    const receiver = serialReceiver(outbox, { protocol, account: '9000', maxNaks: 2 });
+    const outcome = await receiver.handlePacket(Buffer.from(frame, 'latin1'), '/dev/ttyS0');
+    return { answer: outcome.reply?.[0], stored: outbox.pending('probe', 10).map((e) => e.event), carries: receiver.carriesDuress(Buffer.from(frame, 'latin1')) };
+  }
+  const suspected = (code: string) => expect.arrayContaining([expect.stringMatching(new RegExp(`^duress-suspected: .*${code}`))]);
+
+  // Were it NAKed, the hold-up would wait two resends; stored unrecognized, local outputs would receive it.
+  it('stores a Sur-Gard S packet whose SIA data is refused as the hold-up it names, ACKed at the first copy', async () => {
+    const { answer, stored, carries } = await receiveOn('surgard', `S01100[#1234|Nri1/HA05*]${DC4}`);
+    expect(answer).toBe(SURGARD_ACK);
+    expect(stored).toEqual([expect.objectContaining({ duress: true, account: '1234', code: expect.objectContaining({ value: 'HA' }), quirks: suspected('HA') })]);
+    expect(carries).toBe(true);
+  });
+
+  it('stores a refused SIA line naming a hold-up as that hold-up', async () => {
+    const { stored, carries } = await receiveOn('sia-dc03-lines', '#1234|Nri1/HA05*');
+    expect(stored).toEqual([expect.objectContaining({ duress: true, account: '1234', quirks: suspected('HA') })]);
+    expect(carries).toBe(true);
+  });
+
+  it('stores a Contact ID line whose check digit is wrong as the duress it may be', async () => {
+    const { stored, carries } = await receiveOn('contact-id-lines', '1234181121010010');
+    expect(stored).toEqual([expect.objectContaining({ duress: true, account: '1234', code: expect.objectContaining({ value: '121' }), quirks: suspected('121') })]);
+    expect(carries).toBe(true);
+  });
+
+  it('still stores refused content without such a code as unrecognized', async () => {
+    const { stored, carries } = await receiveOn('sia-dc03-lines', '#1234|Nri1/BA05*');
+    expect(stored).toEqual([expect.objectContaining({ category: 'unrecognized', duress: false })]);
+    expect(carries).toBe(false);
+  });
+});
