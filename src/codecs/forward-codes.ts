@@ -99,7 +99,14 @@ function chooseCode(event: NormalizedEvent, scheme: CodeScheme): { value: string
   // zone, an opening by a duress user): the receiver has no copy of them, so a code of the event's category goes.
   if (!readsAs(own.scheme, own.value, event.category)) {
     if (own.scheme === scheme && own.value.toUpperCase() === generic) return { value: generic, note: null };
-    return { ...asGeneric(`${ownName} is ${event.category} only by this gateway's site rules or vendor profile`), reclassified: true };
+    const why = `${ownName} is ${event.category} only by this gateway's site rules or vendor profile`;
+    // Contact ID 121's CCC names a user: a duress with a zone and no user (a zone typed duress) goes as the
+    // silent hold-up 122, whose CCC names the zone, rather than as a 121 that tells the responder nowhere.
+    if (scheme === 'contact-id' && event.category === 'duress' && event.user == null && event.zone != null) {
+      const holdup = GENERIC.holdup.cid;
+      return { value: holdup, note: `${why}: sent as ${describe(holdup)} (silent hold-up), whose number names the zone; 121's names a user`, reclassified: true };
+    }
+    return { ...asGeneric(why), reclassified: true };
   }
   if (own.scheme === scheme) {
     const value = own.value.toUpperCase();
