@@ -171,13 +171,14 @@ const DURESS_CODES: Readonly<Record<'contact-id' | 'sia', ReadonlySet<string>>> 
   sia: new Set(catalogedDuressCodes().filter((c) => c.scheme === 'sia').map((c) => c.value)),
 };
 
-/** Free text, account and ASCII blocks of SIA data: no code stands in them (`^HAND^`, `|AHall`, `#12HA`). */
-const SIA_NOT_CODES = /\^[^^]*(\^|$)|\*'[^']*('|$)|\*"[^"]*("|$)|(^|\|)[#A][^|]*/g;
+/** Free text, the account and ASCII blocks of SIA data: no code stands in them (`^HAND^`, `|AHall`, `#12HA`). */
+const SIA_NOT_CODES = /\^[^^]*(\^|$)|\*'[^']*('|$)|\*"[^"]*("|$)|(^|\|)#[0-9A-Za-z]*|(^|\|)A[^|]*/g;
 /**
- * Two capitals where a SIA packet's code stands: after a block's N/O letter, a '/', '|', space or a modifier's last
- * digit, and not followed by a third letter (a word). Zero-width, so `NHA` is tried as NH and as HA.
+ * Two capitals where a SIA packet's code stands: after a block's N/O letter, a '/', '|', space, a modifier's last
+ * digit or a modifier without digits (`NriHA`), and not followed by a third letter (a word such as HAL, or the block
+ * letter N read with a door code's D as ND).
  */
-const SIA_CODE_PLACE = /(?<=(?:^|[|/\s])[NO]|^|[|/\s\d:-])(?=([A-Z]{2})(?![A-Za-z]{2}))/g;
+const SIA_CODE_PLACE = /(?<=(?:^|[|/\s])[NO]|[|/\s\d:-]|(?:^|[|/\s])[NO](?:[a-z]{2}\d*)*[a-z]{2})(?=([A-Z]{2})(?![A-Za-z]))/g;
 /** ADM-CID's qualifier and event code, `QXYZ`, at the start of the data. */
 const CID_EVENT_PLACE = /^\s*([136])([0-9A-Fa-f]{3})/;
 
@@ -189,9 +190,14 @@ function suspectedDuressCode(scheme: 'contact-id' | 'sia', data: string): { valu
     if (value === undefined || !DURESS_CODES['contact-id'].has(value)) return null;
     return { value, qualifier: match?.[1] === '3' ? 'restore' : match?.[1] === '6' ? 'status' : 'new' };
   }
-  for (const match of data.replace(SIA_NOT_CODES, '|').matchAll(SIA_CODE_PLACE)) {
+  const codes = data.replace(SIA_NOT_CODES, '|');
+  for (const match of codes.matchAll(SIA_CODE_PLACE)) {
     const value = match[1] ?? '';
-    if (DURESS_CODES.sia.has(value)) return { value, qualifier: null };
+    if (!DURESS_CODES.sia.has(value)) continue;
+    // An O block reports an old event or a status, not a new one (DC-03).
+    const block = codes.slice(0, match.index).search(/(?:^|\|)[NO][^|]*$/);
+    const letter = block < 0 ? '' : codes[codes[block] === '|' ? block + 1 : block];
+    return { value, qualifier: letter === 'O' ? 'status' : null };
   }
   return null;
 }
