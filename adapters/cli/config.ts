@@ -13,7 +13,7 @@ export const EXIT_USAGE = 64;
 export const EXIT_UNAVAILABLE = 69;
 /** sysexits: a file or directory cannot be created (EX_CANTCREAT): dataDir. */
 export const EXIT_CANTCREAT = 73;
-/** sysexits: try again later (EX_TEMPFAIL): a port in use, a dataDir locked by another gateway. */
+/** sysexits: try again later (EX_TEMPFAIL): a port in use, a listener address not up yet, a dataDir locked by another gateway. */
 export const EXIT_TEMPFAIL = 75;
 
 export type LoadedConfig =

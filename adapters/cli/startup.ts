@@ -33,7 +33,12 @@ export function listenFailure(error: unknown, what: string, keys: { host: string
         `${what}: permission denied (ports below 1024 need CAP_NET_BIND_SERVICE): set ${keys.port} to a port above 1023, or grant the capability`,
       );
     case 'EADDRNOTAVAIL':
-      return new StartupFailure(EXIT_CONFIG, `${what}: the address is not on this machine: set ${keys.host} to one of its addresses (or 0.0.0.0)`);
+      // Not a configuration error: at boot a DHCP lease, a second NIC or an IPv6 address still in duplicate address
+      // detection comes up after network-online.target, so the unit must start the gateway again (78 would stop it).
+      return new StartupFailure(
+        EXIT_TEMPFAIL,
+        `${what}: the address is not (yet) on this machine: systemd starts the gateway again until it appears; if it never will, set ${keys.host} to one of its addresses (or 0.0.0.0)`,
+      );
     default:
       return error;
   }

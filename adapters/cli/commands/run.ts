@@ -6,7 +6,8 @@ import { systemClock } from '../../../src/ports.js';
 /**
  * `panelbridge run`: the daemon. A start-up it cannot complete ends with one log line and one stderr line naming
  * the problem and its fix, and a sysexits status: 78 configuration (systemd does not restart on it), 73 dataDir
- * or the --capture file cannot be created, 75 try again later (a port in use, dataDir locked by another gateway), 69 anything else.
+ * or the --capture file cannot be created, 75 try again later (a port in use, a listener address not up yet, dataDir locked
+ * by another gateway), 69 anything else.
  */
 export function runCommand(): Command {
   return new Command('run')
