@@ -13,6 +13,8 @@ export const EXIT_USAGE = 64;
 export const EXIT_UNAVAILABLE = 69;
 /** sysexits: a file or directory cannot be created (EX_CANTCREAT): dataDir. */
 export const EXIT_CANTCREAT = 73;
+/** sysexits: an input the command reads is missing (EX_NOINPUT): a replay file, a dataDir that holds no gateway state. */
+export const EXIT_NOINPUT = 66;
 /** sysexits: try again later (EX_TEMPFAIL): a port in use, a listener address not up yet, a dataDir locked by another gateway. */
 export const EXIT_TEMPFAIL = 75;
 
@@ -34,15 +36,6 @@ export function loadConfigFile(file: string): LoadedConfig {
   // Relative paths are relative to the working directory, as with any command-line tool (the unit sets it).
   const settings = { ...parsed.settings, dataDir: path.resolve(parsed.settings.dataDir) };
   return { ok: true, settings, file, worldReadable };
-}
-
-/**
- * The dataDir of `--config`, or the default `./var` without one (commands run in the gateway's directory); undefined
- * after printing the issues (exit 78) when the configuration does not load.
- */
-export function dataDirOf(config: string | undefined): string | undefined {
-  if (config === undefined) return path.resolve(DEFAULT_DATA_DIR);
-  return settingsOrExit(config)?.dataDir;
 }
 
 /** The configuration file's settings; undefined after printing its issues on stderr and setting exit status 78. */

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { OUTBOX_FILE_NAME } from '../../src/outbox/sqlite-outbox.js';
 
 /** The permissions of what the gateway creates: its dataDir (0700) and every file in it (0600), whatever the umask. */
 export const PRIVATE_DIR_MODE = 0o700;
@@ -12,6 +13,27 @@ export function restrictFileModes(): void {
 }
 
 export const LOCK_FILE_NAME = 'gateway.lock';
+
+/** What `run` creates in dataDir on its first start: either proves a directory is a gateway's. */
+export const GATEWAY_STATE_FILES: readonly string[] = [LOCK_FILE_NAME, OUTBOX_FILE_NAME];
+
+/**
+ * Why dataDir cannot be read as the state of a gateway (undefined when it can): it must hold one of `evidence`,
+ * else it is some other, empty directory (`elsewhere`).
+ */
+export function gatewayStateMissing(dataDir: string, evidence: readonly string[] = GATEWAY_STATE_FILES): { problem: string; elsewhere: boolean } | undefined {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dataDir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { problem: 'does not exist', elsewhere: true };
+    if (code === 'EACCES') return { problem: "cannot be read by this user: run the command as the gateway's user or root", elsewhere: false };
+    return { problem: `cannot be read (${code ?? (error as Error).message})`, elsewhere: false };
+  }
+  if (evidence.some((name) => names.includes(name))) return undefined;
+  return { problem: `holds no ${evidence.join(' or ')}`, elsewhere: true };
+}
 
 /** Why dataDir cannot be used, with what to do about it. */
 export class DataDirError extends Error {

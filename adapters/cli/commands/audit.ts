@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { dataDirOf } from '../config.js';
 
 /** `panelbridge audit verify|show`: the hash-chained audit log in dataDir. */
 export function auditCommand(): Command {
@@ -10,11 +9,12 @@ export function auditCommand(): Command {
       .description('check the hash chain: exit 0 when intact, 1 naming the first broken record')
       .option('-c, --config <file>', "the gateway's configuration (the log is in its dataDir; default ./var)")
       .action(async (options: { config?: string }) => {
-        const dataDir = dataDirOf(options.config);
+        const [{ gatewayDataDirOrExit }, { AUDIT_FILE_NAME, verifyAuditLog }] = await Promise.all([import('../gateway-data-dir.js'), import('../../system/audit-log.js')]);
+        // A missing log is never "intact": the gateway creates it on every start.
+        const dataDir = gatewayDataDirOrExit(options.config, [AUDIT_FILE_NAME]);
         if (dataDir === undefined) return;
-        const { verifyAuditLog } = await import('../../system/audit-log.js');
         const verdict = verifyAuditLog(dataDir);
-        const files = verdict.files.map((file) => path.basename(file)).join(', ') || `no ${path.join(dataDir, 'audit.jsonl')} yet`;
+        const files = verdict.files.map((file) => path.basename(file)).join(', ');
         if (verdict.ok) {
           const rotatedOut = verdict.firstSeq !== undefined && verdict.firstSeq > 1 ? `; records before seq ${verdict.firstSeq} were rotated out` : '';
           process.stdout.write(`${dataDir} (${files}): ${verdict.records} record(s), chain intact${rotatedOut}\n`);
@@ -32,9 +32,9 @@ export function auditCommand(): Command {
       .option('-c, --config <file>', "the gateway's configuration (the log is in its dataDir; default ./var)")
       .option('--json', 'print each record as its JSON line')
       .action(async (options: { config?: string; json?: boolean }) => {
-        const dataDir = dataDirOf(options.config);
+        const [{ gatewayDataDirOrExit }, { AUDIT_FILE_NAME, auditFiles, auditLines }] = await Promise.all([import('../gateway-data-dir.js'), import('../../system/audit-log.js')]);
+        const dataDir = gatewayDataDirOrExit(options.config, [AUDIT_FILE_NAME]);
         if (dataDir === undefined) return;
-        const { auditFiles, auditLines } = await import('../../system/audit-log.js');
         const lines = function* (): Generator<string> {
           for (const file of auditFiles(dataDir)) yield* auditLines(file);
         };

@@ -6,7 +6,7 @@ import { DeviceLedger, filterDevices, type DeviceFilter, type DeviceStatus, type
 import { ASSURANCE_FILE_NAME, AssuranceStore } from '../../../src/assurance/store.js';
 import { systemClock } from '../../../src/ports.js';
 import type { Settings } from '../../../src/settings/settings.js';
-import { settingsOrExit } from '../config.js';
+import { gatewaySettingsOrExit } from '../gateway-data-dir.js';
 
 export interface DevicesOptions {
   config: string;
@@ -32,7 +32,7 @@ export function readDeviceReport(settings: Settings, now: number, filter: Device
   });
 }
 
-/** Runs `read` on the gateway's assurance store opened read-only (an empty one when the gateway never ran). */
+/** Runs `read` on the gateway's assurance store opened read-only (an empty one until the gateway creates it). */
 export function readAssuranceStore<T>(settings: Settings, read: (store: AssuranceStore) => T): T {
   const file = path.join(settings.dataDir, ASSURANCE_FILE_NAME);
   const store = existsSync(file) ? AssuranceStore.openReadOnly(file) : AssuranceStore.open(':memory:');
@@ -81,7 +81,7 @@ export function renderDeviceTable(report: DeviceReport): string[] {
 
 /** What `panelbridge devices` does. */
 export function listDevices(options: DevicesOptions): void {
-  const settings = settingsOrExit(options.config);
+  const settings = gatewaySettingsOrExit(options.config);
   if (settings === undefined) return;
   const report = readDeviceReport(settings, systemClock.now(), {
     ...(options.site === undefined ? {} : { site: options.site }),

@@ -3,7 +3,8 @@ import { systemClock } from '../../../src/ports.js';
 import type { Settings } from '../../../src/settings/settings.js';
 import { renderReportCsv } from '../../api/report/report-csv.js';
 import { renderReportHtml } from '../../api/report/report-html.js';
-import { EXIT_USAGE, settingsOrExit } from '../config.js';
+import { EXIT_USAGE } from '../config.js';
+import { gatewaySettingsOrExit } from '../gateway-data-dir.js';
 import { readAssuranceStore } from './devices-action.js';
 
 export interface ReportOptions {
@@ -52,7 +53,7 @@ export function renderReportText(report: AssuranceReport): string {
 
 /** What `panelbridge report` does. */
 export function printReport(options: ReportOptions): void {
-  const settings = settingsOrExit(options.config);
+  const settings = gatewaySettingsOrExit(options.config);
   if (settings === undefined) return;
   const period = { ...(options.from === undefined ? {} : { from: options.from }), ...(options.to === undefined ? {} : { to: options.to }) };
   const result = readReport(settings, options.site, period, systemClock.now());

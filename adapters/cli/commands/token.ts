@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
 import { API_ROLES, tokenNameSchema, type ApiRole } from '../../../src/settings/settings.js';
-import { dataDirOf } from '../config.js';
 
 /** `panelbridge token create`: a new API token, stored hashed in the gateway's dataDir and printed once. */
 export function tokenCommand(): Command {
@@ -12,15 +11,15 @@ export function tokenCommand(): Command {
       .addOption(new Option('--role <role>', 'viewer reads, operator acknowledges incidents, installer runs test windows, admin all').choices(API_ROLES).makeOptionMandatory())
       .requiredOption('--name <name>', 'who or what holds the token (named in every action it takes)')
       .action(async (options: { config?: string; role: ApiRole; name: string }) => {
-        const dataDir = dataDirOf(options.config);
-        if (dataDir === undefined) return;
         const name = tokenNameSchema.safeParse(options.name);
         if (!name.success) {
           process.stderr.write(`error --name: ${name.error.issues[0]?.message ?? 'invalid'}\n`);
           process.exitCode = 2;
           return;
         }
-        const { createToken } = await import('../../api/tokens.js');
+        const [{ gatewayDataDirOrExit }, { createToken }] = await Promise.all([import('../gateway-data-dir.js'), import('../../api/tokens.js')]);
+        const dataDir = gatewayDataDirOrExit(options.config);
+        if (dataDir === undefined) return;
         const created = createToken(dataDir, { name: options.name, role: options.role });
         process.stdout.write(created + '\n');
         process.stderr.write(`token "${options.name}" (${options.role}) created; it is shown only this once\n`);
