@@ -15,6 +15,14 @@ export function runCommand(): Command {
     .requiredOption('-c, --config <file>', 'configuration file (YAML or JSON)')
     .option('--capture <file>', 'append every raw frame received to this JSONL capture file')
     .action(async (options: { config: string; capture?: string }) => {
+      // systemd (Type=exec) accepts `systemctl reload` as soon as the binary runs: a SIGHUP during start-up must not
+      // meet Node's default action (exit). It is kept and reloads once the gateway is ready, because the file may
+      // have changed after it was read below.
+      let reloadRequested = false;
+      let reloadSites = (): void => {
+        reloadRequested = true;
+      };
+      process.on('SIGHUP', () => reloadSites());
       const settings = settingsOrExit(options.config);
       if (settings === undefined) return;
       // Imported when the gateway runs, not with every command's definition.
@@ -81,17 +89,21 @@ export function runCommand(): Command {
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));
       process.on('SIGINT', () => void stop('SIGINT'));
-      process.on('SIGHUP', () => {
+      reloadSites = () => {
         const reloaded = loadConfigFile(options.config);
         if (!reloaded.ok) {
           logger.error({ issues: reloaded.issues }, 'reload refused: configuration invalid');
           return;
         }
         gateway.reloadSites(reloaded.settings.sites);
-      });
+      };
       // Only with the handlers above in place: a supervisor that stops the gateway as soon as it reads this line
       // must get a graceful stop, not the signal's default action.
       logger.info({ gateway: gateway.id, version: gateway.version, inputs: settings.inputs.length, outputs: settings.outputs.length }, 'gateway ready');
+      if (reloadRequested) {
+        logger.info({}, 'reload requested during start-up: reloading now');
+        reloadSites();
+      }
       reduceMemoryAfterStartup();
     });
 }
