@@ -11,6 +11,8 @@ export const EXIT_CONFIG = 78;
 export const EXIT_USAGE = 64;
 /** sysexits: a service the gateway needs is unavailable (EX_UNAVAILABLE). */
 export const EXIT_UNAVAILABLE = 69;
+/** sysexits: the installation is broken (EX_SOFTWARE): a native module that does not load; replay's pipeline cannot start. */
+export const EXIT_SOFTWARE = 70;
 /** sysexits: a file or directory cannot be created (EX_CANTCREAT): dataDir. */
 export const EXIT_CANTCREAT = 73;
 /** sysexits: an input the command reads is missing (EX_NOINPUT): a replay file, a dataDir that holds no gateway state. */

@@ -1,7 +1,8 @@
 import { errorText, isGatewayError } from '../../src/errors.js';
 import { DataDirError } from '../system/files.js';
+import { NativeModuleError } from '../system/native-modules.js';
 import { redactUrlCredentials } from '../system/redact.js';
-import { EXIT_CANTCREAT, EXIT_CONFIG, EXIT_TEMPFAIL, EXIT_UNAVAILABLE } from './config.js';
+import { EXIT_CANTCREAT, EXIT_CONFIG, EXIT_SOFTWARE, EXIT_TEMPFAIL, EXIT_UNAVAILABLE } from './config.js';
 
 /** A start-up problem the operator can fix: what failed and how to fix it, with the sysexits status to exit with. */
 export class StartupFailure extends Error {
@@ -47,6 +48,7 @@ export function listenFailure(error: unknown, what: string, keys: { host: string
 /** Any error out of start-up as a StartupFailure: a known cause gets its own status and fix, the rest 69. */
 export function startupFailure(error: unknown): StartupFailure {
   if (error instanceof StartupFailure) return error;
+  if (error instanceof NativeModuleError) return new StartupFailure(EXIT_SOFTWARE, error.message);
   if (error instanceof DataDirError) return new StartupFailure(error.reason === 'locked' ? EXIT_TEMPFAIL : EXIT_CANTCREAT, error.message);
   if (isGatewayError(error)) {
     const cause = errnoOf(error.cause);

@@ -2,17 +2,20 @@ import { Command } from 'commander';
 import { statSync } from 'node:fs';
 import { aesKeySettings, lintSettings, secretFiles, type LintFinding } from '../../../src/settings/lint.js';
 import { errorText } from '../../../src/errors.js';
-import { EXIT_CONFIG, loadConfigFile, printIssues, unusableFiles } from '../config.js';
+import { EXIT_CONFIG, EXIT_SOFTWARE, loadConfigFile, printIssues, unusableFiles } from '../config.js';
 import { readSecret } from '../../system/secrets.js';
 import { TokenRegistry } from '../../api/tokens.js';
 
-/** `panelbridge check`: validate and lint a configuration. Exit 0 clean, 1 warnings only, 78 errors. */
+/**
+ * `panelbridge check`: validate and lint a configuration. Exit 0 clean, 1 warnings only, 78 errors; 70 when the
+ * configuration has none but a native module it needs does not load (the installation, which `run` would stop on).
+ */
 export function checkCommand(): Command {
   return new Command('check')
-    .description('validate and lint a configuration file (exit 0 clean, 1 warnings, 78 errors)')
+    .description('validate and lint a configuration file (exit 0 clean, 1 warnings, 78 errors, 70 a native module that does not load)')
     .requiredOption('-c, --config <file>', 'configuration file (YAML or JSON)')
     .option('--errors-only', 'exit 0 when there are only warnings (still printed); for systemd ExecStartPre')
-    .action((options: { config: string; errorsOnly?: boolean }) => {
+    .action(async (options: { config: string; errorsOnly?: boolean }) => {
       const out = (line: string) => process.stdout.write(line + '\n');
       const loaded = loadConfigFile(options.config);
       if (!loaded.ok) {
@@ -46,7 +49,11 @@ export function checkCommand(): Command {
       const errors = findings.filter((f) => f.severity === 'error').length;
       const warnings = findings.length - errors;
       out(`${options.config}: ${errors} error(s), ${warnings} warning(s)`);
-      process.exitCode = errors > 0 ? EXIT_CONFIG : warnings > 0 && options.errorsOnly !== true ? 1 : 0;
+      // Not the file's fault, so not counted in its errors: the installation, which ExecStartPre must stop on too.
+      const { unloadableNativeModule } = await import('../../system/native-modules.js');
+      const brokenModule = await unloadableNativeModule(loaded.settings);
+      if (brokenModule !== undefined) out(`error installation: ${brokenModule.message}`);
+      process.exitCode = errors > 0 ? EXIT_CONFIG : brokenModule !== undefined ? EXIT_SOFTWARE : warnings > 0 && options.errorsOnly !== true ? 1 : 0;
     });
 }
 

@@ -2,7 +2,7 @@ import type { LevelWithSilent } from 'pino';
 import { readFileSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRootLogger } from '../../system/logger.js';
-import { EXIT_CONFIG, EXIT_NOINPUT, loadConfigFile, printIssues } from '../config.js';
+import { EXIT_CONFIG, EXIT_NOINPUT, EXIT_SOFTWARE, loadConfigFile, printIssues } from '../config.js';
 import { prepareDataDir, restrictFileModes } from '../../system/files.js';
 import { startupFailure } from '../startup.js';
 import { Gateway } from '../gateway.js';
@@ -25,8 +25,6 @@ import { routeFrame } from '../../../src/replay/route.js';
 export const EXIT_MISMATCH = 1;
 export const EXIT_MALFORMED = 2;
 export const EXIT_UNDELIVERED = 3;
-/** EX_SOFTWARE: the pipeline could not start (e.g. the outbox in dataDir cannot be opened). */
-export const EXIT_SOFTWARE = 70;
 
 export interface ReplayOptions {
   config: string;

@@ -5,8 +5,8 @@ import { systemClock } from '../../../src/ports.js';
 
 /**
  * `panelbridge run`: the daemon. A start-up it cannot complete ends with one log line and one stderr line naming
- * the problem and its fix, and a sysexits status: 78 configuration (systemd does not restart on it), 73 dataDir
- * or the --capture file cannot be created, 75 try again later (a port in use, a listener address not up yet, dataDir locked
+ * the problem and its fix, and a sysexits status: 78 configuration (systemd does not restart on it), 70 a native
+ * module that does not load (the installation), 73 dataDir or the --capture file cannot be created, 75 try again later (a port in use, a listener address not up yet, dataDir locked
  * by another gateway), 69 anything else.
  */
 export function runCommand(): Command {
@@ -26,13 +26,14 @@ export function runCommand(): Command {
       const settings = settingsOrExit(options.config);
       if (settings === undefined) return;
       // Imported when the gateway runs, not with every command's definition.
-      const [{ createRootLogger }, { Gateway }, files, { startupFailure }, { reduceMemoryAfterStartup }, { CaptureFile }] = await Promise.all([
+      const [{ createRootLogger }, { Gateway }, files, { startupFailure }, { reduceMemoryAfterStartup }, { CaptureFile }, { unloadableNativeModule }] = await Promise.all([
         import('../../system/logger.js'),
         import('../gateway.js'),
         import('../../system/files.js'),
         import('../startup.js'),
         import('../../system/memory.js'),
         import('../capture-file.js'),
+        import('../../system/native-modules.js'),
       ]);
       // Events on stdout must stay a clean JSON-lines stream: logs move to stderr then.
       const eventsOnStdout = settings.outputs.some((o) => o.type === 'stdout');
@@ -55,6 +56,9 @@ export function runCommand(): Command {
       let lock: ReturnType<typeof files.prepareDataDir>;
       let capture: ReturnType<typeof CaptureFile.open> | undefined;
       try {
+        // First: a module npm did not build would otherwise fail in dataDir's lock and be blamed on its permissions.
+        const brokenModule = await unloadableNativeModule(settings);
+        if (brokenModule !== undefined) throw brokenModule;
         lock = files.prepareDataDir(settings.dataDir);
         capture = options.capture === undefined ? undefined : CaptureFile.open(options.capture);
         started = await Gateway.start({ settings, logger, clock: systemClock, ...(capture === undefined ? {} : { capture }) });
