@@ -129,7 +129,7 @@ describe('systemd/panelbridge.service', () => {
       CapabilityBoundingSet: '',
     };
     for (const [key, value] of Object.entries(expected)) expect(one(key), key).toBe(value);
-    expect(service.get('DeviceAllow')).toEqual(['char-ttyUSB rw', 'char-ttyACM rw', 'char-ttyS rw']);
+    expect(service.get('DeviceAllow')).toEqual(['char-ttyUSB rw', 'char-ttyACM rw', 'char-ttyS rw', 'char-ttyAMA rw', 'char-ttySC rw']);
     // V8's JIT needs writable and executable memory.
     expect(service.has('MemoryDenyWriteExecute')).toBe(false);
   });
