@@ -63,7 +63,7 @@ describe('admin commands with --config against a gateway run by the unit', () =>
     expect(existsSync(realAudit)).toBe(true);
 
     // The absolute dataDir: right from the operator's shell.
-    expect(cli(['audit', 'verify', '--config', absolute], adminHome)).toMatchObject({ status: 0, stdout: expect.stringContaining(`${realAudit}: `) });
+    expect(cli(['audit', 'verify', '--config', absolute], adminHome)).toMatchObject({ status: 0, stdout: expect.stringContaining(`${path.dirname(realAudit)} (audit.jsonl): `) });
     expect(cli(['devices', '--config', absolute], adminHome).stdout).toMatch(USED);
     // The relative one is right from the service's own directory …
     expect(cli(['devices', '--config', relative], stateDirectory).stdout).toMatch(USED);
