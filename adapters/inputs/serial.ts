@@ -76,8 +76,14 @@ export class SerialInput implements Input {
   private queued = 0;
   /** Duress frames waiting beyond the queue bound (MAX_DURESS_FRAMES_OVER_QUEUE). */
   private duressOverQueue = 0;
-  /** Sur-Gard packets being handled, by their bytes: the receiver's resend of one of them is not answered again. */
+  /**
+   * Sur-Gard packets being handled, by the port they came in on and their bytes: the receiver's resend of one of
+   * them on the same port is not answered again. A copy from a port since lost is answered nowhere (handle()), so a
+   * resend on the reopened port is handled as its own.
+   */
   private readonly unanswered = new Map<string, number>();
+  /** Counts the ports opened, so that packets of a lost port are told from those of the current one. */
+  private portGeneration = 0;
   private attempts = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private alarmTimer: NodeJS.Timeout | undefined;
@@ -148,6 +154,7 @@ export class SerialInput implements Input {
   private attach(stream: SerialPortStream): void {
     const { path, logger, protocol, maxFrameBytes } = this.options;
     this.stream = stream;
+    this.portGeneration += 1;
     this.attempts = 0;
     this.framer = new DelimitedFramer(
       protocol === 'surgard'
@@ -218,7 +225,7 @@ export class SerialInput implements Input {
    * the receiver's buffer before it was stored. The first copy's answer, ACK or NAK, answers both.
    */
   private isResendOfUnanswered(frame: Uint8Array): boolean {
-    if (this.options.protocol !== 'surgard' || !this.unanswered.has(Buffer.from(frame).toString('latin1'))) return false;
+    if (this.options.protocol !== 'surgard' || !this.unanswered.has(this.unansweredKey(frame))) return false;
     const { counters, name, path } = this.options;
     this.options.onFrame?.(frame, 'serial', path);
     counters.inc('frames_discarded_total', { input: name, reason: 'RESENT_WHILE_UNANSWERED' });
@@ -226,9 +233,13 @@ export class SerialInput implements Input {
     return true;
   }
 
+  private unansweredKey(frame: Uint8Array): string {
+    return `${this.portGeneration}|${Buffer.from(frame).toString('latin1')}`;
+  }
+
   /** Handles the frame after every frame queued before it; `done` runs once it is answered or has failed. */
   private handleInTurn(stream: SerialPortStream, frame: Uint8Array, done: () => void): void {
-    const key = Buffer.from(frame).toString('latin1');
+    const key = this.unansweredKey(frame);
     this.unanswered.set(key, (this.unanswered.get(key) ?? 0) + 1);
     const answered = (): void => {
       const left = (this.unanswered.get(key) ?? 1) - 1;
