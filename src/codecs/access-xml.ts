@@ -178,6 +178,9 @@ function documentText(body: Uint8Array): { ok: true; text: string } | { ok: fals
   } catch {
     return { ok: false, why: `the declared encoding "${encoding}" is not one this gateway reads` };
   }
+  // Bytes that spell "<?xml" in ASCII are not UTF-16 whatever the label says (Appendix F.1): .NET's XmlWriter over
+  // a string declares utf-16 and the text is then sent as UTF-8.
+  if (decoder.encoding.startsWith('utf-16') && b0 === 0x3c && b1 === 0x3f) decoder = new TextDecoder('utf-8', { fatal: true });
   try {
     return { ok: true, text: decoder.decode(body) };
   } catch {

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors.js';
-import { DC09_ACCOUNT_PATTERN, DC09_ACCOUNT_RULE } from '../../settings/dc09-account.js';
+import { DC09_ACCOUNT, DC09_ACCOUNT_PATTERN, DC09_ACCOUNT_RULE } from '../../settings/dc09-account.js';
 import type { ErrorCode } from '../../errors.js';
 import { fail, latin1Reader, ok, previewOf } from '../result.js';
 import type { DecodeResult } from '../result.js';
@@ -114,7 +114,7 @@ const OSBORNE_HOFFMAN_CRC = '0101';
  * What an OH sender appends after the data block: 16 hex digits, `|#<account>`, and on some lines `T<8 hex>`
  * (pysiaalarm PR #44 `…NM]7C9677F21948CC12|#001465`; issue #49 `…NM]2A52238E74F405CA|#001991T65FB0F5F`).
  */
-const OSBORNE_HOFFMAN_TAIL = /[0-9A-Fa-f]{16}\|#[0-9A-Fa-f]{3,16}(?:T[0-9A-Fa-f]{8})?/y;
+const OSBORNE_HOFFMAN_TAIL = new RegExp(`[0-9A-Fa-f]{16}\\|#${DC09_ACCOUNT}(?:T[0-9A-Fa-f]{8})?(?=_|$)`, 'y');
 
 function isHexCode(code: number): boolean {
   return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66);

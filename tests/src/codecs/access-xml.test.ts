@@ -52,6 +52,12 @@ describe('decodeAccessXml', () => {
     expect(decodeOk(bytes)[0]).toMatchObject({ access: { door: 'Tür-2', eventType: 'tns1:AccessControl/Duress' } });
   });
 
+  // .NET's XmlWriter over a StringWriter declares utf-16 and the text is posted as UTF-8 (libxml2: "Document labelled
+  // UTF-16 but has UTF-8 content"); bytes that spell "<?xm" in ASCII cannot be UTF-16 (Appendix F.1).
+  it.each(['utf-16', 'UTF-16', 'unicode'])('reads UTF-8 bytes whose declaration says encoding="%s"', (label) => {
+    expect(decodeOk(Buffer.from(declared(label), 'utf8'))[0]).toMatchObject({ access: { door: 'Tür-2' } });
+  });
+
   it('refuses an encoding it cannot read, naming it', () => {
     expect(errorOf(Buffer.from(declared('x-made-up'), 'latin1'))).toMatchObject({ code: 'XML_MALFORMED', message: expect.stringContaining('x-made-up') });
   });
