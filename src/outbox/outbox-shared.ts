@@ -87,6 +87,10 @@ export abstract class IndexedOutbox {
     return this.index.oldest(output, limit, exclude);
   }
 
+  pendingEntries(seqs: readonly number[]): OutboxEntry[] {
+    return this.entriesOf(seqs);
+  }
+
   oldestPendingAt(output: string): number | null {
     return this.index.oldestPendingAt(output);
   }

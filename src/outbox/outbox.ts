@@ -74,6 +74,8 @@ export interface Outbox {
   pendingDuress(output: string, limit: number): OutboxEntry[];
   /** Seqs of up to `limit` of the output's oldest undelivered entries (storage order), skipping `exclude`. */
   oldestPending(output: string, limit: number, exclude?: ReadonlySet<number>): number[];
+  /** The stored entries of these seqs, in the order given; each must be pending for some output (see oldestPending). */
+  pendingEntries(seqs: readonly number[]): OutboxEntry[];
   markDelivered(output: string, seqs: readonly number[]): void;
   markDead(output: string, seq: number, reason: string): void;
   deadLetters(output?: string): DeadLetter[];

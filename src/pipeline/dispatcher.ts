@@ -131,6 +131,8 @@ class OutputLane {
   private probeAllowed = true;
   /** Where the next scan's first slice starts: large while slices get used in full, small once accounts are busy. */
   private sliceHint = FIRST_SLICE;
+  /** Local outputs: whether every covert entry pending since before this process was passed over (see sweepCovert). */
+  private covertSwept = false;
 
   constructor(
     private readonly output: OutputAdapter<NormalizedEvent>,
@@ -170,6 +172,7 @@ class OutputLane {
   shedOverflow(): void {
     if (this.maxBacklog === undefined) return;
     const { outbox } = this.shared;
+    if (outbox.backlog(this.output.name) <= this.maxBacklog || !this.sweepCovert()) return;
     const excess = outbox.backlog(this.output.name) - this.maxBacklog;
     if (excess <= 0) return;
     const oldest = outbox.oldestPending(this.output.name, excess, this.inFlight);
@@ -177,6 +180,32 @@ class OutputLane {
     outbox.markDelivered(this.output.name, oldest);
     if (this.counters.skippedOverflow === 0) this.logger.warn({ maxBacklog: this.maxBacklog }, 'local output fell behind its maxBacklog: skipping its oldest events');
     this.counters.skippedOverflow += oldest.length;
+  }
+
+  /**
+   * Passes over every covert entry pending for this local output, once, before its first shed: onAppend passes
+   * over those stored while this process runs, but others can be pending from before it (a crash lost the lazy
+   * skip mark, a database from before the skip at append, a retired output's backlog handed over), and each would
+   * make the output shed one more ordinary event. The whole backlog, not only the oldest entries: a covert entry
+   * anywhere in it counts. Returns false when the entries could not be read (then nothing is shed: a duress must
+   * not change what the output misses).
+   */
+  private sweepCovert(): boolean {
+    if (this.covertSwept) return true;
+    const { outbox, batch } = this.shared;
+    const name = this.output.name;
+    try {
+      const seqs = outbox.oldestPending(name, outbox.backlog(name), this.inFlight);
+      for (let from = 0; from < seqs.length; from += batch) {
+        const covert = outbox.pendingEntries(seqs.slice(from, from + batch)).filter((entry) => isCovertFor(this.output, entry.event));
+        if (covert.length > 0) this.skipCovert(covert.map((entry) => entry.seq));
+      }
+    } catch (error) {
+      this.logger.error({ err: errorText(error) }, 'reading the pending entries of a local output failed: its backlog is shed once they can be read');
+      return false;
+    }
+    this.covertSwept = true;
+    return true;
   }
 
   /** Coalesces wake-ups (appends, completions, timers) into one scan per turn of the event loop. */

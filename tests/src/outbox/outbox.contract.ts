@@ -163,6 +163,14 @@ export function outboxContract(name: string, build: (options: OutboxBuildOptions
       expect(outbox.oldestPending('unknown', 2)).toEqual([]);
     });
 
+    it('reads back the entries of pending seqs in the order given', async () => {
+      outbox.registerOutputs(['keypad']);
+      const { entries } = await outbox.append([event('e1'), event('e2', '5678', true), event('e3')]);
+      const [e1, e2, e3] = seqsOf(entries);
+      expect(idsOf(outbox.pendingEntries([e3!, e1!]))).toEqual(['e3', 'e1']);
+      expect(outbox.pendingEntries([e2!])).toEqual([entries[1]]);
+    });
+
     it('stores a multi-event append as consecutive seqs', async () => {
       outbox.registerOutputs(['mqtt']);
       const { entries } = await outbox.append([event('a'), event('b'), event('c')]);
@@ -320,6 +328,7 @@ export function outboxContract(name: string, build: (options: OutboxBuildOptions
       expect(idsOf(outbox.deadDuress('webhook', 10))).toEqual(['b']);
       expect(outbox.deadLetters()).toEqual(deadBefore);
       expect(outbox.oldestPendingAt('mqtt')).toBe(clock.now());
+      expect(idsOf(outbox.pendingEntries(outbox.oldestPending('webhook', 10)))).toEqual(['a', 'c', 'd']);
       const retransmit = await outbox.append([event('a-again')], { dedupeKey: 'frame-1' });
       expect(retransmit).toEqual({ duplicate: true, entries });
       const next = await outbox.append([event('e')]);
