@@ -1,7 +1,7 @@
 import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import { parsedEvent } from '../model/event-json.js';
 import { systemClock, type Clock } from '../ports.js';
-import type { AppendResult, DeadLetter, Outbox, OutboxEntry, RetiredOutput } from './outbox.js';
+import type { AppendResult, DeadLetter, Outbox, OutboxEntry, OutputRegistration } from './outbox.js';
 import {
   IndexedOutbox,
   compareDeadLetters,
@@ -83,12 +83,12 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
   }
 
   /** Nothing outlives the process here, so no output is ever retired with events pending. */
-  registerOutputs(names: readonly string[]): RetiredOutput[] {
+  registerOutputs(names: readonly string[]): OutputRegistration {
     for (const name of names) {
       if (this.index.has(name)) continue;
       this.index.track(name, []);
     }
-    return [];
+    return { retired: [], forgotten: [] };
   }
 
   markDelivered(output: string, seqs: readonly number[]): void {

@@ -32,6 +32,19 @@ export interface RetiredOutput {
   handedTo: string[];
 }
 
+/** What registerOutputs found on disk besides the configured outputs. */
+export interface OutputRegistration {
+  /** Outputs no longer configured that had events undelivered. */
+  retired: RetiredOutput[];
+  /**
+   * Outputs no longer configured whose cursor predates the stored audiences (outbox schema step 3): removed before
+   * the upgrade, when a removed output's cursor was left on disk and ignored. Their cursors are dropped, not
+   * retired: everything stored since they left counts as undelivered for them, though the configured outputs
+   * delivered it.
+   */
+  forgotten: string[];
+}
+
 export interface DeadLetter {
   output: string;
   seq: number;
@@ -58,7 +71,7 @@ export interface Outbox {
    * configuration's default). An output seen for the first time starts at the current head, unless it takes over
    * the undelivered events of a retired output of its audience (see RetiredOutput, which lists the retired ones).
    */
-  registerOutputs(names: readonly string[], audiences?: ReadonlyMap<string, Audience>): RetiredOutput[];
+  registerOutputs(names: readonly string[], audiences?: ReadonlyMap<string, Audience>): OutputRegistration;
   /**
    * Up to `limit` undelivered entries for `output`: duress/hold-up entries first, each preceded by the
    * earlier pending entries of its account (per-account order), then the rest in seq order.

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import { systemClock, type Audience, type Clock } from '../ports.js';
-import type { AppendResult, DeadLetter, Outbox, OutboxEntry, RetiredOutput } from './outbox.js';
+import type { AppendResult, DeadLetter, Outbox, OutboxEntry, OutputRegistration, RetiredOutput } from './outbox.js';
 import {
   IndexedOutbox,
   DEDUPE_CAPACITY,
@@ -105,7 +105,7 @@ const MIGRATIONS: readonly string[] = [
   // Dedupe moved to memory (DedupeIndex): this index made every commit write pages all over the file.
   `DROP INDEX entry_dedupe;`,
   // An output's audience, so a retired one's undelivered events go to an output of the same audience (NULL: stored
-  // before this step, taken as central, the default).
+  // before this step; registerOutputs drops such a cursor of an output no longer configured instead of retiring it).
   `ALTER TABLE output_cursor ADD COLUMN audience TEXT;`,
 ];
 
@@ -235,7 +235,8 @@ function prepareStatements(db: Database.Database) {
  *   crash only means a redelivery, which at-least-once allows; a mark that failed to write is retried.
  * - Outputs are tracked from `registerOutputs` on (their pending index is rebuilt from disk then). An output
  *   removed from the configuration is retired there: its undelivered events go to the outputs added in its place
- *   (same audience) or become its dead letters, and its cursor is deleted, so retention never prunes them unseen.
+ *   (same audience) or become its dead letters, and its cursor is deleted, so retention never prunes them unseen
+ *   (one removed before the upgrade that stored audiences is only deleted: see OutputRegistration.forgotten).
  */
 export class SqliteOutbox extends IndexedOutbox implements Outbox {
   static open(options: SqliteOutboxOptions): SqliteOutbox {
@@ -358,7 +359,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     return !this.closed && this.rowsStoredWithin(dedupeKey, this.dedupe.hash(dedupeKey), this.clock.now(), this.statements.appendKeys) !== undefined;
   }
 
-  registerOutputs(names: readonly string[], audiences: ReadonlyMap<string, Audience> = new Map()): RetiredOutput[] {
+  registerOutputs(names: readonly string[], audiences: ReadonlyMap<string, Audience> = new Map()): OutputRegistration {
     this.flush(); // the head and the cursors as committed
     const audienceOf = (name: string): Audience => audiences.get(name) ?? 'central';
     const configured = new Set(names);
@@ -366,29 +367,34 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     const known = new Set(cursors.map((cursor) => cursor.output));
     const added = [...configured].filter((name) => !known.has(name));
     // An output tracked by an earlier call of this process is not retired by a later one that leaves it out.
-    const retired = cursors.filter((cursor) => !configured.has(cursor.output) && !this.index.has(cursor.output));
-    const retiredReport = this.db.transaction(() => {
+    const removed = cursors.filter((cursor) => !configured.has(cursor.output) && !this.index.has(cursor.output));
+    const registration = this.db.transaction((): OutputRegistration => {
       const starts = new Map(added.map((name) => [name, this.head]));
-      const report: RetiredOutput[] = [];
-      for (const { output, watermark, audience } of retired) {
-        const undelivered = this.statements.undelivered.get({ output, watermark })!;
-        if (undelivered.count > 0) {
-          const heirs = added.filter((name) => audienceOf(name) === (audience ?? 'central'));
-          for (const heir of heirs) starts.set(heir, Math.min(starts.get(heir)!, undelivered.lowest! - 1));
-          if (heirs.length === 0) this.statements.deadLetterUndelivered.run({ output, watermark, reason: RETIRED_REASON, at: this.clock.now() });
-          report.push({ output, undelivered: undelivered.count, duress: undelivered.duress, handedTo: heirs });
+      const retired: RetiredOutput[] = [];
+      const forgotten: string[] = [];
+      for (const { output, watermark, audience } of removed) {
+        // No audience: the output left the configuration before the upgrade to schema step 3 (see OutputRegistration).
+        if (audience === null) forgotten.push(output);
+        else {
+          const undelivered = this.statements.undelivered.get({ output, watermark })!;
+          if (undelivered.count > 0) {
+            const heirs = added.filter((name) => audienceOf(name) === audience);
+            for (const heir of heirs) starts.set(heir, Math.min(starts.get(heir)!, undelivered.lowest! - 1));
+            if (heirs.length === 0) this.statements.deadLetterUndelivered.run({ output, watermark, reason: RETIRED_REASON, at: this.clock.now() });
+            retired.push({ output, undelivered: undelivered.count, duress: undelivered.duress, handedTo: heirs });
+          }
         }
         this.statements.deleteCursor.run(output);
         this.statements.deleteDone.run(output);
       }
       for (const [name, start] of starts) this.statements.insertCursor.run(name, start, audienceOf(name));
       for (const name of configured) if (known.has(name)) this.statements.setAudience.run(audienceOf(name), name);
-      return report;
+      return { retired, forgotten };
     }).immediate();
     for (const name of configured) {
       if (!this.index.has(name)) this.index.track(name, this.loadPending(name, this.statements.cursor.get(name)!));
     }
-    return retiredReport;
+    return registration;
   }
 
   /** From the ring of recent events where it still holds them, else read back from disk in one query. */

@@ -452,10 +452,16 @@ export class Dispatcher {
     if (this.state !== 'idle') return [];
     this.state = 'running';
     const { outbox, outputs, logger } = this.options;
-    const retired = outbox.registerOutputs(
+    const { retired, forgotten } = outbox.registerOutputs(
       [...this.lanes.keys()],
       new Map(outputs.map((output) => [output.name, output.audience])),
     );
+    if (forgotten.length > 0) {
+      logger.warn(
+        { component: 'dispatcher', outputs: forgotten, count: forgotten.length },
+        'outputs removed from the configuration before this release: their cursors are dropped, their undelivered events not handed over',
+      );
+    }
     for (const { output, undelivered, duress, handedTo } of retired) {
       const log = logger.child({ component: 'dispatcher', output });
       if (handedTo.length > 0) log.warn({ undelivered, duress, handedTo }, 'output removed from the configuration with events undelivered: the outputs added in its place deliver them');

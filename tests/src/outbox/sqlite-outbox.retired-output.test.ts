@@ -60,7 +60,7 @@ describe('an output renamed while events are pending for it', () => {
   it('hands the undelivered events to the output added in its place, and says so', async () => {
     await storeDuressFor('central');
     const outbox = SqliteOutbox.open({ dataDir, clock });
-    const retired = outbox.registerOutputs(['central-mqtt', 'keypad'], new Map([['keypad', 'local']]));
+    const { retired } = outbox.registerOutputs(['central-mqtt', 'keypad'], new Map([['keypad', 'local']]));
     const pending = outbox.pendingDuress('central-mqtt', 10).map((entry) => entry.event.id);
     const keypadBacklog = outbox.backlog('keypad');
     outbox.close();
@@ -72,7 +72,7 @@ describe('an output renamed while events are pending for it', () => {
   it('makes them its dead letters when no output of its audience was added, and keeps them past retention', async () => {
     await storeDuressFor('central');
     const outbox = SqliteOutbox.open({ dataDir, clock, retentionMs: 30 * 86_400_000 });
-    const retired = outbox.registerOutputs(['keypad'], new Map([['keypad', 'local']]));
+    const { retired } = outbox.registerOutputs(['keypad'], new Map([['keypad', 'local']]));
     clock.advance(31 * 86_400_000);
     outbox.prune();
     const letters = outbox.deadLetters('central').map((letter) => ({ id: letter.event.id, reason: letter.reason }));
@@ -89,7 +89,7 @@ describe('an output renamed while events are pending for it', () => {
     first.registerOutputs(['other']);
     first.close();
     const second = SqliteOutbox.open({ dataDir, clock });
-    const retired = second.registerOutputs(['other']);
+    const { retired } = second.registerOutputs(['other']);
     const backlog = second.backlog('other');
     second.close();
     expect(retired).toEqual([]);
@@ -100,7 +100,7 @@ describe('an output renamed while events are pending for it', () => {
     const outbox = SqliteOutbox.open({ dataDir, clock });
     outbox.registerOutputs(['a']);
     await outbox.append([outboxTestEvent({ id: 'e1', account: '1234', receivedAt: clock.now() })]);
-    const retired = outbox.registerOutputs(['b']);
+    const { retired } = outbox.registerOutputs(['b']);
     const backlog = outbox.backlog('a');
     outbox.close();
     expect(retired).toEqual([]);
