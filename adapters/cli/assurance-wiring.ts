@@ -51,7 +51,10 @@ export interface AssuranceWiring {
   stop(): Promise<void>;
 }
 
-/** Undelivered duress events are recovered at start-up from the outbox up to this many per central output. */
+/**
+ * Undelivered duress events are recovered at start-up from the outbox up to this many per central output, pending
+ * (the oldest: delivered first) and dead letters (the newest: the oldest are the nearest to being pruned) each.
+ */
 const RECOVERY_SCAN_LIMIT = 1_000;
 
 /** The checks count as stalled, and /healthz answers 503, when their last run is this many intervals old. */

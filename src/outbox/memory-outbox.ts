@@ -110,11 +110,8 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
   }
 
   deadDuress(output: string, limit: number): OutboxEntry[] {
-    return (this.deadByOutput.get(output) ?? [])
-      .filter((letter) => letter.event.duress)
-      .sort(compareDeadLetters)
-      .slice(0, limit)
-      .map(({ seq, event }) => ({ seq, event }));
+    const letters = (this.deadByOutput.get(output) ?? []).filter((letter) => letter.event.duress).sort(compareDeadLetters);
+    return letters.slice(Math.max(0, letters.length - limit)).map(({ seq, event }) => ({ seq, event }));
   }
 
   deadLetterCount(output?: string): number {

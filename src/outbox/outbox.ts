@@ -92,7 +92,10 @@ export interface Outbox {
   markDelivered(output: string, seqs: readonly number[]): void;
   markDead(output: string, seq: number, reason: string): void;
   deadLetters(output?: string): DeadLetter[];
-  /** Up to `limit` of the output's dead-lettered duress/hold-up entries in seq order (never delivered by it). */
+  /**
+   * The output's newest `limit` dead-lettered duress/hold-up entries (never delivered by it), in seq order: past the
+   * limit the oldest are left out, the nearest to being pruned.
+   */
   deadDuress(output: string, limit: number): OutboxEntry[];
   /** How many dead letters the output has (all outputs when omitted), without reading their events. */
   deadLetterCount(output?: string): number;

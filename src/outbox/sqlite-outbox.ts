@@ -207,8 +207,8 @@ function prepareStatements(db: Database.Database) {
        WHERE @output IS NULL OR d.output = @output ORDER BY d.seq, d.output`,
     ),
     deadDuress: db.prepare<[string, number], { seq: number; event: string }>(
-      `SELECT e.seq, e.event FROM dead_letter d JOIN entry e ON e.seq = d.seq
-       WHERE d.output = ? AND e.duress = 1 ORDER BY d.seq LIMIT ?`,
+      `SELECT seq, event FROM (SELECT e.seq, e.event FROM dead_letter d JOIN entry e ON e.seq = d.seq
+       WHERE d.output = ? AND e.duress = 1 ORDER BY d.seq DESC LIMIT ?) ORDER BY seq`,
     ),
     deadLetterCount: db.prepare<[{ output: string | null }], number>(
       `SELECT count(*) FROM dead_letter WHERE @output IS NULL OR output = @output`,

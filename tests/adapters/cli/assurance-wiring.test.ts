@@ -130,6 +130,18 @@ describe('the delivery deadline after a restart', () => {
     expect(await reportedPastDeadline(wiring, clock)).toEqual([holdup.id]);
   });
 
+  it('holds the newest hold-ups the central output refused for good, past 1,000 of them', async () => {
+    const { clock, outbox, builder } = outboxOf(['cms']);
+    const holdups = Array.from({ length: 1_001 }, () => eventFromSignal(cid('122', 5), origin(clock), builder));
+    const { entries } = await outbox.append(holdups);
+    for (const entry of entries) outbox.markDead('cms', entry.seq, 'HTTP 401 Unauthorized');
+
+    const { wiring } = start(outbox, clock, builder, ['cms']);
+    const reported = await reportedPastDeadline(wiring, clock);
+    expect(reported).toHaveLength(1_000);
+    expect(reported, 'the newest dead-lettered hold-up was left out').toContain(holdups.at(-1)!.id);
+  });
+
   it('holds a hold-up one central output refused for good and the other has not delivered yet', async () => {
     const { clock, outbox, builder } = outboxOf(['cms-a', 'cms-b']);
     const holdup = eventFromSignal(cid('122', 5), origin(clock), builder);

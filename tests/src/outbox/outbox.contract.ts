@@ -235,13 +235,14 @@ export function outboxContract(name: string, build: (options: OutboxBuildOptions
         expect(outbox.pendingDuress('unknown', 10)).toEqual([]);
       });
 
-      it("lists the output's dead-lettered duress entries alone by seq, up to the limit", () => {
+      it("lists the output's newest dead-lettered duress entries alone by seq, up to the limit", () => {
         outbox.markDead('mqtt', seq['N-duress']!, 'rejected');
         outbox.markDead('mqtt', seq['A-duress']!, 'rejected');
         outbox.markDead('mqtt', seq['A1']!, 'rejected');
         outbox.markDelivered('mqtt', [seq['B-duress']!]);
         expect(idsOf(outbox.deadDuress('mqtt', 10))).toEqual(['A-duress', 'N-duress']);
-        expect(idsOf(outbox.deadDuress('mqtt', 1))).toEqual(['A-duress']);
+        expect(idsOf(outbox.deadDuress('mqtt', 1))).toEqual(['N-duress']);
+        expect(outbox.deadDuress('mqtt', 0)).toEqual([]);
         expect(outbox.deadDuress('unknown', 10)).toEqual([]);
       });
 
