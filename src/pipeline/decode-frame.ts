@@ -161,6 +161,10 @@ export function suspectedDuressSignal(protocol: Protocol, scheme: 'contact-id' |
   const signal = emptySignal(protocol);
   signal.code = { scheme, value: suspected.value };
   signal.qualifier = suspected.qualifier;
+  // Where the code's number and the area stand readably, the responder gets them (the code table says what the
+  // number names, as for a decoded code).
+  signal.address = suspected.address;
+  signal.partition = suspected.partition;
   signal.text = data;
   signal.quirks = [`content-unparsed: ${why}`, `duress-suspected: ${scheme === 'sia' ? 'SIA' : 'Contact ID'} ${suspected.value} in the content`];
   return signal;
@@ -178,26 +182,38 @@ const SIA_NOT_CODES = /\^[^^]*(\^|$)|\*'[^']*('|$)|\*"[^"]*("|$)|(^|\|)#[0-9A-Za
  * digit or a modifier without digits (`NriHA`), and not followed by a third letter (a word such as HAL, or the block
  * letter N read with a door code's D as ND).
  */
-const SIA_CODE_PLACE = /(?<=(?:^|[|/\s])[NO]|[|/\s\d:-]|(?:^|[|/\s])[NO](?:[a-z]{2}\d*)*[a-z]{2})(?=([A-Z]{2})(?![A-Za-z]))/g;
-/** ADM-CID's qualifier and event code, `QXYZ`, at the start of the data. */
-const CID_EVENT_PLACE = /^\s*([136])([0-9A-Fa-f]{3})/;
+const SIA_CODE_PLACE = /(?<=(?:^|[|/\s])[NO]|[|/\s\d:-]|(?:^|[|/\s])[NO](?:[a-z]{2}\d*)*[a-z]{2})(?=([A-Z]{2})(?![A-Za-z])(\d{1,4})?)/g;
+/** ADM-CID's qualifier and event code, `QXYZ`, at the start of the data, then its group and CCC when they read. */
+const CID_EVENT_PLACE = /^\s*([136])([0-9A-Fa-f]{3})(?: ?(\d{2}) ?(\d{3})(?!\d))?/;
 
-/** The duress or hold-up code (and the qualifier ADM-CID states) that refused content carries, else null. */
-function suspectedDuressCode(scheme: 'contact-id' | 'sia', data: string): { value: string; qualifier: Signal['qualifier'] } | null {
+interface SuspectedCode {
+  value: string;
+  qualifier: Signal['qualifier'];
+  address: number | null;
+  partition: number | null;
+}
+
+const numberOrNull = (digits: string | undefined): number | null => (digits === undefined ? null : Number(digits));
+
+/** The duress or hold-up code (its qualifier, number and area where they read) that refused content carries, else null. */
+function suspectedDuressCode(scheme: 'contact-id' | 'sia', data: string): SuspectedCode | null {
   if (scheme === 'contact-id') {
     const match = CID_EVENT_PLACE.exec(data);
     const value = match?.[2]?.toUpperCase();
     if (value === undefined || !DURESS_CODES['contact-id'].has(value)) return null;
-    return { value, qualifier: match?.[1] === '3' ? 'restore' : match?.[1] === '6' ? 'status' : 'new' };
+    const qualifier = match?.[1] === '3' ? 'restore' : match?.[1] === '6' ? 'status' : 'new';
+    return { value, qualifier, address: numberOrNull(match?.[4]), partition: numberOrNull(match?.[3]) };
   }
   const codes = data.replace(SIA_NOT_CODES, '|');
   for (const match of codes.matchAll(SIA_CODE_PLACE)) {
     const value = match[1] ?? '';
     if (!DURESS_CODES.sia.has(value)) continue;
     // An O block reports an old event or a status, not a new one (DC-03).
-    const block = codes.slice(0, match.index).search(/(?:^|\|)[NO][^|]*$/);
+    const before = codes.slice(0, match.index);
+    const block = before.search(/(?:^|\|)[NO][^|]*$/);
     const letter = block < 0 ? '' : codes[codes[block] === '|' ? block + 1 : block];
-    return { value, qualifier: letter === 'O' ? 'status' : null };
+    const area = block < 0 ? undefined : /ri(\d{1,3})(?!.*ri\d)/.exec(before.slice(block))?.[1];
+    return { value, qualifier: letter === 'O' ? 'status' : null, address: numberOrNull(match[2]), partition: numberOrNull(area) };
   }
   return null;
 }

@@ -67,3 +67,9 @@ describe('duress-suspected keeps what the block says of the event', () => {
     expect(published('#1234|OHA05*').map((e) => `${e.category} ${e.qualifier} duress=${e.duress}`)).toEqual(['holdup status duress=true']);
   });
 });
+
+describe('duress-suspected keeps the numbers it can read', () => {
+  it('#1234|Nri2/HA05* names zone 5 in area 2', () => {
+    expect(published('#1234|Nri2/HA05*').map((e) => `${e.category} zone=${e.zone?.number} area=${e.partition?.number}`)).toEqual(['holdup zone=5 area=2']);
+  });
+});
