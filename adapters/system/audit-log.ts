@@ -326,7 +326,8 @@ function readTail(fd: number, size: number, tailBytes: number): Tail {
   // Read from the middle of the file: its first line is a piece of one, and line numbers are unknown.
   if (start > 0) lines.shift();
   const lineOf = (index: number): number | null => (start === 0 ? index + 1 : null);
-  const verifier = new ChainVerifier(() => start > 0);
+  // Its first record continues one before it: before the part read, or in the file rotation renamed `.1`.
+  const verifier = new ChainVerifier((first) => start > 0 || first.action === 'audit-rotated');
   let damage: AuditDamage | undefined;
   for (const [index, line] of lines.entries()) {
     const broken = verifier.check(line, index + 1);
