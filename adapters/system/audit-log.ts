@@ -120,8 +120,9 @@ interface PendingLine {
  *
  * Bounded: once the file holds `maxFileBytes` it is renamed `audit.jsonl.1` (older ones shift up, the one past
  * `keepFiles` is deleted) and the chain goes on in a new file whose first record (`audit-rotated`) follows the
- * last of the old one and carries the fingerprints of the token creations chained so far. A start reads only the
- * last `tailBytes` of the current file: never the whole log, whatever its size.
+ * last of the old one and carries the fingerprints of the token creations chained so far; a start that finds the
+ * current file without a record (a crash mid-rotation) writes that record itself, after the last of `.1`. A start
+ * reads only the last `tailBytes` of the current file: never the whole log, whatever its size.
  *
  * A chain found broken in that tail is reported (`broken`), not refused: whoever can edit the file must not be
  * able to stop the gateway; new records continue from the last record found, and `panelbridge audit verify` still
@@ -162,15 +163,23 @@ export class AuditLog {
       fdatasyncSync(fd);
       written += 1;
     }
-    const log = new AuditLog(file, fd, written, written, tail.last, clock, bounds, tail.damage);
+    // A crash during a rotation (after audit.jsonl was renamed, before the new file's first record was on disk)
+    // leaves a current file without a record: the chain goes on from the end of the rotated one, not from seq 1.
+    const rotated = `${file}.1`;
+    const resumed = tail.last === undefined && existsSync(rotated) ? fileTail(rotated, bounds.tailBytes) : undefined;
+    const last = resumed?.last ?? tail.last;
+    const log = new AuditLog(file, fd, written, written, last, clock, bounds, tail.damage ?? resumed?.damage);
+    if (resumed?.last !== undefined) {
+      log.tokens = tokensChainedIn(auditLines(rotated));
+      log.append(log.rotationEntry({ resumedAtStart: true }));
+    }
     if (tail.torn !== undefined) log.append({ action: 'audit-torn-line', actor: GATEWAY_ACTOR, details: { bytes: tail.torn.bytes, line: tail.torn.line } });
     return log;
   }
 
   /** Chains the record now; writes it now (a person's action) or with the rest of this turn (the gateway's). */
   append(entry: AuditEntry): AuditRecord {
-    if (this.fileBytes >= this.limits.maxFileBytes)
-      this.chain({ action: 'audit-rotated', actor: GATEWAY_ACTOR, details: { maxFileBytes: this.limits.maxFileBytes, chainedTokens: [...this.chainedTokens()] } }, true);
+    if (this.fileBytes >= this.limits.maxFileBytes) this.chain(this.rotationEntry(), true);
     const record = this.chain(entry, false);
     if (entry.actor.channel !== 'gateway') this.flush();
     else this.scheduled ??= setImmediate(() => this.writeInBackground());
@@ -221,25 +230,14 @@ export class AuditLog {
     return record;
   }
 
+  /** The first record of a new file: it carries what a reader of that file alone needs. */
+  private rotationEntry(extra: Record<string, unknown> = {}): AuditEntry {
+    return { action: 'audit-rotated', actor: GATEWAY_ACTOR, details: { maxFileBytes: this.limits.maxFileBytes, chainedTokens: [...this.chainedTokens()], ...extra } };
+  }
+
   private chainedTokens(): Set<string> {
-    if (this.tokens !== undefined) return this.tokens;
-    const tokens = new Set<string>();
-    const noteLine = (line: string): void => {
-      if (!line.includes('"token-created"') && !line.includes('"audit-rotated"')) return;
-      try {
-        const record = JSON.parse(line) as AuditRecord;
-        const fingerprint = tokenFingerprintOf(record);
-        if (fingerprint !== undefined) tokens.add(fingerprint);
-        const carried = record.action === 'audit-rotated' ? record.details.chainedTokens : undefined;
-        if (Array.isArray(carried)) for (const f of carried) if (typeof f === 'string') tokens.add(f);
-      } catch {
-        // A damaged line chains nothing: its token is chained again.
-      }
-    };
-    for (const line of auditLines(this.file)) noteLine(line);
-    for (const line of this.pending) noteLine(line.text);
-    this.tokens = tokens;
-    return tokens;
+    this.tokens ??= tokensChainedIn(auditLines(this.file), tokensChainedIn(this.pending.map((line) => line.text)));
+    return this.tokens;
   }
 
   /** Writes all of `bytes` (a short write is continued) and fdatasyncs; on failure the file is cut back to before them. */
@@ -298,6 +296,23 @@ export class AuditLog {
   }
 }
 
+/** Adds to `tokens` the fingerprints of token creations these lines chain or (in an audit-rotated record) carry. */
+function tokensChainedIn(lines: Iterable<string>, tokens = new Set<string>()): Set<string> {
+  for (const line of lines) {
+    if (!line.includes('"token-created"') && !line.includes('"audit-rotated"')) continue;
+    try {
+      const record = JSON.parse(line) as AuditRecord;
+      const fingerprint = tokenFingerprintOf(record);
+      if (fingerprint !== undefined) tokens.add(fingerprint);
+      const carried = record.action === 'audit-rotated' ? record.details.chainedTokens : undefined;
+      if (Array.isArray(carried)) for (const f of carried) if (typeof f === 'string') tokens.add(f);
+    } catch {
+      // A damaged line chains nothing: its token is chained again.
+    }
+  }
+  return tokens;
+}
+
 function tokenFingerprintOf(record: AuditRecord): string | undefined {
   const fingerprint = record.action === 'token-created' ? record.details?.fingerprint : undefined;
   return typeof fingerprint === 'string' ? fingerprint : undefined;
@@ -310,6 +325,15 @@ interface Tail {
   unterminated: boolean;
   /** That last line is no record of the chain. */
   torn: { bytes: number; line: number | null } | undefined;
+}
+
+function fileTail(file: string, tailBytes: number): Tail {
+  const fd = openSync(file, 'r');
+  try {
+    return readTail(fd, fstatSync(fd).size, tailBytes);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Reads the last `tailBytes` of the file: the record to continue from, and whether the chain holds there. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, truncateSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -48,5 +48,69 @@ describe('restarting a gateway whose audit log has rotated', () => {
     reopened.append(ack(31));
     reopened.close();
     expect(verifyAuditLog(dataDir)).toMatchObject({ ok: true });
+  });
+
+  /** What rotate() left behind when the process died after renaming audit.jsonl, before the new file's first record was on disk. */
+  function crashMidRotation(dataDir: string, leftBehind: 'empty' | 'missing' | 'torn'): number {
+    const current = auditFile(dataDir);
+    for (let n = limits.keepFiles; n >= 1; n--) {
+      const f = `${current}.${n}`;
+      if (!existsSync(f)) continue;
+      if (n === limits.keepFiles) rmSync(f);
+      else renameSync(f, `${current}.${n + 1}`);
+    }
+    renameSync(current, `${current}.1`);
+    const lines = readFileSync(`${current}.1`, 'utf8').trimEnd().split('\n');
+    if (leftBehind === 'empty') writeFileSync(current, '', { mode: 0o600 });
+    if (leftBehind === 'torn') writeFileSync(current, '{"seq":31,"at":"2026-12-07T10:00:00.000Z","action":"audit-rot', { mode: 0o600 });
+    return (JSON.parse(lines.at(-1)!) as { seq: number }).seq;
+  }
+
+  it('continues the chain from the rotated file when a crash left the new file empty', () => {
+    const dataDir = rotatedLog('audit-rotation-crash');
+    const lastSeq = crashMidRotation(dataDir, 'empty');
+    expect(verifyAuditLog(dataDir)).toMatchObject({ ok: true });
+
+    const reopened = AuditLog.open(dataDir, clock, limits);
+    expect(reopened.broken).toBeUndefined();
+    expect(reopened.append(ack(31)).seq).toBe(lastSeq + 2);
+    reopened.close();
+    expect(verifyAuditLog(dataDir)).toMatchObject({ ok: true });
+    const [resumed] = readFileSync(auditFile(dataDir), 'utf8').split('\n');
+    expect(JSON.parse(resumed!)).toMatchObject({ seq: lastSeq + 1, action: 'audit-rotated', details: { resumedAtStart: true } });
+  });
+
+  it('continues the chain when the crash came before the new file was opened', () => {
+    const dataDir = rotatedLog('audit-rotation-crash-missing');
+    const lastSeq = crashMidRotation(dataDir, 'missing');
+    const reopened = AuditLog.open(dataDir, clock, limits);
+    expect(reopened.append(ack(31)).seq).toBe(lastSeq + 2);
+    reopened.close();
+    expect(verifyAuditLog(dataDir)).toMatchObject({ ok: true });
+  });
+
+  it('continues the chain after a first record torn by the crash, which verify names', () => {
+    const dataDir = rotatedLog('audit-rotation-crash-torn');
+    const lastSeq = crashMidRotation(dataDir, 'torn');
+    const reopened = AuditLog.open(dataDir, clock, limits);
+    expect(reopened.broken).toMatchObject({ line: 1 });
+    expect(reopened.append(ack(31)).seq).toBe(lastSeq + 3); // after audit-rotated and audit-torn-line
+    reopened.close();
+    expect(verifyAuditLog(dataDir)).toMatchObject({ ok: false, file: auditFile(dataDir), line: 1 });
+    const lines = readFileSync(auditFile(dataDir), 'utf8').split('\n');
+    expect(JSON.parse(lines[1]!)).toMatchObject({ seq: lastSeq + 1, action: 'audit-rotated' });
+  });
+
+  it('carries on the token creations chained in the rotated file', () => {
+    const dataDir = tempDir('audit-rotation-crash-tokens');
+    const log = AuditLog.open(dataDir, clock, limits);
+    for (let i = 1; i <= 30; i++) log.append(ack(i));
+    log.append({ action: 'token-created', actor: operator, details: { fingerprint: '0123456789abcdef', name: 'grafana', role: 'viewer' } });
+    log.close();
+    crashMidRotation(dataDir, 'empty');
+    const reopened = AuditLog.open(dataDir, clock, limits);
+    expect(reopened.hasChainedToken('0123456789abcdef')).toBe(true);
+    reopened.close();
+    expect(JSON.parse(readFileSync(auditFile(dataDir), 'utf8').split('\n')[0]!).details.chainedTokens).toContain('0123456789abcdef');
   });
 });
