@@ -45,13 +45,14 @@ afterEach(async () => {
   for (const server of servers.splice(0)) await server.stop();
 });
 
-async function startConsole(sites: readonly Site[] = SITES, clock?: FakeClock) {
+/** `asNetworkPeer`: its loopback clients stand for clients on the network (the lockout against guessing). */
+async function startConsole(sites: readonly Site[] = SITES, clock?: FakeClock, { asNetworkPeer = false } = {}) {
   const h = harness({ sites, centralOutputs: ['central'], ...(clock === undefined ? {} : { clock }) });
   const feed = new ConsoleFeed(() => h.clock.now());
   h.assurance.ledger.enroll(h.clock.now());
   const registry = tokens();
   // Every view comes from one address here, more than one browser opens (6 connections to a host): no per-address cap.
-  const api = new ApiServer({ host: '127.0.0.1', port: 0, logger: silentLogger, tokens: registry, clock: h.clock, limits: { maxConnectionsPerPeer: 64 } });
+  const api = new ApiServer({ host: '127.0.0.1', port: 0, logger: silentLogger, tokens: registry, clock: h.clock, limits: { maxConnectionsPerPeer: 64 }, ...(asNetworkPeer ? { isLoopbackPeer: () => false } : {}) });
   registerConsole(api, {
     source: {
       assurance: h.assurance,
@@ -107,8 +108,8 @@ describe('console sign-in', () => {
     expect(await me.json()).toMatchObject({ role: 'viewer', may: { acknowledge: false, testWindows: false } });
   });
 
-  it('refuses a wrong token, then every attempt from that peer for a minute after ten failures', async () => {
-    const { call, h } = await startConsole();
+  it('refuses a wrong token, then every attempt from that network peer for a minute after ten failures', async () => {
+    const { call, h } = await startConsole(SITES, undefined, { asNetworkPeer: true });
     for (let i = 0; i < 10; i++) expect((await call('/console/session', { method: 'POST', body: { token: `guess-${i}` } })).status).toBe(401);
     expect((await call('/console/session', { method: 'POST', body: { token: 'operator-token-0123456789' } })).status).toBe(429);
     h.clock.advance(60_001);
