@@ -122,7 +122,9 @@ interface PendingLine {
  * `keepFiles` is deleted) and the chain goes on in a new file whose first record (`audit-rotated`) follows the
  * last of the old one and carries the fingerprints of the token creations chained so far; a start that finds the
  * current file without a record (a crash mid-rotation) writes that record itself, after the last of `.1`. A start
- * reads only the last `tailBytes` of the current file: never the whole log, whatever its size.
+ * reads the last `tailBytes` of the current file to continue the chain; the chained token creations are read from
+ * the whole current file (bounded by `maxFileBytes`), once, when first asked: a token created anywhere in it may
+ * lie before that tail. Rotated files are not read for them (but `.1` when resuming after a crash mid-rotation).
  *
  * A chain found broken in that tail is reported (`broken`), not refused: whoever can edit the file must not be
  * able to stop the gateway; new records continue from the last record found, and `panelbridge audit verify` still

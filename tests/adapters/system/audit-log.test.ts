@@ -58,6 +58,18 @@ describe('opening a long-running gateway’s audit log', () => {
     log.close();
     expect(verifyAuditLog(dataDir)).toMatchObject({ ok: false, file: auditFile(dataDir), line: 3, seq: 3 });
   });
+
+  it('knows a token creation chained before its tail: the token is not chained again', () => {
+    const dataDir = tempDir('audit-token-before-tail');
+    const log = AuditLog.open(dataDir, clock, { tailBytes: 2_000 });
+    log.append({ action: 'token-created', actor: operator, details: { fingerprint: '0123456789abcdef', name: 'grafana', role: 'viewer' } });
+    for (let i = 1; i <= 40; i++) log.append(ack(i));
+    log.close();
+
+    const reopened = AuditLog.open(dataDir, clock, { tailBytes: 2_000 });
+    expect(reopened.hasChainedToken('0123456789abcdef')).toBe(true);
+    reopened.close();
+  });
 });
 
 describe('rotating the audit log', () => {
