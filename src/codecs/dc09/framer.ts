@@ -15,7 +15,6 @@ const NUL = 0x00;
 const QUOTE = 0x22;
 const ZERO = 0x30;
 const CLOSE_BRACKET = 0x5d;
-const UNDERSCORE = 0x5f;
 const EMPTY = new Uint8Array(0);
 /** Enough bytes after the LF to tell the ASCII header (LF + 4 CRC + 4 length + '"') from the binary one. */
 const HEADER_PROBE = 10;
@@ -68,25 +67,12 @@ function endByLength(pending: Uint8Array, start: number): number {
   const readings = [Number.parseInt(field, 16), decimal, decimal < 0 ? -1 : Number.parseInt(decimal.toString(16), 10)];
   const crcSent = Number.parseInt(ascii(pending, start, start + 4), 16);
   const body = start + 8;
-  for (const [i, length] of readings.entries()) {
-    const end = body + length;
-    if (length <= 0 || end > pending.length || crc16(pending, body, end) !== crcSent) continue;
-    // One CRC in 65,536 matches a shorter reading by chance: a frame cut inside its timestamp is not whole.
-    if (i === 0 || !endsInsideTimestamp(pending, body, end)) return end;
+  for (const length of readings) {
+    if (length > 0 && body + length <= pending.length && crc16(pending, body, body + length) === crcSent) return body + length;
   }
   const standard = body + (readings[0] ?? 0);
   const nextStarts = standard === pending.length || endByHeaderAt(pending, standard);
   return standard <= pending.length && nextStarts ? standard : -1;
-}
-
-/** The plain timestamp after the data's `]`: `_HH:MM:SS,MM-DD-YYYY`. */
-const TIMESTAMP_TAIL = /^_\d{2}:\d{2}:\d{2},\d{2}-\d{2}-\d{4}$/;
-
-/** Whether a body ending at `end` has a `_` after its last `]` that is not a whole timestamp. */
-function endsInsideTimestamp(pending: Uint8Array, body: number, end: number): boolean {
-  const lastBracket = pending.lastIndexOf(CLOSE_BRACKET, end - 1);
-  if (lastBracket < body || pending[lastBracket + 1] !== UNDERSCORE) return false;
-  return !TIMESTAMP_TAIL.test(ascii(pending, lastBracket + 1, end));
 }
 
 function endByHeaderAt(pending: Uint8Array, at: number): boolean {
