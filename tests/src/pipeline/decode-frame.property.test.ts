@@ -2,6 +2,7 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import { catalogedDuressCodes } from '../../../src/catalog/index.js';
 import { classify } from '../../../src/classify/classify.js';
+import { crc16 } from '../../../src/codecs/dc09/crc16.js';
 import { decodeDc09Frame, encodeDc09Frame } from '../../../src/codecs/dc09/frame.js';
 import { Dc09Framer } from '../../../src/codecs/dc09/framer.js';
 import { decodeFrame } from '../../../src/pipeline/decode-frame.js';
@@ -65,6 +66,17 @@ describe('every catalogued duress or hold-up code yields duress: true', () => {
   });
 });
 
+/** Whether a frame's length field read as decimal, or as pysiaalarm writes it, gives a body whose CRC is the sent one. */
+function crcMatchesAnotherReading(frame: Buffer): boolean {
+  const field = frame.toString('latin1', 4, 8);
+  if (!/^\d{4}$/.test(field)) return false;
+  const decimal = Number.parseInt(field, 10);
+  const sent = Number.parseInt(frame.toString('latin1', 0, 4), 16);
+  return [decimal, Number.parseInt(decimal.toString(16), 10)].some(
+    (length) => length > 0 && length !== Number.parseInt(field, 16) && 8 + length <= frame.length && crc16(frame, 8, 8 + length) === sent,
+  );
+}
+
 describe('DC-09 over TCP without LF and CR', () => {
   const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)).filter((c) => !'[]'.includes(c)), maxLength: 40 });
   const frameArb = fc.record({
@@ -80,6 +92,9 @@ describe('DC-09 over TCP without LF and CR', () => {
         const wrapped = encodeDc09Frame({ token: 'SIA-DCS', seq: f.seq, line: '0', account: '1234', data: f.data, timestamp: f.timestamp });
         return Buffer.from(wrapped.subarray(1, wrapped.length - 1));
       });
+      // A decimal or pysiaalarm reading of the length field whose CRC matches by chance (one in 65,536) is taken:
+      // the framer cannot tell it from a sender that writes lengths so, and the frame still decodes (tested apart).
+      fc.pre(!bare.some(crcMatchesAnotherReading));
       const stream = Buffer.concat(bare);
       const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
       const framer = new Dc09Framer();
