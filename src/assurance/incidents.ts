@@ -13,9 +13,14 @@ export type AcknowledgeResult =
  */
 export const INCIDENT_CALLS_KEPT = 32;
 
-/** A real (not test) new call for help: it opens an incident, or is kept on the one open. */
+/** A real (not test) new duress or hold-up: it opens an incident, or is kept on the one open. */
 function isRealCall(event: NormalizedEvent): boolean {
   return isDuress(event) && !event.test && event.qualifier === 'new';
+}
+
+/** A real new call for help of any kind (a panic pendant too): kept on an open incident, though it opens none. */
+function isRealCallForHelp(event: NormalizedEvent): boolean {
+  return (isDuress(event) || event.category === 'panic') && !event.test && event.qualifier === 'new';
 }
 
 /** Whether two calls came from the same caller: the same devices, zone, user and door. */
@@ -131,7 +136,7 @@ export class Incidents {
    * yet: acknowledging the incident for its opening must not close a second person's duress unseen.
    */
   private callsWith(incident: IncidentRecord, event: NormalizedEvent, at: number): IncidentCall[] {
-    if (!isRealCall(event) || incident.calls.length >= INCIDENT_CALLS_KEPT) return incident.calls;
+    if (!isRealCallForHelp(event) || incident.calls.length >= INCIDENT_CALLS_KEPT) return incident.calls;
     const call: IncidentCall = { ...this.openingOf(event), eventId: event.id, receivedAt: at, category: event.category };
     const known = incident.opening === null ? incident.calls : [incident.opening, ...incident.calls];
     return known.some((earlier) => sameCaller(earlier, call)) ? incident.calls : [...incident.calls, call];

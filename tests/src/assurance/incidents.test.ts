@@ -90,6 +90,15 @@ describe('the duress latch', () => {
     expect(h.store.incident(open!.id)?.calls).toEqual(open!.calls);
   });
 
+  it('keeps a panic pendant pressed while the incident is open among its callers, though a panic opens none', async () => {
+    const h = harness();
+    const holdup = await h.receive(cid('122', 5));
+    const panic = await h.receive(cid('120', 9));
+    expect(panic.incident).toBe(holdup.incident);
+    const [open] = h.assurance.incidentRecords();
+    expect(open!.calls).toEqual([expect.objectContaining({ eventId: panic.id, category: 'panic' })]);
+  });
+
   it(`keeps at most ${INCIDENT_CALLS_KEPT} later callers`, async () => {
     const h = harness();
     await h.receive(cid('122', 5));
