@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Compiles the TypeScript only when a source is newer than the last build, so `npm start` starts in a moment.
+// Compiles the TypeScript only when a source is newer than the last build, so `npm start` starts in a moment;
+// `--always` compiles in any case (`npm run build`) and leaves the same stamp, so a start after it compiles nothing.
 // In an installed package (no sources, dist/ shipped) there is nothing to build.
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -20,11 +21,12 @@ function newestChange(file) {
 }
 
 if (!existsSync(path.join(root, 'tsconfig.json')) || !existsSync(path.join(root, 'src'))) process.exit(0);
+const always = process.argv.includes('--always');
 const built = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
-if (built >= Math.max(...inputs.map(newestChange))) process.exit(0);
+if (!always && built >= Math.max(...inputs.map(newestChange))) process.exit(0);
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-process.stderr.write('sources changed: compiling …\n');
+if (!always) process.stderr.write('sources changed: compiling …\n');
 const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
 if (result.status !== 0) process.exit(result.status ?? 1);
 writeFileSync(stamp, `${new Date().toISOString()}\n`);

@@ -45,7 +45,7 @@ export function parseReplayLine(line: string): DecodeResult<ReplayFrame> | null 
   if (text.trim() === '') return null;
   if (text.trimStart().startsWith('{')) return parseCaptureRecord(text);
   const bytes = parseFrameText(text);
-  if (!bytes.ok) return bytes;
+  if (!bytes.ok) return malformed(bytes.error.message, text);
   return ok({ t: null, input: null, transport: null, peer: null, bytes: bytes.value });
 }
 

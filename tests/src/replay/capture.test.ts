@@ -84,7 +84,7 @@ describe('plain-log lines', () => {
     expect(parseReplayLine('   \r')).toBeNull();
   });
 
-  it('refuses a broken escape with the escape error', () => {
-    expect(errorOf('N Ri01 BA 01 \\q').code).toBe('INPUT_ESCAPE_INVALID');
+  it('refuses a broken escape as a malformed line, naming the escape', () => {
+    expect(errorOf('N Ri01 BA 01 \\q')).toMatchObject({ code: 'REPLAY_LINE_MALFORMED', message: expect.stringContaining('"\\q"') });
   });
 });
