@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { decodeAdemco685 } from '../../../src/codecs/ademco-685.js';
 import { decodeContactId } from '../../../src/codecs/contact-id.js';
 import { decodeSurgard } from '../../../src/codecs/surgard.js';
 import type { DecodeResult } from '../../../src/codecs/result.js';
@@ -19,6 +20,8 @@ const suites: Array<{ file: string; decode: (c: GoldenCase) => DecodeResult<unkn
   { file: './contact-id.jsonl', decode: (c) => decodeContactId(c.input, c.options) },
   // Sur-Gard packets arrive as bytes from the serial framer.
   { file: './surgard.jsonl', decode: (c) => decodeSurgard(Buffer.from(c.input, 'latin1'), c.options) },
+  // The Ademco 685 receiver's Contact ID line, as a one-way serial line hands it over (LF and CR cut).
+  { file: './ademco-685.jsonl', decode: (c) => decodeAdemco685(c.input) },
 ];
 
 for (const { file, decode } of suites) {
