@@ -2,7 +2,7 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { readAdminToken } from '../api/tokens.js';
-import { DEFAULT_DATA_DIR, EXIT_CONFIG, loadConfigFile, printIssues } from './config.js';
+import { DEFAULT_DATA_DIR, EXIT_CONFIG, EXIT_NOINPUT, EXIT_NOPERM, EXIT_PROTOCOL, EXIT_UNAVAILABLE, EXIT_USAGE, loadConfigFile, printIssues } from './config.js';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8780';
 export const TOKEN_ENV = 'PANELBRIDGE_TOKEN';
@@ -22,7 +22,13 @@ export type ApiTarget = { ok: true; url: string; token: string | undefined } | {
  * gateway created in the dataDir of `--config` (or of the default `./var`).
  */
 export function apiTarget(options: ApiOptions): ApiTarget {
-  let token = options.tokenFile === undefined ? process.env[TOKEN_ENV] : readFileSync(options.tokenFile, 'utf8').trim();
+  let token: string | undefined;
+  try {
+    token = options.tokenFile === undefined ? process.env[TOKEN_ENV] : readFileSync(options.tokenFile, 'utf8').trim();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    return { ok: false, exitCode: EXIT_NOINPUT, lines: [`error --token-file ${options.tokenFile} cannot be read (${code})`] };
+  }
   if (options.config === undefined) {
     token ??= readAdminToken(path.resolve(DEFAULT_DATA_DIR));
     return { ok: true, url: (options.api ?? DEFAULT_API_URL).replace(/\/+$/, ''), token };
@@ -43,13 +49,34 @@ export function apiTarget(options: ApiOptions): ApiTarget {
   return { ok: true, url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${api.port}`, token };
 }
 
-export class CommandFailure extends Error {}
+export class CommandFailure extends Error {
+  constructor(
+    message: string,
+    /** The command's exit status: 1 for an answer that is a result (ALREADY_ACKNOWLEDGED), a sysexits code otherwise. */
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The exit status for an API error answer: the command named nothing the gateway knows or gave a bad value (400, 404:
+ * as `report` does for an unknown site), the token was refused or its role may not (401, 403), the gateway could not
+ * serve (5xx); any other refusal (409: already acknowledged) is the command's result.
+ */
+function exitStatusOf(httpStatus: number): number {
+  if (httpStatus === 400 || httpStatus === 404) return EXIT_USAGE;
+  if (httpStatus === 401 || httpStatus === 403) return EXIT_NOPERM;
+  if (httpStatus >= 500) return EXIT_UNAVAILABLE;
+  return 1;
+}
 
 export type ApiCall = (method: string, path: string, body?: unknown) => Promise<unknown>;
 
 function caller(target: { url: string; token: string | undefined }): ApiCall {
   return async (method, path, body) => {
     let response: Response;
+    let text: string;
     try {
       response = await fetch(`${target.url}${path}`, {
         method,
@@ -60,17 +87,24 @@ function caller(target: { url: string; token: string | undefined }): ApiCall {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(10_000),
       });
+      text = await response.text();
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new CommandFailure(`cannot reach the gateway API at ${target.url} (${cause}): is \`panelbridge run\` running with an api section?`);
+      throw new CommandFailure(`cannot reach the gateway API at ${target.url} (${cause}): is \`panelbridge run\` running with an api section?`, EXIT_UNAVAILABLE);
     }
-    const text = await response.text();
-    const answer = text === '' ? {} : (JSON.parse(text) as unknown);
+    let answer: unknown;
+    try {
+      answer = text === '' ? {} : (JSON.parse(text) as unknown);
+    } catch {
+      // A proxy's error page says only its status; a success that is not JSON is not the gateway's API.
+      if (!response.ok) answer = {};
+      else throw new CommandFailure(`${target.url} answered with ${response.headers.get('content-type') ?? 'no content type'}, not JSON: is it the gateway's API?`, EXIT_PROTOCOL);
+    }
     if (!response.ok) {
       const error = (answer as { error?: { code?: string; message?: string } }).error;
       const hint =
         response.status === 401 ? ` (give --config FILE to use the gateway's own token, --token-file, or $${TOKEN_ENV})` : '';
-      throw new CommandFailure(`${error?.code ?? response.status}: ${error?.message ?? response.statusText}${hint}`);
+      throw new CommandFailure(`${error?.code ?? response.status}: ${error?.message ?? response.statusText}${hint}`, exitStatusOf(response.status));
     }
     return answer;
   };
@@ -84,7 +118,7 @@ export function withApiOptions(command: Command): Command {
     .option('--json', 'print the API answer as JSON');
 }
 
-/** Runs API calls and prints their answer; failures go to stderr with exit status 1 (78 for a bad --config). */
+/** Runs API calls and prints their answer; a failure goes to stderr with its exit status (see exitStatusOf; 78 for a bad --config). */
 export function apiAction<A extends unknown[]>(run: (call: ApiCall, out: (line: string) => void, ...args: A) => Promise<void>) {
   return async (...args: A) => {
     const command = args.at(-1) as Command;
@@ -99,7 +133,7 @@ export function apiAction<A extends unknown[]>(run: (call: ApiCall, out: (line: 
     } catch (error) {
       if (!(error instanceof CommandFailure)) throw error;
       process.stderr.write(`error ${error.message}\n`);
-      process.exitCode = 1;
+      process.exitCode = error.exitCode;
     }
   };
 }

@@ -19,6 +19,10 @@ export const EXIT_CANTCREAT = 73;
 export const EXIT_NOINPUT = 66;
 /** sysexits: try again later (EX_TEMPFAIL): a port in use, a listener address not up yet, a dataDir locked by another gateway. */
 export const EXIT_TEMPFAIL = 75;
+/** sysexits: the other side does not speak the protocol (EX_PROTOCOL): `--api` names something that is not the gateway's API. */
+export const EXIT_PROTOCOL = 76;
+/** sysexits: permission denied (EX_NOPERM): the API refused the token, or the token's role may not do this. */
+export const EXIT_NOPERM = 77;
 
 export type LoadedConfig =
   | { ok: true; settings: Settings; file: string; worldReadable: boolean }

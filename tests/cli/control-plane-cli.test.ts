@@ -77,8 +77,11 @@ describe('one box, no token configured by hand', () => {
     // The README's form with the default dataDir: run from the gateway's working directory.
     expect((await cli(['test', 'list', '--api', `http://127.0.0.1:${apiPort}`], dir)).stdout).toContain(`test window ${id} for site branch-12`);
     const elsewhere = await cli(['test', 'start', '--site', 'branch-12', '--minutes', '30', '--api', `http://127.0.0.1:${apiPort}`], tempDir('elsewhere'));
-    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.code).toBe(77);
     expect(elsewhere.stderr).toMatch(/^error UNAUTHORIZED: .*--config/);
+    // A site the gateway does not have is a usage error, as it is for `report`.
+    expect(await cli(['test', 'start', '--site', 'nowhere', '--minutes', '30', '--config', config], dir)).toMatchObject({ code: 64, stderr: expect.stringMatching(/^error SITE_NOT_FOUND: /) });
+    expect((await cli(['test', 'stop', 'no-such-window', '--config', config], dir)).code).toBe(64);
     expect((await cli(['test', 'stop', id, '--config', config], dir)).code).toBe(0);
   });
 

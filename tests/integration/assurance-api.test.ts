@@ -191,7 +191,7 @@ describe('duress assurance through the API', () => {
     expect(stopped.out).toMatch(/closed .* \(stopped\)\n {2}reported \(1\/2\): zone-6\n {2}not reported: zone-5\n$/);
 
     const again = await runTestCommand(['stop', window.id, '--api', gateway.base]);
-    expect(again).toMatchObject({ exitCode: 1, err: `error WINDOW_NOT_FOUND: no open test window ${window.id}\n` });
+    expect(again).toMatchObject({ exitCode: 64, err: `error WINDOW_NOT_FOUND: no open test window ${window.id}\n` });
     expect((await gateway.request('POST', '/test-windows', { site: 'mars', minutes: 5 })).body.error.code).toBe('SITE_NOT_FOUND');
     const bad = await gateway.request('POST', '/test-windows', { site: 'bank-1', minutes: 'ten' });
     expect(bad).toMatchObject({ status: 400, body: { error: { code: 'BAD_REQUEST', message: 'minutes must be a number' } } });

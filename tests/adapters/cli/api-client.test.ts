@@ -1,0 +1,65 @@
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../helpers/broker.js';
+import { CLI, tempDir } from '../../helpers/gateway-process.js';
+
+const run = promisify(execFile);
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env };
+  delete env.PANELBRIDGE_TOKEN;
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env, cwd: tempDir('api-client') });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** The API verbs (`test`, `incidents`) when what they call is not a gateway: one line and a sysexits status, never a stack trace. */
+describe('API commands against something that is not the gateway', () => {
+  let server: Server;
+  let url: string;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url?.startsWith('/proxy-error') === true) {
+        res.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad Gateway</html>');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><p>a router page</p>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('names a --token-file it cannot read (66)', async () => {
+    const missing = path.join(tempDir('token'), 'missing');
+    const result = await cli(['test', 'list', '--api', url, '--token-file', missing]);
+    expect(result).toMatchObject({ code: 66, stderr: `error --token-file ${missing} cannot be read (ENOENT)\n` });
+  });
+
+  it('says an answer that is not JSON is not the API (76)', async () => {
+    const result = await cli(['incidents', 'list', '--api', url]);
+    expect(result.code).toBe(76);
+    expect(result.stderr).toBe(`error ${url} answered with text/html, not JSON: is it the gateway's API?\n`);
+  });
+
+  it('reports a proxy error page by its status (69)', async () => {
+    const result = await cli(['test', 'list', '--api', `${url}/proxy-error`]);
+    expect(result).toMatchObject({ code: 69, stderr: 'error 502: Bad Gateway\n' });
+  });
+
+  it('names an API nobody answers on (69)', async () => {
+    const result = await cli(['test', 'list', '--api', `http://127.0.0.1:${await freePort()}`]);
+    expect(result.code).toBe(69);
+    expect(result.stderr).toMatch(/^error cannot reach the gateway API at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+  });
+});
