@@ -37,6 +37,12 @@ export type Audience = 'central' | 'local';
 export interface AdapterHealth {
   state: 'up' | 'degraded' | 'down';
   detail?: string;
+  /**
+   * What the output's connection shows whatever it delivers, where it has one (MQTT: connected to the broker; the
+   * automation output: an automation connected). `state` also moves when a delivery fails, and a central output's
+   * delivery may be a covert duress: a caller without a token is told this one only (security.md rule 3).
+   */
+  linkState?: 'up' | 'down';
 }
 
 /**

@@ -11,7 +11,7 @@ import { createIdSource, pooledRandomBytes, type RandomBytes } from '../../src/m
 import type { Outbox } from '../../src/outbox/outbox.js';
 import { captureLine } from '../../src/replay/capture.js';
 import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
-import type { Clock, Logger, OutputAdapter } from '../../src/ports.js';
+import type { AdapterHealth, Audience, Clock, Logger, OutputAdapter } from '../../src/ports.js';
 import { createInput, describeInput } from '../inputs/index.js';
 import type { CaptureFrame, Input } from '../inputs/input.js';
 import { StdoutOutput } from '../outputs/stdout.js';
@@ -24,7 +24,7 @@ import { HealthStatePublisher, type HealthReport } from '../outputs/health-state
 import { CentralStatesCleaner } from '../outputs/mqtt-retained.js';
 import { ApiServer } from '../api/server.js';
 import { TokenRegistry } from '../api/tokens.js';
-import { registerHealthRoutes, type HealthSource } from '../api/routes/health.js';
+import { registerHealthRoutes, type HealthSource, type PublicHealth } from '../api/routes/health.js';
 import { registerTokenRoutes } from '../api/routes/tokens.js';
 import { AuditLog } from '../system/audit-log.js';
 import { ConsoleFeed } from '../api/console/feed.js';
@@ -52,6 +52,22 @@ export interface GatewayOptions {
   answersSent?: boolean;
   /** Outputs' clock when the pipeline's is not the wall clock (`replay`): webhook signatures must be fresh. */
   outputClock?: Clock;
+}
+
+/**
+ * The part of /healthz a caller without a token sees: inputs and `local` outputs as they are (what they handle an
+ * attacker on site sees anyway), a central output by its connection alone, and one without a connection to show
+ * (a webhook, a DC-09 centre) not at all: its state moves when a delivery fails, and on a quiet site the first
+ * delivery in a while may be a covert duress.
+ */
+function publicHealth(inputs: ReadonlyArray<{ name: string } & AdapterHealth>, outputs: ReadonlyArray<{ name: string; audience: Audience } & AdapterHealth>): PublicHealth {
+  const shownInputs = inputs.map(({ name, state }) => ({ name, state }));
+  const shownOutputs = outputs.flatMap(({ name, audience, state, linkState }) => {
+    if (audience === 'local') return [{ name, state }];
+    return linkState === undefined ? [] : [{ name, state: linkState }];
+  });
+  const degraded = [...shownInputs, ...shownOutputs].some((part) => part.state !== 'up');
+  return { status: degraded ? 'degraded' : 'ok', inputs: shownInputs, outputs: shownOutputs };
 }
 
 /**
@@ -178,11 +194,10 @@ export class Gateway {
     const inputs = this.inputs.map((i) => ({ name: i.name, ...i.health() }));
     const assurance = this.assurance?.health();
     const storage = this.outbox.storage();
-    const linksDegraded = [...outputs, ...inputs].some((x) => x.state !== 'up');
-    const degraded = linksDegraded || assurance?.state === 'degraded';
+    const degraded = [...outputs, ...inputs].some((x) => x.state !== 'up') || assurance?.state === 'degraded';
     return {
       status: degraded ? 'degraded' : 'ok',
-      linkStatus: linksDegraded ? 'degraded' : 'ok',
+      public: publicHealth(inputs, outputs.map((health, i) => ({ ...health, audience: this.outputs[i]!.audience }))),
       body: {
         status: degraded ? 'degraded' : 'ok',
         gateway: this.id,

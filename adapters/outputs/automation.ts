@@ -117,9 +117,9 @@ export class AutomationOutput implements OutputAdapter<NormalizedEvent> {
   }
 
   health(): AdapterHealth {
-    if (this.automation === undefined) return { state: 'down', detail: 'no automation connected' };
-    if (this.failed) return { state: 'down', detail: `automation ${this.automation.peer} does not answer` };
-    return { state: 'up' };
+    if (this.automation === undefined) return { state: 'down', detail: 'no automation connected', linkState: 'down' };
+    if (this.failed) return { state: 'down', detail: `automation ${this.automation.peer} does not answer`, linkState: 'up' };
+    return { state: 'up', linkState: 'up' };
   }
 
   private accept(socket: net.Socket): void {

@@ -411,11 +411,11 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   }
 
   health(): AdapterHealth {
-    if (this.client?.connected !== true) return this.lastError === undefined ? { state: 'down' } : { state: 'down', detail: this.lastError };
-    if (this.unacknowledged !== undefined) return { state: 'degraded', detail: `${this.unacknowledged}: the broker acknowledges no publish` };
+    if (this.client?.connected !== true) return this.lastError === undefined ? { state: 'down', linkState: 'down' } : { state: 'down', detail: this.lastError, linkState: 'down' };
+    if (this.unacknowledged !== undefined) return { state: 'degraded', detail: `${this.unacknowledged}: the broker acknowledges no publish`, linkState: 'up' };
     const [refused] = this.refusedTopics.values();
-    if (refused !== undefined) return { state: 'degraded', detail: `${refused}; ${this.refusedTopics.size} topic(s) refused, events kept as dead letters` };
-    return { state: 'up' };
+    if (refused !== undefined) return { state: 'degraded', detail: `${refused}; ${this.refusedTopics.size} topic(s) refused, events kept as dead letters`, linkState: 'up' };
+    return { state: 'up', linkState: 'up' };
   }
 
   /** Waits for `work` at most STOP_STEP_TIMEOUT_MS; rejects as it does, logs a timeout and carries on. */

@@ -74,4 +74,16 @@ describe('covert routing: the public /healthz', () => {
     // A caller with a token (the monitor that pages someone) still sees the missed deadline.
     expect(gateway.health().status).toBe('degraded');
   }, 20_000);
+
+  it('does not change when the first event in a while on a quiet site, a hold-up, finds the central endpoint down', async () => {
+    // The centre's endpoint went down while the site was quiet: nothing tried it since.
+    const { panel, publicHealthz, gateway } = await start(`http://127.0.0.1:${await freePort()}/events`);
+    const quiet = await publicHealthz();
+    expect(parseAnswer((await panel.send(panelFrame({ token: 'SIA-DCS', seq: '0001', account: '4567', data: '#4567|Nri1/HA05' })))!).token).toBe('ACK');
+    const outputs = () => gateway.health().body.outputs as Array<{ name: string; state: string }>;
+    for (let i = 0; i < 50 && outputs().every((o) => o.state === 'up'); i++) await sleep(100);
+    // The delivery failed: a caller with a token sees it, one without sees what it saw before the hold-up.
+    expect(outputs()).toEqual([expect.objectContaining({ name: 'cms', state: 'degraded' })]);
+    expect(await publicHealthz()).toEqual(quiet);
+  }, 20_000);
 });
