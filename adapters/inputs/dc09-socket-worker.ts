@@ -330,8 +330,7 @@ function accept(socket: net.Socket): void {
   opened.push([id, peer]);
   scheduleFlush();
   socket.setNoDelay(true);
-  socket.on('data', (chunk) => {
-    const outputs = connection.framer.push(chunk);
+  const take = (outputs: FramerOutput[]): void => {
     for (const out of outputs) {
       if (out.kind !== 'frame') continue;
       connection.waiting.push(out.bytes);
@@ -339,6 +338,9 @@ function accept(socket: net.Socket): void {
     }
     noteDiscards(id, outputs);
     if (!connection.busy) sendNext(id, connection);
+  };
+  socket.on('data', (chunk) => {
+    take(connection.framer.push(chunk));
     if (connection.waiting.length >= MAX_WAITING_FRAMES || connection.waitingBytes >= MAX_WAITING_BYTES) {
       connection.paused = true;
       socket.pause();
@@ -347,7 +349,8 @@ function accept(socket: net.Socket): void {
   // A sender that writes its frame and half-closes ("send and close") still reads the answer: end only once it is written.
   socket.on('end', () => {
     connection.ended = true;
-    if (!connection.busy) socket.end();
+    // Its last frame may lack only its CR; it is read now, and answered before our FIN.
+    take(connection.framer.end());
   });
   // Resets and the like: the close that follows is what counts.
   socket.on('error', () => undefined);

@@ -161,6 +161,24 @@ export class Dc09Framer implements Framer {
     return out;
   }
 
+  /**
+   * The sender half-closed: no byte follows. A frame after its LF that lacks only its CR ends where its length field
+   * says, as it would at the next frame's LF; what is left is discarded, as `flush` does.
+   */
+  end(): FramerOutput[] {
+    const pending = this.pending;
+    const end = this.inFrame && bodyOffset(pending) === 9 ? endByLength(pending, 1) : -1;
+    const out: FramerOutput[] = [];
+    if (end >= 0 && cutByLength(pending, 9, end)) {
+      out.push({ kind: 'frame', bytes: copyOf(pending, 0, end) });
+      this.take(end);
+      this.inFrame = false;
+    }
+    const inFrame = this.inFrame;
+    for (const left of this.flush()) out.push(inFrame && left.kind === 'discarded' ? { ...left, reason: 'FRAME_TRUNCATED' } : left);
+    return out;
+  }
+
   /** Outside a frame: look for the next LF (frame start) or a CR ending an LF-less frame or noise. */
   private hunt(out: FramerOutput[]): boolean {
     const pending = this.pending;

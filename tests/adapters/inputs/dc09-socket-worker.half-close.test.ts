@@ -58,6 +58,15 @@ describe('DC-09 input: a panel that half-closes after its frame', () => {
     await expect.poll(() => under!.listener.health().detail).toBe('0 connections');
   });
 
+  it('stores and answers a last frame that lacks only its CR, then closes', async () => {
+    under = await startListener({ accounts: [{ account: '1234' }], sites: [], udp: false, idleTimeoutMs: 10_000, maxConnections: 16 });
+    const frame = panelFrame({ token: 'ADM-CID', seq: '0008', account: '1234', data: '#1234|1121 01 003' });
+    const { answers, closedByGateway } = await sendAndHalfClose(under.port, frame.subarray(0, -1));
+    expect(under.outbox.backlog('probe')).toBe(1);
+    expect(parseAnswer(answers)).toMatchObject({ token: 'ACK', seq: '0008', crcValid: true });
+    expect(closedByGateway).toBe(true);
+  });
+
   it('closes at once a connection half-closed without a frame', async () => {
     under = await startListener({ accounts: [{ account: '1234' }], sites: [], udp: false, idleTimeoutMs: 10_000, maxConnections: 16 });
     const { answers, closedByGateway } = await sendAndHalfClose(under.port, Buffer.alloc(0));

@@ -83,6 +83,20 @@ describe('Dc09Framer', () => {
     expect(pushAll(framer, [latin1(FRAME_B)])).toEqual([FRAME_B]);
   });
 
+  it('reads a last frame that lacks only its CR when the sender half-closes, and names a cut-off one', () => {
+    const withoutCr = FRAME_A.slice(0, -1);
+    const framer = new Dc09Framer();
+    expect(pushAll(framer, [latin1(withoutCr)])).toEqual([]);
+    expect(describeOutputs(framer.end())).toEqual([withoutCr]);
+    expect(framer.end()).toEqual([]);
+    // Cut short by the FIN: its length field and CRC do not fit what came.
+    expect(pushAll(framer, [latin1(FRAME_A.slice(0, 30))])).toEqual([]);
+    expect(describeOutputs(framer.end())).toEqual([`FRAME_TRUNCATED:${FRAME_A.slice(0, 30)}`]);
+    // Bytes outside a frame keep their reason.
+    expect(pushAll(framer, [latin1('junk')])).toEqual([]);
+    expect(describeOutputs(framer.end())).toEqual(['FRAME_NOISE:junk']);
+  });
+
   it('does not cut at binary CRC bytes that are LF or CR', () => {
     for (const crcByte of [0x0a, 0x0d]) {
       let body = '';
