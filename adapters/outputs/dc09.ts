@@ -29,6 +29,13 @@ export interface Dc09OutputDeps {
 /** NAKs with a receiver time accepted per attempt: each one corrects the clock, more mean the receiver disagrees with itself. */
 const MAX_TIME_CORRECTIONS = 2;
 
+/**
+ * How far a receiver's clock may run behind the gateway's before its encrypted ACKs read as recorded ones: the 40 s
+ * a receiver lets a panel's clock lag behind its own (protocols.md §3.5). Measured on the gateway's own clock, not
+ * the one NAKs corrected: a NAK is never encrypted, so a forged one could otherwise move the bound to an old ACK.
+ */
+const RECEIVER_CLOCK_LAG_MS = 40_000;
+
 /** How often a path that does not answer is probed with a NULL when `supervision` is off. */
 const DOWN_PATH_PROBE_MS = 30_000;
 
@@ -58,6 +65,8 @@ class OutgoingFrame {
 
   constructor(
     readonly seq: string,
+    /** When it first went out, on the gateway's own clock: an *ACK to it cannot be older. */
+    readonly createdAt: number,
     private readonly build: () => Uint8Array,
   ) {
     this.bytes = build();
@@ -263,7 +272,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   /** A new message (the next sequence number) timestamped now, on the receiver's clock as far as a NAK told it. */
   private frame(content: FrameContent, extended: Record<string, string>): OutgoingFrame {
     const seq = this.sequence.next();
-    return new OutgoingFrame(seq, () =>
+    return new OutgoingFrame(seq, this.deps.clock.now(), () =>
       buildPanelFrame({
         content,
         extended,
@@ -281,7 +290,11 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   private async exchangeOn(path: Path, frame: OutgoingFrame): Promise<PanelAnswer> {
     const link = await this.linkOf(path);
     if (typeof link === 'string') return { kind: 'none', detail: link };
-    const sent = { seq: frame.seq, encrypted: this.key !== undefined, ...(this.key === undefined ? {} : { key: this.key }) };
+    const sent = {
+      seq: frame.seq,
+      encrypted: this.key !== undefined,
+      ...(this.key === undefined ? {} : { key: this.key, ackNotBefore: frame.createdAt - RECEIVER_CLOCK_LAG_MS }),
+    };
     const { answer } = await exchange(link, frame.bytes, this.options.ackTimeout, (reply) => interpretAnswer(reply, sent));
     if (answer.kind !== 'none') this.lastTrafficAt = this.deps.clock.now();
     return answer;

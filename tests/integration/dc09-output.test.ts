@@ -24,7 +24,21 @@ const KEY_HEX = '000102030405060708090A0B0C0D0E0F';
 const KEY = Buffer.from(KEY_HEX, 'hex');
 const OTHER_KEY = Buffer.from('F0E0D0C0B0A090807060504030201000', 'hex');
 
-type Script = 'ack' | 'nak-ahead' | 'duh' | 'silent' | 'plain-ack' | 'wrong-key-ack';
+type Script = 'ack' | 'nak-ahead' | 'duh' | 'silent' | 'plain-ack' | 'wrong-key-ack' | 'replayed-ack';
+
+/** How long before the test an attacker on the centre's path recorded the *ACK it replays. */
+const RECORDED_ACK_AGE_MS = 10 * 60_000;
+
+/**
+ * What an attacker on the path to the centre can make of one *ACK it recorded (here to sequence 0042, ten minutes
+ * ago): the sequence number sits in the clear header and the CRC is keyless, so it rewrites both to match the frame it
+ * dropped. The encrypted part, pad|]_timestamp, still decrypts under the key (protocols.md §3.6, §3.7).
+ */
+function replayedAck(msg: Dc09Message, key: Uint8Array): Uint8Array {
+  const recorded = Buffer.from(encodeAck({ ...msg, seq: '0042' }, { now: Date.now() - RECORDED_ACK_AGE_MS, random: randomBytes, key })).toString('latin1');
+  const body = recorded.slice(9, -1).replace(/^"\*ACK"0042/, `"*ACK"${msg.seq}`);
+  return Buffer.from(`\n${crcArc(body).toString(16).toUpperCase().padStart(4, '0')}${recorded.slice(5, 9)}${body}\r`, 'latin1');
+}
 
 interface Received {
   msg: Dc09Message;
@@ -58,6 +72,8 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
         return encodeAck({ ...msg, encrypted: false }, { now: Date.now(), random: randomBytes });
       case 'wrong-key-ack':
         return encodeAck(msg, { now: Date.now(), random: randomBytes, key: OTHER_KEY });
+      case 'replayed-ack':
+        return replayedAck(msg, key!);
       case 'silent':
         return null;
     }
@@ -207,6 +223,15 @@ describe('DC-09 output towards a receiver', () => {
       expect(result).toMatchObject({ ok: false, retryable: true });
       expect(receiver.events().length).toBe(2); // the first try and one retry
     }
+  });
+
+  it('attack: an *ACK recorded earlier and replayed with the frame\'s sequence number is not a delivery', async () => {
+    const receiver = await startReceiver(() => 'replayed-ack', KEY);
+    closers.push(() => receiver.close());
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex', ackTimeout: 300 });
+    const result = await out.deliver(duress());
+    expect(result).toMatchObject({ ok: false, retryable: true });
+    expect(receiver.events().length).toBe(2); // the first try and one retry
   });
 
   it('NAK with the receiver time: resends at once with the corrected time, same sequence', async () => {

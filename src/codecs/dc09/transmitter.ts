@@ -104,6 +104,12 @@ export interface SentFrame {
    * its formatting would leave a delivered duress undelivered.
    */
   echo?: PanelIds;
+  /**
+   * The earliest receiver time an encrypted ACK may carry (epoch ms). The sequence number of an *ACK is in the clear
+   * and its CRC keyless, so an *ACK recorded earlier can be renumbered to match any frame; only the time inside
+   * the encryption says it is not an answer to this one. Unset: not checked.
+   */
+  ackNotBefore?: number;
 }
 
 /**
@@ -134,12 +140,21 @@ export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer
       }
       const notEchoed = sent.echo === undefined ? undefined : unechoedIds(answer, sent.echo);
       if (notEchoed !== undefined) return { kind: 'invalid', detail: `${answer.token} does not echo the frame's ${notEchoed}` };
+      const replayed = answer.token === 'ACK' && answer.encrypted ? replayedAck(answer.timestamp, sent) : undefined;
+      if (replayed !== undefined) return replayed;
       const kind = answer.token === 'ACK' ? 'ack' : answer.token === 'DUH' ? 'duh' : 'rsp';
       return { kind, encrypted: answer.encrypted, ...(answer.encrypted ? { receiverTime: answer.timestamp } : {}) };
     }
     default:
       return { kind: 'invalid', detail: `unexpected ${answer.token} from a receiver` };
   }
+}
+
+/** An encrypted ACK not timestamped after `sent.ackNotBefore`: it may be one recorded earlier, replayed. */
+function replayedAck(receiverTime: number | null, sent: SentFrame): PanelAnswer | undefined {
+  if (sent.ackNotBefore === undefined || (receiverTime !== null && receiverTime >= sent.ackNotBefore)) return undefined;
+  const when = receiverTime === null ? 'without a timestamp' : `timestamped ${new Date(receiverTime).toISOString()}, before this frame went out`;
+  return { kind: 'invalid', detail: `encrypted ACK ${when}: it may be a recorded ACK replayed` };
 }
 
 /** The R, L and account fields an answer does not echo as the frame sent them (in either letter case), if any. */
@@ -175,7 +190,7 @@ function quirkyEncryptedAck(bytes: Uint8Array, key: Uint8Array, sent: SentFrame)
     const notEchoed = unechoedIds(ids, sent.echo);
     if (notEchoed !== undefined) return { kind: 'invalid', detail: `ACK does not echo the frame's ${notEchoed}` };
   }
-  return { kind: 'ack', encrypted: true, receiverTime, detail: 'encrypted ACK off the template (tolerated)' };
+  return replayedAck(receiverTime, sent) ?? { kind: 'ack', encrypted: true, receiverTime, detail: 'encrypted ACK off the template (tolerated)' };
 }
 
 export type Dc09EventFormat = 'adm-cid' | 'sia-dcs';

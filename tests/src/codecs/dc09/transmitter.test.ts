@@ -52,6 +52,16 @@ describe('encrypted ACKs from receivers that stray from the template', () => {
     expect(interpretAnswer(encryptedAck(iobPlaintext(stamp(time)), KEY, '0001', true, 'L0#9876'), sent).kind).toBe('ack');
   });
 
+  it('attack: an *ACK timestamped before the frame went out (recorded, renumbered) is no ACK, on or off the template', () => {
+    const since = { ...sent, ackNotBefore: time + 1_000 };
+    const standard = (ts: string) => `${'p'.repeat(16 - (`|]${ts}`.length % 16))}|]${ts}`;
+    for (const plaintext of [standard, iobPlaintext, pysiaPlaintext]) {
+      const recorded = encryptedAck(plaintext(stamp(time)), KEY, '0001', plaintext === iobPlaintext);
+      expect(interpretAnswer(recorded, since)).toMatchObject({ kind: 'invalid', detail: expect.stringContaining('replayed') });
+      expect(interpretAnswer(recorded, { ...sent, ackNotBefore: time })).toMatchObject({ kind: 'ack', receiverTime: time });
+    }
+  });
+
   it('an off-template *ACK whose length field is wrong is no ACK', () => {
     expect(interpretAnswer(withLength(encryptedAck(iobPlaintext(stamp(time)), KEY, '0001', true), '0FFF'), sent)).toMatchObject({ kind: 'invalid' });
   });
