@@ -26,6 +26,13 @@ export interface AutomationOutputDeps {
 /** NAKs one packet may get before it is refused for good: SGAUTO p.56 retransmits a NAKed packet up to 20 times. */
 const MAX_NAKS = 20;
 
+/**
+ * How often a failed link is probed with a heartbeat when idle heartbeats are off: without it nothing would ever
+ * be ACKed again, and an automation that keeps its connection would get no event until it reconnects. The ~30 s
+ * of the receivers' own heartbeat (SGAUTO p.15).
+ */
+const FAILED_LINK_PROBE_MS = 30_000;
+
 /** The connected automation, as a link the DC-09 exchange helper can drive. */
 interface Automation extends Link {
   socket: net.Socket;
@@ -95,10 +102,9 @@ export class AutomationOutput implements OutputAdapter<NormalizedEvent> {
     await once(server, 'listening');
     this.server = server;
     this.lastTrafficAt = this.deps.clock.now();
-    if (this.options.heartbeat > 0) {
-      this.heartbeatTimer = setInterval(() => void this.supervise(), Math.max(250, Math.floor(this.options.heartbeat / 4)));
-      this.heartbeatTimer.unref();
-    }
+    const every = this.options.heartbeat > 0 ? this.options.heartbeat / 4 : FAILED_LINK_PROBE_MS;
+    this.heartbeatTimer = setInterval(() => void this.supervise(), Math.max(250, Math.floor(every)));
+    this.heartbeatTimer.unref();
   }
 
   /** The port the automation connects to (the configured one, or the one chosen for port 0). */
@@ -223,7 +229,8 @@ export class AutomationOutput implements OutputAdapter<NormalizedEvent> {
   }
 
   private async supervise(): Promise<void> {
-    const due = this.failed || this.deps.clock.now() - this.lastTrafficAt >= this.options.heartbeat;
+    const idle = this.options.heartbeat > 0 && this.deps.clock.now() - this.lastTrafficAt >= this.options.heartbeat;
+    const due = this.failed || idle;
     if (this.automation === undefined) {
       if (due && !this.reported) await this.unavailable('no automation connected');
       return;

@@ -327,7 +327,7 @@ export const automationOutputSchema = z
       .regex(/^([0-9A-F]{4}|[0-9A-F]{10})$/, 'a Sur-Gard account is 4 (protocol 5) or 10 (protocol Q) digits')
       .optional()
       .describe('Sent for events whose own account does not fit protocol 5 or Q.'),
-    heartbeat: durationSchema.default(30_000).describe('Heartbeat after this long without traffic; 0s turns it off.'),
+    heartbeat: durationSchema.default(30_000).describe('Heartbeat after this long without traffic; 0s turns it off (a failed link is still probed every 30 s).'),
     ackTimeout: durationSchema.default(4_000),
     retries: z.number().int().min(0).max(20).default(3).describe('Retransmissions of an unanswered packet before the link counts as failed.'),
     audience,

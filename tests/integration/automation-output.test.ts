@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { once } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AutomationOutput, type AutomationOutputOptions } from '../../adapters/outputs/automation.js';
 import type { LinkStateReport } from '../../adapters/outputs/link-state.js';
 import { DelimitedFramer } from '../../src/codecs/delimited-framer.js';
@@ -137,6 +137,24 @@ describe('Sur-Gard automation output, read by the serial Sur-Gard decoder', () =
     expect(reports.map((r) => r.qualifier)).toEqual(['new', 'restore']);
     expect(await out.deliver(duress())).toEqual({ ok: true });
     expect(automation.stored()).toHaveLength(1);
+  });
+
+  it('with idle heartbeats off (heartbeat: 0s), a failed link is still probed with heartbeats and resumes when one is ACKed', async () => {
+    // Only the output's schedule is faked; sockets and ACK waits run on real time.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    closers.push(async () => void vi.useRealTimers());
+    let silent = true;
+    const out = await output({ heartbeat: 0, ackTimeout: 300, retries: 0 });
+    const automation = await connectAutomation(out.port(), (_packet, index) => (silent && index > 0 ? 'silent' : 'decode'));
+    await connected(out);
+    expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true });
+    expect(out.health().state).toBe('down');
+    // The automation answers again, on the same connection (it never saw anything wrong with it).
+    silent = false;
+    await vi.advanceTimersByTimeAsync(60_000);
+    await expect.poll(() => out.health().state, { timeout: 5_000 }).toBe('up');
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(automation.stored().map((e) => e.category)).toEqual(['duress']);
   });
 
   it('sends a heartbeat when idle', async () => {
