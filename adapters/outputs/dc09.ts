@@ -241,6 +241,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     const { seq } = frame;
     let detail = 'no answer';
     let corrections = 0;
+    let unansweredBefore = false;
     for (let attempt = 0; attempt < attempts && !this.stopped; ) {
       const answer = await this.exchangeOn(path, frame);
       switch (answer.kind) {
@@ -259,13 +260,18 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
           detail = 'NAK';
           break;
         default:
-          // A connection that swallows frames (receiver restarted, NAT entry gone) is not reused: reconnect.
-          if (answer.kind === 'none') await this.dropLink(path);
+          // The resend goes on the same link, where a slow centre's late ACK to the first copy still arrives (its
+          // sequence number pairs it). One that could not send, or swallowed two frames (NAT entry gone), is not
+          // reused: reconnect.
+          if (answer.kind === 'none' && (answer.detail !== undefined || unansweredBefore)) await this.dropLink(path);
+          unansweredBefore = answer.kind === 'none';
           detail = answer.detail === undefined ? `${answer.kind === 'none' ? 'no answer' : answer.kind} within ${this.options.ackTimeout} ms` : `${answer.kind}: ${answer.detail}`;
           if (answer.kind === 'invalid') this.logger.warn({ path: path.name, seq, detail: answer.detail }, 'answer not accepted as an ACK');
       }
       attempt++;
     }
+    // The next message starts on a fresh link.
+    if (unansweredBefore) await this.dropLink(path);
     return { outcome: 'silent', detail };
   }
 

@@ -50,7 +50,7 @@ interface Received {
  * A monitoring centre's receiver for the tests, on TCP and UDP at once: it checks each frame's CRC with the test
  * panel's own bitwise CRC, decodes it, and answers as `script()` says for that frame.
  */
-async function startReceiver(script: (msg: Dc09Message, index: number) => Script, key?: Uint8Array) {
+async function startReceiver(script: (msg: Dc09Message, index: number) => Script, key?: Uint8Array, replyDelayMs = 0) {
   const received: Received[] = [];
   const clockAheadMs = 3_600_000;
   const answer = (frame: Uint8Array): Uint8Array | null => {
@@ -87,7 +87,7 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
       for (const out of framer.push(chunk)) {
         if (out.kind !== 'frame') continue;
         const reply = answer(out.bytes);
-        if (reply !== null) socket.write(reply);
+        if (reply !== null) setTimeout(() => socket.write(reply), replyDelayMs);
       }
     });
     socket.on('error', () => socket.destroy());
@@ -98,7 +98,7 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
   const udp = dgram.createSocket('udp4');
   udp.on('message', (message, rinfo) => {
     const reply = answer(message);
-    if (reply !== null) udp.send(reply, rinfo.port, rinfo.address);
+    if (reply !== null) setTimeout(() => udp.send(reply, rinfo.port, rinfo.address), replyDelayMs);
   });
   udp.bind(port, '127.0.0.1');
   await once(udp, 'listening');
@@ -232,6 +232,16 @@ describe('DC-09 output towards a receiver', () => {
     const result = await out.deliver(duress());
     expect(result).toMatchObject({ ok: false, retryable: true });
     expect(receiver.events().length).toBe(2); // the first try and one retry
+  });
+
+  it.each(['tcp', 'udp'] as const)('a centre slower than ackTimeout (over %s): its late ACK to the first copy, matched by sequence number, delivers', async (transport) => {
+    // Each ACK comes 1.5 ackTimeouts after its frame: the resend goes out first, the ACK to the first copy follows.
+    // Sequence numbers exist to pair such a delayed ACK with its message (DC-09 Q&A, protocols.md §3.10).
+    const receiver = await startReceiver(() => 'ack', undefined, 450);
+    closers.push(() => receiver.close());
+    const out = await output({ primary: `${transport}://127.0.0.1:${receiver.port}`, ackTimeout: 300, retries: 2 });
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(new Set(receiver.events().map((r) => r.msg.seq))).toEqual(new Set(['0001']));
   });
 
   it('NAK with the receiver time: resends at once with the corrected time, same sequence', async () => {
