@@ -291,6 +291,15 @@ describe('console views', () => {
     expect((await call('/console/report?site=bank-1&from=2024-02-31', { cookie })).status).toBe(400);
   });
 
+  it('refuses a report period longer than a year, which would hold the event loop for as long as a viewer likes', async () => {
+    const { call, signIn } = await startConsole();
+    const viewer = await signIn('viewer-token-0123456789');
+    // 0001-01-01 to 9999-12-31 took 44 s of one core here, during which no panel got its ACK.
+    const answer = await call('/console/report?site=bank-1&from=2000-01-01&to=2024-12-31&format=csv', { cookie: viewer });
+    expect(answer.status).toBe(400);
+    expect(await answer.json()).toMatchObject({ error: { code: 'BAD_REQUEST', message: expect.stringMatching(/at most 366 days/) } });
+  });
+
   it("offers each site's report over the site's own last 30 days, whatever the date in UTC", async () => {
     // 23:30 UTC on 6 December is already 7 December in Berlin: a test pressed now belongs to the report's last day.
     const berlin = sitesSchema.parse([{ ...SITES[0]!, timeZone: 'Europe/Berlin' }]);

@@ -6,7 +6,7 @@ import { renderReportCsv } from '../../../adapters/api/report/report-csv.js';
 import { renderReportHtml } from '../../../adapters/api/report/report-html.js';
 import { readReport, renderReportText } from '../../../adapters/cli/commands/report-action.js';
 import { HISTORY_RETENTION_MS } from '../../../src/assurance/assurance.js';
-import { buildReport, periodProblem, type AssuranceReport } from '../../../src/assurance/report.js';
+import { buildReport, MAX_REPORT_DAYS, periodProblem, type AssuranceReport } from '../../../src/assurance/report.js';
 import { AssuranceStore } from '../../../src/assurance/store.js';
 import { settingsSchema } from '../../../src/settings/settings.js';
 import { sitesSchema } from '../../../src/settings/sites.js';
@@ -105,6 +105,13 @@ describe('the assurance report', () => {
     expect(periodProblem({ from: '2024-02-30', to: '2024-03-01' })).toBe('from and to must be dates written YYYY-MM-DD');
     expect(periodProblem({ from: '2024-03-02', to: '2024-03-01' })).toBe('to must not be before from');
     expect(periodProblem({ from: '2024-03-01', to: '2024-03-01' })).toBeUndefined();
+  });
+
+  it('refuses a period longer than a year: its cost grows with its days, and anyone who may read asks for it', () => {
+    expect(periodProblem({ from: '2024-01-01', to: '2024-12-31' })).toBeUndefined(); // a leap year, 366 days
+    expect(periodProblem({ from: '2023-01-01', to: '2024-01-01' })).toBeUndefined();
+    expect(periodProblem({ from: '2023-01-01', to: '2024-01-02' })).toBe(`a report covers at most ${MAX_REPORT_DAYS} days`);
+    expect(periodProblem({ from: '0001-01-01', to: '9999-12-31' })).toBe(`a report covers at most ${MAX_REPORT_DAYS} days`);
   });
 });
 
