@@ -259,7 +259,12 @@ export class Gateway {
       await this.startMqttStates();
     }
     if (this.api !== undefined) {
-      registerHealthRoutes(this.api, { gateway: this, metrics: this.metrics, deadLetters: (output) => this.outbox.deadLetters(output) });
+      registerHealthRoutes(this.api, {
+        gateway: this,
+        metrics: this.metrics,
+        deadLetters: (output, page) => this.outbox.deadLetters(output, page),
+        deadLetterCount: (output) => this.outbox.deadLetterCount(output),
+      });
       if (this.tokens !== undefined) registerTokenRoutes(this.api, this.tokens);
       if (this.assurance !== undefined && this.tokens !== undefined) this.startConsole(this.api, this.assurance, this.tokens);
       await this.api.start().catch((error: unknown) => {

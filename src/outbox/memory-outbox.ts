@@ -1,7 +1,7 @@
 import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import { parsedEvent } from '../model/event-json.js';
 import { systemClock, type Clock } from '../ports.js';
-import type { AppendResult, DeadLetter, Outbox, OutboxEntry, OutputRegistration } from './outbox.js';
+import type { AppendResult, DeadLetter, DeadLetterPage, Outbox, OutboxEntry, OutputRegistration } from './outbox.js';
 import {
   IndexedOutbox,
   compareDeadLetters,
@@ -104,9 +104,16 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     this.deadByOutput.set(output, letters);
   }
 
-  deadLetters(output?: string): DeadLetter[] {
+  deadLetters(output?: string, page: DeadLetterPage = {}): DeadLetter[] {
     const letters = output === undefined ? [...this.deadByOutput.values()].flat() : (this.deadByOutput.get(output) ?? []);
-    return [...letters].sort(compareDeadLetters);
+    const after = page.after ?? -Infinity;
+    const sorted = letters.filter((letter) => letter.seq > after).sort(compareDeadLetters);
+    if (page.limit === undefined) return sorted;
+    const events = new Set<number>();
+    return sorted.filter((letter) => {
+      events.add(letter.seq);
+      return events.size <= page.limit!;
+    });
   }
 
   deadDuress(output: string, limit: number): OutboxEntry[] {

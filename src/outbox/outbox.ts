@@ -53,6 +53,12 @@ export interface DeadLetter {
   event: NormalizedEvent;
 }
 
+/** A page of dead letters: those of at most `limit` events (all of an event's outputs together), after seq `after`. */
+export interface DeadLetterPage {
+  after?: number;
+  limit?: number;
+}
+
 /**
  * The durable store between acknowledgement and delivery. `append` resolves only after the events are on
  * disk (group commit: appends arriving together share one fsync). Each output keeps its own cursor.
@@ -91,7 +97,8 @@ export interface Outbox {
   pendingEntries(seqs: readonly number[]): OutboxEntry[];
   markDelivered(output: string, seqs: readonly number[]): void;
   markDead(output: string, seq: number, reason: string): void;
-  deadLetters(output?: string): DeadLetter[];
+  /** Dead letters (of one output, or all) in seq order, then by output; every one unless `page` cuts them. */
+  deadLetters(output?: string, page?: DeadLetterPage): DeadLetter[];
   /**
    * The output's newest `limit` dead-lettered duress/hold-up entries (never delivered by it), in seq order: past the
    * limit the oldest are left out, the nearest to being pruned.

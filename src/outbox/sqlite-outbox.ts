@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import { systemClock, type Audience, type Clock } from '../ports.js';
-import type { AppendResult, DeadLetter, Outbox, OutboxEntry, OutputRegistration, RetiredOutput } from './outbox.js';
+import type { AppendResult, DeadLetter, DeadLetterPage, Outbox, OutboxEntry, OutputRegistration, RetiredOutput } from './outbox.js';
 import {
   IndexedOutbox,
   DEDUPE_CAPACITY,
@@ -202,9 +202,11 @@ function prepareStatements(db: Database.Database) {
     insertDead: db.prepare<[string, number, string, number]>(
       `INSERT OR REPLACE INTO dead_letter (output, seq, reason, at) VALUES (?, ?, ?, ?)`,
     ),
-    deadLetters: db.prepare<[{ output: string | null }], { output: string; seq: number; reason: string; at: number; event: string }>(
+    deadLetters: db.prepare<[{ output: string | null; after: number; limit: number }], { output: string; seq: number; reason: string; at: number; event: string }>(
       `SELECT d.output, d.seq, d.reason, d.at, e.event FROM dead_letter d JOIN entry e ON e.seq = d.seq
-       WHERE @output IS NULL OR d.output = @output ORDER BY d.seq, d.output`,
+       WHERE d.seq IN (SELECT DISTINCT seq FROM dead_letter WHERE (@output IS NULL OR output = @output) AND seq > @after ORDER BY seq LIMIT @limit)
+         AND (@output IS NULL OR d.output = @output)
+       ORDER BY d.seq, d.output`,
     ),
     deadDuress: db.prepare<[string, number], { seq: number; event: string }>(
       `SELECT seq, event FROM (SELECT e.seq, e.event FROM dead_letter d JOIN entry e ON e.seq = d.seq
@@ -443,10 +445,11 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     return true;
   }
 
-  deadLetters(output?: string): DeadLetter[] {
+  deadLetters(output?: string, page: DeadLetterPage = {}): DeadLetter[] {
     // Write queued marks first, so a dead letter is listed as soon as it is marked.
     this.flush();
-    return this.statements.deadLetters.all({ output: output ?? null }).map((row) => ({
+    // LIMIT -1: no limit.
+    return this.statements.deadLetters.all({ output: output ?? null, after: page.after ?? -1, limit: page.limit ?? -1 }).map((row) => ({
       output: row.output,
       seq: row.seq,
       reason: row.reason,

@@ -1,4 +1,5 @@
-import type { ApiServer } from '../server.js';
+import type { DeadLetter, DeadLetterPage } from '../../../src/outbox/outbox.js';
+import { ApiError, type ApiServer } from '../server.js';
 
 type Part = { name: string; state: string };
 
@@ -20,13 +21,24 @@ export interface MetricsSource {
 }
 
 /**
+ * The events whose dead letters one `GET /dead-letters` answer holds: a webhook refusing for weeks leaves hundreds of
+ * thousands, and reading them all at once held the event loop for seconds (200,000: 5.5 s and 128 MB of JSON).
+ */
+export const DEAD_LETTERS_PAGE = 1_000;
+
+/**
  * `GET /healthz` (the one route without a token: the links' status and states, nothing else; with a token,
  * everything), `GET /metrics` and `GET /dead-letters` (viewer). Undelivered duress, incidents, backlogs and a
  * central output's failed deliveries are behind a token: they tell whoever asks that a duress happened.
  */
 export function registerHealthRoutes(
   api: ApiServer,
-  deps: { gateway: HealthSource; metrics: MetricsSource; deadLetters(output: string | undefined): unknown[] },
+  deps: {
+    gateway: HealthSource;
+    metrics: MetricsSource;
+    deadLetters(output: string | undefined, page: DeadLetterPage): DeadLetter[];
+    deadLetterCount(output: string | undefined): number;
+  },
 ): void {
   api.route('GET', '/healthz', 'public', (req) => {
     const health = deps.gateway.health();
@@ -35,6 +47,18 @@ export function registerHealthRoutes(
     return { status: codeOf(health.public.status), body: health.public };
   });
   // Events an output refused for good are kept, not dropped: this is where an operator finds them.
-  api.route('GET', '/dead-letters', 'read', (req) => ({ status: 200, body: { deadLetters: deps.deadLetters(req.query.get('output') ?? undefined) } }));
+  // A page at a time, oldest first: `next` is the `after` that asks for the following page (null: none follows).
+  api.route('GET', '/dead-letters', 'read', (req) => {
+    const output = req.query.get('output') ?? undefined;
+    const afterText = req.query.get('after');
+    const after = afterText === null ? undefined : Number(afterText);
+    if (after !== undefined && !Number.isSafeInteger(after)) throw new ApiError('BAD_REQUEST', 'after must be the seq a page answered as next');
+    // One event more than a page tells whether another page follows.
+    const letters = deps.deadLetters(output, { limit: DEAD_LETTERS_PAGE + 1, ...(after === undefined ? {} : { after }) });
+    const seqs = [...new Set(letters.map((letter) => letter.seq))];
+    const next = seqs.length > DEAD_LETTERS_PAGE ? seqs[DEAD_LETTERS_PAGE - 1]! : null;
+    const deadLetters = next === null ? letters : letters.filter((letter) => letter.seq <= next);
+    return { status: 200, body: { deadLetters, total: deps.deadLetterCount(output), next } };
+  });
   api.route('GET', '/metrics', 'read', async () => ({ status: 200, text: await deps.metrics.render(), contentType: deps.metrics.contentType }));
 }

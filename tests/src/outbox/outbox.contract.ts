@@ -275,6 +275,20 @@ export function outboxContract(name: string, build: (options: OutboxBuildOptions
       expect(outbox.deadLetterCount('stdout')).toBe(0);
     });
 
+    it('lists dead letters a page at a time: `limit` events after `after`, never one event split across pages', async () => {
+      outbox.registerOutputs(['mqtt', 'webhook']);
+      const { entries } = await outbox.append([event('a'), event('b'), event('c'), event('d')]);
+      const [a, b, c, d] = seqsOf(entries);
+      for (const seq of [a!, b!, c!, d!]) outbox.markDead('webhook', seq, 'HTTP 401');
+      outbox.markDead('mqtt', b!, 'payload too large');
+      const page = (output: string | undefined, after: number | undefined) =>
+        outbox.deadLetters(output, { limit: 2, ...(after === undefined ? {} : { after }) }).map((letter) => [letter.output, letter.event.id]);
+      expect(page(undefined, undefined)).toEqual([['webhook', 'a'], ['mqtt', 'b'], ['webhook', 'b']]);
+      expect(page(undefined, b)).toEqual([['webhook', 'c'], ['webhook', 'd']]);
+      expect(page('webhook', a)).toEqual([['webhook', 'b'], ['webhook', 'c']]);
+      expect(page('webhook', d)).toEqual([]);
+    });
+
     it('reports backlog and the receivedAt of the oldest pending entry', async () => {
       outbox.registerOutputs(['mqtt']);
       expect(outbox.oldestPendingAt('mqtt')).toBeNull();
