@@ -98,14 +98,24 @@ export interface ConnectionDrops {
 interface OpenConnection {
   socket: net.Socket;
   host: string;
-  /** It has sent a request (its headers): a client, not an idle socket holding a place. */
-  requested: boolean;
+  /** Its latest request, once its headers came. */
+  latest?: { req: http.IncomingMessage; res: http.ServerResponse };
+}
+
+/**
+ * Being answered: its request arrived whole and its answer is not finished (a handler at work, a live stream). A
+ * connection still sending its headers or body, or idle between requests, is only holding a place: a client that
+ * drips its body for the whole requestTimeout, or sends one request every few seconds, must not keep a place.
+ */
+function beingAnswered(connection: OpenConnection): boolean {
+  const { latest } = connection;
+  return latest !== undefined && latest.req.complete && !latest.res.writableFinished;
 }
 
 /**
  * The connection caps of one listener, in all and per remote address. At either cap the oldest connection (of that
- * address, or of all) that has not sent a request yet is closed to make room, so idle connections cannot lock a
- * client out (a door controller's duress post); only when every one has sent a request is the new one refused.
+ * address, or of all) that is not being answered is closed to make room, so idle and slow connections cannot lock a
+ * client out (a door controller's duress post); only when every one is being answered is the new one refused.
  */
 class ConnectionCaps {
   /** By remote `address:port`, oldest first. */
@@ -126,20 +136,20 @@ class ConnectionCaps {
     const peer = `${host}:${socket.remotePort}`;
     if ((this.perHost.get(host) ?? 0) >= this.maxPerPeer && !this.evictOldest('peer-limit', host)) return this.refuse(socket, peer, 'peer-limit');
     if (this.open.size >= this.max && !this.evictOldest('max-connections')) return this.refuse(socket, peer, 'max-connections');
-    this.open.set(peer, { socket, host, requested: false });
+    this.open.set(peer, { socket, host });
     this.perHost.set(host, (this.perHost.get(host) ?? 0) + 1);
     socket.once('close', () => this.forget(peer, socket));
   }
 
-  /** A request came on `socket` (over TLS, the socket wrapping the one accepted: same address and port). */
-  requested(socket: net.Socket): void {
-    const connection = this.open.get(`${socket.remoteAddress}:${socket.remotePort}`);
-    if (connection !== undefined) connection.requested = true;
+  /** A request's headers came (over TLS, on the socket wrapping the one accepted: same address and port). */
+  requested(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const connection = this.open.get(`${req.socket.remoteAddress}:${req.socket.remotePort}`);
+    if (connection !== undefined) connection.latest = { req, res };
   }
 
   private evictOldest(reason: ConnectionDropReason, host?: string): boolean {
     for (const [peer, connection] of this.open) {
-      if (connection.requested || (host !== undefined && connection.host !== host)) continue;
+      if (beingAnswered(connection) || (host !== undefined && connection.host !== host)) continue;
       this.forget(peer, connection.socket);
       connection.socket.destroy();
       this.dropped(reason, peer);
@@ -205,6 +215,6 @@ export async function createLimitedServer(
         );
   const caps = new ConnectionCaps(limits.maxConnections, limits.maxConnectionsPerPeer, drops);
   server.on('connection', (socket: net.Socket) => caps.accept(socket));
-  server.on('request', (req: http.IncomingMessage) => caps.requested(req.socket));
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => caps.requested(req, res));
   return server;
 }

@@ -17,7 +17,8 @@ afterEach(async () => {
 /** A listener whose connections all come from one address: its per-address cap is set out of the way. */
 async function listening(maxConnections: number, dropped: ConnectionDropReason[]): Promise<number> {
   const server = await createLimitedServer(
-    (_req, res) => res.end('ok'),
+    // `/held` is answered only when its client goes (a handler at work, a live stream).
+    (req, res) => (req.url === '/held' ? res.write('') : res.end('ok')),
     { maxConnections, maxConnectionsPerPeer: maxConnections + 1, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000 },
     undefined,
     { count: (reason) => dropped.push(reason), log: new RateLimitedLog({ logger: silentLogger, clock: systemClock }) },
@@ -46,18 +47,51 @@ async function connect(port: number) {
 }
 
 describe('createLimitedServer', () => {
-  it('at maxConnections closes the oldest connection that sent no request, and refuses a new one when all have', async () => {
+  it('at maxConnections closes the oldest connection not being answered, and refuses a new one only when all are', async () => {
     const dropped: ConnectionDropReason[] = [];
     const port = await listening(2, dropped);
     const client = await connect(port);
-    await client.request();
+    client.socket.write('GET /held HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'); // being answered: its answer is held
     const idle = await connect(port);
     const later = await connect(port); // makes room by closing `idle`, never the client's
     expect([client.closed(), idle.closed(), later.closed()]).toEqual([false, true, false]);
-    await later.request();
-    const refused = await connect(port); // both open connections have sent a request
-    expect([client.closed(), later.closed(), refused.closed()]).toEqual([false, false, true]);
-    expect(dropped).toEqual(['max-connections', 'max-connections']);
-    for (const { socket } of [client, later]) socket.destroy();
+    await later.request(); // answered: idle again, holding a place for the next request it may send
+    const another = await connect(port); // makes room by closing `later`
+    expect([client.closed(), later.closed(), another.closed()]).toEqual([false, true, false]);
+    another.socket.write('GET /held HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const refused = await connect(port); // both open connections are being answered
+    expect([client.closed(), another.closed(), refused.closed()]).toEqual([false, false, true]);
+    expect(dropped).toEqual(['max-connections', 'max-connections', 'max-connections']);
+    for (const { socket } of [client, another]) socket.destroy();
+  });
+});
+
+describe('createLimitedServer against slow clients', () => {
+  it('at maxConnections closes the oldest connection still dripping its body, so slow bodies cannot lock clients out', async () => {
+    const dropped: ConnectionDropReason[] = [];
+    const server = await createLimitedServer(
+      // Reads the whole body before answering, as the API does for a sign-in (a public route).
+      (req, res) => {
+        req.on('end', () => res.end('ok')).on('error', () => undefined).resume();
+      },
+      { maxConnections: 4, maxConnectionsPerPeer: 5, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
+      undefined,
+      { count: (reason) => dropped.push(reason), log: new RateLimitedLog({ logger: silentLogger, clock: systemClock }) },
+    );
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    servers.push(server);
+    const port = (server.address() as net.AddressInfo).port;
+    // Four requests whose headers came at once and whose bodies come a byte at a time (well within requestTimeout).
+    const slow = await Promise.all(Array.from({ length: 4 }, () => connect(port)));
+    for (const { socket } of slow) socket.write('POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const client = await connect(port);
+    expect(client.closed()).toBe(false);
+    await client.request();
+    expect(slow.map((s) => s.closed())).toEqual([true, false, false, false]);
+    expect(dropped).toEqual(['max-connections']);
+    for (const { socket } of [client, ...slow]) socket.destroy();
   });
 });
