@@ -25,6 +25,12 @@ export function shownByConsole(event: NormalizedEvent): boolean {
 export const MAX_STREAMS = 16;
 /** Live views one token name may hold, so that one (a viewer's) cannot take them all; more poll instead. */
 export const MAX_STREAMS_PER_NAME = 4;
+/**
+ * What may wait unsent for one live view (beyond what the kernel holds): past it the view reads nothing (a stalled
+ * browser, or a client that never reads) and is dropped, so its queue cannot grow with every update for the
+ * session's 12 hours. A browser that still listens reconnects and fetches what it shows.
+ */
+export const MAX_UNSENT_BYTES = 64 * 1024;
 /** Several events arriving together become one update. */
 const UPDATE_DELAY_MS = 200;
 /** A comment line this often keeps proxies from closing an idle stream. */
@@ -129,12 +135,14 @@ export class ConsoleFeed {
 
   private tell(text: string): void {
     for (const [stream, { authorised }] of this.streams) {
-      if (authorised()) {
-        stream.write(text);
-        continue;
-      }
-      this.streams.delete(stream);
-      stream.end();
+      if (!authorised()) {
+        this.streams.delete(stream);
+        stream.end();
+      } else if (stream.writableLength > MAX_UNSENT_BYTES) {
+        // end() would wait behind what is queued; the view reads nothing, so nothing more is written to it.
+        this.streams.delete(stream);
+        stream.destroy();
+      } else stream.write(text);
     }
   }
 

@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { ConsoleFeed, TRACE_LIMIT } from '../../../../adapters/api/console/feed.js';
+import { EventEmitter } from 'node:events';
+import type http from 'node:http';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ConsoleFeed, MAX_STREAMS, MAX_UNSENT_BYTES, TRACE_LIMIT } from '../../../../adapters/api/console/feed.js';
 import type { NormalizedEvent } from '../../../../src/model/event.js';
 
 const event = (id: string) => ({ id, site: { id: 'hq' } }) as NormalizedEvent;
@@ -42,6 +44,48 @@ describe('ConsoleFeed trace', () => {
     feed.stored([event('site'), siteless, ofIncident]);
     expect(feed.select(() => true).map((t) => t.event.id)).toEqual(['site', 'incident']);
     expect(feed.trace('no-site')).toBeUndefined();
+    feed.stop();
+  });
+});
+
+/** A live view whose browser reads nothing: every byte written stays queued in the gateway. */
+class UnreadResponse extends EventEmitter {
+  writableLength = 0;
+  destroyed = false;
+  write(text: string): boolean {
+    this.writableLength += Buffer.byteLength(text);
+    return false;
+  }
+  end(): void {}
+  destroy(): void {
+    this.destroyed = true;
+    this.emit('close');
+  }
+}
+
+describe('ConsoleFeed live views', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('drops a view that reads nothing before what waits for it grows without bound, and frees its place', () => {
+    vi.useFakeTimers();
+    const feed = new ConsoleFeed(() => Date.now());
+    const unread = new UnreadResponse();
+    expect(feed.subscribe(unread as unknown as http.ServerResponse, 'wall-screen', () => true)).toBe(true);
+    const others = Array.from({ length: MAX_STREAMS - 1 }, (_, i) => {
+      const reading = new UnreadResponse();
+      reading.write = () => true; // a browser that keeps up: nothing stays queued
+      expect(feed.subscribe(reading as unknown as http.ServerResponse, `screen-${i}`, () => true)).toBe(true);
+      return reading;
+    });
+    // A day of events arriving every second (a panel flood does it faster): each is one update to every view.
+    for (let i = 0; i < 86_400 && !unread.destroyed; i++) {
+      feed.changed();
+      vi.advanceTimersByTime(1_000);
+    }
+    expect(unread.destroyed).toBe(true);
+    expect(unread.writableLength).toBeLessThanOrEqual(MAX_UNSENT_BYTES + 100);
+    expect(others.some((view) => view.destroyed)).toBe(false);
+    expect(feed.subscribe(new UnreadResponse() as unknown as http.ServerResponse, 'wall-screen', () => true)).toBe(true);
     feed.stop();
   });
 });
