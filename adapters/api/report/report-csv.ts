@@ -2,11 +2,15 @@ import type { AssuranceReport } from '../../../src/assurance/report.js';
 
 type Cell = string | number | null;
 
-/** RFC 4180 field: quoted when it holds a comma, quote or line break; a leading =+-@ is defused for spreadsheets. */
+/**
+ * RFC 4180 field: quoted when it holds a comma, quote or line break. A =+-@ that would start a spreadsheet cell is
+ * defused: at the start, and after each ';', where a spreadsheet set to split on ';' (German, French locales) starts
+ * a cell whatever the quotes.
+ */
 function field(value: Cell): string {
   if (value === null) return '';
   let text = String(value);
-  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  if (typeof value === 'string') text = text.replace(/(^|;)([=+\-@\t\r])/g, "$1'$2");
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

@@ -132,6 +132,9 @@ describe('report renderings', () => {
     expect(lines.find((l) => l.startsWith('incident,'))).toMatch(/,duty officer,3,60,Police on site, all well <b>$|,duty officer,3,60,"Police on site, all well <b>"$/);
     expect(lines.filter((l) => l.startsWith('coverage,'))).toHaveLength(90);
     expect(renderReportCsv({ ...report, devices: [{ ...report.devices[0]!, name: '=cmd|"/c calc"!A1' }] })).toContain(`device,zone-5,zone,"'=cmd|""/c calc""!A1"`);
+    // A spreadsheet set to split on ';' (German, French locales) starts a cell after each ';': defused there too.
+    const semicolons = renderReportCsv({ ...report, devices: [{ ...report.devices[0]!, name: 'ok;=cmd|"/c calc"!A1; -2+3;@SUM(A1)' }] });
+    expect(semicolons).toContain(`device,zone-5,zone,"ok;'=cmd|""/c calc""!A1; -2+3;'@SUM(A1)"`);
   });
 
   it('HTML: self-contained and printable, with every configured text escaped', async () => {
