@@ -5,7 +5,7 @@ import type { Site } from '../../src/settings/sites.js';
 import { EventBus, type OutputStateChange } from '../../src/bus.js';
 import { SqliteOutbox } from '../../src/outbox/sqlite-outbox.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
-import { Recorder } from '../../src/pipeline/recorder.js';
+import { Recorder, type StoreFault } from '../../src/pipeline/recorder.js';
 import { Counters } from '../../src/observability/counters.js';
 import { createIdSource, pooledRandomBytes, type RandomBytes } from '../../src/model/ids.js';
 import type { Outbox } from '../../src/outbox/outbox.js';
@@ -34,7 +34,13 @@ import { wireAssurance, type AssuranceWiring } from './assurance-wiring.js';
 import { packageVersion } from './version.js';
 import { listenFailure } from './startup.js';
 import type { CaptureFile } from './capture-file.js';
-import { outputLinkEvent, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
+import { outputLinkEvent, storeFaultEvents, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
+
+/**
+ * While the outbox cannot store, its fault report is tried this often: storing it is how the gateway learns that
+ * the disk works again when no panel happens to send (a quiet site, a panel that gave up retrying).
+ */
+const STORE_FAULT_RETRY_MS = 2_000;
 
 export interface GatewayOptions {
   settings: Settings;
@@ -98,6 +104,9 @@ export class Gateway {
   private readonly discoveries: HomeAssistantDiscovery[] = [];
   private readonly cleaners: CentralStatesCleaner[] = [];
   private healthState: HealthStatePublisher | undefined;
+  private storeFaultRetry: NodeJS.Timeout | undefined;
+  /** A fault report is being stored (by the retry, or after a frame's store succeeded first). */
+  private storeFaultReporting = false;
 
   private constructor(
     private readonly options: GatewayOptions,
@@ -138,6 +147,8 @@ export class Gateway {
       backlogOutputs: this.outputs.filter((o) => o.audience === 'central').map((o) => o.name),
       bus: this.bus,
       ...(this.options.answersSent === undefined ? {} : { answersSent: this.options.answersSent }),
+      clock,
+      onStoreFault: (fault, state) => this.storeFaultChanged(fault, state),
     });
     this.bus.onOutputStateChanged(this, (change) => this.recordOutputState(change));
     const api = settings.api;
@@ -194,7 +205,10 @@ export class Gateway {
     const inputs = this.inputs.map((i) => ({ name: i.name, ...i.health() }));
     const assurance = this.assurance?.health();
     const storage = this.outbox.storage();
-    const degraded = [...outputs, ...inputs].some((x) => x.state !== 'up') || assurance?.state === 'degraded';
+    const storeFault = this.recorder.storeFault();
+    // Nothing the panels send can be stored, so none of it is ACKed: every link is as good as down. Not public: the
+    // first store in a while that finds the disk full may be a duress's.
+    const degraded = storeFault !== undefined || [...outputs, ...inputs].some((x) => x.state !== 'up') || assurance?.state === 'degraded';
     return {
       status: degraded ? 'degraded' : 'ok',
       public: publicHealth(inputs, outputs.map((health, i) => ({ ...health, audience: this.outputs[i]!.audience }))),
@@ -206,6 +220,9 @@ export class Gateway {
         inputs,
         outputs,
         outbox: {
+          ...(storeFault === undefined
+            ? { state: 'up' }
+            : { state: 'down', detail: `cannot store since ${new Date(storeFault.since).toISOString()} (${storeFault.cause}); ${storeFault.refusedFrames} frames NAKed` }),
           entries: storage.entries,
           oldestStoredAt: storage.oldestStoredAt === null ? null : new Date(storage.oldestStoredAt).toISOString(),
           retention: { deliveredMs: this.options.settings.retention, deadLettersMs: this.options.settings.deadLetterRetention },
@@ -216,6 +233,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.storeFaultRetry);
     for (const input of [...this.inputs].reverse()) await input.stop();
     if (this.consoleFeed !== undefined) {
       this.bus.removeListeners(this.consoleFeed);
@@ -421,6 +439,29 @@ export class Gateway {
         });
       }
     }
+  }
+
+  /**
+   * The outbox failed to store, or stores again. Central hears of the fault once it is over (nothing could be
+   * stored meanwhile): when it began and when it ended, in one append. Until then that report is tried again and
+   * again, so a quiet site's gateway finds out the disk has room without waiting for a panel's frame.
+   */
+  private storeFaultChanged(fault: StoreFault, state: 'failing' | 'recovered'): void {
+    if (state === 'failing') {
+      clearInterval(this.storeFaultRetry);
+      this.storeFaultRetry = setInterval(() => this.reportStoreFault(fault), STORE_FAULT_RETRY_MS).unref();
+      return;
+    }
+    clearInterval(this.storeFaultRetry);
+    this.storeFaultRetry = undefined;
+    // A retry in flight is what just succeeded, or is in the same commit: it carries the report.
+    if (!this.storeFaultReporting) this.reportStoreFault(fault);
+  }
+
+  private reportStoreFault(fault: StoreFault): void {
+    if (this.storeFaultReporting) return;
+    this.storeFaultReporting = true;
+    void this.recorder.recordRaised(storeFaultEvents(fault, this.options.clock.now(), this.builder)).finally(() => (this.storeFaultReporting = false));
   }
 
   /** An output's link to a monitoring centre went down or came back: a covert `supervisory` event, stored like any other. */

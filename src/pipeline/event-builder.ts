@@ -172,3 +172,27 @@ export function outputLinkEvent(change: OutputStateChange, receivedAt: number, d
   event.covert = true;
   return event;
 }
+
+/** The `input` of the events reporting that the outbox could not store. */
+export const OUTBOX_INPUT = 'outbox';
+
+/**
+ * The outbox could not store from `fault.since` until `now`: a `supervisory` trouble and its restore, `covert` (the
+ * frames refused meanwhile may have held a duress, and a local output must not learn when that was).
+ */
+export function storeFaultEvents(
+  fault: { since: number; cause: string; refusedFrames: number },
+  now: number,
+  deps: EventBuilderDeps,
+): NormalizedEvent[] {
+  const raised = (qualifier: 'new' | 'restore', receivedAt: number, reason: string): NormalizedEvent => {
+    const origin: FrameOrigin = { input: OUTBOX_INPUT, transport: 'cli', receivedAt, raw: new Uint8Array(), trust: VERIFIED };
+    const event = gatewayEvent({ category: 'supervisory', account: null, qualifier, reasons: [reason] }, origin, deps);
+    event.covert = true;
+    return event;
+  };
+  return [
+    raised('new', fault.since, `the outbox could not store events (${fault.cause}): frames were NAKed`),
+    raised('restore', now, `the outbox stores again; ${fault.refusedFrames} frames were NAKed while it could not`),
+  ];
+}

@@ -3,7 +3,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import type { NormalizedEvent } from '../model/event.js';
 import type { AppendResult, Outbox } from '../outbox/outbox.js';
 import type { Counters } from '../observability/counters.js';
-import type { Logger } from '../ports.js';
+import { systemClock, type Clock, type Logger } from '../ports.js';
 
 /**
  * Adds to every event on its way into the outbox, before it is stored (the duress assurance: test window,
@@ -31,6 +31,14 @@ export interface RecordOptions {
 
 const READ_BACK: RecordOptions = {};
 
+/** The store has failed since `since` (the first failure's `cause`): every frame is refused until a store succeeds. */
+export interface StoreFault {
+  since: number;
+  cause: string;
+  /** Frames refused since then (what the gateway raised itself is not counted). */
+  refusedFrames: number;
+}
+
 export interface RecorderDeps {
   outbox: Outbox;
   counters: Counters;
@@ -48,6 +56,9 @@ export interface RecorderDeps {
    * read back from the outbox. Unset: true.
    */
   answersSent?: boolean;
+  clock?: Clock;
+  /** Told when the store starts failing, and when it stores again after that (with the fault it recovered from). */
+  onStoreFault?: (fault: StoreFault, state: 'failing' | 'recovered') => void;
 }
 
 /**
@@ -60,6 +71,7 @@ export class Recorder {
   /** Appends still being stored, by dedupe key: a retransmit that arrives meanwhile waits for the first. */
   private readonly storing = new Map<string, Promise<RecordOutcome>>();
   private annotator: EventAnnotator | undefined;
+  private fault: StoreFault | undefined;
 
   constructor(private readonly deps: RecorderDeps) {}
 
@@ -71,6 +83,11 @@ export class Recorder {
   /** Stores what `record` calls have queued so far now (Outbox.commitQueued). */
   commitQueued(): void {
     this.deps.outbox.commitQueued();
+  }
+
+  /** Undefined while stores succeed. */
+  storeFault(): StoreFault | undefined {
+    return this.fault;
   }
 
   /** Undelivered entries of the outputs that count toward the backlog limit (the largest of them). */
@@ -91,7 +108,7 @@ export class Recorder {
     }
     const refused = this.overLimit(events);
     if (refused !== undefined) return Promise.resolve(refused);
-    return this.store(events, dedupeKey);
+    return this.store(events, dedupeKey, 'frame');
   }
 
   /**
@@ -100,7 +117,7 @@ export class Recorder {
    * link or duress they report) and must reach central whatever the backlog (a control action, a deadline alert).
    */
   recordRaised(events: NormalizedEvent[]): Promise<RecordOutcome> {
-    return this.store(events, undefined);
+    return this.store(events, undefined, 'raised');
   }
 
   /** The events stored under `dedupeKey` (none read back when no answer shows them), or undefined: not a retransmit. */
@@ -132,18 +149,18 @@ export class Recorder {
    * append is in `storing` until its outcome is known. One promise step per frame, not an async function's: their
    * state lives until the group commit, long enough under load to be copied out of the young generation.
    */
-  private store(events: NormalizedEvent[], dedupeKey: string | undefined): Promise<RecordOutcome> {
+  private store(events: NormalizedEvent[], dedupeKey: string | undefined, origin: 'frame' | 'raised'): Promise<RecordOutcome> {
     let appended: Promise<AppendResult>;
     try {
       const annotator = this.annotator;
       if (annotator !== undefined) for (const event of events) annotator.annotate(event);
       appended = this.deps.outbox.append(events, dedupeKey === undefined ? undefined : { dedupeKey });
     } catch (error) {
-      return Promise.resolve(this.failed(error));
+      return Promise.resolve(this.failed(error, origin));
     }
     const stored = appended.then(
       (result) => this.stored(result, dedupeKey),
-      (error: unknown) => this.failed(error, dedupeKey),
+      (error: unknown) => this.failed(error, origin, dedupeKey),
     );
     if (dedupeKey !== undefined) this.storing.set(dedupeKey, stored);
     return stored;
@@ -152,6 +169,7 @@ export class Recorder {
   private stored(result: AppendResult, dedupeKey?: string): RecordOutcome {
     if (dedupeKey !== undefined) this.storing.delete(dedupeKey);
     const { counters, logger } = this.deps;
+    this.recovered();
     try {
       const stored = result.entries.map((e) => e.event);
       if (result.duplicate) counters.inc('events_duplicate_total');
@@ -164,18 +182,44 @@ export class Recorder {
       }
       return { ok: true, duplicate: result.duplicate, events: stored };
     } catch (error) {
-      return this.failed(error);
+      return this.failed(error, 'frame');
     }
   }
 
-  private failed(error: unknown, dedupeKey?: string): RecordOutcome {
+  /**
+   * Logged once per fault, not once per frame: with the disk full every panel's every retry fails alike (the
+   * counter has them all), and a line each would flood the log the operator must find the cause in.
+   */
+  private failed(error: unknown, origin: 'frame' | 'raised', dedupeKey?: string): RecordOutcome {
     if (dedupeKey !== undefined) this.storing.delete(dedupeKey);
     const { counters, logger } = this.deps;
     const gatewayError = isGatewayError(error)
       ? error
       : new GatewayError('OUTBOX_WRITE_FAILED', 'outbox write failed', { cause: error });
     counters.inc('outbox_rejections_total', { code: gatewayError.code });
-    logger.error({ err: gatewayError }, 'outbox write failed');
+    const refused = origin === 'frame' ? 1 : 0;
+    if (this.fault !== undefined) this.fault.refusedFrames += refused;
+    else {
+      // The root cause (SQLite's "database or disk is full"), not the wrapper's text around it.
+      const cause = gatewayError.cause instanceof Error ? gatewayError.cause.message : gatewayError.message;
+      this.fault = { since: (this.deps.clock ?? systemClock).now(), cause, refusedFrames: refused };
+      logger.error(
+        { code: gatewayError.code, cause },
+        `outbox cannot store events (${cause}): every frame is NAKed until it can; free space on (or fix) the disk under dataDir`,
+      );
+      this.deps.onStoreFault?.(this.fault, 'failing');
+    }
     return { ok: false, error: gatewayError };
+  }
+
+  private recovered(): void {
+    const fault = this.fault;
+    if (fault === undefined) return;
+    this.fault = undefined;
+    this.deps.logger.warn(
+      { since: new Date(fault.since).toISOString(), refusedFrames: fault.refusedFrames },
+      `outbox stores again; ${fault.refusedFrames} frames were NAKed while it could not`,
+    );
+    this.deps.onStoreFault?.(fault, 'recovered');
   }
 }

@@ -1,0 +1,83 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { OUTBOX_FILE_NAME } from '../../src/outbox/sqlite-outbox.js';
+import { freePort } from '../helpers/broker.js';
+import { apiFetch, GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
+import { panelFrame, parseAnswer, TcpPanel } from '../helpers/panel.js';
+
+async function until(condition: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * The disk under dataDir fills up (or turns read-only) while the gateway runs: simulated by a trigger, added from a
+ * second connection, that makes every insert into the outbox fail as SQLITE_FULL would.
+ */
+describe('the outbox cannot write (disk full, read-only, I/O error) in a running gateway', () => {
+  const cleanups: Array<() => void> = [];
+  afterAll(() => {
+    for (const cleanup of cleanups.reverse()) cleanup();
+  });
+
+  it('NAKs every frame, shows 503 on /healthz, logs one line, and once the disk has room says so to central', async () => {
+    const dir = tempDir('outbox-full');
+    const dataDir = path.join(dir, 'var');
+    const [dc09Port, apiPort] = [await freePort(), await freePort()];
+    const gateway = GatewayProcess.spawn(
+      writeConfig(dir, {
+        dataDir,
+        api: { host: '127.0.0.1', port: apiPort },
+        inputs: [{ type: 'dc09', name: 'ip', host: '127.0.0.1', port: dc09Port, udp: false, accounts: [{ account: '1234' }] }],
+        outputs: [{ type: 'stdout', name: 'console' }],
+      }),
+    );
+    cleanups.push(() => gateway.kill('SIGKILL'));
+    await gateway.ready;
+    const healthz = async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).status;
+    const panel = await TcpPanel.connect(dc09Port);
+    cleanups.push(() => panel.close());
+    const send = async (seq: number, data: string) => {
+      const answer = await panel.send(panelFrame({ token: 'ADM-CID', seq: String(seq).padStart(4, '0'), account: '1234', data }));
+      return answer === null ? null : parseAnswer(answer).token;
+    };
+    expect(await send(1, '#1234|1130 01 003')).toBe('ACK');
+    expect(await healthz()).toBe(200);
+
+    const db = new Database(path.join(dataDir, OUTBOX_FILE_NAME));
+    cleanups.push(() => db.close());
+    db.exec(`CREATE TRIGGER disk_full BEFORE INSERT ON entry BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+    // With a stdout output, the log goes to stderr.
+    const logLinesBefore = gateway.stderr.length;
+
+    // Never an ACK for what is not stored; the hold-up too is NAKed, so the panel keeps sending it.
+    expect(await send(2, '#1234|1130 01 004')).toBe('NAK');
+    expect(await send(3, '#1234|1122 01 005')).toBe('NAK');
+    expect(await send(4, '#1234|1130 01 006')).toBe('NAK');
+    expect(await healthz()).toBe(503);
+    const authed = (await (await apiFetch(dataDir, `http://127.0.0.1:${apiPort}/healthz`)).json()) as { outbox: { state: string; detail: string } };
+    expect(authed.outbox).toMatchObject({ state: 'down', detail: expect.stringMatching(/database or disk is full/) });
+    const errors = gateway.stderr.slice(logLinesBefore).filter((line) => line.includes('"level":50'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/outbox cannot store.*NAK/);
+    expect(errors[0]).not.toMatch(/"stack"/);
+
+    db.exec('DROP TRIGGER disk_full');
+    await until(async () => (await healthz()) === 200);
+    expect(gateway.stderr.slice(logLinesBefore).some((line) => /outbox stores again/.test(line))).toBe(true);
+    // Central hears of the fault: when it began and that it ended, with the frames refused meanwhile.
+    await until(() => gateway.events().filter((e) => e.category === 'supervisory').length >= 2);
+    const supervisory = gateway.events().filter((e) => e.category === 'supervisory');
+    expect(supervisory.map((e) => [e.qualifier, e.covert])).toEqual([
+      ['new', true],
+      ['restore', true],
+    ]);
+    expect((supervisory[1]!.reasons as string[]).join(' ')).toMatch(/3 frames? .*NAK/);
+    expect(await send(3, '#1234|1122 01 005')).toBe('ACK');
+    await until(() => gateway.events().some((e) => e.category === 'holdup'));
+  }, 60_000);
+});
