@@ -130,6 +130,24 @@ export function isGatewayError(value: unknown): value is GatewayError {
   return value instanceof GatewayError;
 }
 
+/**
+ * A state file (the outbox, the assurance ledger) whose schema is newer than this build's: written by a later
+ * release. It is refused, never migrated down or started over; the message names the fix.
+ */
+export function schemaTooNew(code: ErrorCode, file: string, version: number, known: number): GatewayError {
+  return new GatewayError(
+    code,
+    `${file}: schema version ${version} is newer than this build knows (${known}): it was written by a later panelbridge; run that release or a later one`,
+    { context: SCHEMA_TOO_NEW },
+  );
+}
+
+const SCHEMA_TOO_NEW = Symbol('schema too new');
+
+export function isSchemaTooNew(error: GatewayError): boolean {
+  return error.context === SCHEMA_TOO_NEW;
+}
+
 /** A thrown value as one line of text; fetch and friends wrap the socket error, so its cause is named too. */
 export function errorText(error: unknown): string {
   if (!(error instanceof Error)) return String(error);

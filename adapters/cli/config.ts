@@ -15,6 +15,8 @@ export const EXIT_UNAVAILABLE = 69;
 export const EXIT_SOFTWARE = 70;
 /** sysexits: a file or directory cannot be created (EX_CANTCREAT): dataDir. */
 export const EXIT_CANTCREAT = 73;
+/** sysexits: data the command reads is unusable (EX_DATAERR): a state file in dataDir damaged or from a newer release. */
+export const EXIT_DATAERR = 65;
 /** sysexits: an input the command reads is missing (EX_NOINPUT): a replay file, a dataDir that holds no gateway state. */
 export const EXIT_NOINPUT = 66;
 /** sysexits: try again later (EX_TEMPFAIL): a port in use, a listener address not up yet, a dataDir locked by another gateway. */

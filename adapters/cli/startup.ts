@@ -1,8 +1,8 @@
-import { errorText, isGatewayError } from '../../src/errors.js';
+import { errorText, isGatewayError, isSchemaTooNew, type GatewayError } from '../../src/errors.js';
 import { DataDirError } from '../system/files.js';
 import { NativeModuleError } from '../system/native-modules.js';
 import { redactUrlCredentials } from '../system/redact.js';
-import { EXIT_CANTCREAT, EXIT_CONFIG, EXIT_SOFTWARE, EXIT_TEMPFAIL, EXIT_UNAVAILABLE } from './config.js';
+import { EXIT_CANTCREAT, EXIT_CONFIG, EXIT_DATAERR, EXIT_SOFTWARE, EXIT_TEMPFAIL, EXIT_UNAVAILABLE } from './config.js';
 
 /** A start-up problem the operator can fix: what failed and how to fix it, with the sysexits status to exit with. */
 export class StartupFailure extends Error {
@@ -45,6 +45,22 @@ export function listenFailure(error: unknown, what: string, keys: { host: string
   }
 }
 
+/**
+ * A state file in dataDir (the outbox, the assurance ledger) that cannot be used as it is, whatever the permissions:
+ * SQLite finds it is not a database or has damaged pages, or a later release wrote it. Restarting cannot help, and
+ * starting over with a new file would silently lose the events in it: the operator keeps the file and decides.
+ */
+function unusableStateFile(error: GatewayError): StartupFailure | undefined {
+  if (error.code !== 'OUTBOX_OPEN_FAILED' && error.code !== 'ASSURANCE_STORE_FAILED') return undefined;
+  if (isSchemaTooNew(error)) return new StartupFailure(EXIT_DATAERR, error.message);
+  const sqlite = errnoOf(error.cause) ?? '';
+  if (sqlite !== 'SQLITE_NOTADB' && !sqlite.startsWith('SQLITE_CORRUPT')) return undefined;
+  return new StartupFailure(
+    EXIT_DATAERR,
+    `${errorText(error)}: the file is damaged; stop the gateway, move it aside with its -wal and -shm files (keep them: \`sqlite3 FILE .recover\` gets back what can be read) and start again`,
+  );
+}
+
 /** Any error out of start-up as a StartupFailure: a known cause gets its own status and fix, the rest 69. */
 export function startupFailure(error: unknown): StartupFailure {
   if (error instanceof StartupFailure) return error;
@@ -54,6 +70,8 @@ export function startupFailure(error: unknown): StartupFailure {
     const cause = errnoOf(error.cause);
     // A key, URL or file the configuration names is wrong (CONFIG_INVALID, CONFIG_KEY_INVALID, …): restarting cannot help.
     if (error.code.startsWith('CONFIG_')) return new StartupFailure(EXIT_CONFIG, error.message);
+    const unusable = unusableStateFile(error);
+    if (unusable !== undefined) return unusable;
     if (error.code === 'OUTBOX_OPEN_FAILED') return new StartupFailure(EXIT_CANTCREAT, `${error.message}: make dataDir writable for the gateway's user`);
     if (cause === 'EADDRINUSE') return new StartupFailure(EXIT_TEMPFAIL, error.message);
     return new StartupFailure(EXIT_UNAVAILABLE, `cannot start: ${redactUrlCredentials(error.message)}`);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { GatewayError } from '../errors.js';
+import { GatewayError, schemaTooNew } from '../errors.js';
 import type { NormalizedEvent, UnverifiedReason } from '../model/event.js';
 
 /**
@@ -317,7 +317,7 @@ export class AssuranceStore {
         throw new Error('WAL journal mode unavailable');
       // FULL: an incident opened or a test recorded survives power loss, like the outbox entry it belongs to.
       db.pragma('synchronous = FULL');
-      migrate(db);
+      migrate(db, file);
       return new AssuranceStore(db);
     } catch (error) {
       db?.close();
@@ -507,10 +507,9 @@ export class AssuranceStore {
   }
 }
 
-function migrate(db: Database.Database): void {
+function migrate(db: Database.Database, file: string): void {
   const version = db.pragma('user_version', { simple: true }) as number;
-  if (version > MIGRATIONS.length)
-    throw new GatewayError('ASSURANCE_STORE_FAILED', `assurance schema version ${version} is newer than this build knows`);
+  if (version > MIGRATIONS.length) throw schemaTooNew('ASSURANCE_STORE_FAILED', file, version, MIGRATIONS.length);
   db.transaction(() => {
     for (const step of MIGRATIONS.slice(version)) db.exec(step);
     db.pragma(`user_version = ${MIGRATIONS.length}`);

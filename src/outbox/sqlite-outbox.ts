@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { GatewayError, isGatewayError } from '../errors.js';
+import { GatewayError, isGatewayError, schemaTooNew } from '../errors.js';
 import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import { systemClock, type Audience, type Clock } from '../ports.js';
 import type { AppendResult, DeadLetter, DeadLetterPage, Outbox, OutboxEntry, OutputRegistration, RetiredOutput } from './outbox.js';
@@ -138,7 +138,7 @@ function openDatabase(file: string): Database.Database {
     // In WAL mode NORMAL syncs only at checkpoints, so a commit can vanish on power loss; FULL fsyncs the WAL on
     // every commit, which makes a resolved append survive power loss as well as a process crash.
     db.pragma('synchronous = FULL');
-    migrate(db);
+    migrate(db, file);
     return db;
   } catch (error) {
     db.close();
@@ -146,11 +146,11 @@ function openDatabase(file: string): Database.Database {
   }
 }
 
-function migrate(db: Database.Database): void {
+function migrate(db: Database.Database, file: string): void {
   const version = db.pragma('user_version', { simple: true }) as number;
-  if (version > MIGRATIONS.length) {
-    throw new GatewayError('OUTBOX_OPEN_FAILED', `outbox schema version ${version} is newer than this build knows`);
-  }
+  if (version > MIGRATIONS.length) throw schemaTooNew('OUTBOX_OPEN_FAILED', file, version, MIGRATIONS.length);
+  // Nothing to write when current: a start must not write into a file it has not read yet (a damaged page would spread).
+  if (version === MIGRATIONS.length) return;
   db.transaction(() => {
     for (const step of MIGRATIONS.slice(version)) db.exec(step);
     db.pragma(`user_version = ${MIGRATIONS.length}`);
@@ -242,15 +242,18 @@ function prepareStatements(db: Database.Database) {
  */
 export class SqliteOutbox extends IndexedOutbox implements Outbox {
   static open(options: SqliteOutboxOptions): SqliteOutbox {
-    let db: Database.Database;
+    const file = path.join(options.dataDir, OUTBOX_FILE_NAME);
+    let db: Database.Database | undefined;
     try {
       fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-      db = openDatabase(path.join(options.dataDir, OUTBOX_FILE_NAME));
+      db = openDatabase(file);
+      // Inside the try: loading the state reads every page of the entry table, where a damaged one shows.
+      return new SqliteOutbox(db, options);
     } catch (cause) {
+      if (db?.open === true) db.close();
       if (isGatewayError(cause)) throw cause;
-      throw new GatewayError('OUTBOX_OPEN_FAILED', `cannot open the outbox in ${options.dataDir}`, { cause });
+      throw new GatewayError('OUTBOX_OPEN_FAILED', `cannot open the outbox ${file}`, { cause });
     }
-    return new SqliteOutbox(db, options);
   }
 
   private readonly dedupe: DedupeIndex;

@@ -1,10 +1,14 @@
 import { execFile } from 'node:child_process';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { OUTBOX_FILE_NAME, PAGE_SIZE, SqliteOutbox } from '../../src/outbox/sqlite-outbox.js';
+import { ASSURANCE_FILE_NAME } from '../../src/assurance/store.js';
 import { freePort } from '../helpers/broker.js';
+import { outboxTestEvent } from '../helpers/outbox-events.js';
 import { CLI, GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
 import { panelFrame, parseAnswer, TcpPanel } from '../helpers/panel.js';
 
@@ -148,6 +152,62 @@ describe('start-up failures: one line naming the problem and the fix, a sysexits
     expect(checked.code).toBe(78);
     expect(checked.stdout.join('\n')).toContain(`error api.tls.cert: ${garbage} holds no PEM certificate`);
     expectCleanFailure(await cli(['run', '--config', file]), 78, /api\.tls\.cert: .*garbage\.pem holds no PEM certificate/);
+  });
+
+  describe('a state file in dataDir that is damaged or from a newer release: 65, naming the file and what to do, never started over empty', () => {
+    /** dataDir with an outbox holding `count` events, as a gateway leaves it. */
+    async function withEvents(dir: string, count: number): Promise<string> {
+      const dataDir = path.join(dir, 'var');
+      const outbox = SqliteOutbox.open({ dataDir });
+      outbox.registerOutputs(['hook']);
+      for (let i = 0; i < count; i++) await outbox.append([outboxTestEvent({ id: `e${i}`, account: '1234', receivedAt: Date.now() })]);
+      outbox.close();
+      return dataDir;
+    }
+
+    async function expectKeptAndRefused(dir: string, file: string, what: RegExp): Promise<void> {
+      const before = readFileSync(file);
+      expectCleanFailure(await cli(['run', '--config', writeConfig(dir, await baseConfig(dir))]), 65, what);
+      expect(readFileSync(file).equals(before)).toBe(true);
+    }
+
+    it('an outbox that is not a SQLite database', async () => {
+      const dir = tempDir('outbox-not-db');
+      mkdirSync(path.join(dir, 'var'), { mode: 0o700 });
+      const file = path.join(dir, 'var', OUTBOX_FILE_NAME);
+      writeFileSync(file, 'x'.repeat(4096), { mode: 0o600 });
+      await expectKeptAndRefused(dir, file, /outbox\.sqlite.*(not a database|damaged).*move it .*aside/);
+    });
+
+    it('an outbox with a torn page', async () => {
+      const dir = tempDir('outbox-torn');
+      const dataDir = await withEvents(dir, 300);
+      const file = path.join(dataDir, OUTBOX_FILE_NAME);
+      const db = new Database(file);
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      const root = db.prepare(`SELECT rootpage FROM sqlite_master WHERE name = 'entry'`).pluck().get() as number;
+      db.close();
+      const fd = openSync(file, 'r+');
+      writeSync(fd, Buffer.alloc(512, 0xff), 0, 512, (root - 1) * PAGE_SIZE);
+      closeSync(fd);
+      await expectKeptAndRefused(dir, file, /outbox\.sqlite.*malformed.*move it .*aside/);
+    });
+
+    it('an outbox written by a newer release', async () => {
+      const dir = tempDir('outbox-newer');
+      const file = path.join(await withEvents(dir, 1), OUTBOX_FILE_NAME);
+      const db = new Database(file);
+      db.pragma('user_version = 99');
+      db.close();
+      await expectKeptAndRefused(dir, file, /outbox\.sqlite.*schema version 99 is newer.*run that release/);
+    });
+
+    it('an assurance ledger that is not a SQLite database', async () => {
+      const dir = tempDir('assurance-not-db');
+      const file = path.join(await withEvents(dir, 1), ASSURANCE_FILE_NAME);
+      writeFileSync(file, 'x'.repeat(4096), { mode: 0o600 });
+      await expectKeptAndRefused(dir, file, /assurance\.sqlite.*not a database.*move it .*aside/);
+    });
   });
 
   it('a second gateway on the same dataDir refuses to start (75) while the first keeps running', async () => {
