@@ -99,7 +99,12 @@ export class DedupeIndex {
     this.buckets[bucket] = serial + 1;
   }
 
-  /** Appends stored within the window before `now` whose key has this `hash`, oldest first. */
+  /**
+   * Appends stored within the window before `now` whose key has this `hash`, oldest first. One stored after `now`
+   * was stored before the clock was stepped back: its window is not hours long (a new frame under its key, a panel
+   * numbering from 0001 again, would be ACKed and never stored), so it is no candidate; a retransmit of it is then
+   * stored twice, which at-least-once allows.
+   */
   candidates(hash: number, now: number): readonly StoredAppend[] {
     this.evictExpired(now);
     const since = now - this.windowMs;
@@ -107,7 +112,8 @@ export class DedupeIndex {
     let found: StoredAppend[] | undefined;
     for (let link = this.buckets[this.bucketOf(hash)]!; link > this.oldest; ) {
       const slot = (link - 1) % this.capacity;
-      if (this.hashes[slot] === hash && this.ats[slot]! > since) (found ??= []).push(this.appendAt(slot));
+      const at = this.ats[slot]!;
+      if (this.hashes[slot] === hash && at > since && at <= now) (found ??= []).push(this.appendAt(slot));
       link = this.olderInBucket[slot]!;
     }
     return found === undefined ? NONE : found.reverse();

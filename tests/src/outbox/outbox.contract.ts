@@ -99,6 +99,19 @@ export function outboxContract(name: string, build: (options: OutboxBuildOptions
       expect(idsOf(outbox.pending('mqtt', 10))).toEqual(['e1', 'e2', 'e1-late']);
     });
 
+    it('after the clock is stepped back (NTP fixing a clock that ran hours fast), stores a new frame whose key repeats one stored "later"', async () => {
+      outbox.registerOutputs(['mqtt']);
+      // A panel that numbers its frames from 0001 again after a restart sends the same hold-up under the same key.
+      await outbox.append([event('holdup-1')], { dedupeKey: 'rcv1/L1/1234/0001' });
+      clock.advance(-3 * 3_600_000);
+      clock.advance(30 * 60_000);
+      const again = await outbox.append([event('holdup-2')], { dedupeKey: 'rcv1/L1/1234/0001' });
+
+      expect(again.duplicate).toBe(false);
+      expect(idsOf(outbox.pending('mqtt', 10))).toEqual(['holdup-1', 'holdup-2']);
+      expect(outbox.storedUnder('rcv1/L1/1234/0001')).toEqual(again.entries);
+    });
+
     it('dedupes retransmits that arrive together, before either is stored', async () => {
       outbox.registerOutputs(['mqtt']);
       const [first, second, other] = await Promise.all([
