@@ -170,7 +170,7 @@ export class Assurance implements EventAnnotator {
     for (const event of events) {
       const at = receivedAtMs(event, now);
       // Its delivery is still watched: a duress nobody vouches for must reach central all the same.
-      this.deadline.track(event, at);
+      this.deadline.track(event, at, this.options.clock.monotonic?.());
       if (event.duress) this.audit('duress-stored', GATEWAY_ACTOR, duressDetails(event));
       if (!earnsTrust(event)) continue;
       const { account } = event;
@@ -237,7 +237,7 @@ export class Assurance implements EventAnnotator {
     this.ledger.enroll(now);
     for (const status of this.ledger.newlyOverdue(now)) this.deviceOverdue(status, now);
     for (const change of this.supervision.check(now)) this.linkChanged(change, now);
-    for (const missed of this.deadline.due(now)) this.deliveryMissed(missed, now);
+    for (const missed of this.deadline.due(now, this.options.clock.monotonic?.())) this.deliveryMissed(missed, now);
     if (now - this.historyPrunedAt >= HISTORY_PRUNE_EVERY_MS) {
       this.options.store.pruneHistory(now - HISTORY_RETENTION_MS);
       this.historyPrunedAt = now;

@@ -11,6 +11,8 @@ export interface UndeliveredDuress {
   receivedAt: number;
   /** When the missed deadline was reported; null while it has not passed. */
   alertedAt: number | null;
+  /** The monotonic clock's reading when it was tracked (Clock.monotonic), when there is one. */
+  trackedAtMonotonic: number | undefined;
 }
 
 /**
@@ -22,7 +24,7 @@ export class DeliveryDeadline {
 
   constructor(private readonly deadlineMs: number) {}
 
-  track(event: NormalizedEvent, receivedAt: number): void {
+  track(event: NormalizedEvent, receivedAt: number, monotonic?: number): void {
     if (!isDuress(event) || this.waiting.has(event.id)) return;
     this.waiting.set(event.id, {
       eventId: event.id,
@@ -33,6 +35,7 @@ export class DeliveryDeadline {
       test: event.test,
       receivedAt,
       alertedAt: null,
+      trackedAtMonotonic: monotonic,
     });
   }
 
@@ -45,9 +48,14 @@ export class DeliveryDeadline {
     return entry?.alertedAt == null ? undefined : entry;
   }
 
-  /** Events whose deadline passed since the last call. */
-  due(now: number): UndeliveredDuress[] {
-    const missed = [...this.waiting.values()].filter((e) => e.alertedAt === null && now - e.receivedAt > this.deadlineMs);
+  /**
+   * Events whose deadline passed since the last call, by whichever clock says so first: the wall clock alone would
+   * wait the hours NTP stepped it back by, the monotonic one alone the time a suspend lasted.
+   */
+  due(now: number, monotonic?: number): UndeliveredDuress[] {
+    const elapsed = (e: UndeliveredDuress): number =>
+      Math.max(now - e.receivedAt, monotonic === undefined || e.trackedAtMonotonic === undefined ? -Infinity : monotonic - e.trackedAtMonotonic);
+    const missed = [...this.waiting.values()].filter((e) => e.alertedAt === null && elapsed(e) > this.deadlineMs);
     for (const entry of missed) entry.alertedAt = now;
     return missed;
   }

@@ -57,4 +57,16 @@ describe('duress delivery deadline', () => {
     await h.tick();
     expect(h.supervisory()).toHaveLength(1);
   });
+
+  it('alerts on time when NTP steps the host clock back after the duress was stored, not hours later', async () => {
+    const HOUR = 3_600 * SECOND;
+    const h = harness({ autoDeliver: false, duressDeadlineMs: 10 * SECOND, centralOutputs: ['cms'] });
+    h.clock.step(HOUR); // the host clock runs an hour fast (a bad RTC at boot)
+    await h.receive(cid('122', 5));
+    h.clock.step(-HOUR); // NTP steps it back
+    h.clock.advance(11 * SECOND);
+    await h.tick();
+    expect(h.supervisory()).toHaveLength(1);
+    expect(h.assurance.health().state).toBe('degraded');
+  });
 });
