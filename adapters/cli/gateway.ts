@@ -200,7 +200,10 @@ export class Gateway {
     const now = this.options.clock.now();
     const outputs = this.outputs.map((o) => {
       const oldest = this.outbox.oldestPendingAt(o.name);
-      return { name: o.name, kind: o.kind, ...o.health(), backlog: this.outbox.backlog(o.name), deadLetters: this.outbox.deadLetterCount(o.name), oldestPendingAgeMs: oldest === null ? null : now - oldest };
+      const readFailure = this.dispatcher.readFailure(o.name);
+      // An output the outbox cannot be read for receives nothing, however well its own link is.
+      const state = readFailure === undefined ? o.health() : { state: 'down' as const, detail: readFailure };
+      return { name: o.name, kind: o.kind, ...state, backlog: this.outbox.backlog(o.name), deadLetters: this.outbox.deadLetterCount(o.name), oldestPendingAgeMs: oldest === null ? null : now - oldest };
     });
     const inputs = this.inputs.map((i) => ({ name: i.name, ...i.health() }));
     const assurance = this.assurance?.health();

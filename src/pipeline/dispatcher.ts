@@ -133,6 +133,8 @@ class OutputLane {
   private sliceHint = FIRST_SLICE;
   /** Local outputs: whether every covert entry pending since before this process was passed over (see sweepCovert). */
   private covertSwept = false;
+  /** Why the outbox cannot be read for this output (deliveries stopped); undefined while it can. */
+  private scanFailure: string | undefined;
 
   constructor(
     private readonly output: OutputAdapter<NormalizedEvent>,
@@ -142,6 +144,10 @@ class OutputLane {
     /** Local outputs only: how far behind it may fall before its oldest undelivered entries are skipped. */
     private readonly maxBacklog: number | undefined,
   ) {}
+
+  readFailure(): string | undefined {
+    return this.scanFailure;
+  }
 
   stats(): OutputDispatchStats {
     return {
@@ -224,9 +230,15 @@ class OutputLane {
       this.recordDelivered();
       this.startDeliveries();
     } catch (error) {
-      // The outbox failed (disk error): try again after the initial backoff rather than spin.
-      this.logger.error({ err: errorText(error) }, 'dispatch scan failed');
+      // The outbox failed (disk error): try again after the initial backoff rather than spin, logging it once.
+      if (this.scanFailure === undefined) this.logger.error({ err: errorText(error) }, 'cannot read the outbox: deliveries to this output stop until it can; retrying');
+      this.scanFailure = `cannot read the outbox: ${errorText(error)}`;
       setTimeout(() => this.schedulePump(), this.shared.backoff.initialMs);
+      return;
+    }
+    if (this.scanFailure !== undefined) {
+      this.scanFailure = undefined;
+      this.logger.warn({}, 'the outbox can be read again: deliveries to this output resume');
     }
   }
 
@@ -487,6 +499,11 @@ export class Dispatcher {
     await withTimeout(Promise.all(lanes.map((lane) => lane.drain())), this.options.stopTimeoutMs ?? 5_000);
     for (const lane of lanes) lane.recordDelivered();
     this.state = 'stopped';
+  }
+
+  /** Why deliveries to `output` stopped because the outbox cannot be read for it; undefined while it can. */
+  readFailure(output: string): string | undefined {
+    return this.lanes.get(output)?.readFailure();
   }
 
   stats(): Record<string, OutputDispatchStats> {

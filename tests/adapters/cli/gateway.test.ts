@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { once } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Gateway } from '../../../adapters/cli/gateway.js';
 import { createRootLogger } from '../../../adapters/system/logger.js';
 import type { NormalizedEvent } from '../../../src/model/event.js';
@@ -9,13 +9,14 @@ import { systemClock } from '../../../src/ports.js';
 import { parseSettings } from '../../../src/settings/settings.js';
 import { freePort } from '../../helpers/broker.js';
 import { tempDir } from '../../helpers/gateway-process.js';
+import { outboxTestEvent } from '../../helpers/outbox-events.js';
 
 const running: Gateway[] = [];
 afterEach(async () => {
   for (const gateway of running.splice(0)) await gateway.stop();
 });
 
-async function startGateway(config: object, listen: boolean): Promise<Gateway> {
+async function startGateway(config: object, listen: boolean, outbox = new MemoryOutbox()): Promise<Gateway> {
   const parsed = parseSettings(JSON.stringify({ dataDir: tempDir('gateway'), outputs: [], ...config }));
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   const started = await Gateway.start({
@@ -23,7 +24,7 @@ async function startGateway(config: object, listen: boolean): Promise<Gateway> {
     logger: createRootLogger({ level: 'silent' }),
     clock: systemClock,
     listen,
-    outbox: new MemoryOutbox(),
+    outbox,
   });
   if (!('gateway' in started)) throw new Error(JSON.stringify(started.issues));
   running.push(started.gateway);
@@ -68,5 +69,20 @@ describe('Gateway', () => {
       await once(server, 'listening');
       server.close();
     }
+  });
+
+  it('shows an output down on /healthz while the outbox cannot be read for it (a damaged page, an I/O error), up again once it can', async () => {
+    const outbox = new MemoryOutbox();
+    const gateway = await startGateway({ inputs: [], outputs: [{ type: 'webhook', name: 'cms', url: 'http://127.0.0.1:9/events', secret: 'whsec_c2VjcmV0LWZvci10ZXN0cw==' }] }, false, outbox);
+    const pending = outbox.pending.bind(outbox);
+    outbox.pending = () => {
+      throw new Error('database disk image is malformed');
+    };
+    await gateway.recorder.record([outboxTestEvent({ id: 'e1', account: '1234', receivedAt: Date.now() })]);
+    await vi.waitFor(() => expect(gateway.health().status).toBe('degraded'), { timeout: 2_000, interval: 10 });
+    expect(gateway.health()).toMatchObject({ linkStatus: 'degraded', body: { outputs: [{ name: 'cms', state: 'down', detail: expect.stringMatching(/malformed/) }] } });
+
+    outbox.pending = pending;
+    await vi.waitFor(() => expect(JSON.stringify(gateway.health().body.outputs[0])).not.toMatch(/malformed/), { timeout: 5_000, interval: 10 });
   });
 });
