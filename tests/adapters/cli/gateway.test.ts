@@ -80,9 +80,9 @@ describe('Gateway', () => {
     };
     await gateway.recorder.record([outboxTestEvent({ id: 'e1', account: '1234', receivedAt: Date.now() })]);
     await vi.waitFor(() => expect(gateway.health().status).toBe('degraded'), { timeout: 2_000, interval: 10 });
-    expect(gateway.health()).toMatchObject({ linkStatus: 'degraded', body: { outputs: [{ name: 'cms', state: 'down', detail: expect.stringMatching(/malformed/) }] } });
+    expect(gateway.health()).toMatchObject({ body: { outputs: [{ name: 'cms', state: 'down', detail: expect.stringMatching(/malformed/) }] } });
 
     outbox.pending = pending;
-    await vi.waitFor(() => expect(JSON.stringify(gateway.health().body.outputs[0])).not.toMatch(/malformed/), { timeout: 5_000, interval: 10 });
+    await vi.waitFor(() => expect(JSON.stringify((gateway.health().body.outputs as unknown[])[0])).not.toMatch(/malformed/), { timeout: 5_000, interval: 10 });
   });
 });
