@@ -14,6 +14,11 @@ export const ERROR_CODES = {
   INPUT_ESCAPE_INVALID: 'A CLI frame argument has a malformed \\xNN escape or odd hex digit count.',
   INPUT_EMPTY: 'No frame was given.',
   REPLAY_LINE_MALFORMED: 'A replay file line is neither a capture record nor a frame; it is skipped and counted.',
+  // packet captures (pcap, pcapng) read by replay and decode
+  PCAP_FORMAT_INVALID: 'A packet capture has a file header or block that does not parse (a bad version, length or byte-order magic); reading stops there.',
+  PCAP_TRUNCATED: 'A packet capture ends inside a record (the capture was cut short); the packets before it are read.',
+  PCAP_PACKET_MALFORMED: 'A captured packet cannot be read as IP over a known link type with TCP or UDP (headers cut by the snap length, lengths that contradict, a fragment, a link type not read); it is skipped and counted.',
+  PCAP_TCP_GAP: 'A panel\'s TCP stream in a capture misses bytes the capture did not hold; the partial frame before them is discarded and counted.',
   // any input
   FORMAT_UNKNOWN: 'The bytes match no protocol the input reads; the message names every format that was tried.',
   // SIA DC-09

@@ -1,0 +1,192 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CaptureReader, captureFormat, type CaptureItem, type CapturedPacket } from '../../../src/codecs/pcap.js';
+import { LINKTYPE, ipv4Packet, latin1, linkFrame, pcapFile, pcapngFile, udpPacket, type ByteOrder } from '../../helpers/pcap-writer.js';
+
+// 2024-05-01T08:00:00.120Z plus sub-millisecond parts the reader must floor, not round.
+const T0 = Date.UTC(2024, 4, 1, 8, 0, 0, 120);
+const FRAME = latin1('\n45930037"SIA-DCS"4197L0#AAA[#AAA|Nri2/JC12]_11:36:49,09-26-2021\r');
+const PANEL = { address: '192.0.2.10', port: 40001 };
+const RECEIVER = { address: '192.0.2.1', port: 12000 };
+
+const records = [
+  { time: T0 + 0.999, data: linkFrame('ethernet', udpPacket(PANEL, RECEIVER, FRAME)) },
+  { time: T0 + 5000.5, data: linkFrame('ethernet', udpPacket(PANEL, RECEIVER, latin1('\nA\r'))) },
+];
+
+function readAll(file: Uint8Array, chunk = file.length): CaptureItem[] {
+  const reader = new CaptureReader();
+  const items: CaptureItem[] = [];
+  for (let at = 0; at < file.length; at += chunk) {
+    // Copied out of each chunk as the reader's contract allows (views are valid until the next push).
+    for (const item of reader.push(file.subarray(at, at + chunk))) items.push(item.kind === 'packet' ? { ...item, packet: { ...item.packet, data: new Uint8Array(item.packet.data) } } : item);
+  }
+  items.push(...reader.end());
+  return items;
+}
+
+function packetsOf(items: CaptureItem[]): CapturedPacket[] {
+  expect(items.filter((i) => i.kind === 'error')).toEqual([]);
+  return items.flatMap((i) => (i.kind === 'packet' ? [i.packet] : []));
+}
+
+const ORDERS: ByteOrder[] = ['le', 'be'];
+
+describe('captureFormat', () => {
+  it('knows pcap in both byte orders and resolutions, and pcapng, by their magic numbers', () => {
+    for (const order of ORDERS) {
+      for (const nano of [false, true]) expect(captureFormat(pcapFile([], { linkType: 1, order, nano }))).toBe('pcap');
+      expect(captureFormat(pcapngFile([], { interfaces: [], order }))).toBe('pcapng');
+    }
+  });
+
+  it('takes JSON lines, plain logs and short files for what they are', () => {
+    expect(captureFormat(latin1('{"t":"2024-05-01T08:00:00Z"'))).toBeNull();
+    expect(captureFormat(latin1('\\n4593'))).toBeNull();
+    expect(captureFormat(Uint8Array.of(0xd4, 0xc3))).toBeNull();
+  });
+});
+
+describe('CaptureReader: pcap', () => {
+  for (const order of ORDERS) {
+    for (const nano of [false, true]) {
+      it(`reads ${order === 'le' ? 'little' : 'big'}-endian ${nano ? 'nanosecond' : 'microsecond'} files: link type, time floored to the ms, bytes`, () => {
+        const file = pcapFile(records, { linkType: LINKTYPE.ethernet, order, nano });
+        const packets = packetsOf(readAll(file));
+        expect(packets.map((p) => [p.number, p.linkType, p.time])).toEqual([
+          [1, 1, T0],
+          [2, 1, T0 + 5000],
+        ]);
+        expect(packets[0]!.data).toEqual(records[0]!.data);
+        expect(packets[0]!.wireLength).toBe(records[0]!.data.length);
+      });
+    }
+  }
+
+  it('reads the same packets when the file arrives a byte at a time', () => {
+    const file = pcapFile(records, { linkType: LINKTYPE.ethernet, order: 'be' });
+    expect(packetsOf(readAll(file, 1))).toEqual(packetsOf(readAll(file)));
+  });
+
+  it('gives PCAP_TRUNCATED after the whole packets when the file ends inside a record (tcpdump killed mid-write)', () => {
+    const file = pcapFile(records, { linkType: LINKTYPE.ethernet });
+    const items = readAll(file.subarray(0, file.length - 7), 64);
+    expect(items.filter((i) => i.kind === 'packet')).toHaveLength(1);
+    const last = items.at(-1)!;
+    expect(last.kind === 'error' && last.error.code).toBe('PCAP_TRUNCATED');
+    expect(last.kind === 'error' && [last.number, last.error.message]).toEqual([2, expect.stringMatching(/cut short in a record at byte \d+/)]);
+  });
+
+  it('gives PCAP_TRUNCATED for a file cut inside its header', () => {
+    const items = readAll(pcapFile([], { linkType: 1 }).subarray(0, 10));
+    expect(items).toEqual([{ kind: 'error', number: 1, error: { code: 'PCAP_TRUNCATED', message: expect.stringContaining('its file header') } }]);
+  });
+
+  it('stops with PCAP_FORMAT_INVALID at a record claiming more than a packet can hold, instead of buffering it', () => {
+    const file = pcapFile(records, { linkType: LINKTYPE.ethernet });
+    // The first record's captured length (after the 24-byte header, 8 bytes of time): 2 GiB.
+    new DataView(file.buffer).setUint32(24 + 8, 0x8000_0000, true);
+    const reader = new CaptureReader();
+    const items = reader.push(file);
+    expect(items).toEqual([{ kind: 'error', number: 1, error: { code: 'PCAP_FORMAT_INVALID', message: expect.stringContaining('claims 2147483648 bytes') } }]);
+    expect(reader.stopped).toBe(true);
+    expect(reader.push(file)).toEqual([]);
+    expect(reader.end()).toEqual([]);
+  });
+
+  it('refuses a version other than 2.x', () => {
+    const file = pcapFile([], { linkType: 1 });
+    new DataView(file.buffer).setUint16(4, 3, true);
+    expect(readAll(file)).toEqual([{ kind: 'error', number: 1, error: { code: 'PCAP_FORMAT_INVALID', message: 'pcap version 3.4 is not 2.x' } }]);
+  });
+});
+
+describe('CaptureReader: pcapng', () => {
+  for (const order of ORDERS) {
+    it(`reads ${order === 'le' ? 'little' : 'big'}-endian sections: interfaces with their link types and resolutions, enhanced and simple packet blocks, other blocks skipped`, () => {
+      const file = pcapngFile(
+        [
+          { time: records[0]!.time, data: records[0]!.data },
+          { time: T0 + 7000.25, data: ipv4Packet('192.0.2.10', '192.0.2.1', 17, new Uint8Array(8)), interfaceId: 1 },
+          { time: 0, data: records[1]!.data, simple: true },
+        ],
+        { interfaces: [{ linkType: LINKTYPE.ethernet }, { linkType: LINKTYPE.raw, resolution: 9 }], order },
+      );
+      const packets = packetsOf(readAll(file, 5));
+      expect(packets.map((p) => [p.number, p.linkType, p.time])).toEqual([
+        [1, 1, T0],
+        [2, 101, T0 + 7000],
+        [3, 1, null],
+      ]);
+      expect(packets[2]!.data).toEqual(records[1]!.data);
+    });
+  }
+
+  it('skips a block of no interest larger than any packet without holding it', () => {
+    const file = pcapngFile([{ time: T0, data: records[0]!.data }], { interfaces: [{ linkType: 1 }] });
+    // A 3 MiB custom block (type 0x00000BAD) between the header blocks and the packet.
+    const big = new Uint8Array(3 << 20);
+    const view = new DataView(big.buffer);
+    view.setUint32(0, 0xbad, true);
+    view.setUint32(4, big.length, true);
+    view.setUint32(big.length - 4, big.length, true);
+    const firstPacket = file.length - (12 + 20 + records[0]!.data.length + ((4 - (records[0]!.data.length % 4)) % 4));
+    const joined = new Uint8Array(file.length + big.length);
+    joined.set(file.subarray(0, firstPacket), 0);
+    joined.set(big, firstPacket);
+    joined.set(file.subarray(firstPacket), firstPacket + big.length);
+    expect(packetsOf(readAll(joined, 64 * 1024)).map((p) => p.time)).toEqual([T0]);
+  });
+
+  it('gives PCAP_FORMAT_INVALID for a block that does not end with its length, and PCAP_TRUNCATED for one cut short', () => {
+    const file = pcapngFile(records, { interfaces: [{ linkType: 1 }] });
+    const damaged = new Uint8Array(file);
+    damaged[damaged.length - 1] = 0xee;
+    const items = readAll(damaged);
+    expect(items.at(-1)).toEqual({ kind: 'error', number: 2, error: { code: 'PCAP_FORMAT_INVALID', message: expect.stringContaining('does not end with its length') } });
+    const cut = readAll(file.subarray(0, file.length - 3));
+    expect(cut.filter((i) => i.kind === 'packet')).toHaveLength(1);
+    expect(cut.at(-1)).toMatchObject({ kind: 'error', number: 2, error: { code: 'PCAP_TRUNCATED' } });
+  });
+
+  it('counts a packet on an interface never described as malformed, and reads on', () => {
+    const file = pcapngFile([{ ...records[0]!, interfaceId: 3 }, records[1]!], { interfaces: [{ linkType: 1 }] });
+    const items = readAll(file);
+    expect(items.map((i) => (i.kind === 'packet' ? i.packet.number : i.error.code))).toEqual(['PCAP_PACKET_MALFORMED', 2]);
+  });
+});
+
+/** tshark, when installed, cross-checks that the test files are what Wireshark reads. Tests never need it. */
+function tshark(): string | null {
+  try {
+    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
+    return 'tshark';
+  } catch {
+    return null;
+  }
+}
+
+describe.skipIf(tshark() === null)('the test files, as tshark reads them', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pcap-'));
+  const files: Array<[string, Uint8Array]> = [
+    ['le-micro.pcap', pcapFile(records, { linkType: LINKTYPE.ethernet, order: 'le' })],
+    ['be-nano.pcap', pcapFile(records, { linkType: LINKTYPE.ethernet, order: 'be', nano: true })],
+    ['le.pcapng', pcapngFile(records, { interfaces: [{ linkType: LINKTYPE.ethernet }], order: 'le' })],
+    ['be.pcapng', pcapngFile(records, { interfaces: [{ linkType: LINKTYPE.ethernet, resolution: 9 }], order: 'be' })],
+  ];
+  for (const [name, bytes] of files) {
+    it(`${name}: the same times, addresses and payloads`, () => {
+      const file = path.join(dir, name);
+      writeFileSync(file, bytes);
+      const fields = ['frame.time_epoch', 'ip.src', 'udp.srcport', 'ip.dst', 'udp.dstport', 'udp.payload'];
+      const out = execFileSync('tshark', ['-r', file, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8' });
+      const rows = out.trim().split('\n').map((l) => l.split('\t'));
+      expect(rows.map((r) => Math.floor(Number(r[0]) * 1000))).toEqual(packetsOf(readAll(bytes)).map((p) => p.time));
+      expect(rows[0]!.slice(1, 5)).toEqual(['192.0.2.10', '40001', '192.0.2.1', '12000']);
+      expect(rows[0]![5]).toBe(Buffer.from(FRAME).toString('hex'));
+    });
+  }
+});

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { TcpStream, type StreamPiece } from '../../../src/codecs/tcp-stream.js';
+
+const text = (s: string) => Uint8Array.from(Buffer.from(s, 'latin1'));
+
+/** The pieces as text, gaps as `<gap N>`. */
+function readable(pieces: StreamPiece[]): string {
+  return pieces.map((p) => (p.kind === 'data' ? Buffer.from(p.bytes).toString('latin1') : `<gap ${p.missing}>`)).join('');
+}
+
+describe('TcpStream', () => {
+  it('yields in-order segments as they come, the first after a SYN one past its sequence number', () => {
+    const stream = new TcpStream(1024);
+    expect(readable(stream.push(100, new Uint8Array(0), true))).toBe('');
+    expect(readable(stream.push(101, text('abc')))).toBe('abc');
+    expect(readable(stream.push(104, text('def')))).toBe('def');
+  });
+
+  it('starts where the first segment is when the capture began inside the connection', () => {
+    const stream = new TcpStream(1024);
+    expect(readable(stream.push(5000, text('xyz')))).toBe('xyz');
+    expect(readable(stream.push(5003, text('!')))).toBe('!');
+  });
+
+  it('holds an out-of-order segment until the bytes before it come, then yields both in order', () => {
+    const stream = new TcpStream(1024);
+    stream.push(0, new Uint8Array(0), true);
+    expect(readable(stream.push(4, text('def')))).toBe('');
+    expect(stream.waiting).toBe(3);
+    expect(readable(stream.push(1, text('abc')))).toBe('abcdef');
+    expect(stream.waiting).toBe(0);
+  });
+
+  it('reads a retransmit once, and only the new bytes of an overlapping segment', () => {
+    const stream = new TcpStream(1024);
+    stream.push(0, new Uint8Array(0), true);
+    expect(readable(stream.push(1, text('abc')))).toBe('abc');
+    expect(readable(stream.push(1, text('abc')))).toBe('');
+    expect(readable(stream.push(2, text('bcdef')))).toBe('def');
+    // An out-of-order retransmit, held twice, overlapping what the gap filler brings.
+    expect(readable(stream.push(9, text('ijk')))).toBe('');
+    expect(readable(stream.push(9, text('ijk')))).toBe('');
+    expect(stream.waiting).toBe(3);
+    expect(readable(stream.push(7, text('ghij')))).toBe('ghijk');
+  });
+
+  it('follows sequence numbers across 2^32', () => {
+    const stream = new TcpStream(1024);
+    stream.push(0xfffffffe, text('ab'));
+    expect(readable(stream.push(2, text('ef')))).toBe('');
+    expect(readable(stream.push(0, text('cd')))).toBe('cdef');
+  });
+
+  it('gives up on missing bytes once more than maxHeldBytes wait behind them, and says how many are missing', () => {
+    const stream = new TcpStream(8);
+    stream.push(1, text('abc'));
+    expect(readable(stream.push(10, text('jklm')))).toBe('');
+    expect(readable(stream.push(14, text('nopqr')))).toBe('<gap 6>jklmnopqr');
+    expect(stream.waiting).toBe(0);
+    // The bytes of the gap, arriving after all, are old news.
+    expect(readable(stream.push(4, text('defghi')))).toBe('');
+  });
+
+  it('at its end yields what waits behind each gap', () => {
+    const stream = new TcpStream(1024);
+    stream.push(1, text('a'));
+    stream.push(5, text('e'));
+    stream.push(3, text('c'));
+    expect(readable(stream.end())).toBe('<gap 1>c<gap 1>e');
+    expect(readable(stream.end())).toBe('');
+  });
+});
