@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { CaptureFrames, type CaptureFramesOptions, type CaptureLine } from '../../../src/replay/capture-frames.js';
+import { LINKTYPE, TcpConversation, ipv4Packet, latin1, linkFrame, pcapFile, udpPacket } from '../../helpers/pcap-writer.js';
+
+// Public vectors 26 and 27 (Ajax, https://github.com/eavanvalkenburg/sia/issues/51) and 31 (Hikvision NULL,
+// https://github.com/eavanvalkenburg/sia/issues/17), with their DC-09 LF…CR framing.
+const JC = latin1('\n45930037"SIA-DCS"4197L0#AAA[#AAA|Nri2/JC12]_11:36:49,09-26-2021\r');
+const YG = latin1('\n2FDD0036"SIA-DCS"4198L0#AAA[#AAA|Nri0/YG0]_11:37:52,09-26-2021\r');
+const NULL_FRAME = latin1('\n821F003A"NULL"0000R0L0#AAAB[#0000|0000 00 000]_18:25:49,07-05-2020\r');
+/** What a receiver answers (vector 36's shape): it starts with LF too, and must never be replayed. */
+const ACK = latin1('\n59890012"ACK"0000L0#1409[]\r');
+
+const T0 = Date.UTC(2024, 4, 1, 8, 0, 0);
+const PANEL = { address: '192.0.2.10', port: 40001 };
+const RECEIVER = { address: '192.0.2.1', port: 12000 };
+const RECEIVERS: CaptureFramesOptions['receivers'] = [{ input: 'panels', port: 12000, maxFrameBytes: 4096 }];
+
+/** IP packets, one ms apart, in an Ethernet pcap; the lines CaptureFrames makes of it, fed in small chunks. */
+function framesOf(packets: Uint8Array[], options: CaptureFramesOptions = { receivers: RECEIVERS }): { lines: CaptureLine[]; capture: CaptureFrames } {
+  const file = pcapFile(
+    packets.map((ip, i) => ({ time: T0 + i, data: linkFrame('ethernet', ip) })),
+    { linkType: LINKTYPE.ethernet },
+  );
+  const capture = new CaptureFrames(options);
+  const lines: CaptureLine[] = [];
+  for (let at = 0; at < file.length; at += 100) lines.push(...capture.push(file.subarray(at, at + 100)));
+  lines.push(...capture.end());
+  return { lines, capture };
+}
+
+/** Each line as [packet, frame text | error code]. */
+function summary(lines: CaptureLine[]): Array<[number, string]> {
+  return lines.map((l) => [l.packet, l.parsed.ok ? Buffer.from(l.parsed.value.bytes).toString('latin1') : l.parsed.error.code]);
+}
+
+const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('latin1');
+
+describe('CaptureFrames: TCP', () => {
+  it('puts a panel stream in order (out-of-order, retransmitted, split frames) and leaves out the receiver\'s answers', () => {
+    const tcp = new TcpConversation(PANEL, RECEIVER);
+    const [syn, synAck, ack] = tcp.open();
+    const first = tcp.nextSeq;
+    // JC in three segments: the second arrives before the first, the first is then sent twice.
+    const [a, b, c] = tcp.send(JC, [10, 30, JC.length - 40]);
+    const [yg1, yg2] = tcp.send(YG, [5, YG.length - 5]);
+    const packets = [syn!, synAck!, ack!, b!, a!, tcp.segmentAt(first, JC.subarray(0, 10)), c!, tcp.answer(ACK), yg1!, tcp.segmentAt(first + 20, JC.subarray(20, 50)), yg2!, tcp.answer(ACK), tcp.close()];
+    const { lines, capture } = framesOf(packets);
+    expect(summary(lines)).toEqual([
+      [7, text(JC)],
+      [11, text(YG)],
+    ]);
+    expect(lines[0]!.parsed).toEqual({ ok: true, value: { t: T0 + 6, input: 'panels', transport: 'tcp', peer: '192.0.2.10:40001', bytes: JC } });
+    expect(capture.packets).toBe(13);
+  });
+
+  it('without a configured port, replays the side that speaks first with LF, and no flow that is not DC-09', () => {
+    const tcp = new TcpConversation(PANEL, { address: '192.0.2.1', port: 3061 });
+    const http = new TcpConversation({ address: '192.0.2.10', port: 40002 }, { address: '192.0.2.80', port: 80 });
+    const packets = [...tcp.open(), ...http.open(), ...http.send(latin1('GET / HTTP/1.1\r\nHost: x\r\n\r\n')), ...tcp.send(NULL_FRAME), tcp.answer(ACK), http.answer(latin1('\nHTTP/1.1 200 OK\r\n'))];
+    const { lines, capture } = framesOf(packets);
+    expect(lines.map((l) => l.parsed)).toEqual([{ ok: true, value: { t: T0 + 7, input: null, transport: 'tcp', peer: '192.0.2.10:40001', bytes: NULL_FRAME } }]);
+    expect(capture.skipped).toBe(packets.length - 1);
+  });
+
+  it('takes the direction toward the configured port even when the capture starts after the panel spoke', () => {
+    const tcp = new TcpConversation(PANEL, RECEIVER);
+    tcp.open();
+    tcp.send(JC);
+    // The capture holds the receiver's answer first, then the panel's next frame.
+    const { lines } = framesOf([tcp.answer(ACK), ...tcp.send(YG)]);
+    expect(summary(lines)).toEqual([[2, text(YG)]]);
+  });
+
+  it('counts the bytes a capture missed as a gap, discards the frame they cut, and reads on', () => {
+    const tcp = new TcpConversation(PANEL, RECEIVER);
+    const [syn] = tcp.open();
+    // The first 20 bytes of JC never made it into the capture.
+    const [, rest] = tcp.send(JC, [20, JC.length - 20]);
+    const packets = [syn!, rest!, ...tcp.send(YG), tcp.close()];
+    const { lines } = framesOf(packets, { receivers: RECEIVERS });
+    // At the FIN the stream ends: the 20 missing bytes are a gap; the rest of JC (no LF) is noise up to its CR.
+    expect(summary(lines)).toEqual([
+      [4, 'PCAP_TCP_GAP'],
+      [4, 'FRAME_NOISE'],
+      [4, text(YG)],
+    ]);
+    const gap = lines[0]!.parsed;
+    expect(!gap.ok && gap.error.message).toBe('20 byte(s) from 192.0.2.10:40001 are missing from the capture');
+  });
+
+  it('declares the gap as soon as more than maxHeldBytes wait behind it, discarding the partial frame before it', () => {
+    const tcp = new TcpConversation(PANEL, RECEIVER);
+    const [syn] = tcp.open();
+    const [head, , tail] = tcp.send(JC, [10, 10, JC.length - 20]);
+    const { lines } = framesOf([syn!, head!, tail!, ...tcp.send(YG)], { receivers: RECEIVERS, maxHeldBytes: 32 });
+    expect(summary(lines)).toEqual([
+      [3, 'PCAP_TCP_GAP'],
+      [3, 'FRAME_NOISE'],
+      [4, text(YG)],
+    ]);
+    const gap = lines[0]!.parsed;
+    expect(!gap.ok && gap.error.message).toBe('10 byte(s) from 192.0.2.10:40001 are missing from the capture; the 10 byte(s) of a frame before them are discarded');
+  });
+
+  it('reports a frame left unfinished when the connection closes', () => {
+    const tcp = new TcpConversation(PANEL, RECEIVER);
+    const open = tcp.open();
+    const [head] = tcp.send(JC, [30, JC.length - 30]);
+    const { lines } = framesOf([...open, head!, tcp.close()]);
+    expect(summary(lines)).toEqual([[5, 'FRAME_IDLE_TIMEOUT']]);
+  });
+
+  it('follows at most maxFlows connections: one evicted between frames loses nothing, one evicted inside a frame is counted', () => {
+    const panels = [40001, 40002, 40003].map((port) => new TcpConversation({ address: '192.0.2.10', port }, RECEIVER));
+    const whole = panels.flatMap((tcp) => tcp.send(NULL_FRAME));
+    expect(summary(framesOf(whole, { receivers: RECEIVERS, maxFlows: 1 }).lines).map(([, f]) => f)).toEqual([text(NULL_FRAME), text(NULL_FRAME), text(NULL_FRAME)]);
+    const [firstHalf, secondHalf] = panels[0]!.send(JC, [30, JC.length - 30]);
+    const { lines } = framesOf([firstHalf!, ...panels[1]!.send(YG), secondHalf!], { receivers: RECEIVERS, maxFlows: 1 });
+    expect(summary(lines)).toEqual([
+      [2, 'FRAME_IDLE_TIMEOUT'],
+      [2, text(YG)],
+      [3, 'FRAME_NOISE'],
+    ]);
+  });
+});
+
+describe('CaptureFrames: UDP', () => {
+  it('takes each datagram to the receiver as a frame, leaves out the answers, and discards one larger than maxFrameBytes', () => {
+    const other = { address: '192.0.2.11', port: 5072 };
+    const big = new Uint8Array(JC.length + 1).fill(0x41);
+    big[0] = 0x0a;
+    const packets = [udpPacket(PANEL, RECEIVER, JC), udpPacket(RECEIVER, PANEL, ACK), udpPacket(other, RECEIVER, YG), udpPacket(PANEL, RECEIVER, big)];
+    const { lines } = framesOf(packets, { receivers: [{ input: 'panels', port: 12000, maxFrameBytes: JC.length }] });
+    expect(summary(lines)).toEqual([
+      [1, text(JC)],
+      [3, text(YG)],
+      [4, 'FRAME_OVERSIZE'],
+    ]);
+    expect(lines[1]!.parsed).toEqual({ ok: true, value: { t: T0 + 2, input: 'panels', transport: 'udp', peer: '192.0.2.11:5072', bytes: YG } });
+  });
+});
+
+describe('CaptureFrames: packets it cannot read', () => {
+  it('counts a malformed packet with its number and reads on; other traffic is skipped without a word', () => {
+    const cut = udpPacket(PANEL, RECEIVER, JC).subarray(0, 40);
+    const icmp = ipv4Packet('192.0.2.10', '192.0.2.1', 1, new Uint8Array(8));
+    const { lines, capture } = framesOf([cut, icmp, udpPacket(PANEL, RECEIVER, YG)]);
+    expect(summary(lines)).toEqual([
+      [1, 'PCAP_PACKET_MALFORMED'],
+      [3, text(YG)],
+    ]);
+    expect(capture.skipped).toBe(1);
+  });
+
+  it('names a link type it does not read once, and skips its packets', () => {
+    const file = pcapFile(
+      [1, 2, 3].map((i) => ({ time: T0 + i, data: new Uint8Array(40) })),
+      { linkType: 127 },
+    );
+    const capture = new CaptureFrames({ receivers: RECEIVERS });
+    const lines = [...capture.push(file), ...capture.end()];
+    expect(summary(lines)).toEqual([[1, 'PCAP_PACKET_MALFORMED']]);
+    expect(!lines[0]!.parsed.ok && lines[0]!.parsed.error.message).toContain('link type 127 is not read');
+    expect(capture.skipped).toBe(3);
+  });
+
+  it('ends with PCAP_TRUNCATED after the frames of the whole packets', () => {
+    const file = pcapFile([udpPacket(PANEL, RECEIVER, JC), udpPacket(PANEL, RECEIVER, YG)].map((ip, i) => ({ time: T0 + i, data: ip })), { linkType: LINKTYPE.raw });
+    const capture = new CaptureFrames({ receivers: RECEIVERS });
+    const lines = [...capture.push(file.subarray(0, file.length - 10)), ...capture.end()];
+    expect(summary(lines)).toEqual([
+      [1, text(JC)],
+      [2, 'PCAP_TRUNCATED'],
+    ]);
+  });
+});
