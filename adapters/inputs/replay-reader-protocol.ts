@@ -2,6 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { DecodeError, DecodeResult } from '../../src/codecs/result.js';
 import type { Transport } from '../../src/model/event.js';
 import type { ReplayFrame } from '../../src/replay/capture.js';
+import type { CaptureReceiver } from '../../src/replay/capture-frames.js';
 import { PackedBytesBuilder } from './packed-bytes.js';
 
 /** What the replay reader's worker is started with. */
@@ -13,6 +14,18 @@ export interface ReplayReaderSettings {
   batchesAhead: number;
   /** Where the worker posts its batches and receives its credits. */
   port: MessagePort;
+  /** The DC-09 inputs' ports: which side of a packet capture's flows the panels are on. */
+  receivers: readonly CaptureReceiver[];
+}
+
+/** What a replay file is read in: text lines (a capture of `run --capture`, a plain log) or packets (pcap, pcapng). */
+export type ReplayUnit = 'line' | 'packet';
+
+/** What the reader read, once it is done: how many lines or packets, and how many packets carried nothing replayed. */
+export interface ReplayRead {
+  unit: ReplayUnit;
+  count: number;
+  skipped: number;
 }
 
 /**
@@ -21,6 +34,7 @@ export interface ReplayReaderSettings {
  */
 export interface LinesBatch {
   kind: 'lines';
+  unit: ReplayUnit;
   count: number;
   lineNumbers: Float64Array;
   bytesRead: Float64Array;
@@ -36,11 +50,16 @@ export interface LinesBatch {
   failures: Array<[number, DecodeError]>;
 }
 
-export type FromReplayReader = LinesBatch | { kind: 'end' } | { kind: 'failed'; message: string };
+export type FromReplayReader = LinesBatch | ({ kind: 'end' } & ReplayRead) | { kind: 'failed'; message: string };
 export type ToReplayReader = { kind: 'credit' };
 
-/** One non-blank line of a replay file, parsed, with how far into the file it ends. */
+/**
+ * One non-blank line of a replay file, parsed, with how far into the file it ends; of a packet capture, one frame
+ * (or error) with the number of the packet it came with.
+ */
 export interface ReplayLine {
+  unit: ReplayUnit;
+  /** The line's number, or the packet's (Wireshark's "No."). */
   lineNumber: number;
   parsed: DecodeResult<ReplayFrame>;
   /** Bytes of the file up to the end of this line (for the progress bar). */
@@ -58,11 +77,13 @@ export class LinesBatchBuilder {
   private readonly frames = new PackedBytesBuilder();
   private failures: Array<[number, DecodeError]> = [];
 
+  constructor(private readonly unit: ReplayUnit) {}
+
   get count(): number {
     return this.lineNumbers.length;
   }
 
-  add(line: ReplayLine): void {
+  add(line: Omit<ReplayLine, 'unit'>): void {
     const { parsed } = line;
     if (!parsed.ok) this.failures.push([this.count, parsed.error]);
     this.lineNumbers.push(line.lineNumber);
@@ -78,6 +99,7 @@ export class LinesBatchBuilder {
     const { bytes: frames, ends: frameEnds } = this.frames.take();
     const batch: LinesBatch = {
       kind: 'lines',
+      unit: this.unit,
       count: this.count,
       lineNumbers: Float64Array.from(this.lineNumbers),
       bytesRead: Float64Array.from(this.bytesRead),
@@ -117,7 +139,7 @@ const EMPTY = new Uint8Array(0);
  * by the pipeline must not keep its whole batch alive.
  */
 export function* batchLines(batch: LinesBatch): Generator<ReplayLine> {
-  const { strings, fields, frames, frameEnds, failures } = batch;
+  const { unit, strings, fields, frames, frameEnds, failures } = batch;
   const field = (index: number): string | null => (index < 0 ? null : strings[index]!);
   let failure = 0;
   for (let i = 0; i < batch.count; i++) {
@@ -126,7 +148,7 @@ export function* batchLines(batch: LinesBatch): Generator<ReplayLine> {
     const failed = failures[failure];
     if (failed !== undefined && failed[0] === i) {
       failure += 1;
-      yield { lineNumber, parsed: { ok: false, error: failed[1] }, bytesRead };
+      yield { unit, lineNumber, parsed: { ok: false, error: failed[1] }, bytesRead };
       continue;
     }
     const t = batch.times[i]!;
@@ -137,7 +159,7 @@ export function* batchLines(batch: LinesBatch): Generator<ReplayLine> {
       peer: field(fields[3 * i + 2]!),
       bytes: frames.slice(i === 0 ? 0 : frameEnds[i - 1]!, frameEnds[i]!),
     };
-    yield { lineNumber, parsed: { ok: true, value: frame }, bytesRead };
+    yield { unit, lineNumber, parsed: { ok: true, value: frame }, bytesRead };
   }
 }
 

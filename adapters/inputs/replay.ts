@@ -1,9 +1,10 @@
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { pacingDelay, type Pacing } from '../../src/replay/clock.js';
-import { batchLines, type FromReplayReader, type LinesBatch, type ReplayLine, type ReplayReaderSettings, type ToReplayReader } from './replay-reader-protocol.js';
+import type { CaptureReceiver } from '../../src/replay/capture-frames.js';
+import { batchLines, type FromReplayReader, type LinesBatch, type ReplayLine, type ReplayRead, type ReplayReaderSettings, type ToReplayReader } from './replay-reader-protocol.js';
 
-export type { ReplayLine };
+export type { ReplayLine, ReplayRead };
 
 export interface ReplayFileOptions {
   pacing: Pacing;
@@ -13,6 +14,8 @@ export interface ReplayFileOptions {
   chunkBytes?: number;
   /** Batches the reader may have parsed ahead of the pipeline. */
   batchesAhead?: number;
+  /** The DC-09 inputs' ports, by which a packet capture's panel side is found (none: by who speaks first). */
+  receivers?: readonly CaptureReceiver[];
 }
 
 const DEFAULT_CHUNK_BYTES = 1 << 20;
@@ -24,7 +27,7 @@ function readerEntry(): URL {
 }
 
 /**
- * A capture or plain log, read as a stream (a day of traffic need not fit in memory), one line at a time. Before
+ * A capture, plain log or packet capture (pcap, pcapng), read as a stream (a day of traffic need not fit in memory), one line (or frame) at a time. Before
  * each frame it waits the recorded gap to the previous frame divided by the speed. Reading and parsing the lines
  * runs on a worker thread, a few batches ahead of the caller, so a replay's pipeline has the main thread to itself.
  * The thread starts when the ReplayFile is made, so it loads and reads while the caller starts its pipeline: read
@@ -37,7 +40,17 @@ export class ReplayFile {
     file: string,
     private readonly options: ReplayFileOptions,
   ) {
-    this.reader = new ReplayReader({ file, chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK_BYTES, batchesAhead: options.batchesAhead ?? DEFAULT_BATCHES_AHEAD });
+    this.reader = new ReplayReader({
+      file,
+      chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+      batchesAhead: options.batchesAhead ?? DEFAULT_BATCHES_AHEAD,
+      receivers: options.receivers ?? [],
+    });
+  }
+
+  /** What was read, once `lines()` has ended: how many lines or packets, and the packets skipped. */
+  get read(): ReplayRead | undefined {
+    return this.reader.read;
   }
 
   /** The lines in file order, each after its pacing wait. Leaving the loop early closes the reader. */
@@ -110,6 +123,7 @@ class ReplayReader {
   private ended = false;
   private failure: Error | undefined;
   private wake: ((message: FromReplayReader | undefined) => void) | undefined;
+  read: ReplayRead | undefined;
 
   constructor(settings: Omit<ReplayReaderSettings, 'port'>) {
     const { port1, port2 } = new MessageChannel();
@@ -128,6 +142,7 @@ class ReplayReader {
     if (message.kind === 'failed') throw new Error(message.message);
     if (message.kind === 'end') {
       this.ended = true;
+      this.read = { unit: message.unit, count: message.count, skipped: message.skipped };
       return null;
     }
     this.port.postMessage({ kind: 'credit' } satisfies ToReplayReader);

@@ -35,7 +35,7 @@ export interface TransportSegment {
   destinationPort: number;
   payload: Uint8Array;
   /** TCP only. */
-  tcp?: { seq: number; syn: boolean; fin: boolean; rst: boolean };
+  tcp?: { seq: number; syn: boolean; ack: boolean; fin: boolean; rst: boolean };
 }
 
 /**
@@ -168,7 +168,7 @@ function transport(view: DataView, protocol: number, at: number, end: number, so
     if (headerLength < 20 || at + headerLength > end) return malformed(`a TCP header length (${headerLength}) that does not fit its packet`);
     const flags = view.getUint8(at + 13);
     const payload = bytesOf(view).subarray(at + headerLength, end);
-    const tcp = { seq: view.getUint32(at + 4), syn: (flags & 0x02) !== 0, fin: (flags & 0x01) !== 0, rst: (flags & 0x04) !== 0 };
+    const tcp = { seq: view.getUint32(at + 4), syn: (flags & 0x02) !== 0, ack: (flags & 0x10) !== 0, fin: (flags & 0x01) !== 0, rst: (flags & 0x04) !== 0 };
     return { kind: 'segment', transport: 'tcp', source, sourcePort: view.getUint16(at), destination, destinationPort: view.getUint16(at + 2), payload, tcp };
   }
   return { kind: 'other', why: `IP protocol ${protocol}` };

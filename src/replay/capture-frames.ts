@@ -33,8 +33,11 @@ const DEFAULT_MAX_FLOWS = 1024;
 const DEFAULT_MAX_HELD_BYTES = 16 * 1024;
 const LF = 0x0a;
 
-/** The panel→receiver side of a flow, once known; `ignored`: not a DC-09 flow. */
-type Side = { panel: string; receiver: CaptureReceiver | undefined } | 'ignored';
+/**
+ * The panel→receiver side of a flow, once known; `ignored`: not a DC-09 flow. `confirmed` false: the side is the
+ * connection's client, and its stream must still start with LF to be a panel's.
+ */
+type Side = { panel: string; receiver: CaptureReceiver | undefined; confirmed: boolean } | 'ignored';
 
 interface Flow {
   side: Side | undefined;
@@ -60,7 +63,7 @@ export class CaptureFrames {
   private readonly unreadableLinks = new Set<number>();
   private lastPacket = 0;
   private lastTime: number | null = null;
-  /** Packets read that carried nothing replayed: other protocols, the receivers' answers, flows that are not DC-09. */
+  /** Packets read that are no panel's: other protocols, flows that are not DC-09, the receivers' answers. */
   skipped = 0;
 
   constructor(private readonly options: CaptureFramesOptions) {
@@ -152,6 +155,8 @@ export class CaptureFrames {
     flow.stream ??= new TcpStream(this.maxHeldBytes);
     flow.framer ??= new Dc09Framer({ maxFrameBytes: this.frameLimit(side.receiver) });
     this.feed(flow, flow.stream.push(seq, segment.payload, syn), at, out);
+    // A client that turned out not to be a panel: its packet carried nothing replayed.
+    if (flow.side === 'ignored') this.skipped += 1;
     if (fin || rst) this.endStream(flow, at, out);
   }
 
@@ -176,12 +181,15 @@ export class CaptureFrames {
   private sideOf(segment: TransportSegment, sender: string): Side | undefined {
     const { receivers } = this.options;
     const toReceiver = receivers.find((r) => r.port === segment.destinationPort);
-    if (toReceiver !== undefined) return { panel: sender, receiver: toReceiver };
+    const receiver = `${segment.destination}:${segment.destinationPort}`;
+    if (toReceiver !== undefined) return { panel: sender, receiver: toReceiver, confirmed: true };
     const fromReceiver = receivers.find((r) => r.port === segment.sourcePort);
-    if (fromReceiver !== undefined) return { panel: `${segment.destination}:${segment.destinationPort}`, receiver: fromReceiver };
-    // Handshakes and bare acknowledgements tell nothing yet.
+    if (fromReceiver !== undefined) return { panel: receiver, receiver: fromReceiver, confirmed: true };
+    // A handshake names the client, which speaks first: its stream in order (its first packet may come late) decides.
+    if (segment.tcp?.syn === true) return { panel: segment.tcp.ack ? receiver : sender, receiver: undefined, confirmed: false };
+    // Bare acknowledgements tell nothing yet.
     if (segment.payload.length === 0) return undefined;
-    return segment.payload[0] === LF ? { panel: sender, receiver: undefined } : 'ignored';
+    return segment.payload[0] === LF ? { panel: sender, receiver: undefined, confirmed: true } : 'ignored';
   }
 
   /** An unmatched flow goes to the first DC-09 input (replay routes it by protocol), so its limit applies. */
@@ -194,6 +202,16 @@ export class CaptureFrames {
     const side = flow.side as Exclude<Side, 'ignored'>;
     const framer = flow.framer!;
     for (const piece of pieces) {
+      if (piece.kind === 'data' && !side.confirmed) {
+        if (piece.bytes[0] !== LF) {
+          // A client that does not open with LF: not a panel (HTTP, TLS, …). Nothing of it is replayed.
+          flow.side = 'ignored';
+          flow.stream = undefined;
+          flow.framer = undefined;
+          return;
+        }
+        side.confirmed = true;
+      }
       if (piece.kind === 'data') {
         for (const output of framer.push(piece.bytes)) {
           if (output.kind === 'frame') out.push(frameLine(side, 'tcp', at, output.bytes));

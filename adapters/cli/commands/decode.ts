@@ -1,17 +1,21 @@
 import { Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { parseFrameText, parseHex } from '../../../src/codecs/escapes.js';
 import { decodeKey } from '../../../src/settings/keys.js';
 import { createIdSource } from '../../../src/model/ids.js';
 import { unverified } from '../../../src/pipeline/event-builder.js';
 import { systemClock } from '../../../src/ports.js';
 import type { DecodeError } from '../../../src/codecs/result.js';
+import { CAPTURE_MAGIC_BYTES, captureFormat } from '../../../src/codecs/pcap.js';
+import type { ReplayFrame } from '../../../src/replay/capture.js';
+import { EXIT_NOINPUT } from '../config.js';
 
 interface DecodeOptions {
   hex?: boolean;
   key?: string;
   keyEncoding: 'hex' | 'ascii';
   strict?: boolean;
+  pcap?: string;
 }
 
 /** `panelbridge decode`: one frame (argument, or each line of standard input) → normalized events as JSON lines. */
@@ -23,15 +27,14 @@ export function decodeCommand(): Command {
     .option('--key <key>', 'AES key for encrypted DC-09 frames')
     .addOption(new Option('--key-encoding <encoding>', 'how --key is written').choices(['hex', 'ascii']).default('hex'))
     .option('--strict', 'reject tolerated field quirks')
-    .action(async (frame: string | undefined, options: DecodeOptions) => {
+    .option('--pcap <file>', 'decode the frames panels sent in a packet capture (pcap or pcapng, as tcpdump and Wireshark write it)')
+    .action(async (frame: string | undefined, options: DecodeOptions, command: Command) => {
+      if (options.pcap !== undefined && (frame !== undefined || options.hex === true)) command.error('error: --pcap takes no FRAME and no --hex');
       // Imported when a frame is decoded, not with every command's definition: codecs, catalogs, classification.
       const [{ decodeFrame }, { eventFromSignal }] = await Promise.all([
         import('../../../src/pipeline/decode-frame.js'),
         import('../../../src/pipeline/event-builder.js'),
       ]);
-      const inputs = frame !== undefined ? [frame] : stdinFrames(options.hex === true);
-      let failed = inputs.length === 0;
-      if (inputs.length === 0) printError({ code: 'INPUT_EMPTY', message: 'no frame given' });
       let key: Uint8Array | undefined;
       if (options.key !== undefined) {
         const decoded = decodeKey(options.key, options.keyEncoding);
@@ -43,6 +46,37 @@ export function decodeCommand(): Command {
         key = decoded.bytes;
       }
       const ids = createIdSource(systemClock);
+      /** Prints the events of one frame; false when it does not decode. `where` names the packet it came in. */
+      const decodeOne = (bytes: Uint8Array, source: Pick<ReplayFrame, 't' | 'transport' | 'peer'>, where = ''): boolean => {
+        const decoded = decodeFrame(bytes, {
+          strict: options.strict === true,
+          requireHeader: false,
+          ...(key === undefined ? {} : { keyFor: () => key }),
+        });
+        if (!decoded.ok) {
+          printError({ code: decoded.error.code, message: where + decoded.error.message });
+          return false;
+        }
+        const origin = {
+          input: 'cli',
+          transport: source.transport ?? 'cli',
+          receivedAt: source.t ?? systemClock.now(),
+          raw: bytes,
+          trust: unverified('unauthenticated-source'),
+          ...(source.peer === null ? {} : { peer: source.peer }),
+        };
+        for (const signal of decoded.value.signals) {
+          process.stdout.write(JSON.stringify(eventFromSignal(signal, origin, { ids, sites: () => [] })) + '\n');
+        }
+        return true;
+      };
+      if (options.pcap !== undefined) {
+        process.exitCode = await decodeCapture(options.pcap, decodeOne);
+        return;
+      }
+      const inputs = frame !== undefined ? [frame] : stdinFrames(options.hex === true);
+      let failed = inputs.length === 0;
+      if (inputs.length === 0) printError({ code: 'INPUT_EMPTY', message: 'no frame given' });
       for (const input of inputs) {
         const bytes = options.hex === true ? parseHex(input) : parseFrameText(input);
         if (!bytes.ok) {
@@ -50,23 +84,63 @@ export function decodeCommand(): Command {
           failed = true;
           continue;
         }
-        const decoded = decodeFrame(bytes.value, {
-          strict: options.strict === true,
-          requireHeader: false,
-          ...(key === undefined ? {} : { keyFor: () => key }),
-        });
-        if (!decoded.ok) {
-          printError(decoded.error);
-          failed = true;
-          continue;
-        }
-        const origin = { input: 'cli', transport: 'cli' as const, receivedAt: systemClock.now(), raw: bytes.value, trust: unverified('unauthenticated-source') };
-        for (const signal of decoded.value.signals) {
-          process.stdout.write(JSON.stringify(eventFromSignal(signal, origin, { ids, sites: () => [] })) + '\n');
-        }
+        if (!decodeOne(bytes.value, { t: null, transport: null, peer: null })) failed = true;
       }
       if (failed) process.exitCode = 1;
     });
+}
+
+/**
+ * The frames of a packet capture, each decoded with its packet's time as receivedAt and its sender as the peer;
+ * resolves with the exit status. Every frame a panel sent counts: without a configuration the panel side of a
+ * flow is the one whose first payload starts with LF.
+ */
+async function decodeCapture(file: string, decodeOne: (bytes: Uint8Array, source: ReplayFrame, where: string) => boolean): Promise<number> {
+  let head: Uint8Array;
+  try {
+    head = readHead(file);
+  } catch (error) {
+    process.stderr.write(`decode: cannot read ${file}: ${(error as Error).message}\n`);
+    return EXIT_NOINPUT;
+  }
+  if (captureFormat(head) === null) {
+    printError({ code: 'PCAP_FORMAT_INVALID', message: `${file} is not a pcap or pcapng file (no magic number)` });
+    return 1;
+  }
+  // Imported only for a capture: it starts the replay reader's thread.
+  const { ReplayFile } = await import('../../inputs/replay.js');
+  let failed = false;
+  let frames = 0;
+  try {
+    for await (const line of new ReplayFile(file, { pacing: 'fast' }).lines()) {
+      const where = `packet ${line.lineNumber}: `;
+      if (!line.parsed.ok) {
+        printError({ code: line.parsed.error.code, message: where + line.parsed.error.message });
+        failed = true;
+        continue;
+      }
+      frames += 1;
+      if (!decodeOne(line.parsed.value.bytes, line.parsed.value, where)) failed = true;
+    }
+  } catch (error) {
+    process.stderr.write(`decode: reading ${file} failed: ${(error as Error).message}\n`);
+    return EXIT_NOINPUT;
+  }
+  if (frames === 0) {
+    printError({ code: 'INPUT_EMPTY', message: `${file} holds no frame a panel sent` });
+    failed = true;
+  }
+  return failed ? 1 : 0;
+}
+
+function readHead(file: string): Uint8Array {
+  const fd = openSync(file, 'r');
+  try {
+    const head = new Uint8Array(CAPTURE_MAGIC_BYTES);
+    return head.subarray(0, readSync(fd, head, 0, head.length, 0));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function printError(error: Pick<DecodeError, 'code' | 'message'>): void {

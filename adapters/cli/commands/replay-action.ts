@@ -82,7 +82,9 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
   }
   const pacing: Pacing = options.fast === true ? 'fast' : { speed: options.speed };
   // Its reader thread starts now and reads while the pipeline starts.
-  const source = new ReplayFile(file, { pacing });
+  // A packet capture's panel side is the one sending to a DC-09 input's port.
+  const receivers = settings.inputs.flatMap((i) => (i.type === 'dc09' ? [{ input: i.name, port: i.port, maxFrameBytes: i.maxFrameBytes }] : []));
+  const source = new ReplayFile(file, { pacing, receivers });
   let started: Awaited<ReturnType<typeof Gateway.start>>;
   try {
     started = await Gateway.start({
@@ -137,13 +139,16 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
   const failedLines: number[] = [];
   let lines = 0;
   let frames = 0;
+  // Lines of a text file; packets of a packet capture (pcap, pcapng).
+  let unit = 'line';
   try {
     for await (const line of source.lines()) {
       lines = line.lineNumber;
+      unit = line.unit;
       bar?.update(line.bytesRead, frames);
       if (!line.parsed.ok) {
         malformedLines.push(line.lineNumber);
-        report(`line ${line.lineNumber}: ${line.parsed.error.code}: ${line.parsed.error.message}`);
+        report(`${unit} ${line.lineNumber}: ${line.parsed.error.code}: ${line.parsed.error.message}`);
         continue;
       }
       frames += 1;
@@ -152,13 +157,13 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
         await feed(line.parsed.value);
       } catch (error) {
         failedLines.push(line.lineNumber);
-        report(`line ${line.lineNumber}: the pipeline failed on this frame: ${(error as Error).message}`);
+        report(`${unit} ${line.lineNumber}: the pipeline failed on this frame: ${(error as Error).message}`);
       }
     }
   } catch (error) {
     bar?.finish();
     printed.flush();
-    note(`replay: reading ${file} failed after line ${lines}: ${(error as Error).message}`);
+    note(`replay: reading ${file} failed after ${unit} ${lines}: ${(error as Error).message}`);
     await gateway.stop();
     return EXIT_NOINPUT;
   }
@@ -168,13 +173,18 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
   const left = dryRun ? [] : await drain(gateway, options.drainTimeout);
   await gateway.stop();
 
-  note(`replay: ${frames} frame(s) from ${lines} line(s), ${stored} event(s) stored${dryRun ? ' (dry run)' : ''}`);
+  const read = source.read;
+  const packets = read?.unit === 'packet' ? read : undefined;
+  const from = packets === undefined ? `${lines} line(s)` : `${packets.count} packet(s) (${packets.skipped} other traffic or receivers' answers)`;
+  note(`replay: ${frames} frame(s) from ${from}, ${stored} event(s) stored${dryRun ? ' (dry run)' : ''}`);
   const rejected = gateway.counters.snapshot().filter((s) => s.name === 'frames_rejected_total');
   if (rejected.length > 0) note(`replay: frames refused by the pipeline: ${rejected.map((s) => `${s.labels['code']} ×${s.value} (${s.labels['input']})`).join(', ')}`);
   const duplicates = gateway.counters.get('events_duplicate_total');
   if (duplicates > 0) note(`replay: ${duplicates} retransmit(s) stored once`);
-  if (malformedLines.length > 0) note(`replay: ${malformedLines.length} malformed line(s): ${listLines(malformedLines)}`);
-  if (failedLines.length > 0) note(`replay: the pipeline failed on ${failedLines.length} line(s): ${listLines(failedLines)}`);
+  if (malformedLines.length > 0) {
+    note(packets === undefined ? `replay: ${malformedLines.length} malformed line(s): ${listLines(malformedLines)}` : `replay: ${malformedLines.length} error(s) reading the capture, at packet(s) ${listLines([...new Set(malformedLines)])}`);
+  }
+  if (failedLines.length > 0) note(`replay: the pipeline failed on ${failedLines.length} ${unit}(s): ${listLines(failedLines)}`);
   for (const output of left) note(`replay: output ${output.name} still has ${output.backlog} event(s) to deliver after ${options.drainTimeout} ms`);
 
   if (expected !== undefined) {

@@ -5,8 +5,8 @@ import { parseDuration } from '../../../src/settings/duration.js';
 /** `panelbridge replay`: a capture (or plain log) through the whole pipeline, on the recorded clock. */
 export function replayCommand(): Command {
   return new Command('replay')
-    .description('feed a capture (run --capture) or a plain log (one frame per line) through the pipeline on its recorded clock')
-    .argument('<file>', 'capture JSONL ({t, input, transport, peer, hex} per line) or plain log (escaped frame text per line)')
+    .description('feed a capture (run --capture), a packet capture (pcap, pcapng) or a plain log (one frame per line) through the pipeline on its recorded clock')
+    .argument('<file>', 'capture JSONL ({t, input, transport, peer, hex} per line), pcap/pcapng (tcpdump, Wireshark), or plain log (escaped frame text per line)')
     .requiredOption('-c, --config <file>', 'configuration file (YAML or JSON)')
     .addOption(new Option('--speed <factor>', 'divide the recorded gaps between frames by this factor').argParser(positiveNumber).default(1).conflicts('fast'))
     .option('--fast', 'feed frames without waiting (the recorded times still drive the clock)')

@@ -7,6 +7,7 @@ import { ReplayFile, type ReplayLine } from '../../../adapters/inputs/replay.js'
 import { Credits } from '../../../adapters/inputs/replay-reader-protocol.js';
 import { captureLine } from '../../../src/replay/capture.js';
 import type { Pacing } from '../../../src/replay/clock.js';
+import { LINKTYPE, latin1, pcapngFile, udpPacket } from '../../helpers/pcap-writer.js';
 
 const T0 = Date.UTC(2024, 4, 1, 8, 0, 0);
 
@@ -125,5 +126,34 @@ describe('Credits', () => {
     credits.give();
     await new Promise((resolve) => setImmediate(resolve));
     expect(taken).toEqual([0, 1, 2]);
+  });
+});
+
+describe('ReplayFile on a packet capture', () => {
+  it('tells it by its magic number, also when the first read holds less of it, and yields its frames by packet', async () => {
+    // Public vector 33 (Sigma NULL, https://github.com/eavanvalkenburg/pysiaalarm/issues/72), twice over UDP.
+    const frame = latin1('\nFE2E0013"NULL"0000L0#8312[]\r');
+    const panel = { address: '192.0.2.10', port: 40001 };
+    const receiver = { address: '192.0.2.1', port: 12000 };
+    const packets = [udpPacket(panel, receiver, frame), udpPacket(receiver, panel, frame), udpPacket(panel, receiver, frame)];
+    const file = writeFile(Buffer.from(pcapngFile(packets.map((data, i) => ({ time: T0 + i * 1000, data })), { interfaces: [{ linkType: LINKTYPE.raw }], order: 'be' })));
+    const waits: number[] = [];
+    const source = new ReplayFile(file, { pacing: { speed: 1 }, chunkBytes: 3, sleep: async (ms) => void waits.push(ms), receivers: [{ input: 'panels', port: 12000, maxFrameBytes: 4096 }] });
+    const read: ReplayLine[] = [];
+    for await (const line of source.lines()) read.push(line);
+    expect(read.map((l) => [l.unit, l.lineNumber, l.parsed.ok && l.parsed.value.t! - T0, l.parsed.ok && l.parsed.value.input])).toEqual([
+      ['packet', 1, 0, 'panels'],
+      ['packet', 3, 2000, 'panels'],
+    ]);
+    expect(waits).toEqual([2000]);
+    expect(source.read).toEqual({ unit: 'packet', count: 3, skipped: 1 });
+  });
+
+  it('reads a text file shorter than a magic number as text', async () => {
+    const source = new ReplayFile(writeFile('1\n'), { pacing: 'fast' });
+    const read: ReplayLine[] = [];
+    for await (const line of source.lines()) read.push(line);
+    expect(read.map((l) => [l.unit, l.lineNumber])).toEqual([['line', 1]]);
+    expect(source.read).toEqual({ unit: 'line', count: 1, skipped: 0 });
   });
 });

@@ -32,7 +32,7 @@ describe('decodePacket', () => {
         const [segment] = new TcpConversation(ends.panel, ends.receiver, 0xfffffff0).send(FRAME);
         const tcp = decodePacket(LINKTYPE[link], linkFrame(link, segment!));
         expect(tcp).toMatchObject({ kind: 'segment', transport: 'tcp', source: ends.panel.address, destinationPort: 12000, payload: FRAME });
-        expect(tcp.kind === 'segment' && tcp.tcp).toEqual({ seq: 0xfffffff0, syn: false, fin: false, rst: false });
+        expect(tcp.kind === 'segment' && tcp.tcp).toEqual({ seq: 0xfffffff0, syn: false, ack: true, fin: false, rst: false });
       });
     }
   }
@@ -53,9 +53,9 @@ describe('decodePacket', () => {
 
   it('reads TCP flags', () => {
     const ip = ipv4Packet('192.0.2.10', '192.0.2.1', PROTOCOL.tcp, tcpSegment(40001, 12000, 7, new Uint8Array(0), { syn: true }));
-    expect(decodePacket(LINKTYPE.raw, ip)).toMatchObject({ tcp: { seq: 7, syn: true, fin: false, rst: false } });
+    expect(decodePacket(LINKTYPE.raw, ip)).toMatchObject({ tcp: { seq: 7, syn: true, ack: false, fin: false, rst: false } });
     const fin = ipv4Packet('192.0.2.10', '192.0.2.1', PROTOCOL.tcp, tcpSegment(40001, 12000, 7, new Uint8Array(0), { fin: true, rst: true }));
-    expect(decodePacket(LINKTYPE.raw, fin)).toMatchObject({ tcp: { syn: false, fin: true, rst: true } });
+    expect(decodePacket(LINKTYPE.raw, fin)).toMatchObject({ tcp: { syn: false, ack: false, fin: true, rst: true } });
   });
 
   it('takes other traffic (ARP, ICMP, an unread link type) for what it is, not for an error', () => {

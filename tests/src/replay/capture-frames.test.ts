@@ -59,7 +59,16 @@ describe('CaptureFrames: TCP', () => {
     const packets = [...tcp.open(), ...http.open(), ...http.send(latin1('GET / HTTP/1.1\r\nHost: x\r\n\r\n')), ...tcp.send(NULL_FRAME), tcp.answer(ACK), http.answer(latin1('\nHTTP/1.1 200 OK\r\n'))];
     const { lines, capture } = framesOf(packets);
     expect(lines.map((l) => l.parsed)).toEqual([{ ok: true, value: { t: T0 + 7, input: null, transport: 'tcp', peer: '192.0.2.10:40001', bytes: NULL_FRAME } }]);
-    expect(capture.skipped).toBe(packets.length - 1);
+    // The two SYN-ACKs, the HTTP request and the two answers; the panels' handshakes are no one else's.
+    expect(capture.skipped).toBe(5);
+  });
+
+  it('without a configured port, takes the client of a handshake whose stream starts with LF, its first segment late or not', () => {
+    const tcp = new TcpConversation(PANEL, { address: '192.0.2.1', port: 3061 });
+    const open = tcp.open();
+    const [head, tail] = tcp.send(JC, [10, JC.length - 10]);
+    const { lines } = framesOf([...open, tail!, tcp.answer(ACK), head!]);
+    expect(lines.map((l) => l.parsed)).toEqual([{ ok: true, value: { t: T0 + 5, input: null, transport: 'tcp', peer: '192.0.2.10:40001', bytes: JC } }]);
   });
 
   it('takes the direction toward the configured port even when the capture starts after the panel spoke', () => {

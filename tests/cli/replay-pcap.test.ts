@@ -1,0 +1,138 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI, tempDir, writeConfig } from '../helpers/gateway-process.js';
+import { LINKTYPE, TcpConversation, latin1, linkFrame, pcapFile, pcapngFile, udpPacket, type LinkType } from '../helpers/pcap-writer.js';
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : Number((error as { code?: number }).code ?? -1), stdout, stderr });
+    });
+  });
+}
+
+interface Record {
+  t: string;
+  input: string;
+  transport: 'tcp' | 'udp';
+  peer: string;
+  hex: string;
+}
+
+/**
+ * The DC-09 lines of the golden capture (tests/cli/replay/capture.jsonl; each names its public source): frames
+ * of real panels (Ajax, Hikvision, an account not allowed, a CRC mismatch, an encrypted duress) over TCP and UDP.
+ */
+const GOLDEN = new URL('./replay/capture.jsonl', import.meta.url).pathname;
+const records = readFileSync(GOLDEN, 'utf8')
+  .trimEnd()
+  .split('\n')
+  .map((l) => JSON.parse(l) as Record)
+  .filter((r) => r.input === 'panels');
+
+const RECEIVER = { address: '192.0.2.1', port: 12000 };
+const ACK = latin1('\n59890012"ACK"0000L0#1409[]\r');
+
+/**
+ * The same frames as the packets a capture on the receiver would hold: each TCP panel's connection opened before
+ * its first frame, every frame answered by the receiver, its frames cut in three segments, the last sent before the
+ * middle one and the first sent twice; each UDP frame one datagram.
+ */
+function packetsOf(link: LinkType): Array<{ time: number; data: Uint8Array }> {
+  const connections = new Map<string, TcpConversation>();
+  const packets: Array<{ time: number; data: Uint8Array }> = [];
+  for (const record of records) {
+    const at = Date.parse(record.t);
+    const [address, port] = [record.peer.slice(0, record.peer.lastIndexOf(':')), Number(record.peer.slice(record.peer.lastIndexOf(':') + 1))];
+    const frame = Uint8Array.from(Buffer.from(record.hex, 'hex'));
+    const add = (data: Uint8Array, time = at) => packets.push({ time, data: linkFrame(link, data) });
+    if (record.transport === 'udp') {
+      add(udpPacket({ address, port }, RECEIVER, frame));
+      add(udpPacket(RECEIVER, { address, port }, ACK), at + 5);
+      continue;
+    }
+    let tcp = connections.get(record.peer);
+    if (tcp === undefined) {
+      tcp = new TcpConversation({ address, port }, RECEIVER);
+      connections.set(record.peer, tcp);
+      for (const packet of tcp.open()) add(packet, at - 10);
+    }
+    const first = tcp.nextSeq;
+    const [p1, p2, p3] = tcp.send(frame, [20, 20, frame.length - 40]);
+    add(p1!, at - 3);
+    add(p3!, at - 2);
+    add(tcp.segmentAt(first, frame.subarray(0, 20)), at - 1);
+    // The packet that fills the hole completes the frame: its time is the frame's.
+    add(p2!);
+    add(tcp.answer(ACK), at + 5);
+  }
+  return packets;
+}
+
+describe('panelbridge replay and decode of a packet capture', () => {
+  const dir = tempDir('replay-pcap');
+  const config = (port: number) =>
+    writeConfig(mkdirSync(path.join(dir, `port-${port}`), { recursive: true }) ?? path.join(dir, `port-${port}`), {
+      dataDir: path.join(dir, 'var'),
+      inputs: [{ type: 'dc09', name: 'panels', port, accounts: [{ account: 'AAA' }, { account: '1111' }, { account: 'AAAB' }, { account: '5678', key: '0123456789ABCDEF0123456789ABCDEF', keyEncoding: 'hex' }] }],
+      outputs: [{ type: 'stdout', name: 'out' }],
+    });
+  const jsonLines = path.join(dir, 'capture.jsonl');
+  writeFileSync(jsonLines, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+
+  it('gives the same events as the JSON-lines capture of the same frames: pcap, pcapng, by port and by who speaks first', async () => {
+    const expected = await cli(['replay', jsonLines, '--config', config(0), '--dry-run', '--fast']);
+    expect(expected.code).toBe(0);
+    expect(expected.stdout.trim().split('\n')).toHaveLength(5);
+    const files: Array<[string, Uint8Array, number]> = [
+      ['ethernet-le.pcap', pcapFile(packetsOf('ethernet'), { linkType: LINKTYPE.ethernet, order: 'le' }), 12000],
+      ['vlan-be-nano.pcap', pcapFile(packetsOf('ethernet-vlan'), { linkType: LINKTYPE['ethernet-vlan'], order: 'be', nano: true }), 0],
+      ['sll2-be.pcapng', pcapngFile(packetsOf('sll2'), { interfaces: [{ linkType: LINKTYPE.sll2, resolution: 9 }], order: 'be' }), 12000],
+    ];
+    for (const [name, bytes, port] of files) {
+      const file = path.join(dir, name);
+      writeFileSync(file, bytes);
+      const replayed = await cli(['replay', file, '--config', config(port), '--dry-run', '--fast']);
+      expect(replayed.stderr, name).toContain(`replay: ${records.length} frame(s) from ${packetsOf('raw').length} packet(s)`);
+      expect(replayed.stdout, name).toBe(expected.stdout);
+      expect(replayed.code, name).toBe(0);
+    }
+  });
+
+  it('decode --pcap prints each frame\'s events with its packet time and sender, and an error line for one that does not decode', async () => {
+    const file = path.join(dir, 'decode.pcap');
+    writeFileSync(file, pcapFile(packetsOf('ethernet'), { linkType: LINKTYPE.ethernet }));
+    const result = await cli(['decode', '--pcap', file]);
+    const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { error?: { code: string; message: string }; receivedAt?: string; source?: unknown; code?: { value: string } | null });
+    // Vector 26, its retransmit, vector 4, the NULL link test (vector 31, no code), vector 25, vector 39; the two
+    // encrypted frames without --key and the bad CRC refused.
+    expect(lines.map((l) => l.error?.code ?? l.code?.value ?? null)).toEqual(['JC', 'JC', 'PA', null, 'RP', '401', 'DC09_KEY_MISSING', 'DC09_CRC_MISMATCH', 'DC09_KEY_MISSING']);
+    expect(lines[2]).toMatchObject({ receivedAt: '2024-05-01T08:00:05.000Z', source: { input: 'cli', transport: 'udp', peer: '192.0.2.11:5072' } });
+    expect(lines[6]!.error!.message).toMatch(/^packet \d+: /);
+    expect(result.code).toBe(1);
+  });
+
+  it('replays the packets before a cut-short end, names the cut with its packet, and exits 2', async () => {
+    const bytes = pcapFile(packetsOf('raw'), { linkType: LINKTYPE.raw });
+    const file = path.join(dir, 'cut.pcap');
+    writeFileSync(file, bytes.subarray(0, bytes.length - 30));
+    const result = await cli(['replay', file, '--config', config(12000), '--dry-run', '--fast']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/packet \d+: PCAP_TRUNCATED: the capture was cut short in a record at byte \d+/);
+    expect(result.stdout.trim().split('\n')).toHaveLength(5);
+  });
+
+  it('says so and exits 1 when --pcap is given a file that is no capture', async () => {
+    const result = await cli(['decode', '--pcap', jsonLines]);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toEqual({ error: { code: 'PCAP_FORMAT_INVALID', message: `${jsonLines} is not a pcap or pcapng file (no magic number)` } });
+  });
+});
