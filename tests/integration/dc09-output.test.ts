@@ -79,6 +79,15 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
     }
   };
   const sockets = new Set<net.Socket>();
+  // Delayed replies still due when the receiver closes are dropped with it (a send on a closed UDP socket throws).
+  const dueReplies = new Set<NodeJS.Timeout>();
+  const replyLater = (send: () => void): void => {
+    const timer = setTimeout(() => {
+      dueReplies.delete(timer);
+      send();
+    }, replyDelayMs);
+    dueReplies.add(timer);
+  };
   const tcp = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -87,7 +96,7 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
       for (const out of framer.push(chunk)) {
         if (out.kind !== 'frame') continue;
         const reply = answer(out.bytes);
-        if (reply !== null) setTimeout(() => socket.write(reply), replyDelayMs);
+        if (reply !== null) replyLater(() => socket.write(reply));
       }
     });
     socket.on('error', () => socket.destroy());
@@ -98,7 +107,7 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
   const udp = dgram.createSocket('udp4');
   udp.on('message', (message, rinfo) => {
     const reply = answer(message);
-    if (reply !== null) setTimeout(() => udp.send(reply, rinfo.port, rinfo.address), replyDelayMs);
+    if (reply !== null) replyLater(() => udp.send(reply, rinfo.port, rinfo.address));
   });
   udp.bind(port, '127.0.0.1');
   await once(udp, 'listening');
@@ -108,6 +117,7 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
     clockAheadMs,
     events: () => received.filter((r) => r.msg.token !== 'NULL'),
     async close() {
+      for (const timer of dueReplies) clearTimeout(timer);
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => tcp.close(resolve));
       await new Promise<void>((resolve) => udp.close(() => resolve()));
