@@ -72,6 +72,21 @@ export function eventTypesFor(audience: Audience): string[] {
 
 const ON_WHEN = (condition: string): string => `{{ 'ON' if ${condition} else 'OFF' }}`;
 
+/**
+ * An event entity's reading of an event: its category is the event type, a few fields ride along as attributes.
+ * An event stored before `verified` existed counts as verified (`is not false`: an absent field is not false).
+ */
+const EVENT_READING =
+  "{{ {'event_type': value_json.category, 'event_id': value_json.id, 'account': value_json.account, 'qualifier': value_json.qualifier, " +
+  "'description': (value_json.code.description if value_json.code else none), 'test': value_json.test, 'verified': value_json.verified is not false} | to_json }}";
+
+/**
+ * Events of accounts no site claims are published under their account (`{prefix}/events/{account}/…`), a level no
+ * site entity reads. An event entity ignores a message its template renders empty, so the entities that read every
+ * account's level for them keep only events without a site: a site's events stay on the site's entity alone.
+ */
+const UNASSIGNED_EVENT_READING = `{% if value_json.site is not defined or value_json.site is none %}${EVENT_READING}{% endif %}`;
+
 /** The entities of the gateway on one output, keyed by component id. */
 export function discoveryComponents(scope: DiscoveryScope): Record<string, DiscoveryComponent> {
   const { output } = scope;
@@ -92,10 +107,7 @@ export function discoveryComponents(scope: DiscoveryScope): Record<string, Disco
       name: `${siteName} events`,
       state_topic: `${prefix}/events/${siteTopic}/+`,
       event_types: eventTypesFor(output.audience),
-      // The event's category is its type; a few fields ride along as attributes of the entity.
-      value_template:
-        "{{ {'event_type': value_json.category, 'event_id': value_json.id, 'qualifier': value_json.qualifier, " +
-        "'description': (value_json.code.description if value_json.code else none), 'test': value_json.test} | to_json }}",
+      value_template: EVENT_READING,
     });
     if (!central) continue;
     add(`${siteId}_open_incident`, {
@@ -121,6 +133,17 @@ export function discoveryComponents(scope: DiscoveryScope): Record<string, Disco
   }
 
   if (central) {
+    // A duress from an account on no site (a typo in the site's accounts, a panel nobody configured) must show too.
+    // One entity per category, each reading only that category's level, so Home Assistant is sent nothing else.
+    for (const category of DURESS_CATEGORIES) {
+      add(`unassigned_accounts_${category}`, {
+        p: 'event',
+        name: `Unassigned accounts ${category}`,
+        state_topic: `${prefix}/events/+/${topicSegment(category)}`,
+        event_types: [category],
+        value_template: UNASSIGNED_EVENT_READING,
+      });
+    }
     const healthTopic = `${prefix}/health`;
     // The gateway republishes health at least every minute; older than three means nobody is publishing it.
     const health = { state_topic: healthTopic, entity_category: 'diagnostic', expire_after: 180 };

@@ -10,6 +10,8 @@ import { systemClock } from '../../src/ports.js';
 import { parseSettings } from '../../src/settings/settings.js';
 import { getTestBroker, uniquePrefix, type TestBroker } from '../helpers/broker.js';
 import { testEvent } from '../helpers/output-events.js';
+import { eventEntityReading, renderTemplates } from '../helpers/home-assistant.js';
+import { topicMatches } from '../../adapters/outputs/mqtt.js';
 
 /**
  * Required keys of Home Assistant's MQTT discovery schema (device-based payload, and per platform): the device
@@ -146,6 +148,54 @@ describe('Home Assistant discovery against the broker', () => {
     expect(Date.parse(health.updatedAt)).not.toBeNaN();
     expect(JSON.parse(states.get(`${prefix}/devices/bank-1/zone-5`)!)).toHaveProperty('overdue');
     expect(JSON.parse(states.get(`${prefix}/incidents/bank-1`)!)).toMatchObject({ site: 'bank-1', open: 0 });
+  });
+
+  it('shows a duress or hold-up from an account no site claims on an entity, with the account, and a site\'s only on the site\'s', async () => {
+    const discovery = uniquePrefix('ha');
+    const prefix = uniquePrefix('haunassigned');
+    const gateway = await startGateway([{ type: 'mqtt', name: 'central', url: broker.url, topicPrefix: prefix, homeAssistant: { discoveryPrefix: discovery } }], [discovery, prefix]);
+    let configs = new Map<string, string>();
+    await until(async () => (configs = await retained(broker.url, `${discovery}/#`, 150)).size > 0, 'discovery');
+    const entities = Object.entries<any>(JSON.parse([...configs.values()][0]!).cmps).filter(([, c]) => c.p === 'event');
+
+    // Home Assistant subscribes to every event entity's state topic.
+    const ha = await connectAsync(broker.url, { reconnectPeriod: 0 });
+    cleanups.push(() => ha.endAsync());
+    const received: Array<{ topic: string; payload: string }> = [];
+    ha.on('message', (topic, payload) => received.push({ topic, payload: payload.toString() }));
+    for (const filter of new Set(entities.map(([, c]) => c.state_topic as string))) await ha.subscribeAsync(filter, { qos: 1 });
+    // A witness of every event the output publishes, to know when all are out.
+    const witness = await connectAsync(broker.url, { reconnectPeriod: 0 });
+    cleanups.push(() => witness.endAsync());
+    const published: string[] = [];
+    witness.on('message', (_topic, payload) => published.push(payload.toString()));
+    await witness.subscribeAsync(`${prefix}/events/#`, { qos: 1 });
+
+    const strangerDuress = testEvent({ category: 'duress', account: '9999', user: { number: 3 } as never });
+    const strangerHoldup = testEvent({ category: 'holdup', account: '9999', verified: false, unverifiedReason: 'unknown-account' });
+    const siteDuress = testEvent({ category: 'duress', account: '1234', siteId: 'bank-1', user: { number: 12 } as never });
+    const events = [strangerDuress, strangerHoldup, siteDuress];
+    expect((await gateway.recorder.record(events)).ok).toBe(true);
+    await until(() => events.every((e) => published.some((payload) => payload.includes(e.id))), 'the events on the broker');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    // What each entity makes of each message its state topic delivered.
+    const jobs = received.flatMap((message) =>
+      entities.filter(([, c]) => topicMatches(c.state_topic, message.topic)).map(([id, c]) => ({ id, c, message, template: c.value_template as string, payload: message.payload })),
+    );
+    const rendered = renderTemplates(jobs);
+    const shownBy = (eventId: string) =>
+      jobs.flatMap((job, i) => {
+        const reading = eventEntityReading(rendered[i]!, job.c.event_types);
+        return reading !== undefined && JSON.parse(job.message.payload).id === eventId ? [{ entity: job.id, reading }] : [];
+      });
+
+    for (const event of [strangerDuress, strangerHoldup]) {
+      const shown = shownBy(event.id);
+      expect(shown, `${event.category} from account 9999`).toHaveLength(1);
+      expect(shown[0]!.reading).toMatchObject({ event_type: event.category, account: '9999', event_id: event.id, verified: event.verified });
+    }
+    expect(shownBy(siteDuress.id).map((s) => s.entity)).toEqual(['bank-1_event']);
   });
 
   it('publishes the discovery again when Home Assistant announces online on its status topic', async () => {

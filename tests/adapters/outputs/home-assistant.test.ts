@@ -4,6 +4,8 @@ import { healthState } from '../../../adapters/outputs/health-state.js';
 import type { MqttOutput } from '../../../adapters/outputs/mqtt.js';
 import { silentLogger } from '../../../src/ports.js';
 import { sitesSchema, type Site } from '../../../src/settings/sites.js';
+import { eventEntityReading, renderTemplates } from '../../helpers/home-assistant.js';
+import { testEvent } from '../../helpers/output-events.js';
 
 const gateway = { id: 'gw-1', version: '1.2.3' };
 const sites = sitesSchema.parse([
@@ -39,6 +41,29 @@ describe('Home Assistant discovery payload', () => {
     );
     const uniqueIds = Object.values(payload.cmps).map((c) => (c as { unique_id: string }).unique_id);
     expect(new Set(uniqueIds).size).toBe(uniqueIds.length);
+  });
+});
+
+describe('Home Assistant entities of accounts no site claims', () => {
+  const central = discoveryPayload({ gateway, output: { name: 'central', topicPrefix: 'pb', audience: 'central' }, sites });
+  const unassigned = Object.entries(central.cmps).filter(([id]) => id.startsWith('unassigned_accounts_')) as Array<[string, any]>;
+
+  it('has one event entity per duress category on a central output, reading only that category, and none on a local one', () => {
+    expect(unassigned.map(([, c]) => [c.state_topic, c.event_types])).toEqual([
+      ['pb/events/+/duress', ['duress']],
+      ['pb/events/+/holdup', ['holdup']],
+    ]);
+    const local = discoveryPayload({ gateway, output: { name: 'keypad', topicPrefix: 'pb', audience: 'local' }, sites });
+    expect(Object.keys(local.cmps).filter((id) => id.startsWith('unassigned'))).toEqual([]);
+  });
+
+  it('keeps an event without a site, also one stored before site and verified were always written, and ignores a site\'s', () => {
+    const [, duressEntity] = unassigned[0]!;
+    const { site: _site, verified: _verified, ...older } = testEvent({ category: 'duress', account: 'ab12' });
+    const payloads = [older, testEvent({ category: 'duress', account: '1111', siteId: 'shop' })].map((e) => JSON.stringify(e));
+    const [olderReading, siteReading] = renderTemplates(payloads.map((payload) => ({ template: duressEntity.value_template, payload })));
+    expect(eventEntityReading(olderReading!, duressEntity.event_types)).toMatchObject({ event_type: 'duress', account: 'ab12', verified: true });
+    expect(eventEntityReading(siteReading!, duressEntity.event_types)).toBeUndefined();
   });
 });
 
