@@ -11,7 +11,8 @@ import {
   SURGARD_ACK,
   SURGARD_NAK,
 } from '../../src/codecs/surgard.js';
-import { AnswerQueue, exchange, type Link } from './dc09-link.js';
+import { AnswerQueue, type Link } from './dc09-link.js';
+import type { PanelAnswer } from '../../src/codecs/dc09/transmitter.js';
 import { OneAtATime, reportLinkState, type LinkStateListener } from './link-state.js';
 
 export type AutomationOutputOptions = Omit<AutomationOutputSettings, 'type'>;
@@ -33,10 +34,23 @@ const MAX_NAKS = 20;
  */
 const FAILED_LINK_PROBE_MS = 30_000;
 
-/** The connected automation, as a link the DC-09 exchange helper can drive. */
+/**
+ * How late an answer may come, counted from the last packet sent, and still be taken for an answer to it rather than
+ * to a later packet: twice the ACK wait. Past that it is presumed lost.
+ */
+const LATE_ANSWER_WAITS = 2;
+
+/** The connected automation and the answers coming back on it. */
 interface Automation extends Link {
   socket: net.Socket;
   peer: string;
+  /**
+   * Packets written and answers (ACK or NAK) received on this connection. The answers carry no sequence number: the
+   * difference is the answers still owed, which belong to packets sent before the one waiting now.
+   */
+  sent: number;
+  received: number;
+  lastSentAt: number;
 }
 
 /** `::ffff:127.0.0.1` (an IPv4 peer on a dual-stack socket) is 127.0.0.1. */
@@ -143,18 +157,26 @@ export class AutomationOutput implements OutputAdapter<NormalizedEvent> {
     this.automation?.socket.destroy();
     const answers = new AnswerQueue();
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      // The automation answers with single bytes; automation commands are not taken.
-      for (const byte of chunk) if (byte === SURGARD_ACK || byte === SURGARD_NAK) answers.push(Uint8Array.of(byte));
-    });
-    socket.on('error', () => socket.destroy());
     const automation: Automation = {
       socket,
       peer,
       answers,
       send: (bytes) => new Promise((resolve, reject) => socket.write(bytes, (error) => (error ? reject(error) : resolve()))),
       close: async () => void socket.destroy(),
+      sent: 0,
+      received: 0,
+      lastSentAt: 0,
     };
+    socket.on('data', (chunk: Buffer) => {
+      // The automation answers with single bytes; automation commands are not taken. An answer when none is owed
+      // answers nothing the output sent (or one presumed lost): it must not deliver the next packet.
+      for (const byte of chunk) {
+        if ((byte !== SURGARD_ACK && byte !== SURGARD_NAK) || automation.received >= automation.sent) continue;
+        automation.received++;
+        answers.push(Uint8Array.of(byte));
+      }
+    });
+    socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       answers.close();
       if (this.automation === automation) {
@@ -193,9 +215,10 @@ export class AutomationOutput implements OutputAdapter<NormalizedEvent> {
     const automation = this.automation;
     if (automation === undefined) return this.unavailable('no automation connected');
     if (this.failed) return this.unavailable(`automation ${automation.peer} does not answer; waiting for an ACKed heartbeat`);
+    await this.settleOwedAnswers(automation);
     let naks = 0;
     for (let silent = 0; silent <= this.options.retries; ) {
-      const { answer } = await exchange(automation, packet, this.options.ackTimeout, interpretSurgardAnswer);
+      const answer = await this.attempt(automation, packet);
       if (answer.kind === 'ack') {
         this.answered();
         return { ok: true };
@@ -217,15 +240,46 @@ export class AutomationOutput implements OutputAdapter<NormalizedEvent> {
   private async heartbeat(): Promise<void> {
     const automation = this.automation;
     if (automation === undefined) return;
+    // No settling first: a late answer to an earlier packet, taken for the heartbeat's, still shows the automation
+    // answers; the answers still owed are counted all the same before the next event goes out.
     const packet = Buffer.from(encodeSurgardHeartbeat(this.options.receiver), 'latin1');
     for (let attempt = 0; attempt <= this.options.retries; attempt++) {
-      const { answer } = await exchange(automation, packet, this.options.ackTimeout, interpretSurgardAnswer);
+      const answer = await this.attempt(automation, packet);
       if (answer.kind === 'ack') {
         this.answered();
         return;
       }
     }
     await this.linkFailed(automation, 'heartbeat not ACKed');
+  }
+
+  /**
+   * Before an event's packet: waits for the answers still owed to earlier packets (a slow automation's ACK to a
+   * copy that was sent again) and drops them, so none is taken for the new packet's; one later than
+   * LATE_ANSWER_WAITS ACK waits after the last send is presumed lost.
+   */
+  private async settleOwedAnswers(automation: Automation): Promise<void> {
+    const deadline = automation.lastSentAt + LATE_ANSWER_WAITS * this.options.ackTimeout;
+    while (automation.received < automation.sent && performance.now() < deadline) await automation.answers.next(deadline - performance.now());
+    automation.answers.clear();
+    automation.received = automation.sent;
+  }
+
+  /**
+   * Sends one copy of a packet and waits up to the ACK wait for an answer: to this copy or an earlier copy of the
+   * same packet (answers to earlier packets were settled before its first copy).
+   */
+  private async attempt(automation: Automation, packet: Uint8Array): Promise<PanelAnswer> {
+    automation.sent++;
+    automation.lastSentAt = performance.now();
+    try {
+      await automation.send(packet);
+    } catch (error) {
+      automation.sent--;
+      return { kind: 'none', detail: `not sent: ${(error as Error).message}` };
+    }
+    const received = await automation.answers.next(this.options.ackTimeout - (performance.now() - automation.lastSentAt));
+    return received === null ? { kind: 'none' } : interpretSurgardAnswer(received);
   }
 
   private async supervise(): Promise<void> {

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AutomationOutput, type AutomationOutputOptions } from '../../adapters/outputs/automation.js';
 import type { LinkStateReport } from '../../adapters/outputs/link-state.js';
 import { DelimitedFramer } from '../../src/codecs/delimited-framer.js';
-import { SURGARD_NAK, SURGARD_TERMINATOR } from '../../src/codecs/surgard.js';
+import { SURGARD_ACK, SURGARD_NAK, SURGARD_TERMINATOR } from '../../src/codecs/surgard.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
@@ -137,6 +137,42 @@ describe('Sur-Gard automation output, read by the serial Sur-Gard decoder', () =
     expect(reports.map((r) => r.qualifier)).toEqual(['new', 'restore']);
     expect(await out.deliver(duress())).toEqual({ ok: true });
     expect(automation.stored()).toHaveLength(1);
+  });
+
+  it('a late ACK to a retransmitted packet is not taken for the next packet, which the automation NAKs', async () => {
+    const out = await output({ ackTimeout: 300, retries: 2 });
+    // An automation that stalls for 450 ms at the first event, then answers its backlog in order, 10 ms apart: the
+    // first copy of the duress is ACKed after the output retransmitted it, the copy's ACK comes after the next packet
+    // went out, and that packet (account 5678) is NAKed each time.
+    let socket: net.Socket | undefined;
+    let stalledUntil: number | undefined;
+    let lastAnswerAt = 0;
+    const automation = await connectAutomation(out.port(), (packet, index) => {
+      if (index === 0) return 'decode'; // the heartbeat on connect
+      stalledUntil ??= Date.now() + 450;
+      lastAnswerAt = Math.max(Date.now(), stalledUntil, lastAnswerAt + 10);
+      const reply = packet.includes(' 185678') ? SURGARD_NAK : SURGARD_ACK;
+      setTimeout(() => socket?.write(Uint8Array.of(reply)), lastAnswerAt - Date.now());
+      return 'silent';
+    });
+    socket = automation.socket;
+    await connected(out);
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(automation.events()).toHaveLength(2); // sent, and sent again after 300 ms of silence
+    const next = await out.deliver(duress('5678'));
+    expect(next).toMatchObject({ ok: false });
+    expect(automation.events().filter((p) => p.includes(' 185678')).length).toBeGreaterThan(1);
+  });
+
+  it('an answer that never comes is presumed lost: the next packet goes out and its ACK delivers it', async () => {
+    const out = await output({ ackTimeout: 300, retries: 2 });
+    // The first copy of the first event is never answered; everything else is.
+    const automation = await connectAutomation(out.port(), (_packet, index) => (index === 1 ? 'silent' : 'decode'));
+    await connected(out);
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(await out.deliver(duress('5678'))).toEqual({ ok: true });
+    expect(automation.events()).toHaveLength(3);
+    expect(automation.stored().map((e) => e.account).sort()).toEqual(['1234', '5678']);
   });
 
   it('with idle heartbeats off (heartbeat: 0s), a failed link is still probed with heartbeats and resumes when one is ACKed', async () => {
