@@ -17,12 +17,19 @@ for job in json.load(sys.stdin):
 json.dump(out, sys.stdout)
 `;
 
+/** The first Python that has Jinja2: the one on PATH (a pyenv, a venv), else Debian's (`apt-get install python3-jinja2`). */
+const PYTHONS = ['python3', '/usr/bin/python3'];
+
 export function renderTemplates(jobs: ReadonlyArray<{ template: string; payload: string }>): string[] {
-  try {
-    return JSON.parse(execFileSync('python3', ['-c', RENDER], { input: JSON.stringify(jobs), encoding: 'utf8' })) as string[];
-  } catch (error) {
-    throw new Error(`rendering Home Assistant templates needs python3 with jinja2 (pip install jinja2): ${(error as Error).message}`);
+  const failures: string[] = [];
+  for (const python of PYTHONS) {
+    try {
+      return JSON.parse(execFileSync(python, ['-c', RENDER], { input: JSON.stringify(jobs), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] })) as string[];
+    } catch (error) {
+      failures.push(`${python}: ${(error as Error).message.split('\n').slice(-2).join(' ')}`);
+    }
   }
+  throw new Error(`rendering Home Assistant templates needs python3 with jinja2 (.ci/run installs python3-jinja2): ${failures.join('; ')}`);
 }
 
 /**
