@@ -1,27 +1,10 @@
-import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort } from '../helpers/broker.js';
-import { CLI, GatewayProcess, tempDir } from '../helpers/gateway-process.js';
+import { GatewayProcess, runCli as cli, tempDir } from '../helpers/gateway-process.js';
 import { panelFrame, parseAnswer, TcpPanel } from '../helpers/panel.js';
-
-const run = promisify(execFile);
-
-async function cli(args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  // No token from the environment: each command finds its own, as on a fresh box.
-  const env = { ...process.env };
-  delete env.PANELBRIDGE_TOKEN;
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env, ...(cwd === undefined ? {} : { cwd }) });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 /** `npm start` on one box: the example's shape, no token configured by hand; the CLI finds the gateway's own token. */
 describe('one box, no token configured by hand', () => {

@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 
 // From tests/helpers under vitest, or from dist/tests/helpers when compiled (npm run bench).
@@ -9,6 +10,25 @@ export const CLI = new URL(
   import.meta.url.includes('/dist/tests/') ? '../../adapters/cli/main.js' : '../../dist/adapters/cli/main.js',
   import.meta.url,
 ).pathname;
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the compiled CLI to its end, with no token from the environment: each command finds its own, as on a fresh box. */
+export async function runCli(args: readonly string[], cwd?: string): Promise<CliResult> {
+  const env = { ...process.env };
+  delete env.PANELBRIDGE_TOKEN;
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { env, ...(cwd === undefined ? {} : { cwd }) });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as CliResult;
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
 
 export function tempDir(label: string): string {
   return mkdtempSync(path.join(os.tmpdir(), `panelbridge-${label}-`));

@@ -1,25 +1,11 @@
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../helpers/broker.js';
-import { CLI, tempDir } from '../../helpers/gateway-process.js';
+import { runCli, tempDir } from '../../helpers/gateway-process.js';
 
-const run = promisify(execFile);
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env };
-  delete env.PANELBRIDGE_TOKEN;
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env, cwd: tempDir('api-client') });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args, tempDir('api-client'));
 
 /** The API verbs (`test`, `incidents`) when what they call is not a gateway: one line and a sysexits status, never a stack trace. */
 describe('API commands against something that is not the gateway', () => {
