@@ -52,6 +52,23 @@ let escaped = Buffer.allocUnsafeSlow(4096);
 
 let scratch = Buffer.allocUnsafeSlow(1024);
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+const NOT_ASCII = /[\x80-\xff]/;
+
+/**
+ * Frame text read byte for byte (latin1), read again as UTF-8 when its bytes are UTF-8: DC-09 names Windows-1252 for
+ * text, but hubs write location and alarm text in UTF-8 too (Cyrillic, Greek), and Latin-1 text that happens to be
+ * valid multi-byte UTF-8 ("Ã¼") does not occur in names.
+ */
+export function textOfBytes(latin1: string): string {
+  if (!NOT_ASCII.test(latin1)) return latin1;
+  try {
+    return STRICT_UTF8.decode(Buffer.from(latin1, 'latin1'));
+  } catch {
+    return latin1;
+  }
+}
+
 /**
  * A Buffer holding `bytes` from offset 0, for latin1 reads, valid until the next call: `bytes` itself when it is
  * a Buffer, else a copy in one reused Buffer. Frames arrive as plain Uint8Arrays, and making a Buffer view of

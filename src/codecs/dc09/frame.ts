@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors.js';
 import { DC09_ACCOUNT, DC09_ACCOUNT_PATTERN, DC09_ACCOUNT_RULE } from '../../settings/dc09-account.js';
 import type { ErrorCode } from '../../errors.js';
-import { fail, latin1Reader, ok, previewOf } from '../result.js';
+import { fail, latin1Reader, ok, previewOf, textOfBytes } from '../result.js';
 import type { DecodeResult } from '../result.js';
 import { aesCbcName, decryptDc09, encryptDc09 } from './cipher.js';
 import { crc16, hex4 } from './crc16.js';
@@ -459,7 +459,7 @@ function parseContent(text: string, from: number, encrypted: boolean, context: D
   if (close < 0) return fail(malformed, `${where} has no closing "]"`, frame);
   const block = text.slice(from, close);
   if (encrypted && !isPrintableText(block)) return fail(malformed, `${where} is not printable text`, frame);
-  const { dataAccount, data } = splitDataAccount(block, quirks);
+  const { dataAccount, data } = splitDataAccount(textOfBytes(block), quirks);
 
   const extended: Record<string, string> = {};
   let i = close + 1;
@@ -469,7 +469,7 @@ function parseContent(text: string, from: number, encrypted: boolean, context: D
     if (fieldEnd < 0 || !/^[A-Za-z]$/.test(letter)) return fail(malformed, `malformed extended field${excerpt(i)}`, frame);
     const value = text.slice(i + 2, fieldEnd);
     if (encrypted && !isPrintableText(value)) return fail(malformed, `${where} is not printable text`, frame);
-    extended[letter] = value;
+    extended[letter] = textOfBytes(value);
     i = fieldEnd + 1;
   }
 

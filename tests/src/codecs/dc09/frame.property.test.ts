@@ -3,6 +3,7 @@ import { describe, expect } from 'vitest';
 import { decodeDc09Frame, encodeDc09Frame, wrapDc09Body } from '../../../../src/codecs/dc09/frame.js';
 import type { Dc09EncodeInput } from '../../../../src/codecs/dc09/frame.js';
 import { Dc09Framer } from '../../../../src/codecs/dc09/framer.js';
+import { textOfBytes } from '../../../../src/codecs/result.js';
 
 const HEX_UPPER = [...'0123456789ABCDEF'];
 const hex = (minLength: number, maxLength: number): fc.Arbitrary<string> =>
@@ -99,7 +100,8 @@ describe('encodeDc09Frame → decodeDc09Frame', () => {
       account: message.account,
       dataAccount: message.dataAccount,
       data: message.data,
-      extended: message.extended,
+      // The encoder writes text byte for byte (latin1); a value whose bytes happen to be UTF-8 reads as UTF-8.
+      extended: Object.fromEntries(Object.entries(message.extended ?? {}).map(([letter, value]) => [letter, textOfBytes(value)])),
       timestamp: message.timestamp,
       crcForm: message.crcForm,
       crcOverCr: false,

@@ -110,6 +110,15 @@ describe('decodeDc09Frame: data block, extended fields, timestamp', () => {
     expect(message.extended).toEqual({ I: 'alarme déclenchée', R: 'cuisine' });
   });
 
+  it('reads text written in UTF-8 as UTF-8 (a hub naming its zones in Cyrillic), in the data block too', () => {
+    const utf8 = (text: string): string => Buffer.from(text, 'utf8').toString('latin1');
+    const message = decoded(frameOf(`"SIA-DCS"0001L0#1234[#1234|NBA01^${utf8('Кухня')}^][S${utf8('Улица Ленина')}][I${utf8('Zürich')}]`));
+    expect(message.extended).toEqual({ S: 'Улица Ленина', I: 'Zürich' });
+    expect(message.data).toBe('NBA01^Кухня^');
+    // Bytes that are not UTF-8 stay Windows-1252/latin1 text (the test above), one byte a character.
+    expect(decoded(frameOf('"SIA-DCS"0001L0#1234[#1234|NBA01][IZ\xfcrich \xc3]')).extended).toEqual({ I: 'Zürich Ã' });
+  });
+
   it('reads "[|data]", "[data]" and "[#acct|data]"', () => {
     expect(decoded(frameOf('"SIA-DCS"0001L0#1234[|Nri1/CL501]'))).toMatchObject({ dataAccount: null, data: 'Nri1/CL501' });
     expect(decoded(frameOf('"SIA-DCS"0001L0#1234[Nri1/WA000]'))).toMatchObject({ dataAccount: null, data: 'Nri1/WA000' });
