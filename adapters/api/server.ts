@@ -25,6 +25,8 @@ export interface ApiRequest {
   peer: string;
   /** The Cookie header (the console's session). */
   cookie: string | undefined;
+  /** The console session's secret (SESSION_SECRET_HEADER), which must come with its cookie. */
+  sessionSecret: string | undefined;
   /**
    * Who the request's token or session belongs to now: undefined once the token is replaced or removed or the
    * session ended. A long-lived answer (the console's live stream) asks again before each write.
@@ -44,9 +46,15 @@ export interface ApiResponse {
   stream?: (res: http.ServerResponse) => void;
 }
 
-/** Browser sessions (the console): who the session cookie of a request belongs to. */
+/** The header in which a console page sends its session's secret with the session cookie. */
+export const SESSION_SECRET_HEADER = 'x-panelbridge-session';
+
+/**
+ * Browser sessions (the console): who the session cookie of a request, with its secret, belongs to;
+ * `wrong-secret` when the cookie names a live session but the secret is missing or wrong.
+ */
 export interface SessionSource {
-  identify(cookieHeader: string | undefined): ApiIdentity | undefined;
+  identify(cookieHeader: string | undefined, secret: string | undefined): ApiIdentity | 'wrong-secret' | undefined;
 }
 
 export type ApiHandler = (req: ApiRequest) => Promise<ApiResponse> | ApiResponse;
@@ -234,7 +242,7 @@ export class ApiServer {
     return this.guesses.check(peer, authenticate);
   }
 
-  /** Also accept the console's session cookie in place of a bearer token. */
+  /** Also accept the console's session cookie, with its secret, in place of a bearer token. */
   acceptSessions(sessions: SessionSource): void {
     this.sessions = sessions;
   }
@@ -291,7 +299,8 @@ export class ApiServer {
       const params = this.params(route, url.pathname);
       const body = await this.readJson(req);
       const cookie = firstHeader(req.headers.cookie);
-      const request = { method, path: url.pathname, params, query: url.searchParams, identity, body, peer: req.socket.remoteAddress ?? '', cookie, currentIdentity };
+      const sessionSecret = firstHeader(req.headers[SESSION_SECRET_HEADER]);
+      const request = { method, path: url.pathname, params, query: url.searchParams, identity, body, peer: req.socket.remoteAddress ?? '', cookie, sessionSecret, currentIdentity };
       const answer = await route.handler(request);
       if (answer.stream !== undefined) {
         res.writeHead(answer.status, { 'content-type': answer.contentType ?? 'text/event-stream', 'cache-control': 'no-store', ...answer.headers });
@@ -331,13 +340,33 @@ export class ApiServer {
   private identify(req: http.IncomingMessage, isPublic: boolean): { identity: ApiIdentity | undefined; currentIdentity: () => ApiIdentity | undefined } {
     const header = req.headers.authorization;
     const token = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
+    const peer = req.socket.remoteAddress ?? '';
+    if (token !== undefined) {
+      const currentIdentity = () => this.options.tokens.authenticate(token);
+      const identity = this.checkToken(peer, currentIdentity);
+      if (identity === undefined && !isPublic) throw new ApiError('UNAUTHORIZED', 'unknown token');
+      return { identity, currentIdentity };
+    }
+    if (header !== undefined) {
+      if (!isPublic) throw new ApiError('UNAUTHORIZED', 'unknown token');
+      return { identity: undefined, currentIdentity: () => undefined };
+    }
     const cookie = firstHeader(req.headers.cookie);
-    const currentIdentity =
-      token !== undefined ? () => this.options.tokens.authenticate(token) : header === undefined ? () => this.sessions?.identify(cookie) : () => undefined;
-    const identity = token !== undefined ? this.checkToken(req.socket.remoteAddress ?? '', currentIdentity) : currentIdentity();
+    const secret = firstHeader(req.headers[SESSION_SECRET_HEADER]);
+    // A browser sends the cookie with every page and asset it loads, never the secret: on a public route that
+    // presents no session.
+    if (secret === undefined && isPublic) return { identity: undefined, currentIdentity: () => undefined };
+    const session = this.sessions?.identify(cookie, secret);
+    const identity = typeof session === 'object' ? session : undefined;
     if (identity === undefined && !isPublic)
-      throw new ApiError('UNAUTHORIZED', header === undefined ? 'send Authorization: Bearer <token>' : 'unknown token');
-    return { identity, currentIdentity };
+      throw new ApiError('UNAUTHORIZED', session === 'wrong-secret' ? `the console session's ${SESSION_SECRET_HEADER} header is missing or wrong` : 'send Authorization: Bearer <token>');
+    return {
+      identity,
+      currentIdentity: () => {
+        const now = this.sessions?.identify(cookie, secret);
+        return typeof now === 'object' ? now : undefined;
+      },
+    };
   }
 
   private params(route: Route, pathname: string): Record<string, string> {

@@ -85,6 +85,17 @@ describe('the incident page', () => {
   }, 30_000);
 });
 
+describe('a card or report page', () => {
+  it('shows what the gateway refused, in place of the page', async () => {
+    const gw = await gateway();
+    const page = await signedIn(gw.port);
+    await page.goto(`${gw.base}/console/card/bank-1/zone-77`); // this tab keeps its secret across navigations
+    await page.getByRole('alert').filter({ hasText: 'no such duress device' }).waitFor();
+    await page.goto(`${gw.base}/console/report?site=bank-1&from=2000-01-01&to=2024-12-31`);
+    await page.getByRole('alert').filter({ hasText: 'at most 366 days' }).waitFor();
+  }, 30_000);
+});
+
 describe('a wall screen', () => {
   const notLive = (page: Page) => page.getByRole('alert').filter({ hasText: 'Not live' });
 
@@ -101,11 +112,12 @@ describe('a wall screen', () => {
 
   it('whose live view is refused as busy says so, still shows a new duress, and goes live once a view is free', async () => {
     const gw = await gateway();
-    const cookie = (await fetch(`${gw.base}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json', origin: gw.base }, body: JSON.stringify({ token: TOKEN }) })).headers.get('set-cookie')!.split(';')[0]!;
+    const signIn = await fetch(`${gw.base}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json', origin: gw.base }, body: JSON.stringify({ token: TOKEN }) });
+    const session = { cookie: signIn.headers.get('set-cookie')!.split(';')[0]!, 'x-panelbridge-session': ((await signIn.json()) as { session: string }).session };
     const others = new AbortController();
     cleanup.push(async () => others.abort());
     // Other screens with the same token hold every live view it may have.
-    for (let i = 0; i < MAX_STREAMS_PER_NAME; i++) await (await fetch(`${gw.base}/console/api/live`, { headers: { cookie }, signal: others.signal })).body!.getReader().read();
+    for (let i = 0; i < MAX_STREAMS_PER_NAME; i++) await (await fetch(`${gw.base}/console/api/live`, { headers: session, signal: others.signal })).body!.getReader().read();
     const page = await signedIn(gw.port);
     await notLive(page).filter({ hasText: 'too many live screens' }).waitFor();
     await gw.receive(cid('122', 5));

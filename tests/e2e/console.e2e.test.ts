@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import http from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -176,6 +177,37 @@ describe('the duress console in a real browser', () => {
     await run(process.execPath, [CLI, 'audit', 'verify', '--config', configFile]);
   }, 30_000);
 
+  it('gives a page on another port of this host the session cookie, and the cookie alone reads and acknowledges nothing', async () => {
+    // A local process without privilege serves a page; the operator follows a link to it from anywhere. The
+    // browser sends it the cookie (cookies are per host, not per port); the process replays it, being no browser.
+    const received: string[] = [];
+    const thief = http.createServer((req, res) => {
+      received.push(req.headers.cookie ?? '');
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<script>fetch("/again")</script>');
+    });
+    await new Promise<void>((resolve) => thief.listen(0, '127.0.0.1', resolve));
+    const other = await context.newPage();
+    try {
+      await other.goto(`data:text/html,<a id=l href="http://127.0.0.1:${(thief.address() as net.AddressInfo).port}/">news</a>`);
+      await other.click('#l');
+      await expect.poll(() => received.filter((c) => c.includes('pb_console=')).length).toBeGreaterThan(0);
+    } finally {
+      await other.close();
+      thief.close();
+    }
+    const cookie = received.find((c) => c.includes('pb_console='))!;
+    const incident = await page.locator('section[data-incident]').first().getAttribute('data-incident');
+    expect((await fetch(`${base}/console/api/incidents?all=1`, { headers: { cookie } })).status).toBe(401);
+    expect((await fetch(`${base}/console/api/live`, { headers: { cookie } })).status).toBe(401);
+    const ack = await fetch(`${base}/console/api/incidents/${incident}/ack`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: '{"note":"x"}' });
+    expect(ack.status).toBe(401);
+    await fetch(`${base}/console/session`, { method: 'DELETE', headers: { cookie } });
+    // The operator's page, which holds the secret, carries on.
+    await page.getByLabel('Show acknowledged').uncheck();
+    await page.getByText('none open').waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem('pb-session'))).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  }, 30_000);
+
   it('opens the print-ready report and its CSV', async () => {
     await page.getByRole('link', { name: 'Report' }).click();
     await page.getByRole('heading', { name: 'Assurance report' }).waitFor();
@@ -183,7 +215,7 @@ describe('the duress console in a real browser', () => {
     const berlinToday = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Berlin', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
     expect(await page.locator('#report-to').inputValue()).toBe(berlinToday);
     const [report] = await Promise.all([context.waitForEvent('page'), page.getByRole('button', { name: 'Open print-ready report' }).click()]);
-    await report.waitForLoadState();
+    await report.locator('tbody tr').first().waitFor(); // fetched by its page's script with the secret
     expect(await report.evaluate(() => getComputedStyle(document.body).fontFamily)).toContain('system-ui'); // its inline style applied
     expect(await report.title()).toMatch(/^Duress assurance report: Bank branch 1, /);
     const rows = await report.locator('tbody tr').allTextContents();
@@ -200,10 +232,30 @@ describe('the duress console in a real browser', () => {
   }, 30_000);
 
   it('prints a one-page card per device', async () => {
+    // From the walk, in a tab of its own, which gets the secret with its copy of the console's sessionStorage.
+    await page.getByRole('link', { name: 'Test walk' }).click();
+    const [card] = await Promise.all([context.waitForEvent('page'), page.locator('li[data-device="zone-5"]').getByRole('link', { name: 'Printable card' }).click()]);
+    await card.getByRole('heading', { name: 'Teller 1 hold-up button' }).waitFor();
+    await card.close();
+    // Its address in this tab, which keeps its sessionStorage across navigations.
     await page.goto(`${base}/console/card/bank-1/zone-9`);
     await page.getByRole('heading', { name: 'Manager pendant' }).waitFor();
     expect(await page.textContent('body')).toContain('Hold the button for two seconds; stay where you are.');
     await shot('device-card');
+    // A tab of its own (typed address, bookmark) has no secret: it asks to sign in, then shows the card.
+    const fresh = await context.newPage();
+    await fresh.goto(`${base}/console/card/bank-1/zone-9`);
+    await fresh.getByLabel('API token').fill(token);
+    await fresh.getByRole('button', { name: 'Sign in' }).click();
+    await fresh.getByRole('heading', { name: 'Manager pendant' }).waitFor();
+    await fresh.close();
+  }, 20_000);
+
+  it('signs out: the session ends and the tab forgets its secret', async () => {
+    await page.goto(base + '/');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem('pb-session'))).toBeNull();
   }, 20_000);
 
   it('refuses the data without a session, and no page broke its content security policy', async () => {

@@ -75,20 +75,30 @@ async function startConsole(sites: readonly Site[] = SITES, clock?: FakeClock, {
     feed.delivered('central', event);
     return event;
   };
-  const call = (path: string, init: { method?: string; cookie?: string; body?: unknown; origin?: string | null; type?: string } = {}) =>
-    fetch(base + path, {
+  /** What each signed-in page keeps in its sessionStorage: the secret it sends with its session cookie. */
+  const secrets = new Map<string, string>();
+  /** `secret`: the x-panelbridge-session header to send instead of the one the cookie's page keeps (null: none). */
+  const call = (path: string, init: { method?: string; cookie?: string; secret?: string | null; body?: unknown; origin?: string | null; type?: string; signal?: AbortSignal } = {}) => {
+    const secret = init.secret === undefined ? secrets.get(init.cookie ?? '') : init.secret;
+    return fetch(base + path, {
       method: init.method ?? 'GET',
       headers: {
         ...(init.cookie === undefined ? {} : { cookie: init.cookie }),
+        ...(secret == null ? {} : { 'x-panelbridge-session': secret }),
         ...(init.origin === null ? {} : { origin: init.origin ?? origin }),
         ...(init.body === undefined ? {} : { 'content-type': init.type ?? 'application/json' }),
       },
       ...(init.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
+      ...(init.signal === undefined ? {} : { signal: init.signal }),
     });
+  };
   const signIn = async (token: string) => {
     const response = await call('/console/session', { method: 'POST', body: { token } });
     expect(response.status).toBe(200);
-    return response.headers.get('set-cookie')!.split(';')[0]!;
+    const cookie = response.headers.get('set-cookie')!.split(';')[0]!;
+    const { session } = (await response.json()) as { session?: string };
+    if (session !== undefined) secrets.set(cookie, session);
+    return cookie;
   };
   return { h, feed, base, call, signIn, receive };
 }
@@ -96,15 +106,17 @@ async function startConsole(sites: readonly Site[] = SITES, clock?: FakeClock, {
 describe('console sign-in', () => {
   it('exchanges a valid token for an HttpOnly, SameSite=Strict session cookie, and refuses every data route without one', async () => {
     const { call } = await startConsole();
-    for (const path of ['/console/api/me', '/console/api/overview', '/console/api/incidents', '/console/api/walks', '/console/api/live', '/console/card/bank-1/zone-5', '/console/report?site=bank-1'])
+    for (const path of ['/console/api/me', '/console/api/overview', '/console/api/incidents', '/console/api/walks', '/console/api/live', '/console/api/card/bank-1/zone-5', '/console/api/report?site=bank-1'])
       expect([path, (await call(path)).status]).toEqual([path, 401]);
     expect((await call('/console/api/overview', { cookie: 'pb_console=forged' })).status).toBe(401);
     const response = await call('/console/session', { method: 'POST', body: { token: 'viewer-token-0123456789' } });
     expect(response.status).toBe(200);
     const cookie = response.headers.get('set-cookie')!;
     expect(cookie).toMatch(/^pb_console=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200$/);
-    expect(await response.json()).toEqual({ name: 'wall-screen', role: 'viewer' });
-    const me = await call('/console/api/me', { cookie: cookie.split(';')[0]! });
+    const { session, ...identity } = (await response.json()) as { session: string };
+    expect(identity).toEqual({ name: 'wall-screen', role: 'viewer' });
+    expect(session).toMatch(/^[A-Za-z0-9_-]{43}$/); // the secret the page sends with the cookie
+    const me = await call('/console/api/me', { cookie: cookie.split(';')[0]!, secret: session });
     expect(await me.json()).toMatchObject({ role: 'viewer', may: { acknowledge: false, testWindows: false } });
   });
 
@@ -122,6 +134,29 @@ describe('console sign-in', () => {
     const out = await call('/console/session', { method: 'DELETE', cookie });
     expect(out.headers.get('set-cookie')).toContain('Max-Age=0');
     expect((await call('/console/api/me', { cookie })).status).toBe(401);
+  });
+});
+
+describe('a session cookie stolen by a local process', () => {
+  // A browser sends the console's cookie to every port of the gateway's host: a page the operator opens on
+  // 127.0.0.1:9999 has its own request carry it to the process serving that port, which replays it (no Origin, not
+  // a browser). security.md: such a process must never acknowledge an incident or learn that a duress was sent.
+  it('authorises nothing on its own: no acknowledgement, no incident, no live update, no card or report, no sign-out', async () => {
+    const { call, signIn, receive, h } = await startConsole();
+    const cookie = await signIn('operator-token-0123456789');
+    const holdup = await receive(cid('122', 5));
+    const stolen = (path: string, init: Parameters<typeof call>[1] = {}) => call(path, { cookie, secret: null, origin: null, ...init });
+
+    const ack = await stolen(`/console/api/incidents/${holdup.incident}/ack`, { method: 'POST', body: { note: 'nothing happened' } });
+    expect(ack.status).toBe(401);
+    expect(h.assurance.incidentRecords().find((i) => i.id === holdup.incident)?.ackedAt).toBeNull();
+    for (const path of ['/console/api/incidents', '/console/api/overview', '/console/api/me', '/console/api/live', '/console/api/walks', '/console/api/card/bank-1/zone-5', '/console/api/report?site=bank-1'])
+      expect([path, (await stolen(path)).status]).toEqual([path, 401]);
+    // The pages a browser opens by navigation are the console's page alone; their content needs the secret too.
+    expect(await (await stolen('/console/card/bank-1/zone-5')).text()).not.toContain('Teller 1 hold-up button');
+    expect(await (await stolen('/console/report?site=bank-1')).text()).not.toContain('Duress assurance report');
+    await stolen('/console/session', { method: 'DELETE' }); // cannot sign the operator out either
+    expect((await call('/console/api/incidents', { cookie })).status).toBe(200); // the operator's own page still can
   });
 });
 
@@ -278,24 +313,24 @@ describe('console views', () => {
   it('serves the printable card and the report (HTML and CSV) to a signed-in viewer', async () => {
     const { call, signIn } = await startConsole();
     const cookie = await signIn('viewer-token-0123456789');
-    const card = await call('/console/card/bank-1/zone-5', { cookie });
+    const card = await call('/console/api/card/bank-1/zone-5', { cookie });
     expect(card.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(await card.text()).toContain('Press, then step back from the counter.');
-    expect((await call('/console/card/bank-1/zone-3', { cookie })).status).toBe(404); // a burglary zone is no duress device
-    const html = await call('/console/report?site=bank-1&from=2024-01-01&to=2024-01-31', { cookie });
+    expect((await call('/console/api/card/bank-1/zone-3', { cookie })).status).toBe(404); // a burglary zone is no duress device
+    const html = await call('/console/api/report?site=bank-1&from=2024-01-01&to=2024-01-31', { cookie });
     expect(await html.text()).toContain('Duress assurance report: Bank branch 1, 2024-01-01 to 2024-01-31');
-    const csv = await call('/console/report?site=bank-1&from=2024-01-01&to=2024-01-31&format=csv', { cookie });
+    const csv = await call('/console/api/report?site=bank-1&from=2024-01-01&to=2024-01-31&format=csv', { cookie });
     expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     expect(csv.headers.get('content-disposition')).toBe('attachment; filename="assurance-bank-1-2024-01-01-2024-01-31.csv"');
     expect((await csv.text()).split('\r\n').filter((l) => l.startsWith('device,'))).toHaveLength(3);
-    expect((await call('/console/report?site=bank-1&from=2024-02-31', { cookie })).status).toBe(400);
+    expect((await call('/console/api/report?site=bank-1&from=2024-02-31', { cookie })).status).toBe(400);
   });
 
   it('refuses a report period longer than a year, which would hold the event loop for as long as a viewer likes', async () => {
     const { call, signIn } = await startConsole();
     const viewer = await signIn('viewer-token-0123456789');
     // 0001-01-01 to 9999-12-31 took 44 s of one core here, during which no panel got its ACK.
-    const answer = await call('/console/report?site=bank-1&from=2000-01-01&to=2024-12-31&format=csv', { cookie: viewer });
+    const answer = await call('/console/api/report?site=bank-1&from=2000-01-01&to=2024-12-31&format=csv', { cookie: viewer });
     expect(answer.status).toBe(400);
     expect(await answer.json()).toMatchObject({ error: { code: 'BAD_REQUEST', message: expect.stringMatching(/at most 366 days/) } });
   });
@@ -308,17 +343,17 @@ describe('console views', () => {
     await receive(cid('122', 5));
     const { sites } = (await (await call('/console/api/overview', { cookie })).json()) as { sites: Array<{ id: string; reportPeriod: { from: string; to: string } }> };
     expect(sites.find((site) => site.id === 'bank-1')?.reportPeriod).toEqual({ from: '2026-11-08', to: '2026-12-07' });
-    const csv = await call('/console/report?site=bank-1&from=2026-11-08&to=2026-12-07&format=csv', { cookie });
+    const csv = await call('/console/api/report?site=bank-1&from=2026-11-08&to=2026-12-07&format=csv', { cookie });
     expect((await csv.text()).split('\r\n').find((l) => l.startsWith('device,zone-5,'))).toMatch(/,0,1,0,0,/);
   });
 });
 
 describe('console live updates', () => {
   it('tell each open view when something changed, and refuse views beyond MAX_STREAMS_PER_NAME for a name and MAX_STREAMS in all', async () => {
-    const { base, signIn, receive } = await startConsole();
+    const { call, signIn, receive } = await startConsole();
     const controller = new AbortController();
     const open = async (cookie: string) => {
-      const response = await fetch(`${base}/console/api/live`, { headers: { cookie }, signal: controller.signal });
+      const response = await call('/console/api/live', { cookie, signal: controller.signal });
       const reader = response.body!.getReader();
       const first = new TextDecoder().decode((await reader.read()).value);
       return { reader, first };

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { SessionSource } from '../server.js';
 import type { ApiIdentity, AuthenticatedToken, TokenRegistry } from '../tokens.js';
 
@@ -15,10 +15,22 @@ interface Session {
   /** The token signed in with: the session ends when the token is replaced or removed. */
   fingerprint: string;
   expiresAt: number;
+  /** The cookie's value, hashed: the browser signed in from, whose tabs' sessions share it (a cookie is per browser). */
+  browser: string;
 }
 
-/** The session id in a Cookie header, if it names one. */
-function sessionIdIn(cookieHeader: string | undefined): string | undefined {
+/** What a sign-in hands out: the cookie (Set-Cookie) and the secret only the signed-in page holds. */
+export interface SessionStart {
+  setCookie: string;
+  secret: string;
+}
+
+/** Secrets and cookies are kept and compared as hashes: how long a comparison takes tells nothing of them. */
+const hashOf = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+const newSecret = (): string => randomBytes(32).toString('base64url');
+
+/** The cookie's value in a Cookie header, if it has one. */
+function browserIn(cookieHeader: string | undefined): string | undefined {
   for (const part of (cookieHeader ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
     if (name === SESSION_COOKIE) return value.join('=');
@@ -27,12 +39,18 @@ function sessionIdIn(cookieHeader: string | undefined): string | undefined {
 }
 
 /**
- * Console sign-ins: an API token is exchanged once for a random session id held in an HttpOnly, SameSite=Strict
- * cookie, so the token never sits in the page's storage and no other site's page can send the cookie along. The
- * API server takes the cookie in place of a bearer token, with the name and role its token has now: a session
- * ends when its token is replaced or removed. Kept in memory: a restart signs everyone out.
+ * Console sign-ins: an API token is exchanged once for a random secret the page keeps in its sessionStorage and
+ * sends in a header (SESSION_SECRET_HEADER), and a random id in an HttpOnly, SameSite=Strict cookie, so the token
+ * never sits in the page's storage and no other site's page can send the cookie along. The cookie alone is no
+ * credential: a browser sends it to every port of the gateway's host, so any local process serving a page the
+ * operator opens receives it; sessionStorage belongs to the console's origin (its port) and tab alone. The secret
+ * names the session and the cookie must be the one it was signed in with; the tabs of one browser share the cookie,
+ * so a sign-in in one tab keeps it and signs no other tab out. The API server takes the two together in place of a
+ * bearer token, with the name and role its token has now: a session ends when its token is replaced or removed.
+ * Kept in memory: a restart signs everyone out.
  */
 export class ConsoleSessions implements SessionSource {
+  /** By the hash of each session's secret. */
   private readonly sessions = new Map<string, Session>();
 
   constructor(
@@ -41,42 +59,68 @@ export class ConsoleSessions implements SessionSource {
   ) {}
 
   /**
-   * Starts a session; returns the Set-Cookie header value, or undefined when every session is taken by other
-   * names (signing in over and over must not sign anybody else out).
+   * Starts a session for the browser whose Cookie header this is; returns its Set-Cookie header value and secret,
+   * or undefined when every session is taken by other names (signing in over and over must not sign anybody else out).
    */
-  start(token: AuthenticatedToken, secure: boolean): string | undefined {
+  start(token: AuthenticatedToken, secure: boolean, cookieHeader?: string): SessionStart | undefined {
     this.prune();
     const { name } = token.identity;
     const own = [...this.sessions].filter(([, session]) => session.name === name); // oldest first
     if (own.length >= MAX_SESSIONS_PER_NAME || (own.length > 0 && this.sessions.size >= MAX_SESSIONS)) this.sessions.delete(own[0]![0]);
     else if (this.sessions.size >= MAX_SESSIONS) return undefined;
-    const id = randomBytes(32).toString('base64url');
-    this.sessions.set(id, { name, fingerprint: token.fingerprint, expiresAt: this.now() + SESSION_LIFETIME_MS });
-    return cookie(id, SESSION_LIFETIME_MS / 1000, secure);
+    const presented = browserIn(cookieHeader);
+    // Only a cookie this gateway gave out and a session still holds: one set by anybody else is replaced.
+    const browser = presented !== undefined && this.holds(hashOf(presented)) ? presented : newSecret();
+    const secret = newSecret();
+    this.sessions.set(hashOf(secret), { name, fingerprint: token.fingerprint, expiresAt: this.now() + SESSION_LIFETIME_MS, browser: hashOf(browser) });
+    return { setCookie: cookie(browser, SESSION_LIFETIME_MS / 1000, secure), secret };
   }
 
-  identify(cookieHeader: string | undefined): ApiIdentity | undefined {
-    const id = sessionIdIn(cookieHeader);
-    const session = id === undefined ? undefined : this.sessions.get(id);
-    if (session === undefined) return undefined;
-    const holder = session.expiresAt <= this.now() ? undefined : this.tokens.holderOf(session.fingerprint);
-    if (holder === undefined || holder.name !== session.name) {
-      this.sessions.delete(id!);
+  /**
+   * Who the session of `secret` belongs to, when the cookie is the one it was signed in with; `wrong-secret` when
+   * the cookie is a live session's but the secret is missing or not one of its browser's (a cookie taken
+   * elsewhere); undefined otherwise (no cookie, or one no session holds, as every open console's after a restart).
+   */
+  identify(cookieHeader: string | undefined, secret: string | undefined): ApiIdentity | 'wrong-secret' | undefined {
+    const presented = browserIn(cookieHeader);
+    if (presented === undefined) return undefined;
+    const browser = hashOf(presented);
+    const key = secret === undefined ? undefined : hashOf(secret);
+    const session = key === undefined ? undefined : this.sessions.get(key);
+    if (session?.browser !== browser) return this.holds(browser) ? 'wrong-secret' : undefined;
+    const holder = this.holderOf(session);
+    if (holder === undefined) {
+      this.sessions.delete(key!);
       return undefined;
     }
     return holder;
   }
 
-  /** Ends the session the cookie names; returns the Set-Cookie header value that clears it. */
-  end(cookieHeader: string | undefined, secure: boolean): string {
-    const id = sessionIdIn(cookieHeader);
-    if (id !== undefined) this.sessions.delete(id);
-    return cookie('', 0, secure);
+  /**
+   * Ends the session of `secret` if the cookie is its browser's; returns the Set-Cookie header value that clears
+   * the cookie, or undefined while another tab of that browser still holds a session.
+   */
+  end(cookieHeader: string | undefined, secret: string | undefined, secure: boolean): string | undefined {
+    if (typeof this.identify(cookieHeader, secret) === 'object') this.sessions.delete(hashOf(secret!));
+    const presented = browserIn(cookieHeader);
+    return presented !== undefined && this.holds(hashOf(presented)) ? undefined : cookie('', 0, secure);
+  }
+
+  /** The session's holder now: undefined once it expired or its token was replaced or removed. */
+  private holderOf(session: Session): ApiIdentity | undefined {
+    const holder = session.expiresAt <= this.now() ? undefined : this.tokens.holderOf(session.fingerprint);
+    return holder?.name === session.name ? holder : undefined;
+  }
+
+  /** Whether a live session was signed in with the cookie of this hash. */
+  private holds(browser: string): boolean {
+    for (const session of this.sessions.values()) if (session.browser === browser && this.holderOf(session) !== undefined) return true;
+    return false;
   }
 
   private prune(): void {
     const now = this.now();
-    for (const [id, session] of this.sessions) if (session.expiresAt <= now) this.sessions.delete(id);
+    for (const [key, session] of this.sessions) if (session.expiresAt <= now) this.sessions.delete(key);
   }
 }
 

@@ -11,7 +11,7 @@ import { apiSchema } from '../../../src/settings/settings.js';
 const TOKEN = 'viewer-token-for-the-server-test';
 const servers: ApiServer[] = [];
 
-async function server(logger: Logger = silentLogger): Promise<{ base: string; port: number; counters: Counters }> {
+async function server(logger: Logger = silentLogger): Promise<{ base: string; port: number; counters: Counters; api: ApiServer }> {
   const loaded = TokenRegistry.load(apiSchema.parse({ port: 0, tokens: [{ name: 'v', role: 'viewer', token: TOKEN }] }), '/nonexistent-not-used');
   if (!loaded.ok) throw new Error('tokens');
   const counters = new Counters();
@@ -23,7 +23,7 @@ async function server(logger: Logger = silentLogger): Promise<{ base: string; po
   api.route('POST', '/echo', 'read', (req) => ({ status: 200, body: { got: req.body ?? null } }));
   await api.start();
   servers.push(api);
-  return { base: `http://127.0.0.1:${api.address!.port}`, port: api.address!.port, counters };
+  return { base: `http://127.0.0.1:${api.address!.port}`, port: api.address!.port, counters, api };
 }
 
 afterEach(async () => {
@@ -37,6 +37,19 @@ describe('the API server gate', () => {
     const { base } = await server();
     expect(await (await fetch(`${base}/healthz`, { headers: auth })).json()).toEqual({ who: 'v' });
     expect(await (await fetch(`${base}/healthz`, { headers: { authorization: 'Bearer wrong' } })).json()).toEqual({ who: null });
+  });
+
+  it('takes a console session only with its secret: its cookie alone is nobody on a public route and refused elsewhere', async () => {
+    const { base, api } = await server();
+    // `/healthz` tells a caller with a credential of undelivered duress and open incidents.
+    api.acceptSessions({ identify: (cookie, secret) => (cookie !== 'pb_console=id' ? undefined : secret === 'its-secret' ? { name: 'desk', role: 'viewer' } : 'wrong-secret') });
+    const who = async (headers: Record<string, string>) => ((await (await fetch(`${base}/healthz`, { headers })).json()) as { who: string | null }).who;
+    expect(await who({ cookie: 'pb_console=id', 'x-panelbridge-session': 'its-secret' })).toBe('desk');
+    expect(await who({ cookie: 'pb_console=id' })).toBeNull();
+    expect(await who({ cookie: 'pb_console=id', 'x-panelbridge-session': 'another' })).toBeNull();
+    const echo = (headers: Record<string, string>) => fetch(`${base}/echo`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{}' });
+    expect((await echo({ cookie: 'pb_console=id' })).status).toBe(401);
+    expect((await echo({ cookie: 'pb_console=id', 'x-panelbridge-session': 'its-secret' })).status).toBe(200);
   });
 
   it('answers a failing handler 500 INTERNAL, another method 405, an oversized body 413, and counts refusals', async () => {

@@ -14,8 +14,14 @@ const VIEWS = ['overview', 'walk', 'incidents', 'report'];
 const RETRY_MS = 3_000;
 /** Poll this often even when live: a stream can stall silently. */
 const BACKSTOP_MS = 60_000;
+/**
+ * This tab's session secret, sent with every request: the browser sends the cookie to every port of the host, and
+ * the gateway takes it only with the secret, which sessionStorage keeps for this origin (port) and tab alone.
+ */
+const SECRET = 'pb-session';
 let me: Json;
-let stream: EventSource | undefined;
+/** The live stream: read with fetch, as an EventSource cannot send the secret. */
+let stream: AbortController | undefined;
 let retry: ReturnType<typeof setTimeout> | undefined;
 let refreshing = false;
 
@@ -35,20 +41,29 @@ const time = (iso: string | null) => (iso ? new Date(iso).toLocaleTimeString() :
 const pill = (text: string, kind: string) => el('span', { class: `pill ${kind}` }, text);
 const say = (text: string) => (live.textContent = text);
 
-async function api(path: string, method = 'GET', body?: unknown): Promise<Json> {
+const secretHeader = (): Record<string, string> => {
+  const secret = sessionStorage.getItem(SECRET);
+  return secret ? { 'x-panelbridge-session': secret } : {};
+};
+
+async function send(path: string, method = 'GET', body?: unknown): Promise<Response> {
   const response = await fetch(path, {
     method,
     credentials: 'same-origin',
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...secretHeader(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   if (response.status === 401 && path !== '/console/session') {
     signIn();
     throw new Error('signed out');
   }
-  const answer = response.status === 204 ? {} : await response.json();
-  if (!response.ok) throw new Error(answer.error?.message ?? response.statusText);
-  return answer;
+  if (!response.ok) throw new Error((await response.json()).error?.message ?? response.statusText);
+  return response;
+}
+
+async function api(path: string, method = 'GET', body?: unknown): Promise<Json> {
+  const response = await send(path, method, body);
+  return response.status === 204 ? {} : response.json();
 }
 
 /** Replaces the view, keeping what was typed or ticked and where the focus was. */
@@ -67,8 +82,9 @@ function show(...children: Child[]): void {
 
 function signIn(message = ''): void {
   me = undefined;
+  sessionStorage.removeItem(SECRET);
   notLive('');
-  stream?.close();
+  stream?.abort();
   stream = undefined;
   document.getElementById('nav')!.hidden = true;
   document.getElementById('who')!.textContent = '';
@@ -79,7 +95,7 @@ function signIn(message = ''): void {
       submit: async (e) => {
         e.preventDefault();
         try {
-          await api('/console/session', 'POST', { token: input.value });
+          sessionStorage.setItem(SECRET, (await api('/console/session', 'POST', { token: input.value })).session);
           await start();
         } catch (error) {
           signIn((error as Error).message);
@@ -97,6 +113,8 @@ function signIn(message = ''): void {
 }
 
 async function start(): Promise<void> {
+  if (!sessionStorage.getItem(SECRET)) return signIn(); // the cookie alone is refused: ask for nothing
+  if (location.pathname !== '/') return showPage();
   me = await api('/console/api/me');
   document.getElementById('nav')!.hidden = false;
   const who = document.getElementById('who')!;
@@ -106,14 +124,34 @@ async function start(): Promise<void> {
   await refresh('navigate');
 }
 
-function listen(): void {
-  stream = new EventSource('/console/api/live');
-  stream.addEventListener('update', () => {
-    notLive('');
-    void refresh('live');
-  });
-  stream.addEventListener('busy', () => notLive('Not live: too many live screens; polling.'));
-  stream.addEventListener('error', () => notLive('Not live: gateway unreachable; retrying.'));
+/** A card or the report, opened by navigation: the gateway's page for it, fetched with the secret, replaces this one. */
+async function showPage(): Promise<void> {
+  try {
+    const html = await (await send(`/console/api${location.pathname.slice(8)}${location.search}`)).text();
+    document.documentElement.replaceWith(document.adoptNode(new DOMParser().parseFromString(html, 'text/html').documentElement));
+  } catch (error) {
+    if ((error as Error).message !== 'signed out') show(el('p', { class: 'banner', role: 'alert' }, (error as Error).message));
+  }
+}
+
+async function listen(): Promise<void> {
+  const own = (stream = new AbortController());
+  try {
+    const response = await fetch('/console/api/live', { headers: secretHeader(), signal: own.signal });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    for (let chunk; response.ok && !(chunk = await reader.read()).done; ) {
+      const events = (text += chunk.value).split('\n\n');
+      text = events.pop()!;
+      for (const event of events)
+        if (event.startsWith('event: busy')) notLive('Not live: too many live screens; polling.');
+        else if (event.startsWith('event: update')) {
+          notLive('');
+          void refresh('live');
+        }
+    }
+  } catch {}
+  if (stream === own) notLive('Not live: gateway unreachable; retrying.');
 }
 
 /** Says why the page is not live ('' when it is); meanwhile polls and retries the stream. */
@@ -123,7 +161,7 @@ function notLive(why: string): void {
   banner.hidden = !why;
   clearTimeout(retry);
   if (!why) return;
-  stream?.close();
+  stream?.abort();
   stream = undefined;
   retry = setTimeout(async () => {
     await refresh('live'); // a session lost in a restart: sign-in
@@ -255,7 +293,8 @@ function walkView(w: Json): HTMLElement {
           d.guidance && el('p', { class: 'guidance' }, d.guidance),
           // The slot is there before the signal, so a device turning green moves nothing on screen.
           ...(d.arrivals.length > 0 ? d.arrivals.map(arrivalTimes) : [el('div', { class: 'times muted' }, el('span', {}, 'no signal yet'))]),
-          el('a', { href: `/console/card/${encodeURIComponent(w.window.site)}/${encodeURIComponent(d.device)}`, target: '_blank' }, 'Printable card'),
+          // Only a tab with an opener gets a copy of sessionStorage (the secret).
+          el('a', { href: `/console/card/${encodeURIComponent(w.window.site)}/${encodeURIComponent(d.device)}`, target: '_blank', rel: 'opener' }, 'Printable card'),
         ),
       ),
     ),
@@ -387,10 +426,19 @@ async function renderReport(): Promise<void> {
   };
   const site = el('select', { id: 'report-site', change: () => showPeriodOf(site.value) }, ...sites.map((s: Json) => el('option', { value: s.id }, s.name))) as HTMLSelectElement;
   showPeriodOf(site.value);
-  const link = (csv: boolean) => `/console/report?site=${encodeURIComponent(site.value)}&from=${from.value}&to=${to.value}${csv ? '&format=csv' : ''}`;
-  const open = (csv: boolean) => (e: Event) => {
+  const query = () => `/report?site=${encodeURIComponent(site.value)}&from=${from.value}&to=${to.value}`;
+  const open = (csv: boolean) => async (e: Event) => {
     e.preventDefault();
-    window.open(link(csv), csv ? '_self' : '_blank');
+    if (!csv) return void window.open(`/console${query()}`, '_blank'); // with an opener: sessionStorage copied
+    // A download by navigation cannot send the secret: fetched, then saved from memory.
+    try {
+      const response = await send(`/console/api${query()}&format=csv`);
+      const link = el('a', { href: URL.createObjectURL(await response.blob()), download: response.headers.get('content-disposition')!.split('"')[1]! }) as HTMLAnchorElement;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+    } catch (error) {
+      say(`Refused: ${(error as Error).message}`);
+    }
   };
   show(
     el('h2', {}, 'Assurance report'),

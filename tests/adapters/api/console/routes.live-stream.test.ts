@@ -59,6 +59,13 @@ async function start() {
   return { dataDir, oldToken, base, listen, holdUp };
 }
 
+/** A console sign-in: the headers its page sends (the cookie, and the secret it keeps). */
+async function signIn(base: string, token: string): Promise<Record<string, string>> {
+  const response = await fetch(`${base}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+  const { session } = (await response.json()) as { session: string };
+  return { cookie: response.headers.get('set-cookie')!.split(';')[0]!, 'x-panelbridge-session': session };
+}
+
 const streams: http.ClientRequest[] = [];
 afterEach(() => {
   for (const req of streams.splice(0)) req.destroy();
@@ -72,13 +79,12 @@ afterEach(() => {
 describe('console live stream of a replaced token', () => {
   it('ends when the session ends', async () => {
     const { dataDir, oldToken, base, listen, holdUp } = await start();
-    const signIn = await fetch(`${base}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: oldToken }) });
-    const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
-    const stream = await listen({ cookie });
+    const session = await signIn(base, oldToken);
+    const stream = await listen(session);
 
     // The guard leaves: the token is replaced under the same name. The session is refused from now on.
     createToken(dataDir, { name: 'temp-guard', role: 'viewer' });
-    expect((await fetch(`${base}/console/api/me`, { headers: { cookie } })).status).toBe(401);
+    expect((await fetch(`${base}/console/api/me`, { headers: session })).status).toBe(401);
 
     await holdUp();
     expect({ ended: stream.ended, toldOfUpdate: stream.received.includes('event: update') }).toEqual({ ended: true, toldOfUpdate: false });
@@ -94,11 +100,10 @@ describe('console live stream of a replaced token', () => {
 
   it('ends on sign-out, and keeps the streams of a token still valid', async () => {
     const { oldToken, base, listen, holdUp } = await start();
-    const signIn = await fetch(`${base}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: oldToken }) });
-    const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
-    const signedOut = await listen({ cookie });
+    const session = await signIn(base, oldToken);
+    const signedOut = await listen(session);
     const other = await listen({ authorization: `Bearer ${oldToken}` });
-    await fetch(`${base}/console/session`, { method: 'DELETE', headers: { cookie } });
+    await fetch(`${base}/console/session`, { method: 'DELETE', headers: session });
     await holdUp();
     expect({ ended: signedOut.ended, toldOfUpdate: signedOut.received.includes('event: update') }).toEqual({ ended: true, toldOfUpdate: false });
     expect({ ended: other.ended, toldOfUpdate: other.received.includes('event: update') }).toEqual({ ended: false, toldOfUpdate: true });
