@@ -9,7 +9,7 @@ import { eventFromSignal, VERIFIED, type Trust } from '../../src/pipeline/event-
 import { silentLogger } from '../../src/ports.js';
 import { apiSchema } from '../../src/settings/settings.js';
 import { sitesSchema } from '../../src/settings/sites.js';
-import { cid, harness } from '../helpers/assurance-harness.js';
+import { cid, harness, operator } from '../helpers/assurance-harness.js';
 
 // The console page in Debian's headless Chromium against an in-process gateway (console.e2e.test.ts drives a
 // whole gateway process): what an incident shows, and how the page stays live or says it is not.
@@ -56,7 +56,7 @@ async function gateway(port = 0) {
     if (!outcome.ok) throw outcome.error;
     feed.stored(outcome.events);
   };
-  return { port: api.address!.port, base: `http://127.0.0.1:${api.address!.port}`, stop, receive };
+  return { port: api.address!.port, base: `http://127.0.0.1:${api.address!.port}`, stop, receive, assurance: h.assurance };
 }
 
 async function signedIn(port: number, hash = ''): Promise<Page> {
@@ -93,6 +93,19 @@ describe('a card or report page', () => {
     await page.getByRole('alert').filter({ hasText: 'no such duress device' }).waitFor();
     await page.goto(`${gw.base}/console/report?site=bank-1&from=2000-01-01&to=2024-12-31`);
     await page.getByRole('alert').filter({ hasText: 'at most 366 days' }).waitFor();
+  }, 30_000);
+
+  it('is never the CSV read as a page: HTML written into a note is not shown as HTML', async () => {
+    const gw = await gateway();
+    await gw.receive(cid('122', 5));
+    const [incident] = gw.assurance.incidentRecords();
+    // An operator's note is free text; whoever wrote this one wants viewers to follow a link of theirs.
+    gw.assurance.acknowledge(incident!.id, operator('desk'), '<a id=lure href=http://evil.example/>Session expired: sign in again</a>');
+    const page = await signedIn(gw.port);
+    await page.goto(`${gw.base}/console/report?site=bank-1&format=csv`); // a link anyone can send
+    await page.getByRole('alert').or(page.locator('#lure')).first().waitFor();
+    expect(await page.locator('#lure').count()).toBe(0);
+    await page.getByRole('alert').filter({ hasText: 'not a page' }).waitFor();
   }, 30_000);
 });
 

@@ -14,10 +14,7 @@ const VIEWS = ['overview', 'walk', 'incidents', 'report'];
 const RETRY_MS = 3_000;
 /** Poll this often even when live: a stream can stall silently. */
 const BACKSTOP_MS = 60_000;
-/**
- * This tab's session secret, sent with every request: the browser sends the cookie to every port of the host, and
- * the gateway takes it only with the secret, which sessionStorage keeps for this origin (port) and tab alone.
- */
+/** The session's secret, sent with every request: the cookie goes to every port of the host, sessionStorage is this port's. */
 const SECRET = 'pb-session';
 let me: Json;
 /** The live stream: read with fetch, as an EventSource cannot send the secret. */
@@ -127,7 +124,10 @@ async function start(): Promise<void> {
 /** A card or the report, opened by navigation: the gateway's page for it, fetched with the secret, replaces this one. */
 async function showPage(): Promise<void> {
   try {
-    const html = await (await send(`/console/api${location.pathname.slice(8)}${location.search}`)).text();
+    const response = await send(`/console/api${location.pathname.slice(8)}${location.search}`);
+    // Only its HTML escapes what it shows (a CSV's note could hold markup).
+    if (!response.headers.get('content-type')!.startsWith('text/html')) throw new Error('not a page');
+    const html = await response.text();
     document.documentElement.replaceWith(document.adoptNode(new DOMParser().parseFromString(html, 'text/html').documentElement));
   } catch (error) {
     if ((error as Error).message !== 'signed out') show(el('p', { class: 'banner', role: 'alert' }, (error as Error).message));
@@ -430,7 +430,7 @@ async function renderReport(): Promise<void> {
   const open = (csv: boolean) => async (e: Event) => {
     e.preventDefault();
     if (!csv) return void window.open(`/console${query()}`, '_blank'); // with an opener: sessionStorage copied
-    // A download by navigation cannot send the secret: fetched, then saved from memory.
+    // A navigation cannot send the secret.
     try {
       const response = await send(`/console/api${query()}&format=csv`);
       const link = el('a', { href: URL.createObjectURL(await response.blob()), download: response.headers.get('content-disposition')!.split('"')[1]! }) as HTMLAnchorElement;
