@@ -44,6 +44,12 @@ const HEX = /^[0-9A-F]+$/;
  * Computer Interface Manual §3.0, Table 2).
  */
 const LINE = /^(?:[0-9A-F]{1,7}|[G-Y])$/;
+/**
+ * The optional header character a receiver in D6500 mode may send before the protocol id (D6500 Computer Interface
+ * Manual §4.1.1 "programmed in 6500 Header Char."; D6600 §3.1; a space on the Silent Knight VisorAlarm). No protocol
+ * id is a space or a control byte, so one such byte there is the header, never part of the packet.
+ */
+const HEADER_CHARACTER = /^[\x00-\x20]/;
 /** 11 spaces, `@`, 4 spaces: the heartbeat body after `1RR000` (or `1RRL` on the older MLR2). */
 const HEARTBEAT_BODY = ' '.repeat(11) + '@' + ' '.repeat(4);
 
@@ -239,13 +245,13 @@ function decodeSiaProtocol1(text: string, raw: string): DecodeResult<SurgardPack
 }
 
 /**
- * Decodes one automation packet, with or without its DC4 terminator. Protocol ids other than 0, 1, 3, 5, Q, S
+ * Decodes one automation packet, with or without its header character and DC4 terminator. Protocol ids other than 0, 1, 3, 5, Q, S
  * and the D6600's `a` are SURGARD_PROTOCOL_UNSUPPORTED. `options.strict` reaches the SIA data of protocols 0 and S; the fixed
  * layouts of 1, 3, 5 and Q tolerate nothing.
  */
 export function decodeSurgard(packet: Uint8Array | string, options?: CodecOptions): DecodeResult<SurgardPacket> {
   const raw = typeof packet === 'string' ? packet : Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength).toString('latin1');
-  const text = raw.endsWith(TERMINATOR) ? raw.slice(0, -1) : raw;
+  const text = (raw.endsWith(TERMINATOR) ? raw.slice(0, -1) : raw).replace(HEADER_CHARACTER, '');
   const protocolId = text.slice(0, 1);
   switch (protocolId) {
     case '1':

@@ -14,6 +14,11 @@ const DC4 = '\u0014';
 /** SGAUTO p.19 example: receiver 01, line 100, account 1234, E121 duress, group 01, user 001. */
 const DURESS_PACKET = `501100 181234E12101001${DC4}`;
 const HEARTBEAT = `101000           @    ${DC4}`;
+/**
+ * Silent Knight VisorAlarm Plus 2U manual, appendix IV p.70, Radionics 6500 format: the heartbeat
+ * `[H]1RRLsssssssssss@ssss[T]` with its header, a space (also the D6500/D6600's optional header character).
+ */
+const HEADED_HEARTBEAT = ` 1011           @    ${DC4}`;
 
 /** Starts `socat` with two linked raw pseudo-terminals and returns their paths from its `-d -d` notices. */
 async function ptyPair(): Promise<{ socat: ChildProcess; ends: [string, string] }> {
@@ -115,6 +120,11 @@ describe.skipIf(!hasSocat)('serial input on a real pseudo-terminal pair (socat)'
   it('NAKs a corrupted packet and ACKs the heartbeat, storing neither', async () => {
     expect(await writer.send(`501100 18123?E12101001${DC4}`)).toBe(0x15);
     expect(await writer.send(HEARTBEAT)).toBe(0x06);
+    expect(stored()).toHaveLength(1);
+  });
+
+  it('ACKs a heartbeat sent after a header character, storing nothing', async () => {
+    expect(await writer.send(HEADED_HEARTBEAT)).toBe(0x06);
     expect(stored()).toHaveLength(1);
   });
 });
