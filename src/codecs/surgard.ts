@@ -163,7 +163,8 @@ function decodeCidPacket(text: string, raw: string, protocolId: '5' | 'Q'): Deco
 
 /**
  * Bosch D6600/D6100 in D6500 mode, message type `a` (Conettix D6600 Computer Interface Manual §3.1.4):
- * `aRRL AAAA18QXYZGGCCC`, Contact ID with the account before the format number and a numeric qualifier.
+ * `aRRL AAAA18QXYZGGCCC`, Contact ID with the account before the format number and a numeric qualifier; receivers
+ * that emulate this mode write the qualifier as Sur-Gard does, E/R/P (Silent Knight VisorAlarm manual, appendix IV).
  */
 function decodeD6500ContactId(text: string, raw: string): DecodeResult<SurgardPacket> {
   const layout = '"aRRL AAAA18QXYZGGCCC"';
@@ -176,7 +177,11 @@ function decodeD6500ContactId(text: string, raw: string): DecodeResult<SurgardPa
   if (messageType !== '18') {
     return fail('CID_MESSAGE_TYPE_UNSUPPORTED', `D6600 message type a carries Contact ID format ${messageType}, not 18`, raw);
   }
-  const fields = checkContactIdFields({ qualifier: body.slice(7, 8), event: body.slice(8, 11), group: body.slice(11, 13), ccc: body.slice(13, 16) }, raw);
+  const qualifier = body.slice(7, 8);
+  const fields = checkContactIdFields(
+    { qualifier: QUALIFIER_LETTERS[qualifier] ?? qualifier, event: body.slice(8, 11), group: body.slice(11, 13), ccc: body.slice(13, 16) },
+    raw,
+  );
   if (!fields.ok) return fields;
   const signal = contactIdSignal(fields.value, { protocol: 'surgard', account, receiver, line });
   return ok({ kind: 'event', protocolId: 'a', receiver, line, account, signals: [signal], quirks: [] });

@@ -19,6 +19,8 @@ const HEARTBEAT = `101000           @    ${DC4}`;
  * `[H]1RRLsssssssssss@ssss[T]` with its header, a space (also the D6500/D6600's optional header character).
  */
 const HEADED_HEARTBEAT = ` 1011           @    ${DC4}`;
+/** The same manual's Contact ID message `[H]aRRLsAAAA18QXYZGGCCC[T]`, qualifier a letter (E new, R restore, P previous): a duress. */
+const VISORALARM_DURESS = ` a011 123418E12101001${DC4}`;
 
 /** Starts `socat` with two linked raw pseudo-terminals and returns their paths from its `-d -d` notices. */
 async function ptyPair(): Promise<{ socat: ChildProcess; ends: [string, string] }> {
@@ -123,8 +125,14 @@ describe.skipIf(!hasSocat)('serial input on a real pseudo-terminal pair (socat)'
     expect(stored()).toHaveLength(1);
   });
 
+  it('ACKs the VisorAlarm duress at once, which comes out as a stored duress event', async () => {
+    expect(await writer.send(VISORALARM_DURESS)).toBe(0x06);
+    expect(stored()).toHaveLength(2);
+    expect(stored()[1]).toMatchObject({ category: 'duress', duress: true, account: '1234', code: { value: '121' }, user: { number: 1 } });
+  });
+
   it('ACKs a heartbeat sent after a header character, storing nothing', async () => {
     expect(await writer.send(HEADED_HEARTBEAT)).toBe(0x06);
-    expect(stored()).toHaveLength(1);
+    expect(stored()).toHaveLength(2);
   });
 });
