@@ -1,4 +1,4 @@
-import { checkContactIdFields } from './contact-id.js';
+import { QUALIFIER_OF_LETTER, checkContactIdFields } from './contact-id.js';
 import type { ContactIdFields } from './contact-id.js';
 import { fail, ok } from './result.js';
 import type { DecodeResult } from './result.js';
@@ -6,8 +6,9 @@ import type { DecodeResult } from './result.js';
 /**
  * The Ademco 685 receiver's computer output for a Contact ID event, `RG AAAA 18 QXYZ GG FCCC` between LF and CR,
  * as the 685 and receivers in 685 mode write it (Honeywell MX8000 Installation and Operation Guide §8.5.4,
- * Figure 8-4): R the receiver and G its group, one digit each; the 4-digit account; Q `E` (new event, opening) or
- * `R` (restore, closing); F `C` when CCC is a contact, `U` when it is a user. A receiver sends no check digit, and
+ * Figure 8-4): R the receiver and G its group, one digit each; the 4-digit account; Q `E` (new event, opening),
+ * `R` (restore, closing) or, on the Silent Knight VisorAlarm's 685 output, `P` (previous event still present); F `C`
+ * when CCC is a contact, `U` when it is a user. A receiver sends no check digit, and
  * has already written each DTMF "A" as 0.
  */
 export interface Ademco685Message extends ContactIdFields {
@@ -17,7 +18,6 @@ export interface Ademco685Message extends ContactIdFields {
 }
 
 const LINE_685 = /^(\d)(\d) ([0-9A-F]{4}) 18 ([A-Z])([0-9A-F]{3}) ([0-9A-F]{2}) ([CU])([0-9A-F]{3})$/;
-const QUALIFIER_OF_LETTER: Readonly<Record<string, '1' | '3'>> = { E: '1', R: '3' };
 
 /** Whether a line has the 685 layout's shape (`RG AAAA 18 …`), so it is read as one rather than as 16 digits. */
 export function looksLikeAdemco685(line: string): boolean {
@@ -30,7 +30,7 @@ export function decodeAdemco685(line: string): DecodeResult<Ademco685Message> {
   const [, receiver, group, account, letter, event, partition, , ccc] = match as unknown as string[];
   const qualifier = QUALIFIER_OF_LETTER[letter!];
   if (qualifier === undefined) {
-    return fail('CID_QUALIFIER_INVALID', `Ademco 685 Contact ID event character "${letter}" is not E or R`, line);
+    return fail('CID_QUALIFIER_INVALID', `Ademco 685 Contact ID event character "${letter}" is not E, R or P`, line);
   }
   const fields = checkContactIdFields({ qualifier, event: event!, group: partition!, ccc: ccc! }, line);
   if (!fields.ok) return fields;

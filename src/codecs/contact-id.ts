@@ -42,6 +42,12 @@ const OTHER_ADEMCO_FORMATS: Readonly<Record<string, string>> = {
   '56': 'Super-fast',
 };
 
+/**
+ * Receivers print the qualifier as a letter: E new event or opening, R restore or closing, P previous event still
+ * present (Sur-Gard SGAUTO p.19; Silent Knight VisorAlarm manual, appendix IV, for its 685 and 6500 outputs too).
+ */
+export const QUALIFIER_OF_LETTER: Readonly<Record<string, ContactIdQualifier>> = { E: '1', R: '3', P: '6' };
+
 const QUALIFIER_MEANING: Readonly<Record<ContactIdQualifier, NonNullable<Signal['qualifier']>>> = {
   '1': 'new',
   '3': 'restore',

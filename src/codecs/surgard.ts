@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors.js';
 import { emptySignal } from '../model/signal.js';
 import type { Signal } from '../model/signal.js';
-import { checkContactIdFields, contactIdSignal } from './contact-id.js';
+import { QUALIFIER_OF_LETTER, checkContactIdFields, contactIdSignal } from './contact-id.js';
 import type { CodecOptions, ContactIdFields, ContactIdQualifier } from './contact-id.js';
 import type { PanelAnswer } from './dc09/transmitter.js';
 import { fail, ok } from './result.js';
@@ -53,8 +53,7 @@ const HEADER_CHARACTER = /^[\x00-\x20]/;
 /** 11 spaces, `@`, 4 spaces: the heartbeat body after `1RR000` (or `1RRL` on the older MLR2). */
 const HEARTBEAT_BODY = ' '.repeat(11) + '@' + ' '.repeat(4);
 
-/** Sur-Gard writes the Contact ID qualifier as a letter (SGAUTO p.19). */
-const QUALIFIER_LETTERS: Readonly<Record<string, ContactIdQualifier>> = { E: '1', R: '3', P: '6' };
+/** The letter Sur-Gard writes for each Contact ID qualifier (SGAUTO p.19): QUALIFIER_OF_LETTER the other way. */
 const LETTER_OF_QUALIFIER: Readonly<Record<ContactIdQualifier, string>> = { '1': 'E', '3': 'R', '6': 'P' };
 
 /**
@@ -148,7 +147,7 @@ function decodeCidPacket(text: string, raw: string, protocolId: '5' | 'Q'): Deco
   if (!HEX.test(account)) return formatError(protocolId, layout, raw);
   const event = body.slice(3 + accountLength);
   const letter = event.slice(0, 1);
-  const qualifier = QUALIFIER_LETTERS[letter];
+  const qualifier = QUALIFIER_OF_LETTER[letter];
   if (qualifier === undefined) {
     return fail('CID_QUALIFIER_INVALID', `Sur-Gard Contact ID qualifier "${letter}" is not E, R or P`, raw);
   }
@@ -179,7 +178,7 @@ function decodeD6500ContactId(text: string, raw: string): DecodeResult<SurgardPa
   }
   const qualifier = body.slice(7, 8);
   const fields = checkContactIdFields(
-    { qualifier: QUALIFIER_LETTERS[qualifier] ?? qualifier, event: body.slice(8, 11), group: body.slice(11, 13), ccc: body.slice(13, 16) },
+    { qualifier: QUALIFIER_OF_LETTER[qualifier] ?? qualifier, event: body.slice(8, 11), group: body.slice(11, 13), ccc: body.slice(13, 16) },
     raw,
   );
   if (!fields.ok) return fields;

@@ -56,3 +56,13 @@ it('contact-id-lines: a fragment left seconds before does not corrupt the next d
   await vi.waitFor(() => expect(port.stored().length).toBeGreaterThanOrEqual(1));
   expect(port.stored().map((e) => e.category)).toContain('duress');
 });
+
+// Silent Knight VisorAlarm Plus 2U manual, appendix IV p.70: its Ademco 685 format is LF, `RL AAAA 18 QXYZ GG UCCC`, CR,
+// with Q = E (new), R (restore) or P (previous event). A duress still present must reach central as one, never as an
+// `unrecognized` event that local outputs receive with its text.
+it('contact-id-lines: a VisorAlarm 685 line reporting a duress still present (P) is a duress status', async () => {
+  const port = await linePort('contact-id-lines');
+  port.emit('\n11 1234 18 P121 01 U001\r');
+  await vi.waitFor(() => expect(port.stored()).toHaveLength(1));
+  expect(port.stored()[0]).toMatchObject({ category: 'duress', duress: true, qualifier: 'status', account: '1234', user: { number: 1 } });
+});
