@@ -183,8 +183,11 @@ const SIA_NOT_CODES = /\^[^^]*(\^|$)|\*'[^']*('|$)|\*"[^"]*("|$)|(^|\|)#[0-9A-Za
  * letter N read with a door code's D as ND).
  */
 const SIA_CODE_PLACE = /(?<=(?:^|[|/\s])[NO]|[|/\s\d:-]|(?:^|[|/\s])[NO](?:[a-z]{2}\d*)*[a-z]{2})(?=([A-Z]{2})(?![A-Za-z])(\d{1,4})?)/g;
-/** ADM-CID's qualifier and event code, `QXYZ`, at the start of the data, then its group and CCC when they read. */
-const CID_EVENT_PLACE = /^\s*([136])([0-9A-Fa-f]{3})(?: ?(\d{2}) ?(\d{3})(?!\d))?/;
+/**
+ * ADM-CID's qualifier and event code, `QXYZ`, at the start of the data, then its group and CCC when they read (a
+ * receiver's line may mark CCC C for a contact or U for a user).
+ */
+const CID_EVENT_PLACE = /^\s*([136])([0-9A-Fa-f]{3})(?: ?(\d{2}) ?[CU]?(\d{3})(?!\d))?/;
 
 interface SuspectedCode {
   value: string;

@@ -1,3 +1,4 @@
+import { QUALIFIER_OF_LETTER } from '../codecs/contact-id.js';
 import { SURGARD_ACK, SURGARD_NAK, decodeSurgard } from '../codecs/surgard.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { NormalizedEvent, Protocol, Transport } from '../model/event.js';
@@ -46,6 +47,14 @@ const ACK = Uint8Array.of(SURGARD_ACK);
 const NAK = Uint8Array.of(SURGARD_NAK);
 
 const LINE_CODEC = { 'contact-id-lines': 'contact-id', 'sia-dc03-lines': 'sia-dc03' } as const;
+
+/**
+ * Where a Contact ID event stands in a line no codec read: a 4-digit account, the format 18 or 98 when written, then
+ * the event from its qualifier on, a digit or the letter receivers print (E/R/P): `1234181121010010` with a bad check
+ * digit, a garbled 685 line `11 1234 18 E121 01 X001`, or a 685 printout `11:28 03/25 11 7777 E110 00 C001`
+ * (Fire-Lite MS-5UD manual, Appendix A.2).
+ */
+const CID_LINE_EVENT = /(?:^|\s)([0-9A-Fa-f]{4}) ?(?:[19]8 ?)?([136ERPerp])(.*)$/s;
 
 /**
  * A one-way line's text without control bytes: a BREAK (a cable plugged in, a panel powering up) reads as 0x00, and
@@ -177,7 +186,8 @@ export class SerialReceiver {
     const text = Buffer.from(frame).toString('latin1');
     const why = `${error.message} (${error.code})`;
     if (this.options.protocol === 'contact-id-lines') {
-      const [, account, event] = /^\s*([0-9A-Fa-f]{4})[19]8(.*)$/s.exec(text) ?? [];
+      const [, account, qualifier, rest] = CID_LINE_EVENT.exec(text) ?? [];
+      const event = rest === undefined ? undefined : (QUALIFIER_OF_LETTER[qualifier!.toUpperCase()] ?? qualifier) + rest;
       const signal = event === undefined ? null : suspectedDuressSignal('contact-id', 'contact-id', event, why);
       if (signal !== null) signal.account = account!.toUpperCase();
       return signal;

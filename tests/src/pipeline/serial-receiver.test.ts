@@ -112,6 +112,21 @@ describe('SerialReceiver: a frame that does not decode but names a duress or hol
     expect(carries).toBe(true);
   });
 
+  // Fire-Lite MS-5UD/MS-10UD manual, Appendix A.2 "Ademco Contact ID Typical Printout" from a central station receiver
+  // such as the Ademco 685: `11:28 03/25 11 7777 E110 00 C001` (time, date, receiver/line, account, QXYZ GG CCCC).
+  it('stores a 685 printout line naming a hold-up as that hold-up, with its account and zone', async () => {
+    const { stored, carries } = await receiveOn('contact-id-lines', '11:28 03/25 11 7777 E122 00 C005');
+    expect(stored).toEqual([expect.objectContaining({ category: 'holdup', duress: true, account: '7777', zone: expect.objectContaining({ number: 5 }), quirks: suspected('122') })]);
+    expect(carries).toBe(true);
+  });
+
+  // MX8000 guide §8.5.4 Figure 8-4 layout with its contact/user letter garbled.
+  it('stores a refused 685 computer output line naming a duress as that duress', async () => {
+    const { stored, carries } = await receiveOn('contact-id-lines', '11 1234 18 E121 01 X001');
+    expect(stored).toEqual([expect.objectContaining({ category: 'duress', duress: true, account: '1234', quirks: suspected('121') })]);
+    expect(carries).toBe(true);
+  });
+
   it('still stores refused content without such a code as unrecognized', async () => {
     const { stored, carries } = await receiveOn('sia-dc03-lines', '#1234|Nri1/BA05*');
     expect(stored).toEqual([expect.objectContaining({ category: 'unrecognized', duress: false })]);
