@@ -19,9 +19,18 @@ export interface Ademco685Message extends ContactIdFields {
 
 const LINE_685 = /^(\d)(\d) ([0-9A-F]{4}) 18 ([A-Z])([0-9A-F]{3}) ([0-9A-F]{2}) ([CU])([0-9A-F]{3})$/;
 
-/** Whether a line has the 685 layout's shape (`RG AAAA 18 …`), so it is read as one rather than as 16 digits. */
+/** Whether a line has the 685 layout's shape (`RG AAAA 18 …`, or its heartbeat), so it is read as one rather than as 16 digits. */
 export function looksLikeAdemco685(line: string): boolean {
-  return /^\d\d [0-9A-F]{4} 18 /.test(line);
+  return /^\d\d [0-9A-F]{4} 18 /.test(line) || ademco685Heartbeat(line) !== null;
+}
+
+/**
+ * The link heartbeat of a receiver in 685 mode, `RG OKAY @` between LF and CR (Silent Knight VisorAlarm manual,
+ * appendix IV: `[H]RLsOKAYs@s[T]`; the MX8000's OKAY record `00 OKAY @`): its receiver and group, else null.
+ */
+export function ademco685Heartbeat(line: string): { receiver: string; line: string } | null {
+  const match = /^(\d)(\d) OKAY @\s*$/.exec(line);
+  return match === null ? null : { receiver: match[1]!, line: match[2]! };
 }
 
 export function decodeAdemco685(line: string): DecodeResult<Ademco685Message> {

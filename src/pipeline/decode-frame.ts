@@ -1,7 +1,7 @@
 import { catalogedDuressCodes } from '../catalog/index.js';
 import { decodeDc09Frame, type Dc09Message } from '../codecs/dc09/frame.js';
 import { parseDc09Timestamp } from '../codecs/dc09/timestamp.js';
-import { decodeAdemco685, looksLikeAdemco685 } from '../codecs/ademco-685.js';
+import { ademco685Heartbeat, decodeAdemco685, looksLikeAdemco685 } from '../codecs/ademco-685.js';
 import { contactIdSignal, decodeContactId, parseAdmCidData } from '../codecs/contact-id.js';
 import { decodeSurgard } from '../codecs/surgard.js';
 import { decodeSiaLine, parseSiaData } from '../codecs/sia-dc03.js';
@@ -31,7 +31,7 @@ const DC4 = 0x14;
 
 /** What detection looks for, named in FORMAT_UNKNOWN. */
 const FORMATS_TRIED =
-  'DC-09 (LF or <crc><0LLL>"ID" header; Osborne-Hoffman SR<receiver>L<line> line), Contact ID (15-16 hex digits, or the Ademco 685 line "RG AAAA 18 QXYZ GG FCCC"), ' +
+  'DC-09 (LF or <crc><0LLL>"ID" header; Osborne-Hoffman SR<receiver>L<line> line), Contact ID (15-16 hex digits, or the Ademco 685 line "RG AAAA 18 QXYZ GG FCCC" or its heartbeat "RG OKAY @"), ' +
   'Sur-Gard automation (protocol id and 2-digit receiver, or a DC4 terminator), SIA DC-03 (#account, N/O block or [...])';
 
 /** Which codec a frame is for, from its shape; null when it looks like none. */
@@ -71,6 +71,8 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
     }
     case 'contact-id': {
       const line = text.trim();
+      const heartbeat = ademco685Heartbeat(line);
+      if (heartbeat !== null) return ok({ protocol, signals: [{ ...emptySignal('contact-id'), ...heartbeat }] });
       if (looksLikeAdemco685(line)) {
         const decoded = decodeAdemco685(line);
         if (!decoded.ok) return decoded;

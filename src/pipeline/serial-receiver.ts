@@ -156,6 +156,12 @@ export class SerialReceiver {
     }
     const codec = LINE_CODEC[protocol];
     const decoded = decodeFrame(bytes, { protocol: codec });
+    if (decoded.ok && decoded.value.signals.every((signal) => signal.code === null)) {
+      // A receiver's link heartbeat (decodeFrame gives it a signal without a code): no event.
+      counters.inc('heartbeats_total', { input });
+      logger.debug({ receiver: decoded.value.signals[0]?.receiver }, 'serial line heartbeat');
+      return { reply: null, events: [], duplicate: false };
+    }
     let events: NormalizedEvent[];
     if (decoded.ok) {
       counters.inc('frames_total', { input, protocol: codec, result: 'decoded' });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SURGARD_ACK } from '../../../src/codecs/surgard.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
+import { Counters } from '../../../src/observability/counters.js';
 import { serialReceiver } from '../../helpers/serial-receiver.js';
 
 const DC4 = '\u0014';
@@ -61,6 +62,21 @@ describe('SerialReceiver: lines of a one-way receiver output', () => {
     expect(outbox.pending('probe', 10).map((e) => e.event)).toEqual([
       expect.objectContaining({ category: 'duress', duress: true, code: expect.objectContaining({ value: '121' }), account: '1234', receiver: '1', line: '1' }),
     ]);
+  });
+});
+
+describe('SerialReceiver: heartbeats of a one-way receiver output', () => {
+  // Silent Knight VisorAlarm Plus 2U manual, appendix IV p.71: in its Ademco 685 format the heartbeat is
+  // `[H]RLsOKAYs@s[T]`, LF header and CR terminator. Stored, it would reach every output as `unrecognized` each time.
+  it('counts a 685 heartbeat line as a link test and stores nothing', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['probe']);
+    const counters = new Counters();
+    const outcome = await serialReceiver(outbox, { protocol: 'contact-id-lines', account: '9000', counters }).handlePacket(Buffer.from('11 OKAY @ ', 'latin1'), '/dev/ttyS0');
+    expect(outcome).toMatchObject({ events: [], reply: null });
+    expect(outcome.error).toBeUndefined();
+    expect(outbox.pending('probe', 10)).toEqual([]);
+    expect(counters.get('heartbeats_total', { input: 'receiver' })).toBe(1);
   });
 });
 
