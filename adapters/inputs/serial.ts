@@ -2,6 +2,7 @@ import { SerialPortStream, type OpenOptions } from '@serialport/stream';
 import { autoDetect } from '@serialport/bindings-cpp';
 import { SURGARD_TERMINATOR } from '../../src/codecs/surgard.js';
 import { DelimitedFramer } from '../../src/codecs/delimited-framer.js';
+import { SevenBitLine } from '../../src/codecs/seven-bit-line.js';
 import { SerialReceiver, type SerialProtocol } from '../../src/pipeline/serial-receiver.js';
 import type { SerialInputSettings } from '../../src/settings/settings.js';
 import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
@@ -71,6 +72,8 @@ export class SerialInput implements Input {
   private readonly binding: SerialBinding;
   private stream: SerialPortStream | undefined;
   private framer: DelimitedFramer | undefined;
+  /** On a port set to 8 data bits and no parity: the parity a 7-bit receiver puts in each byte's top bit. */
+  private line: SevenBitLine | undefined;
   /** Serializes frame handling and supervisory events, so answers and down/restore stay in order. */
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
@@ -152,8 +155,9 @@ export class SerialInput implements Input {
   }
 
   private attach(stream: SerialPortStream): void {
-    const { path, logger, protocol, maxFrameBytes } = this.options;
+    const { path, logger, protocol, maxFrameBytes, dataBits, parity } = this.options;
     this.stream = stream;
+    this.line = dataBits === 8 && parity === 'none' ? new SevenBitLine() : undefined;
     this.portGeneration += 1;
     this.attempts = 0;
     this.framer = new DelimitedFramer(
@@ -183,7 +187,7 @@ export class SerialInput implements Input {
     const framer = this.framer;
     if (framer === undefined || this.stream !== stream) return;
     const maxQueued = this.options.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES;
-    for (const out of framer.push(chunk)) {
+    for (const out of framer.push(this.withoutParity(chunk))) {
       if (out.kind === 'discarded') this.discarded(out.reason, out.bytes);
       else if (this.isResendOfUnanswered(out.bytes)) continue;
       else if (this.queued < maxQueued) {
@@ -194,6 +198,22 @@ export class SerialInput implements Input {
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => this.flushPartial(), FRAME_IDLE_MS);
     this.idleTimer.unref();
+  }
+
+  /** The chunk without the parity bits a 7-bit receiver sends an 8-bit port; told once, with the setting to fix it. */
+  private withoutParity(chunk: Uint8Array): Uint8Array {
+    const line = this.line;
+    if (line === undefined) return chunk;
+    const known = line.parity;
+    const bytes = line.receive(chunk);
+    if (known === undefined && line.parity !== undefined) {
+      const { path, name } = this.options;
+      this.options.logger.warn(
+        { path, parity: line.parity },
+        `serial input ${name}: the receiver sends 7 data bits with ${line.parity} parity; they are read, and answers sent, that way: set dataBits: 7 and parity: ${line.parity} on this input`,
+      );
+    }
+    return bytes;
   }
 
   /** Discards (and counts) the part of a frame the framer holds without its terminator. */
@@ -255,7 +275,7 @@ export class SerialInput implements Input {
     this.options.onFrame?.(frame, 'serial', path);
     const outcome = await receiver.handlePacket(frame, path);
     // An answer for a port that has since been lost is dropped: the receiver resends to the new port.
-    if (outcome.reply !== null && this.stream === stream && stream.isOpen) stream.write(Buffer.from(outcome.reply));
+    if (outcome.reply !== null && this.stream === stream && stream.isOpen) stream.write(Buffer.from(this.line?.send(outcome.reply) ?? outcome.reply));
   }
 
   private markUp(): void {

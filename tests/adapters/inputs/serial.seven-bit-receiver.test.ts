@@ -1,0 +1,48 @@
+import { SerialPortMock } from 'serialport';
+import { afterEach, expect, it, vi } from 'vitest';
+import { SerialInput, type SerialBinding } from '../../../adapters/inputs/serial.js';
+import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
+import { Counters } from '../../../src/observability/counters.js';
+import { silentLogger, systemClock } from '../../../src/ports.js';
+import { serialReceiver } from '../../helpers/serial-receiver.js';
+
+const MockBinding = SerialPortMock.binding;
+type Port = Awaited<ReturnType<typeof MockBinding.open>>;
+const PATH = '/dev/ttyUSB-seven-bit';
+let input: SerialInput | undefined;
+afterEach(async () => {
+  await input?.stop();
+  MockBinding.reset();
+});
+
+/** A byte as a 7E1 UART sends it, read by a port set to 8 data bits and no parity: the parity bit is the top bit. */
+const evenParity = (byte: number): number => {
+  let ones = 0;
+  for (let bits = byte; bits !== 0; bits &= bits - 1) ones += 1;
+  return (ones & 1) === 1 ? byte | 0x80 : byte;
+};
+const on7E1 = (text: string): Buffer => Buffer.from(Buffer.from(text, 'latin1').map(evenParity));
+
+// The Sur-Gard MLR2-E's serial port defaults to 7 data bits, even parity (MLR2-E manual); the input left at 8N1.
+it('reads a 7E1 receiver on a port left at 8N1: the duress is stored and ACKed with the parity the receiver checks', async () => {
+  MockBinding.createPort(PATH, { record: true });
+  let port: Port | undefined;
+  const binding: SerialBinding = { list: () => MockBinding.list(), open: async (options) => (port = await MockBinding.open(options)) };
+  const outbox = new MemoryOutbox();
+  outbox.registerOutputs(['probe']);
+  const counters = new Counters();
+  const warnings: string[] = [];
+  const logger = { ...silentLogger, warn: (_: unknown, message?: string) => void warnings.push(message ?? ''), child: () => logger };
+  input = new SerialInput({ name: 'receiver', path: PATH, baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1,
+    protocol: 'surgard', maxFrameBytes: 256, reconnect: { initial: 10, max: 40 }, downAlarmAfter: 60_000,
+    receiver: serialReceiver(outbox, { counters }), clock: systemClock, logger, counters, binding });
+  await input.start();
+
+  port!.emitData(on7E1('501100 181234E12101001\u0014'));
+  await vi.waitFor(() => expect(outbox.pending('probe', 10).map((e) => e.event.category)).toEqual(['duress']));
+  await vi.waitFor(() => expect([...port!.recording]).toEqual([evenParity(0x06)]));
+  // A packet that does not read gets its NAK with the parity bit too (0x15 has three ones: 0x95 on the wire).
+  port!.emitData(on7E1('5011 garbled\u0014'));
+  await vi.waitFor(() => expect([...port!.recording]).toEqual([0x06, 0x95]));
+  expect(warnings.filter((w) => w.includes('set dataBits: 7 and parity: even'))).toHaveLength(1);
+});
