@@ -1,7 +1,7 @@
 import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import { parsedEvent } from '../model/event-json.js';
 import { systemClock, type Clock } from '../ports.js';
-import type { AppendResult, DeadLetter, DeadLetterPage, Outbox, OutboxEntry, OutputRegistration } from './outbox.js';
+import { DEAD_LETTER_RETRY_LIMIT, type AppendResult, type DeadLetter, type DeadLetterPage, type Outbox, type OutboxEntry, type OutputRegistration, type RetriedDeadLetter } from './outbox.js';
 import {
   IndexedOutbox,
   compareDeadLetters,
@@ -114,6 +114,30 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
       events.add(letter.seq);
       return events.size <= page.limit!;
     });
+  }
+
+  retryDeadLetters(output: string, seqs?: readonly number[]): { retried: RetriedDeadLetter[]; remaining: number } {
+    if (!this.index.has(output)) throw new Error(`cannot retry the dead letters of ${output}: no such output is registered`);
+    const letters = this.deadByOutput.get(output) ?? [];
+    const named = seqs === undefined ? undefined : new Set(seqs);
+    const chosen = new Set(
+      letters
+        .filter((letter) => named === undefined || named.has(letter.seq))
+        .sort(compareDeadLetters)
+        .slice(0, DEAD_LETTER_RETRY_LIMIT),
+    );
+    const now = this.clock.now();
+    const retried = [...chosen].map((letter): RetriedDeadLetter => {
+      const entry = { seq: ++this.head, event: letter.event };
+      this.entries.set(entry.seq, entry);
+      this.index.add(entryMeta(entry.seq, entry.event, now), output);
+      return { deadSeq: letter.seq, entry };
+    });
+    const left = letters.filter((letter) => !chosen.has(letter));
+    this.deadByOutput.set(output, left);
+    this.storedCount += retried.length;
+    if (retried.length > 0) this.listeners.notify(retried.map((r) => r.entry), output);
+    return { retried, remaining: left.length };
   }
 
   deadDuress(output: string, limit: number): OutboxEntry[] {

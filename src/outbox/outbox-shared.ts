@@ -39,17 +39,17 @@ export class AppendListeners {
 
   add(listener: AppendListener): () => void {
     // A fresh wrapper per subscription: the same function subscribed twice unsubscribes independently.
-    const subscription: AppendListener = (entries) => listener(entries);
+    const subscription: AppendListener = (entries, output) => listener(entries, output);
     this.listeners.add(subscription);
     return () => {
       this.listeners.delete(subscription);
     };
   }
 
-  notify(entries: readonly OutboxEntry[]): void {
+  notify(entries: readonly OutboxEntry[], output?: string): void {
     for (const listener of this.listeners) {
       try {
-        listener(entries);
+        listener(entries, output);
       } catch (error) {
         queueMicrotask(() => {
           throw error;

@@ -7,8 +7,11 @@ export interface OutboxEntry {
   event: NormalizedEvent;
 }
 
-/** Told of the entries one commit stored. */
-export type AppendListener = (entries: readonly OutboxEntry[]) => void;
+/**
+ * Told of the entries one commit stored: pending for every output, or for `output` alone (dead letters retried,
+ * see Outbox.retryDeadLetters).
+ */
+export type AppendListener = (entries: readonly OutboxEntry[], output?: string) => void;
 
 export interface AppendResult {
   /** True when `dedupeKey` was already stored inside the dedupe window: nothing new was written. */
@@ -60,6 +63,19 @@ export interface DeadLetterPage {
 }
 
 /**
+ * Dead letters one retryDeadLetters call puts back at most: each is a row written in one transaction, which the
+ * ingest waits behind (a webhook refusing for weeks leaves hundreds of thousands).
+ */
+export const DEAD_LETTER_RETRY_LIMIT = 1_000;
+
+/** A dead letter put back in its output's pending queue: the new entry carrying its event. */
+export interface RetriedDeadLetter {
+  /** The dead letter's seq (as deadLetters lists it). */
+  deadSeq: number;
+  entry: OutboxEntry;
+}
+
+/**
  * The durable store between acknowledgement and delivery. `append` resolves only after the events are on
  * disk (group commit: appends arriving together share one fsync). Each output keeps its own cursor.
  */
@@ -104,6 +120,15 @@ export interface Outbox {
    * limit the oldest are left out, the nearest to being pruned.
    */
   deadDuress(output: string, limit: number): OutboxEntry[];
+  /**
+   * Puts up to DEAD_LETTER_RETRY_LIMIT of the output's dead letters (the oldest; those among `seqs` when given)
+   * back in its pending queue, durably, once its cause is fixed. Each becomes a new entry (the next seq) carrying
+   * the same event, id included, so a receiver that saw an earlier attempt dedupes it: pending for this output
+   * alone, finished for every other, so seqs only ever grow and every other invariant holds as for an append.
+   * Its dead letter is removed in the same transaction. Throws for an output not registered (its entries would be
+   * pending nowhere). A covert entry put back for a `local` output is passed over by the dispatcher, as any is.
+   */
+  retryDeadLetters(output: string, seqs?: readonly number[]): { retried: RetriedDeadLetter[]; remaining: number };
   /** How many dead letters the output has (all outputs when omitted), without reading their events. */
   deadLetterCount(output?: string): number;
   /** Undelivered entries for the output (dead letters excluded). */

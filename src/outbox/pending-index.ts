@@ -133,9 +133,18 @@ export class PendingIndex {
     this.lastSeq = Math.max(this.lastSeq, previous);
   }
 
-  /** A newly stored entry: pending for every tracked output. */
-  add(meta: EntryMeta): void {
+  /** A newly stored entry: pending for every tracked output, or for `output` alone (a dead letter retried). */
+  add(meta: EntryMeta, output?: string): void {
     if (meta.seq <= this.lastSeq) throw new Error(`seq ${meta.seq} is not above ${this.lastSeq}`);
+    if (output !== undefined) {
+      const queue = this.queues.get(output);
+      if (queue === undefined) throw new Error(`output ${output} is not tracked`);
+      this.lastSeq = meta.seq;
+      const entry = held(meta, 1);
+      this.metas.set(meta.seq, entry);
+      this.enqueue(queue, entry);
+      return;
+    }
     this.lastSeq = meta.seq;
     if (this.queues.size === 0) return;
     const entry = held(meta, this.queues.size);

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { GatewayError, isGatewayError, schemaTooNew } from '../errors.js';
 import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import { systemClock, type Audience, type Clock } from '../ports.js';
-import type { AppendResult, DeadLetter, DeadLetterPage, Outbox, OutboxEntry, OutputRegistration, RetiredOutput } from './outbox.js';
+import { DEAD_LETTER_RETRY_LIMIT, type AppendResult, type DeadLetter, type DeadLetterPage, type Outbox, type OutboxEntry, type OutputRegistration, type RetriedDeadLetter, type RetiredOutput } from './outbox.js';
 import {
   IndexedOutbox,
   DEDUPE_CAPACITY,
@@ -208,6 +208,13 @@ function prepareStatements(db: Database.Database) {
          AND (@output IS NULL OR d.output = @output)
        ORDER BY d.seq, d.output`,
     ),
+    // The stored row of each dead letter to retry, so its new entry copies it as it is.
+    deadToRetry: db.prepare<[{ output: string; seqs: string | null; limit: number }], { seq: number; account: string | null; duress: number; received_at: number; event: string }>(
+      `SELECT d.seq, e.account, e.duress, e.received_at, e.event FROM dead_letter d JOIN entry e ON e.seq = d.seq
+       WHERE d.output = @output AND (@seqs IS NULL OR d.seq IN (SELECT value FROM json_each(@seqs)))
+       ORDER BY d.seq LIMIT @limit`,
+    ),
+    deleteDead: db.prepare<[string, number]>(`DELETE FROM dead_letter WHERE output = ? AND seq = ?`),
     deadDuress: db.prepare<[string, number], { seq: number; event: string }>(
       `SELECT seq, event FROM (SELECT e.seq, e.event FROM dead_letter d JOIN entry e ON e.seq = d.seq
        WHERE d.output = ? AND e.duress = 1 ORDER BY d.seq DESC LIMIT ?) ORDER BY seq`,
@@ -461,6 +468,41 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     }));
   }
 
+  retryDeadLetters(output: string, seqs?: readonly number[]): { retried: RetriedDeadLetter[]; remaining: number } {
+    if (this.closed || !this.index.has(output)) throw new Error(`cannot retry the dead letters of ${output}: no such output is registered`);
+    // What is queued first: the letters read are current, and the new seqs come after every committed append's.
+    this.flush();
+    const rows = this.statements.deadToRetry.all({ output, seqs: seqs === undefined ? null : JSON.stringify(seqs), limit: DEAD_LETTER_RETRY_LIMIT });
+    if (rows.length === 0) return { retried: [], remaining: this.deadLetterCount(output) };
+    const now = this.clock.now();
+    const others = this.index.outputs().filter((name) => name !== output);
+    let seqsStored: number[];
+    try {
+      seqsStored = this.db.transaction(() => {
+        const stored = rows.map((row) => {
+          this.statements.deleteDead.run(output, row.seq);
+          return Number(this.statements.insertEntry.run(row.account, row.duress, row.received_at, now, null, row.event).lastInsertRowid);
+        });
+        // Finished for every other output, as a mark written at once would record it.
+        this.writeMarks(others.flatMap((name) => stored.map((seq) => ({ output: name, seq }))), stored.at(-1)!);
+        return stored;
+      }).immediate();
+    } catch (cause) {
+      throw outboxWriteFailed('the outbox transaction failed', cause);
+    }
+    const retried = rows.map((row, i): RetriedDeadLetter => {
+      const seq = seqsStored[i]!;
+      const entry = { seq, event: parsedEvent(row.event) };
+      this.index.add({ seq, account: row.account, duress: row.duress === 1, receivedAt: row.received_at }, output);
+      this.recent.set(seq, entry.event);
+      return { deadSeq: row.seq, entry };
+    });
+    this.entryCount += retried.length;
+    this.head = seqsStored.at(-1)!;
+    this.listeners.notify(retried.map((r) => r.entry), output);
+    return { retried, remaining: this.deadLetterCount(output) };
+  }
+
   deadDuress(output: string, limit: number): OutboxEntry[] {
     this.flush(); // as deadLetters()
     return this.statements.deadDuress.all(output, limit).map((row) => ({ seq: row.seq, event: parsedEvent(row.event) }));
@@ -617,13 +659,14 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     for (const append of appends.reverse()) this.dedupe.add(this.dedupe.hash(append.key), append);
   }
 
-  private writeMarks(marks: QueuedMark[]): void {
+  /** `head`: the highest seq committed with these marks (the entries of the same transaction included). */
+  private writeMarks(marks: QueuedMark[], head = this.head): void {
     // The in-memory index already reflects these marks, so each output's new watermark is known up front; only
     // marks above it need a row of their own (in-order delivery, the usual case, writes none).
     const watermarks = new Map<string, number>();
     for (const mark of marks) {
       let watermark = watermarks.get(mark.output);
-      if (watermark === undefined) watermarks.set(mark.output, (watermark = this.watermarkOf(mark.output)));
+      if (watermark === undefined) watermarks.set(mark.output, (watermark = this.watermarkOf(mark.output, head)));
       if (mark.seq > watermark) this.statements.insertDone.run(mark.output, mark.seq);
       if (mark.dead !== undefined) this.statements.insertDead.run(mark.output, mark.seq, mark.dead.reason, mark.dead.at);
     }
@@ -634,9 +677,9 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   }
 
   /** Everything below the output's lowest pending seq is finished; with nothing pending, everything committed is. */
-  private watermarkOf(output: string): number {
+  private watermarkOf(output: string, head = this.head): number {
     const lowest = this.index.lowestPending(output);
-    return lowest === undefined ? this.head : lowest - 1;
+    return lowest === undefined ? head : lowest - 1;
   }
 
   private loadPending(output: string, watermark: number): EntryMeta[] {

@@ -479,8 +479,10 @@ export class Dispatcher {
       if (handedTo.length > 0) log.warn({ undelivered, duress, handedTo }, 'output removed from the configuration with events undelivered: the outputs added in its place deliver them');
       else log.error({ undelivered, duress }, 'output removed from the configuration with events undelivered: they are its dead letters now (GET /dead-letters)');
     }
-    this.unsubscribe = this.options.outbox.onAppend((entries) => {
-      for (const lane of this.lanes.values()) lane.onAppend(entries);
+    this.unsubscribe = this.options.outbox.onAppend((entries, only) => {
+      // Retried dead letters are pending for their output alone: the others have nothing to pass over or count.
+      if (only !== undefined) this.lanes.get(only)?.onAppend(entries);
+      else for (const lane of this.lanes.values()) lane.onAppend(entries);
     });
     this.wake();
     return retired;

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isGatewayError } from '../../../src/errors.js';
-import type { Outbox, OutboxEntry } from '../../../src/outbox/outbox.js';
+import { DEAD_LETTER_RETRY_LIMIT, type Outbox, type OutboxEntry } from '../../../src/outbox/outbox.js';
 import { DEDUPE_CAPACITY } from '../../../src/outbox/outbox-shared.js';
 import { FakeClock, outboxTestEvent } from '../../helpers/outbox-events.js';
 
@@ -300,6 +300,95 @@ export function outboxContract(name: string, build: (options: OutboxBuildOptions
       expect(page(undefined, b)).toEqual([['webhook', 'c'], ['webhook', 'd']]);
       expect(page('webhook', a)).toEqual([['webhook', 'b'], ['webhook', 'c']]);
       expect(page('webhook', d)).toEqual([]);
+    });
+
+    describe('retrying dead letters', () => {
+      it("puts the output's dead letters back as new entries carrying the same events, pending for that output alone", async () => {
+        outbox.registerOutputs(['hook', 'mqtt']);
+        const { entries } = await outbox.append([event('a'), event('holdup', '1001', true), event('c')]);
+        const [a, holdup, c] = seqsOf(entries);
+        outbox.markDead('hook', a!, 'HTTP 401');
+        outbox.markDead('hook', holdup!, 'HTTP 401');
+        outbox.markDelivered('hook', [c!]);
+        outbox.markDelivered('mqtt', [a!, holdup!, c!]);
+        const appended = vi.fn();
+        outbox.onAppend(appended);
+
+        const { retried, remaining } = outbox.retryDeadLetters('hook');
+
+        expect(retried.map((r) => r.deadSeq)).toEqual([a, holdup]);
+        expect(idsOf(retried.map((r) => r.entry))).toEqual(['a', 'holdup']);
+        expect(retried.map((r) => r.entry.event)).toEqual([entries[0]!.event, entries[1]!.event]);
+        expect(Math.min(...retried.map((r) => r.entry.seq))).toBeGreaterThan(c!);
+        expect(remaining).toBe(0);
+        expect(outbox.deadLetters('hook')).toEqual([]);
+        expect(outbox.deadLetterCount()).toBe(0);
+        // Duress first, as for any pending entry; nothing for the output that delivered them.
+        expect(idsOf(outbox.pending('hook', 10))).toEqual(['holdup', 'a']);
+        expect(idsOf(outbox.pendingDuress('hook', 10))).toEqual(['holdup']);
+        expect(outbox.backlog('hook')).toBe(2);
+        expect(outbox.pending('mqtt', 10)).toEqual([]);
+        expect(outbox.backlog('mqtt')).toBe(0);
+        expect(appended).toHaveBeenCalledTimes(1);
+        expect(appended).toHaveBeenCalledWith(retried.map((r) => r.entry), 'hook');
+      });
+
+      it('retries only the dead letters named, and names no other output\'s', async () => {
+        outbox.registerOutputs(['hook', 'mqtt']);
+        const { entries } = await outbox.append([event('a'), event('b'), event('c')]);
+        const [a, b, c] = seqsOf(entries);
+        for (const seq of [a!, b!]) outbox.markDead('hook', seq, 'HTTP 401');
+        outbox.markDead('mqtt', c!, 'topic refused');
+
+        const { retried, remaining } = outbox.retryDeadLetters('hook', [b!, c!, 999_999]);
+
+        expect(retried.map((r) => r.deadSeq)).toEqual([b]);
+        expect(remaining).toBe(1);
+        expect(outbox.deadLetters().map((letter) => [letter.output, letter.event.id])).toEqual([['hook', 'a'], ['mqtt', 'c']]);
+        expect(idsOf(outbox.pending('hook', 10))).toEqual(['c', 'b']);
+        expect(outbox.retryDeadLetters('hook', []).retried).toEqual([]);
+      });
+
+      it(`retries at most ${DEAD_LETTER_RETRY_LIMIT} dead letters per call, the oldest first`, async () => {
+        outbox.registerOutputs(['hook']);
+        const { entries } = await outbox.append(Array.from({ length: DEAD_LETTER_RETRY_LIMIT + 2 }, (_, i) => event(`e${i}`)));
+        for (const { seq } of entries) outbox.markDead('hook', seq, 'HTTP 401');
+
+        const first = outbox.retryDeadLetters('hook');
+        expect(first.retried).toHaveLength(DEAD_LETTER_RETRY_LIMIT);
+        expect(first.retried[0]!.deadSeq).toBe(entries[0]!.seq);
+        expect(first.remaining).toBe(2);
+        expect(outbox.retryDeadLetters('hook').retried.map((r) => r.entry.event.id)).toEqual([`e${DEAD_LETTER_RETRY_LIMIT}`, `e${DEAD_LETTER_RETRY_LIMIT + 1}`]);
+      });
+
+      it('refuses an output it does not track: its entries would be pending nowhere', async () => {
+        outbox.registerOutputs(['hook']);
+        const { entries } = await outbox.append([event('a')]);
+        outbox.markDead('hook', entries[0]!.seq, 'HTTP 401');
+        expect(() => outbox.retryDeadLetters('gone')).toThrow(/gone/);
+        expect(outbox.deadLetterCount('hook')).toBe(1);
+      });
+
+      it('keeps a retried entry pending for its output alone after a reopen, and a later output starts past it', async (context) => {
+        if (subject.reopen === undefined) return context.skip();
+        outbox.registerOutputs(['hook', 'mqtt']);
+        const { entries } = await outbox.append([event('a'), event('b')]);
+        outbox.markDead('hook', entries[0]!.seq, 'HTTP 401');
+        outbox.markDelivered('mqtt', seqsOf(entries));
+        const { retried } = outbox.retryDeadLetters('hook');
+
+        outbox = await subject.reopen();
+        outbox.registerOutputs(['hook', 'mqtt', 'added']);
+
+        expect(idsOf(outbox.pending('hook', 10))).toEqual(['b', 'a']);
+        expect(seqsOf(outbox.pending('hook', 10))[1]).toBe(retried[0]!.entry.seq);
+        expect(outbox.pending('mqtt', 10)).toEqual([]);
+        expect(outbox.pending('added', 10)).toEqual([]);
+        expect(outbox.deadLetters()).toEqual([]);
+        const next = await outbox.append([event('c')]);
+        expect(next.entries[0]!.seq).toBeGreaterThan(retried[0]!.entry.seq);
+        expect(idsOf(outbox.pending('mqtt', 10))).toEqual(['c']);
+      });
     });
 
     it('reports backlog and the receivedAt of the oldest pending entry', async () => {

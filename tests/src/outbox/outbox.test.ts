@@ -293,6 +293,28 @@ describe('SqliteOutbox storage', () => {
     outbox.close();
   });
 
+  it('never prunes a retried dead letter before its output delivers it; the letter it replaces then falls under retention', async () => {
+    const outbox = SqliteOutbox.open({ dataDir, clock, retentionMs: 1_000, deadLetterRetentionMs: 90_000, dedupeWindowMs: 1_000 });
+    outbox.registerOutputs(['hook', 'mqtt']);
+    const { entries } = await outbox.append([event('holdup'), event('b')]);
+    outbox.markDead('hook', 1, 'HTTP 401');
+    outbox.markDelivered('hook', [2]);
+    outbox.markDelivered('mqtt', [1, 2]);
+    clock.advance(60_000);
+    const { retried } = outbox.retryDeadLetters('hook');
+    const retriedSeq = retried[0]!.entry.seq;
+    clock.advance(86_400_000);
+    const later = await outbox.append([event('later')]);
+    outbox.markDelivered('mqtt', [later.entries[0]!.seq]);
+    clock.advance(60_000);
+    while (outbox.prune() > 0);
+
+    expect(outbox.pending('hook', 10).map((entry) => [entry.seq, entry.event.id])).toEqual([[retriedSeq, 'holdup'], [later.entries[0]!.seq, 'later']]);
+    expect(outbox.pending('hook', 10)[0]!.event).toEqual(entries[0]!.event);
+    outbox.close();
+    expect(inspect(dataDir, (db) => db.prepare('SELECT seq FROM entry ORDER BY seq').pluck().all())).toEqual([retriedSeq, later.entries[0]!.seq]);
+  });
+
   it('never prunes an entry an output has not delivered, however old', async () => {
     const outbox = SqliteOutbox.open({ dataDir, clock, retentionMs: 1_000, dedupeWindowMs: 1_000 });
     outbox.registerOutputs(['mqtt', 'keypad']);

@@ -341,6 +341,50 @@ describe('Dispatcher', () => {
     expect(d.stats().central).toMatchObject({ delivered: 4, skippedCovert: 0 });
   });
 
+  it('delivers a retried dead letter to its output alone once the endpoint accepts, and tells no other output of it', async () => {
+    let secretRotated = false;
+    const hook = new ScriptedOutput('hook', () => (secretRotated ? { ok: true } : { ok: false, retryable: false, error: 'HTTP 401 Unauthorized' }));
+    const broker = new ScriptedOutput('broker');
+    const siren = new ScriptedOutput('siren', undefined, 'local');
+    const hooked: string[] = [];
+    const d = prepare([hook, broker, siren], { onDelivered: (name, event) => hooked.push(`${name}:${event.id}`) });
+    const holdup = testEvent({ account: 'A', category: 'holdup' });
+    const burglary = testEvent({ account: 'B' });
+    await outbox.append([holdup, burglary]);
+    d.start();
+    await settle();
+    expect(outbox.deadLetterCount('hook')).toBe(2);
+
+    secretRotated = true;
+    outbox.retryDeadLetters('hook');
+    await settle();
+
+    expect(hook.delivered.map((e) => e.id)).toEqual([holdup.id, burglary.id]);
+    expect(broker.calls.map((e) => e.id)).toEqual([holdup.id, burglary.id]);
+    expect(siren.calls.map((e) => e.id)).toEqual([burglary.id]);
+    expect(hooked.filter((h) => h.startsWith('hook:'))).toEqual([`hook:${holdup.id}`, `hook:${burglary.id}`]);
+    expect(outbox.deadLetterCount()).toBe(0);
+    expect(d.stats().siren).toMatchObject({ delivered: 1, skippedCovert: 1 });
+    expect(d.stats().broker).toMatchObject({ delivered: 2, skippedCovert: 0 });
+  });
+
+  it('never gives a local output a retried duress dead letter: it is passed over as any covert entry', async () => {
+    const siren = new ScriptedOutput('siren', undefined, 'local');
+    const d = prepare([siren]);
+    const duress = testEvent({ account: 'A', category: 'duress' });
+    const opening = testEvent({ account: 'A', category: 'opening' });
+    const { entries } = await outbox.append([duress, opening]);
+    // As a retired output's letters are left under its name, which a later configuration gives a local output.
+    for (const { seq } of entries) outbox.markDead('siren', seq, 'output removed from the configuration before it delivered this event');
+    d.start();
+    outbox.retryDeadLetters('siren');
+    await settle();
+
+    expect(siren.calls.map((e) => e.id)).toEqual([opening.id]);
+    expect(outbox.backlog('siren')).toBe(0);
+    expect(d.stats().siren).toMatchObject({ delivered: 1, skippedCovert: 1 });
+  });
+
   it('gives a local output later events of the site without their incident id, and no event about a duress', async () => {
     const central = new ScriptedOutput('central');
     const local = new ScriptedOutput('keypad', undefined, 'local');
