@@ -24,14 +24,14 @@ export interface AuthenticatedToken {
   fingerprint: string;
 }
 
-/** What a role may do beyond reading. */
-export type Permission = 'read' | 'acknowledge' | 'test-windows' | 'admin';
+/** What a role may do beyond reading. `redeliver`: put an output's dead letters back in its queue. */
+export type Permission = 'read' | 'acknowledge' | 'redeliver' | 'test-windows' | 'admin';
 
 const PERMISSIONS: Record<ApiRole, ReadonlySet<Permission>> = {
   viewer: new Set(['read']),
-  operator: new Set(['read', 'acknowledge']),
+  operator: new Set(['read', 'acknowledge', 'redeliver']),
   installer: new Set(['read', 'test-windows']),
-  admin: new Set(['read', 'acknowledge', 'test-windows', 'admin']),
+  admin: new Set(['read', 'acknowledge', 'redeliver', 'test-windows', 'admin']),
 };
 
 export function mayDo(role: ApiRole, permission: Permission): boolean {

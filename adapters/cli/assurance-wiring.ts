@@ -9,6 +9,7 @@ import type { Recorder } from '../../src/pipeline/recorder.js';
 import type { Clock, Logger, OutputAdapter } from '../../src/ports.js';
 import type { Settings } from '../../src/settings/settings.js';
 import type { ApiServer } from '../api/server.js';
+import { registerDeadLetterRoutes } from '../api/routes/dead-letters.js';
 import { registerDeviceRoutes } from '../api/routes/devices.js';
 import { registerIncidentRoutes } from '../api/routes/incidents.js';
 import { registerTestWindowRoutes } from '../api/routes/test-windows.js';
@@ -21,7 +22,7 @@ export interface AssuranceHost {
   recorder: Pick<Recorder, 'recordRaised' | 'setAnnotator'>;
   api: ApiServer | undefined;
   outputs: readonly OutputAdapter[];
-  outbox: Pick<Outbox, 'pendingDuress' | 'deadDuress'>;
+  outbox: Pick<Outbox, 'pendingDuress' | 'deadDuress' | 'retryDeadLetters'>;
   builder: EventBuilderDeps;
   /** Frames stored (by the recorder), events delivered (by the dispatcher), traffic seen (by the inputs, heartbeats included). */
   bus: Pick<EventBus, 'onFrameStored' | 'onEventDelivered' | 'onTrafficSeen' | 'removeListeners'>;
@@ -98,6 +99,7 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
     registerTestWindowRoutes(host.api, assurance);
     registerIncidentRoutes(host.api, assurance);
     registerDeviceRoutes(host.api, assurance);
+    registerDeadLetterRoutes(host.api, { outputs: host.outputs.map((o) => o.name), outbox: host.outbox, assurance });
   }
 
   const mqttStates = new MqttAssuranceStates(

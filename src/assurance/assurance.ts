@@ -1,6 +1,7 @@
 import { earnsTrust, receivedAtMs, type ControlAction, type NormalizedEvent } from '../model/event.js';
 import { GATEWAY_ACTOR, type Actor, type AuditEntry } from './audit-chain.js';
 import type { Clock, Logger } from '../ports.js';
+import type { RetriedDeadLetter } from '../outbox/outbox.js';
 import type { Site } from '../settings/sites.js';
 import { gatewayEvent, VERIFIED, type EventBuilderDeps, type FrameOrigin } from '../pipeline/event-builder.js';
 import type { EventAnnotator, RecordOutcome } from '../pipeline/recorder.js';
@@ -306,6 +307,30 @@ export class Assurance implements EventAnnotator {
     return { ok: true, incident };
   }
 
+  /**
+   * Dead letters of `output` put back in its queue for `actor` (Outbox.retryDeadLetters): published to central as a
+   * control action and audited, naming the letters and their events.
+   */
+  deadLettersRetried(output: string, retried: readonly RetriedDeadLetter[], actor: Actor, note: string | null): void {
+    const now = this.options.clock.now();
+    const duress = retried.filter(({ entry }) => entry.event.duress).length;
+    this.options.logger.info({ output, count: retried.length, duress, by: actor.name, role: actor.role, channel: actor.channel, note }, 'dead letters retried');
+    this.control(
+      'dead-letters-retried',
+      actor,
+      note,
+      { output },
+      now,
+      {
+        account: null,
+        reasons: [
+          `${retried.length} dead letter(s) of output ${output}${duress > 0 ? ` (${duress} duress or hold-up)` : ''} put back in its queue by ${describeActor(actor)}${note === null ? '' : `: ${note}`}`,
+        ],
+      },
+      { count: retried.length, seqs: retried.map((r) => r.deadSeq), eventIds: retried.map((r) => r.entry.event.id) },
+    );
+  }
+
   /** Open incidents; with `all`, every open one and the most recent acknowledged ones (newest first). */
   incidentRecords(all = false): IncidentRecord[] {
     return all ? this.incidents.recent(RECENT_LIMIT) : this.incidents.open();
@@ -409,7 +434,7 @@ export class Assurance implements EventAnnotator {
     action: ControlAction,
     actor: Actor,
     note: string | null,
-    subject: { window?: string; incident?: string },
+    subject: { window?: string; incident?: string; output?: string },
     now: number,
     fields: Omit<Parameters<typeof gatewayEvent>[0], 'category'>,
     details: Record<string, unknown>,

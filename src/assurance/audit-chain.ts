@@ -20,6 +20,7 @@ export type AuditAction =
   | 'test-window-stopped'
   | 'test-window-expired'
   | 'incident-acknowledged'
+  | 'dead-letters-retried'
   | 'duress-stored'
   | 'duress-delivered'
   | 'token-created'

@@ -12,8 +12,8 @@ export type Category = (typeof CATEGORIES)[number];
 /** Categories that mean a person is under threat: these events are duress-labelled and stay silent. */
 export const DURESS_CATEGORIES: ReadonlySet<Category> = new Set(['duress', 'holdup']);
 
-/** What a person (or the gateway's clock) did to the duress assurance; each is published and audited. */
-export const CONTROL_ACTIONS = ['test-window-opened', 'test-window-stopped', 'test-window-expired', 'incident-acknowledged'] as const;
+/** What a person (or the gateway's clock) did to the duress assurance or to delivery; each is published and audited. */
+export const CONTROL_ACTIONS = ['test-window-opened', 'test-window-stopped', 'test-window-expired', 'incident-acknowledged', 'dead-letters-retried'] as const;
 export type ControlAction = (typeof CONTROL_ACTIONS)[number];
 
 export const PROTOCOLS = ['sia-dcs', 'adm-cid', 'contact-id', 'sia-dc03', 'surgard', 'null', 'access-xml'] as const;
@@ -128,10 +128,11 @@ export const eventSchema = z
         note: z.string().nullable(),
         window: z.string().optional().describe('The test window acted on.'),
         incident: z.string().optional().describe('The incident acknowledged.'),
+        output: z.string().optional().describe('The output whose dead letters were retried.'),
       })
       .nullable()
       .optional()
-      .describe('A control action (test window opened, stopped or expired; incident acknowledged): who did it, published to central outputs only.'),
+      .describe('A control action (test window opened, stopped or expired; incident acknowledged; dead letters retried): who did it, published to central outputs only.'),
     test: z.boolean(),
     reasons: z.array(z.string()).describe('Why this category.'),
     quirks: z.array(z.string()).describe('Tolerated deviations from the protocol.'),

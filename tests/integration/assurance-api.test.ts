@@ -117,7 +117,7 @@ async function startGateway(outputs: OutputAdapter[]) {
     for (const output of outputs) await output.stop();
   }
 
-  return { clock, wiring, base, receive, request, stop };
+  return { clock, outbox, wiring, base, receive, request, stop };
 }
 
 /** Runs `panelbridge test …` in-process against the API; returns what it printed and the exit status. */
@@ -142,11 +142,13 @@ async function runTestCommand(args: string[]): Promise<{ out: string; err: strin
 
 describe('duress assurance through the API', () => {
   let central: RecordingOutput;
+  let keypad: RecordingOutput;
   let gateway: Awaited<ReturnType<typeof startGateway>>;
 
   beforeEach(async () => {
     central = new RecordingOutput('cms', 'central');
-    gateway = await startGateway([central, new RecordingOutput('keypad', 'local')]);
+    keypad = new RecordingOutput('keypad', 'local');
+    gateway = await startGateway([central, keypad]);
   });
   afterEach(async () => {
     await gateway.stop();
@@ -238,6 +240,30 @@ describe('duress assurance through the API', () => {
     await until(() => gateway.wiring.health().state === 'up', 'the alert to clear');
     await until(() => central.delivered.filter((e) => e.category === 'supervisory').length === 2, 'the alert and its restore');
     expect(central.delivered.filter((e) => e.category === 'supervisory').map((e) => e.qualifier)).toEqual(['new', 'restore']);
+  });
+
+  it('delivers a hold-up the central output refused for good once an operator retries it, and clears its missed deadline', async () => {
+    central.refusing = true; // the centre rotated its webhook secret: 401
+    const holdup = await gateway.receive(cid('122', 5));
+    await until(() => gateway.outbox.deadLetterCount('cms') === 1, 'the refusal to become a dead letter');
+    gateway.clock.advance(10_001);
+    await gateway.wiring.tick();
+    expect(gateway.wiring.health()).toMatchObject({ state: 'degraded', undeliveredDuress: [{ eventId: holdup.id }] });
+
+    central.refusing = false; // the new secret is configured
+    expect((await gateway.request('POST', '/dead-letters/retry', { output: 'cms' }, 'viewer')).status).toBe(403);
+    expect((await gateway.request('POST', '/dead-letters/retry', { output: 'cms' }, 'installer')).status).toBe(403);
+    expect(gateway.outbox.deadLetterCount('cms')).toBe(1);
+    const retry = await gateway.request('POST', '/dead-letters/retry', { output: 'cms', note: 'secret rotated' }, 'operator');
+    expect(retry).toEqual({ status: 200, body: { retried: 1, remaining: 0 } });
+
+    await until(() => central.delivered.some((e) => e.id === holdup.id), 'the retried hold-up to be delivered');
+    await until(() => gateway.wiring.health().state === 'up', 'the missed deadline to clear');
+    await until(() => central.delivered.some((e) => e.control?.action === 'dead-letters-retried'), 'the control event');
+    expect(central.delivered.find((e) => e.control?.action === 'dead-letters-retried')!.control).toMatchObject({ by: 'operator-1', role: 'operator', output: 'cms', note: 'secret rotated' });
+    await until(() => central.delivered.some((e) => e.qualifier === 'restore' && e.reasons[0]!.includes(holdup.id)), 'the restore of the missed deadline');
+    expect(central.delivered.filter((e) => e.id === holdup.id)).toHaveLength(1);
+    expect(keypad.delivered.some((e) => e.id === holdup.id || e.control != null || e.category === 'supervisory')).toBe(false);
   });
 });
 

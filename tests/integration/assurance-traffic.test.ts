@@ -27,9 +27,10 @@ async function gateway() {
   const bus = new EventBus({ logger: silentLogger });
   const counters = new Counters();
   const builder = { ids: createIdSource(clock, seededRandom(11)), sites: () => SETTINGS.sites };
-  const recorder = new Recorder({ outbox: new MemoryOutbox({ clock }), counters, logger: silentLogger, backlogLimit: 10_000, bus });
+  const outbox = new MemoryOutbox({ clock });
+  const recorder = new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 10_000, bus });
   const wiring = wireAssurance(
-    { recorder, api: undefined, outputs: [], outbox: { pendingDuress: () => [], deadDuress: () => [] }, builder, bus },
+    { recorder, api: undefined, outputs: [], outbox, builder, bus },
     SETTINGS,
     { clock, logger: silentLogger, store: AssuranceStore.open(':memory:'), tickMs: 3_600_000 },
   );

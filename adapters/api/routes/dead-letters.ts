@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import type { Assurance } from '../../../src/assurance/assurance.js';
+import { DEAD_LETTER_RETRY_LIMIT, type Outbox } from '../../../src/outbox/outbox.js';
+import { ApiError, parseBody, type ApiServer } from '../server.js';
+import { actorOf } from './actor.js';
+
+const retryBody = z
+  .object({
+    output: z.string({ error: 'output must be the name of a configured output' }).min(1),
+    seqs: z
+      .array(z.number().int().positive(), { error: 'seqs must be a list of dead-letter seqs as GET /dead-letters lists them' })
+      .max(DEAD_LETTER_RETRY_LIMIT, { error: `seqs: at most ${DEAD_LETTER_RETRY_LIMIT} per request` })
+      .optional(),
+    note: z.string({ error: 'note must be text' }).max(2_000).nullable().optional(),
+  })
+  .strict();
+
+/**
+ * `POST /dead-letters/retry {output, seqs?, note?}` (operators and admins): puts the output's dead letters (those
+ * named, else the oldest) back in its queue once the cause is fixed; published to central and audited like an
+ * acknowledgement. `remaining`: the output's dead letters still left.
+ */
+export function registerDeadLetterRoutes(
+  api: ApiServer,
+  deps: { outputs: readonly string[]; outbox: Pick<Outbox, 'retryDeadLetters'>; assurance: Pick<Assurance, 'deadLettersRetried'> },
+): void {
+  api.route('POST', '/dead-letters/retry', 'redeliver', (req) => {
+    const { output, seqs, note } = parseBody(retryBody, req);
+    if (!deps.outputs.includes(output)) throw new ApiError('OUTPUT_NOT_FOUND', `no configured output is named ${output}`);
+    const { retried, remaining } = deps.outbox.retryDeadLetters(output, seqs);
+    // Nothing changed, nothing to publish: a retry that named no dead letter of the output.
+    if (retried.length > 0) deps.assurance.deadLettersRetried(output, retried, actorOf(req), note ?? null);
+    return { status: 200, body: { retried: retried.length, remaining } };
+  });
+}
