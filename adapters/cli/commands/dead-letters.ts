@@ -26,9 +26,9 @@ interface RetryAnswer {
 }
 
 /**
- * Retries the seqs given, DEAD_LETTER_RETRY_LIMIT per request (the API's cap); without seqs, the output's dead letters a request at a time
- * until those there were at the first answer are done: letters refused again meanwhile are new ones, not retried in
- * a loop.
+ * Retries the seqs given, DEAD_LETTER_RETRY_LIMIT per request (the API's cap); without seqs, the output's dead
+ * letters a request at a time until as many as there were at the first answer are done: those refused again
+ * meanwhile are new letters, not to be retried in a loop.
  */
 async function retry(call: ApiCall, output: string, seqs: readonly number[] | undefined, note: string | undefined): Promise<RetryAnswer> {
   const post = (chunk?: readonly number[]) =>
