@@ -157,7 +157,7 @@ export class CaptureFrames {
     this.feed(flow, flow.stream.push(seq, segment.payload, syn), at, out);
     // A client that turned out not to be a panel: its packet carried nothing replayed.
     if (flow.side === 'ignored') this.skipped += 1;
-    if (fin || rst) this.endStream(flow, at, out);
+    if (fin || rst) this.endStream(flow, at, out, fin && !rst);
   }
 
   /** The flow of a segment's two endpoints, made the most recently used; the least recently used one makes room. */
@@ -226,13 +226,18 @@ export class CaptureFrames {
     }
   }
 
-  /** The panel's stream ended (FIN, RST, a new SYN, eviction, the end of the file): bytes behind gaps, then a partial frame. */
-  private endStream(flow: Flow, at: PacketAt, out: CaptureLine[]): void {
+  /**
+   * The panel's stream ended (FIN, RST, a new SYN, eviction, the end of the file): bytes behind gaps, then a partial
+   * frame. At the panel's FIN (`finished`) its last frame may lack only its CR: read as the live input reads it then.
+   */
+  private endStream(flow: Flow, at: PacketAt, out: CaptureLine[], finished = false): void {
     const { stream, framer } = flow;
     if (stream === undefined || framer === undefined) return;
     this.feed(flow, stream.end(), at, out);
-    for (const left of framer.flush()) {
-      if (left.kind === 'discarded') out.push(discardLine(at, left, `${left.bytes.length} byte(s) of ${(flow.side as { panel: string }).panel} left unframed when its stream ended`));
+    const side = flow.side as Exclude<Side, 'ignored'>;
+    for (const left of finished ? framer.end() : framer.flush()) {
+      if (left.kind === 'frame') out.push(frameLine(side, 'tcp', at, left.bytes));
+      else out.push(discardLine(at, left, `${left.bytes.length} byte(s) of ${side.panel} left unframed when its stream ended`));
     }
     flow.stream = undefined;
     flow.framer = undefined;

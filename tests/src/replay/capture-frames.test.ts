@@ -116,7 +116,18 @@ describe('CaptureFrames: TCP', () => {
     const open = tcp.open();
     const [head] = tcp.send(JC, [30, JC.length - 30]);
     const { lines } = framesOf([...open, head!, tcp.close()]);
-    expect(summary(lines)).toEqual([[5, 'FRAME_IDLE_TIMEOUT']]);
+    // Cut short by the panel's FIN: FRAME_TRUNCATED, as the live input counts it.
+    expect(summary(lines)).toEqual([[5, 'FRAME_TRUNCATED']]);
+  });
+
+  it('reads a last frame that lacks only its CR before the panel\'s FIN by its length and CRC, as the live input does', () => {
+    // The live DC-09 input reads such a frame at the FIN (Dc09Framer.end) and stores and answers it: a replay of the
+    // same traffic must give the same frame, not discard it.
+    const withoutCr = JC.subarray(0, JC.length - 1);
+    const tcp = new TcpConversation(PANEL, RECEIVER);
+    const { lines } = framesOf([...tcp.open(), ...tcp.send(withoutCr), tcp.close()]);
+    expect(summary(lines)).toEqual([[5, text(withoutCr)]]);
+    expect(lines[0]!.parsed).toEqual({ ok: true, value: { t: T0 + 4, input: 'panels', transport: 'tcp', peer: '192.0.2.10:40001', bytes: withoutCr } });
   });
 
   it('follows at most maxFlows connections: one evicted between frames loses nothing, one evicted inside a frame is counted', () => {
