@@ -1,8 +1,9 @@
 /**
  * One direction of a captured TCP connection, put back in sequence order: a retransmitted or overlapping segment
  * yields its new bytes only, a segment ahead of the next expected byte waits until the bytes before it come.
- * Bytes the capture never saw make a gap: when the segments waiting pass `maxHeldBytes`, or the stream ends, the
- * stream gives up on the missing bytes, says how many, and goes on from the next segment it holds.
+ * Bytes the capture never saw make a gap: when the segments waiting pass `maxHeldBytes` or MAX_HELD_SEGMENTS, or
+ * the stream ends, the stream gives up on the missing bytes, says how many, and goes on from the next segment it
+ * holds.
  */
 export type StreamPiece = { kind: 'data'; bytes: Uint8Array } | { kind: 'gap'; missing: number };
 
@@ -10,6 +11,13 @@ interface Held {
   seq: number;
   bytes: Uint8Array;
 }
+
+/**
+ * The most segments a stream holds ahead of a gap: each costs a few hundred bytes of heap beyond its payload, so
+ * one-byte segments would otherwise hold gigabytes under a 16 KiB `maxHeldBytes` across a capture's many flows. A
+ * panel sends a frame in one segment or a few, and waits for its answer before the next.
+ */
+export const MAX_HELD_SEGMENTS = 256;
 
 /** Signed distance from sequence number b to a, modulo 2^32. */
 function after(a: number, b: number): number {
@@ -41,7 +49,7 @@ export class TcpStream {
     const ahead = after(start, this.next);
     if (ahead > 0) {
       this.hold(start, payload);
-      while (this.heldBytes > this.maxHeldBytes) this.skipGap(out);
+      while (this.heldBytes > this.maxHeldBytes || this.held.length > MAX_HELD_SEGMENTS) this.skipGap(out);
       return out;
     }
     this.take(start, payload, out);

@@ -53,7 +53,7 @@ interface Flow {
  * is no DC-09 flow. A UDP datagram is a frame; a TCP stream is put in order (TcpStream) and split by the live
  * input's own framer. Each frame carries its packet's time, its sender as `peer`, and the input whose port it was
  * sent to (null when none matched: replay routes it by protocol). Memory is bounded by `maxFlows` flows of at most
- * `maxHeldBytes` and a frame each, whatever the size of the capture.
+ * `maxHeldBytes` (in at most MAX_HELD_SEGMENTS segments) and a frame each, whatever the size of the capture.
  */
 export class CaptureFrames {
   private readonly reader = new CaptureReader();

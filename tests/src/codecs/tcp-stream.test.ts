@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TcpStream, type StreamPiece } from '../../../src/codecs/tcp-stream.js';
+import { MAX_HELD_SEGMENTS, TcpStream, type StreamPiece } from '../../../src/codecs/tcp-stream.js';
 
 const text = (s: string) => Uint8Array.from(Buffer.from(s, 'latin1'));
 
@@ -59,6 +59,19 @@ describe('TcpStream', () => {
     expect(stream.waiting).toBe(0);
     // The bytes of the gap, arriving after all, are old news.
     expect(readable(stream.push(4, text('defghi')))).toBe('');
+  });
+
+  it('bounds the segments it holds, not only their bytes: one-byte segments each behind a gap are given up on', () => {
+    // A hostile capture: 1-byte segments, each one byte past a hole. Their bytes stay far under maxHeldBytes, but
+    // each held segment costs a few hundred bytes of heap: 16 KiB of them per stream, times 1024 flows, is gigabytes.
+    const stream = new TcpStream(16 * 1024);
+    stream.push(0, text('a'));
+    let gaps = 0;
+    for (let i = 0; i < 3 * MAX_HELD_SEGMENTS; i++) {
+      gaps += stream.push(2 + 2 * i, text('x')).filter((p) => p.kind === 'gap').length;
+      expect(stream.waiting).toBeLessThanOrEqual(MAX_HELD_SEGMENTS);
+    }
+    expect(gaps).toBe(2 * MAX_HELD_SEGMENTS);
   });
 
   it('at its end yields what waits behind each gap', () => {
