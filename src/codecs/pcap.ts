@@ -15,7 +15,7 @@ export interface CapturedPacket {
   number: number;
   /** The LINKTYPE_ value of the packet's interface. */
   linkType: number;
-  /** Capture time in ms since the epoch; null when the record carries none (pcapng simple packet block). */
+  /** Capture time in ms since the epoch; null when the record carries none (pcapng simple packet block) or one no date can hold. */
   time: number | null;
   /** The bytes captured; a view into the pushed chunk, valid until the next push. */
   data: Uint8Array;
@@ -303,10 +303,17 @@ export class CaptureReader {
   }
 }
 
-/** A pcapng timestamp in ms: exact for every resolution (nanosecond counts pass 2^53). */
-function timeOf(iface: Interface, high: number, low: number): number {
+/** The most ms from the epoch a Date can hold, either way (ECMAScript's time value range). */
+const MAX_TIME_MS = 8.64e15;
+
+/**
+ * A pcapng timestamp in ms: exact for every resolution (nanosecond counts pass 2^53); null past what a Date holds,
+ * where a damaged block's time would make every event built from the packet fail.
+ */
+function timeOf(iface: Interface, high: number, low: number): number | null {
   const units = (BigInt(high) << 32n) | BigInt(low);
-  return Number((units * 1000n) / iface.unitsPerSecond + iface.offsetSeconds * 1000n);
+  const ms = Number((units * 1000n) / iface.unitsPerSecond + iface.offsetSeconds * 1000n);
+  return Math.abs(ms) <= MAX_TIME_MS ? ms : null;
 }
 
 function viewOf(bytes: Uint8Array): DataView {

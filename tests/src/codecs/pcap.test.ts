@@ -152,6 +152,24 @@ describe('CaptureReader: pcapng', () => {
     expect(cut.at(-1)).toMatchObject({ kind: 'error', number: 2, error: { code: 'PCAP_TRUNCATED' } });
   });
 
+  it('gives no time for a timestamp past what a date can hold, and reads the packet and the next on', () => {
+    // A damaged or hostile block: 2^64-1 microseconds is 1.8e16 ms, past the 8.64e15 ms a Date holds, and every
+    // event built from it failed ("Invalid time value"), stopping `decode --pcap` there.
+    for (const order of ORDERS) {
+      const file = pcapngFile(records, { interfaces: [{ linkType: 1 }], order });
+      const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+      const last = file.length - view.getUint32(file.length - 4, order === 'le');
+      view.setUint32(last + 12, 0xffffffff, order === 'le');
+      view.setUint32(last + 16, 0xffffffff, order === 'le');
+      const first = file.length - view.getUint32(last - 4, order === 'le') - (file.length - last);
+      view.setUint32(first + 12, 0x80000000, order === 'le');
+      expect(packetsOf(readAll(file)).map((p) => [p.number, p.time, p.data.length])).toEqual([
+        [1, null, records[0]!.data.length],
+        [2, null, records[1]!.data.length],
+      ]);
+    }
+  });
+
   it('counts a packet on an interface never described as malformed, and reads on', () => {
     const file = pcapngFile([{ ...records[0]!, interfaceId: 3 }, records[1]!], { interfaces: [{ linkType: 1 }] });
     const items = readAll(file);
