@@ -1,4 +1,4 @@
-import { dc09CrcFormOf, decodeDc09Frame, type Dc09DecodeOptions, type Dc09Message } from '../codecs/dc09/frame.js';
+import { DC09_ANSWER_TOKENS, dc09CrcFormOf, decodeDc09Frame, type Dc09DecodeOptions, type Dc09Message } from '../codecs/dc09/frame.js';
 import { encodeAck, encodeDuhForFrame, encodeNak, osborneHoffmanAnswer } from '../codecs/dc09/responses.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { ErrorCode } from '../errors.js';
@@ -122,7 +122,7 @@ export class Dc09Receiver {
     const msg = decoded.value;
     counters.inc('frames_total', { input, protocol: msg.token, result: 'decoded' });
 
-    if (msg.token === 'ACK' || msg.token === 'NAK' || msg.token === 'DUH' || msg.token === 'RSP') {
+    if (DC09_ANSWER_TOKENS.has(msg.token)) {
       // A panel never sends these to a receiver: nothing to store, nothing to answer.
       return this.refuse('none', null, { code: 'DC09_ID_UNSUPPORTED', message: `unexpected ${msg.token} from a panel` });
     }

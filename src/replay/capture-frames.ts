@@ -1,3 +1,4 @@
+import { DC09_ANSWER_TOKENS, type Dc09Token } from '../codecs/dc09/frame.js';
 import { DEFAULT_DC09_MAX_FRAME_BYTES, Dc09Framer } from '../codecs/dc09/framer.js';
 import type { FramerOutput } from '../codecs/framing.js';
 import { decodePacket, isReadableLinkType, READABLE_LINK_TYPES_TEXT, type TransportSegment } from '../codecs/packet.js';
@@ -49,8 +50,8 @@ interface Flow {
 /**
  * The DC-09 frames a packet capture holds, as a replay feeds them: only what panels sent to a receiver. A flow's
  * panel side is the one sending to a configured DC-09 input's port; when no port matches, the side whose first
- * payload starts with LF (a panel speaks first, the receiver only answers), and a flow whose first payload does not
- * is no DC-09 flow. A UDP datagram is a frame; a TCP stream is put in order (TcpStream) and split by the live
+ * payload starts with LF (a panel speaks first, the receiver only answers; an answer caught first names the other
+ * side), and a flow whose first payload does not is no DC-09 flow. A UDP datagram is a frame; a TCP stream is put in order (TcpStream) and split by the live
  * input's own framer. Each frame carries its packet's time, its sender as `peer`, and the input whose port it was
  * sent to (null when none matched: replay routes it by protocol). Memory is bounded by `maxFlows` flows of at most
  * `maxHeldBytes` (in at most MAX_HELD_SEGMENTS segments) and a frame each, whatever the size of the capture.
@@ -189,7 +190,9 @@ export class CaptureFrames {
     if (segment.tcp?.syn === true) return { panel: segment.tcp.ack ? receiver : sender, receiver: undefined, confirmed: false };
     // Bare acknowledgements tell nothing yet.
     if (segment.payload.length === 0) return undefined;
-    return segment.payload[0] === LF ? { panel: sender, receiver: undefined, confirmed: true } : 'ignored';
+    if (segment.payload[0] !== LF) return 'ignored';
+    // The capture began between a frame and its answer: the answer's sender is the receiver.
+    return { panel: isReceiverAnswer(segment.payload) ? receiver : sender, receiver: undefined, confirmed: true };
   }
 
   /** An unmatched flow goes to the first DC-09 input (replay routes it by protocol), so its limit applies. */
@@ -242,6 +245,15 @@ export class CaptureFrames {
     flow.stream = undefined;
     flow.framer = undefined;
   }
+}
+
+/** LF, the CRC and length (4+4 ASCII or 2+4 binary), then the quoted ID token (`"ACK"`, `"*ACK"`). */
+const HEADER_TOKEN = /^\n[^"]{6,8}"\*?([A-Z-]+)"/;
+
+/** A payload that opens with a receiver's answer (ACK, NAK, DUH, RSP; encrypted or not), by its ID token. */
+function isReceiverAnswer(payload: Uint8Array): boolean {
+  const token = HEADER_TOKEN.exec(Buffer.from(payload.subarray(0, 24)).toString('latin1'))?.[1];
+  return token !== undefined && DC09_ANSWER_TOKENS.has(token as Dc09Token);
 }
 
 /** Where in the capture a line comes from: its packet's number and time. */

@@ -101,6 +101,8 @@ const CR_ONLY = Uint8Array.of(CR);
 const MAX_BODY_LENGTH = 0xfff;
 
 const DC09_TOKENS: ReadonlySet<string> = new Set(['SIA-DCS', 'ADM-CID', 'NULL', 'ACK', 'NAK', 'DUH', 'RSP']);
+/** The ID tokens of a receiver's answers: a panel never sends them. */
+export const DC09_ANSWER_TOKENS: ReadonlySet<Dc09Token> = new Set<Dc09Token>(['ACK', 'NAK', 'DUH', 'RSP']);
 /** The receiver's NAK writes its fixed ID fields as `R0L0A0`, an 'A' account that a hex L field would swallow. */
 const NAK_ID_FIELDS = /^R([0-9A-Fa-f]{1,6})L([0-9A-Fa-f]{1,6}?)(A[0-9A-Fa-f]{1,16})$/;
 /**

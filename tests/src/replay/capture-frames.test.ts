@@ -71,6 +71,22 @@ describe('CaptureFrames: TCP', () => {
     expect(lines.map((l) => l.parsed)).toEqual([{ ok: true, value: { t: T0 + 5, input: null, transport: 'tcp', peer: '192.0.2.10:40001', bytes: JC } }]);
   });
 
+  it('without a configured port, takes the answers\' side for the receiver when the capture starts with a receiver\'s answer', () => {
+    // decode --pcap has no configuration. The receiver's ACK, NAK or DUH starts with LF too: the side that sent it
+    // first is not the panel, whose frames (a duress among them) would all be skipped as "receivers' answers".
+    // The receiver's NAK of public vector fioletoven/dc09 message.tests.rs parse_nak_test.
+    const NAK = latin1('\nE4410025"NAK"0000R0L0A0[]_16:20:01,09-24-2025\r');
+    for (const answer of [ACK, NAK]) {
+      const tcp = new TcpConversation(PANEL, { address: '192.0.2.1', port: 3061 });
+      tcp.open();
+      tcp.send(JC);
+      const { lines } = framesOf([tcp.answer(answer), ...tcp.send(YG), tcp.answer(ACK)], { receivers: [] });
+      expect(summary(lines)).toEqual([[2, text(YG)]]);
+      const udp = framesOf([udpPacket(RECEIVER, PANEL, answer), udpPacket(PANEL, RECEIVER, YG)], { receivers: [] });
+      expect(summary(udp.lines)).toEqual([[2, text(YG)]]);
+    }
+  });
+
   it('takes the direction toward the configured port even when the capture starts after the panel spoke', () => {
     const tcp = new TcpConversation(PANEL, RECEIVER);
     tcp.open();
