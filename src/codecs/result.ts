@@ -58,7 +58,8 @@ const NOT_ASCII = /[\x80-\xff]/;
 /**
  * Frame text read byte for byte (latin1), read again as UTF-8 when its bytes are UTF-8: DC-09 names Windows-1252 for
  * text, but hubs write location and alarm text in UTF-8 too (Cyrillic, Greek), and Latin-1 text that happens to be
- * valid multi-byte UTF-8 ("Ã¼") does not occur in names.
+ * valid multi-byte UTF-8 ("Ã¼") does not occur in names. Other bytes stay latin1 (0x80–0x9F are not mapped to
+ * Windows-1252's letters).
  */
 export function textOfBytes(latin1: string): string {
   if (!NOT_ASCII.test(latin1)) return latin1;

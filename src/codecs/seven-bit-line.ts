@@ -13,18 +13,21 @@ function hasOddOnes(byte: number): boolean {
 }
 
 export class SevenBitLine {
-  private topBitSeen = false;
+  /** Bytes with the top bit set: about half of a 7-bit receiver's, none of an 8N1 ASCII line's but noise. */
+  private topBits = 0;
   /** Bytes whose top bit is wrong for that parity (each byte fits exactly one of the two). */
   private notEven = 0;
   private notOdd = 0;
 
   /**
-   * The parity the top bits show: undefined while no top bit was set, or when they fit neither (8-bit data, noise).
-   * A byte in twenty may break it: line noise must not stop a real receiver's packets from reading.
+   * The parity the top bits show: undefined until enough bytes carry one (a noise byte on an 8N1 line must not
+   * decide it), or when they fit neither (8-bit data). A byte in twenty may break it: line noise must not stop a
+   * real receiver's packets from reading.
    */
   get parity(): LineParity | undefined {
-    if (!this.topBitSeen) return undefined;
-    const tolerated = (this.notEven + this.notOdd) / 20;
+    const total = this.notEven + this.notOdd;
+    if (this.topBits < 4 || this.topBits < total / 10) return undefined;
+    const tolerated = total / 20;
     if (this.notEven <= tolerated) return 'even';
     return this.notOdd <= tolerated ? 'odd' : undefined;
   }
@@ -33,7 +36,7 @@ export class SevenBitLine {
   receive(chunk: Uint8Array): Uint8Array {
     for (const byte of chunk) {
       const top = byte >> 7 === 1;
-      if (top) this.topBitSeen = true;
+      if (top) this.topBits += 1;
       // Even parity: the top bit makes the ones even, so it is set exactly when the low seven have an odd count.
       if (top !== hasOddOnes(byte)) this.notEven += 1;
       else this.notOdd += 1;

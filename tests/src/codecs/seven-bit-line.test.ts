@@ -36,6 +36,11 @@ describe('SevenBitLine: a 7-bit receiver read by an 8-bit port', () => {
     const binary = new SevenBitLine();
     binary.receive(Uint8Array.from({ length: 64 }, (_, i) => (i * 37) & 0xff));
     expect(binary.parity).toBeUndefined();
+    // A noise byte on an 8N1 line whose traffic happens to be nearly all of one parity class decides nothing.
+    const quiet = new SevenBitLine();
+    quiet.receive(Buffer.from('\x14\x14\x14\x14\x14\x14\x140000'.repeat(4), 'latin1'));
+    quiet.receive(Uint8Array.of(0x81));
+    expect(quiet.parity).toBeUndefined();
     const noisy = new SevenBitLine();
     noisy.receive(onTheWire(HEARTBEAT.repeat(3), 'even'));
     noisy.receive(Uint8Array.of(0x81));
