@@ -89,7 +89,7 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
     // After the frame's own work: the publication reads the ledger, which must not delay the duress's ACK.
     onIncidentsChanged: () => void setImmediate(() => void mqttStates.publish()),
   });
-  recoverUndelivered(assurance, host.outbox, central);
+  recoverUndelivered(assurance, host.outbox, central, clock);
 
   host.recorder.setAnnotator(assurance);
   host.bus.onFrameStored(assurance, (events) => assurance.stored(events));
@@ -152,14 +152,15 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
  * Duress events stored before a restart and still unconfirmed: those no central output delivered, each still
  * pending or a dead letter on every one of them (a delivery to any one confirms). A dead letter stays unconfirmed
  * as it would have without the restart: until a central output delivers the event or the letter is pruned. Their
- * deadline counts from when they were received.
+ * deadline counts from when they were received, or from start-up when the wall clock was stepped back since.
  */
-function recoverUndelivered(assurance: Assurance, outbox: Pick<Outbox, 'pendingDuress' | 'deadDuress'>, central: readonly OutputAdapter[]): void {
+function recoverUndelivered(assurance: Assurance, outbox: Pick<Outbox, 'pendingDuress' | 'deadDuress'>, central: readonly OutputAdapter[], clock: Clock): void {
   if (central.length === 0) return;
   const undeliveredPerOutput = central.map(
     (o) => new Map([...outbox.pendingDuress(o.name, RECOVERY_SCAN_LIMIT), ...outbox.deadDuress(o.name, RECOVERY_SCAN_LIMIT)].map((e) => [e.event.id, e.event])),
   );
   const [first, ...rest] = undeliveredPerOutput;
+  // With the monotonic clock too: a wall clock stepped back since it was received must not put the deadline off.
   for (const [id, event] of first ?? [])
-    if (rest.every((undelivered) => undelivered.has(id))) assurance.deadline.track(event, Date.parse(event.receivedAt));
+    if (rest.every((undelivered) => undelivered.has(id))) assurance.deadline.track(event, Date.parse(event.receivedAt), clock.monotonic?.());
 }

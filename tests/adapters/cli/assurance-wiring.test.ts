@@ -111,6 +111,17 @@ describe('the delivery deadline after a restart', () => {
     expect(await reportedPastDeadline(wiring, clock)).toEqual([holdup.id]);
   });
 
+  it('reports a hold-up stored before the restart on time when NTP stepped the clock back meanwhile', async () => {
+    const { clock, outbox, builder } = outboxOf(['cms']);
+    const holdup = eventFromSignal(cid('122', 5), origin(clock), builder);
+    await outbox.append([holdup]);
+    // The clock ran 5 hours ahead; NTP set it right before the gateway came back up.
+    clock.step(-5 * 3_600_000);
+
+    const { wiring } = start(outbox, clock, builder, ['cms']);
+    expect(await reportedPastDeadline(wiring, clock), 'the deadline waited the hours of the step').toEqual([holdup.id]);
+  });
+
   it('holds a hold-up the only central output refused for good, as the running gateway does', async () => {
     // Without a restart: stored, then refused for good (a dead letter) by the only central output.
     const running = outboxOf(['cms']);
