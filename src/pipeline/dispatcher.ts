@@ -135,6 +135,8 @@ class OutputLane {
   private covertSwept = false;
   /** Why the outbox cannot be read for this output (deliveries stopped); undefined while it can. */
   private scanFailure: string | undefined;
+  /** The one timer that tries the failed scan again: every append also wakes a scan, and each must not add a loop. */
+  private scanRetry: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly output: OutputAdapter<NormalizedEvent>,
@@ -233,7 +235,10 @@ class OutputLane {
       // The outbox failed (disk error): try again after the initial backoff rather than spin, logging it once.
       if (this.scanFailure === undefined) this.logger.error({ err: errorText(error) }, 'cannot read the outbox: deliveries to this output stop until it can; retrying');
       this.scanFailure = `cannot read the outbox: ${errorText(error)}`;
-      setTimeout(() => this.schedulePump(), this.shared.backoff.initialMs);
+      this.scanRetry ??= setTimeout(() => {
+        this.scanRetry = undefined;
+        this.schedulePump();
+      }, this.shared.backoff.initialMs);
       return;
     }
     if (this.scanFailure !== undefined) {

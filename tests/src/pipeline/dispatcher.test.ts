@@ -341,6 +341,26 @@ describe('Dispatcher', () => {
     expect(d.stats().central).toMatchObject({ delivered: 4, skippedCovert: 0 });
   });
 
+  it('retries an outbox it cannot read once per backoff, however many frames arrive meanwhile', async () => {
+    const d = prepare([new ScriptedOutput('cms')]);
+    let reads = 0;
+    outbox.pending = () => {
+      reads++;
+      throw new Error('database disk image is malformed');
+    };
+    d.start();
+    // A panel's frames keep arriving while the page stays damaged: each append wakes the lane.
+    for (let i = 0; i < 50; i++) {
+      await outbox.append([testEvent({ account: 'A' })]);
+      await settle(100);
+    }
+    reads = 0;
+    await settle(10_000);
+    // One retry each DEFAULT_BACKOFF.initialMs, not one more retry loop per frame that arrived.
+    expect(reads).toBeLessThanOrEqual(10_000 / DEFAULT_BACKOFF.initialMs + 1);
+    expect(d.readFailure('cms')).toMatch(/malformed/);
+  });
+
   it('delivers a retried dead letter to its output alone once the endpoint accepts, and tells no other output of it', async () => {
     let secretRotated = false;
     const hook = new ScriptedOutput('hook', () => (secretRotated ? { ok: true } : { ok: false, retryable: false, error: 'HTTP 401 Unauthorized' }));
