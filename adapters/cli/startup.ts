@@ -72,7 +72,8 @@ export function startupFailure(error: unknown): StartupFailure {
     if (error.code.startsWith('CONFIG_')) return new StartupFailure(EXIT_CONFIG, error.message);
     const unusable = unusableStateFile(error);
     if (unusable !== undefined) return unusable;
-    if (error.code === 'OUTBOX_OPEN_FAILED') return new StartupFailure(EXIT_CANTCREAT, `${error.message}: make dataDir writable for the gateway's user`);
+    // With SQLite's cause: "database or disk is full" asks for another fix than "unable to open database file".
+    if (error.code === 'OUTBOX_OPEN_FAILED') return new StartupFailure(EXIT_CANTCREAT, `${errorText(error)}: make dataDir writable for the gateway's user`);
     if (cause === 'EADDRINUSE') return new StartupFailure(EXIT_TEMPFAIL, error.message);
     return new StartupFailure(EXIT_UNAVAILABLE, `cannot start: ${redactUrlCredentials(error.message)}`);
   }

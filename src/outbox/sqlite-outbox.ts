@@ -146,6 +146,11 @@ function openDatabase(file: string): Database.Database {
   }
 }
 
+/** The outbox could not be opened, or its state read at start-up: the error names the file (start-up's fix moves it aside). */
+function openFailed(file: string, cause: unknown): GatewayError {
+  return isGatewayError(cause) ? cause : new GatewayError('OUTBOX_OPEN_FAILED', `cannot open the outbox ${file}`, { cause });
+}
+
 function migrate(db: Database.Database, file: string): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > MIGRATIONS.length) throw schemaTooNew('OUTBOX_OPEN_FAILED', file, version, MIGRATIONS.length);
@@ -254,12 +259,11 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     try {
       fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
       db = openDatabase(file);
-      // Inside the try: loading the state reads every page of the entry table, where a damaged one shows.
+      // Inside the try: loading the state reads the entry table, where a damaged page may show.
       return new SqliteOutbox(db, options);
     } catch (cause) {
       if (db?.open === true) db.close();
-      if (isGatewayError(cause)) throw cause;
-      throw new GatewayError('OUTBOX_OPEN_FAILED', `cannot open the outbox ${file}`, { cause });
+      throw openFailed(file, cause);
     }
   }
 
@@ -283,11 +287,14 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   private readonly recent = new RecentEvents();
   private readonly writeBatch: Database.Transaction<(appends: QueuedAppend[], marks: QueuedMark[]) => AppendResult[]>;
 
+  private readonly file: string;
+
   private constructor(
     private readonly db: Database.Database,
     options: SqliteOutboxOptions,
   ) {
     super();
+    this.file = path.join(options.dataDir, OUTBOX_FILE_NAME);
     this.clock = options.clock ?? systemClock;
     this.dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
     this.retentionMs = options.retentionMs;
@@ -372,6 +379,15 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   }
 
   registerOutputs(names: readonly string[], audiences: ReadonlyMap<string, Audience> = new Map()): OutputRegistration {
+    try {
+      return this.registerOutputsIn(names, audiences);
+    } catch (cause) {
+      // Part of opening: the cursors and every pending entry are read here first, where a torn page shows.
+      throw openFailed(this.file, cause);
+    }
+  }
+
+  private registerOutputsIn(names: readonly string[], audiences: ReadonlyMap<string, Audience>): OutputRegistration {
     this.flush(); // the head and the cursors as committed
     const audienceOf = (name: string): Audience => audiences.get(name) ?? 'central';
     const configured = new Set(names);

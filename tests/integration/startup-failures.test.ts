@@ -193,6 +193,20 @@ describe('start-up failures: one line naming the problem and the fix, a sysexits
       await expectKeptAndRefused(dir, file, /outbox\.sqlite.*malformed.*move it .*aside/);
     });
 
+    it('an outbox with a torn page in its cursors, which only registering the outputs reads', async () => {
+      const dir = tempDir('outbox-torn-cursor');
+      const dataDir = await withEvents(dir, 3);
+      const file = path.join(dataDir, OUTBOX_FILE_NAME);
+      const db = new Database(file);
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      const root = db.prepare(`SELECT rootpage FROM sqlite_master WHERE name = 'output_cursor'`).pluck().get() as number;
+      db.close();
+      const fd = openSync(file, 'r+');
+      writeSync(fd, Buffer.alloc(512, 0xff), 0, 512, (root - 1) * PAGE_SIZE);
+      closeSync(fd);
+      await expectKeptAndRefused(dir, file, /outbox\.sqlite.*malformed.*move it .*aside/);
+    });
+
     it('an outbox written by a newer release', async () => {
       const dir = tempDir('outbox-newer');
       const file = path.join(await withEvents(dir, 1), OUTBOX_FILE_NAME);
