@@ -260,7 +260,11 @@ export class AutomationOutput implements OutputAdapter<NormalizedEvent> {
    */
   private async settleOwedAnswers(automation: Automation): Promise<void> {
     const deadline = automation.lastSentAt + LATE_ANSWER_WAITS * this.options.ackTimeout;
-    while (automation.received < automation.sent && performance.now() < deadline) await automation.answers.next(deadline - performance.now());
+    while (automation.received < automation.sent && performance.now() < deadline) {
+      // None by the deadline, or the connection closed: then every later wait answers null at once, and looping on
+      // it would hold the event loop, every panel's ACK with it, until the deadline.
+      if ((await automation.answers.next(deadline - performance.now())) === null) break;
+    }
     automation.answers.clear();
     automation.received = automation.sent;
   }

@@ -175,6 +175,26 @@ describe('Sur-Gard automation output, read by the serial Sur-Gard decoder', () =
     expect(automation.stored().map((e) => e.account).sort()).toEqual(['1234', '5678']);
   });
 
+  it('an automation that disconnects while an answer is still owed does not hold the event loop', async () => {
+    const out = await output({ ackTimeout: 1_000, retries: 2 });
+    // The first copy of the first event is never answered: one answer is still owed when the next event goes.
+    const automation = await connectAutomation(out.port(), (_packet, index) => (index === 1 ? 'silent' : 'decode'));
+    await connected(out);
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    // Every panel's ACK needs the event loop: how long it is held is the longest gap between these ticks.
+    let longestGapMs = 0;
+    let lastTick = performance.now();
+    const ticks = setInterval(() => {
+      longestGapMs = Math.max(longestGapMs, performance.now() - lastTick);
+      lastTick = performance.now();
+    }, 10);
+    closers.push(async () => clearInterval(ticks));
+    setTimeout(() => automation.socket.destroy(), 100);
+    expect(await out.deliver(duress('5678'))).toMatchObject({ ok: false, retryable: true });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(longestGapMs, 'the event loop was held while the output waited for the owed answer').toBeLessThan(500);
+  });
+
   it('with idle heartbeats off (heartbeat: 0s), a failed link is still probed with heartbeats and resumes when one is ACKed', async () => {
     // Only the output's schedule is faked; sockets and ACK waits run on real time.
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
