@@ -464,7 +464,11 @@ export class Gateway {
   private reportStoreFault(fault: StoreFault): void {
     if (this.storeFaultReporting) return;
     this.storeFaultReporting = true;
-    void this.recorder.recordRaised(storeFaultEvents(fault, this.options.clock.now(), this.builder)).finally(() => (this.storeFaultReporting = false));
+    void this.recorder.recordRaised(storeFaultEvents(fault, this.options.clock.now(), this.builder)).then((outcome) => {
+      this.storeFaultReporting = false;
+      // Not stored: the fault this failure began reports this one too, or, when the store works again, it goes now.
+      if (!outcome.ok && !this.recorder.carryOver(fault)) this.reportStoreFault(fault);
+    });
   }
 
   /** An output's link to a monitoring centre went down or came back: a covert `supervisory` event, stored like any other. */

@@ -90,6 +90,20 @@ export class Recorder {
     return this.fault;
   }
 
+  /**
+   * The report of `earlier`, a fault that was over, could not be stored (the disk filled up again): the fault under
+   * way now carries it on, from its start and with its refused frames, so that its report covers the whole outage.
+   * False when no fault is under way: the store works, and the report can be tried again at once.
+   */
+  carryOver(earlier: StoreFault): boolean {
+    const fault = this.fault;
+    if (fault === undefined) return false;
+    fault.since = Math.min(fault.since, earlier.since);
+    fault.cause = earlier.cause;
+    fault.refusedFrames += earlier.refusedFrames;
+    return true;
+  }
+
   /** Undelivered entries of the outputs that count toward the backlog limit (the largest of them). */
   backlog(): number {
     const { outbox, backlogOutputs } = this.deps;

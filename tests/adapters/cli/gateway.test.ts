@@ -47,6 +47,28 @@ describe('Gateway', () => {
     ]);
   });
 
+  it('reports to central a store fault from its start, even when the first report after it found the disk full again', async () => {
+    const outbox = new MemoryOutbox();
+    const gateway = await startGateway({ inputs: [] }, false, outbox);
+    const probe = new Probe();
+    gateway.bus.onFrameStored(probe, (events) => probe.stored.push(...events));
+    // The disk under dataDir as the appends find it, one after another: full, room for one frame, full, then room.
+    const disk: Array<'full' | 'room'> = ['full', 'room', 'full'];
+    const append = outbox.append.bind(outbox);
+    outbox.append = (...args) => ((disk.shift() ?? 'room') === 'full' ? Promise.reject(new Error('database or disk is full')) : append(...args));
+    const frame = (id: string) => gateway.recorder.record([outboxTestEvent({ id, account: '1234', receivedAt: Date.now() })]);
+
+    const faultBegan = Date.now();
+    expect(await frame('refused')).toMatchObject({ ok: false });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await frame('stored')).toMatchObject({ ok: true }); // its report found the disk full again
+    await vi.waitFor(() => expect(probe.stored.filter((e) => e.category === 'supervisory')).toHaveLength(2), { timeout: 5_000, interval: 20 });
+
+    const [trouble, restore] = probe.stored.filter((e) => e.category === 'supervisory');
+    expect(Date.parse(trouble!.receivedAt), 'the outage is reported from when it began').toBeLessThan(faultBegan + 150);
+    expect(restore!.reasons.join(' ')).toMatch(/1 frames were NAKed/);
+  });
+
   it('without listening (replay), gives every configured input a frame handler and opens nothing', async () => {
     const [dc09Port, accessPort] = [await freePort(), await freePort()];
     const gateway = await startGateway(
