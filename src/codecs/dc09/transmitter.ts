@@ -153,8 +153,12 @@ export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer
 /** An encrypted ACK not timestamped after `sent.ackNotBefore`: it may be one recorded earlier, replayed. */
 function replayedAck(receiverTime: number | null, sent: SentFrame): PanelAnswer | undefined {
   if (sent.ackNotBefore === undefined || (receiverTime !== null && receiverTime >= sent.ackNotBefore)) return undefined;
-  const when = receiverTime === null ? 'without a timestamp' : `timestamped ${new Date(receiverTime).toISOString()}, before this frame went out`;
-  return { kind: 'invalid', detail: `encrypted ACK ${when}: it may be a recorded ACK replayed` };
+  if (receiverTime === null) return { kind: 'invalid', detail: 'encrypted ACK without a timestamp: it may be a recorded ACK replayed' };
+  // The same words whichever it is: a centre whose clock lags is told from a replay only by the operator.
+  return {
+    kind: 'invalid',
+    detail: `encrypted ACK timestamped ${new Date(receiverTime).toISOString()}, before this frame went out: a recorded ACK replayed, or a receiver clock that lags the gateway's by more than 40 s (set both by NTP)`,
+  };
 }
 
 /** The R, L and account fields an answer does not echo as the frame sent them (in either letter case), if any. */
