@@ -34,15 +34,26 @@ export function answerEarly(req: http.IncomingMessage, res: http.ServerResponse,
   sendJson(res, answer, headers);
 }
 
+/**
+ * The connection closed before the body ended: its client went away, or a connection cap closed it to make room.
+ * Nobody is left to answer, and it is no fault of the gateway's: anyone can cause it, so it is not logged.
+ */
+export class BodyCutShort extends Error {}
+
 /** Up to `limit` bytes of the body; whatever follows is read and thrown away (an oversized post costs no memory). */
 export async function readBounded(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let kept = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    if (kept >= limit) continue;
-    const part = chunk.subarray(0, limit - kept);
-    chunks.push(part);
-    kept += part.length;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      if (kept >= limit) continue;
+      const part = chunk.subarray(0, limit - kept);
+      chunks.push(part);
+      kept += part.length;
+    }
+  } catch (error) {
+    if (!req.complete) throw new BodyCutShort('the connection closed before the body ended', { cause: error });
+    throw error;
   }
   return Buffer.concat(chunks);
 }

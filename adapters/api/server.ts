@@ -9,7 +9,7 @@ import type { Counters } from '../../src/observability/counters.js';
 import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import { systemClock, type Clock, type Logger } from '../../src/ports.js';
 import { isLoopbackHost } from '../../src/settings/settings.js';
-import { answerEarly, createLimitedServer, errorAnswer, firstHeader, hasBody, readBounded, sendJson, sendText, type ListenerLimits } from './http.js';
+import { answerEarly, BodyCutShort, createLimitedServer, errorAnswer, firstHeader, hasBody, readBounded, sendJson, sendText, type ListenerLimits } from './http.js';
 import { mayDo, type ApiIdentity, type Permission, type TokenRegistry } from './tokens.js';
 
 export interface ApiRequest {
@@ -318,7 +318,7 @@ export class ApiServer {
       } else if (answer.text !== undefined) sendText(res, answer.status, answer.text, answer.contentType ?? 'text/plain; charset=utf-8', answer.headers);
       else sendJson(res, { status: answer.status, body: answer.body }, answer.headers);
     } catch (error) {
-      if (res.headersSent) return;
+      if (res.headersSent || error instanceof BodyCutShort) return;
       if (error instanceof ApiError) {
         this.options.counters?.inc('api_requests_refused_total', { code: error.code });
         // Who is knocking (no token, a wrong one, a foreign page) is worth a line; a flood of it is not.

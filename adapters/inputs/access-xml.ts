@@ -10,7 +10,7 @@ import type { Counters } from '../../src/observability/counters.js';
 import type { Transport } from '../../src/model/event.js';
 import { readSecret } from '../system/secrets.js';
 import type { Input, InputDeps } from './input.js';
-import { answerEarly, createLimitedServer, errorAnswer, firstHeader, readBounded, sendJson, type ListenerLimits, type ListenerTls } from '../api/http.js';
+import { answerEarly, BodyCutShort, createLimitedServer, errorAnswer, firstHeader, readBounded, sendJson, type ListenerLimits, type ListenerTls } from '../api/http.js';
 
 export type AccessXmlTls = ListenerTls;
 
@@ -123,6 +123,7 @@ export class AccessXmlListener implements Input {
     } catch (error) {
       // A bug or an aborted request must not take the listener down; the controller may retry.
       this.options.counters.inc('input_errors_total', { input: this.options.name });
+      if (error instanceof BodyCutShort) return; // counted; nobody to answer, and anyone can cause it
       this.options.logger.error({ err: error, peer }, 'access request handling failed');
       if (!res.headersSent && !res.destroyed) sendJson(res, errorAnswer(500, 'INTERNAL', 'internal error'));
     }

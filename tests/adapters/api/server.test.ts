@@ -1,4 +1,6 @@
 import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiServer } from '../../../adapters/api/server.js';
 import { TokenRegistry } from '../../../adapters/api/tokens.js';
@@ -107,6 +109,39 @@ describe('the API server connections (security.md rule 5)', () => {
       ]);
     } finally {
       for (const socket of idle) socket.destroy();
+    }
+  });
+});
+
+describe('the API server against bodies cut short (security.md rules 5 and 6)', () => {
+  it('logs nothing for a body its client stopped sending, or that the connection cap closed to make room', async () => {
+    const { logger, lines } = recordingLogger();
+    const loaded = TokenRegistry.load(apiSchema.parse({ port: 0 }), '/nonexistent-not-used');
+    if (!loaded.ok) throw new Error('tokens');
+    const api = new ApiServer({ host: '127.0.0.1', port: 0, logger, tokens: loaded.registry, limits: { maxConnections: 4, maxConnectionsPerPeer: 4 } });
+    // Public and reading its body, as the console's sign-in is: no token needed to reach it.
+    api.route('POST', '/console/session', 'public', (req) => ({ status: 200, body: { got: req.body ?? null } }));
+    await api.start();
+    servers.push(api);
+    const port = api.address!.port;
+    const dripping = async () => {
+      const socket = net.connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.on('error', () => undefined);
+      socket.write('POST /console/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"to');
+      return socket;
+    };
+    const sockets: net.Socket[] = [];
+    try {
+      // Ten go away mid-body themselves; twelve more are closed by the cap (four at a time fit) to make room.
+      for (let i = 0; i < 10; i++) (await dripping()).destroy();
+      for (let i = 0; i < 16; i++) sockets.push(await dripping());
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(sockets.filter((s) => s.destroyed || s.readyState !== 'open').length).toBeGreaterThanOrEqual(12);
+      // The cap's own lines are rate-limited; a line with a stack per cut body is a flood anyone can cause.
+      expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+    } finally {
+      for (const socket of sockets) socket.destroy();
     }
   });
 });
