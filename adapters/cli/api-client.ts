@@ -2,6 +2,7 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { readAdminToken } from '../api/tokens.js';
+import { redactUrlCredentials } from '../system/redact.js';
 import { DEFAULT_DATA_DIR, EXIT_CONFIG, EXIT_NOINPUT, EXIT_NOPERM, EXIT_PROTOCOL, EXIT_UNAVAILABLE, EXIT_USAGE, loadConfigFile, printIssues } from './config.js';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8780';
@@ -22,6 +23,10 @@ export type ApiTarget = { ok: true; url: string; token: string | undefined } | {
  * gateway created in the dataDir of `--config` (or of the default `./var`).
  */
 export function apiTarget(options: ApiOptions): ApiTarget {
+  if (options.api !== undefined) {
+    const problem = apiUrlProblem(options.api);
+    if (problem !== undefined) return { ok: false, exitCode: EXIT_USAGE, lines: [`error --api ${redactUrlCredentials(options.api)} ${problem}`] };
+  }
   let token: string | undefined;
   try {
     token = options.tokenFile === undefined ? process.env[TOKEN_ENV] : readFileSync(options.tokenFile, 'utf8').trim();
@@ -47,6 +52,22 @@ export function apiTarget(options: ApiOptions): ApiTarget {
   const host = api.host === '0.0.0.0' ? '127.0.0.1' : api.host === '::' ? '::1' : api.host;
   const scheme = api.tls === undefined ? 'http' : 'https';
   return { ok: true, url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${api.port}`, token };
+}
+
+/**
+ * Why `--api` cannot be called, if it cannot: an address without http(s) (`localhost:8780`) is no URL fetch can
+ * reach, and one with a user or password is refused by fetch, whose message would print the password.
+ */
+function apiUrlProblem(api: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(api);
+  } catch {
+    return 'is not a URL: give it as http://HOST:PORT or https://HOST:PORT';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'is not a URL: give it as http://HOST:PORT or https://HOST:PORT';
+  if (url.username !== '' || url.password !== '') return 'holds a user or password: the API takes its token from --token-file or $' + TOKEN_ENV;
+  return undefined;
 }
 
 export class CommandFailure extends Error {

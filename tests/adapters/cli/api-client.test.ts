@@ -43,6 +43,18 @@ describe('API commands against something that is not the gateway', () => {
     expect(result).toMatchObject({ code: 69, stderr: 'error 502: Bad Gateway\n' });
   });
 
+  it('refuses an --api that is no http(s) address, or holds a password, as a bad option (64), never echoing the password', async () => {
+    const withPassword = await cli(['incidents', 'list', '--api', 'http://ops:hunter2-secret@127.0.0.1:8780']);
+    expect(withPassword.code).toBe(64);
+    expect(withPassword.stderr).not.toContain('hunter2-secret');
+    expect(withPassword.stderr).toContain('[redacted]@127.0.0.1:8780');
+    for (const api of ['127.0.0.1:8780', 'localhost:8780', 'ftp://127.0.0.1:8780']) {
+      const result = await cli(['test', 'list', '--api', api]);
+      expect([api, result.code]).toEqual([api, 64]);
+      expect(result.stderr).toMatch(/^error --api /);
+    }
+  });
+
   it('names an API nobody answers on (69)', async () => {
     const result = await cli(['test', 'list', '--api', `http://127.0.0.1:${await freePort()}`]);
     expect(result.code).toBe(69);
