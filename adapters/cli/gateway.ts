@@ -285,6 +285,7 @@ export class Gateway {
         metrics: this.metrics,
         deadLetters: (output, page) => this.outbox.deadLetters(output, page),
         deadLetterCount: (output) => this.outbox.deadLetterCount(output),
+        outputs: this.outputs.map((o) => o.name),
       });
       if (this.tokens !== undefined) registerTokenRoutes(this.api, this.tokens);
       if (this.assurance !== undefined && this.tokens !== undefined) this.startConsole(this.api, this.assurance, this.tokens);

@@ -15,6 +15,11 @@ const retryBody = z
   })
   .strict();
 
+/** Refuses (404) a name no configured output has: the retry, and the listing of an output holding no dead letters. */
+export function checkOutputNamed(outputs: readonly string[], name: string): void {
+  if (!outputs.includes(name)) throw new ApiError('OUTPUT_NOT_FOUND', `no configured output is named ${name}`);
+}
+
 /**
  * `POST /dead-letters/retry {output, seqs?, note?}` (operators and admins): puts the output's dead letters (those
  * named, else the oldest) back in its queue once the cause is fixed; published to central and audited like an
@@ -26,7 +31,7 @@ export function registerDeadLetterRoutes(
 ): void {
   api.route('POST', '/dead-letters/retry', 'redeliver', (req) => {
     const { output, seqs, note } = parseBody(retryBody, req);
-    if (!deps.outputs.includes(output)) throw new ApiError('OUTPUT_NOT_FOUND', `no configured output is named ${output}`);
+    checkOutputNamed(deps.outputs, output);
     const { retried, remaining } = deps.outbox.retryDeadLetters(output, seqs);
     // Nothing changed, nothing to publish: a retry that named no dead letter of the output.
     if (retried.length > 0) deps.assurance.deadLettersRetried(output, retried, actorOf(req), note ?? null);

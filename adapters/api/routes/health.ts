@@ -1,5 +1,6 @@
 import type { DeadLetter, DeadLetterPage } from '../../../src/outbox/outbox.js';
 import { ApiError, type ApiServer } from '../server.js';
+import { checkOutputNamed } from './dead-letters.js';
 
 type Part = { name: string; state: string };
 
@@ -38,6 +39,8 @@ export function registerHealthRoutes(
     metrics: MetricsSource;
     deadLetters(output: string | undefined, page: DeadLetterPage): DeadLetter[];
     deadLetterCount(output: string | undefined): number;
+    /** The configured outputs' names. */
+    outputs: readonly string[];
   },
 ): void {
   api.route('GET', '/healthz', 'public', (req) => {
@@ -54,11 +57,14 @@ export function registerHealthRoutes(
     const after = afterText === null ? undefined : Number(afterText);
     if (after !== undefined && !Number.isSafeInteger(after)) throw new ApiError('BAD_REQUEST', 'after must be the seq a page answered as next');
     // One event more than a page tells whether another page follows.
+    const total = deps.deadLetterCount(output);
+    // A misspelt name must not read as "no dead letters"; one no longer configured still lists those it left.
+    if (output !== undefined && total === 0) checkOutputNamed(deps.outputs, output);
     const letters = deps.deadLetters(output, { limit: DEAD_LETTERS_PAGE + 1, ...(after === undefined ? {} : { after }) });
     const seqs = [...new Set(letters.map((letter) => letter.seq))];
     const next = seqs.length > DEAD_LETTERS_PAGE ? seqs[DEAD_LETTERS_PAGE - 1]! : null;
     const deadLetters = next === null ? letters : letters.filter((letter) => letter.seq <= next);
-    return { status: 200, body: { deadLetters, total: deps.deadLetterCount(output), next } };
+    return { status: 200, body: { deadLetters, total, next } };
   });
   api.route('GET', '/metrics', 'read', async () => ({ status: 200, text: await deps.metrics.render(), contentType: deps.metrics.contentType }));
 }

@@ -28,6 +28,7 @@ async function withDeadLetters(count: number) {
     metrics: { render: async () => '', contentType: 'text/plain' },
     deadLetters: (output, page) => outbox.deadLetters(output, page),
     deadLetterCount: (output) => outbox.deadLetterCount(output),
+    outputs: ['hook', 'mqtt'],
   });
   await api.start();
   servers.push(api);
@@ -36,7 +37,9 @@ async function withDeadLetters(count: number) {
     expect(response.status).toBe(200);
     return (await response.json()) as { deadLetters: Array<{ seq: number; event: { id: string } }>; total: number; next: number | null };
   };
-  return { get, seqs: entries.map((e) => e.seq) };
+  const status = async (query: string) =>
+    (await fetch(`http://127.0.0.1:${api.address!.port}/dead-letters${query}`, { headers: { authorization: `Bearer ${TOKEN}` } })).status;
+  return { get, status, seqs: entries.map((e) => e.seq) };
 }
 
 describe('GET /dead-letters', () => {
@@ -54,5 +57,12 @@ describe('GET /dead-letters', () => {
     const last = await get(`?after=${second.next}`);
     expect(last.deadLetters.map((l) => l.event.id)).toEqual(Array.from({ length: 10 }, (_, i) => `e${2 * DEAD_LETTERS_PAGE + i}`));
     expect(last.next).toBeNull();
+  });
+
+  it('answers 404 for an output no configuration names, as the retry does: a misspelt name is not "no dead letters"', async () => {
+    // `dead-letters list --output hoook` printed "no dead letters" and exited 0 while hook held a refused duress.
+    const { get, status } = await withDeadLetters(3);
+    expect(await status('?output=hoook')).toBe(404);
+    expect((await get('?output=mqtt')).total).toBe(0); // configured, and nothing refused
   });
 });
