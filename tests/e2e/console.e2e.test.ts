@@ -258,6 +258,32 @@ describe('the duress console in a real browser', () => {
     expect(await page.evaluate(() => sessionStorage.getItem('pb-session'))).toBeNull();
   }, 20_000);
 
+  it('keeps working when a page on another port of this host plants a cookie of the same name for the API paths', async () => {
+    await page.getByLabel('API token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    // Cookies are per host, not per port: a local process's page may set one the browser then sends the gateway,
+    // and one with a longer path goes first in the Cookie header.
+    const planter = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html', 'set-cookie': 'pb_console=planted; Path=/console/api; Max-Age=3600' }).end('news');
+    });
+    await new Promise<void>((resolve) => planter.listen(0, '127.0.0.1', resolve));
+    const other = await context.newPage();
+    try {
+      await other.goto(`http://127.0.0.1:${(planter.address() as net.AddressInfo).port}/`);
+    } finally {
+      await other.close();
+      planter.close();
+    }
+    expect((await context.cookies(`${base}/console/api/me`)).map((c) => c.value)).toContain('planted');
+    await page.goto(base + '/');
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.getByRole('link', { name: 'Incidents' }).click();
+    await page.getByRole('heading', { name: 'Incidents' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  }, 30_000);
+
   it('refuses the data without a session, and no page broke its content security policy', async () => {
     const anonymous = await fetch(`${base}/console/api/overview`);
     expect(anonymous.status).toBe(401);

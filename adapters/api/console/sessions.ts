@@ -29,13 +29,18 @@ export interface SessionStart {
 const hashOf = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 const newSecret = (): string => randomBytes(32).toString('base64url');
 
-/** The cookie's value in a Cookie header, if it has one. */
-function browserIn(cookieHeader: string | undefined): string | undefined {
+/**
+ * The values of every cookie of this name in a Cookie header, by their hashes. A page on another port of the host
+ * may set one of the same name (cookies are per host, not per port), with a longer path so that the browser sends
+ * it first: the session's own must still be found.
+ */
+function browsersIn(cookieHeader: string | undefined): Map<string, string> {
+  const browsers = new Map<string, string>();
   for (const part of (cookieHeader ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === SESSION_COOKIE) return value.join('=');
+    if (name === SESSION_COOKIE) browsers.set(hashOf(value.join('=')), value.join('='));
   }
-  return undefined;
+  return browsers;
 }
 
 /**
@@ -68,9 +73,8 @@ export class ConsoleSessions implements SessionSource {
     const own = [...this.sessions].filter(([, session]) => session.name === name); // oldest first
     if (own.length >= MAX_SESSIONS_PER_NAME || (own.length > 0 && this.sessions.size >= MAX_SESSIONS)) this.sessions.delete(own[0]![0]);
     else if (this.sessions.size >= MAX_SESSIONS) return undefined;
-    const presented = browserIn(cookieHeader);
     // Only a cookie this gateway gave out and a session still holds: one set by anybody else is replaced.
-    const browser = presented !== undefined && this.holds(hashOf(presented)) ? presented : newSecret();
+    const browser = this.heldBrowser(browsersIn(cookieHeader)) ?? newSecret();
     const secret = newSecret();
     this.sessions.set(hashOf(secret), { name, fingerprint: token.fingerprint, expiresAt: this.now() + SESSION_LIFETIME_MS, browser: hashOf(browser) });
     return { setCookie: cookie(browser, SESSION_LIFETIME_MS / 1000, secure), secret };
@@ -82,12 +86,11 @@ export class ConsoleSessions implements SessionSource {
    * elsewhere); undefined otherwise (no cookie, or one no session holds, as every open console's after a restart).
    */
   identify(cookieHeader: string | undefined, secret: string | undefined): ApiIdentity | 'wrong-secret' | undefined {
-    const presented = browserIn(cookieHeader);
-    if (presented === undefined) return undefined;
-    const browser = hashOf(presented);
+    const browsers = browsersIn(cookieHeader);
+    if (browsers.size === 0) return undefined;
     const key = secret === undefined ? undefined : hashOf(secret);
     const session = key === undefined ? undefined : this.sessions.get(key);
-    if (session?.browser !== browser) return this.holds(browser) ? 'wrong-secret' : undefined;
+    if (session === undefined || !browsers.has(session.browser)) return this.heldBrowser(browsers) !== undefined ? 'wrong-secret' : undefined;
     const holder = this.holderOf(session);
     if (holder === undefined) {
       this.sessions.delete(key!);
@@ -102,8 +105,7 @@ export class ConsoleSessions implements SessionSource {
    */
   end(cookieHeader: string | undefined, secret: string | undefined, secure: boolean): string | undefined {
     if (typeof this.identify(cookieHeader, secret) === 'object') this.sessions.delete(hashOf(secret!));
-    const presented = browserIn(cookieHeader);
-    return presented !== undefined && this.holds(hashOf(presented)) ? undefined : cookie('', 0, secure);
+    return this.heldBrowser(browsersIn(cookieHeader)) !== undefined ? undefined : cookie('', 0, secure);
   }
 
   /** The session's holder now: undefined once it expired or its token was replaced or removed. */
@@ -112,10 +114,10 @@ export class ConsoleSessions implements SessionSource {
     return holder?.name === session.name ? holder : undefined;
   }
 
-  /** Whether a live session was signed in with the cookie of this hash. */
-  private holds(browser: string): boolean {
-    for (const session of this.sessions.values()) if (session.browser === browser && this.holderOf(session) !== undefined) return true;
-    return false;
+  /** The one of these cookies (by hash) a live session was signed in with, if any. */
+  private heldBrowser(browsers: ReadonlyMap<string, string>): string | undefined {
+    for (const session of this.sessions.values()) if (browsers.has(session.browser) && this.holderOf(session) !== undefined) return browsers.get(session.browser);
+    return undefined;
   }
 
   private prune(): void {

@@ -59,6 +59,19 @@ describe('console sessions', () => {
     expect(sessions.identify(undefined, secret)).toBeUndefined();
   });
 
+  it('find their cookie among others of its name another page of the host set, which the browser sends first', () => {
+    // A page on another port may set `pb_console=planted; Path=/console/api`: the longer path goes first.
+    const sessions = new ConsoleSessions(() => 0, { holderOf: (fingerprint) => ({ name: fingerprint, role: 'operator' }) });
+    const [cookie, secret] = credentialsOf(sessions.start({ identity: { name: 'desk', role: 'operator' }, fingerprint: 'desk' }, false)!);
+    const both = `pb_console=planted; ${cookie}`;
+    expect(sessions.identify(both, secret)).toEqual({ name: 'desk', role: 'operator' });
+    expect(sessions.identify(both, undefined)).toBe('wrong-secret');
+    // A sign-in in another tab keeps the browser's cookie, not the planted one.
+    const again = sessions.start({ identity: { name: 'desk', role: 'operator' }, fingerprint: 'desk' }, false, both)!;
+    expect(again.setCookie.split(';')[0]).toBe(cookie);
+    expect(sessions.end(both, secret, false)).toBeUndefined(); // the other tab's session holds the cookie
+  });
+
   it('end on sign-out only with the secret: a cookie alone signs nobody out', () => {
     const sessions = new ConsoleSessions(() => 0, { holderOf: (fingerprint) => ({ name: fingerprint, role: 'viewer' }) });
     const [cookie, secret] = credentialsOf(sessions.start({ identity: { name: 'wall', role: 'viewer' }, fingerprint: 'wall' }, false)!);
