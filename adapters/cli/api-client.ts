@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { readAdminToken } from '../api/tokens.js';
 import { redactUrlCredentials } from '../system/redact.js';
-import { DEFAULT_DATA_DIR, EXIT_CONFIG, EXIT_NOINPUT, EXIT_NOPERM, EXIT_PROTOCOL, EXIT_UNAVAILABLE, EXIT_USAGE, loadConfigFile, printIssues } from './config.js';
+import { DEFAULT_DATA_DIR, EXIT_CONFIG, EXIT_NOINPUT, EXIT_NOPERM, EXIT_PROTOCOL, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, EXIT_USAGE, loadConfigFile, printIssues } from './config.js';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8780';
 export const TOKEN_ENV = 'PANELBRIDGE_TOKEN';
@@ -83,11 +83,13 @@ export class CommandFailure extends Error {
 /**
  * The exit status for an API error answer: the command named nothing the gateway knows or gave a bad value (400, 404:
  * as `report` does for an unknown site), the token was refused or its role may not (401, 403), the gateway could not
- * serve (5xx); any other refusal (409: already acknowledged) is the command's result.
+ * serve (5xx), or refuses for now (429: the address is locked out after failed token checks, or every console session is
+ * taken); any other refusal (409: already acknowledged) is the command's result.
  */
 function exitStatusOf(httpStatus: number): number {
   if (httpStatus === 400 || httpStatus === 404) return EXIT_USAGE;
   if (httpStatus === 401 || httpStatus === 403) return EXIT_NOPERM;
+  if (httpStatus === 429) return EXIT_TEMPFAIL;
   if (httpStatus >= 500) return EXIT_UNAVAILABLE;
   return 1;
 }

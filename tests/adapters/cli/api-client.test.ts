@@ -14,6 +14,11 @@ describe('API commands against something that is not the gateway', () => {
 
   beforeAll(async () => {
     server = createServer((req, res) => {
+      if (req.url?.startsWith('/locked-out') === true) {
+        // The gateway's lockout after ten failed token checks from this address within a minute.
+        res.writeHead(429, { 'content-type': 'application/json' }).end('{"error":{"code":"TOO_MANY_REQUESTS","message":"too many failed token checks from this address; wait a minute"}}');
+        return;
+      }
       if (req.url?.startsWith('/proxy-error') === true) {
         res.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad Gateway</html>');
         return;
@@ -53,6 +58,11 @@ describe('API commands against something that is not the gateway', () => {
       expect([api, result.code]).toEqual([api, 64]);
       expect(result.stderr).toMatch(/^error --api /);
     }
+  });
+
+  it('says to try again later when the gateway locked the address out (75), not 1, which `incidents ack` answers for ALREADY_ACKNOWLEDGED', async () => {
+    const result = await cli(['incidents', 'ack', 'inc-1', '--api', `${url}/locked-out`]);
+    expect(result).toMatchObject({ code: 75, stderr: 'error TOO_MANY_REQUESTS: too many failed token checks from this address; wait a minute\n' });
   });
 
   it('names an API nobody answers on (69)', async () => {
