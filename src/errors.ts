@@ -85,7 +85,7 @@ export const ERROR_CODES = {
   OUTPUT_NOT_FOUND: 'No configured output has this name.',
   DEVICE_NOT_FOUND: 'The site has no duress device with this name.',
   ALREADY_ACKNOWLEDGED: 'The incident was acknowledged before.',
-  TOO_MANY_REQUESTS: 'Too many failed token checks (bearer tokens, console sign-ins, session cookies without their secret) from this address (one on the network, never loopback) in the last minute, or every console session is taken.',
+  TOO_MANY_REQUESTS: 'Too many failed token checks (bearer tokens and console sign-ins) from this address (one on the network, never loopback) in the last minute, or every console session is taken.',
   INTERNAL: 'The API handler failed unexpectedly (logged with its cause).',
   // audit log
   AUDIT_CHAIN_BROKEN: 'An audit log record does not carry the SHA-256 of the record before it, or its own hash does not match.',

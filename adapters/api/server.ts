@@ -114,17 +114,16 @@ export interface ApiServerOptions {
 /** Refusals that say someone without the right token, or a foreign page, tried: logged (rate-limited). */
 const REFUSALS_LOGGED: ReadonlySet<ApiErrorCode> = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'ORIGIN_NOT_ALLOWED', 'HOST_NOT_ALLOWED', 'UNSUPPORTED_MEDIA_TYPE', 'TOO_MANY_REQUESTS']);
 
-/** Failed token checks (bearer tokens, console sign-ins and session cookies together) one address may make per minute. */
+/** Failed token checks (bearer tokens and console sign-ins together) one address may make per minute. */
 export const TOKEN_FAILURES_PER_MINUTE = 10;
 const TOKEN_FAILURE_WINDOW_MS = 60_000;
 /** Addresses whose failures are remembered; past it one is forgotten (see TokenGuessLimiter). */
 export const TOKEN_FAILURE_ADDRESSES = 10_000;
 
 /**
- * The lockout against guessing tokens: after TOKEN_FAILURES_PER_MINUTE failed checks (an unknown token, a console
- * session cookie without its secret) from one address within a minute, every token that address presents (bearer
- * or sign-in, right or wrong) is refused unchecked until the minute is over; a console session with its secret is
- * not (it cannot be guessed, and an open console must not close because someone behind the address guesses). Memory is bounded by forgetting one address at a time, never everyone's: the least recently
+ * The lockout against guessing tokens: after TOKEN_FAILURES_PER_MINUTE failed checks from one address within a
+ * minute, every token that address presents (bearer or sign-in, right or wrong) is refused unchecked until the
+ * minute is over. Memory is bounded by forgetting one address at a time, never everyone's: the least recently
  * seen whose minute is over or that is not locked out, and only when every address is locked out, the least
  * recently seen. An attacker cycling addresses frees no locked-out one before it has locked out 10,000 of its own.
  *
@@ -144,33 +143,24 @@ class TokenGuessLimiter {
   ) {}
 
   check<T>(peer: string, authenticate: () => T | undefined): T | undefined {
-    if (!this.isLoopbackPeer(peer)) {
-      const current = this.current(peer);
-      if (current !== undefined && this.lockedOut(current, this.clock.now())) {
-        this.remember(peer, current);
-        throw new ApiError('TOO_MANY_REQUESTS', 'too many failed token checks from this address; wait a minute');
-      }
+    if (this.isLoopbackPeer(peer)) {
+      const result = authenticate();
+      if (result === undefined) this.failed('loopback');
+      return result;
+    }
+    const now = this.clock.now();
+    const recent = this.failures.get(peer);
+    const current = recent !== undefined && recent.since > now - TOKEN_FAILURE_WINDOW_MS ? recent : undefined;
+    if (current !== undefined && this.lockedOut(current, now)) {
+      this.remember(peer, current);
+      throw new ApiError('TOO_MANY_REQUESTS', 'too many failed token checks from this address; wait a minute');
     }
     const result = authenticate();
-    if (result === undefined) this.fail(peer);
-    return result;
-  }
-
-  /** Counts a failed check by `peer` (toward its lockout, unless it is loopback). */
-  fail(peer: string): void {
-    if (this.isLoopbackPeer(peer)) {
-      this.failed('loopback');
-      return;
+    if (result === undefined) {
+      this.failed('network');
+      this.remember(peer, { count: (current?.count ?? 0) + 1, since: current?.since ?? now });
     }
-    this.failed('network');
-    const current = this.current(peer);
-    this.remember(peer, { count: (current?.count ?? 0) + 1, since: current?.since ?? this.clock.now() });
-  }
-
-  /** The peer's failures within the last minute's window, if any. */
-  private current(peer: string): { count: number; since: number } | undefined {
-    const recent = this.failures.get(peer);
-    return recent !== undefined && recent.since > this.clock.now() - TOKEN_FAILURE_WINDOW_MS ? recent : undefined;
+    return result;
   }
 
   private lockedOut(failures: { count: number; since: number }, now: number): boolean {
@@ -367,9 +357,6 @@ export class ApiServer {
     // presents no session.
     if (secret === undefined && isPublic) return { identity: undefined, currentIdentity: () => undefined };
     const session = this.sessions?.identify(cookie, secret);
-    // A live session's cookie with a wrong secret or none (replayed by whoever received it) is a failed check.
-    // A cookie no session holds is not (every open console sends one after a restart; nobody guesses 32 bytes).
-    if (session === 'wrong-secret') this.guesses.fail(peer);
     const identity = typeof session === 'object' ? session : undefined;
     if (identity === undefined && !isPublic)
       throw new ApiError('UNAUTHORIZED', session === 'wrong-secret' ? `the console session's ${SESSION_SECRET_HEADER} header is missing or wrong` : 'send Authorization: Bearer <token>');
