@@ -179,31 +179,27 @@ describe('start-up failures: one line naming the problem and the fix, a sysexits
       await expectKeptAndRefused(dir, file, /outbox\.sqlite.*(not a database|damaged).*move it .*aside/);
     });
 
-    it('an outbox with a torn page', async () => {
-      const dir = tempDir('outbox-torn');
-      const dataDir = await withEvents(dir, 300);
-      const file = path.join(dataDir, OUTBOX_FILE_NAME);
+    /** An outbox of `events` events whose `table` has its root page overwritten, as a torn write leaves it. */
+    async function tornOutbox(label: string, events: number, table: string): Promise<{ dir: string; file: string }> {
+      const dir = tempDir(label);
+      const file = path.join(await withEvents(dir, events), OUTBOX_FILE_NAME);
       const db = new Database(file);
       db.pragma('wal_checkpoint(TRUNCATE)');
-      const root = db.prepare(`SELECT rootpage FROM sqlite_master WHERE name = 'entry'`).pluck().get() as number;
+      const root = db.prepare(`SELECT rootpage FROM sqlite_master WHERE name = ?`).pluck().get(table) as number;
       db.close();
       const fd = openSync(file, 'r+');
       writeSync(fd, Buffer.alloc(512, 0xff), 0, 512, (root - 1) * PAGE_SIZE);
       closeSync(fd);
+      return { dir, file };
+    }
+
+    it('an outbox with a torn page', async () => {
+      const { dir, file } = await tornOutbox('outbox-torn', 300, 'entry');
       await expectKeptAndRefused(dir, file, /outbox\.sqlite.*malformed.*move it .*aside/);
     });
 
     it('an outbox with a torn page in its cursors, which only registering the outputs reads', async () => {
-      const dir = tempDir('outbox-torn-cursor');
-      const dataDir = await withEvents(dir, 3);
-      const file = path.join(dataDir, OUTBOX_FILE_NAME);
-      const db = new Database(file);
-      db.pragma('wal_checkpoint(TRUNCATE)');
-      const root = db.prepare(`SELECT rootpage FROM sqlite_master WHERE name = 'output_cursor'`).pluck().get() as number;
-      db.close();
-      const fd = openSync(file, 'r+');
-      writeSync(fd, Buffer.alloc(512, 0xff), 0, 512, (root - 1) * PAGE_SIZE);
-      closeSync(fd);
+      const { dir, file } = await tornOutbox('outbox-torn-cursor', 3, 'output_cursor');
       await expectKeptAndRefused(dir, file, /outbox\.sqlite.*malformed.*move it .*aside/);
     });
 
