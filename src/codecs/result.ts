@@ -70,6 +70,17 @@ export function textOfBytes(latin1: string): string {
   }
 }
 
+const BEYOND_LATIN1 = /[^\u0000-\u00ff]/;
+
+/**
+ * The bytes a frame carries for `text`, the reverse of textOfBytes: one byte a character (DC-09's Windows-1252) when
+ * every character fits one, else UTF-8 as hubs write Cyrillic or Greek names; cutting each character to its low byte
+ * would send other text than was given.
+ */
+export function bytesOfText(text: string): Buffer {
+  return Buffer.from(text, BEYOND_LATIN1.test(text) ? 'utf8' : 'latin1');
+}
+
 /**
  * A Buffer holding `bytes` from offset 0, for latin1 reads, valid until the next call: `bytes` itself when it is
  * a Buffer, else a copy in one reused Buffer. Frames arrive as plain Uint8Arrays, and making a Buffer view of

@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors.js';
 import { DC09_ACCOUNT, DC09_ACCOUNT_PATTERN, DC09_ACCOUNT_RULE } from '../../settings/dc09-account.js';
 import type { ErrorCode } from '../../errors.js';
-import { fail, latin1Reader, ok, previewOf, textOfBytes } from '../result.js';
+import { bytesOfText, fail, latin1Reader, ok, previewOf, textOfBytes } from '../result.js';
 import type { DecodeResult } from '../result.js';
 import { aesCbcName, decryptDc09, encryptDc09 } from './cipher.js';
 import { crc16, hex4 } from './crc16.js';
@@ -527,26 +527,26 @@ function padFrom(random: Uint8Array): Buffer {
 }
 
 /**
- * LF + CRC + 0LLL + body + CR, with the CRC as 4 hex chars or 2 binary bytes. A body given as text (latin1) is
- * written straight into the frame: every answer the receiver sends is built here.
+ * LF + CRC + 0LLL + body + CR, with the CRC as 4 hex chars or 2 binary bytes. A body given as text is written as
+ * bytesOfText writes it: every answer the receiver sends is built here.
  */
 export function wrapDc09Body(body: Uint8Array | string, crcForm: Dc09CrcForm = 'ascii'): Uint8Array {
-  if (body.length > MAX_BODY_LENGTH) {
-    throw new GatewayError('DC09_FORMAT_INVALID', `DC-09 body is ${body.length} bytes; the length field allows ${MAX_BODY_LENGTH}`);
+  const bytes = typeof body === 'string' ? bytesOfText(body) : body;
+  if (bytes.length > MAX_BODY_LENGTH) {
+    throw new GatewayError('DC09_FORMAT_INVALID', `DC-09 body is ${bytes.length} bytes; the length field allows ${MAX_BODY_LENGTH}`);
   }
   const headerLength = crcForm === 'binary' ? 6 : 8;
   const bodyStart = headerLength + 1;
-  const out = Buffer.allocUnsafe(bodyStart + body.length + 1);
-  if (typeof body === 'string') out.write(body, bodyStart, 'latin1');
-  else out.set(body, bodyStart);
-  const crc = crc16(out, bodyStart, bodyStart + body.length);
+  const out = Buffer.allocUnsafe(bodyStart + bytes.length + 1);
+  out.set(bytes, bodyStart);
+  const crc = crc16(out, bodyStart, bodyStart + bytes.length);
   out[0] = LF;
   if (crcForm === 'binary') {
     out[1] = crc >>> 8;
     out[2] = crc & 0xff;
-    out.write(hex4(body.length), 3, 'latin1');
+    out.write(hex4(bytes.length), 3, 'latin1');
   } else {
-    out.write(hex4(crc) + hex4(body.length), 1, 'latin1');
+    out.write(hex4(crc) + hex4(bytes.length), 1, 'latin1');
   }
   out[out.length - 1] = CR;
   return out;
@@ -576,7 +576,7 @@ export function encodeDc09Frame(input: Dc09EncodeInput): Uint8Array {
   const algorithm = aesCbcName(key);
   if (algorithm === undefined) throw new GatewayError('CONFIG_KEY_INVALID', `AES key is ${key.length} bytes; DC-09 needs 16, 24 or 32`);
   const block = input.dataAccount != null ? `#${input.dataAccount}|${input.data}` : input.data;
-  const content = Buffer.from('|' + block + tail, 'latin1');
+  const content = bytesOfText('|' + block + tail);
   // A content length that is already a multiple of 16 still gets 16 pad bytes.
   const pad = padFrom(random(16 - (content.length % 16)));
   const ciphertext = encryptDc09(key, Buffer.concat([pad, content]), algorithm);

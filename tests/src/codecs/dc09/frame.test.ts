@@ -277,6 +277,22 @@ describe('encodeDc09Frame', () => {
     expect(Buffer.from(wrapDc09Body('"NULL"0000L0#1234[]')).toString('latin1')).toBe(`\n${crc16(latin1('"NULL"0000L0#1234[]')).toString(16).toUpperCase().padStart(4, '0')}0013"NULL"0000L0#1234[]\r`);
   });
 
+  it('writes text beyond Latin-1 (a Cyrillic zone name, as a hub sends it) in UTF-8, so it reads back as written', () => {
+    // `panelbridge simulate --event raw:"#1234|Nri1/BA03^Кухня^"` sent "\x1aCE=O": each character cut to its low byte.
+    const data = 'Nri1/BA03^Кухня^';
+    const extended = { L: 'Улица Ленина 5' };
+    const plain = encodeDc09Frame({ token: 'SIA-DCS', seq: '0001', line: '0', account: '1234', dataAccount: '1234', data, extended });
+    expect(decoded(plain)).toMatchObject({ data, extended, quirks: [] });
+    expect(Buffer.from(plain).includes(Buffer.from('Кухня', 'utf8'))).toBe(true);
+    const encrypted = encodeDc09Frame({
+      token: 'SIA-DCS', encrypted: true, seq: '0001', line: '0', account: '1234', dataAccount: '1234', data, extended, timestamp: 0,
+      key: KEY_128, random: (n) => new Uint8Array(n).fill(0x41),
+    });
+    expect(decoded(encrypted, { keyFor })).toMatchObject({ data, extended, timestamp: 0, quirks: [] });
+    // Text within Latin-1 keeps DC-09's one byte a character.
+    expect(Buffer.from(wrapDc09Body('[I\u00e9]')).toString('latin1')).toContain('[I\u00e9]');
+  });
+
   it('refuses to encrypt without a key', () => {
     expect(() => encodeDc09Frame({ token: 'NULL', encrypted: true, seq: '0001', data: '' })).toThrow(/DC09_KEY_MISSING/);
   });
