@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +94,27 @@ describe('panelbridge replay: the golden capture', () => {
     expect(result.stderr).toContain('line 3: REPLAY_LINE_MALFORMED: not valid JSON');
     expect(result.stderr).toContain('1 malformed line(s): 3');
     expect(result.stdout).toBe(readFileSync(GOLDEN_EXPECTED, 'utf8'));
+  });
+
+  it('exits 3 naming the output when an output refused events for good (dead letters): they were not delivered', async () => {
+    // A centre that answers 401 (its secret rotated): every event becomes a dead letter at once, so none is left
+    // pending, and the replay said nothing and exited 0 as if the centre had taken them.
+    const refusing = http.createServer((req, res) => req.resume().on('end', () => res.writeHead(401).end()));
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    try {
+      const target = tempDir('replay-refused');
+      const url = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/hook`;
+      const refusedConfig = writeConfig(target, {
+        dataDir: path.join(target, 'var'),
+        inputs: [{ type: 'dc09', name: 'panels', port: 0, accounts: [{ account: 'AAA' }, { account: '1111' }, { account: 'AAAB' }, ACCOUNTS[1]] }],
+        outputs: [{ type: 'webhook', name: 'cms', url, secret: 'whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0' }],
+      });
+      const result = await replay([GOLDEN_CAPTURE, '--config', refusedConfig, '--fast']);
+      expect(result.stderr).toMatch(/output cms refused 6 event\(s\) for good/);
+      expect(result.code).toBe(3);
+    } finally {
+      refusing.close();
+    }
   });
 
   it('exits 66 for a file it cannot read and 78 for a bad configuration', async () => {

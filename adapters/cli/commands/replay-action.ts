@@ -171,6 +171,8 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
   printed.flush();
 
   const left = dryRun ? [] : await drain(gateway, options.drainTimeout);
+  // Refused for good is not delivered either: a centre that answers 401 leaves nothing pending, only dead letters.
+  const refused = Object.entries(gateway.dispatcher.stats()).filter(([, stats]) => stats.dead > 0);
   await gateway.stop();
 
   const read = source.read;
@@ -186,6 +188,7 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
   }
   if (failedLines.length > 0) note(`replay: the pipeline failed on ${failedLines.length} ${unit}(s): ${listLines(failedLines)}`);
   for (const output of left) note(`replay: output ${output.name} still has ${output.backlog} event(s) to deliver after ${options.drainTimeout} ms`);
+  for (const [name, stats] of refused) note(`replay: output ${name} refused ${stats.dead} event(s) for good; they are its dead letters in dataDir`);
 
   if (expected !== undefined) {
     const differences = compareEvents(replayed, expected.events, { ignore: options.ignore ?? [] });
@@ -197,7 +200,7 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
     note(`replay: all ${replayed.length} event(s) match ${options.expect}`);
   }
   if (malformedLines.length > 0 || failedLines.length > 0) return EXIT_MALFORMED;
-  return left.length > 0 ? EXIT_UNDELIVERED : 0;
+  return left.length > 0 || refused.length > 0 ? EXIT_UNDELIVERED : 0;
 }
 
 /** The bus owner of what replay prints and compares (named so in a listener failure's log line). */
