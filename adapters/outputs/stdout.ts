@@ -22,6 +22,11 @@ export class StdoutOutput implements OutputAdapter<NormalizedEvent> {
     this.name = options.name;
     this.audience = options.audience ?? 'central';
     this.stream = options.stream ?? process.stdout;
+    // A pipe whose reader went away (EPIPE) also emits 'error': unheard, it would end the gateway. The write's own
+    // callback fails the delivery; this keeps it an output fault, shown in health, as any output's.
+    this.stream.on('error', (error) => {
+      this.lastError = error.message;
+    });
   }
 
   async start(): Promise<void> {}
