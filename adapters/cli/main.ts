@@ -54,4 +54,17 @@ function exitOnUsageErrorWith(command: Command, status: number): void {
 }
 exitOnUsageErrorWith(program, EXIT_USAGE);
 
+/**
+ * A reader that went away (`panelbridge audit show | head`) ends a printing command quietly with 141, the status a
+ * shell gives a program SIGPIPE ended: not 0 or 1, which are results here. `run` is left out: its stdout output
+ * treats a closed pipe as a failed delivery, and the gateway goes on.
+ */
+const EXIT_BROKEN_PIPE = 141;
+if (process.argv[2] !== 'run') {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(EXIT_BROKEN_PIPE);
+  });
+}
+
 await program.parseAsync(process.argv);
