@@ -85,6 +85,7 @@ export const ERROR_CODES = {
   OUTPUT_NOT_FOUND: 'No configured output has this name.',
   DEVICE_NOT_FOUND: 'The site has no duress device with this name.',
   ALREADY_ACKNOWLEDGED: 'The incident was acknowledged before.',
+  CONTROL_NOT_STORED: 'A control action was done and chained in the audit log, but the outbox did not take its event for central (disk full, I/O error); the gateway stores it again at each check, so the action must not be repeated.',
   TOO_MANY_REQUESTS: 'Too many failed token checks (bearer tokens and console sign-ins) from this address (one on the network, never loopback) in the last minute, or every console session is taken.',
   INTERNAL: 'The API handler failed unexpectedly (logged with its cause).',
   // audit log
@@ -113,6 +114,7 @@ export const API_HTTP_STATUS = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   TOO_MANY_REQUESTS: 429,
   INTERNAL: 500,
+  CONTROL_NOT_STORED: 503,
 } as const satisfies Partial<Record<ErrorCode, number>>;
 
 export type ApiErrorCode = keyof typeof API_HTTP_STATUS;

@@ -51,8 +51,16 @@ export interface AssuranceHealth {
   testWindows: number;
 }
 
+/**
+ * Resolves once a control action's event for central is in the outbox (its group commit), or with the outbox's
+ * error: the event is then kept and stored again at each check. Never rejects. The API answers only after it.
+ */
+export type ControlStored = Promise<{ ok: true } | { ok: false; error: unknown }>;
+
+export type StartWindowOutcome = Extract<OpenWindowResult, { ok: false }> | (Extract<OpenWindowResult, { ok: true }> & { stored: ControlStored });
+
 export type AcknowledgeOutcome =
-  | { ok: true; incident: IncidentRecord }
+  | { ok: true; incident: IncidentRecord; stored: ControlStored }
   | { ok: false; reason: 'unknown' | 'already-acknowledged'; incident?: IncidentRecord };
 
 /** Where the events this raises say they come from (no panel frame behind them). */
@@ -117,7 +125,7 @@ export class Assurance implements EventAnnotator {
   readonly incidents: Incidents;
   readonly supervision: Supervision;
   readonly deadline: DeliveryDeadline;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
   /**
    * The windows that made an event a test, from annotate() to stored(): which devices it tested is what was under
    * test when it was marked, even if a window closes while it is being stored.
@@ -246,19 +254,18 @@ export class Assurance implements EventAnnotator {
   }
 
   /** Opens a test window for `actor`; published to central and audited, with the actor's note. */
-  startWindow(request: WindowRequest, actor: Actor, note: string | null = null): OpenWindowResult {
+  startWindow(request: WindowRequest, actor: Actor, note: string | null = null): StartWindowOutcome {
     const now = this.options.clock.now();
     const result = this.windows.start(request, now);
-    if (result.ok) this.windowOpened(result.window, actor, note, now);
-    return result;
+    return result.ok ? { ...result, stored: this.windowOpened(result.window, actor, note, now) } : result;
   }
 
   /** A window opened (by a person, or by a site's testSchedule as the gateway): logged, published, audited. */
-  private windowOpened(window: WindowRecord, actor: Actor, note: string | null, now: number): void {
+  private windowOpened(window: WindowRecord, actor: Actor, note: string | null, now: number): ControlStored {
     const { id, site, endsAt, devices } = window;
     this.options.logger.info({ window: id, site, endsAt: iso(endsAt), devices: devices ?? 'all', by: actor.name, role: actor.role, note }, 'test window opened');
     const covered = this.windows.statusOf(window).covered;
-    this.control('test-window-opened', actor, note, { window: id }, now, {
+    return this.control('test-window-opened', actor, note, { window: id }, now, {
       account: this.directory.site(site)?.accounts[0] ?? null,
       devices: covered.map(deviceRef),
       reasons: [
@@ -268,12 +275,11 @@ export class Assurance implements EventAnnotator {
   }
 
   /** Closes a window now for `actor` and publishes its outcome; undefined when no open window has this id. */
-  stopWindow(id: string, actor: Actor, note: string | null = null): WindowRecord | undefined {
+  stopWindow(id: string, actor: Actor, note: string | null = null): { window: WindowRecord; stored: ControlStored } | undefined {
     const now = this.options.clock.now();
     const outcome = this.windows.stop(id, now);
     if (outcome === undefined) return undefined;
-    this.windowClosed(outcome, now, actor, note);
-    return outcome.window;
+    return { window: outcome.window, stored: this.windowClosed(outcome, now, actor, note) };
   }
 
   /** Open windows; with `all`, recently closed ones too (newest first). */
@@ -288,7 +294,7 @@ export class Assurance implements EventAnnotator {
     if (!result.ok) return result.incident === undefined ? { ok: false, reason: result.reason } : { ok: false, reason: result.reason, incident: result.incident };
     const { incident } = result;
     this.options.logger.info({ incident: id, by: actor.name, role: actor.role, channel: actor.channel, note }, 'duress incident acknowledged');
-    this.control(
+    const stored = this.control(
       'incident-acknowledged',
       actor,
       note,
@@ -304,18 +310,18 @@ export class Assurance implements EventAnnotator {
       id,
     );
     this.options.onIncidentsChanged?.();
-    return { ok: true, incident };
+    return { ok: true, incident, stored };
   }
 
   /**
    * Dead letters of `output` put back in its queue for `actor` (Outbox.retryDeadLetters): published to central as a
    * control action and audited, naming the letters and their events.
    */
-  deadLettersRetried(output: string, retried: readonly RetriedDeadLetter[], actor: Actor, note: string | null): void {
+  deadLettersRetried(output: string, retried: readonly RetriedDeadLetter[], actor: Actor, note: string | null): ControlStored {
     const now = this.options.clock.now();
     const duress = retried.filter(({ entry }) => entry.event.duress).length;
     this.options.logger.info({ output, count: retried.length, duress, by: actor.name, role: actor.role, channel: actor.channel, note }, 'dead letters retried');
-    this.control(
+    return this.control(
       'dead-letters-retried',
       actor,
       note,
@@ -383,7 +389,7 @@ export class Assurance implements EventAnnotator {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  private windowClosed(outcome: WindowOutcome, now: number, actor: Actor, note: string | null = null): void {
+  private windowClosed(outcome: WindowOutcome, now: number, actor: Actor, note: string | null = null): ControlStored {
     const { window, covered, exercised, notExercised } = outcome;
     const site = this.directory.site(window.site);
     const expired = window.closeReason === 'expired';
@@ -391,7 +397,7 @@ export class Assurance implements EventAnnotator {
       { window: window.id, site: window.site, exercised: exercised.map((d) => d.device), notExercised: notExercised.map((d) => d.device), by: actor.name },
       'test window closed',
     );
-    this.control(
+    const stored = this.control(
       expired ? 'test-window-expired' : 'test-window-stopped',
       actor,
       note,
@@ -410,6 +416,7 @@ export class Assurance implements EventAnnotator {
       { site: window.site, exercised: exercised.map((d) => d.device), notExercised: notExercised.map((d) => d.device) },
     );
     if (window.scheduleSlot !== null) for (const device of notExercised) this.testMissed(device, window, now);
+    return stored;
   }
 
   /** A device a scheduled window did not see: one missed-test event per device, and a mark in the ledger. */
@@ -439,10 +446,10 @@ export class Assurance implements EventAnnotator {
     fields: Omit<Parameters<typeof gatewayEvent>[0], 'category'>,
     details: Record<string, unknown>,
     incident: string | null = null,
-  ): void {
+  ): ControlStored {
     this.audit(action, actor, { ...subject, ...details, note });
     const control = { action, by: actor.name, role: actor.role, channel: actor.channel, note, ...subject };
-    this.raise({ category: 'supervisory', ...fields }, now, incident, control);
+    return this.raise({ category: 'supervisory', ...fields }, now, incident, control);
   }
 
   private audit(action: AuditEntry['action'], actor: Actor, details: Record<string, unknown>): void {
@@ -520,32 +527,34 @@ export class Assurance implements EventAnnotator {
     now: number,
     incident: string | null = null,
     control?: NonNullable<NormalizedEvent['control']>,
-  ): void {
+  ): ControlStored {
     const origin: FrameOrigin = { input: ASSURANCE_INPUT, transport: 'cli', receivedAt: now, raw: new Uint8Array(), trust: VERIFIED };
     const event = gatewayEvent(fields, origin, this.options.builder);
     event.covert = true;
     if (incident !== null) event.incident = incident;
     if (control !== undefined) event.control = control;
-    this.store(event, 'first');
+    return this.store(event, 'first');
   }
 
   /**
    * Records a raised event. What it reports has happened (a window is open, a deadline passed) and must reach
    * central: when the outbox fails the event is kept and stored again at the next tick, logged at its first failure.
    */
-  private store(event: NormalizedEvent, attempt: 'first' | 'again'): void {
-    const recording = this.options
+  private store(event: NormalizedEvent, attempt: 'first' | 'again'): ControlStored {
+    const recording: ControlStored = this.options
       .record([event])
       .then(
-        (outcome) => (outcome.ok ? undefined : outcome.error),
-        (error: unknown) => error,
+        (outcome) => (outcome.ok ? { ok: true as const } : { ok: false as const, error: outcome.error }),
+        (error: unknown) => ({ ok: false as const, error }),
       )
-      .then((error) => {
-        if (error === undefined) return;
-        if (attempt === 'first') this.options.logger.error({ err: error, reasons: event.reasons }, 'supervisory event not stored yet; stored again at each check');
+      .then((outcome) => {
+        if (outcome.ok) return outcome;
+        if (attempt === 'first') this.options.logger.error({ err: outcome.error, reasons: event.reasons }, 'supervisory event not stored yet; stored again at each check');
         this.unstored.push(event);
+        return outcome;
       })
       .finally(() => this.inFlight.delete(recording));
     this.inFlight.add(recording);
+    return recording;
   }
 }

@@ -20,6 +20,7 @@ import { apiSchema, settingsSchema } from '../../src/settings/settings.js';
 import { getTestBroker, MessageLog, uniquePrefix, type TestBroker } from '../helpers/broker.js';
 import { cid, FakeClock, MINUTE } from '../helpers/assurance-harness.js';
 import { RecordingOutput } from '../helpers/recording-output.js';
+import { gateAppends } from '../helpers/gated-outbox.js';
 import { incidentViews } from '../../adapters/api/assurance-views.js';
 
 async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
@@ -264,6 +265,67 @@ describe('duress assurance through the API', () => {
     await until(() => central.delivered.some((e) => e.qualifier === 'restore' && e.reasons[0]!.includes(holdup.id)), 'the restore of the missed deadline');
     expect(central.delivered.filter((e) => e.id === holdup.id)).toHaveLength(1);
     expect(keypad.delivered.some((e) => e.id === holdup.id || e.control != null || e.category === 'supervisory')).toBe(false);
+  });
+});
+
+describe('a control action through the API', () => {
+  let central: RecordingOutput;
+  let gateway: Awaited<ReturnType<typeof startGateway>>;
+
+  beforeEach(async () => {
+    central = new RecordingOutput('cms', 'central');
+    gateway = await startGateway([central]);
+  });
+  afterEach(async () => {
+    await gateway.stop();
+  });
+
+  /** Sends a request while the outbox holds every append: true when the API answered before its store resolved. */
+  async function answeredBeforeStored(method: string, path: string, body: unknown, role: Role): Promise<{ early: boolean; status: number }> {
+    const { appending, release } = gateAppends(gateway.outbox);
+    let answered = false;
+    const reply = gateway.request(method, path, body, role).then((r) => ((answered = true), r));
+    await appending;
+    // Time for an answer already sent to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const early = answered;
+    release();
+    return { early, status: (await reply).status };
+  }
+
+  it('answers an acknowledgement, a window opened or stopped and a dead-letter retry only once its event for central is stored', async () => {
+    const holdup = await gateway.receive(cid('122', 5));
+    expect(await answeredBeforeStored('POST', `/incidents/${holdup.incident}/ack`, { note: 'police attended' }, 'operator')).toEqual({ early: false, status: 200 });
+
+    const opened = await answeredBeforeStored('POST', '/test-windows', { site: 'bank-1', minutes: 30 }, 'installer');
+    expect(opened).toEqual({ early: false, status: 201 });
+    const [window] = (await gateway.request('GET', '/test-windows')).body.windows as Array<{ id: string }>;
+    expect(await answeredBeforeStored('DELETE', `/test-windows/${window!.id}`, {}, 'installer')).toEqual({ early: false, status: 200 });
+
+    central.refusing = true;
+    const panic = await gateway.receive(cid('120', 9));
+    await until(() => gateway.outbox.deadLetterCount('cms') > 0, 'a dead letter');
+    central.refusing = false;
+    expect(await answeredBeforeStored('POST', '/dead-letters/retry', { output: 'cms' }, 'operator')).toEqual({ early: false, status: 200 });
+    await until(() => central.delivered.some((e) => e.id === panic.id), 'the retried event');
+  });
+
+  it('answers 503 CONTROL_NOT_STORED when the outbox refuses the event: the action stands, its event is stored at the next check, a repeat is refused', async () => {
+    const holdup = await gateway.receive(cid('122', 5));
+    const append = gateway.outbox.append.bind(gateway.outbox);
+    gateway.outbox.append = () => Promise.reject(new Error('SQLITE_FULL: database or disk is full'));
+    const ack = await gateway.request('POST', `/incidents/${holdup.incident}/ack`, { note: 'police attended' }, 'operator');
+    expect(ack.status).toBe(503);
+    expect(ack.body.error.code).toBe('CONTROL_NOT_STORED');
+    expect(ack.body.error.message).toContain(`incident ${holdup.incident} was acknowledged`);
+    expect(ack.body.error.message).toContain('audit log');
+    expect((await gateway.request('POST', `/incidents/${holdup.incident}/ack`, {}, 'operator')).body.error.code).toBe('ALREADY_ACKNOWLEDGED');
+
+    gateway.outbox.append = append;
+    await gateway.wiring.tick();
+    await gateway.wiring.assurance.flush();
+    await until(() => central.delivered.some((e) => e.control?.action === 'incident-acknowledged'), 'the control event');
+    expect(central.delivered.filter((e) => e.control?.action === 'incident-acknowledged')).toHaveLength(1);
   });
 });
 

@@ -8,6 +8,7 @@ import { apiSchema } from '../../src/settings/settings.js';
 import { silentLogger } from '../../src/ports.js';
 import { sitesSchema } from '../../src/settings/sites.js';
 import { cid, FakeClock, harness, INSTALLER, operator } from '../helpers/assurance-harness.js';
+import { gateAppends } from '../helpers/gated-outbox.js';
 import type { Site } from '../../src/settings/sites.js';
 
 const SITES = sitesSchema.parse([
@@ -196,6 +197,28 @@ describe('console actions', () => {
       ['test-window-opened', 'installer', null],
     ]);
   });
+
+  it('answers an acknowledgement and a walk opened or stopped only once its event for central is stored', async () => {
+    const { h, call, signIn, receive } = await startConsole();
+    const holdup = await receive(cid('122', 5));
+    const operator = await signIn('operator-token-0123456789');
+    const installer = await signIn('installer-token-0123456789');
+    /** The status, and whether it came while the outbox still held the event's append. */
+    const answeredBeforeStored = async (path: string, init: Parameters<typeof call>[1]) => {
+      const { appending, release } = gateAppends(h.outbox);
+      let answered = false;
+      const reply = call(path, init).then((r) => ((answered = true), r));
+      await appending;
+      await new Promise((resolve) => setTimeout(resolve, 100)); // time for an answer already sent to arrive
+      const early = answered;
+      release();
+      return { early, status: (await reply).status };
+    };
+    expect(await answeredBeforeStored(`/console/api/incidents/${holdup.incident}/ack`, { method: 'POST', cookie: operator, body: { note: 'Police on site.' } })).toEqual({ early: false, status: 200 });
+    expect(await answeredBeforeStored('/console/api/walks', { method: 'POST', cookie: installer, body: { site: 'bank-1', minutes: 10 } })).toEqual({ early: false, status: 201 });
+    const [window] = h.assurance.windowRecords();
+    expect(await answeredBeforeStored(`/console/api/walks/${window!.id}`, { method: 'DELETE', cookie: installer })).toEqual({ early: false, status: 200 });
+  });
 });
 
 describe('console views', () => {
@@ -304,7 +327,7 @@ describe('console views', () => {
       h.clock.advance(60_000);
       const short = h.assurance.startWindow({ site: 'shop-2', minutes: 5 }, INSTALLER);
       if (!short.ok) throw new Error(short.message);
-      closed.push(h.assurance.stopWindow(short.window.id, INSTALLER)!.id);
+      closed.push(h.assurance.stopWindow(short.window.id, INSTALLER)!.window.id);
     }
     const { walks } = (await (await call('/console/api/walks', { cookie: await signIn('viewer-token-0123456789') })).json()) as { walks: Array<{ window: { id: string } }> };
     expect(walks.map((w) => w.window.id)).toEqual([long.window.id, ...closed.slice(-CLOSED_WALKS_SHOWN).reverse()]);

@@ -5,7 +5,9 @@ import { renderReportCsv } from '../report/report-csv.js';
 import { renderReportHtml } from '../report/report-html.js';
 import { z } from 'zod';
 import { ApiError, parseBody, type ApiResponse, type ApiServer } from '../server.js';
-import { actorOf } from '../routes/actor.js';
+import { actorOf, answerOnceStored } from '../routes/actor.js';
+import { windowOpenedAction, windowStoppedAction } from '../routes/test-windows.js';
+import { incidentAcknowledgedAction } from '../routes/incidents.js';
 import { mayDo, type TokenRegistry } from '../tokens.js';
 import { CONSOLE_CSS, consoleShell, deviceCardPage, pageHeaders, reportPageHeaders } from './pages.js';
 import { ConsoleSessions } from './sessions.js';
@@ -116,14 +118,14 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
     const result = source.assurance.startWindow({ site, minutes, ...(devices === undefined ? {} : { devices }) }, actorOf(req));
     if (!result.ok) throw new ApiError(result.reason === 'unknown-site' ? 'SITE_NOT_FOUND' : 'BAD_REQUEST', result.message);
     source.feed.changed();
-    return { status: 201, body: walk(source, windowView(source.assurance, result.window)) };
+    return answerOnceStored(result.stored, windowOpenedAction(result.window), { status: 201, body: walk(source, windowView(source.assurance, result.window)) });
   });
   api.route('DELETE', '/console/api/walks/{id}', 'test-windows', (req) => {
     const id = req.params.id ?? '';
     const closed = source.assurance.stopWindow(id, actorOf(req));
     if (closed === undefined) throw new ApiError('WINDOW_NOT_FOUND', `no open test window ${id}`);
     source.feed.changed();
-    return json(walk(source, windowView(source.assurance, closed)));
+    return answerOnceStored(closed.stored, windowStoppedAction(closed.window), json(walk(source, windowView(source.assurance, closed.window))));
   });
 
   api.route('GET', '/console/api/incidents', 'read', (req) => json(incidents(source, req.query.get('all') === '1')));
@@ -136,7 +138,7 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
         ? new ApiError('INCIDENT_NOT_FOUND', `no incident ${id}`)
         : new ApiError('ALREADY_ACKNOWLEDGED', `incident ${id} was already acknowledged by ${outcome.incident?.ackedBy ?? 'someone'}`);
     source.feed.changed();
-    return json({ incident: incidentView(outcome.incident) });
+    return answerOnceStored(outcome.stored, incidentAcknowledgedAction(id), json({ incident: incidentView(outcome.incident) }));
   });
 
   // Pages opened by navigation carry the cookie but never the secret: each is the console's page, whose script

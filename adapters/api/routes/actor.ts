@@ -1,11 +1,28 @@
+import type { ControlStored } from '../../../src/assurance/assurance.js';
 import type { Actor } from '../../../src/assurance/audit-chain.js';
-import type { ApiRequest } from '../server.js';
+import { ApiError, type ApiRequest } from '../server.js';
 
 /** The person behind a request, as control actions name them: the token's name and role. */
 export function actorOf(req: ApiRequest): Actor {
   // Routes that act are never public, so the server has identified the caller.
   const { name, role } = req.identity!;
   return { name, role, channel: 'api' };
+}
+
+/**
+ * `answer`, once the control action's event for central is stored (its group commit): answered before, a crash in
+ * between would tell the operator "done" while central never hears of it. The action itself has happened and is in
+ * the audit log (`done` says what it was), so an outbox that refused the event is answered 503 saying so: the gateway
+ * stores the event again at each check, and the action must not be repeated.
+ */
+export async function answerOnceStored<T>(stored: ControlStored, done: string, answer: T): Promise<T> {
+  const outcome = await stored;
+  if (outcome.ok) return answer;
+  const cause = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+  throw new ApiError(
+    'CONTROL_NOT_STORED',
+    `${done} and is in the audit log, but its event for central is not stored yet (${cause}); the gateway stores it again at each check: do not repeat the action`,
+  );
 }
 
 export function flag(req: ApiRequest, name: string): boolean {

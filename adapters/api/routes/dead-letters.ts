@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Assurance } from '../../../src/assurance/assurance.js';
 import { DEAD_LETTER_RETRY_LIMIT, type Outbox } from '../../../src/outbox/outbox.js';
 import { ApiError, parseBody, type ApiServer } from '../server.js';
-import { actorOf } from './actor.js';
+import { actorOf, answerOnceStored } from './actor.js';
 
 const retryBody = z
   .object({
@@ -33,8 +33,10 @@ export function registerDeadLetterRoutes(
     const { output, seqs, note } = parseBody(retryBody, req);
     checkOutputNamed(deps.outputs, output);
     const { retried, remaining } = deps.outbox.retryDeadLetters(output, seqs);
-    // Nothing changed, nothing to publish: a retry that named no dead letter of the output.
-    if (retried.length > 0) deps.assurance.deadLettersRetried(output, retried, actorOf(req), note ?? null);
-    return { status: 200, body: { retried: retried.length, remaining } };
+    const answer = { status: 200, body: { retried: retried.length, remaining } };
+    // Nothing changed, nothing to publish: a retry that named no dead letter of the output (as a repeat does).
+    if (retried.length === 0) return answer;
+    const stored = deps.assurance.deadLettersRetried(output, retried, actorOf(req), note ?? null);
+    return answerOnceStored(stored, `${retried.length} dead letter(s) of output ${output} were put back in its queue`, answer);
   });
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Assurance } from '../../../src/assurance/assurance.js';
 import { ApiError, parseBody, type ApiServer } from '../server.js';
-import { actorOf, flag } from './actor.js';
+import { actorOf, answerOnceStored, flag } from './actor.js';
 import { incidentView, incidentViews } from '../assurance-views.js';
 
 /** `by` is accepted for older clients and ignored: the acknowledgement is recorded under the token's name. */
@@ -12,6 +12,11 @@ const ackBody = z
   })
   .strict();
 
+/** What a 503 CONTROL_NOT_STORED says was done. */
+export function incidentAcknowledgedAction(id: string): string {
+  return `incident ${id} was acknowledged`;
+}
+
 /** Incidents: listing for every role; acknowledging (closing the duress latch) for operators and admins. */
 export function registerIncidentRoutes(api: ApiServer, assurance: Assurance): void {
   api.route('GET', '/incidents', 'read', (req) => ({ status: 200, body: { incidents: incidentViews(assurance, flag(req, 'all')) } }));
@@ -19,7 +24,7 @@ export function registerIncidentRoutes(api: ApiServer, assurance: Assurance): vo
     const { note } = parseBody(ackBody, req);
     const id = req.params.id ?? '';
     const outcome = assurance.acknowledge(id, actorOf(req), note ?? null);
-    if (outcome.ok) return { status: 200, body: { incident: incidentView(outcome.incident) } };
+    if (outcome.ok) return answerOnceStored(outcome.stored, incidentAcknowledgedAction(id), { status: 200, body: { incident: incidentView(outcome.incident) } });
     if (outcome.reason === 'unknown') throw new ApiError('INCIDENT_NOT_FOUND', `no incident ${id}`);
     throw new ApiError('ALREADY_ACKNOWLEDGED', `incident ${id} was already acknowledged by ${outcome.incident?.ackedBy ?? 'someone'}`);
   });

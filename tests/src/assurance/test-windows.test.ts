@@ -230,7 +230,7 @@ describe('closing a test window', () => {
     const window = opened(h.assurance.startWindow({ site: 'bank-1', minutes: 60, devices: ['zone-5', 'zone-9'] }, INSTALLER));
     await h.receive(cid('130', 9));
     const stopped = h.assurance.stopWindow(window.id, INSTALLER);
-    const view = stopped === undefined ? undefined : windowView(h.assurance, stopped);
+    const view = stopped === undefined ? undefined : windowView(h.assurance, stopped.window);
     expect(view).toMatchObject({ closeReason: 'stopped', exercised: ['zone-9'], notExercised: ['zone-5'] });
     expect(h.assurance.stopWindow(window.id, INSTALLER)).toBeUndefined();
     await h.assurance.flush();

@@ -53,7 +53,7 @@ describe('config/scenario.example.yaml against config/panelbridge.example.yaml',
     expect(panelEvents.length).toBeGreaterThan(0);
     for (const event of panelEvents) expect([event.site?.id, event.test, event.verified]).toEqual(['branch-12', true, true]);
     const stopped = h.assurance.stopWindow(window.window.id, INSTALLER);
-    expect(windowView(h.assurance, stopped!).notExercised).toEqual([]);
+    expect(windowView(h.assurance, stopped!.window).notExercised).toEqual([]);
     const devices = h.assurance.deviceReport().devices.filter((d) => d.site === 'branch-12');
     expect(devices.map((d) => [d.device, d.testCount > 0])).toEqual(devices.map((d) => [d.device, true]));
     // The walk test counts for its zone beside the hold-up test press (a panel test report would not).
