@@ -23,7 +23,8 @@ export function checkOutputNamed(outputs: readonly string[], name: string): void
 /**
  * `POST /dead-letters/retry {output, seqs?, note?}` (operators and admins): puts the output's dead letters (those
  * named, else the oldest) back in its queue once the cause is fixed; published to central and audited like an
- * acknowledgement. `remaining`: the output's dead letters still left.
+ * acknowledgement. `remaining`: the output's dead letters still left; `notFound` (with `seqs` only): the seqs given
+ * that are not dead letters of the output, so a typo does not read as a retry.
  */
 export function registerDeadLetterRoutes(
   api: ApiServer,
@@ -33,7 +34,9 @@ export function registerDeadLetterRoutes(
     const { output, seqs, note } = parseBody(retryBody, req);
     checkOutputNamed(deps.outputs, output);
     const { retried, remaining } = deps.outbox.retryDeadLetters(output, seqs);
-    const answer = { status: 200, body: { retried: retried.length, remaining } };
+    const retriedSeqs = new Set(retried.map((letter) => letter.deadSeq));
+    const notFound = seqs === undefined ? undefined : [...new Set(seqs)].filter((seq) => !retriedSeqs.has(seq));
+    const answer = { status: 200, body: { retried: retried.length, remaining, ...(notFound === undefined ? {} : { notFound }) } };
     // Nothing changed, nothing to publish: a retry that named no dead letter of the output (as a repeat does).
     if (retried.length === 0) return answer;
     const stored = deps.assurance.deadLettersRetried(output, retried, actorOf(req), note ?? null);

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { DEAD_LETTER_RETRY_LIMIT, type DeadLetter } from '../../../src/outbox/outbox.js';
-import { apiAction, withApiOptions, type ApiCall, type ApiOptions } from '../api-client.js';
+import { apiAction, CommandFailure, withApiOptions, type ApiCall, type ApiOptions } from '../api-client.js';
+import { EXIT_USAGE } from '../config.js';
 
 interface DeadLetterPageAnswer {
   deadLetters: DeadLetter[];
@@ -23,6 +24,8 @@ function collectSeq(value: string, seqs: number[] = []): number[] {
 interface RetryAnswer {
   retried: number;
   remaining: number;
+  /** With seqs given: those that were not dead letters of the output. */
+  notFound?: number[];
 }
 
 /**
@@ -36,11 +39,13 @@ async function retry(call: ApiCall, output: string, seqs: readonly number[] | un
   let retried = 0;
   let answer: RetryAnswer | undefined;
   if (seqs !== undefined) {
+    const notFound: number[] = [];
     for (let from = 0; from < seqs.length; from += DEAD_LETTER_RETRY_LIMIT) {
       answer = await post(seqs.slice(from, from + DEAD_LETTER_RETRY_LIMIT));
       retried += answer.retried;
+      notFound.push(...(answer.notFound ?? []));
     }
-    return { retried, remaining: answer!.remaining };
+    return { retried, remaining: answer!.remaining, notFound };
   }
   answer = await post();
   retried = answer.retried;
@@ -92,6 +97,11 @@ export function deadLettersCommand(): Command {
       .action(
         apiAction(async (call, out, options: ApiOptions & { output: string; seq?: number[]; note?: string }) => {
           const answer = await retry(call, options.output, options.seq, options.note);
+          const notFound = answer.notFound ?? [];
+          const notFoundLine = `${notFound.length === 1 ? 'seq' : 'seqs'} ${notFound.join(', ')}: not a dead letter of ${options.output} (\`dead-letters list --output ${options.output}\` shows its seqs)`;
+          // Seqs given and none retried: a typo or another output's seq, not a success.
+          if (options.seq !== undefined && answer.retried === 0) throw new CommandFailure(notFound.length > 0 ? notFoundLine : 'none of the seqs given was retried', EXIT_USAGE);
+          if (notFound.length > 0) process.stderr.write(`warning ${notFoundLine}\n`);
           if (options.json === true) return out(JSON.stringify(answer));
           out(`retried ${answer.retried} dead letter(s) of ${options.output}; ${answer.remaining} left`);
         }),

@@ -67,7 +67,10 @@ async function withRefusedEvents() {
       headers: { ...(role === null ? {} : { authorization: `Bearer ${TOKENS[role]}` }), 'content-type': contentType },
       body: JSON.stringify(body),
     });
-    return { status: response.status, body: (await response.json()) as { retried?: number; remaining?: number; error?: { code: string; message: string } } };
+    return {
+      status: response.status,
+      body: (await response.json()) as { retried?: number; remaining?: number; notFound?: number[]; error?: { code: string; message: string } },
+    };
   };
   return { outbox, post, audit, published, seqs: entries.map((e) => e.seq) };
 }
@@ -112,8 +115,17 @@ describe('POST /dead-letters/retry', () => {
 
   it('retries only the seqs given, for an admin too', async () => {
     const { outbox, post, seqs } = await withRefusedEvents();
-    expect(await post({ output: 'hook', seqs: [seqs[1]] }, 'admin')).toEqual({ status: 200, body: { retried: 1, remaining: 1 } });
+    expect(await post({ output: 'hook', seqs: [seqs[1]] }, 'admin')).toEqual({ status: 200, body: { retried: 1, remaining: 1, notFound: [] } });
     expect(outbox.pending('hook', 10).map((e) => e.event.id)).toEqual(['burglary']);
+  });
+
+  it('names the seqs given that are not dead letters of the output (a typo, another output\'s, one already retried)', async () => {
+    const { post, seqs } = await withRefusedEvents();
+    expect(await post({ output: 'hook', seqs: [seqs[0], 999] })).toEqual({ status: 200, body: { retried: 1, remaining: 1, notFound: [999] } });
+    // seqs[0] was retried just now: it is no longer a dead letter.
+    expect(await post({ output: 'hook', seqs: [seqs[0]] })).toEqual({ status: 200, body: { retried: 0, remaining: 1, notFound: [seqs[0]] } });
+    // The broker refused nothing: the webhook's dead letter is not one of its.
+    expect(await post({ output: 'mqtt', seqs: [seqs[1]] })).toEqual({ status: 200, body: { retried: 0, remaining: 0, notFound: [seqs[1]] } });
   });
 
   it('answers 404 for an output not configured and 400 for more seqs than one request may retry; records nothing', async () => {

@@ -12,7 +12,7 @@ afterEach(() => {
 });
 
 /** A stand-in API that answers each POST /dead-letters/retry with the next of `answers` (the last one forever). */
-async function fakeApi(answers: Array<{ retried: number; remaining: number }>) {
+async function fakeApi(answers: Array<{ retried: number; remaining: number; notFound?: number[] }>) {
   const bodies: unknown[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
@@ -29,9 +29,11 @@ async function fakeApi(answers: Array<{ retried: number; remaining: number }>) {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies };
 }
 
-async function runRetry(args: string[]): Promise<{ out: string; exitCode: number }> {
+async function runRetry(args: string[]): Promise<{ out: string; err: string; exitCode: number }> {
   const out: string[] = [];
+  const err: string[] = [];
   const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
   process.exitCode = 0;
   process.env[TOKEN_ENV] = 'operator-token-0123456789';
   try {
@@ -39,10 +41,11 @@ async function runRetry(args: string[]): Promise<{ out: string; exitCode: number
   } finally {
     delete process.env[TOKEN_ENV];
     stdout.mockRestore();
+    stderr.mockRestore();
   }
   const exitCode = Number(process.exitCode ?? 0);
   process.exitCode = 0;
-  return { out: out.join(''), exitCode };
+  return { out: out.join(''), err: err.join(''), exitCode };
 }
 
 describe('panelbridge dead-letters retry', () => {
@@ -50,14 +53,31 @@ describe('panelbridge dead-letters retry', () => {
     // 2,500 dead letters; the centre still refuses, so each batch retried comes back as new dead letters.
     const api = await fakeApi([{ retried: DEAD_LETTER_RETRY_LIMIT, remaining: 1_500 }, { retried: DEAD_LETTER_RETRY_LIMIT, remaining: 1_500 }]);
     const run = await runRetry(['--output', 'hook', '--api', api.url]);
-    expect(run).toEqual({ out: `retried ${3 * DEAD_LETTER_RETRY_LIMIT} dead letter(s) of hook; 1500 left\n`, exitCode: 0 });
+    expect(run).toEqual({ out: `retried ${3 * DEAD_LETTER_RETRY_LIMIT} dead letter(s) of hook; 1500 left\n`, err: '', exitCode: 0 });
     expect(api.bodies).toEqual([{ output: 'hook' }, { output: 'hook' }, { output: 'hook' }]);
   });
 
   it(`names the seqs given, at most ${DEAD_LETTER_RETRY_LIMIT} per request, with the note`, async () => {
-    const api = await fakeApi([{ retried: 1, remaining: 4 }]);
+    const api = await fakeApi([{ retried: 2, remaining: 4, notFound: [] }]);
     const run = await runRetry(['--output', 'hook', '--seq', '7', '--seq', '9', '--note', 'secret rotated', '--api', api.url]);
-    expect(run).toEqual({ out: 'retried 1 dead letter(s) of hook; 4 left\n', exitCode: 0 });
+    expect(run).toEqual({ out: 'retried 2 dead letter(s) of hook; 4 left\n', err: '', exitCode: 0 });
     expect(api.bodies).toEqual([{ output: 'hook', seqs: [7, 9], note: 'secret rotated' }]);
+  });
+
+  it('fails with 64 naming the seq when none given was a dead letter of the output (a typo is not a success)', async () => {
+    const api = await fakeApi([{ retried: 0, remaining: 4, notFound: [77] }]);
+    const run = await runRetry(['--output', 'hook', '--seq', '77', '--api', api.url]);
+    expect(run.exitCode).toBe(64);
+    expect(run.out).toBe('');
+    expect(run.err).toMatch(/\b77\b.*not a dead letter of hook/);
+  });
+
+  it('retries those that were dead letters and names the others', async () => {
+    const api = await fakeApi([{ retried: 1, remaining: 4, notFound: [9] }]);
+    const run = await runRetry(['--output', 'hook', '--seq', '7', '--seq', '9', '--api', api.url]);
+    expect(run.out).toBe('retried 1 dead letter(s) of hook; 4 left\n');
+    expect(run.err).toMatch(/\b9\b.*not a dead letter of hook/);
+    expect(run.err).not.toMatch(/\b7\b/);
+    expect(run.exitCode).toBe(0);
   });
 });
