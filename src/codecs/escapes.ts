@@ -1,4 +1,4 @@
-import { fail, ok } from './result.js';
+import { bytesOfText, fail, ok } from './result.js';
 import type { DecodeResult } from './result.js';
 
 const SIMPLE_ESCAPES: Readonly<Record<string, number>> = { n: 0x0a, r: 0x0d, t: 0x09, '\\': 0x5c };
@@ -11,18 +11,18 @@ function hexValue(code: number): number {
 }
 
 /**
- * A frame typed as text (`panelbridge decode`) → latin1 bytes. Escapes: \n \r \t \\ \xNN. Characters above U+00FF
- * have no latin1 byte (a pasted typographic quote, say) and are refused rather than guessed.
+ * A frame typed as text (`panelbridge decode`) → bytes. Escapes: \n \r \t \\ \xNN. The other text is written as
+ * bytesOfText writes it: latin1, or UTF-8 when a character is beyond Latin-1 (a Cyrillic zone name typed or pasted),
+ * the bytes standard input gives for it. Positions in messages count those bytes.
  */
-export function parseFrameText(text: string): DecodeResult<Uint8Array> {
-  if (text.length === 0) return fail('INPUT_EMPTY', 'no frame was given');
+export function parseFrameText(typed: string): DecodeResult<Uint8Array> {
+  if (typed.length === 0) return fail('INPUT_EMPTY', 'no frame was given');
+  // One character a byte; the escapes are ASCII, which UTF-8 leaves as they are.
+  const text = bytesOfText(typed).toString('latin1');
   const bytes = new Uint8Array(text.length);
   let length = 0;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
-    if (code > 0xff) {
-      return fail('INPUT_ESCAPE_INVALID', `character U+${code.toString(16).toUpperCase().padStart(4, '0')} at ${i} is not a latin1 byte; write bytes as \\xNN`);
-    }
     if (code !== 0x5c) {
       bytes[length++] = code;
       continue;

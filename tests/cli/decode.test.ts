@@ -110,6 +110,21 @@ describe('panelbridge decode', () => {
     expect(lines[1]).toHaveProperty('error.code');
   });
 
+  it('reads text beyond Latin-1 in the FRAME argument (a Cyrillic zone name) as the same UTF-8 bytes standard input gives', async () => {
+    const frame = '"SIA-DCS"0001L0#1234[#1234|NBA01^Кухня^][SУлица Ленина]';
+    const fromArgument = await decode([frame]);
+    const child = execFile(process.execPath, [CLI, 'decode']);
+    child.stdin!.end(frame + '\n');
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    const exit = await new Promise<number | null>((r) => child.on('exit', r));
+    const fromStdin = JSON.parse(out.trim()) as Record<string, unknown>;
+    expect(exit).toBe(0);
+    expect(fromStdin).toMatchObject({ extended: { S: 'Улица Ленина' } });
+    expect(fromArgument.code).toBe(0);
+    expect(fromArgument.lines[0]).toMatchObject({ extended: fromStdin['extended'], raw: fromStdin['raw'] });
+  });
+
   it('decrypts with an ASCII key given on the command line', async () => {
     const frame =
       '"*SIA-DCS"9876R579BDFL789ABC#12345A[209c9d400b655df7a26aecb6a887e7ee6ed8103217079aae7cbd9dd7551e96823263460f7ef0514864897ae9789534f1';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseFrameText, parseHex } from '../../../src/codecs/escapes.js';
+import { bytesOfText } from '../../../src/codecs/result.js';
 
 const bytesOf = (result: ReturnType<typeof parseFrameText>): number[] => {
   if (!result.ok) throw new Error(result.error.message);
@@ -16,11 +17,15 @@ describe('parseFrameText', () => {
     ['abc\\', 'not an escape'],
     ['\\x4', 'not a \\xNN escape'],
     ['\\xZZ', 'not a \\xNN escape'],
-    ['CB64″ADM-CID”', 'U+2033'],
   ])('refuses %s', (text, message) => {
     const result = parseFrameText(text);
     expect(result.ok ? 'ok' : result.error.code).toBe('INPUT_ESCAPE_INVALID');
     if (!result.ok) expect(result.error.message).toContain(message);
+  });
+
+  it('writes text beyond Latin-1 (a Cyrillic zone name typed or pasted) in UTF-8, as bytesOfText does, escapes still bytes', () => {
+    expect(bytesOf(parseFrameText('[SКухня é]\\r\\x81'))).toEqual([...bytesOfText('[SКухня é]'), 0x0d, 0x81]);
+    expect(bytesOf(parseFrameText('“A”'))).toEqual([...Buffer.from('“A”', 'utf8')]);
   });
 
   it('refuses empty text as INPUT_EMPTY', () => {
