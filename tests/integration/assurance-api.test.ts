@@ -1,8 +1,7 @@
 import { connectAsync } from 'mqtt';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiServer } from '../../adapters/api/server.js';
 import { TokenRegistry } from '../../adapters/api/tokens.js';
-import { TOKEN_ENV } from '../../adapters/cli/api-client.js';
 import { wireAssurance } from '../../adapters/cli/assurance-wiring.js';
 import { testCommand } from '../../adapters/cli/commands/test.js';
 import { MqttOutput } from '../../adapters/outputs/mqtt.js';
@@ -20,6 +19,7 @@ import { apiSchema, settingsSchema } from '../../src/settings/settings.js';
 import { getTestBroker, MessageLog, uniquePrefix, type TestBroker } from '../helpers/broker.js';
 import { cid, FakeClock, MINUTE } from '../helpers/assurance-harness.js';
 import { RecordingOutput } from '../helpers/recording-output.js';
+import { runInProcess } from '../helpers/cli-in-process.js';
 import { gateAppends } from '../helpers/gated-outbox.js';
 import { incidentViews } from '../../adapters/api/assurance-views.js';
 
@@ -121,25 +121,8 @@ async function startGateway(outputs: OutputAdapter[]) {
   return { clock, outbox, wiring, base, receive, request, stop };
 }
 
-/** Runs `panelbridge test …` in-process against the API; returns what it printed and the exit status. */
-async function runTestCommand(args: string[]): Promise<{ out: string; err: string; exitCode: number }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
-  process.exitCode = 0;
-  process.env[TOKEN_ENV] = ROLE_TOKENS.installer;
-  try {
-    await testCommand().exitOverride().parseAsync(args, { from: 'user' });
-  } finally {
-    delete process.env[TOKEN_ENV];
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-  const exitCode = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { out: out.join(''), err: err.join(''), exitCode };
-}
+/** Runs `panelbridge test …` in-process against the API, as an installer. */
+const runTestCommand = (args: string[]) => runInProcess(testCommand(), args, ROLE_TOKENS.installer);
 
 describe('duress assurance through the API', () => {
   let central: RecordingOutput;

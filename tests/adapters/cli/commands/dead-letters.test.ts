@@ -1,10 +1,10 @@
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { TOKEN_ENV } from '../../../../adapters/cli/api-client.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { deadLettersCommand } from '../../../../adapters/cli/commands/dead-letters.js';
 import { DEAD_LETTER_RETRY_LIMIT } from '../../../../src/outbox/outbox.js';
+import { runInProcess } from '../../../helpers/cli-in-process.js';
 
 const servers: http.Server[] = [];
 afterEach(() => {
@@ -29,24 +29,7 @@ async function fakeApi(answers: Array<{ retried: number; remaining: number; notF
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies };
 }
 
-async function runRetry(args: string[]): Promise<{ out: string; err: string; exitCode: number }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
-  process.exitCode = 0;
-  process.env[TOKEN_ENV] = 'operator-token-0123456789';
-  try {
-    await deadLettersCommand().exitOverride().parseAsync(['retry', ...args], { from: 'user' });
-  } finally {
-    delete process.env[TOKEN_ENV];
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-  const exitCode = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { out: out.join(''), err: err.join(''), exitCode };
-}
+const runRetry = (args: string[]) => runInProcess(deadLettersCommand(), ['retry', ...args], 'operator-token-0123456789');
 
 describe('panelbridge dead-letters retry', () => {
   it('retries every dead letter there was a request at a time, and stops there while the output refuses them again', async () => {
