@@ -13,6 +13,7 @@ const codeEntrySchema = z.object({
   qualifier: z.enum(['new', 'restore', 'status']).optional(),
   openClose: z.boolean().optional(),
   silent: z.boolean().optional(),
+  covert: z.boolean().optional(),
 }) satisfies z.ZodType<CodeEntry>;
 
 const codeTableSchema = z.record(z.string(), codeEntrySchema);

@@ -27,6 +27,11 @@ export interface CodeEntry {
   openClose?: boolean;
   /** Signals that must not sound locally (hold-up, duress, silent alarms). */
   silent?: boolean;
+  /**
+   * Reports that someone is acting on an alarm (a listen-in session): withheld from `local` outputs, since it often
+   * follows a silent hold-up and would tell the site that help was called (security.md rule 3).
+   */
+  covert?: boolean;
 }
 
 export type CodeTable = Readonly<Record<string, CodeEntry>>;

@@ -19,6 +19,8 @@ export interface Classification {
   category: Category;
   duress: boolean;
   silent: boolean;
+  /** The code is one a `local` output must not see whatever its category (CodeEntry.covert). */
+  covert: boolean;
   qualifier: Qualifier;
   code: { scheme: CodeScheme; value: string; description: string } | null;
   partition: { number: number } | null;
@@ -90,6 +92,7 @@ function heartbeat(signal: Signal, site: Site | undefined): Classification {
     category: 'heartbeat',
     duress: false,
     silent: false,
+    covert: false,
     qualifier: signal.qualifier ?? 'new',
     code: null,
     partition: null,
@@ -277,6 +280,7 @@ export function createClassifier(lookup: CodeLookup) {
       category,
       duress,
       silent: baseline.entry?.silent === true || duress,
+      covert: baseline.entry?.covert === true,
       qualifier,
       code: baseline.code,
       partition: partition === null ? null : numbered(partition),

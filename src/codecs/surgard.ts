@@ -76,6 +76,9 @@ const SG43_EVENT_TO_SIA: Readonly<Record<string, string>> = {
   F: 'OC', // cancel
   H: 'UU', // unbypass
   O: 'OP', // disarming by user
+  // Not in the table: the character the MLR2-E sends when two-way audio begins, as its manual programs Option [4D]
+  // ("P" for phone, installation manual p.14: "0000 P 01", account 0000, line card 01).
+  P: 'LF', // listen-in begin
   R: 'UR', // restore
   T: 'UT', // trouble
 };

@@ -72,6 +72,7 @@ export function eventFromSignal(
     occurredAt: signal.occurredAt,
     source: sourceOf(origin),
     ...trustFields(origin.trust),
+    ...(c.covert ? { covert: true as const } : {}),
     protocol: signal.protocol,
     account: signal.account,
     receiver: signal.receiver,

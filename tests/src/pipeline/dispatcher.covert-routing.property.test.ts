@@ -6,7 +6,7 @@ import { Dispatcher } from '../../../src/pipeline/dispatcher.js';
 import { outputLinkEvent } from '../../../src/pipeline/event-builder.js';
 import { silentLogger } from '../../../src/ports.js';
 import { RecordingOutput } from '../../helpers/recording-output.js';
-import { cid, FakeClock, harness, MINUTE } from '../../helpers/assurance-harness.js';
+import { cid, FakeClock, harness, MINUTE, sia } from '../../helpers/assurance-harness.js';
 
 type Step = { kind: 'signal'; signal: Signal } | { kind: 'wait'; ms: number };
 
@@ -21,10 +21,19 @@ const everyday: fc.Arbitrary<Step> = fc.oneof(
   fc.integer({ min: 1, max: 15 * MINUTE }).map((ms): Step => ({ kind: 'wait', ms })),
 );
 
-/** A real activation of a duress device: a hold-up button, the duress code, a till button, a site-less panic duress. */
-const duress: fc.Arbitrary<Step> = fc
-  .constantFrom(cid('122', 5), cid('121', 12), cid('122', 1, { account: '5678' }), cid('121', 3, { account: '4321' }), cid('122', 5, { qualifier: 'restore' }))
-  .map((signal): Step => ({ kind: 'signal', signal }));
+/** The centre opening a listen-in on the site, as it does to verify a silent alarm: announced, begun, ended. */
+const listenIn = fc.constantFrom(cid('606', 0), sia('LF', null), sia('LE', null));
+
+/**
+ * A real activation of a duress device (a hold-up button, the duress code, a till button, a site-less panic duress),
+ * perhaps followed by the listen-in it brings.
+ */
+const duress: fc.Arbitrary<Step[]> = fc
+  .tuple(
+    fc.constantFrom(cid('122', 5), cid('121', 12), cid('122', 1, { account: '5678' }), cid('121', 3, { account: '4321' }), cid('122', 5, { qualifier: 'restore' })),
+    fc.option(listenIn, { nil: undefined }),
+  )
+  .map(([activation, listen]) => [activation, ...(listen === undefined ? [] : [listen])].map((signal): Step => ({ kind: 'signal', signal })));
 
 /**
  * A forwarder to a centre that does not answer. Like a DC-09 output on a quiet site, it finds its link down only
@@ -87,7 +96,7 @@ describe('covert routing (property)', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(everyday, { minLength: 1, maxLength: 14 }),
-        fc.array(duress, { minLength: 1, maxLength: 2 }),
+        fc.array(duress, { minLength: 1, maxLength: 2 }).map((activations) => activations.flat()),
         fc.nat(),
         async (steps, activations, at) => {
           const position = at % (steps.length + 1);
@@ -95,8 +104,15 @@ describe('covert routing (property)', () => {
           expect(await localView(withDuress)).toEqual(await localView(steps));
         },
       ),
-      // A quiet site and one hold-up: only the duress makes the forwarder find its link down.
-      { numRuns: 40, examples: [[[{ kind: 'wait', ms: MINUTE }], [{ kind: 'signal', signal: cid('122', 5) }], 0]] },
+      {
+        numRuns: 40,
+        examples: [
+          // A quiet site and one hold-up: only the duress makes the forwarder find its link down.
+          [[{ kind: 'wait', ms: MINUTE }], [{ kind: 'signal', signal: cid('122', 5) }], 0],
+          // A hold-up and the listen-in that verifies it: the listen-in alone would tell the site.
+          [[{ kind: 'wait', ms: MINUTE }], [{ kind: 'signal', signal: cid('122', 5) }, { kind: 'signal', signal: sia('LF', null) }], 0],
+        ],
+      },
     );
   });
 });
