@@ -76,9 +76,6 @@ const SG43_EVENT_TO_SIA: Readonly<Record<string, string>> = {
   F: 'OC', // cancel
   H: 'UU', // unbypass
   O: 'OP', // disarming by user
-  // Not in the table: the character the MLR2-E sends when two-way audio begins, as its manual programs Option [4D]
-  // ("P" for phone, installation manual p.14: "0000 P 01", account 0000, line card 01).
-  P: 'LF', // listen-in begin
   R: 'UR', // restore
   T: 'UT', // trouble
 };
@@ -97,6 +94,13 @@ function siaCodeSignal(
 ): Signal {
   return { ...emptySignal('surgard'), ...origin, code: { scheme: 'sia', value: code }, ...numbers };
 }
+
+/**
+ * The receiver's own report that two-way audio begins: its Option [4D] character, "P" in its manual, under its own
+ * account 0000 (MLR2-E installation manual p.14: "0000 P 01", line card 01). Only under 0000: a centre's 4/2
+ * conversion table may give a panel's "P" another meaning (a panic), which must never read as a listen-in.
+ */
+const LISTEN_IN = { account: '0000', letter: 'P', sia: 'LF' } as const;
 
 /** Splits `<id>RR<line>` off a fixed-length packet: what the body leaves after `<id>RR` is the line. */
 function splitHeader(text: string, bodyLength: number): Header | null {
@@ -127,7 +131,8 @@ function decodeBasic(text: string, raw: string): DecodeResult<SurgardPacket> {
   if (!wellFormed || !/^[0-9A-Z ]$/.test(eventLetter) || !/^[0-9A-F ]$/.test(area)) {
     return formatError('1', layout, raw);
   }
-  const signal = siaCodeSignal({ account, receiver, line }, SG43_EVENT_TO_SIA[eventLetter] ?? eventLetter, {
+  const listenIn = account === LISTEN_IN.account && eventLetter === LISTEN_IN.letter;
+  const signal = siaCodeSignal({ account, receiver, line }, listenIn ? LISTEN_IN.sia : (SG43_EVENT_TO_SIA[eventLetter] ?? eventLetter), {
     partition: area === ' ' || area === '0' ? null : Number.parseInt(area, 16),
     address: /^\d+$/.test(alarmCode) && Number(alarmCode) > 0 ? Number(alarmCode) : null,
   });
