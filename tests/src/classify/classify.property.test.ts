@@ -27,6 +27,9 @@ const classificationSchema = z.strictObject(
     test: true,
     reasons: true,
     site: true,
+  }).extend({
+    // The event carries covert only when true; the classification says it either way.
+    covert: z.boolean(),
   }).shape,
 );
 
