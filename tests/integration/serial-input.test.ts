@@ -1,4 +1,3 @@
-import { SerialPortMock } from 'serialport';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SerialInput, createSerialInput, type SerialBinding } from '../../adapters/inputs/serial.js';
 import { parseSettings } from '../../src/settings/settings.js';
@@ -10,12 +9,12 @@ import { createIdSource } from '../../src/model/ids.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
 import { gateAppends } from '../helpers/gated-outbox.js';
 import { serialReceiver } from '../helpers/serial-receiver.js';
+import { MockBinding } from '../helpers/mock-serial-port.js';
 
 /**
  * MockBinding of @serialport/binding-mock, reached through serialport's re-export: the package's own ESM entry
  * ships no type declarations.
  */
-const MockBinding = SerialPortMock.binding;
 type MockPortBinding = Awaited<ReturnType<typeof MockBinding.open>>;
 
 const PATH = '/dev/ttyUSB-test';

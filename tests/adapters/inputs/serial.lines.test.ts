@@ -1,28 +1,25 @@
-import { SerialPortMock } from 'serialport';
 import { afterEach, expect, it, vi } from 'vitest';
 import { SerialInput } from '../../../adapters/inputs/serial.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Counters } from '../../../src/observability/counters.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
 import { serialReceiver } from '../../helpers/serial-receiver.js';
+import { MockBinding, mockSerialPort } from '../../helpers/mock-serial-port.js';
 
-const MockBinding = SerialPortMock.binding;
 let input: SerialInput | undefined;
 afterEach(async () => { await input?.stop(); MockBinding.reset(); });
 
 async function linePort(protocol: 'contact-id-lines' | 'sia-dc03-lines') {
-  MockBinding.reset();
-  MockBinding.createPort('/dev/ttyUSB-nul', { record: true });
-  let port: Awaited<ReturnType<typeof MockBinding.open>> | undefined;
+  const { binding, port } = mockSerialPort('/dev/ttyUSB-nul');
   const outbox = new MemoryOutbox();
   outbox.registerOutputs(['probe']);
   const counters = new Counters();
   input = new SerialInput({ name: 'panel', path: '/dev/ttyUSB-nul', baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1,
     protocol, maxFrameBytes: 256, reconnect: { initial: 10, max: 40 }, downAlarmAfter: 60_000,
     receiver: serialReceiver(outbox, { counters, account: '9000', protocol }), clock: systemClock, logger: silentLogger, counters,
-    binding: { list: () => MockBinding.list(), open: async (o) => (port = await MockBinding.open(o)) } });
+    binding });
   await input.start();
-  return { emit: (s: string) => port!.emitData(Buffer.from(s, 'latin1')), stored: () => outbox.pending('probe', 10).map((e) => e.event) };
+  return { emit: (s: string) => port().emitData(Buffer.from(s, 'latin1')), stored: () => outbox.pending('probe', 10).map((e) => e.event) };
 }
 
 // bindings-cpp sets c_iflag = IGNPAR only (no IGNBRK/BRKINT): a BREAK (cable plugged, panel power-up) reads as 0x00.

@@ -1,16 +1,13 @@
-import { SerialPortMock } from 'serialport';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SerialInput, type SerialBinding } from '../../../adapters/inputs/serial.js';
+import { SerialInput } from '../../../adapters/inputs/serial.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Counters } from '../../../src/observability/counters.js';
 import { Dispatcher } from '../../../src/pipeline/dispatcher.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
 import { RecordingOutput } from '../../helpers/recording-output.js';
 import { serialReceiver } from '../../helpers/serial-receiver.js';
+import { MockBinding, mockSerialPort } from '../../helpers/mock-serial-port.js';
 
-/** MockBinding of @serialport/binding-mock, reached through serialport's re-export (its ESM entry ships no types). */
-const MockBinding = SerialPortMock.binding;
-type MockPort = Awaited<ReturnType<typeof MockBinding.open>>;
 const PATH = '/dev/ttyUSB-listen-in';
 const DC4 = '\u0014';
 const ACK = 0x06;
@@ -34,10 +31,7 @@ afterEach(async () => {
 });
 
 async function receiverWithOutputs() {
-  MockBinding.reset();
-  MockBinding.createPort(PATH, { record: true });
-  let port: MockPort | undefined;
-  const binding: SerialBinding = { list: () => MockBinding.list(), open: async (options) => (port = await MockBinding.open(options)) };
+  const { binding, port } = mockSerialPort(PATH);
   const outbox = new MemoryOutbox();
   outbox.registerOutputs(['centre', 'keypad']);
   const centre = new RecordingOutput('centre', 'central');
@@ -53,8 +47,8 @@ async function receiverWithOutputs() {
   });
   running.push({ input, dispatcher });
   await input.start();
-  const send = (packet: string) => port!.emitData(Buffer.from(packet, 'latin1'));
-  const answers = () => [...port!.recording];
+  const send = (packet: string) => port().emitData(Buffer.from(packet, 'latin1'));
+  const answers = () => [...port().recording];
   return { send, answers, outbox, centre, keypad };
 }
 

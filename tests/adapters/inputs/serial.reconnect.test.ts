@@ -1,4 +1,3 @@
-import { SerialPortMock } from 'serialport';
 import { afterEach, expect, it, vi } from 'vitest';
 import { SerialInput, type SerialBinding } from '../../../adapters/inputs/serial.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
@@ -6,9 +5,8 @@ import { Counters } from '../../../src/observability/counters.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
 import { gateAppends } from '../../helpers/gated-outbox.js';
 import { serialReceiver } from '../../helpers/serial-receiver.js';
+import { MockBinding, type MockPort } from '../../helpers/mock-serial-port.js';
 
-const MockBinding = SerialPortMock.binding;
-type Port = Awaited<ReturnType<typeof MockBinding.open>>;
 const PATH = '/dev/ttyUSB-reconnect';
 const DURESS = Buffer.from('501100 181234E12101001\u0014', 'latin1');
 const HEARTBEAT = Buffer.from('101000           @    \u0014', 'latin1');
@@ -22,7 +20,7 @@ afterEach(async () => { await input?.stop(); MockBinding.reset(); });
 async function duressInFlightThenUnplugged() {
   MockBinding.reset();
   MockBinding.createPort(PATH, { record: true });
-  const ports: Port[] = [];
+  const ports: MockPort[] = [];
   let unplug = () => {};
   const binding: SerialBinding = { list: () => MockBinding.list(), async open(options) {
     const port = await MockBinding.open(options);

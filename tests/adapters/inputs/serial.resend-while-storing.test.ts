@@ -1,13 +1,11 @@
-import { SerialPortMock } from 'serialport';
 import { afterEach, expect, it, vi } from 'vitest';
-import { SerialInput, type SerialBinding } from '../../../adapters/inputs/serial.js';
+import { SerialInput } from '../../../adapters/inputs/serial.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Counters } from '../../../src/observability/counters.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
 import { serialReceiver } from '../../helpers/serial-receiver.js';
+import { MockBinding, mockSerialPort } from '../../helpers/mock-serial-port.js';
 
-const MockBinding = SerialPortMock.binding;
-type Port = Awaited<ReturnType<typeof MockBinding.open>>;
 const PATH = '/dev/ttyUSB-stray-ack';
 const BURGLARY = Buffer.from('501100 181234E13001003\u0014', 'latin1');
 const DURESS = Buffer.from('501100 181234E12101001\u0014', 'latin1');
@@ -31,10 +29,7 @@ function gateEachAppend(outbox: MemoryOutbox) {
 // silence makes the receiver send the same packet again, and the receiver takes the next ACK byte it reads as the
 // answer to the packet it is waiting on. There is no sequence number on the line.
 it('a packet resent while its first copy is still being stored gets one ACK, so no ACK answers a packet not stored', async () => {
-  MockBinding.reset();
-  MockBinding.createPort(PATH, { record: true });
-  let port: Port | undefined;
-  const binding: SerialBinding = { list: () => MockBinding.list(), open: async (options) => (port = await MockBinding.open(options)) };
+  const { binding, port } = mockSerialPort(PATH);
   const outbox = new MemoryOutbox();
   outbox.registerOutputs(['probe']);
   const gate = gateEachAppend(outbox);
@@ -45,19 +40,19 @@ it('a packet resent while its first copy is still being stored gets one ACK, so 
   await input.start();
   const storedCodes = () => outbox.pending('probe', 100).map((e) => e.event.code?.value);
 
-  port!.emitData(BURGLARY);
+  port().emitData(BURGLARY);
   await vi.waitFor(() => expect(gate.started).toHaveLength(1));
   // 4 s without an answer (the disk is slow): the receiver sends the same packet again.
-  port!.emitData(BURGLARY);
+  port().emitData(BURGLARY);
   await new Promise((r) => setTimeout(r, 20));
   gate.releaseNext();
-  await vi.waitFor(() => expect(port!.recording.length).toBeGreaterThanOrEqual(1));
+  await vi.waitFor(() => expect(port().recording.length).toBeGreaterThanOrEqual(1));
   // The receiver took that ACK for its packet and sends the next one: a keypad duress.
-  port!.emitData(DURESS);
+  port().emitData(DURESS);
   await vi.waitFor(() => expect(gate.started).toHaveLength(2));
   await new Promise((r) => setTimeout(r, 50));
   // The duress is not stored yet (its append is held), so no ACK beyond the burglary's may have been written:
   // a second ACK here is read by the receiver as the duress's ACK, and it drops the duress from its buffer.
   expect(storedCodes()).toEqual(['130']);
-  expect([...port!.recording]).toEqual([0x06]);
+  expect([...port().recording]).toEqual([0x06]);
 });

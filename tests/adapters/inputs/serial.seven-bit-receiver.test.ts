@@ -1,13 +1,11 @@
-import { SerialPortMock } from 'serialport';
 import { afterEach, expect, it, vi } from 'vitest';
-import { SerialInput, type SerialBinding } from '../../../adapters/inputs/serial.js';
+import { SerialInput } from '../../../adapters/inputs/serial.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Counters } from '../../../src/observability/counters.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
 import { serialReceiver } from '../../helpers/serial-receiver.js';
+import { MockBinding, mockSerialPort } from '../../helpers/mock-serial-port.js';
 
-const MockBinding = SerialPortMock.binding;
-type Port = Awaited<ReturnType<typeof MockBinding.open>>;
 const PATH = '/dev/ttyUSB-seven-bit';
 let input: SerialInput | undefined;
 afterEach(async () => {
@@ -25,9 +23,7 @@ const on7E1 = (text: string): Buffer => Buffer.from(Buffer.from(text, 'latin1').
 
 // The Sur-Gard MLR2-E's serial port defaults to 7 data bits, even parity (MLR2-E manual); the input left at 8N1.
 it('reads a 7E1 receiver on a port left at 8N1: the duress is stored and ACKed with the parity the receiver checks', async () => {
-  MockBinding.createPort(PATH, { record: true });
-  let port: Port | undefined;
-  const binding: SerialBinding = { list: () => MockBinding.list(), open: async (options) => (port = await MockBinding.open(options)) };
+  const { binding, port } = mockSerialPort(PATH);
   const outbox = new MemoryOutbox();
   outbox.registerOutputs(['probe']);
   const counters = new Counters();
@@ -38,11 +34,11 @@ it('reads a 7E1 receiver on a port left at 8N1: the duress is stored and ACKed w
     receiver: serialReceiver(outbox, { counters }), clock: systemClock, logger, counters, binding });
   await input.start();
 
-  port!.emitData(on7E1('501100 181234E12101001\u0014'));
+  port().emitData(on7E1('501100 181234E12101001\u0014'));
   await vi.waitFor(() => expect(outbox.pending('probe', 10).map((e) => e.event.category)).toEqual(['duress']));
-  await vi.waitFor(() => expect([...port!.recording]).toEqual([evenParity(0x06)]));
+  await vi.waitFor(() => expect([...port().recording]).toEqual([evenParity(0x06)]));
   // A packet that does not read gets its NAK with the parity bit too (0x15 has three ones: 0x95 on the wire).
-  port!.emitData(on7E1('5011 garbled\u0014'));
-  await vi.waitFor(() => expect([...port!.recording]).toEqual([0x06, 0x95]));
+  port().emitData(on7E1('5011 garbled\u0014'));
+  await vi.waitFor(() => expect([...port().recording]).toEqual([0x06, 0x95]));
   expect(warnings.filter((w) => w.includes('set dataBits: 7 and parity: even'))).toHaveLength(1);
 });

@@ -1,4 +1,3 @@
-import { SerialPortMock } from 'serialport';
 import { afterEach, expect, it } from 'vitest';
 import { SerialInput } from '../../../adapters/inputs/serial.js';
 import { SerialReceiver } from '../../../src/pipeline/serial-receiver.js';
@@ -8,8 +7,8 @@ import { Counters } from '../../../src/observability/counters.js';
 import { createIdSource } from '../../../src/model/ids.js';
 import { gatewayEvent, VERIFIED } from '../../../src/pipeline/event-builder.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
+import { MockBinding } from '../../helpers/mock-serial-port.js';
 
-const MockBinding = SerialPortMock.binding;
 let input: SerialInput | undefined;
 afterEach(async () => { await input?.stop(); MockBinding.reset(); });
 

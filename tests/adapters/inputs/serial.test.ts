@@ -1,6 +1,5 @@
-import { SerialPortMock } from 'serialport';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MAX_DURESS_FRAMES_OVER_QUEUE, SerialInput, type SerialBinding } from '../../../adapters/inputs/serial.js';
+import { MAX_DURESS_FRAMES_OVER_QUEUE, SerialInput } from '../../../adapters/inputs/serial.js';
 import { contactIdCheckDigit } from '../../../src/codecs/contact-id.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Counters } from '../../../src/observability/counters.js';
@@ -8,10 +7,8 @@ import { systemClock } from '../../../src/ports.js';
 import { gateAppends } from '../../helpers/gated-outbox.js';
 import { recordingLogger } from '../../helpers/recording-logger.js';
 import { serialReceiver } from '../../helpers/serial-receiver.js';
+import { MockBinding, mockSerialPort } from '../../helpers/mock-serial-port.js';
 
-/** MockBinding of @serialport/binding-mock, reached through serialport's re-export (its ESM entry ships no types). */
-const MockBinding = SerialPortMock.binding;
-type MockPort = Awaited<ReturnType<typeof MockBinding.open>>;
 const PATH = '/dev/ttyUSB-queue';
 const MAX_QUEUED = 4;
 
@@ -38,10 +35,7 @@ afterEach(async () => {
  * `release()`, with a frame queue of MAX_QUEUED.
  */
 async function stalledLinePort() {
-  MockBinding.reset();
-  MockBinding.createPort(PATH, { record: true });
-  let port: MockPort | undefined;
-  const binding: SerialBinding = { list: () => MockBinding.list(), open: async (options) => (port = await MockBinding.open(options)) };
+  const { binding, port } = mockSerialPort(PATH);
   const outbox = new MemoryOutbox();
   outbox.registerOutputs(['probe']);
   const { appending, release } = gateAppends(outbox);
@@ -56,7 +50,7 @@ async function stalledLinePort() {
   inputs.push({ input, release });
   await input.start();
   const send = async (lines: string[]) => {
-    port!.emitData(Buffer.from(lines.map((line) => line + '\r\n').join(''), 'latin1'));
+    port().emitData(Buffer.from(lines.map((line) => line + '\r\n').join(''), 'latin1'));
     await appending;
   };
   const stored = () => outbox.pending('probe', 1000).map((e) => e.event);
