@@ -3,6 +3,7 @@ import type { AuditEntry } from '../../src/assurance/audit-chain.js';
 import { AssuranceStore } from '../../src/assurance/store.js';
 import { supervisionPolicy } from '../../src/assurance/supervision.js';
 import { EventBus } from '../../src/bus.js';
+import type { Counters } from '../../src/observability/counters.js';
 import type { Outbox } from '../../src/outbox/outbox.js';
 import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
 import type { Recorder } from '../../src/pipeline/recorder.js';
@@ -26,6 +27,8 @@ export interface AssuranceHost {
   builder: EventBuilderDeps;
   /** Frames stored (by the recorder), events delivered (by the dispatcher), traffic seen (by the inputs, heartbeats included). */
   bus: Pick<EventBus, 'onFrameStored' | 'onEventDelivered' | 'onTrafficSeen' | 'removeListeners'>;
+  /** The gateway's counters (/metrics): what the assurance's bounds evicted. */
+  counters?: Pick<Counters, 'inc'>;
 }
 
 export interface AssuranceWiringOptions {
@@ -84,6 +87,7 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
     supervision: supervisionPolicy(settings.supervision, dc09Accounts, host.builder.sites),
     centralOutputs: new Set(central.map((o) => o.name)),
     ...(options.audit === undefined ? {} : { audit: options.audit }),
+    ...(host.counters === undefined ? {} : { counters: host.counters }),
     // A DC-09 input's receiver reports each frame's traffic on the bus (trafficSeen) before storing its events.
     trafficReportingInputs: new Set(settings.inputs.flatMap((input) => (input.type === 'dc09' ? [input.name] : []))),
     // After the frame's own work: the publication reads the ledger, which must not delay the duress's ACK.

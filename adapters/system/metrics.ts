@@ -50,6 +50,8 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
   api_connections_dropped_total: 'API connections refused or closed by the listener, by reason (max-connections, peer-limit)',
   retired_output_events_total:
     'Events an output removed from the configuration had not delivered at start-up, by output and outcome (handed_over to the outputs added in its place, dead_letter)',
+  assurance_records_evicted_total:
+    'Records of accounts nobody configured that the assurance forgot at its bound, by kind (link: a supervised link learned from traffic)',
   unverified_frames_folded_total: 'Refused non-duress frames counted into the next stored event of their origin instead of stored, by input',
 };
 

@@ -1,6 +1,8 @@
 import { earnsTrust, receivedAtMs, type ControlAction, type NormalizedEvent } from '../model/event.js';
 import { GATEWAY_ACTOR, type Actor, type AuditEntry } from './audit-chain.js';
 import type { Clock, Logger } from '../ports.js';
+import type { Counters } from '../observability/counters.js';
+import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import type { RetriedDeadLetter } from '../outbox/outbox.js';
 import type { Site } from '../settings/sites.js';
 import { gatewayEvent, VERIFIED, type EventBuilderDeps, type FrameOrigin } from '../pipeline/event-builder.js';
@@ -12,7 +14,7 @@ import { buildReport, type AssuranceReport, type ReportPeriod } from './report.j
 import { Incidents } from './incidents.js';
 import { DeviceLedger, type DeviceStatus, type PanelTestStatus } from './ledger.js';
 import type { AssuranceStore, IncidentRecord, WindowRecord } from './store.js';
-import { Supervision, type LinkChange, type SupervisionPolicy } from './supervision.js';
+import { MAX_LEARNED_LINKS, Supervision, type LinkChange, type SupervisionPolicy } from './supervision.js';
 import { currentSlot } from './test-schedules.js';
 import { TestWindows, type OpenWindowResult, type WindowOutcome, type WindowRequest } from './test-windows.js';
 
@@ -38,6 +40,8 @@ export interface AssuranceOptions {
    * are stored, with the time the events carry: their stored events are not reported to supervision again.
    */
   trafficReportingInputs?: ReadonlySet<string>;
+  /** Counts what a bound on input-derived records evicted (`assurance_records_evicted_total`, by kind). */
+  counters?: Pick<Counters, 'inc'>;
 }
 
 export interface AssuranceHealth {
@@ -134,15 +138,26 @@ export class Assurance implements EventAnnotator {
   /** Raised events the outbox did not take (a failed write): stored again at each tick, so none is lost. */
   private readonly unstored: NormalizedEvent[] = [];
   private historyPrunedAt = Number.NEGATIVE_INFINITY;
+  /** Evictions at a bound come in floods: a line per kind every 10 s, with how many it stands for. */
+  private readonly evictions: RateLimitedLog;
 
   constructor(private readonly options: AssuranceOptions) {
     const { store, sites, clock, builder } = options;
     const now = clock.now();
+    this.evictions = new RateLimitedLog({ logger: options.logger, clock });
     this.directory = new DeviceDirectory(sites);
     this.ledger = new DeviceLedger(store, this.directory);
     this.windows = new TestWindows(store, this.directory, builder.ids, clock, options.logger);
     this.incidents = new Incidents(store, builder.ids, this.directory);
-    this.supervision = new Supervision(store, options.supervision, now);
+    this.supervision = new Supervision(store, options.supervision, now, ({ account, lostAt }) => {
+      options.counters?.inc('assurance_records_evicted_total', { kind: 'link' });
+      this.evictions.warn(
+        'link',
+        undefined,
+        { account, lost: lostAt !== null, limit: MAX_LEARNED_LINKS },
+        'supervision forgot the link of an account nobody configured: too many accounts reported (configure the accounts to supervise)',
+      );
+    });
     this.deadline = new DeliveryDeadline(options.duressDeadlineMs);
     this.ledger.enroll(now);
     store.onWriteError((error) => options.logger.error({ err: error }, 'assurance ledger not written yet; retrying'));

@@ -22,7 +22,18 @@ interface LinkState {
   account: string;
   lastSeenAt: number | undefined;
   lostAt: number | null;
+  /** Made by traffic from an account the policy does not supervise from the start: it may be evicted. */
+  learned: boolean;
+  /** The last traffic when the link took its place in the eviction order: traffic since earns a second chance. */
+  queuedSeenAt: number | undefined;
 }
+
+/**
+ * Links learned from traffic (accounts supervised from the start are never evicted, nor counted here). A sender on an
+ * input that trusts any account can name a new one in every frame: past this many, the learned link that reported
+ * least recently (a second-chance queue) is forgotten, lost or not, and `onEvicted` is told.
+ */
+export const MAX_LEARNED_LINKS = 10_000;
 
 /**
  * Per-account link supervision (DC-09 §5.5.2: every message restarts the timer). Silence past the interval is
@@ -30,14 +41,18 @@ interface LinkState {
  * a restart every account gets a full interval from the start before it can be reported lost again.
  */
 export class Supervision {
+  /** Every link, in eviction order for the learned ones (MAX_LEARNED_LINKS). */
   private readonly links = new Map<string, LinkState>();
+  private learned = 0;
 
   constructor(
     private readonly store: AssuranceStore,
     private readonly policy: SupervisionPolicy,
     private startedAt: number,
+    private readonly onEvicted: (link: { account: string; lostAt: number | null }) => void = () => undefined,
   ) {
-    for (const { account, lostAt } of store.lostLinks()) this.links.set(account.toUpperCase(), { account, lastSeenAt: undefined, lostAt });
+    for (const { account, lostAt } of store.lostLinks()) this.add(account, undefined, lostAt);
+    this.enrollConfigured();
   }
 
   /** Any message from the account (NULL, heartbeat, event). Returns the restore when the link was lost. */
@@ -45,7 +60,8 @@ export class Supervision {
     const key = account.toUpperCase();
     const link = this.links.get(key);
     if (link === undefined) {
-      this.links.set(key, { account, lastSeenAt: at, lostAt: null });
+      while (this.learned >= MAX_LEARNED_LINKS) this.evictOne();
+      this.add(account, at, null);
       return undefined;
     }
     // Updated in place: this runs for every frame, and a fresh object per frame would only feed the GC.
@@ -60,8 +76,7 @@ export class Supervision {
   /** Accounts whose silence passed their interval since the last check. */
   check(now: number): LinkChange[] {
     const changes: LinkChange[] = [];
-    const configured = this.policy.accounts().filter((a) => !this.links.has(a.toUpperCase()));
-    for (const account of configured) this.links.set(account.toUpperCase(), { account, lastSeenAt: undefined, lostAt: null });
+    this.enrollConfigured();
     // A start or traffic ahead of the clock: the clock was stepped back since (NTP correcting a clock that ran fast).
     // Silence counts from now, or a cut line would go unreported until the clock caught up.
     this.startedAt = Math.min(this.startedAt, now);
@@ -86,6 +101,43 @@ export class Supervision {
 
   lost(): Array<{ account: string; since: number }> {
     return [...this.links.values()].filter((l) => l.lostAt !== null).map((l) => ({ account: l.account, since: l.lostAt! }));
+  }
+
+  /** A link per account supervised from the start (a reload may add some); one learned before is no longer evictable. */
+  private enrollConfigured(): void {
+    for (const account of this.policy.accounts()) {
+      const link = this.links.get(account.toUpperCase());
+      if (link === undefined) this.links.set(account.toUpperCase(), { account, lastSeenAt: undefined, lostAt: null, learned: false, queuedSeenAt: undefined });
+      else if (link.learned) {
+        link.learned = false;
+        this.learned -= 1;
+      }
+    }
+  }
+
+  /** A learned link (enrollConfigured un-learns a configured one). */
+  private add(account: string, lastSeenAt: number | undefined, lostAt: number | null): void {
+    this.links.set(account.toUpperCase(), { account, lastSeenAt, lostAt, learned: true, queuedSeenAt: lastSeenAt });
+    this.learned += 1;
+  }
+
+  /**
+   * Forgets the first learned link in queue order with no traffic since it was queued; the others passed over go to
+   * the back (a configured one, or one that reported since), so each eviction costs O(1) amortised.
+   */
+  private evictOne(): void {
+    for (const [key, link] of this.links) {
+      this.links.delete(key);
+      if (!link.learned || link.lastSeenAt !== link.queuedSeenAt) {
+        link.queuedSeenAt = link.lastSeenAt;
+        this.links.set(key, link);
+        continue;
+      }
+      this.learned -= 1;
+      if (link.lostAt !== null) this.store.setLinkLost(link.account, null);
+      this.onEvicted({ account: link.account, lostAt: link.lostAt });
+      return;
+    }
   }
 }
 

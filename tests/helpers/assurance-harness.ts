@@ -126,6 +126,7 @@ export function harness(options: HarnessOptions = {}) {
   const events: NormalizedEvent[] = [];
   const logs: LogLine[] = [];
   const outbox = new MemoryOutbox({ clock });
+  const counters = new Counters();
   const assuranceOptions: Omit<AssuranceOptions, 'record'> = {
     store,
     sites: () => sites,
@@ -135,6 +136,7 @@ export function harness(options: HarnessOptions = {}) {
     duressDeadlineMs: options.duressDeadlineMs ?? 10_000,
     supervision: supervisionPolicy(options.supervision?.global, options.supervision?.accounts ?? [], () => sites),
     centralOutputs: new Set(options.centralOutputs ?? ['central']),
+    counters,
   };
   const bus = new EventBus({ logger: silentLogger });
   const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 1_000_000, bus });
@@ -166,7 +168,7 @@ export function harness(options: HarnessOptions = {}) {
     return events.filter((e) => e.category === 'supervisory' && e.source.input === 'assurance');
   }
 
-  return { clock, store, assurance, events, logs, receive, tick, supervisory, builder, recorder, outbox };
+  return { clock, store, assurance, events, logs, receive, tick, supervisory, builder, recorder, outbox, counters };
 }
 
 /** Reasons joined, for matching text without caring which reason line holds it. */

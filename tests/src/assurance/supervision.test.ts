@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AssuranceStore } from '../../../src/assurance/store.js';
-import { supervisionPolicy } from '../../../src/assurance/supervision.js';
+import { MAX_LEARNED_LINKS, supervisionPolicy } from '../../../src/assurance/supervision.js';
 import { sitesSchema } from '../../../src/settings/sites.js';
 import { parseSettings } from '../../../src/settings/settings.js';
 import { cid, FakeClock, harness, reasonText, SITES } from '../../helpers/assurance-harness.js';
@@ -158,5 +158,43 @@ describe('link supervision', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('links learned from traffic', () => {
+  const FLOOD = 20_000;
+  const flooded = (i: number): string => `F${i}`;
+  const tracked = (h: ReturnType<typeof harness>, accounts: readonly string[]): string[] =>
+    accounts.filter((account) => h.assurance.supervision.linkOf(account).lastSeenAt !== null);
+
+  it('are kept for at most MAX_LEARNED_LINKS accounts: a flood of made-up accounts evicts the quietest, never a configured account nor one that keeps reporting', () => {
+    const h = harness({ supervision: { global: 90 * SECOND } });
+    h.assurance.traffic('1234', h.clock.now()); // bank-1's account: configured, supervised from the start
+    h.assurance.traffic('C0FFEE', h.clock.now()); // a panel nobody configured, reporting all along
+    for (let i = 0; i < FLOOD; i++) {
+      h.clock.advance(1);
+      h.assurance.traffic(flooded(i), h.clock.now());
+      if (i % 1_000 === 0) h.assurance.traffic('C0FFEE', h.clock.now());
+    }
+    const kept = tracked(h, Array.from({ length: FLOOD }, (_, i) => flooded(i)));
+    expect(kept.length).toBeLessThanOrEqual(MAX_LEARNED_LINKS);
+    expect(kept).toContain(flooded(FLOOD - 1));
+    expect(tracked(h, ['1234', 'C0FFEE'])).toEqual(['1234', 'C0FFEE']);
+    // Every eviction is counted; the log has a few lines with their counts, not one per account.
+    expect(h.counters.get('assurance_records_evicted_total', { kind: 'link' })).toBe(FLOOD + 1 - MAX_LEARNED_LINKS);
+    const lines = h.logs.filter((l) => l.msg?.startsWith('supervision forgot'));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThan(5);
+  });
+
+  it('forget a lost link they evict in the store too: central had its loss, and no restart brings it back', async () => {
+    const h = harness({ supervision: { global: 90 * SECOND } });
+    h.assurance.traffic('DEAD01', h.clock.now());
+    h.clock.advance(91 * SECOND);
+    await h.tick();
+    expect(h.supervisory().map((e) => `${e.account} ${e.qualifier}`).sort()).toEqual(['1234 new', '5678 new', 'DEAD01 new']);
+    for (let i = 0; i < MAX_LEARNED_LINKS; i++) h.assurance.traffic(flooded(i), h.clock.now());
+    expect(h.assurance.health().lostLinks.map((l) => l.account).sort()).toEqual(['1234', '5678']);
+    expect(h.store.lostLinks().map((l) => l.account).sort()).toEqual(['1234', '5678']);
   });
 });
