@@ -51,7 +51,7 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
   retired_output_events_total:
     'Events an output removed from the configuration had not delivered at start-up, by output and outcome (handed_over to the outputs added in its place, dead_letter)',
   assurance_records_evicted_total:
-    'Records of accounts nobody configured that the assurance forgot at its bound, by kind (link: a supervised link learned from traffic)',
+    'Records of accounts nobody configured that the assurance forgot at its bound, by kind (link: a supervised link learned from traffic; panel-test: the panel tests of an account on no site)',
   unverified_frames_folded_total: 'Refused non-duress frames counted into the next stored event of their origin instead of stored, by input',
 };
 

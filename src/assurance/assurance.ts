@@ -12,7 +12,7 @@ import { DeviceDirectory, isGatewayRaised, isPanelTest, isPointTest, provesDevic
 import { describeSpan, formatDuration } from '../settings/duration.js';
 import { buildReport, type AssuranceReport, type ReportPeriod } from './report.js';
 import { Incidents } from './incidents.js';
-import { DeviceLedger, type DeviceStatus, type PanelTestStatus } from './ledger.js';
+import { DeviceLedger, MAX_ACCOUNT_PANEL_TESTS, type DeviceStatus, type PanelTestStatus } from './ledger.js';
 import type { AssuranceStore, IncidentRecord, WindowRecord } from './store.js';
 import { MAX_LEARNED_LINKS, Supervision, type LinkChange, type SupervisionPolicy } from './supervision.js';
 import { currentSlot } from './test-schedules.js';
@@ -146,7 +146,10 @@ export class Assurance implements EventAnnotator {
     const now = clock.now();
     this.evictions = new RateLimitedLog({ logger: options.logger, clock });
     this.directory = new DeviceDirectory(sites);
-    this.ledger = new DeviceLedger(store, this.directory);
+    this.ledger = new DeviceLedger(store, this.directory, ({ account }) => {
+      options.counters?.inc('assurance_records_evicted_total', { kind: 'panel-test' });
+      this.evictions.warn('panel-test', undefined, { account, limit: MAX_ACCOUNT_PANEL_TESTS }, 'panel test record forgotten: test reports came from too many accounts on no site');
+    });
     this.windows = new TestWindows(store, this.directory, builder.ids, clock, options.logger);
     this.incidents = new Incidents(store, builder.ids, this.directory);
     this.supervision = new Supervision(store, options.supervision, now, ({ account, lostAt }) => {

@@ -66,19 +66,30 @@ function lastProof(record: DeviceRecord): number | null {
 }
 
 /**
+ * Panel-test records of accounts on no site kept at most (a site's are bounded by the configuration). A sender on an
+ * input that trusts any account can name a new one in every test report: past this many, the account tested least
+ * recently is forgotten, in the store too.
+ */
+export const MAX_ACCOUNT_PANEL_TESTS = 10_000;
+
+/**
  * When each configured duress device was last tested or used, persisted in the assurance store. A device is
  * overdue when neither happened within `testEvery` of the previous proof (or of when the ledger first knew it).
  */
 export class DeviceLedger {
   private readonly records: Map<string, DeviceRecord>;
-  private readonly panels: Map<string, PanelTestRecord>;
+  /** Panel tests of sites (bounded by the configuration), by scope. */
+  private readonly sitePanels = new Map<string, PanelTestRecord>();
+  /** Panel tests of accounts on no site, by scope, least recently tested first (MAX_ACCOUNT_PANEL_TESTS). */
+  private readonly accountPanels = new Map<string, PanelTestRecord>();
 
   constructor(
     private readonly store: AssuranceStore,
     private readonly directory: DeviceDirectory,
+    private readonly onPanelTestEvicted: (record: PanelTestRecord) => void = () => undefined,
   ) {
     this.records = new Map(store.devices().map((r) => [recordKey(r.site, r.device), r]));
-    this.panels = new Map(store.panelTests().map((r) => [r.scope, r]));
+    for (const record of store.panelTests().sort((a, b) => a.lastTestedAt - b.lastTestedAt)) this.panelsOf(record).set(record.scope, record);
   }
 
   /** Starts the test interval of every configured device the ledger has not seen before. */
@@ -112,7 +123,8 @@ export class DeviceLedger {
   recordPanelTest(event: NormalizedEvent, at: number): void {
     const site = event.site?.id ?? null;
     const scope = site === null ? `account:${event.account ?? ''}` : `site:${site}`;
-    const previous = this.panels.get(scope);
+    const panels = site === null ? this.accountPanels : this.sitePanels;
+    const previous = panels.get(scope);
     const record: PanelTestRecord = {
       scope,
       site,
@@ -121,8 +133,22 @@ export class DeviceLedger {
       lastEventId: event.id,
       testCount: (previous?.testCount ?? 0) + 1,
     };
-    this.panels.set(scope, record);
+    // Re-inserted last: the accounts' map stays in test order, its first the one to forget.
+    panels.delete(scope);
+    if (previous === undefined && panels === this.accountPanels) {
+      for (const [forgotten, old] of this.accountPanels) {
+        if (this.accountPanels.size < MAX_ACCOUNT_PANEL_TESTS) break;
+        this.accountPanels.delete(forgotten);
+        this.store.deletePanelTest(forgotten);
+        this.onPanelTestEvicted(old);
+      }
+    }
+    panels.set(scope, record);
     this.store.putPanelTest(record);
+  }
+
+  private panelsOf(record: PanelTestRecord): Map<string, PanelTestRecord> {
+    return record.site === null ? this.accountPanels : this.sitePanels;
   }
 
   /** Every configured duress device with its ledger entry (a device not yet enrolled starts its interval now). */
@@ -144,7 +170,7 @@ export class DeviceLedger {
   }
 
   panelTests(): PanelTestStatus[] {
-    return [...this.panels.values()].map(({ site, account, lastTestedAt, lastEventId, testCount }) => ({
+    return [...this.sitePanels.values(), ...this.accountPanels.values()].map(({ site, account, lastTestedAt, lastEventId, testCount }) => ({
       site,
       account,
       lastTestedAt: new Date(lastTestedAt).toISOString(),

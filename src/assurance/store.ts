@@ -273,6 +273,7 @@ export class AssuranceStore {
       putDevice: db.prepare(upsertSql('device', DEVICE_COLUMNS)),
       panelTests: db.prepare<[], Row>(`SELECT * FROM panel_test ORDER BY scope`),
       putPanelTest: db.prepare(upsertSql('panel_test', PANEL_TEST_COLUMNS)),
+      deletePanelTest: db.prepare<[string]>(`DELETE FROM panel_test WHERE scope = ?`),
       openWindows: db.prepare<[], Row>(`SELECT * FROM test_window WHERE closed_at IS NULL ORDER BY started_at`),
       recentWindows: db.prepare<[number], Row>(`SELECT * FROM test_window ORDER BY started_at DESC LIMIT ?`),
       putWindow: db.prepare(
@@ -356,6 +357,10 @@ export class AssuranceStore {
 
   putPanelTest(record: PanelTestRecord): void {
     this.defer(`panel_test\u0000${record.scope}`, () => this.statements.putPanelTest.run(record));
+  }
+
+  deletePanelTest(scope: string): void {
+    this.defer(`panel_test\u0000${scope}`, () => this.statements.deletePanelTest.run(scope));
   }
 
   openWindows(): WindowRecord[] {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { duressDevicesOf } from '../../../src/assurance/devices.js';
-import { filterDevices } from '../../../src/assurance/ledger.js';
+import { filterDevices, MAX_ACCOUNT_PANEL_TESTS } from '../../../src/assurance/ledger.js';
 import { AssuranceStore } from '../../../src/assurance/store.js';
 import { cid, DAY, FakeClock, harness, reasonText, sia, SITES, WEEK } from '../../helpers/assurance-harness.js';
 
@@ -66,6 +66,24 @@ describe('device ledger', () => {
     expect(h.assurance.deviceReport().panels).toEqual([
       { site: 'bank-1', account: null, lastTestedAt: rp.receivedAt, lastEventId: rp.id, testCount: 3 },
     ]);
+  });
+
+  it('keeps the panel tests of at most MAX_ACCOUNT_PANEL_TESTS accounts on no site, forgetting the least recently tested, in the store too', async () => {
+    const h = harness();
+    await h.receive(cid('602', 0)); // bank-1's: a site's record is never forgotten
+    const flood = MAX_ACCOUNT_PANEL_TESTS * 2;
+    for (let i = 0; i < flood; i++) {
+      h.clock.advance(1);
+      await h.receive(cid('602', 0, { account: `F${i}` }));
+      if (i % 1_000 === 0) await h.receive(cid('602', 0, { account: 'C0FFEE' })); // a panel on no site, testing all along
+    }
+    const panels = h.assurance.deviceReport().panels;
+    expect(panels.length).toBe(MAX_ACCOUNT_PANEL_TESTS + 1);
+    expect(panels.map((p) => p.site ?? p.account)).toEqual(expect.arrayContaining(['bank-1', 'C0FFEE', `F${flood - 1}`]));
+    expect(panels.map((p) => p.account)).not.toContain('F0');
+    expect(h.store.panelTests()).toHaveLength(MAX_ACCOUNT_PANEL_TESTS + 1);
+    expect(h.counters.get('assurance_records_evicted_total', { kind: 'panel-test' })).toBe(flood + 1 - MAX_ACCOUNT_PANEL_TESTS);
+    expect(h.logs.filter((l) => l.msg?.startsWith('panel test record forgotten')).length).toBeGreaterThan(0);
   });
 
   it('reports a device overdue once, weeks later, and clears it when the device is tested', async () => {
