@@ -36,6 +36,12 @@ export interface MqttOutputDeps {
   connectTimeoutMs?: number;
 }
 
+/**
+ * Refused topics the health detail remembers at most. A topic level is the account when it belongs to no site, so a
+ * sender on an input that trusts any account makes a new topic per frame; the events are dead letters all the same.
+ */
+export const MAX_REFUSED_TOPICS = 1_000;
+
 /** `retained`: the broker sent a message it kept for the topic (at a subscription), not one published just now. */
 export type MessageHandler = (topic: string, payload: Buffer, retained: boolean) => void;
 
@@ -232,6 +238,8 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   private readonly refusals = new Map<string, number>();
   /** Topics whose events the broker refused for good (dead letters), with why; cleared by a later success. */
   private readonly refusedTopics = new Map<string, string>();
+  /** Refused topics forgotten at MAX_REFUSED_TOPICS since refusedTopics was last empty. */
+  private untrackedRefusedTopics = 0;
   /**
    * Set when a publish got no PUBACK in time, cleared when the broker acknowledges one: a broker that keeps the
    * connection alive (PINGRESP) but never acknowledges delivers nothing, and must not look up.
@@ -313,9 +321,18 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   /** An event the broker's Maximum Packet Size refuses for good: a dead letter at once, as retrying cannot help. */
   private tooLarge(event: NormalizedEvent, topic: string): DeliveryResult {
     const error = `event ${event.id} does not fit the MQTT broker's Maximum Packet Size of ${this.brokerMaxPacketBytes} bytes, even without its raw frame`;
-    this.refusedTopics.set(topic, error);
+    this.refusedForGood(topic, error);
     this.logger.error({ topic, eventId: event.id, category: event.category, maxPacketSize: this.brokerMaxPacketBytes }, `${error}; it is kept as a dead letter: raise the broker's max_packet_size`);
     return { ok: false, retryable: false, error };
+  }
+
+  /** The topic's events are dead letters: remembered for health(), the oldest forgotten (counted) at the bound. */
+  private refusedForGood(topic: string, error: string): void {
+    if (!this.refusedTopics.has(topic) && this.refusedTopics.size >= MAX_REFUSED_TOPICS) {
+      this.refusedTopics.delete(this.refusedTopics.keys().next().value!);
+      this.untrackedRefusedTopics += 1;
+    }
+    this.refusedTopics.set(topic, error);
   }
 
   /** What a publish outcome means for the event: delivered, retried, or a dead letter after maxAttempts refusals. */
@@ -323,7 +340,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     if (outcome.ok) {
       // Nearly always both are empty: then neither the id nor the topic (a string just concatenated) is hashed.
       if (this.refusals.size > 0) this.refusals.delete(event.id);
-      if (this.refusedTopics.size > 0) this.refusedTopics.delete(topic);
+      if (this.refusedTopics.size > 0 && this.refusedTopics.delete(topic) && this.refusedTopics.size === 0) this.untrackedRefusedTopics = 0;
       return { ok: true };
     }
     if (outcome.reasonCode === undefined || outcome.reasonCode < FIRST_FAILURE_REASON) return { ok: false, retryable: true, error: outcome.error };
@@ -337,7 +354,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
       return { ok: false, retryable: true, error };
     }
     this.refusals.delete(event.id);
-    this.refusedTopics.set(topic, error);
+    this.refusedForGood(topic, error);
     this.logger.error(
       { topic, eventId: event.id, category: event.category, reasonCode: outcome.reasonCode, attempts },
       `MQTT broker refused the publish to ${topic} ${attempts} times; the event is kept as a dead letter: check the broker's ACL and quotas for this client`,
@@ -414,7 +431,10 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     if (this.client?.connected !== true) return this.lastError === undefined ? { state: 'down', linkState: 'down' } : { state: 'down', detail: this.lastError, linkState: 'down' };
     if (this.unacknowledged !== undefined) return { state: 'degraded', detail: `${this.unacknowledged}: the broker acknowledges no publish`, linkState: 'up' };
     const [refused] = this.refusedTopics.values();
-    if (refused !== undefined) return { state: 'degraded', detail: `${refused}; ${this.refusedTopics.size} topic(s) refused, events kept as dead letters`, linkState: 'up' };
+    if (refused !== undefined) {
+      const untracked = this.untrackedRefusedTopics === 0 ? '' : ` (and ${this.untrackedRefusedTopics} more no longer tracked)`;
+      return { state: 'degraded', detail: `${refused}; ${this.refusedTopics.size} topic(s) refused${untracked}, events kept as dead letters`, linkState: 'up' };
+    }
     return { state: 'up', linkState: 'up' };
   }
 
