@@ -6,8 +6,9 @@ export interface RateLimitedLogOptions {
   /** One line per kind and peer per this long; default 10 s. */
   windowMs?: number;
   /**
-   * Distinct (kind, peer) pairs tracked at most; past it, new peers share one entry per kind, so a flood from
-   * many addresses cannot grow this map (or the log) without bound.
+   * Distinct (kind, peer) pairs tracked at most; past it, new peers share one entry per kind (for OVERFLOW_KINDS
+   * kinds, then one for all), so a flood from many addresses, or of kinds made of input, cannot grow this map (or
+   * the log) without bound.
    */
   maxKeys?: number;
 }
@@ -33,6 +34,13 @@ export function peerHost(peer: string | undefined): string {
 }
 
 const OVERFLOW_PEER = '(many peers)';
+
+/**
+ * Kinds that get an overflow entry of their own past maxKeys. A kind may carry input (the account a refusal names), so
+ * past these the rest share one entry, and one line per window.
+ */
+export const OVERFLOW_KINDS = 32;
+const OVERFLOW_KIND = '(many kinds)';
 
 /**
  * Repeated warnings (bad CRC, unknown account, rejected frame…) logged at most once per kind and peer host per
@@ -69,6 +77,10 @@ export class RateLimitedLog {
       host = OVERFLOW_PEER;
       key = `${kind}\u0000${host}`;
       entry = this.entries.get(key);
+      if (entry === undefined && this.entries.size >= this.maxKeys + OVERFLOW_KINDS) {
+        key = `${OVERFLOW_KIND}\u0000${host}`;
+        entry = this.entries.get(key);
+      }
     }
     if (entry !== undefined && now < entry.until) {
       entry.suppressed += 1;

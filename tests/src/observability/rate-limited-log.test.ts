@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { peerHost, RateLimitedLog } from '../../../src/observability/rate-limited-log.js';
+import { OVERFLOW_KINDS, peerHost, RateLimitedLog } from '../../../src/observability/rate-limited-log.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { recordingLogger } from '../../helpers/recording-logger.js';
 
@@ -36,6 +36,21 @@ describe('RateLimitedLog', () => {
     const log = new RateLimitedLog({ logger, clock, maxKeys: 10 });
     for (let i = 0; i < 5_000; i++) log.warn('crc', `10.0.${i >> 8}.${i & 255}:4000`, {}, 'frame rejected');
     expect(lines).toHaveLength(11);
+  });
+
+  it('shares one entry once too many kinds overflow as well, so kinds made of input (an account per frame) cannot flood the log either', () => {
+    const clock = new FakeClock();
+    const { logger, lines } = recordingLogger();
+    const log = new RateLimitedLog({ logger, clock, maxKeys: 10 });
+    for (let i = 0; i < 5_000; i++) log.warn(`unknown-account|${i}`, '10.0.0.9:4000', {}, 'unknown account: NAK');
+    // The first pairs, then one overflow entry per kind for a few kinds, then one for all the rest.
+    expect(lines).toHaveLength(10 + OVERFLOW_KINDS + 1);
+    clock.advance(10_000);
+    log.warn('crc', '10.0.0.9:4000', {}, 'frame rejected');
+    // The window ended: each entry that left lines out closes with its count, and all of them are forgotten.
+    const closing = lines.slice(10 + OVERFLOW_KINDS + 1).filter((l) => l.fields.suppressed !== undefined);
+    expect(closing.reduce((sum, l) => sum + (l.fields.suppressed as number), 0)).toBe(5_000 - 10 - OVERFLOW_KINDS - 1);
+    expect(lines.at(-1)).toMatchObject({ fields: { kind: 'crc' }, message: 'frame rejected' });
   });
 
   it('reads the host out of IPv4, IPv6 and bracketed peers', () => {

@@ -8,13 +8,14 @@ import { Counters } from '../../../src/observability/counters.js';
 import { createIdSource, seededRandom } from '../../../src/model/ids.js';
 import { eventJson } from '../../../src/model/event-json.js';
 import { GatewayError } from '../../../src/errors.js';
-import { silentLogger, systemClock } from '../../../src/ports.js';
+import { silentLogger, systemClock, type Logger } from '../../../src/ports.js';
+import { recordingLogger } from '../../helpers/recording-logger.js';
 import { panelFrame, parseAnswer } from '../../helpers/panel.js';
 import { decodeDc09Frame } from '../../../src/codecs/dc09/frame.js';
 import { crc16 } from '../../../src/codecs/dc09/crc16.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 
-function receiver(outbox: MemoryOutbox, backlogLimit = 1000, annotator?: EventAnnotator, retransmitEvents?: boolean) {
+function receiver(outbox: MemoryOutbox, backlogLimit = 1000, annotator?: EventAnnotator, retransmitEvents?: boolean, logger: Logger = silentLogger) {
   const counters = new Counters();
   const recorder = new Recorder({ outbox, counters, logger: silentLogger, backlogLimit });
   recorder.setAnnotator(annotator);
@@ -30,7 +31,7 @@ function receiver(outbox: MemoryOutbox, backlogLimit = 1000, annotator?: EventAn
       recorder,
       builder: { ids: createIdSource(systemClock), sites: () => [] },
       counters,
-      logger: silentLogger,
+      logger,
       ...(retransmitEvents === undefined ? {} : { retransmitEvents }),
     }),
   };
@@ -184,6 +185,21 @@ describe('DC-09 receiver folding a flood of refused frames', () => {
     );
     await Promise.all(frames.map((frame) => r.handleFrame(frame, 'tcp', '10.0.0.9:4000')));
     expect(outbox.backlog('central')).toBe(UNVERIFIED_EVENTS_PER_PEER);
+  });
+
+  it('logs a bounded number of lines for a peer naming a new account in every frame, however many frames it sends', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['central']);
+    const { logger, lines } = recordingLogger();
+    const { receiver: r, counters } = receiver(outbox, 1000, undefined, undefined, logger);
+    const flood = 20_000;
+    for (let i = 0; i < flood; i++) {
+      const account = String(100_000 + i);
+      await r.handleFrame(panelFrame({ token: 'ADM-CID', seq: '0001', account, data: `#${account}|1130 01 001` }), 'tcp', '10.0.0.9:4000');
+    }
+    expect(counters.get('frames_rejected_total', { code: 'DC09_ACCOUNT_UNKNOWN' })).toBe(flood);
+    // One line per account at first (a misconfigured panel is named), then one per kind, then one for the rest.
+    expect(lines.length).toBeLessThan(1_100);
   });
 
   it('stores at most UNVERIFIED_EVENTS_PER_INPUT such events however many peer addresses send them (UDP senders can be forged)', async () => {
