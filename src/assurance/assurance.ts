@@ -10,6 +10,7 @@ import type { EventAnnotator, RecordOutcome } from '../pipeline/recorder.js';
 import { DeliveryDeadline, type UndeliveredDuress } from './delivery-deadline.js';
 import { DeviceDirectory, isGatewayRaised, isPanelTest, isPointTest, provesDevice, type DuressDevice } from './devices.js';
 import { describeSpan, formatDuration } from '../settings/duration.js';
+import { ClockSteps } from './clock-steps.js';
 import { buildReport, type AssuranceReport, type ReportPeriod } from './report.js';
 import { Incidents } from './incidents.js';
 import { DeviceLedger, MAX_ACCOUNT_PANEL_TESTS, type DeviceStatus, type PanelTestStatus } from './ledger.js';
@@ -140,9 +141,13 @@ export class Assurance implements EventAnnotator {
   private historyPrunedAt = Number.NEGATIVE_INFINITY;
   /** Evictions at a bound come in floods: a line per kind every 10 s, with how many it stands for. */
   private readonly evictions: RateLimitedLog;
+  private readonly clockSteps: ClockSteps;
 
   constructor(private readonly options: AssuranceOptions) {
     const { store, sites, clock, builder } = options;
+    // Looked at before the first reading: every time read since lies in the range a step moves.
+    this.clockSteps = new ClockSteps(clock);
+    this.clockSteps.look();
     const now = clock.now();
     this.evictions = new RateLimitedLog({ logger: options.logger, clock });
     this.directory = new DeviceDirectory(sites);
@@ -150,7 +155,7 @@ export class Assurance implements EventAnnotator {
       options.counters?.inc('assurance_records_evicted_total', { kind: 'panel-test' });
       this.evictions.warn('panel-test', undefined, { account, limit: MAX_ACCOUNT_PANEL_TESTS }, 'panel test record forgotten: test reports came from too many accounts on no site');
     });
-    this.windows = new TestWindows(store, this.directory, builder.ids, clock, options.logger);
+    this.windows = new TestWindows(store, this.directory, builder.ids, options.logger);
     this.incidents = new Incidents(store, builder.ids, this.directory);
     this.supervision = new Supervision(store, options.supervision, now, ({ account, lostAt }) => {
       options.counters?.inc('assurance_records_evicted_total', { kind: 'link' });
@@ -169,7 +174,7 @@ export class Assurance implements EventAnnotator {
   annotate(event: NormalizedEvent): void {
     // A refused frame's content is published, but it opens no incident and counts as no test.
     if (!earnsTrust(event)) return;
-    const at = receivedAtMs(event, this.options.clock.now());
+    const at = receivedAtMs(event, this.now());
     if (!isGatewayRaised(event) && !event.test && this.windows.anyOpen()) {
       const windows = this.windows.covering(event, this.directory.namedBy(event), at);
       if (windows.length > 0) {
@@ -189,7 +194,7 @@ export class Assurance implements EventAnnotator {
   }
 
   stored(events: readonly NormalizedEvent[]): void {
-    const now = this.options.clock.now();
+    const now = this.now();
     const reportedBy = this.options.trafficReportingInputs;
     // A frame's events share their account and time: its traffic is reported once, not once per event.
     let reportedAccount: string | null = null;
@@ -222,6 +227,7 @@ export class Assurance implements EventAnnotator {
 
   /** Any message from an account, heartbeats included (Dc09Receiver's onTraffic, and every stored event). */
   traffic(account: string, at: number): void {
+    this.followClockSteps();
     const restored = this.supervision.traffic(account, at);
     if (restored !== undefined) this.linkChanged(restored, at);
   }
@@ -230,10 +236,10 @@ export class Assurance implements EventAnnotator {
   delivered(output: string, event: NormalizedEvent): void {
     if (event.duress) this.audit('duress-delivered', GATEWAY_ACTOR, { ...duressDetails(event), output });
     if (!this.options.centralOutputs.has(output)) return;
-    this.incidents.delivered(event, this.options.clock.now());
+    this.incidents.delivered(event, this.now());
     const late = this.deadline.confirm(event.id);
     if (late === undefined) return;
-    const now = this.options.clock.now();
+    const now = this.now();
     this.options.logger.info({ eventId: late.eventId, output, lateByMs: now - late.receivedAt }, 'undelivered duress now delivered');
     this.raise(
       {
@@ -251,7 +257,7 @@ export class Assurance implements EventAnnotator {
 
   /** What time alone decides: scheduled windows open, windows expire, devices fall overdue, links fall silent, deadlines pass. */
   tick(): void {
-    const now = this.options.clock.now();
+    const now = this.now();
     for (const event of this.unstored.splice(0)) this.store(event, 'again');
     for (const site of this.options.sites()) {
       const slot = currentSlot(site, now);
@@ -271,9 +277,24 @@ export class Assurance implements EventAnnotator {
     }
   }
 
+  /** The wall clock, once the windows, supervision and ledger have followed any step of it since the last reading. */
+  private now(): number {
+    this.followClockSteps();
+    return this.options.clock.now();
+  }
+
+  private followClockSteps(): void {
+    const step = this.clockSteps.look();
+    if (step === undefined) return;
+    this.options.logger.warn({ steppedMs: step.by }, 'the host clock was stepped; link supervision and the device ledger follow it');
+    this.windows.clockStepped(step);
+    this.supervision.clockStepped(step);
+    this.ledger.clockStepped(step);
+  }
+
   /** Opens a test window for `actor`; published to central and audited, with the actor's note. */
   startWindow(request: WindowRequest, actor: Actor, note: string | null = null): StartWindowOutcome {
-    const now = this.options.clock.now();
+    const now = this.now();
     const result = this.windows.start(request, now);
     return result.ok ? { ...result, stored: this.windowOpened(result.window, actor, note, now) } : result;
   }
@@ -294,7 +315,7 @@ export class Assurance implements EventAnnotator {
 
   /** Closes a window now for `actor` and publishes its outcome; undefined when no open window has this id. */
   stopWindow(id: string, actor: Actor, note: string | null = null): { window: WindowRecord; stored: ControlStored } | undefined {
-    const now = this.options.clock.now();
+    const now = this.now();
     const outcome = this.windows.stop(id, now);
     if (outcome === undefined) return undefined;
     return { window: outcome.window, stored: this.windowClosed(outcome, now, actor, note) };
@@ -307,7 +328,7 @@ export class Assurance implements EventAnnotator {
 
   /** Closes an incident for `actor`: published to central as a control action and audited. */
   acknowledge(id: string, actor: Actor, note: string | null): AcknowledgeOutcome {
-    const now = this.options.clock.now();
+    const now = this.now();
     const result = this.incidents.acknowledge(id, actor.name, note, now);
     if (!result.ok) return result.incident === undefined ? { ok: false, reason: result.reason } : { ok: false, reason: result.reason, incident: result.incident };
     const { incident } = result;
@@ -336,7 +357,7 @@ export class Assurance implements EventAnnotator {
    * control action and audited, naming the letters and their events.
    */
   deadLettersRetried(output: string, retried: readonly RetriedDeadLetter[], actor: Actor, note: string | null): ControlStored {
-    const now = this.options.clock.now();
+    const now = this.now();
     const duress = retried.filter(({ entry }) => entry.event.duress).length;
     this.options.logger.info({ output, count: retried.length, duress, by: actor.name, role: actor.role, channel: actor.channel, note }, 'dead letters retried');
     return this.control(
@@ -368,15 +389,15 @@ export class Assurance implements EventAnnotator {
   /** The assurance report of a site for a period of its local days; undefined for an unknown site. */
   report(siteId: string, period: ReportPeriod): AssuranceReport | undefined {
     const site = this.directory.site(siteId);
-    return site === undefined ? undefined : buildReport(this.options.store, { site, period, now: this.options.clock.now() });
+    return site === undefined ? undefined : buildReport(this.options.store, { site, period, now: this.now() });
   }
 
   deviceReport(): { devices: DeviceStatus[]; panels: PanelTestStatus[] } {
-    return { devices: this.ledger.list(this.options.clock.now()), panels: this.ledger.panelTests() };
+    return { devices: this.ledger.list(this.now()), panels: this.ledger.panelTests() };
   }
 
   health(): AssuranceHealth {
-    const now = this.options.clock.now();
+    const now = this.now();
     const undelivered = this.deadline.alerts();
     const devices = this.ledger.list(now);
     const problems = [

@@ -1,4 +1,5 @@
 import type { NormalizedEvent } from '../model/event.js';
+import type { ClockStep } from './clock-steps.js';
 import type { DeviceDirectory, DeviceKind, DuressDevice } from './devices.js';
 import type { AssuranceStore, DeviceRecord, PanelTestRecord } from './store.js';
 
@@ -54,6 +55,9 @@ export function filterDevices(devices: readonly DeviceStatus[], filter: DeviceFi
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
+
+/** The times a device record holds. */
+const RECORD_TIMES = ['since', 'lastTestedAt', 'lastActivatedAt', 'lastMissedAt', 'overdueReportedAt'] as const;
 
 function recordKey(site: string, device: string): string {
   return `${site}\u0000${device}`;
@@ -167,6 +171,23 @@ export class DeviceLedger {
       reported.push(status);
     }
     return reported;
+  }
+
+  /**
+   * Moves the times written before a step of the wall clock (since the gateway started) with it. A Pi boots on a
+   * stale clock, or in 1970, until NTP steps it forward by days: a device enrolled or tested in between would be
+   * overdue at once, and its history pruned as older than the retention.
+   */
+  clockStepped(step: ClockStep): void {
+    for (const record of [...this.records.values()]) {
+      const shifted = { ...record };
+      for (const field of RECORD_TIMES) {
+        const at = record[field];
+        if (at !== null && at >= step.from && at <= step.to) shifted[field] = at + step.by;
+      }
+      if (RECORD_TIMES.some((field) => shifted[field] !== record[field])) this.save(shifted);
+    }
+    this.store.shiftHistory(step.from, step.to, step.by);
   }
 
   panelTests(): PanelTestStatus[] {

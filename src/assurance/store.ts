@@ -292,6 +292,7 @@ export class AssuranceStore {
       ),
       putHistory: db.prepare(upsertSql('device_history', HISTORY_COLUMNS)),
       pruneHistory: db.prepare<[number]>(`DELETE FROM device_history WHERE at < ?`),
+      shiftHistory: db.prepare<[number, number, number]>(`UPDATE OR REPLACE device_history SET at = at + ? WHERE at BETWEEN ? AND ?`),
       openIncidents: db.prepare<[], Row>(`SELECT * FROM incident WHERE acked_at IS NULL ORDER BY opened_at`),
       acknowledgedIncidents: db.prepare<[number], Row>(`SELECT * FROM incident WHERE acked_at IS NOT NULL ORDER BY opened_at DESC LIMIT ?`),
       acknowledgedCount: db.prepare<[], { count: number }>(`SELECT count(*) AS count FROM incident WHERE acked_at IS NOT NULL`),
@@ -404,6 +405,11 @@ export class AssuranceStore {
     this.defer('device_history prune', () => this.statements.pruneHistory.run(before));
   }
 
+  /** Moves the history written in [from, to] by `by` (a step of the wall clock), after the writes queued before. */
+  shiftHistory(from: number, to: number, by: number): void {
+    this.defer(`device_history shift\u0000${from}`, () => this.statements.shiftHistory.run(by, from, to));
+  }
+
   addHistory(record: DeviceHistoryRecord): void {
     this.defer(`device_history\u0000${record.site}\u0000${record.at}\u0000${record.device}\u0000${record.kind}`, () =>
       this.statements.putHistory.run(record),
@@ -496,6 +502,9 @@ export class AssuranceStore {
   }
 
   private defer(row: string, write: () => void): void {
+    // A write again to the same row goes to the end: the writes run in the order of their last call (a history
+    // prune after a clock step must follow the step's shift of the history).
+    this.pending.delete(row);
     this.pending.set(row, write);
     if (this.scheduled !== undefined) return;
     const wait = Math.max(0, this.lastWriteAt + LEDGER_WRITE_INTERVAL_MS - performance.now());

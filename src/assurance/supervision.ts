@@ -1,5 +1,6 @@
 import { siteForAccount } from '../classify/classify.js';
 import type { Site } from '../settings/sites.js';
+import type { ClockStep } from './clock-steps.js';
 import type { AssuranceStore } from './store.js';
 
 /** Which accounts are supervised and how long each may stay silent. */
@@ -91,6 +92,16 @@ export class Supervision {
       changes.push({ account: link.account, change: 'lost', intervalMs, silentMs });
     }
     return changes;
+  }
+
+  /**
+   * Silence is time that passed, not how far the wall clock moved: a step (NTP setting a Pi that booted on a stale
+   * clock, days behind) moves the start and every last traffic with it, or every link would be reported lost at
+   * once. A suspend is not counted either: a link cut during one is reported within an interval after it.
+   */
+  clockStepped(step: ClockStep): void {
+    this.startedAt += step.by;
+    for (const link of this.links.values()) if (link.lastSeenAt !== undefined) link.lastSeenAt += step.by;
   }
 
   /** One account's link: its interval (undefined when not supervised), last traffic and when it was lost. */

@@ -1,6 +1,7 @@
 import type { NormalizedEvent } from '../model/event.js';
 import type { IdSource } from '../model/ids.js';
-import type { Clock, Logger } from '../ports.js';
+import type { Logger } from '../ports.js';
+import { CLOCK_STEP_MS, type ClockStep } from './clock-steps.js';
 import { isDuress, type DeviceDirectory, type DuressDevice } from './devices.js';
 import type { AssuranceStore, WindowRecord } from './store.js';
 import type { ScheduledSlot } from './test-schedules.js';
@@ -31,9 +32,6 @@ export interface WindowOutcome {
 /** Slots remembered before the memory is cleared (each costs one store read more afterwards). */
 const KNOWN_SLOTS_LIMIT = 10_000;
 
-/** The wall clock going back by less than this is jitter between two readings (or a replay's order), not a step. */
-const CLOCK_STEP_MS = 1_000;
-
 function windowScope(window: WindowRecord, named: readonly DuressDevice[]): DuressDevice[] {
   return window.devices === null ? [...named] : named.filter((d) => window.devices!.includes(d.device));
 }
@@ -47,21 +45,17 @@ export class TestWindows {
   private readonly open = new Map<string, WindowRecord>();
   /** Schedule slots already looked up or opened, so a slot costs one store read. */
   private readonly knownSlots = new Set<string>();
-  /** The wall clock less its monotonic reading, when last looked at: it changes when the wall clock is stepped. */
-  private clockOffset: number | undefined;
 
   constructor(
     private readonly store: AssuranceStore,
     private readonly directory: DeviceDirectory,
     private readonly ids: IdSource,
-    private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
     for (const window of store.openWindows()) this.open.set(window.id, window);
   }
 
   start(request: WindowRequest, now: number): OpenWindowResult {
-    this.followClockSteps();
     const { minutes, devices } = request;
     const site = this.directory.siteByIdOrName(request.site)?.id;
     if (site === undefined) return { ok: false, reason: 'unknown-site', message: `no site with id or name "${request.site}"` };
@@ -100,7 +94,6 @@ export class TestWindows {
    * restart). Returns the new window, or undefined.
    */
   startScheduled(slot: ScheduledSlot, now: number): WindowRecord | undefined {
-    this.followClockSteps();
     if (this.knownSlots.has(slot.key)) return undefined;
     if (this.knownSlots.size >= KNOWN_SLOTS_LIMIT) this.knownSlots.clear();
     this.knownSlots.add(slot.key);
@@ -130,7 +123,6 @@ export class TestWindows {
 
   /** Closes every window whose time is up. */
   expire(now: number): WindowOutcome[] {
-    this.followClockSteps();
     return [...this.open.values()].filter((w) => now >= w.endsAt).map((w) => this.close(w, w.endsAt, 'expired'));
   }
 
@@ -159,7 +151,6 @@ export class TestWindows {
   covering(event: NormalizedEvent, named: readonly DuressDevice[], at: number): WindowRecord[] {
     const site = event.site?.id;
     if (site === undefined) return [];
-    this.followClockSteps();
     const duress = isDuress(event);
     return [...this.open.values()].filter((window) => {
       if (window.site !== site || at < window.startedAt || at >= window.endsAt) return false;
@@ -203,21 +194,16 @@ export class TestWindows {
   }
 
   /**
-   * Moves the open windows back as far as the wall clock was stepped back since the last look (NTP correcting a
-   * clock that ran fast), so a window covers the time it was opened for and not the step as well. A step forward,
-   * or a suspend (which the monotonic clock does not count), leaves them to end by the wall clock: sooner.
+   * Moves the open windows back as far as the wall clock was stepped back (NTP correcting a clock that ran fast),
+   * so a window covers the time it was opened for and not the step as well. A step forward, or a suspend (which
+   * the monotonic clock does not count), leaves them to end by the wall clock: sooner.
    */
-  private followClockSteps(): void {
-    const monotonic = this.clock.monotonic?.();
-    if (monotonic === undefined) return;
-    const offset = this.clock.now() - monotonic;
-    const stepped = offset - (this.clockOffset ?? offset);
-    this.clockOffset = offset;
-    if (stepped > -CLOCK_STEP_MS || this.open.size === 0) return;
-    this.logger.warn({ steppedMs: stepped, windows: [...this.open.keys()] }, 'the host clock was stepped back; open test windows move back with it');
+  clockStepped(step: ClockStep): void {
+    if (step.by > 0 || this.open.size === 0) return;
+    this.logger.warn({ steppedMs: step.by, windows: [...this.open.keys()] }, 'the host clock was stepped back; open test windows move back with it');
     for (const window of this.open.values()) {
-      window.startedAt += stepped;
-      window.endsAt += stepped;
+      window.startedAt += step.by;
+      window.endsAt += step.by;
       this.store.putWindow(window);
     }
   }

@@ -119,6 +119,24 @@ describe('device ledger', () => {
     expect(h.supervisory().filter((e) => (e.devices as Array<{ device: string }>)[0]!.device === 'zone-5')).toHaveLength(2);
   });
 
+  /** A Pi without a saved clock boots in 1970; NTP steps it to the present once it syncs. */
+  it('does not find every device overdue when NTP steps a 1970 boot clock to the present', async () => {
+    const clock = new FakeClock(0);
+    const h = harness({ clock, sites: [bank] });
+    await h.tick();
+    clock.advance(DAY);
+    await h.receive(cid('615', 9)); // a walk test on the stale clock
+    clock.step(Date.UTC(2024, 0, 1, 9, 0, 0) - clock.now());
+    await h.tick();
+    expect(h.supervisory()).toEqual([]);
+    expect(device(h, 'zone-9').lastTestedAt).toBe(new Date(clock.now()).toISOString());
+    // Its history moved with it, not pruned as 54 years old.
+    expect(h.store.history('bank-1', 0, clock.now() + 1).map((r) => [r.device, r.kind, r.at])).toEqual([['zone-9', 'test', clock.now()]]);
+    clock.advance(WEEK - DAY + 1); // a week after the start, not after the walk test
+    await h.tick();
+    expect(h.supervisory().flatMap((e) => e.devices as Array<{ device: string }>).map((d) => d.device)).toEqual(['zone-5']);
+  });
+
   it('takes a real activation as proof the device works when deciding overdue', async () => {
     const h = harness();
     h.clock.advance(6 * DAY);

@@ -89,6 +89,17 @@ describe('AssuranceStore write batching', () => {
     expect(store.openIncidents()).toEqual([incident(3)]);
   });
 
+  it('runs queued writes in the order of their last call: a prune asked again after a clock step follows its shift', () => {
+    const store = AssuranceStore.open(':memory:');
+    stores.push(store);
+    const year = 365 * 86_400_000;
+    store.addHistory({ site: 'bank-1', device: 'zone-9', at: 1_000, kind: 'test', ref: 'ev-1' }); // on a 1970 boot clock
+    store.pruneHistory(1_000 - 2 * year);
+    store.shiftHistory(0, 2_000, 54 * year); // NTP stepped the clock to the present
+    store.pruneHistory(54 * year - 2 * year);
+    expect(store.history('bank-1', 0, 55 * year).map((r) => r.at)).toEqual([1_000 + 54 * year]);
+  });
+
   it('writes what is queued when closed, so a restart finds it', () => {
     const { store, dir } = openStore();
     store.putIncident(incident(2));

@@ -137,6 +137,24 @@ describe('link supervision', () => {
     expect(h.supervisory().map((e) => e.account)).toEqual(['1234']);
   });
 
+  /** A Pi has no RTC: it boots on the time it shut down at, and NTP steps the clock forward once it syncs. */
+  it('does not report every link lost when NTP steps a stale boot clock forward by days, and still reports a cut', async () => {
+    const clock = new FakeClock();
+    const h = harness({ clock, supervision: { accounts: [{ account: '1234', supervision: 90 * SECOND }, { account: '5678', supervision: 90 * SECOND }] } });
+    clock.advance(10 * SECOND);
+    h.assurance.traffic('1234', clock.now());
+    clock.step(3 * 24 * HOUR);
+    await h.tick();
+    expect(h.supervisory()).toEqual([]);
+    clock.advance(80 * SECOND); // 90 s after the start, 80 s after 1234's traffic: neither silent past its interval
+    await h.tick();
+    expect(h.supervisory()).toEqual([]);
+    clock.advance(11 * SECOND);
+    await h.tick();
+    expect(h.supervisory().map((e) => e.account)).toEqual(['1234', '5678']);
+    expect(reasonText(h.supervisory()[0]!)).toMatch(/no message from account 1234 for 91 s/);
+  });
+
   it('keeps a lost link lost across a restart: no second loss, one restore', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pb-supervision-'));
     try {
