@@ -1,5 +1,6 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { emptySignal, type Signal } from '../model/signal.js';
+import { parseXmlDateTime } from './date-time.js';
 import { fail, ok, type DecodeResult } from './result.js';
 
 /**
@@ -340,8 +341,8 @@ function signalOf(fields: AccessFields): AccessSignal {
   signal.quirks.push(...fields.quirks);
   if (fields.credential !== null && /^\d{1,9}$/.test(fields.credential)) signal.user = Number(fields.credential);
   if (fields.time !== null) {
-    const ms = Date.parse(fields.time);
-    if (Number.isNaN(ms)) signal.quirks.push(`time-unparsed: "${fields.time.slice(0, MAX_FIELD_CHARS)}"`);
+    const ms = parseXmlDateTime(fields.time);
+    if (ms === null) signal.quirks.push(`time-unparsed: "${fields.time.slice(0, MAX_FIELD_CHARS)}"`);
     else signal.occurredAt = new Date(ms).toISOString();
   }
   signal.access = {

@@ -1,3 +1,5 @@
+import { utcTime } from '../date-time.js';
+
 /** The DC-09 timestamp `HH:MM:SS,MM-DD-YYYY` (UTC), written after '_' at the end of a message. */
 const TIMESTAMP_LENGTH = 19;
 
@@ -38,8 +40,6 @@ export function parseDc09Timestamp(text: string, at: number): number | null {
   const month = digitsAt(text, at + 9, 2);
   const day = digitsAt(text, at + 12, 2);
   const year = digitsAt(text, at + 15, 4);
-  // Date.UTC maps years 0-99 to 19xx, and a two-digit year is garbage here anyway.
-  if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59 || seconds < 0 || seconds > 59 || year < 100) return null;
-  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return null;
-  return Date.UTC(year, month - 1, day, hours, minutes, seconds);
+  // A field that is not all digits reads -1, which utcTime refuses.
+  return utcTime(year, month, day, hours, minutes, seconds);
 }

@@ -191,3 +191,29 @@ describe('decodeAccessXml', () => {
     expect(signal?.code?.value.length).toBeLessThanOrEqual('access:'.length + 128);
   });
 });
+
+describe('decodeAccessXml times', () => {
+  const decodedAt = (time: string) => decodeOk(DURESS_NOTIFICATION.replace('2025-03-01T09:15:02Z', time))[0]!;
+
+  it('reads a time without an offset as UTC (ONVIF UtcTime), whatever the gateway host\'s time zone', () => {
+    const zone = process.env['TZ'];
+    process.env['TZ'] = 'Europe/Berlin';
+    try {
+      expect(decodedAt('2025-03-01T09:15:02').occurredAt).toBe('2025-03-01T09:15:02.000Z');
+      expect(decodedAt('2025-07-01T09:15:02.5+02:00').occurredAt).toBe('2025-07-01T07:15:02.500Z');
+      expect(decodedAt('2024-02-29T23:59:59.999Z').occurredAt).toBe('2024-02-29T23:59:59.999Z');
+    } finally {
+      if (zone === undefined) delete process.env['TZ'];
+      else process.env['TZ'] = zone;
+    }
+  });
+
+  it.each(['2025-02-29T09:15:02Z', '2025-04-31T09:15:02Z', '2025-03-01T24:00:00Z', '2025-13-01T09:15:02Z', 'March 1, 2025 09:15', '1'])(
+    'keeps %s as a quirk, not as the time a lenient parser rolls it over to',
+    (time) => {
+      const signal = decodedAt(time);
+      expect(signal.occurredAt).toBeNull();
+      expect(signal.quirks).toContain(`time-unparsed: "${time}"`);
+    },
+  );
+});
