@@ -1,7 +1,7 @@
 import type { Site } from '../settings/sites.js';
 import { deviceForPeople, duressDevicesOf, type DuressDevice } from './devices.js';
 import type { AssuranceStore, DeviceHistoryRecord, DeviceRecord } from './store.js';
-import { localDate, localTime, zonedInstant } from './test-schedules.js';
+import { localDate, localTime, zonedInstant } from '../settings/time-zone.js';
 
 const DAY_MS = 86_400_000;
 /** The coverage chart's span, ending with the report's last day. */

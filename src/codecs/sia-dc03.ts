@@ -16,8 +16,9 @@ import type { DecodeResult } from './result.js';
  *   so it is read as such (quirk `hex-address`): refusing it would refuse the whole block, a hold-up with it.
  * - A rendered block (spaces between its words: `N Ri01 BA 01`, `Nri1/HA 05`) is read the same whether it comes
  *   inside DC-09, from Sur-Gard or a serial line: quirk `spaced-rendering`.
- * - `da`+`ti` become `occurredAt` as if the panel clock were UTC (the block carries no zone); two-digit years
- *   70-99 are 19xx, 00-69 are 20xx. A per-account time zone belongs to enrichment. Raw `da`/`ti` stay in `extended`.
+ * - `da`+`ti` become `occurredAt` as if the panel clock were UTC (the block carries no zone), marked
+ *   `occurredAtLocal`; two-digit years 70-99 are 19xx, 00-69 are 20xx. The event builder reads it in the site's
+ *   time zone. Raw `da`/`ti` stay in `extended`.
  * - Modifiers without a Signal field of their own (pi, ai, ph, lv, va, pt, rg, ss, da, ti, unknown ones) and a
  *   packet's `*units` go to `extended` under their lowercase name (`units`, `unitType`); DC-09 extended fields use
  *   single uppercase letters, so the keys cannot collide.
@@ -360,6 +361,7 @@ class SiaDataParser {
     signal.partition = numberOf(modifiers['ri'], "modifier 'ri'");
     signal.user = numberOf(modifiers['id'], "modifier 'id'");
     signal.occurredAt = this.occurredAt(modifiers['da'], modifiers['ti']);
+    if (signal.occurredAt !== null) signal.occurredAtLocal = true;
     for (const [name, value] of Object.entries(modifiers)) {
       if (name !== 'ri' && name !== 'id') signal.extended[name] = value;
     }

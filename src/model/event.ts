@@ -44,7 +44,7 @@ export const eventSchema = z
     schema: z.literal(EVENT_SCHEMA_ID),
     id: z.string().describe('Unique and time-sortable (UUIDv7).'),
     receivedAt: z.string().describe('ISO-8601 UTC time the gateway received the frame.'),
-    occurredAt: z.string().nullable().describe('Panel time when known (DC-09 [H] or timestamp, DC-03 da/ti), else null.'),
+    occurredAt: z.string().nullable().describe('Panel time when known (DC-09 [H], DC-03 da/ti read in the site time zone, else the DC-09 timestamp), else null.'),
     source: z.object({
       input: z.string().describe('Name of the input in the configuration.'),
       transport: z.enum(TRANSPORTS),

@@ -23,6 +23,11 @@ export interface Signal {
   user: number | null;
   /** ISO-8601 UTC panel time, when the message carries one. */
   occurredAt: string | null;
+  /**
+   * occurredAt is the panel's wall clock written as if it were UTC (SIA DC-03 da/ti name no zone): the event is
+   * given it in its site's time zone.
+   */
+  occurredAtLocal?: true;
   text: string | null;
   extended: Record<string, string>;
   quirks: string[];

@@ -112,15 +112,17 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
 export function dc09Signals(msg: Dc09Message, strict: boolean): Signal[] {
   const account = msg.account ?? msg.dataAccount;
   const frameTime = msg.timestamp === null ? null : new Date(msg.timestamp).toISOString();
-  // [H], the time of occurrence, is written like the frame timestamp and wins over it (protocols.md §3.9).
+  // [H], the time of occurrence, is written like the frame timestamp (UTC) and wins over the block's da/ti (the
+  // panel's wall clock, read in the site's zone) and over the timestamp (when it was sent) (protocols.md §3.9).
   const occurrence = msg.extended['H'] === undefined ? null : parseDc09Timestamp(msg.extended['H'].trim(), 0);
-  const occurredAt = occurrence === null ? frameTime : new Date(occurrence).toISOString();
-  const withFrame = (signal: Signal): Signal => ({
+  const occurredAt = occurrence === null ? null : new Date(occurrence).toISOString();
+  const withFrame = ({ occurredAtLocal, ...signal }: Signal): Signal => ({
     ...signal,
+    ...(occurredAt === null && occurredAtLocal !== undefined ? { occurredAtLocal } : {}),
     account,
     receiver: msg.receiver,
     line: msg.line,
-    occurredAt: signal.occurredAt ?? occurredAt,
+    occurredAt: occurredAt ?? signal.occurredAt ?? frameTime,
     // DC-03 modifiers without a field of their own (pi, ai, …) stay beside the frame's extended data.
     extended: { ...signal.extended, ...msg.extended },
     quirks: [...msg.quirks, ...signal.quirks],

@@ -3,6 +3,7 @@ import { EVENT_SCHEMA_ID, isoTime, UNVERIFIED_REASONS, type NormalizedEvent, typ
 import type { Signal } from '../model/signal.js';
 import type { IdSource } from '../model/ids.js';
 import type { Site } from '../settings/sites.js';
+import { zonedInstant } from '../settings/time-zone.js';
 import { classify, siteContext, siteForAccount, type Classification } from '../classify/classify.js';
 import { escapeBytes } from '../codecs/result.js';
 
@@ -57,6 +58,18 @@ function sourceOf(origin: FrameOrigin): NormalizedEvent['source'] {
     : { input: origin.input, transport: origin.transport, peer: origin.peer };
 }
 
+/**
+ * A panel's wall-clock time, written as if UTC, as the instant it is in `timeZone`: one the clocks skip is the
+ * instant they jump, one they repeat is its first.
+ */
+function inTimeZone(wallClock: string | null, timeZone: string): string | null {
+  if (wallClock === null) return null;
+  const wall = new Date(wallClock);
+  const minutes = wall.getUTCHours() * 60 + wall.getUTCMinutes();
+  const at = zonedInstant(wall.getUTCFullYear(), wall.getUTCMonth() + 1, wall.getUTCDate(), minutes, timeZone);
+  return isoTime(at + wall.getUTCSeconds() * 1000 + wall.getUTCMilliseconds());
+}
+
 /** Decoded signal → classified, enriched, schema-v1 event. `site` overrides the account's site (access feeds name one). */
 export function eventFromSignal(
   signal: Signal,
@@ -69,7 +82,7 @@ export function eventFromSignal(
     schema: EVENT_SCHEMA_ID,
     id: deps.ids.next(),
     receivedAt: isoTime(origin.receivedAt),
-    occurredAt: signal.occurredAt,
+    occurredAt: signal.occurredAtLocal === true && site !== undefined && site.timeZone !== 'UTC' ? inTimeZone(signal.occurredAt, site.timeZone) : signal.occurredAt,
     source: sourceOf(origin),
     ...trustFields(origin.trust),
     ...(c.covert ? { covert: true as const } : {}),

@@ -37,7 +37,7 @@ export const timeZoneSchema = z
       return false;
     }
   }, 'expected an IANA time zone such as Europe/Berlin or America/New_York')
-  .describe('IANA time zone of the site: test schedules and report days are in it (default UTC).');
+  .describe('IANA time zone of the site: test schedules, report days and the panel times of SIA da/ti modifiers are in it (default UTC).');
 
 export const testScheduleSchema = z
   .strictObject({

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AssuranceStore } from '../../../src/assurance/store.js';
-import { currentSlot, localTime, zonedInstant, zonedInstants } from '../../../src/assurance/test-schedules.js';
+import { currentSlot } from '../../../src/assurance/test-schedules.js';
+import { localTime, zonedInstant, zonedInstants } from '../../../src/settings/time-zone.js';
 import { siteSchema, sitesSchema, type SiteConfig } from '../../../src/settings/sites.js';
 import { cid, FakeClock, harness, INSTALLER, MINUTE, reasonText, SITES } from '../../helpers/assurance-harness.js';
 import { windowViews } from '../../../adapters/api/assurance-views.js';
