@@ -9,8 +9,8 @@ export function utcTime(year: number, month: number, day: number, hours: number,
   return Date.UTC(year, month - 1, day, hours, minutes, seconds, ms);
 }
 
-/** xs:dateTime: `YYYY-MM-DDTHH:MM:SS`, a fraction, and `Z` or an offset `±HH:MM`, or none. */
-const XML_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-](?:(?:0\d|1[0-3]):[0-5]\d|14:00))?$/;
+/** xs:dateTime: `YYYY-MM-DDTHH:MM:SS`, a fraction, and `Z` or an offset `±HH:MM`, or none; the T may be a space (RFC 3339). */
+const XML_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-](?:(?:0\d|1[0-3]):[0-5]\d|14:00))?$/;
 
 /**
  * Epoch ms of an xs:dateTime (ONVIF `UtcTime`, an access-control feed's time), or null when it is not one.

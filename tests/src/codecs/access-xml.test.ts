@@ -202,6 +202,7 @@ describe('decodeAccessXml times', () => {
       expect(decodedAt('2025-03-01T09:15:02').occurredAt).toBe('2025-03-01T09:15:02.000Z');
       expect(decodedAt('2025-07-01T09:15:02.5+02:00').occurredAt).toBe('2025-07-01T07:15:02.500Z');
       expect(decodedAt('2024-02-29T23:59:59.999Z').occurredAt).toBe('2024-02-29T23:59:59.999Z');
+      expect(decodedAt('2025-03-01 09:15:02').occurredAt).toBe('2025-03-01T09:15:02.000Z'); // RFC 3339's space, vendor feeds
     } finally {
       if (zone === undefined) delete process.env['TZ'];
       else process.env['TZ'] = zone;
