@@ -351,6 +351,7 @@ export function createSerialInput(settings: SerialInputSettings, deps: SerialInp
     account: settings.account ?? null,
     maxNaks: settings.maxNaks,
     retransmitWindow: settings.retransmitWindow,
+    listenInCharacter: settings.listenInCharacter,
     clock,
     recorder,
     builder,

@@ -96,11 +96,18 @@ function siaCodeSignal(
 }
 
 /**
- * The receiver's own report that two-way audio begins: its Option [4D] character, "P" in its manual, under its own
- * account 0000 (MLR2-E installation manual p.14: "0000 P 01", line card 01). Only under 0000: a centre's 4/2
- * conversion table may give a panel's "P" another meaning (a panic), which must never read as a listen-in.
+ * The receiver's own report that two-way audio begins: the character programmed in its Option [4D] ("P" in its
+ * manual's example) under its own account 0000 (MLR2-E installation manual p.14: "0000 P 01", line card 01). Only
+ * under 0000: a centre's 4/2 conversion table may give a panel's "P" another meaning (a panic), which must never
+ * read as a listen-in.
  */
-const LISTEN_IN = { account: '0000', letter: 'P', sia: 'LF' } as const;
+const LISTEN_IN = { account: '0000', sia: 'LF' } as const;
+const DEFAULT_LISTEN_IN_CHARACTER = 'P';
+
+export interface SurgardCodecOptions extends CodecOptions {
+  /** The receiver's Option [4D] character, one printable ASCII character; `P` when not given. */
+  listenInCharacter?: string;
+}
 
 /** Splits `<id>RR<line>` off a fixed-length packet: what the body leaves after `<id>RR` is the line. */
 function splitHeader(text: string, bodyLength: number): Header | null {
@@ -117,7 +124,7 @@ function formatError(protocolId: string, layout: string, raw: string): DecodeRes
 }
 
 /** Protocol 1: the heartbeat, or a basic SG 4/3 event `1RRLLLssssAAAAAAsXGYYY`. */
-function decodeBasic(text: string, raw: string): DecodeResult<SurgardPacket> {
+function decodeBasic(text: string, raw: string, listenInCharacter: string): DecodeResult<SurgardPacket> {
   const layout = '"1RRLLLssssAAAAAAsXGYYY" or the heartbeat "1RR000sssssssssss@ssss"';
   const header = splitHeader(text, HEARTBEAT_BODY.length);
   if (!header) return formatError('1', layout, raw);
@@ -128,10 +135,11 @@ function decodeBasic(text: string, raw: string): DecodeResult<SurgardPacket> {
   const area = body.slice(12, 13);
   const alarmCode = body.slice(13, 16).trim();
   const wellFormed = body.startsWith('    ') && body[10] === ' ' && HEX.test(account);
-  if (!wellFormed || !/^[0-9A-Z ]$/.test(eventLetter) || !/^[0-9A-F ]$/.test(area)) {
+  // The programmed character may be any printable one, not only a letter of the SG 4/3 table.
+  const listenIn = account === LISTEN_IN.account && eventLetter === listenInCharacter;
+  if (!wellFormed || !(listenIn || /^[0-9A-Z ]$/.test(eventLetter)) || !/^[0-9A-F ]$/.test(area)) {
     return formatError('1', layout, raw);
   }
-  const listenIn = account === LISTEN_IN.account && eventLetter === LISTEN_IN.letter;
   const signal = siaCodeSignal({ account, receiver, line }, listenIn ? LISTEN_IN.sia : (SG43_EVENT_TO_SIA[eventLetter] ?? eventLetter), {
     partition: area === ' ' || area === '0' ? null : Number.parseInt(area, 16),
     address: /^\d+$/.test(alarmCode) && Number(alarmCode) > 0 ? Number(alarmCode) : null,
@@ -259,15 +267,15 @@ function decodeSiaProtocol1(text: string, raw: string): DecodeResult<SurgardPack
 /**
  * Decodes one automation packet, with or without its header character and DC4 terminator. Protocol ids other than 0, 1, 3, 5, Q, S
  * and the D6600's `a` are SURGARD_PROTOCOL_UNSUPPORTED. `options.strict` reaches the SIA data of protocols 0 and S; the fixed
- * layouts of 1, 3, 5 and Q tolerate nothing.
+ * layouts of 1, 3, 5 and Q tolerate nothing. `options.listenInCharacter` is the receiver's two-way audio character.
  */
-export function decodeSurgard(packet: Uint8Array | string, options?: CodecOptions): DecodeResult<SurgardPacket> {
+export function decodeSurgard(packet: Uint8Array | string, options?: SurgardCodecOptions): DecodeResult<SurgardPacket> {
   const raw = typeof packet === 'string' ? packet : Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength).toString('latin1');
   const text = (raw.endsWith(TERMINATOR) ? raw.slice(0, -1) : raw).replace(HEADER_CHARACTER, '');
   const protocolId = text.slice(0, 1);
   switch (protocolId) {
     case '1':
-      return decodeBasic(text, raw);
+      return decodeBasic(text, raw, options?.listenInCharacter ?? DEFAULT_LISTEN_IN_CHARACTER);
     case '5':
     case 'Q':
       return decodeCidPacket(text, raw, protocolId);

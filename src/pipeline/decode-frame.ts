@@ -18,6 +18,8 @@ export interface DecodeFrameOptions {
   requireHeader?: boolean;
   /** Skip detection when the input's protocol is known. */
   protocol?: FrameProtocol;
+  /** Sur-Gard: the receiver's two-way audio (listen-in) character (decodeSurgard's default when not given). */
+  listenInCharacter?: string;
 }
 
 export interface DecodedFrame {
@@ -88,7 +90,8 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
       });
     }
     case 'surgard': {
-      const decoded = decodeSurgard(bytes, { strict });
+      const { listenInCharacter } = options;
+      const decoded = decodeSurgard(bytes, { strict, ...(listenInCharacter === undefined ? {} : { listenInCharacter }) });
       if (!decoded.ok) return decoded;
       const p = decoded.value;
       if (p.kind === 'heartbeat') {

@@ -1,5 +1,5 @@
 import { QUALIFIER_OF_LETTER } from '../codecs/contact-id.js';
-import { SURGARD_ACK, SURGARD_NAK, decodeSurgard } from '../codecs/surgard.js';
+import { SURGARD_ACK, SURGARD_NAK, decodeSurgard, type SurgardCodecOptions } from '../codecs/surgard.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { NormalizedEvent, Protocol, Transport } from '../model/event.js';
 import type { Signal } from '../model/signal.js';
@@ -20,6 +20,8 @@ export interface SerialReceiverOptions {
   maxNaks: number;
   /** Sur-Gard: the same packet within this many ms of its previous copy is a retransmit. */
   retransmitWindow: number;
+  /** Sur-Gard: the receiver's two-way audio (listen-in) character, its Option [4D]; `P` when not given. */
+  listenInCharacter?: string;
   clock: Clock;
   recorder: Recorder;
   builder: EventBuilderDeps;
@@ -77,6 +79,11 @@ export class SerialReceiver {
 
   constructor(private readonly options: SerialReceiverOptions) {}
 
+  private get surgardOptions(): SurgardCodecOptions {
+    const { listenInCharacter } = this.options;
+    return listenInCharacter === undefined ? {} : { listenInCharacter };
+  }
+
   /** The protocol of its frames as decodeFrame names it. */
   get frameProtocol(): FrameProtocol {
     return this.options.protocol === 'surgard' ? 'surgard' : LINE_CODEC[this.options.protocol];
@@ -94,7 +101,7 @@ export class SerialReceiver {
    */
   carriesDuress(packet: Uint8Array): boolean {
     const bytes = this.options.protocol === 'surgard' ? packet : printableOf(packet);
-    const decoded = decodeFrame(bytes, { protocol: this.frameProtocol });
+    const decoded = decodeFrame(bytes, { protocol: this.frameProtocol, ...this.surgardOptions });
     const signals = decoded.ok ? decoded.value.signals : [this.suspectedDuress(bytes, decoded.error)].filter((s) => s !== null);
     return signals.some((signal) => signalIsDuress(this.withFallbackAccount(signal), this.options.builder));
   }
@@ -111,7 +118,7 @@ export class SerialReceiver {
 
   private async surgard(packet: Uint8Array, origin: FrameOrigin): Promise<SerialOutcome> {
     const { counters, logger, input } = this.options;
-    const decoded = decodeSurgard(packet);
+    const decoded = decodeSurgard(packet, this.surgardOptions);
     if (decoded.ok && decoded.value.kind === 'heartbeat') {
       // Not part of any streak: after a lost port the receiver sends heartbeats until one is ACKed, then the packet
       // it never got an ACK for, which must still count as that packet's retransmit.

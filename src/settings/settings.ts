@@ -106,6 +106,13 @@ export const serialInputSchema = z
     retransmitWindow: durationSchema
       .default(30_000)
       .describe('Sur-Gard: the same packet again within this time of its last copy is a retransmit, stored once.'),
+    listenInCharacter: z
+      .string()
+      .regex(/^[!-~]$/, 'one printable ASCII character')
+      .default('P') // the manual's example, as decodeSurgard defaults (settings import no codec)
+      .describe(
+        "Sur-Gard: the character programmed in the receiver's two-way audio option (MLR2-E Option [4D]); a protocol 1 packet with it under the receiver's account 0000 is a listen-in (SIA LF).",
+      ),
   })
   .strict();
 

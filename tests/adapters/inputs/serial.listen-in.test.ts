@@ -1,11 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SerialInput } from '../../../adapters/inputs/serial.js';
+import { createSerialInput, type SerialInput } from '../../../adapters/inputs/serial.js';
+import { createIdSource } from '../../../src/model/ids.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Counters } from '../../../src/observability/counters.js';
 import { Dispatcher } from '../../../src/pipeline/dispatcher.js';
+import { Recorder } from '../../../src/pipeline/recorder.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
+import { parseSettings } from '../../../src/settings/settings.js';
 import { RecordingOutput } from '../../helpers/recording-output.js';
-import { serialReceiver } from '../../helpers/serial-receiver.js';
 import { MockBinding, mockSerialPort } from '../../helpers/mock-serial-port.js';
 
 const PATH = '/dev/ttyUSB-listen-in';
@@ -30,7 +32,22 @@ afterEach(async () => {
   MockBinding.reset();
 });
 
-async function receiverWithOutputs() {
+/** A Sur-Gard serial input built from its configuration, as the gateway builds it; `extra` adds YAML keys. */
+async function receiverWithOutputs(extra = '') {
+  const parsed = parseSettings(`
+inputs:
+  - type: serial
+    name: receiver
+    path: ${PATH}
+    dataBits: 7
+    parity: even
+    protocol: surgard
+${extra}
+outputs: []
+`);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  const settings = parsed.settings.inputs[0];
+  if (settings?.type !== 'serial') throw new Error('expected a serial input');
   const { binding, port } = mockSerialPort(PATH);
   const outbox = new MemoryOutbox();
   outbox.registerOutputs(['centre', 'keypad']);
@@ -39,11 +56,13 @@ async function receiverWithOutputs() {
   const dispatcher = new Dispatcher({ outbox, outputs: [centre, keypad], clock: systemClock, logger: silentLogger });
   dispatcher.start();
   const counters = new Counters();
-  const input = new SerialInput({
-    name: 'receiver', path: PATH, baudRate: 19200, dataBits: 7, parity: 'even', stopBits: 1,
-    protocol: 'surgard', maxFrameBytes: 256, reconnect: { initial: 10, max: 40 }, downAlarmAfter: 60_000,
-    receiver: serialReceiver(outbox, { counters }),
-    clock: systemClock, logger: silentLogger, counters, binding,
+  const input = createSerialInput(settings, {
+    clock: systemClock,
+    recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
+    builder: { ids: createIdSource(systemClock), sites: () => [] },
+    counters,
+    logger: silentLogger,
+    binding,
   });
   running.push({ input, dispatcher });
   await input.start();
@@ -74,6 +93,19 @@ describe('SerialInput: a Sur-Gard two-way audio (listen-in) packet', () => {
       covert: true,
       duress: false,
     });
+    expect(keypad.delivered.map((event) => event.code?.value)).toEqual(['BA']);
+  });
+
+  it('follows the character programmed in the receiver\'s Option [4D] (listenInCharacter)', async () => {
+    const { send, answers, centre, keypad, outbox } = await receiverWithOutputs('    listenInCharacter: "L"');
+    send(BURGLARY_PACKET);
+    await vi.waitFor(() => expect(answers()).toEqual([ACK]));
+    send(`1011      0000 L  01${DC4}`);
+    await vi.waitFor(() => expect(answers()).toEqual([ACK, ACK]));
+    await vi.waitFor(() => expect(centre.delivered).toHaveLength(2));
+    await vi.waitFor(() => expect(outbox.backlog('keypad')).toBe(0));
+
+    expect(centre.delivered[1]).toMatchObject({ account: '0000', code: { scheme: 'sia', value: 'LF' }, covert: true });
     expect(keypad.delivered.map((event) => event.code?.value)).toEqual(['BA']);
   });
 });

@@ -169,3 +169,27 @@ describe('decodeSurgard', () => {
     expect(errorCode('S011[#1234|]\u0014', { strict: true })).toMatch(/^SIA03_/);
   });
 });
+
+describe('the two-way audio (listen-in) character, MLR2-E Option [4D]', () => {
+  // Installation manual p.14: Option [4D] holds the ASCII code of the character sent, under the internal account
+  // 0000, when audio mode begins; "P" (50) is the manual's example, not a fixed letter.
+  const codeOf = (packet: string, listenInCharacter?: string) => {
+    const result = decodeSurgard(packet, listenInCharacter === undefined ? {} : { listenInCharacter });
+    if (!result.ok) expect.unreachable(`${result.error.code}: ${result.error.message}`);
+    return result.value.kind === 'event' ? result.value.signals[0]?.code?.value : undefined;
+  };
+
+  test('the programmed character under account 0000 reads as SIA LF, P as the default', () => {
+    expect(codeOf('1011      0000 P  01\u0014')).toBe('LF');
+    expect(codeOf('1011      0000 L  01\u0014', 'L')).toBe('LF');
+  });
+
+  test('any printable character can be programmed, not only a letter of the SG 4/3 table', () => {
+    expect(codeOf('1011      0000 *  01\u0014', '*')).toBe('LF');
+  });
+
+  test('once another character is programmed, P under 0000 is no longer a listen-in, nor L a panel event', () => {
+    expect(codeOf('1011      0000 P  01\u0014', 'L')).toBe('P');
+    expect(codeOf('1011      1234 L  01\u0014', 'L')).toBe('L');
+  });
+});
