@@ -137,6 +137,10 @@ export const eventSchema = z
     reasons: z.array(z.string()).describe('Why this category.'),
     quirks: z.array(z.string()).describe('Tolerated deviations from the protocol.'),
     extended: z.record(z.string(), z.string()).describe('DC-09 extended data by letter.'),
+    extendedRepeated: z
+      .record(z.string(), z.array(z.string()))
+      .optional()
+      .describe('Only when a DC-09 extended letter was sent more than once (successive [X][Y] positions, several [V] links): every value of each such letter in the order sent; `extended` holds the first.'),
     text: z.string().nullable().optional().describe('Free text carried by the message (SIA ^…^ or A block).'),
     raw: z.string().describe('The frame as received: escaped text, or hex for binary.'),
     rawOmitted: z

@@ -30,6 +30,8 @@ export interface Signal {
   occurredAtLocal?: true;
   text: string | null;
   extended: Record<string, string>;
+  /** DC-09 extended letters sent more than once: every value in order (`extended` holds the first). */
+  extendedRepeated?: Record<string, string[]>;
   quirks: string[];
   /** Access-control context (door, credential holder) for access events. */
   access?: { door?: string; doorName?: string; credential?: string; holder?: string; eventType?: string };

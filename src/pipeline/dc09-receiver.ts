@@ -310,14 +310,18 @@ export class Dc09Receiver {
    * against this exact key.
    */
   private retransmitKey(msg: Dc09Message, account: string | null): string {
-    const content = `${msg.token}|${msg.data.length}:${msg.data}|${extendedText(msg.extended)}|${msg.timestamp ?? ''}`;
+    const content = `${msg.token}|${msg.data.length}:${msg.data}|${extendedText(msg)}|${msg.timestamp ?? ''}`;
     const header = msg.encrypted && msg.timestamp !== null ? '*' : `${msg.seq}|${msg.receiver}|${msg.line}`;
     return `dc09|${this.options.input}|${account?.toUpperCase() ?? null}|${header}|${content}`;
   }
 }
 
-/** The extended fields as JSON. Most frames have none, and each JSON.stringify call has a fixed cost of its own. */
-function extendedText(extended: Record<string, string>): string {
+/**
+ * The extended fields as JSON, a repeated letter's later values too (frames that differ only there are two frames).
+ * Most frames have none, and each JSON.stringify call has a fixed cost of its own.
+ */
+function extendedText({ extended, extendedRepeated }: Dc09Message): string {
+  if (extendedRepeated !== undefined) return JSON.stringify([extended, extendedRepeated]);
   for (const letter in extended) if (Object.hasOwn(extended, letter)) return JSON.stringify(extended);
   return '{}';
 }

@@ -128,6 +128,7 @@ export function dc09Signals(msg: Dc09Message, strict: boolean): Signal[] {
     occurredAt: occurredAt ?? signal.occurredAt ?? frameTime,
     // DC-03 modifiers without a field of their own (pi, ai, …) stay beside the frame's extended data.
     extended: { ...signal.extended, ...msg.extended },
+    ...(msg.extendedRepeated === undefined ? {} : { extendedRepeated: msg.extendedRepeated }),
     quirks: [...msg.quirks, ...signal.quirks],
   });
   if (msg.token === 'NULL' || msg.token === 'OH') return [withFrame(emptySignal('null'))];

@@ -105,6 +105,7 @@ export function eventFromSignal(
     reasons: c.reasons,
     quirks: signal.quirks,
     extended: signal.extended,
+    ...(signal.extendedRepeated === undefined ? {} : { extendedRepeated: signal.extendedRepeated }),
     text: signal.text,
     raw: formatRaw(origin.raw),
   };

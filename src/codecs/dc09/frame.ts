@@ -27,8 +27,13 @@ export interface Dc09Message {
   dataAccount: string | null;
   /** Data block content after decryption and pad removal, without the leading account/'|' and the brackets. */
   data: string;
-  /** [X…] extended fields by letter. */
+  /** [X…] extended fields by letter; a letter sent more than once holds its first value here. */
   extended: Record<string, string>;
+  /**
+   * Only when a letter was sent more than once (DC-09 limits no identifier to one field: [X][Y] pairs of successive
+   * positions, several [V] links): every value of each such letter, in the order sent.
+   */
+  extendedRepeated?: Record<string, string[]>;
   /** `_HH:MM:SS,MM-DD-YYYY` as epoch ms UTC; null when absent (or malformed on an unencrypted frame). */
   timestamp: number | null;
   /** The sender's CRC form; answers echo it. */
@@ -228,6 +233,7 @@ interface Content {
   dataAccount: string | null;
   data: string;
   extended: Record<string, string>;
+  extendedRepeated: Record<string, string[]> | null;
   timestamp: number | null;
 }
 
@@ -345,11 +351,13 @@ function decodeBody(body: string, context: DecodeContext): DecodeResult<Dc09Mess
     quirks.add('data-account-differs', `data block account ${dataAccount} differs from header account ${ids.account}`);
   }
   // Spelled out rather than spread: spreads in the middle of a literal copy property by property at run time.
-  const { data, extended, timestamp } = content.value;
-  return ok({
+  const { data, extended, extendedRepeated, timestamp } = content.value;
+  const message: Dc09Message = {
     token, encrypted, seq, receiver: ids.receiver, line: ids.line, account: ids.account, dataAccount, data, extended, timestamp,
     crcForm: context.crcForm, crcOverCr: context.crcOverCr, osborneHoffman: context.osborneHoffman, quirks: quirks.names,
-  });
+  };
+  if (extendedRepeated !== null) message.extendedRepeated = extendedRepeated;
+  return ok(message);
 }
 
 const NO_ID_FIELDS: Dc09IdFields = { receiver: null, line: null, account: null };
@@ -464,6 +472,7 @@ function parseContent(text: string, from: number, encrypted: boolean, context: D
   const { dataAccount, data } = splitDataAccount(textOfBytes(block), quirks);
 
   const extended: Record<string, string> = {};
+  let extendedRepeated: Record<string, string[]> | null = null;
   let i = close + 1;
   while (text.charCodeAt(i) === OPEN_BRACKET) {
     const fieldEnd = text.indexOf(']', i + 1);
@@ -471,7 +480,10 @@ function parseContent(text: string, from: number, encrypted: boolean, context: D
     if (fieldEnd < 0 || !/^[A-Za-z]$/.test(letter)) return fail(malformed, `malformed extended field${excerpt(i)}`, frame);
     const value = text.slice(i + 2, fieldEnd);
     if (encrypted && !isPrintableText(value)) return fail(malformed, `${where} is not printable text`, frame);
-    extended[letter] = textOfBytes(value);
+    // DC-09 limits no letter to one field: a repeat is kept beside the first value, never over it.
+    const first = extended[letter];
+    if (first === undefined) extended[letter] = textOfBytes(value);
+    else ((extendedRepeated ??= {})[letter] ??= [first]).push(textOfBytes(value));
     i = fieldEnd + 1;
   }
 
@@ -496,7 +508,7 @@ function parseContent(text: string, from: number, encrypted: boolean, context: D
     if (timestampRequired) return fail('DC09_TIMESTAMP_INVALID', 'encrypted frame has no timestamp', frame);
     quirks.add('timestamp-missing', 'encrypted frame has no timestamp');
   }
-  return ok({ dataAccount, data, extended, timestamp });
+  return ok({ dataAccount, data, extended, extendedRepeated, timestamp });
 }
 
 /**

@@ -109,6 +109,18 @@ describe('DC-09 receiver retransmits with extended data', () => {
     expect((await r.handleFrame(HOLDUP, 'tcp')).duplicate).toBe(true);
     expect(outbox.backlog('central')).toBe(3);
   });
+
+  it('tells frames apart by a repeated field\'s later values (the second [X] of two positions)', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['central']);
+    const { receiver: r } = receiver(outbox);
+    const moved = (x: string) => panelFrame({ token: 'ADM-CID', seq: '0004', account: '1234', data: `#1234|1122 01 005][XE100W200][X${x}` });
+    const first = await r.handleFrame(moved('E100W300'), 'tcp');
+    expect(first.events[0]!.extendedRepeated).toEqual({ X: ['E100W200', 'E100W300'] });
+    expect((await r.handleFrame(moved('E100W300'), 'tcp')).duplicate).toBe(true);
+    expect((await r.handleFrame(moved('E100W301'), 'tcp')).duplicate).toBe(false);
+    expect(outbox.backlog('central')).toBe(2);
+  });
 });
 
 describe('DC-09 receiver answering a retransmit', () => {

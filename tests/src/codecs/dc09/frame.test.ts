@@ -119,6 +119,32 @@ describe('decodeDc09Frame: data block, extended fields, timestamp', () => {
     expect(decoded(frameOf('"SIA-DCS"0001L0#1234[#1234|NBA01][IZ\xfcrich \xc3]')).extended).toEqual({ I: 'Zürich Ã' });
   });
 
+  it('keeps every value of an extended field sent more than once, the first under extended (strict mode too)', () => {
+    // DC-09 writes the extended data as zero or more `[x…]` fields after the data block and limits no identifier to
+    // one: a panic button's successive positions ([X][Y] pairs, Ajax), several photo links ([V], Reconeyez).
+    const body =
+      '"SIA-DCS"0001L0#1234[#1234|NHA01][X24.0117][Y49.8416][X24.0120][Y49.8420][Vhttp://cam/1.jpg][Vhttp://cam/2.jpg][Skiosk]';
+    for (const strict of [false, true]) {
+      const message = decoded(frameOf(body), { strict });
+      expect(message.extended).toEqual({ X: '24.0117', Y: '49.8416', V: 'http://cam/1.jpg', S: 'kiosk' });
+      expect(message.extendedRepeated).toEqual({
+        X: ['24.0117', '24.0120'],
+        Y: ['49.8416', '49.8420'],
+        V: ['http://cam/1.jpg', 'http://cam/2.jpg'],
+      });
+      expect(message.quirks).toEqual([]);
+    }
+  });
+
+  it('has no extendedRepeated when no field repeats', () => {
+    expect(decoded(frameOf('"SIA-DCS"0001L0#1234[#1234|NBA01][Ialarm][Rkitchen]'))).not.toHaveProperty('extendedRepeated');
+  });
+
+  it('keeps repeated fields inside an encrypted frame', () => {
+    const message = decoded(encryptedFrame('|#1234|NHA01][Vhttp://cam/1.jpg][Vhttp://cam/2.jpg]_10:00:00,01-01-2024'), { keyFor });
+    expect(message.extendedRepeated).toEqual({ V: ['http://cam/1.jpg', 'http://cam/2.jpg'] });
+  });
+
   it('reads "[|data]", "[data]" and "[#acct|data]"', () => {
     expect(decoded(frameOf('"SIA-DCS"0001L0#1234[|Nri1/CL501]'))).toMatchObject({ dataAccount: null, data: 'Nri1/CL501' });
     expect(decoded(frameOf('"SIA-DCS"0001L0#1234[Nri1/WA000]'))).toMatchObject({ dataAccount: null, data: 'Nri1/WA000' });
