@@ -1,5 +1,5 @@
-import { DC09_ANSWER_TOKENS, dc09CrcFormOf, decodeDc09Frame, type Dc09DecodeOptions, type Dc09Message } from '../codecs/dc09/frame.js';
-import { encodeAck, encodeDuhForFrame, encodeNak, osborneHoffmanAnswer } from '../codecs/dc09/responses.js';
+import { dc09CrcFormOf, decodeDc09Frame, type Dc09DecodeOptions, type Dc09Message } from '../codecs/dc09/frame.js';
+import { dc09AnswerOf, encodeAck, encodeDuhForFrame, encodeNak, osborneHoffmanAnswer, unexpectedAnswer } from '../codecs/dc09/responses.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { ErrorCode } from '../errors.js';
 import type { NormalizedEvent, Transport, UnverifiedReason } from '../model/event.js';
@@ -122,10 +122,8 @@ export class Dc09Receiver {
     const msg = decoded.value;
     counters.inc('frames_total', { input, protocol: msg.token, result: 'decoded' });
 
-    if (DC09_ANSWER_TOKENS.has(msg.token)) {
-      // A panel never sends these to a receiver: nothing to store, nothing to answer.
-      return this.refuse('none', null, { code: 'DC09_ID_UNSUPPORTED', message: `unexpected ${msg.token} from a panel` });
-    }
+    const answer = dc09AnswerOf(msg);
+    if (answer !== null) return this.refuse('none', null, unexpectedAnswer(answer.token));
     const account = msg.account ?? msg.dataAccount;
     const trust = this.trustOf(msg, account);
     const origin: FrameOrigin =

@@ -1,5 +1,6 @@
 import { catalogedDuressCodes } from '../catalog/index.js';
 import { decodeDc09Frame, type Dc09Message } from '../codecs/dc09/frame.js';
+import { dc09AnswerOf, type Dc09AnswerFrame } from '../codecs/dc09/responses.js';
 import { parseDc09Timestamp } from '../codecs/dc09/timestamp.js';
 import { ademco685Heartbeat, decodeAdemco685, looksLikeAdemco685 } from '../codecs/ademco-685.js';
 import { contactIdSignal, decodeContactId, parseAdmCidData } from '../codecs/contact-id.js';
@@ -27,6 +28,8 @@ export interface DecodedFrame {
   signals: Signal[];
   /** The DC-09 envelope, when the frame was DC-09 (for answers and dedupe). */
   dc09?: Dc09Message;
+  /** A receiver's answer (ACK, NAK, DUH, RSP): no signals, it carries no event and is never classified. */
+  answer?: Dc09AnswerFrame;
 }
 
 const DC4 = 0x14;
@@ -69,6 +72,8 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
         ...(options.keyFor === undefined ? {} : { keyFor: options.keyFor }),
       });
       if (!decoded.ok) return decoded;
+      const answer = dc09AnswerOf(decoded.value);
+      if (answer !== null) return ok({ protocol, signals: [], dc09: decoded.value, answer });
       return ok({ protocol, signals: dc09Signals(decoded.value, strict), dc09: decoded.value });
     }
     case 'contact-id': {

@@ -1,3 +1,4 @@
+import { unexpectedAnswer } from '../codecs/dc09/responses.js';
 import { decodeFrame, type FrameProtocol } from '../pipeline/decode-frame.js';
 import { eventFromSignal, type EventBuilderDeps, type FrameOrigin } from '../pipeline/event-builder.js';
 import type { Recorder } from '../pipeline/recorder.js';
@@ -24,10 +25,13 @@ export async function recordDecodedFrame(
 ): Promise<DecodedOutcome> {
   const { counters, recorder, builder } = deps;
   const decoded = decodeFrame(origin.raw, protocol === undefined ? {} : { protocol });
-  if (!decoded.ok) {
-    counters.inc('frames_rejected_total', { input: origin.input, code: decoded.error.code });
-    return { ok: false, code: decoded.error.code, message: decoded.error.message };
-  }
+  const rejected = ({ code, message }: { code: string; message: string }): DecodedOutcome => {
+    counters.inc('frames_rejected_total', { input: origin.input, code });
+    return { ok: false, code, message };
+  };
+  if (!decoded.ok) return rejected(decoded.error);
+  // A receiver's answer is refused as the DC-09 input refuses it: it carries no event.
+  if (decoded.value.answer !== undefined) return rejected(unexpectedAnswer(decoded.value.answer.token));
   counters.inc('frames_total', { input: origin.input, protocol: decoded.value.protocol, result: 'decoded' });
   const signals = decoded.value.signals.filter((s) => s.code !== null || s.access !== undefined);
   if (signals.length === 0) {

@@ -68,7 +68,8 @@ describe('panelbridge decode on the public vectors', () => {
         } else {
           expect(code).toBe(0);
           expect(lines.length).toBeGreaterThan(0);
-          for (const event of lines) expect(eventSchema.safeParse(event).success).toBe(true);
+          // A receiver's answer (ACK, NAK) prints as one, every other frame as events.
+          for (const event of lines) expect(event['answer'] !== undefined || eventSchema.safeParse(event).success).toBe(true);
         }
       });
     });
@@ -76,6 +77,28 @@ describe('panelbridge decode on the public vectors', () => {
 });
 
 describe('panelbridge decode', () => {
+  // A receiver's answer carries no event: it is named an answer and its parts printed, never classified.
+  it('prints a receiver\'s ACK as an answer with its parts (public vector 36, NiftyDC09 to Pyronix)', async () => {
+    const { code, lines } = await decode(['59890012"ACK"0000L0#1409[]']);
+    expect(code).toBe(0);
+    expect(lines).toEqual([
+      {
+        answer: {
+          token: 'ACK', encrypted: false, seq: '0000', receiver: null, line: '0', account: '1409',
+          data: '', extended: {}, timestamp: null, crcForm: 'ascii', quirks: [],
+        },
+      },
+    ]);
+  });
+
+  it('prints a NAK with the receiver\'s time, and a DUH (public vector 32)', async () => {
+    const nak = await decode(['3C3B0025"NAK"0000R0L0A0[]_15:39:35,05-07-2019']);
+    expect(nak.code).toBe(0);
+    expect(nak.lines).toMatchObject([{ answer: { token: 'NAK', receiver: '0', line: '0', account: 'A0', timestamp: '2019-05-07T15:39:35.000Z' } }]);
+    const duh = await decode(['"DUH"0007L0#1234[]']);
+    expect(duh.lines).toMatchObject([{ answer: { token: 'DUH', seq: '0007', account: '1234', quirks: ['no-crc-header'] } }]);
+  });
+
   it('prints one event per code of a SIA block with two codes', async () => {
     const { code, lines } = await decode(['"SIA-DCS"0002L0#1234[#1234|Nid22/CL/PA31]']);
     expect(code).toBe(0);

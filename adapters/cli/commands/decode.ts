@@ -21,7 +21,9 @@ interface DecodeOptions {
 /** `panelbridge decode`: one frame (argument, or each line of standard input) → normalized events as JSON lines. */
 export function decodeCommand(): Command {
   return new Command('decode')
-    .description('decode a frame (DC-09, Contact ID, SIA DC-03, Sur-Gard) and print the normalized event(s) as JSON')
+    .description(
+      "decode a frame (DC-09, Contact ID, SIA DC-03, Sur-Gard) and print the normalized event(s) as JSON; a receiver's DC-09 answer (ACK, NAK, DUH, RSP) prints as {\"answer\": its parts}",
+    )
     .argument('[frame]', 'text with \\n \\r \\xNN escapes, or hex with --hex; read from standard input when absent')
     .option('--hex', 'the frame is hex bytes')
     .option('--key <key>', 'AES key for encrypted DC-09 frames')
@@ -56,6 +58,11 @@ export function decodeCommand(): Command {
         if (!decoded.ok) {
           printError({ code: decoded.error.code, message: where + decoded.error.message });
           return false;
+        }
+        if (decoded.value.answer !== undefined) {
+          // A receiver's answer carries no event: its parts, never a classification.
+          process.stdout.write(JSON.stringify({ answer: decoded.value.answer }) + '\n');
+          return true;
         }
         const origin = {
           input: 'cli',

@@ -1,6 +1,6 @@
 import { GatewayError } from '../../errors.js';
 import { DC09_ACCOUNT } from '../../settings/dc09-account.js';
-import { dc09CrcFormOf, encodeDc09Frame, wrapDc09Body } from './frame.js';
+import { DC09_ANSWER_TOKENS, dc09CrcFormOf, encodeDc09Frame, wrapDc09Body } from './frame.js';
 import type { Dc09CrcForm, Dc09Message } from './frame.js';
 import { formatDc09Timestamp } from './timestamp.js';
 
@@ -21,6 +21,43 @@ export interface AckOptions {
  */
 export function osborneHoffmanAnswer(token: 'ACK' | 'NAK' | 'DUH'): Uint8Array {
   return Buffer.from(`${token}\r`, 'latin1');
+}
+
+/** A receiver's answer read back (`panelbridge decode`, a replayed line): its parts, never an event. */
+export interface Dc09AnswerFrame {
+  token: 'ACK' | 'NAK' | 'DUH' | 'RSP';
+  encrypted: boolean;
+  seq: string;
+  receiver: string | null;
+  line: string | null;
+  account: string | null;
+  /** The data block: empty on ACK, NAK and DUH; an RSP's reply. */
+  data: string;
+  extended: Record<string, string>;
+  /** The receiver's time (the NAK's, an encrypted ACK's) as ISO-8601 UTC, null when it sent none. */
+  timestamp: string | null;
+  crcForm: Dc09CrcForm;
+  quirks: string[];
+}
+
+function isAnswerToken(token: Dc09Message['token']): token is Dc09AnswerFrame['token'] {
+  return DC09_ANSWER_TOKENS.has(token);
+}
+
+/** The answer a decoded frame is, or null when it is a panel's message. */
+export function dc09AnswerOf(msg: Dc09Message): Dc09AnswerFrame | null {
+  const { token } = msg;
+  if (!isAnswerToken(token)) return null;
+  return {
+    token, encrypted: msg.encrypted, seq: msg.seq, receiver: msg.receiver, line: msg.line, account: msg.account,
+    data: msg.data, extended: msg.extended, timestamp: msg.timestamp === null ? null : new Date(msg.timestamp).toISOString(),
+    crcForm: msg.crcForm, quirks: msg.quirks,
+  };
+}
+
+/** Why an answer on a receiver's input is refused: a panel never sends one, so there is nothing to store or answer. */
+export function unexpectedAnswer(token: Dc09AnswerFrame['token']): { code: 'DC09_ID_UNSUPPORTED'; message: string } {
+  return { code: 'DC09_ID_UNSUPPORTED', message: `unexpected ${token} from a panel` };
 }
 
 /**

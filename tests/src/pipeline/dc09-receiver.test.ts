@@ -52,6 +52,15 @@ describe('DC-09 receiver answering in the sender\'s CRC form', () => {
     const answer = decodeDc09Frame(outcome.reply!);
     expect(answer.ok && [answer.value.token, answer.value.crcForm]).toEqual(['NAK', 'binary']);
   });
+
+  it('leaves a receiver\'s answer sent to it unanswered and stores nothing (public vector 36, an ACK)', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['central']);
+    const { receiver: r } = receiver(outbox);
+    const outcome = await r.handleFrame(Buffer.from('\n59890012"ACK"0000L0#1409[]\r', 'latin1'), 'tcp');
+    expect(outcome).toMatchObject({ answer: 'none', reply: null, events: [], error: { code: 'DC09_ID_UNSUPPORTED', message: 'unexpected ACK from a panel' } });
+    expect(outbox.backlog('central')).toBe(0);
+  });
 });
 
 /** Never a false ACK: when the event cannot be stored, the panel is told to retry. */

@@ -48,4 +48,12 @@ describe('recordDecodedFrame (frames no configured input takes)', () => {
     expect(counters.get('frames_rejected_total', { input: 'old-receiver', code: 'CID_CHECKSUM_INVALID' })).toBe(1);
     expect(outbox.backlog('out')).toBe(0);
   });
+
+  it('refuses a receiver\'s answer, as the DC-09 input does, and stores nothing (public vector 36, an ACK)', async () => {
+    const { outbox, counters, deps } = pipeline();
+    const outcome = await recordDecodedFrame(origin('\n59890012"ACK"0000L0#1409[]\r'), undefined, deps);
+    expect(outcome).toMatchObject({ ok: false, code: 'DC09_ID_UNSUPPORTED' });
+    expect(counters.get('frames_rejected_total', { input: 'old-receiver', code: 'DC09_ID_UNSUPPORTED' })).toBe(1);
+    expect(outbox.backlog('out')).toBe(0);
+  });
 });
