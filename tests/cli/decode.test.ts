@@ -1,9 +1,12 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/gateway-process.js';
+import type { Dc09Message } from '../../src/codecs/dc09/frame.js';
+import { encodeAck } from '../../src/codecs/dc09/responses.js';
 import { eventSchema } from '../../src/model/event.js';
 
 const run = promisify(execFile);
@@ -97,6 +100,15 @@ describe('panelbridge decode', () => {
     expect(nak.lines).toMatchObject([{ answer: { token: 'NAK', receiver: '0', line: '0', account: 'A0', timestamp: '2019-05-07T15:39:35.000Z' } }]);
     const duh = await decode(['"DUH"0007L0#1234[]']);
     expect(duh.lines).toMatchObject([{ answer: { token: 'DUH', seq: '0007', account: '1234', quirks: ['no-crc-header'] } }]);
+  });
+
+  it('prints an encrypted ACK, read with --key, with the receiver\'s time', async () => {
+    const key = Buffer.from('0123456789ABCDEF', 'latin1');
+    const request = { seq: '0005', receiver: null, line: '0', account: '1234', encrypted: true, osborneHoffman: false, crcForm: 'ascii' } as Dc09Message;
+    const ack = encodeAck(request, { now: Date.UTC(2024, 0, 2, 10, 0, 0), key, random: randomBytes });
+    const { code, lines } = await decode(['--hex', Buffer.from(ack).toString('hex'), '--key', '0123456789ABCDEF', '--key-encoding', 'ascii']);
+    expect(code).toBe(0);
+    expect(lines).toMatchObject([{ answer: { token: 'ACK', encrypted: true, seq: '0005', account: '1234', timestamp: '2024-01-02T10:00:00.000Z' } }]);
   });
 
   it('prints one event per code of a SIA block with two codes', async () => {
