@@ -215,13 +215,17 @@ describe('DC-09 output towards a receiver', () => {
     await expect(new Dc09Output({ ...options, key: '0011', keyEncoding: 'hex' }, deps).start()).rejects.toThrow(/dc09 output "arc": a hex key is 32, 48 or 64 hex digits/);
   });
 
-  it('carries the panel time and the site as extended data', async () => {
+  it.each([
+    ['sia-dcs', { H: '05:06:07,03-04-2026', S: 'Branch 12  main' }],
+    // One field after ADM-CID data: pysiaalarm (Home Assistant) NAKs more (tests/src/codecs/dc09/transmitter.receivers.test.ts).
+    ['adm-cid', { I: 'occurred 05:06:07,03-04-2026: site Branch 12  main' }],
+  ] as const)('carries the panel time and the site as extended data (%s)', async (format, extended) => {
     const receiver = await startReceiver(() => 'ack');
     closers.push(() => receiver.close());
-    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}` });
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, format });
     const event = { ...duress(), occurredAt: '2026-03-04T05:06:07.000Z', site: { id: 'branch-12', name: 'Branch 12 [main]' } };
     expect(await out.deliver(event)).toEqual({ ok: true });
-    expect(receiver.events()[0]!.msg.extended).toEqual({ H: '05:06:07,03-04-2026', S: 'Branch 12  main' });
+    expect(receiver.events()[0]!.msg.extended).toEqual(extended);
   });
 
   it('attack: a forged plain ACK to an encrypted frame, or an *ACK under another key, is not a delivery', async () => {

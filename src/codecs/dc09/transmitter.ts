@@ -222,18 +222,26 @@ function extendedText(text: string): string {
  * The event's context as DC-09 extended data (protocols.md §3.9): [H] the panel's time of occurrence, [S] the site,
  * [L] the location on site (the zone's or the door's), [I] the alarm text the panel sent, after `UNVERIFIED <reason>`
  * when the event is unverified, then `panel code <how it reads>` when the code sent replaced the panel's own.
+ * After ADM-CID data all of it goes in the one [I] field (`UNVERIFIED …: occurred <H>: site <S>: location <L>: …`):
+ * pysiaalarm 3.1.1, Home Assistant's receiver, reads at most one extended field after ADM-CID data
+ * (src/pysiaalarm/utils/regexes.py adm_content_regex) and NAKs a frame with more, so the event was never delivered.
+ * Its SIA-DCS reading takes any number, as the standard allows.
  */
-export function eventExtendedData(event: NormalizedEvent, panelCode: string | null): Record<string, string> {
-  const extended: Record<string, string> = {};
-  const occurred = event.occurredAt === null ? Number.NaN : Date.parse(event.occurredAt);
-  if (!Number.isNaN(occurred)) extended['H'] = formatDc09Timestamp(occurred);
+export function eventExtendedData(event: NormalizedEvent, panelCode: string | null, format: Dc09EventFormat): Record<string, string> {
+  const occurredAt = event.occurredAt === null ? Number.NaN : Date.parse(event.occurredAt);
+  const occurred = Number.isNaN(occurredAt) ? undefined : formatDc09Timestamp(occurredAt);
   const site = event.site?.name ?? event.site?.id;
   const location = event.zone?.['location'] ?? event.door?.location;
   // An unverified event (no key, unknown account, …) still goes, but the operator must see that nobody vouches for it.
   const trust = event.verified === false ? `UNVERIFIED ${event.unverifiedReason ?? ''}`.trim() : undefined;
   const replaced = panelCode === null ? undefined : `panel code ${panelCode}`;
-  const alarmText = [trust, event.text ?? undefined, replaced].filter((part) => part !== undefined && part !== '').join(': ');
-  for (const [letter, value] of [['S', site], ['L', location], ['I', alarmText]] as const) {
+  const joined = (parts: ReadonlyArray<unknown>): string => parts.filter((part) => typeof part === 'string' && part !== '').join(': ');
+  const fields: Array<readonly [string, unknown]> =
+    format === 'adm-cid'
+      ? [['I', joined([trust, occurred && `occurred ${occurred}`, site && `site ${site}`, typeof location === 'string' && `location ${location}`, event.text, replaced])]]
+      : [['H', occurred], ['S', site], ['L', location], ['I', joined([trust, event.text, replaced])]];
+  const extended: Record<string, string> = {};
+  for (const [letter, value] of fields) {
     const text = typeof value === 'string' ? extendedText(value) : '';
     if (text !== '') extended[letter] = text;
   }
@@ -246,9 +254,9 @@ export function eventFrameContent(event: NormalizedEvent, format: Dc09EventForma
     const cid = contactIdFieldsForEvent(event);
     if (cid === null) return null;
     const { qualifier, event: code, group, ccc } = cid.fields;
-    return { content: { token: 'ADM-CID', dataAccount: account, data: `${qualifier}${code} ${group} ${ccc}` }, extended: eventExtendedData(event, cid.panelCode), notes: cid.notes };
+    return { content: { token: 'ADM-CID', dataAccount: account, data: `${qualifier}${code} ${group} ${ccc}` }, extended: eventExtendedData(event, cid.panelCode, format), notes: cid.notes };
   }
   const sia = siaDataForEvent(event);
   if (sia === null) return null;
-  return { content: { token: 'SIA-DCS', dataAccount: account, data: sia.data }, extended: eventExtendedData(event, sia.panelCode), notes: sia.notes };
+  return { content: { token: 'SIA-DCS', dataAccount: account, data: sia.data }, extended: eventExtendedData(event, sia.panelCode, format), notes: sia.notes };
 }
