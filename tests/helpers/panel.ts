@@ -140,13 +140,18 @@ export class TcpPanel {
 }
 
 export async function udpSend(port: number, bytes: Buffer, ms = 1500): Promise<Buffer | null> {
+  return (await udpExchange(port, bytes, ms))?.answer ?? null;
+}
+
+/** Sends one datagram; the answer and the port it came from (a panel may drop answers from another port), or null. */
+export async function udpExchange(port: number, bytes: Buffer, ms = 1500): Promise<{ answer: Buffer; fromPort: number } | null> {
   const socket = dgram.createSocket('udp4');
   try {
-    return await new Promise<Buffer | null>((resolve) => {
+    return await new Promise<{ answer: Buffer; fromPort: number } | null>((resolve) => {
       const timer = setTimeout(() => resolve(null), ms);
-      socket.on('message', (msg) => {
+      socket.on('message', (msg, rinfo) => {
         clearTimeout(timer);
-        resolve(msg);
+        resolve({ answer: msg, fromPort: rinfo.port });
       });
       socket.send(bytes, port, '127.0.0.1');
     });
