@@ -528,12 +528,17 @@ function splitDataAccount(block: string, quirks: QuirkLog): { dataAccount: strin
   return { dataAccount, data: block.slice(accountEnd + 1) };
 }
 
-/** Pad bytes are random but never '|', '[' or ']' (protocols.md §3.6); flipping the low bit avoids all three. */
+/**
+ * Pad bytes are random but never '|', '[' or ']' (protocols.md §3.6); flipping the low bit avoids all three. They are
+ * 7-bit, which the standard allows: fioletoven/dc09 (receiver and dialler) reads a plaintext only when it is UTF-8
+ * (common/src/dc09/cryptography.rs), so a pad byte above 0x7F lost it the frame or the *ACK, and every other
+ * implementation pads with ASCII too. 125 values a byte still make two encryptions of one content differ.
+ */
 function padFrom(random: Uint8Array): Buffer {
   const pad = Buffer.from(random);
   for (let i = 0; i < pad.length; i++) {
-    const byte = pad[i]!;
-    if (byte === BAR || byte === OPEN_BRACKET || byte === 0x5d) pad[i] = byte ^ 1;
+    const byte = pad[i]! & 0x7f;
+    pad[i] = byte === BAR || byte === OPEN_BRACKET || byte === 0x5d ? byte ^ 1 : byte;
   }
   return pad;
 }
