@@ -67,3 +67,25 @@ function fioletovenDecrypt(hex: string, key: Uint8Array): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * schmupu/ioBroker.sia src/lib/sia.ts `parseSIA` (its receiver), for a plain frame with a 4-hex-digit CRC: LF and CR
+ * around it, the body decoded as UTF-8 (`Buffer.toString()`), its length in characters and the CRC of its UTF-8
+ * re-encoding (`crc16(Buffer.from(str))`) equal to the header's, then `"id"seq R? L #acct[` and `data](\[ext\])?_ts`.
+ * Any failure is answered with a NAK.
+ */
+export function ioBrokerSiaReads(frame: Uint8Array): { id: string; seq: string; lpref: string; act: string; dataMessage: string; dataExtended: string; ts: string } {
+  const data = Buffer.from(frame);
+  const last = data.length - 1;
+  if (data[0] !== 0x0a || data[last] !== 0x0d) throw new Error('Receive message is corrupted.');
+  if (data[5] !== 0x30 || data[9] !== 0x22) throw new Error('Message not in BIN or HEX format!');
+  const str = data.subarray(9, last).toString();
+  const hex4 = (n: number): string => n.toString(16).toUpperCase().padStart(4, '0');
+  if (hex4(str.length) !== data.subarray(5, 9).toString().toUpperCase()) throw new Error('Length of message is not correct!');
+  if (hex4(crcArc(Buffer.from(str).toString('latin1'))) !== data.subarray(1, 5).toString().toUpperCase()) throw new Error('CRC of message is not correct!');
+  const ids = /"(.+)"(\d{4})(R(.{0,6})){0,1}(L(.{0,6}))#([\w\d]+)\[(.+)/m.exec(str);
+  if (ids === null) throw new Error('Message corupted');
+  const msg = /(.+?)\](\[(.*?)\])?(_(.+)){0,1}/m.exec(ids[8]!);
+  if (msg === null) throw new Error('Incorrect format of data message');
+  return { id: ids[1]!, seq: ids[2]!, lpref: ids[6] ?? '', act: ids[7]!, dataMessage: msg[1]!, dataExtended: msg[3] ?? '', ts: msg[5] ?? '' };
+}

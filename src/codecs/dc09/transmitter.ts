@@ -209,11 +209,18 @@ export interface EventFrameContent {
 /** Extended fields hold at most 256 characters (protocols.md §3.9). */
 const MAX_EXTENDED_TEXT = 256;
 
-/** Text for an [X…] field: one line of Latin-1 without brackets (they end the field), at most 256 characters. */
+/**
+ * Text for an [X…] field: one line of ASCII without brackets (they end the field), at most 256 characters; accents
+ * are dropped ('Zürich' → 'Zurich'), other letters read '?'. The standard allows Windows-1252 here, but receivers
+ * decode frames as UTF-8: ioBroker.sia (src/lib/sia.ts parseSIA) then finds the CRC wrong and NAKs, and pysiaalarm's
+ * Home Assistant integration failed on such bytes (eavanvalkenburg/sia issue #32), so the event was never delivered.
+ */
 function extendedText(text: string): string {
   return text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
     .replace(/[\u0000-\u001f\u007f[\]]/g, ' ')
-    .replace(/[^\u0000-\u00ff]/g, '?')
+    .replace(/[^\u0020-\u007e]/g, '?')
     .trim()
     .slice(0, MAX_EXTENDED_TEXT);
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { buildPanelFrame, eventFrameContent, type Dc09EventFormat } from '../../../../src/codecs/dc09/transmitter.js';
 import type { NormalizedEvent } from '../../../../src/model/event.js';
-import { fioletovenReads, pysiaalarmReads } from '../../../helpers/dc09-parsers.js';
+import { fioletovenReads, ioBrokerSiaReads, pysiaalarmReads } from '../../../helpers/dc09-parsers.js';
 import { testEvent } from '../../../helpers/output-events.js';
 
 /**
@@ -66,5 +66,13 @@ describe.each(['adm-cid', 'sia-dcs'] as const)('the DC-09 output in %s, read by 
       expect(read.data).toMatch(format === 'adm-cid' ? /\|#9876\|1121 01 /u : /\|#9876\|N.*HA/u);
       expect(read.timestamp).toMatch(/^\d\d:\d\d:\d\d,\d\d-\d\d-\d{4}$/);
     }
+  });
+
+  it('ioBroker.sia parses it when the site and the location have accented letters, read in ASCII', () => {
+    const event = { ...richDuress(), site: { id: 'zh', name: 'Zürich Bahnhofstraße' }, zone: { number: 3, location: 'Tür 3' } as NormalizedEvent['zone'] };
+    const read = ioBrokerSiaReads(forwarded(event, format));
+    expect(read).toMatchObject({ act: '9876', lpref: '0', seq: '0001' });
+    expect(read.dataMessage).toMatch(format === 'adm-cid' ? /^#9876\|1121 01 / : /^#9876\|N.*HA/);
+    expect(read.dataExtended).toContain(format === 'adm-cid' ? 'site Zurich Bahnhofstra?e: location Tur 3' : '05:06:07,03-04-2026');
   });
 });
