@@ -62,7 +62,8 @@ export interface Dc09DecodeOptions {
   /**
    * R, L and account fields off the format are read as absent (quirk 'malformed-id-fields') instead of failing the
    * frame: how the forwarding output reads an answer, which it matches by token and sequence number only
-   * (pysiaalarm writes a missing R field as `None`).
+   * (pysiaalarm writes a missing R field as `None`). A plain answer without data block is read too (quirk
+   * 'no-data-block').
    */
   looseIdFields?: boolean;
   /** Default true; false lets the CLI decode a bare body ('"SIA-DCS"0002R1L232#…') with quirk 'no-crc-header'. */
@@ -337,14 +338,22 @@ function decodeBody(body: string, context: DecodeContext): DecodeResult<Dc09Mess
   const seq = body.slice(idEnd + 1, idEnd + 5);
   if (!/^\d{4}$/.test(seq)) return fail('DC09_FORMAT_INVALID', `sequence "${clip(seq)}" is not 4 digits`, frame);
   const open = body.indexOf('[', idEnd + 5);
-  if (open < 0) return fail('DC09_FORMAT_INVALID', 'no data block "["', frame);
-  const parsed = parseDc09IdFields(body, idEnd + 5, open, token);
+  // artis101/sia-dc09-dev-receiver answers `"ACK"0042L0`, without account and data block. The forwarding output
+  // reads answers by token and sequence number (looseIdFields), and a plain answer is keyless with or without them.
+  const blockless = open < 0 && context.options.looseIdFields === true && !encrypted && DC09_ANSWER_TOKENS.has(token);
+  if (open < 0 && !blockless) return fail('DC09_FORMAT_INVALID', 'no data block "["', frame);
+  const parsed = parseDc09IdFields(body, idEnd + 5, blockless ? body.length : open, token);
   if (typeof parsed === 'string' && context.options.looseIdFields !== true) return fail('DC09_FORMAT_INVALID', parsed, frame);
   const ids = typeof parsed === 'string' ? NO_ID_FIELDS : parsed;
   if (typeof parsed === 'string') quirks.add('malformed-id-fields', `${parsed}; read as absent`);
   else noteIdFieldQuirks(parsed, quirks);
+  if (blockless) quirks.add('no-data-block', 'answer has no data block');
 
-  const content = encrypted ? decryptContent(body.slice(open + 1), ids.account, context) : parseContent(body, open + 1, false, context);
+  const content = blockless
+    ? ok<Content>({ dataAccount: null, data: '', extended: {}, timestamp: null })
+    : encrypted
+      ? decryptContent(body.slice(open + 1), ids.account, context)
+      : parseContent(body, open + 1, false, context);
   if (!content.ok) return content;
   const { dataAccount } = content.value;
   if (dataAccount !== null && ids.account !== null && dataAccount.toUpperCase() !== ids.account.toUpperCase()) {

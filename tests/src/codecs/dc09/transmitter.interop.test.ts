@@ -54,3 +54,24 @@ describe('DC-09 output reading a pysiaalarm / Home Assistant ACK', () => {
     });
   });
 });
+
+/**
+ * artis101/sia-dc09-dev-receiver (src/main.rs `build_reply`), a receiver made for testing DC-09 senders, answers
+ * `"ACK"<seq>[R…]L0` with neither account nor data block (its own test: `"ACK"0042L0`). Its CRC and length are right.
+ * For a plain frame that ACK proves as much as any plain ACK (all are keyless); an encrypted frame still needs an *ACK.
+ */
+describe('DC-09 output reading the ACK of artis101/sia-dc09-dev-receiver', () => {
+  it('counts its ACK without a data block for the right sequence number, and only that', () => {
+    expect(interpretAnswer(wrap('"ACK"0042L0'), { seq: '0042', encrypted: false })).toMatchObject({ kind: 'ack' });
+    expect(interpretAnswer(wrap('"ACK"0042R12L0'), { seq: '0042', encrypted: false })).toMatchObject({ kind: 'ack' });
+    expect(interpretAnswer(wrap('"ACK"0041L0'), { seq: '0042', encrypted: false }).kind).toBe('stale');
+    expect(interpretAnswer(wrap('"DUH"0042L0'), { seq: '0042', encrypted: false }).kind).toBe('duh');
+  });
+
+  it('refuses it for an encrypted frame, and the simulator refuses it as a panel would', () => {
+    const key = Buffer.from('0123456789ABCDEF', 'latin1');
+    expect(interpretAnswer(wrap('"ACK"0042L0'), { seq: '0042', encrypted: true, key }).kind).toBe('invalid');
+    const asPanel = { seq: '0042', encrypted: false, echo: { account: '1409', receiver: null, line: '0' } };
+    expect(interpretAnswer(wrap('"ACK"0042L0'), asPanel).kind).toBe('invalid');
+  });
+});
