@@ -350,7 +350,7 @@ function decodeBody(body: string, context: DecodeContext): DecodeResult<Dc09Mess
   if (blockless) quirks.add('no-data-block', 'answer has no data block');
 
   const content = blockless
-    ? ok<Content>({ dataAccount: null, data: '', extended: {}, timestamp: null })
+    ? ok<Content>({ dataAccount: null, data: '', extended: {}, extendedRepeated: null, timestamp: null })
     : encrypted
       ? decryptContent(body.slice(open + 1), ids.account, context)
       : parseContent(body, open + 1, false, context);
