@@ -10,9 +10,12 @@ export interface JsonAnswer {
   body: unknown;
 }
 
-/** The `{"error":{"code","message"}}` shape every listener answers a refusal with. */
-export function errorAnswer(status: number, code: string, message: string): JsonAnswer {
-  return { status, body: { error: { code, message } } };
+/**
+ * The `{"error":{"code","message"}}` shape every listener answers a refusal with; `result`: what an action that
+ * stands all the same answers (CONTROL_NOT_STORED), so a client knows what not to repeat.
+ */
+export function errorAnswer(status: number, code: string, message: string, result?: unknown): JsonAnswer {
+  return { status, body: { error: { code, message }, ...(result === undefined ? {} : { result }) } };
 }
 
 /** Headers on every answer: nothing is cached, nothing is sniffed into something else. */

@@ -65,6 +65,8 @@ export class ApiError extends Error {
   constructor(
     readonly code: ApiErrorCode,
     message: string,
+    /** The answer body of an action that stands though the request is refused (CONTROL_NOT_STORED): `result`. */
+    readonly result?: unknown,
   ) {
     super(message);
     this.status = API_HTTP_STATUS[code];
@@ -315,7 +317,7 @@ export class ApiServer {
         if (REFUSALS_LOGGED.has(error.code))
           this.refusals.warn(error.code, req.socket.remoteAddress, { method, path, code: error.code, peer: req.socket.remoteAddress }, 'api request refused');
         const headers = error.code === 'UNAUTHORIZED' ? { 'www-authenticate': 'Bearer realm="panelbridge"' } : {};
-        answerEarly(req, res, errorAnswer(error.status, error.code, error.message), headers);
+        answerEarly(req, res, errorAnswer(error.status, error.code, error.message, error.result), headers);
         return;
       }
       this.options.logger.error({ err: error, method, path }, 'api handler failed');

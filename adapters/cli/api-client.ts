@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { readAdminToken } from '../api/tokens.js';
 import { redactUrlCredentials } from '../system/redact.js';
-import { DEFAULT_DATA_DIR, EXIT_CONFIG, EXIT_NOINPUT, EXIT_NOPERM, EXIT_PROTOCOL, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, EXIT_USAGE, loadConfigFile, printIssues } from './config.js';
+import { DEFAULT_DATA_DIR, EXIT_CONFIG, EXIT_IOERR, EXIT_NOINPUT, EXIT_NOPERM, EXIT_PROTOCOL, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, EXIT_USAGE, loadConfigFile, printIssues } from './config.js';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8780';
 export const TOKEN_ENV = 'PANELBRIDGE_TOKEN';
@@ -96,7 +96,12 @@ function exitStatusOf(httpStatus: number): number {
 
 export type ApiCall = (method: string, path: string, body?: unknown) => Promise<unknown>;
 
-function caller(target: { url: string; token: string | undefined }): ApiCall {
+/**
+ * `call` for the commands: the answer, or a CommandFailure. A 503 CONTROL_NOT_STORED with the action's `result` is the
+ * action done (the window open, the incident acknowledged): its result is returned to print as done, and `notStored`
+ * is told why the command must still exit 74.
+ */
+function caller(target: { url: string; token: string | undefined }, notStored: (message: string) => void): ApiCall {
   return async (method, path, body) => {
     let response: Response;
     let text: string;
@@ -124,7 +129,13 @@ function caller(target: { url: string; token: string | undefined }): ApiCall {
       else throw new CommandFailure(`${target.url} answered with ${response.headers.get('content-type') ?? 'no content type'}, not JSON: is it the gateway's API?`, EXIT_PROTOCOL);
     }
     if (!response.ok) {
-      const error = (answer as { error?: { code?: string; message?: string } }).error;
+      const { error, result } = answer as { error?: { code?: string; message?: string }; result?: unknown };
+      if (error?.code === 'CONTROL_NOT_STORED') {
+        const message = `${error.code}: ${error.message ?? response.statusText}`;
+        if (result === undefined) throw new CommandFailure(message, EXIT_IOERR);
+        notStored(message);
+        return result;
+      }
       const hint =
         response.status === 401 ? ` (give --config FILE to use the gateway's own token, --token-file, or $${TOKEN_ENV})` : '';
       throw new CommandFailure(`${error?.code ?? response.status}: ${error?.message ?? response.statusText}${hint}`, exitStatusOf(response.status));
@@ -141,7 +152,10 @@ export function withApiOptions(command: Command): Command {
     .option('--json', 'print the API answer as JSON');
 }
 
-/** Runs API calls and prints their answer; a failure goes to stderr with its exit status (see exitStatusOf; 78 for a bad --config). */
+/**
+ * Runs API calls and prints their answer; a failure goes to stderr with its exit status (see exitStatusOf; 78 for a bad
+ * --config). An action done whose event for central is not stored yet prints as done, warns and exits 74 (EX_IOERR).
+ */
 export function apiAction<A extends unknown[]>(run: (call: ApiCall, out: (line: string) => void, ...args: A) => Promise<void>) {
   return async (...args: A) => {
     const command = args.at(-1) as Command;
@@ -151,12 +165,17 @@ export function apiAction<A extends unknown[]>(run: (call: ApiCall, out: (line: 
       process.exitCode = target.exitCode;
       return;
     }
+    let notStored: string | undefined;
     try {
-      await run(caller(target), (line) => process.stdout.write(line + '\n'), ...args);
+      await run(caller(target, (message) => (notStored = message)), (line) => process.stdout.write(line + '\n'), ...args);
     } catch (error) {
       if (!(error instanceof CommandFailure)) throw error;
       process.stderr.write(`error ${error.message}\n`);
       process.exitCode = error.exitCode;
+      return;
     }
+    if (notStored === undefined) return;
+    process.stderr.write(`warning ${notStored}\n`);
+    process.exitCode = EXIT_IOERR;
   };
 }

@@ -19,6 +19,11 @@ export const EXIT_CANTCREAT = 73;
 export const EXIT_DATAERR = 65;
 /** sysexits: an input the command reads is missing (EX_NOINPUT): a replay file, a dataDir that holds no gateway state. */
 export const EXIT_NOINPUT = 66;
+/**
+ * sysexits EX_IOERR: the gateway did a control action, but an I/O error (disk full) kept its event for central out of
+ * the outbox (503 CONTROL_NOT_STORED): the action stands and must not be repeated; the event is stored at the next check.
+ */
+export const EXIT_IOERR = 74;
 /** sysexits: try again later (EX_TEMPFAIL): a port in use, a listener address not up yet, a dataDir locked by another gateway. */
 export const EXIT_TEMPFAIL = 75;
 /** sysexits: the other side does not speak the protocol (EX_PROTOCOL): `--api` names something that is not the gateway's API. */

@@ -62,6 +62,12 @@ export interface AssuranceHealth {
  */
 export type ControlStored = Promise<{ ok: true } | { ok: false; error: unknown }>;
 
+/** What a control action whose event for central was refused says (the API's 503, MQTT's refusal): `done` stands. */
+export function notStoredMessage(done: string, error: unknown): string {
+  const cause = error instanceof Error ? error.message : String(error);
+  return `${done} and is in the audit log, but its event for central is not stored yet (${cause}); the gateway stores it again at each check: do not repeat the action`;
+}
+
 export type StartWindowOutcome = Extract<OpenWindowResult, { ok: false }> | (Extract<OpenWindowResult, { ok: true }> & { stored: ControlStored });
 
 export type AcknowledgeOutcome =
@@ -138,6 +144,8 @@ export class Assurance implements EventAnnotator {
   private readonly coveredBy = new WeakMap<NormalizedEvent, readonly WindowRecord[]>();
   /** Raised events the outbox did not take (a failed write): stored again at each tick, so none is lost. */
   private readonly unstored: NormalizedEvent[] = [];
+  /** The latest store of each open window's opening event, for a repeated opening to be answered by. */
+  private readonly openings = new Map<string, ControlStored>();
   private historyPrunedAt = Number.NEGATIVE_INFINITY;
   /** Evictions at a bound come in floods: a line per kind every 10 s, with how many it stands for. */
   private readonly evictions: RateLimitedLog;
@@ -296,7 +304,10 @@ export class Assurance implements EventAnnotator {
   startWindow(request: WindowRequest, actor: Actor, note: string | null = null): StartWindowOutcome {
     const now = this.now();
     const result = this.windows.start(request, now);
-    return result.ok ? { ...result, stored: this.windowOpened(result.window, actor, note, now) } : result;
+    if (!result.ok) return result;
+    // A repeat changes nothing: it is answered as the opening is, once (and only if) its event is stored.
+    if (result.repeated) return { ...result, stored: this.openings.get(result.window.id) ?? Promise.resolve({ ok: true }) };
+    return { ...result, stored: this.windowOpened(result.window, actor, note, now) };
   }
 
   /** A window opened (by a person, or by a site's testSchedule as the gateway): logged, published, audited. */
@@ -430,6 +441,7 @@ export class Assurance implements EventAnnotator {
 
   private windowClosed(outcome: WindowOutcome, now: number, actor: Actor, note: string | null = null): ControlStored {
     const { window, covered, exercised, notExercised } = outcome;
+    this.openings.delete(window.id);
     const site = this.directory.site(window.site);
     const expired = window.closeReason === 'expired';
     this.options.logger.info(
@@ -594,6 +606,8 @@ export class Assurance implements EventAnnotator {
       })
       .finally(() => this.inFlight.delete(recording));
     this.inFlight.add(recording);
+    const { control } = event;
+    if (control?.action === 'test-window-opened' && control.window !== undefined && this.windows.isOpen(control.window)) this.openings.set(control.window, recording);
     return recording;
   }
 }

@@ -17,7 +17,8 @@ export interface WindowRequest {
 }
 
 export type OpenWindowResult =
-  | { ok: true; window: WindowRecord }
+  /** `repeated`: the request repeats one whose window is still open, which is the window (see start). */
+  | { ok: true; window: WindowRecord; repeated: boolean }
   | { ok: false; reason: 'unknown-site' | 'invalid-request'; message: string };
 
 /** What a window found, reported once when it closes. */
@@ -73,11 +74,14 @@ export class TestWindows {
         };
       listed = [...new Set(devices)];
     }
+    const lengthMs = Math.round(minutes * 60_000);
+    const same = this.openedAs(site, listed, lengthMs);
+    if (same !== undefined) return { ok: true, window: same, repeated: true };
     const window: WindowRecord = {
       id: this.ids.next(),
       site,
       startedAt: now,
-      endsAt: now + Math.round(minutes * 60_000),
+      endsAt: now + lengthMs,
       devices: listed,
       exercised: [],
       closedAt: null,
@@ -86,7 +90,21 @@ export class TestWindows {
     };
     this.open.set(window.id, window);
     this.store.putWindow(window);
-    return { ok: true, window };
+    return { ok: true, window, repeated: false };
+  }
+
+  /**
+   * The open window a person opened for the same site, devices and length: a request like it is a client's retry
+   * (after a 503 CONTROL_NOT_STORED, a lost answer, a double click), and a second window would be a copy of the
+   * first that outlives it. Another length or another device list is another window; so is a schedule's.
+   */
+  private openedAs(site: string, devices: readonly string[] | null, lengthMs: number): WindowRecord | undefined {
+    const key = devices === null ? null : [...devices].sort().join('\n');
+    for (const window of this.open.values()) {
+      if (window.scheduleSlot !== null || window.site !== site || window.endsAt - window.startedAt !== lengthMs) continue;
+      if ((window.devices === null ? null : [...window.devices].sort().join('\n')) === key) return window;
+    }
+    return undefined;
   }
 
   /**
@@ -137,6 +155,10 @@ export class TestWindows {
 
   list(): WindowRecord[] {
     return [...this.open.values()];
+  }
+
+  isOpen(id: string): boolean {
+    return this.open.has(id);
   }
 
   anyOpen(): boolean {

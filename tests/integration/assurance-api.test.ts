@@ -310,6 +310,39 @@ describe('a control action through the API', () => {
     await until(() => central.delivered.some((e) => e.control?.action === 'incident-acknowledged'), 'the control event');
     expect(central.delivered.filter((e) => e.control?.action === 'incident-acknowledged')).toHaveLength(1);
   });
+
+  it('names the window that stands in a 503 CONTROL_NOT_STORED, and answers a repeated opening with it instead of opening a second', async () => {
+    const append = gateway.outbox.append.bind(gateway.outbox);
+    gateway.outbox.append = () => Promise.reject(new Error('SQLITE_FULL: database or disk is full'));
+    const opening = { site: 'bank-1', minutes: 30, devices: ['zone-5'] };
+    const first = await gateway.request('POST', '/test-windows', opening, 'installer');
+    expect(first.status).toBe(503);
+    expect(first.body.error.code).toBe('CONTROL_NOT_STORED');
+    const id = first.body.result.id as string;
+    expect(first.body.result).toMatchObject({ site: 'bank-1', devices: ['zone-5'] });
+    // The retry a client makes after a 503: still not stored, so still 503, for the same window.
+    const retried = await gateway.request('POST', '/test-windows', opening, 'installer');
+    expect([retried.status, retried.body.result?.id]).toEqual([503, id]);
+
+    gateway.outbox.append = append;
+    await gateway.wiring.tick();
+    await gateway.wiring.assurance.flush();
+    const again = await gateway.request('POST', '/test-windows', opening, 'installer');
+    expect([again.status, again.body.id]).toEqual([200, id]);
+    // Another scope or length is another window.
+    expect((await gateway.request('POST', '/test-windows', { ...opening, minutes: 60 }, 'installer')).status).toBe(201);
+    expect((await gateway.request('GET', '/test-windows')).body.windows).toHaveLength(2);
+    await until(() => central.delivered.filter((e) => e.control?.action === 'test-window-opened').length === 2, 'the opening events');
+  });
+
+  it('`test start` after a 503 CONTROL_NOT_STORED prints the window that stands and exits 74, not 69', async () => {
+    gateway.outbox.append = () => Promise.reject(new Error('SQLITE_FULL: database or disk is full'));
+    const started = await runTestCommand(['start', '--site', 'bank-1', '--minutes', '15', '--api', gateway.base]);
+    const [window] = (await gateway.request('GET', '/test-windows')).body.windows as Array<{ id: string }>;
+    expect(started.exitCode).toBe(74);
+    expect(started.out).toContain(`test window ${window!.id} open for site bank-1`);
+    expect(started.err).toMatch(/CONTROL_NOT_STORED.*do not repeat/);
+  });
 });
 
 describe('duress assurance after a restart', () => {

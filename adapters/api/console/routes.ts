@@ -118,7 +118,7 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
     const result = source.assurance.startWindow({ site, minutes, ...(devices === undefined ? {} : { devices }) }, actorOf(req));
     if (!result.ok) throw new ApiError(result.reason === 'unknown-site' ? 'SITE_NOT_FOUND' : 'BAD_REQUEST', result.message);
     source.feed.changed();
-    return answerOnceStored(result.stored, windowOpenedAction(result.window), { status: 201, body: walk(source, windowView(source.assurance, result.window)) });
+    return answerOnceStored(result.stored, windowOpenedAction(result.window), { status: result.repeated ? 200 : 201, body: walk(source, windowView(source.assurance, result.window)) });
   });
   api.route('DELETE', '/console/api/walks/{id}', 'test-windows', (req) => {
     const id = req.params.id ?? '';

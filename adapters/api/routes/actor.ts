@@ -1,4 +1,4 @@
-import type { ControlStored } from '../../../src/assurance/assurance.js';
+import { notStoredMessage, type ControlStored } from '../../../src/assurance/assurance.js';
 import type { Actor } from '../../../src/assurance/audit-chain.js';
 import { ApiError, type ApiRequest } from '../server.js';
 
@@ -13,16 +13,13 @@ export function actorOf(req: ApiRequest): Actor {
  * `answer`, once the control action's event for central is stored (its group commit): answered before, a crash in
  * between would tell the operator "done" while central never hears of it. The action itself has happened and is in
  * the audit log (`done` says what it was), so an outbox that refused the event is answered 503 saying so: the gateway
- * stores the event again at each check, and the action must not be repeated.
+ * stores the event again at each check, and the action must not be repeated. The 503 carries the answer the action
+ * would have had (`result`: the window, the incident), so a client can show what stands.
  */
-export async function answerOnceStored<T>(stored: ControlStored, done: string, answer: T): Promise<T> {
+export async function answerOnceStored<T extends { body?: unknown }>(stored: ControlStored, done: string, answer: T): Promise<T> {
   const outcome = await stored;
   if (outcome.ok) return answer;
-  const cause = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
-  throw new ApiError(
-    'CONTROL_NOT_STORED',
-    `${done} and is in the audit log, but its event for central is not stored yet (${cause}); the gateway stores it again at each check: do not repeat the action`,
-  );
+  throw new ApiError('CONTROL_NOT_STORED', notStoredMessage(done, outcome.error), answer.body);
 }
 
 export function flag(req: ApiRequest, name: string): boolean {

@@ -34,7 +34,8 @@ export function registerTestWindowRoutes(api: ApiServer, assurance: Assurance): 
     const result = assurance.startWindow({ site, minutes, ...(devices === undefined ? {} : { devices }) }, actorOf(req), note ?? null);
     if (!result.ok) throw new ApiError(result.reason === 'unknown-site' ? 'SITE_NOT_FOUND' : 'BAD_REQUEST', result.message);
     const { window } = result;
-    return answerOnceStored(result.stored, windowOpenedAction(window), { status: 201, body: windowView(assurance, window) });
+    // A repeat of an opening whose window is still open is answered with that window: 200, nothing created.
+    return answerOnceStored(result.stored, windowOpenedAction(window), { status: result.repeated ? 200 : 201, body: windowView(assurance, window) });
   });
   api.route('GET', '/test-windows', 'read', (req) => ({ status: 200, body: { windows: windowViews(assurance, flag(req, 'all')) } }));
   api.route('DELETE', '/test-windows/{id}', 'test-windows', (req) => {
