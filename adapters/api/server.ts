@@ -9,7 +9,7 @@ import type { Counters } from '../../src/observability/counters.js';
 import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import { systemClock, type Clock, type Logger } from '../../src/ports.js';
 import { isLoopbackHost } from '../../src/settings/settings.js';
-import { answerEarly, BodyCutShort, createLimitedServer, errorAnswer, firstHeader, hasBody, readBounded, sendJson, sendText, type ListenerLimits } from './http.js';
+import { answerEarly, BodyCutShort, createLimitedServer, errorAnswer, firstHeader, hasBody, readBounded, sendJson, sendText, type JsonAnswer, type ListenerLimits } from './http.js';
 import { mayDo, type ApiIdentity, type Permission, type TokenRegistry } from './tokens.js';
 
 export interface ApiRequest {
@@ -70,6 +70,11 @@ export class ApiError extends Error {
   ) {
     super(message);
     this.status = API_HTTP_STATUS[code];
+  }
+
+  /** The answer this refusal is, on every channel that answers (the API, MQTT acknowledgements). */
+  answer(): JsonAnswer {
+    return errorAnswer(this.status, this.code, this.message, this.result);
   }
 }
 
@@ -317,7 +322,7 @@ export class ApiServer {
         if (REFUSALS_LOGGED.has(error.code))
           this.refusals.warn(error.code, req.socket.remoteAddress, { method, path, code: error.code, peer: req.socket.remoteAddress }, 'api request refused');
         const headers = error.code === 'UNAUTHORIZED' ? { 'www-authenticate': 'Bearer realm="panelbridge"' } : {};
-        answerEarly(req, res, errorAnswer(error.status, error.code, error.message, error.result), headers);
+        answerEarly(req, res, error.answer(), headers);
         return;
       }
       this.options.logger.error({ err: error, method, path }, 'api handler failed');

@@ -3,6 +3,10 @@ import type { DeviceStatus } from '../../src/assurance/ledger.js';
 import type { Clock, Logger } from '../../src/ports.js';
 import type { Site } from '../../src/settings/sites.js';
 import { withTimeout } from '../../src/timeout.js';
+import { incidentView } from '../api/assurance-views.js';
+import { answerOnceStored } from '../api/routes/actor.js';
+import { acknowledgementRefused, incidentAcknowledgedAction } from '../api/routes/incidents.js';
+import { ApiError } from '../api/server.js';
 import { topicSegment, type MqttOutput } from './mqtt.js';
 import { RetainedStatePublisher, type RetainedState } from './mqtt-retained.js';
 
@@ -45,7 +49,7 @@ export class MqttAssuranceStates {
       .filter((output) => output.incidentAcks)
       .map((output) =>
         output
-          .subscribe('incidents/+/ack', (topic, payload) => acknowledgeFromMqtt(assurance, output.name, topic, payload, logger))
+          .subscribe('incidents/+/ack', (topic, payload) => void acknowledgeFromMqtt(assurance, output, topic, payload, logger))
           .catch((error: unknown) => {
             logger.error({ output: output.name, err: error }, 'cannot subscribe to incident acknowledgements');
             return undefined;
@@ -128,9 +132,10 @@ function incidentStates(assurance: Assurance, sites: () => readonly Site[], cloc
 /**
  * `{prefix}/incidents/{id}/ack` on an output with `incidentAcks: true`: payload empty, a JSON `{by, note}`, or plain
  * text taken as the note. The broker's ACL decides who may publish there; the acknowledgement is recorded as the
- * output's, with the `by` the message claims.
+ * output's, with the `by` the message claims. It is answered on `{topic}/result` as the API answers
+ * `POST /incidents/{id}/ack`, and as late: once its event for central is stored, or with the same refusal.
  */
-function acknowledgeFromMqtt(assurance: Assurance, output: string, topic: string, payload: Buffer, logger: Logger): void {
+async function acknowledgeFromMqtt(assurance: Assurance, output: MqttOutput, topic: string, payload: Buffer, logger: Logger): Promise<void> {
   const id = topic.split('/').at(-2) ?? '';
   const text = payload.toString('utf8').trim();
   let claimed: string | undefined;
@@ -145,7 +150,19 @@ function acknowledgeFromMqtt(assurance: Assurance, output: string, topic: string
   } catch {
     // Not JSON: the text is the note.
   }
-  const name = claimed === undefined ? `mqtt:${output}` : `${claimed} (mqtt:${output})`;
+  const name = claimed === undefined ? `mqtt:${output.name}` : `${claimed} (mqtt:${output.name})`;
   const outcome = assurance.acknowledge(id, { name, role: 'operator', channel: 'mqtt' }, note);
-  if (!outcome.ok) logger.warn({ incident: id, topic, reason: outcome.reason }, 'incident acknowledgement over MQTT refused');
+  let answer: unknown;
+  if (!outcome.ok) {
+    logger.warn({ incident: id, topic, reason: outcome.reason }, 'incident acknowledgement over MQTT refused');
+    answer = acknowledgementRefused(id, outcome).answer().body;
+  } else {
+    try {
+      answer = (await answerOnceStored(outcome.stored, incidentAcknowledgedAction(id), { body: { incident: incidentView(outcome.incident) } })).body;
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      answer = error.answer().body;
+    }
+  }
+  await output.publishAnswerTo(`${topic}/result`, answer).catch((error: unknown) => logger.warn({ topic, err: error }, 'acknowledgement answer not published'));
 }

@@ -369,8 +369,17 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
 
   /** Publishes a retained message to a topic outside the prefix (Home Assistant discovery), QoS 1. */
   async publishRetainedTo(topic: string, payload: string | object): Promise<void> {
+    await this.publishTo(topic, payload, true);
+  }
+
+  /** Publishes an answer (not retained: it is for whoever asks now) to a full topic, QoS 1; rejects when not acknowledged. */
+  async publishAnswerTo(topic: string, payload: unknown): Promise<void> {
+    await this.publishTo(topic, JSON.stringify(payload), false);
+  }
+
+  private async publishTo(topic: string, payload: string | object, retain: boolean): Promise<void> {
     const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
-    const outcome = await this.publish(topic, body, { qos: 1, retain: true, ...(body === '' ? {} : this.jsonProperties()) }, asIs);
+    const outcome = await this.publish(topic, body, { qos: 1, retain, ...(body === '' ? {} : this.jsonProperties()) }, asIs);
     if (!outcome.ok) throw new GatewayError('OUTPUT_DELIVERY_FAILED', `cannot publish ${topic}: ${outcome.error}`);
   }
 

@@ -418,4 +418,44 @@ describe('duress assurance over MQTT', () => {
       await gateway.stop();
     }
   });
+
+  it('answers an MQTT acknowledgement on .../ack/result only once its event is stored, and with the API refusal when it is not', async () => {
+    const prefix = uniquePrefix('assurance-ack');
+    const gateway = await startGateway([mqttOutput('cms', prefix, 'central')]);
+    const answers = await MessageLog.subscribe(broker.url, `${prefix}/incidents/+/ack/result`);
+    const client = await connectAsync(broker.url, { reconnectPeriod: 0 });
+    try {
+      const first = await gateway.receive(cid('122', 5));
+      const { appending, release } = gateAppends(gateway.outbox);
+      await client.publishAsync(`${prefix}/incidents/${first.incident}/ack`, 'police attended', { qos: 1 });
+      await appending;
+      // Time for an answer sent early to arrive.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(answers.messages).toEqual([]);
+      release();
+      const stored = await answers.waitFor((m) => m.topic === `${prefix}/incidents/${first.incident}/ack/result`);
+      expect(JSON.parse(stored.payload)).toMatchObject({ incident: { id: first.incident, note: 'police attended' } });
+
+      await client.publishAsync(`${prefix}/incidents/${first.incident}/ack`, '', { qos: 1 });
+      const repeated = await answers.waitFor((m) => m.topic === `${prefix}/incidents/${first.incident}/ack/result` && m.payload.includes('error'));
+      expect(JSON.parse(repeated.payload).error.code).toBe('ALREADY_ACKNOWLEDGED');
+
+      const second = await gateway.receive(cid('122', 6));
+      expect(second.incident).not.toBe(first.incident);
+      gateway.outbox.append = () => Promise.reject(new Error('SQLITE_FULL: database or disk is full'));
+      await client.publishAsync(`${prefix}/incidents/${second.incident}/ack`, '', { qos: 1 });
+      const refused = JSON.parse((await answers.waitFor((m) => m.topic === `${prefix}/incidents/${second.incident}/ack/result`)).payload);
+      expect(refused.error.code).toBe('CONTROL_NOT_STORED');
+      expect(refused.error.message).toContain(`incident ${second.incident} was acknowledged`);
+      expect(refused.result).toMatchObject({ incident: { id: second.incident } });
+
+      await client.publishAsync(`${prefix}/incidents/nope/ack`, '', { qos: 1 });
+      const unknown = await answers.waitFor((m) => m.topic === `${prefix}/incidents/nope/ack/result`);
+      expect(JSON.parse(unknown.payload).error.code).toBe('INCIDENT_NOT_FOUND');
+    } finally {
+      await client.endAsync();
+      await answers.close();
+      await gateway.stop();
+    }
+  });
 });

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ApiError, parseBody, type ApiResponse, type ApiServer } from '../server.js';
 import { actorOf, answerOnceStored } from '../routes/actor.js';
 import { windowOpenedAction, windowStoppedAction } from '../routes/test-windows.js';
-import { incidentAcknowledgedAction } from '../routes/incidents.js';
+import { acknowledgementRefused, incidentAcknowledgedAction } from '../routes/incidents.js';
 import { mayDo, type TokenRegistry } from '../tokens.js';
 import { CONSOLE_CSS, consoleShell, deviceCardPage, pageHeaders, reportPageHeaders } from './pages.js';
 import { ConsoleSessions } from './sessions.js';
@@ -133,10 +133,7 @@ export function registerConsole(api: ApiServer, options: ConsoleOptions): Consol
     const id = req.params.id ?? '';
     const { note } = parseBody(ackBody, req);
     const outcome = source.assurance.acknowledge(id, actorOf(req), note);
-    if (!outcome.ok)
-      throw outcome.reason === 'unknown'
-        ? new ApiError('INCIDENT_NOT_FOUND', `no incident ${id}`)
-        : new ApiError('ALREADY_ACKNOWLEDGED', `incident ${id} was already acknowledged by ${outcome.incident?.ackedBy ?? 'someone'}`);
+    if (!outcome.ok) throw acknowledgementRefused(id, outcome);
     source.feed.changed();
     return answerOnceStored(outcome.stored, incidentAcknowledgedAction(id), json({ incident: incidentView(outcome.incident) }));
   });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Assurance } from '../../../src/assurance/assurance.js';
+import type { AcknowledgeOutcome, Assurance } from '../../../src/assurance/assurance.js';
 import { ApiError, parseBody, type ApiServer } from '../server.js';
 import { actorOf, answerOnceStored, flag } from './actor.js';
 import { incidentView, incidentViews } from '../assurance-views.js';
@@ -17,6 +17,13 @@ export function incidentAcknowledgedAction(id: string): string {
   return `incident ${id} was acknowledged`;
 }
 
+/** Why an acknowledgement is refused, alike on every channel (the API, the console, MQTT). */
+export function acknowledgementRefused(id: string, outcome: Extract<AcknowledgeOutcome, { ok: false }>): ApiError {
+  return outcome.reason === 'unknown'
+    ? new ApiError('INCIDENT_NOT_FOUND', `no incident ${id}`)
+    : new ApiError('ALREADY_ACKNOWLEDGED', `incident ${id} was already acknowledged by ${outcome.incident?.ackedBy ?? 'someone'}`);
+}
+
 /** Incidents: listing for every role; acknowledging (closing the duress latch) for operators and admins. */
 export function registerIncidentRoutes(api: ApiServer, assurance: Assurance): void {
   api.route('GET', '/incidents', 'read', (req) => ({ status: 200, body: { incidents: incidentViews(assurance, flag(req, 'all')) } }));
@@ -24,8 +31,7 @@ export function registerIncidentRoutes(api: ApiServer, assurance: Assurance): vo
     const { note } = parseBody(ackBody, req);
     const id = req.params.id ?? '';
     const outcome = assurance.acknowledge(id, actorOf(req), note ?? null);
-    if (outcome.ok) return answerOnceStored(outcome.stored, incidentAcknowledgedAction(id), { status: 200, body: { incident: incidentView(outcome.incident) } });
-    if (outcome.reason === 'unknown') throw new ApiError('INCIDENT_NOT_FOUND', `no incident ${id}`);
-    throw new ApiError('ALREADY_ACKNOWLEDGED', `incident ${id} was already acknowledged by ${outcome.incident?.ackedBy ?? 'someone'}`);
+    if (!outcome.ok) throw acknowledgementRefused(id, outcome);
+    return answerOnceStored(outcome.stored, incidentAcknowledgedAction(id), { status: 200, body: { incident: incidentView(outcome.incident) } });
   });
 }
