@@ -27,6 +27,7 @@ import { TokenRegistry } from '../api/tokens.js';
 import { registerHealthRoutes, type HealthSource, type PublicHealth } from '../api/routes/health.js';
 import { registerTokenRoutes } from '../api/routes/tokens.js';
 import { AuditLog } from '../system/audit-log.js';
+import { StoreFaultMark } from '../system/store-fault-mark.js';
 import { ConsoleFeed } from '../api/console/feed.js';
 import { registerConsole } from '../api/console/routes.js';
 import { GatewayMetrics } from '../system/metrics.js';
@@ -107,6 +108,8 @@ export class Gateway {
   private storeFaultRetry: NodeJS.Timeout | undefined;
   /** A fault report is being stored (by the retry, or after a frame's store succeeded first). */
   private storeFaultReporting = false;
+  /** The fault under way, kept across a restart until central has its report (live runs only). */
+  private storeFaultMark: StoreFaultMark | undefined;
 
   private constructor(
     private readonly options: GatewayOptions,
@@ -250,6 +253,10 @@ export class Gateway {
     await this.healthState?.stop();
     await this.dispatcher.stop();
     for (const output of this.outputs) await output.stop();
+    const fault = this.recorder.storeFault();
+    // With the frames refused until now, for the next start to report.
+    if (fault !== undefined) this.storeFaultMark?.write(fault);
+    this.storeFaultMark?.close();
     this.outbox.close();
   }
 
@@ -270,6 +277,10 @@ export class Gateway {
     }
     // Live runs only: a replay must not mark devices tested, open incidents or write audit records from old captures.
     if (this.options.listen !== false) {
+      const { mark, earlier } = StoreFaultMark.open(settings.dataDir, this.logger);
+      this.storeFaultMark = mark;
+      // A fault the last run could not report: reported now, or carried on by the fault still under way.
+      if (earlier !== undefined) this.reportStoreFault(earlier);
       const audit = this.openAuditLog();
       this.tokens?.chainCreations((entry) => audit.append(entry), (fingerprint) => audit.hasChainedToken(fingerprint));
       this.assurance = wireAssurance(this, settings, {
@@ -452,8 +463,13 @@ export class Gateway {
    */
   private storeFaultChanged(fault: StoreFault, state: 'failing' | 'recovered'): void {
     if (state === 'failing') {
+      this.storeFaultMark?.write(fault);
       clearInterval(this.storeFaultRetry);
-      this.storeFaultRetry = setInterval(() => this.reportStoreFault(fault), STORE_FAULT_RETRY_MS).unref();
+      this.storeFaultRetry = setInterval(() => {
+        // The frames refused since: what a restart now would report.
+        this.storeFaultMark?.write(fault);
+        this.reportStoreFault(fault);
+      }, STORE_FAULT_RETRY_MS).unref();
       return;
     }
     clearInterval(this.storeFaultRetry);
@@ -467,8 +483,14 @@ export class Gateway {
     this.storeFaultReporting = true;
     void this.recorder.recordRaised(storeFaultEvents(fault, this.options.clock.now(), this.builder)).then((outcome) => {
       this.storeFaultReporting = false;
+      if (outcome.ok) {
+        this.storeFaultMark?.clear();
+        return;
+      }
       // Not stored: the fault this failure began reports this one too, or, when the store works again, it goes now.
-      if (!outcome.ok && !this.recorder.carryOver(fault)) this.reportStoreFault(fault);
+      const current = this.recorder.storeFault();
+      if (current !== undefined && this.recorder.carryOver(fault)) this.storeFaultMark?.write(current);
+      else this.reportStoreFault(fault);
     });
   }
 

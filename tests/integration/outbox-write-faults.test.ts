@@ -24,10 +24,10 @@ describe('the outbox cannot write (disk full, read-only, I/O error) in a running
     for (const cleanup of cleanups.reverse()) cleanup();
   });
 
-  it('NAKs every frame, shows 503 on /healthz to a caller with a token, logs one line, and once the disk has room says so to central', async () => {
-    const dir = tempDir('outbox-full');
+  /** A gateway with a DC-09 input, the API and a stdout output on `dir`; a second call on the same `dir` restarts it. */
+  async function startGateway(dir: string, ports?: { dc09Port: number; apiPort: number }) {
     const dataDir = path.join(dir, 'var');
-    const [dc09Port, apiPort] = [await freePort(), await freePort()];
+    const { dc09Port, apiPort } = ports ?? { dc09Port: await freePort(), apiPort: await freePort() };
     const gateway = GatewayProcess.spawn(
       writeConfig(dir, {
         dataDir,
@@ -38,21 +38,32 @@ describe('the outbox cannot write (disk full, read-only, I/O error) in a running
     );
     cleanups.push(() => gateway.kill('SIGKILL'));
     await gateway.ready;
-    const healthz = async () => (await apiFetch(dataDir, `http://127.0.0.1:${apiPort}/healthz`)).status;
-    // Without a token nothing changes: the first store in a while that finds the disk full may be a duress's.
-    const publicHealthz = async () => (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).status;
     const panel = await TcpPanel.connect(dc09Port);
     cleanups.push(() => panel.close());
     const send = async (seq: number, data: string) => {
       const answer = await panel.send(panelFrame({ token: 'ADM-CID', seq: String(seq).padStart(4, '0'), account: '1234', data }));
       return answer === null ? null : parseAnswer(answer).token;
     };
-    expect(await send(1, '#1234|1130 01 003')).toBe('ACK');
-    expect(await healthz()).toBe(200);
+    return { gateway, dataDir, ports: { dc09Port, apiPort }, panel, send };
+  }
 
+  /** Every insert into the outbox fails as SQLITE_FULL would, until the returned function is called. */
+  function fillDisk(dataDir: string): () => void {
     const db = new Database(path.join(dataDir, OUTBOX_FILE_NAME));
     cleanups.push(() => db.close());
     db.exec(`CREATE TRIGGER disk_full BEFORE INSERT ON entry BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+    return () => db.exec('DROP TRIGGER disk_full');
+  }
+
+  it('NAKs every frame, shows 503 on /healthz to a caller with a token, logs one line, and once the disk has room says so to central', async () => {
+    const { gateway, dataDir, ports, send } = await startGateway(tempDir('outbox-full'));
+    const healthz = async () => (await apiFetch(dataDir, `http://127.0.0.1:${ports.apiPort}/healthz`)).status;
+    // Without a token nothing changes: the first store in a while that finds the disk full may be a duress's.
+    const publicHealthz = async () => (await fetch(`http://127.0.0.1:${ports.apiPort}/healthz`)).status;
+    expect(await send(1, '#1234|1130 01 003')).toBe('ACK');
+    expect(await healthz()).toBe(200);
+
+    const freeDisk = fillDisk(dataDir);
     // With a stdout output, the log goes to stderr.
     const logLinesBefore = gateway.stderr.length;
 
@@ -62,14 +73,14 @@ describe('the outbox cannot write (disk full, read-only, I/O error) in a running
     expect(await send(4, '#1234|1130 01 006')).toBe('NAK');
     expect(await healthz()).toBe(503);
     expect(await publicHealthz()).toBe(200);
-    const authed = (await (await apiFetch(dataDir, `http://127.0.0.1:${apiPort}/healthz`)).json()) as { outbox: { state: string; detail: string } };
+    const authed = (await (await apiFetch(dataDir, `http://127.0.0.1:${ports.apiPort}/healthz`)).json()) as { outbox: { state: string; detail: string } };
     expect(authed.outbox).toMatchObject({ state: 'down', detail: expect.stringMatching(/database or disk is full/) });
     const errors = gateway.stderr.slice(logLinesBefore).filter((line) => line.includes('"level":50'));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/outbox cannot store.*NAK/);
     expect(errors[0]).not.toMatch(/"stack"/);
 
-    db.exec('DROP TRIGGER disk_full');
+    freeDisk();
     await until(async () => (await healthz()) === 200);
     expect(gateway.stderr.slice(logLinesBefore).some((line) => /outbox stores again/.test(line))).toBe(true);
     // Central hears of the fault: when it began and that it ended, with the frames refused meanwhile.
@@ -82,5 +93,39 @@ describe('the outbox cannot write (disk full, read-only, I/O error) in a running
     expect((supervisory[1]!.reasons as string[]).join(' ')).toMatch(/3 frames? .*NAK/);
     expect(await send(3, '#1234|1122 01 005')).toBe('ACK');
     await until(() => gateway.events().some((e) => e.category === 'holdup'));
+  }, 60_000);
+
+  it.each([
+    { disk: 'freed during the restart', stillFull: false },
+    { disk: 'still full after the restart', stillFull: true },
+  ])('reports to central an outage under way when the gateway restarts, from its start and with every frame refused (disk $disk)', async ({ stillFull }) => {
+    const dir = tempDir('outbox-full-restart');
+    const first = await startGateway(dir);
+    expect(await first.send(1, '#1234|1130 01 003')).toBe('ACK');
+    const freeDisk = fillDisk(first.dataDir);
+    const failedFrom = Date.now();
+    expect(await first.send(2, '#1234|1130 01 004')).toBe('NAK');
+    expect(await first.send(3, '#1234|1130 01 005')).toBe('NAK');
+    first.panel.close();
+    first.gateway.kill('SIGTERM');
+    await first.gateway.exited;
+    // The operator frees space and restarts the gateway, or restarts it first.
+    if (!stillFull) freeDisk();
+
+    const restartedAt = Date.now();
+    const second = await startGateway(dir, first.ports);
+    if (stillFull) {
+      expect(await second.send(4, '#1234|1130 01 006')).toBe('NAK');
+      freeDisk();
+    }
+    const reported = () => second.gateway.events().filter((e) => (e.source as { input: string }).input === 'outbox');
+    await until(() => reported().length >= 2);
+    const [trouble, restore] = reported();
+    expect([trouble!.qualifier, trouble!.covert, restore!.qualifier, restore!.covert]).toEqual(['new', true, 'restore', true]);
+    // From when it began before the restart, not from the restart.
+    expect(Date.parse(trouble!.receivedAt as string)).toBeGreaterThanOrEqual(failedFrom - 1_000);
+    expect(Date.parse(trouble!.receivedAt as string)).toBeLessThan(restartedAt);
+    expect((trouble!.reasons as string[]).join(' ')).toMatch(/database or disk is full/);
+    expect((restore!.reasons as string[]).join(' ')).toMatch(new RegExp(`${stillFull ? 3 : 2} frames .*NAK`));
   }, 60_000);
 });
