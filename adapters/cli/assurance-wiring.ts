@@ -1,4 +1,4 @@
-import { Assurance, type AssuranceHealth } from '../../src/assurance/assurance.js';
+import { Assurance, type AssuranceHealth, type AssuranceOptions } from '../../src/assurance/assurance.js';
 import type { AuditEntry } from '../../src/assurance/audit-chain.js';
 import { AssuranceStore } from '../../src/assurance/store.js';
 import { supervisionPolicy } from '../../src/assurance/supervision.js';
@@ -40,6 +40,8 @@ export interface AssuranceWiringOptions {
   store?: AssuranceStore;
   /** Appends to the hash-chained audit log (the gateway's `{dataDir}/audit.jsonl`). */
   audit?: (entry: AuditEntry) => void;
+  /** Raised events not stored yet, kept across a restart (Assurance's `carried` and `onUnstoredChanged`). */
+  unstored?: Pick<AssuranceOptions, 'carried' | 'onUnstoredChanged'>;
 }
 
 /** The assurance's health plus its timer's: how long ago the time-driven checks last ran. */
@@ -88,6 +90,7 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
     centralOutputs: new Set(central.map((o) => o.name)),
     ...(options.audit === undefined ? {} : { audit: options.audit }),
     ...(host.counters === undefined ? {} : { counters: host.counters }),
+    ...options.unstored,
     // A DC-09 input's receiver reports each frame's traffic on the bus (trafficSeen) before storing its events.
     trafficReportingInputs: new Set(settings.inputs.flatMap((input) => (input.type === 'dc09' ? [input.name] : []))),
     // After the frame's own work: the publication reads the ledger, which must not delay the duress's ACK.

@@ -255,7 +255,7 @@ export class Gateway {
     for (const output of this.outputs) await output.stop();
     const fault = this.recorder.storeFault();
     // With the frames refused until now, for the next start to report.
-    if (fault !== undefined) this.storeFaultMark?.write(fault);
+    if (fault !== undefined) this.storeFaultMark?.setFault(fault);
     this.storeFaultMark?.close();
     this.outbox.close();
   }
@@ -280,13 +280,15 @@ export class Gateway {
       const { mark, earlier } = StoreFaultMark.open(settings.dataDir, this.logger);
       this.storeFaultMark = mark;
       // A fault the last run could not report: reported now, or carried on by the fault still under way.
-      if (earlier !== undefined) this.reportStoreFault(earlier);
+      if (earlier.fault !== undefined) this.reportStoreFault(earlier.fault);
+      if (earlier.events.length > 0) this.logger.warn({ events: earlier.events.length }, 'raised events the last run could not store are stored now');
       const audit = this.openAuditLog();
       this.tokens?.chainCreations((entry) => audit.append(entry), (fingerprint) => audit.hasChainedToken(fingerprint));
       this.assurance = wireAssurance(this, settings, {
         clock: this.options.clock,
         logger: this.logger.child({ component: 'assurance' }),
         audit: (entry) => audit.append(entry),
+        unstored: { carried: earlier.events, onUnstoredChanged: (events) => mark.setEvents(events) },
       });
       await this.startMqttStates();
     }
@@ -463,11 +465,11 @@ export class Gateway {
    */
   private storeFaultChanged(fault: StoreFault, state: 'failing' | 'recovered'): void {
     if (state === 'failing') {
-      this.storeFaultMark?.write(fault);
+      this.storeFaultMark?.setFault(fault);
       clearInterval(this.storeFaultRetry);
       this.storeFaultRetry = setInterval(() => {
         // The frames refused since: what a restart now would report.
-        this.storeFaultMark?.write(fault);
+        this.storeFaultMark?.setFault(fault);
         this.reportStoreFault(fault);
       }, STORE_FAULT_RETRY_MS).unref();
       return;
@@ -484,12 +486,12 @@ export class Gateway {
     void this.recorder.recordRaised(storeFaultEvents(fault, this.options.clock.now(), this.builder)).then((outcome) => {
       this.storeFaultReporting = false;
       if (outcome.ok) {
-        this.storeFaultMark?.clear();
+        this.storeFaultMark?.setFault(undefined);
         return;
       }
       // Not stored: the fault this failure began reports this one too, or, when the store works again, it goes now.
       const current = this.recorder.storeFault();
-      if (current !== undefined && this.recorder.carryOver(fault)) this.storeFaultMark?.write(current);
+      if (current !== undefined && this.recorder.carryOver(fault)) this.storeFaultMark?.setFault(current);
       else this.reportStoreFault(fault);
     });
   }

@@ -43,6 +43,13 @@ export interface AssuranceOptions {
   trafficReportingInputs?: ReadonlySet<string>;
   /** Counts what a bound on input-derived records evicted (`assurance_records_evicted_total`, by kind). */
   counters?: Pick<Counters, 'inc'>;
+  /** Raised events a previous run could not store (kept through onUnstoredChanged): stored at the first check. */
+  carried?: readonly NormalizedEvent[];
+  /**
+   * Told the raised events not stored yet each time they change, to keep them across a restart: a control action
+   * answered 503 CONTROL_NOT_STORED is promised to reach central.
+   */
+  onUnstoredChanged?: (events: readonly NormalizedEvent[]) => void;
 }
 
 export interface AssuranceHealth {
@@ -143,7 +150,9 @@ export class Assurance implements EventAnnotator {
    */
   private readonly coveredBy = new WeakMap<NormalizedEvent, readonly WindowRecord[]>();
   /** Raised events the outbox did not take (a failed write): stored again at each tick, so none is lost. */
-  private readonly unstored: NormalizedEvent[] = [];
+  private readonly unstored: Set<NormalizedEvent>;
+  /** Those of them being stored again now: a tick does not store one twice. */
+  private readonly retrying = new Set<NormalizedEvent>();
   /** The latest store of each open window's opening event, for a repeated opening to be answered by. */
   private readonly openings = new Map<string, ControlStored>();
   private historyPrunedAt = Number.NEGATIVE_INFINITY;
@@ -175,6 +184,7 @@ export class Assurance implements EventAnnotator {
       );
     });
     this.deadline = new DeliveryDeadline(options.duressDeadlineMs);
+    this.unstored = new Set(options.carried);
     this.ledger.enroll(now);
     store.onWriteError((error) => options.logger.error({ err: error }, 'assurance ledger not written yet; retrying'));
   }
@@ -266,7 +276,7 @@ export class Assurance implements EventAnnotator {
   /** What time alone decides: scheduled windows open, windows expire, devices fall overdue, links fall silent, deadlines pass. */
   tick(): void {
     const now = this.now();
-    for (const event of this.unstored.splice(0)) this.store(event, 'again');
+    for (const event of this.unstored) if (!this.retrying.has(event)) this.store(event, 'again');
     for (const site of this.options.sites()) {
       const slot = currentSlot(site, now);
       const window = slot === undefined ? undefined : this.windows.startScheduled(slot, now);
@@ -413,7 +423,7 @@ export class Assurance implements EventAnnotator {
     const devices = this.ledger.list(now);
     const problems = [
       ...(undelivered.length > 0 ? [`${undelivered.length} duress event(s) not confirmed by a central output`] : []),
-      ...(this.unstored.length > 0 ? [`${this.unstored.length} supervisory event(s) not stored yet (the outbox refuses writes)`] : []),
+      ...(this.unstored.size > 0 ? [`${this.unstored.size} supervisory event(s) not stored yet (the outbox refuses writes)`] : []),
     ];
     return {
       state: problems.length > 0 ? 'degraded' : 'up',
@@ -592,6 +602,7 @@ export class Assurance implements EventAnnotator {
    * central: when the outbox fails the event is kept and stored again at the next tick, logged at its first failure.
    */
   private store(event: NormalizedEvent, attempt: 'first' | 'again'): ControlStored {
+    if (attempt === 'again') this.retrying.add(event);
     const recording: ControlStored = this.options
       .record([event])
       .then(
@@ -599,9 +610,14 @@ export class Assurance implements EventAnnotator {
         (error: unknown) => ({ ok: false as const, error }),
       )
       .then((outcome) => {
-        if (outcome.ok) return outcome;
-        if (attempt === 'first') this.options.logger.error({ err: outcome.error, reasons: event.reasons }, 'supervisory event not stored yet; stored again at each check');
-        this.unstored.push(event);
+        this.retrying.delete(event);
+        if (outcome.ok) {
+          if (this.unstored.delete(event)) this.options.onUnstoredChanged?.([...this.unstored]);
+        } else if (attempt === 'first') {
+          this.options.logger.error({ err: outcome.error, reasons: event.reasons }, 'supervisory event not stored yet; stored again at each check');
+          this.unstored.add(event);
+          this.options.onUnstoredChanged?.([...this.unstored]);
+        }
         return outcome;
       })
       .finally(() => this.inFlight.delete(recording));

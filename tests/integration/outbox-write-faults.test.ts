@@ -34,6 +34,7 @@ describe('the outbox cannot write (disk full, read-only, I/O error) in a running
         api: { host: '127.0.0.1', port: apiPort },
         inputs: [{ type: 'dc09', name: 'ip', host: '127.0.0.1', port: dc09Port, udp: false, accounts: [{ account: '1234' }] }],
         outputs: [{ type: 'stdout', name: 'console' }],
+        sites: [{ id: 'bank-1', accounts: ['1234'], zones: [{ number: 5, name: 'Teller hold-up button', type: 'holdup' }] }],
       }),
     );
     cleanups.push(() => gateway.kill('SIGKILL'));
@@ -127,5 +128,27 @@ describe('the outbox cannot write (disk full, read-only, I/O error) in a running
     expect(Date.parse(trouble!.receivedAt as string)).toBeLessThan(restartedAt);
     expect((trouble!.reasons as string[]).join(' ')).toMatch(/database or disk is full/);
     expect((restore!.reasons as string[]).join(' ')).toMatch(new RegExp(`${stillFull ? 3 : 2} frames .*NAK`));
+  }, 60_000);
+
+  it('stores after a restart the event of a control action answered 503 CONTROL_NOT_STORED before it', async () => {
+    const dir = tempDir('outbox-full-control');
+    const first = await startGateway(dir);
+    const freeDisk = fillDisk(first.dataDir);
+    const opened = await apiFetch(first.dataDir, `http://127.0.0.1:${first.ports.apiPort}/test-windows`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ site: 'bank-1', minutes: 30 }),
+    });
+    expect(opened.status).toBe(503);
+    const { result } = (await opened.json()) as { result: { id: string } };
+    first.panel.close();
+    first.gateway.kill('SIGTERM');
+    await first.gateway.exited;
+    freeDisk();
+
+    const second = await startGateway(dir, first.ports);
+    const control = () => second.gateway.events().filter((e) => (e.control as { action?: string } | undefined)?.action === 'test-window-opened');
+    await until(() => control().length > 0);
+    expect(control().map((e) => (e.control as { window: string }).window)).toEqual([result.id]);
   }, 60_000);
 });
