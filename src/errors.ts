@@ -115,6 +115,7 @@ export const API_HTTP_STATUS = {
   TOO_MANY_REQUESTS: 429,
   INTERNAL: 500,
   CONTROL_NOT_STORED: 503,
+  OUTBOX_WRITE_FAILED: 503,
 } as const satisfies Partial<Record<ErrorCode, number>>;
 
 export type ApiErrorCode = keyof typeof API_HTTP_STATUS;

@@ -118,8 +118,11 @@ export interface ApiServerOptions {
   isLoopbackPeer?: (address: string) => boolean;
 }
 
-/** Refusals that say someone without the right token, or a foreign page, tried: logged (rate-limited). */
-const REFUSALS_LOGGED: ReadonlySet<ApiErrorCode> = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'ORIGIN_NOT_ALLOWED', 'HOST_NOT_ALLOWED', 'UNSUPPORTED_MEDIA_TYPE', 'TOO_MANY_REQUESTS']);
+/**
+ * Refusals that say someone without the right token, or a foreign page, tried, or that the outbox cannot write:
+ * logged (rate-limited).
+ */
+const REFUSALS_LOGGED: ReadonlySet<ApiErrorCode> = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'ORIGIN_NOT_ALLOWED', 'HOST_NOT_ALLOWED', 'UNSUPPORTED_MEDIA_TYPE', 'TOO_MANY_REQUESTS', 'OUTBOX_WRITE_FAILED']);
 
 /** Failed token checks (bearer tokens and console sign-ins together) one address may make per minute. */
 export const TOKEN_FAILURES_PER_MINUTE = 10;

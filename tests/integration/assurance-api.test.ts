@@ -11,6 +11,7 @@ import type { NormalizedEvent } from '../../src/model/event.js';
 import { EventBus } from '../../src/bus.js';
 import { Counters } from '../../src/observability/counters.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
+import { outboxWriteFailed } from '../../src/outbox/outbox-shared.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
 import { Recorder } from '../../src/pipeline/recorder.js';
@@ -309,6 +310,15 @@ describe('a control action through the API', () => {
     await gateway.wiring.assurance.flush();
     await until(() => central.delivered.some((e) => e.control?.action === 'incident-acknowledged'), 'the control event');
     expect(central.delivered.filter((e) => e.control?.action === 'incident-acknowledged')).toHaveLength(1);
+  });
+
+  it('answers a dead-letter retry the outbox cannot write 503 OUTBOX_WRITE_FAILED: nothing was retried, so it may be repeated', async () => {
+    gateway.outbox.retryDeadLetters = () => {
+      throw outboxWriteFailed('the outbox transaction failed', new Error('database or disk is full'));
+    };
+    const retry = await gateway.request('POST', '/dead-letters/retry', { output: 'cms' }, 'operator');
+    expect([retry.status, retry.body.error.code]).toEqual([503, 'OUTBOX_WRITE_FAILED']);
+    expect(retry.body.error.message).toMatch(/nothing was retried.*database or disk is full/);
   });
 
   it('names the window that stands in a 503 CONTROL_NOT_STORED, and answers a repeated opening with it instead of opening a second', async () => {

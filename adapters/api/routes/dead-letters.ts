@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Assurance } from '../../../src/assurance/assurance.js';
+import { isGatewayError } from '../../../src/errors.js';
 import { DEAD_LETTER_RETRY_LIMIT, type Outbox } from '../../../src/outbox/outbox.js';
 import { ApiError, parseBody, type ApiServer } from '../server.js';
 import { actorOf, answerOnceStored } from './actor.js';
@@ -21,6 +22,20 @@ export function checkOutputNamed(outputs: readonly string[], name: string): void
 }
 
 /**
+ * The outbox's retry, or 503 OUTBOX_WRITE_FAILED when it cannot write (disk full): its transaction rolled back, so
+ * nothing was retried, nothing is published, and the operator may repeat it once the disk has room.
+ */
+function retryOrRefuse(outbox: Pick<Outbox, 'retryDeadLetters'>, output: string, seqs: readonly number[] | undefined): ReturnType<Outbox['retryDeadLetters']> {
+  try {
+    return outbox.retryDeadLetters(output, seqs);
+  } catch (error) {
+    if (!isGatewayError(error) || error.code !== 'OUTBOX_WRITE_FAILED') throw error;
+    const cause = error.cause instanceof Error ? error.cause.message : error.message;
+    throw new ApiError('OUTBOX_WRITE_FAILED', `nothing was retried: the outbox cannot write (${cause}); retry once the disk under dataDir has room`);
+  }
+}
+
+/**
  * `POST /dead-letters/retry {output, seqs?, note?}` (operators and admins): puts the output's dead letters (those
  * named, else the oldest) back in its queue once the cause is fixed; published to central and audited like an
  * acknowledgement. `remaining`: the output's dead letters still left; `notFound` (with `seqs` only): the seqs given
@@ -33,7 +48,7 @@ export function registerDeadLetterRoutes(
   api.route('POST', '/dead-letters/retry', 'redeliver', (req) => {
     const { output, seqs, note } = parseBody(retryBody, req);
     checkOutputNamed(deps.outputs, output);
-    const { retried, remaining } = deps.outbox.retryDeadLetters(output, seqs);
+    const { retried, remaining } = retryOrRefuse(deps.outbox, output, seqs);
     const retriedSeqs = new Set(retried.map((letter) => letter.deadSeq));
     const notFound = seqs === undefined ? undefined : [...new Set(seqs)].filter((seq) => !retriedSeqs.has(seq));
     const answer = { status: 200, body: { retried: retried.length, remaining, ...(notFound === undefined ? {} : { notFound }) } };
