@@ -9,6 +9,7 @@ import type { Counters } from '../../src/observability/counters.js';
 import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import { systemClock, type Clock, type Logger } from '../../src/ports.js';
 import { isLoopbackHost } from '../../src/settings/settings.js';
+import { withTimeout } from '../../src/timeout.js';
 import { answerEarly, BodyCutShort, createLimitedServer, errorAnswer, firstHeader, hasBody, readBounded, sendJson, sendText, type JsonAnswer, type ListenerLimits } from './http.js';
 import { mayDo, type ApiIdentity, type Permission, type TokenRegistry } from './tokens.js';
 
@@ -127,6 +128,11 @@ const REFUSALS_LOGGED: ReadonlySet<ApiErrorCode> = new Set(['UNAUTHORIZED', 'FOR
 /** Failed token checks (bearer tokens and console sign-ins together) one address may make per minute. */
 export const TOKEN_FAILURES_PER_MINUTE = 10;
 const TOKEN_FAILURE_WINDOW_MS = 60_000;
+/**
+ * stop() waits this long at most for the requests being handled: a control action waiting for its group commit is
+ * answered rather than cut off (the client would take it for not done, and repeat it after the restart).
+ */
+const STOP_DRAIN_MS = 2_000;
 /** Addresses whose failures are remembered; past it one is forgotten (see TokenGuessLimiter). */
 export const TOKEN_FAILURE_ADDRESSES = 10_000;
 
@@ -219,6 +225,8 @@ export class ApiServer {
   /** Refusals (of requests and connections) logged at most once per kind and peer host every 10 s (the counters have them all). */
   private readonly refusals: RateLimitedLog;
   private readonly guesses: TokenGuessLimiter;
+  /** Requests being handled (until answered, or their stream started). */
+  private readonly handling = new Set<Promise<void>>();
 
   constructor(private readonly options: ApiServerOptions) {
     this.refusals = new RateLimitedLog({ logger: options.logger, clock: systemClock });
@@ -269,7 +277,10 @@ export class ApiServer {
   async start(): Promise<void> {
     const { tls } = this.options;
     const server = await createLimitedServer(
-      (req, res) => void this.handle(req, res),
+      (req, res) => {
+        const handling = this.handle(req, res).finally(() => this.handling.delete(handling));
+        this.handling.add(handling);
+      },
       { ...DEFAULT_LIMITS, ...this.options.limits },
       tls === undefined ? undefined : { ...tls, rejectUnauthorized: tls.requestCert },
       { count: (reason) => this.options.counters?.inc('api_connections_dropped_total', { reason }), log: this.refusals },
@@ -284,10 +295,12 @@ export class ApiServer {
     const server = this.server;
     if (server === undefined) return;
     this.server = undefined;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    if (this.handling.size > 0) await withTimeout(Promise.allSettled([...this.handling]), STOP_DRAIN_MS);
+    // Live streams (the console's feed) and whatever is still at work end here.
+    server.closeAllConnections();
+    await closed;
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

@@ -119,7 +119,7 @@ async function startGateway(outputs: OutputAdapter[]) {
     for (const output of outputs) await output.stop();
   }
 
-  return { clock, outbox, wiring, base, receive, request, stop };
+  return { clock, outbox, wiring, api, base, receive, request, stop };
 }
 
 /** Runs `panelbridge test …` in-process against the API, as an installer. */
@@ -310,6 +310,17 @@ describe('a control action through the API', () => {
     await gateway.wiring.assurance.flush();
     await until(() => central.delivered.some((e) => e.control?.action === 'incident-acknowledged'), 'the control event');
     expect(central.delivered.filter((e) => e.control?.action === 'incident-acknowledged')).toHaveLength(1);
+  });
+
+  it('answers a control action under way when the API stops, instead of cutting its connection', async () => {
+    const holdup = await gateway.receive(cid('122', 5));
+    const { appending, release } = gateAppends(gateway.outbox);
+    const reply = gateway.request('POST', `/incidents/${holdup.incident}/ack`, { note: 'police attended' }, 'operator');
+    await appending;
+    const stopping = gateway.api.stop();
+    setTimeout(release, 50);
+    expect((await reply).status).toBe(200);
+    await stopping;
   });
 
   it('answers a dead-letter retry the outbox cannot write 503 OUTBOX_WRITE_FAILED: nothing was retried, so it may be repeated', async () => {
