@@ -43,7 +43,7 @@ export interface AssuranceOptions {
   trafficReportingInputs?: ReadonlySet<string>;
   /** Counts what a bound on input-derived records evicted (`assurance_records_evicted_total`, by kind). */
   counters?: Pick<Counters, 'inc'>;
-  /** Raised events a previous run could not store (kept through onUnstoredChanged): stored at the first check. */
+  /** Raised events a previous run could not store (kept through onUnstoredChanged): stored at once. */
   carried?: readonly NormalizedEvent[];
   /**
    * Told the raised events not stored yet each time they change, to keep them across a restart: a control action
@@ -185,6 +185,8 @@ export class Assurance implements EventAnnotator {
     });
     this.deadline = new DeliveryDeadline(options.duressDeadlineMs);
     this.unstored = new Set(options.carried);
+    // Now, not at the first check: a repeated opening of a window among them waits for its event (see startWindow).
+    for (const event of this.unstored) this.store(event, 'again');
     this.ledger.enroll(now);
     store.onWriteError((error) => options.logger.error({ err: error }, 'assurance ledger not written yet; retrying'));
   }
