@@ -1,9 +1,9 @@
 import { Assurance, type AssuranceHealth, type AssuranceOptions } from '../../src/assurance/assurance.js';
+import type { Counters } from '../../src/observability/counters.js';
 import type { AuditEntry } from '../../src/assurance/audit-chain.js';
 import { AssuranceStore } from '../../src/assurance/store.js';
 import { supervisionPolicy } from '../../src/assurance/supervision.js';
 import { EventBus } from '../../src/bus.js';
-import type { Counters } from '../../src/observability/counters.js';
 import type { Outbox } from '../../src/outbox/outbox.js';
 import type { EventBuilderDeps } from '../../src/pipeline/event-builder.js';
 import type { Recorder } from '../../src/pipeline/recorder.js';
@@ -27,8 +27,8 @@ export interface AssuranceHost {
   builder: EventBuilderDeps;
   /** Frames stored (by the recorder), events delivered (by the dispatcher), traffic seen (by the inputs, heartbeats included). */
   bus: Pick<EventBus, 'onFrameStored' | 'onEventDelivered' | 'onTrafficSeen' | 'removeListeners'>;
-  /** The gateway's counters (/metrics): what the assurance's bounds evicted. */
-  counters?: Pick<Counters, 'inc'>;
+  /** The gateway's counters (/metrics): what the assurance's bounds evicted, the acknowledgements over MQTT refused. */
+  counters?: Counters;
 }
 
 export interface AssuranceWiringOptions {
@@ -111,7 +111,7 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
 
   const mqttStates = new MqttAssuranceStates(
     central.filter((o): o is MqttOutput => o instanceof MqttOutput),
-    { assurance, sites: host.builder.sites, clock, logger },
+    { assurance, sites: host.builder.sites, clock, logger, ...(host.counters === undefined ? {} : { counters: host.counters }) },
   );
 
   const tickMs = options.tickMs ?? 1_000;

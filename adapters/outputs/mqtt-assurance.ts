@@ -2,6 +2,8 @@ import type { Assurance } from '../../src/assurance/assurance.js';
 import type { DeviceStatus } from '../../src/assurance/ledger.js';
 import type { Clock, Logger } from '../../src/ports.js';
 import type { Site } from '../../src/settings/sites.js';
+import type { Counters } from '../../src/observability/counters.js';
+import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import { withTimeout } from '../../src/timeout.js';
 import { incidentView } from '../api/assurance-views.js';
 import { answerOnceStored } from '../api/routes/actor.js';
@@ -25,6 +27,8 @@ export interface MqttAssuranceDeps {
   sites: () => readonly Site[];
   clock: Clock;
   logger: Logger;
+  /** `mqtt_acks_refused_total{output, code}`. */
+  counters?: Counters;
 }
 
 /**
@@ -40,7 +44,13 @@ export class MqttAssuranceStates {
   private again = false;
 
   constructor(outputs: readonly MqttOutput[], private readonly deps: MqttAssuranceDeps) {
-    const { assurance, logger } = deps;
+    const { assurance, logger, clock, counters } = deps;
+    // Whoever may publish on the ack topic can send any number: each refusal is counted, not logged each time.
+    const refusals = new RateLimitedLog({ logger, clock });
+    const refused = (output: string, code: string, fields: Record<string, unknown>) => {
+      counters?.inc('mqtt_acks_refused_total', { output, code });
+      refusals.warn(`${output}\u0000${code}`, undefined, { output, code, ...fields }, 'incident acknowledgement over MQTT refused');
+    };
     this.publishers = outputs.map((output) => ({
       devices: new RetainedStatePublisher(output, logger, 'device state'),
       incidents: new RetainedStatePublisher(output, logger, 'incident state'),
@@ -49,7 +59,7 @@ export class MqttAssuranceStates {
       .filter((output) => output.incidentAcks)
       .map((output) =>
         output
-          .subscribe('incidents/+/ack', (topic, payload) => void acknowledgeFromMqtt(assurance, output, topic, payload, logger))
+          .subscribe('incidents/+/ack', (topic, payload) => void acknowledgeFromMqtt(assurance, output, topic, payload, logger, refused))
           .catch((error: unknown) => {
             logger.error({ output: output.name, err: error }, 'cannot subscribe to incident acknowledgements');
             return undefined;
@@ -135,7 +145,14 @@ function incidentStates(assurance: Assurance, sites: () => readonly Site[], cloc
  * output's, with the `by` the message claims. It is answered on `{topic}/result` as the API answers
  * `POST /incidents/{id}/ack`, and as late: once its event for central is stored, or with the same refusal.
  */
-async function acknowledgeFromMqtt(assurance: Assurance, output: MqttOutput, topic: string, payload: Buffer, logger: Logger): Promise<void> {
+async function acknowledgeFromMqtt(
+  assurance: Assurance,
+  output: MqttOutput,
+  topic: string,
+  payload: Buffer,
+  logger: Logger,
+  refused: (output: string, code: string, fields: Record<string, unknown>) => void,
+): Promise<void> {
   const id = topic.split('/').at(-2) ?? '';
   const text = payload.toString('utf8').trim();
   let claimed: string | undefined;
@@ -153,16 +170,13 @@ async function acknowledgeFromMqtt(assurance: Assurance, output: MqttOutput, top
   const name = claimed === undefined ? `mqtt:${output.name}` : `${claimed} (mqtt:${output.name})`;
   const outcome = assurance.acknowledge(id, { name, role: 'operator', channel: 'mqtt' }, note);
   let answer: unknown;
-  if (!outcome.ok) {
-    logger.warn({ incident: id, topic, reason: outcome.reason }, 'incident acknowledgement over MQTT refused');
-    answer = acknowledgementRefused(id, outcome).answer().body;
-  } else {
-    try {
-      answer = (await answerOnceStored(outcome.stored, incidentAcknowledgedAction(id), { body: { incident: incidentView(outcome.incident) } })).body;
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      answer = error.answer().body;
-    }
+  try {
+    if (!outcome.ok) throw acknowledgementRefused(id, outcome);
+    answer = (await answerOnceStored(outcome.stored, incidentAcknowledgedAction(id), { body: { incident: incidentView(outcome.incident) } })).body;
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    refused(output.name, error.code, { incident: id, topic });
+    answer = error.answer().body;
   }
   await output.publishAnswerTo(`${topic}/result`, answer).catch((error: unknown) => logger.warn({ topic, err: error }, 'acknowledgement answer not published'));
 }

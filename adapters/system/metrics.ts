@@ -46,6 +46,7 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
   duress_frames_over_queue_total: 'Duress and hold-up frames a serial input queued beyond its full frame queue, by input',
   capture_write_failures_total: 'Frames not written to the run --capture file (disk full, I/O error), by input; they were stored and answered',
   api_requests_refused_total: 'API requests refused, by error code (no token, role, origin, host, content type)',
+  mqtt_acks_refused_total: 'Incident acknowledgements over MQTT refused, by output and error code (unknown incident, already acknowledged, not stored)',
   api_token_failures_total: 'Unknown tokens presented to the API (bearer and console sign-in), by peer (loopback: never locked out; network)',
   api_connections_dropped_total: 'API connections refused or closed by the listener, by reason (max-connections, peer-limit)',
   retired_output_events_total:

@@ -15,7 +15,8 @@ import { outboxWriteFailed } from '../../src/outbox/outbox-shared.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
 import { Recorder } from '../../src/pipeline/recorder.js';
-import { silentLogger, type Audience, type OutputAdapter } from '../../src/ports.js';
+import { silentLogger, type Audience, type Logger, type OutputAdapter } from '../../src/ports.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 import { apiSchema, settingsSchema } from '../../src/settings/settings.js';
 import { getTestBroker, MessageLog, uniquePrefix, type TestBroker } from '../helpers/broker.js';
 import { cid, FakeClock, MINUTE } from '../helpers/assurance-harness.js';
@@ -70,8 +71,9 @@ function roleTokens(): TokenRegistry {
 }
 
 /** A gateway core on the real ApiServer, Recorder, Dispatcher and assurance wiring, with a fake clock. */
-async function startGateway(outputs: OutputAdapter[]) {
+async function startGateway(outputs: OutputAdapter[], logger: Logger = silentLogger) {
   const clock = new FakeClock();
+  const counters = new Counters();
   const outbox = new MemoryOutbox({ clock });
   const bus = new EventBus({ logger: silentLogger });
   const builder = { ids: createIdSource(clock, seededRandom(3)), sites: () => SETTINGS.sites };
@@ -88,9 +90,9 @@ async function startGateway(outputs: OutputAdapter[]) {
   for (const output of outputs) await output.start();
   dispatcher.start();
   const wiring = wireAssurance(
-    { recorder, api, outputs, outbox, builder, bus },
+    { recorder, api, outputs, outbox, builder, bus, counters },
     SETTINGS,
-    { clock, logger: silentLogger, store: AssuranceStore.open(':memory:'), tickMs: 3_600_000 },
+    { clock, logger, store: AssuranceStore.open(':memory:'), tickMs: 3_600_000 },
   );
   await api.start();
   const base = `http://127.0.0.1:${api.address!.port}`;
@@ -119,7 +121,7 @@ async function startGateway(outputs: OutputAdapter[]) {
     for (const output of outputs) await output.stop();
   }
 
-  return { clock, outbox, wiring, api, base, receive, request, stop };
+  return { clock, outbox, wiring, api, counters, base, receive, request, stop };
 }
 
 /** Runs `panelbridge test …` in-process against the API, as an installer. */
@@ -442,7 +444,8 @@ describe('duress assurance over MQTT', () => {
 
   it('answers an MQTT acknowledgement on .../ack/result only once its event is stored, and with the API refusal when it is not', async () => {
     const prefix = uniquePrefix('assurance-ack');
-    const gateway = await startGateway([mqttOutput('cms', prefix, 'central')]);
+    const { logger, lines } = recordingLogger();
+    const gateway = await startGateway([mqttOutput('cms', prefix, 'central')], logger);
     const answers = await MessageLog.subscribe(broker.url, `${prefix}/incidents/+/ack/result`);
     const client = await connectAsync(broker.url, { reconnectPeriod: 0 });
     try {
@@ -470,9 +473,12 @@ describe('duress assurance over MQTT', () => {
       expect(refused.error.message).toContain(`incident ${second.incident} was acknowledged`);
       expect(refused.result).toMatchObject({ incident: { id: second.incident } });
 
-      await client.publishAsync(`${prefix}/incidents/nope/ack`, '', { qos: 1 });
-      const unknown = await answers.waitFor((m) => m.topic === `${prefix}/incidents/nope/ack/result`);
+      // Refusals are counted, and logged at most once in a while however many come.
+      for (const id of ['nope-1', 'nope-2', 'nope-3']) await client.publishAsync(`${prefix}/incidents/${id}/ack`, '', { qos: 1 });
+      const unknown = await answers.waitFor((m) => m.topic === `${prefix}/incidents/nope-3/ack/result`);
       expect(JSON.parse(unknown.payload).error.code).toBe('INCIDENT_NOT_FOUND');
+      expect(gateway.counters.get('mqtt_acks_refused_total', { output: 'cms', code: 'INCIDENT_NOT_FOUND' })).toBe(3);
+      expect(lines.filter((l) => l.message === 'incident acknowledgement over MQTT refused' && l.fields.code === 'INCIDENT_NOT_FOUND')).toHaveLength(1);
     } finally {
       await client.endAsync();
       await answers.close();
