@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { GatewayError, schemaTooNew } from '../errors.js';
 import type { NormalizedEvent, UnverifiedReason } from '../model/event.js';
+import { SQLITE_BUSY_TIMEOUT_MS } from '../timeout.js';
 
 /**
  * Why SQLite rather than a JSON file: the ledger changes one row at a time (a test, an activation, an incident),
@@ -314,7 +315,7 @@ export class AssuranceStore {
   static open(file: string): AssuranceStore {
     let db: Database.Database | undefined;
     try {
-      db = new Database(file);
+      db = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
       if (file !== ':memory:' && db.pragma('journal_mode = WAL', { simple: true }) !== 'wal')
         throw new Error('WAL journal mode unavailable');
       // FULL: an incident opened or a test recorded survives power loss, like the outbox entry it belongs to.

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { GatewayError, isGatewayError, schemaTooNew } from '../errors.js';
 import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import { systemClock, type Audience, type Clock } from '../ports.js';
+import { SQLITE_BUSY_TIMEOUT_MS } from '../timeout.js';
 import { DEAD_LETTER_RETRY_LIMIT, type AppendResult, type DeadLetter, type DeadLetterPage, type Outbox, type OutboxEntry, type OutputRegistration, type RetriedDeadLetter, type RetiredOutput } from './outbox.js';
 import {
   IndexedOutbox,
@@ -129,7 +130,7 @@ interface QueuedMark {
 }
 
 function openDatabase(file: string): Database.Database {
-  const db = new Database(file);
+  const db = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
   try {
     // Taken only by a new database (an existing one keeps its own). An entry is about a kilobyte: with 16 KB pages a
     // group commit writes a quarter of the WAL frames, each a system call, and a checkpoint copies a quarter as many.

@@ -219,7 +219,7 @@ export class Recorder {
       this.fault = { since: (this.deps.clock ?? systemClock).now(), cause, refusedFrames: refused };
       logger.error(
         { code: gatewayError.code, cause },
-        `outbox cannot store events (${cause}): every frame is NAKed until it can; free space on (or fix) the disk under dataDir`,
+        `outbox cannot store events (${cause}): every frame is NAKed until it can; free space on (or fix) the disk under dataDir, or end another process that holds its files locked`,
       );
       this.deps.onStoreFault?.(this.fault, 'failing');
     }

@@ -1,0 +1,73 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { OUTBOX_FILE_NAME } from '../../src/outbox/sqlite-outbox.js';
+import { freePort } from '../helpers/broker.js';
+import { apiFetch, GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
+import { panelFrame, parseAnswer, TcpPanel } from '../helpers/panel.js';
+
+/**
+ * Another process on the gateway's outbox: an operator's `sqlite3 outbox.sqlite` inside a write transaction (or a
+ * tool that takes the write lock). The gateway's commit finds the database busy; how long it waits for the lock
+ * is how long its event loop stands still, for every input, the API and the outputs.
+ */
+describe('another process holds the outbox write lock in a running gateway', () => {
+  const cleanups: Array<() => void> = [];
+  afterAll(() => {
+    for (const cleanup of cleanups.reverse()) cleanup();
+  });
+
+  it('NAKs the frame at once and keeps answering the API, logs and counts it, and stores the retransmit once the lock is gone', async () => {
+    const dir = tempDir('outbox-busy');
+    const dataDir = path.join(dir, 'var');
+    const [dc09Port, apiPort] = [await freePort(), await freePort()];
+    const gateway = GatewayProcess.spawn(
+      writeConfig(dir, {
+        dataDir,
+        api: { host: '127.0.0.1', port: apiPort },
+        inputs: [{ type: 'dc09', name: 'ip', host: '127.0.0.1', port: dc09Port, udp: false, accounts: [{ account: '1234' }] }],
+        outputs: [{ type: 'stdout', name: 'console' }],
+      }),
+    );
+    cleanups.push(() => gateway.kill('SIGKILL'));
+    await gateway.ready;
+    const panel = await TcpPanel.connect(dc09Port);
+    cleanups.push(() => panel.close());
+    const send = async (seq: number, data: string) => {
+      const answer = await panel.send(panelFrame({ token: 'ADM-CID', seq: String(seq).padStart(4, '0'), account: '1234', data }), 10_000);
+      return answer === null ? null : parseAnswer(answer).token;
+    };
+    expect(await send(1, '#1234|1130 01 003')).toBe('ACK');
+
+    const operator = new Database(path.join(dataDir, OUTBOX_FILE_NAME));
+    cleanups.push(() => operator.close());
+    operator.exec('BEGIN IMMEDIATE');
+    const logLinesBefore = gateway.stderr.length;
+
+    const sent = Date.now();
+    const answered = send(2, '#1234|1122 01 004').then((token) => ({ token, ms: Date.now() - sent }));
+    // Asked while the gateway tries to commit that frame.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const asked = Date.now();
+    const health = await apiFetch(dataDir, `http://127.0.0.1:${apiPort}/healthz`);
+    const healthMs = Date.now() - asked;
+    const { token, ms } = await answered;
+
+    // The panel sends again; waiting out SQLite's default 5 s busy timeout froze the whole daemon meanwhile.
+    expect(token).toBe('NAK');
+    expect(ms).toBeLessThan(1_000);
+    expect(healthMs).toBeLessThan(1_000);
+    expect(health.status).toBe(503);
+    const errors = gateway.stderr.slice(logLinesBefore).filter((line) => line.includes('"level":50'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/outbox cannot store.*database is locked/);
+    const metrics = await (await apiFetch(dataDir, `http://127.0.0.1:${apiPort}/metrics`)).text();
+    expect(metrics).toMatch(/panelbridge_outbox_rejections_total\{[^}]*\} [1-9]/);
+
+    operator.exec('ROLLBACK');
+    expect(await send(2, '#1234|1122 01 004')).toBe('ACK');
+    const deadline = Date.now() + 10_000;
+    while (!gateway.events().some((e) => e.category === 'holdup') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(gateway.events().filter((e) => e.category === 'holdup')).toHaveLength(1);
+  }, 60_000);
+});
