@@ -42,6 +42,10 @@ import { outputLinkEvent, storeFaultEvents, type EventBuilderDeps } from '../../
  * the disk works again when no panel happens to send (a quiet site, a panel that gave up retrying).
  */
 const STORE_FAULT_RETRY_MS = 2_000;
+const WAL_STUCK_DETAIL =
+  'it cannot be checkpointed and grows with every event until the disk is full: another process holds a read transaction on outbox.sqlite (an open sqlite3 shell, a backup); end it and the WAL shrinks back';
+/** How often the outbox's WAL is looked at (one stat): it grows by a few MB a second at most under a flood. */
+const WAL_WATCH_MS = 5_000;
 
 export interface GatewayOptions {
   settings: Settings;
@@ -106,6 +110,9 @@ export class Gateway {
   private readonly cleaners: CentralStatesCleaner[] = [];
   private healthState: HealthStatePublisher | undefined;
   private storeFaultRetry: NodeJS.Timeout | undefined;
+  private walWatch: NodeJS.Timeout | undefined;
+  /** The outbox's WAL has outgrown its checkpoints (Outbox.wal), as last looked at: logged once each way. */
+  private walStuck = false;
   /** A fault report is being stored (by the retry, or after a frame's store succeeded first). */
   private storeFaultReporting = false;
   /** The fault under way, kept across a restart until central has its report (live runs only). */
@@ -212,9 +219,11 @@ export class Gateway {
     const assurance = this.assurance?.health();
     const storage = this.outbox.storage();
     const storeFault = this.recorder.storeFault();
+    const wal = this.outbox.wal();
     // Nothing the panels send can be stored, so none of it is ACKed: every link is as good as down. Not public: the
-    // first store in a while that finds the disk full may be a duress's.
-    const degraded = storeFault !== undefined || [...outputs, ...inputs].some((x) => x.state !== 'up') || assurance?.state === 'degraded';
+    // first store in a while that finds the disk full may be a duress's. A WAL that cannot be checkpointed is on
+    // its way to filling that disk.
+    const degraded = storeFault !== undefined || wal.stuck || [...outputs, ...inputs].some((x) => x.state !== 'up') || assurance?.state === 'degraded';
     return {
       status: degraded ? 'degraded' : 'ok',
       public: publicHealth(inputs, outputs.map((health, i) => ({ ...health, audience: this.outputs[i]!.audience }))),
@@ -226,10 +235,13 @@ export class Gateway {
         inputs,
         outputs,
         outbox: {
-          ...(storeFault === undefined
-            ? { state: 'up' }
-            : { state: 'down', detail: `cannot store since ${new Date(storeFault.since).toISOString()} (${storeFault.cause}); ${storeFault.refusedFrames} frames NAKed` }),
+          ...(storeFault !== undefined
+            ? { state: 'down', detail: `cannot store since ${new Date(storeFault.since).toISOString()} (${storeFault.cause}); ${storeFault.refusedFrames} frames NAKed` }
+            : wal.stuck
+              ? { state: 'degraded', detail: WAL_STUCK_DETAIL }
+              : { state: 'up' }),
           entries: storage.entries,
+          walBytes: wal.bytes,
           oldestStoredAt: storage.oldestStoredAt === null ? null : new Date(storage.oldestStoredAt).toISOString(),
           retention: { deliveredMs: this.options.settings.retention, deadLettersMs: this.options.settings.deadLetterRetention },
         },
@@ -240,6 +252,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     clearInterval(this.storeFaultRetry);
+    clearInterval(this.walWatch);
     for (const input of [...this.inputs].reverse()) await input.stop();
     if (this.consoleFeed !== undefined) {
       this.bus.removeListeners(this.consoleFeed);
@@ -272,6 +285,7 @@ export class Gateway {
         throw listenFailure(error, `automation output "${configured.name}" on ${configured.host}:${configured.port}`, keys);
       }
     }
+    this.walWatch = setInterval(() => this.watchWal(), WAL_WATCH_MS).unref();
     for (const { output, undelivered, handedTo } of this.dispatcher.start()) {
       this.counters.inc('retired_output_events_total', { output, outcome: handedTo.length > 0 ? 'handed_over' : 'dead_letter' }, undelivered);
     }
@@ -494,6 +508,16 @@ export class Gateway {
       if (current !== undefined && this.recorder.carryOver(fault)) this.storeFaultMark?.setFault(current);
       else this.reportStoreFault(fault);
     });
+  }
+
+  /** Logs the outbox's WAL outgrowing its checkpoints, and its being checkpointed again, once each. */
+  private watchWal(): void {
+    const { bytes, stuck } = this.outbox.wal();
+    if (stuck === this.walStuck) return;
+    this.walStuck = stuck;
+    const mib = Math.round(bytes / 1024 / 1024);
+    if (stuck) this.logger.warn({ walBytes: bytes }, `outbox WAL is ${mib} MiB: ${WAL_STUCK_DETAIL}`);
+    else this.logger.info({ walBytes: bytes }, 'outbox WAL checkpointed again');
   }
 
   /** An output's link to a monitoring centre went down or came back: a covert `supervisory` event, stored like any other. */

@@ -11,7 +11,7 @@ export const METRIC_PREFIX = 'panelbridge_';
 export interface MetricsSources {
   counters: Counters;
   dispatcher: { stats(): Record<string, OutputDispatchStats> };
-  outbox: Pick<Outbox, 'oldestPendingAt' | 'deadLetterCount' | 'storage'>;
+  outbox: Pick<Outbox, 'oldestPendingAt' | 'deadLetterCount' | 'storage' | 'wal'>;
   clock: Clock;
   /** Node's process metrics (CPU, memory, event-loop lag, GC); off in tests that compare output. */
   processMetrics?: boolean;
@@ -220,6 +220,14 @@ export class GatewayMetrics {
       collect() {
         const oldest = outbox.storage().oldestStoredAt;
         this.set(oldest === null ? 0 : Math.max(0, clock.now() - oldest) / 1000);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}outbox_wal_bytes`,
+      help: "Size of the outbox's write-ahead log; growing past 2 checkpoints' worth, another process's read transaction holds it",
+      registers,
+      collect() {
+        this.set(outbox.wal().bytes);
       },
     });
     new Gauge({

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { GatewayError, schemaTooNew } from '../errors.js';
 import type { NormalizedEvent, UnverifiedReason } from '../model/event.js';
 import { SQLITE_BUSY_TIMEOUT_MS } from '../timeout.js';
+import { limitWalSize } from '../sqlite-wal.js';
 
 /**
  * Why SQLite rather than a JSON file: the ledger changes one row at a time (a test, an activation, an incident),
@@ -320,6 +321,7 @@ export class AssuranceStore {
         throw new Error('WAL journal mode unavailable');
       // FULL: an incident opened or a test recorded survives power loss, like the outbox entry it belongs to.
       db.pragma('synchronous = FULL');
+      limitWalSize(db);
       migrate(db, file);
       return new AssuranceStore(db);
     } catch (error) {

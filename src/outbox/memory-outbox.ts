@@ -153,6 +153,10 @@ export class MemoryOutbox extends IndexedOutbox implements Outbox {
     return { entries: this.storedCount, oldestStoredAt: this.oldestStoredAt };
   }
 
+  wal(): { bytes: number; stuck: boolean } {
+    return { bytes: 0, stuck: false };
+  }
+
   /** Every append is stored as it comes: nothing waits for a commit. */
   commitQueued(): void {}
 

@@ -137,6 +137,11 @@ export interface Outbox {
   maxBacklog(): number;
   /** Entries kept (pending, delivered within retention, dead letters) and store time (ms) of the oldest, or null. */
   storage(): { entries: number; oldestStoredAt: number | null };
+  /**
+   * The write-ahead log on disk (0 bytes for a store without one), and whether it has outgrown twice the size at
+   * which SQLite checkpoints it: a read transaction another process holds keeps it from being checkpointed.
+   */
+  wal(): { bytes: number; stuck: boolean };
   /** receivedAt (ms) of the oldest undelivered entry for the output, or null. */
   oldestPendingAt(output: string): number | null;
   /**

@@ -5,6 +5,7 @@ import { GatewayError, isGatewayError, schemaTooNew } from '../errors.js';
 import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import { systemClock, type Audience, type Clock } from '../ports.js';
 import { SQLITE_BUSY_TIMEOUT_MS } from '../timeout.js';
+import { limitWalSize, walBytes } from '../sqlite-wal.js';
 import { DEAD_LETTER_RETRY_LIMIT, type AppendResult, type DeadLetter, type DeadLetterPage, type Outbox, type OutboxEntry, type OutputRegistration, type RetriedDeadLetter, type RetiredOutput } from './outbox.js';
 import {
   IndexedOutbox,
@@ -289,6 +290,8 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   private readonly writeBatch: Database.Transaction<(appends: QueuedAppend[], marks: QueuedMark[]) => AppendResult[]>;
 
   private readonly file: string;
+  /** The WAL's size at which SQLite checkpoints it (see limitWalSize). */
+  private readonly walCheckpointBytes: number;
 
   private constructor(
     private readonly db: Database.Database,
@@ -300,6 +303,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     this.dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
     this.retentionMs = options.retentionMs;
     this.deadLetterRetentionMs = options.deadLetterRetentionMs;
+    this.walCheckpointBytes = limitWalSize(db);
     this.statements = prepareStatements(db);
     this.entryCount = this.statements.count.get() ?? 0;
     this.head = this.statements.head.get() ?? 0;
@@ -319,6 +323,11 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   storage(): { entries: number; oldestStoredAt: number | null } {
     if (this.closed) return { entries: 0, oldestStoredAt: null };
     return { entries: this.entryCount, oldestStoredAt: this.statements.oldestStored.get() ?? null };
+  }
+
+  wal(): { bytes: number; stuck: boolean } {
+    const bytes = this.closed ? 0 : walBytes(this.file);
+    return { bytes, stuck: bytes > 2 * this.walCheckpointBytes };
   }
 
   /**

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -70,4 +71,71 @@ describe('another process holds the outbox write lock in a running gateway', () 
     while (!gateway.events().some((e) => e.category === 'holdup') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(gateway.events().filter((e) => e.category === 'holdup')).toHaveLength(1);
   }, 60_000);
+
+  it('reports a WAL that cannot be checkpointed behind a read transaction another process holds, and gives the disk back once it ends', async () => {
+    const dir = tempDir('outbox-wal');
+    const dataDir = path.join(dir, 'var');
+    const [dc09Port, apiPort] = [await freePort(), await freePort()];
+    const gateway = GatewayProcess.spawn(
+      writeConfig(dir, {
+        dataDir,
+        api: { host: '127.0.0.1', port: apiPort },
+        inputs: [{ type: 'dc09', name: 'ip', host: '127.0.0.1', port: dc09Port, udp: false, accounts: [{ account: '1234' }] }],
+        outputs: [{ type: 'stdout', name: 'console' }],
+      }),
+    );
+    cleanups.push(() => gateway.kill('SIGKILL'));
+    await gateway.ready;
+    const panel = await TcpPanel.connect(dc09Port);
+    cleanups.push(() => panel.close());
+    let seq = 0;
+    const send = async () => {
+      seq += 1;
+      const answer = await panel.send(panelFrame({ token: 'ADM-CID', seq: String(seq % 10_000).padStart(4, '0'), account: '1234', data: `#1234|1130 01 ${String(seq % 1000).padStart(3, '0')}` }), 5_000);
+      expect(answer === null ? null : parseAnswer(answer).token).toBe('ACK');
+    };
+    const wal = path.join(dataDir, `${OUTBOX_FILE_NAME}-wal`);
+    const walBytes = () => statSync(wal).size;
+    const health = async () => {
+      const response = await apiFetch(dataDir, `http://127.0.0.1:${apiPort}/healthz`);
+      return { status: response.status, body: (await response.json()) as { outbox: { state: string; detail?: string; walBytes: number } } };
+    };
+
+    // An operator's shell left inside a read transaction: SQLite may not checkpoint past what it still reads.
+    const operator = new Database(path.join(dataDir, OUTBOX_FILE_NAME), { readonly: true });
+    cleanups.push(() => operator.close());
+    operator.exec('BEGIN');
+    operator.prepare('SELECT count(*) FROM entry').get();
+    const logLinesBefore = gateway.stderr.length;
+    // Twice the size at which SQLite checkpoints (1000 pages of 16 KiB): bounded in frames, not in time alone.
+    for (let i = 0; i < 3_000 && walBytes() <= 40 * 1024 * 1024; i++) await send();
+    expect(walBytes()).toBeGreaterThan(40 * 1024 * 1024);
+
+    const walWarnings = () => gateway.stderr.slice(logLinesBefore).filter((line) => line.includes('outbox WAL is'));
+    await until(() => walWarnings().length > 0);
+    const held = await health();
+    expect(held.body.outbox).toMatchObject({ state: 'degraded', walBytes: expect.any(Number) });
+    expect(held.body.outbox.walBytes).toBeGreaterThan(32 * 1024 * 1024);
+    expect(held.body.outbox.detail).toMatch(/read transaction/);
+    expect(held.status).toBe(503);
+    expect(walWarnings()).toHaveLength(1);
+    const metrics = await (await apiFetch(dataDir, `http://127.0.0.1:${apiPort}/metrics`)).text();
+    expect(Number(/panelbridge_outbox_wal_bytes (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(32 * 1024 * 1024);
+
+    operator.exec('COMMIT');
+    // The next commits checkpoint it; the WAL then shrinks back instead of keeping its peak size on disk.
+    await until(async () => {
+      await send();
+      return walBytes() <= 16 * 1024 * 1024 && (await health()).status === 200;
+    });
+    await until(() => gateway.stderr.slice(logLinesBefore).some((line) => line.includes('outbox WAL checkpointed again')));
+  }, 120_000);
 });
+
+async function until(condition: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -32,6 +32,7 @@ function fixture() {
       oldestPendingAt: (output) => oldest[output] ?? null,
       deadLetterCount: (output) => dead[output ?? ''] ?? 0,
       storage: () => storage,
+      wal: () => ({ bytes: 0, stuck: false }),
     },
     clock: { now: () => now },
     processMetrics: false,
@@ -44,7 +45,7 @@ describe('GatewayMetrics', () => {
   it('mirrors every Counters increment with its labels, including increments made before it existed', async () => {
     const counters = new Counters();
     counters.inc('frames_total', { input: 'ip', protocol: 'ADM-CID', result: 'decoded' }, 2);
-    const metrics = new GatewayMetrics({ counters, dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetterCount: () => 0, storage: () => ({ entries: 0, oldestStoredAt: null }) }, clock: { now: () => 0 }, processMetrics: false });
+    const metrics = new GatewayMetrics({ counters, dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetterCount: () => 0, storage: () => ({ entries: 0, oldestStoredAt: null }), wal: () => ({ bytes: 0, stuck: false }) }, clock: { now: () => 0 }, processMetrics: false });
     counters.inc('frames_total', { input: 'ip', protocol: 'ADM-CID', result: 'decoded' });
     counters.inc('frames_total', { input: 'ip', protocol: 'NULL', result: 'decoded' });
     counters.inc('frames_rejected_total', { input: 'ip', code: 'DC09_CRC_MISMATCH' });
@@ -61,7 +62,7 @@ describe('GatewayMetrics', () => {
     const counters = new Counters();
     counters.inc('events_total', { category: 'holdup', input: 'ip' });
     counters.inc('events_total', { category: 'burglary', input: 'ip' });
-    const metrics = new GatewayMetrics({ counters, dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetterCount: () => 0, storage: () => ({ entries: 0, oldestStoredAt: null }) }, clock: { now: () => 0 }, processMetrics: false });
+    const metrics = new GatewayMetrics({ counters, dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetterCount: () => 0, storage: () => ({ entries: 0, oldestStoredAt: null }), wal: () => ({ bytes: 0, stuck: false }) }, clock: { now: () => 0 }, processMetrics: false });
     expect(samples(await metrics.render()).get('panelbridge_events_total{category="holdup",input="ip"}')).toBe(1);
     counters.inc('events_total', { input: 'ip', category: 'holdup' }, 4);
     const scraped = samples(await metrics.render());
@@ -144,7 +145,7 @@ describe('GatewayMetrics', () => {
   it('uses its own registry in the Prometheus text format 0.0.4, process metrics included unless turned off', async () => {
     const { metrics } = fixture();
     expect(metrics.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
-    const withProcess = new GatewayMetrics({ counters: new Counters(), dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetterCount: () => 0, storage: () => ({ entries: 0, oldestStoredAt: null }) }, clock: { now: () => 0 } });
+    const withProcess = new GatewayMetrics({ counters: new Counters(), dispatcher: { stats: () => ({}) }, outbox: { oldestPendingAt: () => null, deadLetterCount: () => 0, storage: () => ({ entries: 0, oldestStoredAt: null }), wal: () => ({ bytes: 0, stuck: false }) }, clock: { now: () => 0 } });
     expect(await withProcess.render()).toMatch(/^process_resident_memory_bytes /m);
     expect(await metrics.render()).not.toMatch(/^process_/m);
   });
