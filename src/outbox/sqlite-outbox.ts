@@ -708,13 +708,14 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     return lowest === undefined ? head : lowest - 1;
   }
 
-  private loadPending(output: string, watermark: number): EntryMeta[] {
-    return this.statements.pendingOf.all(watermark, output).map((row) => ({
-      seq: row.seq,
-      account: row.account,
-      duress: row.duress === 1,
-      receivedAt: row.received_at,
-    }));
+  /**
+   * Row by row: the index keeps one object per pending entry, and reading the whole backlog into an array first
+   * held two more per entry at once, so a backlog the heap holds once it is running could not be opened again.
+   */
+  private *loadPending(output: string, watermark: number): Generator<EntryMeta, void, undefined> {
+    for (const row of this.statements.pendingOf.iterate(watermark, output)) {
+      yield { seq: row.seq, account: row.account, duress: row.duress === 1, receivedAt: row.received_at };
+    }
   }
 
   /**
