@@ -101,7 +101,8 @@ export function defaultMaxConnectionsPerPeer(maxConnections: number): number {
 }
 
 /** Why a connection was closed at once: the listener's `maxConnections`, or its address's `maxConnectionsPerPeer`. */
-export type ConnectionDropReason = 'max-connections' | 'peer-limit';
+/** `accept-failed`: the system refused the connection before the listener saw it (EMFILE: out of file descriptors). */
+export type ConnectionDropReason = 'max-connections' | 'peer-limit' | 'accept-failed';
 
 /** Where a listener's closed and refused connections go: its counter, and its log (rate-limited per address). */
 export interface ConnectionDrops {
@@ -230,5 +231,12 @@ export async function createLimitedServer(
   const caps = new ConnectionCaps(limits.maxConnections, limits.maxConnectionsPerPeer, drops);
   server.on('connection', (socket: net.Socket) => caps.accept(socket));
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => caps.requested(req, res));
+  // Once listening, an error is an accept that failed: that connection is lost, the listener and its connections
+  // stay. Unheard, Node threw it, and the process died of a connection flood. Before, it is the caller's to await.
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    if (!server.listening) return;
+    drops.count('accept-failed');
+    drops.log.warn('accept-failed', undefined, { code: error.code }, `connection not accepted (${error.code ?? error.message}): the process may be out of file descriptors (LimitNOFILE)`);
+  });
   return server;
 }

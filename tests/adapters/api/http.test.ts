@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLimitedServer, type ConnectionDropReason } from '../../../adapters/api/http.js';
 import { RateLimitedLog } from '../../../src/observability/rate-limited-log.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
+import { recordingLogger } from '../../helpers/recording-logger.js';
 
 const servers: http.Server[] = [];
 afterEach(async () => {
@@ -64,6 +65,31 @@ describe('createLimitedServer', () => {
     expect([client.closed(), another.closed(), refused.closed()]).toEqual([false, false, true]);
     expect(dropped).toEqual(['max-connections', 'max-connections', 'max-connections']);
     for (const { socket } of [client, another]) socket.destroy();
+  });
+});
+
+describe('createLimitedServer when it cannot accept', () => {
+  it('counts and logs an accept that failed (EMFILE: out of file descriptors) once, and serves the next connection', async () => {
+    const dropped: ConnectionDropReason[] = [];
+    const { logger, lines } = recordingLogger();
+    const server = await createLimitedServer(
+      (_req, res) => res.end('ok'),
+      { maxConnections: 8, maxConnectionsPerPeer: 8, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000 },
+      undefined,
+      { count: (reason) => dropped.push(reason), log: new RateLimitedLog({ logger, clock: systemClock }) },
+    );
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    servers.push(server);
+    // What Node emits when libuv's accept fails past its spare descriptor: with no listener it was thrown, and
+    // nothing catches it, so the gateway died of a connection flood it should have outlasted.
+    const emfile = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', errno: -24, syscall: 'accept' });
+    for (let i = 0; i < 3; i++) server.emit('error', emfile);
+    expect(dropped).toEqual(['accept-failed', 'accept-failed', 'accept-failed']);
+    expect(lines.filter((line) => line.level === 'warn')).toMatchObject([{ fields: { code: 'EMFILE' }, message: expect.stringMatching(/not accepted/) }]);
+    const client = await connect((server.address() as net.AddressInfo).port);
+    await client.request();
+    client.socket.destroy();
   });
 });
 
