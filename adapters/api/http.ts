@@ -3,6 +3,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import { readFile } from 'node:fs/promises';
 import type { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
+import { onAcceptFailed } from '../system/listener.js';
 
 /** What one HTTP request is answered with: a status and a JSON body. */
 export interface JsonAnswer {
@@ -231,10 +232,7 @@ export async function createLimitedServer(
   const caps = new ConnectionCaps(limits.maxConnections, limits.maxConnectionsPerPeer, drops);
   server.on('connection', (socket: net.Socket) => caps.accept(socket));
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => caps.requested(req, res));
-  // Once listening, an error is an accept that failed: that connection is lost, the listener and its connections
-  // stay. Unheard, Node threw it, and the process died of a connection flood. Before, it is the caller's to await.
-  server.on('error', (error: NodeJS.ErrnoException) => {
-    if (!server.listening) return;
+  onAcceptFailed(server, (error) => {
     drops.count('accept-failed');
     drops.log.warn('accept-failed', undefined, { code: error.code }, `connection not accepted (${error.code ?? error.message}): the process may be out of file descriptors (LimitNOFILE)`);
   });

@@ -14,6 +14,7 @@ import {
 import { AnswerQueue, type Link } from './dc09-link.js';
 import type { PanelAnswer } from '../../src/codecs/dc09/transmitter.js';
 import { OneAtATime, reportLinkState, type LinkStateListener } from './link-state.js';
+import { onAcceptFailed } from '../system/listener.js';
 
 export type AutomationOutputOptions = Omit<AutomationOutputSettings, 'type'>;
 
@@ -111,6 +112,7 @@ export class AutomationOutput implements OutputAdapter<NormalizedEvent> {
   async start(): Promise<void> {
     const server = net.createServer((socket) => this.accept(socket));
     server.maxConnections = 8;
+    onAcceptFailed(server, (error) => this.refused(undefined, `not accepted (${error.code ?? error.message}): the process may be out of file descriptors`));
     // A listen error (EADDRINUSE, …) goes to the caller as it is; the gateway names the setting to change.
     server.listen(this.options.port, this.options.host);
     await once(server, 'listening');
@@ -192,10 +194,14 @@ export class AutomationOutput implements OutputAdapter<NormalizedEvent> {
   }
 
   private refuse(socket: net.Socket, peer: string, why: string): void {
+    this.refused(peer, why);
+    socket.destroy();
+  }
+
+  private refused(peer: string | undefined, why: string): void {
     this.refusedConnections++;
     // One line per refusal is bounded by the listener's connection cap; repeats go to debug.
     (this.refusedConnections <= 10 ? this.logger.warn : this.logger.debug).call(this.logger, { peer, why, refused: this.refusedConnections }, 'automation connection refused');
-    socket.destroy();
   }
 
   deliver(event: NormalizedEvent): Promise<DeliveryResult> {

@@ -3,6 +3,9 @@ import { once } from 'node:events';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
 import { GatewayError } from '../../src/errors.js';
+import { silentLogger, systemClock, type Logger } from '../../src/ports.js';
+import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
+import { onAcceptFailed } from '../system/listener.js';
 
 export interface EmbeddedBrokerOptions {
   host?: string;
@@ -10,6 +13,8 @@ export interface EmbeddedBrokerOptions {
   port?: number;
   /** The setting to name when the port is taken, so the message says what to change. */
   configKey?: string;
+  /** Where an accept that failed is logged (see onAcceptFailed). */
+  logger?: Logger;
 }
 
 /** What the gateway's own client presents; generated at each start, never written anywhere. */
@@ -78,6 +83,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   };
   const broker = await Aedes.createBroker(brokerPolicy(gateway));
   const server = net.createServer(broker.handle);
+  const acceptFailures = new RateLimitedLog({ logger: options.logger ?? silentLogger, clock: systemClock });
+  onAcceptFailed(server, (error) =>
+    acceptFailures.warn('accept-failed', undefined, { code: error.code }, `embedded MQTT broker: connection not accepted (${error.code ?? error.message}): the process may be out of file descriptors`),
+  );
   const sockets = new Set<net.Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);

@@ -531,6 +531,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     this.embedded = await startEmbeddedBroker({
       port: this.options.embeddedPort,
       configKey: `embeddedPort of output "${this.name}"`,
+      logger: this.logger,
     });
     this.logger.info({ url: this.embedded.url }, 'embedded MQTT broker listening');
     return this.embedded.url;

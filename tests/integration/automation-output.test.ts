@@ -10,6 +10,7 @@ import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
 import { serialReceiver } from '../helpers/serial-receiver.js';
 import { testEvent } from '../helpers/output-events.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 
 type Answer = 'decode' | 'nak' | 'silent';
 
@@ -256,6 +257,19 @@ describe('Sur-Gard automation output, read by the serial Sur-Gard decoder', () =
     const first = await output();
     const second = new AutomationOutput({ ...OPTIONS, name: 'second', port: first.port() }, { clock: systemClock, logger: silentLogger });
     await expect(second.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+  });
+
+  it('an accept that failed (EMFILE: out of file descriptors) is logged as a refusal; the listener stays and takes the automation', async () => {
+    const { logger, lines } = recordingLogger();
+    const out = new AutomationOutput(OPTIONS, { clock: systemClock, logger });
+    await out.start();
+    closers.push(() => out.stop());
+    // Node emits it on the listening server; unheard, it was thrown and ended the gateway.
+    const emfile = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', syscall: 'accept' });
+    (out as unknown as { server: net.Server }).server.emit('error', emfile);
+    expect(lines.filter((line) => line.level === 'warn')).toMatchObject([{ fields: { why: expect.stringMatching(/EMFILE/) }, message: 'automation connection refused' }]);
+    await connectAutomation(out.port());
+    await connected(out);
   });
 
   it('a heartbeat event from a panel is not forwarded as an alarm', async () => {

@@ -1,5 +1,7 @@
+import net from 'node:net';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { recordingLogger } from '../helpers/recording-logger.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/outputs/embedded-broker.js';
 import { MessageLog, uniquePrefix } from '../helpers/broker.js';
 
@@ -30,6 +32,23 @@ describe('embedded MQTT broker', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it('logs an accept that failed (EMFILE: out of file descriptors) and keeps serving', async () => {
+    // The broker's listener, caught as it listens.
+    const listen = vi.spyOn(net.Server.prototype, 'listen');
+    const { logger, lines } = recordingLogger();
+    let server: net.Server;
+    try {
+      broker = await startEmbeddedBroker({ port: 0, logger });
+      server = listen.mock.contexts[0] as net.Server;
+    } finally {
+      listen.mockRestore();
+    }
+    // Node emits it on the listening server; unheard, it was thrown and ended the gateway.
+    server.emit('error', Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', syscall: 'accept' }));
+    expect(lines.filter((line) => line.level === 'warn')).toMatchObject([{ fields: { code: 'EMFILE' } }]);
+    await gatewayClient(broker);
   });
 
   it("refuses a client that reuses the gateway's client id, and the gateway stays connected", async () => {
