@@ -72,6 +72,9 @@ export function startupFailure(error: unknown): StartupFailure {
     if (error.code.startsWith('CONFIG_')) return new StartupFailure(EXIT_CONFIG, error.message);
     const unusable = unusableStateFile(error);
     if (unusable !== undefined) return unusable;
+    // Another process (an operator's sqlite3 in a transaction) holds the file: it is neither damaged nor unwritable.
+    if ((error.code === 'OUTBOX_OPEN_FAILED' || error.code === 'ASSURANCE_STORE_FAILED') && (cause === 'SQLITE_BUSY' || cause === 'SQLITE_LOCKED'))
+      return new StartupFailure(EXIT_TEMPFAIL, `${errorText(error)}: another process holds it locked (a sqlite3 shell in a transaction, a backup tool): end it; systemd starts the gateway again`);
     // With SQLite's cause: "database or disk is full" asks for another fix than "unable to open database file".
     if (error.code === 'OUTBOX_OPEN_FAILED') return new StartupFailure(EXIT_CANTCREAT, `${errorText(error)}: make dataDir writable for the gateway's user`);
     if (cause === 'EADDRINUSE') return new StartupFailure(EXIT_TEMPFAIL, error.message);

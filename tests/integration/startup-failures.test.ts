@@ -230,6 +230,21 @@ describe('start-up failures: one line naming the problem and the fix, a sysexits
     expectCleanFailure(await cli(['run', '--config', writeConfig(secondDir, second)]), 75, /in use by another running gateway/);
     expect(first.child.exitCode).toBeNull();
   });
+
+  it('an outbox another process holds a write lock on (an operator\'s sqlite3 in a transaction): 75, naming the lock, not the permissions', async () => {
+    const dir = tempDir('store-busy');
+    const config = await baseConfig(dir);
+    const dataDir = config.dataDir as string;
+    SqliteOutbox.open({ dataDir }).close();
+    const operator = new Database(path.join(dataDir, OUTBOX_FILE_NAME));
+    try {
+      operator.exec('BEGIN IMMEDIATE');
+      // "make dataDir writable" sent the operator after permissions that were fine; systemd starts it again on 75.
+      expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config)]), 75, /outbox\.sqlite.*database is locked.*another process/);
+    } finally {
+      operator.close();
+    }
+  });
 });
 
 describe('files and secrets of a running gateway', () => {
