@@ -3,6 +3,7 @@ import { GATEWAY_ACTOR, type Actor, type AuditEntry } from './audit-chain.js';
 import type { Clock, Logger } from '../ports.js';
 import type { Counters } from '../observability/counters.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
+import { errorText } from '../errors.js';
 import type { RetriedDeadLetter } from '../outbox/outbox.js';
 import type { Site } from '../settings/sites.js';
 import { gatewayEvent, VERIFIED, type EventBuilderDeps, type FrameOrigin } from '../pipeline/event-builder.js';
@@ -188,7 +189,11 @@ export class Assurance implements EventAnnotator {
     // Now, not at the first check: a repeated opening of a window among them waits for its event (see startWindow).
     for (const event of this.unstored) this.store(event, 'again');
     this.ledger.enroll(now);
-    store.onWriteError((error) => options.logger.error({ err: error }, 'assurance ledger not written yet; retrying'));
+    // Once each way: a retry every second would log a line (and a stack) a second for as long as the fault lasts.
+    store.onWriteError((error) =>
+      options.logger.error({ code: error.code, cause: errorText(error.cause) }, `assurance ledger cannot be written (${errorText(error.cause)}); retrying every second`),
+    );
+    store.onWriteRecovered((failedForMs) => options.logger.warn({ failedForMs: Math.round(failedForMs) }, 'assurance ledger written again'));
   }
 
   annotate(event: NormalizedEvent): void {

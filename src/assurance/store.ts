@@ -268,6 +268,9 @@ export class AssuranceStore {
   private scheduled: NodeJS.Timeout | undefined;
   private lastWriteAt = Number.NEGATIVE_INFINITY;
   private readonly writeErrorListeners: Array<(error: GatewayError) => void> = [];
+  private readonly writeRecoveredListeners: Array<(failedForMs: number) => void> = [];
+  /** When the background write that is still failing first failed (performance.now()). */
+  private failingSince: number | undefined;
 
   private constructor(private readonly db: Database.Database) {
     this.statements = {
@@ -488,11 +491,24 @@ export class AssuranceStore {
       throw new GatewayError('ASSURANCE_STORE_FAILED', `cannot write the assurance ledger: ${(error as Error).message}`, { cause: error });
     }
     this.pending.clear();
+    if (this.failingSince !== undefined) {
+      const failedForMs = this.lastWriteAt - this.failingSince;
+      this.failingSince = undefined;
+      for (const listener of this.writeRecoveredListeners) listener(failedForMs);
+    }
   }
 
-  /** Told about each failed background write; its rows are retried WRITE_RETRY_MS later. */
+  /**
+   * Told when background writes start failing (a full disk, another process's write lock); the rows are retried
+   * every WRITE_RETRY_MS, and a fault that lasts is told once, not at every retry.
+   */
   onWriteError(listener: (error: GatewayError) => void): void {
     this.writeErrorListeners.push(listener);
+  }
+
+  /** Told when a write succeeds after background writes failed, with how long they failed. */
+  onWriteRecovered(listener: (failedForMs: number) => void): void {
+    this.writeRecoveredListeners.push(listener);
   }
 
   /** Writes what is queued, then closes; the file is closed even when that write fails. */
@@ -518,7 +534,10 @@ export class AssuranceStore {
     try {
       this.flush();
     } catch (error) {
-      for (const listener of this.writeErrorListeners) listener(error as GatewayError);
+      if (this.failingSince === undefined) {
+        this.failingSince = performance.now();
+        for (const listener of this.writeErrorListeners) listener(error as GatewayError);
+      }
       this.scheduled ??= setTimeout(() => this.writeInBackground(), WRITE_RETRY_MS).unref();
     }
   }

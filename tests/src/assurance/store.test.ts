@@ -131,6 +131,30 @@ describe('AssuranceStore write batching', () => {
   });
 });
 
+describe('AssuranceStore while another process holds its write lock', () => {
+  it('reports the fault once, not at every retry, and once more when a retry writes the rows', async () => {
+    const { store, dir, readRows } = openStore();
+    const failures: GatewayError[] = [];
+    const recoveries: number[] = [];
+    store.onWriteError((error) => failures.push(error));
+    store.onWriteRecovered((failedForMs) => recoveries.push(failedForMs));
+    // An operator's sqlite3 inside a transaction: the gateway logged an error with its stack every second meanwhile.
+    const operator = new Database(path.join(dir, ASSURANCE_FILE_NAME));
+    operator.exec('BEGIN IMMEDIATE');
+    const flushes = vi.spyOn(store, 'flush');
+    store.putDevice(device);
+    await vi.waitFor(() => expect(flushes.mock.calls.length).toBeGreaterThanOrEqual(3), { timeout: 10_000, interval: 20 });
+    expect(failures.map((error) => error.message)).toEqual([expect.stringMatching(/database is locked/)]);
+    expect(recoveries).toEqual([]);
+    operator.exec('ROLLBACK');
+    operator.close();
+    await vi.waitFor(() => expect(recoveries).toHaveLength(1), { timeout: 5_000, interval: 20 });
+    expect(recoveries[0]).toBeGreaterThan(0);
+    expect(failures).toHaveLength(1);
+    expect(readRows().devices).toEqual([device]);
+  }, 20_000);
+});
+
 describe('AssuranceStore incidents', () => {
   it('keep what the opening event and later callers said, and an incident stored by an earlier version reads with neither', () => {
     const { store, dir, readRows } = openStore();
