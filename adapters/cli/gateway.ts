@@ -379,7 +379,9 @@ export class Gateway {
       const { line, seq, reason } = audit.broken;
       this.logger.error({ line, seq, reason }, 'audit log chain is broken (run `panelbridge audit verify`); new records continue after it');
     }
-    audit.onWriteError((error) => this.logger.error({ err: error }, 'audit records not written yet; retrying'));
+    // Once each way, as the assurance ledger's (WriteFaults).
+    audit.onWriteError((error) => this.logger.error({ cause: error.message }, `audit records cannot be written (${error.message}); retrying every second`));
+    audit.onWriteRecovered((failedForMs) => this.logger.warn({ failedForMs: Math.round(failedForMs) }, 'audit records written again'));
     this.audit = audit;
     return audit;
   }

@@ -2,6 +2,7 @@ import { closeSync, existsSync, fchmodSync, fdatasyncSync, fstatSync, fsyncSync,
 import path from 'node:path';
 import { ChainVerifier, GATEWAY_ACTOR, nextRecord, type AuditEntry, type AuditRecord, type ChainBreak } from '../../src/assurance/audit-chain.js';
 import type { Clock } from '../../src/ports.js';
+import { WriteFaults } from '../../src/observability/write-faults.js';
 
 export const AUDIT_FILE_NAME = 'audit.jsonl';
 
@@ -134,7 +135,7 @@ interface PendingLine {
 export class AuditLog {
   private readonly pending: PendingLine[] = [];
   private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
-  private readonly errorListeners: Array<(error: Error) => void> = [];
+  private readonly writeFaults = new WriteFaults<Error>();
   /** Fingerprints of chained token creations: read from the current file when first asked, then kept up to date. */
   private tokens: Set<string> | undefined;
 
@@ -193,9 +194,17 @@ export class AuditLog {
     return this.chainedTokens().has(fingerprint);
   }
 
-  /** Told about each failed background write; its records are retried WRITE_RETRY_MS later. */
+  /**
+   * Told when background writes start failing; the records are retried every WRITE_RETRY_MS, and a fault that
+   * lasts is told once, not at every retry.
+   */
   onWriteError(listener: (error: Error) => void): void {
-    this.errorListeners.push(listener);
+    this.writeFaults.onFailed(listener);
+  }
+
+  /** Told when a write succeeds after background writes failed, with how long they failed. */
+  onWriteRecovered(listener: (failedForMs: number) => void): void {
+    this.writeFaults.onRecovered(listener);
   }
 
   /** Writes and fdatasyncs every pending record, rotating where due; throws when the disk refuses (the rest stay pending). */
@@ -211,6 +220,7 @@ export class AuditLog {
       this.writeDurably(Buffer.from(this.pending.slice(0, count).map((line) => line.text).join('')));
       this.pending.splice(0, count);
     }
+    this.writeFaults.succeeded();
   }
 
   close(): void {
@@ -292,7 +302,7 @@ export class AuditLog {
     try {
       this.flush();
     } catch (error) {
-      for (const listener of this.errorListeners) listener(error as Error);
+      this.writeFaults.failed(error as Error);
       this.scheduled ??= setTimeout(() => this.writeInBackground(), WRITE_RETRY_MS).unref();
     }
   }

@@ -5,6 +5,7 @@ import { GatewayError, schemaTooNew } from '../errors.js';
 import type { NormalizedEvent, UnverifiedReason } from '../model/event.js';
 import { SQLITE_BUSY_TIMEOUT_MS } from '../timeout.js';
 import { limitWalSize } from '../sqlite-wal.js';
+import { WriteFaults } from '../observability/write-faults.js';
 
 /**
  * Why SQLite rather than a JSON file: the ledger changes one row at a time (a test, an activation, an incident),
@@ -267,10 +268,7 @@ export class AssuranceStore {
   /** The background write (or retry) due next. */
   private scheduled: NodeJS.Timeout | undefined;
   private lastWriteAt = Number.NEGATIVE_INFINITY;
-  private readonly writeErrorListeners: Array<(error: GatewayError) => void> = [];
-  private readonly writeRecoveredListeners: Array<(failedForMs: number) => void> = [];
-  /** When the background write that is still failing first failed (performance.now()). */
-  private failingSince: number | undefined;
+  private readonly writeFaults = new WriteFaults<GatewayError>();
 
   private constructor(private readonly db: Database.Database) {
     this.statements = {
@@ -491,11 +489,7 @@ export class AssuranceStore {
       throw new GatewayError('ASSURANCE_STORE_FAILED', `cannot write the assurance ledger: ${(error as Error).message}`, { cause: error });
     }
     this.pending.clear();
-    if (this.failingSince !== undefined) {
-      const failedForMs = this.lastWriteAt - this.failingSince;
-      this.failingSince = undefined;
-      for (const listener of this.writeRecoveredListeners) listener(failedForMs);
-    }
+    this.writeFaults.succeeded();
   }
 
   /**
@@ -503,12 +497,12 @@ export class AssuranceStore {
    * every WRITE_RETRY_MS, and a fault that lasts is told once, not at every retry.
    */
   onWriteError(listener: (error: GatewayError) => void): void {
-    this.writeErrorListeners.push(listener);
+    this.writeFaults.onFailed(listener);
   }
 
   /** Told when a write succeeds after background writes failed, with how long they failed. */
   onWriteRecovered(listener: (failedForMs: number) => void): void {
-    this.writeRecoveredListeners.push(listener);
+    this.writeFaults.onRecovered(listener);
   }
 
   /** Writes what is queued, then closes; the file is closed even when that write fails. */
@@ -534,10 +528,7 @@ export class AssuranceStore {
     try {
       this.flush();
     } catch (error) {
-      if (this.failingSince === undefined) {
-        this.failingSince = performance.now();
-        for (const listener of this.writeErrorListeners) listener(error as GatewayError);
-      }
+      this.writeFaults.failed(error as GatewayError);
       this.scheduled ??= setTimeout(() => this.writeInBackground(), WRITE_RETRY_MS).unref();
     }
   }

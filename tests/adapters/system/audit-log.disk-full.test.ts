@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { AuditLog, auditFile, auditLines } from '../../../adapters/system/audit-log.js';
-import { verifyChain } from '../../../src/assurance/audit-chain.js';
+import { GATEWAY_ACTOR, verifyChain } from '../../../src/assurance/audit-chain.js';
 
 /** How many bytes the disk takes of the next write: all (undefined), a part, or none. */
 const disk = vi.hoisted(() => ({ takes: undefined as number | undefined }));
@@ -38,4 +38,25 @@ describe('an audit write the disk takes only part of', () => {
     expect(lines).toHaveLength(2);
     expect(verifyChain(lines)).toMatchObject({ ok: true, records: 2 });
   });
+
+  it("reports a full disk once while the gateway's own records are retried, not at every retry, and once when they are written", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'audit-disk-full-retry-'));
+    const log = AuditLog.open(dir, clock);
+    const failures: Error[] = [];
+    const recoveries: number[] = [];
+    log.onWriteError((error) => failures.push(error));
+    log.onWriteRecovered((failedForMs) => recoveries.push(failedForMs));
+    const flushes = vi.spyOn(log, 'flush');
+    disk.takes = 0;
+    log.append({ action: 'duress-delivered', actor: GATEWAY_ACTOR, details: { event: 'ev-1' } });
+    // Retried every second: each retry logged an error line with its stack for as long as the disk stayed full.
+    await vi.waitFor(() => expect(flushes.mock.calls.length).toBeGreaterThanOrEqual(3), { timeout: 10_000, interval: 20 });
+    expect(failures).toHaveLength(1);
+    disk.takes = undefined;
+    await vi.waitFor(() => expect(recoveries).toHaveLength(1), { timeout: 5_000, interval: 20 });
+    expect(failures).toHaveLength(1);
+    log.close();
+    expect([...auditLines(auditFile(dir))]).toHaveLength(1);
+    rmSync(dir, { recursive: true, force: true });
+  }, 20_000);
 });
