@@ -101,7 +101,11 @@ export class Supervision {
    */
   clockStepped(step: ClockStep): void {
     this.startedAt += step.by;
-    for (const link of this.links.values()) if (link.lastSeenAt !== undefined) link.lastSeenAt += step.by;
+    for (const link of this.links.values()) {
+      if (link.lastSeenAt !== undefined) link.lastSeenAt += step.by;
+      // The eviction queue's mark moves too: a link reported since it was queued only if the times still differ.
+      if (link.queuedSeenAt !== undefined) link.queuedSeenAt += step.by;
+    }
   }
 
   /** One account's link: its interval (undefined when not supervised), last traffic and when it was lost. */

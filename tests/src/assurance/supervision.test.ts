@@ -205,6 +205,19 @@ describe('links learned from traffic', () => {
     expect(lines.length).toBeLessThan(5);
   });
 
+  /** The eviction queue marks which links reported since they were queued: a step must not mark them all. */
+  it('still evict the quietest link after the wall clock was stepped, not one that reported since', () => {
+    const clock = new FakeClock();
+    const h = harness({ clock, supervision: { global: HOUR } });
+    for (let i = 0; i < MAX_LEARNED_LINKS; i++) h.assurance.traffic(flooded(i), clock.now());
+    clock.step(3 * 24 * HOUR); // NTP setting a Pi that booted on a stale clock
+    clock.advance(SECOND);
+    h.assurance.traffic(flooded(0), clock.now()); // first in the queue, but it keeps reporting
+    h.assurance.traffic('NEW', clock.now());
+    h.assurance.traffic('NEWER', clock.now());
+    expect(tracked(h, [flooded(0), flooded(1), flooded(2)])).toEqual([flooded(0)]);
+  });
+
   it('forget a lost link they evict in the store too: central had its loss, and no restart brings it back', async () => {
     const h = harness({ supervision: { global: 90 * SECOND } });
     h.assurance.traffic('DEAD01', h.clock.now());
