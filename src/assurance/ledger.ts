@@ -176,7 +176,7 @@ export class DeviceLedger {
   /**
    * Moves the times written before a step of the wall clock (since the gateway started) with it. A Pi boots on a
    * stale clock, or in 1970, until NTP steps it forward by days: a device enrolled or tested in between would be
-   * overdue at once, and its history pruned as older than the retention.
+   * overdue at once, its history pruned as older than the retention, and a panel test shown as days old.
    */
   clockStepped(step: ClockStep): void {
     for (const record of [...this.records.values()]) {
@@ -186,6 +186,12 @@ export class DeviceLedger {
         if (at !== null && at >= step.from && at <= step.to) shifted[field] = at + step.by;
       }
       if (RECORD_TIMES.some((field) => shifted[field] !== record[field])) this.save(shifted);
+    }
+    // In place: the accounts' map keeps its order, the least recently tested first.
+    for (const panel of [...this.sitePanels.values(), ...this.accountPanels.values()]) {
+      if (panel.lastTestedAt < step.from || panel.lastTestedAt > step.to) continue;
+      panel.lastTestedAt += step.by;
+      this.store.putPanelTest(panel);
     }
     this.store.shiftHistory(step.from, step.to, step.by);
   }

@@ -137,6 +137,24 @@ describe('device ledger', () => {
     expect(h.supervisory().flatMap((e) => e.devices as Array<{ device: string }>).map((d) => d.device)).toEqual(['zone-5']);
   });
 
+  it('moves the panel tests taken on a 1970 boot clock with the step, in the store too', async () => {
+    const clock = new FakeClock(0);
+    const h = harness({ clock, sites: [bank] });
+    await h.tick();
+    clock.advance(DAY);
+    await h.receive(sia('RP', null)); // bank-1's periodic test on the stale clock
+    await h.receive(cid('602', 0, { account: 'C0FFEE' })); // a panel on no site
+    clock.step(Date.UTC(2024, 0, 1, 9, 0, 0) - clock.now());
+    await h.tick();
+    const now = new Date(clock.now()).toISOString();
+    expect(h.assurance.deviceReport().panels.map((p) => [p.site ?? p.account, p.lastTestedAt])).toEqual([['bank-1', now], ['C0FFEE', now]]);
+    await h.assurance.flush();
+    expect(h.store.panelTests().map((p) => [p.scope, p.lastTestedAt])).toEqual([
+      ['account:C0FFEE', clock.now()],
+      ['site:bank-1', clock.now()],
+    ]);
+  });
+
   it('takes a real activation as proof the device works when deciding overdue', async () => {
     const h = harness();
     h.clock.advance(6 * DAY);
