@@ -76,13 +76,18 @@ describe('decodeDc09Frame is total', () => {
     expect(typeof result.ok).toBe('boolean');
   });
 
-  const tokens = fc.constantFrom('"SIA-DCS"', '"*SIA-DCS"', '"ADM-CID"', '"*NULL"', '"NAK"', '"ACK"', '"X"', '"');
+  const tokens = fc.constantFrom('"SIA-DCS"', '"*SIA-DCS"', '"ADM-CID"', '"*NULL"', '"NAK"', '"ACK"', '"*ACK"', '"DUH"', '"RSP"', '"X"', '"');
   const bodyText = fc.string({ unit: fc.constantFrom(...'0123456789ABCDEFabRL#[]|_:,-*"NXx \x00\xff'), maxLength: 120 });
-  test.prop([tokens, bodyText, fc.constantFrom('ascii', 'binary') as fc.Arbitrary<'ascii' | 'binary'>])(
-    'returns a result for CRC-valid frames with arbitrary bodies',
-    (token, rest, crcForm) => {
-      const result = decodeDc09Frame(wrapDc09Body(Buffer.from(token + rest, 'latin1'), crcForm), { keyFor: () => KEY_16 });
+  /** A sequence number most of the time, so that bodies get past it. */
+  const seq = fc.oneof(fc.stringMatching(/^\d{4}$/), fc.constant(''));
+  test.prop([tokens, seq, bodyText, fc.constantFrom('ascii', 'binary') as fc.Arbitrary<'ascii' | 'binary'>, fc.boolean()])(
+    'returns a result for CRC-valid frames with arbitrary bodies; only a plain answer read loosely may lack its data block',
+    (token, number, rest, crcForm, looseIdFields) => {
+      const result = decodeDc09Frame(wrapDc09Body(Buffer.from(token + number + rest, 'latin1'), crcForm), { keyFor: () => KEY_16, looseIdFields });
       expect(typeof result.ok).toBe('boolean');
+      if (result.ok && result.value.quirks.includes('no-data-block')) {
+        expect([looseIdFields, result.value.encrypted, ['ACK', 'NAK', 'DUH', 'RSP'].includes(result.value.token)]).toEqual([true, false, true]);
+      }
     },
   );
 });
