@@ -68,7 +68,9 @@ export class RateLimitedLog {
   }
 
   private log(level: 'warn' | 'error', kind: string, peer: string | undefined, fields: Record<string, unknown>, message: string): void {
-    const now = this.options.clock.now();
+    // Windows are spans of time: the monotonic clock, where there is one, or a wall clock stepped back by NTP would
+    // keep every kind quiet for as long as the step.
+    const now = this.options.clock.monotonic?.() ?? this.options.clock.now();
     this.sweep(now);
     let host = peerHost(peer);
     let key = `${kind}\u0000${host}`;

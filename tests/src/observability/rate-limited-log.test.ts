@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OVERFLOW_KINDS, peerHost, RateLimitedLog } from '../../../src/observability/rate-limited-log.js';
+import { DAY, FakeClock as SteppingClock } from '../../helpers/assurance-harness.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { recordingLogger } from '../../helpers/recording-logger.js';
 
@@ -51,6 +52,18 @@ describe('RateLimitedLog', () => {
     const closing = lines.slice(10 + OVERFLOW_KINDS + 1).filter((l) => l.fields.suppressed !== undefined);
     expect(closing.reduce((sum, l) => sum + (l.fields.suppressed as number), 0)).toBe(5_000 - 10 - OVERFLOW_KINDS - 1);
     expect(lines.at(-1)).toMatchObject({ fields: { kind: 'crc' }, message: 'frame rejected' });
+  });
+
+  /** NTP stepping back a clock that ran fast (by a day here) must not silence a kind until the wall clock catches up. */
+  it('measures its windows by the monotonic clock, so a wall clock stepped back does not suppress lines for the step', () => {
+    const clock = new SteppingClock();
+    const { logger, lines } = recordingLogger();
+    const log = new RateLimitedLog({ logger, clock, windowMs: 10_000 });
+    log.warn('crc', '10.0.0.9:1', {}, 'frame rejected');
+    clock.step(-DAY);
+    clock.advance(10_000);
+    log.warn('crc', '10.0.0.9:1', {}, 'frame rejected');
+    expect(lines).toHaveLength(2);
   });
 
   it('reads the host out of IPv4, IPv6 and bracketed peers', () => {
