@@ -87,6 +87,9 @@ export const ASSURANCE_INPUT = 'assurance';
 
 const RECENT_LIMIT = 500;
 
+/** Central hears that supervision forgets links at most this often while it goes on (see linkForgotten). */
+const LINKS_FORGOTTEN_REPORT_EVERY_MS = 3_600_000;
+
 const NO_DEVICES: readonly DuressDevice[] = [];
 /** Device history (tests, uses, missed tests) is kept this long: a year's report and its 90-day chart. */
 export const HISTORY_RETENTION_MS = 455 * 86_400_000;
@@ -152,6 +155,9 @@ export class Assurance implements EventAnnotator {
   private readonly coveredBy = new WeakMap<NormalizedEvent, readonly WindowRecord[]>();
   /** Raised events the outbox did not take (a failed write): stored again at each tick, so none is lost. */
   private readonly unstored: Set<NormalizedEvent>;
+  /** Links forgotten at the bound since central was last told, and when it was (see linkForgotten). */
+  private linksForgotten = 0;
+  private linksForgottenToldAt = Number.NEGATIVE_INFINITY;
   /** Those of them being stored again now: a tick does not store one twice. */
   private readonly retrying = new Set<NormalizedEvent>();
   /** The latest store of each open window's opening event, for a repeated opening to be answered by. */
@@ -175,15 +181,7 @@ export class Assurance implements EventAnnotator {
     });
     this.windows = new TestWindows(store, this.directory, builder.ids, options.logger);
     this.incidents = new Incidents(store, builder.ids, this.directory);
-    this.supervision = new Supervision(store, options.supervision, now, ({ account, lostAt }) => {
-      options.counters?.inc('assurance_records_evicted_total', { kind: 'link' });
-      this.evictions.warn(
-        'link',
-        undefined,
-        { account, lost: lostAt !== null, limit: MAX_LEARNED_LINKS },
-        'supervision forgot the link of an account nobody configured: too many accounts reported (configure the accounts to supervise)',
-      );
-    });
+    this.supervision = new Supervision(store, options.supervision, now, (link) => this.linkForgotten(link));
     this.deadline = new DeliveryDeadline(options.duressDeadlineMs);
     this.unstored = new Set(options.carried);
     // Now, not at the first check: a repeated opening of a window among them waits for its event (see startWindow).
@@ -544,6 +542,40 @@ export class Assurance implements EventAnnotator {
         ],
       },
       now,
+    );
+  }
+
+  /**
+   * Supervision forgot a learned link at its bound. A sender that cuts a panel's line and then names enough made-up
+   * accounts within the interval has that silent link forgotten before it is reported lost, so central is told that
+   * supervision is degraded: at the first eviction, then at most once an hour with the count since.
+   */
+  private linkForgotten({ account, lostAt }: { account: string; lostAt: number | null }): void {
+    const { counters, clock } = this.options;
+    counters?.inc('assurance_records_evicted_total', { kind: 'link' });
+    this.evictions.warn(
+      'link',
+      undefined,
+      { account, lost: lostAt !== null, limit: MAX_LEARNED_LINKS },
+      'supervision forgot the link of an account nobody configured: too many accounts reported (configure the accounts to supervise)',
+    );
+    this.linksForgotten += 1;
+    // The monotonic clock where there is one: a step of the wall clock neither silences nor repeats the report.
+    const at = clock.monotonic?.() ?? clock.now();
+    if (at - this.linksForgottenToldAt < LINKS_FORGOTTEN_REPORT_EVERY_MS) return;
+    this.linksForgottenToldAt = at;
+    const forgotten = this.linksForgotten;
+    this.linksForgotten = 0;
+    const state = lostAt === null ? 'not reported lost' : `lost since ${iso(lostAt)}`;
+    this.raise(
+      {
+        category: 'supervisory',
+        account: null,
+        reasons: [
+          `supervision degraded: more than ${MAX_LEARNED_LINKS} accounts that no site or DC-09 entry lists have reported, so the least recently reporting are forgotten (${forgotten === 1 ? '1 link' : `${forgotten} links`} forgotten since the last report, the latest account ${account}, ${state}): a line cut among them may never be reported as communication lost; configure the accounts whose line you rely on`,
+        ],
+      },
+      clock.now(),
     );
   }
 

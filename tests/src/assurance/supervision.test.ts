@@ -205,6 +205,32 @@ describe('links learned from traffic', () => {
     expect(lines.length).toBeLessThan(5);
   });
 
+  // A sender that cuts a panel's line and then names thousands of made-up accounts within the supervision interval
+  // evicts that panel's silent link before it is reported lost: central must hear that supervision is degraded.
+  it('tell central, once an hour while they go on, that links are being forgotten and a cut line may go unreported', async () => {
+    const h = harness({ supervision: { global: 90 * SECOND } });
+    h.assurance.traffic('C0FFEE', h.clock.now()); // a real panel nobody configured; its line is then cut
+    for (let i = 0; i < MAX_LEARNED_LINKS + 10; i++) {
+      h.clock.advance(1);
+      h.assurance.traffic(flooded(i), h.clock.now());
+    }
+    await h.assurance.flush();
+    expect(tracked(h, ['C0FFEE'])).toEqual([]);
+    const degraded = () => h.supervisory().filter((e) => e.reasons.some((r) => r.startsWith('supervision degraded')));
+    expect(degraded()).toHaveLength(1);
+    expect(degraded()[0]).toMatchObject({ qualifier: 'new', covert: true });
+    expect(degraded()[0]!.reasons[0]).toContain('C0FFEE');
+    // Within the hour more evictions raise nothing more; after it, one more event counts them.
+    for (let i = 0; i < 100; i++) h.assurance.traffic(flooded(MAX_LEARNED_LINKS + 10 + i), h.clock.now());
+    await h.assurance.flush();
+    expect(degraded()).toHaveLength(1);
+    h.clock.advance(HOUR);
+    h.assurance.traffic('NEW1', h.clock.now());
+    await h.assurance.flush();
+    expect(degraded()).toHaveLength(2);
+    expect(degraded()[1]!.reasons[0]).toMatch(/\b111 links forgotten/);
+  });
+
   /** The eviction queue marks which links reported since they were queued: a step must not mark them all. */
   it('still evict the quietest link after the wall clock was stepped, not one that reported since', () => {
     const clock = new FakeClock();
