@@ -13,17 +13,29 @@ export class CaptureFile {
     readonly file: string,
   ) {}
 
-  /** Opens FILE for appending, created 0600; a StartupFailure (73, cannot create) naming --capture when it cannot. */
+  /**
+   * Opens FILE for appending, created 0600; a StartupFailure (73, cannot create) naming --capture when it cannot.
+   * The path may be in a directory other users can write: a symlink there (ELOOP), a second name of a file, or a
+   * file another user owns is refused, since appending would write frames into a file of the gateway's (its outbox)
+   * or hand every frame, duress included, to that user.
+   */
   static open(file: string): CaptureFile {
     let fd: number | undefined;
     try {
-      fd = fs.openSync(file, 'a', PRIVATE_FILE_MODE);
+      const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fs.constants;
+      fd = fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, PRIVATE_FILE_MODE);
       const stat = fs.fstatSync(fd);
-      // An earlier capture open to others is narrowed, as dataDir is: it holds every frame's bytes.
-      if (stat.isFile() && (stat.mode & 0o077) !== 0 && stat.uid === process.getuid?.()) fs.fchmodSync(fd, PRIVATE_FILE_MODE);
+      if (stat.isFile()) {
+        if (stat.uid !== process.getuid?.()) throw new CaptureFileRefused('belongs to another user, who could read every frame');
+        if (stat.nlink > 1) throw new CaptureFileRefused('has other names (a hard link): it may be another file of the gateway');
+        // An earlier capture open to others is narrowed, as dataDir is: it holds every frame's bytes.
+        if ((stat.mode & 0o077) !== 0) fs.fchmodSync(fd, PRIVATE_FILE_MODE);
+      }
       return new CaptureFile(fd, file);
     } catch (error) {
       if (fd !== undefined) fs.closeSync(fd);
+      if (error instanceof CaptureFileRefused)
+        throw new StartupFailure(EXIT_CANTCREAT, `--capture ${file} ${error.message}: remove it, or give --capture a new file in a directory only the gateway's user can write`);
       const code = (error as NodeJS.ErrnoException).code ?? 'error';
       throw new StartupFailure(EXIT_CANTCREAT, `--capture ${file} cannot be created or written (${code}): give --capture a file in a directory the gateway's user can write`);
     }
@@ -43,3 +55,6 @@ export class CaptureFile {
     fs.closeSync(this.fd);
   }
 }
+
+/** An existing file at the --capture path that must not be appended to. */
+class CaptureFileRefused extends Error {}

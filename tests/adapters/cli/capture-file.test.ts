@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, linkSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CaptureFile } from '../../../adapters/cli/capture-file.js';
@@ -24,6 +24,44 @@ describe('CaptureFile', () => {
     capture.close();
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readFileSync(file, 'utf8')).toBe('{"old":1}\n{"new":2}\n');
+  });
+
+  function refusal(file: string): unknown {
+    try {
+      CaptureFile.open(file).close();
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  }
+
+  // A local user who can write where the capture goes (a shared directory) plants the path before the operator runs
+  // `run --capture`: as a symlink or hard link to a file of the gateway's (its outbox: JSON appended to it), or as a
+  // file of their own, open to them, that every frame would be appended to, duress included.
+  it('refuses a symlink at the path instead of appending to what it points at', () => {
+    const dir = tempDir('capture');
+    const victim = path.join(dir, 'outbox.sqlite');
+    writeFileSync(victim, 'SQLite format 3\0');
+    symlinkSync(victim, path.join(dir, 'capture.jsonl'));
+    expect(refusal(path.join(dir, 'capture.jsonl'))).toMatchObject({ exitCode: 73, message: expect.stringMatching(/^--capture .* \(ELOOP\): /) });
+    expect(readFileSync(victim, 'utf8')).toBe('SQLite format 3\0');
+  });
+
+  it('refuses a file with a second name (a hard link to a file of the gateway)', () => {
+    const dir = tempDir('capture');
+    writeFileSync(path.join(dir, 'outbox.sqlite'), 'SQLite format 3\0');
+    linkSync(path.join(dir, 'outbox.sqlite'), path.join(dir, 'capture.jsonl'));
+    expect(refusal(path.join(dir, 'capture.jsonl'))).toMatchObject({ exitCode: 73, message: expect.stringMatching(/has other names/) });
+    expect(readFileSync(path.join(dir, 'outbox.sqlite'), 'utf8')).toBe('SQLite format 3\0');
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('refuses a file another user owns, whatever its mode', () => {
+    const file = path.join(tempDir('capture'), 'capture.jsonl');
+    writeFileSync(file, '');
+    chmodSync(file, 0o666);
+    chownSync(file, 65534, 65534);
+    expect(refusal(file)).toMatchObject({ exitCode: 73, message: expect.stringMatching(/belongs to another user/) });
+    expect(readFileSync(file, 'utf8')).toBe('');
   });
 
   it('a file that cannot be created stops the start with 73, naming --capture', () => {
