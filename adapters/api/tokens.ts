@@ -1,8 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { GATEWAY_ACTOR, type Actor, type AuditEntry } from '../../src/assurance/audit-chain.js';
 import type { ApiRole, ApiSettings, SettingsIssue } from '../../src/settings/settings.js';
+import { ensurePrivateSecret, writePrivateFile } from '../system/files.js';
 import { readSecret } from '../system/secrets.js';
 
 /** The admin token the gateway creates at first start when `api.tokens` is not configured (mode 0600). */
@@ -53,13 +54,6 @@ export function newToken(): string {
   return `pbt_${randomBytes(32).toString('base64url')}`;
 }
 
-/** Writes a file only its owner may read, in a directory only its owner may enter (created as needed). */
-function writePrivate(file: string, text: string): void {
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  writeFileSync(file, text, { mode: 0o600 });
-  chmodSync(file, 0o600); // writeFileSync keeps the mode of a file that already existed
-}
-
 function readCreated(file: string): StoredToken[] {
   if (!existsSync(file)) return [];
   const parsed = JSON.parse(readFileSync(file, 'utf8')) as { tokens?: StoredToken[] };
@@ -74,7 +68,7 @@ function createdEntry(identity: ApiIdentity, token: string, now: Date): StoredTo
 function storeCreated(file: string, entry: StoredToken): void {
   const tokens = readCreated(file).filter((t) => t.name !== entry.name);
   tokens.push(entry);
-  writePrivate(file, JSON.stringify({ tokens }, null, 2) + '\n');
+  writePrivateFile(file, JSON.stringify({ tokens }, null, 2) + '\n');
 }
 
 /**
@@ -99,11 +93,7 @@ function identityOf(stored: StoredToken): ApiIdentity {
 /** The fingerprints of the tokens whose creation the audit log's lines chain. */
 /** `{dataDir}/api-token`, created (0600) with a new admin token when missing; returns the token. */
 export function ensureAdminToken(dataDir: string): string {
-  const file = path.join(dataDir, ADMIN_TOKEN_FILE);
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const token = newToken();
-  writePrivate(file, token + '\n');
-  return token;
+  return ensurePrivateSecret(path.join(dataDir, ADMIN_TOKEN_FILE), newToken);
 }
 
 /** The token a CLI on the gateway's host uses: `{dataDir}/api-token` when it exists. */

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import path from 'node:path';
 import type { Logger as PinoLogger } from 'pino';
 import type { Settings, SettingsIssue } from '../../src/settings/settings.js';
 import type { Site } from '../../src/settings/sites.js';
@@ -15,7 +17,7 @@ import type { AdapterHealth, Audience, Clock, Logger, OutputAdapter } from '../.
 import { createInput, describeInput } from '../inputs/index.js';
 import type { CaptureFrame, Input } from '../inputs/input.js';
 import { StdoutOutput } from '../outputs/stdout.js';
-import { MqttOutput } from '../outputs/mqtt.js';
+import { EMBEDDED_BROKER_PASSWORD_FILE, MqttOutput } from '../outputs/mqtt.js';
 import { WebhookOutput } from '../outputs/webhook.js';
 import { Dc09Output } from '../outputs/dc09.js';
 import { AutomationOutput } from '../outputs/automation.js';
@@ -28,6 +30,7 @@ import { registerHealthRoutes, type HealthSource, type PublicHealth } from '../a
 import { registerTokenRoutes } from '../api/routes/tokens.js';
 import { AuditLog } from '../system/audit-log.js';
 import { StoreFaultMark } from '../system/store-fault-mark.js';
+import { ensurePrivateSecret } from '../system/files.js';
 import { ConsoleFeed } from '../api/console/feed.js';
 import { registerConsole } from '../api/console/routes.js';
 import { GatewayMetrics } from '../system/metrics.js';
@@ -448,7 +451,13 @@ export class Gateway {
         return new StdoutOutput({ name: output.name, audience: output.audience });
       case 'mqtt': {
         const { type: _type, ...options } = output;
-        return new MqttOutput(options, { clock, logger: this.logger, gateway: { id: this.id, version: this.version } });
+        return new MqttOutput(options, {
+          clock,
+          logger: this.logger,
+          gateway: { id: this.id, version: this.version },
+          // Kept in dataDir so subscribers set up once keep working across restarts.
+          embeddedSubscriberPassword: () => ensurePrivateSecret(path.join(this.options.settings.dataDir, EMBEDDED_BROKER_PASSWORD_FILE), () => randomBytes(32).toString('base64url')),
+        });
       }
       case 'webhook': {
         const { type: _type, ...options } = output;

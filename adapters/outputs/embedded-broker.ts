@@ -15,6 +15,8 @@ export interface EmbeddedBrokerOptions {
   configKey?: string;
   /** Where an accept that failed is logged (see onAcceptFailed). */
   logger?: Logger;
+  /** What a subscriber presents as its MQTT password (any user name but the gateway's); without it only the gateway connects. */
+  subscriberPassword?: string;
 }
 
 /** What the gateway's own client presents; generated at each start, never written anywhere. */
@@ -46,17 +48,22 @@ function refusal(message: string): AuthenticateError {
 
 /**
  * Who may do what on the embedded broker: the gateway (its random client id, user name and secret) publishes;
- * anyone who can reach the broker (loopback by default) may subscribe, so `npx mqtt sub` works, but nobody else
- * may publish (no forged events or acknowledgements), use the gateway's user name, or connect with a client id
- * starting `panelbridge-` (the gateway's would take over its session and cut it off the broker).
+ * a client presenting the subscriber password may subscribe. Anyone else who reaches the port is refused: it
+ * listens on loopback, where every other account on the host (a compromised service) would otherwise read each
+ * duress as it is published. Nobody but the gateway may publish (no forged events or acknowledgements), use the
+ * gateway's user name, or connect with a client id starting `panelbridge-` (the gateway's would take over its
+ * session and cut it off the broker).
  */
-function brokerPolicy(gateway: GatewayCredentials): Pick<AedesOptions, 'authenticate' | 'authorizePublish'> {
+function brokerPolicy(gateway: GatewayCredentials, subscriberPassword: string | undefined): Pick<AedesOptions, 'authenticate' | 'authorizePublish'> {
   const authenticated = new WeakSet<Client>();
   return {
     authenticate(client, username, password, done) {
       // The whole `panelbridge-` client id space is the gateway's, the ids of earlier versions included.
       const claimsGateway = client.id.startsWith(GATEWAY_CLIENT_PREFIX) || username === gateway.username;
-      if (!claimsGateway) return done(null, true);
+      if (!claimsGateway) {
+        if (subscriberPassword !== undefined && sameSecret(password, subscriberPassword)) return done(null, true);
+        return done(refusal('a subscriber presents the password in dataDir/mqtt-password'), false);
+      }
       if (client.id === gateway.clientId && username === gateway.username && sameSecret(password, gateway.password)) {
         authenticated.add(client);
         return done(null, true);
@@ -81,7 +88,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     username: 'panelbridge-gateway',
     password: randomBytes(32).toString('base64url'),
   };
-  const broker = await Aedes.createBroker(brokerPolicy(gateway));
+  const broker = await Aedes.createBroker(brokerPolicy(gateway, options.subscriberPassword));
   const server = net.createServer(broker.handle);
   const acceptFailures = new RateLimitedLog({ logger: options.logger ?? silentLogger, clock: systemClock });
   onAcceptFailed(server, (error) =>

@@ -34,6 +34,8 @@ export interface MqttOutputDeps {
   publishTimeoutMs?: number;
   /** How long start() waits for the first connection before carrying on (the client keeps trying). */
   connectTimeoutMs?: number;
+  /** url `embedded`: the password subscribers present to its broker, asked for when it starts (none: only the gateway connects). */
+  embeddedSubscriberPassword?: () => string;
 }
 
 /**
@@ -41,6 +43,9 @@ export interface MqttOutputDeps {
  * sender on an input that trusts any account makes a new topic per frame; the events are dead letters all the same.
  */
 export const MAX_REFUSED_TOPICS = 1_000;
+
+/** In dataDir: the password a subscriber presents to the embedded broker (any user name but the gateway's). */
+export const EMBEDDED_BROKER_PASSWORD_FILE = 'mqtt-password';
 
 /** `retained`: the broker sent a message it kept for the topic (at a subscription), not one published just now. */
 export type MessageHandler = (topic: string, payload: Buffer, retained: boolean) => void;
@@ -528,10 +533,12 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     if (this.options.url !== 'embedded') return this.options.url;
     // Loaded only here: the broker (aedes) costs memory a gateway pointed at an external broker should not pay.
     const { startEmbeddedBroker } = await import('./embedded-broker.js');
+    const subscriberPassword = this.deps.embeddedSubscriberPassword?.();
     this.embedded = await startEmbeddedBroker({
       port: this.options.embeddedPort,
       configKey: `embeddedPort of output "${this.name}"`,
       logger: this.logger,
+      ...(subscriberPassword === undefined ? {} : { subscriberPassword }),
     });
     this.logger.info({ url: this.embedded.url }, 'embedded MQTT broker listening');
     return this.embedded.url;

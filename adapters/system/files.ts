@@ -12,6 +12,22 @@ export function restrictFileModes(): void {
   process.umask(0o077);
 }
 
+/** Writes a file only its owner may read, in a directory only its owner may enter (created as needed). */
+export function writePrivateFile(file: string, text: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+  fs.writeFileSync(file, text, { mode: PRIVATE_FILE_MODE });
+  fs.chmodSync(file, PRIVATE_FILE_MODE); // writeFileSync keeps the mode of a file that already existed
+}
+
+/** The secret kept in `file`, created (0600) with `create()` when missing or empty (a crash as it was first written). */
+export function ensurePrivateSecret(file: string, create: () => string): string {
+  const kept = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : '';
+  if (kept !== '') return kept;
+  const secret = create();
+  writePrivateFile(file, secret + '\n');
+  return secret;
+}
+
 export const LOCK_FILE_NAME = 'gateway.lock';
 
 /** What `run` creates in dataDir on its first start: either proves a directory is a gateway's. */

@@ -2,7 +2,8 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'no
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { freePort } from '../helpers/broker.js';
+import { connectAsync } from 'mqtt';
+import { freePort, MessageLog } from '../helpers/broker.js';
 import { GatewayProcess, runCli as cli, tempDir } from '../helpers/gateway-process.js';
 import { panelFrame, parseAnswer, TcpPanel } from '../helpers/panel.js';
 
@@ -13,10 +14,11 @@ describe('one box, no token configured by hand', () => {
   let gateway: GatewayProcess;
   let apiPort: number;
   let dc09Port: number;
+  let brokerPort: number;
 
   beforeAll(async () => {
     dir = tempDir('one-box');
-    [apiPort, dc09Port] = [await freePort(), await freePort()];
+    [apiPort, dc09Port, brokerPort] = [await freePort(), await freePort(), await freePort()];
     config = path.join(dir, 'panelbridge.yaml');
     writeFileSync(
       config,
@@ -25,7 +27,7 @@ describe('one box, no token configured by hand', () => {
         api: { host: '127.0.0.1', port: apiPort },
         inputs: [{ type: 'dc09', name: 'ip-receiver', host: '127.0.0.1', port: dc09Port, accounts: [{ account: '1234' }] }],
         outputs: [
-          { type: 'mqtt', name: 'broker', url: 'embedded', embeddedPort: await freePort(), topicPrefix: 'panelbridge', audience: 'central' },
+          { type: 'mqtt', name: 'broker', url: 'embedded', embeddedPort: brokerPort, topicPrefix: 'panelbridge', audience: 'central' },
           { type: 'stdout', name: 'console' },
         ],
         sites: [
@@ -129,6 +131,25 @@ describe('one box, no token configured by hand', () => {
     const broken = await cli(['audit', 'verify', '--config', copyConfig]);
     expect(broken.code).toBe(1);
     expect(broken.stdout).toContain(`chain broken at line ${index + 1} (record seq ${index + 1}): its content does not match its hash (edited)`);
+  });
+
+  // The embedded broker listens on loopback and carries the central output: any other account on the box (or a
+  // compromised service) that could subscribe would read every duress as it happens.
+  it("keeps the embedded broker's events from a local user without the password in dataDir/mqtt-password", async () => {
+    const broker = `mqtt://127.0.0.1:${brokerPort}`;
+    await expect(connectAsync(broker, { reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
+    await expect(connectAsync(broker, { reconnectPeriod: 0, username: 'panelbridge', password: 'a-guess' })).rejects.toThrow(/Not authorized/i);
+    const file = path.join(dir, 'var', 'mqtt-password');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const watcher = await MessageLog.subscribe(broker, 'panelbridge/events/#', { username: 'panelbridge', password: readFileSync(file, 'utf8').trim() });
+    try {
+      const panel = await TcpPanel.connect(dc09Port);
+      expect(parseAnswer((await panel.send(panelFrame({ token: 'ADM-CID', seq: '0002', account: '1234', data: '#1234|1122 01 005' })))!).token).toBe('ACK');
+      panel.close();
+      await watcher.waitFor((m) => m.payload.includes('"category":"holdup"'));
+    } finally {
+      await watcher.close();
+    }
   });
 });
 

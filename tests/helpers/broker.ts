@@ -56,8 +56,8 @@ export class MessageLog {
     });
   }
 
-  static async subscribe(url: string, filter: string): Promise<MessageLog> {
-    const client = await connectAsync(url, { reconnectPeriod: 0, clientId: `pbtest-sub-${randomUUID().slice(0, 8)}` });
+  static async subscribe(url: string, filter: string, credentials: { username?: string; password?: string } = {}): Promise<MessageLog> {
+    const client = await connectAsync(url, { reconnectPeriod: 0, clientId: `pbtest-sub-${randomUUID().slice(0, 8)}`, ...credentials });
     const log = new MessageLog(client);
     await client.subscribeAsync(filter, { qos: 1 });
     return log;

@@ -5,7 +5,9 @@ import { recordingLogger } from '../helpers/recording-logger.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/outputs/embedded-broker.js';
 import { MessageLog, uniquePrefix } from '../helpers/broker.js';
 
-/** The embedded broker: only the gateway publishes; anyone on loopback subscribes; nobody takes the gateway's session. */
+const SUBSCRIBER_PASSWORD = 'subscriber-secret-0123456789';
+
+/** The embedded broker: only the gateway publishes; only holders of the subscriber password subscribe; nobody takes the gateway's session. */
 describe('embedded MQTT broker', () => {
   let broker: EmbeddedBroker | undefined;
   const clients: MqttClient[] = [];
@@ -71,19 +73,34 @@ describe('embedded MQTT broker', () => {
     expect(gateway.connected).toBe(true);
   });
 
-  it('lets anyone subscribe, and only the gateway publish', async () => {
+  it('refuses a client without the subscriber password, so no local user reads the events', async () => {
+    broker = await startEmbeddedBroker({ port: 0, subscriberPassword: SUBSCRIBER_PASSWORD });
+    await expect(connectAsync(broker.url, { reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
+    await expect(connectAsync(broker.url, { reconnectPeriod: 0, username: 'panelbridge', password: 'a-guess' })).rejects.toThrow(/Not authorized/i);
+    // The gateway's own secret opens no other session: it is for the gateway's client id alone.
+    await expect(connectAsync(broker.url, { reconnectPeriod: 0, username: 'panelbridge', password: broker.gateway.password })).rejects.toThrow(/Not authorized/i);
+  });
+
+  it('without a subscriber password takes nobody but the gateway', async () => {
     broker = await startEmbeddedBroker({ port: 0 });
+    await expect(connectAsync(broker.url, { reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
+    await gatewayClient(broker);
+  });
+
+  it('lets a client with the subscriber password subscribe, and only the gateway publish', async () => {
+    broker = await startEmbeddedBroker({ port: 0, subscriberPassword: SUBSCRIBER_PASSWORD });
     const prefix = uniquePrefix('embedded-auth');
-    const watcher = await MessageLog.subscribe(broker.url, `${prefix}/#`);
+    const subscriber = { username: 'panelbridge', password: SUBSCRIBER_PASSWORD };
+    const watcher = await MessageLog.subscribe(broker.url, `${prefix}/#`, subscriber);
     try {
-      const intruder = await connectAsync(broker.url, { reconnectPeriod: 0 });
+      const intruder = await connectAsync(broker.url, { reconnectPeriod: 0, ...subscriber });
       clients.push(intruder);
       // A forged hold-up and a forged acknowledgement: refused (aedes drops the publisher).
       await Promise.race([
         intruder.publishAsync(`${prefix}/events/branch-12/holdup`, '{"forged":true}', { qos: 1 }).catch(() => undefined),
         new Promise((resolve) => setTimeout(resolve, 500)),
       ]);
-      const second = await connectAsync(broker.url, { reconnectPeriod: 0 });
+      const second = await connectAsync(broker.url, { reconnectPeriod: 0, ...subscriber });
       clients.push(second);
       second.publish(`${prefix}/incidents/x/ack`, 'forged ack', { qos: 0 });
       const gateway = await gatewayClient(broker);
