@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { CLI } from '../helpers/gateway-process.js';
+import { CLI, tempDir } from '../helpers/gateway-process.js';
 import type { Dc09Message } from '../../src/codecs/dc09/frame.js';
 import { encodeAck } from '../../src/codecs/dc09/responses.js';
 import { eventSchema } from '../../src/model/event.js';
@@ -166,6 +166,31 @@ describe('panelbridge decode', () => {
     const { code, lines } = await decode([frame, '--key', '0123456789ABCDEF0123456789ABCDEF', '--key-encoding', 'hex']);
     expect(code).toBe(0);
     expect(lines[0]).toMatchObject({ account: '12345A', category: 'fire', code: { value: 'FA' } });
+  });
+
+  // Every local user reads /proc/PID/cmdline: a key given with --key is theirs while the decode runs.
+  it('reads the key from --key-file or --key-env, never from the command line the process list shows', async () => {
+    const frame =
+      '"*SIA-DCS"9876R579BDFL789ABC#12345A[209c9d400b655df7a26aecb6a887e7ee6ed8103217079aae7cbd9dd7551e96823263460f7ef0514864897ae9789534f1';
+    const key = '0123456789ABCDEF0123456789ABCDEF';
+    const keyFile = path.join(tempDir('decode-key'), 'arc.key');
+    writeFileSync(keyFile, key + '\n', { mode: 0o600 });
+    for (const [args, env] of [
+      [['--key-file', keyFile], {}],
+      [['--key-env', 'PB_TEST_DECODE_KEY'], { PB_TEST_DECODE_KEY: key }],
+    ] as const) {
+      const child = execFile(process.execPath, [CLI, 'decode', ...args, '--key-encoding', 'hex'], { env: { ...process.env, ...env } });
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      // It waits for standard input: what the process list shows of it now is what another user sees.
+      const cmdline = existsSync(`/proc/${child.pid}/cmdline`) ? readFileSync(`/proc/${child.pid}/cmdline`, 'utf8') : '';
+      child.stdin!.end(frame + '\n');
+      const exit = await new Promise<number | null>((r) => child.on('exit', r));
+      expect(cmdline).not.toContain(key);
+      expect(exit).toBe(0);
+      expect(JSON.parse(out.trim())).toMatchObject({ account: '12345A', category: 'fire' });
+    }
+    expect(await decode([frame, '--key-file', keyFile, '--key', key])).toMatchObject({ code: 1, lines: [{ error: { code: 'CONFIG_KEY_INVALID', message: expect.stringMatching(/only one of/) } }] });
   });
 
   it('refuses a key that does not fit its encoding', async () => {

@@ -1,7 +1,6 @@
 import { Command, Option } from 'commander';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { parseFrameText, parseHex } from '../../../src/codecs/escapes.js';
-import { decodeKey } from '../../../src/settings/keys.js';
 import { createIdSource } from '../../../src/model/ids.js';
 import { unverified } from '../../../src/pipeline/event-builder.js';
 import { systemClock } from '../../../src/ports.js';
@@ -9,10 +8,13 @@ import type { DecodeError } from '../../../src/codecs/result.js';
 import { CAPTURE_MAGIC_BYTES, captureFormat } from '../../../src/codecs/pcap.js';
 import type { ReplayFrame } from '../../../src/replay/capture.js';
 import { EXIT_NOINPUT } from '../config.js';
+import { resolveKey } from '../../system/secrets.js';
 
 interface DecodeOptions {
   hex?: boolean;
   key?: string;
+  keyFile?: string;
+  keyEnv?: string;
   keyEncoding: 'hex' | 'ascii';
   strict?: boolean;
   pcap?: string;
@@ -26,8 +28,10 @@ export function decodeCommand(): Command {
     )
     .argument('[frame]', 'text with \\n \\r \\xNN escapes, or hex with --hex; read from standard input when absent')
     .option('--hex', 'the frame is hex bytes')
-    .option('--key <key>', 'AES key for encrypted DC-09 frames')
-    .addOption(new Option('--key-encoding <encoding>', 'how --key is written').choices(['hex', 'ascii']).default('hex'))
+    .option('--key <key>', 'AES key for encrypted DC-09 frames (every local user sees it in the process list: prefer --key-file)')
+    .option('--key-file <file>', 'read the AES key from this file')
+    .option('--key-env <variable>', 'read the AES key from this environment variable')
+    .addOption(new Option('--key-encoding <encoding>', 'how the key is written').choices(['hex', 'ascii']).default('hex'))
     .option('--strict', 'reject tolerated field quirks')
     .option('--pcap <file>', 'decode the frames panels sent in a packet capture (pcap or pcapng, as tcpdump and Wireshark write it)')
     .action(async (frame: string | undefined, options: DecodeOptions, command: Command) => {
@@ -37,16 +41,13 @@ export function decodeCommand(): Command {
         import('../../../src/pipeline/decode-frame.js'),
         import('../../../src/pipeline/event-builder.js'),
       ]);
-      let key: Uint8Array | undefined;
-      if (options.key !== undefined) {
-        const decoded = decodeKey(options.key, options.keyEncoding);
-        if (!decoded.ok) {
-          printError({ code: 'CONFIG_KEY_INVALID', message: decoded.message });
-          process.exitCode = 1;
-          return;
-        }
-        key = decoded.bytes;
+      const resolved = resolveKey(options, options.keyEncoding);
+      if (!resolved.ok) {
+        printError({ code: 'CONFIG_KEY_INVALID', message: `key: ${resolved.message}` });
+        process.exitCode = 1;
+        return;
       }
+      const key = resolved.key;
       const ids = createIdSource(systemClock);
       /** Prints the events of one frame; false when it does not decode. `where` names the packet it came in. */
       const decodeOne = (bytes: Uint8Array, source: Pick<ReplayFrame, 't' | 'transport' | 'peer'>, where = ''): boolean => {
