@@ -73,11 +73,15 @@ export interface DataDirLock {
  * process lives: a crash cannot leave a stale lock behind.
  */
 export function prepareDataDir(dataDir: string): DataDirLock {
+  let stat: fs.Stats;
   try {
     fs.mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
-    const stat = fs.statSync(dataDir);
+    stat = fs.statSync(dataDir);
     if (!stat.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-    if ((stat.mode & 0o077) !== 0 && stat.uid === process.getuid?.()) fs.chmodSync(dataDir, PRIVATE_DIR_MODE);
+    if ((stat.mode & 0o077) !== 0 && stat.uid === process.getuid?.()) {
+      fs.chmodSync(dataDir, PRIVATE_DIR_MODE);
+      stat = fs.statSync(dataDir);
+    }
     fs.accessSync(dataDir, fs.constants.W_OK | fs.constants.X_OK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
@@ -86,6 +90,14 @@ export function prepareDataDir(dataDir: string): DataDirLock {
       `dataDir ${dataDir} cannot be created or written (${code}): create it writable for the user running the gateway, or set dataDir to a directory it owns`,
     );
   }
+  // One it does not own keeps its mode: open to others (or to a group not the gateway's), every account could list it
+  // and see audit.jsonl change as a duress is stored, and with write access replace the outbox's files.
+  const othersMayEnter = (stat.mode & 0o007) !== 0 || ((stat.mode & 0o070) !== 0 && stat.gid !== process.getgid?.());
+  if (othersMayEnter)
+    throw new DataDirError(
+      'cannot-create',
+      `dataDir ${dataDir} is open to other users (mode 0${(stat.mode & 0o777).toString(8)}) and the gateway's user does not own it, so it cannot make it private: chown it to the gateway's user (it is then narrowed to 0700) or chmod it 0700`,
+    );
   const file = path.join(dataDir, LOCK_FILE_NAME);
   let db: Database.Database | undefined;
   try {

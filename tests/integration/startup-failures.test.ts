@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -119,6 +119,22 @@ describe('start-up failures: one line naming the problem and the fix, a sysexits
     writeFileSync(file, 'not a directory');
     const config = await baseConfig(dir, { dataDir: path.join(file, 'var') });
     expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config)]), 73, /dataDir .*cannot be created/);
+  });
+
+  // The installer made dataDir for the gateway, but not as its owner: it cannot narrow the mode, and every other
+  // account could list it and watch audit.jsonl grow the moment a duress is stored (or, with write access, replace
+  // the outbox's files).
+  it.skipIf(process.getuid?.() !== 0)("a dataDir open to other users that the gateway's user does not own: 73, naming the mode", async () => {
+    for (const mode of [0o777, 0o755]) {
+      const dir = tempDir('datadir-open');
+      const dataDir = path.join(dir, 'var');
+      mkdirSync(dataDir);
+      chmodSync(dataDir, mode);
+      chownSync(dataDir, 65534, 0);
+      const config = await baseConfig(dir, { dataDir });
+      expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config)]), 73, new RegExp(`dataDir .*var is open to other users \\(mode 0${mode.toString(8)}\\)`));
+      expect(existsSync(path.join(dataDir, 'outbox.sqlite'))).toBe(false);
+    }
   });
 
   it('a --capture file that cannot be created: 73, naming --capture', async () => {
