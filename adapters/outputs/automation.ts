@@ -15,6 +15,7 @@ import { AnswerQueue, type Link } from './dc09-link.js';
 import type { PanelAnswer } from '../../src/codecs/dc09/transmitter.js';
 import { OneAtATime, reportLinkState, type LinkStateListener } from './link-state.js';
 import { onAcceptFailed } from '../system/listener.js';
+import { localPeerUid } from '../system/socket-owner.js';
 
 export type AutomationOutputOptions = Omit<AutomationOutputSettings, 'type'>;
 
@@ -89,6 +90,7 @@ export class AutomationOutput implements OutputAdapter<NormalizedEvent> {
   private readonly deps: AutomationOutputDeps;
   private readonly logger: Logger;
   private readonly allowed: ReadonlySet<string>;
+  private readonly allowedUids: ReadonlySet<number> | undefined;
   private server: net.Server | undefined;
   private automation: Automation | undefined;
   /** Unanswered after all retries: only heartbeats go out until one is ACKed. */
@@ -107,6 +109,7 @@ export class AutomationOutput implements OutputAdapter<NormalizedEvent> {
     this.audience = options.audience;
     this.logger = deps.logger.child({ component: 'output', kind: 'automation', name: options.name });
     this.allowed = new Set(options.allow.map(plainAddress));
+    this.allowedUids = options.allowUids === undefined ? undefined : new Set(options.allowUids);
   }
 
   async start(): Promise<void> {
@@ -151,6 +154,14 @@ export class AutomationOutput implements OutputAdapter<NormalizedEvent> {
     if (!this.allowed.has(address)) {
       this.refuse(socket, peer, 'address not in allow');
       return;
+    }
+    // Loopback admits every account on the host: the socket's owner tells the monitoring software from them.
+    if (this.allowedUids !== undefined) {
+      const uid = localPeerUid(socket);
+      if (uid === undefined || !this.allowedUids.has(uid)) {
+        this.refuse(socket, peer, uid === undefined ? 'not a process of this host (allowUids)' : `uid ${uid} not in allowUids`);
+        return;
+      }
     }
     if (this.automation !== undefined && !this.failed && !this.automation.socket.destroyed) {
       this.refuse(socket, peer, `automation ${this.automation.peer} is connected and answering`);

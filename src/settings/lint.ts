@@ -241,7 +241,16 @@ function lintForwardingOutput(output: Extract<Settings['outputs'][number], { typ
   const findings: LintFinding[] = [];
   if (output.audience === 'local')
     findings.push({ severity: 'warning', path: `${path}.audience`, message: `a ${output.type} output forwards to a monitoring centre; with audience local it never receives a duress or hold-up` });
-  if (output.type !== 'dc09') return findings;
+  if (output.type === 'automation') {
+    if (output.audience === 'central' && output.allowUids === undefined && output.allow.some(isLoopbackHost))
+      findings.push({
+        severity: 'warning',
+        path: `${path}.allowUids`,
+        message:
+          "every account on this host can connect from loopback as the automation (before the monitoring software, or while it restarts), read each duress and ACK it away: set allowUids to the monitoring software's user id",
+      });
+    return findings;
+  }
   if (output.key === undefined && output.keyFile === undefined && output.keyEnv === undefined)
     findings.push({ severity: 'warning', path, message: 'no key: events, duress included, cross the network readable and an ACK cannot be told from a forged one' });
   return findings;

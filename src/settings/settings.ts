@@ -327,6 +327,13 @@ export const automationOutputSchema = z
       .min(1)
       .default(['127.0.0.1', '::1'])
       .describe('Addresses the automation may connect from; any other connection is closed unanswered.'),
+    allowUids: z
+      .array(z.number().int().min(0))
+      .min(1)
+      .optional()
+      .describe(
+        'User ids (Linux) of the processes on this host that may connect, e.g. the monitoring software\'s account: every other account can reach a loopback port. With it, a connection from any other account, or from another host, is closed unanswered.',
+      ),
     receiver: z.string().regex(/^[0-9A-F]{2}$/, 'RR is 2 digits').default('01'),
     line: z.string().regex(/^[0-9A-F]{3}$/, 'LLL is 3 digits').default('001'),
     account: z

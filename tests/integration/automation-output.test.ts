@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -226,6 +227,30 @@ describe('Sur-Gard automation output, read by the serial Sur-Gard decoder', () =
     await intruder.closed;
     expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true, error: 'no automation connected' });
     expect(intruder.packets).toEqual([]);
+  });
+
+  // The port is on loopback, where every account on the host can connect: one that comes first (before the monitoring
+  // software, or while it restarts) would read every duress and ACK it away.
+  it.skipIf(process.getuid?.() !== 0)('attack: with allowUids, a process of another account on the host is disconnected unanswered', async () => {
+    const out = await output({ allowUids: [process.getuid!()] });
+    const script = `const s = require('net').connect(${out.port()}, '127.0.0.1');
+      s.on('connect', () => process.stdout.write('connected;'));
+      s.on('data', (d) => { process.stdout.write(d.toString('latin1')); s.write(Buffer.from([6])); });
+      s.on('close', () => process.exit(0));`;
+    const intruder = spawn(process.execPath, ['-e', script], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'inherit'] });
+    closers.push(async () => void intruder.kill('SIGKILL'));
+    let seen = '';
+    intruder.stdout.on('data', (d: Buffer) => (seen += d.toString('latin1')));
+    const exited = once(intruder, 'exit').then(() => 'disconnected');
+    const deadline = new Promise((resolve) => setTimeout(() => resolve('still connected'), 5_000));
+    expect(await Promise.race([exited, deadline])).toBe('disconnected');
+    expect(seen).toBe('connected;');
+    expect(await out.deliver(duress())).toMatchObject({ ok: false, error: 'no automation connected' });
+    // The account it names connects as before.
+    const automation = await connectAutomation(out.port());
+    await connected(out);
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(automation.stored()).toHaveLength(1);
   });
 
   it('attack: a second connection is refused while the automation answers', async () => {

@@ -61,6 +61,19 @@ describe('dc09 and automation output settings', () => {
     );
   });
 
+  it('lint: a central automation output open to loopback without allowUids admits every account on the host', () => {
+    const lint = (output: string) => {
+      const parsed = parse(`  - ${output}`);
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+      return lintSettings(parsed.settings, { fileIsWorldReadable: false }).filter((f) => f.path.startsWith('outputs'));
+    };
+    expect(lint('{ type: automation, name: mas, port: 1025 }')).toEqual([
+      expect.objectContaining({ severity: 'warning', path: 'outputs[0].allowUids', message: expect.stringMatching(/every account on this host .* ACK it away/) }),
+    ]);
+    expect(lint('{ type: automation, name: mas, port: 1025, allowUids: [1001] }')).toEqual([]);
+    expect(lint('{ type: automation, name: mas, host: 0.0.0.0, port: 1025, allow: ["192.0.2.7"] }')).toEqual([]);
+  });
+
   it('lint: a key read from keyFile or keyEnv is decoded like an inline one', () => {
     const parsed = parse('  - { type: dc09, name: arc, primary: "tcp://arc:1", account: "9876", keyFile: /etc/panelbridge/arc.key, keyEncoding: hex }');
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
