@@ -17,6 +17,8 @@ export interface EmbeddedBrokerOptions {
   logger?: Logger;
   /** What a subscriber presents as its MQTT password (any user name but the gateway's); without it only the gateway connects. */
   subscriberPassword?: string;
+  /** Told of each client refused (its client id and why): someone tried to read or forge the events. */
+  onRefused?: (refused: { clientId: string; why: string }) => void;
 }
 
 /** What the gateway's own client presents; generated at each start, never written anywhere. */
@@ -54,21 +56,28 @@ function refusal(message: string): AuthenticateError {
  * gateway's user name, or connect with a client id starting `panelbridge-` (the gateway's would take over its
  * session and cut it off the broker).
  */
-function brokerPolicy(gateway: GatewayCredentials, subscriberPassword: string | undefined): Pick<AedesOptions, 'authenticate' | 'authorizePublish'> {
+function brokerPolicy(
+  gateway: GatewayCredentials,
+  options: Pick<EmbeddedBrokerOptions, 'subscriberPassword' | 'onRefused'>,
+): Pick<AedesOptions, 'authenticate' | 'authorizePublish'> {
   const authenticated = new WeakSet<Client>();
+  const refuse = (client: Client, why: string, done: (error: AuthenticateError, success: false) => void) => {
+    options.onRefused?.({ clientId: client.id, why });
+    done(refusal(why), false);
+  };
   return {
     authenticate(client, username, password, done) {
       // The whole `panelbridge-` client id space is the gateway's, the ids of earlier versions included.
       const claimsGateway = client.id.startsWith(GATEWAY_CLIENT_PREFIX) || username === gateway.username;
       if (!claimsGateway) {
-        if (subscriberPassword !== undefined && sameSecret(password, subscriberPassword)) return done(null, true);
-        return done(refusal('a subscriber presents the password in dataDir/mqtt-password'), false);
+        if (options.subscriberPassword !== undefined && sameSecret(password, options.subscriberPassword)) return done(null, true);
+        return refuse(client, 'a subscriber presents the password in dataDir/mqtt-password', done);
       }
       if (client.id === gateway.clientId && username === gateway.username && sameSecret(password, gateway.password)) {
         authenticated.add(client);
         return done(null, true);
       }
-      done(refusal('the gateway\'s client id and user name are reserved'), false);
+      refuse(client, "the gateway's client id and user name are reserved", done);
     },
     authorizePublish(client, _packet, done) {
       // client is null for messages the broker itself publishes ($SYS).
@@ -88,7 +97,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     username: 'panelbridge-gateway',
     password: randomBytes(32).toString('base64url'),
   };
-  const broker = await Aedes.createBroker(brokerPolicy(gateway, options.subscriberPassword));
+  const broker = await Aedes.createBroker(brokerPolicy(gateway, options));
   const server = net.createServer(broker.handle);
   const acceptFailures = new RateLimitedLog({ logger: options.logger ?? silentLogger, clock: systemClock });
   onAcceptFailed(server, (error) =>

@@ -539,6 +539,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
       configKey: `embeddedPort of output "${this.name}"`,
       logger: this.logger,
       ...(subscriberPassword === undefined ? {} : { subscriberPassword }),
+      onRefused: (refused) => this.warnings.warn('embedded-broker-refused', undefined, refused, 'embedded MQTT broker refused a client'),
     });
     this.logger.info({ url: this.embedded.url }, 'embedded MQTT broker listening');
     return this.embedded.url;

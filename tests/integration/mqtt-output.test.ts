@@ -8,6 +8,7 @@ import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
 import { freePort, getTestBroker, MessageLog, startOpenBroker, startTcpProxy, uniquePrefix, type TestBroker } from '../helpers/broker.js';
 import { testEvent } from '../helpers/output-events.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 
 const gateway = { id: 'gw-test', version: '9.9.9-test' };
 
@@ -300,6 +301,26 @@ describe('MQTT output when the broker goes away (aedes on a fixed port)', () => 
     } finally {
       await output.stop();
       await broker.close();
+    }
+  });
+
+  it('logs a client the embedded broker refuses (a local account trying to read the events), at most once a minute', async () => {
+    const { logger, lines } = recordingLogger();
+    const port = await freePort();
+    const output = new MqttOutput(
+      { name: 'broker', url: 'embedded', topicPrefix: uniquePrefix('embedded-refused'), audience: 'central', embeddedPort: port },
+      { clock: systemClock, logger, gateway, embeddedSubscriberPassword: () => 'subscriber-secret-0123456789' },
+    );
+    await output.start();
+    try {
+      for (const password of [undefined, 'a-guess']) {
+        await expect(connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, clientId: 'snoop', ...(password === undefined ? {} : { username: 'x', password }) })).rejects.toThrow(/Not authorized/i);
+      }
+      expect(lines.filter((l) => l.message === 'embedded MQTT broker refused a client')).toEqual([
+        expect.objectContaining({ level: 'warn', fields: expect.objectContaining({ clientId: 'snoop', why: expect.stringContaining('mqtt-password') }) }),
+      ]);
+    } finally {
+      await output.stop();
     }
   });
 
