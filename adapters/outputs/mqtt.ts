@@ -533,7 +533,12 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     if (this.options.url !== 'embedded') return this.options.url;
     // Loaded only here: the broker (aedes) costs memory a gateway pointed at an external broker should not pay.
     const { startEmbeddedBroker } = await import('./embedded-broker.js');
-    const subscriberPassword = this.deps.embeddedSubscriberPassword?.();
+    let subscriberPassword: string | undefined;
+    try {
+      subscriberPassword = this.deps.embeddedSubscriberPassword?.();
+    } catch (error) {
+      throw new GatewayError('OUTPUT_BROKER_START_FAILED', `embedded MQTT broker of output "${this.name}": cannot read or create the subscriber password ${errorText(error)}`, { cause: error });
+    }
     this.embedded = await startEmbeddedBroker({
       port: this.options.embeddedPort,
       configKey: `embeddedPort of output "${this.name}"`,

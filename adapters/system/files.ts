@@ -21,11 +21,16 @@ export function writePrivateFile(file: string, text: string): void {
 
 /** The secret kept in `file`, created (0600) with `create()` when missing or empty (a crash as it was first written). */
 export function ensurePrivateSecret(file: string, create: () => string): string {
-  const kept = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : '';
-  if (kept !== '') return kept;
-  const secret = create();
-  writePrivateFile(file, secret + '\n');
-  return secret;
+  try {
+    const kept = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : '';
+    if (kept !== '') return kept;
+    const secret = create();
+    writePrivateFile(file, secret + '\n');
+    return secret;
+  } catch (error) {
+    // fs names no file in a failed read: the message must, for whoever fixes it.
+    throw new Error(`${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
+  }
 }
 
 export const LOCK_FILE_NAME = 'gateway.lock';

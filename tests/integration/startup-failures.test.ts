@@ -137,6 +137,13 @@ describe('start-up failures: one line naming the problem and the fix, a sysexits
     }
   });
 
+  it("an embedded broker whose subscriber password cannot be read: 69, naming the output and the file", async () => {
+    const dir = tempDir('mqtt-password');
+    mkdirSync(path.join(dir, 'var', 'mqtt-password'), { recursive: true });
+    const config = await baseConfig(dir, { outputs: [{ type: 'mqtt', name: 'broker', url: 'embedded', embeddedPort: await freePort() }] });
+    expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config)]), 69, /output "broker": cannot read or create the subscriber password .*var\/mqtt-password \(EISDIR\)/);
+  });
+
   it('a --capture file that cannot be created: 73, naming --capture', async () => {
     const dir = tempDir('capture-path');
     const config = await baseConfig(dir);
