@@ -16,17 +16,19 @@ export class CaptureFile {
   /**
    * Opens FILE for appending, created 0600; a StartupFailure (73, cannot create) naming --capture when it cannot.
    * The path may be in a directory other users can write: a symlink there (ELOOP), a second name of a file, or a
-   * file another user owns is refused, since appending would write frames into a file of the gateway's (its outbox)
+   * file or FIFO another user owns is refused, since appending would write frames into a file of the gateway's (its outbox)
    * or hand every frame, duress included, to that user.
    */
   static open(file: string): CaptureFile {
     let fd: number | undefined;
     try {
-      const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fs.constants;
-      fd = fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, PRIVATE_FILE_MODE);
+      const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+      // O_NONBLOCK: a FIFO at the path fails (ENXIO) instead of holding the start until someone reads it.
+      fd = fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, PRIVATE_FILE_MODE);
       const stat = fs.fstatSync(fd);
+      // Devices (/dev/null) are root's; anything else another user owns, a FIFO included, is theirs to read.
+      if (!stat.isCharacterDevice() && stat.uid !== process.getuid?.()) throw new CaptureFileRefused('belongs to another user, who could read every frame');
       if (stat.isFile()) {
-        if (stat.uid !== process.getuid?.()) throw new CaptureFileRefused('belongs to another user, who could read every frame');
         if (stat.nlink > 1) throw new CaptureFileRefused('has other names (a hard link): it may be another file of the gateway');
         // An earlier capture open to others is narrowed, as dataDir is: it holds every frame's bytes.
         if ((stat.mode & 0o077) !== 0) fs.fchmodSync(fd, PRIVATE_FILE_MODE);

@@ -144,6 +144,17 @@ describe('start-up failures: one line naming the problem and the fix, a sysexits
     expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config)]), 69, /output "broker": cannot read or create the subscriber password .*var\/mqtt-password \(EISDIR\)/);
   });
 
+  // A local user plants a FIFO at the capture path: opening it would wait for a reader (the gateway never starts), and
+  // once the user reads it, every frame, duress included, would be theirs.
+  it.skipIf(process.getuid?.() !== 0)("a FIFO another user planted at the --capture path: 73 at once, naming --capture", async () => {
+    const dir = tempDir('capture-fifo');
+    const capture = path.join(dir, 'capture.jsonl');
+    await execFileAsync('mkfifo', ['-m', '0666', capture]);
+    chownSync(capture, 65534, 65534);
+    const config = await baseConfig(dir);
+    expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config), '--capture', capture], 5_000), 73, /--capture .*capture\.jsonl /);
+  });
+
   it('a --capture file that cannot be created: 73, naming --capture', async () => {
     const dir = tempDir('capture-path');
     const config = await baseConfig(dir);
