@@ -17,9 +17,20 @@ import { cid, harness, operator } from '../helpers/assurance-harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'viewer-token-0123456789';
+const OPERATOR_TOKEN = 'operator-token-0123456789';
+const INSTALLER_TOKEN = 'installer-token-0123456789';
 const SITES = sitesSchema.parse([
   { id: 'bank-1', name: 'Bank branch 1', accounts: ['1234'], zones: [{ number: 5, name: 'Teller 1 hold-up button', type: 'holdup' }] },
-  { id: 'shop-2', name: 'Shop 2', accounts: ['5678'], zones: [{ number: 1, name: 'Till button', type: 'holdup' }] },
+  // Far from the central station's screens: its responders must read its times as the site's.
+  {
+    id: 'shop-2',
+    name: 'Shop 2',
+    address: 'Hinterhaus, Grundstücksverkehrsgenehmigungszuständigkeitsübertragungsstraße 14, 10553 Berlin',
+    accounts: ['5678'],
+    timeZone: 'Asia/Tokyo',
+    response: 'Call the keyholder; police on 110.',
+    zones: [{ number: 1, name: 'Till button', type: 'holdup', location: 'Kassenarbeitsplatzhinterdertheke' }],
+  },
 ]);
 
 let browser: Browser;
@@ -36,7 +47,11 @@ afterAll(async () => browser?.close());
 async function gateway(port = 0) {
   const h = harness({ sites: SITES });
   const feed = new ConsoleFeed(() => h.clock.now());
-  const loaded = TokenRegistry.load(apiSchema.parse({ port: 0, tokens: [{ name: 'desk', role: 'viewer', token: TOKEN }] }), '/nonexistent-not-used');
+  const loaded = TokenRegistry.load(apiSchema.parse({ port: 0, tokens: [
+    { name: 'desk', role: 'viewer', token: TOKEN },
+    { name: 'lead', role: 'operator', token: OPERATOR_TOKEN },
+    { name: 'fitter', role: 'installer', token: INSTALLER_TOKEN },
+  ] }), '/nonexistent-not-used');
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
   const api = new ApiServer({ host: '127.0.0.1', port, logger: silentLogger, tokens: loaded.registry, limits: { maxConnectionsPerPeer: 64 } });
   const health = () => ({ status: 'ok', body: { status: 'ok', inputs: [], outputs: [] } });
@@ -59,13 +74,13 @@ async function gateway(port = 0) {
   return { port: api.address!.port, base: `http://127.0.0.1:${api.address!.port}`, stop, receive, assurance: h.assurance };
 }
 
-async function signedIn(port: number, hash = ''): Promise<Page> {
-  const context = await browser.newContext();
+async function signedIn(port: number, hash = '', token = TOKEN, options: Parameters<Browser['newContext']>[0] = {}): Promise<Page> {
+  const context = await browser.newContext(options);
   context.setDefaultTimeout(10_000);
   cleanup.push(() => context.close());
   const page = await context.newPage();
   await page.goto(`http://127.0.0.1:${port}/${hash}`);
-  await page.getByLabel('API token').fill(TOKEN);
+  await page.getByLabel('API token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.locator('#nav:not([hidden])').waitFor();
   return page;
@@ -83,6 +98,19 @@ describe('the incident page', () => {
     expect(await incident('Bank branch 1').textContent()).not.toContain('UNVERIFIED');
     expect(await incident('Shop 2').textContent()).toContain('UNVERIFIED SOURCE (unauthenticated-source)');
   }, 30_000);
+});
+
+describe('a responder', () => {
+  it('on a 320 px phone sees where, what and whom without scrolling sideways', async () => {
+    const gw = await gateway();
+    await gw.receive(cid('122', 1, { account: '5678' }));
+    const page = await signedIn(gw.port, '#incidents', OPERATOR_TOKEN, { viewport: { width: 320, height: 640 } });
+    const incident = page.locator('section[data-incident]', { hasText: 'Shop 2' });
+    await incident.waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(320);
+    for (const box of await incident.locator('dd, h3, textarea, button').evaluateAll((nodes) => nodes.map((n) => n.getBoundingClientRect().right))) expect(box).toBeLessThanOrEqual(320);
+  }, 30_000);
+
 });
 
 describe('a card or report page', () => {

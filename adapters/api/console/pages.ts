@@ -18,7 +18,7 @@ a { color: var(--focus); }
 header { display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; align-items: center; padding: .6rem 1rem; background: #1d2733; color: #fff; }
 header h1 { font-size: 1.15rem; margin: 0; } header a { color: #fff; font-weight: 600; text-decoration: none; padding: .3rem .2rem; border-bottom: 3px solid transparent; }
 header a[aria-current="page"] { border-bottom-color: #fff; } header .who { margin-left: auto; font-size: .9rem; }
-main { padding: 1rem; max-width: 1400px; margin: 0 auto; } main:focus-visible { outline: none; } .scroll { overflow-x: auto; }
+main { padding: 1rem; max-width: 1400px; margin: 0 auto; overflow-wrap: break-word; } main:focus-visible { outline: none; } .scroll { overflow-x: auto; }
 @media (max-width: 480px) { html { font-size: 17px; } main { padding: .6rem; } th, td { padding: .3rem .25rem; } }
 h2 { font-size: 1.35rem; margin: .2rem 0 .8rem; } h3 { font-size: 1.1rem; margin: 0 0 .4rem; }
 .grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fill, minmax(min(100%, 22rem), 1fr)); }
@@ -29,7 +29,7 @@ h2 { font-size: 1.35rem; margin: .2rem 0 .8rem; } h3 { font-size: 1.1rem; margin
 .pill.warn { background: var(--warn-bg); color: var(--warn); border: 1px solid var(--warn); } .pill.idle, .state-waiting .pill { background: #e6e6e6; color: #222; }
 .state-exercised { background: var(--ok-bg); } .state-wrong, .state-not-exercised { background: var(--bad-bg); }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; } th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem .8rem; margin: .4rem 0; } dt { color: var(--muted); } dd { margin: 0; }
+dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: .2rem .8rem; margin: .4rem 0; } dt { color: var(--muted); } dd { margin: 0; }
 .muted { color: var(--muted); } .guidance { font-size: 1.05rem; border-left: 4px solid var(--focus); padding-left: .6rem; margin: .4rem 0; }
 button, input, select, textarea { font: inherit; } button { padding: .45rem 1rem; border-radius: .35rem; border: 2px solid #1d2733; background: #1d2733; color: #fff; font-weight: 600; cursor: pointer; min-height: 2.75rem; }
 button.secondary { background: var(--paper); color: #1d2733; } input, select, textarea { padding: .4rem .5rem; border: 2px solid #666; border-radius: .3rem; min-height: 2.75rem; max-width: 100%; }
