@@ -33,8 +33,14 @@ function scriptFile(): URL {
 }
 
 export function consoleScript(): string {
-  // The compiler's source-map comment points at a file the gateway does not serve.
-  return readFileSync(scriptFile(), 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
+  // The compiler's source-map comment points at a file the gateway does not serve; the lines that are only comments
+  // and the indentation (a sixth of the script) are for its readers, not for a phone on a weak link. The script has
+  // no multi-line strings.
+  return readFileSync(scriptFile(), 'utf8')
+    .replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n')
+    .replace(/^\s*\/\*\*[\s\S]*?\*\/\n/gm, '')
+    .replace(/^\s*\/\/.*\n/gm, '')
+    .replace(/^[ \t]+/gm, '');
 }
 
 export interface ConsoleOptions {
