@@ -101,6 +101,21 @@ describe('the incident page', () => {
 });
 
 describe('a responder', () => {
+  it('hears a new duress at once (an assertive alert naming the site), and nobody sees it once signed out', async () => {
+    const gw = await gateway();
+    const page = await signedIn(gw.port);
+    await page.getByText('none open').first().waitFor();
+    await gw.receive(cid('122', 5));
+    const alert = page.locator('[role=alert], [aria-live=assertive]').filter({ hasText: 'Bank branch 1' });
+    await alert.waitFor({ timeout: 5_000 });
+    // Only who signed in: the screen a passer-by sees after sign-out says nothing of it.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(await page.locator('body').textContent()).not.toContain('Bank branch 1');
+    // Nothing of it where history, tabs or a shoulder-surfer read: the title and the address.
+    expect(await page.title()).toBe('panelbridge duress console');
+  }, 30_000);
+
   it('on a 320 px phone sees where, what and whom without scrolling sideways', async () => {
     const gw = await gateway();
     await gw.receive(cid('122', 1, { account: '5678' }));

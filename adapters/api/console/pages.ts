@@ -36,7 +36,8 @@ button.secondary { background: var(--paper); color: #1d2733; } input, select, te
 label { display: block; font-weight: 600; margin: .5rem 0 .2rem; } label:has(> input[type=checkbox]) { display: flex; gap: .6rem; align-items: center; font-weight: 400; }
 input[type=checkbox] { width: 1.4rem; height: 1.4rem; min-height: 0; margin: 0; } .row { display: flex; flex-wrap: wrap; gap: .6rem; align-items: end; }
 ul.devices { list-style: none; padding: 0; display: grid; gap: .6rem; } .status { min-height: 1.6rem; padding: 0 1rem; } .times { font-size: .9rem; } .times span { display: inline-block; min-width: 11em; }
-.banner { padding: .6rem 1rem; border: 2px solid var(--bad); background: var(--bad-bg); border-radius: .4rem; margin: 0 0 1rem; font-weight: 600; } #offline { margin: 1rem 1rem 0; }
+.banner { padding: .6rem 1rem; border: 2px solid var(--bad); background: var(--bad-bg); border-radius: .4rem; margin: 0 0 1rem; font-weight: 600; } #offline, #alarm { margin: 1rem 1rem 0; }
+#alarm { font-size: 1.15rem; }
 @media (min-width: 1800px) { html { font-size: 22px; } }
 @media print { header, .noprint { display: none; } .card { break-inside: avoid; } }
 `;
@@ -68,7 +69,7 @@ export function consoleShell(): string {
 <header><h1>Duress console</h1><nav aria-label="Console" id="nav" hidden>
 <a href="#overview">Overview</a> <a href="#walk">Test walk</a> <a href="#incidents">Incidents</a> <a href="#report">Report</a></nav>
 <span class="who" id="who"></span></header>
-<p class="banner" role="alert" id="offline" hidden></p>
+<p class="banner" role="alert" id="alarm" hidden></p><p class="banner" role="alert" id="offline" hidden></p>
 <main id="main" tabindex="-1"><p class="muted">Loading…</p></main>
 <div class="status" role="status" aria-live="polite" id="live"></div>
 </body></html>

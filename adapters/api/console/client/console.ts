@@ -21,6 +21,8 @@ let me: Json;
 let stream: AbortController | undefined;
 let retry: ReturnType<typeof setTimeout> | undefined;
 let refreshing = false;
+/** Open incidents the alarm already announced since sign-in. */
+let heard = new Set<string>();
 
 function el(tag: string, attrs: Record<string, string | boolean | ((e: Event) => void)> = {}, ...children: Child[]): HTMLElement {
   const node = document.createElement(tag);
@@ -37,6 +39,28 @@ const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : 'â€
 const time = (iso: string | null) => (iso ? new Date(iso).toLocaleTimeString() : 'â€“');
 const pill = (text: string, kind: string) => el('span', { class: `pill ${kind}` }, text);
 const say = (text: string) => (live.textContent = text);
+
+/**
+ * Announces each newly open incident in the assertive region (screen readers interrupt for it), whatever view is
+ * shown; empty and hidden once none is open. `where`: the site's name, or the account of a site not configured.
+ */
+function alarm(open: Array<{ id: string; category: string; where: string }>): void {
+  const fresh = open.filter((i) => !heard.has(i.id));
+  heard = new Set(open.map((i) => i.id));
+  const region = document.getElementById('alarm')!;
+  if (open.length === 0) region.textContent = '';
+  else if (fresh.length > 0) region.textContent = `DURESS: ${fresh.map((i) => `${i.category.toUpperCase()} at ${i.where}`).join('; ')}. See Incidents.`;
+  region.hidden = open.length === 0;
+}
+
+async function overviewData(): Promise<Json> {
+  const data = await api('/console/api/overview');
+  alarm([
+    ...data.sites.flatMap((s: Json) => s.openIncidents.map((i: Json) => ({ ...i, where: s.name }))),
+    ...data.withoutSite.map((i: Json) => ({ ...i, where: `account ${i.account}` })),
+  ]);
+  return data;
+}
 
 const secretHeader = (): Record<string, string> => {
   const secret = sessionStorage.getItem(SECRET);
@@ -79,6 +103,7 @@ function show(...children: Child[]): void {
 
 function signIn(message = ''): void {
   me = undefined;
+  alarm([]); // the duress is for who signed in
   sessionStorage.removeItem(SECRET);
   notLive('');
   stream?.abort();
@@ -219,7 +244,7 @@ function table(head: string[], rows: Child[][]): HTMLElement {
 }
 
 async function renderOverview(): Promise<void> {
-  const data = await api('/console/api/overview');
+  const data = await overviewData();
   const gw = data.gateway;
   const health = el(
     'section',
@@ -315,7 +340,7 @@ async function act(path: string, method: string, body: unknown, done: string): P
 }
 
 async function renderWalk(): Promise<void> {
-  const [{ walks }, overview] = await Promise.all([api('/console/api/walks'), api('/console/api/overview')]);
+  const [{ walks }, overview] = await Promise.all([api('/console/api/walks'), overviewData()]);
   const open = walks.filter((w: Json) => w.window.closedAt === null);
   const last = walks.find((w: Json) => w.window.closedAt !== null);
   const parts: Child[] = [el('h2', {}, 'Guided test walk'), ...open.map(walkView)];
@@ -353,6 +378,7 @@ async function walkForm(sites: Json[]): Promise<HTMLElement> {
 async function renderIncidents(): Promise<void> {
   const all = (document.getElementById('show-acked') as HTMLInputElement | null)?.checked ?? false;
   const { incidents, moreAcknowledged } = await api(`/console/api/incidents${all ? '?all=1' : ''}`);
+  alarm(incidents.filter((i: Json) => !i.acknowledged).map((i: Json) => ({ ...i, where: i.context.site?.name ?? `account ${i.account}` })));
   const toggle = el('label', {}, el('input', { type: 'checkbox', id: 'show-acked', checked: all, change: () => void refresh('user') }), ' Show acknowledged');
   show(
     el('h2', {}, 'Incidents'),
@@ -414,7 +440,7 @@ function incidentView(i: Json): HTMLElement {
 }
 
 async function renderReport(): Promise<void> {
-  const { sites } = await api('/console/api/overview');
+  const { sites } = await overviewData();
   const from = el('input', { id: 'report-from', type: 'date' }) as HTMLInputElement;
   const to = el('input', { id: 'report-to', type: 'date' }) as HTMLInputElement;
   // Each site's own last 30 days, as the gateway counts them in the site's time zone.
