@@ -116,6 +116,18 @@ describe('a responder', () => {
     expect(await page.title()).toBe('panelbridge duress console');
   }, 30_000);
 
+  it('reads the times of an incident in the time zone of its site, labelled, whatever the zone of the browser', async () => {
+    const gw = await gateway();
+    await gw.receive(cid('122', 1, { account: '5678' }));
+    const page = await signedIn(gw.port, '#incidents', TOKEN, { timezoneId: 'America/New_York', locale: 'en-US' });
+    const incident = page.locator('section[data-incident]', { hasText: 'Shop 2' });
+    await incident.waitFor();
+    const [record] = gw.assurance.incidentRecords();
+    const tokyo = new Date(record!.openedAt).toLocaleString('en-US', { timeZone: 'Asia/Tokyo' });
+    expect(await incident.getByRole('row', { name: /received/ }).textContent()).toContain(tokyo);
+    expect(await incident.textContent()).toContain('Asia/Tokyo');
+  }, 30_000);
+
   it('on a 320 px phone sees where, what and whom without scrolling sideways', async () => {
     const gw = await gateway();
     await gw.receive(cid('122', 1, { account: '5678' }));

@@ -194,7 +194,8 @@ function incidentPage(source: ConsoleSource, record: IncidentRecord, incidentEve
   return {
     ...incident,
     context: {
-      site: site === undefined ? null : { id: site.id, name: site.name ?? site.id, address: site.address ?? null, response: site.response ?? null },
+      // Its times read in the site's zone: a central station's screens are often elsewhere.
+      site: site === undefined ? null : { id: site.id, name: site.name ?? site.id, address: site.address ?? null, response: site.response ?? null, timeZone: site.timeZone },
       devices,
       zone: opening?.zone ?? null,
       door: opening?.door ?? null,

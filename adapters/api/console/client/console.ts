@@ -35,7 +35,8 @@ function el(tag: string, attrs: Record<string, string | boolean | ((e: Event) =>
   return node;
 }
 
-const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '–');
+/** `timeZone`: a site's, else the browser's. */
+const when = (iso: string | null, timeZone?: string) => (iso ? new Date(iso).toLocaleString(undefined, { timeZone }) : '–');
 const time = (iso: string | null) => (iso ? new Date(iso).toLocaleTimeString() : '–');
 const pill = (text: string, kind: string) => el('span', { class: `pill ${kind}` }, text);
 const say = (text: string) => (live.textContent = text);
@@ -395,6 +396,8 @@ function numbered(term: string, item: Json): HTMLElement[] {
 
 function incidentView(i: Json): HTMLElement {
   const c = i.context;
+  // An incident of no configured site reads in this browser's zone, named too.
+  const zone = c.site?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
   const note = el('textarea', { id: `note-${i.id}`, rows: '2', required: true, maxlength: '2000' }) as HTMLTextAreaElement;
   return el(
     'section',
@@ -414,13 +417,13 @@ function incidentView(i: Json): HTMLElement {
       // Later callers: acknowledging closes their duress too.
       ...i.calls.flatMap((call: Json) => [
         el('dt', {}, 'Also called'),
-        el('dd', {}, [`${call.category.toUpperCase()} ${when(call.receivedAt)}`, call.devices.join(', ') || [call.zone !== null && `zone ${call.zone}`, call.user !== null && `user ${call.user}`, call.door].filter(Boolean).join(' · ')].filter(Boolean).join(' · ')),
+        el('dd', {}, [`${call.category.toUpperCase()} ${when(call.receivedAt, zone)}`, call.devices.join(', ') || [call.zone !== null && `zone ${call.zone}`, call.user !== null && `user ${call.user}`, call.door].filter(Boolean).join(' · ')].filter(Boolean).join(' · ')),
       ]),
       c.site?.response && el('dt', {}, 'Response'),
       c.site?.response && el('dd', { class: 'guidance' }, c.site.response),
     ),
     el('h3', {}, 'Timeline'),
-    table(['Step', 'Time', ''], i.timeline.map((t: Json) => [t.step, when(t.at), t.by ? `${t.by}: ${t.note ?? ''}` : ''])),
+    table(['Step', `Time (${zone})`, ''], i.timeline.map((t: Json) => [t.step, when(t.at, zone), t.by ? `${t.by}: ${t.note ?? ''}` : ''])),
     i.later.length > 0 && el('details', {}, el('summary', {}, `${i.later.length} later event(s) from the site`), ...i.later.map(arrivalTimes)),
     !i.acknowledged &&
       me.may.acknowledge &&
