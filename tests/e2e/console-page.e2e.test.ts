@@ -138,6 +138,34 @@ describe('a responder', () => {
     for (const box of await incident.locator('dd, h3, textarea, button').evaluateAll((nodes) => nodes.map((n) => n.getBoundingClientRect().right))) expect(box).toBeLessThanOrEqual(320);
   }, 30_000);
 
+  it('acknowledges only once they confirm: a stray tap on Acknowledge does nothing', async () => {
+    const gw = await gateway();
+    await gw.receive(cid('122', 5));
+    const page = await signedIn(gw.port, '#incidents', OPERATOR_TOKEN);
+    const incident = page.locator('section[data-incident]').first();
+    await incident.getByLabel('Note (what was done)').fill('Police called.');
+    const asked: string[] = [];
+    page.once('dialog', (dialog) => void (asked.push(dialog.message()), dialog.dismiss()));
+    await incident.getByRole('button', { name: 'Acknowledge' }).click();
+    await expect.poll(() => asked.length).toBe(1);
+    expect(gw.assurance.incidentRecords()).toHaveLength(1); // still open
+    page.once('dialog', (dialog) => void dialog.accept());
+    await incident.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.getByText('Incident acknowledged.').waitFor();
+    expect(gw.assurance.incidentRecords()).toHaveLength(0);
+  }, 30_000);
+
+  it('closes a test window only once the installer confirms', async () => {
+    const gw = await gateway();
+    const opened = gw.assurance.startWindow({ site: 'bank-1', minutes: 30 }, { name: 'fitter', role: 'installer', channel: 'api' });
+    if (!opened.ok) throw new Error(opened.message);
+    const page = await signedIn(gw.port, '#walk', INSTALLER_TOKEN);
+    const asked: string[] = [];
+    page.once('dialog', (dialog) => void (asked.push(dialog.message()), dialog.dismiss()));
+    await page.getByRole('button', { name: 'Close window and show result' }).click();
+    await expect.poll(() => asked.length).toBe(1);
+    expect(gw.assurance.windowRecords()).toHaveLength(1); // still open
+  }, 30_000);
 });
 
 describe('a card or report page', () => {

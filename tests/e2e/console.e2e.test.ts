@@ -140,6 +140,7 @@ describe('the duress console in a real browser', () => {
     // Signals arriving (live re-renders) move nothing on the page: the button below the devices stays put.
     expect(await closeButton.boundingBox()).toEqual(before);
     await shot('walk-open');
+    page.once('dialog', (dialog) => void dialog.accept()); // closing asks first
     await page.getByRole('button', { name: 'Close window and show result' }).click();
     await page.locator('#walk-result').waitFor();
     await expect(page.locator('#walk-result').textContent()).resolves.toBe('2 reported, 1 not exercised, 0 wrong');
@@ -161,6 +162,7 @@ describe('the duress console in a real browser', () => {
     expect(text).toMatch(/stored\d/); // the opening event's stored time is on the timeline
     await shot('incident-open');
     await incident.getByLabel('Note (what was done)').fill('Police on site at 10:04; all staff safe.');
+    page.once('dialog', (dialog) => void dialog.accept()); // acknowledging asks first
     await incident.getByRole('button', { name: 'Acknowledge' }).click();
     await page.getByText('Incident acknowledged.').waitFor();
     await page.getByLabel('Show acknowledged').check();

@@ -326,11 +326,13 @@ function walkView(w: Json): HTMLElement {
     ),
     w.unexpected.length > 0 && el('div', { class: 'banner' }, 'Also arrived (no device under test): ', ...w.unexpected.map(arrivalTimes)),
     w.realIncidents.length > 0 && el('div', { class: 'banner', role: 'alert' }, 'REAL incident during the walk (not a test): ', ...w.realIncidents.map(arrivalTimes)),
-    open && me.may.testWindows && el('button', { type: 'button', id: `close-${w.window.id}`, click: () => act(`/console/api/walks/${w.window.id}`, 'DELETE', undefined, 'Window closed.') }, 'Close window and show result'),
+    open && me.may.testWindows && el('button', { type: 'button', id: `close-${w.window.id}`, click: () => act(`/console/api/walks/${w.window.id}`, 'DELETE', undefined, 'Window closed.', 'Close the test window now? Devices not pressed yet count as not exercised.') }, 'Close window and show result'),
   );
 }
 
-async function act(path: string, method: string, body: unknown, done: string): Promise<void> {
+/** `question`: asked first, so a stray tap on a wall screen or phone changes nothing. */
+async function act(path: string, method: string, body: unknown, done: string, question?: string): Promise<void> {
+  if (question && !confirm(question)) return;
   try {
     await api(path, method, body);
     say(done);
@@ -432,7 +434,7 @@ function incidentView(i: Json): HTMLElement {
         {
           submit: (e) => {
             e.preventDefault();
-            void act(`/console/api/incidents/${i.id}/ack`, 'POST', { note: note.value }, 'Incident acknowledged.');
+            void act(`/console/api/incidents/${i.id}/ack`, 'POST', { note: note.value }, 'Incident acknowledged.', `Acknowledge ${i.category} at ${c.site?.name ?? i.account}? It closes for every screen.`);
           },
         },
         el('label', { for: `note-${i.id}` }, 'Note (what was done)'),
