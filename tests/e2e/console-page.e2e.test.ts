@@ -138,6 +138,18 @@ describe('a responder', () => {
     for (const box of await incident.locator('dd, h3, textarea, button').evaluateAll((nodes) => nodes.map((n) => n.getBoundingClientRect().right))) expect(box).toBeLessThanOrEqual(320);
   }, 30_000);
 
+  it('never reads null or undefined where a field is missing: a duress from no account of no site', async () => {
+    const gw = await gateway();
+    await gw.receive({ ...cid('122', 3), account: null });
+    const page = await signedIn(gw.port);
+    await page.getByRole('heading', { name: 'No configured site' }).waitFor();
+    const shown = () => page.locator('body').innerText();
+    expect(await shown()).not.toMatch(/null|undefined/);
+    await page.getByRole('link', { name: 'Incidents' }).click();
+    await page.locator('section[data-incident]').waitFor();
+    expect(await shown()).not.toMatch(/null|undefined/);
+  }, 30_000);
+
   it('acknowledges only once they confirm: a stray tap on Acknowledge does nothing', async () => {
     const gw = await gateway();
     await gw.receive(cid('122', 5));

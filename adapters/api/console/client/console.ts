@@ -38,6 +38,8 @@ function el(tag: string, attrs: Record<string, string | boolean | ((e: Event) =>
 /** `timeZone`: a site's, else the browser's. */
 const when = (iso: string | null, timeZone?: string) => (iso ? new Date(iso).toLocaleString(undefined, { timeZone }) : '–');
 const time = (iso: string | null) => (iso ? new Date(iso).toLocaleTimeString() : '–');
+/** Where an incident is: its site's name, else the account it came from (a panel may send none). */
+const where = (site: Json, account: string | null): string => site?.name ?? (account === null ? 'no account sent' : `account ${account}`);
 const pill = (text: string, kind: string) => el('span', { class: `pill ${kind}` }, text);
 const say = (text: string) => (live.textContent = text);
 
@@ -58,7 +60,7 @@ async function overviewData(): Promise<Json> {
   const data = await api('/console/api/overview');
   alarm([
     ...data.sites.flatMap((s: Json) => s.openIncidents.map((i: Json) => ({ ...i, where: s.name }))),
-    ...data.withoutSite.map((i: Json) => ({ ...i, where: `account ${i.account}` })),
+    ...data.withoutSite.map((i: Json) => ({ ...i, where: where(null, i.account) })),
   ]);
   return data;
 }
@@ -281,7 +283,7 @@ async function renderOverview(): Promise<void> {
       ),
     ),
   );
-  const orphans = data.withoutSite.map((i: Json) => `${i.category} (account ${i.account})`);
+  const orphans = data.withoutSite.map((i: Json) => `${i.category} (${where(null, i.account)})`);
   const withoutSite = orphans.length > 0 && el('section', { class: 'card alarm' }, el('h3', {}, 'No configured site'), el('a', { href: '#incidents' }, pill(`${orphans.length} open`, 'bad'), ` ${orphans.join(', ')}`));
   show(el('h2', {}, 'Overview'), el('div', { class: 'grid' }, health, withoutSite, ...sites));
 }
@@ -381,7 +383,7 @@ async function walkForm(sites: Json[]): Promise<HTMLElement> {
 async function renderIncidents(): Promise<void> {
   const all = (document.getElementById('show-acked') as HTMLInputElement | null)?.checked ?? false;
   const { incidents, moreAcknowledged } = await api(`/console/api/incidents${all ? '?all=1' : ''}`);
-  alarm(incidents.filter((i: Json) => !i.acknowledged).map((i: Json) => ({ ...i, where: i.context.site?.name ?? `account ${i.account}` })));
+  alarm(incidents.filter((i: Json) => !i.acknowledged).map((i: Json) => ({ ...i, where: where(i.context.site, i.account) })));
   const toggle = el('label', {}, el('input', { type: 'checkbox', id: 'show-acked', checked: all, change: () => void refresh('user') }), ' Show acknowledged');
   show(
     el('h2', {}, 'Incidents'),
@@ -404,7 +406,7 @@ function incidentView(i: Json): HTMLElement {
   return el(
     'section',
     { class: `card ${i.acknowledged ? '' : 'alarm'}`, 'aria-labelledby': `inc-${i.id}`, 'data-incident': i.id },
-    el('h3', { id: `inc-${i.id}` }, pill(i.acknowledged ? 'acknowledged' : 'OPEN', i.acknowledged ? 'ok' : 'bad'), ` ${i.category.toUpperCase()} · ${c.site?.name ?? i.account}`),
+    el('h3', { id: `inc-${i.id}` }, pill(i.acknowledged ? 'acknowledged' : 'OPEN', i.acknowledged ? 'ok' : 'bad'), ` ${i.category.toUpperCase()} · ${where(c.site, i.account)}`),
     c.verified === false && el('p', { class: 'banner' }, `UNVERIFIED SOURCE (${c.unverifiedReason}): sender not proven; treat as real.`),
     el(
       'dl',
@@ -434,7 +436,7 @@ function incidentView(i: Json): HTMLElement {
         {
           submit: (e) => {
             e.preventDefault();
-            void act(`/console/api/incidents/${i.id}/ack`, 'POST', { note: note.value }, 'Incident acknowledged.', `Acknowledge ${i.category} at ${c.site?.name ?? i.account}? It closes for every screen.`);
+            void act(`/console/api/incidents/${i.id}/ack`, 'POST', { note: note.value }, 'Incident acknowledged.', `Acknowledge ${i.category} at ${where(c.site, i.account)}? It closes for every screen.`);
           },
         },
         el('label', { for: `note-${i.id}` }, 'Note (what was done)'),
