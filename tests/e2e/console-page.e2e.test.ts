@@ -150,6 +150,19 @@ describe('a responder', () => {
     expect(await shown()).not.toMatch(/null|undefined/);
   }, 30_000);
 
+  it('keeps the keyboard focus on the same control when a live update redraws the view', async () => {
+    const gw = await gateway();
+    await gw.receive(cid('122', 5));
+    const page = await signedIn(gw.port);
+    const bank = page.getByRole('region', { name: 'Bank branch 1' });
+    await bank.getByRole('link').focus();
+    await gw.receive(cid('122', 1, { account: '5678' }));
+    await page.getByRole('region', { name: 'Shop 2' }).getByRole('link').waitFor(); // redrawn
+    expect(await bank.getByRole('link').evaluate((link) => link === document.activeElement)).toBe(true);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Incidents' }).waitFor();
+  }, 30_000);
+
   it('acknowledges only once they confirm: a stray tap on Acknowledge does nothing', async () => {
     const gw = await gateway();
     await gw.receive(cid('122', 5));
@@ -165,6 +178,8 @@ describe('a responder', () => {
     await incident.getByRole('button', { name: 'Acknowledge' }).click();
     await page.getByText('Incident acknowledged.').waitFor();
     expect(gw.assurance.incidentRecords()).toHaveLength(0);
+    // Its button is gone: the keyboard goes on from the view, not from the top of the page.
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
   }, 30_000);
 
   it('closes a test window only once the installer confirms', async () => {

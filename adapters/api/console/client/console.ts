@@ -90,9 +90,25 @@ async function api(path: string, method = 'GET', body?: unknown): Promise<Json> 
   return response.status === 204 ? {} : response.json();
 }
 
+const CONTROLS = 'a, button, input, select, textarea, summary';
+
+/**
+ * Finds the focused control again after a redraw: by its id, else by its place among the controls of its card;
+ * gone (an acknowledged incident's button), the view itself, so the keyboard does not restart at the page's top.
+ */
+function focusPlace(): () => Element | null | undefined {
+  const node = document.activeElement;
+  if (!node || !main.contains(node)) return () => null;
+  if (node.id) return () => document.getElementById(node.id) ?? main;
+  const card = node.closest('[aria-labelledby]');
+  const scope = card && `[aria-labelledby="${CSS.escape(card.getAttribute('aria-labelledby')!)}"]`;
+  const index = [...(card ?? main).querySelectorAll(CONTROLS)].indexOf(node);
+  return () => (scope ? main.querySelector(scope) : main)?.querySelectorAll(CONTROLS)[index] ?? main;
+}
+
 /** Replaces the view, keeping what was typed or ticked and where the focus was. */
 function show(...children: Child[]): void {
-  const focused = document.activeElement?.id;
+  const focused = focusPlace();
   const fields = () => [...main.querySelectorAll<HTMLInputElement>('input, textarea')].map((f) => [f.id || `${f.name}=${f.value}`, f] as const);
   const kept = new Map(fields().map(([key, f]) => [key, f.type === 'checkbox' ? f.checked : f.value]));
   main.replaceChildren(...children.filter((c): c is Node | string => c !== null && c !== undefined && c !== false));
@@ -101,7 +117,7 @@ function show(...children: Child[]): void {
     if (typeof value === 'boolean') f.checked = value;
     else if (value !== undefined) f.value = value;
   }
-  if (focused) document.getElementById(focused)?.focus();
+  (focused() as HTMLElement | null | undefined)?.focus();
 }
 
 function signIn(message = ''): void {
