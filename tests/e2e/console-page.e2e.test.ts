@@ -163,6 +163,25 @@ describe('a responder', () => {
     await page.getByRole('heading', { name: 'Incidents' }).waitFor();
   }, 30_000);
 
+  it('finds the headings of a card nested below its own, so a screen reader outlines each incident and walk as one', async () => {
+    const gw = await gateway();
+    await gw.receive(cid('122', 5));
+    gw.assurance.startWindow({ site: 'bank-1', minutes: 30 }, { name: 'fitter', role: 'installer', channel: 'api' });
+    const page = await signedIn(gw.port, '#incidents');
+    const misplaced = () =>
+      page.locator('section[aria-labelledby]').evaluateAll((cards) =>
+        cards.flatMap((card) => {
+          const [own, ...inner] = [...card.querySelectorAll('h1, h2, h3, h4, h5, h6')];
+          return inner.filter((h) => h.tagName <= own!.tagName).map((h) => h.textContent);
+        }),
+      );
+    await page.locator('section[data-incident]').waitFor();
+    expect(await misplaced()).toEqual([]);
+    await page.getByRole('link', { name: 'Test walk' }).click();
+    await page.locator('li[data-device]').first().waitFor();
+    expect(await misplaced()).toEqual([]);
+  }, 30_000);
+
   it('acknowledges only once they confirm: a stray tap on Acknowledge does nothing', async () => {
     const gw = await gateway();
     await gw.receive(cid('122', 5));

@@ -20,7 +20,7 @@ header h1 { font-size: 1.15rem; margin: 0; } header a { color: #fff; font-weight
 header a[aria-current="page"] { border-bottom-color: #fff; } header .who { margin-left: auto; font-size: .9rem; }
 main { padding: 1rem; max-width: 1400px; margin: 0 auto; overflow-wrap: break-word; } main:focus-visible { outline: none; } .scroll { overflow-x: auto; }
 @media (max-width: 480px) { html { font-size: 17px; } main { padding: .6rem; } th, td { padding: .3rem .25rem; } }
-h2 { font-size: 1.35rem; margin: .2rem 0 .8rem; } h3 { font-size: 1.1rem; margin: 0 0 .4rem; }
+h2 { font-size: 1.35rem; margin: .2rem 0 .8rem; } h3, h4 { font-size: 1.1rem; margin: 0 0 .4rem; }
 .grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fill, minmax(min(100%, 22rem), 1fr)); }
 .card { border: 2px solid var(--line); border-radius: .5rem; padding: .8rem 1rem; background: var(--paper); }
 .card.wide { grid-column: 1 / -1; } .card.alarm { border-color: var(--bad); background: var(--bad-bg); } .card.ok { border-color: var(--ok); }

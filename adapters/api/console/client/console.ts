@@ -332,7 +332,7 @@ function walkView(w: Json): HTMLElement {
         el(
           'li',
           { class: `card state-${d.state}`, 'data-device': d.device },
-          el('h3', {}, pill(STATE_WORDS[d.state] ?? d.state, ''), ` ${d.name} `, el('span', { class: 'muted' }, d.device)),
+          el('h4', {}, pill(STATE_WORDS[d.state] ?? d.state, ''), ` ${d.name} `, el('span', { class: 'muted' }, d.device)),
           el('p', { class: 'muted' }, [d.location, d.holder].filter(Boolean).join(' · ')),
           d.guidance && el('p', { class: 'guidance' }, d.guidance),
           // The slot is there before the signal, so a device turning green moves nothing on screen.
@@ -442,7 +442,7 @@ function incidentView(i: Json): HTMLElement {
       c.site?.response && el('dt', {}, 'Response'),
       c.site?.response && el('dd', { class: 'guidance' }, c.site.response),
     ),
-    el('h3', {}, 'Timeline'),
+    el('h4', {}, 'Timeline'),
     table(['Step', `Time (${zone})`, ''], i.timeline.map((t: Json) => [t.step, when(t.at, zone), t.by ? `${t.by}: ${t.note ?? ''}` : ''])),
     i.later.length > 0 && el('details', {}, el('summary', {}, `${i.later.length} later event(s) from the site`), ...i.later.map(arrivalTimes)),
     !i.acknowledged &&
