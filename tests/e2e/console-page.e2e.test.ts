@@ -74,6 +74,16 @@ async function gateway(port = 0) {
   return { port: api.address!.port, base: `http://127.0.0.1:${api.address!.port}`, stop, receive, assurance: h.assurance };
 }
 
+/** WCAG contrast ratio of two computed `rgb(…)` colours. */
+function contrast(a: string, b: string): number {
+  const luminance = (rgb: string) => {
+    const [r, g, bl] = rgb.match(/\d+/g)!.slice(0, 3).map((c) => Number(c) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * bl!;
+  };
+  const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (light! + 0.05) / (dark! + 0.05);
+}
+
 async function signedIn(port: number, hash = '', token = TOKEN, options: Parameters<Browser['newContext']>[0] = {}): Promise<Page> {
   const context = await browser.newContext(options);
   context.setDefaultTimeout(10_000);
@@ -180,6 +190,16 @@ describe('a responder', () => {
     await page.getByRole('link', { name: 'Test walk' }).click();
     await page.locator('li[data-device]').first().waitFor();
     expect(await misplaced()).toEqual([]);
+  }, 30_000);
+
+  it('sees where the keyboard is in the dark header too: its focus ring has 3:1 contrast with the header', async () => {
+    const gw = await gateway();
+    const page = await signedIn(gw.port);
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.getByRole('link', { name: 'Incidents' }).focus();
+    await page.keyboard.press('Shift+Tab'); // from the keyboard: :focus-visible
+    const [ring, header] = await page.evaluate(() => [getComputedStyle(document.activeElement!).outlineColor, getComputedStyle(document.querySelector('header')!).backgroundColor]);
+    expect(contrast(ring!, header!)).toBeGreaterThanOrEqual(3);
   }, 30_000);
 
   it('acknowledges only once they confirm: a stray tap on Acknowledge does nothing', async () => {
