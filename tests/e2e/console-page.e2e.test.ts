@@ -232,6 +232,17 @@ describe('a responder', () => {
     await expect.poll(() => asked.length).toBe(1);
     expect(gw.assurance.windowRecords()).toHaveLength(1); // still open
   }, 30_000);
+
+  it('opens a test window only once the installer confirms: while open, a press of its devices is no real alarm', async () => {
+    const gw = await gateway();
+    const page = await signedIn(gw.port, '#walk', INSTALLER_TOKEN);
+    const asked: string[] = [];
+    page.once('dialog', (dialog) => void (asked.push(dialog.message()), dialog.dismiss()));
+    await page.getByRole('button', { name: 'Start test window' }).click();
+    await expect.poll(() => asked.length).toBe(1);
+    expect(asked[0]).toContain('Bank branch 1');
+    expect(gw.assurance.windowRecords()).toHaveLength(0);
+  }, 30_000);
 });
 
 describe('a card or report page', () => {

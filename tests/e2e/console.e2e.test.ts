@@ -124,6 +124,7 @@ describe('the duress console in a real browser', () => {
     await page.getByRole('link', { name: 'Test walk' }).click();
     await page.getByRole('heading', { name: 'Start a test window' }).waitFor();
     for (const name of ['Teller 1 hold-up button (zone-5)', 'Teller 2 hold-up button (zone-6)', 'Manager pendant (zone-9)']) await page.getByLabel(name).check();
+    page.once('dialog', (dialog) => void dialog.accept()); // opening asks first
     await page.getByRole('button', { name: 'Start test window' }).click();
     const device = (name: string) => page.locator(`li[data-device="${name}"]`);
     await device('zone-5').waitFor();

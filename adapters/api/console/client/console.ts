@@ -384,7 +384,13 @@ async function walkForm(sites: Json[]): Promise<HTMLElement> {
       submit: (e) => {
         e.preventDefault();
         const picked = [...main.querySelectorAll<HTMLInputElement>('input[name=device]:checked')].map((b) => b.value);
-        void act('/console/api/walks', 'POST', { site: select.value, minutes: Number(minutes.value), ...(picked.length ? { devices: picked } : {}) }, 'Test window open: press each device now.');
+        void act(
+          '/console/api/walks',
+          'POST',
+          { site: select.value, minutes: Number(minutes.value), ...(picked.length ? { devices: picked } : {}) },
+          'Test window open: press each device now.',
+          `Open a ${minutes.value}-minute test window at ${select.selectedOptions[0]?.text}? Until it closes, a press of ${picked.length ? 'a ticked device' : 'any of its devices'} is a test, not a real alarm.`,
+        );
       },
     },
     el('h3', {}, 'Start a test window'),
