@@ -129,6 +129,7 @@ describe('a responder', () => {
   it('reads the times of an incident in the time zone of its site, labelled, whatever the zone of the browser', async () => {
     const gw = await gateway();
     await gw.receive(cid('122', 1, { account: '5678' }));
+    await gw.receive(cid('401', 2, { account: '5678' })); // a later event of the site
     const page = await signedIn(gw.port, '#incidents', TOKEN, { timezoneId: 'America/New_York', locale: 'en-US' });
     const incident = page.locator('section[data-incident]', { hasText: 'Shop 2' });
     await incident.waitFor();
@@ -136,6 +137,10 @@ describe('a responder', () => {
     const tokyo = new Date(record!.openedAt).toLocaleString('en-US', { timeZone: 'Asia/Tokyo' });
     expect(await incident.getByRole('row', { name: /received/ }).textContent()).toContain(tokyo);
     expect(await incident.textContent()).toContain('Asia/Tokyo');
+    // The later events read in the same zone as the timeline they follow.
+    await incident.getByText('1 later event(s) from the site').click();
+    const later = await incident.locator('details .times').textContent();
+    expect(later).toContain(`stored ${new Date(record!.openedAt).toLocaleTimeString('en-US', { timeZone: 'Asia/Tokyo' })}`);
   }, 30_000);
 
   it('on a 320 px phone sees where, what and whom without scrolling sideways', async () => {

@@ -37,7 +37,7 @@ function el(tag: string, attrs: Record<string, string | boolean | ((e: Event) =>
 
 /** `timeZone`: a site's, else the browser's. */
 const when = (iso: string | null, timeZone?: string) => (iso ? new Date(iso).toLocaleString(undefined, { timeZone }) : '–');
-const time = (iso: string | null) => (iso ? new Date(iso).toLocaleTimeString() : '–');
+const time = (iso: string | null, timeZone?: string) => (iso ? new Date(iso).toLocaleTimeString(undefined, { timeZone }) : '–');
 /** Where an incident is: its site's name, else the account it came from (a panel may send none). */
 const where = (site: Json, account: string | null): string => site?.name ?? (account === null ? 'no account sent' : `account ${account}`);
 const pill = (text: string, kind: string) => el('span', { class: `pill ${kind}` }, text);
@@ -304,16 +304,16 @@ async function renderOverview(): Promise<void> {
   show(el('h2', {}, 'Overview'), el('div', { class: 'grid' }, health, withoutSite, ...sites));
 }
 
-function arrivalTimes(a: Json): HTMLElement {
-  return el(
+/** An arrival's times in `timeZone` (an incident's site's), else the browser's. */
+const arrivalTimes = (timeZone?: string) => (a: Json): HTMLElement =>
+  el(
     'div',
     { class: 'times' },
     el('span', {}, `${a.category}${a.zone === null ? '' : ` zone ${a.zone}`}${a.user === null ? '' : ` user ${a.user}`}${a.door === null ? '' : ` door ${a.door}`}`),
-    el('span', {}, `pressed ${time(a.pressedAt)}`),
-    el('span', {}, `stored ${time(a.storedAt)}`),
-    ...a.delivered.map((d: Json) => el('span', {}, `→ ${d.output} ${time(d.at)}`)),
+    el('span', {}, `pressed ${time(a.pressedAt, timeZone)}`),
+    el('span', {}, `stored ${time(a.storedAt, timeZone)}`),
+    ...a.delivered.map((d: Json) => el('span', {}, `→ ${d.output} ${time(d.at, timeZone)}`)),
   );
-}
 
 const STATE_WORDS: Record<string, string> = { waiting: 'waiting', exercised: 'reported', wrong: 'wrong signal', 'not-exercised': 'not exercised' };
 
@@ -336,14 +336,14 @@ function walkView(w: Json): HTMLElement {
           el('p', { class: 'muted' }, [d.location, d.holder].filter(Boolean).join(' · ')),
           d.guidance && el('p', { class: 'guidance' }, d.guidance),
           // The slot is there before the signal, so a device turning green moves nothing on screen.
-          ...(d.arrivals.length > 0 ? d.arrivals.map(arrivalTimes) : [el('div', { class: 'times muted' }, el('span', {}, 'no signal yet'))]),
+          ...(d.arrivals.length > 0 ? d.arrivals.map(arrivalTimes()) : [el('div', { class: 'times muted' }, el('span', {}, 'no signal yet'))]),
           // Only a tab with an opener gets a copy of sessionStorage (the secret).
           el('a', { href: `/console/card/${encodeURIComponent(w.window.site)}/${encodeURIComponent(d.device)}`, target: '_blank', rel: 'opener' }, 'Printable card'),
         ),
       ),
     ),
-    w.unexpected.length > 0 && el('div', { class: 'banner' }, 'Also arrived (no device under test): ', ...w.unexpected.map(arrivalTimes)),
-    w.realIncidents.length > 0 && el('div', { class: 'banner', role: 'alert' }, 'REAL incident during the walk (not a test): ', ...w.realIncidents.map(arrivalTimes)),
+    w.unexpected.length > 0 && el('div', { class: 'banner' }, 'Also arrived (no device under test): ', ...w.unexpected.map(arrivalTimes())),
+    w.realIncidents.length > 0 && el('div', { class: 'banner', role: 'alert' }, 'REAL incident during the walk (not a test): ', ...w.realIncidents.map(arrivalTimes())),
     open && me.may.testWindows && el('button', { type: 'button', id: `close-${w.window.id}`, click: () => act(`/console/api/walks/${w.window.id}`, 'DELETE', undefined, 'Window closed.', 'Close the test window now? Devices not pressed yet count as not exercised.') }, 'Close window and show result'),
   );
 }
@@ -450,7 +450,7 @@ function incidentView(i: Json): HTMLElement {
     ),
     el('h4', {}, 'Timeline'),
     table(['Step', `Time (${zone})`, ''], i.timeline.map((t: Json) => [t.step, when(t.at, zone), t.by ? `${t.by}: ${t.note ?? ''}` : ''])),
-    i.later.length > 0 && el('details', {}, el('summary', {}, `${i.later.length} later event(s) from the site`), ...i.later.map(arrivalTimes)),
+    i.later.length > 0 && el('details', {}, el('summary', {}, `${i.later.length} later event(s) from the site`), ...i.later.map(arrivalTimes(zone))),
     !i.acknowledged &&
       me.may.acknowledge &&
       el(
