@@ -207,6 +207,18 @@ describe('a responder', () => {
     expect(contrast(ring!, header!)).toBeGreaterThanOrEqual(3);
   }, 30_000);
 
+  it('keeps the later events of an incident open while new ones arrive', async () => {
+    const gw = await gateway();
+    await gw.receive(cid('122', 1, { account: '5678' }));
+    await gw.receive(cid('401', 2, { account: '5678' }));
+    const page = await signedIn(gw.port, '#incidents');
+    const incident = page.locator('section[data-incident]', { hasText: 'Shop 2' });
+    await incident.getByText('1 later event(s) from the site').click();
+    await gw.receive(cid('401', 3, { account: '5678' }));
+    await incident.getByText('2 later event(s) from the site').waitFor(); // redrawn
+    expect(await incident.locator('details').evaluate((details) => (details as HTMLDetailsElement).open)).toBe(true);
+  }, 30_000);
+
   it('acknowledges only once they confirm: a stray tap on Acknowledge does nothing', async () => {
     const gw = await gateway();
     await gw.receive(cid('122', 5));

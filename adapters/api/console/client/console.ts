@@ -106,16 +106,18 @@ function focusPlace(): () => Element | null | undefined {
   return () => (scope ? main.querySelector(scope) : main)?.querySelectorAll(CONTROLS)[index] ?? main;
 }
 
-/** Replaces the view, keeping what was typed or ticked and where the focus was. */
+/** The property of a field a redraw keeps: what was typed, ticked or unfolded. */
+const stateOf = (f: Json): string => (f.tagName === 'DETAILS' ? 'open' : f.type === 'checkbox' ? 'checked' : 'value');
+
+/** Replaces the view, keeping what was typed, ticked or unfolded and where the focus was. */
 function show(...children: Child[]): void {
   const focused = focusPlace();
-  const fields = () => [...main.querySelectorAll<HTMLInputElement>('input, textarea')].map((f) => [f.id || `${f.name}=${f.value}`, f] as const);
-  const kept = new Map(fields().map(([key, f]) => [key, f.type === 'checkbox' ? f.checked : f.value]));
+  const fields = () => [...main.querySelectorAll<Json>('input, textarea, details[id]')].map((f) => [f.id || `${f.name}=${f.value}`, f] as const);
+  const kept = new Map(fields().map(([key, f]) => [key, f[stateOf(f)]]));
   main.replaceChildren(...children.filter((c): c is Node | string => c !== null && c !== undefined && c !== false));
   for (const [key, f] of fields()) {
     const value = kept.get(key);
-    if (typeof value === 'boolean') f.checked = value;
-    else if (value !== undefined) f.value = value;
+    if (value !== undefined) f[stateOf(f)] = value;
   }
   (focused() as HTMLElement | null | undefined)?.focus();
 }
@@ -450,7 +452,7 @@ function incidentView(i: Json): HTMLElement {
     ),
     el('h4', {}, 'Timeline'),
     table(['Step', `Time (${zone})`, ''], i.timeline.map((t: Json) => [t.step, when(t.at, zone), t.by ? `${t.by}: ${t.note ?? ''}` : ''])),
-    i.later.length > 0 && el('details', {}, el('summary', {}, `${i.later.length} later event(s) from the site`), ...i.later.map(arrivalTimes(zone))),
+    i.later.length > 0 && el('details', { id: `later-${i.id}` }, el('summary', {}, `${i.later.length} later event(s) from the site`), ...i.later.map(arrivalTimes(zone))),
     !i.acknowledged &&
       me.may.acknowledge &&
       el(
