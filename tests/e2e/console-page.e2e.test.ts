@@ -243,6 +243,7 @@ describe('a responder', () => {
     const opened = gw.assurance.startWindow({ site: 'bank-1', minutes: 30 }, { name: 'fitter', role: 'installer', channel: 'api' });
     if (!opened.ok) throw new Error(opened.message);
     const page = await signedIn(gw.port, '#walk', INSTALLER_TOKEN);
+    await page.getByRole('heading', { name: 'Test window open: Bank branch 1' }).waitFor(); // by name, as people know it
     const asked: string[] = [];
     page.once('dialog', (dialog) => void (asked.push(dialog.message()), dialog.dismiss()));
     await page.getByRole('button', { name: 'Close window and show result' }).click();

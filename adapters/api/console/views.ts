@@ -134,6 +134,8 @@ export function walk(source: ConsoleSource, window: WindowView) {
   });
   return {
     window,
+    // People know the site by its name; the window names its id.
+    siteName: assurance.directory.site(window.site)?.name ?? window.site,
     devices,
     unexpected: unexpected.map((t) => arrival(t, centralOutputs)),
     // Not every event of an incident already open: a door closing behind the installer is no call for help.

@@ -324,7 +324,7 @@ function walkView(w: Json): HTMLElement {
   return el(
     'section',
     { class: 'card', 'aria-labelledby': `walk-${w.window.id}` },
-    el('h3', { id: `walk-${w.window.id}` }, `${open ? 'Test window open' : 'Result'}: ${w.window.site}`, w.window.scheduled ? ' (scheduled)' : ''),
+    el('h3', { id: `walk-${w.window.id}` }, `${open ? 'Test window open' : 'Result'}: ${w.siteName}`, w.window.scheduled ? ' (scheduled)' : ''),
     el('p', { class: 'muted' }, open ? `Until ${time(w.window.endsAt)}` : `Closed ${when(w.window.closedAt)}`),
     w.result && el('p', { class: w.result.notExercised.length + w.result.wrong.length === 0 ? '' : 'banner', id: 'walk-result' }, `${w.result.exercised.length} reported, ${w.result.notExercised.length} not exercised, ${w.result.wrong.length} wrong`),
     el(
@@ -346,7 +346,7 @@ function walkView(w: Json): HTMLElement {
     ),
     w.unexpected.length > 0 && el('div', { class: 'banner' }, 'Also arrived (no device under test): ', ...w.unexpected.map(arrivalTimes())),
     w.realIncidents.length > 0 && el('div', { class: 'banner', role: 'alert' }, 'REAL incident during the walk (not a test): ', ...w.realIncidents.map(arrivalTimes())),
-    open && me.may.testWindows && el('button', { type: 'button', id: `close-${w.window.id}`, click: () => act(`/console/api/walks/${w.window.id}`, 'DELETE', undefined, 'Window closed.', 'Close the test window now? Devices not pressed yet count as not exercised.') }, 'Close window and show result'),
+    open && me.may.testWindows && el('button', { type: 'button', id: `close-${w.window.id}`, click: () => act(`/console/api/walks/${w.window.id}`, 'DELETE', undefined, 'Window closed.', `Close the test window at ${w.siteName} now? Devices not pressed yet count as not exercised.`) }, 'Close window and show result'),
   );
 }
 
