@@ -219,6 +219,14 @@ describe('a responder', () => {
     expect(await incident.locator('details').evaluate((details) => (details as HTMLDetailsElement).open)).toBe(true);
   }, 30_000);
 
+  it('an installer walks a test on a 320 px phone without scrolling sideways', async () => {
+    const gw = await gateway();
+    gw.assurance.startWindow({ site: 'shop-2', minutes: 30 }, { name: 'fitter', role: 'installer', channel: 'api' });
+    const page = await signedIn(gw.port, '#walk', INSTALLER_TOKEN, { viewport: { width: 320, height: 640 } });
+    await page.locator('li[data-device]').waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(320);
+  }, 30_000);
+
   it('acknowledges only once they confirm: a stray tap on Acknowledge does nothing', async () => {
     const gw = await gateway();
     await gw.receive(cid('122', 5));

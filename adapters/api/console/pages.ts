@@ -35,7 +35,7 @@ button, input, select, textarea { font: inherit; } button { padding: .45rem 1rem
 button.secondary { background: var(--paper); color: #1d2733; } input, select, textarea { padding: .4rem .5rem; border: 2px solid #666; border-radius: .3rem; min-height: 2.75rem; max-width: 100%; }
 label { display: block; font-weight: 600; margin: .5rem 0 .2rem; } label:has(> input[type=checkbox]) { display: flex; gap: .6rem; align-items: center; font-weight: 400; }
 input[type=checkbox] { width: 1.4rem; height: 1.4rem; min-height: 0; margin: 0; } .row { display: flex; flex-wrap: wrap; gap: .6rem; align-items: end; }
-ul.devices { list-style: none; padding: 0; display: grid; gap: .6rem; } .status { min-height: 1.6rem; padding: 0 1rem; } .times { font-size: .9rem; } .times span { display: inline-block; min-width: 11em; }
+ul.devices { list-style: none; padding: 0; display: grid; grid-template-columns: minmax(0, 1fr); gap: .6rem; } .status { min-height: 1.6rem; padding: 0 1rem; } .times { font-size: .9rem; } .times span { display: inline-block; min-width: 11em; }
 .banner { padding: .6rem 1rem; border: 2px solid var(--bad); background: var(--bad-bg); border-radius: .4rem; margin: 0 0 1rem; font-weight: 600; } #offline, #alarm { margin: 1rem 1rem 0; }
 #alarm { font-size: 1.15rem; }
 @media (min-width: 1800px) { html { font-size: 22px; } }
