@@ -150,7 +150,9 @@ describe('a responder', () => {
     const incident = page.locator('section[data-incident]', { hasText: 'Shop 2' });
     await incident.waitFor();
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(320);
-    for (const box of await incident.locator('dd, h3, textarea, button').evaluateAll((nodes) => nodes.map((n) => n.getBoundingClientRect().right))) expect(box).toBeLessThanOrEqual(320);
+    for (const box of await incident.locator('dd, h3, h4, textarea, button').evaluateAll((nodes) => nodes.map((n) => n.getBoundingClientRect().right))) expect(box).toBeLessThanOrEqual(320);
+    // Nor sideways inside the timeline: its times and their zone are in view.
+    expect(await incident.locator('.scroll').evaluate((box) => box.scrollWidth - box.clientWidth)).toBe(0);
   }, 30_000);
 
   it('never reads null or undefined where a field is missing: a duress from no account of no site', async () => {

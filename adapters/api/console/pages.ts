@@ -19,7 +19,7 @@ header { display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; align-items: center;
 header h1 { font-size: 1.15rem; margin: 0; } header a { color: #fff; font-weight: 600; text-decoration: none; padding: .3rem .2rem; border-bottom: 3px solid transparent; }
 header a[aria-current="page"] { border-bottom-color: #fff; } header :focus-visible { outline-color: #fff; } header .who { margin-left: auto; font-size: .9rem; }
 main { padding: 1rem; max-width: 1400px; margin: 0 auto; overflow-wrap: break-word; } main:focus-visible { outline: none; } .scroll { overflow-x: auto; }
-@media (max-width: 480px) { html { font-size: 17px; } main { padding: .6rem; } th, td { padding: .3rem .25rem; } }
+@media (max-width: 480px) { html { font-size: 17px; } main, main .card { padding: .6rem; } th, td { padding: .3rem .25rem; } }
 h2 { font-size: 1.35rem; margin: .2rem 0 .8rem; } h3, h4 { font-size: 1.1rem; margin: 0 0 .4rem; }
 .grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fill, minmax(min(100%, 22rem), 1fr)); }
 .card { border: 2px solid var(--line); border-radius: .5rem; padding: .8rem 1rem; background: var(--paper); }

@@ -450,8 +450,8 @@ function incidentView(i: Json): HTMLElement {
       c.site?.response && el('dt', {}, 'Response'),
       c.site?.response && el('dd', { class: 'guidance' }, c.site.response),
     ),
-    el('h4', {}, 'Timeline'),
-    table(['Step', `Time (${zone})`, ''], i.timeline.map((t: Json) => [t.step, when(t.at, zone), t.by ? `${t.by}: ${t.note ?? ''}` : ''])),
+    el('h4', {}, `Timeline (times in ${zone})`),
+    table(['Step', 'Time', ''], i.timeline.map((t: Json) => [t.step, when(t.at, zone), t.by ? `${t.by}: ${t.note ?? ''}` : ''])),
     i.later.length > 0 && el('details', { id: `later-${i.id}` }, el('summary', {}, `${i.later.length} later event(s) from the site`), ...i.later.map(arrivalTimes(zone))),
     !i.acknowledged &&
       me.may.acknowledge &&
