@@ -126,6 +126,16 @@ describe('a responder', () => {
     expect(await page.title()).toBe('panelbridge duress console');
   }, 30_000);
 
+  it('hears another call for help that joins an open incident', async () => {
+    const gw = await gateway();
+    await gw.receive(cid('122', 5));
+    const page = await signedIn(gw.port);
+    await page.getByRole('alert').filter({ hasText: 'Bank branch 1' }).waitFor();
+    await gw.receive(cid('122', 7)); // another hold-up button of the branch
+    expect(gw.assurance.incidentRecords()[0]!.calls).toHaveLength(1);
+    await page.getByRole('alert').filter({ hasText: 'another caller' }).waitFor({ timeout: 5_000 });
+  }, 30_000);
+
   it('reads the times of an incident in the time zone of its site, labelled, whatever the zone of the browser', async () => {
     const gw = await gateway();
     await gw.receive(cid('122', 1, { account: '5678' }));

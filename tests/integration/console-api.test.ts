@@ -275,7 +275,7 @@ describe('console views', () => {
     await receive(cid('122', 5)); // bank-1's own
     const orphan = await receive(cid('121', 12, { account: '7777' })); // allowlisted, but no site's account
     const overview = (await (await call('/console/api/overview', { cookie: await signIn('viewer-token-0123456789') })).json()) as Record<string, any>;
-    expect(overview.withoutSite).toEqual([{ id: orphan.incident, category: 'duress', account: '7777', site: null, openedAt: orphan.receivedAt }]);
+    expect(overview.withoutSite).toEqual([{ id: orphan.incident, category: 'duress', account: '7777', site: null, openedAt: orphan.receivedAt, calls: 0 }]);
   });
 
   it('a walk shows each device green when counted, red when it sent something else, and a real duress from another device as real', async () => {

@@ -60,7 +60,7 @@ export function overview(source: ConsoleSource, now: number) {
     // An account of no site (or of a site since removed) opens incidents too; no site card would show them.
     withoutSite: incidents
       .filter((i) => i.site === null || !configured.has(i.site))
-      .map((i) => ({ id: i.id, category: i.category, account: i.account, site: i.site, openedAt: i.openedAt })),
+      .map((i) => ({ id: i.id, category: i.category, account: i.account, site: i.site, openedAt: i.openedAt, calls: i.calls.length })),
     sites: sites.map((site) => {
       const own = devices.filter((d) => d.site === site.id);
       return {
@@ -68,7 +68,8 @@ export function overview(source: ConsoleSource, now: number) {
         name: site.name ?? site.id,
         address: site.address ?? null,
         devices: own.length,
-        openIncidents: incidents.filter((i) => i.site === site.id).map((i) => ({ id: i.id, category: i.category, openedAt: i.openedAt })),
+        // `calls`: how many more callers joined it, so a screen tells of each.
+        openIncidents: incidents.filter((i) => i.site === site.id).map((i) => ({ id: i.id, category: i.category, openedAt: i.openedAt, calls: i.calls.length })),
         overdue: own.filter((d) => d.overdue).map((d) => ({ device: d.device, name: d.name, dueAt: d.dueAt })),
         neverTested: own.filter((d) => d.neverTested).map((d) => ({ device: d.device, name: d.name })),
         links: site.accounts.map((account) => {

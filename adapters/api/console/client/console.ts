@@ -21,8 +21,8 @@ let me: Json;
 let stream: AbortController | undefined;
 let retry: ReturnType<typeof setTimeout> | undefined;
 let refreshing = false;
-/** Open incidents the alarm already announced since sign-in. */
-let heard = new Set<string>();
+/** Open incidents the alarm already announced since sign-in, with how many callers joined each. */
+let heard = new Map<string, number>();
 
 function el(tag: string, attrs: Record<string, string | boolean | ((e: Event) => void)> = {}, ...children: Child[]): HTMLElement {
   const node = document.createElement(tag);
@@ -44,15 +44,16 @@ const pill = (text: string, kind: string) => el('span', { class: `pill ${kind}` 
 const say = (text: string) => (live.textContent = text);
 
 /**
- * Announces each newly open incident in the assertive region (screen readers interrupt for it), whatever view is
- * shown; empty and hidden once none is open. `where`: the site's name, or the account of a site not configured.
+ * Announces each newly open incident, and each caller joining one, in the assertive region (screen readers interrupt
+ * for it), whatever view is shown; empty and hidden once none is open. `where`: the site's name, or the account of a
+ * site not configured; `calls`: how many callers joined it.
  */
-function alarm(open: Array<{ id: string; category: string; where: string }>): void {
-  const fresh = open.filter((i) => !heard.has(i.id));
-  heard = new Set(open.map((i) => i.id));
+function alarm(open: Array<{ id: string; category: string; where: string; calls: number }>): void {
+  const fresh = open.filter((i) => heard.get(i.id) !== i.calls);
   const region = document.getElementById('alarm')!;
   if (open.length === 0) region.textContent = '';
-  else if (fresh.length > 0) region.textContent = `DURESS: ${fresh.map((i) => `${i.category.toUpperCase()} at ${i.where}`).join('; ')}. See Incidents.`;
+  else if (fresh.length > 0) region.textContent = `DURESS: ${fresh.map((i) => `${i.category.toUpperCase()} at ${i.where}${heard.has(i.id) ? ' (another caller)' : ''}`).join('; ')}. See Incidents.`;
+  heard = new Map(open.map((i) => [i.id, i.calls]));
   region.hidden = open.length === 0;
 }
 
@@ -407,7 +408,7 @@ async function walkForm(sites: Json[]): Promise<HTMLElement> {
 async function renderIncidents(): Promise<void> {
   const all = (document.getElementById('show-acked') as HTMLInputElement | null)?.checked ?? false;
   const { incidents, moreAcknowledged } = await api(`/console/api/incidents${all ? '?all=1' : ''}`);
-  alarm(incidents.filter((i: Json) => !i.acknowledged).map((i: Json) => ({ ...i, where: where(i.context.site, i.account) })));
+  alarm(incidents.filter((i: Json) => !i.acknowledged).map((i: Json) => ({ ...i, where: where(i.context.site, i.account), calls: i.calls.length })));
   const toggle = el('label', {}, el('input', { type: 'checkbox', id: 'show-acked', checked: all, change: () => void refresh('user') }), ' Show acknowledged');
   show(
     el('h2', {}, 'Incidents'),
