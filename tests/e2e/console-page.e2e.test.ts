@@ -20,7 +20,15 @@ const TOKEN = 'viewer-token-0123456789';
 const OPERATOR_TOKEN = 'operator-token-0123456789';
 const INSTALLER_TOKEN = 'installer-token-0123456789';
 const SITES = sitesSchema.parse([
-  { id: 'bank-1', name: 'Bank branch 1', accounts: ['1234'], zones: [{ number: 5, name: 'Teller 1 hold-up button', type: 'holdup' }] },
+  {
+    id: 'bank-1',
+    name: 'Bank branch 1',
+    accounts: ['1234'],
+    zones: [
+      { number: 5, name: 'Teller 1 hold-up button', type: 'holdup' },
+      { number: 6, name: 'Teller 2 hold-up button', type: 'holdup', location: 'Counter 2' },
+    ],
+  },
   // Far from the central station's screens: its responders must read its times as the site's.
   {
     id: 'shop-2',
@@ -131,9 +139,12 @@ describe('a responder', () => {
     await gw.receive(cid('122', 5));
     const page = await signedIn(gw.port);
     await page.getByRole('alert').filter({ hasText: 'Bank branch 1' }).waitFor();
-    await gw.receive(cid('122', 7)); // another hold-up button of the branch
+    await gw.receive(cid('122', 6)); // another hold-up button of the branch
     expect(gw.assurance.incidentRecords()[0]!.calls).toHaveLength(1);
     await page.getByRole('alert').filter({ hasText: 'another caller' }).waitFor({ timeout: 5_000 });
+    // Where the caller is, as people know the button: its name and location, not its id.
+    await page.getByRole('link', { name: 'Incidents' }).click();
+    await page.locator('section[data-incident]').getByText('Teller 2 hold-up button · Counter 2').waitFor({ timeout: 5_000 });
   }, 30_000);
 
   it('reads the times of an incident in the time zone of its site, labelled, whatever the zone of the browser', async () => {

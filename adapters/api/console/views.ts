@@ -191,15 +191,18 @@ function incidentPage(source: ConsoleSource, record: IncidentRecord, incidentEve
   const incident = incidentView(record);
   const site = incident.site === null ? undefined : assurance.directory.site(incident.site);
   const { opening } = record;
-  const devices = site === undefined || opening === null ? [] : assurance.directory.devicesOf(site.id).filter((d) => opening.devices.includes(d.device)).map(deviceCard);
+  const siteDevices = site === undefined ? [] : assurance.directory.devicesOf(site.id);
+  const named = (ids: readonly string[]) => siteDevices.filter((d) => ids.includes(d.device)).map(deviceCard);
   const openingTrace = feed.trace(incident.openingEventId);
   const later = incidentEvents.filter((t) => t.event.id !== incident.openingEventId).slice(-20);
   return {
     ...incident,
+    // Each later caller's devices also as people know them (name, location, holder).
+    calls: incident.calls.map((call) => ({ ...call, named: named(call.devices) })),
     context: {
       // Its times read in the site's zone: a central station's screens are often elsewhere.
       site: site === undefined ? null : { id: site.id, name: site.name ?? site.id, address: site.address ?? null, response: site.response ?? null, timeZone: site.timeZone },
-      devices,
+      devices: opening === null ? [] : named(opening.devices),
       zone: opening?.zone ?? null,
       door: opening?.door ?? null,
       user: opening?.user ?? null,

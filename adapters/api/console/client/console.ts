@@ -418,6 +418,9 @@ async function renderIncidents(): Promise<void> {
   );
 }
 
+/** "Teller 2 hold-up button · Counter 2 · Anna" */
+const device = (d: Json): string => [d.name, d.location, d.holder].filter(Boolean).join(' · ');
+
 /** "Zone 7 · Back office" */
 function numbered(term: string, item: Json): HTMLElement[] {
   return item ? [el('dt', {}, term), el('dd', {}, [`${term} ${item.number}`, item.name, item.location].filter(Boolean).join(' · '))] : [];
@@ -438,7 +441,7 @@ function incidentView(i: Json): HTMLElement {
       {},
       c.site?.address && el('dt', {}, 'Address'),
       c.site?.address && el('dd', {}, c.site.address),
-      ...c.devices.flatMap((d: Json) => [el('dt', {}, 'Device'), el('dd', {}, [d.name, d.location, d.holder].filter(Boolean).join(' · '))]),
+      ...c.devices.flatMap((d: Json) => [el('dt', {}, 'Device'), el('dd', {}, device(d))]),
       // No device configured: show the numbers sent.
       ...(c.devices.length > 0 ? [] : [numbered('Zone', c.zone), numbered('User', c.user)].flat()),
       c.door && el('dt', {}, 'Door'),
@@ -446,7 +449,7 @@ function incidentView(i: Json): HTMLElement {
       // Later callers: acknowledging closes their duress too.
       ...i.calls.flatMap((call: Json) => [
         el('dt', {}, 'Also called'),
-        el('dd', {}, [`${call.category.toUpperCase()} ${when(call.receivedAt, zone)}`, call.devices.join(', ') || [call.zone !== null && `zone ${call.zone}`, call.user !== null && `user ${call.user}`, call.door].filter(Boolean).join(' · ')].filter(Boolean).join(' · ')),
+        el('dd', {}, [`${call.category.toUpperCase()} ${when(call.receivedAt, zone)}`, call.named.map(device).join(', ') || [call.zone !== null && `zone ${call.zone}`, call.user !== null && `user ${call.user}`, call.door].filter(Boolean).join(' · ')].filter(Boolean).join(' · ')),
       ]),
       c.site?.response && el('dt', {}, 'Response'),
       c.site?.response && el('dd', { class: 'guidance' }, c.site.response),
