@@ -267,6 +267,10 @@ describe('a responder', () => {
     expect(gw.assurance.incidentRecords()).toHaveLength(0);
     // Its button is gone: the keyboard goes on from the view, not from the top of the page.
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    // Signed out, the screen tells a passer-by nothing of what happened.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(await page.locator('body').innerText()).not.toMatch(/incident/i);
   }, 30_000);
 
   it('closes a test window only once the installer confirms', async () => {

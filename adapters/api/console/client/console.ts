@@ -125,7 +125,8 @@ function show(...children: Child[]): void {
 
 function signIn(message = ''): void {
   me = undefined;
-  alarm([]); // the duress is for who signed in
+  alarm([]); // the duress, and what was done about it, are for who signed in
+  say('');
   sessionStorage.removeItem(SECRET);
   notLive('');
   stream?.abort();
