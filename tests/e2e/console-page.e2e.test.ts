@@ -242,6 +242,15 @@ describe('a responder', () => {
     expect(await incident.locator('details').evaluate((details) => (details as HTMLDetailsElement).open)).toBe(true);
   }, 30_000);
 
+  it('reads a walk in the time zone of its site, labelled, whatever the zone of the browser', async () => {
+    const gw = await gateway();
+    const opened = gw.assurance.startWindow({ site: 'shop-2', minutes: 30 }, { name: 'fitter', role: 'installer', channel: 'api' });
+    if (!opened.ok) throw new Error(opened.message);
+    const page = await signedIn(gw.port, '#walk', INSTALLER_TOKEN, { timezoneId: 'America/New_York', locale: 'en-US' });
+    const until = new Date(opened.window.endsAt).toLocaleTimeString('en-US', { timeZone: 'Asia/Tokyo' });
+    await page.getByText(`Until ${until} (Asia/Tokyo)`).waitFor({ timeout: 5_000 });
+  }, 30_000);
+
   it('an installer walks a test on a 320 px phone without scrolling sideways', async () => {
     const gw = await gateway();
     gw.assurance.startWindow({ site: 'shop-2', minutes: 30 }, { name: 'fitter', role: 'installer', channel: 'api' });

@@ -135,8 +135,9 @@ export function walk(source: ConsoleSource, window: WindowView) {
   });
   return {
     window,
-    // People know the site by its name; the window names its id.
+    // People know the site by its name; the window names its id. Its times read in the site's zone.
     siteName: assurance.directory.site(window.site)?.name ?? window.site,
+    timeZone: assurance.directory.site(window.site)?.timeZone ?? null,
     devices,
     unexpected: unexpected.map((t) => arrival(t, centralOutputs)),
     // Not every event of an incident already open: a door closing behind the installer is no call for help.

@@ -35,9 +35,11 @@ function el(tag: string, attrs: Record<string, string | boolean | ((e: Event) =>
   return node;
 }
 
-/** `timeZone`: a site's, else the browser's. */
-const when = (iso: string | null, timeZone?: string) => (iso ? new Date(iso).toLocaleString(undefined, { timeZone }) : '–');
-const time = (iso: string | null, timeZone?: string) => (iso ? new Date(iso).toLocaleTimeString(undefined, { timeZone }) : '–');
+/** The zone a site's times read in, always named beside them; no configured site: this browser's. */
+const siteZone = (zone: string | null | undefined): string => zone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+/** A time of a site, in its `timeZone` (siteZone). */
+const when = (iso: string | null, timeZone: string) => (iso ? new Date(iso).toLocaleString(undefined, { timeZone }) : '–');
+const time = (iso: string | null, timeZone: string) => (iso ? new Date(iso).toLocaleTimeString(undefined, { timeZone }) : '–');
 /** Where an incident is: its site's name, else the account it came from (a panel may send none). */
 const where = (site: Json, account: string | null): string => site?.name ?? (account === null ? 'no account sent' : `account ${account}`);
 const pill = (text: string, kind: string) => el('span', { class: `pill ${kind}` }, text);
@@ -308,8 +310,8 @@ async function renderOverview(): Promise<void> {
   show(el('h2', {}, 'Overview'), el('div', { class: 'grid' }, health, withoutSite, ...sites));
 }
 
-/** An arrival's times in `timeZone` (an incident's site's), else the browser's. */
-const arrivalTimes = (timeZone?: string) => (a: Json): HTMLElement =>
+/** An arrival's times in `timeZone`, its site's. */
+const arrivalTimes = (timeZone: string) => (a: Json): HTMLElement =>
   el(
     'div',
     { class: 'times' },
@@ -323,11 +325,12 @@ const STATE_WORDS: Record<string, string> = { waiting: 'waiting', exercised: 're
 
 function walkView(w: Json): HTMLElement {
   const open = w.window.closedAt === null;
+  const zone = siteZone(w.timeZone);
   return el(
     'section',
     { class: 'card', 'aria-labelledby': `walk-${w.window.id}` },
     el('h3', { id: `walk-${w.window.id}` }, `${open ? 'Test window open' : 'Result'}: ${w.siteName}`, w.window.scheduled ? ' (scheduled)' : ''),
-    el('p', { class: 'muted' }, open ? `Until ${time(w.window.endsAt)}` : `Closed ${when(w.window.closedAt)}`),
+    el('p', { class: 'muted' }, `${open ? `Until ${time(w.window.endsAt, zone)}` : `Closed ${when(w.window.closedAt, zone)}`} (${zone})`),
     w.result && el('p', { class: w.result.notExercised.length + w.result.wrong.length === 0 ? '' : 'banner', id: 'walk-result' }, `${w.result.exercised.length} reported, ${w.result.notExercised.length} not exercised, ${w.result.wrong.length} wrong`),
     el(
       'ul',
@@ -340,14 +343,14 @@ function walkView(w: Json): HTMLElement {
           el('p', { class: 'muted' }, [d.location, d.holder].filter(Boolean).join(' · ')),
           d.guidance && el('p', { class: 'guidance' }, d.guidance),
           // The slot is there before the signal, so a device turning green moves nothing on screen.
-          ...(d.arrivals.length > 0 ? d.arrivals.map(arrivalTimes()) : [el('div', { class: 'times muted' }, el('span', {}, 'no signal yet'))]),
+          ...(d.arrivals.length > 0 ? d.arrivals.map(arrivalTimes(zone)) : [el('div', { class: 'times muted' }, el('span', {}, 'no signal yet'))]),
           // Only a tab with an opener gets a copy of sessionStorage (the secret).
           el('a', { href: `/console/card/${encodeURIComponent(w.window.site)}/${encodeURIComponent(d.device)}`, target: '_blank', rel: 'opener' }, 'Printable card'),
         ),
       ),
     ),
-    w.unexpected.length > 0 && el('div', { class: 'banner' }, 'Also arrived (no device under test): ', ...w.unexpected.map(arrivalTimes())),
-    w.realIncidents.length > 0 && el('div', { class: 'banner', role: 'alert' }, 'REAL incident during the walk (not a test): ', ...w.realIncidents.map(arrivalTimes())),
+    w.unexpected.length > 0 && el('div', { class: 'banner' }, 'Also arrived (no device under test): ', ...w.unexpected.map(arrivalTimes(zone))),
+    w.realIncidents.length > 0 && el('div', { class: 'banner', role: 'alert' }, 'REAL incident during the walk (not a test): ', ...w.realIncidents.map(arrivalTimes(zone))),
     open && me.may.testWindows && el('button', { type: 'button', id: `close-${w.window.id}`, click: () => act(`/console/api/walks/${w.window.id}`, 'DELETE', undefined, 'Window closed.', `Close the test window at ${w.siteName} now? Devices not pressed yet count as not exercised.`) }, 'Close window and show result'),
   );
 }
@@ -429,8 +432,7 @@ function numbered(term: string, item: Json): HTMLElement[] {
 
 function incidentView(i: Json): HTMLElement {
   const c = i.context;
-  // An incident of no configured site reads in this browser's zone, named too.
-  const zone = c.site?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const zone = siteZone(c.site?.timeZone);
   const note = el('textarea', { id: `note-${i.id}`, rows: '2', required: true, maxlength: '2000' }) as HTMLTextAreaElement;
   return el(
     'section',
