@@ -3,9 +3,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OUTBOX_FILE_NAME } from '../../src/outbox/sqlite-outbox.js';
-import { freePort } from '../helpers/broker.js';
-import { apiFetch, GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
-import { panelFrame, parseAnswer, TcpPanel } from '../helpers/panel.js';
+import { startDc09Gateway } from '../helpers/dc09-gateway.js';
+import { apiFetch, tempDir } from '../helpers/gateway-process.js';
 
 /**
  * Another process on the gateway's outbox: an operator's `sqlite3 outbox.sqlite` inside a write transaction (or a
@@ -19,25 +18,9 @@ describe('another process holds the outbox write lock in a running gateway', () 
   });
 
   it('NAKs the frame at once and keeps answering the API, logs and counts it, and stores the retransmit once the lock is gone', async () => {
-    const dir = tempDir('outbox-busy');
-    const dataDir = path.join(dir, 'var');
-    const [dc09Port, apiPort] = [await freePort(), await freePort()];
-    const gateway = GatewayProcess.spawn(
-      writeConfig(dir, {
-        dataDir,
-        api: { host: '127.0.0.1', port: apiPort },
-        inputs: [{ type: 'dc09', name: 'ip', host: '127.0.0.1', port: dc09Port, udp: false, accounts: [{ account: '1234' }] }],
-        outputs: [{ type: 'stdout', name: 'console' }],
-      }),
-    );
-    cleanups.push(() => gateway.kill('SIGKILL'));
-    await gateway.ready;
-    const panel = await TcpPanel.connect(dc09Port);
-    cleanups.push(() => panel.close());
-    const send = async (seq: number, data: string) => {
-      const answer = await panel.send(panelFrame({ token: 'ADM-CID', seq: String(seq).padStart(4, '0'), account: '1234', data }), 10_000);
-      return answer === null ? null : parseAnswer(answer).token;
-    };
+    const { gateway, dataDir, ports, send: sendFrame } = await startDc09Gateway(tempDir('outbox-busy'), cleanups);
+    const apiPort = ports.apiPort;
+    const send = (seq: number, data: string) => sendFrame(seq, data, 10_000);
     expect(await send(1, '#1234|1130 01 003')).toBe('ACK');
 
     const operator = new Database(path.join(dataDir, OUTBOX_FILE_NAME));
@@ -73,26 +56,12 @@ describe('another process holds the outbox write lock in a running gateway', () 
   }, 60_000);
 
   it('reports a WAL that cannot be checkpointed behind a read transaction another process holds, and gives the disk back once it ends', async () => {
-    const dir = tempDir('outbox-wal');
-    const dataDir = path.join(dir, 'var');
-    const [dc09Port, apiPort] = [await freePort(), await freePort()];
-    const gateway = GatewayProcess.spawn(
-      writeConfig(dir, {
-        dataDir,
-        api: { host: '127.0.0.1', port: apiPort },
-        inputs: [{ type: 'dc09', name: 'ip', host: '127.0.0.1', port: dc09Port, udp: false, accounts: [{ account: '1234' }] }],
-        outputs: [{ type: 'stdout', name: 'console' }],
-      }),
-    );
-    cleanups.push(() => gateway.kill('SIGKILL'));
-    await gateway.ready;
-    const panel = await TcpPanel.connect(dc09Port);
-    cleanups.push(() => panel.close());
+    const { gateway, dataDir, ports, send: sendFrame } = await startDc09Gateway(tempDir('outbox-wal'), cleanups);
+    const apiPort = ports.apiPort;
     let seq = 0;
     const send = async () => {
       seq += 1;
-      const answer = await panel.send(panelFrame({ token: 'ADM-CID', seq: String(seq % 10_000).padStart(4, '0'), account: '1234', data: `#1234|1130 01 ${String(seq % 1000).padStart(3, '0')}` }), 5_000);
-      expect(answer === null ? null : parseAnswer(answer).token).toBe('ACK');
+      expect(await sendFrame(seq, `#1234|1130 01 ${String(seq % 1000).padStart(3, '0')}`, 5_000)).toBe('ACK');
     };
     const wal = path.join(dataDir, `${OUTBOX_FILE_NAME}-wal`);
     const walBytes = () => statSync(wal).size;

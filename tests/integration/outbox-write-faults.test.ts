@@ -2,9 +2,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OUTBOX_FILE_NAME } from '../../src/outbox/sqlite-outbox.js';
-import { freePort } from '../helpers/broker.js';
-import { apiFetch, GatewayProcess, tempDir, writeConfig } from '../helpers/gateway-process.js';
-import { panelFrame, parseAnswer, TcpPanel } from '../helpers/panel.js';
+import { apiFetch, tempDir } from '../helpers/gateway-process.js';
+import { startDc09Gateway, type Dc09GatewayPorts } from '../helpers/dc09-gateway.js';
 
 async function until(condition: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -24,29 +23,9 @@ describe('the outbox cannot write (disk full, read-only, I/O error) in a running
     for (const cleanup of cleanups.reverse()) cleanup();
   });
 
-  /** A gateway with a DC-09 input, the API and a stdout output on `dir`; a second call on the same `dir` restarts it. */
-  async function startGateway(dir: string, ports?: { dc09Port: number; apiPort: number }) {
-    const dataDir = path.join(dir, 'var');
-    const { dc09Port, apiPort } = ports ?? { dc09Port: await freePort(), apiPort: await freePort() };
-    const gateway = GatewayProcess.spawn(
-      writeConfig(dir, {
-        dataDir,
-        api: { host: '127.0.0.1', port: apiPort },
-        inputs: [{ type: 'dc09', name: 'ip', host: '127.0.0.1', port: dc09Port, udp: false, accounts: [{ account: '1234' }] }],
-        outputs: [{ type: 'stdout', name: 'console' }],
-        sites: [{ id: 'bank-1', accounts: ['1234'], zones: [{ number: 5, name: 'Teller hold-up button', type: 'holdup' }] }],
-      }),
-    );
-    cleanups.push(() => gateway.kill('SIGKILL'));
-    await gateway.ready;
-    const panel = await TcpPanel.connect(dc09Port);
-    cleanups.push(() => panel.close());
-    const send = async (seq: number, data: string) => {
-      const answer = await panel.send(panelFrame({ token: 'ADM-CID', seq: String(seq).padStart(4, '0'), account: '1234', data }));
-      return answer === null ? null : parseAnswer(answer).token;
-    };
-    return { gateway, dataDir, ports: { dc09Port, apiPort }, panel, send };
-  }
+  /** The bank's hold-up button on account 1234; a second call on the same `dir` restarts the gateway. */
+  const startGateway = (dir: string, ports?: Dc09GatewayPorts) =>
+    startDc09Gateway(dir, cleanups, { ...(ports === undefined ? {} : { ports }), sites: [{ id: 'bank-1', accounts: ['1234'], zones: [{ number: 5, name: 'Teller hold-up button', type: 'holdup' }] }] });
 
   /** Every insert into the outbox fails as SQLITE_FULL would, until the returned function is called. */
   function fillDisk(dataDir: string): () => void {
