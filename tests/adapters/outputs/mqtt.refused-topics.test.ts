@@ -1,15 +1,8 @@
-import { once } from 'node:events';
-import { createRequire } from 'node:module';
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_REFUSED_TOPICS, MqttOutput } from '../../../adapters/outputs/mqtt.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
 import { testEvent } from '../../helpers/output-events.js';
-
-const mqttPacket = createRequire(import.meta.url)('mqtt-packet') as {
-  parser(opts: { protocolVersion: number }): { on(event: 'packet', cb: (p: { cmd: string; messageId?: number }) => void): void; parse(b: Buffer): void };
-  generate(packet: object, opts: { protocolVersion: number }): Buffer;
-};
+import { scriptedMqttBroker } from '../../helpers/scripted-mqtt-broker.js';
 
 /**
  * A broker whose ACL refuses every event topic (PUBACK 0x87 not authorized). The topic level is the account when it
@@ -23,21 +16,7 @@ describe('MQTT output against a broker that refuses every topic', () => {
   });
 
   it('remembers at most MAX_REFUSED_TOPICS refused topics, and its health says how many more it no longer tracks', async () => {
-    const server = net.createServer((socket) => {
-      const parser = mqttPacket.parser({ protocolVersion: 5 });
-      parser.on('packet', (packet) => {
-        if (packet.cmd === 'connect') socket.write(mqttPacket.generate({ cmd: 'connack', returnCode: 0, reasonCode: 0, sessionPresent: false }, { protocolVersion: 5 }));
-        else if (packet.cmd === 'pingreq') socket.write(mqttPacket.generate({ cmd: 'pingresp' }, { protocolVersion: 5 }));
-        else if (packet.cmd === 'publish') socket.write(mqttPacket.generate({ cmd: 'puback', messageId: packet.messageId, reasonCode: 0x87 }, { protocolVersion: 5 }));
-      });
-      socket.on('data', (chunk: Buffer) => parser.parse(chunk));
-      socket.on('error', () => socket.destroy());
-      cleanups.push(() => void socket.destroy());
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
-    const { port } = server.address() as net.AddressInfo;
+    const port = await scriptedMqttBroker(() => 0x87, cleanups);
 
     const output = new MqttOutput(
       { name: 'central', url: `mqtt://127.0.0.1:${port}`, topicPrefix: 'pbrefused', audience: 'central', embeddedPort: 1884, maxAttempts: 1 },

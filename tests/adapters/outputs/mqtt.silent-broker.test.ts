@@ -1,15 +1,8 @@
-import { once } from 'node:events';
-import { createRequire } from 'node:module';
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MqttOutput } from '../../../adapters/outputs/mqtt.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
 import { testEvent } from '../../helpers/output-events.js';
-
-const mqttPacket = createRequire(import.meta.url)('mqtt-packet') as {
-  parser(opts: { protocolVersion: number }): { on(event: 'packet', cb: (p: { cmd: string; messageId?: number }) => void): void; parse(b: Buffer): void };
-  generate(packet: object, opts: { protocolVersion: number }): Buffer;
-};
+import { scriptedMqttBroker } from '../../helpers/scripted-mqtt-broker.js';
 
 /**
  * A broker that takes the connection (CONNACK, PINGRESP: the link looks alive) but never acknowledges a PUBLISH: a
@@ -26,24 +19,7 @@ describe('MQTT output against a broker that never PUBACKs', () => {
 
   it('does not report up while every publish goes unacknowledged, and is up again once one is', async () => {
     let acknowledging = false;
-    const server = net.createServer((socket) => {
-      const parser = mqttPacket.parser({ protocolVersion: 5 });
-      parser.on('packet', (packet) => {
-        if (packet.cmd === 'connect') socket.write(mqttPacket.generate({ cmd: 'connack', returnCode: 0, reasonCode: 0, sessionPresent: false }, { protocolVersion: 5 }));
-        else if (packet.cmd === 'pingreq') socket.write(mqttPacket.generate({ cmd: 'pingresp' }, { protocolVersion: 5 }));
-        else if (packet.cmd === 'publish' && acknowledging) {
-          socket.write(mqttPacket.generate({ cmd: 'puback', messageId: packet.messageId, reasonCode: 0 }, { protocolVersion: 5 }));
-        }
-        // otherwise a publish is swallowed: no PUBACK
-      });
-      socket.on('data', (chunk: Buffer) => parser.parse(chunk));
-      socket.on('error', () => socket.destroy());
-      cleanups.push(() => void socket.destroy());
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
-    const { port } = server.address() as net.AddressInfo;
+    const port = await scriptedMqttBroker(() => (acknowledging ? 0 : undefined), cleanups);
 
     const output = new MqttOutput(
       { name: 'central', url: `mqtt://127.0.0.1:${port}`, topicPrefix: 'pbsilent', audience: 'central', embeddedPort: 1884 },
