@@ -327,8 +327,17 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   private tooLarge(event: NormalizedEvent, topic: string): DeliveryResult {
     const error = `event ${event.id} does not fit the MQTT broker's Maximum Packet Size of ${this.brokerMaxPacketBytes} bytes, even without its raw frame`;
     this.refusedForGood(topic, error);
-    this.logger.error({ topic, eventId: event.id, category: event.category, maxPacketSize: this.brokerMaxPacketBytes }, `${error}; it is kept as a dead letter: raise the broker's max_packet_size`);
+    this.deadLetterLogged(event, 'too-large', { topic, eventId: event.id, category: event.category, maxPacketSize: this.brokerMaxPacketBytes }, `${error}; it is kept as a dead letter: raise the broker's max_packet_size`);
     return { ok: false, retryable: false, error };
+  }
+
+  /**
+   * A duress or hold-up made a dead letter is a line of its own; other events a line per kind and window, since a
+   * broker refusing a flood of made-up accounts' topics would otherwise write one each (the dispatcher counts them).
+   */
+  private deadLetterLogged(event: NormalizedEvent, kind: string, fields: Record<string, unknown>, message: string): void {
+    if (event.duress) this.logger.error(fields, message);
+    else this.warnings.error(kind, undefined, fields, message);
   }
 
   /** The topic's events are dead letters: remembered for health(), the oldest forgotten (counted) at the bound. */
@@ -360,7 +369,9 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     }
     this.refusals.delete(event.id);
     this.refusedForGood(topic, error);
-    this.logger.error(
+    this.deadLetterLogged(
+      event,
+      'refused-for-good',
       { topic, eventId: event.id, category: event.category, reasonCode: outcome.reasonCode, attempts },
       `MQTT broker refused the publish to ${topic} ${attempts} times; the event is kept as a dead letter: check the broker's ACL and quotas for this client`,
     );

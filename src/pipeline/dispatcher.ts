@@ -4,6 +4,7 @@ import type { Clock, DeliveryResult, Logger, OutputAdapter } from '../ports.js';
 import { backoffDelay, type BackoffPolicy } from '../backoff.js';
 import { errorText } from '../errors.js';
 import { withTimeout } from '../timeout.js';
+import { RateLimitedLog } from '../observability/rate-limited-log.js';
 
 export const DEFAULT_MAX_IN_FLIGHT = 64;
 
@@ -137,6 +138,11 @@ class OutputLane {
   private scanFailure: string | undefined;
   /** The one timer that tries the failed scan again: every append also wakes a scan, and each must not add a loop. */
   private scanRetry: NodeJS.Timeout | undefined;
+  /**
+   * Dead letters of ordinary events, a line per window: an endpoint that refuses everything (a rotated secret) makes
+   * a whole backlog dead at once, and a line each would flood the journal past its rate limit (counters keep the count).
+   */
+  private readonly refusals: RateLimitedLog;
 
   constructor(
     private readonly output: OutputAdapter<NormalizedEvent>,
@@ -145,7 +151,9 @@ class OutputLane {
     private readonly maxInFlight: number,
     /** Local outputs only: how far behind it may fall before its oldest undelivered entries are skipped. */
     private readonly maxBacklog: number | undefined,
-  ) {}
+  ) {
+    this.refusals = new RateLimitedLog({ logger, clock: shared.clock });
+  }
 
   readFailure(): string | undefined {
     return this.scanFailure;
@@ -388,7 +396,10 @@ class OutputLane {
     this.failedAttempts.delete(entry.seq);
     this.shared.outbox.markDead(this.output.name, entry.seq, reason);
     this.counters.dead++;
-    this.logger.error({ seq: entry.seq, eventId: entry.event.id, reason }, 'delivery refused; kept as dead letter');
+    const fields = { seq: entry.seq, eventId: entry.event.id, reason };
+    // Each duress or hold-up refused is a line of its own: someone must see that this one did not go.
+    if (entry.event.duress) this.logger.error({ ...fields, category: entry.event.category }, 'delivery refused; kept as dead letter');
+    else this.refusals.error('dead-letter', undefined, fields, 'delivery refused; kept as dead letter');
   }
 
   /** Records completed deliveries in one outbox call (group commit), then tells the hook. */

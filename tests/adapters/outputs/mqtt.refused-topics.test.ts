@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_REFUSED_TOPICS, MqttOutput } from '../../../adapters/outputs/mqtt.js';
-import { silentLogger, systemClock } from '../../../src/ports.js';
+import { systemClock } from '../../../src/ports.js';
 import { testEvent } from '../../helpers/output-events.js';
+import { recordingLogger } from '../../helpers/recording-logger.js';
 import { scriptedMqttBroker } from '../../helpers/scripted-mqtt-broker.js';
 
 /**
@@ -15,12 +16,13 @@ describe('MQTT output against a broker that refuses every topic', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  it('remembers at most MAX_REFUSED_TOPICS refused topics, and its health says how many more it no longer tracks', async () => {
+  it('remembers at most MAX_REFUSED_TOPICS refused topics, its health says how many more it no longer tracks, and its log has a few lines but one per duress', async () => {
+    const { logger, lines } = recordingLogger();
     const port = await scriptedMqttBroker(() => 0x87, cleanups);
 
     const output = new MqttOutput(
       { name: 'central', url: `mqtt://127.0.0.1:${port}`, topicPrefix: 'pbrefused', audience: 'central', embeddedPort: 1884, maxAttempts: 1 },
-      { clock: systemClock, logger: silentLogger, gateway: { id: 'gw', version: '0' }, publishTimeoutMs: 2_000, connectTimeoutMs: 2_000 },
+      { clock: systemClock, logger, gateway: { id: 'gw', version: '0' }, publishTimeoutMs: 2_000, connectTimeoutMs: 2_000 },
     );
     await output.start();
     cleanups.push(() => output.stop());
@@ -30,9 +32,14 @@ describe('MQTT output against a broker that refuses every topic', () => {
       const result = await output.deliver(testEvent({ account: `F${i}` }));
       expect(result).toMatchObject({ ok: false, retryable: false });
     }
+    const duress = testEvent({ account: 'D1', category: 'duress', duress: true });
+    expect(await output.deliver(duress)).toMatchObject({ ok: false, retryable: false });
+    const deadLetterLines = lines.filter((line) => line.level === 'error' && line.message?.includes('kept as a dead letter'));
+    expect(deadLetterLines.length).toBeLessThan(5);
+    expect(deadLetterLines.filter((line) => line.fields['eventId'] === duress.id)).toHaveLength(1);
     const health = output.health();
     expect(health.state).toBe('degraded');
-    expect(health.detail).toContain(`pbrefused/events/F${flood - MAX_REFUSED_TOPICS}/burglary`); // the oldest still tracked
-    expect(health.detail).toContain(`${MAX_REFUSED_TOPICS} topic(s) refused (and ${flood - MAX_REFUSED_TOPICS} more no longer tracked)`);
+    expect(health.detail).toContain(`pbrefused/events/F${flood + 1 - MAX_REFUSED_TOPICS}/burglary`); // the oldest still tracked
+    expect(health.detail).toContain(`${MAX_REFUSED_TOPICS} topic(s) refused (and ${flood + 1 - MAX_REFUSED_TOPICS} more no longer tracked)`);
   }, 60_000);
 });

@@ -12,6 +12,7 @@ import {
 } from '../../../src/pipeline/dispatcher.js';
 import { silentLogger, type AdapterHealth, type Audience, type DeliveryResult, type OutputAdapter } from '../../../src/ports.js';
 import { testEvent } from '../../helpers/output-events.js';
+import { recordingLogger } from '../../helpers/recording-logger.js';
 
 type Responder = (event: NormalizedEvent, attempt: number) => DeliveryResult | Promise<DeliveryResult>;
 
@@ -199,6 +200,23 @@ describe('Dispatcher', () => {
     expect(output.calls.map((e) => e.id)).toEqual([refused.id, next.id]);
     expect(outbox.deadLetters('out')).toMatchObject([{ reason: 'HTTP 400 Bad Request', event: { id: refused.id } }]);
     expect(d.stats().out).toMatchObject({ delivered: 1, dead: 1, backlog: 0 });
+  });
+
+  // A centre that refuses everything (a rotated secret) turns a backlog into dead letters at once: one error line per
+  // event flooded the journal (journald drops lines past its rate limit, a duress's among them).
+  it('logs the dead letters of a refusing output a few lines at a time, except each duress, which is logged alone', async () => {
+    const { logger, lines } = recordingLogger();
+    const output = new ScriptedOutput('out', () => ({ ok: false, retryable: false, error: 'HTTP 401 Unauthorized' }));
+    const d = prepare([output], { logger });
+    const duress = testEvent({ account: 'B', category: 'duress', duress: true });
+    await outbox.append([...Array.from({ length: 500 }, () => testEvent({ account: 'A' })), duress]);
+    d.start();
+    for (let round = 0; round < 100 && d.stats().out!.backlog > 0; round++) await settle();
+
+    expect(d.stats().out).toMatchObject({ dead: 501, backlog: 0 });
+    const refused = lines.filter((line) => line.level === 'error' && line.message?.startsWith('delivery refused'));
+    expect(refused.length).toBeLessThan(5);
+    expect(refused.filter((line) => line.fields['eventId'] === duress.id)).toHaveLength(1);
   });
 
   it('holds back the later entries of an account whose entry failed, while other accounts carry on', async () => {
