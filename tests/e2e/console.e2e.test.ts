@@ -235,9 +235,10 @@ describe('the duress console in a real browser', () => {
   }, 30_000);
 
   it('prints a one-page card per device', async () => {
-    // From the walk, in a tab of its own, which gets the secret with its copy of the console's sessionStorage.
+    // From the walk, in a tab of its own, which gets the secret with its copy of the console's sessionStorage. Each
+    // device's link names its device: a screen reader's list of links otherwise reads the same words for each.
     await page.getByRole('link', { name: 'Test walk' }).click();
-    const [card] = await Promise.all([context.waitForEvent('page'), page.locator('li[data-device="zone-5"]').getByRole('link', { name: 'Printable card' }).click()]);
+    const [card] = await Promise.all([context.waitForEvent('page'), page.getByRole('link', { name: 'Printable card: Teller 1 hold-up button', exact: true }).click()]);
     await card.getByRole('heading', { name: 'Teller 1 hold-up button' }).waitFor();
     await card.close();
     // Its address in this tab, which keeps its sessionStorage across navigations.

@@ -345,7 +345,7 @@ function walkView(w: Json): HTMLElement {
           // The slot is there before the signal, so a device turning green moves nothing on screen.
           ...(d.arrivals.length > 0 ? d.arrivals.map(arrivalTimes(zone)) : [el('div', { class: 'times muted' }, el('span', {}, 'no signal yet'))]),
           // Only a tab with an opener gets a copy of sessionStorage (the secret).
-          el('a', { href: `/console/card/${encodeURIComponent(w.window.site)}/${encodeURIComponent(d.device)}`, target: '_blank', rel: 'opener' }, 'Printable card'),
+          el('a', { href: `/console/card/${encodeURIComponent(w.window.site)}/${encodeURIComponent(d.device)}`, target: '_blank', rel: 'opener', 'aria-label': `Printable card: ${d.name}` }, 'Printable card'),
         ),
       ),
     ),
