@@ -45,6 +45,8 @@ function incidentKey(event: NormalizedEvent): string {
  */
 export class Incidents {
   private readonly openByKey: Map<string, IncidentRecord>;
+  /** The key of each open incident, by id: a delivery names its incident by id, and a scan per delivery is quadratic. */
+  private readonly openKeyById = new Map<string, string>();
 
   constructor(
     private readonly store: AssuranceStore,
@@ -52,6 +54,7 @@ export class Incidents {
     private readonly directory: DeviceDirectory,
   ) {
     this.openByKey = new Map(store.openIncidents().map((incident) => [incident.key, incident]));
+    for (const incident of this.openByKey.values()) this.openKeyById.set(incident.id, incident.key);
   }
 
   /** Sets `event.incident`; returns the incident when this event opened it. */
@@ -95,6 +98,7 @@ export class Incidents {
     if (incident.ackedAt !== null) return { ok: false, reason: 'already-acknowledged', incident };
     const acked: IncidentRecord = { ...incident, ackedAt: now, ackedBy: by, note };
     this.openByKey.delete(incident.key);
+    this.openKeyById.delete(incident.id);
     this.store.putIncident(acked);
     return { ok: true, incident: acked };
   }
@@ -102,7 +106,8 @@ export class Incidents {
   /** A central output delivered this event: the first delivery of an incident's opening event is its time to delivery. */
   delivered(event: NormalizedEvent, at: number): void {
     if (event.incident == null) return;
-    const incident = [...this.openByKey.values()].find((i) => i.id === event.incident) ?? this.store.incident(event.incident);
+    const key = this.openKeyById.get(event.incident);
+    const incident = (key === undefined ? undefined : this.openByKey.get(key)) ?? this.store.incident(event.incident);
     if (incident === undefined || incident.openingEventId !== event.id || incident.deliveredAt !== null) return;
     const delivered = { ...incident, deliveredAt: at };
     if (delivered.ackedAt === null) this.openByKey.set(delivered.key, delivered);
@@ -144,6 +149,7 @@ export class Incidents {
 
   private save(incident: IncidentRecord): void {
     this.openByKey.set(incident.key, incident);
+    this.openKeyById.set(incident.id, incident.key);
     this.store.putIncident(incident);
   }
 }
