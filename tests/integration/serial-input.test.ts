@@ -1,14 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SerialInput, createSerialInput, type SerialBinding } from '../../adapters/inputs/serial.js';
-import { parseSettings } from '../../src/settings/settings.js';
+import { SerialInput, type SerialBinding } from '../../adapters/inputs/serial.js';
 import type { SerialProtocol } from '../../src/pipeline/serial-receiver.js';
-import { Recorder } from '../../src/pipeline/recorder.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Counters } from '../../src/observability/counters.js';
-import { createIdSource } from '../../src/model/ids.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
 import { gateAppends } from '../helpers/gated-outbox.js';
-import { serialReceiver } from '../helpers/serial-receiver.js';
+import { serialInputFromConfig, serialReceiver } from '../helpers/serial-receiver.js';
 import { MockBinding } from '../helpers/mock-serial-port.js';
 
 /**
@@ -258,7 +255,7 @@ describe('SerialReceiver (the core, without a port)', () => {
 
 describe('serial input: settings', () => {
   it('is built from the configuration keys of the issue (8 data bits by default, 7E1 here)', async () => {
-    const parsed = parseSettings(`
+    const config = `
 inputs:
   - type: serial
     name: receiver
@@ -271,25 +268,14 @@ inputs:
     account: "9000"
     downAlarmAfter: 90s
 outputs: []
-`);
-    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-    const settings = parsed.settings.inputs[0];
-    if (settings?.type !== 'serial') throw new Error('expected a serial input');
-    expect(settings).toMatchObject({ maxNaks: 2, retransmitWindow: 30_000, downAlarmAfter: 90_000 });
+`;
     MockBinding.reset();
     MockBinding.createPort(PATH, { record: true });
     const mock = unpluggableMockBinding();
     const outbox = new MemoryOutbox();
     outbox.registerOutputs(['probe']);
-    const counters = new Counters();
-    const input = createSerialInput(settings, {
-      clock: systemClock,
-      recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
-      builder: { ids: createIdSource(systemClock), sites: () => [] },
-      counters,
-      logger: silentLogger,
-      binding: mock.binding,
-    });
+    const { input, settings } = serialInputFromConfig(config, outbox, mock.binding);
+    expect(settings).toMatchObject({ maxNaks: 2, retransmitWindow: 30_000, downAlarmAfter: 90_000 });
     inputs.push(input);
     await input.start();
     expect(mock.port.openOptions).toMatchObject({ baudRate: 19200, dataBits: 7, parity: 'even', stopBits: 1 });

@@ -1,13 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createSerialInput, type SerialInput } from '../../../adapters/inputs/serial.js';
-import { createIdSource } from '../../../src/model/ids.js';
+import { type SerialInput } from '../../../adapters/inputs/serial.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
-import { Counters } from '../../../src/observability/counters.js';
 import { Dispatcher } from '../../../src/pipeline/dispatcher.js';
-import { Recorder } from '../../../src/pipeline/recorder.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
-import { parseSettings } from '../../../src/settings/settings.js';
 import { RecordingOutput } from '../../helpers/recording-output.js';
+import { serialInputFromConfig } from '../../helpers/serial-receiver.js';
 import { MockBinding, mockSerialPort } from '../../helpers/mock-serial-port.js';
 
 const PATH = '/dev/ttyUSB-listen-in';
@@ -34,7 +31,7 @@ afterEach(async () => {
 
 /** A Sur-Gard serial input built from its configuration, as the gateway builds it; `extra` adds YAML keys. */
 async function receiverWithOutputs(extra = '') {
-  const parsed = parseSettings(`
+  const config = `
 inputs:
   - type: serial
     name: receiver
@@ -44,10 +41,7 @@ inputs:
     protocol: surgard
 ${extra}
 outputs: []
-`);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  const settings = parsed.settings.inputs[0];
-  if (settings?.type !== 'serial') throw new Error('expected a serial input');
+`;
   const { binding, port } = mockSerialPort(PATH);
   const outbox = new MemoryOutbox();
   outbox.registerOutputs(['centre', 'keypad']);
@@ -55,15 +49,7 @@ outputs: []
   const keypad = new RecordingOutput('keypad', 'local');
   const dispatcher = new Dispatcher({ outbox, outputs: [centre, keypad], clock: systemClock, logger: silentLogger });
   dispatcher.start();
-  const counters = new Counters();
-  const input = createSerialInput(settings, {
-    clock: systemClock,
-    recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
-    builder: { ids: createIdSource(systemClock), sites: () => [] },
-    counters,
-    logger: silentLogger,
-    binding,
-  });
+  const { input } = serialInputFromConfig(config, outbox, binding);
   running.push({ input, dispatcher });
   await input.start();
   const send = (packet: string) => port().emitData(Buffer.from(packet, 'latin1'));
