@@ -53,6 +53,8 @@ export interface OutputDispatchStats extends OutputCounters {
   inFlight: number;
   /** Accounts (or account-less entries) whose head entry failed and is waiting out its backoff. */
   waiting: number;
+  /** Undelivered entries that failed at least once and will be tried again. */
+  retrying: number;
   backlog: number;
 }
 
@@ -119,6 +121,7 @@ class OutputLane {
   private readonly releasable = new Set<OrderKey>();
   /** Keys released early whose head entry has not settled yet: if it fails again, it waits out its whole backoff. */
   private readonly released = new Set<OrderKey>();
+  /** Failed attempts by seq, for the backoff: each leaves when its entry is delivered, dead or shed. */
   private readonly failedAttempts = new Map<number, number>();
   private deliveredUnrecorded: OutboxEntry[] = [];
   private readonly running = new Set<Promise<void>>();
@@ -164,6 +167,7 @@ class OutputLane {
       ...this.counters,
       inFlight: this.inFlight.size,
       waiting: this.waiting.size,
+      retrying: this.failedAttempts.size,
       backlog: this.shared.outbox.backlog(this.output.name),
     };
   }
@@ -194,6 +198,8 @@ class OutputLane {
     const oldest = outbox.oldestPending(this.output.name, excess, this.inFlight);
     if (oldest.length === 0) return;
     outbox.markDelivered(this.output.name, oldest);
+    // A shed entry is never settled, so nothing else would forget how often it failed.
+    for (const seq of oldest) this.failedAttempts.delete(seq);
     if (this.counters.skippedOverflow === 0) this.logger.warn({ maxBacklog: this.maxBacklog }, 'local output fell behind its maxBacklog: skipping its oldest events');
     this.counters.skippedOverflow += oldest.length;
   }

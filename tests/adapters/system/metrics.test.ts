@@ -15,7 +15,7 @@ function samples(text: string): Map<string, number> {
 }
 
 function stats(partial: Partial<OutputDispatchStats>): OutputDispatchStats {
-  return { delivered: 0, failed: 0, dead: 0, skippedCovert: 0, skippedOverflow: 0, inFlight: 0, waiting: 0, backlog: 0, ...partial };
+  return { delivered: 0, failed: 0, dead: 0, skippedCovert: 0, skippedOverflow: 0, inFlight: 0, waiting: 0, retrying: 0, backlog: 0, ...partial };
 }
 
 function fixture() {

@@ -472,6 +472,23 @@ describe('Dispatcher', () => {
     expect(outbox.pending('keypad', 10).map((e) => e.event.id)).toEqual(events.slice(-outbox.backlog('keypad')).map((e) => e.id));
   });
 
+  it('forgets the failed attempts of the entries a local output sheds: what it tracks stays within its backlog', async () => {
+    let down = true;
+    const local = new ScriptedOutput('keypad', () => (down ? { ok: false, retryable: true, error: 'down' } : { ok: true }), 'local');
+    const d = prepare([local], { localMaxBacklog: new Map([['keypad', 3]]) });
+    d.start();
+    // Each round, the entries that failed are among the oldest and the next round sheds them.
+    for (let round = 0; round < 50; round++) {
+      await outbox.append(Array.from({ length: 20 }, (_, i) => testEvent({ account: `R${round}-${i}` })));
+      await settle(DEFAULT_BACKOFF.initialMs * 2); // the retry timers of the last round fire: those entries fail again
+      expect(d.stats().keypad!.retrying).toBeLessThanOrEqual(outbox.backlog('keypad'));
+    }
+    down = false;
+    await settle(DEFAULT_BACKOFF.maxMs);
+    expect(outbox.backlog('keypad')).toBe(0);
+    expect(d.stats().keypad!.retrying).toBe(0);
+  });
+
   it('sheds what a local output fell behind by before it started (a restart)', async () => {
     outbox.registerOutputs(['keypad']);
     await outbox.append(Array.from({ length: 6 }, () => testEvent({ account: null })));
