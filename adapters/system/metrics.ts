@@ -53,6 +53,8 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
     'Events an output removed from the configuration had not delivered at start-up, by output and outcome (handed_over to the outputs added in its place, dead_letter)',
   assurance_records_evicted_total:
     'Records of accounts nobody configured that the assurance forgot at its bound, by kind (link: a supervised link learned from traffic; panel-test: the panel tests of an account on no site)',
+  assurance_incidents_grouped_total:
+    'Duress and hold-up events of accounts on no site that joined the one incident grouping them, past the bound on open incidents of such accounts',
   unverified_frames_folded_total: 'Refused non-duress frames counted into the next stored event of their origin instead of stored, by input',
 };
 

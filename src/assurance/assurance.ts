@@ -206,7 +206,8 @@ export class Assurance implements EventAnnotator {
         event.reasons.push(`test window ${windows.map((w) => w.id).join(', ')} is open for site ${windows[0]!.site}`);
       }
     }
-    const opened = this.incidents.annotate(event, at);
+    const { opened, grouped } = this.incidents.annotate(event, at);
+    if (grouped) this.options.counters?.inc('assurance_incidents_grouped_total');
     if (opened !== undefined) {
       this.options.logger.warn(
         { incident: opened.id, site: opened.site, account: opened.account, eventId: event.id, category: event.category },

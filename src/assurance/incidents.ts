@@ -13,6 +13,19 @@ export type AcknowledgeResult =
  */
 export const INCIDENT_CALLS_KEPT = 32;
 
+/**
+ * Open incidents kept apart for accounts on no site. Each account a sender names in a duress frame opens one that
+ * only a person closes, and a sender on the panel network can name any number: past this many, the duress of a
+ * further account on no site joins one incident grouping them (GROUPED_ACCOUNTS_KEY), which a person still closes.
+ * Every such event is stored and published as before, carrying that incident's id and a reason saying why.
+ */
+export const MAX_OPEN_ACCOUNT_INCIDENTS = 1_000;
+
+/** The key of the one incident grouping the duress of accounts on no site past MAX_OPEN_ACCOUNT_INCIDENTS. */
+const GROUPED_ACCOUNTS_KEY = 'accounts-on-no-site';
+
+const ACCOUNT_KEY_PREFIX = 'account:';
+
 /** A real (not test) new duress or hold-up: it opens an incident, or is kept on the one open. */
 function isRealCall(event: NormalizedEvent): boolean {
   return isDuress(event) && !event.test && event.qualifier === 'new';
@@ -35,8 +48,17 @@ function sameCaller(a: IncidentOpening, b: IncidentOpening): boolean {
 
 /** One open incident per site, or per account when the account belongs to no site. */
 function incidentKey(event: NormalizedEvent): string {
-  return event.site == null ? `account:${(event.account ?? '').toUpperCase()}` : `site:${event.site.id}`;
+  return event.site == null ? `${ACCOUNT_KEY_PREFIX}${(event.account ?? '').toUpperCase()}` : `site:${event.site.id}`;
 }
+
+export interface Annotation {
+  /** The incident the event opened. */
+  readonly opened: IncidentRecord | undefined;
+  /** Whether the event's account, on no site, joined the incident grouping such accounts (MAX_OPEN_ACCOUNT_INCIDENTS). */
+  readonly grouped: boolean;
+}
+
+const UNCHANGED: Annotation = { opened: undefined, grouped: false };
 
 /**
  * The duress latch. A real duress or hold-up opens an incident for its site; every later event from the site
@@ -47,6 +69,8 @@ export class Incidents {
   private readonly openByKey: Map<string, IncidentRecord>;
   /** The key of each open incident, by id: a delivery names its incident by id, and a scan per delivery is quadratic. */
   private readonly openKeyById = new Map<string, string>();
+  /** Open incidents of single accounts on no site (bounded by MAX_OPEN_ACCOUNT_INCIDENTS for new ones). */
+  private openAccountIncidents = 0;
 
   constructor(
     private readonly store: AssuranceStore,
@@ -54,27 +78,48 @@ export class Incidents {
     private readonly directory: DeviceDirectory,
   ) {
     this.openByKey = new Map(store.openIncidents().map((incident) => [incident.key, incident]));
-    for (const incident of this.openByKey.values()) this.openKeyById.set(incident.id, incident.key);
+    for (const incident of this.openByKey.values()) {
+      this.openKeyById.set(incident.id, incident.key);
+      if (incident.key.startsWith(ACCOUNT_KEY_PREFIX)) this.openAccountIncidents++;
+    }
   }
 
-  /** Sets `event.incident`; returns the incident when this event opened it. */
-  annotate(event: NormalizedEvent, at: number): IncidentRecord | undefined {
-    if (event.incident != null) return undefined; // raised by the gateway about a given incident
+  /** Sets `event.incident`; says whether the event opened its incident, and whether it joined the grouped one. */
+  annotate(event: NormalizedEvent, at: number): Annotation {
+    if (event.incident != null) return UNCHANGED; // raised by the gateway about a given incident
     // The key is a new string: built only when an incident is open or this event may open one (rarely, per event).
     if (this.openByKey.size > 0) {
       const current = this.openByKey.get(incidentKey(event));
       if (current !== undefined) {
-        event.incident = current.id;
-        this.save({ ...current, lastEventAt: Math.max(current.lastEventAt, at), eventCount: current.eventCount + 1, calls: this.callsWith(current, event, at) });
-        return undefined;
+        this.join(current, event, at);
+        return UNCHANGED;
       }
     }
-    if (!isRealCall(event)) return undefined;
+    if (!isRealCall(event)) return UNCHANGED;
+    if (event.site != null || this.openAccountIncidents < MAX_OPEN_ACCOUNT_INCIDENTS) {
+      return { opened: this.openFor(incidentKey(event), event.account, event, at), grouped: false };
+    }
+    const group = this.openByKey.get(GROUPED_ACCOUNTS_KEY);
+    let opened: IncidentRecord | undefined;
+    if (group === undefined) opened = this.openFor(GROUPED_ACCOUNTS_KEY, null, event, at);
+    else this.join(group, event, at);
+    event.reasons.push(
+      `${this.openAccountIncidents} incidents of accounts on no site are open: this duress joins incident ${event.incident}, which groups those of further accounts on no site until acknowledged`,
+    );
+    return { opened, grouped: true };
+  }
+
+  private join(incident: IncidentRecord, event: NormalizedEvent, at: number): void {
+    event.incident = incident.id;
+    this.save({ ...incident, lastEventAt: Math.max(incident.lastEventAt, at), eventCount: incident.eventCount + 1, calls: this.callsWith(incident, event, at) });
+  }
+
+  private openFor(key: string, account: string | null, event: NormalizedEvent, at: number): IncidentRecord {
     const opened: IncidentRecord = {
       id: this.ids.next(),
-      key: incidentKey(event),
+      key,
       site: event.site?.id ?? null,
-      account: event.account,
+      account,
       category: event.category,
       openedAt: at,
       openingEventId: event.id,
@@ -97,7 +142,7 @@ export class Incidents {
     if (incident === undefined) return { ok: false, reason: 'unknown' };
     if (incident.ackedAt !== null) return { ok: false, reason: 'already-acknowledged', incident };
     const acked: IncidentRecord = { ...incident, ackedAt: now, ackedBy: by, note };
-    this.openByKey.delete(incident.key);
+    if (this.openByKey.delete(incident.key) && incident.key.startsWith(ACCOUNT_KEY_PREFIX)) this.openAccountIncidents--;
     this.openKeyById.delete(incident.id);
     this.store.putIncident(acked);
     return { ok: true, incident: acked };
@@ -148,6 +193,7 @@ export class Incidents {
   }
 
   private save(incident: IncidentRecord): void {
+    if (!this.openByKey.has(incident.key) && incident.key.startsWith(ACCOUNT_KEY_PREFIX)) this.openAccountIncidents++;
     this.openByKey.set(incident.key, incident);
     this.openKeyById.set(incident.id, incident.key);
     this.store.putIncident(incident);

@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { INCIDENT_CALLS_KEPT } from '../../../src/assurance/incidents.js';
+import { INCIDENT_CALLS_KEPT, MAX_OPEN_ACCOUNT_INCIDENTS } from '../../../src/assurance/incidents.js';
 import { AssuranceStore } from '../../../src/assurance/store.js';
+import type { NormalizedEvent } from '../../../src/model/event.js';
 import { eventFromSignal } from '../../../src/pipeline/event-builder.js';
-import { cid, DAY, FakeClock, harness, MINUTE, sia, INSTALLER, operator } from '../../helpers/assurance-harness.js';
+import { cid, DAY, FakeClock, harness, MINUTE, sia, INSTALLER, operator, reasonText } from '../../helpers/assurance-harness.js';
 import { incidentView, incidentViews } from '../../../adapters/api/assurance-views.js';
 
 describe('the duress latch', () => {
@@ -130,6 +131,34 @@ describe('the duress latch', () => {
     expect(b.incident).toBe(a.incident);
     expect(other.incident ?? null).toBeNull();
     expect(incidentViews(h.assurance)[0]).toMatchObject({ site: null, account: '9a9a' });
+  });
+
+  it(`groups the duress of accounts on no site past ${MAX_OPEN_ACCOUNT_INCIDENTS} open incidents into one a person still closes`, async () => {
+    const h = harness();
+    // Someone on the panel network names a new account in each duress frame.
+    for (let i = 0; i < MAX_OPEN_ACCOUNT_INCIDENTS; i++) await h.receive(cid('121', 1, { account: `F${i}` }));
+    const grouped: NormalizedEvent[] = [];
+    for (let i = 0; i < 3; i++) grouped.push(await h.receive(cid('121', 1, { account: `G${i}` })));
+    const bank = await h.receive(cid('122', 5)); // a real hold-up at a configured site meanwhile
+
+    const open = h.assurance.incidentRecords();
+    expect(open).toHaveLength(MAX_OPEN_ACCOUNT_INCIDENTS + 2);
+    const group = open.find((incident) => incident.id === grouped[0]!.incident)!;
+    expect(group).toMatchObject({ site: null, account: null, category: 'duress', eventCount: 3, openingEventId: grouped[0]!.id });
+    for (const event of grouped) {
+      expect(event.incident).toBe(group.id);
+      expect(event.duress).toBe(true);
+      expect(reasonText(event)).toContain(`${MAX_OPEN_ACCOUNT_INCIDENTS} incidents of accounts on no site are open`);
+    }
+    expect(h.counters.get('assurance_incidents_grouped_total')).toBe(3);
+    expect(open.find((incident) => incident.id === bank.incident)).toMatchObject({ site: 'bank-1' });
+
+    // Only a person closes it; the next such duress opens the group again.
+    expect(h.assurance.acknowledge(group.id, operator('operator 7'), 'made-up accounts, reported to IT').ok).toBe(true);
+    const next = await h.receive(cid('121', 1, { account: 'G9' }));
+    expect(next.incident).toEqual(expect.any(String));
+    expect(next.incident).not.toBe(group.id);
+    expect(h.assurance.incidentRecords()).toHaveLength(MAX_OPEN_ACCOUNT_INCIDENTS + 2);
   });
 
   it('survives a restart', async () => {
