@@ -42,6 +42,11 @@ export class MqttAssuranceStates {
   // One publication at a time; a change while one runs asks for one more pass after it.
   private publishing: { run: Promise<void>; since: number } | undefined;
   private again = false;
+  /**
+   * The incident states last built and the sites they were built for: rebuilt only after incidentsChanged() or a
+   * reload of the sites, since building them reads every open incident and a tick runs every second.
+   */
+  private builtIncidentStates: { sites: readonly Site[]; states: Map<string, RetainedState> } | undefined;
 
   constructor(outputs: readonly MqttOutput[], private readonly deps: MqttAssuranceDeps) {
     const { assurance, logger, clock, counters } = deps;
@@ -67,9 +72,15 @@ export class MqttAssuranceStates {
       );
   }
 
+  /** An incident opened or was acknowledged: publishes the incident states built again. */
+  incidentsChanged(): Promise<void> {
+    this.builtIncidentStates = undefined;
+    return this.publish();
+  }
+
   /** Brings every retained state up to date; resolves when the publication (and any pass it was asked for) ends. */
   publish(): Promise<void> {
-    const { assurance, sites, clock, logger } = this.deps;
+    const { assurance, logger } = this.deps;
     if (this.publishers.length === 0) return Promise.resolve();
     if (this.publishing !== undefined) {
       const runningMs = performance.now() - this.publishing.since;
@@ -83,7 +94,7 @@ export class MqttAssuranceStates {
       do {
         this.again = false;
         const devices = deviceStates(assurance.deviceReport().devices);
-        const incidents = incidentStates(assurance, sites, clock);
+        const incidents = this.incidentStates();
         await Promise.all(this.publishers.map((p) => Promise.all([p.devices.sync(devices), p.incidents.sync(incidents)])));
       } while (this.again);
     })()
@@ -93,6 +104,13 @@ export class MqttAssuranceStates {
       });
     this.publishing = { run, since: performance.now() };
     return run;
+  }
+
+  private incidentStates(): Map<string, RetainedState> {
+    const { assurance, sites, clock } = this.deps;
+    const current = sites();
+    if (this.builtIncidentStates?.sites !== current) this.builtIncidentStates = { sites: current, states: incidentStates(assurance, current, clock) };
+    return this.builtIncidentStates.states;
   }
 
   /**
@@ -121,9 +139,9 @@ function deviceStates(devices: readonly DeviceStatus[]): Map<string, RetainedSta
  * `incidents/{site}`: the site's open incidents, for every configured site and every site (or account without
  * one) that had an incident since start, so an acknowledgement shows as `open: 0`.
  */
-function incidentStates(assurance: Assurance, sites: () => readonly Site[], clock: Clock): Map<string, RetainedState> {
+function incidentStates(assurance: Assurance, sites: readonly Site[], clock: Clock): Map<string, RetainedState> {
   const bySite = new Map<string, Array<{ id: string; category: string; openedAt: string }>>();
-  for (const site of sites()) bySite.set(site.id, []);
+  for (const site of sites) bySite.set(site.id, []);
   for (const incident of assurance.incidentRecords(true)) {
     const site = incident.site ?? incident.account ?? 'unknown';
     const list = bySite.get(site) ?? [];

@@ -17,6 +17,8 @@ export interface RetainedState {
  */
 export class RetainedStatePublisher {
   private readonly published = new Map<string, string>();
+  /** The wanted states last published in full: the same map again has nothing new (a quiet tick is O(1)). */
+  private syncedAll: ReadonlyMap<string, RetainedState> | undefined;
   private wasUp = false;
 
   constructor(
@@ -28,9 +30,12 @@ export class RetainedStatePublisher {
   async sync(wanted: ReadonlyMap<string, RetainedState>): Promise<void> {
     // Connected is enough: a degraded output (a topic its broker refuses) still takes retained states.
     const up = this.output.connected;
-    if (up && !this.wasUp) this.published.clear();
+    if (up && !this.wasUp) {
+      this.published.clear();
+      this.syncedAll = undefined;
+    }
     this.wasUp = up;
-    if (!up) return;
+    if (!up || wanted === this.syncedAll) return;
     const cleared: RetainedState = { fingerprint: '', payload: () => '' };
     const topics = new Map(wanted);
     for (const topic of this.published.keys()) if (!topics.has(topic)) topics.set(topic, cleared);
@@ -45,6 +50,7 @@ export class RetainedStatePublisher {
         return;
       }
     }
+    this.syncedAll = wanted;
   }
 }
 

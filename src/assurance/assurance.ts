@@ -443,7 +443,7 @@ export class Assurance implements EventAnnotator {
         ageMs: now - u.receivedAt,
       })),
       lostLinks: this.supervision.lost().map((l) => ({ account: l.account, since: iso(l.since) })),
-      openIncidents: this.incidents.open().length,
+      openIncidents: this.incidents.openCount(),
       overdueDevices: devices.filter((d) => d.overdue).length,
       neverTestedDevices: devices.filter((d) => d.neverTested).length,
       testWindows: this.windows.list().length,

@@ -159,6 +159,10 @@ export class Incidents {
     this.store.putIncident(delivered);
   }
 
+  openCount(): number {
+    return this.openByKey.size;
+  }
+
   open(): IncidentRecord[] {
     return [...this.openByKey.values()];
   }
