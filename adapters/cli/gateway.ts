@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import type { Logger as PinoLogger } from 'pino';
 import type { Settings, SettingsIssue } from '../../src/settings/settings.js';
 import type { Site } from '../../src/settings/sites.js';
 import { EventBus, type OutputStateChange } from '../../src/bus.js';
 import { SqliteOutbox } from '../../src/outbox/sqlite-outbox.js';
+import { backlogLimitWithinHeap } from '../../src/outbox/pending-index.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { Recorder, type StoreFault } from '../../src/pipeline/recorder.js';
 import { Counters } from '../../src/observability/counters.js';
@@ -66,6 +68,8 @@ export interface GatewayOptions {
   answersSent?: boolean;
   /** Outputs' clock when the pipeline's is not the wall clock (`replay`): webhook signatures must be fresh. */
   outputClock?: Clock;
+  /** The V8 heap limit the backlog's index is held to (default: this process's heap_size_limit). */
+  heapLimitBytes?: number;
 }
 
 /**
@@ -151,11 +155,13 @@ export class Gateway {
       onDelivered: (output, event) => this.bus.emitEventDelivered(output, event),
     });
     this.metrics = new GatewayMetrics({ counters: this.counters, dispatcher: this.dispatcher, outbox: this.outbox, clock });
+    const backlog = backlogLimitWithinHeap(settings.backlogLimit, settings.outputs.length, options.heapLimitBytes ?? v8.getHeapStatistics().heap_size_limit);
+    if (backlog.warning !== undefined) this.logger.warn({ backlogLimit: settings.backlogLimit, effectiveLimit: backlog.limit }, backlog.warning);
     this.recorder = new Recorder({
       outbox: this.outbox,
       counters: this.counters,
       logger: this.logger.child({ component: 'recorder' }),
-      backlogLimit: settings.backlogLimit,
+      backlogLimit: backlog.limit,
       // A local output that is down sheds its own oldest events; only central backlogs make the inputs NAK.
       backlogOutputs: this.outputs.filter((o) => o.audience === 'central').map((o) => o.name),
       bus: this.bus,

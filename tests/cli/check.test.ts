@@ -7,9 +7,9 @@ import { CLI, tempDir } from '../helpers/gateway-process.js';
 
 const run = promisify(execFile);
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(args: string[], nodeOptions: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args]);
+    const { stdout, stderr } = await run(process.execPath, [...nodeOptions, CLI, ...args]);
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -43,6 +43,13 @@ outputs: [{ type: stdout, name: console }]
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('warning inputs[0].accounts[0].key');
     expect(result.stdout).not.toContain('0123456789ABCDEF');
+  });
+
+  it('warns when the backlogLimit would hold more undelivered events than the Node heap can keep, naming the limit used instead', async () => {
+    const small = await cli(['check', '--config', configFile(clean)], ['--max-old-space-size=64']);
+    expect(small.code).toBe(1);
+    expect(small.stdout).toMatch(/^warning backlogLimit: backlogLimit 1000000 would keep about \d+ MB .* refused \(NAK\) past \d+ undelivered events instead/m);
+    expect((await cli(['check', '--config', configFile(`${clean}backlogLimit: 10000\n`)], ['--max-old-space-size=64'])).code).toBe(0);
   });
 
   it('exits 78 with every problem and its path on an invalid configuration', async () => {

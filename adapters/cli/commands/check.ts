@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { statSync } from 'node:fs';
+import v8 from 'node:v8';
 import { aesKeySettings, lintSettings, secretFiles, type LintFinding } from '../../../src/settings/lint.js';
 import { errorText } from '../../../src/errors.js';
+import { backlogLimitWithinHeap } from '../../../src/outbox/pending-index.js';
 import { EXIT_CONFIG, EXIT_SOFTWARE, loadConfigFile, printIssues, unusableFiles } from '../config.js';
 import { readSecret } from '../../system/secrets.js';
 import { TokenRegistry } from '../../api/tokens.js';
@@ -45,6 +47,9 @@ export function checkCommand(): Command {
       }
       const worldReadableFiles = new Set(secretFiles(loaded.settings).map((f) => f.file).filter(isWorldReadable));
       findings.push(...lintSettings(loaded.settings, { fileIsWorldReadable: loaded.worldReadable, resolvedKeys, worldReadableFiles }));
+      // `run` lowers the limit the same way at start, under the same Node options (NODE_OPTIONS, the unit's flags).
+      const backlog = backlogLimitWithinHeap(loaded.settings.backlogLimit, loaded.settings.outputs.length, v8.getHeapStatistics().heap_size_limit);
+      if (backlog.warning !== undefined) findings.push({ severity: 'warning', path: 'backlogLimit', message: backlog.warning });
       for (const f of findings) out(`${f.severity} ${f.path}: ${f.message}`);
       const errors = findings.filter((f) => f.severity === 'error').length;
       const warnings = findings.length - errors;

@@ -5,6 +5,7 @@ import { Gateway } from '../../../adapters/cli/gateway.js';
 import { createRootLogger } from '../../../adapters/system/logger.js';
 import type { NormalizedEvent } from '../../../src/model/event.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
+import { pendingEntryHeapBytes } from '../../../src/outbox/pending-index.js';
 import { systemClock } from '../../../src/ports.js';
 import { parseSettings } from '../../../src/settings/settings.js';
 import { freePort } from '../../helpers/broker.js';
@@ -16,7 +17,7 @@ afterEach(async () => {
   for (const gateway of running.splice(0)) await gateway.stop();
 });
 
-async function startGateway(config: object, listen: boolean, outbox = new MemoryOutbox()): Promise<Gateway> {
+async function startGateway(config: object, listen: boolean, outbox = new MemoryOutbox(), heapLimitBytes?: number): Promise<Gateway> {
   const parsed = parseSettings(JSON.stringify({ dataDir: tempDir('gateway'), outputs: [], ...config }));
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   const started = await Gateway.start({
@@ -25,6 +26,7 @@ async function startGateway(config: object, listen: boolean, outbox = new Memory
     clock: systemClock,
     listen,
     outbox,
+    ...(heapLimitBytes === undefined ? {} : { heapLimitBytes }),
   });
   if (!('gateway' in started)) throw new Error(JSON.stringify(started.issues));
   running.push(started.gateway);
@@ -106,5 +108,16 @@ describe('Gateway', () => {
 
     outbox.pending = pending;
     await vi.waitFor(() => expect(JSON.stringify((gateway.health().body.outputs as unknown[])[0])).not.toMatch(/malformed/), { timeout: 5_000, interval: 10 });
+  });
+
+  it('refuses non-duress frames (NAK) once the backlog fills the heap it may take, below a backlogLimit the heap cannot hold, and still stores a duress', async () => {
+    const central = { type: 'webhook', name: 'cms', url: 'http://127.0.0.1:9/events', secret: 'whsec_c2VjcmV0LWZvci10ZXN0cw==' };
+    // A heap room for about a hundred pending entries, under the default backlogLimit of 1,000,000.
+    const gateway = await startGateway({ inputs: [], outputs: [central] }, false, new MemoryOutbox(), 2 * 100 * pendingEntryHeapBytes(1));
+    const outcomes = [];
+    for (let i = 0; i < 200; i++) outcomes.push(await gateway.recorder.record([outboxTestEvent({ id: `e${i}`, account: '1234', receivedAt: Date.now() })]));
+    expect(outcomes.filter((outcome) => outcome.ok)).toHaveLength(100);
+    expect(outcomes.at(-1)).toMatchObject({ ok: false, error: { code: 'OUTBOX_BACKLOG_FULL' } });
+    expect(await gateway.recorder.record([outboxTestEvent({ id: 'duress', account: '1234', duress: true, receivedAt: Date.now() })])).toMatchObject({ ok: true });
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PendingIndex, type EntryMeta } from '../../../src/outbox/pending-index.js';
+import { backlogLimitWithinHeap, PendingIndex, pendingEntryHeapBytes, type EntryMeta } from '../../../src/outbox/pending-index.js';
 
 const ACCOUNTS = ['1001', '1002', '1003', '1004', '1005', null] as const;
 
@@ -61,5 +61,22 @@ describe('PendingIndex.select', () => {
 
     expect(index.select('out', 10, new Set(), waiting)).toEqual([10_001, 10_002]);
     expect(index.select('out', 10, new Set([10_001]), waiting)).toEqual([10_002]);
+  });
+});
+
+describe('backlogLimitWithinHeap', () => {
+  const MB = 2 ** 20;
+
+  it('keeps a backlogLimit whose index fits in half the heap', () => {
+    expect(backlogLimitWithinHeap(200_000, 2, 124 * MB)).toEqual({ limit: 200_000, warning: undefined });
+  });
+
+  it('lowers a backlogLimit whose index would not fit in half the heap, saying what to change', () => {
+    const bound = backlogLimitWithinHeap(1_000_000, 2, 124 * MB);
+    expect(bound.limit).toBe(Math.floor((62 * MB) / pendingEntryHeapBytes(2)));
+    expect(bound.warning).toBe(
+      `backlogLimit 1000000 would keep about ${Math.round((1_000_000 * pendingEntryHeapBytes(2)) / MB)} MB of undelivered events' index in memory, over half the Node heap limit (124 MB): ` +
+        `frames other than duress are refused (NAK) past ${bound.limit} undelivered events instead; lower backlogLimit, or give Node a larger heap (--max-old-space-size)`,
+    );
   });
 });
