@@ -44,6 +44,13 @@ export interface MqttOutputDeps {
  */
 export const MAX_REFUSED_TOPICS = 1_000;
 
+/**
+ * Events whose broker refusals are counted at most, the oldest forgotten first (its next refusal counts from one): an
+ * event refused once may never be offered again (a local output past its maxBacklog sheds it), and nothing else would
+ * forget its count.
+ */
+export const MAX_COUNTED_REFUSALS = 1_000;
+
 /** In dataDir: the password a subscriber presents to the embedded broker (any user name but the gateway's). */
 export const EMBEDDED_BROKER_PASSWORD_FILE = 'mqtt-password';
 
@@ -239,7 +246,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   /** Connection attempts that failed since the last successful one. */
   private failedAttempts = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Broker refusals (MQTT 5 reason codes) per event id, until it is delivered or becomes a dead letter. */
+  /** Broker refusals (MQTT 5 reason codes) per event id, until it is delivered or a dead letter (MAX_COUNTED_REFUSALS). */
   private readonly refusals = new Map<string, number>();
   /** Topics whose events the broker refused for good (dead letters), with why; cleared by a later success. */
   private readonly refusedTopics = new Map<string, string>();
@@ -363,6 +370,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     const attempts = (this.refusals.get(event.id) ?? 0) + 1;
     const error = `broker refused the publish to ${topic}: ${outcome.error} (reason code 0x${outcome.reasonCode.toString(16)})`;
     if (attempts < (this.options.maxAttempts ?? DEFAULT_MQTT_MAX_ATTEMPTS)) {
+      if (attempts === 1 && this.refusals.size >= MAX_COUNTED_REFUSALS) this.refusals.delete(this.refusals.keys().next().value!);
       this.refusals.set(event.id, attempts);
       this.warnings.warn('publish-refused', topic, { topic, eventId: event.id, reasonCode: outcome.reasonCode, attempts }, 'MQTT broker refused the publish; will retry');
       return { ok: false, retryable: true, error };

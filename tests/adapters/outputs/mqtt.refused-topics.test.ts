@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_REFUSED_TOPICS, MqttOutput } from '../../../adapters/outputs/mqtt.js';
+import { MAX_COUNTED_REFUSALS, MAX_REFUSED_TOPICS, MqttOutput } from '../../../adapters/outputs/mqtt.js';
 import { systemClock } from '../../../src/ports.js';
 import { testEvent } from '../../helpers/output-events.js';
 import { recordingLogger } from '../../helpers/recording-logger.js';
@@ -41,5 +41,19 @@ describe('MQTT output against a broker that refuses every topic', () => {
     expect(health.state).toBe('degraded');
     expect(health.detail).toContain(`pbrefused/events/F${flood + 1 - MAX_REFUSED_TOPICS}/burglary`); // the oldest still tracked
     expect(health.detail).toContain(`${MAX_REFUSED_TOPICS} topic(s) refused (and ${flood + 1 - MAX_REFUSED_TOPICS} more no longer tracked)`);
+  }, 60_000);
+
+  it('counts the refusals of at most MAX_COUNTED_REFUSALS events: one refused and then never offered again (a local output shed it) is forgotten in time', async () => {
+    const port = await scriptedMqttBroker(() => 0x87, cleanups);
+    const output = new MqttOutput(
+      { name: 'keypad', url: `mqtt://127.0.0.1:${port}`, topicPrefix: 'pbrefused', audience: 'local', embeddedPort: 1884, maxAttempts: 3 },
+      { clock: systemClock, logger: recordingLogger().logger, gateway: { id: 'gw', version: '0' }, publishTimeoutMs: 2_000, connectTimeoutMs: 2_000 },
+    );
+    await output.start();
+    cleanups.push(() => output.stop());
+
+    for (let i = 0; i < MAX_COUNTED_REFUSALS + 200; i++) expect(await output.deliver(testEvent({ account: 'F1' }))).toMatchObject({ ok: false, retryable: true });
+    // Nothing public tells how many events it counts refusals for: the map itself is what must stay bounded.
+    expect((output as unknown as { refusals: Map<string, number> }).refusals.size).toBeLessThanOrEqual(MAX_COUNTED_REFUSALS);
   }, 60_000);
 });
