@@ -72,10 +72,9 @@ export class MqttAssuranceStates {
       );
   }
 
-  /** An incident opened or was acknowledged: publishes the incident states built again. */
-  incidentsChanged(): Promise<void> {
+  /** An incident opened or was acknowledged: the next publication builds the incident states again. */
+  incidentsChanged(): void {
     this.builtIncidentStates = undefined;
-    return this.publish();
   }
 
   /** Brings every retained state up to date; resolves when the publication (and any pass it was asked for) ends. */

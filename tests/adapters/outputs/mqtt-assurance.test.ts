@@ -66,7 +66,8 @@ describe('retained incident state', () => {
     expect({ reads, published }).toEqual({ reads: 0, published: [] });
 
     expect(h.assurance.acknowledge('flood-7', operator('desk'), 'made-up account').ok).toBe(true);
-    await states.incidentsChanged();
+    states.incidentsChanged();
+    await states.publish();
     expect(published).toEqual(['incidents/F7']);
     expect(JSON.parse(retained.get('incidents/F7')!)).toMatchObject({ open: 0 });
   });
