@@ -75,6 +75,28 @@ function withCredentials(url: string): URL | undefined {
   }
 }
 
+/** Schemes that carry an output's events unencrypted: a webhook's, an MQTT broker's (MQTT.js's names for them). */
+const PLAIN_SCHEMES: Readonly<Record<'webhook' | 'mqtt', ReadonlySet<string>>> = {
+  webhook: new Set(['http:']),
+  mqtt: new Set(['mqtt:', 'tcp:', 'ws:']),
+};
+
+/**
+ * A central webhook or MQTT output whose URL is plain and leaves this machine: whoever is on the path reads each
+ * duress, and can answer 2xx or PUBACK in the endpoint's place, so a duress that never arrived counts as delivered.
+ */
+function plainLinkToCentre(output: Settings['outputs'][number]): 'https' | 'mqtts' | undefined {
+  if (output.audience !== 'central' || (output.type !== 'webhook' && output.type !== 'mqtt')) return undefined;
+  let url: URL;
+  try {
+    url = new URL(output.url);
+  } catch {
+    return undefined; // `embedded`
+  }
+  if (!PLAIN_SCHEMES[output.type].has(url.protocol) || isLoopbackHost(url.hostname)) return undefined;
+  return output.type === 'webhook' ? 'https' : 'mqtts';
+}
+
 /** Who can reach the API and the access input, and where secrets sit. */
 function lintExposure(settings: Settings, worldReadableFiles: ReadonlySet<string>, findings: LintFinding[]): void {
   settings.inputs.forEach((input, i) => {
@@ -89,6 +111,13 @@ function lintExposure(settings: Settings, worldReadableFiles: ReadonlySet<string
   settings.outputs.forEach((output, i) => {
     if (output.type === 'mqtt' && withCredentials(output.url) !== undefined)
       findings.push({ severity: 'warning', path: `outputs[${i}].url`, message: 'credentials inside the URL: use username with passwordFile' });
+    const secureScheme = plainLinkToCentre(output);
+    if (secureScheme !== undefined)
+      findings.push({
+        severity: 'warning',
+        path: `outputs[${i}].url`,
+        message: `plain link to a central output: events, duress included, cross the network readable, and anyone on the path can answer in the endpoint's place (a duress counted delivered that never arrived): use ${secureScheme}`,
+      });
   });
   settings.api?.tokens?.forEach((t, i) => {
     if (t.token !== undefined)

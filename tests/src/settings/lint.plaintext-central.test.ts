@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { parseSettings } from '../../../src/settings/settings.js';
+import { lintSettings } from '../../../src/settings/lint.js';
+
+// security.md: a network attacker must never be able to hide a duress. On a plain link to the centre, whoever sits on
+// the path reads every duress and can answer in the receiver's place (HTTP 2xx, MQTT PUBACK): the gateway then counts
+// as delivered a duress that never arrived. `check` warns about it for a DC-09 output without a key; the webhook and
+// MQTT outputs are the same link in other protocols.
+function warningsFor(outputs: string): Array<{ path: string; message: string }> {
+  const parsed = parseSettings(`
+inputs: [{ type: dc09, name: ip, port: 12000, accounts: [{ account: "1234" }] }]
+outputs:
+${outputs}
+`);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  return lintSettings(parsed.settings, { fileIsWorldReadable: false }).filter((f) => f.severity === 'warning');
+}
+
+describe('check: a central output over a plain link beyond this machine', () => {
+  it('warns about a webhook over http to another host', () => {
+    const warnings = warningsFor('  - { type: webhook, name: cloud, url: "http://hooks.example.net/alarm", secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw }');
+    expect(warnings).toEqual([{ path: 'outputs[0].url', severity: 'warning', message: expect.stringMatching(/readable.*https/) }]);
+  });
+
+  it.each(['mqtt://broker.lan:1883', 'tcp://10.0.0.5', 'ws://broker.lan/mqtt', 'MQTT://Broker.lan'])('warns about an MQTT broker at %s', (url) => {
+    const warnings = warningsFor(`  - { type: mqtt, name: broker, url: "${url}" }`);
+    expect(warnings).toEqual([{ path: 'outputs[0].url', severity: 'warning', message: expect.stringMatching(/readable.*mqtts/) }]);
+  });
+
+  it.each([
+    ['a webhook over https', '{ type: webhook, name: cloud, url: "https://hooks.example.net/alarm", secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw }'],
+    ['a webhook on loopback', '{ type: webhook, name: cloud, url: "http://127.0.0.1:8080/alarm", secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw }'],
+    ['a broker over TLS', '{ type: mqtt, name: broker, url: "mqtts://broker.lan:8883" }'],
+    ['a broker on loopback', '{ type: mqtt, name: broker, url: "mqtt://localhost:1883" }'],
+    ['the embedded broker', '{ type: mqtt, name: broker, url: embedded }'],
+    // A local output never carries a duress (covert routing), so nothing on its path tells of one.
+    ['a local webhook over http', '{ type: webhook, name: keypad, url: "http://keypad.lan/", secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, audience: local }'],
+  ])('says nothing about %s', (_what, output) => {
+    const warnings = warningsFor(`  - { type: stdout, name: console }\n  - ${output}`);
+    expect(warnings).toEqual([]);
+  });
+});
