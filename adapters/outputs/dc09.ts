@@ -9,6 +9,7 @@ import {
   eventFrameContent,
   interpretAnswer,
   SequenceCounter,
+  TakenAcks,
   type FrameContent,
   type PanelAnswer,
 } from '../../src/codecs/dc09/transmitter.js';
@@ -115,6 +116,8 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
    */
   private readonly duressRefusedBy = new Map<string, Set<PathName>>();
   private lastTrafficAt = 0;
+  /** The *ACKs taken on either path (one key, so a recorded one fits both). */
+  private readonly takenAcks: TakenAcks;
   private readonly wire = new OneAtATime();
   private pollTimer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
@@ -134,6 +137,10 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     this.random = deps.random ?? pooledRandomBytes();
     this.paths = [this.path('primary', options.primary), ...(options.backup === undefined ? [] : [this.path('backup', options.backup)])];
     this.active = this.paths[0]!;
+    // An *ACK passes `ackNotBefore` for frames first sent up to RECEIVER_CLOCK_LAG_MS after its time, and such a frame
+    // may still be waiting for its answer after every send on every path (each with a connect and its time corrections).
+    const longestExchangeMs = this.paths.length * (options.retries + 1) * (MAX_TIME_CORRECTIONS + 2) * options.ackTimeout;
+    this.takenAcks = new TakenAcks(RECEIVER_CLOCK_LAG_MS + longestExchangeMs);
   }
 
   private path(name: PathName, url: string): Path {
@@ -301,7 +308,11 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
       encrypted: this.key !== undefined,
       ...(this.key === undefined ? {} : { key: this.key, ackNotBefore: frame.createdAt - RECEIVER_CLOCK_LAG_MS }),
     };
-    const { answer } = await exchange(link, frame.bytes, this.options.ackTimeout, (reply) => interpretAnswer(reply, sent));
+    const { answer } = await exchange(link, frame.bytes, this.options.ackTimeout, (reply) => {
+      const answer = interpretAnswer(reply, sent);
+      if (answer.kind !== 'ack' || answer.encrypted !== true) return answer;
+      return this.takenAcks.take(reply, answer.receiverTime, this.deps.clock.now()) ?? answer;
+    });
     if (answer.kind !== 'none') this.lastTrafficAt = this.deps.clock.now();
     return answer;
   }

@@ -14,7 +14,7 @@ import type { Dc09Account } from '../../src/pipeline/dc09-receiver.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import type { NormalizedEvent } from '../../src/model/event.js';
-import { silentLogger, systemClock } from '../../src/ports.js';
+import { silentLogger, systemClock, type Clock } from '../../src/ports.js';
 import { crcArc } from '../helpers/panel.js';
 import { startListener } from '../helpers/dc09-listener.js';
 import { testDc09Receiver } from '../helpers/dc09-receiver.js';
@@ -24,7 +24,7 @@ const KEY_HEX = '000102030405060708090A0B0C0D0E0F';
 const KEY = Buffer.from(KEY_HEX, 'hex');
 const OTHER_KEY = Buffer.from('F0E0D0C0B0A090807060504030201000', 'hex');
 
-type Script = 'ack' | 'nak-ahead' | 'duh' | 'silent' | 'plain-ack' | 'wrong-key-ack' | 'replayed-ack';
+type Script = 'ack' | 'fixed-pad-ack' | 'nak-ahead' | 'duh' | 'silent' | 'plain-ack' | 'wrong-key-ack' | 'replayed-ack' | 'replayed-latest-ack';
 
 /** How long before the test an attacker on the centre's path recorded the *ACK it replays. */
 const RECORDED_ACK_AGE_MS = 10 * 60_000;
@@ -35,10 +35,18 @@ const RECORDED_ACK_AGE_MS = 10 * 60_000;
  * dropped. The encrypted part, pad|]_timestamp, still decrypts under the key (protocols.md §3.6, §3.7).
  */
 function replayedAck(msg: Dc09Message, key: Uint8Array): Uint8Array {
-  const recorded = Buffer.from(encodeAck({ ...msg, seq: '0042' }, { now: Date.now() - RECORDED_ACK_AGE_MS, random: randomBytes, key })).toString('latin1');
-  const body = recorded.slice(9, -1).replace(/^"\*ACK"0042/, `"*ACK"${msg.seq}`);
+  return renumbered(encodeAck({ ...msg, seq: '0042' }, { now: Date.now() - RECORDED_ACK_AGE_MS, random: randomBytes, key }), msg.seq);
+}
+
+/** A recorded *ACK with its clear sequence number rewritten to `seq`, and the keyless CRC to match. */
+function renumbered(ack: Uint8Array, seq: string): Uint8Array {
+  const recorded = Buffer.from(ack).toString('latin1');
+  const body = recorded.slice(9, -1).replace(/^"\*ACK"\d{4}/, `"*ACK"${seq}`);
   return Buffer.from(`\n${crcArc(body).toString(16).toUpperCase().padStart(4, '0')}${recorded.slice(5, 9)}${body}\r`, 'latin1');
 }
+
+/** The pad pysiaalarm (Home Assistant's receiver) writes: ASCII '0', so its *ACKs within one second are the same bytes. */
+const fixedPad = (length: number) => Buffer.alloc(length, '0');
 
 interface Received {
   msg: Dc09Message;
@@ -53,6 +61,7 @@ interface Received {
 async function startReceiver(script: (msg: Dc09Message, index: number) => Script, key?: Uint8Array, replyDelayMs = 0) {
   const received: Received[] = [];
   const clockAheadMs = 3_600_000;
+  let latestAck: Uint8Array | undefined;
   const answer = (frame: Uint8Array): Uint8Array | null => {
     const body = Buffer.from(frame).toString('latin1').trim();
     // The CRC, checked independently of the project's codec: 4 hex digits over the body after the length.
@@ -63,7 +72,10 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
     received.push({ msg, at: Date.now(), bytes: Buffer.from(frame) });
     switch (script(msg, received.length - 1)) {
       case 'ack':
-        return encodeAck(msg, { now: Date.now(), random: randomBytes, ...(key === undefined ? {} : { key }) });
+        latestAck = encodeAck(msg, { now: Date.now(), random: randomBytes, ...(key === undefined ? {} : { key }) });
+        return latestAck;
+      case 'fixed-pad-ack':
+        return encodeAck(msg, { now: Date.now(), random: fixedPad, ...(key === undefined ? {} : { key }) });
       case 'nak-ahead':
         return encodeNak(Date.now() + clockAheadMs);
       case 'duh':
@@ -74,6 +86,8 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
         return encodeAck(msg, { now: Date.now(), random: randomBytes, key: OTHER_KEY });
       case 'replayed-ack':
         return replayedAck(msg, key!);
+      case 'replayed-latest-ack':
+        return renumbered(latestAck!, msg.seq);
       case 'silent':
         return null;
     }
@@ -139,7 +153,7 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-async function output(options: Partial<Dc09OutputOptions> & { primary: string }, reports: LinkStateReport[] = []): Promise<Dc09Output> {
+async function output(options: Partial<Dc09OutputOptions> & { primary: string }, reports: LinkStateReport[] = [], clock: Clock = systemClock): Promise<Dc09Output> {
   const out = new Dc09Output(
     {
       name: 'arc',
@@ -153,7 +167,7 @@ async function output(options: Partial<Dc09OutputOptions> & { primary: string },
       audience: 'central',
       ...options,
     },
-    { clock: systemClock, logger: silentLogger, reportLinkState: (report) => reports.push(report) },
+    { clock, logger: silentLogger, reportLinkState: (report) => reports.push(report) },
   );
   await out.start();
   closers.push(() => out.stop());
@@ -246,6 +260,29 @@ describe('DC-09 output towards a receiver', () => {
     const result = await out.deliver(duress());
     expect(result).toMatchObject({ ok: false, retryable: true });
     expect(receiver.events().length).toBe(2); // the first try and one retry
+  });
+
+  it('attack: the centre\'s *ACK to the frame before, seconds old, replayed renumbered to the next one (a duress dropped on the path) is not a delivery', async () => {
+    // Its time is well within 40 s of the duress, so only its bytes tell: under the all-zero IV, the same ciphertext
+    // is the same pad and time, which a receiver drawing its pad at random never sends twice.
+    const receiver = await startReceiver((_msg, index) => (index === 0 ? 'ack' : 'replayed-latest-ack'), KEY);
+    closers.push(() => receiver.close());
+    let shiftMs = 0;
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex', ackTimeout: 300 }, [], { now: () => Date.now() + shiftMs });
+    expect(await out.deliver(testEvent())).toEqual({ ok: true });
+    shiftMs = 5_000;
+    expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true });
+    expect(receiver.events()).toHaveLength(3); // the first event, the duress and its retry
+  });
+
+  it('a receiver with a fixed pad (pysiaalarm): its *ACKs to frames within one second, the same bytes, each deliver', async () => {
+    const receiver = await startReceiver(() => 'fixed-pad-ack', KEY);
+    closers.push(() => receiver.close());
+    const out = await output({ primary: `udp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex' });
+    const results = [];
+    for (let i = 0; i < 5; i++) results.push(await out.deliver(testEvent()));
+    expect(results).toEqual(Array(5).fill({ ok: true }));
+    expect(receiver.events()).toHaveLength(5);
   });
 
   it.each(['tcp', 'udp'] as const)('a centre slower than ackTimeout (over %s): its late ACK to the first copy, matched by sequence number, delivers', async (transport) => {

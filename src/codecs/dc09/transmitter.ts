@@ -161,6 +161,46 @@ function replayedAck(receiverTime: number | null, sent: SentFrame): PanelAnswer 
   };
 }
 
+/**
+ * Two *ACKs with the same ciphertext within this long may both be genuine: a receiver with a fixed pad (pysiaalarm
+ * pads with '0', ioBroker.sia with 0x00) encrypts every ACK of one second to the same bytes.
+ */
+const SAME_SECOND_MS = 2_000;
+/** Ciphertexts remembered at most (about 3 MB): one per ACK taken, and an output has one exchange at a time. */
+const MAX_TAKEN_ACKS = 16_384;
+
+/**
+ * The encrypted *ACKs taken on a link, by ciphertext. A recorded *ACK renumbered to another frame keeps its
+ * ciphertext (only the clear header changes) and its time, which can be seconds old and pass `ackNotBefore`. Under
+ * DC-09's all-zero IV the same ciphertext is the same pad and time, so a repeat is a replay, unless it comes within
+ * SAME_SECOND_MS of the first (a fixed-pad receiver's next ACK in the same second). Each is kept while its time could
+ * still pass `ackNotBefore` (`keepMs` past the later of its time and when it was taken).
+ */
+export class TakenAcks {
+  private readonly taken = new Map<string, { at: number; until: number }>();
+
+  constructor(private readonly keepMs: number) {}
+
+  /** The refusal of a replayed *ACK, or undefined after remembering a fresh one; `bytes` is the whole answer. */
+  take(bytes: Uint8Array, receiverTime: number | null | undefined, now: number): PanelAnswer | undefined {
+    const text = Buffer.from(bytes).toString('latin1');
+    // Hex in either letter case decrypts alike.
+    const ciphertext = text.slice(text.indexOf('[') + 1).trimEnd().toUpperCase();
+    const earlier = this.taken.get(ciphertext);
+    if (earlier !== undefined && now <= earlier.until) {
+      if (now - earlier.at <= SAME_SECOND_MS) return undefined;
+      return { kind: 'invalid', detail: `encrypted ACK byte for byte the one taken ${Math.round((now - earlier.at) / 1000)} s ago: a recorded ACK replayed` };
+    }
+    this.taken.delete(ciphertext);
+    this.taken.set(ciphertext, { at: now, until: Math.max(now, receiverTime ?? now) + this.keepMs });
+    for (const [oldest, { until }] of this.taken) {
+      if (this.taken.size <= MAX_TAKEN_ACKS && until >= now) break;
+      this.taken.delete(oldest);
+    }
+    return undefined;
+  }
+}
+
 /** The R, L and account fields an answer does not echo as the frame sent them (in either letter case), if any. */
 function unechoedIds(answer: Dc09IdFields, sent: PanelIds): string | undefined {
   const fields = [['R', answer.receiver, sent.receiver], ['L', answer.line, sent.line], ['#', answer.account, sent.account]] as const;
