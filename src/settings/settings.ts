@@ -493,7 +493,47 @@ export function parseSettings(text: string): SettingsResult {
   return issues.length === 0 ? { ok: true, settings: parsed.data } : { ok: false, issues };
 }
 
-/** Rules that span several keys: unique names, site references. */
+/** An MQTT scheme's port when the URL names none (MQTT.js's defaults). */
+const MQTT_DEFAULT_PORTS: Readonly<Record<string, number>> = { 'mqtt:': 1883, 'tcp:': 1883, 'mqtts:': 8883, 'tls:': 8883, 'ssl:': 8883, 'ws:': 80, 'wss:': 443 };
+
+/** `host:port` of an MQTT output's broker as far as its URL tells (loopback by any name is one host); undefined when unreadable. */
+function mqttBrokerOf(output: MqttOutputSettings): string | undefined {
+  if (output.url === 'embedded') return `loopback:${output.embeddedPort}`;
+  let url: URL;
+  try {
+    url = new URL(output.url);
+  } catch {
+    return undefined;
+  }
+  const port = url.port === '' ? MQTT_DEFAULT_PORTS[url.protocol] : Number(url.port);
+  const host = url.hostname.toLowerCase();
+  return `${isLoopbackHost(host) ? 'loopback' : host}:${port ?? 'unix'}`;
+}
+
+/**
+ * A local MQTT output whose topic tree holds a central one's on the same broker: whoever reads the local topics
+ * (`{prefix}/#`) reads every duress the central output publishes, which covert routing exists to keep from them.
+ */
+function localMqttOverlaps(outputs: Settings['outputs']): SettingsIssue[] {
+  const mqtt = outputs.flatMap((output, i) => (output.type === 'mqtt' ? [{ output, i, broker: mqttBrokerOf(output) }] : []));
+  const issues: SettingsIssue[] = [];
+  for (const local of mqtt) {
+    if (local.output.audience !== 'local' || local.broker === undefined) continue;
+    const localPrefix = local.output.topicPrefix;
+    const central = mqtt.find(
+      ({ output, broker }) =>
+        output.audience === 'central' && broker === local.broker && (output.topicPrefix === localPrefix || output.topicPrefix.startsWith(`${localPrefix}/`)),
+    );
+    if (central !== undefined)
+      issues.push({
+        path: `outputs[${local.i}].topicPrefix`,
+        message: `local output "${local.output.name}" publishes under "${localPrefix}", on the broker of central output "${central.output.name}" ("${central.output.topicPrefix}"): whoever reads the local topics reads every duress; give the local output a topicPrefix of its own, outside the central one, and keep the local audience from reading the central prefix with a broker ACL`,
+      });
+  }
+  return issues;
+}
+
+/** Rules that span several keys: unique names, site references, local MQTT topics apart from central ones. */
 function crossCheck(settings: Settings): SettingsIssue[] {
   const issues: SettingsIssue[] = [];
   const unique = (items: readonly { name: string }[], where: string) => {
@@ -505,6 +545,7 @@ function crossCheck(settings: Settings): SettingsIssue[] {
   };
   unique(settings.inputs, 'inputs');
   unique(settings.outputs, 'outputs');
+  issues.push(...localMqttOverlaps(settings.outputs));
   const siteIds = new Set<string>();
   settings.sites.forEach((site, i) => {
     if (siteIds.has(site.id)) issues.push({ path: `sites[${i}].id`, message: `duplicate site id "${site.id}"` });
