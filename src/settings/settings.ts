@@ -510,24 +510,36 @@ function mqttBrokerOf(output: MqttOutputSettings): string | undefined {
   return `${isLoopbackHost(host) ? 'loopback' : host}:${port ?? 'unix'}`;
 }
 
+/** Whether a prefix's topics hold another's: the same prefix, or one the other sits under (by whole levels). */
+function holdsTopicsOf(prefix: string, other: string): boolean {
+  return other === prefix || other.startsWith(`${prefix}/`);
+}
+
 /**
- * A local MQTT output whose topic tree holds a central one's on the same broker: whoever reads the local topics
- * (`{prefix}/#`) reads every duress the central output publishes, which covert routing exists to keep from them.
+ * A local MQTT output whose audience can read a central one's topics, which covert routing exists to keep from them:
+ * on the same broker, a local topic tree that holds the central one (whoever reads `{prefix}/#` reads every duress),
+ * or any two embedded brokers (one subscriber password opens each of them whole; they have no ACL).
  */
 function localMqttOverlaps(outputs: Settings['outputs']): SettingsIssue[] {
   const mqtt = outputs.flatMap((output, i) => (output.type === 'mqtt' ? [{ output, i, broker: mqttBrokerOf(output) }] : []));
   const issues: SettingsIssue[] = [];
   for (const local of mqtt) {
-    if (local.output.audience !== 'local' || local.broker === undefined) continue;
-    const localPrefix = local.output.topicPrefix;
-    const central = mqtt.find(
-      ({ output, broker }) =>
-        output.audience === 'central' && broker === local.broker && (output.topicPrefix === localPrefix || output.topicPrefix.startsWith(`${localPrefix}/`)),
-    );
-    if (central !== undefined)
+    if (local.output.audience !== 'local') continue;
+    const named = `local output "${local.output.name}"`;
+    const centrals = mqtt.filter(({ output }) => output.audience === 'central');
+    const embedded = local.output.url === 'embedded' ? centrals.find(({ output }) => output.url === 'embedded') : undefined;
+    if (embedded !== undefined) {
+      issues.push({
+        path: `outputs[${local.i}].url`,
+        message: `${named} and central output "${embedded.output.name}" are both on embedded brokers, which every client holding the one subscriber password (dataDir/mqtt-password) reads whole: whoever reads the local topics can read every duress; point the local output at a broker with an ACL per account`,
+      });
+      continue;
+    }
+    const overlapped = centrals.find(({ output, broker }) => local.broker !== undefined && broker === local.broker && holdsTopicsOf(local.output.topicPrefix, output.topicPrefix));
+    if (overlapped !== undefined)
       issues.push({
         path: `outputs[${local.i}].topicPrefix`,
-        message: `local output "${local.output.name}" publishes under "${localPrefix}", on the broker of central output "${central.output.name}" ("${central.output.topicPrefix}"): whoever reads the local topics reads every duress; give the local output a topicPrefix of its own, outside the central one, and keep the local audience from reading the central prefix with a broker ACL`,
+        message: `${named} publishes under "${local.output.topicPrefix}", on the broker of central output "${overlapped.output.name}" ("${overlapped.output.topicPrefix}"): whoever reads the local topics reads every duress; give the local output a topicPrefix of its own, outside the central one, and keep the local audience from reading the central prefix with a broker ACL`,
       });
   }
   return issues;

@@ -29,6 +29,13 @@ describe('a local MQTT output whose topics hold a central one\'s on the same bro
     expect(issues).toEqual([{ path: 'outputs[1].topicPrefix', message: expect.stringMatching(/output "security".*every duress/) }]);
   });
 
+  it('is refused on two embedded brokers, whatever their ports and prefixes: one subscriber password opens both', () => {
+    const issues = issuesFor(`
+  - { type: mqtt, name: security, url: embedded, embeddedPort: 1884, topicPrefix: central }
+  - { type: mqtt, name: keypad, url: embedded, embeddedPort: 1885, topicPrefix: shop, audience: local }`);
+    expect(issues).toEqual([{ path: 'outputs[1].url', message: expect.stringMatching(/output "security".*subscriber password.*every duress/) }]);
+  });
+
   it.each([
     ['another prefix on the same broker', 'mqtt://broker.lan', 'panelbridge', 'mqtt://broker.lan', 'shop'],
     ['the local prefix under the central one (the central audience reads it, the local one does not read the central)', 'mqtt://broker.lan', 'pb', 'mqtt://broker.lan', 'pb/local'],
