@@ -165,6 +165,22 @@ describe('webhook output against a local HTTP receiver', () => {
     expect(dispatcher.stats().cloud).toMatchObject({ dead: 1, delivered: 0 });
   });
 
+  it('attack: a redirect is not followed; the signed duress and the basic-auth credentials never reach the address it names', async () => {
+    const elsewhere = await receiver([200]);
+    const redirecting = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(307, { location: elsewhere.url }).end();
+    });
+    redirecting.listen(0, '127.0.0.1');
+    await new Promise((resolve) => redirecting.once('listening', resolve));
+    cleanups.push(() => new Promise((resolve) => redirecting.close(resolve)));
+    const output = webhook(`http://alarm:pw@127.0.0.1:${(redirecting.address() as AddressInfo).port}/hook`);
+    await output.start();
+    // Not retried either: the dispatcher keeps it as a dead letter, listed and alerted on.
+    expect(await output.deliver(testEvent({ category: 'duress' }))).toEqual({ ok: false, retryable: false, error: 'HTTP 307 Temporary Redirect' });
+    expect(elsewhere.requests).toEqual([]);
+  });
+
   it('sends the credentials of a user:password@ URL as basic auth, the rest of the URL as it is', async () => {
     const server = await receiver([200]);
     // Percent-encoded in the URL, as a password with ':' or '@' must be; basic auth carries it decoded.
