@@ -75,17 +75,19 @@ function withCredentials(url: string): URL | undefined {
   }
 }
 
-/** Schemes that carry an output's events unencrypted: a webhook's, an MQTT broker's (MQTT.js's names for them). */
-const PLAIN_SCHEMES: Readonly<Record<'webhook' | 'mqtt', ReadonlySet<string>>> = {
-  webhook: new Set(['http:']),
-  mqtt: new Set(['mqtt:', 'tcp:', 'ws:']),
+/** How a webhook's or an MQTT broker's URL scheme carries the events (MQTT.js's names for the broker's schemes). */
+const SCHEMES: Readonly<Record<'webhook' | 'mqtt', Readonly<Record<string, 'plain' | 'tls'>>>> = {
+  webhook: { 'http:': 'plain', 'https:': 'tls' },
+  mqtt: { 'mqtt:': 'plain', 'tcp:': 'plain', 'ws:': 'plain', 'mqtts:': 'tls', 'tls:': 'tls', 'ssl:': 'tls', 'wss:': 'tls' },
 };
 
 /**
- * A central webhook or MQTT output whose URL is plain and leaves this machine: whoever is on the path reads each
- * duress, and can answer 2xx or PUBACK in the endpoint's place, so a duress that never arrived counts as delivered.
+ * How a central webhook or MQTT output's events cross the network to another host, plain or over TLS; undefined
+ * when they do not (loopback, the embedded broker, a unix socket) or the output is not one of those or is local.
+ * On a plain link, whoever is on the path reads each duress and can answer 2xx or PUBACK in the endpoint's place,
+ * so a duress that never arrived counts as delivered; over TLS only while certificates are checked.
  */
-function plainLinkToCentre(output: Settings['outputs'][number]): 'https' | 'mqtts' | undefined {
+function linkToCentre(output: Settings['outputs'][number]): 'plain' | 'tls' | undefined {
   if (output.audience !== 'central' || (output.type !== 'webhook' && output.type !== 'mqtt')) return undefined;
   let url: URL;
   try {
@@ -93,12 +95,11 @@ function plainLinkToCentre(output: Settings['outputs'][number]): 'https' | 'mqtt
   } catch {
     return undefined; // `embedded`
   }
-  if (!PLAIN_SCHEMES[output.type].has(url.protocol) || isLoopbackHost(url.hostname)) return undefined;
-  return output.type === 'webhook' ? 'https' : 'mqtts';
+  return isLoopbackHost(url.hostname) ? undefined : SCHEMES[output.type][url.protocol];
 }
 
 /** Who can reach the API and the access input, and where secrets sit. */
-function lintExposure(settings: Settings, worldReadableFiles: ReadonlySet<string>, findings: LintFinding[]): void {
+function lintExposure(settings: Settings, worldReadableFiles: ReadonlySet<string>, certificateChecksOff: boolean, findings: LintFinding[]): void {
   settings.inputs.forEach((input, i) => {
     if (input.type !== 'access-xml' || isLoopbackHost(input.host)) return;
     if (input.secret === undefined && input.secretFile === undefined && !refusesUncertifiedClients(input.tls))
@@ -111,12 +112,11 @@ function lintExposure(settings: Settings, worldReadableFiles: ReadonlySet<string
   settings.outputs.forEach((output, i) => {
     if (output.type === 'mqtt' && withCredentials(output.url) !== undefined)
       findings.push({ severity: 'warning', path: `outputs[${i}].url`, message: 'credentials inside the URL: use username with passwordFile' });
-    const secureScheme = plainLinkToCentre(output);
-    if (secureScheme !== undefined)
+    if (linkToCentre(output) === 'plain')
       findings.push({
         severity: 'warning',
         path: `outputs[${i}].url`,
-        message: `plain link to a central output: events, duress included, cross the network readable, and anyone on the path can answer in the endpoint's place (a duress counted delivered that never arrived): use ${secureScheme}`,
+        message: `plain link to a central output: events, duress included, cross the network readable, and anyone on the path can answer in the endpoint's place (a duress counted delivered that never arrived): use ${output.type === 'webhook' ? 'https' : 'mqtts'}`,
       });
   });
   settings.api?.tokens?.forEach((t, i) => {
@@ -125,6 +125,13 @@ function lintExposure(settings: Settings, worldReadableFiles: ReadonlySet<string
   });
   for (const { path, file } of secretFiles(settings))
     if (worldReadableFiles.has(file)) findings.push({ severity: 'warning', path, message: `${file} is readable by every user: chmod 600 it` });
+  const overTls = settings.outputs.flatMap((output, i) => (linkToCentre(output) === 'tls' ? [`outputs[${i}]`] : []));
+  if (certificateChecksOff && overTls.length > 0)
+    findings.push({
+      severity: 'warning',
+      path: '(environment)',
+      message: `NODE_TLS_REJECT_UNAUTHORIZED=0 turns certificate checks off, so the TLS links of ${overTls.join(', ')} are as open as plain ones (anyone on the path can answer in the endpoint's place): unset it; a centre's private CA goes in NODE_EXTRA_CA_CERTS (or an MQTT output's ca)`,
+    });
 }
 
 /**
@@ -134,10 +141,16 @@ function lintExposure(settings: Settings, worldReadableFiles: ReadonlySet<string
  */
 export function lintSettings(
   settings: Settings,
-  context: { fileIsWorldReadable: boolean; resolvedKeys?: ReadonlyMap<string, string>; worldReadableFiles?: ReadonlySet<string> },
+  context: {
+    fileIsWorldReadable: boolean;
+    resolvedKeys?: ReadonlyMap<string, string>;
+    worldReadableFiles?: ReadonlySet<string>;
+    /** NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment `run` gets. */
+    certificateChecksOff?: boolean;
+  },
 ): LintFinding[] {
   const findings: LintFinding[] = [];
-  lintExposure(settings, context.worldReadableFiles ?? new Set(), findings);
+  lintExposure(settings, context.worldReadableFiles ?? new Set(), context.certificateChecksOff ?? false, findings);
   if (!settings.outputs.some((o) => o.audience === 'central'))
     findings.push({
       severity: 'error',

@@ -7,9 +7,9 @@ import { CLI, tempDir } from '../helpers/gateway-process.js';
 
 const run = promisify(execFile);
 
-async function cli(args: string[], nodeOptions: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(args: string[], env: NodeJS.ProcessEnv = process.env, nodeOptions: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [...nodeOptions, CLI, ...args]);
+    const { stdout, stderr } = await run(process.execPath, [...nodeOptions, CLI, ...args], { env });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -46,10 +46,21 @@ outputs: [{ type: stdout, name: console }]
   });
 
   it('warns when the backlogLimit would hold more undelivered events than the Node heap can keep, naming the limit used instead', async () => {
-    const small = await cli(['check', '--config', configFile(clean)], ['--max-old-space-size=64']);
+    const small = await cli(['check', '--config', configFile(clean)], process.env, ['--max-old-space-size=64']);
     expect(small.code).toBe(1);
     expect(small.stdout).toMatch(/^warning backlogLimit: backlogLimit 1000000 would keep about \d+ MB .* refused \(NAK\) past \d+ undelivered events instead/m);
-    expect((await cli(['check', '--config', configFile(`${clean}backlogLimit: 10000\n`)], ['--max-old-space-size=64'])).code).toBe(0);
+    expect((await cli(['check', '--config', configFile(`${clean}backlogLimit: 10000\n`)], process.env, ['--max-old-space-size=64'])).code).toBe(0);
+  });
+
+  it('warns when the environment turns certificate checks off for a central output over TLS', async () => {
+    const file = configFile(`
+inputs: [{ type: dc09, name: ip, port: 12000, accounts: [{ account: "1234" }] }]
+outputs: [{ type: mqtt, name: cms, url: "mqtts://broker.example:8883" }]
+`);
+    expect((await cli(['check', '--config', file])).code).toBe(0);
+    const result = await cli(['check', '--config', file], { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('warning (environment): NODE_TLS_REJECT_UNAUTHORIZED=0 turns certificate checks off, so the TLS links of outputs[0]');
   });
 
   it('exits 78 with every problem and its path on an invalid configuration', async () => {

@@ -46,7 +46,8 @@ export function checkCommand(): Command {
         if (!tokens.ok) findings.push(...tokens.issues.map((issue) => ({ severity: 'error' as const, ...issue })));
       }
       const worldReadableFiles = new Set(secretFiles(loaded.settings).map((f) => f.file).filter(isWorldReadable));
-      findings.push(...lintSettings(loaded.settings, { fileIsWorldReadable: loaded.worldReadable, resolvedKeys, worldReadableFiles }));
+      const certificateChecksOff = process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0';
+      findings.push(...lintSettings(loaded.settings, { fileIsWorldReadable: loaded.worldReadable, resolvedKeys, worldReadableFiles, certificateChecksOff }));
       // `run` lowers the limit the same way at start, under the same Node options (NODE_OPTIONS, the unit's flags).
       const backlog = backlogLimitWithinHeap(loaded.settings.backlogLimit, loaded.settings.outputs.length, v8.getHeapStatistics().heap_size_limit);
       if (backlog.warning !== undefined) findings.push({ severity: 'warning', path: 'backlogLimit', message: backlog.warning });

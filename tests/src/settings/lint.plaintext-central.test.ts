@@ -6,14 +6,14 @@ import { lintSettings } from '../../../src/settings/lint.js';
 // the path reads every duress and can answer in the receiver's place (HTTP 2xx, MQTT PUBACK): the gateway then counts
 // as delivered a duress that never arrived. `check` warns about it for a DC-09 output without a key; the webhook and
 // MQTT outputs are the same link in other protocols.
-function warningsFor(outputs: string): Array<{ path: string; message: string }> {
+function warningsFor(outputs: string, context: { certificateChecksOff?: boolean } = {}): Array<{ path: string; message: string }> {
   const parsed = parseSettings(`
 inputs: [{ type: dc09, name: ip, port: 12000, accounts: [{ account: "1234" }] }]
 outputs:
 ${outputs}
 `);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  return lintSettings(parsed.settings, { fileIsWorldReadable: false }).filter((f) => f.severity === 'warning');
+  return lintSettings(parsed.settings, { fileIsWorldReadable: false, ...context }).filter((f) => f.severity === 'warning');
 }
 
 describe('check: a central output over a plain link beyond this machine', () => {
@@ -38,5 +38,23 @@ describe('check: a central output over a plain link beyond this machine', () => 
   ])('says nothing about %s', (_what, output) => {
     const warnings = warningsFor(`  - { type: stdout, name: console }\n  - ${output}`);
     expect(warnings).toEqual([]);
+  });
+});
+
+// NODE_TLS_REJECT_UNAUTHORIZED=0 (the usual answer found for a centre's private CA) makes every TLS link as open as a
+// plain one: the webhook's fetch and the MQTT client take any certificate.
+describe('check: certificate checks turned off in the environment', () => {
+  const tlsOutputs = `  - { type: webhook, name: cloud, url: "https://hooks.example.net/alarm", secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw }
+  - { type: mqtt, name: broker, url: "mqtts://broker.lan:8883" }`;
+
+  it('warns, naming each central output over TLS', () => {
+    expect(warningsFor(tlsOutputs, { certificateChecksOff: true })).toEqual([
+      { path: '(environment)', severity: 'warning', message: expect.stringMatching(/NODE_TLS_REJECT_UNAUTHORIZED=0.*outputs\[0\], outputs\[1\].*NODE_EXTRA_CA_CERTS/) },
+    ]);
+  });
+
+  it('says nothing with the checks on, or without a TLS link to central', () => {
+    expect(warningsFor(tlsOutputs)).toEqual([]);
+    expect(warningsFor('  - { type: mqtt, name: broker, url: embedded }', { certificateChecksOff: true })).toEqual([]);
   });
 });
