@@ -3,7 +3,7 @@ import { autoDetect } from '@serialport/bindings-cpp';
 import { SURGARD_TERMINATOR } from '../../src/codecs/surgard.js';
 import { DelimitedFramer } from '../../src/codecs/delimited-framer.js';
 import { SevenBitLine } from '../../src/codecs/seven-bit-line.js';
-import { SerialReceiver, type SerialProtocol } from '../../src/pipeline/serial-receiver.js';
+import { SerialReceiver, answersEachFrame, type SerialProtocol } from '../../src/pipeline/serial-receiver.js';
 import type { SerialInputSettings } from '../../src/settings/settings.js';
 import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
 import type { Counters } from '../../src/observability/counters.js';
@@ -80,7 +80,7 @@ export class SerialInput implements Input {
   /** Duress frames waiting beyond the queue bound (MAX_DURESS_FRAMES_OVER_QUEUE). */
   private duressOverQueue = 0;
   /**
-   * Sur-Gard packets being handled, by the port they came in on and their bytes: the receiver's resend of one of
+   * Answered frames (Sur-Gard packets, 685 lines) being handled, by the port they came in on and their bytes: the receiver's resend of one of
    * them on the same port is not answered again. A copy from a port since lost is answered nowhere (handle()), so a
    * resend on the reopened port is handled as its own.
    */
@@ -239,13 +239,13 @@ export class SerialInput implements Input {
 
   /**
    * A Sur-Gard receiver has one packet outstanding and sends it again after 4 s without an answer (protocols.md
-   * §4.1); it reads the next ACK byte as the answer to whatever it is waiting on, with no sequence number. A copy
+   * §4.1), and so does a receiver in Ademco 685 mode; it reads the next ACK byte as the answer to whatever it is waiting on, with no sequence number. A copy
    * that arrives while the first is still being stored (a slow disk) must get no answer of its own: its ACK would
    * reach the receiver after the first one, be taken for the next packet's, and that packet would be dropped from
    * the receiver's buffer before it was stored. The first copy's answer, ACK or NAK, answers both.
    */
   private isResendOfUnanswered(frame: Uint8Array): boolean {
-    if (this.options.protocol !== 'surgard' || !this.unanswered.has(this.unansweredKey(frame))) return false;
+    if (!answersEachFrame(this.options.protocol) || !this.unanswered.has(this.unansweredKey(frame))) return false;
     const { counters, name, path } = this.options;
     this.options.onFrame?.(frame, 'serial', path);
     counters.inc('frames_discarded_total', { input: name, reason: 'RESENT_WHILE_UNANSWERED' });

@@ -30,7 +30,7 @@ export interface SerialReceiverOptions {
 }
 
 export interface SerialOutcome {
-  /** Bytes to write back (Sur-Gard ACK/NAK); null on one-way line protocols. */
+  /** Bytes to write back (ACK/NAK); null for noise and on protocols nothing answers (answersEachFrame). */
   reply: Uint8Array | null;
   events: NormalizedEvent[];
   duplicate: boolean;
@@ -49,6 +49,17 @@ const ACK = Uint8Array.of(SURGARD_ACK);
 const NAK = Uint8Array.of(SURGARD_NAK);
 
 const LINE_CODEC = { 'contact-id-lines': 'contact-id', 'sia-dc03-lines': 'sia-dc03' } as const;
+
+/**
+ * Whether the sender waits for an ACK (0x06) to each frame and sends it again without one: a Sur-Gard receiver
+ * (protocols.md §4.1), and a receiver in Ademco 685 mode (Ademco 685 manual, Computer Interface: ACK/NACK handshake,
+ * a message unanswered twice raises "computer fail"; Honeywell MX8000 guide §8.4.6; the Silent Knight VisorAlarm's
+ * 685 emulation with `p=1`). A 685 without the handshake, and a panel writing 16-digit Contact ID lines, ignore the
+ * byte. No public source has anything answering a SIA DC-03 text line.
+ */
+export function answersEachFrame(protocol: SerialProtocol): boolean {
+  return protocol !== 'sia-dc03-lines';
+}
 
 /**
  * Where a Contact ID event stands in a line no codec read: a 4-digit account, the format 18 or 98 when written, then
@@ -72,7 +83,9 @@ function printableOf(line: Uint8Array): Uint8Array {
  * stored; heartbeats ACKed without an event; NAK for an undecodable packet (the receiver retransmits) or a failed
  * store. A packet NAKed `maxNaks` times and sent again unchanged is not line noise: it is stored as
  * `unrecognized` and ACKed, because a receiver that keeps getting NAKs gives up or drops to manual mode.
- * Line protocols cannot be answered, so a line that does not decode is stored as `unrecognized` with its text.
+ * A line that does not decode is stored as `unrecognized` with its text at once: a line may come from a one-way
+ * output, which would never send a NAKed line again. Contact ID lines are ACKed once stored and NAKed when the store
+ * fails, as Sur-Gard packets are (answersEachFrame).
  */
 export class SerialReceiver {
   private streak: Streak | null = null;
@@ -149,13 +162,14 @@ export class SerialReceiver {
 
   private async store(events: NormalizedEvent[], streak: Streak, error?: DecodeError): Promise<SerialOutcome> {
     // Every copy in one streak shares the key: a retransmit after a lost ACK is ACKed again, stored once.
-    const recorded = await this.options.recorder.record(events, `surgard|${this.options.input}|${streak.firstAt}|${streak.text}`);
+    const recorded = await this.options.recorder.record(events, `${this.options.protocol}|${this.options.input}|${streak.firstAt}|${streak.text}`);
     if (!recorded.ok) return { reply: NAK, events: [], duplicate: false, error: { code: recorded.error.code, message: recorded.error.message } };
     return { reply: ACK, events: recorded.events, duplicate: recorded.duplicate, ...(error === undefined ? {} : { error }) };
   }
 
   private async line(received: Uint8Array, origin: FrameOrigin, protocol: keyof typeof LINE_CODEC): Promise<SerialOutcome> {
     const { counters, logger, input } = this.options;
+    const answered = answersEachFrame(protocol);
     const bytes = printableOf(received);
     if (Buffer.from(bytes).toString('latin1').trim() === '') {
       counters.inc('frames_discarded_total', { input, reason: 'FRAME_NOISE' });
@@ -167,7 +181,7 @@ export class SerialReceiver {
       // A receiver's link heartbeat (decodeFrame gives it a signal without a code): no event.
       counters.inc('heartbeats_total', { input });
       logger.debug({ receiver: decoded.value.signals[0]?.receiver }, 'serial line heartbeat');
-      return { reply: null, events: [], duplicate: false };
+      return { reply: answered ? ACK : null, events: [], duplicate: false };
     }
     let events: NormalizedEvent[];
     if (decoded.ok) {
@@ -179,8 +193,9 @@ export class SerialReceiver {
     } else {
       this.rejected(decoded.error, origin.peer);
       const suspected = this.suspectedDuress(bytes, decoded.error);
-      events = [suspected !== null ? this.eventOf(suspected, origin) : this.unrecognized(decoded.error, codec, origin, 'a one-way line cannot be asked again')];
+      events = [suspected !== null ? this.eventOf(suspected, origin) : this.unrecognized(decoded.error, codec, origin, 'a line may come from a one-way output')];
     }
+    if (answered) return this.store(events, this.streakOf(Buffer.from(received).toString('latin1'), origin.receivedAt), decoded.ok ? undefined : decoded.error);
     const recorded = await this.options.recorder.record(events);
     if (!recorded.ok) {
       // Nothing can ask the panel to send it again; the Recorder has logged and counted the failure.

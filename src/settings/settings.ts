@@ -105,7 +105,7 @@ export const serialInputSchema = z
       .describe('Sur-Gard: an undecodable packet is NAKed this often; the next identical copy is stored as unrecognized and ACKed.'),
     retransmitWindow: durationSchema
       .default(30_000)
-      .describe('Sur-Gard: the same packet again within this time of its last copy is a retransmit, stored once.'),
+      .describe('Sur-Gard and contact-id-lines: the same packet or line again within this time of its last copy is a retransmit, stored once.'),
     listenInCharacter: z
       .string()
       .regex(/^[!-~]$/, 'one printable ASCII character')

@@ -286,8 +286,8 @@ outputs: []
   });
 });
 
-describe('serial input: line protocols (one-way)', () => {
-  it('contact-id-lines: stores good lines and a bad-checksum line as unrecognized with its raw text, writing nothing', async () => {
+describe('serial input: line protocols', () => {
+  it('contact-id-lines: stores good lines and a bad-checksum line as unrecognized with its raw text, ACKing each', async () => {
     const { mock, stored, written } = await startSerial({ protocol: 'contact-id-lines' });
     // Checksums per DC-05 (protocols.md §1.2); the second line has its check digit changed.
     mock.port.emitData(Buffer.from('1234181121010014\r\n1234181131010159\r\n\r\n', 'latin1'));
@@ -296,18 +296,19 @@ describe('serial input: line protocols (one-way)', () => {
     expect(duress).toMatchObject({ protocol: 'contact-id', category: 'duress', code: { value: '121' }, account: '1234' });
     expect(bad).toMatchObject({ protocol: 'contact-id', category: 'unrecognized', raw: '1234181131010159', account: '9000' });
     expect(bad!.reasons[0]).toContain('CID_CHECKSUM_INVALID');
-    expect(mock.port.recording).toHaveLength(0);
-    expect(written()).toEqual([]);
+    await until(() => written().length === 2, 'an ACK for each line');
+    expect(written()).toEqual([ACK, ACK]);
   });
 
   it('sia-dc03-lines: stores a Galaxy line and an unparsable line as unrecognized', async () => {
-    const { mock, stored } = await startSerial({ protocol: 'sia-dc03-lines' });
+    const { mock, stored, written } = await startSerial({ protocol: 'sia-dc03-lines' });
     // Galaxy level 1 (protocols.md §2.2): hold-up on zone 12.
     mock.port.emitData(Buffer.from('#123456 NHA0012\rthis is not a parsable event\r', 'latin1'));
     await until(() => stored().length === 2, 'two events');
     expect(stored()[0]).toMatchObject({ protocol: 'sia-dc03', category: 'holdup', duress: true, account: '123456', zone: { number: 12 } });
     expect(stored()[1]).toMatchObject({ category: 'unrecognized', raw: 'this is not a parsable event' });
     expect(stored()[1]!.reasons[0]).toContain('SIA03_FORMAT_INVALID');
+    expect(written()).toEqual([]);
   });
 });
 

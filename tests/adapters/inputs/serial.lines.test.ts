@@ -19,7 +19,7 @@ async function linePort(protocol: 'contact-id-lines' | 'sia-dc03-lines') {
     receiver: serialReceiver(outbox, { counters, account: '9000', protocol }), clock: systemClock, logger: silentLogger, counters,
     binding });
   await input.start();
-  return { emit: (s: string) => port().emitData(Buffer.from(s, 'latin1')), stored: () => outbox.pending('probe', 10).map((e) => e.event) };
+  return { emit: (s: string) => port().emitData(Buffer.from(s, 'latin1')), stored: () => outbox.pending('probe', 10).map((e) => e.event), written: () => [...port().recording] };
 }
 
 // bindings-cpp sets c_iflag = IGNPAR only (no IGNBRK/BRKINT): a BREAK (cable plugged, panel power-up) reads as 0x00.
@@ -62,4 +62,16 @@ it('contact-id-lines: a VisorAlarm 685 line reporting a duress still present (P)
   port.emit('\n11 1234 18 P121 01 U001\r');
   await vi.waitFor(() => expect(port.stored()).toHaveLength(1));
   expect(port.stored()[0]).toMatchObject({ category: 'duress', duress: true, qualifier: 'status', account: '1234', user: { number: 1 } });
+});
+
+// Ademco 685 manual, Computer Interface: with the ACK/NACK handshake the receiver waits for an ACK after each message's
+// CR, sends it again without one, and after a second unanswered copy declares "computer fail". One ACK per message:
+// a second (for the LF header) would be taken as the answer to the next message before that one is stored.
+it('contact-id-lines: a 685 message between LF and CR gets one ACK, written once it is stored', async () => {
+  const port = await linePort('contact-id-lines');
+  port.emit('\n11 1234 18 E121 01 U001\r');
+  await vi.waitFor(() => expect(port.written()).toEqual([0x06]));
+  expect(port.stored()).toEqual([expect.objectContaining({ category: 'duress' })]);
+  port.emit('\n11 OKAY @ \r');
+  await vi.waitFor(() => expect(port.written()).toEqual([0x06, 0x06]));
 });

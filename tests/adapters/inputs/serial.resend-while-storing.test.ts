@@ -56,3 +56,28 @@ it('a packet resent while its first copy is still being stored gets one ACK, so 
   expect(storedCodes()).toEqual(['130']);
   expect([...port().recording]).toEqual([0x06]);
 });
+
+// Ademco 685 manual, Computer Interface: a receiver in 685 mode with the ACK/NACK handshake sends an unanswered
+// message again and reads the next ACK as the answer to the message it is waiting on, as a Sur-Gard receiver does.
+it('a 685 line resent while its first copy is still being stored gets one ACK', async () => {
+  const { binding, port } = mockSerialPort(PATH);
+  const outbox = new MemoryOutbox();
+  outbox.registerOutputs(['probe']);
+  const gate = gateEachAppend(outbox);
+  const counters = new Counters();
+  input = new SerialInput({ name: 'receiver', path: PATH, baudRate: 19200, dataBits: 8, parity: 'none', stopBits: 1,
+    protocol: 'contact-id-lines', maxFrameBytes: 256, reconnect: { initial: 10, max: 40 }, downAlarmAfter: 60_000,
+    receiver: serialReceiver(outbox, { counters, protocol: 'contact-id-lines' }), clock: systemClock, logger: silentLogger, counters, binding });
+  await input.start();
+  const burglary = Buffer.from('\n11 1234 18 E130 01 C003\r', 'latin1');
+
+  port().emitData(burglary);
+  await vi.waitFor(() => expect(gate.started).toHaveLength(1));
+  port().emitData(burglary);
+  await new Promise((r) => setTimeout(r, 20));
+  gate.releaseNext();
+  await vi.waitFor(() => expect(port().recording.length).toBeGreaterThanOrEqual(1));
+  await new Promise((r) => setTimeout(r, 50));
+  expect([...port().recording]).toEqual([0x06]);
+  expect(counters.get('frames_discarded_total', { input: 'receiver', reason: 'RESENT_WHILE_UNANSWERED' })).toBe(1);
+});

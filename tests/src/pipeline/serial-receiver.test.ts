@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SURGARD_ACK } from '../../../src/codecs/surgard.js';
+import { SURGARD_ACK, SURGARD_NAK } from '../../../src/codecs/surgard.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Counters } from '../../../src/observability/counters.js';
 import { serialReceiver } from '../../helpers/serial-receiver.js';
@@ -65,18 +65,71 @@ describe('SerialReceiver: lines of a one-way receiver output', () => {
   });
 });
 
-describe('SerialReceiver: heartbeats of a one-way receiver output', () => {
+describe('SerialReceiver: heartbeats of a receiver in Ademco 685 mode', () => {
   // Silent Knight VisorAlarm Plus 2U manual, appendix IV p.71: in its Ademco 685 format the heartbeat is
   // `[H]RLsOKAYs@s[T]`, LF header and CR terminator. Stored, it would reach every output as `unrecognized` each time.
-  it('counts a 685 heartbeat line as a link test and stores nothing', async () => {
+  // Ademco 685 manual, Computer Interface: its periodic test message is answered like any message, by an ACK.
+  it('counts a 685 heartbeat line as a link test, stores nothing and ACKs it', async () => {
     const outbox = new MemoryOutbox();
     outbox.registerOutputs(['probe']);
     const counters = new Counters();
     const outcome = await serialReceiver(outbox, { protocol: 'contact-id-lines', account: '9000', counters }).handlePacket(Buffer.from('11 OKAY @ ', 'latin1'), '/dev/ttyS0');
-    expect(outcome).toMatchObject({ events: [], reply: null });
+    expect(outcome).toMatchObject({ events: [], reply: Uint8Array.of(SURGARD_ACK) });
     expect(outcome.error).toBeUndefined();
     expect(outbox.pending('probe', 10)).toEqual([]);
     expect(counters.get('heartbeats_total', { input: 'receiver' })).toBe(1);
+  });
+});
+
+// Ademco 685 manual, Computer Interface (ACK/NACK handshake option), and the Honeywell MX8000 guide §8.4.6: the
+// computer answers each message, CR-terminated, with ACK (0x06) or NACK (0x15); without an ACK the receiver sends it
+// again, then declares "computer fail". The Silent Knight VisorAlarm in 685 emulation does the same with `p=1`.
+describe('SerialReceiver: an Ademco 685 receiver waiting for the computer\'s ACK (contact-id-lines)', () => {
+  const DURESS_685 = Buffer.from('11 1234 18 E121 01 U001', 'latin1');
+
+  function lines685(outbox: MemoryOutbox, clock = { now: () => 1_000 }) {
+    outbox.registerOutputs(['probe']);
+    return serialReceiver(outbox, { protocol: 'contact-id-lines', account: '9000', clock });
+  }
+
+  it('ACKs a line once it is stored', async () => {
+    const outbox = new MemoryOutbox();
+    const outcome = await lines685(outbox).handlePacket(DURESS_685, '/dev/ttyS0');
+    expect(outcome.reply).toEqual(Uint8Array.of(SURGARD_ACK));
+    expect(outbox.pending('probe', 10).map((e) => e.event)).toEqual([expect.objectContaining({ category: 'duress' })]);
+  });
+
+  it('ACKs a line no codec reads once it is stored as unrecognized: a one-way panel would never send it again', async () => {
+    const outbox = new MemoryOutbox();
+    const outcome = await lines685(outbox).handlePacket(Buffer.from('11 1234 18 E1X0 01 C001', 'latin1'), '/dev/ttyS0');
+    expect(outcome.reply).toEqual(Uint8Array.of(SURGARD_ACK));
+    expect(outbox.pending('probe', 10).map((e) => e.event.category)).toEqual(['unrecognized']);
+  });
+
+  it('NAKs a line it could not store, so the receiver sends it again', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.append = () => Promise.reject(new Error('ENOSPC: no space left on device'));
+    const outcome = await lines685(outbox).handlePacket(DURESS_685, '/dev/ttyS0');
+    expect(outcome.reply).toEqual(Uint8Array.of(SURGARD_NAK));
+  });
+
+  it('stores a line resent after a lost ACK once, and ACKs the copy too', async () => {
+    const outbox = new MemoryOutbox();
+    let now = 1_000;
+    const receiver = lines685(outbox, { now: () => now });
+    await receiver.handlePacket(DURESS_685, '/dev/ttyS0');
+    now += 2_000;
+    const copy = await receiver.handlePacket(DURESS_685, '/dev/ttyS0');
+    expect(copy).toMatchObject({ reply: Uint8Array.of(SURGARD_ACK), duplicate: true });
+    expect(outbox.pending('probe', 10)).toHaveLength(1);
+  });
+
+  // No public source has a receiver or panel waiting for an answer to a SIA DC-03 text line.
+  it('leaves sia-dc03-lines unanswered', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['probe']);
+    const outcome = await serialReceiver(outbox, { protocol: 'sia-dc03-lines' }).handlePacket(Buffer.from('#123456 NHA0012', 'latin1'), '/dev/ttyS0');
+    expect(outcome).toMatchObject({ reply: null, events: [expect.objectContaining({ category: 'holdup' })] });
   });
 });
 
