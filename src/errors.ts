@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   // Sur-Gard
   SURGARD_FORMAT_INVALID: 'The Sur-Gard automation packet does not parse.',
   SURGARD_PROTOCOL_UNSUPPORTED: 'The Sur-Gard packet uses a protocol identifier this gateway does not decode.',
+  SURGARD_AMBIGUOUS: 'The packet reads both as a Sur-Gard protocol 1 packet and as a Bosch D6500 type 1 message of another meaning; it is stored as unrecognized with its text.',
   // access-control XML
   XML_MALFORMED: 'The XML body is not well-formed.',
   XML_TOO_LARGE: 'The XML body exceeds the input\'s size limit.',

@@ -123,7 +123,13 @@ function formatError(protocolId: string, layout: string, raw: string): DecodeRes
   return fail('SURGARD_FORMAT_INVALID', `Sur-Gard protocol ${protocolId} packet is not ${layout}`, raw);
 }
 
-/** Protocol 1: the heartbeat, or a basic SG 4/3 event `1RRLLLssssAAAAAAsXGYYY`. */
+/**
+ * Protocol 1: the heartbeat, or a basic SG 4/3 event `1RRLLLssssAAAAAAsXGYYY`. A Bosch/Radionics D6500 type 1
+ * message, `1RRLssssssAAAAEEZZZZ` (D6500 Computer Interface Manual §4.1.1: a 1-character line, a 2-character event
+ * code, a right-justified hex zone), has the same layout as one with a 1-digit line; an event code of a space and a
+ * letter then reads as an SG 4/3 letter, the D6500's BFSK test report ` R`, zone `E`, as a restore. SG 4/3 zones are
+ * decimal, so a 1-digit line with a letter in the zone is refused as SURGARD_AMBIGUOUS rather than read either way.
+ */
 function decodeBasic(text: string, raw: string, listenInCharacter: string): DecodeResult<SurgardPacket> {
   const layout = '"1RRLLLssssAAAAAAsXGYYY" or the heartbeat "1RR000sssssssssss@ssss"';
   const header = splitHeader(text, HEARTBEAT_BODY.length);
@@ -139,6 +145,9 @@ function decodeBasic(text: string, raw: string, listenInCharacter: string): Deco
   const listenIn = account === LISTEN_IN.account && eventLetter === listenInCharacter;
   if (!wellFormed || !(listenIn || /^[0-9A-Z ]$/.test(eventLetter)) || !/^[0-9A-F ]$/.test(area)) {
     return formatError('1', layout, raw);
+  }
+  if (line.length === 1 && /[^\d ]/.test(body.slice(13, 16))) {
+    return fail('SURGARD_AMBIGUOUS', 'a protocol 1 packet with a 1-digit line and a letter in its zone may be a Bosch D6500 type 1 message ("1RRLssssssAAAAEEZZZZ"), which means something else', raw);
   }
   const signal = siaCodeSignal({ account, receiver, line }, listenIn ? LISTEN_IN.sia : (SG43_EVENT_TO_SIA[eventLetter] ?? eventLetter), {
     partition: area === ' ' || area === '0' ? null : Number.parseInt(area, 16),

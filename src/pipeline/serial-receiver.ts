@@ -144,11 +144,14 @@ export class SerialReceiver {
       this.rejected(decoded.error, origin.peer);
       const suspected = this.suspectedDuress(packet, decoded.error);
       if (suspected !== null) return this.store([this.eventOf(suspected, origin)], streak, decoded.error);
-      if (streak.naks < this.options.maxNaks) {
+      // An ambiguous packet is no line noise: a copy would read the same, and NAKs would only hold the receiver up.
+      const ambiguous = decoded.error.code === 'SURGARD_AMBIGUOUS';
+      if (!ambiguous && streak.naks < this.options.maxNaks) {
         streak.naks += 1;
         return { reply: NAK, events: [], duplicate: false, error: decoded.error };
       }
-      const unreadable = this.unrecognized(decoded.error, 'surgard', origin, `NAKed ${streak.naks} times and sent again unchanged`);
+      const why = ambiguous ? 'it is read two ways' : `NAKed ${streak.naks} times and sent again unchanged`;
+      const unreadable = this.unrecognized(decoded.error, 'surgard', origin, why);
       return this.store([unreadable], streak, decoded.error);
     }
     counters.inc('frames_total', { input, protocol: 'surgard', result: 'decoded' });

@@ -121,6 +121,23 @@ describe('decodeSurgard', () => {
     }
   });
 
+  // D6500 Computer Interface Manual §4.1.1 and its BFSK table: a type 1 message is `h1rrlssssssaaaaEEzzzzt`, a
+  // 1-character line, six spaces, the account, a 2-character event code, a right-justified hex zone; a test report is
+  // ` R` with zone `E`. Laid out as a protocol 1 packet with a 1-digit line, it read as SG 4/3 `R`, a restore (UR).
+  test.each([
+    ['a D6500 type 1 test report', '1011      1234 R   E\u0014'],
+    ['the same after the D6500 header character', ' 1011      1234 R   E\u0014'],
+    ['a D6500 type 1 event on hex zone A', '1011      1234 A   A\u0014'],
+  ])('protocol 1 with a 1-digit line and a letter in its zone is refused as ambiguous: %s', (_name, packet) => {
+    const result = decodeSurgard(packet);
+    expect(result.ok ? result.value : result.error.code).toBe('SURGARD_AMBIGUOUS');
+  });
+
+  test('protocol 1 with a 1-digit line and a decimal zone, or a 3-digit line, is still read', () => {
+    expect(decoded('1011      1234 21003\u0014')).toMatchObject({ kind: 'event', signals: [{ code: { value: 'PA' }, address: 3 }] });
+    expect(decoded('101100      1234 R   E\u0014')).toMatchObject({ kind: 'event', signals: [{ code: { value: 'UR' } }] });
+  });
+
   test('protocol 1 area is a hex digit (1-F)', () => {
     const value = decoded('101100      1234 3F012\u0014');
     expect(value.kind === 'event' && value.signals[0]?.partition).toBe(15);

@@ -46,6 +46,15 @@ describe('SerialReceiver: Sur-Gard packets a receiver may send as configured', (
   });
 
   // D6600 Computer Interface Manual §3.1.4: message type a, `h a r r l s a a a a 1 8 Q X Y Z G G C C C t`.
+  // D6500 Computer Interface Manual §4.1.1: a type 1 test report cannot be told from a Sur-Gard protocol 1 restore
+  // with a 1-digit line. A copy reads the same, so NAKs would only delay it: stored at once with its text, ACKed.
+  it('stores a D6500 type 1 message it cannot tell from protocol 1 as unrecognized with its text, ACKed at the first copy', async () => {
+    const { answer, stored } = await receive(' 1011      1234 R   E\u0014', { account: '9000' });
+    expect(answer).toBe(SURGARD_ACK);
+    expect(stored).toEqual([expect.objectContaining({ category: 'unrecognized', raw: ' 1011      1234 R   E\\x14', code: null })]);
+    expect(stored[0]!.reasons[0]).toContain('SURGARD_AMBIGUOUS');
+  });
+
   it('stores a D6600 Contact ID duress (message type a) at the first copy', async () => {
     const { answer, stored } = await receive(`a011 123418112101001${DC4}`);
     expect(answer).toBe(SURGARD_ACK);
