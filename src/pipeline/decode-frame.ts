@@ -21,6 +21,8 @@ export interface DecodeFrameOptions {
   protocol?: FrameProtocol;
   /** Sur-Gard: the receiver's two-way audio (listen-in) character (decodeSurgard's default when not given). */
   listenInCharacter?: string;
+  /** DC-09: read a plain answer without account and data block (decodeDc09Frame's blocklessAnswers). */
+  blocklessAnswers?: boolean;
 }
 
 export interface DecodedFrame {
@@ -69,6 +71,7 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
       const decoded = decodeDc09Frame(bytes, {
         strict,
         requireHeader: options.requireHeader ?? true,
+        blocklessAnswers: options.blocklessAnswers ?? false,
         ...(options.keyFor === undefined ? {} : { keyFor: options.keyFor }),
       });
       if (!decoded.ok) return decoded;

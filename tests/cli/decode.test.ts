@@ -102,6 +102,21 @@ describe('panelbridge decode', () => {
     expect(duh.lines).toMatchObject([{ answer: { token: 'DUH', seq: '0007', account: '1234', quirks: ['no-crc-header'] } }]);
   });
 
+  // artis101/sia-dc09-dev-receiver (src/main.rs build_reply) answers `"ACK"0042L0`: no account, no data block. The
+  // DC-09 output takes it; decode refused it as DC09_FORMAT_INVALID.
+  it('prints a plain answer without account and data block as an answer (artis101\'s test receiver)', async () => {
+    const { code, lines } = await decode(['"ACK"0042L0']);
+    expect(code).toBe(0);
+    expect(lines).toEqual([
+      {
+        answer: {
+          token: 'ACK', encrypted: false, seq: '0042', receiver: null, line: '0', account: null,
+          data: '', extended: {}, timestamp: null, crcForm: 'ascii', quirks: ['no-crc-header', 'no-header-account', 'no-data-block'],
+        },
+      },
+    ]);
+  });
+
   it('prints an encrypted ACK, read with --key, with the receiver\'s time', async () => {
     const key = Buffer.from('0123456789ABCDEF', 'latin1');
     const request = { seq: '0005', receiver: null, line: '0', account: '1234', encrypted: true, osborneHoffman: false, crcForm: 'ascii' } as Dc09Message;

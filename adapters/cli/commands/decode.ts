@@ -54,6 +54,8 @@ export function decodeCommand(): Command {
         const decoded = decodeFrame(bytes, {
           strict: options.strict === true,
           requireHeader: false,
+          // A receiver's answer is printed, so every form the DC-09 output takes is read.
+          blocklessAnswers: true,
           ...(key === undefined ? {} : { keyFor: () => key }),
         });
         if (!decoded.ok) {

@@ -62,10 +62,14 @@ export interface Dc09DecodeOptions {
   /**
    * R, L and account fields off the format are read as absent (quirk 'malformed-id-fields') instead of failing the
    * frame: how the forwarding output reads an answer, which it matches by token and sequence number only
-   * (pysiaalarm writes a missing R field as `None`). A plain answer without data block is read too (quirk
-   * 'no-data-block').
+   * (pysiaalarm writes a missing R field as `None`).
    */
   looseIdFields?: boolean;
+  /**
+   * A plain ACK, NAK, DUH or RSP without account and data block (artis101/sia-dc09-dev-receiver's `"ACK"0042L0`) is
+   * read, quirk 'no-data-block', instead of failing as DC09_FORMAT_INVALID: the forwarding output and `decode`.
+   */
+  blocklessAnswers?: boolean;
   /** Default true; false lets the CLI decode a bare body ('"SIA-DCS"0002R1L232#…') with quirk 'no-crc-header'. */
   requireHeader?: boolean;
   /**
@@ -339,8 +343,8 @@ function decodeBody(body: string, context: DecodeContext): DecodeResult<Dc09Mess
   if (!/^\d{4}$/.test(seq)) return fail('DC09_FORMAT_INVALID', `sequence "${clip(seq)}" is not 4 digits`, frame);
   const open = body.indexOf('[', idEnd + 5);
   // artis101/sia-dc09-dev-receiver answers `"ACK"0042L0`, without account and data block. The forwarding output
-  // reads answers by token and sequence number (looseIdFields), and a plain answer is keyless with or without them.
-  const blockless = open < 0 && context.options.looseIdFields === true && !encrypted && DC09_ANSWER_TOKENS.has(token);
+  // reads answers by token and sequence number, and a plain answer is keyless with or without them.
+  const blockless = open < 0 && context.options.blocklessAnswers === true && !encrypted && DC09_ANSWER_TOKENS.has(token);
   if (open < 0 && !blockless) return fail('DC09_FORMAT_INVALID', 'no data block "["', frame);
   const parsed = parseDc09IdFields(body, idEnd + 5, blockless ? body.length : open, token);
   if (typeof parsed === 'string' && context.options.looseIdFields !== true) return fail('DC09_FORMAT_INVALID', parsed, frame);

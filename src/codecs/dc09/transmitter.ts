@@ -120,7 +120,7 @@ export interface SentFrame {
  */
 export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer {
   const asPanel = sent.echo !== undefined;
-  const decoded = decodeDc09Frame(bytes, { keyFor: () => sent.key, exactLength: asPanel, looseIdFields: !asPanel });
+  const decoded = decodeDc09Frame(bytes, { keyFor: () => sent.key, exactLength: asPanel, looseIdFields: !asPanel, blocklessAnswers: !asPanel });
   if (!decoded.ok) {
     // CRC and header were right (those are checked first); only the decrypted content is off the template.
     const contentOnly = decoded.error.code === 'DC09_DECRYPT_FAILED' || decoded.error.code === 'DC09_TIMESTAMP_INVALID';

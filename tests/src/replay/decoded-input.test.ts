@@ -56,4 +56,12 @@ describe('recordDecodedFrame (frames no configured input takes)', () => {
     expect(counters.get('frames_rejected_total', { input: 'old-receiver', code: 'DC09_ID_UNSUPPORTED' })).toBe(1);
     expect(outbox.backlog('out')).toBe(0);
   });
+
+  // artis101/sia-dc09-dev-receiver's ACK, which `decode` prints as an answer: a replay still takes no answer.
+  it('refuses a receiver\'s answer without account and data block, and stores nothing', async () => {
+    const { outbox, deps } = pipeline();
+    const outcome = await recordDecodedFrame(origin('"ACK"0042L0'), 'dc09', deps);
+    expect(outcome).toMatchObject({ ok: false });
+    expect(outbox.backlog('out')).toBe(0);
+  });
 });

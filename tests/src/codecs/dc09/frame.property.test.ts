@@ -81,12 +81,13 @@ describe('decodeDc09Frame is total', () => {
   /** A sequence number most of the time, so that bodies get past it. */
   const seq = fc.oneof(fc.stringMatching(/^\d{4}$/), fc.constant(''));
   test.prop([tokens, seq, bodyText, fc.constantFrom('ascii', 'binary') as fc.Arbitrary<'ascii' | 'binary'>, fc.boolean()])(
-    'returns a result for CRC-valid frames with arbitrary bodies; only a plain answer read loosely may lack its data block',
-    (token, number, rest, crcForm, looseIdFields) => {
-      const result = decodeDc09Frame(wrapDc09Body(Buffer.from(token + number + rest, 'latin1'), crcForm), { keyFor: () => KEY_16, looseIdFields });
+    'returns a result for CRC-valid frames with arbitrary bodies; only a plain answer read with blocklessAnswers may lack its data block',
+    (token, number, rest, crcForm, loose) => {
+      const options = { keyFor: () => KEY_16, looseIdFields: loose, blocklessAnswers: loose };
+      const result = decodeDc09Frame(wrapDc09Body(Buffer.from(token + number + rest, 'latin1'), crcForm), options);
       expect(typeof result.ok).toBe('boolean');
       if (result.ok && result.value.quirks.includes('no-data-block')) {
-        expect([looseIdFields, result.value.encrypted, ['ACK', 'NAK', 'DUH', 'RSP'].includes(result.value.token)]).toEqual([true, false, true]);
+        expect([loose, result.value.encrypted, ['ACK', 'NAK', 'DUH', 'RSP'].includes(result.value.token)]).toEqual([true, false, true]);
       }
     },
   );
