@@ -38,15 +38,20 @@ export interface ListeningAddress {
   family: string;
 }
 
-/** Why the worker closed a connection, or refused one, on its own. */
-export type DropReason = 'max-connections' | 'peer-limit' | 'first-frame-timeout' | 'idle-timeout';
+/**
+ * Why the worker closed a connection, or refused one, on its own; `accept-failed`: the system gave it no descriptor
+ * for one (EMFILE, ENFILE), so it was lost unseen.
+ */
+export type DropReason = 'max-connections' | 'peer-limit' | 'first-frame-timeout' | 'idle-timeout' | 'accept-failed';
 
 /** Connections dropped for the same reason from the same address since the last batch, as one entry. */
 export interface Drop {
-  /** One of them (address and port). */
-  peer: string;
+  /** One of them (address and port); none for `accept-failed`, whose peer is never known. */
+  peer?: string;
   reason: DropReason;
   count: number;
+  /** For `accept-failed`: the error code (EMFILE, ENFILE). */
+  code?: string;
 }
 
 export interface PackedBatch {

@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { reduceMemoryAfterStartup } from '../system/memory.js';
+import { onAcceptFailed } from '../system/listener.js';
 import { Dc09Framer } from '../../src/codecs/dc09/framer.js';
 import type { FramerOutput } from '../../src/codecs/framing.js';
 import {
@@ -227,10 +228,19 @@ function sendNext(id: number, connection: Connection): void {
 }
 
 function drop(host: string, peer: string, reason: DropReason): void {
-  const key = `${host}|${reason}`;
-  const entry = dropped.get(key);
-  if (entry === undefined) dropped.set(key, { peer, reason, count: 1 });
-  else entry.count += 1;
+  countDrop(`${host}|${reason}`, { peer, reason, count: 0 });
+}
+
+function acceptFailed(error: NodeJS.ErrnoException): void {
+  const code = error.code ?? error.message;
+  countDrop(`|accept-failed|${code}`, { reason: 'accept-failed', code, count: 0 });
+}
+
+/** Adds one to the batch's entry under `key`, `first` (with a count of 0) being the entry when there is none yet. */
+function countDrop(key: string, first: Drop): void {
+  const entry = dropped.get(key) ?? first;
+  entry.count += 1;
+  dropped.set(key, entry);
   scheduleFlush();
 }
 
@@ -426,10 +436,11 @@ const server = settings.tcp ? net.createServer({ allowHalfOpen: true }, accept) 
 setInterval(closeOverdue, DEADLINE_CHECK_MS).unref();
 if (server !== undefined) {
   server.on('error', (error: NodeJS.ErrnoException) => {
-    // Once listening, an error is a failed accept: that connection is lost, the listener and every open connection
-    // stay (the worker must not be restarted for it). libuv itself closes connections past the descriptor limit.
     if (!server.listening) listenFailed(error);
   });
+  // The worker must not be restarted for it: the listener and every open connection stay. libuv itself closes
+  // connections past the descriptor limit.
+  onAcceptFailed(server, acceptFailed);
   server.listen({ host: settings.host, port: settings.port, backlog: 4096 }, () => {
     // Same port for UDP, so panels need one setting; with port 0 (tests) the port TCP got.
     if (settings.udp) bindUdp((server.address() as net.AddressInfo).port);

@@ -318,8 +318,10 @@ export class Dc09Listener implements Input {
       'peer-limit': `this address already holds maxConnectionsPerPeer (${maxConnectionsPerPeer}) connections`,
       'first-frame-timeout': `no valid frame within firstFrameTimeout (${this.options.firstFrameTimeoutMs} ms)`,
       'idle-timeout': `no valid frame within idleTimeout (${this.options.idleTimeoutMs} ms)`,
+      'accept-failed': `not accepted (${drop.code}): the process may be out of file descriptors (LimitNOFILE)`,
     };
-    this.warnings.warn(`connection-${drop.reason}`, drop.peer, { reason: drop.reason, count: drop.count, peer: drop.peer }, `connection closed: ${why[drop.reason]}`);
+    const fields = { reason: drop.reason, count: drop.count, peer: drop.peer, code: drop.code };
+    this.warnings.warn(`connection-${drop.reason}`, drop.peer, fields, `connection closed: ${why[drop.reason]}`);
     if (drop.reason !== 'max-connections') return;
     this.capacityReached(
       'connections',

@@ -10,10 +10,14 @@ export interface Dc09GatewayPorts {
 
 /**
  * A gateway child on `dir` with a DC-09 input over TCP (account 1234 allowed), the API and a stdout output, and a panel
- * connected to it; a second call on the same `dir` with the first's `ports` restarts it. What to close goes to
- * `cleanups`. `send` sends an ADM-CID frame and resolves with the answer's token (null: no answer).
+ * connected to it; a second call on the same `dir` with the first's `ports` restarts it. `nodeArgs` go to node (a
+ * preloaded fault, say). What to close goes to `cleanups`. `send` sends an ADM-CID frame and resolves with the answer's token (null: no answer).
  */
-export async function startDc09Gateway(dir: string, cleanups: Array<() => void>, options: { ports?: Dc09GatewayPorts; sites?: unknown[] } = {}) {
+export async function startDc09Gateway(
+  dir: string,
+  cleanups: Array<() => void>,
+  options: { ports?: Dc09GatewayPorts; sites?: unknown[]; nodeArgs?: string[] } = {},
+) {
   const dataDir = path.join(dir, 'var');
   const ports = options.ports ?? { dc09Port: await freePort(), apiPort: await freePort() };
   const gateway = GatewayProcess.spawn(
@@ -24,6 +28,9 @@ export async function startDc09Gateway(dir: string, cleanups: Array<() => void>,
       outputs: [{ type: 'stdout', name: 'console' }],
       ...(options.sites === undefined ? {} : { sites: options.sites }),
     }),
+    [],
+    undefined,
+    options.nodeArgs,
   );
   cleanups.push(() => gateway.kill('SIGKILL'));
   await gateway.ready;
