@@ -1,12 +1,13 @@
 import path from 'node:path';
 import type { Settings } from '../../src/settings/settings.js';
-import { GATEWAY_STATE_FILES, gatewayStateMissing } from '../system/files.js';
-import { DEFAULT_DATA_DIR, EXIT_NOINPUT, settingsOrExit } from './config.js';
+import { GATEWAY_STATE_FILES, gatewayStateMissing, unsafeDataDirPath } from '../system/files.js';
+import { DEFAULT_DATA_DIR, EXIT_CANTCREAT, EXIT_NOINPUT, settingsOrExit } from './config.js';
 
 /**
  * The settings of `--config` for a command that reads or adds to the gateway's state (devices, report, token);
- * undefined after printing why: 78 the configuration does not load, 66 its dataDir holds none of `evidence` (by
- * default what every gateway creates on its first start). Without this check a relative dataDir, resolved against
+ * undefined after printing why: 78 the configuration does not load, 73 another user could redirect its dataDir
+ * (unsafeDataDirPath), 66 its dataDir holds none of `evidence` (by default what every gateway creates on its first
+ * start). Without this check a relative dataDir, resolved against
  * the caller's directory, would have such a command report on (or write into) an empty directory as if it were the
  * gateway's.
  */
@@ -24,6 +25,12 @@ export function gatewayDataDirOrExit(config: string | undefined, evidence: reado
 }
 
 function holdsOrExit(dataDir: string, evidence: readonly string[], whereFrom: string): boolean {
+  const unsafePath = unsafeDataDirPath(dataDir);
+  if (unsafePath !== undefined) {
+    process.stderr.write(`error ${unsafePath}\n`);
+    process.exitCode = EXIT_CANTCREAT;
+    return false;
+  }
   const missing = gatewayStateMissing(dataDir, evidence);
   if (missing === undefined) return true;
   const fix = missing.elsewhere

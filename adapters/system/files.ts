@@ -56,6 +56,56 @@ export function gatewayStateMissing(dataDir: string, evidence: readonly string[]
   return { problem: `holds no ${evidence.join(' or ')}`, elsewhere: true };
 }
 
+/** The sticky bit: only an entry's owner may rename or remove it (/tmp). */
+const STICKY = 0o1000;
+
+/**
+ * Why the path to dataDir lets another local user redirect the store (undefined when it does not): dataDir is a
+ * symbolic link, or a directory on the way to it (as given, and as the links resolve) may be renamed or replaced by
+ * a user other than root and the gateway's: one they own, or one open to writes from others without the sticky bit
+ * (/tmp's). The gateway's group counts as its own, as for dataDir's mode. Checked before dataDir is
+ * created or narrowed, so nothing is made or changed through such a path.
+ */
+export function unsafeDataDirPath(dataDir: string): string | undefined {
+  const absolute = path.resolve(dataDir);
+  if (lstatIfThere(absolute)?.isSymbolicLink() === true) {
+    const target = path.resolve(path.dirname(absolute), fs.readlinkSync(absolute));
+    return `dataDir ${dataDir} is a symbolic link (to ${target}): set dataDir to the directory itself`;
+  }
+  // dataDir itself is checked (and narrowed) by prepareDataDir; before it exists, the deepest directory that does.
+  let existing = absolute;
+  while (!fs.existsSync(existing)) existing = path.dirname(existing);
+  const real = fs.realpathSync(existing);
+  const fix = "chown it to root or the gateway's user and chmod it go-w (or +t), or set dataDir elsewhere";
+  for (const dir of new Set([...ancestorsOf(absolute), ...ancestorsOf(real), ...(existing === absolute ? [] : [real])])) {
+    const stat = lstatIfThere(dir);
+    if (stat === undefined || stat.isSymbolicLink()) continue; // a link is checked where it points and where it lies
+    if (stat.uid !== 0 && stat.uid !== process.getuid?.()) return `dataDir ${dataDir}: ${dir} is owned by another user (uid ${stat.uid}), who may replace what is in it: ${fix}`;
+    const othersMayWrite = (stat.mode & 0o002) !== 0 || ((stat.mode & 0o020) !== 0 && stat.gid !== process.getgid?.());
+    if (othersMayWrite && (stat.mode & STICKY) === 0)
+      return `dataDir ${dataDir}: ${dir} may be written by other users (mode 0${(stat.mode & 0o7777).toString(8)}), who may replace what is in it: ${fix}`;
+  }
+  return undefined;
+}
+
+/** The entry itself (a link not followed); undefined when there is none (ENOENT, or ENOTDIR: a file on the way). */
+function lstatIfThere(file: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every directory from the root down to `dir`'s parent. */
+function ancestorsOf(dir: string): string[] {
+  const ancestors: string[] = [];
+  for (let parent = path.dirname(dir); ; parent = path.dirname(parent)) {
+    ancestors.unshift(parent);
+    if (parent === path.dirname(parent)) return ancestors;
+  }
+}
+
 /** Why dataDir cannot be used, with what to do about it. */
 export class DataDirError extends Error {
   constructor(
@@ -78,6 +128,8 @@ export interface DataDirLock {
  * process lives: a crash cannot leave a stale lock behind.
  */
 export function prepareDataDir(dataDir: string): DataDirLock {
+  const unsafePath = unsafeDataDirPath(dataDir);
+  if (unsafePath !== undefined) throw new DataDirError('cannot-create', unsafePath);
   let stat: fs.Stats;
   try {
     fs.mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });

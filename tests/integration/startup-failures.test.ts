@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -135,6 +135,39 @@ describe('start-up failures: one line naming the problem and the fix, a sysexits
       expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config)]), 73, new RegExp(`dataDir .*var is open to other users \\(mode 0${mode.toString(8)}\\)`));
       expect(existsSync(path.join(dataDir, 'outbox.sqlite'))).toBe(false);
     }
+  });
+
+  // A local user who can rename or replace a directory on the way to dataDir (or the link that is dataDir) can point
+  // the gateway at a store of their own: events written where they read them, an outbox they emptied.
+  it('a dataDir that is a symbolic link: 73, naming where it points', async () => {
+    const dir = tempDir('datadir-link');
+    const real = path.join(dir, 'real');
+    mkdirSync(real, { mode: 0o700 });
+    symlinkSync(real, path.join(dir, 'var'));
+    const config = await baseConfig(dir);
+    expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config)]), 73, new RegExp(`dataDir .*var is a symbolic link \\(to ${real}\\)`));
+    expect(existsSync(path.join(real, 'outbox.sqlite'))).toBe(false);
+    // The commands that read or add to the gateway's state refuse it alike.
+    const token = await cli(['token', 'create', '--config', writeConfig(dir, config), '--role', 'viewer', '--name', 'ops']);
+    expect(token).toMatchObject({ code: 73, stderr: [expect.stringMatching(/dataDir .*var is a symbolic link/)] });
+  });
+
+  it('a dataDir below a directory other users may write (not sticky): 73, naming that directory', async () => {
+    const dir = tempDir('datadir-parent-open');
+    const shared = path.join(dir, 'shared');
+    mkdirSync(shared);
+    chmodSync(shared, 0o777);
+    const config = await baseConfig(dir, { dataDir: path.join(shared, 'var') });
+    expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config)]), 73, new RegExp(`dataDir .*shared/var: ${shared} may be written by other users \\(mode 0777\\)`));
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('a dataDir below a directory another user owns: 73, naming that directory and its owner', async () => {
+    const dir = tempDir('datadir-parent-owned');
+    const theirs = path.join(dir, 'theirs');
+    mkdirSync(theirs, { mode: 0o755 });
+    chownSync(theirs, 65534, 65534);
+    const config = await baseConfig(dir, { dataDir: path.join(theirs, 'var') });
+    expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config)]), 73, new RegExp(`dataDir .*theirs/var: ${theirs} is owned by another user \\(uid 65534\\)`));
   });
 
   it("an embedded broker whose subscriber password cannot be read: 69, naming the output and the file", async () => {
