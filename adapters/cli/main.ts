@@ -1,70 +1,31 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { EXIT_USAGE } from './config.js';
-import { decodeCommand } from './commands/decode.js';
-import { checkCommand } from './commands/check.js';
-import { schemaCommand } from './commands/schema.js';
-import { runCommand } from './commands/run.js';
-import { replayCommand } from './commands/replay.js';
-import { EXIT_SIMULATE_FAILED, simulateCommand } from './commands/simulate.js';
-import { testCommand } from './commands/test.js';
-import { devicesCommand } from './commands/devices.js';
-import { incidentsCommand } from './commands/incidents.js';
-import { deadLettersCommand } from './commands/dead-letters.js';
-import { tokenCommand } from './commands/token.js';
-import { auditCommand } from './commands/audit.js';
-import { reportCommand } from './commands/report.js';
-import { packageVersion } from './version.js';
-
-// Each command module holds only its definition (so `--help` is complete); its action imports what it runs
-// (the gateway, the ledger, the simulator …) when invoked, so no command pays for the others' modules.
-const program = new Command('panelbridge')
-  .description('Alarm and access-control panel gateway with duress identification')
-  .version(packageVersion());
-
-program.addCommand(runCommand());
-program.addCommand(replayCommand());
-program.addCommand(decodeCommand());
-program.addCommand(checkCommand());
-program.addCommand(schemaCommand());
-program.addCommand(simulateCommand());
-program.addCommand(testCommand());
-program.addCommand(devicesCommand());
-program.addCommand(incidentsCommand());
-program.addCommand(deadLettersCommand());
-program.addCommand(tokenCommand());
-program.addCommand(auditCommand());
-program.addCommand(reportCommand());
+// The entry point imports only Node's own modules and the exit codes until it knows the process may open enough
+// files: Node's module loader reads the CLI's modules many at a time, and under a low `ulimit -n` it died with an
+// EMFILE stack trace naming some library file.
+import { readFileSync } from 'node:fs';
+import { EXIT_CONFIG } from './exit-codes.js';
 
 /**
- * Verbs that document their own status for "could not run", used for usage errors too: simulate keeps 1 for "a frame
- * was not ACKed".
+ * The open files the CLI needs at least: loading it takes about 110 at once, and what is left is the gateway's room
+ * for panels, API clients, the outbox and its logs. systemd's default (1024, which Node raises to the hard limit) is
+ * far above it.
  */
-const USAGE_STATUS_OF_VERB: Readonly<Record<string, number>> = { simulate: EXIT_SIMULATE_FAILED };
+const MIN_OPEN_FILES = 256;
 
-/**
- * A command line commander cannot parse (a missing or unknown option, a bad value, no verb) exits `status`, not
- * commander's 1, which is a documented result (check: warnings only; replay: the events differ from --expect).
- * Commander reports its parse errors with exit code 1 and a `commander.` code; help, version and the errors a verb
- * raises itself keep their status. Subcommands added with addCommand do not inherit the override: each gets it.
- */
-function exitOnUsageErrorWith(command: Command, status: number): void {
-  command.exitOverride((error) => process.exit(error.exitCode === 1 && error.code.startsWith('commander.') ? status : error.exitCode));
-  for (const subcommand of command.commands) exitOnUsageErrorWith(subcommand, USAGE_STATUS_OF_VERB[subcommand.name()] ?? status);
-}
-exitOnUsageErrorWith(program, EXIT_USAGE);
-
-/**
- * A reader that went away (`panelbridge audit show | head`) ends a printing command quietly with 141, the status a
- * shell gives a program SIGPIPE ended: not 0 or 1, which are results here. `run` is left out: its stdout output
- * treats a closed pipe as a failed delivery, and the gateway goes on.
- */
-const EXIT_BROKEN_PIPE = 141;
-if (process.argv[2] !== 'run') {
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
-    process.exit(EXIT_BROKEN_PIPE);
-  });
+/** The process's soft RLIMIT_NOFILE; undefined where /proc does not tell (not Linux) or it is unlimited. */
+function openFilesLimit(): number | undefined {
+  try {
+    const soft = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+    return soft === undefined ? undefined : Number(soft);
+  } catch {
+    return undefined;
+  }
 }
 
-await program.parseAsync(process.argv);
+const limit = openFilesLimit();
+if (limit !== undefined && limit < MIN_OPEN_FILES) {
+  process.stderr.write(`panelbridge: the process may open ${limit} files, it needs at least ${MIN_OPEN_FILES}: raise LimitNOFILE (systemd) or ulimit -n\n`);
+  // A limit the service was given: restarting cannot raise it, as with a bad configuration (RestartPreventExitStatus).
+  process.exit(EXIT_CONFIG);
+}
+await import('./program.js');
