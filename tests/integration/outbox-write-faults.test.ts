@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -108,6 +110,49 @@ describe('the outbox cannot write (disk full, read-only, I/O error) in a running
     expect((trouble!.reasons as string[]).join(' ')).toMatch(/database or disk is full/);
     expect((restore!.reasons as string[]).join(' ')).toMatch(new RegExp(`${stillFull ? 3 : 2} frames .*NAK`));
   }, 60_000);
+
+  // A real read-only disk, as the kernel makes one of a file system with errors (ext4 errors=remount-ro): on a loop
+  // device, where ext4's trigger_fs_error stands for the failing sector. A remount cannot do it while the gateway
+  // holds its files open for writing. Every write fails EROFS, the store-fault mark's too.
+  it.skipIf(process.getuid?.() !== 0 || !existsSync('/dev/loop-control'))(
+    'on a disk turned read-only it NAKs every frame, says so on /healthz and in the metrics, logs a few lines, and does not spin',
+    async () => {
+      const dir = tempDir('outbox-erofs');
+      const image = path.join(dir, 'disk.img');
+      const mounted = path.join(dir, 'disk');
+      execFileSync('truncate', ['-s', '32M', image]);
+      execFileSync('mkfs.ext4', ['-q', image]);
+      mkdirSync(mounted);
+      execFileSync('mount', ['-o', 'loop,errors=remount-ro', image, mounted]);
+      cleanups.push(() => execFileSync('umount', ['-l', mounted]));
+      const device = path.basename(execFileSync('findmnt', ['-no', 'SOURCE', mounted], { encoding: 'utf8' }).trim());
+      const { gateway, dataDir, ports, send } = await startDc09Gateway(mounted, cleanups);
+      const healthz = () => apiFetch(dataDir, `http://127.0.0.1:${ports.apiPort}/healthz`);
+      expect(await send(1, '#1234|1130 01 003')).toBe('ACK');
+
+      writeFileSync(`/sys/fs/ext4/${device}/trigger_fs_error`, '1');
+      const logLinesBefore = gateway.stderr.length + gateway.stdout.length;
+      for (let seq = 2; seq <= 21; seq++) expect(await send(seq, `#1234|1130 01 ${String(seq).padStart(3, '0')}`)).toBe('NAK');
+      expect(await send(22, '#1234|1121 01 001')).toBe('NAK'); // a duress too: the panel keeps sending it
+
+      const health = await healthz();
+      expect(health.status).toBe(503);
+      expect(((await health.json()) as { outbox: { state: string; detail: string } }).outbox).toMatchObject({ state: 'down' });
+      const metrics = await (await apiFetch(dataDir, `http://127.0.0.1:${ports.apiPort}/metrics`)).text();
+      expect(metrics).toMatch(/outbox_rejections_total\{[^}]*\} (2[1-9]|[3-9]\d)/);
+      const linesSince = gateway.stderr.length + gateway.stdout.length - logLinesBefore;
+      expect(linesSince).toBeLessThanOrEqual(5);
+      // Idle on a read-only disk, it does not retry in a loop.
+      const cpu = () => readFileSync(`/proc/${gateway.child.pid}/stat`, 'utf8').split(' ').slice(13, 15).reduce((sum, ticks) => sum + Number(ticks), 0);
+      const before = cpu();
+      const linesBefore = gateway.stderr.length + gateway.stdout.length;
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      expect(cpu() - before).toBeLessThan(100); // clock ticks (1/100 s): under a fifth of a core
+      expect([...gateway.stderr, ...gateway.stdout].slice(linesBefore)).toEqual([]);
+      expect(gateway.child.exitCode).toBeNull();
+    },
+    60_000,
+  );
 
   it('stores after a restart the event of a control action answered 503 CONTROL_NOT_STORED before it', async () => {
     const dir = tempDir('outbox-full-control');
