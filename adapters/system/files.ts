@@ -62,8 +62,8 @@ const STICKY = 0o1000;
 /**
  * Why the path to dataDir lets another local user redirect the store (undefined when it does not): dataDir is a
  * symbolic link, or a directory on the way to it (as given, and as the links resolve) may be renamed or replaced by
- * a user other than root and the gateway's: one they own, or one open to writes from others without the sticky bit
- * (/tmp's). The gateway's group counts as its own, as for dataDir's mode. Checked before dataDir is
+ * a user other than root, the caller and dataDir's owner: one they own, or one open to writes from others without
+ * the sticky bit (/tmp's). The caller's group counts as its own, as for dataDir's mode. Checked before dataDir is
  * created or narrowed, so nothing is made or changed through such a path.
  */
 export function unsafeDataDirPath(dataDir: string): string | undefined {
@@ -76,11 +76,13 @@ export function unsafeDataDirPath(dataDir: string): string | undefined {
   let existing = absolute;
   while (!fs.existsSync(existing)) existing = path.dirname(existing);
   const real = fs.realpathSync(existing);
+  // The gateway's user owns dataDir, and under systemd its parent too (StateDirectory): root runs admin commands on it.
+  const trusted = new Set([0, process.getuid?.(), lstatIfThere(absolute)?.uid]);
   const fix = "chown it to root or the gateway's user and chmod it go-w (or +t), or set dataDir elsewhere";
   for (const dir of new Set([...ancestorsOf(absolute), ...ancestorsOf(real), ...(existing === absolute ? [] : [real])])) {
     const stat = lstatIfThere(dir);
     if (stat === undefined || stat.isSymbolicLink()) continue; // a link is checked where it points and where it lies
-    if (stat.uid !== 0 && stat.uid !== process.getuid?.()) return `dataDir ${dataDir}: ${dir} is owned by another user (uid ${stat.uid}), who may replace what is in it: ${fix}`;
+    if (!trusted.has(stat.uid)) return `dataDir ${dataDir}: ${dir} is owned by another user (uid ${stat.uid}), who may replace what is in it: ${fix}`;
     const othersMayWrite = (stat.mode & 0o002) !== 0 || ((stat.mode & 0o020) !== 0 && stat.gid !== process.getgid?.());
     if (othersMayWrite && (stat.mode & STICKY) === 0)
       return `dataDir ${dataDir}: ${dir} may be written by other users (mode 0${(stat.mode & 0o7777).toString(8)}), who may replace what is in it: ${fix}`;

@@ -170,6 +170,20 @@ describe('start-up failures: one line naming the problem and the fix, a sysexits
     expectCleanFailure(await cli(['run', '--config', writeConfig(dir, config)]), 73, new RegExp(`dataDir .*theirs/var: ${theirs} is owned by another user \\(uid 65534\\)`));
   });
 
+  // The unit's layout: StateDirectory /var/lib/panelbridge and dataDir in it, both the service user's; root runs the
+  // admin commands on it.
+  it.skipIf(process.getuid?.() !== 0)("a dataDir below its owner's directory passes for root's admin commands", async () => {
+    const dir = tempDir('datadir-service-layout');
+    const state = path.join(dir, 'state');
+    const dataDir = path.join(state, 'var');
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    writeFileSync(path.join(dataDir, 'gateway.lock'), '');
+    for (const owned of [state, dataDir]) chownSync(owned, 65534, 65534);
+    const config = await baseConfig(dir, { dataDir });
+    const token = await cli(['token', 'create', '--config', writeConfig(dir, config), '--role', 'viewer', '--name', 'ops']);
+    expect(token.code).toBe(0);
+  });
+
   it("an embedded broker whose subscriber password cannot be read: 69, naming the output and the file", async () => {
     const dir = tempDir('mqtt-password');
     mkdirSync(path.join(dir, 'var', 'mqtt-password'), { recursive: true });
