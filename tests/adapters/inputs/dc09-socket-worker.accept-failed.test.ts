@@ -11,8 +11,8 @@ afterEach(() => {
 });
 
 describe('DC-09 input out of file descriptors', () => {
-  // libuv hides most of them (it closes the connection on a spare descriptor); one reaches Node when even that
-  // spare is gone, and then as many as there are connections waiting, so they are preloaded into the child.
+  // libuv hides most of them (it takes and closes the connection on a spare descriptor it keeps); one reaches Node
+  // only when that spare could not be opened again, which no test can arrange: the failures are preloaded.
   it('counts each accept its socket worker failed, logs them in one line, and goes on accepting', async () => {
     const dir = tempDir('dc09-emfile');
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
