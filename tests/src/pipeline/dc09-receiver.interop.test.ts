@@ -58,3 +58,71 @@ describe('DC-09 input: a real panel whose account is not hex', () => {
     expect(outcome.error?.message).toContain('non-hex-account');
   });
 });
+
+/**
+ * Frames real panels sent, as quoted in public issue threads (the same frames are decoded field by field in
+ * tests/src/codecs/dc09/dc09.jsonl). What a responder needs from each: the panel gets its ACK, the event is stored,
+ * and the code, area, zone and user are read as the panel meant them. Other receivers answered some of these with
+ * DUH or nothing, and the panels kept retrying or reported a communication failure.
+ */
+describe('DC-09 input: real panels\' frames are ACKed, stored and read', () => {
+  const latin1 = (text: string) => Buffer.from(text, 'latin1');
+  /** A frame as quoted (CRC and length included), between LF and CR. */
+  const captured = (line: string) => latin1(`\n${line}\r`);
+  const cases = [
+    {
+      // https://github.com/eavanvalkenburg/pysiaalarm/issues/51 (SATEL Perfecta): pysiaalarm read "id" as the code and answered DUH.
+      name: 'SATEL Perfecta: opening by user 15 in area 2',
+      frame: captured('80DA0040"SIA-DCS"0002L0#AA1234[#AA1234|Nri2/id15/OP]_10:03:32,06-14-2023'),
+      event: { code: { value: 'OP' }, category: 'opening', partition: { number: 2 }, user: { number: 15 }, zone: null, duress: false },
+    },
+    {
+      // https://github.com/eavanvalkenburg/pysiaalarm/issues/8 (Scantronic via Eaton SecureConnect, SC SIA3): DUH from pysiaalarm.
+      name: 'Eaton SC SIA3: test report by user 1, time of day in the block',
+      frame: captured('1908002B"SIA-DCS"0000L0#3080[#3080|Nti19:44/id1/RP]'),
+      event: { code: { value: 'RP' }, category: 'test', user: { number: 1 }, duress: false },
+    },
+    {
+      // https://github.com/schmupu/ioBroker.sia/issues/4 (bytes as logged): no account before the data block, NUL after the CR.
+      name: 'ioBroker.sia#4 panel: burglary on zone 2 with no header account',
+      frame: Buffer.from([10, 57, 70, 48, 68, 48, 48, 49, 65, 34, 83, 73, 65, 45, 68, 67, 83, 34, 48, 48, 48, 49, 76, 91, 35, 57, 57, 57, 57, 124, 78, 66, 65, 50, 93, 13, 0]),
+      event: { code: { value: 'BA' }, category: 'burglary', account: '9999', zone: { number: 2 }, duress: false },
+    },
+    {
+      // https://github.com/schmupu/ioBroker.sia/issues/19 (G90B-PLUS, bytes as logged): "Required SIA fields missing", NAK.
+      name: 'G90B-PLUS: remote closing by user 1, bare L',
+      frame: latin1('\n78FC003B"SIA-DCS"0001L#22334455[#22334455|NCQ1]_14:33:53,02-09-2020\r\0'),
+      event: { code: { value: 'CQ' }, category: 'closing', account: '22334455', user: { number: 1 }, duress: false },
+    },
+    {
+      // https://github.com/eavanvalkenburg/pysiaalarm/issues/63 (Lupus): DUH from pysiaalarm, which read "ti10:01" as the block.
+      name: 'Lupus: test report with a lowercase length and ti/da in the block',
+      frame: captured('9B3C004d"SIA-DCS"0047L0#100200[#100200|Nti10:01:00/da08-18-24/RP]_10:01:00,08-18-2024'),
+      event: { code: { value: 'RP' }, category: 'test', occurredAt: '2024-08-18T10:01:00.000Z', duress: false },
+    },
+    {
+      // https://github.com/Cheaterdev/sia-ha/issues/3 (ELDES): "CRC mismatch" in sia-ha, whose CRC left out the CR.
+      name: 'ELDES: Contact ID 1900 whose CRC covers the CR',
+      frame: captured('F19A002B"ADM-CID"0056L9999#9999[#9999|1900 00 001]'),
+      event: { code: { value: '900' }, account: '9999', duress: false },
+    },
+  ];
+
+  it.each(cases)('$name', async ({ frame, event }) => {
+    const { receiver, outbox } = testDc09Receiver({ input: 'ip', accounts: null });
+    const outcome = await receiver.handleFrame(frame, 'tcp');
+    expect(outcome.answer).toBe('ack');
+    expect(outcome.events).toHaveLength(1);
+    expect(outcome.events[0]).toMatchObject(event);
+    expect(outbox.backlog('probe')).toBe(1);
+  });
+
+  it('the Ajax NULL heartbeats of pysiaalarm#12, with and without a timestamp, are ACKed and store nothing', async () => {
+    const { receiver, outbox } = testDc09Receiver({ input: 'ip', accounts: null });
+    for (const body of ['54230012"NULL"0000L0#AAA[]', 'CDA80026"NULL"0000L0#AAA[]_19:08:35,04-29-2021']) {
+      const outcome = await receiver.handleFrame(captured(body), 'tcp');
+      expect([outcome.answer, outcome.events]).toEqual(['ack', []]);
+    }
+    expect(outbox.backlog('probe')).toBe(0);
+  });
+});
