@@ -90,6 +90,14 @@ class InFlight {
  * on a worker thread (dc09-socket-worker.ts), which sends frames and datagrams over in batches; this thread
  * decodes, stores and answers them. A connection's frames are handled in arrival order so answers go back in order.
  */
+/** The log line for discarded bytes; for a panel that speaks another protocol, what to set on it. */
+function discardMessage(reason: string): string {
+  if (reason === 'FRAME_SIA_BLOCK') {
+    return 'SIA DC-03 blocks discarded unanswered: the panel reports SIA over IP (DC-03 blocks, no DC-09 framing), which this input does not read; set its IP reporting to SIA DC-09 (SIA-DCS or ADM-CID)';
+  }
+  return 'frame discarded';
+}
+
 export class Dc09Listener implements Input {
   readonly protocol = 'dc09';
   private worker: Worker | undefined;
@@ -300,7 +308,7 @@ export class Dc09Listener implements Input {
     const { counters, name } = this.options;
     counters.inc('frames_discarded_total', { input: name, reason: discard.reason }, discard.count);
     const peer = discard.peer ?? this.peers.get(discard.connection);
-    this.warnings.warn(discard.reason, peer, { reason: discard.reason, count: discard.count, bytes: discard.bytes, peer }, 'frame discarded');
+    this.warnings.warn(discard.reason, peer, { reason: discard.reason, count: discard.count, bytes: discard.bytes, peer }, discardMessage(discard.reason));
     if (discard.reason !== 'FRAME_DATAGRAM_OVERLOAD') return;
     this.capacityReached(
       'datagrams',

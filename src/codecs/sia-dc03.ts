@@ -631,6 +631,20 @@ export function decodeSiaBlock(bytes: Uint8Array): DecodeResult<SiaBlock> {
   });
 }
 
+/**
+ * Whether the bytes are one or more whole DC-03 blocks back to back, each with its parity right: what a
+ * communicator set to SIA over IP (DC-03 blocks on TCP, no DC-09 framing) puts on a DC-09 port.
+ */
+export function isSiaBlockRun(bytes: Uint8Array): boolean {
+  let at = 0;
+  while (at < bytes.length) {
+    const size = ((bytes[at] ?? 0) & HEADER_LENGTH_MASK) + BLOCK_OVERHEAD;
+    if (at + size > bytes.length || !decodeSiaBlock(bytes.subarray(at, at + size)).ok) return false;
+    at += size;
+  }
+  return at > 0;
+}
+
 /** Builds one DC-03 block; a bad function code or data over 63 Latin-1 bytes is a caller bug and throws. */
 export function encodeSiaBlock(functionCode: string, data: string, ackRequested = false): Uint8Array {
   if (!FUNCTION_CODES.has(functionCode)) {

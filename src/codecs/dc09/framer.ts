@@ -1,4 +1,5 @@
 import type { Framer, FramerOutput } from '../framing.js';
+import { isSiaBlockRun } from '../sia-dc03.js';
 import { crc16 } from './crc16.js';
 
 /** The length field allows 0xFFF, but real frames stay far below 1 KiB; the headroom covers LF, header and CR. */
@@ -150,7 +151,7 @@ export class Dc09Framer implements Framer {
   flush(): FramerOutput[] {
     const out: FramerOutput[] = [];
     if (this.pending.length > 0) {
-      out.push({ kind: 'discarded', bytes: this.pending, reason: this.inFrame ? 'FRAME_IDLE_TIMEOUT' : this.huntReason });
+      out.push(this.inFrame ? { kind: 'discarded', bytes: this.pending, reason: 'FRAME_IDLE_TIMEOUT' } : this.outside(this.pending));
     }
     this.pending = EMPTY;
     this.inFrame = false;
@@ -200,7 +201,7 @@ export class Dc09Framer implements Framer {
     for (let i = this.scanned; i < pending.length; i++) {
       const byte = pending[i];
       if (byte === LF) {
-        if (i > 0) out.push({ kind: 'discarded', bytes: copyOf(pending, 0, i), reason: this.huntReason });
+        if (i > 0) out.push(this.outside(copyOf(pending, 0, i)));
         this.huntReason = 'FRAME_NOISE';
         this.take(i);
         this.inFrame = true;
@@ -209,7 +210,7 @@ export class Dc09Framer implements Framer {
       if (byte === CR) {
         const line = copyOf(pending, 0, i + 1);
         const isFrame = this.huntReason === 'FRAME_NOISE' && isFrameWithoutLf(line);
-        out.push(isFrame ? { kind: 'frame', bytes: line } : { kind: 'discarded', bytes: line, reason: this.huntReason });
+        out.push(isFrame ? { kind: 'frame', bytes: line } : this.outside(line));
         this.huntReason = 'FRAME_NOISE';
         this.take(i + 1);
         this.after = isFrame ? 'frame' : 'other';
@@ -217,12 +218,21 @@ export class Dc09Framer implements Framer {
       }
     }
     if (pending.length >= this.maxFrameBytes) {
-      out.push({ kind: 'discarded', bytes: copyOf(pending, 0, pending.length), reason: this.huntReason });
+      out.push(this.outside(copyOf(pending, 0, pending.length)));
       this.take(pending.length);
       return false;
     }
     this.scanned = pending.length;
     return false;
+  }
+
+  /**
+   * Bytes outside any frame, discarded: whole SIA DC-03 blocks are named (a panel set to SIA over IP, which the
+   * input does not read, so its installer is told what to change), the rest keeps the reason the hunt has.
+   */
+  private outside(bytes: Uint8Array): FramerOutput {
+    const reason = this.huntReason === 'FRAME_NOISE' && isSiaBlockRun(bytes) ? 'FRAME_SIA_BLOCK' : this.huntReason;
+    return { kind: 'discarded', bytes, reason };
   }
 
   /** Inside a frame: cut at the CR, restart at a stray LF, or give up at maxFrameBytes. */
