@@ -101,6 +101,12 @@ describe('DC-09 input: real panels\' frames are ACKed, stored and read', () => {
       event: { code: { value: 'RP' }, category: 'test', occurredAt: '2024-08-18T10:01:00.000Z', duress: false },
     },
     {
+      // https://github.com/eavanvalkenburg/pysiaalarm/issues/45 (Bosch AMAX 3000): area 2 armed away by user 1.
+      name: 'Bosch AMAX 3000: closing of area 2 by user 1',
+      frame: captured('33FC002B"ADM-CID"0014L0#000001[#000001|3401 02 001]'),
+      event: { code: { value: '401' }, category: 'closing', account: '000001', partition: { number: 2 }, user: { number: 1 }, duress: false },
+    },
+    {
       // https://github.com/Cheaterdev/sia-ha/issues/3 (ELDES): "CRC mismatch" in sia-ha, whose CRC left out the CR.
       name: 'ELDES: Contact ID 1900 whose CRC covers the CR',
       frame: captured('F19A002B"ADM-CID"0056L9999#9999[#9999|1900 00 001]'),
