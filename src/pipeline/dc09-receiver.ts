@@ -134,12 +134,14 @@ export class Dc09Receiver {
       if (this.clockOff.size > 0) this.clockOff.delete(account.toUpperCase());
       this.options.onTraffic?.(account, now);
     }
+    const signals = dc09Signals(msg, this.options.strict);
     if (msg.token === 'NULL' || msg.token === 'OH') {
       counters.inc('heartbeats_total', { input });
-      return { answer: 'ack', reply: this.ack(msg, now), events: [], duplicate: false };
+      // A NULL whose data block carries an event (quirk null-with-event) is stored like any event before its ACK.
+      if (signals.every((signal) => signal.code === null)) return { answer: 'ack', reply: this.ack(msg, now), events: [], duplicate: false };
     }
 
-    const events = this.eventsOf(msg, origin);
+    const events = this.eventsOf(msg, origin, signals);
     return this.options.recorder.record(events, this.retransmitKey(msg, account), this.recordOptions).then((recorded): Dc09Outcome => {
       if (!recorded.ok) {
         return this.answered(this.refuse('nak', this.nak(msg, now), { code: recorded.error.code, message: recorded.error.message }), now);
@@ -167,8 +169,8 @@ export class Dc09Receiver {
     return msg.osborneHoffman ? osborneHoffmanAnswer('NAK') : encodeNak(now, msg.crcForm);
   }
 
-  private eventsOf(msg: Dc09Message, origin: FrameOrigin): NormalizedEvent[] {
-    return dc09Signals(msg, this.options.strict).map((signal) => eventFromSignal(signal, origin, this.options.builder));
+  private eventsOf(msg: Dc09Message, origin: FrameOrigin, signals = dc09Signals(msg, this.options.strict)): NormalizedEvent[] {
+    return signals.map((signal) => eventFromSignal(signal, origin, this.options.builder));
   }
 
   /**

@@ -139,7 +139,8 @@ export function dc09Signals(msg: Dc09Message, strict: boolean): Signal[] {
     ...(msg.extendedRepeated === undefined ? {} : { extendedRepeated: msg.extendedRepeated }),
     quirks: [...msg.quirks, ...signal.quirks],
   });
-  if (msg.token === 'NULL' || msg.token === 'OH') return [withFrame(emptySignal('null'))];
+  if (msg.token === 'OH') return [withFrame(emptySignal('null'))];
+  if (msg.token === 'NULL') return nullSignals(msg.data, account, msg, strict).map(withFrame);
   if (msg.token === 'ADM-CID') {
     const fields = parseAdmCidData(msg.data, { strict });
     if (fields.ok)
@@ -149,6 +150,26 @@ export function dc09Signals(msg: Dc09Message, strict: boolean): Signal[] {
   const data = parseSiaData(msg.data, { strict, protocol: 'sia-dcs' });
   if (data.ok && data.value.events.length > 0) return data.value.events.map(withFrame);
   return [withFrame(unparsedSignal('sia-dcs', msg.data, data.ok ? 'empty data block' : data.error.message))];
+}
+
+/**
+ * A NULL is a link test: one signal without a code. Some panels put a data block in it (the Hikvision hub:
+ * `#0000|0000 00 000`, a Contact ID without an event); one that carries an event, as ADM-CID or SIA data, or a duress
+ * or hold-up code where a code would stand, gives that event (quirk `null-with-event`), so the receiver stores it
+ * before its ACK rather than answering it away as a heartbeat.
+ */
+function nullSignals(data: string, account: string | null, msg: Dc09Message, strict: boolean): Signal[] {
+  const withEvent = (signal: Signal): Signal => ({ ...signal, quirks: ['null-with-event', ...signal.quirks] });
+  const cid = parseAdmCidData(data, { strict });
+  if (cid.ok) {
+    const { quirks } = cid.value;
+    return [withEvent(contactIdSignal(cid.value, { protocol: 'adm-cid', account, receiver: msg.receiver, line: msg.line, quirks }))];
+  }
+  const sia = parseSiaData(data, { strict, protocol: 'sia-dcs' });
+  if (sia.ok && sia.value.events.length > 0) return sia.value.events.map(withEvent);
+  const why = 'a NULL data block that reads as neither ADM-CID nor SIA data';
+  const suspected = suspectedDuressSignal('adm-cid', 'contact-id', data, why) ?? suspectedDuressSignal('sia-dcs', 'sia', data, why);
+  return [suspected === null ? emptySignal('null') : withEvent(suspected)];
 }
 
 /**

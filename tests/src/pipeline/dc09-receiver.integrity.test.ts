@@ -342,3 +342,41 @@ describe('back-pressure never NAKs a duress for a backlog', () => {
     expect(outbox.backlog('keypad')).toBe(5);
   });
 });
+
+/**
+ * NULL is DC-09's link test, and the Hikvision hub sends it with a data block that carries no event
+ * (`[#0000|0000 00 000]`, https://github.com/eavanvalkenburg/sia/issues/17, whose reporter found Hikvision putting
+ * NULL where other panels put SIA-DCS). A NULL whose block does carry an event must not be ACKed away: the panel
+ * then never sends it again, and a duress in it would reach no one.
+ */
+describe('a NULL message never carries a duress away', () => {
+  it('stores a Contact ID duress sent in a NULL, labelled duress, and ACKs only then', async () => {
+    const t = setup();
+    const outcome = await t.send(panelFrame({ token: 'NULL', seq: '0000', account: '1234', data: '#1234|1121 01 003' }));
+    expect(outcome.answer).toBe('ack');
+    expect(t.panelEvents()).toHaveLength(1);
+    expect(t.panelEvents()[0]).toMatchObject({ duress: true, code: { value: '121' }, user: { number: 3 }, quirks: expect.arrayContaining(['null-with-event']) });
+    expect(t.traffic).toEqual(['1234']);
+  });
+
+  it('stores a SIA hold-up sent in a NULL', async () => {
+    const t = setup();
+    expect((await t.send(panelFrame({ token: 'NULL', seq: '0000', account: '1234', data: '#1234|Nri1/HA05' }))).answer).toBe('ack');
+    expect(t.panelEvents().map((e) => [e.code?.value, e.duress])).toEqual([['HA', true]]);
+  });
+
+  it('keeps the Hikvision link test a link test: ACKed, counted as a heartbeat, nothing stored', async () => {
+    const t = setup({ accounts: null });
+    const outcome = await t.send(Buffer.from('\n821F003A"NULL"0000R0L0#AAAB[#0000|0000 00 000]_18:25:49,07-05-2020\r', 'latin1'));
+    expect([outcome.answer, outcome.events]).toEqual(['ack', []]);
+    expect(t.panelEvents()).toEqual([]);
+    expect(t.counters.get('heartbeats_total', { input: 'ip' })).toBe(1);
+  });
+
+  it('refuses a NULL with a duress from an unknown account as any frame, and still publishes the duress', async () => {
+    const t = setup();
+    const outcome = await t.send(panelFrame({ token: 'NULL', seq: '0000', account: '9999', data: '#9999|1121 01 003' }));
+    expect(outcome.answer).toBe('nak');
+    expect(t.panelEvents().map((e) => [e.duress, e.verified])).toEqual([[true, false]]);
+  });
+});
