@@ -310,7 +310,7 @@ export class Dc09Receiver {
    * against this exact key.
    */
   private retransmitKey(msg: Dc09Message, account: string | null): string {
-    const content = `${msg.token}|${msg.data.length}:${msg.data}|${extendedText(msg)}|${msg.timestamp ?? ''}`;
+    const content = `${msg.token}|${msg.data.length}:${msg.data}|${extendedText(msg)}|${msg.timestamp ?? ''}${moreDataText(msg)}`;
     const header = msg.encrypted && msg.timestamp !== null ? '*' : `${msg.seq}|${msg.receiver}|${msg.line}`;
     return `dc09|${this.options.input}|${account?.toUpperCase() ?? null}|${header}|${content}`;
   }
@@ -324,6 +324,11 @@ function extendedText({ extended, extendedRepeated }: Dc09Message): string {
   if (extendedRepeated !== undefined) return JSON.stringify([extended, extendedRepeated]);
   for (const letter in extended) if (Object.hasOwn(extended, letter)) return JSON.stringify(extended);
   return '{}';
+}
+
+/** Further data blocks, whole (frames that differ only there are two frames); nothing when there are none. */
+function moreDataText({ moreData }: Dc09Message): string {
+  return moreData === undefined ? '' : `|${JSON.stringify(moreData)}`;
 }
 
 /** Causes for which a frame is answered NAK and earns no trust (an unauthenticated input's frames are ACKed). */

@@ -1,5 +1,5 @@
 import { catalogedDuressCodes } from '../catalog/index.js';
-import { decodeDc09Frame, type Dc09Message } from '../codecs/dc09/frame.js';
+import { decodeDc09Frame, type DataBlock, type Dc09Message } from '../codecs/dc09/frame.js';
 import { dc09AnswerOf, type Dc09AnswerFrame } from '../codecs/dc09/responses.js';
 import { parseDc09Timestamp } from '../codecs/dc09/timestamp.js';
 import { ademco685Heartbeat, decodeAdemco685, looksLikeAdemco685 } from '../codecs/ademco-685.js';
@@ -127,10 +127,10 @@ export function dc09Signals(msg: Dc09Message, strict: boolean): Signal[] {
   // panel's wall clock, read in the site's zone) and over the timestamp (when it was sent) (protocols.md §3.9).
   const occurrence = msg.extended['H'] === undefined ? null : parseDc09Timestamp(msg.extended['H'].trim(), 0);
   const occurredAt = occurrence === null ? null : new Date(occurrence).toISOString();
-  const withFrame = ({ occurredAtLocal, ...signal }: Signal): Signal => ({
+  const withFrame = ({ occurredAtLocal, ...signal }: Signal, blockAccount: string | null): Signal => ({
     ...signal,
     ...(occurredAt === null && occurredAtLocal !== undefined ? { occurredAtLocal } : {}),
-    account,
+    account: blockAccount,
     receiver: msg.receiver,
     line: msg.line,
     occurredAt: occurredAt ?? signal.occurredAt ?? frameTime,
@@ -139,17 +139,26 @@ export function dc09Signals(msg: Dc09Message, strict: boolean): Signal[] {
     ...(msg.extendedRepeated === undefined ? {} : { extendedRepeated: msg.extendedRepeated }),
     quirks: [...msg.quirks, ...signal.quirks],
   });
-  if (msg.token === 'OH') return [withFrame(emptySignal('null'))];
-  if (msg.token === 'NULL') return nullSignals(msg.data, account, msg, strict).map(withFrame);
+  if (msg.token === 'OH') return [withFrame(emptySignal('null'), account)];
+  // The header account names the sender; a further block without one falls back to its own, then the first block's.
+  const blocks: DataBlock[] = [msg, ...(msg.moreData ?? [])];
+  return blocks.flatMap((block) => {
+    const blockAccount = msg.account ?? block.dataAccount ?? msg.dataAccount;
+    return blockSignals(msg, block.data, blockAccount, strict).map((signal) => withFrame(signal, blockAccount));
+  });
+}
+
+/** One data block of a DC-09 message → its signals, read by the message's token. */
+function blockSignals(msg: Dc09Message, data: string, account: string | null, strict: boolean): Signal[] {
+  if (msg.token === 'NULL') return nullSignals(data, account, msg, strict);
   if (msg.token === 'ADM-CID') {
-    const fields = parseAdmCidData(msg.data, { strict });
-    if (fields.ok)
-      return [withFrame(contactIdSignal(fields.value, { protocol: 'adm-cid', account, receiver: msg.receiver, line: msg.line, quirks: fields.value.quirks }))];
-    return [withFrame(unparsedSignal('adm-cid', msg.data, fields.error.message))];
+    const fields = parseAdmCidData(data, { strict });
+    if (fields.ok) return [contactIdSignal(fields.value, { protocol: 'adm-cid', account, receiver: msg.receiver, line: msg.line, quirks: fields.value.quirks })];
+    return [unparsedSignal('adm-cid', data, fields.error.message)];
   }
-  const data = parseSiaData(msg.data, { strict, protocol: 'sia-dcs' });
-  if (data.ok && data.value.events.length > 0) return data.value.events.map(withFrame);
-  return [withFrame(unparsedSignal('sia-dcs', msg.data, data.ok ? 'empty data block' : data.error.message))];
+  const sia = parseSiaData(data, { strict, protocol: 'sia-dcs' });
+  if (sia.ok && sia.value.events.length > 0) return sia.value.events;
+  return [unparsedSignal('sia-dcs', data, sia.ok ? 'empty data block' : sia.error.message)];
 }
 
 /**

@@ -34,6 +34,11 @@ export interface Dc09Message {
    * positions, several [V] links): every value of each such letter, in the order sent.
    */
   extendedRepeated?: Record<string, string[]>;
+  /**
+   * Only when the message has them: further data blocks led by an account (`[#acct|data]` after the first), in the
+   * order sent, each read as the first block is (quirk more-data-blocks).
+   */
+  moreData?: DataBlock[];
   /** `_HH:MM:SS,MM-DD-YYYY` as epoch ms UTC; null when absent (or malformed on an unencrypted frame). */
   timestamp: number | null;
   /** The sender's CRC form; answers echo it. */
@@ -47,6 +52,12 @@ export interface Dc09Message {
   osborneHoffman: boolean;
   /** Kebab-case names of tolerated deviations. */
   quirks: string[];
+}
+
+/** A data block's account (`#acct|`, without '#', null when absent) and the data after it. */
+export interface DataBlock {
+  dataAccount: string | null;
+  data: string;
 }
 
 export interface Dc09DecodeOptions {
@@ -234,11 +245,10 @@ export interface Dc09IdFields {
   account: string | null;
 }
 
-interface Content {
-  dataAccount: string | null;
-  data: string;
+interface Content extends DataBlock {
   extended: Record<string, string>;
   extendedRepeated: Record<string, string[]> | null;
+  moreData: DataBlock[] | null;
   timestamp: number | null;
 }
 
@@ -354,7 +364,7 @@ function decodeBody(body: string, context: DecodeContext): DecodeResult<Dc09Mess
   if (blockless) quirks.add('no-data-block', 'answer has no data block');
 
   const content = blockless
-    ? ok<Content>({ dataAccount: null, data: '', extended: {}, extendedRepeated: null, timestamp: null })
+    ? ok<Content>({ dataAccount: null, data: '', extended: {}, extendedRepeated: null, moreData: null, timestamp: null })
     : encrypted
       ? decryptContent(body.slice(open + 1), ids.account, context)
       : parseContent(body, open + 1, false, context);
@@ -364,12 +374,13 @@ function decodeBody(body: string, context: DecodeContext): DecodeResult<Dc09Mess
     quirks.add('data-account-differs', `data block account ${dataAccount} differs from header account ${ids.account}`);
   }
   // Spelled out rather than spread: spreads in the middle of a literal copy property by property at run time.
-  const { data, extended, extendedRepeated, timestamp } = content.value;
+  const { data, extended, extendedRepeated, moreData, timestamp } = content.value;
   const message: Dc09Message = {
     token, encrypted, seq, receiver: ids.receiver, line: ids.line, account: ids.account, dataAccount, data, extended, timestamp,
     crcForm: context.crcForm, crcOverCr: context.crcOverCr, osborneHoffman: context.osborneHoffman, quirks: quirks.names,
   };
   if (extendedRepeated !== null) message.extendedRepeated = extendedRepeated;
+  if (moreData !== null) message.moreData = moreData;
   return ok(message);
 }
 
@@ -486,10 +497,19 @@ function parseContent(text: string, from: number, encrypted: boolean, context: D
 
   const extended: Record<string, string> = {};
   let extendedRepeated: Record<string, string[]> | null = null;
+  let moreData: DataBlock[] | null = null;
   let i = close + 1;
   while (text.charCodeAt(i) === OPEN_BRACKET) {
     const fieldEnd = text.indexOf(']', i + 1);
     const letter = text[i + 1] ?? '';
+    const further = fieldEnd < 0 ? null : furtherDataBlock(text.slice(i + 1, fieldEnd));
+    if (further !== null) {
+      if (encrypted && !isPrintableText(further.data)) return fail(malformed, `${where} is not printable text`, frame);
+      if (moreData === null) quirks.add('more-data-blocks', 'further data blocks led by an account, read as more events');
+      (moreData ??= []).push(further);
+      i = fieldEnd + 1;
+      continue;
+    }
     if (fieldEnd < 0 || !/^[A-Za-z]$/.test(letter)) return fail(malformed, `malformed extended field${excerpt(i)}`, frame);
     const value = text.slice(i + 2, fieldEnd);
     if (encrypted && !isPrintableText(value)) return fail(malformed, `${where} is not printable text`, frame);
@@ -521,7 +541,19 @@ function parseContent(text: string, from: number, encrypted: boolean, context: D
     if (timestampRequired) return fail('DC09_TIMESTAMP_INVALID', 'encrypted frame has no timestamp', frame);
     quirks.add('timestamp-missing', 'encrypted frame has no timestamp');
   }
-  return ok({ dataAccount, data, extended, extendedRepeated, timestamp });
+  return ok({ dataAccount, data, extended, extendedRepeated, moreData, timestamp });
+}
+
+/**
+ * A bracket after the data block that is another data block: `#acct|data`, the account as the first block's
+ * (extended fields start with their letter, never '#'). Null for anything else.
+ */
+function furtherDataBlock(field: string): DataBlock | null {
+  if (field.charCodeAt(0) !== HASH) return null;
+  const accountEnd = accountRunEnd(field, 1, field.length);
+  const dataAccount = field.slice(1, accountEnd);
+  if (!DC09_ACCOUNT_PATTERN.test(dataAccount) || field.charCodeAt(accountEnd) !== BAR) return null;
+  return { dataAccount, data: textOfBytes(field.slice(accountEnd + 1)) };
 }
 
 /**

@@ -380,3 +380,25 @@ describe('a NULL message never carries a duress away', () => {
     expect(t.panelEvents().map((e) => [e.duress, e.verified])).toEqual([[true, false]]);
   });
 });
+
+/**
+ * A message whose further "[#acct|…]" blocks carry more events (read so by an Osborne-Hoffman receiver written
+ * against ATS panels: public GitHub Go receiver, parseEvents). Refusing the frame for them would have lost the first
+ * block's events too, a hold-up among them, with no answer for the panel but to send it again.
+ */
+describe('a hold-up in a further data block', () => {
+  it('is stored with the first block\'s events, labelled duress, before the ACK (SIA-DCS and ADM-CID)', async () => {
+    const t = setup();
+    const sia = await t.send(panelFrame({ token: 'SIA-DCS', seq: '0001', account: '1234', data: '#1234|Nri1/BA01][#1234|Nri1/HA05' }));
+    const cid = await t.send(panelFrame({ token: 'ADM-CID', seq: '0002', account: '1234', data: '#1234|1130 01 001][#1234|1122 01 005' }));
+    expect([sia.answer, cid.answer]).toEqual(['ack', 'ack']);
+    expect(t.panelEvents().map((e) => [e.code?.value, e.duress])).toEqual([['BA', false], ['HA', true], ['130', false], ['122', true]]);
+  });
+
+  it('tells two frames apart by their further blocks: neither is taken for a retransmit of the other', async () => {
+    const t = setup();
+    await t.send(panelFrame({ token: 'ADM-CID', seq: '0003', account: '1234', data: '#1234|1130 01 001][#1234|1130 01 002' }));
+    await t.send(panelFrame({ token: 'ADM-CID', seq: '0003', account: '1234', data: '#1234|1130 01 001][#1234|1122 01 005' }));
+    expect(t.panelEvents().filter((e) => e.duress)).toHaveLength(1);
+  });
+});

@@ -151,6 +151,20 @@ describe('decodeDc09Frame: data block, extended fields, timestamp', () => {
     expect(decoded(frameOf('"SIA-DCS"0001L0#1234[#1234|NRR|Atest]'))).toMatchObject({ dataAccount: '1234', data: 'NRR|Atest' });
   });
 
+  // An Osborne-Hoffman receiver written against ATS panels reads a message's further "[#acct|…]" blocks as more
+  // events (public GitHub Go receiver, parseEvents: "further blocks only if they start with an account").
+  it('reads a further data block led by an account, beside the extended fields (quirk more-data-blocks)', () => {
+    const message = decoded(frameOf('"SIA-DCS"0001L0#1234[#1234|Nri1/BA01][#1234|Nri1/HA02][Rkitchen]_10:00:00,01-01-2024'));
+    expect(message).toMatchObject({ dataAccount: '1234', data: 'Nri1/BA01', moreData: [{ dataAccount: '1234', data: 'Nri1/HA02' }], extended: { R: 'kitchen' } });
+    expect(message.quirks).toContain('more-data-blocks');
+    expect(decoded(frameOf('"SIA-DCS"0001L0#1234[#1234|NBA01][Rkitchen]'))).not.toHaveProperty('moreData');
+  });
+
+  it('refuses a further data block in strict mode by its quirk', () => {
+    const result = decodeDc09Frame(frameOf('"ADM-CID"0001L0#1234[#1234|1130 01 001][#1234|1122 01 002]'), { strict: true });
+    expect(result.ok ? result.value : result.error.message).toContain('more-data-blocks');
+  });
+
   it('reads the timestamp as UTC', () => {
     expect(decoded(frameOf('"NULL"0001L0#1234[]_23:59:58,02-29-2024')).timestamp).toBe(Date.UTC(2024, 1, 29, 23, 59, 58));
   });
