@@ -85,11 +85,6 @@ class InFlight {
   }
 }
 
-/**
- * DC-09 over TCP and UDP on one port. It carries bytes only: the receiver decides every answer. The sockets live
- * on a worker thread (dc09-socket-worker.ts), which sends frames and datagrams over in batches; this thread
- * decodes, stores and answers them. A connection's frames are handled in arrival order so answers go back in order.
- */
 /** The log line for discarded bytes; for a panel that speaks another protocol, what to set on it. */
 function discardMessage(reason: string): string {
   if (reason === 'FRAME_SIA_BLOCK') {
@@ -98,6 +93,11 @@ function discardMessage(reason: string): string {
   return 'frame discarded';
 }
 
+/**
+ * DC-09 over TCP and UDP on one port. It carries bytes only: the receiver decides every answer. The sockets live
+ * on a worker thread (dc09-socket-worker.ts), which sends frames and datagrams over in batches; this thread
+ * decodes, stores and answers them. A connection's frames are handled in arrival order so answers go back in order.
+ */
 export class Dc09Listener implements Input {
   readonly protocol = 'dc09';
   private worker: Worker | undefined;
