@@ -3,7 +3,7 @@ import { decodeDc09Frame, type DataBlock, type Dc09Message } from '../codecs/dc0
 import { dc09AnswerOf, type Dc09AnswerFrame } from '../codecs/dc09/responses.js';
 import { parseDc09Timestamp } from '../codecs/dc09/timestamp.js';
 import { ademco685Heartbeat, decodeAdemco685, looksLikeAdemco685 } from '../codecs/ademco-685.js';
-import { contactIdSignal, decodeContactId, parseAdmCidData } from '../codecs/contact-id.js';
+import { contactIdSignal, decodeContactId, parseAdmCidData, type ContactIdFields } from '../codecs/contact-id.js';
 import { decodeSurgard } from '../codecs/surgard.js';
 import { decodeSiaLine, parseSiaData } from '../codecs/sia-dc03.js';
 import { fail, ok, type DecodeResult } from '../codecs/result.js';
@@ -150,15 +150,18 @@ export function dc09Signals(msg: Dc09Message, strict: boolean): Signal[] {
 
 /** One data block of a DC-09 message → its signals, read by the message's token. */
 function blockSignals(msg: Dc09Message, data: string, account: string | null, strict: boolean): Signal[] {
-  if (msg.token === 'NULL') return nullSignals(data, account, msg, strict);
+  if (msg.token === 'NULL') return nullSignals(msg, data, account, strict);
   if (msg.token === 'ADM-CID') {
     const fields = parseAdmCidData(data, { strict });
-    if (fields.ok) return [contactIdSignal(fields.value, { protocol: 'adm-cid', account, receiver: msg.receiver, line: msg.line, quirks: fields.value.quirks })];
-    return [unparsedSignal('adm-cid', data, fields.error.message)];
+    return [fields.ok ? admCidSignal(msg, fields.value, account) : unparsedSignal('adm-cid', data, fields.error.message)];
   }
   const sia = parseSiaData(data, { strict, protocol: 'sia-dcs' });
   if (sia.ok && sia.value.events.length > 0) return sia.value.events;
   return [unparsedSignal('sia-dcs', data, sia.ok ? 'empty data block' : sia.error.message)];
+}
+
+function admCidSignal(msg: Dc09Message, fields: ContactIdFields & { quirks: string[] }, account: string | null): Signal {
+  return contactIdSignal(fields, { protocol: 'adm-cid', account, receiver: msg.receiver, line: msg.line, quirks: fields.quirks });
 }
 
 /**
@@ -167,18 +170,17 @@ function blockSignals(msg: Dc09Message, data: string, account: string | null, st
  * or hold-up code where a code would stand, gives that event (quirk `null-with-event`), so the receiver stores it
  * before its ACK rather than answering it away as a heartbeat.
  */
-function nullSignals(data: string, account: string | null, msg: Dc09Message, strict: boolean): Signal[] {
-  const withEvent = (signal: Signal): Signal => ({ ...signal, quirks: ['null-with-event', ...signal.quirks] });
+function nullSignals(msg: Dc09Message, data: string, account: string | null, strict: boolean): Signal[] {
   const cid = parseAdmCidData(data, { strict });
-  if (cid.ok) {
-    const { quirks } = cid.value;
-    return [withEvent(contactIdSignal(cid.value, { protocol: 'adm-cid', account, receiver: msg.receiver, line: msg.line, quirks }))];
-  }
-  const sia = parseSiaData(data, { strict, protocol: 'sia-dcs' });
-  if (sia.ok && sia.value.events.length > 0) return sia.value.events.map(withEvent);
+  const sia = cid.ok ? null : parseSiaData(data, { strict, protocol: 'sia-dcs' });
   const why = 'a NULL data block that reads as neither ADM-CID nor SIA data';
-  const suspected = suspectedDuressSignal('adm-cid', 'contact-id', data, why) ?? suspectedDuressSignal('sia-dcs', 'sia', data, why);
-  return [suspected === null ? emptySignal('null') : withEvent(suspected)];
+  const events = cid.ok
+    ? [admCidSignal(msg, cid.value, account)]
+    : sia?.ok === true && sia.value.events.length > 0
+      ? sia.value.events
+      : [suspectedDuressSignal('adm-cid', 'contact-id', data, why) ?? suspectedDuressSignal('sia-dcs', 'sia', data, why)].filter((signal) => signal !== null);
+  if (events.length === 0) return [emptySignal('null')];
+  return events.map((signal) => ({ ...signal, quirks: ['null-with-event', ...signal.quirks] }));
 }
 
 /**
