@@ -310,10 +310,11 @@ export class Assurance implements EventAnnotator {
   private followClockSteps(): void {
     const step = this.clockSteps.look();
     if (step === undefined) return;
-    this.options.logger.warn({ steppedMs: step.by }, 'the host clock was stepped; link supervision and the device ledger follow it');
+    this.options.logger.warn({ steppedMs: step.by }, 'the host clock was stepped; link supervision, the device ledger and delivery deadlines follow it');
     this.windows.clockStepped(step);
     this.supervision.clockStepped(step);
     this.ledger.clockStepped(step);
+    this.deadline.clockStepped(step);
   }
 
   /** Opens a test window for `actor`; published to central and audited, with the actor's note. */

@@ -1,4 +1,5 @@
 import type { NormalizedEvent } from '../model/event.js';
+import type { ClockStep } from './clock-steps.js';
 import { isDuress } from './devices.js';
 
 export interface UndeliveredDuress {
@@ -50,7 +51,8 @@ export class DeliveryDeadline {
 
   /**
    * Events whose deadline passed since the last call, by whichever clock says so first: the wall clock alone would
-   * wait the hours NTP stepped it back by, the monotonic one alone the time a suspend lasted.
+   * wait the hours NTP stepped it back by a duress recovered after a restart, the monotonic one alone the time a
+   * suspend lasted.
    */
   due(now: number, monotonic?: number): UndeliveredDuress[] {
     const elapsed = (e: UndeliveredDuress): number =>
@@ -58,6 +60,15 @@ export class DeliveryDeadline {
     const missed = [...this.waiting.values()].filter((e) => e.alertedAt === null && elapsed(e) > this.deadlineMs);
     for (const entry of missed) entry.alertedAt = now;
     return missed;
+  }
+
+  /**
+   * Moves the receipt times read before a step of the wall clock with it: NTP setting a Pi that booted on a stale
+   * clock forward by days must not make a duress waiting for its confirmation days old, and late at once. A duress
+   * recovered from a previous run keeps its time: the gap since is time that passed.
+   */
+  clockStepped(step: ClockStep): void {
+    for (const entry of this.waiting.values()) if (entry.receivedAt >= step.from && entry.receivedAt <= step.to) entry.receivedAt += step.by;
   }
 
   /** Events past their deadline and still unconfirmed. */

@@ -69,4 +69,22 @@ describe('duress delivery deadline', () => {
     expect(h.supervisory()).toHaveLength(1);
     expect(h.assurance.health().state).toBe('degraded');
   });
+  it('raises no alert when NTP steps the host clock forward while a duress waits, and its age is the time that passed', async () => {
+    const DAY = 86_400 * SECOND;
+    const h = harness({ autoDeliver: false, duressDeadlineMs: 10 * SECOND, centralOutputs: ['cms'] });
+    const holdup = await h.receive(cid('122', 5)); // a Pi booted on the time it shut down at
+    h.clock.advance(2 * SECOND);
+    h.clock.step(3 * DAY); // NTP syncs
+    await h.tick();
+    expect(h.supervisory()).toEqual([]);
+    expect(h.assurance.health().state).toBe('up');
+
+    h.clock.advance(9 * SECOND); // a real delay past the deadline still raises it
+    await h.tick();
+    expect(h.supervisory()).toHaveLength(1);
+    expect(h.assurance.health()).toMatchObject({ state: 'degraded', undeliveredDuress: [{ eventId: holdup.id, ageMs: 11 * SECOND }] });
+    h.assurance.delivered('cms', holdup);
+    await h.assurance.flush();
+    expect(reasonText(h.supervisory()[1]!)).toBe(`holdup event ${holdup.id} was delivered to central output cms 11 s after it was received`);
+  });
 });
