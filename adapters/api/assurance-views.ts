@@ -16,6 +16,8 @@ export interface WindowView {
   notExercised: string[];
   closedAt: string | null;
   closeReason: 'expired' | 'stopped' | null;
+  /** Who stopped it (the token's name, `gateway`); null while open or when it expired. */
+  stoppedBy: string | null;
   /** Opened by the site's testSchedule (its devices not exercised are missed tests). */
   scheduled: boolean;
 }
@@ -67,6 +69,7 @@ export function windowView(assurance: Assurance, window: WindowRecord): WindowVi
     notExercised: names(notExercised),
     closedAt: window.closedAt === null ? null : iso(window.closedAt),
     closeReason: window.closeReason,
+    stoppedBy: window.stoppedBy,
     scheduled: window.scheduleSlot !== null,
   };
 }

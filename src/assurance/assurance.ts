@@ -73,7 +73,7 @@ export type ControlStored = Promise<{ ok: true } | { ok: false; error: unknown }
 /** What a control action whose event for central was refused says (the API's 503, MQTT's refusal): `done` stands. */
 export function notStoredMessage(done: string, error: unknown): string {
   const cause = error instanceof Error ? error.message : String(error);
-  return `${done} and is in the audit log, but its event for central is not stored yet (${cause}); the gateway stores it again at each check: do not repeat the action`;
+  return `${done} and is in the audit log, but its event for central is not stored yet (${cause}); the gateway stores it again at each check, so it need not be repeated (a repeat is answered with what stands)`;
 }
 
 export type StartWindowOutcome = Extract<OpenWindowResult, { ok: false }> | (Extract<OpenWindowResult, { ok: true }> & { stored: ControlStored });
@@ -130,6 +130,11 @@ function duressDetails(event: NormalizedEvent): Record<string, unknown> {
   };
 }
 
+/** A control action and what it acted on (its window, incident or output). */
+function controlKey(action: ControlAction, subject: string | undefined): string {
+  return `${action}\u0000${subject}`;
+}
+
 function labelOf(device: DuressDevice): string {
   return `${device.device} "${device.name}"`;
 }
@@ -160,8 +165,11 @@ export class Assurance implements EventAnnotator {
   private linksForgottenToldAt = Number.NEGATIVE_INFINITY;
   /** Those of them being stored again now: a tick does not store one twice. */
   private readonly retrying = new Set<NormalizedEvent>();
-  /** The latest store of each open window's opening event, for a repeated opening to be answered by. */
-  private readonly openings = new Map<string, ControlStored>();
+  /**
+   * The latest store of each control action's event not stored yet, by action and subject: a repeated opening, stop
+   * or acknowledgement is answered as that event's store is (503 until it is stored, as the first was).
+   */
+  private readonly controlsStoring = new Map<string, ControlStored>();
   private historyPrunedAt = Number.NEGATIVE_INFINITY;
   /** Evictions at a bound come in floods: a line per kind every 10 s, with how many it stands for. */
   private readonly evictions: RateLimitedLog;
@@ -289,7 +297,7 @@ export class Assurance implements EventAnnotator {
       if (window !== undefined) this.windowOpened(window, GATEWAY_ACTOR, `testSchedule of site ${window.site}, slot ${window.scheduleSlot}`, now);
     }
     for (const outcome of this.windows.expire(now)) this.windowClosed(outcome, now, GATEWAY_ACTOR);
-    for (const outcome of this.windows.stopAheadOfClock(now))
+    for (const outcome of this.windows.stopAheadOfClock(now, GATEWAY_ACTOR.name))
       this.windowClosed(outcome, now, GATEWAY_ACTOR, "the host clock went back past the window's opening");
     this.ledger.enroll(now);
     for (const status of this.ledger.newlyOverdue(now)) this.deviceOverdue(status, now);
@@ -323,7 +331,7 @@ export class Assurance implements EventAnnotator {
     const result = this.windows.start(request, now);
     if (!result.ok) return result;
     // A repeat changes nothing: it is answered as the opening is, once (and only if) its event is stored.
-    if (result.repeated) return { ...result, stored: this.openings.get(result.window.id) ?? Promise.resolve({ ok: true }) };
+    if (result.repeated) return { ...result, stored: this.storing('test-window-opened', result.window.id) };
     return { ...result, stored: this.windowOpened(result.window, actor, note, now) };
   }
 
@@ -344,8 +352,9 @@ export class Assurance implements EventAnnotator {
   /** Closes a window now for `actor` and publishes its outcome; undefined when no open window has this id. */
   stopWindow(id: string, actor: Actor, note: string | null = null): { window: WindowRecord; stored: ControlStored } | undefined {
     const now = this.now();
-    const outcome = this.windows.stop(id, now);
+    const outcome = this.windows.stop(id, now, actor.name);
     if (outcome === undefined) return undefined;
+    if (outcome.repeated) return { window: outcome.window, stored: this.storing('test-window-stopped', id) };
     return { window: outcome.window, stored: this.windowClosed(outcome, now, actor, note) };
   }
 
@@ -360,6 +369,7 @@ export class Assurance implements EventAnnotator {
     const result = this.incidents.acknowledge(id, actor.name, note, now);
     if (!result.ok) return result.incident === undefined ? { ok: false, reason: result.reason } : { ok: false, reason: result.reason, incident: result.incident };
     const { incident } = result;
+    if (result.repeated) return { ok: true, incident, stored: this.storing('incident-acknowledged', id) };
     this.options.logger.info({ incident: id, by: actor.name, role: actor.role, channel: actor.channel, note }, 'duress incident acknowledged');
     const stored = this.control(
       'incident-acknowledged',
@@ -458,7 +468,6 @@ export class Assurance implements EventAnnotator {
 
   private windowClosed(outcome: WindowOutcome, now: number, actor: Actor, note: string | null = null): ControlStored {
     const { window, covered, exercised, notExercised } = outcome;
-    this.openings.delete(window.id);
     const site = this.directory.site(window.site);
     const expired = window.closeReason === 'expired';
     this.options.logger.info(
@@ -644,6 +653,8 @@ export class Assurance implements EventAnnotator {
    */
   private store(event: NormalizedEvent, attempt: 'first' | 'again'): ControlStored {
     if (attempt === 'again') this.retrying.add(event);
+    const { control } = event;
+    const storingKey = control == null ? undefined : controlKey(control.action, control.window ?? control.incident ?? control.output);
     const recording: ControlStored = this.options
       .record([event])
       .then(
@@ -653,6 +664,7 @@ export class Assurance implements EventAnnotator {
       .then((outcome) => {
         this.retrying.delete(event);
         if (outcome.ok) {
+          if (storingKey !== undefined && this.controlsStoring.get(storingKey) === recording) this.controlsStoring.delete(storingKey);
           if (this.unstored.delete(event)) this.options.onUnstoredChanged?.([...this.unstored]);
         } else if (attempt === 'first') {
           this.options.logger.error({ err: outcome.error, reasons: event.reasons }, 'supervisory event not stored yet; stored again at each check');
@@ -663,8 +675,12 @@ export class Assurance implements EventAnnotator {
       })
       .finally(() => this.inFlight.delete(recording));
     this.inFlight.add(recording);
-    const { control } = event;
-    if (control?.action === 'test-window-opened' && control.window !== undefined && this.windows.isOpen(control.window)) this.openings.set(control.window, recording);
+    if (storingKey !== undefined) this.controlsStoring.set(storingKey, recording);
     return recording;
+  }
+
+  /** How a repeated control action is answered: as its event's store is, or stored when it is no longer pending. */
+  private storing(action: ControlAction, subject: string): ControlStored {
+    return this.controlsStoring.get(controlKey(action, subject)) ?? Promise.resolve({ ok: true });
   }
 }

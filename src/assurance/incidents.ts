@@ -4,7 +4,8 @@ import { isDuress, type DeviceDirectory } from './devices.js';
 import type { AssuranceStore, IncidentCall, IncidentOpening, IncidentRecord } from './store.js';
 
 export type AcknowledgeResult =
-  | { ok: true; incident: IncidentRecord }
+  /** `repeated`: `by` acknowledged it already with this note, which is the acknowledgement (see acknowledge). */
+  | { ok: true; incident: IncidentRecord; repeated: boolean }
   | { ok: false; reason: 'unknown' | 'already-acknowledged'; incident?: IncidentRecord };
 
 /**
@@ -137,15 +138,20 @@ export class Incidents {
     return opened;
   }
 
+  /**
+   * Closes an incident for `by`. The same acknowledgement again (same person, same note) is a client's retry (after
+   * a 503 CONTROL_NOT_STORED, a lost answer) and is answered with the one that stands; any other is refused.
+   */
   acknowledge(id: string, by: string, note: string | null, now: number): AcknowledgeResult {
     const incident = this.store.incident(id);
     if (incident === undefined) return { ok: false, reason: 'unknown' };
-    if (incident.ackedAt !== null) return { ok: false, reason: 'already-acknowledged', incident };
+    if (incident.ackedAt !== null)
+      return incident.ackedBy === by && incident.note === note ? { ok: true, incident, repeated: true } : { ok: false, reason: 'already-acknowledged', incident };
     const acked: IncidentRecord = { ...incident, ackedAt: now, ackedBy: by, note };
     if (this.openByKey.delete(incident.key) && incident.key.startsWith(ACCOUNT_KEY_PREFIX)) this.openAccountIncidents--;
     this.openKeyById.delete(incident.id);
     this.store.putIncident(acked);
-    return { ok: true, incident: acked };
+    return { ok: true, incident: acked, repeated: false };
   }
 
   /** A central output delivered this event: the first delivery of an incident's opening event is its time to delivery. */

@@ -64,6 +64,8 @@ export interface WindowRecord {
   closeReason: 'expired' | 'stopped' | null;
   /** `{site}@{local date}T{from}` for a window the site's testSchedule opened; null for one a person opened. */
   scheduleSlot: string | null;
+  /** Who stopped it (the actor's name); null while open, when it expired, or when stopped before this was kept. */
+  stoppedBy: string | null;
 }
 
 export interface IncidentRecord {
@@ -188,6 +190,9 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE incident ADD COLUMN calls TEXT;
   `,
+  `
+  ALTER TABLE test_window ADD COLUMN stopped_by TEXT;
+  `,
 ];
 
 type Row = Record<string, unknown>;
@@ -234,6 +239,7 @@ function windowFromRow(row: Row): WindowRecord {
     closedAt: row.closed_at as number | null,
     closeReason: row.close_reason as WindowRecord['closeReason'],
     scheduleSlot: row.schedule_slot as string | null,
+    stoppedBy: row.stopped_by as string | null,
   };
 }
 
@@ -280,9 +286,10 @@ export class AssuranceStore {
       openWindows: db.prepare<[], Row>(`SELECT * FROM test_window WHERE closed_at IS NULL ORDER BY started_at`),
       recentWindows: db.prepare<[number], Row>(`SELECT * FROM test_window ORDER BY started_at DESC LIMIT ?`),
       putWindow: db.prepare(
-        `INSERT OR REPLACE INTO test_window (id, site, started_at, ends_at, devices, exercised, closed_at, close_reason, schedule_slot)
-         VALUES (@id, @site, @startedAt, @endsAt, @devices, @exercised, @closedAt, @closeReason, @scheduleSlot)`,
+        `INSERT OR REPLACE INTO test_window (id, site, started_at, ends_at, devices, exercised, closed_at, close_reason, schedule_slot, stopped_by)
+         VALUES (@id, @site, @startedAt, @endsAt, @devices, @exercised, @closedAt, @closeReason, @scheduleSlot, @stoppedBy)`,
       ),
+      window: db.prepare<[string], Row>(`SELECT * FROM test_window WHERE id = ?`),
       windowOfSlot: db.prepare<[string], Row>(`SELECT * FROM test_window WHERE schedule_slot = ?`),
       windowsBetween: db.prepare<[string, number, number], Row>(
         `SELECT * FROM test_window WHERE site = ? AND started_at >= ? AND started_at < ? ORDER BY started_at`,
@@ -381,8 +388,17 @@ export class AssuranceStore {
 
   /** The window a test schedule opened for this slot, if it did. */
   windowOfSlot(slot: string): WindowRecord | undefined {
+    return this.oneWindow(this.statements.windowOfSlot, slot);
+  }
+
+  /** The window with this id, open or closed. */
+  window(id: string): WindowRecord | undefined {
+    return this.oneWindow(this.statements.window, id);
+  }
+
+  private oneWindow(statement: Database.Statement<[string], Row>, key: string): WindowRecord | undefined {
     this.flush();
-    const row = this.statements.windowOfSlot.get(slot);
+    const row = statement.get(key);
     return row === undefined ? undefined : windowFromRow(row);
   }
 

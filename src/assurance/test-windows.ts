@@ -87,6 +87,7 @@ export class TestWindows {
       closedAt: null,
       closeReason: null,
       scheduleSlot: null,
+      stoppedBy: null,
     };
     this.open.set(window.id, window);
     this.store.putWindow(window);
@@ -127,21 +128,28 @@ export class TestWindows {
       closedAt: null,
       closeReason: null,
       scheduleSlot: slot.key,
+      stoppedBy: null,
     };
     this.open.set(window.id, window);
     this.store.putWindow(window);
     return window;
   }
 
-  /** Closes a window early. Undefined when no open window has this id. */
-  stop(id: string, now: number): WindowOutcome | undefined {
+  /**
+   * Closes a window early for `by`. A window `by` stopped already is the outcome again, `repeated`: a client's retry
+   * (after a 503 CONTROL_NOT_STORED, a lost answer). Undefined when no open window has this id and `by` stopped none.
+   */
+  stop(id: string, now: number, by: string): (WindowOutcome & { repeated: boolean }) | undefined {
     const window = this.open.get(id);
-    return window === undefined ? undefined : this.close(window, now, 'stopped');
+    if (window !== undefined) return { ...this.close(window, now, 'stopped', by), repeated: false };
+    const closed = this.store.window(id);
+    if (closed?.closeReason !== 'stopped' || closed.stoppedBy !== by) return undefined;
+    return { window: closed, ...this.statusOf(closed), repeated: true };
   }
 
   /** Closes every window whose time is up. */
   expire(now: number): WindowOutcome[] {
-    return [...this.open.values()].filter((w) => now >= w.endsAt).map((w) => this.close(w, w.endsAt, 'expired'));
+    return [...this.open.values()].filter((w) => now >= w.endsAt).map((w) => this.close(w, w.endsAt, 'expired', null));
   }
 
   /**
@@ -149,16 +157,12 @@ export class TestWindows {
    * not be followed (while the gateway was down, or on a clock without a monotonic reading), so when it really
    * opened is not known, and waiting for the clock would make it cover events long after.
    */
-  stopAheadOfClock(now: number): WindowOutcome[] {
-    return [...this.open.values()].filter((w) => w.startedAt > now + CLOCK_STEP_MS).map((w) => this.close(w, now, 'stopped'));
+  stopAheadOfClock(now: number, by: string): WindowOutcome[] {
+    return [...this.open.values()].filter((w) => w.startedAt > now + CLOCK_STEP_MS).map((w) => this.close(w, now, 'stopped', by));
   }
 
   list(): WindowRecord[] {
     return [...this.open.values()];
-  }
-
-  isOpen(id: string): boolean {
-    return this.open.has(id);
   }
 
   anyOpen(): boolean {
@@ -230,8 +234,8 @@ export class TestWindows {
     }
   }
 
-  private close(window: WindowRecord, at: number, reason: 'expired' | 'stopped'): WindowOutcome {
-    const closed: WindowRecord = { ...window, closedAt: at, closeReason: reason };
+  private close(window: WindowRecord, at: number, reason: 'expired' | 'stopped', stoppedBy: string | null): WindowOutcome {
+    const closed: WindowRecord = { ...window, closedAt: at, closeReason: reason, stoppedBy };
     this.open.delete(window.id);
     this.store.putWindow(closed);
     return { window: closed, ...this.statusOf(closed) };

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ApiServer } from '../../adapters/api/server.js';
 import { TokenRegistry } from '../../adapters/api/tokens.js';
 import { wireAssurance } from '../../adapters/cli/assurance-wiring.js';
+import { incidentsCommand } from '../../adapters/cli/commands/incidents.js';
 import { testCommand } from '../../adapters/cli/commands/test.js';
 import { MqttOutput } from '../../adapters/outputs/mqtt.js';
 import { AssuranceStore } from '../../src/assurance/store.js';
@@ -126,6 +127,8 @@ async function startGateway(outputs: OutputAdapter[], logger: Logger = silentLog
 
 /** Runs `panelbridge test …` in-process against the API, as an installer. */
 const runTestCommand = (args: string[]) => runInProcess(testCommand(), args, ROLE_TOKENS.installer);
+/** Runs `panelbridge incidents …` in-process against the API, as an operator. */
+const runIncidentsCommand = (args: string[]) => runInProcess(incidentsCommand(), args, ROLE_TOKENS.operator);
 
 describe('duress assurance through the API', () => {
   let central: RecordingOutput;
@@ -179,8 +182,10 @@ describe('duress assurance through the API', () => {
     const stopped = await runTestCommand(['stop', window.id, '--api', gateway.base]);
     expect(stopped.out).toMatch(/closed .* \(stopped\)\n {2}reported \(1\/2\): zone-6\n {2}not reported: zone-5\n$/);
 
-    const again = await runTestCommand(['stop', window.id, '--api', gateway.base]);
-    expect(again).toMatchObject({ exitCode: 64, err: `error WINDOW_NOT_FOUND: no open test window ${window.id}\n` });
+    // A retry (the answer was lost) is answered with the same outcome; a window nobody stopped so, not found.
+    expect(await runTestCommand(['stop', window.id, '--api', gateway.base])).toEqual(stopped);
+    const unknown = await runTestCommand(['stop', 'no-such-window', '--api', gateway.base]);
+    expect(unknown).toMatchObject({ exitCode: 64, err: 'error WINDOW_NOT_FOUND: no open test window no-such-window\n' });
     expect((await gateway.request('POST', '/test-windows', { site: 'mars', minutes: 5 })).body.error.code).toBe('SITE_NOT_FOUND');
     const bad = await gateway.request('POST', '/test-windows', { site: 'bank-1', minutes: 'ten' });
     expect(bad).toMatchObject({ status: 400, body: { error: { code: 'BAD_REQUEST', message: 'minutes must be a number' } } });
@@ -296,7 +301,7 @@ describe('a control action through the API', () => {
     await until(() => central.delivered.some((e) => e.id === panic.id), 'the retried event');
   });
 
-  it('answers 503 CONTROL_NOT_STORED when the outbox refuses the event: the action stands, its event is stored at the next check, a repeat is refused', async () => {
+  it('answers 503 CONTROL_NOT_STORED when the outbox refuses the event: the action stands, its event is stored at the next check, another acknowledgement is refused', async () => {
     const holdup = await gateway.receive(cid('122', 5));
     const append = gateway.outbox.append.bind(gateway.outbox);
     gateway.outbox.append = () => Promise.reject(new Error('SQLITE_FULL: database or disk is full'));
@@ -364,7 +369,51 @@ describe('a control action through the API', () => {
     const [window] = (await gateway.request('GET', '/test-windows')).body.windows as Array<{ id: string }>;
     expect(started.exitCode).toBe(74);
     expect(started.out).toContain(`test window ${window!.id} open for site bank-1`);
-    expect(started.err).toMatch(/CONTROL_NOT_STORED.*do not repeat/);
+    expect(started.err).toMatch(/CONTROL_NOT_STORED.*need not be repeated/);
+  });
+  it('answers an acknowledgement repeated after a 503 CONTROL_NOT_STORED with the one that stands, and refuses a different one', async () => {
+    const holdup = await gateway.receive(cid('122', 5));
+    const append = gateway.outbox.append.bind(gateway.outbox);
+    gateway.outbox.append = () => Promise.reject(new Error('SQLITE_FULL: database or disk is full'));
+    const ack = ['ack', holdup.incident!, '--note', 'police attended', '--api', gateway.base];
+    const first = await runIncidentsCommand(ack);
+    expect([first.exitCode, first.err]).toEqual([74, expect.stringContaining('CONTROL_NOT_STORED')]);
+    // The client's retry: the acknowledgement stands, its event is still not stored.
+    const retried = await runIncidentsCommand(ack);
+    expect([retried.exitCode, retried.out]).toEqual([74, expect.stringContaining('by operator-1 (police attended)')]);
+    const path = `/incidents/${holdup.incident}/ack`;
+    expect((await gateway.request('POST', path, { note: 'police attended' }, 'operator')).body.result.incident).toMatchObject({ ackedBy: 'operator-1', note: 'police attended' });
+    // Another person, or another note, is another acknowledgement: refused.
+    expect((await gateway.request('POST', path, { note: 'police attended' }, 'admin')).body.error.code).toBe('ALREADY_ACKNOWLEDGED');
+    expect((await gateway.request('POST', path, { note: 'false alarm' }, 'operator')).body.error.code).toBe('ALREADY_ACKNOWLEDGED');
+
+    gateway.outbox.append = append;
+    await gateway.wiring.tick();
+    await gateway.wiring.assurance.flush();
+    const stored = await runIncidentsCommand(ack);
+    expect(stored.exitCode).toBe(0);
+    await until(() => central.delivered.some((e) => e.control?.action === 'incident-acknowledged'), 'the control event');
+    expect(central.delivered.filter((e) => e.control?.action === 'incident-acknowledged')).toHaveLength(1);
+  });
+
+  it('answers a stop repeated after a 503 CONTROL_NOT_STORED with the window it closed, and refuses it to another person', async () => {
+    const opened = await gateway.request('POST', '/test-windows', { site: 'bank-1', minutes: 30 }, 'installer');
+    const append = gateway.outbox.append.bind(gateway.outbox);
+    gateway.outbox.append = () => Promise.reject(new Error('SQLITE_FULL: database or disk is full'));
+    const path = `/test-windows/${opened.body.id}`;
+    const first = await gateway.request('DELETE', path, {}, 'installer');
+    expect([first.status, first.body.error.code, first.body.result.closeReason]).toEqual([503, 'CONTROL_NOT_STORED', 'stopped']);
+    const retried = await runTestCommand(['stop', opened.body.id, '--api', gateway.base]);
+    expect([retried.exitCode, retried.err]).toEqual([74, expect.stringContaining('CONTROL_NOT_STORED')]);
+    expect((await gateway.request('DELETE', path, {}, 'admin')).body.error.code).toBe('WINDOW_NOT_FOUND');
+
+    gateway.outbox.append = append;
+    await gateway.wiring.tick();
+    await gateway.wiring.assurance.flush();
+    const again = await gateway.request('DELETE', path, {}, 'installer');
+    expect([again.status, again.body.closedAt, again.body.stoppedBy]).toEqual([200, first.body.result.closedAt, 'installer-1']);
+    await until(() => central.delivered.some((e) => e.control?.action === 'test-window-stopped'), 'the control event');
+    expect(central.delivered.filter((e) => e.control?.action === 'test-window-stopped')).toHaveLength(1);
   });
 });
 
@@ -472,6 +521,11 @@ describe('duress assurance over MQTT', () => {
       expect(refused.error.code).toBe('CONTROL_NOT_STORED');
       expect(refused.error.message).toContain(`incident ${second.incident} was acknowledged`);
       expect(refused.result).toMatchObject({ incident: { id: second.incident } });
+      // Repeated by the same sender after that refusal, it is answered as the API answers a retry: what stands.
+      await client.publishAsync(`${prefix}/incidents/${second.incident}/ack`, '', { qos: 1 });
+      const secondAnswers = () => answers.messages.filter((m) => m.topic === `${prefix}/incidents/${second.incident}/ack/result`);
+      await until(() => secondAnswers().length === 2, 'the answer to the repeat');
+      expect(JSON.parse(secondAnswers()[1]!.payload)).toMatchObject({ error: { code: 'CONTROL_NOT_STORED' }, result: { incident: { id: second.incident } } });
 
       // Refusals are counted, and logged at most once in a while however many come.
       for (const id of ['nope-1', 'nope-2', 'nope-3']) await client.publishAsync(`${prefix}/incidents/${id}/ack`, '', { qos: 1 });

@@ -13,8 +13,8 @@ export function actorOf(req: ApiRequest): Actor {
  * `answer`, once the control action's event for central is stored (its group commit): answered before, a crash in
  * between would tell the operator "done" while central never hears of it. The action itself has happened and is in
  * the audit log (`done` says what it was), so an outbox that refused the event is answered 503 saying so: the gateway
- * stores the event again at each check, and the action must not be repeated. The 503 carries the answer the action
- * would have had (`result`: the window, the incident), so a client can show what stands.
+ * stores the event again at each check, and the action need not be repeated (a retry is answered with what stands).
+ * The 503 carries the answer the action would have had (`result`: the window, the incident), so a client can show it.
  */
 export async function answerOnceStored<T extends { body?: unknown }>(stored: ControlStored, done: string, answer: T): Promise<T> {
   const outcome = await stored;

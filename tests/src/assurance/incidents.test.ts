@@ -45,6 +45,14 @@ describe('the duress latch', () => {
       incident: { acknowledged: true, ackedBy: 'operator 7', note: 'police on site, all safe', ackedAt: new Date(h.clock.now()).toISOString() },
     });
     expect(h.assurance.acknowledge(first.incident!, operator('someone else'), null)).toMatchObject({ ok: false, reason: 'already-acknowledged' });
+    expect(h.assurance.acknowledge(first.incident!, operator('operator 7'), 'false alarm')).toMatchObject({ ok: false, reason: 'already-acknowledged' });
+    // The same acknowledgement again is a client's retry: answered with the one that stands, published once.
+    h.clock.advance(MINUTE);
+    const retried = h.assurance.acknowledge(first.incident!, operator('operator 7'), 'police on site, all safe');
+    expect(retried.ok && (await retried.stored)).toEqual({ ok: true });
+    expect(retried.ok && retried.incident).toEqual(acked.ok && acked.incident);
+    await h.assurance.flush();
+    expect(h.supervisory().filter((e) => e.control?.action === 'incident-acknowledged')).toHaveLength(1);
     expect(h.assurance.acknowledge('no-such-incident', operator('x'), null)).toEqual({ ok: false, reason: 'unknown' });
     expect(incidentViews(h.assurance)).toEqual([]);
 

@@ -174,7 +174,9 @@ describe('AssuranceStore incidents', () => {
     store.close();
     // The schema before openings and later calls were kept: a row written then has neither.
     const db = new Database(path.join(dir, ASSURANCE_FILE_NAME));
-    db.exec(`ALTER TABLE incident DROP COLUMN opening; ALTER TABLE incident DROP COLUMN calls; UPDATE incident SET id = 'inc-old'`);
+    db.exec(
+      `ALTER TABLE incident DROP COLUMN opening; ALTER TABLE incident DROP COLUMN calls; ALTER TABLE test_window DROP COLUMN stopped_by; UPDATE incident SET id = 'inc-old'`,
+    );
     db.pragma('user_version = 2');
     db.close();
     const migrated = AssuranceStore.openIn(dir);
