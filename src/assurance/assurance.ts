@@ -11,7 +11,7 @@ import type { EventAnnotator, RecordOutcome } from '../pipeline/recorder.js';
 import { DeliveryDeadline, type UndeliveredDuress } from './delivery-deadline.js';
 import { DeviceDirectory, isGatewayRaised, isPanelTest, isPointTest, provesDevice, type DuressDevice } from './devices.js';
 import { describeSpan, formatDuration } from '../settings/duration.js';
-import { ClockSteps } from './clock-steps.js';
+import { ClockSteps } from '../clock-steps.js';
 import { buildReport, type AssuranceReport, type ReportPeriod } from './report.js';
 import { Incidents } from './incidents.js';
 import { DeviceLedger, MAX_ACCOUNT_PANEL_TESTS, type DeviceStatus, type PanelTestStatus } from './ledger.js';

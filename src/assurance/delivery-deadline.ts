@@ -1,5 +1,5 @@
 import type { NormalizedEvent } from '../model/event.js';
-import type { ClockStep } from './clock-steps.js';
+import type { ClockStep } from '../clock-steps.js';
 import { isDuress } from './devices.js';
 
 export interface UndeliveredDuress {

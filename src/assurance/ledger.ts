@@ -1,5 +1,5 @@
 import type { NormalizedEvent } from '../model/event.js';
-import type { ClockStep } from './clock-steps.js';
+import type { ClockStep } from '../clock-steps.js';
 import type { DeviceDirectory, DeviceKind, DuressDevice } from './devices.js';
 import type { AssuranceStore, DeviceRecord, PanelTestRecord } from './store.js';
 

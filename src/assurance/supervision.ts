@@ -1,6 +1,6 @@
 import { siteForAccount } from '../classify/classify.js';
 import type { Site } from '../settings/sites.js';
-import type { ClockStep } from './clock-steps.js';
+import type { ClockStep } from '../clock-steps.js';
 import type { AssuranceStore } from './store.js';
 
 /** Which accounts are supervised and how long each may stay silent. */

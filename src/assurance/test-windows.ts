@@ -1,7 +1,7 @@
 import type { NormalizedEvent } from '../model/event.js';
 import type { IdSource } from '../model/ids.js';
 import type { Logger } from '../ports.js';
-import { CLOCK_STEP_MS, type ClockStep } from './clock-steps.js';
+import { CLOCK_STEP_MS, type ClockStep } from '../clock-steps.js';
 import { isDuress, type DeviceDirectory, type DuressDevice } from './devices.js';
 import type { AssuranceStore, WindowRecord } from './store.js';
 import type { ScheduledSlot } from './test-schedules.js';

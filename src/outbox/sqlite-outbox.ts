@@ -5,6 +5,7 @@ import { GatewayError, isGatewayError, schemaTooNew } from '../errors.js';
 import { receivedAtMs, type NormalizedEvent } from '../model/event.js';
 import { systemClock, type Audience, type Clock } from '../ports.js';
 import { SQLITE_BUSY_TIMEOUT_MS } from '../timeout.js';
+import { ClockSteps, type ClockStep } from '../clock-steps.js';
 import { limitWalSize, walBytes } from '../sqlite-wal.js';
 import { DEAD_LETTER_RETRY_LIMIT, type AppendResult, type DeadLetter, type DeadLetterPage, type Outbox, type OutboxEntry, type OutputRegistration, type RetriedDeadLetter, type RetiredOutput } from './outbox.js';
 import {
@@ -233,6 +234,7 @@ function prepareStatements(db: Database.Database) {
       `DELETE FROM entry WHERE seq IN (SELECT seq FROM entry WHERE seq <= ? AND stored_at <= ?
          AND seq NOT IN (SELECT seq FROM dead_letter) ORDER BY seq LIMIT ?)`,
     ),
+    shiftDead: db.prepare<[number, number, number]>(`UPDATE dead_letter SET at = at + ? WHERE at BETWEEN ? AND ?`),
     pruneDead: db.prepare<[number, number]>(
       `DELETE FROM dead_letter WHERE (output, seq) IN (SELECT output, seq FROM dead_letter WHERE at <= ? LIMIT ?)`,
     ),
@@ -274,6 +276,10 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   private readonly dedupeWindowMs: number;
   private readonly retentionMs: number | undefined;
   private readonly deadLetterRetentionMs: number | undefined;
+  /** Steps of the wall clock, which the times of dead letters follow (see deadLettersStepped). */
+  private readonly clockSteps: ClockSteps;
+  /** A step the dead letters' times could not follow: none is pruned until a restart, rather than one too early. */
+  private deadLetterTimesUnsure = false;
   private readonly pruneTimer: NodeJS.Timeout | undefined;
   /** Rows in the entry table. */
   private entryCount: number;
@@ -303,6 +309,9 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     this.dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
     this.retentionMs = options.retentionMs;
     this.deadLetterRetentionMs = options.deadLetterRetentionMs;
+    // Looked at before the first reading: every dead letter's time read since lies in the range a step moves.
+    this.clockSteps = new ClockSteps(this.clock);
+    this.clockSteps.look();
     this.walCheckpointBytes = limitWalSize(db);
     this.statements = prepareStatements(db);
     this.entryCount = this.statements.count.get() ?? 0;
@@ -339,12 +348,12 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   prune(): number {
     if (this.closed) return 0;
     this.flush();
-    const now = this.clock.now();
+    const now = this.now();
     let deleted = 0;
     try {
       deleted = this.db.transaction(() => {
         let rows = 0;
-        if (this.deadLetterRetentionMs !== undefined) rows += this.statements.pruneDead.run(now - this.deadLetterRetentionMs, PRUNE_BATCH).changes;
+        if (this.deadLetterRetentionMs !== undefined && !this.deadLetterTimesUnsure) rows += this.statements.pruneDead.run(now - this.deadLetterRetentionMs, PRUNE_BATCH).changes;
         const outputs = this.index.outputs();
         if (this.retentionMs !== undefined && outputs.length > 0) {
           const finishedEverywhere = Math.min(...outputs.map((output) => this.watermarkOf(output)));
@@ -406,6 +415,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     const added = [...configured].filter((name) => !known.has(name));
     // An output tracked by an earlier call of this process is not retired by a later one that leaves it out.
     const removed = cursors.filter((cursor) => !configured.has(cursor.output) && !this.index.has(cursor.output));
+    const now = this.now();
     const registration = this.db.transaction((): OutputRegistration => {
       const starts = new Map(added.map((name) => [name, this.head]));
       const retired: RetiredOutput[] = [];
@@ -418,7 +428,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
           if (undelivered.count > 0) {
             const heirs = added.filter((name) => audienceOf(name) === audience);
             for (const heir of heirs) starts.set(heir, Math.min(starts.get(heir)!, undelivered.lowest! - 1));
-            if (heirs.length === 0) this.statements.deadLetterUndelivered.run({ output, watermark, reason: RETIRED_REASON, at: this.clock.now() });
+            if (heirs.length === 0) this.statements.deadLetterUndelivered.run({ output, watermark, reason: RETIRED_REASON, at: now });
             retired.push({ output, undelivered: undelivered.count, duress: undelivered.duress, handedTo: heirs });
           }
         }
@@ -457,6 +467,30 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     return entries;
   }
 
+  /** The wall clock, once the dead letters marked since start have followed any step of it since the last reading. */
+  private now(): number {
+    const step = this.clockSteps.look();
+    if (step !== undefined) this.deadLettersStepped(step);
+    return this.clock.now();
+  }
+
+  /**
+   * Moves the times of the dead letters marked before a step of the wall clock with it, written or still queued: a
+   * Pi boots on a stale clock (or in 1970) until NTP steps it forward, by more than deadLetterRetention at times,
+   * and the letters marked meanwhile would be pruned at once. Letters of an earlier run keep their times: the gap
+   * since is time that passed. At once, before a letter marked after the step could fall in the range a step back
+   * moves.
+   */
+  private deadLettersStepped({ by, from, to }: ClockStep): void {
+    for (const { dead } of this.marks) if (dead !== undefined && dead.at >= from && dead.at <= to) dead.at += by;
+    if (this.closed) return;
+    try {
+      this.statements.shiftDead.run(by, from, to);
+    } catch {
+      this.deadLetterTimesUnsure = true;
+    }
+  }
+
   markDelivered(output: string, seqs: readonly number[]): void {
     for (const seq of seqs) {
       if (this.complete(output, seq)) this.marks.push({ output, seq });
@@ -466,7 +500,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
 
   markDead(output: string, seq: number, reason: string): void {
     if (!this.complete(output, seq)) return;
-    this.marks.push({ output, seq, dead: { reason, at: this.clock.now() } });
+    this.marks.push({ output, seq, dead: { reason, at: this.now() } });
     this.scheduleFlush();
   }
 

@@ -12,7 +12,7 @@ import { Recorder } from '../../src/pipeline/recorder.js';
 import { EventBus } from '../../src/bus.js';
 import { silentLogger, type Logger } from '../../src/ports.js';
 import { sitesSchema, type Site } from '../../src/settings/sites.js';
-import { FakeClock as BaseFakeClock } from './fake-clock.js';
+import { SteppingClock } from './fake-clock.js';
 
 /** Who opens and closes windows in these tests, and who acknowledges. */
 export const INSTALLER: Actor = { name: 'installer-1', role: 'installer', channel: 'api' };
@@ -24,24 +24,10 @@ export const MINUTE = 60_000;
 export const DAY = 86_400_000;
 export const WEEK = 7 * DAY;
 
-/**
- * The shared fake clock, starting on a Monday morning: weeks pass in a statement. `step` moves the wall clock alone,
- * as NTP steps a clock that ran fast; its monotonic reading goes on unmoved.
- */
-export class FakeClock extends BaseFakeClock {
-  private stepped = 0;
-
+/** The shared fake clock, starting on a Monday morning: weeks pass in a statement, and NTP may step it. */
+export class FakeClock extends SteppingClock {
   constructor(start = Date.UTC(2024, 0, 1, 9, 0, 0)) {
     super(start);
-  }
-
-  monotonic(): number {
-    return this.now() - this.stepped;
-  }
-
-  step(ms: number): void {
-    this.advance(ms);
-    this.stepped += ms;
   }
 }
 

@@ -10,3 +10,20 @@ export class FakeClock implements Clock {
     this.ms += ms;
   }
 }
+
+/**
+ * A fake clock with a monotonic reading: `step` moves the wall clock alone, as NTP steps a clock that ran fast or
+ * sets a Pi that booted on a stale one; the monotonic reading goes on unmoved.
+ */
+export class SteppingClock extends FakeClock {
+  private stepped = 0;
+
+  monotonic(): number {
+    return this.now() - this.stepped;
+  }
+
+  step(ms: number): void {
+    this.advance(ms);
+    this.stepped += ms;
+  }
+}

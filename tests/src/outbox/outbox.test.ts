@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { OUTBOX_FILE_NAME, PAGE_SIZE, SqliteOutbox } from '../../../src/outbox/sqlite-outbox.js';
 import { FakeClock, outboxTestEvent } from '../../helpers/outbox-events.js';
+import { SteppingClock } from '../../helpers/fake-clock.js';
 import { outboxContract, type OutboxBuildOptions, type OutboxUnderTest } from './outbox.contract.js';
 
 /** A full garbage collection, from a context that alone sees `gc`. */
@@ -290,6 +291,30 @@ describe('SqliteOutbox storage', () => {
     expect(outbox.deadLetters()).toHaveLength(0);
     expect(outbox.pending('mqtt', 10).map((entry) => entry.event.id)).toEqual(['pending']);
     expect(outbox.storage().entries).toBe(1);
+    outbox.close();
+  });
+
+  it('keeps the dead letters marked before NTP steps the clock forward past deadLetterRetention, until that long has passed', async () => {
+    const DAY = 86_400_000;
+    const stepping = new SteppingClock(Date.UTC(1970, 0, 1)); // a Pi without an RTC boots in 1970
+    const outbox = SqliteOutbox.open({ dataDir, clock: stepping, deadLetterRetentionMs: 90 * DAY });
+    outbox.registerOutputs(['mqtt', 'cms']);
+    await outbox.append([outboxTestEvent({ id: 'marked', account: '1234', duress: true, receivedAt: stepping.now() }), event('queued')]);
+    outbox.markDead('mqtt', 1, 'rejected');
+    outbox.prune(); // written
+    outbox.markDead('cms', 1, 'rejected'); // still queued when NTP syncs
+    stepping.step(Date.UTC(2024, 4, 1) - stepping.now());
+    outbox.prune();
+    expect(outbox.deadLetters().map((letter) => `${letter.output} ${new Date(letter.at).toISOString()}`).sort()).toEqual([
+      'cms 2024-05-01T00:00:00.000Z',
+      'mqtt 2024-05-01T00:00:00.000Z',
+    ]);
+    // A letter marked after the step keeps its time.
+    stepping.advance(DAY);
+    outbox.markDead('mqtt', 2, 'rejected');
+    stepping.advance(89 * DAY + 1);
+    outbox.prune();
+    expect(outbox.deadLetters().map((letter) => letter.event.id)).toEqual(['queued']);
     outbox.close();
   });
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../ports.js';
+import type { Clock } from './ports.js';
 
 /** The wall clock moving against the monotonic one by less than this is jitter between two readings, not a step. */
 export const CLOCK_STEP_MS = 1_000;
