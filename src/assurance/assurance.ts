@@ -11,7 +11,7 @@ import type { EventAnnotator, RecordOutcome } from '../pipeline/recorder.js';
 import { DeliveryDeadline, type UndeliveredDuress } from './delivery-deadline.js';
 import { DeviceDirectory, isGatewayRaised, isPanelTest, isPointTest, provesDevice, type DuressDevice } from './devices.js';
 import { describeSpan, formatDuration } from '../settings/duration.js';
-import { ClockSteps } from '../clock-steps.js';
+import { ClockSteps, type ClockStep } from '../clock-steps.js';
 import { buildReport, type AssuranceReport, type ReportPeriod } from './report.js';
 import { Incidents } from './incidents.js';
 import { DeviceLedger, MAX_ACCOUNT_PANEL_TESTS, type DeviceStatus, type PanelTestStatus } from './ledger.js';
@@ -174,6 +174,8 @@ export class Assurance implements EventAnnotator {
   /** Evictions at a bound come in floods: a line per kind every 10 s, with how many it stands for. */
   private readonly evictions: RateLimitedLog;
   private readonly clockSteps: ClockSteps;
+  /** Steps central is told of at the next check (not at once: one may be noticed while an event is being stored). */
+  private stepsToReport: ClockStep[] = [];
 
   constructor(private readonly options: AssuranceOptions) {
     const { store, sites, clock, builder } = options;
@@ -290,6 +292,7 @@ export class Assurance implements EventAnnotator {
   /** What time alone decides: scheduled windows open, windows expire, devices fall overdue, links fall silent, deadlines pass. */
   tick(): void {
     const now = this.now();
+    for (const step of this.stepsToReport.splice(0)) this.clockStepReported(step, now);
     for (const event of this.unstored) if (!this.retrying.has(event)) this.store(event, 'again');
     for (const site of this.options.sites()) {
       const slot = currentSlot(site, now);
@@ -318,11 +321,27 @@ export class Assurance implements EventAnnotator {
   private followClockSteps(): void {
     const step = this.clockSteps.look();
     if (step === undefined) return;
+    this.stepsToReport.push(step);
     this.options.logger.warn({ steppedMs: step.by }, 'the host clock was stepped; link supervision, the device ledger and delivery deadlines follow it');
     this.windows.clockStepped(step);
     this.supervision.clockStepped(step);
     this.ledger.clockStepped(step);
     this.deadline.clockStepped(step);
+  }
+
+  /**
+   * Tells central that the events stored before a step carry receipt times off by the step: a Pi boots on the time
+   * it shut down at (or in 1970), and what it received until NTP set it reads as days, or decades, old. Stored and
+   * published events are not rewritten; the responder reading one needs to know.
+   */
+  private clockStepReported({ by, from, to }: ClockStep, now: number): void {
+    const span = describeSpan(Math.abs(by));
+    const stored = `events stored from ${iso(from)} to ${iso(to)} carry a receivedAt`;
+    const reason =
+      by > 0
+        ? `the host clock moved forward by ${span} against the monotonic clock: NTP set it (${stored} that much earlier than when they arrived), or the host was suspended that long`
+        : `the host clock was stepped back by ${span} (NTP correcting a clock that ran fast): ${stored} that much later than when they arrived`;
+    this.raise({ category: 'supervisory', account: null, reasons: [reason] }, now);
   }
 
   /** Opens a test window for `actor`; published to central and audited, with the actor's note. */

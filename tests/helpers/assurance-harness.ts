@@ -149,12 +149,21 @@ export function harness(options: HarnessOptions = {}) {
     await assurance.flush();
   }
 
-  /** Gateway-raised supervisory events stored so far. */
+  /** Gateway-raised supervisory events stored so far, but for the reports of a step of the host clock. */
   function supervisory(): NormalizedEvent[] {
-    return events.filter((e) => e.category === 'supervisory' && e.source.input === 'assurance');
+    return events.filter((e) => e.category === 'supervisory' && e.source.input === 'assurance' && !isClockStepReport(e));
   }
 
-  return { clock, store, assurance, events, logs, receive, tick, supervisory, builder, recorder, outbox, counters };
+  /** The reports of a step of the host clock stored so far. */
+  function clockStepReports(): NormalizedEvent[] {
+    return events.filter(isClockStepReport);
+  }
+
+  return { clock, store, assurance, events, logs, receive, tick, supervisory, clockStepReports, builder, recorder, outbox, counters };
+}
+
+function isClockStepReport(event: NormalizedEvent): boolean {
+  return event.source.input === 'assurance' && event.reasons[0]?.startsWith('the host clock ') === true;
 }
 
 /** Reasons joined, for matching text without caring which reason line holds it. */
