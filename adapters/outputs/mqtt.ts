@@ -14,6 +14,7 @@ import { redactUrlCredentials } from '../system/redact.js';
 import { withTimeout } from '../../src/timeout.js';
 import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import { backoffDelay, type BackoffPolicy } from '../../src/backoff.js';
+import { DEFAULT_RECEIVE_MAXIMUM, SendQuota } from './mqtt-send-quota.js';
 
 // Required, not imported: an ESM import of this CommonJS package makes Node scan its entry and every file it
 // re-exports (the client among them) for export names, which grew the gateway's resident memory by about 8 MB.
@@ -191,18 +192,21 @@ function refusal(error: Error): PublishOutcome {
 
 /**
  * A publish waiting for its PUBACK, in the output's `awaitingAck` until it ends: by the PUBACK, the connection's
- * loss or its deadline, whichever comes first (the others then do nothing).
+ * loss or its deadline, whichever comes first (the others then do nothing). Its end gives its send slot back.
  */
 class AwaitedAck {
   constructor(
     private readonly awaiting: Set<AwaitedAck>,
+    private readonly quota: SendQuota,
     private readonly settle: (outcome: PublishOutcome) => void,
     readonly deadline: number,
     readonly timeoutMs: number,
   ) {}
 
   end(outcome: PublishOutcome): void {
-    if (this.awaiting.delete(this)) this.settle(outcome);
+    if (!this.awaiting.delete(this)) return;
+    this.quota.release();
+    this.settle(outcome);
   }
 
   giveUp(error: string): void {
@@ -267,6 +271,11 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
    * publish in flight, and again at every retry.
    */
   private brokerMaxPacketBytes: number | undefined;
+  /**
+   * The current connection's send quota: the broker's Receive Maximum on MQTT 5, none on 3.1.1 (which has no way to
+   * say it). Replaced at every connect, so the publishes of a lost connection free no slot of the new one.
+   */
+  private sendQuota = new SendQuota(Infinity);
 
   constructor(options: MqttOutputOptions, deps: MqttOutputDeps) {
     this.options = options;
@@ -294,7 +303,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
       will: { topic: this.statusTopic, payload: Buffer.from(this.willPayload()), qos: 1, retain: true, ...this.jsonProperties() },
     });
     this.client = client;
-    client.on('connect', (connack) => this.onConnect(client, connack.properties?.maximumPacketSize));
+    client.on('connect', (connack) => this.onConnect(client, connack.properties?.maximumPacketSize, connack.properties?.receiveMaximum));
     client.on('close', () => this.onClose(client));
     client.on('error', (error) => this.onError(error));
     client.on('message', (topic, payload, packet) => this.dispatchMessage(topic, payload, packet.retain));
@@ -309,7 +318,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     const topic = eventTopic(this.topicPrefix, event);
     const payload = this.payloadWithin(event, topic);
     if (payload === undefined) return Promise.resolve(this.tooLarge(event, topic));
-    return this.publish(topic, payload, this.eventOptions, (outcome) => this.resultOf(event, topic, outcome));
+    return this.publish(topic, payload, this.eventOptions, (outcome) => this.resultOf(event, topic, outcome), event.duress);
   }
 
   /**
@@ -443,12 +452,12 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     this.client = undefined;
     clearTimeout(this.reconnectTimer);
     if (client.connected) {
-      const outcome = await this.publishOn(client, this.statusTopic, this.statusPayload('offline', this.deps.clock.now()), {
-        qos: 1,
-        retain: true,
-        ...this.jsonProperties(),
-      }, STOP_STEP_TIMEOUT_MS, asIs);
-      if (!outcome.ok) this.logger.warn({ err: outcome.error }, 'offline status not acknowledged');
+      // Bounded as a whole: it may wait for a send slot before its own PUBACK timeout starts.
+      const outcome = await withTimeout(
+        this.publishOn(client, this.statusTopic, this.statusPayload('offline', this.deps.clock.now()), { qos: 1, retain: true, ...this.jsonProperties() }, STOP_STEP_TIMEOUT_MS, asIs),
+        STOP_STEP_TIMEOUT_MS,
+      );
+      if (outcome === 'timeout' || !outcome.ok) this.logger.warn({ err: outcome === 'timeout' ? 'no send slot in time' : outcome.error }, 'offline status not acknowledged');
     }
     // A clean DISCONNECT, so the broker discards the will: the offline status above is the last word.
     if ((await withTimeout(client.endAsync(), STOP_STEP_TIMEOUT_MS)) === 'timeout') await withTimeout(client.endAsync(true), STOP_STEP_TIMEOUT_MS);
@@ -478,14 +487,14 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
 
   /**
    * One publish on the current connection, ended by its PUBACK, the connection's loss or `timeoutMs`; resolves
-   * with what `meaning` makes of the outcome.
+   * with what `meaning` makes of the outcome. An `urgent` one (a duress) waiting for a send slot goes before the rest.
    */
-  private publish<T>(topic: string, payload: string, options: IClientPublishOptions, meaning: (outcome: PublishOutcome) => T): Promise<T> {
+  private publish<T>(topic: string, payload: string, options: IClientPublishOptions, meaning: (outcome: PublishOutcome) => T, urgent = false): Promise<T> {
     const client = this.client;
     if (client === undefined || !client.connected) {
       return Promise.resolve(meaning({ ok: false, error: `not connected to the MQTT broker${this.lastError ? `: ${this.lastError}` : ''}` }));
     }
-    return this.publishOn(client, topic, payload, options, this.deps.publishTimeoutMs ?? 30_000, meaning);
+    return this.publishOn(client, topic, payload, options, this.deps.publishTimeoutMs ?? 30_000, meaning, urgent);
   }
 
   private publishOn<T>(
@@ -495,8 +504,8 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     options: IClientPublishOptions,
     timeoutMs: number,
     meaning: (outcome: PublishOutcome) => T,
+    urgent = false,
   ): Promise<T> {
-    this.sweepDeadlines();
     // The callback form, and the outcome's meaning taken in the same step: one delivery is one promise, at every event.
     return new Promise((resolve, reject) => {
       const settle = (outcome: PublishOutcome): void => {
@@ -506,22 +515,38 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
           reject(error);
         }
       };
-      const awaited = new AwaitedAck(this.awaitingAck, settle, performance.now() + timeoutMs, timeoutMs);
-      this.awaitingAck.add(awaited);
-      try {
-        client.publish(topic, payload, options, (error) => {
-          const outcome = error === undefined || error === null ? PUBLISHED : refusal(error);
-          // A PUBACK, with success or a reason code, even one past its deadline: the broker acknowledges again.
-          if (outcome.ok || outcome.reasonCode !== undefined) this.unacknowledged = undefined;
-          awaited.end(outcome);
-        });
-      } catch (error) {
-        // mqtt-packet throws mid-write (a topic over 65,535 bytes): part of the packet is on the wire and the broker
-        // would wait for the rest for good. A new connection is clean; this publish has failed.
-        awaited.giveUp(`publish not written: ${errorText(error)}`);
-        client.stream.destroy();
-      }
+      const quota = this.sendQuota;
+      if (quota.tryTake()) this.send(client, quota, topic, payload, options, timeoutMs, settle);
+      else quota.wait({ send: () => this.send(client, quota, topic, payload, options, timeoutMs, settle), drop: (error) => settle({ ok: false, error }) }, urgent);
     });
+  }
+
+  /**
+   * Writes a publish holding a slot of `quota`, and waits for its PUBACK: `timeoutMs` counts from now, not from when
+   * it began waiting for the slot, so a slow broker's queue does not time publishes out before they are sent.
+   */
+  private send(client: MqttClient, quota: SendQuota, topic: string, payload: string, options: IClientPublishOptions, timeoutMs: number, settle: (outcome: PublishOutcome) => void): void {
+    this.sweepDeadlines();
+    const awaited = new AwaitedAck(this.awaitingAck, quota, settle, performance.now() + timeoutMs, timeoutMs);
+    this.awaitingAck.add(awaited);
+    // A slot can free between the connection's loss and its close event: mqtt.js would queue the publish meanwhile.
+    if (!client.connected) {
+      awaited.giveUp('connection lost before the publish was sent');
+      return;
+    }
+    try {
+      client.publish(topic, payload, options, (error) => {
+        const outcome = error === undefined || error === null ? PUBLISHED : refusal(error);
+        // A PUBACK, with success or a reason code, even one past its deadline: the broker acknowledges again.
+        if (outcome.ok || outcome.reasonCode !== undefined) this.unacknowledged = undefined;
+        awaited.end(outcome);
+      });
+    } catch (error) {
+      // mqtt-packet throws mid-write (a topic over 65,535 bytes): part of the packet is on the wire and the broker
+      // would wait for the rest for good. A new connection is clean; this publish has failed.
+      awaited.giveUp(`publish not written: ${errorText(error)}`);
+      client.stream.destroy();
+    }
   }
 
   /** Ends publishes past their deadline, checked every DEADLINE_SWEEP_MS while any are waiting. */
@@ -622,14 +647,17 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     return JSON.stringify({ state: 'offline', gateway: id, version, since: null, connectedAt: new Date(this.deps.clock.now()).toISOString() });
   }
 
-  private onConnect(client: MqttClient, maxPacketBytes: number | undefined): void {
+  private onConnect(client: MqttClient, maxPacketBytes: number | undefined, receiveMaximum: number | undefined): void {
     this.brokerMaxPacketBytes = maxPacketBytes;
+    this.sendQuota.close();
+    // 0 is a protocol error (MQTT 5.0 §3.2.2.3.3): taken as absent rather than as a quota nothing could ever use.
+    this.sendQuota = new SendQuota(this.protocolVersion === 4 ? Infinity : receiveMaximum !== undefined && receiveMaximum >= 1 ? receiveMaximum : DEFAULT_RECEIVE_MAXIMUM);
     // Without this, Nagle's algorithm holds each PUBLISH back until the previous segment is acknowledged.
     if (client.stream instanceof net.Socket) {
       client.stream.setNoDelay(true);
       joinWrites(client.stream);
     }
-    this.logger.info({ reconnected: this.lastError !== undefined, protocolVersion: this.protocolVersion }, 'connected to MQTT broker');
+    this.logger.info({ reconnected: this.lastError !== undefined, protocolVersion: this.protocolVersion, receiveMaximum }, 'connected to MQTT broker');
     this.lastError = undefined;
     this.failedAttempts = 0;
     void this.publish(this.statusTopic, this.statusPayload('online', this.deps.clock.now()), { qos: 1, retain: true, ...this.jsonProperties() }, asIs).then((outcome) => {
@@ -652,6 +680,8 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   private onClose(client: MqttClient): void {
     // The dispatcher retries unacknowledged events from the outbox; reconnect() starts with empty stores, so
     // mqtt.js does not resend them too after the reconnect (a duplicate on the wire for every event in flight).
+    // The quota first, so the slots these free go to no publish waiting for one.
+    this.sendQuota.close();
     for (const awaited of [...this.awaitingAck]) awaited.giveUp('connection lost before PUBACK');
     if (this.client !== client) return; // stopped
     if (this.lastError === undefined) {
