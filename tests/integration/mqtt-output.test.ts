@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { connectAsync } from 'mqtt';
+import { connect, connectAsync, type IConnackPacket } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker } from '../../adapters/outputs/embedded-broker.js';
 import { eventTopic, joinWrites, MqttOutput, topicMatches, topicSegment, type MqttOutputOptions } from '../../adapters/outputs/mqtt.js';
@@ -154,6 +154,41 @@ describe('MQTT output against a broker (MQTT_URL or in-process aedes)', () => {
     await everything.waitFor((m) => m.topic === `${prefix}/events/branch-9/opening`);
     expect(everything.messages.filter((m) => JSON.parse(m.payload).id === duress.id)).toHaveLength(1);
     await until(() => outbox.backlog('broker') === 0);
+  });
+
+  it('delivers a burst larger than the broker\'s Receive Maximum completely, once each, in order per account', async () => {
+    // What the broker announces (Mosquitto 2: max_inflight_messages, 20 by default; aedes speaks 3.1.1 and has none).
+    const probe = connect(broker.url, { protocolVersion: broker.protocolVersion, reconnectPeriod: 0 });
+    const connack = await new Promise<IConnackPacket>((resolve) => probe.once('connect', resolve));
+    await probe.endAsync();
+    const receiveMaximum = connack.properties?.receiveMaximum;
+
+    const prefix = uniquePrefix('burst');
+    const feed = await subscriber(`${prefix}/events/#`);
+    const output = await startedOutput(broker.url, prefix);
+    const outbox = new MemoryOutbox();
+    const dispatcher = new Dispatcher({ outbox, outputs: [output], clock: systemClock, logger: silentLogger });
+    dispatcher.start();
+    cleanups.push(() => dispatcher.stop());
+
+    // 60 accounts, 3 events each: 60 in flight at once, three times Mosquitto's 20; one account reports a duress.
+    const events = Array.from({ length: 3 }, (_, round) =>
+      Array.from({ length: 60 }, (_, i) => testEvent({ account: `${5000 + i}`, category: round === 1 && i === 42 ? 'duress' : 'burglary' })),
+    ).flat();
+    expect(events.length).toBeGreaterThan(receiveMaximum ?? 0);
+    await outbox.append(events);
+
+    await until(() => feed.messages.length >= events.length && outbox.backlog('broker') === 0, 10_000);
+    const received = feed.messages.map((m) => JSON.parse(m.payload) as { id: string; account: string });
+    const idsByAccount = (list: ReadonlyArray<{ id: string; account: string | null }>) => {
+      const byAccount = new Map<string | null, string[]>();
+      for (const { id, account } of list) byAccount.set(account, [...(byAccount.get(account) ?? []), id]);
+      return byAccount;
+    };
+    expect({ count: received.length, byAccount: idsByAccount(received) }, `broker Receive Maximum ${receiveMaximum}`).toEqual({
+      count: events.length,
+      byAccount: idsByAccount(events),
+    });
   });
 
   it('keeps a retained online status with the gateway id and version, and leaves offline on a clean stop', async () => {
