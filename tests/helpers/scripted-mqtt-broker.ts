@@ -33,6 +33,8 @@ export interface BrokerScript {
   onPublish?: (topic: string, payload: Buffer) => void;
   /** Each DISCONNECT 0x93 it sent. */
   onReceiveMaximumExceeded?: () => void;
+  /** Each client connection, as it is accepted (a test can cut it). */
+  onConnection?: (socket: net.Socket) => void;
 }
 
 /**
@@ -43,6 +45,7 @@ export interface BrokerScript {
 export async function scriptedMqttBroker(pubackReason: () => number | undefined, cleanups: Array<() => Promise<unknown> | void>, script: BrokerScript = {}): Promise<number> {
   const { receiveMaximum, pubackDelayMs } = script;
   const server = net.createServer((socket) => {
+    script.onConnection?.(socket);
     const parser = mqttPacket.parser(V5);
     let unacknowledged = 0;
     let disconnected = false;

@@ -90,4 +90,38 @@ describe('MQTT output and the broker-advertised Receive Maximum', () => {
     await drained();
     expect({ delivered: new Set(received).size, failed: dispatcher.stats()['central']!.failed }).toEqual({ delivered: 50, failed: 0 });
   }, 20_000);
+
+  it('fails the publishes waiting for a slot when the connection drops, and starts the next connection with a full quota', async () => {
+    let acknowledging = false;
+    const connections: Array<{ destroy(): void }> = [];
+    let published = 0;
+    const port = await scriptedMqttBroker(() => (acknowledging ? 0 : undefined), cleanups, {
+      receiveMaximum: 5,
+      onPublish: (topic) => {
+        if (topic.startsWith('pbrecvmax/events/')) published += 1;
+      },
+      onConnection: (socket) => connections.push(socket),
+    });
+    const output = new MqttOutput(
+      { name: 'central', url: `mqtt://127.0.0.1:${port}`, topicPrefix: 'pbrecvmax', audience: 'central', embeddedPort: 1884 },
+      { clock: systemClock, logger: silentLogger, gateway: { id: 'gw', version: '0' }, reconnectPeriodMs: 50, reconnectMaxMs: 100, connectTimeoutMs: 2_000 },
+    );
+    await output.start();
+    cleanups.push(() => output.stop());
+
+    // The retained online status holds one slot, unacknowledged like the rest: four events go out, four wait.
+    const waiting = burst(8).map((event) => output.deliver(event));
+    while (published < 4) await sleep(10);
+    await sleep(100);
+    expect(published, 'publishes sent beyond the Receive Maximum').toBe(4);
+
+    connections.at(-1)!.destroy();
+    const outcomes = await Promise.all(waiting);
+    expect(outcomes.every((outcome) => !outcome.ok && outcome.retryable)).toBe(true);
+
+    acknowledging = true;
+    while (!output.connected) await sleep(10);
+    // Had the lost connection's slots been kept, none of these could go out.
+    expect(await Promise.all(burst(10).map((event) => output.deliver(event)))).toEqual(Array.from({ length: 10 }, () => ({ ok: true })));
+  }, 20_000);
 });
