@@ -223,7 +223,10 @@ class AwaitedAck {
  */
 export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   readonly kind = 'mqtt';
-  /** QoS 1 publishes pipeline on one connection and the broker acknowledges them in order. */
+  /**
+   * QoS 1 publishes pipeline on one connection and the broker acknowledges them in order; beyond the broker's Receive
+   * Maximum they wait in the output's send quota.
+   */
   readonly maxInFlight = 512;
   readonly name: string;
   readonly audience: Audience;
