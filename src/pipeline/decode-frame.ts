@@ -214,7 +214,8 @@ export function suspectedDuressSignal(protocol: Protocol, scheme: 'contact-id' |
   signal.address = suspected.address;
   signal.partition = suspected.partition;
   signal.text = data;
-  signal.quirks = [`content-unparsed: ${why}`, `duress-suspected: ${scheme === 'sia' ? 'SIA' : 'Contact ID'} ${suspected.value} in the content`];
+  const spelling = suspected.written === null ? '' : ` (written ${suspected.written})`;
+  signal.quirks = [`content-unparsed: ${why}`, `duress-suspected: ${scheme === 'sia' ? 'SIA' : 'Contact ID'} ${suspected.value} in the content${spelling}`];
   return signal;
 }
 
@@ -226,11 +227,12 @@ const DURESS_CODES: Readonly<Record<'contact-id' | 'sia', ReadonlySet<string>>> 
 /** Free text, the account and ASCII blocks of SIA data: no code stands in them (`^HAND^`, `|AHall`, `#12HA`). */
 const SIA_NOT_CODES = /\^[^^]*(\^|$)|\*'[^']*('|$)|\*"[^"]*("|$)|(^|\|)#[0-9A-Za-z]*|(^|\|)A[^|]*/g;
 /**
- * Two capitals where a SIA packet's code stands: after a block's N/O letter, a '/', '|', space, a modifier's last
+ * Two letters where a SIA packet's code stands: after a block's N/O letter, a '/', '|', space, a modifier's last
  * digit or a modifier without digits (`NriHA`), and not followed by a third letter (a word such as HAL, or the block
- * letter N read with a door code's D as ND).
+ * letter N read with a door code's D as ND). In any case: the parser reads codes in capitals only, so a panel's `ha`
+ * or `hA` is refused, and a hold-up must not pass unlabelled for its spelling.
  */
-const SIA_CODE_PLACE = /(?<=(?:^|[|/\s])[NO]|[|/\s\d:-]|(?:^|[|/\s])[NO](?:[a-z]{2}\d*)*[a-z]{2})(?=([A-Z]{2})(?![A-Za-z])(\d{1,4})?)/g;
+const SIA_CODE_PLACE = /(?<=(?:^|[|/\s])[NO]|[|/\s\d:-]|(?:^|[|/\s])[NO](?:[a-z]{2}\d*)*[a-z]{2})(?=([A-Za-z]{2})(?![A-Za-z])(\d{1,4})?)/g;
 /**
  * ADM-CID's qualifier and event code, `QXYZ`, at the start of the data, then its group and CCC when they read (a
  * receiver's line may mark CCC C for a contact or U for a user).
@@ -239,6 +241,8 @@ const CID_EVENT_PLACE = /^\s*([136])([0-9A-Fa-f]{3})(?: ?(\d{2}) ?[CU]?(\d{3})(?
 
 interface SuspectedCode {
   value: string;
+  /** The code as the content spells it, where that is not its catalogued spelling (`ha` for HA). */
+  written: string | null;
   qualifier: Signal['qualifier'];
   address: number | null;
   partition: number | null;
@@ -253,18 +257,19 @@ function suspectedDuressCode(scheme: 'contact-id' | 'sia', data: string): Suspec
     const value = match?.[2]?.toUpperCase();
     if (value === undefined || !DURESS_CODES['contact-id'].has(value)) return null;
     const qualifier = match?.[1] === '3' ? 'restore' : match?.[1] === '6' ? 'status' : 'new';
-    return { value, qualifier, address: numberOrNull(match?.[4]), partition: numberOrNull(match?.[3]) };
+    return { value, written: null, qualifier, address: numberOrNull(match?.[4]), partition: numberOrNull(match?.[3]) };
   }
   const codes = data.replace(SIA_NOT_CODES, '|');
   for (const match of codes.matchAll(SIA_CODE_PLACE)) {
-    const value = match[1] ?? '';
+    const written = match[1] ?? '';
+    const value = written.toUpperCase();
     if (!DURESS_CODES.sia.has(value)) continue;
     // An O block reports an old event or a status, not a new one (DC-03).
     const before = codes.slice(0, match.index);
     const block = before.search(/(?:^|\|)[NO][^|]*$/);
     const letter = block < 0 ? '' : codes[codes[block] === '|' ? block + 1 : block];
     const area = block < 0 ? undefined : /ri(\d{1,3})(?!.*ri\d)/.exec(before.slice(block))?.[1];
-    return { value, qualifier: letter === 'O' ? 'status' : null, address: numberOrNull(match[2]), partition: numberOrNull(area) };
+    return { value, written: written === value ? null : written, qualifier: letter === 'O' ? 'status' : null, address: numberOrNull(match[2]), partition: numberOrNull(area) };
   }
   return null;
 }

@@ -73,3 +73,26 @@ describe('duress-suspected keeps the numbers it can read', () => {
     expect(published('#1234|Nri2/HA05*').map((e) => `${e.category} zone=${e.zone?.number} area=${e.partition?.number}`)).toEqual(['holdup zone=5 area=2']);
   });
 });
+
+// The parser reads SIA event codes in capitals only: a lowercase `ha` is an unknown modifier, a mixed `hA` no token at
+// all, so the block is refused; the scan must still see the hold-up, in any case, strict or not.
+describe('duress-suspected scan reads SIA codes in any case', () => {
+  for (const [data, strict] of [
+    ['#1234|Nri1/ha01', false],
+    ['#1234|Nri1/ha01', true],
+    ['#1234|Nri1/hA01', false],
+    ['#1234|NHa01', true],
+    ['#1234|Nha', false],
+  ] as const) {
+    it(`${data}${strict ? ' (strict)' : ''} is a suspected hold-up, its spelling named`, () => {
+      const [event, ...rest] = published(data, strict);
+      expect(rest).toEqual([]);
+      expect(event).toMatchObject({ category: 'holdup', duress: true, code: { value: 'HA' } });
+      expect(event!.quirks).toContain(`duress-suspected: SIA HA in the content (written ${/ha/i.exec(data)![0]})`);
+    });
+  }
+
+  it('#1234|Nri1/ba05* (a lowercase burglary) stays unrecognized', () => {
+    expect(published('#1234|Nri1/ba05*').map((e) => `${e.category} duress=${e.duress}`)).toEqual(['unrecognized duress=false']);
+  });
+});

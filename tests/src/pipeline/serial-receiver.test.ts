@@ -184,6 +184,14 @@ describe('SerialReceiver: a frame that does not decode but names a duress or hol
     expect(carries).toBe(true);
   });
 
+  it('stores a SIA line naming a hold-up in lowercase as that hold-up, on a line or inside a Sur-Gard packet', async () => {
+    for (const [protocol, frame] of [['sia-dc03-lines', '#1234|Nri1/ha05'], ['surgard', `S01100[#1234|Nri1/hA05]${DC4}`]] as const) {
+      const { stored, carries } = await receiveOn(protocol, frame);
+      expect(stored).toEqual([expect.objectContaining({ duress: true, account: '1234', code: expect.objectContaining({ value: 'HA' }), quirks: suspected('HA') })]);
+      expect(carries).toBe(true);
+    }
+  });
+
   it('stores a Contact ID line whose check digit is wrong as the duress it may be', async () => {
     const { stored, carries } = await receiveOn('contact-id-lines', '1234181121010010');
     expect(stored).toEqual([expect.objectContaining({ duress: true, account: '1234', code: expect.objectContaining({ value: '121' }), quirks: suspected('121') })]);
