@@ -57,8 +57,11 @@ function socketWorkerEntry(): URL {
   return here.endsWith('.ts') ? new URL('../../dist/adapters/inputs/dc09-socket-worker.js', here) : new URL('./dc09-socket-worker.js', here);
 }
 
-/** The input's limits that make it degraded when reached: maxConnections, and the datagrams it holds. */
-type CapacityLimit = 'connections' | 'datagrams';
+/**
+ * The input's limits that make it degraded when reached: maxConnections, the datagrams it holds, and the process's
+ * file descriptors (an accept that failed).
+ */
+type CapacityLimit = 'connections' | 'datagrams' | 'descriptors';
 
 /** Where the socket worker listens, and the UDP receive buffer the kernel granted it. */
 type Listening = Omit<Extract<FromSocketWorker, { kind: 'listening' }>, 'kind'>;
@@ -115,6 +118,8 @@ export class Dc09Listener implements Input {
   /** When connections were last turned away at maxConnections, and datagrams at the input's limit (wall clock ms). */
   private readonly lastFullAt: Partial<Record<CapacityLimit, number>> = {};
   private lastAlarmAt: number | undefined;
+  /** The error of the last accept that failed (EMFILE, ENFILE), for the health detail. */
+  private lastAcceptFailure: string | undefined;
   private readonly warnings: RateLimitedLog;
 
   constructor(private readonly options: Dc09ListenerOptions) {
@@ -165,6 +170,9 @@ export class Dc09Listener implements Input {
     }
     if (lately(this.lastFullAt.datagrams)) {
       return { state: 'degraded', detail: `${this.peers.size} connections; datagrams discarded: ${this.options.maxDatagramsInFlight} were waiting for an answer` };
+    }
+    if (lately(this.lastFullAt.descriptors)) {
+      return { state: 'degraded', detail: `${this.peers.size} connections; connections ${notAccepted(this.lastAcceptFailure)}` };
     }
     return { state: 'up', detail: `${this.peers.size} connections` };
   }
@@ -326,10 +334,19 @@ export class Dc09Listener implements Input {
       'peer-limit': `this address already holds maxConnectionsPerPeer (${maxConnectionsPerPeer}) connections`,
       'first-frame-timeout': `no valid frame within firstFrameTimeout (${this.options.firstFrameTimeoutMs} ms)`,
       'idle-timeout': `no valid frame within idleTimeout (${this.options.idleTimeoutMs} ms)`,
-      'accept-failed': `not accepted (${drop.code}): the process may be out of file descriptors (LimitNOFILE)`,
+      'accept-failed': notAccepted(drop.code),
     };
     const fields = { reason: drop.reason, count: drop.count, peer: drop.peer, code: drop.code };
     this.warnings.warn(`connection-${drop.reason}`, drop.peer, fields, `connection closed: ${why[drop.reason]}`);
+    if (drop.reason === 'accept-failed') {
+      this.lastAcceptFailure = drop.code;
+      this.capacityReached(
+        'descriptors',
+        `DC-09 input ${name} could not accept a connection (${drop.code}): the process may be out of file descriptors, so a panel reporting now may not get through; look for a connection flood or a descriptor leak (GET /healthz lists the input) or raise LimitNOFILE`,
+        'tcp',
+      );
+      return;
+    }
     if (drop.reason !== 'max-connections') return;
     this.capacityReached(
       'connections',
@@ -347,6 +364,10 @@ export class Dc09Listener implements Input {
     this.inFlight.add();
     void this.options.receiver.capacityAlarm(reason, transport).finally(() => this.inFlight.done());
   }
+}
+
+function notAccepted(code: string | undefined): string {
+  return `not accepted (${code}): the process may be out of file descriptors (LimitNOFILE)`;
 }
 
 /** The DC-09 allowlist with key bytes resolved; every failure is listed with its config path. */

@@ -13,7 +13,7 @@ afterEach(() => {
 describe('DC-09 input out of file descriptors', () => {
   // libuv hides most of them (it takes and closes the connection on a spare descriptor it keeps); one reaches Node
   // only when that spare could not be opened again, which no test can arrange: the failures are preloaded.
-  it('counts each accept its socket worker failed, logs them in one line, and goes on accepting', async () => {
+  it('counts each accept its socket worker failed, logs them in one line, shows the input degraded, and goes on accepting', async () => {
     const dir = tempDir('dc09-emfile');
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const preload = fileURLToPath(new URL('../../helpers/failing-accepts.mjs', import.meta.url));
@@ -25,5 +25,8 @@ describe('DC-09 input out of file descriptors', () => {
     const logged = [...gateway.stdout, ...gateway.stderr].filter((line) => line.includes('accept-failed'));
     expect(logged).toHaveLength(1);
     expect(JSON.parse(logged[0]!)).toMatchObject({ code: 'EMFILE', msg: expect.stringMatching(/out of file descriptors \(LimitNOFILE\)/) });
+    // A panel turned away now would not be heard: the input says so on /healthz for a while, as at maxConnections.
+    const health = await (await apiFetch(dataDir, `http://127.0.0.1:${ports.apiPort}/healthz`)).json();
+    expect(health).toMatchObject({ status: 'degraded', inputs: [{ name: 'ip', state: 'degraded', detail: expect.stringMatching(/not accepted \(EMFILE\)/) }] });
   });
 });
