@@ -291,6 +291,15 @@ function lintForwardingOutput(output: Extract<Settings['outputs'][number], { typ
         message:
           "every account on this host can connect from loopback as the automation (before the monitoring software, or while it restarts), read each duress and ACK it away: set allowUids to the monitoring software's user id",
       });
+    // Listening beyond loopback matters only if an address beyond loopback may connect: a local connection to the
+    // host's own LAN address comes from that address, not from loopback.
+    if (output.audience === 'central' && !isLoopbackHost(output.host) && !output.allow.every(isLoopbackHost))
+      findings.push({
+        severity: 'warning',
+        path: `${path}.host`,
+        message:
+          "the Sur-Gard automation protocol has no encryption nor authentication: whoever sits on the network path, or takes an allowed address and connects first, reads every event and can ACK each duress away; keep host on loopback and run the monitoring software on this host or reach it through an encrypted tunnel (WireGuard, SSH, stunnel)",
+      });
     return findings;
   }
   if (output.key === undefined && output.keyFile === undefined && output.keyEnv === undefined)

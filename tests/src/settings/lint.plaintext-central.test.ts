@@ -58,3 +58,28 @@ describe('check: certificate checks turned off in the environment', () => {
     expect(warningsFor('  - { type: mqtt, name: broker, url: embedded }', { certificateChecksOff: true })).toEqual([]);
   });
 });
+
+// The Sur-Gard automation protocol has neither encryption nor authentication: an automation output reachable from the
+// network gives every event to whoever connects first from an allowed address (a LAN address is easily taken), who
+// can then ACK each duress away.
+describe('check: an automation output listening beyond this machine', () => {
+  const automation = (fields: string) => `  - { type: automation, name: mas, port: 1025, allowUids: [1001], ${fields} }`;
+
+  it.each([
+    ['0.0.0.0', '["10.0.0.7"]'],
+    ['10.0.0.2', '["127.0.0.1", "10.0.0.7"]'],
+    ['::', '["fd00::7"]'],
+  ])('warns when it listens on %s and admits %s', (host, allow) => {
+    expect(warningsFor(automation(`host: "${host}", allow: ${allow}`))).toEqual([
+      { path: 'outputs[0].host', severity: 'warning', message: expect.stringMatching(/no encryption.*ACK.*away.*loopback/) },
+    ]);
+  });
+
+  it.each([
+    ['on loopback (the default)', ''],
+    ['beyond loopback but admitting loopback only', 'host: "0.0.0.0", allow: ["127.0.0.1"]'],
+    ['for a local audience', 'host: "0.0.0.0", allow: ["10.0.0.7"], audience: local'],
+  ])('says nothing %s', (_what, fields) => {
+    expect(warningsFor(automation(fields)).filter((w) => w.path === 'outputs[0].host')).toEqual([]);
+  });
+});
