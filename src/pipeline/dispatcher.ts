@@ -117,10 +117,13 @@ class OutputLane {
   private readonly waiting = new Map<OrderKey, ReturnType<typeof setTimeout>>();
   /** The accounts behind `waiting`, so a scan skips their entries without reading them from the outbox. */
   private readonly waitingAccounts = new Set<string>();
-  /** Keys in `waiting` that the next success releases at once (see releaseWaiting). */
-  private readonly releasable = new Set<OrderKey>();
-  /** Keys released early whose head entry has not settled yet: if it fails again, it waits out its whole backoff. */
-  private readonly released = new Set<OrderKey>();
+  /** Keys in `waiting` that the next success releases at once (see releaseWaiting), with their head entry's seq. */
+  private readonly releasable = new Map<OrderKey, number>();
+  /**
+   * Keys released early whose head entry (seq) has not settled yet: if it fails again, it waits out its whole
+   * backoff. A shed head never settles, so shedding forgets its key.
+   */
+  private readonly released = new Map<OrderKey, number>();
   /** Failed attempts by seq, for the backoff: each leaves when its entry is delivered, dead or shed. */
   private readonly failedAttempts = new Map<number, number>();
   private deliveredUnrecorded: OutboxEntry[] = [];
@@ -198,8 +201,10 @@ class OutputLane {
     const oldest = outbox.oldestPending(this.output.name, excess, this.inFlight);
     if (oldest.length === 0) return;
     outbox.markDelivered(this.output.name, oldest);
-    // A shed entry is never settled, so nothing else would forget how often it failed.
+    // A shed entry is never settled, so nothing else would forget how often it failed, or that it was released.
     for (const seq of oldest) this.failedAttempts.delete(seq);
+    const shed = new Set(oldest);
+    for (const [key, seq] of this.released) if (shed.has(seq)) this.released.delete(key);
     if (this.counters.skippedOverflow === 0) this.logger.warn({ maxBacklog: this.maxBacklog }, 'local output fell behind its maxBacklog: skipping its oldest events');
     this.counters.skippedOverflow += oldest.length;
   }
@@ -373,7 +378,7 @@ class OutputLane {
       this.schedulePump();
     }, delayMs);
     this.waiting.set(key, timer);
-    if (!earlyRetry) this.releasable.add(key);
+    if (!earlyRetry) this.releasable.set(key, entry.seq);
     if (account !== null) this.waitingAccounts.add(account);
     const retryAt = new Date(this.shared.clock.now() + delayMs).toISOString();
     // One warning per entry; the repeats of a long outage go to debug (the counters keep the total).
@@ -389,11 +394,11 @@ class OutputLane {
    * backoff, never in a loop paced by the successes.
    */
   private releaseWaiting(): void {
-    for (const key of this.releasable) {
+    for (const [key, seq] of this.releasable) {
       clearTimeout(this.waiting.get(key));
       this.waiting.delete(key);
       if (typeof key === 'string') this.waitingAccounts.delete(key); // an account's key is the account
-      this.released.add(key);
+      this.released.set(key, seq);
     }
     this.releasable.clear();
   }

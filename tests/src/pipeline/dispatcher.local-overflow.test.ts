@@ -1,8 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Dispatcher } from '../../../src/pipeline/dispatcher.js';
 import { silentLogger } from '../../../src/ports.js';
 import { RecordingOutput } from '../../helpers/recording-output.js';
 import { cid, FakeClock, harness } from '../../helpers/assurance-harness.js';
+import { testEvent } from '../../helpers/output-events.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -46,5 +48,67 @@ describe('covert routing: a local output past its maxBacklog', () => {
     const withDuress = await localView(true);
     expect(without.length).toBe(3);
     expect(withDuress).toEqual(without);
+  });
+});
+
+/**
+ * An outage's end releases the accounts waiting out a backoff, once: an entry released that fails again waits out its
+ * whole backoff. When a local output sheds a released account's entries before they are tried again, that mark must
+ * not outlive them, or the account's next failure, in a later outage, is taken for a second try and left waiting.
+ */
+describe('a local output shedding a released account', () => {
+  it("retries the account's next failure at the end of a later outage, as any other", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    // The lane's scans run on setImmediate, which stays real: each step lets them run.
+    const advance = async (ms: number) => {
+      await vi.advanceTimersByTimeAsync(ms);
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    };
+    try {
+      let up = false;
+      const delivered: string[] = [];
+      const keypad = new RecordingOutput('keypad', 'local');
+      keypad.deliver = async (event) => {
+        if (!up) return { ok: false, retryable: true, error: 'keypad bridge down' };
+        delivered.push(event.account!);
+        return { ok: true };
+      };
+      const outbox = new MemoryOutbox();
+      outbox.registerOutputs(['keypad']);
+      let shedOnce = true;
+      let draws = 0;
+      const dispatcher = new Dispatcher({
+        outbox,
+        outputs: [keypad],
+        clock: { now: () => Date.now() },
+        logger: silentLogger,
+        // Of the two accounts failing together, the first drawn waits 1.5 s, the second 0.5 s.
+        backoff: { initialMs: 1_000, maxMs: 1_000, factor: 2, jitter: 0.5 },
+        random: () => (draws++ % 2 === 0 ? 0.999 : 0),
+        localMaxBacklog: new Map([['keypad', 2]]),
+        // Events arriving as B's success is recorded, before A is tried again, push A's only entry past maxBacklog.
+        onDelivered: () => {
+          if (shedOnce) void outbox.append([testEvent({ account: 'C' }), testEvent({ account: 'C' })]);
+          shedOnce = false;
+        },
+      });
+      dispatcher.start();
+      await outbox.append([testEvent({ account: 'A' }), testEvent({ account: 'B' })]);
+      await advance(10);
+      up = true;
+      await advance(600); // B's retry ends the outage and releases A, whose entry is then shed
+      expect(delivered).toEqual(['B', 'C', 'C']);
+      expect(dispatcher.stats().keypad).toMatchObject({ skippedOverflow: 1, backlog: 0 });
+
+      up = false;
+      await outbox.append([testEvent({ account: 'A' }), testEvent({ account: 'D' })]);
+      await advance(10);
+      up = true;
+      await advance(600); // D's retry ends this outage: A goes at once, not after its 1.5 s
+      expect(delivered.slice(3)).toEqual(['D', 'A']);
+      await dispatcher.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
