@@ -1,3 +1,4 @@
+import { catalogedDuressCodes } from '../catalog/index.js';
 import { GatewayError } from '../errors.js';
 import type { Protocol } from '../model/event.js';
 import { emptySignal } from '../model/signal.js';
@@ -102,6 +103,12 @@ const XSIA_TEXT = /\*(?:'([^'|]*)'|"([^"|]*)")([A-Z]{2})?/y;
 const EXTRA_FIELD = /^\d{1,4}$/;
 const MODIFIER_NAME = /^[a-z]{2}$/;
 const EVENT_CODE = /^[A-Z]{2}$/;
+/**
+ * The duress and hold-up codes, read in any case (quirk `miscased-code`): written `ha` by a panel, a hold-up was taken
+ * for an unknown modifier, and after another code (`BA01/ha02`) it vanished from a block that still parsed. No
+ * modifier is spelled like one.
+ */
+const DURESS_CODES: ReadonlySet<string> = new Set(catalogedDuressCodes().filter((code) => code.scheme === 'sia').map((code) => code.value));
 const ACCOUNT = /^[0-9A-Za-z]{1,16}$/;
 /** An account written without '#' (ioBroker.sia's example `1234|NFA129`, the NorthLat `12345A|NFA129`). */
 const BARE_ACCOUNT = /^[0-9][0-9A-Fa-f]{2,15}$/;
@@ -287,18 +294,20 @@ class SiaDataParser {
       const pair = this.data.slice(this.pos, this.pos + 2);
       LISTEN_IN.lastIndex = this.pos;
       const listenIn = blockEvents.length > 0 ? LISTEN_IN.exec(this.data) : null;
+      const miscasedDuress = pair !== pair.toUpperCase() && DURESS_CODES.has(pair.toUpperCase()) ? pair.toUpperCase() : null;
       if (listenIn !== null) {
         this.pos = LISTEN_IN.lastIndex;
         blockEvents.at(-1)!.signal.extended['listenIn'] = listenIn[1] ?? '';
         this.quirks.note('listen-in');
-      } else if (MODIFIER_NAME.test(pair)) {
+      } else if (miscasedDuress === null && MODIFIER_NAME.test(pair)) {
         this.pos += 2;
         this.readModifier(pair, modifiers);
         modifierAfterLastEvent = blockEvents.length > 0;
-      } else if (EVENT_CODE.test(pair)) {
+      } else if (miscasedDuress !== null || EVENT_CODE.test(pair)) {
+        if (miscasedDuress !== null) this.quirks.add('miscased-code', `code ${pair} at offset ${this.pos} read as ${miscasedDuress}`);
         if (!separated) this.quirks.add('no-slash-before-code', `code ${pair} at offset ${this.pos} follows without '/'`);
         this.pos += 2;
-        const event = this.readPacket(pair, fn, modifiers);
+        const event = this.readPacket(miscasedDuress ?? pair, fn, modifiers);
         event.texts.push(...pendingTexts);
         pendingTexts = [];
         blockEvents.push(event);

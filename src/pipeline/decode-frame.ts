@@ -229,8 +229,8 @@ const SIA_NOT_CODES = /\^[^^]*(\^|$)|\*'[^']*('|$)|\*"[^"]*("|$)|(^|\|)#[0-9A-Za
 /**
  * Two letters where a SIA packet's code stands: after a block's N/O letter, a '/', '|', space, a modifier's last
  * digit or a modifier without digits (`NriHA`), and not followed by a third letter (a word such as HAL, or the block
- * letter N read with a door code's D as ND). In any case: the parser reads codes in capitals only, so a panel's `ha`
- * or `hA` is refused, and a hold-up must not pass unlabelled for its spelling.
+ * letter N read with a door code's D as ND). In any case: content refused with a panel's `ha` or `hA` (strict mode
+ * refuses the quirk `miscased-code`, or another fault stands beside it) must not pass a hold-up unlabelled.
  */
 const SIA_CODE_PLACE = /(?<=(?:^|[|/\s])[NO]|[|/\s\d:-]|(?:^|[|/\s])[NO](?:[a-z]{2}\d*)*[a-z]{2})(?=([A-Za-z]{2})(?![A-Za-z])(\d{1,4})?)/g;
 /**

@@ -223,6 +223,22 @@ describe('parseSiaData: modifiers', () => {
     expect(errorOf(parseSiaData('Nxy12/BA1', { strict: true })).message).toContain('unknown-modifier');
   });
 
+  // Modifiers are two lowercase letters, codes two capitals: a panel writing its hold-up `ha` had it read as an
+  // unknown modifier, and after another code (`BA01/ha02`) the hold-up vanished from a block that still parsed.
+  it('reads a duress or hold-up code written in lowercase or mixed case as that code, never as a modifier', () => {
+    for (const [data, expected] of [
+      ['Nri1/BA01/ha02', ['BA', 'HA']],
+      ['Nri1/ha01', ['HA']],
+      ['NhA01/nd02', ['HA', 'ND']],
+    ] as const) {
+      const data_ = parsed(data);
+      expect(codes(data_)).toEqual(expected);
+      expect(data_.quirks).toEqual(['miscased-code']);
+      expect(errorOf(parseSiaData(data, { strict: true })).message).toContain('miscased-code');
+    }
+    expect(parsed('Nri1/ha05').events[0]).toMatchObject({ address: 5, partition: 1 });
+  });
+
   it('labels modifiers that follow the last packet of a block', () => {
     expect(parsed('NBA1/ri2').quirks).toEqual(['modifier-after-last-event']);
   });

@@ -184,10 +184,13 @@ describe('SerialReceiver: a frame that does not decode but names a duress or hol
     expect(carries).toBe(true);
   });
 
-  it('stores a SIA line naming a hold-up in lowercase as that hold-up, on a line or inside a Sur-Gard packet', async () => {
-    for (const [protocol, frame] of [['sia-dc03-lines', '#1234|Nri1/ha05'], ['surgard', `S01100[#1234|Nri1/hA05]${DC4}`]] as const) {
+  it('stores a SIA line naming a hold-up in lowercase as that hold-up, on a line or inside a Sur-Gard packet, read or refused', async () => {
+    for (const [protocol, frame, quirk] of [
+      ['sia-dc03-lines', '#1234|Nri1/ha05', 'miscased-code'],
+      ['surgard', `S01100[#1234|Nri1/hA05*]${DC4}`, 'duress-suspected: SIA HA in the content (written hA)'],
+    ] as const) {
       const { stored, carries } = await receiveOn(protocol, frame);
-      expect(stored).toEqual([expect.objectContaining({ duress: true, account: '1234', code: expect.objectContaining({ value: 'HA' }), quirks: suspected('HA') })]);
+      expect(stored).toEqual([expect.objectContaining({ duress: true, account: '1234', code: expect.objectContaining({ value: 'HA' }), quirks: expect.arrayContaining([quirk]) })]);
       expect(carries).toBe(true);
     }
   });
