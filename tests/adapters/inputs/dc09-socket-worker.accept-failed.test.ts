@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startDc09Gateway } from '../../helpers/dc09-gateway.js';
 import { apiFetch, tempDir } from '../../helpers/gateway-process.js';
 import { ACCEPT_FAILURES } from '../../helpers/failing-accepts.mjs';
@@ -28,5 +28,13 @@ describe('DC-09 input out of file descriptors', () => {
     // A panel turned away now would not be heard: the input says so on /healthz for a while, as at maxConnections.
     const health = await (await apiFetch(dataDir, `http://127.0.0.1:${ports.apiPort}/healthz`)).json();
     expect(health).toMatchObject({ status: 'degraded', inputs: [{ name: 'ip', state: 'degraded', detail: expect.stringMatching(/not accepted \(EMFILE\)/) }] });
+    // …and one supervisory event, for all the failures, tells the centre a report may be lost.
+    const alarms = () =>
+      gateway.stdout
+        .filter((line) => line.startsWith('{"schema"'))
+        .map((line) => JSON.parse(line) as { category: string; reasons: string[] })
+        .filter((event) => event.category === 'supervisory')
+        .map((event) => event.reasons.join(' '));
+    await vi.waitFor(() => expect(alarms()).toEqual([expect.stringMatching(/could not accept a connection \(EMFILE\)/)]), { timeout: 5_000, interval: 50 });
   });
 });
