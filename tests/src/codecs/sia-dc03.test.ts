@@ -457,6 +457,19 @@ describe('DC-03 binary blocks', () => {
     expect(errorOf(decodeSiaBlock(unknown)).message).toContain('unknown function code 0x5a');
   });
 
+  it('reads the blocks a Galaxy set to SIA over IP sends, and builds the acknowledge its receivers answer (protocol-notes.md)', () => {
+    // An FX020 v3.02 with encryption off, as quoted in eavanvalkenburg/sia#32.
+    const fx020Account = Uint8Array.from([...Buffer.from('D#0192', 'latin1'), 0x92]);
+    expect(decodeSiaBlock(fx020Account)).toEqual({
+      ok: true,
+      value: { functionCode: '#', data: '0192', ackRequested: true, reverseChannel: false },
+    });
+    const galaxyEvent = decodeSiaBlock(encodeSiaBlock('N', 'ti11:46/BA1011', true));
+    const data = galaxyEvent.ok ? parseSiaData(`#0192|N${galaxyEvent.value.data}`) : galaxyEvent;
+    expect(data.ok && data.value.events[0]).toMatchObject({ account: '0192', code: { value: 'BA' }, address: 1011 });
+    expect(encodeSiaBlock('8', '', true)).toEqual(Uint8Array.from([0x40, 0x38, 0x87]));
+  });
+
   it('carries Latin-1 data bytes unchanged', () => {
     const block = encodeSiaBlock('A', 'Caf\xe9 \xff');
     const decoded = decodeSiaBlock(block);
