@@ -23,6 +23,10 @@ const INPUT_TYPES: { [T in InputSettings['type']]: InputType<T> } = {
     label: 'serial',
     create: async (settings, context) => ({ ok: true, input: (await import('./serial.js')).createSerialInput(settings, context) }),
   },
+  'sia-ip': {
+    label: 'SIA over IP',
+    create: async (settings, context) => ({ ok: true, input: (await import('./sia-ip.js')).createSiaIpInput(settings, context) }),
+  },
   'access-xml': {
     label: 'access-xml',
     create: async (settings, context) => ({ ok: true, input: await (await import('./access-xml.js')).createAccessXmlInput(settings, context) }),

@@ -116,6 +116,34 @@ export const serialInputSchema = z
   })
   .strict();
 
+/**
+ * SIA DC-03 blocks over TCP, the "SIA over IP" of Galaxy and FX panels (protocol-notes.md). A panel sends one session
+ * of a few blocks and waits for each answer; the bounds keep a connection to that.
+ */
+export const siaIpInputSchema = z
+  .object({
+    type: z.literal('sia-ip'),
+    name,
+    host: z.string().default('0.0.0.0'),
+    port,
+    strict: z.boolean().default(false),
+    idleTimeout: durationSchema.default(30_000).describe('A connection that sends nothing for this long is closed.'),
+    maxBlocksPerConnection: z
+      .number()
+      .int()
+      .min(4)
+      .default(256)
+      .describe('Blocks one connection may send; past it the connection is closed (a panel sends a few per event).'),
+    maxRejectsPerConnection: z
+      .number()
+      .int()
+      .min(1)
+      .default(8)
+      .describe('Blocks with a bad length, parity or function code one connection may send before it is closed.'),
+    maxConnections: z.number().int().min(1).default(64),
+  })
+  .strict();
+
 /** The connection bounds of an HTTP listener (an access-xml input, the API): every resource bounded per peer. */
 const httpConnectionLimits = {
   maxConnections: z
@@ -189,7 +217,7 @@ export function refusesUncertifiedClients(tls: { requestCert: boolean; rejectUna
   return tls !== undefined && tls.requestCert && tls.rejectUnauthorized;
 }
 
-export const inputSchema = z.discriminatedUnion('type', [dc09InputSchema, serialInputSchema, accessXmlInputSchema]);
+export const inputSchema = z.discriminatedUnion('type', [dc09InputSchema, serialInputSchema, accessXmlInputSchema, siaIpInputSchema]);
 
 const audience = z.enum(['central', 'local']).default('central');
 
@@ -436,6 +464,7 @@ export type InputSettings = z.infer<typeof inputSchema>;
 export type Dc09InputSettings = z.infer<typeof dc09InputSchema>;
 export type SerialInputSettings = z.infer<typeof serialInputSchema>;
 export type AccessXmlInputSettings = z.infer<typeof accessXmlInputSchema>;
+export type SiaIpInputSettings = z.infer<typeof siaIpInputSchema>;
 export type OutputSettings = z.infer<typeof outputSchema>;
 export type MqttOutputSettings = z.infer<typeof mqttOutputSchema>;
 export type WebhookOutputSettings = z.infer<typeof webhookOutputSchema>;

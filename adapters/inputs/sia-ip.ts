@@ -1,0 +1,153 @@
+import net from 'node:net';
+import type { ErrorCode } from '../../src/errors.js';
+import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
+import { GALAXY_ENCRYPTED_OPENING, SiaBlockReceiver, siaBlockSize, type SiaBlockSession } from '../../src/pipeline/sia-block-receiver.js';
+import type { Transport } from '../../src/model/event.js';
+import type { AdapterHealth } from '../../src/ports.js';
+import type { SiaIpInputSettings } from '../../src/settings/settings.js';
+import { onAcceptFailed } from '../system/listener.js';
+import type { Input, InputDeps } from './input.js';
+
+/**
+ * Bytes one connection may have waiting: a panel sends a block (at most 66 bytes) and waits for its answer, so only
+ * a flood holds more.
+ */
+const MAX_HELD_BYTES = 4096;
+
+/** One panel's connection: its bytes not yet cut into blocks, and what it may still send. */
+interface Connection {
+  socket: net.Socket;
+  peer: string;
+  session: SiaBlockSession;
+  pending: Buffer;
+  blocks: number;
+  rejects: number;
+  /** The block being stored and answered: the next waits for it, as the panel waits for the answer. */
+  busy: Promise<void>;
+}
+
+/**
+ * A TCP listener for SIA DC-03 blocks (protocol-notes.md). Each connection is bounded by idleTimeout, the blocks and
+ * rejects it may send, and one block's bytes held (a header announces at most 66); connections by maxConnections.
+ */
+export class SiaIpInput implements Input {
+  readonly protocol = undefined;
+  private server: net.Server | undefined;
+  private readonly connections = new Set<Connection>();
+  private readonly warnings: RateLimitedLog;
+  private readonly receiver: SiaBlockReceiver;
+  private stopping = false;
+
+  constructor(
+    private readonly settings: SiaIpInputSettings,
+    private readonly deps: InputDeps,
+  ) {
+    this.warnings = new RateLimitedLog({ logger: deps.logger, clock: deps.clock });
+    this.receiver = new SiaBlockReceiver({ input: settings.name, strict: settings.strict, warnings: this.warnings, ...deps });
+  }
+
+  get name(): string {
+    return this.settings.name;
+  }
+
+  async start(): Promise<void> {
+    const server = net.createServer((socket) => this.accept(socket));
+    onAcceptFailed(server, (error) => this.deps.logger.error({ input: this.name, code: error.code }, 'SIA over IP: an accept failed'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.settings.port, this.settings.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const server = this.server;
+    this.server = undefined;
+    const closed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    // Blocks being stored finish and are answered before their connections close.
+    await Promise.all([...this.connections].map((connection) => connection.busy.then(() => connection.socket.destroy())));
+    await closed;
+  }
+
+  health(): AdapterHealth {
+    if (this.server === undefined) return { state: 'down', detail: this.stopping ? 'stopped' : 'not started' };
+    const address = this.server.address();
+    return { state: 'up', detail: `listening on ${typeof address === 'object' && address !== null ? address.port : '?'}` };
+  }
+
+  /** A replayed block has no connection: it is read as a session of its own. */
+  async handleFrame(frame: Uint8Array, _transport: Transport, peer?: string): Promise<unknown> {
+    return this.receiver.handleBlock(this.receiver.newSession(), frame, peer);
+  }
+
+  /** Where the server listens; the port is the one the OS chose when settings ask for 0. */
+  get port(): number | undefined {
+    const address = this.server?.address();
+    return typeof address === 'object' && address !== null ? address.port : undefined;
+  }
+
+  private accept(socket: net.Socket): void {
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (this.stopping || this.connections.size >= this.settings.maxConnections) {
+      this.discarded('FRAME_SIA_SESSION_LIMIT', peer);
+      socket.destroy();
+      return;
+    }
+    const connection: Connection = { socket, peer, session: this.receiver.newSession(), pending: Buffer.alloc(0), blocks: 0, rejects: 0, busy: Promise.resolve() };
+    this.connections.add(connection);
+    socket.setTimeout(this.settings.idleTimeout, () => this.close(connection, 'FRAME_IDLE_TIMEOUT'));
+    socket.on('data', (chunk: Buffer) => {
+      connection.pending = Buffer.concat([connection.pending, chunk]);
+      if (connection.pending.length > MAX_HELD_BYTES) return this.close(connection, 'FRAME_OVERSIZE');
+      connection.busy = connection.busy.then(() => this.drain(connection));
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.connections.delete(connection));
+  }
+
+  /** Cuts and answers the whole blocks held, one at a time, until the connection closes or holds a partial block. */
+  private async drain(connection: Connection): Promise<void> {
+    const { socket, peer } = connection;
+    while (!socket.destroyed && connection.pending.length > 0) {
+      if (connection.blocks === 0 && startsWith(connection.pending, GALAXY_ENCRYPTED_OPENING)) {
+        this.deps.logger.error({ input: this.name, peer }, 'SIA over IP: the panel opened with Galaxy encryption, which this input does not speak; set its alarm report encryption off');
+        return this.close(connection, 'FRAME_SIA_ENCRYPTED');
+      }
+      const size = siaBlockSize(connection.pending[0]!);
+      if (connection.pending.length < size) return;
+      const block = connection.pending.subarray(0, size);
+      connection.pending = connection.pending.subarray(size);
+      connection.blocks += 1;
+      this.deps.onFrame?.(block, 'tcp', peer);
+      const outcome = await this.receiver.handleBlock(connection.session, block, peer);
+      if (!socket.destroyed) socket.write(outcome.reply);
+      if (outcome.error !== undefined && outcome.events.length === 0) connection.rejects += 1;
+      if (outcome.end) return this.close(connection);
+      if (connection.rejects >= this.settings.maxRejectsPerConnection) return this.close(connection, 'FRAME_SIA_SESSION_LIMIT');
+      if (connection.blocks >= this.settings.maxBlocksPerConnection) return this.close(connection, 'FRAME_SIA_SESSION_LIMIT');
+    }
+  }
+
+  private close(connection: Connection, reason?: ErrorCode): void {
+    if (reason !== undefined) this.discarded(reason, connection.peer);
+    connection.pending = Buffer.alloc(0);
+    connection.socket.end(() => connection.socket.destroy());
+  }
+
+  private discarded(reason: ErrorCode, peer: string): void {
+    this.deps.counters.inc('frames_discarded_total', { input: this.name, reason });
+    this.warnings.warn(reason, peer, { input: this.name, reason }, 'SIA over IP connection closed');
+  }
+}
+
+function startsWith(bytes: Buffer, prefix: Uint8Array): boolean {
+  return bytes.length >= prefix.length && bytes.subarray(0, prefix.length).equals(prefix);
+}
+
+export function createSiaIpInput(settings: SiaIpInputSettings, deps: InputDeps): SiaIpInput {
+  return new SiaIpInput(settings, deps);
+}

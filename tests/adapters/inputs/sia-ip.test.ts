@@ -1,0 +1,116 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSiaIpInput, type SiaIpInput } from '../../../adapters/inputs/sia-ip.js';
+import { encodeSiaBlock } from '../../../src/codecs/sia-dc03.js';
+import { createIdSource } from '../../../src/model/ids.js';
+import { Counters } from '../../../src/observability/counters.js';
+import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
+import { Recorder } from '../../../src/pipeline/recorder.js';
+import { silentLogger, systemClock } from '../../../src/ports.js';
+import { parseSettings } from '../../../src/settings/settings.js';
+import { gateAppends } from '../../helpers/gated-outbox.js';
+
+const ACKNOWLEDGE = [0x40, 0x38, 0x87];
+const REJECT = [0x40, 0x39, 0x86];
+
+let input: SiaIpInput | undefined;
+afterEach(async () => {
+  await input?.stop();
+  input = undefined;
+});
+
+/** A SIA over IP input on a free port, as the gateway builds it from `extra` settings, storing into a memory outbox. */
+async function startInput(extra = '') {
+  const parsed = parseSettings(`inputs:\n  - type: sia-ip\n    name: galaxy\n    port: 0\n${extra}outputs:\n  - type: stdout\n    name: probe\n`);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  const settings = parsed.settings.inputs[0];
+  if (settings?.type !== 'sia-ip') throw new Error('expected a sia-ip input');
+  const outbox = new MemoryOutbox();
+  outbox.registerOutputs(['probe']);
+  const counters = new Counters();
+  const recorder = new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 });
+  input = createSiaIpInput(settings, { clock: systemClock, recorder, builder: { ids: createIdSource(systemClock), sites: () => [] }, counters, logger: silentLogger });
+  await input.start();
+  const stored = () => outbox.pending('probe', 100).map((e) => e.event);
+  return { port: input.port!, outbox, counters, stored };
+}
+
+/** A connected panel: `answer()` resolves with the next `count` bytes the input wrote back. */
+async function panel(port: number) {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let received = Buffer.alloc(0);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+  socket.on('error', () => {});
+  return {
+    socket,
+    closed,
+    async answer(count = 3): Promise<number[]> {
+      await expect.poll(() => received.length, { timeout: 3000 }).toBeGreaterThanOrEqual(count);
+      const taken = [...received.subarray(0, count)];
+      received = received.subarray(count);
+      return taken;
+    },
+  };
+}
+
+describe('SIA over IP input: DC-03 blocks over TCP from Galaxy and FX panels', () => {
+  // The FX020's account block as quoted in eavanvalkenburg/sia#32 with encryption off; the session as Galaxy
+  // receivers hold it (ZebMcKayhan/SIA-Server); a hold-up in the event block.
+  it('acknowledges each block of a session, a hold-up only once it is stored, labelled duress', async () => {
+    const { port, outbox, stored } = await startInput();
+    const gate = gateAppends(outbox);
+    const fx020 = await panel(port);
+    fx020.socket.write(Buffer.from('D#0192\x92', 'latin1'));
+    expect(await fx020.answer()).toEqual(ACKNOWLEDGE);
+    fx020.socket.write(encodeSiaBlock('N', 'ti11:46/HA1011', true));
+    await gate.appending;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(stored()).toHaveLength(0);
+    gate.release();
+    expect(await fx020.answer()).toEqual(ACKNOWLEDGE);
+    expect(stored()).toEqual([expect.objectContaining({ account: '0192', category: 'holdup', duress: true, code: expect.objectContaining({ value: 'HA' }), zone: { number: 1011 } })]);
+    fx020.socket.write(encodeSiaBlock('A', '+HOLD UP        Kitchen', true));
+    expect(await fx020.answer()).toEqual(ACKNOWLEDGE);
+    fx020.socket.write(encodeSiaBlock('0', '', true));
+    expect(await fx020.answer()).toEqual(ACKNOWLEDGE);
+    await fx020.closed;
+    expect(stored()).toHaveLength(1);
+  });
+
+  it('rejects garbage, stores an unreadable event block as unrecognized, and closes a connection that keeps sending garbage', async () => {
+    const { port, counters, stored } = await startInput('    maxRejectsPerConnection: 3\n');
+    const attacker = await panel(port);
+    attacker.socket.write(Buffer.from('D#0192\x93', 'latin1'));
+    expect(await attacker.answer()).toEqual(REJECT);
+    attacker.socket.write(encodeSiaBlock('N', '%%%', true));
+    expect(await attacker.answer()).toEqual(ACKNOWLEDGE);
+    expect(stored()).toEqual([expect.objectContaining({ category: 'unrecognized', protocol: 'sia-dc03' })]);
+    attacker.socket.write(Buffer.from('\x02\x5a\xff\xff\xa5\x00\x00\x00\x00'.repeat(4), 'latin1'));
+    await attacker.closed;
+    expect(counters.get('frames_rejected_total', { input: 'galaxy', code: 'SIA03_PARITY' })).toBeGreaterThan(0);
+    expect(counters.get('frames_discarded_total', { input: 'galaxy', reason: 'FRAME_SIA_SESSION_LIMIT' })).toBe(1);
+  });
+
+  it('closes a flood: more bytes held than a panel waiting for answers sends, more blocks than allowed', async () => {
+    const { port, counters } = await startInput('    maxBlocksPerConnection: 4\n');
+    const flooder = await panel(port);
+    flooder.socket.write(Buffer.alloc(64 * 1024, 0x7f));
+    await flooder.closed;
+    expect(counters.get('frames_discarded_total', { input: 'galaxy', reason: 'FRAME_OVERSIZE' })).toBe(1);
+    const chatty = await panel(port);
+    for (let i = 0; i < 6; i++) chatty.socket.write(encodeSiaBlock('#', '0192', true));
+    await chatty.closed;
+    expect(counters.get('frames_discarded_total', { input: 'galaxy', reason: 'FRAME_SIA_SESSION_LIMIT' })).toBe(1);
+  });
+
+  // The opening of a Galaxy Flex 3 with encryption on, as quoted in ioBroker.sia#12 ([5,1,129,89,104]).
+  it('closes a connection that opens with Galaxy encryption, counted by its own reason', async () => {
+    const { port, counters } = await startInput();
+    const encrypted = await panel(port);
+    encrypted.socket.write(Uint8Array.of(5, 1, 129, 89, 104));
+    await encrypted.closed;
+    expect(counters.get('frames_discarded_total', { input: 'galaxy', reason: 'FRAME_SIA_ENCRYPTED' })).toBe(1);
+  });
+});
