@@ -28,7 +28,8 @@ interface Connection {
 
 /**
  * A TCP listener for SIA DC-03 blocks (protocol-notes.md). Each connection is bounded by idleTimeout, the blocks and
- * rejects it may send, and one block's bytes held (a header announces at most 66); connections by maxConnections.
+ * rejects it may send, and one block's bytes held (a header announces at most 66); connections by maxConnections,
+ * where the oldest connection that has sent no whole block makes room for a new one.
  */
 export class SiaIpInput implements Input {
   readonly protocol = undefined;
@@ -92,10 +93,21 @@ export class SiaIpInput implements Input {
 
   private accept(socket: net.Socket): void {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    if (this.stopping || this.connections.size >= this.settings.maxConnections) {
-      this.discarded('FRAME_SIA_SESSION_LIMIT', peer);
+    if (this.stopping) {
       socket.destroy();
       return;
+    }
+    if (this.connections.size >= this.settings.maxConnections) {
+      // Connections that sent no whole block hold no panel's session: the oldest makes room, so squatters cannot lock out
+      // a panel for their idleTimeout.
+      const squatter = [...this.connections].find((connection) => connection.blocks === 0);
+      if (squatter === undefined) {
+        this.discarded('FRAME_SIA_SESSION_LIMIT', peer);
+        socket.destroy();
+        return;
+      }
+      this.connections.delete(squatter);
+      this.close(squatter, 'FRAME_SIA_SESSION_LIMIT');
     }
     const connection: Connection = { socket, peer, session: this.receiver.newSession(), pending: Buffer.alloc(0), blocks: 0, rejects: 0, busy: Promise.resolve() };
     this.connections.add(connection);

@@ -105,6 +105,16 @@ describe('SIA over IP input: DC-03 blocks over TCP from Galaxy and FX panels', (
     expect(counters.get('frames_discarded_total', { input: 'galaxy', reason: 'FRAME_SIA_SESSION_LIMIT' })).toBe(1);
   });
 
+  it('makes room for a panel at the connection limit by closing the oldest connection that has sent no block', async () => {
+    const { port, counters } = await startInput('    maxConnections: 2\n');
+    const idle = [await panel(port), await panel(port)];
+    const fx020 = await panel(port);
+    fx020.socket.write(Buffer.from('D#0192\x92', 'latin1'));
+    expect(await fx020.answer()).toEqual(ACKNOWLEDGE);
+    await idle[0]!.closed;
+    expect(counters.get('frames_discarded_total', { input: 'galaxy', reason: 'FRAME_SIA_SESSION_LIMIT' })).toBe(1);
+  });
+
   // The opening of a Galaxy Flex 3 with encryption on, as quoted in ioBroker.sia#12 ([5,1,129,89,104]).
   it('closes a connection that opens with Galaxy encryption, counted by its own reason', async () => {
     const { port, counters } = await startInput();
