@@ -94,8 +94,8 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
     // A DC-09 input's receiver reports each frame's traffic on the bus (trafficSeen) before storing its events.
     trafficReportingInputs: new Set(settings.inputs.flatMap((input) => (input.type === 'dc09' ? [input.name] : []))),
     // After the frame's own work: the publication reads the ledger, which must not delay the duress's ACK.
-    onIncidentsChanged: () => {
-      mqttStates.incidentsChanged();
+    onIncidentsChanged: (incident) => {
+      mqttStates.incidentsChanged(incident);
       setImmediate(() => void mqttStates.publish());
     },
   });

@@ -1,5 +1,6 @@
 import type { Assurance } from '../../src/assurance/assurance.js';
 import type { DeviceStatus } from '../../src/assurance/ledger.js';
+import type { IncidentRecord } from '../../src/assurance/store.js';
 import type { Clock, Logger } from '../../src/ports.js';
 import type { Site } from '../../src/settings/sites.js';
 import type { Counters } from '../../src/observability/counters.js';
@@ -43,10 +44,10 @@ export class MqttAssuranceStates {
   private publishing: { run: Promise<void>; since: number } | undefined;
   private again = false;
   /**
-   * The incident states last built and the sites they were built for: rebuilt only after incidentsChanged() or a
-   * reload of the sites, since building them reads every open incident and a tick runs every second.
+   * The incident states, built in full at the first publication and after a reload of the sites (building them reads
+   * every open incident), and kept up to date one incident at a time by incidentsChanged().
    */
-  private builtIncidentStates: { sites: readonly Site[]; states: Map<string, RetainedState> } | undefined;
+  private incidents: IncidentStates | undefined;
 
   constructor(outputs: readonly MqttOutput[], private readonly deps: MqttAssuranceDeps) {
     const { assurance, logger, clock, counters } = deps;
@@ -72,9 +73,12 @@ export class MqttAssuranceStates {
       );
   }
 
-  /** An incident opened or was acknowledged: the next publication builds the incident states again. */
-  incidentsChanged(): void {
-    this.builtIncidentStates = undefined;
+  /** An incident opened or was acknowledged: the next publication publishes its site's state. */
+  incidentsChanged(incident: IncidentRecord): void {
+    // Not built yet: the build reads it from the store.
+    if (this.incidents === undefined) return;
+    const topic = this.incidents.apply(incident);
+    for (const publisher of this.publishers) publisher.incidents.changed(topic);
   }
 
   /** Brings every retained state up to date; resolves when the publication (and any pass it was asked for) ends. */
@@ -105,11 +109,11 @@ export class MqttAssuranceStates {
     return run;
   }
 
-  private incidentStates(): Map<string, RetainedState> {
+  private incidentStates(): ReadonlyMap<string, RetainedState> {
     const { assurance, sites, clock } = this.deps;
     const current = sites();
-    if (this.builtIncidentStates?.sites !== current) this.builtIncidentStates = { sites: current, states: incidentStates(assurance, current, clock) };
-    return this.builtIncidentStates.states;
+    if (this.incidents?.sites !== current) this.incidents = new IncidentStates(current, assurance.incidentRecords(true), clock);
+    return this.incidents.states;
   }
 
   /**
@@ -134,26 +138,63 @@ function deviceStates(devices: readonly DeviceStatus[]): Map<string, RetainedSta
   );
 }
 
+/** An open incident as its site's state lists it. */
+interface ListedIncident {
+  id: string;
+  category: string;
+  openedAt: string;
+}
+
+/** An open incident kept for its site's list: `openedAt` in ms orders the list. */
+interface OpenIncident {
+  openedAt: number;
+  listed: ListedIncident;
+}
+
 /**
- * `incidents/{site}`: the site's open incidents, for every configured site and every site (or account without
- * one) that had an incident since start, so an acknowledgement shows as `open: 0`.
+ * `incidents/{site}`: the site's open incidents, newest first, for every configured site and every site (or account
+ * without one) with an incident read at the build or changed since, so an acknowledgement shows as `open: 0`. A
+ * change serialises its site's list alone: a flood of duress frames must not make each one walk every open incident.
  */
-function incidentStates(assurance: Assurance, sites: readonly Site[], clock: Clock): Map<string, RetainedState> {
-  const bySite = new Map<string, Array<{ id: string; category: string; openedAt: string }>>();
-  for (const site of sites) bySite.set(site.id, []);
-  for (const incident of assurance.incidentRecords(true)) {
-    const site = incident.site ?? incident.account ?? 'unknown';
-    const list = bySite.get(site) ?? [];
-    if (incident.ackedAt === null) list.push({ id: incident.id, category: incident.category, openedAt: new Date(incident.openedAt).toISOString() });
-    bySite.set(site, list);
+class IncidentStates {
+  readonly states = new Map<string, RetainedState>();
+  private readonly openBySite = new Map<string, Map<string, OpenIncident>>();
+
+  constructor(
+    readonly sites: readonly Site[],
+    incidents: readonly IncidentRecord[],
+    private readonly clock: Clock,
+  ) {
+    for (const site of sites) this.openBySite.set(site.id, new Map());
+    for (const incident of incidents) this.take(incident);
+    for (const site of this.openBySite.keys()) this.serialise(site);
   }
-  return new Map(
-    [...bySite].map(([site, incidents]) => {
-      const fingerprint = JSON.stringify(incidents);
-      const payload = () => JSON.stringify({ site, open: incidents.length, incidents, updatedAt: new Date(clock.now()).toISOString() });
-      return [`incidents/${topicSegment(site)}`, { fingerprint, payload }];
-    }),
-  );
+
+  /** Takes in an incident as it now stands; returns the topic whose state it changed. */
+  apply(incident: IncidentRecord): string {
+    return this.serialise(this.take(incident));
+  }
+
+  private take(incident: IncidentRecord): string {
+    const site = incident.site ?? incident.account ?? 'unknown';
+    const open = this.openBySite.get(site) ?? new Map<string, OpenIncident>();
+    if (incident.ackedAt === null)
+      open.set(incident.id, { openedAt: incident.openedAt, listed: { id: incident.id, category: incident.category, openedAt: new Date(incident.openedAt).toISOString() } });
+    else open.delete(incident.id);
+    this.openBySite.set(site, open);
+    return site;
+  }
+
+  private serialise(site: string): string {
+    const incidents = [...(this.openBySite.get(site)?.values() ?? [])]
+      .sort((a, b) => b.openedAt - a.openedAt || (a.listed.id < b.listed.id ? -1 : 1))
+      .map((entry) => entry.listed);
+    const fingerprint = JSON.stringify(incidents);
+    const payload = () => JSON.stringify({ site, open: incidents.length, incidents, updatedAt: new Date(this.clock.now()).toISOString() });
+    const topic = `incidents/${topicSegment(site)}`;
+    this.states.set(topic, { fingerprint, payload });
+    return topic;
+  }
 }
 
 /**

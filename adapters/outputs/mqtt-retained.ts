@@ -17,8 +17,10 @@ export interface RetainedState {
  */
 export class RetainedStatePublisher {
   private readonly published = new Map<string, string>();
-  /** The wanted states last published in full: the same map again has nothing new (a quiet tick is O(1)). */
+  /** The wanted states last published in full: the same map again has nothing new (a quiet tick is O(1)) but changedTopics. */
   private syncedAll: ReadonlyMap<string, RetainedState> | undefined;
+  /** Topics whose state changed in place in the wanted map since its last sync: only they are compared again. */
+  private readonly changedTopics = new Set<string>();
   private wasUp = false;
 
   constructor(
@@ -26,6 +28,11 @@ export class RetainedStatePublisher {
     private readonly logger: Logger,
     private readonly what: string,
   ) {}
+
+  /** `topic`'s state changed (or went) in the map last synced: the next sync of the same map looks at it alone. */
+  changed(topic: string): void {
+    this.changedTopics.add(topic);
+  }
 
   async sync(wanted: ReadonlyMap<string, RetainedState>): Promise<void> {
     // Connected is enough: a degraded output (a topic its broker refuses) still takes retained states.
@@ -35,11 +42,14 @@ export class RetainedStatePublisher {
       this.syncedAll = undefined;
     }
     this.wasUp = up;
-    if (!up || wanted === this.syncedAll) return;
-    const cleared: RetainedState = { fingerprint: '', payload: () => '' };
-    const topics = new Map(wanted);
-    for (const topic of this.published.keys()) if (!topics.has(topic)) topics.set(topic, cleared);
-    for (const [topic, state] of topics) {
+    if (!up || (wanted === this.syncedAll && this.changedTopics.size === 0)) return;
+    const inFull = wanted !== this.syncedAll;
+    // Taken now: a change while this sync awaits the broker is marked again for the next one.
+    const topics = inFull ? [...new Set([...wanted.keys(), ...this.published.keys()])] : [...this.changedTopics];
+    this.changedTopics.clear();
+    if (inFull) this.syncedAll = undefined;
+    for (const [index, topic] of topics.entries()) {
+      const state = wanted.get(topic) ?? CLEARED;
       if (this.published.get(topic) === state.fingerprint) continue;
       try {
         await this.output.publishRetained(topic, state.payload());
@@ -47,12 +57,17 @@ export class RetainedStatePublisher {
         else this.published.set(topic, state.fingerprint);
       } catch (error) {
         this.logger.warn({ output: this.output.name, topic, err: (error as Error).message }, `${this.what} not published; will retry`);
+        // A full sync is retried in full; changed topics are retried alone.
+        if (!inFull) for (const unpublished of topics.slice(index)) this.changedTopics.add(unpublished);
         return;
       }
     }
     this.syncedAll = wanted;
   }
 }
+
+/** The state of a topic no longer wanted: an empty retained payload clears it. */
+const CLEARED: RetainedState = { fingerprint: '', payload: () => '' };
 
 /** The retained states only a central output publishes: incidents, duress devices, health (README "Home Assistant"). */
 const CENTRAL_STATE_FILTERS = ['incidents/+', 'devices/+/+', 'health'];

@@ -35,8 +35,8 @@ export interface AssuranceOptions {
   centralOutputs: ReadonlySet<string>;
   /** The hash-chained audit log: control actions and each duress event's lifecycle. */
   audit?: (entry: AuditEntry) => void;
-  /** Told when an incident opened or was acknowledged (retained incident states). */
-  onIncidentsChanged?: () => void;
+  /** Told of an incident that opened or was acknowledged, as it now stands (retained incident states). */
+  onIncidentsChanged?: (incident: IncidentRecord) => void;
   /**
    * Inputs that report every frame's traffic themselves (`traffic`, from the bus's trafficSeen) before its events
    * are stored, with the time the events carry: their stored events are not reported to supervision again.
@@ -223,7 +223,7 @@ export class Assurance implements EventAnnotator {
         { incident: opened.id, site: opened.site, account: opened.account, eventId: event.id, category: event.category },
         'duress incident opened; it stays open until acknowledged',
       );
-      this.options.onIncidentsChanged?.();
+      this.options.onIncidentsChanged?.(opened);
     }
   }
 
@@ -405,7 +405,7 @@ export class Assurance implements EventAnnotator {
       { site: incident.site, account: incident.account, category: incident.category, openingEventId: incident.openingEventId },
       id,
     );
-    this.options.onIncidentsChanged?.();
+    this.options.onIncidentsChanged?.(incident);
     return { ok: true, incident, stored };
   }
 

@@ -97,6 +97,7 @@ export interface HarnessOptions {
   centralOutputs?: string[];
   /** Confirm every stored event as delivered by the `central` output at once (default true). */
   autoDeliver?: boolean;
+  onIncidentsChanged?: AssuranceOptions['onIncidentsChanged'];
 }
 
 /**
@@ -123,6 +124,7 @@ export function harness(options: HarnessOptions = {}) {
     supervision: supervisionPolicy(options.supervision?.global, options.supervision?.accounts ?? [], () => sites),
     centralOutputs: new Set(options.centralOutputs ?? ['central']),
     counters,
+    ...(options.onIncidentsChanged === undefined ? {} : { onIncidentsChanged: options.onIncidentsChanged }),
   };
   const bus = new EventBus({ logger: silentLogger });
   const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 1_000_000, bus });
