@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { DeliveryDeadline } from '../../../src/assurance/delivery-deadline.js';
 import { cid, harness, reasonText } from '../../helpers/assurance-harness.js';
+import { testEvent } from '../../helpers/output-events.js';
 
 const SECOND = 1_000;
 
@@ -86,5 +88,44 @@ describe('duress delivery deadline', () => {
     h.assurance.delivered('cms', holdup);
     await h.assurance.flush();
     expect(reasonText(h.supervisory()[1]!)).toBe(`holdup event ${holdup.id} was delivered to central output cms 11 s after it was received`);
+  });
+
+  it('looks at only the duress past its deadline each tick, however many a flood left waiting', () => {
+    const deadline = new DeliveryDeadline(10 * SECOND);
+    const start = Date.UTC(2024, 0, 1, 9, 0, 0);
+    const waiting = Array.from({ length: 20_000 }, (_, i) => testEvent({ category: 'duress', id: `flood-${i}` }));
+    // Received a millisecond apart, the 20,000th first: the order of tracking is not the order of the deadlines.
+    for (const [i, event] of waiting.entries()) deadline.track(event, start + waiting.length - i, 1_000 + waiting.length - i);
+    for (const event of waiting.slice(0, 100)) deadline.confirm(event.id);
+
+    // A walk of the waiting duress steps a map iterator once for each.
+    const iterator = Object.getPrototypeOf(new Map().values()) as { next: () => unknown };
+    const steps = vi.spyOn(iterator, 'next');
+    try {
+      const quiet = deadline.due(start + 10 * SECOND, 1_000 + 10 * SECOND);
+      const late = deadline.due(start + 10 * SECOND + 3, 1_000 + 10 * SECOND);
+      expect({ quiet, late: late.map((e) => e.eventId), steps: steps.mock.calls.length }).toEqual({
+        quiet: [],
+        late: ['flood-19999', 'flood-19998'],
+        steps: 0,
+      });
+    } finally {
+      steps.mockRestore();
+    }
+    expect(deadline.alerts().map((e) => e.eventId)).toEqual(['flood-19999', 'flood-19998']);
+    expect(deadline.confirm('flood-19999')?.eventId).toBe('flood-19999');
+    // By the monotonic clock, 80 ms past: 79 are late, two of them reported already.
+    expect(deadline.due(start + 10 * SECOND + 50, 1_000 + 10 * SECOND + 80)).toHaveLength(77);
+  });
+
+  it('still reports a duress tracked after a flood was confirmed at once', () => {
+    const deadline = new DeliveryDeadline(10 * SECOND);
+    const flood = Array.from({ length: 3_000 }, () => testEvent({ category: 'duress' }));
+    for (const event of flood) deadline.track(event, 0);
+    for (const event of flood) deadline.confirm(event.id);
+    const holdup = testEvent({ category: 'holdup' });
+    deadline.track(holdup, 5 * SECOND);
+    expect(deadline.due(10 * SECOND + 1)).toEqual([]);
+    expect(deadline.due(15 * SECOND + 1).map((e) => e.eventId)).toEqual([holdup.id]);
   });
 });
