@@ -127,18 +127,20 @@ export function dc09Signals(msg: Dc09Message, strict: boolean): Signal[] {
   // panel's wall clock, read in the site's zone) and over the timestamp (when it was sent) (protocols.md §3.9).
   const occurrence = msg.extended['H'] === undefined ? null : parseDc09Timestamp(msg.extended['H'].trim(), 0);
   const occurredAt = occurrence === null ? null : new Date(occurrence).toISOString();
-  const withFrame = ({ occurredAtLocal, ...signal }: Signal, blockAccount: string | null): Signal => ({
-    ...signal,
-    ...(occurredAt === null && occurredAtLocal !== undefined ? { occurredAtLocal } : {}),
-    account: blockAccount,
-    receiver: msg.receiver,
-    line: msg.line,
-    occurredAt: occurredAt ?? signal.occurredAt ?? frameTime,
+  // Each signal was just built by its parser for this frame alone, so the frame's fields are written into it: a
+  // copy of every signal (and of its extended data and quirks when the frame adds none) cost allocations a frame.
+  const withFrame = (signal: Signal, blockAccount: string | null): Signal => {
+    if (occurredAt !== null) signal.occurredAtLocal = undefined;
+    signal.account = blockAccount;
+    signal.receiver = msg.receiver;
+    signal.line = msg.line;
+    signal.occurredAt = occurredAt ?? signal.occurredAt ?? frameTime;
     // DC-03 modifiers without a field of their own (pi, ai, …) stay beside the frame's extended data.
-    extended: { ...signal.extended, ...msg.extended },
-    ...(msg.extendedRepeated === undefined ? {} : { extendedRepeated: msg.extendedRepeated }),
-    quirks: [...msg.quirks, ...signal.quirks],
-  });
+    if (hasKeys(msg.extended)) signal.extended = { ...signal.extended, ...msg.extended };
+    if (msg.extendedRepeated !== undefined) signal.extendedRepeated = msg.extendedRepeated;
+    if (msg.quirks.length > 0) signal.quirks = [...msg.quirks, ...signal.quirks];
+    return signal;
+  };
   if (msg.token === 'OH') return [withFrame(emptySignal('null'), account)];
   // The header account names the sender; a further block without one falls back to its own, then the first block's.
   const blocks: DataBlock[] = [msg, ...(msg.moreData ?? [])];
@@ -181,6 +183,11 @@ function nullSignals(msg: Dc09Message, data: string, account: string | null, str
       : [suspectedDuressSignal('adm-cid', 'contact-id', data, why) ?? suspectedDuressSignal('sia-dcs', 'sia', data, why)].filter((signal) => signal !== null);
   if (events.length === 0) return [emptySignal('null')];
   return events.map((signal) => ({ ...signal, quirks: ['null-with-event', ...signal.quirks] }));
+}
+
+function hasKeys(record: Record<string, string>): boolean {
+  for (const key in record) if (Object.hasOwn(record, key)) return true;
+  return false;
 }
 
 /**
