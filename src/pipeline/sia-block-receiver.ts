@@ -1,4 +1,5 @@
-import { decodeSiaBlock, encodeSiaBlock, parseSiaData } from '../codecs/sia-dc03.js';
+import { decodeSiaBlock, encodeSiaBlock } from '../codecs/sia-dc03-block.js';
+import { parseSiaData } from '../codecs/sia-dc03.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { NormalizedEvent } from '../model/event.js';
 import type { Counters } from '../observability/counters.js';

@@ -84,6 +84,18 @@ describe('dependency rule', () => {
     expect(violations).toEqual([]);
   });
 
+  it('the DC-09 socket worker does not load the code catalogue (its validation and tables cost each worker about 5 MB idle)', () => {
+    const reached = new Set<string>();
+    const visit = (file: string): void => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      for (const next of graph.get(file) ?? []) visit(next);
+    };
+    visit('adapters/inputs/dc09-socket-worker.ts');
+    expect(reached.has('src/codecs/dc09/framer.ts')).toBe(true);
+    expect([...reached].filter((file) => file.startsWith('src/catalog/'))).toEqual([]);
+  });
+
   it('src/ports.ts imports nothing from the project', () => {
     expect(graph.get('src/ports.ts')).toEqual([]);
   });

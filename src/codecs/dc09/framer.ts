@@ -1,5 +1,5 @@
 import type { Framer, FramerOutput } from '../framing.js';
-import { isSiaBlockRun } from '../sia-dc03.js';
+import { isSiaBlockRun } from '../sia-dc03-block.js';
 import { crc16 } from './crc16.js';
 
 /** The length field allows 0xFFF, but real frames stay far below 1 KiB; the headroom covers LF, header and CR. */

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSiaIpInput, type SiaIpInput } from '../../../adapters/inputs/sia-ip.js';
-import { encodeSiaBlock } from '../../../src/codecs/sia-dc03.js';
+import { encodeSiaBlock } from '../../../src/codecs/sia-dc03-block.js';
 import { createIdSource } from '../../../src/model/ids.js';
 import { Counters } from '../../../src/observability/counters.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';

@@ -1,6 +1,7 @@
 import { fc, it } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
-import { decodeSiaBlock, decodeSiaLine, encodeSiaBlock, parseSiaData } from '../../../src/codecs/sia-dc03.js';
+import { decodeSiaBlock, encodeSiaBlock } from '../../../src/codecs/sia-dc03-block.js';
+import { decodeSiaLine, parseSiaData } from '../../../src/codecs/sia-dc03.js';
 import type { DecodeResult } from '../../../src/codecs/result.js';
 
 const SIA_ERRORS = ['SIA03_FORMAT_INVALID', 'SIA03_PARITY'];

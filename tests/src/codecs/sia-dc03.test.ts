@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import sia from '../../../src/catalog/sia.json' with { type: 'json' };
 import { ADDRESS_KINDS, type CodeTable } from '../../../src/catalog/types.js';
-import {
-  CASE_INSENSITIVE_MODIFIERS,
-  decodeSiaBlock,
-  decodeSiaLine,
-  encodeSiaBlock,
-  parseSiaData,
-} from '../../../src/codecs/sia-dc03.js';
+import { CASE_INSENSITIVE_MODIFIERS, decodeSiaLine, parseSiaData } from '../../../src/codecs/sia-dc03.js';
+import { decodeSiaBlock, encodeSiaBlock } from '../../../src/codecs/sia-dc03-block.js';
 import type { SiaData, SiaOptions } from '../../../src/codecs/sia-dc03.js';
 import type { DecodeResult } from '../../../src/codecs/result.js';
 import { CATEGORIES } from '../../../src/model/event.js';

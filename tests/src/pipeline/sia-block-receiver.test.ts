@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeSiaBlock } from '../../../src/codecs/sia-dc03.js';
+import { encodeSiaBlock } from '../../../src/codecs/sia-dc03-block.js';
 import { createIdSource } from '../../../src/model/ids.js';
 import { Counters } from '../../../src/observability/counters.js';
 import { RateLimitedLog } from '../../../src/observability/rate-limited-log.js';
