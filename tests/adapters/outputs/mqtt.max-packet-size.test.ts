@@ -6,11 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MqttOutput, publishPacketBytes } from '../../../adapters/outputs/mqtt.js';
-import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
-import { Dispatcher } from '../../../src/pipeline/dispatcher.js';
-import { silentLogger, systemClock } from '../../../src/ports.js';
+import { publishPacketBytes } from '../../../adapters/outputs/mqtt.js';
 import { freePort } from '../../helpers/broker.js';
+import { mqttOutputBehindDispatcher } from '../../helpers/mqtt-output.js';
 import { testEvent } from '../../helpers/output-events.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -61,16 +59,7 @@ describe('MQTT output and the broker-advertised Maximum Packet Size', () => {
     });
     await watcher.subscribeAsync('pbmps/events/#', { qos: 1 });
 
-    const output = new MqttOutput(
-      { name: 'central', url, topicPrefix: 'pbmps', audience: 'central', embeddedPort: 1884 },
-      { clock: systemClock, logger: silentLogger, gateway: { id: 'gw', version: '0' }, reconnectPeriodMs: 100, reconnectMaxMs: 200 },
-    );
-    await output.start();
-    cleanups.push(() => output.stop());
-    const outbox = new MemoryOutbox({ clock: systemClock });
-    const dispatcher = new Dispatcher({ outbox, outputs: [output], clock: systemClock, logger: silentLogger, backoff: { initialMs: 100, maxMs: 300 } });
-    dispatcher.start();
-    cleanups.push(() => dispatcher.stop());
+    const { output, outbox, dispatcher } = await mqttOutputBehindDispatcher(url, 'pbmps', cleanups);
     const arrival = async (id: string): Promise<void> => {
       const deadline = Date.now() + 8_000;
       while (!seen.has(id) && Date.now() < deadline) await sleep(50);

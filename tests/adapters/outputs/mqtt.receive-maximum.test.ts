@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MqttOutput } from '../../../adapters/outputs/mqtt.js';
 import type { NormalizedEvent } from '../../../src/model/event.js';
-import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
-import { Dispatcher } from '../../../src/pipeline/dispatcher.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
+import { mqttOutputBehindDispatcher } from '../../helpers/mqtt-output.js';
 import { testEvent } from '../../helpers/output-events.js';
 import { scriptedMqttBroker } from '../../helpers/scripted-mqtt-broker.js';
 
@@ -34,16 +33,7 @@ describe('MQTT output and the broker-advertised Receive Maximum', () => {
       },
       onReceiveMaximumExceeded: () => (broker.disconnects += 1),
     });
-    const output = new MqttOutput(
-      { name: 'central', url: `mqtt://127.0.0.1:${port}`, topicPrefix: 'pbrecvmax', audience: 'central', embeddedPort: 1884 },
-      { clock: systemClock, logger: silentLogger, gateway: { id: 'gw', version: '0' }, reconnectPeriodMs: 100, reconnectMaxMs: 200, connectTimeoutMs: 2_000, publishTimeoutMs },
-    );
-    await output.start();
-    cleanups.push(() => output.stop());
-    const outbox = new MemoryOutbox({ clock: systemClock });
-    const dispatcher = new Dispatcher({ outbox, outputs: [output], clock: systemClock, logger: silentLogger, backoff: { initialMs: 100, maxMs: 300 } });
-    dispatcher.start();
-    cleanups.push(() => dispatcher.stop());
+    const { output, outbox, dispatcher } = await mqttOutputBehindDispatcher(`mqtt://127.0.0.1:${port}`, 'pbrecvmax', cleanups, { connectTimeoutMs: 2_000, publishTimeoutMs });
     const drained = async (): Promise<void> => {
       const deadline = Date.now() + 5_000;
       while (outbox.backlog('central') > 0 && Date.now() < deadline) await sleep(20);
