@@ -547,12 +547,26 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     } catch (error) {
       // mqtt-packet throws mid-write (a topic over 65,535 bytes): part of the packet is on the wire and the broker
       // would wait for the rest for good. A new connection is clean; this publish has failed.
+      this.endConnection(client);
       awaited.giveUp(`publish not written: ${errorText(error)}`);
-      client.stream.destroy();
     }
   }
 
-  /** Ends publishes past their deadline, checked every DEADLINE_SWEEP_MS while any are waiting. */
+  /**
+   * Ends the connection its publishes can no longer be trusted on; the close event fails those still awaited and
+   * reconnects. The quota closes first, so the slots they free go to no publish on this connection.
+   */
+  private endConnection(client: MqttClient): void {
+    this.sendQuota.close();
+    client.stream.destroy();
+  }
+
+  /**
+   * Ends publishes past their deadline, checked every DEADLINE_SWEEP_MS while any are waiting. A publish past its
+   * deadline is still in flight for the broker, which counts it against its Receive Maximum until it acknowledges
+   * it, and MQTT resends an unacknowledged publish only on a new connection (MQTT 5.0 §4.4, §4.9): so the
+   * connection ends, and the outbox retries on the next one, which starts with a full quota.
+   */
   private sweepDeadlines(): void {
     if (this.deadlineSweep !== undefined) return;
     this.deadlineSweep = setInterval(() => {
@@ -560,8 +574,10 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
       for (const awaited of this.awaitingAck) {
         if (now < awaited.deadline) continue;
         const error = `no PUBACK within ${awaited.timeoutMs} ms`;
-        if (this.unacknowledged === undefined) this.logger.warn({ timeoutMs: awaited.timeoutMs }, 'MQTT broker did not acknowledge a publish in time');
+        if (this.unacknowledged === undefined) this.logger.warn({ timeoutMs: awaited.timeoutMs }, 'MQTT broker did not acknowledge a publish in time; reconnecting');
         this.unacknowledged = error;
+        this.lastError = error;
+        if (this.client !== undefined) this.endConnection(this.client);
         awaited.giveUp(error);
       }
       if (this.awaitingAck.size > 0) return;

@@ -255,6 +255,9 @@ describe('MQTT output: reconnect backoff and publishes that cannot hang', () => 
     await expect(output.publishRetained('devices/a/b', { state: 'x' })).rejects.toThrow(/no PUBACK within 500 ms/);
     expect(Date.now() - started).toBeLessThan(2_000);
 
+    // The timeout ended that connection (its publish is still in flight for the broker); the next one is held too.
+    await until(() => output.health().state === 'up');
+    proxy.holdUpstream();
     const pending = output.publishRetained('devices/a/c', { state: 'y' });
     proxy.cut();
     await expect(pending).rejects.toThrow(/connection lost before PUBACK/);
