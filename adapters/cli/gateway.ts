@@ -26,6 +26,7 @@ import { AutomationOutput } from '../outputs/automation.js';
 import { discoveryPrefixOf, HomeAssistantDiscovery } from '../outputs/home-assistant.js';
 import { HealthStatePublisher, type HealthReport } from '../outputs/health-state.js';
 import { CentralStatesCleaner } from '../outputs/mqtt-retained.js';
+import { MqttPrefixHistory } from '../outputs/mqtt-prefix-history.js';
 import { ApiServer } from '../api/server.js';
 import { TokenRegistry } from '../api/tokens.js';
 import { registerHealthRoutes, type HealthSource, type PublicHealth } from '../api/routes/health.js';
@@ -396,8 +397,8 @@ export class Gateway {
   }
 
   /**
-   * Retained `{prefix}/health` on central MQTT outputs, central-only states cleared from local ones, and Home Assistant
-   * discovery where it is asked for.
+   * Retained `{prefix}/health` on central MQTT outputs, central-only states cleared from local ones and from the
+   * prefixes outputs used in earlier runs, and Home Assistant discovery where it is asked for.
    */
   private async startMqttStates(): Promise<void> {
     const mqtt = this.outputs.flatMap((output, index) => {
@@ -413,11 +414,21 @@ export class Gateway {
       });
       this.healthState.start();
     }
+    const cleanerLogger = this.logger.child({ component: 'mqtt-retained' });
     for (const { output } of mqtt) {
       if (output.audience !== 'local') continue;
-      const cleaner = new CentralStatesCleaner(output, this.logger.child({ component: 'mqtt-retained' }));
+      const cleaner = CentralStatesCleaner.forLocal(output, cleanerLogger);
       await cleaner.start();
       this.cleaners.push(cleaner);
+    }
+    const prefixes = MqttPrefixHistory.open(this.options.settings.dataDir, this.logger);
+    const inUse = new Set(mqtt.map(({ output }) => output.topicPrefix));
+    for (const { output } of mqtt) {
+      for (const former of prefixes.arrive(output.name, output.topicPrefix, inUse)) {
+        const cleaner = CentralStatesCleaner.forFormerPrefix(output, cleanerLogger, former, () => prefixes.cleared(output.name, former));
+        await cleaner.start();
+        this.cleaners.push(cleaner);
+      }
     }
     for (const { output, discoveryPrefix } of mqtt) {
       if (discoveryPrefix === undefined) continue;

@@ -82,22 +82,38 @@ const MAX_CLEARED_PER_CONNECT = 2_000;
 const STOP_WAIT_MS = 2_000;
 
 /**
- * On a `local` output, at every connect, clears (empty retained payload) the central-only states retained under its
- * prefix. An output reconfigured from central to local on the same broker and prefix would otherwise leave its
- * incidents (with their ids), device and health states for the local audience to read (security.md rule 3).
+ * Clears (empty retained payload) the central-only states retained under a prefix of an output's broker, at every
+ * connect until a clearing succeeds. Two uses:
+ * - forLocal: on a `local` output, under its own prefix, at every connect. An output reconfigured from central to
+ *   local on the same broker and prefix would otherwise leave its incidents (with their ids), device and health
+ *   states for the local audience to read (security.md rule 3).
+ * - forFormerPrefix: under a prefix the output used in an earlier run (MqttPrefixHistory), once. A subscriber still
+ *   reading the old tree would otherwise see an incident open long after it was acknowledged, or a health `ok` from
+ *   a gateway that no longer reports there. The status stays: `offline` there is true.
  */
 export class CentralStatesCleaner {
   private removeConnectListener: (() => void) | undefined;
   private running: Promise<void> | undefined;
+  private done = false;
 
-  constructor(
+  private constructor(
     private readonly output: MqttOutput,
     private readonly logger: Logger,
-  ) {
+    private readonly prefix: string,
+    /** Called after the first clearing that succeeded, which is then the last; undefined: clear at every connect. */
+    private readonly onceCleared: (() => void) | undefined,
+  ) {}
+
+  static forLocal(output: MqttOutput, logger: Logger): CentralStatesCleaner {
     if (output.audience !== 'local') throw new Error(`central states are cleared from local outputs; "${output.name}" is central`);
+    return new CentralStatesCleaner(output, logger, output.topicPrefix, undefined);
   }
 
-  /** Clears now when connected, and after every connect from now on. */
+  static forFormerPrefix(output: MqttOutput, logger: Logger, formerPrefix: string, onCleared: () => void): CentralStatesCleaner {
+    return new CentralStatesCleaner(output, logger, formerPrefix, onCleared);
+  }
+
+  /** Clears now when connected, and after every connect from now on (until done, for a former prefix). */
   async start(): Promise<void> {
     this.removeConnectListener = this.output.onConnected(() => void this.clear());
     if (this.output.connected) await this.clear();
@@ -110,20 +126,29 @@ export class CentralStatesCleaner {
 
   /** One clearing at a time: a reconnect while one runs has nothing more to find. */
   private clear(): Promise<void> {
+    if (this.done) return Promise.resolve();
     this.running ??= this.clearRetained()
-      .catch((error: unknown) => this.logger.warn({ output: this.output.name, err: errorText(error) }, 'central states on a local output not cleared; will retry on reconnect'))
+      .then((found) => {
+        // At the bound more may be left: the next connect looks again.
+        if (this.onceCleared === undefined || found >= MAX_CLEARED_PER_CONNECT) return;
+        this.done = true;
+        this.removeConnectListener?.();
+        this.onceCleared();
+      })
+      .catch((error: unknown) => this.logger.warn({ output: this.output.name, prefix: this.prefix, err: errorText(error) }, 'retained central states not cleared; will retry on reconnect'))
       .finally(() => {
         this.running = undefined;
       });
     return this.running;
   }
 
-  private async clearRetained(): Promise<void> {
+  /** Resolves with how many states it found (and cleared). */
+  private async clearRetained(): Promise<number> {
     const found = new Set<string>();
     const collect = (topic: string, payload: Buffer, retained: boolean): void => {
       if (retained && payload.length > 0 && found.size < MAX_CLEARED_PER_CONNECT) found.add(topic);
     };
-    const unsubscribes = await Promise.all(CENTRAL_STATE_FILTERS.map((filter) => this.output.subscribe(filter, collect)));
+    const unsubscribes = await Promise.all(CENTRAL_STATE_FILTERS.map((filter) => this.output.subscribeTo(`${this.prefix}/${filter}`, collect)));
     try {
       await sleep(RETAINED_ARRIVAL_MS);
     } finally {
@@ -132,7 +157,11 @@ export class CentralStatesCleaner {
     // Side by side: each publish ends within the output's publish timeout, so the whole clearing does too.
     const outcomes = await Promise.allSettled([...found].map((topic) => this.output.publishRetainedTo(topic, '')));
     const failed = outcomes.filter((outcome) => outcome.status === 'rejected').length;
-    if (found.size > 0) this.logger.warn({ output: this.output.name, cleared: found.size - failed, failed }, 'cleared retained central states (incidents, devices, health) a local audience could read');
+    if (found.size > 0) {
+      const why = this.onceCleared === undefined ? 'a local audience could read' : 'left under the former topicPrefix';
+      this.logger.warn({ output: this.output.name, prefix: this.prefix, cleared: found.size - failed, failed }, `cleared retained central states (incidents, devices, health) ${why}`);
+    }
     if (failed > 0) throw new Error(`${failed} of ${found.size} retained central states not cleared`);
+    return found.size;
   }
 }
