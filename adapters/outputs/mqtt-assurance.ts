@@ -1,6 +1,7 @@
 import type { Assurance } from '../../src/assurance/assurance.js';
 import type { DeviceStatus } from '../../src/assurance/ledger.js';
 import type { IncidentRecord } from '../../src/assurance/store.js';
+import { GROUPED_ACCOUNTS_KEY } from '../../src/assurance/incidents.js';
 import type { Clock, Logger } from '../../src/ports.js';
 import type { Site } from '../../src/settings/sites.js';
 import type { Counters } from '../../src/observability/counters.js';
@@ -151,23 +152,48 @@ interface OpenIncident {
   listed: ListedIncident;
 }
 
+/** The name the incident states know an incident by: its site, else its account, else the grouping's, else `unknown`. */
+function stateName(incident: IncidentRecord): string {
+  if (incident.site !== null) return incident.site;
+  if (incident.account !== null) return incident.account;
+  return incident.key === GROUPED_ACCOUNTS_KEY ? GROUPED_ACCOUNTS_KEY : 'unknown';
+}
+
+/** Where the state of the incidents known by `name` is retained. */
+function incidentStateTopic(name: string): string {
+  return `incidents/${topicSegment(name)}`;
+}
+
+/** The state of the one incident grouping the duress of accounts on no site past MAX_OPEN_ACCOUNT_INCIDENTS. */
+const GROUPED_STATE_TOPIC = incidentStateTopic(GROUPED_ACCOUNTS_KEY);
+
+/** The open incidents retained at one topic, and the name its state gives (`site`). */
+interface TopicIncidents {
+  name: string;
+  open: Map<string, OpenIncident>;
+}
+
 /**
  * `incidents/{site}`: the site's open incidents, newest first, for every configured site and every site (or account
- * without one) with an incident read at the build or changed since, so an acknowledgement shows as `open: 0`. A
- * change serialises its site's list alone: a flood of duress frames must not make each one walk every open incident.
+ * without one; `accounts-on-no-site` for the incident grouping those past MAX_OPEN_ACCOUNT_INCIDENTS) with an incident
+ * read at the build or changed since, so an acknowledgement shows as `open: 0`. Names that make the same topic level
+ * (an account `bank+1` on no site and a site `bank_1`) share one list: one state must never replace another's and
+ * show a site's open duress closed. A change serialises its topic's list alone: a flood of duress frames must not
+ * make each one walk every open incident.
  */
 class IncidentStates {
   readonly states = new Map<string, RetainedState>();
-  private readonly openBySite = new Map<string, Map<string, OpenIncident>>();
+  private readonly openByTopic = new Map<string, TopicIncidents>();
 
   constructor(
     readonly sites: readonly Site[],
     incidents: readonly IncidentRecord[],
     private readonly clock: Clock,
   ) {
-    for (const site of sites) this.openBySite.set(site.id, new Map());
+    // Configured sites first: a site's id names the state its topic shares with any account's.
+    for (const site of sites) this.entry(site.id);
     for (const incident of incidents) this.take(incident);
-    for (const site of this.openBySite.keys()) this.serialise(site);
+    for (const topic of this.openByTopic.keys()) this.serialise(topic);
   }
 
   /** Takes in an incident as it now stands; returns the topic whose state it changed. */
@@ -175,23 +201,32 @@ class IncidentStates {
     return this.serialise(this.take(incident));
   }
 
+  private entry(name: string): [string, TopicIncidents] {
+    const topic = incidentStateTopic(name);
+    let entry = this.openByTopic.get(topic);
+    if (entry === undefined) {
+      entry = { name, open: new Map() };
+      this.openByTopic.set(topic, entry);
+    }
+    return [topic, entry];
+  }
+
   private take(incident: IncidentRecord): string {
-    const site = incident.site ?? incident.account ?? 'unknown';
-    const open = this.openBySite.get(site) ?? new Map<string, OpenIncident>();
+    const [topic, { open }] = this.entry(stateName(incident));
     if (incident.ackedAt === null)
       open.set(incident.id, { openedAt: incident.openedAt, listed: { id: incident.id, category: incident.category, openedAt: new Date(incident.openedAt).toISOString() } });
     else open.delete(incident.id);
-    this.openBySite.set(site, open);
-    return site;
+    return topic;
   }
 
-  private serialise(site: string): string {
-    const incidents = [...(this.openBySite.get(site)?.values() ?? [])]
+  private serialise(topic: string): string {
+    const { name, open } = this.openByTopic.get(topic)!;
+    const incidents = [...open.values()]
       .sort((a, b) => b.openedAt - a.openedAt || (a.listed.id < b.listed.id ? -1 : 1))
       .map((entry) => entry.listed);
     const fingerprint = JSON.stringify(incidents);
-    const payload = () => JSON.stringify({ site, open: incidents.length, incidents, updatedAt: new Date(this.clock.now()).toISOString() });
-    const topic = `incidents/${topicSegment(site)}`;
+    const grouped = topic === GROUPED_STATE_TOPIC ? { grouped: true } : {};
+    const payload = () => JSON.stringify({ site: name, ...grouped, open: incidents.length, incidents, updatedAt: new Date(this.clock.now()).toISOString() });
     this.states.set(topic, { fingerprint, payload });
     return topic;
   }

@@ -23,7 +23,7 @@ export const INCIDENT_CALLS_KEPT = 32;
 export const MAX_OPEN_ACCOUNT_INCIDENTS = 1_000;
 
 /** The key of the one incident grouping the duress of accounts on no site past MAX_OPEN_ACCOUNT_INCIDENTS. */
-const GROUPED_ACCOUNTS_KEY = 'accounts-on-no-site';
+export const GROUPED_ACCOUNTS_KEY = 'accounts-on-no-site';
 
 const ACCOUNT_KEY_PREFIX = 'account:';
 

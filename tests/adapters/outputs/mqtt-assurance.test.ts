@@ -3,6 +3,7 @@ import { MqttAssuranceStates } from '../../../adapters/outputs/mqtt-assurance.js
 import type { MqttOutput } from '../../../adapters/outputs/mqtt.js';
 import type { Assurance } from '../../../src/assurance/assurance.js';
 import { AssuranceStore } from '../../../src/assurance/store.js';
+import { GROUPED_ACCOUNTS_KEY } from '../../../src/assurance/incidents.js';
 import { silentLogger } from '../../../src/ports.js';
 import { seededRandom } from '../../../src/model/ids.js';
 import { cid, harness, openIncidentBehind, operator, SITES } from '../../helpers/assurance-harness.js';
@@ -117,6 +118,53 @@ describe('retained incident state', () => {
     await new MqttAssuranceStates([fakeOutput(rebuilt)], { assurance: h.assurance, sites: () => SITES, clock: h.clock, logger: silentLogger }).publish();
     expect(rebuilt.size).toBeGreaterThan(SITES.length);
     expect(withoutUpdatedAt(retained)).toEqual(withoutUpdatedAt(rebuilt));
+  });
+});
+
+/** An open incident stored as the latch would store it. */
+function openIncident(store: AssuranceStore, id: string, at: number, where: { key: string; site: string | null; account: string | null }): void {
+  store.putIncident({
+    id, ...where, category: 'duress', openedAt: at, openingEventId: `event-${id}`,
+    lastEventAt: at, eventCount: 1, ackedAt: null, ackedBy: null, note: null, deliveredAt: null, opening: null, calls: [],
+  });
+}
+
+describe('retained incident state of incidents that belong to no site', () => {
+  it('publishes the incident grouping the accounts on no site under its own name, not merged with an account-less one', async () => {
+    const store = AssuranceStore.open(':memory:');
+    openIncident(store, 'grouping', 1_000, { key: GROUPED_ACCOUNTS_KEY, site: null, account: null });
+    // An access-control event names no account: its incident is keyed by the empty account.
+    openIncident(store, 'no-account', 2_000, { key: 'account:', site: null, account: null });
+    const h = harness({ store });
+    const retained = new Map<string, string>();
+    await new MqttAssuranceStates([fakeOutput(retained)], { assurance: h.assurance, sites: () => SITES, clock: h.clock, logger: silentLogger }).publish();
+
+    const state = (topic: string) => JSON.parse(retained.get(topic) ?? '{}') as { site?: string; grouped?: boolean; open?: number; incidents?: Array<{ id: string }> };
+    const grouping = state('incidents/accounts-on-no-site');
+    expect({ site: grouping.site, grouped: grouping.grouped, ids: grouping.incidents?.map((i) => i.id) }).toEqual({ site: 'accounts-on-no-site', grouped: true, ids: ['grouping'] });
+    expect(state('incidents/unknown').incidents?.map((i) => i.id)).toEqual(['no-account']);
+    expect(state('incidents/unknown').grouped).toBeUndefined();
+  });
+
+  it('keeps a site\'s open incident in its state when an account on no site has a name that makes the same topic level', async () => {
+    // `+` cannot stand in a topic level and becomes `_`: a sender naming account `bank+1` lands on site bank_1's topic.
+    const sites = [{ ...SITES[0]!, id: 'bank_1' }];
+    const store = AssuranceStore.open(':memory:');
+    openIncident(store, 'real-duress', 1_000, { key: 'site:bank_1', site: 'bank_1', account: '1234' });
+    let states: MqttAssuranceStates | undefined;
+    const h = harness({ store, sites, onIncidentsChanged: (incident) => states?.incidentsChanged(incident) });
+    openIncident(store, 'forged', 2_000, { key: 'account:BANK+1', site: null, account: 'bank+1' });
+    const retained = new Map<string, string>();
+    states = new MqttAssuranceStates([fakeOutput(retained)], { assurance: h.assurance, sites: () => sites, clock: h.clock, logger: silentLogger });
+    await states.publish();
+    const listed = () => (JSON.parse(retained.get('incidents/bank_1') ?? '{}') as { incidents?: Array<{ id: string }> }).incidents?.map((i) => i.id).sort();
+    expect(listed(), 'both open incidents shown on the topic they share').toEqual(['forged', 'real-duress']);
+
+    // Acknowledging the forged one must not show the site's real duress as closed.
+    expect(h.assurance.acknowledge('forged', operator('desk'), null).ok).toBe(true);
+    await states.publish();
+    expect(listed()).toEqual(['real-duress']);
+    expect(JSON.parse(retained.get('incidents/bank_1')!)).toMatchObject({ site: 'bank_1', open: 1 });
   });
 });
 
