@@ -58,6 +58,11 @@ export interface OutputAdapter<Event = unknown> {
   readonly maxInFlight?: number;
   start(): Promise<void>;
   deliver(event: Event): Promise<DeliveryResult>;
+  /**
+   * Calls `listener` when the output works again after failing (MQTT: a new connection's first PUBACK), before any
+   * delivery proves it: what waits out a retry backoff then goes at once, a duress first. Returns its removal.
+   */
+  onRecovered?(listener: () => void): () => void;
   stop(): Promise<void>;
   health(): AdapterHealth;
 }

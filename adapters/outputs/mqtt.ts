@@ -239,6 +239,10 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   private readonly subscriptions = new Map<string, Set<MessageHandler>>();
   /** Told after every (re)connect, when retained states may need publishing again. */
   private readonly connectListeners = new Set<() => void>();
+  /** Told at the first PUBACK since the output last failed (OutputAdapter.onRecovered). */
+  private readonly recoveredListeners = new Set<() => void>();
+  /** Whether the output failed (a connection lost, a PUBACK timeout; or the start) since a publish was last acknowledged. */
+  private awaitingRecovery = true;
   private client: MqttClient | undefined;
   private embedded: EmbeddedBroker | undefined;
   /**
@@ -419,6 +423,23 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     if (!outcome.ok) throw new GatewayError('OUTPUT_DELIVERY_FAILED', `cannot publish ${topic}: ${outcome.error}`);
   }
 
+  onRecovered(listener: () => void): () => void {
+    this.recoveredListeners.add(listener);
+    return () => this.recoveredListeners.delete(listener);
+  }
+
+  /** The broker acknowledges again after a failure: what waits out a retry backoff may go now (a duress first). */
+  private recoveredNow(): void {
+    this.awaitingRecovery = false;
+    for (const listener of this.recoveredListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.logger.error({ err: errorText(error) }, 'MQTT recovery listener threw');
+      }
+    }
+  }
+
   /** Calls `listener` after every connect and reconnect; returns a function that removes it. */
   onConnected(listener: () => void): () => void {
     this.connectListeners.add(listener);
@@ -542,6 +563,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
         const outcome = error === undefined || error === null ? PUBLISHED : refusal(error);
         // A PUBACK, with success or a reason code, even one past its deadline: the broker acknowledges again.
         if (outcome.ok || outcome.reasonCode !== undefined) this.unacknowledged = undefined;
+        if (outcome.ok && this.awaitingRecovery) this.recoveredNow();
         awaited.end(outcome);
       });
     } catch (error) {
@@ -577,6 +599,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
         if (this.unacknowledged === undefined) this.logger.warn({ timeoutMs: awaited.timeoutMs }, 'MQTT broker did not acknowledge a publish in time; reconnecting');
         this.unacknowledged = error;
         this.lastError = error;
+        this.awaitingRecovery = true;
         if (this.client !== undefined) this.endConnection(this.client);
         awaited.giveUp(error);
       }
@@ -703,6 +726,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     this.sendQuota.close();
     for (const awaited of [...this.awaitingAck]) awaited.giveUp('connection lost before PUBACK');
     if (this.client !== client) return; // stopped
+    this.awaitingRecovery = true;
     if (this.lastError === undefined) {
       this.lastError = 'connection closed';
       this.logger.warn({}, 'MQTT connection lost; reconnecting');

@@ -393,6 +393,14 @@ class OutputLane {
    * so an output that flaps, or accounts that keep failing beside healthy ones, are tried at most twice per
    * backoff, never in a loop paced by the successes.
    */
+  /** The output says it works again (OutputAdapter.onRecovered): what waits out a backoff goes now, as after a success. */
+  recovered(): void {
+    if (this.shared.state() !== 'running' || this.releasable.size === 0) return;
+    this.releaseWaiting();
+    this.probeAllowed = true;
+    this.schedulePump();
+  }
+
   private releaseWaiting(): void {
     for (const [key, seq] of this.releasable) {
       clearTimeout(this.waiting.get(key));
@@ -457,6 +465,7 @@ export class Dispatcher {
   private readonly options: DispatcherOptions;
   private state: DispatcherState = 'idle';
   private unsubscribe: (() => void) | undefined;
+  private readonly recoveryWatches: Array<() => void> = [];
 
   constructor(options: DispatcherOptions) {
     this.options = options;
@@ -511,6 +520,11 @@ export class Dispatcher {
       if (only !== undefined) this.lanes.get(only)?.onAppend(entries);
       else for (const lane of this.lanes.values()) lane.onAppend(entries);
     });
+    for (const output of outputs) {
+      const lane = this.lanes.get(output.name);
+      const unwatch = lane === undefined ? undefined : output.onRecovered?.(() => lane.recovered());
+      if (unwatch !== undefined) this.recoveryWatches.push(unwatch);
+    }
     this.wake();
     return retired;
   }
@@ -523,6 +537,7 @@ export class Dispatcher {
     }
     this.state = 'stopping';
     this.unsubscribe?.();
+    for (const unwatch of this.recoveryWatches.splice(0)) unwatch();
     const lanes = [...this.lanes.values()];
     for (const lane of lanes) lane.cancelRetryTimers();
     await withTimeout(Promise.all(lanes.map((lane) => lane.drain())), this.options.stopTimeoutMs ?? 5_000);

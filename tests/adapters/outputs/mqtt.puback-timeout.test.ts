@@ -50,4 +50,26 @@ describe('MQTT output when a PUBACK does not come in time', () => {
     expect(received.indexOf(duress.id), `the duress waited behind ordinary events: ${received.indexOf(duress.id)} of ${received.length}`).toBeLessThan(5);
     expect(output.health().state).toBe('up');
   }, 30_000);
+
+  it('delivers a duress waiting out a long retry backoff as soon as a new connection acknowledges, ahead of ordinary events', async () => {
+    let acknowledging = false;
+    const received: string[] = [];
+    const port = await scriptedMqttBroker(() => (acknowledging ? 0 : undefined), cleanups, {
+      onPublish: (topic, payload) => {
+        if (topic.startsWith('pbpubackto/events/') && acknowledging) received.push((JSON.parse(payload.toString()) as NormalizedEvent).id);
+      },
+    });
+    // The dispatcher's retries wait 5 s, far longer than the output takes to reconnect.
+    const { outbox, dispatcher } = await mqttOutputBehindDispatcher(`mqtt://127.0.0.1:${port}`, 'pbpubackto', cleanups, { connectTimeoutMs: 2_000, publishTimeoutMs: 300 }, { initialMs: 5_000, maxMs: 5_000 });
+    const ordinary = Array.from({ length: 20 }, (_, i) => testEvent({ account: `${2000 + i}` }));
+    const duress = testEvent({ account: '9999', category: 'duress', duress: true });
+    await outbox.append([...ordinary, duress]);
+    while (dispatcher.stats()['central']!.failed < ordinary.length + 1) await sleep(20);
+
+    acknowledging = true;
+    const since = Date.now();
+    while (!received.includes(duress.id) && Date.now() - since < 10_000) await sleep(20);
+    expect(Date.now() - since, 'the duress waited out its retry backoff on a working connection').toBeLessThan(2_500);
+    expect(received.indexOf(duress.id), `the duress waited behind ordinary events: ${received.join()}`).toBe(0);
+  }, 30_000);
 });

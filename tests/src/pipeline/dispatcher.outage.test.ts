@@ -140,4 +140,73 @@ describe('dispatcher when an output comes back', () => {
       vi.useRealTimers();
     }
   });
+
+  it('sends a pending duress at once when the output says it recovered, before any retry timer fires', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      let up = false;
+      const delivered: string[] = [];
+      const recovered = new Set<() => void>();
+      const output: OutputAdapter<NormalizedEvent> = {
+        ...scriptedOutput(async (event) => {
+          if (!up) return { ok: false, retryable: true, error: 'no PUBACK within 30000 ms' };
+          delivered.push(event.category);
+          return { ok: true };
+        }, 16),
+        onRecovered: (listener) => {
+          recovered.add(listener);
+          return () => recovered.delete(listener);
+        },
+      };
+      const outbox = new MemoryOutbox();
+      const dispatcher = new Dispatcher({ outbox, outputs: [output], clock: { now: () => Date.now() }, logger: silentLogger, random: () => 0.5, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+      dispatcher.start();
+      await outbox.append([...Array.from({ length: 5 }, (_, i) => testEvent({ account: String(1000 + i) })), testEvent({ account: '9999', category: 'duress' })]);
+      await advance(1_000); // every entry failed once and waits a minute
+
+      up = true;
+      for (const listener of recovered) listener();
+      await advance(500);
+      expect(delivered[0], `delivered: ${delivered.join()}`).toBe('duress');
+      expect(delivered).toHaveLength(6);
+      await dispatcher.stop();
+      expect(recovered.size, 'the dispatcher stopped listening').toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('retries at most twice per backoff on an output that says it recovered and fails again, however often', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      let attempts = 0;
+      const recovered = new Set<() => void>();
+      const output: OutputAdapter<NormalizedEvent> = {
+        ...scriptedOutput(async () => {
+          attempts++;
+          return { ok: false, retryable: true, error: 'no PUBACK within 30000 ms' };
+        }),
+        onRecovered: (listener) => {
+          recovered.add(listener);
+          return () => recovered.delete(listener);
+        },
+      };
+      const outbox = new MemoryOutbox();
+      const dispatcher = new Dispatcher({ outbox, outputs: [output], clock: { now: () => Date.now() }, logger: silentLogger, random: () => 0.5 });
+      dispatcher.start();
+      await outbox.append([testEvent({ account: '9999', category: 'duress' })]);
+      const minutes = 5;
+      for (let step = 0; step < minutes * 60 * 5; step++) {
+        for (const listener of recovered) listener();
+        await advance(200);
+      }
+      let timerOnlyAttempts = 1;
+      for (let at = 0, attempt = 1; (at += backoffDelay(DEFAULT_BACKOFF, attempt, () => 0.5)) <= minutes * 60_000; attempt++) timerOnlyAttempts++;
+      expect(attempts).toBeGreaterThan(2);
+      expect(attempts).toBeLessThanOrEqual(2 * timerOnlyAttempts);
+      await dispatcher.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
