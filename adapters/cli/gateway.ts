@@ -422,7 +422,7 @@ export class Gateway {
       this.cleaners.push(cleaner);
     }
     const prefixes = MqttPrefixHistory.open(this.options.settings.dataDir, this.logger);
-    const inUse = new Set(mqtt.map(({ output }) => output.topicPrefix));
+    const inUse = mqtt.map(({ output }) => output.topicPrefix);
     for (const { output } of mqtt) {
       for (const former of prefixes.arrive(output.name, output.topicPrefix, inUse)) {
         const cleaner = CentralStatesCleaner.forFormerPrefix(output, cleanerLogger, former, () => prefixes.cleared(output.name, former));

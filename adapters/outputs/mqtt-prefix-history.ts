@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { errorText } from '../../src/errors.js';
 import type { Logger } from '../../src/ports.js';
+import { holdsTopicsOf } from '../../src/settings/settings.js';
 import { writePrivateFile } from '../system/files.js';
 
 /** In dataDir: each MQTT output's topicPrefix of the last run, and the former ones whose retained states are not cleared yet. */
@@ -36,9 +37,9 @@ export class MqttPrefixHistory {
 
   /**
    * Records `topicPrefix` as the output's, and returns its former prefixes whose states are still to clear, but those
-   * in `inUse` (another output's prefix now: its states are its own).
+   * whose topics hold a prefix in `inUse` (the MQTT outputs' now): clearing there would clear live states.
    */
-  arrive(output: string, topicPrefix: string, inUse: ReadonlySet<string>): string[] {
+  arrive(output: string, topicPrefix: string, inUse: readonly string[]): string[] {
     const known = this.outputs[output];
     const former = new Set(known?.formerPrefixes ?? []);
     if (known !== undefined && known.topicPrefix !== topicPrefix) former.add(known.topicPrefix);
@@ -46,7 +47,7 @@ export class MqttPrefixHistory {
     const formerPrefixes = [...former].slice(-MAX_FORMER_PREFIXES);
     this.outputs[output] = { topicPrefix, formerPrefixes };
     if (known?.topicPrefix !== topicPrefix || known.formerPrefixes.length !== formerPrefixes.length) this.save();
-    return formerPrefixes.filter((prefix) => !inUse.has(prefix));
+    return formerPrefixes.filter((prefix) => !inUse.some((current) => holdsTopicsOf(prefix, current)));
   }
 
   /** The states under `prefix` are cleared: it is forgotten. */

@@ -540,7 +540,7 @@ function mqttBrokerOf(output: MqttOutputSettings): string | undefined {
 }
 
 /** Whether a prefix's topics hold another's: the same prefix, or one the other sits under (by whole levels). */
-function holdsTopicsOf(prefix: string, other: string): boolean {
+export function holdsTopicsOf(prefix: string, other: string): boolean {
   return other === prefix || other.startsWith(`${prefix}/`);
 }
 

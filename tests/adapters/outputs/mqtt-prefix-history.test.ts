@@ -16,7 +16,7 @@ describe('MqttPrefixHistory: the former topic prefixes whose retained states are
     return dir;
   };
   /** A run of the gateway: opens the history afresh, as a start does. */
-  const run = (dir: string, output: string, prefix: string, inUse: string[] = [prefix]) => MqttPrefixHistory.open(dir, silentLogger).arrive(output, prefix, new Set(inUse));
+  const run = (dir: string, output: string, prefix: string, inUse: string[] = [prefix]) => MqttPrefixHistory.open(dir, silentLogger).arrive(output, prefix, inUse);
 
   it('has nothing to clear on a first run or an unchanged prefix, and the former one after a change, until cleared', () => {
     const dir = dataDir();
@@ -27,7 +27,7 @@ describe('MqttPrefixHistory: the former topic prefixes whose retained states are
     // Not cleared (the broker was down all that run): a second rename keeps both.
     expect(run(dir, 'central', 'c')).toEqual(['a', 'b']);
     const history = MqttPrefixHistory.open(dir, silentLogger);
-    expect(history.arrive('central', 'c', new Set(['c']))).toEqual(['a', 'b']);
+    expect(history.arrive('central', 'c', ['c'])).toEqual(['a', 'b']);
     history.cleared('central', 'a');
     expect(run(dir, 'central', 'c')).toEqual(['b']);
     // Back to a former prefix: it is the output's own again, not cleared.
@@ -41,6 +41,15 @@ describe('MqttPrefixHistory: the former topic prefixes whose retained states are
     // The two outputs swapped prefixes: each old tree is the other's live one.
     expect(run(dir, 'one', 'y', ['x', 'y'])).toEqual([]);
     expect(run(dir, 'two', 'x', ['x', 'y'])).toEqual([]);
+  });
+
+  it('does not clear a former prefix that holds another output\'s topics: its incidents/+ would match that output\'s health', () => {
+    const dir = dataDir();
+    run(dir, 'central', 'site');
+    expect(run(dir, 'central', 'gw', ['gw', 'site/incidents'])).toEqual([]);
+    // Under another's prefix is no such overlap: {site/x}/incidents/+ is none of site's topics.
+    run(dir, 'other', 'site/x');
+    expect(run(dir, 'other', 'y', ['gw', 'y', 'site'])).toEqual(['site/x']);
   });
 
   it('takes an unreadable file as empty, and the next run writes it anew', () => {
