@@ -426,7 +426,8 @@ export class Gateway {
     for (const { output } of mqtt) {
       for (const former of prefixes.arrive(output.name, output.topicPrefix, inUse)) {
         const cleaner = CentralStatesCleaner.forFormerPrefix(output, cleanerLogger, former, () => prefixes.cleared(output.name, former));
-        await cleaner.start();
+        // Not awaited: each clearing waits a second for the retained states to arrive, and start need not.
+        void cleaner.start();
         this.cleaners.push(cleaner);
       }
     }

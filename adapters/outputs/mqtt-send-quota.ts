@@ -35,7 +35,10 @@ export class SendQuota {
     else (urgent ? this.urgent : this.ordinary).push(waiter);
   }
 
-  /** A publish ended (PUBACK, timeout or connection loss): its slot goes to the next one waiting. */
+  /**
+   * A publish ended with its PUBACK (or was never sent): its slot goes to the next one waiting. Once closed (the connection ended, also by a
+   * PUBACK timeout, as the broker still counts that publish in flight) a slot frees for no one.
+   */
   release(): void {
     if (this.closed) return;
     const next = this.urgent.shift() ?? this.ordinary.shift();
