@@ -386,13 +386,6 @@ class OutputLane {
     log.call(this.logger, { seq: entry.seq, eventId: entry.event.id, attempt, retryAt, error }, 'delivery failed; will retry');
   }
 
-  /**
-   * A delivery succeeded after the output was down, so it is up again: the keys waiting out a backoff are retried
-   * at once, and the scan's order sends a pending duress first instead of leaving it behind a timer of up to a
-   * minute. A released entry that fails again waits out its whole backoff before a success may release it again,
-   * so an output that flaps, or accounts that keep failing beside healthy ones, are tried at most twice per
-   * backoff, never in a loop paced by the successes.
-   */
   /** The output says it works again (OutputAdapter.onRecovered): what waits out a backoff goes now, as after a success. */
   recovered(): void {
     if (this.shared.state() !== 'running' || this.releasable.size === 0) return;
@@ -401,6 +394,13 @@ class OutputLane {
     this.schedulePump();
   }
 
+  /**
+   * A delivery succeeded after the output was down, so it is up again: the keys waiting out a backoff are retried
+   * at once, and the scan's order sends a pending duress first instead of leaving it behind a timer of up to a
+   * minute. A released entry that fails again waits out its whole backoff before a success may release it again,
+   * so an output that flaps, or accounts that keep failing beside healthy ones, are tried at most twice per
+   * backoff, never in a loop paced by the successes.
+   */
   private releaseWaiting(): void {
     for (const [key, seq] of this.releasable) {
       clearTimeout(this.waiting.get(key));
