@@ -51,6 +51,8 @@ interface Path {
   lastFailure: string | undefined;
   /** A supervisory report names this path's silence as why a refused event could not be offered to it; restored when it answers. */
   reportedSilent: boolean;
+  /** When the path last ACKed (on a keyed link: an `*ACK` that decrypted with the key), on the gateway's clock. */
+  lastAckAt: number | undefined;
 }
 
 /**
@@ -82,6 +84,8 @@ class OutgoingFrame {
 type Attempt =
   | { outcome: 'ack' }
   | { outcome: 'duh' }
+  /** The last answer was a NAK (`timed`: with the receiver's time), after the time corrections it allows. */
+  | { outcome: 'nak'; detail: string; timed: boolean }
   | { outcome: 'silent'; detail: string };
 
 /**
@@ -146,7 +150,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   private path(name: PathName, url: string): Path {
     const target = parseLinkTarget(url);
     if (target === undefined) throw new GatewayError('CONFIG_INVALID', `dc09 output "${this.options.name}": ${name} "${url}" is not tcp://HOST:PORT or udp://HOST:PORT`);
-    return { name, target, link: undefined, down: false, lastFailure: undefined, reportedSilent: false };
+    return { name, target, link: undefined, down: false, lastFailure: undefined, reportedSilent: false, lastAckAt: undefined };
   }
 
   async start(): Promise<void> {
@@ -210,7 +214,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
       if (this.stopped) return { ok: false, retryable: true, error: 'output stopped' };
       if (attempt.outcome === 'ack') {
         if (path !== this.active) this.switchTo(path, `the ${this.active.name} path did not answer`);
-        this.pathAnswered(path);
+        this.pathAcked(path);
         this.duressRefusedBy.delete(event.id);
         this.logger.debug({ eventId: event.id, seq: frame.seq, path: path.name, data: content.data }, 'event delivered: receiver ACK');
         return { ok: true };
@@ -249,8 +253,10 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     let detail = 'no answer';
     let corrections = 0;
     let unansweredBefore = false;
+    let lastNak: PanelAnswer | undefined;
     for (let attempt = 0; attempt < attempts && !this.stopped; ) {
       const answer = await this.exchangeOn(path, frame);
+      lastNak = answer.kind === 'nak' ? answer : undefined;
       switch (answer.kind) {
         case 'ack':
           return { outcome: 'ack' };
@@ -279,6 +285,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     }
     // The next message starts on a fresh link.
     if (unansweredBefore) await this.dropLink(path);
+    if (lastNak !== undefined) return { outcome: 'nak', detail, timed: lastNak.receiverTime != null };
     return { outcome: 'silent', detail };
   }
 
@@ -332,6 +339,12 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     const link = path.link;
     path.link = undefined;
     await link?.close();
+  }
+
+  /** The path ACKed a frame: an `*ACK` under the key on a keyed link, the only answer that proves the receiver there. */
+  private pathAcked(path: Path): void {
+    path.lastAckAt = this.deps.clock.now();
+    this.pathAnswered(path);
   }
 
   private pathAnswered(path: Path): void {
@@ -395,25 +408,40 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     });
   }
 
-  /** Sends one NULL on `path` (no retries: the next tick polls again). */
+  /**
+   * Sends one NULL on `path` (no retries: the next tick polls again); a NAK with the receiver's time has it sent
+   * again with that time, as an event's frame is. On a keyed link only an `*ACK` under the key proves the receiver
+   * is there: a NAK is never encrypted (DC09-2013 §5.5.3.2), so anyone on the path can answer every poll with a
+   * well-formed one timed now and hide a cut line. A poll answered only by NAKs therefore fails, as silence does
+   * (the poll went after `supervision` without an ACK). On a plain link nothing is authenticated, and a NAK with
+   * the time is an answer, as receivers that do not take NULL send.
+   */
   private async poll(path: Path): Promise<void> {
     if (this.stopped) return;
-    const answer = await this.exchangeOn(path, this.frame({ token: 'NULL', dataAccount: null, data: '' }, {}));
-    // A NAK with the receiver's time is an answer too: the clock is corrected for the next frame.
-    if (answer.kind === 'nak' && answer.receiverTime != null) this.clockOffsetMs = answer.receiverTime - this.deps.clock.now();
-    if (answer.kind === 'ack' || (answer.kind === 'nak' && answer.receiverTime != null)) {
-      this.pathAnswered(path);
+    const attempt = await this.sendOn(path, this.frame({ token: 'NULL', dataAccount: null, data: '' }, {}), 1);
+    if (this.stopped) return;
+    const plainNakAnswers = attempt.outcome === 'nak' && attempt.timed && this.key === undefined;
+    if (attempt.outcome === 'ack' || plainNakAnswers) {
+      if (attempt.outcome === 'ack') this.pathAcked(path);
+      else this.pathAnswered(path);
       const primary = this.paths[0]!;
       if (path === primary && this.active !== primary) this.switchTo(primary, 'the primary path answers a NULL poll again');
       return;
     }
-    if (answer.kind === 'none') await this.dropLink(path);
-    const detail = answer.kind === 'none' ? (answer.detail ?? `no answer to NULL within ${this.options.ackTimeout} ms`) : `${answer.kind} to NULL${answer.detail === undefined ? '' : `: ${answer.detail}`}`;
-    this.pathSilent(path, detail);
+    this.pathSilent(path, this.pollFailure(path, attempt));
     if (this.paths.every((p) => p.down)) this.allPathsDown();
     else if (path === this.active) {
       const other = this.paths.find((p) => !p.down);
       if (other !== undefined) this.switchTo(other, `the ${path.name} path did not answer a NULL poll`);
     }
+  }
+
+  /** Why a NULL poll failed, for the log, `/healthz` and the supervisory event. */
+  private pollFailure(path: Path, attempt: Exclude<Attempt, { outcome: 'ack' }>): string {
+    if (attempt.outcome === 'duh') return 'DUH to NULL';
+    if (attempt.outcome === 'silent') return `NULL poll: ${attempt.detail}`;
+    if (this.key === undefined) return 'NAK without the receiver\'s time to NULL';
+    const since = path.lastAckAt === undefined ? 'since start-up' : `since ${new Date(path.lastAckAt).toISOString()}`;
+    return `NULL answered only by plain NAKs, no *ACK under the key ${since} (a NAK is never encrypted: anyone on the path can send one, so it is no sign the receiver is there)`;
   }
 }

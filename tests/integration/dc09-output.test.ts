@@ -24,7 +24,7 @@ const KEY_HEX = '000102030405060708090A0B0C0D0E0F';
 const KEY = Buffer.from(KEY_HEX, 'hex');
 const OTHER_KEY = Buffer.from('F0E0D0C0B0A090807060504030201000', 'hex');
 
-type Script = 'ack' | 'fixed-pad-ack' | 'nak-ahead' | 'duh' | 'silent' | 'plain-ack' | 'wrong-key-ack' | 'replayed-ack' | 'replayed-latest-ack';
+type Script = 'ack' | 'fixed-pad-ack' | 'nak-ahead' | 'nak-now' | 'duh' | 'silent' | 'plain-ack' | 'wrong-key-ack' | 'replayed-ack' | 'replayed-latest-ack';
 
 /** How long before the test an attacker on the centre's path recorded the *ACK it replays. */
 const RECORDED_ACK_AGE_MS = 10 * 60_000;
@@ -78,6 +78,8 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
         return encodeAck(msg, { now: Date.now(), random: fixedPad, ...(key === undefined ? {} : { key }) });
       case 'nak-ahead':
         return encodeNak(Date.now() + clockAheadMs);
+      case 'nak-now':
+        return encodeNak(Date.now());
       case 'duh':
         return encodeDuh(msg);
       case 'plain-ack':
@@ -427,6 +429,47 @@ describe('DC-09 output towards a receiver', () => {
     const poll = receiver.received[0]!.msg;
     expect(poll).toMatchObject({ token: 'NULL', encrypted: true, account: '9876' });
     expect(poll.timestamp).not.toBeNull();
+  });
+
+  it('attack: on a keyed link, a man in the middle answering every NULL poll with a plain NAK timed now is a link fault, reported, and restored by the centre\'s *ACK', async () => {
+    // A NAK is never encrypted (DC09-2013 §5.5.3.2), so forging one takes no key; this one forwards nothing.
+    let script: Script = 'nak-now';
+    const receiver = await startReceiver(() => script, KEY);
+    closers.push(() => receiver.close());
+    const reports: LinkStateReport[] = [];
+    const out = await output({ primary: `udp://127.0.0.1:${receiver.port}`, supervision: 300, key: KEY_HEX, keyEncoding: 'hex' }, reports);
+    await expect.poll(() => out.health().state, { timeout: 5_000 }).toBe('down');
+    expect(out.health().detail).toMatch(/plain NAK/);
+    expect(reports).toEqual([{ qualifier: 'new', reasons: [expect.stringMatching(/plain NAK/)] }]);
+    // The poll went again with the NAK's time before it counted as failed (twice, as an event's frame does).
+    const polls = receiver.received.filter((r) => r.msg.token === 'NULL').map((r) => r.msg.seq);
+    expect(polls.filter((seq) => seq === polls[0])).toHaveLength(3);
+    script = 'ack';
+    await expect.poll(() => reports.map((r) => r.qualifier), { timeout: 5_000 }).toEqual(['new', 'restore']);
+    expect(out.health()).toEqual({ state: 'up' });
+  });
+
+  it('on a keyed link, a centre that NAKs a NULL poll for its time and ACKs the resend with the corrected time stays up', async () => {
+    const receiver = await startReceiver((_msg, index) => (index === 0 ? 'nak-ahead' : 'ack'), KEY);
+    closers.push(() => receiver.close());
+    const reports: LinkStateReport[] = [];
+    const out = await output({ primary: `udp://127.0.0.1:${receiver.port}`, supervision: 300, key: KEY_HEX, keyEncoding: 'hex' }, reports);
+    await expect.poll(() => receiver.received.length, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
+    const [nakked, resent] = receiver.received;
+    expect(resent!.msg).toMatchObject({ token: 'NULL', seq: nakked!.msg.seq });
+    expect(Math.abs(resent!.msg.timestamp! - (resent!.at + receiver.clockAheadMs))).toBeLessThan(5_000);
+    expect(out.health()).toEqual({ state: 'up' });
+    expect(reports).toEqual([]);
+  });
+
+  it('on an unkeyed link, a centre that NAKs every NULL poll with its time still counts as answering (nothing there is authenticated)', async () => {
+    const receiver = await startReceiver(() => 'nak-now');
+    closers.push(() => receiver.close());
+    const reports: LinkStateReport[] = [];
+    const out = await output({ primary: `udp://127.0.0.1:${receiver.port}`, supervision: 300 }, reports);
+    await expect.poll(() => new Set(receiver.received.map((r) => r.msg.seq)).size, { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+    expect(out.health()).toEqual({ state: 'up' });
+    expect(reports).toEqual([]);
   });
 
   it('through the dispatcher: a duress goes on the wire first, and each account keeps its order', async () => {
