@@ -318,7 +318,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     const { answer } = await exchange(link, frame.bytes, this.options.ackTimeout, (reply) => {
       const answer = interpretAnswer(reply, sent);
       if (answer.kind !== 'ack' || answer.encrypted !== true) return answer;
-      return this.takenAcks.take(reply, answer.receiverTime, this.deps.clock.now()) ?? answer;
+      return this.takenAcks.take(reply, answer, { seq: frame.seq, sentAt: frame.createdAt }, this.deps.clock.now()) ?? answer;
     });
     if (answer.kind !== 'none') this.lastTrafficAt = this.deps.clock.now();
     return answer;

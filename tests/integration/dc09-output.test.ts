@@ -24,7 +24,7 @@ const KEY_HEX = '000102030405060708090A0B0C0D0E0F';
 const KEY = Buffer.from(KEY_HEX, 'hex');
 const OTHER_KEY = Buffer.from('F0E0D0C0B0A090807060504030201000', 'hex');
 
-type Script = 'ack' | 'fixed-pad-ack' | 'nak-ahead' | 'nak-now' | 'duh' | 'silent' | 'plain-ack' | 'wrong-key-ack' | 'replayed-ack' | 'replayed-latest-ack';
+type Script = 'ack' | 'fixed-pad-ack' | 'nak-ahead' | 'nak-now' | 'duh' | 'silent' | 'plain-ack' | 'wrong-key-ack' | 'replayed-ack' | 'replayed-latest-ack' | 'replayed-latest-fixed-pad-ack';
 
 /** How long before the test an attacker on the centre's path recorded the *ACK it replays. */
 const RECORDED_ACK_AGE_MS = 10 * 60_000;
@@ -62,6 +62,7 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
   const received: Received[] = [];
   const clockAheadMs = 3_600_000;
   let latestAck: Uint8Array | undefined;
+  let latestFixedPadAck: Uint8Array | undefined;
   const answer = (frame: Uint8Array): Uint8Array | null => {
     const body = Buffer.from(frame).toString('latin1').trim();
     // The CRC, checked independently of the project's codec: 4 hex digits over the body after the length.
@@ -75,7 +76,8 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
         latestAck = encodeAck(msg, { now: Date.now(), random: randomBytes, ...(key === undefined ? {} : { key }) });
         return latestAck;
       case 'fixed-pad-ack':
-        return encodeAck(msg, { now: Date.now(), random: fixedPad, ...(key === undefined ? {} : { key }) });
+        latestFixedPadAck = encodeAck(msg, { now: Date.now(), random: fixedPad, ...(key === undefined ? {} : { key }) });
+        return latestFixedPadAck;
       case 'nak-ahead':
         return encodeNak(Date.now() + clockAheadMs);
       case 'nak-now':
@@ -90,6 +92,8 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
         return replayedAck(msg, key!);
       case 'replayed-latest-ack':
         return renumbered(latestAck!, msg.seq);
+      case 'replayed-latest-fixed-pad-ack':
+        return renumbered(latestFixedPadAck!, msg.seq);
       case 'silent':
         return null;
     }
@@ -275,6 +279,29 @@ describe('DC-09 output towards a receiver', () => {
     shiftMs = 5_000;
     expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true });
     expect(receiver.events()).toHaveLength(3); // the first event, the duress and its retry
+  });
+
+  it('attack: the centre\'s *ACK to the frame before, replayed at once renumbered to the next one, is not a delivery when the centre pads at random', async () => {
+    // Within 2 s, yet a receiver that draws its pad at random never encrypts two ACKs alike (protocols.md §3.6).
+    const receiver = await startReceiver((_msg, index) => (index === 0 ? 'ack' : 'replayed-latest-ack'), KEY);
+    closers.push(() => receiver.close());
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex', ackTimeout: 300 });
+    expect(await out.deliver(testEvent())).toEqual({ ok: true });
+    expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true });
+    expect(receiver.events()).toHaveLength(3); // the first event, the duress and its retry
+  });
+
+  it('attack: a fixed-pad centre\'s *ACK replayed renumbered to a frame that went out 1.5 s after it was taken is not a delivery', async () => {
+    // The same bytes mean the centre wrote both ACKs in one second of its clock, and it cannot answer a frame
+    // before it went out: a frame sent a second or more after the first ACK was taken cannot get those bytes.
+    const receiver = await startReceiver((_msg, index) => (index === 0 ? 'fixed-pad-ack' : 'replayed-latest-fixed-pad-ack'), KEY);
+    closers.push(() => receiver.close());
+    let shiftMs = 0;
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex', ackTimeout: 300 }, [], { now: () => Date.now() + shiftMs });
+    expect(await out.deliver(testEvent())).toEqual({ ok: true });
+    shiftMs = 1_500;
+    expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true });
+    expect(receiver.events()).toHaveLength(3);
   });
 
   it('a receiver with a fixed pad (pysiaalarm): its *ACKs to frames within one second, the same bytes, each deliver', async () => {

@@ -87,6 +87,11 @@ export interface PanelAnswer {
   encrypted?: boolean;
   /** Receiver time a NAK (or an encrypted ACK) carries, epoch ms. */
   receiverTime?: number | null;
+  /**
+   * Encrypted ACKs: the pad is one byte repeated (pysiaalarm pads with '0', ioBroker.sia with 0x00, protocols.md
+   * §3.6), so the receiver encrypts all its ACKs of one second to the same bytes. False: a random pad.
+   */
+  fixedPad?: boolean;
   /** Why an answer is invalid. */
   detail?: string;
 }
@@ -143,7 +148,8 @@ export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer
       const replayed = answer.token === 'ACK' && answer.encrypted ? replayedAck(answer.timestamp, sent) : undefined;
       if (replayed !== undefined) return replayed;
       const kind = answer.token === 'ACK' ? 'ack' : answer.token === 'DUH' ? 'duh' : 'rsp';
-      return { kind, encrypted: answer.encrypted, ...(answer.encrypted ? { receiverTime: answer.timestamp } : {}) };
+      const read: PanelAnswer = { kind, encrypted: answer.encrypted, ...(answer.encrypted ? { receiverTime: answer.timestamp } : {}) };
+      return kind === 'ack' && answer.encrypted && sent.key !== undefined ? { ...read, fixedPad: padIsFixed(bytes, sent.key) } : read;
     }
     default:
       return { kind: 'invalid', detail: `unexpected ${answer.token} from a receiver` };
@@ -162,37 +168,59 @@ function replayedAck(receiverTime: number | null, sent: SentFrame): PanelAnswer 
 }
 
 /**
- * Two *ACKs with the same ciphertext within this long may both be genuine: a receiver with a fixed pad (pysiaalarm
- * pads with '0', ioBroker.sia with 0x00) encrypts every ACK of one second to the same bytes.
+ * Whether an encrypted ACK's pad (its plaintext before the first '|' or ']', all in the first block) is one byte
+ * repeated. A random pad of 10 bytes does that by chance once in 125^9 (frame.ts draws 125 values a byte). An ACK
+ * off the layout this reads counts as fixed: the weaker check, never a refused delivery for the layout.
  */
-const SAME_SECOND_MS = 2_000;
+function padIsFixed(bytes: Uint8Array, key: Uint8Array): boolean {
+  const match = ENCRYPTED_ACK.exec(Buffer.from(bytes).toString('latin1'));
+  const algorithm = aesCbcName(key);
+  if (match === null || algorithm === undefined || match[3]!.length < 32) return true;
+  const block = decryptDc09(key, Buffer.from(match[3]!.slice(0, 32), 'hex'), algorithm);
+  const end = block.findIndex((byte) => byte === 0x7c || byte === 0x5d);
+  const pad = block.subarray(0, end < 0 ? block.length : end);
+  return pad.every((byte) => byte === pad[0]);
+}
+
+/**
+ * The granularity of a DC-09 timestamp: a fixed-pad receiver's *ACKs are the same bytes only when written within
+ * the same second of its clock.
+ */
+const RECEIVER_SECOND_MS = 1_000;
 /** Ciphertexts remembered at most (about 3 MB): one per ACK taken, and an output has one exchange at a time. */
 const MAX_TAKEN_ACKS = 16_384;
 
 /**
  * The encrypted *ACKs taken on a link, by ciphertext. A recorded *ACK renumbered to another frame keeps its
- * ciphertext (only the clear header changes) and its time, which can be seconds old and pass `ackNotBefore`. Under
- * DC-09's all-zero IV the same ciphertext is the same pad and time, so a repeat is a replay, unless it comes within
- * SAME_SECOND_MS of the first (a fixed-pad receiver's next ACK in the same second). Each is kept while its time could
- * still pass `ackNotBefore` (`keepMs` past the later of its time and when it was taken).
+ * ciphertext (only the clear header changes) and its time, which can be seconds old and pass `ackNotBefore`: its
+ * plaintext (pad|]_time) names neither the sequence number nor the account, so only its bytes tie it to the frame
+ * it answered. Under DC-09's all-zero IV the same ciphertext is the same pad and time. From a receiver that pads at
+ * random a repeat is therefore a replay. A fixed-pad receiver writes the same bytes for every ACK of one second of
+ * its clock; but it answers a frame only after the frame went out, so a repeat can be its answer to a later frame
+ * only when that frame went out less than RECEIVER_SECOND_MS after the earlier ACK was taken. Each is kept while its
+ * time could still pass `ackNotBefore` (`keepMs` past the later of its time and when it was taken).
  */
 export class TakenAcks {
-  private readonly taken = new Map<string, { at: number; until: number }>();
+  private readonly taken = new Map<string, { at: number; until: number; seq: string }>();
 
   constructor(private readonly keepMs: number) {}
 
-  /** The refusal of a replayed *ACK, or undefined after remembering a fresh one; `bytes` is the whole answer. */
-  take(bytes: Uint8Array, receiverTime: number | null | undefined, now: number): PanelAnswer | undefined {
+  /**
+   * The refusal of a replayed *ACK, or undefined after remembering a fresh one; `bytes` is the whole answer, `ack`
+   * what interpretAnswer read in it, `frame` the frame it answers with when it first went out.
+   */
+  take(bytes: Uint8Array, ack: Pick<PanelAnswer, 'receiverTime' | 'fixedPad'>, frame: { seq: string; sentAt: number }, now: number): PanelAnswer | undefined {
     const text = Buffer.from(bytes).toString('latin1');
     // Hex in either letter case decrypts alike.
     const ciphertext = text.slice(text.indexOf('[') + 1).trimEnd().toUpperCase();
     const earlier = this.taken.get(ciphertext);
     if (earlier !== undefined && now <= earlier.until) {
-      if (now - earlier.at <= SAME_SECOND_MS) return undefined;
-      return { kind: 'invalid', detail: `encrypted ACK byte for byte the one taken ${Math.round((now - earlier.at) / 1000)} s ago: a recorded ACK replayed` };
+      if (ack.fixedPad === true && frame.sentAt - earlier.at < RECEIVER_SECOND_MS) return undefined;
+      const why = ack.fixedPad === true ? `this frame went out ${Math.round((frame.sentAt - earlier.at) / 100) / 10} s after it was taken` : 'the receiver pads at random';
+      return { kind: 'invalid', detail: `encrypted ACK byte for byte the one taken for sequence ${earlier.seq} ${Math.round((now - earlier.at) / 100) / 10} s ago, and ${why}: a recorded ACK replayed` };
     }
     this.taken.delete(ciphertext);
-    this.taken.set(ciphertext, { at: now, until: Math.max(now, receiverTime ?? now) + this.keepMs });
+    this.taken.set(ciphertext, { at: now, until: Math.max(now, ack.receiverTime ?? now) + this.keepMs, seq: frame.seq });
     for (const [oldest, { until }] of this.taken) {
       if (this.taken.size <= MAX_TAKEN_ACKS && until >= now) break;
       this.taken.delete(oldest);
@@ -234,7 +262,7 @@ function quirkyEncryptedAck(bytes: Uint8Array, key: Uint8Array, sent: SentFrame)
     const notEchoed = unechoedIds(ids, sent.echo);
     if (notEchoed !== undefined) return { kind: 'invalid', detail: `ACK does not echo the frame's ${notEchoed}` };
   }
-  return replayedAck(receiverTime, sent) ?? { kind: 'ack', encrypted: true, receiverTime, detail: 'encrypted ACK off the template (tolerated)' };
+  return replayedAck(receiverTime, sent) ?? { kind: 'ack', encrypted: true, receiverTime, fixedPad: padIsFixed(bytes, key), detail: 'encrypted ACK off the template (tolerated)' };
 }
 
 export type Dc09EventFormat = 'adm-cid' | 'sia-dcs';

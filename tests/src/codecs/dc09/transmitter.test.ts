@@ -36,6 +36,13 @@ describe('encrypted ACKs from receivers that stray from the template', () => {
     expect(interpretAnswer(encryptedAck(pysiaPlaintext(stamp(time)), KEY), sent)).toMatchObject({ kind: 'ack', encrypted: true, receiverTime: time });
   });
 
+  it('tells a fixed pad (ioBroker.sia 0x00, pysiaalarm \'0\': a receiver whose ACKs of one second are alike) from a random one', () => {
+    expect(interpretAnswer(encryptedAck(iobPlaintext(stamp(time)), KEY, '0001', true), { ...sent, echo: undefined })).toMatchObject({ kind: 'ack', fixedPad: true });
+    expect(interpretAnswer(encryptedAck(pysiaPlaintext(stamp(time)), KEY), { ...sent, echo: undefined })).toMatchObject({ kind: 'ack', fixedPad: true });
+    expect(interpretAnswer(encryptedAck(`0000000000|]${stamp(time)}`, KEY), sent)).toMatchObject({ kind: 'ack', fixedPad: true });
+    expect(interpretAnswer(encryptedAck(`k3(Qz!a9Pw|]${stamp(time)}`, KEY), sent)).toMatchObject({ kind: 'ack', fixedPad: false });
+  });
+
   it('attack: the same answers under another key are not ACKs', () => {
     expect(interpretAnswer(encryptedAck(iobPlaintext(stamp(time)), OTHER_KEY, '0001', true), sent).kind).toBe('invalid');
     expect(interpretAnswer(encryptedAck(pysiaPlaintext(stamp(time)), OTHER_KEY), sent).kind).toBe('invalid');
