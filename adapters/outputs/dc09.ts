@@ -31,11 +31,19 @@ export interface Dc09OutputDeps {
 const MAX_TIME_CORRECTIONS = 2;
 
 /**
- * How far a receiver's clock may run behind the gateway's before its encrypted ACKs read as recorded ones: the 40 s
- * a receiver lets a panel's clock lag behind its own (protocols.md §3.5). Measured on the gateway's own clock, not
- * the one NAKs corrected: a NAK is never encrypted, so a forged one could otherwise move the bound to an old ACK.
+ * How far a receiver's clock may run behind the gateway's before its encrypted ACKs read as recorded ones. Measured
+ * on the gateway's own clock, not the one NAKs corrected: a NAK is never encrypted, so a forged one could otherwise
+ * move the bound to an old ACK. A receiver that lags more than RECEIVER_WINDOW_AHEAD_MS NAKs the frame, and the
+ * resend carries its time; this is the most such a lag may be (NTP on both ends keeps it far smaller).
  */
 const RECEIVER_CLOCK_LAG_MS = 40_000;
+
+/**
+ * A receiver takes a frame timestamped at most 20 s ahead of its clock and NAKs one later (the accept window
+ * [now - 40 s, now + 20 s], protocols.md §3.5; the 40 s side is how far its clock may run ahead). So its ACK to a
+ * frame, written on its clock, is no more than this older than the frame's own timestamp.
+ */
+const RECEIVER_WINDOW_AHEAD_MS = 20_000;
 
 /** How often a path that does not answer is probed with a NULL when `supervision` is off. */
 const DOWN_PATH_PROBE_MS = 30_000;
@@ -64,20 +72,36 @@ interface Path {
  * sees the repeat too.
  */
 class OutgoingFrame {
-  bytes: Uint8Array;
+  bytes!: Uint8Array;
+  /** The time its timestamp reads: the receiver's clock as far as a NAK told it (whole seconds on the wire). */
+  stampedAt!: number;
 
   constructor(
     readonly seq: string,
     /** When it first went out, on the gateway's own clock: an *ACK to it cannot be older. */
     readonly createdAt: number,
-    private readonly build: () => Uint8Array,
+    private readonly stampClock: () => number,
+    private readonly build: (timestamp: number) => Uint8Array,
   ) {
-    this.bytes = build();
+    this.retime();
   }
 
   /** After a clock correction: the same message with the corrected timestamp (and a fresh pad). */
   retime(): void {
-    this.bytes = this.build();
+    this.stampedAt = this.stampClock();
+    this.bytes = this.build(this.stampedAt);
+  }
+
+  /**
+   * The earliest receiver time an `*ACK` to it may carry: no more than RECEIVER_WINDOW_AHEAD_MS before its own
+   * timestamp (what a receiver checking the window guarantees), but never more than RECEIVER_CLOCK_LAG_MS before
+   * the gateway's clock when it first went out, nor later than RECEIVER_WINDOW_AHEAD_MS before it. A NAK is never
+   * encrypted, so the timestamp it set may be forged: set back, it would widen the bound to an old ACK; set ahead, it
+   * would refuse every ACK of a receiver that does not check timestamps (and so never NAKs to set it right).
+   */
+  ackNotBefore(): number {
+    const stampedSecond = Math.floor(this.stampedAt / 1000) * 1000;
+    return Math.max(this.createdAt - RECEIVER_CLOCK_LAG_MS, Math.min(stampedSecond, this.createdAt) - RECEIVER_WINDOW_AHEAD_MS);
   }
 }
 
@@ -292,7 +316,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   /** A new message (the next sequence number) timestamped now, on the receiver's clock as far as a NAK told it. */
   private frame(content: FrameContent, extended: Record<string, string>): OutgoingFrame {
     const seq = this.sequence.next();
-    return new OutgoingFrame(seq, this.deps.clock.now(), () =>
+    return new OutgoingFrame(seq, this.deps.clock.now(), () => this.deps.clock.now() + this.clockOffsetMs, (timestamp) =>
       buildPanelFrame({
         content,
         extended,
@@ -300,7 +324,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
         account: this.options.account,
         receiver: this.options.receiver ?? null,
         line: this.options.line,
-        now: this.deps.clock.now() + this.clockOffsetMs,
+        now: timestamp,
         random: this.random,
         ...(this.key === undefined ? {} : { key: this.key }),
       }),
@@ -313,7 +337,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     const sent = {
       seq: frame.seq,
       encrypted: this.key !== undefined,
-      ...(this.key === undefined ? {} : { key: this.key, ackNotBefore: frame.createdAt - RECEIVER_CLOCK_LAG_MS }),
+      ...(this.key === undefined ? {} : { key: this.key, ackNotBefore: frame.ackNotBefore() }),
     };
     const { answer } = await exchange(link, frame.bytes, this.options.ackTimeout, (reply) => {
       const answer = interpretAnswer(reply, sent);

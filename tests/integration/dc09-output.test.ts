@@ -24,7 +24,7 @@ const KEY_HEX = '000102030405060708090A0B0C0D0E0F';
 const KEY = Buffer.from(KEY_HEX, 'hex');
 const OTHER_KEY = Buffer.from('F0E0D0C0B0A090807060504030201000', 'hex');
 
-type Script = 'ack' | 'fixed-pad-ack' | 'nak-ahead' | 'nak-now' | 'duh' | 'silent' | 'plain-ack' | 'wrong-key-ack' | 'replayed-ack' | 'replayed-latest-ack' | 'replayed-latest-fixed-pad-ack';
+type Script = 'ack' | 'fixed-pad-ack' | 'nak-ahead' | 'nak-now' | 'duh' | 'silent' | 'plain-ack' | 'wrong-key-ack' | 'replayed-ack' | 'replayed-latest-ack' | 'replayed-latest-fixed-pad-ack' | 'replayed-30s-ack' | 'lagging-30s';
 
 /** How long before the test an attacker on the centre's path recorded the *ACK it replays. */
 const RECORDED_ACK_AGE_MS = 10 * 60_000;
@@ -34,9 +34,12 @@ const RECORDED_ACK_AGE_MS = 10 * 60_000;
  * ago): the sequence number sits in the clear header and the CRC is keyless, so it rewrites both to match the frame it
  * dropped. The encrypted part, pad|]_timestamp, still decrypts under the key (protocols.md §3.6, §3.7).
  */
-function replayedAck(msg: Dc09Message, key: Uint8Array): Uint8Array {
-  return renumbered(encodeAck({ ...msg, seq: '0042' }, { now: Date.now() - RECORDED_ACK_AGE_MS, random: randomBytes, key }), msg.seq);
+function replayedAck(msg: Dc09Message, key: Uint8Array, ageMs = RECORDED_ACK_AGE_MS): Uint8Array {
+  return renumbered(encodeAck({ ...msg, seq: '0042' }, { now: Date.now() - ageMs, random: randomBytes, key }), msg.seq);
 }
+
+/** How far the clock of a receiver that lags runs behind (more than the 20 s its window lets a panel run ahead). */
+const RECEIVER_LAG_MS = 30_000;
 
 /** A recorded *ACK with its clear sequence number rewritten to `seq`, and the keyless CRC to match. */
 function renumbered(ack: Uint8Array, seq: string): Uint8Array {
@@ -90,6 +93,13 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
         return encodeAck(msg, { now: Date.now(), random: randomBytes, key: OTHER_KEY });
       case 'replayed-ack':
         return replayedAck(msg, key!);
+      case 'replayed-30s-ack':
+        return replayedAck(msg, key!, 30_000);
+      case 'lagging-30s': {
+        // A receiver whose clock lags, with the usual window (protocols.md §3.5): it NAKs a time more than 20 s ahead.
+        const now = Date.now() - RECEIVER_LAG_MS;
+        return msg.timestamp! > now + 20_000 ? encodeNak(now) : encodeAck(msg, { now, random: randomBytes, ...(key === undefined ? {} : { key }) });
+      }
       case 'replayed-latest-ack':
         return renumbered(latestAck!, msg.seq);
       case 'replayed-latest-fixed-pad-ack':
@@ -266,6 +276,26 @@ describe('DC-09 output towards a receiver', () => {
     const result = await out.deliver(duress());
     expect(result).toMatchObject({ ok: false, retryable: true });
     expect(receiver.events().length).toBe(2); // the first try and one retry
+  });
+
+  it('attack: an *ACK 30 s older than the frame\'s own timestamp, never taken (recorded, renumbered), is not a delivery', async () => {
+    // A receiver with the usual window takes a time at most 20 s ahead of its clock, so its ACK to the frame is no
+    // more than 20 s older than the frame's timestamp; 30 s is within the 40 s the gateway's own clock allows.
+    const receiver = await startReceiver(() => 'replayed-30s-ack', KEY);
+    closers.push(() => receiver.close());
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex', ackTimeout: 300 });
+    expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true });
+    expect(receiver.events()).toHaveLength(2);
+  });
+
+  it('a centre whose clock lags 30 s: its NAK corrects the frame\'s time, and its *ACK, 30 s behind the gateway, delivers', async () => {
+    const receiver = await startReceiver(() => 'lagging-30s', KEY);
+    closers.push(() => receiver.close());
+    const out = await output({ primary: `udp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex' });
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(await out.deliver(testEvent())).toEqual({ ok: true });
+    // One NAK for the first frame; the second went with the corrected time at once.
+    expect(receiver.events()).toHaveLength(3);
   });
 
   it('attack: the centre\'s *ACK to the frame before, seconds old, replayed renumbered to the next one (a duress dropped on the path) is not a delivery', async () => {

@@ -163,7 +163,7 @@ function replayedAck(receiverTime: number | null, sent: SentFrame): PanelAnswer 
   // The same words whichever it is: a centre whose clock lags is told from a replay only by the operator.
   return {
     kind: 'invalid',
-    detail: `encrypted ACK timestamped ${new Date(receiverTime).toISOString()}, before this frame went out: a recorded ACK replayed, or a receiver clock that lags the gateway's by more than 40 s (set both by NTP)`,
+    detail: `encrypted ACK timestamped ${new Date(receiverTime).toISOString()}, before this frame went out: a recorded ACK replayed, or a receiver clock that lags the frame's timestamp by more than the 20 s its window allows, or the gateway's by more than 40 s (set both by NTP)`,
   };
 }
 
