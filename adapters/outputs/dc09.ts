@@ -243,9 +243,10 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
         this.logger.debug({ eventId: event.id, seq: frame.seq, path: path.name, data: content.data }, 'event delivered: receiver ACK');
         return { ok: true };
       }
-      // DUH is never encrypted, so one path's DUH could be forged on that path: the other path is still asked.
+      // DUH is never encrypted, so one path's DUH could be forged on that path: the other path is still asked, and
+      // on a keyed link it is no sign the receiver is there (a path that went down stays down until an *ACK).
       if (attempt.outcome === 'duh') {
-        this.pathAnswered(path);
+        if (this.key === undefined) this.pathAnswered(path);
         refusedBy.add(path.name);
         failures.push(`${path.name} ${formatLinkTarget(path.target)}: DUH (the receiver will not process this message)`);
         continue;

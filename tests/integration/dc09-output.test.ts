@@ -387,6 +387,24 @@ describe('DC-09 output towards a receiver', () => {
     expect(backup.events()).toHaveLength(1);
   });
 
+  it('attack: on a keyed link that went down, a forged DUH (never encrypted) to the next event does not restore it', async () => {
+    let script: Script = 'silent';
+    const receiver = await startReceiver(() => script, KEY);
+    closers.push(() => receiver.close());
+    const reports: LinkStateReport[] = [];
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex', ackTimeout: 300, retries: 0 }, reports);
+    expect(await out.deliver(testEvent())).toMatchObject({ ok: false, retryable: true });
+    expect(out.health().state).toBe('down');
+    script = 'duh';
+    expect(await out.deliver(testEvent())).toMatchObject({ ok: false, retryable: false });
+    expect(out.health().state).toBe('down');
+    expect(reports.map((r) => r.qualifier)).toEqual(['new']);
+    // The centre's own *ACK restores it.
+    script = 'ack';
+    expect(await out.deliver(testEvent())).toEqual({ ok: true });
+    expect(reports.map((r) => r.qualifier)).toEqual(['new', 'restore']);
+  });
+
   it('DUH on the primary while the backup does not answer: a dead letter at once, the backup reported, and the account\'s next event, a duress, goes', async () => {
     let backupAnswers = false;
     // The centre's receiver will not process Contact ID 570 (bypass) and takes everything else.
