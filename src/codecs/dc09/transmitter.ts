@@ -149,7 +149,7 @@ export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer
       if (replayed !== undefined) return replayed;
       const kind = answer.token === 'ACK' ? 'ack' : answer.token === 'DUH' ? 'duh' : 'rsp';
       const read: PanelAnswer = { kind, encrypted: answer.encrypted, ...(answer.encrypted ? { receiverTime: answer.timestamp } : {}) };
-      return kind === 'ack' && answer.encrypted && sent.key !== undefined ? { ...read, fixedPad: padIsFixed(bytes, sent.key) } : read;
+      return kind === 'ack' && answer.encrypted && sent.key !== undefined ? { ...read, fixedPad: padIsFixed(decryptedAck(bytes, sent.key)?.plaintext) } : read;
     }
     default:
       return { kind: 'invalid', detail: `unexpected ${answer.token} from a receiver` };
@@ -168,18 +168,15 @@ function replayedAck(receiverTime: number | null, sent: SentFrame): PanelAnswer 
 }
 
 /**
- * Whether an encrypted ACK's pad (its plaintext before the first '|' or ']', all in the first block) is one byte
- * repeated. A random pad of 10 bytes does that by chance once in 125^9 (frame.ts draws 125 values a byte). An ACK
- * off the layout this reads counts as fixed: the weaker check, never a refused delivery for the layout.
+ * Whether an encrypted ACK's pad (its plaintext before the first '|' or ']') is one byte repeated. A random pad of
+ * 10 bytes does that by chance once in 125^9 (frame.ts draws 125 values a byte). An ACK this cannot read counts as
+ * fixed: the weaker check, never a refused delivery for its layout.
  */
-function padIsFixed(bytes: Uint8Array, key: Uint8Array): boolean {
-  const match = ENCRYPTED_ACK.exec(Buffer.from(bytes).toString('latin1'));
-  const algorithm = aesCbcName(key);
-  if (match === null || algorithm === undefined || match[3]!.length < 32) return true;
-  const block = decryptDc09(key, Buffer.from(match[3]!.slice(0, 32), 'hex'), algorithm);
-  const end = block.findIndex((byte) => byte === 0x7c || byte === 0x5d);
-  const pad = block.subarray(0, end < 0 ? block.length : end);
-  return pad.every((byte) => byte === pad[0]);
+function padIsFixed(plaintext: string | undefined): boolean {
+  if (plaintext === undefined) return true;
+  const end = plaintext.search(/[|\]]/);
+  const pad = plaintext.slice(0, end < 0 ? plaintext.length : end);
+  return [...pad].every((char) => char === pad[0]);
 }
 
 /**
@@ -242,27 +239,33 @@ const ENCRYPTED_ACK = /"\*ACK"(\d{4})([^"[]*)\[([0-9A-Fa-f]+)\r?$/;
 /** `]`, perhaps a space, then `_` and the receiver's time: what an *ACK's plaintext ends with. */
 const ACK_PLAINTEXT_TAIL = /\] ?_(\d\d:\d\d:\d\d,\d\d-\d\d-\d{4})/;
 
+/** An encrypted ACK's clear sequence number and ID fields and its plaintext (latin1) under `key`, if laid out as one. */
+function decryptedAck(bytes: Uint8Array, key: Uint8Array): { seq: string; idFields: string; plaintext: string } | undefined {
+  const match = ENCRYPTED_ACK.exec(Buffer.from(bytes).toString('latin1'));
+  const algorithm = aesCbcName(key);
+  if (match === null || algorithm === undefined || match[3]!.length % 32 !== 0) return undefined;
+  return { seq: match[1]!, idFields: match[2]!, plaintext: decryptDc09(key, Buffer.from(match[3]!, 'hex'), algorithm).toString('latin1') };
+}
+
 /**
  * An `*ACK` off the template that still proves the key: ioBroker.sia pads with 0x00, writes a space before `_` and
  * adds PKCS#7 padding (protocols.md §3.6). It counts when it decrypts under our key to `] _<valid timestamp>`, which
  * random bytes under another key will not.
  */
 function quirkyEncryptedAck(bytes: Uint8Array, key: Uint8Array, sent: SentFrame): PanelAnswer | undefined {
-  const match = ENCRYPTED_ACK.exec(Buffer.from(bytes).toString('latin1'));
-  const algorithm = aesCbcName(key);
-  if (match === null || algorithm === undefined || match[3]!.length % 32 !== 0) return undefined;
-  const plaintext = decryptDc09(key, Buffer.from(match[3]!, 'hex'), algorithm).toString('latin1');
-  const tail = ACK_PLAINTEXT_TAIL.exec(plaintext);
+  const ack = decryptedAck(bytes, key);
+  if (ack === undefined) return undefined;
+  const tail = ACK_PLAINTEXT_TAIL.exec(ack.plaintext);
   const receiverTime = tail === null ? null : parseDc09Timestamp(tail[1]!, 0);
   if (receiverTime === null) return undefined;
-  if (match[1] !== sent.seq) return { kind: 'stale', detail: `ACK for sequence ${match[1]}, waiting for ${sent.seq}` };
+  if (ack.seq !== sent.seq) return { kind: 'stale', detail: `ACK for sequence ${ack.seq}, waiting for ${sent.seq}` };
   if (sent.echo !== undefined) {
-    const ids = parseDc09IdFields(match[2]!, 0, match[2]!.length, 'ACK');
+    const ids = parseDc09IdFields(ack.idFields, 0, ack.idFields.length, 'ACK');
     if (typeof ids === 'string') return { kind: 'invalid', detail: `ACK ID fields: ${ids}` };
     const notEchoed = unechoedIds(ids, sent.echo);
     if (notEchoed !== undefined) return { kind: 'invalid', detail: `ACK does not echo the frame's ${notEchoed}` };
   }
-  return replayedAck(receiverTime, sent) ?? { kind: 'ack', encrypted: true, receiverTime, fixedPad: padIsFixed(bytes, key), detail: 'encrypted ACK off the template (tolerated)' };
+  return replayedAck(receiverTime, sent) ?? { kind: 'ack', encrypted: true, receiverTime, fixedPad: padIsFixed(ack.plaintext), detail: 'encrypted ACK off the template (tolerated)' };
 }
 
 export type Dc09EventFormat = 'adm-cid' | 'sia-dcs';
