@@ -10,7 +10,7 @@ export const ERROR_CODES = {
   FRAME_TRUNCATED: 'A partial frame was discarded: its sender closed the connection before the frame ended.',
   FRAME_SIA_BLOCK: 'Bytes outside any DC-09 frame were whole SIA DC-03 blocks (a communicator set to SIA over IP, such as a Honeywell Galaxy or FX module), which a DC-09 input does not read; they were discarded unanswered.',
   FRAME_SIA_ENCRYPTED: 'A SIA over IP connection opened with the Galaxy Ethernet module\'s own encryption, which the input does not speak; it was closed (set the panel\'s alarm report encryption off).',
-  FRAME_SIA_SESSION_LIMIT: 'A SIA over IP connection was closed: it sent more blocks or rejected blocks than its input allows, or the input held its most connections.',
+  FRAME_SIA_SESSION_LIMIT: 'A SIA over IP connection was closed: it sent more blocks or rejected blocks than its input allows.',
   FRAME_DATAGRAM_OVERLOAD: 'A DC-09 datagram was discarded unread: the input already held its most datagrams waiting for an answer.',
   FRAME_DATAGRAM_PEER_LIMIT: 'A DC-09 datagram was discarded unread: its address already held its share (a quarter) of the datagrams the input holds waiting for an answer.',
   // input text

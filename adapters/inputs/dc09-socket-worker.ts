@@ -3,6 +3,7 @@ import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { reduceMemoryAfterStartup } from '../system/memory.js';
 import { onAcceptFailed } from '../system/listener.js';
+import { ConnectionSlots } from '../system/connection-slots.js';
 import { Dc09Framer } from '../../src/codecs/dc09/framer.js';
 import type { FramerOutput } from '../../src/codecs/framing.js';
 import {
@@ -85,14 +86,8 @@ let opened: Array<[number, string]> = [];
 let discarded = new Map<string, Discard>();
 let dropped = new Map<string, Drop>();
 let closed: number[] = [];
-/** Open connections per remote address. */
-const perHost = new Map<string, number>();
-/**
- * Connections that have not sent a valid frame yet, oldest first: overall and per address. At a connection
- * limit the oldest of them makes room for a new connection, so idle connections cannot lock a panel out.
- */
-const unproven = new Set<Connection>();
-const unprovenByHost = new Map<string, Set<Connection>>();
+/** maxConnections and maxConnectionsPerPeer: a connection is proven by its first ACKed frame. */
+const slots = new ConnectionSlots<Connection>(settings, (connection) => connection.inFlightSince !== undefined);
 const frames = new BatchBuilder();
 /** Where each datagram with the main thread, or waiting for room in a batch, is answered: by its (negative) id. */
 const datagramSenders = new Map<number, { address: string; port: number }>();
@@ -261,10 +256,8 @@ function noteDiscard(key: string, first: Discard, bytes: number): void {
 
 /** Takes a connection out of the books (at its close, or when evicted); false when it already was. */
 function forget(connection: Connection): boolean {
-  if (!connections.delete(connection.id)) return false;
-  countDown(perHost, connection.host);
-  unprove(connection);
-  return true;
+  connections.delete(connection.id);
+  return slots.forget(connection);
 }
 
 /** One fewer under `address`; an address with none left is dropped from the map. */
@@ -274,35 +267,13 @@ function countDown(counts: Map<string, number>, address: string): void {
   else counts.delete(address);
 }
 
-function unprove(connection: Connection): void {
-  unproven.delete(connection);
-  const ofHost = unprovenByHost.get(connection.host);
-  ofHost?.delete(connection);
-  if (ofHost?.size === 0) unprovenByHost.delete(connection.host);
-}
-
-/**
- * Closes the oldest connection among `candidates` that has not sent a valid frame, to make room at `reason`'s
- * limit; false when there is none (every connection has proven itself: the new one is refused instead). One whose
- * first frame is being decided (a panel's first report, waiting for a store slowed by load) is passed over while
- * any other is idle: closing it would lose the panel its answer.
- */
-function evictOldest(candidates: Set<Connection> | undefined, reason: DropReason): boolean {
-  let oldest: Connection | undefined;
-  for (const candidate of candidates ?? []) {
-    oldest ??= candidate;
-    if (candidate.inFlightSince === undefined) {
-      oldest = candidate;
-      break;
-    }
-  }
-  if (oldest === undefined) return false;
-  forget(oldest);
-  closed.push(oldest.id);
-  noteDiscards(oldest.id, oldest.framer.flush());
-  drop(oldest.host, oldest.peer, reason);
-  oldest.socket.destroy();
-  return true;
+/** A connection the slots closed to make room for a new one (already forgotten there). */
+function evicted(connection: Connection, reason: DropReason): void {
+  connections.delete(connection.id);
+  closed.push(connection.id);
+  noteDiscards(connection.id, connection.framer.flush());
+  drop(connection.host, connection.peer, reason);
+  connection.socket.destroy();
 }
 
 function accept(socket: net.Socket): void {
@@ -313,9 +284,8 @@ function accept(socket: net.Socket): void {
     socket.destroy();
     drop(host, peer, reason);
   };
-  if ((perHost.get(host) ?? 0) >= settings.maxConnectionsPerPeer && !evictOldest(unprovenByHost.get(host), 'peer-limit')) return refuse('peer-limit');
-  if (connections.size >= settings.maxConnections && !evictOldest(unproven, 'max-connections')) return refuse('max-connections');
-  perHost.set(host, (perHost.get(host) ?? 0) + 1);
+  const refused = slots.admit(host, evicted);
+  if (refused !== undefined) return refuse(refused);
   const id = nextId++;
   const connection: Connection = {
     id,
@@ -333,10 +303,7 @@ function accept(socket: net.Socket): void {
     ended: false,
   };
   connections.set(id, connection);
-  unproven.add(connection);
-  const ofHost = unprovenByHost.get(host) ?? new Set<Connection>();
-  ofHost.add(connection);
-  unprovenByHost.set(host, ofHost);
+  slots.add(connection);
   opened.push([id, peer]);
   scheduleFlush();
   socket.setNoDelay(true);
@@ -389,7 +356,7 @@ function closeOverdue(): void {
 
 /** An ACKed frame was a valid one: the connection's deadline moves to idleTimeout from now. */
 function proven(connection: Connection): void {
-  if (!connection.proven) unprove(connection);
+  if (!connection.proven) slots.prove(connection);
   connection.proven = true;
   connection.deadline = Date.now() + settings.idleTimeoutMs;
 }

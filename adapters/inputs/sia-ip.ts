@@ -5,6 +5,7 @@ import { GALAXY_ENCRYPTED_OPENING, SiaBlockReceiver, siaBlockSize, type SiaBlock
 import type { Transport } from '../../src/model/event.js';
 import type { AdapterHealth } from '../../src/ports.js';
 import type { SiaIpInputSettings } from '../../src/settings/settings.js';
+import { ConnectionSlots, type SlotLimit } from '../system/connection-slots.js';
 import { onAcceptFailed } from '../system/listener.js';
 import type { Input, InputDeps } from './input.js';
 
@@ -17,6 +18,8 @@ const MAX_HELD_BYTES = 4096;
 /** One panel's connection: its bytes not yet cut into blocks, and what it may still send. */
 interface Connection {
   socket: net.Socket;
+  /** The remote address, which maxConnectionsPerPeer counts; `peer` adds the port. */
+  host: string;
   peer: string;
   session: SiaBlockSession;
   pending: Buffer;
@@ -24,17 +27,21 @@ interface Connection {
   rejects: number;
   /** The block being stored and answered: the next waits for it, as the panel waits for the answer. */
   busy: Promise<void>;
+  /** A block of it is being handled (stored, answered). */
+  handling: boolean;
 }
 
 /**
  * A TCP listener for SIA DC-03 blocks (protocol-notes.md). Each connection is bounded by idleTimeout, the blocks and
- * rejects it may send, and one block's bytes held (a header announces at most 66); connections by maxConnections,
- * where the oldest connection that has sent no whole block makes room for a new one.
+ * rejects it may send, and one block's bytes held (a header announces at most 66); connections by maxConnections
+ * and maxConnectionsPerPeer, where the oldest connection (of all, or of that address) that has sent no valid block
+ * makes room for a new one.
  */
 export class SiaIpInput implements Input {
   readonly protocol = undefined;
   private server: net.Server | undefined;
   private readonly connections = new Set<Connection>();
+  private readonly slots: ConnectionSlots<Connection>;
   private readonly warnings: RateLimitedLog;
   private readonly receiver: SiaBlockReceiver;
   private stopping = false;
@@ -45,6 +52,7 @@ export class SiaIpInput implements Input {
   ) {
     this.warnings = new RateLimitedLog({ logger: deps.logger, clock: deps.clock });
     this.receiver = new SiaBlockReceiver({ input: settings.name, strict: settings.strict, warnings: this.warnings, ...deps });
+    this.slots = new ConnectionSlots<Connection>(settings, (connection) => connection.handling);
   }
 
   get name(): string {
@@ -92,33 +100,48 @@ export class SiaIpInput implements Input {
   }
 
   private accept(socket: net.Socket): void {
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const host = socket.remoteAddress ?? 'unknown';
+    const peer = `${host}:${socket.remotePort}`;
+    socket.on('error', () => socket.destroy());
     if (this.stopping) {
       socket.destroy();
       return;
     }
-    if (this.connections.size >= this.settings.maxConnections) {
-      // Connections that sent no whole block hold no panel's session: the oldest makes room, so squatters cannot lock out
-      // a panel for their idleTimeout.
-      const squatter = [...this.connections].find((connection) => connection.blocks === 0);
-      if (squatter === undefined) {
-        this.discarded('FRAME_SIA_SESSION_LIMIT', peer);
-        socket.destroy();
-        return;
-      }
+    // Connections that sent no valid block hold no panel's session: the oldest makes room, so squatters cannot lock
+    // out a panel for their idleTimeout.
+    const refused = this.slots.admit(host, (squatter, limit) => {
       this.connections.delete(squatter);
-      this.close(squatter, 'FRAME_SIA_SESSION_LIMIT');
+      this.dropped(limit, squatter.peer);
+      squatter.socket.destroy();
+    });
+    if (refused !== undefined) {
+      this.dropped(refused, peer);
+      socket.destroy();
+      return;
     }
-    const connection: Connection = { socket, peer, session: this.receiver.newSession(), pending: Buffer.alloc(0), blocks: 0, rejects: 0, busy: Promise.resolve() };
+    const connection: Connection = {
+      socket,
+      host,
+      peer,
+      session: this.receiver.newSession(),
+      pending: Buffer.alloc(0),
+      blocks: 0,
+      rejects: 0,
+      busy: Promise.resolve(),
+      handling: false,
+    };
     this.connections.add(connection);
+    this.slots.add(connection);
     socket.setTimeout(this.settings.idleTimeout, () => this.close(connection, 'FRAME_IDLE_TIMEOUT'));
     socket.on('data', (chunk: Buffer) => {
       connection.pending = Buffer.concat([connection.pending, chunk]);
       if (connection.pending.length > MAX_HELD_BYTES) return this.close(connection, 'FRAME_OVERSIZE');
       connection.busy = connection.busy.then(() => this.drain(connection));
     });
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.connections.delete(connection));
+    socket.on('close', () => {
+      this.connections.delete(connection);
+      this.slots.forget(connection);
+    });
   }
 
   /** Cuts and answers the whole blocks held, one at a time, until the connection closes or holds a partial block. */
@@ -135,9 +158,11 @@ export class SiaIpInput implements Input {
       connection.pending = connection.pending.subarray(size);
       connection.blocks += 1;
       this.deps.onFrame?.(block, 'tcp', peer);
-      const outcome = await this.receiver.handleBlock(connection.session, block, peer);
+      connection.handling = true;
+      const outcome = await this.receiver.handleBlock(connection.session, block, peer).finally(() => (connection.handling = false));
       if (!socket.destroyed) socket.write(outcome.reply);
       if (outcome.error !== undefined && outcome.events.length === 0) connection.rejects += 1;
+      else this.slots.prove(connection);
       if (outcome.end) return this.close(connection);
       if (connection.rejects >= this.settings.maxRejectsPerConnection) return this.close(connection, 'FRAME_SIA_SESSION_LIMIT');
       if (connection.blocks >= this.settings.maxBlocksPerConnection) return this.close(connection, 'FRAME_SIA_SESSION_LIMIT');
@@ -148,6 +173,13 @@ export class SiaIpInput implements Input {
     if (reason !== undefined) this.discarded(reason, connection.peer);
     connection.pending = Buffer.alloc(0);
     connection.socket.end(() => connection.socket.destroy());
+  }
+
+  /** A connection refused, or closed to make room, at a connection limit. */
+  private dropped(limit: SlotLimit, peer: string): void {
+    const why = limit === 'peer-limit' ? `this address already holds maxConnectionsPerPeer (${this.settings.maxConnectionsPerPeer}) connections` : `maxConnections (${this.settings.maxConnections}) reached`;
+    this.deps.counters.inc('connections_dropped_total', { input: this.name, reason: limit });
+    this.warnings.warn(`connection-${limit}`, peer, { input: this.name, reason: limit, peer }, `SIA over IP connection closed: ${why}`);
   }
 
   private discarded(reason: ErrorCode, peer: string): void {

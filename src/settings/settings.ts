@@ -140,7 +140,20 @@ export const siaIpInputSchema = z
       .min(1)
       .default(8)
       .describe('Blocks with a bad length, parity or function code one connection may send before it is closed.'),
-    maxConnections: z.number().int().min(1).default(64),
+    maxConnections: z
+      .number()
+      .int()
+      .min(1)
+      .default(64)
+      .describe('Connections open at once; at the limit the oldest connection that has sent no valid block makes room, else a new one is refused.'),
+    maxConnectionsPerPeer: z
+      .number()
+      .int()
+      .min(1)
+      .default(16)
+      .describe(
+        'Open connections one address may hold, so one host cannot fill maxConnections; at the limit its oldest connection that has sent no valid block makes room, else a new one is refused.',
+      ),
   })
   .strict();
 

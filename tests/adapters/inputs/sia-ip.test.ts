@@ -36,8 +36,8 @@ async function startInput(extra = '') {
 }
 
 /** A connected panel: `answer()` resolves with the next `count` bytes the input wrote back. */
-async function panel(port: number) {
-  const socket = net.connect({ host: '127.0.0.1', port });
+async function panel(port: number, localAddress?: string) {
+  const socket = net.connect({ host: '127.0.0.1', port, ...(localAddress === undefined ? {} : { localAddress }) });
   await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   let received = Buffer.alloc(0);
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
@@ -105,14 +105,46 @@ describe('SIA over IP input: DC-03 blocks over TCP from Galaxy and FX panels', (
     expect(counters.get('frames_discarded_total', { input: 'galaxy', reason: 'FRAME_SIA_SESSION_LIMIT' })).toBe(1);
   });
 
-  it('makes room for a panel at the connection limit by closing the oldest connection that has sent no block', async () => {
+  it('makes room for a panel at the connection limit by closing the oldest connection that has sent no valid block', async () => {
     const { port, counters } = await startInput('    maxConnections: 2\n');
     const idle = [await panel(port), await panel(port)];
     const fx020 = await panel(port);
     fx020.socket.write(Buffer.from('D#0192\x92', 'latin1'));
     expect(await fx020.answer()).toEqual(ACKNOWLEDGE);
     await idle[0]!.closed;
-    expect(counters.get('frames_discarded_total', { input: 'galaxy', reason: 'FRAME_SIA_SESSION_LIMIT' })).toBe(1);
+    expect(counters.get('connections_dropped_total', { input: 'galaxy', reason: 'max-connections' })).toBe(1);
+  });
+
+  it('holds at most maxConnectionsPerPeer connections from one address, so one host cannot lock a panel out', async () => {
+    const { port, counters } = await startInput('    maxConnections: 4\n    maxConnectionsPerPeer: 2\n');
+    // One host fills every place with connections that each sent a valid account block.
+    const squatters = [];
+    for (let i = 0; i < 4; i++) {
+      const squatter = await panel(port);
+      squatter.socket.write(encodeSiaBlock('#', '9999', true));
+      squatters.push(squatter);
+      await Promise.race([squatter.answer(), squatter.closed]);
+    }
+    await Promise.all(squatters.slice(2).map((s) => s.closed));
+    // The panel on another address (127.0.0.2 is loopback too) is answered.
+    const fx020 = await panel(port, '127.0.0.2');
+    fx020.socket.write(Buffer.from('D#0192\x92', 'latin1'));
+    expect(await fx020.answer()).toEqual(ACKNOWLEDGE);
+    expect(counters.get('connections_dropped_total', { input: 'galaxy', reason: 'peer-limit' })).toBe(2);
+  });
+
+  it("at maxConnectionsPerPeer closes the address's oldest connection that has sent no valid block to make room", async () => {
+    const { port, counters } = await startInput('    maxConnectionsPerPeer: 2\n');
+    const idle = [await panel(port, '127.0.0.2'), await panel(port, '127.0.0.2')];
+    // Junk proves nothing: the connection that sent it is still the one to make room.
+    idle[0]!.socket.write(Buffer.from('D#0192\x93', 'latin1'));
+    expect(await idle[0]!.answer()).toEqual(REJECT);
+    const fx020 = await panel(port, '127.0.0.2');
+    fx020.socket.write(Buffer.from('D#0192\x92', 'latin1'));
+    expect(await fx020.answer()).toEqual(ACKNOWLEDGE);
+    await idle[0]!.closed;
+    expect(idle[1]!.socket.destroyed).toBe(false);
+    expect(counters.get('connections_dropped_total', { input: 'galaxy', reason: 'peer-limit' })).toBe(1);
   });
 
   // The opening of a Galaxy Flex 3 with encryption on, as quoted in ioBroker.sia#12 ([5,1,129,89,104]).
