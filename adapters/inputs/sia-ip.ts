@@ -5,6 +5,7 @@ import { GALAXY_ENCRYPTED_OPENING, SiaBlockReceiver, siaBlockSize, type SiaBlock
 import type { Transport } from '../../src/model/event.js';
 import type { AdapterHealth } from '../../src/ports.js';
 import type { SiaIpInputSettings } from '../../src/settings/settings.js';
+import { AddressRanges } from '../../src/settings/address-ranges.js';
 import { ConnectionSlots, type SlotLimit } from '../system/connection-slots.js';
 import { onAcceptFailed } from '../system/listener.js';
 import type { Input, InputDeps } from './input.js';
@@ -42,6 +43,8 @@ export class SiaIpInput implements Input {
   private server: net.Server | undefined;
   private readonly connections = new Set<Connection>();
   private readonly slots: ConnectionSlots<Connection>;
+  /** allowFrom; undefined: every address. */
+  private readonly allowed: AddressRanges | undefined;
   private readonly warnings: RateLimitedLog;
   private readonly receiver: SiaBlockReceiver;
   private stopping = false;
@@ -53,6 +56,7 @@ export class SiaIpInput implements Input {
     this.warnings = new RateLimitedLog({ logger: deps.logger, clock: deps.clock });
     this.receiver = new SiaBlockReceiver({ input: settings.name, strict: settings.strict, warnings: this.warnings, ...deps });
     this.slots = new ConnectionSlots<Connection>(settings, (connection) => connection.handling);
+    this.allowed = settings.allowFrom === undefined ? undefined : new AddressRanges(settings.allowFrom);
   }
 
   get name(): string {
@@ -104,6 +108,12 @@ export class SiaIpInput implements Input {
     const peer = `${host}:${socket.remotePort}`;
     socket.on('error', () => socket.destroy());
     if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    // Nothing from an address outside allowFrom is read: the account is not authenticated, so its bytes would be believed.
+    if (this.allowed !== undefined && !this.allowed.includes(host)) {
+      this.dropped('not-allowed', peer);
       socket.destroy();
       return;
     }
@@ -175,11 +185,15 @@ export class SiaIpInput implements Input {
     connection.socket.end(() => connection.socket.destroy());
   }
 
-  /** A connection refused, or closed to make room, at a connection limit. */
-  private dropped(limit: SlotLimit, peer: string): void {
-    const why = limit === 'peer-limit' ? `this address already holds maxConnectionsPerPeer (${this.settings.maxConnectionsPerPeer}) connections` : `maxConnections (${this.settings.maxConnections}) reached`;
-    this.deps.counters.inc('connections_dropped_total', { input: this.name, reason: limit });
-    this.warnings.warn(`connection-${limit}`, peer, { input: this.name, reason: limit, peer }, `SIA over IP connection closed: ${why}`);
+  /** A connection refused at once, or closed to make room, at a connection limit or outside allowFrom. */
+  private dropped(reason: SlotLimit | 'not-allowed', peer: string): void {
+    const why = {
+      'peer-limit': `this address already holds maxConnectionsPerPeer (${this.settings.maxConnectionsPerPeer}) connections`,
+      'max-connections': `maxConnections (${this.settings.maxConnections}) reached`,
+      'not-allowed': 'its address is not in allowFrom',
+    }[reason];
+    this.deps.counters.inc('connections_dropped_total', { input: this.name, reason });
+    this.warnings.warn(`connection-${reason}`, peer, { input: this.name, reason, peer }, `SIA over IP connection closed: ${why}`);
   }
 
   private discarded(reason: ErrorCode, peer: string): void {

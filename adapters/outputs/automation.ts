@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import type { AdapterHealth, Audience, Clock, DeliveryResult, Logger, OutputAdapter } from '../../src/ports.js';
 import type { AutomationOutputSettings } from '../../src/settings/settings.js';
+import { plainAddress } from '../../src/settings/address-ranges.js';
 import { contactIdFieldsForEvent } from '../../src/codecs/forward-codes.js';
 import {
   encodeSurgardContactId,
@@ -53,11 +54,6 @@ interface Automation extends Link {
   sent: number;
   received: number;
   lastSentAt: number;
-}
-
-/** `::ffff:127.0.0.1` (an IPv4 peer on a dual-stack socket) is 127.0.0.1. */
-function plainAddress(address: string | undefined): string {
-  return (address ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
 }
 
 /**

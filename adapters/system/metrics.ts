@@ -40,7 +40,7 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
   outbox_rejections_total: 'Frames refused because the outbox could not store them, by error code',
   connections_total: 'TCP connections accepted, by input',
   connections_dropped_total:
-    'TCP connections refused or closed by the listener, by input and reason (max-connections, peer-limit, first-frame-timeout, idle-timeout; accept-failed: out of file descriptors)',
+    'TCP connections refused or closed by the listener, by input and reason (max-connections, peer-limit, first-frame-timeout, idle-timeout; accept-failed: out of file descriptors; not-allowed: outside a SIA over IP input\'s allowFrom)',
   input_errors_total: 'Frames whose handling failed unexpectedly, by input',
   udp_answers_withheld_total: 'NAK or DUH answers not sent to a datagram because they were larger than it (its sender address may be forged), by input',
   duress_frames_over_queue_total: 'Duress and hold-up frames a serial input queued beyond its full frame queue, by input',

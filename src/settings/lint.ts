@@ -101,6 +101,12 @@ function linkToCentre(output: Settings['outputs'][number]): 'plain' | 'tls' | un
 /** Who can reach the API and the access input, and where secrets sit. */
 function lintExposure(settings: Settings, worldReadableFiles: ReadonlySet<string>, certificateChecksOff: boolean, findings: LintFinding[]): void {
   settings.inputs.forEach((input, i) => {
+    if (input.type === 'sia-ip' && !isLoopbackHost(input.host) && input.allowFrom === undefined)
+      findings.push({
+        severity: 'warning',
+        path: `inputs[${i}].host`,
+        message: `sia-ip input listens on ${input.host} without allowFrom: SIA over IP has no authentication, so anyone who reaches the port can send events (a false alarm, a flood of them) and hold its connections; set allowFrom to the panels' addresses or ranges`,
+      });
     if (input.type !== 'access-xml' || isLoopbackHost(input.host)) return;
     if (input.secret === undefined && input.secretFile === undefined && !refusesUncertifiedClients(input.tls))
       findings.push({

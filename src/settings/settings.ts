@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LineCounter, parseDocument } from 'yaml';
+import { ADDRESS_RANGE_RULE, isAddressRange } from './address-ranges.js';
 import { DC09_ACCOUNT_PATTERN, DC09_ACCOUNT_RULE } from './dc09-account.js';
 import { durationSchema } from './duration.js';
 import { sitesSchema, supervisionSchema } from './sites.js';
@@ -126,6 +127,13 @@ export const siaIpInputSchema = z
     name,
     host: z.string().default('0.0.0.0'),
     port,
+    allowFrom: z
+      .array(z.string().refine(isAddressRange, ADDRESS_RANGE_RULE))
+      .min(1)
+      .optional()
+      .describe(
+        'Addresses and CIDR ranges (IPv4, IPv6) the panels connect from; a connection from any other is closed before a byte is read. Unset: any address, and anyone who reaches the port can send events (verified: false).',
+      ),
     strict: z.boolean().default(false),
     idleTimeout: durationSchema.default(30_000).describe('A connection that sends nothing for this long is closed.'),
     maxBlocksPerConnection: z

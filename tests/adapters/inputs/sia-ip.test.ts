@@ -147,6 +147,21 @@ describe('SIA over IP input: DC-03 blocks over TCP from Galaxy and FX panels', (
     expect(counters.get('connections_dropped_total', { input: 'galaxy', reason: 'peer-limit' })).toBe(1);
   });
 
+  it('closes a connection from outside allowFrom before reading a byte, counted and logged, and answers the listed ones', async () => {
+    const { port, counters, stored } = await startInput('    host: "::"\n    allowFrom: ["127.0.0.2/32"]\n');
+    const intruder = await panel(port, '127.0.0.1');
+    intruder.socket.write(encodeSiaBlock('#', '0192', true));
+    intruder.socket.write(encodeSiaBlock('N', 'ti11:46/HA1011', true));
+    await intruder.closed;
+    expect(stored()).toEqual([]);
+    expect(counters.get('frames_total', { input: 'galaxy', protocol: 'sia-dc03', result: 'decoded' })).toBe(0);
+    expect(counters.get('connections_dropped_total', { input: 'galaxy', reason: 'not-allowed' })).toBe(1);
+    // A dual-stack listener sees 127.0.0.2 as ::ffff:127.0.0.2, which the IPv4 range holds.
+    const fx020 = await panel(port, '127.0.0.2');
+    fx020.socket.write(Buffer.from('D#0192\x92', 'latin1'));
+    expect(await fx020.answer()).toEqual(ACKNOWLEDGE);
+  });
+
   // The opening of a Galaxy Flex 3 with encryption on, as quoted in ioBroker.sia#12 ([5,1,129,89,104]).
   it('closes a connection that opens with Galaxy encryption, counted by its own reason', async () => {
     const { port, counters } = await startInput();
