@@ -54,7 +54,8 @@ export class SiaIpInput implements Input {
     private readonly deps: InputDeps,
   ) {
     this.warnings = new RateLimitedLog({ logger: deps.logger, clock: deps.clock });
-    this.receiver = new SiaBlockReceiver({ input: settings.name, strict: settings.strict, warnings: this.warnings, ...deps });
+    const { name, strict, retransmitWindow } = settings;
+    this.receiver = new SiaBlockReceiver({ input: name, strict, retransmitWindow, warnings: this.warnings, ...deps });
     this.slots = new ConnectionSlots<Connection>(settings, (connection) => connection.handling);
     this.allowed = settings.allowFrom === undefined ? undefined : new AddressRanges(settings.allowFrom);
   }
@@ -94,7 +95,7 @@ export class SiaIpInput implements Input {
 
   /** A replayed block has no connection: it is read as a session of its own. */
   async handleFrame(frame: Uint8Array, _transport: Transport, peer?: string): Promise<unknown> {
-    return this.receiver.handleBlock(this.receiver.newSession(), frame, peer);
+    return this.receiver.handleBlock(this.receiver.newSession(peer), frame, peer);
   }
 
   /** Where the server listens; the port is the one the OS chose when settings ask for 0. */
@@ -133,7 +134,7 @@ export class SiaIpInput implements Input {
       socket,
       host,
       peer,
-      session: this.receiver.newSession(),
+      session: this.receiver.newSession(peer),
       pending: Buffer.alloc(0),
       blocks: 0,
       rejects: 0,

@@ -3,7 +3,7 @@ import { parseSiaData } from '../codecs/sia-dc03.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { NormalizedEvent } from '../model/event.js';
 import type { Counters } from '../observability/counters.js';
-import type { RateLimitedLog } from '../observability/rate-limited-log.js';
+import { peerHost, type RateLimitedLog } from '../observability/rate-limited-log.js';
 import type { Clock, Logger } from '../ports.js';
 import { eventFromSignal, gatewayEvent, unverified, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
 import type { Recorder } from './recorder.js';
@@ -13,6 +13,8 @@ export interface SiaBlockReceiverOptions {
   input: string;
   /** Reject the DC-03 codec's tolerated quirks instead of labelling them. */
   strict: boolean;
+  /** An event block sent again within this many ms of its first copy, its acknowledge unconfirmed, is stored once. */
+  retransmitWindow: number;
   clock: Clock;
   recorder: Recorder;
   builder: EventBuilderDeps;
@@ -21,10 +23,30 @@ export interface SiaBlockReceiverOptions {
   warnings: RateLimitedLog;
 }
 
-/** What one connection has said so far: the account of its last `#` block. */
+/** What one connection has said so far: the account of its last `#` block, and where it comes from. */
 export interface SiaBlockSession {
   account: string | null;
+  /** The sender's address without its port: a panel that lost a connection sends again from a new port. */
+  host: string;
+  /** Its last event block, while nothing it sent since shows the panel took the acknowledge. */
+  unconfirmed: SentEvent | undefined;
 }
+
+/** An event block as first stored, whose copies within the window are resends of it. */
+interface SentEvent {
+  /** Address and account it came under. */
+  sender: string;
+  data: string;
+  firstAt: number;
+  dedupeKey: string;
+}
+
+/**
+ * Senders whose last event block's acknowledge is unconfirmed, at most: the oldest is forgotten past it (a resend
+ * of its block is then stored twice, a duplicate and never a loss). Only allowed addresses reach here, and each
+ * holds a few connections.
+ */
+const MAX_UNCONFIRMED = 1024;
 
 export interface SiaBlockOutcome {
   /** The acknowledge or reject block to write back. */
@@ -57,10 +79,16 @@ export const GALAXY_ENCRYPTED_OPENING = Uint8Array.of(0x05, 0x01, 0x81, 0x59, 0x
  * block with a bad length or parity is rejected unread, as Galaxy receivers do. The account is not authenticated.
  */
 export class SiaBlockReceiver {
+  /** Each sender's (address and account) last event block whose acknowledge no later block confirmed. */
+  private readonly unconfirmed = new Map<string, SentEvent>();
+  /** Event blocks taken as new: with the time, it keeps apart two identical events in the same millisecond. */
+  private sentCount = 0;
+
   constructor(private readonly options: SiaBlockReceiverOptions) {}
 
-  newSession(): SiaBlockSession {
-    return { account: null };
+  /** A connection's session; `peer` is its `address:port` (undefined: a plain-log line, from nowhere known). */
+  newSession(peer?: string): SiaBlockSession {
+    return { account: null, host: peerHost(peer), unconfirmed: undefined };
   }
 
   async handleBlock(session: SiaBlockSession, block: Uint8Array, peer?: string): Promise<SiaBlockOutcome> {
@@ -72,6 +100,7 @@ export class SiaBlockReceiver {
     }
     const { functionCode, data } = decoded.value;
     counters.inc('frames_total', { input, protocol: 'sia-dc03', result: 'decoded' });
+    if (functionCode !== 'N' || data !== session.unconfirmed?.data) this.confirmed(session);
     switch (functionCode) {
       case '#':
         session.account = data;
@@ -114,9 +143,36 @@ export class SiaBlockReceiver {
           : gatewayEvent({ category: 'unrecognized', account: session.account, protocol: 'sia-dc03', reasons: [`${why}; stored as unrecognized`] }, origin, builder),
       ];
     }
-    const recorded = await this.options.recorder.record(events);
+    const recorded = await this.options.recorder.record(events, this.sent(session, data, origin.receivedAt).dedupeKey);
     if (!recorded.ok) return { reply: REJECT, events: [], end: false, error: { code: recorded.error.code, message: recorded.error.message } };
     return { reply: ACKNOWLEDGE, events: recorded.events, end: false };
+  }
+
+  /**
+   * The event block as first sent: the one stored under its sender within retransmitWindow when its acknowledge is
+   * unconfirmed (a resend, on this connection or a new one), else this block, a new event. protocol-notes.md says why.
+   */
+  private sent(session: SiaBlockSession, data: string, now: number): SentEvent {
+    const sender = `${session.host}|${session.account ?? ''}`;
+    const earlier = this.unconfirmed.get(sender);
+    if (earlier !== undefined && earlier.data === data && now - earlier.firstAt <= this.options.retransmitWindow) {
+      session.unconfirmed = earlier;
+      return earlier;
+    }
+    const sent: SentEvent = { sender, data, firstAt: now, dedupeKey: `sia-ip|${this.options.input}|${sender}|${now}|${++this.sentCount}|${data}` };
+    this.unconfirmed.delete(sender);
+    this.unconfirmed.set(sender, sent);
+    if (this.unconfirmed.size > MAX_UNCONFIRMED) this.unconfirmed.delete(this.unconfirmed.keys().next().value!);
+    session.unconfirmed = sent;
+    return sent;
+  }
+
+  /** The session went on after its last event block: the panel took that block's acknowledge, so a copy is a new event. */
+  private confirmed(session: SiaBlockSession): void {
+    const sent = session.unconfirmed;
+    if (sent === undefined) return;
+    session.unconfirmed = undefined;
+    if (this.unconfirmed.get(sent.sender) === sent) this.unconfirmed.delete(sent.sender);
   }
 
   private rejected(error: { code: string; message: string; rawPreview?: string }, peer: string | undefined): void {

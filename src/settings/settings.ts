@@ -136,6 +136,11 @@ export const siaIpInputSchema = z
       ),
     strict: z.boolean().default(false),
     idleTimeout: durationSchema.default(30_000).describe('A connection that sends nothing for this long is closed.'),
+    retransmitWindow: durationSchema
+      .default(30_000)
+      .describe(
+        'An event block sent again from the same address and account within this time of its first copy, before anything showed the panel took its acknowledge, is a resend: acknowledged again, stored once.',
+      ),
     maxBlocksPerConnection: z
       .number()
       .int()

@@ -162,6 +162,23 @@ describe('SIA over IP input: DC-03 blocks over TCP from Galaxy and FX panels', (
     expect(await fx020.answer()).toEqual(ACKNOWLEDGE);
   });
 
+  it('acknowledges and stores once an event block the panel sends again on a new connection after losing the first', async () => {
+    const { port, counters, stored } = await startInput();
+    const first = await panel(port);
+    first.socket.write(Buffer.from('D#0192\x92', 'latin1'));
+    expect(await first.answer()).toEqual(ACKNOWLEDGE);
+    first.socket.write(encodeSiaBlock('N', 'ti11:46/HA1011', true));
+    expect(await first.answer()).toEqual(ACKNOWLEDGE);
+    first.socket.destroy();
+    const again = await panel(port);
+    again.socket.write(Buffer.from('D#0192\x92', 'latin1'));
+    expect(await again.answer()).toEqual(ACKNOWLEDGE);
+    again.socket.write(encodeSiaBlock('N', 'ti11:46/HA1011', true));
+    expect(await again.answer()).toEqual(ACKNOWLEDGE);
+    expect(stored()).toEqual([expect.objectContaining({ account: '0192', duress: true })]);
+    expect(counters.get('events_duplicate_total')).toBe(1);
+  });
+
   // The opening of a Galaxy Flex 3 with encryption on, as quoted in ioBroker.sia#12 ([5,1,129,89,104]).
   it('closes a connection that opens with Galaxy encryption, counted by its own reason', async () => {
     const { port, counters } = await startInput();

@@ -6,14 +6,16 @@ import { RateLimitedLog } from '../../../src/observability/rate-limited-log.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Recorder } from '../../../src/pipeline/recorder.js';
 import { SiaBlockReceiver } from '../../../src/pipeline/sia-block-receiver.js';
-import { silentLogger, systemClock } from '../../../src/ports.js';
+import { silentLogger, systemClock, type Clock } from '../../../src/ports.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 
-function receiver(outbox: MemoryOutbox) {
+function receiver(outbox: MemoryOutbox, clock: Clock = systemClock) {
   const counters = new Counters();
   return new SiaBlockReceiver({
     input: 'galaxy',
     strict: false,
-    clock: systemClock,
+    retransmitWindow: 30_000,
+    clock,
     recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
     builder: { ids: createIdSource(systemClock), sites: () => [] },
     counters,
@@ -46,5 +48,75 @@ describe('SiaBlockReceiver', () => {
     const galaxy = receiver(outbox);
     const outcome = await galaxy.handleBlock(galaxy.newSession(), encodeSiaBlock('N', 'ti99:99:99:99/HA1011', true));
     expect(outcome.events).toEqual([expect.objectContaining({ duress: true, code: expect.objectContaining({ value: 'HA' }), quirks: expect.arrayContaining([expect.stringMatching(/^duress-suspected/)]) })]);
+  });
+});
+
+/**
+ * A panel that missed the acknowledge of an event block sends the block again: on the same connection once its wait
+ * runs out, or on a new one from the same address after the connection broke. Such a copy is acknowledged and stored
+ * once; an identical event the panel sends after it took the acknowledge is a new event.
+ */
+describe('SiaBlockReceiver: an event block sent again after a lost acknowledge', () => {
+  const ACCOUNT = encodeSiaBlock('#', '0192', true);
+  const HOLD_UP = encodeSiaBlock('N', 'ti11:46/HA1011', true);
+  const END = encodeSiaBlock('0', '', true);
+
+  function setUp() {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['probe']);
+    const clock = new FakeClock();
+    const galaxy = receiver(outbox, clock);
+    const stored = () => outbox.pending('probe', 10).map((e) => e.event);
+    /** One connection's blocks in turn, each answered with an acknowledge. */
+    const session = (peer: string) => {
+      const state = galaxy.newSession(peer);
+      return async (...blocks: Uint8Array[]) => {
+        for (const block of blocks) expect([...(await galaxy.handleBlock(state, block, peer)).reply]).toEqual([0x40, 0x38, 0x87]);
+      };
+    };
+    return { clock, stored, session };
+  }
+
+  it('stores once a copy sent on a new connection from the same address after the first broke before its acknowledge', async () => {
+    const { clock, stored, session } = setUp();
+    await session('192.0.2.10:40001')(ACCOUNT, HOLD_UP);
+    clock.advance(5_000);
+    await session('192.0.2.10:40002')(ACCOUNT, HOLD_UP, END);
+    expect(stored()).toEqual([expect.objectContaining({ account: '0192', duress: true })]);
+  });
+
+  it('stores once a copy sent again on the same connection', async () => {
+    const { clock, stored, session } = setUp();
+    const fx020 = session('192.0.2.10:40001');
+    await fx020(ACCOUNT, HOLD_UP);
+    clock.advance(3_000);
+    await fx020(HOLD_UP, END);
+    expect(stored()).toHaveLength(1);
+  });
+
+  it('stores both of two identical presses minutes apart, though the first connection broke after its acknowledge', async () => {
+    const { clock, stored, session } = setUp();
+    await session('192.0.2.10:40001')(ACCOUNT, HOLD_UP);
+    clock.advance(3 * 60_000);
+    await session('192.0.2.10:40002')(ACCOUNT, HOLD_UP, END);
+    expect(stored()).toHaveLength(2);
+  });
+
+  it('stores both when the panel showed it took the first acknowledge (it went on with the session)', async () => {
+    const { clock, stored, session } = setUp();
+    await session('192.0.2.10:40001')(ACCOUNT, HOLD_UP, END);
+    clock.advance(2_000);
+    await session('192.0.2.10:40002')(ACCOUNT, HOLD_UP, END);
+    const fx020 = session('192.0.2.10:40003');
+    await fx020(ACCOUNT, HOLD_UP, encodeSiaBlock('A', '+HOLD UP        Kitchen', true), HOLD_UP, END);
+    expect(stored()).toHaveLength(4);
+  });
+
+  it('stores both when the copy comes from another address or account', async () => {
+    const { stored, session } = setUp();
+    await session('192.0.2.10:40001')(ACCOUNT, HOLD_UP);
+    await session('192.0.2.11:40001')(ACCOUNT, HOLD_UP);
+    await session('192.0.2.10:40002')(encodeSiaBlock('#', '0193', true), HOLD_UP);
+    expect(stored()).toHaveLength(3);
   });
 });
