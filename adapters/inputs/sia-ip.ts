@@ -16,6 +16,12 @@ import type { Input, InputDeps } from './input.js';
  */
 const MAX_HELD_BYTES = 4096;
 
+/**
+ * Connections a replay follows at once, by the `address:port` the capture recorded; past it the one idle longest is
+ * let go (its next block starts a session without an account), as replay's packet reader bounds its TCP flows.
+ */
+const MAX_REPLAYED_SESSIONS = 1024;
+
 /** One panel's connection: its bytes not yet cut into blocks, and what it may still send. */
 interface Connection {
   socket: net.Socket;
@@ -48,6 +54,8 @@ export class SiaIpInput implements Input {
   private readonly warnings: RateLimitedLog;
   private readonly receiver: SiaBlockReceiver;
   private stopping = false;
+  /** The sessions of replayed connections, by recorded peer, least recently used first. */
+  private readonly replayed = new Map<string | undefined, SiaBlockSession>();
 
   constructor(
     private readonly settings: SiaIpInputSettings,
@@ -93,9 +101,19 @@ export class SiaIpInput implements Input {
     return { state: 'up', detail: `listening on ${typeof address === 'object' && address !== null ? address.port : '?'}` };
   }
 
-  /** A replayed block has no connection: it is read as a session of its own. */
+  /**
+   * A replayed block joins the session of its recorded connection (`address:port`), as it did live: an event block
+   * carries the account its connection's `#` block sent. An end-of-data block ends the session; plain-log lines
+   * (no peer) share one.
+   */
   async handleFrame(frame: Uint8Array, _transport: Transport, peer?: string): Promise<unknown> {
-    return this.receiver.handleBlock(this.receiver.newSession(peer), frame, peer);
+    const session = this.replayed.get(peer) ?? this.receiver.newSession(peer);
+    this.replayed.delete(peer);
+    this.replayed.set(peer, session);
+    if (this.replayed.size > MAX_REPLAYED_SESSIONS) this.replayed.delete(this.replayed.keys().next().value);
+    const outcome = await this.receiver.handleBlock(session, frame, peer);
+    if (outcome.end && this.replayed.get(peer) === session) this.replayed.delete(peer);
+    return outcome;
   }
 
   /** Where the server listens; the port is the one the OS chose when settings ask for 0. */

@@ -179,6 +179,26 @@ describe('SIA over IP input: DC-03 blocks over TCP from Galaxy and FX panels', (
     expect(counters.get('events_duplicate_total')).toBe(1);
   });
 
+  // `replay` feeds each captured block to handleFrame with the connection's address and port, as `run --capture`
+  // recorded it: the account of a connection's `#` block belongs to its later event blocks, also when two
+  // connections' blocks interleave.
+  it("replays a capture with each connection's session: an event block carries the account its connection sent before", async () => {
+    const { stored } = await startInput();
+    const replayed = (block: Uint8Array, peer: string) => input!.handleFrame(block, 'tcp', peer);
+    await replayed(encodeSiaBlock('#', '0192', true), '192.0.2.10:40001');
+    await replayed(encodeSiaBlock('#', '0193', true), '192.0.2.11:40001');
+    await replayed(encodeSiaBlock('N', 'ti11:46/HA1011', true), '192.0.2.10:40001');
+    await replayed(encodeSiaBlock('N', 'ti11:47/BA0003', true), '192.0.2.11:40001');
+    await replayed(encodeSiaBlock('0', '', true), '192.0.2.10:40001');
+    // A new connection from the same address and port starts a session of its own.
+    await replayed(encodeSiaBlock('N', 'ti11:50/BA0004', true), '192.0.2.10:40001');
+    expect(stored().map((e) => [e.account, e.code?.value])).toEqual([
+      ['0192', 'HA'],
+      ['0193', 'BA'],
+      [null, 'BA'],
+    ]);
+  });
+
   // The opening of a Galaxy Flex 3 with encryption on, as quoted in ioBroker.sia#12 ([5,1,129,89,104]).
   it('closes a connection that opens with Galaxy encryption, counted by its own reason', async () => {
     const { port, counters } = await startInput();
