@@ -10,6 +10,7 @@ import { freePort } from '../helpers/broker.js';
 import { TcpPanel, panelFrame, parseAnswer, udpSend } from '../helpers/panel.js';
 import { escapeBytes } from '../../src/codecs/result.js';
 import { eventSchema } from '../../src/model/event.js';
+import { encodeSiaBlock } from '../../src/codecs/sia-dc03-block.js';
 
 interface CliResult {
   code: number;
@@ -243,5 +244,36 @@ describe('panelbridge replay: a plain log, one frame per line', () => {
       [{ input: 'replay', transport: 'replay' }, 'contact-id', '131', '2024-05-01T00:00:00.000Z'],
       [{ input: 'replay', transport: 'replay' }, 'sia-dc03', 'BA', '2024-05-01T00:00:00.000Z'],
     ]);
+  });
+});
+
+describe('panelbridge replay: a SIA over IP capture', () => {
+  // What `run --capture` records of a sia-ip input: one line per block, with the connection's address and port. The
+  // FX020's account block (eavanvalkenburg/sia#32); the panel loses its first connection before the hold-up's
+  // acknowledge and sends the session again from a new port.
+  it("keeps each connection's account for its event blocks and stores a resent event block once", async () => {
+    const dir = tempDir('replay-sia-ip');
+    const config = writeConfig(dir, {
+      dataDir: path.join(dir, 'var'),
+      inputs: [{ type: 'sia-ip', name: 'galaxy', host: '127.0.0.1', port: 0 }],
+      outputs: [{ type: 'stdout', name: 'out' }],
+    });
+    const record = (t: string, peer: string, block: Uint8Array) => JSON.stringify({ t, input: 'galaxy', transport: 'tcp', peer, hex: Buffer.from(block).toString('hex') });
+    const capture = path.join(dir, 'capture.jsonl');
+    writeFileSync(
+      capture,
+      [
+        record('2024-05-01T08:00:00.000Z', '192.0.2.10:40001', Buffer.from('D#0192\x92', 'latin1')),
+        record('2024-05-01T08:00:00.100Z', '192.0.2.10:40001', encodeSiaBlock('N', 'ti11:46/HA1011', true)),
+        record('2024-05-01T08:00:05.000Z', '192.0.2.10:40002', Buffer.from('D#0192\x92', 'latin1')),
+        record('2024-05-01T08:00:05.100Z', '192.0.2.10:40002', encodeSiaBlock('N', 'ti11:46/HA1011', true)),
+        record('2024-05-01T08:00:05.200Z', '192.0.2.10:40002', encodeSiaBlock('0', '', true)),
+        '',
+      ].join('\n'),
+    );
+    const result = await replay([capture, '--config', config, '--dry-run', '--fast']);
+    expect(result.code).toBe(0);
+    expect(eventsOf(result.stdout).map((e) => [e['account'], e['category'], e['duress']])).toEqual([['0192', 'holdup', true]]);
+    expect(result.stderr).toContain('1 retransmit(s) stored once');
   });
 });
