@@ -73,7 +73,8 @@ export class SiaIpInput implements Input {
   }
 
   async start(): Promise<void> {
-    const server = net.createServer((socket) => this.accept(socket));
+    // Paused: nothing is read from a connection until it is admitted (allowFrom, the connection limits).
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
     onAcceptFailed(server, (error) => this.deps.logger.error({ input: this.name, code: error.code }, 'SIA over IP: an accept failed'));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -171,6 +172,7 @@ export class SiaIpInput implements Input {
       this.connections.delete(connection);
       this.slots.forget(connection);
     });
+    socket.resume();
   }
 
   /** Cuts and answers the whole blocks held, one at a time, until the connection closes or holds a partial block. */
