@@ -166,7 +166,7 @@ export class SiaIpInput implements Input {
     socket.on('data', (chunk: Buffer) => {
       connection.pending = Buffer.concat([connection.pending, chunk]);
       if (connection.pending.length > MAX_HELD_BYTES) return this.close(connection, 'FRAME_OVERSIZE');
-      connection.busy = connection.busy.then(() => this.drain(connection));
+      connection.busy = connection.busy.then(() => this.drain(connection)).catch((error: unknown) => this.failed(connection, error));
     });
     socket.on('close', () => {
       this.connections.delete(connection);
@@ -198,6 +198,17 @@ export class SiaIpInput implements Input {
       if (connection.rejects >= this.settings.maxRejectsPerConnection) return this.close(connection, 'FRAME_SIA_SESSION_LIMIT');
       if (connection.blocks >= this.settings.maxBlocksPerConnection) return this.close(connection, 'FRAME_SIA_SESSION_LIMIT');
     }
+  }
+
+  /**
+   * A block whose handling failed unexpectedly: whether it was stored is unknown, so it gets no answer and the
+   * connection closes; the panel sends it again on a new one.
+   */
+  private failed(connection: Connection, error: unknown): void {
+    this.deps.counters.inc('input_errors_total', { input: this.name });
+    this.deps.logger.error({ err: error, input: this.name, peer: connection.peer }, 'SIA over IP: block handling failed; connection closed unanswered');
+    connection.pending = Buffer.alloc(0);
+    connection.socket.destroy();
   }
 
   private close(connection: Connection, reason?: ErrorCode): void {

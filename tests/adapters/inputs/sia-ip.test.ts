@@ -20,7 +20,7 @@ afterEach(async () => {
 });
 
 /** A SIA over IP input on a free port, as the gateway builds it from `extra` settings, storing into a memory outbox. */
-async function startInput(extra = '') {
+async function startInput(extra = '', sites: () => [] = () => []) {
   const parsed = parseSettings(`inputs:\n  - type: sia-ip\n    name: galaxy\n    port: 0\n${extra}outputs:\n  - type: stdout\n    name: probe\n`);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   const settings = parsed.settings.inputs[0];
@@ -29,7 +29,7 @@ async function startInput(extra = '') {
   outbox.registerOutputs(['probe']);
   const counters = new Counters();
   const recorder = new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 });
-  input = createSiaIpInput(settings, { clock: systemClock, recorder, builder: { ids: createIdSource(systemClock), sites: () => [] }, counters, logger: silentLogger });
+  input = createSiaIpInput(settings, { clock: systemClock, recorder, builder: { ids: createIdSource(systemClock), sites }, counters, logger: silentLogger });
   await input.start();
   const stored = () => outbox.pending('probe', 100).map((e) => e.event);
   return { port: input.port!, outbox, counters, stored };
@@ -77,6 +77,27 @@ describe('SIA over IP input: DC-03 blocks over TCP from Galaxy and FX panels', (
     expect(await fx020.answer()).toEqual(ACKNOWLEDGE);
     await fx020.closed;
     expect(stored()).toHaveLength(1);
+  });
+
+  it('closes, unanswered, a connection whose block handling fails unexpectedly, counts and logs it, and keeps serving', async () => {
+    let failing = true;
+    const { port, counters, stored } = await startInput('', () => {
+      if (failing) throw new Error('site lookup failed');
+      return [];
+    });
+    const fx020 = await panel(port);
+    fx020.socket.write(Buffer.from('D#0192\x92', 'latin1'));
+    expect(await fx020.answer()).toEqual(ACKNOWLEDGE);
+    fx020.socket.write(encodeSiaBlock('N', 'ti11:46/HA1011', true));
+    await fx020.closed;
+    expect(counters.get('input_errors_total', { input: 'galaxy' })).toBe(1);
+    failing = false;
+    const resent = await panel(port);
+    resent.socket.write(Buffer.from('D#0192\x92', 'latin1'));
+    expect(await resent.answer()).toEqual(ACKNOWLEDGE);
+    resent.socket.write(encodeSiaBlock('N', 'ti11:46/HA1011', true));
+    expect(await resent.answer()).toEqual(ACKNOWLEDGE);
+    expect(stored()).toEqual([expect.objectContaining({ account: '0192', duress: true })]);
   });
 
   it('rejects garbage, stores an unreadable event block as unrecognized, and closes a connection that keeps sending garbage', async () => {
