@@ -112,14 +112,61 @@ describe('DC-09 input: real panels\' frames are ACKed, stored and read', () => {
       frame: captured('F19A002B"ADM-CID"0056L9999#9999[#9999|1900 00 001]'),
       event: { code: { value: '900' }, account: '9999', duress: false },
     },
+    {
+      // https://github.com/eavanvalkenburg/pysiaalarm/issues/52 (DSC board, Trikdis E16 communicator): pysiaalarm found no
+      // header in '0n003D"ADM-CID"…' because the CRC 306E came as the two bytes '0' 'n'.
+      name: 'DSC through a Trikdis E16: periodic test, binary CRC that prints as "0n"',
+      frame: captured('0n003D"ADM-CID"0002R1L1#9413[#9413|1602 99 999]_23:05:30,08-30-2023'),
+      event: { code: { value: '602' }, category: 'test', account: '9413', partition: { number: 99 }, zone: { number: 999 }, duress: false },
+    },
+    {
+      // https://github.com/eavanvalkenburg/pysiaalarm/pull/55 (Pima Force 144): arming from the app; DUH from pysiaalarm.
+      name: 'Pima Force 144: remote arming of area 1 by user 1, data account #00AAAA',
+      frame: captured('7449003F"ADM-CID"0078R1L0#AAAA[#00AAAA|3407 01 001]_01:59:16,09-21-2023'),
+      event: { code: { value: '407' }, category: 'closing', account: 'AAAA', partition: { number: 1 }, user: { number: 1 }, duress: false },
+    },
+    {
+      // https://github.com/eavanvalkenburg/pysiaalarm/pull/55 (Pima Force 144): keypad arm away.
+      name: 'Pima Force 144: quick arm of area 1 (no user)',
+      frame: captured('9B2F0041"ADM-CID"1285R1L0#AAAAAA[#AAAAAA|3408 01 000]_13:26:16,10-04-2023'),
+      event: { code: { value: '408' }, category: 'closing', account: 'AAAAAA', partition: { number: 1 }, user: null, zone: null, duress: false },
+    },
+    {
+      // A Control4 driver's test quoting 'a real capture from a PIMA panel' (see dc09.jsonl).
+      name: 'PIMA: panel programming changed',
+      frame: captured('1F180041"ADM-CID"0003R1L0#111111[#111111|1306 01 000]_16:58:04,09-04-2026'),
+      event: { code: { value: '306' }, category: 'trouble', account: '111111', partition: { number: 1 }, duress: false },
+    },
+    {
+      // A Hikvision AX PRO receiver's docstring (see dc09.jsonl): the area name in [S] is UTF-8, counted by CRC and length.
+      name: 'Hikvision AX PRO: disarming of area 2 by user 501, area name in [S]',
+      frame: Buffer.from('\nB2C20046"ADM-CID"0008L0#777[#777|1401 02 501][SУлица]_09:15:28,07-03-2025\r', 'utf8'),
+      event: { code: { value: '401' }, category: 'opening', account: '777', partition: { number: 2 }, user: { number: 501 }, extended: { S: 'Улица' }, duress: false },
+    },
+    {
+      // A DC-09 listener's comment quoting what its panel sent (see dc09.jsonl): an account with letters beyond F.
+      name: 'panel #XTRM189: perimeter burglary on zone 9',
+      frame: captured('3C98002F"ADM-CID"0056R0L0#XTRM189[#XTRM189|1131 01 009]'),
+      event: { code: { value: '131' }, category: 'burglary', account: 'XTRM189', partition: { number: 1 }, zone: { number: 9 }, duress: false },
+    },
+    {
+      // https://github.com/tdeckers/utcar (README): an ATS2000IP on OH+XSIA, decrypted; the account only in the block.
+      name: 'ATS2000IP (Osborne-Hoffman): untyped alarm on zone 21 with its text',
+      frame: captured(`01010053"SIA-DCS"0007R0073L0011[#001365|NUA021*'detector hall'NM]7C9677F21948CC12|#001365`),
+      osborneHoffman: true,
+      event: { code: { value: 'UA' }, category: 'burglary', account: '001365', zone: { number: 21 }, text: 'detector hall', duress: false },
+    },
   ];
 
-  it.each(cases)('$name', async ({ frame, event }) => {
-    const { receiver, outbox } = testDc09Receiver({ input: 'ip', accounts: null });
+  it.each(cases)('$name', async ({ frame, event, ...input }) => {
+    const { receiver, outbox } = testDc09Receiver({ input: 'ip', accounts: null, ...input });
     const outcome = await receiver.handleFrame(frame, 'tcp');
     expect(outcome.answer).toBe('ack');
     expect(outcome.events).toHaveLength(1);
     expect(outcome.events[0]).toMatchObject(event);
+    // The panel sends it again when our ACK is lost: ACKed again, stored once.
+    const again = await receiver.handleFrame(frame, 'tcp');
+    expect([again.answer, again.duplicate]).toEqual(['ack', true]);
     expect(outbox.backlog('probe')).toBe(1);
   });
 
