@@ -8,7 +8,7 @@ import { silentLogger, systemClock } from '../../src/ports.js';
 
 /** A DC-09 receiver over a memory outbox (output `probe` registered), system clock, no sites; its recorder tells `bus`. */
 export function testDc09Receiver(
-  options: Pick<Dc09ReceiverOptions, 'input' | 'accounts'> & Partial<Pick<Dc09ReceiverOptions, 'osborneHoffman' | 'strict'>>,
+  options: Pick<Dc09ReceiverOptions, 'input' | 'accounts'> & Partial<Pick<Dc09ReceiverOptions, 'osborneHoffman' | 'strict' | 'onTraffic'>>,
   recorder: Pick<RecorderDeps, 'bus'> = {},
 ): { receiver: Dc09Receiver; outbox: MemoryOutbox; counters: Counters } {
   const outbox = new MemoryOutbox();

@@ -131,6 +131,13 @@ const NAK_ID_FIELDS = /^R([0-9A-Fa-f]{1,6})L([0-9A-Fa-f]{1,6}?)(A[0-9A-Fa-f]{1,1
  * `[ID…]` block, `SR0001L0001 072538XX ` (pysiaalarm issue #49).
  */
 const OSBORNE_HOFFMAN_LINE = /^SR(\d{4})L(\d{4})\s+(\w+)\s*(?:\[(\w*)\])?\s*$/;
+/**
+ * The heartbeat pads the account with 'XX': ATS panels send `072538XX` beside `[#072538|…]` (pysiaalarm issue #49) and
+ * `001465XX` beside `[#001465|…]` (tdeckers/utcar README). The account is what the panel's SIA lines carry.
+ */
+function osborneHoffmanAccount(field: string): string {
+  return field.length > 2 && field.endsWith('XX') ? field.slice(0, -2) : field;
+}
 /** OH receivers put a fixed `0101` where the CRC goes (pysiaalarm PR #44, "CRC is not calculated"). */
 const OSBORNE_HOFFMAN_CRC = '0101';
 /**
@@ -282,7 +289,7 @@ export function decodeDc09Frame(frame: Uint8Array, options: Dc09DecodeOptions = 
       );
     }
     return ok({
-      token: 'OH', encrypted: false, seq: '0000', receiver: heartbeat[1]!, line: heartbeat[2]!, account: heartbeat[3]!,
+      token: 'OH', encrypted: false, seq: '0000', receiver: heartbeat[1]!, line: heartbeat[2]!, account: osborneHoffmanAccount(heartbeat[3]!),
       dataAccount: null, data: heartbeat[4] ?? '', extended: {}, timestamp: null, crcForm: 'ascii', crcOverCr: false,
       osborneHoffman: true, quirks: ['osborne-hoffman'],
     });

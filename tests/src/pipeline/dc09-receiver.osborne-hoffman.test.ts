@@ -44,11 +44,27 @@ describe('Osborne-Hoffman lines on a DC-09 input', () => {
   });
 
   it('the OH heartbeat is ACKed when allowed; when not, NAKed and anything published from it is unverified', async () => {
-    const allowed = await receiver(true, [{ account: '001465XX' }]).r.handleFrame(HEARTBEAT, 'tcp');
+    const allowed = await receiver(true).r.handleFrame(HEARTBEAT, 'tcp');
     expect({ answer: allowed.answer, reply: text(allowed.reply), events: allowed.events.length }).toEqual({ answer: 'ack', reply: 'ACK\r', events: 0 });
     const refused = await receiver(false).r.handleFrame(HEARTBEAT, 'tcp');
     expect({ answer: refused.answer, reply: text(refused.reply) }).toEqual({ answer: 'nak', reply: 'NAK\r' });
     for (const event of refused.events) expect(event).toMatchObject({ verified: false, unverifiedReason: 'osborne-hoffman-not-allowed' });
+  });
+
+  /**
+   * An ATS panel pads the account of its heartbeat with 'XX': the ATS100A of pysiaalarm issue #49 sends
+   * 'SR0001L0001 072538XX ' beside '[#072538|Nri01/CL003…]', utcar's ATS2000IP 'SR0001L0001    001465XX    [ID…]' beside
+   * '[#001465|…]'. Read as '072538XX', the heartbeat of an allowlisted panel was NAKed and credited to no account, so
+   * the panel reported a failed link and the gateway missed its supervision.
+   */
+  it('the ATS heartbeat is ACKed and credited to the account its SIA lines carry', async () => {
+    const traffic: string[] = [];
+    const { receiver: r } = testDc09Receiver({ input: 'ats', accounts: [{ account: '072538' }], osborneHoffman: true, onTraffic: (account) => traffic.push(account) });
+    const heartbeat = await r.handleFrame(Buffer.from('SR0001L0001 072538XX \r', 'latin1'), 'tcp');
+    expect({ answer: heartbeat.answer, reply: text(heartbeat.reply) }).toEqual({ answer: 'ack', reply: 'ACK\r' });
+    const closing = await r.handleFrame(Buffer.from(`\n01010039"SIA-DCS"0002R0001L0001[#072538|Nri01/CL003*''NM]\r`, 'latin1'), 'tcp');
+    expect(closing.answer).toBe('ack');
+    expect(traffic).toEqual(['072538', '072538']);
   });
 
   it('a DC-09 frame with a wrong CRC that is not 0101 is still refused without an answer', async () => {

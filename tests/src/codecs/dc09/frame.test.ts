@@ -282,7 +282,7 @@ describe('decodeDc09Frame: encryption', () => {
 describe('decodeDc09Frame: Osborne-Hoffman heartbeat', () => {
   it('decodes the OH line with LF/CR framing (pysiaalarm case_oh)', () => {
     expect(decoded(latin1('\nSR0001L0001    006969XX    [ID00000000]\r'))).toMatchObject({
-      token: 'OH', receiver: '0001', line: '0001', account: '006969XX', data: 'ID00000000', osborneHoffman: true, quirks: ['osborne-hoffman'],
+      token: 'OH', receiver: '0001', line: '0001', account: '006969', data: 'ID00000000', osborneHoffman: true, quirks: ['osborne-hoffman'],
     });
   });
 });
