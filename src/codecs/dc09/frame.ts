@@ -280,7 +280,10 @@ export function decodeDc09Frame(frame: Uint8Array, options: Dc09DecodeOptions = 
   // Read only until decodeBody gets its text: the reader is reused by the next decode.
   const text = latin1Reader(frame);
   if (form === undefined) {
-    const heartbeat = OSBORNE_HOFFMAN_LINE.exec(text.toString('latin1', start, end));
+    const line = text.toString('latin1', start, end);
+    // ATS panels pad the heartbeat's fields with NULs as well as spaces (tdeckers/utcar parser.go).
+    const nulPadded = line.includes('\0');
+    const heartbeat = OSBORNE_HOFFMAN_LINE.exec(nulPadded ? line.replaceAll('\0', ' ') : line);
     if (heartbeat === null) {
       return fail(
         'FORMAT_UNKNOWN',
@@ -288,10 +291,15 @@ export function decodeDc09Frame(frame: Uint8Array, options: Dc09DecodeOptions = 
         frame,
       );
     }
+    const quirks = new QuirkLog();
+    quirks.add('osborne-hoffman', 'Osborne-Hoffman heartbeat line: no CRC, nothing authenticates it');
+    if (nulPadded) quirks.add('nul-padding', 'NUL bytes among the spaces that pad the heartbeat');
+    const rejection = options.strict === true ? quirks.strictRejection(frame) : undefined;
+    if (rejection !== undefined) return rejection;
     return ok({
       token: 'OH', encrypted: false, seq: '0000', receiver: heartbeat[1]!, line: heartbeat[2]!, account: osborneHoffmanAccount(heartbeat[3]!),
       dataAccount: null, data: heartbeat[4] ?? '', extended: {}, timestamp: null, crcForm: 'ascii', crcOverCr: false,
-      osborneHoffman: true, quirks: ['osborne-hoffman'],
+      osborneHoffman: true, quirks: quirks.names,
     });
   }
 
