@@ -67,6 +67,12 @@ describe('Osborne-Hoffman lines on a DC-09 input', () => {
     expect(traffic).toEqual(['072538', '072538']);
   });
 
+  // tdeckers/utcar, written against a live ATS2000IP: "there might be NULL chars mixed in" the heartbeat's padding.
+  it('a heartbeat with NULs among its padding spaces is ACKed, not left unanswered', async () => {
+    const outcome = await receiver(true).r.handleFrame(Buffer.from('\nSR0001L0001\x00\x00\x00\x00001465XX\x00\x00 \x00[ID5B9490D8]\r', 'latin1'), 'tcp');
+    expect({ answer: outcome.answer, reply: text(outcome.reply), events: outcome.events.length }).toEqual({ answer: 'ack', reply: 'ACK\r', events: 0 });
+  });
+
   it('a DC-09 frame with a wrong CRC that is not 0101 is still refused without an answer', async () => {
     const forged = Buffer.from(HOLDUP.toString('latin1').replace('0101', '0102'), 'latin1');
     const outcome = await receiver(true).r.handleFrame(forged, 'tcp');
