@@ -150,6 +150,23 @@ describe('DC-09 input: real panels\' frames are ACKed, stored and read', () => {
       event: { code: { value: '131' }, category: 'burglary', account: 'XTRM189', partition: { number: 1 }, zone: { number: 9 }, duress: false },
     },
     {
+      name: 'panel #XTRM189: disarming of area 1 by user 141',
+      frame: captured('B494002F"ADM-CID"0019R0L0#XTRM189[#XTRM189|1401 01 141]'),
+      event: { code: { value: '401' }, category: 'opening', account: 'XTRM189', partition: { number: 1 }, user: { number: 141 }, zone: null, duress: false },
+    },
+    {
+      // The same listener's commented test line: four-digit R and L fields, area 00 (none).
+      name: 'panel R7896L7896: remote disarming by user 1, no area',
+      frame: captured('F92F0043"ADM-CID"0020R7896L7896#3456[#3456|1407 00 001]_17:01:14,07-26-2024'),
+      event: { code: { value: '407' }, category: 'opening', account: '3456', receiver: '7896', line: '7896', partition: null, user: { number: 1 }, duress: false },
+    },
+    {
+      // https://github.com/eavanvalkenburg/pysiaalarm/issues/16: Armed STAY by user 42.
+      name: 'pysiaalarm#16 panel: Armed STAY of area 1 by user 42',
+      frame: captured('A3AC0029"ADM-CID"6855R0L0#AAAA[#AAAA|3441 01 042]'),
+      event: { code: { value: '441' }, category: 'closing', account: 'AAAA', partition: { number: 1 }, user: { number: 42 }, duress: false },
+    },
+    {
       // https://github.com/tdeckers/utcar (README): an ATS2000IP on OH+XSIA, decrypted; the account only in the block.
       name: 'ATS2000IP (Osborne-Hoffman): untyped alarm on zone 21 with its text',
       frame: captured(`01010053"SIA-DCS"0007R0073L0011[#001365|NUA021*'detector hall'NM]7C9677F21948CC12|#001365`),
@@ -170,9 +187,16 @@ describe('DC-09 input: real panels\' frames are ACKed, stored and read', () => {
     expect(outbox.backlog('probe')).toBe(1);
   });
 
-  it('the Ajax NULL heartbeats of pysiaalarm#12, with and without a timestamp, are ACKed and store nothing', async () => {
+  it('the NULL heartbeats of Ajax (pysiaalarm#12, with and without a timestamp), PIMA, #XTRM189 and pysiaalarm#16 are ACKed and store nothing', async () => {
     const { receiver, outbox } = testDc09Receiver({ input: 'ip', accounts: null });
-    for (const body of ['54230012"NULL"0000L0#AAA[]', 'CDA80026"NULL"0000L0#AAA[]_19:08:35,04-29-2021']) {
+    const heartbeats = [
+      '54230012"NULL"0000L0#AAA[]',
+      'CDA80026"NULL"0000L0#AAA[]_19:08:35,04-29-2021',
+      '6D7E002B"NULL"0001R1L0#111111[]_16:59:43,09-04-2026',
+      '31FD0018"NULL"0000R0L0#XTRM189[]',
+      '71370015"NULL"0000R0L0#AAAA[]',
+    ];
+    for (const body of heartbeats) {
       const outcome = await receiver.handleFrame(captured(body), 'tcp');
       expect([outcome.answer, outcome.events]).toEqual(['ack', []]);
     }
