@@ -136,6 +136,8 @@ class SiaDataParser {
   private readonly events: ParsedEvent[] = [];
   private readonly texts: string[] = [];
   private blockCount = 0;
+  /** The event block just read stopped at an N/O block that follows a '/' without its '|' (quirk block-without-bar). */
+  private barlessBlockNext = false;
   /** Digit-only fields before the event block, kept on every event so no digit is lost. */
   private readonly extraFields: string[] = [];
 
@@ -148,7 +150,12 @@ class SiaDataParser {
   parse(): SiaData {
     // Every block reader stops at the next '|' or at the end of the data.
     this.parseBlock(true);
-    while (this.data[this.pos] === '|') {
+    while (this.data[this.pos] === '|' || this.barlessBlockNext) {
+      if (this.barlessBlockNext) {
+        this.barlessBlockNext = false;
+        this.parseBlock(false);
+        continue;
+      }
       this.pos++;
       if (this.pos === this.data.length) {
         this.quirks.add('empty-block', 'data ends with "|"');
@@ -295,6 +302,11 @@ class SiaDataParser {
         pendingTexts = [];
         blockEvents.push(event);
         modifierAfterLastEvent = false;
+      } else if (separated && (c === 'N' || c === 'O') && MODIFIER_NAME.test(this.data.slice(this.pos + 1, this.pos + 3))) {
+        // `…/YK00/Ori1/RX00/MA00`: a new block after a '/', its '|' left out. 'N' or 'O' then a modifier is no code.
+        this.quirks.add('block-without-bar', `${c} block at offset ${this.pos} follows a '/' instead of a '|'`);
+        this.barlessBlockNext = true;
+        break;
       } else {
         throw new SiaSyntaxError(
           `expected a modifier, a two-letter event code, '/' or '^' at offset ${this.pos} of the ${fn} block, got "${printable(pair)}"`,

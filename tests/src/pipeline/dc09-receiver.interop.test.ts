@@ -187,6 +187,18 @@ describe('DC-09 input: real panels\' frames are ACKed, stored and read', () => {
     expect(outbox.backlog('probe')).toBe(1);
   });
 
+  it('a data block whose O block follows a "/" without its "|" is read whole: six events stored, the medical alarm typed', async () => {
+    // The block as a C# receiving platform quotes it from its traffic (tests/src/codecs/sia-dc03.jsonl); the DC-09
+    // framing around it is ours. Read as one unparsable block, the medical alarm in it was published 'unrecognized'.
+    const { receiver, outbox } = testDc09Receiver({ input: 'ip', accounts: null });
+    const outcome = await receiver.handleFrame(wrap('"SIA-DCS"0001L0#0003[#0003|Nri1/OP40/YK00/Ori1/RX00/MA00/MH00/CL40]'), 'tcp');
+    expect(outcome.answer).toBe('ack');
+    expect(outcome.events.map((event) => [event.code?.value, event.category])).toEqual([
+      ['OP', 'opening'], ['YK', 'supervisory'], ['RX', 'test'], ['MA', 'medical'], ['MH', 'medical'], ['CL', 'closing'],
+    ]);
+    expect(outbox.backlog('probe')).toBe(6);
+  });
+
   it('the NULL heartbeats of Ajax (pysiaalarm#12, with and without a timestamp), PIMA, #XTRM189 and pysiaalarm#16 are ACKed and store nothing', async () => {
     const { receiver, outbox } = testDc09Receiver({ input: 'ip', accounts: null });
     const heartbeats = [
