@@ -85,6 +85,8 @@ const XSIA_TEXT = /\*(?:'([^'|]*)'|"([^"|]*)")([A-Z]{2})?/y;
 /** A field of digits between the account and the event block (AlphaVision style `#0001|0|NHA5`). */
 const EXTRA_FIELD = /^\d{1,4}$/;
 const MODIFIER_NAME = /^[a-z]{2}$/;
+/** Text fields a sender runs on after a packet, no `|A` before them: `OP0597U=Kort 10196`, `CA002A=Heildsala U=…`. */
+const RUN_ON_TEXT = /[A-Z]{1,2}=[^|/]*/y;
 const EVENT_CODE = /^[A-Z]{2}$/;
 /**
  * The duress and hold-up codes, read in any case (quirk `miscased-code`): written `ha` by a panel, a hold-up was taken
@@ -92,6 +94,8 @@ const EVENT_CODE = /^[A-Z]{2}$/;
  * modifier is spelled like one.
  */
 const DURESS_CODES: ReadonlySet<string> = new Set(catalogedDuressCodes().filter((code) => code.scheme === 'sia').map((code) => code.value));
+/** A duress or hold-up code standing as a word; run-on text carrying one is refused, so the duress scan reads it. */
+const DURESS_WORD = new RegExp(`(?:^|[^A-Za-z])(?:${[...DURESS_CODES].join('|')})(?![A-Za-z])`, 'i');
 const ACCOUNT = /^[0-9A-Za-z]{1,16}$/;
 /** An account written without '#' (ioBroker.sia's example `1234|NFA129`, the NorthLat `12345A|NFA129`). */
 const BARE_ACCOUNT = /^[0-9][0-9A-Fa-f]{2,15}$/;
@@ -289,6 +293,13 @@ class SiaDataParser {
         this.pos = LISTEN_IN.lastIndex;
         blockEvents.at(-1)!.signal.extended['listenIn'] = listenIn[1] ?? '';
         this.quirks.note('listen-in');
+      } else if (!separated && blockEvents.length > 0 && !DURESS_CODES.has(pair.toUpperCase()) && this.at(RUN_ON_TEXT)) {
+        // A duress code is never taken for text: `HA=` still fails the block, and the duress scan finds it.
+        const text = this.match(RUN_ON_TEXT)!.trim();
+        if (DURESS_WORD.test(text)) throw new SiaSyntaxError(`text "${printable(text)}" after a packet carries a duress code`);
+        this.quirks.add('text-without-block', `text "${printable(text)}" follows the packet at offset ${this.pos - text.length} without '|A'`);
+        this.texts.push(text);
+        blockEvents.at(-1)!.texts.push(text);
       } else if (miscasedDuress === null && MODIFIER_NAME.test(pair)) {
         this.pos += 2;
         this.readModifier(pair, modifiers);
@@ -411,6 +422,11 @@ class SiaDataParser {
     return back.toISOString();
   }
 
+  private at(pattern: RegExp): boolean {
+    pattern.lastIndex = this.pos;
+    return pattern.test(this.data);
+  }
+
   private match(pattern: RegExp): string | null {
     pattern.lastIndex = this.pos;
     const found = pattern.exec(this.data);
@@ -449,7 +465,7 @@ function inWireForm(data: string, quirks: QuirkLog, line: boolean): string {
     const bar = rest.indexOf('|');
     const end = eventBlock ? blockEnd(rest) : bar === -1 ? rest.length : bar;
     const block = rest.slice(0, end);
-    const spaced = eventBlock && /\s/.test(block.replace(/\^[^^]*(\^|$)|\*'[^']*('|$)|\*"[^"]*("|$)/g, ''));
+    const spaced = eventBlock && /\s/.test(block.replace(/\^[^^]*(\^|$)|\*'[^']*('|$)|\*"[^"]*("|$)|(?<=[A-Z])=[^|/]*/g, ''));
     if (spaced) quirks.add('spaced-rendering', 'spaces between block words');
     wire += eventBlock && (spaced || line) ? normaliseEventBlock(block, quirks) : block;
     pos += end;
@@ -485,6 +501,8 @@ export function parseSiaData(data: string, options: SiaOptions = {}): DecodeResu
  * Tracks free text while a rendered line is read character by character: `^…^`, and the XSIA `*'…'` / `*"…"`
  * tails. step() says whether the character is part of (or delimits) a text.
  */
+const RUN_ON_END = '|/';
+
 class TextSpans {
   private close: string | null = null;
   private previous = '';
@@ -492,12 +510,19 @@ class TextSpans {
   step(c: string): boolean {
     const before = this.previous;
     this.previous = c;
+    if (this.close === RUN_ON_END) {
+      if (c !== '|' && c !== '/') return true;
+      this.close = null;
+      return false;
+    }
     if (this.close !== null) {
       if (c === this.close) this.close = null;
       return true;
     }
     if (c === '^') this.close = '^';
     else if ((c === '"' || c === "'") && before === '*') this.close = c;
+    // `OP0597U=Kort 10196`: text run on after a packet lasts to the next '|' or '/' (quirk text-without-block).
+    else if (c === '=' && /[A-Z]/.test(before)) this.close = RUN_ON_END;
     return this.close !== null;
   }
 }

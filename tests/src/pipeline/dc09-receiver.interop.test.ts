@@ -199,6 +199,24 @@ describe('DC-09 input: real panels\' frames are ACKed, stored and read', () => {
     expect(outbox.backlog('probe')).toBe(6);
   });
 
+  it('text fields run on after the packet (A=, U=, I=) are kept as its text: the burglary is typed, not unrecognized', async () => {
+    // The blocks as the same platform quotes them (tests/src/codecs/sia-dc03.jsonl); account and framing are ours.
+    const { receiver } = testDc09Receiver({ input: 'ip', accounts: null });
+    const outcome = await receiver.handleFrame(wrap('"SIA-DCS"0002L0#1234[#1234|Nri006/BR319AI=Hrsk 5.H Inngangur|Nri006/BA319DI=Hrsk 5.H Svaedi 1]'), 'tcp');
+    expect(outcome.answer).toBe('ack');
+    expect(outcome.events.map((event) => [event.code?.value, event.category, event.partition?.number, event.zone?.number, event.text])).toEqual([
+      ['BR', 'burglary', 6, 319, 'AI=Hrsk 5.H Inngangur'],
+      ['BA', 'burglary', 6, 319, 'DI=Hrsk 5.H Svaedi 1'],
+    ]);
+  });
+
+  it('a hold-up code inside such text still comes out as a hold-up', async () => {
+    const { receiver } = testDc09Receiver({ input: 'ip', accounts: null });
+    const outcome = await receiver.handleFrame(wrap('"SIA-DCS"0003L0#1234[#1234|Nri1/BA01U=Kort 7 HA02]'), 'tcp');
+    expect(outcome.answer).toBe('ack');
+    expect(outcome.events.some((event) => event.duress && event.code?.value === 'HA')).toBe(true);
+  });
+
   it('the NULL heartbeats of Ajax (pysiaalarm#12, with and without a timestamp), PIMA, #XTRM189 and pysiaalarm#16 are ACKed and store nothing', async () => {
     const { receiver, outbox } = testDc09Receiver({ input: 'ip', accounts: null });
     const heartbeats = [
