@@ -188,7 +188,7 @@ describe('DC-09 input: real panels\' frames are ACKed, stored and read', () => {
   });
 
   it('a data block whose O block follows a "/" without its "|" is read whole: six events stored, the medical alarm typed', async () => {
-    // The block as a C# receiving platform quotes it from its traffic (tests/src/codecs/sia-dc03.jsonl); the DC-09
+    // The block as M2M.SiaSplittingTestingTool quotes it from RControl's event database (tests/src/codecs/sia-dc03.jsonl); the DC-09
     // framing around it is ours. Read as one unparsable block, the medical alarm in it was published 'unrecognized'.
     const { receiver, outbox } = testDc09Receiver({ input: 'ip', accounts: null });
     const outcome = await receiver.handleFrame(wrap('"SIA-DCS"0001L0#0003[#0003|Nri1/OP40/YK00/Ori1/RX00/MA00/MH00/CL40]'), 'tcp');
@@ -200,7 +200,7 @@ describe('DC-09 input: real panels\' frames are ACKed, stored and read', () => {
   });
 
   it('text fields run on after the packet (A=, U=, I=) are kept as its text: the burglary is typed, not unrecognized', async () => {
-    // The blocks as the same platform quotes them (tests/src/codecs/sia-dc03.jsonl); account and framing are ours.
+    // The blocks as the same tool quotes them (tests/src/codecs/sia-dc03.jsonl); account and framing are ours.
     const { receiver } = testDc09Receiver({ input: 'ip', accounts: null });
     const outcome = await receiver.handleFrame(wrap('"SIA-DCS"0002L0#1234[#1234|Nri006/BR319AI=Hrsk 5.H Inngangur|Nri006/BA319DI=Hrsk 5.H Svaedi 1]'), 'tcp');
     expect(outcome.answer).toBe('ack');
