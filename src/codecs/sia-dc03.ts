@@ -293,11 +293,12 @@ class SiaDataParser {
         this.pos = LISTEN_IN.lastIndex;
         blockEvents.at(-1)!.signal.extended['listenIn'] = listenIn[1] ?? '';
         this.quirks.note('listen-in');
-      } else if (!separated && blockEvents.length > 0 && !DURESS_CODES.has(pair.toUpperCase()) && this.at(RUN_ON_TEXT)) {
-        // A duress code is never taken for text: `HA=` still fails the block, and the duress scan finds it.
+      } else if (!separated && blockEvents.length > 0 && this.at(RUN_ON_TEXT)) {
+        const at = this.pos;
         const text = this.match(RUN_ON_TEXT)!.trim();
+        // Never take a duress code for text (`HA=`, `U=x HA02`): the block fails and the duress scan reads it.
         if (DURESS_WORD.test(text)) throw new SiaSyntaxError(`text "${printable(text)}" after a packet carries a duress code`);
-        this.quirks.add('text-without-block', `text "${printable(text)}" follows the packet at offset ${this.pos - text.length} without '|A'`);
+        this.quirks.add('text-without-block', `text "${printable(text)}" follows the packet at offset ${at} without '|A'`);
         this.texts.push(text);
         blockEvents.at(-1)!.texts.push(text);
       } else if (miscasedDuress === null && MODIFIER_NAME.test(pair)) {
@@ -497,12 +498,13 @@ export function parseSiaData(data: string, options: SiaOptions = {}): DecodeResu
   return parseWithQuirks(data, new QuirkLog(options.strict ?? false), options.protocol ?? 'sia-dc03');
 }
 
-/**
- * Tracks free text while a rendered line is read character by character: `^…^`, and the XSIA `*'…'` / `*"…"`
- * tails. step() says whether the character is part of (or delimits) a text.
- */
+/** What ends text run on after a packet (`OP0597U=Kort 10196`): the next '|' or '/', which stays a separator. */
 const RUN_ON_END = '|/';
 
+/**
+ * Tracks free text while a rendered line is read character by character: `^…^`, the XSIA `*'…'` / `*"…"` tails,
+ * and text run on after a packet. step() says whether the character is part of (or delimits) a text.
+ */
 class TextSpans {
   private close: string | null = null;
   private previous = '';
@@ -521,7 +523,7 @@ class TextSpans {
     }
     if (c === '^') this.close = '^';
     else if ((c === '"' || c === "'") && before === '*') this.close = c;
-    // `OP0597U=Kort 10196`: text run on after a packet lasts to the next '|' or '/' (quirk text-without-block).
+    // Capital letters then '=' start text run on after a packet (quirk text-without-block).
     else if (c === '=' && /[A-Z]/.test(before)) this.close = RUN_ON_END;
     return this.close !== null;
   }
