@@ -2,7 +2,7 @@ import { GatewayError } from '../../src/errors.js';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import { pooledRandomBytes, type RandomBytes } from '../../src/model/ids.js';
 import type { AdapterHealth, Audience, Clock, DeliveryResult, Logger, OutputAdapter } from '../../src/ports.js';
-import type { Dc09OutputSettings } from '../../src/settings/settings.js';
+import { DEFAULT_DC09_PAD_BYTES, padBucket, type Dc09OutputSettings } from '../../src/settings/settings.js';
 import { decodeKey } from '../../src/settings/keys.js';
 import {
   buildPanelFrame,
@@ -328,6 +328,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
         now: timestamp,
         random: this.random,
         ...(this.key === undefined ? {} : { key: this.key }),
+        padTo: padBucket(this.options, DEFAULT_DC09_PAD_BYTES),
       }),
     );
   }

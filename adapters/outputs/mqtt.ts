@@ -6,7 +6,8 @@ import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import { eventJson } from '../../src/model/event-json.js';
 import type { AdapterHealth, Audience, Clock, DeliveryResult, Logger, OutputAdapter } from '../../src/ports.js';
-import { DEFAULT_MQTT_MAX_ATTEMPTS, type MqttOutputSettings } from '../../src/settings/settings.js';
+import { DEFAULT_JSON_PAD_BYTES, DEFAULT_MQTT_MAX_ATTEMPTS, padBucket, type MqttOutputSettings } from '../../src/settings/settings.js';
+import { bucketSize, padJson } from '../../src/model/padding.js';
 import { errorText, GatewayError } from '../../src/errors.js';
 import type { EmbeddedBroker } from './embedded-broker.js';
 import { readSecret } from '../system/secrets.js';
@@ -253,6 +254,8 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
   private deadlineSweep: ReturnType<typeof setInterval> | undefined;
   private lastError: string | undefined;
   private readonly protocolVersion: 4 | 5;
+  /** Every JSON publish is padded to a PUBLISH packet of a multiple of this many bytes (0: not padded). */
+  private readonly padBytes: number;
   private readonly backoff: BackoffPolicy;
   /** Connection attempts that failed since the last successful one. */
   private failedAttempts = 0;
@@ -293,6 +296,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     this.incidentAcks = options.incidentAcks === true && options.audience === 'central';
     this.logger = deps.logger.child({ component: 'output', kind: 'mqtt', name: options.name });
     this.protocolVersion = effectiveProtocolVersion(options);
+    this.padBytes = padBucket(options, DEFAULT_JSON_PAD_BYTES);
     this.warnings = new RateLimitedLog({ logger: this.logger, clock: deps.clock });
     this.backoff = { initialMs: deps.reconnectPeriodMs ?? 1_000, maxMs: deps.reconnectMaxMs ?? 60_000, factor: 2, jitter: 0.2 };
     this.eventOptions = { qos: 1, ...this.jsonProperties() };
@@ -530,6 +534,7 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     meaning: (outcome: PublishOutcome) => T,
     urgent = false,
   ): Promise<T> {
+    payload = this.padded(topic, payload);
     // The callback form, and the outcome's meaning taken in the same step: one delivery is one promise, at every event.
     return new Promise((resolve, reject) => {
       const settle = (outcome: PublishOutcome): void => {
@@ -572,6 +577,21 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
       this.endConnection(client);
       awaited.giveUp(`publish not written: ${errorText(error)}`);
     }
+  }
+
+  /**
+   * `payload` followed by the spaces that make its PUBLISH to `topic` a multiple of the pad bucket, as large as the
+   * broker's Maximum Packet Size allows: the topic is inside the packet too, and `…/duress` is shorter than
+   * `…/burglary`. An empty payload (clearing a retained topic) stays empty.
+   */
+  private padded(topic: string, payload: string): string {
+    if (this.padBytes === 0 || payload === '') return payload;
+    const bytes = Buffer.byteLength(payload);
+    const packet = publishPacketBytes(topic, bytes, this.protocolVersion);
+    const target = Math.min(bucketSize(packet, this.padBytes), this.brokerMaxPacketBytes ?? Infinity);
+    // Padding may lengthen the Remaining Length field by a byte: taken off the spaces.
+    const extra = target - packet;
+    return padJson(payload, extra - (publishPacketBytes(topic, bytes + extra, this.protocolVersion) - target));
   }
 
   /**

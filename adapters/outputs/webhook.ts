@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import { eventJson } from '../../src/model/event-json.js';
 import type { AdapterHealth, Audience, Clock, DeliveryResult, OutputAdapter } from '../../src/ports.js';
-import type { WebhookOutputSettings } from '../../src/settings/settings.js';
+import { DEFAULT_JSON_PAD_BYTES, padBucket, type WebhookOutputSettings } from '../../src/settings/settings.js';
+import { bucketSize, padJson } from '../../src/model/padding.js';
 import { errorText, GatewayError } from '../../src/errors.js';
 import { readSecret } from '../system/secrets.js';
 import { redactUrlCredentials } from '../system/redact.js';
@@ -75,6 +76,8 @@ export class WebhookOutput implements OutputAdapter<NormalizedEvent> {
   private readonly options: WebhookOutputOptions;
   private readonly deps: WebhookOutputDeps;
   private readonly target: WebhookTarget;
+  /** Bodies are padded to a multiple of this many bytes (0: not padded). */
+  private readonly padBytes: number;
   private key: Buffer | undefined;
   private lastFailure: string | undefined;
 
@@ -82,6 +85,7 @@ export class WebhookOutput implements OutputAdapter<NormalizedEvent> {
     this.options = options;
     this.deps = deps;
     this.target = webhookTarget(options.url);
+    this.padBytes = padBucket(options, DEFAULT_JSON_PAD_BYTES);
     this.name = options.name;
     this.audience = options.audience;
   }
@@ -95,7 +99,10 @@ export class WebhookOutput implements OutputAdapter<NormalizedEvent> {
 
   async deliver(event: NormalizedEvent): Promise<DeliveryResult> {
     if (this.key === undefined) return { ok: false, retryable: true, error: 'webhook output not started' };
-    const body = eventJson(event);
+    const json = eventJson(event);
+    // Padded and then signed: the receiver checks the signature over the body as it arrives.
+    const bytes = Buffer.byteLength(json);
+    const body = padJson(json, bucketSize(bytes, this.padBytes) - bytes);
     const timestamp = Math.floor(this.deps.clock.now() / 1000);
     let result: DeliveryResult;
     try {

@@ -255,6 +255,29 @@ const maxBacklog = z
   .optional()
   .describe('audience local: undelivered events this output may fall behind by (default 10000); past it its oldest are skipped for it and counted');
 
+/** What a `central` MQTT or webhook output pads each message to a multiple of when `pad` is not set (bytes). */
+export const DEFAULT_JSON_PAD_BYTES = 1_024;
+/** What a `central` DC-09 output pads the encrypted part of each frame to a multiple of when `pad` is not set (bytes). */
+export const DEFAULT_DC09_PAD_BYTES = 256;
+
+/**
+ * `pad`: an observer of an encrypted link sees each message's size, and a duress event is longer than an ordinary
+ * alarm's. Unset, a `central` output pads by the default; a `local` one never does (it never sees a duress).
+ */
+const pad = (what: string, defaultBytes: number) =>
+  z
+    .number()
+    .int()
+    .min(0)
+    .max(65_536)
+    .optional()
+    .describe(`Pad ${what} to a multiple of this many bytes, so a duress takes the same size on the wire as an ordinary alarm; 0 turns it off (default ${defaultBytes} on a central output, 0 on a local one).`);
+
+/** The padding bucket an output applies: its `pad`, else the default of its audience. */
+export function padBucket(output: { pad?: number | undefined; audience: 'central' | 'local' }, defaultBytes: number): number {
+  return output.pad ?? (output.audience === 'central' ? defaultBytes : 0);
+}
+
 export const stdoutOutputSchema = z.object({ type: z.literal('stdout'), name, audience, maxBacklog }).strict();
 
 export const DEFAULT_MQTT_MAX_ATTEMPTS = 10;
@@ -289,6 +312,7 @@ export const mqttOutputSchema = z
       .default('panelbridge'),
     audience,
     maxBacklog,
+    pad: pad('each PUBLISH packet (topic and JSON payload; the JSON is followed by spaces)', DEFAULT_JSON_PAD_BYTES),
     username: z.string().optional(),
     password: z.string().optional(),
     passwordFile: z.string().optional(),
@@ -333,6 +357,7 @@ export const webhookOutputSchema = z
     timeout: durationSchema.default(5_000),
     audience,
     maxBacklog,
+    pad: pad('each request body (the event JSON followed by spaces)', DEFAULT_JSON_PAD_BYTES),
   })
   .strict();
 
@@ -361,6 +386,10 @@ export const dc09OutputSchema = z
     retries: z.number().int().min(0).max(10).default(2).describe('Resends on a path that does not answer before failing over.'),
     audience,
     maxBacklog,
+    pad: pad('the encrypted part of each frame (with a key; more DC-09 pad bytes before the "|")', DEFAULT_DC09_PAD_BYTES).refine(
+      (bytes) => bytes === undefined || bytes % 16 === 0,
+      'a multiple of 16: AES encrypts whole 16-byte blocks',
+    ),
   })
   .strict()
   .superRefine(oneKeySource);

@@ -103,13 +103,15 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
+/** `tap` sees every chunk a client sends towards the broker (what an observer of the link sees, in order). */
+export async function startTcpProxy(targetUrl: string, tap?: (chunk: Buffer) => void): Promise<TcpProxy> {
   const target = new URL(targetUrl);
   const pairs = new Set<[net.Socket, net.Socket]>();
   const server = net.createServer((inbound) => {
     const outbound = net.connect(Number(target.port || 1883), target.hostname);
     const pair: [net.Socket, net.Socket] = [inbound, outbound];
     pairs.add(pair);
+    if (tap !== undefined) inbound.on('data', tap);
     inbound.pipe(outbound).pipe(inbound);
     const drop = (): void => {
       inbound.destroy();

@@ -1,3 +1,4 @@
+import { bucketSize } from '../../model/padding.js';
 import { GatewayError } from '../../errors.js';
 import { DC09_ACCOUNT, DC09_ACCOUNT_PATTERN, DC09_ACCOUNT_RULE } from '../../settings/dc09-account.js';
 import type { ErrorCode } from '../../errors.js';
@@ -106,6 +107,12 @@ export interface Dc09EncodeInput {
   key?: Uint8Array;
   /** Source of pad bytes, required when encrypted. */
   random?: (n: number) => Uint8Array;
+  /**
+   * Encrypted only: more pad bytes, so the encrypted part is a multiple of this many bytes (a multiple of 16). The
+   * receiver drops everything up to the first '|' whatever its length (§5.4.4), and an observer of the link no longer
+   * learns the content's length from the frame's.
+   */
+  padTo?: number;
   crcForm?: Dc09CrcForm;
 }
 
@@ -655,7 +662,10 @@ export function encodeDc09Frame(input: Dc09EncodeInput): Uint8Array {
   const block = input.dataAccount != null ? `#${input.dataAccount}|${input.data}` : input.data;
   const content = bytesOfText('|' + block + tail);
   // A content length that is already a multiple of 16 still gets 16 pad bytes.
-  const pad = padFrom(random(16 - (content.length % 16)));
+  const minimal = content.length + 16 - (content.length % 16);
+  // As padded as the length field allows (its hex doubles each byte); never less than the standard's pad.
+  const largest = Math.floor((MAX_BODY_LENGTH - header.length) / 32) * 16;
+  const pad = padFrom(random(Math.max(minimal, Math.min(bucketSize(minimal, input.padTo ?? 0), largest)) - content.length));
   const ciphertext = encryptDc09(key, Buffer.concat([pad, content]), algorithm);
   return wrapDc09Body(header + ciphertext.toString('hex').toUpperCase(), input.crcForm);
 }

@@ -44,6 +44,8 @@ export interface PanelFrameInput {
   line?: string | null;
   /** [X…] extended data fields by letter (inside the encryption when encrypted). */
   extended?: Record<string, string>;
+  /** Encrypted only: pad the encrypted part to a multiple of this many bytes (see Dc09EncodeInput). */
+  padTo?: number;
 }
 
 /** The R, L and account fields of a panel's frames, which an ACK or DUH to one echoes (protocols.md §3.7). */
@@ -75,6 +77,7 @@ export function buildPanelFrame(input: PanelFrameInput): Uint8Array {
     timestamp: input.now,
     random: input.random,
     ...(key === undefined ? {} : { key }),
+    ...(input.padTo === undefined ? {} : { padTo: input.padTo }),
   });
 }
 

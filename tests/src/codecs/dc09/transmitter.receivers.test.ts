@@ -28,10 +28,10 @@ function richDuress(): NormalizedEvent {
   });
 }
 
-function forwarded(event: NormalizedEvent, format: Dc09EventFormat, encryption: { key: Uint8Array; random: (n: number) => Uint8Array } | null = null): Uint8Array {
+function forwarded(event: NormalizedEvent, format: Dc09EventFormat, encryption: { key: Uint8Array; random: (n: number) => Uint8Array; padTo?: number } | null = null): Uint8Array {
   const content = eventFrameContent(event, format, '9876')!;
-  const { key, random } = encryption ?? { random: randomBytes };
-  return buildPanelFrame({ content: content.content, extended: content.extended, seq: '0001', account: '9876', line: '0', now: Date.now(), random, ...(key === undefined ? {} : { key }) });
+  const { key, random, padTo } = encryption ?? { random: randomBytes };
+  return buildPanelFrame({ content: content.content, extended: content.extended, seq: '0001', account: '9876', line: '0', now: Date.now(), random, ...(key === undefined ? {} : { key }), ...(padTo === undefined ? {} : { padTo }) });
 }
 
 const KEY = Buffer.from('0123456789ABCDEF', 'latin1');
@@ -66,6 +66,15 @@ describe.each(['adm-cid', 'sia-dcs'] as const)('the DC-09 output in %s, read by 
       expect(read.data).toMatch(format === 'adm-cid' ? /\|#9876\|1121 01 /u : /\|#9876\|N.*HA/u);
       expect(read.timestamp).toMatch(/^\d\d:\d\d:\d\d,\d\d-\d\d-\d{4}$/);
     }
+  });
+
+  it('fioletoven/dc09 decrypts it padded to 512 bytes (the output\'s `pad`): a longer pad still ends at the first "|"', () => {
+    const frame = forwarded(richDuress(), format, { key: KEY, random: randomBytes, padTo: 512 });
+    // LF, CRC and length, the clear header ("*SIA-DCS" is as long), then 512 bytes of ciphertext as hex, then CR.
+    expect(frame.length).toBe(1 + 8 + '"*ADM-CID"0001L0#9876['.length + 1024 + 1);
+    const read = fioletovenReads(frame, KEY);
+    expect(read.data).toMatch(format === 'adm-cid' ? /\|#9876\|1121 01 /u : /\|#9876\|N.*HA/u);
+    expect(read.timestamp).toMatch(/^\d\d:\d\d:\d\d,\d\d-\d\d-\d{4}$/);
   });
 
   it('ioBroker.sia parses it when the site and the location have accented letters, read in ASCII', () => {
