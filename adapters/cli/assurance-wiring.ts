@@ -93,16 +93,16 @@ export function wireAssurance(host: AssuranceHost, settings: Settings, options: 
     ...options.unstored,
     // A DC-09 input's receiver reports each frame's traffic on the bus (trafficSeen) before storing its events.
     trafficReportingInputs: new Set(settings.inputs.flatMap((input) => (input.type === 'dc09' ? [input.name] : []))),
-    // After the frame's own work: the publication reads the ledger, which must not delay the duress's ACK.
-    onIncidentsChanged: (incident) => {
-      mqttStates.incidentsChanged(incident);
-      setImmediate(() => void mqttStates.publish());
-    },
+    // Published soon, as the states every stored event of a site republishes (eventsStored), and alike.
+    onIncidentsChanged: (incident) => mqttStates.incidentsChanged(incident),
   });
   recoverUndelivered(assurance, host.outbox, central, clock);
 
   host.recorder.setAnnotator(assurance);
-  host.bus.onFrameStored(assurance, (events) => assurance.stored(events));
+  host.bus.onFrameStored(assurance, (events) => {
+    assurance.stored(events);
+    mqttStates.eventsStored(events);
+  });
   host.bus.onEventDelivered(assurance, (output, event) => assurance.delivered(output, event));
   host.bus.onTrafficSeen(assurance, (account, at) => assurance.traffic(account, at));
   if (host.api !== undefined) {

@@ -1,4 +1,6 @@
+import { randomInt } from 'node:crypto';
 import type { Assurance } from '../../src/assurance/assurance.js';
+import type { NormalizedEvent } from '../../src/model/event.js';
 import type { DeviceStatus } from '../../src/assurance/ledger.js';
 import type { IncidentRecord } from '../../src/assurance/store.js';
 import { GROUPED_ACCOUNTS_KEY } from '../../src/assurance/incidents.js';
@@ -19,6 +21,9 @@ import { RetainedStatePublisher, type RetainedState } from './mqtt-retained.js';
  * publish ends by itself within the output's publish timeout, so overrun runs do not pile up).
  */
 const PUBLISH_OVERRUN_MS = 10_000;
+
+/** A publication asked for by an event or an incident change starts at least this long after the last one began. */
+const SOON_GAP_MS = 250;
 
 /** stop() waits this long at most for a state publication in progress; the output's own stop ends it. */
 const STOP_WAIT_MS = 2_000;
@@ -44,6 +49,11 @@ export class MqttAssuranceStates {
   // One publication at a time; a change while one runs asks for one more pass after it.
   private publishing: { run: Promise<void>; since: number } | undefined;
   private again = false;
+  /** Sites whose states the next publication publishes again (eventsStored). */
+  private readonly covered = new Set<string>();
+  /** The publication soon() asked for, and when the last one began (performance.now()). */
+  private soonTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastPassAt = Number.NEGATIVE_INFINITY;
   /**
    * The incident states, built in full at the first publication and after a reload of the sites (building them reads
    * every open incident), and kept up to date one incident at a time by incidentsChanged().
@@ -76,10 +86,41 @@ export class MqttAssuranceStates {
 
   /** An incident opened or was acknowledged: the next publication publishes its site's state. */
   incidentsChanged(incident: IncidentRecord): void {
+    this.soon();
     // Not built yet: the build reads it from the store.
     if (this.incidents === undefined) return;
     const topic = this.incidents.apply(incident);
     for (const publisher of this.publishers) publisher.incidents.changed(topic);
+  }
+
+  /**
+   * Events were stored: the next publication publishes again the incident state of each configured site among theirs
+   * and one of its device states, changed or not. A duress changes both (its incident opens, its device was used), an
+   * ordinary alarm neither, and an observer of the encrypted link who counts messages (and sees their padded sizes)
+   * must not tell them apart. Accounts of no site are left out: a flood of made-up accounts would make a retained
+   * topic each.
+   */
+  eventsStored(events: readonly NormalizedEvent[]): void {
+    if (this.publishers.length === 0) return;
+    const before = this.covered.size;
+    for (const event of events) if (event.site != null) this.covered.add(event.site.id);
+    if (this.covered.size > before) this.soon();
+  }
+
+  /**
+   * A publication soon: at once after a quiet spell, else SOON_GAP_MS after the last one began, so a flood of a
+   * site's events does not run a pass (every device state serialised) per event. After the frame's own work either
+   * way: a pass reads the ledger, which must not delay the duress's ACK. Incident changes and stored events both come
+   * here, so when the states go does not tell them apart.
+   */
+  private soon(): void {
+    if (this.soonTimer !== undefined || this.publishers.length === 0) return;
+    const waitMs = Math.max(0, this.lastPassAt + SOON_GAP_MS - performance.now());
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      void this.publish();
+    }, waitMs);
+    this.soonTimer.unref();
   }
 
   /** Brings every retained state up to date; resolves when the publication (and any pass it was asked for) ends. */
@@ -99,6 +140,7 @@ export class MqttAssuranceStates {
         this.again = false;
         const devices = deviceStates(assurance.deviceReport().devices);
         const incidents = this.incidentStates();
+        this.cover(devices);
         await Promise.all(this.publishers.map((p) => Promise.all([p.devices.sync(devices), p.incidents.sync(incidents)])));
       } while (this.again);
     })()
@@ -107,7 +149,26 @@ export class MqttAssuranceStates {
         if (this.publishing?.run === run) this.publishing = undefined;
       });
     this.publishing = { run, since: performance.now() };
+    this.lastPassAt = this.publishing.since;
     return run;
+  }
+
+  /**
+   * Marks for this pass the states eventsStored() asked for: each site's incident state, and a device state of the
+   * site drawn at random unless one of them is published anyway (the duress's own device).
+   */
+  private cover(devices: ReadonlyMap<string, RetainedState>): void {
+    if (this.covered.size === 0) return;
+    const sites = [...this.covered].map((site) => ({ incident: `incidents/${topicSegment(site)}`, devices: `devices/${topicSegment(site)}/` }));
+    this.covered.clear();
+    const deviceTopics = [...devices.keys()];
+    for (const site of sites) {
+      const own = deviceTopics.filter((topic) => topic.startsWith(site.devices));
+      for (const publisher of this.publishers) {
+        publisher.incidents.resend(site.incident);
+        if (own.length > 0 && !own.some((topic) => publisher.devices.differs(devices, topic))) publisher.devices.resend(own[randomInt(own.length)]!);
+      }
+    }
   }
 
   private incidentStates(): ReadonlyMap<string, RetainedState> {
@@ -122,6 +183,7 @@ export class MqttAssuranceStates {
    * stalled broker costs stop a couple of seconds, not one per step.
    */
   async stop(): Promise<void> {
+    clearTimeout(this.soonTimer);
     await Promise.all([
       this.publishing === undefined ? undefined : withTimeout(this.publishing.run, STOP_WAIT_MS),
       ...(await Promise.all(this.unsubscribes)).map((unsubscribe) => unsubscribe?.().catch(() => undefined)),

@@ -34,6 +34,17 @@ export class RetainedStatePublisher {
     this.changedTopics.add(topic);
   }
 
+  /** `topic` is published again at the next sync, changed or not. */
+  resend(topic: string): void {
+    this.published.delete(topic);
+    this.changedTopics.add(topic);
+  }
+
+  /** Whether the next sync of `wanted` publishes `topic` (its state differs from the one last published). */
+  differs(wanted: ReadonlyMap<string, RetainedState>, topic: string): boolean {
+    return this.published.get(topic) !== (wanted.get(topic) ?? CLEARED).fingerprint;
+  }
+
   async sync(wanted: ReadonlyMap<string, RetainedState>): Promise<void> {
     // Connected is enough: a degraded output (a topic its broker refuses) still takes retained states.
     const up = this.output.connected;

@@ -12,7 +12,17 @@ import { encodeAck } from '../../src/codecs/dc09/responses.js';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import { eventJson } from '../../src/model/event-json.js';
 import { silentLogger, systemClock } from '../../src/ports.js';
-import { cid, harness } from '../helpers/assurance-harness.js';
+import { wireAssurance } from '../../adapters/cli/assurance-wiring.js';
+import { AssuranceStore } from '../../src/assurance/store.js';
+import { EventBus } from '../../src/bus.js';
+import { createIdSource, seededRandom } from '../../src/model/ids.js';
+import { Counters } from '../../src/observability/counters.js';
+import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
+import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
+import { Recorder } from '../../src/pipeline/recorder.js';
+import { settingsSchema } from '../../src/settings/settings.js';
+import type { Signal } from '../../src/model/signal.js';
+import { cid, FakeClock, harness, SITES } from '../helpers/assurance-harness.js';
 import { getTestBroker, startTcpProxy, uniquePrefix } from '../helpers/broker.js';
 
 /**
@@ -100,6 +110,55 @@ describe('what a duress changes in the bytes a central output sends', () => {
       return sent.at(-1)!.bytes;
     });
     expect(sizes).toEqual({ [Object.keys(sizes)[0]!]: Object.keys(events) });
+  });
+
+  it('MQTT: a duress causes as many retained-state publishes, of the same sizes, as an ordinary alarm of its site', async () => {
+    const broker = await getTestBroker();
+    cleanups.push(() => broker.close());
+    const wire = new MqttWire();
+    const proxy = await startTcpProxy(broker.url, (chunk) => wire.take(chunk));
+    cleanups.push(() => proxy.close());
+    const prefix = uniquePrefix('counts');
+    const output = new MqttOutput(
+      { name: 'central', url: proxy.url, topicPrefix: prefix, audience: 'central', embeddedPort: 1884, protocolVersion: broker.protocolVersion },
+      { clock: systemClock, logger: silentLogger, gateway: { id: 'gw', version: '0' } },
+    );
+    await output.start();
+    cleanups.push(() => output.stop());
+    // The gateway's assurance on the output, as wired at start: retained incident and device states.
+    const clock = new FakeClock();
+    const outbox = new MemoryOutbox({ clock });
+    outbox.registerOutputs(['central']);
+    const bus = new EventBus({ logger: silentLogger });
+    const builder = { ids: createIdSource(clock, seededRandom(11)), sites: () => SITES };
+    const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 10_000, bus });
+    const settings = settingsSchema.parse({ dataDir: '/nonexistent-not-used', inputs: [], outputs: [{ type: 'stdout', name: 'unused' }] });
+    const wiring = wireAssurance({ recorder, api: undefined, outputs: [output], outbox, builder, bus }, settings, {
+      clock,
+      logger: silentLogger,
+      store: AssuranceStore.open(':memory:'),
+      tickMs: 3_600_000,
+    });
+    cleanups.push(() => wiring.stop());
+    await wiring.tick();
+
+    /** The retained-state publishes (kind of state and bytes, in order) that receiving `signal` causes. */
+    const statesAfter = async (signal: Signal): Promise<string[]> => {
+      const before = wire.publishes.length;
+      clock.advance(60_000);
+      const origin = { input: 'panel', transport: 'tcp' as const, receivedAt: clock.now(), raw: new Uint8Array([0x31]), trust: VERIFIED };
+      const stored = await recorder.record([eventFromSignal(signal, origin, builder)]);
+      if (!stored.ok) throw stored.error;
+      // Delivered to central at once, as on a working link: no delivery deadline passes.
+      for (const event of stored.events) wiring.assurance.delivered('central', event);
+      await new Promise((resolve) => setImmediate(resolve));
+      await wiring.tick();
+      return wire.publishes.slice(before).map((p) => `${p.topic.split('/')[1]} ${p.bytes}`);
+    };
+    const burglary = await statesAfter(cid('130', 3));
+    expect(await statesAfter(cid('122', 5)), 'the hold-up button').toEqual(burglary);
+    expect(await statesAfter(cid('121', 12)), 'a duress code while the incident is open').toEqual(burglary);
+    expect(await statesAfter(cid('130', 3)), 'a burglary while the incident is open').toEqual(burglary);
   });
 
   it('webhook: every event of the site is the same body size', async () => {
