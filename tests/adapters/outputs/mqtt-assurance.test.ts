@@ -6,7 +6,9 @@ import { AssuranceStore } from '../../../src/assurance/store.js';
 import { GROUPED_ACCOUNTS_KEY } from '../../../src/assurance/incidents.js';
 import { silentLogger } from '../../../src/ports.js';
 import { seededRandom } from '../../../src/model/ids.js';
+import { sitesSchema } from '../../../src/settings/sites.js';
 import { cid, harness, openIncidentBehind, operator, SITES } from '../../helpers/assurance-harness.js';
+import { testEvent } from '../../helpers/output-events.js';
 
 /** Just what the retained-state publisher uses of an MQTT output. */
 function fakeOutput(retained: Map<string, string>, published: string[] = []): MqttOutput {
@@ -192,5 +194,47 @@ describe('retained incident state on a broker refusing a publish', () => {
     await states.publish();
     expect(published).toEqual(['incidents/bank-1']);
     expect(JSON.parse(retained.get('incidents/bank-1')!)).toMatchObject({ open: 1 });
+  });
+});
+
+describe('states published again after every event of a site (an observer of the link counts messages)', () => {
+  const sites = [...SITES, ...sitesSchema.parse([{ id: 'kiosk-3', accounts: ['9999'] }])];
+
+  it('publishes the incident state and one device state of the event\'s site, only the incident state of a site without devices, nothing for an account of no site', async () => {
+    const h = harness({ sites });
+    const retained = new Map<string, string>();
+    const published: string[] = [];
+    const states = new MqttAssuranceStates([fakeOutput(retained, published)], { assurance: h.assurance, sites: () => sites, clock: h.clock, logger: silentLogger });
+    await states.publish();
+    const publishedFor = async (site: string | null): Promise<string[]> => {
+      published.length = 0;
+      states.eventsStored([testEvent({ ...(site === null ? { account: '4321' } : { siteId: site }) })]);
+      await states.publish();
+      return published.map((topic) => topic.replace(/\/[^/]+$/, '/…'));
+    };
+    expect(await publishedFor('bank-1')).toEqual(['devices/bank-1/…', 'incidents/…']);
+    expect(await publishedFor('shop-2')).toEqual(['devices/shop-2/…', 'incidents/…']);
+    expect(await publishedFor('kiosk-3')).toEqual(['incidents/…']);
+    expect(await publishedFor(null)).toEqual([]);
+    await states.stop();
+  });
+
+  it('runs a publication every 250 ms at most under a flood of a site\'s events, not one per event', async () => {
+    const h = harness({ sites });
+    const retained = new Map<string, string>();
+    const published: string[] = [];
+    const states = new MqttAssuranceStates([fakeOutput(retained, published)], { assurance: h.assurance, sites: () => sites, clock: h.clock, logger: silentLogger });
+    await states.publish();
+    published.length = 0;
+    const started = performance.now();
+    for (let i = 0; i < 100; i++) {
+      states.eventsStored([testEvent({ siteId: 'bank-1' })]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const passes = published.filter((topic) => topic === 'incidents/bank-1').length;
+    expect(passes).toBeGreaterThanOrEqual(2);
+    expect(passes).toBeLessThanOrEqual(Math.ceil((performance.now() - started) / 250) + 1);
+    await states.stop();
   });
 });
