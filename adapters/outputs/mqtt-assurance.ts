@@ -95,15 +95,18 @@ export class MqttAssuranceStates {
 
   /**
    * Events were stored: the next publication publishes again the incident state of each configured site among theirs
-   * and one of its device states, changed or not. A duress changes both (its incident opens, its device was used), an
-   * ordinary alarm neither, and an observer of the encrypted link who counts messages (and sees their padded sizes)
-   * must not tell them apart. Accounts of no site are left out: a flood of made-up accounts would make a retained
-   * topic each.
+   * (of the account, for a verified event of no site) and one of the site's device states, changed or not. A duress
+   * changes both (its incident opens, its device was used), an ordinary alarm neither, and an observer of the
+   * encrypted link who counts messages (and sees their padded sizes) must not tell them apart. Unverified events of no
+   * site are left out: a flood of made-up accounts would make a retained topic each.
    */
   eventsStored(events: readonly NormalizedEvent[]): void {
     if (this.publishers.length === 0) return;
     const before = this.covered.size;
-    for (const event of events) if (event.site != null) this.covered.add(event.site.id);
+    for (const event of events) {
+      const key = event.site?.id ?? (event.verified ? event.account : null);
+      if (key != null) this.covered.add(key);
+    }
     if (this.covered.size > before) this.soon();
   }
 
@@ -158,8 +161,9 @@ export class MqttAssuranceStates {
    * site drawn at random unless one of them is published anyway (the duress's own device).
    */
   private cover(devices: ReadonlyMap<string, RetainedState>): void {
-    if (this.covered.size === 0) return;
-    const sites = [...this.covered].map((site) => ({ incident: `incidents/${topicSegment(site)}`, devices: `devices/${topicSegment(site)}/` }));
+    if (this.covered.size === 0 || this.incidents === undefined) return;
+    const incidents = this.incidents;
+    const sites = [...this.covered].map((site) => ({ incident: incidents.listed(site), devices: `devices/${topicSegment(site)}/` }));
     this.covered.clear();
     const deviceTopics = [...devices.keys()];
     for (const site of sites) {
@@ -256,6 +260,13 @@ class IncidentStates {
     for (const site of sites) this.entry(site.id);
     for (const incident of incidents) this.take(incident);
     for (const topic of this.openByTopic.keys()) this.serialise(topic);
+  }
+
+  /** The topic of a site's (or an account's) state, which an account with no incident read gets now (`open: 0`). */
+  listed(site: string): string {
+    if (this.openBySite.has(site)) return `incidents/${topicSegment(site)}`;
+    this.openBySite.set(site, new Map());
+    return this.serialise(site);
   }
 
   /** Takes in an incident as it now stands; returns the topic whose state it changed. */

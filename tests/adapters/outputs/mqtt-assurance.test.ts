@@ -200,7 +200,7 @@ describe('retained incident state on a broker refusing a publish', () => {
 describe('states published again after every event of a site (an observer of the link counts messages)', () => {
   const sites = [...SITES, ...sitesSchema.parse([{ id: 'kiosk-3', accounts: ['9999'] }])];
 
-  it('publishes the incident state and one device state of the event\'s site, only the incident state of a site without devices, nothing for an account of no site', async () => {
+  it('publishes the incident state and one device state of the event\'s site, only the incident state of a site without devices or of a verified account of no site, nothing for an unverified one', async () => {
     const h = harness({ sites });
     const retained = new Map<string, string>();
     const published: string[] = [];
@@ -215,7 +215,13 @@ describe('states published again after every event of a site (an observer of the
     expect(await publishedFor('bank-1')).toEqual(['devices/bank-1/…', 'incidents/…']);
     expect(await publishedFor('shop-2')).toEqual(['devices/shop-2/…', 'incidents/…']);
     expect(await publishedFor('kiosk-3')).toEqual(['incidents/…']);
-    expect(await publishedFor(null)).toEqual([]);
+    // An allowlisted account of no site has an incident state too (`open: 0` until one opens); a made-up one none.
+    expect(await publishedFor(null)).toEqual(['incidents/…']);
+    expect(JSON.parse(retained.get('incidents/4321')!)).toMatchObject({ site: '4321', open: 0 });
+    published.length = 0;
+    states.eventsStored([testEvent({ account: 'F00D', verified: false, unverifiedReason: 'unknown-account' })]);
+    await states.publish();
+    expect(published).toEqual([]);
     await states.stop();
   });
 
