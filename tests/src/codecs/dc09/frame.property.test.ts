@@ -43,6 +43,8 @@ const plainOrEncrypted: fc.Arbitrary<Case> = fc
     keySize: fc.constantFrom(0, 16, 24, 32),
     keyBytes: fc.uint8Array({ minLength: 32, maxLength: 32 }),
     padSource: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+    // A central DC-09 output's `pad`: more pad bytes, up to what the length field holds.
+    padTo: fc.constantFrom(undefined, 16, 64, 256, 1024),
   })
   .map((drawn) => {
     const encrypted = drawn.keySize > 0;
@@ -54,7 +56,8 @@ const plainOrEncrypted: fc.Arbitrary<Case> = fc
       // An encrypted frame must carry a timestamp.
       timestamp: encrypted ? (drawn.timestamp ?? Date.UTC(2024, 0, 1)) : drawn.timestamp,
       crcForm: drawn.crcForm,
-      ...(key === undefined ? {} : { key, random: (n: number) => drawn.padSource.subarray(0, n) }),
+      ...(key === undefined ? {} : { key, random: (n: number) => Uint8Array.from({ length: n }, (_, i) => drawn.padSource[i % 16]!) }),
+      ...(drawn.padTo === undefined ? {} : { padTo: drawn.padTo }),
     };
     return { message, key };
   });
@@ -95,7 +98,15 @@ describe('decodeDc09Frame is total', () => {
 
 describe('encodeDc09Frame → decodeDc09Frame', () => {
   test.prop([plainOrEncrypted])('gives back every field, plain and AES-128/192/256', ({ message, key }) => {
-    const result = decodeDc09Frame(encodeDc09Frame(message), { keyFor: () => key });
+    const frame = encodeDc09Frame(message);
+    if (message.encrypted && message.padTo !== undefined) {
+      // Padded to a multiple of padTo, unless the length field (0xFFF, the hex doubling each byte) held no more.
+      const text = Buffer.from(frame).toString('latin1');
+      const ciphertextBytes = (text.length - 1 - (text.indexOf('[') + 1)) / 2;
+      const bodyLength = frame.length - (message.crcForm === 'binary' ? 8 : 10);
+      expect(ciphertextBytes % message.padTo === 0 || bodyLength > 0xfff - 32).toBe(true);
+    }
+    const result = decodeDc09Frame(frame, { keyFor: () => key });
     if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
     expect(result.value).toEqual({
       token: message.token,
