@@ -118,6 +118,14 @@ function lintExposure(settings: Settings, worldReadableFiles: ReadonlySet<string
   settings.outputs.forEach((output, i) => {
     if (output.type === 'mqtt' && withCredentials(output.url) !== undefined)
       findings.push({ severity: 'warning', path: `outputs[${i}].url`, message: 'credentials inside the URL: use username with passwordFile' });
+    // With the content hidden, a duress still shows by its length (README "What an observer of the links to central sees").
+    const keyedDc09 = output.type === 'dc09' && output.audience === 'central' && (output.key ?? output.keyFile ?? output.keyEnv) !== undefined;
+    if ('pad' in output && output.pad === 0 && (keyedDc09 || linkToCentre(output) === 'tls'))
+      findings.push({
+        severity: 'warning',
+        path: `outputs[${i}].pad`,
+        message: 'pad: 0 on an encrypted link to central: an observer of the link tells a duress from an ordinary alarm by its size; leave pad out (the default pads) or set it above your largest event',
+      });
     if (linkToCentre(output) === 'plain')
       findings.push({
         severity: 'warning',
