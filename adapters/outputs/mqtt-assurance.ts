@@ -264,9 +264,10 @@ class IncidentStates {
 
   /** The topic of a site's (or an account's) state, which an account with no incident read gets now (`open: 0`). */
   listed(site: string): string {
-    if (this.openBySite.has(site)) return `incidents/${topicSegment(site)}`;
-    this.openBySite.set(site, new Map());
-    return this.serialise(site);
+    const topic = incidentStateTopic(site);
+    if (this.openByTopic.has(topic)) return topic;
+    this.entry(site);
+    return this.serialise(topic);
   }
 
   /** Takes in an incident as it now stands; returns the topic whose state it changed. */
