@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { readAdminToken } from '../api/tokens.js';
 import { redactUrlCredentials } from '../system/redact.js';
+import { terminalText } from './terminal-text.js';
 import { DEFAULT_DATA_DIR, EXIT_CONFIG, EXIT_IOERR, EXIT_NOINPUT, EXIT_NOPERM, EXIT_PROTOCOL, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, EXIT_USAGE, loadConfigFile, printIssues } from './config.js';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8780';
@@ -155,6 +156,7 @@ export function withApiOptions(command: Command): Command {
 /**
  * Runs API calls and prints their answer; a failure goes to stderr with its exit status (see exitStatusOf; 78 for a bad
  * --config). An action done whose event for central is not stored yet prints as done, warns and exits 74 (EX_IOERR).
+ * Every line is printed through terminalText: answers carry text panels sent and notes people wrote.
  */
 export function apiAction<A extends unknown[]>(run: (call: ApiCall, out: (line: string) => void, ...args: A) => Promise<void>) {
   return async (...args: A) => {
@@ -167,15 +169,15 @@ export function apiAction<A extends unknown[]>(run: (call: ApiCall, out: (line: 
     }
     let notStored: string | undefined;
     try {
-      await run(caller(target, (message) => (notStored = message)), (line) => process.stdout.write(line + '\n'), ...args);
+      await run(caller(target, (message) => (notStored = message)), (line) => process.stdout.write(terminalText(line) + '\n'), ...args);
     } catch (error) {
       if (!(error instanceof CommandFailure)) throw error;
-      process.stderr.write(`error ${error.message}\n`);
+      process.stderr.write(`error ${terminalText(error.message)}\n`);
       process.exitCode = error.exitCode;
       return;
     }
     if (notStored === undefined) return;
-    process.stderr.write(`warning ${notStored}\n`);
+    process.stderr.write(`warning ${terminalText(notStored)}\n`);
     process.exitCode = EXIT_IOERR;
   };
 }

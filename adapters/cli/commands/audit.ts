@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Command } from 'commander';
+import { terminalText } from '../terminal-text.js';
 
 /** `panelbridge audit verify|show`: the hash-chained audit log in dataDir. */
 export function auditCommand(): Command {
@@ -41,6 +42,7 @@ export function auditCommand(): Command {
         for (const line of lines()) {
           if (line.trim() === '') continue;
           if (options.json === true) {
+            // Exactly as chained: a record's bytes are what its hash covers.
             process.stdout.write(line + '\n');
             continue;
           }
@@ -50,9 +52,9 @@ export function auditCommand(): Command {
               .filter(([, v]) => v !== null && v !== undefined)
               .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
               .join(' ');
-            process.stdout.write(`${r.seq}  ${r.at}  ${r.action}  by ${r.actor?.name} (${r.actor?.role}, ${r.actor?.channel})  ${details}\n`);
+            process.stdout.write(terminalText(`${r.seq}  ${r.at}  ${r.action}  by ${r.actor?.name} (${r.actor?.role}, ${r.actor?.channel})  ${details}`) + '\n');
           } catch {
-            process.stdout.write(`(not a record) ${line}\n`);
+            process.stdout.write(terminalText(`(not a record) ${line}`) + '\n');
           }
         }
       }),

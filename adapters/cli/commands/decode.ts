@@ -9,6 +9,7 @@ import { CAPTURE_MAGIC_BYTES, captureFormat } from '../../../src/codecs/pcap.js'
 import type { ReplayFrame } from '../../../src/replay/capture.js';
 import { EXIT_NOINPUT } from '../config.js';
 import { resolveKey } from '../../system/secrets.js';
+import { terminalText } from '../terminal-text.js';
 
 interface DecodeOptions {
   hex?: boolean;
@@ -64,7 +65,7 @@ export function decodeCommand(): Command {
         }
         if (decoded.value.answer !== undefined) {
           // A receiver's answer carries no event: its parts, never a classification.
-          process.stdout.write(JSON.stringify({ answer: decoded.value.answer }) + '\n');
+          printJson({ answer: decoded.value.answer });
           return true;
         }
         const origin = {
@@ -76,7 +77,7 @@ export function decodeCommand(): Command {
           ...(source.peer === null ? {} : { peer: source.peer }),
         };
         for (const signal of decoded.value.signals) {
-          process.stdout.write(JSON.stringify(eventFromSignal(signal, origin, { ids, sites: () => [] })) + '\n');
+          printJson(eventFromSignal(signal, origin, { ids, sites: () => [] }));
         }
         return true;
       };
@@ -153,8 +154,13 @@ function readHead(file: string): Uint8Array {
   }
 }
 
+/** One JSON line; a frame's text may hold controls JSON leaves as they are (C1, bidi), which terminalText escapes. */
+function printJson(value: unknown): void {
+  process.stdout.write(terminalText(JSON.stringify(value)) + '\n');
+}
+
 function printError(error: Pick<DecodeError, 'code' | 'message'>): void {
-  process.stdout.write(JSON.stringify({ error: { code: error.code, message: error.message } }) + '\n');
+  printJson({ error: { code: error.code, message: error.message } });
 }
 
 /** Standard input: one frame per non-empty line (escapes keep CR/LF inside a frame), or all of it as hex. */

@@ -7,6 +7,7 @@ import { ASSURANCE_FILE_NAME, AssuranceStore } from '../../../src/assurance/stor
 import { systemClock } from '../../../src/ports.js';
 import type { Settings } from '../../../src/settings/settings.js';
 import { gatewaySettingsOrExit } from '../gateway-data-dir.js';
+import { terminalText } from '../terminal-text.js';
 
 export interface DevicesOptions {
   config: string;
@@ -88,6 +89,7 @@ export function listDevices(options: DevicesOptions): void {
     overdue: options.overdue === true,
     neverTested: options.neverTested === true,
   });
-  const lines = options.json === true ? [JSON.stringify(report, null, 2)] : renderDeviceTable(report);
-  process.stdout.write(lines.join('\n') + '\n');
+  const lines = options.json === true ? JSON.stringify(report, null, 2).split('\n') : renderDeviceTable(report);
+  // Panel test reports name the account a panel sent.
+  process.stdout.write(lines.map(terminalText).join('\n') + '\n');
 }
