@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
+import { API_HTTP_STATUS } from '../../src/errors.js';
 import { readFile } from 'node:fs/promises';
 import type { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import { onAcceptFailed } from '../system/listener.js';
@@ -21,6 +22,12 @@ export function errorAnswer(status: number, code: string, message: string, resul
 
 /** Headers on every answer: nothing is cached, nothing is sniffed into something else. */
 const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
+
+/**
+ * The bytes one request's headers may take: Node's default, set here so that NODE_OPTIONS=--max-http-header-size
+ * cannot widen what every connection may make the parser hold.
+ */
+export const MAX_HEADER_BYTES = 16 * 1024;
 
 export function sendJson(res: http.ServerResponse, answer: JsonAnswer, headers: http.OutgoingHttpHeaders = {}): void {
   res.writeHead(answer.status, { 'content-type': 'application/json', ...COMMON_HEADERS, ...headers });
@@ -101,9 +108,39 @@ export function defaultMaxConnectionsPerPeer(maxConnections: number): number {
   return Math.max(8, Math.floor(maxConnections / 4));
 }
 
-/** Why a connection was closed at once: the listener's `maxConnections`, or its address's `maxConnectionsPerPeer`. */
-/** `accept-failed`: the system refused the connection before the listener saw it (EMFILE: out of file descriptors). */
-export type ConnectionDropReason = 'max-connections' | 'peer-limit' | 'accept-failed';
+/**
+ * Why a connection was closed at once: the listener's `maxConnections`, or its address's `maxConnectionsPerPeer`;
+ * `accept-failed`: the system refused the connection before the listener saw it (EMFILE: out of file descriptors);
+ * `headers-too-large`, `request-malformed`, `request-timeout`: its request could not be read (see UNREADABLE).
+ */
+export type ConnectionDropReason = 'max-connections' | 'peer-limit' | 'accept-failed' | UnreadableReason;
+
+type UnreadableReason = 'headers-too-large' | 'request-malformed' | 'request-timeout';
+
+/**
+ * What a request the parser gave up on is answered, by the parser's error code (any other HPE_ code: malformed),
+ * before its connection is closed: Node's own answer is an empty body, counted and logged nowhere.
+ */
+const UNREADABLE: Record<UnreadableReason, { code: 'HEADERS_TOO_LARGE' | 'REQUEST_MALFORMED' | 'REQUEST_TIMEOUT'; message: string }> = {
+  'headers-too-large': { code: 'HEADERS_TOO_LARGE', message: `the request's headers, cookies included, exceed ${MAX_HEADER_BYTES} bytes` },
+  'request-malformed': { code: 'REQUEST_MALFORMED', message: 'the request is not well-formed HTTP/1.1' },
+  'request-timeout': { code: 'REQUEST_TIMEOUT', message: 'the request did not arrive in time (headersTimeout, requestTimeout)' },
+};
+
+function unreadableReason(error: NodeJS.ErrnoException): UnreadableReason | undefined {
+  if (error.code === 'HPE_HEADER_OVERFLOW') return 'headers-too-large';
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'request-timeout';
+  return error.code?.startsWith('HPE_') === true ? 'request-malformed' : undefined;
+}
+
+/** The JSON refusal, written on the socket itself: the request never became one a handler could answer. */
+function unreadableAnswer(reason: UnreadableReason): string {
+  const { code, message } = UNREADABLE[reason];
+  const status = API_HTTP_STATUS[code];
+  const body = JSON.stringify(errorAnswer(status, code, message).body);
+  const headers = { 'content-type': 'application/json', ...COMMON_HEADERS, 'content-length': Buffer.byteLength(body), connection: 'close' };
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${body}`;
+}
 
 /** Where a listener's closed and refused connections go: its counter, and its log (rate-limited per address). */
 export interface ConnectionDrops {
@@ -163,6 +200,21 @@ class ConnectionCaps {
     if (connection !== undefined) connection.latest = { req, res };
   }
 
+  /**
+   * The parser gave up on this connection's request: answered (unless an answer is under way there, which it would
+   * corrupt), counted, logged once per address in a while, closed. A socket error (a reset) is only closed.
+   */
+  unreadable(error: NodeJS.ErrnoException, socket: net.Socket): void {
+    const reason = unreadableReason(error);
+    if (reason === undefined) return void socket.destroy();
+    const connection = this.open.get(`${socket.remoteAddress}:${socket.remotePort}`);
+    const answering = connection?.latest !== undefined && !connection.latest.res.writableFinished;
+    if (socket.writable && !answering) socket.write(unreadableAnswer(reason));
+    socket.destroy();
+    this.drops.count(reason);
+    this.drops.log.warn(`connection-${reason}`, `${socket.remoteAddress}:${socket.remotePort}`, { reason, code: error.code }, `request refused and connection closed: ${UNREADABLE[reason].message}`);
+  }
+
   private evictOldest(reason: ConnectionDropReason, host?: string): boolean {
     for (const [peer, connection] of this.open) {
       if (beingAnswered(connection) || (host !== undefined && connection.host !== host)) continue;
@@ -214,6 +266,7 @@ export async function createLimitedServer(
     headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
     keepAliveTimeout: 5_000,
     connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    maxHeaderSize: MAX_HEADER_BYTES,
   };
   const server =
     tls === undefined
@@ -232,6 +285,7 @@ export async function createLimitedServer(
   const caps = new ConnectionCaps(limits.maxConnections, limits.maxConnectionsPerPeer, drops);
   server.on('connection', (socket: net.Socket) => caps.accept(socket));
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => caps.requested(req, res));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => caps.unreadable(error, socket));
   onAcceptFailed(server, (error) => {
     drops.count('accept-failed');
     drops.log.warn('accept-failed', undefined, { code: error.code }, `connection not accepted (${error.code ?? error.message}): the process may be out of file descriptors (LimitNOFILE)`);

@@ -40,7 +40,7 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
   outbox_rejections_total: 'Frames refused because the outbox could not store them, by error code',
   connections_total: 'TCP connections accepted, by input',
   connections_dropped_total:
-    'TCP connections refused or closed by the listener, by input and reason (max-connections, peer-limit, first-frame-timeout, idle-timeout; accept-failed: out of file descriptors; not-allowed: outside a SIA over IP input\'s allowFrom)',
+    'TCP connections refused or closed by the listener, by input and reason (max-connections, peer-limit, first-frame-timeout, idle-timeout; accept-failed: out of file descriptors; not-allowed: outside a SIA over IP input\'s allowFrom; access-xml also headers-too-large, request-malformed, request-timeout)',
   input_errors_total: 'Frames whose handling failed unexpectedly, by input',
   udp_answers_withheld_total: 'NAK or DUH answers not sent to a datagram because they were larger than it (its sender address may be forged), by input',
   duress_frames_over_queue_total: 'Duress and hold-up frames a serial input queued beyond its full frame queue, by input',
@@ -48,7 +48,7 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
   api_requests_refused_total: 'API requests refused, by error code (no token, role, origin, host, content type)',
   mqtt_acks_refused_total: 'Incident acknowledgements over MQTT refused, by output and error code (unknown incident, already acknowledged, not stored)',
   api_token_failures_total: 'Unknown tokens presented to the API (bearer and console sign-in), by peer (loopback: never locked out; network)',
-  api_connections_dropped_total: 'API connections refused or closed by the listener, by reason (max-connections, peer-limit, accept-failed: out of file descriptors)',
+  api_connections_dropped_total: 'API connections refused or closed by the listener, by reason (max-connections, peer-limit, accept-failed: out of file descriptors; headers-too-large, request-malformed, request-timeout: a request it could not read)',
   retired_output_events_total:
     'Events an output removed from the configuration had not delivered at start-up, by output and outcome (handed_over to the outputs added in its place, dead_letter)',
   assurance_records_evicted_total:

@@ -145,3 +145,43 @@ describe('the API server against bodies cut short (security.md rules 5 and 6)', 
     }
   });
 });
+
+/** Sends `request` on a connection of its own; resolves with the raw answer once the server closes it. */
+function rawRequest(port: number, request: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(answer));
+    socket.write(request);
+  });
+}
+
+const bodyOf = (answer: string): unknown => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+
+describe('the API server against requests it cannot parse (security.md rules 5 and 6)', () => {
+  it('answers a cookie bomb 431 HEADERS_TOO_LARGE as JSON, counts it, logs it once per address, and serves the next request', async () => {
+    const { logger, lines } = recordingLogger();
+    const { port, counters } = await server(logger);
+    // What a page on another port of the host can make the operator's browser send: cookies past the header bound.
+    const bomb = `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${Array.from({ length: 400 }, (_, i) => `c${i}=${'x'.repeat(60)}`).join('; ')}\r\n\r\n`;
+    for (let i = 0; i < 3; i++) {
+      const answer = await rawRequest(port, bomb);
+      expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+      expect(bodyOf(answer)).toMatchObject({ error: { code: 'HEADERS_TOO_LARGE' } });
+    }
+    expect(counters.get('api_connections_dropped_total', { reason: 'headers-too-large' })).toBe(3);
+    expect(lines.filter((l) => l.fields.reason === 'headers-too-large')).toHaveLength(1);
+    expect(await healthzFrom(port, '127.0.0.1')).toBe(200);
+  });
+
+  it('answers a request that smuggles a second length 400 REQUEST_MALFORMED as JSON, and counts it', async () => {
+    const { port, counters } = await server();
+    const smuggled = `POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /boom HTTP/1.1\r\n\r\n`;
+    const answer = await rawRequest(port, smuggled);
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(bodyOf(answer)).toMatchObject({ error: { code: 'REQUEST_MALFORMED' } });
+    expect(counters.get('api_connections_dropped_total', { reason: 'request-malformed' })).toBe(1);
+  });
+});
