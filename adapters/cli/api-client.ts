@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { readAdminToken } from '../api/tokens.js';
 import { redactUrlCredentials } from '../system/redact.js';
-import { terminalText } from './terminal-text.js';
+import { terminalText } from '../system/terminal-text.js';
 import { DEFAULT_DATA_DIR, EXIT_CONFIG, EXIT_IOERR, EXIT_NOINPUT, EXIT_NOPERM, EXIT_PROTOCOL, EXIT_TEMPFAIL, EXIT_UNAVAILABLE, EXIT_USAGE, loadConfigFile, printIssues } from './config.js';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8780';

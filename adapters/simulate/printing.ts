@@ -1,6 +1,7 @@
 import { formatFrameRecord, formatLoadReport, formatScenarioSummary, type FrameRecord, type LoadReport, type ScenarioSummary } from '../../src/simulate/report.js';
 import { formatReceivedRecord, type ReceivedRecord } from '../../src/simulate/received-record.js';
 import type { SimulateOptions } from './options.js';
+import { terminalText } from '../system/terminal-text.js';
 
 /** Everything `simulate` prints on stdout, one line (or table) each: text, or JSON lines with --json. */
 export interface Printer {
@@ -13,15 +14,17 @@ export interface Printer {
 
 export function printer(options: Pick<SimulateOptions, 'json' | 'quiet'>): Printer {
   const write = (line: string) => process.stdout.write(line + '\n');
+  // What a receiver under test answered, and what anybody sent `--receive`: one line each, shown, never obeyed.
+  const writeRecord = (line: string) => write(terminalText(line));
   const json = options.json === true;
   return {
     frame(record) {
       if (options.quiet === true && record.answer === 'ack') return;
-      write(json ? JSON.stringify(record) : formatFrameRecord(record));
+      writeRecord(json ? JSON.stringify(record) : formatFrameRecord(record));
     },
     report: (report) => write(json ? JSON.stringify({ report }) : formatLoadReport(report)),
     summary: (summary) => write(json ? JSON.stringify({ summary }) : formatScenarioSummary(summary)),
     listening: (address) => write(json ? JSON.stringify({ listening: address }) : `listening on tcp and udp ${address.host}:${address.port}`),
-    received: (record) => write(json ? JSON.stringify(record) : formatReceivedRecord(record)),
+    received: (record) => writeRecord(json ? JSON.stringify(record) : formatReceivedRecord(record)),
   };
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { terminalText } from '../terminal-text.js';
+import { terminalText } from '../../system/terminal-text.js';
 
 /** `panelbridge audit verify|show`: the hash-chained audit log in dataDir. */
 export function auditCommand(): Command {

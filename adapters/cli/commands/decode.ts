@@ -9,7 +9,7 @@ import { CAPTURE_MAGIC_BYTES, captureFormat } from '../../../src/codecs/pcap.js'
 import type { ReplayFrame } from '../../../src/replay/capture.js';
 import { EXIT_NOINPUT } from '../config.js';
 import { resolveKey } from '../../system/secrets.js';
-import { terminalText } from '../terminal-text.js';
+import { terminalText } from '../../system/terminal-text.js';
 
 interface DecodeOptions {
   hex?: boolean;

@@ -7,7 +7,7 @@ import { ASSURANCE_FILE_NAME, AssuranceStore } from '../../../src/assurance/stor
 import { systemClock } from '../../../src/ports.js';
 import type { Settings } from '../../../src/settings/settings.js';
 import { gatewaySettingsOrExit } from '../gateway-data-dir.js';
-import { terminalText } from '../terminal-text.js';
+import { terminalText } from '../../system/terminal-text.js';
 
 export interface DevicesOptions {
   config: string;

@@ -1,21 +1,11 @@
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeDc09Frame } from '../../../src/codecs/dc09/frame.js';
-import { terminalText } from '../../../adapters/cli/terminal-text.js';
-import { runCli, tempDir } from '../../helpers/gateway-process.js';
-
-/** What a terminal obeys rather than shows: C0 and C1 controls, DEL, and the marks that reorder a line (bidi). */
-const OBEYED = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
-
-/**
- * Text an attacker controls: an access-XML controller sends the account of its duress (unverified, it is still
- * stored and opens an incident), an operator writes the acknowledgement's note. SGR 8 (conceal) in ESC and in C1 CSI
- * form would hide every line printed after it, the real hold-up's included; a newline forges a line of its own;
- * U+202E reverses the rest of the line.
- */
-const HOSTILE_ACCOUNT = 'door-7\u001b[8m\u009b8m';
-const HOSTILE_NOTE = 'false alarm\nno open incidents\u202e';
+import { encodeDc09Frame } from '../../src/codecs/dc09/frame.js';
+import { HOSTILE_ACCOUNT, HOSTILE_NOTE, OBEYED_BY_TERMINALS } from '../helpers/terminal-text.js';
+import { CLI, runCli, tempDir } from '../helpers/gateway-process.js';
 
 const incident = (id: string, account: string, acknowledged: boolean) => ({
   id,
@@ -32,17 +22,6 @@ const incident = (id: string, account: string, acknowledged: boolean) => ({
   note: acknowledged ? HOSTILE_NOTE : null,
   deliveredAt: null,
   calls: [],
-});
-
-describe('terminalText', () => {
-  it('shows every character a terminal would obey as a \\u escape, and leaves the rest, and the meaning of JSON, alone', () => {
-    expect(terminalText('Teller 1 – Zürich ✓')).toBe('Teller 1 – Zürich ✓');
-    expect(terminalText('a\u001b[2Jb\u009b8m\r\n\t\u007f\u202e')).toBe('a\\u001b[2Jb\\u009b8m\\u000d\\u000a\\u0009\\u007f\\u202e');
-    const value = { account: HOSTILE_ACCOUNT, note: HOSTILE_NOTE };
-    const printed = terminalText(JSON.stringify(value));
-    expect(printed).not.toMatch(OBEYED);
-    expect(JSON.parse(printed)).toEqual(value);
-  });
 });
 
 describe('CLI output of text a panel or another person wrote', () => {
@@ -66,7 +45,7 @@ describe('CLI output of text a panel or another person wrote', () => {
     expect(result.stderr).toBe('');
     const lines = result.stdout.split('\n').slice(0, -1);
     expect(lines).toHaveLength(3);
-    expect(result.stdout).not.toMatch(OBEYED);
+    expect(result.stdout).not.toMatch(OBEYED_BY_TERMINALS);
     expect(lines[0]).toContain('account door-7\\u001b[8m\\u009b8m');
     expect(lines[1]).toMatch(/^inc-1 .*: OPEN$/);
     expect(lines[2]).toContain('(false alarm\\u000ano open incidents\\u202e)');
@@ -76,8 +55,28 @@ describe('CLI output of text a panel or another person wrote', () => {
     const frame = encodeDc09Frame({ token: 'ADM-CID', seq: '0002', line: '0', account: '1234', dataAccount: '1234', data: '1121 01 005', extended: { I: 'Lobby\u009b8m' } });
     const result = await runCli(['decode', '--hex', Buffer.from(frame).toString('hex')]);
     expect(result.code).toBe(0);
-    expect(result.stdout).not.toMatch(OBEYED);
+    expect(result.stdout).not.toMatch(OBEYED_BY_TERMINALS);
     expect(result.stdout).toContain('Lobby\\u009b8m');
     expect(JSON.stringify(JSON.parse(result.stdout))).toContain('Lobby\u009b8m');
+  });
+
+  it('`simulate --receive` prints a frame anybody may send it with its extended data escaped, on one line', async () => {
+    const child = spawn(process.execPath, [CLI, 'simulate', '--receive', '--listen', '127.0.0.1:0', '--account', '4567'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      await expect.poll(() => /listening on tcp and udp 127\.0\.0\.1:(\d+)/.exec(stdout), { timeout: 10_000 }).not.toBeNull();
+      const port = Number(/127\.0\.0\.1:(\d+)/.exec(stdout)![1]);
+      const frame = encodeDc09Frame({ token: 'ADM-CID', seq: '0001', line: '0', account: '4567', dataAccount: '4567', data: '1121 01 005', extended: { I: 'x\u001b[8m\u009b8m' } });
+      const socket = dgram.createSocket('udp4');
+      await new Promise<void>((resolve, reject) => socket.send(frame, port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
+      socket.close();
+      await expect.poll(() => stdout.split('\n').length, { timeout: 10_000 }).toBe(3);
+      const received = stdout.split('\n')[1]!;
+      expect(received).toContain('[Ix\\u001b[8m\\u009b8m]');
+      expect(stdout).not.toMatch(OBEYED_BY_TERMINALS);
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 });
