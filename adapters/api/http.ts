@@ -157,12 +157,14 @@ interface OpenConnection {
 
 /**
  * Being answered: its request arrived whole and its answer is not finished (a handler at work, a live stream). A
- * connection still sending its headers or body, or idle between requests, is only holding a place: a client that
- * drips its body for the whole requestTimeout, or sends one request every few seconds, must not keep a place.
+ * connection still sending its headers or body, idle between requests, or whose answer waits on a client that does
+ * not read it (bytes the kernel would not take: a dead-letter page or a report nobody reads has no timeout), is only
+ * holding a place: a client that drips its body for the whole requestTimeout, sends one request every few seconds,
+ * or asks for large answers and never reads them, must not keep a place.
  */
 function beingAnswered(connection: OpenConnection): boolean {
   const { latest } = connection;
-  return latest !== undefined && latest.req.complete && !latest.res.writableFinished;
+  return latest !== undefined && latest.req.complete && !latest.res.writableFinished && latest.res.writableLength === 0;
 }
 
 /**

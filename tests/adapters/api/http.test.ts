@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type http from 'node:http';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLimitedServer, type ConnectionDropReason } from '../../../adapters/api/http.js';
 import { RateLimitedLog } from '../../../src/observability/rate-limited-log.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
@@ -119,5 +119,35 @@ describe('createLimitedServer against slow clients', () => {
     expect(slow.map((s) => s.closed())).toEqual([true, false, false, false]);
     expect(dropped).toEqual(['max-connections']);
     for (const { socket } of [client, ...slow]) socket.destroy();
+  });
+});
+
+describe('createLimitedServer against clients that stop reading', () => {
+  it('at maxConnections closes the oldest connection whose client stopped reading its answer, so answers nobody reads cannot lock clients out', async () => {
+    const dropped: ConnectionDropReason[] = [];
+    // A dead-letter page or a year's report: more than the kernel's buffers on both ends hold.
+    const big = Buffer.alloc(32 << 20, 'x');
+    const server = await createLimitedServer(
+      (req, res) => (req.url === '/big' ? res.end(big) : res.end('ok')),
+      { maxConnections: 2, maxConnectionsPerPeer: 3, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000 },
+      undefined,
+      { count: (reason) => dropped.push(reason), log: new RateLimitedLog({ logger: silentLogger, clock: systemClock }) },
+    );
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    servers.push(server);
+    const port = (server.address() as net.AddressInfo).port;
+    // Asked for a large answer and never read a byte of it (no 'data' listener: the socket stays paused).
+    const stalled = await Promise.all(Array.from({ length: 2 }, () => connect(port)));
+    for (const { socket } of stalled) socket.write('GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const client = await connect(port);
+    expect(client.closed()).toBe(false);
+    await client.request();
+    expect(dropped).toEqual(['max-connections']);
+    // A client sees its connection closed once it reads what the server had sent before closing it.
+    for (const { socket } of stalled) socket.resume();
+    await vi.waitFor(() => expect(stalled.map((s) => s.closed())).toEqual([true, false]), { timeout: 5_000 });
+    for (const { socket } of [client, ...stalled]) socket.destroy();
   });
 });
