@@ -25,21 +25,32 @@ export interface SessionStart {
   secret: string;
 }
 
+/**
+ * Cookies of SESSION_COOKIE's name a Cookie header is searched through: as many as a browser keeps for one host
+ * (Chrome and Firefox: 180), the last ones, where the browser puts the gateway's (path `/`, the shortest).
+ */
+export const MAX_SESSION_COOKIES = 180;
+
 /** Secrets and cookies are kept and compared as hashes: how long a comparison takes tells nothing of them. */
 const hashOf = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 const newSecret = (): string => randomBytes(32).toString('base64url');
+/** What newSecret makes (32 bytes in base64url): another value is no cookie of the gateway's, and is not hashed. */
+const SECRET_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
 /**
- * The values of every cookie of this name in a Cookie header, by their hashes. A page on another port of the host
+ * The values of the cookies of this name in a Cookie header, by their hashes. A page on another port of the host
  * may set one of the same name (cookies are per host, not per port), with a longer path so that the browser sends
- * it first: the session's own must still be found.
+ * it first: the session's own must still be found. Each is hashed on every request behind a token, by whoever
+ * sends it: a 16 KiB header held some 1,100 (5 ms of hashing a request), now at most MAX_SESSION_COOKIES.
  */
 function browsersIn(cookieHeader: string | undefined): Map<string, string> {
-  const browsers = new Map<string, string>();
+  const values: string[] = [];
   for (const part of (cookieHeader ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === SESSION_COOKIE) browsers.set(hashOf(value.join('=')), value.join('='));
+    if (name === SESSION_COOKIE) values.push(value.join('='));
   }
+  const browsers = new Map<string, string>();
+  for (const value of new Set(values.slice(-MAX_SESSION_COOKIES))) if (SECRET_SHAPE.test(value)) browsers.set(hashOf(value), value);
   return browsers;
 }
 
