@@ -156,21 +156,26 @@ interface OpenConnection {
 }
 
 /**
- * Being answered: its request arrived whole and its answer is not finished (a handler at work, a live stream). A
- * connection still sending its headers or body, idle between requests, or whose answer waits on a client that does
- * not read it (bytes the kernel would not take: a dead-letter page or a report nobody reads has no timeout), is only
- * holding a place: a client that drips its body for the whole requestTimeout, sends one request every few seconds,
- * or asks for large answers and never reads them, must not keep a place.
+ * `answering`: its request arrived whole and its answer is not finished (a handler at work, a live stream). A
+ * connection still sending its headers or body, or idle between requests, is only holding a place (`idle`): a client
+ * that drips its body for the whole requestTimeout, or sends one request every few seconds, must not keep a place.
+ * Nor may one whose answer waits on a client that does not read it (`unread`: bytes its end would not take; an answer
+ * has no timeout, and a dead-letter page or a report is megabytes), though it may be a large answer on a slow link:
+ * it makes room only when no idle one is left.
  */
-function beingAnswered(connection: OpenConnection): boolean {
+type Place = 'idle' | 'unread' | 'answering';
+
+function placeOf(connection: OpenConnection): Place {
   const { latest } = connection;
-  return latest !== undefined && latest.req.complete && !latest.res.writableFinished && latest.res.writableLength === 0;
+  if (latest === undefined || !latest.req.complete || latest.res.writableFinished) return 'idle';
+  return latest.res.writableLength > 0 ? 'unread' : 'answering';
 }
 
 /**
  * The connection caps of one listener, in all and per remote address. At either cap the oldest connection (of that
- * address, or of all) that is not being answered is closed to make room, so idle and slow connections cannot lock a
- * client out (a door controller's duress post); only when every one is being answered is the new one refused.
+ * address, or of all) that is idle, else the oldest whose answer is unread (see Place), is closed to make room, so
+ * idle, slow and unread connections cannot lock a client out (a door controller's duress post); only when every one
+ * is being answered is the new one refused.
  */
 class ConnectionCaps {
   /** By remote `address:port`, oldest first. */
@@ -218,13 +223,14 @@ class ConnectionCaps {
   }
 
   private evictOldest(reason: ConnectionDropReason, host?: string): boolean {
-    for (const [peer, connection] of this.open) {
-      if (beingAnswered(connection) || (host !== undefined && connection.host !== host)) continue;
-      this.forget(peer, connection.socket);
-      connection.socket.destroy();
-      this.dropped(reason, peer);
-      return true;
-    }
+    for (const place of ['idle', 'unread'] satisfies Place[])
+      for (const [peer, connection] of this.open) {
+        if (placeOf(connection) !== place || (host !== undefined && connection.host !== host)) continue;
+        this.forget(peer, connection.socket);
+        connection.socket.destroy();
+        this.dropped(reason, peer);
+        return true;
+      }
     return false;
   }
 

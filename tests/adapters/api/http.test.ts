@@ -123,13 +123,13 @@ describe('createLimitedServer against slow clients', () => {
 });
 
 describe('createLimitedServer against clients that stop reading', () => {
-  it('at maxConnections closes the oldest connection whose client stopped reading its answer, so answers nobody reads cannot lock clients out', async () => {
+  it('at maxConnections closes an idle connection first, then the oldest whose client stopped reading its answer: answers nobody reads cannot lock clients out', async () => {
     const dropped: ConnectionDropReason[] = [];
     // A dead-letter page or a year's report: more than the kernel's buffers on both ends hold.
     const big = Buffer.alloc(32 << 20, 'x');
     const server = await createLimitedServer(
       (req, res) => (req.url === '/big' ? res.end(big) : res.end('ok')),
-      { maxConnections: 2, maxConnectionsPerPeer: 3, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000 },
+      { maxConnections: 3, maxConnectionsPerPeer: 4, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000 },
       undefined,
       { count: (reason) => dropped.push(reason), log: new RateLimitedLog({ logger: silentLogger, clock: systemClock }) },
     );
@@ -141,13 +141,21 @@ describe('createLimitedServer against clients that stop reading', () => {
     const stalled = await Promise.all(Array.from({ length: 2 }, () => connect(port)));
     for (const { socket } of stalled) socket.write('GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     await new Promise((resolve) => setTimeout(resolve, 300));
+    // Newer than both, but only holding a place: it goes first.
+    const idle = await connect(port);
+    const first = await connect(port);
+    expect([idle.closed(), first.closed()]).toEqual([true, false]);
+    // It too asks for a large answer and reads none of it: only connections that read nothing are left, and the
+    // oldest of them makes room.
+    first.socket.write('GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const client = await connect(port);
     expect(client.closed()).toBe(false);
     await client.request();
-    expect(dropped).toEqual(['max-connections']);
+    expect(dropped).toEqual(['max-connections', 'max-connections']);
     // A client sees its connection closed once it reads what the server had sent before closing it.
     for (const { socket } of stalled) socket.resume();
     await vi.waitFor(() => expect(stalled.map((s) => s.closed())).toEqual([true, false]), { timeout: 5_000 });
-    for (const { socket } of [client, ...stalled]) socket.destroy();
+    for (const { socket } of [client, first, ...stalled]) socket.destroy();
   });
 });
