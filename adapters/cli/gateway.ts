@@ -216,16 +216,35 @@ export class Gateway {
     this.logger.info({ sites: sites.length }, 'sites reloaded');
   }
 
-  health(): ReturnType<HealthSource['health']> {
-    const now = this.options.clock.now();
-    const outputs = this.outputs.map((o) => {
-      const oldest = this.outbox.oldestPendingAt(o.name);
+  /** Each output's name, kind and health, from memory (no outbox read). */
+  private outputStates() {
+    return this.outputs.map((o) => {
       const readFailure = this.dispatcher.readFailure(o.name);
       // An output the outbox cannot be read for receives nothing, however well its own link is.
       const state = readFailure === undefined ? o.health() : { state: 'down' as const, detail: readFailure };
-      return { name: o.name, kind: o.kind, ...state, backlog: this.outbox.backlog(o.name), deadLetters: this.outbox.deadLetterCount(o.name), oldestPendingAgeMs: oldest === null ? null : now - oldest };
+      return { name: o.name, kind: o.kind, ...state };
     });
-    const inputs = this.inputs.map((i) => ({ name: i.name, ...i.health() }));
+  }
+
+  private inputStates() {
+    return this.inputs.map((i) => ({ name: i.name, ...i.health() }));
+  }
+
+  /**
+   * What /healthz tells a caller without a token, from memory alone: anybody may ask it as often as they like, and
+   * the outbox's counts (dead letters above all) cost milliseconds each.
+   */
+  publicHealth(): PublicHealth {
+    return publicHealth(this.inputStates(), this.outputStates().map((health, i) => ({ ...health, audience: this.outputs[i]!.audience })));
+  }
+
+  health(): ReturnType<HealthSource['health']> {
+    const now = this.options.clock.now();
+    const outputs = this.outputStates().map((o) => {
+      const oldest = this.outbox.oldestPendingAt(o.name);
+      return { ...o, backlog: this.outbox.backlog(o.name), deadLetters: this.outbox.deadLetterCount(o.name), oldestPendingAgeMs: oldest === null ? null : now - oldest };
+    });
+    const inputs = this.inputStates();
     const assurance = this.assurance?.health();
     const storage = this.outbox.storage();
     const storeFault = this.recorder.storeFault();
@@ -236,7 +255,6 @@ export class Gateway {
     const degraded = storeFault !== undefined || wal.stuck || [...outputs, ...inputs].some((x) => x.state !== 'up') || assurance?.state === 'degraded';
     return {
       status: degraded ? 'degraded' : 'ok',
-      public: publicHealth(inputs, outputs.map((health, i) => ({ ...health, audience: this.outputs[i]!.audience }))),
       body: {
         status: degraded ? 'degraded' : 'ok',
         gateway: this.id,

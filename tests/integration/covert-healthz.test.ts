@@ -1,6 +1,6 @@
 import http from 'node:http';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Gateway } from '../../adapters/cli/gateway.js';
 import { createRootLogger } from '../../adapters/system/logger.js';
 import { systemClock } from '../../src/ports.js';
@@ -86,4 +86,17 @@ describe('covert routing: the public /healthz', () => {
     expect(outputs()).toEqual([expect.objectContaining({ name: 'cms', state: 'degraded' })]);
     expect(await publicHealthz()).toEqual(quiet);
   }, 20_000);
+
+  it('answers a caller without a token without reading the outbox, whose dead-letter count scans every dead letter', async () => {
+    // 200,000 dead letters (a webhook refusing for weeks) took some 35 ms to count, once per output, for each
+    // anonymous request: a few a second from anybody who reaches the API held the event loop that stores duress.
+    const { publicHealthz, gateway } = await start(`http://127.0.0.1:${await freePort()}/events`);
+    const reads = [vi.spyOn(gateway.outbox, 'deadLetterCount'), vi.spyOn(gateway.outbox, 'backlog'), vi.spyOn(gateway.outbox, 'storage')];
+    expect((await publicHealthz()).code).toBe(200);
+    expect(reads.map((read) => read.mock.calls.length)).toEqual([0, 0, 0]);
+    // The gateway's own view (a token's /healthz, the console's overview) still counts them.
+    gateway.health();
+    expect(reads.every((read) => read.mock.calls.length > 0)).toBe(true);
+  });
 });
+

@@ -12,8 +12,10 @@ export interface PublicHealth {
 }
 
 export interface HealthSource {
-  /** `status` and `body` weigh everything, the assurance included; `public` is the part a caller without a token sees. */
-  health(): { status: 'ok' | 'degraded'; body: Record<string, unknown>; public: PublicHealth };
+  /** `status` and `body` weigh everything, the assurance included. */
+  health(): { status: 'ok' | 'degraded'; body: Record<string, unknown> };
+  /** The part a caller without a token sees, from memory alone (anybody may ask it, as often as they like). */
+  publicHealth(): PublicHealth;
 }
 
 export interface MetricsSource {
@@ -44,10 +46,13 @@ export function registerHealthRoutes(
   },
 ): void {
   api.route('GET', '/healthz', 'public', (req) => {
-    const health = deps.gateway.health();
     const codeOf = (s: 'ok' | 'degraded') => (s === 'ok' ? 200 : 503);
-    if (req.identity !== undefined) return { status: codeOf(health.status), body: health.body };
-    return { status: codeOf(health.public.status), body: health.public };
+    if (req.identity === undefined) {
+      const shown = deps.gateway.publicHealth();
+      return { status: codeOf(shown.status), body: shown };
+    }
+    const health = deps.gateway.health();
+    return { status: codeOf(health.status), body: health.body };
   });
   // Events an output refused for good are kept, not dropped: this is where an operator finds them.
   // A page at a time, oldest first: `next` is the `after` that asks for the following page (null: none follows).

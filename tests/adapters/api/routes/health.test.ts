@@ -24,7 +24,7 @@ async function withDeadLetters(count: number) {
   if (!loaded.ok) throw new Error('tokens');
   const api = new ApiServer({ host: '127.0.0.1', port: 0, logger: silentLogger, tokens: loaded.registry });
   registerHealthRoutes(api, {
-    gateway: { health: () => ({ status: 'ok', body: {}, public: { status: 'ok', inputs: [], outputs: [] } }) },
+    gateway: { health: () => ({ status: 'ok', body: {} }), publicHealth: () => ({ status: 'ok', inputs: [], outputs: [] }) },
     metrics: { render: async () => '', contentType: 'text/plain' },
     deadLetters: (output, page) => outbox.deadLetters(output, page),
     deadLetterCount: (output) => outbox.deadLetterCount(output),
