@@ -209,7 +209,8 @@ class ConnectionCaps {
 
   /**
    * The parser gave up on this connection's request: answered (unless an answer is under way there, which it would
-   * corrupt), counted, logged once per address in a while, closed. A socket error (a reset) is only closed.
+   * corrupt), counted, logged once per address in a while, closed. A socket error (a reset) is only closed; a
+   * connection that sent nothing before its time ran out (a browser opens one ahead of need) is answered, not counted.
    */
   unreadable(error: NodeJS.ErrnoException, socket: net.Socket): void {
     const reason = unreadableReason(error);
@@ -218,6 +219,7 @@ class ConnectionCaps {
     const answering = connection?.latest !== undefined && !connection.latest.res.writableFinished;
     if (socket.writable && !answering) socket.write(unreadableAnswer(reason));
     socket.destroy();
+    if (socket.bytesRead === 0) return;
     this.drops.count(reason);
     this.drops.log.warn(`connection-${reason}`, `${socket.remoteAddress}:${socket.remotePort}`, { reason, code: error.code }, `request refused and connection closed: ${UNREADABLE[reason].message}`);
   }

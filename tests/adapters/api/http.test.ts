@@ -159,3 +159,31 @@ describe('createLimitedServer against clients that stop reading', () => {
     for (const { socket } of [client, first, ...stalled]) socket.destroy();
   });
 });
+
+describe('createLimitedServer against requests that do not arrive in time', () => {
+  it('answers 408 REQUEST_TIMEOUT and counts a request started and not finished, but not a connection that sent nothing (a browser\'s preconnect)', async () => {
+    const dropped: ConnectionDropReason[] = [];
+    const server = await createLimitedServer(
+      (_req, res) => res.end('ok'),
+      { maxConnections: 8, maxConnectionsPerPeer: 8, headersTimeoutMs: 500, requestTimeoutMs: 500 },
+      undefined,
+      { count: (reason) => dropped.push(reason), log: new RateLimitedLog({ logger: silentLogger, clock: systemClock }) },
+    );
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    servers.push(server);
+    const port = (server.address() as net.AddressInfo).port;
+    const answerOf = (socket: net.Socket) =>
+      new Promise<string>((resolve) => {
+        let answer = '';
+        socket.on('data', (chunk) => (answer += chunk)).on('error', () => undefined).on('close', () => resolve(answer));
+      });
+    const silent = net.connect(port, '127.0.0.1');
+    const slow = net.connect(port, '127.0.0.1');
+    slow.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n'); // headers never finished
+    const [silentAnswer, slowAnswer] = await Promise.all([answerOf(silent), answerOf(slow)]);
+    expect(slowAnswer).toMatch(/^HTTP\/1\.1 408 [\s\S]*"code":"REQUEST_TIMEOUT"/);
+    expect(silentAnswer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(dropped).toEqual(['request-timeout']);
+  });
+});
