@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDc09Frame } from '../../src/codecs/dc09/frame.js';
 import { HOSTILE_ACCOUNT, HOSTILE_NOTE, OBEYED_BY_TERMINALS } from '../helpers/terminal-text.js';
@@ -79,4 +81,17 @@ describe('CLI output of text a panel or another person wrote', () => {
       child.kill('SIGTERM');
     }
   });
+
+  it('`audit show` prints a note an operator wrote with escape sequences as text', async () => {
+    const dir = tempDir('terminal-audit');
+    mkdirSync(path.join(dir, 'var'), { mode: 0o700 });
+    const record = { seq: 1, at: '2026-12-07T10:05:00.000Z', action: 'incident-acknowledged', actor: { name: 'duty-officer', role: 'operator', channel: 'api' }, details: { incident: 'inc-2', note: HOSTILE_NOTE + HOSTILE_ACCOUNT }, prev: '0', hash: '0' };
+    writeFileSync(path.join(dir, 'var', 'audit.jsonl'), JSON.stringify(record) + '\n', { mode: 0o600 });
+    const result = await runCli(['audit', 'show'], dir);
+    expect(result.code).toBe(0);
+    expect(result.stdout.split('\n').slice(0, -1)).toHaveLength(1);
+    expect(result.stdout).not.toMatch(OBEYED_BY_TERMINALS);
+    expect(result.stdout).toContain('note=false alarm\\u000ano open incidents\\u202edoor-7\\u001b[8m\\u009b8m');
+  });
 });
+
