@@ -14,10 +14,11 @@ import { Counters } from '../../src/observability/counters.js';
 import { createIdSource, pooledRandomBytes, type RandomBytes } from '../../src/model/ids.js';
 import type { Outbox } from '../../src/outbox/outbox.js';
 import { captureLine } from '../../src/replay/capture.js';
+import { DiscardCaptureBudget } from '../../src/replay/discard-budget.js';
 import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import type { AdapterHealth, Audience, Clock, Logger, OutputAdapter } from '../../src/ports.js';
 import { createInput, describeInput } from '../inputs/index.js';
-import type { CaptureFrame, Input } from '../inputs/input.js';
+import type { CaptureDiscard, CaptureFrame, Input } from '../inputs/input.js';
 import { StdoutOutput } from '../outputs/stdout.js';
 import { EMBEDDED_BROKER_PASSWORD_FILE, MqttOutput } from '../outputs/mqtt.js';
 import { WebhookOutput } from '../outputs/webhook.js';
@@ -466,16 +467,24 @@ export class Gateway {
    * `run --capture`: every raw frame as a capture line, stamped `at` (the frame's receivedAt) or now. A failed write
    * (disk full) is counted and logged at most once a minute, and the frame is stored and answered all the same.
    */
-  private captureHook(input: string): { onFrame?: CaptureFrame } {
+  private captureHook(input: string): { onFrame?: CaptureFrame; onDiscard?: CaptureDiscard } {
     const capture = this.options.capture;
     if (capture === undefined) return {};
     const failures = new RateLimitedLog({ logger: this.logger, clock: this.options.clock, windowMs: 60_000 });
+    const append = (line: string) => {
+      const error = capture.append(line);
+      if (error === undefined) return;
+      this.counters.inc('capture_write_failures_total', { input });
+      failures.error('capture-write-failed', undefined, { input, file: capture.file, err: error.message }, 'frame not captured: cannot write the --capture file; it is stored and answered all the same');
+    };
+    // Discards are what a flood is made of: a few records a minute per sender, the rest counted.
+    const budget = new DiscardCaptureBudget();
     return {
-      onFrame: (frame, transport, peer = '', at = this.options.clock.now()) => {
-        const error = capture.append(captureLine(frame, at, input, transport, peer));
-        if (error === undefined) return;
-        this.counters.inc('capture_write_failures_total', { input });
-        failures.error('capture-write-failed', undefined, { input, file: capture.file, err: error.message }, 'frame not captured: cannot write the --capture file; it is stored and answered all the same');
+      onFrame: (frame, transport, peer = '', at = this.options.clock.now()) => append(captureLine(frame, at, input, transport, peer)),
+      onDiscard: (sample, note, transport, peer = '') => {
+        const now = this.options.clock.now();
+        if (budget.take(peer, now)) append(captureLine(sample, now, input, transport, peer, note));
+        else this.counters.inc('capture_discards_skipped_total', { input }, note.count);
       },
     };
   }

@@ -22,6 +22,8 @@ export interface SocketWorkerSettings {
    * past either, new ones are discarded.
    */
   maxDatagramsInFlight: number;
+  /** Bytes of each discarded run sent to the main thread for `run --capture`; 0 or unset: none (no capture). */
+  discardSampleBytes?: number;
 }
 
 /**
@@ -71,6 +73,8 @@ export interface Discard {
   reason: string;
   count: number;
   bytes: number;
+  /** The first run's bytes, cut at `discardSampleBytes`; only when the input's discards are captured. */
+  sample?: Uint8Array;
 }
 
 export type FromSocketWorker =

@@ -84,6 +84,9 @@ let deferred: number[] = [];
 let nextId = 1;
 let opened: Array<[number, string]> = [];
 let discarded = new Map<string, Discard>();
+/** Entries of `discarded` that carry a sample: the capture writes a few a minute, so a batch needs no more. */
+let samples = 0;
+const MAX_SAMPLES_PER_BATCH = 32;
 let dropped = new Map<string, Drop>();
 let closed: number[] = [];
 /** maxConnections and maxConnectionsPerPeer: a connection is proven by its first ACKed frame. */
@@ -128,6 +131,7 @@ function flush(): void {
   opened = [];
   datagramPeers = [];
   discarded = new Map();
+  samples = 0;
   dropped = new Map();
   closed = [];
   // Start the next batch with the frames that found no room in this one.
@@ -194,7 +198,7 @@ function received(bytes: Buffer, sender: dgram.RemoteInfo): void {
           ? 'FRAME_DATAGRAM_OVERLOAD'
           : undefined;
   if (refused !== undefined) {
-    noteDiscard(`udp|${sender.address}|${refused}`, { connection: 0, peer, reason: refused, count: 0, bytes: 0 }, bytes.length);
+    noteDiscard(`udp|${sender.address}|${refused}`, { connection: 0, peer, reason: refused, count: 0, bytes: 0 }, bytes);
     return;
   }
   const id = nextDatagramId();
@@ -241,16 +245,26 @@ function countDrop(key: string, first: Drop): void {
 
 function noteDiscards(id: number, outputs: FramerOutput[]): void {
   for (const out of outputs) {
-    if (out.kind === 'discarded') noteDiscard(`${id}|${out.reason}`, { connection: id, reason: out.reason, count: 0, bytes: 0 }, out.bytes.length);
+    if (out.kind === 'discarded') noteDiscard(`${id}|${out.reason}`, { connection: id, reason: out.reason, count: 0, bytes: 0 }, out.bytes);
   }
 }
 
-/** Counts one discarded run of `bytes` bytes into the entry kept under `key` (`first` when there is none yet). */
-function noteDiscard(key: string, first: Discard, bytes: number): void {
+/**
+ * Counts one discarded run into the entry kept under `key` (`first` when there is none yet); the entry keeps the
+ * first run's bytes, cut short, when the capture wants them: one sample per entry, however long the flood.
+ */
+function noteDiscard(key: string, first: Discard, run: Uint8Array): void {
   let entry = discarded.get(key);
-  if (entry === undefined) discarded.set(key, (entry = first));
+  if (entry === undefined) {
+    discarded.set(key, (entry = first));
+    const sampleBytes = settings.discardSampleBytes ?? 0;
+    if (sampleBytes > 0 && samples < MAX_SAMPLES_PER_BATCH) {
+      samples += 1;
+      entry.sample = run.slice(0, sampleBytes);
+    }
+  }
   entry.count += 1;
-  entry.bytes += bytes;
+  entry.bytes += run.length;
   scheduleFlush();
 }
 

@@ -16,7 +16,8 @@ import {
   type SocketWorkerSettings,
   type ToSocketWorker,
 } from './dc09-socket-protocol.js';
-import type { Input, InputContext, InputCreated } from './input.js';
+import type { CaptureDiscard, Input, InputContext, InputCreated } from './input.js';
+import { MAX_DISCARD_SAMPLE_BYTES } from '../../src/replay/capture.js';
 import { resolveKey } from '../system/secrets.js';
 
 export interface Dc09ListenerOptions extends SocketWorkerSettings {
@@ -29,6 +30,8 @@ export interface Dc09ListenerOptions extends SocketWorkerSettings {
   commitQueued: () => void;
   logger: Logger;
   counters: Counters;
+  /** `run --capture`: the runs the worker discarded (it then sends their first bytes along). */
+  onDiscard?: CaptureDiscard;
 }
 
 /** A socket worker that exits on its own is started again after this long. */
@@ -180,7 +183,7 @@ export class Dc09Listener implements Input {
   /** Resolves with the addresses the worker listens on; rejects as `listen` or `bind` would (EADDRINUSE, …). */
   private startWorker(port: number): Promise<Listening> {
     // The worker's settings are the options without what lives on this thread (the options extend them).
-    const { name: _name, receiver: _receiver, commitQueued: _commitQueued, logger: _logger, counters: _counters, ...options } = this.options;
+    const { name: _name, receiver: _receiver, commitQueued: _commitQueued, logger: _logger, counters: _counters, onDiscard: _onDiscard, ...options } = this.options;
     const settings: SocketWorkerSettings = { ...options, port };
     const worker = new Worker(socketWorkerEntry(), {
       workerData: settings,
@@ -316,6 +319,10 @@ export class Dc09Listener implements Input {
     const { counters, name } = this.options;
     counters.inc('frames_discarded_total', { input: name, reason: discard.reason }, discard.count);
     const peer = discard.peer ?? this.peers.get(discard.connection);
+    if (discard.sample !== undefined) {
+      const note = { reason: discard.reason, count: discard.count, bytes: discard.bytes };
+      this.options.onDiscard?.(discard.sample, note, discard.connection === 0 ? 'udp' : 'tcp', peer);
+    }
     this.warnings.warn(discard.reason, peer, { reason: discard.reason, count: discard.count, bytes: discard.bytes, peer }, discardMessage(discard.reason));
     if (discard.reason !== 'FRAME_DATAGRAM_OVERLOAD') return;
     this.capacityReached(
@@ -391,7 +398,7 @@ export function resolveDc09Accounts(
 export function createDc09Input(settings: Dc09InputSettings, context: InputContext): InputCreated {
   const resolved = resolveDc09Accounts(settings, context.index);
   if (resolved.issues.length > 0) return { ok: false, issues: resolved.issues };
-  const { clock, recorder, builder, counters, bus, onFrame } = context;
+  const { clock, recorder, builder, counters, bus, onFrame, onDiscard } = context;
   const logger = context.logger.child({ component: 'input', kind: 'dc09', name: settings.name });
   const receiver = new Dc09Receiver({
     input: settings.name,
@@ -422,6 +429,7 @@ export function createDc09Input(settings: Dc09InputSettings, context: InputConte
     maxConnections: settings.maxConnections,
     maxConnectionsPerPeer: settings.maxConnectionsPerPeer,
     maxDatagramsInFlight: settings.maxDatagrams,
+    ...(onDiscard === undefined ? {} : { onDiscard, discardSampleBytes: MAX_DISCARD_SAMPLE_BYTES }),
     receiver,
     commitQueued: () => recorder.commitQueued(),
     logger,

@@ -1,5 +1,6 @@
 import type { EventBus } from '../../src/bus.js';
 import type { Transport } from '../../src/model/event.js';
+import type { DiscardNote } from '../../src/replay/capture.js';
 import type { FrameProtocol } from '../../src/pipeline/decode-frame.js';
 import type { RandomBytes } from '../../src/model/ids.js';
 import type { Counters } from '../../src/observability/counters.js';
@@ -31,6 +32,12 @@ export interface Input {
 /** `run --capture`: every raw frame before it is decoded; `at` when the input knows its arrival better than now. */
 export type CaptureFrame = (frame: Uint8Array, transport: Transport, peer?: string, at?: number) => void;
 
+/**
+ * `run --capture`: bytes an input discarded before decoding them (line noise, an oversized frame, datagrams past its
+ * limits), so a replay shows what the panel sent; `sample` is the first run's bytes, cut at MAX_DISCARD_SAMPLE_BYTES.
+ */
+export type CaptureDiscard = (sample: Uint8Array, note: DiscardNote, transport: Transport, peer?: string) => void;
+
 /** What every input's receiver needs from the gateway. */
 export interface InputDeps {
   clock: Clock;
@@ -39,6 +46,7 @@ export interface InputDeps {
   counters: Counters;
   logger: Logger;
   onFrame?: CaptureFrame;
+  onDiscard?: CaptureDiscard;
 }
 
 /** What the gateway gives every input factory; an input takes the part it uses. */

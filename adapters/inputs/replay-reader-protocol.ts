@@ -1,7 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { DecodeError, DecodeResult } from '../../src/codecs/result.js';
 import type { Transport } from '../../src/model/event.js';
-import type { ReplayFrame } from '../../src/replay/capture.js';
+import type { DiscardNote, ReplayFrame } from '../../src/replay/capture.js';
 import type { CaptureReceiver } from '../../src/replay/capture-frames.js';
 import { PackedBytesBuilder } from './packed-bytes.js';
 
@@ -48,6 +48,8 @@ export interface LinesBatch {
   frames: Uint8Array;
   /** The lines that did not parse, by index in this batch, ascending. */
   failures: Array<[number, DecodeError]>;
+  /** The capture records of bytes an input discarded live, by index in this batch, ascending. */
+  discards: Array<[number, DiscardNote]>;
 }
 
 export type FromReplayReader = LinesBatch | ({ kind: 'end' } & ReplayRead) | { kind: 'failed'; message: string };
@@ -76,6 +78,7 @@ export class LinesBatchBuilder {
   private stringIndex = new Map<string, number>();
   private readonly frames = new PackedBytesBuilder();
   private failures: Array<[number, DecodeError]> = [];
+  private discards: Array<[number, DiscardNote]> = [];
 
   constructor(private readonly unit: ReplayUnit) {}
 
@@ -86,6 +89,7 @@ export class LinesBatchBuilder {
   add(line: Omit<ReplayLine, 'unit'>): void {
     const { parsed } = line;
     if (!parsed.ok) this.failures.push([this.count, parsed.error]);
+    else if (parsed.value.discarded !== undefined) this.discards.push([this.count, parsed.value.discarded]);
     this.lineNumbers.push(line.lineNumber);
     this.bytesRead.push(line.bytesRead);
     const frame = parsed.ok ? parsed.value : null;
@@ -109,6 +113,7 @@ export class LinesBatchBuilder {
       frameEnds,
       frames,
       failures: this.failures,
+      discards: this.discards,
     };
     this.lineNumbers = [];
     this.bytesRead = [];
@@ -117,6 +122,7 @@ export class LinesBatchBuilder {
     this.strings = [];
     this.stringIndex = new Map();
     this.failures = [];
+    this.discards = [];
     const transfer = [batch.lineNumbers, batch.bytesRead, batch.times, batch.fields, batch.frameEnds, batch.frames].map((a) => a.buffer as ArrayBuffer);
     return { batch, transfer };
   }
@@ -139,9 +145,10 @@ const EMPTY = new Uint8Array(0);
  * by the pipeline must not keep its whole batch alive.
  */
 export function* batchLines(batch: LinesBatch): Generator<ReplayLine> {
-  const { unit, strings, fields, frames, frameEnds, failures } = batch;
+  const { unit, strings, fields, frames, frameEnds, failures, discards } = batch;
   const field = (index: number): string | null => (index < 0 ? null : strings[index]!);
   let failure = 0;
+  let discard = 0;
   for (let i = 0; i < batch.count; i++) {
     const lineNumber = batch.lineNumbers[i]!;
     const bytesRead = batch.bytesRead[i]!;
@@ -159,6 +166,7 @@ export function* batchLines(batch: LinesBatch): Generator<ReplayLine> {
       peer: field(fields[3 * i + 2]!),
       bytes: frames.slice(i === 0 ? 0 : frameEnds[i - 1]!, frameEnds[i]!),
     };
+    if (discards[discard]?.[0] === i) frame.discarded = discards[discard++]![1];
     yield { unit, lineNumber, parsed: { ok: true, value: frame }, bytesRead };
   }
 }

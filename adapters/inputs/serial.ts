@@ -11,7 +11,8 @@ import { backoffDelay } from '../../src/backoff.js';
 import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import type { Transport } from '../../src/model/event.js';
 import type { FrameProtocol } from '../../src/pipeline/decode-frame.js';
-import type { Input, InputDeps } from './input.js';
+import type { CaptureDiscard, Input, InputDeps } from './input.js';
+import { MAX_DISCARD_SAMPLE_BYTES } from '../../src/replay/capture.js';
 
 /** How the port is reached: the OS binding (`autoDetect` of @serialport/bindings-cpp) in production, `MockBinding` in tests. */
 export type SerialBinding = OpenOptions['binding'];
@@ -41,6 +42,8 @@ export interface SerialInputOptions {
   maxQueuedFrames?: number;
   /** Called with every raw frame before decoding (capture files). */
   onFrame?(frame: Uint8Array, transport: 'serial', peer: string): void;
+  /** Called with every run of bytes discarded before decoding (capture files). */
+  onDiscard?: CaptureDiscard;
 }
 
 export const DEFAULT_RECONNECT = { initial: 1_000, max: 30_000 } as const;
@@ -228,6 +231,7 @@ export class SerialInput implements Input {
     if (!receiver.carriesDuress(frame)) return this.discarded('QUEUE_FULL', frame);
     if (this.duressOverQueue >= MAX_DURESS_FRAMES_OVER_QUEUE) {
       counters.inc('frames_discarded_total', { input: name, reason: 'DURESS_QUEUE_FULL' });
+      this.captureDiscard('DURESS_QUEUE_FULL', frame);
       this.warnings.error('DURESS_QUEUE_FULL', path, { bytes: frame.length, path }, 'serial duress frame discarded: the queue and the duress allowance beyond it are full');
       return;
     }
@@ -333,7 +337,12 @@ export class SerialInput implements Input {
   private discarded(reason: string, bytes: Uint8Array): void {
     const { counters, name, path } = this.options;
     counters.inc('frames_discarded_total', { input: name, reason });
+    this.captureDiscard(reason, bytes);
     this.warnings.warn(reason, path, { reason, bytes: bytes.length, path }, 'serial bytes discarded');
+  }
+
+  private captureDiscard(reason: string, bytes: Uint8Array): void {
+    this.options.onDiscard?.(bytes.subarray(0, MAX_DISCARD_SAMPLE_BYTES), { reason, count: 1, bytes: bytes.length }, 'serial', this.options.path);
   }
 }
 
@@ -375,5 +384,6 @@ export function createSerialInput(settings: SerialInputSettings, deps: SerialInp
     counters,
     ...(deps.binding === undefined ? {} : { binding: deps.binding }),
     ...(deps.onFrame === undefined ? {} : { onFrame: deps.onFrame }),
+    ...(deps.onDiscard === undefined ? {} : { onDiscard: deps.onDiscard }),
   });
 }

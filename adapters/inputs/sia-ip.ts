@@ -9,6 +9,7 @@ import { AddressRanges } from '../../src/settings/address-ranges.js';
 import { ConnectionSlots, type SlotLimit } from '../system/connection-slots.js';
 import { onAcceptFailed } from '../system/listener.js';
 import type { Input, InputDeps } from './input.js';
+import { MAX_DISCARD_SAMPLE_BYTES } from '../../src/replay/capture.js';
 
 /**
  * Bytes one connection may have waiting: a panel sends a block (at most 66 bytes) and waits for its answer, so only
@@ -212,7 +213,12 @@ export class SiaIpInput implements Input {
   }
 
   private close(connection: Connection, reason?: ErrorCode): void {
-    if (reason !== undefined) this.discarded(reason, connection.peer);
+    if (reason !== undefined) {
+      this.discarded(reason, connection.peer);
+      const { pending } = connection;
+      // What the connection held unanswered, for `run --capture`: a replay shows what the panel sent.
+      if (pending.length > 0) this.deps.onDiscard?.(pending.subarray(0, MAX_DISCARD_SAMPLE_BYTES), { reason, count: 1, bytes: pending.length }, 'tcp', connection.peer);
+    }
     connection.pending = Buffer.alloc(0);
     connection.socket.end(() => connection.socket.destroy());
   }

@@ -45,6 +45,7 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
   udp_answers_withheld_total: 'NAK or DUH answers not sent to a datagram because they were larger than it (its sender address may be forged), by input',
   duress_frames_over_queue_total: 'Duress and hold-up frames a serial input queued beyond its full frame queue, by input',
   capture_write_failures_total: 'Frames not written to the run --capture file (disk full, I/O error), by input; they were stored and answered',
+  capture_discards_skipped_total: 'Discarded runs (noise, oversized or surplus datagrams) not written to the run --capture file past its per-sender and per-minute limits, by input',
   api_requests_refused_total: 'API requests refused, by error code (no token, role, origin, host, content type)',
   mqtt_acks_refused_total: 'Incident acknowledgements over MQTT refused, by output and error code (unknown incident, already acknowledged, not stored)',
   api_token_failures_total: 'Unknown tokens presented to the API (bearer and console sign-in), by peer (loopback: never locked out; network)',

@@ -13,7 +13,22 @@ export interface ReplayFrame {
   transport: Transport | null;
   peer: string | null;
   bytes: Uint8Array;
+  /** Set when the input discarded these bytes live before decoding them: a replay counts them and feeds them nowhere. */
+  discarded?: DiscardNote;
 }
+
+/**
+ * Why and how much an input discarded unread (`run --capture`): `count` runs for `reason` since the last such
+ * record of this sender, `bytes` long in all; the record's hex holds the first run, cut at MAX_DISCARD_SAMPLE_BYTES.
+ */
+export interface DiscardNote {
+  reason: string;
+  count: number;
+  bytes: number;
+}
+
+/** The most bytes of a discarded run a capture record keeps: enough for any panel's frame, little for a flood. */
+export const MAX_DISCARD_SAMPLE_BYTES = 1024;
 
 /** The capture line `run --capture` writes and `replay` reads (also the golden tests' frame format). */
 export interface CaptureRecord {
@@ -22,6 +37,7 @@ export interface CaptureRecord {
   transport: string;
   peer?: string;
   hex: string;
+  discarded?: DiscardNote;
 }
 
 const OPEN_BRACE = 0x7b;
@@ -29,8 +45,9 @@ const OPEN_BRACE = 0x7b;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** The capture line for a frame, as `run --capture` appends it. */
-export function captureLine(frame: Uint8Array, at: number, input: string, transport: string, peer: string): string {
+export function captureLine(frame: Uint8Array, at: number, input: string, transport: string, peer: string, discarded?: DiscardNote): string {
   const record: CaptureRecord = { t: new Date(at).toISOString(), input, transport, peer, hex: Buffer.from(frame).toString('hex') };
+  if (discarded !== undefined) record.discarded = { reason: discarded.reason, count: discarded.count, bytes: discarded.bytes };
   return JSON.stringify(record);
 }
 
@@ -72,7 +89,7 @@ function parseCaptureRecord(text: string): DecodeResult<ReplayFrame> {
 }
 
 function checkedRecord(record: Record<string, unknown>, text: string): DecodeResult<ReplayFrame> {
-  const { t, input, transport, peer, hex } = record;
+  const { t, input, transport, peer, hex, discarded } = record;
   const at = typeof t === 'string' && ISO_TIME.test(t) ? isoTimeMs(t) : Number.NaN;
   if (typeof t !== 'string' || Number.isNaN(at)) {
     return malformed('"t" must be an ISO-8601 time such as 2024-05-01T12:00:00.000Z', text);
@@ -82,13 +99,25 @@ function checkedRecord(record: Record<string, unknown>, text: string): DecodeRes
     return malformed(`"transport" must be one of ${TRANSPORTS.join(', ')}`, text);
   }
   if (peer !== undefined && typeof peer !== 'string') return malformed('"peer" must be a string when present', text);
+  const note = discarded === undefined ? undefined : discardNoteOf(discarded);
+  if (note === null) return malformed('"discarded" must be {reason, count, bytes}: a reason code and two counts', text);
   // Node's hex decoder stops at the first pair that is not hex: the whole text was hex exactly when every pair
   // came out as a byte.
   if (typeof hex !== 'string' || hex.length === 0 || hex.length % 2 !== 0) return badHex(text);
   // Memory of its own (Buffer.from would take a slice of Node's shared pool and keep the pool alive), decoded in place.
   const bytes = new Uint8Array(hex.length / 2);
   if (Buffer.from(bytes.buffer).write(hex, 'hex') !== bytes.length) return badHex(text);
-  return ok({ t: at, input, transport, peer: peer ?? null, bytes });
+  const frame: ReplayFrame = { t: at, input, transport, peer: peer ?? null, bytes };
+  if (note !== undefined) frame.discarded = note;
+  return ok(frame);
+}
+
+function discardNoteOf(value: unknown): DiscardNote | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const { reason, count, bytes } = value as Record<string, unknown>;
+  const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+  if (typeof reason !== 'string' || reason === '' || !isCount(count) || !isCount(bytes)) return null;
+  return { reason, count, bytes };
 }
 
 function badHex(text: string): DecodeResult<never> {

@@ -19,7 +19,7 @@ import { REPLAY_SEED, ReplayClock, type Pacing } from '../../../src/replay/clock
 import { compareEvents, formatDifferences } from '../../../src/replay/compare.js';
 import { recordDecodedFrame } from '../../../src/replay/decoded-input.js';
 import { unverified } from '../../../src/pipeline/event-builder.js';
-import { routeFrame } from '../../../src/replay/route.js';
+import { routeFrame, SYNTHETIC_INPUT } from '../../../src/replay/route.js';
 
 /** Exit statuses of `replay` (README "Capture and replay"); a bad configuration exits with EXIT_CONFIG (78). */
 export const EXIT_MISMATCH = 1;
@@ -137,6 +137,7 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
 
   const malformedLines: number[] = [];
   const failedLines: number[] = [];
+  const discardedLive = new DiscardedLive();
   let lines = 0;
   let frames = 0;
   // Lines of a text file; packets of a packet capture (pcap, pcapng).
@@ -151,8 +152,10 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
         report(`${unit} ${line.lineNumber}: ${line.parsed.error.code}: ${line.parsed.error.message}`);
         continue;
       }
-      frames += 1;
       clock.follow(line.parsed.value.t);
+      // Bytes the input discarded before decoding them live: shown, never fed (live published nothing of them).
+      if (discardedLive.add(line.parsed.value)) continue;
+      frames += 1;
       try {
         await feed(line.parsed.value);
       } catch (error) {
@@ -183,6 +186,8 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
   if (rejected.length > 0) note(`replay: frames refused by the pipeline: ${rejected.map((s) => `${s.labels['code']} ×${s.value} (${s.labels['input']})`).join(', ')}`);
   const duplicates = gateway.counters.get('events_duplicate_total');
   if (duplicates > 0) note(`replay: ${duplicates} retransmit(s) stored once`);
+  const discards = discardedLive.summary();
+  if (discards !== undefined) note(`replay: ${discards}`);
   if (malformedLines.length > 0) {
     note(packets === undefined ? `replay: ${malformedLines.length} malformed line(s): ${listLines(malformedLines)}` : `replay: ${malformedLines.length} error(s) reading the capture, at packet(s) ${listLines([...new Set(malformedLines)])}`);
   }
@@ -201,6 +206,28 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
   }
   if (malformedLines.length > 0 || failedLines.length > 0) return EXIT_MALFORMED;
   return left.length > 0 || refused.length > 0 ? EXIT_UNDELIVERED : 0;
+}
+
+/** The capture records of what inputs discarded live (run --capture), counted by reason and input. */
+class DiscardedLive {
+  private records = 0;
+  private readonly runs = new Map<string, number>();
+
+  /** True when the frame is such a record (and counts it). */
+  add(frame: ReplayFrame): boolean {
+    if (frame.discarded === undefined) return false;
+    this.records += 1;
+    const key = `${frame.discarded.reason} ×%s (${frame.input ?? SYNTHETIC_INPUT})`;
+    this.runs.set(key, (this.runs.get(key) ?? 0) + frame.discarded.count);
+    return true;
+  }
+
+  summary(): string | undefined {
+    if (this.records === 0) return undefined;
+    const total = [...this.runs.values()].reduce((sum, n) => sum + n, 0);
+    const each = [...this.runs].map(([key, runs]) => key.replace('%s', String(runs)));
+    return `${total} run(s) the inputs discarded live, not replayed (${this.records} record(s)): ${each.join(', ')}`;
+  }
 }
 
 /** The bus owner of what replay prints and compares (named so in a listener failure's log line). */

@@ -8,6 +8,7 @@ import { gateAppends } from '../../helpers/gated-outbox.js';
 import { recordingLogger } from '../../helpers/recording-logger.js';
 import { serialReceiver } from '../../helpers/serial-receiver.js';
 import { MockBinding, mockSerialPort } from '../../helpers/mock-serial-port.js';
+import type { CaptureDiscard } from '../../../adapters/inputs/input.js';
 
 const PATH = '/dev/ttyUSB-queue';
 const MAX_QUEUED = 4;
@@ -34,7 +35,7 @@ afterEach(async () => {
  * A one-way contact-id-lines port whose store is stalled (a slow disk: the first append has not returned) until
  * `release()`, with a frame queue of MAX_QUEUED.
  */
-async function stalledLinePort() {
+async function stalledLinePort(onDiscard?: CaptureDiscard) {
   const { binding, port } = mockSerialPort(PATH);
   const outbox = new MemoryOutbox();
   outbox.registerOutputs(['probe']);
@@ -46,6 +47,7 @@ async function stalledLinePort() {
     protocol: 'contact-id-lines', maxFrameBytes: 256, reconnect: { initial: 10, max: 40 }, downAlarmAfter: 60_000,
     receiver: serialReceiver(outbox, { counters, account: '9000', protocol: 'contact-id-lines' }),
     clock: systemClock, logger, counters, binding, maxQueuedFrames: MAX_QUEUED,
+    ...(onDiscard === undefined ? {} : { onDiscard }),
   });
   inputs.push({ input, release });
   await input.start();
@@ -89,5 +91,18 @@ describe('SerialInput: a line protocol whose frame queue is full', () => {
     await port.send(Array.from({ length: MAX_QUEUED + 20 }, (_, i) => burglary(i + 1)));
     await vi.waitFor(() => expect(port.discarded('QUEUE_FULL')).toBe(20));
     expect(port.lines.filter((line) => line.message === 'serial bytes discarded')).toHaveLength(1);
+  });
+
+  it('hands every discarded line to run --capture, a duress beyond its allowance included, marked with the reason', async () => {
+    const captured: Array<[string, string, string | undefined]> = [];
+    const port = await stalledLinePort((sample, note, transport, peer) => captured.push([Buffer.from(sample).toString('latin1'), `${note.reason} ${note.count}/${note.bytes} ${transport}`, peer]));
+    const beyond = MAX_DURESS_FRAMES_OVER_QUEUE + 1;
+    await port.send([...Array.from({ length: MAX_QUEUED + beyond }, (_, i) => duress(i + 1)), burglary(9)]);
+    await vi.waitFor(() => expect(port.discarded('QUEUE_FULL')).toBe(1));
+    const last = MAX_QUEUED + beyond;
+    expect(captured).toEqual([
+      [duress(last), `DURESS_QUEUE_FULL 1/${duress(last).length} serial`, PATH],
+      [burglary(9), `QUEUE_FULL 1/${burglary(9).length} serial`, PATH],
+    ]);
   });
 });

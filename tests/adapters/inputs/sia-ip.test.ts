@@ -9,6 +9,7 @@ import { Recorder } from '../../../src/pipeline/recorder.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
 import { parseSettings } from '../../../src/settings/settings.js';
 import { gateAppends } from '../../helpers/gated-outbox.js';
+import type { CaptureDiscard } from '../../../adapters/inputs/input.js';
 
 const ACKNOWLEDGE = [0x40, 0x38, 0x87];
 const REJECT = [0x40, 0x39, 0x86];
@@ -20,7 +21,7 @@ afterEach(async () => {
 });
 
 /** A SIA over IP input on a free port, as the gateway builds it from `extra` settings, storing into a memory outbox. */
-async function startInput(extra = '', sites: () => [] = () => []) {
+async function startInput(extra = '', onDiscard?: CaptureDiscard, sites: () => [] = () => []) {
   const parsed = parseSettings(`inputs:\n  - type: sia-ip\n    name: galaxy\n    port: 0\n${extra}outputs:\n  - type: stdout\n    name: probe\n`);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   const settings = parsed.settings.inputs[0];
@@ -29,7 +30,7 @@ async function startInput(extra = '', sites: () => [] = () => []) {
   outbox.registerOutputs(['probe']);
   const counters = new Counters();
   const recorder = new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 });
-  input = createSiaIpInput(settings, { clock: systemClock, recorder, builder: { ids: createIdSource(systemClock), sites }, counters, logger: silentLogger });
+  input = createSiaIpInput(settings, { clock: systemClock, recorder, builder: { ids: createIdSource(systemClock), sites }, counters, logger: silentLogger, ...(onDiscard === undefined ? {} : { onDiscard }) });
   await input.start();
   const stored = () => outbox.pending('probe', 100).map((e) => e.event);
   return { port: input.port!, outbox, counters, stored };
@@ -81,7 +82,7 @@ describe('SIA over IP input: DC-03 blocks over TCP from Galaxy and FX panels', (
 
   it('closes, unanswered, a connection whose block handling fails unexpectedly, counts and logs it, and keeps serving', async () => {
     let failing = true;
-    const { port, counters, stored } = await startInput('', () => {
+    const { port, counters, stored } = await startInput('', undefined, () => {
       if (failing) throw new Error('site lookup failed');
       return [];
     });
@@ -227,5 +228,14 @@ describe('SIA over IP input: DC-03 blocks over TCP from Galaxy and FX panels', (
     encrypted.socket.write(Uint8Array.of(5, 1, 129, 89, 104));
     await encrypted.closed;
     expect(counters.get('frames_discarded_total', { input: 'galaxy', reason: 'FRAME_SIA_ENCRYPTED' })).toBe(1);
+  });
+
+  it('hands the bytes it discards with a connection to run --capture, marked with the reason', async () => {
+    const captured: unknown[] = [];
+    const { port } = await startInput('', (sample, note, transport, peer) => captured.push({ sample: [...sample], note, transport, peer }));
+    const encrypted = await panel(port);
+    encrypted.socket.write(Uint8Array.of(5, 1, 129, 89, 104));
+    await encrypted.closed;
+    expect(captured).toEqual([{ sample: [5, 1, 129, 89, 104], note: { reason: 'FRAME_SIA_ENCRYPTED', count: 1, bytes: 5 }, transport: 'tcp', peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/) }]);
   });
 });

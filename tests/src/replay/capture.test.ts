@@ -67,6 +67,24 @@ describe('capture records', () => {
   });
 });
 
+describe('capture records of discarded bytes', () => {
+  it('reads back the discard note `run --capture` writes for bytes an input discarded unread', () => {
+    const note = { reason: 'FRAME_OVERSIZE', count: 3, bytes: 3000 };
+    const line = captureLine(Buffer.from(DC09_FRAME, 'latin1'), Date.parse('2024-05-01T08:00:00.000Z'), 'ip', 'udp', '192.0.2.10:40002', note);
+    expect(JSON.parse(line)).toMatchObject({ transport: 'udp', discarded: note });
+    expect(frameOf(line)).toMatchObject({ input: 'ip', transport: 'udp', discarded: note });
+    expect(frameOf(captureLine(Buffer.from(DC09_FRAME, 'latin1'), 0, 'ip', 'udp', 'p')).discarded).toBeUndefined();
+  });
+
+  it.each([['a string', '"FRAME_NOISE"'], ['no reason', '{"count":1,"bytes":8}'], ['a negative count', '{"reason":"FRAME_NOISE","count":-1,"bytes":8}']])(
+    'refuses a discard note that is %s',
+    (_, note) => {
+      const line = `{"t":"2024-05-01T08:00:00.000Z","input":"ip","transport":"tcp","hex":"0d","discarded":${note}}`;
+      expect(errorOf(line).code).toBe('REPLAY_LINE_MALFORMED');
+    },
+  );
+});
+
 describe('plain-log lines', () => {
   it('takes a frame written with escapes, without time, input or transport', () => {
     const frame = frameOf('\\n' + 'F4D20029"SIA-DCS"0001RF3L77#1234[#1234|NRR|Atest]' + '\\r');

@@ -5,6 +5,7 @@ import { BufferedLines, formatProgress, replay } from '../../../../adapters/cli/
 import { captureLine } from '../../../../src/replay/capture.js';
 import { tempDir, writeConfig } from '../../../helpers/gateway-process.js';
 import { onvifDuress } from '../../../helpers/onvif.js';
+import { panelFrame } from '../../../helpers/panel.js';
 
 const AT = Date.parse('2024-05-01T08:00:00.000Z');
 // Public vector 51: a Sur-Gard MLR2 duress packet; and a packet no Sur-Gard decoder reads.
@@ -105,5 +106,35 @@ describe('replay: the printed lines', () => {
     expect(Buffer.concat(written.map((w) => Buffer.from(w.chunk))).toString('utf8')).toBe(lines.map((line) => `${line}\n`).join(''));
     expect(written.length).toBeGreaterThan(4);
     expect(written.every((w) => Buffer.from(w.chunk).equals(w.copy))).toBe(true);
+  });
+});
+
+describe('replay: what the input discarded live', () => {
+  it('counts the discarded records of a capture and feeds them nowhere: they were never published live', async () => {
+    const dir = tempDir('replay-discards');
+    const config = writeConfig(dir, { dataDir: path.join(dir, 'var'), inputs: [{ type: 'dc09', name: 'ip', port: 0, accounts: [{ account: '1234' }] }], outputs: [{ type: 'stdout', name: 'out' }] });
+    const holdup = panelFrame({ token: 'SIA-DCS', seq: '0001', account: '1234', data: '#1234|Nri1/HA05' });
+    const file = path.join(dir, 'capture.jsonl');
+    writeFileSync(
+      file,
+      [
+        captureLine(Buffer.from('+++ATH0\r'), AT, 'ip', 'tcp', '192.0.2.10:40001', { reason: 'FRAME_NOISE', count: 1, bytes: 8 }),
+        // A whole frame in an oversized datagram, discarded unread: replaying it would publish what live never did.
+        captureLine(holdup, AT + 1, 'ip', 'udp', '192.0.2.10:40002', { reason: 'FRAME_OVERSIZE', count: 3, bytes: 3000 }),
+        captureLine(holdup, AT + 2, 'ip', 'tcp', '192.0.2.10:40001'),
+      ].join('\n') + '\n',
+    );
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (stdout.push(String(chunk)), true));
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+    const code = await replay(file, { config, speed: 1, fast: true, dryRun: true, start: AT, drainTimeout: 1_000, logLevel: 'silent', progress: false });
+    vi.restoreAllMocks();
+    const events = stdout.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const notes = stderr.join('');
+    expect(code).toBe(0);
+    expect(events.map((e) => [e['category'], (e['source'] as { transport: string }).transport])).toEqual([['holdup', 'tcp']]);
+    expect(notes).toContain('replay: 1 frame(s) from 3 line(s), 1 event(s) stored (dry run)');
+    expect(notes).toContain('replay: 4 run(s) the inputs discarded live, not replayed (2 record(s)): FRAME_NOISE ×1 (ip), FRAME_OVERSIZE ×3 (ip)');
   });
 });
