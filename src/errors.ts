@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   INPUT_ESCAPE_INVALID: 'A CLI frame argument has a malformed \\xNN escape or odd hex digit count.',
   INPUT_EMPTY: 'No frame was given.',
   REPLAY_LINE_MALFORMED: 'A replay file line is neither a capture record nor a frame; it is skipped and counted.',
+  REPLAY_FILE_TRUNCATED: 'A capture ends inside a record (the gateway stopped while writing it); the whole records before it are replayed and a warning names the line.',
   // packet captures (pcap, pcapng) read by replay and decode
   PCAP_FORMAT_INVALID: 'A packet capture has a file header or block that does not parse (a bad version, length or byte-order magic); reading stops there.',
   PCAP_TRUNCATED: 'A packet capture ends inside a record (the capture was cut short); the packets before it are read.',

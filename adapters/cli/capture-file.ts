@@ -32,6 +32,9 @@ export class CaptureFile {
         if (stat.nlink > 1) throw new CaptureFileRefused('has other names (a hard link): it may be another file of the gateway');
         // An earlier capture open to others is narrowed, as dataDir is: it holds every frame's bytes.
         if ((stat.mode & 0o077) !== 0) fs.fchmodSync(fd, PRIVATE_FILE_MODE);
+        // A run that crashed mid-record left its last line cut: the next record starts on a line of its own, not
+        // glued to the cut one, where a replay could read neither.
+        if (stat.size > 0 && !endsWithNewline(file, stat)) fs.writeSync(fd, '\n');
       }
       return new CaptureFile(fd, file);
     } catch (error) {
@@ -55,6 +58,20 @@ export class CaptureFile {
 
   close(): void {
     fs.closeSync(this.fd);
+  }
+}
+
+/** Whether the file opened for appending (`opened`, its stat) ends with LF; read through a second descriptor, as the first one only writes. */
+function endsWithNewline(file: string, opened: fs.Stats): boolean {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const stat = fs.fstatSync(fd);
+    // Replaced between the two opens: nothing to mend in a file that is not the one appended to.
+    if (stat.ino !== opened.ino || stat.dev !== opened.dev) return true;
+    const last = Buffer.alloc(1);
+    return fs.readSync(fd, last, 0, 1, opened.size - 1) === 1 && last[0] === 0x0a;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

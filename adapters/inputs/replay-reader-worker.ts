@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CAPTURE_MAGIC_BYTES, captureFormat } from '../../src/codecs/pcap.js';
-import { parseReplayLine } from '../../src/replay/capture.js';
+import { parseLastReplayLine, parseReplayLine } from '../../src/replay/capture.js';
 import { CaptureFrames } from '../../src/replay/capture-frames.js';
 import { Credits, LinesBatchBuilder, type FromReplayReader, type ReplayReaderSettings, type ReplayRead, type ToReplayReader } from './replay-reader-protocol.js';
 
@@ -40,11 +40,11 @@ function textLines(): Reading {
   let lineNumber = 0;
   let bytesRead = 0;
   let rest = '';
-  const add = (lines: string[]) => {
+  const add = (lines: string[], parse = parseReplayLine) => {
     for (const line of lines) {
       lineNumber += 1;
       bytesRead += line.length + 1;
-      const parsed = parseReplayLine(line);
+      const parsed = parse(line);
       if (parsed !== null) batch.add({ lineNumber, parsed, bytesRead });
     }
   };
@@ -57,7 +57,8 @@ function textLines(): Reading {
       add(lines);
     },
     end() {
-      if (rest !== '') add([rest]);
+      // No LF after it: a record here may have been cut while it was written.
+      if (rest !== '') add([rest], parseLastReplayLine);
       return { unit: 'line', count: lineNumber, skipped: 0 };
     },
   };

@@ -67,6 +67,17 @@ export function parseReplayLine(line: string): DecodeResult<ReplayFrame> | null 
 }
 
 /**
+ * The file's last line when no LF ends it. A capture record (`{`) that does not parse there was cut short while it
+ * was written (the gateway stopped mid-write): REPLAY_FILE_TRUNCATED, not a malformed line. A plain-log line needs
+ * no LF after it.
+ */
+export function parseLastReplayLine(line: string): DecodeResult<ReplayFrame> | null {
+  const parsed = parseReplayLine(line);
+  if (parsed === null || parsed.ok || !line.trimStart().startsWith('{')) return parsed;
+  return fail('REPLAY_FILE_TRUNCATED', 'the file ends inside this record, cut short while it was written (the gateway stopped mid-write?); the whole records before it were replayed', line);
+}
+
+/**
  * A line exactly as captureLine writes it, with no escape or control character in any value: its fields are
  * the JSON's without JSON.parse, which was a third of reading a replay line. Anything else goes through JSON.parse.
  */

@@ -147,6 +147,11 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
       lines = line.lineNumber;
       unit = line.unit;
       bar?.update(line.bytesRead, frames);
+      if (!line.parsed.ok && line.parsed.error.code === 'REPLAY_FILE_TRUNCATED') {
+        // A crash mid-write, not bad data: everything before it replays; said once, as a warning.
+        report(`replay: warning: ${unit} ${line.lineNumber}: ${line.parsed.error.message}`);
+        continue;
+      }
       if (!line.parsed.ok) {
         malformedLines.push(line.lineNumber);
         report(`${unit} ${line.lineNumber}: ${line.parsed.error.code}: ${line.parsed.error.message}`);

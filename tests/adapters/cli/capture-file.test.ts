@@ -26,6 +26,16 @@ describe('CaptureFile', () => {
     expect(readFileSync(file, 'utf8')).toBe('{"old":1}\n{"new":2}\n');
   });
 
+  it('starts on a line of its own after a capture cut mid-record (the gateway crashed while writing it)', () => {
+    const file = path.join(tempDir('capture'), 'capture.jsonl');
+    writeFileSync(file, '{"old":1}\n{"t":"2024-05-01T08:0');
+    const capture = CaptureFile.open(file);
+    capture.append('{"new":2}');
+    capture.close();
+    // The first record after the restart is whole, not glued to the cut one.
+    expect(readFileSync(file, 'utf8')).toBe('{"old":1}\n{"t":"2024-05-01T08:0\n{"new":2}\n');
+  });
+
   function refusal(file: string): unknown {
     try {
       CaptureFile.open(file).close();

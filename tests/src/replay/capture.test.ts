@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { captureLine, parseReplayLine, type ReplayFrame } from '../../../src/replay/capture.js';
+import { captureLine, parseLastReplayLine, parseReplayLine, type ReplayFrame } from '../../../src/replay/capture.js';
 
 // Public vector 43 (spandsp Contact ID report) and vector 21 (DC-09 frame with LF…CR framing).
 const CONTACT_ID = '1234181131010158';
@@ -83,6 +83,15 @@ describe('capture records of discarded bytes', () => {
       expect(errorOf(line).code).toBe('REPLAY_LINE_MALFORMED');
     },
   );
+});
+
+describe("the file's last line, with no LF after it", () => {
+  it('is a record cut short when it is a capture record that does not parse; whole records and plain-log lines read as any line', () => {
+    const whole = captureLine(Buffer.from(DC09_FRAME, 'latin1'), 0, 'ip', 'tcp', 'p');
+    expect(parseLastReplayLine(whole.slice(0, 40))).toMatchObject({ ok: false, error: { code: 'REPLAY_FILE_TRUNCATED' } });
+    expect(parseLastReplayLine(whole)).toEqual(parseReplayLine(whole));
+    expect(parseLastReplayLine(CONTACT_ID)).toEqual(parseReplayLine(CONTACT_ID));
+  });
 });
 
 describe('plain-log lines', () => {

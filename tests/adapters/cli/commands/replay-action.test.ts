@@ -5,7 +5,7 @@ import { BufferedLines, formatProgress, replay } from '../../../../adapters/cli/
 import { captureLine } from '../../../../src/replay/capture.js';
 import { tempDir, writeConfig } from '../../../helpers/gateway-process.js';
 import { onvifDuress } from '../../../helpers/onvif.js';
-import { panelFrame } from '../../../helpers/panel.js';
+import { panelFrame, type PanelFrame } from '../../../helpers/panel.js';
 
 const AT = Date.parse('2024-05-01T08:00:00.000Z');
 // Public vector 51: a Sur-Gard MLR2 duress packet; and a packet no Sur-Gard decoder reads.
@@ -136,5 +136,32 @@ describe('replay: what the input discarded live', () => {
     expect(events.map((e) => [e['category'], (e['source'] as { transport: string }).transport])).toEqual([['holdup', 'tcp']]);
     expect(notes).toContain('replay: 1 frame(s) from 3 line(s), 1 event(s) stored (dry run)');
     expect(notes).toContain('replay: 4 run(s) the inputs discarded live, not replayed (2 record(s)): FRAME_NOISE ×1 (ip), FRAME_OVERSIZE ×3 (ip)');
+  });
+});
+
+describe('replay: a capture cut short mid-record', () => {
+  it('replays every whole record, the duress included, and warns that the last one was cut instead of calling it malformed', async () => {
+    const dir = tempDir('replay-cut');
+    const config = writeConfig(dir, { dataDir: path.join(dir, 'var'), inputs: [{ type: 'dc09', name: 'ip', port: 0, accounts: [{ account: '1234' }] }], outputs: [{ type: 'stdout', name: 'out' }] });
+    const frame = (seq: string, data: string, token: PanelFrame['token'] = 'SIA-DCS') => panelFrame({ token, seq, account: '1234', data });
+    const last = captureLine(frame('0003', '#1234|Nri1/BA03'), AT + 2, 'ip', 'tcp', '192.0.2.10:40001');
+    const file = path.join(dir, 'capture.jsonl');
+    // The gateway crashed while writing the third record: no LF, and half its JSON.
+    writeFileSync(
+      file,
+      [captureLine(frame('0001', '#1234|Nri1/BA03'), AT, 'ip', 'tcp', '192.0.2.10:40001'), captureLine(frame('0002', '#1234|1121 01 007', 'ADM-CID'), AT + 1, 'ip', 'tcp', '192.0.2.10:40001'), last.slice(0, 60)].join('\n'),
+    );
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (stdout.push(String(chunk)), true));
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+    const code = await replay(file, { config, speed: 1, fast: true, dryRun: true, start: AT, drainTimeout: 1_000, logLevel: 'silent', progress: false });
+    vi.restoreAllMocks();
+    const events = stdout.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const notes = stderr.join('');
+    expect(events.map((e) => [e['category'], e['duress']])).toEqual([['burglary', false], ['duress', true]]);
+    expect(notes).toContain('replay: warning: line 3: the file ends inside this record, cut short while it was written (the gateway stopped mid-write?); the whole records before it were replayed');
+    expect(notes).not.toContain('malformed');
+    expect(code).toBe(0);
   });
 });
