@@ -1,6 +1,6 @@
 import { unexpectedAnswer } from '../codecs/dc09/responses.js';
 import { decodeFrame, type FrameProtocol } from '../pipeline/decode-frame.js';
-import { eventFromSignal, type EventBuilderDeps, type FrameOrigin } from '../pipeline/event-builder.js';
+import { eventFromSignal, signalIsDuress, type EventBuilderDeps, type FrameOrigin } from '../pipeline/event-builder.js';
 import type { Recorder } from '../pipeline/recorder.js';
 import type { Counters } from '../observability/counters.js';
 import type { NormalizedEvent } from '../model/event.js';
@@ -40,4 +40,14 @@ export async function recordDecodedFrame(
   }
   const recorded = await recorder.record(signals.map((signal) => eventFromSignal(signal, origin, builder)));
   return recorded.ok ? { ok: true, events: recorded.events } : { ok: false, code: recorded.error.code, message: recorded.error.message };
+}
+
+/**
+ * Whether bytes an input discarded live (a capture's `discarded` record) hold a duress or hold-up (the event's `duress` flag), decoded by detection and
+ * classified with nothing built or stored: replay names such records, since live no one saw them. Encrypted DC-09
+ * cannot be read without its input's key, and is not named.
+ */
+export function carriesDuress(bytes: Uint8Array, builder: EventBuilderDeps): boolean {
+  const decoded = decodeFrame(bytes);
+  return decoded.ok && decoded.value.signals.some((signal) => signalIsDuress(signal, builder));
 }

@@ -17,7 +17,7 @@ import type { Settings } from '../../../src/settings/settings.js';
 import type { ReplayFrame } from '../../../src/replay/capture.js';
 import { REPLAY_SEED, ReplayClock, type Pacing } from '../../../src/replay/clock.js';
 import { compareEvents, formatDifferences } from '../../../src/replay/compare.js';
-import { recordDecodedFrame } from '../../../src/replay/decoded-input.js';
+import { carriesDuress, recordDecodedFrame } from '../../../src/replay/decoded-input.js';
 import { unverified } from '../../../src/pipeline/event-builder.js';
 import { routeFrame, SYNTHETIC_INPUT } from '../../../src/replay/route.js';
 
@@ -159,7 +159,13 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
       }
       clock.follow(line.parsed.value.t);
       // Bytes the input discarded before decoding them live: shown, never fed (live published nothing of them).
-      if (discardedLive.add(line.parsed.value)) continue;
+      if (discardedLive.add(line.parsed.value)) {
+        const { discarded, bytes, peer } = line.parsed.value;
+        if (carriesDuress(bytes, gateway.builder)) {
+          report(`${unit} ${line.lineNumber}: a duress or hold-up the input discarded live (${discarded!.reason}${peer === null ? '' : ` from ${peer}`}): never decoded or published`);
+        }
+        continue;
+      }
       frames += 1;
       try {
         await feed(line.parsed.value);

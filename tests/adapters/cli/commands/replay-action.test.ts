@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BufferedLines, formatProgress, replay } from '../../../../adapters/cli/commands/replay-action.js';
 import { captureLine } from '../../../../src/replay/capture.js';
+import { escapeBytes } from '../../../../src/codecs/result.js';
 import { tempDir, writeConfig } from '../../../helpers/gateway-process.js';
 import { onvifDuress } from '../../../helpers/onvif.js';
 import { panelFrame, type PanelFrame } from '../../../helpers/panel.js';
@@ -122,6 +123,8 @@ describe('replay: what the input discarded live', () => {
         // A whole frame in an oversized datagram, discarded unread: replaying it would publish what live never did.
         captureLine(holdup, AT + 1, 'ip', 'udp', '192.0.2.10:40002', { reason: 'FRAME_OVERSIZE', count: 3, bytes: 3000 }),
         captureLine(holdup, AT + 2, 'ip', 'tcp', '192.0.2.10:40001'),
+        // A duress the input never decoded: the tester must see it was one.
+        captureLine(panelFrame({ token: 'ADM-CID', seq: '0002', account: '1234', data: '#1234|1121 01 007' }), AT + 3, 'ip', 'udp', '192.0.2.10:40003', { reason: 'FRAME_DATAGRAM_PEER_LIMIT', count: 1, bytes: 60 }),
       ].join('\n') + '\n',
     );
     const stdout: string[] = [];
@@ -134,8 +137,12 @@ describe('replay: what the input discarded live', () => {
     const notes = stderr.join('');
     expect(code).toBe(0);
     expect(events.map((e) => [e['category'], (e['source'] as { transport: string }).transport])).toEqual([['holdup', 'tcp']]);
-    expect(notes).toContain('replay: 1 frame(s) from 3 line(s), 1 event(s) stored (dry run)');
-    expect(notes).toContain('replay: 4 run(s) the inputs discarded live, not replayed (2 record(s)): FRAME_NOISE ×1 (ip), FRAME_OVERSIZE ×3 (ip)');
+    expect(notes).toContain('replay: 1 frame(s) from 4 line(s), 1 event(s) stored (dry run)');
+    expect(notes).toContain('replay: 5 run(s) the inputs discarded live, not replayed (3 record(s)): FRAME_NOISE ×1 (ip), FRAME_OVERSIZE ×3 (ip), FRAME_DATAGRAM_PEER_LIMIT ×1 (ip)');
+    // Named each, as live no one saw them: the hold-up in the oversized datagram and the duress past the peer limit.
+    expect(notes).toContain('line 2: a duress or hold-up the input discarded live (FRAME_OVERSIZE from 192.0.2.10:40002): never decoded or published');
+    expect(notes).toContain('line 4: a duress or hold-up the input discarded live (FRAME_DATAGRAM_PEER_LIMIT from 192.0.2.10:40003): never decoded or published');
+    expect(notes).not.toContain('line 1: a duress');
   });
 });
 
@@ -162,6 +169,50 @@ describe('replay: a capture cut short mid-record', () => {
     expect(events.map((e) => [e['category'], e['duress']])).toEqual([['burglary', false], ['duress', true]]);
     expect(notes).toContain('replay: warning: line 3: the file ends inside this record, cut short while it was written (the gateway stopped mid-write?); the whole records before it were replayed');
     expect(notes).not.toContain('malformed');
+    expect(code).toBe(0);
+  });
+});
+
+describe('replay --dry-run --fast: a duress is always shown as one', () => {
+  it('labels every duress duress, whatever else is wrong with its frame (unknown account, stale encryption, a keyed account in plaintext, a retransmit, an input gone, a plain-log line)', async () => {
+    const dir = tempDir('replay-duress');
+    const key = Buffer.from('0123456789ABCDEF0123456789ABCDEF', 'hex');
+    const config = writeConfig(dir, {
+      dataDir: path.join(dir, 'var'),
+      inputs: [{ type: 'dc09', name: 'ip', port: 0, accounts: [{ account: '1234' }, { account: '5678', key: key.toString('hex'), keyEncoding: 'hex' }] }],
+      outputs: [{ type: 'stdout', name: 'out' }],
+    });
+    const duress = (account: string, seq: string, extra: Partial<PanelFrame> = {}) => panelFrame({ token: 'ADM-CID', seq, account, data: `#${account}|1121 01 007`, ...extra });
+    const records = [
+      captureLine(duress('1234', '0001'), AT, 'ip', 'tcp', '192.0.2.10:40001'),
+      captureLine(duress('1234', '0001'), AT + 1_000, 'ip', 'tcp', '192.0.2.10:40001'), // its ACK was lost: sent again
+      captureLine(duress('9999', '0002'), AT + 2_000, 'ip', 'udp', '192.0.2.11:40001'), // an account not on the allowlist
+      captureLine(duress('5678', '0003'), AT + 3_000, 'ip', 'tcp', '192.0.2.12:40001'), // a keyed account in plaintext
+      captureLine(duress('5678', '0004', { key, time: AT - 3_600_000 }), AT + 4_000, 'ip', 'tcp', '192.0.2.12:40001'), // stale timestamp
+      captureLine(duress('1234', '0006'), AT + 6_000, 'gone', 'tcp', '192.0.2.10:40001'), // an input no longer configured
+      escapeBytes(duress('1234', '0007')), // a plain-log line, on --start
+    ];
+    const file = path.join(dir, 'capture.jsonl');
+    writeFileSync(file, records.join('\n') + '\n');
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (stdout.push(String(chunk)), true));
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+    const code = await replay(file, { config, speed: 1, fast: true, dryRun: true, start: AT, drainTimeout: 1_000, logLevel: 'silent', progress: false });
+    vi.restoreAllMocks();
+    const events = stdout.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const notes = stderr.join('');
+    expect(notes).toContain('1 retransmit(s) stored once');
+    expect(events.map((e) => [e['category'], e['duress'], e['verified']])).toEqual([
+      ['duress', true, true],
+      ['duress', true, false],
+      ['duress', true, false],
+      ['duress', true, false],
+      ['duress', true, false],
+      ['duress', true, true],
+    ]);
+    // The refused ones are refused as they were live, and still shown.
+    expect(notes).toContain('frames refused by the pipeline: DC09_ACCOUNT_UNKNOWN ×1 (ip), DC09_PLAINTEXT_FOR_KEYED_ACCOUNT ×1 (ip), DC09_TIMESTAMP_OUT_OF_WINDOW ×1 (ip)');
     expect(code).toBe(0);
   });
 });
