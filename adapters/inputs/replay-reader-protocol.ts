@@ -5,8 +5,12 @@ import type { DiscardNote, ReplayFrame } from '../../src/replay/capture.js';
 import type { CaptureReceiver } from '../../src/replay/capture-frames.js';
 import { PackedBytesBuilder } from './packed-bytes.js';
 
+/** The file name that means standard input. */
+export const STDIN_FILE = '-';
+
 /** What the replay reader's worker is started with. */
 export interface ReplayReaderSettings {
+  /** A path, or STDIN_FILE. */
   file: string;
   /** Bytes read from the file at a time; the lines of each read are one batch. */
   chunkBytes: number;

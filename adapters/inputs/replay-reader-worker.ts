@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CAPTURE_MAGIC_BYTES, captureFormat } from '../../src/codecs/pcap.js';
 import { parseLastReplayLine, parseReplayLine } from '../../src/replay/capture.js';
 import { CaptureFrames } from '../../src/replay/capture-frames.js';
-import { Credits, LinesBatchBuilder, type FromReplayReader, type ReplayReaderSettings, type ReplayRead, type ToReplayReader } from './replay-reader-protocol.js';
+import { Credits, LinesBatchBuilder, STDIN_FILE, type FromReplayReader, type ReplayReaderSettings, type ReplayRead, type ToReplayReader } from './replay-reader-protocol.js';
 
 /**
  * The replay reader's thread: reads the file and posts what it holds to the main thread a batch per read, in file
@@ -86,7 +86,9 @@ function capturePackets(): Reading {
 }
 
 async function read(): Promise<void> {
-  const chunks = createReadStream(settings.file, { highWaterMark: settings.chunkBytes })[Symbol.asyncIterator]();
+  // `-`: standard input (tcpdump -w - | panelbridge replay -), read here as any file, by its descriptor.
+  const stream = settings.file === STDIN_FILE ? createReadStream('', { fd: 0, autoClose: false, highWaterMark: settings.chunkBytes }) : createReadStream(settings.file, { highWaterMark: settings.chunkBytes });
+  const chunks = stream[Symbol.asyncIterator]();
   let reading: Reading | undefined;
   /** The file's first bytes, until there are enough to tell a packet capture from text. */
   let head = Buffer.alloc(0);

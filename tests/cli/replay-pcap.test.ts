@@ -11,11 +11,13 @@ interface CliResult {
   stderr: string;
 }
 
-function cli(args: string[]): Promise<CliResult> {
+/** Runs the CLI; `input`, when given, is written to its standard input (`-` as the file). */
+function cli(args: string[], input?: Uint8Array): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [CLI, ...args], { maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : Number((error as { code?: number }).code ?? -1), stdout, stderr });
     });
+    if (input !== undefined) child.stdin!.end(input);
   });
 }
 
@@ -102,6 +104,19 @@ describe('panelbridge replay and decode of a packet capture', () => {
       writeFileSync(file, bytes);
       const replayed = await cli(['replay', file, '--config', config(port), '--dry-run', '--fast']);
       expect(replayed.stderr, name).toContain(`replay: ${records.length} frame(s) from ${packetsOf('raw').length} packet(s)`);
+      expect(replayed.stdout, name).toBe(expected.stdout);
+      expect(replayed.code, name).toBe(0);
+    }
+  });
+
+  it('reads a packet capture, or a capture, from standard input given as `-` (tcpdump -w - | panelbridge replay -)', async () => {
+    const expected = await cli(['replay', jsonLines, '--config', config(0), '--dry-run', '--fast']);
+    for (const [name, bytes] of [
+      ['pcapng', pcapngFile(packetsOf('ethernet'), { interfaces: [{ linkType: LINKTYPE.ethernet }] })],
+      ['capture', readFileSync(jsonLines)],
+    ] as const) {
+      const replayed = await cli(['replay', '-', '--config', config(12000), '--dry-run', '--fast'], bytes);
+      expect(replayed.stderr, name).not.toContain('cannot read');
       expect(replayed.stdout, name).toBe(expected.stdout);
       expect(replayed.code, name).toBe(0);
     }

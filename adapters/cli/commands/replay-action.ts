@@ -7,6 +7,7 @@ import { prepareDataDir, restrictFileModes } from '../../system/files.js';
 import { startupFailure } from '../startup.js';
 import { Gateway } from '../gateway.js';
 import { ReplayFile } from '../../inputs/replay.js';
+import { STDIN_FILE } from '../../inputs/replay-reader-protocol.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { isGatewayError } from '../../../src/errors.js';
 import { systemClock } from '../../../src/ports.js';
@@ -50,9 +51,10 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
     printIssues(loaded.issues, note);
     return EXIT_CONFIG;
   }
-  let size: number;
+  // Standard input has no size: no progress bar.
+  let size = 0;
   try {
-    size = statSync(file).size;
+    if (file !== STDIN_FILE) size = statSync(file).size;
   } catch (error) {
     note(`replay: cannot read ${file}: ${(error as Error).message}`);
     return EXIT_NOINPUT;
