@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { DecodeError, DecodeResult } from '../../src/codecs/result.js';
 import type { Transport } from '../../src/model/event.js';
 import type { DiscardNote, ReplayFrame } from '../../src/replay/capture.js';
-import type { CaptureReceiver } from '../../src/replay/capture-frames.js';
+import type { CaptureReceiver, FragmentCounts } from '../../src/replay/capture-frames.js';
 import { PackedBytesBuilder } from './packed-bytes.js';
 
 /** The file name that means standard input. */
@@ -30,6 +30,8 @@ export interface ReplayRead {
   unit: ReplayUnit;
   count: number;
   skipped: number;
+  /** A packet capture's IPv4 fragments. */
+  fragments?: FragmentCounts;
 }
 
 /**

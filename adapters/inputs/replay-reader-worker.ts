@@ -80,7 +80,7 @@ function capturePackets(): Reading {
     },
     end(bytesRead) {
       add(capture.end(), bytesRead);
-      return { unit: 'packet', count: capture.packets, skipped: capture.skipped };
+      return { unit: 'packet', count: capture.packets, skipped: capture.skipped, fragments: { ...capture.fragments } };
     },
   };
 }

@@ -142,7 +142,8 @@ class ReplayReader {
     if (message.kind === 'failed') throw new Error(message.message);
     if (message.kind === 'end') {
       this.ended = true;
-      this.read = { unit: message.unit, count: message.count, skipped: message.skipped };
+      const { kind: _, ...read } = message;
+      this.read = read;
       return null;
     }
     this.port.postMessage({ kind: 'credit' } satisfies ToReplayReader);

@@ -1,9 +1,11 @@
 /**
  * A captured packet's link, network and transport headers: Ethernet (802.1Q/802.1ad VLAN tags), Linux cooked
  * capture (SLL and SLL2), raw IP and BSD loopback; IPv4 and IPv6 (extension headers walked); TCP and UDP. Checksums
- * are not checked: captures taken on the sending host carry the offloaded, unfilled ones. IP fragments are not
- * reassembled (a DC-09 frame fits a packet).
+ * are not checked: captures taken on the sending host carry the offloaded, unfilled ones. An IPv4 fragment is
+ * returned as such, for IpReassembly (ip-fragments.ts) to put its datagram back together; IPv6 fragments are not
+ * reassembled.
  */
+import type { IpFragment } from './ip-fragments.js';
 
 /** LINKTYPE_ values (https://www.tcpdump.org/linktypes.html) this reader takes. */
 export const LINK_TYPES = {
@@ -38,11 +40,20 @@ export interface TransportSegment {
   tcp?: { seq: number; syn: boolean; ack: boolean; fin: boolean; rst: boolean };
 }
 
+/** A piece of an IPv4 datagram: its transport header and payload come once every piece is there (segmentOf). */
+export interface IpFragmentPacket extends IpFragment {
+  kind: 'fragment';
+  protocol: number;
+  source: string;
+  destination: string;
+}
+
 /**
- * `segment`: a TCP or UDP packet; `other`: a readable packet of another kind (ARP, ICMP, a link type this reader
- * does not take), of no interest; `malformed`: headers that contradict themselves or were cut off.
+ * `segment`: a TCP or UDP packet; `fragment`: a piece of an IPv4 datagram; `other`: a readable packet of another
+ * kind (ARP, ICMP, a link type this reader does not take), of no interest; `malformed`: headers that contradict
+ * themselves or were cut off.
  */
-export type PacketContent = TransportSegment | { kind: 'other'; why: string } | { kind: 'malformed'; why: string };
+export type PacketContent = TransportSegment | IpFragmentPacket | { kind: 'other'; why: string } | { kind: 'malformed'; why: string };
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;
@@ -115,12 +126,24 @@ function ipv4(view: DataView, at: number): PacketContent {
   const total = view.getUint16(at + 2);
   if (headerLength < 20 || total < headerLength) return malformed(`IPv4 lengths that contradict (header ${headerLength}, total ${total})`);
   const fragment = view.getUint16(at + 6);
-  // More fragments, or an offset: a piece of a datagram, not the whole.
-  if ((fragment & 0x3fff) !== 0) return malformed('an IPv4 fragment (fragments are not reassembled)');
   const end = at + total;
   if (view.byteLength < end) return malformed(`cut by the capture's snap length (${view.byteLength - at} of ${total} IPv4 bytes captured)`);
   const bytes = bytesOf(view);
-  return transport(view, view.getUint8(at + 9), at + headerLength, end, ipv4Text(bytes, at + 12), ipv4Text(bytes, at + 16));
+  const protocol = view.getUint8(at + 9);
+  const [source, destination] = [ipv4Text(bytes, at + 12), ipv4Text(bytes, at + 16)];
+  // More fragments, or an offset: a piece of a datagram, not the whole.
+  if ((fragment & 0x3fff) !== 0) {
+    const key = `${source} → ${destination}, protocol ${protocol}, id ${view.getUint16(at + 4)}`;
+    const piece = { offset: (fragment & 0x1fff) * 8, more: (fragment & 0x2000) !== 0, data: bytes.subarray(at + headerLength, end) };
+    return { kind: 'fragment', key, protocol, source, destination, ...piece };
+  }
+  return transport(view, protocol, at + headerLength, end, source, destination);
+}
+
+/** The TCP or UDP segment of a datagram reassembled from `fragment` and the others of its datagram. */
+export function segmentOf(fragment: IpFragmentPacket, payload: Uint8Array): PacketContent {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  return transport(view, fragment.protocol, 0, payload.length, fragment.source, fragment.destination);
 }
 
 const IPV6_HOP_BY_HOP = 0;

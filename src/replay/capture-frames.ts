@@ -1,7 +1,8 @@
 import { DC09_ANSWER_TOKENS, type Dc09Token } from '../codecs/dc09/frame.js';
 import { DEFAULT_DC09_MAX_FRAME_BYTES, Dc09Framer } from '../codecs/dc09/framer.js';
 import type { FramerOutput } from '../codecs/framing.js';
-import { decodePacket, isReadableLinkType, READABLE_LINK_TYPES_TEXT, type TransportSegment } from '../codecs/packet.js';
+import { DEFAULT_FRAGMENT_LIMITS, IpReassembly, type GivenUp } from '../codecs/ip-fragments.js';
+import { decodePacket, isReadableLinkType, READABLE_LINK_TYPES_TEXT, segmentOf, type IpFragmentPacket, type PacketContent, type TransportSegment } from '../codecs/packet.js';
 import { CaptureReader, type CaptureItem, type CapturedPacket } from '../codecs/pcap.js';
 import { fail, ok, type DecodeResult } from '../codecs/result.js';
 import { TcpStream, type StreamPiece } from '../codecs/tcp-stream.js';
@@ -20,6 +21,15 @@ export interface CaptureFramesOptions {
   maxFlows?: number;
   /** Out-of-order bytes one stream may hold waiting for the bytes before them; past it the missing bytes are a gap. */
   maxHeldBytes?: number;
+  /** IPv4 datagrams reassembled at a time; past it the one begun longest ago is given up (PCAP_IP_FRAGMENTS_INCOMPLETE). */
+  maxFragmentedDatagrams?: number;
+}
+
+/** The IPv4 fragments read: packets, datagrams made whole of them, and datagrams given up incomplete. */
+export interface FragmentCounts {
+  packets: number;
+  reassembled: number;
+  incomplete: number;
 }
 
 /** A frame of the capture, or an error, with the number of the packet it came with (Wireshark's "No."). */
@@ -53,8 +63,9 @@ interface Flow {
  * payload starts with LF (a panel speaks first, the receiver only answers; an answer caught first names the other
  * side), and a flow whose first payload does not is no DC-09 flow. A UDP datagram is a frame; a TCP stream is put in order (TcpStream) and split by the live
  * input's own framer. Each frame carries its packet's time, its sender as `peer`, and the input whose port it was
- * sent to (null when none matched: replay routes it by protocol). Memory is bounded by `maxFlows` flows of at most
- * `maxHeldBytes` (in at most MAX_HELD_SEGMENTS segments) and a frame each, whatever the size of the capture.
+ * sent to (null when none matched: replay routes it by protocol). IPv4 fragments are reassembled first (IpReassembly,
+ * bounded on its own). Memory is bounded by `maxFlows` flows of at most `maxHeldBytes` (in at most MAX_HELD_SEGMENTS
+ * segments) and a frame each, whatever the size of the capture.
  */
 export class CaptureFrames {
   private readonly reader = new CaptureReader();
@@ -64,12 +75,15 @@ export class CaptureFrames {
   private readonly unreadableLinks = new Set<number>();
   private lastPacket = 0;
   private lastTime: number | null = null;
+  private readonly reassembly: IpReassembly;
   /** Packets read that are no panel's: other protocols, flows that are not DC-09, the receivers' answers. */
   skipped = 0;
+  readonly fragments: FragmentCounts = { packets: 0, reassembled: 0, incomplete: 0 };
 
   constructor(private readonly options: CaptureFramesOptions) {
     this.maxFlows = options.maxFlows ?? DEFAULT_MAX_FLOWS;
     this.maxHeldBytes = options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES;
+    this.reassembly = new IpReassembly({ ...DEFAULT_FRAGMENT_LIMITS, maxDatagrams: options.maxFragmentedDatagrams ?? DEFAULT_FRAGMENT_LIMITS.maxDatagrams });
   }
 
   /** Packet records read so far. */
@@ -90,6 +104,9 @@ export class CaptureFrames {
   end(): CaptureLine[] {
     const out = this.lines(this.reader.end());
     const at: PacketAt = { number: this.lastPacket, time: this.lastTime };
+    const givenUp: GivenUp[] = [];
+    this.reassembly.end(givenUp);
+    this.reportGivenUp(givenUp, at.number, out);
     for (const flow of this.flows.values()) this.endStream(flow, at, out);
     this.flows.clear();
     return out;
@@ -115,8 +132,12 @@ export class CaptureFrames {
       out.push({ packet: packet.number, parsed: fail('PCAP_PACKET_MALFORMED', message) });
       return;
     }
-    const content = decodePacket(packet.linkType, packet.data);
-    if (content.kind === 'other') {
+    let content: PacketContent | null = decodePacket(packet.linkType, packet.data);
+    if (content.kind === 'fragment') {
+      content = this.reassemble(content, packet, out);
+      if (content === null) return;
+    }
+    if (content.kind === 'other' || content.kind === 'fragment') {
       this.skipped += 1;
       return;
     }
@@ -125,6 +146,25 @@ export class CaptureFrames {
       return;
     }
     this.segment(content, packet, out);
+  }
+
+  /** The segment of the datagram this fragment completes; null while its datagram is incomplete. */
+  private reassemble(fragment: IpFragmentPacket, packet: CapturedPacket, out: CaptureLine[]): PacketContent | null {
+    this.fragments.packets += 1;
+    const givenUp: GivenUp[] = [];
+    const outcome = this.reassembly.push(fragment, packet.time, givenUp);
+    this.reportGivenUp(givenUp, packet.number, out);
+    if (outcome.kind === 'held') return null;
+    this.fragments.reassembled += 1;
+    return segmentOf(fragment, outcome.payload);
+  }
+
+  private reportGivenUp(givenUp: readonly GivenUp[], packet: number, out: CaptureLine[]): void {
+    for (const datagram of givenUp) {
+      this.fragments.incomplete += 1;
+      const message = `the IPv4 datagram ${datagram.key} was given up after ${datagram.fragments} fragment(s): ${datagram.why}; skipped`;
+      out.push({ packet, parsed: fail('PCAP_IP_FRAGMENTS_INCOMPLETE', message) });
+    }
   }
 
   private segment(segment: TransportSegment, packet: CapturedPacket, out: CaptureLine[]): void {

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, tempDir, writeConfig } from '../helpers/gateway-process.js';
-import { LINKTYPE, TcpConversation, latin1, linkFrame, pcapFile, pcapngFile, udpPacket, type LinkType } from '../helpers/pcap-writer.js';
+import { LINKTYPE, PROTOCOL, TcpConversation, ipv4Fragments, latin1, linkFrame, pcapFile, pcapngFile, udpDatagram, udpPacket, type LinkType } from '../helpers/pcap-writer.js';
 
 interface CliResult {
   code: number;
@@ -120,6 +120,23 @@ describe('panelbridge replay and decode of a packet capture', () => {
       expect(replayed.stdout, name).toBe(expected.stdout);
       expect(replayed.code, name).toBe(0);
     }
+  });
+
+  it('replays a datagram the panel sent in IPv4 fragments, and reports fragments it could not reassemble', async () => {
+    const udp = records.find((r) => r.transport === 'udp')!;
+    const [address, port] = [udp.peer.slice(0, udp.peer.lastIndexOf(':')), Number(udp.peer.slice(udp.peer.lastIndexOf(':') + 1))];
+    const datagram = udpDatagram(port, RECEIVER.port, Uint8Array.from(Buffer.from(udp.hex, 'hex')));
+    const fragments = ipv4Fragments(address, RECEIVER.address, PROTOCOL.udp, datagram, 32, 1);
+    // A second datagram of which only the first fragment was captured.
+    const [lost] = ipv4Fragments(address, RECEIVER.address, PROTOCOL.udp, datagram, 32, 2);
+    const at = Date.parse(udp.t);
+    const file = path.join(dir, 'fragments.pcap');
+    writeFileSync(file, pcapFile([...fragments.reverse(), lost!].map((ip, i) => ({ time: at + i, data: linkFrame('raw', ip) })), { linkType: LINKTYPE.raw }));
+    const result = await cli(['replay', file, '--config', config(12000), '--dry-run', '--fast']);
+    expect(result.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { raw: string }).raw)).toHaveLength(1);
+    expect(result.stderr).toContain(`${fragments.length + 1} IPv4 fragment(s): 1 datagram(s) reassembled, 1 incomplete and skipped`);
+    expect(result.stderr).toMatch(/PCAP_IP_FRAGMENTS_INCOMPLETE: the IPv4 datagram .* id 2 was given up after 1 fragment\(s\): the capture ended/);
+    expect(result.code).toBe(2);
   });
 
   it('decode --pcap prints each frame\'s events with its packet time and sender, and an error line for one that does not decode', async () => {

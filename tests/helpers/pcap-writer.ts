@@ -84,13 +84,14 @@ export function udpDatagram(sourcePort: number, destinationPort: number, payload
 
 export const PROTOCOL = { tcp: 6, udp: 17 } as const;
 
-export function ipv4Packet(source: string, destination: string, protocol: number, payload: Uint8Array, options: { fragmentOffset?: number; moreFragments?: boolean } = {}): Uint8Array {
+/** `fragmentOffset` in 8-byte units, as the header holds it; `identification` names the datagram a fragment is of. */
+export function ipv4Packet(source: string, destination: string, protocol: number, payload: Uint8Array, options: { fragmentOffset?: number; moreFragments?: boolean; identification?: number } = {}): Uint8Array {
   const fragment = (options.moreFragments ? 0x2000 : 0) | (options.fragmentOffset ?? 0) | (options.moreFragments || options.fragmentOffset ? 0 : 0x4000);
   return new Bytes()
     .u8(0x45)
     .u8(0)
     .u16(20 + payload.length)
-    .u16(0x1234)
+    .u16(options.identification ?? 0x1234)
     .u16(fragment)
     .u8(64)
     .u8(protocol)
@@ -293,6 +294,19 @@ export class TcpConversation {
   close(): Uint8Array {
     return this.ip(true, tcpSegment(this.panel.port, this.receiver.port, this.panelSeq, new Uint8Array(0), { fin: true, ack: true }));
   }
+}
+
+/**
+ * An IPv4 packet cut into fragments of at most `size` bytes of its payload (a multiple of 8 but the last), as a
+ * host sends a datagram larger than its MTU.
+ */
+export function ipv4Fragments(source: string, destination: string, protocol: number, payload: Uint8Array, size: number, identification = 0x4242): Uint8Array[] {
+  const fragments: Uint8Array[] = [];
+  for (let at = 0; at < payload.length; at += size) {
+    const moreFragments = at + size < payload.length;
+    fragments.push(ipv4Packet(source, destination, protocol, payload.subarray(at, at + size), { fragmentOffset: at / 8, moreFragments, identification }));
+  }
+  return fragments;
 }
 
 /** A UDP datagram from one address:port to another, as an IP packet. */

@@ -146,7 +146,7 @@ describe('ReplayFile on a packet capture', () => {
       ['packet', 3, 2000, 'panels'],
     ]);
     expect(waits).toEqual([2000]);
-    expect(source.read).toEqual({ unit: 'packet', count: 3, skipped: 1 });
+    expect(source.read).toEqual({ unit: 'packet', count: 3, skipped: 1, fragments: { packets: 0, reassembled: 0, incomplete: 0 } });
   });
 
   it('reads a text file shorter than a magic number as text', async () => {

@@ -67,12 +67,21 @@ describe('decodePacket', () => {
     expect(decodePacket(105, new Uint8Array(30))).toMatchObject({ kind: 'other' });
   });
 
-  it('calls malformed a packet cut by the snap length, a fragment, and lengths that contradict', () => {
+  it('calls malformed a packet cut by the snap length and lengths that contradict; an IPv4 fragment is returned as one, for reassembly', () => {
     const ip = udpPacket(V4.panel, V4.receiver, FRAME);
     expect(decodePacket(LINKTYPE.raw, ip.subarray(0, ip.length - 4))).toEqual({ kind: 'malformed', why: expect.stringContaining('snap length') });
     expect(decodePacket(LINKTYPE.raw, ipv6Packet('2001:db8::10', '2001:db8::1', PROTOCOL.udp, new Uint8Array(8)).subarray(0, 44))).toMatchObject({ kind: 'malformed' });
     const fragment = ipv4Packet('192.0.2.10', '192.0.2.1', PROTOCOL.udp, new Uint8Array(16), { moreFragments: true });
-    expect(decodePacket(LINKTYPE.raw, fragment)).toEqual({ kind: 'malformed', why: expect.stringContaining('fragment') });
+    expect(decodePacket(LINKTYPE.raw, fragment)).toEqual({
+      kind: 'fragment',
+      key: '192.0.2.10 → 192.0.2.1, protocol 17, id 4660',
+      protocol: PROTOCOL.udp,
+      source: '192.0.2.10',
+      destination: '192.0.2.1',
+      offset: 0,
+      more: true,
+      data: new Uint8Array(16),
+    });
     const badUdp = new Uint8Array(ip);
     badUdp[20 + 4] = 0xff; // the UDP length: past its packet
     expect(decodePacket(LINKTYPE.raw, badUdp)).toEqual({ kind: 'malformed', why: expect.stringContaining('UDP length') });

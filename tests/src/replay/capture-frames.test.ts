@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CaptureFrames, type CaptureFramesOptions, type CaptureLine } from '../../../src/replay/capture-frames.js';
-import { LINKTYPE, TcpConversation, ipv4Packet, latin1, linkFrame, pcapFile, udpPacket } from '../../helpers/pcap-writer.js';
+import { LINKTYPE, PROTOCOL, TcpConversation, ipv4Fragments, ipv4Packet, latin1, linkFrame, pcapFile, tcpSegment, udpDatagram, udpPacket } from '../../helpers/pcap-writer.js';
 
 // Public vectors 26 and 27 (Ajax, https://github.com/eavanvalkenburg/sia/issues/51) and 31 (Hikvision NULL,
 // https://github.com/eavanvalkenburg/sia/issues/17), with their DC-09 LF…CR framing.
@@ -208,5 +208,66 @@ describe('CaptureFrames: packets it cannot read', () => {
       [1, text(JC)],
       [2, 'PCAP_TRUNCATED'],
     ]);
+  });
+});
+
+describe('CaptureFrames: IPv4 fragments', () => {
+  /** IP packets at the given capture times, as framesOf reads them. */
+  function framesAt(packets: Array<[number, Uint8Array]>, options: CaptureFramesOptions = { receivers: RECEIVERS }) {
+    const file = pcapFile(packets.map(([time, ip]) => ({ time, data: linkFrame('ethernet', ip) })), { linkType: LINKTYPE.ethernet });
+    const capture = new CaptureFrames(options);
+    const lines = [...capture.push(file), ...capture.end()];
+    return { lines, capture };
+  }
+  // A DC-09 datagram larger than the path's MTU: the sending host cut it in IP fragments.
+  const BIG = latin1(`\n${'A'.repeat(2_000)}\r`);
+  const bigDatagram = (identification = 0x4242) => ipv4Fragments(PANEL.address, RECEIVER.address, PROTOCOL.udp, udpDatagram(PANEL.port, RECEIVER.port, BIG), 1_480, identification);
+
+  it('reassembles a datagram from its fragments, in any order, as the receiving host did live', () => {
+    const [first, second] = bigDatagram();
+    const { lines, capture } = framesOf([second!, first!]);
+    expect(summary(lines)).toEqual([[2, text(BIG)]]);
+    expect(lines[0]!.parsed).toMatchObject({ ok: true, value: { t: T0 + 1, input: 'panels', transport: 'udp', peer: '192.0.2.10:40001' } });
+    expect(capture.fragments).toEqual({ packets: 2, reassembled: 1, incomplete: 0 });
+  });
+
+  it('reassembles a TCP segment sent in fragments into the stream', () => {
+    const tcp = new TcpConversation(PANEL, RECEIVER);
+    const opening = tcp.open();
+    const seq = tcp.nextSeq;
+    const [, segment] = [tcp.send(JC), tcpSegment(PANEL.port, RECEIVER.port, seq, JC)];
+    const fragments = ipv4Fragments(PANEL.address, RECEIVER.address, PROTOCOL.tcp, segment, 40);
+    const { lines } = framesOf([...opening, ...fragments]);
+    expect(summary(lines)).toEqual([[3 + fragments.length, text(JC)]]);
+  });
+
+  it('gives up, and says so, a datagram whose fragments did not all come within 30 s, or before the file ended', () => {
+    const [first, second] = bigDatagram(1);
+    const [other] = bigDatagram(2);
+    const { lines, capture } = framesAt([
+      [T0, first!],
+      [T0 + 31_000, second!],
+      [T0 + 31_001, other!],
+    ]);
+    expect(summary(lines).map(([, what]) => what)).toEqual(['PCAP_IP_FRAGMENTS_INCOMPLETE', 'PCAP_IP_FRAGMENTS_INCOMPLETE', 'PCAP_IP_FRAGMENTS_INCOMPLETE']);
+    expect(lines[0]!.parsed).toMatchObject({ ok: false, error: { message: expect.stringContaining('192.0.2.10 → 192.0.2.1') } });
+    expect(capture.fragments).toEqual({ packets: 3, reassembled: 0, incomplete: 3 });
+  });
+
+  it('holds a bounded number of incomplete datagrams: a flood of first fragments gives up the oldest', () => {
+    const firsts = Array.from({ length: 100 }, (_, i) => bigDatagram(i + 1)[0]!);
+    const [, lastSecond] = bigDatagram(100);
+    const { lines, capture } = framesOf([...firsts, lastSecond!], { receivers: RECEIVERS, maxFragmentedDatagrams: 8 });
+    expect(capture.fragments).toEqual({ packets: 101, reassembled: 1, incomplete: 99 });
+    expect(summary(lines).filter(([, what]) => what === text(BIG))).toHaveLength(1);
+    // The 92 given up at once are reported as they go, the 7 left at the end.
+    expect(lines.filter((l) => !l.parsed.ok)).toHaveLength(99);
+  });
+
+  it('refuses fragments that would make a datagram larger than IPv4 allows', () => {
+    const huge = ipv4Packet(PANEL.address, RECEIVER.address, PROTOCOL.udp, new Uint8Array(800), { fragmentOffset: 8_100, moreFragments: true, identification: 7 });
+    const { lines, capture } = framesOf([huge]);
+    expect(summary(lines)).toEqual([[1, 'PCAP_IP_FRAGMENTS_INCOMPLETE']]);
+    expect(capture.fragments).toEqual({ packets: 1, reassembled: 0, incomplete: 1 });
   });
 });
