@@ -21,8 +21,8 @@ export const ERROR_CODES = {
   // packet captures (pcap, pcapng) read by replay and decode
   PCAP_FORMAT_INVALID: 'A packet capture has a file header or block that does not parse (a bad version, length or byte-order magic); reading stops there.',
   PCAP_TRUNCATED: 'A packet capture ends inside a record (the capture was cut short); the packets before it are read.',
-  PCAP_PACKET_MALFORMED: 'A captured packet cannot be read as IP over a known link type with TCP or UDP (headers cut by the snap length, lengths that contradict, an IPv6 fragment, a link type not read); it is skipped and counted.',
-  PCAP_IP_FRAGMENTS_INCOMPLETE: 'IPv4 fragments of a datagram in a packet capture never made the whole datagram within the limits (30 s, 64 datagrams at once, 64 fragments, 65,535 bytes); it is skipped and counted.',
+  PCAP_PACKET_MALFORMED: 'A captured packet cannot be read as IP over a known link type with TCP or UDP (headers cut by the snap length, lengths that contradict, a link type not read); it is skipped and counted.',
+  PCAP_IP_FRAGMENTS_INCOMPLETE: 'IP fragments of a datagram in a packet capture never made the whole datagram within the limits (30 s, 64 datagrams at once, 64 fragments, 65,535 bytes); it is skipped and counted.',
   PCAP_TCP_GAP: 'A panel\'s TCP stream in a capture misses bytes the capture did not hold; the partial frame before them is discarded and counted.',
   // any input
   FORMAT_UNKNOWN: 'The bytes match no protocol the input reads; the message names every format that was tried.',

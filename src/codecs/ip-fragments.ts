@@ -1,5 +1,5 @@
 /**
- * IPv4 datagrams put back together from their fragments (RFC 791), as the receiving host does before a socket sees
+ * IP datagrams put back together from their fragments (IPv4: RFC 791; IPv6: RFC 8200 §4.5), as the receiving host does before a socket sees
  * them: a DC-09 datagram larger than the path's MTU, or a TCP segment a router fragmented, arrives as several
  * packets. Bounded, as a packet capture may hold anyone's fragments: at most `maxDatagrams` incomplete datagrams at
  * once and `maxHeldBytes` in all (the oldest given up to make room), `maxFragments` pieces each, and each given up
@@ -27,7 +27,7 @@ export interface FragmentLimits {
 
 export const DEFAULT_FRAGMENT_LIMITS: FragmentLimits = { maxDatagrams: 64, maxFragments: 64, maxHeldBytes: 1 << 20, timeoutMs: 30_000 };
 
-/** The most an IPv4 datagram's payload can hold: 65,535 bytes less the smallest header. */
+/** The most an IPv4 datagram's payload can hold: 65,535 bytes less the smallest header (an IPv6 fragmentable part holds less). */
 export const MAX_IPV4_PAYLOAD = 65_535 - 20;
 
 /** A datagram given up incomplete, and why. */

@@ -1,9 +1,8 @@
 /**
  * A captured packet's link, network and transport headers: Ethernet (802.1Q/802.1ad VLAN tags), Linux cooked
  * capture (SLL and SLL2), raw IP and BSD loopback; IPv4 and IPv6 (extension headers walked); TCP and UDP. Checksums
- * are not checked: captures taken on the sending host carry the offloaded, unfilled ones. An IPv4 fragment is
- * returned as such, for IpReassembly (ip-fragments.ts) to put its datagram back together; IPv6 fragments are not
- * reassembled.
+ * are not checked: captures taken on the sending host carry the offloaded, unfilled ones. An IP fragment (v4 or v6)
+ * is returned as such, for IpReassembly (ip-fragments.ts) to put its datagram back together.
  */
 import type { IpFragment } from './ip-fragments.js';
 
@@ -40,7 +39,7 @@ export interface TransportSegment {
   tcp?: { seq: number; syn: boolean; ack: boolean; fin: boolean; rst: boolean };
 }
 
-/** A piece of an IPv4 datagram: its transport header and payload come once every piece is there (segmentOf). */
+/** A piece of an IP datagram: its transport header and payload come once every piece is there (segmentOf). */
 export interface IpFragmentPacket extends IpFragment {
   kind: 'fragment';
   protocol: number;
@@ -49,7 +48,7 @@ export interface IpFragmentPacket extends IpFragment {
 }
 
 /**
- * `segment`: a TCP or UDP packet; `fragment`: a piece of an IPv4 datagram; `other`: a readable packet of another
+ * `segment`: a TCP or UDP packet; `fragment`: a piece of an IP datagram; `other`: a readable packet of another
  * kind (ARP, ICMP, a link type this reader does not take), of no interest; `malformed`: headers that contradict
  * themselves or were cut off.
  */
@@ -161,10 +160,18 @@ function ipv6(view: DataView, at: number): PacketContent {
   if (view.byteLength < end) return malformed(`cut by the capture's snap length (${view.byteLength - at} of ${40 + payloadLength} IPv6 bytes captured)`);
   let next = view.getUint8(at + 6);
   let offset = at + 40;
+  const bytes = bytesOf(view);
+  const [source, destination] = [ipv6Text(bytes, at + 8), ipv6Text(bytes, at + 24)];
   for (;;) {
     if (next === IPV6_HOP_BY_HOP || next === IPV6_ROUTING || next === IPV6_DESTINATION || next === IPV6_AUTHENTICATION || next === IPV6_FRAGMENT) {
       if (end < offset + 8) return malformed('cut inside an IPv6 extension header');
-      if (next === IPV6_FRAGMENT && (view.getUint16(offset + 2) & 0xfff9) !== 0) return malformed('an IPv6 fragment (fragments are not reassembled)');
+      const field = next === IPV6_FRAGMENT ? view.getUint16(offset + 2) : 0;
+      // An offset or more to come (an atomic fragment has neither): the fragmentable part follows its header.
+      if ((field & 0xfff9) !== 0) {
+        const protocol = view.getUint8(offset);
+        const key = `${source} → ${destination}, protocol ${protocol}, id ${view.getUint32(offset + 4)}`;
+        return { kind: 'fragment', key, protocol, source, destination, offset: field & 0xfff8, more: (field & 1) !== 0, data: bytes.subarray(offset + 8, end) };
+      }
       const length = next === IPV6_FRAGMENT ? 8 : next === IPV6_AUTHENTICATION ? (view.getUint8(offset + 1) + 2) * 4 : (view.getUint8(offset + 1) + 1) * 8;
       next = view.getUint8(offset);
       offset += length;
@@ -173,8 +180,7 @@ function ipv6(view: DataView, at: number): PacketContent {
     break;
   }
   if (offset > end) return malformed('IPv6 extension headers longer than the packet');
-  const bytes = bytesOf(view);
-  return transport(view, next, offset, end, ipv6Text(bytes, at + 8), ipv6Text(bytes, at + 24));
+  return transport(view, next, offset, end, source, destination);
 }
 
 function transport(view: DataView, protocol: number, at: number, end: number, source: string, destination: string): PacketContent {

@@ -21,11 +21,11 @@ export interface CaptureFramesOptions {
   maxFlows?: number;
   /** Out-of-order bytes one stream may hold waiting for the bytes before them; past it the missing bytes are a gap. */
   maxHeldBytes?: number;
-  /** IPv4 datagrams reassembled at a time; past it the one begun longest ago is given up (PCAP_IP_FRAGMENTS_INCOMPLETE). */
+  /** IP datagrams reassembled at a time; past it the one begun longest ago is given up (PCAP_IP_FRAGMENTS_INCOMPLETE). */
   maxFragmentedDatagrams?: number;
 }
 
-/** The IPv4 fragments read: packets, datagrams made whole of them, and datagrams given up incomplete. */
+/** The IP fragments read (v4 and v6): packets, datagrams made whole of them, and datagrams given up incomplete. */
 export interface FragmentCounts {
   packets: number;
   reassembled: number;
@@ -63,7 +63,7 @@ interface Flow {
  * payload starts with LF (a panel speaks first, the receiver only answers; an answer caught first names the other
  * side), and a flow whose first payload does not is no DC-09 flow. A UDP datagram is a frame; a TCP stream is put in order (TcpStream) and split by the live
  * input's own framer. Each frame carries its packet's time, its sender as `peer`, and the input whose port it was
- * sent to (null when none matched: replay routes it by protocol). IPv4 fragments are reassembled first (IpReassembly,
+ * sent to (null when none matched: replay routes it by protocol). IP fragments are reassembled first (IpReassembly,
  * bounded on its own). Memory is bounded by `maxFlows` flows of at most `maxHeldBytes` (in at most MAX_HELD_SEGMENTS
  * segments) and a frame each, whatever the size of the capture.
  */
@@ -162,7 +162,7 @@ export class CaptureFrames {
   private reportGivenUp(givenUp: readonly GivenUp[], packet: number, out: CaptureLine[]): void {
     for (const datagram of givenUp) {
       this.fragments.incomplete += 1;
-      const message = `the IPv4 datagram ${datagram.key} was given up after ${datagram.fragments} fragment(s): ${datagram.why}; skipped`;
+      const message = `the IP datagram ${datagram.key} was given up after ${datagram.fragments} fragment(s): ${datagram.why}; skipped`;
       out.push({ packet, parsed: fail('PCAP_IP_FRAGMENTS_INCOMPLETE', message) });
     }
   }

@@ -134,8 +134,8 @@ describe('panelbridge replay and decode of a packet capture', () => {
     writeFileSync(file, pcapFile([...fragments.reverse(), lost!].map((ip, i) => ({ time: at + i, data: linkFrame('raw', ip) })), { linkType: LINKTYPE.raw }));
     const result = await cli(['replay', file, '--config', config(12000), '--dry-run', '--fast']);
     expect(result.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { raw: string }).raw)).toHaveLength(1);
-    expect(result.stderr).toContain(`${fragments.length + 1} IPv4 fragment(s): 1 datagram(s) reassembled, 1 incomplete and skipped`);
-    expect(result.stderr).toMatch(/PCAP_IP_FRAGMENTS_INCOMPLETE: the IPv4 datagram .* id 2 was given up after 1 fragment\(s\): the capture ended/);
+    expect(result.stderr).toContain(`${fragments.length + 1} IP fragment(s): 1 datagram(s) reassembled, 1 incomplete and skipped`);
+    expect(result.stderr).toMatch(/PCAP_IP_FRAGMENTS_INCOMPLETE: the IP datagram .* id 2 was given up after 1 fragment\(s\): the capture ended/);
     expect(result.code).toBe(2);
   });
 

@@ -309,6 +309,17 @@ export function ipv4Fragments(source: string, destination: string, protocol: num
   return fragments;
 }
 
+/** The same for IPv6: each piece behind a fragment header (RFC 8200 §4.5), `size` a multiple of 8 but the last. */
+export function ipv6Fragments(source: string, destination: string, nextHeader: number, payload: Uint8Array, size: number, identification = 0x4242): Uint8Array[] {
+  const fragments: Uint8Array[] = [];
+  for (let at = 0; at < payload.length; at += size) {
+    const more = at + size < payload.length ? 1 : 0;
+    const header = new Bytes().u8(nextHeader).u8(0).u16(at | more).u32(identification).raw(payload.subarray(at, at + size)).done();
+    fragments.push(ipv6Packet(source, destination, 44, header));
+  }
+  return fragments;
+}
+
 /** A UDP datagram from one address:port to another, as an IP packet. */
 export function udpPacket(from: { address: string; port: number }, to: { address: string; port: number }, payload: Uint8Array): Uint8Array {
   const datagram = udpDatagram(from.port, to.port, payload);

@@ -194,7 +194,7 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
   const read = source.read;
   const packets = read?.unit === 'packet' ? read : undefined;
   const fragments = packets?.fragments;
-  const fragmented = fragments === undefined || fragments.packets === 0 ? '' : `; ${fragments.packets} IPv4 fragment(s): ${fragments.reassembled} datagram(s) reassembled, ${fragments.incomplete} incomplete and skipped`;
+  const fragmented = fragments === undefined || fragments.packets === 0 ? '' : `; ${fragments.packets} IP fragment(s): ${fragments.reassembled} datagram(s) reassembled, ${fragments.incomplete} incomplete and skipped`;
   const from = packets === undefined ? `${lines} line(s)` : `${packets.count} packet(s) (${packets.skipped} other traffic or receivers' answers${fragmented})`;
   note(`replay: ${frames} frame(s) from ${from}, ${stored} event(s) stored${dryRun ? ' (dry run)' : ''}`);
   const rejected = gateway.counters.snapshot().filter((s) => s.name === 'frames_rejected_total');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CaptureFrames, type CaptureFramesOptions, type CaptureLine } from '../../../src/replay/capture-frames.js';
-import { LINKTYPE, PROTOCOL, TcpConversation, ipv4Fragments, ipv4Packet, latin1, linkFrame, pcapFile, tcpSegment, udpDatagram, udpPacket } from '../../helpers/pcap-writer.js';
+import { LINKTYPE, PROTOCOL, TcpConversation, ipv4Fragments, ipv4Packet, ipv6Fragments, latin1, linkFrame, pcapFile, tcpSegment, udpDatagram, udpPacket } from '../../helpers/pcap-writer.js';
 
 // Public vectors 26 and 27 (Ajax, https://github.com/eavanvalkenburg/sia/issues/51) and 31 (Hikvision NULL,
 // https://github.com/eavanvalkenburg/sia/issues/17), with their DC-09 LF…CR framing.
@@ -262,6 +262,16 @@ describe('CaptureFrames: IPv4 fragments', () => {
     expect(summary(lines).filter(([, what]) => what === text(BIG))).toHaveLength(1);
     // The 92 given up at once are reported as they go, the 7 left at the end.
     expect(lines.filter((l) => !l.parsed.ok)).toHaveLength(99);
+  });
+
+  it('reassembles an IPv6 datagram from its fragments as well', () => {
+    const panel = { address: '2001:db8::10', port: 40001 };
+    const datagram = udpDatagram(panel.port, RECEIVER.port, BIG);
+    const [first, second] = ipv6Fragments(panel.address, '2001:db8::1', PROTOCOL.udp, datagram, 1_448);
+    const { lines, capture } = framesOf([second!, first!]);
+    expect(summary(lines)).toEqual([[2, text(BIG)]]);
+    expect(lines[0]!.parsed).toMatchObject({ ok: true, value: { transport: 'udp', peer: '2001:db8::10:40001' } });
+    expect(capture.fragments).toEqual({ packets: 2, reassembled: 1, incomplete: 0 });
   });
 
   it('refuses fragments that would make a datagram larger than IPv4 allows', () => {
