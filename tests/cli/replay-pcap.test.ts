@@ -167,4 +167,19 @@ describe('panelbridge replay and decode of a packet capture', () => {
     expect(result.code).toBe(1);
     expect(JSON.parse(result.stdout)).toEqual({ error: { code: 'PCAP_FORMAT_INVALID', message: `${jsonLines} is not a pcap or pcapng file (no magic number)` } });
   });
+
+  it('decode --pcap - reads the capture from standard input, and refuses standard input that is no capture', async () => {
+    const bytes = pcapFile(packetsOf('ethernet'), { linkType: LINKTYPE.ethernet });
+    const file = path.join(dir, 'decode-stdin.pcap');
+    writeFileSync(file, bytes);
+    const fromFile = await cli(['decode', '--pcap', file]);
+    const fromStdin = await cli(['decode', '--pcap', '-'], bytes);
+    // Event ids are random: the rest is the same.
+    const withoutIds = (stdout: string) => stdout.trim().split('\n').map((l) => ({ ...(JSON.parse(l) as object), id: undefined }));
+    expect(withoutIds(fromStdin.stdout)).toEqual(withoutIds(fromFile.stdout));
+    expect(fromStdin.code).toBe(1);
+    const notCapture = await cli(['decode', '--pcap', '-'], readFileSync(jsonLines));
+    expect(JSON.parse(notCapture.stdout)).toEqual({ error: { code: 'PCAP_FORMAT_INVALID', message: 'standard input is not a pcap or pcapng file (no magic number)' } });
+    expect(notCapture.code).toBe(1);
+  });
 });

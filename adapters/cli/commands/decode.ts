@@ -10,6 +10,7 @@ import type { ReplayFrame } from '../../../src/replay/capture.js';
 import { EXIT_NOINPUT } from '../config.js';
 import { resolveKey } from '../../system/secrets.js';
 import { terminalText } from '../../system/terminal-text.js';
+import { STDIN_FILE } from '../../inputs/replay-reader-protocol.js';
 
 interface DecodeOptions {
   hex?: boolean;
@@ -34,7 +35,7 @@ export function decodeCommand(): Command {
     .option('--key-env <variable>', 'read the AES key from this environment variable')
     .addOption(new Option('--key-encoding <encoding>', 'how the key is written').choices(['hex', 'ascii']).default('hex'))
     .option('--strict', 'reject tolerated field quirks')
-    .option('--pcap <file>', 'decode the frames panels sent in a packet capture (pcap or pcapng, as tcpdump and Wireshark write it)')
+    .option('--pcap <file>', 'decode the frames panels sent in a packet capture (pcap or pcapng, as tcpdump and Wireshark write it); - reads standard input')
     .action(async (frame: string | undefined, options: DecodeOptions, command: Command) => {
       if (options.pcap !== undefined && (frame !== undefined || options.hex === true)) command.error('error: --pcap takes no FRAME and no --hex');
       // Imported when a frame is decoded, not with every command's definition: codecs, catalogs, classification.
@@ -107,23 +108,34 @@ export function decodeCommand(): Command {
  * flow is the one whose first payload starts with LF.
  */
 async function decodeCapture(file: string, decodeOne: (bytes: Uint8Array, source: ReplayFrame, where: string) => boolean): Promise<number> {
-  let head: Uint8Array;
-  try {
-    head = readHead(file);
-  } catch (error) {
-    process.stderr.write(`decode: cannot read ${file}: ${(error as Error).message}\n`);
-    return EXIT_NOINPUT;
-  }
-  if (captureFormat(head) === null) {
-    printError({ code: 'PCAP_FORMAT_INVALID', message: `${file} is not a pcap or pcapng file (no magic number)` });
+  // Standard input cannot be looked at first: its reader tells a capture by the same magic number (its lines' unit).
+  const fromStdin = file === STDIN_FILE;
+  const named = fromStdin ? 'standard input' : file;
+  const notCapture = () => {
+    printError({ code: 'PCAP_FORMAT_INVALID', message: `${named} is not a pcap or pcapng file (no magic number)` });
     return 1;
+  };
+  if (!fromStdin) {
+    let head: Uint8Array;
+    try {
+      head = readHead(file);
+    } catch (error) {
+      process.stderr.write(`decode: cannot read ${file}: ${(error as Error).message}\n`);
+      return EXIT_NOINPUT;
+    }
+    if (captureFormat(head) === null) return notCapture();
   }
   // Imported only for a capture: it starts the replay reader's thread.
   const { ReplayFile } = await import('../../inputs/replay.js');
   let failed = false;
   let frames = 0;
   try {
-    for await (const line of new ReplayFile(file, { pacing: 'fast' }).lines()) {
+    const source = new ReplayFile(file, { pacing: 'fast' });
+    for await (const line of source.lines()) {
+      if (line.unit !== 'packet') {
+        source.close();
+        return notCapture();
+      }
       const where = `packet ${line.lineNumber}: `;
       if (!line.parsed.ok) {
         printError({ code: line.parsed.error.code, message: where + line.parsed.error.message });
@@ -134,11 +146,11 @@ async function decodeCapture(file: string, decodeOne: (bytes: Uint8Array, source
       if (!decodeOne(line.parsed.value.bytes, line.parsed.value, where)) failed = true;
     }
   } catch (error) {
-    process.stderr.write(`decode: reading ${file} failed: ${(error as Error).message}\n`);
+    process.stderr.write(`decode: reading ${named} failed: ${(error as Error).message}\n`);
     return EXIT_NOINPUT;
   }
   if (frames === 0) {
-    printError({ code: 'INPUT_EMPTY', message: `${file} holds no frame a panel sent` });
+    printError({ code: 'INPUT_EMPTY', message: `${named} holds no frame a panel sent` });
     failed = true;
   }
   return failed ? 1 : 0;
