@@ -68,12 +68,14 @@ export function parseReplayLine(line: string): DecodeResult<ReplayFrame> | null 
 
 /**
  * The file's last line when no LF ends it. A capture record (`{`) that does not parse there was cut short while it
- * was written (the gateway stopped mid-write): REPLAY_FILE_TRUNCATED, not a malformed line. A plain-log line needs
- * no LF after it.
+ * was written (the gateway stopped mid-write), and so is a run of NULs: REPLAY_FILE_TRUNCATED, not a malformed
+ * line. A plain-log line needs no LF after it.
  */
 export function parseLastReplayLine(line: string): DecodeResult<ReplayFrame> | null {
-  const parsed = parseReplayLine(line);
-  if (parsed === null || parsed.ok || !line.trimStart().startsWith('{')) return parsed;
+  // A file system that lost the last write in a crash can leave zero bytes where it was: no frame is all NULs.
+  const lostWrite = /^\0+$/.test(line);
+  const parsed = lostWrite ? null : parseReplayLine(line);
+  if (!lostWrite && (parsed === null || parsed.ok || !line.trimStart().startsWith('{'))) return parsed;
   return fail('REPLAY_FILE_TRUNCATED', 'the file ends inside this record, cut short while it was written (the gateway stopped mid-write?); the whole records before it were replayed', line);
 }
 

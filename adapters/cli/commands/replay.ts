@@ -7,7 +7,7 @@ import { parseXmlDateTime } from '../../../src/codecs/date-time.js';
 export function replayCommand(): Command {
   return new Command('replay')
     .description('feed a capture (run --capture), a packet capture (pcap, pcapng) or a plain log (one frame per line) through the pipeline on its recorded clock')
-    .argument('<file>', 'capture JSONL ({t, input, transport, peer, hex} per line), pcap/pcapng (tcpdump, Wireshark), or plain log (escaped frame text per line); - reads standard input')
+    .argument('<file>', 'capture JSONL ({t, input, transport, peer, hex[, discarded]} per line), pcap/pcapng (tcpdump, Wireshark), or plain log (escaped frame text per line); - reads standard input')
     .requiredOption('-c, --config <file>', 'configuration file (YAML or JSON)')
     .addOption(new Option('--speed <factor>', 'divide the recorded gaps between frames by this factor').argParser(positiveNumber).default(1).conflicts('fast'))
     .option('--fast', 'feed frames without waiting (the recorded times still drive the clock)')

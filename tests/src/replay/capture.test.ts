@@ -91,6 +91,9 @@ describe("the file's last line, with no LF after it", () => {
     expect(parseLastReplayLine(whole.slice(0, 40))).toMatchObject({ ok: false, error: { code: 'REPLAY_FILE_TRUNCATED' } });
     expect(parseLastReplayLine(whole)).toEqual(parseReplayLine(whole));
     expect(parseLastReplayLine(CONTACT_ID)).toEqual(parseReplayLine(CONTACT_ID));
+    // A file system that lost the last write in a crash leaves zero bytes where it was.
+    expect(parseLastReplayLine('\0'.repeat(512))).toMatchObject({ ok: false, error: { code: 'REPLAY_FILE_TRUNCATED' } });
+    expect(parseLastReplayLine(whole.slice(0, 40) + '\0'.repeat(24))).toMatchObject({ ok: false, error: { code: 'REPLAY_FILE_TRUNCATED' } });
   });
 });
 
