@@ -15,7 +15,7 @@ import { seededRandom } from '../../../src/model/ids.js';
 import type { NormalizedEvent } from '../../../src/model/event.js';
 import { eventJson } from '../../../src/model/event-json.js';
 import type { Settings } from '../../../src/settings/settings.js';
-import type { ReplayFrame } from '../../../src/replay/capture.js';
+import type { DiscardNote, ReplayFrame } from '../../../src/replay/capture.js';
 import { REPLAY_SEED, ReplayClock, type Pacing } from '../../../src/replay/clock.js';
 import { compareEvents, formatDifferences } from '../../../src/replay/compare.js';
 import { carriesDuress, recordDecodedFrame } from '../../../src/replay/decoded-input.js';
@@ -161,10 +161,11 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
       }
       clock.follow(line.parsed.value.t);
       // Bytes the input discarded before decoding them live: shown, never fed (live published nothing of them).
-      if (discardedLive.add(line.parsed.value)) {
-        const { discarded, bytes, peer } = line.parsed.value;
+      const { discarded, bytes, peer } = line.parsed.value;
+      if (discarded !== undefined) {
+        discardedLive.add(line.parsed.value.input, discarded);
         if (carriesDuress(bytes, gateway.builder)) {
-          report(`${unit} ${line.lineNumber}: a duress or hold-up the input discarded live (${discarded!.reason}${peer === null ? '' : ` from ${peer}`}): never decoded or published`);
+          report(`${unit} ${line.lineNumber}: a duress or hold-up the input discarded live (${discarded.reason}${peer === null ? '' : ` from ${peer}`}): never decoded or published`);
         }
         continue;
       }
@@ -226,21 +227,22 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
 /** The capture records of what inputs discarded live (run --capture), counted by reason and input. */
 class DiscardedLive {
   private records = 0;
-  private readonly runs = new Map<string, number>();
+  private readonly runs = new Map<string, { reason: string; input: string; count: number }>();
 
-  /** True when the frame is such a record (and counts it). */
-  add(frame: ReplayFrame): boolean {
-    if (frame.discarded === undefined) return false;
+  add(input: string | null, note: DiscardNote): void {
     this.records += 1;
-    const key = `${frame.discarded.reason} ×%s (${frame.input ?? SYNTHETIC_INPUT})`;
-    this.runs.set(key, (this.runs.get(key) ?? 0) + frame.discarded.count);
-    return true;
+    const name = input ?? SYNTHETIC_INPUT;
+    const key = `${note.reason} ${name}`;
+    const entry = this.runs.get(key) ?? { reason: note.reason, input: name, count: 0 };
+    entry.count += note.count;
+    this.runs.set(key, entry);
   }
 
   summary(): string | undefined {
     if (this.records === 0) return undefined;
-    const total = [...this.runs.values()].reduce((sum, n) => sum + n, 0);
-    const each = [...this.runs].map(([key, runs]) => key.replace('%s', String(runs)));
+    const entries = [...this.runs.values()];
+    const total = entries.reduce((sum, entry) => sum + entry.count, 0);
+    const each = entries.map((entry) => `${entry.reason} ×${entry.count} (${entry.input})`);
     return `${total} run(s) the inputs discarded live, not replayed (${this.records} record(s)): ${each.join(', ')}`;
   }
 }
