@@ -319,9 +319,13 @@ export class Dc09Listener implements Input {
     const { counters, name } = this.options;
     counters.inc('frames_discarded_total', { input: name, reason: discard.reason }, discard.count);
     const peer = discard.peer ?? this.peers.get(discard.connection);
-    if (discard.sample !== undefined) {
+    const { onDiscard } = this.options;
+    if (onDiscard !== undefined && discard.sample !== undefined) {
       const note = { reason: discard.reason, count: discard.count, bytes: discard.bytes };
-      this.options.onDiscard?.(discard.sample, note, discard.connection === 0 ? 'udp' : 'tcp', peer);
+      onDiscard(discard.sample, note, discard.connection === 0 ? 'udp' : 'tcp', peer);
+    } else if (onDiscard !== undefined) {
+      // The worker sends a few samples a batch (a flood's are not wanted): the rest is counted as the capture's skips.
+      counters.inc('capture_discards_skipped_total', { input: name }, discard.count);
     }
     this.warnings.warn(discard.reason, peer, { reason: discard.reason, count: discard.count, bytes: discard.bytes, peer }, discardMessage(discard.reason));
     if (discard.reason !== 'FRAME_DATAGRAM_OVERLOAD') return;
