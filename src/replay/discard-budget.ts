@@ -1,3 +1,5 @@
+import { peerHost } from '../observability/rate-limited-log.js';
+
 /** How many discard records `run --capture` writes per window, per sender address and in all (README "Capture and replay"). */
 export interface DiscardBudgetLimits {
   windowMs: number;
@@ -28,17 +30,11 @@ export class DiscardCaptureBudget {
       this.used = 0;
       this.bySender.clear();
     }
-    const sender = senderAddress(peer);
+    const sender = peerHost(peer);
     const ofSender = this.bySender.get(sender) ?? 0;
     if (this.used >= this.limits.total || ofSender >= this.limits.perSender) return false;
     this.used += 1;
     this.bySender.set(sender, ofSender + 1);
     return true;
   }
-}
-
-/** `192.0.2.10:40001` and `2001:db8::10:40001` without their port: whatever port a flood sends from, it is one sender. */
-export function senderAddress(peer: string): string {
-  const port = /:\d+$/.exec(peer);
-  return port === null ? peer : peer.slice(0, port.index);
 }

@@ -20,6 +20,11 @@ async function replayCapture(inputs: unknown[], frames: Array<{ at: number; inpu
   const config = writeConfig(dir, { dataDir: path.join(dir, 'var'), inputs, outputs: [{ type: 'stdout', name: 'out' }], sites });
   const file = path.join(dir, 'capture.jsonl');
   writeFileSync(file, frames.map((f) => captureLine(Buffer.from(f.text, 'latin1'), f.at, f.input, f.transport, '/dev/panelbridge-none')).join('\n') + '\n');
+  return replayFile(file, config);
+}
+
+/** Runs `replay FILE --dry-run --fast` in this process: the events it prints and its notes. */
+async function replayFile(file: string, config: string) {
   const stdout: string[] = [];
   const stderr: string[] = [];
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (stdout.push(String(chunk)), true));
@@ -127,14 +132,7 @@ describe('replay: what the input discarded live', () => {
         captureLine(panelFrame({ token: 'ADM-CID', seq: '0002', account: '1234', data: '#1234|1121 01 007' }), AT + 3, 'ip', 'udp', '192.0.2.10:40003', { reason: 'FRAME_DATAGRAM_PEER_LIMIT', count: 1, bytes: 60 }),
       ].join('\n') + '\n',
     );
-    const stdout: string[] = [];
-    const stderr: string[] = [];
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (stdout.push(String(chunk)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
-    const code = await replay(file, { config, speed: 1, fast: true, dryRun: true, start: AT, drainTimeout: 1_000, logLevel: 'silent', progress: false });
-    vi.restoreAllMocks();
-    const events = stdout.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
-    const notes = stderr.join('');
+    const { code, events, notes } = await replayFile(file, config);
     expect(code).toBe(0);
     expect(events.map((e) => [e['category'], (e['source'] as { transport: string }).transport])).toEqual([['holdup', 'tcp']]);
     expect(notes).toContain('replay: 1 frame(s) from 4 line(s), 1 event(s) stored (dry run)');
@@ -158,14 +156,7 @@ describe('replay: a capture cut short mid-record', () => {
       file,
       [captureLine(frame('0001', '#1234|Nri1/BA03'), AT, 'ip', 'tcp', '192.0.2.10:40001'), captureLine(frame('0002', '#1234|1121 01 007', 'ADM-CID'), AT + 1, 'ip', 'tcp', '192.0.2.10:40001'), last.slice(0, 60)].join('\n'),
     );
-    const stdout: string[] = [];
-    const stderr: string[] = [];
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (stdout.push(String(chunk)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
-    const code = await replay(file, { config, speed: 1, fast: true, dryRun: true, start: AT, drainTimeout: 1_000, logLevel: 'silent', progress: false });
-    vi.restoreAllMocks();
-    const events = stdout.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
-    const notes = stderr.join('');
+    const { code, events, notes } = await replayFile(file, config);
     expect(events.map((e) => [e['category'], e['duress']])).toEqual([['burglary', false], ['duress', true]]);
     expect(notes).toContain('replay: warning: line 3: the file ends inside this record, cut short while it was written (the gateway stopped mid-write?); the whole records before it were replayed');
     expect(notes).not.toContain('malformed');
@@ -194,14 +185,7 @@ describe('replay --dry-run --fast: a duress is always shown as one', () => {
     ];
     const file = path.join(dir, 'capture.jsonl');
     writeFileSync(file, records.join('\n') + '\n');
-    const stdout: string[] = [];
-    const stderr: string[] = [];
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (stdout.push(String(chunk)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
-    const code = await replay(file, { config, speed: 1, fast: true, dryRun: true, start: AT, drainTimeout: 1_000, logLevel: 'silent', progress: false });
-    vi.restoreAllMocks();
-    const events = stdout.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
-    const notes = stderr.join('');
+    const { code, events, notes } = await replayFile(file, config);
     expect(notes).toContain('1 retransmit(s) stored once');
     expect(events.map((e) => [e['category'], e['duress'], e['verified']])).toEqual([
       ['duress', true, true],
