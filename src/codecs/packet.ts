@@ -52,7 +52,9 @@ export interface IpFragmentPacket extends IpFragment {
  * kind (ARP, ICMP, a link type this reader does not take), of no interest; `malformed`: headers that contradict
  * themselves or were cut off.
  */
-export type PacketContent = TransportSegment | IpFragmentPacket | { kind: 'other'; why: string } | { kind: 'malformed'; why: string };
+export type PacketContent = WholePacketContent | IpFragmentPacket;
+/** What a packet, or a datagram made whole again, holds. */
+export type WholePacketContent = TransportSegment | { kind: 'other'; why: string } | { kind: 'malformed'; why: string };
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;
@@ -140,7 +142,7 @@ function ipv4(view: DataView, at: number): PacketContent {
 }
 
 /** The TCP or UDP segment of a datagram reassembled from `fragment` and the others of its datagram. */
-export function segmentOf(fragment: IpFragmentPacket, payload: Uint8Array): PacketContent {
+export function segmentOf(fragment: IpFragmentPacket, payload: Uint8Array): WholePacketContent {
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   return transport(view, fragment.protocol, 0, payload.length, fragment.source, fragment.destination);
 }
@@ -183,7 +185,7 @@ function ipv6(view: DataView, at: number): PacketContent {
   return transport(view, next, offset, end, source, destination);
 }
 
-function transport(view: DataView, protocol: number, at: number, end: number, source: string, destination: string): PacketContent {
+function transport(view: DataView, protocol: number, at: number, end: number, source: string, destination: string): WholePacketContent {
   if (protocol === PROTOCOL_UDP) {
     if (end < at + 8) return malformed('cut inside its UDP header');
     const length = view.getUint16(at + 4);
@@ -239,6 +241,6 @@ export function ipv6Text(bytes: Uint8Array, at: number): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
 
-function malformed(why: string): PacketContent {
+function malformed(why: string): WholePacketContent {
   return { kind: 'malformed', why };
 }

@@ -2,7 +2,7 @@ import { DC09_ANSWER_TOKENS, type Dc09Token } from '../codecs/dc09/frame.js';
 import { DEFAULT_DC09_MAX_FRAME_BYTES, Dc09Framer } from '../codecs/dc09/framer.js';
 import type { FramerOutput } from '../codecs/framing.js';
 import { DEFAULT_FRAGMENT_LIMITS, IpReassembly, type GivenUp } from '../codecs/ip-fragments.js';
-import { decodePacket, isReadableLinkType, READABLE_LINK_TYPES_TEXT, segmentOf, type IpFragmentPacket, type PacketContent, type TransportSegment } from '../codecs/packet.js';
+import { decodePacket, isReadableLinkType, READABLE_LINK_TYPES_TEXT, segmentOf, type IpFragmentPacket, type TransportSegment, type WholePacketContent } from '../codecs/packet.js';
 import { CaptureReader, type CaptureItem, type CapturedPacket } from '../codecs/pcap.js';
 import { fail, ok, type DecodeResult } from '../codecs/result.js';
 import { TcpStream, type StreamPiece } from '../codecs/tcp-stream.js';
@@ -132,12 +132,10 @@ export class CaptureFrames {
       out.push({ packet: packet.number, parsed: fail('PCAP_PACKET_MALFORMED', message) });
       return;
     }
-    let content: PacketContent | null = decodePacket(packet.linkType, packet.data);
-    if (content.kind === 'fragment') {
-      content = this.reassemble(content, packet, out);
-      if (content === null) return;
-    }
-    if (content.kind === 'other' || content.kind === 'fragment') {
+    const decoded = decodePacket(packet.linkType, packet.data);
+    const content = decoded.kind === 'fragment' ? this.reassemble(decoded, packet, out) : decoded;
+    if (content === null) return;
+    if (content.kind === 'other') {
       this.skipped += 1;
       return;
     }
@@ -149,7 +147,7 @@ export class CaptureFrames {
   }
 
   /** The segment of the datagram this fragment completes; null while its datagram is incomplete. */
-  private reassemble(fragment: IpFragmentPacket, packet: CapturedPacket, out: CaptureLine[]): PacketContent | null {
+  private reassemble(fragment: IpFragmentPacket, packet: CapturedPacket, out: CaptureLine[]): WholePacketContent | null {
     this.fragments.packets += 1;
     const givenUp: GivenUp[] = [];
     const outcome = this.reassembly.push(fragment, packet.time, givenUp);
