@@ -112,6 +112,55 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE output_cursor ADD COLUMN audience TEXT;`,
 ];
 
+/**
+ * Each output's dead letters, in memory: /healthz, the console overview (polled by every open console) and /metrics
+ * ask for them on every request, and counted in SQLite each was a scan of every letter (some 35 ms for 200,000) on
+ * the event loop that stores and ACKs duress frames. Read from the file once at open; `written` then follows every
+ * row inserted or deleted, after its transaction commits, and `queued` the letters marked but not yet written, which
+ * count at once (as they are listed at once).
+ */
+class DeadLetterCounts {
+  private readonly written = new Map<string, number>();
+  private readonly queued = new Map<string, number>();
+
+  constructor(rows: Iterable<{ output: string; count: number }>) {
+    for (const { output, count } of rows) this.written.set(output, count);
+  }
+
+  /** One output's letters, or every output's. */
+  of(output?: string): number {
+    if (output !== undefined) return (this.written.get(output) ?? 0) + (this.queued.get(output) ?? 0);
+    let total = 0;
+    for (const counts of [this.written, this.queued]) for (const count of counts.values()) total += count;
+    return total;
+  }
+
+  marked(output: string): void {
+    add(this.queued, output, 1);
+  }
+
+  /** A batch of marks committed: `added` names the output of each letter new to the file (one marked again replaces its row). */
+  committed(marks: readonly QueuedMark[], added: readonly string[]): void {
+    for (const mark of marks) if (mark.dead !== undefined) add(this.queued, mark.output, -1);
+    for (const output of added) add(this.written, output, 1);
+  }
+
+  deleted(output: string, count: number): void {
+    add(this.written, output, -count);
+  }
+
+  /** What the file holds for `output`, counted again (after a statement that may have replaced rows as well as added them). */
+  recounted(output: string, count: number): void {
+    this.written.set(output, count);
+  }
+}
+
+function add(counts: Map<string, number>, key: string, by: number): void {
+  const count = (counts.get(key) ?? 0) + by;
+  if (count === 0) counts.delete(key);
+  else counts.set(key, count);
+}
+
 /** Flat, with the caller's events array beside their texts: it lives until the group commit, one per frame. */
 interface QueuedAppend {
   events: readonly NormalizedEvent[];
@@ -207,9 +256,9 @@ function prepareStatements(db: Database.Database) {
     ),
     insertDone: db.prepare<[string, number]>(`INSERT OR IGNORE INTO output_done (output, seq) VALUES (?, ?)`),
     compactDone: db.prepare<[string, number]>(`DELETE FROM output_done WHERE output = ? AND seq <= ?`),
-    insertDead: db.prepare<[string, number, string, number]>(
-      `INSERT OR REPLACE INTO dead_letter (output, seq, reason, at) VALUES (?, ?, ?, ?)`,
-    ),
+    // Ignore, then update: the counts in memory learn whether the letter is new (see DeadLetterCounts).
+    insertDead: db.prepare<[string, number, string, number]>(`INSERT OR IGNORE INTO dead_letter (output, seq, reason, at) VALUES (?, ?, ?, ?)`),
+    updateDead: db.prepare<[string, number, string, number]>(`UPDATE dead_letter SET reason = ?, at = ? WHERE output = ? AND seq = ?`),
     deadLetters: db.prepare<[{ output: string | null; after: number; limit: number }], { output: string; seq: number; reason: string; at: number; event: string }>(
       `SELECT d.output, d.seq, d.reason, d.at, e.event FROM dead_letter d JOIN entry e ON e.seq = d.seq
        WHERE d.seq IN (SELECT DISTINCT seq FROM dead_letter WHERE (@output IS NULL OR output = @output) AND seq > @after ORDER BY seq LIMIT @limit)
@@ -227,16 +276,16 @@ function prepareStatements(db: Database.Database) {
       `SELECT seq, event FROM (SELECT e.seq, e.event FROM dead_letter d JOIN entry e ON e.seq = d.seq
        WHERE d.output = ? AND e.duress = 1 ORDER BY d.seq DESC LIMIT ?) ORDER BY seq`,
     ),
-    deadLetterCount: db.prepare<[{ output: string | null }], number>(
-      `SELECT count(*) FROM dead_letter WHERE @output IS NULL OR output = @output`,
-    ).pluck(),
+    // Read at start-up alone (a scan of every letter): the counts live in memory from then on.
+    deadLetterCounts: db.prepare<[], { output: string; count: number }>(`SELECT output, count(*) AS count FROM dead_letter GROUP BY output`),
+    deadLetterCountOf: db.prepare<[string], number>(`SELECT count(*) FROM dead_letter WHERE output = ?`).pluck(),
     prune: db.prepare<[number, number, number]>(
       `DELETE FROM entry WHERE seq IN (SELECT seq FROM entry WHERE seq <= ? AND stored_at <= ?
          AND seq NOT IN (SELECT seq FROM dead_letter) ORDER BY seq LIMIT ?)`,
     ),
     shiftDead: db.prepare<[number, number, number]>(`UPDATE dead_letter SET at = at + ? WHERE at BETWEEN ? AND ?`),
-    pruneDead: db.prepare<[number, number]>(
-      `DELETE FROM dead_letter WHERE (output, seq) IN (SELECT output, seq FROM dead_letter WHERE at <= ? LIMIT ?)`,
+    pruneDead: db.prepare<[number, number], { output: string }>(
+      `DELETE FROM dead_letter WHERE (output, seq) IN (SELECT output, seq FROM dead_letter WHERE at <= ? LIMIT ?) RETURNING output`,
     ),
     count: db.prepare<[], number>(`SELECT count(*) FROM entry`).pluck(),
     oldestStored: db.prepare<[], number>(`SELECT stored_at FROM entry ORDER BY seq LIMIT 1`).pluck(),
@@ -293,7 +342,8 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   private readonly statements: ReturnType<typeof prepareStatements>;
   /** The events stored last, by seq. */
   private readonly recent = new RecentEvents();
-  private readonly writeBatch: Database.Transaction<(appends: QueuedAppend[], marks: QueuedMark[]) => AppendResult[]>;
+  private readonly writeBatch: Database.Transaction<(appends: QueuedAppend[], marks: QueuedMark[]) => { results: AppendResult[]; deadAdded: string[] }>;
+  private readonly deadCounts: DeadLetterCounts;
 
   private readonly file: string;
   /** The WAL's size at which SQLite checkpoints it (see limitWalSize). */
@@ -316,12 +366,13 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     this.statements = prepareStatements(db);
     this.entryCount = this.statements.count.get() ?? 0;
     this.head = this.statements.head.get() ?? 0;
+    this.deadCounts = new DeadLetterCounts(this.statements.deadLetterCounts.all());
     this.dedupe = new DedupeIndex(this.dedupeWindowMs, DEDUPE_CAPACITY, options.dedupeHash);
     this.loadDedupe();
     this.writeBatch = db.transaction((appends: QueuedAppend[], marks: QueuedMark[]) => {
       // Marks go first: their watermarks are computed against the head committed before this batch's inserts.
-      this.writeMarks(marks);
-      return this.writeAppends(appends);
+      const deadAdded = this.writeMarks(marks);
+      return { results: this.writeAppends(appends), deadAdded };
     });
     if (this.retentionMs !== undefined || this.deadLetterRetentionMs !== undefined) {
       this.pruneTimer = setInterval(() => this.prune(), PRUNE_INTERVAL_MS);
@@ -350,10 +401,14 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     this.flush();
     const now = this.now();
     let deleted = 0;
+    let deadPruned: Array<{ output: string }> = [];
     try {
       deleted = this.db.transaction(() => {
         let rows = 0;
-        if (this.deadLetterRetentionMs !== undefined && !this.deadLetterTimesUnsure) rows += this.statements.pruneDead.run(now - this.deadLetterRetentionMs, PRUNE_BATCH).changes;
+        if (this.deadLetterRetentionMs !== undefined && !this.deadLetterTimesUnsure) {
+          deadPruned = this.statements.pruneDead.all(now - this.deadLetterRetentionMs, PRUNE_BATCH);
+          rows += deadPruned.length;
+        }
         const outputs = this.index.outputs();
         if (this.retentionMs !== undefined && outputs.length > 0) {
           const finishedEverywhere = Math.min(...outputs.map((output) => this.watermarkOf(output)));
@@ -368,6 +423,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
       this.entryCount = this.statements.count.get() ?? 0; // the rolled-back deletes were counted
       return 0; // the next interval tries again; a failed prune loses nothing
     }
+    for (const { output } of deadPruned) this.deadCounts.deleted(output, 1);
     if (deleted >= PRUNE_BATCH) setImmediate(() => this.prune()).unref();
     return deleted;
   }
@@ -416,6 +472,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     // An output tracked by an earlier call of this process is not retired by a later one that leaves it out.
     const removed = cursors.filter((cursor) => !configured.has(cursor.output) && !this.index.has(cursor.output));
     const now = this.now();
+    const deadLettered: string[] = [];
     const registration = this.db.transaction((): OutputRegistration => {
       const starts = new Map(added.map((name) => [name, this.head]));
       const retired: RetiredOutput[] = [];
@@ -428,7 +485,10 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
           if (undelivered.count > 0) {
             const heirs = added.filter((name) => audienceOf(name) === audience);
             for (const heir of heirs) starts.set(heir, Math.min(starts.get(heir)!, undelivered.lowest! - 1));
-            if (heirs.length === 0) this.statements.deadLetterUndelivered.run({ output, watermark, reason: RETIRED_REASON, at: now });
+            if (heirs.length === 0) {
+              this.statements.deadLetterUndelivered.run({ output, watermark, reason: RETIRED_REASON, at: now });
+              deadLettered.push(output);
+            }
             retired.push({ output, undelivered: undelivered.count, duress: undelivered.duress, handedTo: heirs });
           }
         }
@@ -439,6 +499,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
       for (const name of configured) if (known.has(name)) this.statements.setAudience.run(audienceOf(name), name);
       return { retired, forgotten };
     }).immediate();
+    for (const output of deadLettered) this.deadCounts.recounted(output, this.statements.deadLetterCountOf.get(output) ?? 0);
     for (const name of configured) {
       if (!this.index.has(name)) this.index.track(name, this.loadPending(name, this.statements.cursor.get(name)!));
     }
@@ -501,6 +562,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   markDead(output: string, seq: number, reason: string): void {
     if (!this.complete(output, seq)) return;
     this.marks.push({ output, seq, dead: { reason, at: this.now() } });
+    this.deadCounts.marked(output);
     this.scheduleFlush();
   }
 
@@ -533,14 +595,15 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     // What is queued first: the letters read are current, and the new seqs come after every committed append's.
     this.flush();
     const rows = this.statements.deadToRetry.all({ output, seqs: seqs === undefined ? null : JSON.stringify(seqs), limit: DEAD_LETTER_RETRY_LIMIT });
-    if (rows.length === 0) return { retried: [], remaining: this.deadLetterCount(output) };
+    if (rows.length === 0) return { retried: [], remaining: this.deadCounts.of(output) };
     const now = this.clock.now();
     const others = this.index.outputs().filter((name) => name !== output);
     let seqsStored: number[];
+    let deadDeleted = 0;
     try {
       seqsStored = this.db.transaction(() => {
         const stored = rows.map((row) => {
-          this.statements.deleteDead.run(output, row.seq);
+          deadDeleted += this.statements.deleteDead.run(output, row.seq).changes;
           return Number(this.statements.insertEntry.run(row.account, row.duress, row.received_at, now, null, row.event).lastInsertRowid);
         });
         // Finished for every other output, as a mark written at once would record it.
@@ -550,6 +613,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     } catch (cause) {
       throw outboxWriteFailed('the outbox transaction failed', cause);
     }
+    this.deadCounts.deleted(output, deadDeleted);
     const retried = rows.map((row, i): RetriedDeadLetter => {
       const seq = seqsStored[i]!;
       const entry = { seq, event: parsedEvent(row.event) };
@@ -560,7 +624,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     this.entryCount += retried.length;
     this.head = seqsStored.at(-1)!;
     this.listeners.notify(retried.map((r) => r.entry), output);
-    return { retried, remaining: this.deadLetterCount(output) };
+    return { retried, remaining: this.deadCounts.of(output) };
   }
 
   deadDuress(output: string, limit: number): OutboxEntry[] {
@@ -568,9 +632,9 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     return this.statements.deadDuress.all(output, limit).map((row) => ({ seq: row.seq, event: parsedEvent(row.event) }));
   }
 
+  /** From memory, without writing what is queued: a letter counts as soon as it is marked (see DeadLetterCounts). */
   deadLetterCount(output?: string): number {
-    this.flush(); // as deadLetters(): a letter counts as soon as it is marked
-    return this.statements.deadLetterCount.get({ output: output ?? null }) ?? 0;
+    return this.deadCounts.of(output);
   }
 
   commitQueued(): void {
@@ -602,12 +666,13 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     this.appends = [];
     this.marks = [];
     let results: AppendResult[];
+    let deadAdded: string[];
     // A batch of delivery marks only needs no fsync of its own: losing one in a power cut means a redelivery,
     // which at-least-once allows; the next append's commit syncs the WAL, marks included.
     const marksOnly = appends.length === 0;
     try {
       if (marksOnly) this.db.pragma('synchronous = NORMAL');
-      results = this.writeBatch.immediate(appends, marks);
+      ({ results, deadAdded } = this.writeBatch.immediate(appends, marks));
     } catch (cause) {
       this.marks = marks.concat(this.marks);
       this.entryCount = this.statements.count.get() ?? 0; // the rolled-back inserts were counted
@@ -616,6 +681,7 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     } finally {
       if (marksOnly) this.db.pragma('synchronous = FULL');
     }
+    this.deadCounts.committed(marks, deadAdded);
     // The pending index learns of the entries only now: a rolled-back batch must leave nothing pending.
     const stored: OutboxEntry[] = [];
     const deepBacklog = this.index.minBacklog() >= RECENT_EVENTS;
@@ -719,8 +785,12 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
     for (const append of appends.reverse()) this.dedupe.add(this.dedupe.hash(append.key), append);
   }
 
-  /** `head`: the highest seq committed with these marks (the entries of the same transaction included). */
-  private writeMarks(marks: QueuedMark[], head = this.head): void {
+  /**
+   * `head`: the highest seq committed with these marks (the entries of the same transaction included). Returns the
+   * output of each dead letter new to the file, for the counts once the transaction commits.
+   */
+  private writeMarks(marks: QueuedMark[], head = this.head): string[] {
+    const deadAdded: string[] = [];
     // The in-memory index already reflects these marks, so each output's new watermark is known up front; only
     // marks above it need a row of their own (in-order delivery, the usual case, writes none).
     const watermarks = new Map<string, number>();
@@ -728,12 +798,17 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
       let watermark = watermarks.get(mark.output);
       if (watermark === undefined) watermarks.set(mark.output, (watermark = this.watermarkOf(mark.output, head)));
       if (mark.seq > watermark) this.statements.insertDone.run(mark.output, mark.seq);
-      if (mark.dead !== undefined) this.statements.insertDead.run(mark.output, mark.seq, mark.dead.reason, mark.dead.at);
+      if (mark.dead === undefined) continue;
+      const { reason, at } = mark.dead;
+      // Its row may be there already: an output retired with this letter, back in the configuration as an heir.
+      if (this.statements.insertDead.run(mark.output, mark.seq, reason, at).changes === 1) deadAdded.push(mark.output);
+      else this.statements.updateDead.run(reason, at, mark.output, mark.seq);
     }
     for (const [output, watermark] of watermarks) {
       this.statements.updateCursor.run(watermark, output);
       this.statements.compactDone.run(output, watermark);
     }
+    return deadAdded;
   }
 
   /** Everything below the output's lowest pending seq is finished; with nothing pending, everything committed is. */
