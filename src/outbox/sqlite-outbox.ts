@@ -135,6 +135,11 @@ class DeadLetterCounts {
     return total;
   }
 
+  /** The outputs that have letters. */
+  outputs(): string[] {
+    return [...new Set([...this.written.keys(), ...this.queued.keys()])];
+  }
+
   marked(output: string): void {
     add(this.queued, output, 1);
   }
@@ -263,6 +268,14 @@ function prepareStatements(db: Database.Database) {
       `SELECT d.output, d.seq, d.reason, d.at, e.event FROM dead_letter d JOIN entry e ON e.seq = d.seq
        WHERE d.seq IN (SELECT DISTINCT seq FROM dead_letter WHERE (@output IS NULL OR output = @output) AND seq > @after ORDER BY seq LIMIT @limit)
          AND (@output IS NULL OR d.output = @output)
+       ORDER BY d.seq, d.output`,
+    ),
+    // A page: each output's next seqs along the primary key, then every letter of the seqs chosen; both read the
+    // page's rows alone, where one statement for every output (or for none named) scanned every letter.
+    deadSeqsOf: db.prepare<[string, number, number], number>(`SELECT seq FROM dead_letter WHERE output = ? AND seq > ? ORDER BY seq LIMIT ?`).pluck(),
+    deadLettersAt: db.prepare<[{ outputs: string; seqs: string }], { output: string; seq: number; reason: string; at: number; event: string }>(
+      `SELECT d.output, d.seq, d.reason, d.at, e.event FROM dead_letter d JOIN entry e ON e.seq = d.seq
+       WHERE d.output IN (SELECT value FROM json_each(@outputs)) AND d.seq IN (SELECT value FROM json_each(@seqs))
        ORDER BY d.seq, d.output`,
     ),
     // The stored row of each dead letter to retry, so its new entry copies it as it is.
@@ -580,14 +593,24 @@ export class SqliteOutbox extends IndexedOutbox implements Outbox {
   deadLetters(output?: string, page: DeadLetterPage = {}): DeadLetter[] {
     // Write queued marks first, so a dead letter is listed as soon as it is marked.
     this.flush();
-    // LIMIT -1: no limit.
-    return this.statements.deadLetters.all({ output: output ?? null, after: page.after ?? -1, limit: page.limit ?? -1 }).map((row) => ({
+    const after = page.after ?? -1;
+    // LIMIT -1: no limit (every letter is read then anyway).
+    const rows = page.limit === undefined ? this.statements.deadLetters.all({ output: output ?? null, after, limit: -1 }) : this.deadLetterPage(output, after, page.limit);
+    return rows.map((row) => ({
       output: row.output,
       seq: row.seq,
       reason: row.reason,
       at: row.at,
       event: parsedEvent(row.event),
     }));
+  }
+
+  /** The letters of the first `limit` seqs after `after` (of every output, or of `output`). */
+  private deadLetterPage(output: string | undefined, after: number, limit: number) {
+    const outputs = output === undefined ? this.deadCounts.outputs() : [output];
+    const seqs = [...new Set(outputs.flatMap((name) => this.statements.deadSeqsOf.all(name, after, limit)))].sort((a, b) => a - b).slice(0, limit);
+    if (seqs.length === 0) return [];
+    return this.statements.deadLettersAt.all({ outputs: JSON.stringify(outputs), seqs: JSON.stringify(seqs) });
   }
 
   retryDeadLetters(output: string, seqs?: readonly number[]): { retried: RetriedDeadLetter[]; remaining: number } {

@@ -19,11 +19,14 @@ describe('SqliteOutbox dead-letter counts', () => {
   let clock: SteppingClock;
   /** The SQL text of every statement run (get, all, run, iterate) by any connection opened while spying. */
   let executed: string[];
+  /** The same, with the parameters each ran with. */
+  let runs: Array<{ source: string; args: unknown[] }>;
 
   beforeEach(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'panelbridge-dead-count-'));
     clock = new SteppingClock();
     executed = [];
+    runs = [];
     const prepare = Database.prototype.prepare;
     vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, source: string) {
       const statement = prepare.call(this, source) as unknown as Record<string, (...args: unknown[]) => unknown>;
@@ -31,6 +34,7 @@ describe('SqliteOutbox dead-letter counts', () => {
         const original = statement[method]!;
         statement[method] = (...args: unknown[]) => {
           executed.push(source);
+          runs.push({ source, args });
           return original.apply(statement, args);
         };
       }
@@ -84,6 +88,52 @@ describe('SqliteOutbox dead-letter counts', () => {
       expect(outbox.deadLetterCount()).toBe(41);
     }
     expect(executed, 'statements run to count dead letters').toEqual([]);
+    outbox.close();
+  });
+
+  it('reads a page of dead letters along the primary key, never every letter (GET /dead-letters)', async () => {
+    const outbox = SqliteOutbox.open({ dataDir, clock });
+    outbox.registerOutputs(['mqtt', 'hook', 'cms']);
+    const seqs = (await outbox.append(events(300, 'a'))).entries.map((entry) => entry.seq);
+    for (const seq of seqs) outbox.markDead('mqtt', seq, 'rejected');
+    for (const seq of seqs.filter((seq) => seq % 3 === 0)) outbox.markDead('hook', seq, 'HTTP 401');
+    outbox.markDelivered('hook', seqs.filter((seq) => seq % 3 !== 0));
+    outbox.markDelivered('cms', seqs);
+    outbox.commitQueued();
+    const everything = outbox.deadLetters();
+
+    runs = [];
+    const pages = [
+      outbox.deadLetters('mqtt', { limit: 11 }),
+      outbox.deadLetters('hook', { after: 150, limit: 11 }),
+      outbox.deadLetters(undefined, { limit: 11 }),
+      outbox.deadLetters(undefined, { after: 290, limit: 11 }),
+      outbox.deadLetters('cms', { limit: 11 }),
+    ];
+    const plans = runs.map(({ source, args }) => {
+      const db = new Database(path.join(dataDir, OUTBOX_FILE_NAME), { readonly: true });
+      try {
+        return { source, plan: db.prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${source}`).all(...args).map((row) => row.detail) };
+      } finally {
+        db.close();
+      }
+    });
+    expect(plans.filter(({ plan }) => plan.some((step) => /^SCAN (d|dead_letter)\b/.test(step)))).toEqual([]);
+
+    // The same letters as the full listing gives, a page at a time.
+    const page = (output: string | undefined, after: number) => {
+      const letters = everything.filter((letter) => (output === undefined || letter.output === output) && letter.seq > after);
+      const firstSeqs = [...new Set(letters.map((letter) => letter.seq))].slice(0, 11);
+      return letters.filter((letter) => firstSeqs.includes(letter.seq)).map((letter) => [letter.output, letter.seq]);
+    };
+    expect(pages.map((letters) => letters.map((letter) => [letter.output, letter.seq]))).toEqual([
+      page('mqtt', -1),
+      page('hook', 150),
+      page(undefined, -1),
+      page(undefined, 290),
+      [],
+    ]);
+    expect(pages[2]!.filter((letter) => letter.seq === 3).map((letter) => letter.output)).toEqual(['hook', 'mqtt']);
     outbox.close();
   });
 
