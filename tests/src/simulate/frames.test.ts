@@ -43,7 +43,7 @@ describe('simulator building blocks', () => {
     const sent = { seq: '0009', encrypted: true, key: KEY, account: '4567', receiver: null, line: '0' };
     const time = Date.UTC(2024, 5, 6, 7, 8, 9);
     const encryptedAck = panelFrame({ token: 'ACK' as PanelFrame['token'], seq: '0009', account: '4567', data: '', key: KEY, time });
-    expect(interpretAnswer(encryptedAck, sent)).toEqual({ kind: 'ack', encrypted: true, receiverTime: time });
+    expect(interpretAnswer(encryptedAck, sent)).toEqual({ kind: 'ack', encrypted: true, receiverTime: time, fixedPad: true });
     expect(interpretAnswer(wrap('"ACK"0009L0#4567[]'), sent)).toMatchObject({ kind: 'invalid', detail: 'plain ACK to an encrypted frame' });
   });
 

@@ -102,7 +102,8 @@ describe('encodeDc09Frame → decodeDc09Frame', () => {
     if (message.encrypted && message.padTo !== undefined) {
       // Padded to a multiple of padTo, unless the length field (0xFFF, the hex doubling each byte) held no more.
       const text = Buffer.from(frame).toString('latin1');
-      const ciphertextBytes = (text.length - 1 - (text.indexOf('[') + 1)) / 2;
+      // The ciphertext (hex) runs from the header's '[' to the CR; a binary CRC byte may itself be '[', so from the last.
+      const ciphertextBytes = (text.length - 1 - (text.lastIndexOf('[') + 1)) / 2;
       const bodyLength = frame.length - (message.crcForm === 'binary' ? 8 : 10);
       expect(ciphertextBytes % message.padTo === 0 || bodyLength > 0xfff - 32).toBe(true);
     }
