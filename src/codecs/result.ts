@@ -6,6 +6,11 @@ export interface DecodeError {
   readonly message: string;
   /** Bounded, escaped preview of the offending input, safe for a log line. */
   readonly rawPreview?: string;
+  /**
+   * The account the input names in clear (a DC-09 header's `#acct`), when it was read before the failure: whose
+   * frames cannot be read is then known, though what they carry is not.
+   */
+  readonly account?: string;
 }
 
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: DecodeError };

@@ -390,7 +390,7 @@ function decodeBody(body: string, context: DecodeContext): DecodeResult<Dc09Mess
     : encrypted
       ? decryptContent(body.slice(open + 1), ids.account, context)
       : parseContent(body, open + 1, false, context);
-  if (!content.ok) return content;
+  if (!content.ok) return ids.account === null ? content : { ok: false, error: { ...content.error, account: ids.account } };
   const { dataAccount } = content.value;
   if (dataAccount !== null && ids.account !== null && dataAccount.toUpperCase() !== ids.account.toUpperCase()) {
     quirks.add('data-account-differs', `data block account ${dataAccount} differs from header account ${ids.account}`);

@@ -272,6 +272,19 @@ describe('decodeDc09Frame: encryption', () => {
     expect(codeOf(decodeDc09Frame(frameOf('"*NULL"0001L0#1234[0123456789ABCDEG0123456789ABCDEF'), { keyFor }))).toBe('DC09_FORMAT_INVALID');
   });
 
+  // The header account is clear text: a receiver can tell whose frames it cannot read.
+  it('names the header account in the error of a frame it cannot decrypt, and none when the header has none', () => {
+    const frame = encryptedFrame('|#1234|Nri1/HA01]_12:00:00,01-01-2024');
+    const missing = decodeDc09Frame(frame);
+    const wrong = decodeDc09Frame(frame, { keyFor: () => latin1('FEDCBA9876543210') });
+    expect([missing, wrong].map((r) => !r.ok && [r.error.code, r.error.account])).toEqual([
+      ['DC09_KEY_MISSING', '1234'],
+      ['DC09_DECRYPT_FAILED', '1234'],
+    ]);
+    const anonymous = decodeDc09Frame(frameOf(`"*SIA-DCS"0042L0[${'00'.repeat(32)}`));
+    expect(!anonymous.ok && [anonymous.error.code, 'account' in anonymous.error]).toEqual(['DC09_KEY_MISSING', false]);
+  });
+
   it('does not echo decrypted text in error messages', () => {
     const result = decodeDc09Frame(encryptedFrame('|#1234|secret]garbage'), { keyFor });
     expect(codeOf(result)).toBe('DC09_DECRYPT_FAILED');
