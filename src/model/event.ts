@@ -29,6 +29,7 @@ export const UNVERIFIED_REASONS = [
   'timestamp-out-of-window',
   'osborne-hoffman-not-allowed',
   'unauthenticated-source',
+  'undecryptable-frame',
 ] as const;
 export type UnverifiedReason = (typeof UNVERIFIED_REASONS)[number];
 
@@ -59,7 +60,7 @@ export const eventSchema = z
       .enum(UNVERIFIED_REASONS)
       .optional()
       .describe(
-        'Present exactly when verified is false: unknown-account (not on the allowlist), plaintext-for-keyed-account, timestamp-out-of-window (encrypted, panel clock off), osborne-hoffman-not-allowed, unauthenticated-source (an input with no allowlist, secret or client certificate).',
+        'Present exactly when verified is false: unknown-account (not on the allowlist), plaintext-for-keyed-account, timestamp-out-of-window (encrypted, panel clock off), osborne-hoffman-not-allowed, unauthenticated-source (an input with no allowlist, secret or client certificate), undecryptable-frame (the supervisory event saying an allowlisted DC-09 account sends encrypted frames its key, or lack of one, cannot read).',
       ),
     unverifiedCount: z
       .number()

@@ -2,7 +2,7 @@ import { dc09CrcFormOf, decodeDc09Frame, type Dc09DecodeOptions, type Dc09Messag
 import { dc09AnswerOf, encodeAck, encodeDuhForFrame, encodeNak, osborneHoffmanAnswer, unexpectedAnswer } from '../codecs/dc09/responses.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { ErrorCode } from '../errors.js';
-import type { NormalizedEvent, Transport, UnverifiedReason } from '../model/event.js';
+import { isoTime, type NormalizedEvent, type Transport, type UnverifiedReason } from '../model/event.js';
 import type { RandomBytes } from '../model/ids.js';
 import type { Clock, Logger } from '../ports.js';
 import type { Counters } from '../observability/counters.js';
@@ -55,6 +55,16 @@ export interface Dc09ReceiverOptions {
 
 export type Dc09Answer = 'ack' | 'nak' | 'duh' | 'none';
 
+/** How often an allowlisted account whose encrypted frames still cannot be read is reported again. */
+export const UNREADABLE_REPORT_INTERVAL_MS = 60 * 60_000;
+
+/** An allowlisted account whose encrypted frames cannot be read: since when, how many, when last reported. */
+interface Unreadable {
+  since: number;
+  frames: number;
+  reportedAt: number;
+}
+
 export interface Dc09Outcome {
   answer: Dc09Answer;
   reply: Uint8Array | null;
@@ -81,6 +91,8 @@ export class Dc09Receiver {
    * their clock was reported off.
    */
   private readonly clockOff = new Map<string, { reported: boolean }>();
+  /** Allowlisted accounts (so at most as many as it lists) whose encrypted frames cannot be read, until one is. */
+  private readonly unreadable = new Map<string, Unreadable>();
   private readonly recordOptions: RecordOptions;
 
   constructor(private readonly options: Dc09ReceiverOptions) {
@@ -118,7 +130,7 @@ export class Dc09Receiver {
     const { counters, input } = this.options;
     this.options.onFrame?.(frame, transport, peer, now);
     const decoded = decodeDc09Frame(frame, this.decodeOptions);
-    if (!decoded.ok) return this.rejected(frame, decoded.error, now, peer);
+    if (!decoded.ok) return this.rejected(frame, decoded.error, now, transport, peer);
     const msg = decoded.value;
     counters.inc('frames_total', { input, protocol: msg.token, result: 'decoded' });
 
@@ -132,6 +144,7 @@ export class Dc09Receiver {
     if (msg.encrypted && !this.timestampInWindow(msg.timestamp, now)) return this.outOfWindow(msg, account, origin).then((outcome) => this.answered(outcome, now));
     if (account !== null) {
       if (this.clockOff.size > 0) this.clockOff.delete(account.toUpperCase());
+      if (this.unreadable.size > 0) this.unreadable.delete(account.toUpperCase());
       this.options.onTraffic?.(account, now);
     }
     const signals = dc09Signals(msg, this.options.strict);
@@ -263,10 +276,10 @@ export class Dc09Receiver {
     if (!recorded.ok) this.options.logger.error({ err: recorded.error, reason }, 'supervisory event not stored');
   }
 
-  private rejected(frame: Uint8Array, error: DecodeError, now: number, peer: string | undefined): Dc09Outcome {
+  private rejected(frame: Uint8Array, error: DecodeError, now: number, transport: Transport, peer: string | undefined): Dc09Outcome | Promise<Dc09Outcome> {
     const { counters, input } = this.options;
     counters.inc('frames_rejected_total', { input, code: error.code });
-    this.warnings.warn(error.code, peer, { code: error.code, detail: error.message, raw: error.rawPreview, peer }, 'frame rejected');
+    this.warnings.warn(error.code, peer, { code: error.code, detail: error.message, raw: error.rawPreview, account: error.account, peer }, 'frame rejected');
     switch (error.code) {
       // The panel must not believe a corrupted frame arrived; it retries (DC09-2007 C.2.3.5).
       case 'DC09_CRC_MISMATCH':
@@ -277,9 +290,48 @@ export class Dc09Receiver {
       // A CRC-valid message of a type we do not handle (DC-07 tokens, RSP): DUH, so the panel does not repeat it.
       case 'DC09_ID_UNSUPPORTED':
         return { answer: 'duh', reply: encodeDuhForFrame(frame), events: [], duplicate: false, error };
-      default:
-        return { answer: 'nak', reply: encodeNak(now, dc09CrcFormOf(frame)), events: [], duplicate: false, error };
+      default: {
+        const outcome: Dc09Outcome = { answer: 'nak', reply: encodeNak(now, dc09CrcFormOf(frame)), events: [], duplicate: false, error };
+        const reported = this.reportUnreadable(frame, error, now, transport, peer);
+        return reported === undefined ? outcome : reported.then(() => this.answered(outcome, now));
+      }
     }
+  }
+
+  /**
+   * An encrypted frame from an allowlisted account that cannot be read (no key configured, or the key does not
+   * decrypt it) is NAKed like any, but the panel will be NAKed forever and what it sends, a duress perhaps, is
+   * unknown: one covert supervisory event per account tells central at once, again every
+   * UNREADABLE_REPORT_INTERVAL_MS while it lasts and anew once a frame of the account was read in between. It is
+   * not labelled duress: anybody can send junk naming the account. Accounts off the allowlist raise nothing, for
+   * anybody can name any number of them. Stored before the NAK is sent; undefined when nothing is raised.
+   */
+  private reportUnreadable(frame: Uint8Array, error: DecodeError, now: number, transport: Transport, peer: string | undefined): Promise<void> | undefined {
+    const fault = UNREADABLE[error.code];
+    const { account } = error;
+    if (fault === undefined || account === undefined || this.accounts?.has(account.toUpperCase()) !== true) return undefined;
+    const state = this.unreadable.get(account.toUpperCase()) ?? { since: now, frames: 0, reportedAt: Number.NEGATIVE_INFINITY };
+    state.frames += 1;
+    this.unreadable.set(account.toUpperCase(), state);
+    if (now - state.reportedAt < UNREADABLE_REPORT_INTERVAL_MS) return undefined;
+    state.reportedAt = now;
+    const { input, builder, recorder, logger } = this.options;
+    const trust = unverified('undecryptable-frame');
+    const origin: FrameOrigin =
+      peer === undefined ? { input, transport, receivedAt: now, raw: frame, trust } : { input, transport, receivedAt: now, raw: frame, trust, peer };
+    const frames = `${state.frames} frame${state.frames === 1 ? '' : 's'}`;
+    const reasons = [
+      `encrypted frames from account ${account} cannot be read: ${fault.why} (${error.code}); ${frames} NAKed since ${isoTime(state.since)}`,
+      'what they carry is unknown: any of them may have been a duress or hold-up, so check on the site; the panel is NAKed, so it retries or fails over',
+      fault.remedy.replaceAll('{input}', input),
+    ];
+    const event = gatewayEvent({ category: 'supervisory', account, reasons }, origin, builder);
+    event.covert = true; // raised by whichever frame came first, a duress perhaps: not for local outputs
+    return recorder.recordRaised([event]).then((recorded) => {
+      if (recorded.ok) return;
+      state.reportedAt = Number.NEGATIVE_INFINITY; // the account's next frame tries again
+      logger.error({ err: recorded.error, account }, 'supervisory event not stored');
+    });
   }
 
   private refuse(answer: Dc09Answer, reply: Uint8Array | null, error: { code: string; message: string }): Dc09Outcome {
@@ -332,7 +384,7 @@ function moreDataText({ moreData }: Dc09Message): string {
 }
 
 /** Causes for which a frame is answered NAK and earns no trust (an unauthenticated input's frames are ACKed). */
-export type RefusedReason = Exclude<UnverifiedReason, 'unauthenticated-source' | 'timestamp-out-of-window'>;
+export type RefusedReason = Exclude<UnverifiedReason, 'unauthenticated-source' | 'timestamp-out-of-window' | 'undecryptable-frame'>;
 
 /** The counter code, the log text and the fix of each cause for which a frame is refused. */
 const REFUSALS: Record<RefusedReason, { code: ErrorCode; why: string; remedy: string }> = {
@@ -350,6 +402,18 @@ const REFUSALS: Record<RefusedReason, { code: ErrorCode; why: string; remedy: st
     code: 'DC09_OH_NOT_ALLOWED',
     why: 'an Osborne-Hoffman line (no CRC, no key) is not allowed on this input or from this account',
     remedy: 'configure the panel for DC-09, or set inputs.{input}.osborneHoffman: true and list the account in inputs.{input}.accounts',
+  },
+};
+
+/** Why an allowlisted account's encrypted frame cannot be read, and the fix, per decode error that says so. */
+const UNREADABLE: Partial<Record<ErrorCode, { why: string; remedy: string }>> = {
+  DC09_KEY_MISSING: {
+    why: 'the account has no key configured, but the panel encrypts',
+    remedy: "configure the panel's key for the account in inputs.{input}.accounts (key, keyFile or keyEnv, and keyEncoding)",
+  },
+  DC09_DECRYPT_FAILED: {
+    why: "the account's key does not decrypt them (the panel's key was changed, or the configured one is mistyped)",
+    remedy: "correct the account's key in inputs.{input}.accounts (a 32-character key is AES-128 as hex or AES-256 as ASCII: check keyEncoding)",
   },
 };
 

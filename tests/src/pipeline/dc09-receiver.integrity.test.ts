@@ -7,6 +7,7 @@ import { Counters } from '../../../src/observability/counters.js';
 import { createIdSource, seededRandom } from '../../../src/model/ids.js';
 import { silentLogger } from '../../../src/ports.js';
 import { UNVERIFIED_AGGREGATION_MS, UNVERIFIED_EVENTS_PER_PEER } from '../../../src/pipeline/unverified-frames.js';
+import { UNREADABLE_REPORT_INTERVAL_MS } from '../../../src/pipeline/dc09-receiver.js';
 import { gateAppends } from '../../helpers/gated-outbox.js';
 import { panelFrame, parseAnswer, wrap } from '../../helpers/panel.js';
 import { FakeClock, harness, SITES } from '../../helpers/assurance-harness.js';
@@ -400,5 +401,76 @@ describe('a hold-up in a further data block', () => {
     await t.send(panelFrame({ token: 'ADM-CID', seq: '0003', account: '1234', data: '#1234|1130 01 001][#1234|1130 01 002' }));
     await t.send(panelFrame({ token: 'ADM-CID', seq: '0003', account: '1234', data: '#1234|1130 01 001][#1234|1122 01 005' }));
     expect(t.panelEvents().filter((e) => e.duress)).toHaveLength(1);
+  });
+});
+
+/**
+ * An allowlisted panel that encrypts under a key the input lacks (none configured, or a wrong one) is NAKed on every
+ * frame, a hold-up among them. Nothing can read the content, so central is told at once that this account's frames
+ * cannot be read: one covert supervisory event per account, not one per frame.
+ */
+describe('encrypted frames the input cannot read', () => {
+  const PANEL_KEY = Buffer.from('0F0E0D0C0B0A09080706050403020100', 'hex');
+  const encryptedHoldup = (t: ReturnType<typeof setup>, seq: string, account: string, key = PANEL_KEY) =>
+    panelFrame({ token: 'ADM-CID', seq, account, data: `#${account}|1122 01 005`, key, time: t.clock.now() });
+  const unreadable = (t: ReturnType<typeof setup>) => t.panelEvents().filter((e) => e.category === 'supervisory');
+
+  it('tells central at once that an allowlisted account without a key sends encrypted frames, and NAKs them', async () => {
+    const t = setup();
+    const outcome = await t.send(encryptedHoldup(t, '0001', '1234'));
+    expect(outcome).toMatchObject({ answer: 'nak', error: { code: 'DC09_KEY_MISSING' } });
+    expect(parseAnswer(Buffer.from(outcome.reply!)).token).toBe('NAK');
+    const events = unreadable(t);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ account: '1234', covert: true, duress: false, verified: false, unverifiedReason: 'undecryptable-frame' });
+    const reasons = events[0]!.reasons.join(' ');
+    expect(reasons).toMatch(/account 1234/);
+    expect(reasons).toMatch(/no key/);
+    expect(reasons).toMatch(/DC09_KEY_MISSING/);
+    expect(reasons).toMatch(/may have been a duress or hold-up/);
+    expect(reasons).toMatch(/inputs\.ip\.accounts/);
+    expect(t.traffic).toEqual([]);
+  });
+
+  it('tells central when a keyed account\'s frames do not decrypt under its key (changed or mistyped)', async () => {
+    const t = setup();
+    const outcome = await t.send(encryptedHoldup(t, '0001', '5678'));
+    expect(outcome).toMatchObject({ answer: 'nak', error: { code: 'DC09_DECRYPT_FAILED' } });
+    const events = unreadable(t);
+    expect(events).toHaveLength(1);
+    expect(events[0]!.reasons.join(' ')).toMatch(/account 5678.*does not decrypt.*DC09_DECRYPT_FAILED/);
+  });
+
+  it('says it once per account, again with the count of frames after an hour, and again after the account\'s frames were read', async () => {
+    const t = setup();
+    for (let seq = 1; seq <= 5; seq++) expect((await t.send(encryptedHoldup(t, String(seq).padStart(4, '0'), '5678'))).answer).toBe('nak');
+    await t.send(encryptedHoldup(t, '0001', '1234'));
+    expect(unreadable(t).map((e) => e.account)).toEqual(['5678', '1234']);
+    t.clock.advance(UNREADABLE_REPORT_INTERVAL_MS);
+    await t.send(encryptedHoldup(t, '0006', '5678'));
+    expect(unreadable(t)).toHaveLength(3);
+    expect(unreadable(t)[2]!.reasons.join(' ')).toMatch(/6 frames NAKed since/);
+    // The key is put right: the account's frames are read again, and a later fault is news.
+    expect((await t.send(encryptedHoldup(t, '0007', '5678', KEY))).answer).toBe('ack');
+    await t.send(encryptedHoldup(t, '0008', '5678'));
+    expect(unreadable(t)).toHaveLength(4);
+    expect(unreadable(t)[3]!.reasons.join(' ')).toMatch(/1 frame NAKed since/);
+  });
+
+  it('raises nothing for a flood of encrypted junk naming accounts not on the allowlist, nor for more from an allowlisted one', async () => {
+    const t = setup();
+    for (let n = 0; n < 300; n++) {
+      const account = String(20000 + n);
+      expect((await t.send(encryptedHoldup(t, '0001', account), `10.9.9.9:${5000 + n}`)).answer).toBe('nak');
+    }
+    for (let n = 0; n < 50; n++) await t.send(encryptedHoldup(t, String(n).padStart(4, '0'), '5678'), `10.9.8.${n}:5000`);
+    expect(t.panelEvents().map((e) => e.account)).toEqual(['5678']);
+    expect(t.counters.get('frames_rejected_total', { input: 'ip', code: 'DC09_KEY_MISSING' })).toBe(300);
+  });
+
+  it('raises nothing on an input without an allowlist, where any account may be named', async () => {
+    const t = setup({ accounts: null });
+    for (let n = 0; n < 20; n++) await t.send(encryptedHoldup(t, '0001', String(30000 + n)));
+    expect(t.panelEvents()).toEqual([]);
   });
 });
