@@ -92,6 +92,26 @@ describe('DC-09 receiver when the store cannot take the event', () => {
     expect(outbox.backlog('central')).toBe(1);
   });
 
+  it('still NAKs a frame it cannot decrypt when the event saying so cannot be stored, and raises it on the next such frame', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['central']);
+    let broken = true;
+    const annotator: EventAnnotator = {
+      annotate() {
+        if (broken) throw new Error('ledger bug');
+      },
+    };
+    const { receiver: r } = receiver(outbox, 1000, annotator);
+    const unreadable = (seq: string) => panelFrame({ token: 'ADM-CID', seq, account: '1234', data: '#1234|1122 01 005', key: Buffer.alloc(16, 7) });
+    expect(await r.handleFrame(unreadable('0001'), 'tcp')).toMatchObject({ answer: 'nak', error: { code: 'DC09_KEY_MISSING' } });
+    expect(outbox.backlog('central')).toBe(0);
+    broken = false;
+    expect((await r.handleFrame(unreadable('0002'), 'tcp')).answer).toBe('nak');
+    expect(outbox.pending('central', 10).map((e) => [e.event.category, e.event.account, e.event.reasons[0]])).toEqual([
+      ['supervisory', '1234', expect.stringMatching(/2 frames NAKed since/)],
+    ]);
+  });
+
   it('answers NAK once the backlog limit is reached, and ACK again when it drains', async () => {
     const outbox = new MemoryOutbox();
     outbox.registerOutputs(['slow']);
