@@ -71,7 +71,7 @@ export const eventSchema = z
     covert: z
       .literal(true)
       .optional()
-      .describe('Withheld from `local` outputs like a duress: set on the supervisory events the gateway raises (device tests, delivery deadlines, links, panel clocks), since when they happen can depend on a duress, and on listen-in reports (SIA LF/LE, Contact ID 606, a Sur-Gard two-way audio packet), which often follow a silent hold-up.'),
+      .describe('Withheld from `local` outputs like a duress: set on the supervisory events the gateway raises (device tests, delivery deadlines, links, panel clocks, frames a panel key cannot read), since when they happen can depend on a duress, and on listen-in reports (SIA LF/LE, Contact ID 606, a Sur-Gard two-way audio packet), which often follow a silent hold-up.'),
     protocol: z.enum(PROTOCOLS).nullable(),
     account: z.string().nullable().describe('Account as sent; for DC-09 the header #acct when present.'),
     receiver: z.string().nullable(),
