@@ -141,10 +141,11 @@ export class Dc09Receiver {
     const origin: FrameOrigin =
       peer === undefined ? { input, transport, receivedAt: now, raw: frame, trust } : { input, transport, receivedAt: now, raw: frame, trust, peer };
     if (!trust.verified && isRefused(trust.reason)) return this.refused(msg, account, origin, trust.reason).then((outcome) => this.answered(outcome, now));
+    // Read under the account's key (or it has none), in the window or not: a frame that cannot be read again is news.
+    if (account !== null && this.unreadable.size > 0) this.unreadable.delete(account.toUpperCase());
     if (msg.encrypted && !this.timestampInWindow(msg.timestamp, now)) return this.outOfWindow(msg, account, origin).then((outcome) => this.answered(outcome, now));
     if (account !== null) {
       if (this.clockOff.size > 0) this.clockOff.delete(account.toUpperCase());
-      if (this.unreadable.size > 0) this.unreadable.delete(account.toUpperCase());
       this.options.onTraffic?.(account, now);
     }
     const signals = dc09Signals(msg, this.options.strict);

@@ -457,6 +457,15 @@ describe('encrypted frames the input cannot read', () => {
     expect(unreadable(t)[3]!.reasons.join(' ')).toMatch(/1 frame NAKed since/);
   });
 
+  it('counts a frame read under the key but outside the window as read: a later unreadable one is news again', async () => {
+    const t = setup();
+    await t.send(encryptedHoldup(t, '0001', '5678'));
+    const late = panelFrame({ token: 'ADM-CID', seq: '0002', account: '5678', data: '#5678|1130 01 001', key: KEY, time: t.clock.now() - 3_600_000 });
+    expect(await t.send(late)).toMatchObject({ answer: 'nak', error: { code: 'DC09_TIMESTAMP_OUT_OF_WINDOW' } });
+    await t.send(encryptedHoldup(t, '0003', '5678'));
+    expect(unreadable(t).map((e) => e.reasons[0])).toEqual([expect.stringMatching(/1 frame NAKed/), expect.stringMatching(/1 frame NAKed/)]);
+  });
+
   it('raises nothing for a flood of encrypted junk naming accounts not on the allowlist, nor for more from an allowlisted one', async () => {
     const t = setup();
     for (let n = 0; n < 300; n++) {
