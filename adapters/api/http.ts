@@ -4,7 +4,7 @@ import type net from 'node:net';
 import { API_HTTP_STATUS } from '../../src/errors.js';
 import { readFile } from 'node:fs/promises';
 import type { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
-import { onAcceptFailed } from '../system/listener.js';
+import { notAccepted, onAcceptFailed } from '../system/listener.js';
 
 /** What one HTTP request is answered with: a status and a JSON body. */
 export interface JsonAnswer {
@@ -298,7 +298,7 @@ export async function createLimitedServer(
   server.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => caps.unreadable(error, socket));
   onAcceptFailed(server, (error) => {
     drops.count('accept-failed');
-    drops.log.warn('accept-failed', undefined, { code: error.code }, `connection not accepted (${error.code ?? error.message}): the process may be out of file descriptors (LimitNOFILE)`);
+    drops.log.warn('accept-failed', undefined, { code: error.code }, `connection ${notAccepted(error.code ?? error.message)}`);
   });
   return server;
 }

@@ -19,6 +19,8 @@ import {
 import type { CaptureDiscard, Input, InputContext, InputCreated } from './input.js';
 import { MAX_DISCARD_SAMPLE_BYTES } from '../../src/replay/capture.js';
 import { resolveKey } from '../system/secrets.js';
+import { acceptFailedReason, notAccepted } from '../system/listener.js';
+import { CapacityAlarm } from '../../src/pipeline/capacity-alarm.js';
 
 export interface Dc09ListenerOptions extends SocketWorkerSettings {
   name: string;
@@ -36,13 +38,6 @@ export interface Dc09ListenerOptions extends SocketWorkerSettings {
 
 /** A socket worker that exits on its own is started again after this long. */
 const SOCKET_WORKER_RESTART_MS = 1_000;
-
-/**
- * After connections were turned away at maxConnections (or datagrams discarded at the input's limit), the input
- * reports degraded for this long, and raises at most one supervisory event in it: a hold-up from a panel may not
- * be getting through.
- */
-const CAPACITY_ALARM_MS = 60_000;
 
 /**
  * The worker's young generation. It only holds socket state and short-lived read buffers; at V8's default
@@ -115,18 +110,16 @@ export class Dc09Listener implements Input {
   private accepted: number[] = [];
   private answersScheduled = false;
   private workerDown: string | undefined;
-  /** Frames (and capacity alarms) being handled, which stop() lets finish. */
+  /** Frames being handled, which stop() lets finish. */
   private readonly inFlight = new InFlight();
   private stopping = false;
-  /** When connections were last turned away at maxConnections, and datagrams at the input's limit (wall clock ms). */
-  private readonly lastFullAt: Partial<Record<CapacityLimit, number>> = {};
-  private lastAlarmAt: number | undefined;
-  /** The error of the last accept that failed (EMFILE, ENFILE), for the health detail. */
-  private lastAcceptFailure: string | undefined;
+  /** The input's limits reached lately (maxConnections, datagrams, descriptors), and their supervisory events. */
+  private readonly capacity: CapacityAlarm<CapacityLimit>;
   private readonly warnings: RateLimitedLog;
 
   constructor(private readonly options: Dc09ListenerOptions) {
     this.warnings = new RateLimitedLog({ logger: options.logger, clock: systemClock });
+    this.capacity = new CapacityAlarm({ clock: systemClock, raise: (reason, transport) => options.receiver.capacityAlarm(reason, transport) });
   }
 
   get name(): string {
@@ -155,6 +148,7 @@ export class Dc09Listener implements Input {
     const worker = this.worker;
     this.post({ kind: 'stop-accepting' });
     await this.inFlight.drained();
+    await this.capacity.stop();
     this.sendAnswers();
     if (worker !== undefined) {
       const exited = once(worker, 'exit');
@@ -167,16 +161,11 @@ export class Dc09Listener implements Input {
     if (this.stopping) return { state: 'down', detail: 'stopped' };
     if (this.workerDown !== undefined) return { state: 'down', detail: this.workerDown };
     const { maxConnections } = this.options;
-    const lately = (at: number | undefined): boolean => at !== undefined && Date.now() - at < CAPACITY_ALARM_MS;
-    if (this.peers.size >= maxConnections || lately(this.lastFullAt.connections)) {
+    if (this.peers.size >= maxConnections || this.capacity.lately('connections') !== undefined) {
       return { state: 'degraded', detail: `${this.peers.size} connections; maxConnections (${maxConnections}) reached: new connections are refused` };
     }
-    if (lately(this.lastFullAt.datagrams)) {
-      return { state: 'degraded', detail: `${this.peers.size} connections; datagrams discarded: ${this.options.maxDatagramsInFlight} were waiting for an answer` };
-    }
-    if (lately(this.lastFullAt.descriptors)) {
-      return { state: 'degraded', detail: `${this.peers.size} connections; connections ${notAccepted(this.lastAcceptFailure)}` };
-    }
+    const reached = this.capacity.lately('datagrams') ?? this.capacity.lately('descriptors');
+    if (reached !== undefined) return { state: 'degraded', detail: `${this.peers.size} connections; ${reached.detail}` };
     return { state: 'up', detail: `${this.peers.size} connections` };
   }
 
@@ -329,11 +318,11 @@ export class Dc09Listener implements Input {
     }
     this.warnings.warn(discard.reason, peer, { reason: discard.reason, count: discard.count, bytes: discard.bytes, peer }, discardMessage(discard.reason));
     if (discard.reason !== 'FRAME_DATAGRAM_OVERLOAD') return;
-    this.capacityReached(
-      'datagrams',
-      `DC-09 input ${name} discarded datagrams unread: ${this.options.maxDatagramsInFlight} were waiting for an answer, so a panel reporting over UDP now may not get through until it sends again; look for a datagram flood (GET /healthz lists the input)`,
-      'udp',
-    );
+    this.capacity.reached('datagrams', {
+      reason: `DC-09 input ${name} discarded datagrams unread: ${this.options.maxDatagramsInFlight} were waiting for an answer, so a panel reporting over UDP now may not get through until it sends again; look for a datagram flood (GET /healthz lists the input)`,
+      detail: `datagrams discarded: ${this.options.maxDatagramsInFlight} were waiting for an answer`,
+      transport: 'udp',
+    });
   }
 
   /** A connection the worker refused or closed on its own: counted, logged sparingly, and at capacity an alarm. */
@@ -350,35 +339,15 @@ export class Dc09Listener implements Input {
     const fields = { reason: drop.reason, count: drop.count, peer: drop.peer, code: drop.code };
     this.warnings.warn(`connection-${drop.reason}`, drop.peer, fields, `connection closed: ${why[drop.reason]}`);
     if (drop.reason === 'accept-failed') {
-      this.lastAcceptFailure = drop.code;
-      this.capacityReached(
-        'descriptors',
-        `DC-09 input ${name} could not accept a connection (${drop.code}): the process may be out of file descriptors, so a panel reporting now may not get through; look for a connection flood or a descriptor leak (GET /healthz lists the input) or raise LimitNOFILE`,
-        'tcp',
-      );
+      this.capacity.reached('descriptors', { reason: acceptFailedReason(`DC-09 input ${name}`, drop.code), detail: `connections ${notAccepted(drop.code)}`, transport: 'tcp' });
       return;
     }
     if (drop.reason !== 'max-connections') return;
-    this.capacityReached(
-      'connections',
-      `DC-09 input ${name} reached maxConnections (${maxConnections}): idle connections are closed to make room and, once none is left, new ones refused, so a panel reporting now may not get through; look for a connection flood (GET /healthz lists the input) or raise inputs.${name}.maxConnections`,
-      'tcp',
-    );
+    this.capacity.reached('connections', {
+      reason: `DC-09 input ${name} reached maxConnections (${maxConnections}): idle connections are closed to make room and, once none is left, new ones refused, so a panel reporting now may not get through; look for a connection flood (GET /healthz lists the input) or raise inputs.${name}.maxConnections`,
+      transport: 'tcp',
+    });
   }
-
-  /** At a limit of the whole input: degraded for a while, and at most one supervisory event in that while. */
-  private capacityReached(limit: CapacityLimit, reason: string, transport: Transport): void {
-    const now = Date.now();
-    this.lastFullAt[limit] = now;
-    if (this.lastAlarmAt !== undefined && now - this.lastAlarmAt < CAPACITY_ALARM_MS) return;
-    this.lastAlarmAt = now;
-    this.inFlight.add();
-    void this.options.receiver.capacityAlarm(reason, transport).finally(() => this.inFlight.done());
-  }
-}
-
-function notAccepted(code: string | undefined): string {
-  return `not accepted (${code}): the process may be out of file descriptors (LimitNOFILE)`;
 }
 
 /** The DC-09 allowlist with key bytes resolved; every failure is listed with its config path. */

@@ -12,6 +12,7 @@ import { peerHost, RateLimitedLog } from '../observability/rate-limited-log.js';
 import { formatDuration } from '../settings/duration.js';
 import type { Recorder, RecordOptions } from './recorder.js';
 import { dc09Signals } from './decode-frame.js';
+import { raiseCapacityAlarm } from './capacity-alarm.js';
 
 export interface Dc09Account {
   account: string;
@@ -270,11 +271,8 @@ export class Dc09Receiver {
    * The listener turned connections away (maxConnections reached) or discarded datagrams (as many as it holds were
    * waiting): a supervisory event, so the operator learns that a panel may not get through, not only the log.
    */
-  async capacityAlarm(reason: string, transport: Transport): Promise<void> {
-    const origin: FrameOrigin = { input: this.options.input, transport, receivedAt: this.options.clock.now(), raw: new Uint8Array(), trust: VERIFIED };
-    const event = gatewayEvent({ category: 'supervisory', account: null, reasons: [reason] }, origin, this.options.builder);
-    const recorded = await this.options.recorder.recordRaised([event]);
-    if (!recorded.ok) this.options.logger.error({ err: recorded.error, reason }, 'supervisory event not stored');
+  capacityAlarm(reason: string, transport: Transport): Promise<void> {
+    return raiseCapacityAlarm(this.options, reason, transport);
   }
 
   private rejected(frame: Uint8Array, error: DecodeError, now: number, transport: Transport, peer: string | undefined): Dc09Outcome | Promise<Dc09Outcome> {
