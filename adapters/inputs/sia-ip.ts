@@ -7,7 +7,8 @@ import type { AdapterHealth } from '../../src/ports.js';
 import type { SiaIpInputSettings } from '../../src/settings/settings.js';
 import { AddressRanges } from '../../src/settings/address-ranges.js';
 import { ConnectionSlots, type SlotLimit } from '../system/connection-slots.js';
-import { onAcceptFailed } from '../system/listener.js';
+import { acceptFailedReason, notAccepted, onAcceptFailed } from '../system/listener.js';
+import { CapacityAlarm, raiseCapacityAlarm, type LimitReached } from '../../src/pipeline/capacity-alarm.js';
 import type { Input, InputDeps } from './input.js';
 import { MAX_DISCARD_SAMPLE_BYTES } from '../../src/replay/capture.js';
 
@@ -22,6 +23,9 @@ const MAX_HELD_BYTES = 4096;
  * let go (its next block starts a session without an account), as replay's packet reader bounds its TCP flows.
  */
 const MAX_REPLAYED_SESSIONS = 1024;
+
+/** The input's limits that make it degraded when reached: its connection limits, and the process's file descriptors. */
+type CapacityLimit = SlotLimit | 'descriptors';
 
 /** One panel's connection: its bytes not yet cut into blocks, and what it may still send. */
 interface Connection {
@@ -43,7 +47,8 @@ interface Connection {
  * A TCP listener for SIA DC-03 blocks (protocol-notes.md). Each connection is bounded by idleTimeout, the blocks and
  * rejects it may send, and one block's bytes held (a header announces at most 66); connections by maxConnections
  * and maxConnectionsPerPeer, where the oldest connection (of all, or of that address) that has sent no valid block
- * makes room for a new one.
+ * makes room for a new one. Refused past a short burst, or not accepted at all (out of file descriptors), a panel may
+ * not get through: the input reports degraded and raises a supervisory event (CapacityAlarm).
  */
 export class SiaIpInput implements Input {
   readonly protocol = undefined;
@@ -54,6 +59,8 @@ export class SiaIpInput implements Input {
   private readonly allowed: AddressRanges | undefined;
   private readonly warnings: RateLimitedLog;
   private readonly receiver: SiaBlockReceiver;
+  /** Its limits reached lately (connections turned away past a burst, failed accepts), and their supervisory events. */
+  private readonly capacity: CapacityAlarm<CapacityLimit>;
   private stopping = false;
   /** The sessions of replayed connections, by recorded peer, least recently used first. */
   private readonly replayed = new Map<string | undefined, SiaBlockSession>();
@@ -67,6 +74,7 @@ export class SiaIpInput implements Input {
     this.receiver = new SiaBlockReceiver({ input: name, strict, retransmitWindow, warnings: this.warnings, ...deps });
     this.slots = new ConnectionSlots<Connection>(settings, (connection) => connection.handling);
     this.allowed = settings.allowFrom === undefined ? undefined : new AddressRanges(settings.allowFrom);
+    this.capacity = new CapacityAlarm({ clock: deps.clock, raise: (reason, transport) => raiseCapacityAlarm({ input: name, ...deps }, reason, transport) });
   }
 
   get name(): string {
@@ -76,7 +84,7 @@ export class SiaIpInput implements Input {
   async start(): Promise<void> {
     // Paused: nothing is read from a connection until it is admitted (allowFrom, the connection limits).
     const server = net.createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
-    onAcceptFailed(server, (error) => this.deps.logger.error({ input: this.name, code: error.code }, 'SIA over IP: an accept failed'));
+    onAcceptFailed(server, (error) => this.acceptFailed(error.code ?? error.message));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.settings.port, this.settings.host, () => {
@@ -94,13 +102,15 @@ export class SiaIpInput implements Input {
     const closed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
     // Blocks being stored finish and are answered before their connections close.
     await Promise.all([...this.connections].map((connection) => connection.busy.then(() => connection.socket.destroy())));
-    await closed;
+    await Promise.all([closed, this.capacity.stop()]);
   }
 
   health(): AdapterHealth {
     if (this.server === undefined) return { state: 'down', detail: this.stopping ? 'stopped' : 'not started' };
     const address = this.server.address();
-    return { state: 'up', detail: `listening on ${typeof address === 'object' && address !== null ? address.port : '?'}` };
+    const listening = `listening on ${typeof address === 'object' && address !== null ? address.port : '?'}; ${this.slots.size} connections`;
+    const reached = this.capacity.lately('max-connections') ?? this.capacity.lately('peer-limit') ?? this.capacity.lately('descriptors');
+    return reached === undefined ? { state: 'up', detail: listening } : { state: 'degraded', detail: `${listening}; ${reached.detail}` };
   }
 
   /**
@@ -148,6 +158,7 @@ export class SiaIpInput implements Input {
     if (refused !== undefined) {
       this.dropped(refused, peer);
       socket.destroy();
+      this.capacity.refused(refused, () => this.slots.refuses(host) !== undefined, this.turnedAway(refused, host));
       return;
     }
     const connection: Connection = {
@@ -232,6 +243,32 @@ export class SiaIpInput implements Input {
     }[reason];
     this.deps.counters.inc('connections_dropped_total', { input: this.name, reason });
     this.warnings.warn(`connection-${reason}`, peer, { input: this.name, reason, peer }, `SIA over IP connection closed: ${why}`);
+  }
+
+  /** What it means that connections from `host` are turned away at `limit`, should that outlast a burst. */
+  private turnedAway(limit: SlotLimit, host: string): LimitReached {
+    const { name, maxConnections, maxConnectionsPerPeer } = this.settings;
+    const nothingMadeRoom = 'every connection had sent a valid block, so none made room';
+    if (limit === 'max-connections') {
+      return {
+        reason: `SIA over IP input ${name} refused connections at maxConnections (${maxConnections}): ${nothingMadeRoom}, and a panel reporting now may not get through; look for a connection flood (GET /healthz lists the input) or raise inputs.${name}.maxConnections`,
+        detail: `maxConnections (${maxConnections}) reached: new connections are refused`,
+        transport: 'tcp',
+      };
+    }
+    return {
+      reason: `SIA over IP input ${name} refused connections from ${host} at maxConnectionsPerPeer (${maxConnectionsPerPeer}): ${nothingMadeRoom}, and a panel at that address reporting now may not get through; look for a connection flood from it (GET /healthz lists the input) or, when panels share it behind NAT, raise inputs.${name}.maxConnectionsPerPeer`,
+      detail: `${host} holds maxConnectionsPerPeer (${maxConnectionsPerPeer}) connections: its new connections are refused`,
+      transport: 'tcp',
+    };
+  }
+
+  /** The system gave an incoming connection no file descriptor: it is lost, and so may be the next panel's. */
+  private acceptFailed(code: string | undefined): void {
+    const reason = 'accept-failed';
+    this.deps.counters.inc('connections_dropped_total', { input: this.name, reason });
+    this.warnings.error(`connection-${reason}`, undefined, { input: this.name, reason, code }, `SIA over IP connection ${notAccepted(code)}`);
+    this.capacity.reached('descriptors', { reason: acceptFailedReason(`SIA over IP input ${this.name}`, code), detail: `connections ${notAccepted(code)}`, transport: 'tcp' });
   }
 
   private discarded(reason: ErrorCode, peer: string): void {

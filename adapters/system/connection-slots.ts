@@ -37,8 +37,15 @@ export class ConnectionSlots<C extends SlotHolder> {
    * `evict` (which closes it and reports it). Returns the limit that refuses the new one, or undefined: room made.
    */
   admit(host: string, evict: (connection: C, limit: SlotLimit) => void): SlotLimit | undefined {
-    if ((this.perHost.get(host) ?? 0) >= this.limits.maxConnectionsPerPeer && !this.evictOldest(this.unprovenByHost.get(host), 'peer-limit', evict)) return 'peer-limit';
-    if (this.open.size >= this.limits.maxConnections && !this.evictOldest(this.unproven, 'max-connections', evict)) return 'max-connections';
+    if (this.fullFor(host) && !this.evictOldest(this.unprovenByHost.get(host), 'peer-limit', evict)) return 'peer-limit';
+    if (this.full() && !this.evictOldest(this.unproven, 'max-connections', evict)) return 'max-connections';
+    return undefined;
+  }
+
+  /** The limit that would refuse a new connection from `host` now (no connection left to make room), or undefined. */
+  refuses(host: string): SlotLimit | undefined {
+    if (this.fullFor(host) && !this.unprovenByHost.has(host)) return 'peer-limit';
+    if (this.full() && this.unproven.size === 0) return 'max-connections';
     return undefined;
   }
 
@@ -68,6 +75,14 @@ export class ConnectionSlots<C extends SlotHolder> {
     else this.perHost.delete(connection.host);
     this.prove(connection);
     return true;
+  }
+
+  private full(): boolean {
+    return this.open.size >= this.limits.maxConnections;
+  }
+
+  private fullFor(host: string): boolean {
+    return (this.perHost.get(host) ?? 0) >= this.limits.maxConnectionsPerPeer;
   }
 
   private evictOldest(candidates: Set<C> | undefined, limit: SlotLimit, evict: (connection: C, limit: SlotLimit) => void): boolean {

@@ -1,15 +1,16 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSiaIpInput, type SiaIpInput } from '../../../adapters/inputs/sia-ip.js';
 import { encodeSiaBlock } from '../../../src/codecs/sia-dc03-block.js';
 import { createIdSource } from '../../../src/model/ids.js';
 import { Counters } from '../../../src/observability/counters.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { Recorder } from '../../../src/pipeline/recorder.js';
-import { silentLogger, systemClock } from '../../../src/ports.js';
+import { silentLogger, systemClock, type Logger } from '../../../src/ports.js';
 import { parseSettings } from '../../../src/settings/settings.js';
 import { gateAppends } from '../../helpers/gated-outbox.js';
 import type { CaptureDiscard } from '../../../adapters/inputs/input.js';
+import { recordingLogger } from '../../helpers/recording-logger.js';
 
 const ACKNOWLEDGE = [0x40, 0x38, 0x87];
 const REJECT = [0x40, 0x39, 0x86];
@@ -21,7 +22,7 @@ afterEach(async () => {
 });
 
 /** A SIA over IP input on a free port, as the gateway builds it from `extra` settings, storing into a memory outbox. */
-async function startInput(extra = '', onDiscard?: CaptureDiscard, sites: () => [] = () => []) {
+async function startInput(extra = '', { onDiscard, sites = () => [], logger = silentLogger }: { onDiscard?: CaptureDiscard; sites?: () => []; logger?: Logger } = {}) {
   const parsed = parseSettings(`inputs:\n  - type: sia-ip\n    name: galaxy\n    port: 0\n${extra}outputs:\n  - type: stdout\n    name: probe\n`);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   const settings = parsed.settings.inputs[0];
@@ -29,8 +30,8 @@ async function startInput(extra = '', onDiscard?: CaptureDiscard, sites: () => [
   const outbox = new MemoryOutbox();
   outbox.registerOutputs(['probe']);
   const counters = new Counters();
-  const recorder = new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 });
-  input = createSiaIpInput(settings, { clock: systemClock, recorder, builder: { ids: createIdSource(systemClock), sites }, counters, logger: silentLogger, ...(onDiscard === undefined ? {} : { onDiscard }) });
+  const recorder = new Recorder({ outbox, counters, logger, backlogLimit: 1000 });
+  input = createSiaIpInput(settings, { clock: systemClock, recorder, builder: { ids: createIdSource(systemClock), sites }, counters, logger, ...(onDiscard === undefined ? {} : { onDiscard }) });
   await input.start();
   const stored = () => outbox.pending('probe', 100).map((e) => e.event);
   return { port: input.port!, outbox, counters, stored };
@@ -82,9 +83,11 @@ describe('SIA over IP input: DC-03 blocks over TCP from Galaxy and FX panels', (
 
   it('closes, unanswered, a connection whose block handling fails unexpectedly, counts and logs it, and keeps serving', async () => {
     let failing = true;
-    const { port, counters, stored } = await startInput('', undefined, () => {
-      if (failing) throw new Error('site lookup failed');
-      return [];
+    const { port, counters, stored } = await startInput('', {
+      sites: () => {
+        if (failing) throw new Error('site lookup failed');
+        return [];
+      },
     });
     const fx020 = await panel(port);
     fx020.socket.write(Buffer.from('D#0192\x92', 'latin1'));
@@ -232,10 +235,119 @@ describe('SIA over IP input: DC-03 blocks over TCP from Galaxy and FX panels', (
 
   it('hands the bytes it discards with a connection to run --capture, marked with the reason', async () => {
     const captured: unknown[] = [];
-    const { port } = await startInput('', (sample, note, transport, peer) => captured.push({ sample: [...sample], note, transport, peer }));
+    const { port } = await startInput('', { onDiscard: (sample, note, transport, peer) => captured.push({ sample: [...sample], note, transport, peer }) });
     const encrypted = await panel(port);
     encrypted.socket.write(Uint8Array.of(5, 1, 129, 89, 104));
     await encrypted.closed;
     expect(captured).toEqual([{ sample: [5, 1, 129, 89, 104], note: { reason: 'FRAME_SIA_ENCRYPTED', count: 1, bytes: 5 }, transport: 'tcp', peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/) }]);
+  });
+});
+
+/**
+ * An attacker on the panel network (within allowFrom: SIA over IP has no authentication) holds every connection place
+ * with connections that each sent a valid block, so none makes room: the real panel is turned away, and so is every
+ * panel that tries while they are held. Nobody may go on believing the input is fine.
+ */
+describe('SIA over IP input: its health when it turns panels away', () => {
+  // The burst a refusal is forgiven for is timed with setTimeout; the sockets and polls run on real timers.
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** `count` connections from `localAddress`, each proven by a valid account block. */
+  async function squat(port: number, count: number, localAddress = '127.0.0.1') {
+    const squatters = [];
+    for (let i = 0; i < count; i++) {
+      const squatter = await panel(port, localAddress);
+      squatter.socket.write(encodeSiaBlock('#', '9999', true));
+      expect(await squatter.answer()).toEqual(ACKNOWLEDGE);
+      squatters.push(squatter);
+    }
+    return squatters;
+  }
+
+  const supervisory = (stored: () => Array<{ category: string; reasons: string[] }>) =>
+    stored()
+      .filter((e) => e.category === 'supervisory')
+      .map((e) => e.reasons.join(' '));
+
+  it('reports degraded and raises one supervisory event when every place stays held after it turned a panel away', async () => {
+    const { port, counters, stored } = await startInput('    maxConnections: 2\n');
+    await squat(port, 2);
+    const fx020 = await panel(port, '127.0.0.2');
+    await fx020.closed;
+    expect(counters.get('connections_dropped_total', { input: 'galaxy', reason: 'max-connections' })).toBe(1);
+    // Past a short burst the places are still held: a panel reporting now is not heard.
+    vi.advanceTimersByTime(5_000);
+    expect(input!.health()).toMatchObject({ state: 'degraded', detail: expect.stringMatching(/2 connections; maxConnections \(2\) reached: new connections are refused/) });
+    await expect.poll(() => supervisory(stored)).toEqual([expect.stringMatching(/SIA over IP input galaxy refused connections at maxConnections \(2\)/)]);
+    // More panels turned away in the minute keep it degraded, without another event.
+    const again = await panel(port, '127.0.0.3');
+    await again.closed;
+    vi.advanceTimersByTime(5_000);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(input!.health().state).toBe('degraded');
+    expect(supervisory(stored)).toHaveLength(1);
+  });
+
+  it('forgives a burst: a panel turned away while a place frees within seconds leaves it up, counted and logged only', async () => {
+    const { logger, lines } = recordingLogger();
+    const { port, counters, stored } = await startInput('    maxConnections: 2\n', { logger });
+    const squatters = await squat(port, 2);
+    const fx020 = await panel(port, '127.0.0.2');
+    await fx020.closed;
+    // A panel ends its session: its place is free again.
+    squatters[0]!.socket.write(encodeSiaBlock('0', '', true));
+    await squatters[0]!.closed;
+    await expect.poll(() => input!.health().detail).toMatch(/; 1 connections$/);
+    vi.advanceTimersByTime(5_000);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(input!.health().state).toBe('up');
+    expect(supervisory(stored)).toEqual([]);
+    expect(counters.get('connections_dropped_total', { input: 'galaxy', reason: 'max-connections' })).toBe(1);
+    expect(lines.filter((line) => line.fields.reason === 'max-connections')).toHaveLength(1);
+  });
+
+  it("reports degraded, naming the address, when an address's places stay held after it turned away a panel behind it", async () => {
+    const { port, counters, stored } = await startInput('    maxConnectionsPerPeer: 2\n');
+    await squat(port, 2, '127.0.0.2');
+    const behindNat = await panel(port, '127.0.0.2');
+    await behindNat.closed;
+    expect(counters.get('connections_dropped_total', { input: 'galaxy', reason: 'peer-limit' })).toBe(1);
+    vi.advanceTimersByTime(5_000);
+    expect(input!.health()).toMatchObject({ state: 'degraded', detail: expect.stringMatching(/127\.0\.0\.2 holds maxConnectionsPerPeer \(2\) connections: its new connections are refused/) });
+    await expect.poll(() => supervisory(stored)).toEqual([expect.stringMatching(/refused connections from 127\.0\.0\.2 at maxConnectionsPerPeer \(2\)/)]);
+    // Other addresses are still answered.
+    const fx020 = await panel(port, '127.0.0.3');
+    fx020.socket.write(Buffer.from('D#0192\x92', 'latin1'));
+    expect(await fx020.answer()).toEqual(ACKNOWLEDGE);
+  });
+
+  // libuv hides most failed accepts (it accepts and closes on a spare descriptor); Node emits one on the listening
+  // server only when that spare could not be opened again, which no test can arrange, so it is emitted here.
+  it('counts each accept that failed, logs them in one line, reports degraded and raises one supervisory event, and goes on accepting', async () => {
+    const { logger, lines } = recordingLogger();
+    const listen = vi.spyOn(net.Server.prototype, 'listen');
+    let started: Awaited<ReturnType<typeof startInput>>;
+    let server: net.Server;
+    try {
+      started = await startInput('', { logger });
+      server = listen.mock.contexts[0] as net.Server;
+    } finally {
+      listen.mockRestore();
+    }
+    const { port, counters, stored } = started;
+    const emfile = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', errno: -24, syscall: 'accept' });
+    for (let i = 0; i < 100; i++) server.emit('error', emfile);
+    expect(counters.get('connections_dropped_total', { input: 'galaxy', reason: 'accept-failed' })).toBe(100);
+    expect(lines.filter((line) => JSON.stringify(line).includes('EMFILE'))).toMatchObject([{ fields: { code: 'EMFILE' }, message: expect.stringMatching(/out of file descriptors \(LimitNOFILE\)/) }]);
+    expect(input!.health()).toMatchObject({ state: 'degraded', detail: expect.stringMatching(/not accepted \(EMFILE\)/) });
+    await expect.poll(() => supervisory(stored)).toEqual([expect.stringMatching(/SIA over IP input galaxy could not accept a connection \(EMFILE\)/)]);
+    const fx020 = await panel(port);
+    fx020.socket.write(Buffer.from('D#0192\x92', 'latin1'));
+    expect(await fx020.answer()).toEqual(ACKNOWLEDGE);
   });
 });
