@@ -19,7 +19,8 @@ import {
 import type { CaptureDiscard, Input, InputContext, InputCreated } from './input.js';
 import { MAX_DISCARD_SAMPLE_BYTES } from '../../src/replay/capture.js';
 import { resolveKey } from '../system/secrets.js';
-import { acceptFailedReason, notAccepted } from '../system/listener.js';
+import { notAccepted } from '../system/listener.js';
+import { acceptFailedAlarm } from './capacity-alarms.js';
 import { CapacityAlarm } from '../../src/pipeline/capacity-alarm.js';
 
 export interface Dc09ListenerOptions extends SocketWorkerSettings {
@@ -339,7 +340,7 @@ export class Dc09Listener implements Input {
     const fields = { reason: drop.reason, count: drop.count, peer: drop.peer, code: drop.code };
     this.warnings.warn(`connection-${drop.reason}`, drop.peer, fields, `connection closed: ${why[drop.reason]}`);
     if (drop.reason === 'accept-failed') {
-      this.capacity.reached('descriptors', { reason: acceptFailedReason(`DC-09 input ${name}`, drop.code), detail: `connections ${notAccepted(drop.code)}`, transport: 'tcp' });
+      this.capacity.reached('descriptors', acceptFailedAlarm(`DC-09 input ${name}`, drop.code, 'tcp'));
       return;
     }
     if (drop.reason !== 'max-connections') return;

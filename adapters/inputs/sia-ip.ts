@@ -7,8 +7,9 @@ import type { AdapterHealth } from '../../src/ports.js';
 import type { SiaIpInputSettings } from '../../src/settings/settings.js';
 import { AddressRanges } from '../../src/settings/address-ranges.js';
 import { ConnectionSlots, type SlotLimit } from '../system/connection-slots.js';
-import { acceptFailedReason, notAccepted, onAcceptFailed } from '../system/listener.js';
-import { CapacityAlarm, raiseCapacityAlarm, type LimitReached } from '../../src/pipeline/capacity-alarm.js';
+import { notAccepted, onAcceptFailed } from '../system/listener.js';
+import { acceptFailedAlarm, refusalAlarm, type HeldPlaces } from './capacity-alarms.js';
+import { CapacityAlarm, raiseCapacityAlarm } from '../../src/pipeline/capacity-alarm.js';
 import type { Input, InputDeps } from './input.js';
 import { MAX_DISCARD_SAMPLE_BYTES } from '../../src/replay/capture.js';
 
@@ -61,6 +62,7 @@ export class SiaIpInput implements Input {
   private readonly receiver: SiaBlockReceiver;
   /** Its limits reached lately (connections turned away past a burst, failed accepts), and their supervisory events. */
   private readonly capacity: CapacityAlarm<CapacityLimit>;
+  private readonly places: HeldPlaces;
   private stopping = false;
   /** The sessions of replayed connections, by recorded peer, least recently used first. */
   private readonly replayed = new Map<string | undefined, SiaBlockSession>();
@@ -74,6 +76,8 @@ export class SiaIpInput implements Input {
     this.receiver = new SiaBlockReceiver({ input: name, strict, retransmitWindow, warnings: this.warnings, ...deps });
     this.slots = new ConnectionSlots<Connection>(settings, (connection) => connection.handling);
     this.allowed = settings.allowFrom === undefined ? undefined : new AddressRanges(settings.allowFrom);
+    const { maxConnections, maxConnectionsPerPeer } = settings;
+    this.places = { label: `SIA over IP input ${name}`, name, maxConnections, maxConnectionsPerPeer, transport: 'tcp' };
     this.capacity = new CapacityAlarm({ clock: deps.clock, raise: (reason, transport) => raiseCapacityAlarm({ input: name, ...deps }, reason, transport) });
   }
 
@@ -158,7 +162,7 @@ export class SiaIpInput implements Input {
     if (refused !== undefined) {
       this.dropped(refused, peer);
       socket.destroy();
-      this.capacity.refused(refused, () => this.slots.refuses(host) !== undefined, this.turnedAway(refused, host));
+      this.capacity.refused(refused, () => this.slots.refuses(host) !== undefined, refusalAlarm(this.places, refused, host, 'every connection had sent a valid block, so none made room'));
       return;
     }
     const connection: Connection = {
@@ -245,30 +249,12 @@ export class SiaIpInput implements Input {
     this.warnings.warn(`connection-${reason}`, peer, { input: this.name, reason, peer }, `SIA over IP connection closed: ${why}`);
   }
 
-  /** What it means that connections from `host` are turned away at `limit`, should that outlast a burst. */
-  private turnedAway(limit: SlotLimit, host: string): LimitReached {
-    const { name, maxConnections, maxConnectionsPerPeer } = this.settings;
-    const nothingMadeRoom = 'every connection had sent a valid block, so none made room';
-    if (limit === 'max-connections') {
-      return {
-        reason: `SIA over IP input ${name} refused connections at maxConnections (${maxConnections}): ${nothingMadeRoom}, and a panel reporting now may not get through; look for a connection flood (GET /healthz lists the input) or raise inputs.${name}.maxConnections`,
-        detail: `maxConnections (${maxConnections}) reached: new connections are refused`,
-        transport: 'tcp',
-      };
-    }
-    return {
-      reason: `SIA over IP input ${name} refused connections from ${host} at maxConnectionsPerPeer (${maxConnectionsPerPeer}): ${nothingMadeRoom}, and a panel at that address reporting now may not get through; look for a connection flood from it (GET /healthz lists the input) or, when panels share it behind NAT, raise inputs.${name}.maxConnectionsPerPeer`,
-      detail: `${host} holds maxConnectionsPerPeer (${maxConnectionsPerPeer}) connections: its new connections are refused`,
-      transport: 'tcp',
-    };
-  }
-
   /** The system gave an incoming connection no file descriptor: it is lost, and so may be the next panel's. */
   private acceptFailed(code: string | undefined): void {
     const reason = 'accept-failed';
     this.deps.counters.inc('connections_dropped_total', { input: this.name, reason });
     this.warnings.error(`connection-${reason}`, undefined, { input: this.name, reason, code }, `SIA over IP connection ${notAccepted(code)}`);
-    this.capacity.reached('descriptors', { reason: acceptFailedReason(`SIA over IP input ${this.name}`, code), detail: `connections ${notAccepted(code)}`, transport: 'tcp' });
+    this.capacity.reached('descriptors', acceptFailedAlarm(`SIA over IP input ${this.name}`, code, 'tcp'));
   }
 
   private discarded(reason: ErrorCode, peer: string): void {

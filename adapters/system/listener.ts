@@ -15,8 +15,3 @@ export function onAcceptFailed(server: net.Server, failed: (error: NodeJS.ErrnoE
 export function notAccepted(code: string | undefined): string {
   return `not accepted (${code}): the process may be out of file descriptors (LimitNOFILE)`;
 }
-
-/** The supervisory event's reason when `input` (`DC-09 input "panels"`) could not accept a connection. */
-export function acceptFailedReason(input: string, code: string | undefined): string {
-  return `${input} could not accept a connection (${code}): the process may be out of file descriptors, so a panel reporting now may not get through; look for a connection flood or a descriptor leak (GET /healthz lists the input) or raise LimitNOFILE`;
-}
