@@ -5,6 +5,7 @@ import { API_HTTP_STATUS } from '../../src/errors.js';
 import { readFile } from 'node:fs/promises';
 import type { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import { notAccepted, onAcceptFailed } from '../system/listener.js';
+import type { SlotLimit } from '../system/connection-slots.js';
 
 /** What one HTTP request is answered with: a status and a JSON body. */
 export interface JsonAnswer {
@@ -113,7 +114,7 @@ export function defaultMaxConnectionsPerPeer(maxConnections: number): number {
  * `accept-failed`: the system refused the connection before the listener saw it (EMFILE: out of file descriptors);
  * `headers-too-large`, `request-malformed`, `request-timeout`: its request could not be read (see UNREADABLE).
  */
-export type ConnectionDropReason = 'max-connections' | 'peer-limit' | 'accept-failed' | UnreadableReason;
+export type ConnectionDropReason = SlotLimit | 'accept-failed' | UnreadableReason;
 
 type UnreadableReason = 'headers-too-large' | 'request-malformed' | 'request-timeout';
 
@@ -142,10 +143,16 @@ function unreadableAnswer(reason: UnreadableReason): string {
   return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${body}`;
 }
 
-/** Where a listener's closed and refused connections go: its counter, and its log (rate-limited per address). */
+/**
+ * Where a listener's closed and refused connections go: its counter, and its log (rate-limited per address); an
+ * input also hears of each refusal at a cap, with whether that cap would still refuse `host` (asked later), and of
+ * each accept that failed, to report itself degraded.
+ */
 export interface ConnectionDrops {
   count(reason: ConnectionDropReason): void;
   log: RateLimitedLog;
+  refused?(limit: SlotLimit, host: string, stillRefused: () => boolean): void;
+  acceptFailed?(code: string | undefined): void;
 }
 
 interface OpenConnection {
@@ -194,8 +201,8 @@ class ConnectionCaps {
   accept(socket: net.Socket): void {
     const host = socket.remoteAddress ?? 'unknown';
     const peer = `${host}:${socket.remotePort}`;
-    if ((this.perHost.get(host) ?? 0) >= this.maxPerPeer && !this.evictOldest('peer-limit', host)) return this.refuse(socket, peer, 'peer-limit');
-    if (this.open.size >= this.max && !this.evictOldest('max-connections')) return this.refuse(socket, peer, 'max-connections');
+    if (this.fullFor(host) && !this.evictOldest('peer-limit', host)) return this.refuse(socket, host, peer, 'peer-limit');
+    if (this.open.size >= this.max && !this.evictOldest('max-connections')) return this.refuse(socket, host, peer, 'max-connections');
     this.open.set(peer, { socket, host });
     this.perHost.set(host, (this.perHost.get(host) ?? 0) + 1);
     socket.once('close', () => this.forget(peer, socket));
@@ -224,24 +231,43 @@ class ConnectionCaps {
     this.drops.log.warn(`connection-${reason}`, `${socket.remoteAddress}:${socket.remotePort}`, { reason, code: error.code }, `request refused and connection closed: ${UNREADABLE[reason].message}`);
   }
 
-  private evictOldest(reason: ConnectionDropReason, host?: string): boolean {
-    for (const place of ['idle', 'unread'] satisfies Place[])
-      for (const [peer, connection] of this.open) {
-        if (placeOf(connection) !== place || (host !== undefined && connection.host !== host)) continue;
-        this.forget(peer, connection.socket);
-        connection.socket.destroy();
-        this.dropped(reason, peer);
-        return true;
-      }
-    return false;
+  /** The cap that would refuse a new connection from `host` now, no connection making room; undefined: none. */
+  refuses(host: string): SlotLimit | undefined {
+    if (this.fullFor(host) && this.roomMaker(host) === undefined) return 'peer-limit';
+    if (this.open.size >= this.max && this.roomMaker() === undefined) return 'max-connections';
+    return undefined;
   }
 
-  private refuse(socket: net.Socket, peer: string, reason: ConnectionDropReason): void {
+  private fullFor(host: string): boolean {
+    return (this.perHost.get(host) ?? 0) >= this.maxPerPeer;
+  }
+
+  /** The connection (of `host`, or of all) closed to make room: the oldest idle one, else the oldest unread one. */
+  private roomMaker(host?: string): [string, OpenConnection] | undefined {
+    for (const place of ['idle', 'unread'] satisfies Place[])
+      for (const entry of this.open) {
+        if (placeOf(entry[1]) === place && (host === undefined || entry[1].host === host)) return entry;
+      }
+    return undefined;
+  }
+
+  private evictOldest(reason: SlotLimit, host?: string): boolean {
+    const found = this.roomMaker(host);
+    if (found === undefined) return false;
+    const [peer, connection] = found;
+    this.forget(peer, connection.socket);
+    connection.socket.destroy();
+    this.dropped(reason, peer);
+    return true;
+  }
+
+  private refuse(socket: net.Socket, host: string, peer: string, reason: SlotLimit): void {
     socket.destroy();
     this.dropped(reason, peer);
+    this.drops.refused?.(reason, host, () => this.refuses(host) !== undefined);
   }
 
-  private dropped(reason: ConnectionDropReason, peer: string): void {
+  private dropped(reason: SlotLimit, peer: string): void {
     this.drops.count(reason);
     const why = reason === 'peer-limit' ? `this address already holds maxConnectionsPerPeer (${this.maxPerPeer}) connections` : `maxConnections (${this.max}) reached`;
     this.drops.log.warn(`connection-${reason}`, peer, { reason, peer }, `connection closed: ${why}`);
@@ -299,6 +325,7 @@ export async function createLimitedServer(
   onAcceptFailed(server, (error) => {
     drops.count('accept-failed');
     drops.log.warn('accept-failed', undefined, { code: error.code }, `connection ${notAccepted(error.code ?? error.message)}`);
+    drops.acceptFailed?.(error.code ?? error.message);
   });
   return server;
 }

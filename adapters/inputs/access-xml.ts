@@ -10,7 +10,10 @@ import type { Counters } from '../../src/observability/counters.js';
 import type { Transport } from '../../src/model/event.js';
 import { readSecret } from '../system/secrets.js';
 import type { Input, InputDeps } from './input.js';
-import { answerEarly, BodyCutShort, createLimitedServer, errorAnswer, firstHeader, readBounded, sendJson, type ListenerLimits, type ListenerTls } from '../api/http.js';
+import { answerEarly, BodyCutShort, createLimitedServer, defaultMaxConnectionsPerPeer, errorAnswer, firstHeader, readBounded, sendJson, type ListenerLimits, type ListenerTls } from '../api/http.js';
+import { CapacityAlarm } from '../../src/pipeline/capacity-alarm.js';
+import type { SlotLimit } from '../system/connection-slots.js';
+import { acceptFailedAlarm, refusalAlarm, type HeldPlaces } from './capacity-alarms.js';
 
 export type AccessXmlTls = ListenerTls;
 
@@ -38,6 +41,9 @@ export async function readAccessSecret(settings: { secret?: string | undefined; 
 /** Slow or stalled senders are cut off; a controller posts one small document at a time. */
 const DEFAULT_LIMITS: ListenerLimits = { maxConnections: 64, headersTimeoutMs: 10_000, requestTimeoutMs: 15_000 };
 
+/** The listener's limits that make it degraded when reached: its connection caps, and the process's file descriptors. */
+type CapacityLimit = SlotLimit | 'descriptors';
+
 /**
  * The access-control XML input: its own HTTP(S) listener that carries request bodies to the AccessReceiver and
  * writes back the status and JSON the receiver decided. Bodies are read up to one byte past the limit and the rest
@@ -49,8 +55,18 @@ export class AccessXmlListener implements Input {
   private server: http.Server | https.Server | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private stopping = false;
+  private readonly limits: ListenerLimits;
+  /** Its caps reached lately (controllers turned away past a burst, failed accepts), and their supervisory events. */
+  private readonly capacity: CapacityAlarm<CapacityLimit>;
+  private readonly places: HeldPlaces;
 
-  constructor(private readonly options: AccessXmlListenerOptions) {}
+  constructor(private readonly options: AccessXmlListenerOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const { maxConnections } = this.limits;
+    const maxConnectionsPerPeer = this.limits.maxConnectionsPerPeer ?? defaultMaxConnectionsPerPeer(maxConnections);
+    this.places = { label: `access-xml input ${options.name}`, name: options.name, maxConnections, maxConnectionsPerPeer, transport: 'http' };
+    this.capacity = new CapacityAlarm({ clock: systemClock, raise: (reason, transport) => options.receiver.capacityAlarm(reason, transport) });
+  }
 
   get name(): string {
     return this.options.name;
@@ -71,15 +87,13 @@ export class AccessXmlListener implements Input {
 
   async start(): Promise<void> {
     const { host, port, tls, logger, path } = this.options;
-    const server = await createLimitedServer(
-      (req, res) => this.track(this.handle(req, res)),
-      { ...DEFAULT_LIMITS, ...this.options.limits },
-      tls,
-      {
-        count: (reason) => this.options.counters.inc('connections_dropped_total', { input: this.options.name, reason }),
-        log: new RateLimitedLog({ logger, clock: systemClock }),
-      },
-    );
+    const server = await createLimitedServer((req, res) => this.track(this.handle(req, res)), this.limits, tls, {
+      count: (reason) => this.options.counters.inc('connections_dropped_total', { input: this.options.name, reason }),
+      log: new RateLimitedLog({ logger, clock: systemClock }),
+      refused: (limit, host, stillRefused) =>
+        this.capacity.refused(limit, stillRefused, refusalAlarm(this.places, limit, host, 'every connection was being answered, so none made room')),
+      acceptFailed: (code) => this.capacity.reached('descriptors', acceptFailedAlarm(this.places.label, code, 'http')),
+    });
     server.listen(port, host);
     await once(server, 'listening');
     this.server = server;
@@ -93,6 +107,7 @@ export class AccessXmlListener implements Input {
     this.stopping = true;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await Promise.allSettled([...this.inFlight]);
+    await this.capacity.stop();
     server.closeAllConnections();
     await closed;
     this.server = undefined;
@@ -100,7 +115,9 @@ export class AccessXmlListener implements Input {
 
   health(): AdapterHealth {
     if (this.server === undefined) return { state: 'down', detail: this.stopping ? 'stopped' : 'not started' };
-    return { state: 'up', detail: `listening on ${this.address?.port ?? '?'}` };
+    const listening = `listening on ${this.address?.port ?? '?'}`;
+    const reached = this.capacity.lately('max-connections') ?? this.capacity.lately('peer-limit') ?? this.capacity.lately('descriptors');
+    return reached === undefined ? { state: 'up', detail: listening } : { state: 'degraded', detail: `${listening}; ${reached.detail}` };
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

@@ -9,6 +9,7 @@ import type { Clock, Logger } from '../ports.js';
 import type { Site } from '../settings/sites.js';
 import { eventFromSignal, gatewayEvent, signalIsDuress, unverified, VERIFIED, type EventBuilderDeps, type FrameOrigin } from './event-builder.js';
 import type { Recorder } from './recorder.js';
+import { raiseCapacityAlarm } from './capacity-alarm.js';
 
 /**
  * Events one document may carry. Every event keeps the whole document as its `raw`, so a document costs its events
@@ -77,6 +78,14 @@ export class AccessReceiver {
   /** Largest body the input accepts; a listener reads at most one byte more. */
   get maxBytes(): number {
     return this.options.maxBytes;
+  }
+
+  /**
+   * The listener turned controllers away (its connection caps, no file descriptor): a supervisory event, so the
+   * operator learns that a duress post may not get through, not only the log.
+   */
+  capacityAlarm(reason: string, transport: Transport): Promise<void> {
+    return raiseCapacityAlarm(this.options, reason, transport);
   }
 
   /** null when the request may go on; otherwise the 401 to send (before the body is read). */

@@ -3,7 +3,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AccessXmlListener, createAccessXmlInput, readAccessSecret, type AccessXmlListenerOptions, type AccessXmlTls } from '../../adapters/inputs/access-xml.js';
 import { parseSettings } from '../../src/settings/settings.js';
 import { AccessReceiver } from '../../src/pipeline/access-receiver.js';
@@ -11,12 +12,13 @@ import { Recorder } from '../../src/pipeline/recorder.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import { Counters } from '../../src/observability/counters.js';
 import { createIdSource } from '../../src/model/ids.js';
-import { silentLogger, systemClock } from '../../src/ports.js';
+import { silentLogger, systemClock, type Logger } from '../../src/ports.js';
 import { siteSchema } from '../../src/settings/sites.js';
 import type { AccessMapping } from '../../src/codecs/access-xml.js';
 import { gateAppends } from '../helpers/gated-outbox.js';
 import { idleConnections, stallClients } from '../helpers/stalled-clients.js';
 import { hasOpenssl, makeTestCertificates } from '../helpers/test-certs.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 
 const DURESS = `<?xml version="1.0" encoding="UTF-8"?>
 <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema">
@@ -49,6 +51,7 @@ interface Setup {
   tls?: AccessXmlTls;
   outbox?: MemoryOutbox;
   limits?: AccessXmlListenerOptions['limits'];
+  logger?: Logger;
 }
 
 const running: AccessXmlListener[] = [];
@@ -77,7 +80,7 @@ async function startInput(setup: Setup = {}): Promise<Harness> {
     tls: setup.tls,
     ...(setup.limits === undefined ? {} : { limits: setup.limits }),
     receiver,
-    logger: silentLogger,
+    logger: setup.logger ?? silentLogger,
     counters,
   });
   await listener.start();
@@ -265,6 +268,93 @@ describe('access-control XML input over loopback HTTP', () => {
     const reply = await post(url, DURESS);
     expect(reply.status).toBe(503);
     expect(reply.json.error?.code).toBe('OUTBOX_WRITE_FAILED');
+  });
+});
+
+/**
+ * A door controller's duress post must not be turned away unnoticed: when every connection place is taken by posts
+ * being answered (a flood while the store is slow) or the process is out of file descriptors, the input says so.
+ */
+describe('access-xml input: its health when it turns controllers away', () => {
+  // The burst a refusal is forgiven for is timed with setTimeout; sockets and polls run on real timers.
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Connects from `localAddress` and resolves once the listener closed the connection unanswered. */
+  function refusedConnection(port: number, localAddress: string): Promise<string> {
+    return new Promise((resolve) => {
+      let answer = '';
+      const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.once('close', () => resolve(answer));
+    });
+  }
+
+  const supervisory = (outbox: MemoryOutbox) =>
+    stored(outbox)
+      .filter((e) => e.category === 'supervisory')
+      .map((e) => e.reasons.join(' '));
+
+  it('reports degraded and raises one supervisory event when every place stays taken after it turned a controller away', async () => {
+    const outbox = new MemoryOutbox();
+    const gate = gateAppends(outbox);
+    let storing = 0;
+    const append = outbox.append.bind(outbox);
+    outbox.append = (events, options) => ((storing += 1), append(events, options));
+    const { url, listener, counters } = await startInput({ outbox, site: 'hq', limits: { maxConnections: 2 } });
+    // Two posts being answered: their store is held, so neither connection makes room.
+    const answered = [post(url, DURESS), post(url, DURESS.replace('cred-00417', 'cred-00418'))];
+    await expect.poll(() => storing).toBe(2);
+    expect(await refusedConnection(Number(new URL(url).port), '127.0.0.3')).toBe('');
+    expect(counters.get('connections_dropped_total', { input: 'doors', reason: 'max-connections' })).toBe(1);
+    vi.advanceTimersByTime(5_000);
+    expect(listener.health()).toMatchObject({ state: 'degraded', detail: expect.stringMatching(/maxConnections \(2\) reached: new connections are refused/) });
+    gate.release();
+    expect((await Promise.all(answered)).map((reply) => reply.status)).toEqual([200, 200]);
+    await expect.poll(() => supervisory(outbox)).toEqual([expect.stringMatching(/access-xml input doors refused connections at maxConnections \(2\)/)]);
+  });
+
+  it('forgives a burst: a controller turned away while a place frees within seconds leaves it up', async () => {
+    const outbox = new MemoryOutbox();
+    const gate = gateAppends(outbox);
+    const { url, listener, counters } = await startInput({ outbox, site: 'hq', limits: { maxConnections: 1 } });
+    const answered = post(url, DURESS);
+    await gate.appending;
+    expect(await refusedConnection(Number(new URL(url).port), '127.0.0.3')).toBe('');
+    gate.release();
+    expect((await answered).status).toBe(200);
+    vi.advanceTimersByTime(5_000);
+    expect(listener.health().state).toBe('up');
+    expect(counters.get('connections_dropped_total', { input: 'doors', reason: 'max-connections' })).toBe(1);
+    expect(supervisory(outbox)).toEqual([]);
+  });
+
+  // libuv hides most failed accepts; Node emits one on the listening server only when libuv's spare descriptor could
+  // not be opened again, which no test can arrange, so it is emitted here.
+  it('counts an accept that failed, logs it once, reports degraded and raises one supervisory event, and goes on answering', async () => {
+    const { logger, lines } = recordingLogger();
+    const listen = vi.spyOn(net.Server.prototype, 'listen');
+    let harness: Harness;
+    let server: net.Server;
+    try {
+      harness = await startInput({ site: 'hq', logger });
+      server = listen.mock.contexts[0] as net.Server;
+    } finally {
+      listen.mockRestore();
+    }
+    const { url, listener, outbox, counters } = harness;
+    const emfile = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', errno: -24, syscall: 'accept' });
+    for (let i = 0; i < 3; i++) server.emit('error', emfile);
+    expect(counters.get('connections_dropped_total', { input: 'doors', reason: 'accept-failed' })).toBe(3);
+    expect(lines.filter((line) => line.fields.code === 'EMFILE')).toHaveLength(1);
+    expect(listener.health()).toMatchObject({ state: 'degraded', detail: expect.stringMatching(/not accepted \(EMFILE\)/) });
+    await expect.poll(() => supervisory(outbox)).toEqual([expect.stringMatching(/access-xml input doors could not accept a connection \(EMFILE\)/)]);
+    expect((await post(url, DURESS)).status).toBe(200);
   });
 });
 
