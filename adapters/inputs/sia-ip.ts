@@ -254,7 +254,7 @@ export class SiaIpInput implements Input {
     const reason = 'accept-failed';
     this.deps.counters.inc('connections_dropped_total', { input: this.name, reason });
     this.warnings.error(`connection-${reason}`, undefined, { input: this.name, reason, code }, `SIA over IP connection ${notAccepted(code)}`);
-    this.capacity.reached('descriptors', acceptFailedAlarm(`SIA over IP input ${this.name}`, code, 'tcp'));
+    this.capacity.reached('descriptors', acceptFailedAlarm(this.places.label, code, 'tcp'));
   }
 
   private discarded(reason: ErrorCode, peer: string): void {

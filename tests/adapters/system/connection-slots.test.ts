@@ -59,4 +59,22 @@ describe('ConnectionSlots', () => {
     expect(slots.forget(a)).toBe(false);
     expect(open('192.0.2.2', 'b')).toMatchObject({ name: 'b' });
   });
+
+  it('tells, without closing anything, which limit would refuse a new connection now', () => {
+    const { slots, evicted, open } = slotsOf(3, 2);
+    const a = open('192.0.2.1', 'a') as Held;
+    const b = open('192.0.2.1', 'b') as Held;
+    // b has sent nothing valid: it would make room for its address.
+    slots.prove(a);
+    expect(slots.refuses('192.0.2.1')).toBeUndefined();
+    slots.prove(b);
+    expect(slots.refuses('192.0.2.1')).toBe('peer-limit');
+    expect(slots.refuses('192.0.2.2')).toBeUndefined();
+    slots.prove(open('192.0.2.2', 'c') as Held);
+    expect(slots.refuses('192.0.2.3')).toBe('max-connections');
+    expect(evicted).toEqual([]);
+    expect(slots.size).toBe(3);
+    slots.forget(a);
+    expect([slots.refuses('192.0.2.1'), slots.refuses('192.0.2.3')]).toEqual([undefined, undefined]);
+  });
 });
