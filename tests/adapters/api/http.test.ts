@@ -15,19 +15,26 @@ afterEach(async () => {
   }
 });
 
-/** A listener whose connections all come from one address: its per-address cap is set out of the way. */
-async function listening(maxConnections: number, dropped: ConnectionDropReason[]): Promise<number> {
-  const server = await createLimitedServer(
-    // `/held` is answered only when its client goes (a handler at work, a live stream).
-    (req, res) => (req.url === '/held' ? res.write('') : res.end('ok')),
-    { maxConnections, maxConnectionsPerPeer: maxConnections + 1, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000 },
-    undefined,
-    { count: (reason) => dropped.push(reason), log: new RateLimitedLog({ logger: silentLogger, clock: systemClock }) },
-  );
+type Limits = Parameters<typeof createLimitedServer>[1];
+
+/** A limited server on a free port of 127.0.0.1, its drops pushed to `dropped`; closed after each test. */
+async function limitedServer(handler: http.RequestListener, limits: Limits, dropped: ConnectionDropReason[], logger = silentLogger): Promise<{ server: http.Server; port: number }> {
+  const server = await createLimitedServer(handler, limits, undefined, { count: (reason) => dropped.push(reason), log: new RateLimitedLog({ logger, clock: systemClock }) });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   servers.push(server);
-  return (server.address() as net.AddressInfo).port;
+  return { server, port: (server.address() as net.AddressInfo).port };
+}
+
+/** A listener whose connections all come from one address: its per-address cap is set out of the way. */
+async function listening(maxConnections: number, dropped: ConnectionDropReason[]): Promise<number> {
+  const { port } = await limitedServer(
+    // `/held` is answered only when its client goes (a handler at work, a live stream).
+    (req, res) => (req.url === '/held' ? res.write('') : res.end('ok')),
+    { maxConnections, maxConnectionsPerPeer: maxConnections + 1, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000 },
+    dropped,
+  );
+  return port;
 }
 
 /** A connection as the server sees it: open until it closes; `request()` sends a request and waits for its answer. */
@@ -72,22 +79,19 @@ describe('createLimitedServer when it cannot accept', () => {
   it('counts and logs an accept that failed (EMFILE: out of file descriptors) once, and serves the next connection', async () => {
     const dropped: ConnectionDropReason[] = [];
     const { logger, lines } = recordingLogger();
-    const server = await createLimitedServer(
+    const { server, port } = await limitedServer(
       (_req, res) => res.end('ok'),
       { maxConnections: 8, maxConnectionsPerPeer: 8, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000 },
-      undefined,
-      { count: (reason) => dropped.push(reason), log: new RateLimitedLog({ logger, clock: systemClock }) },
+      dropped,
+      logger,
     );
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    servers.push(server);
     // What Node emits when libuv's accept fails past its spare descriptor: with no listener it was thrown, and
     // nothing catches it, so the gateway died of a connection flood it should have outlasted.
     const emfile = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', errno: -24, syscall: 'accept' });
     for (let i = 0; i < 3; i++) server.emit('error', emfile);
     expect(dropped).toEqual(['accept-failed', 'accept-failed', 'accept-failed']);
     expect(lines.filter((line) => line.level === 'warn')).toMatchObject([{ fields: { code: 'EMFILE' }, message: expect.stringMatching(/not accepted/) }]);
-    const client = await connect((server.address() as net.AddressInfo).port);
+    const client = await connect(port);
     await client.request();
     client.socket.destroy();
   });
@@ -96,19 +100,14 @@ describe('createLimitedServer when it cannot accept', () => {
 describe('createLimitedServer against slow clients', () => {
   it('at maxConnections closes the oldest connection still dripping its body, so slow bodies cannot lock clients out', async () => {
     const dropped: ConnectionDropReason[] = [];
-    const server = await createLimitedServer(
+    const { port } = await limitedServer(
       // Reads the whole body before answering, as the API does for a sign-in (a public route).
       (req, res) => {
         req.on('end', () => res.end('ok')).on('error', () => undefined).resume();
       },
       { maxConnections: 4, maxConnectionsPerPeer: 5, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
-      undefined,
-      { count: (reason) => dropped.push(reason), log: new RateLimitedLog({ logger: silentLogger, clock: systemClock }) },
+      dropped,
     );
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    servers.push(server);
-    const port = (server.address() as net.AddressInfo).port;
     // Four requests whose headers came at once and whose bodies come a byte at a time (well within requestTimeout).
     const slow = await Promise.all(Array.from({ length: 4 }, () => connect(port)));
     for (const { socket } of slow) socket.write('POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{');
@@ -127,16 +126,11 @@ describe('createLimitedServer against clients that stop reading', () => {
     const dropped: ConnectionDropReason[] = [];
     // A dead-letter page or a year's report: more than the kernel's buffers on both ends hold.
     const big = Buffer.alloc(32 << 20, 'x');
-    const server = await createLimitedServer(
+    const { port } = await limitedServer(
       (req, res) => (req.url === '/big' ? res.end(big) : res.end('ok')),
       { maxConnections: 3, maxConnectionsPerPeer: 4, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000 },
-      undefined,
-      { count: (reason) => dropped.push(reason), log: new RateLimitedLog({ logger: silentLogger, clock: systemClock }) },
+      dropped,
     );
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    servers.push(server);
-    const port = (server.address() as net.AddressInfo).port;
     // Asked for a large answer and never read a byte of it (no 'data' listener: the socket stays paused).
     const stalled = await Promise.all(Array.from({ length: 2 }, () => connect(port)));
     for (const { socket } of stalled) socket.write('GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
@@ -163,16 +157,11 @@ describe('createLimitedServer against clients that stop reading', () => {
 describe('createLimitedServer against requests that do not arrive in time', () => {
   it('answers 408 REQUEST_TIMEOUT and counts a request started and not finished, but not a connection that sent nothing (a browser\'s preconnect)', async () => {
     const dropped: ConnectionDropReason[] = [];
-    const server = await createLimitedServer(
+    const { port } = await limitedServer(
       (_req, res) => res.end('ok'),
       { maxConnections: 8, maxConnectionsPerPeer: 8, headersTimeoutMs: 500, requestTimeoutMs: 500 },
-      undefined,
-      { count: (reason) => dropped.push(reason), log: new RateLimitedLog({ logger: silentLogger, clock: systemClock }) },
+      dropped,
     );
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    servers.push(server);
-    const port = (server.address() as net.AddressInfo).port;
     const answerOf = (socket: net.Socket) =>
       new Promise<string>((resolve) => {
         let answer = '';
