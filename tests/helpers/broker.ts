@@ -165,3 +165,16 @@ export async function startOpenBroker(port: number): Promise<TestBroker> {
     },
   };
 }
+
+/** Everything retained (non-empty) under `filter`, read back by a fresh client as a subscriber of that tree would on start. */
+export async function retainedUnder(url: string, filter: string, settleMs = 400): Promise<Map<string, string>> {
+  const client = await connectAsync(url, { reconnectPeriod: 0 });
+  const found = new Map<string, string>();
+  client.on('message', (topic, payload, packet) => {
+    if (packet.retain && payload.length > 0) found.set(topic, payload.toString());
+  });
+  await client.subscribeAsync(filter, { qos: 1 });
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  await client.endAsync();
+  return found;
+}

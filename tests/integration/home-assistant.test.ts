@@ -8,7 +8,7 @@ import { Gateway } from '../../adapters/cli/gateway.js';
 import { createRootLogger } from '../../adapters/system/logger.js';
 import { systemClock } from '../../src/ports.js';
 import { parseSettings } from '../../src/settings/settings.js';
-import { getTestBroker, uniquePrefix, type TestBroker } from '../helpers/broker.js';
+import { getTestBroker, retainedUnder, uniquePrefix, type TestBroker } from '../helpers/broker.js';
 import { testEvent } from '../helpers/output-events.js';
 import { eventEntityReading, renderTemplates } from '../helpers/home-assistant.js';
 import { topicMatches } from '../../adapters/outputs/mqtt.js';
@@ -34,19 +34,6 @@ function schemaProblems(payload: any): string[] {
     if (c.p === 'event' && (!Array.isArray(c.event_types) || c.event_types.length === 0)) problems.push(`${id}.event_types`);
   }
   return problems;
-}
-
-/** Everything retained under `filter`, read back by a fresh client (as Home Assistant would on start). */
-async function retained(url: string, filter: string, settleMs = 400): Promise<Map<string, string>> {
-  const client = await connectAsync(url, { reconnectPeriod: 0 });
-  const found = new Map<string, string>();
-  client.on('message', (topic, payload, packet) => {
-    if (packet.retain && payload.length > 0) found.set(topic, payload.toString());
-  });
-  await client.subscribeAsync(filter, { qos: 1 });
-  await new Promise((resolve) => setTimeout(resolve, settleMs));
-  await client.endAsync();
-  return found;
 }
 
 async function until(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 5_000): Promise<void> {
@@ -88,7 +75,7 @@ describe('Home Assistant discovery against the broker', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'pb-ha-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     cleanups.push(async () => {
-      for (const root of topicRoots) await clearRetained((await retained(broker.url, `${root}/#`, 200)).keys());
+      for (const root of topicRoots) await clearRetained((await retainedUnder(broker.url, `${root}/#`, 200)).keys());
     });
     const parsed = parseSettings(
       JSON.stringify({ gateway: { id: 'gw/ha test' }, dataDir: path.join(dir, 'var'), inputs: [], outputs, sites: SITES }),
@@ -115,8 +102,8 @@ describe('Home Assistant discovery against the broker', () => {
     let configs = new Map<string, string>();
     let states = new Map<string, string>();
     await until(async () => {
-      configs = await retained(broker.url, `${discovery}/#`);
-      states = await retained(broker.url, `${prefix}/#`);
+      configs = await retainedUnder(broker.url, `${discovery}/#`);
+      states = await retainedUnder(broker.url, `${prefix}/#`);
       return (
         configs.size > 0 &&
         states.has(`${prefix}/health`) &&
@@ -155,7 +142,7 @@ describe('Home Assistant discovery against the broker', () => {
     const prefix = uniquePrefix('haunassigned');
     const gateway = await startGateway([{ type: 'mqtt', name: 'central', url: broker.url, topicPrefix: prefix, homeAssistant: { discoveryPrefix: discovery } }], [discovery, prefix]);
     let configs = new Map<string, string>();
-    await until(async () => (configs = await retained(broker.url, `${discovery}/#`, 150)).size > 0, 'discovery');
+    await until(async () => (configs = await retainedUnder(broker.url, `${discovery}/#`, 150)).size > 0, 'discovery');
     const entities = Object.entries<any>(JSON.parse([...configs.values()][0]!).cmps).filter(([, c]) => c.p === 'event');
 
     // Home Assistant subscribes to every event entity's state topic.
@@ -203,18 +190,18 @@ describe('Home Assistant discovery against the broker', () => {
     const prefix = uniquePrefix('habirth');
     await startGateway([{ type: 'mqtt', name: 'central', url: broker.url, topicPrefix: prefix, homeAssistant: { discoveryPrefix: discovery } }], [discovery, prefix]);
     const topic = `${discovery}/device/panelbridge_gw_ha_test_central/config`;
-    await until(async () => (await retained(broker.url, topic, 150)).has(topic), 'first discovery');
+    await until(async () => (await retainedUnder(broker.url, topic, 150)).has(topic), 'first discovery');
 
     // Home Assistant lost its registry (the retained config is gone) and comes back.
     await clearRetained([topic]);
-    expect((await retained(broker.url, topic, 150)).has(topic)).toBe(false);
+    expect((await retainedUnder(broker.url, topic, 150)).has(topic)).toBe(false);
     const ha = await connectAsync(broker.url, { reconnectPeriod: 0 });
     cleanups.push(() => ha.endAsync());
     await ha.publishAsync(`${discovery}/status`, 'offline', { qos: 1 });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect((await retained(broker.url, topic, 150)).has(topic)).toBe(false);
+    expect((await retainedUnder(broker.url, topic, 150)).has(topic)).toBe(false);
     await ha.publishAsync(`${discovery}/status`, 'online', { qos: 1 });
-    await until(async () => (await retained(broker.url, topic, 150)).has(topic), 'discovery after the birth message');
+    await until(async () => (await retainedUnder(broker.url, topic, 150)).has(topic), 'discovery after the birth message');
   });
 
   it('clears the incident, device and health states a central output left retained when it comes back local', async () => {
@@ -224,7 +211,7 @@ describe('Home Assistant discovery against the broker', () => {
     expect((await central.recorder.record([testEvent({ category: 'holdup', account: '1234', siteId: 'bank-1', zone: { number: 5 } as never })])).ok).toBe(true);
     const centralStates = [`${prefix}/health`, `${prefix}/incidents/bank-1`, `${prefix}/devices/bank-1/zone-5`];
     await until(async () => {
-      const states = await retained(broker.url, `${prefix}/#`, 150);
+      const states = await retainedUnder(broker.url, `${prefix}/#`, 150);
       return centralStates.every((topic) => states.has(topic)) && (states.get(`${prefix}/incidents/bank-1`) ?? '').includes('"open":1');
     }, 'central states');
     await central.stop();
@@ -232,7 +219,7 @@ describe('Home Assistant discovery against the broker', () => {
 
     // The same broker and prefix, now for a local audience (the owner's phone): no trace of the incident is left.
     await startGateway([{ ...output, audience: 'local' }], [prefix]);
-    expect([...(await retained(broker.url, `${prefix}/#`)).keys()]).toEqual([`${prefix}/status`]);
+    expect([...(await retainedUnder(broker.url, `${prefix}/#`)).keys()]).toEqual([`${prefix}/status`]);
   });
 
   it('offers a local output nothing a duress changes, and keeps what it retains there identical after one', async () => {
@@ -244,9 +231,9 @@ describe('Home Assistant discovery against the broker', () => {
       { type: 'mqtt', name: 'keypad', url: broker.url, topicPrefix: localPrefix, audience: 'local', homeAssistant: { discoveryPrefix: discovery } },
     ], [discovery, localPrefix, centralPrefix]);
     const snapshot = async () => {
-      const states = await retained(broker.url, `${localPrefix}/#`);
+      const states = await retainedUnder(broker.url, `${localPrefix}/#`);
       // The status message carries the connection's start time, which a duress does not change.
-      return { configs: await retained(broker.url, `${discovery}/#`), states: [...states.keys()].sort() };
+      return { configs: await retainedUnder(broker.url, `${discovery}/#`), states: [...states.keys()].sort() };
     };
     let before = await snapshot();
     await until(async () => (before = await snapshot()).configs.size > 0, 'local discovery');
@@ -260,7 +247,7 @@ describe('Home Assistant discovery against the broker', () => {
     const outcome = await gateway.recorder.record([testEvent({ category: 'holdup', siteId: 'bank-1', account: '1234' })]);
     expect(outcome.ok).toBe(true);
     // The central output gets it, and its health moves; the local one learns nothing.
-    await until(async () => (await retained(broker.url, `${centralPrefix}/#`, 150)).has(`${centralPrefix}/health`), 'central health');
+    await until(async () => (await retainedUnder(broker.url, `${centralPrefix}/#`, 150)).has(`${centralPrefix}/health`), 'central health');
     const ha = await connectAsync(broker.url, { reconnectPeriod: 0 });
     cleanups.push(() => ha.endAsync());
     await ha.publishAsync(`${discovery}/status`, 'online', { qos: 1 });

@@ -8,21 +8,8 @@ import { Gateway } from '../../adapters/cli/gateway.js';
 import { createRootLogger } from '../../adapters/system/logger.js';
 import { systemClock } from '../../src/ports.js';
 import { parseSettings } from '../../src/settings/settings.js';
-import { getTestBroker, uniquePrefix, type TestBroker } from '../helpers/broker.js';
+import { getTestBroker, retainedUnder, uniquePrefix, type TestBroker } from '../helpers/broker.js';
 import { testEvent } from '../helpers/output-events.js';
-
-/** Everything retained (non-empty) under `filter`, read back by a fresh client, as a subscriber of that tree would. */
-async function retained(url: string, filter: string, settleMs = 300): Promise<Map<string, string>> {
-  const client = await connectAsync(url, { reconnectPeriod: 0 });
-  const found = new Map<string, string>();
-  client.on('message', (topic, payload, packet) => {
-    if (packet.retain && payload.length > 0) found.set(topic, payload.toString());
-  });
-  await client.subscribeAsync(filter, { qos: 1 });
-  await new Promise((resolve) => setTimeout(resolve, settleMs));
-  await client.endAsync();
-  return found;
-}
 
 async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 8_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -62,7 +49,7 @@ describe('an MQTT output whose topicPrefix changed since the last run', () => {
 
   async function clearAll(root: string): Promise<void> {
     const client = await connectAsync(broker.url, { reconnectPeriod: 0 });
-    for (const topic of (await retained(broker.url, `${root}/#`)).keys()) await client.publishAsync(topic, '', { qos: 1, retain: true });
+    for (const topic of (await retainedUnder(broker.url, `${root}/#`)).keys()) await client.publishAsync(topic, '', { qos: 1, retain: true });
     await client.endAsync();
   }
 
@@ -78,7 +65,7 @@ describe('an MQTT output whose topicPrefix changed since the last run', () => {
     const first = await startGateway(before);
     expect((await first.recorder.record([testEvent({ category: 'holdup', account: '1234', siteId: 'bank-1', zone: { number: 5 } as never })])).ok).toBe(true);
     await until(async () => {
-      const states = await retained(broker.url, `${before}/#`, 150);
+      const states = await retainedUnder(broker.url, `${before}/#`, 150);
       return centralStates(before).every((topic) => states.has(topic)) && (states.get(`${before}/incidents/bank-1`) ?? '').includes('"open":1');
     }, 'states under the first prefix');
     await first.stop();
@@ -86,18 +73,18 @@ describe('an MQTT output whose topicPrefix changed since the last run', () => {
     const second = await startGateway(after);
     try {
       await until(async () => {
-        const states = await retained(broker.url, `${after}/#`, 150);
+        const states = await retainedUnder(broker.url, `${after}/#`, 150);
         return centralStates(after).every((topic) => states.has(topic));
       }, 'states under the new prefix');
       let left: string[] = [];
       await until(async () => {
-        left = [...(await retained(broker.url, `${before}/#`, 150)).keys()];
+        left = [...(await retainedUnder(broker.url, `${before}/#`, 150)).keys()];
         return !left.some((topic) => centralStates(before).includes(topic));
       }, 'the former prefix cleared').catch(() => undefined);
       expect(left.filter((topic) => centralStates(before).includes(topic)), 'states left under the former prefix').toEqual([]);
       // The status under the former prefix stays: "offline" there is true, and tells its readers the gateway left.
       expect(left).toEqual([`${before}/status`]);
-      expect([...(await retained(broker.url, `${after}/#`)).keys()].sort()).toEqual([...centralStates(after), `${after}/status`].sort());
+      expect([...(await retainedUnder(broker.url, `${after}/#`)).keys()].sort()).toEqual([...centralStates(after), `${after}/status`].sort());
     } finally {
       await second.stop();
     }
