@@ -45,6 +45,19 @@ const RECEIVER_CLOCK_LAG_MS = 40_000;
  */
 const RECEIVER_WINDOW_AHEAD_MS = 20_000;
 
+/**
+ * How long every path may answer a message only with DUH on a keyed link before it becomes a dead letter. A DUH is
+ * never encrypted, so under a key it may be a man in the middle's; a centre that truly cannot process the message
+ * DUHs it as long as this, while the duress deadline alert and the link fault are raised.
+ */
+export const KEYED_DUH_DEAD_LETTER_MS = 6 * 3_600_000;
+
+/** Events whose first keyed DUH is remembered at most (the outbox holds the retried ones; this only bounds the map). */
+const MAX_KEYED_DUH_EVENTS = 10_000;
+
+/** A DUH on a keyed link, as a path failure: why it is not taken as the receiver's refusal. */
+const UNTRUSTED_DUH = 'DUH, never encrypted: on a keyed link no proof the receiver refused the message (retried)';
+
 /** How often a path that does not answer is probed with a NULL when `supervision` is off. */
 const DOWN_PATH_PROBE_MS = 30_000;
 
@@ -116,8 +129,10 @@ type Attempt =
  * The gateway as a DC-09 transmitter (protocols.md §3): each event is sent to a monitoring centre's receiver as
  * ADM-CID or SIA-DCS, and counts as delivered only when the receiver ACKs it (an encrypted `*ACK` must decrypt
  * with the key). A NAK with the receiver's time corrects the clock and the frame goes again; a DUH has the other
- * path asked, and when no path ACKs it (each answered DUH or nothing) it is refused for good (dead letter); silence
- * on every path is retried, and the backup path takes over until the primary answers a NULL poll.
+ * path asked, and when no path ACKs it (each answered DUH or nothing) it is refused for good (dead letter), except on
+ * a keyed link, where a DUH (never encrypted) is a failure of its path, retried until every path has answered only
+ * DUH for KEYED_DUH_DEAD_LETTER_MS; silence on every path is retried, and the backup path takes over until the
+ * primary answers a NULL poll.
  * Exchanges are one at a time, like a panel's: the dispatcher's order (duress first, each account in order) is the
  * order on the wire.
  */
@@ -143,6 +158,8 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
    * wait for a path that has not refused them, never going again to one that has.
    */
   private readonly duressRefusedBy = new Map<string, Set<PathName>>();
+  /** On a keyed link: when each event not yet ACKed was first answered DUH (see KEYED_DUH_DEAD_LETTER_MS). */
+  private readonly keyedDuhSince = new Map<string, number>();
   private lastTrafficAt = 0;
   /** The *ACKs taken on either path (one key, so a recorded one fits both). */
   private readonly takenAcks: TakenAcks;
@@ -233,6 +250,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     const order = [this.active, ...this.paths.filter((p) => p !== this.active)].filter((p) => !refusedBy.has(p.name));
     const failures: string[] = [...refusedBy].map((name) => `${name}: DUH (the receiver will not process this message)`);
     const silent: Path[] = [];
+    let keyedDuhs = 0;
     for (const path of order) {
       const attempt = await this.sendOn(path, frame, this.options.retries + 1);
       if (this.stopped) return { ok: false, retryable: true, error: 'output stopped' };
@@ -240,13 +258,21 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
         if (path !== this.active) this.switchTo(path, `the ${this.active.name} path did not answer`);
         this.pathAcked(path);
         this.duressRefusedBy.delete(event.id);
+        this.keyedDuhSince.delete(event.id);
         this.logger.debug({ eventId: event.id, seq: frame.seq, path: path.name, data: content.data }, 'event delivered: receiver ACK');
         return { ok: true };
       }
-      // DUH is never encrypted, so one path's DUH could be forged on that path: the other path is still asked, and
-      // on a keyed link it is no sign the receiver is there (a path that went down stays down until an *ACK).
+      // DUH is never encrypted, so one path's DUH could be forged on that path: the other path is still asked. On
+      // a keyed link it proves neither that the receiver is there nor that it refused the message: a failure of the
+      // path, which gets the message again on the next try.
+      if (attempt.outcome === 'duh' && this.key !== undefined) {
+        this.pathSilent(path, UNTRUSTED_DUH);
+        keyedDuhs++;
+        failures.push(`${path.name} ${formatLinkTarget(path.target)}: ${UNTRUSTED_DUH}`);
+        continue;
+      }
       if (attempt.outcome === 'duh') {
-        if (this.key === undefined) this.pathAnswered(path);
+        this.pathAnswered(path);
         refusedBy.add(path.name);
         failures.push(`${path.name} ${formatLinkTarget(path.target)}: DUH (the receiver will not process this message)`);
         continue;
@@ -257,6 +283,9 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     }
     if (refusedBy.size === 0) {
       this.allPathsDown();
+      if (keyedDuhs > 0 && this.keyedDuhOutlasted(event, keyedDuhs === order.length)) {
+        return { ok: false, retryable: false, error: `refused: every path answered only DUH for ${KEYED_DUH_DEAD_LETTER_MS / 3_600_000} hours (${failures.join('; ')})` };
+      }
       return { ok: false, retryable: true, error: `no ACK from the receiver (${failures.join('; ')})` };
     }
     // A path answered DUH to this message, so it must not get it again (§3.10: no repeat after DUH). A duress waits
@@ -270,6 +299,24 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     }
     this.duressRefusedBy.delete(event.id);
     return { ok: false, retryable: false, error: `refused: ${failures.join('; ')}` };
+  }
+
+  /**
+   * Whether `event` has had only DUHs on a keyed link for KEYED_DUH_DEAD_LETTER_MS, counted from its first DUH;
+   * `everyPath`: this try every path answered DUH (a silent path may yet take it, so the bound waits for it).
+   */
+  private keyedDuhOutlasted(event: NormalizedEvent, everyPath: boolean): boolean {
+    const now = this.deps.clock.now();
+    const since = this.keyedDuhSince.get(event.id);
+    if (since === undefined) {
+      this.keyedDuhSince.set(event.id, now);
+      // Events the outbox dropped otherwise (an output removed) must not grow the map without bound.
+      if (this.keyedDuhSince.size > MAX_KEYED_DUH_EVENTS) this.keyedDuhSince.delete(this.keyedDuhSince.keys().next().value!);
+      return false;
+    }
+    if (!everyPath || now - since < KEYED_DUH_DEAD_LETTER_MS) return false;
+    this.keyedDuhSince.delete(event.id);
+    return true;
   }
 
   /** Sends on one path until it ACKs or DUHs, or `attempts` sends went unanswered. NAKs with a time do not count. */

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createDecipheriv, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Dc09Output, type Dc09OutputOptions } from '../../adapters/outputs/dc09.js';
+import { Dc09Output, KEYED_DUH_DEAD_LETTER_MS, type Dc09OutputOptions } from '../../adapters/outputs/dc09.js';
 import type { LinkStateReport } from '../../adapters/outputs/link-state.js';
 import { AnswerQueue } from '../../adapters/outputs/dc09-link.js';
 import { Dc09Framer } from '../../src/codecs/dc09/framer.js';
@@ -378,6 +378,44 @@ describe('DC-09 output towards a receiver', () => {
     expect(receiver.events()).toHaveLength(1);
   });
 
+  it('attack: on a keyed link, a man in the middle answering a duress with a plain DUH does not make it a dead letter: it is retried until the centre ACKs it', async () => {
+    // A DUH is never encrypted: anyone on the path can send one, so under a key it is no refusal by the centre.
+    let script: Script = 'duh';
+    const receiver = await startReceiver(() => script, KEY);
+    closers.push(() => receiver.close());
+    const reports: LinkStateReport[] = [];
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex' }, reports);
+    const outbox = new MemoryOutbox();
+    const dispatcher = new Dispatcher({ outbox, outputs: [out], clock: systemClock, logger: silentLogger, backoff: { initialMs: 50, maxMs: 200 } });
+    dispatcher.start();
+    closers.push(() => dispatcher.stop());
+    await outbox.append([duress()]);
+    await expect.poll(() => receiver.events().length, { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+    expect(outbox.deadLetters('arc')).toEqual([]);
+    expect(out.health()).toMatchObject({ state: 'down', detail: expect.stringMatching(/DUH/) });
+    expect(reports).toEqual([{ qualifier: 'new', reasons: [expect.stringMatching(/no receiver path answers.*DUH/)] }]);
+    script = 'ack';
+    await expect.poll(() => outbox.backlog('arc'), { timeout: 5_000 }).toBe(0);
+    expect(outbox.deadLetters('arc')).toEqual([]);
+    expect(reports.map((r) => r.qualifier)).toEqual(['new', 'restore']);
+  });
+
+  it('on a keyed link, every path answering DUH to a message for longer than the bound makes it a dead letter, and each path is asked again until then', async () => {
+    const primary = await startReceiver(() => 'duh', KEY);
+    const backup = await startReceiver(() => 'duh', KEY);
+    closers.push(() => primary.close(), () => backup.close());
+    let shiftMs = 0;
+    const clock = { now: () => Date.now() + shiftMs };
+    const out = await output({ primary: `tcp://127.0.0.1:${primary.port}`, backup: `tcp://127.0.0.1:${backup.port}`, key: KEY_HEX, keyEncoding: 'hex' }, [], clock);
+    const event = duress();
+    expect(await out.deliver(event)).toMatchObject({ ok: false, retryable: true, error: expect.stringMatching(/DUH/) });
+    shiftMs = KEYED_DUH_DEAD_LETTER_MS - 60_000;
+    expect(await out.deliver(event)).toMatchObject({ ok: false, retryable: true });
+    expect([primary.events().length, backup.events().length]).toEqual([2, 2]);
+    shiftMs = KEYED_DUH_DEAD_LETTER_MS;
+    expect(await out.deliver(event)).toMatchObject({ ok: false, retryable: false, error: expect.stringMatching(/DUH.*hours/) });
+  });
+
   it('attack: a DUH on the primary (DUH is never encrypted, so it can be forged there) does not stop the backup from taking it', async () => {
     const primary = await startReceiver(() => 'duh', KEY);
     const backup = await startReceiver(() => 'ack', KEY);
@@ -396,7 +434,9 @@ describe('DC-09 output towards a receiver', () => {
     expect(await out.deliver(testEvent())).toMatchObject({ ok: false, retryable: true });
     expect(out.health().state).toBe('down');
     script = 'duh';
-    expect(await out.deliver(testEvent())).toMatchObject({ ok: false, retryable: false });
+    // Retried like a duress: were only a duress retried after a DUH, a man in the middle DUHing every frame would
+    // tell a duress from the resends.
+    expect(await out.deliver(testEvent())).toMatchObject({ ok: false, retryable: true });
     expect(out.health().state).toBe('down');
     expect(reports.map((r) => r.qualifier)).toEqual(['new']);
     // The centre's own *ACK restores it.
