@@ -74,12 +74,19 @@ interface Path {
   reportedSilent: boolean;
   /** When the path last ACKed (on a keyed link: an `*ACK` that decrypted with the key), on the gateway's clock. */
   lastAckAt: number | undefined;
+  /**
+   * Its receiver's time minus ours, learnt from the path's last NAK with a time (protocols.md §3.5). Per path: a NAK
+   * is never encrypted, so one forged on a path must not set the time the other path's receiver is sent.
+   */
+  clockOffsetMs: number;
 }
 
 /**
  * One message as it goes on the wire, built once: every resend and the other path get the same bytes, so a receiver
  * that deduplicates on content and timestamp (§3.10; panelbridge's own does) stores it once. Only a NAK with the
- * receiver's time has it rebuilt, with the corrected timestamp. The random pad is drawn per encryption: under the
+ * receiver's time has it rebuilt, with the corrected timestamp, and a path whose NAKs taught it another clock
+ * offset than the frame was stamped with gets it rebuilt with its own (two receivers that agree on the time, as one
+ * centre's do, still get the same bytes). The random pad is drawn per encryption: under the
  * all-zero IV it is what makes two encryptions differ (§3.6). A resend is the same message, as its clear sequence
  * number says anyway, so sending the same ciphertext again reveals nothing, and a receiver comparing raw frames
  * sees the repeat too.
@@ -88,20 +95,24 @@ class OutgoingFrame {
   bytes!: Uint8Array;
   /** The time its timestamp reads: the receiver's clock as far as a NAK told it (whole seconds on the wire). */
   stampedAt!: number;
+  /** The clock offset it was stamped with. */
+  offsetMs!: number;
 
   constructor(
     readonly seq: string,
     /** When it first went out, on the gateway's own clock: an *ACK to it cannot be older. */
     readonly createdAt: number,
-    private readonly stampClock: () => number,
+    private readonly clock: () => number,
+    offsetMs: number,
     private readonly build: (timestamp: number) => Uint8Array,
   ) {
-    this.retime();
+    this.stamp(offsetMs);
   }
 
-  /** After a clock correction: the same message with the corrected timestamp (and a fresh pad). */
-  retime(): void {
-    this.stampedAt = this.stampClock();
+  /** After a clock correction, or for a path with another offset: the same message with that timestamp (and a fresh pad). */
+  stamp(offsetMs: number): void {
+    this.offsetMs = offsetMs;
+    this.stampedAt = this.clock() + offsetMs;
     this.bytes = this.build(this.stampedAt);
   }
 
@@ -148,8 +159,6 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   private readonly paths: Path[];
   private readonly sequence = new SequenceCounter();
   private key: Uint8Array | undefined;
-  /** Receiver time minus our time, learnt from the last NAK; later frames carry the corrected time (protocols.md §3.5). */
-  private clockOffsetMs = 0;
   private active: Path;
   /** Both paths went unanswered; reported once per outage. */
   private bothDown = false;
@@ -191,7 +200,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   private path(name: PathName, url: string): Path {
     const target = parseLinkTarget(url);
     if (target === undefined) throw new GatewayError('CONFIG_INVALID', `dc09 output "${this.options.name}": ${name} "${url}" is not tcp://HOST:PORT or udp://HOST:PORT`);
-    return { name, target, link: undefined, down: false, lastFailure: undefined, reportedSilent: false, lastAckAt: undefined };
+    return { name, target, link: undefined, down: false, lastFailure: undefined, reportedSilent: false, lastAckAt: undefined, clockOffsetMs: 0 };
   }
 
   async start(): Promise<void> {
@@ -245,7 +254,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   private async transmit(event: NormalizedEvent, content: FrameContent, extended: Record<string, string>): Promise<DeliveryResult> {
     if (this.stopped) return { ok: false, retryable: true, error: 'output stopped' };
     // One frame for every resend and both paths: the receiver that got the first copy stores it once (§3.10).
-    const frame = this.frame(content, extended);
+    const frame = this.frame(content, extended, this.active.clockOffsetMs);
     const refusedBy = this.duressRefusedBy.get(event.id) ?? new Set<PathName>();
     const order = [this.active, ...this.paths.filter((p) => p !== this.active)].filter((p) => !refusedBy.has(p.name));
     const failures: string[] = [...refusedBy].map((name) => `${name}: DUH (the receiver will not process this message)`);
@@ -326,6 +335,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     let corrections = 0;
     let unansweredBefore = false;
     let lastNak: PanelAnswer | undefined;
+    if (frame.offsetMs !== path.clockOffsetMs) frame.stamp(path.clockOffsetMs);
     for (let attempt = 0; attempt < attempts && !this.stopped; ) {
       const answer = await this.exchangeOn(path, frame);
       lastNak = answer.kind === 'nak' ? answer : undefined;
@@ -337,9 +347,9 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
         case 'nak':
           if (answer.receiverTime != null && corrections < MAX_TIME_CORRECTIONS) {
             corrections++;
-            this.clockOffsetMs = answer.receiverTime - this.deps.clock.now();
-            frame.retime();
-            this.logger.warn({ path: path.name, seq, offsetMs: this.clockOffsetMs }, 'receiver NAK with its time: resending with the corrected time');
+            path.clockOffsetMs = answer.receiverTime - this.deps.clock.now();
+            frame.stamp(path.clockOffsetMs);
+            this.logger.warn({ path: path.name, seq, offsetMs: path.clockOffsetMs }, 'receiver NAK with its time: resending with the corrected time');
             continue;
           }
           detail = 'NAK';
@@ -361,10 +371,10 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     return { outcome: 'silent', detail };
   }
 
-  /** A new message (the next sequence number) timestamped now, on the receiver's clock as far as a NAK told it. */
-  private frame(content: FrameContent, extended: Record<string, string>): OutgoingFrame {
+  /** A new message (the next sequence number) timestamped now, `offsetMs` (a path's clock offset) ahead. */
+  private frame(content: FrameContent, extended: Record<string, string>, offsetMs: number): OutgoingFrame {
     const seq = this.sequence.next();
-    return new OutgoingFrame(seq, this.deps.clock.now(), () => this.deps.clock.now() + this.clockOffsetMs, (timestamp) =>
+    return new OutgoingFrame(seq, this.deps.clock.now(), () => this.deps.clock.now(), offsetMs, (timestamp) =>
       buildPanelFrame({
         content,
         extended,
@@ -491,7 +501,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
    */
   private async poll(path: Path): Promise<void> {
     if (this.stopped) return;
-    const attempt = await this.sendOn(path, this.frame({ token: 'NULL', dataAccount: null, data: '' }, {}), 1);
+    const attempt = await this.sendOn(path, this.frame({ token: 'NULL', dataAccount: null, data: '' }, {}, path.clockOffsetMs), 1);
     if (this.stopped) return;
     const plainNakAnswers = attempt.outcome === 'nak' && attempt.timed && this.key === undefined;
     if (attempt.outcome === 'ack' || plainNakAnswers) {

@@ -364,6 +364,21 @@ describe('DC-09 output towards a receiver', () => {
     expect(Math.abs(resent!.msg.timestamp! - (resent!.at + receiver.clockAheadMs))).toBeLessThan(5_000);
   });
 
+  it('attack: NAKs with a forged time on the primary (a NAK is never encrypted) do not set the time of the frames the backup gets', async () => {
+    // The backup's centre does not check timestamps (Home Assistant's "ignore timestamps"), so it would store and
+    // show whatever time the frame carries.
+    const primary = await startReceiver(() => 'nak-ahead', KEY);
+    const backup = await startReceiver(() => 'ack', KEY);
+    closers.push(() => primary.close(), () => backup.close());
+    const out = await output({ primary: `tcp://127.0.0.1:${primary.port}`, backup: `tcp://127.0.0.1:${backup.port}`, key: KEY_HEX, keyEncoding: 'hex', retries: 0 });
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(await out.deliver(testEvent())).toEqual({ ok: true });
+    // The primary's NAKs did set the time of its own resends.
+    expect(primary.events().at(-1)!.msg.timestamp! - primary.events().at(-1)!.at).toBeGreaterThan(primary.clockAheadMs - 5_000);
+    expect(backup.events()).toHaveLength(2);
+    for (const { msg, at } of backup.events()) expect(Math.abs(msg.timestamp! - at)).toBeLessThan(5_000);
+  });
+
   it('DUH: refused for good, kept as a dead letter by the dispatcher', async () => {
     const receiver = await startReceiver(() => 'duh');
     closers.push(() => receiver.close());
