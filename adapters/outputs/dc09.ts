@@ -47,10 +47,11 @@ const RECEIVER_WINDOW_AHEAD_MS = 20_000;
 
 /**
  * How long every path may answer a message only with DUH on a keyed link before it becomes a dead letter. A DUH is
- * never encrypted, so under a key it may be a man in the middle's; a centre that truly cannot process the message
- * DUHs it as long as this, while the duress deadline alert and the link fault are raised.
+ * never encrypted, so under a key it may be a man in the middle's; it is retried this long, with the duress
+ * deadline alert and the link fault raised. Short, because the account's later events (a later duress among them)
+ * wait behind it in order, and a centre that truly cannot process the message DUHs it every time.
  */
-export const KEYED_DUH_DEAD_LETTER_MS = 6 * 3_600_000;
+export const KEYED_DUH_DEAD_LETTER_MS = 10 * 60_000;
 
 /** Events whose first keyed DUH is remembered at most (the outbox holds the retried ones; this only bounds the map). */
 const MAX_KEYED_DUH_EVENTS = 10_000;
@@ -293,7 +294,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     if (refusedBy.size === 0) {
       this.allPathsDown();
       if (keyedDuhs > 0 && this.keyedDuhOutlasted(event, keyedDuhs === order.length)) {
-        return { ok: false, retryable: false, error: `refused: every path answered only DUH for ${KEYED_DUH_DEAD_LETTER_MS / 3_600_000} hours (${failures.join('; ')})` };
+        return { ok: false, retryable: false, error: `refused: every path answered only DUH for ${KEYED_DUH_DEAD_LETTER_MS / 60_000} minutes (${failures.join('; ')})` };
       }
       return { ok: false, retryable: true, error: `no ACK from the receiver (${failures.join('; ')})` };
     }
