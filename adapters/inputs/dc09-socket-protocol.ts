@@ -6,6 +6,7 @@
  */
 
 import { PackedBytesBuilder } from './packed-bytes.js';
+import type { SlotLimit } from '../system/connection-slots.js';
 
 export interface SocketWorkerSettings {
   host: string;
@@ -50,6 +51,13 @@ export type DropReason = 'max-connections' | 'peer-limit' | 'first-frame-timeout
 export interface Drop {
   /** One of them (address and port); none for `accept-failed`, whose peer is never known. */
   peer?: string;
+  /** Their remote address, which maxConnectionsPerPeer counts; none for `accept-failed`. */
+  host?: string;
+  /**
+   * At a connection limit: closed to make room for a new connection (they had sent no valid frame), rather than
+   * refused; no panel was turned away.
+   */
+  madeRoom?: boolean;
   reason: DropReason;
   count: number;
   /** For `accept-failed`: the error code (EMFILE, ENFILE). */
@@ -97,6 +105,8 @@ export type FromSocketWorker =
     }
   /** The UDP socket failed after it was bound (a failed send, say); it stays open. */
   | { kind: 'udp-error'; message: string; code: string | undefined }
+  /** The answer to `refuses`: the limit that would refuse a new connection from its host now, if any. */
+  | { kind: 'refuses'; query: number; limit: SlotLimit | undefined }
   | { kind: 'connections-closed' };
 
 export type ToSocketWorker =
@@ -112,6 +122,8 @@ export type ToSocketWorker =
    * anyone can compute). A datagram's answer goes back to its sender.
    */
   | { kind: 'answers'; answers: PackedBatch; accepted: number[] }
+  /** Would a new connection from `host` be refused now (the burst rule of CapacityAlarm asks, seconds after a refusal)? */
+  | { kind: 'refuses'; query: number; host: string }
   | { kind: 'stop-accepting' }
   | { kind: 'close-connections' };
 

@@ -226,8 +226,9 @@ function sendNext(id: number, connection: Connection): void {
   else if (connection.ended) connection.socket.end();
 }
 
-function drop(host: string, peer: string, reason: DropReason): void {
-  countDrop(`${host}|${reason}`, { peer, reason, count: 0 });
+/** `madeRoom`: closed at a connection limit to make room for a new connection, not refused. */
+function drop(host: string, peer: string, reason: DropReason, madeRoom = false): void {
+  countDrop(`${host}|${reason}|${madeRoom}`, { peer, host, reason, count: 0, ...(madeRoom ? { madeRoom } : {}) });
 }
 
 function acceptFailed(error: NodeJS.ErrnoException): void {
@@ -286,7 +287,7 @@ function evicted(connection: Connection, reason: DropReason): void {
   connections.delete(connection.id);
   closed.push(connection.id);
   noteDiscards(connection.id, connection.framer.flush());
-  drop(connection.host, connection.peer, reason);
+  drop(connection.host, connection.peer, reason, true);
   connection.socket.destroy();
 }
 
@@ -448,6 +449,9 @@ port.on('message', (message: ToSocketWorker) => {
       });
       break;
     }
+    case 'refuses':
+      post({ kind: 'refuses', query: message.query, limit: slots.refuses(message.host) });
+      break;
     case 'stop-accepting':
       stopAccepting();
       break;

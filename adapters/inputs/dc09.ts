@@ -20,7 +20,8 @@ import type { CaptureDiscard, Input, InputContext, InputCreated } from './input.
 import { MAX_DISCARD_SAMPLE_BYTES } from '../../src/replay/capture.js';
 import { resolveKey } from '../system/secrets.js';
 import { notAccepted } from '../system/listener.js';
-import { acceptFailedAlarm } from './capacity-alarms.js';
+import { acceptFailedAlarm, refusalAlarm, type HeldPlaces } from './capacity-alarms.js';
+import type { SlotLimit } from '../system/connection-slots.js';
 import { CapacityAlarm } from '../../src/pipeline/capacity-alarm.js';
 
 export interface Dc09ListenerOptions extends SocketWorkerSettings {
@@ -57,10 +58,10 @@ function socketWorkerEntry(): URL {
 }
 
 /**
- * The input's limits that make it degraded when reached: maxConnections, the datagrams it holds, and the process's
- * file descriptors (an accept that failed).
+ * The input's limits that make it degraded when reached: maxConnections and maxConnectionsPerPeer (a panel turned
+ * away past a burst), the datagrams it holds, and the process's file descriptors (an accept that failed).
  */
-type CapacityLimit = 'connections' | 'datagrams' | 'descriptors';
+type CapacityLimit = SlotLimit | 'datagrams' | 'descriptors';
 
 /** Where the socket worker listens, and the UDP receive buffer the kernel granted it. */
 type Listening = Omit<Extract<FromSocketWorker, { kind: 'listening' }>, 'kind'>;
@@ -116,10 +117,16 @@ export class Dc09Listener implements Input {
   private stopping = false;
   /** The input's limits reached lately (maxConnections, datagrams, descriptors), and their supervisory events. */
   private readonly capacity: CapacityAlarm<CapacityLimit>;
+  private readonly places: HeldPlaces;
   private readonly warnings: RateLimitedLog;
+  /** Questions to the socket worker whether a limit still refuses (its slots live there), by query id. */
+  private readonly refusesQueries = new Map<number, (refused: boolean) => void>();
+  private lastQuery = 0;
 
   constructor(private readonly options: Dc09ListenerOptions) {
     this.warnings = new RateLimitedLog({ logger: options.logger, clock: systemClock });
+    const { name, maxConnections, maxConnectionsPerPeer } = options;
+    this.places = { label: `DC-09 input ${name}`, name, maxConnections, maxConnectionsPerPeer, transport: 'tcp' };
     this.capacity = new CapacityAlarm({ clock: systemClock, raise: (reason, transport) => options.receiver.capacityAlarm(reason, transport) });
   }
 
@@ -156,16 +163,18 @@ export class Dc09Listener implements Input {
       this.post({ kind: 'close-connections' });
       await exited;
     }
+    this.answerRefusesQueries();
   }
 
   health(): AdapterHealth {
     if (this.stopping) return { state: 'down', detail: 'stopped' };
     if (this.workerDown !== undefined) return { state: 'down', detail: this.workerDown };
     const { maxConnections } = this.options;
-    if (this.peers.size >= maxConnections || this.capacity.lately('connections') !== undefined) {
-      return { state: 'degraded', detail: `${this.peers.size} connections; maxConnections (${maxConnections}) reached: new connections are refused` };
+    if (this.peers.size >= maxConnections && this.capacity.lately('max-connections') === undefined) {
+      return { state: 'degraded', detail: `${this.peers.size} connections; maxConnections (${maxConnections}) reached` };
     }
-    const reached = this.capacity.lately('datagrams') ?? this.capacity.lately('descriptors');
+    const { capacity } = this;
+    const reached = capacity.lately('max-connections') ?? capacity.lately('peer-limit') ?? capacity.lately('datagrams') ?? capacity.lately('descriptors');
     if (reached !== undefined) return { state: 'degraded', detail: `${this.peers.size} connections; ${reached.detail}` };
     return { state: 'up', detail: `${this.peers.size} connections` };
   }
@@ -189,6 +198,7 @@ export class Dc09Listener implements Input {
           reject(Object.assign(new Error(message.message), { code: message.code }));
           void worker.terminate();
         } else if (message.kind === 'batch') this.received(worker, message);
+        else if (message.kind === 'refuses') this.refusesAnswered(message.query, message.limit !== undefined);
         else if (message.kind === 'udp-error') this.warnings.warn('udp-error', message.code, { code: message.code, message: message.message }, 'udp socket error');
       });
       worker.on('error', (error) => {
@@ -204,6 +214,7 @@ export class Dc09Listener implements Input {
     const port = (this.bound.tcp ?? this.bound.udp)?.port;
     if (this.worker !== worker || this.stopping || port === undefined) return;
     this.worker = undefined;
+    this.answerRefusesQueries();
     this.peers.clear();
     this.answers = new BatchBuilder();
     this.accepted = [];
@@ -343,11 +354,32 @@ export class Dc09Listener implements Input {
       this.capacity.reached('descriptors', acceptFailedAlarm(`DC-09 input ${name}`, drop.code, 'tcp'));
       return;
     }
-    if (drop.reason !== 'max-connections') return;
-    this.capacity.reached('connections', {
-      reason: `DC-09 input ${name} reached maxConnections (${maxConnections}): idle connections are closed to make room and, once none is left, new ones refused, so a panel reporting now may not get through; look for a connection flood (GET /healthz lists the input) or raise inputs.${name}.maxConnections`,
-      transport: 'tcp',
+    // Closing a connection that never sent a valid frame, to make room, turns no panel away.
+    if ((drop.reason !== 'max-connections' && drop.reason !== 'peer-limit') || drop.madeRoom === true) return;
+    const host = drop.host ?? 'unknown';
+    const what = refusalAlarm(this.places, drop.reason, host, 'every connection had sent a valid frame, so none made room');
+    this.capacity.refused(drop.reason, () => this.refusesNow(host), what);
+  }
+
+  /** Whether the socket worker would refuse a new connection from `host` now; false when it is gone or stopping. */
+  private refusesNow(host: string): Promise<boolean> {
+    if (this.worker === undefined || this.stopping) return Promise.resolve(false);
+    const query = (this.lastQuery += 1);
+    return new Promise((resolve) => {
+      this.refusesQueries.set(query, resolve);
+      this.post({ kind: 'refuses', query, host });
     });
+  }
+
+  private refusesAnswered(query: number, refused: boolean): void {
+    this.refusesQueries.get(query)?.(refused);
+    this.refusesQueries.delete(query);
+  }
+
+  /** The worker that would have answered is gone: nothing it held refuses any more. */
+  private answerRefusesQueries(): void {
+    for (const answer of this.refusesQueries.values()) answer(false);
+    this.refusesQueries.clear();
   }
 }
 

@@ -44,6 +44,12 @@ export interface LimitReached {
   transport: Transport;
 }
 
+/**
+ * Whether the limit still refuses a new connection; a promise where the connection places are kept on another thread
+ * (the DC-09 socket worker), which is asked.
+ */
+export type StillRefused = () => boolean | Promise<boolean>;
+
 export interface CapacityAlarmOptions {
   clock: Clock;
   /** Stores the supervisory event (raiseCapacityAlarm, or a receiver's method around it). */
@@ -59,8 +65,9 @@ export class CapacityAlarm<Limit extends string> {
   private readonly lastReached = new Map<Limit, { at: number; what: LimitReached }>();
   private lastRaisedAt: number | undefined;
   /** The refusals being forgiven as a burst, by limit: the latest one's, with its check of whether the limit still refuses. */
-  private readonly bursts = new Map<Limit, { what: LimitReached; stillRefused: () => boolean; timer: ReturnType<typeof setTimeout> }>();
+  private readonly bursts = new Map<Limit, { what: LimitReached; stillRefused: StillRefused; timer: ReturnType<typeof setTimeout> }>();
   private readonly raising = new Set<Promise<void>>();
+  private stopped = false;
 
   constructor(private readonly options: CapacityAlarmOptions) {}
 
@@ -80,7 +87,7 @@ export class CapacityAlarm<Limit extends string> {
    * A connection was turned away at `limit`. The limit counts as reached if it still refuses (`stillRefused`, asked
    * REFUSAL_BURST_MS later) or, when it was reached within the last CAPACITY_ALARM_MS, at once.
    */
-  refused(limit: Limit, stillRefused: () => boolean, what: LimitReached): void {
+  refused(limit: Limit, stillRefused: StillRefused, what: LimitReached): void {
     if (this.lately(limit) !== undefined) return this.reached(limit, what);
     const burst = this.bursts.get(limit);
     if (burst !== undefined) {
@@ -90,7 +97,13 @@ export class CapacityAlarm<Limit extends string> {
     const timer = setTimeout(() => {
       const ended = this.bursts.get(limit);
       this.bursts.delete(limit);
-      if (ended?.stillRefused() === true) this.reached(limit, ended.what);
+      if (ended === undefined) return;
+      const reachedIfStill = (still: boolean): void => {
+        if (still && !this.stopped) this.reached(limit, ended.what);
+      };
+      const still = ended.stillRefused();
+      if (typeof still === 'boolean') reachedIfStill(still);
+      else still.then(reachedIfStill, () => undefined);
     }, REFUSAL_BURST_MS);
     timer.unref?.();
     this.bursts.set(limit, { what, stillRefused, timer });
@@ -104,6 +117,7 @@ export class CapacityAlarm<Limit extends string> {
 
   /** Forgets the bursts being timed; resolves once the events raised are stored (or their store failed). */
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const { timer } of this.bursts.values()) clearTimeout(timer);
     this.bursts.clear();
     await Promise.allSettled([...this.raising]);

@@ -10,7 +10,7 @@ import { gateAppends } from '../helpers/gated-outbox.js';
 /**
  * Attacks on the DC-09 listener from the network, each reproduced on loopback and bounded in count and time:
  * one connection streaming junk, many idle connections from one host, noise that keeps a connection alive,
- * a connection flood up to maxConnections, a bad-CRC datagram flood against the log, and a datagram flood past
+ * a connection flood up to maxConnections (its alarm: tests/adapters/inputs/dc09.capacity-alarm.test.ts), a bad-CRC datagram flood against the log, and a datagram flood past
  * what the listener holds.
  */
 
@@ -143,34 +143,6 @@ describe('DC-09 listener under hostile load', () => {
     expect(await within(noisy.closed, 0)).toBe(true);
     expect(panel.closed).toBe(false);
     panel.close();
-  });
-
-  it('at maxConnections raises one supervisory event and reports degraded, while the panels already connected are kept', async () => {
-    under = await startListener({ accounts: null, sites: [], udp: false, idleTimeoutMs: 60_000, maxConnections: 3 });
-    const { port, listener, outbox } = under;
-    const panels = [];
-    for (let i = 0; i < 3; i++) {
-      const panel = await TcpPanel.connect(port);
-      expect(parseAnswer((await panel.send(frame(`010${i}`)))!).token).toBe('ACK');
-      panels.push(panel);
-    }
-    expect(listener.health().state).toBe('degraded');
-    // Two bursts past the limit: counted each time, one event.
-    for (let burst = 0; burst < 2; burst++) {
-      const refused = await Promise.all(Array.from({ length: 5 }, () => connectFrom(port)));
-      for (const { closed } of refused) expect(await within(closed, 1_000)).toBe(true);
-    }
-    expect(panels.map((p) => p.closed)).toEqual([false, false, false]);
-    for (const panel of panels) panel.close();
-    await sleep(150);
-    expect(under.counters.get('connections_dropped_total', { reason: 'max-connections' })).toBe(10);
-    // Still degraded once the connections are gone: refusals happened within the last minute.
-    expect(listener.health()).toMatchObject({ state: 'degraded', detail: expect.stringContaining('maxConnections (3) reached') });
-    const events = outbox.pending('probe', 100).map((e) => e.event);
-    const alarms = events.filter((e) => e.category === 'supervisory');
-    expect(alarms).toHaveLength(1);
-    expect(alarms[0]).toMatchObject({ source: { input: 'ip-receiver', transport: 'tcp' } });
-    expect(alarms[0]!.reasons.join(' ')).toMatch(/reached maxConnections \(3\)/);
   });
 
   it('at maxConnections lets a hold-up in by closing the oldest idle connection', async () => {

@@ -85,6 +85,26 @@ describe('an input at a limit of its capacity', () => {
     expect(capacity.lately('connections')).toEqual(FULL);
   });
 
+  it('asks a limit kept on another thread whether it still refuses, and counts it reached on its answer; not once stopped', async () => {
+    const { capacity, raised, advance } = alarm();
+    let answer!: (refused: boolean) => void;
+    capacity.refused('connections', () => new Promise<boolean>((resolve) => (answer = resolve)), FULL);
+    advance(REFUSAL_BURST_MS);
+    expect(capacity.lately('connections')).toBeUndefined();
+    answer(true);
+    await Promise.resolve();
+    expect(capacity.lately('connections')).toEqual(FULL);
+    expect(raised).toEqual([FULL.reason]);
+    // An answer that comes after stop raises nothing.
+    const later = alarm();
+    later.capacity.refused('descriptors', () => new Promise<boolean>((resolve) => (answer = resolve)), EMFILE);
+    later.advance(REFUSAL_BURST_MS);
+    await later.capacity.stop();
+    answer(true);
+    await Promise.resolve();
+    expect(later.raised).toEqual([]);
+  });
+
   it('stops timing bursts at stop, and waits for the events being stored', async () => {
     const clock = new SteppingClock();
     let stored!: () => void;
