@@ -13,6 +13,7 @@ import { formatDuration } from '../settings/duration.js';
 import type { Recorder, RecordOptions } from './recorder.js';
 import { dc09Signals } from './decode-frame.js';
 import { raiseCapacityAlarm } from './capacity-alarm.js';
+import { UnlistedUnreadable, type UnlistedSummary } from './unlisted-unreadable.js';
 
 export interface Dc09Account {
   account: string;
@@ -56,7 +57,10 @@ export interface Dc09ReceiverOptions {
 
 export type Dc09Answer = 'ack' | 'nak' | 'duh' | 'none';
 
-/** How often an allowlisted account whose encrypted frames still cannot be read is reported again. */
+/**
+ * How often an allowlisted account whose encrypted frames still cannot be read is reported again, and how often
+ * such frames from accounts off the allowlist are summarised.
+ */
 export const UNREADABLE_REPORT_INTERVAL_MS = 60 * 60_000;
 
 /** An allowlisted account whose encrypted frames cannot be read: since when, how many, when last reported. */
@@ -94,6 +98,8 @@ export class Dc09Receiver {
   private readonly clockOff = new Map<string, { reported: boolean }>();
   /** Allowlisted accounts (so at most as many as it lists) whose encrypted frames cannot be read, until one is. */
   private readonly unreadable = new Map<string, Unreadable>();
+  /** Encrypted frames that cannot be read from accounts off the allowlist (any, without one): one summary an hour. */
+  private readonly unlistedUnreadable = new UnlistedUnreadable(UNREADABLE_REPORT_INTERVAL_MS);
   private readonly recordOptions: RecordOptions;
 
   constructor(private readonly options: Dc09ReceiverOptions) {
@@ -302,35 +308,71 @@ export class Dc09Receiver {
    * decrypt it) is NAKed like any, but the panel will be NAKed forever and what it sends, a duress perhaps, is
    * unknown: one covert supervisory event per account tells central at once, again every
    * UNREADABLE_REPORT_INTERVAL_MS while it lasts and anew once a frame of the account was read in between. It is
-   * not labelled duress: anybody can send junk naming the account. Accounts off the allowlist raise nothing, for
-   * anybody can name any number of them. Stored before the NAK is sent; undefined when nothing is raised.
+   * not labelled duress: anybody can send junk naming the account. Accounts off the allowlist (any, without one) are
+   * summarised for the whole input instead (reportUnlisted), for anybody can name any number of them. Stored before
+   * the NAK is sent; undefined when nothing is raised.
    */
   private reportUnreadable(frame: Uint8Array, error: DecodeError, now: number, transport: Transport, peer: string | undefined): Promise<void> | undefined {
     const fault = UNREADABLE[error.code];
+    if (fault === undefined) return undefined;
     const { account } = error;
-    if (fault === undefined || account === undefined || this.accounts?.has(account.toUpperCase()) !== true) return undefined;
+    if (account === undefined || this.accounts?.has(account.toUpperCase()) !== true) {
+      const summary = this.unlistedUnreadable.note(account, now);
+      return summary === undefined ? undefined : this.reportUnlisted(summary, frame, error, now, transport, peer);
+    }
     const state = this.unreadable.get(account.toUpperCase()) ?? { since: now, frames: 0, reportedAt: Number.NEGATIVE_INFINITY };
     state.frames += 1;
     this.unreadable.set(account.toUpperCase(), state);
     if (now - state.reportedAt < UNREADABLE_REPORT_INTERVAL_MS) return undefined;
     state.reportedAt = now;
-    const { input, builder, recorder, logger } = this.options;
-    const trust = unverified('undecryptable-frame');
-    const origin: FrameOrigin =
-      peer === undefined ? { input, transport, receivedAt: now, raw: frame, trust } : { input, transport, receivedAt: now, raw: frame, trust, peer };
+    const { input, recorder, logger } = this.options;
     const frames = `${state.frames} frame${state.frames === 1 ? '' : 's'}`;
     const reasons = [
       `encrypted frames from account ${account} cannot be read: ${fault.why} (${error.code}); ${frames} NAKed since ${isoTime(state.since)}`,
-      'what they carry is unknown: any of them may have been a duress or hold-up, so check on the site; the panel is NAKed, so it retries or fails over',
+      UNREADABLE_CONTENT,
       fault.remedy.replaceAll('{input}', input),
     ];
-    const event = gatewayEvent({ category: 'supervisory', account, reasons }, origin, builder);
-    event.covert = true; // raised by whichever frame came first, a duress perhaps: not for local outputs
+    const event = this.unreadableEvent(account, reasons, frame, now, transport, peer);
     return recorder.recordRaised([event]).then((recorded) => {
       if (recorded.ok) return;
       state.reportedAt = Number.NEGATIVE_INFINITY; // the account's next frame tries again
       logger.error({ err: recorded.error, account }, 'supervisory event not stored');
     });
+  }
+
+  /**
+   * The summary of encrypted frames that cannot be read from accounts off the allowlist: a panel that encrypts but
+   * was never added (or was added to another input) is NAKed forever. The account names are what frames claim, so
+   * the event names no account of its own and says the most frequent, where a retrying panel stands out.
+   */
+  private reportUnlisted(summary: UnlistedSummary, frame: Uint8Array, error: DecodeError, now: number, transport: Transport, peer: string | undefined): Promise<void> {
+    const { input, recorder, logger } = this.options;
+    const frames = `${summary.frames} frame${summary.frames === 1 ? '' : 's'}`;
+    const accounts = `${summary.accountsCapped ? 'more than ' : ''}${summary.accounts} account${summary.accounts === 1 && !summary.accountsCapped ? '' : 's'}`;
+    const names = summary.names.map(([name, count]) => `${name} (${count})`).join(', ');
+    const listed = this.accounts === null ? 'this input has no allowlist, so no key' : 'no key is configured for them';
+    const reasons = [
+      `encrypted frames cannot be read: ${frames} from ${accounts} not in the allowlist NAKed since ${isoTime(summary.since)} (${error.code}: ${listed}); accounts: ${names}`,
+      UNREADABLE_CONTENT,
+      `a panel that encrypts but was never added cannot get through: list its account with its key in inputs.${input}.accounts; made-up accounts (a flood) are summarised here at most once an hour`,
+    ];
+    const event = this.unreadableEvent(null, reasons, frame, now, transport, peer);
+    return recorder.recordRaised([event]).then((recorded) => {
+      if (recorded.ok) return;
+      this.unlistedUnreadable.failed();
+      logger.error({ err: recorded.error, frames: summary.frames, accounts: summary.accounts, names }, 'supervisory event not stored');
+    });
+  }
+
+  /** A covert supervisory event about frames that cannot be read, carrying the frame that raised it. */
+  private unreadableEvent(account: string | null, reasons: string[], frame: Uint8Array, now: number, transport: Transport, peer: string | undefined): NormalizedEvent {
+    const { input, builder } = this.options;
+    const trust = unverified('undecryptable-frame');
+    const origin: FrameOrigin =
+      peer === undefined ? { input, transport, receivedAt: now, raw: frame, trust } : { input, transport, receivedAt: now, raw: frame, trust, peer };
+    const event = gatewayEvent({ category: 'supervisory', account, reasons }, origin, builder);
+    event.covert = true; // raised by whichever frame came first, a duress perhaps: not for local outputs
+    return event;
   }
 
   private refuse(answer: Dc09Answer, reply: Uint8Array | null, error: { code: string; message: string }): Dc09Outcome {
@@ -403,6 +445,10 @@ const REFUSALS: Record<RefusedReason, { code: ErrorCode; why: string; remedy: st
     remedy: 'configure the panel for DC-09, or set inputs.{input}.osborneHoffman: true and list the account in inputs.{input}.accounts',
   },
 };
+
+/** What an event about frames that cannot be read tells central to do meanwhile. */
+const UNREADABLE_CONTENT =
+  'what they carry is unknown: any of them may have been a duress or hold-up, so check on the site; the panel is NAKed, so it retries or fails over';
 
 /** Why an allowlisted account's encrypted frame cannot be read, and the fix, per decode error that says so. */
 const UNREADABLE: Partial<Record<ErrorCode, { why: string; remedy: string }>> = {

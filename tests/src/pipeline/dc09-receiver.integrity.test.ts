@@ -466,20 +466,49 @@ describe('encrypted frames the input cannot read', () => {
     expect(unreadable(t).map((e) => e.reasons[0])).toEqual([expect.stringMatching(/1 frame NAKed/), expect.stringMatching(/1 frame NAKed/)]);
   });
 
-  it('raises nothing for a flood of encrypted junk naming accounts not on the allowlist, nor for more from an allowlisted one', async () => {
+  const unlisted = (t: ReturnType<typeof setup>) => unreadable(t).filter((e) => e.account === null);
+
+  it('tells central once that encrypted frames from an account not on the allowlist cannot be read (a panel never added), and NAKs them', async () => {
+    const t = setup();
+    for (let seq = 1; seq <= 3; seq++) expect((await t.send(encryptedHoldup(t, String(seq).padStart(4, '0'), '4321')))).toMatchObject({ answer: 'nak', error: { code: 'DC09_KEY_MISSING' } });
+    const events = unlisted(t);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ category: 'supervisory', covert: true, duress: false, verified: false, unverifiedReason: 'undecryptable-frame' });
+    const reasons = events[0]!.reasons.join(' ');
+    expect(reasons).toMatch(/1 frame from 1 account not in the allowlist.*DC09_KEY_MISSING/);
+    expect(reasons).toMatch(/accounts: 4321 \(1\)/);
+    expect(reasons).toMatch(/may have been a duress or hold-up/);
+    expect(reasons).toMatch(/inputs\.ip\.accounts/);
+    expect(t.traffic).toEqual([]);
+  });
+
+  it('summarises a flood of encrypted junk naming accounts not on the allowlist in one event an hour: how many frames and accounts, the most frequent', async () => {
     const t = setup();
     for (let n = 0; n < 300; n++) {
       const account = String(20000 + n);
       expect((await t.send(encryptedHoldup(t, '0001', account), `10.9.9.9:${5000 + n}`)).answer).toBe('nak');
+      // A real panel among them retries its frame.
+      if (n % 100 === 0) await t.send(encryptedHoldup(t, '0001', '4321'));
     }
     for (let n = 0; n < 50; n++) await t.send(encryptedHoldup(t, String(n).padStart(4, '0'), '5678'), `10.9.8.${n}:5000`);
-    expect(t.panelEvents().map((e) => e.account)).toEqual(['5678']);
-    expect(t.counters.get('frames_rejected_total', { input: 'ip', code: 'DC09_KEY_MISSING' })).toBe(300);
+    expect(t.panelEvents().map((e) => e.account)).toEqual([null, '5678']);
+    expect(t.counters.get('frames_rejected_total', { input: 'ip', code: 'DC09_KEY_MISSING' })).toBe(303);
+    t.clock.advance(UNREADABLE_REPORT_INTERVAL_MS);
+    await t.send(encryptedHoldup(t, '0002', '4321'));
+    const events = unlisted(t);
+    expect(events).toHaveLength(2);
+    // Since the first report: the 299 other made-up accounts, and the panel's 3 frames and this one, most frequent first.
+    expect(events[1]!.reasons[0]).toMatch(/303 frames from 300 accounts not in the allowlist/);
+    expect(events[1]!.reasons[0]).toMatch(/accounts: 4321 \(4\), 20001 \(1\)/);
   });
 
-  it('raises nothing on an input without an allowlist, where any account may be named', async () => {
+  it('tells central once an hour on an input without an allowlist, where any account may be named', async () => {
     const t = setup({ accounts: null });
     for (let n = 0; n < 20; n++) await t.send(encryptedHoldup(t, '0001', String(30000 + n)));
-    expect(t.panelEvents()).toEqual([]);
+    expect(t.panelEvents()).toHaveLength(1);
+    expect(t.panelEvents()[0]).toMatchObject({ category: 'supervisory', account: null, covert: true });
+    t.clock.advance(UNREADABLE_REPORT_INTERVAL_MS - 1);
+    await t.send(encryptedHoldup(t, '0001', '30000'));
+    expect(t.panelEvents()).toHaveLength(1);
   });
 });
