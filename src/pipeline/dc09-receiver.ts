@@ -274,8 +274,8 @@ export class Dc09Receiver {
   }
 
   /**
-   * The listener turned connections away (maxConnections reached) or discarded datagrams (as many as it holds were
-   * waiting): a supervisory event, so the operator learns that a panel may not get through, not only the log.
+   * The listener turned connections away (maxConnections or an address's maxConnectionsPerPeer still held past a
+   * burst), could not accept one, or discarded datagrams (as many as it holds were waiting): a supervisory event, so the operator learns that a panel may not get through, not only the log.
    */
   capacityAlarm(reason: string, transport: Transport): Promise<void> {
     return raiseCapacityAlarm(this.options, reason, transport);
