@@ -49,6 +49,8 @@ export interface HealthStatePublisherDeps {
 export class HealthStatePublisher {
   private timer: ReturnType<typeof setInterval> | undefined;
   private syncing: Promise<void> | undefined;
+  /** Asked for while a sync ran (a reconnect): one more after it. */
+  private again = false;
   private readonly publishers: RetainedStatePublisher[];
 
   constructor(
@@ -57,7 +59,8 @@ export class HealthStatePublisher {
   ) {
     for (const output of outputs)
       if (output.audience !== 'central') throw new Error(`health state is for central outputs; "${output.name}" is local`);
-    this.publishers = outputs.map((o) => new RetainedStatePublisher(o, deps.logger, 'health state'));
+    // A reconnected broker may have lost the retained state (restarted without persistence): it goes again at once.
+    this.publishers = outputs.map((o) => new RetainedStatePublisher(o, deps.logger, 'health state', () => void this.sync()));
   }
 
   start(): void {
@@ -68,12 +71,22 @@ export class HealthStatePublisher {
 
   /** Publishes where the state changed, its heartbeat is due, or the output reconnected; one sync at a time. */
   sync(): Promise<void> {
-    this.syncing ??= this.syncAll().finally(() => (this.syncing = undefined));
+    if (this.syncing !== undefined) {
+      this.again = true;
+      return this.syncing;
+    }
+    this.syncing = (async () => {
+      do {
+        this.again = false;
+        await this.syncAll();
+      } while (this.again);
+    })().finally(() => (this.syncing = undefined));
     return this.syncing;
   }
 
   async stop(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
+    for (const publisher of this.publishers) publisher.close();
     await this.syncing;
   }
 

@@ -68,9 +68,11 @@ export class MqttAssuranceStates {
       counters?.inc('mqtt_acks_refused_total', { output, code });
       refusals.warn(`${output}\u0000${code}`, undefined, { output, code, ...fields }, 'incident acknowledgement over MQTT refused');
     };
+    // A reconnected broker may have lost every retained state (restarted without persistence): all go again at once.
+    const republish = () => void this.publish();
     this.publishers = outputs.map((output) => ({
-      devices: new RetainedStatePublisher(output, logger, 'device state'),
-      incidents: new RetainedStatePublisher(output, logger, 'incident state'),
+      devices: new RetainedStatePublisher(output, logger, 'device state', republish),
+      incidents: new RetainedStatePublisher(output, logger, 'incident state', republish),
     }));
     this.unsubscribes = outputs
       .filter((output) => output.incidentAcks)
@@ -188,6 +190,10 @@ export class MqttAssuranceStates {
    */
   async stop(): Promise<void> {
     clearTimeout(this.soonTimer);
+    for (const publisher of this.publishers) {
+      publisher.devices.close();
+      publisher.incidents.close();
+    }
     await Promise.all([
       this.publishing === undefined ? undefined : withTimeout(this.publishing.run, STOP_WAIT_MS),
       ...(await Promise.all(this.unsubscribes)).map((unsubscribe) => unsubscribe?.().catch(() => undefined)),

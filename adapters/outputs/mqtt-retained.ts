@@ -21,13 +21,30 @@ export class RetainedStatePublisher {
   private syncedAll: ReadonlyMap<string, RetainedState> | undefined;
   /** Topics whose state changed in place in the wanted map since its last sync: only they are compared again. */
   private readonly changedTopics = new Set<string>();
-  private wasUp = false;
+  /**
+   * The output (re)connected since the last sync: everything goes again. Set by the connect itself, not by a sync
+   * seeing the output down, as a broker restarted between two syncs is never seen down.
+   */
+  private reconnected = false;
+  private readonly removeConnectListener: () => void;
 
+  /** `onReconnected` runs a sync (the owner's, with its wanted states) as soon as the output has (re)connected. */
   constructor(
     private readonly output: MqttOutput,
     private readonly logger: Logger,
     private readonly what: string,
-  ) {}
+    onReconnected: () => void,
+  ) {
+    this.removeConnectListener = output.onConnected(() => {
+      this.reconnected = true;
+      onReconnected();
+    });
+  }
+
+  /** Stops listening for reconnects. */
+  close(): void {
+    this.removeConnectListener();
+  }
 
   /** `topic`'s state changed (or went) in the map last synced: the next sync of the same map looks at it alone. */
   changed(topic: string): void {
@@ -48,11 +65,11 @@ export class RetainedStatePublisher {
   async sync(wanted: ReadonlyMap<string, RetainedState>): Promise<void> {
     // Connected is enough: a degraded output (a topic its broker refuses) still takes retained states.
     const up = this.output.connected;
-    if (up && !this.wasUp) {
+    if (up && this.reconnected) {
+      this.reconnected = false;
       this.published.clear();
       this.syncedAll = undefined;
     }
-    this.wasUp = up;
     if (!up || (wanted === this.syncedAll && this.changedTopics.size === 0)) return;
     const inFull = wanted !== this.syncedAll;
     // Taken now: a change while this sync awaits the broker is marked again for the next one.

@@ -1,14 +1,16 @@
 import { describe, expect, it, vi } from 'vitest';
 import { MqttAssuranceStates } from '../../../adapters/outputs/mqtt-assurance.js';
-import type { MqttOutput } from '../../../adapters/outputs/mqtt.js';
+import { HealthStatePublisher } from '../../../adapters/outputs/health-state.js';
+import { MqttOutput } from '../../../adapters/outputs/mqtt.js';
 import type { Assurance } from '../../../src/assurance/assurance.js';
 import { AssuranceStore } from '../../../src/assurance/store.js';
 import { GROUPED_ACCOUNTS_KEY } from '../../../src/assurance/incidents.js';
-import { silentLogger } from '../../../src/ports.js';
+import { silentLogger, systemClock } from '../../../src/ports.js';
 import { seededRandom } from '../../../src/model/ids.js';
 import { sitesSchema } from '../../../src/settings/sites.js';
 import { cid, harness, openIncidentBehind, operator, SITES } from '../../helpers/assurance-harness.js';
 import { testEvent } from '../../helpers/output-events.js';
+import { freePort, retainedUnder, startOpenBroker, uniquePrefix } from '../../helpers/broker.js';
 
 /** Just what the retained-state publisher uses of an MQTT output. */
 function fakeOutput(retained: Map<string, string>, published: string[] = []): MqttOutput {
@@ -16,6 +18,7 @@ function fakeOutput(retained: Map<string, string>, published: string[] = []): Mq
     name: 'cms',
     audience: 'central',
     connected: true,
+    onConnected: () => () => {},
     incidentAcks: false,
     publishRetained: async (topic: string, payload: string) => {
       published.push(topic);
@@ -242,5 +245,59 @@ describe('states published again after every event of a site (an observer of the
     expect(passes).toBeGreaterThanOrEqual(2);
     expect(passes).toBeLessThanOrEqual(Math.ceil((performance.now() - started) / 250) + 1);
     await states.stop();
+  });
+});
+
+describe('retained states after the broker lost them (restarted without persistence)', () => {
+  it('publishes every incident, device and health state again once the output has reconnected, before anything changes', async () => {
+    const port = await freePort();
+    let broker = await startOpenBroker(port);
+    const prefix = uniquePrefix('reconnect');
+    const output = new MqttOutput(
+      { name: 'cms', url: broker.url, topicPrefix: prefix, audience: 'central', embeddedPort: 1884, protocolVersion: 4 },
+      { clock: systemClock, logger: silentLogger, gateway: { id: 'gw', version: '0' }, reconnectPeriodMs: 50 },
+    );
+    let states: MqttAssuranceStates | undefined;
+    const h = harness({ onIncidentsChanged: (incident) => states?.incidentsChanged(incident) });
+    states = new MqttAssuranceStates([output], { assurance: h.assurance, sites: () => SITES, clock: h.clock, logger: silentLogger });
+    const health = new HealthStatePublisher([output], {
+      report: () => ({ status: 'ok', outputs: [], inputs: [] }),
+      clock: systemClock,
+      logger: silentLogger,
+      intervalMs: 60_000,
+    });
+    try {
+      await output.start();
+      for (const deadline = Date.now() + 3_000; !output.connected && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 20));
+      const duress = await h.receive(cid('122', 5));
+      expect(duress.incident).toBeDefined();
+      await states.publish();
+      health.start();
+      await health.sync();
+      const before = await retainedUnder(broker.url, `${prefix}/#`);
+      expect([...before.keys()]).toEqual(expect.arrayContaining([`${prefix}/incidents/bank-1`, `${prefix}/health`]));
+      expect([...before.keys()].some((topic) => topic.startsWith(`${prefix}/devices/bank-1/`))).toBe(true);
+      expect(JSON.parse(before.get(`${prefix}/incidents/bank-1`)!)).toMatchObject({ open: 1 });
+
+      // A restart faster than the assurance tick: no publication sees the output down. Nothing is published here
+      // after it: the reconnect alone must bring the states back.
+      const reconnected = new Promise<void>((resolve) => output.onConnected(resolve));
+      await broker.close();
+      broker = await startOpenBroker(port);
+      await reconnected;
+
+      let after = new Map<string, string>();
+      for (const deadline = Date.now() + 3_000; Date.now() < deadline; ) {
+        after = await retainedUnder(broker.url, `${prefix}/#`, 200);
+        if ([...before.keys()].every((topic) => after.has(topic))) break;
+      }
+      expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+      expect(JSON.parse(after.get(`${prefix}/incidents/bank-1`)!)).toMatchObject({ open: 1, incidents: [{ id: duress.incident }] });
+    } finally {
+      await health.stop();
+      await states.stop();
+      await output.stop();
+      await broker.close();
+    }
   });
 });
