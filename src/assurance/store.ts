@@ -269,8 +269,13 @@ function storeFailed(file: string, error: unknown): GatewayError {
  */
 export class AssuranceStore {
   private readonly statements;
-  /** Row key → its latest write, in first-write order. */
-  private readonly pending = new Map<string, () => void>();
+  /** Row key → its latest write, in first-write order; a write returns by how much it changed the acknowledged count. */
+  private readonly pending = new Map<string, () => number | void>();
+  /**
+   * How many acknowledged incidents the file holds: counted once at open, then kept by the writes as they commit.
+   * The console asks on every refresh, and counting in SQL walked every acknowledged incident ever stored.
+   */
+  private acknowledgedTotal: number;
   /** The background write (or retry) due next. */
   private scheduled: NodeJS.Timeout | undefined;
   private lastWriteAt = Number.NEGATIVE_INFINITY;
@@ -306,12 +311,14 @@ export class AssuranceStore {
       openIncidents: db.prepare<[], Row>(`SELECT * FROM incident WHERE acked_at IS NULL ORDER BY opened_at`),
       acknowledgedIncidents: db.prepare<[number], Row>(`SELECT * FROM incident WHERE acked_at IS NOT NULL ORDER BY opened_at DESC LIMIT ?`),
       acknowledgedCount: db.prepare<[], { count: number }>(`SELECT count(*) AS count FROM incident WHERE acked_at IS NOT NULL`),
+      incidentAcknowledged: db.prepare<[string], { acknowledged: number }>(`SELECT acked_at IS NOT NULL AS acknowledged FROM incident WHERE id = ?`),
       incident: db.prepare<[string], Row>(`SELECT * FROM incident WHERE id = ?`),
       putIncident: db.prepare(upsertSql('incident', INCIDENT_COLUMNS)),
       lostLinks: db.prepare<[], LostLinkRecord>(`SELECT account, lost_at AS lostAt FROM lost_link`),
       putLostLink: db.prepare<[string, number]>(`INSERT OR REPLACE INTO lost_link (account, lost_at) VALUES (?, ?)`),
       deleteLostLink: db.prepare<[string]>(`DELETE FROM lost_link WHERE account = ?`),
     };
+    this.acknowledgedTotal = this.statements.acknowledgedCount.get()!.count;
   }
 
   /** Opens (creating and migrating) `dataDir/assurance.sqlite`. */
@@ -465,7 +472,7 @@ export class AssuranceStore {
   /** The most recently opened acknowledged incidents, newest first, and how many are stored in all. */
   acknowledgedIncidents(limit: number): { incidents: IncidentRecord[]; total: number } {
     this.flush();
-    return { incidents: this.statements.acknowledgedIncidents.all(limit).map(incidentFromRow), total: this.statements.acknowledgedCount.get()!.count };
+    return { incidents: this.statements.acknowledgedIncidents.all(limit).map(incidentFromRow), total: this.acknowledgedTotal };
   }
 
   incident(id: string): IncidentRecord | undefined {
@@ -476,7 +483,12 @@ export class AssuranceStore {
 
   putIncident(record: IncidentRecord): void {
     const row = { ...record, opening: record.opening === null ? null : JSON.stringify(record.opening), calls: JSON.stringify(record.calls) };
-    this.defer(`incident\u0000${record.id}`, () => this.statements.putIncident.run(row));
+    this.defer(`incident\u0000${record.id}`, () => {
+      // The row as the file holds it before this write (a lookup by primary key), earlier writes of the batch included.
+      const was = this.statements.incidentAcknowledged.get(record.id)?.acknowledged === 1 ? 1 : 0;
+      this.statements.putIncident.run(row);
+      return (record.ackedAt === null ? 0 : 1) - was;
+    });
   }
 
   lostLinks(): LostLinkRecord[] {
@@ -497,8 +509,11 @@ export class AssuranceStore {
     this.scheduled = undefined;
     if (this.pending.size === 0) return;
     try {
-      this.db.transaction(() => {
-        for (const write of this.pending.values()) write();
+      // Taken into the count once committed: a batch rolled back changed nothing.
+      this.acknowledgedTotal += this.db.transaction(() => {
+        let acknowledged = 0;
+        for (const write of this.pending.values()) acknowledged += write() ?? 0;
+        return acknowledged;
       })();
       this.lastWriteAt = performance.now();
     } catch (error) {
