@@ -14,7 +14,7 @@ import { answerOnceStored } from '../api/routes/actor.js';
 import { acknowledgementRefused, incidentAcknowledgedAction } from '../api/routes/incidents.js';
 import { ApiError } from '../api/server.js';
 import { topicSegment, type MqttOutput } from './mqtt.js';
-import { RetainedStatePublisher, type RetainedState } from './mqtt-retained.js';
+import { CLEARED, RetainedStatePublisher, type RetainedState } from './mqtt-retained.js';
 
 /**
  * A state publication still running after this long has overrun: the watchdog starts the next one anyway (each
@@ -24,6 +24,16 @@ const PUBLISH_OVERRUN_MS = 10_000;
 
 /** A publication asked for by an event or an incident change starts at least this long after the last one began. */
 const SOON_GAP_MS = 250;
+
+/**
+ * The `open: 0` state of a name that is no configured site (an account on no site, the grouping, `unknown`) is cleared
+ * after this long without an incident opened or acknowledged or an event of its own: a retained topic per account
+ * that ever had an incident would otherwise stay on the broker for good.
+ */
+export const QUIET_STATE_RETENTION_MS = 7 * 86_400_000;
+
+/** How often the incident states are looked through for quiet ones (a quiet tick must not walk them all). */
+const QUIET_SWEEP_MS = 3_600_000;
 
 /** stop() waits this long at most for a state publication in progress; the output's own stop ends it. */
 const STOP_WAIT_MS = 2_000;
@@ -181,6 +191,7 @@ export class MqttAssuranceStates {
     const { assurance, sites, clock } = this.deps;
     const current = sites();
     if (this.incidents?.sites !== current) this.incidents = new IncidentStates(current, assurance.incidentRecords(true), clock);
+    for (const topic of this.incidents.expire()) for (const publisher of this.publishers) publisher.incidents.changed(topic);
     return this.incidents.states;
   }
 
@@ -239,10 +250,11 @@ function incidentStateTopic(name: string): string {
 /** The state of the one incident grouping the duress of accounts on no site past MAX_OPEN_ACCOUNT_INCIDENTS. */
 const GROUPED_STATE_TOPIC = incidentStateTopic(GROUPED_ACCOUNTS_KEY);
 
-/** The open incidents retained at one topic, and the name its state gives (`site`). */
+/** The open incidents retained at one topic, the name its state gives (`site`), and when it last changed (ms). */
 interface TopicIncidents {
   name: string;
   open: Map<string, OpenIncident>;
+  changedAt: number;
 }
 
 /**
@@ -256,12 +268,18 @@ interface TopicIncidents {
 class IncidentStates {
   readonly states = new Map<string, RetainedState>();
   private readonly openByTopic = new Map<string, TopicIncidents>();
+  /** Topics of the configured sites: their states stay, `open: 0` or not. */
+  private readonly siteTopics: ReadonlySet<string>;
+  /** Topics whose state is CLEARED since the last sweep: the next one forgets them. */
+  private readonly cleared = new Set<string>();
+  private sweptAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly sites: readonly Site[],
     incidents: readonly IncidentRecord[],
     private readonly clock: Clock,
   ) {
+    this.siteTopics = new Set(sites.map((site) => incidentStateTopic(site.id)));
     // Configured sites first: a site's id names the state its topic shares with any account's.
     for (const site of sites) this.entry(site.id);
     for (const incident of incidents) this.take(incident);
@@ -271,9 +289,31 @@ class IncidentStates {
   /** The topic of a site's (or an account's) state, which an account with no incident read gets now (`open: 0`). */
   listed(site: string): string {
     const topic = incidentStateTopic(site);
-    if (this.openByTopic.has(topic)) return topic;
-    this.entry(site);
-    return this.serialise(topic);
+    const known = this.openByTopic.has(topic);
+    this.entry(site)[1].changedAt = this.clock.now();
+    return known ? topic : this.serialise(topic);
+  }
+
+  /**
+   * At most once per QUIET_SWEEP_MS: clears the `open: 0` states of names that are no configured site and have been
+   * quiet for QUIET_STATE_RETENTION_MS (a state with an open incident stays however old), and forgets the ones
+   * cleared at the sweep before. Returns the topics whose state changed.
+   */
+  expire(): string[] {
+    const now = this.clock.now();
+    if (now - this.sweptAt < QUIET_SWEEP_MS) return [];
+    this.sweptAt = now;
+    for (const topic of this.cleared) if (this.states.get(topic) === CLEARED) this.states.delete(topic);
+    this.cleared.clear();
+    const expired: string[] = [];
+    for (const [topic, entry] of this.openByTopic) {
+      if (this.siteTopics.has(topic) || entry.open.size > 0 || now - entry.changedAt < QUIET_STATE_RETENTION_MS) continue;
+      this.openByTopic.delete(topic);
+      this.states.set(topic, CLEARED);
+      this.cleared.add(topic);
+      expired.push(topic);
+    }
+    return expired;
   }
 
   /** Takes in an incident as it now stands; returns the topic whose state it changed. */
@@ -285,14 +325,16 @@ class IncidentStates {
     const topic = incidentStateTopic(name);
     let entry = this.openByTopic.get(topic);
     if (entry === undefined) {
-      entry = { name, open: new Map() };
+      entry = { name, open: new Map(), changedAt: Number.NEGATIVE_INFINITY };
       this.openByTopic.set(topic, entry);
     }
     return [topic, entry];
   }
 
   private take(incident: IncidentRecord): string {
-    const [topic, { open }] = this.entry(stateName(incident));
+    const [topic, entry] = this.entry(stateName(incident));
+    const { open } = entry;
+    entry.changedAt = Math.max(entry.changedAt, incident.ackedAt ?? incident.lastEventAt);
     if (incident.ackedAt === null)
       open.set(incident.id, { openedAt: incident.openedAt, listed: { id: incident.id, category: incident.category, openedAt: new Date(incident.openedAt).toISOString() } });
     else open.delete(incident.id);

@@ -95,7 +95,7 @@ export class RetainedStatePublisher {
 }
 
 /** The state of a topic no longer wanted: an empty retained payload clears it. */
-const CLEARED: RetainedState = { fingerprint: '', payload: () => '' };
+export const CLEARED: RetainedState = { fingerprint: '', payload: () => '' };
 
 /** The retained states only a central output publishes: incidents, duress devices, health (README "Home Assistant"). */
 const CENTRAL_STATE_FILTERS = ['incidents/+', 'devices/+/+', 'health'];

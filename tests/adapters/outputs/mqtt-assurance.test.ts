@@ -8,7 +8,7 @@ import { GROUPED_ACCOUNTS_KEY } from '../../../src/assurance/incidents.js';
 import { silentLogger, systemClock } from '../../../src/ports.js';
 import { seededRandom } from '../../../src/model/ids.js';
 import { sitesSchema } from '../../../src/settings/sites.js';
-import { cid, harness, openIncidentBehind, operator, SITES } from '../../helpers/assurance-harness.js';
+import { cid, DAY, harness, openIncidentBehind, operator, SITES } from '../../helpers/assurance-harness.js';
 import { testEvent } from '../../helpers/output-events.js';
 import { freePort, retainedUnder, startOpenBroker, uniquePrefix } from '../../helpers/broker.js';
 
@@ -299,5 +299,49 @@ describe('retained states after the broker lost them (restarted without persiste
       await output.stop();
       await broker.close();
     }
+  });
+});
+
+describe('retained `open: 0` states of accounts on no site', () => {
+  it('clears the state of an account on no site a week after its last incident was acknowledged, never one with an open incident nor a configured site\'s, in a run and at a start', async () => {
+    let states: MqttAssuranceStates | undefined;
+    const h = harness({ onIncidentsChanged: (incident) => states?.incidentsChanged(incident) });
+    const retained = new Map<string, string>();
+    const build = () => new MqttAssuranceStates([fakeOutput(retained)], { assurance: h.assurance, sites: () => SITES, clock: h.clock, logger: silentLogger });
+    states = build();
+    await states.publish();
+    const quiet = await h.receive(cid('122', 1, { account: '7001' }));
+    expect(h.assurance.acknowledge(quiet.incident!, operator('desk'), 'false alarm').ok).toBe(true);
+    const stillOpen = await h.receive(cid('122', 1, { account: '7002' }));
+    const later = await h.receive(cid('122', 1, { account: '7003' }));
+    await states.publish();
+    expect(JSON.parse(retained.get('incidents/7001')!)).toMatchObject({ open: 0 });
+    expect(JSON.parse(retained.get('incidents/7002')!)).toMatchObject({ open: 1, incidents: [{ id: stillOpen.incident }] });
+
+    h.clock.advance(6 * DAY);
+    expect(h.assurance.acknowledge(later.incident!, operator('desk'), 'test').ok).toBe(true);
+    await states.publish();
+    expect(retained.has('incidents/7001'), 'six days after its acknowledgement').toBe(true);
+
+    h.clock.advance(2 * DAY);
+    await states.publish();
+    expect(retained.has('incidents/7001'), 'eight days after its acknowledgement').toBe(false);
+    expect(JSON.parse(retained.get('incidents/7002')!), 'an incident open for eight days').toMatchObject({ open: 1 });
+    expect(JSON.parse(retained.get('incidents/7003')!), 'acknowledged two days ago').toMatchObject({ open: 0 });
+    expect(JSON.parse(retained.get('incidents/bank-1')!), 'a configured site').toMatchObject({ open: 0 });
+    await states.stop();
+
+    // A start after a week more: the state left from the run before is cleared at the first publication.
+    retained.set('incidents/7001', JSON.stringify({ site: '7001', open: 0, incidents: [] }));
+    h.clock.advance(7 * DAY);
+    states = build();
+    await states.publish();
+    expect([...retained.keys()].filter((topic) => topic.startsWith('incidents/')).sort()).toEqual(['incidents/7002', 'incidents/bank-1', 'incidents/shop-2']);
+
+    // A verified event of the account again gives it a state (`open: 0`) from then on.
+    states.eventsStored([testEvent({ account: '7003' })]);
+    await states.publish();
+    expect(JSON.parse(retained.get('incidents/7003')!)).toMatchObject({ site: '7003', open: 0 });
+    await states.stop();
   });
 });
