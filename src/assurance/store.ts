@@ -269,13 +269,15 @@ function storeFailed(file: string, error: unknown): GatewayError {
  */
 export class AssuranceStore {
   private readonly statements;
-  /** Row key → its latest write, in first-write order; a write returns by how much it changed the acknowledged count. */
-  private readonly pending = new Map<string, () => number | void>();
+  /** Row key → its latest write, in first-write order. */
+  private readonly pending = new Map<string, () => void>();
   /**
    * How many acknowledged incidents the file holds: counted once at open, then kept by the writes as they commit.
    * The console asks on every refresh, and counting in SQL walked every acknowledged incident ever stored.
    */
   private acknowledgedTotal: number;
+  /** How much the incident writes of the batch being written change acknowledgedTotal, once it commits. */
+  private batchAcknowledged = 0;
   /** The background write (or retry) due next. */
   private scheduled: NodeJS.Timeout | undefined;
   private lastWriteAt = Number.NEGATIVE_INFINITY;
@@ -487,7 +489,7 @@ export class AssuranceStore {
       // The row as the file holds it before this write (a lookup by primary key), earlier writes of the batch included.
       const was = this.statements.incidentAcknowledged.get(record.id)?.acknowledged === 1 ? 1 : 0;
       this.statements.putIncident.run(row);
-      return (record.ackedAt === null ? 0 : 1) - was;
+      this.batchAcknowledged += (record.ackedAt === null ? 0 : 1) - was;
     });
   }
 
@@ -509,12 +511,12 @@ export class AssuranceStore {
     this.scheduled = undefined;
     if (this.pending.size === 0) return;
     try {
-      // Taken into the count once committed: a batch rolled back changed nothing.
-      this.acknowledgedTotal += this.db.transaction(() => {
-        let acknowledged = 0;
-        for (const write of this.pending.values()) acknowledged += write() ?? 0;
-        return acknowledged;
+      this.batchAcknowledged = 0;
+      this.db.transaction(() => {
+        for (const write of this.pending.values()) write();
       })();
+      // Only once committed: a batch rolled back changed nothing.
+      this.acknowledgedTotal += this.batchAcknowledged;
       this.lastWriteAt = performance.now();
     } catch (error) {
       throw new GatewayError('ASSURANCE_STORE_FAILED', `cannot write the assurance ledger: ${(error as Error).message}`, { cause: error });

@@ -74,6 +74,7 @@ describe('AssuranceStore acknowledged-incident count', () => {
       ['one opened and acknowledged before the write', () => (store.putIncident(incident(1_001, null)), store.putIncident(incident(1_001, 9_000)))],
       ['one acknowledged twice before the write', () => (store.putIncident(incident(3, 9_000)), store.putIncident(incident(3, 9_001, { note: 'again' })))],
       ['an acknowledged one written open again', () => store.putIncident(incident(2, null))],
+      ['with other rows in the batch', () => (store.setLinkLost('A5', 9_100), store.pruneHistory(0), store.putIncident(incident(5, null)), store.putIncident(incident(1_002, 9_200)))],
     ];
     for (const [step, write] of steps) {
       write();
