@@ -287,7 +287,7 @@ describe('retained states after the broker lost them (restarted without persiste
       await reconnected;
 
       let after = new Map<string, string>();
-      for (const deadline = Date.now() + 3_000; Date.now() < deadline; ) {
+      for (const deadline = Date.now() + 5_000; Date.now() < deadline; ) {
         after = await retainedUnder(broker.url, `${prefix}/#`, 200);
         if ([...before.keys()].every((topic) => after.has(topic))) break;
       }
