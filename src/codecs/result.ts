@@ -61,26 +61,36 @@ const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 const NOT_ASCII = /[\x80-\xff]/;
 
 /**
- * Frame text read byte for byte (latin1), read again as UTF-8 when its bytes are UTF-8: DC-09 names Windows-1252 for
- * text, but hubs write location and alarm text in UTF-8 too (Cyrillic, Greek), and Latin-1 text that happens to be
- * valid multi-byte UTF-8 ("Ã¼") does not occur in names. Other bytes stay latin1 (0x80–0x9F are not mapped to
- * Windows-1252's letters).
+ * What Windows-1252 puts at bytes 0x80–0x9F, where Latin-1 has C1 controls (WHATWG encoding standard's index; the five
+ * bytes it leaves undefined, 0x81 0x8D 0x8F 0x90 0x9D, stay the code point of their value). Every other byte is the
+ * same character in both.
+ */
+const WINDOWS_1252_AT_0X80 =
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
+  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+const C1_BYTE = /[\x80-\x9f]/g;
+
+/**
+ * Frame text read byte for byte, read again as UTF-8 when its bytes are UTF-8: DC-09 names Windows-1252 for text
+ * (ioBroker.sia#63; pysiaalarm's xdata.py), but hubs write location and alarm text in UTF-8 too (Cyrillic, Greek),
+ * and Windows-1252 text that happens to be valid multi-byte UTF-8 ("Ã¼") does not occur in names. Other bytes are
+ * Windows-1252: 0x80–0x9F are its letters (€, “”, –, Š…), not Latin-1's C1 controls.
  */
 export function textOfBytes(latin1: string): string {
   if (!NOT_ASCII.test(latin1)) return latin1;
   try {
     return STRICT_UTF8.decode(Buffer.from(latin1, 'latin1'));
   } catch {
-    return latin1;
+    return latin1.replace(C1_BYTE, (c) => WINDOWS_1252_AT_0X80[c.charCodeAt(0) - 0x80]!);
   }
 }
 
 const BEYOND_LATIN1 = /[^\u0000-\u00ff]/;
 
 /**
- * The bytes a frame carries for `text`, the reverse of textOfBytes: one byte a character (DC-09's Windows-1252) when
- * every character fits one, else UTF-8 as hubs write Cyrillic or Greek names; cutting each character to its low byte
- * would send other text than was given.
+ * The bytes a frame carries for `text`, the reverse of textOfBytes: one byte a character when every character fits
+ * one, else UTF-8 as hubs write Cyrillic or Greek names (and Windows-1252's own letters, “” or €, which UTF-8 carries
+ * as well); cutting each character to its low byte would send other text than was given.
  */
 export function bytesOfText(text: string): Buffer {
   return Buffer.from(text, BEYOND_LATIN1.test(text) ? 'utf8' : 'latin1');

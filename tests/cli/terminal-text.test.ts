@@ -53,13 +53,15 @@ describe('CLI output of text a panel or another person wrote', () => {
     expect(lines[2]).toContain('(false alarm\\u000ano open incidents\\u202e)');
   });
 
+  // A character beyond Latin-1 (U+202E) makes the encoder write UTF-8, so U+009B arrives as a C1 control: a byte
+  // 0x9B alone is Windows-1252's '›'.
   it('`decode` prints extended data holding C1 controls escaped, still as JSON', async () => {
-    const frame = encodeDc09Frame({ token: 'ADM-CID', seq: '0002', line: '0', account: '1234', dataAccount: '1234', data: '1121 01 005', extended: { I: 'Lobby\u009b8m' } });
+    const frame = encodeDc09Frame({ token: 'ADM-CID', seq: '0002', line: '0', account: '1234', dataAccount: '1234', data: '1121 01 005', extended: { I: 'Lobby\u009b8m\u202e' } });
     const result = await runCli(['decode', '--hex', Buffer.from(frame).toString('hex')]);
     expect(result.code).toBe(0);
     expect(result.stdout).not.toMatch(OBEYED_BY_TERMINALS);
-    expect(result.stdout).toContain('Lobby\\u009b8m');
-    expect(JSON.stringify(JSON.parse(result.stdout))).toContain('Lobby\u009b8m');
+    expect(result.stdout).toContain('Lobby\\u009b8m\\u202e');
+    expect(JSON.stringify(JSON.parse(result.stdout))).toContain('Lobby\u009b8m\u202e');
   });
 
   it('`simulate --receive` prints a frame anybody may send it with its extended data escaped, on one line', async () => {
@@ -69,13 +71,13 @@ describe('CLI output of text a panel or another person wrote', () => {
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
       await expect.poll(() => /listening on tcp and udp 127\.0\.0\.1:(\d+)/.exec(stdout), { timeout: 10_000 }).not.toBeNull();
       const port = Number(/127\.0\.0\.1:(\d+)/.exec(stdout)![1]);
-      const frame = encodeDc09Frame({ token: 'ADM-CID', seq: '0001', line: '0', account: '4567', dataAccount: '4567', data: '1121 01 005', extended: { I: 'x\u001b[8m\u009b8m' } });
+      const frame = encodeDc09Frame({ token: 'ADM-CID', seq: '0001', line: '0', account: '4567', dataAccount: '4567', data: '1121 01 005', extended: { I: 'x\u001b[8m\u009b8m\u202e' } });
       const socket = dgram.createSocket('udp4');
       await new Promise<void>((resolve, reject) => socket.send(frame, port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
       socket.close();
       await expect.poll(() => stdout.split('\n').length, { timeout: 10_000 }).toBe(3);
       const received = stdout.split('\n')[1]!;
-      expect(received).toContain('[Ix\\u001b[8m\\u009b8m]');
+      expect(received).toContain('[Ix\\u001b[8m\\u009b8m\\u202e]');
       expect(stdout).not.toMatch(OBEYED_BY_TERMINALS);
     } finally {
       child.kill('SIGTERM');

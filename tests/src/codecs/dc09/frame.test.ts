@@ -110,6 +110,16 @@ describe('decodeDc09Frame: data block, extended fields, timestamp', () => {
     expect(message.extended).toEqual({ I: 'alarme déclenchée', R: 'cuisine' });
   });
 
+  it('reads bytes 0x80–0x9F of extended fields as Windows-1252 letters (euro, curly quotes, dashes, Š, Ÿ), as DC-09 names', () => {
+    // ioBroker.sia#63 (https://github.com/schmupu/ioBroker.sia/issues/63) and pysiaalarm xdata.py: extended text is
+    // Windows-1252. A French panel's "“Entrée” – 5 €" is bytes 93 … 94 20 96 20 35 20 80.
+    const message = decoded(frameOf('"SIA-DCS"0001L0#1234[#1234|NBA01^\x8aala^][I\x93Entr\xe9e\x94 \x96 5 \x80][L\x9f\x8c\x85]'));
+    expect(message.extended).toEqual({ I: '“Entrée” – 5 €', L: 'ŸŒ…' });
+    expect(message.data).toBe('NBA01^Šala^');
+    // The five bytes Windows-1252 leaves undefined stay the code points of their value (WHATWG's windows-1252).
+    expect(decoded(frameOf('"SIA-DCS"0001L0#1234[#1234|NBA01][I\x81\x8d\x8f\x90\x9d]')).extended).toEqual({ I: '\x81\x8d\x8f\x90\x9d' });
+  });
+
   it('reads text written in UTF-8 as UTF-8 (a hub naming its zones in Cyrillic), in the data block too', () => {
     const utf8 = (text: string): string => Buffer.from(text, 'utf8').toString('latin1');
     const message = decoded(frameOf(`"SIA-DCS"0001L0#1234[#1234|NBA01^${utf8('Кухня')}^][S${utf8('Улица Ленина')}][I${utf8('Zürich')}]`));
