@@ -71,11 +71,14 @@ const MODIFIER_VALUE: Readonly<Record<string, RegExp>> = {
 const DATE_TIME_MODIFIER_FORMAT: Readonly<Record<string, string>> = { da: 'MM-DD-YY', ti: 'HH:MM or HH:MM:SS' };
 const UNKNOWN_MODIFIER_VALUE = /[0-9:.-]*/y;
 const ADDRESS = /\d+/y;
+/** Capitals then '=': a text field a sender runs on after a packet, no `|A` before it (quirk text-without-block). */
+const RUN_ON_TEXT_START = '[A-Z]{1,2}=';
 /**
- * A base-16 address (a digit first, then upper-case hex digits), ending where the packet does. No two of its letters
- * are adjacent: two adjacent capitals are the next event code written without '/' (`BA01FA02`).
+ * A base-16 address (a digit first, then upper-case hex digits), ending where the packet does or where run-on text
+ * starts (`BR319AI=…`: zone 319A, field `I=`). No two of its letters are adjacent: two adjacent capitals are the
+ * next event code written without '/' (`BA01FA02`).
  */
-const HEX_ADDRESS = /\d(?:[0-9]|[A-F](?![A-F]))*(?=$|[/|^*\s])/y;
+const HEX_ADDRESS = new RegExp(String.raw`\d(?:[0-9]|[A-F](?![A-F]))*(?=$|[/|^*\s]|${RUN_ON_TEXT_START})`, 'y');
 const UNITS = /\*(\d{1,6})([A-Za-z]{1,2})?/y;
 /**
  * XSIA text tail after a packet: `*'Teller 3'NM` or `*"Teller 3"NM`, the quoted text followed by a two-letter
@@ -86,7 +89,7 @@ const XSIA_TEXT = /\*(?:'([^'|]*)'|"([^"|]*)")([A-Z]{2})?/y;
 const EXTRA_FIELD = /^\d{1,4}$/;
 const MODIFIER_NAME = /^[a-z]{2}$/;
 /** Text fields a sender runs on after a packet, no `|A` before them: `OP0597U=Kort 10196`, `CA002A=Heildsala U=…`. */
-const RUN_ON_TEXT = /[A-Z]{1,2}=[^|/]*/y;
+const RUN_ON_TEXT = new RegExp(`${RUN_ON_TEXT_START}[^|/]*`, 'y');
 const EVENT_CODE = /^[A-Z]{2}$/;
 /**
  * The duress and hold-up codes, read in any case (quirk `miscased-code`): written `ha` by a panel, a hold-up was taken

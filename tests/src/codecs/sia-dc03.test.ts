@@ -264,6 +264,16 @@ describe('parseSiaData: packets', () => {
     expect(parsed('Nri1/HA01A', { strict: true }).events[0]?.address).toBe(0x1a);
   });
 
+  // `BR319AI=…|BA319DI=…` (RControl, sia-dc03.jsonl): one input name field `I=` after zones 319A and 319D, not the
+  // fields `AI=` and `DI=` after zone 319 twice.
+  it('reads a hex letter as the address when run-on text follows it, and still refuses a duress code in that text', () => {
+    const data = parsed('Nri6/HA319AI=Vault');
+    expect(data.events.map((e) => [e.code?.value, e.address])).toEqual([['HA', 0x319a]]);
+    expect(data.text).toBe('I=Vault');
+    expect(parsed('Nri6/BA319CU=Hall').events.map((e) => [e.address, e.code?.value])).toEqual([[0x319c, 'BA']]);
+    expect(() => parsed('Nri6/BA319AHA=x')).toThrow(/duress/);
+  });
+
   it('stamps the protocol the caller names', () => {
     expect(parsed('NBA1').events[0]?.protocol).toBe('sia-dc03');
     expect(parsed('NBA1', { protocol: 'sia-dcs' }).events[0]?.protocol).toBe('sia-dcs');

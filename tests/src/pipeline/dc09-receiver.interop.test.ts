@@ -205,8 +205,9 @@ describe('DC-09 input: real panels\' frames are ACKed, stored and read', () => {
     const outcome = await receiver.handleFrame(wrap('"SIA-DCS"0002L0#1234[#1234|Nri006/BR319AI=Hrsk 5.H Inngangur|Nri006/BA319DI=Hrsk 5.H Svaedi 1]'), 'tcp');
     expect(outcome.answer).toBe('ack');
     expect(outcome.events.map((event) => [event.code?.value, event.category, event.partition?.number, event.zone?.number, event.text])).toEqual([
-      ['BR', 'burglary', 6, 319, 'AI=Hrsk 5.H Inngangur'],
-      ['BA', 'burglary', 6, 319, 'DI=Hrsk 5.H Svaedi 1'],
+      // Zones 319A and 319D (base 16), each with its input name field I=.
+      ['BR', 'burglary', 6, 0x319a, 'I=Hrsk 5.H Inngangur'],
+      ['BA', 'burglary', 6, 0x319d, 'I=Hrsk 5.H Svaedi 1'],
     ]);
   });
 
