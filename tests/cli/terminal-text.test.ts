@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDc09Frame } from '../../src/codecs/dc09/frame.js';
 import { HOSTILE_ACCOUNT, HOSTILE_NOTE, OBEYED_BY_TERMINALS } from '../helpers/terminal-text.js';
-import { CLI, runCli, tempDir } from '../helpers/gateway-process.js';
+import { CLI, runCli, tempDir, writeConfig } from '../helpers/gateway-process.js';
 
 const incident = (id: string, account: string, acknowledged: boolean) => ({
   id,
@@ -82,6 +82,20 @@ describe('CLI output of text a panel or another person wrote', () => {
     } finally {
       child.kill('SIGTERM');
     }
+  });
+
+  it('`replay --expect` prints the differences of extended data holding escape sequences as text, one line each', async () => {
+    const dir = tempDir('terminal-replay');
+    const config = writeConfig(dir, { dataDir: path.join(dir, 'var'), inputs: [{ type: 'dc09', name: 'panels', port: 0, accounts: [{ account: '1234' }] }], outputs: [{ type: 'stdout', name: 'out' }] });
+    const frame = encodeDc09Frame({ token: 'ADM-CID', seq: '0001', line: '0', account: '1234', dataAccount: '1234', data: '1121 01 005', extended: { I: 'Lobby\u001b[8m\u009b8m\nfake\u202e' } });
+    const capture = path.join(dir, 'capture.jsonl');
+    writeFileSync(capture, JSON.stringify({ t: '2026-12-07T10:00:00.000Z', input: 'panels', transport: 'tcp', peer: '192.0.2.10:40001', hex: Buffer.from(frame).toString('hex') }) + '\n');
+    const expected = path.join(dir, 'expected.jsonl');
+    writeFileSync(expected, JSON.stringify({ extended: { I: 'Lobby' } }) + '\n');
+    const result = await runCli(['replay', capture, '--config', config, '--dry-run', '--fast', '--expect', expected]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('extended.I: expected "Lobby", got "Lobby\\u001b[8m\\u009b8m\\nfake\\u202e"');
+    expect(result.stderr.replace(/\n/g, '')).not.toMatch(OBEYED_BY_TERMINALS);
   });
 
   it('`audit show` prints a note an operator wrote with escape sequences as text', async () => {

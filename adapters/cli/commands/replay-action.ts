@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createRootLogger } from '../../system/logger.js';
 import { EXIT_CONFIG, EXIT_NOINPUT, EXIT_SOFTWARE, loadConfigFile, printIssues } from '../config.js';
 import { prepareDataDir, restrictFileModes } from '../../system/files.js';
+import { terminalText } from '../../system/terminal-text.js';
 import { startupFailure } from '../startup.js';
 import { Gateway } from '../gateway.js';
 import { ReplayFile } from '../../inputs/replay.js';
@@ -45,7 +46,8 @@ const PROGRESS_MIN_BYTES = 1 << 20;
 
 /** What `panelbridge replay` does; resolves with its exit status. */
 export async function replay(file: string, options: ReplayOptions): Promise<number> {
-  const note = (line: string) => process.stderr.write(`${line}\n`);
+  // Notes quote what panels sent (an account, extended data, a decode error's text): escaped, they stay one line each.
+  const note = (line: string) => process.stderr.write(`${terminalText(line)}\n`);
   const loaded = loadConfigFile(options.config);
   if (!loaded.ok) {
     printIssues(loaded.issues, note);
@@ -112,7 +114,7 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
   const { gateway } = started;
 
   const bar = options.progress && process.stderr.isTTY === true && size >= PROGRESS_MIN_BYTES ? new ProgressBar(process.stderr, size) : null;
-  const report = (line: string) => (bar === null ? note(line) : bar.message(line));
+  const report = (line: string) => (bar === null ? note(line) : bar.message(terminalText(line)));
   // Kept only for --expect: a day of events need not stay in memory otherwise.
   const replayed: NormalizedEvent[] = [];
   let stored = 0;
