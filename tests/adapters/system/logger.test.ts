@@ -1,6 +1,10 @@
+import { execFile } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createRootLogger } from '../../../adapters/system/logger.js';
+import { CLI } from '../../helpers/gateway-process.js';
+import { HOSTILE_ACCOUNT, OBEYED_BY_TERMINALS } from '../../helpers/terminal-text.js';
 import { parseSettings, type Settings } from '../../../src/settings/settings.js';
 
 const AES_KEY = '00112233445566778899AABBCCDDEEFF';
@@ -87,5 +91,37 @@ describe('root logger redaction', () => {
     expect(JSON.parse(lines[0]!).url).toBe('mqtts://[redacted]@broker.example:8883');
     expect(JSON.parse(lines[1]!).err).toMatchObject({ type: 'Error', message: 'connect to mqtts://[redacted]@broker.example:8883 failed' });
     expect(JSON.parse(lines[2]!).msg).toBe('using mqtts://[redacted]@broker.example:8883');
+  });
+});
+
+describe('root logger: text a panel sent, on a terminal', () => {
+  // A DC-09 frame's account and extended data reach log fields (an unknown account, a refused frame); the C1 CSI
+  // form of SGR 8 would conceal every later line on the installer's terminal, a newline would forge one.
+  const HOSTILE_TEXT = 'Lobby\u009b8m\nfake line\u202e';
+
+  it('writes JSON lines in which no character a terminal obeys stands raw, with the same meaning', () => {
+    const { logger, lines } = capture();
+    logger.warn({ account: HOSTILE_ACCOUNT, extended: { I: HOSTILE_TEXT } }, `frame from ${HOSTILE_ACCOUNT}`);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toMatch(OBEYED_BY_TERMINALS);
+    const line = JSON.parse(lines[0]!) as { account: string; extended: { I: string }; msg: string };
+    expect([line.account, line.extended.I, line.msg]).toEqual([HOSTILE_ACCOUNT, HOSTILE_TEXT, `frame from ${HOSTILE_ACCOUNT}`]);
+  });
+
+  it('prints pretty lines (`run` on a terminal) with such characters as \\u escapes, every field and the message', async () => {
+    // The compiled logger in a process of its own, as `run` creates it on a terminal: pretty lines on stderr.
+    const logger = new URL(CLI.replace('/cli/main.js', '/system/logger.js'), 'file:').href;
+    const script = `const { createRootLogger } = await import(${JSON.stringify(logger)});
+      const log = createRootLogger({ pretty: true });
+      log.warn({ account: ${JSON.stringify(HOSTILE_ACCOUNT)}, extended: { I: ${JSON.stringify(HOSTILE_TEXT)} }, err: new Error(${JSON.stringify(HOSTILE_TEXT)}) }, ${JSON.stringify(`frame from ${HOSTILE_ACCOUNT}`)});
+      log.flush?.();`;
+    const { stderr } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, FORCE_COLOR: '0' } });
+    const text = stderr.replace(/\n$/, '');
+    expect(text).toContain('frame from door-7\\u001b[8m\\u009b8m');
+    expect(text).toContain('Lobby\\u009b8m');
+    // What is left once the line breaks and colours pino-pretty writes itself are taken out (never SGR 8, conceal):
+    // nothing a terminal obeys, and no line of the panel's making.
+    expect(text.replace(/\n|\u001b\[(?:[0-79]|\d\d)m/g, '')).not.toMatch(OBEYED_BY_TERMINALS);
+    expect(text).not.toMatch(/^\s*fake line/m);
   });
 });
