@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import { eventJson } from '../../src/model/event-json.js';
 import type { AdapterHealth, Audience, DeliveryResult, OutputAdapter } from '../../src/ports.js';
+import { terminalText } from '../system/terminal-text.js';
 
 export interface StdoutOutputOptions {
   name: string;
@@ -10,7 +11,7 @@ export interface StdoutOutputOptions {
   stream?: Writable;
 }
 
-/** One JSON event per line (JSON Lines), for piping into jq, a log shipper or a test. */
+/** One JSON event per line (JSON Lines), for piping into jq, a log shipper or a test, or for a terminal. */
 export class StdoutOutput implements OutputAdapter<NormalizedEvent> {
   readonly kind = 'stdout';
   readonly name: string;
@@ -34,7 +35,8 @@ export class StdoutOutput implements OutputAdapter<NormalizedEvent> {
   /** Resolves when the stream has taken the line, so a slow reader holds the dispatcher back (backpressure). */
   deliver(event: NormalizedEvent): Promise<DeliveryResult> {
     return new Promise((resolve) => {
-      this.stream.write(`${eventJson(event)}\n`, (error) => {
+      // A terminal's controls in a panel's text become JSON's own escapes: the same values, and a terminal shows them.
+      this.stream.write(`${terminalText(eventJson(event))}\n`, (error) => {
         this.lastError = error?.message;
         resolve(error ? { ok: false, retryable: true, error: error.message } : { ok: true });
       });

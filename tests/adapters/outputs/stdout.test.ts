@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { StdoutOutput } from '../../../adapters/outputs/stdout.js';
 import type { NormalizedEvent } from '../../../src/model/event.js';
+import { HOSTILE_ACCOUNT, OBEYED_BY_TERMINALS } from '../../helpers/terminal-text.js';
 
 const event = { schema: 'panelbridge.event/1', id: '01a24ff6-c8f0-77ad-b96c-fefa225562af', category: 'burglary' } as unknown as NormalizedEvent;
 
@@ -22,5 +24,17 @@ describe('StdoutOutput', () => {
     expect(results.map((r) => r.ok)).toEqual([false, false]);
     expect(results[0]).toMatchObject({ retryable: true, error: expect.stringContaining('EPIPE') });
     expect(output.health()).toMatchObject({ state: 'degraded' });
+  });
+
+  it('writes what a panel sent that a terminal would obey as JSON escapes: `run` on a terminal shows the events, same values', async () => {
+    // The quick start runs the gateway in a terminal with a stdout output: an access-XML controller's account or a
+    // DC-09 location holding CSI SGR 8 (conceal) or a bidi override would hide or reorder the lines printed after it.
+    const hostile = { ...event, account: HOSTILE_ACCOUNT, text: 'Lobby\u202e\u2028x\u007f' } as NormalizedEvent;
+    let written = '';
+    const stream = new Writable({ write: (chunk: Buffer, _encoding, done) => ((written += chunk.toString('utf8')), done()) });
+    expect(await new StdoutOutput({ name: 'out', stream }).deliver(hostile)).toEqual({ ok: true });
+    expect(written.endsWith('\n')).toBe(true);
+    expect(written.slice(0, -1)).not.toMatch(OBEYED_BY_TERMINALS);
+    expect(JSON.parse(written)).toEqual(hostile);
   });
 });
