@@ -613,15 +613,18 @@ export class MqttOutput implements OutputAdapter<NormalizedEvent> {
     if (this.deadlineSweep !== undefined) return;
     this.deadlineSweep = setInterval(() => {
       const now = performance.now();
-      for (const awaited of this.awaitingAck) {
-        if (now < awaited.deadline) continue;
-        const error = `no PUBACK within ${awaited.timeoutMs} ms`;
-        if (this.unacknowledged === undefined) this.logger.warn({ timeoutMs: awaited.timeoutMs }, 'MQTT broker did not acknowledge a publish in time; reconnecting');
+      const expired = [...this.awaitingAck].filter((awaited) => now >= awaited.deadline);
+      if (expired.length > 0) {
+        const error = `no PUBACK within ${expired[0]!.timeoutMs} ms`;
+        if (this.unacknowledged === undefined) this.logger.warn({ timeoutMs: expired[0]!.timeoutMs }, 'MQTT broker did not acknowledge a publish in time; reconnecting');
         this.unacknowledged = error;
         this.lastError = error;
         this.awaitingRecovery = true;
+        // The quota closes first, so the slots the expired free go to no publish on this connection; they end with
+        // their own reason before the connection's loss fails those still within their time.
+        this.sendQuota.close();
+        for (const awaited of expired) awaited.giveUp(`no PUBACK within ${awaited.timeoutMs} ms`);
         if (this.client !== undefined) this.endConnection(this.client);
-        awaited.giveUp(error);
       }
       if (this.awaitingAck.size > 0) return;
       clearInterval(this.deadlineSweep);

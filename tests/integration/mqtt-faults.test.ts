@@ -249,6 +249,9 @@ describe('MQTT output: reconnect backoff and publishes that cannot hang', () => 
     await output.start();
     cleanups.push(() => output.stop());
     expect(output.health().state).toBe('up');
+    // The online status goes out at connect; acknowledged with this one, it cannot time out first and end the
+    // connection under the publish this test holds.
+    await output.publishRetained('devices/a/a', { state: 'ready' });
 
     proxy.holdUpstream();
     const started = Date.now();
