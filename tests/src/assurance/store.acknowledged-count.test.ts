@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { spyOnStatements, type StatementRun } from '../../helpers/statement-spy.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ASSURANCE_FILE_NAME, AssuranceStore, type IncidentRecord } from '../../../src/assurance/store.js';
 
@@ -13,24 +14,12 @@ import { ASSURANCE_FILE_NAME, AssuranceStore, type IncidentRecord } from '../../
  */
 describe('AssuranceStore acknowledged-incident count', () => {
   let dataDir: string;
-  /** The SQL text of every statement run (get, all, run, iterate) by any connection opened while spying. */
-  let executed: string[];
+  /** Every statement run by any connection opened while spying. */
+  let runs: StatementRun[];
 
   beforeEach(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'panelbridge-acked-count-'));
-    executed = [];
-    const prepare = Database.prototype.prepare;
-    vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, source: string) {
-      const statement = prepare.call(this, source) as unknown as Record<string, (...args: unknown[]) => unknown>;
-      for (const method of ['get', 'all', 'run', 'iterate']) {
-        const original = statement[method]!;
-        statement[method] = (...args: unknown[]) => {
-          executed.push(source);
-          return original.apply(statement, args);
-        };
-      }
-      return statement as unknown as Database.Statement;
-    });
+    runs = spyOnStatements();
   });
 
   afterEach(async () => {
@@ -61,11 +50,11 @@ describe('AssuranceStore acknowledged-incident count', () => {
     for (let i = 0; i < 300; i++) store.putIncident(incident(i, i % 3 === 0 ? null : 1_000 + i));
     store.flush();
 
-    executed = [];
+    runs.length = 0;
     // What 100 refreshes of the console's incident list ask.
     for (let i = 0; i < 100; i++) expect(store.acknowledgedIncidents(5).total).toBe(200);
-    expect(executed.filter((source) => /count\(/i.test(source)), 'statements counting acknowledged incidents').toEqual([]);
-    expect(executed.length, 'statements per request').toBe(100);
+    expect(runs.map(({ source }) => source).filter((source) => /count\(/i.test(source)), 'statements counting acknowledged incidents').toEqual([]);
+    expect(runs.length, 'statements per request').toBe(100);
 
     const steps: Array<[string, () => void]> = [
       ['an open incident acknowledged', () => store.putIncident(incident(0, 5_000))],

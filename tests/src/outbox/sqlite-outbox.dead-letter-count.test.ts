@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { spyOnStatements, type StatementRun } from '../../helpers/statement-spy.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OUTBOX_FILE_NAME, SqliteOutbox } from '../../../src/outbox/sqlite-outbox.js';
 import { SteppingClock } from '../../helpers/fake-clock.js';
@@ -17,29 +18,13 @@ describe('SqliteOutbox dead-letter counts', () => {
   const DAY = 86_400_000;
   let dataDir: string;
   let clock: SteppingClock;
-  /** The SQL text of every statement run (get, all, run, iterate) by any connection opened while spying. */
-  let executed: string[];
-  /** The same, with the parameters each ran with. */
-  let runs: Array<{ source: string; args: unknown[] }>;
+  /** Every statement run by any connection opened while spying, with the parameters it ran with. */
+  let runs: StatementRun[];
 
   beforeEach(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'panelbridge-dead-count-'));
     clock = new SteppingClock();
-    executed = [];
-    runs = [];
-    const prepare = Database.prototype.prepare;
-    vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, source: string) {
-      const statement = prepare.call(this, source) as unknown as Record<string, (...args: unknown[]) => unknown>;
-      for (const method of ['get', 'all', 'run', 'iterate']) {
-        const original = statement[method]!;
-        statement[method] = (...args: unknown[]) => {
-          executed.push(source);
-          runs.push({ source, args });
-          return original.apply(statement, args);
-        };
-      }
-      return statement as unknown as Database.Statement;
-    });
+    runs = spyOnStatements();
   });
 
   afterEach(async () => {
@@ -80,14 +65,14 @@ describe('SqliteOutbox dead-letter counts', () => {
     outbox.commitQueued();
     outbox.markDead('hook', entries[0]!.seq, 'HTTP 401'); // queued, not yet written
 
-    executed = [];
+    runs.length = 0;
     // What 100 refreshes of /healthz, the console overview and /metrics ask.
     for (let i = 0; i < 100; i++) {
       expect(outbox.deadLetterCount('mqtt')).toBe(40);
       expect(outbox.deadLetterCount('hook')).toBe(1);
       expect(outbox.deadLetterCount()).toBe(41);
     }
-    expect(executed, 'statements run to count dead letters').toEqual([]);
+    expect(runs.map(({ source }) => source), 'statements run to count dead letters').toEqual([]);
     outbox.close();
   });
 
@@ -102,7 +87,7 @@ describe('SqliteOutbox dead-letter counts', () => {
     outbox.commitQueued();
     const everything = outbox.deadLetters();
 
-    runs = [];
+    runs.length = 0;
     const pages = [
       outbox.deadLetters('mqtt', { limit: 11 }),
       outbox.deadLetters('hook', { after: 150, limit: 11 }),
