@@ -75,7 +75,8 @@ describe('DC-09 receiver when the store cannot take the event', () => {
     expect(counters.get('outbox_rejections_total', { code: 'OUTBOX_WRITE_FAILED' })).toBe(1);
   });
 
-  it('answers NAK when the annotator fails, stores nothing, and stores the retransmit once the annotator works again', async () => {
+  /** A memory outbox with one output, and an annotator that throws (a bug in the ledger) until mended. */
+  function brokenAnnotator() {
     const outbox = new MemoryOutbox();
     outbox.registerOutputs(['central']);
     let broken = true;
@@ -84,28 +85,26 @@ describe('DC-09 receiver when the store cannot take the event', () => {
         if (broken) throw new Error('ledger bug');
       },
     };
+    return { outbox, annotator, mend: () => (broken = false) };
+  }
+
+  it('answers NAK when the annotator fails, stores nothing, and stores the retransmit once the annotator works again', async () => {
+    const { outbox, annotator, mend } = brokenAnnotator();
     const { receiver: r } = receiver(outbox, 1000, annotator);
     expect((await r.handleFrame(HOLDUP, 'tcp')).answer).toBe('nak');
     expect(outbox.backlog('central')).toBe(0);
-    broken = false;
+    mend();
     expect((await r.handleFrame(HOLDUP, 'tcp')).answer).toBe('ack');
     expect(outbox.backlog('central')).toBe(1);
   });
 
   it('still NAKs a frame it cannot decrypt when the event saying so cannot be stored, and raises it on the next such frame', async () => {
-    const outbox = new MemoryOutbox();
-    outbox.registerOutputs(['central']);
-    let broken = true;
-    const annotator: EventAnnotator = {
-      annotate() {
-        if (broken) throw new Error('ledger bug');
-      },
-    };
+    const { outbox, annotator, mend } = brokenAnnotator();
     const { receiver: r } = receiver(outbox, 1000, annotator);
     const unreadable = (seq: string) => panelFrame({ token: 'ADM-CID', seq, account: '1234', data: '#1234|1122 01 005', key: Buffer.alloc(16, 7) });
     expect(await r.handleFrame(unreadable('0001'), 'tcp')).toMatchObject({ answer: 'nak', error: { code: 'DC09_KEY_MISSING' } });
     expect(outbox.backlog('central')).toBe(0);
-    broken = false;
+    mend();
     expect((await r.handleFrame(unreadable('0002'), 'tcp')).answer).toBe('nak');
     expect(outbox.pending('central', 10).map((e) => [e.event.category, e.event.account, e.event.reasons[0]])).toEqual([
       ['supervisory', '1234', expect.stringMatching(/2 frames NAKed since/)],
