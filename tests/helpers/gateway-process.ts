@@ -71,6 +71,13 @@ export class GatewayProcess {
     return this.stdout.filter((l) => l.includes('"schema":"panelbridge.event/1"')).map((l) => JSON.parse(l) as Record<string, unknown>);
   }
 
+  /** The reasons of each supervisory event printed so far, joined, in order. */
+  supervisoryReasons(): string[] {
+    return this.events()
+      .filter((event) => event.category === 'supervisory')
+      .map((event) => (event.reasons as string[]).join(' '));
+  }
+
   kill(signal: NodeJS.Signals): void {
     this.child.kill(signal);
   }

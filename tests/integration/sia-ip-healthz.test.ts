@@ -48,12 +48,6 @@ describe('gateway with a SIA over IP input whose connection places are all held'
       timeout: 10_000,
       interval: 250,
     });
-    const alarms = () =>
-      gateway.stdout
-        .filter((line) => line.startsWith('{"schema"'))
-        .map((line) => JSON.parse(line) as { category: string; reasons: string[] })
-        .filter((event) => event.category === 'supervisory')
-        .map((event) => event.reasons.join(' '));
-    await vi.waitFor(() => expect(alarms()).toEqual([expect.stringMatching(/SIA over IP input galaxy refused connections at maxConnections \(2\)/)]), { timeout: 5_000, interval: 50 });
+    await vi.waitFor(() => expect(gateway.supervisoryReasons()).toEqual([expect.stringMatching(/SIA over IP input galaxy refused connections at maxConnections \(2\)/)]), { timeout: 5_000, interval: 50 });
   });
 });

@@ -29,12 +29,6 @@ describe('DC-09 input out of file descriptors', () => {
     const health = await (await apiFetch(dataDir, `http://127.0.0.1:${ports.apiPort}/healthz`)).json();
     expect(health).toMatchObject({ status: 'degraded', inputs: [{ name: 'ip', state: 'degraded', detail: expect.stringMatching(/not accepted \(EMFILE\)/) }] });
     // …and one supervisory event, for all the failures, tells the centre a report may be lost.
-    const alarms = () =>
-      gateway.stdout
-        .filter((line) => line.startsWith('{"schema"'))
-        .map((line) => JSON.parse(line) as { category: string; reasons: string[] })
-        .filter((event) => event.category === 'supervisory')
-        .map((event) => event.reasons.join(' '));
-    await vi.waitFor(() => expect(alarms()).toEqual([expect.stringMatching(/could not accept a connection \(EMFILE\)/)]), { timeout: 5_000, interval: 50 });
+    await vi.waitFor(() => expect(gateway.supervisoryReasons()).toEqual([expect.stringMatching(/could not accept a connection \(EMFILE\)/)]), { timeout: 5_000, interval: 50 });
   });
 });
