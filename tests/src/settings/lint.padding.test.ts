@@ -1,18 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { parseSettings } from '../../../src/settings/settings.js';
 import { lintSettings } from '../../../src/settings/lint.js';
+import { settingsWithOutputs } from '../../helpers/settings-with-outputs.js';
 
 // security.md: nobody on the network may learn that a duress was sent. TLS and DC-09's AES hide what an event says,
 // not its length, and a duress event is longer than an ordinary alarm's: central outputs pad by default, and `check`
 // warns when a configuration turns that off on a link that leaves this machine encrypted.
 function paddingWarnings(outputs: string): Array<{ path: string; message: string }> {
-  const parsed = parseSettings(`
-inputs: [{ type: dc09, name: ip, port: 12000, accounts: [{ account: "1234" }] }]
-outputs:
-${outputs}
-`);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  return lintSettings(parsed.settings, { fileIsWorldReadable: false }).filter((f) => f.path.endsWith('.pad'));
+  return lintSettings(settingsWithOutputs(outputs), { fileIsWorldReadable: false }).filter((f) => f.path.endsWith('.pad'));
 }
 
 describe('check: padding turned off on an encrypted link to central', () => {

@@ -1,19 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { parseSettings } from '../../../src/settings/settings.js';
 import { lintSettings } from '../../../src/settings/lint.js';
+import { settingsWithOutputs } from '../../helpers/settings-with-outputs.js';
 
 // security.md: a network attacker must never be able to hide a duress. On a plain link to the centre, whoever sits on
 // the path reads every duress and can answer in the receiver's place (HTTP 2xx, MQTT PUBACK): the gateway then counts
 // as delivered a duress that never arrived. `check` warns about it for a DC-09 output without a key; the webhook and
 // MQTT outputs are the same link in other protocols.
 function warningsFor(outputs: string, context: { certificateChecksOff?: boolean } = {}): Array<{ path: string; message: string }> {
-  const parsed = parseSettings(`
-inputs: [{ type: dc09, name: ip, port: 12000, accounts: [{ account: "1234" }] }]
-outputs:
-${outputs}
-`);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  return lintSettings(parsed.settings, { fileIsWorldReadable: false, ...context }).filter((f) => f.severity === 'warning');
+  return lintSettings(settingsWithOutputs(outputs), { fileIsWorldReadable: false, ...context }).filter((f) => f.severity === 'warning');
 }
 
 describe('check: a central output over a plain link beyond this machine', () => {

@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { parseSettings } from '../../../src/settings/settings.js';
+import { parseWithOutputs } from '../../helpers/settings-with-outputs.js';
 
 // security.md rule 3: what a `local` output receives is identical whether or not a duress happened. A local MQTT
 // output whose topics hold a central output's on the same broker hands the local audience (a keypad, the owner's
 // phone, a Home Assistant the attacker on site can see) every duress the central one publishes there, and its
 // clearing of central states left under its prefix wipes the central output's retained incident states.
 function issuesFor(outputs: string): Array<{ path: string; message: string }> {
-  const parsed = parseSettings(`
-inputs: [{ type: dc09, name: ip, port: 12000, accounts: [{ account: "1234" }] }]
-outputs:
-${outputs}
-`);
+  const parsed = parseWithOutputs(outputs);
   return parsed.ok ? [] : parsed.issues;
 }
 
