@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeDc09Frame } from '../../../src/codecs/dc09/frame.js';
 import { testDc09Receiver } from '../../helpers/dc09-receiver.js';
-import { panelFrame, wrap } from '../../helpers/panel.js';
+import { crcArc, panelFrame, wrap } from '../../helpers/panel.js';
 
 /**
  * A FOCUS FC-7688 panel ("SIA2013 and CID") reports with an account that is not hex, as captured in
@@ -161,6 +161,25 @@ describe('DC-09 input: real panels\' frames are ACKed, stored and read', () => {
       event: { code: { value: '407' }, category: 'opening', account: '3456', receiver: '7896', line: '7896', partition: null, user: { number: 1 }, duress: false },
     },
     {
+      // The same listener's comment quoting two more lines from that panel (see dc09.jsonl): area 00 and user 000 are none.
+      name: 'panel R7896L7896: closing with no area and no user',
+      frame: captured('D2A70043"ADM-CID"0006R7896L7896#3456[#3456|3401 00 000]_11:22:55,07-25-2024'),
+      event: { code: { value: '401' }, category: 'closing', account: '3456', partition: null, user: null, zone: null, duress: false },
+    },
+    {
+      // A Contact ID code with a hex letter ('1b12'): no table names it, so it is stored and published unrecognized with its
+      // raw frame and address, and ACKed (a DUH would make the panel give the event up, docs/protocol-notes.md).
+      name: 'panel R7896L7896: event code B12 is ACKed and published unrecognized, its address kept',
+      frame: captured('7D440043"ADM-CID"0018R7896L7896#3456[#3456|1b12 00 001]_11:56:03,07-25-2024'),
+      event: { code: { value: 'B12' }, category: 'unrecognized', account: '3456', zone: { number: 1 }, quirks: ['lowercase-hex'], duress: false },
+    },
+    {
+      // https://github.com/schmupu/ioBroker.contactid/issues/13 (Defender ST-7, Skynet Italia): a seven-digit hex account.
+      name: 'Defender ST-7: low system battery in area 1',
+      frame: captured('9701002F"ADM-CID"2222R0L0#13E3186[#13E3186|1302 01 000]'),
+      event: { code: { value: '302' }, category: 'trouble', account: '13E3186', partition: { number: 1 }, zone: null, user: null, duress: false },
+    },
+    {
       // https://github.com/eavanvalkenburg/pysiaalarm/issues/16: Armed STAY by user 42.
       name: 'pysiaalarm#16 panel: Armed STAY of area 1 by user 42',
       frame: captured('A3AC0029"ADM-CID"6855R0L0#AAAA[#AAAA|3441 01 042]'),
@@ -232,5 +251,33 @@ describe('DC-09 input: real panels\' frames are ACKed, stored and read', () => {
       expect([outcome.answer, outcome.events]).toEqual(['ack', []]);
     }
     expect(outbox.backlog('probe')).toBe(0);
+  });
+});
+
+/**
+ * A Jablotron JA-106K's "local programming ended" with a binary CRC, as the Swissdotnet SIA-DC-09 library's test quotes
+ * it (tests/src/codecs/dc09/dc09.jsonl). andyboeh/domoticz-jablotron, a receiver written for Jablotron panels reporting
+ * over UDP, reads the two bytes after the LF as the CRC in binary and answers (its pysiaalarm "jablo" dialect)
+ * `"ACK"<seq>L0#<account>[]` with the CRC as two bytes too, an upper-case hex length and no timestamp.
+ */
+describe('DC-09 input: a Jablotron panel gets the ACK a Jablotron receiver sends', () => {
+  const ja106k = Buffer.from(
+    '0A953A30303463225349412D44435322303030314C3023373837385B23373837387C4E726930315E544F54414C5E2F4C583930315E63656E7472616C65206427616C61726D65204A412D3130364B2852295E5D0D',
+    'hex',
+  );
+
+  it('over UDP the event is stored and ACKed with a binary CRC, byte for byte as domoticz-jablotron builds it', async () => {
+    const { receiver, outbox } = testDc09Receiver({ input: 'ip', accounts: null });
+    const outcome = await receiver.handleFrame(ja106k, 'udp');
+    const body = '"ACK"0001L0#7878[]';
+    const crc = crcArc(body);
+    const expected = Buffer.concat([Buffer.of(0x0a, crc >> 8, crc & 0xff), Buffer.from(`${body.length.toString(16).toUpperCase().padStart(4, '0')}${body}\r`, 'latin1')]);
+    expect(Buffer.from(outcome.reply!).toString('hex')).toBe(expected.toString('hex'));
+    expect(outcome.events).toHaveLength(1);
+    expect(outcome.events[0]).toMatchObject({
+      code: { value: 'LX' }, category: 'status', account: '7878', partition: { number: 1 }, number: { value: 901 },
+      text: "TOTAL centrale d'alarme JA-106K(R)", quirks: ['binary-crc', 'lowercase-hex'], duress: false,
+    });
+    expect(outbox.backlog('probe')).toBe(1);
   });
 });
