@@ -55,7 +55,8 @@ const MAX_NUMBER_DIGITS = 9;
 /** Value syntax of each modifier (openGalaxy `Sia.cpp`; Galaxy GX manual). */
 const MODIFIER_VALUE: Readonly<Record<string, RegExp>> = {
   da: /\d{2}-\d{2}-\d{2}/y,
-  ti: /\d{2}:\d{2}(?::\d{2})?/y,
+  // HHMM without a colon: Bosch B/G series in Bosch SIA mode (`tihhmm`, installation manual F.01U.287.180 §22.2.1).
+  ti: /\d{2}:\d{2}(?::\d{2})?|\d{4}(?!\d)/y,
   id: /\d+/y,
   ri: /\d+/y,
   pi: /\d+/y,
@@ -68,7 +69,9 @@ const MODIFIER_VALUE: Readonly<Record<string, RegExp>> = {
   ss: /\d+/y,
 };
 /** The modifiers that cannot go without a value, and what the value looks like: a date or time is never "none". */
-const DATE_TIME_MODIFIER_FORMAT: Readonly<Record<string, string>> = { da: 'MM-DD-YY', ti: 'HH:MM or HH:MM:SS' };
+const DATE_TIME_MODIFIER_FORMAT: Readonly<Record<string, string>> = { da: 'MM-DD-YY', ti: 'HH:MM, HH:MM:SS or HHMM' };
+/** A `ti` value's hour, minute and optional second, with or without the colon (quirk `time-without-colon`). */
+const TIME_PARTS = /^(\d{2}):?(\d{2})(?::(\d{2}))?$/;
 const UNKNOWN_MODIFIER_VALUE = /[0-9:.-]*/y;
 const ADDRESS = /\d+/y;
 /** Capitals then '=': a text field a sender runs on after a packet, no `|A` before it (quirk text-without-block). */
@@ -361,6 +364,9 @@ class SiaDataParser {
       // SIA Zone Number" option (off by default) adds 00. The number stays unknown (null), the event is read.
       this.quirks.add('empty-modifier', `modifier '${name}' at offset ${this.pos - 2} carries no digits`);
     }
+    if (name === 'ti' && value !== null && !value.includes(':')) {
+      this.quirks.add('time-without-colon', `modifier 'ti${value}' at offset ${this.pos - 2 - value.length} is HHMM`);
+    }
     modifiers[name] = value ?? '';
   }
 
@@ -413,7 +419,9 @@ class SiaDataParser {
     const [month, day, year] = date.split('-').map(Number) as [number, number, number];
     // Month 00 means "day is a weekday" (DC-03): no calendar date to build.
     if (month === 0) return null;
-    const [hour, minute, second = 0] = time.split(':').map(Number) as [number, number, number?];
+    const parts = TIME_PARTS.exec(time);
+    if (parts === null) return null;
+    const [hour, minute, second] = [parts[1], parts[2], parts[3] ?? '0'].map(Number) as [number, number, number];
     const fullYear = year >= 70 ? 1900 + year : 2000 + year;
     const ms = Date.UTC(fullYear, month - 1, day, hour, minute, second);
     const back = new Date(ms);

@@ -174,6 +174,20 @@ describe('parseSiaData: modifiers', () => {
     expect(parsed('Nda01-02-70ti00:00:01/BA1').events[0]?.occurredAt).toBe('1970-01-02T00:00:01.000Z');
   });
 
+  // Bosch B/G series write `tihhmm` (installation manual F.01U.287.180 §22.2.1): the same time, named as a quirk.
+  it('reads a time without its colon (HHMM) as that time, with a quirk, and refuses it when strict', () => {
+    const data = parsed('Nda12-07-26ti2315/BA1');
+    expect(data.events[0]?.occurredAt).toBe('2026-12-07T23:15:00.000Z');
+    expect(data.events[0]?.extended).toEqual({ da: '12-07-26', ti: '2315' });
+    expect(data.quirks).toEqual(['time-without-colon']);
+    expect(parsed('Nda12-07-26ti2460/BA1').quirks).toEqual(['time-without-colon', 'invalid-timestamp']);
+    expect(errorOf(parseSiaData('Nti2315/BA1', { strict: true })).message).toContain('time-without-colon');
+    // Before, the whole block was refused: a panic in it came out unrecognized, not as a panic.
+    expect(parsed('Nri01/ti1230PA0003').events.map((event) => [event.code?.value, event.partition, event.address])).toEqual([['PA', 1, 3]]);
+    // Five or six digits are no HHMM: still refused, as every other malformed time.
+    expect(errorOf(parseSiaData('Nti23150/BA1')).message).toContain("'ti'");
+  });
+
   it('leaves occurredAt null for a weekday date (month 00)', () => {
     const data = parsed('Nda00-03-00ti10:00/BA1');
     expect(data.events[0]?.occurredAt).toBeNull();
@@ -208,7 +222,7 @@ describe('parseSiaData: modifiers', () => {
     expect(data.events[2]?.extended).toEqual({ pi: '' });
     expect(data.quirks).toEqual(['empty-modifier']);
     expect(errorOf(parseSiaData('NriBA', { strict: true })).message).toContain('empty-modifier');
-    expect(errorOf(parseSiaData('NtiBA')).message).toContain("'ti' at offset 1 has no valid value (HH:MM or HH:MM:SS)");
+    expect(errorOf(parseSiaData('NtiBA')).message).toContain("'ti' at offset 1 has no valid value (HH:MM, HH:MM:SS or HHMM)");
   });
 
   it('keeps an unknown lowercase modifier with a quirk', () => {

@@ -180,6 +180,18 @@ describe('DC-09 input: real panels\' frames are ACKed, stored and read', () => {
       event: { code: { value: '302' }, category: 'trouble', account: '13E3186', partition: { number: 1 }, zone: null, user: null, duress: false },
     },
     {
+      // Bosch B/G series in Bosch SIA mode, data blocks as its installation manual defines them (tests/src/codecs/sia-dc03.jsonl);
+      // the DC-09 framing is ours. The time is hhmm without a colon: the block was refused whole, the event unrecognized.
+      name: 'Bosch B/G series: auto-arm time extended by user 3 in area 1, time without a colon',
+      frame: wrap('"SIA-DCS"0001L0#1234[#1234|Nri01/id0003/ti1230CE]'),
+      event: { code: { value: 'CE' }, partition: { number: 1 }, user: { number: 3 }, extended: { ti: '1230' }, duress: false },
+    },
+    {
+      name: 'Bosch B/G series: duress by user 3 in area 1',
+      frame: wrap('"SIA-DCS"0002L0#1234[#1234|Nri01/id0003HA]'),
+      event: { code: { value: 'HA' }, category: 'duress', partition: { number: 1 }, user: { number: 3 }, duress: true },
+    },
+    {
       // https://github.com/eavanvalkenburg/pysiaalarm/issues/16: Armed STAY by user 42.
       name: 'pysiaalarm#16 panel: Armed STAY of area 1 by user 42',
       frame: captured('A3AC0029"ADM-CID"6855R0L0#AAAA[#AAAA|3441 01 042]'),

@@ -14,7 +14,7 @@ import { systemClock } from '../../../src/ports.js';
  *   decimal only and refuses the whole block on the hex digit.
  * - `HA 05`: the code and its address in separate words, which the serial SIA path accepts (`N Ri01 BA 01`, DSC
  *   rendering, quirk spaced-rendering) but the DC-09 path refused.
- * Content still refused (`HA05*`, a `ti` without its colon) but carrying HA where a code stands is a suspected hold-up.
+ * Content still refused (`HA05*`, a `ti` of five digits) but carrying HA where a code stands is a suspected hold-up.
  */
 const builder = { ids: createIdSource(systemClock), sites: () => [] };
 
@@ -40,7 +40,7 @@ describe('SIA-DCS content the parser refused, carrying a hold-up code', () => {
     expect(published('#1234|Nri1/HA 05').map((e) => [e.code?.value, e.zone?.number, e.quirks])).toEqual([['HA', 5, ['spaced-rendering']]]);
   });
 
-  for (const data of ['#1234|Nri1/HA05*', '#1234|Nti1200/HA05', '#1234|NHA05*']) {
+  for (const data of ['#1234|Nri1/HA05*', '#1234|Nti12000/HA05', '#1234|NHA05*']) {
     it(`${data}, still refused, is published as a suspected hold-up, never as unrecognized`, () => {
       const [event, ...rest] = published(data);
       expect(rest).toEqual([]);
