@@ -42,6 +42,17 @@ describe('SiaBlockReceiver', () => {
     expect(outbox.pending('probe', 10).map((e) => e.event)).toEqual([expect.objectContaining({ account: '123456', duress: true })]);
   });
 
+  // https://www.thesecurityinstaller.co.uk/community/topic/41253-galaxy-flex-sia-protocol/: a Flex20 whose receiver
+  // "can't ACK the data so the next message isn't received" sends 'D#1000' and its parity (0x99, shown as U+FFFD).
+  it("acknowledges a Galaxy Flex20's account block as the panel needs, so it sends its next block", async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['probe']);
+    const galaxy = receiver(outbox);
+    const outcome = await galaxy.handleBlock(galaxy.newSession(), Buffer.from('D#1000\x99', 'latin1'));
+    expect([...outcome.reply]).toEqual([0x40, 0x38, 0x87]);
+    expect(outcome.events).toEqual([]);
+  });
+
   it('reads a duress code in an event block its codec cannot parse as that code', async () => {
     const outbox = new MemoryOutbox();
     outbox.registerOutputs(['probe']);
