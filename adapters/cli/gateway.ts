@@ -515,6 +515,7 @@ export class Gateway {
           logger: this.logger,
           ...(this.options.random === undefined ? {} : { random: this.options.random }),
           reportLinkState: (report) => this.bus.emitOutputStateChanged({ output: output.name, account: output.account, ...report }),
+          counters: this.counters,
         });
       }
       case 'automation': {

@@ -10,9 +10,12 @@ import {
   interpretAnswer,
   SequenceCounter,
   TakenAcks,
+  type AnswerRefusal,
   type FrameContent,
   type PanelAnswer,
 } from '../../src/codecs/dc09/transmitter.js';
+import type { Counters } from '../../src/observability/counters.js';
+import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import { readSecret } from '../system/secrets.js';
 import { OneAtATime, reportLinkState, type LinkStateListener } from './link-state.js';
 import { exchange, formatLinkTarget, openDc09Link, parseLinkTarget, type Link, type LinkTarget } from './dc09-link.js';
@@ -25,7 +28,15 @@ export interface Dc09OutputDeps {
   random?: RandomBytes;
   /** Raises a `supervisory` event (stored and published like any other) when both paths are down, and its restore. */
   reportLinkState?: LinkStateListener;
+  /** `dc09_output_answers_distrusted_total{output, path, reason}`. */
+  counters?: Counters;
 }
+
+/**
+ * Why an answer from a path was refused (AnswerRefusal), or on a keyed link not trusted: a NAK or DUH, never
+ * encrypted, which anyone on the path can send (it is acted on as far as a forged one can do no harm).
+ */
+export type AnswerDistrust = AnswerRefusal | 'plain-nak' | 'plain-duh';
 
 /** NAKs with a receiver time accepted per attempt: each one corrects the clock, more mean the receiver disagrees with itself. */
 const MAX_TIME_CORRECTIONS = 2;
@@ -174,6 +185,8 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   /** The *ACKs taken on either path (one key, so a recorded one fits both). */
   private readonly takenAcks: TakenAcks;
   private readonly wire = new OneAtATime();
+  /** Refused and distrusted answers: a man in the middle can send any number, so they are counted, not each logged. */
+  private readonly distrustLog: RateLimitedLog;
   private pollTimer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
 
@@ -190,6 +203,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     this.audience = options.audience;
     this.logger = deps.logger.child({ component: 'output', kind: 'dc09', name: options.name });
     this.random = deps.random ?? pooledRandomBytes();
+    this.distrustLog = new RateLimitedLog({ logger: this.logger, clock: deps.clock });
     this.paths = [this.path('primary', options.primary), ...(options.backup === undefined ? [] : [this.path('backup', options.backup)])];
     this.active = this.paths[0]!;
     // An *ACK passes `ackNotBefore` for frames first sent up to RECEIVER_CLOCK_LAG_MS after its time, and such a frame
@@ -362,7 +376,6 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
           if (answer.kind === 'none' && (answer.detail !== undefined || unansweredBefore)) await this.dropLink(path);
           unansweredBefore = answer.kind === 'none';
           detail = answer.detail === undefined ? `${answer.kind === 'none' ? 'no answer' : answer.kind} within ${this.options.ackTimeout} ms` : `${answer.kind}: ${answer.detail}`;
-          if (answer.kind === 'invalid') this.logger.warn({ path: path.name, seq, detail: answer.detail }, 'answer not accepted as an ACK');
       }
       attempt++;
     }
@@ -400,12 +413,22 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
       ...(this.key === undefined ? {} : { key: this.key, ackNotBefore: frame.ackNotBefore() }),
     };
     const { answer } = await exchange(link, frame.bytes, this.options.ackTimeout, (reply) => {
-      const answer = interpretAnswer(reply, sent);
-      if (answer.kind !== 'ack' || answer.encrypted !== true) return answer;
-      return this.takenAcks.take(reply, answer, { seq: frame.seq, sentAt: frame.createdAt }, this.deps.clock.now()) ?? answer;
+      let answer = interpretAnswer(reply, sent);
+      if (answer.kind === 'ack' && answer.encrypted === true) answer = this.takenAcks.take(reply, answer, { seq: frame.seq, sentAt: frame.createdAt }, this.deps.clock.now()) ?? answer;
+      this.noteDistrust(path, frame.seq, answer);
+      return answer;
     });
     if (answer.kind !== 'none') this.lastTrafficAt = this.deps.clock.now();
     return answer;
+  }
+
+  /** Counts and logs (rate-limited) an answer refused, or on a keyed link an unencrypted NAK or DUH. */
+  private noteDistrust(path: Path, seq: string, answer: PanelAnswer): void {
+    const reason: AnswerDistrust | undefined =
+      answer.kind === 'invalid' ? (answer.refusal ?? 'undecodable') : this.key === undefined ? undefined : answer.kind === 'nak' ? 'plain-nak' : answer.kind === 'duh' ? 'plain-duh' : undefined;
+    if (reason === undefined) return;
+    this.deps.counters?.inc('dc09_output_answers_distrusted_total', { output: this.name, path: path.name, reason });
+    this.distrustLog.warn(`${path.name}\u0000${reason}`, undefined, { path: path.name, target: formatLinkTarget(path.target), reason, seq, ...(answer.detail === undefined ? {} : { detail: answer.detail }) }, 'receiver answer refused or not trusted');
   }
 
   /** The path's link, opened on first use and after a failed open; an error text when it cannot be opened. */

@@ -56,6 +56,8 @@ const COUNTER_HELP: Readonly<Record<string, string>> = {
     'Records of accounts nobody configured that the assurance forgot at its bound, by kind (link: a supervised link learned from traffic; panel-test: the panel tests of an account on no site)',
   assurance_incidents_grouped_total:
     'Duress and hold-up events of accounts on no site that joined the one incident grouping them, past the bound on open incidents of such accounts',
+  dc09_output_answers_distrusted_total:
+    'Answers a DC-09 output refused (undecodable, wrong-key, plain-ack, encrypted-ack, ack-without-time, ack-before-frame, replayed, not-echoed, unexpected-token), and on a keyed link the unencrypted NAKs and DUHs it did not trust (plain-nak, plain-duh), by output, path and reason',
   unverified_frames_folded_total: 'Refused non-duress frames counted into the next stored event of their origin instead of stored, by input',
 };
 

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createDecipheriv, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Dc09Output, KEYED_DUH_DEAD_LETTER_MS, type Dc09OutputOptions } from '../../adapters/outputs/dc09.js';
+import { Dc09Output, KEYED_DUH_DEAD_LETTER_MS, type Dc09OutputDeps, type Dc09OutputOptions } from '../../adapters/outputs/dc09.js';
 import type { LinkStateReport } from '../../adapters/outputs/link-state.js';
 import { AnswerQueue } from '../../adapters/outputs/dc09-link.js';
 import { Dc09Framer } from '../../src/codecs/dc09/framer.js';
@@ -12,10 +12,12 @@ import { decodeDc09Frame, type Dc09Message } from '../../src/codecs/dc09/frame.j
 import { encodeAck, encodeDuh, encodeNak } from '../../src/codecs/dc09/responses.js';
 import type { Dc09Account } from '../../src/pipeline/dc09-receiver.js';
 import { Dispatcher } from '../../src/pipeline/dispatcher.js';
+import { Counters } from '../../src/observability/counters.js';
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.js';
 import type { NormalizedEvent } from '../../src/model/event.js';
 import { silentLogger, systemClock, type Clock } from '../../src/ports.js';
 import { crcArc } from '../helpers/panel.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 import { startListener } from '../helpers/dc09-listener.js';
 import { testDc09Receiver } from '../helpers/dc09-receiver.js';
 import { testEvent } from '../helpers/output-events.js';
@@ -169,7 +171,12 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-async function output(options: Partial<Dc09OutputOptions> & { primary: string }, reports: LinkStateReport[] = [], clock: Clock = systemClock): Promise<Dc09Output> {
+async function output(
+  options: Partial<Dc09OutputOptions> & { primary: string },
+  reports: LinkStateReport[] = [],
+  clock: Clock = systemClock,
+  deps: Partial<Pick<Dc09OutputDeps, 'counters' | 'logger'>> = {},
+): Promise<Dc09Output> {
   const out = new Dc09Output(
     {
       name: 'arc',
@@ -183,7 +190,7 @@ async function output(options: Partial<Dc09OutputOptions> & { primary: string },
       audience: 'central',
       ...options,
     },
-    { clock, logger: silentLogger, reportLinkState: (report) => reports.push(report) },
+    { clock, logger: silentLogger, reportLinkState: (report) => reports.push(report), ...deps },
   );
   await out.start();
   closers.push(() => out.stop());
@@ -287,6 +294,44 @@ describe('DC-09 output towards a receiver', () => {
     const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex', ackTimeout: 300 });
     expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true });
     expect(receiver.events()).toHaveLength(2);
+  });
+
+  it.each([
+    ['plain-ack', 'plain-ack'],
+    ['wrong-key-ack', 'wrong-key'],
+    ['replayed-ack', 'ack-before-frame'],
+    ['duh', 'plain-duh'],
+    ['nak-now', 'plain-nak'],
+  ] as const)('attack: on a keyed link, an answer %s is counted as distrusted (reason %s) by output and path, and logged once per window', async (script, reason) => {
+    const receiver = await startReceiver(() => script, KEY);
+    closers.push(() => receiver.close());
+    const counters = new Counters();
+    const { logger, lines } = recordingLogger();
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex', ackTimeout: 300 }, [], systemClock, { counters, logger });
+    expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true });
+    const answers = receiver.events().length;
+    expect(answers).toBeGreaterThanOrEqual(1);
+    expect(counters.get('dc09_output_answers_distrusted_total', { output: 'arc', path: 'primary', reason })).toBe(answers);
+    expect(lines.filter((line) => line.fields['reason'] === reason && line.message === 'receiver answer refused or not trusted')).toHaveLength(1);
+  });
+
+  it('attack: an *ACK taken once and replayed renumbered to the next frame is counted as replayed', async () => {
+    const receiver = await startReceiver((_msg, index) => (index === 0 ? 'ack' : 'replayed-latest-ack'), KEY);
+    closers.push(() => receiver.close());
+    const counters = new Counters();
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex', ackTimeout: 300 }, [], systemClock, { counters });
+    expect(await out.deliver(testEvent())).toEqual({ ok: true });
+    expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true });
+    expect(counters.get('dc09_output_answers_distrusted_total', { output: 'arc', path: 'primary', reason: 'replayed' })).toBe(2);
+  });
+
+  it('on an unkeyed link a NAK or DUH is the receiver\'s answer, not counted as distrusted', async () => {
+    const receiver = await startReceiver((_msg, index) => (index === 0 ? 'nak-ahead' : 'duh'));
+    closers.push(() => receiver.close());
+    const counters = new Counters();
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}` }, [], systemClock, { counters });
+    expect(await out.deliver(testEvent())).toMatchObject({ ok: false, retryable: false });
+    expect(counters.snapshot().filter((s) => s.name === 'dc09_output_answers_distrusted_total')).toEqual([]);
   });
 
   it('a centre whose clock lags 30 s: its NAK corrects the frame\'s time, and its *ACK, 30 s behind the gateway, delivers', async () => {

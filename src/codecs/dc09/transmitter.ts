@@ -97,7 +97,26 @@ export interface PanelAnswer {
   fixedPad?: boolean;
   /** Why an answer is invalid. */
   detail?: string;
+  /** Why an answer is invalid, as a code (the `reason` a counter is labelled with). */
+  refusal?: AnswerRefusal;
 }
+
+/**
+ * Why an answer is not taken: off the format or CRC (`undecodable`), an *ACK that does not decrypt under the key
+ * (`wrong-key`), a plain ACK to an encrypted frame, an *ACK to a plain one, one without a timestamp or timestamped
+ * before the frame went out, one byte for byte taken before (`replayed`), an answer not echoing the frame's ID
+ * fields, or a token a receiver does not send.
+ */
+export type AnswerRefusal =
+  | 'undecodable'
+  | 'wrong-key'
+  | 'plain-ack'
+  | 'encrypted-ack'
+  | 'ack-without-time'
+  | 'ack-before-frame'
+  | 'replayed'
+  | 'not-echoed'
+  | 'unexpected-token';
 
 /** The frame an answer is read against: its sequence number, the key to read the answer with, and what it must echo. */
 export interface SentFrame {
@@ -133,7 +152,7 @@ export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer
     // CRC and header were right (those are checked first); only the decrypted content is off the template.
     const contentOnly = decoded.error.code === 'DC09_DECRYPT_FAILED' || decoded.error.code === 'DC09_TIMESTAMP_INVALID';
     const tolerated = contentOnly && sent.key !== undefined ? quirkyEncryptedAck(bytes, sent.key, sent) : undefined;
-    return tolerated ?? { kind: 'invalid', detail: `${decoded.error.code}: ${decoded.error.message}` };
+    return tolerated ?? { kind: 'invalid', refusal: contentOnly && sent.key !== undefined ? 'wrong-key' : 'undecodable', detail: `${decoded.error.code}: ${decoded.error.message}` };
   }
   const answer = decoded.value;
   switch (answer.token) {
@@ -144,10 +163,12 @@ export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer
     case 'RSP': {
       if (answer.seq !== sent.seq) return { kind: 'stale', detail: `${answer.token} for sequence ${answer.seq}, waiting for ${sent.seq}` };
       if (answer.token === 'ACK' && answer.encrypted !== sent.encrypted) {
-        return { kind: 'invalid', detail: sent.encrypted ? 'plain ACK to an encrypted frame' : 'encrypted ACK to a plain frame' };
+        return sent.encrypted
+          ? { kind: 'invalid', refusal: 'plain-ack', detail: 'plain ACK to an encrypted frame' }
+          : { kind: 'invalid', refusal: 'encrypted-ack', detail: 'encrypted ACK to a plain frame' };
       }
       const notEchoed = sent.echo === undefined ? undefined : unechoedIds(answer, sent.echo);
-      if (notEchoed !== undefined) return { kind: 'invalid', detail: `${answer.token} does not echo the frame's ${notEchoed}` };
+      if (notEchoed !== undefined) return { kind: 'invalid', refusal: 'not-echoed', detail: `${answer.token} does not echo the frame's ${notEchoed}` };
       const replayed = answer.token === 'ACK' && answer.encrypted ? replayedAck(answer.timestamp, sent) : undefined;
       if (replayed !== undefined) return replayed;
       const kind = answer.token === 'ACK' ? 'ack' : answer.token === 'DUH' ? 'duh' : 'rsp';
@@ -155,17 +176,18 @@ export function interpretAnswer(bytes: Uint8Array, sent: SentFrame): PanelAnswer
       return kind === 'ack' && answer.encrypted && sent.key !== undefined ? { ...read, fixedPad: padIsFixed(decryptedAck(bytes, sent.key)?.plaintext) } : read;
     }
     default:
-      return { kind: 'invalid', detail: `unexpected ${answer.token} from a receiver` };
+      return { kind: 'invalid', refusal: 'unexpected-token', detail: `unexpected ${answer.token} from a receiver` };
   }
 }
 
 /** An encrypted ACK not timestamped after `sent.ackNotBefore`: it may be one recorded earlier, replayed. */
 function replayedAck(receiverTime: number | null, sent: SentFrame): PanelAnswer | undefined {
   if (sent.ackNotBefore === undefined || (receiverTime !== null && receiverTime >= sent.ackNotBefore)) return undefined;
-  if (receiverTime === null) return { kind: 'invalid', detail: 'encrypted ACK without a timestamp: it may be a recorded ACK replayed' };
+  if (receiverTime === null) return { kind: 'invalid', refusal: 'ack-without-time', detail: 'encrypted ACK without a timestamp: it may be a recorded ACK replayed' };
   // The same words whichever it is: a centre whose clock lags is told from a replay only by the operator.
   return {
     kind: 'invalid',
+    refusal: 'ack-before-frame',
     detail: `encrypted ACK timestamped ${new Date(receiverTime).toISOString()}, before this frame went out: a recorded ACK replayed, or a receiver clock that lags the frame's timestamp by more than the 20 s its window allows, or the gateway's by more than 40 s (set both by NTP)`,
   };
 }
@@ -217,7 +239,7 @@ export class TakenAcks {
     if (earlier !== undefined && now <= earlier.until) {
       if (ack.fixedPad === true && frame.sentAt - earlier.at < RECEIVER_SECOND_MS) return undefined;
       const why = ack.fixedPad === true ? `this frame went out ${Math.round((frame.sentAt - earlier.at) / 100) / 10} s after it was taken` : 'the receiver pads at random';
-      return { kind: 'invalid', detail: `encrypted ACK byte for byte the one taken for sequence ${earlier.seq} ${Math.round((now - earlier.at) / 100) / 10} s ago, and ${why}: a recorded ACK replayed` };
+      return { kind: 'invalid', refusal: 'replayed', detail: `encrypted ACK byte for byte the one taken for sequence ${earlier.seq} ${Math.round((now - earlier.at) / 100) / 10} s ago, and ${why}: a recorded ACK replayed` };
     }
     this.taken.delete(ciphertext);
     this.taken.set(ciphertext, { at: now, until: Math.max(now, ack.receiverTime ?? now) + this.keepMs, seq: frame.seq });
@@ -264,9 +286,9 @@ function quirkyEncryptedAck(bytes: Uint8Array, key: Uint8Array, sent: SentFrame)
   if (ack.seq !== sent.seq) return { kind: 'stale', detail: `ACK for sequence ${ack.seq}, waiting for ${sent.seq}` };
   if (sent.echo !== undefined) {
     const ids = parseDc09IdFields(ack.idFields, 0, ack.idFields.length, 'ACK');
-    if (typeof ids === 'string') return { kind: 'invalid', detail: `ACK ID fields: ${ids}` };
+    if (typeof ids === 'string') return { kind: 'invalid', refusal: 'not-echoed', detail: `ACK ID fields: ${ids}` };
     const notEchoed = unechoedIds(ids, sent.echo);
-    if (notEchoed !== undefined) return { kind: 'invalid', detail: `ACK does not echo the frame's ${notEchoed}` };
+    if (notEchoed !== undefined) return { kind: 'invalid', refusal: 'not-echoed', detail: `ACK does not echo the frame's ${notEchoed}` };
   }
   return replayedAck(receiverTime, sent) ?? { kind: 'ack', encrypted: true, receiverTime, fixedPad: padIsFixed(ack.plaintext), detail: 'encrypted ACK off the template (tolerated)' };
 }
