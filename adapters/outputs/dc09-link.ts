@@ -161,9 +161,17 @@ async function openUdpLink(target: LinkTarget): Promise<Link> {
 
 /**
  * Sends one frame and waits for its answer: answers to earlier frames that arrive late (the `stale` ones) are
- * skipped, as a panel matches answers by sequence number.
+ * skipped, as a panel matches answers by sequence number. A `provisional` answer (one anyone on the path could have
+ * sent, or one that is no answer at all) does not end the wait: the receiver's own answer may follow it, and only
+ * when none comes before the timeout is the last provisional one the outcome.
  */
-export async function exchange(link: Link, bytes: Uint8Array, timeoutMs: number, interpret: (answer: Uint8Array) => PanelAnswer): Promise<{ answer: PanelAnswer; latencyMs: number | null }> {
+export async function exchange(
+  link: Link,
+  bytes: Uint8Array,
+  timeoutMs: number,
+  interpret: (answer: Uint8Array) => PanelAnswer,
+  provisional: (answer: PanelAnswer) => boolean = () => false,
+): Promise<{ answer: PanelAnswer; latencyMs: number | null }> {
   link.answers.clear();
   const started = performance.now();
   try {
@@ -171,11 +179,14 @@ export async function exchange(link: Link, bytes: Uint8Array, timeoutMs: number,
   } catch (error) {
     return { answer: { kind: 'none', detail: `not sent: ${(error as Error).message}` }, latencyMs: null };
   }
+  let fallback: { answer: PanelAnswer; latencyMs: number } | undefined;
   for (;;) {
     const received = await link.answers.next(timeoutMs - (performance.now() - started));
-    if (received === null) return { answer: { kind: 'none' }, latencyMs: null };
+    if (received === null) return fallback ?? { answer: { kind: 'none' }, latencyMs: null };
     const answer = interpret(received);
-    if (answer.kind !== 'stale') return { answer, latencyMs: performance.now() - started };
+    if (answer.kind === 'stale') continue;
+    const outcome = { answer, latencyMs: performance.now() - started };
+    if (!provisional(answer)) return outcome;
+    fallback = outcome;
   }
 }
-

@@ -417,9 +417,18 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
       if (answer.kind === 'ack' && answer.encrypted === true) answer = this.takenAcks.take(reply, answer, { seq: frame.seq, sentAt: frame.createdAt }, this.deps.clock.now()) ?? answer;
       this.noteDistrust(path, frame.seq, answer);
       return answer;
-    });
+    }, (answer) => this.mayBeInjected(answer));
     if (answer.kind !== 'none') this.lastTrafficAt = this.deps.clock.now();
     return answer;
+  }
+
+  /**
+   * An answer that does not end the wait for the frame's own: one refused (noise, a forged plain ACK, a replayed
+   * *ACK) and, on a keyed link, a DUH (never encrypted). Ending it there let anyone who can inject a segment or a
+   * datagram, without dropping any, get in ahead of the centre's ACK and have its delivery missed every time.
+   */
+  private mayBeInjected(answer: PanelAnswer): boolean {
+    return answer.kind === 'invalid' || (answer.kind === 'duh' && this.key !== undefined);
   }
 
   /** Counts and logs (rate-limited) an answer refused, or on a keyed link an unencrypted NAK or DUH. */

@@ -26,7 +26,7 @@ const KEY_HEX = '000102030405060708090A0B0C0D0E0F';
 const KEY = Buffer.from(KEY_HEX, 'hex');
 const OTHER_KEY = Buffer.from('F0E0D0C0B0A090807060504030201000', 'hex');
 
-type Script = 'ack' | 'fixed-pad-ack' | 'nak-ahead' | 'nak-now' | 'duh' | 'silent' | 'plain-ack' | 'wrong-key-ack' | 'replayed-ack' | 'replayed-latest-ack' | 'replayed-latest-fixed-pad-ack' | 'replayed-30s-ack' | 'lagging-30s';
+type Script = 'ack' | 'fixed-pad-ack' | 'nak-ahead' | 'nak-now' | 'duh' | 'silent' | 'plain-ack' | 'wrong-key-ack' | 'replayed-ack' | 'replayed-latest-ack' | 'replayed-latest-fixed-pad-ack' | 'replayed-30s-ack' | 'lagging-30s' | 'plain-ack-then-ack' | 'duh-then-ack' | 'noise-then-ack';
 
 /** How long before the test an attacker on the centre's path recorded the *ACK it replays. */
 const RECORDED_ACK_AGE_MS = 10 * 60_000;
@@ -108,6 +108,13 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
         return renumbered(latestFixedPadAck!, msg.seq);
       case 'silent':
         return null;
+      // One write (TCP only): what a man in the middle who can inject but not drop gets in ahead of the centre's ACK.
+      case 'plain-ack-then-ack':
+        return Buffer.concat([encodeAck({ ...msg, encrypted: false }, { now: Date.now(), random: randomBytes }), encodeAck(msg, { now: Date.now(), random: randomBytes, ...(key === undefined ? {} : { key }) })]);
+      case 'duh-then-ack':
+        return Buffer.concat([encodeDuh(msg), encodeAck(msg, { now: Date.now(), random: randomBytes, ...(key === undefined ? {} : { key }) })]);
+      case 'noise-then-ack':
+        return Buffer.concat([Buffer.from('+++ATH0\r', 'latin1'), encodeAck(msg, { now: Date.now(), random: randomBytes, ...(key === undefined ? {} : { key }) })]);
     }
   };
   const sockets = new Set<net.Socket>();
@@ -334,6 +341,23 @@ describe('DC-09 output towards a receiver', () => {
     expect(counters.snapshot().filter((s) => s.name === 'dc09_output_answers_distrusted_total')).toEqual([]);
   });
 
+  it.each([
+    ['plain-ack-then-ack', true],
+    ['duh-then-ack', true],
+    ['noise-then-ack', true],
+    ['noise-then-ack', false],
+  ] as const)('attack: an answer injected ahead of the centre\'s ACK (%s, keyed: %s) does not end the wait for it: delivered at the first send', async (script, keyed) => {
+    const receiver = await startReceiver(() => script, keyed ? KEY : undefined);
+    closers.push(() => receiver.close());
+    const counters = new Counters();
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, ackTimeout: 1_000, ...(keyed ? { key: KEY_HEX, keyEncoding: 'hex' as const } : {}) }, [], systemClock, { counters });
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(receiver.events()).toHaveLength(1);
+    // Still counted: the injected answer is a sign of a man in the middle.
+    expect(counters.get('dc09_output_answers_distrusted_total', { output: 'arc', path: 'primary' })).toBe(1);
+    expect(out.health()).toEqual({ state: 'up' });
+  });
+
   it('a centre whose clock lags 30 s: its NAK corrects the frame\'s time, and its *ACK, 30 s behind the gateway, delivers', async () => {
     const receiver = await startReceiver(() => 'lagging-30s', KEY);
     closers.push(() => receiver.close());
@@ -445,7 +469,7 @@ describe('DC-09 output towards a receiver', () => {
     const receiver = await startReceiver(() => script, KEY);
     closers.push(() => receiver.close());
     const reports: LinkStateReport[] = [];
-    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex' }, reports);
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex', ackTimeout: 300 }, reports);
     const outbox = new MemoryOutbox();
     const dispatcher = new Dispatcher({ outbox, outputs: [out], clock: systemClock, logger: silentLogger, backoff: { initialMs: 50, maxMs: 200 } });
     dispatcher.start();
@@ -467,7 +491,7 @@ describe('DC-09 output towards a receiver', () => {
     closers.push(() => primary.close(), () => backup.close());
     let shiftMs = 0;
     const clock = { now: () => Date.now() + shiftMs };
-    const out = await output({ primary: `tcp://127.0.0.1:${primary.port}`, backup: `tcp://127.0.0.1:${backup.port}`, key: KEY_HEX, keyEncoding: 'hex' }, [], clock);
+    const out = await output({ primary: `tcp://127.0.0.1:${primary.port}`, backup: `tcp://127.0.0.1:${backup.port}`, key: KEY_HEX, keyEncoding: 'hex', ackTimeout: 300 }, [], clock);
     const event = duress();
     expect(await out.deliver(event)).toMatchObject({ ok: false, retryable: true, error: expect.stringMatching(/DUH/) });
     shiftMs = KEYED_DUH_DEAD_LETTER_MS - 60_000;
@@ -481,7 +505,7 @@ describe('DC-09 output towards a receiver', () => {
     const primary = await startReceiver(() => 'duh', KEY);
     const backup = await startReceiver(() => 'ack', KEY);
     closers.push(() => primary.close(), () => backup.close());
-    const out = await output({ primary: `tcp://127.0.0.1:${primary.port}`, backup: `tcp://127.0.0.1:${backup.port}`, key: KEY_HEX, keyEncoding: 'hex' });
+    const out = await output({ primary: `tcp://127.0.0.1:${primary.port}`, backup: `tcp://127.0.0.1:${backup.port}`, key: KEY_HEX, keyEncoding: 'hex', ackTimeout: 300 });
     expect(await out.deliver(duress())).toEqual({ ok: true });
     expect(backup.events()).toHaveLength(1);
   });
