@@ -781,3 +781,134 @@ describe('the transmitter link', () => {
     expect(kept).toBe(64);
   });
 });
+
+/** A receiver for the hostile tests: a raw TCP server whose connections `onConnection` drives. */
+async function hostileServer(onConnection: (socket: net.Socket, frames: AsyncIterable<Dc09Message>, index: number) => void) {
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    const framer = new Dc09Framer();
+    const frames = (async function* () {
+      try {
+        for await (const chunk of socket) {
+          for (const out of framer.push(chunk as Buffer)) {
+            if (out.kind !== 'frame') continue;
+            const decoded = decodeDc09Frame(out.bytes, {});
+            if (decoded.ok) yield decoded.value;
+          }
+        }
+      } catch {
+        // The connection was reset or destroyed: no more frames.
+      }
+    })();
+    onConnection(socket, frames, connections++);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  closers.push(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { port: (server.address() as net.AddressInfo).port, connections: () => connections };
+}
+
+const plainAck = (msg: Dc09Message) => encodeAck(msg, { now: Date.now(), random: randomBytes });
+
+describe('DC-09 output towards a hostile or broken receiver', () => {
+  it('a receiver that accepts the connection and never reads: the duress goes to the backup within the retries\' timeouts', async () => {
+    const primary = await hostileServer((socket) => socket.pause());
+    const backup = await startReceiver(() => 'ack');
+    closers.push(() => backup.close());
+    const out = await output({ primary: `tcp://127.0.0.1:${primary.port}`, backup: `tcp://127.0.0.1:${backup.port}`, ackTimeout: 300 });
+    const started = Date.now();
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(backup.events()).toHaveLength(1);
+  });
+
+  it('a valid ACK trickled a byte at a time past the ACK timeout is no answer: the send times out as silence would', async () => {
+    const server = await hostileServer(async (socket, frames) => {
+      for await (const msg of frames) {
+        for (const byte of plainAck(msg)) {
+          await sleep(40);
+          if (socket.destroyed) return;
+          socket.write(Uint8Array.of(byte));
+        }
+      }
+    });
+    const out = await output({ primary: `tcp://127.0.0.1:${server.port}`, ackTimeout: 300, retries: 0 });
+    const started = Date.now();
+    expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('a connection reset half-way through the ACK: the frame goes again on a new connection, whose ACK delivers', async () => {
+    const server = await hostileServer(async (socket, frames, index) => {
+      for await (const msg of frames) {
+        const ack = plainAck(msg);
+        if (index > 0) {
+          socket.write(ack);
+          continue;
+        }
+        socket.write(ack.subarray(0, ack.length >> 1), () => socket.resetAndDestroy());
+        return;
+      }
+    });
+    const out = await output({ primary: `tcp://127.0.0.1:${server.port}`, ackTimeout: 500 });
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(server.connections()).toBe(2);
+  });
+
+  it('a receiver streaming bytes without a frame end ahead of its ACK: the noise is discarded in bounded runs, counted, and the ACK delivers', async () => {
+    const noise = Buffer.alloc(64 * 1024, 'A');
+    const server = await hostileServer(async (socket, frames) => {
+      for await (const msg of frames) {
+        for (let i = 0; i < 32; i++) socket.write(noise);
+        socket.write(plainAck(msg));
+      }
+    });
+    const counters = new Counters();
+    const out = await output({ primary: `tcp://127.0.0.1:${server.port}`, ackTimeout: 2_000, retries: 0 }, [], systemClock, { counters });
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(counters.get('dc09_output_answers_distrusted_total', { output: 'arc', reason: 'undecodable' })).toBeGreaterThan(0);
+  });
+
+  it('attack: a datagram from another source port than the receiver\'s, a well-formed ACK to the frame, is no answer', async () => {
+    const receiver = dgram.createSocket('udp4');
+    const spoofer = dgram.createSocket('udp4');
+    receiver.bind(0, '127.0.0.1');
+    spoofer.bind(0, '127.0.0.1');
+    await Promise.all([once(receiver, 'listening'), once(spoofer, 'listening')]);
+    closers.push(async () => {
+      receiver.close();
+      spoofer.close();
+    });
+    receiver.on('message', (frame, from) => {
+      const decoded = decodeDc09Frame(frame, {});
+      if (decoded.ok) spoofer.send(plainAck(decoded.value), from.port, from.address);
+    });
+    const out = await output({ primary: `udp://127.0.0.1:${(receiver.address() as net.AddressInfo).port}`, ackTimeout: 300, retries: 0 });
+    expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true });
+  });
+
+  it('many answers to one frame: the extra ACKs, late for it, are not taken as the next frame\'s', async () => {
+    const server = await hostileServer(async (socket, frames) => {
+      let first = true;
+      for await (const msg of frames) {
+        if (!first) continue;
+        first = false;
+        // Its own ACK, then the same again and again while the next frame is out.
+        for (let i = 0; i < 20; i++) {
+          socket.write(plainAck(msg));
+          await sleep(20);
+        }
+      }
+    });
+    const out = await output({ primary: `tcp://127.0.0.1:${server.port}`, ackTimeout: 300, retries: 0 });
+    expect(await out.deliver(testEvent())).toEqual({ ok: true });
+    expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true });
+  });
+});
