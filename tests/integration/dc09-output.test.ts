@@ -26,7 +26,7 @@ const KEY_HEX = '000102030405060708090A0B0C0D0E0F';
 const KEY = Buffer.from(KEY_HEX, 'hex');
 const OTHER_KEY = Buffer.from('F0E0D0C0B0A090807060504030201000', 'hex');
 
-type Script = 'ack' | 'fixed-pad-ack' | 'nak-ahead' | 'nak-now' | 'duh' | 'silent' | 'plain-ack' | 'wrong-key-ack' | 'replayed-ack' | 'replayed-latest-ack' | 'replayed-latest-fixed-pad-ack' | 'replayed-30s-ack' | 'lagging-30s' | 'plain-ack-then-ack' | 'duh-then-ack' | 'noise-then-ack';
+type Script = 'ack' | 'fixed-pad-ack' | 'nak-ahead' | 'nak-now' | 'duh' | 'silent' | 'plain-ack' | 'wrong-key-ack' | 'replayed-ack' | 'replayed-latest-ack' | 'replayed-latest-fixed-pad-ack' | 'replayed-30s-ack' | 'lagging-30s' | 'plain-ack-then-ack' | 'duh-then-ack' | 'noise-then-ack' | 'replayed-latest-ack-block-after' | 'replayed-latest-ack-block-before';
 
 /** How long before the test an attacker on the centre's path recorded the *ACK it replays. */
 const RECORDED_ACK_AGE_MS = 10 * 60_000;
@@ -48,6 +48,22 @@ function renumbered(ack: Uint8Array, seq: string): Uint8Array {
   const recorded = Buffer.from(ack).toString('latin1');
   const body = recorded.slice(9, -1).replace(/^"\*ACK"\d{4}/, `"*ACK"${seq}`);
   return Buffer.from(`\n${crcArc(body).toString(16).toUpperCase().padStart(4, '0')}${recorded.slice(5, 9)}${body}\r`, 'latin1');
+}
+
+/**
+ * A recorded *ACK with a cipher block of the attacker's added after or before its ciphertext, renumbered to `seq`
+ * (length and keyless CRC to match). Under CBC the blocks it had still decrypt as they did (all of them after the
+ * end, all but the first before the start): the pad|]_timestamp is there, the bytes are not those taken.
+ */
+function withBlock(ack: Uint8Array, seq: string, where: 'after' | 'before'): Uint8Array {
+  const recorded = Buffer.from(ack).toString('latin1');
+  const block = randomBytes(16).toString('hex').toUpperCase();
+  const body = recorded
+    .slice(9, -1)
+    .replace(/^"\*ACK"\d{4}/, `"*ACK"${seq}`)
+    .replace(/\[([0-9A-F]+)$/i, (_all, hex: string) => `[${where === 'after' ? hex + block : block + hex}`);
+  const length = `0${body.length.toString(16).toUpperCase().padStart(3, '0')}`;
+  return Buffer.from(`\n${crcArc(body).toString(16).toUpperCase().padStart(4, '0')}${length}${body}\r`, 'latin1');
 }
 
 /** The pad pysiaalarm (Home Assistant's receiver) writes: ASCII '0', so its *ACKs within one second are the same bytes. */
@@ -106,6 +122,10 @@ async function startReceiver(script: (msg: Dc09Message, index: number) => Script
         return renumbered(latestAck!, msg.seq);
       case 'replayed-latest-fixed-pad-ack':
         return renumbered(latestFixedPadAck!, msg.seq);
+      case 'replayed-latest-ack-block-after':
+        return withBlock(latestAck!, msg.seq, 'after');
+      case 'replayed-latest-ack-block-before':
+        return withBlock(latestAck!, msg.seq, 'before');
       case 'silent':
         return null;
       // One write (TCP only): what a man in the middle who can inject but not drop gets in ahead of the centre's ACK.
@@ -389,6 +409,16 @@ describe('DC-09 output towards a receiver', () => {
     expect(await out.deliver(testEvent())).toEqual({ ok: true });
     expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true });
     expect(receiver.events()).toHaveLength(3); // the first event, the duress and its retry
+  });
+
+  it.each(['replayed-latest-ack-block-after', 'replayed-latest-ack-block-before'] as const)('attack: the centre\'s *ACK to the frame before, replayed renumbered with a cipher block added (%s), is not a delivery', async (replay) => {
+    const receiver = await startReceiver((_msg, index) => (index === 0 ? 'ack' : replay), KEY);
+    closers.push(() => receiver.close());
+    const counters = new Counters();
+    const out = await output({ primary: `tcp://127.0.0.1:${receiver.port}`, key: KEY_HEX, keyEncoding: 'hex', ackTimeout: 300 }, [], systemClock, { counters });
+    expect(await out.deliver(testEvent())).toEqual({ ok: true });
+    expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true });
+    expect(counters.get('dc09_output_answers_distrusted_total', { output: 'arc', path: 'primary' })).toBe(2);
   });
 
   it('attack: a fixed-pad centre\'s *ACK replayed renumbered to a frame that went out 1.5 s after it was taken is not a delivery', async () => {

@@ -209,11 +209,13 @@ function padIsFixed(plaintext: string | undefined): boolean {
  * the same second of its clock.
  */
 const RECEIVER_SECOND_MS = 1_000;
+/** The last two AES blocks, as hex: the 22 bytes of `|]_HH:MM:SS,MM-DD-YYYY` end every *ACK's plaintext within them. */
+const TAKEN_ACK_TAIL_HEX = 64;
 /** Ciphertexts remembered at most (about 3 MB): one per ACK taken, and an output has one exchange at a time. */
 const MAX_TAKEN_ACKS = 16_384;
 
 /**
- * The encrypted *ACKs taken on a link, by ciphertext. A recorded *ACK renumbered to another frame keeps its
+ * The encrypted *ACKs taken on a link, by the last two blocks of their ciphertext. A recorded *ACK renumbered to another frame keeps its
  * ciphertext (only the clear header changes) and its time, which can be seconds old and pass `ackNotBefore`: its
  * plaintext (pad|]_time) names neither the sequence number nor the account, so only its bytes tie it to the frame
  * it answered. Under DC-09's all-zero IV the same ciphertext is the same pad and time. From a receiver that pads at
@@ -233,8 +235,10 @@ export class TakenAcks {
    */
   take(bytes: Uint8Array, ack: Pick<PanelAnswer, 'receiverTime' | 'fixedPad'>, frame: { seq: string; sentAt: number }, now: number): PanelAnswer | undefined {
     const text = Buffer.from(bytes).toString('latin1');
-    // Hex in either letter case decrypts alike.
-    const ciphertext = text.slice(text.indexOf('[') + 1).trimEnd().toUpperCase();
+    // Hex in either letter case decrypts alike. Only the last blocks: under CBC they decrypt as they did whatever
+    // blocks are added or dropped before them, and they hold the ]_timestamp (a replay with a block of the
+    // attacker's in front still reads as an *ACK when the pad runs over more than one block).
+    const ciphertext = text.slice(text.indexOf('[') + 1).trimEnd().toUpperCase().slice(-TAKEN_ACK_TAIL_HEX);
     const earlier = this.taken.get(ciphertext);
     if (earlier !== undefined && now <= earlier.until) {
       if (ack.fixedPad === true && frame.sentAt - earlier.at < RECEIVER_SECOND_MS) return undefined;

@@ -1,6 +1,6 @@
 import { createCipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { interpretAnswer } from '../../../../src/codecs/dc09/transmitter.js';
+import { interpretAnswer, TakenAcks } from '../../../../src/codecs/dc09/transmitter.js';
 import { stamp, wrap } from '../../../helpers/panel.js';
 
 const KEY = Buffer.from('0123456789ABCDEF', 'latin1');
@@ -100,5 +100,26 @@ describe('answers a panel refuses (protocols.md §3.3, §3.7)', () => {
     expect(interpretAnswer(withLength(wrap('"ACK"0001R5L3#12AB[]'), '0020'), forwarded).kind).toBe('ack');
     expect(interpretAnswer(wrap('"ACK"0001L0#9999[]'), forwarded).kind).toBe('ack');
     expect(interpretAnswer(wrap('"ACK"0002R5L3#12AB[]'), forwarded).kind).toBe('stale');
+  });
+});
+
+describe('an *ACK taken once, replayed with a cipher block of the attacker\'s in front', () => {
+  it('is refused as replayed: under CBC the blocks after the added one decrypt as they did, pad|]_timestamp and all', () => {
+    const time = Date.now();
+    // A receiver whose pad runs over more than one block (any length fills the block, §3.6): its pad|]_time is 3 blocks.
+    const randomPad = Buffer.from(Array.from({ length: 16 + 16 - (`|]${stamp(time)}`.length % 16) }, (_, i) => 0x41 + ((i * 7) % 26))).toString('latin1');
+    const taken = encryptedAck(`${randomPad}|]${stamp(time)}`, KEY, '0001');
+    const plain = { seq: '0001', encrypted: true, key: KEY };
+    const ack = interpretAnswer(taken, plain);
+    expect(ack).toMatchObject({ kind: 'ack', fixedPad: false });
+    const acks = new TakenAcks(60_000);
+    expect(acks.take(taken, ack, { seq: '0001', sentAt: time }, time)).toBeUndefined();
+
+    const hex = /\[([0-9a-f]+)\r$/i.exec(taken.toString('latin1'))![1]!;
+    const replay = wrap(`"*ACK"0002L0#9876[${'5A'.repeat(16)}${hex}`);
+    const replayed = interpretAnswer(replay, { ...plain, seq: '0002' });
+    // Read as an ACK to 0002 (the pad it has now is garbage, the tail is the taken one's), only TakenAcks stands.
+    expect(replayed).toMatchObject({ kind: 'ack', receiverTime: Math.floor(time / 1000) * 1000 });
+    expect(acks.take(replay, replayed, { seq: '0002', sentAt: time + 3_000 }, time + 3_100)).toMatchObject({ kind: 'invalid', refusal: 'replayed' });
   });
 });
