@@ -265,8 +265,18 @@ function unechoedIds(answer: Dc09IdFields, sent: PanelIds): string | undefined {
 
 /** The header and ciphertext of an encrypted ACK: `"*ACK"<seq>`, the ID fields (R…L…#acct), `[<hex>`. */
 const ENCRYPTED_ACK = /"\*ACK"(\d{4})([^"[]*)\[([0-9A-Fa-f]+)\r?$/;
-/** `]`, perhaps a space, then `_` and the receiver's time: what an *ACK's plaintext ends with. */
-const ACK_PLAINTEXT_TAIL = /\] ?_(\d\d:\d\d:\d\d,\d\d-\d\d-\d{4})/;
+/**
+ * `]`, perhaps a space, then `_` and the receiver's time: what an *ACK's plaintext ends with, but for PKCS#7 padding
+ * (ioBroker.sia). At the end, not anywhere: a recorded *ACK with a block of noise added after it decrypts to its
+ * own plaintext and then that noise, and its bytes are no longer those taken.
+ */
+const ACK_PLAINTEXT_TAIL = /\] ?_(\d\d:\d\d:\d\d,\d\d-\d\d-\d{4})([\s\S]{0,16})$/;
+
+/** Nothing, or PKCS#7 padding: n bytes of value n (1-16). */
+function isNoneOrPkcs7(rest: string): boolean {
+  for (let i = 0; i < rest.length; i++) if (rest.charCodeAt(i) !== rest.length) return false;
+  return true;
+}
 
 /** An encrypted ACK's clear sequence number and ID fields and its plaintext (latin1) under `key`, if laid out as one. */
 function decryptedAck(bytes: Uint8Array, key: Uint8Array): { seq: string; idFields: string; plaintext: string } | undefined {
@@ -285,7 +295,7 @@ function quirkyEncryptedAck(bytes: Uint8Array, key: Uint8Array, sent: SentFrame)
   const ack = decryptedAck(bytes, key);
   if (ack === undefined) return undefined;
   const tail = ACK_PLAINTEXT_TAIL.exec(ack.plaintext);
-  const receiverTime = tail === null ? null : parseDc09Timestamp(tail[1]!, 0);
+  const receiverTime = tail === null || !isNoneOrPkcs7(tail[2]!) ? null : parseDc09Timestamp(tail[1]!, 0);
   if (receiverTime === null) return undefined;
   if (ack.seq !== sent.seq) return { kind: 'stale', detail: `ACK for sequence ${ack.seq}, waiting for ${sent.seq}` };
   if (sent.echo !== undefined) {

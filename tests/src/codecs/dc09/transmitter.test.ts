@@ -123,3 +123,23 @@ describe('an *ACK taken once, replayed with a cipher block of the attacker\'s in
     expect(acks.take(replay, replayed, { seq: '0002', sentAt: time + 3_000 }, time + 3_100)).toMatchObject({ kind: 'invalid', refusal: 'replayed' });
   });
 });
+
+describe('an off-template *ACK replayed with a cipher block of the attacker\'s after it', () => {
+  const time = Date.now();
+  // pysiaalarm (Home Assistant's receiver): ASCII '0' pad, no '|', so its *ACK is read by the off-template path.
+  const pysiaPlaintext = (ts: string) => `${'0'.repeat(16 - (`]${ts}`.length % 16))}]${ts}`;
+  const plain = { seq: '0002', encrypted: true, key: KEY, ackNotBefore: time - 20_000 };
+
+  it('is no ACK: the ]_timestamp must end the plaintext (but for PKCS#7 padding), not sit before 16 bytes of noise', () => {
+    const taken = encryptedAck(pysiaPlaintext(stamp(time)), KEY, '0001', false, 'L0#9876');
+    expect(interpretAnswer(taken, { ...plain, seq: '0001' })).toMatchObject({ kind: 'ack', fixedPad: true });
+    const hex = /\[([0-9a-f]+)\r$/i.exec(taken.toString('latin1'))![1]!;
+    const replay = wrap(`"*ACK"0002L0#9876[${hex}${'5A'.repeat(16)}`);
+    expect(interpretAnswer(replay, plain)).toMatchObject({ kind: 'invalid' });
+  });
+
+  it('ioBroker.sia\'s *ACK, PKCS#7 padding after the timestamp, is still an ACK', () => {
+    const iobPlaintext = `${'\0'.repeat(16 - (`|]${stamp(time)}`.length % 16))}|] ${stamp(time)}`;
+    expect(interpretAnswer(encryptedAck(iobPlaintext, KEY, '0002', true), plain)).toMatchObject({ kind: 'ack', receiverTime: Math.floor(time / 1000) * 1000 });
+  });
+});
