@@ -1,8 +1,11 @@
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Gateway } from '../../../adapters/cli/gateway.js';
 import { createRootLogger } from '../../../adapters/system/logger.js';
+import { decodeDc09Frame } from '../../../src/codecs/dc09/frame.js';
+import { encodeDuh } from '../../../src/codecs/dc09/responses.js';
 import type { NormalizedEvent } from '../../../src/model/event.js';
 import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { pendingEntryHeapBytes } from '../../../src/outbox/pending-index.js';
@@ -47,6 +50,28 @@ describe('Gateway', () => {
     expect(probe.stored).toMatchObject([
       { category: 'supervisory', account: '9000', source: { input: 'cms' }, reasons: ['no answer from 192.0.2.1:12000'], covert: true },
     ]);
+  });
+
+  it('counts in its metrics the answers a keyed DC-09 output does not trust (a man in the middle answering its NULL polls with a plain DUH)', async () => {
+    const forger = dgram.createSocket('udp4');
+    forger.bind(0, '127.0.0.1');
+    await once(forger, 'listening');
+    forger.on('message', (frame, from) => {
+      const decoded = decodeDc09Frame(frame, { keyFor: () => Buffer.from('000102030405060708090A0B0C0D0E0F', 'hex') });
+      if (decoded.ok) forger.send(encodeDuh(decoded.value), from.port, from.address);
+    });
+    const port = (forger.address() as net.AddressInfo).port;
+    const gateway = await startGateway(
+      { inputs: [], outputs: [{ type: 'dc09', name: 'arc', primary: `udp://127.0.0.1:${port}`, account: '9876', key: '000102030405060708090A0B0C0D0E0F', keyEncoding: 'hex', supervision: '1s', ackTimeout: '200ms' }] },
+      false,
+    );
+    try {
+      for (let waited = 0; gateway.counters.get('dc09_output_answers_distrusted_total') === 0 && waited < 5_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      expect(gateway.counters.get('dc09_output_answers_distrusted_total', { output: 'arc', path: 'primary', reason: 'plain-duh' })).toBeGreaterThan(0);
+      expect(await gateway.metrics.render()).toMatch(/^panelbridge_dc09_output_answers_distrusted_total\{output="arc",path="primary",reason="plain-duh"\} [1-9]/m);
+    } finally {
+      forger.close();
+    }
   });
 
   it('reports to central a store fault from its start, even when the first report after it found the disk full again', async () => {
