@@ -49,20 +49,22 @@ export class AnswerQueue {
     else if (this.queued.push(answer) > MAX_QUEUED_ANSWERS) this.queued.shift();
   }
 
-  /** The next answer, or null when none comes within `ms` or the link closed. */
-  next(ms: number): Promise<Uint8Array | null> {
+  /** The next answer, or null when none comes within `ms`, the link closed or `signal` aborted the wait. */
+  next(ms: number, signal?: AbortSignal): Promise<Uint8Array | null> {
     const queued = this.queued.shift();
     if (queued !== undefined) return Promise.resolve(queued);
-    if (ms <= 0 || this.closed) return Promise.resolve(null);
+    if (ms <= 0 || this.closed || signal?.aborted === true) return Promise.resolve(null);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
-        resolve(null);
-      }, ms);
-      this.waiter = (answer) => {
+      const done = (answer: Uint8Array | null) => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', aborted);
+        this.waiter = undefined;
         resolve(answer);
       };
+      const timer = setTimeout(() => done(null), ms);
+      const aborted = () => done(null);
+      signal?.addEventListener('abort', aborted, { once: true });
+      this.waiter = done;
     });
   }
 
@@ -100,6 +102,8 @@ export interface Link {
 export interface LinkOptions {
   /** How long a TCP connect may take before it counts as failed (a blackholed address would hang for minutes). */
   connectTimeoutMs?: number;
+  /** Gives up the first connect (a probe that something more urgent needs the wire for). */
+  signal?: AbortSignal;
 }
 
 export async function openDc09Link(target: LinkTarget, options: LinkOptions = {}): Promise<Link> {
@@ -110,7 +114,7 @@ export async function openDc09Link(target: LinkTarget, options: LinkOptions = {}
 async function openTcpLink(target: LinkTarget, options: LinkOptions): Promise<Link> {
   const answers = new AnswerQueue();
   let current: net.Socket | undefined;
-  const connect = async () => {
+  const connect = async (signal?: AbortSignal) => {
     const socket = net.connect({ host: target.host, port: target.port });
     socket.setNoDelay(true);
     const framer = new Dc09Framer();
@@ -119,7 +123,8 @@ async function openTcpLink(target: LinkTarget, options: LinkOptions): Promise<Li
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => socket === current && answers.close());
-    await once(socket, 'connect', options.connectTimeoutMs === undefined ? {} : { signal: AbortSignal.timeout(options.connectTimeoutMs) }).catch((error: unknown) => {
+    const signals = [...(options.connectTimeoutMs === undefined ? [] : [AbortSignal.timeout(options.connectTimeoutMs)]), ...(signal === undefined ? [] : [signal])];
+    await once(socket, 'connect', signals.length === 0 ? {} : { signal: AbortSignal.any(signals) }).catch((error: unknown) => {
       socket.destroy();
       throw error;
     });
@@ -127,7 +132,7 @@ async function openTcpLink(target: LinkTarget, options: LinkOptions): Promise<Li
     current = socket;
     return socket;
   };
-  let socket = await connect();
+  let socket = await connect(options.signal);
   return {
     answers,
     async send(bytes) {
@@ -163,15 +168,17 @@ async function openUdpLink(target: LinkTarget): Promise<Link> {
  * Sends one frame and waits for its answer: answers to earlier frames that arrive late (the `stale` ones) are
  * skipped, as a panel matches answers by sequence number. A `provisional` answer (one anyone on the path could have
  * sent, or one that is no answer at all) does not end the wait: the receiver's own answer may follow it, and only
- * when none comes before the timeout is the last provisional one the outcome.
+ * when none comes before the timeout is the last provisional one the outcome. `signal` ends the wait as the
+ * timeout would.
  */
 export async function exchange(
   link: Link,
   bytes: Uint8Array,
   timeoutMs: number,
   interpret: (answer: Uint8Array) => PanelAnswer,
-  provisional: (answer: PanelAnswer) => boolean = () => false,
+  options: { provisional?: (answer: PanelAnswer) => boolean; signal?: AbortSignal } = {},
 ): Promise<{ answer: PanelAnswer; latencyMs: number | null }> {
+  const { provisional = () => false, signal } = options;
   link.answers.clear();
   const started = performance.now();
   try {
@@ -181,7 +188,7 @@ export async function exchange(
   }
   let fallback: { answer: PanelAnswer; latencyMs: number } | undefined;
   for (;;) {
-    const received = await link.answers.next(timeoutMs - (performance.now() - started));
+    const received = await link.answers.next(timeoutMs - (performance.now() - started), signal);
     if (received === null) return fallback ?? { answer: { kind: 'none' }, latencyMs: null };
     const answer = interpret(received);
     if (answer.kind === 'stale') continue;

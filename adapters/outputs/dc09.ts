@@ -188,6 +188,10 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   /** Refused and distrusted answers: a man in the middle can send any number, so they are counted, not each logged. */
   private readonly distrustLog: RateLimitedLog;
   private pollTimer: ReturnType<typeof setInterval> | undefined;
+  /** Ends the probe of a down path now on the wire (see poll). */
+  private probe: AbortController | undefined;
+  /** A supervision round is on the wire or waiting for it. */
+  private supervising = false;
   private stopped = false;
 
   constructor(options: Dc09OutputOptions, deps: Dc09OutputDeps) {
@@ -263,6 +267,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     if (forwarded.notes.length > 0) {
       this.logger.info({ eventId: event.id, category: event.category, sent: forwarded.content.data, notes: forwarded.notes }, 'event forwarded with a substitute code');
     }
+    if (event.duress) this.probe?.abort();
     return this.wire.run(() => this.transmit(event, forwarded.content, forwarded.extended));
   }
 
@@ -344,15 +349,15 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   }
 
   /** Sends on one path until it ACKs or DUHs, or `attempts` sends went unanswered. NAKs with a time do not count. */
-  private async sendOn(path: Path, frame: OutgoingFrame, attempts: number): Promise<Attempt> {
+  private async sendOn(path: Path, frame: OutgoingFrame, attempts: number, signal?: AbortSignal): Promise<Attempt> {
     const { seq } = frame;
     let detail = 'no answer';
     let corrections = 0;
     let unansweredBefore = false;
     let lastNak: PanelAnswer | undefined;
     if (frame.offsetMs !== path.clockOffsetMs) frame.stamp(path.clockOffsetMs);
-    for (let attempt = 0; attempt < attempts && !this.stopped; ) {
-      const answer = await this.exchangeOn(path, frame);
+    for (let attempt = 0; attempt < attempts && !this.stopped && signal?.aborted !== true; ) {
+      const answer = await this.exchangeOn(path, frame, signal);
       lastNak = answer.kind === 'nak' ? answer : undefined;
       switch (answer.kind) {
         case 'ack':
@@ -404,8 +409,8 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
     );
   }
 
-  private async exchangeOn(path: Path, frame: OutgoingFrame): Promise<PanelAnswer> {
-    const link = await this.linkOf(path);
+  private async exchangeOn(path: Path, frame: OutgoingFrame, signal?: AbortSignal): Promise<PanelAnswer> {
+    const link = await this.linkOf(path, signal);
     if (typeof link === 'string') return { kind: 'none', detail: link };
     const sent = {
       seq: frame.seq,
@@ -417,7 +422,7 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
       if (answer.kind === 'ack' && answer.encrypted === true) answer = this.takenAcks.take(reply, answer, { seq: frame.seq, sentAt: frame.createdAt }, this.deps.clock.now()) ?? answer;
       this.noteDistrust(path, frame.seq, answer);
       return answer;
-    }, (answer) => this.mayBeInjected(answer));
+    }, { provisional: (answer) => this.mayBeInjected(answer), ...(signal === undefined ? {} : { signal }) });
     if (answer.kind !== 'none') this.lastTrafficAt = this.deps.clock.now();
     return answer;
   }
@@ -441,10 +446,10 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
   }
 
   /** The path's link, opened on first use and after a failed open; an error text when it cannot be opened. */
-  private async linkOf(path: Path): Promise<Link | string> {
+  private async linkOf(path: Path, signal?: AbortSignal): Promise<Link | string> {
     if (path.link !== undefined) return path.link;
     try {
-      path.link = await openDc09Link(path.target, { connectTimeoutMs: this.options.ackTimeout });
+      path.link = await openDc09Link(path.target, { connectTimeoutMs: this.options.ackTimeout, ...(signal === undefined ? {} : { signal }) });
       return path.link;
     } catch (error) {
       return `cannot connect: ${(error as Error).message}`;
@@ -514,14 +519,22 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
    * every path that is down, so the primary is taken back as soon as it answers (also with supervision off).
    */
   private async supervise(): Promise<void> {
-    if (this.stopped) return;
+    // One round at a time: the timer ticks every quarter interval, and a round waiting for a silent path takes up to
+    // ackTimeout a path, so rounds queued on the wire behind it would hold the next delivery, a duress too, for all
+    // of theirs.
+    if (this.stopped || this.supervising) return;
     const now = this.deps.clock.now();
     const idle = this.options.supervision > 0 && now - this.lastTrafficAt >= this.options.supervision;
     const due = this.paths.filter((p) => p.down || (p === this.active && idle));
     if (due.length === 0) return;
-    await this.wire.run(async () => {
-      for (const path of due) await this.poll(path);
-    });
+    this.supervising = true;
+    try {
+      await this.wire.run(async () => {
+        for (const path of due) await this.poll(path);
+      });
+    } finally {
+      this.supervising = false;
+    }
   }
 
   /**
@@ -534,8 +547,18 @@ export class Dc09Output implements OutputAdapter<NormalizedEvent> {
    */
   private async poll(path: Path): Promise<void> {
     if (this.stopped) return;
-    const attempt = await this.sendOn(path, this.frame({ token: 'NULL', dataAccount: null, data: '' }, {}, path.clockOffsetMs), 1);
-    if (this.stopped) return;
+    // Probing a down path while another carries the traffic may take the whole ackTimeout (a blackholed path, or a
+    // man in the middle that swallows it); a duress that comes in meanwhile ends the probe rather than wait for it.
+    const probe = path.down && path !== this.active ? new AbortController() : undefined;
+    this.probe = probe;
+    let attempt: Attempt;
+    try {
+      attempt = await this.sendOn(path, this.frame({ token: 'NULL', dataAccount: null, data: '' }, {}, path.clockOffsetMs), 1, probe?.signal);
+    } finally {
+      this.probe = undefined;
+    }
+    // An ended probe tells nothing of the path: the next tick probes it again.
+    if (this.stopped || probe?.signal.aborted === true) return;
     const plainNakAnswers = attempt.outcome === 'nak' && attempt.timed && this.key === undefined;
     if (attempt.outcome === 'ack' || plainNakAnswers) {
       if (attempt.outcome === 'ack') this.pathAcked(path);

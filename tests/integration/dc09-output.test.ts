@@ -942,3 +942,25 @@ describe('DC-09 output towards a hostile or broken receiver', () => {
     expect(await out.deliver(duress())).toMatchObject({ ok: false, retryable: true });
   });
 });
+
+describe('DC-09 output: a probe of a down path and a duress', () => {
+  it('attack: a duress arriving while the primary, silenced by a man in the middle, is being probed goes on the backup at once, not after the probe\'s timeout', async () => {
+    let probeSeen: (() => void) | undefined;
+    // The primary accepts and never answers (a man in the middle that swallows what it gets).
+    const primary = await hostileServer(async (_socket, frames) => {
+      for await (const msg of frames) if (msg.token === 'NULL') probeSeen?.();
+    });
+    const backup = await startReceiver(() => 'ack');
+    closers.push(() => backup.close());
+    const out = await output({ primary: `tcp://127.0.0.1:${primary.port}`, backup: `tcp://127.0.0.1:${backup.port}`, ackTimeout: 2_000, retries: 0, supervision: 1_000 });
+    // The first event finds the primary silent and goes on the backup, which is used from then on.
+    expect(await out.deliver(testEvent())).toEqual({ ok: true });
+    expect(out.health().state).toBe('degraded');
+    // The primary is probed again (a NULL on it, awaited for up to ackTimeout); a duress comes in meanwhile.
+    await new Promise<void>((resolve) => (probeSeen = resolve));
+    const started = Date.now();
+    expect(await out.deliver(duress())).toEqual({ ok: true });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(backup.events().map((r) => r.msg.data)).toEqual(['1130 00 000', '1121 01 005']);
+  }, 20_000);
+});
