@@ -36,7 +36,7 @@ export interface Dc09OutputDeps {
  * Why an answer from a path was refused (AnswerRefusal), or on a keyed link not trusted: a NAK or DUH, never
  * encrypted, which anyone on the path can send (it is acted on as far as a forged one can do no harm).
  */
-export type AnswerDistrust = AnswerRefusal | 'plain-nak' | 'plain-duh';
+type AnswerDistrust = AnswerRefusal | 'plain-nak' | 'plain-duh';
 
 /** NAKs with a receiver time accepted per attempt: each one corrects the clock, more mean the receiver disagrees with itself. */
 const MAX_TIME_CORRECTIONS = 2;
