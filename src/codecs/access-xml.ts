@@ -143,6 +143,8 @@ function onvifMeaning(topic: string, items: ReadonlyMap<string, string>, initial
 }
 /** Bounds the code value and text built from document content. */
 const MAX_FIELD_CHARS = 128;
+/** Bounds what an error message quotes of the parser's. */
+const MAX_MESSAGE_QUOTE = 200;
 
 const parser = new XMLParser({
   // Entities are never expanded; DTDs are refused before parsing (XML_ENTITY_REJECTED).
@@ -211,12 +213,13 @@ export function decodeAccessXml(body: string | Uint8Array, options: AccessXmlOpt
     const valid = XMLValidator.validate(text);
     if (valid !== true) {
       const { msg, line, col } = valid.err;
-      return fail('XML_MALFORMED', `not well-formed XML: ${msg} (line ${line}, column ${col ?? '?'})`, text);
+      // The validator quotes what it refused, up to every open tag: a 64 KiB body made a message of 170 KB for the answer and the log.
+      return fail('XML_MALFORMED', `not well-formed XML: ${msg.slice(0, MAX_MESSAGE_QUOTE)} (line ${line}, column ${col ?? '?'})`, text);
     }
     document = parser.parse(text);
   } catch (error) {
     // The parser refuses what the validator lets through (nesting depth, reserved names such as __proto__).
-    return fail('XML_MALFORMED', `the XML could not be parsed: ${(error as Error).message}`, text);
+    return fail('XML_MALFORMED', `the XML could not be parsed: ${(error as Error).message.slice(0, MAX_MESSAGE_QUOTE)}`, text);
   }
   const events = eventsOf(document, options, text);
   return events.ok ? ok(events.value.map(signalOf)) : events;
@@ -284,11 +287,19 @@ function vendorEvents(document: unknown, elements: readonly unknown[], mapping: 
   const ofEachEvent = (inside: string): boolean => eventElement === '' || inside === eventElement || inside.startsWith(`${eventElement}.`);
   return elements.flatMap((element) => {
     const events = eventTypeInside === null ? 1 : Math.max(1, nodesAt(element, eventTypeInside).length);
+    // Each path is walked once per element, not once per event: a container of thousands of events would cost
+    // seconds of the event loop every input shares.
+    const walked = new Map<string, unknown[]>();
+    const nodesInside = (inside: string): unknown[] => {
+      let nodes = walked.get(inside);
+      if (nodes === undefined) walked.set(inside, (nodes = nodesAt(element, inside)));
+      return nodes;
+    };
     return Array.from({ length: events }, (_, index) => {
       const fields = vendorEvent(mapping, defaults, (path) => {
         const inside = pathInside(mapping.match, path);
         if (inside === null) return textOf(nodeAt(document, path));
-        const nodes = nodesAt(element, inside);
+        const nodes = nodesInside(inside);
         if (events === 1 || !ofEachEvent(inside)) return textOf(nodes[0]);
         return nodes.length === events ? textOf(nodes[index]) : null;
       });
