@@ -233,15 +233,28 @@ function eventsOf(document: unknown, options: AccessXmlOptions, text: string): D
   }
   for (const container of ONVIF_CONTAINERS) {
     const messages = nodesAt(document, container === '' ? 'NotificationMessage' : `${container}.NotificationMessage`);
-    if (messages.length > 0) return ok(messages.map((message) => onvifEvent(message, options.defaults)));
+    if (messages.length > 0) return ok(messages.flatMap((message) => onvifEvents(message, options.defaults)));
   }
   const names = options.mappings.map((m) => m.name);
   const tried = names.length === 0 ? 'ONVIF' : `ONVIF or ${names.join(', ')}`;
   return fail('XML_MAPPING_FAILED', `the document matches no mapping (tried ${tried})`, text);
 }
 
-function onvifEvent(notification: unknown, defaults: AccessXmlOptions['defaults']): AccessFields {
-  const topic = textOf(nodeAt(notification, 'Topic')) ?? '';
+/**
+ * The events of one notification: one per `Topic`. A notification has one (WS-BaseNotification), but a sender that
+ * writes two must not have the second, a duress behind a benign first, go unread (quirk `repeated-topic`).
+ */
+function onvifEvents(notification: unknown, defaults: AccessXmlOptions['defaults']): AccessFields[] {
+  const topics = nodesAt(notification, 'Topic').map((node) => textOf(node) ?? '');
+  if (topics.length <= 1) return [onvifEvent(notification, topics[0] ?? '', defaults)];
+  return topics.map((topic) => {
+    const fields = onvifEvent(notification, topic, defaults);
+    fields.quirks.push(`repeated-topic: ${topics.length} topics in one notification`);
+    return fields;
+  });
+}
+
+function onvifEvent(notification: unknown, topic: string, defaults: AccessXmlOptions['defaults']): AccessFields {
   const outer = nodeAt(notification, 'Message');
   // wsnt:Message wraps tt:Message; both are `Message` once the prefixes are gone.
   const message = nodeAt(outer, 'Message') ?? outer;
