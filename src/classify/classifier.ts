@@ -1,5 +1,6 @@
 import { DURESS_CATEGORIES, type Category } from '../model/event.js';
 import type { Signal } from '../model/signal.js';
+import { namesDuress } from '../model/duress-word.js';
 import type { AddressKind, CodeEntry } from '../catalog/types.js';
 import type { Site, SiteDoor, SiteUser, SiteZone, ZoneType } from '../settings/sites.js';
 import { profileRules, ruleMatches } from './profiles.js';
@@ -271,7 +272,7 @@ export function createClassifier(lookup: CodeLookup) {
       else if (duressUser !== undefined) escalate('duress', `unknown code with number ${unknownNumber}, also duress user ${unknownNumber} "${duressUser.name}"`);
     }
     const accessEvent = signal.access?.eventType;
-    if (accessEvent !== undefined && /duress/i.test(accessEvent))
+    if (accessEvent !== undefined && namesDuress(accessEvent))
       escalate('duress', `the access controller reports "${accessEvent}"`);
 
     const duress = DURESS_CATEGORIES.has(category);

@@ -1,5 +1,6 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { emptySignal, type Signal } from '../model/signal.js';
+import { namesDuress } from '../model/duress-word.js';
 import { parseXmlDateTime } from './date-time.js';
 import { fail, ok, type DecodeResult } from './result.js';
 
@@ -93,6 +94,9 @@ const sia = (value: string, label: string, qualifier: Meaning['qualifier'] = 'ne
   label,
 });
 const uncoded = (label: string): Meaning => ({ code: null, qualifier: 'new', label });
+
+/** CID 121 "Duress": an event no reading gave a meaning, in content that names a duress (quirk `duress-suspected`). */
+const SUSPECTED_DURESS = cid('121', 'duress suspected');
 
 const KIND_MEANING: Readonly<Record<Exclude<AccessKind, 'other'>, Meaning>> = {
   duress: cid(ACCESS_DURESS_CODE, 'duress'),
@@ -237,7 +241,50 @@ function eventsOf(document: unknown, options: AccessXmlOptions, text: string): D
   }
   const names = options.mappings.map((m) => m.name);
   const tried = names.length === 0 ? 'ONVIF' : `ONVIF or ${names.join(', ')}`;
-  return fail('XML_MAPPING_FAILED', `the document matches no mapping (tried ${tried})`, text);
+  const unmapped = `the document matches no mapping (tried ${tried})`;
+  const suspected = unreadEvent(options.defaults, `no-mapping: ${unmapped}`);
+  if (suspectDuress(suspected, () => duressNamedIn(document))) return ok([suspected]);
+  return fail('XML_MAPPING_FAILED', unmapped, text);
+}
+
+/** An event of a document no reading understood: no event type, no meaning (yet), the why as its quirk. */
+function unreadEvent(defaults: AccessXmlOptions['defaults'], why: string): AccessFields {
+  const { account = null, site = null } = defaults;
+  return { meaning: null, eventType: '', account, site, door: null, doorName: null, credential: null, holder: null, time: null, details: {}, quirks: [why] };
+}
+
+/**
+ * An event no reading gave a meaning is a suspected duress when its element (or document) names one elsewhere: in an
+ * element or attribute name, an attribute value or text, however spelled (namesDuress). A sender that moved the
+ * event type to an attribute, or wrote it in look-alike letters, must not pass a duress as `unrecognized`.
+ * True when the event became one.
+ */
+function suspectDuress(fields: AccessFields, namedIn: () => string | null): boolean {
+  // An event type that names a duress itself is labelled by the classifier, its code kept as sent.
+  if (fields.meaning !== null || namesDuress(fields.eventType)) return false;
+  const named = namedIn();
+  if (named === null) return false;
+  fields.meaning = SUSPECTED_DURESS;
+  fields.quirks.push(`duress-suspected: "${named.slice(0, MAX_FIELD_CHARS)}" in content no reading matched`);
+  return true;
+}
+
+/** The first name, attribute value or text in a parsed node that names a duress, or null. */
+function duressNamedIn(node: unknown): string | null {
+  const pending: unknown[] = [node];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    if (typeof current === 'string') {
+      const text = decodeEntities(current);
+      if (namesDuress(text)) return text;
+    } else if (typeof current === 'object' && current !== null) {
+      for (const [name, value] of Object.entries(current)) {
+        if (namesDuress(name)) return name.replace(/^@/, '');
+        pending.push(value);
+      }
+    }
+  }
+  return null;
 }
 
 /**
@@ -246,10 +293,10 @@ function eventsOf(document: unknown, options: AccessXmlOptions, text: string): D
  */
 function onvifEvents(notification: unknown, defaults: AccessXmlOptions['defaults']): AccessFields[] {
   const topics = nodesAt(notification, 'Topic').map((node) => textOf(node) ?? '');
-  if (topics.length <= 1) return [onvifEvent(notification, topics[0] ?? '', defaults)];
-  return topics.map((topic) => {
+  return (topics.length === 0 ? [''] : topics).map((topic) => {
     const fields = onvifEvent(notification, topic, defaults);
-    fields.quirks.push(`repeated-topic: ${topics.length} topics in one notification`);
+    if (topics.length > 1) fields.quirks.push(`repeated-topic: ${topics.length} topics in one notification`);
+    suspectDuress(fields, () => duressNamedIn(notification));
     return fields;
   });
 }
@@ -308,6 +355,10 @@ function vendorEvents(document: unknown, elements: readonly unknown[], mapping: 
       if (nodes === undefined) walked.set(inside, (nodes = nodesAt(element, inside)));
       return nodes;
     };
+    // A suspected duress is searched for in the event's own element, else once in the element at match.
+    const eventNodes = events > 1 ? nodesInside(eventElement === '' ? (eventTypeInside ?? '') : eventElement) : undefined;
+    let elementNames: string | null | undefined;
+    const namedInElement = () => (elementNames === undefined ? (elementNames = duressNamedIn(element)) : elementNames);
     return Array.from({ length: events }, (_, index) => {
       const fields = vendorEvent(mapping, defaults, (path) => {
         const inside = pathInside(mapping.match, path);
@@ -317,6 +368,7 @@ function vendorEvents(document: unknown, elements: readonly unknown[], mapping: 
         return nodes.length === events ? textOf(nodes[index]) : null;
       });
       if (events > 1) fields.quirks.push(`match-is-container: "${mapping.match}" holds ${events} events; set match to the repeated event element`);
+      suspectDuress(fields, () => (eventNodes?.length === events ? duressNamedIn(eventNodes[index]) : namedInElement()));
       return fields;
     });
   });

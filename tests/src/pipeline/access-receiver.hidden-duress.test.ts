@@ -12,6 +12,8 @@ import { silentLogger, systemClock } from '../../../src/ports.js';
  * duress (security.md rule 1, README: "every signal that is or may be duress arrives labelled duress: true").
  */
 const FEED: AccessMapping = { name: 'feed', match: 'Event', eventType: 'Event.Type', door: 'Event.Door', duressValues: ['DURESS'], grantedValues: ['GRANTED'], deniedValues: [] };
+/** A mapping whose match names the container of a batch (quirk match-is-container). */
+const BATCH: AccessMapping = { ...FEED, name: 'batch', match: 'Events', eventType: 'Events.Event.Type', door: 'Events.Event.Door' };
 
 function accessReceiver() {
   const outbox = new MemoryOutbox();
@@ -20,7 +22,7 @@ function accessReceiver() {
   const receiver = new AccessReceiver({
     input: 'doors',
     maxBytes: 65_536,
-    mappings: [FEED],
+    mappings: [FEED, BATCH],
     defaults: {},
     secret: null,
     clock: systemClock,
@@ -49,5 +51,47 @@ describe('a duress hidden in the document structure', () => {
       ['duress', true],
     ]);
     expect(outcome.events[1]?.quirks).toContain('repeated-topic: 2 topics in one notification');
+  });
+});
+
+describe('a duress the event type spells so that no reading of it matches', () => {
+  it.each([
+    ['full-width letters (NFKC folds them)', onvif(['tns1:AccessControl/Ｄｕｒｅｓｓ'])],
+    ['a zero-width space inside the word', onvif(['tns1:AccessControl/Du\u200bress'])],
+    ['a soft hyphen written as a character reference', onvif(['tns1:AccessControl/Du&#xAD;ress'])],
+    ['Cyrillic letters that look Latin (е U+0435, ѕ U+0455)', onvif(['tns1:AccessControl/Dur\u0435\u0455s'])],
+    ['a combining accent', onvif(['tns1:AccessControl/Du\u0301ress'])],
+    ['a vendor value with a no-break space', '<Event><Type>DURESS&#160;ALARM</Type></Event>'],
+  ])('%s', async (_how, body) => {
+    const { outcome } = await storedAfter(body);
+    expect(outcome.status).toBe(200);
+    expect(outcome.events).toMatchObject([{ category: 'duress', duress: true }]);
+  });
+});
+
+describe('a duress that stands beside where the mapping looks', () => {
+  it.each([
+    ['the ONVIF topic as an attribute', '<NotificationMessage Topic="tns1:AccessControl/Duress"/>'],
+    ['the ONVIF topic inside a child element', onvif(['<Expression>tns1:AccessControl/Duress</Expression>'])],
+    ['the vendor event type as an attribute, not an element', '<Event Type="DURESS"><Door>vault</Door></Event>'],
+    ['the vendor event type in a child of the mapped element', '<Event><Type><Code>DURESS</Code></Type></Event>'],
+    ['a document no mapping reads', '<AlarmReport><Kind>Duress</Kind><Door>vault</Door></AlarmReport>'],
+  ])('%s', async (_how, body) => {
+    const { outcome } = await storedAfter(body);
+    expect(outcome.status).toBe(200);
+    expect(outcome.events).toMatchObject([{ duress: true }]);
+  });
+
+  it('in a batch, only the event whose own element names the duress is suspected', async () => {
+    const { outcome } = await storedAfter('<Events><Event><Type>OPENED</Type></Event><Event Kind="Duress"><Type>ALARM</Type></Event></Events>');
+    expect(outcome.events.map((event) => [event.category, event.duress])).toEqual([
+      ['unrecognized', false],
+      ['duress', true],
+    ]);
+  });
+
+  it('a benign event type beside a duress word elsewhere stays what the mapping says', async () => {
+    const { outcome } = await storedAfter('<Event><Type>GRANTED</Type><Holder>Duress Test User</Holder></Event>');
+    expect(outcome.events).toMatchObject([{ category: 'access', duress: false }]);
   });
 });
