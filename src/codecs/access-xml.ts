@@ -165,33 +165,39 @@ const DECLARED_ENCODING = /^<\?xml\s[^>]*?\bencoding\s*=\s*["']([A-Za-z][A-Za-z0
 
 /**
  * The document's text in the encoding its bytes say (XML 1.0 §4.3.3 and Appendix F): a byte order mark, else the
- * UTF-16 shape of `<?` without one, else the declaration's `encoding`, else UTF-8. Every processor must read UTF-8
- * and UTF-16; older door controllers declare ISO-8859-1 or windows-1252, which are read as well.
+ * UTF-16 shape of `<` without one, else the declaration's `encoding`, else UTF-8. Every processor must read UTF-8
+ * and UTF-16; older door controllers declare ISO-8859-1 or windows-1252, which are read as well. Bytes that lie
+ * about their encoding are read all the same, named in a quirk: refusing them would drop the duress they carry
+ * (a holder's name in Latin-1 in a document that says UTF-8).
  */
-function documentText(body: Uint8Array): { ok: true; text: string } | { ok: false; why: string } {
+function documentText(body: Uint8Array): { text: string; quirks: string[] } {
   const [b0, b1, b2, b3] = body;
   let encoding = 'utf-8';
   if (b0 === 0xff && b1 === 0xfe) encoding = 'utf-16le';
   else if (b0 === 0xfe && b1 === 0xff) encoding = 'utf-16be';
-  else if (b0 === 0x3c && b1 === 0x00 && b2 === 0x3f && b3 === 0x00) encoding = 'utf-16le';
-  else if (b0 === 0x00 && b1 === 0x3c && b2 === 0x00 && b3 === 0x3f) encoding = 'utf-16be';
+  // "<" and a character after it: no UTF-8 document holds a NUL there.
+  else if (b0 === 0x3c && b1 === 0x00 && b2 !== undefined && b2 !== 0x00 && b3 === 0x00) encoding = 'utf-16le';
+  else if (b0 === 0x00 && b1 === 0x3c && b2 === 0x00 && b3 !== undefined && b3 !== 0x00) encoding = 'utf-16be';
   else if (!(b0 === 0xef && b1 === 0xbb && b2 === 0xbf)) {
     const declared = DECLARED_ENCODING.exec(Buffer.from(body.subarray(0, 256)).toString('latin1'));
     if (declared !== null) encoding = declared[1]!.toLowerCase();
   }
+  const quirks: string[] = [];
   let decoder: TextDecoder;
   try {
     decoder = new TextDecoder(encoding, { fatal: true });
   } catch {
-    return { ok: false, why: `the declared encoding "${encoding}" is not one this gateway reads` };
+    quirks.push(`encoding-unsupported: "${encoding}" read as UTF-8`);
+    decoder = new TextDecoder('utf-8', { fatal: true });
   }
   // Bytes that spell "<?xml" in ASCII are not UTF-16 whatever the label says (Appendix F.1): .NET's XmlWriter over
   // a string declares utf-16 and the text is then sent as UTF-8.
   if (decoder.encoding.startsWith('utf-16') && b0 === 0x3c && b1 === 0x3f) decoder = new TextDecoder('utf-8', { fatal: true });
   try {
-    return { ok: true, text: decoder.decode(body) };
+    return { text: decoder.decode(body), quirks };
   } catch {
-    return { ok: false, why: `the body is not ${decoder.encoding} text` };
+    quirks.push(`encoding-invalid: bytes that are not ${decoder.encoding} read as U+FFFD`);
+    return { text: new TextDecoder(decoder.encoding).decode(body), quirks };
   }
 }
 
@@ -201,13 +207,8 @@ export function decodeAccessXml(body: string | Uint8Array, options: AccessXmlOpt
   if (size > options.maxBytes) {
     return fail('XML_TOO_LARGE', `the body has ${size} bytes, more than the limit of ${options.maxBytes}`);
   }
-  let text: string;
-  if (typeof body === 'string') text = body;
-  else {
-    const decoded = documentText(body);
-    if (!decoded.ok) return fail('XML_MALFORMED', decoded.why, body);
-    text = decoded.text;
-  }
+  const { text: decodedText, quirks } = typeof body === 'string' ? { text: body, quirks: [] } : documentText(body);
+  let text = decodedText;
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (ENTITY_DECLARATION.test(text)) {
     return fail('XML_ENTITY_REJECTED', 'DOCTYPE and ENTITY declarations are refused (entity expansion)', text);
@@ -226,7 +227,8 @@ export function decodeAccessXml(body: string | Uint8Array, options: AccessXmlOpt
     return fail('XML_MALFORMED', `the XML could not be parsed: ${(error as Error).message.slice(0, MAX_MESSAGE_QUOTE)}`, text);
   }
   const events = eventsOf(document, options, text);
-  return events.ok ? ok(events.value.map(signalOf)) : events;
+  if (!events.ok) return events;
+  return ok(events.value.map((fields) => signalOf({ ...fields, quirks: [...quirks, ...fields.quirks] })));
 }
 
 /** Configured mappings first (the installer knows the feed), then the built-in ONVIF reading. */

@@ -34,8 +34,11 @@ describe('decodeAccessXml', () => {
     expect(decodeOk('\ufeff' + DURESS_NOTIFICATION)).toHaveLength(1);
   });
 
-  it('refuses bytes that are not UTF-8 as malformed', () => {
-    expect(errorOf(Uint8Array.of(0x3c, 0x61, 0x3e, 0xff, 0xfe, 0x3c, 0x2f, 0x61, 0x3e))?.code).toBe('XML_MALFORMED');
+  // A controller that declares (or defaults to) UTF-8 and writes a holder's name in Latin-1 must not lose its duress
+  // to a 400: the bytes that are not UTF-8 read U+FFFD, named in a quirk.
+  it('reads bytes that are not UTF-8 with replacement characters, naming the quirk', () => {
+    const bytes = Buffer.from(DURESS_NOTIFICATION.replace('door-lobby-2', 'T\u00fcr-2'), 'latin1');
+    expect(decodeOk(bytes)[0]).toMatchObject({ code: { value: '124' }, access: { door: 'T\ufffdr-2' }, quirks: ['encoding-invalid: bytes that are not utf-8 read as U+FFFD'] });
   });
 
   // XML 1.0 §4.3.3: "All XML processors MUST accept the UTF-8 and UTF-16 encodings"; Appendix F: the byte order mark,
@@ -58,12 +61,24 @@ describe('decodeAccessXml', () => {
     expect(decodeOk(Buffer.from(declared(label), 'utf8'))[0]).toMatchObject({ access: { door: 'Tür-2' } });
   });
 
-  it('refuses an encoding it cannot read, naming it', () => {
-    expect(errorOf(Buffer.from(declared('x-made-up'), 'latin1'))).toMatchObject({ code: 'XML_MALFORMED', message: expect.stringContaining('x-made-up') });
+  it('reads an encoding it does not know as UTF-8, naming it', () => {
+    expect(decodeOk(Buffer.from(declared('x-made-up'), 'utf8'))[0]).toMatchObject({
+      access: { door: 'Tür-2' },
+      quirks: ['encoding-unsupported: "x-made-up" read as UTF-8'],
+    });
   });
 
-  it('refuses bytes that are not the declared encoding', () => {
-    expect(errorOf(Buffer.from(declared('UTF-8'), 'latin1'))?.code).toBe('XML_MALFORMED');
+  it('reads bytes that are not the declared encoding with replacement characters', () => {
+    expect(decodeOk(Buffer.from(declared('UTF-8'), 'latin1'))[0]).toMatchObject({ code: { value: '124' }, access: { door: 'T\ufffdr-2' }, quirks: [expect.stringMatching(/^encoding-invalid/)] });
+  });
+
+  // XML 1.0 Appendix F wants a byte order mark on UTF-16, but a sender that encodes its text as UTF-16 without one
+  // still writes "<" as 3C 00: no UTF-8 document starts so.
+  it.each([
+    ['UTF-16LE', Buffer.from('<Event><Type>DURESS</Type></Event>', 'utf16le')],
+    ['UTF-16BE', Buffer.from('<Event><Type>DURESS</Type></Event>', 'utf16le').swap16()],
+  ])('reads %s without a byte order mark or declaration', (_encoding, bytes) => {
+    expect(decodeOk(bytes, options({ mappings: [mapping({})] }))).toMatchObject([{ code: { value: '124' } }]);
   });
 
   it('counts the limit in bytes, not characters', () => {

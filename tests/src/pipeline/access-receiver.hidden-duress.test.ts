@@ -95,3 +95,15 @@ describe('a duress that stands beside where the mapping looks', () => {
     expect(outcome.events).toMatchObject([{ category: 'access', duress: false }]);
   });
 });
+
+describe('a duress in bytes that lie about their encoding', () => {
+  it.each([
+    ['a holder in Latin-1 in a document that declares UTF-8', Buffer.from('<?xml version="1.0" encoding="UTF-8"?><Event><Type>DURESS</Type><Door>T\u00fcr 2</Door></Event>', 'latin1')],
+    ['UTF-16LE without a byte order mark', Buffer.from('<Event><Type>DURESS</Type><Door>vault</Door></Event>', 'utf16le')],
+    ['a declared encoding nobody reads (UTF-7) over ASCII bytes', Buffer.from('<?xml version="1.0" encoding="UTF-7"?><Event><Type>DURESS</Type></Event>')],
+  ])('%s', async (_how, body) => {
+    const { outcome } = await storedAfter(body);
+    expect(outcome.status).toBe(200);
+    expect(outcome.events).toMatchObject([{ category: 'duress', duress: true }]);
+  });
+});
