@@ -2,7 +2,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { emptySignal, type Signal } from '../model/signal.js';
 import { namesDuress } from '../model/duress-word.js';
 import { parseXmlDateTime } from './date-time.js';
-import { fail, ok, type DecodeResult } from './result.js';
+import { fail, ok, type DecodeError, type DecodeResult } from './result.js';
 
 /**
  * Access-control events posted as XML (protocols.md §5). First-class: ONVIF event notifications (SOAP
@@ -229,6 +229,18 @@ export function decodeAccessXml(body: string | Uint8Array, options: AccessXmlOpt
   const events = eventsOf(document, options, text);
   if (!events.ok) return events;
   return ok(events.value.map((fields) => signalOf({ ...fields, quirks: [...quirks, ...fields.quirks] })));
+}
+
+/**
+ * A document the input refuses (not well-formed, a DTD, over the size limit) is still searched for a duress, within
+ * its first maxBytes: the signal of a suspected one (Contact ID 121, quirks `content-unparsed` and
+ * `duress-suspected`), else null. Its text is searched as written, entities never expanded.
+ */
+export function suspectedDuressIn(body: Uint8Array, refused: DecodeError, options: AccessXmlOptions): AccessSignal | null {
+  const { text } = documentText(body.subarray(0, options.maxBytes));
+  const fields = unreadEvent(options.defaults, `content-unparsed: ${refused.code}`);
+  const named = () => text.split(/[<>]/).find(namesDuress) ?? null;
+  return suspectDuress(fields, named) ? signalOf(fields) : null;
 }
 
 /** Configured mappings first (the installer knows the feed), then the built-in ONVIF reading. */

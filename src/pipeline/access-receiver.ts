@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { decodeAccessXml, type AccessMapping, type AccessSignal } from '../codecs/access-xml.js';
+import { decodeAccessXml, suspectedDuressIn, type AccessMapping, type AccessSignal } from '../codecs/access-xml.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { ErrorCode } from '../errors.js';
 import type { NormalizedEvent, Transport } from '../model/event.js';
@@ -59,7 +59,8 @@ export interface AccessSender {
 
 /**
  * Decides every answer of the access-control XML input: 200 with the event ids only after they are stored;
- * 400 (413 when too large) for XML that is malformed or declares entities; 401 without the secret; 503 when the
+ * 400 (413 when too large) for XML that is malformed or declares entities, storing it all the same as a suspected
+ * duress when its text names one; 401 without the secret; 503 when the
  * store fails, so the controller retries. Well-formed XML that no mapping reads is stored as `unrecognized` with
  * its raw text rather than refused: it may be a duress report in a format nobody mapped yet. A document of more
  * than MAX_EVENTS_PER_DOCUMENT events gets 413 XML_TOO_MANY_EVENTS; its duress and hold-up events are stored all
@@ -104,7 +105,8 @@ export class AccessReceiver {
     const { peer, certified = false, transport = 'http' } = sender;
     const trust = this.secretDigest !== null || certified ? VERIFIED : unverified('unauthenticated-source');
     const origin: FrameOrigin = { input, transport, receivedAt: clock.now(), raw: body, trust, ...(peer === undefined ? {} : { peer }) };
-    const decoded = decodeAccessXml(body, { maxBytes: this.options.maxBytes, mappings: this.options.mappings, defaults: this.options.defaults });
+    const decodeOptions = { maxBytes: this.options.maxBytes, mappings: this.options.mappings, defaults: this.options.defaults };
+    const decoded = decodeAccessXml(body, decodeOptions);
     if (decoded.ok && decoded.value.length > MAX_EVENTS_PER_DOCUMENT) return this.tooManyEvents(decoded.value, origin, body);
     let events: NormalizedEvent[];
     if (decoded.ok) {
@@ -115,7 +117,9 @@ export class AccessReceiver {
       events = [this.unmappedEvent(decoded.error, origin)];
     } else {
       this.rejected(decoded.error, peer);
-      return refusal(decoded.error.code === 'XML_TOO_LARGE' ? 413 : 400, decoded.error.code, decoded.error.message);
+      const refused = refusal(decoded.error.code === 'XML_TOO_LARGE' ? 413 : 400, decoded.error.code, decoded.error.message);
+      const suspected = suspectedDuressIn(body, decoded.error, decodeOptions);
+      return suspected === null ? refused : this.storeDespiteRefusal(refused, decoded.error.code, [suspected], origin, body);
     }
     const recorded = await this.options.recorder.record(events, this.documentKey(body));
     if (!recorded.ok) return refusal(503, recorded.error.code, recorded.error.message);
@@ -135,10 +139,17 @@ export class AccessReceiver {
       `its ${duress.length} duress and hold-up events are stored, the others are not: post fewer events at a time`;
     this.rejected({ code: 'XML_TOO_MANY_EVENTS', message }, origin.peer);
     const refused = refusal(413, 'XML_TOO_MANY_EVENTS', message);
-    if (duress.length === 0) return refused;
-    const events = duress.map((signal) => {
+    return duress.length === 0 ? refused : this.storeDespiteRefusal(refused, 'XML_TOO_MANY_EVENTS', duress, origin, body);
+  }
+
+  /**
+   * The refusal stays the answer, but the duress signals of the refused document are stored under its key, so the
+   * controller's retries of the same document store them once (security.md rule 1).
+   */
+  private async storeDespiteRefusal(refused: AccessOutcome, code: ErrorCode, signals: readonly AccessSignal[], origin: FrameOrigin, body: Uint8Array): Promise<AccessOutcome> {
+    const events = signals.map((signal) => {
       const event = this.eventOf(signal, origin);
-      event.reasons.push('its document was refused (XML_TOO_MANY_EVENTS); stored because a duress is never dropped');
+      event.reasons.push(`its document was refused (${code}); stored because a duress is never dropped`);
       return event;
     });
     const recorded = await this.options.recorder.record(events, this.documentKey(body));

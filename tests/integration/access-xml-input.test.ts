@@ -166,7 +166,7 @@ describe('access-control XML input over loopback HTTP', () => {
 
   it.each([
     ['entity expansion (billion laughs)', BILLION_LAUGHS, 'XML_ENTITY_REJECTED'],
-    ['malformed XML', '<NotificationMessage><Topic>tns1:AccessControl/Duress</NotificationMessage>', 'XML_MALFORMED'],
+    ['malformed XML', '<NotificationMessage><Topic>tns1:AccessControl/AccessGranted</NotificationMessage>', 'XML_MALFORMED'],
     ['an empty body', '', 'XML_MALFORMED'],
   ])('answers 400 for %s, counts it, stores nothing and keeps serving', async (_what, body, code) => {
     const { outbox, counters, url } = await startInput();
@@ -176,6 +176,15 @@ describe('access-control XML input over loopback HTTP', () => {
     expect(counters.get('frames_rejected_total', { input: 'doors', code })).toBe(1);
     expect(stored(outbox)).toHaveLength(0);
     expect((await post(url, DURESS)).status).toBe(200);
+  });
+
+  it('answers 400 for malformed XML that names a duress, and stores it as a suspected duress', async () => {
+    const { outbox, counters, url } = await startInput();
+    const reply = await post(url, '<NotificationMessage><Topic>tns1:AccessControl/Duress</NotificationMessage>');
+    expect(reply.status).toBe(400);
+    expect(reply.json.error?.code).toBe('XML_MALFORMED');
+    expect(counters.get('frames_rejected_total', { input: 'doors', code: 'XML_MALFORMED' })).toBe(1);
+    expect(stored(outbox)).toMatchObject([{ category: 'duress', duress: true, quirks: ['content-unparsed: XML_MALFORMED', expect.stringContaining('duress-suspected')] }]);
   });
 
   it('answers 413 XML_TOO_LARGE for a body over the limit, however large, without buffering it', async () => {

@@ -107,3 +107,34 @@ describe('a duress in bytes that lie about their encoding', () => {
     expect(outcome.events).toMatchObject([{ category: 'duress', duress: true }]);
   });
 });
+
+describe('a duress in a document the input refuses', () => {
+  const BILLION_LAUGHS =
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>' +
+    '<NotificationMessage><Topic>tns1:AccessControl/Duress</Topic><Holder>&lol2;</Holder></NotificationMessage>';
+  it.each([
+    ['an unescaped ampersand in a door name', '<Event><Type>DURESS</Type><Door>Cash & Carry</Door></Event>', 400, 'XML_MALFORMED'],
+    ['events posted one after another without a container', '<Event><Type>GRANTED</Type></Event><Event><Type>DURESS</Type></Event>', 400, 'XML_MALFORMED'],
+    ['a document cut short', '<Event><Type>DURESS</Type><Door>vault', 400, 'XML_MALFORMED'],
+    ['a DOCTYPE naming the vendor DTD', '<!DOCTYPE Event SYSTEM "event.dtd"><Event><Type>DURESS</Type></Event>', 400, 'XML_ENTITY_REJECTED'],
+    ['entity expansion (never expanded)', BILLION_LAUGHS, 400, 'XML_ENTITY_REJECTED'],
+    ['a batch over the body limit', `<Events><Event><Type>DURESS</Type></Event>${'<Event><Type>GRANTED</Type></Event>'.repeat(2_000)}</Events>`, 413, 'XML_TOO_LARGE'],
+  ])('%s: refused, and the suspected duress stored once however often it comes', async (_how, body, status, code) => {
+    const { receiver, stored } = accessReceiver();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const outcome = await receiver.handleBody(Buffer.from(body));
+      expect(outcome.status).toBe(status);
+      expect(outcome.body).toMatchObject({ error: { code } });
+      expect(outcome.events).toMatchObject([{ category: 'duress', duress: true, code: { value: '121' } }]);
+    }
+    expect(stored()).toHaveLength(1);
+    expect(stored()[0]?.quirks).toEqual([`content-unparsed: ${code}`, expect.stringMatching(/^duress-suspected: /)]);
+  });
+
+  it('a refused document that names no duress stores nothing', async () => {
+    const { outcome, stored } = await storedAfter('<Event><Type>GRANTED</Type><Door>Cash & Carry</Door></Event>');
+    expect(outcome.status).toBe(400);
+    expect(outcome.events).toEqual([]);
+    expect(stored).toEqual([]);
+  });
+});
