@@ -42,6 +42,12 @@ export interface AccessMapping {
   user?: string | undefined;
   holder?: string | undefined;
   time?: string | undefined;
+  /**
+   * Path of a field that makes the event a duress whatever its type: `true`, `1`, `yes` or `on`, or a value that
+   * names a duress (Lenel OnGuard's boolean `Duress` beside SubType "Granted"; C•CURE 9000's state code "Duress" of a
+   * "Card admitted").
+   */
+  duressFlag?: string | undefined;
   duressValues: readonly string[];
   grantedValues: readonly string[];
   deniedValues: readonly string[];
@@ -283,7 +289,17 @@ function suspectDuress(fields: AccessFields, namedIn: () => string | null): bool
   return true;
 }
 
-/** The first name, attribute value or text in a parsed node that names a duress, or null. */
+/** Whether a duress flag's value says duress: a true boolean, or a value that names one (a state code "Duress"). */
+function marksDuress(value: string | null): boolean {
+  return value !== null && (/^\s*(true|1|yes|on)\s*$/i.test(value) || namesDuress(value));
+}
+
+/** A field whose value says no: `<Duress>false</Duress>` names a duress in its name only. */
+function saysNo(node: unknown): boolean {
+  return /^\s*(false|0|no|off)\s*$/i.test(textOf(node) ?? '');
+}
+
+/** The first name, attribute value or text in a parsed node that names a duress, or null (a flag that says no, not). */
 function duressNamedIn(node: unknown): string | null {
   const pending: unknown[] = [node];
   while (pending.length > 0) {
@@ -293,7 +309,7 @@ function duressNamedIn(node: unknown): string | null {
       if (namesDuress(text)) return text;
     } else if (typeof current === 'object' && current !== null) {
       for (const [name, value] of Object.entries(current)) {
-        if (namesDuress(name)) return name.replace(/^@/, '');
+        if (namesDuress(name) && !saysNo(value)) return name.replace(/^@/, '');
         pending.push(value);
       }
     }
@@ -399,7 +415,7 @@ function vendorEvent(mapping: AccessMapping, defaults: AccessXmlOptions['default
   const field = (path: string | undefined): string | null => (path === undefined ? null : read(path));
   const eventType = field(mapping.eventType) ?? '';
   const is = (values: readonly string[]) => values.some((v) => v.toLowerCase() === eventType.toLowerCase());
-  const kind: AccessKind = is(mapping.duressValues)
+  const kind: AccessKind = is(mapping.duressValues) || marksDuress(field(mapping.duressFlag))
     ? 'duress'
     : is(mapping.grantedValues)
       ? 'granted'

@@ -225,6 +225,10 @@ export const accessXmlInputSchema = z
             user: z.string().optional(),
             holder: z.string().optional(),
             time: z.string().optional(),
+            duressFlag: z
+              .string()
+              .optional()
+              .describe('Path of a field that makes any event a duress: true, 1, yes or on, or a value naming a duress (Lenel OnGuard Duress, C•CURE 9000 state code)'),
             duressValues: z.array(z.string()).default([]),
             grantedValues: z.array(z.string()).default([]),
             deniedValues: z.array(z.string()).default([]),

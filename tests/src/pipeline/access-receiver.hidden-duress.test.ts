@@ -76,6 +76,7 @@ describe('a duress that stands beside where the mapping looks', () => {
     ['the vendor event type as an attribute, not an element', '<Event Type="DURESS"><Door>vault</Door></Event>'],
     ['the vendor event type in a child of the mapped element', '<Event><Type><Code>DURESS</Code></Type></Event>'],
     ['a document no mapping reads', '<AlarmReport><Kind>Duress</Kind><Door>vault</Door></AlarmReport>'],
+    ['an empty element that marks the duress', '<Event><Type>OPENED</Type><Duress/></Event>'],
   ])('%s', async (_how, body) => {
     const { outcome } = await storedAfter(body);
     expect(outcome.status).toBe(200);
