@@ -141,6 +141,9 @@ function doorStateMeaning(property: string, state: string | undefined): Meaning 
   return uncoded(`door state ${property}${state === undefined ? '' : ` ${state}`}`);
 }
 
+/** Door Control `State` values that are alarms (doorStateMeaning). */
+const ALARM_STATES: ReadonlySet<string> = new Set(['DoorForcedOpen', 'DoorOpenTooLong', 'TamperDetected', 'FaultDetected']);
+
 /** The meaning of an ONVIF topic, namespace prefixes removed (`tns1:`, `tnsaxis:`); null when it has none here. */
 function onvifMeaning(topic: string, items: ReadonlyMap<string, string>, initialized: boolean): Meaning | null {
   const path = topic.trim().replace(/(^|\/)[\w.-]+:/g, '$1');
@@ -336,13 +339,22 @@ function onvifEvent(notification: unknown, topic: string, defaults: AccessXmlOpt
   // wsnt:Message wraps tt:Message; both are `Message` once the prefixes are gone.
   const message = nodeAt(outer, 'Message') ?? outer;
   const items = new Map<string, string>();
+  const repeated = new Map<string, string[]>();
   for (const section of ['Source', 'Key', 'Data']) {
     for (const item of nodesAt(message, `${section}.SimpleItem`)) {
       const name = textOf(nodeAt(item, '@Name'));
       const value = textOf(nodeAt(item, '@Value'));
-      if (name !== null && value !== null && !items.has(name)) items.set(name, value);
+      if (name === null || value === null) continue;
+      const kept = items.get(name);
+      if (kept !== undefined) repeated.set(name, [...(repeated.get(name) ?? [kept]), value]);
+      // The first value counts, unless a later one is an alarm: a benign State before a DoorForcedOpen must not hide it.
+      if (kept === undefined || (ALARM_STATES.has(value) && !ALARM_STATES.has(kept))) items.set(name, value);
     }
   }
+  const quirks = [...repeated].map(([name, values]) => {
+    const listed = values.slice(0, 4).map((v) => `"${v.slice(0, 32)}"`).join(', ');
+    return `repeated-item: ${name.slice(0, 32)} has ${values.length} values (${listed}); ${ALARM_STATES.has(items.get(name) ?? '') ? 'the alarm' : 'the first'} is read`;
+  });
   const initialized = textOf(nodeAt(message, '@PropertyOperation')) === 'Initialized';
   const details: Record<string, string> = {};
   for (const name of ['Reason', 'Card']) {
@@ -360,7 +372,7 @@ function onvifEvent(notification: unknown, topic: string, defaults: AccessXmlOpt
     holder: items.get('CredentialHolderName') ?? null,
     time: textOf(nodeAt(message, '@UtcTime')),
     details,
-    quirks: [],
+    quirks,
   };
 }
 

@@ -139,3 +139,16 @@ describe('a duress in a document the input refuses', () => {
     expect(stored).toEqual([]);
   });
 });
+
+describe('a forced door hidden behind a repeated data item', () => {
+  it('a second State item after Normal is read: the door forced open is not passed as back to normal', async () => {
+    const body =
+      '<NotificationMessage><Topic>tns1:Door/State/DoorAlarm</Topic><Message><Message>' +
+      '<Source><SimpleItem Name="DoorToken" Value="vault"/></Source>' +
+      '<Data><SimpleItem Name="State" Value="Normal"/><SimpleItem Name="State" Value="DoorForcedOpen"/></Data>' +
+      '</Message></Message></NotificationMessage>';
+    const { outcome } = await storedAfter(body);
+    expect(outcome.events).toMatchObject([{ code: { value: 'DF' }, qualifier: 'new' }]);
+    expect(outcome.events[0]?.quirks).toContain('repeated-item: State has 2 values ("Normal", "DoorForcedOpen"); the alarm is read');
+  });
+});
