@@ -227,7 +227,8 @@ export function decodeAccessXml(body: string | Uint8Array, options: AccessXmlOpt
     const valid = XMLValidator.validate(text);
     if (valid !== true) {
       const { msg, line, col } = valid.err;
-      // The validator quotes what it refused, up to every open tag: a 64 KiB body made a message of 170 KB for the answer and the log.
+      // The validator quotes what it refused, up to every open tag: a 64 KiB body made a 170 KB message for the
+      // answer and the log.
       return fail('XML_MALFORMED', `not well-formed XML: ${msg.slice(0, MAX_MESSAGE_QUOTE)} (line ${line}, column ${col ?? '?'})`, text);
     }
     document = parser.parse(text);
