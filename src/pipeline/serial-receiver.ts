@@ -68,6 +68,16 @@ export function answersEachFrame(protocol: SerialProtocol): boolean {
  * (Fire-Lite MS-5UD manual, Appendix A.2).
  */
 const CID_LINE_EVENT = /(?:^|\s)([0-9A-Fa-f]{4}) ?(?:[19]8 ?)?([136ERPerp])(.*)$/s;
+/**
+ * The same at any position, for a line where no account stands at its start or after a space: line noise within a
+ * second of the line (or bytes an attacker on the cable sends) is glued before it, as nothing marks where a line starts.
+ */
+const CID_LINE_EVENT_ANYWHERE = /(?=([0-9A-Fa-f]{4}) ?(?:[19]8 ?)?([136ERPerp])(.*)$)/gs;
+/**
+ * Where a Contact ID event stands in a Sur-Gard packet of a fixed layout, at any position: `18AAAAQ…` (protocol 5),
+ * `58AAAAAAAAAAQ…` (Q), `AAAA18Q…` (the D6600's a), noise bytes dropped or standing before it.
+ */
+const SURGARD_CID_EVENT = /(?=(?:[15]8 ?)?([0-9A-Fa-f]{10}|[0-9A-Fa-f]{4}) ?(?:18 ?)?([136ERPerp])(.*)$)/gs;
 
 /**
  * A one-way line's text without control bytes: a BREAK (a cable plugged in, a panel powering up) reads as 0x00, and
@@ -87,6 +97,19 @@ function printableOf(line: Uint8Array): Uint8Array {
  * output, which would never send a NAKed line again. Contact ID lines are ACKed once stored and NAKed when the store
  * fails, as Sur-Gard packets are (answersEachFrame).
  */
+/**
+ * The first Contact ID duress or hold-up among `matches` (account, qualifier as written, the rest of the line), with
+ * its account; null when none names one.
+ */
+function suspectedContactId(matches: Iterable<RegExpMatchArray>, protocol: Protocol, why: string): Signal | null {
+  for (const [, account, qualifier, rest] of matches) {
+    const event = (QUALIFIER_OF_LETTER[qualifier!.toUpperCase()] ?? qualifier) + rest!;
+    const signal = suspectedDuressSignal(protocol, 'contact-id', event, why);
+    if (signal !== null) return { ...signal, account: account!.toUpperCase() };
+  }
+  return null;
+}
+
 export class SerialReceiver {
   private streak: Streak | null = null;
 
@@ -216,15 +239,18 @@ export class SerialReceiver {
   private suspectedDuress(frame: Uint8Array, error: DecodeError): Signal | null {
     const text = Buffer.from(frame).toString('latin1');
     const why = `${error.message} (${error.code})`;
-    if (this.options.protocol === 'contact-id-lines') {
-      const [, account, qualifier, rest] = CID_LINE_EVENT.exec(text) ?? [];
-      const event = rest === undefined ? undefined : (QUALIFIER_OF_LETTER[qualifier!.toUpperCase()] ?? qualifier) + rest;
-      const signal = event === undefined ? null : suspectedDuressSignal('contact-id', 'contact-id', event, why);
-      if (signal !== null) signal.account = account!.toUpperCase();
-      return signal;
+    const { protocol } = this.options;
+    if (protocol === 'contact-id-lines') {
+      const atStart = CID_LINE_EVENT.exec(text);
+      return suspectedContactId(atStart === null ? text.matchAll(CID_LINE_EVENT_ANYWHERE) : [atStart], 'contact-id', why);
     }
-    const data = this.options.protocol === 'surgard' ? text.slice(text.indexOf('[') + 1 || text.length) : text;
-    const signal = suspectedDuressSignal(this.options.protocol === 'surgard' ? 'surgard' : 'sia-dc03', 'sia', data, why);
+    if (protocol === 'surgard' && !text.includes('[')) {
+      // A fixed layout (Contact ID 5, Q, a; SIA protocol 1 `3`), its bytes out of place when a noise byte stands in it.
+      const printable = Buffer.from(printableOf(frame)).toString('latin1');
+      return suspectedContactId(printable.matchAll(SURGARD_CID_EVENT), 'surgard', why) ?? suspectedDuressSignal('surgard', 'sia', printable, why);
+    }
+    const data = protocol === 'surgard' ? text.slice(text.indexOf('[') + 1) : text;
+    const signal = suspectedDuressSignal(protocol === 'surgard' ? 'surgard' : 'sia-dc03', 'sia', data, why);
     if (signal !== null) signal.account = /#([0-9A-Za-z]{3,16})\|/.exec(text)?.[1] ?? null;
     return signal;
   }

@@ -216,6 +216,40 @@ describe('SerialReceiver: a frame that does not decode but names a duress or hol
     expect(carries).toBe(true);
   });
 
+  // A byte of line noise (or one an attacker on the cable adds) inside the receiver's Contact ID packet (protocols.md
+  // §4.1: `501100 181234E12101001` is a duress): it was NAKed twice, then stored unrecognized, which local outputs receive.
+  it('stores a Sur-Gard Contact ID packet (5, Q, D6600 a) garbled by a noise byte as the duress it names, ACKed at the first copy', async () => {
+    for (const [packet, account] of [
+      [`501100 181234E121\u0000010\u0008\u000001${DC4}`, '1234'],
+      [`\u0000\u0000501100 181234E12101001${DC4}`, '1234'],
+      [`~~501100 181234E12101001${DC4}`, '1234'],
+      [`Q01100 580012345678E12101\u00ff001${DC4}`, '0012345678'],
+      [`a011 123418E1210\u00001001${DC4}`, '1234'],
+    ] as const) {
+      const { answer, stored, carries } = await receiveOn('surgard', packet);
+      expect(answer, JSON.stringify(packet)).toBe(SURGARD_ACK);
+      expect(stored).toEqual([expect.objectContaining({ category: 'duress', duress: true, account, code: expect.objectContaining({ value: '121' }), quirks: suspected('121') })]);
+      expect(carries).toBe(true);
+    }
+  });
+
+  // MLR2-DG manual p.39 protocol 3 layout `3RRLssssAAAAAAXXYYYY` with a noise byte in its zone.
+  it('stores a Sur-Gard SIA protocol 1 packet garbled by a noise byte as the hold-up it names', async () => {
+    const { answer, stored } = await receiveOn('surgard', `301100    123456HA00\u000005${DC4}`);
+    expect(answer).toBe(SURGARD_ACK);
+    expect(stored).toEqual([expect.objectContaining({ category: 'holdup', duress: true, code: expect.objectContaining({ value: 'HA' }), quirks: suspected('HA') })]);
+  });
+
+  // Noise within a second of a line is glued to it (the framer has no start byte for 16-digit lines): the line was
+  // stored unrecognized, which local outputs receive.
+  it('stores a Contact ID line with noise glued before its account as the duress it names', async () => {
+    for (const line of ['~~1234181121010014', '\u00ff1234181121010014', 'x91234181121010014']) {
+      const { stored, carries } = await receiveOn('contact-id-lines', line);
+      expect(stored, JSON.stringify(line)).toEqual([expect.objectContaining({ category: 'duress', duress: true, code: expect.objectContaining({ value: '121' }), quirks: suspected('121') })]);
+      expect(carries).toBe(true);
+    }
+  });
+
   it('still stores refused content without such a code as unrecognized', async () => {
     const { stored, carries } = await receiveOn('sia-dc03-lines', '#1234|Nri1/BA05*');
     expect(stored).toEqual([expect.objectContaining({ category: 'unrecognized', duress: false })]);
