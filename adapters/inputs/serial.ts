@@ -2,7 +2,7 @@ import { SerialPortStream, type OpenOptions } from '@serialport/stream';
 import { autoDetect } from '@serialport/bindings-cpp';
 import { SURGARD_TERMINATOR } from '../../src/codecs/surgard.js';
 import { DelimitedFramer } from '../../src/codecs/delimited-framer.js';
-import { SevenBitLine } from '../../src/codecs/seven-bit-line.js';
+import { SevenBitLine, withParityBits } from '../../src/codecs/seven-bit-line.js';
 import { SerialReceiver, answersEachFrame, type SerialProtocol } from '../../src/pipeline/serial-receiver.js';
 import type { SerialInputSettings } from '../../src/settings/settings.js';
 import type { AdapterHealth, Clock, Logger } from '../../src/ports.js';
@@ -163,11 +163,12 @@ export class SerialInput implements Input {
     this.line = dataBits === 8 && parity === 'none' ? new SevenBitLine() : undefined;
     this.portGeneration += 1;
     this.attempts = 0;
-    this.framer = new DelimitedFramer(
-      protocol === 'surgard'
-        ? { terminators: [SURGARD_TERMINATOR], maxFrameBytes, keepTerminator: true }
-        : { terminators: LINE_TERMINATORS, maxFrameBytes },
-    );
+    const terminators = protocol === 'surgard' ? [SURGARD_TERMINATOR] : LINE_TERMINATORS;
+    this.framer = new DelimitedFramer({
+      terminators: this.line === undefined ? terminators : withParityBits(terminators),
+      maxFrameBytes,
+      keepTerminator: protocol === 'surgard',
+    });
     stream.on('data', (chunk: Buffer) => this.received(stream, chunk));
     stream.on('error', (error: Error) => {
       logger.warn({ err: error, path }, 'serial port error');
@@ -191,12 +192,16 @@ export class SerialInput implements Input {
     if (framer === undefined || this.stream !== stream) return;
     const maxQueued = this.options.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES;
     for (const out of framer.push(this.withoutParity(chunk))) {
-      if (out.kind === 'discarded') this.discarded(out.reason, out.bytes);
-      else if (this.isResendOfUnanswered(out.bytes)) continue;
+      if (out.kind === 'discarded') {
+        this.discarded(out.reason, out.bytes);
+        continue;
+      }
+      const frame = this.line?.frame(out.bytes) ?? out.bytes;
+      if (this.isResendOfUnanswered(frame)) continue;
       else if (this.queued < maxQueued) {
         this.queued += 1;
-        this.handleInTurn(stream, out.bytes, () => (this.queued -= 1));
-      } else this.overQueue(stream, out.bytes);
+        this.handleInTurn(stream, frame, () => (this.queued -= 1));
+      } else this.overQueue(stream, frame);
     }
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => this.flushPartial(), FRAME_IDLE_MS);

@@ -12,6 +12,14 @@ function hasOddOnes(byte: number): boolean {
   return (ones & 1) === 1;
 }
 
+/**
+ * Terminator bytes as a 7-bit receiver may send them to an 8-bit port: with its parity bit on top (the 7E1 CR is
+ * 0x8D, the 7O1 DC4 0x94) or without. A line's first bytes arrive before enough of them show the parity.
+ */
+export function withParityBits(terminators: readonly number[]): number[] {
+  return terminators.flatMap((byte) => [byte & 0x7f, byte | 0x80]);
+}
+
 export class SevenBitLine {
   /** Bytes with the top bit set: about half of a 7-bit receiver's, none of an 8N1 ASCII line's but noise. */
   private topBits = 0;
@@ -43,6 +51,14 @@ export class SevenBitLine {
     }
     if (this.parity === undefined) return chunk;
     return chunk.map((byte) => byte & 0x7f);
+  }
+
+  /**
+   * A whole frame without its parity bits once a parity shows: the bytes that came before it showed passed
+   * receive() as they arrived.
+   */
+  frame(bytes: Uint8Array): Uint8Array {
+    return this.parity === undefined ? bytes : bytes.map((byte) => byte & 0x7f);
   }
 
   /** An answer with the line's parity bit on each byte (as it is, while none shows). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SevenBitLine } from '../../../src/codecs/seven-bit-line.js';
+import { SevenBitLine, withParityBits } from '../../../src/codecs/seven-bit-line.js';
 
 /** What a 7-data-bit UART with this parity puts on the wire, read by a port set to 8 data bits and no parity. */
 function onTheWire(text: string, parity: 'even' | 'odd'): Uint8Array {
@@ -45,5 +45,17 @@ describe('SevenBitLine: a 7-bit receiver read by an 8-bit port', () => {
     noisy.receive(onTheWire(HEARTBEAT.repeat(3), 'even'));
     noisy.receive(Uint8Array.of(0x81));
     expect(Buffer.from(noisy.receive(onTheWire(PACKET, 'even'))).toString('latin1')).toBe(PACKET);
+  });
+
+  it('strips a whole frame whose first bytes came before the parity showed, and frames on a terminator with its parity bit', () => {
+    const line = new SevenBitLine();
+    const wire = onTheWire(PACKET, 'odd');
+    const first = line.receive(wire.subarray(0, 3));
+    expect(line.parity).toBeUndefined();
+    const rest = line.receive(wire.subarray(3));
+    expect(Buffer.from(line.frame(Buffer.concat([first, rest]))).toString('latin1')).toBe(PACKET);
+    // The 7O1 DC4 (two ones) arrives as 0x94.
+    expect(wire.at(-1)).toBe(0x94);
+    expect(withParityBits([0x14, 0x0d])).toEqual([0x14, 0x94, 0x0d, 0x8d]);
   });
 });
