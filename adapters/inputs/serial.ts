@@ -168,6 +168,7 @@ export class SerialInput implements Input {
       terminators: this.line === undefined ? terminators : withParityBits(terminators),
       maxFrameBytes,
       keepTerminator: protocol === 'surgard',
+      keepLastOfOversize: protocol !== 'surgard',
     });
     stream.on('data', (chunk: Buffer) => this.received(stream, chunk));
     stream.on('error', (error: Error) => {

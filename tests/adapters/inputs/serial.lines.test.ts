@@ -75,3 +75,19 @@ it('contact-id-lines: a 685 message between LF and CR gets one ACK, written once
   port.emit('\n11 OKAY @ \r');
   await vi.waitFor(() => expect(port.written()).toEqual([0x06, 0x06]));
 });
+
+// Noise (or an attacker on the cable) streams more bytes than maxFrameBytes without a terminator, and the panel's line
+// follows within the second: the whole run up to the line's CR was discarded as FRAME_OVERSIZE, and a one-way panel
+// never sends a line again.
+it('a duress or hold-up line right after a burst of noise longer than maxFrameBytes is still stored', async () => {
+  for (const [protocol, line, category] of [
+    ['sia-dc03-lines', '#1234|NHA01', 'holdup'],
+    ['contact-id-lines', '1234181121010014', 'duress'],
+  ] as const) {
+    const port = await linePort(protocol);
+    port.emit('~'.repeat(700));
+    port.emit(`${'\u00aa'.repeat(300)}${line}\r`);
+    await vi.waitFor(() => expect(port.stored()).toEqual([expect.objectContaining({ category, duress: true, account: '1234' })]));
+    await input?.stop();
+  }
+});

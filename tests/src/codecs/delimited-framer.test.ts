@@ -99,6 +99,24 @@ describe('DelimitedFramer', () => {
     expect(render(framer.push(bytes('ok\r\n')))).toEqual(['ok']);
   });
 
+  describe('keepLastOfOversize (lines nothing marks the start of)', () => {
+    const keepLast = (maxFrameBytes: number) => new DelimitedFramer({ terminators: [0x0d, 0x0a], maxFrameBytes, keepLastOfOversize: true });
+
+    // Noise within the second before a 16-digit line is glued to it; a one-way panel never sends the line again.
+    test('a line after noise that makes the run oversize is its own frame, the noise discarded', () => {
+      expect(render(keepLast(16).push(bytes(`${'~'.repeat(40)}1234181131010158\r\n`)))).toEqual([`FRAME_OVERSIZE:${'~'.repeat(40)}`, '1234181131010158']);
+    });
+
+    test('holds at most maxFrameBytes across chunks, and the next frame survives', () => {
+      const framer = keepLast(16);
+      expect(render(framer.push(bytes('0123456789')))).toEqual([]);
+      expect(render(framer.push(bytes('ABCDEFGHIJ')))).toEqual(['FRAME_OVERSIZE:0123']);
+      expect(render(framer.push(bytes('KLMN\r\n1234181131010158\r\n')))).toEqual(['FRAME_OVERSIZE:4567', '89ABCDEFGHIJKLMN', '1234181131010158']);
+      framer.push(bytes('x'.repeat(100)));
+      expect(render(framer.flush())).toEqual([`FRAME_IDLE_TIMEOUT:${'x'.repeat(16)}`]);
+    });
+  });
+
   test('refuses options that cannot frame anything', () => {
     expect(() => new DelimitedFramer({ terminators: [], maxFrameBytes: 10 })).toThrow(RangeError);
     expect(() => new DelimitedFramer({ terminators: [DC4], maxFrameBytes: 0 })).toThrow(RangeError);
