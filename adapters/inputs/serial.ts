@@ -30,6 +30,12 @@ export interface SerialInputOptions {
   reconnect: { initial: number; max: number };
   /** A port down this long (ms) raises one supervisory event; its return raises a restore. */
   downAlarmAfter: number;
+  /**
+   * A port open but silent this long (ms), not even a heartbeat, counts as down and raises the supervisory event at
+   * once; its next bytes raise the restore. A cut cable leaves a USB adapter's port open, and only the receiver's
+   * missing heartbeats show it. Absent or 0: silence is never an alarm (a panel's one-way line is quiet for days).
+   */
+  silenceAlarmAfter?: number;
   receiver: SerialReceiver;
   clock: Clock;
   logger: Logger;
@@ -94,7 +100,10 @@ export class SerialInput implements Input {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private alarmTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  private silenceTimer: NodeJS.Timeout | undefined;
   private downSince: number | null = null;
+  /** What the port is while downSince is set: lost (`down`) or open without a byte (`silent`). */
+  private downState: 'down' | 'silent' = 'down';
   private alarmRaised = false;
   private stopped = true;
   private readonly warnings: RateLimitedLog;
@@ -127,6 +136,7 @@ export class SerialInput implements Input {
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.alarmTimer);
     clearTimeout(this.idleTimer);
+    clearTimeout(this.silenceTimer);
     this.downSince = null;
     this.alarmRaised = false;
     await this.chain;
@@ -137,7 +147,7 @@ export class SerialInput implements Input {
 
   health(): AdapterHealth {
     if (this.stopped) return { state: 'down', detail: 'stopped' };
-    if (this.downSince !== null) return { state: 'down', detail: `${this.options.path} down since ${new Date(this.downSince).toISOString()}` };
+    if (this.downSince !== null) return { state: 'down', detail: `${this.options.path} ${this.downState} since ${new Date(this.downSince).toISOString()}` };
     return { state: 'up', detail: `${this.options.path} open` };
   }
 
@@ -178,6 +188,7 @@ export class SerialInput implements Input {
     stream.on('close', (error: Error | null) => {
       if (this.stream !== stream) return;
       this.stream = undefined;
+      clearTimeout(this.silenceTimer);
       this.flushPartial();
       if (this.stopped) return;
       logger.warn({ err: error, path }, 'serial port lost');
@@ -186,11 +197,26 @@ export class SerialInput implements Input {
     });
     logger.info({ path, protocol }, 'serial port open');
     this.markUp();
+    this.watchSilence(stream);
+  }
+
+  /** (Re)starts the wait for the port's next bytes, when silence is an alarm (silenceAlarmAfter). */
+  private watchSilence(stream: SerialPortStream): void {
+    const after = this.options.silenceAlarmAfter ?? 0;
+    clearTimeout(this.silenceTimer);
+    if (after <= 0) return;
+    this.silenceTimer = setTimeout(() => {
+      if (this.stream === stream && !this.stopped) this.markDown(new Error(`no bytes for ${after} ms`), 'silent');
+    }, after);
+    this.silenceTimer.unref();
   }
 
   private received(stream: SerialPortStream, chunk: Buffer): void {
     const framer = this.framer;
     if (framer === undefined || this.stream !== stream) return;
+    // Bytes on the current port: it is not silent (a lost port's down state ends only at its reopen).
+    if (this.downState === 'silent') this.markUp();
+    this.watchSilence(stream);
     const maxQueued = this.options.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES;
     for (const out of framer.push(this.withoutParity(chunk))) {
       if (out.kind === 'discarded') {
@@ -291,23 +317,27 @@ export class SerialInput implements Input {
   private markUp(): void {
     clearTimeout(this.alarmTimer);
     const since = this.downSince;
+    const state = this.downState;
     this.downSince = null;
+    this.downState = 'down';
     if (this.alarmRaised && since !== null) {
       this.alarmRaised = false;
-      this.enqueue(() => this.supervisory(this.options.receiver.portRestored(this.options.path, since), 'restore'));
+      this.enqueue(() => this.supervisory(this.options.receiver.portRestored(this.options.path, since, state), 'restore'));
     }
   }
 
-  private markDown(reason: Error): void {
+  /** A lost port raises its alarm after downAlarmAfter; a silent one at once, its silence having lasted long enough. */
+  private markDown(reason: Error, state: 'down' | 'silent' = 'down'): void {
     if (this.downSince !== null) return;
     const since = this.options.clock.now();
     this.downSince = since;
+    this.downState = state;
     this.alarmTimer = setTimeout(() => {
       if (this.stopped || this.downSince !== since) return;
       this.alarmRaised = true;
-      this.options.logger.error({ path: this.options.path, reason: reason.message, since }, 'serial port down');
-      this.enqueue(() => this.supervisory(this.options.receiver.portDown(this.options.path, since), 'down'));
-    }, this.options.downAlarmAfter);
+      this.options.logger.error({ path: this.options.path, reason: reason.message, since }, `serial port ${state}`);
+      this.enqueue(() => this.supervisory(this.options.receiver.portDown(this.options.path, since, state), state));
+    }, state === 'silent' ? 0 : this.options.downAlarmAfter);
   }
 
   private async supervisory(recording: Promise<{ ok: boolean }>, what: string): Promise<void> {
@@ -384,6 +414,7 @@ export function createSerialInput(settings: SerialInputSettings, deps: SerialInp
     maxFrameBytes: settings.maxFrameBytes,
     reconnect: settings.reconnect ?? DEFAULT_RECONNECT,
     downAlarmAfter: settings.downAlarmAfter,
+    silenceAlarmAfter: settings.silenceAlarmAfter,
     receiver,
     clock,
     logger,

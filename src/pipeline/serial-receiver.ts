@@ -142,14 +142,17 @@ export class SerialReceiver {
     return signals.some((signal) => signalIsDuress(this.withFallbackAccount(signal), this.options.builder));
   }
 
-  /** The port has been down since `since` for longer than the alarm delay: one supervisory event. */
-  portDown(peer: string, since: number): Promise<RecordOutcome> {
-    return this.supervisory(peer, 'new', `serial port ${peer} down since ${new Date(since).toISOString()}`);
+  /**
+   * The port has been down (lost) since `since` for longer than the alarm delay, or open and `silent` (not a byte,
+   * not a heartbeat) since then: one supervisory event.
+   */
+  portDown(peer: string, since: number, state: 'down' | 'silent' = 'down'): Promise<RecordOutcome> {
+    return this.supervisory(peer, 'new', `serial port ${peer} ${state} since ${new Date(since).toISOString()}`);
   }
 
-  /** The port is open again after a down event was raised. */
-  portRestored(peer: string, downSince: number): Promise<RecordOutcome> {
-    return this.supervisory(peer, 'restore', `serial port ${peer} is back (down since ${new Date(downSince).toISOString()})`);
+  /** The port is open again, or sends again, after a down event was raised. */
+  portRestored(peer: string, downSince: number, state: 'down' | 'silent' = 'down'): Promise<RecordOutcome> {
+    return this.supervisory(peer, 'restore', `serial port ${peer} is back (${state} since ${new Date(downSince).toISOString()})`);
   }
 
   private async surgard(packet: Uint8Array, origin: FrameOrigin): Promise<SerialOutcome> {

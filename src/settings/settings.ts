@@ -97,6 +97,11 @@ export const serialInputSchema = z
     maxFrameBytes: z.number().int().min(16).max(65536).default(1024),
     reconnect: z.object({ initial: durationSchema, max: durationSchema }).strict().optional(),
     downAlarmAfter: durationSchema.default(60_000),
+    silenceAlarmAfter: durationSchema
+      .default(0)
+      .describe(
+        'A port open but silent this long (not even a receiver heartbeat: a cut cable) raises a supervisory event, and its next bytes a restore; 0s: never (a panel line may be quiet for days). Set it above the receiver heartbeat interval.',
+      ),
     maxNaks: z
       .number()
       .int()

@@ -75,6 +75,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 3000): 
 interface Setup {
   protocol?: SerialProtocol;
   downAlarmAfter?: number;
+  silenceAlarmAfter?: number;
   maxNaks?: number;
   outbox?: MemoryOutbox;
   maxFrameBytes?: number;
@@ -106,6 +107,7 @@ async function startSerial(setup: Setup = {}) {
     maxFrameBytes: setup.maxFrameBytes ?? 256,
     reconnect: { initial: 10, max: 40 },
     downAlarmAfter: setup.downAlarmAfter ?? 60_000,
+    ...(setup.silenceAlarmAfter === undefined ? {} : { silenceAlarmAfter: setup.silenceAlarmAfter }),
     receiver,
     clock: systemClock,
     logger: silentLogger,
@@ -267,6 +269,7 @@ inputs:
     protocol: surgard
     account: "9000"
     downAlarmAfter: 90s
+    silenceAlarmAfter: 3m
 outputs: []
 `;
     MockBinding.reset();
@@ -275,7 +278,7 @@ outputs: []
     const outbox = new MemoryOutbox();
     outbox.registerOutputs(['probe']);
     const { input, settings } = serialInputFromConfig(config, outbox, mock.binding);
-    expect(settings).toMatchObject({ maxNaks: 2, retransmitWindow: 30_000, downAlarmAfter: 90_000 });
+    expect(settings).toMatchObject({ maxNaks: 2, retransmitWindow: 30_000, downAlarmAfter: 90_000, silenceAlarmAfter: 180_000 });
     inputs.push(input);
     await input.start();
     expect(mock.port.openOptions).toMatchObject({ baudRate: 19200, dataBits: 7, parity: 'even', stopBits: 1 });
@@ -337,6 +340,24 @@ describe('serial input: a lost port', () => {
     expect([...mock.port.recording]).toEqual([ACK]);
     expect(stored().map((e) => e.category).sort()).toEqual(['duress', 'supervisory', 'supervisory']);
     expect(counters.get('input_errors_total')).toBe(0);
+  });
+
+  // A cut RS-232 cable (or one an attacker on site pulls) leaves a USB adapter's port open: nothing but the missing
+  // heartbeats (SGAUTO p.15: every ~30 s when idle) shows it, and no supervisory event was raised, ever.
+  it('raises one supervisory event when an open port stays silent past silenceAlarmAfter, and a restore at its next bytes', async () => {
+    const { input, mock, stored } = await startSerial({ silenceAlarmAfter: 80 });
+    mock.port.emitData(Buffer.from(HEARTBEAT, 'latin1'));
+    await until(() => stored().length === 1, 'the silence event');
+    expect(stored()[0]).toMatchObject({ category: 'supervisory', qualifier: 'new', account: '9000', source: { transport: 'serial', peer: PATH } });
+    expect(stored()[0]!.reasons[0]).toMatch(new RegExp(`serial port ${PATH} silent since \\d{4}-\\d{2}-\\d{2}T`));
+    expect(input.health()).toMatchObject({ state: 'down', detail: expect.stringContaining('silent') });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(stored()).toHaveLength(1);
+
+    mock.port.emitData(Buffer.from(DURESS_PACKET, 'latin1'));
+    await until(() => stored().length === 3, 'the duress and the restore');
+    expect(stored().map((e) => `${e.category}/${e.qualifier}`).sort()).toEqual(['duress/new', 'supervisory/new', 'supervisory/restore']);
+    expect(input.health().state).toBe('up');
   });
 
   it('raises no event for an outage shorter than downAlarmAfter', async () => {
