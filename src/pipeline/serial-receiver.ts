@@ -82,10 +82,12 @@ const SURGARD_CID_EVENT = /(?=(?:[15]8 ?)?([0-9A-Fa-f]{10}|[0-9A-Fa-f]{4}) ?(?:1
 /**
  * A one-way line's text without control bytes: a BREAK (a cable plugged in, a panel powering up) reads as 0x00, and
  * printer outputs pad with NULs. Such bytes would make a duress line unreadable, and the line cannot be asked again;
- * the event's raw field keeps them.
+ * the event's raw field keeps them. Contact ID lines and Sur-Gard packets are ASCII, so a byte with its top bit set
+ * is noise there too; a SIA line's text may be Latin-1.
  */
-function printableOf(line: Uint8Array): Uint8Array {
-  return line.filter((byte) => byte >= 0x20 && byte !== 0x7f);
+function printableOf(line: Uint8Array, protocol: SerialProtocol): Uint8Array {
+  const top = protocol === 'sia-dc03-lines' ? 0xff : 0x7e;
+  return line.filter((byte) => byte >= 0x20 && byte <= top && byte !== 0x7f);
 }
 
 /**
@@ -136,7 +138,7 @@ export class SerialReceiver {
    * built, stored, counted or answered: the input asks it of the frames it has no room to queue.
    */
   carriesDuress(packet: Uint8Array): boolean {
-    const bytes = this.options.protocol === 'surgard' ? packet : printableOf(packet);
+    const bytes = this.options.protocol === 'surgard' ? packet : printableOf(packet, this.options.protocol);
     const decoded = decodeFrame(bytes, { protocol: this.frameProtocol, ...this.surgardOptions });
     const signals = decoded.ok ? decoded.value.signals : [this.suspectedDuress(bytes, decoded.error)].filter((s) => s !== null);
     return signals.some((signal) => signalIsDuress(this.withFallbackAccount(signal), this.options.builder));
@@ -199,7 +201,7 @@ export class SerialReceiver {
   private async line(received: Uint8Array, origin: FrameOrigin, protocol: keyof typeof LINE_CODEC): Promise<SerialOutcome> {
     const { counters, logger, input } = this.options;
     const answered = answersEachFrame(protocol);
-    const bytes = printableOf(received);
+    const bytes = printableOf(received, protocol);
     if (Buffer.from(bytes).toString('latin1').trim() === '') {
       counters.inc('frames_discarded_total', { input, reason: 'FRAME_NOISE' });
       return { reply: null, events: [], duplicate: false };
@@ -249,7 +251,7 @@ export class SerialReceiver {
     }
     if (protocol === 'surgard' && !text.includes('[')) {
       // A fixed layout (Contact ID 5, Q, a; SIA protocol 1 `3`), its bytes out of place when a noise byte stands in it.
-      const printable = Buffer.from(printableOf(frame)).toString('latin1');
+      const printable = Buffer.from(printableOf(frame, protocol)).toString('latin1');
       return suspectedContactId(printable.matchAll(SURGARD_CID_EVENT), 'surgard', why) ?? suspectedDuressSignal('surgard', 'sia', printable, why);
     }
     const data = protocol === 'surgard' ? text.slice(text.indexOf('[') + 1) : text;

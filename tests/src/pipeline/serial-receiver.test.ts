@@ -243,11 +243,19 @@ describe('SerialReceiver: a frame that does not decode but names a duress or hol
   // Noise within a second of a line is glued to it (the framer has no start byte for 16-digit lines): the line was
   // stored unrecognized, which local outputs receive.
   it('stores a Contact ID line with noise glued before its account as the duress it names', async () => {
-    for (const line of ['~~1234181121010014', '\u00ff1234181121010014', 'x91234181121010014']) {
+    for (const line of ['~~1234181121010014', 'Z!1234181121010014', 'x91234181121010014']) {
       const { stored, carries } = await receiveOn('contact-id-lines', line);
       expect(stored, JSON.stringify(line)).toEqual([expect.objectContaining({ category: 'duress', duress: true, code: expect.objectContaining({ value: '121' }), quirks: suspected('121') })]);
       expect(carries).toBe(true);
     }
+  });
+
+  // A noise byte with its top bit set (no Contact ID line has one) inside the line: it was kept, so the line stayed
+  // unreadable and the duress code after it was not found; stored unrecognized, which local outputs receive.
+  it('reads a Contact ID line past a noise byte with its top bit set, as past a control byte', async () => {
+    const { stored, carries } = await receiveOn('contact-id-lines', '12341811\u00ff21010014');
+    expect(stored).toEqual([expect.objectContaining({ category: 'duress', duress: true, account: '1234', code: expect.objectContaining({ value: '121' }), quirks: ['control-bytes-dropped'] })]);
+    expect(carries).toBe(true);
   });
 
   it('still stores refused content without such a code as unrecognized', async () => {
