@@ -1,6 +1,6 @@
 import { QUALIFIER_OF_LETTER } from '../codecs/contact-id.js';
-import { SURGARD_ACK, SURGARD_NAK, decodeSurgard, type SurgardCodecOptions } from '../codecs/surgard.js';
-import type { DecodeError } from '../codecs/result.js';
+import { SURGARD_ACK, SURGARD_NAK, decodeSurgard, type SurgardCodecOptions, type SurgardPacket } from '../codecs/surgard.js';
+import { ok, type DecodeError, type DecodeResult } from '../codecs/result.js';
 import type { NormalizedEvent, Protocol, Transport } from '../model/event.js';
 import type { Signal } from '../model/signal.js';
 import type { Counters } from '../observability/counters.js';
@@ -100,6 +100,24 @@ function printableOf(line: Uint8Array, protocol: SerialProtocol): Uint8Array {
  * fails, as Sur-Gard packets are (answersEachFrame).
  */
 /**
+ * The packet decoded; or, when it does not decode, the first packet that does after bytes glued before it (line noise,
+ * or the stale start of a packet the receiver broke off), those bytes dropped (quirk `leading-noise-dropped`). Else
+ * noise that keeps coming would glue itself to every resend of a NAKed packet. A packet read two ways stays refused.
+ */
+function decodeSurgardPastNoise(packet: Uint8Array, options: SurgardCodecOptions): DecodeResult<SurgardPacket> {
+  const decoded = decodeSurgard(packet, options);
+  if (decoded.ok || decoded.error.code === 'SURGARD_AMBIGUOUS') return decoded;
+  for (let start = 1; start < packet.length - 1; start++) {
+    const later = decodeSurgard(packet.subarray(start), options);
+    if (!later.ok) continue;
+    if (later.value.kind === 'heartbeat') return later;
+    const signals = later.value.signals.map((signal) => ({ ...signal, quirks: [...signal.quirks, 'leading-noise-dropped'] }));
+    return ok({ ...later.value, signals });
+  }
+  return decoded;
+}
+
+/**
  * The first Contact ID duress or hold-up among `matches` (account, qualifier as written, the rest of the line), with
  * its account; null when none names one.
  */
@@ -159,7 +177,7 @@ export class SerialReceiver {
 
   private async surgard(packet: Uint8Array, origin: FrameOrigin): Promise<SerialOutcome> {
     const { counters, logger, input } = this.options;
-    const decoded = decodeSurgard(packet, this.surgardOptions);
+    const decoded = decodeSurgardPastNoise(packet, this.surgardOptions);
     if (decoded.ok && decoded.value.kind === 'heartbeat') {
       // Not part of any streak: after a lost port the receiver sends heartbeats until one is ACKed, then the packet
       // it never got an ACK for, which must still count as that packet's retransmit.
