@@ -103,18 +103,20 @@ function printableOf(line: Uint8Array, protocol: SerialProtocol): Uint8Array {
  * The packet decoded; or, when it does not decode, the first packet that does after bytes glued before it (line noise,
  * or the stale start of a packet the receiver broke off), those bytes dropped (quirk `leading-noise-dropped`). Else
  * noise that keeps coming would glue itself to every resend of a NAKed packet. A packet read two ways stays refused.
+ * `read`: the bytes the result was read from, so that a clean resend counts as a copy of the packet.
  */
-function decodeSurgardPastNoise(packet: Uint8Array, options: SurgardCodecOptions): DecodeResult<SurgardPacket> {
+function decodeSurgardPastNoise(packet: Uint8Array, options: SurgardCodecOptions): { decoded: DecodeResult<SurgardPacket>; read: Uint8Array } {
   const decoded = decodeSurgard(packet, options);
-  if (decoded.ok || decoded.error.code === 'SURGARD_AMBIGUOUS') return decoded;
+  if (decoded.ok || decoded.error.code === 'SURGARD_AMBIGUOUS') return { decoded, read: packet };
   for (let start = 1; start < packet.length - 1; start++) {
-    const later = decodeSurgard(packet.subarray(start), options);
+    const read = packet.subarray(start);
+    const later = decodeSurgard(read, options);
     if (!later.ok) continue;
-    if (later.value.kind === 'heartbeat') return later;
+    if (later.value.kind === 'heartbeat') return { decoded: later, read };
     const signals = later.value.signals.map((signal) => ({ ...signal, quirks: [...signal.quirks, 'leading-noise-dropped'] }));
-    return ok({ ...later.value, signals });
+    return { decoded: ok({ ...later.value, signals }), read };
   }
-  return decoded;
+  return { decoded, read: packet };
 }
 
 /**
@@ -177,7 +179,7 @@ export class SerialReceiver {
 
   private async surgard(packet: Uint8Array, origin: FrameOrigin): Promise<SerialOutcome> {
     const { counters, logger, input } = this.options;
-    const decoded = decodeSurgardPastNoise(packet, this.surgardOptions);
+    const { decoded, read } = decodeSurgardPastNoise(packet, this.surgardOptions);
     if (decoded.ok && decoded.value.kind === 'heartbeat') {
       // Not part of any streak: after a lost port the receiver sends heartbeats until one is ACKed, then the packet
       // it never got an ACK for, which must still count as that packet's retransmit.
@@ -185,7 +187,7 @@ export class SerialReceiver {
       logger.debug({ receiver: decoded.value.receiver }, 'Sur-Gard heartbeat');
       return { reply: ACK, events: [], duplicate: false };
     }
-    const streak = this.streakOf(Buffer.from(packet).toString('latin1'), origin.receivedAt);
+    const streak = this.streakOf(Buffer.from(read).toString('latin1'), origin.receivedAt);
     if (!decoded.ok) {
       this.rejected(decoded.error, origin.peer);
       const suspected = this.suspectedDuress(packet, decoded.error);

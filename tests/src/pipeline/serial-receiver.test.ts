@@ -35,6 +35,16 @@ describe('SerialReceiver: Sur-Gard packets a receiver may send as configured', (
     expect((await receive(`~~101000           @    ${DC4}`)).answer).toBe(SURGARD_ACK);
   });
 
+  it('stores once a packet read past glued bytes and its clean resend after a lost ACK', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['probe']);
+    const receiver = serialReceiver(outbox);
+    for (const copy of [`x501100 181234E12101001${DC4}`, `501100 181234E12101001${DC4}`]) {
+      expect((await receiver.handlePacket(Buffer.from(copy, 'latin1'), '/dev/ttyS0')).reply?.[0]).toBe(SURGARD_ACK);
+    }
+    expect(outbox.pending('probe', 10).map((e) => e.event.category)).toEqual(['duress']);
+  });
+
   // Sur-Gard's "Force SIA Zone Number" is off by default: a panel's `NriHA` reaches the automation as sent.
   it('stores a hold-up whose SIA data has an ri without digits at the first copy', async () => {
     const { answer, stored } = await receive(`S01001[#1234|NriHA]${DC4}`);
