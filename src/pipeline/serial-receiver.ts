@@ -134,6 +134,11 @@ function suspectedContactId(matches: Iterable<RegExpMatchArray>, protocol: Proto
 
 export class SerialReceiver {
   private streak: Streak | null = null;
+  /**
+   * The streak of the last packet stored: its resend after a lost ACK may come after a garbled copy of it that was
+   * NAKed (a streak of its own), and is still that packet's copy.
+   */
+  private stored: Streak | null = null;
 
   constructor(private readonly options: SerialReceiverOptions) {}
 
@@ -215,6 +220,7 @@ export class SerialReceiver {
     // Every copy in one streak shares the key: a retransmit after a lost ACK is ACKed again, stored once.
     const recorded = await this.options.recorder.record(events, `${this.options.protocol}|${this.options.input}|${streak.firstAt}|${streak.text}`);
     if (!recorded.ok) return { reply: NAK, events: [], duplicate: false, error: { code: recorded.error.code, message: recorded.error.message } };
+    this.stored = streak;
     return { reply: ACK, events: recorded.events, duplicate: recorded.duplicate, ...(error === undefined ? {} : { error }) };
   }
 
@@ -305,10 +311,12 @@ export class SerialReceiver {
   }
 
   private streakOf(text: string, now: number): Streak {
-    const last = this.streak;
-    if (last !== null && last.text === text && now - last.lastAt <= this.options.retransmitWindow) {
-      last.lastAt = now;
-      return last;
+    for (const last of [this.streak, this.stored]) {
+      if (last !== null && last.text === text && now - last.lastAt <= this.options.retransmitWindow) {
+        last.lastAt = now;
+        this.streak = last;
+        return last;
+      }
     }
     this.streak = { text, firstAt: now, lastAt: now, naks: 0 };
     return this.streak;

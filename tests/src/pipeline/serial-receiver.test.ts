@@ -45,6 +45,20 @@ describe('SerialReceiver: Sur-Gard packets a receiver may send as configured', (
     expect(outbox.pending('probe', 10).map((e) => e.event.category)).toEqual(['duress']);
   });
 
+  // The receiver missed the ACK of a stored packet and resends it; noise garbles that copy, which is NAKed; the next
+  // copy is clean. The garbled copy began a streak of its own, so the clean one was stored a second time.
+  it('stores once a packet whose resend after a lost ACK was garbled, NAKed and sent again', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['probe']);
+    const receiver = serialReceiver(outbox);
+    const answers = [];
+    for (const copy of [`501100 181234E13001001${DC4}`, `501100 181234E1300\u00001001${DC4}`, `501100 181234E13001001${DC4}`]) {
+      answers.push((await receiver.handlePacket(Buffer.from(copy, 'latin1'), '/dev/ttyS0')).reply?.[0]);
+    }
+    expect(answers).toEqual([SURGARD_ACK, SURGARD_NAK, SURGARD_ACK]);
+    expect(outbox.pending('probe', 10).map((e) => e.event.category)).toEqual(['burglary']);
+  });
+
   // Sur-Gard's "Force SIA Zone Number" is off by default: a panel's `NriHA` reaches the automation as sent.
   it('stores a hold-up whose SIA data has an ri without digits at the first copy', async () => {
     const { answer, stored } = await receive(`S01001[#1234|NriHA]${DC4}`);
