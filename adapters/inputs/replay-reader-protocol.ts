@@ -18,7 +18,7 @@ export interface ReplayReaderSettings {
   batchesAhead: number;
   /** Where the worker posts its batches and receives its credits. */
   port: MessagePort;
-  /** The DC-09 inputs' ports: which side of a packet capture's flows the panels are on. */
+  /** The DC-09 and SIA over IP inputs' ports: which side of a packet capture's flows the panels are on. */
   receivers: readonly CaptureReceiver[];
 }
 

@@ -14,7 +14,7 @@ export interface ReplayFileOptions {
   chunkBytes?: number;
   /** Batches the reader may have parsed ahead of the pipeline. */
   batchesAhead?: number;
-  /** The DC-09 inputs' ports, by which a packet capture's panel side is found (none: by who speaks first). */
+  /** The DC-09 and SIA over IP inputs' ports, by which a packet capture's panel side is found (none: by who speaks first). */
   receivers?: readonly CaptureReceiver[];
 }
 

@@ -1,7 +1,9 @@
 import net from 'node:net';
 import type { ErrorCode } from '../../src/errors.js';
 import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
-import { GALAXY_ENCRYPTED_OPENING, SiaBlockReceiver, siaBlockSize, type SiaBlockSession } from '../../src/pipeline/sia-block-receiver.js';
+import { SiaBlockReceiver, type SiaBlockSession } from '../../src/pipeline/sia-block-receiver.js';
+import { SiaBlockFramer } from '../../src/codecs/sia-dc03-block.js';
+import type { FramerOutput } from '../../src/codecs/framing.js';
 import type { Transport } from '../../src/model/event.js';
 import type { AdapterHealth } from '../../src/ports.js';
 import type { SiaIpInputSettings } from '../../src/settings/settings.js';
@@ -28,14 +30,16 @@ const MAX_REPLAYED_SESSIONS = 1024;
 /** The input's limits that make it degraded when reached: its connection limits, and the process's file descriptors. */
 type CapacityLimit = SlotLimit | 'descriptors';
 
-/** One panel's connection: its bytes not yet cut into blocks, and what it may still send. */
+/** One panel's connection: its blocks not yet handled, and what it may still send. */
 interface Connection {
   socket: net.Socket;
   /** The remote address, which maxConnectionsPerPeer counts; `peer` adds the port. */
   host: string;
   peer: string;
   session: SiaBlockSession;
-  pending: Buffer;
+  framer: SiaBlockFramer;
+  /** What the framer cut and the input has not handled yet, in order: blocks, or bytes it refused. */
+  queued: FramerOutput[];
   blocks: number;
   rejects: number;
   /** The block being stored and answered: the next waits for it, as the panel waits for the answer. */
@@ -170,7 +174,8 @@ export class SiaIpInput implements Input {
       host,
       peer,
       session: this.receiver.newSession(peer),
-      pending: Buffer.alloc(0),
+      framer: new SiaBlockFramer(),
+      queued: [],
       blocks: 0,
       rejects: 0,
       busy: Promise.resolve(),
@@ -180,8 +185,10 @@ export class SiaIpInput implements Input {
     this.slots.add(connection);
     socket.setTimeout(this.settings.idleTimeout, () => this.close(connection, 'FRAME_IDLE_TIMEOUT'));
     socket.on('data', (chunk: Buffer) => {
-      connection.pending = Buffer.concat([connection.pending, chunk]);
-      if (connection.pending.length > MAX_HELD_BYTES) return this.close(connection, 'FRAME_OVERSIZE');
+      // Closed by the input (end of data, a limit, encryption): what the panel still sends is not read.
+      if (socket.writableEnded) return;
+      connection.queued.push(...connection.framer.push(chunk));
+      if (heldBytes(connection) > MAX_HELD_BYTES) return this.close(connection, 'FRAME_OVERSIZE');
       connection.busy = connection.busy.then(() => this.drain(connection)).catch((error: unknown) => this.failed(connection, error));
     });
     socket.on('close', () => {
@@ -194,15 +201,15 @@ export class SiaIpInput implements Input {
   /** Cuts and answers the whole blocks held, one at a time, until the connection closes or holds a partial block. */
   private async drain(connection: Connection): Promise<void> {
     const { socket, peer } = connection;
-    while (!socket.destroyed && connection.pending.length > 0) {
-      if (connection.blocks === 0 && startsWith(connection.pending, GALAXY_ENCRYPTED_OPENING)) {
+    while (!socket.destroyed && connection.queued.length > 0) {
+      const next = connection.queued[0]!;
+      // The framer refuses only a connection that opens with Galaxy encryption.
+      if (next.kind === 'discarded') {
         this.deps.logger.error({ input: this.name, peer }, 'SIA over IP: the panel opened with Galaxy encryption, which this input does not speak; set its alarm report encryption off');
-        return this.close(connection, 'FRAME_SIA_ENCRYPTED');
+        return this.close(connection, next.reason);
       }
-      const size = siaBlockSize(connection.pending[0]!);
-      if (connection.pending.length < size) return;
-      const block = connection.pending.subarray(0, size);
-      connection.pending = connection.pending.subarray(size);
+      connection.queued.shift();
+      const block = next.bytes;
       connection.blocks += 1;
       this.deps.onFrame?.(block, 'tcp', peer);
       connection.handling = true;
@@ -223,18 +230,19 @@ export class SiaIpInput implements Input {
   private failed(connection: Connection, error: unknown): void {
     this.deps.counters.inc('input_errors_total', { input: this.name });
     this.deps.logger.error({ err: error, input: this.name, peer: connection.peer }, 'SIA over IP: block handling failed; connection closed unanswered');
-    connection.pending = Buffer.alloc(0);
+    connection.queued = [];
     connection.socket.destroy();
   }
 
   private close(connection: Connection, reason?: ErrorCode): void {
     if (reason !== undefined) {
       this.discarded(reason, connection.peer);
-      const { pending } = connection;
+      const pending = Buffer.concat([...connection.queued, ...connection.framer.flush()].map((output) => output.bytes));
       // What the connection held unanswered, for `run --capture`: a replay shows what the panel sent.
       if (pending.length > 0) this.deps.onDiscard?.(pending.subarray(0, MAX_DISCARD_SAMPLE_BYTES), { reason, count: 1, bytes: pending.length }, 'tcp', connection.peer);
     }
-    connection.pending = Buffer.alloc(0);
+    connection.queued = [];
+    connection.framer.flush();
     connection.socket.end(() => connection.socket.destroy());
   }
 
@@ -263,8 +271,9 @@ export class SiaIpInput implements Input {
   }
 }
 
-function startsWith(bytes: Buffer, prefix: Uint8Array): boolean {
-  return bytes.length >= prefix.length && bytes.subarray(0, prefix.length).equals(prefix);
+/** Bytes a connection holds unanswered: its blocks waiting their turn and a partial one. */
+function heldBytes(connection: Connection): number {
+  return connection.queued.reduce((sum, output) => sum + output.bytes.length, connection.framer.held);
 }
 
 export function createSiaIpInput(settings: SiaIpInputSettings, deps: InputDeps): SiaIpInput {

@@ -4,6 +4,7 @@
  * blocks, does not load the code catalogue the data parser needs.
  */
 import { GatewayError } from '../errors.js';
+import type { Framer, FramerOutput } from './framing.js';
 import { fail, ok } from './result.js';
 import type { DecodeResult } from './result.js';
 
@@ -70,6 +71,85 @@ export function decodeSiaBlock(bytes: Uint8Array): DecodeResult<SiaBlock> {
   });
 }
 
+/** The DC-03 header byte announces the data length in bits 0-5: the size of the whole block it starts. */
+export function siaBlockSize(header: number): number {
+  return (header & HEADER_LENGTH_MASK) + BLOCK_OVERHEAD;
+}
+
+/**
+ * The fixed bytes a Galaxy Ethernet module opens an encrypted connection with (ioBroker.sia #12, SIA-Server
+ * `Encrypted_Protocol.md`): its own RSA/AES exchange, which the SIA over IP input does not speak.
+ */
+export const GALAXY_ENCRYPTED_OPENING = Uint8Array.of(0x05, 0x01, 0x81, 0x59, 0x68);
+
+/**
+ * One SIA over IP connection's bytes cut into DC-03 blocks, each as long as its header says: the live sia-ip input
+ * and a replay of a packet capture cut the same stream the same way. A connection that opens with the Galaxy
+ * module's encryption carries no blocks: its bytes are discarded (FRAME_SIA_ENCRYPTED), and so is all it sends
+ * after (the live input closes it). Holds at most one partial block (66 bytes).
+ */
+export class SiaBlockFramer implements Framer {
+  private pending: Uint8Array = new Uint8Array(0);
+  private blocks = 0;
+  private encrypted = false;
+
+  /** Bytes of a block not yet whole. */
+  get held(): number {
+    return this.pending.length;
+  }
+
+  push(chunk: Uint8Array): FramerOutput[] {
+    if (this.encrypted) return chunk.length === 0 ? [] : [{ kind: 'discarded', bytes: new Uint8Array(chunk), reason: 'FRAME_SIA_ENCRYPTED' }];
+    const pending = this.pending.length === 0 ? chunk : concat(this.pending, chunk);
+    const out: FramerOutput[] = [];
+    let at = 0;
+    while (at < pending.length) {
+      if (this.blocks === 0 && startsWith(pending, GALAXY_ENCRYPTED_OPENING)) {
+        this.encrypted = true;
+        out.push({ kind: 'discarded', bytes: pending.slice(), reason: 'FRAME_SIA_ENCRYPTED' });
+        at = pending.length;
+        break;
+      }
+      const size = siaBlockSize(pending[at]!);
+      if (pending.length - at < size) break;
+      out.push({ kind: 'frame', bytes: pending.slice(at, at + size) });
+      this.blocks += 1;
+      at += size;
+    }
+    // Its own copy: never a view into the caller's chunk.
+    this.pending = pending.slice(at);
+    return out;
+  }
+
+  /** Drops a partial block (the connection idled out, or a capture lost the bytes after it). */
+  flush(): FramerOutput[] {
+    return this.drop('FRAME_IDLE_TIMEOUT');
+  }
+
+  /** The sender closed its side: a partial block was cut short. */
+  end(): FramerOutput[] {
+    return this.drop('FRAME_TRUNCATED');
+  }
+
+  private drop(reason: 'FRAME_IDLE_TIMEOUT' | 'FRAME_TRUNCATED'): FramerOutput[] {
+    if (this.pending.length === 0) return [];
+    const bytes = this.pending;
+    this.pending = new Uint8Array(0);
+    return [{ kind: 'discarded', bytes, reason }];
+  }
+}
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  return bytes.length >= prefix.length && prefix.every((byte, i) => bytes[i] === byte);
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a, 0);
+  joined.set(b, a.length);
+  return joined;
+}
+
 /**
  * Whether the bytes are one or more whole DC-03 blocks back to back, each with its parity right: what a
  * communicator set to SIA over IP (DC-03 blocks on TCP, no DC-09 framing) puts on a DC-09 port.
@@ -77,7 +157,7 @@ export function decodeSiaBlock(bytes: Uint8Array): DecodeResult<SiaBlock> {
 export function isSiaBlockRun(bytes: Uint8Array): boolean {
   let at = 0;
   while (at < bytes.length) {
-    const size = ((bytes[at] ?? 0) & HEADER_LENGTH_MASK) + BLOCK_OVERHEAD;
+    const size = siaBlockSize(bytes[at]!);
     if (at + size > bytes.length || !decodeSiaBlock(bytes.subarray(at, at + size)).ok) return false;
     at += size;
   }

@@ -61,17 +61,6 @@ export interface SiaBlockOutcome {
 const ACKNOWLEDGE = encodeSiaBlock('8', '', true);
 const REJECT = encodeSiaBlock('9', '', true);
 
-/** The DC-03 header byte announces the data length in bits 0-5: the size of the whole block it starts. */
-export function siaBlockSize(header: number): number {
-  return (header & 0x3f) + 3;
-}
-
-/**
- * The fixed bytes a Galaxy Ethernet module opens an encrypted connection with (ioBroker.sia #12, SIA-Server
- * `Encrypted_Protocol.md`): its own RSA/AES exchange, which this input does not speak.
- */
-export const GALAXY_ENCRYPTED_OPENING = Uint8Array.of(0x05, 0x01, 0x81, 0x59, 0x68);
-
 /**
  * SIA DC-03 blocks over TCP, the "SIA over IP" of Galaxy and FX panels (protocol-notes.md): an account block `#`,
  * event blocks `N` and text blocks `A`, each answered with an acknowledge block, then an end-of-data block `0`.

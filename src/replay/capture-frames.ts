@@ -5,15 +5,15 @@ import { DEFAULT_FRAGMENT_LIMITS, IpReassembly, type GivenUp } from '../codecs/i
 import { decodePacket, isReadableLinkType, READABLE_LINK_TYPES_TEXT, segmentOf, type IpFragmentPacket, type TransportSegment, type WholePacketContent } from '../codecs/packet.js';
 import { CaptureReader, type CaptureItem, type CapturedPacket } from '../codecs/pcap.js';
 import { fail, ok, type DecodeResult } from '../codecs/result.js';
+import { SiaBlockFramer } from '../codecs/sia-dc03-block.js';
 import { TcpStream, type StreamPiece } from '../codecs/tcp-stream.js';
 import type { ReplayFrame } from './capture.js';
 
-/** A configured DC-09 input as a packet capture sees it: the port panels sent to. */
-export interface CaptureReceiver {
-  input: string;
-  port: number;
-  maxFrameBytes: number;
-}
+/**
+ * A configured input as a packet capture sees it: the port panels sent to, and how the live input cuts what they
+ * sent into frames (`dc09`: LF…CR frames of at most maxFrameBytes, TCP and UDP; `sia-ip`: DC-03 blocks on TCP).
+ */
+export type CaptureReceiver = { framing: 'dc09'; input: string; port: number; maxFrameBytes: number } | { framing: 'sia-ip'; input: string; port: number };
 
 export interface CaptureFramesOptions {
   receivers: readonly CaptureReceiver[];
@@ -54,15 +54,16 @@ interface Flow {
   side: Side | undefined;
   /** TCP: the panel's bytes in order, and the live input's framer splitting them. */
   stream?: TcpStream;
-  framer?: Dc09Framer;
+  framer?: Dc09Framer | SiaBlockFramer;
 }
 
 /**
- * The DC-09 frames a packet capture holds, as a replay feeds them: only what panels sent to a receiver. A flow's
- * panel side is the one sending to a configured DC-09 input's port; when no port matches, the side whose first
- * payload starts with LF (a panel speaks first, the receiver only answers; an answer caught first names the other
- * side), and a flow whose first payload does not is no DC-09 flow. A UDP datagram is a frame; a TCP stream is put in order (TcpStream) and split by the live
- * input's own framer. Each frame carries its packet's time, its sender as `peer`, and the input whose port it was
+ * The frames a packet capture holds, as a replay feeds them: only what panels sent to a receiver. A flow's panel
+ * side is the one sending to a configured DC-09 or SIA over IP input's port; when no port matches, the side whose
+ * first payload starts with LF (a panel speaks first, the receiver only answers; an answer caught first names the
+ * other side), and a flow whose first payload does not is no DC-09 flow. A UDP datagram is a DC-09 frame; a TCP
+ * stream is put in order (TcpStream) and split by the live input's own framer (Dc09Framer, or SiaBlockFramer for a
+ * sia-ip input's port). Each frame carries its packet's time, its sender as `peer`, and the input whose port it was
  * sent to (null when none matched: replay routes it by protocol). IP fragments are reassembled first (IpReassembly,
  * bounded on its own). Memory is bounded by `maxFlows` flows of at most `maxHeldBytes` (in at most MAX_HELD_SEGMENTS
  * segments) and a frame each, whatever the size of the capture.
@@ -179,6 +180,11 @@ export class CaptureFrames {
       return;
     }
     if (segment.tcp === undefined) {
+      // A sia-ip input listens on TCP only: no one read a datagram to its port.
+      if (side.receiver?.framing === 'sia-ip') {
+        this.skipped += 1;
+        return;
+      }
       if (segment.payload.length === 0) return;
       const maxFrameBytes = this.frameLimit(side.receiver);
       // As the live input: a datagram is one frame, and one larger than any frame is discarded unread.
@@ -192,7 +198,7 @@ export class CaptureFrames {
     // A SYN opens a new connection on these addresses: whatever the last one left is ended first.
     if (syn) this.endStream(flow, at, out);
     flow.stream ??= new TcpStream(this.maxHeldBytes);
-    flow.framer ??= new Dc09Framer({ maxFrameBytes: this.frameLimit(side.receiver) });
+    flow.framer ??= side.receiver?.framing === 'sia-ip' ? new SiaBlockFramer() : new Dc09Framer({ maxFrameBytes: this.frameLimit(side.receiver) });
     this.feed(flow, flow.stream.push(seq, segment.payload, syn), at, out);
     // A client that turned out not to be a panel: its packet carried nothing replayed.
     if (flow.side === 'ignored') this.skipped += 1;
@@ -235,7 +241,8 @@ export class CaptureFrames {
 
   /** An unmatched flow goes to the first DC-09 input (replay routes it by protocol), so its limit applies. */
   private frameLimit(receiver: CaptureReceiver | undefined): number {
-    return (receiver ?? this.options.receivers[0])?.maxFrameBytes ?? DEFAULT_DC09_MAX_FRAME_BYTES;
+    const dc09 = receiver ?? this.options.receivers.find((r) => r.framing === 'dc09');
+    return dc09?.framing === 'dc09' ? dc09.maxFrameBytes : DEFAULT_DC09_MAX_FRAME_BYTES;
   }
 
   /** In-order pieces of a panel's TCP stream through its framer. */
@@ -256,7 +263,7 @@ export class CaptureFrames {
       if (piece.kind === 'data') {
         for (const output of framer.push(piece.bytes)) {
           if (output.kind === 'frame') out.push(frameLine(side, 'tcp', at, output.bytes));
-          else out.push(discardLine(at, output, `${output.bytes.length} byte(s) from ${side.panel} discarded by the DC-09 framer`));
+          else out.push(discardLine(at, output, `${output.bytes.length} byte(s) from ${side.panel} discarded by the ${side.receiver?.framing === 'sia-ip' ? 'SIA block' : 'DC-09'} framer`));
         }
         continue;
       }

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { encodeSiaBlock } from '../../src/codecs/sia-dc03-block.js';
 import { CLI, tempDir, writeConfig } from '../helpers/gateway-process.js';
 import { LINKTYPE, PROTOCOL, TcpConversation, ipv4Fragments, latin1, linkFrame, pcapFile, pcapngFile, udpDatagram, udpPacket, type LinkType } from '../helpers/pcap-writer.js';
 
@@ -181,5 +182,32 @@ describe('panelbridge replay and decode of a packet capture', () => {
     const notCapture = await cli(['decode', '--pcap', '-'], readFileSync(jsonLines));
     expect(JSON.parse(notCapture.stdout)).toEqual({ error: { code: 'PCAP_FORMAT_INVALID', message: 'standard input is not a pcap or pcapng file (no magic number)' } });
     expect(notCapture.code).toBe(1);
+  });
+
+  it('replays a SIA over IP session sent to a sia-ip input\'s port, each connection with its own account, as run --capture does', async () => {
+    // The session of tests/cli/replay.test.ts "a SIA over IP capture" (the FX020's account block,
+    // eavanvalkenburg/sia#32; a hold-up), as the packets a capture on the receiver holds: the panel loses its first
+    // connection before the hold-up's acknowledge and sends the session again from a new port.
+    const galaxy = { address: '192.0.2.1', port: 10002 };
+    const account = latin1('D#0192\x92');
+    const holdup = encodeSiaBlock('N', 'ti11:46/HA1011', true);
+    const acknowledge = Uint8Array.of(0x40, 0x38, 0x87);
+    const first = new TcpConversation({ address: '192.0.2.10', port: 40001 }, galaxy);
+    const second = new TcpConversation({ address: '192.0.2.10', port: 40002 }, galaxy);
+    const at = Date.parse('2024-05-01T08:00:00.000Z');
+    const ip = [...first.open(), ...first.send(account), first.answer(acknowledge), ...first.send(holdup), ...second.open(), ...second.send(account), second.answer(acknowledge), ...second.send(holdup), second.answer(acknowledge), ...second.send(encodeSiaBlock('0', '', true)), second.answer(acknowledge), second.close()];
+    const file = path.join(dir, 'sia-ip.pcap');
+    writeFileSync(file, pcapFile(ip.map((data, i) => ({ time: at + 100 * i, data: linkFrame('ethernet', data) })), { linkType: LINKTYPE.ethernet }));
+    const siaConfig = writeConfig(mkdirSync(path.join(dir, 'sia-ip'), { recursive: true }) ?? path.join(dir, 'sia-ip'), {
+      dataDir: path.join(dir, 'var'),
+      inputs: [{ type: 'sia-ip', name: 'galaxy', host: '127.0.0.1', port: galaxy.port }],
+      outputs: [{ type: 'stdout', name: 'out' }],
+    });
+    const result = await cli(['replay', file, '--config', siaConfig, '--dry-run', '--fast']);
+    const events = result.stdout.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { account: string; duress: boolean; source: { input: string; peer: string } });
+    expect(events.map((e) => [e.account, e.duress, e.source.input, e.source.peer])).toEqual([['0192', true, 'galaxy', '192.0.2.10:40001']]);
+    expect(result.stderr).toContain('replay: 5 frame(s) from');
+    expect(result.stderr).toContain('1 retransmit(s) stored once');
+    expect(result.code).toBe(0);
   });
 });

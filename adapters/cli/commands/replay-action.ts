@@ -17,6 +17,7 @@ import type { NormalizedEvent } from '../../../src/model/event.js';
 import { eventJson } from '../../../src/model/event-json.js';
 import type { Settings } from '../../../src/settings/settings.js';
 import type { DiscardNote, ReplayFrame } from '../../../src/replay/capture.js';
+import type { CaptureReceiver } from '../../../src/replay/capture-frames.js';
 import { REPLAY_SEED, ReplayClock, type Pacing } from '../../../src/replay/clock.js';
 import { compareEvents, formatDifferences } from '../../../src/replay/compare.js';
 import { carriesDuress, recordDecodedFrame } from '../../../src/replay/decoded-input.js';
@@ -86,8 +87,11 @@ export async function replay(file: string, options: ReplayOptions): Promise<numb
   }
   const pacing: Pacing = options.fast === true ? 'fast' : { speed: options.speed };
   // Its reader thread starts now and reads while the pipeline starts.
-  // A packet capture's panel side is the one sending to a DC-09 input's port.
-  const receivers = settings.inputs.flatMap((i) => (i.type === 'dc09' ? [{ input: i.name, port: i.port, maxFrameBytes: i.maxFrameBytes }] : []));
+  // A packet capture's panel side is the one sending to a DC-09 or SIA over IP input's port.
+  const receivers = settings.inputs.flatMap((i): CaptureReceiver[] => {
+    if (i.type === 'dc09') return [{ framing: 'dc09', input: i.name, port: i.port, maxFrameBytes: i.maxFrameBytes }];
+    return i.type === 'sia-ip' ? [{ framing: 'sia-ip', input: i.name, port: i.port }] : [];
+  });
   const source = new ReplayFile(file, { pacing, receivers });
   let started: Awaited<ReturnType<typeof Gateway.start>>;
   try {

@@ -138,7 +138,7 @@ describe('ReplayFile on a packet capture', () => {
     const packets = [udpPacket(panel, receiver, frame), udpPacket(receiver, panel, frame), udpPacket(panel, receiver, frame)];
     const file = writeFile(Buffer.from(pcapngFile(packets.map((data, i) => ({ time: T0 + i * 1000, data })), { interfaces: [{ linkType: LINKTYPE.raw }], order: 'be' })));
     const waits: number[] = [];
-    const source = new ReplayFile(file, { pacing: { speed: 1 }, chunkBytes: 3, sleep: async (ms) => void waits.push(ms), receivers: [{ input: 'panels', port: 12000, maxFrameBytes: 4096 }] });
+    const source = new ReplayFile(file, { pacing: { speed: 1 }, chunkBytes: 3, sleep: async (ms) => void waits.push(ms), receivers: [{ framing: 'dc09', input: 'panels', port: 12000, maxFrameBytes: 4096 }] });
     const read: ReplayLine[] = [];
     for await (const line of source.lines()) read.push(line);
     expect(read.map((l) => [l.unit, l.lineNumber, l.parsed.ok && l.parsed.value.t! - T0, l.parsed.ok && l.parsed.value.input])).toEqual([

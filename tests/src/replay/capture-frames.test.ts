@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CaptureFrames, type CaptureFramesOptions, type CaptureLine } from '../../../src/replay/capture-frames.js';
+import { encodeSiaBlock } from '../../../src/codecs/sia-dc03-block.js';
 import { LINKTYPE, PROTOCOL, TcpConversation, ipv4Fragments, ipv4Packet, ipv6Fragments, latin1, linkFrame, pcapFile, tcpSegment, udpDatagram, udpPacket } from '../../helpers/pcap-writer.js';
 
 // Public vectors 26 and 27 (Ajax, https://github.com/eavanvalkenburg/sia/issues/51) and 31 (Hikvision NULL,
@@ -13,7 +14,7 @@ const ACK = latin1('\n59890012"ACK"0000L0#1409[]\r');
 const T0 = Date.UTC(2024, 4, 1, 8, 0, 0);
 const PANEL = { address: '192.0.2.10', port: 40001 };
 const RECEIVER = { address: '192.0.2.1', port: 12000 };
-const RECEIVERS: CaptureFramesOptions['receivers'] = [{ input: 'panels', port: 12000, maxFrameBytes: 4096 }];
+const RECEIVERS: CaptureFramesOptions['receivers'] = [{ framing: 'dc09', input: 'panels', port: 12000, maxFrameBytes: 4096 }];
 
 /** IP packets, one ms apart, in an Ethernet pcap; the lines CaptureFrames makes of it, fed in small chunks. */
 function framesOf(packets: Uint8Array[], options: CaptureFramesOptions = { receivers: RECEIVERS }): { lines: CaptureLine[]; capture: CaptureFrames } {
@@ -166,7 +167,7 @@ describe('CaptureFrames: UDP', () => {
     const big = new Uint8Array(JC.length + 1).fill(0x41);
     big[0] = 0x0a;
     const packets = [udpPacket(PANEL, RECEIVER, JC), udpPacket(RECEIVER, PANEL, ACK), udpPacket(other, RECEIVER, YG), udpPacket(PANEL, RECEIVER, big)];
-    const { lines } = framesOf(packets, { receivers: [{ input: 'panels', port: 12000, maxFrameBytes: JC.length }] });
+    const { lines } = framesOf(packets, { receivers: [{ framing: 'dc09', input: 'panels', port: 12000, maxFrameBytes: JC.length }] });
     expect(summary(lines)).toEqual([
       [1, text(JC)],
       [3, text(YG)],
@@ -279,5 +280,43 @@ describe('CaptureFrames: IPv4 fragments', () => {
     const { lines, capture } = framesOf([huge]);
     expect(summary(lines)).toEqual([[1, 'PCAP_IP_FRAGMENTS_INCOMPLETE']]);
     expect(capture.fragments).toEqual({ packets: 1, reassembled: 0, incomplete: 1 });
+  });
+});
+
+describe('CaptureFrames: SIA over IP (DC-03 blocks on TCP)', () => {
+  // The FX020's account block (eavanvalkenburg/sia#32), a hold-up event block and the end-of-data block, each
+  // answered by the receiver's acknowledge block (0x40 '8' parity), as a Galaxy or FX panel sends them.
+  const ACCOUNT = latin1('D#0192\x92');
+  const HOLDUP = encodeSiaBlock('N', 'ti11:46/HA1011', true);
+  const END = encodeSiaBlock('0', '', true);
+  const SIA_ACK = Uint8Array.of(0x40, 0x38, 0x87);
+  const GALAXY = { address: '192.0.2.1', port: 10002 };
+  const SIA_RECEIVERS: CaptureFramesOptions['receivers'] = [...RECEIVERS, { framing: 'sia-ip', input: 'galaxy', port: 10002 }];
+
+  it('cuts the panel side of a connection to a sia-ip input\'s port into blocks, as the live input does', () => {
+    const tcp = new TcpConversation(PANEL, GALAXY);
+    // Two blocks in one segment, one block cut across two: the framer, not the segments, decides.
+    const both = new Uint8Array([...ACCOUNT, ...HOLDUP.subarray(0, 4)]);
+    const packets = [...tcp.open(), ...tcp.send(both), tcp.answer(SIA_ACK), ...tcp.send(HOLDUP.subarray(4)), tcp.answer(SIA_ACK), ...tcp.send(END), tcp.answer(SIA_ACK), tcp.close()];
+    const { lines, capture } = framesOf(packets, { receivers: SIA_RECEIVERS });
+    expect(lines.map((l) => l.parsed)).toEqual([
+      { ok: true, value: { t: T0 + 3, input: 'galaxy', transport: 'tcp', peer: '192.0.2.10:40001', bytes: ACCOUNT } },
+      { ok: true, value: { t: T0 + 5, input: 'galaxy', transport: 'tcp', peer: '192.0.2.10:40001', bytes: HOLDUP } },
+      { ok: true, value: { t: T0 + 7, input: 'galaxy', transport: 'tcp', peer: '192.0.2.10:40001', bytes: END } },
+    ]);
+    // The SYN-ACK and the three acknowledge blocks.
+    expect(capture.skipped).toBe(4);
+  });
+
+  it('counts what it cannot read: a block cut short by the close, a connection that opens with Galaxy encryption', () => {
+    const cut = new TcpConversation(PANEL, GALAXY);
+    const encrypted = new TcpConversation({ address: '192.0.2.11', port: 40002 }, GALAXY);
+    const packets = [...cut.open(), ...cut.send(ACCOUNT), ...cut.send(HOLDUP.subarray(0, 6)), cut.close(), ...encrypted.send(Uint8Array.of(0x05, 0x01, 0x81, 0x59, 0x68, 0x10, 0x20))];
+    const { lines } = framesOf(packets, { receivers: SIA_RECEIVERS });
+    expect(summary(lines)).toEqual([
+      [4, text(ACCOUNT)],
+      [6, 'FRAME_TRUNCATED'],
+      [7, 'FRAME_SIA_ENCRYPTED'],
+    ]);
   });
 });
