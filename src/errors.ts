@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   PCAP_PACKET_MALFORMED: 'A captured packet cannot be read as IP over a known link type with TCP or UDP (headers cut by the snap length, lengths that contradict, a link type not read); it is skipped and counted.',
   PCAP_IP_FRAGMENTS_INCOMPLETE: 'IP fragments of a datagram in a packet capture never made the whole datagram within the limits (30 s, 64 datagrams at once, 64 fragments, 65,535 bytes); it is skipped and counted.',
   PCAP_TCP_GAP: 'A panel\'s TCP stream in a capture misses bytes the capture did not hold; the partial frame before them is discarded and counted.',
+  PCAP_TCP_CONFLICT: 'Bytes of a panel\'s TCP stream in a capture came twice with different content (a retransmission or overlap that differs: an injected segment?); the copy read first is replayed, the other is reported with its bytes and counted.',
   // any input
   FORMAT_UNKNOWN: 'The bytes match no protocol the input reads; the message names every format that was tried.',
   // SIA DC-09

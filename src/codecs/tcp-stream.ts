@@ -1,11 +1,15 @@
 /**
  * One direction of a captured TCP connection, put back in sequence order: a retransmitted or overlapping segment
- * yields its new bytes only, a segment ahead of the next expected byte waits until the bytes before it come.
+ * yields its new bytes only, a segment ahead of the next expected byte waits until the bytes before it come. The
+ * first copy of a byte is the one read (as a receiving host reads in-order data); a later copy that differs from it
+ * (a hostile capture, an injected segment: which copy the host kept depends on its stack) is yielded whole as a
+ * `conflict`, so what it carried is never dropped without a word. Copies are compared over the last
+ * RETRANSMIT_CHECK_BYTES bytes read.
  * Bytes the capture never saw make a gap: when the segments waiting pass `maxHeldBytes` or MAX_HELD_SEGMENTS, or
  * the stream ends, the stream gives up on the missing bytes, says how many, and goes on from the next segment it
  * holds.
  */
-export type StreamPiece = { kind: 'data'; bytes: Uint8Array } | { kind: 'gap'; missing: number };
+export type StreamPiece = { kind: 'data'; bytes: Uint8Array } | { kind: 'gap'; missing: number } | { kind: 'conflict'; bytes: Uint8Array };
 
 interface Held {
   seq: number;
@@ -19,6 +23,12 @@ interface Held {
  */
 export const MAX_HELD_SEGMENTS = 256;
 
+/**
+ * Bytes read that a later copy is compared with: more than a frame or a full segment, as a sender resends a whole
+ * segment. A power of two, so a sequence number (mod 2^32) is its place in the ring.
+ */
+export const RETRANSMIT_CHECK_BYTES = 4096;
+
 /** Signed distance from sequence number b to a, modulo 2^32. */
 function after(a: number, b: number): number {
   return (a - b) | 0;
@@ -30,6 +40,10 @@ export class TcpStream {
   /** Segments ahead of `next`, by sequence number; each its own copy (never a view into a capture chunk). */
   private held: Held[] = [];
   private heldBytes = 0;
+  /** The last bytes read, each at its sequence number modulo RETRANSMIT_CHECK_BYTES; made at the first byte. */
+  private readBytes: Uint8Array | undefined;
+  /** How many bytes before `next` readBytes holds: none across a gap, which no byte was read in. */
+  private readCount = 0;
 
   constructor(private readonly maxHeldBytes: number) {}
 
@@ -48,7 +62,7 @@ export class TcpStream {
     if (payload.length === 0) return out;
     const ahead = after(start, this.next);
     if (ahead > 0) {
-      this.hold(start, payload);
+      this.hold(start, payload, out);
       while (this.heldBytes > this.maxHeldBytes || this.held.length > MAX_HELD_SEGMENTS) this.skipGap(out);
       return out;
     }
@@ -64,21 +78,47 @@ export class TcpStream {
     return out;
   }
 
-  /** The new part of bytes starting at `seq` (not after `next`), if any. */
+  /** The new part of bytes starting at `seq` (not after `next`), if any; the part already read is compared with it. */
   private take(seq: number, bytes: Uint8Array, out: StreamPiece[]): void {
     const seen = -after(seq, this.next!);
+    if (seen > 0 && this.differsFromRead(seq, bytes.subarray(0, Math.min(seen, bytes.length)))) out.push({ kind: 'conflict', bytes: new Uint8Array(bytes) });
     if (seen >= bytes.length) return;
     const fresh = seen > 0 ? bytes.subarray(seen) : bytes;
     out.push({ kind: 'data', bytes: fresh });
+    this.remember(fresh);
     this.next = (this.next! + fresh.length) >>> 0;
   }
 
-  private hold(seq: number, bytes: Uint8Array): void {
+  /** Whether `bytes`, at `seq` before `next`, differ from the bytes read there (as far as they are still kept). */
+  private differsFromRead(seq: number, bytes: Uint8Array): boolean {
+    const read = this.readBytes;
+    if (read === undefined) return false;
+    for (let i = 0; i < bytes.length; i++) {
+      const at = (seq + i) >>> 0;
+      if (-after(at, this.next!) > this.readCount) continue;
+      if (read[at & (RETRANSMIT_CHECK_BYTES - 1)] !== bytes[i]) return true;
+    }
+    return false;
+  }
+
+  /** Bytes read from `next` on, kept to compare later copies with. */
+  private remember(fresh: Uint8Array): void {
+    const read = (this.readBytes ??= new Uint8Array(RETRANSMIT_CHECK_BYTES));
+    const tail = fresh.length > RETRANSMIT_CHECK_BYTES ? fresh.subarray(fresh.length - RETRANSMIT_CHECK_BYTES) : fresh;
+    const from = (this.next! + fresh.length - tail.length) >>> 0;
+    for (let i = 0; i < tail.length; i++) read[((from + i) >>> 0) & (RETRANSMIT_CHECK_BYTES - 1)] = tail[i]!;
+    this.readCount = Math.min(RETRANSMIT_CHECK_BYTES, this.readCount + fresh.length);
+  }
+
+  private hold(seq: number, bytes: Uint8Array, out: StreamPiece[]): void {
     let index = this.held.length;
     while (index > 0 && after(this.held[index - 1]!.seq, seq) > 0) index -= 1;
     const same = this.held[index - 1];
-    // A retransmit of a segment already waiting.
-    if (same !== undefined && same.seq === seq && same.bytes.length >= bytes.length) return;
+    // A second copy of a segment already waiting: the first is kept, and one that differs from it is reported.
+    if (same !== undefined && same.seq === seq && same.bytes.length >= bytes.length) {
+      if (!equalBytes(same.bytes.subarray(0, bytes.length), bytes)) out.push({ kind: 'conflict', bytes: new Uint8Array(bytes) });
+      return;
+    }
     this.held.splice(index, 0, { seq, bytes: new Uint8Array(bytes) });
     this.heldBytes += bytes.length;
   }
@@ -96,6 +136,11 @@ export class TcpStream {
     const first = this.held[0]!;
     out.push({ kind: 'gap', missing: after(first.seq, this.next!) });
     this.next = first.seq;
+    this.readCount = 0;
     this.release(out);
   }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

@@ -260,6 +260,11 @@ export class CaptureFrames {
         }
         side.confirmed = true;
       }
+      if (piece.kind === 'conflict') {
+        const message = `${piece.bytes.length} byte(s) from ${side.panel} came again with other content than the copy read before, which is replayed; the other copy is not`;
+        out.push({ packet: at.number, parsed: fail('PCAP_TCP_CONFLICT', message, piece.bytes) });
+        continue;
+      }
       if (piece.kind === 'data') {
         for (const output of framer.push(piece.bytes)) {
           if (output.kind === 'frame') out.push(frameLine(side, 'tcp', at, output.bytes));

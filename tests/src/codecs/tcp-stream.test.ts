@@ -3,9 +3,10 @@ import { MAX_HELD_SEGMENTS, TcpStream, type StreamPiece } from '../../../src/cod
 
 const text = (s: string) => Uint8Array.from(Buffer.from(s, 'latin1'));
 
-/** The pieces as text, gaps as `<gap N>`. */
+/** The pieces as text, gaps as `<gap N>`, a copy that differs from the bytes read as `<conflict TEXT>`. */
 function readable(pieces: StreamPiece[]): string {
-  return pieces.map((p) => (p.kind === 'data' ? Buffer.from(p.bytes).toString('latin1') : `<gap ${p.missing}>`)).join('');
+  const latin1 = (bytes: Uint8Array) => Buffer.from(bytes).toString('latin1');
+  return pieces.map((p) => (p.kind === 'data' ? latin1(p.bytes) : p.kind === 'gap' ? `<gap ${p.missing}>` : `<conflict ${latin1(p.bytes)}>`)).join('');
 }
 
 describe('TcpStream', () => {
@@ -81,5 +82,26 @@ describe('TcpStream', () => {
     stream.push(3, text('c'));
     expect(readable(stream.end())).toBe('<gap 1>c<gap 1>e');
     expect(readable(stream.end())).toBe('');
+  });
+
+  it('reports a retransmit or overlap that carries other bytes than the copy read, and keeps the copy read', () => {
+    // A hostile capture (or an injected segment): the same sequence numbers twice with different content. Which copy
+    // the receiving host kept depends on its stack; a replay reads the first and must say the other existed, or a
+    // duress in it would vanish without a word.
+    const stream = new TcpStream(1024);
+    stream.push(0, new Uint8Array(0), true);
+    expect(readable(stream.push(1, text('abc')))).toBe('abc');
+    expect(readable(stream.push(1, text('xbc')))).toBe('<conflict xbc>');
+    expect(readable(stream.push(3, text('Cdef')))).toBe('<conflict Cdef>def');
+    // Held behind a hole: a second copy at the same place, then one overlapping it, differ.
+    expect(readable(stream.push(10, text('jkl')))).toBe('');
+    expect(readable(stream.push(10, text('JKL')))).toBe('<conflict JKL>');
+    expect(readable(stream.push(8, text('hiJ')))).toBe('');
+    expect(readable(stream.push(7, text('g')))).toBe('ghiJ<conflict jkl>kl');
+    // Equal copies are retransmits, nothing more; bytes behind a gap were never read, so nothing to differ from.
+    expect(readable(stream.push(10, text('Jkl')))).toBe('');
+    stream.push(20, text('t'));
+    expect(readable(stream.end())).toBe('<gap 7>t');
+    expect(readable(stream.push(14, text('nopqrst')))).toBe('');
   });
 });

@@ -319,4 +319,27 @@ describe('CaptureFrames: SIA over IP (DC-03 blocks on TCP)', () => {
       [7, 'FRAME_SIA_ENCRYPTED'],
     ]);
   });
+
+  it('says so when a retransmission carries other bytes than the copy read: a hold-up under a forged block is not lost without a word', () => {
+    // An attacker on the panel network gets a burglary block with the hold-up's sequence numbers to the receiver
+    // first; the panel's own segment then looks like a retransmit. The copy read first is replayed (as the
+    // receiving host read it); the other is reported with its bytes, and the replay exits 2.
+    const tcp = new TcpConversation(PANEL, GALAXY);
+    const forged = encodeSiaBlock('N', 'ti11:46/BA1011', true);
+    const open = tcp.open();
+    const account = tcp.send(ACCOUNT);
+    const packets = [...open, ...account, tcp.segmentAt(tcp.nextSeq, forged), ...tcp.send(HOLDUP)];
+    const { lines } = framesOf(packets, { receivers: SIA_RECEIVERS });
+    expect(summary(lines)).toEqual([
+      [4, text(ACCOUNT)],
+      [5, text(forged)],
+      [6, 'PCAP_TCP_CONFLICT'],
+    ]);
+    const conflict = lines[2]!.parsed;
+    expect(!conflict.ok && conflict.error).toEqual({
+      code: 'PCAP_TCP_CONFLICT',
+      message: `${HOLDUP.length} byte(s) from 192.0.2.10:40001 came again with other content than the copy read before, which is replayed; the other copy is not`,
+      rawPreview: 'NNti11:46/HA1011\\xfd',
+    });
+  });
 });
