@@ -45,7 +45,8 @@ export function captureFormat(head: Uint8Array): CaptureFormat | null {
 
 /**
  * The most a packet record may hold: Wireshark's largest standard packet (262144 bytes) with room to spare. A
- * record claiming more is a corrupt file, not a packet, and would make the reader hold unbounded bytes.
+ * record claiming more (a corrupt or hostile file, a host's GRO super-packet) would make the reader hold unbounded
+ * bytes: it is skipped as it streams past (PCAP_PACKET_MALFORMED), so the packets after it are still read.
  */
 export const MAX_PACKET_BYTES = 1 << 20;
 
@@ -176,8 +177,10 @@ export class CaptureReader {
     const view = viewOf(bytes);
     const captured = view.getUint32(8, this.littleEndian);
     if (captured > MAX_PACKET_BYTES) {
-      items.push(this.stop('PCAP_FORMAT_INVALID', `record ${this.packets + 1} at byte ${this.offset} claims ${captured} bytes, more than a packet can have`));
-      return 0;
+      this.packets += 1;
+      const message = `record ${this.packets} at byte ${this.offset} claims ${captured} bytes, more than a packet is read with (${MAX_PACKET_BYTES}); skipped`;
+      items.push({ kind: 'error', number: this.packets, error: { code: 'PCAP_PACKET_MALFORMED', message } });
+      return this.skip(PCAP_RECORD_HEADER + captured, bytes.length);
     }
     if (bytes.length < PCAP_RECORD_HEADER + captured) return 0;
     const iface = this.interfaces[0]!;
@@ -210,15 +213,16 @@ export class CaptureReader {
       return 0;
     }
     const isPacket = type === BLOCK_ENHANCED_PACKET || type === BLOCK_SIMPLE_PACKET || type === BLOCK_PACKET_OBSOLETE;
-    if (!isSection && type !== BLOCK_INTERFACE && !isPacket) {
-      // Of no use to a replay, whatever its size: skipped unread.
-      if (bytes.length >= length) return length;
-      this.skipping = length - bytes.length;
-      return bytes.length;
-    }
+    // Of no use to a replay, whatever its size: skipped unread.
+    if (!isSection && type !== BLOCK_INTERFACE && !isPacket) return this.skip(length, bytes.length);
     if (length > MAX_PACKET_BYTES + 64) {
-      items.push(this.stop('PCAP_FORMAT_INVALID', `the block at byte ${this.offset} claims ${length} bytes, more than a packet can have`));
-      return 0;
+      if (!isPacket) {
+        items.push(this.stop('PCAP_FORMAT_INVALID', `the block at byte ${this.offset} claims ${length} bytes, more than a header block can have`));
+        return 0;
+      }
+      this.packets += 1;
+      this.malformedBlock(items, this.packets, `it claims ${length} bytes, more than a packet is read with (${MAX_PACKET_BYTES}); skipped`);
+      return this.skip(length, bytes.length);
     }
     if (bytes.length < length) return 0;
     if (view.getUint32(length - 4, this.littleEndian) !== length) {
@@ -294,6 +298,13 @@ export class CaptureReader {
 
   private malformedBlock(items: CaptureItem[], number: number, why: string): void {
     items.push({ kind: 'error', number, error: { code: 'PCAP_PACKET_MALFORMED', message: `packet record at byte ${this.offset}: ${why}` } });
+  }
+
+  /** Passes over a record or block of `length` bytes of which `available` are here; returns the bytes used now. */
+  private skip(length: number, available: number): number {
+    if (available >= length) return length;
+    this.skipping = length - available;
+    return available;
   }
 
   private stop(code: 'PCAP_FORMAT_INVALID' | 'PCAP_TRUNCATED', message: string, number = this.packets + 1): CaptureItem {

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CaptureReader, captureFormat, type CaptureItem, type CapturedPacket } from '../../../src/codecs/pcap.js';
+import { CaptureReader, MAX_PACKET_BYTES, captureFormat, type CaptureItem, type CapturedPacket } from '../../../src/codecs/pcap.js';
 import { LINKTYPE, ipv4Packet, latin1, linkFrame, pcapFile, pcapngFile, udpPacket, type ByteOrder } from '../../helpers/pcap-writer.js';
 
 // 2024-05-01T08:00:00.120Z plus sub-millisecond parts the reader must floor, not round.
@@ -85,16 +85,22 @@ describe('CaptureReader: pcap', () => {
     expect(items).toEqual([{ kind: 'error', number: 1, error: { code: 'PCAP_TRUNCATED', message: expect.stringContaining('its file header') } }]);
   });
 
-  it('stops with PCAP_FORMAT_INVALID at a record claiming more than a packet can hold, instead of buffering it', () => {
+  it('skips a record larger than a packet is read with, unheld, and reads the packets after it', () => {
+    // A hostile capture (or a host's 2 MiB GRO super-packet, with a snap length to match) must not stop the reading
+    // and hide the frames after it: the record is skipped as it streams past, never buffered.
+    const huge = { time: T0 + 1, data: new Uint8Array(MAX_PACKET_BYTES + 1) };
+    const file = pcapFile([records[0]!, huge, records[1]!], { linkType: LINKTYPE.ethernet, snapLength: 0xffffffff });
+    const items = readAll(file, 64 * 1024);
+    expect(items.map((i) => (i.kind === 'packet' ? i.packet.number : i.error.code))).toEqual([1, 'PCAP_PACKET_MALFORMED', 3]);
+    expect(items[1]).toEqual({ kind: 'error', number: 2, error: { code: 'PCAP_PACKET_MALFORMED', message: `record 2 at byte ${24 + 16 + records[0]!.data.length} claims ${MAX_PACKET_BYTES + 1} bytes, more than a packet is read with (${MAX_PACKET_BYTES}); skipped` } });
+    expect(items[2]).toMatchObject({ kind: 'packet', packet: { data: records[1]!.data } });
+  });
+
+  it('skips a record claiming 2 GiB to the end of a file that holds less, and says the file ended inside it', () => {
     const file = pcapFile(records, { linkType: LINKTYPE.ethernet });
     // The first record's captured length (after the 24-byte header, 8 bytes of time): 2 GiB.
     new DataView(file.buffer).setUint32(24 + 8, 0x8000_0000, true);
-    const reader = new CaptureReader();
-    const items = reader.push(file);
-    expect(items).toEqual([{ kind: 'error', number: 1, error: { code: 'PCAP_FORMAT_INVALID', message: expect.stringContaining('claims 2147483648 bytes') } }]);
-    expect(reader.stopped).toBe(true);
-    expect(reader.push(file)).toEqual([]);
-    expect(reader.end()).toEqual([]);
+    expect(readAll(file).map((i) => (i.kind === 'packet' ? i.packet.number : i.error.code))).toEqual(['PCAP_PACKET_MALFORMED', 'PCAP_TRUNCATED']);
   });
 
   it('refuses a version other than 2.x', () => {
@@ -139,6 +145,15 @@ describe('CaptureReader: pcapng', () => {
     joined.set(big, firstPacket);
     joined.set(file.subarray(firstPacket), firstPacket + big.length);
     expect(packetsOf(readAll(joined, 64 * 1024)).map((p) => p.time)).toEqual([T0]);
+  });
+
+  it('skips a packet block larger than a packet is read with, unheld, and reads the packets after it', () => {
+    // Its block: 32 bytes of fields and trailer around the data, past the room a block is read with.
+    const huge = { time: T0 + 1, data: new Uint8Array(MAX_PACKET_BYTES + 64) };
+    const file = pcapngFile([records[0]!, huge, records[1]!], { interfaces: [{ linkType: 1 }] });
+    const items = readAll(file, 64 * 1024);
+    expect(items.map((i) => (i.kind === 'packet' ? i.packet.number : i.error.code))).toEqual([1, 'PCAP_PACKET_MALFORMED', 3]);
+    expect(items[1]).toMatchObject({ number: 2, error: { message: expect.stringContaining(`more than a packet is read with (${MAX_PACKET_BYTES}); skipped`) } });
   });
 
   it('gives PCAP_FORMAT_INVALID for a block that does not end with its length, and PCAP_TRUNCATED for one cut short', () => {
