@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   PCAP_IP_FRAGMENTS_INCOMPLETE: 'IP fragments of a datagram in a packet capture never made the whole datagram within the limits (30 s, 64 datagrams at once, 64 fragments, 65,535 bytes); it is skipped and counted.',
   PCAP_TCP_GAP: 'A panel\'s TCP stream in a capture misses bytes the capture did not hold; the partial frame before them is discarded and counted.',
   PCAP_TCP_CONFLICT: 'Bytes of a panel\'s TCP stream in a capture came twice with different content (a retransmission or overlap that differs: an injected segment?); the copy read first is replayed, the other is reported with its bytes and counted.',
+  PCAP_TCP_LATE: 'Bytes of a panel\'s TCP stream in a capture came after the stream had gone past them (before the first segment of a connection captured without its handshake, or in a gap given up); they are not replayed, reported with their bytes and counted.',
   // any input
   FORMAT_UNKNOWN: 'The bytes match no protocol the input reads; the message names every format that was tried.',
   // SIA DC-09

@@ -4,12 +4,13 @@
  * first copy of a byte is the one read (as a receiving host reads in-order data); a later copy that differs from it
  * (a hostile capture, an injected segment: which copy the host kept depends on its stack) is yielded whole as a
  * `conflict`, so what it carried is never dropped without a word. Copies are compared over the last
- * RETRANSMIT_CHECK_BYTES bytes read.
+ * RETRANSMIT_CHECK_BYTES bytes read; bytes before those, which the stream never read (before the first segment of a
+ * connection captured without its handshake, in a gap given up) or no longer holds, are yielded whole as `late`.
  * Bytes the capture never saw make a gap: when the segments waiting pass `maxHeldBytes` or MAX_HELD_SEGMENTS, or
  * the stream ends, the stream gives up on the missing bytes, says how many, and goes on from the next segment it
  * holds.
  */
-export type StreamPiece = { kind: 'data'; bytes: Uint8Array } | { kind: 'gap'; missing: number } | { kind: 'conflict'; bytes: Uint8Array };
+export type StreamPiece = { kind: 'data'; bytes: Uint8Array } | { kind: 'gap'; missing: number } | { kind: 'conflict'; bytes: Uint8Array } | { kind: 'late'; bytes: Uint8Array };
 
 interface Held {
   seq: number;
@@ -81,7 +82,8 @@ export class TcpStream {
   /** The new part of bytes starting at `seq` (not after `next`), if any; the part already read is compared with it. */
   private take(seq: number, bytes: Uint8Array, out: StreamPiece[]): void {
     const seen = -after(seq, this.next!);
-    if (seen > 0 && this.differsFromRead(seq, bytes.subarray(0, Math.min(seen, bytes.length)))) out.push({ kind: 'conflict', bytes: new Uint8Array(bytes) });
+    const again = seen > 0 ? this.againstRead(seq, bytes.subarray(0, Math.min(seen, bytes.length))) : 'same';
+    if (again !== 'same') out.push({ kind: again, bytes: new Uint8Array(bytes) });
     if (seen >= bytes.length) return;
     const fresh = seen > 0 ? bytes.subarray(seen) : bytes;
     out.push({ kind: 'data', bytes: fresh });
@@ -89,16 +91,18 @@ export class TcpStream {
     this.next = (this.next! + fresh.length) >>> 0;
   }
 
-  /** Whether `bytes`, at `seq` before `next`, differ from the bytes read there (as far as they are still kept). */
-  private differsFromRead(seq: number, bytes: Uint8Array): boolean {
-    const read = this.readBytes;
-    if (read === undefined) return false;
+  /**
+   * `bytes`, at `seq` before `next`, against the bytes read there: the same, other (`conflict`), or some never read
+   * or no longer kept to compare (`late`).
+   */
+  private againstRead(seq: number, bytes: Uint8Array): 'same' | 'conflict' | 'late' {
+    let late = false;
     for (let i = 0; i < bytes.length; i++) {
       const at = (seq + i) >>> 0;
-      if (-after(at, this.next!) > this.readCount) continue;
-      if (read[at & (RETRANSMIT_CHECK_BYTES - 1)] !== bytes[i]) return true;
+      if (this.readBytes === undefined || -after(at, this.next!) > this.readCount) late = true;
+      else if (this.readBytes[at & (RETRANSMIT_CHECK_BYTES - 1)] !== bytes[i]) return 'conflict';
     }
-    return false;
+    return late ? 'late' : 'same';
   }
 
   /** Bytes read from `next` on, kept to compare later copies with. */

@@ -260,9 +260,11 @@ export class CaptureFrames {
         }
         side.confirmed = true;
       }
-      if (piece.kind === 'conflict') {
-        const message = `${piece.bytes.length} byte(s) from ${side.panel} came again with other content than the copy read before, which is replayed; the other copy is not`;
-        out.push({ packet: at.number, parsed: fail('PCAP_TCP_CONFLICT', message, piece.bytes) });
+      if (piece.kind === 'conflict' || piece.kind === 'late') {
+        const [code, what] = piece.kind === 'conflict'
+          ? (['PCAP_TCP_CONFLICT', 'came again with other content than the copy read before, which is replayed; the other copy is not'] as const)
+          : (['PCAP_TCP_LATE', 'came after the stream had gone past them (before the first segment of a connection captured without its handshake, or in a gap given up); not replayed'] as const);
+        out.push({ packet: at.number, parsed: fail(code, `${piece.bytes.length} byte(s) from ${side.panel} ${what}`, piece.bytes) });
         continue;
       }
       if (piece.kind === 'data') {

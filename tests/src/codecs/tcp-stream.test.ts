@@ -3,10 +3,10 @@ import { MAX_HELD_SEGMENTS, TcpStream, type StreamPiece } from '../../../src/cod
 
 const text = (s: string) => Uint8Array.from(Buffer.from(s, 'latin1'));
 
-/** The pieces as text, gaps as `<gap N>`, a copy that differs from the bytes read as `<conflict TEXT>`. */
+/** The pieces as text, gaps as `<gap N>`, a copy that differs from the bytes read as `<conflict TEXT>`, bytes never read that came too late as `<late TEXT>`. */
 function readable(pieces: StreamPiece[]): string {
   const latin1 = (bytes: Uint8Array) => Buffer.from(bytes).toString('latin1');
-  return pieces.map((p) => (p.kind === 'data' ? latin1(p.bytes) : p.kind === 'gap' ? `<gap ${p.missing}>` : `<conflict ${latin1(p.bytes)}>`)).join('');
+  return pieces.map((p) => (p.kind === 'data' ? latin1(p.bytes) : p.kind === 'gap' ? `<gap ${p.missing}>` : `<${p.kind} ${latin1(p.bytes)}>`)).join('');
 }
 
 describe('TcpStream', () => {
@@ -58,8 +58,8 @@ describe('TcpStream', () => {
     expect(readable(stream.push(10, text('jklm')))).toBe('');
     expect(readable(stream.push(14, text('nopqr')))).toBe('<gap 6>jklmnopqr');
     expect(stream.waiting).toBe(0);
-    // The bytes of the gap, arriving after all, are old news.
-    expect(readable(stream.push(4, text('defghi')))).toBe('');
+    // The bytes of the gap, arriving after all, come too late to be read: said, with their bytes.
+    expect(readable(stream.push(4, text('defghi')))).toBe('<late defghi>');
   });
 
   it('bounds the segments it holds, not only their bytes: one-byte segments each behind a gap are given up on', () => {
@@ -98,10 +98,22 @@ describe('TcpStream', () => {
     expect(readable(stream.push(10, text('JKL')))).toBe('<conflict JKL>');
     expect(readable(stream.push(8, text('hiJ')))).toBe('');
     expect(readable(stream.push(7, text('g')))).toBe('ghiJ<conflict jkl>kl');
-    // Equal copies are retransmits, nothing more; bytes behind a gap were never read, so nothing to differ from.
+    // Equal copies are retransmits, nothing more; bytes of a gap were never read, so they come late (below).
     expect(readable(stream.push(10, text('Jkl')))).toBe('');
     stream.push(20, text('t'));
     expect(readable(stream.end())).toBe('<gap 7>t');
-    expect(readable(stream.push(14, text('nopqrst')))).toBe('');
+    expect(readable(stream.push(14, text('nopqrst')))).toBe('<late nopqrst>');
+  });
+
+  it('says so when bytes come before the first segment of a connection captured without its handshake', () => {
+    // A hostile segment far ahead, first in a capture that began inside the connection, must not make the panel's
+    // own bytes after it look like old retransmits, dropped without a word (a duress among them).
+    const stream = new TcpStream(1024);
+    expect(readable(stream.push(100_000, text('forged')))).toBe('forged');
+    expect(readable(stream.push(1000, text('duress')))).toBe('<late duress>');
+    // Across 2^32 as well.
+    const wrapped = new TcpStream(1024);
+    wrapped.push(5, text('x'));
+    expect(readable(wrapped.push(0xfffffffe, text('ab')))).toBe('<late ab>');
   });
 });

@@ -97,6 +97,20 @@ describe('CaptureFrames: TCP', () => {
     expect(summary(lines)).toEqual([[2, text(YG)]]);
   });
 
+  it('says so, with their bytes, when a panel\'s frame comes before the first segment of a connection captured without its handshake', () => {
+    // A forged segment far ahead of the panel's, first in a capture that began inside the connection: the panel's
+    // own frame after it (a duress) looked like an old retransmit and was dropped without a word.
+    const tcp = new TcpConversation(PANEL, RECEIVER);
+    const { lines } = framesOf([tcp.segmentAt(tcp.nextSeq + 100_000, NULL_FRAME), ...tcp.send(JC)]);
+    expect(summary(lines)).toEqual([
+      [1, text(NULL_FRAME)],
+      [2, 'PCAP_TCP_LATE'],
+    ]);
+    const late = lines[1]!.parsed;
+    expect(!late.ok && late.error.message).toBe(`${JC.length} byte(s) from 192.0.2.10:40001 came after the stream had gone past them (before the first segment of a connection captured without its handshake, or in a gap given up); not replayed`);
+    expect(!late.ok && late.error.rawPreview).toContain('Nri2/JC12');
+  });
+
   it('counts the bytes a capture missed as a gap, discards the frame they cut, and reads on', () => {
     const tcp = new TcpConversation(PANEL, RECEIVER);
     const [syn] = tcp.open();
