@@ -87,6 +87,8 @@ export class CaptureReader {
   private packets = 0;
   /** Bytes of an uninteresting block still to skip. */
   private skipping = 0;
+  /** The length a pcapng block skipped unread must end with, once its bytes before the trailer have streamed past. */
+  private skippedBlockLength: number | null = null;
   private stoppedWith: DecodeError | null = null;
   private offset = 0;
 
@@ -128,7 +130,7 @@ export class CaptureReader {
 
   /** The file ended: bytes left over are a record cut short. */
   end(): CaptureItem[] {
-    if (this.stopped || (this.pending.length === 0 && this.skipping === 0)) return [];
+    if (this.stopped || (this.pending.length === 0 && this.skipping === 0 && this.skippedBlockLength === null)) return [];
     const what = this.format === null || (this.format === 'pcap' && this.offset === 0) ? 'its file header' : 'a record';
     return [this.stop('PCAP_TRUNCATED', `the capture was cut short in ${what} at byte ${this.offset}; the packets before it were read`)];
   }
@@ -136,6 +138,7 @@ export class CaptureReader {
   /** Reads one header or record from the front of `bytes`; returns the bytes it used, 0 when more are needed. */
   private next(bytes: Uint8Array, items: CaptureItem[]): number {
     if (this.format === null) return this.fileHeader(bytes, items);
+    if (this.skippedBlockLength !== null) return this.skippedBlockTrailer(bytes, items);
     return this.format === 'pcap' ? this.pcapRecord(bytes, items) : this.pcapngBlock(bytes, items);
   }
 
@@ -213,8 +216,12 @@ export class CaptureReader {
       return 0;
     }
     const isPacket = type === BLOCK_ENHANCED_PACKET || type === BLOCK_SIMPLE_PACKET || type === BLOCK_PACKET_OBSOLETE;
-    // Of no use to a replay, whatever its size: skipped unread.
-    if (!isSection && type !== BLOCK_INTERFACE && !isPacket) return this.skip(length, bytes.length);
+    if (!isSection && type !== BLOCK_INTERFACE && !isPacket) {
+      // Of no use to a replay, whatever its size: skipped unread, but for its trailer. A length that does not end
+      // there would have taken in the blocks after it (a packet, a duress) without a word.
+      this.skippedBlockLength = length;
+      return this.skip(length - 4, bytes.length);
+    }
     if (length > MAX_PACKET_BYTES + 64) {
       if (!isPacket) {
         items.push(this.stop('PCAP_FORMAT_INVALID', `the block at byte ${this.offset} claims ${length} bytes, more than a header block can have`));
@@ -234,6 +241,17 @@ export class CaptureReader {
     else if (type === BLOCK_INTERFACE) this.interfaces.push(this.interfaceOf(block));
     else this.packetBlock(type, block, items);
     return length;
+  }
+
+  private skippedBlockTrailer(bytes: Uint8Array, items: CaptureItem[]): number {
+    if (bytes.length < 4) return 0;
+    const length = this.skippedBlockLength!;
+    this.skippedBlockLength = null;
+    if (viewOf(bytes).getUint32(0, this.littleEndian) !== length) {
+      items.push(this.stop('PCAP_FORMAT_INVALID', `the block ending at byte ${this.offset + 4} does not end with its length (${length})`));
+      return 0;
+    }
+    return 4;
   }
 
   private section(block: Uint8Array, items: CaptureItem[]): void {

@@ -156,6 +156,34 @@ describe('CaptureReader: pcapng', () => {
     expect(items[1]).toMatchObject({ number: 2, error: { message: expect.stringContaining(`more than a packet is read with (${MAX_PACKET_BYTES}); skipped`) } });
   });
 
+  it('reads on past blocks of unknown types, and stops loudly at one whose length swallows the packet after it', () => {
+    const file = pcapngFile(records, { interfaces: [{ linkType: 1 }] });
+    const secondPacket = file.length - (12 + 20 + records[1]!.data.length + ((4 - (records[1]!.data.length % 4)) % 4));
+    /** A block of `type` with a 4-byte body, its length field saying `claimed`, its trailer the 16 it has. */
+    const unknown = (type: number, claimed = 16) => {
+      const block = new Uint8Array(16);
+      const view = new DataView(block.buffer);
+      view.setUint32(0, type, true);
+      view.setUint32(4, claimed, true);
+      view.setUint32(12, 16, true);
+      return block;
+    };
+    const withBlocks = (...blocks: Uint8Array[]) => Uint8Array.from([...file.subarray(0, secondPacket), ...blocks.flatMap((b) => [...b]), ...file.subarray(secondPacket)]);
+    // Custom (0xBAD, 0x40000BAD), local-use (0x80000001) and future standard (0x2B) types: skipped, byte by byte too.
+    const known = withBlocks(unknown(0xbad), unknown(0x40000bad), unknown(0x80000001), unknown(0x2b));
+    expect(packetsOf(readAll(known, 3)).map((p) => p.number)).toEqual([1, 2]);
+    // A hostile block whose length takes in the packet after it: skipped unread and unchecked, the packet (a duress?)
+    // vanished without a word. Its trailer is then the packet's, not its length: the file does not parse there.
+    const swallowing = withBlocks(unknown(0xbad, 16 + file.length - secondPacket));
+    for (const chunk of [swallowing.length, 7]) {
+      const items = readAll(swallowing, chunk);
+      expect(items.map((i) => (i.kind === 'packet' ? i.packet.number : i.error.code))).toEqual([1, 'PCAP_FORMAT_INVALID']);
+      expect(items[1]).toMatchObject({ error: { message: expect.stringContaining('does not end with its length') } });
+    }
+    // A file that ends right before a skipped block's trailer was cut short.
+    expect(readAll(known.subarray(0, secondPacket + 12)).at(-1)).toMatchObject({ kind: 'error', error: { code: 'PCAP_TRUNCATED' } });
+  });
+
   it('gives PCAP_FORMAT_INVALID for a block that does not end with its length, and PCAP_TRUNCATED for one cut short', () => {
     const file = pcapngFile(records, { interfaces: [{ linkType: 1 }] });
     const damaged = new Uint8Array(file);
