@@ -235,14 +235,14 @@ export class SiaIpInput implements Input {
   }
 
   private close(connection: Connection, reason?: ErrorCode): void {
+    const left = [...connection.queued, ...connection.framer.flush()];
+    connection.queued = [];
     if (reason !== undefined) {
       this.discarded(reason, connection.peer);
-      const pending = Buffer.concat([...connection.queued, ...connection.framer.flush()].map((output) => output.bytes));
+      const pending = Buffer.concat(left.map((output) => output.bytes));
       // What the connection held unanswered, for `run --capture`: a replay shows what the panel sent.
       if (pending.length > 0) this.deps.onDiscard?.(pending.subarray(0, MAX_DISCARD_SAMPLE_BYTES), { reason, count: 1, bytes: pending.length }, 'tcp', connection.peer);
     }
-    connection.queued = [];
-    connection.framer.flush();
     connection.socket.end(() => connection.socket.destroy());
   }
 

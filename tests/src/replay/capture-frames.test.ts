@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CaptureFrames, type CaptureFramesOptions, type CaptureLine } from '../../../src/replay/capture-frames.js';
 import { encodeSiaBlock } from '../../../src/codecs/sia-dc03-block.js';
-import { LINKTYPE, PROTOCOL, TcpConversation, ipv4Fragments, ipv4Packet, ipv6Fragments, latin1, linkFrame, pcapFile, tcpSegment, udpDatagram, udpPacket } from '../../helpers/pcap-writer.js';
+import { LINKTYPE, PROTOCOL, TcpConversation, type LinkType, ipv4Fragments, ipv4Packet, ipv6Fragments, latin1, linkFrame, pcapFile, tcpSegment, udpDatagram, udpPacket } from '../../helpers/pcap-writer.js';
 
 // Public vectors 26 and 27 (Ajax, https://github.com/eavanvalkenburg/sia/issues/51) and 31 (Hikvision NULL,
 // https://github.com/eavanvalkenburg/sia/issues/17), with their DC-09 LF…CR framing.
@@ -355,5 +355,22 @@ describe('CaptureFrames: SIA over IP (DC-03 blocks on TCP)', () => {
       message: `${HOLDUP.length} byte(s) from 192.0.2.10:40001 came again with other content than the copy read before, which is replayed; the other copy is not`,
       rawPreview: 'NNti11:46/HA1011\\xfd',
     });
+  });
+
+  it('reads the same session on every link type a capture may have, its sequence numbers crossing 2^32', () => {
+    // tcpdump -i any (SLL, SLL2), a tunnel or raw-IP capture, a loopback capture on BSD/macOS in either byte order.
+    const links: Array<[LinkType, { loopbackOrder?: 'le' | 'be' }]> = [['sll', {}], ['sll2', {}], ['raw', {}], ['null', { loopbackOrder: 'le' }], ['null', { loopbackOrder: 'be' }], ['loop', {}], ['ethernet-vlan', {}]];
+    for (const [link, options] of links) {
+      for (const address of ['192.0.2.10', '2001:db8::10']) {
+        const tcp = new TcpConversation({ address, port: 40001 }, { address: address.includes(':') ? '2001:db8::1' : GALAXY.address, port: GALAXY.port }, 0xffff_fff0);
+        const session = new Uint8Array([...ACCOUNT, ...HOLDUP, ...END]);
+        const ip = [...tcp.open(), ...tcp.send(session, [5, 9, session.length - 14]), tcp.close()];
+        const file = pcapFile(ip.map((data, i) => ({ time: T0 + i, data: linkFrame(link, data, options) })), { linkType: LINKTYPE[link] });
+        const capture = new CaptureFrames({ receivers: SIA_RECEIVERS });
+        const lines = [...capture.push(file), ...capture.end()];
+        const peer = `${address}:40001`;
+        expect(lines.map((l) => l.parsed), `${link} ${options.loopbackOrder ?? ''} ${address}`).toEqual([ACCOUNT, HOLDUP, END].map((bytes) => ({ ok: true, value: { t: expect.any(Number), input: 'galaxy', transport: 'tcp', peer, bytes } })));
+      }
+    }
   });
 });
