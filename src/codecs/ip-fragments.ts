@@ -75,6 +75,8 @@ export class IpReassembly {
     if (end > MAX_IPV4_PAYLOAD) return this.refuse(fragment.key, datagram, `its fragments reach byte ${end}, past the ${MAX_IPV4_PAYLOAD} an IPv4 datagram can hold`, givenUp);
     if (datagram.pieces.length >= this.limits.maxFragments) return this.refuse(fragment.key, datagram, `it came in more than ${this.limits.maxFragments} fragments`, givenUp);
     if (datagram.held + fragment.data.length > MAX_IPV4_PAYLOAD) return this.refuse(fragment.key, datagram, `its fragments hold more than the ${MAX_IPV4_PAYLOAD} bytes an IPv4 datagram can`, givenUp);
+    // Which copy of an overlap a replay reads would depend on order; the host's stack drops the datagram instead.
+    if (datagram.pieces.some((piece) => overlapDiffers(piece, fragment))) return this.refuse(fragment.key, datagram, 'its fragments overlap with different content (a host drops such a datagram)', givenUp);
     if (!fragment.more) {
       if (datagram.length !== null && datagram.length !== end) return this.refuse(fragment.key, datagram, 'its last fragment came twice with different lengths', givenUp);
       datagram.length = end;
@@ -139,7 +141,15 @@ function wholeOf(datagram: Pending): Uint8Array | null {
   }
   if (covered < length) return null;
   const payload = new Uint8Array(length);
-  // In offset order, a later piece over an overlap: the bytes any of them carries are the same on a sound path.
+  // In offset order, a later piece over an overlap: the bytes any of them carries are the same (push refuses others).
   for (const piece of pieces) payload.set(piece.data.subarray(0, Math.max(0, length - piece.offset)), piece.offset);
   return payload;
+}
+
+/** Whether two pieces of a datagram carry different bytes where they overlap. */
+function overlapDiffers(a: { offset: number; data: Uint8Array }, b: { offset: number; data: Uint8Array }): boolean {
+  const from = Math.max(a.offset, b.offset);
+  const to = Math.min(a.offset + a.data.length, b.offset + b.data.length);
+  for (let at = from; at < to; at++) if (a.data[at - a.offset] !== b.data[at - b.offset]) return true;
+  return false;
 }
