@@ -4,8 +4,9 @@
  * first copy of a byte is the one read (as a receiving host reads in-order data); a later copy that differs from it
  * (a hostile capture, an injected segment: which copy the host kept depends on its stack) is yielded whole as a
  * `conflict`, so what it carried is never dropped without a word. Copies are compared over the last
- * RETRANSMIT_CHECK_BYTES bytes read; bytes before those, which the stream never read (before the first segment of a
- * connection captured without its handshake, in a gap given up) or no longer holds, are yielded whole as `late`.
+ * RETRANSMIT_CHECK_BYTES bytes read (a copy of older ones is taken for the retransmit it nearly always is); bytes the
+ * stream never read (before the first segment of a connection captured without its handshake, in a gap given up)
+ * are yielded whole as `late`.
  * Bytes the capture never saw make a gap: when the segments waiting pass `maxHeldBytes` or MAX_HELD_SEGMENTS, or
  * the stream ends, the stream gives up on the missing bytes, says how many, and goes on from the next segment it
  * holds.
@@ -45,6 +46,8 @@ export class TcpStream {
   private readBytes: Uint8Array | undefined;
   /** How many bytes before `next` readBytes holds: none across a gap, which no byte was read in. */
   private readCount = 0;
+  /** How many bytes before `next` were read without a gap (at most 2^31): older ones were never read. */
+  private readRun = 0;
 
   constructor(private readonly maxHeldBytes: number) {}
 
@@ -92,15 +95,17 @@ export class TcpStream {
   }
 
   /**
-   * `bytes`, at `seq` before `next`, against the bytes read there: the same, other (`conflict`), or some never read
-   * or no longer kept to compare (`late`).
+   * `bytes`, at `seq` before `next`, against the bytes read there: the same (or read too long ago to compare), other
+   * (`conflict`), or some never read (`late`).
    */
   private againstRead(seq: number, bytes: Uint8Array): 'same' | 'conflict' | 'late' {
     let late = false;
     for (let i = 0; i < bytes.length; i++) {
       const at = (seq + i) >>> 0;
-      if (this.readBytes === undefined || -after(at, this.next!) > this.readCount) late = true;
-      else if (this.readBytes[at & (RETRANSMIT_CHECK_BYTES - 1)] !== bytes[i]) return 'conflict';
+      const back = -after(at, this.next!);
+      if (back > this.readRun) late = true;
+      // Read too long ago to compare: taken for the retransmit it nearly always is.
+      else if (back <= this.readCount && this.readBytes![at & (RETRANSMIT_CHECK_BYTES - 1)] !== bytes[i]) return 'conflict';
     }
     return late ? 'late' : 'same';
   }
@@ -112,6 +117,7 @@ export class TcpStream {
     const from = (this.next! + fresh.length - tail.length) >>> 0;
     for (let i = 0; i < tail.length; i++) read[((from + i) >>> 0) & (RETRANSMIT_CHECK_BYTES - 1)] = tail[i]!;
     this.readCount = Math.min(RETRANSMIT_CHECK_BYTES, this.readCount + fresh.length);
+    this.readRun = Math.min(2 ** 31, this.readRun + fresh.length);
   }
 
   private hold(seq: number, bytes: Uint8Array, out: StreamPiece[]): void {
@@ -141,6 +147,7 @@ export class TcpStream {
     out.push({ kind: 'gap', missing: after(first.seq, this.next!) });
     this.next = first.seq;
     this.readCount = 0;
+    this.readRun = 0;
     this.release(out);
   }
 }

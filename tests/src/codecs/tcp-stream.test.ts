@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_HELD_SEGMENTS, TcpStream, type StreamPiece } from '../../../src/codecs/tcp-stream.js';
+import { MAX_HELD_SEGMENTS, RETRANSMIT_CHECK_BYTES, TcpStream, type StreamPiece } from '../../../src/codecs/tcp-stream.js';
 
 const text = (s: string) => Uint8Array.from(Buffer.from(s, 'latin1'));
 
@@ -115,5 +115,15 @@ describe('TcpStream', () => {
     const wrapped = new TcpStream(1024);
     wrapped.push(5, text('x'));
     expect(readable(wrapped.push(0xfffffffe, text('ab')))).toBe('<late ab>');
+  });
+
+  it('takes a copy of bytes read longer ago than it compares for a retransmit, not for bytes never read', () => {
+    // A 64 KiB segment (coalesced by the capturing host's GRO) sent again whole after a lost ACK: read, too far back
+    // to compare, and no reason to fail the replay.
+    const stream = new TcpStream(1024);
+    const big = new Uint8Array(RETRANSMIT_CHECK_BYTES * 16).fill(0x41);
+    stream.push(1, big);
+    expect(readable(stream.push(1, big))).toBe('');
+    expect(readable(stream.push(0, text('x')))).toBe('<late x>');
   });
 });
