@@ -210,4 +210,22 @@ describe('panelbridge replay and decode of a packet capture', () => {
     expect(result.stderr).toContain('1 retransmit(s) stored once');
     expect(result.code).toBe(0);
   });
+
+  it('names the other copy of a retransmission that carries other bytes, with its bytes, and exits 2', async () => {
+    // The golden capture's first TCP frame, forged (one digit of its data changed) and sent first with its sequence
+    // numbers: the copy read first is replayed, as the receiving host read it; the panel's own copy is shown.
+    const record = records.find((r) => r.transport === 'tcp')!;
+    const frame = Uint8Array.from(Buffer.from(record.hex, 'hex'));
+    const forged = Uint8Array.from(frame);
+    const digit = Buffer.from(frame).toString('latin1').indexOf('[') + 2;
+    forged[digit] = forged[digit] === 0x31 ? 0x32 : 0x31;
+    const tcp = new TcpConversation({ address: '192.0.2.10', port: 40001 }, RECEIVER);
+    const ip = [...tcp.open(), tcp.segmentAt(tcp.nextSeq, forged), ...tcp.send(frame)];
+    const file = path.join(dir, 'conflict.pcap');
+    writeFileSync(file, pcapFile(ip.map((data, i) => ({ time: Date.parse(record.t) + i, data: linkFrame('ethernet', data) })), { linkType: LINKTYPE.ethernet }));
+    const result = await cli(['replay', file, '--config', config(12000), '--dry-run', '--fast']);
+    expect(result.stderr).toMatch(/packet 5: PCAP_TCP_CONFLICT: \d+ byte\(s\) from 192\.0\.2\.10:40001 came again with other content/);
+    expect(result.stderr).toContain('1 error(s) reading the capture, at packet(s) 5');
+    expect(result.code).toBe(2);
+  });
 });
