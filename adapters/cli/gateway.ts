@@ -210,9 +210,10 @@ export class Gateway {
     return this.createdInputs;
   }
 
-  /** SIGHUP: new sites take effect for the next frame; connections stay open. */
+  /** SIGHUP: new sites take effect for the next frame; connections stay open. What changed is chained and told to central. */
   reloadSites(sites: readonly Site[]): void {
     this.sites = sites;
+    this.assurance?.assurance.sitesReloaded();
     for (const discovery of this.discoveries) void discovery.publish();
     this.logger.info({ sites: sites.length }, 'sites reloaded');
   }

@@ -18,6 +18,7 @@ import { DeviceLedger, MAX_ACCOUNT_PANEL_TESTS, type DeviceStatus, type PanelTes
 import type { AssuranceStore, IncidentRecord, WindowRecord } from './store.js';
 import { MAX_LEARNED_LINKS, Supervision, type LinkChange, type SupervisionPolicy } from './supervision.js';
 import { currentSlot } from './test-schedules.js';
+import { changesAnything, deviceLabel, siteConfigsOf, sitesChange, type SiteConfigRecord, type SitesChange } from './site-configs.js';
 import { TestWindows, type OpenWindowResult, type WindowOutcome, type WindowRequest } from './test-windows.js';
 
 export interface AssuranceOptions {
@@ -197,6 +198,7 @@ export class Assurance implements EventAnnotator {
     // Now, not at the first check: a repeated opening of a window among them waits for its event (see startWindow).
     for (const event of this.unstored) this.store(event, 'again');
     this.ledger.enroll(now);
+    this.sitesLoaded('start', now);
     // Once each way: a retry every second would log a line (and a stack) a second for as long as the fault lasts.
     store.onWriteError((error) =>
       options.logger.error({ code: error.code, cause: errorText(error.cause) }, `assurance ledger cannot be written (${errorText(error.cause)}); retrying every second`),
@@ -342,6 +344,60 @@ export class Assurance implements EventAnnotator {
         ? `the host clock moved forward by ${span} against the monotonic clock: NTP set it (${stored} that much earlier than when they arrived), or the host was suspended that long`
         : `the host clock was stepped back by ${span} (NTP correcting a clock that ran fast): ${stored} that much later than when they arrived`;
     this.raise({ category: 'supervisory', account: null, reasons: [reason] }, now);
+  }
+
+  /** The gateway replaced the sites (SIGHUP): what changed is chained in the audit log and told to central. */
+  sitesReloaded(): void {
+    this.sitesLoaded('reload', this.now());
+  }
+
+  /**
+   * Compares the sites with those recorded at the last start or reload, and records them. Whoever may edit the
+   * configuration can make a duress device an ordinary one, or remove its site: a change, made while running or
+   * while stopped, is chained (`sites-changed`, with each site's digest) and told to central per site, naming the
+   * duress devices it took away or added. Unchanged (or with nothing recorded yet), the digests are chained alone.
+   */
+  private sitesLoaded(how: 'start' | 'reload', now: number): void {
+    const before = this.options.store.siteConfigs();
+    const after = siteConfigsOf(this.options.sites());
+    this.options.store.replaceSiteConfigs(after);
+    const sites = Object.fromEntries(after.map((record) => [record.site, record.digest]));
+    const change = sitesChange(before, after);
+    if (before.length === 0 || !changesAnything(change)) {
+      this.audit('sites-loaded', GATEWAY_ACTOR, { how, sites });
+      return;
+    }
+    this.audit('sites-changed', GATEWAY_ACTOR, { how, ...change, sites });
+    this.options.logger.warn(
+      { how, added: change.added, removed: change.removed, changed: change.changed, duressDevicesRemoved: change.duressDevicesRemoved.map((d) => `${d.site}/${d.device}`) },
+      'the configuration of sites changed; central is told',
+    );
+    const records = new Map([...before, ...after].map((record) => [record.site, record]));
+    for (const site of [...change.added, ...change.changed, ...change.removed]) this.siteChanged(records.get(site)!, change, how, now);
+  }
+
+  private siteChanged(record: SiteConfigRecord, change: SitesChange, how: 'start' | 'reload', now: number): void {
+    const { site } = record;
+    const when = how === 'start' ? ' while the gateway was stopped' : ' on reload';
+    const removed = change.duressDevicesRemoved.filter((d) => d.site === site);
+    const added = change.duressDevicesAdded.filter((d) => d.site === site);
+    const what = change.added.includes(site)
+      ? `site ${site} was added to the configuration${when}`
+      : change.removed.includes(site)
+        ? `site ${site} was removed from the configuration${when}`
+        : `configuration of site ${site} changed${when}`;
+    this.raise(
+      {
+        category: 'supervisory',
+        account: record.accounts[0] ?? null,
+        reasons: [
+          `${what} (configuration digest ${record.digest.slice(0, 16)})`,
+          ...(removed.length === 0 ? [] : [`no longer a duress device: ${removed.map(deviceLabel).join(', ')}`]),
+          ...(added.length === 0 ? [] : [`new duress device: ${added.map(deviceLabel).join(', ')}`]),
+        ],
+      },
+      now,
+    );
   }
 
   /** Opens a test window for `actor`; published to central and audited, with the actor's note. */

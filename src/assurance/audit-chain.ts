@@ -24,6 +24,9 @@ export type AuditAction =
   | 'duress-stored'
   | 'duress-delivered'
   | 'token-created'
+  /** The sites as loaded at a start or a reload, unchanged since the last; or what changed (`sites-changed`). */
+  | 'sites-loaded'
+  | 'sites-changed'
   /** The first record of a new file when the log rotates; carries what a reader of that file alone needs. */
   | 'audit-rotated'
   /** The gateway found the log's last line cut short (a crash while writing it) and ended it before going on. */

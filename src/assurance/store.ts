@@ -6,6 +6,7 @@ import type { NormalizedEvent, UnverifiedReason } from '../model/event.js';
 import { SQLITE_BUSY_TIMEOUT_MS } from '../timeout.js';
 import { limitWalSize } from '../sqlite-wal.js';
 import { WriteFaults } from '../observability/write-faults.js';
+import type { SiteConfigRecord } from './site-configs.js';
 
 /**
  * Why SQLite rather than a JSON file: the ledger changes one row at a time (a test, an activation, an incident),
@@ -193,6 +194,9 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE test_window ADD COLUMN stopped_by TEXT;
   `,
+  `
+  CREATE TABLE site_config (site TEXT PRIMARY KEY, digest TEXT NOT NULL, accounts TEXT NOT NULL, duress_devices TEXT NOT NULL) WITHOUT ROWID;
+  `,
 ];
 
 type Row = Record<string, unknown>;
@@ -319,6 +323,9 @@ export class AssuranceStore {
       lostLinks: db.prepare<[], LostLinkRecord>(`SELECT account, lost_at AS lostAt FROM lost_link`),
       putLostLink: db.prepare<[string, number]>(`INSERT OR REPLACE INTO lost_link (account, lost_at) VALUES (?, ?)`),
       deleteLostLink: db.prepare<[string]>(`DELETE FROM lost_link WHERE account = ?`),
+      siteConfigs: db.prepare<[], Row>(`SELECT * FROM site_config ORDER BY site`),
+      putSiteConfig: db.prepare(`INSERT OR REPLACE INTO site_config (site, digest, accounts, duress_devices) VALUES (@site, @digest, @accounts, @duressDevices)`),
+      deleteSiteConfig: db.prepare<[string]>(`DELETE FROM site_config WHERE site = ?`),
     };
     this.acknowledgedTotal = this.statements.acknowledgedCount.get()!.count;
   }
@@ -503,6 +510,27 @@ export class AssuranceStore {
       if (lostAt === null) this.statements.deleteLostLink.run(account);
       else this.statements.putLostLink.run(account, lostAt);
     });
+  }
+
+  /** The sites as last loaded (SiteConfigRecord); empty before the first start that recorded them. */
+  siteConfigs(): SiteConfigRecord[] {
+    this.flush();
+    return this.statements.siteConfigs.all().map((row) => ({
+      site: row.site as string,
+      digest: row.digest as string,
+      accounts: JSON.parse(row.accounts as string) as string[],
+      duressDevices: JSON.parse(row.duress_devices as string) as SiteConfigRecord['duressDevices'],
+    }));
+  }
+
+  /** Replaces the recorded sites by `records` (with the next batched write). */
+  replaceSiteConfigs(records: readonly SiteConfigRecord[]): void {
+    const kept = new Set(records.map((record) => record.site));
+    for (const { site } of this.siteConfigs()) if (!kept.has(site)) this.defer(`site_config\u0000${site}`, () => this.statements.deleteSiteConfig.run(site));
+    for (const record of records) {
+      const row = { ...record, accounts: JSON.stringify(record.accounts), duressDevices: JSON.stringify(record.duressDevices) };
+      this.defer(`site_config\u0000${record.site}`, () => this.statements.putSiteConfig.run(row));
+    }
   }
 
   /** Writes the queued rows now, in one transaction. Throws ASSURANCE_STORE_FAILED; the rows stay queued. */

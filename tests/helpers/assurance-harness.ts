@@ -98,6 +98,7 @@ export interface HarnessOptions {
   /** Confirm every stored event as delivered by the `central` output at once (default true). */
   autoDeliver?: boolean;
   onIncidentsChanged?: AssuranceOptions['onIncidentsChanged'];
+  audit?: AssuranceOptions['audit'];
 }
 
 /**
@@ -108,7 +109,7 @@ export interface HarnessOptions {
 export function harness(options: HarnessOptions = {}) {
   const clock = options.clock ?? new FakeClock();
   const store = options.store ?? AssuranceStore.open(':memory:');
-  const sites = options.sites ?? SITES;
+  let sites = options.sites ?? SITES;
   const builder = { ids: createIdSource(clock, seededRandom(7)), sites: () => sites };
   const events: NormalizedEvent[] = [];
   const logs: LogLine[] = [];
@@ -125,6 +126,7 @@ export function harness(options: HarnessOptions = {}) {
     centralOutputs: new Set(options.centralOutputs ?? ['central']),
     counters,
     ...(options.onIncidentsChanged === undefined ? {} : { onIncidentsChanged: options.onIncidentsChanged }),
+    ...(options.audit === undefined ? {} : { audit: options.audit }),
   };
   const bus = new EventBus({ logger: silentLogger });
   const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 1_000_000, bus });
@@ -151,6 +153,13 @@ export function harness(options: HarnessOptions = {}) {
     await assurance.flush();
   }
 
+  /** The sites are replaced, as a SIGHUP replaces them in the gateway, and the assurance is told. */
+  async function reloadSites(next: readonly Site[]): Promise<void> {
+    sites = next;
+    assurance.sitesReloaded();
+    await assurance.flush();
+  }
+
   /** Gateway-raised supervisory events stored so far, but for the reports of a step of the host clock. */
   function supervisory(): NormalizedEvent[] {
     return events.filter((e) => e.category === 'supervisory' && e.source.input === 'assurance' && !isClockStepReport(e));
@@ -161,7 +170,7 @@ export function harness(options: HarnessOptions = {}) {
     return events.filter(isClockStepReport);
   }
 
-  return { clock, store, assurance, events, logs, receive, tick, supervisory, clockStepReports, builder, recorder, outbox, counters };
+  return { clock, store, assurance, events, logs, receive, tick, reloadSites, supervisory, clockStepReports, builder, recorder, outbox, counters };
 }
 
 function isClockStepReport(event: NormalizedEvent): boolean {

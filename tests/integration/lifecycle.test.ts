@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
@@ -138,6 +138,12 @@ describe('gateway lifecycle (real process)', () => {
     await waitFor(() => gateway.stderr.find((l) => l.includes('"msg":"sites reloaded"')), 'sites reloaded');
     expect(await sendHoldup(2)).toBe('ACK');
     expect(await siteOfEvent(2)).toBe('Branch B');
+    // The edit is chained in the audit log (the gateway's records are written once per turn of the event loop).
+    const audited = await waitFor(() => {
+      const records = readFileSync(path.join(dir, 'var', 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { action: string; details: Record<string, unknown> });
+      return records.find((record) => record.action === 'sites-changed');
+    }, 'the change of sites in the audit log');
+    expect(audited.details).toMatchObject({ how: 'reload', changed: ['b12'], duressDevicesRemoved: [] });
 
     // A broken file on SIGHUP is refused; the running sites stay.
     writeFileSync(configFile, 'inputs: [\n');

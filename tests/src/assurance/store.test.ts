@@ -175,7 +175,7 @@ describe('AssuranceStore incidents', () => {
     // The schema before openings and later calls were kept: a row written then has neither.
     const db = new Database(path.join(dir, ASSURANCE_FILE_NAME));
     db.exec(
-      `ALTER TABLE incident DROP COLUMN opening; ALTER TABLE incident DROP COLUMN calls; ALTER TABLE test_window DROP COLUMN stopped_by; UPDATE incident SET id = 'inc-old'`,
+      `ALTER TABLE incident DROP COLUMN opening; ALTER TABLE incident DROP COLUMN calls; ALTER TABLE test_window DROP COLUMN stopped_by; DROP TABLE site_config; UPDATE incident SET id = 'inc-old'`,
     );
     db.pragma('user_version = 2');
     db.close();

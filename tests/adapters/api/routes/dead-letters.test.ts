@@ -54,6 +54,9 @@ async function withRefusedEvents() {
     centralOutputs: new Set(['hook', 'mqtt']),
     audit: (entry) => audit.push(entry),
   });
+  // What the tests look at is what the retries record, not the start's (the sites it loaded).
+  expect(audit.map((entry) => entry.action)).toEqual(['sites-loaded']);
+  audit.length = 0;
   const tokens = Object.entries(TOKENS).map(([role, token]) => ({ name: `${role}-1`, role, token }));
   const loaded = TokenRegistry.load(apiSchema.parse({ port: 0, tokens }), '/nonexistent-not-used');
   if (!loaded.ok) throw new Error('tokens');

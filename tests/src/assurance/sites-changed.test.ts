@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import type { AuditEntry } from '../../../src/assurance/audit-chain.js';
+import { AssuranceStore } from '../../../src/assurance/store.js';
+import { sitesSchema, type Site } from '../../../src/settings/sites.js';
+import { cid, harness, reasonText, SITES } from '../../helpers/assurance-harness.js';
+
+/**
+ * An insider with write access to the configuration (not to dataDir) edits a site so that a duress device is an
+ * ordinary one (the teller's hold-up button typed burglary) and reloads, or restarts: the change must be chained in
+ * the audit log and told to central, naming the device that no longer raises a duress.
+ */
+
+/** SITES with bank-1's zone 5 (Teller 1 hold-up button) typed burglary: its presses no longer open an incident. */
+const DOWNGRADED: readonly Site[] = SITES.map((site) =>
+  site.id !== 'bank-1' ? site : { ...site, zones: site.zones!.map((zone) => (zone.number === 5 ? { ...zone, name: 'Teller 1 button', type: 'burglary' as const } : zone)) },
+);
+
+function sitesAudit(entries: readonly AuditEntry[]) {
+  return entries.filter((entry) => entry.action === 'sites-loaded' || entry.action === 'sites-changed');
+}
+
+describe('a change of the sites', () => {
+  it('on reload: chained in the audit log and published to central, naming the duress device it took away', async () => {
+    const audit: AuditEntry[] = [];
+    const h = harness({ audit: (entry) => void audit.push(entry) });
+    await h.reloadSites(DOWNGRADED);
+
+    const changed = sitesAudit(audit).filter((entry) => entry.action === 'sites-changed');
+    expect(changed).toHaveLength(1);
+    expect(changed[0]).toMatchObject({
+      actor: { name: 'gateway', channel: 'gateway' },
+      details: { how: 'reload', changed: ['bank-1'], added: [], removed: [], duressDevicesRemoved: [{ site: 'bank-1', device: 'zone-5' }] },
+    });
+    const told = h.supervisory().filter((e) => reasonText(e).includes('configuration of site bank-1 changed'));
+    expect(told).toHaveLength(1);
+    expect(told[0]).toMatchObject({ account: '1234', covert: true, site: { id: 'bank-1' } });
+    expect(reasonText(told[0]!)).toContain('no longer a duress device: zone-5 "Teller 1 hold-up button"');
+    // What the edit does: a press of the button is now an ordinary alarm, and opens no incident.
+    expect((await h.receive(cid('130', 5))).incident ?? null).toBeNull();
+  });
+
+  it('made while the gateway was stopped: found at the next start, chained and published as well', async () => {
+    const store = AssuranceStore.open(':memory:');
+    const first = harness({ store });
+    await first.assurance.flush();
+    const audit: AuditEntry[] = [];
+    const restarted = harness({ store, sites: DOWNGRADED, audit: (entry) => void audit.push(entry) });
+    await restarted.assurance.flush();
+
+    expect(sitesAudit(audit)).toMatchObject([{ action: 'sites-changed', details: { how: 'start', duressDevicesRemoved: [{ site: 'bank-1', device: 'zone-5' }] } }]);
+    expect(restarted.supervisory().filter((e) => reasonText(e).includes('configuration of site bank-1 changed while the gateway was stopped'))).toHaveLength(1);
+  });
+
+  it('a site removed and one added are told under their own accounts, with the duress devices they take and bring', async () => {
+    const audit: AuditEntry[] = [];
+    const h = harness({ audit: (entry) => void audit.push(entry) });
+    const replaced = [SITES[0]!, ...sitesSchema.parse([{ id: 'shop-3', accounts: ['9999'], zones: [{ number: 2, name: 'Till button', type: 'holdup' }] }])];
+    await h.reloadSites(replaced);
+
+    expect(sitesAudit(audit).find((entry) => entry.action === 'sites-changed')).toMatchObject({
+      details: {
+        added: ['shop-3'],
+        removed: ['shop-2'],
+        changed: [],
+        duressDevicesRemoved: [{ site: 'shop-2', device: 'zone-1' }],
+        duressDevicesAdded: [{ site: 'shop-3', device: 'zone-2' }],
+      },
+    });
+    const told = h.supervisory();
+    expect(told.map((e) => e.account).sort()).toEqual(['5678', '9999']);
+    expect(reasonText(told.find((e) => e.account === '5678')!)).toContain('site shop-2 was removed');
+  });
+
+  it('nothing changed: a reload is chained, nothing is published', async () => {
+    const audit: AuditEntry[] = [];
+    const h = harness({ audit: (entry) => void audit.push(entry) });
+    await h.reloadSites(structuredClone(SITES));
+    expect(sitesAudit(audit).map((entry) => entry.action)).toEqual(['sites-loaded', 'sites-loaded']);
+    expect(sitesAudit(audit)[1]!.details).toMatchObject({ how: 'reload' });
+    expect(h.supervisory()).toEqual([]);
+  });
+});
