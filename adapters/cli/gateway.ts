@@ -42,7 +42,7 @@ import { wireAssurance, type AssuranceWiring } from './assurance-wiring.js';
 import { packageVersion } from './version.js';
 import { listenFailure } from './startup.js';
 import type { CaptureFile } from './capture-file.js';
-import { outputLinkEvent, storeFaultEvents, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
+import { auditDamageEvent, outputLinkEvent, storeFaultEvents, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
 
 /**
  * While the outbox cannot store, its fault report is tried this often: storing it is how the gateway learns that
@@ -334,6 +334,7 @@ export class Gateway {
         audit: (entry) => audit.append(entry),
         unstored: { carried: earlier.events, onUnstoredChanged: (events) => mark.setEvents(events) },
       });
+      this.reportAuditDamage(audit);
       await this.startMqttStates();
     }
     if (this.api !== undefined) {
@@ -576,6 +577,25 @@ export class Gateway {
     const mib = Math.round(bytes / 1024 / 1024);
     if (stuck) this.logger.warn({ walBytes: bytes }, `outbox WAL is ${mib} MiB: ${WAL_STUCK_DETAIL}`);
     else this.logger.info({ walBytes: bytes }, 'outbox WAL checkpointed again');
+  }
+
+  /**
+   * What the start found wrong with the audit log (a break in its chain, records cut off its end against its head)
+   * is told to central: whoever can write dataDir can edit the log, and a log line alone tells nobody off site.
+   */
+  private reportAuditDamage(audit: AuditLog): void {
+    const { broken, cutOff } = audit;
+    const reasons = [
+      ...(broken === undefined
+        ? []
+        : [`the audit log chain is broken at record ${broken.seq ?? '(unreadable)'}${broken.line === null ? '' : `, line ${broken.line}`}: ${broken.reason}; new records continue after it (panelbridge audit verify names it)`]),
+      ...(cutOff === undefined ? [] : [cutOff.reason]),
+    ];
+    if (reasons.length === 0) return;
+    if (cutOff !== undefined) this.logger.error({ recordedSeq: cutOff.recordedSeq, foundSeq: cutOff.foundSeq }, cutOff.reason);
+    void this.recorder.recordRaised([auditDamageEvent(reasons, this.options.clock.now(), this.builder)]).then((recorded) => {
+      if (!recorded.ok) this.logger.error({ err: recorded.error.message }, 'audit log damage event not stored');
+    });
   }
 
   /** An output's link to a monitoring centre went down or came back: a covert `supervisory` event, stored like any other. */

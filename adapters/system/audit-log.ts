@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fchmodSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { ChainVerifier, GATEWAY_ACTOR, nextRecord, type AuditEntry, type AuditRecord, type ChainBreak } from '../../src/assurance/audit-chain.js';
 import type { Clock } from '../../src/ports.js';
@@ -8,6 +8,24 @@ export const AUDIT_FILE_NAME = 'audit.jsonl';
 
 export function auditFile(dataDir: string): string {
   return path.join(dataDir, AUDIT_FILE_NAME);
+}
+
+/**
+ * The last record the log wrote durably (`{seq, hash}`), rewritten in place after each write: a start that finds the
+ * log ending before it knows records were cut off (or the file deleted), which leaves no break in the chain.
+ */
+export const AUDIT_HEAD_FILE_NAME = 'audit-head.json';
+/** The head is written padded to this size at offset 0: one small write, never a file of another length. */
+const HEAD_BYTES = 160;
+
+type Head = Pick<AuditRecord, 'seq' | 'hash'>;
+
+/** Records missing from the end of the log, found at start against the head the log recorded (see AUDIT_HEAD_FILE_NAME). */
+export interface AuditCutOff {
+  recordedSeq: number;
+  /** The last record found, null when the log holds none. */
+  foundSeq: number | null;
+  reason: string;
 }
 
 /** How large the log and its kept files may grow, and how much of it a start reads. */
@@ -138,6 +156,9 @@ export class AuditLog {
   private readonly writeFaults = new WriteFaults<Error>();
   /** Fingerprints of chained token creations: read from the current file when first asked, then kept up to date. */
   private tokens: Set<string> | undefined;
+  /** The head last written to AUDIT_HEAD_FILE_NAME by this log. */
+  private headSeq: number | undefined;
+  private headHash: string | undefined;
 
   private constructor(
     private readonly file: string,
@@ -150,6 +171,9 @@ export class AuditLog {
     private readonly clock: Clock,
     private readonly limits: AuditLimits,
     readonly broken: AuditDamage | undefined,
+    private readonly headFd: number,
+    /** Records missing from the end of the log since the gateway last wrote it: reported and chained at open. */
+    readonly cutOff: AuditCutOff | undefined,
   ) {}
 
   static open(dataDir: string, clock: Clock, limits: Partial<AuditLimits> = {}): AuditLog {
@@ -171,12 +195,18 @@ export class AuditLog {
     const rotated = `${file}.1`;
     const resumed = tail.last === undefined && existsSync(rotated) ? fileTail(rotated, bounds.tailBytes) : undefined;
     const last = resumed?.last ?? tail.last;
-    const log = new AuditLog(file, fd, written, written, last, clock, bounds, tail.damage ?? resumed?.damage);
+    const headFd = openSync(path.join(dataDir, AUDIT_HEAD_FILE_NAME), constants.O_RDWR | constants.O_CREAT, 0o600);
+    fchmodSync(headFd, 0o600);
+    const recorded = readHead(headFd);
+    const cutOff = recorded === undefined ? undefined : cutOffFrom(recorded, last);
+    const log = new AuditLog(file, fd, written, written, last, clock, bounds, tail.damage ?? resumed?.damage, headFd, cutOff);
     if (resumed?.last !== undefined) {
       log.tokens = tokensChainedIn(auditLines(rotated));
       log.append(log.rotationEntry({ resumedAtStart: true }));
     }
     if (tail.torn !== undefined) log.append({ action: 'audit-torn-line', actor: GATEWAY_ACTOR, details: { bytes: tail.torn.bytes, line: tail.torn.line } });
+    if (cutOff !== undefined)
+      log.append({ action: 'audit-cut-off', actor: GATEWAY_ACTOR, details: { recordedSeq: recorded!.seq, recordedHash: recorded!.hash, foundSeq: cutOff.foundSeq, foundHash: last?.hash ?? null } });
     return log;
   }
 
@@ -220,6 +250,7 @@ export class AuditLog {
       this.writeDurably(Buffer.from(this.pending.slice(0, count).map((line) => line.text).join('')));
       this.pending.splice(0, count);
     }
+    this.writeHead();
     this.writeFaults.succeeded();
   }
 
@@ -228,7 +259,18 @@ export class AuditLog {
       this.flush();
     } finally {
       closeSync(this.fd);
+      closeSync(this.headFd);
     }
+  }
+
+  /** Records the last record written (all of them are on disk now) unless it is recorded already. */
+  private writeHead(): void {
+    const last = this.last;
+    if (last === undefined || (last.seq === this.headSeq && last.hash === this.headHash)) return;
+    writeSync(this.headFd, JSON.stringify({ seq: last.seq, hash: last.hash }).padEnd(HEAD_BYTES, ' ') + '\n', 0);
+    fdatasyncSync(this.headFd);
+    this.headSeq = last.seq;
+    this.headHash = last.hash;
   }
 
   private chain(entry: AuditEntry, opensFile: boolean): AuditRecord {
@@ -378,6 +420,29 @@ function readTail(fd: number, size: number, tailBytes: number): Tail {
   const line = lineOf(lines.length);
   damage ??= { line, seq: null, reason: 'the last line was cut short (a crash while writing it); it is ended so new records start on a line of their own' };
   return { last, damage, unterminated: true, torn: { bytes: Buffer.byteLength(unterminated), line } };
+}
+
+/** The head recorded in the file, or undefined (none yet, or not one this log wrote). */
+function readHead(fd: number): Head | undefined {
+  const buffer = Buffer.alloc(HEAD_BYTES + 1);
+  const read = readSync(fd, buffer, 0, buffer.length, 0);
+  try {
+    const head = JSON.parse(buffer.subarray(0, read).toString('utf8')) as Partial<Head>;
+    return typeof head.seq === 'number' && typeof head.hash === 'string' ? { seq: head.seq, hash: head.hash } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What is missing when the log ends before the recorded head (a crash may leave the head behind the log, never ahead). */
+function cutOffFrom(recorded: Head, found: Head | undefined): AuditCutOff | undefined {
+  const since = 'since the gateway last wrote it (cut off, deleted or replaced by someone with write access to dataDir)';
+  if (found === undefined) return { recordedSeq: recorded.seq, foundSeq: null, reason: `the audit log holds no record: records 1 to ${recorded.seq} are missing ${since}` };
+  if (found.seq < recorded.seq)
+    return { recordedSeq: recorded.seq, foundSeq: found.seq, reason: `the audit log ends at record ${found.seq}: records ${found.seq + 1} to ${recorded.seq} are missing ${since}` };
+  if (found.seq === recorded.seq && found.hash !== recorded.hash)
+    return { recordedSeq: recorded.seq, foundSeq: found.seq, reason: `the audit log's last record ${found.seq} is not the one the gateway wrote: replaced ${since}` };
+  return undefined;
 }
 
 function lastParsable(lines: readonly string[]): Pick<AuditRecord, 'seq' | 'hash'> | undefined {

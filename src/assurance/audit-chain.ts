@@ -30,7 +30,9 @@ export type AuditAction =
   /** The first record of a new file when the log rotates; carries what a reader of that file alone needs. */
   | 'audit-rotated'
   /** The gateway found the log's last line cut short (a crash while writing it) and ended it before going on. */
-  | 'audit-torn-line';
+  | 'audit-torn-line'
+  /** The gateway found records missing from the end of the log against the head it recorded (audit-head.json). */
+  | 'audit-cut-off';
 
 export interface AuditEntry {
   action: AuditAction;

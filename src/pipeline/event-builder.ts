@@ -211,3 +211,17 @@ export function storeFaultEvents(
     raised('restore', now, `the outbox stores again; ${fault.refusedFrames} frames were NAKed while it could not`),
   ];
 }
+
+/** Where the events about the audit log say they come from. */
+export const AUDIT_INPUT = 'audit';
+
+/**
+ * A start found the audit log damaged (a break in its chain, records cut off its end): a `supervisory` event,
+ * `covert` (central only, the copy of the control actions nobody with write access to dataDir can edit).
+ */
+export function auditDamageEvent(reasons: string[], receivedAt: number, deps: EventBuilderDeps): NormalizedEvent {
+  const origin: FrameOrigin = { input: AUDIT_INPUT, transport: 'cli', receivedAt, raw: new Uint8Array(), trust: VERIFIED };
+  const event = gatewayEvent({ category: 'supervisory', account: null, reasons }, origin, deps);
+  event.covert = true;
+  return event;
+}
