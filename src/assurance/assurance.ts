@@ -177,6 +177,11 @@ export class Assurance implements EventAnnotator {
   private readonly clockSteps: ClockSteps;
   /** Steps central is told of at the next check (not at once: one may be noticed while an event is being stored). */
   private stepsToReport: ClockStep[] = [];
+  /**
+   * The sites as last loaded (read from the store once, at start, then kept here): a reload compares with them
+   * without reading the store, which a full disk may refuse while the reload must still be told.
+   */
+  private loadedSites: SiteConfigRecord[];
 
   constructor(private readonly options: AssuranceOptions) {
     const { store, sites, clock, builder } = options;
@@ -195,6 +200,7 @@ export class Assurance implements EventAnnotator {
     this.supervision = new Supervision(store, options.supervision, now, (link) => this.linkForgotten(link));
     this.deadline = new DeliveryDeadline(options.duressDeadlineMs);
     this.unstored = new Set(options.carried);
+    this.loadedSites = store.siteConfigs();
     // Now, not at the first check: a repeated opening of a window among them waits for its event (see startWindow).
     for (const event of this.unstored) this.store(event, 'again');
     this.ledger.enroll(now);
@@ -358,8 +364,9 @@ export class Assurance implements EventAnnotator {
    * duress devices it took away or added. Unchanged (or with nothing recorded yet), the digests are chained alone.
    */
   private sitesLoaded(how: 'start' | 'reload', now: number): void {
-    const before = this.options.store.siteConfigs();
+    const before = this.loadedSites;
     const after = siteConfigsOf(this.options.sites());
+    this.loadedSites = after;
     this.options.store.replaceSiteConfigs(after);
     const sites = Object.fromEntries(after.map((record) => [record.site, record.digest]));
     const change = sitesChange(before, after);

@@ -325,7 +325,7 @@ export class AssuranceStore {
       deleteLostLink: db.prepare<[string]>(`DELETE FROM lost_link WHERE account = ?`),
       siteConfigs: db.prepare<[], Row>(`SELECT * FROM site_config ORDER BY site`),
       putSiteConfig: db.prepare(`INSERT OR REPLACE INTO site_config (site, digest, accounts, duress_devices) VALUES (@site, @digest, @accounts, @duressDevices)`),
-      deleteSiteConfig: db.prepare<[string]>(`DELETE FROM site_config WHERE site = ?`),
+      deleteSiteConfigs: db.prepare(`DELETE FROM site_config`),
     };
     this.acknowledgedTotal = this.statements.acknowledgedCount.get()!.count;
   }
@@ -525,12 +525,11 @@ export class AssuranceStore {
 
   /** Replaces the recorded sites by `records` (with the next batched write). */
   replaceSiteConfigs(records: readonly SiteConfigRecord[]): void {
-    const kept = new Set(records.map((record) => record.site));
-    for (const { site } of this.siteConfigs()) if (!kept.has(site)) this.defer(`site_config\u0000${site}`, () => this.statements.deleteSiteConfig.run(site));
-    for (const record of records) {
-      const row = { ...record, accounts: JSON.stringify(record.accounts), duressDevices: JSON.stringify(record.duressDevices) };
-      this.defer(`site_config\u0000${record.site}`, () => this.statements.putSiteConfig.run(row));
-    }
+    const rows = records.map((record) => ({ ...record, accounts: JSON.stringify(record.accounts), duressDevices: JSON.stringify(record.duressDevices) }));
+    this.defer('site_config', () => {
+      this.statements.deleteSiteConfigs.run();
+      for (const row of rows) this.statements.putSiteConfig.run(row);
+    });
   }
 
   /** Writes the queued rows now, in one transaction. Throws ASSURANCE_STORE_FAILED; the rows stay queued. */

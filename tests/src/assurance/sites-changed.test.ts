@@ -79,4 +79,14 @@ describe('a change of the sites', () => {
     expect(sitesAudit(audit)[1]!.details).toMatchObject({ how: 'reload' });
     expect(h.supervisory()).toEqual([]);
   });
+
+  it('a reload while the ledger cannot be written (disk full) takes the sites and tells central all the same', async () => {
+    const h = harness();
+    await h.assurance.flush();
+    h.store.flush = () => {
+      throw new Error('database or disk is full');
+    };
+    await h.reloadSites(DOWNGRADED);
+    expect(h.supervisory().filter((e) => reasonText(e).includes('configuration of site bank-1 changed on reload'))).toHaveLength(1);
+  });
 });
