@@ -42,7 +42,8 @@ import { wireAssurance, type AssuranceWiring } from './assurance-wiring.js';
 import { packageVersion } from './version.js';
 import { listenFailure } from './startup.js';
 import type { CaptureFile } from './capture-file.js';
-import { auditDamageEvent, outputLinkEvent, storeFaultEvents, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
+import { auditReportEvent, outputLinkEvent, storeFaultEvents, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
+import type { AuditEntry } from '../../src/assurance/audit-chain.js';
 
 /**
  * While the outbox cannot store, its fault report is tried this often: storing it is how the gateway learns that
@@ -327,7 +328,13 @@ export class Gateway {
       if (earlier.fault !== undefined) this.reportStoreFault(earlier.fault);
       if (earlier.events.length > 0) this.logger.warn({ events: earlier.events.length }, 'raised events the last run could not store are stored now');
       const audit = this.openAuditLog();
-      this.tokens?.chainCreations((entry) => audit.append(entry), (fingerprint) => audit.hasChainedToken(fingerprint));
+      this.tokens?.chainCreations(
+        (entry) => {
+          audit.append(entry);
+          this.reportTokenCreated(entry);
+        },
+        (fingerprint) => audit.hasChainedToken(fingerprint),
+      );
       this.assurance = wireAssurance(this, settings, {
         clock: this.options.clock,
         logger: this.logger.child({ component: 'assurance' }),
@@ -593,8 +600,24 @@ export class Gateway {
     ];
     if (reasons.length === 0) return;
     if (cutOff !== undefined) this.logger.error({ recordedSeq: cutOff.recordedSeq, foundSeq: cutOff.foundSeq }, cutOff.reason);
-    void this.recorder.recordRaised([auditDamageEvent(reasons, this.options.clock.now(), this.builder)]).then((recorded) => {
-      if (!recorded.ok) this.logger.error({ err: recorded.error.message }, 'audit log damage event not stored');
+    this.tellCentral(reasons, 'audit log damage');
+  }
+
+  /**
+   * A token creation just chained (POST /tokens, or a token the gateway found in a file in dataDir) is told to
+   * central too: a token minted by a rogue admin, or written into api-tokens.json by whoever can write dataDir,
+   * acknowledges incidents under a name central would otherwise first read in the acknowledgement.
+   */
+  private reportTokenCreated(entry: AuditEntry): void {
+    const { name, role, foundIn, fingerprint } = entry.details as { name: string; role: string; foundIn?: string; fingerprint: string };
+    const { actor } = entry;
+    const how = foundIn === undefined ? `created by ${actor.name} (${actor.role}, ${actor.channel})` : `found in ${foundIn} and accepted from now on`;
+    this.tellCentral([`API token ${JSON.stringify(name)} (${role}) ${how}; fingerprint ${fingerprint}`], 'token creation');
+  }
+
+  private tellCentral(reasons: string[], what: string): void {
+    void this.recorder.recordRaised([auditReportEvent(reasons, this.options.clock.now(), this.builder)]).then((recorded) => {
+      if (!recorded.ok) this.logger.error({ err: recorded.error.message }, `${what} event for central not stored`);
     });
   }
 

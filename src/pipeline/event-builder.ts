@@ -212,14 +212,15 @@ export function storeFaultEvents(
   ];
 }
 
-/** Where the events about the audit log say they come from. */
+/** Where the events about what the audit log records say they come from. */
 export const AUDIT_INPUT = 'audit';
 
 /**
- * A start found the audit log damaged (a break in its chain, records cut off its end): a `supervisory` event,
- * `covert` (central only, the copy of the control actions nobody with write access to dataDir can edit).
+ * What central must hear of besides the control actions the assurance publishes (an API token created or found, a
+ * start that found the audit log damaged): a `supervisory` event, `covert` (central only: the copy nobody with
+ * write access to dataDir can edit).
  */
-export function auditDamageEvent(reasons: string[], receivedAt: number, deps: EventBuilderDeps): NormalizedEvent {
+export function auditReportEvent(reasons: string[], receivedAt: number, deps: EventBuilderDeps): NormalizedEvent {
   const origin: FrameOrigin = { input: AUDIT_INPUT, transport: 'cli', receivedAt, raw: new Uint8Array(), trust: VERIFIED };
   const event = gatewayEvent({ category: 'supervisory', account: null, reasons }, origin, deps);
   event.covert = true;

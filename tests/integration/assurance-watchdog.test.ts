@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readAdminToken } from '../../adapters/api/tokens.js';
@@ -86,11 +89,20 @@ describe('assurance timer: no stuck ticks', () => {
 
   it('answers /healthz 503 with the last tick age when the checks stop running', async () => {
     const dir = tempDir('watchdog');
+    // A receiver that takes every event: the first start tells central of the admin token it made, and a receiver
+    // that is down would make /healthz 503 for that alone.
+    const receiver = createServer((req, res) => req.resume().on('end', () => res.writeHead(200).end()));
+    receiver.listen(0, '127.0.0.1');
+    await once(receiver, 'listening');
+    cleanups.push(() => new Promise<void>((resolve) => {
+      receiver.closeAllConnections();
+      receiver.close(() => resolve());
+    }));
     const settings = settingsSchema.parse({
       dataDir: path.join(dir, 'var'),
       api: { host: '127.0.0.1', port: 0 },
       inputs: [],
-      outputs: [{ type: 'webhook', name: 'hook', url: `http://127.0.0.1:${await freePort()}/e`, secret: 'whsec_c2VjcmV0LWZvci10ZXN0cw==' }],
+      outputs: [{ type: 'webhook', name: 'hook', url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/e`, secret: 'whsec_c2VjcmV0LWZvci10ZXN0cw==' }],
       sites: SITES,
     });
     const started = await Gateway.start({ settings, logger: createRootLogger({ level: 'silent' }), clock: systemClock });
