@@ -18,7 +18,7 @@ import { DeviceLedger, MAX_ACCOUNT_PANEL_TESTS, type DeviceStatus, type PanelTes
 import type { AssuranceStore, IncidentRecord, WindowRecord } from './store.js';
 import { MAX_LEARNED_LINKS, Supervision, type LinkChange, type SupervisionPolicy } from './supervision.js';
 import { currentSlot } from './test-schedules.js';
-import { changesAnything, deviceLabel, siteConfigsOf, sitesChange, type SiteConfigRecord, type SitesChange } from './site-configs.js';
+import { changesAnything, deviceLabel, devicesBySite, listedChange, siteConfigsOf, sitesChange, sitesDigest, SITES_LISTED, type SiteConfigRecord } from './site-configs.js';
 import { TestWindows, type OpenWindowResult, type WindowOutcome, type WindowRequest } from './test-windows.js';
 
 export interface AssuranceOptions {
@@ -368,43 +368,40 @@ export class Assurance implements EventAnnotator {
     const after = siteConfigsOf(this.options.sites());
     this.loadedSites = after;
     this.options.store.replaceSiteConfigs(after);
-    const sites = Object.fromEntries(after.map((record) => [record.site, record.digest]));
+    const loaded = { how, sites: after.length, digest: sitesDigest(after) };
     const change = sitesChange(before, after);
     if (before.length === 0 || !changesAnything(change)) {
-      this.audit('sites-loaded', GATEWAY_ACTOR, { how, sites });
+      this.audit('sites-loaded', GATEWAY_ACTOR, loaded);
       return;
     }
-    this.audit('sites-changed', GATEWAY_ACTOR, { how, ...change, sites });
+    this.audit('sites-changed', GATEWAY_ACTOR, { ...loaded, ...listedChange(change) });
+    const { added, removed, changed } = change;
     this.options.logger.warn(
-      { how, added: change.added, removed: change.removed, changed: change.changed, duressDevicesRemoved: change.duressDevicesRemoved.map((d) => `${d.site}/${d.device}`) },
+      { how, added: added.length, removed: removed.length, changed: changed.length, duressDevicesRemoved: change.duressDevicesRemoved.length },
       'the configuration of sites changed; central is told',
     );
-    const records = new Map([...before, ...after].map((record) => [record.site, record]));
-    for (const site of [...change.added, ...change.changed, ...change.removed]) this.siteChanged(records.get(site)!, change, how, now);
-  }
-
-  private siteChanged(record: SiteConfigRecord, change: SitesChange, how: 'start' | 'reload', now: number): void {
-    const { site } = record;
     const when = how === 'start' ? ' while the gateway was stopped' : ' on reload';
-    const removed = change.duressDevicesRemoved.filter((d) => d.site === site);
-    const added = change.duressDevicesAdded.filter((d) => d.site === site);
-    const what = change.added.includes(site)
-      ? `site ${site} was added to the configuration${when}`
-      : change.removed.includes(site)
-        ? `site ${site} was removed from the configuration${when}`
-        : `configuration of site ${site} changed${when}`;
-    this.raise(
-      {
-        category: 'supervisory',
-        account: record.accounts[0] ?? null,
-        reasons: [
-          `${what} (configuration digest ${record.digest.slice(0, 16)})`,
-          ...(removed.length === 0 ? [] : [`no longer a duress device: ${removed.map(deviceLabel).join(', ')}`]),
-          ...(added.length === 0 ? [] : [`new duress device: ${added.map(deviceLabel).join(', ')}`]),
-        ],
-      },
-      now,
-    );
+    const records = new Map([...before, ...after].map((record) => [record.site, record]));
+    const devicesRemoved = devicesBySite(change.duressDevicesRemoved);
+    const devicesAdded = devicesBySite(change.duressDevicesAdded);
+    const told: Array<[string, string]> = [
+      ...added.map((site): [string, string] => [site, `site ${site} was added to the configuration${when}`]),
+      ...changed.map((site): [string, string] => [site, `configuration of site ${site} changed${when}`]),
+      ...removed.map((site): [string, string] => [site, `site ${site} was removed from the configuration${when}`]),
+    ];
+    for (const [site, what] of told.slice(0, SITES_LISTED)) {
+      const record = records.get(site)!;
+      const lost = devicesRemoved.get(site) ?? [];
+      const gained = devicesAdded.get(site) ?? [];
+      const reasons = [
+        `${what} (configuration digest ${record.digest.slice(0, 16)})`,
+        ...(lost.length === 0 ? [] : [`no longer a duress device: ${lost.map(deviceLabel).join(', ')}`]),
+        ...(gained.length === 0 ? [] : [`new duress device: ${gained.map(deviceLabel).join(', ')}`]),
+      ];
+      this.raise({ category: 'supervisory', account: record.accounts[0] ?? null, reasons }, now);
+    }
+    if (told.length > SITES_LISTED)
+      this.raise({ category: 'supervisory', account: null, reasons: [`${told.length - SITES_LISTED} more sites were added, changed or removed${when}; the audit log's sites-changed record counts them`] }, now);
   }
 
   /** Opens a test window for `actor`; published to central and audited, with the actor's note. */

@@ -77,3 +77,32 @@ export function sitesChange(before: readonly SiteConfigRecord[], after: readonly
 export function changesAnything(change: SitesChange): boolean {
   return change.added.length + change.removed.length + change.changed.length > 0;
 }
+
+/** Sites (and duress devices) an audit record lists, and sites told to central one by one: a bound on both. */
+export const SITES_LISTED = 1_000;
+
+/** One digest of every site's: what the audit log keeps of the sites loaded (a record per site would be unbounded). */
+export function sitesDigest(records: readonly SiteConfigRecord[]): string {
+  const hash = createHash('sha256');
+  for (const record of records) hash.update(`${record.site}\u0000${record.digest}\n`);
+  return hash.digest('hex');
+}
+
+/** The change as an audit record keeps it: each list cut at SITES_LISTED, with how long it was. */
+export function listedChange(change: SitesChange): Record<string, unknown> {
+  const entries = Object.entries(change) as Array<[keyof SitesChange, unknown[]]>;
+  return {
+    ...Object.fromEntries(entries.map(([key, list]) => [key, list.slice(0, SITES_LISTED)])),
+    counts: Object.fromEntries(entries.map(([key, list]) => [key, list.length])),
+  };
+}
+
+export function devicesBySite(devices: readonly SiteDevice[]): Map<string, SiteDevice[]> {
+  const bySite = new Map<string, SiteDevice[]>();
+  for (const device of devices) {
+    const listed = bySite.get(device.site);
+    if (listed === undefined) bySite.set(device.site, [device]);
+    else listed.push(device);
+  }
+  return bySite;
+}

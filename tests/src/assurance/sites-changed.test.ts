@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../../src/assurance/audit-chain.js';
+import { SITES_LISTED } from '../../../src/assurance/site-configs.js';
 import { AssuranceStore } from '../../../src/assurance/store.js';
 import { sitesSchema, type Site } from '../../../src/settings/sites.js';
 import { cid, harness, reasonText, SITES } from '../../helpers/assurance-harness.js';
@@ -88,5 +89,21 @@ describe('a change of the sites', () => {
     };
     await h.reloadSites(DOWNGRADED);
     expect(h.supervisory().filter((e) => reasonText(e).includes('configuration of site bank-1 changed on reload'))).toHaveLength(1);
+  });
+
+  it('every one of 3,000 sites changed: the audit record and the events for central stay bounded', async () => {
+    const many = (name: string) =>
+      sitesSchema.parse(Array.from({ length: 3_000 }, (_, i) => ({ id: `site-${i}`, name, accounts: [`${10_000 + i}`], zones: [{ number: 1, name: 'Till button', type: 'holdup' }] })));
+    const audit: AuditEntry[] = [];
+    const h = harness({ sites: many('Branch'), audit: (entry) => void audit.push(entry) });
+    await h.reloadSites(many('Renamed branch'));
+
+    const changed = sitesAudit(audit).find((entry) => entry.action === 'sites-changed')!;
+    expect(changed.details).toMatchObject({ sites: 3_000, counts: { changed: 3_000, added: 0, removed: 0 } });
+    expect((changed.details.changed as string[]).length).toBe(SITES_LISTED);
+    expect(JSON.stringify(changed).length).toBeLessThan(100_000);
+    const told = h.supervisory();
+    expect(told).toHaveLength(SITES_LISTED + 1);
+    expect(reasonText(told.at(-1)!)).toContain('2000 more sites were added, changed or removed on reload');
   });
 });
