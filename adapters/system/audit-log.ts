@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ChainVerifier, GATEWAY_ACTOR, nextRecord, type AuditEntry, type AuditRecord, type ChainBreak } from '../../src/assurance/audit-chain.js';
 import type { Clock } from '../../src/ports.js';
 import { WriteFaults } from '../../src/observability/write-faults.js';
+import { BackgroundSync, syncFileData, type SyncFile } from '../../src/background-sync.js';
 
 export const AUDIT_FILE_NAME = 'audit.jsonl';
 
@@ -133,9 +134,10 @@ interface PendingLine {
  * `{dataDir}/audit.jsonl`: one hash-chained record per line (see src/assurance/audit-chain.ts), opened for
  * appending only, mode 0600. A person's action (a token's, an MQTT operator's) is written and fdatasynced before
  * `append` returns, so it is on disk before the API answers. The gateway's own records (each duress event stored
- * and delivered) are written together once per turn of the event loop, one fdatasync for all: a panel that keeps
- * sending hold-ups must not cost an fsync per frame and output. A crash can lose at most that last turn's records,
- * whose events are in the outbox.
+ * and delivered) are written together once per turn of the event loop and synced by one fdatasync off the event
+ * loop (BackgroundSync): a panel that keeps sending hold-ups must not cost an fsync per frame and output, and only a
+ * duress writes them, so a sync on the event loop would delay the answers to every panel's next frames just then.
+ * A crash can lose at most the records of the last few milliseconds, whose events are in the outbox.
  *
  * Bounded: once the file holds `maxFileBytes` it is renamed `audit.jsonl.1` (older ones shift up, the one past
  * `keepFiles` is deleted) and the chain goes on in a new file whose first record (`audit-rotated`) follows the
@@ -156,9 +158,10 @@ export class AuditLog {
   private readonly writeFaults = new WriteFaults<Error>();
   /** Fingerprints of chained token creations: read from the current file when first asked, then kept up to date. */
   private tokens: Set<string> | undefined;
-  /** The head last written to AUDIT_HEAD_FILE_NAME by this log. */
+  /** The seq of the head last written to AUDIT_HEAD_FILE_NAME by this log. */
   private headSeq: number | undefined;
-  private headHash: string | undefined;
+  /** Syncs the gateway's records written in the background. */
+  private readonly backgroundSync: BackgroundSync;
 
   private constructor(
     private readonly file: string,
@@ -174,9 +177,16 @@ export class AuditLog {
     private readonly headFd: number,
     /** Records missing from the end of the log since the gateway last wrote it: reported and chained at open. */
     readonly cutOff: AuditCutOff | undefined,
-  ) {}
+    sync: SyncFile,
+  ) {
+    this.backgroundSync = new BackgroundSync(file, sync, (error) => {
+      this.writeFaults.failed(error as Error);
+      setTimeout(() => this.backgroundSync.request(), WRITE_RETRY_MS).unref();
+    });
+  }
 
-  static open(dataDir: string, clock: Clock, limits: Partial<AuditLimits> = {}): AuditLog {
+  /** `sync` makes the records written in the background durable (default: fdatasync on the thread pool). */
+  static open(dataDir: string, clock: Clock, limits: Partial<AuditLimits> = {}, sync: SyncFile = syncFileData): AuditLog {
     const bounds = { ...AUDIT_LIMITS, ...limits };
     const file = auditFile(dataDir);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -199,7 +209,7 @@ export class AuditLog {
     fchmodSync(headFd, 0o600);
     const recorded = readHead(headFd);
     const cutOff = recorded === undefined ? undefined : cutOffFrom(recorded, last);
-    const log = new AuditLog(file, fd, written, written, last, clock, bounds, tail.damage ?? resumed?.damage, headFd, cutOff);
+    const log = new AuditLog(file, fd, written, written, last, clock, bounds, tail.damage ?? resumed?.damage, headFd, cutOff, sync);
     if (resumed?.last !== undefined) {
       log.tokens = tokensChainedIn(auditLines(rotated));
       log.append(log.rotationEntry({ resumedAtStart: true }));
@@ -239,6 +249,16 @@ export class AuditLog {
 
   /** Writes and fdatasyncs every pending record, rotating where due; throws when the disk refuses (the rest stay pending). */
   flush(): void {
+    this.write('now');
+  }
+
+  /** Resolves once the records written in the background are synced (or their sync failed). */
+  synced(): Promise<void> {
+    return this.backgroundSync.settled();
+  }
+
+  /** Writes every pending record, rotating where due, and syncs them now or off the event loop. */
+  private write(sync: 'now' | 'background'): void {
     clearImmediate(this.scheduled as NodeJS.Immediate);
     clearTimeout(this.scheduled as NodeJS.Timeout);
     this.scheduled = undefined;
@@ -247,11 +267,13 @@ export class AuditLog {
       if (this.pending[0]!.opensFile && this.written > 0) this.rotate();
       let count = 1;
       while (count < this.pending.length && !this.pending[count]!.opensFile) count += 1;
-      this.writeDurably(Buffer.from(this.pending.slice(0, count).map((line) => line.text).join('')));
+      this.writeLines(Buffer.from(this.pending.slice(0, count).map((line) => line.text).join('')), sync);
       this.pending.splice(0, count);
     }
-    this.writeHead();
     this.writeFaults.succeeded();
+    const written = this.last;
+    if (sync === 'now') this.writeHead(written);
+    else this.backgroundSync.request(() => this.writeHead(written));
   }
 
   close(): void {
@@ -263,15 +285,13 @@ export class AuditLog {
     }
   }
 
-  /** Records the last record written (all of them are on disk now) unless it is recorded already. */
-  private writeHead(): void {
-    const last = this.last;
-    if (last === undefined || (last.seq === this.headSeq && last.hash === this.headHash)) return;
+  /** Records `last` as the log's head once it and the records before it are synced, unless a later one is recorded. */
+  private writeHead(last: Pick<AuditRecord, 'seq' | 'hash'> | undefined): void {
+    if (last === undefined || (this.headSeq !== undefined && last.seq <= this.headSeq)) return;
     // Not synced: the records it names are, before it is written, so a crash can leave it behind the log (which
     // reports nothing), never ahead; a second fdatasync per turn would hold the loop that stores and ACKs.
     writeSync(this.headFd, JSON.stringify({ seq: last.seq, hash: last.hash }).padEnd(HEAD_BYTES, ' ') + '\n', 0);
     this.headSeq = last.seq;
-    this.headHash = last.hash;
   }
 
   private chain(entry: AuditEntry, opensFile: boolean): AuditRecord {
@@ -295,15 +315,18 @@ export class AuditLog {
     return this.tokens;
   }
 
-  /** Writes all of `bytes` (a short write is continued) and fdatasyncs; on failure the file is cut back to before them. */
-  private writeDurably(bytes: Buffer): void {
+  /**
+   * Writes all of `bytes` (a short write is continued), and fdatasyncs now unless that is left to the background;
+   * on failure the file is cut back to before them.
+   */
+  private writeLines(bytes: Buffer, sync: 'now' | 'background'): void {
     try {
       for (let offset = 0; offset < bytes.length; ) {
         const count = writeSync(this.fd, bytes, offset);
         if (count <= 0) throw new Error(`audit log: the disk took none of ${bytes.length - offset} byte(s)`);
         offset += count;
       }
-      fdatasyncSync(this.fd);
+      if (sync === 'now') fdatasyncSync(this.fd);
     } catch (error) {
       // Leaves no part of a record behind for the retry to write after.
       try {
@@ -329,6 +352,8 @@ export class AuditLog {
     }
     const fd = openSync(this.file, 'a+', 0o600);
     fchmodSync(fd, 0o600);
+    // The background sync goes to the new file from now on: what was written to the old one is synced here.
+    fdatasyncSync(this.fd);
     closeSync(this.fd);
     this.fd = fd;
     this.written = 0;
@@ -343,7 +368,7 @@ export class AuditLog {
 
   private writeInBackground(): void {
     try {
-      this.flush();
+      this.write('background');
     } catch (error) {
       this.writeFaults.failed(error as Error);
       this.scheduled ??= setTimeout(() => this.writeInBackground(), WRITE_RETRY_MS).unref();

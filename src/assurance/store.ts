@@ -7,6 +7,7 @@ import { SQLITE_BUSY_TIMEOUT_MS } from '../timeout.js';
 import { limitWalSize } from '../sqlite-wal.js';
 import { WriteFaults } from '../observability/write-faults.js';
 import type { SiteConfigRecord } from './site-configs.js';
+import { BackgroundSync, syncFileData, type SyncFile } from '../background-sync.js';
 
 /**
  * Why SQLite rather than a JSON file: the ledger changes one row at a time (a test, an activation, an incident),
@@ -265,11 +266,11 @@ function storeFailed(file: string, error: unknown): GatewayError {
 /**
  * The persisted state of duress assurance: device ledger, panel tests, test windows, incidents, lost links.
  *
- * Writes are batched: a `put…` is queued and written with every other row changed meanwhile, in one transaction and
- * one fsync, on the next turn of the event loop but at most once per LEDGER_WRITE_INTERVAL_MS (a hold-up button
- * that keeps sending must not cost an fsync per frame on the event loop). Only the latest state of a row is
- * written. Reads flush first, so they see every write; a crash loses at most the last few milliseconds of
- * changes. A batch that fails stays queued and is retried.
+ * Writes are batched: a `put…` is queued and written with every other row changed meanwhile, in one transaction, on
+ * the next turn of the event loop but at most once per LEDGER_WRITE_INTERVAL_MS (a hold-up button that keeps sending
+ * must not cost a commit per frame), and synced by one fdatasync off the event loop (see open). Only the latest
+ * state of a row is written. Reads flush first, so they see every write; a crash loses at most the last few
+ * milliseconds of changes. A batch that fails stays queued and is retried.
  */
 export class AssuranceStore {
   private readonly statements;
@@ -286,8 +287,20 @@ export class AssuranceStore {
   private scheduled: NodeJS.Timeout | undefined;
   private lastWriteAt = Number.NEGATIVE_INFINITY;
   private readonly writeFaults = new WriteFaults<GatewayError>();
+  /** Makes each batch durable after it is committed, off the event loop; undefined: nothing to sync (read-only, `:memory:`). */
+  private readonly walSync: BackgroundSync | undefined;
 
-  private constructor(private readonly db: Database.Database) {
+  private constructor(
+    private readonly db: Database.Database,
+    walSync?: { file: string; sync: SyncFile },
+  ) {
+    this.walSync =
+      walSync === undefined
+        ? undefined
+        : new BackgroundSync(walSync.file, walSync.sync, (error) => {
+            this.writeFaults.failed(new GatewayError('ASSURANCE_STORE_FAILED', `cannot sync the assurance ledger: ${(error as Error).message}`, { cause: error }));
+            setTimeout(() => this.walSync?.request(), WRITE_RETRY_MS).unref();
+          });
     this.statements = {
       devices: db.prepare<[], Row>(`SELECT * FROM device`),
       putDevice: db.prepare(upsertSql('device', DEVICE_COLUMNS)),
@@ -331,23 +344,29 @@ export class AssuranceStore {
   }
 
   /** Opens (creating and migrating) `dataDir/assurance.sqlite`. */
-  static openIn(dataDir: string): AssuranceStore {
+  static openIn(dataDir: string, sync?: SyncFile): AssuranceStore {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    return AssuranceStore.open(path.join(dataDir, ASSURANCE_FILE_NAME));
+    return AssuranceStore.open(path.join(dataDir, ASSURANCE_FILE_NAME), sync);
   }
 
-  /** `:memory:` gives a throwaway store (tests, a CLI run with no ledger yet). */
-  static open(file: string): AssuranceStore {
+  /**
+   * `:memory:` gives a throwaway store (tests, a CLI run with no ledger yet). `sync` makes the WAL's committed
+   * batches durable (default: fdatasync on the thread pool).
+   */
+  static open(file: string, sync: SyncFile = syncFileData): AssuranceStore {
     let db: Database.Database | undefined;
     try {
       db = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
       if (file !== ':memory:' && db.pragma('journal_mode = WAL', { simple: true }) !== 'wal')
         throw new Error('WAL journal mode unavailable');
-      // FULL: an incident opened or a test recorded survives power loss, like the outbox entry it belongs to.
-      db.pragma('synchronous = FULL');
+      // NORMAL: a commit does not fsync on the event loop (a duress's incident and device rows would stall the
+      // answers to every panel for as long, which a panel-side observer could time); each committed batch is
+      // synced off it instead (walSync), so an incident opened or a test recorded still survives power loss, like
+      // the outbox entry it belongs to, a few milliseconds later. Checkpoints still sync (rarely, and not per write).
+      db.pragma('synchronous = NORMAL');
       limitWalSize(db);
       migrate(db, file);
-      return new AssuranceStore(db);
+      return new AssuranceStore(db, file === ':memory:' ? undefined : { file: `${file}-wal`, sync });
     } catch (error) {
       db?.close();
       throw storeFailed(file, error);
@@ -544,6 +563,7 @@ export class AssuranceStore {
       })();
       // Only once committed: a batch rolled back changed nothing.
       this.acknowledgedTotal += this.batchAcknowledged;
+      this.walSync?.request();
       this.lastWriteAt = performance.now();
     } catch (error) {
       throw new GatewayError('ASSURANCE_STORE_FAILED', `cannot write the assurance ledger: ${(error as Error).message}`, { cause: error });
