@@ -7,7 +7,7 @@ import { errorText } from '../errors.js';
 import type { RetriedDeadLetter } from '../outbox/outbox.js';
 import type { Site } from '../settings/sites.js';
 import { gatewayEvent, VERIFIED, type EventBuilderDeps, type FrameOrigin } from '../pipeline/event-builder.js';
-import type { EventAnnotator, RecordOutcome } from '../pipeline/recorder.js';
+import { afterAnswer, type EventAnnotator, type RecordOutcome } from '../pipeline/recorder.js';
 import { DeliveryDeadline, type UndeliveredDuress } from './delivery-deadline.js';
 import { DeviceDirectory, isGatewayRaised, isPanelTest, isPointTest, provesDevice, type DuressDevice } from './devices.js';
 import { describeSpan, formatDuration } from '../settings/duration.js';
@@ -159,6 +159,8 @@ export class Assurance implements EventAnnotator {
    * test when it was marked, even if a window closes while it is being stored.
    */
   private readonly coveredBy = new WeakMap<NormalizedEvent, readonly WindowRecord[]>();
+  /** The incident an event opened, from annotate() to stored(), which logs it once the event's answer is out. */
+  private readonly opening = new WeakMap<NormalizedEvent, IncidentRecord>();
   /** Raised events the outbox did not take (a failed write): stored again at each tick, so none is lost. */
   private readonly unstored: Set<NormalizedEvent>;
   /** Links forgotten at the bound since central was last told, and when it was (see linkForgotten). */
@@ -227,10 +229,7 @@ export class Assurance implements EventAnnotator {
     const { opened, grouped } = this.incidents.annotate(event, at);
     if (grouped) this.options.counters?.inc('assurance_incidents_grouped_total');
     if (opened !== undefined) {
-      this.options.logger.warn(
-        { incident: opened.id, site: opened.site, account: opened.account, eventId: event.id, category: event.category },
-        'duress incident opened; it stays open until acknowledged',
-      );
+      this.opening.set(event, opened);
       this.options.onIncidentsChanged?.(opened);
     }
   }
@@ -246,6 +245,15 @@ export class Assurance implements EventAnnotator {
       // Its delivery is still watched: a duress nobody vouches for must reach central all the same.
       this.deadline.track(event, at, this.options.clock.monotonic?.());
       if (event.duress) this.audit('duress-stored', GATEWAY_ACTOR, duressDetails(event));
+      const opened = this.opening.get(event);
+      if (opened !== undefined) {
+        afterAnswer(() =>
+          this.options.logger.warn(
+            { incident: opened.id, site: opened.site, account: opened.account, eventId: event.id, category: event.category },
+            'duress incident opened; it stays open until acknowledged',
+          ),
+        );
+      }
       if (!earnsTrust(event)) continue;
       const { account } = event;
       if (account !== null && !isGatewayRaised(event) && reportedBy?.has(event.source.input) !== true && (account !== reportedAccount || at !== reportedAt)) {

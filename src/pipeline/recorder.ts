@@ -31,6 +31,15 @@ export interface RecordOptions {
 
 const READ_BACK: RecordOptions = {};
 
+/**
+ * Runs `work` once the frame's answer has gone out (an input sends it in this turn of the event loop, after the
+ * store's promises settle). For what only a duress does, such as its log lines: a write to the log before the
+ * answer would delay a duress's ACK alone, and a panel-side observer times the ACKs.
+ */
+export function afterAnswer(work: () => void): void {
+  setImmediate(work);
+}
+
 /** The store has failed since `since` (the first failure's `cause`): every frame is refused until a store succeeds. */
 export interface StoreFault {
   since: number;
@@ -190,7 +199,7 @@ export class Recorder {
       else {
         for (const event of stored) {
           counters.inc('events_total', { category: event.category, input: event.source.input });
-          if (event.duress) logger.warn({ eventId: event.id, category: event.category, account: event.account }, 'duress event stored');
+          if (event.duress) afterAnswer(() => logger.warn({ eventId: event.id, category: event.category, account: event.account }, 'duress event stored'));
         }
         this.deps.bus?.emitFrameStored(stored);
       }

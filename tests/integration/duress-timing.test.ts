@@ -14,7 +14,7 @@ import { eventFromSignal, VERIFIED } from '../../src/pipeline/event-builder.js';
 import { Recorder } from '../../src/pipeline/recorder.js';
 import { silentLogger } from '../../src/ports.js';
 import type { Signal } from '../../src/model/signal.js';
-import { cid, FakeClock, SITES } from '../helpers/assurance-harness.js';
+import { capturingLogger, cid, FakeClock, SITES, type LogLine } from '../helpers/assurance-harness.js';
 import { tempDir } from '../helpers/gateway-process.js';
 
 /**
@@ -23,6 +23,9 @@ import { tempDir } from '../helpers/gateway-process.js';
  * duress causes (its incident and device rows, its `duress-stored` audit record) would show a duress as a stall just
  * after its ACK: measured on the built gateway, a poll sent right after a duress's ACK was answered ~1.7 ms later
  * than one after a burglary's (medians), before these writes were synced off the event loop.
+ *
+ * A log line is a write too (to journald's socket or a pipe): the duress's own lines, before its answer, delayed
+ * that answer alone.
  *
  * What the event loop does for a frame is counted at its seams: the outbox's commits (its listeners hear one per
  * commit), and the syncs the ledger and the audit log hand to the background (a sync not handed over runs on the
@@ -52,16 +55,18 @@ describe('what a duress costs the event loop, against an ordinary alarm of the s
     const store = AssuranceStore.openIn(dir, countingSync);
     const audit = AuditLog.open(dir, clock, {}, countingSync);
     closers.push(() => outbox.close(), () => store.close(), () => audit.close());
+    const logs: LogLine[] = [];
+    const logger = capturingLogger(logs);
     const builder = { ids: createIdSource(clock, seededRandom(3)), sites: () => SITES };
     const bus = new EventBus({ logger: silentLogger });
-    const recorder = new Recorder({ outbox, counters: new Counters(), logger: silentLogger, backlogLimit: 1_000, bus });
+    const recorder = new Recorder({ outbox, counters: new Counters(), logger, backlogLimit: 1_000, bus });
     const assurance = new Assurance({
       store,
       sites: () => SITES,
       clock,
       builder,
       record: (events) => recorder.recordRaised(events),
-      logger: silentLogger,
+      logger,
       duressDeadlineMs: 10_000,
       supervision: supervisionPolicy(undefined, [], () => SITES),
       centralOutputs: new Set(['central']),
@@ -82,12 +87,20 @@ describe('what a duress costs the event loop, against an ordinary alarm of the s
     async function frame(signal: Signal) {
       commits.length = 0;
       syncs.length = 0;
+      logs.length = 0;
       clock.advance(60_000);
       const event = eventFromSignal(signal, { input: 'panel', transport: 'tcp', receivedAt: clock.now(), raw: new Uint8Array([0x31]), trust: VERIFIED }, builder);
       const recorded = await recorder.record([event]);
       expect(recorded.ok).toBe(true);
+      // What was logged by the time the input decides the answer (it builds the ACK where this resumes).
+      const loggedBeforeAnswer = logs.map((line) => line.msg);
       await settled();
-      return { commits: commits.map((c) => c.map((e) => e.category)), backgroundSyncs: [...new Set(syncs)].sort() };
+      return {
+        commits: commits.map((c) => c.map((e) => e.category)),
+        backgroundSyncs: [...new Set(syncs)].sort(),
+        loggedBeforeAnswer,
+        logged: logs.map((line) => line.msg),
+      };
     }
     return { frame, dir, store };
   }
@@ -107,5 +120,13 @@ describe('what a duress costs the event loop, against an ordinary alarm of the s
     const reopened = AssuranceStore.openIn(dir);
     expect(reopened.openIncidents().map((i) => i.id)).toEqual([incident!.id]);
     reopened.close();
+  });
+
+  it('a duress writes no log line before its answer that a burglary does not: its lines follow the answer', async () => {
+    const { frame } = await gateway();
+    const burglary = await frame(cid('130', 3));
+    const duress = await frame(cid('122', 5));
+    expect(duress.loggedBeforeAnswer).toEqual(burglary.loggedBeforeAnswer);
+    expect([...duress.logged].sort()).toEqual(['duress event stored', 'duress incident opened; it stays open until acknowledged']);
   });
 });
