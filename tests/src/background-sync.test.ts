@@ -38,4 +38,22 @@ describe('BackgroundSync', () => {
     await background.settled();
     expect(errors.map((e) => (e as Error).message)).toEqual(['EIO: i/o error']);
   });
+
+  it("calls back once a sync that began after the request succeeded; a failed sync's callbacks wait for the next", async () => {
+    const { started, sync } = gatedSync();
+    const background = new BackgroundSync('/data/audit.jsonl', sync, () => {});
+    const synced: string[] = [];
+    background.request(() => synced.push('first'));
+    background.request(() => synced.push('second, written while the first sync ran'));
+    started[0]!.finish();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(synced).toEqual(['first']);
+    started[1]!.finish(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
+    await background.settled();
+    expect(synced).toEqual(['first']);
+    background.request();
+    started[2]!.finish();
+    await background.settled();
+    expect(synced).toEqual(['first', 'second, written while the first sync ran']);
+  });
 });

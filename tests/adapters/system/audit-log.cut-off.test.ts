@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AuditLog, auditFile, auditLines, verifyAuditLog } from '../../../adapters/system/audit-log.js';
-import { nextRecord, type AuditEntry, type AuditRecord } from '../../../src/assurance/audit-chain.js';
+import { AUDIT_HEAD_FILE_NAME, AuditLog, auditFile, auditLines, verifyAuditLog } from '../../../adapters/system/audit-log.js';
+import { GATEWAY_ACTOR, nextRecord, type AuditEntry, type AuditRecord } from '../../../src/assurance/audit-chain.js';
 
 /**
  * Someone with write access to dataDir (not root: the service user, a backup job, an installer with a shell) cuts
@@ -78,6 +78,22 @@ describe('an audit log cut short by someone with write access to dataDir', () =>
     const log = AuditLog.open(dataDir, clock);
     expect(log.cutOff).toBeUndefined();
     expect(log.append(ack(5)).seq).toBe(5);
+    log.close();
+  });
+
+  it("the gateway's own records are named by the head only once their background sync is done: a crash before it leaves the head behind the log, never ahead", async () => {
+    const dataDir = writtenLog(2);
+    const headSeq = () => (JSON.parse(readFileSync(path.join(dataDir, AUDIT_HEAD_FILE_NAME), 'utf8')) as { seq: number }).seq;
+    const finishes: Array<() => void> = [];
+    const log = AuditLog.open(dataDir, clock, {}, () => new Promise<void>((resolve) => finishes.push(resolve)));
+    log.append({ action: 'duress-stored', actor: GATEWAY_ACTOR, details: {} });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(records(dataDir).map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(finishes).toHaveLength(1);
+    expect(headSeq()).toBe(2);
+    finishes[0]!();
+    await log.synced();
+    expect(headSeq()).toBe(3);
     log.close();
   });
 });
