@@ -30,6 +30,7 @@ export const UNVERIFIED_REASONS = [
   'osborne-hoffman-not-allowed',
   'unauthenticated-source',
   'undecryptable-frame',
+  'unsupported-token',
 ] as const;
 export type UnverifiedReason = (typeof UNVERIFIED_REASONS)[number];
 
@@ -60,7 +61,7 @@ export const eventSchema = z
       .enum(UNVERIFIED_REASONS)
       .optional()
       .describe(
-        'Present exactly when verified is false: unknown-account (not on the allowlist), plaintext-for-keyed-account, timestamp-out-of-window (encrypted, panel clock off), osborne-hoffman-not-allowed, unauthenticated-source (an input with no allowlist, secret or client certificate), undecryptable-frame (the supervisory event saying an allowlisted DC-09 account sends encrypted frames its key, or lack of one, cannot read).',
+        'Present exactly when verified is false: unknown-account (not on the allowlist), plaintext-for-keyed-account, timestamp-out-of-window (encrypted, panel clock off), osborne-hoffman-not-allowed, unauthenticated-source (an input with no allowlist, secret or client certificate), undecryptable-frame (the supervisory event saying an allowlisted DC-09 account sends encrypted frames its key, or lack of one, cannot read), unsupported-token (a DC-09 frame in an ID token the gateway does not read, answered DUH: a duress or hold-up code found in its text, or the supervisory event saying that such frames arrive).',
       ),
     unverifiedCount: z
       .number()

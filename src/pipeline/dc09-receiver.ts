@@ -1,6 +1,6 @@
-import { dc09CrcFormOf, decodeDc09Frame, type Dc09DecodeOptions, type Dc09Message } from '../codecs/dc09/frame.js';
+import { dc09CrcFormOf, decodeDc09Frame, readUnsupportedDc09Frame, type Dc09DecodeOptions, type Dc09Message } from '../codecs/dc09/frame.js';
 import { dc09AnswerOf, encodeAck, encodeDuhForFrame, encodeNak, osborneHoffmanAnswer, unexpectedAnswer } from '../codecs/dc09/responses.js';
-import type { DecodeError } from '../codecs/result.js';
+import { previewOf, type DecodeError } from '../codecs/result.js';
 import type { ErrorCode } from '../errors.js';
 import { isoTime, type NormalizedEvent, type Transport, type UnverifiedReason } from '../model/event.js';
 import type { RandomBytes } from '../model/ids.js';
@@ -11,7 +11,7 @@ import { UnverifiedFrames } from './unverified-frames.js';
 import { peerHost, RateLimitedLog } from '../observability/rate-limited-log.js';
 import { formatDuration } from '../settings/duration.js';
 import type { Recorder, RecordOptions } from './recorder.js';
-import { dc09Signals } from './decode-frame.js';
+import { dc09Signals, unsupportedTokenSignals } from './decode-frame.js';
 import { raiseCapacityAlarm } from './capacity-alarm.js';
 import { UnlistedUnreadable, type UnlistedSummary } from './unlisted-unreadable.js';
 
@@ -96,10 +96,15 @@ export class Dc09Receiver {
    * their clock was reported off.
    */
   private readonly clockOff = new Map<string, { reported: boolean }>();
-  /** Allowlisted accounts (so at most as many as it lists) whose encrypted frames cannot be read, until one is. */
-  private readonly unreadable = new Map<string, Unreadable>();
-  /** Encrypted frames that cannot be read from accounts off the allowlist (any, without one): one summary an hour. */
-  private readonly unlistedUnreadable = new UnlistedUnreadable(UNREADABLE_REPORT_INTERVAL_MS);
+  /**
+   * Per kind of frame the receiver cannot read: allowlisted accounts (so at most as many as it lists) that send
+   * them, until one of theirs is read (encrypted frames) or for good (tokens); such frames from accounts off the
+   * allowlist (any, without one), summarised once an hour.
+   */
+  private readonly unreadable: Record<UnreadableKind, { accounts: Map<string, Unreadable>; unlisted: UnlistedUnreadable }> = {
+    'undecryptable-frame': { accounts: new Map(), unlisted: new UnlistedUnreadable(UNREADABLE_REPORT_INTERVAL_MS) },
+    'unsupported-token': { accounts: new Map(), unlisted: new UnlistedUnreadable(UNREADABLE_REPORT_INTERVAL_MS) },
+  };
   private readonly recordOptions: RecordOptions;
 
   constructor(private readonly options: Dc09ReceiverOptions) {
@@ -149,7 +154,8 @@ export class Dc09Receiver {
       peer === undefined ? { input, transport, receivedAt: now, raw: frame, trust } : { input, transport, receivedAt: now, raw: frame, trust, peer };
     if (!trust.verified && isRefused(trust.reason)) return this.refused(msg, account, origin, trust.reason).then((outcome) => this.answered(outcome, now));
     // Read under the account's key (or it has none), in the window or not: a frame that cannot be read again is news.
-    if (account !== null && this.unreadable.size > 0) this.unreadable.delete(account.toUpperCase());
+    const undecryptable = this.unreadable['undecryptable-frame'].accounts;
+    if (account !== null && undecryptable.size > 0) undecryptable.delete(account.toUpperCase());
     if (msg.encrypted && !this.timestampInWindow(msg.timestamp, now)) return this.outOfWindow(msg, account, origin).then((outcome) => this.answered(outcome, now));
     if (account !== null) {
       if (this.clockOff.size > 0) this.clockOff.delete(account.toUpperCase());
@@ -292,47 +298,79 @@ export class Dc09Receiver {
       case 'FORMAT_UNKNOWN':
       case 'DC09_LENGTH_MISMATCH':
         return { answer: 'none', reply: null, events: [], duplicate: false, error };
-      // A CRC-valid message of a type we do not handle (DC-07 tokens, RSP): DUH, so the panel does not repeat it.
+      // A CRC-valid message of a type we do not handle (DC-07 tokens, a vendor's format): DUH, so the panel does not
+      // repeat it here (it may on a backup path), once what it may carry was stored.
       case 'DC09_ID_UNSUPPORTED':
-        return { answer: 'duh', reply: encodeDuhForFrame(frame), events: [], duplicate: false, error };
+        return this.unsupportedToken(frame, error, now, transport, peer);
       default: {
         const outcome: Dc09Outcome = { answer: 'nak', reply: encodeNak(now, dc09CrcFormOf(frame)), events: [], duplicate: false, error };
-        const reported = this.reportUnreadable(frame, error, now, transport, peer);
+        const reported = this.reportUnreadable(frame, error, error.account, now, transport, peer);
         return reported === undefined ? outcome : reported.then(() => this.answered(outcome, now));
       }
     }
   }
 
   /**
-   * An encrypted frame from an allowlisted account that cannot be read (no key configured, or the key does not
-   * decrypt it) is NAKed like any, but the panel will be NAKed forever and what it sends, a duress perhaps, is
-   * unknown: one covert supervisory event per account tells central at once, again every
-   * UNREADABLE_REPORT_INTERVAL_MS while it lasts and anew once a frame of the account was read in between. It is
-   * not labelled duress: anybody can send junk naming the account. Accounts off the allowlist (any, without one) are
-   * summarised for the whole input instead (reportUnlisted), for anybody can name any number of them. Stored before
-   * the NAK is sent; undefined when nothing is raised.
+   * A CRC-valid frame in an ID token the receiver does not read. It may carry a duress: a duress or hold-up code that
+   * stands in its text where a code would (the scan content the parser refuses gets) is stored as that code, labelled
+   * and unverified, whoever sent it (security rule 1); and central is told that such frames arrive as for frames
+   * that cannot be decrypted (reportUnreadable). Only then is it answered DUH; NAK when the store failed, so the
+   * panel sends it again.
    */
-  private reportUnreadable(frame: Uint8Array, error: DecodeError, now: number, transport: Transport, peer: string | undefined): Promise<void> | undefined {
+  private unsupportedToken(frame: Uint8Array, error: DecodeError, now: number, transport: Transport, peer: string | undefined): Promise<Dc09Outcome> {
+    const { input, builder, recorder } = this.options;
+    const read = readUnsupportedDc09Frame(frame);
+    const trust = unverified('unsupported-token');
+    const origin: FrameOrigin =
+      peer === undefined ? { input, transport, receivedAt: now, raw: frame, trust } : { input, transport, receivedAt: now, raw: frame, trust, peer };
+    const detail = read === null ? [] : [`the frame: ID token "${read.token}"${read.encrypted ? ' (encrypted)' : ''}, data ${previewOf(read.content)}`];
+    const reported = this.reportUnreadable(frame, error, read?.account ?? undefined, now, transport, peer, detail) ?? Promise.resolve();
+    const events = read === null ? [] : unsupportedTokenSignals(read).map((signal) => eventFromSignal(signal, origin, builder));
+    for (const event of events) event.reasons.push(`frame answered DUH (${error.code}): the gateway does not read ID token "${read!.token}", so this code was found in its text and is published unverified`);
+    const stored = events.length === 0 ? Promise.resolve(undefined) : recorder.record(events, `dc09-unsupported|${input}|${Buffer.from(frame).toString('latin1')}`);
+    return Promise.all([stored, reported]).then(([recorded]) => {
+      if (recorded !== undefined && !recorded.ok) {
+        return this.answered(this.refuse('nak', encodeNak(now, dc09CrcFormOf(frame)), { code: recorded.error.code, message: recorded.error.message }), now);
+      }
+      const outcome: Dc09Outcome = { answer: 'duh', reply: encodeDuhForFrame(frame), events: recorded?.events ?? [], duplicate: recorded?.duplicate ?? false, error };
+      return this.answered(outcome, now);
+    });
+  }
+
+  /**
+   * A frame from an allowlisted account that cannot be read (encrypted under no key or another key, or in an ID token
+   * the receiver does not read) is NAKed or answered DUH like any, but the panel will be so forever and what it
+   * sends, a duress perhaps, is unknown: one covert supervisory event per account and kind tells central at once,
+   * again every UNREADABLE_REPORT_INTERVAL_MS while it lasts, and (encrypted frames) anew once a frame of the account
+   * was read in between. It is not labelled duress: anybody can send junk naming the account. Accounts off the
+   * allowlist (any, without one) are summarised for the whole input instead (reportUnlisted), for anybody can name any
+   * number of them. `detail`: lines about the frame, for the event it raises. Stored before the frame is answered;
+   * undefined when nothing is raised.
+   */
+  private reportUnreadable(
+    frame: Uint8Array, error: DecodeError, account: string | undefined, now: number, transport: Transport, peer: string | undefined, detail: string[] = [],
+  ): Promise<void> | undefined {
     const fault = UNREADABLE[error.code];
     if (fault === undefined) return undefined;
-    const { account } = error;
+    const { accounts, unlisted } = this.unreadable[fault.kind];
     if (account === undefined || this.accounts?.has(account.toUpperCase()) !== true) {
-      const summary = this.unlistedUnreadable.note(account, now);
-      return summary === undefined ? undefined : this.reportUnlisted(summary, frame, error, now, transport, peer);
+      const summary = unlisted.note(account, now);
+      return summary === undefined ? undefined : this.reportUnlisted(fault, summary, frame, error, now, transport, peer, detail);
     }
-    const state = this.unreadable.get(account.toUpperCase()) ?? { since: now, frames: 0, reportedAt: Number.NEGATIVE_INFINITY };
+    const state = accounts.get(account.toUpperCase()) ?? { since: now, frames: 0, reportedAt: Number.NEGATIVE_INFINITY };
     state.frames += 1;
-    this.unreadable.set(account.toUpperCase(), state);
+    accounts.set(account.toUpperCase(), state);
     if (now - state.reportedAt < UNREADABLE_REPORT_INTERVAL_MS) return undefined;
     state.reportedAt = now;
     const { input, recorder, logger } = this.options;
     const frames = `${state.frames} frame${state.frames === 1 ? '' : 's'}`;
     const reasons = [
-      `encrypted frames from account ${account} cannot be read: ${fault.why} (${error.code}); ${frames} NAKed since ${isoTime(state.since)}`,
-      UNREADABLE_CONTENT,
+      `${fault.frames} from account ${account} cannot be read: ${fault.why} (${error.code}); ${frames} ${fault.answered} since ${isoTime(state.since)}`,
+      ...detail,
+      fault.content,
       fault.remedy.replaceAll('{input}', input),
     ];
-    const event = this.unreadableEvent(account, reasons, frame, now, transport, peer);
+    const event = this.unreadableEvent(fault.kind, account, reasons, frame, now, transport, peer);
     return recorder.recordRaised([event]).then((recorded) => {
       if (recorded.ok) return;
       state.reportedAt = Number.NEGATIVE_INFINITY; // the account's next frame tries again
@@ -341,33 +379,39 @@ export class Dc09Receiver {
   }
 
   /**
-   * The summary of encrypted frames that cannot be read from accounts off the allowlist: a panel that encrypts but
-   * was never added (or was added to another input) is NAKed forever. The account names are what frames claim, so
-   * the event names no account of its own and says the most frequent, where a retrying panel stands out.
+   * The summary of frames that cannot be read from accounts off the allowlist: a panel that encrypts but was never
+   * added (or was added to another input), or that reports in a format the receiver does not read, gets through
+   * never. The account names are what frames claim, so the event names no account of its own and says the most
+   * frequent, where a retrying panel stands out.
    */
-  private reportUnlisted(summary: UnlistedSummary, frame: Uint8Array, error: DecodeError, now: number, transport: Transport, peer: string | undefined): Promise<void> {
+  private reportUnlisted(
+    fault: UnreadableFault, summary: UnlistedSummary, frame: Uint8Array, error: DecodeError, now: number, transport: Transport, peer: string | undefined, detail: string[],
+  ): Promise<void> {
     const { input, recorder, logger } = this.options;
     const frames = `${summary.frames} frame${summary.frames === 1 ? '' : 's'}`;
     const accounts = `${summary.accountsCapped ? 'more than ' : ''}${summary.accounts} account${summary.accounts === 1 && !summary.accountsCapped ? '' : 's'}`;
     const names = summary.names.map(([name, count]) => `${name} (${count})`).join(', ');
-    const listed = this.accounts === null ? 'this input has no allowlist, so no key' : 'no key is configured for them';
+    const why = fault.unlistedWhy[this.accounts === null ? 'open' : 'listed'];
     const reasons = [
-      `encrypted frames cannot be read: ${frames} from ${accounts} not in the allowlist NAKed since ${isoTime(summary.since)} (${error.code}: ${listed}); accounts: ${names}`,
-      UNREADABLE_CONTENT,
-      `a panel that encrypts but was never added cannot get through: list its account with its key in inputs.${input}.accounts; made-up accounts (a flood) are summarised here at most once an hour`,
+      `${fault.frames} cannot be read: ${frames} from ${accounts} not in the allowlist ${fault.answered} since ${isoTime(summary.since)} (${error.code}: ${why}); accounts: ${names}`,
+      ...detail,
+      fault.content,
+      `${fault.unlistedRemedy.replaceAll('{input}', input)}; made-up accounts (a flood) are summarised here at most once an hour`,
     ];
-    const event = this.unreadableEvent(null, reasons, frame, now, transport, peer);
+    const event = this.unreadableEvent(fault.kind, null, reasons, frame, now, transport, peer);
     return recorder.recordRaised([event]).then((recorded) => {
       if (recorded.ok) return;
-      this.unlistedUnreadable.failed();
+      this.unreadable[fault.kind].unlisted.failed();
       logger.error({ err: recorded.error, frames: summary.frames, accounts: summary.accounts, names }, 'supervisory event not stored');
     });
   }
 
   /** A covert supervisory event about frames that cannot be read, carrying the frame that raised it. */
-  private unreadableEvent(account: string | null, reasons: string[], frame: Uint8Array, now: number, transport: Transport, peer: string | undefined): NormalizedEvent {
+  private unreadableEvent(
+    kind: UnreadableKind, account: string | null, reasons: string[], frame: Uint8Array, now: number, transport: Transport, peer: string | undefined,
+  ): NormalizedEvent {
     const { input, builder } = this.options;
-    const trust = unverified('undecryptable-frame');
+    const trust = unverified(kind);
     const origin: FrameOrigin =
       peer === undefined ? { input, transport, receivedAt: now, raw: frame, trust } : { input, transport, receivedAt: now, raw: frame, trust, peer };
     const event = gatewayEvent({ category: 'supervisory', account, reasons }, origin, builder);
@@ -425,7 +469,7 @@ function moreDataText({ moreData }: Dc09Message): string {
 }
 
 /** Causes for which a frame is answered NAK and earns no trust (an unauthenticated input's frames are ACKed). */
-export type RefusedReason = Exclude<UnverifiedReason, 'unauthenticated-source' | 'timestamp-out-of-window' | 'undecryptable-frame'>;
+export type RefusedReason = Exclude<UnverifiedReason, 'unauthenticated-source' | 'timestamp-out-of-window' | 'undecryptable-frame' | 'unsupported-token'>;
 
 /** The counter code, the log text and the fix of each cause for which a frame is refused. */
 const REFUSALS: Record<RefusedReason, { code: ErrorCode; why: string; remedy: string }> = {
@@ -446,19 +490,57 @@ const REFUSALS: Record<RefusedReason, { code: ErrorCode; why: string; remedy: st
   },
 };
 
-/** What an event about frames that cannot be read tells central to do meanwhile. */
-const UNREADABLE_CONTENT =
-  'what they carry is unknown: any of them may have been a duress or hold-up, so check on the site; the panel is NAKed, so it retries or fails over';
+/** The kinds of frame the receiver cannot read, named by the unverifiedReason of the events about them. */
+type UnreadableKind = Extract<UnverifiedReason, 'undecryptable-frame' | 'unsupported-token'>;
 
-/** Why an allowlisted account's encrypted frame cannot be read, and the fix, per decode error that says so. */
-const UNREADABLE: Partial<Record<ErrorCode, { why: string; remedy: string }>> = {
+/** What the events about one kind of frame that cannot be read say: what they are and what they get, why, the fix. */
+interface UnreadableFault {
+  kind: UnreadableKind;
+  frames: string;
+  answered: string;
+  why: string;
+  remedy: string;
+  /** Why, for accounts off the allowlist (`listed`) or on an input without one (`open`). */
+  unlistedWhy: { listed: string; open: string };
+  unlistedRemedy: string;
+  /** What central is to do meanwhile. */
+  content: string;
+}
+
+const UNDECRYPTABLE = {
+  kind: 'undecryptable-frame',
+  frames: 'encrypted frames',
+  answered: 'NAKed',
+  unlistedWhy: { listed: 'no key is configured for them', open: 'this input has no allowlist, so no key' },
+  unlistedRemedy: 'a panel that encrypts but was never added cannot get through: list its account with its key in inputs.{input}.accounts',
+  content:
+    'what they carry is unknown: any of them may have been a duress or hold-up, so check on the site; the panel is NAKed, so it retries or fails over',
+} as const;
+
+const UNSUPPORTED_WHY = 'their DC-09 ID token is none the gateway reads (SIA-DCS, ADM-CID, NULL and their encrypted forms)';
+
+/** Why a frame (from an allowlisted account) cannot be read, and the fix, per decode error that says so. */
+const UNREADABLE: Partial<Record<ErrorCode, UnreadableFault>> = {
   DC09_KEY_MISSING: {
+    ...UNDECRYPTABLE,
     why: 'the account has no key configured, but the panel encrypts',
     remedy: "configure the panel's key for the account in inputs.{input}.accounts (key, keyFile or keyEnv, and keyEncoding)",
   },
   DC09_DECRYPT_FAILED: {
+    ...UNDECRYPTABLE,
     why: "the account's key does not decrypt them (the panel's key was changed, or the configured one is mistyped)",
     remedy: "correct the account's key in inputs.{input}.accounts (a 32-character key is AES-128 as hex or AES-256 as ASCII: check keyEncoding)",
+  },
+  DC09_ID_UNSUPPORTED: {
+    kind: 'unsupported-token',
+    frames: 'frames in an ID token the gateway does not read',
+    answered: 'answered DUH',
+    why: UNSUPPORTED_WHY,
+    remedy: 'set the panel to report SIA-DCS or ADM-CID over DC-09 to this receiver (inputs.{input})',
+    unlistedWhy: { listed: UNSUPPORTED_WHY, open: UNSUPPORTED_WHY },
+    unlistedRemedy: 'a panel reporting in a format the gateway does not read cannot get through: set it to SIA-DCS or ADM-CID and list its account in inputs.{input}.accounts',
+    content:
+      'what they carry is not read: any of them may have been a duress or hold-up (a duress or hold-up code found in their text is published at once, labelled, unverified), so check on the site; the panel is answered DUH, so it does not send the message here again but may on a backup path',
   },
 };
 

@@ -1,5 +1,5 @@
 import { catalogedDuressCodes } from '../catalog/index.js';
-import { decodeDc09Frame, type DataBlock, type Dc09Message } from '../codecs/dc09/frame.js';
+import { decodeDc09Frame, type DataBlock, type Dc09Message, type UnsupportedDc09Frame } from '../codecs/dc09/frame.js';
 import { dc09AnswerOf, type Dc09AnswerFrame } from '../codecs/dc09/responses.js';
 import { parseDc09Timestamp } from '../codecs/dc09/timestamp.js';
 import { ademco685Heartbeat, decodeAdemco685, looksLikeAdemco685 } from '../codecs/ademco-685.js';
@@ -185,6 +185,31 @@ function nullSignals(msg: Dc09Message, data: string, account: string | null, str
   return events.map((signal) => ({ ...signal, quirks: ['null-with-event', ...signal.quirks] }));
 }
 
+/**
+ * A frame in an ID token the gateway does not read (answered DUH) → a signal for each duress or hold-up code that
+ * stands in its data blocks where a code would (protocol null: no protocol the gateway reads), else none. Its
+ * extended fields are not read, nor is an encrypted frame's ciphertext: hex digits would read as Contact ID codes.
+ */
+export function unsupportedTokenSignals(frame: UnsupportedDc09Frame): Signal[] {
+  if (frame.encrypted) return [];
+  const why = `DC-09 ID token "${frame.token}" is not one the gateway reads`;
+  return frame.content.split('][').flatMap((block, index) => {
+    const field = block.slice(0, block.includes(']') ? block.indexOf(']') : block.length);
+    const led = DATA_BLOCK_ACCOUNT.exec(field);
+    if (led === null && index > 0) return []; // an extended field ([X…], [H…]), not a data block
+    const data = led === null ? field : field.slice(led[0].length);
+    const signal = suspectedDuressSignal(null, 'contact-id', data, why) ?? suspectedDuressSignal(null, 'sia', data, why);
+    if (signal === null) return [];
+    signal.account = frame.account ?? (led?.[1] || null);
+    signal.receiver = frame.receiver;
+    signal.line = frame.line;
+    return [signal];
+  });
+}
+
+/** The `#acct|` (or bare `|`) that leads a data block. */
+const DATA_BLOCK_ACCOUNT = /^(?:#([0-9A-Za-z]*))?\|/;
+
 function hasKeys(record: Record<string, string>): boolean {
   for (const key in record) if (Object.hasOwn(record, key)) return true;
   return false;
@@ -210,7 +235,7 @@ function unparsedSignal(protocol: 'sia-dcs' | 'adm-cid', data: string, why: stri
  * Refused content (`data`: SIA data, or Contact ID's `QXYZ…`) in which a duress or hold-up code stands where a code
  * would: a signal of that code with the text kept (quirks `content-unparsed`, `duress-suspected`), else null.
  */
-export function suspectedDuressSignal(protocol: Protocol, scheme: 'contact-id' | 'sia', data: string, why: string): Signal | null {
+export function suspectedDuressSignal(protocol: Protocol | null, scheme: 'contact-id' | 'sia', data: string, why: string): Signal | null {
   const suspected = suspectedDuressCode(scheme, data);
   if (suspected === null) return null;
   const signal = emptySignal(protocol);

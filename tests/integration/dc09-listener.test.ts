@@ -186,12 +186,12 @@ describe('DC-09 listener over real loopback sockets', () => {
     expect(stored().map((e) => e.category)).toEqual(['closing', 'panic']);
   });
 
-  it('answers DUH, echoing seq and account, to a CRC-valid message type it does not handle', async () => {
+  it('answers DUH, echoing seq and account, to a CRC-valid message type it does not handle, once central was told', async () => {
     const answer = await udpSend(port, wrap('"XYZ-DC07"0400L0#1234[#1234|ABC]'));
     const parsed = parseAnswer(answer!);
     expect(parsed).toMatchObject({ token: 'DUH', seq: '0400', crcValid: true });
     expect(parsed.body).toContain('#1234[]');
-    expect(stored()).toHaveLength(0);
+    expect(stored()).toMatchObject([{ category: 'supervisory', covert: true, duress: false, unverifiedReason: 'unsupported-token' }]);
   });
 
   it('bounds a connection that sends noise without a frame end', async () => {

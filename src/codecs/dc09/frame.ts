@@ -266,6 +266,38 @@ interface Content extends DataBlock {
   timestamp: number | null;
 }
 
+/** A CRC-valid frame whose ID token the decoder does not handle (DC09_ID_UNSUPPORTED), read as far as its envelope goes. */
+export interface UnsupportedDc09Frame extends Dc09IdFields {
+  /** The ID token as sent, without the leading '*' of an encrypted one. */
+  token: string;
+  encrypted: boolean;
+  seq: string;
+  /** Everything after the opening '[' (ciphertext when encrypted), without the CR and trailing NULs. */
+  content: string;
+}
+
+/**
+ * `"<token>"<seq><ID fields>[<content>`: what every DC-09 message has, whatever its token. The ID fields are at most
+ * R, 6 hex digits, L, 6 more and #, 16 letters or digits.
+ */
+const UNSUPPORTED_FRAME = /"(\*?)([^"]*)"(\d{4})([^[]{0,31})\[([^\r]*)/;
+
+/**
+ * The envelope of a frame whose ID token the decoder does not handle (for its DUH, and to tell central); its ID
+ * fields read as absent when malformed; null when it has no token, sequence number and '['.
+ */
+export function readUnsupportedDc09Frame(frame: Uint8Array): UnsupportedDc09Frame | null {
+  const m = UNSUPPORTED_FRAME.exec(Buffer.from(frame).toString('latin1'));
+  if (m === null) return null;
+  const token = m[2]!;
+  const fields = m[4]!;
+  const ids = parseDc09IdFields(fields, 0, fields.length, token);
+  return {
+    token, encrypted: m[1] === '*', seq: m[3]!, ...(typeof ids === 'string' ? NO_ID_FIELDS : ids),
+    content: textOfBytes(m[5]!.replace(/\0+$/, '')),
+  };
+}
+
 /** The CRC form of a frame's header (ASCII when it has none or cannot be read), so an answer can echo it. */
 export function dc09CrcFormOf(frame: Uint8Array): Dc09CrcForm {
   const start = frame[0] === LF ? 1 : 0;

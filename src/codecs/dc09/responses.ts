@@ -1,6 +1,5 @@
 import { GatewayError } from '../../errors.js';
-import { DC09_ACCOUNT } from '../../settings/dc09-account.js';
-import { DC09_ANSWER_TOKENS, dc09CrcFormOf, encodeDc09Frame, wrapDc09Body } from './frame.js';
+import { DC09_ANSWER_TOKENS, dc09CrcFormOf, encodeDc09Frame, readUnsupportedDc09Frame, wrapDc09Body } from './frame.js';
 import type { Dc09CrcForm, Dc09Message } from './frame.js';
 import { formatDc09Timestamp } from './timestamp.js';
 
@@ -106,21 +105,17 @@ export function encodeDuh(req: DuhEcho): Uint8Array {
   });
 }
 
-/** The sequence number and ID fields of a frame whose token the decoder does not handle. */
-const UNSUPPORTED_FRAME_IDS = new RegExp(`"[^"]*"(\\d{4})(?:R([0-9A-Fa-f]{1,6}))?(?:L([0-9A-Fa-f]{0,6}))?(?:#(${DC09_ACCOUNT}))?\\[`);
-
 /**
  * The DUH for a CRC-valid frame whose ID token the decoder does not handle (so there is no decoded message): seq, R,
  * L and account read from its text, in its CRC form.
  */
 export function encodeDuhForFrame(frame: Uint8Array): Uint8Array {
-  const text = Buffer.from(frame).toString('latin1');
-  const m = UNSUPPORTED_FRAME_IDS.exec(text);
+  const read = readUnsupportedDc09Frame(frame);
   return encodeDuh({
-    seq: m?.[1] ?? '0000',
-    receiver: m?.[2] ?? null,
-    line: m?.[3] ?? null,
-    account: m?.[4] ?? null,
+    seq: read?.seq ?? '0000',
+    receiver: read?.receiver ?? null,
+    line: read?.line ?? null,
+    account: read?.account ?? null,
     crcForm: dc09CrcFormOf(frame),
     osborneHoffman: false,
   });

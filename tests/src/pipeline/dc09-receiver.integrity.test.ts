@@ -512,3 +512,77 @@ describe('encrypted frames the input cannot read', () => {
     expect(t.panelEvents()).toHaveLength(1);
   });
 });
+
+/**
+ * A CRC-valid frame whose ID token the gateway does not read (DC-09 carries DC-07 message types, DC09-2007 p.23
+ * C.2.3.6; a panel set to a vendor format) is answered DUH, "received but cannot be processed", which the panel
+ * does not repeat (DC09-2007 p.22 C.1.3.14). Whatever it carried, a duress perhaps, reaches central before the DUH.
+ * The frames are made up for the test, in DC-09 framing with a token the gateway does not know.
+ */
+describe('frames whose ID token the gateway does not read', () => {
+  const vendor = (seq: string, account: string, data: string, token = 'VIS-BBA') => wrap(`"${token}"${seq}L0#${account}[${data}]`);
+  const supervisory = (t: ReturnType<typeof setup>) => t.panelEvents().filter((e) => e.category === 'supervisory');
+
+  it('stores a hold-up its text carries from an allowlisted account, labelled, and answers DUH only then', async () => {
+    const t = setup();
+    const gate = gateAppends(t.outbox);
+    let answered = false;
+    const pending = t.send(vendor('0001', '1234', '#1234|Nri1/HA01')).then((outcome) => ((answered = true), outcome));
+    await gate.appending;
+    expect(answered).toBe(false);
+    gate.release();
+    const outcome = await pending;
+    expect(outcome).toMatchObject({ answer: 'duh', error: { code: 'DC09_ID_UNSUPPORTED' } });
+    expect(parseAnswer(Buffer.from(outcome.reply!))).toMatchObject({ token: 'DUH', seq: '0001', crcValid: true });
+    const duress = t.panelEvents().filter((e) => e.duress);
+    expect(duress).toHaveLength(1);
+    expect(duress[0]).toMatchObject({
+      account: '1234', category: 'holdup', code: { value: 'HA' }, verified: false, unverifiedReason: 'unsupported-token',
+      quirks: expect.arrayContaining([expect.stringMatching(/^duress-suspected: SIA HA/), expect.stringMatching(/^content-unparsed: .*VIS-BBA/)]),
+    });
+    expect(duress[0]!.text).toContain('Nri1/HA01');
+    expect(outcome.events.map((e) => e.id)).toContain(duress[0]!.id);
+  });
+
+  it('stores a Contact ID duress from an input without an allowlist, and one from an account off the allowlist', async () => {
+    const open = setup({ accounts: null });
+    expect((await open.send(vendor('0002', '4321', '#4321|1121 01 003', 'CID2'))).answer).toBe('duh');
+    expect(open.panelEvents().filter((e) => e.duress)).toMatchObject([{ account: '4321', code: { value: '121' }, user: { number: 3 }, verified: false }]);
+    const listed = setup();
+    expect((await listed.send(vendor('0003', '9999', '#9999|1121 01 003', 'CID2'))).answer).toBe('duh');
+    expect(listed.panelEvents().filter((e) => e.duress)).toMatchObject([{ account: '9999', code: { value: '121' }, verified: false }]);
+  });
+
+  it('tells central at once, covertly, that an allowlisted account sends a token it does not read, with the token and text; again after an hour', async () => {
+    const t = setup();
+    for (let seq = 1; seq <= 4; seq++) expect((await t.send(vendor(`000${seq}`, '1234', '#1234|Nri1/BA01'))).answer).toBe('duh');
+    expect(t.panelEvents()).toHaveLength(1);
+    expect(supervisory(t)[0]).toMatchObject({ account: '1234', covert: true, duress: false, verified: false, unverifiedReason: 'unsupported-token' });
+    const reasons = supervisory(t)[0]!.reasons.join(' ');
+    expect(reasons).toMatch(/account 1234/);
+    expect(reasons).toMatch(/"VIS-BBA"/);
+    expect(reasons).toMatch(/Nri1\/BA01/);
+    expect(reasons).toMatch(/DUH/);
+    expect(reasons).toMatch(/may have been a duress or hold-up/);
+    expect(t.traffic).toEqual([]);
+    t.clock.advance(UNREADABLE_REPORT_INTERVAL_MS);
+    await t.send(vendor('0005', '1234', '#1234|Nri1/BA02'));
+    expect(supervisory(t)).toHaveLength(2);
+    expect(supervisory(t)[1]!.reasons[0]).toMatch(/5 frames answered DUH since/);
+  });
+
+  it('summarises such frames from accounts off the allowlist in one event an hour', async () => {
+    const t = setup();
+    for (let n = 0; n < 50; n++) expect((await t.send(vendor('0001', String(20000 + n), 'Nri1/BA01'), `10.9.9.9:${5000 + n}`)).answer).toBe('duh');
+    expect(t.panelEvents()).toHaveLength(1);
+    expect(t.panelEvents()[0]).toMatchObject({ category: 'supervisory', account: null, covert: true, unverifiedReason: 'unsupported-token' });
+    expect(t.panelEvents()[0]!.reasons[0]).toMatch(/1 frame from 1 account not in the allowlist.*DC09_ID_UNSUPPORTED/);
+  });
+
+  it('reads no code into an encrypted token\'s ciphertext, and still tells central', async () => {
+    const t = setup();
+    const outcome = await t.send(wrap(`"*VIS-BBA"0001L0#1234[1121013003A1B2C3D4E5F60718293A4B5C]`));
+    expect(outcome.answer).toBe('duh');
+    expect(t.panelEvents().map((e) => [e.category, e.duress])).toEqual([['supervisory', false]]);
+  });
+});

@@ -10,7 +10,7 @@ import { eventJson } from '../../../src/model/event-json.js';
 import { GatewayError } from '../../../src/errors.js';
 import { silentLogger, systemClock, type Logger } from '../../../src/ports.js';
 import { recordingLogger } from '../../helpers/recording-logger.js';
-import { panelFrame, parseAnswer } from '../../helpers/panel.js';
+import { panelFrame, parseAnswer, wrap } from '../../helpers/panel.js';
 import { decodeDc09Frame } from '../../../src/codecs/dc09/frame.js';
 import { crc16 } from '../../../src/codecs/dc09/crc16.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
@@ -73,6 +73,15 @@ describe('DC-09 receiver when the store cannot take the event', () => {
     expect(outcome.answer).toBe('nak');
     expect(parseAnswer(Buffer.from(outcome.reply!)).token).toBe('NAK');
     expect(counters.get('outbox_rejections_total', { code: 'OUTBOX_WRITE_FAILED' })).toBe(1);
+  });
+
+  it('answers NAK, not DUH, to a hold-up in an ID token it does not read when the store fails: the panel sends it again', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.append = () => Promise.reject(new GatewayError('OUTBOX_WRITE_FAILED', 'disk full'));
+    const { receiver: r } = receiver(outbox);
+    const outcome = await r.handleFrame(wrap('"VIS-BBA"0001L0#1234[#1234|Nri1/HA01]'), 'tcp');
+    expect(outcome.answer).toBe('nak');
+    expect(parseAnswer(Buffer.from(outcome.reply!)).token).toBe('NAK');
   });
 
   /** A memory outbox with one output, and an annotator that throws (a bug in the ledger) until mended. */

@@ -116,4 +116,9 @@ describe('encodeDuhForFrame', () => {
     const duh = decoded(encodeDuhForFrame(wrapDc09Body(latin1('"NEW-TOKEN"0400R0L0#foc7688[]'))));
     expect(duh).toMatchObject({ token: 'DUH', seq: '0400', account: 'foc7688' });
   });
+
+  it('echoes the sequence number of a frame whose ID fields are malformed, and no ID fields', () => {
+    const duh = decoded(encodeDuhForFrame(wrapDc09Body(latin1('"NEW-TOKEN"0400L0#12[#12|Nri1/BA01]'))));
+    expect(duh).toMatchObject({ token: 'DUH', seq: '0400', receiver: null, line: null, account: null });
+  });
 });
