@@ -36,6 +36,7 @@ export interface SiaBlockSession {
 interface SentEvent {
   /** Address and account it came under. */
   sender: string;
+  /** Its function code (N or O) and data. */
   data: string;
   firstAt: number;
   dedupeKey: string;
@@ -63,7 +64,8 @@ const REJECT = encodeSiaBlock('9', '', true);
 
 /**
  * SIA DC-03 blocks over TCP, the "SIA over IP" of Galaxy and FX panels (protocol-notes.md): an account block `#`,
- * event blocks `N` and text blocks `A`, each answered with an acknowledge block, then an end-of-data block `0`.
+ * event blocks `N` (new) and `O` (old) and text blocks `A`, each answered with an acknowledge block, then an
+ * end-of-data block `0`.
  * An event block is stored before it is acknowledged; a failed store is rejected so the panel sends it again. A
  * block with a bad length or parity is rejected unread, as Galaxy receivers do. The account is not authenticated.
  */
@@ -89,13 +91,15 @@ export class SiaBlockReceiver {
     }
     const { functionCode, data } = decoded.value;
     counters.inc('frames_total', { input, protocol: 'sia-dc03', result: 'decoded' });
-    if (functionCode !== 'N' || data !== session.unconfirmed?.data) this.confirmed(session);
+    if (functionCode + data !== session.unconfirmed?.data) this.confirmed(session);
     switch (functionCode) {
       case '#':
         session.account = data;
         return { reply: ACKNOWLEDGE, events: [], end: false };
+      // A new event, or an old one (already reported, perhaps to another receiver): a hold-up either way.
       case 'N':
-        return this.event(session, block, data, peer);
+      case 'O':
+        return this.event(session, block, functionCode, data, peer);
       case '0':
         return { reply: ACKNOWLEDGE, events: [], end: true };
       default:
@@ -105,7 +109,7 @@ export class SiaBlockReceiver {
     }
   }
 
-  private async event(session: SiaBlockSession, block: Uint8Array, data: string, peer: string | undefined): Promise<SiaBlockOutcome> {
+  private async event(session: SiaBlockSession, block: Uint8Array, functionCode: 'N' | 'O', data: string, peer: string | undefined): Promise<SiaBlockOutcome> {
     const { input, strict, clock, builder } = this.options;
     const origin: FrameOrigin = {
       input,
@@ -116,7 +120,7 @@ export class SiaBlockReceiver {
       ...(peer === undefined ? {} : { peer }),
     };
     const account = session.account === null ? '' : `#${session.account}|`;
-    const parsed = parseSiaData(`${account}N${data}`, { strict });
+    const parsed = parseSiaData(`${account}${functionCode}${data}`, { strict });
     let events: NormalizedEvent[];
     if (parsed.ok && parsed.value.events.length > 0) {
       events = parsed.value.events.map((signal) => eventFromSignal(signal, origin, builder));
@@ -125,14 +129,14 @@ export class SiaBlockReceiver {
       this.rejected(error, peer);
       // The panel would only send the same block again: it is stored as it is, a duress code in it read as one.
       const why = `${error.message} (${error.code})`;
-      const suspected = suspectedDuressSignal('sia-dc03', 'sia', data, why);
+      const suspected = suspectedDuressSignal('sia-dc03', 'sia', `${functionCode}${data}`, why);
       events = [
         suspected !== null
           ? eventFromSignal({ ...suspected, account: session.account }, origin, builder)
           : gatewayEvent({ category: 'unrecognized', account: session.account, protocol: 'sia-dc03', reasons: [`${why}; stored as unrecognized`] }, origin, builder),
       ];
     }
-    const recorded = await this.options.recorder.record(events, this.sent(session, data, origin.receivedAt).dedupeKey);
+    const recorded = await this.options.recorder.record(events, this.sent(session, functionCode + data, origin.receivedAt).dedupeKey);
     if (!recorded.ok) return { reply: REJECT, events: [], end: false, error: { code: recorded.error.code, message: recorded.error.message } };
     return { reply: ACKNOWLEDGE, events: recorded.events, end: false };
   }

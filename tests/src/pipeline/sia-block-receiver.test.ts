@@ -60,6 +60,21 @@ describe('SiaBlockReceiver', () => {
     const outcome = await galaxy.handleBlock(galaxy.newSession(), encodeSiaBlock('N', 'ti99:99:99:99/HA1011', true));
     expect(outcome.events).toEqual([expect.objectContaining({ duress: true, code: expect.objectContaining({ value: 'HA' }), quirks: expect.arrayContaining([expect.stringMatching(/^duress-suspected/)]) })]);
   });
+
+  // protocols.md §2.1: function code `O` is an old event (already reported, perhaps to another receiver); the serial
+  // input reads it as an event with qualifier status. Acknowledged unread, a hold-up in it was lost.
+  it('stores the events of an old-event block before its acknowledge, a hold-up labelled, qualifier status', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['probe']);
+    const galaxy = receiver(outbox);
+    const session = galaxy.newSession();
+    await galaxy.handleBlock(session, encodeSiaBlock('#', '123456', true));
+    const outcome = await galaxy.handleBlock(session, encodeSiaBlock('O', 'ti11:46/HA1011', true));
+    expect([...outcome.reply]).toEqual([0x40, 0x38, 0x87]);
+    expect(outbox.pending('probe', 10).map((e) => e.event)).toEqual([
+      expect.objectContaining({ account: '123456', duress: true, qualifier: 'status', code: expect.objectContaining({ value: 'HA' }) }),
+    ]);
+  });
 });
 
 /**
