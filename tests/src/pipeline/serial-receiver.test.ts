@@ -266,6 +266,17 @@ describe('SerialReceiver: a frame that does not decode but names a duress or hol
     }
   });
 
+  // A Sur-Gard packet writes the Contact ID qualifier as E, R or P (SGAUTO p.19). Refused (a protocol id the codec
+  // does not read, a message type other than 18, a garbled zone), it was NAKed twice, then stored unrecognized, unlabelled.
+  it('stores a refused Sur-Gard packet carrying a Contact ID duress as that duress, ACKed at the first copy', async () => {
+    for (const packet of [`2011 181234E12101001${DC4}`, `501001 171234E12101001${DC4}`, `501001 181234E12101X01${DC4}`]) {
+      const { answer, stored, carries } = await receiveOn('surgard', packet);
+      expect(answer, JSON.stringify(packet)).toBe(SURGARD_ACK);
+      expect(stored).toEqual([expect.objectContaining({ category: 'duress', duress: true, account: '1234', code: expect.objectContaining({ value: '121' }), quirks: suspected('121') })]);
+      expect(carries).toBe(true);
+    }
+  });
+
   // MLR2-DG manual p.39 protocol 3 layout `3RRLssssAAAAAAXXYYYY` with a noise byte in its zone.
   it('stores a Sur-Gard SIA protocol 1 packet garbled by a noise byte as the hold-up it names', async () => {
     const { answer, stored } = await receiveOn('surgard', `301100    123456HA00\u000005${DC4}`);
