@@ -326,7 +326,8 @@ export class Dc09Receiver {
     const detail = read === null ? [] : [`the frame: ID token "${read.token}"${read.encrypted ? ' (encrypted)' : ''}, data ${previewOf(read.content)}`];
     const reported = this.reportUnreadable(frame, error, read?.account ?? undefined, now, transport, peer, detail) ?? Promise.resolve();
     const events = read === null ? [] : unsupportedTokenSignals(read).map((signal) => eventFromSignal(signal, origin, builder));
-    for (const event of events) event.reasons.push(`frame answered DUH (${error.code}): the gateway does not read ID token "${read!.token}", so this code was found in its text and is published unverified`);
+    const why = `frame answered DUH (${error.code}): the gateway does not read ID token "${read?.token}", so this code was found in its text and is published unverified`;
+    for (const event of events) event.reasons.push(why);
     const stored = events.length === 0 ? Promise.resolve(undefined) : recorder.record(events, `dc09-unsupported|${input}|${Buffer.from(frame).toString('latin1')}`);
     return Promise.all([stored, reported]).then(([recorded]) => {
       if (recorded !== undefined && !recorded.ok) {
