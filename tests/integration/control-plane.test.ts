@@ -271,6 +271,8 @@ describe('control plane of a running gateway', () => {
     const stopped = await request('DELETE', `/test-windows/${opened.body.id}`, { role: 'installer', body: { note: 'done early' } });
     expect(stopped.status).toBe(200);
     const [incident] = (await request('GET', '/incidents', { role: 'operator' })).body.incidents;
+    // States go out at most every 250 ms (mqtt-assurance.ts): one acknowledged sooner is never seen open.
+    await until(() => central.messages.some((m) => m.topic === `${prefix}/incidents/branch-12` && JSON.parse(m.payload).open === 1) || undefined, 'the open incident state on the central output');
     const ack = await request('POST', `/incidents/${incident.id}/ack`, { role: 'operator', body: { by: 'somebody else', note: 'police attended, all safe' } });
     expect(ack).toMatchObject({ status: 200, body: { incident: { acknowledged: true, ackedBy: 'operator-1' } } });
 
