@@ -1,6 +1,6 @@
 import { DURESS_CATEGORIES, type Category } from '../model/event.js';
 import type { Signal } from '../model/signal.js';
-import { namesDuress } from '../model/duress-word.js';
+import { alarmNamedIn } from '../model/duress-word.js';
 import type { AddressKind, CodeEntry } from '../catalog/types.js';
 import type { Site, SiteDoor, SiteUser, SiteZone, ZoneType } from '../settings/sites.js';
 import { profileRules, ruleMatches } from './profiles.js';
@@ -271,9 +271,10 @@ export function createClassifier(lookup: CodeLookup) {
       if (duressDoor !== undefined) escalate('duress', `unknown code on point ${unknownNumber}, the point of door ${duressDoor.id} "${duressDoor.name}", which takes duress PINs`);
       else if (duressUser !== undefined) escalate('duress', `unknown code with number ${unknownNumber}, also duress user ${unknownNumber} "${duressUser.name}"`);
     }
+    // A controller's own words for a call for help label it as its panel code would (CID 121/122/120).
     const accessEvent = signal.access?.eventType;
-    if (accessEvent !== undefined && namesDuress(accessEvent))
-      escalate('duress', `the access controller reports "${accessEvent}"`);
+    const namedAlarm = accessEvent === undefined ? null : alarmNamedIn(accessEvent);
+    if (namedAlarm !== null) escalate(namedAlarm, `the access controller reports "${accessEvent}"`);
 
     const duress = DURESS_CATEGORIES.has(category);
     const primaryUser = siteUsers[0];

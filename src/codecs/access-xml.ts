@@ -1,6 +1,6 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { emptySignal, type Signal } from '../model/signal.js';
-import { namesDuress } from '../model/duress-word.js';
+import { alarmNamedIn, namesDuress, NAMED_ALARMS, type NamedAlarm } from '../model/duress-word.js';
 import { parseXmlDateTime } from './date-time.js';
 import { fail, ok, type DecodeError, type DecodeResult } from './result.js';
 
@@ -101,8 +101,33 @@ const sia = (value: string, label: string, qualifier: Meaning['qualifier'] = 'ne
 });
 const uncoded = (label: string): Meaning => ({ code: null, qualifier: 'new', label });
 
-/** CID 121 "Duress": an event no reading gave a meaning, in content that names a duress (quirk `duress-suspected`). */
-const SUSPECTED_DURESS = cid('121', 'duress suspected');
+/**
+ * An event no reading gave a meaning, in content that names a call for help (quirk `duress-suspected`), as a panel
+ * reports it (protocols.md §6): CID 121 "Duress", 122 "Silent (24-hour silent)" for a hold-up, 120 "Panic".
+ */
+const SUSPECTED: Readonly<Record<NamedAlarm, Meaning>> = {
+  duress: cid('121', 'duress suspected'),
+  holdup: cid('122', 'hold-up suspected'),
+  panic: cid('120', 'panic suspected'),
+};
+
+/** A text of a document that names a call for help, and which. */
+interface NamedText {
+  text: string;
+  alarm: NamedAlarm;
+}
+
+/** The more urgent of two named texts (the first on a tie). */
+function moreUrgent(found: NamedText | null, candidate: NamedText | null): NamedText | null {
+  if (found === null) return candidate;
+  return candidate !== null && NAMED_ALARMS.indexOf(candidate.alarm) < NAMED_ALARMS.indexOf(found.alarm) ? candidate : found;
+}
+
+/** A text with the call for help it names, or null. */
+function namedText(text: string): NamedText | null {
+  const alarm = alarmNamedIn(text);
+  return alarm === null ? null : { text, alarm };
+}
 
 const KIND_MEANING: Readonly<Record<Exclude<AccessKind, 'other'>, Meaning>> = {
   duress: cid(ACCESS_DURESS_CODE, 'duress'),
@@ -242,15 +267,15 @@ export function decodeAccessXml(body: string | Uint8Array, options: AccessXmlOpt
 }
 
 /**
- * A document the input refuses (not well-formed, a DTD, over the size limit) is still searched for a duress, within
- * its first maxBytes: the signal of a suspected one (Contact ID 121, quirks `content-unparsed` and
- * `duress-suspected`), else null. Its text is searched as written, entities never expanded.
+ * A document the input refuses (not well-formed, a DTD, over the size limit) is still searched for a duress, hold-up
+ * or panic, within its first maxBytes: the signal of a suspected one (Contact ID 121, 122 or 120, quirks
+ * `content-unparsed` and `duress-suspected`), else null. Its text is searched as written, entities never expanded.
  */
 export function suspectedDuressIn(body: Uint8Array, refused: DecodeError, options: AccessXmlOptions): AccessSignal | null {
   const { text } = documentText(body.subarray(0, options.maxBytes));
   const fields = unreadEvent(options.defaults, `content-unparsed: ${refused.code}`);
-  const named = () => text.split(/[<>]/).find(namesDuress) ?? null;
-  return suspectDuress(fields, named) ? signalOf(fields) : null;
+  const named = () => text.split(/[<>]/).reduce<NamedText | null>((found, piece) => moreUrgent(found, namedText(piece)), null);
+  return suspectCallForHelp(fields, named) ? signalOf(fields) : null;
 }
 
 /** Configured mappings first (the installer knows the feed), then the built-in ONVIF reading. */
@@ -267,7 +292,7 @@ function eventsOf(document: unknown, options: AccessXmlOptions, text: string): D
   const tried = names.length === 0 ? 'ONVIF' : `ONVIF or ${names.join(', ')}`;
   const unmapped = `the document matches no mapping (tried ${tried})`;
   const suspected = unreadEvent(options.defaults, `no-mapping: ${unmapped}`);
-  if (suspectDuress(suspected, () => duressNamedIn(document))) return ok([suspected]);
+  if (suspectCallForHelp(suspected, () => callForHelpNamedIn(document))) return ok([suspected]);
   return fail('XML_MAPPING_FAILED', unmapped, text);
 }
 
@@ -278,18 +303,18 @@ function unreadEvent(defaults: AccessXmlOptions['defaults'], why: string): Acces
 }
 
 /**
- * An event no reading gave a meaning is a suspected duress when its element (or document) names one elsewhere: in an
- * element or attribute name, an attribute value or text, however spelled (namesDuress). A sender that moved the
- * event type to an attribute, or wrote it in look-alike letters, must not pass a duress as `unrecognized`.
- * True when the event became one.
+ * An event no reading gave a meaning is a suspected duress, hold-up or panic when its element (or document) names
+ * one elsewhere: in an element or attribute name, an attribute value or text, however spelled (alarmNamedIn). A
+ * sender that moved the event type to an attribute, or wrote it in look-alike letters, must not pass a call for help
+ * as `unrecognized`. True when the event became one.
  */
-function suspectDuress(fields: AccessFields, namedIn: () => string | null): boolean {
-  // An event type that names a duress itself is labelled by the classifier, its code kept as sent.
-  if (fields.meaning !== null || namesDuress(fields.eventType)) return false;
+function suspectCallForHelp(fields: AccessFields, namedIn: () => NamedText | null): boolean {
+  // An event type that names one itself is labelled by the classifier, its code kept as sent.
+  if (fields.meaning !== null || alarmNamedIn(fields.eventType) !== null) return false;
   const named = namedIn();
   if (named === null) return false;
-  fields.meaning = SUSPECTED_DURESS;
-  fields.quirks.push(`duress-suspected: "${named.slice(0, MAX_FIELD_CHARS)}" in content no reading matched`);
+  fields.meaning = SUSPECTED[named.alarm];
+  fields.quirks.push(`duress-suspected: "${named.text.slice(0, MAX_FIELD_CHARS)}" in content no reading matched`);
   return true;
 }
 
@@ -303,22 +328,26 @@ function saysNo(node: unknown): boolean {
   return /^\s*(false|0|no|off)\s*$/i.test(textOf(node) ?? '');
 }
 
-/** The first name, attribute value or text in a parsed node that names a duress, or null (a flag that says no, not). */
-function duressNamedIn(node: unknown): string | null {
+/**
+ * The name, attribute value or text in a parsed node that names the most urgent call for help (the first of those),
+ * or null; a flag that says no (`<Panic>false</Panic>`) names none.
+ */
+function callForHelpNamedIn(node: unknown): NamedText | null {
+  let found: NamedText | null = null;
   const pending: unknown[] = [node];
-  while (pending.length > 0) {
+  while (pending.length > 0 && found?.alarm !== 'duress') {
     const current = pending.pop();
     if (typeof current === 'string') {
-      const text = decodeEntities(current);
-      if (namesDuress(text)) return text;
+      found = moreUrgent(found, namedText(decodeEntities(current)));
     } else if (typeof current === 'object' && current !== null) {
       for (const [name, value] of Object.entries(current)) {
-        if (namesDuress(name) && !saysNo(value)) return name.replace(/^@/, '');
+        const named = namedText(name.replace(/^@/, ''));
+        if (named !== null && !saysNo(value)) found = moreUrgent(found, named);
         pending.push(value);
       }
     }
   }
-  return null;
+  return found;
 }
 
 /**
@@ -330,7 +359,7 @@ function onvifEvents(notification: unknown, defaults: AccessXmlOptions['defaults
   return (topics.length === 0 ? [''] : topics).map((topic) => {
     const fields = onvifEvent(notification, topic, defaults);
     if (topics.length > 1) fields.quirks.push(`repeated-topic: ${topics.length} topics in one notification`);
-    suspectDuress(fields, () => duressNamedIn(notification));
+    suspectCallForHelp(fields, () => callForHelpNamedIn(notification));
     return fields;
   });
 }
@@ -400,8 +429,8 @@ function vendorEvents(document: unknown, elements: readonly unknown[], mapping: 
     };
     // A suspected duress is searched for in the event's own element, else once in the element at match.
     const eventNodes = events > 1 ? nodesInside(eventElement === '' ? (eventTypeInside ?? '') : eventElement) : undefined;
-    let elementNames: string | null | undefined;
-    const namedInElement = () => (elementNames === undefined ? (elementNames = duressNamedIn(element)) : elementNames);
+    let elementNames: NamedText | null | undefined;
+    const namedInElement = () => (elementNames === undefined ? (elementNames = callForHelpNamedIn(element)) : elementNames);
     return Array.from({ length: events }, (_, index) => {
       const fields = vendorEvent(mapping, defaults, (path) => {
         const inside = pathInside(mapping.match, path);
@@ -411,7 +440,7 @@ function vendorEvents(document: unknown, elements: readonly unknown[], mapping: 
         return nodes.length === events ? textOf(nodes[index]) : null;
       });
       if (events > 1) fields.quirks.push(`match-is-container: "${mapping.match}" holds ${events} events; set match to the repeated event element`);
-      suspectDuress(fields, () => (eventNodes?.length === events ? duressNamedIn(eventNodes[index]) : namedInElement()));
+      suspectCallForHelp(fields, () => (eventNodes?.length === events ? callForHelpNamedIn(eventNodes[index]) : namedInElement()));
       return fields;
     });
   });
