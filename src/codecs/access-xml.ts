@@ -19,7 +19,8 @@ import { fail, ok, type DecodeError, type DecodeResult } from './result.js';
  * request → CID 420 "Access control", anti-passback → SIA DI; door alarms → SIA DF (forced open), DL (open too
  * long), DR (back to normal), door tamper → SIA TA/TR, door fault → SIA DT; door, lock and access-point state
  * changes carry no code (category access). Any other topic keeps its own name as the code value
- * `access:<type>`, which no table knows, so it comes out `unrecognized` (never dropped). `signal.access` carries
+ * `access:<type>`, which no table knows, so it comes out `unrecognized` (never dropped), unless its words name a
+ * duress, hold-up or panic (model/duress-word.ts), which the classifier labels. `signal.access` carries
  * door, credential and holder; a numeric credential is also the user number.
  */
 

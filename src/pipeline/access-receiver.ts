@@ -60,7 +60,7 @@ export interface AccessSender {
 /**
  * Decides every answer of the access-control XML input: 200 with the event ids only after they are stored;
  * 400 (413 when too large) for XML that is malformed or declares entities, storing it all the same as a suspected
- * duress when its text names one; 401 without the secret; 503 when the
+ * duress, hold-up or panic when its text names one; 401 without the secret; 503 when the
  * store fails, so the controller retries. Well-formed XML that no mapping reads is stored as `unrecognized` with
  * its raw text rather than refused: it may be a duress report in a format nobody mapped yet. A document of more
  * than MAX_EVENTS_PER_DOCUMENT events gets 413 XML_TOO_MANY_EVENTS; its duress and hold-up events are stored all
