@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   // SIA DC-03
   SIA03_FORMAT_INVALID: 'The SIA DC-03 block or data does not parse.',
   SIA03_PARITY: 'The SIA DC-03 block parity byte is wrong.',
+  SIA03_FUNCTION_UNSUPPORTED: 'The SIA DC-03 block\'s length and parity are right but its function code is none DC-03 defines; it is rejected, a duress code in its data stored first.',
   // Sur-Gard
   SURGARD_FORMAT_INVALID: 'The Sur-Gard automation packet does not parse.',
   SURGARD_PROTOCOL_UNSUPPORTED: 'The Sur-Gard packet uses a protocol identifier this gateway does not decode.',

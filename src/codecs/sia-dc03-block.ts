@@ -39,9 +39,25 @@ function hexByte(value: number): string {
 /**
  * One binary DC-03 block: header (bits 0-5 data length, bit 6 acknowledge request, bit 7 reverse channel),
  * function code, 0-63 data bytes, parity = 0xFF XOR every preceding byte (openGalaxy `Siablock.hpp`).
- * The bytes must be exactly one block; the stream framer cuts them.
+ * The bytes must be exactly one block; the stream framer cuts them. A whole block whose function code DC-03 does
+ * not define is SIA03_FUNCTION_UNSUPPORTED; readUnsupportedSiaBlock reads it.
  */
 export function decodeSiaBlock(bytes: Uint8Array): DecodeResult<SiaBlock> {
+  const read = readSiaBlock(bytes);
+  if (read.ok && !FUNCTION_CODES.has(read.value.functionCode)) {
+    return fail('SIA03_FUNCTION_UNSUPPORTED', `unknown function code ${hexByte(bytes[1] ?? 0)}`, bytes);
+  }
+  return read;
+}
+
+/** A block whose length and parity are right but whose function code DC-03 does not define, else null. */
+export function readUnsupportedSiaBlock(bytes: Uint8Array): SiaBlock | null {
+  const read = readSiaBlock(bytes);
+  return read.ok && !FUNCTION_CODES.has(read.value.functionCode) ? read.value : null;
+}
+
+/** The block's length and parity checked, whatever its function code. */
+function readSiaBlock(bytes: Uint8Array): DecodeResult<SiaBlock> {
   if (bytes.length < BLOCK_OVERHEAD) {
     return fail('SIA03_FORMAT_INVALID', `a SIA block has at least ${BLOCK_OVERHEAD} bytes, got ${bytes.length}`, bytes);
   }
@@ -59,12 +75,8 @@ export function decodeSiaBlock(bytes: Uint8Array): DecodeResult<SiaBlock> {
   if (sent !== expected) {
     return fail('SIA03_PARITY', `parity byte is ${hexByte(sent)}, the block needs ${hexByte(expected)}`, bytes);
   }
-  const functionCode = String.fromCharCode(bytes[1] ?? 0);
-  if (!FUNCTION_CODES.has(functionCode)) {
-    return fail('SIA03_FORMAT_INVALID', `unknown function code ${hexByte(bytes[1] ?? 0)}`, bytes);
-  }
   return ok({
-    functionCode,
+    functionCode: String.fromCharCode(bytes[1] ?? 0),
     data: Buffer.from(bytes.subarray(2, 2 + dataLength)).toString('latin1'),
     ackRequested: (header & HEADER_ACK_REQUEST) !== 0,
     reverseChannel: (header & HEADER_REVERSE_CHANNEL) !== 0,

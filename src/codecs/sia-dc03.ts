@@ -47,6 +47,8 @@ export interface SiaOptions {
 const IGNORED_DATA_BLOCKS: ReadonlySet<string> = new Set([...'CEPX@?&LVvI']);
 /** `L90` inside an event block: listen-in, the panel stays on line 90 s (Sur-Gard MLR2-DG manual p.40). */
 const LISTEN_IN = /L(\d{1,3})/y;
+/** SIA code of a listen-in session's start (catalogued covert: it often follows a silent hold-up). */
+const LISTEN_IN_BEGIN = 'LF';
 
 const MAX_ADDRESS_DIGITS = 4;
 /** Longest digit string read as a number (partition, user, address): beyond it a value is garbage, not a number. */
@@ -200,7 +202,7 @@ class SiaDataParser {
       this.parseEventBlock(fn);
       return;
     }
-    if (fn === 'L' && this.parseListenInBlock()) return;
+    if (fn === 'L' && (this.parseListenInBlock() || this.parseListenInTime())) return;
     const content = this.readToBlockEnd();
     if (fn === '#') {
       this.setAccount(content.slice(1), start);
@@ -237,6 +239,34 @@ class SiaDataParser {
       this.blockCount = blocks;
       return false;
     }
+  }
+
+  /**
+   * A listen-in block without an event code (`L`, `L90`: the panel stays on line 90 s) is the same listen-in as an
+   * event block's `/L90`: it joins the data's last event, or, with none before it (a panel that sends it as a block of
+   * its own after the hold-up's acknowledge), is itself the event: SIA LF, listen-in begin. Returns whether it was read.
+   */
+  private parseListenInTime(): boolean {
+    const start = this.pos;
+    LISTEN_IN.lastIndex = start;
+    const time = LISTEN_IN.exec(this.data)?.[1] ?? '';
+    const end = start + 1 + time.length;
+    if (end !== this.data.length && this.data[end] !== '|') return false;
+    this.pos = end;
+    const last = this.events.at(-1);
+    if (last !== undefined) {
+      last.signal.extended['listenIn'] = time;
+      this.quirks.note('listen-in');
+      return true;
+    }
+    this.blockCount++;
+    const signal = emptySignal(this.protocol);
+    signal.account = this.account;
+    signal.code = { scheme: 'sia', value: LISTEN_IN_BEGIN };
+    signal.extended['listenIn'] = time;
+    this.events.push({ signal, texts: [], block: this.blockCount });
+    this.quirks.note('listen-in-block');
+    return true;
   }
 
   private readToBlockEnd(): string {

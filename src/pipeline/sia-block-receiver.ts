@@ -1,4 +1,4 @@
-import { decodeSiaBlock, encodeSiaBlock } from '../codecs/sia-dc03-block.js';
+import { decodeSiaBlock, encodeSiaBlock, readUnsupportedSiaBlock } from '../codecs/sia-dc03-block.js';
 import { parseSiaData } from '../codecs/sia-dc03.js';
 import type { DecodeError } from '../codecs/result.js';
 import type { NormalizedEvent } from '../model/event.js';
@@ -64,10 +64,11 @@ const REJECT = encodeSiaBlock('9', '', true);
 
 /**
  * SIA DC-03 blocks over TCP, the "SIA over IP" of Galaxy and FX panels (protocol-notes.md): an account block `#`,
- * event blocks `N` (new) and `O` (old) and text blocks `A`, each answered with an acknowledge block, then an
- * end-of-data block `0`.
+ * event blocks `N` (new), `O` (old) and `L` (listen-in) and text blocks `A`, each answered with an acknowledge
+ * block, then an end-of-data block `0`.
  * An event block is stored before it is acknowledged; a failed store is rejected so the panel sends it again. A
- * block with a bad length or parity is rejected unread, as Galaxy receivers do. The account is not authenticated.
+ * block with a bad length or parity is rejected unread, as Galaxy receivers do; one whose function code DC-03 does
+ * not define is rejected too, a duress code in its data stored first. The account is not authenticated.
  */
 export class SiaBlockReceiver {
   /** Each sender's (address and account) last event block whose acknowledge no later block confirmed. */
@@ -87,38 +88,37 @@ export class SiaBlockReceiver {
     const decoded = decodeSiaBlock(block);
     if (!decoded.ok) {
       this.rejected(decoded.error, peer);
-      return { reply: REJECT, events: [], end: false, error: decoded.error };
+      const unsupported = readUnsupportedSiaBlock(block);
+      if (unsupported === null) return { reply: REJECT, events: [], end: false, error: decoded.error };
+      this.wentOn(session, unsupported.functionCode + unsupported.data);
+      return this.unsupported(session, block, unsupported.functionCode, unsupported.data, decoded.error, peer);
     }
     const { functionCode, data } = decoded.value;
     counters.inc('frames_total', { input, protocol: 'sia-dc03', result: 'decoded' });
-    if (functionCode + data !== session.unconfirmed?.data) this.confirmed(session);
+    this.wentOn(session, functionCode + data);
     switch (functionCode) {
       case '#':
         session.account = data;
         return { reply: ACKNOWLEDGE, events: [], end: false };
-      // A new event, or an old one (already reported, perhaps to another receiver): a hold-up either way.
+      // A new event, or an old one (already reported, perhaps to another receiver): a hold-up either way. A listen-in
+      // often follows a silent hold-up: the codec reads the event it carries, or the listen-in itself (SIA LF).
       case 'N':
       case 'O':
+      case 'L':
         return this.event(session, block, functionCode, data, peer);
       case '0':
         return { reply: ACKNOWLEDGE, events: [], end: true };
       default:
-        // Text (`A`) follows its event's acknowledge, so it cannot join the stored event; other blocks carry no event.
+        // Text (`A`) and other information blocks (`X`, `E`, `C`) follow their event's acknowledge, so they cannot
+        // join the stored event; the rest carry no event.
         this.options.logger.debug({ input, functionCode, data, peer }, 'SIA block without an event');
         return { reply: ACKNOWLEDGE, events: [], end: false };
     }
   }
 
-  private async event(session: SiaBlockSession, block: Uint8Array, functionCode: 'N' | 'O', data: string, peer: string | undefined): Promise<SiaBlockOutcome> {
-    const { input, strict, clock, builder } = this.options;
-    const origin: FrameOrigin = {
-      input,
-      transport: 'tcp',
-      receivedAt: clock.now(),
-      raw: block,
-      trust: unverified('unauthenticated-source'),
-      ...(peer === undefined ? {} : { peer }),
-    };
+  private async event(session: SiaBlockSession, block: Uint8Array, functionCode: 'N' | 'O' | 'L', data: string, peer: string | undefined): Promise<SiaBlockOutcome> {
+    const { strict, builder } = this.options;
+    const origin = this.origin(block, peer);
     const account = session.account === null ? '' : `#${session.account}|`;
     const parsed = parseSiaData(`${account}${functionCode}${data}`, { strict });
     let events: NormalizedEvent[];
@@ -142,6 +142,34 @@ export class SiaBlockReceiver {
   }
 
   /**
+   * A whole block whose function code DC-03 does not define: rejected, as a block the receiver cannot read is (the
+   * panel retries it, then reports a failed call, instead of taking it as delivered). Its data is read for a duress
+   * code as refused content is, and a hold-up found is stored before the reject; a resend of it is stored once.
+   */
+  private async unsupported(session: SiaBlockSession, block: Uint8Array, functionCode: string, data: string, error: DecodeError, peer: string | undefined): Promise<SiaBlockOutcome> {
+    const rejected = { reply: REJECT, events: [], end: false, error };
+    // Read as an event block's data would be, the unknown letter in the N block letter's place.
+    const suspected = suspectedDuressSignal('sia-dc03', 'sia', `N${data}`, `${error.message} (${error.code})`);
+    if (suspected === null) return rejected;
+    const origin = this.origin(block, peer);
+    const event = eventFromSignal({ ...suspected, account: session.account, text: functionCode + data }, origin, this.options.builder);
+    const recorded = await this.options.recorder.record([event], this.sent(session, functionCode + data, origin.receivedAt).dedupeKey);
+    if (!recorded.ok) return { ...rejected, error: { code: recorded.error.code, message: recorded.error.message } };
+    return { ...rejected, events: recorded.events };
+  }
+
+  private origin(block: Uint8Array, peer: string | undefined): FrameOrigin {
+    return {
+      input: this.options.input,
+      transport: 'tcp',
+      receivedAt: this.options.clock.now(),
+      raw: block,
+      trust: unverified('unauthenticated-source'),
+      ...(peer === undefined ? {} : { peer }),
+    };
+  }
+
+  /**
    * The event block as first sent: the one stored under its sender within retransmitWindow when its acknowledge is
    * unconfirmed (a resend, on this connection or a new one), else this block, a new event. protocol-notes.md says why.
    */
@@ -158,6 +186,11 @@ export class SiaBlockReceiver {
     if (this.unconfirmed.size > MAX_UNCONFIRMED) this.unconfirmed.delete(this.unconfirmed.keys().next().value!);
     session.unconfirmed = sent;
     return sent;
+  }
+
+  /** A whole block came: unless it is a copy of the last event block, the panel took that block's answer. */
+  private wentOn(session: SiaBlockSession, block: string): void {
+    if (block !== session.unconfirmed?.data) this.confirmed(session);
   }
 
   /** The session went on after its last event block: the panel took that block's acknowledge, so a copy is a new event. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import sia from '../../../src/catalog/sia.json' with { type: 'json' };
 import { ADDRESS_KINDS, type CodeTable } from '../../../src/catalog/types.js';
 import { CASE_INSENSITIVE_MODIFIERS, decodeSiaLine, parseSiaData } from '../../../src/codecs/sia-dc03.js';
-import { decodeSiaBlock, encodeSiaBlock } from '../../../src/codecs/sia-dc03-block.js';
+import { decodeSiaBlock, encodeSiaBlock, readUnsupportedSiaBlock } from '../../../src/codecs/sia-dc03-block.js';
 import type { SiaData, SiaOptions } from '../../../src/codecs/sia-dc03.js';
 import type { DecodeResult } from '../../../src/codecs/result.js';
 import { CATEGORIES } from '../../../src/model/event.js';
@@ -347,6 +347,18 @@ describe('parseSiaData: blocks and function letters', () => {
     expect(errorOf(parseSiaData('N')).message).toContain('carries no event code');
   });
 
+  // protocols.md §2.1: `L` listen-in; Sur-Gard MLR2-DG manual p.40 `L90` (panel stays on line 90 s).
+  it('joins a listen-in block without an event to the event before it, or reads it alone as SIA LF', () => {
+    const joined = parsed('#1234|Nri1/HA01|L90');
+    expect(joined.events).toEqual([expect.objectContaining({ code: { scheme: 'sia', value: 'HA' }, extended: expect.objectContaining({ listenIn: '90' }) })]);
+    expect(joined.quirks).toEqual(['listen-in']);
+    const alone = parsed('#1234|L');
+    expect(alone.events).toEqual([expect.objectContaining({ account: '1234', code: { scheme: 'sia', value: 'LF' }, extended: { listenIn: '' } })]);
+    expect(alone.quirks).toEqual(['listen-in-block']);
+    const other = parsed('#1234|L90x');
+    expect([other.events, other.quirks]).toEqual([[], ['ignored-block']]);
+  });
+
   it('labels blocks it does not interpret and rejects unknown function letters', () => {
     const data = parsed('#1234|NBA1|Xsomething');
     expect(codes(data)).toEqual(['BA']);
@@ -474,6 +486,17 @@ describe('DC-03 binary blocks', () => {
     expect(errorOf(decodeSiaBlock(Uint8Array.from([0x00, 0x38]))).code).toBe('SIA03_FORMAT_INVALID');
     const unknown = Uint8Array.from([0x00, 0x5a, 0xff ^ 0x5a]);
     expect(errorOf(decodeSiaBlock(unknown)).message).toContain('unknown function code 0x5a');
+  });
+
+  it('tells a whole block with an unknown function code from a broken one, and reads its data', () => {
+    const unknown = Uint8Array.from([0x02, 0x5a, 0x48, 0x41, 0xff ^ 0x02 ^ 0x5a ^ 0x48 ^ 0x41]);
+    expect(errorOf(decodeSiaBlock(unknown)).code).toBe('SIA03_FUNCTION_UNSUPPORTED');
+    expect(readUnsupportedSiaBlock(unknown)).toEqual({ functionCode: 'Z', data: 'HA', ackRequested: false, reverseChannel: false });
+    const broken = unknown.slice();
+    broken[4] = broken[4]! ^ 1;
+    expect(errorOf(decodeSiaBlock(broken)).code).toBe('SIA03_PARITY');
+    expect(readUnsupportedSiaBlock(broken)).toBeNull();
+    expect(readUnsupportedSiaBlock(NEW_EVENT_BLOCK)).toBeNull();
   });
 
   it('reads the blocks a Galaxy set to SIA over IP sends, and builds the acknowledge its receivers answer (protocol-notes.md)', () => {

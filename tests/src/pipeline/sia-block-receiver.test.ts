@@ -82,6 +82,72 @@ describe('SiaBlockReceiver', () => {
  * runs out, or on a new one from the same address after the connection broke. Such a copy is acknowledged and stored
  * once; an identical event the panel sends after it took the acknowledge is a new event.
  */
+// protocols.md §2.1 (openGalaxy `enum FunctionCode`): `L` is a listen-in block; a centre opens a listen-in right after
+// a silent hold-up, so the block tells of the duress too. It was acknowledged with no event.
+describe('SiaBlockReceiver: listen-in blocks', () => {
+  it('stores a listen-in after the hold-up it follows, covert, before its acknowledge', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['probe']);
+    const galaxy = receiver(outbox);
+    const session = galaxy.newSession();
+    await galaxy.handleBlock(session, encodeSiaBlock('#', '123456', true));
+    await galaxy.handleBlock(session, encodeSiaBlock('N', 'ti11:46/HA1011', true));
+    const listenIn = await galaxy.handleBlock(session, encodeSiaBlock('L', '90', true));
+    expect([...listenIn.reply]).toEqual([0x40, 0x38, 0x87]);
+    expect(outbox.pending('probe', 10).map((e) => e.event)).toEqual([
+      expect.objectContaining({ account: '123456', duress: true, code: expect.objectContaining({ value: 'HA' }) }),
+      expect.objectContaining({ account: '123456', covert: true, code: expect.objectContaining({ value: 'LF' }), extended: expect.objectContaining({ listenIn: '90' }) }),
+    ]);
+  });
+
+  // Sur-Gard MLR2-DG manual p.40: a listen-in block may carry its event (`Lri1BA01`), as the codec reads it.
+  it('stores the event a listen-in block carries, a hold-up labelled', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['probe']);
+    const galaxy = receiver(outbox);
+    const session = galaxy.newSession();
+    await galaxy.handleBlock(session, encodeSiaBlock('#', '123456', true));
+    await galaxy.handleBlock(session, encodeSiaBlock('L', 'ri1/HA01', true));
+    expect(outbox.pending('probe', 10).map((e) => e.event)).toEqual([
+      expect.objectContaining({ duress: true, code: expect.objectContaining({ value: 'HA' }), quirks: expect.arrayContaining(['listen-in-block']) }),
+    ]);
+  });
+});
+
+/** A block with a right length and parity but a function code DC-03 does not define (`Z`). */
+function unknownFunctionBlock(data: string): Uint8Array {
+  const block = encodeSiaBlock('N', data, true);
+  block[1] = 'Z'.charCodeAt(0);
+  block[block.length - 1]! ^= 'N'.charCodeAt(0) ^ 'Z'.charCodeAt(0);
+  return block;
+}
+
+describe('SiaBlockReceiver: a block with an unknown function code', () => {
+  it('is rejected as unsupported, a hold-up in its data stored labelled first, and its resend stored once', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['probe']);
+    const galaxy = receiver(outbox);
+    const session = galaxy.newSession();
+    await galaxy.handleBlock(session, encodeSiaBlock('#', '123456', true));
+    const first = await galaxy.handleBlock(session, unknownFunctionBlock('ti11:46/HA1011'));
+    await galaxy.handleBlock(session, unknownFunctionBlock('ti11:46/HA1011'));
+    expect([...first.reply]).toEqual([0x40, 0x39, 0x86]);
+    expect(first.error?.code).toBe('SIA03_FUNCTION_UNSUPPORTED');
+    expect(outbox.pending('probe', 10).map((e) => e.event)).toEqual([
+      expect.objectContaining({ account: '123456', duress: true, code: expect.objectContaining({ value: 'HA' }), text: 'Zti11:46/HA1011' }),
+    ]);
+  });
+
+  it('is rejected with nothing stored when its data holds no duress code', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.registerOutputs(['probe']);
+    const galaxy = receiver(outbox);
+    const outcome = await galaxy.handleBlock(galaxy.newSession(), unknownFunctionBlock('ti11:46/BA1011'));
+    expect([...outcome.reply]).toEqual([0x40, 0x39, 0x86]);
+    expect(outbox.pending('probe', 10)).toEqual([]);
+  });
+});
+
 describe('SiaBlockReceiver: an event block sent again after a lost acknowledge', () => {
   const ACCOUNT = encodeSiaBlock('#', '0192', true);
   const HOLD_UP = encodeSiaBlock('N', 'ti11:46/HA1011', true);
