@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { ControlStored } from '../../src/assurance/assurance.js';
 import { GATEWAY_ACTOR, type Actor, type AuditEntry } from '../../src/assurance/audit-chain.js';
 import type { ApiRole, ApiSettings, SettingsIssue } from '../../src/settings/settings.js';
 import { ensurePrivateSecret, writePrivateFile } from '../system/files.js';
@@ -116,7 +117,7 @@ export function readAdminToken(dataDir: string): string | undefined {
 export class TokenRegistry {
   private created: StoredToken[] = [];
   private createdStamp = '';
-  private creations: { audit: (entry: AuditEntry) => void; isChained: (fingerprint: string) => boolean } | undefined;
+  private creations: { audit: (entry: AuditEntry) => ControlStored; isChained: (fingerprint: string) => boolean } | undefined;
 
   private constructor(
     private readonly configured: readonly StoredToken[],
@@ -153,22 +154,26 @@ export class TokenRegistry {
   }
 
   /**
-   * From now on token creations are chained through `audit`; `isChained` (asked of the audit log) tells which already are.
-   * The tokens already read from dataDir whose creation is not are chained now, before the API listens.
+   * From now on token creations are chained through `audit`, which also stores their event for central and returns
+   * that store; `isChained` (asked of the audit log) tells which already are. The tokens already read from dataDir
+   * whose creation is not are chained now, before the API listens.
    */
-  chainCreations(audit: (entry: AuditEntry) => void, isChained: (fingerprint: string) => boolean): void {
+  chainCreations(audit: (entry: AuditEntry) => ControlStored, isChained: (fingerprint: string) => boolean): void {
     this.creations = { audit, isChained };
     if (this.adminToken !== undefined) this.chainFound([this.adminToken], ADMIN_TOKEN_FILE);
     this.chainFound(this.created, CREATED_TOKENS_FILE);
   }
 
-  /** `POST /tokens`: a new token, its creation chained under `actor` before it is stored; returned to show once. */
-  create(identity: ApiIdentity, actor: Actor): string {
+  /**
+   * `POST /tokens`: a new token, its creation chained under `actor` before it is stored; returned to show once, with
+   * the store of its event for central (answered only after it, as every control action is).
+   */
+  create(identity: ApiIdentity, actor: Actor): { token: string; stored: ControlStored } {
     const token = newToken();
     const entry = createdEntry(identity, token, new Date());
-    this.chain(entry, actor, { ...identity });
+    const stored = this.chain(entry, actor, { ...identity });
     storeCreated(this.createdFile, entry);
-    return token;
+    return { token, stored };
   }
 
   authenticate(presented: string): ApiIdentity | undefined {
@@ -221,10 +226,10 @@ export class TokenRegistry {
     for (const token of tokens) this.chain(token, GATEWAY_ACTOR, { name: token.name, role: token.role, createdAt: token.createdAt ?? null, foundIn: file });
   }
 
-  private chain(token: StoredToken, actor: Actor, details: Record<string, unknown>): void {
+  private chain(token: StoredToken, actor: Actor, details: Record<string, unknown>): ControlStored {
     const creations = this.creations;
     const fingerprint = fingerprintOf(token);
-    if (creations === undefined || creations.isChained(fingerprint)) return;
-    creations.audit({ action: 'token-created', actor, details: { ...details, fingerprint } });
+    if (creations === undefined || creations.isChained(fingerprint)) return Promise.resolve({ ok: true });
+    return creations.audit({ action: 'token-created', actor, details: { ...details, fingerprint } });
   }
 }

@@ -43,6 +43,7 @@ import { packageVersion } from './version.js';
 import { listenFailure } from './startup.js';
 import type { CaptureFile } from './capture-file.js';
 import { auditReportEvent, outputLinkEvent, storeFaultEvents, type EventBuilderDeps } from '../../src/pipeline/event-builder.js';
+import type { ControlStored } from '../../src/assurance/assurance.js';
 import type { AuditEntry } from '../../src/assurance/audit-chain.js';
 
 /**
@@ -328,20 +329,22 @@ export class Gateway {
       if (earlier.fault !== undefined) this.reportStoreFault(earlier.fault);
       if (earlier.events.length > 0) this.logger.warn({ events: earlier.events.length }, 'raised events the last run could not store are stored now');
       const audit = this.openAuditLog();
-      this.tokens?.chainCreations(
-        (entry) => {
-          audit.append(entry);
-          this.reportTokenCreated(entry);
-        },
-        (fingerprint) => audit.hasChainedToken(fingerprint),
-      );
-      this.assurance = wireAssurance(this, settings, {
+      const assurance = wireAssurance(this, settings, {
         clock: this.options.clock,
         logger: this.logger.child({ component: 'assurance' }),
         audit: (entry) => audit.append(entry),
         unstored: { carried: earlier.events, onUnstoredChanged: (events) => mark.setEvents(events) },
       });
-      this.reportAuditDamage(audit);
+      this.assurance = assurance;
+      // After the assurance: a creation's event for central is stored again at each check, as a control action's is.
+      this.tokens?.chainCreations(
+        (entry) => {
+          audit.append(entry);
+          return this.reportTokenCreated(assurance, entry);
+        },
+        (fingerprint) => audit.hasChainedToken(fingerprint),
+      );
+      this.reportAuditDamage(assurance, audit);
       await this.startMqttStates();
     }
     if (this.api !== undefined) {
@@ -590,7 +593,7 @@ export class Gateway {
    * What the start found wrong with the audit log (a break in its chain, records cut off its end against its head)
    * is told to central: whoever can write dataDir can edit the log, and a log line alone tells nobody off site.
    */
-  private reportAuditDamage(audit: AuditLog): void {
+  private reportAuditDamage(assurance: AssuranceWiring, audit: AuditLog): void {
     const { broken, cutOff } = audit;
     const reasons = [
       ...(broken === undefined
@@ -600,7 +603,7 @@ export class Gateway {
     ];
     if (reasons.length === 0) return;
     if (cutOff !== undefined) this.logger.error({ recordedSeq: cutOff.recordedSeq, foundSeq: cutOff.foundSeq }, cutOff.reason);
-    this.tellCentral(reasons, 'audit log damage');
+    void this.tellCentral(assurance, reasons);
   }
 
   /**
@@ -608,17 +611,16 @@ export class Gateway {
    * central too: a token minted by a rogue admin, or written into api-tokens.json by whoever can write dataDir,
    * acknowledges incidents under a name central would otherwise first read in the acknowledgement.
    */
-  private reportTokenCreated(entry: AuditEntry): void {
+  private reportTokenCreated(assurance: AssuranceWiring, entry: AuditEntry): ControlStored {
     const { name, role, foundIn, fingerprint } = entry.details as { name: string; role: string; foundIn?: string; fingerprint: string };
     const { actor } = entry;
     const how = foundIn === undefined ? `created by ${actor.name} (${actor.role}, ${actor.channel})` : `found in ${foundIn} and accepted from now on`;
-    this.tellCentral([`API token ${JSON.stringify(name)} (${role}) ${how}; fingerprint ${fingerprint}`], 'token creation');
+    return this.tellCentral(assurance, [`API token ${JSON.stringify(name)} (${role}) ${how}; fingerprint ${fingerprint}`]);
   }
 
-  private tellCentral(reasons: string[], what: string): void {
-    void this.recorder.recordRaised([auditReportEvent(reasons, this.options.clock.now(), this.builder)]).then((recorded) => {
-      if (!recorded.ok) this.logger.error({ err: recorded.error.message }, `${what} event for central not stored`);
-    });
+  /** Stores a report for central, again at each check while the outbox refuses it; resolves once it is stored. */
+  private tellCentral(assurance: AssuranceWiring, reasons: string[]): ControlStored {
+    return assurance.assurance.reportToCentral(auditReportEvent(reasons, this.options.clock.now(), this.builder));
   }
 
   /** An output's link to a monitoring centre went down or came back: a covert `supervisory` event, stored like any other. */

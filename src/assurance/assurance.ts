@@ -766,6 +766,14 @@ export class Assurance implements EventAnnotator {
     return recording;
   }
 
+  /**
+   * Stores a report for central the gateway itself raised (an API token created or found): like a control action's
+   * event, kept and stored again at each check while the outbox refuses it.
+   */
+  reportToCentral(event: NormalizedEvent): ControlStored {
+    return this.store(event, 'first');
+  }
+
   /** How a repeated control action is answered: as its event's store is, or stored when it is no longer pending. */
   private storing(action: ControlAction, subject: string): ControlStored {
     return this.controlsStoring.get(controlKey(action, subject)) ?? Promise.resolve({ ok: true });

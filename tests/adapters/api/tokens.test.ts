@@ -95,7 +95,10 @@ describe('API tokens', () => {
     const start = () => {
       const registry = loaded({ port: 0 }, dir);
       const log = AuditLog.open(dir, new FakeClock(1_700_000_000_000));
-      registry.chainCreations((entry) => log.append(entry), (fingerprint) => log.hasChainedToken(fingerprint));
+      registry.chainCreations(
+        (entry) => (log.append(entry), Promise.resolve({ ok: true })),
+        (fingerprint) => log.hasChainedToken(fingerprint),
+      );
       return { registry, log };
     };
     const creations = () =>
@@ -117,7 +120,7 @@ describe('API tokens', () => {
     first.log.flush();
     expect(creations().at(-1)).toEqual(['token-created', 'gateway', 'shadow', 'api-tokens.json']);
     // POST /tokens chains under the caller, once.
-    const second = first.registry.create({ name: 'second', role: 'viewer' }, { name: 'shadow', role: 'admin', channel: 'api' });
+    const { token: second } = first.registry.create({ name: 'second', role: 'viewer' }, { name: 'shadow', role: 'admin', channel: 'api' });
     expect(first.registry.authenticate(second)).toEqual({ name: 'second', role: 'viewer' });
     first.log.close();
     const restarted = start();

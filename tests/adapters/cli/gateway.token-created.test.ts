@@ -9,6 +9,7 @@ import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
 import { systemClock } from '../../../src/ports.js';
 import { parseSettings } from '../../../src/settings/settings.js';
 import { tempDir } from '../../helpers/gateway-process.js';
+import { gateAppends } from '../../helpers/gated-outbox.js';
 import { createHash } from 'node:crypto';
 
 /**
@@ -56,6 +57,24 @@ describe('an API token created', () => {
     await expect.poll(() => tokenReports(stored)).toHaveLength(1);
     expect(tokenReports(stored)[0]).toMatchObject({ covert: true, account: null });
     expect(tokenReports(stored)[0]!.reasons.join(' ')).toMatch(/API token "night-desk" \(operator\) created by root-admin \(admin, api\)/);
+  });
+
+  it('through the API is answered only once its event for central is in the outbox, as every control action is', async () => {
+    const stored: NormalizedEvent[] = [];
+    const { gateway, base } = await start(tempDir('token-created-gated'), stored);
+    const gate = gateAppends(gateway.outbox as MemoryOutbox);
+    let answered = false;
+    const answer = fetch(`${base}/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'night-desk', role: 'operator' }),
+    }).then((response) => ((answered = true), response));
+    await gate.appending;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(answered).toBe(false);
+    gate.release();
+    expect((await answer).status).toBe(201);
+    expect(tokenReports(stored)).toHaveLength(1);
   });
 
   it('written into api-tokens.json by hand: central hears of it when the gateway first takes it', async () => {
