@@ -122,7 +122,8 @@ export class TestWindows {
       id: this.ids.next(),
       site: slot.site,
       startedAt: now,
-      endsAt: slot.endsAt,
+      // No longer than a window opened by hand: a slot's wall-clock hours run longer on the night the clocks go back.
+      endsAt: Math.min(slot.endsAt, now + MAX_WINDOW_MINUTES * 60_000),
       devices: slot.devices === undefined ? null : slot.devices.filter((d) => known.has(d)),
       exercised: [],
       closedAt: null,

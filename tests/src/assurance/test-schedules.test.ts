@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AssuranceStore } from '../../../src/assurance/store.js';
 import { currentSlot } from '../../../src/assurance/test-schedules.js';
+import { MAX_WINDOW_MINUTES } from '../../../src/assurance/test-windows.js';
 import { localTime, zonedInstant, zonedInstants } from '../../../src/settings/time-zone.js';
 import { siteSchema, sitesSchema, type SiteConfig } from '../../../src/settings/sites.js';
 import { cid, FakeClock, harness, INSTALLER, MINUTE, reasonText, SITES } from '../../helpers/assurance-harness.js';
@@ -171,6 +172,19 @@ describe('a test schedule on the nights the clocks change', () => {
     expect(currentSlot(nightly('02:30', '03:15'), SPRING_FORWARD)).toMatchObject({ startsAt: SPRING_FORWARD, endsAt: SPRING_FORWARD + 15 * MINUTE });
     // The clocks skip all of 02:00-02:30: no slot that night.
     for (const at of [SPRING_FORWARD - MINUTE, SPRING_FORWARD, SPRING_FORWARD + 30 * MINUTE]) expect(currentSlot(nightly('02:00', '02:30'), at)).toBeUndefined();
+  });
+
+  it('never open a window longer than one opened by hand (24 h), not even on the night the clocks go back', async () => {
+    // Daily 00:00-23:59 on 2024-10-27 runs 24 h 59 min: from 00:00 CEST (22:00Z the day before) to 23:59 CET.
+    const MIDNIGHT_CEST = Date.UTC(2024, 9, 26, 22, 0);
+    const h = harness({ sites: [nightly('00:00', '23:59')], clock: new FakeClock(MIDNIGHT_CEST) });
+    await h.tick();
+    const [window] = windowViews(h.assurance);
+    expect(window).toMatchObject({ startedAt: new Date(MIDNIGHT_CEST).toISOString(), endsAt: new Date(MIDNIGHT_CEST + MAX_WINDOW_MINUTES * MINUTE).toISOString() });
+    h.clock.advance(MAX_WINDOW_MINUTES * MINUTE + MINUTE); // 23:01 CET, inside the slot's wall-clock hours
+    await h.tick();
+    expect(windowViews(h.assurance)).toEqual([]);
+    expect(await h.receive(cid('122', 5))).toMatchObject({ duress: true, test: false, incident: expect.any(String) });
   });
 
   it('open one window when the clocks go back, and a real hold-up after `to` is not a test, not even when the hours come again', async () => {
