@@ -1,6 +1,6 @@
 import { isLoopbackHost, refusesUncertifiedClients, type Dc09OutputSettings, type Settings } from './settings.js';
 import { decodeKey } from './keys.js';
-import { DURESS_ZONE_TYPES, type Site } from './sites.js';
+import { DURESS_ZONE_TYPES, MAX_SCHEDULED_TEST_SHARE, scheduledTestShare, type Site } from './sites.js';
 
 export interface LintFinding {
   severity: 'error' | 'warning';
@@ -233,6 +233,13 @@ export function lintSettings(
       if (door.testEvery === undefined)
         findings.push({ severity: 'warning', path: `sites[${i}].doors[${j}].testEvery`, message: `duress door ${door.id} has no test schedule` });
     });
+    const testShare = site.testSchedule === undefined ? 0 : scheduledTestShare(site.testSchedule);
+    if (testShare > MAX_SCHEDULED_TEST_SHARE)
+      findings.push({
+        severity: 'warning',
+        path: `sites[${i}].testSchedule`,
+        message: `its test windows cover ${(testShare * 100).toFixed(1)}% of the week (${(testShare * 7 * 24).toFixed(1)} h, more than ${MAX_SCHEDULED_TEST_SHARE * 100}%): a hold-up or duress in a test window is a test and opens no incident; shorten the window or test on fewer days`,
+      });
     if (carried !== undefined) findings.push(...lintSiteAccounts(site, `sites[${i}]`, carried, duressDevices > 0));
   });
   return findings;

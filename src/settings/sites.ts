@@ -59,6 +59,17 @@ export const testScheduleSchema = z
   .describe('Recurring test window: opens by itself; a device not exercised in it is reported as a missed test.');
 export type TestSchedule = z.output<typeof testScheduleSchema>;
 
+/**
+ * The most of the week a testSchedule's windows should cover (`check` warns above it): in a test window a hold-up
+ * is a test and opens no incident, so a schedule covering most of the time silences the site's duress devices.
+ */
+export const MAX_SCHEDULED_TEST_SHARE = 0.1;
+
+/** The share of a week (0 to 1) the schedule's windows cover, by the wall clock. */
+export function scheduledTestShare(schedule: TestSchedule): number {
+  return (new Set(schedule.days).size * (schedule.to - schedule.from)) / (7 * 24 * 60);
+}
+
 export const ZONE_TYPES = ['holdup', 'panic', 'duress', 'medical', 'fire', 'burglary', 'other'] as const;
 export type ZoneType = (typeof ZONE_TYPES)[number];
 /** Zone types whose device exists only to call for help: each is a duress device with a test ledger entry. */
