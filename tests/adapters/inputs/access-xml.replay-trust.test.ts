@@ -2,14 +2,9 @@ import { readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessXmlListener, type AccessXmlTls } from '../../../adapters/inputs/access-xml.js';
-import { AccessReceiver } from '../../../src/pipeline/access-receiver.js';
-import { Recorder } from '../../../src/pipeline/recorder.js';
-import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
-import { Counters } from '../../../src/observability/counters.js';
-import { createIdSource } from '../../../src/model/ids.js';
-import { silentLogger, systemClock } from '../../../src/ports.js';
-import type { NormalizedEvent } from '../../../src/model/event.js';
+import { silentLogger } from '../../../src/ports.js';
 import { hasOpenssl, makeTestCertificates } from '../../helpers/test-certs.js';
+import { accessReceiver } from '../../helpers/access-receiver.js';
 
 // docs/replay.md "Routing": "for an access-control XML input its mappings, site and trust apply" as they did live.
 // With tls.requestCert and rejectUnauthorized: false (a valid setting), a client without a certificate is let in
@@ -27,30 +22,12 @@ const DURESS = `<?xml version="1.0" encoding="UTF-8"?>
 </s:Envelope>`;
 
 function listener(tls: AccessXmlTls, onFrame?: (body: Uint8Array, transport: 'http', peer: string) => void) {
-  const outbox = new MemoryOutbox();
-  outbox.registerOutputs(['probe']);
-  const counters = new Counters();
-  const receiver = new AccessReceiver({
-    input: 'doors',
-    maxBytes: 16_384,
-    mappings: [],
-    defaults: {},
-    secret: null,
-    clock: systemClock,
-    recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
-    builder: { ids: createIdSource(systemClock), sites: () => [] },
-    counters,
-    logger: silentLogger,
-  });
+  const { receiver, counters, stored } = accessReceiver({ maxBytes: 16_384 });
   const input = new AccessXmlListener({
     name: 'doors', host: '127.0.0.1', port: 0, path: '/access', tls, receiver, logger: silentLogger, counters,
     ...(onFrame === undefined ? {} : { onFrame }),
   });
-  return { input, outbox };
-}
-
-function stored(outbox: MemoryOutbox): NormalizedEvent[] {
-  return outbox.pending('probe', 100).map((entry) => entry.event);
+  return { input, stored };
 }
 
 describe.skipIf(!hasOpenssl)('replay of an access-xml capture keeps the live trust', () => {
@@ -77,13 +54,13 @@ describe.skipIf(!hasOpenssl)('replay of an access-xml capture keeps the live tru
     } finally {
       await live.input.stop();
     }
-    const liveEvents = stored(live.outbox);
+    const liveEvents = live.stored();
     expect(liveEvents).toHaveLength(1);
     expect(liveEvents[0]).toMatchObject({ category: 'duress', verified: false, unverifiedReason: 'unauthenticated-source' });
 
     const replayed = listener(tls);
     await replayed.input.handleFrame(captured[0]!, 'http', '127.0.0.1:40000');
-    const replayEvents = stored(replayed.outbox);
+    const replayEvents = replayed.stored();
     expect(replayEvents).toHaveLength(1);
     expect([replayEvents[0]!.verified, replayEvents[0]!.unverifiedReason]).toEqual([liveEvents[0]!.verified, liveEvents[0]!.unverifiedReason]);
   });

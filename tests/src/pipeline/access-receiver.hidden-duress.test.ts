@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AccessReceiver } from '../../../src/pipeline/access-receiver.js';
+import { accessReceiver } from '../../helpers/access-receiver.js';
 import type { AccessMapping } from '../../../src/codecs/access-xml.js';
-import { Recorder } from '../../../src/pipeline/recorder.js';
-import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
-import { Counters } from '../../../src/observability/counters.js';
-import { createIdSource } from '../../../src/model/ids.js';
-import { silentLogger, systemClock } from '../../../src/ports.js';
 
 /**
  * Documents in which a duress stands where no reading of the input looks for it. Each must still arrive labelled
@@ -15,28 +10,8 @@ const FEED: AccessMapping = { name: 'feed', match: 'Event', eventType: 'Event.Ty
 /** A mapping whose match names the container of a batch (quirk match-is-container). */
 const BATCH: AccessMapping = { ...FEED, name: 'batch', match: 'Events', eventType: 'Events.Event.Type', door: 'Events.Event.Door' };
 
-function accessReceiver() {
-  const outbox = new MemoryOutbox();
-  outbox.registerOutputs(['probe']);
-  const counters = new Counters();
-  const receiver = new AccessReceiver({
-    input: 'doors',
-    maxBytes: 65_536,
-    mappings: [FEED, BATCH],
-    defaults: {},
-    secret: null,
-    clock: systemClock,
-    recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
-    builder: { ids: createIdSource(systemClock), sites: () => [] },
-    counters,
-    logger: silentLogger,
-  });
-  const stored = () => outbox.pending('probe', 10_000).map((e) => e.event);
-  return { receiver, stored };
-}
-
 async function storedAfter(body: string | Uint8Array) {
-  const { receiver, stored } = accessReceiver();
+  const { receiver, stored } = accessReceiver({ mappings: [FEED, BATCH] });
   const outcome = await receiver.handleBody(typeof body === 'string' ? Buffer.from(body) : body);
   return { outcome, stored: stored() };
 }
@@ -121,7 +96,7 @@ describe('a duress in a document the input refuses', () => {
     ['entity expansion (never expanded)', BILLION_LAUGHS, 400, 'XML_ENTITY_REJECTED'],
     ['a batch over the body limit', `<Events><Event><Type>DURESS</Type></Event>${'<Event><Type>GRANTED</Type></Event>'.repeat(2_000)}</Events>`, 413, 'XML_TOO_LARGE'],
   ])('%s: refused, and the suspected duress stored once however often it comes', async (_how, body, status, code) => {
-    const { receiver, stored } = accessReceiver();
+    const { receiver, stored } = accessReceiver({ mappings: [FEED, BATCH] });
     for (let attempt = 0; attempt < 2; attempt++) {
       const outcome = await receiver.handleBody(Buffer.from(body));
       expect(outcome.status).toBe(status);

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AccessReceiver } from '../../../src/pipeline/access-receiver.js';
+import { accessReceiver } from '../../helpers/access-receiver.js';
 import type { AccessMapping } from '../../../src/codecs/access-xml.js';
-import { Recorder } from '../../../src/pipeline/recorder.js';
-import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
-import { Counters } from '../../../src/observability/counters.js';
-import { createIdSource } from '../../../src/model/ids.js';
-import { silentLogger, systemClock } from '../../../src/ports.js';
 
 /**
  * Hold-up and panic buttons reported by an access controller whose words no mapping reads. They must arrive as the
@@ -14,28 +9,8 @@ import { silentLogger, systemClock } from '../../../src/ports.js';
  */
 const FEED: AccessMapping = { name: 'feed', match: 'Event', eventType: 'Event.Type', door: 'Event.Door', duressValues: ['DURESS'], grantedValues: ['GRANTED'], deniedValues: [] };
 
-function accessReceiver() {
-  const outbox = new MemoryOutbox();
-  outbox.registerOutputs(['probe']);
-  const counters = new Counters();
-  const receiver = new AccessReceiver({
-    input: 'doors',
-    maxBytes: 65_536,
-    mappings: [FEED],
-    defaults: {},
-    secret: null,
-    clock: systemClock,
-    recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
-    builder: { ids: createIdSource(systemClock), sites: () => [] },
-    counters,
-    logger: silentLogger,
-  });
-  const stored = () => outbox.pending('probe', 10_000).map((e) => e.event);
-  return { receiver, stored };
-}
-
 async function storedAfter(body: string) {
-  const { receiver, stored } = accessReceiver();
+  const { receiver, stored } = accessReceiver({ mappings: [FEED] });
   const outcome = await receiver.handleBody(Buffer.from(body));
   return { outcome, stored: stored() };
 }

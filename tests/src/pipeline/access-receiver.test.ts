@@ -1,31 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { AccessReceiver, MAX_EVENTS_PER_DOCUMENT } from '../../../src/pipeline/access-receiver.js';
-import { Recorder } from '../../../src/pipeline/recorder.js';
-import { MemoryOutbox } from '../../../src/outbox/memory-outbox.js';
-import { Counters } from '../../../src/observability/counters.js';
-import { createIdSource } from '../../../src/model/ids.js';
-import { silentLogger, systemClock, type Logger } from '../../../src/ports.js';
+import { MAX_EVENTS_PER_DOCUMENT } from '../../../src/pipeline/access-receiver.js';
+import { silentLogger, type Logger } from '../../../src/ports.js';
+import { accessReceiver as coreAccessReceiver } from '../../helpers/access-receiver.js';
 import { recordingLogger } from '../../helpers/recording-logger.js';
 
 /** An access input without a secret or mappings (ONVIF only), storing into a memory outbox. */
 function accessReceiver(logger: Logger = silentLogger) {
-  const outbox = new MemoryOutbox();
-  outbox.registerOutputs(['probe']);
-  const counters = new Counters();
-  const receiver = new AccessReceiver({
-    input: 'doors',
-    maxBytes: 65_536,
-    mappings: [],
-    defaults: {},
-    secret: null,
-    clock: systemClock,
-    recorder: new Recorder({ outbox, counters, logger: silentLogger, backlogLimit: 1000 }),
-    builder: { ids: createIdSource(systemClock), sites: () => [] },
-    counters,
-    logger,
-  });
+  const { receiver, counters, stored } = coreAccessReceiver({ logger });
   const post = (xml: string) => receiver.handleBody(Buffer.from(xml), { peer: '10.0.0.7:40000' });
-  return { post, counters, stored: () => outbox.pending('probe', 10_000).map((e) => e.event) };
+  return { post, counters, stored };
 }
 
 /** A pushed ONVIF notification of one message per topic. */
