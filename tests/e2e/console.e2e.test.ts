@@ -130,6 +130,8 @@ describe('the duress console in a real browser', () => {
     await device('zone-5').waitFor();
     await expect(device('zone-5').textContent()).resolves.toContain('Press firmly once. Hand over what is asked for');
     const closeButton = page.getByRole('button', { name: 'Close window and show result' });
+    // Drawn once the page knows the session may close windows (its first render may come before that).
+    await closeButton.waitFor();
     const before = await closeButton.boundingBox();
     await press('holdup', 5);
     await press('panic', 9);
